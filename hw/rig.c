@@ -1,0 +1,473 @@
+/*
+ * Rig file parser: structure, references and limits. Device profiles (the
+ * Modbus register maps) are checked by the hardware layer, which owns them.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "rig.h"
+
+const char *const rig_role_names[] = { "axis", "pump", "valve", "input", "sensor", "line", NULL };
+const char *const rig_station_kind_names[] = { "beaker", "rinse", "spray", "dryer", "park", "bath",
+	NULL };
+
+/* Allowed kinds per role, in rig_role order. */
+static const char *const rig_kinds[RIG_ROLE_COUNT][7] = {
+	[RIG_AXIS] = { "lift", "transfer", "rotation", NULL },
+	[RIG_PUMP] = { "peristaltic", "syringe", NULL },
+	[RIG_VALVE] = { "valve", "relay", NULL },
+	[RIG_INPUT] = { "estop", "interlock", "limit", "level", NULL },
+	[RIG_SENSOR] = { "temperature", "qcm", "thickness", "absorbance", "encoder", NULL },
+	[RIG_LINE] = { "web", NULL },
+};
+
+static int
+rig_find(const char *name, const void *array, size_t count, size_t stride)
+{
+	size_t i;
+
+	for (i = 0; i < count; i++) {
+		const char *const *entry_name = (const void *)((const char *)array + i * stride);
+		if (strcmp(*entry_name, name) == 0)
+			return (int)i;
+	}
+	return -1;
+}
+
+int
+rig_device_index(const struct rig *rig, const char *name)
+{
+	return rig_find(name, rig->devices, rig->device_count, sizeof(*rig->devices));
+}
+
+int
+rig_station_index(const struct rig *rig, const char *name)
+{
+	return rig_find(name, rig->stations, rig->station_count, sizeof(*rig->stations));
+}
+
+int
+rig_nozzle_index(const struct rig *rig, const char *name)
+{
+	return rig_find(name, rig->nozzles, rig->nozzle_count, sizeof(*rig->nozzles));
+}
+
+static int
+rig_parse_bus(struct diag *d, struct rig_bus *bus, const struct conf_node *n)
+{
+	static const char *const keys[] = { "type", "host", "port", "device", "baud", "parity",
+		"data_bits", "stop_bits", "timeout", "frame_delay", "retries", "description", NULL };
+	static const char *const types[] = { "tcp", "rtu", NULL };
+	static const char *const parities[] = { "none", "even", "odd", NULL };
+	int type = 0, parity = 0, errors = d->errors;
+	long value;
+
+	bus->node = n;
+	if (conf_check_map(d, n, "bus", keys) == -1)
+		return -1;
+	conf_get_enum(d, n, "type", CONF_REQUIRED, types, &type);
+	bus->type = type;
+	bus->timeout_ms = 500;
+	bus->retries = 2;
+	conf_get_duration(d, n, "timeout", 0, &bus->timeout_ms);
+	if (conf_get_int(d, n, "retries", 0, 0, 10, &value) == 1)
+		bus->retries = (int)value;
+	if (bus->type == RIG_BUS_TCP) {
+		static const char *const rtu_only[] = { "device", "baud", "parity", "data_bits",
+			"stop_bits", "frame_delay", NULL };
+		size_t i;
+		for (i = 0; rtu_only[i]; i++)
+			if (conf_lookup(n, rtu_only[i]))
+				diag_error(d, conf_lookup(n, rtu_only[i]),
+				    "'%s' is for rtu buses; a tcp bus takes host and port", rtu_only[i]);
+		conf_get_string(d, n, "host", CONF_REQUIRED, &bus->host);
+		if (conf_get_int(d, n, "port", CONF_REQUIRED, 1, 65535, &value) == 1)
+			bus->port = (int)value;
+	} else {
+		conf_get_string(d, n, "device", CONF_REQUIRED, &bus->device);
+		bus->baud = 19200;
+		bus->data_bits = 8;
+		bus->stop_bits = 1;
+		if (conf_get_int(d, n, "baud", 0, 1200, 4000000, &value) == 1)
+			bus->baud = (int)value;
+		if (conf_get_enum(d, n, "parity", 0, parities, &parity) == 1)
+			bus->parity = "NEO"[parity];
+		else
+			bus->parity = 'N';
+		if (conf_get_int(d, n, "data_bits", 0, 5, 8, &value) == 1)
+			bus->data_bits = (int)value;
+		if (conf_get_int(d, n, "stop_bits", 0, 1, 2, &value) == 1)
+			bus->stop_bits = (int)value;
+		conf_get_duration(d, n, "frame_delay", 0, &bus->frame_delay_ms);
+		if (conf_lookup(n, "host") || conf_lookup(n, "port"))
+			diag_error(d, conf_lookup(n, "host") ? conf_lookup(n, "host") :
+			    conf_lookup(n, "port"), "host and port are for tcp buses; an rtu bus "
+			    "takes device, baud, parity, data_bits and stop_bits");
+	}
+	return d->errors == errors ? 0 : -1;
+}
+
+static int
+rig_parse_gpio(struct diag *d, struct rig_gpio *gpio, const struct conf_node *n)
+{
+	static const char *const keys[] = { "chip", "line", "active_low", "bias", "debounce",
+		NULL };
+	static const char *const biases[] = { "as-is", "pull-up", "pull-down", "disabled", NULL };
+	int errors = d->errors;
+	int64_t debounce_ms = 0;
+
+	if (conf_check_map(d, n, "gpio", keys) == -1)
+		return -1;
+	conf_get_string(d, n, "chip", CONF_REQUIRED, &gpio->chip);
+	conf_get_string(d, n, "line", CONF_REQUIRED, &gpio->line);
+	conf_get_bool(d, n, "active_low", 0, &gpio->active_low);
+	conf_get_enum(d, n, "bias", 0, biases, &gpio->bias);
+	if (conf_get_duration(d, n, "debounce", 0, &debounce_ms) == 1) {
+		if (debounce_ms > 1000)
+			diag_error(d, conf_lookup(n, "debounce"),
+			    "'debounce': expected at most 1s");
+		gpio->debounce_ms = (int)debounce_ms;
+	}
+	return d->errors == errors ? 0 : -1;
+}
+
+static void
+rig_parse_travel(struct diag *d, struct rig_device *dev, const struct conf_node *n)
+{
+	static const char *const keys[] = { "min", "max", NULL };
+
+	if (conf_check_map(d, n, "travel", keys) == -1)
+		return;
+	conf_get_quantity(d, n, "min", CONF_REQUIRED, UNIT_LENGTH_MM, &dev->travel_min_mm);
+	if (conf_get_quantity(d, n, "max", CONF_REQUIRED, UNIT_LENGTH_MM, &dev->travel_max_mm) ==
+	    1 && dev->travel_max_mm <= dev->travel_min_mm)
+		diag_error(d, conf_lookup(n, "max"), "'max': expected more than 'min'");
+}
+
+static void
+rig_parse_device(struct diag *d, struct rig *rig, struct rig_device *dev,
+    const struct conf_node *n)
+{
+	static const char *const keys[] = { "role", "kind", "bus", "unit", "profile", "gpio",
+		"travel", "max_speed", "max_accel", "max_flow", "f0", "params", "description",
+		NULL };
+	const struct conf_node *node;
+	const char *bus_name = NULL;
+	int role = 0, kind = -1;
+	long unit;
+
+	dev->node = n;
+	dev->bus = -1;
+	if (conf_check_map(d, n, "device", keys) == -1)
+		return;
+	if (conf_get_enum(d, n, "role", CONF_REQUIRED, rig_role_names, &role) != 1)
+		return;
+	dev->role = role;
+	if (conf_get_enum(d, n, "kind", CONF_REQUIRED, rig_kinds[role], &kind) == 1)
+		dev->kind = rig_kinds[role][kind];
+
+	if (conf_get_string(d, n, "bus", 0, &bus_name) == 1) {
+		dev->bus = rig_find(bus_name, rig->buses, rig->bus_count, sizeof(*rig->buses));
+		if (dev->bus == -1)
+			diag_error(d, conf_lookup(n, "bus"), "'bus': no bus named '%s' in buses",
+			    bus_name);
+		if (conf_get_int(d, n, "unit", CONF_REQUIRED, 1, 247, &unit) == 1)
+			dev->unit = (int)unit;
+		conf_get_string(d, n, "profile", CONF_REQUIRED, &dev->profile);
+		if ((node = conf_lookup(n, "gpio")) != NULL)
+			diag_error(d, node, "a device is on a Modbus bus or on GPIO, not both");
+	} else if (conf_get_node(d, n, "gpio", 0, CONF_MAP, NULL, &node) == 1) {
+		if (role != RIG_VALVE && role != RIG_INPUT)
+			diag_error(d, node, "only valves and inputs can be GPIO lines; a%s %s "
+			    "needs a Modbus bus", role == RIG_AXIS ? "n" : "", rig_role_names[role]);
+		rig_parse_gpio(d, &dev->gpio, node);
+		if (conf_lookup(n, "unit") || conf_lookup(n, "profile"))
+			diag_error(d, conf_lookup(n, "unit") ? conf_lookup(n, "unit") :
+			    conf_lookup(n, "profile"), "'unit' and 'profile' need a Modbus 'bus'");
+	} else if (!conf_lookup(n, "gpio")) {
+		diag_error(d, n, "device needs a 'bus' (Modbus) or a 'gpio' line");
+	}
+
+	if (role == RIG_AXIS) {
+		if (conf_get_node(d, n, "travel", CONF_REQUIRED, CONF_MAP, "min and max", &node) == 1)
+			rig_parse_travel(d, dev, node);
+		conf_get_quantity(d, n, "max_speed", CONF_REQUIRED | CONF_POSITIVE, UNIT_SPEED_MM_S,
+		    &dev->max_speed_mm_s);
+		conf_get_quantity(d, n, "max_accel", CONF_REQUIRED | CONF_POSITIVE, UNIT_ACCEL_MM_S2,
+		    &dev->max_accel_mm_s2);
+	} else if (role == RIG_PUMP) {
+		conf_get_quantity(d, n, "max_flow", CONF_REQUIRED | CONF_POSITIVE, UNIT_FLOW_ML_MIN,
+		    &dev->max_flow_ml_min);
+	} else if (role == RIG_LINE) {
+		conf_get_quantity(d, n, "max_speed", CONF_REQUIRED | CONF_POSITIVE, UNIT_SPEED_MM_S,
+		    &dev->max_line_speed_mm_s);
+	} else if (role == RIG_SENSOR && dev->kind && strcmp(dev->kind, "qcm") == 0) {
+		dev->f0_hz = 5e6;
+		conf_get_quantity(d, n, "f0", CONF_POSITIVE, UNIT_FREQUENCY_HZ, &dev->f0_hz);
+	}
+	/* role-specific keys given to the wrong role are typos waiting to bite */
+	{
+		static const struct { const char *key; unsigned roles; } only[] = {
+			{ "travel", 1u << RIG_AXIS }, { "max_accel", 1u << RIG_AXIS },
+			{ "max_speed", 1u << RIG_AXIS | 1u << RIG_LINE },
+			{ "max_flow", 1u << RIG_PUMP }, { "f0", 1u << RIG_SENSOR } };
+		size_t i;
+		for (i = 0; i < sizeof(only) / sizeof(only[0]); i++)
+			if ((node = conf_lookup(n, only[i].key)) && !(only[i].roles & (1u << role)))
+				diag_error(d, node, "'%s' does not apply to a device of role %s",
+				    only[i].key, rig_role_names[role]);
+	}
+}
+
+static int
+rig_device_ref(struct diag *d, const struct rig *rig, const struct conf_node *map,
+    const char *key, enum rig_role role, int *out)
+{
+	const char *name;
+
+	*out = -1;
+	if (conf_get_string(d, map, key, 0, &name) != 1)
+		return 0;
+	*out = rig_device_index(rig, name);
+	if (*out == -1) {
+		diag_error(d, conf_lookup(map, key), "'%s': no device named '%s' in devices", key,
+		    name);
+		return -1;
+	}
+	if (rig->devices[*out].role != role) {
+		diag_error(d, conf_lookup(map, key), "'%s': device '%s' is a%s %s, expected a%s %s",
+		    key, name, rig->devices[*out].role == RIG_AXIS ? "n" : "",
+		    rig_role_names[rig->devices[*out].role], role == RIG_AXIS ? "n" : "",
+		    rig_role_names[role]);
+		*out = -1;
+		return -1;
+	}
+	return 1;
+}
+
+static void
+rig_parse_station(struct diag *d, struct rig *rig, struct rig_station *st,
+    const struct conf_node *n)
+{
+	static const char *const keys[] = { "kind", "x", "surface_z", "max_depth", "path_length",
+		"volume", "fill_pump", "drain_pump", "stirrer", "description", NULL };
+	int kind = 0;
+
+	st->node = n;
+	st->surface_z_mm = NAN;
+	st->volume_ml = NAN;
+	st->fill_pump = st->drain_pump = st->stirrer = -1;
+	if (conf_check_map(d, n, "station", keys) == -1)
+		return;
+	conf_get_enum(d, n, "kind", CONF_REQUIRED, rig_station_kind_names, &kind);
+	st->kind = kind;
+	conf_get_quantity(d, n, "x", rig->transfer != -1 ? CONF_REQUIRED : 0, UNIT_LENGTH_MM,
+	    &st->x_mm);
+	if (conf_get_quantity(d, n, "surface_z", 0, UNIT_LENGTH_MM, &st->surface_z_mm) == 1)
+		conf_get_quantity(d, n, "max_depth", CONF_REQUIRED | CONF_POSITIVE, UNIT_LENGTH_MM,
+		    &st->max_depth_mm);
+	else if (conf_lookup(n, "max_depth"))
+		diag_error(d, conf_lookup(n, "max_depth"), "'max_depth' needs 'surface_z'");
+	if ((st->kind == RIG_ST_BEAKER || st->kind == RIG_ST_RINSE) && rig->lift != -1 &&
+	    !conf_lookup(n, "surface_z"))
+		diag_error(d, n, "a %s station needs 'surface_z' (the lift position at the liquid "
+		    "surface) and 'max_depth'", rig_station_kind_names[st->kind]);
+	conf_get_quantity(d, n, "path_length", CONF_POSITIVE, UNIT_LENGTH_MM, &st->path_length_mm);
+	conf_get_quantity(d, n, "volume", CONF_POSITIVE, UNIT_VOLUME_ML, &st->volume_ml);
+	rig_device_ref(d, rig, n, "fill_pump", RIG_PUMP, &st->fill_pump);
+	rig_device_ref(d, rig, n, "drain_pump", RIG_PUMP, &st->drain_pump);
+	rig_device_ref(d, rig, n, "stirrer", RIG_PUMP, &st->stirrer);
+	if ((st->fill_pump == -1) != (st->drain_pump == -1) && conf_lookup(n, "fill_pump") !=
+	    conf_lookup(n, "drain_pump"))
+		diag_error(d, n, "bath replacement needs both 'fill_pump' and 'drain_pump'");
+}
+
+static void
+rig_parse_nozzle(struct diag *d, struct rig *rig, struct rig_nozzle *nz,
+    const struct conf_node *n)
+{
+	static const char *const keys[] = { "valve", "pump", "station", "description", NULL };
+	const char *station;
+
+	nz->node = n;
+	nz->station = -1;
+	if (conf_check_map(d, n, "nozzle", keys) == -1)
+		return;
+	if (rig_device_ref(d, rig, n, "valve", RIG_VALVE, &nz->valve) == 0 && !conf_lookup(n,
+	    "valve"))
+		diag_error(d, n, "missing required key 'valve' (expected a valve device)");
+	rig_device_ref(d, rig, n, "pump", RIG_PUMP, &nz->pump);
+	if (conf_get_string(d, n, "station", CONF_REQUIRED, &station) == 1) {
+		nz->station = rig_station_index(rig, station);
+		if (nz->station == -1)
+			diag_error(d, conf_lookup(n, "station"), "'station': no station named '%s'",
+			    station);
+		else if (rig->stations[nz->station].kind != RIG_ST_SPRAY)
+			diag_error(d, conf_lookup(n, "station"), "'station': '%s' is not a spray "
+			    "station", station);
+	}
+}
+
+static void
+rig_parse_motion(struct diag *d, struct rig *rig, const struct conf_node *n)
+{
+	static const char *const keys[] = { "lift", "transfer", "safe_z", "park", NULL };
+	const struct rig_device *lift;
+
+	if (conf_check_map(d, n, "motion", keys) == -1)
+		return;
+	rig_device_ref(d, rig, n, "lift", RIG_AXIS, &rig->lift);
+	rig_device_ref(d, rig, n, "transfer", RIG_AXIS, &rig->transfer);
+	if (rig->lift == -1)
+		return;
+	lift = &rig->devices[rig->lift];
+	if (conf_get_quantity(d, n, "safe_z", CONF_REQUIRED, UNIT_LENGTH_MM, &rig->safe_z_mm) == 1 &&
+	    (rig->safe_z_mm < lift->travel_min_mm || rig->safe_z_mm > lift->travel_max_mm))
+		diag_error(d, conf_lookup(n, "safe_z"), "'safe_z': %.1f mm is outside the lift's "
+		    "travel (%.1f to %.1f mm)", rig->safe_z_mm, lift->travel_min_mm,
+		    lift->travel_max_mm);
+}
+
+/* Checks every station against the axes' travel and the safe height. */
+static void
+rig_check_stations(struct diag *d, struct rig *rig)
+{
+	size_t i;
+
+	for (i = 0; i < rig->station_count; i++) {
+		const struct rig_station *st = &rig->stations[i];
+		if (rig->transfer != -1) {
+			const struct rig_device *t = &rig->devices[rig->transfer];
+			if (st->x_mm < t->travel_min_mm || st->x_mm > t->travel_max_mm)
+				diag_error(d, conf_lookup(st->node, "x"), "'x': %.1f mm is outside the "
+				    "transfer axis travel (%.1f to %.1f mm)", st->x_mm,
+				    t->travel_min_mm, t->travel_max_mm);
+		}
+		if (rig->lift != -1 && !isnan(st->surface_z_mm)) {
+			const struct rig_device *l = &rig->devices[rig->lift];
+			if (st->surface_z_mm <= rig->safe_z_mm)
+				diag_error(d, conf_lookup(st->node, "surface_z"), "'surface_z': "
+				    "%.1f mm is not below the safe height safe_z (%.1f mm)",
+				    st->surface_z_mm, rig->safe_z_mm);
+			if (st->surface_z_mm + st->max_depth_mm > l->travel_max_mm)
+				diag_error(d, conf_lookup(st->node, "max_depth"), "'max_depth': "
+				    "surface_z + max_depth = %.1f mm is beyond the lift's travel "
+				    "(max %.1f mm)", st->surface_z_mm + st->max_depth_mm,
+				    l->travel_max_mm);
+		}
+		if (st->kind == RIG_ST_PARK && rig->park == -1)
+			rig->park = (int)i;
+	}
+}
+
+/* Two devices answering to one unit id on one bus would fight over every reply. */
+static void
+rig_check_units(struct diag *d, const struct rig *rig)
+{
+	size_t i, j;
+
+	for (i = 0; i < rig->device_count; i++)
+		for (j = 0; j < i; j++)
+			if (rig->devices[i].bus != -1 && rig->devices[i].bus == rig->devices[j].bus &&
+			    rig->devices[i].unit == rig->devices[j].unit)
+				diag_error(d, conf_lookup(rig->devices[i].node, "unit"), "unit %d on "
+				    "bus '%s' is already used by device '%s'", rig->devices[i].unit,
+				    rig->buses[rig->devices[i].bus].name, rig->devices[j].name);
+}
+
+/* Parses each value of a named map into an array of structs whose first member is a name. */
+#define RIG_SECTION(d_, rig_, root_, key_, arr_, count_, parse_, flags_) do {	\
+	const struct conf_node *sec_;							\
+	if (conf_get_node(d_, root_, key_, flags_, CONF_MAP, NULL, &sec_) == 1 &&	\
+	    conf_check_map(d_, sec_, key_, NULL) == 0) {				\
+		size_t i_;								\
+		(arr_) = conf_alloc((rig_)->doc, (sec_->count + 1) * sizeof(*(arr_)));	\
+		(count_) = sec_->count;							\
+		for (i_ = 0; i_ < sec_->count; i_++)					\
+			(arr_)[i_].name = sec_->items[2 * i_]->text;			\
+		for (i_ = 0; i_ < sec_->count; i_++)					\
+			parse_(d_, rig_, &(arr_)[i_], sec_->items[2 * i_ + 1]);		\
+	}										\
+} while (0)
+
+static void
+rig_parse_bus_entry(struct diag *d, struct rig *rig, struct rig_bus *bus,
+    const struct conf_node *n)
+{
+	size_t i;
+
+	rig_parse_bus(d, bus, n);
+	for (i = 0; rig->buses + i < bus; i++)
+		if (bus->type == RIG_BUS_RTU && rig->buses[i].type == RIG_BUS_RTU && bus->device &&
+		    rig->buses[i].device && strcmp(bus->device, rig->buses[i].device) == 0)
+			diag_error(d, conf_lookup(n, "device"), "serial device %s is already bus '%s'",
+			    bus->device, rig->buses[i].name);
+}
+
+int
+rig_load_buffer(const char *name, const char *text, size_t len, struct diag *d,
+    struct rig **out)
+{
+	static const char *const keys[] = { "name", "description", "buses", "profiles", "devices",
+		"motion", "stations", "nozzles", NULL };
+	const struct conf_node *root, *node;
+	struct conf_doc *doc;
+	struct rig *rig;
+	int errors = d->errors;
+
+	*out = NULL;
+	if (conf_load_buffer(name, text, len, d, &doc) == -1)
+		return -1;
+	rig = conf_alloc(doc, sizeof(*rig));
+	rig->doc = doc;
+	rig->lift = rig->transfer = rig->park = rig->line = -1;
+	root = doc->root;
+	if (conf_check_map(d, root, "rig file", keys) == 0) {
+		conf_get_string(d, root, "name", CONF_REQUIRED, &rig->name);
+		RIG_SECTION(d, rig, root, "buses", rig->buses, rig->bus_count, rig_parse_bus_entry, 0);
+		conf_get_node(d, root, "profiles", 0, CONF_MAP, "device profiles", &rig->profiles);
+		RIG_SECTION(d, rig, root, "devices", rig->devices, rig->device_count,
+		    rig_parse_device, CONF_REQUIRED);
+		rig_check_units(d, rig);
+		if (conf_get_node(d, root, "motion", 0, CONF_MAP, NULL, &node) == 1)
+			rig_parse_motion(d, rig, node);
+		RIG_SECTION(d, rig, root, "stations", rig->stations, rig->station_count,
+		    rig_parse_station, 0);
+		rig_check_stations(d, rig);
+		RIG_SECTION(d, rig, root, "nozzles", rig->nozzles, rig->nozzle_count,
+		    rig_parse_nozzle, 0);
+		for (size_t i = 0; i < rig->device_count; i++)
+			if (rig->devices[i].role == RIG_LINE && rig->line == -1)
+				rig->line = (int)i;
+	}
+	if (d->errors != errors) {
+		conf_free(doc);
+		return -1;
+	}
+	*out = rig;
+	return 0;
+}
+
+int
+rig_load(const char *path, struct diag *d, struct rig **out)
+{
+	size_t len;
+	char *text;
+	int rc;
+
+	*out = NULL;
+	text = conf_read_file(path, CONF_MAX_FILE_BYTES, &len, d);
+	if (text == NULL)
+		return -1;
+	rc = rig_load_buffer(path, text, len, d, out);
+	free(text);
+	return rc;
+}
+
+void
+rig_free(struct rig *rig)
+{
+	if (rig != NULL)
+		conf_free(rig->doc);
+}

@@ -1,0 +1,121 @@
+/*
+ * The rig file: buses, devices by role, stations and motion limits.
+ *
+ * Lengths along the lift axis ("z") are measured downward from the lift's
+ * home at the top: 0 mm is fully raised, larger is lower. A station's
+ * surface_z_mm is the lift position where the substrate's lower edge meets
+ * the liquid; an immersion of depth d moves the lift to surface_z_mm + d.
+ * safe_z_mm is a lift position where the substrate clears every vessel:
+ * sideways travel happens only there.
+ */
+#ifndef LBL_RIG_H
+#define LBL_RIG_H
+
+#include "conf.h"
+
+enum rig_bus_type { RIG_BUS_TCP, RIG_BUS_RTU };
+
+struct rig_bus {
+	const char *name;
+	enum rig_bus_type type;
+	const char *host;		/* TCP */
+	int port;			/* TCP */
+	const char *device;		/* RTU: serial device path */
+	int baud;			/* RTU */
+	char parity;			/* RTU: 'N', 'E' or 'O' */
+	int data_bits, stop_bits;	/* RTU */
+	int64_t timeout_ms;		/* response timeout per transaction */
+	int64_t frame_delay_ms;		/* RTU: quiet time between frames */
+	int retries;			/* retries after a timeout or bad frame */
+	const struct conf_node *node;
+};
+
+enum rig_role { RIG_AXIS, RIG_PUMP, RIG_VALVE, RIG_INPUT, RIG_SENSOR, RIG_LINE, RIG_ROLE_COUNT };
+
+struct rig_gpio {
+	const char *chip;		/* chip name or label, never a number */
+	const char *line;		/* line name, e.g. "GPIO17" */
+	int active_low;
+	int bias;			/* 0 as-is, 1 pull-up, 2 pull-down, 3 disabled */
+	int debounce_ms;
+};
+
+struct rig_device {
+	const char *name;
+	enum rig_role role;
+	const char *kind;		/* per role, e.g. "lift", "peristaltic", "estop", "qcm" */
+	int bus;			/* index into rig.buses, -1 for GPIO */
+	int unit;			/* Modbus unit id */
+	const char *profile;		/* device profile name (Modbus) */
+	struct rig_gpio gpio;		/* when bus == -1 and role is valve or input */
+	/* axis */
+	double travel_min_mm, travel_max_mm;
+	double max_speed_mm_s, max_accel_mm_s2;
+	/* pump */
+	double max_flow_ml_min;
+	/* sensor: QCM fundamental frequency */
+	double f0_hz;
+	/* line drive: web speed limit */
+	double max_line_speed_mm_s;
+	const struct conf_node *node;
+};
+
+enum rig_station_kind { RIG_ST_BEAKER, RIG_ST_RINSE, RIG_ST_SPRAY, RIG_ST_DRYER, RIG_ST_PARK,
+	RIG_ST_BATH, RIG_ST_KIND_COUNT };
+
+struct rig_station {
+	const char *name;
+	enum rig_station_kind kind;
+	double x_mm;			/* transfer axis position */
+	double surface_z_mm;		/* lift position at the liquid surface; NAN if none */
+	double max_depth_mm;		/* deepest allowed immersion below the surface */
+	double path_length_mm;		/* roll-to-roll: web path through this station */
+	double volume_ml;		/* vessel working volume, NAN if unknown */
+	int fill_pump, drain_pump;	/* device indices or -1: bath replacement by pumps */
+	int stirrer;			/* device index or -1: agitation */
+	const struct conf_node *node;
+};
+
+struct rig_nozzle {
+	const char *name;
+	int valve, pump, station;	/* indices; pump may be -1 (pressure-fed) */
+	const struct conf_node *node;
+};
+
+struct rig {
+	struct conf_doc *doc;		/* owns every string and array below */
+	const char *name;
+	struct rig_bus *buses;
+	size_t bus_count;
+	struct rig_device *devices;
+	size_t device_count;
+	struct rig_station *stations;
+	size_t station_count;
+	struct rig_nozzle *nozzles;
+	size_t nozzle_count;
+	int lift, transfer;		/* axis device indices, -1 if absent */
+	int park;			/* station index, -1 if absent */
+	int line;			/* roll-to-roll line drive, -1 if absent */
+	double safe_z_mm;
+	const struct conf_node *profiles;	/* user profiles, checked by hw_profile */
+};
+
+/*
+ * Loads and checks the structure of a rig file. Every problem is reported
+ * to d as FILE:LINE:COL. Returns 0 and a rig to free with rig_free(), or -1.
+ */
+int rig_load(const char *path, struct diag *d, struct rig **out);
+/* The same from text in memory; name is used in messages and must outlive the rig. */
+int rig_load_buffer(const char *name, const char *text, size_t len, struct diag *d,
+    struct rig **out);
+void rig_free(struct rig *rig);
+
+/* Index of the named device/station/nozzle, or -1. */
+int rig_device_index(const struct rig *rig, const char *name);
+int rig_station_index(const struct rig *rig, const char *name);
+int rig_nozzle_index(const struct rig *rig, const char *name);
+
+extern const char *const rig_role_names[];
+extern const char *const rig_station_kind_names[];
+
+#endif
