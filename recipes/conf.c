@@ -96,22 +96,33 @@ diag_add(struct diag *d, int line, int col, int is_error, const char *fmt, va_li
 	struct diag_entry *e;
 	char *message;
 
+	if (vasprintf(&message, fmt, ap) == -1)
+		return;
+	/* a step expanded many times reports its problem once */
+	for (size_t i = 0; i < d->count; i++)
+		if (d->entries[i].line == line && d->entries[i].col == col &&
+		    strcmp(d->entries[i].message, message) == 0) {
+			free(message);
+			return;
+		}
 	if (is_error)
 		d->errors++;
 	else
 		d->warnings++;
-	if (d->count >= DIAG_MAX_ENTRIES)
+	if (d->count >= DIAG_MAX_ENTRIES) {
+		free(message);
 		return;
+	}
 	if (d->count == d->cap) {
 		size_t cap = d->cap ? d->cap * 2 : 16;
 		e = realloc(d->entries, cap * sizeof(*e));
-		if (e == NULL)
+		if (e == NULL) {
+			free(message);
 			return;
+		}
 		d->entries = e;
 		d->cap = cap;
 	}
-	if (vasprintf(&message, fmt, ap) == -1)
-		return;
 	e = &d->entries[d->count++];
 	e->line = line;
 	e->col = col;

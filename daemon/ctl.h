@@ -1,0 +1,17 @@
+/*
+ * lblctl subcommands. Each takes the arguments after its own name
+ * (argv[0] is the subcommand) and returns the process exit status:
+ * 0 success, 1 failure, 2 invalid input (bad recipe, bad usage).
+ */
+#ifndef LBL_CTL_H
+#define LBL_CTL_H
+
+#define CTL_DEFAULT_RIG		"/etc/lbl/rig.yaml"
+#define CTL_DEFAULT_SOCKET	"/run/lbl/lbld.sock"
+
+int ctl_check(int argc, char **argv);		/* lblctl check RECIPE [--rig RIG] */
+int ctl_plan(int argc, char **argv);		/* lblctl plan RECIPE [--rig RIG] [--json] */
+int ctl_check_rig(int argc, char **argv);	/* lblctl check-rig RIG */
+int ctl_hw(int argc, char **argv);		/* lblctl hw [--rig RIG] */
+
+#endif

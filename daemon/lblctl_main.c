@@ -1,0 +1,52 @@
+/*
+ * lblctl: the command-line client. Offline commands (check, plan,
+ * check-rig, hw) work on files; run-control commands talk to lbld.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "ctl.h"
+#include "log.h"
+
+static const struct {
+	const char *name;
+	int (*run)(int argc, char **argv);
+	const char *usage;
+} ctl_commands[] = {
+	{ "check", ctl_check, "check RECIPE [--rig RIG]" },
+	{ "plan", ctl_plan, "plan RECIPE [--rig RIG] [--json]" },
+	{ "check-rig", ctl_check_rig, "check-rig [RIG]" },
+	{ "hw", ctl_hw, "hw [--rig RIG]" },
+};
+
+static int
+ctl_usage(FILE *out)
+{
+	size_t i;
+
+	fprintf(out, "usage: lblctl COMMAND [ARGS]\ncommands:\n");
+	for (i = 0; i < sizeof(ctl_commands) / sizeof(ctl_commands[0]); i++)
+		fprintf(out, "  lblctl %s\n", ctl_commands[i].usage);
+	return out == stdout ? 0 : 2;
+}
+
+int
+main(int argc, char **argv)
+{
+	size_t i;
+
+	log_init("lblctl", 6);
+	if (argc < 2)
+		return ctl_usage(stderr);
+	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "help") == 0)
+		return ctl_usage(stdout);
+	if (strcmp(argv[1], "--version") == 0) {
+		printf("lblctl %s\n", LBL_VERSION);
+		return 0;
+	}
+	for (i = 0; i < sizeof(ctl_commands) / sizeof(ctl_commands[0]); i++)
+		if (strcmp(argv[1], ctl_commands[i].name) == 0)
+			return ctl_commands[i].run(argc - 1, argv + 1);
+	fprintf(stderr, "lblctl: unknown command '%s'\n", argv[1]);
+	return ctl_usage(stderr);
+}

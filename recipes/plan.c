@@ -1,0 +1,604 @@
+/*
+ * The planner. It walks the recipe once, keeping the rig's state (where the
+ * substrate is, how much each bath has been used since it was filled) and
+ * the planned clock, and appends one plan_step per action.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "plan.h"
+
+const char *const plan_phase_names[] = { "pre", "cycle", "checkpoint", "post" };
+
+struct planner {
+	struct plan *plan;
+	const struct recipe *r;
+	const struct rig *rig;
+	struct diag *d;
+	int64_t now;
+	int64_t clock_ms;
+	double x_mm;			/* transfer position of the substrate */
+	int bilayer;
+	enum plan_phase phase;
+	int *dips_since_fill;
+	double *area_since_fill, *volume_since_fill;
+	unsigned char *ran_dry_reported, *carryover_reported;
+	int last_coating;		/* last non-rinse solution, -1 after a rinse */
+	int overflow;			/* PLAN_MAX_STEPS reached */
+};
+
+int64_t
+plan_move_ms(double distance_mm, double speed_mm_s, double accel_mm_s2)
+{
+	double d = fabs(distance_mm), t_s;
+
+	if (d == 0 || speed_mm_s <= 0)
+		return 0;
+	if (accel_mm_s2 <= 0)
+		t_s = d / speed_mm_s;
+	else if (d >= speed_mm_s * speed_mm_s / accel_mm_s2)
+		t_s = d / speed_mm_s + speed_mm_s / accel_mm_s2;	/* reaches full speed */
+	else
+		t_s = 2 * sqrt(d / accel_mm_s2);			/* triangular profile */
+	return llround(t_s * 1000);
+}
+
+static const struct rig_device *
+plan_lift(const struct planner *p)
+{
+	return p->rig && p->rig->lift != -1 ? &p->rig->devices[p->rig->lift] : NULL;
+}
+
+/* Appends a step at the current planned time and advances the clock. */
+static struct plan_step *
+plan_emit(struct planner *p, enum step_kind kind, const struct recipe_step *src, int solution)
+{
+	struct plan *plan = p->plan;
+	struct plan_step *s;
+
+	if (plan->count == PLAN_MAX_STEPS) {
+		p->overflow = 1;
+		return NULL;
+	}
+	if (plan->count == plan->cap) {
+		size_t cap = plan->cap ? plan->cap * 2 : 256;
+		struct plan_step *steps = realloc(plan->steps, cap * sizeof(*steps));
+		if (steps == NULL) {
+			p->overflow = 1;
+			return NULL;
+		}
+		plan->steps = steps;
+		plan->cap = cap;
+	}
+	s = &plan->steps[plan->count++];
+	memset(s, 0, sizeof(*s));
+	s->seq = (int)plan->count;
+	s->bilayer = p->bilayer;
+	s->phase = p->phase;
+	s->kind = kind;
+	s->src = src;
+	s->solution = solution;
+	s->station = -1;
+	s->x_mm = p->x_mm;
+	s->start_ms = p->clock_ms;
+	return s;
+}
+
+/* Sums a step's parts, advances the clock and the totals. */
+static void
+plan_commit(struct planner *p, struct plan_step *s)
+{
+	s->duration_ms = s->travel_ms + s->immerse_ms + s->dwell_ms + s->withdraw_ms + s->drip_ms;
+	p->clock_ms += s->duration_ms;
+	p->plan->motion_ms += s->travel_ms + s->immerse_ms + s->withdraw_ms;
+	p->plan->exposure_ms += s->dwell_ms;
+	p->plan->operator_waits += s->operator_wait;
+	if (s->solution >= 0)
+		p->plan->solutions[s->solution].last_use_ms = s->start_ms;
+}
+
+/* Travel at the safe height to station st (a rig station index). */
+static void
+plan_travel(struct planner *p, struct plan_step *s, int st)
+{
+	const struct rig_station *station;
+
+	if (p->rig == NULL || st < 0)
+		return;
+	station = &p->rig->stations[st];
+	s->station = st;
+	s->where = station->name;
+	if (p->rig->transfer != -1) {
+		const struct rig_device *t = &p->rig->devices[p->rig->transfer];
+		s->travel_ms = plan_move_ms(station->x_mm - p->x_mm, t->max_speed_mm_s,
+		    t->max_accel_mm_s2);
+		p->x_mm = station->x_mm;
+		s->x_mm = station->x_mm;
+	}
+}
+
+/* Accounts solution use; reports a bath that runs dry between refills. */
+static void
+plan_use_solution(struct planner *p, int sol, int dips, double area_cm2, double volume_ml)
+{
+	const struct recipe_solution *rs = &p->r->solutions[sol];
+	struct plan_solution *ps = &p->plan->solutions[sol];
+
+	ps->dips += dips;
+	ps->area_cm2 += area_cm2;
+	ps->volume_ml += volume_ml;
+	p->dips_since_fill[sol] += dips;
+	p->area_since_fill[sol] += area_cm2;
+	p->volume_since_fill[sol] += volume_ml;
+	if (!isnan(rs->volume_ml) && p->volume_since_fill[sol] > rs->volume_ml &&
+	    !p->ran_dry_reported[sol]) {
+		p->ran_dry_reported[sol] = 1;
+		diag_error(p->d, conf_lookup(rs->node, "volume"), "solution '%s' runs dry in "
+		    "bilayer %d: the plan uses %.1f mL between refills but 'volume' is %.1f mL "
+		    "(add change_after or more volume)", rs->name, p->bilayer,
+		    p->volume_since_fill[sol], rs->volume_ml);
+	}
+}
+
+/*
+ * Replaces a bath: by its drain and fill pumps when the rig has them, else
+ * an operator prompt.
+ */
+static void
+plan_replace(struct planner *p, int sol)
+{
+	const struct recipe_solution *rs = &p->r->solutions[sol];
+	struct plan_step *s = plan_emit(p, STEP_REPLACE, NULL, sol);
+	int st = p->rig && rs->station ? rig_station_index(p->rig, rs->station) : -1;
+
+	if (s == NULL)
+		return;
+	s->where = rs->station ? rs->station : rs->nozzle;
+	if (st != -1 && p->rig->stations[st].fill_pump != -1) {
+		const struct rig_station *station = &p->rig->stations[st];
+		double volume_ml = !isnan(rs->volume_ml) ? rs->volume_ml : station->volume_ml;
+		double drain = p->rig->devices[station->drain_pump].max_flow_ml_min;
+		double fill = p->rig->devices[station->fill_pump].max_flow_ml_min;
+		s->station = st;
+		if (isnan(volume_ml)) {
+			diag_error(p->d, rs->node, "solution '%s': replacing it by pumps needs its "
+			    "'volume' (or the station's volume)", rs->name);
+			volume_ml = 0;
+		}
+		s->dwell_ms = llround(volume_ml / drain * 60000) + llround(volume_ml / fill * 60000);
+	} else {
+		s->operator_wait = 1;
+	}
+	s->solution = sol;
+	plan_commit(p, s);
+	p->plan->solutions[sol].replacements++;
+	p->dips_since_fill[sol] = 0;
+	p->area_since_fill[sol] = 0;
+	p->volume_since_fill[sol] = 0;
+}
+
+/* Replaces a bath first if dips more immersions would pass its change_after limit. */
+static void
+plan_check_limits(struct planner *p, int sol, int dips)
+{
+	const struct recipe_solution *rs = &p->r->solutions[sol];
+	double area = dips * p->r->substrate_area_cm2;
+
+	if (p->dips_since_fill[sol] == 0)
+		return;
+	if ((rs->change_after_dips > 0 && p->dips_since_fill[sol] + dips > rs->change_after_dips) ||
+	    (rs->change_after_area_cm2 > 0 && p->area_since_fill[sol] + area >
+	    rs->change_after_area_cm2 + 1e-9))
+		plan_replace(p, sol);
+}
+
+/* Warns when a coating solution follows another without a rinse between. */
+static void
+plan_exposure(struct planner *p, int sol, const struct recipe_step *src)
+{
+	const struct recipe_solution *rs = &p->r->solutions[sol];
+
+	if (rs->is_rinse) {
+		p->last_coating = -1;
+		return;
+	}
+	if (p->last_coating != -1 && p->last_coating != sol && !p->carryover_reported[sol] &&
+	    src != NULL) {
+		p->carryover_reported[sol] = 1;
+		diag_warning(p->d, src->node, "no rinse between '%s' and '%s': carry-over will "
+		    "contaminate '%s'", p->r->solutions[p->last_coating].name, rs->name, rs->name);
+	}
+	p->last_coating = sol;
+}
+
+/* One immersion (a dip, or one bath of a rinse) at a solution's station. */
+static void
+plan_immersion(struct planner *p, enum step_kind kind, const struct recipe_step *src, int sol,
+    int64_t dwell_ms, int quick_dips)
+{
+	const struct recipe_solution *rs = &p->r->solutions[sol];
+	const struct rig_device *lift = plan_lift(p);
+	int dips = quick_dips > 0 ? quick_dips : 1;
+	struct plan_step *s;
+	int st;
+
+	plan_check_limits(p, sol, dips);
+	if ((s = plan_emit(p, kind, src, sol)) == NULL)
+		return;
+	s->where = rs->station;
+	s->quick_dips = quick_dips;
+	st = p->rig && rs->station ? rig_station_index(p->rig, rs->station) : -1;
+	plan_travel(p, s, st);
+	s->dwell_ms = dwell_ms * dips;
+	s->drip_ms = src->drip_ms > 0 ? src->drip_ms : p->r->drip_ms;
+	if (lift != NULL && st != -1) {
+		const struct rig_station *station = &p->rig->stations[st];
+		double depth = src->depth_mm > 0 ? src->depth_mm : station->max_depth_mm;
+		double rapid = lift->max_speed_mm_s, accel = lift->max_accel_mm_s2;
+		double to_surface = station->surface_z_mm - p->rig->safe_z_mm;
+		s->speed_in_mm_s = src->speed_in_mm_s > 0 ? src->speed_in_mm_s : rapid;
+		s->speed_out_mm_s = src->speed_out_mm_s > 0 ? src->speed_out_mm_s : rapid;
+		s->z_mm = station->surface_z_mm + depth;
+		s->immerse_ms = plan_move_ms(to_surface, rapid, accel) +
+		    dips * plan_move_ms(depth, s->speed_in_mm_s, accel);
+		s->withdraw_ms = dips * plan_move_ms(depth, s->speed_out_mm_s, accel) +
+		    plan_move_ms(to_surface, rapid, accel);
+	}
+	s->volume_ml = dips * p->r->dragout_ml;
+	plan_commit(p, s);
+	plan_exposure(p, sol, src);
+	plan_use_solution(p, sol, dips, dips * p->r->substrate_area_cm2, s->volume_ml);
+}
+
+static void
+plan_spray(struct planner *p, const struct recipe_step *src)
+{
+	struct plan_step *s;
+	double volume = 0;
+	int i, nz = -1;
+
+	for (i = 0; i < src->spray_count; i++)
+		plan_check_limits(p, src->spray_solutions[i], 1);
+	if ((s = plan_emit(p, STEP_SPRAY, src, src->solution)) == NULL)
+		return;
+	s->where = p->r->solutions[src->solution].nozzle;
+	if (p->rig && s->where && (nz = rig_nozzle_index(p->rig, s->where)) != -1)
+		plan_travel(p, s, p->rig->nozzles[nz].station);
+	s->where = p->r->solutions[src->solution].nozzle;
+	s->dwell_ms = src->dwell_ms;
+	s->drip_ms = src->drain_ms;
+	for (i = 0; i < src->spray_count; i++) {
+		int sol = src->spray_solutions[i];
+		double flow = src->flow_ml_min;
+		if (flow == 0 && p->rig && p->r->solutions[sol].nozzle &&
+		    (nz = rig_nozzle_index(p->rig, p->r->solutions[sol].nozzle)) != -1 &&
+		    p->rig->nozzles[nz].pump != -1)
+			flow = p->rig->devices[p->rig->nozzles[nz].pump].max_flow_ml_min;
+		volume = flow * src->dwell_ms / 60000.0;
+		s->volume_ml += volume;
+		plan_use_solution(p, sol, 1, p->r->substrate_area_cm2, volume);
+	}
+	plan_commit(p, s);
+	for (i = 0; i < src->spray_count; i++)
+		plan_exposure(p, src->spray_solutions[i], src);
+}
+
+/* The path a roll-to-roll web runs through a station; 0 if unknown (reported). */
+static double
+plan_roll_path(struct planner *p, const struct recipe_step *src, const char *station_name)
+{
+	int st;
+
+	if (src->path_mm > 0)
+		return src->path_mm;
+	if (p->rig && station_name && (st = rig_station_index(p->rig, station_name)) != -1 &&
+	    p->rig->stations[st].path_length_mm > 0)
+		return p->rig->stations[st].path_length_mm;
+	if (p->rig == NULL)
+		diag_warning(p->d, src->node, "residence time in '%s' unknown without a rig: give "
+		    "'path' here or check with --rig", station_name ? station_name : "?");
+	else
+		diag_error(p->d, src->node, "the web's path through '%s' is unknown: give 'path' "
+		    "here or 'path_length' on the rig's station", station_name ? station_name :
+		    "?");
+	return 0;
+}
+
+static void
+plan_roll_station(struct planner *p, const struct recipe_step *src, int sol,
+    const char *station_name)
+{
+	double path = plan_roll_path(p, src, station_name);
+	struct plan_step *s = plan_emit(p, src->kind, src, sol);
+
+	if (s == NULL)
+		return;
+	s->where = station_name;
+	if (p->rig && station_name)
+		s->station = rig_station_index(p->rig, station_name);
+	s->dwell_ms = llround(path / p->r->line_speed_mm_s * 1000);
+	plan_commit(p, s);
+	if (sol >= 0) {
+		double area_cm2 = p->r->web_width_mm * p->r->web_length_mm / 100.0;
+		plan_exposure(p, sol, src);
+		plan_use_solution(p, sol, 1, area_cm2, 0);
+	}
+}
+
+static void plan_steps(struct planner *p, const struct recipe_step *steps, size_t count);
+
+static void
+plan_dry(struct planner *p, const struct recipe_step *src)
+{
+	struct plan_step *s, *prev;
+
+	if (p->r->process == PROCESS_ROLL) {
+		plan_roll_station(p, src, -1, src->station);
+		return;
+	}
+	if (src->slow_withdrawal_mm_s > 0) {
+		/* dry as the substrate leaves the last bath: slow down that withdrawal */
+		const struct rig_device *lift = plan_lift(p);
+		prev = p->plan->count ? &p->plan->steps[p->plan->count - 1] : NULL;
+		if (prev == NULL || (prev->kind != STEP_DIP && prev->kind != STEP_RINSE)) {
+			diag_error(p->d, src->node, "dry by slow_withdrawal must follow a dip or "
+			    "rinse");
+			return;
+		}
+		if (lift != NULL && prev->station != -1) {
+			const struct rig_station *st = &p->rig->stations[prev->station];
+			double depth = prev->z_mm - st->surface_z_mm;
+			int64_t before = prev->withdraw_ms;
+			int dips = prev->quick_dips > 0 ? prev->quick_dips : 1;
+			prev->speed_out_mm_s = src->slow_withdrawal_mm_s;
+			prev->withdraw_ms = (dips - 1) * plan_move_ms(depth, prev->speed_out_mm_s,
+			    lift->max_accel_mm_s2) + plan_move_ms(depth, src->slow_withdrawal_mm_s,
+			    lift->max_accel_mm_s2) + plan_move_ms(st->surface_z_mm -
+			    p->rig->safe_z_mm, lift->max_speed_mm_s, lift->max_accel_mm_s2);
+			/* recompute the previous step's total and shift the clock by the change */
+			prev->duration_ms += prev->withdraw_ms - before;
+			p->clock_ms += prev->withdraw_ms - before;
+			p->plan->motion_ms += prev->withdraw_ms - before;
+		}
+	}
+	if ((s = plan_emit(p, STEP_DRY, src, -1)) == NULL)
+		return;
+	s->where = src->valve;
+	if (src->station && p->rig)
+		plan_travel(p, s, rig_station_index(p->rig, src->station));
+	if (s->where == NULL)
+		s->where = src->station;
+	s->dwell_ms = src->dwell_ms;
+	plan_commit(p, s);
+}
+
+static void
+plan_step(struct planner *p, const struct recipe_step *src)
+{
+	struct plan_step *s;
+	size_t i;
+	int n;
+
+	if (p->bilayer == 1 && p->phase == PHASE_CYCLE && src->first != NULL)
+		src = src->first;
+	switch (src->kind) {
+	case STEP_DIP:
+		plan_immersion(p, STEP_DIP, src, src->solution, src->dwell_ms, 0);
+		break;
+	case STEP_RINSE:
+		for (i = 0; i < src->bath_count; i++) {
+			if (p->r->process == PROCESS_ROLL)
+				plan_roll_station(p, src, src->baths[i].solution,
+				    p->r->solutions[src->baths[i].solution].station);
+			else
+				plan_immersion(p, STEP_RINSE, src, src->baths[i].solution,
+				    src->baths[i].dwell_ms, src->baths[i].quick_dips);
+		}
+		break;
+	case STEP_BATH:
+		plan_roll_station(p, src, src->solution, p->r->solutions[src->solution].station);
+		break;
+	case STEP_SPRAY:
+		plan_spray(p, src);
+		break;
+	case STEP_DRY:
+		plan_dry(p, src);
+		break;
+	case STEP_REPEAT:
+		for (n = 0; n < src->times && !p->overflow; n++)
+			plan_steps(p, src->steps, src->step_count);
+		break;
+	case STEP_WAIT:
+	case STEP_PROMPT:
+	case STEP_MEASURE:
+	case STEP_SET:
+		if ((s = plan_emit(p, src->kind, src, -1)) == NULL)
+			return;
+		s->where = src->kind == STEP_MEASURE ? src->sensor : src->output;
+		s->dwell_ms = src->dwell_ms;
+		s->operator_wait = src->kind == STEP_PROMPT;
+		plan_commit(p, s);
+		break;
+	default:
+		break;
+	}
+}
+
+static void
+plan_steps(struct planner *p, const struct recipe_step *steps, size_t count)
+{
+	size_t i;
+
+	for (i = 0; i < count && !p->overflow; i++)
+		plan_step(p, &steps[i]);
+}
+
+/* One roll-to-roll pass: the stations, the web's tail running out, the rewind. */
+static void
+plan_roll_pass(struct planner *p, int last)
+{
+	const struct recipe *r = p->r;
+	int64_t pass_start = p->clock_ms;
+	struct plan_step *s;
+	size_t i;
+
+	plan_steps(p, r->cycle, r->cycle_count);
+	if ((s = plan_emit(p, STEP_MOVE, NULL, -1)) == NULL)
+		return;
+	s->where = "web run-out";
+	s->dwell_ms = llround(r->web_length_mm / r->line_speed_mm_s * 1000);
+	plan_commit(p, s);
+	for (i = 0; i < r->solution_count; i++)
+		if (r->solutions[i].top_up_ml_min > 0)
+			plan_use_solution(p, (int)i, 0, 0, r->solutions[i].top_up_ml_min *
+			    (p->clock_ms - pass_start) / 60000.0);
+	p->plan->web_travel_mm += r->web_length_mm;
+	if (!last && r->rewind_ms > 0) {
+		if ((s = plan_emit(p, STEP_MOVE, NULL, -1)) == NULL)
+			return;
+		s->where = "rewind";
+		s->dwell_ms = r->rewind_ms;
+		plan_commit(p, s);
+	}
+}
+
+static void
+plan_cycles(struct planner *p)
+{
+	const struct recipe *r = p->r;
+	size_t i, c;
+	int n;
+
+	for (n = 1; n <= p->plan->bilayers && !p->overflow; n++) {
+		p->bilayer = n;
+		p->phase = PHASE_CYCLE;
+		if (r->process == PROCESS_ROLL)
+			plan_roll_pass(p, n == p->plan->bilayers);
+		else
+			plan_steps(p, r->cycle, r->cycle_count);
+		p->plan->thickness_nm[n] = recipe_thickness_nm(&r->growth, n);
+		p->phase = PHASE_CHECKPOINT;
+		for (c = 0; c < r->checkpoint_count; c++)
+			if (r->checkpoints[c].every_bilayers > 0 &&
+			    n % r->checkpoints[c].every_bilayers == 0)
+				plan_steps(p, r->checkpoints[c].steps, r->checkpoints[c].step_count);
+		for (i = 0; i < r->solution_count; i++)
+			if (r->solutions[i].change_after_cycles > 0 && n < p->plan->bilayers &&
+			    n % r->solutions[i].change_after_cycles == 0)
+				plan_replace(p, (int)i);
+	}
+}
+
+/* Solutions past their shelf life before their last planned use, if the run starts now. */
+static void
+plan_check_shelf_life(struct planner *p)
+{
+	size_t i;
+
+	for (i = 0; i < p->r->solution_count; i++) {
+		const struct recipe_solution *rs = &p->r->solutions[i];
+		int64_t left_ms;
+		char at[32], left[32];
+
+		if (rs->prepared_at == -1 || rs->shelf_life_ms == 0 || p->plan->solutions[i].dips == 0)
+			continue;
+		left_ms = (rs->prepared_at - p->now) * 1000 + rs->shelf_life_ms;
+		if (left_ms > 0 && p->plan->solutions[i].last_use_ms > left_ms)
+			diag_error(p->d, conf_lookup(rs->node, "shelf_life"), "solution '%s' expires "
+			    "%s into the run, before its last use at %s: prepare it closer to the run",
+			    rs->name, units_format_duration(left_ms, left, sizeof(left)),
+			    units_format_duration(p->plan->solutions[i].last_use_ms, at, sizeof(at)));
+	}
+}
+
+static void
+plan_park(struct planner *p)
+{
+	struct plan_step *s;
+
+	if (p->rig == NULL || p->rig->park == -1 || p->r->process == PROCESS_ROLL)
+		return;
+	if ((s = plan_emit(p, STEP_MOVE, NULL, -1)) == NULL)
+		return;
+	plan_travel(p, s, p->rig->park);
+	plan_commit(p, s);
+}
+
+int
+plan_build(const struct recipe *r, const struct rig *rig, int64_t now, struct diag *d,
+    struct plan **out)
+{
+	struct planner p;
+	struct plan *plan;
+	size_t n_sol = r->solution_count + 1;
+	int errors = d->errors;
+
+	*out = NULL;
+	plan = calloc(1, sizeof(*plan));
+	memset(&p, 0, sizeof(p));
+	if (plan == NULL)
+		return -1;
+	plan->recipe = r;
+	plan->rig = rig;
+	plan->bilayers = recipe_bilayer_count(r);
+	plan->thickness_nm = calloc((size_t)plan->bilayers + 1, sizeof(double));
+	plan->solutions = calloc(n_sol, sizeof(*plan->solutions));
+	p.dips_since_fill = calloc(n_sol, sizeof(int));
+	p.area_since_fill = calloc(n_sol, sizeof(double));
+	p.volume_since_fill = calloc(n_sol, sizeof(double));
+	p.ran_dry_reported = calloc(n_sol, 1);
+	p.carryover_reported = calloc(n_sol, 1);
+	p.plan = plan;
+	p.r = r;
+	p.rig = rig;
+	p.d = d;
+	p.now = now;
+	p.last_coating = -1;
+	plan->motion_included = rig != NULL && (rig->lift != -1 || rig->transfer != -1);
+	if (rig != NULL && rig->park != -1)
+		p.x_mm = rig->stations[rig->park].x_mm;
+	if (plan->thickness_nm && plan->solutions && p.dips_since_fill && p.area_since_fill &&
+	    p.volume_since_fill && p.ran_dry_reported && p.carryover_reported) {
+		p.phase = PHASE_PRE;
+		plan_steps(&p, r->pre, r->pre_count);
+		plan_cycles(&p);
+		p.phase = PHASE_POST;
+		plan_steps(&p, r->post, r->post_count);
+		plan_park(&p);
+		plan->total_ms = p.clock_ms;
+		plan->web_coated_mm = r->process == PROCESS_ROLL ? r->web_length_mm : 0;
+		plan_check_shelf_life(&p);
+		if (r->target_thickness_nm > 0 &&
+		    plan->thickness_nm[plan->bilayers] < r->target_thickness_nm)
+			diag_warning(d, NULL, "the growth model reaches %.1f nm in %d bilayers, short "
+			    "of the %.1f nm target", plan->thickness_nm[plan->bilayers],
+			    plan->bilayers, r->target_thickness_nm);
+	} else {
+		diag_error(d, NULL, "out of memory while planning");
+	}
+	if (p.overflow)
+		diag_error(d, NULL, "the recipe expands to more than %d steps", PLAN_MAX_STEPS);
+	free(p.dips_since_fill);
+	free(p.area_since_fill);
+	free(p.volume_since_fill);
+	free(p.ran_dry_reported);
+	free(p.carryover_reported);
+	if (d->errors != errors) {
+		plan_free(plan);
+		return -1;
+	}
+	*out = plan;
+	return 0;
+}
+
+void
+plan_free(struct plan *plan)
+{
+	if (plan == NULL)
+		return;
+	free(plan->steps);
+	free(plan->thickness_nm);
+	free(plan->solutions);
+	free(plan);
+}
