@@ -190,7 +190,8 @@ diag_render(const struct diag *d)
 		free(out);
 		return NULL;
 	}
-	memcpy(sorted, d->entries, d->count * sizeof(*sorted));
+	if (d->count > 0)
+		memcpy(sorted, d->entries, d->count * sizeof(*sorted));
 	qsort(sorted, d->count, sizeof(*sorted), diag_compare);
 	for (i = 0; i < d->count; i++) {
 		const struct diag_entry *e = &sorted[i];
@@ -537,7 +538,6 @@ conf_check_map(struct diag *d, const struct conf_node *n, const char *what,
 			conf_list_keys(keys, sizeof(keys), allowed);
 			diag_error(d, key, "unknown key '%s' in %s: expected %s", key->text, what,
 			    keys);
-			rc = -1;
 		}
 	}
 	return rc;

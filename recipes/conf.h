@@ -92,7 +92,11 @@ char *conf_read_file(const char *path, size_t max_bytes, size_t *len, struct dia
 #define CONF_NONNEG	0x4	/* >= 0 */
 
 const struct conf_node *conf_lookup(const struct conf_node *map, const char *key);
-/* Checks that n is a map; reports unknown and duplicate keys. Returns 0 or -1. */
+/*
+ * Checks that n is a map of plain keys; reports unknown and duplicate keys.
+ * Returns -1 only when n is no usable map: after an unknown key the caller
+ * goes on, so one typo gives one error and not a cascade.
+ */
 int conf_check_map(struct diag *d, const struct conf_node *n, const char *what,
     const char *const allowed[]);
 int conf_expect(struct diag *d, const struct conf_node *n, enum conf_type type,

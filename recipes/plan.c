@@ -135,7 +135,7 @@ plan_use_solution(struct planner *p, int sol, int dips, double area_cm2, double 
 	    !p->ran_dry_reported[sol]) {
 		p->ran_dry_reported[sol] = 1;
 		diag_error(p->d, conf_lookup(rs->node, "volume"), "solution '%s' runs dry in "
-		    "bilayer %d: the plan uses %.1f mL between refills but 'volume' is %.1f mL "
+		    "bilayer %d: the plan uses %.3g mL between refills but 'volume' is %.3g mL "
 		    "(add change_after or more volume)", rs->name, p->bilayer,
 		    p->volume_since_fill[sol], rs->volume_ml);
 	}
