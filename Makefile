@@ -36,7 +36,11 @@ UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 BINS     := $(foreach m,$(MAINS),$(if $(wildcard $(m)),$(BUILD)/$(patsubst %_main,%,$(basename $(notdir $(m))))))
 BINS     := $(subst simrig,lbl-simrig,$(BINS))
 
-.PHONY: all deps check unit demo fuzz clean
+BENCH_SRC := $(wildcard tests/bench/*.c)
+BENCH_BIN := $(BENCH_SRC:tests/bench/%.c=$(BUILD)/bench/%)
+
+.PHONY: all deps check unit demo fuzz bench clean
+.SECONDARY:
 all: $(BINS) $(UNIT_BIN)
 
 $(BUILD)/%.o: %.c
@@ -56,6 +60,14 @@ $(BUILD)/lbl-simrig: $(BUILD)/hw/simrig_main.o $(BUILD)/liblbl.a
 $(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(BUILD)/liblbl.a
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+
+$(BUILD)/bench/%: $(BUILD)/tests/bench/%.o $(BUILD)/liblbl.a
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+
+# Benchmarks print figures; they are not tests.
+bench: $(BENCH_BIN)
+	@for b in $(BENCH_BIN); do echo "== $$b"; $$b || exit 1; done
 
 # Installs whatever Debian packages are missing (sudo when not root).
 deps:
