@@ -1,0 +1,67 @@
+/*
+ * The control socket: lblctl talks to lbld over a Unix stream socket.
+ *
+ * A request is one line of tab-separated words, at most CONTROL_MAX_LINE
+ * bytes. A word "@N" stands for a payload of N bytes (at most
+ * CONTROL_MAX_PAYLOAD, one per request) that follows the line: a recipe's
+ * text, for instance. The reply is lines: "+ text" is output for the user's
+ * stdout, "! text" a message for stderr, and the last line is "ok" or
+ * "fail N message" (N is lblctl's exit status). A request may "follow":
+ * the daemon then streams "+" lines until the followed thing ends.
+ *
+ * Peers are identified with SO_PEERCRED: mutating commands are for root,
+ * the daemon's own user and members of its group (CONTROL_GROUP) only.
+ */
+#ifndef LBL_CONTROL_H
+#define LBL_CONTROL_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "loop.h"
+
+#define CONTROL_MAX_LINE	4096
+#define CONTROL_MAX_PAYLOAD	(1024 * 1024)
+#define CONTROL_MAX_ARGS	64
+#define CONTROL_GROUP		"lbl"
+
+struct control;
+struct control_client;
+
+struct control_request {
+	int argc;
+	char **argv;
+	const char *payload;		/* NULL if none; NUL-terminated */
+	size_t payload_len;
+};
+
+/* Called once per complete request; must answer with control_finish (now or later). */
+typedef void (*control_handler)(void *arg, struct control_client *client,
+    const struct control_request *req);
+
+/* Listens on path (replacing a stale socket file). NULL on failure (logged). */
+struct control *control_open(struct loop *loop, const char *path, control_handler handler,
+    void *arg);
+/* Closes every client and the socket, and removes the socket file. */
+void control_close(struct control *control);
+
+/* Queues "+ text" (stdout) or "! text" (stderr) lines for the client. */
+void control_out(struct control_client *client, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+void control_err(struct control_client *client, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/* Ends the request: "ok" when status is 0, else "fail status message". */
+void control_finish(struct control_client *client, int status, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Marks a client as following (kept open after the handler returns); tag is the caller's. */
+void control_follow(struct control_client *client, int tag);
+/* Calls fn for each following client with that tag. */
+void control_each_follower(struct control *control, int tag,
+    void (*fn)(void *arg, struct control_client *client), void *arg);
+
+/* Whether the peer may change things (root, our uid, or in CONTROL_GROUP). */
+int control_may_write(const struct control_client *client);
+uid_t control_peer_uid(const struct control_client *client);
+
+#endif
