@@ -13,5 +13,11 @@ int ctl_check(int argc, char **argv);		/* lblctl check RECIPE [--rig RIG] */
 int ctl_plan(int argc, char **argv);		/* lblctl plan RECIPE [--rig RIG] [--json] */
 int ctl_check_rig(int argc, char **argv);	/* lblctl check-rig RIG */
 int ctl_hw(int argc, char **argv);		/* lblctl hw [--rig RIG] */
+/*
+ * Every other command goes to lbld over the control socket ($LBL_SOCKET or
+ * CTL_DEFAULT_SOCKET): run, status, pause, resume, continue, abort, recipe,
+ * resume-batch...
+ */
+int ctl_remote(int argc, char **argv);
 
 #endif

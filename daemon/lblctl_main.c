@@ -3,6 +3,7 @@
  * check-rig, hw) work on files; run-control commands talk to lbld.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "ctl.h"
@@ -17,6 +18,15 @@ static const struct {
 	{ "plan", ctl_plan, "plan RECIPE [--rig RIG] [--json]" },
 	{ "check-rig", ctl_check_rig, "check-rig [RIG]" },
 	{ "hw", ctl_hw, "hw [--rig RIG]" },
+	{ "run", ctl_remote, "run RECIPE|NAME[@VERSION] [--substrate ID] [--operator NAME] "
+	    "[--note TEXT] [--lot SOLUTION=LOT]... [--wait]" },
+	{ "status", ctl_remote, "status [--json] [--follow]" },
+	{ "pause", ctl_remote, "pause [--now]" },
+	{ "resume", ctl_remote, "resume" },
+	{ "continue", ctl_remote, "continue" },
+	{ "abort", ctl_remote, "abort" },
+	{ "resume-batch", ctl_remote, "resume-batch ID [--wait]" },
+	{ "recipe", ctl_remote, "recipe add FILE | recipe list | recipe show NAME[@VERSION]" },
 };
 
 static int
@@ -40,6 +50,17 @@ main(int argc, char **argv)
 		return ctl_usage(stderr);
 	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "help") == 0)
 		return ctl_usage(stdout);
+	/* global option: lblctl --socket PATH COMMAND ... */
+	if (argc > 2 && strcmp(argv[1], "--socket") == 0) {
+		if (setenv("LBL_SOCKET", argv[2], 1) == -1) {
+			perror("lblctl: setenv");
+			return 1;
+		}
+		argc -= 2;
+		argv += 2;
+		if (argc < 2)
+			return ctl_usage(stderr);
+	}
 	if (strcmp(argv[1], "--version") == 0) {
 		printf("lblctl %s\n", LBL_VERSION);
 		return 0;
