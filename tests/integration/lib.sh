@@ -1,0 +1,85 @@
+# Shared helpers for integration tests and the demo (POSIX sh, sourced).
+# Every process started here is recorded and killed by PID on exit.
+
+LBL_PIDS=""
+LBL_TMP=$(mktemp -d "${TMPDIR:-/tmp}/lbl-test.XXXXXX")
+
+pass() { echo "PASS $1"; }
+fail() { echo "FAIL $1: $2"; LBL_FAILED=1; }
+
+lbl_cleanup() {
+	for pid in $LBL_PIDS; do
+		kill "$pid" 2>/dev/null
+	done
+	for pid in $LBL_PIDS; do
+		# give each a moment to stop cleanly, then insist
+		i=0
+		while kill -0 "$pid" 2>/dev/null && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+		kill -9 "$pid" 2>/dev/null
+	done
+	[ -n "${LBL_KEEP_TMP:-}" ] || rm -rf "$LBL_TMP"
+}
+trap 'lbl_cleanup' EXIT
+trap 'exit 130' INT TERM
+
+# A free TCP port on loopback, chosen by the kernel.
+free_port() {
+	/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
+}
+
+# wait_for SECONDS COMMAND...: retries COMMAND every 50 ms until it succeeds.
+wait_for() {
+	limit=$(($1 * 20)); shift
+	i=0
+	while ! "$@" >/dev/null 2>&1; do
+		i=$((i + 1))
+		[ $i -ge $limit ] && return 1
+		sleep 0.05
+	done
+	return 0
+}
+
+# make_rig EXAMPLE OUT: a copy of hw/examples/EXAMPLE with every TCP port
+# replaced by a free one (the example's buses listen on 1502 and up).
+make_rig() {
+	cp "$LBL_TOP/hw/examples/$1" "$2"
+	for p in $(sed -n 's/.*port: *\([0-9][0-9]*\).*/\1/p' "$2" | sort -u); do
+		sed -i "s/port: *$p\b/port: $(free_port)/" "$2"
+	done
+}
+
+# start_simrig RIG [ARGS...]: starts lbl-simrig and waits for its "ready" line.
+start_simrig() {
+	rig=$1; shift
+	"$LBL_BUILD/lbl-simrig" --rig "$rig" "$@" >"$LBL_TMP/simrig.out" 2>"$LBL_TMP/simrig.err" &
+	SIMRIG_PID=$!
+	LBL_PIDS="$LBL_PIDS $SIMRIG_PID"
+	wait_for 10 grep -q '^ready' "$LBL_TMP/simrig.out" || {
+		echo "lbl-simrig did not start:"; cat "$LBL_TMP/simrig.err"; return 1; }
+}
+
+# start_lbld RIG DB [ARGS...]: starts lbld on $LBL_SOCKET and waits for its socket.
+start_lbld() {
+	rig=$1 db=$2; shift 2
+	mkdir -p "$LBL_TMP/gpio"
+	"$LBL_BUILD/lbld" --rig "$rig" --db "$db" --socket "$LBL_SOCKET" \
+	    --gpio-sim "$LBL_TMP/gpio" "$@" 2>>"$LBL_TMP/lbld.err" &
+	LBLD_PID=$!
+	LBL_PIDS="$LBL_PIDS $LBLD_PID"
+	wait_for 10 "$LBL_BUILD/lblctl" status || {
+		echo "lbld did not start:"; cat "$LBL_TMP/lbld.err"; return 1; }
+}
+
+# answer_prompts: plays the operator, answering every prompt with 'lblctl continue'.
+answer_prompts() {
+	while kill -0 "$LBLD_PID" 2>/dev/null; do
+		if "$LBL_BUILD/lblctl" status 2>/dev/null | grep -q '^state: prompt'; then
+			msg=$("$LBL_BUILD/lblctl" status | sed -n 's/^prompt: //p')
+			echo "operator: \"$msg\" -> lblctl continue"
+			"$LBL_BUILD/lblctl" continue >/dev/null 2>&1
+		fi
+		sleep 0.2
+	done
+}
+
+export LBL_SOCKET="$LBL_TMP/lbld.sock"
