@@ -39,7 +39,17 @@ BINS     := $(subst simrig,lbl-simrig,$(BINS))
 BENCH_SRC := $(wildcard tests/bench/*.c)
 BENCH_BIN := $(BENCH_SRC:tests/bench/%.c=$(BUILD)/bench/%)
 
-.PHONY: all deps check unit demo fuzz bench clean
+PREFIX   ?= /usr/local
+DESTDIR  ?=
+SBINDIR  ?= $(PREFIX)/sbin
+BINDIR   ?= $(PREFIX)/bin
+MANDIR   ?= $(PREFIX)/share/man
+DATADIR  ?= $(PREFIX)/share
+# systemd looks for units in /lib; with PREFIX=/usr (packages) this is /usr/lib
+UNITDIR  ?= $(if $(filter /usr,$(PREFIX)),/usr/lib,/lib)/systemd/system
+SYSLIBDIR ?= $(if $(filter /usr,$(PREFIX)),/usr/lib,/lib)
+
+.PHONY: all deps check unit demo fuzz bench clean install
 .SECONDARY:
 all: $(BINS) $(UNIT_BIN)
 
@@ -94,6 +104,24 @@ demo: deps
 
 fuzz: deps
 	tests/fuzz/run.sh 600
+
+install: all
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 \
+	    $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(UNITDIR) \
+	    $(DESTDIR)$(SYSLIBDIR)/sysusers.d $(DESTDIR)$(SYSLIBDIR)/tmpfiles.d \
+	    $(DESTDIR)$(DATADIR)/bash-completion/completions $(DESTDIR)$(DATADIR)/lbl/examples
+	install -m 0755 $(BUILD)/lbld $(DESTDIR)$(SBINDIR)/lbld
+	install -m 0755 $(BUILD)/lblctl $(BUILD)/lbl-simrig $(DESTDIR)$(BINDIR)/
+	install -m 0644 daemon/lblctl.1 $(DESTDIR)$(MANDIR)/man1/
+	install -m 0644 recipes/lbl-recipe.5 hw/lbl-rig.5 $(DESTDIR)$(MANDIR)/man5/
+	install -m 0644 daemon/lbld.8 $(DESTDIR)$(MANDIR)/man8/
+	sed 's|/usr/sbin/lbld|$(SBINDIR)/lbld|' systemd/lbld.service >$(DESTDIR)$(UNITDIR)/lbld.service
+	chmod 0644 $(DESTDIR)$(UNITDIR)/lbld.service
+	install -m 0644 systemd/lbl.sysusers $(DESTDIR)$(SYSLIBDIR)/sysusers.d/lbl.conf
+	install -m 0644 systemd/lbl.tmpfiles $(DESTDIR)$(SYSLIBDIR)/tmpfiles.d/lbl.conf
+	install -m 0644 daemon/lblctl.bash-completion \
+	    $(DESTDIR)$(DATADIR)/bash-completion/completions/lblctl
+	install -m 0644 recipes/examples/*.yaml hw/examples/*.yaml $(DESTDIR)$(DATADIR)/lbl/examples/
 
 clean:
 	rm -rf build
