@@ -1,0 +1,49 @@
+/*
+ * Actuation: what the run executor asks of the rig, one operation at a
+ * time, each completing through the callback given to act_open(). This
+ * sits between the executor (which knows recipes and time) and the
+ * hardware layer (which knows buses and registers): it turns "move the
+ * lift to 90 mm at 10 mm/s" into the device commands and the status
+ * polling until the axis is in position, and it owns the safe state.
+ */
+#ifndef LBL_ACT_H
+#define LBL_ACT_H
+
+#include "loop.h"
+#include "rig.h"
+
+struct act;
+struct hw;
+
+/* An operation ended: ok, a value (sensor reads), or an error naming the device. */
+typedef void (*act_done_cb)(void *arg, int ok, double value, const char *error);
+/* A safety input changed: estop or interlock device index, active (1 = stop the rig). */
+typedef void (*act_input_cb)(void *arg, int device, int active);
+
+struct act *act_open(struct loop *loop, const struct rig *rig, struct hw *hw,
+    act_done_cb done, act_input_cb input, void *arg);
+void act_close(struct act *act);
+
+/* Moves an axis to position_mm at speed_mm_s; completes once in position. */
+int act_move(struct act *act, int axis, double position_mm, double speed_mm_s);
+/* Switches a valve or relay. */
+int act_output(struct act *act, int device, int on);
+/* Runs a pump at flow_ml_min (0 stops it). */
+int act_pump(struct act *act, int device, double flow_ml_min);
+/* Runs the line drive at speed_mm_s (0 stops it); reverse for rewinding. */
+int act_line(struct act *act, int device, double speed_mm_s, int reverse);
+/* Reads a sensor; the value arrives in engineering units. */
+int act_read(struct act *act, int device);
+/* Whether any safety input is active now (motion must not start). */
+int act_safety_active(const struct act *act, char *why, size_t why_size);
+
+/*
+ * The safe state, first, whatever was going on: the pending operation is
+ * dropped (its callback is not called), pumps stop, valves close, motion
+ * stops. Then, if park is set and the axes answer and no safety input is
+ * active, the substrate is withdrawn to the safe height and parked; done
+ * is called when that ends (ok or not).
+ */
+void act_safe_state(struct act *act, int park);
+
+#endif

@@ -1,0 +1,45 @@
+/*
+ * lbld's state, shared by its main (set-up, signals, recovery) and its
+ * request handler (the control socket's commands).
+ */
+#ifndef LBL_LBLD_H
+#define LBL_LBLD_H
+
+#include <stdint.h>
+
+#include "act.h"
+#include "control.h"
+#include "loop.h"
+#include "rig.h"
+#include "run.h"
+
+struct db;
+struct hw;
+
+#define LBLD_TAG_STATUS	1	/* control followers of the live status */
+#define LBLD_TAG_WAIT	2	/* control followers waiting for the batch to end */
+#define LBLD_TAG_WAIT_FOLLOW 3	/* both: progress lines, then the batch's outcome */
+
+struct lbld {
+	struct loop *loop;
+	struct rig *rig;
+	const char *rig_path;
+	int64_t rig_id;
+	struct db *db;
+	struct hw *hw;
+	struct act *act;
+	struct run *run;
+	struct control *control;
+	double time_scale;
+	int64_t followed_batch;		/* the batch --wait followers wait for */
+};
+
+/* The control socket's request handler (daemon/requests.c). */
+void lbld_request(void *arg, struct control_client *client, const struct control_request *req);
+/* Sends the status to followers and to systemd; ends --wait followers when a batch ends. */
+void lbld_notify(void *arg, const struct run_status *status);
+/* history, show (daemon/history.c): the batch record. */
+void history_request(struct lbld *l, struct control_client *client,
+    const struct control_request *req);
+
+#endif
