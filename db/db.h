@@ -1,0 +1,268 @@
+/*
+ * The recording layer: every state change of a coating run is committed to
+ * SQLite before the daemon acts on the next step, so a batch can be resumed
+ * after a crash and its making can be reconstructed months later.
+ *
+ * Conventions for every function below:
+ * - Returns -1 on failure after logging the statement's purpose and SQLite's
+ *   message with log_warnx(); nothing is left half-written (each write is
+ *   one committed transaction, or none).
+ * - Lookups return 0 when found, 1 when there is no such row, -1 on error.
+ * - Times are UTC ISO-8601 text with milliseconds ("2026-01-31T14:05:09.123Z"),
+ *   taken from the realtime clock when the call records them.
+ * - A double that is NaN is stored as NULL (unknown) and read back as NaN.
+ * - Strings in rows handed to callbacks live only until the callback returns.
+ *   A callback returns 0 to go on or non-zero to stop the listing early.
+ * - Batch states: running paused completed aborted failed interrupted.
+ *   Step outcomes: running done failed skipped aborted.
+ *   Event kinds: fault pause resume prompt continue abort estop interlock
+ *   operator info. Other strings are refused by the schema's CHECKs.
+ */
+#ifndef LBL_DB_H
+#define LBL_DB_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define DB_SCHEMA_VERSION	2	/* PRAGMA user_version written by this code */
+
+struct db;
+
+/*
+ * Opens (creating if missing, but not its parent directory) the database at
+ * path in WAL mode with synchronous=FULL, foreign keys on and a busy timeout,
+ * and migrates its schema to DB_SCHEMA_VERSION, one transaction per step.
+ * Refuses a read-only file, a file that is not a database, and a database
+ * whose schema is newer than this code.
+ */
+int db_open(const char *path, struct db **dbp);
+
+/*
+ * As db_open, but migrates no further than target_version (0 .. current).
+ * For tests and tools that exercise migrations; the other functions expect
+ * the current schema.
+ */
+int db_open_version(const char *path, int target_version, struct db **dbp);
+
+/* Closes the handle and its cached statements; NULL is allowed. */
+void db_close(struct db *db);
+
+/* ---- recipes and rig files: stored verbatim, deduplicated by SHA-256 ---- */
+
+struct db_recipe {
+	int64_t id;
+	const char *name;
+	const char *version;		/* NULL for a rig */
+	const char *sha256;		/* 64 lowercase hex digits of the exact bytes */
+	const char *yaml;		/* the file as given, NUL-terminated */
+	size_t yaml_len;
+	const char *added_at;
+	void *mem_;			/* owned copy (db_recipe_get/find); private */
+};
+
+/*
+ * Stores a recipe's text (yaml_len bytes) under name and version unless the
+ * same bytes are already stored; either way *id is the row holding them.
+ */
+int db_recipe_store(struct db *db, const char *name, const char *version, const char *yaml,
+    size_t yaml_len, int64_t *id);
+
+/* Same for a rig file; a rig row has no version. */
+int db_rig_store(struct db *db, const char *name, const char *yaml, size_t yaml_len, int64_t *id);
+
+/* Fills *row with an owned copy of recipe (or rig) id; free with db_recipe_row_free. */
+int db_recipe_get(struct db *db, int64_t id, struct db_recipe *row);
+int db_rig_get(struct db *db, int64_t id, struct db_recipe *row);
+
+/*
+ * Finds a recipe by name: with version NULL the latest stored under that
+ * name, else the latest with exactly that version. When no recipe has that
+ * name and key is at least 4 hex digits, key is taken as a SHA-256 prefix,
+ * which must then be unambiguous (an ambiguous prefix is an error).
+ */
+int db_recipe_find(struct db *db, const char *key, const char *version, struct db_recipe *row);
+
+/* Releases an owned row; the row may be zeroed or already freed. */
+void db_recipe_row_free(struct db_recipe *row);
+
+/* Lists every recipe, newest first; rows carry no yaml (NULL, length 0). */
+int db_recipe_list(struct db *db, int (*cb)(void *arg, const struct db_recipe *row), void *arg);
+
+/* ---- batches ---- */
+
+struct db_batch_new {
+	int64_t recipe_id;
+	int64_t rig_id;
+	const char *substrate;		/* may be NULL */
+	const char *operator_name;	/* may be NULL */
+	const char *note;		/* may be NULL */
+	int bilayers_target;
+	double thickness_target_nm;	/* NaN: no thickness target */
+	double thickness_estimated_nm;	/* the plan's estimate of the finished film */
+	const char *software_version;
+	double time_scale;		/* simulated time factor; 1 on real hardware */
+};
+
+/* Records a new batch in state running, started now; *batch_id is its id. */
+int db_batch_create(struct db *db, const struct db_batch_new *b, int64_t *batch_id);
+
+/*
+ * Sets a batch's state and its failure cause (NULL clears it). A terminal
+ * state (completed, aborted, failed, interrupted) stamps ended_at with now;
+ * running or paused clears it. Fails if the batch does not exist.
+ */
+int db_batch_set_state(struct db *db, int64_t batch_id, const char *state, const char *cause);
+
+struct db_batch {
+	int64_t id, recipe_id, rig_id;
+	const char *recipe_name, *recipe_version, *recipe_sha256, *rig_name;
+	const char *substrate, *operator_name, *note;	/* NULL when not given */
+	const char *state;
+	const char *started_at, *ended_at;		/* ended_at NULL while not ended */
+	int bilayers_target, bilayers_done;
+	double thickness_target_nm, thickness_estimated_nm, thickness_measured_nm;
+	const char *software_version;
+	double time_scale;
+	const char *failure_cause;
+	int last_step_seq;		/* last step done or skipped, 0 before any */
+	void *mem_;			/* owned copy (db_batch_get); private */
+};
+
+/* Fills *row with an owned copy of batch id; free with db_batch_row_free. */
+int db_batch_get(struct db *db, int64_t batch_id, struct db_batch *row);
+void db_batch_row_free(struct db_batch *row);
+
+/*
+ * Filters for db_history; NULL (or 0) fields do not filter. since and
+ * before compare against started_at as ISO-8601 text: since is inclusive,
+ * before exclusive ("2026-02-01" selects up to the end of January 31).
+ */
+struct db_history_filter {
+	const char *recipe;		/* recipe name */
+	const char *substrate;
+	const char *state;
+	const char *since;
+	const char *before;
+	int limit;			/* at most this many rows; 0 for all */
+};
+
+/* Lists batches matching the filter, the most recently started first. */
+int db_history(struct db *db, const struct db_history_filter *f,
+    int (*cb)(void *arg, const struct db_batch *row), void *arg);
+
+/* ---- steps ---- */
+
+struct db_step {
+	int seq;			/* the plan step's number, from 1 */
+	int bilayer;			/* 0 outside the cycles */
+	const char *phase;		/* pre, cycle, checkpoint or post */
+	const char *kind;		/* dip, rinse, move, ... */
+	const char *station;		/* may be NULL */
+	const char *solution;		/* may be NULL */
+	int64_t planned_start_ms;	/* offsets from the batch start, in recipe time */
+	int64_t planned_duration_ms;
+	int64_t actual_start_ms;	/* monotonic offset from the batch start */
+	/* filled by reads only: */
+	const char *actual_start_utc;
+	const char *outcome;
+	int64_t actual_duration_ms;	/* -1 while running */
+	int64_t motion_ms, dwell_ms;	/* -1 while running */
+	int attempts;			/* how often the step was begun */
+};
+
+/*
+ * Records the start of step s->seq of a batch (outcome running, start
+ * stamped now). A step that was begun before but not settled (outcome
+ * running, failed or aborted: a pause --now, a crash) is begun again: its
+ * row is reset, attempts counts up and an info event records the earlier
+ * attempt. A step already done or skipped is refused: it must not repeat.
+ */
+int db_step_begin(struct db *db, int64_t batch_id, const struct db_step *s);
+
+/*
+ * Records the end of a running step: its duration, the time spent moving
+ * and dwelling (ms) and its outcome (done, failed, skipped or aborted).
+ * When the outcome is done or skipped, batches.last_step_seq becomes seq in
+ * the same transaction; seq must then be beyond the previous last step.
+ */
+int db_step_end(struct db *db, int64_t batch_id, int seq, int64_t duration_ms, int64_t motion_ms,
+    int64_t dwell_ms, const char *outcome);
+
+/* Returns 1 if the step is settled (done or skipped), 0 if not, -1 on error. */
+int db_step_done(struct db *db, int64_t batch_id, int seq);
+
+/* Sets *seq to the batch's last settled step (0 before any). */
+int db_batch_last_step(struct db *db, int64_t batch_id, int *seq);
+
+/*
+ * Proves a batch's steps can be resumed after last_step_seq: steps 1 ..
+ * last_step_seq are all settled, each once, and no later step is. Returns 0
+ * when that holds, 1 when it does not (why says which step), -1 on error.
+ */
+int db_batch_verify_steps(struct db *db, int64_t batch_id, char *why, size_t why_size);
+
+/* Lists a batch's steps in seq order. */
+int db_steps(struct db *db, int64_t batch_id, int (*cb)(void *arg, const struct db_step *row),
+    void *arg);
+
+/* ---- bilayers, events, solutions ---- */
+
+/*
+ * Records bilayer n as finished now with the film estimate and measurement
+ * (NaN: none); the batch's bilayers_done becomes n and its estimated (and,
+ * when given, measured) thickness follow, in the same transaction.
+ */
+int db_bilayer_done(struct db *db, int64_t batch_id, int n, double estimated_nm,
+    double measured_nm);
+
+struct db_bilayer {
+	int n;
+	const char *ended_at;
+	double thickness_estimated_nm, thickness_measured_nm;
+};
+
+int db_bilayers(struct db *db, int64_t batch_id,
+    int (*cb)(void *arg, const struct db_bilayer *row), void *arg);
+
+/* Records an event now; batch_id 0 for one outside any batch, device may be NULL. */
+int db_event_add(struct db *db, int64_t batch_id, const char *kind, const char *device,
+    const char *message);
+
+struct db_event {
+	int64_t id, batch_id;		/* batch_id 0: not tied to a batch */
+	const char *at, *kind, *device, *message;
+};
+
+/* Lists a batch's events (batch_id 0: those outside any batch) in order. */
+int db_events(struct db *db, int64_t batch_id, int (*cb)(void *arg, const struct db_event *row),
+    void *arg);
+
+/* Sets (inserts or replaces) a batch's usage of one solution. */
+int db_solution_set(struct db *db, int64_t batch_id, const char *name, const char *lot, int dips,
+    double volume_ml, double area_cm2);
+
+/* Reads back one solution's dips and volume (ml) for a resumed batch. */
+int db_solution_get(struct db *db, int64_t batch_id, const char *name, int *dips,
+    double *volume_ml);
+
+struct db_solution {
+	const char *name, *lot;
+	int dips;
+	double volume_ml, area_cm2;
+};
+
+int db_solutions(struct db *db, int64_t batch_id,
+    int (*cb)(void *arg, const struct db_solution *row), void *arg);
+
+/* ---- crash recovery ---- */
+
+/*
+ * Marks every batch left running or paused (by a crash: call this at start-
+ * up, before any batch runs) as interrupted, with an event naming its last
+ * settled step, in one transaction. cb (may be NULL) is told each batch
+ * afterwards. Returns how many batches were marked, or -1.
+ */
+int db_recover(struct db *db, void (*cb)(void *arg, int64_t batch_id, const char *was_state,
+    int last_step_seq), void *arg);
+
+#endif

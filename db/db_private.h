@@ -1,0 +1,107 @@
+/*
+ * Internals shared by the db_*.c files: the handle, its statement cache and
+ * the helpers that report every SQLite failure with its context.
+ */
+#ifndef LBL_DB_PRIVATE_H
+#define LBL_DB_PRIVATE_H
+
+#include <sqlite3.h>
+
+#include "db.h"
+
+#define DB_BUSY_TIMEOUT_MS	5000
+#define DB_TIME_LEN		32	/* "2026-01-31T14:05:09.123Z" and a NUL */
+
+/* One slot per statement, each prepared once from a single call site. */
+enum db_stmt_id {
+	ST_BEGIN, ST_COMMIT, ST_ROLLBACK,
+	ST_DOC_FIND_SHA_RECIPE, ST_DOC_FIND_SHA_RIG,
+	ST_DOC_INSERT_RECIPE, ST_DOC_INSERT_RIG,
+	ST_DOC_GET_RECIPE, ST_DOC_GET_RIG,
+	ST_RECIPE_BY_NAME, ST_RECIPE_BY_VERSION, ST_RECIPE_BY_SHA, ST_RECIPE_LIST,
+	ST_BATCH_INSERT, ST_BATCH_STATE, ST_BATCH_GET, ST_BATCH_LAST_STEP,
+	ST_STEP_OUTCOME, ST_STEP_INSERT, ST_STEP_RESTART, ST_STEP_END, ST_BATCH_ADVANCE,
+	ST_STEP_VERIFY, ST_STEP_FIRST_GAP, ST_STEPS,
+	ST_BILAYER_UPSERT, ST_BATCH_BILAYER, ST_BILAYERS,
+	ST_EVENT_INSERT, ST_EVENTS, ST_EVENTS_NONE,
+	ST_SOLUTION_UPSERT, ST_SOLUTION_GET, ST_SOLUTIONS,
+	ST_RECOVER_LIST, ST_RECOVER_MARK, ST_RECOVER_STEPS,
+	ST_HISTORY,			/* ST_HISTORY + filter mask: one per filter combination */
+	ST_COUNT = ST_HISTORY + 32
+};
+
+struct db {
+	sqlite3 *sql;
+	char *path;
+	sqlite3_stmt *stmt[ST_COUNT];
+};
+
+/*
+ * Logs "database PATH: <what, printf-style>: sqlite's last message" and
+ * returns -1. Call it right after the failing SQLite call (db_run and
+ * db_row keep the message across their reset).
+ */
+int db_fail(struct db *db, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/*
+ * Returns the cached statement id, preparing it from sql the first time;
+ * on error logs it with the statement's purpose and returns NULL.
+ */
+sqlite3_stmt *db_stmt(struct db *db, enum db_stmt_id id, const char *sql, const char *purpose);
+
+/* Steps a statement to completion, ignoring rows, and resets it: 0 or -1. */
+int db_run(sqlite3_stmt *st);
+
+/*
+ * Steps a query once: 1 with a row, 0 at its end (reset), -1 on error
+ * (reset). A caller that stops before the end calls db_reset.
+ */
+int db_row(sqlite3_stmt *st);
+
+/* Resets a statement after use and unbinds its parameters. */
+void db_reset(sqlite3_stmt *st);
+
+/*
+ * Bind helpers, returning SQLite's code so a caller can OR several: NULL
+ * strings and NaN doubles bind as NULL.
+ */
+int db_bind_text(sqlite3_stmt *st, int i, const char *s);
+int db_bind_double(sqlite3_stmt *st, int i, double v);
+int db_bind_int(sqlite3_stmt *st, int i, int64_t v);
+
+/* Column helpers: NULL text reads as NULL, NULL real as NaN, NULL integer as dflt. */
+const char *db_col_text(sqlite3_stmt *st, int i);
+double db_col_double(sqlite3_stmt *st, int i);
+int64_t db_col_int(sqlite3_stmt *st, int i, int64_t dflt);
+
+/*
+ * A write transaction: BEGIN IMMEDIATE takes the write lock up front so a
+ * busy database fails at the start, never half-way. what names the work
+ * for error messages. db_rollback is for error paths and only logs.
+ */
+int db_begin(struct db *db, const char *what);
+int db_commit(struct db *db, const char *what);
+void db_rollback(struct db *db, const char *what);
+
+/* Writes the current UTC time as ISO-8601 with milliseconds. */
+void db_now_utc(char out[DB_TIME_LEN]);
+
+/*
+ * Makes the strings *fields[0..n) owned: copies them (lens[i] bytes each, or
+ * strlen when lens is NULL; NULL strings stay NULL) into one block, points
+ * the fields at the copies and returns the block for free(); NULL if out of
+ * memory, the fields then unchanged.
+ */
+void *db_own_strings(const char **const *fields, const size_t *lens, size_t n);
+
+/*
+ * Reads a batch's state (into state, size bytes) and last settled step:
+ * 0, 1 when there is no such batch, -1 on error. Used inside transactions.
+ */
+int db_batch_progress(struct db *db, int64_t batch_id, char *state, size_t size, int *last_seq);
+
+/* Inserts an event; the caller's transaction (or autocommit) commits it. */
+int db_event_insert(struct db *db, int64_t batch_id, const char *at, const char *kind,
+    const char *device, const char *message);
+
+#endif
