@@ -6,7 +6,7 @@
 PKGS      := libmodbus libgpiod sqlite3 yaml-0.1 libsystemd
 DEB_PKGS  := build-essential pkg-config libmodbus-dev libgpiod-dev libsqlite3-dev \
              libyaml-dev libsystemd-dev sqlite3 socat mbpoll python3 python3-pymodbus \
-             clang libclang-rt-14-dev
+             clang libclang-rt-14-dev gnuplot-nox
 CC       ?= cc
 BUILD    ?= build
 SAN      ?=

@@ -19,5 +19,7 @@ int ctl_hw(int argc, char **argv);		/* lblctl hw [--rig RIG] */
  * resume-batch...
  */
 int ctl_remote(int argc, char **argv);
+/* lblctl plot ID [ID...] -o FILE.svg|FILE.png (gnuplot draws) */
+int ctl_plot(int argc, char **argv);
 
 #endif

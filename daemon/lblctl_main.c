@@ -27,6 +27,13 @@ static const struct {
 	{ "abort", ctl_remote, "abort" },
 	{ "resume-batch", ctl_remote, "resume-batch ID [--wait]" },
 	{ "recipe", ctl_remote, "recipe add FILE | recipe list | recipe show NAME[@VERSION]" },
+	{ "history", ctl_remote, "history [--recipe NAME] [--substrate S] [--state S] "
+	    "[--since DATE] [--until DATE] [--limit N] [--json]" },
+	{ "show", ctl_remote, "show ID [--recipe]" },
+	{ "compare", ctl_remote, "compare ID1 ID2 [--tolerance SECONDS]" },
+	{ "export", ctl_remote, "export ID|--all --format csv|json" },
+	{ "series", ctl_remote, "series ID" },
+	{ "plot", ctl_plot, "plot ID [ID...] -o FILE.svg|FILE.png" },
 };
 
 static int
