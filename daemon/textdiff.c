@@ -133,11 +133,12 @@ textdiff(const char *ta, const char *name_a, const char *tb, const char *name_b,
 	for (i = 0, j = 0; i < a.count || j < b.count;) {
 		if (i < a.count && j < b.count && textdiff_same(&a, i, &b, j)) {
 			ops[n++] = (struct textdiff_op){ ' ', i++, j++ };
-		} else if (j < b.count && (i == a.count || LCS(i, j + 1) >= LCS(i + 1, j))) {
-			ops[n++] = (struct textdiff_op){ '+', i, j++ };
+		} else if (i < a.count && (j == b.count || LCS(i + 1, j) >= LCS(i, j + 1))) {
+			/* deletions before insertions on ties, as diff -u prints them */
+			ops[n++] = (struct textdiff_op){ '-', i++, j };
 			changed++;
 		} else {
-			ops[n++] = (struct textdiff_op){ '-', i++, j };
+			ops[n++] = (struct textdiff_op){ '+', i, j++ };
 			changed++;
 		}
 	}

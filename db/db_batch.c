@@ -216,7 +216,7 @@ db_recover_list(struct db *db, struct db_open_batch **out, size_t *count)
 static int
 db_recover_one(struct db *db, const struct db_open_batch *b, const char *now)
 {
-	char cause[128], message[256], steps[96] = "";
+	char cause[128], message[128 + 96 + 96], steps[96] = "";
 	sqlite3_stmt *ab, *mark;
 	int rc;
 

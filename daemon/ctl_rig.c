@@ -1,0 +1,40 @@
+/*
+ * lblctl check-rig: validate a rig file, its buses, devices, stations and
+ * device profiles, reporting every problem as FILE:LINE:COL.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ctl.h"
+#include "rig.h"
+
+int
+ctl_check_rig(int argc, char **argv)
+{
+	const char *path = CTL_DEFAULT_RIG;
+	struct rig *rig = NULL;
+	struct diag d;
+	char *text;
+	int rc = 0;
+
+	if (argc > 2 || (argc == 2 && argv[1][0] == '-')) {
+		fprintf(stderr, "usage: lblctl check-rig [RIG]\n");
+		return 2;
+	}
+	if (argc == 2)
+		path = argv[1];
+	diag_init(&d, path);
+	if (rig_load(path, &d, &rig) == -1)
+		rc = 2;
+	if ((text = diag_render(&d)) != NULL) {
+		fputs(text, stderr);
+		free(text);
+	}
+	if (rc == 0)
+		printf("%s: ok: rig %s, %zu buses, %zu devices, %zu stations\n", path,
+		    rig->name, rig->bus_count, rig->device_count, rig->station_count);
+	diag_free(&d);
+	rig_free(rig);
+	return rc;
+}
