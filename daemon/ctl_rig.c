@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "ctl.h"
+#include "profile.h"
 #include "rig.h"
 
 int
@@ -25,7 +26,7 @@ ctl_check_rig(int argc, char **argv)
 	if (argc == 2)
 		path = argv[1];
 	diag_init(&d, path);
-	if (rig_load(path, &d, &rig) == -1)
+	if (rig_load(path, &d, &rig) == -1 || profile_check_rig(rig, &d) == -1)
 		rc = 2;
 	if ((text = diag_render(&d)) != NULL) {
 		fputs(text, stderr);
