@@ -23,6 +23,8 @@ typedef void (*act_input_cb)(void *arg, int device, int active);
 struct act *act_open(struct loop *loop, const struct rig *rig, struct hw *hw,
     act_done_cb done, act_input_cb input, void *arg);
 void act_close(struct act *act);
+/* Simulation: the rig runs time_scale times faster, so motion is watched more closely. */
+void act_set_time_scale(struct act *act, double time_scale);
 
 /* Moves an axis to position_mm at speed_mm_s; completes once in position. */
 int act_move(struct act *act, int axis, double position_mm, double speed_mm_s);

@@ -14,6 +14,14 @@ void log_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_warnx(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* A warning about one device: the journal entry carries DEVICE=name. */
+void log_device_warnx(const char *device, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/*
+ * The run in hand, attached to every journal entry as BATCH, RECIPE,
+ * BILAYER and STEP until changed; batch 0 clears it.
+ */
+void log_context(long long batch, const char *recipe, int bilayer, int step);
 void fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
 void fatalx(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
 

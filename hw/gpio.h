@@ -47,8 +47,9 @@ int gpio_get(struct gpio_line *line, int *active);
 int gpio_event_fd(const struct gpio_line *line);
 /*
  * Reads the pending edge events of an input after its fd polled readable;
- * *active gets the level after the last event. Returns the number of
- * events read (0 if none were pending) or -1.
+ * *active gets the debounced logical level after them. Returns 1 when that
+ * level changed since last reported, 0 if not (no events, or only bounce),
+ * or -1 (errno set).
  */
 int gpio_read_events(struct gpio_line *line, int *active);
 void gpio_close(struct gpio_line *line);

@@ -463,8 +463,8 @@ profile_check_devices(struct diag *d, const struct rig *rig, struct profile_set 
 			    "leadshine-pr; or one under 'profiles:')", dev->name, dev->profile);
 			rc = -1;
 		} else if (p->role != dev->role) {
-			diag_error(d, conf_lookup(dev->node, "profile"), "device '%s' is a %s but "
-			    "profile '%s' is for a %s", dev->name, rig_role_names[dev->role],
+			diag_error(d, conf_lookup(dev->node, "profile"), "device '%s' has role %s but "
+			    "profile '%s' is for role %s", dev->name, rig_role_names[dev->role],
 			    p->name, rig_role_names[p->role]);
 			rc = -1;
 		} else {

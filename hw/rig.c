@@ -121,6 +121,10 @@ rig_parse_gpio(struct diag *d, struct rig_gpio *gpio, const struct conf_node *n)
 		return -1;
 	conf_get_string(d, n, "chip", CONF_REQUIRED, &gpio->chip);
 	conf_get_string(d, n, "line", CONF_REQUIRED, &gpio->line);
+	if (gpio->chip != NULL && gpio->chip[strspn(gpio->chip, "0123456789")] == '\0')
+		/* chip numbers move between kernels (Pi 5: gpiochip4 -> gpiochip0) */
+		diag_error(d, conf_lookup(n, "chip"), "'chip': expected a chip name or label "
+		    "(e.g. pinctrl-bcm2711), not a number");
 	conf_get_bool(d, n, "active_low", 0, &gpio->active_low);
 	conf_get_enum(d, n, "bias", 0, biases, &gpio->bias);
 	if (conf_get_duration(d, n, "debounce", 0, &debounce_ms) == 1) {

@@ -128,6 +128,7 @@ run_record_solutions(struct run *run)
 static void
 run_release(struct run *run)
 {
+	log_context(0, NULL, 0, 0);
 	loop_timer_cancel(run->timer);
 	loop_timer_cancel(run->overrun);
 	plan_free(run->plan);
@@ -567,6 +568,7 @@ run_begin_step(struct run *run)
 	struct db_step row;
 	int64_t now = loop_now_ns();
 
+	log_context(run->batch_id, run->recipe->name, s->bilayer, s->seq);
 	memset(&row, 0, sizeof(row));
 	row.seq = s->seq;
 	row.bilayer = s->bilayer;

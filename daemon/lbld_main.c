@@ -79,6 +79,56 @@ lbld_recovered(void *arg, int64_t batch_id, const char *was_state, int last_step
 	(*count)++;
 }
 
+struct lbld_probe {
+	struct loop *loop;
+	const struct rig *rig;
+	size_t pending;
+	int unreachable;
+};
+
+static void
+lbld_probed(void *arg, const struct hw_request *req, const struct hw_result *res)
+{
+	struct lbld_probe *probe = arg;
+
+	if (!res->ok) {
+		log_device_warnx(probe->rig->devices[req->device].name, "probe: %s", res->error);
+		probe->unreachable++;
+	} else if (res->alarm == 1) {
+		log_device_warnx(probe->rig->devices[req->device].name,
+		    "probe: device '%s' reports an alarm", probe->rig->devices[req->device].name);
+	}
+	if (--probe->pending == 0)
+		loop_stop(probe->loop);
+}
+
+/*
+ * Asks every device once before READY, so that systemd's "active" means
+ * the rig answered, and a missing device is in the journal at start-up.
+ * A device that does not answer is reported, not fatal: the technician
+ * needs lbld running to commission the rig.
+ */
+static void
+lbld_probe(struct lbld *l)
+{
+	struct lbld_probe probe = { l->loop, l->rig, 0, 0 };
+	char err[256];
+	size_t i;
+
+	for (i = 0; i < l->rig->device_count; i++) {
+		struct hw_request req = { (int)i, HW_PROBE, 0, 0, 0 };
+		if (hw_submit(l->hw, &req, lbld_probed, &probe, err, sizeof(err)) == 0)
+			probe.pending++;
+	}
+	if (probe.pending > 0 && loop_run(l->loop) == -1)
+		fatalx("the event loop failed while probing the rig");
+	if (probe.unreachable > 0)
+		log_warnx("%d of %zu devices did not answer the probe", probe.unreachable,
+		    l->rig->device_count);
+	else
+		log_info("rig %s: all %zu devices answered", l->rig->name, l->rig->device_count);
+}
+
 static void
 lbld_signal(void *arg, int fd, uint32_t events)
 {
@@ -166,6 +216,7 @@ main(int argc, char **argv)
 		fatalx("hardware: %s", err);
 	if ((l.act = act_open(l.loop, l.rig, l.hw, lbld_act_done, lbld_safety, &l)) == NULL)
 		fatalx("cannot set up actuation");
+	act_set_time_scale(l.act, l.time_scale);
 	memset(&ctx, 0, sizeof(ctx));
 	ctx.loop = l.loop;
 	ctx.act = l.act;
@@ -177,6 +228,8 @@ main(int argc, char **argv)
 	ctx.notify_arg = &l;
 	if ((l.run = run_new(&ctx)) == NULL)
 		fatalx("cannot set up the run executor");
+
+	lbld_probe(&l);
 
 	/* a batch a crash left running: record it interrupted, and make the rig safe */
 	if (db_recover(l.db, lbld_recovered, &recovered) == -1)

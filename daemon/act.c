@@ -1,0 +1,440 @@
+/*
+ * Actuation over the hardware layer: one operation at a time for the run
+ * executor, status polling until an axis is in position, the reaction to
+ * safety inputs and the safe state with its withdrawal to park.
+ */
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "act.h"
+#include "hw.h"
+#include "log.h"
+#include "profile.h"
+
+/* Motion must end within its ideal time times this, plus the margin. */
+#define ACT_MOVE_SLACK		2.0
+#define ACT_MOVE_MARGIN_MS	3000
+#define ACT_POLL_MIN_MS		2
+#define ACT_POLL_MAX_MS		50
+#define ACT_INPUT_POLL_MS	20
+
+enum act_phase { ACT_IDLE, ACT_BUSY, ACT_SAFE, ACT_PARK_LIFT, ACT_PARK_TRANSFER };
+
+struct act {
+	struct loop *loop;
+	const struct rig *rig;
+	struct hw *hw;
+	act_done_cb done;
+	act_input_cb input;
+	void *arg;
+	double time_scale;
+	enum act_phase phase;
+	unsigned generation;		/* bumped by the safe state: late replies are ignored */
+	int park;			/* withdraw and park after the safe state */
+
+	/* the axis move in progress */
+	int axis;
+	double target_mm, speed_mm_s;
+	int64_t move_deadline_ns;
+	int64_t poll_ns;
+	double last_position_mm;
+	struct loop_timer *poll_timer;
+};
+
+/* The generation travels with each request as its callback argument. */
+struct act_call {
+	struct act *act;
+	unsigned generation;
+};
+
+static void act_submit(struct act *act, const struct hw_request *req);
+static void act_park_next(struct act *act);
+
+static void
+act_finish(struct act *act, int ok, double value, const char *error)
+{
+	act->phase = ACT_IDLE;
+	act->done(act->arg, ok, value, error);
+}
+
+static void
+act_fail(struct act *act, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void
+act_fail(struct act *act, const char *fmt, ...)
+{
+	char error[320];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(error, sizeof(error), fmt, ap);
+	va_end(ap);
+	act_finish(act, 0, NAN, error);
+}
+
+/*
+ * The status of the axis in motion came back. Returns 1 when it arrived,
+ * 0 when it is still on its way (the next poll is armed), -1 on failure
+ * (error says why).
+ */
+static int
+act_on_status(struct act *act, const struct hw_result *res, char *error, size_t error_size)
+{
+	const struct rig_device *dev = &act->rig->devices[act->axis];
+	int64_t now = loop_now_ns();
+
+	if (res->alarm == 1) {
+		snprintf(error, error_size, "axis '%s' raised its alarm while moving to %.2f mm",
+		    dev->name, act->target_mm);
+		return -1;
+	}
+	if (!isnan(res->position_mm))
+		act->last_position_mm = res->position_mm;
+	if (res->in_position == 1 && res->busy != 1)
+		return 1;
+	/* profiles without an in-position flag: at the target, within tolerance */
+	if (res->in_position == -1 && res->busy != 1 && !isnan(res->position_mm) &&
+	    fabs(res->position_mm - act->target_mm) <= hw_axis_tolerance_mm(act->hw, act->axis))
+		return 1;
+	if (now >= act->move_deadline_ns) {
+		snprintf(error, error_size, "axis '%s' did not reach %.2f mm in time (last at "
+		    "%.2f mm%s)", dev->name, act->target_mm, act->last_position_mm,
+		    res->busy == 1 ? ", still busy" : "");
+		return -1;
+	}
+	loop_timer_at(act->poll_timer, now + act->poll_ns);
+	return 0;
+}
+
+/* A reply during the withdrawal to park. */
+static void
+act_on_park_result(struct act *act, const struct hw_request *req, const struct hw_result *res)
+{
+	char error[320];
+	int arrived;
+
+	if (!res->ok) {
+		act->phase = ACT_IDLE;
+		act->done(act->arg, 0, NAN, res->error);
+		return;
+	}
+	if (req->op == HW_MOVE) {
+		loop_timer_at(act->poll_timer, loop_now_ns() + act->poll_ns);
+		return;
+	}
+	if ((arrived = act_on_status(act, res, error, sizeof(error))) == -1) {
+		act->phase = ACT_IDLE;
+		act->done(act->arg, 0, NAN, error);
+	} else if (arrived == 1) {
+		act_park_next(act);
+	}
+}
+
+static void
+act_on_result(void *arg, const struct hw_request *req, const struct hw_result *res)
+{
+	struct act_call *call = arg;
+	struct act *act = call->act;
+	int current = call->generation == act->generation, arrived;
+	char error[320];
+
+	free(call);
+	if (!current)
+		return;
+	if (act->phase == ACT_PARK_LIFT || act->phase == ACT_PARK_TRANSFER) {
+		act_on_park_result(act, req, res);
+		return;
+	}
+	if (act->phase != ACT_BUSY)
+		return;
+	if (!res->ok) {
+		act_fail(act, "%s", res->error);
+		return;
+	}
+	switch (req->op) {
+	case HW_MOVE:
+		/* the move is commanded; now watch it arrive */
+		loop_timer_at(act->poll_timer, loop_now_ns() + act->poll_ns);
+		break;
+	case HW_STATUS:
+		if ((arrived = act_on_status(act, res, error, sizeof(error))) == -1)
+			act_fail(act, "%s", error);
+		else if (arrived == 1)
+			act_finish(act, 1, act->last_position_mm, NULL);
+		break;
+	case HW_READ:
+		if (res->alarm == 1)
+			act_fail(act, "sensor '%s' reports an alarm",
+			    act->rig->devices[req->device].name);
+		else
+			act_finish(act, 1, res->value, NULL);
+		break;
+	default:
+		act_finish(act, 1, res->value, NULL);
+		break;
+	}
+}
+
+static void
+act_on_poll(void *arg)
+{
+	struct act *act = arg;
+	struct hw_request req = { act->axis, HW_STATUS, 0, 0, 0 };
+
+	act_submit(act, &req);
+}
+
+/* Submits through the hardware layer; a refusal fails the operation. */
+static void
+act_submit(struct act *act, const struct hw_request *req)
+{
+	struct act_call *call = malloc(sizeof(*call));
+	char err[256];
+
+	if (call == NULL) {
+		act_fail(act, "out of memory");
+		return;
+	}
+	call->act = act;
+	call->generation = act->generation;
+	if (hw_submit(act->hw, req, act_on_result, call, err, sizeof(err)) == -1) {
+		free(call);
+		act_fail(act, "%s", err);
+	}
+}
+
+static int
+act_begin(struct act *act, const struct hw_request *req)
+{
+	/*
+	 * After a safe state without parking, new work may queue behind the
+	 * stop commands: each bus keeps its order.
+	 */
+	if (act->phase == ACT_SAFE && !act->park)
+		act->phase = ACT_IDLE;
+	if (act->phase != ACT_IDLE) {
+		log_warnx("act: an operation is already in progress");
+		return -1;
+	}
+	act->phase = ACT_BUSY;
+	act_submit(act, req);
+	return 0;
+}
+
+/* Arms the arrival watch of a move: deadline and polling period, in real time. */
+static void
+act_watch_move(struct act *act, int axis, double position_mm, double speed_mm_s)
+{
+	const struct rig_device *dev = &act->rig->devices[axis];
+	double speed = speed_mm_s > 0 ? speed_mm_s : dev->max_speed_mm_s;
+	double travel = fabs(dev->travel_max_mm - dev->travel_min_mm);
+	double ideal_ms = speed > 0 ? travel / speed * 1000 / act->time_scale : 10000;
+	double poll_ms = ideal_ms / 50;
+
+	act->axis = axis;
+	act->target_mm = position_mm;
+	act->speed_mm_s = speed;
+	act->last_position_mm = NAN;
+	/* the worst case is the whole travel: the start position is not known here */
+	act->move_deadline_ns = loop_now_ns() +
+	    (int64_t)((ideal_ms * ACT_MOVE_SLACK + ACT_MOVE_MARGIN_MS) * 1e6);
+	poll_ms = poll_ms < ACT_POLL_MIN_MS ? ACT_POLL_MIN_MS :
+	    poll_ms > ACT_POLL_MAX_MS ? ACT_POLL_MAX_MS : poll_ms;
+	act->poll_ns = (int64_t)(poll_ms * 1e6);
+}
+
+int
+act_move(struct act *act, int axis, double position_mm, double speed_mm_s)
+{
+	struct hw_request req = { axis, HW_MOVE, position_mm, speed_mm_s, 0 };
+	char why[128];
+
+	if (act_safety_active(act, why, sizeof(why))) {
+		log_warnx("motion refused: %s", why);
+		return -1;
+	}
+	act_watch_move(act, axis, position_mm, speed_mm_s);
+	return act_begin(act, &req);
+}
+
+int
+act_output(struct act *act, int device, int on)
+{
+	struct hw_request req = { device, HW_OUTPUT, on ? 1 : 0, 0, 0 };
+
+	return act_begin(act, &req);
+}
+
+int
+act_pump(struct act *act, int device, double flow_ml_min)
+{
+	struct hw_request req = { device, HW_PUMP, flow_ml_min, 0, 0 };
+
+	return act_begin(act, &req);
+}
+
+int
+act_line(struct act *act, int device, double speed_mm_s, int reverse)
+{
+	struct hw_request req = { device, HW_LINE, speed_mm_s, 0, reverse };
+
+	return act_begin(act, &req);
+}
+
+int
+act_read(struct act *act, int device)
+{
+	struct hw_request req = { device, HW_READ, 0, 0, 0 };
+
+	return act_begin(act, &req);
+}
+
+static int
+act_is_safety(const struct rig_device *dev)
+{
+	return dev->role == RIG_INPUT &&
+	    (strcmp(dev->kind, "estop") == 0 || strcmp(dev->kind, "interlock") == 0);
+}
+
+int
+act_safety_active(const struct act *act, char *why, size_t why_size)
+{
+	size_t i;
+
+	for (i = 0; i < act->rig->device_count; i++) {
+		const struct rig_device *dev = &act->rig->devices[i];
+		int level;
+
+		if (!act_is_safety(dev))
+			continue;
+		level = hw_input_level(act->hw, (int)i);
+		/* an input never read is as good as pressed */
+		if (level != 0) {
+			snprintf(why, why_size, "%s '%s' is %s", strcmp(dev->kind, "estop") == 0 ?
+			    "e-stop" : "interlock", dev->name, level == 1 ? "engaged" :
+			    "not read yet");
+			return 1;
+		}
+	}
+	return 0;
+}
+
+/* Park: lift up to the safe height, then the transfer to the park station. */
+static void
+act_park_next(struct act *act)
+{
+	const struct rig *rig = act->rig;
+	double park_x = rig->park >= 0 ? rig->stations[rig->park].x_mm : 0;
+	struct hw_request req = { -1, HW_MOVE, 0, 0, 0 };
+	char why[128];
+
+	if (act_safety_active(act, why, sizeof(why))) {
+		act->phase = ACT_IDLE;
+		act->done(act->arg, 0, NAN, why);
+		return;
+	}
+	if (act->phase == ACT_SAFE && rig->lift >= 0) {
+		act->phase = ACT_PARK_LIFT;
+		req.device = rig->lift;
+		req.value = rig->safe_z_mm;
+	} else if ((act->phase == ACT_SAFE || act->phase == ACT_PARK_LIFT) && rig->transfer >= 0) {
+		act->phase = ACT_PARK_TRANSFER;
+		req.device = rig->transfer;
+		req.value = park_x;
+	} else {
+		act->phase = ACT_IDLE;
+		act->done(act->arg, 1, NAN, NULL);
+		return;
+	}
+	act_watch_move(act, req.device, req.value, 0);
+	act_submit(act, &req);
+}
+
+static void
+act_on_safe(void *arg, int ok, const char *error)
+{
+	struct act *act = arg;
+
+	if (!ok)
+		log_warnx("safe state: %s", error);
+	if (!act->park) {
+		if (act->phase == ACT_SAFE)
+			act->phase = ACT_IDLE;
+		return;
+	}
+	act_park_next(act);
+}
+
+void
+act_safe_state(struct act *act, int park)
+{
+	act->generation++;
+	loop_timer_cancel(act->poll_timer);
+	act->phase = ACT_SAFE;
+	act->park = park;
+	hw_safe_state(act->hw, act_on_safe, act);
+}
+
+/* A safety input changed: the safe state comes first, then the executor hears. */
+static void
+act_on_input(void *arg, int device, int active)
+{
+	struct act *act = arg;
+	const struct rig_device *dev = &act->rig->devices[device];
+
+	if (!act_is_safety(dev))
+		return;
+	if (active) {
+		act_safe_state(act, 0);
+		log_warnx("%s '%s' engaged: outputs off, motion stopped", dev->kind, dev->name);
+	} else {
+		log_info("%s '%s' released", dev->kind, dev->name);
+	}
+	if (act->input != NULL)
+		act->input(act->arg, device, active);
+}
+
+struct act *
+act_open(struct loop *loop, const struct rig *rig, struct hw *hw, act_done_cb done,
+    act_input_cb input, void *arg)
+{
+	struct act *act = calloc(1, sizeof(*act));
+
+	if (act == NULL)
+		return NULL;
+	act->loop = loop;
+	act->rig = rig;
+	act->hw = hw;
+	act->done = done;
+	act->input = input;
+	act->arg = arg;
+	act->time_scale = 1;
+	if ((act->poll_timer = loop_timer_new(loop, act_on_poll, act)) == NULL) {
+		free(act);
+		return NULL;
+	}
+	hw_set_input_cb(hw, act_on_input, act);
+	/* remote safety inputs are polled for good: they guard the rig even when idle */
+	hw_poll_inputs(hw, 1, ACT_INPUT_POLL_MS);
+	return act;
+}
+
+void
+act_set_time_scale(struct act *act, double time_scale)
+{
+	act->time_scale = time_scale >= 1 ? time_scale : 1;
+}
+
+void
+act_close(struct act *act)
+{
+	if (act == NULL)
+		return;
+	hw_set_input_cb(act->hw, NULL, NULL);
+	hw_poll_inputs(act->hw, 0, 0);
+	loop_timer_free(act->poll_timer);
+	free(act);
+}

@@ -1,0 +1,554 @@
+/*
+ * The hardware layer's interface: request checking, GPIO lines, the safe
+ * state, input watching, and completions delivered in the loop thread.
+ * The Modbus side is in hw_bus.c.
+ */
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "gpio.h"
+#include "hw_private.h"
+#include "log.h"
+
+/* A safe state in progress: how many commands are out, and who to tell. */
+struct hw_safe_batch {
+	int pending;
+	int ok;
+	char error[256];
+	void (*done)(void *arg, int ok, const char *error);
+	void *arg;
+};
+
+static void hw_poll_arm(struct hw *hw);
+
+void
+hw_complete(struct hw *hw, struct hw_job *job)
+{
+	uint64_t one = 1;
+
+	pthread_mutex_lock(&hw->done_lock);
+	job->next = NULL;
+	if (hw->done_tail != NULL)
+		hw->done_tail->next = job;
+	else
+		hw->done_head = job;
+	hw->done_tail = job;
+	pthread_mutex_unlock(&hw->done_lock);
+	/* an eventfd counter cannot overflow here; a failed write would lose a wakeup */
+	if (write(hw->event_fd, &one, sizeof(one)) != sizeof(one))
+		log_warn("hw: eventfd write");
+}
+
+void
+hw_count(struct hw *hw, int transactions, int retries, int reconnects, int failures)
+{
+	pthread_mutex_lock(&hw->stats_lock);
+	hw->stats.transactions += transactions;
+	hw->stats.retries += retries;
+	hw->stats.reconnects += reconnects;
+	hw->stats.failures += failures;
+	pthread_mutex_unlock(&hw->stats_lock);
+}
+
+void
+hw_get_stats(const struct hw *hw, struct hw_stats *stats)
+{
+	pthread_mutex_lock((pthread_mutex_t *)&hw->stats_lock);
+	*stats = hw->stats;
+	pthread_mutex_unlock((pthread_mutex_t *)&hw->stats_lock);
+}
+
+/* One command of a safe state ended (res) or was dropped by a newer one (NULL). */
+static void
+hw_safe_step(struct hw_safe_batch *batch, const struct hw_result *res)
+{
+	if (res == NULL)
+		batch->done = NULL;	/* superseded: the newer safe state reports */
+	else if (!res->ok && batch->ok) {
+		batch->ok = 0;
+		snprintf(batch->error, sizeof(batch->error), "%s", res->error);
+	}
+	if (--batch->pending == 0) {
+		if (batch->done != NULL)
+			batch->done(batch->arg, batch->ok, batch->ok ? NULL : batch->error);
+		free(batch);
+	}
+}
+
+void
+hw_job_drop(struct hw_job *job)
+{
+	if (job->safe != NULL)
+		hw_safe_step(job->safe, NULL);
+	free(job);
+}
+
+/* Runs in the loop thread: hands finished jobs to their callbacks. */
+static void
+hw_on_event(void *arg, int fd, uint32_t events)
+{
+	struct hw *hw = arg;
+	struct hw_job *job, *next;
+	uint64_t count;
+
+	(void)events;
+	if (read(fd, &count, sizeof(count)) == -1 && errno != EAGAIN)
+		log_warn("hw: eventfd read");
+	pthread_mutex_lock(&hw->done_lock);
+	job = hw->done_head;
+	hw->done_head = hw->done_tail = NULL;
+	pthread_mutex_unlock(&hw->done_lock);
+	for (; job != NULL; job = next) {
+		next = job->next;
+		/* jobs queued before the last safe state are dropped unheard */
+		if (job->epoch != hw->epoch) {
+			hw_job_drop(job);
+			continue;
+		}
+		if (job->safe != NULL)
+			hw_safe_step(job->safe, &job->res);
+		else if (job->done != NULL)
+			job->done(job->arg, &job->req, &job->res);
+		free(job);
+	}
+}
+
+static struct hw_job *
+hw_job_new(const struct hw_request *req)
+{
+	struct hw_job *job = calloc(1, sizeof(*job));
+
+	if (job == NULL)
+		return NULL;
+	job->req = *req;
+	job->res.ok = 1;
+	job->res.position_mm = NAN;
+	job->res.busy = job->res.in_position = job->res.alarm = job->res.running = -1;
+	return job;
+}
+
+/* GPIO requests are done here and now; the result still arrives through the loop. */
+static void
+hw_gpio_execute(struct hw *hw, struct hw_job *job)
+{
+	const struct rig_device *dev = &hw->rig->devices[job->req.device];
+	struct gpio_line *line = hw->gpio[job->req.device];
+	int level;
+
+	if (dev->role == RIG_VALVE && job->req.op == HW_OUTPUT) {
+		if (gpio_set(line, job->req.value != 0) == -1)
+			snprintf(job->res.error, sizeof(job->res.error), "device '%s' (GPIO %s/%s): "
+			    "cannot set: %s", dev->name, dev->gpio.chip, dev->gpio.line, strerror(errno));
+		else
+			job->res.value = job->req.value != 0;
+	} else if (gpio_get(line, &level) == -1) {
+		snprintf(job->res.error, sizeof(job->res.error), "device '%s' (GPIO %s/%s): cannot "
+		    "read: %s", dev->name, dev->gpio.chip, dev->gpio.line, strerror(errno));
+	} else {
+		job->res.value = level;
+		if (dev->role == RIG_INPUT)
+			hw->levels[job->req.device] = level;
+	}
+	job->res.ok = job->res.error[0] == '\0';
+}
+
+/* Which operations a device of each role takes. */
+static int
+hw_op_allowed(enum rig_role role, enum hw_op op)
+{
+	switch (op) {
+	case HW_PROBE:
+		return 1;
+	case HW_MOVE: case HW_HOME: case HW_STATUS:
+		return role == RIG_AXIS;
+	case HW_STOP:
+		return role == RIG_AXIS || role == RIG_PUMP || role == RIG_LINE;
+	case HW_PUMP:
+		return role == RIG_PUMP;
+	case HW_LINE:
+		return role == RIG_LINE;
+	case HW_OUTPUT:
+		return role == RIG_VALVE;
+	case HW_READ:
+		return role == RIG_SENSOR || role == RIG_INPUT || role == RIG_VALVE;
+	}
+	return 0;
+}
+
+static int
+hw_enqueue(struct hw *hw, const struct hw_request *req, hw_done_cb done, void *arg,
+    struct hw_safe_batch *safe, char *err, size_t err_size)
+{
+	const struct rig_device *dev;
+	const struct profile *p;
+	struct hw_job *job;
+
+	if (req->device < 0 || (size_t)req->device >= hw->rig->device_count) {
+		snprintf(err, err_size, "no device %d", req->device);
+		return -1;
+	}
+	dev = &hw->rig->devices[req->device];
+	if (!hw_op_allowed(dev->role, req->op)) {
+		snprintf(err, err_size, "device '%s' is a %s: it cannot do that", dev->name,
+		    rig_role_names[dev->role]);
+		return -1;
+	}
+	if (dev->bus >= 0 && (p = profile_of(hw->profiles, req->device)) != NULL &&
+	    req->op == HW_HOME && !p->ops[PROFILE_HOME].defined) {
+		snprintf(err, err_size, "device '%s': profile '%s' has no 'home'", dev->name,
+		    p->name);
+		return -1;
+	}
+	if ((job = hw_job_new(req)) == NULL) {
+		snprintf(err, err_size, "out of memory");
+		return -1;
+	}
+	job->done = done;
+	job->arg = arg;
+	job->safe = safe;
+	job->epoch = hw->epoch;
+	if (dev->bus < 0) {
+		hw_gpio_execute(hw, job);
+		hw_complete(hw, job);
+	} else {
+		hw_bus_queue(&hw->buses[dev->bus], job, 0);
+	}
+	return 0;
+}
+
+int
+hw_submit(struct hw *hw, const struct hw_request *req, hw_done_cb done, void *arg, char *err,
+    size_t err_size)
+{
+	return hw_enqueue(hw, req, done, arg, NULL, err, err_size);
+}
+
+/* The command that makes a device safe, or -1 if it has none. */
+static int
+hw_safe_op(const struct rig_device *dev)
+{
+	switch (dev->role) {
+	case RIG_AXIS: return HW_STOP;
+	case RIG_PUMP: return HW_PUMP;		/* flow 0: stop */
+	case RIG_LINE: return HW_LINE;		/* speed 0: stop */
+	case RIG_VALVE: return HW_OUTPUT;	/* off */
+	default: return -1;
+	}
+}
+
+void
+hw_safe_state(struct hw *hw, void (*done)(void *arg, int ok, const char *error), void *arg)
+{
+	struct hw_safe_batch *batch;
+	size_t i;
+	int pass;
+	char err[256];
+
+	/* Everything queued or in flight is now stale: drop it, free every bus. */
+	hw->epoch++;
+	for (i = 0; i < hw->bus_count; i++)
+		hw_bus_interrupt(&hw->buses[i]);
+	if ((batch = calloc(1, sizeof(*batch))) == NULL) {
+		log_warnx("hw: out of memory for the safe state; stopping devices unheard");
+		done = NULL;
+	}
+	if (batch != NULL) {
+		batch->ok = 1;
+		batch->done = done;
+		batch->arg = arg;
+		batch->pending = 1;	/* held until every command is queued */
+	}
+	/* Outputs first (pumps, valves, line), then motion. */
+	for (pass = 0; pass < 2; pass++) {
+		for (i = 0; i < hw->rig->device_count; i++) {
+			const struct rig_device *dev = &hw->rig->devices[i];
+			struct hw_request req = { (int)i, HW_STOP, 0, 0, 0 };
+			int op = hw_safe_op(dev);
+
+			if (op == -1 || (pass == 0) == (dev->role == RIG_AXIS))
+				continue;
+			req.op = op;
+			if (batch != NULL)
+				batch->pending++;
+			if (hw_enqueue(hw, &req, NULL, NULL, batch, err, sizeof(err)) == -1) {
+				log_warnx("hw: safe state: %s", err);
+				if (batch != NULL) {
+					struct hw_result res = { .ok = 0 };
+					snprintf(res.error, sizeof(res.error), "%s", err);
+					hw_safe_step(batch, &res);
+				}
+			}
+		}
+	}
+	if (batch != NULL) {
+		struct hw_result res = { .ok = 1 };
+		hw_safe_step(batch, &res);
+	}
+}
+
+double
+hw_axis_tolerance_mm(const struct hw *hw, int device)
+{
+	const struct profile *p = profile_of(hw->profiles, device);
+
+	return p != NULL && p->tolerance_mm > 0 ? p->tolerance_mm : 0.01;
+}
+
+void
+hw_set_input_cb(struct hw *hw, hw_input_cb cb, void *arg)
+{
+	hw->input_cb = cb;
+	hw->input_arg = arg;
+}
+
+int
+hw_input_level(const struct hw *hw, int device)
+{
+	if (device < 0 || (size_t)device >= hw->rig->device_count)
+		return -1;
+	return hw->levels[device];
+}
+
+static void
+hw_set_level(struct hw *hw, int device, int level)
+{
+	if (hw->levels[device] == level)
+		return;
+	hw->levels[device] = level;
+	if (hw->input_cb != NULL)
+		hw->input_cb(hw->input_arg, device, level);
+}
+
+static void
+hw_on_gpio(void *arg, int fd, uint32_t events)
+{
+	struct hw *hw = arg;
+	size_t i;
+	int level;
+
+	(void)events;
+	for (i = 0; i < hw->rig->device_count; i++) {
+		if (hw->gpio[i] == NULL || gpio_event_fd(hw->gpio[i]) != fd)
+			continue;
+		if (gpio_read_events(hw->gpio[i], &level) == -1) {
+			log_warn("device '%s': reading GPIO events", hw->rig->devices[i].name);
+			continue;
+		}
+		hw_set_level(hw, (int)i, level);
+	}
+}
+
+static void
+hw_on_poll_result(void *arg, const struct hw_request *req, const struct hw_result *res)
+{
+	struct hw *hw = arg;
+
+	hw->poll_pending--;
+	if (!res->ok) {
+		/* an e-stop input we cannot read is an e-stop */
+		log_warnx("%s", res->error);
+		hw_set_level(hw, req->device, 1);
+	} else {
+		hw_set_level(hw, req->device, res->value != 0);
+	}
+	if (hw->poll_pending == 0)
+		hw_poll_arm(hw);
+}
+
+static void
+hw_on_poll_timer(void *arg)
+{
+	struct hw *hw = arg;
+	size_t i;
+	char err[256];
+
+	for (i = 0; i < hw->rig->device_count; i++) {
+		const struct rig_device *dev = &hw->rig->devices[i];
+		struct hw_request req = { (int)i, HW_READ, 0, 0, 0 };
+
+		if (dev->role != RIG_INPUT || dev->bus < 0)
+			continue;
+		if (hw_submit(hw, &req, hw_on_poll_result, hw, err, sizeof(err)) == 0)
+			hw->poll_pending++;
+	}
+	if (hw->poll_pending == 0)
+		hw_poll_arm(hw);
+}
+
+static void
+hw_poll_arm(struct hw *hw)
+{
+	if (hw->poll_interval_ms > 0 && hw->poll_timer != NULL)
+		loop_timer_at(hw->poll_timer, loop_now_ns() + (int64_t)hw->poll_interval_ms * 1000000);
+}
+
+void
+hw_poll_inputs(struct hw *hw, int enable, int interval_ms)
+{
+	size_t i;
+	int any = 0;
+
+	for (i = 0; i < hw->rig->device_count; i++)
+		if (hw->rig->devices[i].role == RIG_INPUT && hw->rig->devices[i].bus >= 0)
+			any = 1;
+	hw->poll_interval_ms = enable && any ? interval_ms : 0;
+	if (hw->poll_interval_ms == 0) {
+		if (hw->poll_timer != NULL)
+			loop_timer_cancel(hw->poll_timer);
+	} else if (hw->poll_pending == 0 && !loop_timer_armed(hw->poll_timer)) {
+		hw_poll_arm(hw);
+	}
+}
+
+static int
+hw_open_gpio(struct hw *hw, size_t i, char *err, size_t err_size)
+{
+	const struct rig_device *dev = &hw->rig->devices[i];
+	int level;
+
+	if (dev->role == RIG_VALVE)
+		/* requested already off: the line never glitches open */
+		return gpio_open_output(&dev->gpio, "lbld", 0, &hw->gpio[i], err, err_size);
+	if (dev->role != RIG_INPUT) {
+		snprintf(err, err_size, "device '%s': a %s cannot be on GPIO", dev->name,
+		    rig_role_names[dev->role]);
+		return -1;
+	}
+	if (gpio_open_input(&dev->gpio, "lbld", &hw->gpio[i], err, err_size) == -1)
+		return -1;
+	if (gpio_get(hw->gpio[i], &level) == -1) {
+		snprintf(err, err_size, "device '%s' (GPIO %s/%s): cannot read: %s", dev->name,
+		    dev->gpio.chip, dev->gpio.line, strerror(errno));
+		return -1;
+	}
+	hw->levels[i] = level;
+	return loop_add_fd(hw->loop, gpio_event_fd(hw->gpio[i]), EPOLLIN, hw_on_gpio, hw);
+}
+
+static int
+hw_open_all(struct hw *hw, char *err, size_t err_size)
+{
+	struct diag d;
+	size_t i;
+	char *text;
+
+	diag_init(&d, hw->rig->doc->file);
+	if (profile_set_load(hw->rig, &d, &hw->profiles) == -1) {
+		text = diag_render(&d);
+		snprintf(err, err_size, "invalid device profiles:\n%s", text ? text : "");
+		free(text);
+		diag_free(&d);
+		return -1;
+	}
+	diag_free(&d);
+	if ((hw->event_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) == -1) {
+		snprintf(err, err_size, "eventfd: %s", strerror(errno));
+		return -1;
+	}
+	if (loop_add_fd(hw->loop, hw->event_fd, EPOLLIN, hw_on_event, hw) == -1) {
+		snprintf(err, err_size, "cannot watch the hardware eventfd");
+		return -1;
+	}
+	if ((hw->poll_timer = loop_timer_new(hw->loop, hw_on_poll_timer, hw)) == NULL) {
+		snprintf(err, err_size, "cannot create the input poll timer");
+		return -1;
+	}
+	for (i = 0; i < hw->rig->device_count; i++)
+		if (hw->rig->devices[i].bus < 0 && hw_open_gpio(hw, i, err, err_size) == -1)
+			return -1;
+	for (i = 0; i < hw->bus_count; i++) {
+		hw->buses[i].hw = hw;
+		hw->buses[i].cfg = &hw->rig->buses[i];
+		hw->buses[i].index = (int)i;
+		hw->buses[i].fd = -1;
+		pthread_mutex_init(&hw->buses[i].lock, NULL);
+		pthread_cond_init(&hw->buses[i].wake, NULL);
+	}
+	for (i = 0; i < hw->bus_count; i++)
+		if (hw_bus_start(&hw->buses[i], err, err_size) == -1)
+			return -1;
+	return 0;
+}
+
+int
+hw_open(const struct rig *rig, struct loop *loop, struct hw **out, char *err, size_t err_size)
+{
+	struct hw *hw;
+	size_t i;
+
+	*out = NULL;
+	if ((hw = calloc(1, sizeof(*hw))) == NULL) {
+		snprintf(err, err_size, "out of memory");
+		return -1;
+	}
+	hw->rig = rig;
+	hw->loop = loop;
+	hw->event_fd = -1;
+	hw->bus_count = rig->bus_count;
+	pthread_mutex_init(&hw->done_lock, NULL);
+	pthread_mutex_init(&hw->stats_lock, NULL);
+	hw->buses = calloc(rig->bus_count + 1, sizeof(*hw->buses));
+	hw->gpio = calloc(rig->device_count + 1, sizeof(*hw->gpio));
+	hw->levels = calloc(rig->device_count + 1, sizeof(*hw->levels));
+	if (hw->buses == NULL || hw->gpio == NULL || hw->levels == NULL) {
+		snprintf(err, err_size, "out of memory");
+		hw->bus_count = 0;
+		hw_close(hw);
+		return -1;
+	}
+	for (i = 0; i < rig->device_count; i++)
+		hw->levels[i] = -1;
+	if (hw_open_all(hw, err, err_size) == -1) {
+		hw_close(hw);
+		return -1;
+	}
+	*out = hw;
+	return 0;
+}
+
+void
+hw_close(struct hw *hw)
+{
+	struct hw_job *job, *next;
+	size_t i;
+
+	if (hw == NULL)
+		return;
+	for (i = 0; i < hw->bus_count; i++) {
+		hw_bus_stop(&hw->buses[i]);
+		pthread_mutex_destroy(&hw->buses[i].lock);
+		pthread_cond_destroy(&hw->buses[i].wake);
+	}
+	for (i = 0; hw->gpio != NULL && i < hw->rig->device_count; i++) {
+		if (hw->gpio[i] == NULL)
+			continue;
+		if (hw->rig->devices[i].role == RIG_INPUT)
+			loop_del_fd(hw->loop, gpio_event_fd(hw->gpio[i]));
+		gpio_close(hw->gpio[i]);
+	}
+	for (job = hw->done_head; job != NULL; job = next) {
+		next = job->next;
+		hw_job_drop(job);
+	}
+	if (hw->poll_timer != NULL)
+		loop_timer_free(hw->poll_timer);
+	if (hw->event_fd != -1) {
+		loop_del_fd(hw->loop, hw->event_fd);
+		close(hw->event_fd);
+	}
+	profile_set_free(hw->profiles);
+	pthread_mutex_destroy(&hw->done_lock);
+	pthread_mutex_destroy(&hw->stats_lock);
+	free(hw->buses);
+	free(hw->gpio);
+	free(hw->levels);
+	free(hw);
+}

@@ -1,0 +1,105 @@
+/*
+ * The hardware layer: every device of a rig behind one small interface.
+ *
+ * Modbus devices are driven by one worker thread per bus, the only owner
+ * of that bus's libmodbus context (contexts are not thread safe, and a
+ * transaction blocks for up to the response timeout). Requests are queued
+ * to the worker and complete in the event loop's thread through an
+ * eventfd, so nothing in the loop ever waits on a bus: an e-stop edge is
+ * handled while a transaction hangs. GPIO valves and inputs are driven
+ * directly from the loop thread. Retries, reconnection and back-off are
+ * done here, never by libmodbus's own error recovery (which loops inside
+ * the call).
+ */
+#ifndef LBL_HW_H
+#define LBL_HW_H
+
+#include <stddef.h>
+
+#include "loop.h"
+#include "rig.h"
+
+struct hw;
+
+enum hw_op {
+	HW_PROBE,	/* whatever the role reports: position, flags, value */
+	HW_MOVE,	/* axis: speed (if the profile has one), target, go */
+	HW_HOME,	/* axis */
+	HW_STOP,	/* axis, pump, line */
+	HW_STATUS,	/* axis: position and busy/in-position/alarm flags */
+	HW_PUMP,	/* pump: direction, flow, run; flow 0 stops */
+	HW_LINE,	/* line drive: direction, speed, run; speed 0 stops */
+	HW_OUTPUT,	/* valve or relay: on (value 1) or off (0) */
+	HW_READ,	/* sensor value, or input active (1/0) */
+};
+
+struct hw_request {
+	int device;		/* index into rig->devices */
+	enum hw_op op;
+	double value;		/* target mm, flow mL/min, speed mm/s, output 0/1 */
+	double speed_mm_s;	/* HW_MOVE: 0 means the device's max_speed */
+	int reverse;		/* HW_PUMP, HW_LINE */
+};
+
+/* Flags are -1 when the device's profile does not report them. */
+struct hw_result {
+	int ok;
+	char error[256];	/* names device, bus, unit, register and why */
+	double value;		/* HW_READ, HW_PROBE of sensors and inputs */
+	double position_mm;	/* axes; NAN if not read */
+	int busy, in_position, alarm, running;
+};
+
+typedef void (*hw_done_cb)(void *arg, const struct hw_request *req, const struct hw_result *res);
+/* A GPIO or polled Modbus input changed: device index, logical level (1 = active). */
+typedef void (*hw_input_cb)(void *arg, int device, int active);
+
+/*
+ * Opens GPIO lines (outputs in their safe, off state) and starts a worker
+ * per Modbus bus; buses connect lazily, so an absent device is reported by
+ * the first request, not here. Device profiles must have been checked.
+ * Returns 0, or -1 with a message in err.
+ */
+int hw_open(const struct rig *rig, struct loop *loop, struct hw **out, char *err,
+    size_t err_size);
+/* Stops the workers (interrupting transactions) and releases every line. */
+void hw_close(struct hw *hw);
+
+/* Input changes are reported to cb from the loop thread. */
+void hw_set_input_cb(struct hw *hw, hw_input_cb cb, void *arg);
+/*
+ * Modbus inputs (e-stop on a remote I/O module...) are polled every
+ * interval_ms while enabled; GPIO inputs need no polling (edge events).
+ */
+void hw_poll_inputs(struct hw *hw, int enable, int interval_ms);
+/* The last known level of an input device: 1 active, 0 inactive, -1 unknown. */
+int hw_input_level(const struct hw *hw, int device);
+
+/*
+ * Queues req on its device's bus. done is called once from the loop thread
+ * unless the request is dropped by hw_safe_state(). Returns 0, or -1 when
+ * the request does not suit the device (err says why; done is not called).
+ */
+int hw_submit(struct hw *hw, const struct hw_request *req, hw_done_cb done, void *arg,
+    char *err, size_t err_size);
+
+/*
+ * The safe state, at once: GPIO valves close here and now; on every bus
+ * queued requests are dropped (no callbacks), a transaction in flight is
+ * interrupted, and stop commands for every pump, line and axis and off for
+ * every valve go first. done (may be NULL) is called when all of them have
+ * completed, ok = 0 and the first error if any failed.
+ */
+void hw_safe_state(struct hw *hw, void (*done)(void *arg, int ok, const char *error),
+    void *arg);
+
+/* An axis is at its target within this when its profile has no in-position flag. */
+double hw_axis_tolerance_mm(const struct hw *hw, int device);
+
+/* Counters for benchmarks and status: transactions, retries, reconnects. */
+struct hw_stats {
+	unsigned long transactions, retries, reconnects, failures;
+};
+void hw_get_stats(const struct hw *hw, struct hw_stats *stats);
+
+#endif

@@ -1,0 +1,630 @@
+/*
+ * One worker thread per Modbus bus: the sole owner of the bus's libmodbus
+ * context. It takes jobs from the bus queue, turns each into Modbus
+ * transactions through the device's profile, and hands the result back to
+ * the loop thread.
+ *
+ * Error handling is ours, not libmodbus's (its link recovery loops inside
+ * the call): a Modbus exception is reported at once; a timeout or a bad
+ * frame is retried up to the bus's retries (TCP reconnects, because a late
+ * reply would otherwise answer the next request; RTU flushes); a lost
+ * connection is reopened with exponential back-off between attempts.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "hw_private.h"
+#include "log.h"
+
+#define HW_BACKOFF_FIRST_MS	100
+#define HW_BACKOFF_MAX_MS	5000
+
+/* What a transaction did, for messages: "write holding 0x0004 (go)". */
+struct hw_txn {
+	const struct rig_device *dev;
+	const struct profile_object *obj;
+	enum profile_op op;
+	int writing;
+};
+
+static int64_t
+hw_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static void
+hw_job_error(struct hw_job *job, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void
+hw_job_error(struct hw_job *job, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!job->res.ok && job->res.error[0] != '\0')
+		return;		/* keep the first cause */
+	job->res.ok = 0;
+	va_start(ap, fmt);
+	vsnprintf(job->res.error, sizeof(job->res.error), fmt, ap);
+	va_end(ap);
+}
+
+static void
+hw_bus_set_fd(struct hw_bus *bus, int fd)
+{
+	pthread_mutex_lock(&bus->lock);
+	bus->fd = fd;
+	pthread_mutex_unlock(&bus->lock);
+}
+
+static void
+hw_bus_disconnect(struct hw_bus *bus)
+{
+	if (bus->fd < 0)
+		return;
+	/* clear fd under the lock first: hw_bus_interrupt() must never touch a closed fd */
+	hw_bus_set_fd(bus, -1);
+	modbus_close(bus->ctx);
+}
+
+static const char *
+hw_bus_where(const struct hw_bus *bus, char *buf, size_t size)
+{
+	if (bus->cfg->type == RIG_BUS_TCP)
+		snprintf(buf, size, "%s:%d", bus->cfg->host, bus->cfg->port);
+	else
+		snprintf(buf, size, "%s", bus->cfg->device);
+	return buf;
+}
+
+/* Connects if needed. Safe-state jobs skip the back-off wait. */
+static int
+hw_bus_connect(struct hw_bus *bus, struct hw_job *job)
+{
+	int64_t now = hw_now_ns();
+	char where[160];
+
+	if (bus->fd >= 0)
+		return 0;
+	if (job->safe == NULL && now < bus->retry_at_ns) {
+		hw_job_error(job, "device '%s': bus %s (%s) is down; next connection attempt in "
+		    "%lld ms", bus->hw->rig->devices[job->req.device].name, bus->cfg->name,
+		    hw_bus_where(bus, where, sizeof(where)),
+		    (long long)((bus->retry_at_ns - now) / 1000000));
+		return -1;
+	}
+	if (modbus_connect(bus->ctx) == -1) {
+		int saved = errno;
+
+		bus->backoff_ms = bus->backoff_ms == 0 ? HW_BACKOFF_FIRST_MS :
+		    bus->backoff_ms * 2 > HW_BACKOFF_MAX_MS ? HW_BACKOFF_MAX_MS : bus->backoff_ms * 2;
+		bus->retry_at_ns = now + (int64_t)bus->backoff_ms * 1000000;
+		hw_job_error(job, "device '%s': bus %s: cannot connect to %s: %s",
+		    bus->hw->rig->devices[job->req.device].name, bus->cfg->name,
+		    hw_bus_where(bus, where, sizeof(where)), modbus_strerror(saved));
+		return -1;
+	}
+	if (bus->ever_connected)
+		hw_count(bus->hw, 0, 0, 1, 0);
+	bus->ever_connected = 1;
+	bus->backoff_ms = 0;
+	hw_bus_set_fd(bus, modbus_get_socket(bus->ctx));
+	return 0;
+}
+
+static int
+hw_is_exception(int err)
+{
+	return err >= EMBXILFUN && err <= EMBXGTAR;
+}
+
+/* One Modbus call on the current context; returns what libmodbus returned. */
+static int
+hw_modbus_call(struct hw_bus *bus, const struct profile_object *o, int writing, uint16_t regs[2])
+{
+	int width = profile_width(o);
+	uint8_t bit;
+	int rc;
+
+	switch (o->table) {
+	case PROFILE_COIL:
+		if (writing)
+			return modbus_write_bit(bus->ctx, o->address, regs[0] != 0);
+		rc = modbus_read_bits(bus->ctx, o->address, 1, &bit);
+		regs[0] = bit;
+		return rc;
+	case PROFILE_DISCRETE:
+		rc = modbus_read_input_bits(bus->ctx, o->address, 1, &bit);
+		regs[0] = bit;
+		return rc;
+	case PROFILE_INPUT:
+		return modbus_read_input_registers(bus->ctx, o->address, width, regs);
+	case PROFILE_HOLDING:
+		if (!writing)
+			return modbus_read_registers(bus->ctx, o->address, width, regs);
+		/* 32-bit values in one transaction, so the device never sees half a value */
+		if (width == 2)
+			return modbus_write_registers(bus->ctx, o->address, 2, regs);
+		return modbus_write_register(bus->ctx, o->address, regs[0]);
+	}
+	errno = EINVAL;
+	return -1;
+}
+
+static int
+hw_bus_was_interrupted(struct hw_bus *bus)
+{
+	int interrupted;
+
+	pthread_mutex_lock(&bus->lock);
+	interrupted = bus->interrupted;
+	pthread_mutex_unlock(&bus->lock);
+	return interrupted;
+}
+
+static void
+hw_txn_error(struct hw_bus *bus, struct hw_job *job, const struct hw_txn *t, int attempts,
+    int err)
+{
+	hw_job_error(job, "device '%s' (bus %s, unit %d): %s %s 0x%04x (%s): %s%s%.0d%s",
+	    t->dev->name, bus->cfg->name, t->dev->unit, t->writing ? "write" : "read",
+	    profile_table_names[t->obj->table], t->obj->address, profile_op_names[t->op],
+	    modbus_strerror(err), attempts > 1 ? " after " : "", attempts > 1 ? attempts : 0,
+	    attempts > 1 ? " attempts" : "");
+}
+
+/* A transaction with bounded retries and reconnection. Returns 0 or -1. */
+static int
+hw_bus_transact(struct hw_bus *bus, struct hw_job *job, const struct hw_txn *t, uint16_t regs[2])
+{
+	int attempt, err, max_attempts = 1 + (bus->cfg->retries > 0 ? bus->cfg->retries : 0);
+
+	for (attempt = 1;; attempt++) {
+		if (hw_bus_was_interrupted(bus) && job->safe == NULL) {
+			hw_job_error(job, "device '%s': interrupted for the safe state", t->dev->name);
+			return -1;
+		}
+		if (hw_bus_connect(bus, job) == -1)
+			return -1;
+		if (bus->cfg->type == RIG_BUS_RTU && bus->cfg->frame_delay_ms > 0) {
+			struct timespec gap = { bus->cfg->frame_delay_ms / 1000,
+				(bus->cfg->frame_delay_ms % 1000) * 1000000 };
+			nanosleep(&gap, NULL);
+		}
+		modbus_set_slave(bus->ctx, t->dev->unit);
+		pthread_mutex_lock(&bus->lock);
+		bus->in_flight = 1;
+		pthread_mutex_unlock(&bus->lock);
+		errno = 0;
+		if (hw_modbus_call(bus, t->obj, t->writing, regs) != -1) {
+			pthread_mutex_lock(&bus->lock);
+			bus->in_flight = 0;
+			pthread_mutex_unlock(&bus->lock);
+			hw_count(bus->hw, 1, attempt - 1, 0, 0);
+			return 0;
+		}
+		err = errno;
+		pthread_mutex_lock(&bus->lock);
+		bus->in_flight = 0;
+		pthread_mutex_unlock(&bus->lock);
+		if (hw_is_exception(err)) {
+			hw_count(bus->hw, 1, attempt - 1, 0, 1);
+			hw_txn_error(bus, job, t, 1, err);
+			return -1;
+		}
+		/*
+		 * Timeout, bad frame, lost link or an interruption: TCP starts
+		 * afresh so that a late reply cannot answer the next request;
+		 * RTU drops whatever is left on the line.
+		 */
+		if (bus->cfg->type == RIG_BUS_TCP || err == ECONNRESET || err == EBADF ||
+		    hw_bus_was_interrupted(bus))
+			hw_bus_disconnect(bus);
+		else
+			modbus_flush(bus->ctx);
+		if (attempt >= max_attempts || (hw_bus_was_interrupted(bus) && job->safe == NULL)) {
+			hw_count(bus->hw, 1, attempt - 1, 0, 1);
+			hw_txn_error(bus, job, t, attempt, err);
+			return -1;
+		}
+	}
+}
+
+static const struct profile_object *
+hw_obj(const struct profile *p, enum profile_op op)
+{
+	return p->ops[op].defined ? &p->ops[op] : NULL;
+}
+
+/* Writes an engineering value through op's object. */
+static int
+hw_write_value(struct hw_bus *bus, struct hw_job *job, const struct profile *p,
+    enum profile_op op, double value)
+{
+	const struct rig_device *dev = &bus->hw->rig->devices[job->req.device];
+	struct hw_txn t = { dev, hw_obj(p, op), op, 1 };
+	uint16_t regs[2];
+
+	if (profile_encode(t.obj, value, regs) == -1) {
+		hw_job_error(job, "device '%s': %s %g does not fit %s register 0x%04x", dev->name,
+		    profile_op_names[op], value, profile_table_names[t.obj->table], t.obj->address);
+		return -1;
+	}
+	return hw_bus_transact(bus, job, &t, regs);
+}
+
+/* Writes op's command value (raw, unscaled) to its control word or coil. */
+static int
+hw_command(struct hw_bus *bus, struct hw_job *job, const struct profile *p, enum profile_op op)
+{
+	const struct rig_device *dev = &bus->hw->rig->devices[job->req.device];
+	struct hw_txn t = { dev, hw_obj(p, op), op, 1 };
+	uint16_t regs[2] = { (uint16_t)t.obj->command, 0 };
+
+	if (profile_width(t.obj) == 2) {
+		struct profile_object raw = *t.obj;
+		raw.scale = 1;
+		raw.offset = 0;
+		if (profile_encode(&raw, t.obj->command, regs) == -1)
+			return -1;
+	}
+	return hw_bus_transact(bus, job, &t, regs);
+}
+
+/*
+ * Reads op's object into regs; objects already read in this job (status
+ * flags often share one word) come from the cache instead.
+ */
+struct hw_read_cache {
+	int count;
+	struct { enum profile_table table; uint16_t address; int width; uint16_t regs[2]; } e[8];
+};
+
+static int
+hw_read(struct hw_bus *bus, struct hw_job *job, const struct profile *p, enum profile_op op,
+    struct hw_read_cache *cache, uint16_t regs[2])
+{
+	const struct rig_device *dev = &bus->hw->rig->devices[job->req.device];
+	struct hw_txn t = { dev, hw_obj(p, op), op, 0 };
+	int i, width = profile_width(t.obj);
+
+	for (i = 0; i < cache->count; i++) {
+		if (cache->e[i].table == t.obj->table && cache->e[i].address == t.obj->address &&
+		    cache->e[i].width == width) {
+			memcpy(regs, cache->e[i].regs, sizeof(cache->e[i].regs));
+			return 0;
+		}
+	}
+	regs[0] = regs[1] = 0;
+	if (hw_bus_transact(bus, job, &t, regs) == -1)
+		return -1;
+	if (cache->count < 8) {
+		cache->e[cache->count].table = t.obj->table;
+		cache->e[cache->count].address = t.obj->address;
+		cache->e[cache->count].width = width;
+		memcpy(cache->e[cache->count].regs, regs, sizeof(cache->e[0].regs));
+		cache->count++;
+	}
+	return 0;
+}
+
+/* Reads a flag into *flag (left -1 when the profile lacks it). */
+static int
+hw_read_flag(struct hw_bus *bus, struct hw_job *job, const struct profile *p, enum profile_op op,
+    struct hw_read_cache *cache, int *flag)
+{
+	uint16_t regs[2];
+
+	if (!p->ops[op].defined)
+		return 0;
+	if (hw_read(bus, job, p, op, cache, regs) == -1)
+		return -1;
+	*flag = profile_flag(&p->ops[op], regs);
+	return 0;
+}
+
+static int
+hw_read_number(struct hw_bus *bus, struct hw_job *job, const struct profile *p,
+    enum profile_op op, struct hw_read_cache *cache, double *value)
+{
+	uint16_t regs[2];
+
+	if (!p->ops[op].defined)
+		return 0;
+	if (hw_read(bus, job, p, op, cache, regs) == -1)
+		return -1;
+	*value = profile_decode(&p->ops[op], regs);
+	return 0;
+}
+
+/* Everything the role reports: the answer to HW_STATUS and HW_PROBE. */
+static int
+hw_do_status(struct hw_bus *bus, struct hw_job *job, const struct profile *p)
+{
+	struct hw_read_cache cache = { 0 };
+	struct hw_result *r = &job->res;
+	int rc = 0;
+
+	switch (p->role) {
+	case RIG_AXIS:
+		rc |= hw_read_number(bus, job, p, PROFILE_POSITION, &cache, &r->position_mm);
+		rc |= hw_read_flag(bus, job, p, PROFILE_BUSY, &cache, &r->busy);
+		rc |= hw_read_flag(bus, job, p, PROFILE_IN_POSITION, &cache, &r->in_position);
+		break;
+	case RIG_PUMP:
+		rc |= hw_read_number(bus, job, p, PROFILE_VOLUME, &cache, &r->value);
+		rc |= hw_read_flag(bus, job, p, PROFILE_RUNNING, &cache, &r->running);
+		break;
+	case RIG_LINE:
+		rc |= hw_read_number(bus, job, p, PROFILE_LENGTH, &cache, &r->value);
+		rc |= hw_read_flag(bus, job, p, PROFILE_RUNNING, &cache, &r->running);
+		break;
+	case RIG_VALVE:
+		if (p->ops[PROFILE_STATE].defined) {
+			int state = -1;
+			rc |= hw_read_flag(bus, job, p, PROFILE_STATE, &cache, &state);
+			r->value = state;
+		}
+		break;
+	case RIG_INPUT: {
+		int active = -1;
+		rc |= hw_read_flag(bus, job, p, PROFILE_ACTIVE, &cache, &active);
+		r->value = active;
+		break;
+	}
+	case RIG_SENSOR:
+		rc |= hw_read_number(bus, job, p, PROFILE_VALUE, &cache, &r->value);
+		break;
+	case RIG_ROLE_COUNT:
+		break;
+	}
+	if (rc == 0)
+		rc |= hw_read_flag(bus, job, p, PROFILE_ALARM, &cache, &r->alarm);
+	return rc == 0 ? 0 : -1;
+}
+
+static int
+hw_do_move(struct hw_bus *bus, struct hw_job *job, const struct profile *p)
+{
+	const struct rig_device *dev = &bus->hw->rig->devices[job->req.device];
+	double speed = job->req.speed_mm_s > 0 ? job->req.speed_mm_s : dev->max_speed_mm_s;
+
+	/* enable is idempotent (a PR mode, a servo-on): sent with every move */
+	if (p->ops[PROFILE_ENABLE].defined && hw_command(bus, job, p, PROFILE_ENABLE) == -1)
+		return -1;
+	if (p->ops[PROFILE_SPEED].defined &&
+	    hw_write_value(bus, job, p, PROFILE_SPEED, speed) == -1)
+		return -1;
+	if (p->ops[PROFILE_ACCEL].defined && dev->max_accel_mm_s2 > 0 &&
+	    hw_write_value(bus, job, p, PROFILE_ACCEL, dev->max_accel_mm_s2) == -1)
+		return -1;
+	if (hw_write_value(bus, job, p, PROFILE_TARGET, job->req.value) == -1)
+		return -1;
+	return hw_command(bus, job, p, PROFILE_GO);
+}
+
+/* Pumps and line drives: direction, rate, run; a zero rate stops. */
+static int
+hw_do_run(struct hw_bus *bus, struct hw_job *job, const struct profile *p, enum profile_op rate)
+{
+	if (job->req.value <= 0)
+		return hw_command(bus, job, p, PROFILE_STOP);
+	if (p->ops[PROFILE_DIRECTION].defined &&
+	    hw_write_value(bus, job, p, PROFILE_DIRECTION, job->req.reverse ? 1 : 0) == -1)
+		return -1;
+	if (p->ops[rate].defined && hw_write_value(bus, job, p, rate, job->req.value) == -1)
+		return -1;
+	return hw_command(bus, job, p, PROFILE_RUN);
+}
+
+static void
+hw_bus_execute(struct hw_bus *bus, struct hw_job *job)
+{
+	const struct profile *p = profile_of(bus->hw->profiles, job->req.device);
+	int rc = -1;
+
+	job->res.ok = 1;
+	switch (job->req.op) {
+	case HW_PROBE:
+	case HW_STATUS:
+	case HW_READ:
+		rc = hw_do_status(bus, job, p);
+		break;
+	case HW_MOVE:
+		rc = hw_do_move(bus, job, p);
+		break;
+	case HW_HOME:
+		rc = hw_command(bus, job, p, PROFILE_HOME);
+		break;
+	case HW_STOP:
+		rc = hw_command(bus, job, p, PROFILE_STOP);
+		break;
+	case HW_PUMP:
+		rc = hw_do_run(bus, job, p, PROFILE_FLOW);
+		break;
+	case HW_LINE:
+		rc = hw_do_run(bus, job, p, PROFILE_SPEED);
+		break;
+	case HW_OUTPUT:
+		rc = hw_command(bus, job, p, job->req.value != 0 ? PROFILE_ON : PROFILE_OFF);
+		break;
+	}
+	if (rc == -1)
+		hw_job_error(job, "device '%s': failed", bus->hw->rig->devices[job->req.device].name);
+}
+
+static void *
+hw_bus_main(void *arg)
+{
+	struct hw_bus *bus = arg;
+	struct hw_job *job;
+
+	pthread_mutex_lock(&bus->lock);
+	for (;;) {
+		while (!bus->stopping && bus->queue_head == NULL)
+			pthread_cond_wait(&bus->wake, &bus->lock);
+		if (bus->stopping)
+			break;
+		job = bus->queue_head;
+		bus->queue_head = job->next;
+		if (bus->queue_head == NULL)
+			bus->queue_tail = NULL;
+		job->next = NULL;
+		/* a new job after an interruption: only safe-state jobs are queued now */
+		bus->interrupted = 0;
+		bus->job_running = 1;
+		pthread_mutex_unlock(&bus->lock);
+		hw_bus_execute(bus, job);
+		hw_complete(bus->hw, job);
+		pthread_mutex_lock(&bus->lock);
+		bus->job_running = 0;
+	}
+	pthread_mutex_unlock(&bus->lock);
+	hw_bus_disconnect(bus);
+	return NULL;
+}
+
+static modbus_t *
+hw_bus_new_ctx(const struct rig_bus *cfg, char *err, size_t err_size)
+{
+	char port[16];
+	modbus_t *ctx;
+
+	if (cfg->type == RIG_BUS_TCP) {
+		snprintf(port, sizeof(port), "%d", cfg->port);
+		ctx = modbus_new_tcp_pi(cfg->host, port);
+	} else {
+		ctx = modbus_new_rtu(cfg->device, cfg->baud, cfg->parity, cfg->data_bits,
+		    cfg->stop_bits);
+	}
+	if (ctx == NULL) {
+		snprintf(err, err_size, "bus %s: cannot create a Modbus context: %s", cfg->name,
+		    modbus_strerror(errno));
+		return NULL;
+	}
+	int64_t timeout_ms = cfg->timeout_ms > 0 ? cfg->timeout_ms : 500;
+	/* no MODBUS_ERROR_RECOVERY_*: it would block in the call; we retry ourselves */
+	if (modbus_set_error_recovery(ctx, MODBUS_ERROR_RECOVERY_NONE) == -1 ||
+	    modbus_set_response_timeout(ctx, (uint32_t)(timeout_ms / 1000),
+	    (uint32_t)(timeout_ms % 1000) * 1000) == -1) {
+		snprintf(err, err_size, "bus %s: cannot set timeouts: %s", cfg->name,
+		    modbus_strerror(errno));
+		modbus_free(ctx);
+		return NULL;
+	}
+	return ctx;
+}
+
+int
+hw_bus_start(struct hw_bus *bus, char *err, size_t err_size)
+{
+	int rc;
+
+	bus->fd = -1;
+	if ((bus->ctx = hw_bus_new_ctx(bus->cfg, err, err_size)) == NULL)
+		return -1;
+	if ((rc = pthread_create(&bus->thread, NULL, hw_bus_main, bus)) != 0) {
+		snprintf(err, err_size, "bus %s: cannot start its thread: %s", bus->cfg->name,
+		    strerror(rc));
+		modbus_free(bus->ctx);
+		bus->ctx = NULL;
+		return -1;
+	}
+	bus->thread_started = 1;
+	return 0;
+}
+
+static void
+hw_bus_free_queue(struct hw_bus *bus)
+{
+	struct hw_job *job, *next;
+
+	for (job = bus->queue_head; job != NULL; job = next) {
+		next = job->next;
+		hw_job_drop(job);
+	}
+	bus->queue_head = bus->queue_tail = NULL;
+}
+
+/* Breaks a blocked read: the worker sees an error at once. Call with lock held. */
+static void
+hw_bus_break_locked(struct hw_bus *bus)
+{
+	/* the job in hand stops before its next transaction (a "go" after a stop...) */
+	if (bus->job_running)
+		bus->interrupted = 1;
+	if (!bus->in_flight || bus->fd < 0)
+		return;
+	if (bus->cfg->type == RIG_BUS_TCP) {
+		shutdown(bus->fd, SHUT_RDWR);
+	} else {
+		/*
+		 * A tty cannot be shut down: put /dev/null in its place, so the
+		 * worker's select() sees end of file (libmodbus: ECONNRESET)
+		 * and the worker reopens the port. dup2() is atomic, so the fd
+		 * number stays valid for the worker throughout.
+		 */
+		int null_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+		if (null_fd != -1) {
+			dup2(null_fd, bus->fd);
+			close(null_fd);
+		}
+	}
+}
+
+void
+hw_bus_interrupt(struct hw_bus *bus)
+{
+	pthread_mutex_lock(&bus->lock);
+	hw_bus_free_queue(bus);
+	hw_bus_break_locked(bus);
+	pthread_mutex_unlock(&bus->lock);
+}
+
+void
+hw_bus_queue(struct hw_bus *bus, struct hw_job *job, int first)
+{
+	pthread_mutex_lock(&bus->lock);
+	job->next = NULL;
+	if (bus->queue_head == NULL) {
+		bus->queue_head = bus->queue_tail = job;
+	} else if (first) {
+		job->next = bus->queue_head;
+		bus->queue_head = job;
+	} else {
+		bus->queue_tail->next = job;
+		bus->queue_tail = job;
+	}
+	pthread_cond_signal(&bus->wake);
+	pthread_mutex_unlock(&bus->lock);
+}
+
+void
+hw_bus_stop(struct hw_bus *bus)
+{
+	if (bus->thread_started) {
+		pthread_mutex_lock(&bus->lock);
+		bus->stopping = 1;
+		hw_bus_free_queue(bus);
+		hw_bus_break_locked(bus);
+		pthread_cond_signal(&bus->wake);
+		pthread_mutex_unlock(&bus->lock);
+		pthread_join(bus->thread, NULL);
+		bus->thread_started = 0;
+	}
+	if (bus->ctx != NULL) {
+		modbus_free(bus->ctx);
+		bus->ctx = NULL;
+	}
+}

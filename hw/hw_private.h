@@ -1,0 +1,101 @@
+/*
+ * Internals shared by hw.c (the interface, GPIO, completions in the loop
+ * thread) and hw_bus.c (one worker thread per Modbus bus). Not for other
+ * modules.
+ */
+#ifndef LBL_HW_PRIVATE_H
+#define LBL_HW_PRIVATE_H
+
+#include <pthread.h>
+#include <stdint.h>
+
+#include <modbus.h>
+
+#include "hw.h"
+#include "profile.h"
+
+struct hw_safe_batch;
+
+/* One queued operation; owned by the bus queue, then by the done list. */
+struct hw_job {
+	struct hw_job *next;
+	struct hw_request req;
+	struct hw_result res;
+	hw_done_cb done;
+	void *arg;
+	unsigned epoch;			/* hw->epoch when queued; stale ones are dropped */
+	struct hw_safe_batch *safe;	/* set for the commands of a safe state */
+};
+
+struct hw_bus {
+	struct hw *hw;
+	const struct rig_bus *cfg;
+	int index;
+	modbus_t *ctx;
+	pthread_t thread;
+	int thread_started;
+
+	/* Everything below is guarded by lock. */
+	pthread_mutex_t lock;
+	pthread_cond_t wake;
+	struct hw_job *queue_head, *queue_tail;
+	int stopping;
+	int fd;				/* the connected socket or tty, -1 when closed */
+	int job_running;		/* the worker has a job in hand */
+	int in_flight;			/* a transaction is running on fd */
+	int interrupted;		/* hw_safe_state() broke the transaction in flight */
+
+	/* Worker-thread only. */
+	int ever_connected;
+	int64_t retry_at_ns;		/* no reconnect attempt before this (back-off) */
+	int backoff_ms;
+};
+
+struct hw_input {
+	int device;
+	struct gpio_line *line;
+	int level;			/* last logical level, -1 unknown */
+};
+
+struct hw {
+	const struct rig *rig;
+	struct loop *loop;
+	struct profile_set *profiles;
+	struct hw_bus *buses;
+	size_t bus_count;
+	struct gpio_line **gpio;	/* per device: GPIO line or NULL */
+	int *levels;			/* per device: input level, -1 unknown */
+	hw_input_cb input_cb;
+	void *input_arg;
+	struct loop_timer *poll_timer;
+	int poll_interval_ms;
+	int poll_pending;		/* Modbus input reads in flight */
+	unsigned epoch;			/* loop thread only */
+
+	/* Completed jobs, handed from workers to the loop thread. */
+	pthread_mutex_t done_lock;
+	struct hw_job *done_head, *done_tail;
+	int event_fd;
+
+	pthread_mutex_t stats_lock;
+	struct hw_stats stats;
+};
+
+/* Starts the worker of bus; returns 0 or -1 with err. */
+int hw_bus_start(struct hw_bus *bus, char *err, size_t err_size);
+/* Stops and joins the worker, freeing queued jobs and the context. */
+void hw_bus_stop(struct hw_bus *bus);
+/* Appends job to the bus queue (first = 1: before everything queued). */
+void hw_bus_queue(struct hw_bus *bus, struct hw_job *job, int first);
+/*
+ * Drops every queued job (freed, no callback) and interrupts the
+ * transaction in flight, if any, so that the worker is free at once.
+ */
+void hw_bus_interrupt(struct hw_bus *bus);
+/* Frees a job that will never complete (loop thread only: it may end a safe batch). */
+void hw_job_drop(struct hw_job *job);
+/* Hands a finished job to the loop thread (any thread). */
+void hw_complete(struct hw *hw, struct hw_job *job);
+void hw_count(struct hw *hw, int transactions, int retries, int reconnects, int failures);
+
+#endif

@@ -1,0 +1,211 @@
+/* Device profiles: built-ins, user profiles and their errors, value conversion. */
+#include <stdlib.h>
+
+#include "profile.h"
+#include "test.h"
+
+static const char rig_head[] =
+    "name: t\n"
+    "buses:\n"
+    "  b: {type: tcp, host: 127.0.0.1, port: 1502}\n";
+
+/* Loads rig_head + body; returns the rendered diagnostics ("" when valid). */
+static char *
+load(const char *body, struct rig **rig_out, struct profile_set **set_out)
+{
+	static char text[4096];
+	struct diag d;
+	struct rig *rig = NULL;
+	struct profile_set *set = NULL;
+	char *out;
+
+	snprintf(text, sizeof(text), "%s%s", rig_head, body);
+	diag_init(&d, "rig.yaml");
+	if (rig_load_buffer("rig.yaml", text, strlen(text), &d, &rig) == 0)
+		profile_set_load(rig, &d, &set);
+	out = diag_render(&d);
+	diag_free(&d);
+	if (set_out != NULL && set != NULL) {
+		*set_out = set;
+		*rig_out = rig;
+	} else {
+		profile_set_free(set);
+		rig_free(rig);
+	}
+	return out;
+}
+
+static void
+test_builtins(void)
+{
+	struct profile_set *set;
+	const struct profile *p;
+	struct diag d;
+
+	diag_init(&d, "none");
+	TEST_EQ_INT("built-in profiles parse", profile_set_load(NULL, &d, &set), 0);
+	TEST_EQ_INT("no diagnostics for built-ins", d.count, 0);
+	diag_free(&d);
+	if (set == NULL)
+		return;
+	p = profile_find(set, "generic-drive");
+	TEST_CHECK("generic-drive is an axis", p && p->role == RIG_AXIS, "missing");
+	TEST_CHECK("generic-drive target is int32 at HR 0", p && p->ops[PROFILE_TARGET].type ==
+	    PROFILE_I32 && p->ops[PROFILE_TARGET].address == 0, "wrong map");
+	p = profile_find(set, "leadshine-pr");
+	TEST_CHECK("leadshine-pr trigger 0x6002 go=0x10", p && p->ops[PROFILE_GO].address ==
+	    0x6002 && p->ops[PROFILE_GO].command == 0x10, "wrong map");
+	TEST_CHECK("leadshine-pr has no in-position flag: tolerance instead",
+	    p && !p->ops[PROFILE_IN_POSITION].defined && p->tolerance_mm == 0.01, "wrong");
+	p = profile_find(set, "lead-fluid-bt100s");
+	TEST_CHECK("bt100s run is HR 3102 = 1", p && p->role == RIG_PUMP &&
+	    p->ops[PROFILE_RUN].address == 3102 && p->ops[PROFILE_RUN].command == 1, "wrong map");
+	TEST_CHECK("unknown profile", profile_find(set, "nope") == NULL, "found");
+	profile_set_free(set);
+}
+
+static void
+test_conversion(void)
+{
+	struct profile_object o = { .defined = 1, .table = PROFILE_HOLDING, .type = PROFILE_I32,
+		.scale = 0.001, .bit = -1 };
+	uint16_t regs[2];
+
+	TEST_EQ_INT("int32 -12.345 mm encodes", profile_encode(&o, -12.345, regs), 0);
+	/* -12345 = 0xFFFFCFC7: high word first */
+	TEST_EQ_INT("high word first", regs[0], 0xFFFF);
+	TEST_EQ_INT("then low word", regs[1], 0xCFC7);
+	TEST_NEAR("decodes back", profile_decode(&o, regs), -12.345, 1e-9);
+	o.low_word_first = 1;
+	profile_encode(&o, -12.345, regs);
+	TEST_EQ_INT("low word first", regs[0], 0xCFC7);
+	TEST_NEAR("decodes back low-first", profile_decode(&o, regs), -12.345, 1e-9);
+
+	o.type = PROFILE_F32;
+	o.scale = 1;
+	o.low_word_first = 0;
+	profile_encode(&o, 4999986.0, regs);
+	/* 4999986.0f = 0x4A989664 */
+	TEST_EQ_INT("float32 high word", regs[0], 0x4A98);
+	TEST_EQ_INT("float32 low word", regs[1], 0x9664);
+	TEST_NEAR("float32 decodes", profile_decode(&o, regs), 4999986.0, 0.5);
+
+	o.type = PROFILE_U16;
+	o.scale = 0.1;
+	o.offset = -40;
+	TEST_EQ_INT("uint16 with offset", profile_encode(&o, 22.5, regs), 0);
+	TEST_EQ_INT("raw = (22.5 + 40) / 0.1", regs[0], 625);
+	TEST_EQ_INT("uint16 refuses what does not fit", profile_encode(&o, -50, regs), -1);
+	TEST_EQ_INT("uint16 refuses overflow", profile_encode(&o, 7000, regs), -1);
+	o.type = PROFILE_I16;
+	o.offset = 0;
+	o.scale = 1;
+	profile_encode(&o, -2, regs);
+	TEST_EQ_INT("int16 two's complement", regs[0], 0xFFFE);
+	TEST_NEAR("int16 decodes signed", profile_decode(&o, regs), -2, 0);
+
+	o.type = PROFILE_U16;
+	o.bit = 2;
+	regs[0] = 0x0004;
+	TEST_EQ_INT("status bit 2 set", profile_flag(&o, regs), 1);
+	regs[0] = 0x0003;
+	TEST_EQ_INT("status bit 2 clear", profile_flag(&o, regs), 0);
+	o.bit = -1;
+	TEST_EQ_INT("bit-less flag: non-zero", profile_flag(&o, regs), 1);
+}
+
+static void
+test_user_profiles(void)
+{
+	struct profile_set *set = NULL;
+	struct rig *rig = NULL;
+	char *out;
+
+	out = load("profiles:\n"
+	    "  my-pump:\n"
+	    "    base: lead-fluid-bt100s\n"
+	    "    ops:\n"
+	    "      flow: {table: holding, address: 3100, type: uint16, scale: 0.08}\n"
+	    "  relay-8:\n"
+	    "    role: valve\n"
+	    "    word_order: low-first\n"
+	    "    ops:\n"
+	    "      on: {table: coil, address: 3, write: 1}\n"
+	    "      off: {table: coil, address: 3, write: 0}\n"
+	    "devices:\n"
+	    "  p: {role: pump, kind: peristaltic, bus: b, unit: 1, profile: my-pump, max_flow: 20 mL/min}\n"
+	    "  v: {role: valve, kind: valve, bus: b, unit: 2, profile: relay-8}\n", &rig, &set);
+	TEST_STR("a derived and a new profile are valid", out, "");
+	free(out);
+	if (set != NULL) {
+		const struct profile *p = profile_of(set, 0);
+		TEST_CHECK("derived flow scale replaced", p && p->ops[PROFILE_FLOW].scale == 0.08,
+		    "not replaced");
+		TEST_CHECK("base operations kept", p && p->ops[PROFILE_RUN].address == 3102,
+		    "lost");
+		TEST_CHECK("device 1 uses relay-8", profile_of(set, 1) &&
+		    strcmp(profile_of(set, 1)->name, "relay-8") == 0, "wrong");
+	}
+	profile_set_free(set);
+	rig_free(rig);
+
+	out = load("devices:\n"
+	    "  p: {role: pump, kind: peristaltic, bus: b, unit: 1, profile: generic-drive, max_flow: 9 mL/min}\n",
+	    NULL, NULL);
+	TEST_CONTAINS("role mismatch named", out, "rig.yaml:5:64: error: device 'p' has role pump but "
+	    "profile 'generic-drive' is for role axis");
+	free(out);
+
+	out = load("devices:\n"
+	    "  p: {role: pump, kind: peristaltic, bus: b, unit: 1, profile: bt100, max_flow: 9 mL/min}\n", NULL, NULL);
+	TEST_CONTAINS("unknown profile named", out, "unknown profile 'bt100'");
+	free(out);
+
+	out = load("profiles:\n"
+	    "  x:\n"
+	    "    role: pump\n"
+	    "    ops:\n"
+	    "      run: {table: input, address: 1, write: 1}\n"
+	    "      stop: {table: holding, address: 1}\n"
+	    "      flow: {table: holding, address: 0x10000}\n"
+	    "      speed: {address: 2}\n"
+	    "      volume: {table: holding, address: 4, type: int64}\n"
+	    "devices: {}\n", NULL, NULL);
+	TEST_CONTAINS("a command to an input register", out,
+	    "rig.yaml:8:12: error: 'run' writes, so it needs a coil or holding register");
+	TEST_CONTAINS("a command without its value", out,
+	    "rig.yaml:9:13: error: 'stop' is a command: give the value to write");
+	TEST_CONTAINS("address out of range", out,
+	    "rig.yaml:10:39: error: 'address' must be an integer from 0 to 65535");
+	TEST_CONTAINS("operation of another role", out,
+	    "rig.yaml:11:7: error: 'speed' is not an operation of a pump profile");
+	TEST_CONTAINS("unknown type", out, "rig.yaml:12:50: error: 'type': expected bit, uint16");
+	free(out);
+
+	out = load("profiles:\n"
+	    "  x: {role: axis, ops: {target: {address: 0, type: int32}}}\n"
+	    "devices: {}\n", NULL, NULL);
+	TEST_CONTAINS("missing required operations", out,
+	    "profile 'x' lacks 'go', which every axis profile needs");
+	free(out);
+
+	out = load("profiles:\n"
+	    "  x: {role: input, ops: {active: {table: discrete, address: 0, type: uint16}}}\n"
+	    "  y: {role: input, ops: {active: {table: input, address: 0, type: int32, bit: 3}}}\n"
+	    "  generic-pump: {role: pump, ops: {}}\n"
+	    "devices: {}\n", NULL, NULL);
+	TEST_CONTAINS("discrete inputs are bits", out, "discrete objects are single bits");
+	TEST_CONTAINS("bit of a 32-bit value refused", out, "'bit' selects a bit of a 16-bit");
+	TEST_CONTAINS("built-ins cannot be redefined", out, "profile 'generic-pump' is already "
+	    "defined");
+	free(out);
+}
+
+int
+main(void)
+{
+	test_builtins();
+	test_conversion();
+	test_user_profiles();
+	return TEST_DONE();
+}
