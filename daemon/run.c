@@ -52,6 +52,7 @@ struct run {
 	int have_baseline;
 	double baseline_hz;
 	double measured_nm;		/* NAN until measured */
+	int measured_bilayer;		/* the bilayer measured_nm was taken after */
 	int stop_early;
 	int *dips;			/* per solution, done so far */
 	double *volume_ml;
@@ -426,6 +427,7 @@ run_measured(struct run *run, double value)
 		run->measured_nm = value * src->nm_per_absorbance;
 		break;
 	}
+	run->measured_bilayer = s->bilayer;
 	run_event(run, "info", dev->name, "measured %.1f nm after bilayer %d (raw %.6g)",
 	    run->measured_nm, s->bilayer, value);
 	if (src->stop_at_target && run->recipe->target_thickness_nm > 0 &&
@@ -502,9 +504,16 @@ run_next_action(struct run *run)
 		}
 		next_bilayer = run->step + 1 < run->plan->count ?
 		    run->plan->steps[run->step + 1].bilayer : -1;
-		if (s->bilayer > 0 && next_bilayer != s->bilayer && s->phase != PHASE_POST)
-			db_bilayer_done(run->ctx.db, run->batch_id, s->bilayer,
-			    run->plan->thickness_nm[s->bilayer], run->measured_nm);
+		/* a bilayer ends with its last cycle or checkpoint step */
+		if (s->bilayer > 0 && s->phase != PHASE_POST && (next_bilayer != s->bilayer ||
+		    run->plan->steps[run->step + 1].phase == PHASE_POST) &&
+		    db_bilayer_done(run->ctx.db, run->batch_id, s->bilayer,
+		    run->plan->thickness_nm[s->bilayer],
+		    run->measured_bilayer == s->bilayer ? run->measured_nm : NAN) == -1) {
+			run_fault(run, "failed", 1, "the database did not record bilayer %d",
+			    s->bilayer);
+			return;
+		}
 		run->step++;
 		if (run->stop_early) {
 			/* skip the remaining cycles: go on with the post steps */

@@ -15,7 +15,7 @@ make_rig dip-rig.yaml "$LBL_TMP/rig.yaml"
 echo "== lbl demo: (Ag+/TCA)5 on Ni-plated textile, simulated rig, time scale $scale"
 start_simrig "$LBL_TMP/rig.yaml" --time-scale "$scale" || exit 1
 start_lbld "$LBL_TMP/rig.yaml" "$LBL_TMP/lbl.db" --time-scale "$scale" || exit 1
-"$ctl" hw --rig "$LBL_TMP/rig.yaml" || true
+"$ctl" hw --rig "$LBL_TMP/rig.yaml" --gpio-sim "$LBL_TMP/gpio" || true
 echo
 "$ctl" check "$LBL_TOP/recipes/examples/ag-tca-5-dip.yaml" --rig "$LBL_TMP/rig.yaml" || exit 1
 answer_prompts &

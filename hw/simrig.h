@@ -1,0 +1,99 @@
+/*
+ * lbl-simrig internals: a Modbus server that emulates the rig a rig file
+ * describes, device by device, through the devices' own profiles. Shared by
+ * simrig_main.c (startup), simrig_phys.c (device physics), simrig_net.c
+ * (Modbus TCP and RTU servers) and simrig_ctl.c (fault control socket).
+ *
+ * Physics is evaluated lazily: a device's state is a function of time, and
+ * it is brought up to date when a request reaches it, so an idle simulator
+ * never wakes up. Time runs time_scale times faster than the wall clock.
+ */
+#ifndef LBL_SIMRIG_H
+#define LBL_SIMRIG_H
+
+#include <stdint.h>
+
+#include <modbus.h>
+
+#include "loop.h"
+#include "profile.h"
+#include "rig.h"
+
+enum simrig_fault {
+	SIMRIG_OK,
+	SIMRIG_SILENT,		/* never answers */
+	SIMRIG_EXCEPTION,	/* answers with exception 4, server device failure */
+	SIMRIG_STALL,		/* answers 2 s late, past any sane timeout */
+	SIMRIG_ALARM,		/* raises its alarm flag */
+	SIMRIG_STUCK,		/* axis: stops halfway and never arrives; pump: never runs */
+	SIMRIG_FAULT_COUNT
+};
+
+extern const char *const simrig_fault_names[];
+
+struct simrig_device {
+	const struct rig_device *cfg;
+	const struct profile *profile;
+	int index;
+	modbus_mapping_t *map;
+	enum simrig_fault fault;
+	int64_t updated_ns;		/* physics evaluated up to here */
+	/* axis */
+	double position_mm, from_mm, to_mm;
+	double speed_mm_s;
+	int64_t move_start_ns;		/* in simulated time */
+	int moving;
+	/* pump (mL, mL/min) and line (mm, mm/s) */
+	int running, reverse;
+	double rate, total;
+	/* valve and input */
+	int active;
+};
+
+struct simrig {
+	struct rig *rig;
+	struct profile_set *profiles;
+	struct loop *loop;
+	double time_scale;
+	double growth_nm;		/* film growth per coating immersion */
+	int verbose;
+	struct simrig_device *devices;	/* one per rig device; map NULL for GPIO ones */
+	int immersed_station;		/* station the substrate is in, -1 */
+	int coating_dips;		/* immersions into coating baths so far */
+	int64_t start_ns;
+	struct simrig_net *net;
+	struct simrig_ctl *ctl;
+};
+
+/* Simulated time now, in ns: wall time since start times the time scale. */
+int64_t simrig_now_ns(const struct simrig *sim);
+
+/* Allocates every Modbus device's register map and sets its initial state. */
+int simrig_phys_init(struct simrig *sim);
+void simrig_phys_free(struct simrig *sim);
+/* Brings every device's registers up to date with simulated time. */
+void simrig_phys_update(struct simrig *sim);
+/*
+ * Reacts to a write request the device just answered: function code fc,
+ * first protocol address and count of the objects written.
+ */
+void simrig_phys_written(struct simrig *sim, struct simrig_device *dev, int fc,
+    int address, int count);
+/* The device with this unit id on this bus, or NULL. */
+struct simrig_device *simrig_find_unit(struct simrig *sim, int bus, int unit);
+/* Formats a device's state as "key=value ..." for the control socket. */
+void simrig_phys_describe(struct simrig *sim, const struct simrig_device *dev, char *buf,
+    size_t size);
+
+/* Serves every bus of the rig; prints what it listens on to out. */
+int simrig_net_start(struct simrig *sim, char *listening, size_t size);
+void simrig_net_stop(struct simrig *sim);
+
+/* The control socket: "fault DEV KIND", "clear DEV", "get DEV", "set DEV 0|1". */
+int simrig_ctl_start(struct simrig *sim, const char *path);
+void simrig_ctl_stop(struct simrig *sim);
+/* Applies a fault ("DEV:KIND" on the command line, or from the socket). */
+int simrig_set_fault(struct simrig *sim, const char *device, const char *kind, char *err,
+    size_t err_size);
+
+#endif

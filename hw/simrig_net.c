@@ -1,0 +1,479 @@
+/*
+ * lbl-simrig's Modbus servers. libmodbus builds every answer (modbus_reply
+ * against the device's register map), but framing and unit dispatch are
+ * done here: libmodbus's own server loop blocks on one connection and its
+ * RTU server answers a single unit id, while a real bus carries several
+ * devices and a TCP gateway several clients.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "simrig.h"
+
+#define SIMRIG_FRAME_MAX	260	/* MBAP 7 + PDU 253 */
+#define SIMRIG_STALL_MS		2000	/* past any sane response timeout */
+#define SIMRIG_RTU_GAP_MS	50	/* a partial RTU frame older than this is noise */
+
+struct simrig_client {
+	struct simrig_server *server;
+	int fd;
+	unsigned serial;		/* to tell a stalled answer's client is gone */
+	uint8_t buf[SIMRIG_FRAME_MAX * 2];
+	size_t len;
+	int64_t last_byte_ns;
+	struct simrig_client *next;
+};
+
+struct simrig_server {
+	struct simrig *sim;
+	int bus;
+	int rtu;
+	modbus_t *ctx;			/* builds answers; its socket is set per answer */
+	int listen_fd;			/* TCP */
+	struct simrig_client *clients;	/* TCP clients, or the one serial port (RTU) */
+};
+
+struct simrig_stalled {
+	struct simrig_server *server;
+	unsigned serial;
+	uint8_t req[SIMRIG_FRAME_MAX];
+	int len;
+	int64_t due_ns;
+	struct simrig_stalled *next;
+};
+
+struct simrig_net {
+	struct simrig_server *servers;
+	size_t count;
+	unsigned next_serial;
+	struct simrig_stalled *stalled;
+	struct loop_timer *stall_timer;
+};
+
+static void simrig_answer(struct simrig_server *server, struct simrig_client *client,
+    const uint8_t *req, int len, int allow_stall);
+
+static struct simrig_client *
+simrig_client_by_serial(struct simrig_server *server, unsigned serial)
+{
+	struct simrig_client *c;
+
+	for (c = server->clients; c != NULL; c = c->next)
+		if (c->serial == serial)
+			return c;
+	return NULL;
+}
+
+static void
+simrig_stall_arm(struct simrig_net *net)
+{
+	struct simrig_stalled *s;
+	int64_t due = INT64_MAX;
+
+	for (s = net->stalled; s != NULL; s = s->next)
+		if (s->due_ns < due)
+			due = s->due_ns;
+	if (due == INT64_MAX)
+		loop_timer_cancel(net->stall_timer);
+	else
+		loop_timer_at(net->stall_timer, due);
+}
+
+static void
+simrig_on_stall_timer(void *arg)
+{
+	struct simrig_net *net = arg;
+	struct simrig_stalled **link = &net->stalled, *s;
+	int64_t now = loop_now_ns();
+	struct simrig_client *client;
+
+	while ((s = *link) != NULL) {
+		if (s->due_ns > now) {
+			link = &s->next;
+			continue;
+		}
+		*link = s->next;
+		if ((client = simrig_client_by_serial(s->server, s->serial)) != NULL)
+			simrig_answer(s->server, client, s->req, s->len, 0);
+		free(s);
+	}
+	simrig_stall_arm(net);
+}
+
+static void
+simrig_stall(struct simrig_server *server, struct simrig_client *client, const uint8_t *req,
+    int len)
+{
+	struct simrig_net *net = server->sim->net;
+	struct simrig_stalled *s;
+
+	if ((s = calloc(1, sizeof(*s))) == NULL) {
+		log_warn("simrig: stalled request");
+		return;
+	}
+	s->server = server;
+	s->serial = client->serial;
+	memcpy(s->req, req, (size_t)len);
+	s->len = len;
+	s->due_ns = loop_now_ns() + (int64_t)SIMRIG_STALL_MS * 1000000;
+	s->next = net->stalled;
+	net->stalled = s;
+	simrig_stall_arm(net);
+}
+
+/* Answers one whole request frame (MBAP header or RTU address first). */
+static void
+simrig_answer(struct simrig_server *server, struct simrig_client *client, const uint8_t *req,
+    int len, int allow_stall)
+{
+	struct simrig *sim = server->sim;
+	int header = server->rtu ? 1 : 7;
+	int unit = req[header - 1], fc = req[header];
+	struct simrig_device *dev = simrig_find_unit(sim, server->bus, unit);
+	int address = req[header + 1] << 8 | req[header + 2], count = 1;
+
+	modbus_set_socket(server->ctx, client->fd);
+	if (dev == NULL) {
+		/* a gateway says so; on a serial line an absent unit is just silent */
+		if (!server->rtu)
+			modbus_reply_exception(server->ctx, req, MODBUS_EXCEPTION_GATEWAY_TARGET);
+		return;
+	}
+	if (dev->fault == SIMRIG_SILENT)
+		return;
+	if (dev->fault == SIMRIG_STALL && allow_stall) {
+		simrig_stall(server, client, req, len);
+		return;
+	}
+	if (dev->fault == SIMRIG_EXCEPTION) {
+		modbus_reply_exception(server->ctx, req, MODBUS_EXCEPTION_SLAVE_OR_SERVER_FAILURE);
+		return;
+	}
+	if (server->rtu)
+		modbus_set_slave(server->ctx, unit);
+	simrig_phys_update(sim);
+	if (modbus_reply(server->ctx, req, len, dev->map) == -1 && sim->verbose)
+		log_warnx("unit %d: reply: %s", unit, modbus_strerror(errno));
+	if (fc == 15 || fc == 16)
+		count = req[header + 3] << 8 | req[header + 4];
+	if (fc == 5 || fc == 6 || fc == 15 || fc == 16)
+		simrig_phys_written(sim, dev, fc, address, count);
+}
+
+static void
+simrig_client_close(struct simrig_server *server, struct simrig_client *client)
+{
+	struct simrig_client **link;
+
+	for (link = &server->clients; *link != NULL; link = &(*link)->next) {
+		if (*link == client) {
+			*link = client->next;
+			break;
+		}
+	}
+	loop_del_fd(server->sim->loop, client->fd);
+	close(client->fd);
+	free(client);
+}
+
+/* Length of the TCP frame at buf: 0 if incomplete, -1 if malformed. */
+static int
+simrig_tcp_frame(const uint8_t *buf, size_t len)
+{
+	int pdu;
+
+	if (len < 7)
+		return 0;
+	pdu = buf[4] << 8 | buf[5];
+	if (buf[2] != 0 || buf[3] != 0 || pdu < 2 || 6 + pdu > SIMRIG_FRAME_MAX)
+		return -1;
+	return (size_t)(6 + pdu) <= len ? 6 + pdu : 0;
+}
+
+static uint16_t
+simrig_crc16(const uint8_t *p, size_t len)
+{
+	uint16_t crc = 0xFFFF;
+	size_t i;
+	int b;
+
+	for (i = 0; i < len; i++) {
+		crc ^= p[i];
+		for (b = 0; b < 8; b++)
+			crc = crc & 1 ? (uint16_t)(crc >> 1 ^ 0xA001) : (uint16_t)(crc >> 1);
+	}
+	return crc;
+}
+
+/* Length of the RTU request at buf: 0 if incomplete, -1 if not a frame. */
+static int
+simrig_rtu_frame(const uint8_t *buf, size_t len)
+{
+	int need;
+	uint16_t crc;
+
+	if (len < 2)
+		return 0;
+	switch (buf[1]) {
+	case 1: case 2: case 3: case 4: case 5: case 6:
+		need = 8;
+		break;
+	case 15: case 16:
+		if (len < 7)
+			return 0;
+		need = 9 + buf[6];
+		break;
+	case 23:
+		if (len < 11)
+			return 0;
+		need = 13 + buf[10];
+		break;
+	default:
+		return -1;
+	}
+	if (need > SIMRIG_FRAME_MAX)
+		return -1;
+	if (len < (size_t)need)
+		return 0;
+	crc = simrig_crc16(buf, (size_t)need - 2);
+	if (buf[need - 2] != (crc & 0xFF) || buf[need - 1] != crc >> 8)
+		return -1;
+	return need;
+}
+
+static void
+simrig_on_data(void *arg, int fd, uint32_t events)
+{
+	struct simrig_client *client = arg;
+	struct simrig_server *server = client->server;
+	int64_t now = loop_now_ns();
+	ssize_t n;
+	int frame;
+
+	(void)events;
+	if (server->rtu && client->len > 0 &&
+	    now - client->last_byte_ns > (int64_t)SIMRIG_RTU_GAP_MS * 1000000)
+		client->len = 0;	/* the rest of that frame never came */
+	n = read(fd, client->buf + client->len, sizeof(client->buf) - client->len);
+	if (n == -1 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (n <= 0) {
+		if (!server->rtu)
+			simrig_client_close(server, client);
+		else if (n == -1)
+			log_warn("simrig: reading %s", server->sim->rig->buses[server->bus].device);
+		return;
+	}
+	client->len += (size_t)n;
+	client->last_byte_ns = now;
+	for (;;) {
+		frame = server->rtu ? simrig_rtu_frame(client->buf, client->len) :
+		    simrig_tcp_frame(client->buf, client->len);
+		if (frame == 0)
+			return;
+		if (frame < 0) {
+			if (!server->rtu) {
+				simrig_client_close(server, client);
+				return;
+			}
+			/* resynchronise: drop one byte and look again */
+			memmove(client->buf, client->buf + 1, --client->len);
+			continue;
+		}
+		simrig_answer(server, client, client->buf, frame, 1);
+		client->len -= (size_t)frame;
+		memmove(client->buf, client->buf + frame, client->len);
+	}
+}
+
+static struct simrig_client *
+simrig_client_add(struct simrig_server *server, int fd)
+{
+	struct simrig_client *client;
+
+	if ((client = calloc(1, sizeof(*client))) == NULL) {
+		log_warn("simrig: client");
+		close(fd);
+		return NULL;
+	}
+	client->server = server;
+	client->fd = fd;
+	client->serial = ++server->sim->net->next_serial;
+	if (loop_add_fd(server->sim->loop, fd, EPOLLIN, simrig_on_data, client) == -1) {
+		close(fd);
+		free(client);
+		return NULL;
+	}
+	client->next = server->clients;
+	server->clients = client;
+	return client;
+}
+
+static void
+simrig_on_accept(void *arg, int fd, uint32_t events)
+{
+	struct simrig_server *server = arg;
+	int client_fd, one = 1;
+
+	(void)events;
+	if ((client_fd = accept4(fd, NULL, NULL, SOCK_CLOEXEC)) == -1) {
+		if (errno != EAGAIN && errno != EINTR)
+			log_warn("simrig: accept");
+		return;
+	}
+	/* answers are small and must leave at once */
+	setsockopt(client_fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	simrig_client_add(server, client_fd);
+}
+
+static int
+simrig_tcp_listen(struct simrig_server *server, const struct rig_bus *bus)
+{
+	struct addrinfo hints = { 0 }, *res;
+	char port[16];
+	int fd, one = 1, rc;
+
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+	snprintf(port, sizeof(port), "%d", bus->port);
+	if ((rc = getaddrinfo(bus->host, port, &hints, &res)) != 0) {
+		log_warnx("bus '%s': %s:%d: %s", bus->name, bus->host, bus->port, gai_strerror(rc));
+		return -1;
+	}
+	fd = socket(res->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd == -1 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) == -1 ||
+	    bind(fd, res->ai_addr, res->ai_addrlen) == -1 || listen(fd, 16) == -1) {
+		log_warn("bus '%s': listening on %s:%d", bus->name, bus->host, bus->port);
+		if (fd != -1)
+			close(fd);
+		freeaddrinfo(res);
+		return -1;
+	}
+	freeaddrinfo(res);
+	server->listen_fd = fd;
+	/* the context only frames answers; its address is never connected to */
+	if ((server->ctx = modbus_new_tcp("127.0.0.1", bus->port)) == NULL) {
+		log_warn("bus '%s': modbus_new_tcp", bus->name);
+		return -1;
+	}
+	return loop_add_fd(server->sim->loop, fd, EPOLLIN, simrig_on_accept, server);
+}
+
+static int
+simrig_rtu_open(struct simrig_server *server, const struct rig_bus *bus)
+{
+	int fd, flags;
+
+	server->ctx = modbus_new_rtu(bus->device, bus->baud, bus->parity, bus->data_bits,
+	    bus->stop_bits);
+	if (server->ctx == NULL) {
+		log_warn("bus '%s': modbus_new_rtu %s", bus->name, bus->device);
+		return -1;
+	}
+	if (modbus_connect(server->ctx) == -1) {
+		log_warnx("bus '%s': cannot open %s: %s", bus->name, bus->device,
+		    modbus_strerror(errno));
+		return -1;
+	}
+	fd = modbus_get_socket(server->ctx);
+	if ((flags = fcntl(fd, F_GETFL)) == -1 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) == -1) {
+		log_warn("bus '%s': %s", bus->name, bus->device);
+		return -1;
+	}
+	return simrig_client_add(server, fd) == NULL ? -1 : 0;
+}
+
+int
+simrig_net_start(struct simrig *sim, char *listening, size_t size)
+{
+	struct simrig_net *net;
+	size_t i, used = 0;
+
+	if ((net = calloc(1, sizeof(*net))) == NULL ||
+	    (net->servers = calloc(sim->rig->bus_count + 1, sizeof(*net->servers))) == NULL) {
+		free(net);
+		log_warn("simrig: servers");
+		return -1;
+	}
+	sim->net = net;
+	if ((net->stall_timer = loop_timer_new(sim->loop, simrig_on_stall_timer, net)) == NULL)
+		return -1;
+	listening[0] = '\0';
+	for (i = 0; i < sim->rig->bus_count; i++) {
+		const struct rig_bus *bus = &sim->rig->buses[i];
+		struct simrig_server *server = &net->servers[i];
+
+		server->sim = sim;
+		server->bus = (int)i;
+		server->rtu = bus->type == RIG_BUS_RTU;
+		server->listen_fd = -1;
+		net->count = i + 1;
+		if ((server->rtu ? simrig_rtu_open(server, bus) : simrig_tcp_listen(server, bus)) == -1)
+			return -1;
+		if (server->rtu)
+			used += (size_t)snprintf(listening + used, size - used, " %s=rtu:%s",
+			    bus->name, bus->device);
+		else
+			used += (size_t)snprintf(listening + used, size - used, " %s=tcp:%s:%d",
+			    bus->name, bus->host, bus->port);
+		if (used >= size)
+			used = size - 1;
+	}
+	return 0;
+}
+
+void
+simrig_net_stop(struct simrig *sim)
+{
+	struct simrig_net *net = sim->net;
+	struct simrig_stalled *s;
+	size_t i;
+
+	if (net == NULL)
+		return;
+	while ((s = net->stalled) != NULL) {
+		net->stalled = s->next;
+		free(s);
+	}
+	for (i = 0; i < net->count; i++) {
+		struct simrig_server *server = &net->servers[i];
+
+		while (server->clients != NULL) {
+			if (server->rtu) {
+				/* modbus_close() closes the serial port itself */
+				loop_del_fd(sim->loop, server->clients->fd);
+				free(server->clients);
+				server->clients = NULL;
+			} else {
+				simrig_client_close(server, server->clients);
+			}
+		}
+		if (server->listen_fd != -1) {
+			loop_del_fd(sim->loop, server->listen_fd);
+			close(server->listen_fd);
+		}
+		if (server->ctx != NULL) {
+			if (!server->rtu)
+				modbus_set_socket(server->ctx, -1);
+			modbus_close(server->ctx);
+			modbus_free(server->ctx);
+		}
+	}
+	if (net->stall_timer != NULL)
+		loop_timer_free(net->stall_timer);
+	free(net->servers);
+	free(net);
+	sim->net = NULL;
+}

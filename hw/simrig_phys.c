@@ -1,0 +1,479 @@
+/*
+ * lbl-simrig device physics. Each device keeps its state as a function of
+ * simulated time and writes it into its Modbus registers through its own
+ * profile, so the simulator speaks exactly the register map the daemon
+ * drives: axes move at the commanded speed, pumps and line drives integrate
+ * volume and web length, valves and inputs hold their state, and sensors
+ * follow the film grown by the immersions into coating baths.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "simrig.h"
+
+/* QCM: a rigid film of this density (g/cm³) shifts the frequency by Sauerbrey */
+#define SIMRIG_FILM_DENSITY_G_CM3	1.5
+/* sqrt(rho_q * mu_q) of AT-cut quartz, g/(cm² s) */
+#define SIMRIG_QUARTZ_IMPEDANCE		8.84e5
+#define SIMRIG_ROOM_C			22.5
+#define SIMRIG_ARRIVED_MM		0.0005
+
+const char *const simrig_fault_names[] = { "none", "silent", "exception", "stall", "alarm",
+	"stuck", NULL };
+
+int64_t
+simrig_now_ns(const struct simrig *sim)
+{
+	return (int64_t)((double)(loop_now_ns() - sim->start_ns) * sim->time_scale);
+}
+
+static int
+simrig_is_bit_table(enum profile_table table)
+{
+	return table == PROFILE_COIL || table == PROFILE_DISCRETE;
+}
+
+/* The map's array for a table and the index of address in it, or NULL. */
+static void *
+simrig_slot(modbus_mapping_t *map, enum profile_table table, int address, int width)
+{
+	int start, count;
+
+	switch (table) {
+	case PROFILE_COIL: start = map->start_bits; count = map->nb_bits; break;
+	case PROFILE_DISCRETE: start = map->start_input_bits; count = map->nb_input_bits; break;
+	case PROFILE_INPUT: start = map->start_input_registers;
+		count = map->nb_input_registers; break;
+	default: start = map->start_registers; count = map->nb_registers; break;
+	}
+	if (address < start || address + width > start + count)
+		return NULL;
+	switch (table) {
+	case PROFILE_COIL: return &map->tab_bits[address - start];
+	case PROFILE_DISCRETE: return &map->tab_input_bits[address - start];
+	case PROFILE_INPUT: return &map->tab_input_registers[address - start];
+	default: return &map->tab_registers[address - start];
+	}
+}
+
+static void
+simrig_read_raw(struct simrig_device *dev, const struct profile_object *o, uint16_t regs[2])
+{
+	int width = profile_width(o);
+	void *slot = simrig_slot(dev->map, o->table, o->address, width);
+
+	regs[0] = regs[1] = 0;
+	if (slot == NULL)
+		return;
+	if (simrig_is_bit_table(o->table))
+		regs[0] = *(uint8_t *)slot;
+	else
+		memcpy(regs, slot, (size_t)width * sizeof(uint16_t));
+}
+
+static void
+simrig_write_raw(struct simrig_device *dev, const struct profile_object *o,
+    const uint16_t regs[2])
+{
+	int width = profile_width(o);
+	void *slot = simrig_slot(dev->map, o->table, o->address, width);
+
+	if (slot == NULL)
+		return;
+	if (simrig_is_bit_table(o->table))
+		*(uint8_t *)slot = regs[0] != 0;
+	else
+		memcpy(slot, regs, (size_t)width * sizeof(uint16_t));
+}
+
+static double
+simrig_get(struct simrig_device *dev, enum profile_op op, double fallback)
+{
+	const struct profile_object *o = &dev->profile->ops[op];
+	uint16_t regs[2];
+
+	if (!o->defined)
+		return fallback;
+	simrig_read_raw(dev, o, regs);
+	return profile_decode(o, regs);
+}
+
+static void
+simrig_put(struct simrig_device *dev, enum profile_op op, double value)
+{
+	const struct profile_object *o = &dev->profile->ops[op];
+	uint16_t regs[2];
+
+	if (!o->defined || (o->has_command && o->table != PROFILE_INPUT &&
+	    o->table != PROFILE_DISCRETE))
+		return;
+	if (profile_encode(o, value, regs) == -1)
+		return;
+	simrig_write_raw(dev, o, regs);
+}
+
+/* Sets a flag object: its bit of a status word, or the whole object. */
+static void
+simrig_put_flag(struct simrig_device *dev, enum profile_op op, int on)
+{
+	const struct profile_object *o = &dev->profile->ops[op];
+	uint16_t regs[2];
+
+	if (!o->defined)
+		return;
+	simrig_read_raw(dev, o, regs);
+	if (!simrig_is_bit_table(o->table) && o->bit >= 0)
+		regs[0] = on ? regs[0] | (uint16_t)(1u << o->bit) : regs[0] & (uint16_t)~(1u << o->bit);
+	else
+		regs[0] = (uint16_t)(on != 0), regs[1] = 0;
+	simrig_write_raw(dev, o, regs);
+}
+
+/* Per table, the span of addresses a profile uses: the map covers just that. */
+static modbus_mapping_t *
+simrig_map_new(const struct profile *p)
+{
+	int lo[4] = { 65536, 65536, 65536, 65536 }, hi[4] = { 0, 0, 0, 0 };
+	int t, i;
+
+	for (i = 0; i < PROFILE_OP_COUNT; i++) {
+		const struct profile_object *o = &p->ops[i];
+
+		if (!o->defined)
+			continue;
+		t = o->table;
+		if (o->address < lo[t])
+			lo[t] = o->address;
+		if (o->address + profile_width(o) > hi[t])
+			hi[t] = o->address + profile_width(o);
+	}
+	for (t = 0; t < 4; t++)
+		if (hi[t] == 0)
+			lo[t] = 0;
+	return modbus_mapping_new_start_address(
+	    (unsigned)lo[PROFILE_COIL], (unsigned)(hi[PROFILE_COIL] - lo[PROFILE_COIL]),
+	    (unsigned)lo[PROFILE_DISCRETE], (unsigned)(hi[PROFILE_DISCRETE] - lo[PROFILE_DISCRETE]),
+	    (unsigned)lo[PROFILE_HOLDING], (unsigned)(hi[PROFILE_HOLDING] - lo[PROFILE_HOLDING]),
+	    (unsigned)lo[PROFILE_INPUT], (unsigned)(hi[PROFILE_INPUT] - lo[PROFILE_INPUT]));
+}
+
+int
+simrig_phys_init(struct simrig *sim)
+{
+	size_t i;
+
+	sim->immersed_station = -1;
+	sim->devices = calloc(sim->rig->device_count + 1, sizeof(*sim->devices));
+	if (sim->devices == NULL) {
+		log_warn("simrig: devices");
+		return -1;
+	}
+	for (i = 0; i < sim->rig->device_count; i++) {
+		struct simrig_device *dev = &sim->devices[i];
+
+		dev->cfg = &sim->rig->devices[i];
+		dev->index = (int)i;
+		if (dev->cfg->bus < 0)
+			continue;
+		dev->profile = profile_of(sim->profiles, (int)i);
+		if ((dev->map = simrig_map_new(dev->profile)) == NULL) {
+			log_warn("simrig: register map of device '%s'", dev->cfg->name);
+			return -1;
+		}
+	}
+	simrig_phys_update(sim);
+	return 0;
+}
+
+void
+simrig_phys_free(struct simrig *sim)
+{
+	size_t i;
+
+	for (i = 0; sim->devices != NULL && i < sim->rig->device_count; i++)
+		if (sim->devices[i].map != NULL)
+			modbus_mapping_free(sim->devices[i].map);
+	free(sim->devices);
+	sim->devices = NULL;
+}
+
+static void
+simrig_axis_update(struct simrig_device *dev, int64_t now_ns)
+{
+	double travel_mm, done_mm, reach_mm;
+
+	if (dev->moving) {
+		travel_mm = fabs(dev->to_mm - dev->from_mm);
+		done_mm = dev->speed_mm_s * (double)(now_ns - dev->move_start_ns) / 1e9;
+		/* a stuck drive stalls halfway and keeps trying */
+		reach_mm = dev->fault == SIMRIG_STUCK ? travel_mm / 2 : travel_mm;
+		if (done_mm >= reach_mm && dev->fault != SIMRIG_STUCK) {
+			dev->position_mm = dev->to_mm;
+			dev->moving = 0;
+		} else {
+			done_mm = fmin(done_mm, reach_mm);
+			dev->position_mm = dev->from_mm +
+			    (dev->to_mm >= dev->from_mm ? done_mm : -done_mm);
+		}
+	}
+	simrig_put(dev, PROFILE_POSITION, dev->position_mm);
+	simrig_put_flag(dev, PROFILE_BUSY, dev->moving);
+	simrig_put_flag(dev, PROFILE_IN_POSITION, !dev->moving &&
+	    fabs(dev->position_mm - dev->to_mm) < SIMRIG_ARRIVED_MM);
+}
+
+static void
+simrig_flow_update(struct simrig_device *dev, int64_t now_ns)
+{
+	double dt_s = (double)(now_ns - dev->updated_ns) / 1e9;
+
+	if (dev->running && dt_s > 0) {
+		/* pumps: mL/min; line drives: mm/s */
+		dev->total += dev->cfg->role == RIG_PUMP ? dev->rate * dt_s / 60 : dev->rate * dt_s;
+		if (dev->total > 1e6)
+			dev->total = 0;	/* a counter wraps, as real ones do */
+	}
+	simrig_put(dev, dev->cfg->role == RIG_PUMP ? PROFILE_VOLUME : PROFILE_LENGTH, dev->total);
+	simrig_put_flag(dev, PROFILE_RUNNING, dev->running);
+}
+
+static double
+simrig_sensor_value(const struct simrig *sim, const struct simrig_device *dev)
+{
+	double nm = sim->growth_nm * sim->coating_dips;
+	double f0 = dev->cfg->f0_hz > 0 ? dev->cfg->f0_hz : 5e6;
+
+	if (strcmp(dev->cfg->kind, "qcm") == 0)
+		/* Sauerbrey: delta f = 2 f0^2 delta m / sqrt(rho_q mu_q) */
+		return f0 - 2 * f0 * f0 * (SIMRIG_FILM_DENSITY_G_CM3 * nm * 1e-7) /
+		    SIMRIG_QUARTZ_IMPEDANCE;
+	if (strcmp(dev->cfg->kind, "thickness") == 0)
+		return nm;
+	if (strcmp(dev->cfg->kind, "temperature") == 0)
+		return SIMRIG_ROOM_C;
+	return 0;
+}
+
+/* Counts each new immersion into a coating bath (beaker or roll bath). */
+static void
+simrig_track_immersion(struct simrig *sim)
+{
+	const struct rig *rig = sim->rig;
+	double x_mm = 0, z_mm;
+	int i, station = -1;
+
+	if (rig->lift < 0)
+		return;
+	z_mm = sim->devices[rig->lift].position_mm;
+	if (rig->transfer >= 0)
+		x_mm = sim->devices[rig->transfer].position_mm;
+	for (i = 0; i < (int)rig->station_count; i++) {
+		const struct rig_station *st = &rig->stations[i];
+
+		if (!isnan(st->surface_z_mm) && fabs(x_mm - st->x_mm) < 1 && z_mm > st->surface_z_mm)
+			station = i;
+	}
+	if (station != sim->immersed_station && station >= 0 &&
+	    (rig->stations[station].kind == RIG_ST_BEAKER ||
+	    rig->stations[station].kind == RIG_ST_BATH))
+		sim->coating_dips++;
+	sim->immersed_station = station;
+}
+
+void
+simrig_phys_update(struct simrig *sim)
+{
+	int64_t now_ns = simrig_now_ns(sim);
+	size_t i;
+
+	for (i = 0; i < sim->rig->device_count; i++) {
+		struct simrig_device *dev = &sim->devices[i];
+
+		if (dev->map == NULL)
+			continue;
+		switch (dev->cfg->role) {
+		case RIG_AXIS: simrig_axis_update(dev, now_ns); break;
+		case RIG_PUMP: case RIG_LINE: simrig_flow_update(dev, now_ns); break;
+		case RIG_VALVE: simrig_put_flag(dev, PROFILE_STATE, dev->active); break;
+		case RIG_INPUT: simrig_put_flag(dev, PROFILE_ACTIVE, dev->active); break;
+		default: break;
+		}
+		simrig_put_flag(dev, PROFILE_ALARM, dev->fault == SIMRIG_ALARM);
+		dev->updated_ns = now_ns;
+	}
+	simrig_track_immersion(sim);
+	for (i = 0; i < sim->rig->device_count; i++)
+		if (sim->devices[i].map != NULL && sim->devices[i].cfg->role == RIG_SENSOR)
+			simrig_put(&sim->devices[i], PROFILE_VALUE,
+			    simrig_sensor_value(sim, &sim->devices[i]));
+}
+
+static void
+simrig_axis_start(struct simrig_device *dev, double to_mm, double speed_mm_s, int64_t now_ns)
+{
+	double max = dev->cfg->max_speed_mm_s;
+
+	if (dev->fault == SIMRIG_ALARM)
+		return;		/* a drive in alarm refuses to move */
+	if (!(speed_mm_s > 0))
+		speed_mm_s = max > 0 ? max : 10;
+	if (max > 0 && speed_mm_s > max)
+		speed_mm_s = max;
+	dev->from_mm = dev->position_mm;
+	dev->to_mm = to_mm;
+	dev->speed_mm_s = speed_mm_s;
+	dev->move_start_ns = now_ns;
+	dev->moving = fabs(to_mm - dev->position_mm) > 0 || dev->fault == SIMRIG_STUCK;
+}
+
+/* Whether op is a command the request just wrote: its object, its value. */
+static int
+simrig_commanded(struct simrig_device *dev, enum profile_op op, int address, int count)
+{
+	const struct profile_object *o = &dev->profile->ops[op];
+	uint16_t regs[2];
+
+	if (!o->defined || !o->has_command || o->address < address ||
+	    o->address >= address + count)
+		return 0;
+	simrig_read_raw(dev, o, regs);
+	if (simrig_is_bit_table(o->table))
+		return regs[0] == (o->command != 0);
+	return profile_width(o) == 2 ? (int32_t)((uint32_t)regs[0] << 16 | regs[1]) == o->command ||
+	    (int32_t)((uint32_t)regs[1] << 16 | regs[0]) == o->command : regs[0] == (uint16_t)o->command;
+}
+
+static void
+simrig_axis_written(struct simrig_device *dev, int address, int count, int64_t now_ns)
+{
+	if (simrig_commanded(dev, PROFILE_STOP, address, count)) {
+		dev->moving = 0;
+	} else if (simrig_commanded(dev, PROFILE_HOME, address, count)) {
+		simrig_axis_start(dev, 0, 0, now_ns);
+	} else if (simrig_commanded(dev, PROFILE_GO, address, count)) {
+		simrig_axis_start(dev, simrig_get(dev, PROFILE_TARGET, dev->position_mm),
+		    simrig_get(dev, PROFILE_SPEED, 0), now_ns);
+	}
+}
+
+static void
+simrig_flow_written(struct simrig_device *dev, int address, int count)
+{
+	if (simrig_commanded(dev, PROFILE_STOP, address, count))
+		dev->running = 0;
+	else if (simrig_commanded(dev, PROFILE_RUN, address, count))
+		dev->running = dev->fault != SIMRIG_STUCK && dev->fault != SIMRIG_ALARM;
+	dev->rate = simrig_get(dev, dev->cfg->role == RIG_PUMP ? PROFILE_FLOW : PROFILE_SPEED, 0);
+	dev->reverse = simrig_get(dev, PROFILE_DIRECTION, 0) != 0;
+}
+
+void
+simrig_phys_written(struct simrig *sim, struct simrig_device *dev, int fc, int address,
+    int count)
+{
+	enum profile_table table = fc == 5 || fc == 15 ? PROFILE_COIL : PROFILE_HOLDING;
+	int64_t now_ns = simrig_now_ns(sim);
+	int i, touched = 0;
+
+	for (i = 0; i < PROFILE_OP_COUNT; i++)
+		if (dev->profile->ops[i].defined && dev->profile->ops[i].table == table)
+			touched = 1;
+	if (!touched)
+		return;
+	switch (dev->cfg->role) {
+	case RIG_AXIS:
+		simrig_axis_written(dev, address, count, now_ns);
+		break;
+	case RIG_PUMP:
+	case RIG_LINE:
+		simrig_flow_written(dev, address, count);
+		break;
+	case RIG_VALVE:
+		if (simrig_commanded(dev, PROFILE_OFF, address, count))
+			dev->active = 0;
+		else if (simrig_commanded(dev, PROFILE_ON, address, count))
+			dev->active = 1;
+		break;
+	default:
+		break;
+	}
+	if (sim->verbose)
+		log_info("%s: fc %d at %d+%d", dev->cfg->name, fc, address, count);
+	simrig_phys_update(sim);
+}
+
+struct simrig_device *
+simrig_find_unit(struct simrig *sim, int bus, int unit)
+{
+	size_t i;
+
+	for (i = 0; i < sim->rig->device_count; i++)
+		if (sim->devices[i].map != NULL && sim->devices[i].cfg->bus == bus &&
+		    sim->devices[i].cfg->unit == unit)
+			return &sim->devices[i];
+	return NULL;
+}
+
+void
+simrig_phys_describe(struct simrig *sim, const struct simrig_device *dev, char *buf,
+    size_t size)
+{
+	simrig_phys_update(sim);
+	switch (dev->cfg->role) {
+	case RIG_AXIS:
+		snprintf(buf, size, "position=%.3f target=%.3f moving=%d", dev->position_mm,
+		    dev->to_mm, dev->moving);
+		break;
+	case RIG_PUMP:
+		snprintf(buf, size, "running=%d flow=%.3f volume=%.3f", dev->running, dev->rate,
+		    dev->total);
+		break;
+	case RIG_LINE:
+		snprintf(buf, size, "running=%d speed=%.3f length=%.1f", dev->running, dev->rate,
+		    dev->total);
+		break;
+	case RIG_SENSOR:
+		snprintf(buf, size, "value=%.3f dips=%d", simrig_sensor_value(sim, dev),
+		    sim->coating_dips);
+		break;
+	default:
+		snprintf(buf, size, "active=%d", dev->active);
+		break;
+	}
+	snprintf(buf + strlen(buf), size - strlen(buf), " fault=%s",
+	    simrig_fault_names[dev->fault]);
+}
+
+int
+simrig_set_fault(struct simrig *sim, const char *device, const char *kind, char *err,
+    size_t err_size)
+{
+	int i = rig_device_index(sim->rig, device), k;
+
+	if (i < 0 || sim->devices[i].map == NULL) {
+		snprintf(err, err_size, "no Modbus device '%s' on this rig", device);
+		return -1;
+	}
+	for (k = 0; simrig_fault_names[k] != NULL; k++)
+		if (strcmp(kind, simrig_fault_names[k]) == 0 ||
+		    (k == SIMRIG_OK && strcmp(kind, "clear") == 0))
+			break;
+	if (simrig_fault_names[k] == NULL) {
+		snprintf(err, err_size, "unknown fault '%s' (silent, exception, stall, alarm, "
+		    "stuck or clear)", kind);
+		return -1;
+	}
+	simrig_phys_update(sim);
+	sim->devices[i].fault = (enum simrig_fault)k;
+	if (k == SIMRIG_ALARM) {
+		/* an alarm stops the device, as drives and pumps do */
+		sim->devices[i].moving = 0;
+		sim->devices[i].running = 0;
+	}
+	simrig_phys_update(sim);
+	log_info("device '%s': fault %s", device, simrig_fault_names[k]);
+	return 0;
+}
