@@ -29,6 +29,12 @@ struct control_client {
 	size_t line_len;		/* 0 until the line is complete */
 	size_t payload_want;
 	int payload_arg;		/* index of the @N word, -1 if none */
+	/*
+	 * The line is split in place once and kept split while the payload
+	 * arrives; words are kept as offsets because in may be reallocated.
+	 */
+	size_t word_offset[CONTROL_MAX_ARGS];
+	int argc;			/* 0 until the line is parsed */
 	char *out;
 	size_t out_len, out_cap, out_sent;
 	int busy;			/* a request is being answered */
@@ -289,15 +295,21 @@ control_dispatch(struct control_client *c)
 {
 	char *argv[CONTROL_MAX_ARGS + 1];
 	struct control_request req;
-	int argc;
+	int i;
 
-	if (control_parse_line(c, argv, &argc) == -1)
-		return;
+	if (c->argc == 0) {
+		if (control_parse_line(c, argv, &c->argc) == -1)
+			return;
+		for (i = 0; i < c->argc; i++)
+			c->word_offset[i] = (size_t)(argv[i] - c->in);
+	}
 	if (c->payload_arg != -1 && c->in_len < c->line_len + c->payload_want)
 		return;		/* wait for the rest of the payload */
-	argv[argc] = NULL;
+	for (i = 0; i < c->argc; i++)
+		argv[i] = c->in + c->word_offset[i];
+	argv[c->argc] = NULL;
 	memset(&req, 0, sizeof(req));
-	req.argc = argc;
+	req.argc = c->argc;
 	req.argv = argv;
 	if (c->payload_arg != -1) {
 		req.payload = c->in + c->line_len;

@@ -49,6 +49,8 @@ start_rig() {
 	db="$dir/lbl.db"
 	start_simrig "$dir/rig.yaml" --time-scale "$scale" --control "$SIMCTL" || return 1
 	start_lbld "$dir/rig.yaml" "$db" --time-scale "$scale" || return 1
+	answer_prompts >/dev/null 2>&1 &
+	LBL_PIDS="$LBL_PIDS $!"
 }
 
 stop_rig() {

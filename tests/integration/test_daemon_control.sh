@@ -58,6 +58,7 @@ sqlite3 "$db" "select kind from events where batch_id=1" | grep -q abort && pass
 
 # the access boundary: a user outside group lbl may read but not change
 chmod 0666 "$LBL_SOCKET"
+chmod 0711 "$LBL_TMP" "$(dirname "$LBL_SOCKET")"	# mktemp -d is 0700: let others reach it
 if command -v setpriv >/dev/null && [ "$(id -u)" = 0 ]; then
 	setpriv --reuid=65534 --regid=65534 --clear-groups "$ctl" status >/dev/null 2>&1 &&
 	    pass "status for any local user" || fail "status for any local user" "refused"
