@@ -102,7 +102,7 @@ control_vappend(struct control_client *c, const char *prefix, const char *fmt, v
 	len = vasprintf(&text, fmt, ap);
 	if (len < 0)
 		return;
-	need = c->out_len + strlen(prefix) + (size_t)len + 1;
+	need = c->out_len + strlen(prefix) + (size_t)len + 2;	/* newline and NUL */
 	if (need > CONTROL_MAX_BACKLOG) {
 		log_warnx("control: client pid %d does not read its replies; dropping it",
 		    (int)c->cred.pid);
