@@ -83,3 +83,30 @@ answer_prompts() {
 }
 
 export LBL_SOCKET="$LBL_TMP/lbld.sock"
+
+# simctl ARGS...: one command to lbl-simrig's control socket; prints the answer.
+simctl() {
+	/usr/bin/python3 - "$SIMCTL" "$*" <<'PY'
+import socket, sys
+s = socket.socket(socket.AF_UNIX)
+s.connect(sys.argv[1])
+s.sendall((sys.argv[2] + "\n").encode())
+out = b""
+while not out.endswith(b"\n"):
+	b = s.recv(4096)
+	if not b:
+		break
+	out += b
+print(out.decode().strip())
+PY
+}
+
+# sanitizer_clean FILE NAME: a PASS/FAIL line on whether a process's stderr
+# holds an AddressSanitizer, LeakSanitizer or UBSan report.
+sanitizer_clean() {
+	if grep -Eq 'ERROR: (Address|Leak)Sanitizer|runtime error:' "$1" 2>/dev/null; then
+		fail "$2: sanitizer clean" "$(grep -E -m3 'ERROR|runtime error' "$1")"
+	else
+		pass "$2: sanitizer clean"
+	fi
+}

@@ -10,23 +10,6 @@ ctl="$LBL_BUILD/lblctl"
 recipe="$LBL_TOP/recipes/examples/ag-tca-5-dip.yaml"
 scale=100
 
-# simctl ARGS...: one command to lbl-simrig's control socket; prints the answer.
-simctl() {
-	/usr/bin/python3 - "$SIMCTL" "$*" <<'PY'
-import socket, sys
-s = socket.socket(socket.AF_UNIX)
-s.connect(sys.argv[1])
-s.sendall((sys.argv[2] + "\n").encode())
-out = b""
-while not out.endswith(b"\n"):
-	b = s.recv(4096)
-	if not b:
-		break
-	out += b
-print(out.decode().strip())
-PY
-}
-
 # outputs_safe: every GPIO output off and every pump of the rig stopped.
 outputs_safe() {
 	for f in "$LBL_TMP"/gpio/*/*.out; do
