@@ -48,6 +48,7 @@ struct simrig_device {
 	double rate, total;
 	/* valve and input */
 	int active;
+	int64_t stop_ns;		/* wall CLOCK_MONOTONIC of the last stop/off command */
 };
 
 struct simrig {

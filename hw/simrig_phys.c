@@ -383,6 +383,10 @@ simrig_phys_written(struct simrig *sim, struct simrig_device *dev, int fc, int a
 			touched = 1;
 	if (!touched)
 		return;
+	/* for latency benchmarks: when the device was last told to stop */
+	if (simrig_commanded(dev, dev->cfg->role == RIG_VALVE ? PROFILE_OFF : PROFILE_STOP,
+	    address, count))
+		dev->stop_ns = loop_now_ns();
 	switch (dev->cfg->role) {
 	case RIG_AXIS:
 		simrig_axis_written(dev, address, count, now_ns);
@@ -443,8 +447,8 @@ simrig_phys_describe(struct simrig *sim, const struct simrig_device *dev, char *
 		snprintf(buf, size, "active=%d", dev->active);
 		break;
 	}
-	snprintf(buf + strlen(buf), size - strlen(buf), " fault=%s",
-	    simrig_fault_names[dev->fault]);
+	snprintf(buf + strlen(buf), size - strlen(buf), " fault=%s stop_ns=%lld",
+	    simrig_fault_names[dev->fault], (long long)dev->stop_ns);
 }
 
 int
