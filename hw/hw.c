@@ -33,17 +33,23 @@ void
 hw_complete(struct hw *hw, struct hw_job *job)
 {
 	uint64_t one = 1;
+	int was_empty;
 
 	pthread_mutex_lock(&hw->done_lock);
 	job->next = NULL;
+	was_empty = hw->done_head == NULL;
 	if (hw->done_tail != NULL)
 		hw->done_tail->next = job;
 	else
 		hw->done_head = job;
 	hw->done_tail = job;
 	pthread_mutex_unlock(&hw->done_lock);
-	/* an eventfd counter cannot overflow here; a failed write would lose a wakeup */
-	if (write(hw->event_fd, &one, sizeof(one)) != sizeof(one))
+	/*
+	 * One wakeup per batch: the loop thread takes the whole list, so a job
+	 * added to a non-empty list is already covered by the pending wakeup.
+	 * An eventfd counter cannot overflow here; a failed write would lose one.
+	 */
+	if (was_empty && write(hw->event_fd, &one, sizeof(one)) != sizeof(one))
 		log_warn("hw: eventfd write");
 }
 
