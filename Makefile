@@ -3,9 +3,9 @@
 # Every source file outside the three mains goes into build/liblbl.a, so a new
 # module needs no Makefile edit. Dependencies come from pkg-config only.
 
-PKGS      := libmodbus libgpiod sqlite3 yaml-0.1 libsystemd
+PKGS      := libmodbus libgpiod sqlite3 yaml-0.1
 DEB_PKGS  := build-essential pkg-config libmodbus-dev libgpiod-dev libsqlite3-dev \
-             libyaml-dev libsystemd-dev sqlite3 socat mbpoll python3 python3-pymodbus \
+             libyaml-dev sqlite3 socat mbpoll python3 python3-pymodbus \
              clang libclang-rt-14-dev gnuplot-nox
 CC       ?= cc
 BUILD    ?= build

@@ -1,7 +1,18 @@
+/*
+ * The systemd notify protocol, spoken directly: one datagram of
+ * "KEY=value" lines to the socket named by $NOTIFY_SOCKET ("@..." is an
+ * abstract address). No libsystemd: it would add five libraries and a
+ * megabyte or two of resident pages for three dozen lines of protocol.
+ */
+#include <errno.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
-
-#include <systemd/sd-daemon.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
 
 #include "log.h"
 #include "notify.h"
@@ -10,13 +21,56 @@ static struct loop_timer *notify_watchdog;
 static int64_t notify_interval_ns;
 static int notify_healthy = 1;
 
+/* Sends state to systemd; returns 1 if sent, 0 if not under systemd, -errno. */
+static int
+notify_send_raw(const char *state)
+{
+	const char *path = getenv("NOTIFY_SOCKET");
+	struct sockaddr_un addr = { .sun_family = AF_UNIX };
+	socklen_t len;
+	int fd, rc = 1;
+
+	if (path == NULL || path[0] == '\0')
+		return 0;
+	if ((path[0] != '/' && path[0] != '@') || strlen(path) >= sizeof(addr.sun_path))
+		return -EINVAL;
+	memcpy(addr.sun_path, path, strlen(path));
+	if (path[0] == '@')
+		addr.sun_path[0] = '\0';
+	len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + strlen(path));
+	if ((fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0)) == -1)
+		return -errno;
+	if (sendto(fd, state, strlen(state), MSG_NOSIGNAL, (struct sockaddr *)&addr, len) == -1)
+		rc = -errno;
+	close(fd);
+	return rc;
+}
+
 static void
 notify_send(const char *state)
 {
-	int rc = sd_notify(0, state);
+	int rc = notify_send_raw(state);
 
 	if (rc < 0)
-		log_warnx("sd_notify(%s): %s", state, strerror(-rc));
+		log_warnx("notify %s: %s", state, strerror(-rc));
+}
+
+/* $WATCHDOG_USEC, when $WATCHDOG_PID is unset or is us: 1 and *usec, or 0. */
+static int
+notify_watchdog_usec(uint64_t *usec)
+{
+	const char *value = getenv("WATCHDOG_USEC"), *pid = getenv("WATCHDOG_PID");
+	char *end;
+
+	if (value == NULL)
+		return 0;
+	if (pid != NULL && strtol(pid, &end, 10) != (long)getpid())
+		return 0;
+	errno = 0;
+	*usec = strtoull(value, &end, 10);
+	if (errno != 0 || *end != '\0' || *usec == 0)
+		return -EINVAL;
+	return 1;
 }
 
 /* Fed at half the watchdog period, from the loop: only a live loop feeds it. */
@@ -34,10 +88,11 @@ int
 notify_init(struct loop *loop)
 {
 	uint64_t usec = 0;
-	int rc = sd_watchdog_enabled(0, &usec);
+	int rc = notify_watchdog_usec(&usec);
 
 	if (rc < 0) {
-		log_warnx("sd_watchdog_enabled: %s", strerror(-rc));
+		log_warnx("WATCHDOG_USEC='%s' is not a positive number of microseconds",
+		    getenv("WATCHDOG_USEC"));
 		return -1;
 	}
 	if (rc == 0 || usec == 0)

@@ -13,8 +13,8 @@ src="tests/fuzz/fuzz_recipe.c recipes/conf.c recipes/units.c recipes/recipe.c re
      recipes/plan_print.c hw/rig.c daemon/log.c"
 if ! clang -g -O1 -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Idaemon -Irecipes -Ihw \
     -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
-    $(pkg-config --cflags yaml-0.1 libsystemd) $src \
-    $(pkg-config --libs yaml-0.1 libsystemd) -lm \
+    $(pkg-config --cflags yaml-0.1) $src \
+    $(pkg-config --libs yaml-0.1) -lm \
     -o "$out/fuzz_recipe"; then
 	echo "FAIL fuzz-recipe: build failed"
 	exit 1

@@ -1,0 +1,66 @@
+#!/bin/sh
+# lbld logs to the journal's native socket when its stderr is the journal
+# stream (JOURNAL_STREAM), with priority and identifier, and the run's
+# fields (BATCH, RECIPE, BILAYER, STEP) on every line of a batch. Needs root
+# and a machine without journald (CI containers): it plays journald itself.
+set -u
+. "$LBL_TOP/tests/integration/lib.sh"
+sock=/run/systemd/journal/socket
+if [ "$(id -u)" != 0 ] || [ -e "$sock" ]; then
+	echo "info: journald present or not root: the journal protocol test is skipped"
+	exit 0
+fi
+make_rig dip-rig.yaml "$LBL_TMP/rig.yaml"
+start_simrig "$LBL_TMP/rig.yaml" --time-scale 400 || exit 1
+mkdir -p /run/systemd/journal
+/usr/bin/python3 - "$sock" "$LBL_BUILD" "$LBL_TMP" "$LBL_TOP" <<'PY'
+import os, socket, struct, subprocess, sys, time
+sock, build, tmp, top = sys.argv[1:]
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind(sock)
+s.settimeout(0.2)
+err = open(os.path.join(tmp, "lbld.journal.err"), "w")
+st = os.fstat(err.fileno())
+env = dict(os.environ, JOURNAL_STREAM="%d:%d" % (st.st_dev, st.st_ino),
+           LBL_SOCKET=os.path.join(tmp, "j.sock"))
+os.makedirs(os.path.join(tmp, "gpio"), exist_ok=True)
+lbld = subprocess.Popen([build + "/lbld", "--rig", tmp + "/rig.yaml", "--db", tmp + "/j.db",
+                         "--socket", env["LBL_SOCKET"], "--gpio-sim", tmp + "/gpio",
+                         "--time-scale", "400"], stderr=err, env=env)
+entries = []
+def drain(seconds):
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        try:
+            d = s.recv(65536)
+        except socket.timeout:
+            continue
+        i, e = 0, {}
+        while i < len(d):
+            nl = d.index(b"\n", i)
+            n = struct.unpack("<Q", d[nl + 1:nl + 9])[0]
+            e[d[i:nl].decode()] = d[nl + 9:nl + 9 + n].decode()
+            i = nl + 9 + n + 1
+        entries.append(e)
+drain(1.5)
+subprocess.run([build + "/lblctl", "run", top + "/recipes/examples/ag-tca-5-dip.yaml"], env=env,
+               stdout=subprocess.DEVNULL)
+drain(1.0)
+lbld.terminate()
+lbld.wait()
+drain(0.3)
+os.unlink(sock)
+def check(name, ok, why):
+    print(("PASS " + name) if ok else ("FAIL %s: %s" % (name, why)))
+ready = [e for e in entries if "ready" in e.get("MESSAGE", "")]
+check("ready line in the journal", ready, "entries: %r" % entries[:3])
+check("priority and identifier", ready and ready[0].get("PRIORITY") == "6" and
+      ready[0].get("SYSLOG_IDENTIFIER") == "lbld", repr(ready[:1]))
+batch = [e for e in entries if e.get("BATCH") == "1"]
+check("batch lines carry BATCH, RECIPE, BILAYER, STEP", batch and all(
+      e.get("RECIPE") == "ag-tca-5" and "BILAYER" in e and "STEP" in e for e in batch), repr(batch[:2]))
+check("nothing on stderr while the journal answers", os.path.getsize(os.path.join(tmp, "lbld.journal.err")) == 0,
+      open(os.path.join(tmp, "lbld.journal.err")).read()[:300])
+PY
+rmdir /run/systemd/journal /run/systemd 2>/dev/null
+true
