@@ -33,6 +33,13 @@ def rss_parts(pid):
     return parts
 
 
+def pss_kb(pid):
+    for line in open("/proc/%d/smaps_rollup" % pid):
+        if line.startswith("Pss:"):
+            return int(line.split()[1])
+    return -1
+
+
 def cpu_s(pid):
     fields = open("/proc/%d/stat" % pid).read().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
@@ -55,6 +62,7 @@ def main():
         time.sleep(1)
         idle_rss = rss_kb(pid)
         idle_parts = rss_parts(pid)
+        idle_pss = pss_kb(pid)
         c0, w0, t0 = cpu_s(pid), switches(pid), time.monotonic()
         time.sleep(idle_s)
         c1, w1, t1 = cpu_s(pid), switches(pid), time.monotonic()
@@ -69,6 +77,7 @@ def main():
         print("  RSS idle          %6d kB   goal < 4096 kB: %s" % (idle_rss, "met" if idle_rss < 4096 else "NOT met"))
         print("                    (private %d kB, shared library and file pages %d kB)"
               % (idle_parts.get("RssAnon", -1), idle_parts.get("RssFile", -1) + idle_parts.get("RssShmem", 0)))
+        print("  PSS idle          %6d kB   (shared pages divided among their users)" % idle_pss)
         print("  RSS mid-run       %6d kB   (peak over 5 s of a run)" % peak)
         cpu_pct = 100 * (c1 - c0) / (t1 - t0)
         print("  idle CPU          %6.3f %%   over %.0f s   goal < 0.1 %%: %s"
