@@ -142,6 +142,22 @@ control_out(struct control_client *c, const char *fmt, ...)
 }
 
 void
+control_out_text(struct control_client *c, const char *text)
+{
+	const char *p = text, *nl;
+
+	while (*p) {
+		nl = strchr(p, '\n');
+		if (nl == NULL) {
+			control_out(c, "%s", p);
+			break;
+		}
+		control_out(c, "%.*s", (int)(nl - p), p);
+		p = nl + 1;
+	}
+}
+
+void
 control_err(struct control_client *c, const char *fmt, ...)
 {
 	va_list ap;

@@ -46,6 +46,8 @@ struct control *control_open(struct loop *loop, const char *path, control_handle
 void control_close(struct control *control);
 
 /* Queues "+ text" (stdout) or "! text" (stderr) lines for the client. */
+/* Sends multi-line text (a recipe...) as one reply line per line of text. */
+void control_out_text(struct control_client *c, const char *text);
 void control_out(struct control_client *client, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 void control_err(struct control_client *client, const char *fmt, ...)

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <spawn.h>
 #include <stdio.h>
+#include <sys/stat.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -62,7 +63,8 @@ ctl_plot(int argc, char **argv)
 	char dir[] = "/tmp/lblctl-plot-XXXXXX", path[64][300], script[300];
 	const char *out = NULL, *terminal;
 	const char *ids[32];
-	int n = 0, i, status, rc = 1;
+	int n = 0, i, status, rc = 1, with_data = 0;
+	struct stat st;
 	pid_t pid;
 	FILE *f;
 
@@ -88,6 +90,14 @@ ctl_plot(int argc, char **argv)
 		snprintf(path[i], sizeof(path[i]), "%s/batch-%d.dat", dir, i);
 		if (ctl_plot_fetch(ids[i], path[i]) == -1)
 			goto out;
+		if (stat(path[i], &st) == 0 && st.st_size > 0)
+			with_data++;
+	}
+	if (with_data == 0) {
+		/* gnuplot would only say "x range is invalid" */
+		fprintf(stderr, "lblctl: no finished bilayer to plot in batch%s %s%s\n",
+		    n > 1 ? "es" : "", ids[0], n > 1 ? ", ..." : "");
+		goto out;
 	}
 	snprintf(script, sizeof(script), "%s/plot.gp", dir);
 	if ((f = fopen(script, "w")) == NULL) {

@@ -172,10 +172,36 @@ hist_history(struct lbld *l, struct control_client *c, const struct control_requ
 	control_finish(c, 0, " ");
 }
 
+struct hist_export {
+	struct control_client *c;
+	struct db *l_db;
+	const struct db_batch *b;
+	int json, first;
+};
+
+static int hist_export_batch(void *arg, const struct db_batch *b);
+
+/* A thickness for a table: "-" when not measured. */
+static const char *
+hist_nm(double nm, char *buf, size_t size)
+{
+	if (isnan(nm))
+		snprintf(buf, size, "-");
+	else
+		snprintf(buf, size, "%.1f", nm);
+	return buf;
+}
+
+struct hist_show_ctx {
+	struct control_client *c;
+	double time_scale;		/* durations are recorded in wall time */
+};
+
 static int
 hist_step(void *arg, const struct db_step *s)
 {
-	struct control_client *c = arg;
+	struct hist_show_ctx *ctx = arg;
+	struct control_client *c = ctx->c;
 	char planned[32], actual[32], dev[32];
 
 	units_format_duration(s->planned_duration_ms > 0 ? s->planned_duration_ms : 0, planned,
@@ -184,7 +210,9 @@ hist_step(void *arg, const struct db_step *s)
 		snprintf(actual, sizeof(actual), "-");
 		snprintf(dev, sizeof(dev), "-");
 	} else {
-		units_format_duration(s->actual_duration_ms, actual, sizeof(actual));
+		/* in recipe time, like planned: a simulated run shows the same figures */
+		units_format_duration((int64_t)llround(s->actual_duration_ms * ctx->time_scale),
+		    actual, sizeof(actual));
 		snprintf(dev, sizeof(dev), "%+.2fs", (s->actual_start_ms - s->planned_start_ms) /
 		    1000.0);
 	}
@@ -231,18 +259,21 @@ hist_show(struct lbld *l, struct control_client *c, const struct control_request
 {
 	struct db_batch b;
 	struct db_recipe recipe, rig;
+	struct hist_show_ctx show_ctx;
 	char *end;
 	int64_t id;
-	int with_recipe = 0, i;
+	int with_recipe = 0, with_json = 0, i;
 
 	id = req->argc > 1 ? strtoll(req->argv[1], &end, 10) : 0;
 	if (req->argc < 2 || *end != '\0' || id <= 0) {
-		control_finish(c, 2, "usage: show ID [--recipe]");
+		control_finish(c, 2, "usage: show ID [--json] [--recipe]");
 		return;
 	}
 	for (i = 2; i < req->argc; i++) {
 		if (strcmp(req->argv[i], "--recipe") == 0) {
 			with_recipe = 1;
+		} else if (strcmp(req->argv[i], "--json") == 0) {
+			with_json = 1;
 		} else {
 			control_finish(c, 2, "show: unknown option %s", req->argv[i]);
 			return;
@@ -257,8 +288,23 @@ hist_show(struct lbld *l, struct control_client *c, const struct control_request
 		control_finish(c, 1, "the recipe of batch %lld is missing", (long long)id);
 		return;
 	}
+	if (with_json && !with_recipe) {
+		/* the whole record as one JSON object: the export format, one batch */
+		struct hist_export e;
+
+		memset(&e, 0, sizeof(e));
+		e.c = c;
+		e.json = 1;
+		e.first = 1;
+		e.l_db = l->db;
+		hist_export_batch(&e, &b);
+		db_recipe_row_free(&recipe);
+		db_batch_row_free(&b);
+		control_finish(c, 0, " ");
+		return;
+	}
 	if (with_recipe) {
-		control_out(c, "%s", recipe.yaml);
+		control_out_text(c, recipe.yaml);
 		db_recipe_row_free(&recipe);
 		db_batch_row_free(&b);
 		control_finish(c, 0, " ");
@@ -290,7 +336,9 @@ hist_show(struct lbld *l, struct control_client *c, const struct control_request
 	control_out(c, "%5s %4s %-10s %-7s %-12s %11s %10s %10s %9s %8s %-8s", "seq", "bl",
 	    "phase", "kind", "where", "planned@s", "planned", "actual", "start dev", "motion s",
 	    "outcome");
-	db_steps(l->db, id, hist_step, c);
+	show_ctx.c = c;
+	show_ctx.time_scale = b.time_scale > 0 ? b.time_scale : 1;
+	db_steps(l->db, id, hist_step, &show_ctx);
 	control_out(c, "bilayers:");
 	db_bilayers(l->db, id, hist_bilayer, c);
 	control_out(c, "events:");
@@ -493,7 +541,8 @@ hist_compare_steps(struct control_client *c, const struct hist_batch *a,
 		/* durations in recipe time: comparable across time scales */
 		dx = x->actual_duration_ms / 1000.0 * a->b.time_scale;
 		dy = y->actual_duration_ms / 1000.0 * b->b.time_scale;
-		if (fabs(dx - dy) <= tolerance_s)
+		/* each is recorded in whole wall-clock ms: time_scale ms of recipe time */
+		if (fabs(dx - dy) <= tolerance_s + 0.001 * fmax(a->b.time_scale, b->b.time_scale))
 			continue;
 		over++;
 		if (shown++ < 20)
@@ -513,8 +562,10 @@ hist_compare(struct lbld *l, struct control_client *c, const struct control_requ
 {
 	struct hist_batch a, b;
 	double tolerance_s = 1.0;
-	char name_a[64], name_b[64];
+	char name_a[64], name_b[64], nm_a[32], nm_b[32];
+	double resolution_s, exposure_a, exposure_b;
 	int64_t id_a, id_b;
+	int same;
 	int i, j;
 
 	if (req->argc < 3 || (id_a = atoll(req->argv[1])) <= 0 || (id_b = atoll(req->argv[2])) <= 0) {
@@ -577,20 +628,31 @@ hist_compare(struct lbld *l, struct control_client *c, const struct control_requ
 			control_out(c, "  %-14s only in the first batch", x->name);
 			continue;
 		}
+		/*
+		 * Dwells are recorded in whole wall-clock milliseconds: each is worth
+		 * time_scale ms of recipe time, so a simulated run's exposures carry
+		 * that much rounding per dip on top of the tolerance.
+		 */
+		resolution_s = 0.001 * fmax(a.b.time_scale, b.b.time_scale) *
+		    (x->dips > y->dips ? x->dips : y->dips);
+		exposure_a = hist_dwell_s(&a, x->name);
+		exposure_b = hist_dwell_s(&b, x->name);
+		same = fabs(exposure_a - exposure_b) <= tolerance_s + resolution_s;
 		control_out(c, "  %-14s %s%s%s, %d%s%d dips, %.0f%s%.0f s exposure%s", x->name,
 		    x->lot, strcmp(x->lot, y->lot) ? " -> " : "", strcmp(x->lot, y->lot) ? y->lot :
-		    "", x->dips, x->dips != y->dips ? " -> " : "=", y->dips,
-		    hist_dwell_s(&a, x->name), fabs(hist_dwell_s(&a, x->name) -
-		    hist_dwell_s(&b, x->name)) > tolerance_s ? " -> " : "=", hist_dwell_s(&b, x->name),
+		    "", x->dips, x->dips != y->dips ? " -> " : "=", y->dips, exposure_a,
+		    same ? "=" : " -> ", same ? exposure_a : exposure_b,
 		    strcmp(x->lot, y->lot) ? "   (lot changed)" : "");
 	}
-	control_out(c, "thickness: estimated %.1f -> %.1f nm, measured %s%.1f -> %s%.1f nm",
-	    a.b.thickness_estimated_nm, b.b.thickness_estimated_nm, "", a.b.thickness_measured_nm,
-	    "", b.b.thickness_measured_nm);
+	control_out(c, "thickness: estimated %.1f -> %.1f nm, measured %s -> %s nm",
+	    a.b.thickness_estimated_nm, b.b.thickness_estimated_nm,
+	    hist_nm(a.b.thickness_measured_nm, nm_a, sizeof(nm_a)),
+	    hist_nm(b.b.thickness_measured_nm, nm_b, sizeof(nm_b)));
 	for (i = 0; i < a.bilayer_count && i < b.bilayer_count; i++)
 		if (!isnan(a.measured[i]) || !isnan(b.measured[i]))
-			control_out(c, "  bilayer %2d measured %6.1f -> %6.1f nm", i + 1, a.measured[i],
-			    b.measured[i]);
+			control_out(c, "  bilayer %2d measured %6s -> %6s nm", i + 1,
+			    hist_nm(a.measured[i], nm_a, sizeof(nm_a)),
+			    hist_nm(b.measured[i], nm_b, sizeof(nm_b)));
 	control_out(c, "step timing beyond %.1f s (recipe time):", tolerance_s);
 	hist_compare_steps(c, &a, &b, tolerance_s);
 	control_out(c, "events:");
@@ -633,12 +695,6 @@ hist_csv_field(char *buf, size_t size, const char *s)
 	buf[n] = '\0';
 }
 
-struct hist_export {
-	struct control_client *c;
-	struct db *l_db;
-	const struct db_batch *b;
-	int json, first;
-};
 
 static int
 hist_export_step(void *arg, const struct db_step *s)
@@ -763,6 +819,11 @@ hist_export(struct lbld *l, struct control_client *c, const struct control_reque
 	e.json = json;
 	e.first = 1;
 	e.l_db = l->db;
+	/* refuse a missing batch before any output: stdout stays empty on error */
+	if (!all && db_batch_get(l->db, id, &b) != 0) {
+		control_finish(c, 2, "no batch %lld", (long long)id);
+		return;
+	}
 	if (json)
 		control_out(c, "[");
 	else
@@ -774,10 +835,6 @@ hist_export(struct lbld *l, struct control_client *c, const struct control_reque
 			return;
 		}
 	} else {
-		if (db_batch_get(l->db, id, &b) != 0) {
-			control_finish(c, 2, "no batch %lld", (long long)id);
-			return;
-		}
 		hist_export_batch(&e, &b);
 		db_batch_row_free(&b);
 	}

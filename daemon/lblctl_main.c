@@ -29,7 +29,7 @@ static const struct {
 	{ "recipe", ctl_remote, "recipe add FILE | recipe list | recipe show NAME[@VERSION]" },
 	{ "history", ctl_remote, "history [--recipe NAME] [--substrate S] [--state S] "
 	    "[--since DATE] [--until DATE] [--limit N] [--json]" },
-	{ "show", ctl_remote, "show ID [--recipe]" },
+	{ "show", ctl_remote, "show ID [--json] [--recipe]" },
 	{ "compare", ctl_remote, "compare ID1 ID2 [--tolerance SECONDS]" },
 	{ "export", ctl_remote, "export ID|--all --format csv|json" },
 	{ "series", ctl_remote, "series ID" },

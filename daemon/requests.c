@@ -335,23 +335,6 @@ req_store(struct lbld *l, struct control_client *c, const struct recipe *r, cons
 	return id;
 }
 
-/* Sends multi-line text as "+" lines, one per line. */
-static void
-req_out_text(struct control_client *c, const char *text)
-{
-	const char *p = text, *nl;
-
-	while (*p) {
-		nl = strchr(p, '\n');
-		if (nl == NULL) {
-			control_out(c, "%s", p);
-			break;
-		}
-		control_out(c, "%.*s", (int)(nl - p), p);
-		p = nl + 1;
-	}
-}
-
 static int
 req_recipe_row(void *arg, const struct db_recipe *row)
 {
@@ -431,7 +414,7 @@ req_recipe(struct lbld *l, struct control_client *c, const struct control_reques
 			return;
 		control_out(c, "# %s@%s sha256 %s stored %s", row.name, row.version, row.sha256,
 		    row.added_at);
-		req_out_text(c, row.yaml);
+		control_out_text(c, row.yaml);
 		db_recipe_row_free(&row);
 		control_finish(c, 0, " ");
 		return;
