@@ -112,7 +112,7 @@ install: all
 	    $(DESTDIR)$(DATADIR)/bash-completion/completions $(DESTDIR)$(DATADIR)/lbl/examples
 	install -m 0755 $(BUILD)/lbld $(DESTDIR)$(SBINDIR)/lbld
 	install -m 0755 $(BUILD)/lblctl $(BUILD)/lbl-simrig $(DESTDIR)$(BINDIR)/
-	install -m 0644 daemon/lblctl.1 $(DESTDIR)$(MANDIR)/man1/
+	install -m 0644 daemon/lblctl.1 hw/lbl-simrig.1 $(DESTDIR)$(MANDIR)/man1/
 	install -m 0644 recipes/lbl-recipe.5 hw/lbl-rig.5 $(DESTDIR)$(MANDIR)/man5/
 	install -m 0644 daemon/lbld.8 $(DESTDIR)$(MANDIR)/man8/
 	sed 's|/usr/sbin/lbld|$(SBINDIR)/lbld|' systemd/lbld.service >$(DESTDIR)$(UNITDIR)/lbld.service
@@ -127,3 +127,75 @@ clean:
 	rm -rf build
 
 -include $(LIB_OBJ:.o=.d) $(wildcard $(BUILD)/*/*.d $(BUILD)/tests/unit/*.d)
+
+# --- Debian package and cross builds -----------------------------------------
+# lbl_need PKG...: installs those Debian packages that are missing (sudo when
+# not root), like "deps". Packages may carry an architecture (libyaml-dev:arm64).
+lbl_need = missing=$$(for p in $(1); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | \
+	    grep -q 'install ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	    echo "installing:$$missing"; \
+	    sudo=; [ "$$(id -u)" = 0 ] || sudo=sudo; \
+	    $$sudo apt-get update -qq || echo "apt-get update failed; installing from the lists there are"; \
+	    DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq $$missing; \
+	fi
+
+# make cross ARCH=arm64|armhf: a cross build with Debian's cross compiler and
+# the multiarch -dev packages, into build/ARCH. make cross-check ARCH=... then
+# runs the unit tests under qemu-user (through binfmt_misc when the kernel has
+# it, else through small wrapper scripts in build/ARCH-qemu/tests).
+ARCH        ?= arm64
+CROSS_TRIPLET_arm64 := aarch64-linux-gnu
+CROSS_TRIPLET_armhf := arm-linux-gnueabihf
+CROSS_QEMU_arm64    := qemu-aarch64
+CROSS_QEMU_armhf    := qemu-arm
+CROSS_TRIPLET = $(CROSS_TRIPLET_$(ARCH))
+CROSS_QEMU    = $(CROSS_QEMU_$(ARCH))
+CROSS_BUILD   = build/$(ARCH)
+CROSS_PKGS    = gcc-$(CROSS_TRIPLET) qemu-user \
+                $(foreach p,libmodbus-dev libgpiod-dev libsqlite3-dev libyaml-dev,$(p):$(ARCH))
+
+.PHONY: cross cross-check deb
+cross:
+	@[ -n "$(CROSS_TRIPLET)" ] || { echo "ARCH must be arm64 or armhf, not '$(ARCH)'"; exit 1; }
+	@sudo=; [ "$$(id -u)" = 0 ] || sudo=sudo; \
+	if [ "$$(dpkg --print-architecture)" != $(ARCH) ] && \
+	    ! dpkg --print-foreign-architectures | grep -qx $(ARCH); then \
+	    echo "adding architecture $(ARCH)"; $$sudo dpkg --add-architecture $(ARCH); \
+	fi
+	@$(call lbl_need,$(CROSS_PKGS))
+	PKG_CONFIG_PATH= PKG_CONFIG_LIBDIR=/usr/lib/$(CROSS_TRIPLET)/pkgconfig:/usr/share/pkgconfig \
+	    $(MAKE) BUILD=$(CROSS_BUILD) CC=$(CROSS_TRIPLET)-gcc AR=$(CROSS_TRIPLET)-ar all
+	@file $(CROSS_BUILD)/lbld
+
+# The multiarch packages put the target's ld.so and libraries under /, so
+# qemu's -L / finds them all.
+cross-check: cross
+	@if [ -e /proc/sys/fs/binfmt_misc/$(CROSS_QEMU) ]; then \
+	    tests/run.sh $(CROSS_BUILD) unit; \
+	else \
+	    rm -rf $(CROSS_BUILD)-qemu && mkdir -p $(CROSS_BUILD)-qemu/tests && \
+	    for t in $(CROSS_BUILD)/tests/test_*; do \
+	        [ -x "$$t" ] || continue; \
+	        printf '#!/bin/sh\nexec %s -L / %s "$$@"\n' $(CROSS_QEMU) "$$(pwd)/$$t" \
+	            >$(CROSS_BUILD)-qemu/tests/$${t##*/}; \
+	        chmod +x $(CROSS_BUILD)-qemu/tests/$${t##*/}; \
+	    done && tests/run.sh $(CROSS_BUILD)-qemu unit; \
+	fi
+
+# make deb: the Debian package (debian/), built with dpkg-buildpackage, which
+# writes next to the tree; the .deb, -dbgsym .deb, .buildinfo and .changes
+# are moved to build/ and debian/ is cleaned. make deb LINT=1 runs lintian.
+DEB_TOOLS = debhelper dpkg-dev fakeroot lintian pkg-config libmodbus-dev libgpiod-dev \
+            libsqlite3-dev libyaml-dev
+deb:
+	@$(call lbl_need,$(DEB_TOOLS))
+	@mkdir -p build
+	dpkg-buildpackage -us -uc -b
+	@v=$$(dpkg-parsechangelog -S Version); a=$$(dpkg-architecture -qDEB_HOST_ARCH); \
+	for f in lbl_$${v}_$$a.deb lbl-dbgsym_$${v}_$$a.deb lbl_$${v}_$$a.buildinfo lbl_$${v}_$$a.changes; do \
+	    [ -f ../$$f ] && mv -f ../$$f build/; \
+	done; \
+	debian/rules clean >/dev/null; \
+	ls -l build/lbl_$${v}_$$a.deb; \
+	if [ -n "$(LINT)" ]; then lintian -I build/lbl_$${v}_$$a.changes; fi

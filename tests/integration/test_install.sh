@@ -1,0 +1,143 @@
+#!/bin/sh
+# make install into a DESTDIR: the installed tree (programs, man pages, unit,
+# sysusers and tmpfiles snippets, bash completion, examples), the snippets
+# applied to that tree as a root, the unit checked by systemd-analyze verify
+# and its exposure score by systemd-analyze security --offline.
+#
+# It installs what LBL_BUILD already holds (make -o all: nothing is rebuilt,
+# so a sanitizer build in LBL_BUILD is never overwritten by a plain one).
+set -u
+. "$LBL_TOP/tests/integration/lib.sh"
+dest="$LBL_TMP/root"
+max_exposure=2.0
+
+lbl_install() { # DESTDIR PREFIX
+	make -C "$LBL_TOP" --no-print-directory -o all BUILD="$LBL_BUILD" \
+	    DESTDIR="$1" PREFIX="$2" install >"$LBL_TMP/install.log" 2>&1
+}
+
+if lbl_install "$dest" /usr; then
+	pass "make install DESTDIR PREFIX=/usr"
+else
+	fail "make install DESTDIR PREFIX=/usr" "$(tail -5 "$LBL_TMP/install.log")"
+	exit 1
+fi
+
+# ---- programs ----
+for f in usr/sbin/lbld usr/bin/lblctl usr/bin/lbl-simrig; do
+	[ -f "$dest/$f" ] && [ -x "$dest/$f" ] && pass "/$f installed executable" ||
+	    fail "/$f installed executable" "$(ls -l "$dest/$f" 2>&1)"
+done
+out=$("$dest/usr/sbin/lbld" --version 2>&1) && [ -n "$out" ] &&
+    pass "installed lbld --version runs" || fail "installed lbld --version runs" "$out"
+"$dest/usr/bin/lblctl" --help 2>&1 | grep -q '^usage: lblctl' &&
+    pass "installed lblctl prints its usage" ||
+    fail "installed lblctl prints its usage" "$("$dest/usr/bin/lblctl" --help 2>&1 | head -3)"
+
+# ---- man pages ----
+for m in man8/lbld.8 man1/lblctl.1 man5/lbl-recipe.5 man5/lbl-rig.5; do
+	f="$dest/usr/share/man/$m"
+	if [ ! -s "$f" ]; then
+		fail "man page $m" "missing or empty"
+	elif ! grep -q '^\.TH ' "$f"; then
+		fail "man page $m" "no .TH line"
+	elif command -v groff >/dev/null 2>&1 &&
+	    err=$(groff -man -Tutf8 -ww -z "$f" 2>&1) && [ -n "$err" ]; then
+		fail "man page $m" "groff warns: $(echo "$err" | head -3)"
+	else
+		pass "man page $m"
+	fi
+done
+
+# ---- unit, sysusers, tmpfiles, completion, examples ----
+unit="$dest/usr/lib/systemd/system/lbld.service"
+[ -f "$unit" ] && pass "unit in /usr/lib/systemd/system" || fail "unit in /usr/lib/systemd/system" "missing"
+grep -q '^ExecStart=/usr/sbin/lbld ' "$unit" 2>/dev/null && pass "unit runs /usr/sbin/lbld" ||
+    fail "unit runs /usr/sbin/lbld" "$(grep '^ExecStart' "$unit" 2>&1)"
+sysusers="$dest/usr/lib/sysusers.d/lbl.conf"
+tmpfiles="$dest/usr/lib/tmpfiles.d/lbl.conf"
+for l in '^u lbl ' '^m lbl gpio' '^m lbl dialout'; do
+	grep -q "$l" "$sysusers" 2>/dev/null && pass "sysusers.d/lbl.conf has '$l'" ||
+	    fail "sysusers.d/lbl.conf has '$l'" "$(cat "$sysusers" 2>&1)"
+done
+for l in '^d /etc/lbl ' '^d /var/lib/lbl '; do
+	grep -q "$l" "$tmpfiles" 2>/dev/null && pass "tmpfiles.d/lbl.conf has '$l'" ||
+	    fail "tmpfiles.d/lbl.conf has '$l'" "$(cat "$tmpfiles" 2>&1)"
+done
+comp="$dest/usr/share/bash-completion/completions/lblctl"
+if [ -f "$comp" ] && bash -n "$comp" 2>/dev/null && grep -q 'complete .* lblctl' "$comp"; then
+	pass "bash completion for lblctl"
+else
+	fail "bash completion for lblctl" "$(ls -l "$comp" 2>&1)"
+fi
+n=$(ls "$dest/usr/share/lbl/examples/"*.yaml 2>/dev/null | wc -l)
+[ -f "$dest/usr/share/lbl/examples/dip-rig.yaml" ] && [ "$n" -ge 2 ] &&
+    pass "examples in /usr/share/lbl/examples ($n)" || fail "examples in /usr/share/lbl/examples" "$n files"
+exe=
+for f in "$unit" "$sysusers" "$tmpfiles" "$comp" "$dest/usr/share/man/man8/lbld.8"; do
+	[ -x "$f" ] && exe="$exe $f"
+done
+[ -z "$exe" ] && pass "data files not executable" || fail "data files not executable" "$exe"
+
+# Another prefix: the unit follows SBINDIR and goes where systemd looks.
+if lbl_install "$LBL_TMP/local" /usr/local &&
+    grep -q '^ExecStart=/usr/local/sbin/lbld ' "$LBL_TMP/local/lib/systemd/system/lbld.service"; then
+	pass "PREFIX=/usr/local: unit in /lib/systemd/system runs /usr/local/sbin/lbld"
+else
+	fail "PREFIX=/usr/local: unit in /lib/systemd/system runs /usr/local/sbin/lbld" \
+	    "$(tail -3 "$LBL_TMP/install.log"; ls -R "$LBL_TMP/local/lib" 2>&1 | head -5)"
+fi
+
+# ---- the snippets applied to the DESTDIR (root only: they chown) ----
+if [ "$(id -u)" != 0 ]; then
+	echo "note: not root, sysusers/tmpfiles not applied to the DESTDIR"
+elif ! command -v systemd-sysusers >/dev/null 2>&1 || ! command -v systemd-tmpfiles >/dev/null 2>&1; then
+	echo "note: systemd-sysusers/systemd-tmpfiles not installed, snippets not applied"
+else
+	sys="$LBL_TMP/sysroot"
+	mkdir -p "$sys/etc"
+	if systemd-sysusers --root="$sys" "$sysusers" >"$LBL_TMP/sysusers.log" 2>&1 &&
+	    grep -q '^lbl:' "$sys/etc/passwd" && grep -q '^gpio:.*:lbl' "$sys/etc/group" &&
+	    grep -q '^dialout:.*:lbl' "$sys/etc/group"; then
+		pass "systemd-sysusers makes user lbl in groups gpio and dialout"
+	else
+		fail "systemd-sysusers makes user lbl in groups gpio and dialout" "$(cat "$LBL_TMP/sysusers.log")"
+	fi
+	gid=$(sed -n 's/^lbl:[^:]*:\([0-9]*\):.*/\1/p' "$sys/etc/group")
+	if systemd-tmpfiles --root="$sys" --create "$tmpfiles" >"$LBL_TMP/tmpfiles.log" 2>&1 &&
+	    [ "$(stat -c '%a %g' "$sys/etc/lbl" 2>/dev/null)" = "750 $gid" ] &&
+	    [ "$(stat -c '%a %g' "$sys/var/lib/lbl" 2>/dev/null)" = "750 $gid" ]; then
+		pass "systemd-tmpfiles makes /etc/lbl and /var/lib/lbl 0750 group lbl"
+	else
+		fail "systemd-tmpfiles makes /etc/lbl and /var/lib/lbl 0750 group lbl" \
+		    "$(cat "$LBL_TMP/tmpfiles.log"; ls -ld "$sys/etc/lbl" "$sys/var/lib/lbl" 2>&1)"
+	fi
+fi
+
+# ---- systemd-analyze ----
+if ! command -v systemd-analyze >/dev/null 2>&1; then
+	echo "note: systemd-analyze not installed, unit not verified and not scored"
+else
+	# verify: a copy of the installed unit whose ExecStart is the DESTDIR's
+	# lbld; MANPATH lets it find the Documentation= pages in the DESTDIR.
+	mkdir -p "$LBL_TMP/unit"
+	sed "s|^ExecStart=/usr/sbin/lbld|ExecStart=$dest/usr/sbin/lbld|" "$unit" >"$LBL_TMP/unit/lbld.service"
+	if MANPATH="$dest/usr/share/man" systemd-analyze verify "$LBL_TMP/unit/lbld.service" \
+	    >"$LBL_TMP/verify.log" 2>&1 && ! grep -q . "$LBL_TMP/verify.log"; then
+		pass "systemd-analyze verify: installed unit"
+	else
+		fail "systemd-analyze verify: installed unit" "$(head -5 "$LBL_TMP/verify.log")"
+	fi
+	systemd-analyze security --offline=true "$LBL_TOP/systemd/lbld.service" \
+	    >"$LBL_TMP/security.log" 2>&1
+	score=$(sed -n 's/.*Overall exposure level for lbld.service: *\([0-9][0-9.]*\).*/\1/p' "$LBL_TMP/security.log")
+	if [ -z "$score" ]; then
+		fail "exposure score at most $max_exposure" "no 'Overall exposure level' line: $(tail -3 "$LBL_TMP/security.log")"
+	elif awk -v s="$score" -v m="$max_exposure" 'BEGIN { exit !(s <= m) }'; then
+		pass "exposure score $score at most $max_exposure"
+	else
+		fail "exposure score at most $max_exposure" "$score; largest: $(grep '✗' "$LBL_TMP/security.log" | awk '{ print $NF, $2 }' | sort -rn | head -5 | tr '\n' ' ')"
+	fi
+fi
+
+[ -z "${LBL_FAILED:-}" ]
