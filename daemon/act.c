@@ -19,6 +19,7 @@
 #define ACT_MOVE_MARGIN_MS	3000
 #define ACT_POLL_MIN_MS		2
 #define ACT_POLL_MAX_MS		50
+#define ACT_FLAG_WINDOW_MM	0.1	/* in-position flag believed this near the target */
 #define ACT_INPUT_POLL_MS	20
 
 enum act_phase { ACT_IDLE, ACT_BUSY, ACT_SAFE, ACT_PARK_LIFT, ACT_PARK_TRANSFER };
@@ -93,7 +94,14 @@ act_on_status(struct act *act, const struct hw_result *res, char *error, size_t 
 	}
 	if (!isnan(res->position_mm))
 		act->last_position_mm = res->position_mm;
-	if (res->in_position == 1 && res->busy != 1)
+	/*
+	 * A drive may still show in-position from its previous target just after
+	 * a go: the flag counts only near the new target (within the drive's own
+	 * window, which may be wider than ours).
+	 */
+	if (res->in_position == 1 && res->busy != 1 && (isnan(res->position_mm) ||
+	    fabs(res->position_mm - act->target_mm) <= fmax(10 * hw_axis_tolerance_mm(act->hw,
+	    act->axis), ACT_FLAG_WINDOW_MM)))
 		return 1;
 	/* profiles without an in-position flag: at the target, within tolerance */
 	if (res->in_position == -1 && res->busy != 1 && !isnan(res->position_mm) &&
@@ -122,7 +130,7 @@ act_on_park_result(struct act *act, const struct hw_request *req, const struct h
 		return;
 	}
 	if (req->op == HW_MOVE) {
-		loop_timer_at(act->poll_timer, loop_now_ns() + act->poll_ns);
+		loop_timer_at(act->poll_timer, loop_now_ns());
 		return;
 	}
 	if ((arrived = act_on_status(act, res, error, sizeof(error))) == -1) {
@@ -156,8 +164,12 @@ act_on_result(void *arg, const struct hw_request *req, const struct hw_result *r
 	}
 	switch (req->op) {
 	case HW_MOVE:
-		/* the move is commanded; now watch it arrive */
-		loop_timer_at(act->poll_timer, loop_now_ns() + act->poll_ns);
+		/*
+		 * The move is commanded; now watch it arrive. The first look is
+		 * at once, so a move to where the axis already is (the next
+		 * spray at the same booth) costs one transaction, not a period.
+		 */
+		loop_timer_at(act->poll_timer, loop_now_ns());
 		break;
 	case HW_STATUS:
 		if ((arrived = act_on_status(act, res, error, sizeof(error))) == -1)

@@ -478,6 +478,28 @@ run_begin_prompt(struct run *run)
 	run_notify(run);
 }
 
+/*
+ * When a wait ends. Dwells are exact; the I/O around them (valves, pumps)
+ * takes real time the plan does not count. A step's last wait (a drain or
+ * drip) ends at the step's planned end instead, absorbing that time, so the
+ * next step starts on its deadline and the error never accumulates. It
+ * gives up at most a tenth of itself: a much later step stays late rather
+ * than drip too little.
+ */
+static int64_t
+run_wait_end_ns(const struct run *run, const struct run_action *a)
+{
+	const struct plan_step *s = &run->plan->steps[run->step];
+	int64_t full_ns = run->action_begin_ns + run_scaled_ns(run, a->ms);
+	int64_t step_end_ns, floor_ns;
+
+	if (run->action_index + 1 != run->action_count || s->operator_wait)
+		return full_ns;
+	step_end_ns = run->t0_ns + run_scaled_ns(run, s->start_ms + s->duration_ms);
+	floor_ns = full_ns - run_scaled_ns(run, a->ms) / 10;
+	return step_end_ns < floor_ns ? floor_ns : step_end_ns > full_ns ? full_ns : step_end_ns;
+}
+
 static void
 run_next_action(struct run *run)
 {
@@ -554,10 +576,12 @@ run_next_action(struct run *run)
 	case ACT_READ:
 		rc = act_read(run->ctx.act, a->device);
 		break;
-	case ACT_WAIT:
 	case ACT_DWELL:
 		/* dwells start when immersion completed: now, an absolute deadline */
 		loop_timer_at(run->timer, run->action_begin_ns + run_scaled_ns(run, a->ms));
+		return;
+	case ACT_WAIT:
+		loop_timer_at(run->timer, run_wait_end_ns(run, a));
 		return;
 	case ACT_PROMPT:
 		run_begin_prompt(run);

@@ -12,6 +12,7 @@
 #define LBL_SIMRIG_H
 
 #include <stdint.h>
+#include <stdio.h>
 
 #include <modbus.h>
 
@@ -58,6 +59,7 @@ struct simrig {
 	double time_scale;
 	double growth_nm;		/* film growth per coating immersion */
 	int verbose;
+	FILE *trace;			/* --trace: every command with its time, or NULL */
 	struct simrig_device *devices;	/* one per rig device; map NULL for GPIO ones */
 	int immersed_station;		/* station the substrate is in, -1 */
 	int coating_dips;		/* immersions into coating baths so far */

@@ -5,7 +5,7 @@
  * daemon, the tests and make demo run without hardware.
  *
  *   lbl-simrig --rig RIG [--time-scale K] [--fault DEV:KIND]... [--control PATH]
- *              [--growth NM] [--verbose]
+ *              [--growth NM] [--trace FILE] [--verbose]
  *
  * Prints "ready BUS=tcp:HOST:PORT ..." on stdout once every bus is served.
  */
@@ -27,7 +27,7 @@ static void
 simrig_usage(void)
 {
 	fprintf(stderr, "usage: lbl-simrig --rig RIG [--time-scale K] [--fault DEV:KIND]... "
-	    "[--control PATH] [--growth NM] [--verbose]\n"
+	    "[--control PATH] [--growth NM] [--trace FILE] [--verbose]\n"
 	    "  KIND: silent, exception, stall, alarm or stuck\n");
 	exit(2);
 }
@@ -90,6 +90,7 @@ main(int argc, char **argv)
 		{ "control", required_argument, NULL, 'c' },
 		{ "growth", required_argument, NULL, 'g' },
 		{ "verbose", no_argument, NULL, 'v' },
+		{ "trace", required_argument, NULL, 'T' },
 		{ NULL, 0, NULL, 0 }
 	};
 	struct simrig sim = { .time_scale = 1, .growth_nm = 3.9 };
@@ -98,7 +99,7 @@ main(int argc, char **argv)
 	int nfaults = 0, ch, i, signal_fd, rc = 1;
 	sigset_t mask;
 
-	while ((ch = getopt_long(argc, argv, "r:t:f:c:g:v", options, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "r:t:f:c:g:vT:", options, NULL)) != -1) {
 		switch (ch) {
 		case 'r': rig_path = optarg; break;
 		case 't':
@@ -118,6 +119,12 @@ main(int argc, char **argv)
 				simrig_usage();
 			break;
 		case 'v': sim.verbose = 1; break;
+		case 'T':
+			if ((sim.trace = fopen(optarg, "w")) == NULL)
+				fatal("--trace %s", optarg);
+			/* line-buffered: a reader sees each command as it happens */
+			setvbuf(sim.trace, NULL, _IOLBF, 0);
+			break;
 		default: simrig_usage();
 		}
 	}
@@ -161,5 +168,7 @@ stop:
 out:
 	profile_set_free(sim.profiles);
 	rig_free(sim.rig);
+	if (sim.trace != NULL)
+		fclose(sim.trace);
 	return rc;
 }

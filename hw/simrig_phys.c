@@ -383,6 +383,17 @@ simrig_phys_written(struct simrig *sim, struct simrig_device *dev, int fc, int a
 			touched = 1;
 	if (!touched)
 		return;
+	if (sim->trace != NULL) {
+		/* for timing benchmarks: when each command reached the device */
+		static const enum profile_op commands[] = { PROFILE_GO, PROFILE_HOME, PROFILE_STOP,
+			PROFILE_RUN, PROFILE_ON, PROFILE_OFF };
+		size_t k;
+
+		for (k = 0; k < sizeof(commands) / sizeof(commands[0]); k++)
+			if (simrig_commanded(dev, commands[k], address, count))
+				fprintf(sim->trace, "%lld %s %s\n", (long long)loop_now_ns(),
+				    dev->cfg->name, profile_op_names[commands[k]]);
+	}
 	/* for latency benchmarks: when the device was last told to stop */
 	if (simrig_commanded(dev, dev->cfg->role == RIG_VALVE ? PROFILE_OFF : PROFILE_STOP,
 	    address, count))
