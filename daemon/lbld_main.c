@@ -208,6 +208,8 @@ main(int argc, char **argv)
 	if (sigprocmask(SIG_BLOCK, &mask, NULL) == -1)
 		fatal("sigprocmask");
 	signal(SIGPIPE, SIG_IGN);
+	/* a full or size-limited disk is an error to report, not a reason to die */
+	signal(SIGXFSZ, SIG_IGN);
 	if ((signal_fd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK)) == -1)
 		fatal("signalfd");
 	if ((l.loop = loop_new()) == NULL)
