@@ -1,0 +1,449 @@
+/*
+ * Motion status handling in act.c, against a small libmodbus TCP server in
+ * a thread that plays generic drives slow to update their status after a go:
+ * they keep the position and in-position bit of the previous move until the
+ * test lets them arrive. Checked: the first status look after a move (and
+ * after the withdrawal to park) is at once, not a poll period later; an
+ * in-position bit counts only within max(10 x tolerance, 0.1 mm) of the new
+ * target, so a stale bit from the previous move is not taken for arrival.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <modbus.h>
+
+#include "act.h"
+#include "hw.h"
+#include "loop.h"
+#include "test.h"
+
+/* units 1..3: drives with tolerance 0.01 mm (default), 0.05 mm, 0.001 mm */
+#define UNITS		3
+#define DRIVE		0	/* device indices in the rig below */
+#define WIDE		1
+#define FINE		2
+#define STATUS_IN_POSITION	0x2
+#define STATUS_BUSY		0x1
+/* 100 mm of travel at 20 mm/s: 5 s ideal, a 100 ms poll period clamped to 50 ms */
+#define POLL_MS		50
+/* the first look is "at once" when it comes well inside one poll period */
+#define AT_ONCE_MS	25
+
+static struct {
+	pthread_t thread;
+	int port, listen_fd, stop;
+	modbus_t *ctx;
+	modbus_mapping_t *map[UNITS];
+	pthread_mutex_t lock;
+	/* per unit, since the last go command */
+	int64_t go_ns[UNITS];
+	int64_t first_look_ns[UNITS];	/* first position read after the go */
+	int looks[UNITS];		/* position reads after the go */
+	int gos[UNITS];
+	int arrive_at[UNITS];		/* at this look the drive shows the target; 0: never */
+} srv;
+
+static int64_t
+now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static int
+free_port(void)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t len = sizeof(a);
+	int fd = socket(AF_INET, SOCK_STREAM, 0), port;
+
+	bind(fd, (struct sockaddr *)&a, sizeof(a));
+	getsockname(fd, (struct sockaddr *)&a, &len);
+	port = ntohs(a.sin_port);
+	close(fd);
+	return port;
+}
+
+/* generic-drive: IR 0-1 position in µm (int32, high word first), IR 2 status bits */
+static void
+drive_show(int unit, double position_mm, int status)
+{
+	int32_t um = (int32_t)lround(position_mm * 1000);
+
+	srv.map[unit]->tab_input_registers[0] = (uint16_t)((uint32_t)um >> 16);
+	srv.map[unit]->tab_input_registers[1] = (uint16_t)((uint32_t)um & 0xFFFF);
+	srv.map[unit]->tab_input_registers[2] = (uint16_t)status;
+}
+
+/* HR 0-1: the target last written, in µm */
+static double
+drive_target_mm(int unit)
+{
+	const uint16_t *hr = srv.map[unit]->tab_registers;
+
+	return (int32_t)((uint32_t)hr[0] << 16 | hr[1]) / 1000.0;
+}
+
+static void
+serve_one(int fd)
+{
+	uint8_t query[MODBUS_TCP_MAX_ADU_LENGTH];
+	int rc, unit, fc, address;
+
+	modbus_set_socket(srv.ctx, fd);
+	rc = modbus_receive(srv.ctx, query);
+	if (rc <= 0)
+		return;
+	unit = query[6] - 1;
+	fc = query[7];
+	address = query[8] << 8 | query[9];
+	if (unit < 0 || unit >= UNITS)
+		return;
+	pthread_mutex_lock(&srv.lock);
+	if (fc == 0x04 && address == 0 && srv.go_ns[unit] != 0) {
+		/* a status look: position first, then the status word */
+		if (srv.looks[unit]++ == 0)
+			srv.first_look_ns[unit] = now_ns();
+		if (srv.arrive_at[unit] > 0 && srv.looks[unit] >= srv.arrive_at[unit])
+			drive_show(unit, drive_target_mm(unit), STATUS_IN_POSITION);
+	}
+	modbus_reply(srv.ctx, query, rc, srv.map[unit]);
+	/* HR 4 is the command word: 1 go, 2 home, 3 stop */
+	if ((fc == 0x06 || fc == 0x10) && srv.map[unit]->tab_registers[4] == 1) {
+		srv.map[unit]->tab_registers[4] = 0;
+		srv.go_ns[unit] = now_ns();
+		srv.first_look_ns[unit] = 0;
+		srv.looks[unit] = 0;
+		srv.gos[unit]++;
+	}
+	pthread_mutex_unlock(&srv.lock);
+}
+
+static void *
+server_main(void *arg)
+{
+	struct pollfd fds[8];
+	int n = 1, i;
+
+	(void)arg;
+	fds[0].fd = srv.listen_fd;
+	fds[0].events = POLLIN;
+	while (!srv.stop) {
+		if (poll(fds, n, 50) <= 0)
+			continue;
+		if ((fds[0].revents & POLLIN) && n < 8) {
+			int fd = accept(srv.listen_fd, NULL, NULL);
+			if (fd != -1) {
+				fds[n].fd = fd;
+				fds[n].revents = 0;
+				fds[n++].events = POLLIN;
+			}
+		}
+		for (i = 1; i < n; i++) {
+			if (!(fds[i].revents & (POLLIN | POLLHUP | POLLERR)))
+				continue;
+			char peek;
+			ssize_t got = recv(fds[i].fd, &peek, 1, MSG_PEEK | MSG_DONTWAIT);
+			if (got == -1 && errno == EAGAIN)
+				continue;
+			if (got <= 0) {
+				close(fds[i].fd);
+				fds[i--] = fds[--n];
+				continue;
+			}
+			serve_one(fds[i].fd);
+		}
+	}
+	for (i = 1; i < n; i++)
+		close(fds[i].fd);
+	return NULL;
+}
+
+static void
+server_start(void)
+{
+	int i;
+
+	pthread_mutex_init(&srv.lock, NULL);
+	srv.port = free_port();
+	srv.ctx = modbus_new_tcp("127.0.0.1", srv.port);
+	for (i = 0; i < UNITS; i++)
+		srv.map[i] = modbus_mapping_new(16, 16, 16, 16);
+	srv.listen_fd = modbus_tcp_listen(srv.ctx, 4);
+	pthread_create(&srv.thread, NULL, server_main, NULL);
+}
+
+static void
+server_stop(void)
+{
+	int i;
+
+	srv.stop = 1;
+	pthread_join(srv.thread, NULL);
+	close(srv.listen_fd);
+	for (i = 0; i < UNITS; i++)
+		modbus_mapping_free(srv.map[i]);
+	modbus_free(srv.ctx);
+	pthread_mutex_destroy(&srv.lock);
+}
+
+/* Sets what a drive shows now and how it arrives after the next go. */
+static void
+drive_prepare(int unit, double position_mm, int status, int arrive_at)
+{
+	pthread_mutex_lock(&srv.lock);
+	drive_show(unit, position_mm, status);
+	srv.arrive_at[unit] = arrive_at;
+	srv.go_ns[unit] = 0;
+	srv.looks[unit] = 0;
+	pthread_mutex_unlock(&srv.lock);
+}
+
+/* ---- the act side ---- */
+
+static struct {
+	struct loop *loop;
+	struct loop_timer *timeout;
+	int done, ok;
+	double value;
+	char error[320];
+} cl;
+
+static void
+on_done(void *arg, int ok, double value, const char *error)
+{
+	(void)arg;
+	cl.done = 1;
+	cl.ok = ok;
+	cl.value = value;
+	snprintf(cl.error, sizeof(cl.error), "%s", error ? error : "");
+	loop_stop(cl.loop);
+}
+
+static void
+on_timeout(void *arg)
+{
+	(void)arg;
+	loop_stop(cl.loop);
+}
+
+/* Runs the loop until the operation ends or 5 s pass; 0 when it ended. */
+static int
+wait_done(void)
+{
+	loop_timer_at(cl.timeout, loop_now_ns() + 5000000000LL);
+	while (!cl.done && loop_timer_armed(cl.timeout))
+		loop_run(cl.loop);
+	loop_timer_cancel(cl.timeout);
+	return cl.done ? 0 : -1;
+}
+
+static int
+move(struct act *act, int axis, double to_mm)
+{
+	cl.done = 0;
+	if (act_move(act, axis, to_mm, 20) == -1)
+		return -1;
+	return wait_done();
+}
+
+struct outcome {
+	int ended, ok, looks;
+	double value;
+};
+
+/*
+ * A move of drive `axis` to to_mm; the drive shows at_mm with status until
+ * its arrive_at-th look. What act made of it, and how many looks it took.
+ */
+static struct outcome
+move_from(struct act *act, int axis, double at_mm, int status, int arrive_at, double to_mm)
+{
+	struct outcome o;
+
+	drive_prepare(axis, at_mm, status, arrive_at);
+	o.ended = move(act, axis, to_mm) == 0;
+	o.ok = cl.ok;
+	o.value = cl.value;
+	pthread_mutex_lock(&srv.lock);
+	o.looks = srv.looks[axis];
+	pthread_mutex_unlock(&srv.lock);
+	return o;
+}
+
+static double
+first_look_ms(int unit)
+{
+	double ms;
+
+	pthread_mutex_lock(&srv.lock);
+	ms = srv.go_ns[unit] && srv.first_look_ns[unit] ?
+	    (srv.first_look_ns[unit] - srv.go_ns[unit]) / 1e6 : INFINITY;
+	pthread_mutex_unlock(&srv.lock);
+	return ms;
+}
+
+static struct rig *
+make_rig(int port)
+{
+	char text[2048];
+	struct diag d;
+	struct rig *rig = NULL;
+
+	snprintf(text, sizeof(text),
+	    "name: t\n"
+	    "buses:\n"
+	    "  b: {type: tcp, host: 127.0.0.1, port: %d, timeout: 300ms, retries: 1}\n"
+	    "profiles:\n"
+	    "  wide-drive: {base: generic-drive, tolerance: 0.05 mm}\n"
+	    "  fine-drive: {base: generic-drive, tolerance: 0.001 mm}\n"
+	    "devices:\n"
+	    "  drive: {role: axis, kind: lift, bus: b, unit: 1, profile: generic-drive,\n"
+	    "          travel: {min: 0 mm, max: 100 mm}, max_speed: 20 mm/s, max_accel: 200 mm/s2}\n"
+	    "  wide: {role: axis, kind: lift, bus: b, unit: 2, profile: wide-drive,\n"
+	    "         travel: {min: 0 mm, max: 100 mm}, max_speed: 20 mm/s, max_accel: 200 mm/s2}\n"
+	    "  fine: {role: axis, kind: lift, bus: b, unit: 3, profile: fine-drive,\n"
+	    "         travel: {min: 0 mm, max: 100 mm}, max_speed: 20 mm/s, max_accel: 200 mm/s2}\n"
+	    "motion:\n"
+	    "  lift: drive\n"
+	    "  safe_z: 5 mm\n",
+	    port);
+	diag_init(&d, "rig");
+	if (rig_load_buffer("rig", text, strlen(text), &d, &rig) == -1) {
+		char *msg = diag_render(&d);
+		printf("info: %s", msg ? msg : "?\n");
+		free(msg);
+	}
+	diag_free(&d);
+	return rig;
+}
+
+int
+main(void)
+{
+	struct rig *rig;
+	struct hw *hw = NULL;
+	struct act *act;
+	struct outcome o;
+	char err[512];
+	double ms, best;
+	int i;
+
+	server_start();
+	cl.loop = loop_new();
+	cl.timeout = loop_timer_new(cl.loop, on_timeout, NULL);
+	rig = make_rig(srv.port);
+	TEST_CHECK("rig loads", rig != NULL, "no rig");
+	if (rig == NULL)
+		return TEST_DONE();
+	TEST_EQ_INT("hw opens", hw_open(rig, cl.loop, &hw, err, sizeof(err)), 0);
+	if (hw == NULL) {
+		printf("info: %s\n", err);
+		return TEST_DONE();
+	}
+	act = act_open(cl.loop, rig, hw, on_done, NULL, NULL);
+	TEST_CHECK("act opens", act != NULL, "NULL");
+	if (act == NULL)
+		return TEST_DONE();
+
+	/*
+	 * A move to where the axis already is (the next spray at the same
+	 * booth): one look, at once. Polling first would cost a whole period
+	 * (50 ms here), every time. The best of five allows for a busy machine.
+	 */
+	best = INFINITY;
+	for (i = 0; i < 5; i++) {
+		o = move_from(act, DRIVE, 40, STATUS_IN_POSITION, 0, 40);
+		TEST_CHECK("move in place ends in position", o.ended && o.ok && fabs(o.value - 40) < 1e-6,
+		    "ended %d ok %d at %.3f mm: %s", o.ended, o.ok, o.value, cl.error);
+		TEST_EQ_INT("move in place: one status look", o.looks, 1);
+		ms = first_look_ms(DRIVE);
+		best = ms < best ? ms : best;
+	}
+	printf("info: move: first status look %.3f ms after the go (best of 5; poll period %d ms)\n",
+	    best, POLL_MS);
+	TEST_CHECK("move: first status look at once after the go", best < AT_ONCE_MS,
+	    "%.3f ms after the go, not within %d ms (poll period %d ms)", best, AT_ONCE_MS, POLL_MS);
+
+	/*
+	 * The drive still shows the previous move: in position at 40 mm, not
+	 * busy. That bit is stale for a move to 80 mm; arrival is the third
+	 * look, where the drive shows 80 mm.
+	 */
+	o = move_from(act, DRIVE, 40, STATUS_IN_POSITION, 3, 80);
+	TEST_CHECK("stale in-position bit: the move still ends", o.ended && o.ok,
+	    "ended %d ok %d: %s", o.ended, o.ok, cl.error);
+	TEST_NEAR("stale in-position bit 40 mm away is not arrival", o.value, 80, 1e-6);
+	TEST_EQ_INT("stale in-position bit: arrival at the look that shows the target", o.looks, 3);
+
+	/* a drive near the target but still busy (a last correction): the bit waits */
+	o = move_from(act, DRIVE, 80.05, STATUS_IN_POSITION | STATUS_BUSY, 2, 80);
+	TEST_CHECK("busy drive: in position only once no longer busy",
+	    o.ended && o.ok && o.looks == 2 && fabs(o.value - 80) < 1e-6,
+	    "ended %d ok %d, %d looks, at %.3f mm", o.ended, o.ok, o.looks, o.value);
+
+	/* the window: max(10 x tolerance, 0.1 mm); tolerance 0.01 mm -> 0.1 mm */
+	o = move_from(act, DRIVE, 80.09, STATUS_IN_POSITION, 0, 80);
+	TEST_CHECK("tolerance 0.01 mm: bit 0.09 mm off counts at the first look",
+	    o.ended && o.ok && o.looks == 1 && fabs(o.value - 80.09) < 1e-6,
+	    "ended %d ok %d, %d looks, at %.3f mm", o.ended, o.ok, o.looks, o.value);
+	o = move_from(act, DRIVE, 79.85, STATUS_IN_POSITION, 2, 80);
+	TEST_CHECK("tolerance 0.01 mm: bit 0.15 mm off does not count",
+	    o.ended && o.ok && o.looks == 2 && fabs(o.value - 80) < 1e-6,
+	    "ended %d ok %d, %d looks, at %.3f mm", o.ended, o.ok, o.looks, o.value);
+
+	/* a drive's own window may be wider: tolerance 0.05 mm -> 0.5 mm */
+	o = move_from(act, WIDE, 80.3, STATUS_IN_POSITION, 3, 80);
+	TEST_CHECK("tolerance 0.05 mm: bit 0.3 mm off counts (10 x tolerance)",
+	    o.ended && o.ok && o.looks == 1 && fabs(o.value - 80.3) < 1e-6,
+	    "ended %d ok %d, %d looks, at %.3f mm", o.ended, o.ok, o.looks, o.value);
+	o = move_from(act, WIDE, 80.7, STATUS_IN_POSITION, 2, 80);
+	TEST_CHECK("tolerance 0.05 mm: bit 0.7 mm off does not count",
+	    o.ended && o.ok && o.looks == 2 && fabs(o.value - 80) < 1e-6,
+	    "ended %d ok %d, %d looks, at %.3f mm", o.ended, o.ok, o.looks, o.value);
+
+	/* ... but never narrower than 0.1 mm: tolerance 0.001 mm */
+	o = move_from(act, FINE, 80.05, STATUS_IN_POSITION, 3, 80);
+	TEST_CHECK("tolerance 0.001 mm: bit 0.05 mm off counts (0.1 mm floor)",
+	    o.ended && o.ok && o.looks == 1 && fabs(o.value - 80.05) < 1e-6,
+	    "ended %d ok %d, %d looks, at %.3f mm", o.ended, o.ok, o.looks, o.value);
+	o = move_from(act, FINE, 80.2, STATUS_IN_POSITION, 2, 80);
+	TEST_CHECK("tolerance 0.001 mm: bit 0.2 mm off does not count",
+	    o.ended && o.ok && o.looks == 2 && fabs(o.value - 80) < 1e-6,
+	    "ended %d ok %d, %d looks, at %.3f mm", o.ended, o.ok, o.looks, o.value);
+
+	/*
+	 * The withdrawal to park after a safe state: the lift rises to safe_z
+	 * (5 mm), where it already is; its first look is at once as well.
+	 */
+	best = INFINITY;
+	for (i = 0; i < 3; i++) {
+		drive_prepare(DRIVE, 5, STATUS_IN_POSITION, 0);
+		cl.done = 0;
+		act_safe_state(act, 1);
+		TEST_CHECK("park ends", wait_done() == 0 && cl.ok, "ended %d ok %d: %s", cl.done,
+		    cl.ok, cl.error);
+		ms = first_look_ms(DRIVE);
+		best = ms < best ? ms : best;
+	}
+	printf("info: park: first status look %.3f ms after the go (best of 3)\n", best);
+	TEST_CHECK("park: first status look at once after the go", best < AT_ONCE_MS,
+	    "%.3f ms after the go, not within %d ms (poll period %d ms)", best, AT_ONCE_MS, POLL_MS);
+
+	act_close(act);
+	hw_close(hw);
+	rig_free(rig);
+	loop_timer_free(cl.timeout);
+	loop_free(cl.loop);
+	server_stop();
+	return TEST_DONE();
+}
