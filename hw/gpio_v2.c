@@ -4,9 +4,14 @@
  *
  * v2 requests lines through settings -> line config -> request; a request
  * owns the event fd. Chips are found by name or label by walking
- * /dev/gpiochip*, never by number. The kernel applies active-low, bias and
- * debounce (set_debounce_period_us), so gpio.c's software debounce has
- * nothing left to do.
+ * /dev/gpiochip*, never by number. The kernel applies active-low and bias,
+ * so values here are logical.
+ *
+ * Debounce stays in gpio.c, as with v1, although v2 could ask the kernel for
+ * it (set_debounce_period_us): the kernel's debouncer waits for the line to
+ * be stable for the whole period before it reports any edge, so an e-stop
+ * press would arrive debounce_ms late, and gpio.c promises that a change to
+ * active is reported at once. Both backends thus behave the same.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -18,6 +23,9 @@
 
 #include "gpio_private.h"
 
+/* events read per call; the kernel queues 16 per line by default */
+#define GPIO_DEV_EVENTS 16
+
 struct gpio_dev {
 	struct gpiod_chip *chip;
 	struct gpiod_line_request *request;
@@ -25,7 +33,13 @@ struct gpio_dev {
 	unsigned int offset;
 };
 
-/* Opens the chip whose name or label is name, or returns NULL (errno set). */
+/*
+ * Opens the chip whose name or label is name, or returns NULL (errno set).
+ * A chip that cannot be opened or asked for its info is skipped, but its
+ * error is what errno says if no chip matches: the usual reason for "not
+ * found" is a chip we may not open (EACCES: not in the gpio group), and
+ * ENODEV would hide that. v1's chip iterator reports such errors too.
+ */
 static struct gpiod_chip *
 gpio_dev_find_chip(const char *name)
 {
@@ -34,16 +48,22 @@ gpio_dev_find_chip(const char *name)
 	struct gpiod_chip_info *info;
 	char path[300];
 	DIR *dir;
+	int skipped_errno = 0;
 
 	if ((dir = opendir("/dev")) == NULL)
 		return NULL;
 	while (found == NULL && (entry = readdir(dir)) != NULL) {
 		if (strncmp(entry->d_name, "gpiochip", 8) != 0)
 			continue;
-		snprintf(path, sizeof(path), "/dev/%s", entry->d_name);
-		if ((chip = gpiod_chip_open(path)) == NULL)
+		if (snprintf(path, sizeof(path), "/dev/%s", entry->d_name) >= (int)sizeof(path))
 			continue;
-		if ((info = gpiod_chip_get_info(chip)) != NULL) {
+		if ((chip = gpiod_chip_open(path)) == NULL) {
+			skipped_errno = errno;
+			continue;
+		}
+		if ((info = gpiod_chip_get_info(chip)) == NULL) {
+			skipped_errno = errno;
+		} else {
 			if (strcmp(gpiod_chip_info_get_name(info), name) == 0 ||
 			    strcmp(gpiod_chip_info_get_label(info), name) == 0)
 				found = chip;
@@ -54,47 +74,69 @@ gpio_dev_find_chip(const char *name)
 	}
 	closedir(dir);
 	if (found == NULL)
-		errno = ENODEV;
+		errno = skipped_errno != 0 ? skipped_errno : ENODEV;
 	return found;
 }
 
-static struct gpiod_line_request *
-gpio_dev_request(struct gpio_line *line, struct gpio_dev *dev, const struct rig_gpio *cfg,
-    const char *consumer, int initial)
+/* Fills settings for line; returns 0 or -1 (errno set). */
+static int
+gpio_dev_settings(struct gpiod_line_settings *settings, const struct gpio_line *line,
+    const struct rig_gpio *cfg, int initial)
 {
+	/* indexed by rig_gpio.bias: 0 as-is, 1 pull-up, 2 pull-down, 3 disabled */
 	static const enum gpiod_line_bias biases[] = { GPIOD_LINE_BIAS_AS_IS,
 		GPIOD_LINE_BIAS_PULL_UP, GPIOD_LINE_BIAS_PULL_DOWN, GPIOD_LINE_BIAS_DISABLED };
+
+	gpiod_line_settings_set_active_low(settings, line->active_low != 0);
+	if (cfg->bias >= 0 && cfg->bias <= 3 &&
+	    gpiod_line_settings_set_bias(settings, biases[cfg->bias]) == -1)
+		return -1;
+	if (line->is_output) {
+		/* the value is driven as the line is requested, so it never glitches */
+		if (gpiod_line_settings_set_direction(settings, GPIOD_LINE_DIRECTION_OUTPUT) == -1 ||
+		    gpiod_line_settings_set_output_value(settings, initial ?
+		    GPIOD_LINE_VALUE_ACTIVE : GPIOD_LINE_VALUE_INACTIVE) == -1)
+			return -1;
+		return 0;
+	}
+	if (gpiod_line_settings_set_direction(settings, GPIOD_LINE_DIRECTION_INPUT) == -1 ||
+	    gpiod_line_settings_set_edge_detection(settings, GPIOD_LINE_EDGE_BOTH) == -1)
+		return -1;
+	return 0;
+}
+
+/* Requests the line at dev->offset; returns the request or NULL (errno set). */
+static struct gpiod_line_request *
+gpio_dev_request(const struct gpio_line *line, struct gpio_dev *dev, const struct rig_gpio *cfg,
+    const char *consumer, int initial)
+{
 	struct gpiod_line_settings *settings;
 	struct gpiod_line_config *line_cfg = NULL;
 	struct gpiod_request_config *req_cfg = NULL;
 	struct gpiod_line_request *request = NULL;
+	int saved_errno;
 
 	if ((settings = gpiod_line_settings_new()) == NULL)
 		return NULL;
-	gpiod_line_settings_set_active_low(settings, line->active_low);
-	if (cfg->bias >= 0 && cfg->bias <= 3)
-		gpiod_line_settings_set_bias(settings, biases[cfg->bias]);
-	if (line->is_output) {
-		gpiod_line_settings_set_direction(settings, GPIOD_LINE_DIRECTION_OUTPUT);
-		gpiod_line_settings_set_output_value(settings, initial ?
-		    GPIOD_LINE_VALUE_ACTIVE : GPIOD_LINE_VALUE_INACTIVE);
-	} else {
-		gpiod_line_settings_set_direction(settings, GPIOD_LINE_DIRECTION_INPUT);
-		gpiod_line_settings_set_edge_detection(settings, GPIOD_LINE_EDGE_BOTH);
-		gpiod_line_settings_set_debounce_period_us(settings,
-		    (unsigned long)line->debounce_ms * 1000);
-	}
-	if ((line_cfg = gpiod_line_config_new()) == NULL ||
-	    (req_cfg = gpiod_request_config_new()) == NULL)
+	if (gpio_dev_settings(settings, line, cfg, initial) == -1 ||
+	    (line_cfg = gpiod_line_config_new()) == NULL ||
+	    (req_cfg = gpiod_request_config_new()) == NULL ||
+	    gpiod_line_config_add_line_settings(line_cfg, &dev->offset, 1, settings) == -1)
 		goto out;
-	if (gpiod_line_config_add_line_settings(line_cfg, &dev->offset, 1, settings) == -1)
-		goto out;
-	gpiod_request_config_set_consumer(req_cfg, consumer);
+	/* 2.1 copies the consumer with strncpy(): NULL would crash */
+	if (consumer != NULL)
+		gpiod_request_config_set_consumer(req_cfg, consumer);
 	request = gpiod_chip_request_lines(dev->chip, req_cfg, line_cfg);
 out:
-	gpiod_request_config_free(req_cfg);
-	gpiod_line_config_free(line_cfg);
+	/* the caller's message reports errno, which the frees must not change */
+	saved_errno = errno;
+	/* older 2.x gpiod_line_config_free() dereferences NULL (2.1.3 checks) */
+	if (req_cfg != NULL)
+		gpiod_request_config_free(req_cfg);
+	if (line_cfg != NULL)
+		gpiod_line_config_free(line_cfg);
 	gpiod_line_settings_free(settings);
+	errno = saved_errno;
 	return request;
 }
 
@@ -116,8 +158,13 @@ gpio_dev_open(struct gpio_line *line, const struct rig_gpio *cfg, const char *co
 		goto fail;
 	}
 	if ((offset = gpiod_chip_get_line_offset_from_name(dev->chip, cfg->line)) < 0) {
-		snprintf(err, err_size, "GPIO %s: chip '%s' has no line named '%s'",
-		    line->name, cfg->chip, cfg->line);
+		/* ENOENT is "no such line"; anything else is the chip failing */
+		if (errno == ENOENT)
+			snprintf(err, err_size, "GPIO %s: chip '%s' has no line named '%s'",
+			    line->name, cfg->chip, cfg->line);
+		else
+			snprintf(err, err_size, "GPIO %s: cannot look up line '%s' on chip '%s': %s",
+			    line->name, cfg->line, cfg->chip, strerror(errno));
 		goto fail;
 	}
 	dev->offset = (unsigned int)offset;
@@ -127,14 +174,16 @@ gpio_dev_open(struct gpio_line *line, const struct rig_gpio *cfg, const char *co
 		goto fail;
 	}
 	if (!line->is_output) {
-		line->fd = gpiod_line_request_get_fd(dev->request);
-		if ((dev->events = gpiod_edge_event_buffer_new(16)) == NULL) {
+		if ((dev->events = gpiod_edge_event_buffer_new(GPIO_DEV_EVENTS)) == NULL) {
 			snprintf(err, err_size, "GPIO %s: %s", line->name, strerror(errno));
 			goto fail;
 		}
+		if ((line->fd = gpiod_line_request_get_fd(dev->request)) == -1) {
+			snprintf(err, err_size, "GPIO %s: no event fd: %s", line->name,
+			    strerror(errno));
+			goto fail;
+		}
 	}
-	/* the kernel debounces; nothing left for gpio.c to filter */
-	line->debounce_ms = 0;
 	return 0;
 fail:
 	gpio_dev_close(line);
@@ -172,10 +221,12 @@ gpio_dev_events(struct gpio_line *line, int *active)
 
 	/* read_edge_events() blocks when nothing is pending */
 	while (poll(&pfd, 1, 0) == 1 && (pfd.revents & POLLIN)) {
-		if ((n = gpiod_line_request_read_edge_events(dev->request, dev->events, 16)) == -1)
+		if ((n = gpiod_line_request_read_edge_events(dev->request, dev->events,
+		    GPIO_DEV_EVENTS)) == -1)
 			return -1;
 		total += n;
 	}
+	/* the level now, not the last event's edge: events may have been dropped */
 	if (gpio_dev_get(line, active) == -1)
 		return -1;
 	return total;
