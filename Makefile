@@ -94,6 +94,7 @@ check: deps
 	$(MAKE) all
 	$(MAKE) BUILD=build/san SAN=1 all
 	tests/run.sh build/san
+	$(MAKE) check-gpio-v2
 
 unit: all
 	tests/run.sh $(BUILD) unit
@@ -199,3 +200,71 @@ deb:
 	debian/rules clean >/dev/null; \
 	ls -l build/lbl_$${v}_$$a.deb; \
 	if [ -n "$(LINT)" ]; then lintian -I build/lbl_$${v}_$$a.changes; fi
+
+# --- The libgpiod v2 backend ---------------------------------------------------
+# Debian 12 ships libgpiod 1.6, so the builds above compile hw/gpio_v1.c only.
+# make gpiod2 fetches libgpiod 2.1 (libgpiod-dev, libgpiod3) from
+# bookworm-backports with a private apt configuration (nothing under /etc/apt
+# or /var/lib/apt changes, nothing is installed) and unpacks it in
+# build/gpiod2/root, with a libgpiod.pc whose prefix points there and whose
+# Libs carry an rpath, so what is built against it runs from the tree. It
+# needs the network once; a failed download fails the target (apt-get update
+# alone would only warn). make check-gpio-v2 builds everything against it,
+# under ASan+UBSan, in build/gpiod2/out, makes sure gpio_v2.o is the backend
+# that was built, and runs the unit tests.
+GPIOD2      := build/gpiod2
+GPIOD2_DIR  := $(CURDIR)/$(GPIOD2)
+GPIOD2_PC   := $(GPIOD2)/pkgconfig/libgpiod.pc
+# Only this sources file and no local pins count; the sandbox user is whoever
+# runs this, as _apt may not reach into build/.
+GPIOD2_APT   = -o Dir::Etc::SourceParts=/dev/null \
+               -o Dir::Etc::sourcelist=$(GPIOD2_DIR)/apt/bpo.sources \
+               -o Dir::Etc::PreferencesParts=/dev/null -o Dir::Etc::preferences=/dev/null \
+               -o Dir::State::Lists=$(GPIOD2_DIR)/apt/lists \
+               -o Dir::Cache=$(GPIOD2_DIR)/apt/cache -o APT::Sandbox::User="$$(id -un)"
+# libgpiod3 is 2.x's runtime package (soname 3), which -dev depends on.
+GPIOD2_DEBS := libgpiod-dev/bookworm-backports libgpiod3/bookworm-backports
+
+.PHONY: gpiod2 check-gpio-v2
+gpiod2: $(GPIOD2_PC)
+
+# The .pc is written last, through a temporary directory, so an interrupted
+# or failed run leaves no target behind and is redone in full next time.
+$(GPIOD2_PC):
+	rm -rf $(GPIOD2)/apt $(GPIOD2)/debs $(GPIOD2)/root $(GPIOD2)/pkgconfig $(GPIOD2)/pkgconfig.tmp
+	mkdir -p $(GPIOD2)/apt/lists/partial $(GPIOD2)/apt/cache/archives/partial \
+	    $(GPIOD2)/debs $(GPIOD2)/root $(GPIOD2)/pkgconfig.tmp
+	printf '%s\n' 'Types: deb' 'URIs: http://deb.debian.org/debian' \
+	    'Suites: bookworm-backports' 'Components: main' \
+	    'Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg' >$(GPIOD2)/apt/bpo.sources
+	apt-get $(GPIOD2_APT) -qq --error-on=any update || \
+	    { echo "gpiod2: cannot fetch the bookworm-backports index (network?)" >&2; exit 1; }
+	cd $(GPIOD2)/debs && apt-get $(GPIOD2_APT) -qq download $(GPIOD2_DEBS) || \
+	    { echo "gpiod2: cannot download $(GPIOD2_DEBS)" >&2; exit 1; }
+	for deb in $(GPIOD2)/debs/*.deb; do dpkg -x "$$deb" $(GPIOD2)/root || exit 1; done
+	@pc=$$(find $(GPIOD2)/root -path '*/pkgconfig/libgpiod.pc' | head -n 1); \
+	if [ -z "$$pc" ]; then echo "gpiod2: the packages hold no libgpiod.pc" >&2; exit 1; fi; \
+	sed -e 's|^prefix=.*|prefix=$(GPIOD2_DIR)/root/usr|' \
+	    -e 's|^Libs:|Libs: -Wl,-rpath,$${libdir}|' "$$pc" >$(GPIOD2)/pkgconfig.tmp/libgpiod.pc
+	@export PKG_CONFIG_PATH=$(GPIOD2_DIR)/pkgconfig.tmp; \
+	libdir=$$(pkg-config --variable=libdir libgpiod); \
+	incdir=$$(pkg-config --variable=includedir libgpiod); \
+	pkg-config --atleast-version=2.0 libgpiod || \
+	    { echo "gpiod2: got libgpiod $$(pkg-config --modversion libgpiod), not 2.x" >&2; exit 1; }; \
+	case "$$libdir" in $(GPIOD2_DIR)/*) ;; \
+	    *) echo "gpiod2: libdir $$libdir is outside $(GPIOD2)" >&2; exit 1 ;; esac; \
+	[ -e "$$libdir/libgpiod.so" ] && [ -f "$$incdir/gpiod.h" ] || \
+	    { echo "gpiod2: no libgpiod.so in $$libdir or gpiod.h in $$incdir" >&2; exit 1; }; \
+	echo "gpiod2: libgpiod $$(pkg-config --modversion libgpiod) in $$libdir"
+	mv $(GPIOD2)/pkgconfig.tmp $(GPIOD2)/pkgconfig
+
+check-gpio-v2: deps
+	$(MAKE) gpiod2
+	PKG_CONFIG_PATH=$(GPIOD2_DIR)/pkgconfig $(MAKE) BUILD=$(GPIOD2)/out SAN=1 all
+	@members=$$($(AR) t $(GPIOD2)/out/liblbl.a) || exit 1; \
+	if ! echo "$$members" | grep -qx gpio_v2.o || echo "$$members" | grep -qx gpio_v1.o; then \
+	    echo "check-gpio-v2: $(GPIOD2)/out/liblbl.a does not hold gpio_v2.o alone" >&2; exit 1; \
+	fi
+	@ldd $(GPIOD2)/out/lbld | grep -q '$(GPIOD2_DIR)/root/.*/libgpiod\.so\.3 ' || \
+	    { echo "check-gpio-v2: lbld does not load libgpiod.so.3 from $(GPIOD2)" >&2; exit 1; }
+	tests/run.sh $(GPIOD2)/out unit
