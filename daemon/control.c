@@ -55,14 +55,34 @@ struct control {
 
 static void control_client_free(struct control_client *c);
 
+/*
+ * While a request is being answered nothing more is read, and a half-close
+ * (EPOLLRDHUP) is no reason to stop answering; a peer that closes entirely
+ * still shows as EPOLLHUP, which epoll always reports.
+ */
 static void
 control_update_events(struct control_client *c)
 {
-	uint32_t events = c->busy ? 0 : EPOLLIN;
+	uint32_t events = c->busy ? 0 : EPOLLIN | EPOLLRDHUP;
 
 	if (c->out_sent < c->out_len)
 		events |= EPOLLOUT;
-	loop_mod_fd(c->control->loop, c->fd, events | EPOLLRDHUP);
+	loop_mod_fd(c->control->loop, c->fd, events);
+}
+
+/*
+ * Frees a client that is done: closing, nothing left to send, and no
+ * request in progress. A handler may call control_out() many times and the
+ * client must outlive every call, so only this and the event callbacks
+ * free clients, never the output path. Returns 1 if c was freed.
+ */
+static int
+control_release(struct control_client *c)
+{
+	if (!c->closing || c->out_len != 0 || c->busy)
+		return 0;
+	control_client_free(c);
+	return 1;
 }
 
 static void
@@ -83,10 +103,6 @@ control_flush(struct control_client *c)
 	}
 	if (c->out_sent == c->out_len)
 		c->out_len = c->out_sent = 0;
-	if (c->closing && c->out_len == 0) {
-		control_client_free(c);
-		return;
-	}
 	control_update_events(c);
 }
 
@@ -189,6 +205,7 @@ control_finish(struct control_client *c, int status, const char *fmt, ...)
 	c->follow_tag = 0;
 	c->closing = 1;		/* one request per connection keeps the protocol simple */
 	control_flush(c);
+	control_release(c);	/* the caller must not use c after this */
 }
 
 void
@@ -344,9 +361,22 @@ control_readable(void *arg, int fd, uint32_t events)
 	ssize_t n;
 	char *nl;
 
-	if (events & EPOLLOUT)
+	if (events & EPOLLOUT) {
 		control_flush(c);
-	if (!(events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) || c->busy)
+		if (control_release(c))
+			return;
+	}
+	if (c->busy) {
+		/*
+		 * Only a follower is busy between events, and only the list of
+		 * clients holds it: one that hung up or cannot be written to
+		 * is dropped here.
+		 */
+		if ((events & (EPOLLHUP | EPOLLERR)) || c->closing)
+			control_client_free(c);
+		return;
+	}
+	if (!(events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)))
 		return;
 	if (c->in_cap - c->in_len < 4096) {
 		size_t limit = CONTROL_MAX_LINE + CONTROL_MAX_PAYLOAD + 2;

@@ -90,4 +90,34 @@ for name, data, want in checks:
     print(("PASS" if want in got else "FAIL") + " malformed: " + name + ("" if want in got else ": " + got))
 PY
 kill -0 "$LBLD_PID" && pass "lbld alive after malformed requests" || fail "lbld alive after malformed requests" "died"
+
+# peers that leave before their answer: one that closes right after asking
+# (lbld's sends fail midway through a many-line reply) and followers that
+# hang up; lbld must neither touch a freed client nor spin on the hangup
+"$ctl" run "$LBL_TOP/recipes/examples/ag-tca-5-dip.yaml" --operator ci >/dev/null || fail "run to follow" "refused"
+followers=""
+for n in 1 2 3; do
+	"$ctl" status --follow >/dev/null 2>&1 &
+	followers="$followers $!"
+done
+sleep 0.3
+for pid in $followers; do kill -0 "$pid" || fail "followers follow" "$pid ended early"; done
+kill $followers; wait $followers 2>/dev/null
+/usr/bin/python3 - "$LBL_SOCKET" <<'PY'
+import socket, sys
+for request in [b"status\n", b"history\n", b"show\t1\n", b"recipe\tlist\n", b"status\t--follow\n"] * 20:
+    s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); s.sendall(request)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\1\0\0\0\0\0\0\0")	# reset, unread
+    s.close()
+PY
+sleep 0.5
+cpu0=$(awk '{print $14 + $15}' "/proc/$LBLD_PID/stat")
+sleep 1
+cpu1=$(awk '{print $14 + $15}' "/proc/$LBLD_PID/stat")
+kill -0 "$LBLD_PID" && "$ctl" status >/dev/null && pass "lbld answers on after 100 peers left unanswered" ||
+    fail "peers that leave" "lbld died: $(tail -5 "$LBL_TMP/lbld.err")"
+[ $((cpu1 - cpu0)) -le 5 ] && pass "no spinning on hung-up peers ($((cpu1 - cpu0)) ticks in 1 s)" ||
+    fail "no spinning on hung-up peers" "$((cpu1 - cpu0)) clock ticks in 1 s"
+"$ctl" abort >/dev/null || fail "abort the followed run" "refused"
+sanitizer_clean "$LBL_TMP/lbld.err" "lbld after peers left"
 [ -z "${LBL_FAILED:-}" ]
