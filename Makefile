@@ -6,7 +6,7 @@
 PKGS      := libmodbus libgpiod sqlite3 yaml-0.1
 DEB_PKGS  := build-essential pkg-config libmodbus-dev libgpiod-dev libsqlite3-dev \
              libyaml-dev sqlite3 socat mbpoll python3 python3-pymodbus \
-             clang libclang-rt-14-dev gnuplot-nox
+             clang libclang-rt-14-dev gnuplot-nox valgrind
 CC       ?= cc
 BUILD    ?= build
 SAN      ?=
@@ -93,7 +93,7 @@ deps:
 check: deps
 	$(MAKE) all
 	$(MAKE) BUILD=build/san SAN=1 all
-	tests/run.sh build/san
+	LBL_PLAIN_BUILD=$(CURDIR)/$(BUILD) tests/run.sh build/san
 	$(MAKE) check-gpio-v2
 
 unit: all

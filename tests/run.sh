@@ -1,8 +1,9 @@
 #!/bin/sh
 # Runs every test and prints one closing line "N passed, N failed".
-#   tests/run.sh BUILD_DIR [unit|integration|all]
+#   tests/run.sh BUILD_DIR [unit|integration|faults|all]
 # Unit tests are the binaries BUILD_DIR/tests/test_*; integration tests are
-# the scripts tests/integration/test_*.{sh,py}. Every test prints
+# the scripts tests/integration/test_*.{sh,py}; the fault campaign is
+# tests/faults/campaign.sh. Every test prints
 # "PASS name" / "FAIL name: why" lines; a test that exits non-zero without
 # printing a FAIL line is counted as one failure.
 build=${1:-build}
@@ -19,7 +20,7 @@ run_one() {
 	echo "== $name"
 	"$@" >"$log" 2>&1
 	rc=$?
-	grep -E '^(PASS|FAIL) ' "$log" | grep '^FAIL' 
+	grep -E '^(FAIL |info: )' "$log"
 	p=$(grep -c '^PASS ' "$log"); f=$(grep -c '^FAIL ' "$log")
 	if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
 		f=1; echo "FAIL $name: exited $rc"; tail -20 "$log"
@@ -29,13 +30,13 @@ run_one() {
 	passed=$((passed + p)); failed=$((failed + f))
 }
 
-if [ "$which" != integration ]; then
+if [ "$which" = unit ] || [ "$which" = all ]; then
 	for t in "$build"/tests/test_*; do
 		[ -x "$t" ] || continue
 		run_one "$(basename "$t")" "$t"
 	done
 fi
-if [ "$which" != unit ]; then
+if [ "$which" = integration ] || [ "$which" = all ]; then
 	for t in "$top"/tests/integration/test_*.sh "$top"/tests/integration/test_*.py; do
 		[ -f "$t" ] || continue
 		case "$t" in
@@ -43,6 +44,9 @@ if [ "$which" != unit ]; then
 		*) run_one "$(basename "$t")" sh "$t" ;;
 		esac
 	done
+fi
+if [ "$which" = faults ] || [ "$which" = all ]; then
+	run_one campaign.sh sh "$top/tests/faults/campaign.sh"
 fi
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

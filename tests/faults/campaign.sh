@@ -1,15 +1,19 @@
 #!/bin/sh
-# The fault campaign: faults a real rig meets, injected into real runs of
-# lbld on lbl-simrig, each ending in safe state with its cause recorded and
-# the database intact. (Device faults — silent, exception, stall, alarm,
-# stuck — and the e-stop during a hung transaction are in
-# tests/integration/test_daemon_faults.sh.) Here:
-#   bus drop (the simulator dies mid-run), interlock opened, kill -9 at
-#   KILLS random points each followed by restart and resume-batch, the
-#   database's disk full (a file-size limit), malformed and oversized
-#   control-socket requests, malformed recipes and rig files.
+# The fault campaign: the faults a real rig meets, injected into real runs of
+# lbld on lbl-simrig. Each must end in safe state (pumps off, valves and
+# relays closed) with its cause recorded, lbld alive and the database
+# intact; kill -9 must lose no step lbld had reported done.
+#   device faults: silent, Modbus exception, stall past the timeout, alarm
+#     bit, target never reached (simrig control socket, mid-run)
+#   e-stop while a Modbus transaction hangs; interlock (door) opened
+#   bus drop (the simulator dies mid-run)
+#   kill -9 at LBL_KILLS (50) random points, each followed by restart and
+#     resume-batch, through as many batches as that takes
+#   the database's disk full (a file-size limit on lbld)
+#   malformed and oversized control-socket requests
+#   malformed recipes and rig files
 # Prints PASS/FAIL lines and a summary: faults injected, survived, data lost.
-#   tests/faults/campaign.sh        (LBL_BUILD, LBL_TOP set; LBL_KILLS=50)
+#   tests/faults/campaign.sh        (LBL_BUILD, LBL_TOP set, as tests/run.sh does)
 set -u
 . "$LBL_TOP/tests/integration/lib.sh"
 ctl="$LBL_BUILD/lblctl"
@@ -17,17 +21,26 @@ recipe="$LBL_TOP/recipes/examples/ag-tca-5-dip.yaml"
 kills=${LBL_KILLS:-50}
 injected=0 survived=0 lost=0
 
-survive() { injected=$((injected + 1)); survived=$((survived + 1)); pass "$1"; }
-die() { injected=$((injected + 1)); fail "$1" "$2"; }
+# A case is survived when none of its checks failed.
+fail() { echo "FAIL $1: $2"; LBL_FAILED=1; case_ok=0; }
+begin_case() { case_ok=1; }
+end_case() { # [COUNT]: the case injected COUNT faults (default 1)
+	injected=$((injected + ${1:-1}))
+	[ "$case_ok" = 1 ] && survived=$((survived + ${1:-1}))
+}
 q() { sqlite3 "$db" "$1" 2>/dev/null; }
+state_of() { q "select state from batches where id=${1:-1}"; }
 
-start_rig() { # NAME SCALE
+# start_rig NAME SCALE: a fresh simrig (with control socket), lbld and
+# database for one case, and an operator answering prompts.
+start_rig() {
 	dir="$LBL_TMP/$1"
 	mkdir -p "$dir"
 	make_rig dip-rig.yaml "$dir/rig.yaml"
 	export LBL_SOCKET="$dir/lbld.sock"
+	SIMCTL="$dir/simrig.ctl"
 	db="$dir/lbl.db"
-	start_simrig "$dir/rig.yaml" --time-scale "$2" || return 1
+	start_simrig "$dir/rig.yaml" --time-scale "$2" --control "$SIMCTL" || return 1
 	start_lbld "$dir/rig.yaml" "$db" --time-scale "$2" || return 1
 	answer_prompts >/dev/null 2>&1 &
 	PROMPTS_PID=$!
@@ -38,57 +51,133 @@ stop_rig() {
 	wait "$LBLD_PID" "$SIMRIG_PID" "$PROMPTS_PID" 2>/dev/null
 }
 intact() { [ "$(q 'pragma integrity_check')" = ok ]; }
-# the record of batch 1 is whole: steps 1..last each done once, none after
+# record_whole [BATCH]: steps 1..last each done once, none after, none open
 record_whole() {
 	last=$(q "select last_step_seq from batches where id=${1:-1}")
 	[ "$(q "select count(*) from steps where batch_id=${1:-1} and outcome='done' and seq<=$last")" = "$last" ] &&
-	    [ "$(q "select count(*) from steps where batch_id=${1:-1} and outcome='done' and seq>$last")" = 0 ]
+	    [ "$(q "select count(*) from steps where batch_id=${1:-1} and outcome='done' and seq>$last")" = 0 ] &&
+	    [ "$(q "select count(*) from steps where batch_id=${1:-1} and outcome='running'")" = 0 ]
 }
-outputs_off() {
+# outputs_safe: every GPIO output off and, while the simulator answers,
+# every pump of the rig stopped.
+outputs_safe() {
 	for f in "$LBL_TMP"/gpio/*/*.out; do
-		[ -f "$f" ] && [ "$(cat "$f")" != 0 ] && return 1
+		[ -f "$f" ] || continue
+		[ "$(cat "$f")" = 0 ] || { echo "$f is $(cat "$f")"; return 1; }
+	done
+	kill -0 "$SIMRIG_PID" 2>/dev/null || return 0
+	for p in stir-ag stir-cnt fill-1 drain-1; do
+		simctl get "$p" | grep -q 'running=1' && { echo "$p running"; return 1; }
 	done
 	return 0
 }
 running_past() { # STEP: batch 1 is past that step
 	wait_for 30 sh -c "[ \"\$(sqlite3 '$db' 'select last_step_seq from batches where id=1')\" -ge $1 ]"
 }
+failed_soon() { # SECONDS: batch 1 is failed within SECONDS
+	wait_for "$1" sh -c "[ \"\$(sqlite3 '$db' 'select state from batches where id=1')\" = failed ]"
+}
+# settled NAME: the checks every case ends with
+settled() {
+	why=$(wait_for 10 outputs_safe && echo ok || outputs_safe)
+	[ "$why" = ok ] && pass "$1: outputs safe" || fail "$1: outputs safe" "$why"
+	kill -0 "$LBLD_PID" 2>/dev/null && pass "$1: lbld alive" || fail "$1: lbld alive" "died"
+	intact && pass "$1: integrity" || fail "$1: integrity" "$(q 'pragma integrity_check')"
+	record_whole && pass "$1: record whole" || fail "$1: record whole" "a step missing, repeated or left open"
+}
+
+# ---- device faults, injected mid-run ----
+# fault_case KIND DEVICE WANT: the failure cause must match the regex WANT.
+fault_case() {
+	kind=$1 device=$2 want=$3 name="fault $1 on $2"
+	begin_case
+	start_rig "$kind-$device" 100 || { fail "$name" "rig did not start"; end_case; return; }
+	"$ctl" run "$recipe" --operator campaign >/dev/null 2>&1 || fail "$name" "run refused"
+	running_past 3	# a few steps in, with the stirrer running
+	simctl fault "$device" "$kind" | grep -q '^ok' || fail "$name" "simrig refused the fault"
+	failed_soon 30 && pass "$name: batch failed" || fail "$name: batch failed" "state $(state_of)"
+	cause=$(q "select failure_cause from batches where id=1")
+	echo "$cause" | grep -Eq "$want" && pass "$name: cause recorded" ||
+	    fail "$name: cause recorded" "'$cause' does not match '$want'"
+	[ "$(q "select count(*) from events where batch_id=1 and kind='fault'")" != 0 ] &&
+	    pass "$name: fault event" || fail "$name: fault event" "none"
+	settled "$name"
+	stop_rig
+	end_case
+}
+fault_case silent lift "lift.*(timed out|Connection)"
+fault_case exception transfer "transfer.*(exception|failure)"
+fault_case alarm lift "lift.*alarm"
+fault_case stuck transfer "transfer.*did not reach"
+fault_case stall lift "lift.*(timed out|Connection)"
+
+# The e-stop while a transaction hangs: the QCM stalls (each read waits out
+# its timeout), and the e-stop must still stop everything at once.
+begin_case
+start_rig estop 100 || exit 1
+"$ctl" run "$recipe" --operator campaign >/dev/null 2>&1
+running_past 3
+simctl fault lift stall >/dev/null
+sleep 0.1
+t0=$(date +%s%N)
+printf '0\n' >"$LBL_TMP/gpio/pinctrl-bcm2711/GPIO27.in"	# active low: 0 is pressed
+failed_soon 5
+t1=$(date +%s%N)
+ms=$(( (t1 - t0) / 1000000 ))
+[ "$(sqlite3 "$db" 'select state from batches where id=1')" = failed ] && pass "e-stop while hung: batch failed" ||
+    fail "e-stop while hung: batch failed" "$(sqlite3 "$db" 'select state from batches where id=1')"
+echo "info: e-stop to failed batch recorded in $ms ms (stall holds a transaction for 2 s)"
+[ "$ms" -lt 1500 ] && pass "e-stop not delayed by the hung transaction" || fail "e-stop not delayed" "$ms ms"
+sqlite3 "$db" "select failure_cause from batches where id=1" | grep -q "e-stop 'estop' engaged" &&
+    pass "e-stop cause recorded" || fail "e-stop cause recorded" "$(sqlite3 "$db" 'select failure_cause from batches where id=1')"
+sqlite3 "$db" "select count(*) from events where batch_id=1 and kind='estop'" | grep -qv '^0$' &&
+    pass "e-stop event" || fail "e-stop event" "none"
+simctl clear lift >/dev/null
+"$ctl" run "$recipe" --operator campaign >/dev/null 2>"$dir/err" && fail "no run while the e-stop is engaged" "accepted" ||
+    pass "no run while the e-stop is engaged"
+printf '1\n' >"$LBL_TMP/gpio/pinctrl-bcm2711/GPIO27.in"
+sleep 0.2
+settled "e-stop"
+stop_rig
+end_case
 
 # ---- bus drop: the Modbus gateway disappears mid-run ----
+begin_case
 start_rig busdrop 100 || exit 1
 "$ctl" run "$recipe" --operator campaign >/dev/null
 running_past 3
 kill -9 "$SIMRIG_PID"
-if wait_for 20 sh -c "[ \"\$(sqlite3 '$db' 'select state from batches where id=1')\" = failed ]" &&
-    kill -0 "$LBLD_PID" && intact && record_whole && outputs_off; then
-	survive "bus drop: batch failed ($(q 'select failure_cause from batches where id=1' | cut -c1-70)...), lbld alive, record intact"
-else
-	die "bus drop" "state $(q 'select state from batches where id=1'), cause $(q 'select failure_cause from batches where id=1')"
-fi
+failed_soon 20 && pass "bus drop: batch failed ($(q 'select failure_cause from batches where id=1' | cut -c1-60)...)" ||
+    fail "bus drop: batch failed" "state $(state_of)"
+settled "bus drop"
 stop_rig
+end_case
 
 # ---- interlock: the door opens mid-run ----
+begin_case
 start_rig door 100 || exit 1
 "$ctl" run "$recipe" --operator campaign >/dev/null
 running_past 3
 printf '1\n' >"$LBL_TMP/gpio/pinctrl-bcm2711/GPIO22.in"
-if wait_for 10 sh -c "[ \"\$(sqlite3 '$db' 'select state from batches where id=1')\" = failed ]" &&
-    q "select failure_cause from batches where id=1" | grep -q door && intact && record_whole && outputs_off &&
-    ! "$ctl" run "$recipe" >/dev/null 2>&1; then
-	survive "interlock opened: batch failed with the door named, no run while open"
-else
-	die "interlock opened" "state $(q 'select state from batches where id=1'), cause $(q 'select failure_cause from batches where id=1')"
-fi
+failed_soon 10 && pass "interlock: batch failed" || fail "interlock: batch failed" "state $(state_of)"
+q "select failure_cause from batches where id=1" | grep -q door && pass "interlock: the door named" ||
+    fail "interlock: the door named" "$(q 'select failure_cause from batches where id=1')"
+"$ctl" run "$recipe" >/dev/null 2>&1 && fail "interlock: no run while open" "accepted" ||
+    pass "interlock: no run while open"
+settled "interlock"
 printf '0\n' >"$LBL_TMP/gpio/pinctrl-bcm2711/GPIO22.in"
 stop_rig
+end_case
 
-# ---- kill -9 at random points, restart, resume ----
+# ---- kill -9 at random points, each followed by restart and resume ----
+begin_case
 start_rig kills 300 || exit 1
 planned=$("$ctl" plan "$recipe" --rig "$dir/rig.yaml" --json | /usr/bin/python3 -c 'import json,sys; print(len(json.load(sys.stdin)["steps"]))')
 "$ctl" run "$recipe" --operator campaign >/dev/null
-i=0 k_survived=0 k_lost=0 batch=1
-while [ $i -lt "$kills" ]; do
-	i=$((i + 1))
+# (not "i": wait_for in lib.sh uses that name)
+kill_no=0 k_survived=0 k_lost=0 batch=1
+while [ $kill_no -lt "$kills" ]; do
+	kill_no=$((kill_no + 1))
 	sleep "0.$(od -An -N2 -tu2 /dev/urandom | tr -d ' ' | cut -c1-3)"	# 0 to 0.999 s
 	# what lbld has said is done must be in the database after the kill
 	said=$("$ctl" status --json 2>/dev/null | /usr/bin/python3 -c 'import json,sys; d=json.load(sys.stdin); print(max(d["step"] - 1, 0) if d["batch"] == '"$batch"' and d["state"] != "idle" else -1)' 2>/dev/null || echo -1)
@@ -96,40 +185,47 @@ while [ $i -lt "$kills" ]; do
 	kill "$PROMPTS_PID" 2>/dev/null
 	durable=$(q "select last_step_seq from batches where id=$batch")
 	if [ "$said" -gt "${durable:-0}" ]; then
-		k_lost=$((k_lost + said - durable)); echo "kill $i: lbld had said step $said was done, database has $durable"
+		k_lost=$((k_lost + said - durable)); echo "kill $kill_no: lbld had said step $said was done, database has $durable"
 	fi
-	start_lbld "$dir/rig.yaml" "$db" --time-scale 300 || { die "kill $i: restart" "lbld did not start"; break; }
+	start_lbld "$dir/rig.yaml" "$db" --time-scale 300 || { fail "kill $kill_no: restart" "lbld did not start"; break; }
 	answer_prompts >/dev/null 2>&1 &
 	PROMPTS_PID=$!
 	LBL_PIDS="$LBL_PIDS $PROMPTS_PID"
-	state=$(q "select state from batches where id=$batch")
-	if intact && record_whole "$batch" && { [ "$state" = interrupted ] || [ "$state" = completed ]; }; then
+	state=$(state_of "$batch")
+	if intact && record_whole "$batch" && { [ "$state" = interrupted ] || [ "$state" = completed ]; } &&
+	    [ -z "$(outputs_safe)" ]; then
 		k_survived=$((k_survived + 1))
 	else
-		echo "kill $i: batch $batch state $state, integrity $(q 'pragma integrity_check')"
+		echo "kill $kill_no: batch $batch state $state, integrity $(q 'pragma integrity_check'), $(outputs_safe)"
 	fi
 	if [ "$state" = completed ]; then
 		"$ctl" run "$recipe" --operator campaign >/dev/null; batch=$((batch + 1))
 	else
-		"$ctl" resume-batch "$batch" >/dev/null 2>&1 || echo "kill $i: resume-batch $batch refused"
+		"$ctl" resume-batch "$batch" >/dev/null 2>&1 || echo "kill $kill_no: resume-batch $batch refused"
 	fi
 done
-"$ctl" resume-batch "$batch" --wait >/dev/null 2>&1 || "$ctl" status | head -3
-injected=$((injected + kills)); survived=$((survived + k_survived)); lost=$((lost + k_lost))
-[ "$k_survived" = "$kills" ] && pass "kill -9 x $kills: every restart found its batch interrupted, the record whole" ||
+# the last batch runs to its end undisturbed
+wait_for 120 sh -c "[ \"\$(sqlite3 '$db' 'select state from batches where id=$batch')\" = completed ]" ||
+    fail "kill -9: last batch completes" "state $(state_of "$batch")"
+[ "$k_survived" = "$kills" ] && pass "kill -9 x $kills: every restart found its batch interrupted, outputs safe, the record whole" ||
     fail "kill -9 x $kills" "$k_survived survived"
 [ "$k_lost" = 0 ] && pass "kill -9: no step lbld had reported done was missing" || fail "kill -9: steps lost" "$k_lost"
 complete=$(q "select count(*) from batches where state='completed'")
-all_once=1
-for b in $(q "select id from batches where state='completed'"); do
-	[ "$(q "select count(*) from steps where batch_id=$b and outcome='done'")" = "$planned" ] || all_once=0
+every_step_once=1
+for b in $(q "select id from batches"); do
+	[ "$(q "select count(*) from steps where batch_id=$b and outcome='done'")" = "$planned" ] || every_step_once=0
+	[ "$(q "select count(distinct seq) from steps where batch_id=$b")" = "$planned" ] || every_step_once=0
 done
-[ "$complete" -ge 1 ] && [ $all_once = 1 ] && intact &&
-    pass "kill -9: $complete batches completed through the kills, each step done exactly once" ||
-    fail "kill -9: completed batches" "$complete completed, all once $all_once"
+[ "$complete" = "$batch" ] && [ $every_step_once = 1 ] && intact &&
+    pass "kill -9: $complete batches completed through the kills, each of the $planned steps done and recorded once" ||
+    fail "kill -9: completed batches" "$complete of $batch completed, every step once: $every_step_once"
 stop_rig
+# each kill is a fault; a failed check after the loop costs the case one
+injected=$((injected + kills)); lost=$((lost + k_lost))
+survived=$((survived + k_survived - (1 - case_ok) * (k_survived == kills)))
 
 # ---- disk full: the database may not grow past a limit ----
+begin_case
 dir="$LBL_TMP/diskfull"; mkdir -p "$dir"
 make_rig dip-rig.yaml "$dir/rig.yaml"
 export LBL_SOCKET="$dir/lbld.sock"
@@ -140,28 +236,36 @@ start_simrig "$dir/rig.yaml" --time-scale 200 || exit 1
 start_lbld "$dir/rig.yaml" "$db" --time-scale 200 || exit 1
 kill "$LBLD_PID"; wait "$LBLD_PID" 2>/dev/null
 size_kb=$(( ($(stat -c %s "$db") + $(stat -c %s "$db-wal" 2>/dev/null || echo 0)) / 1024 + 40 ))
+: >"$dir/lbld.err"
 ( ulimit -f $((size_kb * 2)); exec "$LBL_BUILD/lbld" --rig "$dir/rig.yaml" --db "$db" --socket "$LBL_SOCKET" \
-    --gpio-sim "$LBL_TMP/gpio" --time-scale 200 2>>"$LBL_TMP/lbld.err" ) &
+    --gpio-sim "$LBL_TMP/gpio" --time-scale 200 2>"$dir/lbld.err" ) &
 LBLD_PID=$!; LBL_PIDS="$LBL_PIDS $LBLD_PID"
-wait_for 10 "$ctl" status || echo "lbld did not start under the limit"
+wait_for 10 "$ctl" status || fail "disk full: lbld starts" "$(cat "$dir/lbld.err")"
 answer_prompts >/dev/null 2>&1 &
 PROMPTS_PID=$!; LBL_PIDS="$LBL_PIDS $PROMPTS_PID"
 "$ctl" run "$recipe" --operator campaign >/dev/null 2>&1
-wait_for 60 sh -c "\"$ctl\" status | grep -q '^state: idle'"
-alive=$(kill -0 "$LBLD_PID" 2>/dev/null && echo yes || echo no)
+wait_for 60 sh -c "\"$ctl\" status | grep -q '^state: idle'" || fail "disk full: run stops" "$("$ctl" status | head -3)"
+kill -0 "$LBLD_PID" 2>/dev/null && pass "disk full: lbld alive" || fail "disk full: lbld alive" "died"
+# the batch fails in lbld's memory (the database cannot take it), with the cause
+"$ctl" status | grep -q '^cause: the database did not record step' &&
+    pass "disk full: batch failed, $("$ctl" status | sed -n 's/^cause: //p')" ||
+    fail "disk full: batch failed" "$("$ctl" status | head -3)"
+grep -q "database .*: committing .*: disk I/O error" "$dir/lbld.err" &&
+    pass "disk full: the error logged with its context" || fail "disk full: the error logged" "$(tail -3 "$dir/lbld.err")"
+why=$(wait_for 10 outputs_safe && echo ok || outputs_safe)
+[ "$why" = ok ] && pass "disk full: outputs safe" || fail "disk full: outputs safe" "$why"
 kill "$LBLD_PID" "$PROMPTS_PID" 2>/dev/null; wait "$LBLD_PID" 2>/dev/null
-# without the limit the batch is found and settled; nothing recorded is lost
+# with space again the batch is found and settled; nothing recorded is lost
 start_lbld "$dir/rig.yaml" "$db" --time-scale 200 || exit 1
-state=$(q "select state from batches where id=1")
-if [ "$alive" = yes ] && intact && record_whole && [ "$state" != running ] && [ "$state" != completed ] &&
-    grep -q "database" "$LBL_TMP/lbld.err" && outputs_off; then
-	survive "disk full: batch stopped ($state) in safe state, the cause logged, the record intact up to step $(q 'select last_step_seq from batches where id=1')"
-else
-	die "disk full" "lbld alive $alive, state $state, integrity $(q 'pragma integrity_check')"
-fi
-kill "$LBLD_PID" "$SIMRIG_PID" 2>/dev/null; wait "$LBLD_PID" "$SIMRIG_PID" 2>/dev/null
+state=$(state_of)
+{ [ "$state" = failed ] || [ "$state" = interrupted ]; } && intact && record_whole &&
+    pass "disk full: batch settled ($state), the record intact up to step $(q 'select last_step_seq from batches where id=1')" ||
+    fail "disk full: batch settled" "state $state, integrity $(q 'pragma integrity_check')"
+stop_rig
+end_case
 
 # ---- malformed and oversized control requests ----
+begin_case
 start_rig requests 100 || exit 1
 before=$(q "select count(*) from batches")
 n=$(/usr/bin/python3 - "$LBL_SOCKET" <<'PY'
@@ -187,13 +291,12 @@ for c in cases:
 print(len(cases))
 PY
 )
-if kill -0 "$LBLD_PID" && "$ctl" status >/dev/null && [ "$(q 'select count(*) from batches')" = "$before" ] && intact; then
-	injected=$((injected + n)); survived=$((survived + n))
-	pass "$n malformed or oversized requests: lbld answered on, nothing changed"
-else
-	die "malformed requests" "lbld died or the database changed"
-fi
+kill -0 "$LBLD_PID" && "$ctl" status >/dev/null && pass "$n malformed or oversized requests: lbld answered on" ||
+    fail "malformed requests" "lbld died or stopped answering"
+[ "$(q 'select count(*) from batches')" = "$before" ] && intact && pass "malformed requests: nothing changed" ||
+    fail "malformed requests" "the database changed"
 stop_rig
+end_case "${n:-1}"
 
 # ---- malformed recipes and rig files ----
 bad=0 refused=0
@@ -211,11 +314,11 @@ for mutation in 's/port: 1502/port: 0/' 's/role: axis/role: axle/' 's/unit: 1$/u
 	grep -q 'bad-rig.yaml:[0-9]*:[0-9]*: error:' "$LBL_TMP/bad.err" && [ ! -e "$LBL_TMP/never.db" ] &&
 	    refused=$((refused + 1))
 done
-injected=$((injected + bad)); survived=$((survived + refused))
 [ "$refused" = "$bad" ] && pass "$bad malformed recipes and rig files refused with FILE:LINE:COL, nothing created" ||
     fail "malformed recipes and rig files" "$refused of $bad refused properly"
+injected=$((injected + bad)); survived=$((survived + refused))
 
-echo "fault campaign: $injected faults injected, $survived survived, data lost: $lost"
+echo "info: fault campaign: $injected faults injected, $survived survived, data lost: $lost"
 [ "$survived" = "$injected" ] && [ "$lost" = 0 ] && pass "campaign: all survived, nothing lost" ||
     fail "campaign" "$survived of $injected survived, $lost lost"
 [ -z "${LBL_FAILED:-}" ]
