@@ -75,9 +75,22 @@ $(BUILD)/bench/%: $(BUILD)/tests/bench/%.o $(BUILD)/liblbl.a
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
-# Benchmarks print figures; they are not tests.
-bench: $(BENCH_BIN)
+# Benchmarks print figures; they are not tests. All of them, one after the
+# other, on the plain build: the C ones (planning, SQLite commits, Modbus
+# driver against raw libmodbus, history on 10,000 batches), then footprint,
+# e-stop latency and step timing against lbld. BENCH_STEPS=2000 is the full
+# step-timing run (about 50 minutes); BENCH_STEPS=150 takes four.
+BENCH_STEPS  ?= 2000
+BENCH_TRIALS ?= 200
+BENCH_IDLE_S ?= 60
+bench: all $(BENCH_BIN)
 	@for b in $(BENCH_BIN); do echo "== $$b"; $$b || exit 1; done
+	@echo "== tests/bench/bench_footprint.py $(BENCH_IDLE_S)"
+	@LBL_BUILD=$(CURDIR)/$(BUILD) /usr/bin/python3 tests/bench/bench_footprint.py $(BENCH_IDLE_S)
+	@echo "== tests/bench/bench_estop.py $(BENCH_TRIALS)"
+	@LBL_BUILD=$(CURDIR)/$(BUILD) /usr/bin/python3 tests/bench/bench_estop.py $(BENCH_TRIALS)
+	@echo "== tests/bench/bench_timing.py $(BENCH_STEPS)"
+	@LBL_BUILD=$(CURDIR)/$(BUILD) /usr/bin/python3 tests/bench/bench_timing.py $(BENCH_STEPS)
 
 # Installs whatever Debian packages are missing (sudo when not root).
 deps:
