@@ -3,7 +3,8 @@
 #   tests/run.sh BUILD_DIR [unit|integration|faults|all]
 # Unit tests are the binaries BUILD_DIR/tests/test_*; integration tests are
 # the scripts tests/integration/test_*.{sh,py}; the fault campaign is
-# tests/faults/campaign.sh. Every test prints
+# tests/faults/campaign.sh. LBL_TESTS="test_a test_b" limits the
+# integration tests to those names. Every test prints
 # "PASS name" / "FAIL name: why" lines; a test that exits non-zero without
 # printing a FAIL line is counted as one failure.
 build=${1:-build}
@@ -39,6 +40,10 @@ fi
 if [ "$which" = integration ] || [ "$which" = all ]; then
 	for t in "$top"/tests/integration/test_*.sh "$top"/tests/integration/test_*.py; do
 		[ -f "$t" ] || continue
+		if [ -n "${LBL_TESTS:-}" ]; then
+			n=$(basename "$t"); n=${n%.*}
+			case " $LBL_TESTS " in *" $n "*) ;; *) continue ;; esac
+		fi
 		case "$t" in
 		*.py) run_one "$(basename "$t")" /usr/bin/python3 "$t" ;;
 		*) run_one "$(basename "$t")" sh "$t" ;;
