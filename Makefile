@@ -154,22 +154,51 @@ lbl_need = missing=$$(for p in $(1); do dpkg-query -W -f='$${Status}\n' $$p 2>/d
 	    DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq $$missing; \
 	fi
 
-# make cross ARCH=arm64|armhf: a cross build with Debian's cross compiler and
-# the multiarch -dev packages, into build/ARCH. make cross-check ARCH=... then
-# runs the unit tests under qemu-user (through binfmt_misc when the kernel has
-# it, else through small wrapper scripts in build/ARCH-qemu/tests).
+# make cross ARCH=arm64|armhf: a cross build with Debian's cross compiler
+# (gcc-TRIPLET; its libc lives in /usr/TRIPLET) into build/ARCH. The target's
+# libraries come from the multiarch -dev packages (libyaml-dev:ARCH ...),
+# installed when missing, if apt can install them without removing anything.
+# If it cannot (say the mirror's ARCH index lags the host's, so Multi-Arch:
+# same packages such as linux-libc-dev or libssl3 cannot match the host's
+# versions), cross builds against a sysroot instead: CROSS_SYSROOT_DEBS, for
+# ARCH, fetched with apt-get download (nothing is installed) and unpacked in
+# build/ARCH-sysroot, whose .pc files give the -I and -L flags; their libc,
+# libgcc and libstdc++ are the cross compiler's. Once that sysroot exists,
+# cross tries the multiarch packages against the lists apt has, without
+# updating them itself. Either way it records in build/ARCH/qemu.args how
+# qemu-user finds the target's libraries: -L / for the multiarch packages;
+# for a sysroot, -L /usr/TRIPLET and the sysroot's library directory in the
+# guest's LD_LIBRARY_PATH. make cross-check ARCH=... then runs the tests
+# under qemu-user through small wrapper scripts in build/ARCH-qemu.
 ARCH        ?= arm64
 CROSS_TRIPLET_arm64 := aarch64-linux-gnu
 CROSS_TRIPLET_armhf := arm-linux-gnueabihf
 CROSS_QEMU_arm64    := qemu-aarch64
 CROSS_QEMU_armhf    := qemu-arm
+# 32-bit armhf is built with 64-bit file offsets (Debian's armhf default from
+# trixie on). Without them readdir() fails with EOVERFLOW under qemu-user on a
+# 64-bit host, whose ext4 hands out 64-bit directory offsets (a Pi's kernel
+# gives a 32-bit process 32-bit ones); the libraries' APIs carry no off_t.
+CROSS_CFLAGS_armhf  := -D_FILE_OFFSET_BITS=64
 CROSS_TRIPLET = $(CROSS_TRIPLET_$(ARCH))
 CROSS_QEMU    = $(CROSS_QEMU_$(ARCH))
+CROSS_CC      = $(strip $(CROSS_TRIPLET)-gcc $(CROSS_CFLAGS_$(ARCH)))
 CROSS_BUILD   = build/$(ARCH)
-CROSS_PKGS    = gcc-$(CROSS_TRIPLET) qemu-user \
-                $(foreach p,libmodbus-dev libgpiod-dev libsqlite3-dev libyaml-dev,$(p):$(ARCH))
+CROSS_TOOLS   = gcc-$(CROSS_TRIPLET) qemu-user
+CROSS_DEVPKGS = $(foreach p,libmodbus-dev libgpiod-dev libsqlite3-dev libyaml-dev,$(p):$(ARCH))
+CROSS_SYSROOT_DEBS := libmodbus-dev libmodbus5 libgpiod-dev libgpiod2 libsqlite3-dev libsqlite3-0 \
+                      libyaml-dev libyaml-0-2
+CROSS_SYSROOT     = build/$(ARCH)-sysroot
+CROSS_SYSROOT_DIR = $(CURDIR)/$(CROSS_SYSROOT)
+CROSS_SYSROOT_LIB = $(CROSS_SYSROOT_DIR)/usr/lib/$(CROSS_TRIPLET)
+# pkg-config on the sysroot's .pc files, every -I and -L kept (/usr/include
+# there is not the system's) and prefixed with the sysroot
+CROSS_SYSROOT_PC  = PKG_CONFIG_PATH= \
+                    PKG_CONFIG_LIBDIR=$(CROSS_SYSROOT_LIB)/pkgconfig:$(CROSS_SYSROOT_DIR)/usr/share/pkgconfig \
+                    PKG_CONFIG_SYSROOT_DIR=$(CROSS_SYSROOT_DIR) \
+                    PKG_CONFIG_ALLOW_SYSTEM_CFLAGS=1 PKG_CONFIG_ALLOW_SYSTEM_LIBS=1
 
-.PHONY: cross cross-check deb
+.PHONY: cross cross-check deb cross-multiarch cross-sysroot
 cross:
 	@[ -n "$(CROSS_TRIPLET)" ] || { echo "ARCH must be arm64 or armhf, not '$(ARCH)'"; exit 1; }
 	@sudo=; [ "$$(id -u)" = 0 ] || sudo=sudo; \
@@ -177,16 +206,62 @@ cross:
 	    ! dpkg --print-foreign-architectures | grep -qx $(ARCH); then \
 	    echo "adding architecture $(ARCH)"; $$sudo dpkg --add-architecture $(ARCH); \
 	fi
-	@$(call lbl_need,$(CROSS_PKGS))
-	PKG_CONFIG_PATH= PKG_CONFIG_LIBDIR=/usr/lib/$(CROSS_TRIPLET)/pkgconfig:/usr/share/pkgconfig \
-	    $(MAKE) BUILD=$(CROSS_BUILD) CC=$(CROSS_TRIPLET)-gcc AR=$(CROSS_TRIPLET)-ar all
+	@$(call lbl_need,$(CROSS_TOOLS))
+	@sudo=; [ "$$(id -u)" = 0 ] || sudo=sudo; from=multiarch; \
+	missing=$$(for p in $(CROSS_DEVPKGS); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | \
+	    grep -q 'install ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	    if [ ! -f $(CROSS_SYSROOT)/.complete ]; then \
+	        $$sudo apt-get update -qq || echo "apt-get update failed; trying the lists there are"; \
+	    fi; \
+	    if ! why=$$(apt-get install -s --no-remove $$missing 2>&1); then \
+	        echo "cross: apt cannot install" $$missing; \
+	        echo "$$why" | grep -E '^ .* : |^E: ' | sed 's/^/    /'; from=sysroot; \
+	    else \
+	        echo "installing:" $$missing; \
+	        DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq --no-remove $$missing || \
+	            { echo "cross: installing" $$missing "failed"; from=sysroot; }; \
+	    fi; \
+	    [ $$from = multiarch ] || echo "cross: building against the sysroot $(CROSS_SYSROOT) instead"; \
+	fi; \
+	$(MAKE) --no-print-directory cross-$$from
 	@file $(CROSS_BUILD)/lbld
 
-# The multiarch packages put the target's ld.so and libraries under /, so
-# qemu's -L / finds them all. Each target binary gets a wrapper that runs it
-# under qemu-user (no binfmt_misc needed); the unit tests, then the
-# integration tests that drive lbld, lblctl and lbl-simrig as processes, run
-# through them (the others need host tools: valgrind, libFuzzer, make install).
+# The two ways cross builds (called by it; cross-sysroot can be run alone).
+cross-multiarch:
+	PKG_CONFIG_PATH= PKG_CONFIG_LIBDIR=/usr/lib/$(CROSS_TRIPLET)/pkgconfig:/usr/share/pkgconfig \
+	    $(MAKE) BUILD=$(CROSS_BUILD) CC="$(CROSS_CC)" AR=$(CROSS_TRIPLET)-ar all
+	@printf '%s\n' '-L /' >$(CROSS_BUILD)/qemu.args
+cross-sysroot: $(CROSS_SYSROOT)/.complete
+	$(CROSS_SYSROOT_PC) LDFLAGS="$(strip $(LDFLAGS) -Wl,-rpath-link,$(CROSS_SYSROOT_LIB))" \
+	    $(MAKE) BUILD=$(CROSS_BUILD) CC="$(CROSS_CC)" AR=$(CROSS_TRIPLET)-ar all
+	@printf '%s\n' '-L /usr/$(CROSS_TRIPLET) -E LD_LIBRARY_PATH=$(CROSS_SYSROOT_LIB)' \
+	    >$(CROSS_BUILD)/qemu.args
+
+# The marker is written last, so an interrupted or failed run is redone in full.
+$(CROSS_SYSROOT)/.complete:
+	@[ -n "$(CROSS_TRIPLET)" ] || { echo "ARCH must be arm64 or armhf, not '$(ARCH)'"; exit 1; }
+	rm -rf $(CROSS_SYSROOT) && mkdir -p $(CROSS_SYSROOT)/debs
+	cd $(CROSS_SYSROOT)/debs && apt-get -qq -o APT::Sandbox::User="$$(id -un)" download \
+	    $(foreach p,$(CROSS_SYSROOT_DEBS),$(p):$(ARCH)) || \
+	    { echo "cross: cannot download the $(ARCH) packages (apt-get update? network?)" >&2; exit 1; }
+	for deb in $(CROSS_SYSROOT)/debs/*.deb; do dpkg -x "$$deb" $(CROSS_SYSROOT) || exit 1; done
+	@export $(CROSS_SYSROOT_PC); \
+	pkg-config --print-errors --exists $(PKGS) || \
+	    { echo "cross: $(CROSS_SYSROOT) lacks the .pc files of $(PKGS)" >&2; exit 1; }; \
+	for p in $(PKGS); do \
+	    d=$$(pkg-config --variable=libdir $$p); \
+	    ls $$d/lib*.so >/dev/null 2>&1 || { echo "cross: no library in $$d for $$p" >&2; exit 1; }; \
+	    echo "cross: $$p $$(pkg-config --modversion $$p) in $$d"; \
+	done
+	touch $@
+
+# Each target binary gets a wrapper that runs it under qemu-user with the
+# arguments in build/ARCH/qemu.args (see cross; no binfmt_misc needed): the
+# multiarch packages put the target's ld.so and libraries under /, so -L /
+# finds them all. The unit tests, then the integration tests that drive
+# lbld, lblctl and lbl-simrig as processes, run through them (the others
+# need host tools: valgrind, libFuzzer, make install).
 CROSS_ITESTS := test_daemon_runs test_daemon_control test_daemon_crash test_simrig \
                 test_history test_cli_recipe
 cross-check: cross
@@ -195,7 +270,8 @@ cross-check: cross
 	    $(CROSS_BUILD)/lbl-simrig; do \
 	    [ -x "$$t" ] || continue; \
 	    w=$(CROSS_BUILD)-qemu/$${t#$(CROSS_BUILD)/}; \
-	    printf '#!/bin/sh\nexec %s -L / %s "$$@"\n' $(CROSS_QEMU) "$$(pwd)/$$t" >$$w; \
+	    printf '#!/bin/sh\nexec %s %s %s "$$@"\n' $(CROSS_QEMU) "$$(cat $(CROSS_BUILD)/qemu.args)" \
+	        "$$(pwd)/$$t" >$$w; \
 	    chmod +x $$w; \
 	done
 	tests/run.sh $(CROSS_BUILD)-qemu unit
