@@ -4,6 +4,7 @@
  * event loop. Runs in the foreground, as systemd expects.
  */
 #include <getopt.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -248,6 +249,7 @@ main(int argc, char **argv)
 	log_info("ready: rig %s, database %s, socket %s%s", l.rig->name, db_path, socket_path,
 	    l.time_scale != 1 ? " (time scaled)" : "");
 	notify_ready();
+	malloc_trim(0);		/* what parsing the rig and probing it freed (about 80 kB) */
 
 	if (loop_run(l.loop) == -1)
 		log_warnx("the event loop failed");

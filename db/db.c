@@ -206,6 +206,14 @@ db_configure(struct db *db)
 	}
 	if (sqlite3_busy_timeout(db->sql, DB_BUSY_TIMEOUT_MS) != SQLITE_OK)
 		return db_fail(db, "setting the busy timeout");
+	/*
+	 * Footprint on a Pi: SQLite's default page cache (up to 2 MB, which one
+	 * history query over years of batches fills and then keeps) is sized
+	 * for desktops. lbld commits a few rows per step; the kernel's page
+	 * cache serves the rest.
+	 */
+	if (db_exec(db, "PRAGMA cache_size = -" DB_CACHE_KIB, "sizing the page cache") == -1)
+		return -1;
 	if (db_pragma_text(db, "PRAGMA journal_mode = WAL", mode, sizeof(mode),
 	    "switching to write-ahead logging") == -1)
 		return -1;

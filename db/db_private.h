@@ -10,6 +10,7 @@
 #include "db.h"
 
 #define DB_BUSY_TIMEOUT_MS	5000
+#define DB_CACHE_KIB		"512"	/* page cache limit (PRAGMA cache_size = -N KiB); see db_configure() */
 #define DB_TIME_LEN		32	/* "2026-01-31T14:05:09.123Z" and a NUL */
 
 /* One slot per statement, each prepared once from a single call site. */
