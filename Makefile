@@ -16,7 +16,11 @@ VERSION  := $(shell git describe --always --dirty 2>/dev/null || echo 0.1)
 GPIOD_V2 := $(shell pkg-config --atleast-version=2.0 libgpiod 2>/dev/null && echo 1)
 
 CFLAGS   ?= -O2 -g
-CFLAGS   += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
+# 64-bit file offsets on 32-bit ARM too (Debian's armhf default from trixie
+# on), so a Pi OS 32-bit build behaves as it does under qemu-user, where
+# readdir() on a 64-bit host's ext4 fails with EOVERFLOW without them. No
+# library API used here carries an off_t.
+CFLAGS   += -std=c11 -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
             -Wmissing-prototypes -Wno-missing-field-initializers -fno-common \
             -DLBL_VERSION='"$(VERSION)"' -Idaemon -Irecipes -Ihw -Idb \
             $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
@@ -175,14 +179,9 @@ CROSS_TRIPLET_arm64 := aarch64-linux-gnu
 CROSS_TRIPLET_armhf := arm-linux-gnueabihf
 CROSS_QEMU_arm64    := qemu-aarch64
 CROSS_QEMU_armhf    := qemu-arm
-# 32-bit armhf is built with 64-bit file offsets (Debian's armhf default from
-# trixie on). Without them readdir() fails with EOVERFLOW under qemu-user on a
-# 64-bit host, whose ext4 hands out 64-bit directory offsets (a Pi's kernel
-# gives a 32-bit process 32-bit ones); the libraries' APIs carry no off_t.
-CROSS_CFLAGS_armhf  := -D_FILE_OFFSET_BITS=64
 CROSS_TRIPLET = $(CROSS_TRIPLET_$(ARCH))
 CROSS_QEMU    = $(CROSS_QEMU_$(ARCH))
-CROSS_CC      = $(strip $(CROSS_TRIPLET)-gcc $(CROSS_CFLAGS_$(ARCH)))
+CROSS_CC      = $(CROSS_TRIPLET)-gcc
 CROSS_BUILD   = build/$(ARCH)
 CROSS_TOOLS   = gcc-$(CROSS_TRIPLET) qemu-user
 CROSS_DEVPKGS = $(foreach p,libmodbus-dev libgpiod-dev libsqlite3-dev libyaml-dev,$(p):$(ARCH))
