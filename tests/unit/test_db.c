@@ -14,6 +14,7 @@
 #include <sqlite3.h>
 
 #include "db.h"
+#include "db_private.h"
 #include "sha256.h"
 #include "test.h"
 
@@ -231,6 +232,9 @@ test_schema(void)
 
 	TEST_CHECK("open creates the database", db_open(path, &db) == 0 && db != NULL,
 	    "db_open failed");
+	if (db != NULL)		/* lbld's connection keeps a small page cache (footprint) */
+		TEST_EQ_INT("page cache capped", raw_int(db->sql, "PRAGMA cache_size"),
+		    -atoi(DB_CACHE_KIB));
 	db_close(db);
 	s = raw_open(path);
 	TEST_STR("journal_mode is wal", raw_text(s, "PRAGMA journal_mode"), "wal");
