@@ -19,6 +19,15 @@
 /* A step may run this much over plan before it counts as a fault. */
 #define RUN_OVERRUN_FRACTION	0.25
 #define RUN_OVERRUN_SLACK_MS	3000
+/*
+ * A step's record (the end of the step before and its own start) is
+ * committed this long before its deadline, in real time, so the fsyncs are
+ * not between the deadline and its first command. It is more than a step
+ * boundary's two or three commits take on a Pi's SD card. Nothing at the rig
+ * changes earlier: the step before is in its last wait (a drain or drip)
+ * until the new step's first command.
+ */
+#define RUN_RECORD_LEAD_NS	(20 * 1000000LL)
 
 const char *const run_state_names[] = { "idle", "waiting", "running", "prompt", "paused", "safe" };
 
@@ -41,6 +50,11 @@ struct run {
 	int64_t recipe_id, batch_id;
 	char batch_state[16];
 	size_t step;			/* current or next plan step */
+	int step_open;			/* its record says running: begun, not yet ended */
+	int step_started;		/* its first action has gone out */
+	int64_t step_start_ms;		/* when it started, recipe ms from t0 (once started) */
+	int64_t hold_until_ns;		/* the step before ends then: no next command before */
+	int closing_seq;		/* the step whose end is in the open group of writes */
 	struct run_action actions[RUN_MAX_ACTIONS];
 	int action_count, action_index;
 	int64_t t0_ns;			/* the schedule's origin, shifted by operator waits */
@@ -73,11 +87,15 @@ run_scaled_ns(const struct run *run, int64_t plan_ms)
 	return (int64_t)llround(plan_ms * 1e6 / run->ctx.time_scale);
 }
 
+static int run_commit_boundary(struct run *run);
+
+/* Tells clients and systemd; nothing is told before it is on record. */
 static void
 run_notify(struct run *run)
 {
 	struct run_status st;
 
+	run_commit_boundary(run);
 	if (run->ctx.notify == NULL)
 		return;
 	run_status(run, &st);
@@ -125,6 +143,28 @@ run_record_solutions(struct run *run)
 	}
 }
 
+/*
+ * Records the end of the open step with its outcome; the step lasted until
+ * end_ns. A step that was recorded but never started ends with no time.
+ * Returns 0 when there is no open step.
+ */
+static int
+run_end_step(struct run *run, const char *outcome, int64_t end_ns)
+{
+	const struct plan_step *s;
+
+	if (!run->step_open)
+		return 0;
+	s = &run->plan->steps[run->step];
+	run->step_open = 0;
+	if (!run->step_started)
+		return db_step_end(run->ctx.db, run->batch_id, s->seq, -1, 0, 0, 0, outcome);
+	return db_step_end(run->ctx.db, run->batch_id, s->seq, run->step_start_ms,
+	    (end_ns - run->step_begin_ns) / 1000000, run->motion_ns / 1000000,
+	    run->dwell_ns / 1000000, outcome);
+}
+
+
 /* ---- ending a batch ---- */
 
 static void
@@ -157,6 +197,8 @@ run_complete(struct run *run)
 	run_set_batch_state(run, "completed", NULL);
 	run_event(run, "info", NULL, "batch completed: %d bilayers%s", run->plan->bilayers,
 	    run->stop_early ? " (measured target reached early)" : "");
+	if (run_commit_boundary(run) == -1)
+		return;
 	run_release(run);
 	run_notify(run);
 }
@@ -180,10 +222,7 @@ run_fault(struct run *run, const char *batch_state, int park, const char *fmt, .
 	vsnprintf(run->cause, sizeof(run->cause), fmt, ap);
 	va_end(ap);
 	log_warnx("batch %lld: %s: %s", (long long)run->batch_id, batch_state, run->cause);
-	if (run->step < run->plan->count)
-		db_step_end(run->ctx.db, run->batch_id, run->plan->steps[run->step].seq,
-		    (loop_now_ns() - run->step_begin_ns) / 1000000, run->motion_ns / 1000000,
-		    run->dwell_ns / 1000000, "failed");
+	run_end_step(run, "failed", loop_now_ns());
 	run_record_solutions(run);
 	run_set_batch_state(run, batch_state, run->cause);
 	run_event(run, strcmp(batch_state, "aborted") == 0 ? "abort" : "fault", NULL, "%s",
@@ -191,6 +230,24 @@ run_fault(struct run *run, const char *batch_state, int park, const char *fmt, .
 	if (!park)
 		run_release(run);
 	run_notify(run);
+}
+
+/*
+ * Commits the writes of a step boundary (db_group_begin). When that fails
+ * none of them is on record, and a running batch fails.
+ */
+static int
+run_commit_boundary(struct run *run)
+{
+	if (db_group_commit(run->ctx.db) == 0)
+		return 0;
+	if (run->plan != NULL && run->state != RUN_SAFE)
+		run_fault(run, "failed", 1, "the database did not record step %d",
+		    run->closing_seq);
+	else
+		log_warnx("batch %lld: the database did not record the last step boundary",
+		    (long long)run->batch_id);
+	return -1;
 }
 
 /* ---- expanding a plan step into actions ---- */
@@ -493,6 +550,13 @@ run_begin_prompt(struct run *run)
  * gives up at most a tenth of itself: a much later step stays late rather
  * than drip too little.
  */
+static int
+run_wait_absorbs(const struct run *run)
+{
+	return run->action_index + 1 == run->action_count &&
+	    !run->plan->steps[run->step].operator_wait;
+}
+
 static int64_t
 run_wait_end_ns(const struct run *run, const struct run_action *a)
 {
@@ -500,11 +564,78 @@ run_wait_end_ns(const struct run *run, const struct run_action *a)
 	int64_t full_ns = run->action_begin_ns + run_scaled_ns(run, a->ms);
 	int64_t step_end_ns, floor_ns;
 
-	if (run->action_index + 1 != run->action_count || s->operator_wait)
+	if (!run_wait_absorbs(run))
 		return full_ns;
 	step_end_ns = run->t0_ns + run_scaled_ns(run, s->start_ms + s->duration_ms);
 	floor_ns = full_ns - run_scaled_ns(run, a->ms) / 10;
 	return step_end_ns < floor_ns ? floor_ns : step_end_ns > full_ns ? full_ns : step_end_ns;
+}
+
+/* The step's actions are done: records its end (and its bilayer's) and goes on. */
+static void
+run_step_close(struct run *run)
+{
+	const struct plan_step *s = &run->plan->steps[run->step];
+	int64_t now = loop_now_ns();
+	int next_bilayer;
+
+	run->closing_seq = s->seq;
+	/* an absorbing wait moved on early: the step ends at its deadline */
+	if (run->hold_until_ns > now)
+		now = run->hold_until_ns;
+	loop_timer_cancel(run->overrun);
+	if (s->solution >= 0) {
+		run->dips[s->solution] += s->quick_dips > 0 ? s->quick_dips :
+		    s->kind == STEP_REPLACE ? 0 : 1;
+		run->volume_ml[s->solution] += s->volume_ml;
+	}
+	if (run_end_step(run, "done", now) == -1) {
+		run_fault(run, "failed", 1, "the database did not record step %d", s->seq);
+		return;
+	}
+	next_bilayer = run->step + 1 < run->plan->count ?
+	    run->plan->steps[run->step + 1].bilayer : -1;
+	/* a bilayer ends with its last cycle or checkpoint step */
+	if (s->bilayer > 0 && s->phase != PHASE_POST && (next_bilayer != s->bilayer ||
+	    run->plan->steps[run->step + 1].phase == PHASE_POST) &&
+	    db_bilayer_done(run->ctx.db, run->batch_id, s->bilayer,
+	    run->plan->thickness_nm[s->bilayer],
+	    run->measured_bilayer == s->bilayer ? run->measured_nm : NAN) == -1) {
+		run_fault(run, "failed", 1, "the database did not record bilayer %d",
+		    s->bilayer);
+		return;
+	}
+	run->step++;
+	if (run->stop_early) {
+		/* skip the remaining cycles: go on with the post steps */
+		while (run->step < run->plan->count &&
+		    run->plan->steps[run->step].phase != PHASE_POST)
+			run->step++;
+		run_event(run, "info", NULL, "measured thickness %.1f nm reached the target "
+		    "%.1f nm: ending after bilayer %d", run->measured_nm,
+		    run->recipe->target_thickness_nm, s->bilayer);
+		/* post steps run now, not at their planned time */
+		if (run->step < run->plan->count)
+			run->t0_ns = now - run_scaled_ns(run,
+			    run->plan->steps[run->step].start_ms);
+		run->stop_early = 0;
+	}	run_next_step(run);
+}
+
+/*
+ * The writes of a step boundary (the step's end, its bilayer's, the next
+ * step's start or a pause, completion or fault) go to disk in one commit:
+ * run_begin_step makes it before the next command, or this function once
+ * the executor waits.
+ */
+static void
+run_step_done(struct run *run)
+{
+	int grouped = db_group_begin(run->ctx.db) == 0;
+
+	run_step_close(run);
+	if (grouped)
+		run_commit_boundary(run);
 }
 
 static void
@@ -512,53 +643,11 @@ run_next_action(struct run *run)
 {
 	struct run_action *a;
 	char why[128];
+	int64_t end_ns;
 	int rc = 0;
 
 	if (run->action_index == run->action_count) {
-		/* the step is done */
-		const struct plan_step *s = &run->plan->steps[run->step];
-		int64_t now = loop_now_ns();
-		int next_bilayer;
-
-		loop_timer_cancel(run->overrun);
-		if (s->solution >= 0) {
-			run->dips[s->solution] += s->quick_dips > 0 ? s->quick_dips :
-			    s->kind == STEP_REPLACE ? 0 : 1;
-			run->volume_ml[s->solution] += s->volume_ml;
-		}
-		if (db_step_end(run->ctx.db, run->batch_id, s->seq, (now - run->step_begin_ns) /
-		    1000000, run->motion_ns / 1000000, run->dwell_ns / 1000000, "done") == -1) {
-			run_fault(run, "failed", 1, "the database did not record step %d", s->seq);
-			return;
-		}
-		next_bilayer = run->step + 1 < run->plan->count ?
-		    run->plan->steps[run->step + 1].bilayer : -1;
-		/* a bilayer ends with its last cycle or checkpoint step */
-		if (s->bilayer > 0 && s->phase != PHASE_POST && (next_bilayer != s->bilayer ||
-		    run->plan->steps[run->step + 1].phase == PHASE_POST) &&
-		    db_bilayer_done(run->ctx.db, run->batch_id, s->bilayer,
-		    run->plan->thickness_nm[s->bilayer],
-		    run->measured_bilayer == s->bilayer ? run->measured_nm : NAN) == -1) {
-			run_fault(run, "failed", 1, "the database did not record bilayer %d",
-			    s->bilayer);
-			return;
-		}
-		run->step++;
-		if (run->stop_early) {
-			/* skip the remaining cycles: go on with the post steps */
-			while (run->step < run->plan->count &&
-			    run->plan->steps[run->step].phase != PHASE_POST)
-				run->step++;
-			run_event(run, "info", NULL, "measured thickness %.1f nm reached the target "
-			    "%.1f nm: ending after bilayer %d", run->measured_nm,
-			    run->recipe->target_thickness_nm, s->bilayer);
-			/* post steps run now, not at their planned time */
-			if (run->step < run->plan->count)
-				run->t0_ns = now - run_scaled_ns(run,
-				    run->plan->steps[run->step].start_ms);
-			run->stop_early = 0;
-		}
-		run_next_step(run);
+		run_step_done(run);
 		return;
 	}
 	a = &run->actions[run->action_index];
@@ -588,7 +677,13 @@ run_next_action(struct run *run)
 		loop_timer_at(run->timer, run->action_begin_ns + run_scaled_ns(run, a->ms));
 		return;
 	case ACT_WAIT:
-		loop_timer_at(run->timer, run_wait_end_ns(run, a));
+		end_ns = run_wait_end_ns(run, a);
+		if (run_wait_absorbs(run)) {
+			/* move on early to record the step boundary (see RUN_RECORD_LEAD_NS) */
+			run->hold_until_ns = end_ns;
+			end_ns -= RUN_RECORD_LEAD_NS;
+		}
+		loop_timer_at(run->timer, end_ns);
 		return;
 	case ACT_PROMPT:
 		run_begin_prompt(run);
@@ -599,14 +694,17 @@ run_next_action(struct run *run)
 		    run->ctx.rig->devices[a->device].name);
 }
 
-static void
-run_begin_step(struct run *run)
+/*
+ * Commits the start of the next step, which goes out at start_ns; its
+ * actual start follows with its end. On failure the batch has failed.
+ */
+static int
+run_record_start(struct run *run, int64_t start_ns)
 {
 	const struct plan_step *s = &run->plan->steps[run->step];
 	const struct recipe_solution *sol = s->solution >= 0 ?
 	    &run->recipe->solutions[s->solution] : NULL;
 	struct db_step row;
-	int64_t now = loop_now_ns();
 
 	log_context(run->batch_id, run->recipe->name, s->bilayer, s->seq);
 	memset(&row, 0, sizeof(row));
@@ -618,36 +716,59 @@ run_begin_step(struct run *run)
 	row.solution = sol ? sol->name : NULL;
 	row.planned_start_ms = s->start_ms;
 	row.planned_duration_ms = s->duration_ms;
-	row.actual_start_ms = (now - run->t0_ns) * run->ctx.time_scale / 1000000;
+	row.actual_start_ms = (start_ns - run->t0_ns) * run->ctx.time_scale / 1000000;
+	run->step_started = 0;
+	run->motion_ns = 0;
+	run->dwell_ns = 0;
 	if (db_step_begin(run->ctx.db, run->batch_id, &row) == -1) {
 		run_fault(run, "failed", 1, "the database did not record the start of step %d",
 		    s->seq);
-		return;
+		return -1;
 	}
+	run->step_open = 1;
+	return 0;
+}
+
+/* The step's first command goes out now: its start is on record already. */
+static void
+run_begin_step(struct run *run)
+{
+	const struct plan_step *s = &run->plan->steps[run->step];
+	int64_t now;
+
+	if (run_commit_boundary(run) == -1)
+		return;
+	now = loop_now_ns();
 	run->state = RUN_STEP;
+	run->step_started = 1;
 	run->step_begin_ns = now;
-	run->motion_ns = 0;
-	run->dwell_ns = 0;
+	run->step_start_ms = (now - run->t0_ns) * run->ctx.time_scale / 1000000;
+	run->hold_until_ns = 0;
 	run_expand(run, s);
 	if (!s->operator_wait)
 		loop_timer_at(run->overrun, now + run_scaled_ns(run, s->duration_ms) +
 		    (int64_t)(run_scaled_ns(run, s->duration_ms) * RUN_OVERRUN_FRACTION) +
 		    (int64_t)RUN_OVERRUN_SLACK_MS * 1000000);
-	run_notify(run);
 	run_next_action(run);
+	run_notify(run);
 }
 
+/*
+ * Goes on to the next step: it starts on its deadline (or once the step
+ * before has ended), and its start is committed RUN_RECORD_LEAD_NS before.
+ */
 static void
 run_next_step(struct run *run)
 {
-	int64_t deadline;
+	int64_t start_ns, now;
 
 	if (run->step >= run->plan->count) {
 		run_complete(run);
 		return;
 	}
-	if (run->pause_requested) {
+	if (run->pause_requested && !run->step_open) {
 		run->pause_requested = 0;
+		run->hold_until_ns = 0;
 		run->state = RUN_PAUSED;
 		run->wait_begin_ns = loop_now_ns();
 		run_set_batch_state(run, "paused", NULL);
@@ -656,11 +777,24 @@ run_next_step(struct run *run)
 		run_notify(run);
 		return;
 	}
-	deadline = run->t0_ns + run_scaled_ns(run, run->plan->steps[run->step].start_ms);
-	if (deadline > loop_now_ns() && run->state != RUN_WAITING) {
-		/* early: the previous step's motion was quicker than planned */
+	start_ns = run->t0_ns + run_scaled_ns(run, run->plan->steps[run->step].start_ms);
+	if (start_ns < run->hold_until_ns)
+		start_ns = run->hold_until_ns;
+	now = loop_now_ns();
+	if (!run->step_open) {
+		if (start_ns - RUN_RECORD_LEAD_NS > now) {
+			/* early: the step before was quicker than planned */
+			run->state = RUN_WAITING;
+			loop_timer_at(run->timer, start_ns - RUN_RECORD_LEAD_NS);
+			return;
+		}
+		if (run_record_start(run, start_ns > now ? start_ns : now) == -1)
+			return;
+		now = loop_now_ns();
+	}
+	if (start_ns > now) {
 		run->state = RUN_WAITING;
-		loop_timer_at(run->timer, deadline);
+		loop_timer_at(run->timer, start_ns);
 		return;
 	}
 	run_begin_step(run);
@@ -741,7 +875,8 @@ run_pause(struct run *run, int now, char *err, size_t size)
 		return run_refuse(err, size, "batch %lld is already paused",
 		    (long long)run->batch_id);
 	if (!now) {
-		if (run->state == RUN_WAITING) {
+		/* a step already on record is about to start: it pauses after it */
+		if (run->state == RUN_WAITING && !run->step_open) {
 			loop_timer_cancel(run->timer);
 			run->state = RUN_STEP;
 			run->pause_requested = 1;
@@ -755,10 +890,9 @@ run_pause(struct run *run, int now, char *err, size_t size)
 	/* --now: withdraw and park at once; the interrupted step runs again on resume */
 	loop_timer_cancel(run->timer);
 	loop_timer_cancel(run->overrun);
-	if (run->state == RUN_STEP || run->state == RUN_PROMPT)
-		db_step_end(run->ctx.db, run->batch_id, run->plan->steps[run->step].seq,
-		    (loop_now_ns() - run->step_begin_ns) / 1000000, run->motion_ns / 1000000,
-		    run->dwell_ns / 1000000, "aborted");
+	run_end_step(run, "aborted", loop_now_ns());
+	run->hold_until_ns = 0;
+	run->pause_requested = 0;
 	run->state = RUN_SAFE;
 	run->safe_then = RUN_PAUSED;
 	run->line_running = 0;
@@ -840,6 +974,9 @@ run_prepare(struct run *run, struct recipe *recipe, struct plan *plan, char *err
 	run->stop_early = 0;
 	run->pause_requested = 0;
 	run->line_running = 0;
+	run->step_open = 0;
+	run->step_started = 0;
+	run->hold_until_ns = 0;
 	run->message[0] = run->cause[0] = '\0';
 	return 0;
 }
@@ -974,10 +1111,7 @@ run_shutdown(struct run *run, const char *cause)
 	loop_timer_cancel(run->timer);
 	loop_timer_cancel(run->overrun);
 	act_safe_state(run->ctx.act, 0);
-	if (run->state == RUN_STEP && run->step < run->plan->count)
-		db_step_end(run->ctx.db, run->batch_id, run->plan->steps[run->step].seq,
-		    (loop_now_ns() - run->step_begin_ns) / 1000000, run->motion_ns / 1000000,
-		    run->dwell_ns / 1000000, "aborted");
+	run_end_step(run, "aborted", loop_now_ns());
 	run_record_solutions(run);
 	run_set_batch_state(run, "interrupted", cause);
 	run_event(run, "info", NULL, "interrupted: %s", cause);

@@ -47,6 +47,19 @@ int db_open_version(const char *path, int target_version, struct db **dbp);
 /* Closes the handle and its cached statements; NULL is allowed. */
 void db_close(struct db *db);
 
+/*
+ * Groups the writes that follow, up to db_group_commit, into one transaction,
+ * so that a step boundary (a step's end, its bilayer, the next step's start)
+ * costs one fsync instead of three. Each write in the group stays
+ * all-or-nothing (a savepoint): a failed one is undone and the others stay.
+ * Nothing in the group is durable before db_group_commit returns 0; when it
+ * fails, the whole group is lost and the caller must treat every write in it
+ * as failed. Groups do not nest: db_group_begin fails while one is open.
+ * db_group_commit with no group open returns 0.
+ */
+int db_group_begin(struct db *db);
+int db_group_commit(struct db *db);
+
 /* ---- recipes and rig files: stored verbatim, deduplicated by SHA-256 ---- */
 
 struct db_recipe {
@@ -182,11 +195,15 @@ int db_step_begin(struct db *db, int64_t batch_id, const struct db_step *s);
 /*
  * Records the end of a running step: its duration, the time spent moving
  * and dwelling (ms) and its outcome (done, failed, skipped or aborted).
- * When the outcome is done or skipped, batches.last_step_seq becomes seq in
- * the same transaction; seq must then be beyond the previous last step.
+ * actual_start_ms, when not negative, replaces the start db_step_begin
+ * recorded (a step may be recorded a few ms before it starts, so that the
+ * commit is not in the way of its first command); actual_start_utc moves
+ * with it. When the outcome is done or skipped, batches.last_step_seq
+ * becomes seq in the same transaction; seq must then be beyond the previous
+ * last step.
  */
-int db_step_end(struct db *db, int64_t batch_id, int seq, int64_t duration_ms, int64_t motion_ms,
-    int64_t dwell_ms, const char *outcome);
+int db_step_end(struct db *db, int64_t batch_id, int seq, int64_t actual_start_ms,
+    int64_t duration_ms, int64_t motion_ms, int64_t dwell_ms, const char *outcome);
 
 /* Returns 1 if the step is settled (done or skipped), 0 if not, -1 on error. */
 int db_step_done(struct db *db, int64_t batch_id, int seq);

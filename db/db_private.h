@@ -16,6 +16,7 @@
 /* One slot per statement, each prepared once from a single call site. */
 enum db_stmt_id {
 	ST_BEGIN, ST_COMMIT, ST_ROLLBACK,
+	ST_SAVEPOINT, ST_RELEASE, ST_ROLLBACK_TO,
 	ST_DOC_FIND_SHA_RECIPE, ST_DOC_FIND_SHA_RIG,
 	ST_DOC_INSERT_RECIPE, ST_DOC_INSERT_RIG,
 	ST_DOC_GET_RECIPE, ST_DOC_GET_RIG,
@@ -34,6 +35,7 @@ enum db_stmt_id {
 struct db {
 	sqlite3 *sql;
 	char *path;
+	int group_open;			/* db_group_begin's transaction is open */
 	sqlite3_stmt *stmt[ST_COUNT];
 };
 
@@ -79,6 +81,8 @@ int64_t db_col_int(sqlite3_stmt *st, int i, int64_t dflt);
  * A write transaction: BEGIN IMMEDIATE takes the write lock up front so a
  * busy database fails at the start, never half-way. what names the work
  * for error messages. db_rollback is for error paths and only logs.
+ * Inside a group (db_group_begin) each is a savepoint of the group's
+ * transaction instead: a failed write is undone, the group goes on.
  */
 int db_begin(struct db *db, const char *what);
 int db_commit(struct db *db, const char *what);

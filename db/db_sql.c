@@ -106,8 +106,12 @@ db_col_int(sqlite3_stmt *st, int i, int64_t dflt)
 int
 db_begin(struct db *db, const char *what)
 {
-	sqlite3_stmt *st = db_stmt(db, ST_BEGIN, "BEGIN IMMEDIATE", "starting a transaction");
+	sqlite3_stmt *st;
 
+	if (db->group_open)
+		st = db_stmt(db, ST_SAVEPOINT, "SAVEPOINT db_write", "starting a savepoint");
+	else
+		st = db_stmt(db, ST_BEGIN, "BEGIN IMMEDIATE", "starting a transaction");
 	if (st == NULL)
 		return -1;
 	if (db_run(st) == -1)
@@ -118,8 +122,12 @@ db_begin(struct db *db, const char *what)
 int
 db_commit(struct db *db, const char *what)
 {
-	sqlite3_stmt *st = db_stmt(db, ST_COMMIT, "COMMIT", "committing a transaction");
+	sqlite3_stmt *st;
 
+	if (db->group_open)
+		st = db_stmt(db, ST_RELEASE, "RELEASE db_write", "releasing a savepoint");
+	else
+		st = db_stmt(db, ST_COMMIT, "COMMIT", "committing a transaction");
 	if (st == NULL) {
 		db_rollback(db, what);
 		return -1;
@@ -140,9 +148,47 @@ db_rollback(struct db *db, const char *what)
 	/* SQLite may already have rolled back on its own (e.g. on SQLITE_FULL) */
 	if (sqlite3_get_autocommit(db->sql))
 		return;
+	if (db->group_open) {
+		/* undo this write only; the savepoint is then released, empty */
+		st = db_stmt(db, ST_ROLLBACK_TO, "ROLLBACK TO db_write", "rolling back a savepoint");
+		if (st != NULL && db_run(st) == -1)
+			db_fail(db, "rolling back %s", what);
+		st = db_stmt(db, ST_RELEASE, "RELEASE db_write", "releasing a savepoint");
+		if (st != NULL && db_run(st) == -1)
+			db_fail(db, "releasing the savepoint of %s", what);
+		return;
+	}
 	st = db_stmt(db, ST_ROLLBACK, "ROLLBACK", "rolling back a transaction");
 	if (st != NULL && db_run(st) == -1)
 		db_fail(db, "rolling back %s", what);
+}
+
+int
+db_group_begin(struct db *db)
+{
+	if (db->group_open) {
+		log_warnx("database %s: a group of writes is open already", db->path);
+		return -1;
+	}
+	if (db_begin(db, "a group of writes") == -1)
+		return -1;
+	db->group_open = 1;
+	return 0;
+}
+
+int
+db_group_commit(struct db *db)
+{
+	if (!db->group_open)
+		return 0;
+	db->group_open = 0;
+	if (sqlite3_get_autocommit(db->sql)) {
+		/* SQLite rolled the whole group back on an I/O error or a full disk */
+		log_warnx("database %s: a group of writes was rolled back by an earlier error",
+		    db->path);
+		return -1;
+	}
+	return db_commit(db, "a group of writes");
 }
 
 void

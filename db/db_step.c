@@ -210,8 +210,8 @@ db_step_advance(struct db *db, int64_t batch_id, int seq, const char *what)
 }
 
 int
-db_step_end(struct db *db, int64_t batch_id, int seq, int64_t duration_ms, int64_t motion_ms,
-    int64_t dwell_ms, const char *outcome)
+db_step_end(struct db *db, int64_t batch_id, int seq, int64_t actual_start_ms,
+    int64_t duration_ms, int64_t motion_ms, int64_t dwell_ms, const char *outcome)
 {
 	int settles = strcmp(outcome, "done") == 0 || strcmp(outcome, "skipped") == 0;
 	char what[96];
@@ -223,14 +223,23 @@ db_step_end(struct db *db, int64_t batch_id, int seq, int64_t duration_ms, int64
 		log_warnx("database %s: %s: 'running' is not an end", db->path, what);
 		return -1;
 	}
+	/*
+	 * A corrected start moves the UTC stamp by the same offset, converted
+	 * from recipe time to real time by the batch's time scale.
+	 */
 	st = db_stmt(db, ST_STEP_END, "UPDATE steps SET actual_duration_ms = ?3, motion_ms = ?4, "
-	    "dwell_ms = ?5, outcome = ?6 WHERE batch_id = ?1 AND seq = ?2 AND outcome = 'running'",
-	    what);
+	    "dwell_ms = ?5, outcome = ?6, actual_start_utc = CASE WHEN ?7 < 0 "
+	    "THEN actual_start_utc ELSE strftime('%Y-%m-%dT%H:%M:%fZ', actual_start_utc, "
+	    "printf('%+.3f seconds', (?7 - actual_start_ms) / 1000.0 / "
+	    "(SELECT time_scale FROM batches WHERE id = ?1))) END, "
+	    "actual_start_ms = CASE WHEN ?7 < 0 THEN actual_start_ms ELSE ?7 END "
+	    "WHERE batch_id = ?1 AND seq = ?2 AND outcome = 'running'", what);
 	if (st == NULL || db_begin(db, what) == -1)
 		return -1;
 	if ((db_bind_int(st, 1, batch_id) | db_bind_int(st, 2, seq) |
 	    db_bind_int(st, 3, duration_ms) | db_bind_int(st, 4, motion_ms) |
-	    db_bind_int(st, 5, dwell_ms) | db_bind_text(st, 6, outcome)) != SQLITE_OK ||
+	    db_bind_int(st, 5, dwell_ms) | db_bind_text(st, 6, outcome) |
+	    db_bind_int(st, 7, actual_start_ms)) != SQLITE_OK ||
 	    db_run(st) == -1) {
 		db_fail(db, "%s", what);
 		db_reset(st);

@@ -616,7 +616,7 @@ api_batch(struct db *db, int64_t rig_id, struct timing *begin_t, struct timing *
 			die("db_step_begin failed");
 		timing_add(begin_t, now_ms() - t0);
 		t0 = now_ms();
-		if (db_step_end(db, batch_id, row.seq, p[s].planned_duration_ms, p[s].motion_ms,
+		if (db_step_end(db, batch_id, row.seq, -1, p[s].planned_duration_ms, p[s].motion_ms,
 		    p[s].dwell_ms, "done") == -1)
 			die("db_step_end failed");
 		timing_add(end_t, now_ms() - t0);

@@ -93,7 +93,7 @@ main(int argc, char **argv)
 			return 1;
 		begin_ns[i] = now_ns() - t;
 		t = now_ns();
-		if (db_step_end(db, batch_id, s.seq, 1500, 200, 1300, "done") == -1)
+		if (db_step_end(db, batch_id, s.seq, -1, 1500, 200, 1300, "done") == -1)
 			return 1;
 		end_ns[i] = now_ns() - t;
 	}

@@ -62,7 +62,8 @@ start_simrig() {
 start_lbld() {
 	rig=$1 db=$2; shift 2
 	mkdir -p "$LBL_TMP/gpio"
-	"$LBL_BUILD/lbld" --rig "$rig" --db "$db" --socket "$LBL_SOCKET" \
+	# LBLD_ENV: NAME=VALUE words for lbld's environment (tests that inject faults)
+	env ${LBLD_ENV:-} "$LBL_BUILD/lbld" --rig "$rig" --db "$db" --socket "$LBL_SOCKET" \
 	    --gpio-sim "$LBL_TMP/gpio" "$@" 2>>"$LBL_TMP/lbld.err" &
 	LBLD_PID=$!
 	LBL_PIDS="$LBL_PIDS $LBLD_PID"

@@ -218,7 +218,7 @@ step_run(struct db *db, int64_t batch, int seq)
 {
 	if (step_begin(db, batch, seq) == -1)
 		return -1;
-	return db_step_end(db, batch, seq, 1002, 400, 600, "done");
+	return db_step_end(db, batch, seq, -1, 1002, 400, 600, "done");
 }
 
 /* ---- schema and migrations ---- */
@@ -643,7 +643,7 @@ test_steps(void)
 	TEST_EQ_INT("running step is not done", db_step_done(db, id, 1), 0);
 	TEST_EQ_INT("begun step does not move last_step_seq",
 	    (db_batch_last_step(db, id, &last), last), 0);
-	TEST_CHECK("step 1 end", db_step_end(db, id, 1, 1002, 400, 600, "done") == 0, "failed");
+	TEST_CHECK("step 1 end", db_step_end(db, id, 1, -1, 1002, 400, 600, "done") == 0, "failed");
 	TEST_EQ_INT("step 1 done", db_step_done(db, id, 1), 1);
 	TEST_EQ_INT("last_step_seq follows the end", (db_batch_last_step(db, id, &last), last), 1);
 
@@ -653,7 +653,7 @@ test_steps(void)
 	TEST_CHECK("a done step is not begun again", rc == -1, "rc %d", rc);
 	TEST_CONTAINS("repeat refusal explained", log, "already settled");
 	capture_begin();
-	rc = db_step_end(db, id, 2, 1, 1, 1, "done");
+	rc = db_step_end(db, id, 2, -1, 1, 1, 1, "done");
 	log = capture_end();
 	TEST_CHECK("end of a step never begun", rc == -1, "rc %d", rc);
 	TEST_CONTAINS("end without begin explained", log, "step 2 of batch");
@@ -661,19 +661,19 @@ test_steps(void)
 
 	TEST_CHECK("step 2", step_run(db, id, 2) == 0, "failed");
 	capture_begin();
-	TEST_EQ_INT("a step ends once", db_step_end(db, id, 2, 1, 1, 1, "done"), -1);
-	TEST_EQ_INT("'running' is not an end", db_step_end(db, id, 2, 1, 1, 1, "running"), -1);
+	TEST_EQ_INT("a step ends once", db_step_end(db, id, 2, -1, 1, 1, 1, "done"), -1);
+	TEST_EQ_INT("'running' is not an end", db_step_end(db, id, 2, -1, 1, 1, 1, "running"), -1);
 	capture_end();
 
 	/* step 3 fails; a failed step does not advance the batch */
 	TEST_CHECK("step 3 fails", step_begin(db, id, 3) == 0 &&
-	    db_step_end(db, id, 3, 500, 500, 0, "failed") == 0, "failed");
+	    db_step_end(db, id, 3, -1, 500, 500, 0, "failed") == 0, "failed");
 	TEST_EQ_INT("failed step not counted", (db_batch_last_step(db, id, &last), last), 2);
 	TEST_EQ_INT("failed step not done", db_step_done(db, id, 3), 0);
 	TEST_CHECK("step 3 begun again", step_begin(db, id, 3) == 0 &&
-	    db_step_end(db, id, 3, 1000, 400, 600, "done") == 0, "failed");
+	    db_step_end(db, id, 3, -1, 1000, 400, 600, "done") == 0, "failed");
 	TEST_CHECK("step 4 skipped", step_begin(db, id, 4) == 0 &&
-	    db_step_end(db, id, 4, 0, 0, 0, "skipped") == 0, "failed");
+	    db_step_end(db, id, 4, -1, 0, 0, 0, "skipped") == 0, "failed");
 	TEST_EQ_INT("skipped counts as settled", db_step_done(db, id, 4), 1);
 	TEST_CHECK("step 5", step_run(db, id, 5) == 0, "failed");
 
@@ -711,6 +711,135 @@ test_steps(void)
 	TEST_CHECK("verify finds a step settled beyond the last", db_batch_verify_steps(db, id,
 	    why, sizeof(why)) == 1, "%s", why);
 	TEST_CONTAINS("verify names it", why, "beyond the last settled step 1");
+	sqlite3_close(s);
+	db_close(db);
+}
+
+/* The start of step seq: its recipe-time offset and UTC stamp. */
+struct step_start {
+	int seq;
+	int64_t ms;
+	char utc[32];
+};
+
+static int
+collect_start(void *arg, const struct db_step *s)
+{
+	struct step_start *start = arg;
+
+	if (s->seq == start->seq) {
+		start->ms = s->actual_start_ms;
+		snprintf(start->utc, sizeof(start->utc), "%s", s->actual_start_utc);
+	}
+	return 0;
+}
+
+/* Milliseconds of the day in an ISO-8601 UTC stamp. */
+static long
+utc_ms(const char *utc)
+{
+	int h = 0, m = 0, sec = 0, ms = 0;
+
+	sscanf(utc + 11, "%d:%d:%d.%d", &h, &m, &sec, &ms);
+	return ((h * 60L + m) * 60 + sec) * 1000 + ms;
+}
+
+/*
+ * lbld records a step a few ms before its deadline and gives its actual
+ * start at the end: the start and its UTC stamp move together, the UTC in
+ * real time (recipe time divided by the batch's time scale).
+ */
+static void
+test_step_start_corrected(void)
+{
+	struct fixture fx;
+	struct step_start before, after;
+	struct db *db;
+	int64_t id;
+	sqlite3 *s;
+
+	if (db_open(path_in("start.db"), &db) == -1 || fixture_store(db, &fx) == -1) {
+		TEST_CHECK("open start.db", 0, "failed");
+		db_close(db);
+		return;
+	}
+	id = new_batch(db, fx.recipe_a1, fx.rig, "glass");
+	s = raw_open(path_in("start.db"));
+	raw_exec(s, "UPDATE batches SET time_scale = 10");
+	sqlite3_close(s);
+	memset(&before, 0, sizeof(before));
+	memset(&after, 0, sizeof(after));
+	before.seq = after.seq = 1;
+	step_begin(db, id, 1);
+	db_steps(db, id, collect_start, &before);
+	TEST_EQ_INT("begin records the start it was given", (int)before.ms, 3);
+	TEST_CHECK("end with a start", db_step_end(db, id, 1, 73, 1000, 0, 1000, "done") == 0,
+	    "failed");
+	db_steps(db, id, collect_start, &after);
+	TEST_EQ_INT("end corrects the start", (int)after.ms, 73);
+	TEST_EQ_INT("UTC moved by 70 ms of recipe time at scale 10",
+	    (int)((utc_ms(after.utc) - utc_ms(before.utc) + 86400000L) % 86400000L), 7);
+	memset(&before, 0, sizeof(before));
+	memset(&after, 0, sizeof(after));
+	before.seq = after.seq = 2;
+	TEST_CHECK("step 2", step_begin(db, id, 2) == 0, "failed");
+	db_steps(db, id, collect_start, &before);
+	TEST_CHECK("step 2 end without a start", db_step_end(db, id, 2, -1, 1000, 0, 1000,
+	    "done") == 0, "failed");
+	db_steps(db, id, collect_start, &after);
+	TEST_CHECK("-1 keeps the start", after.ms == 1003 && before.utc[0] != '\0' &&
+	    strcmp(after.utc, before.utc) == 0, "%lld %s, was %s", (long long)after.ms, after.utc,
+	    before.utc);
+	db_close(db);
+}
+
+/*
+ * A step boundary's writes in one group: one commit, invisible (and not
+ * durable) before it; a failed write inside is undone alone.
+ */
+static void
+test_group(void)
+{
+	struct fixture fx;
+	struct db *db;
+	int64_t id;
+	sqlite3 *s;
+	int rc;
+
+	if (db_open(path_in("group.db"), &db) == -1 || fixture_store(db, &fx) == -1) {
+		TEST_CHECK("open group.db", 0, "failed");
+		db_close(db);
+		return;
+	}
+	id = new_batch(db, fx.recipe_a1, fx.rig, "glass");
+	s = raw_open(path_in("group.db"));
+	TEST_EQ_INT("commit without a group", db_group_commit(db), 0);
+	TEST_CHECK("step 1 begun", step_begin(db, id, 1) == 0, "failed");
+	TEST_EQ_INT("group begins", db_group_begin(db), 0);
+	capture_begin();
+	TEST_EQ_INT("groups do not nest", db_group_begin(db), -1);
+	TEST_CONTAINS("nesting explained", capture_end(), "open already");
+	TEST_CHECK("step 1 ends in the group", db_step_end(db, id, 1, -1, 1000, 0, 1000, "done") == 0,
+	    "failed");
+	TEST_CHECK("bilayer 1 in the group", db_bilayer_done(db, id, 1, 7.8, NAN) == 0, "failed");
+	capture_begin();
+	rc = db_step_end(db, id, 5, -1, 1, 1, 1, "done");
+	capture_end();
+	TEST_EQ_INT("a failed write in the group", rc, -1);
+	TEST_CHECK("step 2 begun in the group", step_begin(db, id, 2) == 0, "failed");
+	TEST_EQ_INT("nothing is seen before the commit",
+	    (int)raw_int(s, "SELECT count(*) FROM steps WHERE outcome = 'done'"), 0);
+	TEST_EQ_INT("group commits", db_group_commit(db), 0);
+	TEST_EQ_INT("the step's end is committed",
+	    (int)raw_int(s, "SELECT count(*) FROM steps WHERE seq = 1 AND outcome = 'done'"), 1);
+	TEST_EQ_INT("the bilayer is committed",
+	    (int)raw_int(s, "SELECT bilayers_done FROM batches"), 1);
+	TEST_EQ_INT("the next start is committed, after the failed write",
+	    (int)raw_int(s, "SELECT count(*) FROM steps WHERE seq = 2 AND outcome = 'running'"), 1);
+	TEST_EQ_INT("writes after the group commit on their own",
+	    db_step_end(db, id, 2, -1, 1000, 0, 1000, "done"), 0);
+	TEST_EQ_INT("... and are seen at once",
+	    (int)raw_int(s, "SELECT last_step_seq FROM batches"), 2);
 	sqlite3_close(s);
 	db_close(db);
 }
@@ -990,6 +1119,8 @@ main(void)
 	test_recipes();
 	test_batch_lifecycle();
 	test_steps();
+	test_step_start_corrected();
+	test_group();
 	test_history();
 	test_recover();
 	test_crash();

@@ -1,0 +1,41 @@
+/*
+ * A slow disk for tests: LD_PRELOAD this and every fsync() and fdatasync()
+ * takes LBL_SLOW_SYNC_MS (default 8) longer, as on a Pi's SD card under
+ * load. SQLite's commits with synchronous=FULL wait for these calls.
+ *
+ *     cc -shared -fPIC -o slow_sync.so slow_sync.c -ldl
+ */
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <stdlib.h>
+#include <time.h>
+#include <unistd.h>
+
+static void
+slow_sync_delay(void)
+{
+	const char *ms_text = getenv("LBL_SLOW_SYNC_MS");
+	long ms = ms_text ? atol(ms_text) : 8;
+	struct timespec ts = { ms / 1000, ms % 1000 * 1000000L };
+
+	while (nanosleep(&ts, &ts) == -1)
+		;
+}
+
+int
+fsync(int fd)
+{
+	int (*real_fsync)(int) = (int (*)(int))dlsym(RTLD_NEXT, "fsync");
+
+	slow_sync_delay();
+	return real_fsync(fd);
+}
+
+int
+fdatasync(int fd)
+{
+	int (*real_fdatasync)(int) = (int (*)(int))dlsym(RTLD_NEXT, "fdatasync");
+
+	slow_sync_delay();
+	return real_fdatasync(fd);
+}
