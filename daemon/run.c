@@ -25,7 +25,8 @@
  * not between the deadline and its first command. It is more than a step
  * boundary's two or three commits take on a Pi's SD card. Nothing at the rig
  * changes earlier: the step before is in its last wait (a drain or drip)
- * until the new step's first command.
+ * until the new step's first command. A crash inside the lead cuts that
+ * wait short by at most the lead, and the record counts the step done.
  */
 #define RUN_RECORD_LEAD_NS	(20 * 1000000LL)
 

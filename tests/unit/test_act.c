@@ -7,13 +7,9 @@
  * in-position bit counts only within max(10 x tolerance, 0.1 mm) of the new
  * target, so a stale bit from the previous move is not taken for arrival.
  */
-#include <arpa/inet.h>
 #include <errno.h>
-#include <netinet/in.h>
-#include <poll.h>
 #include <pthread.h>
 #include <stdlib.h>
-#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -22,10 +18,10 @@
 #include "act.h"
 #include "hw.h"
 #include "loop.h"
+#include "modbus_server.h"
 #include "test.h"
 
 /* units 1..3: drives with tolerance 0.01 mm (default), 0.05 mm, 0.001 mm */
-#define UNITS		3
 #define DRIVE		0	/* device indices in the rig below */
 #define WIDE		1
 #define FINE		2
@@ -37,41 +33,13 @@
 #define AT_ONCE_MS	25
 
 static struct {
-	pthread_t thread;
-	int port, listen_fd, stop;
-	modbus_t *ctx;
-	modbus_mapping_t *map[UNITS];
-	pthread_mutex_t lock;
 	/* per unit, since the last go command */
-	int64_t go_ns[UNITS];
-	int64_t first_look_ns[UNITS];	/* first position read after the go */
-	int looks[UNITS];		/* position reads after the go */
-	int gos[UNITS];
-	int arrive_at[UNITS];		/* at this look the drive shows the target; 0: never */
+	int64_t go_ns[SERVER_UNITS];
+	int64_t first_look_ns[SERVER_UNITS];	/* first position read after the go */
+	int looks[SERVER_UNITS];		/* position reads after the go */
+	int gos[SERVER_UNITS];
+	int arrive_at[SERVER_UNITS];		/* at this look the drive shows the target; 0: never */
 } srv;
-
-static int64_t
-now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
-static int
-free_port(void)
-{
-	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-	socklen_t len = sizeof(a);
-	int fd = socket(AF_INET, SOCK_STREAM, 0), port;
-
-	bind(fd, (struct sockaddr *)&a, sizeof(a));
-	getsockname(fd, (struct sockaddr *)&a, &len);
-	port = ntohs(a.sin_port);
-	close(fd);
-	return port;
-}
 
 /* generic-drive: IR 0-1 position in µm (int32, high word first), IR 2 status bits */
 static void
@@ -79,16 +47,16 @@ drive_show(int unit, double position_mm, int status)
 {
 	int32_t um = (int32_t)lround(position_mm * 1000);
 
-	srv.map[unit]->tab_input_registers[0] = (uint16_t)((uint32_t)um >> 16);
-	srv.map[unit]->tab_input_registers[1] = (uint16_t)((uint32_t)um & 0xFFFF);
-	srv.map[unit]->tab_input_registers[2] = (uint16_t)status;
+	server.map[unit]->tab_input_registers[0] = (uint16_t)((uint32_t)um >> 16);
+	server.map[unit]->tab_input_registers[1] = (uint16_t)((uint32_t)um & 0xFFFF);
+	server.map[unit]->tab_input_registers[2] = (uint16_t)status;
 }
 
 /* HR 0-1: the target last written, in µm */
 static double
 drive_target_mm(int unit)
 {
-	const uint16_t *hr = srv.map[unit]->tab_registers;
+	const uint16_t *hr = server.map[unit]->tab_registers;
 
 	return (int32_t)((uint32_t)hr[0] << 16 | hr[1]) / 1000.0;
 }
@@ -99,16 +67,16 @@ serve_one(int fd)
 	uint8_t query[MODBUS_TCP_MAX_ADU_LENGTH];
 	int rc, unit, fc, address;
 
-	modbus_set_socket(srv.ctx, fd);
-	rc = modbus_receive(srv.ctx, query);
+	modbus_set_socket(server.ctx, fd);
+	rc = modbus_receive(server.ctx, query);
 	if (rc <= 0)
 		return;
 	unit = query[6] - 1;
 	fc = query[7];
 	address = query[8] << 8 | query[9];
-	if (unit < 0 || unit >= UNITS)
+	if (unit < 0 || unit >= SERVER_UNITS)
 		return;
-	pthread_mutex_lock(&srv.lock);
+	pthread_mutex_lock(&server.lock);
 	if (fc == 0x04 && address == 0 && srv.go_ns[unit] != 0) {
 		/* a status look: position first, then the status word */
 		if (srv.looks[unit]++ == 0)
@@ -116,96 +84,28 @@ serve_one(int fd)
 		if (srv.arrive_at[unit] > 0 && srv.looks[unit] >= srv.arrive_at[unit])
 			drive_show(unit, drive_target_mm(unit), STATUS_IN_POSITION);
 	}
-	modbus_reply(srv.ctx, query, rc, srv.map[unit]);
+	modbus_reply(server.ctx, query, rc, server.map[unit]);
 	/* HR 4 is the command word: 1 go, 2 home, 3 stop */
-	if ((fc == 0x06 || fc == 0x10) && srv.map[unit]->tab_registers[4] == 1) {
-		srv.map[unit]->tab_registers[4] = 0;
+	if ((fc == 0x06 || fc == 0x10) && server.map[unit]->tab_registers[4] == 1) {
+		server.map[unit]->tab_registers[4] = 0;
 		srv.go_ns[unit] = now_ns();
 		srv.first_look_ns[unit] = 0;
 		srv.looks[unit] = 0;
 		srv.gos[unit]++;
 	}
-	pthread_mutex_unlock(&srv.lock);
-}
-
-static void *
-server_main(void *arg)
-{
-	struct pollfd fds[8];
-	int n = 1, i;
-
-	(void)arg;
-	fds[0].fd = srv.listen_fd;
-	fds[0].events = POLLIN;
-	while (!srv.stop) {
-		if (poll(fds, n, 50) <= 0)
-			continue;
-		if ((fds[0].revents & POLLIN) && n < 8) {
-			int fd = accept(srv.listen_fd, NULL, NULL);
-			if (fd != -1) {
-				fds[n].fd = fd;
-				fds[n].revents = 0;
-				fds[n++].events = POLLIN;
-			}
-		}
-		for (i = 1; i < n; i++) {
-			if (!(fds[i].revents & (POLLIN | POLLHUP | POLLERR)))
-				continue;
-			char peek;
-			ssize_t got = recv(fds[i].fd, &peek, 1, MSG_PEEK | MSG_DONTWAIT);
-			if (got == -1 && errno == EAGAIN)
-				continue;
-			if (got <= 0) {
-				close(fds[i].fd);
-				fds[i--] = fds[--n];
-				continue;
-			}
-			serve_one(fds[i].fd);
-		}
-	}
-	for (i = 1; i < n; i++)
-		close(fds[i].fd);
-	return NULL;
-}
-
-static void
-server_start(void)
-{
-	int i;
-
-	pthread_mutex_init(&srv.lock, NULL);
-	srv.port = free_port();
-	srv.ctx = modbus_new_tcp("127.0.0.1", srv.port);
-	for (i = 0; i < UNITS; i++)
-		srv.map[i] = modbus_mapping_new(16, 16, 16, 16);
-	srv.listen_fd = modbus_tcp_listen(srv.ctx, 4);
-	pthread_create(&srv.thread, NULL, server_main, NULL);
-}
-
-static void
-server_stop(void)
-{
-	int i;
-
-	srv.stop = 1;
-	pthread_join(srv.thread, NULL);
-	close(srv.listen_fd);
-	for (i = 0; i < UNITS; i++)
-		modbus_mapping_free(srv.map[i]);
-	modbus_free(srv.ctx);
-	pthread_mutex_destroy(&srv.lock);
+	pthread_mutex_unlock(&server.lock);
 }
 
 /* Sets what a drive shows now and how it arrives after the next go. */
 static void
 drive_prepare(int unit, double position_mm, int status, int arrive_at)
 {
-	pthread_mutex_lock(&srv.lock);
+	pthread_mutex_lock(&server.lock);
 	drive_show(unit, position_mm, status);
 	srv.arrive_at[unit] = arrive_at;
 	srv.go_ns[unit] = 0;
 	srv.looks[unit] = 0;
-	pthread_mutex_unlock(&srv.lock);
+	pthread_mutex_unlock(&server.lock);
 }
 
 /* ---- the act side ---- */
@@ -274,9 +174,9 @@ move_from(struct act *act, int axis, double at_mm, int status, int arrive_at, do
 	o.ended = move(act, axis, to_mm) == 0;
 	o.ok = cl.ok;
 	o.value = cl.value;
-	pthread_mutex_lock(&srv.lock);
+	pthread_mutex_lock(&server.lock);
 	o.looks = srv.looks[axis];
-	pthread_mutex_unlock(&srv.lock);
+	pthread_mutex_unlock(&server.lock);
 	return o;
 }
 
@@ -285,10 +185,10 @@ first_look_ms(int unit)
 {
 	double ms;
 
-	pthread_mutex_lock(&srv.lock);
+	pthread_mutex_lock(&server.lock);
 	ms = srv.go_ns[unit] && srv.first_look_ns[unit] ?
 	    (srv.first_look_ns[unit] - srv.go_ns[unit]) / 1e6 : INFINITY;
-	pthread_mutex_unlock(&srv.lock);
+	pthread_mutex_unlock(&server.lock);
 	return ms;
 }
 
@@ -338,10 +238,10 @@ main(void)
 	double ms, best;
 	int i;
 
-	server_start();
+	server_start(serve_one);
 	cl.loop = loop_new();
 	cl.timeout = loop_timer_new(cl.loop, on_timeout, NULL);
-	rig = make_rig(srv.port);
+	rig = make_rig(server.port);
 	TEST_CHECK("rig loads", rig != NULL, "no rig");
 	if (rig == NULL)
 		return TEST_DONE();

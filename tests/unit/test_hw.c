@@ -4,13 +4,9 @@
  * decoding, exceptions and timeouts named in errors, reconnection, and the
  * safe state breaking a hung transaction at once.
  */
-#include <arpa/inet.h>
 #include <errno.h>
-#include <netinet/in.h>
-#include <poll.h>
 #include <pthread.h>
 #include <stdlib.h>
-#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -18,44 +14,15 @@
 
 #include "hw.h"
 #include "loop.h"
+#include "modbus_server.h"
 #include "test.h"
 
-#define UNITS 3
 
 static struct {
-	pthread_t thread;
-	int port, listen_fd, stop;
-	modbus_t *ctx;
-	modbus_mapping_t *map[UNITS];
-	pthread_mutex_t lock;
 	int silent_unit;		/* requests to this unit get no answer */
 	int exception_unit;		/* ... or an exception 4 */
 	int64_t pump_stop_ns;		/* when unit 2 was told to stop */
-	int connections;
 } srv;
-
-static int64_t
-now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
-static int
-free_port(void)
-{
-	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-	socklen_t len = sizeof(a);
-	int fd = socket(AF_INET, SOCK_STREAM, 0), port;
-
-	bind(fd, (struct sockaddr *)&a, sizeof(a));
-	getsockname(fd, (struct sockaddr *)&a, &len);
-	port = ntohs(a.sin_port);
-	close(fd);
-	return port;
-}
 
 static void
 serve_one(int fd)
@@ -63,96 +30,27 @@ serve_one(int fd)
 	uint8_t query[MODBUS_TCP_MAX_ADU_LENGTH];
 	int rc, unit;
 
-	modbus_set_socket(srv.ctx, fd);
-	rc = modbus_receive(srv.ctx, query);
+	modbus_set_socket(server.ctx, fd);
+	rc = modbus_receive(server.ctx, query);
 	if (rc <= 0)
 		return;
 	unit = query[6];
-	pthread_mutex_lock(&srv.lock);
-	if (unit == srv.silent_unit || unit < 1 || unit > UNITS) {
-		pthread_mutex_unlock(&srv.lock);
+	pthread_mutex_lock(&server.lock);
+	if (unit == srv.silent_unit || unit < 1 || unit > SERVER_UNITS) {
+		pthread_mutex_unlock(&server.lock);
 		return;
 	}
 	if (unit == srv.exception_unit) {
-		pthread_mutex_unlock(&srv.lock);
-		modbus_reply_exception(srv.ctx, query, MODBUS_EXCEPTION_SLAVE_OR_SERVER_FAILURE);
+		pthread_mutex_unlock(&server.lock);
+		modbus_reply_exception(server.ctx, query, MODBUS_EXCEPTION_SLAVE_OR_SERVER_FAILURE);
 		return;
 	}
-	modbus_reply(srv.ctx, query, rc, srv.map[unit - 1]);
+	modbus_reply(server.ctx, query, rc, server.map[unit - 1]);
 	/* unit 2 is the pump: HR 2 written 0 means stop */
 	if (unit == 2 && query[7] == 0x06 && query[8] == 0 && query[9] == 2 &&
 	    query[10] == 0 && query[11] == 0 && srv.pump_stop_ns == 0)
 		srv.pump_stop_ns = now_ns();
-	pthread_mutex_unlock(&srv.lock);
-}
-
-static void *
-server_main(void *arg)
-{
-	struct pollfd fds[8];
-	int n = 1, i;
-
-	(void)arg;
-	fds[0].fd = srv.listen_fd;
-	fds[0].events = POLLIN;
-	while (!srv.stop) {
-		if (poll(fds, n, 50) <= 0)
-			continue;
-		if ((fds[0].revents & POLLIN) && n < 8) {
-			int fd = accept(srv.listen_fd, NULL, NULL);
-			if (fd != -1) {
-				fds[n].fd = fd;
-				fds[n].revents = 0;
-				fds[n++].events = POLLIN;
-				srv.connections++;
-			}
-		}
-		for (i = 1; i < n; i++) {
-			if (!(fds[i].revents & (POLLIN | POLLHUP | POLLERR)))
-				continue;
-			char peek;
-			ssize_t got = recv(fds[i].fd, &peek, 1, MSG_PEEK | MSG_DONTWAIT);
-			if (got == -1 && errno == EAGAIN)
-				continue;
-			if (got <= 0) {
-				close(fds[i].fd);
-				fds[i--] = fds[--n];
-				continue;
-			}
-			serve_one(fds[i].fd);
-		}
-	}
-	for (i = 1; i < n; i++)
-		close(fds[i].fd);
-	return NULL;
-}
-
-static void
-server_start(void)
-{
-	int i;
-
-	pthread_mutex_init(&srv.lock, NULL);
-	srv.port = free_port();
-	srv.ctx = modbus_new_tcp("127.0.0.1", srv.port);
-	for (i = 0; i < UNITS; i++)
-		srv.map[i] = modbus_mapping_new(16, 16, 16, 16);
-	srv.listen_fd = modbus_tcp_listen(srv.ctx, 4);
-	pthread_create(&srv.thread, NULL, server_main, NULL);
-}
-
-static void
-server_stop(void)
-{
-	int i;
-
-	srv.stop = 1;
-	pthread_join(srv.thread, NULL);
-	close(srv.listen_fd);
-	for (i = 0; i < UNITS; i++)
-		modbus_mapping_free(srv.map[i]);
-	modbus_free(srv.ctx);
-	pthread_mutex_destroy(&srv.lock);
+	pthread_mutex_unlock(&server.lock);
 }
 
 /* ---- the client side: one request at a time through the loop ---- */
@@ -237,16 +135,16 @@ main(void)
 	float f = 4999986.0f;
 	uint32_t u;
 
-	server_start();
+	server_start(serve_one);
 	cl.loop = loop_new();
-	rig = make_rig(srv.port);
+	rig = make_rig(server.port);
 	TEST_CHECK("rig loads", rig != NULL, "no rig");
 	if (rig == NULL)
 		return TEST_DONE();
 	TEST_EQ_INT("hw opens", hw_open(rig, cl.loop, &hw, err, sizeof(err)), 0);
 
 	/* a move: speed, target (int32, high word first, µm), go */
-	hr = srv.map[0]->tab_registers;
+	hr = server.map[0]->tab_registers;
 	TEST_EQ_INT("move commanded", request(hw, 0, HW_MOVE, 12.345, 10), 0);
 	TEST_EQ_INT("target high word", hr[0], 0);
 	TEST_EQ_INT("target low word: 12345 µm", hr[1], 12345);
@@ -258,7 +156,7 @@ main(void)
 	TEST_EQ_INT("speed 0: the rig's max_speed", hr[2], 200);
 
 	/* status: position and bits of the status word */
-	ir = srv.map[0]->tab_input_registers;
+	ir = server.map[0]->tab_input_registers;
 	ir[0] = 0;
 	ir[1] = 40000;
 	ir[2] = 0x2;		/* in position */
@@ -274,15 +172,15 @@ main(void)
 
 	/* pump: direction, flow in 0.01 mL/min, run */
 	TEST_EQ_INT("pump runs", request(hw, 1, HW_PUMP, 12.5, 0), 0);
-	TEST_EQ_INT("flow register", srv.map[1]->tab_registers[0], 1250);
-	TEST_EQ_INT("run command", srv.map[1]->tab_registers[2], 1);
+	TEST_EQ_INT("flow register", server.map[1]->tab_registers[0], 1250);
+	TEST_EQ_INT("run command", server.map[1]->tab_registers[2], 1);
 	request(hw, 1, HW_PUMP, 0, 0);
-	TEST_EQ_INT("flow 0 stops", srv.map[1]->tab_registers[2], 0);
+	TEST_EQ_INT("flow 0 stops", server.map[1]->tab_registers[2], 0);
 
 	/* float32 sensor */
 	memcpy(&u, &f, sizeof(u));
-	srv.map[2]->tab_input_registers[0] = (uint16_t)(u >> 16);
-	srv.map[2]->tab_input_registers[1] = (uint16_t)u;
+	server.map[2]->tab_input_registers[0] = (uint16_t)(u >> 16);
+	server.map[2]->tab_input_registers[1] = (uint16_t)u;
 	TEST_EQ_INT("sensor read", request(hw, 2, HW_READ, 0, 0), 0);
 	TEST_NEAR("float32 value", cl.res.value, 4999986.0, 0.5);
 
