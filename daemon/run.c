@@ -165,7 +165,6 @@ run_end_step(struct run *run, const char *outcome, int64_t end_ns)
 	    run->dwell_ns / 1000000, outcome);
 }
 
-
 /* ---- ending a batch ---- */
 
 static void
@@ -620,7 +619,8 @@ run_step_close(struct run *run)
 			run->t0_ns = now - run_scaled_ns(run,
 			    run->plan->steps[run->step].start_ms);
 		run->stop_early = 0;
-	}	run_next_step(run);
+	}
+	run_next_step(run);
 }
 
 /*

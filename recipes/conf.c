@@ -320,6 +320,16 @@ conf_event(struct diag *d, struct conf_builder *b, const yaml_event_t *ev)
 		return 0;
 	}
 
+	/*
+	 * Every key is plain text: a list or map as a key ("? ..." in YAML)
+	 * would reach code that reads a key's text.
+	 */
+	if (b->depth > 0 && b->stack[b->depth - 1]->type == CONF_MAP &&
+	    b->used[b->depth - 1] % 2 == 0 && n->type != CONF_SCALAR) {
+		diag_error(d, n, "expected a name as the key here, not a %s",
+		    n->type == CONF_MAP ? "map" : "list");
+		return -1;
+	}
 	if (b->depth == 0)
 		b->doc->root = n;
 	else
