@@ -542,6 +542,14 @@ run_begin_prompt(struct run *run)
 	run_notify(run);
 }
 
+/* The wait in hand is its step's last (and no operator waits): it absorbs. */
+static int
+run_wait_absorbs(const struct run *run)
+{
+	return run->action_index + 1 == run->action_count &&
+	    !run->plan->steps[run->step].operator_wait;
+}
+
 /*
  * When a wait ends. Dwells are exact; the I/O around them (valves, pumps)
  * takes real time the plan does not count. A step's last wait (a drain or
@@ -550,13 +558,6 @@ run_begin_prompt(struct run *run)
  * gives up at most a tenth of itself: a much later step stays late rather
  * than drip too little.
  */
-static int
-run_wait_absorbs(const struct run *run)
-{
-	return run->action_index + 1 == run->action_count &&
-	    !run->plan->steps[run->step].operator_wait;
-}
-
 static int64_t
 run_wait_end_ns(const struct run *run, const struct run_action *a)
 {
