@@ -98,8 +98,7 @@ bench: all $(BENCH_BIN)
 
 # Installs whatever Debian packages are missing (sudo when not root).
 deps:
-	@missing=$$(for p in $(DEB_PKGS); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | \
-	    grep -q 'install ok installed' || echo $$p; done); \
+	@missing=$(call lbl_missing,$(DEB_PKGS)); \
 	if [ -n "$$missing" ]; then \
 	    echo "installing:$$missing"; \
 	    sudo=; [ "$$(id -u)" = 0 ] || sudo=sudo; \
@@ -147,10 +146,14 @@ clean:
 -include $(LIB_OBJ:.o=.d) $(wildcard $(BUILD)/*/*.d $(BUILD)/tests/unit/*.d)
 
 # --- Debian package and cross builds -----------------------------------------
+# lbl_missing PKG...: a shell command substitution that lists those of the
+# Debian packages that are not installed.
+lbl_missing = $$(for p in $(1); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | \
+	    grep -q 'install ok installed' || echo $$p; done)
+
 # lbl_need PKG...: installs those Debian packages that are missing (sudo when
 # not root), like "deps". Packages may carry an architecture (libyaml-dev:arm64).
-lbl_need = missing=$$(for p in $(1); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | \
-	    grep -q 'install ok installed' || echo $$p; done); \
+lbl_need = missing=$(call lbl_missing,$(1)); \
 	if [ -n "$$missing" ]; then \
 	    echo "installing:$$missing"; \
 	    sudo=; [ "$$(id -u)" = 0 ] || sudo=sudo; \
@@ -207,8 +210,7 @@ cross:
 	fi
 	@$(call lbl_need,$(CROSS_TOOLS))
 	@sudo=; [ "$$(id -u)" = 0 ] || sudo=sudo; from=multiarch; \
-	missing=$$(for p in $(CROSS_DEVPKGS); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | \
-	    grep -q 'install ok installed' || echo $$p; done); \
+	missing=$(call lbl_missing,$(CROSS_DEVPKGS)); \
 	if [ -n "$$missing" ]; then \
 	    if [ ! -f $(CROSS_SYSROOT)/.complete ]; then \
 	        $$sudo apt-get update -qq || echo "apt-get update failed; trying the lists there are"; \
