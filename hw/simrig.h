@@ -7,6 +7,8 @@
  * Physics is evaluated lazily: a device's state is a function of time, and
  * it is brought up to date when a request reaches it, so an idle simulator
  * never wakes up. Time runs time_scale times faster than the wall clock.
+ * Answers can be delayed (--latency, a stalled device); that delay is wall
+ * time, as it models the wire and the device's processing, not the rig.
  */
 #ifndef LBL_SIMRIG_H
 #define LBL_SIMRIG_H
@@ -19,6 +21,9 @@
 #include "loop.h"
 #include "profile.h"
 #include "rig.h"
+
+/* --latency and the control socket's "latency MS" accept 0 to this. */
+#define SIMRIG_MAX_LATENCY_MS	60000
 
 enum simrig_fault {
 	SIMRIG_OK,
@@ -58,6 +63,7 @@ struct simrig {
 	struct loop *loop;
 	double time_scale;
 	double growth_nm;		/* film growth per coating immersion */
+	int latency_ms;			/* every answer this much later (wall time) */
 	int verbose;
 	FILE *trace;			/* --trace: every command with its time, or NULL */
 	struct simrig_device *devices;	/* one per rig device; map NULL for GPIO ones */
@@ -92,7 +98,10 @@ void simrig_phys_describe(struct simrig *sim, const struct simrig_device *dev, c
 int simrig_net_start(struct simrig *sim, char *listening, size_t size);
 void simrig_net_stop(struct simrig *sim);
 
-/* The control socket: "fault DEV KIND", "clear DEV", "get DEV", "set DEV 0|1". */
+/*
+ * The control socket: "fault DEV KIND", "clear DEV", "get DEV", "set DEV 0|1",
+ * "latency MS".
+ */
 int simrig_ctl_start(struct simrig *sim, const char *path);
 void simrig_ctl_stop(struct simrig *sim);
 /* Applies a fault ("DEV:KIND" on the command line, or from the socket). */

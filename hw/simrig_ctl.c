@@ -3,6 +3,7 @@
  * One command per line, one answer line each, "ok ..." or "error ...":
  *   fault DEV silent|exception|stall|alarm|stuck   clear DEV
  *   get DEV (state as key=value)                   set DEV 0|1 (Modbus input or valve)
+ *   latency MS (every Modbus answer from now on MS milliseconds late)
  */
 #include <errno.h>
 #include <stdio.h>
@@ -50,6 +51,20 @@ simrig_ctl_command(struct simrig *sim, char *line, char *out, size_t size)
 			snprintf(out, size, "ok\n");
 		return;
 	}
+	if (strcmp(words[0], "latency") == 0 && n == 2) {
+		char *end;
+		long ms = strtol(words[1], &end, 10);
+
+		if (end == words[1] || *end != '\0' || ms < 0 || ms > SIMRIG_MAX_LATENCY_MS) {
+			snprintf(out, size, "error latency takes milliseconds, 0 to %d\n",
+			    SIMRIG_MAX_LATENCY_MS);
+			return;
+		}
+		sim->latency_ms = (int)ms;
+		log_info("latency %ld ms", ms);
+		snprintf(out, size, "ok\n");
+		return;
+	}
 	if (strcmp(words[0], "clear") == 0 && n == 2) {
 		if (simrig_set_fault(sim, words[1], "clear", err, sizeof(err)) == -1)
 			snprintf(out, size, "error %s\n", err);
@@ -77,7 +92,7 @@ simrig_ctl_command(struct simrig *sim, char *line, char *out, size_t size)
 		return;
 	}
 	snprintf(out, size, "error unknown command (fault DEV KIND, clear DEV, get DEV, "
-	    "set DEV 0|1)\n");
+	    "set DEV 0|1, latency MS)\n");
 }
 
 static void

@@ -4,8 +4,8 @@
  * of a socat pty pair) with devices that behave like the real ones, so the
  * daemon, the tests and make demo run without hardware.
  *
- *   lbl-simrig --rig RIG [--time-scale K] [--fault DEV:KIND]... [--control PATH]
- *              [--growth NM] [--trace FILE] [--verbose]
+ *   lbl-simrig --rig RIG [--time-scale K] [--latency MS] [--fault DEV:KIND]...
+ *              [--control PATH] [--growth NM] [--trace FILE] [--verbose]
  *
  * Prints "ready BUS=tcp:HOST:PORT ..." on stdout once every bus is served.
  */
@@ -26,9 +26,11 @@
 static void
 simrig_usage(void)
 {
-	fprintf(stderr, "usage: lbl-simrig --rig RIG [--time-scale K] [--fault DEV:KIND]... "
-	    "[--control PATH] [--growth NM] [--trace FILE] [--verbose]\n"
-	    "  KIND: silent, exception, stall, alarm or stuck\n");
+	fprintf(stderr, "usage: lbl-simrig --rig RIG [--time-scale K] [--latency MS] "
+	    "[--fault DEV:KIND]... [--control PATH] [--growth NM] [--trace FILE] [--verbose]\n"
+	    "  MS: every Modbus answer that many milliseconds late, wall time (0 to %d; "
+	    "default 0)\n"
+	    "  KIND: silent, exception, stall, alarm or stuck\n", SIMRIG_MAX_LATENCY_MS);
 	exit(2);
 }
 
@@ -86,6 +88,7 @@ main(int argc, char **argv)
 	static const struct option options[] = {
 		{ "rig", required_argument, NULL, 'r' },
 		{ "time-scale", required_argument, NULL, 't' },
+		{ "latency", required_argument, NULL, 'l' },
 		{ "fault", required_argument, NULL, 'f' },
 		{ "control", required_argument, NULL, 'c' },
 		{ "growth", required_argument, NULL, 'g' },
@@ -96,16 +99,24 @@ main(int argc, char **argv)
 	struct simrig sim = { .time_scale = 1, .growth_nm = 3.9 };
 	const char *rig_path = NULL, *control = NULL;
 	char *faults[SIMRIG_MAX_FAULTS], listening[1024], *end;
+	long latency;
 	int nfaults = 0, ch, i, signal_fd, rc = 1;
 	sigset_t mask;
 
-	while ((ch = getopt_long(argc, argv, "r:t:f:c:g:vT:", options, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "r:t:l:f:c:g:vT:", options, NULL)) != -1) {
 		switch (ch) {
 		case 'r': rig_path = optarg; break;
 		case 't':
 			sim.time_scale = strtod(optarg, &end);
 			if (*end != '\0' || !(sim.time_scale >= 0.01 && sim.time_scale <= 10000))
 				simrig_usage();
+			break;
+		case 'l':
+			latency = strtol(optarg, &end, 10);
+			if (end == optarg || *end != '\0' || latency < 0 ||
+			    latency > SIMRIG_MAX_LATENCY_MS)
+				simrig_usage();
+			sim.latency_ms = (int)latency;
 			break;
 		case 'f':
 			if (nfaults == SIMRIG_MAX_FAULTS)

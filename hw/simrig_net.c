@@ -28,10 +28,11 @@
 struct simrig_client {
 	struct simrig_server *server;
 	int fd;
-	unsigned serial;		/* to tell a stalled answer's client is gone */
+	unsigned serial;		/* to tell a delayed answer's client is gone */
 	uint8_t buf[SIMRIG_FRAME_MAX * 2];
 	size_t len;
 	int64_t last_byte_ns;
+	int64_t last_due_ns;		/* due time of its latest in-order delayed answer */
 	struct simrig_client *next;
 };
 
@@ -44,25 +45,26 @@ struct simrig_server {
 	struct simrig_client *clients;	/* TCP clients, or the one serial port (RTU) */
 };
 
-struct simrig_stalled {
+/* A request whose answer is due later: --latency, or a stalled device. */
+struct simrig_delayed {
 	struct simrig_server *server;
 	unsigned serial;
 	uint8_t req[SIMRIG_FRAME_MAX];
 	int len;
 	int64_t due_ns;
-	struct simrig_stalled *next;
+	struct simrig_delayed *next;
 };
 
 struct simrig_net {
 	struct simrig_server *servers;
 	size_t count;
 	unsigned next_serial;
-	struct simrig_stalled *stalled;
-	struct loop_timer *stall_timer;
+	struct simrig_delayed *delayed;	/* sorted by due time; equal times in arrival order */
+	struct loop_timer *delay_timer;
 };
 
 static void simrig_answer(struct simrig_server *server, struct simrig_client *client,
-    const uint8_t *req, int len, int allow_stall);
+    const uint8_t *req, int len);
 
 static struct simrig_client *
 simrig_client_by_serial(struct simrig_server *server, unsigned serial)
@@ -75,67 +77,98 @@ simrig_client_by_serial(struct simrig_server *server, unsigned serial)
 	return NULL;
 }
 
+/* The list is sorted, so its head is the next answer due; no timer when it is empty. */
 static void
-simrig_stall_arm(struct simrig_net *net)
+simrig_delay_arm(struct simrig_net *net)
 {
-	struct simrig_stalled *s;
-	int64_t due = INT64_MAX;
-
-	for (s = net->stalled; s != NULL; s = s->next)
-		if (s->due_ns < due)
-			due = s->due_ns;
-	if (due == INT64_MAX)
-		loop_timer_cancel(net->stall_timer);
+	if (net->delayed == NULL)
+		loop_timer_cancel(net->delay_timer);
 	else
-		loop_timer_at(net->stall_timer, due);
+		loop_timer_at(net->delay_timer, net->delayed->due_ns);
 }
 
 static void
-simrig_on_stall_timer(void *arg)
+simrig_on_delay_timer(void *arg)
 {
 	struct simrig_net *net = arg;
-	struct simrig_stalled **link = &net->stalled, *s;
-	int64_t now = loop_now_ns();
+	struct simrig_delayed *s;
 	struct simrig_client *client;
+	int64_t now = loop_now_ns();
 
-	while ((s = *link) != NULL) {
-		if (s->due_ns > now) {
-			link = &s->next;
-			continue;
-		}
-		*link = s->next;
+	/* answering never queues again, so the list only shrinks here */
+	while ((s = net->delayed) != NULL && s->due_ns <= now) {
+		net->delayed = s->next;
 		if ((client = simrig_client_by_serial(s->server, s->serial)) != NULL)
-			simrig_answer(s->server, client, s->req, s->len, 0);
+			simrig_answer(s->server, client, s->req, s->len);
 		free(s);
 	}
-	simrig_stall_arm(net);
+	simrig_delay_arm(net);
 }
 
+/*
+ * Queues the answer to req for due_ns. Answers to one client leave in the
+ * order their requests came, because their due times never decrease (see
+ * simrig_request()) and equal due times keep arrival order here.
+ */
 static void
-simrig_stall(struct simrig_server *server, struct simrig_client *client, const uint8_t *req,
-    int len)
+simrig_delay(struct simrig_server *server, struct simrig_client *client, const uint8_t *req,
+    int len, int64_t due_ns)
 {
 	struct simrig_net *net = server->sim->net;
-	struct simrig_stalled *s;
+	struct simrig_delayed *s, **link;
 
 	if ((s = calloc(1, sizeof(*s))) == NULL) {
-		log_warn("simrig: stalled request");
+		log_warn("simrig: bus '%s': delayed answer to unit %d",
+		    server->sim->rig->buses[server->bus].name, req[server->rtu ? 0 : 6]);
 		return;
 	}
 	s->server = server;
 	s->serial = client->serial;
 	memcpy(s->req, req, (size_t)len);
 	s->len = len;
-	s->due_ns = loop_now_ns() + (int64_t)SIMRIG_STALL_MS * 1000000;
-	s->next = net->stalled;
-	net->stalled = s;
-	simrig_stall_arm(net);
+	s->due_ns = due_ns;
+	for (link = &net->delayed; *link != NULL && (*link)->due_ns <= due_ns;
+	    link = &(*link)->next)
+		;
+	s->next = *link;
+	*link = s;
+	simrig_delay_arm(net);
+}
+
+/*
+ * A whole request frame arrived: answer it now, or queue its answer.
+ * --latency delays every answer by that much wall time, in order per
+ * client. A stalled device's answer comes SIMRIG_STALL_MS later still, out
+ * of that order: it models a device answering after the master has given
+ * up, which holds nobody else back on a real line either.
+ */
+static void
+simrig_request(struct simrig_server *server, struct simrig_client *client, const uint8_t *req,
+    int len)
+{
+	struct simrig *sim = server->sim;
+	int unit = req[server->rtu ? 0 : 6];
+	struct simrig_device *dev = simrig_find_unit(sim, server->bus, unit);
+	int64_t now = loop_now_ns(), due = now + (int64_t)sim->latency_ms * 1000000;
+
+	if (dev != NULL && dev->fault == SIMRIG_STALL) {
+		simrig_delay(server, client, req, len, due + (int64_t)SIMRIG_STALL_MS * 1000000);
+		return;
+	}
+	if (due < client->last_due_ns)
+		due = client->last_due_ns;	/* the latency was lowered meanwhile */
+	if (due <= now) {
+		simrig_answer(server, client, req, len);
+		return;
+	}
+	client->last_due_ns = due;
+	simrig_delay(server, client, req, len, due);
 }
 
 /* Answers one whole request frame (MBAP header or RTU address first). */
 static void
 simrig_answer(struct simrig_server *server, struct simrig_client *client, const uint8_t *req,
-    int len, int allow_stall)
+    int len)
 {
 	struct simrig *sim = server->sim;
 	int header = server->rtu ? 1 : 7;
@@ -152,10 +185,6 @@ simrig_answer(struct simrig_server *server, struct simrig_client *client, const 
 	}
 	if (dev->fault == SIMRIG_SILENT)
 		return;
-	if (dev->fault == SIMRIG_STALL && allow_stall) {
-		simrig_stall(server, client, req, len);
-		return;
-	}
 	if (dev->fault == SIMRIG_EXCEPTION) {
 		modbus_reply_exception(server->ctx, req, MODBUS_EXCEPTION_SLAVE_OR_SERVER_FAILURE);
 		return;
@@ -291,7 +320,7 @@ simrig_on_data(void *arg, int fd, uint32_t events)
 			memmove(client->buf, client->buf + 1, --client->len);
 			continue;
 		}
-		simrig_answer(server, client, client->buf, frame, 1);
+		simrig_request(server, client, client->buf, frame);
 		client->len -= (size_t)frame;
 		memmove(client->buf, client->buf + frame, client->len);
 	}
@@ -408,7 +437,7 @@ simrig_net_start(struct simrig *sim, char *listening, size_t size)
 		return -1;
 	}
 	sim->net = net;
-	if ((net->stall_timer = loop_timer_new(sim->loop, simrig_on_stall_timer, net)) == NULL)
+	if ((net->delay_timer = loop_timer_new(sim->loop, simrig_on_delay_timer, net)) == NULL)
 		return -1;
 	listening[0] = '\0';
 	for (i = 0; i < sim->rig->bus_count; i++) {
@@ -438,13 +467,13 @@ void
 simrig_net_stop(struct simrig *sim)
 {
 	struct simrig_net *net = sim->net;
-	struct simrig_stalled *s;
+	struct simrig_delayed *s;
 	size_t i;
 
 	if (net == NULL)
 		return;
-	while ((s = net->stalled) != NULL) {
-		net->stalled = s->next;
+	while ((s = net->delayed) != NULL) {
+		net->delayed = s->next;
 		free(s);
 	}
 	for (i = 0; i < net->count; i++) {
@@ -471,8 +500,8 @@ simrig_net_stop(struct simrig *sim)
 			modbus_free(server->ctx);
 		}
 	}
-	if (net->stall_timer != NULL)
-		loop_timer_free(net->stall_timer);
+	if (net->delay_timer != NULL)
+		loop_timer_free(net->delay_timer);
 	free(net->servers);
 	free(net);
 	sim->net = NULL;
