@@ -24,6 +24,19 @@
 
 enum act_phase { ACT_IDLE, ACT_BUSY, ACT_SAFE, ACT_PARK_LIFT, ACT_PARK_TRANSFER };
 
+/*
+ * The lift as last read back. A transfer move needs it withdrawn and
+ * confirmed: read back at or above the safe height with no lift motion
+ * commanded since. The safe state and the start of a batch take the
+ * confirmation away, so the next transfer reads the lift again.
+ */
+struct act_lift {
+	enum act_lift_state state;
+	double position_mm;		/* last read, NAN if never */
+	int confirmed;			/* read back since the last lift command or safe state */
+	int moving;			/* a lift move is commanded and not seen to arrive */
+};
+
 struct act {
 	struct loop *loop;
 	const struct rig *rig;
@@ -43,6 +56,13 @@ struct act {
 	int64_t poll_ns;
 	double last_position_mm;
 	struct loop_timer *poll_timer;
+
+	struct act_lift lift;
+	double transfer_mm;		/* the transfer axis as last read, NAN if never */
+	int parked;			/* the last park ended well and no axis moved since */
+	struct hw_request pending;	/* a transfer move waiting for the lift's readback */
+	int checking_lift;
+	int safe_ok;			/* the last safe state's commands: 1 confirmed, 0 not, -1 pending */
 };
 
 /* The generation travels with each request as its callback argument. */
@@ -53,6 +73,28 @@ struct act_call {
 
 static void act_submit(struct act *act, const struct hw_request *req);
 static void act_park_next(struct act *act);
+static void act_watch_move(struct act *act, int axis, double position_mm, double speed_mm_s);
+
+/* Whether a lift position is at or above the safe height (z grows downwards). */
+static int
+act_withdrawn_at(const struct act *act, double position_mm)
+{
+	return !isnan(position_mm) && position_mm <= act->rig->safe_z_mm +
+	    hw_axis_tolerance_mm(act->hw, act->rig->lift);
+}
+
+void
+act_note_position(struct act *act, int device, double position_mm)
+{
+	if (device == act->rig->transfer && device >= 0 && !isnan(position_mm))
+		act->transfer_mm = position_mm;
+	if (device != act->rig->lift || act->rig->lift < 0 || isnan(position_mm))
+		return;
+	act->lift.position_mm = position_mm;
+	act->lift.state = act_withdrawn_at(act, position_mm) ? ACT_LIFT_WITHDRAWN :
+	    ACT_LIFT_LOWERED;
+	act->lift.confirmed = !act->lift.moving;
+}
 
 static void
 act_finish(struct act *act, int ok, double value, const char *error)
@@ -94,19 +136,28 @@ act_on_status(struct act *act, const struct hw_result *res, char *error, size_t 
 	}
 	if (!isnan(res->position_mm))
 		act->last_position_mm = res->position_mm;
+	act_note_position(act, act->axis, res->position_mm);
 	/*
 	 * A drive may still show in-position from its previous target just after
 	 * a go: the flag counts only near the new target (within the drive's own
 	 * window, which may be wider than ours).
 	 */
-	if (res->in_position == 1 && res->busy != 1 && (isnan(res->position_mm) ||
+	if ((res->in_position == 1 && res->busy != 1 && (isnan(res->position_mm) ||
 	    fabs(res->position_mm - act->target_mm) <= fmax(10 * hw_axis_tolerance_mm(act->hw,
-	    act->axis), ACT_FLAG_WINDOW_MM)))
+	    act->axis), ACT_FLAG_WINDOW_MM))) ||
+	    /* profiles without an in-position flag: at the target, within tolerance */
+	    (res->in_position == -1 && res->busy != 1 && !isnan(res->position_mm) &&
+	    fabs(res->position_mm - act->target_mm) <= hw_axis_tolerance_mm(act->hw, act->axis))) {
+		if (act->axis == act->rig->lift) {
+			/* arrived: what was read is where the lift stays */
+			act->lift.moving = 0;
+			act_note_position(act, act->axis, isnan(res->position_mm) ?
+			    act->target_mm : res->position_mm);
+			/* the drive's in-position flag near the target is a readback too */
+			act->lift.confirmed = 1;
+		}
 		return 1;
-	/* profiles without an in-position flag: at the target, within tolerance */
-	if (res->in_position == -1 && res->busy != 1 && !isnan(res->position_mm) &&
-	    fabs(res->position_mm - act->target_mm) <= hw_axis_tolerance_mm(act->hw, act->axis))
-		return 1;
+	}
 	if (now >= act->move_deadline_ns) {
 		snprintf(error, error_size, "axis '%s' did not reach %.2f mm in time (last at "
 		    "%.2f mm%s)", dev->name, act->target_mm, act->last_position_mm,
@@ -117,6 +168,19 @@ act_on_status(struct act *act, const struct hw_result *res, char *error, size_t 
 	return 0;
 }
 
+/*
+ * The safe state (and the park after it, if asked for) has ended: value
+ * is 1 when the substrate was parked, 0 when it was not (not asked, or it
+ * failed: error says why).
+ */
+static void
+act_safe_end(struct act *act, int ok, int parked, const char *error)
+{
+	act->phase = ACT_IDLE;
+	act->parked = parked;
+	act->done(act->arg, ok, parked, error);
+}
+
 /* A reply during the withdrawal to park. */
 static void
 act_on_park_result(struct act *act, const struct hw_request *req, const struct hw_result *res)
@@ -125,20 +189,35 @@ act_on_park_result(struct act *act, const struct hw_request *req, const struct h
 	int arrived;
 
 	if (!res->ok) {
-		act->phase = ACT_IDLE;
-		act->done(act->arg, 0, NAN, res->error);
+		act_safe_end(act, 0, 0, res->error);
 		return;
 	}
 	if (req->op == HW_MOVE) {
 		loop_timer_at(act->poll_timer, loop_now_ns());
 		return;
 	}
-	if ((arrived = act_on_status(act, res, error, sizeof(error))) == -1) {
-		act->phase = ACT_IDLE;
-		act->done(act->arg, 0, NAN, error);
-	} else if (arrived == 1) {
+	if ((arrived = act_on_status(act, res, error, sizeof(error))) == -1)
+		act_safe_end(act, 0, 0, error);
+	else if (arrived == 1)
 		act_park_next(act);
+}
+
+/* The lift's readback before a transfer move came: go, or refuse the move. */
+static void
+act_on_lift_check(struct act *act, const struct hw_result *res)
+{
+	char error[320];
+
+	act->checking_lift = 0;
+	act_note_position(act, act->rig->lift, res->position_mm);
+	if (act->lift.state != ACT_LIFT_WITHDRAWN || !act->lift.confirmed) {
+		act_substrate_text(act, error, sizeof(error));
+		act_fail(act, "transfer to %.2f mm refused: %s", act->pending.value, error);
+		return;
 	}
+	act->parked = 0;
+	act_watch_move(act, act->pending.device, act->pending.value, act->pending.speed_mm_s);
+	act_submit(act, &act->pending);
 }
 
 static void
@@ -172,6 +251,10 @@ act_on_result(void *arg, const struct hw_request *req, const struct hw_result *r
 		loop_timer_at(act->poll_timer, loop_now_ns());
 		break;
 	case HW_STATUS:
+		if (act->checking_lift) {
+			act_on_lift_check(act, res);
+			break;
+		}
 		if ((arrived = act_on_status(act, res, error, sizeof(error))) == -1)
 			act_fail(act, "%s", error);
 		else if (arrived == 1)
@@ -262,12 +345,37 @@ int
 act_move(struct act *act, int axis, double position_mm, double speed_mm_s)
 {
 	struct hw_request req = { axis, HW_MOVE, position_mm, speed_mm_s, 0 };
+	struct hw_request check = { act->rig->lift, HW_STATUS, 0, 0, 0 };
 	char why[128];
 
 	if (act_safety_active(act, why, sizeof(why))) {
 		log_warnx("motion refused: %s", why);
 		return -1;
 	}
+	if (axis == act->rig->transfer && act->rig->lift >= 0 &&
+	    (act->lift.state != ACT_LIFT_WITHDRAWN || !act->lift.confirmed)) {
+		/*
+		 * Never sideways while immersed: the lift is read back first,
+		 * and the move goes out only if it is at the safe height.
+		 */
+		if (act->phase == ACT_SAFE && !act->park)
+			act->phase = ACT_IDLE;
+		if (act->phase != ACT_IDLE) {
+			log_warnx("act: an operation is already in progress");
+			return -1;
+		}
+		act->pending = req;
+		act->checking_lift = 1;
+		act->phase = ACT_BUSY;
+		act_submit(act, &check);
+		return 0;
+	}
+	if (axis == act->rig->lift) {
+		act->lift.moving = 1;
+		act->lift.confirmed = 0;
+		act->lift.state = ACT_LIFT_UNKNOWN;
+	}
+	act->parked = 0;
 	act_watch_move(act, axis, position_mm, speed_mm_s);
 	return act_begin(act, &req);
 }
@@ -341,24 +449,32 @@ act_park_next(struct act *act)
 	const struct rig *rig = act->rig;
 	double park_x = rig->park >= 0 ? rig->stations[rig->park].x_mm : 0;
 	struct hw_request req = { -1, HW_MOVE, 0, 0, 0 };
-	char why[128];
+	char why[320];
 
 	if (act_safety_active(act, why, sizeof(why))) {
-		act->phase = ACT_IDLE;
-		act->done(act->arg, 0, NAN, why);
+		act_safe_end(act, 0, 0, why);
 		return;
 	}
 	if (act->phase == ACT_SAFE && rig->lift >= 0) {
 		act->phase = ACT_PARK_LIFT;
 		req.device = rig->lift;
 		req.value = rig->safe_z_mm;
+		act->lift.moving = 1;
+		act->lift.confirmed = 0;
+		act->lift.state = ACT_LIFT_UNKNOWN;
 	} else if ((act->phase == ACT_SAFE || act->phase == ACT_PARK_LIFT) && rig->transfer >= 0) {
+		/* the lift arrived at the safe height, read back (act_on_status) */
+		if (rig->lift >= 0 && (act->lift.state != ACT_LIFT_WITHDRAWN ||
+		    !act->lift.confirmed)) {
+			act_substrate_text(act, why, sizeof(why));
+			act_safe_end(act, 0, 0, why);
+			return;
+		}
 		act->phase = ACT_PARK_TRANSFER;
 		req.device = rig->transfer;
 		req.value = park_x;
 	} else {
-		act->phase = ACT_IDLE;
-		act->done(act->arg, 1, NAN, NULL);
+		act_safe_end(act, 1, 1, NULL);
 		return;
 	}
 	act_watch_move(act, req.device, req.value, 0);
@@ -371,10 +487,11 @@ act_on_safe(void *arg, int ok, const char *error)
 	struct act *act = arg;
 
 	if (!ok)
-		log_warnx("safe state: %s", error);
+		log_warnx("safe state: not confirmed: %s", error);
+	act->safe_ok = ok;
 	if (!act->park) {
 		if (act->phase == ACT_SAFE)
-			act->phase = ACT_IDLE;
+			act_safe_end(act, ok, 0, error);
 		return;
 	}
 	act_park_next(act);
@@ -387,7 +504,85 @@ act_safe_state(struct act *act, int park)
 	loop_timer_cancel(act->poll_timer);
 	act->phase = ACT_SAFE;
 	act->park = park;
+	act->checking_lift = 0;
+	act->safe_ok = -1;
+	/* motion stops where it is: a lift that was moving is somewhere unknown */
+	if (act->lift.moving)
+		act->lift.state = ACT_LIFT_UNKNOWN;
+	act->lift.moving = 0;
+	act->lift.confirmed = 0;
 	hw_safe_state(act->hw, act_on_safe, act);
+}
+
+void
+act_require_readback(struct act *act)
+{
+	act->lift.confirmed = 0;
+}
+
+enum act_lift_state
+act_lift_state(const struct act *act, double *position_mm)
+{
+	if (position_mm != NULL)
+		*position_mm = act->lift.position_mm;
+	if (act->rig->lift < 0)
+		return ACT_LIFT_WITHDRAWN;	/* no lift: nothing is ever immersed by one */
+	return act->lift.state;
+}
+
+int
+act_parked(const struct act *act)
+{
+	const struct rig *rig = act->rig;
+	double park_x = rig->park >= 0 ? rig->stations[rig->park].x_mm : 0;
+
+	if (act->phase != ACT_IDLE || act_lift_state(act, NULL) != ACT_LIFT_WITHDRAWN)
+		return 0;
+	/* the last park ended well, or the axes read back where a park leaves them */
+	return act->parked || (rig->transfer >= 0 && !isnan(act->transfer_mm) &&
+	    fabs(act->transfer_mm - park_x) <= hw_axis_tolerance_mm(act->hw, rig->transfer));
+}
+
+int
+act_safe_confirmed(const struct act *act)
+{
+	return act->safe_ok;
+}
+
+void
+act_substrate_text(const struct act *act, char *buf, size_t size)
+{
+	const struct rig *rig = act->rig;
+	const char *lift = rig->lift >= 0 ? rig->devices[rig->lift].name : NULL;
+
+	if (lift == NULL) {
+		snprintf(buf, size, "%s", act_parked(act) ? "parked" : "no lift: never immersed");
+		return;
+	}
+	switch (act->lift.state) {
+	case ACT_LIFT_WITHDRAWN:
+		if (act_parked(act))
+			snprintf(buf, size, "parked (lift '%s' at %.1f mm, safe height %.1f mm)",
+			    lift, act->lift.position_mm, rig->safe_z_mm);
+		else
+			snprintf(buf, size, "withdrawn (lift '%s' at %.1f mm, safe height %.1f mm)",
+			    lift, act->lift.position_mm, rig->safe_z_mm);
+		break;
+	case ACT_LIFT_LOWERED:
+		snprintf(buf, size, "LOWERED, may be immersed: lift '%s' at %.1f mm, below the "
+		    "safe height %.1f mm; 'lblctl park' withdraws and parks it", lift,
+		    act->lift.position_mm, rig->safe_z_mm);
+		break;
+	case ACT_LIFT_UNKNOWN:
+		if (isnan(act->lift.position_mm))
+			snprintf(buf, size, "UNKNOWN: lift '%s' has not been read; 'lblctl park' "
+			    "withdraws and parks it", lift);
+		else
+			snprintf(buf, size, "UNKNOWN: lift '%s' stopped while moving (last read "
+			    "%.1f mm, safe height %.1f mm); 'lblctl park' withdraws and parks it",
+			    lift, act->lift.position_mm, rig->safe_z_mm);
+		break;
+	}
 }
 
 /* A safety input changed: the safe state comes first, then the executor hears. */
@@ -424,6 +619,9 @@ act_open(struct loop *loop, const struct rig *rig, struct hw *hw, act_done_cb do
 	act->input = input;
 	act->arg = arg;
 	act->time_scale = 1;
+	act->lift.position_mm = NAN;
+	act->transfer_mm = NAN;
+	act->safe_ok = -1;
 	if ((act->poll_timer = loop_timer_new(loop, act_on_poll, act)) == NULL) {
 		free(act);
 		return NULL;

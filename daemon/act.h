@@ -43,9 +43,37 @@ int act_safety_active(const struct act *act, char *why, size_t why_size);
  * The safe state, first, whatever was going on: the pending operation is
  * dropped (its callback is not called), pumps stop, valves close, motion
  * stops. Then, if park is set and the axes answer and no safety input is
- * active, the substrate is withdrawn to the safe height and parked; done
- * is called when that ends (ok or not).
+ * active, the substrate is withdrawn to the safe height (read back) and
+ * parked. done is called once when all of that has ended: ok = 1 when every
+ * stop was confirmed and the park (if asked for) succeeded, value = 1 when
+ * the substrate is parked, 0 when not; error says what failed. A newer safe
+ * state supersedes an older one, which then reports nothing.
  */
 void act_safe_state(struct act *act, int park);
+
+/* Whether the last safe state's stop commands were confirmed: 1, 0, or -1 pending. */
+int act_safe_confirmed(const struct act *act);
+
+/*
+ * What is known of the lift (z grows downwards): withdrawn means read back
+ * at or above the rig's safe height, lowered below it; unknown when never
+ * read or stopped while moving. A rig without a lift is always withdrawn.
+ * *position_mm (may be NULL) is the last reading, NAN if none.
+ */
+enum act_lift_state { ACT_LIFT_UNKNOWN, ACT_LIFT_LOWERED, ACT_LIFT_WITHDRAWN };
+enum act_lift_state act_lift_state(const struct act *act, double *position_mm);
+/* A position read outside act (lbld's probe): the lift's is remembered. */
+void act_note_position(struct act *act, int device, double position_mm);
+/*
+ * Forgets that the lift was confirmed withdrawn, so the next transfer move
+ * reads it back first (a batch's first move). Transfer moves are always
+ * refused, with the lift's position named, unless it is read back at the
+ * safe height with no lift motion since.
+ */
+void act_require_readback(struct act *act);
+/* Whether the substrate is parked (the last park succeeded, nothing moved since). */
+int act_parked(const struct act *act);
+/* One line for status: parked, withdrawn, lowered or unknown, with positions and what to do. */
+void act_substrate_text(const struct act *act, char *buf, size_t size);
 
 #endif

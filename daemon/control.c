@@ -51,6 +51,8 @@ struct control {
 	void *arg;
 	struct control_client *clients;
 	int client_count;
+	dev_t dev;			/* the socket file we made, so we remove only it */
+	ino_t ino;
 };
 
 static void control_client_free(struct control_client *c);
@@ -468,11 +470,64 @@ control_accept(void *arg, int fd, uint32_t events)
 	control->client_count++;
 }
 
+int
+control_claim_path(const char *path, int remove_stale, char *err, size_t err_size)
+{
+	struct sockaddr_un sun;
+	struct stat st;
+	int fd, rc;
+
+	if (lstat(path, &st) == -1) {
+		if (errno == ENOENT)
+			return 0;
+		snprintf(err, err_size, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (!S_ISSOCK(st.st_mode)) {
+		snprintf(err, err_size, "%s exists and is not a socket: refusing to replace it "
+		    "(is --socket the right path?)", path);
+		return -1;
+	}
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	if (strlen(path) >= sizeof(sun.sun_path)) {
+		snprintf(err, err_size, "socket path %s is too long", path);
+		return -1;
+	}
+	strcpy(sun.sun_path, path);
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0)) == -1) {
+		snprintf(err, err_size, "socket: %s", strerror(errno));
+		return -1;
+	}
+	/* a non-blocking connect: a live server's full backlog must not hold us */
+	rc = connect(fd, (struct sockaddr *)&sun, sizeof(sun));
+	if (rc == 0 || errno == EAGAIN) {
+		close(fd);
+		snprintf(err, err_size, "%s: another server answers on this socket (is another "
+		    "lbld running?)", path);
+		return -1;
+	}
+	close(fd);
+	if (errno != ECONNREFUSED) {
+		snprintf(err, err_size, "%s: cannot tell whether it is in use: %s", path,
+		    strerror(errno));
+		return -1;
+	}
+	if (remove_stale && unlink(path) == -1 && errno != ENOENT) {
+		snprintf(err, err_size, "cannot remove the stale socket %s: %s", path,
+		    strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
 struct control *
 control_open(struct loop *loop, const char *path, control_handler handler, void *arg)
 {
 	struct sockaddr_un sun;
 	struct control *control;
+	struct stat st;
+	char err[300];
 	mode_t old_mask;
 
 	memset(&sun, 0, sizeof(sun));
@@ -496,8 +551,10 @@ control_open(struct loop *loop, const char *path, control_handler handler, void 
 		log_warn("control: socket");
 		goto fail;
 	}
-	if (unlink(path) == -1 && errno != ENOENT)
-		log_warn("control: unlink stale %s", path);
+	if (control_claim_path(path, 1, err, sizeof(err)) == -1) {
+		log_warnx("control: %s", err);
+		goto fail;
+	}
 	/* 0660: the socket is the access boundary; the group gets to talk */
 	old_mask = umask(0117);
 	if (bind(control->listen_fd, (struct sockaddr *)&sun, sizeof(sun)) == -1) {
@@ -512,6 +569,10 @@ control_open(struct loop *loop, const char *path, control_handler handler, void 
 	}
 	if (loop_add_fd(loop, control->listen_fd, EPOLLIN, control_accept, control) == -1)
 		goto fail;
+	if (stat(path, &st) == 0) {
+		control->dev = st.st_dev;
+		control->ino = st.st_ino;
+	}
 	return control;
 fail:
 	if (control->listen_fd != -1)
@@ -524,13 +585,17 @@ fail:
 void
 control_close(struct control *control)
 {
+	struct stat st;
+
 	if (control == NULL)
 		return;
 	while (control->clients != NULL)
 		control_client_free(control->clients);
 	loop_del_fd(control->loop, control->listen_fd);
 	close(control->listen_fd);
-	if (unlink(control->path) == -1 && errno != ENOENT)
+	/* only our own socket: never a file someone put there since */
+	if (stat(control->path, &st) == 0 && st.st_dev == control->dev &&
+	    st.st_ino == control->ino && unlink(control->path) == -1 && errno != ENOENT)
 		log_warn("control: unlink %s", control->path);
 	free(control->path);
 	free(control);

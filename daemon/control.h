@@ -39,10 +39,20 @@ struct control_request {
 typedef void (*control_handler)(void *arg, struct control_client *client,
     const struct control_request *req);
 
-/* Listens on path (replacing a stale socket file). NULL on failure (logged). */
+/*
+ * Whether path may become lbld's socket: 0 when nothing is there, or a
+ * socket nobody answers on (removed when remove_stale is set); -1 with err
+ * when it is another kind of file (never replaced: a mistyped --socket must
+ * not delete a database) or a live server answers on it.
+ */
+int control_claim_path(const char *path, int remove_stale, char *err, size_t err_size);
+/*
+ * Listens on path, replacing only a stale socket (control_claim_path). NULL
+ * on failure (logged).
+ */
 struct control *control_open(struct loop *loop, const char *path, control_handler handler,
     void *arg);
-/* Closes every client and the socket, and removes the socket file. */
+/* Closes every client and the socket, and removes the socket file if it is still ours. */
 void control_close(struct control *control);
 
 /* Queues "+ text" (stdout) or "! text" (stderr) lines for the client. */

@@ -6,8 +6,10 @@
 #ifndef LBL_CTL_H
 #define LBL_CTL_H
 
-#define CTL_DEFAULT_RIG		"/etc/lbl/rig.yaml"
-#define CTL_DEFAULT_SOCKET	"/run/lbl/lbld.sock"
+#include "paths.h"
+
+#define CTL_DEFAULT_RIG		LBL_RIG_PATH
+#define CTL_DEFAULT_SOCKET	LBL_SOCKET_PATH
 
 int ctl_check(int argc, char **argv);		/* lblctl check RECIPE [--rig RIG] */
 int ctl_plan(int argc, char **argv);		/* lblctl plan RECIPE [--rig RIG] [--json] */

@@ -26,6 +26,8 @@ static const struct {
 	{ "continue", ctl_remote, "continue" },
 	{ "abort", ctl_remote, "abort" },
 	{ "resume-batch", ctl_remote, "resume-batch ID [--wait]" },
+	{ "abort-batch", ctl_remote, "abort-batch ID" },
+	{ "park", ctl_remote, "park" },
 	{ "recipe", ctl_remote, "recipe add FILE | recipe list | recipe show NAME[@VERSION]" },
 	{ "history", ctl_remote, "history [--recipe NAME] [--substrate S] [--state S] "
 	    "[--since DATE] [--until DATE] [--limit N] [--json]" },

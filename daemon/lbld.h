@@ -32,6 +32,11 @@ struct lbld {
 	struct control *control;
 	double time_scale;
 	int64_t followed_batch;		/* the batch --wait followers wait for */
+	int stopping;			/* a stop signal came: only status is answered */
+	struct loop_timer *stop_timer;	/* the stop's deadline */
+	/* the probe of every device (start-up, reload) */
+	size_t probe_pending;
+	int probe_unreachable, probe_startup;
 };
 
 /* The control socket's request handler (daemon/requests.c). */

@@ -3,6 +3,8 @@
  * any batch a crash left behind, then serves the control socket from one
  * event loop. Runs in the foreground, as systemd expects.
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <malloc.h>
 #include <signal.h>
@@ -10,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/file.h>
 #include <sys/signalfd.h>
 #include <syslog.h>
 #include <unistd.h>
@@ -20,7 +23,16 @@
 #include "lbld.h"
 #include "log.h"
 #include "notify.h"
+#include "paths.h"
 #include "profile.h"
+
+/*
+ * How long a stop may take to make the rig safe (stops confirmed, the
+ * substrate withdrawn and parked) before lbld exits anyway. It stays well
+ * inside the unit's TimeoutStopSec (60 s), after which systemd would kill
+ * lbld and run lbl-safe.
+ */
+#define LBLD_STOP_BUDGET_MS	45000
 
 static void
 lbld_usage(void)
@@ -80,72 +92,266 @@ lbld_recovered(void *arg, int64_t batch_id, const char *was_state, int last_step
 	(*count)++;
 }
 
-struct lbld_probe {
-	struct loop *loop;
-	const struct rig *rig;
-	size_t pending;
-	int unreachable;
-};
-
 static void
 lbld_probed(void *arg, const struct hw_request *req, const struct hw_result *res)
 {
-	struct lbld_probe *probe = arg;
+	struct lbld *l = arg;
+	const char *name = l->rig->devices[req->device].name;
 
 	if (!res->ok) {
-		log_device_warnx(probe->rig->devices[req->device].name, "probe: %s", res->error);
-		probe->unreachable++;
-	} else if (res->alarm == 1) {
-		log_device_warnx(probe->rig->devices[req->device].name,
-		    "probe: device '%s' reports an alarm", probe->rig->devices[req->device].name);
+		log_device_warnx(name, "probe: %s", res->error);
+		l->probe_unreachable++;
+	} else {
+		if (res->alarm == 1)
+			log_device_warnx(name, "probe: device '%s' reports an alarm", name);
+		/* where the lift is decides whether a batch may start */
+		act_note_position(l->act, req->device, res->position_mm);
 	}
-	if (--probe->pending == 0)
-		loop_stop(probe->loop);
-}
-
-/*
- * Asks every device once before READY, so that systemd's "active" means
- * the rig answered, and a missing device is in the journal at start-up.
- * A device that does not answer is reported, not fatal: the technician
- * needs lbld running to commission the rig.
- */
-static void
-lbld_probe(struct lbld *l)
-{
-	struct lbld_probe probe = { l->loop, l->rig, 0, 0 };
-	char err[256];
-	size_t i;
-
-	for (i = 0; i < l->rig->device_count; i++) {
-		struct hw_request req = { (int)i, HW_PROBE, 0, 0, 0 };
-		if (hw_submit(l->hw, &req, lbld_probed, &probe, err, sizeof(err)) == 0)
-			probe.pending++;
-	}
-	if (probe.pending > 0 && loop_run(l->loop) == -1)
-		fatalx("the event loop failed while probing the rig");
-	if (probe.unreachable > 0)
-		log_warnx("%d of %zu devices did not answer the probe", probe.unreachable,
+	if (--l->probe_pending > 0)
+		return;
+	if (l->probe_unreachable > 0)
+		log_warnx("%d of %zu devices did not answer the probe", l->probe_unreachable,
 		    l->rig->device_count);
 	else
 		log_info("rig %s: all %zu devices answered", l->rig->name, l->rig->device_count);
+	if (l->probe_startup)
+		loop_stop(l->loop);
 }
+
+/*
+ * Asks every device once: at start-up before READY, so that systemd's
+ * "active" means the rig answered and a missing device is in the journal;
+ * after a reload, in the background. A device that does not answer is
+ * reported, not fatal: the technician needs lbld running to commission the
+ * rig. Returns how many probes went out.
+ */
+static size_t
+lbld_probe(struct lbld *l, int startup)
+{
+	char err[256];
+	size_t i;
+
+	l->probe_pending = 0;
+	l->probe_unreachable = 0;
+	l->probe_startup = startup;
+	for (i = 0; i < l->rig->device_count; i++) {
+		struct hw_request req = { (int)i, HW_PROBE, 0, 0, 0 };
+		if (hw_submit(l->hw, &req, lbld_probed, l, err, sizeof(err)) == 0)
+			l->probe_pending++;
+		else
+			log_device_warnx(l->rig->devices[i].name, "probe: %s", err);
+	}
+	return l->probe_pending;
+}
+
+/*
+ * The stop's last word: the rig is safe (or the deadline passed, which
+ * lbld_stop_late says). The loop ends and main closes everything.
+ */
+static void
+lbld_stopped(void *arg, int ok, const char *error)
+{
+	struct lbld *l = arg;
+	char where[400];
+
+	act_substrate_text(l->act, where, sizeof(where));
+	if (ok)
+		log_info("the rig is safe: every output confirmed off; substrate %s", where);
+	else
+		log_warnx("stopping with the rig NOT confirmed safe: %s; substrate %s "
+		    "(lbl-safe, run after lbld by systemd, tries again)", error ? error : "?",
+		    where);
+	loop_timer_cancel(l->stop_timer);
+	loop_stop(l->loop);
+}
+
+static void
+lbld_stop_late(void *arg)
+{
+	struct lbld *l = arg;
+	char where[400];
+
+	act_substrate_text(l->act, where, sizeof(where));
+	log_warnx("stop: the rig did not confirm its safe state within %d s (outputs %s; "
+	    "substrate %s); exiting anyway, lbl-safe runs next", LBLD_STOP_BUDGET_MS / 1000,
+	    act_safe_confirmed(l->act) == 1 ? "confirmed off" : "NOT confirmed off", where);
+	loop_stop(l->loop);
+}
+
+/* A stop signal: the rig is made safe, then the loop ends (lbld_stopped). */
+static void
+lbld_stop(struct lbld *l, const char *cause)
+{
+	if (l->stopping) {
+		log_info("already stopping (the rig is being made safe; at most %d s)",
+		    LBLD_STOP_BUDGET_MS / 1000);
+		return;
+	}
+	l->stopping = 1;
+	log_info("stopping: %s; making the rig safe first", cause);
+	notify_stopping();
+	loop_timer_at(l->stop_timer, loop_now_ns() + (int64_t)LBLD_STOP_BUDGET_MS * 1000000);
+	run_shutdown(l->run, cause, lbld_stopped, l);
+}
+
+/*
+ * SIGHUP (systemctl reload lbld): re-reads the rig file when no batch runs.
+ * A rig file with errors changes nothing; a rig whose hardware cannot be
+ * opened is given up for the one that was running.
+ */
+static void
+lbld_reload(struct lbld *l)
+{
+	struct rig *rig;
+	char *text, err[256];
+	size_t len;
+	int64_t rig_id;
+
+	if (l->stopping)
+		return;
+	if (run_busy(l->run)) {
+		log_warnx("reload refused: a batch is running or the rig is going to its safe "
+		    "state; the rig file is re-read when lbld is idle (systemctl reload lbld)");
+		return;
+	}
+	if ((rig = lbld_load_rig(l->rig_path, &text, &len)) == NULL) {
+		log_warnx("reload: the rig file %s is not valid; still running rig %s as loaded",
+		    l->rig_path, l->rig->name);
+		return;
+	}
+	if (db_rig_store(l->db, rig->name, text, len, &rig_id) == -1) {
+		log_warnx("reload: the database could not record rig file %s; nothing changed",
+		    l->rig_path);
+		free(text);
+		rig_free(rig);
+		return;
+	}
+	free(text);
+	act_close(l->act);
+	hw_close(l->hw);
+	l->probe_pending = 0;
+	if (hw_open(rig, l->loop, &l->hw, err, sizeof(err)) == -1) {
+		log_warnx("reload: hardware of %s: %s; going back to rig %s", l->rig_path, err,
+		    l->rig->name);
+		rig_free(rig);
+		if (hw_open(l->rig, l->loop, &l->hw, err, sizeof(err)) == -1)
+			fatalx("reload: hardware: %s", err);
+	} else {
+		rig_free(l->rig);
+		l->rig = rig;
+		l->rig_id = rig_id;
+	}
+	if ((l->act = act_open(l->loop, l->rig, l->hw, lbld_act_done, lbld_safety, l)) == NULL)
+		fatalx("reload: cannot set up actuation");
+	act_set_time_scale(l->act, l->time_scale);
+	run_set_rig(l->run, l->rig, l->rig_id, l->act);
+	log_info("reloaded: rig %s (%zu devices) from %s", l->rig->name, l->rig->device_count,
+	    l->rig_path);
+	lbld_probe(l, 0);
+}
+
+/*
+ * Every signal that would end or stop lbld arrives here, through the loop:
+ * the stop signals make the rig safe before lbld exits, SIGHUP reloads the
+ * rig file, and the rest are logged and ignored (a stray kill -USR1 must
+ * not leave pumps running).
+ */
+static const int lbld_stop_signals[] = { SIGTERM, SIGINT, SIGQUIT, SIGPWR, SIGXCPU };
+static const int lbld_ignored_signals[] = { SIGUSR1, SIGUSR2, SIGALRM, SIGVTALRM, SIGPROF,
+	SIGIO, SIGSTKFLT, SIGTSTP, SIGTTIN, SIGTTOU };
 
 static void
 lbld_signal(void *arg, int fd, uint32_t events)
 {
 	struct lbld *l = arg;
 	struct signalfd_siginfo si;
+	char cause[160];
+	size_t i;
 
 	(void)events;
 	if (read(fd, &si, sizeof(si)) != sizeof(si))
 		return;
-	if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT) {
-		log_info("stopping on %s", strsignal((int)si.ssi_signo));
-		notify_stopping();
-		run_shutdown(l->run, si.ssi_signo == SIGTERM ? "lbld was stopped (SIGTERM)" :
-		    "lbld was interrupted (SIGINT)");
-		loop_stop(l->loop);
+	for (i = 0; i < sizeof(lbld_stop_signals) / sizeof(lbld_stop_signals[0]); i++) {
+		if ((int)si.ssi_signo != lbld_stop_signals[i])
+			continue;
+		snprintf(cause, sizeof(cause), "lbld was stopped (%s, SIG%s from pid %u)",
+		    strsignal((int)si.ssi_signo), sigabbrev_np((int)si.ssi_signo), si.ssi_pid);
+		lbld_stop(l, cause);
+		return;
 	}
+	if (si.ssi_signo == SIGHUP) {
+		log_info("SIGHUP from pid %u: reloading the rig file %s", si.ssi_pid, l->rig_path);
+		lbld_reload(l);
+		return;
+	}
+	log_info("ignoring %s (signal %u from pid %u): only SIGTERM or SIGINT stop lbld, "
+	    "SIGHUP reloads the rig", strsignal((int)si.ssi_signo), si.ssi_signo, si.ssi_pid);
+}
+
+static int
+lbld_signal_fd(void)
+{
+	sigset_t mask;
+	size_t i;
+	int sig, fd;
+
+	sigemptyset(&mask);
+	for (i = 0; i < sizeof(lbld_stop_signals) / sizeof(lbld_stop_signals[0]); i++)
+		sigaddset(&mask, lbld_stop_signals[i]);
+	for (i = 0; i < sizeof(lbld_ignored_signals) / sizeof(lbld_ignored_signals[0]); i++)
+		sigaddset(&mask, lbld_ignored_signals[i]);
+	sigaddset(&mask, SIGHUP);
+	for (sig = SIGRTMIN; sig <= SIGRTMAX; sig++)
+		sigaddset(&mask, sig);
+	/* blocked before any thread starts, so every bus worker inherits the mask */
+	if (sigprocmask(SIG_BLOCK, &mask, NULL) == -1)
+		fatal("sigprocmask");
+	if ((fd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK)) == -1)
+		fatal("signalfd");
+	return fd;
+}
+
+/*
+ * One lbld per database, so one per rig: an exclusive lock on DB.lock,
+ * taken before anything is opened or changed and held until exit. A
+ * second lbld says who holds it and changes nothing.
+ */
+static int
+lbld_lock(const char *db_path)
+{
+	char path[4096], pid[32];
+	ssize_t n;
+	int fd;
+
+	if ((size_t)snprintf(path, sizeof(path), "%s.lock", db_path) >= sizeof(path))
+		fatalx("--db %s: the path is too long", db_path);
+	if ((fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0640)) == -1)
+		fatal("cannot open the lock file %s", path);
+	if (flock(fd, LOCK_EX | LOCK_NB) == -1) {
+		if (errno != EWOULDBLOCK)
+			fatal("cannot lock %s", path);
+		n = pread(fd, pid, sizeof(pid) - 1, 0);
+		pid[n > 0 ? n : 0] = '\0';
+		pid[strcspn(pid, "\n")] = '\0';
+		fprintf(stderr, "lbld: already running (pid %s) on %s\n", pid[0] ? pid : "?",
+		    db_path);
+		exit(1);
+	}
+	snprintf(pid, sizeof(pid), "%ld\n", (long)getpid());
+	if (ftruncate(fd, 0) == -1 || pwrite(fd, pid, strlen(pid), 0) != (ssize_t)strlen(pid))
+		log_warn("cannot write the pid to %s", path);
+	return fd;
+}
+
+/* The last batch, if it was interrupted: status names it until it is continued or closed. */
+static int
+lbld_last_batch(void *arg, const struct db_batch *row)
+{
+	struct lbld *l = arg;
+
+	if (strcmp(row->state, "interrupted") == 0)
+		run_note_interrupted(l->run, row->id, row->failure_cause, row->last_step_seq);
+	return 1;
 }
 
 int
@@ -160,17 +366,17 @@ main(int argc, char **argv)
 		{ "version", no_argument, NULL, 'V' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 } };
-	const char *db_path = "/var/lib/lbl/lbl.db", *socket_path = "/run/lbl/lbld.sock";
+	const char *db_path = LBL_DB_PATH, *socket_path = LBL_SOCKET_PATH;
 	const char *gpio_sim = NULL;
+	struct db_history_filter last = { .limit = 1 };
 	struct run_context ctx;
 	struct lbld l;
-	char *rig_text, *end, err[256];
+	char *rig_text, *end, err[300];
 	size_t rig_len;
-	sigset_t mask;
-	int c, debug = 0, signal_fd, recovered = 0;
+	int c, debug = 0, signal_fd, lock_fd, recovered = 0;
 
 	memset(&l, 0, sizeof(l));
-	l.rig_path = "/etc/lbl/rig.yaml";
+	l.rig_path = LBL_RIG_PATH;
 	l.time_scale = 1;
 	while ((c = getopt_long(argc, argv, "dr:b:s:t:g:Vh", options, NULL)) != -1) {
 		switch (c) {
@@ -192,8 +398,16 @@ main(int argc, char **argv)
 		lbld_usage();
 	log_init("lbld", debug ? LOG_DEBUG : LOG_INFO);
 
+	/* Nothing is changed before the rig file is good and no other lbld owns the rig. */
 	if ((l.rig = lbld_load_rig(l.rig_path, &rig_text, &rig_len)) == NULL)
 		fatalx("the rig file %s is not valid; nothing was started", l.rig_path);
+	if (strcmp(socket_path, db_path) == 0)
+		fatalx("--socket and --db are both %s: refusing to put the socket over the "
+		    "database", db_path);
+	lock_fd = lbld_lock(db_path);
+	if (control_claim_path(socket_path, 0, err, sizeof(err)) == -1)
+		fatalx("control socket: %s; nothing was started", err);
+
 	if (db_open(db_path, &l.db) == -1)
 		fatalx("cannot open the database %s", db_path);
 	if (db_rig_store(l.db, l.rig->name, rig_text, rig_len, &l.rig_id) == -1)
@@ -203,18 +417,14 @@ main(int argc, char **argv)
 		fatalx("cannot use simulated GPIO in %s", gpio_sim);
 
 	/* signals arrive through the loop, never asynchronously */
-	sigemptyset(&mask);
-	sigaddset(&mask, SIGTERM);
-	sigaddset(&mask, SIGINT);
-	if (sigprocmask(SIG_BLOCK, &mask, NULL) == -1)
-		fatal("sigprocmask");
+	signal_fd = lbld_signal_fd();
 	signal(SIGPIPE, SIG_IGN);
 	/* a full or size-limited disk is an error to report, not a reason to die */
 	signal(SIGXFSZ, SIG_IGN);
-	if ((signal_fd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK)) == -1)
-		fatal("signalfd");
 	if ((l.loop = loop_new()) == NULL)
 		fatalx("cannot create the event loop");
+	if ((l.stop_timer = loop_timer_new(l.loop, lbld_stop_late, &l)) == NULL)
+		fatalx("cannot create the stop timer");
 	if (hw_open(l.rig, l.loop, &l.hw, err, sizeof(err)) == -1)
 		fatalx("hardware: %s", err);
 	if ((l.act = act_open(l.loop, l.rig, l.hw, lbld_act_done, lbld_safety, &l)) == NULL)
@@ -232,13 +442,27 @@ main(int argc, char **argv)
 	if ((l.run = run_new(&ctx)) == NULL)
 		fatalx("cannot set up the run executor");
 
-	lbld_probe(&l);
+	if (lbld_probe(&l, 1) > 0 && loop_run(l.loop) == -1)
+		fatalx("the event loop failed while probing the rig");
 
-	/* a batch a crash left running: record it interrupted, and make the rig safe */
+	/* a batch a crash left running: record it interrupted */
 	if (db_recover(l.db, lbld_recovered, &recovered) == -1)
 		fatalx("crash recovery failed on %s", db_path);
-	if (recovered > 0)
-		act_safe_state(l.act, 1);
+	if (db_history(l.db, &last, lbld_last_batch, &l) == -1)
+		fatalx("cannot read the last batch from %s", db_path);
+	/*
+	 * Whatever the last lbld left: outputs off, confirmed. After an
+	 * interrupted batch with the substrate not at the safe height, it is
+	 * withdrawn and parked too (unless an e-stop or interlock holds it).
+	 */
+	if ((recovered > 0 || run_has_interrupted(l.run)) &&
+	    act_lift_state(l.act, NULL) != ACT_LIFT_WITHDRAWN &&
+	    run_park(l.run, "lbld at start-up (the last batch was interrupted)", err,
+	    sizeof(err)) == 0)
+		log_info("the last batch was interrupted with the substrate not at the safe "
+		    "height: withdrawing and parking it");
+	else
+		act_safe_state(l.act, 0);
 
 	if ((l.control = control_open(l.loop, socket_path, lbld_request, &l)) == NULL)
 		fatalx("cannot listen on %s", socket_path);
@@ -251,8 +475,11 @@ main(int argc, char **argv)
 	notify_ready();
 	malloc_trim(0);		/* what parsing the rig and probing it freed (about 80 kB) */
 
-	if (loop_run(l.loop) == -1)
-		log_warnx("the event loop failed");
+	if (loop_run(l.loop) == -1) {
+		/* no loop, no callbacks: the stops go out unconfirmed, lbl-safe follows */
+		log_warnx("the event loop failed: stopping with the rig not confirmed safe");
+		act_safe_state(l.act, 0);
+	}
 
 	notify_close();
 	loop_del_fd(l.loop, signal_fd);
@@ -261,8 +488,10 @@ main(int argc, char **argv)
 	run_free(l.run);
 	act_close(l.act);
 	hw_close(l.hw);
+	loop_timer_free(l.stop_timer);
 	loop_free(l.loop);
 	db_close(l.db);
 	rig_free(l.rig);
+	close(lock_fd);
 	return 0;
 }

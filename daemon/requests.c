@@ -5,6 +5,7 @@
  */
 #include <errno.h>
 #include <math.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -130,10 +131,36 @@ req_status_line(const struct run_status *st, char *buf, size_t size)
 		    st->state == RUN_PAUSED ? ", paused" : "");
 }
 
+/* A JSON string of text (null when NULL or empty and null_if_empty), escaped. */
+static void
+req_json_string(const char *text, int null_if_empty, char *out, size_t size)
+{
+	size_t n = 0, i;
+
+	if (text == NULL || (null_if_empty && text[0] == '\0')) {
+		snprintf(out, size, "null");
+		return;
+	}
+	out[n++] = '"';
+	for (i = 0; text[i] && n < size - 8; i++) {
+		unsigned char ch = (unsigned char)text[i];
+		if (ch == '"' || ch == '\\') {
+			out[n++] = '\\';
+			out[n++] = (char)ch;
+		} else if (ch < 0x20) {
+			n += (size_t)snprintf(out + n, size - n, "\\u%04x", ch);
+		} else {
+			out[n++] = (char)ch;
+		}
+	}
+	out[n++] = '"';
+	out[n] = '\0';
+}
+
 static void
 req_status_json(struct control_client *c, const struct run_status *st)
 {
-	char measured[32];
+	char measured[32], substrate[1600], safety[900], next[600];
 
 	if (isnan(st->thickness_measured_nm))
 		snprintf(measured, sizeof(measured), "null");
@@ -154,11 +181,14 @@ req_status_json(struct control_client *c, const struct run_status *st)
 		message[n++] = '"';
 		message[n] = '\0';
 	}
+	req_json_string(st->substrate, 0, substrate, sizeof(substrate));
+	req_json_string(st->safety, 1, safety, sizeof(safety));
+	req_json_string(st->next, 1, next, sizeof(next));
 	control_out(c, "{\"state\":\"%s\",\"batch\":%lld,\"batch_state\":%s%s%s,"
 	    "\"recipe\":%s%s%s,\"version\":%s%s%s,\"bilayer\":%d,\"bilayers\":%d,\"step\":%d,"
 	    "\"steps\":%d,\"step_kind\":%s%s%s,\"where\":%s%s%s,\"step_left_ms\":%lld,"
 	    "\"run_left_ms\":%lld,\"thickness_estimate_nm\":%.3f,\"thickness_measured_nm\":%s,"
-	    "\"message\":%s}", run_state_names[st->state], (long long)st->batch_id,
+	    "\"message\":%s,\"substrate\":%s,\"safety\":%s,\"next\":%s}", run_state_names[st->state], (long long)st->batch_id,
 	    st->batch_state ? "\"" : "", st->batch_state ? st->batch_state : "null",
 	    st->batch_state ? "\"" : "", st->recipe ? "\"" : "", st->recipe ? st->recipe : "null",
 	    st->recipe ? "\"" : "", st->version ? "\"" : "", st->version ? st->version : "null",
@@ -167,7 +197,7 @@ req_status_json(struct control_client *c, const struct run_status *st)
 	    st->step_kind ? "\"" : "", st->step_where ? "\"" : "",
 	    st->step_where ? st->step_where : "null", st->step_where ? "\"" : "",
 	    (long long)st->step_left_ms, (long long)st->run_left_ms, st->thickness_estimate_nm,
-	    measured, message);
+	    measured, message, substrate, safety, next);
 }
 
 static void
@@ -179,9 +209,14 @@ req_status_text(struct control_client *c, const struct run_status *st)
 	if (st->batch_id)
 		control_out(c, "batch: %lld (%s)", (long long)st->batch_id,
 		    st->batch_state ? st->batch_state : "-");
+	if (st->safety[0])
+		control_out(c, "safety: %s", st->safety);
+	control_out(c, "substrate: %s", st->substrate);
 	if (st->recipe == NULL) {
 		if (st->message)
 			control_out(c, "cause: %s", st->message);
+		if (st->next[0])
+			control_out(c, "next: %s", st->next);
 		return;
 	}
 	control_out(c, "recipe: %s version %s", st->recipe, st->version);
@@ -604,12 +639,92 @@ req_operator(struct lbld *l, struct control_client *c, const struct control_requ
 		control_finish(c, 0, " ");
 }
 
+/* The operator's name for the record: the login of the peer's uid, or the uid. */
+static void
+req_who(struct control_client *c, char *who, size_t size)
+{
+	struct passwd *pw = getpwuid(control_peer_uid(c));
+
+	if (pw != NULL)
+		snprintf(who, size, "%s (uid %d)", pw->pw_name, (int)control_peer_uid(c));
+	else
+		snprintf(who, size, "uid %d", (int)control_peer_uid(c));
+}
+
+/* park: withdraw the substrate to the safe height and park it (idle or paused). */
+static void
+req_park(struct lbld *l, struct control_client *c, const struct control_request *req)
+{
+	char err[300], who[96];
+
+	if (req_need_write(c, "park") == -1)
+		return;
+	if (req->argc != 1) {
+		control_finish(c, 2, "usage: park");
+		return;
+	}
+	req_who(c, who, sizeof(who));
+	if (run_park(l->run, who, err, sizeof(err)) == -1)
+		control_finish(c, 1, "park refused: %s", err);
+	else {
+		control_out(c, "parking: outputs off, lift to the safe height, transfer to park "
+		    "('lblctl status' shows where the substrate is)");
+		control_finish(c, 0, " ");
+	}
+}
+
+/* abort-batch ID: closes an interrupted batch for good (it can no longer be resumed). */
+static void
+req_abort_batch(struct lbld *l, struct control_client *c, const struct control_request *req)
+{
+	struct db_batch b;
+	char *end, who[96], cause[400];
+	int64_t id;
+
+	if (req_need_write(c, "abort-batch") == -1)
+		return;
+	id = req->argc == 2 ? strtoll(req->argv[1], &end, 10) : 0;
+	if (req->argc != 2 || *end != '\0' || id <= 0) {
+		control_finish(c, 2, "usage: abort-batch ID");
+		return;
+	}
+	if (db_batch_get(l->db, id, &b) != 0) {
+		control_finish(c, 2, "no batch %lld", (long long)id);
+		return;
+	}
+	if (strcmp(b.state, "interrupted") != 0) {
+		control_finish(c, 2, "batch %lld is %s, not interrupted: abort-batch closes an "
+		    "interrupted batch ('lblctl abort' ends the running one)", (long long)id,
+		    b.state);
+		db_batch_row_free(&b);
+		return;
+	}
+	req_who(c, who, sizeof(who));
+	snprintf(cause, sizeof(cause), "closed by %s after it was interrupted (%s)", who,
+	    b.failure_cause ? b.failure_cause : "no cause recorded");
+	db_batch_row_free(&b);
+	if (db_batch_set_state(l->db, id, "aborted", cause) == -1 ||
+	    db_event_add(l->db, id, "abort", NULL, cause) == -1) {
+		control_finish(c, 1, "the database could not record that batch %lld is closed",
+		    (long long)id);
+		return;
+	}
+	run_note_closed(l->run, id, "aborted");
+	log_info("batch %lld: %s", (long long)id, cause);
+	control_out(c, "batch %lld aborted: it can no longer be resumed", (long long)id);
+	control_finish(c, 0, " ");
+}
+
 void
 lbld_request(void *arg, struct control_client *c, const struct control_request *req)
 {
 	struct lbld *l = arg;
 	const char *cmd = req->argv[0];
 
+	if (l->stopping && strcmp(cmd, "status") != 0) {
+		control_finish(c, 1, "%s: lbld is stopping (the rig is being made safe)", cmd);
+		return;
+	}
 	if (strcmp(cmd, "status") == 0)
 		req_status(l, c, req);
 	else if (strcmp(cmd, "run") == 0)
@@ -621,6 +736,10 @@ lbld_request(void *arg, struct control_client *c, const struct control_request *
 		req_operator(l, c, req);
 	else if (strcmp(cmd, "recipe") == 0)
 		req_recipe(l, c, req);
+	else if (strcmp(cmd, "park") == 0)
+		req_park(l, c, req);
+	else if (strcmp(cmd, "abort-batch") == 0)
+		req_abort_batch(l, c, req);
 	else if (strcmp(cmd, "history") == 0 || strcmp(cmd, "show") == 0 ||
 	    strcmp(cmd, "compare") == 0 || strcmp(cmd, "export") == 0 ||
 	    strcmp(cmd, "series") == 0)

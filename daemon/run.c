@@ -77,6 +77,16 @@ struct run {
 	const char *lots[16];
 	char lot_text[16][128];
 	int lot_count;
+
+	/* parking outside a batch (lblctl park), and what the last park left */
+	int idle_park;			/* an operator's park is under way */
+	char park_problem[400];		/* the last park failed: why (until one succeeds) */
+	char activity[160];		/* state safe without a batch: what lbld is doing */
+	/* lbld is stopping: told once the rig is safe (and parked) */
+	void (*stopped)(void *arg, int ok, const char *error);
+	void *stopped_arg;
+	/* the last batch, when lbld started after it was interrupted */
+	int last_step_seq;
 };
 
 static void run_next_step(struct run *run);
@@ -802,23 +812,55 @@ run_next_step(struct run *run)
 	run_begin_step(run);
 }
 
+/*
+ * A safe state ended (act_safe_state's done): after a fault, abort, pause
+ * --now, an operator's park or lbld's stop. parked says whether the
+ * substrate is parked; a park that was asked for and failed is an event
+ * and stays in status until a later park succeeds.
+ */
+static void
+run_safe_done(struct run *run, int ok, int parked, const char *error)
+{
+	int64_t batch = run->plan != NULL ? run->batch_id : 0;
+	char message[400];
+
+	if (!ok) {
+		snprintf(message, sizeof(message), "%s%s", parked ? "" :
+		    "the substrate was not parked: ", error ? error : "device failure");
+		log_warnx("%s%s", batch ? "batch: " : "", message);
+		if (run->plan != NULL || run->idle_park || run->stopped != NULL)
+			snprintf(run->park_problem, sizeof(run->park_problem), "%s", message);
+		if (db_event_add(run->ctx.db, batch, "fault", NULL, message) == -1)
+			log_warnx("the event was not recorded: %s", message);
+	} else if (parked) {
+		run->park_problem[0] = '\0';
+		if (db_event_add(run->ctx.db, batch, "info", NULL,
+		    "substrate withdrawn to the safe height and parked") == -1)
+			log_warnx("the park was not recorded");
+	}
+	run->idle_park = 0;
+	run->activity[0] = '\0';
+	if (run->plan != NULL && run->safe_then == RUN_PAUSED && run->stopped == NULL) {
+		run->state = RUN_PAUSED;
+		run->wait_begin_ns = loop_now_ns();
+	} else {
+		run_release(run);
+	}
+	run_notify(run);
+	if (run->stopped != NULL) {
+		void (*stopped)(void *, int, const char *) = run->stopped;
+		run->stopped = NULL;
+		stopped(run->stopped_arg, ok, error);
+	}
+}
+
 void
 run_act_done(struct run *run, int ok, double value, const char *error)
 {
 	struct run_action *a;
 
-	if (run->state == RUN_SAFE) {
-		/* the withdrawal to park after a fault, abort or pause --now */
-		if (!ok)
-			log_warnx("batch %lld: could not park the substrate: %s",
-			    (long long)run->batch_id, error ? error : "?");
-		if (run->safe_then == RUN_PAUSED) {
-			run->state = RUN_PAUSED;
-			run->wait_begin_ns = loop_now_ns();
-		} else {
-			run_release(run);
-		}
-		run_notify(run);
+	if (run->state == RUN_SAFE || run->stopped != NULL) {
+		run_safe_done(run, ok, value == 1, error);
 		return;
 	}
 	if (run->state != RUN_STEP || run->action_index >= run->action_count)
@@ -960,6 +1002,12 @@ run_prepare(struct run *run, struct recipe *recipe, struct plan *plan, char *err
 		    (long long)run->batch_id, run->batch_state);
 	if (act_safety_active(run->ctx.act, why, sizeof(why)))
 		return run_refuse(err, size, "cannot start: %s", why);
+	if (act_lift_state(run->ctx.act, NULL) != ACT_LIFT_WITHDRAWN) {
+		char where[320];
+		act_substrate_text(run->ctx.act, where, sizeof(where));
+		return run_refuse(err, size, "cannot start: the substrate is not at the safe "
+		    "height: %s", where);
+	}
 	run->dips = calloc(recipe->solution_count + 1, sizeof(int));
 	run->volume_ml = calloc(recipe->solution_count + 1, sizeof(double));
 	if (run->dips == NULL || run->volume_ml == NULL) {
@@ -980,6 +1028,9 @@ run_prepare(struct run *run, struct recipe *recipe, struct plan *plan, char *err
 	run->step_started = 0;
 	run->hold_until_ns = 0;
 	run->message[0] = run->cause[0] = '\0';
+	run->last_step_seq = 0;
+	/* the first transfer of the batch reads the lift back again */
+	act_require_readback(run->ctx.act);
 	return 0;
 }
 
@@ -1066,6 +1117,23 @@ run_resume_batch(struct run *run, int64_t batch_id, struct recipe *recipe, struc
 
 /* ---- status ---- */
 
+/* Where the substrate is, an engaged safety input, and what the operator can do. */
+static void
+run_substrate(const struct run *run, struct run_status *st)
+{
+	char where[320], safety[128];
+
+	act_substrate_text(run->ctx.act, where, sizeof(where));
+	if (run->park_problem[0])
+		snprintf(st->substrate, sizeof(st->substrate), "%s (the last park failed: %s)",
+		    where, run->park_problem);
+	else
+		snprintf(st->substrate, sizeof(st->substrate), "%s", where);
+	if (act_safety_active(run->ctx.act, safety, sizeof(safety)))
+		snprintf(st->safety, sizeof(st->safety), "%s: nothing moves until it is released "
+		    "and the operator runs 'lblctl park'", safety);
+}
+
 void
 run_status(const struct run *run, struct run_status *st)
 {
@@ -1077,8 +1145,17 @@ run_status(const struct run *run, struct run_status *st)
 	st->batch_state = run->batch_id ? run->batch_state : NULL;
 	st->thickness_measured_nm = NAN;
 	st->message = run->state == RUN_PROMPT ? run->message : run->cause[0] ? run->cause : NULL;
-	if (run->plan == NULL)
+	if (run->plan == NULL && run->state == RUN_SAFE && run->activity[0])
+		st->message = run->activity;
+	run_substrate(run, st);
+	if (run->plan == NULL) {
+		if (run->batch_id && strcmp(run->batch_state, "interrupted") == 0)
+			snprintf(st->next, sizeof(st->next), "'lblctl resume-batch %lld' continues "
+			    "it after step %d (if its recipe allows resuming); 'lblctl abort-batch "
+			    "%lld' closes it", (long long)run->batch_id, run->last_step_seq,
+			    (long long)run->batch_id);
 		return;
+	}
 	st->recipe = run->recipe->name;
 	st->version = run->recipe->version;
 	st->bilayers = run->plan->bilayers;
@@ -1106,18 +1183,125 @@ run_status(const struct run *run, struct run_status *st)
 }
 
 void
-run_shutdown(struct run *run, const char *cause)
+run_shutdown(struct run *run, const char *cause, void (*stopped)(void *arg, int ok,
+    const char *error), void *arg)
 {
-	if (run->plan == NULL)
-		return;
+	int terminal = run->plan != NULL && run->state == RUN_SAFE && run->safe_then == RUN_IDLE;
+
+	run->stopped = stopped;
+	run->stopped_arg = arg;
 	loop_timer_cancel(run->timer);
 	loop_timer_cancel(run->overrun);
-	act_safe_state(run->ctx.act, 0);
+	if (terminal) {
+		/*
+		 * A fault or abort is already parking the substrate: let it end,
+		 * and keep the batch's state (aborted or failed stays so).
+		 */
+		log_info("batch %lld: waiting for the park under way before stopping",
+		    (long long)run->batch_id);
+		return;
+	}
+	if (run->plan == NULL) {
+		/*
+		 * No batch: outputs off, confirmed. The substrate is parked too
+		 * when an operator's park was under way or the lift is known to
+		 * be at the safe height (nothing moves down); a lowered lift is
+		 * left for the operator, who sees it in status at the next start.
+		 */
+		int park = run->idle_park;
+		run->state = RUN_SAFE;
+		run->safe_then = RUN_IDLE;
+		snprintf(run->activity, sizeof(run->activity), "stopping: %s", cause);
+		act_safe_state(run->ctx.act, park);
+		return;
+	}
+	/* the rig first: stops queued on every bus before anything is written */
+	run->state = RUN_SAFE;
+	run->safe_then = RUN_IDLE;
+	run->line_running = 0;
+	run->pause_requested = 0;
+	act_safe_state(run->ctx.act, 1);
+	snprintf(run->cause, sizeof(run->cause), "%s", cause);
 	run_end_step(run, "aborted", loop_now_ns());
 	run_record_solutions(run);
-	run_set_batch_state(run, "interrupted", cause);
-	run_event(run, "info", NULL, "interrupted: %s", cause);
-	run_release(run);
+	if (run_set_batch_state(run, "interrupted", cause) == -1)
+		log_warnx("batch %lld: could not be marked interrupted (the next start marks it)",
+		    (long long)run->batch_id);
+	run_event(run, "info", NULL, "interrupted: %s; withdrawing and parking the substrate",
+	    cause);
+	if (db_group_commit(run->ctx.db) == -1)
+		log_warnx("batch %lld: the interruption was not recorded (the next start marks it)",
+		    (long long)run->batch_id);
+}
+
+int
+run_park(struct run *run, const char *who, char *err, size_t size)
+{
+	char why[160], message[200];
+
+	if (run->stopped != NULL)
+		return run_refuse(err, size, "lbld is stopping");
+	if (run->state == RUN_SAFE)
+		return run_refuse(err, size, "the rig is already going to its safe state%s%s",
+		    run->activity[0] ? ": " : "", run->activity);
+	if (run->state != RUN_IDLE && run->state != RUN_PAUSED)
+		return run_refuse(err, size, "batch %lld is running: 'lblctl pause --now' "
+		    "withdraws and parks it, 'lblctl abort' ends it", (long long)run->batch_id);
+	if (act_safety_active(run->ctx.act, why, sizeof(why)))
+		return run_refuse(err, size, "cannot park: %s (release it first)", why);
+	if (run->ctx.rig->lift < 0 && run->ctx.rig->transfer < 0)
+		return run_refuse(err, size, "rig %s has no lift or transfer axis to park",
+		    run->ctx.rig->name);
+	snprintf(message, sizeof(message), "park requested by %s", who);
+	if (db_event_add(run->ctx.db, run->state == RUN_PAUSED ? run->batch_id : 0, "operator",
+	    NULL, message) == -1)
+		return run_refuse(err, size, "the database could not record the request");
+	log_info("%s", message);
+	if (run->state == RUN_PAUSED) {
+		run->safe_then = RUN_PAUSED;
+	} else {
+		run->safe_then = RUN_IDLE;
+		run->idle_park = 1;
+	}
+	run->state = RUN_SAFE;
+	snprintf(run->activity, sizeof(run->activity), "parking: outputs off, lift to the safe "
+	    "height, transfer to park");
+	act_safe_state(run->ctx.act, 1);
+	run_notify(run);
+	return 0;
+}
+
+void
+run_note_interrupted(struct run *run, int64_t batch_id, const char *cause, int last_step_seq)
+{
+	if (run->plan != NULL)
+		return;
+	run->batch_id = batch_id;
+	snprintf(run->batch_state, sizeof(run->batch_state), "interrupted");
+	snprintf(run->cause, sizeof(run->cause), "%s", cause ? cause : "lbld stopped");
+	run->last_step_seq = last_step_seq;
+}
+
+int
+run_has_interrupted(const struct run *run)
+{
+	return run->plan == NULL && run->batch_id != 0 &&
+	    strcmp(run->batch_state, "interrupted") == 0;
+}
+
+void
+run_set_rig(struct run *run, const struct rig *rig, int64_t rig_id, struct act *act)
+{
+	run->ctx.rig = rig;
+	run->ctx.rig_id = rig_id;
+	run->ctx.act = act;
+}
+
+void
+run_note_closed(struct run *run, int64_t batch_id, const char *state)
+{
+	if (run->plan == NULL && run->batch_id == batch_id)
+		snprintf(run->batch_state, sizeof(run->batch_state), "%s", state);
 }
 
 int

@@ -48,6 +48,9 @@ struct run_status {
 	double thickness_estimate_nm, thickness_measured_nm;
 	const char *message;		/* prompt text or failure cause */
 	const char *batch_state;	/* last batch state: running, paused, completed, failed... */
+	char substrate[760];		/* where the substrate is, and what to do if it is not safe */
+	char safety[400];		/* an engaged e-stop or interlock, "" if none */
+	char next[240];			/* the command that continues or clears a batch, "" if none */
 };
 
 /* Called whenever the state or the step changes (status line, followers). */
@@ -94,11 +97,33 @@ void run_safety_input(struct run *run, int device, int active);
 
 void run_status(const struct run *run, struct run_status *status);
 /*
- * lbld is stopping mid-run: safe state (without waiting to park), the
- * current step recorded as aborted, the batch interrupted with cause, so
- * that resume-batch can continue it later.
+ * lbld is stopping. The rig goes to its safe state first: stop and off
+ * commands on every bus, confirmed; then, during a batch, the substrate is
+ * withdrawn to the safe height and parked, and the batch is marked
+ * interrupted at its last settled step (resume-batch continues it when the
+ * recipe allows). A batch already failed or aborted keeps its state and the
+ * park under way ends first. stopped is called once all that has ended, ok
+ * = 0 with the reason when something was not confirmed. Requests after this
+ * are refused.
  */
-void run_shutdown(struct run *run, const char *cause);
+void run_shutdown(struct run *run, const char *cause, void (*stopped)(void *arg, int ok,
+    const char *error), void *arg);
+/*
+ * The operator's park (lblctl park), outside a batch or while it is paused:
+ * outputs off, the substrate withdrawn to the safe height and parked. Refused
+ * with the reason while a batch runs, an e-stop or interlock is engaged, or
+ * the rig is already going to its safe state. who names the operator.
+ */
+int run_park(struct run *run, const char *who, char *err, size_t err_size);
+/* At start-up: the last batch was interrupted, so status names it and what to do. */
+void run_note_interrupted(struct run *run, int64_t batch_id, const char *cause,
+    int last_step_seq);
+/* Whether status names an interrupted batch (no batch runs). */
+int run_has_interrupted(const struct run *run);
+/* A reloaded rig (lbld is idle): the run uses it and its actuation from now on. */
+void run_set_rig(struct run *run, const struct rig *rig, int64_t rig_id, struct act *act);
+/* A batch that status names was closed (abort-batch) or resumed elsewhere. */
+void run_note_closed(struct run *run, int64_t batch_id, const char *state);
 /* Whether a batch is in progress (a second run is refused). */
 int run_busy(const struct run *run);
 

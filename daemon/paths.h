@@ -1,0 +1,13 @@
+/*
+ * lbl's default paths, defined once: the daemon, the client and lbl-safe
+ * agree on where the rig file, the database and the control socket are.
+ * The systemd unit, tmpfiles.d entry and man pages name the same ones.
+ */
+#ifndef LBL_PATHS_H
+#define LBL_PATHS_H
+
+#define LBL_RIG_PATH		"/etc/lbl/rig.yaml"
+#define LBL_DB_PATH		"/var/lib/lbl/lbl.db"
+#define LBL_SOCKET_PATH		"/run/lbl/lbld.sock"
+
+#endif
