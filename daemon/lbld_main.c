@@ -317,7 +317,7 @@ lbld_signal_fd(void)
  * second lbld says who holds it and changes nothing.
  */
 static int
-lbld_lock(const char *db_path)
+lbld_lock_open(const char *db_path, int flags)
 {
 	char path[4096], pid[32];
 	ssize_t n;
@@ -325,8 +325,11 @@ lbld_lock(const char *db_path)
 
 	if ((size_t)snprintf(path, sizeof(path), "%s.lock", db_path) >= sizeof(path))
 		fatalx("--db %s: the path is too long", db_path);
-	if ((fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0640)) == -1)
+	if ((fd = open(path, O_RDWR | O_CLOEXEC | O_NOFOLLOW | flags, 0640)) == -1) {
+		if (errno == ENOENT && !(flags & O_CREAT))
+			return -1;
 		fatal("cannot open the lock file %s", path);
+	}
 	if (flock(fd, LOCK_EX | LOCK_NB) == -1) {
 		if (errno != EWOULDBLOCK)
 			fatal("cannot lock %s", path);
@@ -337,6 +340,26 @@ lbld_lock(const char *db_path)
 		    db_path);
 		exit(1);
 	}
+	return fd;
+}
+
+/* Before anything is created: exits if another lbld holds the lock. */
+static void
+lbld_lock_check(const char *db_path)
+{
+	int fd = lbld_lock_open(db_path, 0);
+
+	if (fd != -1)
+		close(fd);
+}
+
+static int
+lbld_lock(const char *db_path)
+{
+	char path[4096], pid[32];
+	int fd = lbld_lock_open(db_path, O_CREAT);
+
+	snprintf(path, sizeof(path), "%s.lock", db_path);
 	snprintf(pid, sizeof(pid), "%ld\n", (long)getpid());
 	if (ftruncate(fd, 0) == -1 || pwrite(fd, pid, strlen(pid), 0) != (ssize_t)strlen(pid))
 		log_warn("cannot write the pid to %s", path);
@@ -404,9 +427,10 @@ main(int argc, char **argv)
 	if (strcmp(socket_path, db_path) == 0)
 		fatalx("--socket and --db are both %s: refusing to put the socket over the "
 		    "database", db_path);
-	lock_fd = lbld_lock(db_path);
+	lbld_lock_check(db_path);
 	if (control_claim_path(socket_path, 0, err, sizeof(err)) == -1)
 		fatalx("control socket: %s; nothing was started", err);
+	lock_fd = lbld_lock(db_path);
 
 	if (db_open(db_path, &l.db) == -1)
 		fatalx("cannot open the database %s", db_path);

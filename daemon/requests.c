@@ -312,6 +312,11 @@ lbld_notify(void *arg, const struct run_status *st)
 	req_status_line(st, line, sizeof(line));
 	n.status = st;
 	n.line = line;
+	if (l->control == NULL) {
+		/* start-up, before the socket opens: systemd alone hears */
+		notify_status(line);
+		return;
+	}
 	control_each_follower(l->control, LBLD_TAG_STATUS, req_follower_status, &n);
 	control_each_follower(l->control, LBLD_TAG_WAIT_FOLLOW, req_follower_line, &n);
 	if (st->state == RUN_IDLE) {

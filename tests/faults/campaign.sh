@@ -6,6 +6,12 @@
 #   device faults: silent, Modbus exception, stall past the timeout, alarm
 #     bit, target never reached (simrig control socket, mid-run)
 #   e-stop while a Modbus transaction hangs; interlock (door) opened
+#   what people do (case_stops.sh): SIGTERM mid-dip with slow Modbus, stray
+#     signals (HUP, USR1, ALRM, USR2) and reloads, SIGTERM while parking
+#     after abort, e-stop and interlock then lblctl park, a second lbld, a
+#     lift fault then a new batch
+#   the safety net (case_safety_net.sh): kill -9 then lbl-safe, a device's
+#     own communication-loss timeout
 #   bus drop (the simulator dies mid-run)
 #   kill -9 at LBL_KILLS (50) random points, each followed by restart and
 #     resume-batch, through as many batches as that takes
@@ -31,17 +37,19 @@ end_case() { # [COUNT]: the case injected COUNT faults (default 1)
 q() { sqlite3 "$db" "$1" 2>/dev/null; }
 state_of() { q "select state from batches where id=${1:-1}"; }
 
-# start_rig NAME SCALE: a fresh simrig (with control socket), lbld and
-# database for one case, and an operator answering prompts.
+# start_rig NAME SCALE [SIMRIG_ARGS...]: a fresh simrig (with control
+# socket), lbld and database for one case, and an operator answering prompts.
 start_rig() {
-	dir="$LBL_TMP/$1"
+	dir="$LBL_TMP/$1" scale=$2
+	shift 2
 	mkdir -p "$dir"
 	make_rig dip-rig.yaml "$dir/rig.yaml"
 	export LBL_SOCKET="$dir/lbld.sock"
 	SIMCTL="$dir/simrig.ctl"
 	db="$dir/lbl.db"
-	start_simrig "$dir/rig.yaml" --time-scale "$2" --control "$SIMCTL" || return 1
-	start_lbld "$dir/rig.yaml" "$db" --time-scale "$2" || return 1
+	: >"$LBL_TMP/lbld.err"
+	start_simrig "$dir/rig.yaml" --time-scale "$scale" --control "$SIMCTL" "$@" || return 1
+	start_lbld "$dir/rig.yaml" "$db" --time-scale "$scale" || return 1
 	answer_prompts >/dev/null 2>&1 &
 	PROMPTS_PID=$!
 	LBL_PIDS="$LBL_PIDS $PROMPTS_PID"
@@ -168,6 +176,10 @@ settled "interlock"
 printf '0\n' >"$LBL_TMP/gpio/pinctrl-bcm2711/GPIO22.in"
 stop_rig
 end_case
+
+# ---- what operators, systemd and package managers do ----
+. "$LBL_TOP/tests/faults/case_stops.sh"
+[ -f "$LBL_TOP/tests/faults/case_safety_net.sh" ] && . "$LBL_TOP/tests/faults/case_safety_net.sh"
 
 # ---- kill -9 at random points, each followed by restart and resume ----
 begin_case
