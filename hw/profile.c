@@ -11,7 +11,7 @@
 
 const char *const profile_op_names[] = { "target", "speed", "accel", "go", "home", "stop",
 	"enable", "position", "busy", "in_position", "alarm", "flow", "run", "direction", "volume",
-	"running", "on", "off", "state", "active", "value", "length", NULL };
+	"running", "on", "off", "state", "active", "value", "length", "watchdog", NULL };
 const char *const profile_table_names[] = { "coil", "discrete", "input", "holding", NULL };
 static const char *const profile_type_names[] = { "bit", "uint16", "int16", "uint32", "int32",
 	"float32", NULL };
@@ -27,28 +27,38 @@ static const enum profile_use profile_uses[PROFILE_OP_COUNT] = {
 	[PROFILE_RUN] = USE_COMMAND, [PROFILE_DIRECTION] = USE_WRITE, [PROFILE_VOLUME] = USE_READ,
 	[PROFILE_RUNNING] = USE_FLAG, [PROFILE_ON] = USE_COMMAND, [PROFILE_OFF] = USE_COMMAND,
 	[PROFILE_STATE] = USE_FLAG, [PROFILE_ACTIVE] = USE_FLAG, [PROFILE_VALUE] = USE_READ,
-	[PROFILE_LENGTH] = USE_READ,
+	[PROFILE_LENGTH] = USE_READ, [PROFILE_WATCHDOG] = USE_WRITE,
 };
 
 /*
  * Operations per role: 'r' required, 'o' optional. A stop is required
- * wherever something moves or flows, because the safe state needs it.
+ * wherever something moves or flows, because the safe state needs it. A
+ * watchdog (the device's own communication-loss timeout) is optional for
+ * whatever can be left running: axes, pumps, valves and line drives.
  */
 static const char *const profile_role_ops[RIG_ROLE_COUNT] = {
 	/* target speed accel go home stop | enable position busy in_position alarm |
-	 * flow run direction volume running | on off state | active value | length */
-	[RIG_AXIS]   = "rooror" "orooo" "-----" "---" "--" "-",
-	[RIG_PUMP]   = "-----r" "----o" "rrooo" "---" "--" "-",
-	[RIG_VALVE]  = "------" "----o" "-----" "rro" "--" "-",
-	[RIG_INPUT]  = "------" "-----" "-----" "---" "r-" "-",
-	[RIG_SENSOR] = "------" "----o" "-----" "---" "-r" "-",
-	[RIG_LINE]   = "-r---r" "----o" "-ro-o" "---" "--" "o",
+	 * flow run direction volume running | on off state | active value | length watchdog */
+	[RIG_AXIS]   = "rooror" "orooo" "-----" "---" "--" "-o",
+	[RIG_PUMP]   = "-----r" "----o" "rrooo" "---" "--" "-o",
+	[RIG_VALVE]  = "------" "----o" "-----" "rro" "--" "-o",
+	[RIG_INPUT]  = "------" "-----" "-----" "---" "r-" "--",
+	[RIG_SENSOR] = "------" "----o" "-----" "---" "-r" "--",
+	[RIG_LINE]   = "-r---r" "----o" "-ro-o" "---" "--" "oo",
 };
 
 /*
  * The built-in profiles, in the same YAML a rig file uses. The generic
  * ones are what lbl-simrig emulates by default; the others are real device
  * families with public register maps (sources cited per profile).
+ *
+ * The generic drive, pump, valve and line have a communication-loss
+ * timeout ("watchdog", in ms, 0 off) in the first holding register after
+ * their others: HR 6 (drive), HR 3 (pump, line) and HR 0 (valve, whose
+ * other objects are coils). A device whose timeout is armed stops by
+ * itself when no request addressed to it came for that long; the rig
+ * file's comm_timeout arms it (see rig.h). The BT100S and Leadshine maps
+ * cited below give no such register.
  */
 static const char profile_builtin_yaml[] =
 "# generic stepper/servo drive: µm positions, 0.1 mm/s speeds\n"
@@ -66,6 +76,7 @@ static const char profile_builtin_yaml[] =
 "    busy:        {table: input, address: 2, bit: 0}\n"
 "    in_position: {table: input, address: 2, bit: 1}\n"
 "    alarm:       {table: input, address: 2, bit: 2}\n"
+"    watchdog:    {table: holding, address: 6}\n"
 "# generic peristaltic pump: 0.01 mL/min flow, µL volume\n"
 "generic-pump:\n"
 "  role: pump\n"
@@ -77,12 +88,14 @@ static const char profile_builtin_yaml[] =
 "    volume:    {table: input, address: 0, type: uint32, scale: 0.001}\n"
 "    running:   {table: input, address: 2, bit: 0}\n"
 "    alarm:     {table: input, address: 2, bit: 1}\n"
+"    watchdog:  {table: holding, address: 3}\n"
 "generic-valve:\n"
 "  role: valve\n"
 "  ops:\n"
-"    on:    {table: coil, address: 0, write: 1}\n"
-"    off:   {table: coil, address: 0, write: 0}\n"
-"    state: {table: coil, address: 0}\n"
+"    on:       {table: coil, address: 0, write: 1}\n"
+"    off:      {table: coil, address: 0, write: 0}\n"
+"    state:    {table: coil, address: 0}\n"
+"    watchdog: {table: holding, address: 0}\n"
 "generic-input:\n"
 "  role: input\n"
 "  ops:\n"
@@ -104,6 +117,7 @@ static const char profile_builtin_yaml[] =
 "    length:    {table: input, address: 0, type: uint32}\n"
 "    running:   {table: input, address: 2, bit: 0}\n"
 "    alarm:     {table: input, address: 2, bit: 1}\n"
+"    watchdog:  {table: holding, address: 3}\n"
 "# Lead Fluid BT100S peristaltic pump (RS-485 Modbus RTU). Register map from\n"
 "# the BT100S communication manual as used by awacha/cct: HR 3100 speed in\n"
 "# 0.1 rpm, 3101 direction, 3102 run (1) / stop (0). Flow is speed times the\n"
@@ -438,6 +452,35 @@ profile_parse_map(struct diag *d, struct profile_set *set, const struct conf_nod
 	return rc;
 }
 
+/* A device's comm_timeout needs its profile's watchdog register, and must fit it. */
+static int
+profile_check_comm_timeout(struct diag *d, const struct rig_device *dev,
+    const struct profile *p)
+{
+	const struct profile_object *o = &p->ops[PROFILE_WATCHDOG];
+	uint16_t regs[2];
+
+	if (dev->comm_timeout_ms == 0)
+		return 0;
+	if (!o->defined) {
+		diag_error(d, conf_lookup(dev->node, "comm_timeout"), "device '%s': profile '%s' "
+		    "has no 'watchdog' operation, so its comm_timeout cannot be armed (derive a "
+		    "profile with 'base: %s' and give the register of the device's communication "
+		    "timeout as 'watchdog', in ms through its scale)", dev->name, p->name, p->name);
+		return -1;
+	}
+	if (profile_encode(o, (double)dev->comm_timeout_ms, regs) == -1 ||
+	    profile_encode(o, 0, regs) == -1) {
+		diag_error(d, conf_lookup(dev->node, "comm_timeout"), "device '%s': comm_timeout "
+		    "%lld ms (or 0, to disarm) does not fit profile '%s''s watchdog, %s %s 0x%04x "
+		    "(scale %g)", dev->name, (long long)dev->comm_timeout_ms, p->name,
+		    profile_table_names[o->table], profile_type_names[o->type], o->address,
+		    o->scale);
+		return -1;
+	}
+	return 0;
+}
+
 static int
 profile_check_devices(struct diag *d, const struct rig *rig, struct profile_set *set)
 {
@@ -466,6 +509,8 @@ profile_check_devices(struct diag *d, const struct rig *rig, struct profile_set 
 			diag_error(d, conf_lookup(dev->node, "profile"), "device '%s' has role %s but "
 			    "profile '%s' is for role %s", dev->name, rig_role_names[dev->role],
 			    p->name, rig_role_names[p->role]);
+			rc = -1;
+		} else if (profile_check_comm_timeout(d, dev, p) == -1) {
 			rc = -1;
 		} else {
 			set->by_device[i] = p;

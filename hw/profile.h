@@ -15,7 +15,7 @@
  *
  * Engineering units: axis positions in mm, speeds in mm/s, accelerations in
  * mm/s², pump flow in mL/min, volumes in mL, line speed in mm/s, web length
- * in mm. engineering = raw * scale + offset.
+ * in mm, communication-loss timeouts in ms. engineering = raw * scale + offset.
  */
 #ifndef LBL_PROFILE_H
 #define LBL_PROFILE_H
@@ -51,6 +51,8 @@ enum profile_op {
 	PROFILE_ACTIVE,		/* input: e-stop pressed, door open... (flag) */
 	PROFILE_VALUE,		/* sensor: the reading (read) */
 	PROFILE_LENGTH,		/* line: web length run (read) */
+	PROFILE_WATCHDOG,	/* axis, pump, valve, line: stop after this long without a
+				 * request, 0 never (write; ms) */
 	PROFILE_OP_COUNT
 };
 

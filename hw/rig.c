@@ -149,13 +149,47 @@ rig_parse_travel(struct diag *d, struct rig_device *dev, const struct conf_node 
 		diag_error(d, conf_lookup(n, "max"), "'max': expected more than 'min'");
 }
 
+/*
+ * A timeout the device itself keeps: only a Modbus device that can be left
+ * running has one. Whether its profile has the register to arm it is
+ * checked with the profiles (profile.c).
+ */
+static void
+rig_parse_comm_timeout(struct diag *d, struct rig_device *dev, const struct conf_node *n)
+{
+	const struct conf_node *node = conf_lookup(n, "comm_timeout");
+	int64_t ms;
+
+	if (node == NULL)
+		return;
+	if (dev->role != RIG_AXIS && dev->role != RIG_PUMP && dev->role != RIG_VALVE &&
+	    dev->role != RIG_LINE) {
+		diag_error(d, node, "'comm_timeout' is for axes, pumps, valves and line drives, "
+		    "not a device of role %s", rig_role_names[dev->role]);
+		return;
+	}
+	if (dev->bus < 0) {
+		diag_error(d, node, "'comm_timeout' is kept by a Modbus device; a GPIO line has "
+		    "none");
+		return;
+	}
+	if (conf_get_duration(d, n, "comm_timeout", 0, &ms) != 1)
+		return;
+	if (ms < RIG_COMM_TIMEOUT_MIN_MS || ms > RIG_COMM_TIMEOUT_MAX_MS) {
+		diag_error(d, node, "'comm_timeout': expected 100ms to 60s (the device stops "
+		    "when the controller is silent that long)");
+		return;
+	}
+	dev->comm_timeout_ms = ms;
+}
+
 static void
 rig_parse_device(struct diag *d, struct rig *rig, struct rig_device *dev,
     const struct conf_node *n)
 {
 	static const char *const keys[] = { "role", "kind", "bus", "unit", "profile", "gpio",
-		"travel", "max_speed", "max_accel", "max_flow", "f0", "params", "description",
-		NULL };
+		"travel", "max_speed", "max_accel", "max_flow", "f0", "comm_timeout", "params",
+		"description", NULL };
 	const struct conf_node *node;
 	const char *bus_name = NULL;
 	int role = 0, kind = -1;
@@ -210,6 +244,7 @@ rig_parse_device(struct diag *d, struct rig *rig, struct rig_device *dev,
 		dev->f0_hz = 5e6;
 		conf_get_quantity(d, n, "f0", CONF_POSITIVE, UNIT_FREQUENCY_HZ, &dev->f0_hz);
 	}
+	rig_parse_comm_timeout(d, dev, n);
 	/* role-specific keys given to the wrong role are typos waiting to bite */
 	{
 		static const struct { const char *key; unsigned roles; } only[] = {

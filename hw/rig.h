@@ -57,8 +57,19 @@ struct rig_device {
 	double f0_hz;
 	/* line drive: web speed limit */
 	double max_line_speed_mm_s;
+	/*
+	 * The device's own communication-loss timeout ("comm_timeout"), 0 if
+	 * none: armed through its profile's watchdog register while a batch
+	 * runs (hw_watchdog_arm()), so the device stops by itself if the
+	 * controller goes silent that long. Modbus axes, pumps, valves and
+	 * line drives only; RIG_COMM_TIMEOUT_MIN_MS to _MAX_MS.
+	 */
+	int64_t comm_timeout_ms;
 	const struct conf_node *node;
 };
+
+#define RIG_COMM_TIMEOUT_MIN_MS	100
+#define RIG_COMM_TIMEOUT_MAX_MS	60000
 
 enum rig_station_kind { RIG_ST_BEAKER, RIG_ST_RINSE, RIG_ST_SPRAY, RIG_ST_DRYER, RIG_ST_PARK,
 	RIG_ST_BATH, RIG_ST_KIND_COUNT };
