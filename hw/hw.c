@@ -185,6 +185,9 @@ hw_op_allowed(enum rig_role role, enum hw_op op)
 		return role == RIG_VALVE;
 	case HW_READ:
 		return role == RIG_SENSOR || role == RIG_INPUT || role == RIG_VALVE;
+	case HW_WATCHDOG: case HW_FEED:
+		return role == RIG_AXIS || role == RIG_PUMP || role == RIG_VALVE ||
+		    role == RIG_LINE;
 	}
 	return 0;
 }
@@ -211,6 +214,13 @@ hw_enqueue(struct hw *hw, const struct hw_request *req, hw_done_cb done, void *a
 	    req->op == HW_HOME && !p->ops[PROFILE_HOME].defined) {
 		snprintf(err, err_size, "device '%s': profile '%s' has no 'home'", dev->name,
 		    p->name);
+		return -1;
+	}
+	if ((req->op == HW_WATCHDOG || req->op == HW_FEED) && (dev->bus < 0 ||
+	    (p = profile_of(hw->profiles, req->device)) == NULL ||
+	    !p->ops[PROFILE_WATCHDOG].defined)) {
+		snprintf(err, err_size, "device '%s' has no watchdog register (its profile has "
+		    "no 'watchdog')", dev->name);
 		return -1;
 	}
 	if ((job = hw_job_new(req)) == NULL) {
@@ -298,6 +308,135 @@ hw_safe_state(struct hw *hw, void (*done)(void *arg, int ok, const char *error),
 		struct hw_result res = { .ok = 1 };
 		hw_safe_step(batch, &res);
 	}
+}
+
+/* ---- the devices' communication-loss timeouts ---- */
+
+static void hw_wd_schedule(struct hw *hw);
+
+static void
+hw_wd_report(struct hw *hw, int device, const char *error)
+{
+	if (hw->wd_cb != NULL)
+		hw->wd_cb(hw->wd_arg, device, error);
+	else
+		log_device_warnx(hw->rig->devices[device].name, "watchdog: %s", error);
+}
+
+static void
+hw_wd_done(void *arg, const struct hw_request *req, const struct hw_result *res)
+{
+	struct hw *hw = arg;
+	struct hw_wd *wd = &hw->wd[req->device];
+	int disarm = req->op == HW_WATCHDOG && req->value == 0;
+
+	if (!disarm)
+		wd->in_flight = 0;
+	if (res->ok) {
+		if (req->op == HW_WATCHDOG)
+			wd->armed = !disarm;
+		wd->failing = 0;
+		return;
+	}
+	/* a device that keeps failing is one report, but every disarm that fails is one */
+	if (wd->failing && !disarm)
+		return;
+	wd->failing = 1;
+	hw_wd_report(hw, req->device, res->error);
+}
+
+/* Queues device's arm write (value its timeout), disarm (0) or feed. */
+static void
+hw_wd_submit(struct hw *hw, int device, enum hw_op op, double value)
+{
+	struct hw_request req = { device, op, value, 0, 0 };
+	struct hw_wd *wd = &hw->wd[device];
+	char err[256];
+
+	if (hw_submit(hw, &req, hw_wd_done, hw, err, sizeof(err)) == -1) {
+		hw_wd_report(hw, device, err);
+		return;
+	}
+	if (op != HW_WATCHDOG || value != 0) {
+		wd->in_flight = 1;
+		wd->in_flight_epoch = hw->epoch;
+	}
+}
+
+/* Feeds every device that is due, each at most once per tick; bounded work. */
+static void
+hw_wd_on_timer(void *arg)
+{
+	struct hw *hw = arg;
+	int64_t now = loop_now_ns();
+	size_t i;
+
+	for (i = 0; i < hw->rig->device_count; i++) {
+		const struct rig_device *dev = &hw->rig->devices[i];
+		struct hw_wd *wd = &hw->wd[i];
+
+		if (dev->comm_timeout_ms == 0 || wd->next_ns > now)
+			continue;
+		wd->next_ns = now + wd->period_ns;
+		/* a request dropped by a safe state never completes: do not wait for it */
+		if (wd->in_flight && wd->in_flight_epoch == hw->epoch)
+			continue;
+		if (wd->armed)
+			hw_wd_submit(hw, (int)i, HW_FEED, 0);
+		else
+			hw_wd_submit(hw, (int)i, HW_WATCHDOG, (double)dev->comm_timeout_ms);
+	}
+	hw_wd_schedule(hw);
+}
+
+static void
+hw_wd_schedule(struct hw *hw)
+{
+	int64_t next = INT64_MAX;
+	size_t i;
+
+	if (!hw->wd_on) {
+		loop_timer_cancel(hw->wd_timer);
+		return;
+	}
+	for (i = 0; i < hw->rig->device_count; i++)
+		if (hw->rig->devices[i].comm_timeout_ms > 0 && hw->wd[i].next_ns < next)
+			next = hw->wd[i].next_ns;
+	if (next != INT64_MAX && loop_timer_at(hw->wd_timer, next) == -1)
+		log_warnx("hw: cannot arm the watchdog feed timer; devices with a comm_timeout "
+		    "will stop by themselves");
+}
+
+int
+hw_watchdog_arm(struct hw *hw, int on)
+{
+	int64_t now = loop_now_ns();
+	size_t i;
+
+	if (hw->wd_count == 0 || (!on && !hw->wd_on))
+		return hw->wd_count;
+	hw->wd_on = on != 0;
+	for (i = 0; i < hw->rig->device_count; i++) {
+		const struct rig_device *dev = &hw->rig->devices[i];
+		struct hw_wd *wd = &hw->wd[i];
+
+		if (dev->comm_timeout_ms == 0)
+			continue;
+		wd->armed = 0;
+		wd->failing = 0;
+		wd->period_ns = dev->comm_timeout_ms * 1000000 / 3;
+		wd->next_ns = now + wd->period_ns;
+		hw_wd_submit(hw, (int)i, HW_WATCHDOG, on ? (double)dev->comm_timeout_ms : 0);
+	}
+	hw_wd_schedule(hw);
+	return hw->wd_count;
+}
+
+void
+hw_set_watchdog_cb(struct hw *hw, hw_watchdog_cb cb, void *arg)
+{
+	hw->wd_cb = cb;
+	hw->wd_arg = arg;
 }
 
 double
@@ -468,6 +607,14 @@ hw_open_all(struct hw *hw, char *err, size_t err_size)
 		return -1;
 	}
 	for (i = 0; i < hw->rig->device_count; i++)
+		if (hw->rig->devices[i].comm_timeout_ms > 0)
+			hw->wd_count++;
+	if (hw->wd_count > 0 &&
+	    (hw->wd_timer = loop_timer_new(hw->loop, hw_wd_on_timer, hw)) == NULL) {
+		snprintf(err, err_size, "cannot create the watchdog feed timer");
+		return -1;
+	}
+	for (i = 0; i < hw->rig->device_count; i++)
 		if (hw->rig->devices[i].bus < 0 && hw_open_gpio(hw, i, err, err_size) == -1)
 			return -1;
 	for (i = 0; i < hw->bus_count; i++) {
@@ -504,7 +651,8 @@ hw_open(const struct rig *rig, struct loop *loop, struct hw **out, char *err, si
 	hw->buses = calloc(rig->bus_count + 1, sizeof(*hw->buses));
 	hw->gpio = calloc(rig->device_count + 1, sizeof(*hw->gpio));
 	hw->levels = calloc(rig->device_count + 1, sizeof(*hw->levels));
-	if (hw->buses == NULL || hw->gpio == NULL || hw->levels == NULL) {
+	hw->wd = calloc(rig->device_count + 1, sizeof(*hw->wd));
+	if (hw->buses == NULL || hw->gpio == NULL || hw->levels == NULL || hw->wd == NULL) {
 		snprintf(err, err_size, "out of memory");
 		hw->bus_count = 0;
 		hw_close(hw);
@@ -546,6 +694,8 @@ hw_close(struct hw *hw)
 	}
 	if (hw->poll_timer != NULL)
 		loop_timer_free(hw->poll_timer);
+	if (hw->wd_timer != NULL)
+		loop_timer_free(hw->wd_timer);
 	if (hw->event_fd != -1) {
 		loop_del_fd(hw->loop, hw->event_fd);
 		close(hw->event_fd);
@@ -556,5 +706,6 @@ hw_close(struct hw *hw)
 	free(hw->buses);
 	free(hw->gpio);
 	free(hw->levels);
+	free(hw->wd);
 	free(hw);
 }

@@ -31,6 +31,10 @@ enum hw_op {
 	HW_LINE,	/* line drive: direction, speed, run; speed 0 stops */
 	HW_OUTPUT,	/* valve or relay: on (value 1) or off (0) */
 	HW_READ,	/* sensor value, or input active (1/0) */
+	HW_WATCHDOG,	/* Modbus axis, pump, valve, line: write value (ms, 0 disarms) to
+			 * its watchdog register; see hw_watchdog_arm() */
+	HW_FEED,	/* the same: read the watchdog register, a request the device
+			 * counts as a sign of life (value: what it holds, ms) */
 };
 
 struct hw_request {
@@ -92,6 +96,38 @@ int hw_submit(struct hw *hw, const struct hw_request *req, hw_done_cb done, void
  */
 void hw_safe_state(struct hw *hw, void (*done)(void *arg, int ok, const char *error),
     void *arg);
+
+/*
+ * The devices' own communication-loss timeouts (the rig file's
+ * comm_timeout, through each profile's watchdog register), so that a pump
+ * or drive stops by itself when this process stops talking to it: killed,
+ * hung, or cut off from the bus.
+ *
+ * on = 1 writes each such device's timeout to its watchdog register and
+ * from then on keeps it fed: a read of that register (never a write: many
+ * devices keep such settings in EEPROM) every comm_timeout / 3, from a
+ * loop timer, at most one request per device in flight. A device whose
+ * arm write failed, or was dropped by hw_safe_state(), gets the write
+ * again in place of its next feed. on = 0 writes 0 (disarm) to each and
+ * stops the timer, so an idle process never wakes up for it. Everything
+ * goes through the bus queues like any request: nothing here blocks.
+ * Calling on = 1 while armed writes the timeouts again; on = 0 while
+ * disarmed does nothing. Feeding goes on through a safe state until on = 0.
+ *
+ * Returns the number of devices with a comm_timeout. 0 means there is
+ * nothing to arm: then nothing is written and no timer is ever armed.
+ *
+ * Failures are reported from the loop thread to the callback set with
+ * hw_set_watchdog_cb(), or logged when there is none, each with an error
+ * naming device, bus, unit and register: a device's first failed request
+ * (arm write or feed) after hw_watchdog_arm(hw, 1) or after a success, so
+ * a device that stays unreachable is one report, not one per period; and
+ * every failed disarm write. A failed arm write is tried again at the
+ * device's next feed time while armed; a failed disarm is not.
+ */
+typedef void (*hw_watchdog_cb)(void *arg, int device, const char *error);
+int hw_watchdog_arm(struct hw *hw, int on);
+void hw_set_watchdog_cb(struct hw *hw, hw_watchdog_cb cb, void *arg);
 
 /* An axis is at its target within this when its profile has no in-position flag. */
 double hw_axis_tolerance_mm(const struct hw *hw, int device);

@@ -459,6 +459,14 @@ hw_bus_execute(struct hw_bus *bus, struct hw_job *job)
 	case HW_OUTPUT:
 		rc = hw_command(bus, job, p, job->req.value != 0 ? PROFILE_ON : PROFILE_OFF);
 		break;
+	case HW_WATCHDOG:
+		rc = hw_write_value(bus, job, p, PROFILE_WATCHDOG, job->req.value);
+		break;
+	case HW_FEED: {
+		struct hw_read_cache cache = { 0 };
+		rc = hw_read_number(bus, job, p, PROFILE_WATCHDOG, &cache, &job->res.value);
+		break;
+	}
 	}
 	if (rc == -1)
 		hw_job_error(job, "device '%s': failed", bus->hw->rig->devices[job->req.device].name);

@@ -57,6 +57,16 @@ struct hw_input {
 	int level;			/* last logical level, -1 unknown */
 };
 
+/* Per device with a comm_timeout: its feeding (loop thread only). */
+struct hw_wd {
+	int64_t period_ns;		/* comm_timeout / 3 */
+	int64_t next_ns;		/* next request due */
+	int armed;			/* its last arm write succeeded */
+	int in_flight;			/* a request of ours is queued or running ... */
+	unsigned in_flight_epoch;	/* ... unless a safe state dropped it since */
+	int failing;			/* the last request failed (report once) */
+};
+
 struct hw {
 	const struct rig *rig;
 	struct loop *loop;
@@ -71,6 +81,12 @@ struct hw {
 	int poll_interval_ms;
 	int poll_pending;		/* Modbus input reads in flight */
 	unsigned epoch;			/* loop thread only */
+	struct hw_wd *wd;		/* per device */
+	int wd_count;			/* devices with a comm_timeout */
+	int wd_on;			/* hw_watchdog_arm(hw, 1) was the last call */
+	struct loop_timer *wd_timer;
+	hw_watchdog_cb wd_cb;
+	void *wd_arg;
 
 	/* Completed jobs, handed from workers to the loop thread. */
 	pthread_mutex_t done_lock;
