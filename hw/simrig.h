@@ -7,6 +7,8 @@
  * Physics is evaluated lazily: a device's state is a function of time, and
  * it is brought up to date when a request reaches it, so an idle simulator
  * never wakes up. Time runs time_scale times faster than the wall clock.
+ * A device's communication-loss timeout ("watchdog") is wall time, as it
+ * models the device's own timer, and has a timer only while armed.
  * Answers can be delayed (--latency, a stalled device); that delay is wall
  * time, as it models the wire and the device's processing, not the rig.
  */
@@ -55,6 +57,11 @@ struct simrig_device {
 	/* valve and input */
 	int active;
 	int64_t stop_ns;		/* wall CLOCK_MONOTONIC of the last stop/off command */
+	/* its communication-loss timeout (the profile's watchdog register) */
+	int64_t watchdog_ms;		/* 0: disarmed */
+	int64_t heard_ns;		/* wall time of the last request addressed to it */
+	int watching;			/* armed and heard from since it last tripped */
+	int tripped;			/* stopped by it; cleared when the register is written */
 };
 
 struct simrig {
@@ -70,6 +77,7 @@ struct simrig {
 	int immersed_station;		/* station the substrate is in, -1 */
 	int coating_dips;		/* immersions into coating baths so far */
 	int64_t start_ns;
+	struct loop_timer *watchdog_timer;	/* armed only while a device is watching */
 	struct simrig_net *net;
 	struct simrig_ctl *ctl;
 };
@@ -88,6 +96,11 @@ void simrig_phys_update(struct simrig *sim);
  */
 void simrig_phys_written(struct simrig *sim, struct simrig_device *dev, int fc,
     int address, int count);
+/*
+ * A request addressed to dev arrived (the device heard it, whatever it
+ * answers): it feeds the device's communication-loss timeout.
+ */
+void simrig_phys_heard(struct simrig *sim, struct simrig_device *dev);
 /* The device with this unit id on this bus, or NULL. */
 struct simrig_device *simrig_find_unit(struct simrig *sim, int bus, int unit);
 /* Formats a device's state as "key=value ..." for the control socket. */

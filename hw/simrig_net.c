@@ -151,6 +151,9 @@ simrig_request(struct simrig_server *server, struct simrig_client *client, const
 	struct simrig_device *dev = simrig_find_unit(sim, server->bus, unit);
 	int64_t now = loop_now_ns(), due = now + (int64_t)sim->latency_ms * 1000000;
 
+	/* a silent device is one the master cannot reach: it hears nothing either */
+	if (dev != NULL && dev->fault != SIMRIG_SILENT)
+		simrig_phys_heard(sim, dev);
 	if (dev != NULL && dev->fault == SIMRIG_STALL) {
 		simrig_delay(server, client, req, len, due + (int64_t)SIMRIG_STALL_MS * 1000000);
 		return;

@@ -160,12 +160,121 @@ simrig_map_new(const struct profile *p)
 	    (unsigned)lo[PROFILE_INPUT], (unsigned)(hi[PROFILE_INPUT] - lo[PROFILE_INPUT]));
 }
 
+/* ---- communication-loss timeouts (wall time: the device's own timer) ---- */
+
+static void
+simrig_watchdog_schedule(struct simrig *sim)
+{
+	int64_t next = INT64_MAX, due;
+	size_t i;
+
+	for (i = 0; i < sim->rig->device_count; i++) {
+		const struct simrig_device *dev = &sim->devices[i];
+
+		if (!dev->watching)
+			continue;
+		due = dev->heard_ns + dev->watchdog_ms * 1000000;
+		if (due < next)
+			next = due;
+	}
+	if (next == INT64_MAX)
+		loop_timer_cancel(sim->watchdog_timer);
+	else if (loop_timer_at(sim->watchdog_timer, next) == -1)
+		log_warnx("simrig: cannot arm the watchdog timer; no device will trip");
+}
+
+/* Stops dev as its stop or off command would, where it is. */
+static void
+simrig_watchdog_trip(struct simrig *sim, struct simrig_device *dev, int64_t now)
+{
+	dev->watching = 0;
+	dev->tripped = 1;
+	switch (dev->cfg->role) {
+	case RIG_AXIS: dev->moving = 0; break;
+	case RIG_PUMP: case RIG_LINE: dev->running = 0; break;
+	case RIG_VALVE: dev->active = 0; break;
+	default: break;
+	}
+	if (sim->verbose)
+		log_info("device '%s' (bus %s, unit %d): no request for %lld ms (comm timeout "
+		    "%lld ms): stopped by its watchdog", dev->cfg->name,
+		    sim->rig->buses[dev->cfg->bus].name, dev->cfg->unit,
+		    (long long)((now - dev->heard_ns) / 1000000), (long long)dev->watchdog_ms);
+}
+
+static void
+simrig_on_watchdog(void *arg)
+{
+	struct simrig *sim = arg;
+	int64_t now = loop_now_ns();
+	size_t i;
+	int updated = 0;
+
+	for (i = 0; i < sim->rig->device_count; i++) {
+		struct simrig_device *dev = &sim->devices[i];
+
+		if (!dev->watching || now < dev->heard_ns + dev->watchdog_ms * 1000000)
+			continue;
+		/* positions and volumes up to this moment, before the device stops */
+		if (!updated)
+			simrig_phys_update(sim);
+		updated = 1;
+		simrig_watchdog_trip(sim, dev, now);
+	}
+	if (updated)
+		simrig_phys_update(sim);
+	simrig_watchdog_schedule(sim);
+}
+
+void
+simrig_phys_heard(struct simrig *sim, struct simrig_device *dev)
+{
+	int was_watching = dev->watching;
+
+	dev->heard_ns = loop_now_ns();
+	if (dev->watchdog_ms == 0)
+		return;
+	dev->watching = 1;
+	/*
+	 * A later deadline needs no new timer: the one armed fires early and
+	 * looks again. Only a device that starts watching can bring it forward.
+	 */
+	if (!was_watching || !loop_timer_armed(sim->watchdog_timer))
+		simrig_watchdog_schedule(sim);
+}
+
+/* The watchdog register was written: arm (ms) or disarm (0), and clear a trip. */
+static void
+simrig_watchdog_written(struct simrig *sim, struct simrig_device *dev, enum profile_table table,
+    int address, int count)
+{
+	const struct profile_object *o = &dev->profile->ops[PROFILE_WATCHDOG];
+	double ms;
+
+	if (!o->defined || o->table != table || o->address + profile_width(o) <= address ||
+	    o->address >= address + count)
+		return;
+	ms = simrig_get(dev, PROFILE_WATCHDOG, 0);
+	dev->watchdog_ms = ms > 0 ? (int64_t)(ms + 0.5) : 0;
+	dev->tripped = 0;
+	dev->heard_ns = loop_now_ns();
+	dev->watching = dev->watchdog_ms > 0;
+	if (sim->verbose && dev->watchdog_ms > 0)
+		log_info("device '%s': comm timeout %lld ms", dev->cfg->name,
+		    (long long)dev->watchdog_ms);
+	else if (sim->verbose)
+		log_info("device '%s': comm timeout off", dev->cfg->name);
+	simrig_watchdog_schedule(sim);
+}
+
 int
 simrig_phys_init(struct simrig *sim)
 {
 	size_t i;
 
 	sim->immersed_station = -1;
+	if ((sim->watchdog_timer = loop_timer_new(sim->loop, simrig_on_watchdog, sim)) == NULL)
+		return -1;
 	sim->devices = calloc(sim->rig->device_count + 1, sizeof(*sim->devices));
 	if (sim->devices == NULL) {
 		log_warn("simrig: devices");
@@ -198,6 +307,9 @@ simrig_phys_free(struct simrig *sim)
 			modbus_mapping_free(sim->devices[i].map);
 	free(sim->devices);
 	sim->devices = NULL;
+	if (sim->watchdog_timer != NULL)
+		loop_timer_free(sim->watchdog_timer);
+	sim->watchdog_timer = NULL;
 }
 
 static void
@@ -415,6 +527,7 @@ simrig_phys_written(struct simrig *sim, struct simrig_device *dev, int fc, int a
 	default:
 		break;
 	}
+	simrig_watchdog_written(sim, dev, table, address, count);
 	if (sim->verbose)
 		log_info("%s: fc %d at %d+%d", dev->cfg->name, fc, address, count);
 	simrig_phys_update(sim);
@@ -458,8 +571,9 @@ simrig_phys_describe(struct simrig *sim, const struct simrig_device *dev, char *
 		snprintf(buf, size, "active=%d", dev->active);
 		break;
 	}
-	snprintf(buf + strlen(buf), size - strlen(buf), " fault=%s stop_ns=%lld",
-	    simrig_fault_names[dev->fault], (long long)dev->stop_ns);
+	snprintf(buf + strlen(buf), size - strlen(buf), " fault=%s stop_ns=%lld watchdog=%lld "
+	    "tripped=%d", simrig_fault_names[dev->fault], (long long)dev->stop_ns,
+	    (long long)dev->watchdog_ms, dev->tripped);
 }
 
 int
