@@ -536,7 +536,9 @@ act_parked(const struct act *act)
 	const struct rig *rig = act->rig;
 	double park_x = rig->park >= 0 ? rig->stations[rig->park].x_mm : 0;
 
-	if (act->phase != ACT_IDLE || act_lift_state(act, NULL) != ACT_LIFT_WITHDRAWN)
+	/* a safe state's stops move nothing; a move or a park under way does */
+	if ((act->phase != ACT_IDLE && act->phase != ACT_SAFE) ||
+	    act_lift_state(act, NULL) != ACT_LIFT_WITHDRAWN)
 		return 0;
 	/* the last park ended well, or the axes read back where a park leaves them */
 	return act->parked || (rig->transfer >= 0 && !isnan(act->transfer_mm) &&

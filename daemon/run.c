@@ -80,6 +80,7 @@ struct run {
 
 	/* parking outside a batch (lblctl park), and what the last park left */
 	int idle_park;			/* an operator's park is under way */
+	int park_asked;			/* the safe state under way parks too */
 	char park_problem[400];		/* the last park failed: why (until one succeeds) */
 	char activity[160];		/* state safe without a batch: what lbld is doing */
 	/* lbld is stopping: told once the rig is safe (and parked) */
@@ -177,6 +178,14 @@ run_end_step(struct run *run, const char *outcome, int64_t end_ns)
 
 /* ---- ending a batch ---- */
 
+/* The rig to its safe state through act; park: withdraw and park after. */
+static void
+run_safe(struct run *run, int park)
+{
+	run->park_asked = park;
+	act_safe_state(run->ctx.act, park);
+}
+
 static void
 run_release(struct run *run)
 {
@@ -227,7 +236,7 @@ run_fault(struct run *run, const char *batch_state, int park, const char *fmt, .
 	run->state = RUN_SAFE;
 	run->safe_then = RUN_IDLE;
 	run->line_running = 0;
-	act_safe_state(run->ctx.act, park);
+	run_safe(run, park);
 	va_start(ap, fmt);
 	vsnprintf(run->cause, sizeof(run->cause), fmt, ap);
 	va_end(ap);
@@ -825,10 +834,11 @@ run_safe_done(struct run *run, int ok, int parked, const char *error)
 	char message[400];
 
 	if (!ok) {
-		snprintf(message, sizeof(message), "%s%s", parked ? "" :
-		    "the substrate was not parked: ", error ? error : "device failure");
-		log_warnx("%s%s", batch ? "batch: " : "", message);
-		if (run->plan != NULL || run->idle_park || run->stopped != NULL)
+		snprintf(message, sizeof(message), "%s: %s", run->park_asked && !parked ?
+		    "the substrate was not parked" : "the safe state was not confirmed",
+		    error ? error : "device failure");
+		log_warnx("%s", message);
+		if (run->park_asked && !parked)
 			snprintf(run->park_problem, sizeof(run->park_problem), "%s", message);
 		if (db_event_add(run->ctx.db, batch, "fault", NULL, message) == -1)
 			log_warnx("the event was not recorded: %s", message);
@@ -887,7 +897,7 @@ run_safety_input(struct run *run, int device, int active)
 		return;
 	if (run->state == RUN_IDLE || run->plan == NULL) {
 		/* no batch: still make sure nothing moves or runs */
-		act_safe_state(run->ctx.act, 0);
+		run_safe(run, 0);
 		log_warnx("%s %s engaged: outputs off", dev->kind, dev->name);
 		return;
 	}
@@ -940,7 +950,7 @@ run_pause(struct run *run, int now, char *err, size_t size)
 	run->state = RUN_SAFE;
 	run->safe_then = RUN_PAUSED;
 	run->line_running = 0;
-	act_safe_state(run->ctx.act, 1);
+	run_safe(run, 1);
 	run_set_batch_state(run, "paused", NULL);
 	run_event(run, "pause", NULL, "paused now during step %d: substrate withdrawn",
 	    run->plan->steps[run->step].seq);
@@ -1212,7 +1222,7 @@ run_shutdown(struct run *run, const char *cause, void (*stopped)(void *arg, int 
 		run->state = RUN_SAFE;
 		run->safe_then = RUN_IDLE;
 		snprintf(run->activity, sizeof(run->activity), "stopping: %s", cause);
-		act_safe_state(run->ctx.act, park);
+		run_safe(run, park);
 		return;
 	}
 	/* the rig first: stops queued on every bus before anything is written */
@@ -1220,7 +1230,7 @@ run_shutdown(struct run *run, const char *cause, void (*stopped)(void *arg, int 
 	run->safe_then = RUN_IDLE;
 	run->line_running = 0;
 	run->pause_requested = 0;
-	act_safe_state(run->ctx.act, 1);
+	run_safe(run, 1);
 	snprintf(run->cause, sizeof(run->cause), "%s", cause);
 	run_end_step(run, "aborted", loop_now_ns());
 	run_record_solutions(run);
@@ -1266,7 +1276,7 @@ run_park(struct run *run, const char *who, char *err, size_t size)
 	run->state = RUN_SAFE;
 	snprintf(run->activity, sizeof(run->activity), "parking: outputs off, lift to the safe "
 	    "height, transfer to park");
-	act_safe_state(run->ctx.act, 1);
+	run_safe(run, 1);
 	run_notify(run);
 	return 0;
 }

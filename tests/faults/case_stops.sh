@@ -208,7 +208,7 @@ start_rig liftfault 100 || exit 1
 if start_batch "$name"; then
 	simctl fault lift silent >/dev/null
 	failed_soon 30 && pass "$name: batch failed" || fail "$name: batch failed" "state $(state_of)"
-	[ "$(q "select count(*) from events where batch_id=1 and kind='fault' and message like '%not parked%'")" != 0 ] &&
+	wait_for 10 sh -c "[ \"\$(sqlite3 '$db' \"select count(*) from events where batch_id=1 and kind='fault' and message like '%not parked%'\")\" != 0 ]" &&
 	    pass "$name: the failed park is an event" || fail "$name: the failed park is an event" "none"
 	wait_for 10 sh -c "\"$ctl\" status | grep -q 'the last park failed'" &&
 	    pass "$name: status says the park failed" || fail "$name: status says the park failed" "$("$ctl" status | grep substrate)"
