@@ -65,11 +65,6 @@ struct act {
 	int safe_ok;			/* the last safe state's commands: 1 confirmed, 0 not, -1 pending */
 };
 
-/* The generation travels with each request as its callback argument. */
-struct act_call {
-	struct act *act;
-	unsigned generation;
-};
 
 static void act_submit(struct act *act, const struct hw_request *req);
 static void act_park_next(struct act *act);
@@ -223,12 +218,11 @@ act_on_lift_check(struct act *act, const struct hw_result *res)
 static void
 act_on_result(void *arg, const struct hw_request *req, const struct hw_result *res)
 {
-	struct act_call *call = arg;
-	struct act *act = call->act;
-	int current = call->generation == act->generation, arrived;
+	struct act *act = arg;
+	/* the generation travels with each request as its tag */
+	int current = req->tag == act->generation, arrived;
 	char error[320];
 
-	free(call);
 	if (!current)
 		return;
 	if (act->phase == ACT_PARK_LIFT || act->phase == ACT_PARK_TRANSFER) {
@@ -282,23 +276,20 @@ act_on_poll(void *arg)
 	act_submit(act, &req);
 }
 
-/* Submits through the hardware layer; a refusal fails the operation. */
+/*
+ * Submits through the hardware layer; a refusal fails the operation. The
+ * request carries the generation, so a reply from before a safe state is
+ * known for stale (and a request the safe state drops costs nothing).
+ */
 static void
 act_submit(struct act *act, const struct hw_request *req)
 {
-	struct act_call *call = malloc(sizeof(*call));
+	struct hw_request tagged = *req;
 	char err[256];
 
-	if (call == NULL) {
-		act_fail(act, "out of memory");
-		return;
-	}
-	call->act = act;
-	call->generation = act->generation;
-	if (hw_submit(act->hw, req, act_on_result, call, err, sizeof(err)) == -1) {
-		free(call);
+	tagged.tag = act->generation;
+	if (hw_submit(act->hw, &tagged, act_on_result, act, err, sizeof(err)) == -1)
 		act_fail(act, "%s", err);
-	}
 }
 
 static int

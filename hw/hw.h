@@ -43,6 +43,7 @@ struct hw_request {
 	double value;		/* target mm, flow mL/min, speed mm/s, output 0/1 */
 	double speed_mm_s;	/* HW_MOVE: 0 means the device's max_speed */
 	int reverse;		/* HW_PUMP, HW_LINE */
+	unsigned tag;		/* the caller's own, handed back untouched in req */
 };
 
 /* Flags are -1 when the device's profile does not report them. */
