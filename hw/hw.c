@@ -119,9 +119,11 @@ hw_on_event(void *arg, int fd, uint32_t events)
 			hw_job_drop(job);
 			continue;
 		}
-		if (job->safe != NULL)
+		if (job->safe != NULL) {
+			if (hw->safe_cb != NULL)
+				hw->safe_cb(hw->safe_arg, job->req.device, &job->res);
 			hw_safe_step(job->safe, &job->res);
-		else if (job->done != NULL)
+		} else if (job->done != NULL)
 			job->done(job->arg, &job->req, &job->res);
 		free(job);
 	}
@@ -227,6 +229,20 @@ hw_enqueue(struct hw *hw, const struct hw_request *req, hw_done_cb done, void *a
 		snprintf(err, err_size, "out of memory");
 		return -1;
 	}
+	/* hw_open_outputs(): a line left unopened fails each request, in the loop thread */
+	if (dev->bus < 0 && hw->gpio[req->device] == NULL) {
+		job->res.ok = 0;
+		snprintf(job->res.error, sizeof(job->res.error), "device '%s' (GPIO %s/%s): not "
+		    "opened: %s", dev->name, dev->gpio.chip, dev->gpio.line,
+		    hw->gpio_error != NULL && hw->gpio_error[req->device] != NULL ?
+		    hw->gpio_error[req->device] : "inputs are not opened for the safe state alone");
+		job->done = done;
+		job->arg = arg;
+		job->safe = safe;
+		job->epoch = hw->epoch;
+		hw_complete(hw, job);
+		return 0;
+	}
 	job->done = done;
 	job->arg = arg;
 	job->safe = safe;
@@ -295,12 +311,14 @@ hw_safe_state(struct hw *hw, void (*done)(void *arg, int ok, const char *error),
 			if (batch != NULL)
 				batch->pending++;
 			if (hw_enqueue(hw, &req, NULL, NULL, batch, err, sizeof(err)) == -1) {
+				struct hw_result res = { .ok = 0 };
+
 				log_warnx("hw: safe state: %s", err);
-				if (batch != NULL) {
-					struct hw_result res = { .ok = 0 };
-					snprintf(res.error, sizeof(res.error), "%s", err);
+				snprintf(res.error, sizeof(res.error), "%s", err);
+				if (hw->safe_cb != NULL)
+					hw->safe_cb(hw->safe_arg, (int)i, &res);
+				if (batch != NULL)
 					hw_safe_step(batch, &res);
-				}
 			}
 		}
 	}
@@ -439,6 +457,13 @@ hw_set_watchdog_cb(struct hw *hw, hw_watchdog_cb cb, void *arg)
 	hw->wd_arg = arg;
 }
 
+void
+hw_set_safe_cb(struct hw *hw, hw_safe_cb cb, void *arg)
+{
+	hw->safe_cb = cb;
+	hw->safe_arg = arg;
+}
+
 double
 hw_axis_tolerance_mm(const struct hw *hw, int device)
 {
@@ -559,15 +584,29 @@ hw_open_gpio(struct hw *hw, size_t i, char *err, size_t err_size)
 	const struct rig_device *dev = &hw->rig->devices[i];
 	int level;
 
-	if (dev->role == RIG_VALVE)
+	if (dev->role == RIG_VALVE) {
 		/* requested already off: the line never glitches open */
-		return gpio_open_output(&dev->gpio, "lbld", 0, &hw->gpio[i], err, err_size);
+		if (gpio_open_output(&dev->gpio, hw->consumer, 0, &hw->gpio[i], err,
+		    err_size) == 0)
+			return 0;
+		if (!hw->outputs_only)
+			return -1;
+		/* the safe state goes on without it; its command reports why */
+		if ((hw->gpio_error[i] = strdup(err)) == NULL) {
+			snprintf(err, err_size, "out of memory");
+			return -1;
+		}
+		log_warnx("device '%s': %s", dev->name, err);
+		return 0;
+	}
 	if (dev->role != RIG_INPUT) {
 		snprintf(err, err_size, "device '%s': a %s cannot be on GPIO", dev->name,
 		    rig_role_names[dev->role]);
 		return -1;
 	}
-	if (gpio_open_input(&dev->gpio, "lbld", &hw->gpio[i], err, err_size) == -1)
+	if (hw->outputs_only)
+		return 0;
+	if (gpio_open_input(&dev->gpio, hw->consumer, &hw->gpio[i], err, err_size) == -1)
 		return -1;
 	if (gpio_get(hw->gpio[i], &level) == -1) {
 		snprintf(err, err_size, "device '%s' (GPIO %s/%s): cannot read: %s", dev->name,
@@ -631,8 +670,9 @@ hw_open_all(struct hw *hw, char *err, size_t err_size)
 	return 0;
 }
 
-int
-hw_open(const struct rig *rig, struct loop *loop, struct hw **out, char *err, size_t err_size)
+static int
+hw_open_mode(const struct rig *rig, struct loop *loop, int outputs_only, struct hw **out,
+    char *err, size_t err_size)
 {
 	struct hw *hw;
 	size_t i;
@@ -642,6 +682,8 @@ hw_open(const struct rig *rig, struct loop *loop, struct hw **out, char *err, si
 		snprintf(err, err_size, "out of memory");
 		return -1;
 	}
+	hw->outputs_only = outputs_only;
+	hw->consumer = outputs_only ? "lbl-safe" : "lbld";
 	hw->rig = rig;
 	hw->loop = loop;
 	hw->event_fd = -1;
@@ -652,7 +694,10 @@ hw_open(const struct rig *rig, struct loop *loop, struct hw **out, char *err, si
 	hw->gpio = calloc(rig->device_count + 1, sizeof(*hw->gpio));
 	hw->levels = calloc(rig->device_count + 1, sizeof(*hw->levels));
 	hw->wd = calloc(rig->device_count + 1, sizeof(*hw->wd));
-	if (hw->buses == NULL || hw->gpio == NULL || hw->levels == NULL || hw->wd == NULL) {
+	if (outputs_only)
+		hw->gpio_error = calloc(rig->device_count + 1, sizeof(*hw->gpio_error));
+	if (hw->buses == NULL || hw->gpio == NULL || hw->levels == NULL || hw->wd == NULL ||
+	    (outputs_only && hw->gpio_error == NULL)) {
 		snprintf(err, err_size, "out of memory");
 		hw->bus_count = 0;
 		hw_close(hw);
@@ -666,6 +711,19 @@ hw_open(const struct rig *rig, struct loop *loop, struct hw **out, char *err, si
 	}
 	*out = hw;
 	return 0;
+}
+
+int
+hw_open(const struct rig *rig, struct loop *loop, struct hw **out, char *err, size_t err_size)
+{
+	return hw_open_mode(rig, loop, 0, out, err, err_size);
+}
+
+int
+hw_open_outputs(const struct rig *rig, struct loop *loop, struct hw **out, char *err,
+    size_t err_size)
+{
+	return hw_open_mode(rig, loop, 1, out, err, err_size);
 }
 
 void
@@ -707,5 +765,8 @@ hw_close(struct hw *hw)
 	free(hw->gpio);
 	free(hw->levels);
 	free(hw->wd);
+	for (i = 0; hw->gpio_error != NULL && i < hw->rig->device_count; i++)
+		free(hw->gpio_error[i]);
+	free(hw->gpio_error);
 	free(hw);
 }

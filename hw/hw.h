@@ -67,6 +67,16 @@ typedef void (*hw_input_cb)(void *arg, int device, int active);
  */
 int hw_open(const struct rig *rig, struct loop *loop, struct hw **out, char *err,
     size_t err_size);
+/*
+ * hw_open() for a program that only makes the rig safe (lbl-safe), which
+ * may find lines held by another process: inputs are not opened at all
+ * (requests to them fail), and a GPIO output that cannot be opened does
+ * not fail the open but is logged, and each request to it, its safe-state
+ * command included, fails with that reason. Its GPIO consumer is
+ * "lbl-safe".
+ */
+int hw_open_outputs(const struct rig *rig, struct loop *loop, struct hw **out, char *err,
+    size_t err_size);
 /* Stops the workers (interrupting transactions) and releases every line. */
 void hw_close(struct hw *hw);
 
@@ -129,6 +139,15 @@ void hw_safe_state(struct hw *hw, void (*done)(void *arg, int ok, const char *er
 typedef void (*hw_watchdog_cb)(void *arg, int device, const char *error);
 int hw_watchdog_arm(struct hw *hw, int on);
 void hw_set_watchdog_cb(struct hw *hw, hw_watchdog_cb cb, void *arg);
+
+/*
+ * Reports each command of every later hw_safe_state() as it completes, from
+ * the loop thread: the device and its result (an error names device, bus,
+ * unit and register). Commands dropped by a newer safe state are not
+ * reported; that one reports its own.
+ */
+typedef void (*hw_safe_cb)(void *arg, int device, const struct hw_result *res);
+void hw_set_safe_cb(struct hw *hw, hw_safe_cb cb, void *arg);
 
 /* An axis is at its target within this when its profile has no in-position flag. */
 double hw_axis_tolerance_mm(const struct hw *hw, int device);

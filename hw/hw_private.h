@@ -81,6 +81,11 @@ struct hw {
 	int poll_interval_ms;
 	int poll_pending;		/* Modbus input reads in flight */
 	unsigned epoch;			/* loop thread only */
+	int outputs_only;		/* hw_open_outputs(): for the safe state alone */
+	const char *consumer;		/* GPIO consumer label: "lbld" or "lbl-safe" */
+	char **gpio_error;		/* outputs_only: per device, why its line is not open */
+	hw_safe_cb safe_cb;
+	void *safe_arg;
 	struct hw_wd *wd;		/* per device */
 	int wd_count;			/* devices with a comm_timeout */
 	int wd_on;			/* hw_watchdog_arm(hw, 1) was the last call */
