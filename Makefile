@@ -30,7 +30,7 @@ CFLAGS   += -O1 -fsanitize=address,undefined -fno-omit-frame-pointer -fno-saniti
 LDFLAGS  += -fsanitize=address,undefined
 endif
 
-MAINS    := daemon/lbld_main.c daemon/lblctl_main.c hw/simrig_main.c
+MAINS    := daemon/lbld_main.c daemon/lblctl_main.c hw/simrig_main.c hw/safe_main.c
 GPIO_SRC := hw/gpio_v1.c hw/gpio_v2.c
 LIB_SRC  := $(filter-out $(MAINS) $(GPIO_SRC), $(wildcard daemon/*.c recipes/*.c hw/*.c db/*.c))
 LIB_SRC  += $(if $(GPIOD_V2),$(wildcard hw/gpio_v2.c),$(wildcard hw/gpio_v1.c))
@@ -39,6 +39,7 @@ UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 BINS     := $(foreach m,$(MAINS),$(if $(wildcard $(m)),$(BUILD)/$(patsubst %_main,%,$(basename $(notdir $(m))))))
 BINS     := $(subst simrig,lbl-simrig,$(BINS))
+BINS     := $(patsubst %/safe,%/lbl-safe,$(BINS))
 
 BENCH_SRC := $(wildcard tests/bench/*.c)
 BENCH_BIN := $(BENCH_SRC:tests/bench/%.c=$(BUILD)/bench/%)
@@ -70,6 +71,8 @@ $(BUILD)/lbld: $(BUILD)/daemon/lbld_main.o $(BUILD)/liblbl.a
 $(BUILD)/lblctl: $(BUILD)/daemon/lblctl_main.o $(BUILD)/liblbl.a
 	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
 $(BUILD)/lbl-simrig: $(BUILD)/hw/simrig_main.o $(BUILD)/liblbl.a
+	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+$(BUILD)/lbl-safe: $(BUILD)/hw/safe_main.o $(BUILD)/liblbl.a
 	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
 $(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(BUILD)/liblbl.a
 	@mkdir -p $(dir $@)
@@ -128,11 +131,12 @@ install: all
 	    $(DESTDIR)$(SYSLIBDIR)/sysusers.d $(DESTDIR)$(SYSLIBDIR)/tmpfiles.d \
 	    $(DESTDIR)$(DATADIR)/bash-completion/completions $(DESTDIR)$(DATADIR)/lbl/examples
 	install -m 0755 $(BUILD)/lbld $(DESTDIR)$(SBINDIR)/lbld
-	install -m 0755 $(BUILD)/lblctl $(BUILD)/lbl-simrig $(DESTDIR)$(BINDIR)/
-	install -m 0644 daemon/lblctl.1 hw/lbl-simrig.1 $(DESTDIR)$(MANDIR)/man1/
+	install -m 0755 $(BUILD)/lblctl $(BUILD)/lbl-simrig $(BUILD)/lbl-safe $(DESTDIR)$(BINDIR)/
+	install -m 0644 daemon/lblctl.1 hw/lbl-simrig.1 hw/lbl-safe.1 $(DESTDIR)$(MANDIR)/man1/
 	install -m 0644 recipes/lbl-recipe.5 hw/lbl-rig.5 $(DESTDIR)$(MANDIR)/man5/
 	install -m 0644 daemon/lbld.8 $(DESTDIR)$(MANDIR)/man8/
-	sed 's|/usr/sbin/lbld|$(SBINDIR)/lbld|' systemd/lbld.service >$(DESTDIR)$(UNITDIR)/lbld.service
+	sed -e 's|/usr/sbin/lbld|$(SBINDIR)/lbld|' -e 's|/usr/bin/lbl-safe|$(BINDIR)/lbl-safe|' \
+	    systemd/lbld.service >$(DESTDIR)$(UNITDIR)/lbld.service
 	chmod 0644 $(DESTDIR)$(UNITDIR)/lbld.service
 	install -m 0644 systemd/lbl.sysusers $(DESTDIR)$(SYSLIBDIR)/sysusers.d/lbl.conf
 	install -m 0644 systemd/lbl.tmpfiles $(DESTDIR)$(SYSLIBDIR)/tmpfiles.d/lbl.conf

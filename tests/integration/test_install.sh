@@ -24,7 +24,7 @@ else
 fi
 
 # ---- programs ----
-for f in usr/sbin/lbld usr/bin/lblctl usr/bin/lbl-simrig; do
+for f in usr/sbin/lbld usr/bin/lblctl usr/bin/lbl-simrig usr/bin/lbl-safe; do
 	[ -f "$dest/$f" ] && [ -x "$dest/$f" ] && pass "/$f installed executable" ||
 	    fail "/$f installed executable" "$(ls -l "$dest/$f" 2>&1)"
 done
@@ -35,7 +35,7 @@ out=$("$dest/usr/sbin/lbld" --version 2>&1) && [ -n "$out" ] &&
     fail "installed lblctl prints its usage" "$("$dest/usr/bin/lblctl" --help 2>&1 | head -3)"
 
 # ---- man pages ----
-for m in man8/lbld.8 man1/lblctl.1 man5/lbl-recipe.5 man5/lbl-rig.5; do
+for m in man8/lbld.8 man1/lblctl.1 man1/lbl-safe.1 man5/lbl-recipe.5 man5/lbl-rig.5; do
 	f="$dest/usr/share/man/$m"
 	if [ ! -s "$f" ]; then
 		fail "man page $m" "missing or empty"
@@ -54,6 +54,8 @@ unit="$dest/usr/lib/systemd/system/lbld.service"
 [ -f "$unit" ] && pass "unit in /usr/lib/systemd/system" || fail "unit in /usr/lib/systemd/system" "missing"
 grep -q '^ExecStart=/usr/sbin/lbld ' "$unit" 2>/dev/null && pass "unit runs /usr/sbin/lbld" ||
     fail "unit runs /usr/sbin/lbld" "$(grep '^ExecStart' "$unit" 2>&1)"
+grep -q '^ExecStopPost=/usr/bin/lbl-safe ' "$unit" 2>/dev/null && pass "unit runs /usr/bin/lbl-safe after lbld stops" ||
+    fail "unit runs /usr/bin/lbl-safe after lbld stops" "$(grep '^ExecStopPost' "$unit" 2>&1)"
 sysusers="$dest/usr/lib/sysusers.d/lbl.conf"
 tmpfiles="$dest/usr/lib/tmpfiles.d/lbl.conf"
 for l in '^u lbl ' '^m lbl gpio' '^m lbl dialout'; do
@@ -81,10 +83,11 @@ done
 
 # Another prefix: the unit follows SBINDIR and goes where systemd looks.
 if lbl_install "$LBL_TMP/local" /usr/local &&
-    grep -q '^ExecStart=/usr/local/sbin/lbld ' "$LBL_TMP/local/lib/systemd/system/lbld.service"; then
-	pass "PREFIX=/usr/local: unit in /lib/systemd/system runs /usr/local/sbin/lbld"
+    grep -q '^ExecStart=/usr/local/sbin/lbld ' "$LBL_TMP/local/lib/systemd/system/lbld.service" &&
+    grep -q '^ExecStopPost=/usr/local/bin/lbl-safe ' "$LBL_TMP/local/lib/systemd/system/lbld.service"; then
+	pass "PREFIX=/usr/local: unit in /lib/systemd/system runs /usr/local/sbin/lbld and /usr/local/bin/lbl-safe"
 else
-	fail "PREFIX=/usr/local: unit in /lib/systemd/system runs /usr/local/sbin/lbld" \
+	fail "PREFIX=/usr/local: unit in /lib/systemd/system runs /usr/local/sbin/lbld and /usr/local/bin/lbl-safe" \
 	    "$(tail -3 "$LBL_TMP/install.log"; ls -R "$LBL_TMP/local/lib" 2>&1 | head -5)"
 fi
 
@@ -121,7 +124,8 @@ else
 	# verify: a copy of the installed unit whose ExecStart is the DESTDIR's
 	# lbld; MANPATH lets it find the Documentation= pages in the DESTDIR.
 	mkdir -p "$LBL_TMP/unit"
-	sed "s|^ExecStart=/usr/sbin/lbld|ExecStart=$dest/usr/sbin/lbld|" "$unit" >"$LBL_TMP/unit/lbld.service"
+	sed -e "s|^ExecStart=/usr/sbin/lbld|ExecStart=$dest/usr/sbin/lbld|" \
+	    -e "s|^ExecStopPost=/usr/bin/lbl-safe|ExecStopPost=$dest/usr/bin/lbl-safe|" "$unit" >"$LBL_TMP/unit/lbld.service"
 	if MANPATH="$dest/usr/share/man" systemd-analyze verify "$LBL_TMP/unit/lbld.service" \
 	    >"$LBL_TMP/verify.log" 2>&1 && ! grep -q . "$LBL_TMP/verify.log"; then
 		pass "systemd-analyze verify: installed unit"
