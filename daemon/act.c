@@ -506,6 +506,12 @@ act_safe_state(struct act *act, int park)
 }
 
 void
+act_keep_alive(struct act *act, int on)
+{
+	hw_watchdog_arm(act->hw, on);
+}
+
+void
 act_require_readback(struct act *act)
 {
 	act->lift.confirmed = 0;

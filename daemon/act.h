@@ -71,6 +71,12 @@ void act_note_position(struct act *act, int device, double position_mm);
  * safe height with no lift motion since.
  */
 void act_require_readback(struct act *act);
+/*
+ * Arms (on = 1) or disarms the devices' own communication-loss timeouts
+ * (the rig file's comm_timeout) and keeps them fed meanwhile, so that they
+ * stop by themselves if lbld dies or hangs during a batch (hw_watchdog_arm).
+ */
+void act_keep_alive(struct act *act, int on);
 /* Whether the substrate is parked (the last park succeeded, nothing moved since). */
 int act_parked(const struct act *act);
 /* One line for status: parked, withdrawn, lowered or unknown, with positions and what to do. */

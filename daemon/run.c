@@ -196,6 +196,13 @@ run_release(struct run *run)
 	recipe_free(run->recipe);
 	free(run->dips);
 	free(run->volume_ml);
+	if (run->plan != NULL && run->stopped == NULL)
+		/*
+		 * The batch is over: the devices' own timeouts are disarmed. When
+		 * lbld is stopping they stay armed: the devices are stopped
+		 * already, and the disarm writes would not outlive the exit.
+		 */
+		act_keep_alive(run->ctx.act, 0);
 	run->plan = NULL;
 	run->recipe = NULL;
 	run->dips = NULL;
@@ -1083,6 +1090,7 @@ run_start(struct run *run, struct recipe *recipe, struct plan *plan, int64_t rec
 	    "(time scale %g)", recipe->name, recipe->version, plan->bilayers,
 	    plan->total_ms / 1000.0, run->ctx.time_scale);
 	*batch_id = run->batch_id;
+	act_keep_alive(run->ctx.act, 1);
 	run->step = 0;
 	run->t0_ns = loop_now_ns();
 	run->state = RUN_STEP;
@@ -1120,6 +1128,7 @@ run_resume_batch(struct run *run, int64_t batch_id, struct recipe *recipe, struc
 	run->t0_ns = loop_now_ns() - run_scaled_ns(run, plan->steps[run->step].start_ms);
 	run_event(run, "resume", NULL, "batch resumed after step %d of %zu", last_done_seq,
 	    plan->count);
+	act_keep_alive(run->ctx.act, 1);
 	run->state = RUN_STEP;
 	run_next_step(run);
 	return 0;
