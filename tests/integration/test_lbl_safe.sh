@@ -7,7 +7,10 @@
 #     (bus, unit, register), yet every other device is stopped;
 #   - it refuses while lbld (here a stand-in) holds the database's lock,
 #     sending nothing, and goes on with --force; a free lock is no obstacle;
-#   - a bad rig file gives FILE:LINE:COL and exit 2, and nothing is sent.
+#   - a bad rig file gives FILE:LINE:COL and exit 2, and nothing is sent;
+#   - the simulator's device watchdog, the other half of the net: a pump
+#     whose communication-loss timeout is armed runs on while fed and stops
+#     by itself when its master goes silent, or cannot reach it.
 set -u
 . "$LBL_TOP/tests/integration/lib.sh"
 rig="$LBL_TMP/rig.yaml"
@@ -169,6 +172,47 @@ MUTATIONS
 safe --rig "$rig" --bogus >/dev/null
 [ $? = 2 ] && grep -q '^usage: lbl-safe' "$LBL_TMP/safe.err" && pass "usage error: exit 2" ||
     fail "usage error: exit 2" "$(cat "$LBL_TMP/safe.err")"
+
+# ---- the simulator's device watchdog, driven by hand (mbpoll as the master) ----
+# pump-rinse (unit 4, generic-pump: its timeout in HR 3, ms)
+feed() { # SECONDS: reads its watchdog register every 100 ms
+	n=0
+	while [ $n -lt $(($1 * 10)) ]; do
+		mbpoll -m tcp -p "$drives" -a 4 -t 4 -r 4 -c 1 -o 0.1 -1 -q 127.0.0.1 >/dev/null 2>&1
+		sleep 0.1; n=$((n + 1))
+	done
+}
+stops_within() { # MS: pump-rinse stops by itself within MS; the time in $ms
+	t0=$(date +%s%N)
+	while [ "$(field pump-rinse running)" = 1 ] && [ "$(elapsed_ms "$t0")" -lt "$1" ]; do sleep 0.02; done
+	ms=$(elapsed_ms "$t0")
+	[ "$(field pump-rinse running)" = 0 ]
+}
+write "$drives" 4 4 4 400 && write "$drives" 4 4 1 1000 0 1 || fail "arm pump-rinse" "write failed"
+[ "$(field pump-rinse watchdog)" = 400 ] && pass "watchdog: written 400 ms, get says watchdog=400" ||
+    fail "watchdog: armed" "$(simctl get pump-rinse)"
+feed 1
+[ "$(field pump-rinse running)" = 1 ] && [ "$(field pump-rinse tripped)" = 0 ] &&
+    pass "watchdog: fed every 100 ms, the pump runs on" || fail "watchdog: fed, the pump runs on" "$(simctl get pump-rinse)"
+stops_within 2000 && [ "$ms" -lt 700 ] && [ "$(field pump-rinse tripped)" = 1 ] &&
+    pass "watchdog: its master silent, the pump stops by itself ($ms ms, timeout 400 ms), tripped=1" ||
+    fail "watchdog: the pump stops by itself" "$ms ms: $(simctl get pump-rinse)"
+write "$drives" 4 4 4 0 && write "$drives" 4 4 3 1 || fail "disarm pump-rinse" "write failed"
+[ "$(field pump-rinse watchdog)" = 0 ] && [ "$(field pump-rinse tripped)" = 0 ] &&
+    pass "watchdog: 0 written disarms and clears the trip" || fail "watchdog: disarm" "$(simctl get pump-rinse)"
+sleep 0.8
+[ "$(field pump-rinse running)" = 1 ] && pass "watchdog: disarmed, the pump runs unfed" ||
+    fail "watchdog: disarmed, the pump runs unfed" "$(simctl get pump-rinse)"
+# a master still talking, but the device cannot hear it (cable cut)
+write "$drives" 4 4 4 400 || fail "arm pump-rinse again" "write failed"
+simctl fault pump-rinse silent >/dev/null
+feed 1 &
+feeder=$!
+stops_within 2000 && [ "$ms" -lt 700 ] && pass "watchdog: a device that hears nothing stops by itself ($ms ms)" ||
+    fail "watchdog: a silent device stops by itself" "$ms ms: $(simctl get pump-rinse)"
+wait "$feeder"
+simctl clear pump-rinse >/dev/null
+write "$drives" 4 4 4 0 || fail "disarm pump-rinse" "write failed"
 
 sanitizer_clean "$LBL_TMP/safe.all" "lbl-safe"
 sanitizer_clean "$LBL_TMP/simrig.err" "lbl-simrig"
