@@ -25,6 +25,7 @@
 #include "notify.h"
 #include "paths.h"
 #include "profile.h"
+#include "record.h"
 
 /*
  * How long a stop may take to make the rig safe (stops confirmed, the
@@ -71,6 +72,14 @@ lbld_act_done(void *arg, int ok, double value, const char *error)
 	struct lbld *l = arg;
 
 	run_act_done(l->run, ok, value, error);
+}
+
+static void
+lbld_record_fault(void *arg, const char *why)
+{
+	struct lbld *l = arg;
+
+	run_record_fault(l->run, why);
 }
 
 static void
@@ -454,7 +463,15 @@ main(int argc, char **argv)
 	if ((l.act = act_open(l.loop, l.rig, l.hw, lbld_act_done, lbld_safety, &l)) == NULL)
 		fatalx("cannot set up actuation");
 	act_set_time_scale(l.act, l.time_scale);
+	/*
+	 * From here on the loop never waits on the database's lock: another
+	 * process's transaction makes a write fail at once, and the batch
+	 * record holds it in memory and retries (record.h).
+	 */
+	if ((l.record = record_new(l.db, l.loop, lbld_record_fault, &l)) == NULL)
+		fatalx("cannot set up the batch record");
 	memset(&ctx, 0, sizeof(ctx));
+	ctx.record = l.record;
 	ctx.loop = l.loop;
 	ctx.act = l.act;
 	ctx.db = l.db;
@@ -488,6 +505,8 @@ main(int argc, char **argv)
 	else
 		act_safe_state(l.act, 0);
 
+	if (db_set_busy_timeout(l.db, 0) == -1)
+		fatalx("cannot set up the database %s", db_path);
 	if ((l.control = control_open(l.loop, socket_path, lbld_request, &l)) == NULL)
 		fatalx("cannot listen on %s", socket_path);
 	if (loop_add_fd(l.loop, signal_fd, EPOLLIN, lbld_signal, &l) == -1)
@@ -510,6 +529,7 @@ main(int argc, char **argv)
 	close(signal_fd);
 	control_close(l.control);
 	run_free(l.run);
+	record_free(l.record);
 	act_close(l.act);
 	hw_close(l.hw);
 	loop_timer_free(l.stop_timer);

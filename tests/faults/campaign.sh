@@ -12,6 +12,8 @@
 #     lift fault then a new batch
 #   the safety net (case_safety_net.sh): kill -9 then lbl-safe, a device's
 #     own communication-loss timeout
+#   another process holds the database's write lock (case_dblock.sh): e-stop
+#     meanwhile, and a lock held past the record's hold limit
 #   bus drop (the simulator dies mid-run)
 #   kill -9 at LBL_KILLS (50) random points, each followed by restart and
 #     resume-batch, through as many batches as that takes
@@ -179,6 +181,7 @@ end_case
 
 # ---- what operators, systemd and package managers do ----
 . "$LBL_TOP/tests/faults/case_stops.sh"
+. "$LBL_TOP/tests/faults/case_dblock.sh"
 [ -f "$LBL_TOP/tests/faults/case_safety_net.sh" ] && . "$LBL_TOP/tests/faults/case_safety_net.sh"
 
 # ---- kill -9 at random points, each followed by restart and resume ----
