@@ -82,6 +82,25 @@ lbld_record_fault(void *arg, const char *why)
 	run_record_fault(l->run, why);
 }
 
+/*
+ * A device's own communication-loss timeout could not be armed or fed: it
+ * would not stop by itself if lbld died. An event on the batch, not a
+ * fault: the device may still answer lbld's commands.
+ */
+static void
+lbld_keep_alive_failed(void *arg, int device, const char *error)
+{
+	struct lbld *l = arg;
+	char message[400];
+
+	snprintf(message, sizeof(message), "communication-loss timeout not armed or fed: %s",
+	    error);
+	log_device_warnx(l->rig->devices[device].name, "%s", message);
+	if (record_event(l->record, run_batch_id(l->run), "fault", l->rig->devices[device].name,
+	    message) == -1)
+		log_warnx("the event was not recorded");
+}
+
 static void
 lbld_safety(void *arg, int device, int active)
 {
@@ -253,6 +272,7 @@ lbld_reload(struct lbld *l)
 	if ((l->act = act_open(l->loop, l->rig, l->hw, lbld_act_done, lbld_safety, l)) == NULL)
 		fatalx("reload: cannot set up actuation");
 	act_set_time_scale(l->act, l->time_scale);
+	hw_set_watchdog_cb(l->hw, lbld_keep_alive_failed, l);
 	run_set_rig(l->run, l->rig, l->rig_id, l->act);
 	log_info("reloaded: rig %s (%zu devices) from %s", l->rig->name, l->rig->device_count,
 	    l->rig_path);
@@ -463,6 +483,7 @@ main(int argc, char **argv)
 	if ((l.act = act_open(l.loop, l.rig, l.hw, lbld_act_done, lbld_safety, &l)) == NULL)
 		fatalx("cannot set up actuation");
 	act_set_time_scale(l.act, l.time_scale);
+	hw_set_watchdog_cb(l.hw, lbld_keep_alive_failed, &l);
 	/*
 	 * From here on the loop never waits on the database's lock: another
 	 * process's transaction makes a write fail at once, and the batch

@@ -1346,6 +1346,12 @@ run_note_closed(struct run *run, int64_t batch_id, const char *state)
 		snprintf(run->batch_state, sizeof(run->batch_state), "%s", state);
 }
 
+int64_t
+run_batch_id(const struct run *run)
+{
+	return run->plan != NULL ? run->batch_id : 0;
+}
+
 int
 run_busy(const struct run *run)
 {

@@ -129,6 +129,8 @@ void run_set_rig(struct run *run, const struct rig *rig, int64_t rig_id, struct 
 void run_note_closed(struct run *run, int64_t batch_id, const char *state);
 /* The batch record could not be kept (record.h): a running batch fails safely. */
 void run_record_fault(struct run *run, const char *why);
+/* The batch in progress, 0 when none (for events that belong to it). */
+int64_t run_batch_id(const struct run *run);
 /* Whether a batch is in progress (a second run is refused). */
 int run_busy(const struct run *run);
 
