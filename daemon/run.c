@@ -851,8 +851,14 @@ static void
 run_safe_done(struct run *run, int ok, int parked, const char *error)
 {
 	int64_t batch = run->plan != NULL ? run->batch_id : 0;
-	char message[400];
+	char message[400], why[128];
 
+	if (ok && run->park_asked && !parked && act_safety_active(run->ctx.act, why,
+	    sizeof(why))) {
+		/* an e-stop or interlock came during the park and stopped it */
+		ok = 0;
+		error = why;
+	}
 	if (!ok) {
 		snprintf(message, sizeof(message), "%s: %s", run->park_asked && !parked ?
 		    "the substrate was not parked" : "the safe state was not confirmed",
