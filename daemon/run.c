@@ -921,6 +921,15 @@ run_safety_input(struct run *run, int device, int active)
 
 	if (!active)
 		return;
+	if (run->stopped != NULL) {
+		/*
+		 * lbld is stopping: act made the rig safe already and the park
+		 * is given up; the batch stays interrupted, as the stop left it.
+		 */
+		record_event(run->ctx.record, run_batch_id(run), strcmp(dev->kind, "estop") == 0 ?
+		    "estop" : "interlock", dev->name, "engaged while lbld was stopping");
+		return;
+	}
 	if (run->state == RUN_IDLE || run->plan == NULL) {
 		/* no batch: still make sure nothing moves or runs */
 		run_safe(run, 0);
