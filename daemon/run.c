@@ -252,7 +252,9 @@ run_fault(struct run *run, const char *batch_state, int park, const char *fmt, .
 	vsnprintf(run->cause, sizeof(run->cause), fmt, ap);
 	va_end(ap);
 	log_warnx("batch %lld: %s: %s", (long long)run->batch_id, batch_state, run->cause);
-	run_end_step(run, "failed", loop_now_ns());
+	/* an operator's abort is not the step's failure */
+	run_end_step(run, strcmp(batch_state, "aborted") == 0 ? "aborted" : "failed",
+	    loop_now_ns());
 	run_record_solutions(run);
 	run_set_batch_state(run, batch_state, run->cause);
 	run_event(run, strcmp(batch_state, "aborted") == 0 ? "abort" : "fault", NULL, "%s",
@@ -908,6 +910,12 @@ run_act_done(struct run *run, int ok, double value, const char *error)
 	}
 	if (a->kind == ACT_MOVE)
 		run->motion_ns += loop_now_ns() - run->action_begin_ns;
+	if (a->kind == ACT_READ && !isfinite(value)) {
+		/* a reading of inf or NaN is a device fault, never a measurement */
+		run_fault(run, "failed", 1, "sensor '%s' read %g: not a measurement",
+		    run->ctx.rig->devices[a->device].name, value);
+		return;
+	}
 	if (a->kind == ACT_READ)
 		run_measured(run, value);
 	run->action_index++;
@@ -958,6 +966,12 @@ run_refuse(char *err, size_t size, const char *fmt, ...)
 int
 run_pause(struct run *run, int now, char *err, size_t size)
 {
+	if (run->state == RUN_SAFE && run->plan != NULL && run->safe_then == RUN_PAUSED)
+		return run_refuse(err, size, "batch %lld is pausing already: the substrate is "
+		    "being withdrawn and parked", (long long)run->batch_id);
+	if (run->state == RUN_SAFE && run->plan != NULL)
+		return run_refuse(err, size, "batch %lld is ending (%s): the rig is going to its "
+		    "safe state", (long long)run->batch_id, run->batch_state);
 	if (run->state == RUN_IDLE || run->state == RUN_SAFE)
 		return run_refuse(err, size, "no batch is running");
 	if (run->state == RUN_PAUSED)
@@ -1101,7 +1115,8 @@ run_start(struct run *run, struct recipe *recipe, struct plan *plan, int64_t rec
 	b.bilayers_target = plan->bilayers;
 	b.thickness_target_nm = recipe->target_thickness_nm > 0 ? recipe->target_thickness_nm :
 	    NAN;
-	b.thickness_estimated_nm = plan->thickness_nm[plan->bilayers];
+	/* the film as it stands: no bilayer yet (bilayers_done moves it on) */
+	b.thickness_estimated_nm = plan->thickness_nm[0];
 	b.software_version = LBL_VERSION;
 	b.time_scale = run->ctx.time_scale;
 	if (db_batch_create(run->ctx.db, &b, &run->batch_id) == -1) {
