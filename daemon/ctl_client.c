@@ -219,7 +219,7 @@ ctl_read_line(struct ctl_reader *r, int64_t timeout_ms, char **line)
 		r->used = 0;
 	}
 	for (;;) {
-		if ((nl = memchr(r->buf, '\n', r->len)) != NULL) {
+		if (r->len > 0 && (nl = memchr(r->buf, '\n', r->len)) != NULL) {
 			*nl = '\0';
 			r->used = (size_t)(nl - r->buf) + 1;
 			*line = r->buf;
