@@ -806,7 +806,10 @@ control_tell(int fd, const char *fmt, ...)
 	if ((size_t)len > sizeof(line) - 2)
 		len = (int)sizeof(line) - 2;
 	line[len++] = '\n';
-	/* best effort: a peer that is gone or does not read is closed anyway */
+	/*
+	 * Best effort, never waiting: a peer that is gone or does not read is
+	 * closed all the same, so a failure here changes nothing.
+	 */
 	if (send(fd, line, (size_t)len, MSG_DONTWAIT | MSG_NOSIGNAL) == -1)
 		return;
 }
@@ -826,36 +829,35 @@ control_log_refusals(struct control *control)
 		[CONTROL_REFUSED_RESERVED] = "only the operators' reserve left",
 		[CONTROL_REFUSED_PER_VIEWER] = "at a viewer's limit",
 	};
-	struct control_peer *top[CONTROL_REFUSAL_LOG_UIDS], *p;
+	struct control_peer *top[CONTROL_REFUSAL_LOG_UIDS], *p, *out;
 	unsigned refused = control->other_refused, dropped = control->other_dropped;
 	unsigned other_refused = control->other_refused, other_dropped = control->other_dropped;
+	unsigned events;
 	char text[1024];
 	size_t i, k, n = 0, len;
 
 	for (i = 0; i < CONTROL_MAX_PEERS; i++) {
 		p = &control->peers[i];
-		if (!p->used || p->refused + p->dropped == 0)
+		if (!p->used || (events = p->refused + p->dropped) == 0)
 			continue;
 		refused += p->refused;
 		dropped += p->dropped;
-		/* keep the uids with most, largest first */
-		for (k = n; k > 0 && top[k - 1]->refused + top[k - 1]->dropped <
-		    p->refused + p->dropped; k--)
-			if (k < CONTROL_REFUSAL_LOG_UIDS)
+		/* keep the uids with most, largest first; the rest are others */
+		out = p;
+		if (n == CONTROL_REFUSAL_LOG_UIDS &&
+		    top[n - 1]->refused + top[n - 1]->dropped < events)
+			out = top[--n];
+		if (out != p || n < CONTROL_REFUSAL_LOG_UIDS) {
+			for (k = n; k > 0 && top[k - 1]->refused + top[k - 1]->dropped < events;
+			    k--)
 				top[k] = top[k - 1];
-		if (k < CONTROL_REFUSAL_LOG_UIDS) {
-			if (n == CONTROL_REFUSAL_LOG_UIDS) {
-				/* the last one falls out: an other uid now */
-				other_refused += top[n - 1]->refused;
-				other_dropped += top[n - 1]->dropped;
-			} else {
-				n++;
-			}
 			top[k] = p;
-		} else {
-			other_refused += p->refused;
-			other_dropped += p->dropped;
+			n++;
+			if (out == p)
+				continue;
 		}
+		other_refused += out->refused;
+		other_dropped += out->dropped;
 	}
 	if (refused + dropped + control->accept_failures == 0)
 		return;
@@ -915,8 +917,10 @@ control_idle_fired(void *arg)
 	int dropped = 0;
 
 	while ((c = control->pending_head) != NULL && c->deadline_ns <= now) {
-		control_tell(c->fd, "fail 1 no complete request within %d s: lbld closed the "
-		    "connection", CONTROL_REQUEST_TIMEOUT_MS / 1000);
+		/* not into the middle of an answer to a malformed request */
+		if (c->out_len == 0)
+			control_tell(c->fd, "fail 1 no complete request within %d s: lbld closed "
+			    "the connection", CONTROL_REQUEST_TIMEOUT_MS / 1000);
 		c->peer->dropped++;
 		control_client_free(c);
 		dropped = 1;
