@@ -34,6 +34,10 @@ struct lbld {
 	struct control *control;
 	double time_scale;
 	int64_t followed_batch;		/* the batch --wait followers wait for */
+	/* what the last notify said, so each operator wait is told to --wait once */
+	enum run_state told_state;
+	int64_t told_batch;
+	int told_step;
 	int stopping;			/* a stop signal came: only status is answered */
 	struct loop_timer *stop_timer;	/* the stop's deadline */
 	/* the probe of every device (start-up, reload) */

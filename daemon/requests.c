@@ -1,7 +1,8 @@
 /*
  * lbld's control commands. Each handler answers with control_finish(),
- * now or — for --wait and --follow — when the batch ends. Mutating
- * commands need control_may_write() (root, lbld's user, group lbl).
+ * now or — for --wait and --follow — when the batch ends. Who may give
+ * which command is one table, req_roles: viewers (any local user) read,
+ * operators (control_may_write: root, lbld's user, group lbl) also change.
  */
 #include <errno.h>
 #include <math.h>
@@ -78,14 +79,67 @@ req_parse(struct control_client *c, const struct control_request *req, int first
 	return positional;
 }
 
+/*
+ * Who may give each command. Viewers may read: status, the batch record
+ * (history, show, compare, export, series, which plot reads) and stored
+ * recipes (recipe list, show). Whatever changes the rig, a batch or the
+ * stored recipes is for operators. The first entry matching the command
+ * and its first word counts, so a subcommand not listed falls to its
+ * command's catch-all, which is for operators: what is not known to be a
+ * read is a change. A command not listed at all is unknown.
+ */
+static const struct req_role {
+	const char *command;
+	const char *subcommand;		/* NULL: any, or none */
+	int viewer;			/* 1: any local user; 0: operators only */
+} req_roles[] = {
+	{ "status", NULL, 1 },
+	{ "history", NULL, 1 },
+	{ "show", NULL, 1 },
+	{ "compare", NULL, 1 },
+	{ "export", NULL, 1 },
+	{ "series", NULL, 1 },
+	{ "recipe", "list", 1 },
+	{ "recipe", "show", 1 },
+	{ "recipe", NULL, 0 },		/* add */
+	{ "run", NULL, 0 },
+	{ "pause", NULL, 0 },
+	{ "resume", NULL, 0 },
+	{ "continue", NULL, 0 },
+	{ "abort", NULL, 0 },
+	{ "resume-batch", NULL, 0 },
+	{ "abort-batch", NULL, 0 },
+	{ "park", NULL, 0 },
+};
+
+/*
+ * Whether the client may give this request: 0 if so; -1 when it was
+ * answered (an unknown command, or an operator's command from a viewer).
+ */
 static int
-req_need_write(struct control_client *c, const char *command)
+req_allowed(struct control_client *c, const struct control_request *req)
 {
-	if (control_may_write(c))
-		return 0;
-	control_finish(c, 1, "%s: permission denied: changing the rig's state is for root and "
-	    "members of group %s (uid %d is neither)", command, CONTROL_GROUP,
-	    (int)control_peer_uid(c));
+	const struct req_role *r;
+	size_t i;
+
+	for (i = 0; i < sizeof(req_roles) / sizeof(req_roles[0]); i++) {
+		r = &req_roles[i];
+		if (strcmp(r->command, req->argv[0]) != 0)
+			continue;
+		if (r->subcommand != NULL &&
+		    (req->argc < 2 || strcmp(r->subcommand, req->argv[1]) != 0))
+			continue;
+		if (r->viewer || control_may_write(c))
+			return 0;
+		control_finish(c, 1, "%s%s%s: permission denied: changing the rig, a batch or the "
+		    "recipes is for root and members of group %s, and uid %d is neither (any "
+		    "user may view: status, history, show, recipe list)", req->argv[0],
+		    req->argc > 1 && strcmp(req->argv[0], "recipe") == 0 ? " " : "",
+		    req->argc > 1 && strcmp(req->argv[0], "recipe") == 0 ? req->argv[1] : "",
+		    CONTROL_GROUP, (int)control_peer_uid(c));
+		return -1;
+	}
+	control_finish(c, 2, "unknown command '%s'", req->argv[0]);
 	return -1;
 }
 
@@ -296,24 +350,65 @@ req_follower_done(void *arg, struct control_client *c)
 	const struct req_notify *n = arg;
 	const struct run_status *st = n->status;
 
-	if (st->batch_state && strcmp(st->batch_state, "completed") == 0)
+	if (st->batch_state && strcmp(st->batch_state, "completed") == 0) {
+		control_out(c, "batch %lld completed", (long long)st->batch_id);
 		control_finish(c, 0, " ");
-	else
+	} else
 		control_finish(c, 1, "batch %lld %s%s%s", (long long)st->batch_id,
 		    st->batch_state ? st->batch_state : "ended", st->message ? ": " : "",
 		    st->message ? st->message : "");
+}
+
+/*
+ * The line --wait tells when the batch waits for the operator (a prompt,
+ * a pause), with what answers it; NULL when it does not wait.
+ */
+static const char *
+req_operator_wait(const struct run_status *st, char *buf, size_t size)
+{
+	if (st->state == RUN_PROMPT)
+		snprintf(buf, size, "waiting for the operator: %s \u2014 answer with 'lblctl "
+		    "continue'", st->message ? st->message : "");
+	else if (st->state == RUN_PAUSED)
+		snprintf(buf, size, "batch %lld paused \u2014 'lblctl resume' continues it, "
+		    "'lblctl abort' ends it", (long long)st->batch_id);
+	else
+		return NULL;
+	return buf;
+}
+
+/*
+ * A --wait that begins while the batch already waits for the operator
+ * hears it at once; later waits reach it through lbld_notify.
+ */
+static void
+req_wait_begins(struct lbld *l, struct control_client *c)
+{
+	struct run_status st;
+	char line[700];
+
+	run_status(l->run, &st);
+	if (req_operator_wait(&st, line, sizeof(line)) != NULL)
+		control_out(c, "%s", line);
 }
 
 void
 lbld_notify(void *arg, const struct run_status *st)
 {
 	struct lbld *l = arg;
-	struct req_notify n;
-	char line[512];
+	struct req_notify n, wait;
+	char line[512], wait_line[700];
+	int told;
 
 	req_status_line(st, line, sizeof(line));
 	n.status = st;
 	n.line = line;
+	/* each wait for the operator once, however often it is notified */
+	told = st->state == l->told_state && st->batch_id == l->told_batch &&
+	    st->step_seq == l->told_step;
+	l->told_state = st->state;
+	l->told_batch = st->batch_id;
+	l->told_step = st->step_seq;
 	if (l->control == NULL) {
 		/* start-up, before the socket opens: systemd alone hears */
 		notify_status(line);
@@ -321,6 +416,12 @@ lbld_notify(void *arg, const struct run_status *st)
 	}
 	control_each_follower(l->control, LBLD_TAG_STATUS, req_follower_status, &n);
 	control_each_follower(l->control, LBLD_TAG_WAIT_FOLLOW, req_follower_line, &n);
+	if (!told && req_operator_wait(st, wait_line, sizeof(wait_line)) != NULL) {
+		wait.status = st;
+		wait.line = wait_line;
+		control_each_follower(l->control, LBLD_TAG_WAIT, req_follower_line, &wait);
+		control_each_follower(l->control, LBLD_TAG_WAIT_FOLLOW, req_follower_line, &wait);
+	}
 	if (st->state == RUN_IDLE) {
 		control_each_follower(l->control, LBLD_TAG_WAIT, req_follower_done, &n);
 		control_each_follower(l->control, LBLD_TAG_WAIT_FOLLOW, req_follower_done, &n);
@@ -424,8 +525,6 @@ req_recipe(struct lbld *l, struct control_client *c, const struct control_reques
 	int64_t id;
 
 	if (req->argc >= 2 && strcmp(req->argv[1], "add") == 0) {
-		if (req_need_write(c, "recipe add") == -1)
-			return;
 		if (req->payload == NULL || req->argc != 4) {
 			control_finish(c, 2, "usage: recipe add FILE");
 			return;
@@ -480,7 +579,7 @@ req_run(struct lbld *l, struct control_client *c, const struct control_request *
 	char err[300];
 	int i;
 
-	if (req_need_write(c, "run") == -1 || req_parse(c, req, 1, &a, allowed) == -1)
+	if (req_parse(c, req, 1, &a, allowed) == -1)
 		return;
 	if (req->argc < 2 || req->argv[1][0] == '-') {
 		control_finish(c, 2, "usage: run RECIPE|NAME[@VERSION] [--substrate ID] "
@@ -548,6 +647,7 @@ req_run(struct lbld *l, struct control_client *c, const struct control_request *
 	}
 	/* --wait: answered when the batch ends; --follow streams progress meanwhile */
 	control_follow(c, a.follow ? LBLD_TAG_WAIT_FOLLOW : LBLD_TAG_WAIT);
+	req_wait_begins(l, c);
 }
 
 static void
@@ -563,7 +663,7 @@ req_resume_batch(struct lbld *l, struct control_client *c, const struct control_
 	int64_t id;
 	int last;
 
-	if (req_need_write(c, "resume-batch") == -1 || req_parse(c, req, 1, &a, allowed) == -1)
+	if (req_parse(c, req, 1, &a, allowed) == -1)
 		return;
 	id = req->argc > 1 ? strtoll(req->argv[1], &end, 10) : 0;
 	if (req->argc < 2 || *end != '\0' || id <= 0) {
@@ -613,6 +713,7 @@ req_resume_batch(struct lbld *l, struct control_client *c, const struct control_
 		return;
 	}
 	control_follow(c, a.follow ? LBLD_TAG_WAIT_FOLLOW : LBLD_TAG_WAIT);
+	req_wait_begins(l, c);
 }
 
 /* pause, resume, continue, abort */
@@ -626,8 +727,6 @@ req_operator(struct lbld *l, struct control_client *c, const struct control_requ
 	char err[300], who[64];
 	int rc;
 
-	if (req_need_write(c, cmd) == -1)
-		return;
 	if (req_parse(c, req, 1, &a, strcmp(cmd, "pause") == 0 ? pause_opts : none) == -1)
 		return;
 	if (strcmp(cmd, "pause") == 0)
@@ -664,8 +763,6 @@ req_park(struct lbld *l, struct control_client *c, const struct control_request 
 {
 	char err[300], who[96];
 
-	if (req_need_write(c, "park") == -1)
-		return;
 	if (req->argc != 1) {
 		control_finish(c, 2, "usage: park");
 		return;
@@ -688,8 +785,6 @@ req_abort_batch(struct lbld *l, struct control_client *c, const struct control_r
 	char *end, who[96], cause[400];
 	int64_t id;
 
-	if (req_need_write(c, "abort-batch") == -1)
-		return;
 	id = req->argc == 2 ? strtoll(req->argv[1], &end, 10) : 0;
 	if (req->argc != 2 || *end != '\0' || id <= 0) {
 		control_finish(c, 2, "usage: abort-batch ID");
@@ -732,6 +827,8 @@ lbld_request(void *arg, struct control_client *c, const struct control_request *
 		control_finish(c, 1, "%s: lbld is stopping (the rig is being made safe)", cmd);
 		return;
 	}
+	if (req_allowed(c, req) == -1)
+		return;
 	if (strcmp(cmd, "status") == 0)
 		req_status(l, c, req);
 	else if (strcmp(cmd, "run") == 0)
