@@ -20,6 +20,7 @@ struct record;
 #define LBLD_TAG_STATUS	1	/* control followers of the live status */
 #define LBLD_TAG_WAIT	2	/* control followers waiting for the batch to end */
 #define LBLD_TAG_WAIT_FOLLOW 3	/* both: progress lines, then the batch's outcome */
+#define LBLD_TAG_STATUS_JSON 4	/* followers of the live status as JSON lines */
 
 struct lbld {
 	struct loop *loop;

@@ -13,6 +13,7 @@
 #include <time.h>
 
 #include "db.h"
+#include "json.h"
 #include "lbld.h"
 #include "log.h"
 #include "notify.h"
@@ -185,73 +186,66 @@ req_status_line(const struct run_status *st, char *buf, size_t size)
 		    st->state == RUN_PAUSED ? ", paused" : "");
 }
 
-/* A JSON string of text (null when NULL or empty and null_if_empty), escaped. */
-static void
-req_json_string(const char *text, int null_if_empty, char *out, size_t size)
+/* The status as one JSON object (the one JSON writer); -1 when it could not be built. */
+static int
+req_status_json_build(const struct run_status *st, struct json *j)
 {
-	size_t n = 0, i;
-
-	if (text == NULL || (null_if_empty && text[0] == '\0')) {
-		snprintf(out, size, "null");
-		return;
-	}
-	out[n++] = '"';
-	for (i = 0; text[i] && n < size - 8; i++) {
-		unsigned char ch = (unsigned char)text[i];
-		if (ch == '"' || ch == '\\') {
-			out[n++] = '\\';
-			out[n++] = (char)ch;
-		} else if (ch < 0x20) {
-			n += (size_t)snprintf(out + n, size - n, "\\u%04x", ch);
-		} else {
-			out[n++] = (char)ch;
-		}
-	}
-	out[n++] = '"';
-	out[n] = '\0';
+	json_object_begin(j);
+	json_key(j, "state");
+	json_string(j, run_state_names[st->state]);
+	json_key(j, "batch");
+	json_int(j, st->batch_id);
+	json_key(j, "batch_state");
+	json_string(j, st->batch_state);
+	json_key(j, "recipe");
+	json_string(j, st->recipe);
+	json_key(j, "version");
+	json_string(j, st->version);
+	json_key(j, "bilayer");
+	json_int(j, st->bilayer);
+	json_key(j, "bilayers");
+	json_int(j, st->bilayers);
+	json_key(j, "step");
+	json_int(j, st->step_seq);
+	json_key(j, "steps");
+	json_int(j, st->step_count);
+	json_key(j, "step_kind");
+	json_string(j, st->step_kind);
+	json_key(j, "where");
+	json_string(j, st->step_where);
+	json_key(j, "step_left_ms");
+	json_int(j, st->step_left_ms);
+	json_key(j, "run_left_ms");
+	json_int(j, st->run_left_ms);
+	json_key(j, "thickness_estimate_nm");
+	json_number(j, st->thickness_estimate_nm);
+	json_key(j, "thickness_measured_nm");
+	json_number(j, st->thickness_measured_nm);	/* NaN: not measured, null */
+	json_key(j, "message");
+	json_string(j, st->message);
+	json_key(j, "substrate");
+	json_string(j, st->substrate);
+	json_key(j, "safety");
+	json_string(j, st->safety[0] ? st->safety : NULL);
+	json_key(j, "next");
+	json_string(j, st->next[0] ? st->next : NULL);
+	json_key(j, "record");
+	json_string(j, st->record[0] ? st->record : NULL);
+	json_object_end(j);
+	return json_text(j) != NULL ? 0 : -1;
 }
 
 static void
 req_status_json(struct control_client *c, const struct run_status *st)
 {
-	char measured[32], substrate[1600], safety[900], next[600];
+	struct json j;
 
-	if (isnan(st->thickness_measured_nm))
-		snprintf(measured, sizeof(measured), "null");
+	json_init(&j);
+	if (req_status_json_build(st, &j) == 0)
+		control_out(c, "%s", json_text(&j));
 	else
-		snprintf(measured, sizeof(measured), "%.3f", st->thickness_measured_nm);
-	/* message text is the operator's or a device's: escape what JSON needs */
-	char message[600] = "null";
-	if (st->message) {
-		size_t n = 0, i;
-		message[n++] = '"';
-		for (i = 0; st->message[i] && n < sizeof(message) - 8; i++) {
-			unsigned char ch = (unsigned char)st->message[i];
-			if (ch == '"' || ch == '\\')
-				message[n++] = '\\', message[n++] = (char)ch;
-			else if (ch >= 0x20)
-				message[n++] = (char)ch;
-		}
-		message[n++] = '"';
-		message[n] = '\0';
-	}
-	req_json_string(st->substrate, 0, substrate, sizeof(substrate));
-	req_json_string(st->safety, 1, safety, sizeof(safety));
-	req_json_string(st->next, 1, next, sizeof(next));
-	control_out(c, "{\"state\":\"%s\",\"batch\":%lld,\"batch_state\":%s%s%s,"
-	    "\"recipe\":%s%s%s,\"version\":%s%s%s,\"bilayer\":%d,\"bilayers\":%d,\"step\":%d,"
-	    "\"steps\":%d,\"step_kind\":%s%s%s,\"where\":%s%s%s,\"step_left_ms\":%lld,"
-	    "\"run_left_ms\":%lld,\"thickness_estimate_nm\":%.3f,\"thickness_measured_nm\":%s,"
-	    "\"message\":%s,\"substrate\":%s,\"safety\":%s,\"next\":%s}", run_state_names[st->state], (long long)st->batch_id,
-	    st->batch_state ? "\"" : "", st->batch_state ? st->batch_state : "null",
-	    st->batch_state ? "\"" : "", st->recipe ? "\"" : "", st->recipe ? st->recipe : "null",
-	    st->recipe ? "\"" : "", st->version ? "\"" : "", st->version ? st->version : "null",
-	    st->version ? "\"" : "", st->bilayer, st->bilayers, st->step_seq, st->step_count,
-	    st->step_kind ? "\"" : "", st->step_kind ? st->step_kind : "null",
-	    st->step_kind ? "\"" : "", st->step_where ? "\"" : "",
-	    st->step_where ? st->step_where : "null", st->step_where ? "\"" : "",
-	    (long long)st->step_left_ms, (long long)st->run_left_ms, st->thickness_estimate_nm,
-	    measured, message, substrate, safety, next);
+		control_err(c, "status: out of memory for the JSON text");
+	json_free(&j);
 }
 
 static void
@@ -305,13 +299,18 @@ req_status(struct lbld *l, struct control_client *c, const struct control_reques
 		return;
 	run_status(l->run, &st);
 	if (a.follow) {
-		req_status_line(&st, line, sizeof(line));
-		control_out(c, "%s", line);
+		/* --follow --json: one JSON object per line, as each change happens */
+		if (a.json) {
+			req_status_json(c, &st);
+		} else {
+			req_status_line(&st, line, sizeof(line));
+			control_out(c, "%s", line);
+		}
 		if (!run_busy(l->run)) {
 			control_finish(c, 0, " ");
 			return;
 		}
-		control_follow(c, LBLD_TAG_STATUS);
+		control_follow(c, a.json ? LBLD_TAG_STATUS_JSON : LBLD_TAG_STATUS);
 		return;
 	}
 	if (a.json)
@@ -396,8 +395,9 @@ void
 lbld_notify(void *arg, const struct run_status *st)
 {
 	struct lbld *l = arg;
-	struct req_notify n, wait;
+	struct req_notify n, wait, json_line;
 	char line[512], wait_line[700];
+	struct json j;
 	int told;
 
 	req_status_line(st, line, sizeof(line));
@@ -415,6 +415,14 @@ lbld_notify(void *arg, const struct run_status *st)
 		return;
 	}
 	control_each_follower(l->control, LBLD_TAG_STATUS, req_follower_status, &n);
+	json_init(&j);
+	if (req_status_json_build(st, &j) == 0) {
+		json_line.status = st;
+		json_line.line = json_text(&j);
+		control_each_follower(l->control, LBLD_TAG_STATUS_JSON, req_follower_status,
+		    &json_line);
+	}
+	json_free(&j);
 	control_each_follower(l->control, LBLD_TAG_WAIT_FOLLOW, req_follower_line, &n);
 	if (!told && req_operator_wait(st, wait_line, sizeof(wait_line)) != NULL) {
 		wait.status = st;
