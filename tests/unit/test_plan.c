@@ -118,7 +118,7 @@ test_dip(void)
 	    p->steps[i].dwell_ms == 225000 && !p->steps[i].operator_wait, "wrong or missing");
 	TEST_EQ_INT("operator waits", p->operator_waits, 2);
 	TEST_EQ_INT("last step parks", p->steps[p->count - 1].kind, STEP_MOVE);
-	TEST_NEAR("parked at x=0", p->steps[p->count - 1].x_mm, 0, 1e-9);
+	TEST_EQ_INT("parked", p->steps[p->count - 1].station, rig->park);
 out:
 	plan_free(p);
 	recipe_free(r);
