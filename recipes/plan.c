@@ -783,12 +783,12 @@ plan_size(const struct recipe *r, const struct rig *rig, struct plan_size *out)
 
 /*
  * Runs the planner into a new plan of at most cap steps, keeping them all
- * (keep) or counting them only (keeping the last). Returns the plan, or
- * NULL when out of memory (reported).
+ * (keep) or counting them only (keeping the last); *overflow: it stopped at
+ * cap. Returns the plan, or NULL when out of memory (reported).
  */
 static struct plan *
 plan_expand(const struct recipe *r, const struct rig *rig, int64_t now, struct diag *d,
-    size_t cap, int keep)
+    size_t cap, int keep, int *overflow)
 {
 	struct planner p;
 	struct plan *plan;
@@ -845,6 +845,7 @@ plan_expand(const struct recipe *r, const struct rig *rig, int64_t now, struct d
 		if (p.overflow)
 			diag_error(d, NULL, "internal error: the recipe expands to more than the "
 			    "%zu steps counted for it", cap);
+		*overflow = p.overflow;
 	} else {
 		diag_error(d, NULL, "out of memory while planning");
 	}
@@ -885,21 +886,27 @@ plan_count_exact(const struct recipe *r, const struct rig *rig, const struct pla
 {
 	struct plan *plan;
 	struct diag scratch;
+	uint64_t cap;
+	int overflow = 0;
 
 	*count = size->least;
 	if (size->least == size->most)
 		return 1;
 	if (size->least > PLAN_MAX_STEPS)
 		return 0;
-	/* most <= 2 * least: each possible replacement comes before a step counted in least */
+	/*
+	 * most <= 2 * least, as each replacement it counts comes before a use
+	 * counted in least; the cap holds the work to that even if it did not.
+	 */
+	cap = size->most < 2 * PLAN_MAX_STEPS ? size->most : 2 * PLAN_MAX_STEPS;
 	diag_init(&scratch, "count");
-	plan = plan_expand(r, rig, 0, &scratch, (size_t)size->most, 0);
+	plan = plan_expand(r, rig, 0, &scratch, (size_t)cap, 0, &overflow);
 	diag_free(&scratch);
 	if (plan == NULL)
 		return -1;
 	*count = plan->count;
 	plan_free(plan);
-	return 1;
+	return overflow ? 0 : 1;
 }
 
 int
@@ -920,7 +927,7 @@ plan_build(const struct recipe *r, const struct rig *rig, int64_t now, struct di
 	struct plan_step *steps;
 	uint64_t count;
 	char n[32], max[32];
-	int errors = d->errors, exact = 1;
+	int errors = d->errors, exact = 1, overflow = 0;
 
 	*out = NULL;
 	plan_size(r, rig, &size);
@@ -931,13 +938,15 @@ plan_build(const struct recipe *r, const struct rig *rig, int64_t now, struct di
 		return -1;
 	}
 	if (count > PLAN_MAX_STEPS) {
+		if (count == UINT64_MAX)
+			exact = 0;	/* saturated */
 		diag_error(d, size.culprit, "this recipe expands to %s%s steps; a plan may have at "
 		    "most %s (lbld holds a batch's whole plan in memory for the run)",
 		    exact ? "" : "at least ", plan_format_count(count, n, sizeof(n)),
 		    plan_format_count(PLAN_MAX_STEPS, max, sizeof(max)));
 		return -1;
 	}
-	if ((plan = plan_expand(r, rig, now, d, (size_t)count, 1)) == NULL)
+	if ((plan = plan_expand(r, rig, now, d, (size_t)count, 1, &overflow)) == NULL)
 		return -1;
 	/* fewer when change_after limits inserted fewer replacements than they could */
 	if (plan->count > 0 && plan->count < plan->cap &&
