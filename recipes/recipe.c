@@ -966,6 +966,28 @@ recipe_parse_line(struct recipe_parser *p, const struct conf_node *n)
 	conf_get_duration(p->d, n, "rewind", 0, &r->rewind_ms);
 }
 
+
+/*
+ * resume: {allowed: true, within: 30min}: an interrupted batch may go on
+ * only that long after it stopped (chemistry does not wait: a bath ages,
+ * a half-built film takes up water).
+ */
+static void
+recipe_parse_resume(struct recipe_parser *p, const struct conf_node *n)
+{
+	static const char *const keys[] = { "allowed", "within", NULL };
+	struct recipe *r = p->recipe;
+	int allowed = 0;
+
+	if (conf_check_map(p->d, n, "resume", keys) == -1)
+		return;
+	if (conf_get_bool(p->d, n, "allowed", CONF_REQUIRED, &allowed) == 1)
+		r->resume_allowed = allowed;
+	if (conf_get_duration(p->d, n, "within", 0, &r->resume_within_ms) == 1 && !allowed)
+		diag_error(p->d, conf_lookup(n, "within"), "'within' bounds a resume that is "
+		    "allowed: set 'allowed: true' or drop 'within'");
+}
+
 static void
 recipe_parse_root(struct recipe_parser *p, const struct conf_node *root)
 {
@@ -994,7 +1016,9 @@ recipe_parse_root(struct recipe_parser *p, const struct conf_node *root)
 		recipe_parse_target(p, n);
 	if (conf_get_node(p->d, root, "growth", CONF_REQUIRED, CONF_MAP, NULL, &n) == 1)
 		recipe_parse_growth(p, n);
-	if (conf_get_enum(p->d, root, "resume", CONF_REQUIRED, resume, &resume_allowed) == 1)
+	if ((n = conf_lookup(root, "resume")) != NULL && n->type == CONF_MAP)
+		recipe_parse_resume(p, n);
+	else if (conf_get_enum(p->d, root, "resume", CONF_REQUIRED, resume, &resume_allowed) == 1)
 		r->resume_allowed = resume_allowed;
 	r->drip_ms = 5000;
 	conf_get_duration(p->d, root, "drip", 0, &r->drip_ms);

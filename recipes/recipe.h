@@ -153,6 +153,7 @@ struct recipe {
 	const struct conf_node *target_node;	/* for errors on the plan's size */
 	struct recipe_growth growth;
 	int resume_allowed;
+	int64_t resume_within_ms;	/* resume: {within: ...}; 0: no bound */
 	int64_t drip_ms;		/* default drip time after each withdrawal */
 	/* roll-to-roll */
 	double line_speed_mm_s;
