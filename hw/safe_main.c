@@ -38,8 +38,8 @@
 #include "gpio.h"
 #include "hw.h"
 #include "log.h"
-#include "paths.h"
 #include "loop.h"
+#include "paths.h"
 #include "profile.h"
 #include "rig.h"
 
