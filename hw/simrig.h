@@ -26,6 +26,13 @@
 
 /* --latency and the control socket's "latency MS" accept 0 to this. */
 #define SIMRIG_MAX_LATENCY_MS	60000
+/*
+ * A trickling device's default gap between the bytes of its answers: just
+ * inside libmodbus's default byte timeout (500 ms), the slowest a device
+ * can answer a master that bounds only the gap between bytes. "trickle:MS"
+ * takes 1 to SIMRIG_MAX_LATENCY_MS instead.
+ */
+#define SIMRIG_TRICKLE_MS	450
 
 enum simrig_fault {
 	SIMRIG_OK,
@@ -34,6 +41,8 @@ enum simrig_fault {
 	SIMRIG_STALL,		/* answers 2 s late, past any sane timeout */
 	SIMRIG_ALARM,		/* raises its alarm flag */
 	SIMRIG_STUCK,		/* axis: stops halfway and never arrives; pump: never runs */
+	SIMRIG_TRICKLE,		/* acts on each request at once, answers one byte every trickle_ms */
+	SIMRIG_HALF,		/* acts on each request, sends the first half of its answer, no more */
 	SIMRIG_FAULT_COUNT
 };
 
@@ -45,6 +54,7 @@ struct simrig_device {
 	int index;
 	modbus_mapping_t *map;
 	enum simrig_fault fault;
+	int trickle_ms;			/* SIMRIG_TRICKLE: the gap between two bytes of an answer */
 	int64_t updated_ns;		/* physics evaluated up to here */
 	/* axis */
 	double position_mm, from_mm, to_mm;
@@ -112,12 +122,16 @@ int simrig_net_start(struct simrig *sim, char *listening, size_t size);
 void simrig_net_stop(struct simrig *sim);
 
 /*
- * The control socket: "fault DEV KIND", "clear DEV", "get DEV", "set DEV 0|1",
- * "latency MS".
+ * The control socket: "fault DEV KIND [MS]", "clear DEV", "get DEV",
+ * "set DEV 0|1", "latency MS".
  */
 int simrig_ctl_start(struct simrig *sim, const char *path);
 void simrig_ctl_stop(struct simrig *sim);
-/* Applies a fault ("DEV:KIND" on the command line, or from the socket). */
+/*
+ * Applies a fault ("DEV:KIND" on the command line, or from the socket):
+ * kind is a name of simrig_fault_names, "clear", or "trickle:MS". Returns
+ * 0, or -1 with err saying what is accepted.
+ */
 int simrig_set_fault(struct simrig *sim, const char *device, const char *kind, char *err,
     size_t err_size);
 

@@ -1,7 +1,7 @@
 /*
  * lbl-simrig's control socket: tests switch faults and inputs at run time.
  * One command per line, one answer line each, "ok ..." or "error ...":
- *   fault DEV silent|exception|stall|alarm|stuck   clear DEV
+ *   fault DEV silent|exception|stall|alarm|stuck|half|trickle [MS]   clear DEV
  *   get DEV (state as key=value)                   set DEV 0|1 (Modbus input or valve)
  *   latency MS (every Modbus answer from now on MS milliseconds late)
  */
@@ -44,8 +44,13 @@ simrig_ctl_command(struct simrig *sim, char *line, char *out, size_t size)
 		snprintf(out, size, "error empty command\n");
 		return;
 	}
-	if (strcmp(words[0], "fault") == 0 && n == 3) {
-		if (simrig_set_fault(sim, words[1], words[2], err, sizeof(err)) == -1)
+	if (strcmp(words[0], "fault") == 0 && (n == 3 || n == 4)) {
+		char kind[64];
+
+		/* "fault DEV trickle MS" is the command line's DEV:trickle:MS */
+		snprintf(kind, sizeof(kind), "%s%s%s", words[2], n == 4 ? ":" : "",
+		    n == 4 ? words[3] : "");
+		if (simrig_set_fault(sim, words[1], kind, err, sizeof(err)) == -1)
 			snprintf(out, size, "error %s\n", err);
 		else
 			snprintf(out, size, "ok\n");
@@ -91,7 +96,7 @@ simrig_ctl_command(struct simrig *sim, char *line, char *out, size_t size)
 		strcat(out, "\n");
 		return;
 	}
-	snprintf(out, size, "error unknown command (fault DEV KIND, clear DEV, get DEV, "
+	snprintf(out, size, "error unknown command (fault DEV KIND [MS], clear DEV, get DEV, "
 	    "set DEV 0|1, latency MS)\n");
 }
 

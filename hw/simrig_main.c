@@ -30,7 +30,8 @@ simrig_usage(void)
 	    "[--fault DEV:KIND]... [--control PATH] [--growth NM] [--trace FILE] [--verbose]\n"
 	    "  MS: every Modbus answer that many milliseconds late, wall time (0 to %d; "
 	    "default 0)\n"
-	    "  KIND: silent, exception, stall, alarm or stuck\n", SIMRIG_MAX_LATENCY_MS);
+	    "  KIND: silent, exception, stall, alarm, stuck, half, or trickle[:MS] (one byte "
+	    "every MS, default %d)\n", SIMRIG_MAX_LATENCY_MS, SIMRIG_TRICKLE_MS);
 	exit(2);
 }
 

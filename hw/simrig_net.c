@@ -33,6 +33,12 @@ struct simrig_client {
 	size_t len;
 	int64_t last_byte_ns;
 	int64_t last_due_ns;		/* due time of its latest in-order delayed answer */
+	/* a trickling device's answer to this client: the bytes still to send */
+	uint8_t out[SIMRIG_FRAME_MAX];
+	size_t out_len, out_sent;
+	int trickle_ms;
+	int64_t trickle_next_ns;
+	struct loop_timer *trickle_timer;	/* created at the first trickle */
 	struct simrig_client *next;
 };
 
@@ -61,6 +67,11 @@ struct simrig_net {
 	unsigned next_serial;
 	struct simrig_delayed *delayed;	/* sorted by due time; equal times in arrival order */
 	struct loop_timer *delay_timer;
+	/*
+	 * A socket pair that catches an answer libmodbus builds, for the
+	 * trickle and half faults, which send it in pieces; -1 until needed.
+	 */
+	int capture[2];
 };
 
 static void simrig_answer(struct simrig_server *server, struct simrig_client *client,
@@ -168,6 +179,98 @@ simrig_request(struct simrig_server *server, struct simrig_client *client, const
 	simrig_delay(server, client, req, len, due);
 }
 
+static void
+simrig_trickle_stop(struct simrig_client *client)
+{
+	client->out_len = client->out_sent = 0;
+	if (client->trickle_timer != NULL)
+		loop_timer_cancel(client->trickle_timer);
+}
+
+/* Sends the next byte of a trickled answer; the timer comes back for the one after. */
+static void
+simrig_on_trickle(void *arg)
+{
+	struct simrig_client *client = arg;
+
+	if (client->out_sent >= client->out_len)
+		return;
+	if (write(client->fd, client->out + client->out_sent, 1) != 1) {
+		/* a closed peer is noticed by the reader; the answer is given up */
+		simrig_trickle_stop(client);
+		return;
+	}
+	if (++client->out_sent == client->out_len) {
+		simrig_trickle_stop(client);
+		return;
+	}
+	client->trickle_next_ns += (int64_t)client->trickle_ms * 1000000;
+	if (loop_timer_at(client->trickle_timer, client->trickle_next_ns) == -1)
+		simrig_trickle_stop(client);
+}
+
+/*
+ * Builds the answer to req into out through a socket pair instead of the
+ * client's fd: libmodbus only sends what it builds. Returns its length, or
+ * -1 (logged).
+ */
+static int
+simrig_capture(struct simrig_server *server, struct simrig_device *dev, const uint8_t *req,
+    int len, uint8_t *out, size_t size)
+{
+	struct simrig_net *net = server->sim->net;
+	ssize_t n;
+
+	if (net->capture[0] == -1 && socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK |
+	    SOCK_CLOEXEC, 0, net->capture) == -1) {
+		log_warn("simrig: socketpair for a %s answer", simrig_fault_names[dev->fault]);
+		net->capture[0] = net->capture[1] = -1;
+		return -1;
+	}
+	modbus_set_socket(server->ctx, net->capture[0]);
+	if (modbus_reply(server->ctx, req, len, dev->map) == -1) {
+		log_warnx("device '%s': reply: %s", dev->cfg->name, modbus_strerror(errno));
+		return -1;
+	}
+	if ((n = read(net->capture[1], out, size)) <= 0) {
+		log_warn("device '%s': reading back its answer", dev->cfg->name);
+		return -1;
+	}
+	return (int)n;
+}
+
+/*
+ * The trickle and half faults: the device acts on the request as it
+ * arrives, as a slow device does, and its answer leaves in pieces: one
+ * byte now and one every trickle_ms (a new request from the client, or
+ * its going, ends the trickle), or the first half and then nothing.
+ */
+static void
+simrig_answer_slowly(struct simrig_server *server, struct simrig_client *client,
+    struct simrig_device *dev, const uint8_t *req, int len)
+{
+	int n = simrig_capture(server, dev, req, len, client->out, sizeof(client->out));
+
+	/* the RTU context closes its port at exit: it must hold the tty again */
+	modbus_set_socket(server->ctx, client->fd);
+	if (n <= 0)
+		return;
+	if (dev->fault == SIMRIG_HALF) {
+		if (write(client->fd, client->out, (size_t)n / 2) == -1)
+			log_warn("device '%s': half an answer", dev->cfg->name);
+		return;
+	}
+	if (client->trickle_timer == NULL &&
+	    (client->trickle_timer = loop_timer_new(server->sim->loop, simrig_on_trickle,
+	    client)) == NULL)
+		return;
+	client->out_len = (size_t)n;
+	client->out_sent = 0;
+	client->trickle_ms = dev->trickle_ms;
+	client->trickle_next_ns = loop_now_ns();
+	simrig_on_trickle(client);
+}
+
 /* Answers one whole request frame (MBAP header or RTU address first). */
 static void
 simrig_answer(struct simrig_server *server, struct simrig_client *client, const uint8_t *req,
@@ -195,7 +298,9 @@ simrig_answer(struct simrig_server *server, struct simrig_client *client, const 
 	if (server->rtu)
 		modbus_set_slave(server->ctx, unit);
 	simrig_phys_update(sim);
-	if (modbus_reply(server->ctx, req, len, dev->map) == -1 && sim->verbose)
+	if (dev->fault == SIMRIG_TRICKLE || dev->fault == SIMRIG_HALF)
+		simrig_answer_slowly(server, client, dev, req, len);
+	else if (modbus_reply(server->ctx, req, len, dev->map) == -1 && sim->verbose)
 		log_warnx("unit %d: reply: %s", unit, modbus_strerror(errno));
 	if (fc == 15 || fc == 16)
 		count = req[header + 3] << 8 | req[header + 4];
@@ -216,6 +321,8 @@ simrig_client_close(struct simrig_server *server, struct simrig_client *client)
 	}
 	loop_del_fd(server->sim->loop, client->fd);
 	close(client->fd);
+	if (client->trickle_timer != NULL)
+		loop_timer_free(client->trickle_timer);
 	free(client);
 }
 
@@ -323,6 +430,8 @@ simrig_on_data(void *arg, int fd, uint32_t events)
 			memmove(client->buf, client->buf + 1, --client->len);
 			continue;
 		}
+		/* the master talks again: a trickling answer to it is given up */
+		simrig_trickle_stop(client);
 		simrig_request(server, client, client->buf, frame);
 		client->len -= (size_t)frame;
 		memmove(client->buf, client->buf + frame, client->len);
@@ -440,6 +549,7 @@ simrig_net_start(struct simrig *sim, char *listening, size_t size)
 		return -1;
 	}
 	sim->net = net;
+	net->capture[0] = net->capture[1] = -1;
 	if ((net->delay_timer = loop_timer_new(sim->loop, simrig_on_delay_timer, net)) == NULL)
 		return -1;
 	listening[0] = '\0';
@@ -486,6 +596,8 @@ simrig_net_stop(struct simrig *sim)
 			if (server->rtu) {
 				/* modbus_close() closes the serial port itself */
 				loop_del_fd(sim->loop, server->clients->fd);
+				if (server->clients->trickle_timer != NULL)
+					loop_timer_free(server->clients->trickle_timer);
 				free(server->clients);
 				server->clients = NULL;
 			} else {
@@ -505,6 +617,10 @@ simrig_net_stop(struct simrig *sim)
 	}
 	if (net->delay_timer != NULL)
 		loop_timer_free(net->delay_timer);
+	if (net->capture[0] != -1) {
+		close(net->capture[0]);
+		close(net->capture[1]);
+	}
 	free(net->servers);
 	free(net);
 	sim->net = NULL;

@@ -22,7 +22,7 @@
 #define SIMRIG_ARRIVED_MM		0.0005
 
 const char *const simrig_fault_names[] = { "none", "silent", "exception", "stall", "alarm",
-	"stuck", NULL };
+	"stuck", "trickle", "half", NULL };
 
 int64_t
 simrig_now_ns(const struct simrig *sim)
@@ -574,35 +574,55 @@ simrig_phys_describe(struct simrig *sim, const struct simrig_device *dev, char *
 	snprintf(buf + strlen(buf), size - strlen(buf), " fault=%s stop_ns=%lld watchdog=%lld "
 	    "tripped=%d", simrig_fault_names[dev->fault], (long long)dev->stop_ns,
 	    (long long)dev->watchdog_ms, dev->tripped);
+	if (dev->fault == SIMRIG_TRICKLE)
+		snprintf(buf + strlen(buf), size - strlen(buf), " trickle_ms=%d", dev->trickle_ms);
 }
 
 int
 simrig_set_fault(struct simrig *sim, const char *device, const char *kind, char *err,
     size_t err_size)
 {
-	int i = rig_device_index(sim->rig, device), k;
+	int i = rig_device_index(sim->rig, device), k, trickle_ms = SIMRIG_TRICKLE_MS;
+	size_t name_len = strcspn(kind, ":");
+	char *end;
+	long ms;
 
 	if (i < 0 || sim->devices[i].map == NULL) {
 		snprintf(err, err_size, "no Modbus device '%s' on this rig", device);
 		return -1;
 	}
 	for (k = 0; simrig_fault_names[k] != NULL; k++)
-		if (strcmp(kind, simrig_fault_names[k]) == 0 ||
+		if ((strlen(simrig_fault_names[k]) == name_len &&
+		    strncmp(kind, simrig_fault_names[k], name_len) == 0) ||
 		    (k == SIMRIG_OK && strcmp(kind, "clear") == 0))
 			break;
 	if (simrig_fault_names[k] == NULL) {
 		snprintf(err, err_size, "unknown fault '%s' (silent, exception, stall, alarm, "
-		    "stuck or clear)", kind);
+		    "stuck, trickle, trickle:MS, half or clear)", kind);
 		return -1;
+	}
+	if (kind[name_len] == ':') {
+		ms = strtol(kind + name_len + 1, &end, 10);
+		if (k != SIMRIG_TRICKLE || end == kind + name_len + 1 || *end != '\0' || ms < 1 ||
+		    ms > SIMRIG_MAX_LATENCY_MS) {
+			snprintf(err, err_size, "'%s': only trickle takes a gap, 1 to %d ms "
+			    "(trickle:MS)", kind, SIMRIG_MAX_LATENCY_MS);
+			return -1;
+		}
+		trickle_ms = (int)ms;
 	}
 	simrig_phys_update(sim);
 	sim->devices[i].fault = (enum simrig_fault)k;
+	sim->devices[i].trickle_ms = trickle_ms;
 	if (k == SIMRIG_ALARM) {
 		/* an alarm stops the device, as drives and pumps do */
 		sim->devices[i].moving = 0;
 		sim->devices[i].running = 0;
 	}
 	simrig_phys_update(sim);
-	log_info("device '%s': fault %s", device, simrig_fault_names[k]);
+	if (k == SIMRIG_TRICKLE)
+		log_info("device '%s': fault trickle, one byte every %d ms", device, trickle_ms);
+	else
+		log_info("device '%s': fault %s", device, simrig_fault_names[k]);
 	return 0;
 }
