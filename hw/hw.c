@@ -120,6 +120,8 @@ hw_on_event(void *arg, int fd, uint32_t events)
 			continue;
 		}
 		if (job->safe != NULL) {
+			hw->safe_status[job->req.device] = job->res.ok ? HW_SAFE_CONFIRMED :
+			    HW_SAFE_FAILED;
 			if (hw->safe_cb != NULL)
 				hw->safe_cb(hw->safe_arg, job->req.device, &job->res);
 			hw_safe_step(job->safe, &job->res);
@@ -286,6 +288,9 @@ hw_safe_state(struct hw *hw, void (*done)(void *arg, int ok, const char *error),
 
 	/* Everything queued or in flight is now stale: drop it, free every bus. */
 	hw->epoch++;
+	for (i = 0; i < hw->rig->device_count; i++)
+		hw->safe_status[i] = hw_safe_op(&hw->rig->devices[i]) == -1 ? HW_SAFE_NONE :
+		    HW_SAFE_PENDING;
 	for (i = 0; i < hw->bus_count; i++)
 		hw_bus_interrupt(&hw->buses[i]);
 	if ((batch = calloc(1, sizeof(*batch))) == NULL) {
@@ -315,6 +320,7 @@ hw_safe_state(struct hw *hw, void (*done)(void *arg, int ok, const char *error),
 
 				log_warnx("hw: safe state: %s", err);
 				snprintf(res.error, sizeof(res.error), "%s", err);
+				hw->safe_status[i] = HW_SAFE_FAILED;
 				if (hw->safe_cb != NULL)
 					hw->safe_cb(hw->safe_arg, (int)i, &res);
 				if (batch != NULL)
@@ -326,6 +332,60 @@ hw_safe_state(struct hw *hw, void (*done)(void *arg, int ok, const char *error),
 		struct hw_result res = { .ok = 1 };
 		hw_safe_step(batch, &res);
 	}
+}
+
+enum hw_safe_status
+hw_safe_status(const struct hw *hw, int device)
+{
+	if (device < 0 || (size_t)device >= hw->rig->device_count)
+		return HW_SAFE_NONE;
+	return hw->safe_status[device];
+}
+
+int64_t
+hw_transaction_ms(const struct hw *hw, int device)
+{
+	int bus;
+
+	if (device < 0 || (size_t)device >= hw->rig->device_count ||
+	    (bus = hw->rig->devices[device].bus) < 0)
+		return 0;
+	return hw_bus_transaction_ms(&hw->rig->buses[bus]);
+}
+
+int64_t
+hw_safe_command_ms(const struct hw *hw, int device)
+{
+	int bus;
+
+	if (device < 0 || (size_t)device >= hw->rig->device_count ||
+	    (bus = hw->rig->devices[device].bus) < 0)
+		return 0;
+	return hw_bus_safe_command_ms(&hw->rig->buses[bus]);
+}
+
+int64_t
+hw_safe_state_ms(const struct hw *hw)
+{
+	int64_t longest = 0, ms;
+	size_t b, i;
+	int commands;
+
+	for (b = 0; b < hw->bus_count; b++) {
+		const struct rig_bus *cfg = &hw->rig->buses[b];
+
+		commands = 0;
+		for (i = 0; i < hw->rig->device_count; i++)
+			if (hw->rig->devices[i].bus == (int)b &&
+			    hw_safe_op(&hw->rig->devices[i]) != -1)
+				commands++;
+		/* the buses work at once: the longest one counts */
+		ms = commands * (1 + (int64_t)(cfg->retries > 0 ? cfg->retries : 0)) *
+		    hw_bus_safe_command_ms(cfg);
+		if (ms > longest)
+			longest = ms;
+	}
+	return longest;
 }
 
 /* ---- the devices' communication-loss timeouts ---- */
@@ -694,10 +754,11 @@ hw_open_mode(const struct rig *rig, struct loop *loop, int outputs_only, struct 
 	hw->gpio = calloc(rig->device_count + 1, sizeof(*hw->gpio));
 	hw->levels = calloc(rig->device_count + 1, sizeof(*hw->levels));
 	hw->wd = calloc(rig->device_count + 1, sizeof(*hw->wd));
+	hw->safe_status = calloc(rig->device_count + 1, sizeof(*hw->safe_status));
 	if (outputs_only)
 		hw->gpio_error = calloc(rig->device_count + 1, sizeof(*hw->gpio_error));
 	if (hw->buses == NULL || hw->gpio == NULL || hw->levels == NULL || hw->wd == NULL ||
-	    (outputs_only && hw->gpio_error == NULL)) {
+	    hw->safe_status == NULL || (outputs_only && hw->gpio_error == NULL)) {
 		snprintf(err, err_size, "out of memory");
 		hw->bus_count = 0;
 		hw_close(hw);
@@ -765,6 +826,7 @@ hw_close(struct hw *hw)
 	free(hw->gpio);
 	free(hw->levels);
 	free(hw->wd);
+	free(hw->safe_status);
 	for (i = 0; hw->gpio_error != NULL && i < hw->rig->device_count; i++)
 		free(hw->gpio_error[i]);
 	free(hw->gpio_error);

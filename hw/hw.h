@@ -102,11 +102,38 @@ int hw_submit(struct hw *hw, const struct hw_request *req, hw_done_cb done, void
  * The safe state, at once: GPIO valves close here and now; on every bus
  * queued requests are dropped (no callbacks), a transaction in flight is
  * interrupted, and stop commands for every pump, line and axis and off for
- * every valve go first. done (may be NULL) is called when all of them have
- * completed, ok = 0 and the first error if any failed.
+ * every valve go first, every bus at once, outputs (pumps, valves, lines)
+ * before motion. Each command is one attempt with a short deadline of its
+ * own (hw_safe_command_ms()), so a dead or trickling unit costs the others
+ * at most that; one that failed goes again after the other devices'
+ * commands on its bus, up to the bus's retries. done (may be NULL) is
+ * called when all of them have completed, within hw_safe_state_ms(), ok = 0
+ * and the first error if any failed.
  */
 void hw_safe_state(struct hw *hw, void (*done)(void *arg, int ok, const char *error),
     void *arg);
+
+/* Where the last safe state's command to a device stands (loop thread). */
+enum hw_safe_status {
+	HW_SAFE_NONE,		/* the device has no safe-state command, or no safe state yet */
+	HW_SAFE_PENDING,	/* queued, in flight, or failed and waiting to go again */
+	HW_SAFE_CONFIRMED,	/* acknowledged */
+	HW_SAFE_FAILED,		/* failed every attempt */
+};
+enum hw_safe_status hw_safe_status(const struct hw *hw, int device);
+
+/*
+ * Deadlines, in ms, from the rig file's timeout T, retries R and, on RTU,
+ * frame_delay F of a device's bus (hw_bus.c says how they are kept):
+ * hw_transaction_ms: one transaction, retries and (re)connecting included,
+ * (R + 1) x (T + F) + T; 0 for a GPIO device. hw_safe_command_ms: one
+ * command of a safe state, T + F + T. hw_safe_state_ms: the longest a safe
+ * state may take until its done: on the bus with the most to stop, every
+ * command failing all R + 1 attempts (GPIO outputs take no time).
+ */
+int64_t hw_transaction_ms(const struct hw *hw, int device);
+int64_t hw_safe_command_ms(const struct hw *hw, int device);
+int64_t hw_safe_state_ms(const struct hw *hw);
 
 /*
  * The devices' own communication-loss timeouts (the rig file's

@@ -9,6 +9,30 @@
  * frame is retried up to the bus's retries (TCP reconnects, because a late
  * reply would otherwise answer the next request; RTU flushes); a lost
  * connection is reopened with exponential back-off between attempts.
+ *
+ * Deadlines: every transaction ends by its deadline whatever the device
+ * does byte by byte. With the bus's timeout T, retries R and, on RTU,
+ * frame_delay F:
+ *   - an attempt (the request and the whole reply) gets T. libmodbus's
+ *     byte timeout is off, so its response timeout, set before each
+ *     attempt, bounds the whole reply and not only its first byte (a device
+ *     trickling one byte just inside a byte timeout would otherwise hold the
+ *     bus for the reply's length times that timeout);
+ *   - opening the link, when it must be (re)opened, gets T too: libmodbus
+ *     waits for a TCP connect as long as its response timeout (a
+ *     black-holed address costs T);
+ *   - a transaction, retries and reconnecting included, ends within
+ *     (R + 1) x (T + F) + T from its start: each attempt and each connect
+ *     gets what is left of that, at most T;
+ *   - a safe state's command is one attempt, T + F + T (hw_safe_state()
+ *     sends a failed one again after the other devices' commands).
+ * Each bus has a deadline watcher thread besides its worker: it sleeps
+ * until the deadline of the attempt in flight and, should the attempt
+ * still run HW_WATCH_GRACE_MS after it, breaks its fd as the safe state
+ * does (hw_bus_break_fd_locked()), so the worker cannot overrun a deadline
+ * even if libmodbus did. A TCP connect's socket is libmodbus's own until
+ * it connects: that wait is bounded by the response timeout alone, per
+ * address the host name resolves to (give an address, not a name).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -26,6 +50,17 @@
 
 #define HW_BACKOFF_FIRST_MS	100
 #define HW_BACKOFF_MAX_MS	5000
+/* a bus whose rig file gives no timeout (rig.c defaults to the same) */
+#define HW_DEFAULT_TIMEOUT_MS	500
+/*
+ * The watcher breaks an attempt this long after its deadline. libmodbus
+ * ends each attempt at that deadline itself; the grace keeps the watcher
+ * out of that race, so it acts only on an overrun. Above the scheduling
+ * delay of a loaded 2-core machine, small beside any timeout.
+ */
+#define HW_WATCH_GRACE_MS	20
+/* an attempt or a connect is not begun with less than this left of its deadline */
+#define HW_ATTEMPT_MIN_NS	1000000
 
 /* What a transaction did, for messages: "write holding 0x0004 (go)". */
 struct hw_txn {
@@ -42,6 +77,43 @@ hw_now_ns(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+int64_t
+hw_bus_attempt_ms(const struct rig_bus *cfg)
+{
+	return cfg->timeout_ms > 0 ? cfg->timeout_ms : HW_DEFAULT_TIMEOUT_MS;
+}
+
+static int64_t
+hw_bus_frame_delay_ms(const struct rig_bus *cfg)
+{
+	return cfg->type == RIG_BUS_RTU && cfg->frame_delay_ms > 0 ? cfg->frame_delay_ms : 0;
+}
+
+int64_t
+hw_bus_transaction_ms(const struct rig_bus *cfg)
+{
+	int64_t attempts = 1 + (cfg->retries > 0 ? cfg->retries : 0);
+
+	return attempts * (hw_bus_attempt_ms(cfg) + hw_bus_frame_delay_ms(cfg)) +
+	    hw_bus_attempt_ms(cfg);
+}
+
+int64_t
+hw_bus_safe_command_ms(const struct rig_bus *cfg)
+{
+	return 2 * hw_bus_attempt_ms(cfg) + hw_bus_frame_delay_ms(cfg);
+}
+
+/* libmodbus's response timeout, from ns; it refuses 0, so at least 1 µs. */
+static int
+hw_set_response_timeout(modbus_t *ctx, int64_t ns)
+{
+	int64_t us = ns / 1000 > 0 ? ns / 1000 : 1;
+
+	return modbus_set_response_timeout(ctx, (uint32_t)(us / 1000000),
+	    (uint32_t)(us % 1000000));
 }
 
 static void
@@ -65,6 +137,7 @@ hw_bus_set_fd(struct hw_bus *bus, int fd)
 {
 	pthread_mutex_lock(&bus->lock);
 	bus->fd = fd;
+	bus->fd_broken = 0;
 	pthread_mutex_unlock(&bus->lock);
 }
 
@@ -88,13 +161,24 @@ hw_bus_where(const struct hw_bus *bus, char *buf, size_t size)
 	return buf;
 }
 
-/* Connects if needed. Safe-state jobs skip the back-off wait. */
+/*
+ * Connects if needed, within what is left until deadline_ns (at most the
+ * bus's timeout), reopening a link the safe state or the watcher broke.
+ * Safe-state jobs skip the back-off wait. Returns 0, or -1 with the job's
+ * error naming the device, the bus and its address.
+ */
 static int
-hw_bus_connect(struct hw_bus *bus, struct hw_job *job)
+hw_bus_connect(struct hw_bus *bus, struct hw_job *job, int64_t deadline_ns)
 {
-	int64_t now = hw_now_ns();
+	int64_t now = hw_now_ns(), budget = deadline_ns - now;
+	int broken;
 	char where[160];
 
+	pthread_mutex_lock(&bus->lock);
+	broken = bus->fd_broken;
+	pthread_mutex_unlock(&bus->lock);
+	if (broken)
+		hw_bus_disconnect(bus);
 	if (bus->fd >= 0)
 		return 0;
 	if (job->safe == NULL && now < bus->retry_at_ns) {
@@ -104,8 +188,25 @@ hw_bus_connect(struct hw_bus *bus, struct hw_job *job)
 		    (long long)((bus->retry_at_ns - now) / 1000000));
 		return -1;
 	}
+	if (budget > hw_bus_attempt_ms(bus->cfg) * 1000000)
+		budget = hw_bus_attempt_ms(bus->cfg) * 1000000;
+	if (budget < HW_ATTEMPT_MIN_NS) {
+		hw_job_error(job, "device '%s': bus %s (%s): no time left to connect within the "
+		    "transaction's %lld ms", bus->hw->rig->devices[job->req.device].name,
+		    bus->cfg->name, hw_bus_where(bus, where, sizeof(where)),
+		    (long long)(job->safe != NULL ? hw_bus_safe_command_ms(bus->cfg) :
+		    hw_bus_transaction_ms(bus->cfg)));
+		return -1;
+	}
+	if (hw_set_response_timeout(bus->ctx, budget) == -1) {
+		hw_job_error(job, "device '%s': bus %s: cannot set the connect timeout: %s",
+		    bus->hw->rig->devices[job->req.device].name, bus->cfg->name,
+		    modbus_strerror(errno));
+		return -1;
+	}
 	if (modbus_connect(bus->ctx) == -1) {
-		int saved = errno;
+		/* libmodbus leaves a TCP connect's EINPROGRESS when its wait timed out */
+		int saved = errno == EINPROGRESS ? ETIMEDOUT : errno;
 
 		bus->backoff_ms = bus->backoff_ms == 0 ? HW_BACKOFF_FIRST_MS :
 		    bus->backoff_ms * 2 > HW_BACKOFF_MAX_MS ? HW_BACKOFF_MAX_MS : bus->backoff_ms * 2;
@@ -184,40 +285,78 @@ hw_txn_error(struct hw_bus *bus, struct hw_job *job, const struct hw_txn *t, int
 	    attempts > 1 ? " attempts" : "");
 }
 
-/* A transaction with bounded retries and reconnection. Returns 0 or -1. */
+/*
+ * Marks an attempt in flight until deadline_ns (0: none) for the watcher,
+ * waking it when it sleeps past that. Returns whether the watcher broke
+ * the attempt that ends (when in_flight goes 0).
+ */
+static int
+hw_bus_in_flight(struct hw_bus *bus, int in_flight, int64_t deadline_ns)
+{
+	int expired;
+
+	pthread_mutex_lock(&bus->lock);
+	bus->in_flight = in_flight;
+	bus->deadline_ns = deadline_ns;
+	expired = bus->expired;
+	bus->expired = 0;
+	if (deadline_ns != 0 && deadline_ns < bus->watch_until_ns)
+		pthread_cond_signal(&bus->watch_wake);
+	pthread_mutex_unlock(&bus->lock);
+	return expired;
+}
+
+/*
+ * A transaction with bounded retries and reconnection, within its deadline
+ * (see the top of this file): hw_bus_transaction_ms(), or for a safe-state
+ * command one attempt, hw_bus_safe_command_ms(). Returns 0, or -1 with the
+ * job's error naming device, bus, unit and register.
+ */
 static int
 hw_bus_transact(struct hw_bus *bus, struct hw_job *job, const struct hw_txn *t, uint16_t regs[2])
 {
-	int attempt, err, max_attempts = 1 + (bus->cfg->retries > 0 ? bus->cfg->retries : 0);
+	int64_t attempt_ns = hw_bus_attempt_ms(bus->cfg) * 1000000, budget, now;
+	int64_t deadline = hw_now_ns() + (job->safe != NULL ? hw_bus_safe_command_ms(bus->cfg) :
+	    hw_bus_transaction_ms(bus->cfg)) * 1000000;
+	int attempt, err, rc, expired;
+	int max_attempts = job->safe != NULL ? 1 : 1 + (bus->cfg->retries > 0 ? bus->cfg->retries : 0);
 
 	for (attempt = 1;; attempt++) {
 		if (hw_bus_was_interrupted(bus) && job->safe == NULL) {
 			hw_job_error(job, "device '%s': interrupted for the safe state", t->dev->name);
 			return -1;
 		}
-		if (hw_bus_connect(bus, job) == -1)
+		if (hw_bus_connect(bus, job, deadline) == -1)
 			return -1;
 		if (bus->cfg->type == RIG_BUS_RTU && bus->cfg->frame_delay_ms > 0) {
 			struct timespec gap = { bus->cfg->frame_delay_ms / 1000,
 				(bus->cfg->frame_delay_ms % 1000) * 1000000 };
-			nanosleep(&gap, NULL);
+			/* an early wakeup (EINTR) only shortens the quiet time */
+			(void)nanosleep(&gap, NULL);
 		}
-		modbus_set_slave(bus->ctx, t->dev->unit);
-		pthread_mutex_lock(&bus->lock);
-		bus->in_flight = 1;
-		pthread_mutex_unlock(&bus->lock);
+		now = hw_now_ns();
+		budget = deadline - now < attempt_ns ? deadline - now : attempt_ns;
+		if (budget < HW_ATTEMPT_MIN_NS) {
+			hw_count(bus->hw, 1, attempt - 1, 0, 1);
+			hw_txn_error(bus, job, t, job->attempts + attempt - 1, ETIMEDOUT);
+			return -1;
+		}
+		if (modbus_set_slave(bus->ctx, t->dev->unit) == -1 ||
+		    hw_set_response_timeout(bus->ctx, budget) == -1) {
+			hw_txn_error(bus, job, t, 1, errno);
+			return -1;
+		}
+		hw_bus_in_flight(bus, 1, now + budget + (int64_t)HW_WATCH_GRACE_MS * 1000000);
 		errno = 0;
-		if (hw_modbus_call(bus, t->obj, t->writing, regs) != -1) {
-			pthread_mutex_lock(&bus->lock);
-			bus->in_flight = 0;
-			pthread_mutex_unlock(&bus->lock);
+		rc = hw_modbus_call(bus, t->obj, t->writing, regs);
+		err = errno;
+		expired = hw_bus_in_flight(bus, 0, 0);
+		if (rc != -1) {
 			hw_count(bus->hw, 1, attempt - 1, 0, 0);
 			return 0;
 		}
-		err = errno;
-		pthread_mutex_lock(&bus->lock);
-		bus->in_flight = 0;
-		pthread_mutex_unlock(&bus->lock);
+		if (expired)
+			err = ETIMEDOUT;	/* the watcher broke it at its deadline */
 		if (hw_is_exception(err)) {
 			hw_count(bus->hw, 1, attempt - 1, 0, 1);
 			hw_txn_error(bus, job, t, 1, err);
@@ -229,13 +368,13 @@ hw_bus_transact(struct hw_bus *bus, struct hw_job *job, const struct hw_txn *t, 
 		 * RTU drops whatever is left on the line.
 		 */
 		if (bus->cfg->type == RIG_BUS_TCP || err == ECONNRESET || err == EBADF ||
-		    hw_bus_was_interrupted(bus))
+		    expired || hw_bus_was_interrupted(bus))
 			hw_bus_disconnect(bus);
-		else
-			modbus_flush(bus->ctx);
+		else if (modbus_flush(bus->ctx) == -1)
+			hw_bus_disconnect(bus);	/* the port is in trouble: reopen it */
 		if (attempt >= max_attempts || (hw_bus_was_interrupted(bus) && job->safe == NULL)) {
 			hw_count(bus->hw, 1, attempt - 1, 0, 1);
-			hw_txn_error(bus, job, t, attempt, err);
+			hw_txn_error(bus, job, t, job->attempts + attempt, err);
 			return -1;
 		}
 	}
@@ -348,49 +487,50 @@ hw_read_number(struct hw_bus *bus, struct hw_job *job, const struct profile *p,
 	return 0;
 }
 
-/* Everything the role reports: the answer to HW_STATUS and HW_PROBE. */
+/*
+ * Everything the role reports: the answer to HW_STATUS and HW_PROBE. The
+ * first read that fails ends it (-1, the job's error says which): a device
+ * that does not answer costs one transaction's deadline, not one per flag.
+ */
 static int
 hw_do_status(struct hw_bus *bus, struct hw_job *job, const struct profile *p)
 {
 	struct hw_read_cache cache = { 0 };
 	struct hw_result *r = &job->res;
-	int rc = 0;
+	int rc = 0, flag = -1;
 
 	switch (p->role) {
 	case RIG_AXIS:
-		rc |= hw_read_number(bus, job, p, PROFILE_POSITION, &cache, &r->position_mm);
-		rc |= hw_read_flag(bus, job, p, PROFILE_BUSY, &cache, &r->busy);
-		rc |= hw_read_flag(bus, job, p, PROFILE_IN_POSITION, &cache, &r->in_position);
+		if (hw_read_number(bus, job, p, PROFILE_POSITION, &cache, &r->position_mm) == -1 ||
+		    hw_read_flag(bus, job, p, PROFILE_BUSY, &cache, &r->busy) == -1 ||
+		    hw_read_flag(bus, job, p, PROFILE_IN_POSITION, &cache, &r->in_position) == -1)
+			rc = -1;
 		break;
 	case RIG_PUMP:
-		rc |= hw_read_number(bus, job, p, PROFILE_VOLUME, &cache, &r->value);
-		rc |= hw_read_flag(bus, job, p, PROFILE_RUNNING, &cache, &r->running);
-		break;
 	case RIG_LINE:
-		rc |= hw_read_number(bus, job, p, PROFILE_LENGTH, &cache, &r->value);
-		rc |= hw_read_flag(bus, job, p, PROFILE_RUNNING, &cache, &r->running);
+		if (hw_read_number(bus, job, p, p->role == RIG_PUMP ? PROFILE_VOLUME :
+		    PROFILE_LENGTH, &cache, &r->value) == -1 ||
+		    hw_read_flag(bus, job, p, PROFILE_RUNNING, &cache, &r->running) == -1)
+			rc = -1;
 		break;
 	case RIG_VALVE:
 		if (p->ops[PROFILE_STATE].defined) {
-			int state = -1;
-			rc |= hw_read_flag(bus, job, p, PROFILE_STATE, &cache, &state);
-			r->value = state;
+			rc = hw_read_flag(bus, job, p, PROFILE_STATE, &cache, &flag);
+			r->value = flag;
 		}
 		break;
-	case RIG_INPUT: {
-		int active = -1;
-		rc |= hw_read_flag(bus, job, p, PROFILE_ACTIVE, &cache, &active);
-		r->value = active;
+	case RIG_INPUT:
+		rc = hw_read_flag(bus, job, p, PROFILE_ACTIVE, &cache, &flag);
+		r->value = flag;
 		break;
-	}
 	case RIG_SENSOR:
-		rc |= hw_read_number(bus, job, p, PROFILE_VALUE, &cache, &r->value);
+		rc = hw_read_number(bus, job, p, PROFILE_VALUE, &cache, &r->value);
 		break;
 	case RIG_ROLE_COUNT:
 		break;
 	}
 	if (rc == 0)
-		rc |= hw_read_flag(bus, job, p, PROFILE_ALARM, &cache, &r->alarm);
+		rc = hw_read_flag(bus, job, p, PROFILE_ALARM, &cache, &r->alarm);
 	return rc == 0 ? 0 : -1;
 }
 
@@ -494,9 +634,29 @@ hw_bus_main(void *arg)
 		bus->job_running = 1;
 		pthread_mutex_unlock(&bus->lock);
 		hw_bus_execute(bus, job);
-		hw_complete(bus->hw, job);
 		pthread_mutex_lock(&bus->lock);
 		bus->job_running = 0;
+		/*
+		 * A safe state's command that failed goes again after the other
+		 * devices' commands queued behind it, up to the bus's retries,
+		 * unless a newer safe state dropped its batch meanwhile (it
+		 * completes then, and the loop thread drops it as stale).
+		 */
+		if (job->safe != NULL && !job->res.ok && ++job->attempts <= bus->cfg->retries &&
+		    !bus->interrupted && !bus->stopping) {
+			job->res.ok = 1;
+			job->res.error[0] = '\0';
+			job->next = NULL;
+			if (bus->queue_tail != NULL)
+				bus->queue_tail->next = job;
+			else
+				bus->queue_head = job;
+			bus->queue_tail = job;
+			continue;
+		}
+		pthread_mutex_unlock(&bus->lock);
+		hw_complete(bus->hw, job);
+		pthread_mutex_lock(&bus->lock);
 	}
 	pthread_mutex_unlock(&bus->lock);
 	hw_bus_disconnect(bus);
@@ -521,11 +681,14 @@ hw_bus_new_ctx(const struct rig_bus *cfg, char *err, size_t err_size)
 		    modbus_strerror(errno));
 		return NULL;
 	}
-	int64_t timeout_ms = cfg->timeout_ms > 0 ? cfg->timeout_ms : 500;
-	/* no MODBUS_ERROR_RECOVERY_*: it would block in the call; we retry ourselves */
+	/*
+	 * No MODBUS_ERROR_RECOVERY_*: it would block in the call; we retry
+	 * ourselves. No byte timeout: then the response timeout (set again
+	 * before each attempt) bounds the whole reply, not its first byte.
+	 */
 	if (modbus_set_error_recovery(ctx, MODBUS_ERROR_RECOVERY_NONE) == -1 ||
-	    modbus_set_response_timeout(ctx, (uint32_t)(timeout_ms / 1000),
-	    (uint32_t)(timeout_ms % 1000) * 1000) == -1) {
+	    modbus_set_byte_timeout(ctx, 0, 0) == -1 ||
+	    hw_set_response_timeout(ctx, hw_bus_attempt_ms(cfg) * 1000000) == -1) {
 		snprintf(err, err_size, "bus %s: cannot set timeouts: %s", cfg->name,
 		    modbus_strerror(errno));
 		modbus_free(ctx);
@@ -534,23 +697,131 @@ hw_bus_new_ctx(const struct rig_bus *cfg, char *err, size_t err_size)
 	return ctx;
 }
 
+/*
+ * Breaks the attempt in flight, if any, so that the worker's wait ends at
+ * once with an error; the worker reopens the link before its next attempt
+ * (fd_broken). Call with lock held.
+ */
+static void
+hw_bus_break_fd_locked(struct hw_bus *bus)
+{
+	int null_fd;
+
+	if (!bus->in_flight || bus->fd < 0)
+		return;
+	bus->fd_broken = 1;
+	if (bus->cfg->type == RIG_BUS_TCP) {
+		/* fails only on a socket the peer has reset already: nothing left to break */
+		(void)shutdown(bus->fd, SHUT_RDWR);
+		return;
+	}
+	/*
+	 * A tty cannot be shut down: put /dev/null in its place, so the
+	 * worker's select() sees end of file (libmodbus: ECONNRESET) and the
+	 * worker reopens the port. dup2() is atomic, so the fd number stays
+	 * valid for the worker throughout. Without a free fd for /dev/null the
+	 * attempt still ends at its own response timeout.
+	 */
+	if ((null_fd = open("/dev/null", O_RDONLY | O_CLOEXEC)) == -1)
+		return;
+	if (dup2(null_fd, bus->fd) == -1)
+		bus->fd_broken = 0;	/* the tty is intact; the timeout ends the attempt */
+	close(null_fd);
+}
+
+/*
+ * The deadline watcher of a bus: sleeps until the deadline of the attempt
+ * in flight (hw_bus_transact() sets it) and breaks the attempt if it still
+ * runs then, so no transaction outlives its deadline whatever libmodbus or
+ * the device does. With no attempt in flight it sleeps until woken: an
+ * idle bus costs no wakeups (one, after its last attempt).
+ */
+static void *
+hw_bus_watch(void *arg)
+{
+	struct hw_bus *bus = arg;
+	struct timespec ts;
+
+	pthread_mutex_lock(&bus->lock);
+	while (!bus->stopping) {
+		if (bus->in_flight && bus->deadline_ns != 0 && hw_now_ns() >= bus->deadline_ns) {
+			bus->expired = 1;
+			bus->deadline_ns = 0;
+			hw_bus_break_fd_locked(bus);
+		}
+		bus->watch_until_ns = bus->in_flight && bus->deadline_ns != 0 ? bus->deadline_ns :
+		    INT64_MAX;
+		if (bus->watch_until_ns == INT64_MAX) {
+			pthread_cond_wait(&bus->watch_wake, &bus->lock);
+			continue;
+		}
+		ts.tv_sec = bus->watch_until_ns / 1000000000;
+		ts.tv_nsec = bus->watch_until_ns % 1000000000;
+		/* woken, timed out or not: the loop looks at the deadline again */
+		(void)pthread_cond_timedwait(&bus->watch_wake, &bus->lock, &ts);
+	}
+	pthread_mutex_unlock(&bus->lock);
+	return NULL;
+}
+
+/* Stops and joins the watcher (worker already joined or never started). */
+static void
+hw_bus_watch_stop(struct hw_bus *bus)
+{
+	if (!bus->watch_started)
+		return;
+	pthread_mutex_lock(&bus->lock);
+	bus->stopping = 1;
+	pthread_cond_signal(&bus->watch_wake);
+	pthread_mutex_unlock(&bus->lock);
+	pthread_join(bus->watch_thread, NULL);
+	pthread_cond_destroy(&bus->watch_wake);
+	bus->watch_started = 0;
+}
+
 int
 hw_bus_start(struct hw_bus *bus, char *err, size_t err_size)
 {
+	pthread_condattr_t attr;
 	int rc;
 
 	bus->fd = -1;
+	bus->watch_until_ns = INT64_MAX;
 	if ((bus->ctx = hw_bus_new_ctx(bus->cfg, err, err_size)) == NULL)
 		return -1;
+	/* the watcher's timed waits are on the clock the deadlines are on */
+	if ((rc = pthread_condattr_init(&attr)) != 0) {
+		snprintf(err, err_size, "bus %s: cannot start its deadline watcher: %s",
+		    bus->cfg->name, strerror(rc));
+		goto fail;
+	}
+	if ((rc = pthread_condattr_setclock(&attr, CLOCK_MONOTONIC)) != 0 ||
+	    (rc = pthread_cond_init(&bus->watch_wake, &attr)) != 0) {
+		pthread_condattr_destroy(&attr);
+		snprintf(err, err_size, "bus %s: cannot start its deadline watcher: %s",
+		    bus->cfg->name, strerror(rc));
+		goto fail;
+	}
+	pthread_condattr_destroy(&attr);
+	if ((rc = pthread_create(&bus->watch_thread, NULL, hw_bus_watch, bus)) != 0) {
+		pthread_cond_destroy(&bus->watch_wake);
+		snprintf(err, err_size, "bus %s: cannot start its deadline watcher: %s",
+		    bus->cfg->name, strerror(rc));
+		goto fail;
+	}
+	bus->watch_started = 1;
 	if ((rc = pthread_create(&bus->thread, NULL, hw_bus_main, bus)) != 0) {
 		snprintf(err, err_size, "bus %s: cannot start its thread: %s", bus->cfg->name,
 		    strerror(rc));
-		modbus_free(bus->ctx);
-		bus->ctx = NULL;
-		return -1;
+		hw_bus_watch_stop(bus);
+		goto fail;
 	}
 	bus->thread_started = 1;
 	return 0;
+fail:
+	modbus_free(bus->ctx);
+	bus->ctx = NULL;
+	return -1;
 }
 
 static void
@@ -572,23 +843,7 @@ hw_bus_break_locked(struct hw_bus *bus)
 	/* the job in hand stops before its next transaction (a "go" after a stop...) */
 	if (bus->job_running)
 		bus->interrupted = 1;
-	if (!bus->in_flight || bus->fd < 0)
-		return;
-	if (bus->cfg->type == RIG_BUS_TCP) {
-		shutdown(bus->fd, SHUT_RDWR);
-	} else {
-		/*
-		 * A tty cannot be shut down: put /dev/null in its place, so the
-		 * worker's select() sees end of file (libmodbus: ECONNRESET)
-		 * and the worker reopens the port. dup2() is atomic, so the fd
-		 * number stays valid for the worker throughout.
-		 */
-		int null_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-		if (null_fd != -1) {
-			dup2(null_fd, bus->fd);
-			close(null_fd);
-		}
-	}
+	hw_bus_break_fd_locked(bus);
 }
 
 void
@@ -631,6 +886,7 @@ hw_bus_stop(struct hw_bus *bus)
 		pthread_join(bus->thread, NULL);
 		bus->thread_started = 0;
 	}
+	hw_bus_watch_stop(bus);
 	if (bus->ctx != NULL) {
 		modbus_free(bus->ctx);
 		bus->ctx = NULL;

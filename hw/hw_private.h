@@ -25,6 +25,7 @@ struct hw_job {
 	void *arg;
 	unsigned epoch;			/* hw->epoch when queued; stale ones are dropped */
 	struct hw_safe_batch *safe;	/* set for the commands of a safe state */
+	int attempts;			/* safe state: attempts made (one per pass) */
 };
 
 struct hw_bus {
@@ -44,6 +45,13 @@ struct hw_bus {
 	int job_running;		/* the worker has a job in hand */
 	int in_flight;			/* a transaction is running on fd */
 	int interrupted;		/* hw_safe_state() broke the transaction in flight */
+	int fd_broken;			/* fd was broken under the worker: reopen before use */
+	int64_t deadline_ns;		/* the attempt in flight is broken at this time, 0 none */
+	int expired;			/* the watcher broke an attempt at its deadline */
+	int64_t watch_until_ns;		/* the watcher sleeps until then, INT64_MAX until woken */
+	pthread_cond_t watch_wake;	/* the watcher waits here (CLOCK_MONOTONIC) */
+	pthread_t watch_thread;
+	int watch_started;		/* watch_wake initialised and the watcher running */
 
 	/* Worker-thread only. */
 	int ever_connected;
@@ -86,6 +94,7 @@ struct hw {
 	char **gpio_error;		/* outputs_only: per device, why its line is not open */
 	hw_safe_cb safe_cb;
 	void *safe_arg;
+	enum hw_safe_status *safe_status;	/* per device: the last safe state's command */
 	struct hw_wd *wd;		/* per device */
 	int wd_count;			/* devices with a comm_timeout */
 	int wd_on;			/* hw_watchdog_arm(hw, 1) was the last call */
@@ -102,10 +111,24 @@ struct hw {
 	struct hw_stats stats;
 };
 
-/* Starts the worker of bus; returns 0 or -1 with err. */
+/*
+ * Starts the worker of bus and its deadline watcher; returns 0 or -1 with
+ * err (a watcher that cannot start fails the start: without it no
+ * transaction would have a deadline the worker cannot overrun).
+ */
 int hw_bus_start(struct hw_bus *bus, char *err, size_t err_size);
-/* Stops and joins the worker, freeing queued jobs and the context. */
+/* Stops and joins the worker and its watcher, freeing queued jobs and the context. */
 void hw_bus_stop(struct hw_bus *bus);
+/*
+ * Deadlines of a bus, in ms, from its rig file's timeout T, retries R and,
+ * on RTU, frame_delay F (see hw_bus.c): one attempt of a transaction (the
+ * request and the whole reply) T; a transaction, retries and (re)connecting
+ * included, (R + 1) x (T + F) + T; a safe state's command one attempt,
+ * T + F + T.
+ */
+int64_t hw_bus_attempt_ms(const struct rig_bus *cfg);
+int64_t hw_bus_transaction_ms(const struct rig_bus *cfg);
+int64_t hw_bus_safe_command_ms(const struct rig_bus *cfg);
 /* Appends job to the bus queue (first = 1: before everything queued). */
 void hw_bus_queue(struct hw_bus *bus, struct hw_job *job, int first);
 /*

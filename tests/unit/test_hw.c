@@ -2,11 +2,18 @@
  * The Modbus side of the hardware layer against a small libmodbus TCP
  * server running in a thread: register encoding on the wire, status
  * decoding, exceptions and timeouts named in errors, reconnection, and the
- * safe state breaking a hung transaction at once.
+ * safe state breaking a hung transaction at once. Deadlines: a unit that
+ * trickles its answer a byte at a time (each gap well inside libmodbus's
+ * byte timeout) or sends half a frame fails within its transaction's
+ * deadline; in the safe state a trickling pump costs the lift's stop one
+ * attempt, not its whole answer, and goes again after it; a connect to a
+ * port that never answers (its accept queue full) ends at the timeout.
  */
 #include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -18,11 +25,89 @@
 #include "test.h"
 
 
+#define TRICKLES	16	/* trickled answers a test may start */
+
 static struct {
 	int silent_unit;		/* requests to this unit get no answer */
 	int exception_unit;		/* ... or an exception 4 */
+	int trickle_unit;		/* ... or its answer one byte every trickle_ms */
+	int trickle_ms;
+	int half_unit;			/* ... or the first half of its answer, no more */
 	int64_t pump_stop_ns;		/* when unit 2 was told to stop */
+	int64_t lift_stop_ns;		/* when unit 1 was told to stop */
+	int pump_stops;			/* stop requests to unit 2 ... */
+	int64_t pump_stop_at[4];	/* ... and when each came */
+	pthread_t trickles[TRICKLES];
+	int trickle_count;
 } srv;
+
+/* A trickled answer, sent by its own thread so the server goes on serving. */
+struct trickle {
+	int fd;				/* a dup of the connection's */
+	uint8_t bytes[MODBUS_TCP_MAX_ADU_LENGTH];
+	int len, gap_ms;
+};
+
+static void *
+trickle_main(void *arg)
+{
+	struct trickle *t = arg;
+	struct timespec gap = { t->gap_ms / 1000, (t->gap_ms % 1000) * 1000000L };
+	int i;
+
+	for (i = 0; i < t->len; i++) {
+		if (i > 0)
+			nanosleep(&gap, NULL);
+		/* the client gave up and closed: the rest is not wanted */
+		if (send(t->fd, &t->bytes[i], 1, MSG_NOSIGNAL) != 1)
+			break;
+	}
+	close(t->fd);
+	free(t);
+	return NULL;
+}
+
+/* The answer libmodbus builds for query, caught through a socket pair. */
+static int
+capture_reply(const uint8_t *query, int len, modbus_mapping_t *map, uint8_t *out, size_t size)
+{
+	int pair[2], n;
+
+	if (socketpair(AF_UNIX, SOCK_STREAM, 0, pair) == -1)
+		return -1;
+	modbus_set_socket(server.ctx, pair[0]);
+	n = modbus_reply(server.ctx, query, len, map);
+	if (n > 0)
+		n = (int)read(pair[1], out, size);
+	close(pair[0]);
+	close(pair[1]);
+	return n;
+}
+
+static void
+serve_slowly(int fd, const uint8_t *query, int len, int unit)
+{
+	struct trickle *t = calloc(1, sizeof(*t));
+
+	if (t == NULL)
+		return;
+	t->len = capture_reply(query, len, server.map[unit - 1], t->bytes, sizeof(t->bytes));
+	if (t->len <= 0 || unit == srv.half_unit) {
+		if (t->len > 0 && send(fd, t->bytes, (size_t)t->len / 2, MSG_NOSIGNAL) == -1)
+			perror("half an answer");
+		free(t);
+		return;
+	}
+	t->gap_ms = srv.trickle_ms;
+	if ((t->fd = dup(fd)) == -1 || srv.trickle_count == TRICKLES ||
+	    pthread_create(&srv.trickles[srv.trickle_count], NULL, trickle_main, t) != 0) {
+		if (t->fd != -1)
+			close(t->fd);
+		free(t);
+		return;
+	}
+	srv.trickle_count++;
+}
 
 static void
 serve_one(int fd)
@@ -36,7 +121,19 @@ serve_one(int fd)
 		return;
 	unit = query[6];
 	pthread_mutex_lock(&server.lock);
+	/* unit 1 is the lift: HR 4 written 3 means stop; unit 2 the pump: HR 2 written 0 */
+	if (unit == 1 && query[7] == 0x06 && query[9] == 4 && query[11] == 3 &&
+	    srv.lift_stop_ns == 0)
+		srv.lift_stop_ns = now_ns();
+	if (unit == 2 && query[7] == 0x06 && query[9] == 2 && query[11] == 0 &&
+	    srv.pump_stops < 4)
+		srv.pump_stop_at[srv.pump_stops++] = now_ns();
 	if (unit == srv.silent_unit || unit < 1 || unit > SERVER_UNITS) {
+		pthread_mutex_unlock(&server.lock);
+		return;
+	}
+	if (unit == srv.trickle_unit || unit == srv.half_unit) {
+		serve_slowly(fd, query, rc, unit);
 		pthread_mutex_unlock(&server.lock);
 		return;
 	}
@@ -62,7 +159,19 @@ static struct {
 	int safe_done, safe_ok;
 	int64_t safe_done_ns;
 	char safe_error[256];
+	struct hw_result safe_res[3];	/* per device, through hw_set_safe_cb */
+	int safe_reported[3];
 } cl;
+
+static void
+on_safe_device(void *arg, int device, const struct hw_result *res)
+{
+	(void)arg;
+	if (device >= 0 && device < 3) {
+		cl.safe_res[device] = *res;
+		cl.safe_reported[device]++;
+	}
+}
 
 static void
 on_done(void *arg, const struct hw_request *req, const struct hw_result *res)
@@ -98,6 +207,13 @@ request(struct hw *hw, int device, enum hw_op op, double value, double speed)
 	}
 	loop_run(cl.loop);
 	return cl.res.ok ? 0 : -1;
+}
+
+/* Milliseconds since t0. */
+static double
+ms_since(int64_t t0)
+{
+	return (now_ns() - t0) / 1e6;
 }
 
 static struct rig *
@@ -237,9 +353,134 @@ main(void)
 	}
 	TEST_EQ_INT("requests work after the safe state", request(hw, 0, HW_STATUS, 0, 0), 0);
 
+	/*
+	 * Deadlines: the bus has a 300 ms timeout and 1 retry, so a
+	 * transaction ends within (1 + 1) x 300 + 300 = 900 ms. A QCM read is
+	 * answered in 13 bytes, one every 60 ms: 780 ms an attempt if only
+	 * the gaps were bounded (libmodbus's byte timeout is 500 ms), a
+	 * success after 780 ms. It must fail instead, each attempt at 300 ms.
+	 */
+	TEST_EQ_INT("the deadline of a transaction", hw_transaction_ms(hw, 2), 900);
+	TEST_EQ_INT("the deadline of a safe state's command", hw_safe_command_ms(hw, 2), 600);
+	TEST_EQ_INT("the bound of a safe state: 2 commands x 2 attempts x 600 ms",
+	    hw_safe_state_ms(hw), 2400);
+	srv.trickle_unit = 3;
+	srv.trickle_ms = 60;
+	t0 = now_ns();
+	TEST_EQ_INT("a trickled answer fails", request(hw, 2, HW_READ, 0, 0), -1);
+	TEST_CHECK("a trickled answer fails within the transaction's deadline",
+	    ms_since(t0) >= 550 && ms_since(t0) < 900 + 200, "took %.0f ms", ms_since(t0));
+	TEST_CONTAINS("... naming device, bus, unit and register", cl.res.error,
+	    "device 'qcm' (bus b, unit 3): read input 0x0000 (value): Connection timed out after "
+	    "2 attempts");
+	printf("info: a 13-byte answer trickled at 60 ms a byte failed after %.0f ms\n",
+	    ms_since(t0));
+	srv.trickle_unit = 0;
+	srv.half_unit = 3;
+	t0 = now_ns();
+	TEST_EQ_INT("half an answer fails", request(hw, 2, HW_READ, 0, 0), -1);
+	TEST_CHECK("half an answer fails within the transaction's deadline",
+	    ms_since(t0) >= 550 && ms_since(t0) < 900 + 200, "took %.0f ms", ms_since(t0));
+	TEST_CONTAINS("... timed out", cl.res.error, "Connection timed out after 2 attempts");
+	srv.half_unit = 0;
+	TEST_EQ_INT("the bus answers after the trickle", request(hw, 2, HW_READ, 0, 0), 0);
+
+	/*
+	 * The safe state with a trickling pump: the pump's stop is first
+	 * (outputs before motion) and gets one attempt of 300 ms, then the
+	 * lift's stop goes out; the pump's goes again after it and is
+	 * reported, having failed both attempts.
+	 */
+	{
+		int64_t begin;
+
+		srv.trickle_unit = 2;
+		srv.trickle_ms = 100;	/* 12 bytes: 1.2 s the answer */
+		srv.lift_stop_ns = 0;
+		srv.pump_stops = 0;
+		memset(cl.safe_reported, 0, sizeof(cl.safe_reported));
+		hw_set_safe_cb(hw, on_safe_device, NULL);
+		cl.safe_done = 0;
+		begin = now_ns();
+		hw_safe_state(hw, on_safe, NULL);
+		while (!cl.safe_done)
+			loop_run(cl.loop);
+		TEST_CHECK("the lift's stop came one attempt after the trickling pump's",
+		    srv.lift_stop_ns > 0 && (srv.lift_stop_ns - begin) / 1e6 < 300 + 150,
+		    "after %.0f ms", (srv.lift_stop_ns - begin) / 1e6);
+		TEST_EQ_INT("the pump's stop went twice (1 + retries)", srv.pump_stops, 2);
+		TEST_CHECK("the pump's second stop came after the lift's",
+		    srv.pump_stops == 2 && srv.pump_stop_at[1] > srv.lift_stop_ns, "before it");
+		TEST_EQ_INT("the lift's stop confirmed", cl.safe_res[0].ok, 1);
+		TEST_EQ_INT("the pump's stop reported once", cl.safe_reported[1], 1);
+		TEST_CONTAINS("the pump's stop not confirmed, after its 2 attempts",
+		    cl.safe_res[1].error, "device 'pump' (bus b, unit 2): write holding 0x0002 "
+		    "(stop): Connection timed out after 2 attempts");
+		TEST_EQ_INT("the safe state reports the failure", cl.safe_ok, 0);
+		TEST_CHECK("the safe state ends within its bound",
+		    (cl.safe_done_ns - begin) / 1e6 < hw_safe_state_ms(hw) + 200, "took %.0f ms",
+		    (cl.safe_done_ns - begin) / 1e6);
+		printf("info: safe state with a trickling pump: the lift stopped %.0f ms after the "
+		    "call, done after %.0f ms\n", (srv.lift_stop_ns - begin) / 1e6,
+		    (cl.safe_done_ns - begin) / 1e6);
+		hw_set_safe_cb(hw, NULL, NULL);
+		srv.trickle_unit = 0;
+	}
+	TEST_EQ_INT("requests work after it", request(hw, 1, HW_PUMP, 0, 0), 0);
+
 	hw_close(hw);
 	rig_free(rig);
+
+	/*
+	 * A connect that is never answered: a port whose accept queue is full
+	 * drops the SYN, as a black-holed address does. The request fails at
+	 * the bus's timeout, not the kernel's two minutes of SYN retries.
+	 */
+	{
+		struct sockaddr_in a = { .sin_family = AF_INET,
+			.sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+		socklen_t alen = sizeof(a);
+		int lfd = socket(AF_INET, SOCK_STREAM, 0), fill[4], i, nfill = 0;
+
+		TEST_CHECK("a listening socket", lfd != -1 && bind(lfd, (struct sockaddr *)&a,
+		    sizeof(a)) == 0 && listen(lfd, 0) == 0 && getsockname(lfd,
+		    (struct sockaddr *)&a, &alen) == 0, "%s", strerror(errno));
+		/* fill its accept queue: later SYNs are dropped */
+		for (i = 0; i < 4; i++) {
+			fill[nfill] = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+			if (fill[nfill] == -1)
+				break;
+			if (connect(fill[nfill], (struct sockaddr *)&a, sizeof(a)) == -1 &&
+			    errno != EINPROGRESS) {
+				close(fill[nfill]);
+				break;
+			}
+			nfill++;
+			usleep(20000);
+		}
+		rig = make_rig(ntohs(a.sin_port));
+		hw = NULL;
+		TEST_EQ_INT("hw opens on the full port", hw_open(rig, cl.loop, &hw, err,
+		    sizeof(err)), 0);
+		t0 = now_ns();
+		TEST_EQ_INT("the connect fails", request(hw, 2, HW_READ, 0, 0), -1);
+		TEST_CHECK("the connect fails at the timeout (300 ms)",
+		    ms_since(t0) >= 250 && ms_since(t0) < 300 + 200, "took %.0f ms", ms_since(t0));
+		TEST_CONTAINS("... naming device, bus and address", cl.res.error,
+		    "device 'qcm': bus b: cannot connect to 127.0.0.1:");
+		TEST_CONTAINS("... as timed out", cl.res.error, "Connection timed out");
+		printf("info: a connect never answered failed after %.0f ms: %s\n", ms_since(t0),
+		    cl.res.error);
+		hw_close(hw);
+		rig_free(rig);
+		for (i = 0; i < nfill; i++)
+			close(fill[i]);
+		close(lfd);
+	}
+
 	loop_free(cl.loop);
 	server_stop();
+	for (int i = 0; i < srv.trickle_count; i++)
+		pthread_join(srv.trickles[i], NULL);
 	return TEST_DONE();
 }
