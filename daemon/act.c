@@ -21,6 +21,15 @@
 #define ACT_POLL_MAX_MS		50
 #define ACT_FLAG_WINDOW_MM	0.1	/* in-position flag believed this near the target */
 #define ACT_INPUT_POLL_MS	20
+/*
+ * A safe state ends within a deadline (act_safe_budget_ms): its commands
+ * within what the hardware layer allows them (hw_safe_state_ms), then each
+ * move of a park within its own limit (act_move_limit_ms) plus this many
+ * transactions at their deadline: the move's commands (up to five writes:
+ * enable, speed, accel, target, go), the status look that finds it late
+ * (two reads), and one to spare.
+ */
+#define ACT_PARK_MOVE_TXNS	8
 
 enum act_phase { ACT_IDLE, ACT_BUSY, ACT_SAFE, ACT_PARK_LIFT, ACT_PARK_TRANSFER };
 
@@ -63,6 +72,9 @@ struct act {
 	struct hw_request pending;	/* a transfer move waiting for the lift's readback */
 	int checking_lift;
 	int safe_ok;			/* the last safe state's commands: 1 confirmed, 0 not, -1 pending */
+	struct loop_timer *safe_timer;	/* the safe state's (and park's) deadline */
+	int64_t safe_deadline_ns;
+	int64_t safe_budget_ms;
 };
 
 
@@ -171,6 +183,7 @@ act_on_status(struct act *act, const struct hw_result *res, char *error, size_t 
 static void
 act_safe_end(struct act *act, int ok, int parked, const char *error)
 {
+	loop_timer_cancel(act->safe_timer);
 	act->phase = ACT_IDLE;
 	act->parked = parked;
 	act->done(act->arg, ok, parked, error);
@@ -299,8 +312,10 @@ act_begin(struct act *act, const struct hw_request *req)
 	 * After a safe state without parking, new work may queue behind the
 	 * stop commands: each bus keeps its order.
 	 */
-	if (act->phase == ACT_SAFE && !act->park)
+	if (act->phase == ACT_SAFE && !act->park) {
+		loop_timer_cancel(act->safe_timer);
 		act->phase = ACT_IDLE;
+	}
 	if (act->phase != ACT_IDLE) {
 		log_warnx("act: an operation is already in progress");
 		return -1;
@@ -310,23 +325,41 @@ act_begin(struct act *act, const struct hw_request *req)
 	return 0;
 }
 
+/* A move's time in real ms at its speed (0: the axis's max_speed) over the whole travel. */
+static double
+act_move_ideal_ms(const struct act *act, int axis, double speed_mm_s)
+{
+	const struct rig_device *dev = &act->rig->devices[axis];
+	double speed = speed_mm_s > 0 ? speed_mm_s : dev->max_speed_mm_s;
+	double travel = fabs(dev->travel_max_mm - dev->travel_min_mm);
+
+	return speed > 0 ? travel / speed * 1000 / act->time_scale : 10000;
+}
+
+/*
+ * How long a move may take to arrive: the worst case is the whole travel
+ * (the start position is not known here), times the slack, plus the margin.
+ */
+static int64_t
+act_move_limit_ms(const struct act *act, int axis, double speed_mm_s)
+{
+	return (int64_t)(act_move_ideal_ms(act, axis, speed_mm_s) * ACT_MOVE_SLACK +
+	    ACT_MOVE_MARGIN_MS);
+}
+
 /* Arms the arrival watch of a move: deadline and polling period, in real time. */
 static void
 act_watch_move(struct act *act, int axis, double position_mm, double speed_mm_s)
 {
 	const struct rig_device *dev = &act->rig->devices[axis];
 	double speed = speed_mm_s > 0 ? speed_mm_s : dev->max_speed_mm_s;
-	double travel = fabs(dev->travel_max_mm - dev->travel_min_mm);
-	double ideal_ms = speed > 0 ? travel / speed * 1000 / act->time_scale : 10000;
-	double poll_ms = ideal_ms / 50;
+	double poll_ms = act_move_ideal_ms(act, axis, speed_mm_s) / 50;
 
 	act->axis = axis;
 	act->target_mm = position_mm;
 	act->speed_mm_s = speed;
 	act->last_position_mm = NAN;
-	/* the worst case is the whole travel: the start position is not known here */
-	act->move_deadline_ns = loop_now_ns() +
-	    (int64_t)((ideal_ms * ACT_MOVE_SLACK + ACT_MOVE_MARGIN_MS) * 1e6);
+	act->move_deadline_ns = loop_now_ns() + act_move_limit_ms(act, axis, speed_mm_s) * 1000000;
 	poll_ms = poll_ms < ACT_POLL_MIN_MS ? ACT_POLL_MIN_MS :
 	    poll_ms > ACT_POLL_MAX_MS ? ACT_POLL_MAX_MS : poll_ms;
 	act->poll_ns = (int64_t)(poll_ms * 1e6);
@@ -349,8 +382,10 @@ act_move(struct act *act, int axis, double position_mm, double speed_mm_s)
 		 * Never sideways while immersed: the lift is read back first,
 		 * and the move goes out only if it is at the safe height.
 		 */
-		if (act->phase == ACT_SAFE && !act->park)
+		if (act->phase == ACT_SAFE && !act->park) {
+			loop_timer_cancel(act->safe_timer);
 			act->phase = ACT_IDLE;
+		}
 		if (act->phase != ACT_IDLE) {
 			log_warnx("act: an operation is already in progress");
 			return -1;
@@ -480,12 +515,150 @@ act_on_safe(void *arg, int ok, const char *error)
 	if (!ok)
 		log_warnx("safe state: not confirmed: %s", error);
 	act->safe_ok = ok;
-	if (!act->park) {
-		if (act->phase == ACT_SAFE)
-			act_safe_end(act, ok, 0, error);
+	/* ended already: by its deadline, or left for new work (no park) */
+	if (act->phase != ACT_SAFE)
 		return;
+	if (!act->park)
+		act_safe_end(act, ok, 0, error);
+	else
+		act_park_next(act);
+}
+
+/*
+ * Names the devices whose command of the safe state under way is not
+ * confirmed yet ("'fill-1', 'lift'") into buf, and counts them.
+ */
+static void
+act_unconfirmed(const struct act *act, char *buf, size_t size, int *unconfirmed, int *commands)
+{
+	size_t i, used = 0;
+	enum hw_safe_status st;
+
+	buf[0] = '\0';
+	*unconfirmed = *commands = 0;
+	for (i = 0; i < act->rig->device_count; i++) {
+		if ((st = hw_safe_status(act->hw, (int)i)) == HW_SAFE_NONE)
+			continue;
+		(*commands)++;
+		if (st == HW_SAFE_CONFIRMED)
+			continue;
+		(*unconfirmed)++;
+		if (used < size)
+			used += (size_t)snprintf(buf + used, size - used, "%s'%s'",
+			    used > 0 ? ", " : "", act->rig->devices[i].name);
 	}
-	act_park_next(act);
+}
+
+/*
+ * What the safe state under way is at: its commands, or the park's move
+ * (what has not moved yet, with its last reading). past: as the cause of
+ * a deadline that passed.
+ */
+static void
+act_safe_where(const struct act *act, int past, char *buf, size_t size)
+{
+	const struct rig *rig = act->rig;
+	double park_x = rig->park >= 0 ? rig->stations[rig->park].x_mm : 0;
+	char names[240], last[64];
+	int unconfirmed, commands;
+
+	switch (act->phase) {
+	case ACT_SAFE:
+		act_unconfirmed(act, names, sizeof(names), &unconfirmed, &commands);
+		if (unconfirmed == 0)
+			snprintf(buf, size, "the stop and off commands%s", act->park ?
+			    ", then the park" : "");
+		else
+			snprintf(buf, size, "the stop and off commands: %d of %d %s, %s %s%s",
+			    commands - unconfirmed, commands, past ? "confirmed" :
+			    "confirmed so far", past ? "none from" : "waiting for", names,
+			    act->park ? (past ? "; the park never began" : "; then the park") : "");
+		break;
+	case ACT_PARK_LIFT:
+		if (isnan(act->lift.position_mm))
+			snprintf(last, sizeof(last), "not read yet");
+		else
+			snprintf(last, sizeof(last), "last read %.1f mm", act->lift.position_mm);
+		snprintf(buf, size, "the park: lift '%s' %s the safe height %.1f mm (%s)",
+		    rig->devices[rig->lift].name, past ? "did not reach" : "rising to",
+		    rig->safe_z_mm, last);
+		break;
+	case ACT_PARK_TRANSFER:
+		if (isnan(act->transfer_mm))
+			snprintf(last, sizeof(last), "not read yet");
+		else
+			snprintf(last, sizeof(last), "last read %.1f mm", act->transfer_mm);
+		snprintf(buf, size, "the park: transfer '%s' %s park at %.1f mm (%s)",
+		    rig->devices[rig->transfer].name, past ? "did not reach" : "moving to",
+		    park_x, last);
+		break;
+	default:
+		buf[0] = '\0';
+		break;
+	}
+}
+
+int
+act_waiting_text(const struct act *act, char *buf, size_t size)
+{
+	char where[400];
+	int64_t left_ms;
+
+	buf[0] = '\0';
+	if (act->phase != ACT_SAFE && act->phase != ACT_PARK_LIFT &&
+	    act->phase != ACT_PARK_TRANSFER)
+		return 0;
+	act_safe_where(act, 0, where, sizeof(where));
+	left_ms = (act->safe_deadline_ns - loop_now_ns()) / 1000000;
+	snprintf(buf, size, "%s; gives up in %.1f s", where, left_ms > 0 ? left_ms / 1000.0 : 0);
+	return 1;
+}
+
+/*
+ * The safe state's deadline passed (it fires only when something did not
+ * end that should have: every transaction and every move has its own
+ * limit). It ends failed, naming what it waited for; motion is stopped
+ * again, so a move given up on does not go on unwatched, and late replies
+ * are ignored.
+ */
+static void
+act_on_safe_deadline(void *arg)
+{
+	struct act *act = arg;
+	char where[400], error[480];
+
+	if (act->phase != ACT_SAFE && act->phase != ACT_PARK_LIFT &&
+	    act->phase != ACT_PARK_TRANSFER)
+		return;
+	act_safe_where(act, 1, where, sizeof(where));
+	snprintf(error, sizeof(error), "the %s did not end within its deadline of %.1f s: %s",
+	    act->park ? "safe state and park" : "safe state", act->safe_budget_ms / 1000.0, where);
+	log_warnx("%s", error);
+	act->generation++;
+	loop_timer_cancel(act->poll_timer);
+	if (act->phase == ACT_PARK_LIFT || act->lift.moving)
+		act->lift.state = ACT_LIFT_UNKNOWN;
+	act->lift.moving = 0;
+	act->lift.confirmed = 0;
+	if (act->phase != ACT_SAFE)
+		hw_safe_state(act->hw, NULL, NULL);
+	act_safe_end(act, 0, 0, error);
+}
+
+/* The safe state's deadline, from act_safe_state(); see ACT_PARK_MOVE_TXNS. */
+static int64_t
+act_safe_budget_ms(const struct act *act, int park)
+{
+	const struct rig *rig = act->rig;
+	int64_t ms = hw_safe_state_ms(act->hw);
+
+	if (park && rig->lift >= 0)
+		ms += act_move_limit_ms(act, rig->lift, 0) +
+		    ACT_PARK_MOVE_TXNS * hw_transaction_ms(act->hw, rig->lift);
+	if (park && rig->transfer >= 0)
+		ms += act_move_limit_ms(act, rig->transfer, 0) +
+		    ACT_PARK_MOVE_TXNS * hw_transaction_ms(act->hw, rig->transfer);
+	return ms;
 }
 
 void
@@ -502,6 +675,14 @@ act_safe_state(struct act *act, int park)
 		act->lift.state = ACT_LIFT_UNKNOWN;
 	act->lift.moving = 0;
 	act->lift.confirmed = 0;
+	act->safe_budget_ms = act_safe_budget_ms(act, park);
+	act->safe_deadline_ns = loop_now_ns() + act->safe_budget_ms * 1000000;
+	if (loop_timer_at(act->safe_timer, act->safe_deadline_ns) == -1)
+		log_warnx("act: cannot arm the safe state's deadline; it ends when its commands "
+		    "and moves do");
+	if (park)
+		log_info("safe state: outputs off and motion stopped, then the substrate withdrawn "
+		    "and parked, within %.1f s", act->safe_budget_ms / 1000.0);
 	hw_safe_state(act->hw, act_on_safe, act);
 }
 
@@ -625,6 +806,11 @@ act_open(struct loop *loop, const struct rig *rig, struct hw *hw, act_done_cb do
 		free(act);
 		return NULL;
 	}
+	if ((act->safe_timer = loop_timer_new(loop, act_on_safe_deadline, act)) == NULL) {
+		loop_timer_free(act->poll_timer);
+		free(act);
+		return NULL;
+	}
 	hw_set_input_cb(hw, act_on_input, act);
 	/* remote safety inputs are polled for good: they guard the rig even when idle */
 	hw_poll_inputs(hw, 1, ACT_INPUT_POLL_MS);
@@ -645,5 +831,6 @@ act_close(struct act *act)
 	hw_set_input_cb(act->hw, NULL, NULL);
 	hw_poll_inputs(act->hw, 0, 0);
 	loop_timer_free(act->poll_timer);
+	loop_timer_free(act->safe_timer);
 	free(act);
 }

@@ -51,6 +51,18 @@ int act_safety_active(const struct act *act, char *why, size_t why_size);
  */
 void act_safe_state(struct act *act, int park);
 
+/*
+ * What the safe state under way waits for, one line for status: its stop
+ * and off commands (which devices have not confirmed theirs) or the park's
+ * move (which axis, its target and last reading), and when it gives up.
+ * Every safe state ends within its deadline: the hardware layer's bound on
+ * its commands (hw_safe_state_ms) and, for a park, each move's own limit
+ * and its transactions' deadlines; past it, it ends failed naming what did
+ * not move or answer, and motion is stopped. Returns 1, or 0 and "" when
+ * no safe state is under way.
+ */
+int act_waiting_text(const struct act *act, char *buf, size_t size);
+
 /* Whether the last safe state's stop commands were confirmed: 1, 0, or -1 pending. */
 int act_safe_confirmed(const struct act *act);
 

@@ -165,7 +165,11 @@ req_status_line(const struct run_status *st, char *buf, size_t size)
 	char step_left[32], run_left[32];
 
 	if (st->recipe == NULL) {
-		if (st->batch_id && st->batch_state)
+		if (st->state == RUN_SAFE)
+			snprintf(buf, size, "safe state%s%s%s%.240s", st->message ? ": " : "",
+			    st->message ? st->message : "", st->waiting[0] ? "; waiting for " : "",
+			    st->waiting);
+		else if (st->batch_id && st->batch_state)
 			snprintf(buf, size, "idle (batch %lld %s%s%s)", (long long)st->batch_id,
 			    st->batch_state, st->message ? ": " : "", st->message ? st->message : "");
 		else
@@ -175,8 +179,9 @@ req_status_line(const struct run_status *st, char *buf, size_t size)
 	req_duration(st->step_left_ms, step_left, sizeof(step_left));
 	req_duration(st->run_left_ms, run_left, sizeof(run_left));
 	if (st->state == RUN_SAFE)
-		snprintf(buf, size, "batch %lld %s: safe state: %s", (long long)st->batch_id,
-		    st->recipe, st->message ? st->message : "");
+		snprintf(buf, size, "batch %lld %s: safe state: %s%s%.240s", (long long)st->batch_id,
+		    st->recipe, st->message ? st->message : "", st->waiting[0] ?
+		    "; waiting for " : "", st->waiting);
 	else if (st->state == RUN_PROMPT)
 		snprintf(buf, size, "batch %lld %s: bilayer %d/%d, waiting for the operator: %s",
 		    (long long)st->batch_id, st->recipe, st->bilayer, st->bilayers,
@@ -234,6 +239,8 @@ req_status_json_build(const struct run_status *st, struct json *j)
 	json_string(j, st->next[0] ? st->next : NULL);
 	json_key(j, "record");
 	json_string(j, st->record[0] ? st->record : NULL);
+	json_key(j, "waiting");
+	json_string(j, st->waiting[0] ? st->waiting : NULL);
 	json_object_end(j);
 	return json_text(j) != NULL ? 0 : -1;
 }
@@ -265,6 +272,8 @@ req_status_text(struct control_client *c, const struct run_status *st)
 	control_out(c, "substrate: %s", st->substrate);
 	if (st->record[0])
 		control_out(c, "record: %s", st->record);
+	if (st->waiting[0])
+		control_out(c, "waiting: %s", st->waiting);
 	if (st->recipe == NULL) {
 		if (st->message)
 			control_out(c, "cause: %s", st->message);
@@ -600,8 +609,9 @@ req_run(struct lbld *l, struct control_client *c, const struct control_request *
 	if (run_busy(l->run)) {
 		struct run_status st;
 		run_status(l->run, &st);
-		control_finish(c, 1, "batch %lld is %s: one run at a time (lblctl status)",
-		    (long long)st.batch_id, run_state_names[st.state]);
+		control_finish(c, 1, "batch %lld is %s: one run at a time (lblctl status)%s%s",
+		    (long long)st.batch_id, run_state_names[st.state], st.waiting[0] ?
+		    "; the rig is going to its safe state, waiting for " : "", st.waiting);
 		return;
 	}
 	memset(&row, 0, sizeof(row));

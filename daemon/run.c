@@ -976,6 +976,18 @@ run_refuse(char *err, size_t size, const char *fmt, ...)
 	return -1;
 }
 
+/* No batch to pause or abort: and while the rig goes to its safe state, what it waits for. */
+static int
+run_refuse_no_batch(const struct run *run, char *err, size_t size)
+{
+	char waiting[480];
+
+	if (run->state == RUN_SAFE && act_waiting_text(run->ctx.act, waiting, sizeof(waiting)))
+		return run_refuse(err, size, "no batch is running; the rig is going to its safe "
+		    "state, waiting for %s", waiting);
+	return run_refuse(err, size, "no batch is running");
+}
+
 int
 run_pause(struct run *run, int now, char *err, size_t size)
 {
@@ -986,7 +998,7 @@ run_pause(struct run *run, int now, char *err, size_t size)
 		return run_refuse(err, size, "batch %lld is ending (%s): the rig is going to its "
 		    "safe state", (long long)run->batch_id, run->batch_state);
 	if (run->state == RUN_IDLE || run->state == RUN_SAFE)
-		return run_refuse(err, size, "no batch is running");
+		return run_refuse_no_batch(run, err, size);
 	if (run->state == RUN_PAUSED)
 		return run_refuse(err, size, "batch %lld is already paused",
 		    (long long)run->batch_id);
@@ -1057,7 +1069,7 @@ int
 run_abort(struct run *run, const char *who, char *err, size_t size)
 {
 	if (run->state == RUN_IDLE || (run->state == RUN_SAFE && run->safe_then == RUN_IDLE))
-		return run_refuse(err, size, "no batch is running");
+		return run_refuse_no_batch(run, err, size);
 	run_fault(run, "aborted", 1, "aborted by %s", who);
 	return 0;
 }
@@ -1232,6 +1244,8 @@ run_status(const struct run *run, struct run_status *st)
 	st->message = run->state == RUN_PROMPT ? run->message : run->cause[0] ? run->cause : NULL;
 	if (run->plan == NULL && run->state == RUN_SAFE && run->activity[0])
 		st->message = run->activity;
+	if (run->state == RUN_SAFE)
+		act_waiting_text(run->ctx.act, st->waiting, sizeof(st->waiting));
 	run_substrate(run, st);
 	if (run->plan == NULL) {
 		if (run->batch_id && strcmp(run->batch_state, "interrupted") == 0)

@@ -53,6 +53,7 @@ struct run_status {
 	char safety[400];		/* an engaged e-stop or interlock, "" if none */
 	char next[240];			/* the command that continues or clears a batch, "" if none */
 	char record[160];		/* writes held in memory (database locked), "" if none */
+	char waiting[480];		/* state safe: what it waits for (act_waiting_text), or "" */
 };
 
 /* Called whenever the state or the step changes (status line, followers). */
