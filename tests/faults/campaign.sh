@@ -14,6 +14,9 @@
 #     own communication-loss timeout
 #   another process holds the database's write lock (case_dblock.sh): e-stop
 #     meanwhile, and a lock held past the record's hold limit
+#   one slow device on a bus (case_bus.sh): e-stop while a pump trickles its
+#     answers, sends half a frame, or is silent; lblctl hw against a trickling
+#     pump; a lift trickling mid-dip (the park's deadline)
 #   access (case_access.sh, as real users): 500 idle connections and a
 #     slowloris from a viewer while root aborts; a viewer's abort refused, a
 #     member of group lbl's obeyed
@@ -188,6 +191,7 @@ end_case
 . "$LBL_TOP/tests/faults/case_stops.sh"
 . "$LBL_TOP/tests/faults/case_plans.sh"
 . "$LBL_TOP/tests/faults/case_dblock.sh"
+. "$LBL_TOP/tests/faults/case_bus.sh"
 . "$LBL_TOP/tests/faults/case_access.sh"
 [ -f "$LBL_TOP/tests/faults/case_safety_net.sh" ] && . "$LBL_TOP/tests/faults/case_safety_net.sh"
 
