@@ -293,6 +293,11 @@ hw_safe_state(struct hw *hw, void (*done)(void *arg, int ok, const char *error),
 		    HW_SAFE_PENDING;
 	for (i = 0; i < hw->bus_count; i++)
 		hw_bus_interrupt(&hw->buses[i]);
+	/* Modbus input reads dropped with the rest never call back: poll afresh */
+	if (hw->poll_pending > 0) {
+		hw->poll_pending = 0;
+		hw_poll_arm(hw);
+	}
 	if ((batch = calloc(1, sizeof(*batch))) == NULL) {
 		log_warnx("hw: out of memory for the safe state; stopping devices unheard");
 		done = NULL;

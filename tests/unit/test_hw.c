@@ -209,6 +209,37 @@ request(struct hw *hw, int device, enum hw_op op, double value, double speed)
 	return cl.res.ok ? 0 : -1;
 }
 
+static struct {
+	int level;			/* the last level the input callback gave */
+} input = { -1 };
+
+static void
+on_input(void *arg, int device, int active)
+{
+	(void)arg;
+	(void)device;
+	input.level = active;
+}
+
+static void
+on_tick(void *arg)
+{
+	loop_stop(arg);
+}
+
+/* Runs the loop for ms (input polls and their results come through it). */
+static void
+run_for_ms(int ms)
+{
+	struct loop_timer *t = loop_timer_new(cl.loop, on_tick, cl.loop);
+
+	if (t == NULL)
+		return;
+	loop_timer_at(t, now_ns() + (int64_t)ms * 1000000);
+	loop_run(cl.loop);
+	loop_timer_free(t);
+}
+
 /* Milliseconds since t0. */
 static double
 ms_since(int64_t t0)
@@ -476,6 +507,59 @@ main(void)
 		for (i = 0; i < nfill; i++)
 			close(fill[i]);
 		close(lfd);
+	}
+
+	/*
+	 * A Modbus e-stop input is polled on through a safe state: the read
+	 * in flight when it came (the unit silent, so it hangs) is dropped
+	 * with everything else, and the next poll must still go out.
+	 */
+	{
+		static const char text[] =
+		    "name: t\n"
+		    "buses:\n"
+		    "  b: {type: tcp, host: 127.0.0.1, port: %d, timeout: 300ms, retries: 1}\n"
+		    "devices:\n"
+		    "  estop: {role: input, kind: estop, bus: b, unit: 3, profile: generic-input}\n";
+		char buf[512];
+		struct diag d;
+		int64_t end;
+
+		snprintf(buf, sizeof(buf), text, server.port);
+		diag_init(&d, "rig");
+		rig = NULL;
+		rig_load_buffer("rig", buf, strlen(buf), &d, &rig);
+		diag_free(&d);
+		hw = NULL;
+		TEST_CHECK("an input rig opens", rig != NULL && hw_open(rig, cl.loop, &hw, err,
+		    sizeof(err)) == 0, "%s", err);
+		if (hw != NULL) {
+			pthread_mutex_lock(&server.lock);
+			server.map[2]->tab_input_bits[0] = 0;
+			pthread_mutex_unlock(&server.lock);
+			hw_set_input_cb(hw, on_input, NULL);
+			hw_poll_inputs(hw, 1, 20);
+			end = now_ns() + 2000000000LL;
+			while (hw_input_level(hw, 0) != 0 && now_ns() < end)
+				run_for_ms(20);
+			TEST_EQ_INT("the input is read released", hw_input_level(hw, 0), 0);
+			pthread_mutex_lock(&server.lock);
+			srv.silent_unit = 3;
+			pthread_mutex_unlock(&server.lock);
+			run_for_ms(60);		/* a poll read now hangs */
+			hw_safe_state(hw, NULL, NULL);
+			pthread_mutex_lock(&server.lock);
+			srv.silent_unit = 0;
+			server.map[2]->tab_input_bits[0] = 1;
+			pthread_mutex_unlock(&server.lock);
+			end = now_ns() + 2000000000LL;
+			while (input.level != 1 && now_ns() < end)
+				run_for_ms(20);
+			TEST_EQ_INT("pressed after the safe state, the input is polled and seen",
+			    input.level, 1);
+			hw_close(hw);
+		}
+		rig_free(rig);
 	}
 
 	loop_free(cl.loop);
