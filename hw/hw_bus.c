@@ -106,7 +106,10 @@ hw_bus_safe_command_ms(const struct rig_bus *cfg)
 	return 2 * hw_bus_attempt_ms(cfg) + hw_bus_frame_delay_ms(cfg);
 }
 
-/* libmodbus's response timeout, from ns; it refuses 0, so at least 1 µs. */
+/*
+ * Sets libmodbus's response timeout from ns (it refuses 0: at least 1 µs).
+ * Returns 0, or -1 with errno (EINVAL) as libmodbus does.
+ */
 static int
 hw_set_response_timeout(modbus_t *ctx, int64_t ns)
 {
