@@ -525,28 +525,32 @@ act_on_safe(void *arg, int ok, const char *error)
 }
 
 /*
- * Names the devices whose command of the safe state under way is not
- * confirmed yet ("'fill-1', 'lift'") into buf, and counts them.
+ * Names into buf the devices of the safe state under way whose command has
+ * status st ("'fill-1', 'lift'"), and returns how many; *commands counts
+ * the devices that have one.
  */
-static void
-act_unconfirmed(const struct act *act, char *buf, size_t size, int *unconfirmed, int *commands)
+static int
+act_safe_names(const struct act *act, enum hw_safe_status st, char *buf, size_t size,
+    int *commands)
 {
 	size_t i, used = 0;
-	enum hw_safe_status st;
+	enum hw_safe_status status;
+	int n = 0;
 
 	buf[0] = '\0';
-	*unconfirmed = *commands = 0;
+	*commands = 0;
 	for (i = 0; i < act->rig->device_count; i++) {
-		if ((st = hw_safe_status(act->hw, (int)i)) == HW_SAFE_NONE)
+		if ((status = hw_safe_status(act->hw, (int)i)) == HW_SAFE_NONE)
 			continue;
 		(*commands)++;
-		if (st == HW_SAFE_CONFIRMED)
+		if (status != st)
 			continue;
-		(*unconfirmed)++;
+		n++;
 		if (used < size)
 			used += (size_t)snprintf(buf + used, size - used, "%s'%s'",
 			    used > 0 ? ", " : "", act->rig->devices[i].name);
 	}
+	return n;
 }
 
 /*
@@ -559,20 +563,19 @@ act_safe_where(const struct act *act, int past, char *buf, size_t size)
 {
 	const struct rig *rig = act->rig;
 	double park_x = rig->park >= 0 ? rig->stations[rig->park].x_mm : 0;
-	char names[240], last[64];
-	int unconfirmed, commands;
+	char pending[120], failed[120], last[64];	/* names: about 8 each, then cut */
+	int commands, npending, nfailed;
 
 	switch (act->phase) {
 	case ACT_SAFE:
-		act_unconfirmed(act, names, sizeof(names), &unconfirmed, &commands);
-		if (unconfirmed == 0)
-			snprintf(buf, size, "the stop and off commands%s", act->park ?
-			    ", then the park" : "");
-		else
-			snprintf(buf, size, "the stop and off commands: %d of %d %s, %s %s%s",
-			    commands - unconfirmed, commands, past ? "confirmed" :
-			    "confirmed so far", past ? "none from" : "waiting for", names,
-			    act->park ? (past ? "; the park never began" : "; then the park") : "");
+		npending = act_safe_names(act, HW_SAFE_PENDING, pending, sizeof(pending),
+		    &commands);
+		nfailed = act_safe_names(act, HW_SAFE_FAILED, failed, sizeof(failed), &commands);
+		snprintf(buf, size, "the stop and off commands: %d of %d confirmed%s%s%s%s%s",
+		    commands - npending - nfailed, commands, npending == 0 ? "" : past ?
+		    ", no answer from " : ", waiting for ", pending, nfailed > 0 ? "; failed: " :
+		    "", failed, act->park ? (past ? "; the park never began" : "; then the park") :
+		    "");
 		break;
 	case ACT_PARK_LIFT:
 		if (isnan(act->lift.position_mm))

@@ -339,6 +339,44 @@ main(void)
 	TEST_CHECK("park: first status look at once after the go", best < AT_ONCE_MS,
 	    "%.3f ms after the go, not within %d ms (poll period %d ms)", best, AT_ONCE_MS, POLL_MS);
 
+	/*
+	 * What a safe state waits for, as status shows it: first its stop
+	 * commands, with its deadline (3 commands x 2 attempts x 600 ms, then
+	 * the lift's move limit, 100 mm at 20 mm/s x 2 + 3 s, and 8
+	 * transactions of 900 ms: 23.8 s); then the park's move, with the
+	 * lift's last reading. Nothing once it has ended.
+	 */
+	{
+		char text[480];
+
+		drive_prepare(DRIVE, 40, 0, 0);		/* stays at 40 mm, never arrives */
+		cl.done = 0;
+		act_safe_state(act, 1);
+		TEST_EQ_INT("a safe state under way waits", act_waiting_text(act, text, sizeof(text)),
+		    1);
+		TEST_CONTAINS("... for its stop commands, then the park", text, "the stop and off "
+		    "commands: 0 of 3 confirmed, waiting for 'drive', 'wide', 'fine'; then the park; "
+		    "gives up in 23.");
+		TEST_CHECK("... by its deadline", strstr(text, "gives up in 23.8 s") != NULL ||
+		    strstr(text, "gives up in 23.7 s") != NULL, "%s", text);
+		loop_timer_at(cl.timeout, loop_now_ns() + 300000000LL);
+		while (!cl.done && loop_timer_armed(cl.timeout))
+			loop_run(cl.loop);
+		act_waiting_text(act, text, sizeof(text));
+		TEST_CONTAINS("then for the lift's move, with its last reading", text,
+		    "the park: lift 'drive' rising to the safe height 5.0 mm (last read 40.0 mm); "
+		    "gives up in");
+		/* its own limit ends the move: the time scale makes it 3.1 s */
+		act_set_time_scale(act, 100);
+		act_safe_state(act, 1);
+		TEST_CHECK("a lift that never arrives ends the park", wait_done() == 0 && !cl.ok,
+		    "ended %d ok %d", cl.done, cl.ok);
+		TEST_CONTAINS("... naming it", cl.error, "axis 'drive' did not reach 5.00 mm in time");
+		TEST_EQ_INT("nothing waited for after it", act_waiting_text(act, text, sizeof(text)),
+		    0);
+		TEST_STR("... and no text", text, "");
+	}
+
 	act_close(act);
 	hw_close(hw);
 	rig_free(rig);
