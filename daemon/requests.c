@@ -179,8 +179,8 @@ req_status_line(const struct run_status *st, char *buf, size_t size)
 	req_duration(st->step_left_ms, step_left, sizeof(step_left));
 	req_duration(st->run_left_ms, run_left, sizeof(run_left));
 	if (st->state == RUN_SAFE)
-		snprintf(buf, size, "batch %lld %s: safe state: %s%s%.240s", (long long)st->batch_id,
-		    st->recipe, st->message ? st->message : "", st->waiting[0] ?
+		snprintf(buf, size, "batch %lld %s: safe state: %s%s%.240s",
+		    (long long)st->batch_id, st->recipe, st->message ? st->message : "", st->waiting[0] ?
 		    "; waiting for " : "", st->waiting);
 	else if (st->state == RUN_PROMPT)
 		snprintf(buf, size, "batch %lld %s: bilayer %d/%d, waiting for the operator: %s",

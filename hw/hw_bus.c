@@ -322,7 +322,8 @@ hw_bus_transact(struct hw_bus *bus, struct hw_job *job, const struct hw_txn *t, 
 	int64_t deadline = hw_now_ns() + (job->safe != NULL ? hw_bus_safe_command_ms(bus->cfg) :
 	    hw_bus_transaction_ms(bus->cfg)) * 1000000;
 	int attempt, err, rc, expired;
-	int max_attempts = job->safe != NULL ? 1 : 1 + (bus->cfg->retries > 0 ? bus->cfg->retries : 0);
+	int max_attempts = job->safe != NULL ? 1 :
+	    1 + (bus->cfg->retries > 0 ? bus->cfg->retries : 0);
 
 	for (attempt = 1;; attempt++) {
 		if (hw_bus_was_interrupted(bus) && job->safe == NULL) {

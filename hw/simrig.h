@@ -41,8 +41,8 @@ enum simrig_fault {
 	SIMRIG_STALL,		/* answers 2 s late, past any sane timeout */
 	SIMRIG_ALARM,		/* raises its alarm flag */
 	SIMRIG_STUCK,		/* axis: stops halfway and never arrives; pump: never runs */
-	SIMRIG_TRICKLE,		/* acts on each request at once, answers one byte every trickle_ms */
-	SIMRIG_HALF,		/* acts on each request, sends the first half of its answer, no more */
+	SIMRIG_TRICKLE,		/* acts on each request, answers a byte every trickle_ms */
+	SIMRIG_HALF,		/* acts on each request, answers half a frame, no more */
 	SIMRIG_FAULT_COUNT
 };
 

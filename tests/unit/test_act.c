@@ -352,11 +352,11 @@ main(void)
 		drive_prepare(DRIVE, 40, 0, 0);		/* stays at 40 mm, never arrives */
 		cl.done = 0;
 		act_safe_state(act, 1);
-		TEST_EQ_INT("a safe state under way waits", act_waiting_text(act, text, sizeof(text)),
-		    1);
-		TEST_CONTAINS("... for its stop commands, then the park", text, "the stop and off "
-		    "commands: 0 of 3 confirmed, waiting for 'drive', 'wide', 'fine'; then the park; "
-		    "gives up in 23.");
+		TEST_EQ_INT("a safe state under way waits",
+		    act_waiting_text(act, text, sizeof(text)), 1);
+		TEST_CONTAINS("... for its stop commands, then the park", text, "the stop and "
+		    "off commands: 0 of 3 confirmed, waiting for 'drive', 'wide', 'fine'; then the "
+		    "park; gives up in 23.");
 		TEST_CHECK("... by its deadline", strstr(text, "gives up in 23.8 s") != NULL ||
 		    strstr(text, "gives up in 23.7 s") != NULL, "%s", text);
 		loop_timer_at(cl.timeout, loop_now_ns() + 300000000LL);
@@ -371,9 +371,10 @@ main(void)
 		act_safe_state(act, 1);
 		TEST_CHECK("a lift that never arrives ends the park", wait_done() == 0 && !cl.ok,
 		    "ended %d ok %d", cl.done, cl.ok);
-		TEST_CONTAINS("... naming it", cl.error, "axis 'drive' did not reach 5.00 mm in time");
-		TEST_EQ_INT("nothing waited for after it", act_waiting_text(act, text, sizeof(text)),
-		    0);
+		TEST_CONTAINS("... naming it", cl.error,
+		    "axis 'drive' did not reach 5.00 mm in time");
+		TEST_EQ_INT("nothing waited for after it",
+		    act_waiting_text(act, text, sizeof(text)), 0);
 		TEST_STR("... and no text", text, "");
 	}
 

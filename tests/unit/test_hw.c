@@ -520,7 +520,8 @@ main(void)
 		    "buses:\n"
 		    "  b: {type: tcp, host: 127.0.0.1, port: %d, timeout: 300ms, retries: 1}\n"
 		    "devices:\n"
-		    "  estop: {role: input, kind: estop, bus: b, unit: 3, profile: generic-input}\n";
+		    "  estop: {role: input, kind: estop, bus: b, unit: 3,\n"
+		    "          profile: generic-input}\n";
 		char buf[512];
 		struct diag d;
 		int64_t end;

@@ -154,12 +154,13 @@ main(void)
 	TEST_EQ_INT("both attempts were made", fake.calls, 2);
 	first_ms = (fake.ended_ns[0] - fake.began_ns[0]) / 1e6;
 	second_ms = (fake.ended_ns[1] - fake.began_ns[1]) / 1e6;
-	TEST_CHECK("the first attempt broken at its timeout plus the grace", first_ms >= TIMEOUT_MS &&
-	    first_ms < TIMEOUT_MS + 20 + SLACK_MS, "after %.0f ms", first_ms);
+	TEST_CHECK("the first attempt broken at its timeout plus the grace",
+	    first_ms >= TIMEOUT_MS && first_ms < TIMEOUT_MS + 20 + SLACK_MS, "after %.0f ms",
+	    first_ms);
 	TEST_CHECK("the second too", second_ms >= TIMEOUT_MS * 0.9 &&
 	    second_ms < TIMEOUT_MS + 20 + SLACK_MS, "after %.0f ms", second_ms);
-	TEST_CHECK("the transaction ends within its deadline", took_ms < deadline_ms + 20 + SLACK_MS,
-	    "took %.0f ms", took_ms);
+	TEST_CHECK("the transaction ends within its deadline",
+	    took_ms < deadline_ms + 20 + SLACK_MS, "took %.0f ms", took_ms);
 	TEST_CONTAINS("the error says it timed out, naming the device", cl.res.error,
 	    "device 'door' (bus b, unit 1): read discrete 0x0000 (active): Connection timed out "
 	    "after 2 attempts");
