@@ -82,6 +82,7 @@ struct run {
 	/* parking outside a batch (lblctl park), and what the last park left */
 	int idle_park;			/* an operator's park is under way */
 	int park_asked;			/* the safe state under way parks too */
+	int safe_by_input;		/* act made the rig safe for an e-stop already */
 	char park_problem[400];		/* the last park failed: why (until one succeeds) */
 	char activity[160];		/* state safe without a batch: what lbld is doing */
 	/* lbld is stopping: told once the rig is safe (and parked) */
@@ -247,7 +248,12 @@ run_fault(struct run *run, const char *batch_state, int park, const char *fmt, .
 	run->state = RUN_SAFE;
 	run->safe_then = RUN_IDLE;
 	run->line_running = 0;
-	run_safe(run, park);
+	/* an e-stop's safe state is under way already (act did it first): not twice */
+	if (run->safe_by_input)
+		run->park_asked = 0;
+	else
+		run_safe(run, park);
+	run->safe_by_input = 0;
 	va_start(ap, fmt);
 	vsnprintf(run->cause, sizeof(run->cause), fmt, ap);
 	va_end(ap);
@@ -914,6 +920,19 @@ run_act_done(struct run *run, int ok, double value, const char *error)
 		run_safe_done(run, ok, value == 1, error);
 		return;
 	}
+	if (run->state == RUN_IDLE && !ok) {
+		/*
+		 * The safe state of an e-stop or interlock, which released the
+		 * batch at once: stops that were not confirmed go on its record.
+		 */
+		char message[400];
+		snprintf(message, sizeof(message), "the safe state was not confirmed: %s",
+		    error ? error : "device failure");
+		log_warnx("%s", message);
+		if (record_event(run->ctx.record, run->batch_id, "fault", NULL, message) == -1)
+			log_warnx("the event was not recorded");
+		return;
+	}
 	if (run->state != RUN_STEP || run->action_index >= run->action_count)
 		return;
 	a = &run->actions[run->action_index];
@@ -959,6 +978,7 @@ run_safety_input(struct run *run, int device, int active)
 	}
 	run_event(run, strcmp(dev->kind, "estop") == 0 ? "estop" : "interlock", dev->name,
 	    "%s engaged", dev->name);
+	run->safe_by_input = 1;
 	run_fault(run, "failed", 0, "%s '%s' engaged", strcmp(dev->kind, "estop") == 0 ?
 	    "e-stop" : "interlock", dev->name);
 }
