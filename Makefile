@@ -41,8 +41,12 @@ BINS     := $(foreach m,$(MAINS),$(if $(wildcard $(m)),$(BUILD)/$(patsubst %_mai
 BINS     := $(subst simrig,lbl-simrig,$(BINS))
 BINS     := $(patsubst %/safe,%/lbl-safe,$(BINS))
 
-BENCH_SRC := $(wildcard tests/bench/*.c)
+# histgen.c is no benchmark: the batch record bench_history and the tests'
+# lbl-histgen make (built with everything: tests call it).
+HISTGEN_OBJ := $(BUILD)/tests/bench/histgen.o
+BENCH_SRC := $(filter-out tests/bench/histgen.c,$(wildcard tests/bench/*.c))
 BENCH_BIN := $(BENCH_SRC:tests/bench/%.c=$(BUILD)/bench/%)
+TOOL_BIN  := $(BUILD)/tests/lbl-histgen
 
 PREFIX   ?= /usr/local
 DESTDIR  ?=
@@ -56,7 +60,7 @@ SYSLIBDIR ?= $(if $(filter /usr,$(PREFIX)),/usr/lib,/lib)
 
 .PHONY: all deps check unit demo fuzz bench clean install
 .SECONDARY:
-all: $(BINS) $(UNIT_BIN)
+all: $(BINS) $(UNIT_BIN) $(TOOL_BIN)
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -79,6 +83,12 @@ $(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(BUILD)/liblbl.a
 	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
 $(BUILD)/bench/%: $(BUILD)/tests/bench/%.o $(BUILD)/liblbl.a
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+$(BUILD)/bench/bench_history: $(BUILD)/tests/bench/bench_history.o $(HISTGEN_OBJ) $(BUILD)/liblbl.a
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+$(BUILD)/tests/lbl-histgen: $(BUILD)/tests/tools/lbl_histgen.o $(HISTGEN_OBJ) $(BUILD)/liblbl.a
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
@@ -147,7 +157,7 @@ install: all
 clean:
 	rm -rf build
 
--include $(LIB_OBJ:.o=.d) $(wildcard $(BUILD)/*/*.d $(BUILD)/tests/unit/*.d)
+-include $(LIB_OBJ:.o=.d) $(wildcard $(BUILD)/*/*.d $(BUILD)/tests/*/*.d)
 
 # --- Debian package and cross builds -----------------------------------------
 # lbl_missing PKG...: a shell command substitution that lists those of the
