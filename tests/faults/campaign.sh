@@ -10,6 +10,9 @@
 #     signals (HUP, USR1, ALRM, USR2) and reloads, SIGTERM while parking
 #     after abort, e-stop and interlock then lblctl park, a second lbld, a
 #     lift fault then a new batch
+#   readers (case_readers.sh): every read's output unchanged; clients hanging
+#     up mid-export; an e-stop and the watchdog while 20 clients read 10,000
+#     batches
 #   the safety net (case_safety_net.sh): kill -9 then lbl-safe, a device's
 #     own communication-loss timeout
 #   bus drop (the simulator dies mid-run)
@@ -179,6 +182,7 @@ end_case
 
 # ---- what operators, systemd and package managers do ----
 . "$LBL_TOP/tests/faults/case_stops.sh"
+. "$LBL_TOP/tests/faults/case_readers.sh"
 [ -f "$LBL_TOP/tests/faults/case_safety_net.sh" ] && . "$LBL_TOP/tests/faults/case_safety_net.sh"
 
 # ---- kill -9 at random points, each followed by restart and resume ----
