@@ -95,9 +95,11 @@ $(BUILD)/tests/lbl-histgen: $(BUILD)/tests/tools/lbl_histgen.o $(HISTGEN_OBJ) $(
 # Benchmarks print figures; they are not tests. All of them, one after the
 # other, on the plain build: the C ones (planning, SQLite commits, Modbus
 # driver against raw libmodbus, history on 10,000 batches), then footprint,
-# e-stop latency and step timing against lbld. BENCH_STEPS=2000 is the full
+# e-stop latency and step timing against lbld, quiet and under 20 clients
+# reading the record (bench_readers.py). BENCH_STEPS=2000 is the full
 # step-timing run (about 50 minutes); BENCH_STEPS=150 takes four.
 BENCH_STEPS  ?= 2000
+BENCH_READER_STEPS ?= 120
 BENCH_TRIALS ?= 200
 BENCH_IDLE_S ?= 60
 bench: all $(BENCH_BIN)
@@ -108,6 +110,8 @@ bench: all $(BENCH_BIN)
 	@LBL_BUILD=$(CURDIR)/$(BUILD) /usr/bin/python3 tests/bench/bench_estop.py $(BENCH_TRIALS)
 	@echo "== tests/bench/bench_timing.py $(BENCH_STEPS)"
 	@LBL_BUILD=$(CURDIR)/$(BUILD) /usr/bin/python3 tests/bench/bench_timing.py $(BENCH_STEPS)
+	@echo "== tests/bench/bench_readers.py $(BENCH_READER_STEPS)"
+	@LBL_BUILD=$(CURDIR)/$(BUILD) /usr/bin/python3 tests/bench/bench_readers.py $(BENCH_READER_STEPS)
 
 # Installs whatever Debian packages are missing (sudo when not root).
 deps:

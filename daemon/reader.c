@@ -18,6 +18,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "db.h"
@@ -48,6 +49,8 @@ struct reader_chunk {
 };
 
 #define READER_MESSAGE_BYTES	512	/* a failure's message, in the last chunk */
+#define READER_CHUNKS_PER_EVENT	4	/* then the loop turns to its timers first */
+#define READER_NICE		10	/* the reader yields the CPU to the loop and the buses */
 
 struct reader {
 	struct loop *loop;
@@ -276,6 +279,14 @@ reader_main(void *arg)
 	struct reader *r = arg;
 	struct reader_job *job;
 
+	/*
+	 * On a busy two-core Pi the reader competes for the CPU with the loop
+	 * thread, whose timers start the steps: it gives way (Linux's nice is
+	 * per thread). A failure costs only that, so it is logged and the
+	 * reader goes on.
+	 */
+	if (setpriority(PRIO_PROCESS, (id_t)gettid(), READER_NICE) == -1)
+		log_warn("reader: setpriority");
 	pthread_mutex_lock(&r->lock);
 	while (!atomic_load(&r->stopping)) {
 		if ((job = r->waiting) == NULL) {
@@ -322,23 +333,33 @@ reader_watch(void *arg, struct control_client *client, enum control_event event)
 }
 
 /*
- * Loop thread: appends each chunk to its client's output (O(chunk) each;
- * at most about READER_MAX_BACKLOG_BYTES of them wait at a time), and
- * answers and frees each job that ended.
+ * Loop thread: appends chunks to their clients' output, at most
+ * READER_CHUNKS_PER_EVENT of them (O(chunk) each), then wakes itself again
+ * for the rest, so a timer due meanwhile goes first; answers and frees each
+ * job that ended.
  */
 static void
-reader_deliver(struct reader *r)
+reader_deliver(struct reader *r, int all)
 {
-	struct reader_chunk *chunk, *next;
+	struct reader_chunk *chunk;
 	struct reader_job *job;
 	size_t unsent;
+	uint64_t one = 1;
+	int n = 0;
 
-	pthread_mutex_lock(&r->lock);
-	chunk = r->done;
-	r->done = r->done_tail = NULL;
-	pthread_mutex_unlock(&r->lock);
-	for (; chunk != NULL; chunk = next) {
-		next = chunk->next;
+	for (;;) {
+		pthread_mutex_lock(&r->lock);
+		if ((chunk = r->done) != NULL && !all && n == READER_CHUNKS_PER_EVENT) {
+			/* the rest at the next turn of the loop */
+			if (write(r->event_fd, &one, sizeof(one)) != sizeof(one))
+				log_warn("reader: eventfd write");
+			chunk = NULL;
+		}
+		if (chunk != NULL && (r->done = chunk->next) == NULL)
+			r->done_tail = NULL;
+		pthread_mutex_unlock(&r->lock);
+		if (chunk == NULL)
+			return;
 		job = chunk->job;
 		if (chunk->last) {
 			if (job->client != NULL) {
@@ -351,6 +372,7 @@ reader_deliver(struct reader *r)
 			reader_job_free(job);	/* and chunk, its last */
 			continue;
 		}
+		n++;
 		unsent = 0;
 		if (job->client != NULL) {
 			if (control_out_lines(job->client, chunk->data, chunk->len) == -1)
@@ -376,7 +398,7 @@ reader_on_event(void *arg, int fd, uint32_t events)
 	(void)events;
 	if (read(fd, &count, sizeof(count)) == -1 && errno != EAGAIN)
 		log_warn("reader: eventfd read");
-	reader_deliver(r);
+	reader_deliver(r, 0);
 }
 
 struct reader *
@@ -436,7 +458,7 @@ reader_close(struct reader *r)
 	if ((rc = pthread_join(r->thread, NULL)) != 0)
 		log_warnx("reader: joining the reader thread: %s", strerror(rc));
 	/* the thread is gone: what it made goes out, and every job it ran ends */
-	reader_deliver(r);
+	reader_deliver(r, 1);
 	for (job = r->waiting; job != NULL; job = next) {
 		next = job->next;
 		if (job->client != NULL) {
