@@ -16,6 +16,7 @@
 
 struct db;
 struct hw;
+struct record;
 
 #define LBLD_TAG_STATUS	1	/* control followers of the live status */
 #define LBLD_TAG_WAIT	2	/* control followers waiting for the batch to end */
@@ -27,6 +28,7 @@ struct lbld {
 	const char *rig_path;
 	int64_t rig_id;
 	struct db *db;
+	struct record *record;		/* the running batch's writes (record.h) */
 	struct hw *hw;
 	struct act *act;
 	struct run *run;

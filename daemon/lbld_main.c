@@ -25,6 +25,7 @@
 #include "notify.h"
 #include "paths.h"
 #include "profile.h"
+#include "record.h"
 
 /*
  * How long a stop may take to make the rig safe (stops confirmed, the
@@ -71,6 +72,33 @@ lbld_act_done(void *arg, int ok, double value, const char *error)
 	struct lbld *l = arg;
 
 	run_act_done(l->run, ok, value, error);
+}
+
+static void
+lbld_record_fault(void *arg, const char *why)
+{
+	struct lbld *l = arg;
+
+	run_record_fault(l->run, why);
+}
+
+/*
+ * A device's own communication-loss timeout could not be armed or fed: it
+ * would not stop by itself if lbld died. An event on the batch, not a
+ * fault: the device may still answer lbld's commands.
+ */
+static void
+lbld_keep_alive_failed(void *arg, int device, const char *error)
+{
+	struct lbld *l = arg;
+	char message[400];
+
+	snprintf(message, sizeof(message), "communication-loss timeout not armed or fed: %s",
+	    error);
+	log_device_warnx(l->rig->devices[device].name, "%s", message);
+	if (record_event(l->record, run_batch_id(l->run), "fault", l->rig->devices[device].name,
+	    message) == -1)
+		log_warnx("the event was not recorded");
 }
 
 static void
@@ -244,6 +272,7 @@ lbld_reload(struct lbld *l)
 	if ((l->act = act_open(l->loop, l->rig, l->hw, lbld_act_done, lbld_safety, l)) == NULL)
 		fatalx("reload: cannot set up actuation");
 	act_set_time_scale(l->act, l->time_scale);
+	hw_set_watchdog_cb(l->hw, lbld_keep_alive_failed, l);
 	run_set_rig(l->run, l->rig, l->rig_id, l->act);
 	log_info("reloaded: rig %s (%zu devices) from %s", l->rig->name, l->rig->device_count,
 	    l->rig_path);
@@ -454,7 +483,16 @@ main(int argc, char **argv)
 	if ((l.act = act_open(l.loop, l.rig, l.hw, lbld_act_done, lbld_safety, &l)) == NULL)
 		fatalx("cannot set up actuation");
 	act_set_time_scale(l.act, l.time_scale);
+	hw_set_watchdog_cb(l.hw, lbld_keep_alive_failed, &l);
+	/*
+	 * From here on the loop never waits on the database's lock: another
+	 * process's transaction makes a write fail at once, and the batch
+	 * record holds it in memory and retries (record.h).
+	 */
+	if ((l.record = record_new(l.db, l.loop, lbld_record_fault, &l)) == NULL)
+		fatalx("cannot set up the batch record");
 	memset(&ctx, 0, sizeof(ctx));
+	ctx.record = l.record;
 	ctx.loop = l.loop;
 	ctx.act = l.act;
 	ctx.db = l.db;
@@ -488,6 +526,8 @@ main(int argc, char **argv)
 	else
 		act_safe_state(l.act, 0);
 
+	if (db_set_busy_timeout(l.db, 0) == -1)
+		fatalx("cannot set up the database %s", db_path);
 	/* after the signal mask is set: the reader thread inherits it */
 	if ((l.reader = reader_open(l.loop, db_path, history_run, NULL)) == NULL)
 		fatalx("cannot start the reader of the batch record");
@@ -515,6 +555,7 @@ main(int argc, char **argv)
 	reader_close(l.reader);
 	control_close(l.control);
 	run_free(l.run);
+	record_free(l.record);
 	act_close(l.act);
 	hw_close(l.hw);
 	loop_timer_free(l.stop_timer);

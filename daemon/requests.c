@@ -212,6 +212,8 @@ req_status_text(struct control_client *c, const struct run_status *st)
 	if (st->safety[0])
 		control_out(c, "safety: %s", st->safety);
 	control_out(c, "substrate: %s", st->substrate);
+	if (st->record[0])
+		control_out(c, "record: %s", st->record);
 	if (st->recipe == NULL) {
 		if (st->message)
 			control_out(c, "cause: %s", st->message);

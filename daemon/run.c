@@ -13,6 +13,7 @@
 
 #include "db.h"
 #include "log.h"
+#include "record.h"
 #include "run.h"
 
 #define RUN_MAX_ACTIONS		64
@@ -126,7 +127,7 @@ run_event(struct run *run, const char *kind, const char *device, const char *fmt
 	vsnprintf(message, sizeof(message), fmt, ap);
 	va_end(ap);
 	log_info("batch %lld: %s: %s", (long long)run->batch_id, kind, message);
-	if (db_event_add(run->ctx.db, run->batch_id, kind, device, message) == -1)
+	if (record_event(run->ctx.record, run->batch_id, kind, device, message) == -1)
 		log_warnx("batch %lld: the event was not recorded", (long long)run->batch_id);
 }
 
@@ -134,7 +135,7 @@ static int
 run_set_batch_state(struct run *run, const char *state, const char *cause)
 {
 	snprintf(run->batch_state, sizeof(run->batch_state), "%s", state);
-	return db_batch_set_state(run->ctx.db, run->batch_id, state, cause);
+	return record_state(run->ctx.record, run->batch_id, state, cause);
 }
 
 static void
@@ -150,8 +151,10 @@ run_record_solutions(struct run *run)
 			if (strncmp(run->lots[j], s->name, strlen(s->name)) == 0 &&
 			    run->lots[j][strlen(s->name)] == '=')
 				lot = run->lots[j] + strlen(s->name) + 1;
-		db_solution_set(run->ctx.db, run->batch_id, s->name, lot, run->dips[i],
-		    run->volume_ml[i], run->dips[i] * run->recipe->substrate_area_cm2);
+		if (record_solution(run->ctx.record, run->batch_id, s->name, lot, run->dips[i],
+		    run->volume_ml[i], run->dips[i] * run->recipe->substrate_area_cm2) == -1)
+			log_warnx("batch %lld: the use of solution %s was not recorded",
+			    (long long)run->batch_id, s->name);
 	}
 }
 
@@ -170,8 +173,9 @@ run_end_step(struct run *run, const char *outcome, int64_t end_ns)
 	s = &run->plan->steps[run->step];
 	run->step_open = 0;
 	if (!run->step_started)
-		return db_step_end(run->ctx.db, run->batch_id, s->seq, -1, 0, 0, 0, outcome);
-	return db_step_end(run->ctx.db, run->batch_id, s->seq, run->step_start_ms,
+		return record_step_end(run->ctx.record, run->batch_id, s->seq, -1, 0, 0, 0,
+		    outcome);
+	return record_step_end(run->ctx.record, run->batch_id, s->seq, run->step_start_ms,
 	    (end_ns - run->step_begin_ns) / 1000000, run->motion_ns / 1000000,
 	    run->dwell_ns / 1000000, outcome);
 }
@@ -248,7 +252,9 @@ run_fault(struct run *run, const char *batch_state, int park, const char *fmt, .
 	vsnprintf(run->cause, sizeof(run->cause), fmt, ap);
 	va_end(ap);
 	log_warnx("batch %lld: %s: %s", (long long)run->batch_id, batch_state, run->cause);
-	run_end_step(run, "failed", loop_now_ns());
+	/* an operator's abort is not the step's failure */
+	run_end_step(run, strcmp(batch_state, "aborted") == 0 ? "aborted" : "failed",
+	    loop_now_ns());
 	run_record_solutions(run);
 	run_set_batch_state(run, batch_state, run->cause);
 	run_event(run, strcmp(batch_state, "aborted") == 0 ? "abort" : "fault", NULL, "%s",
@@ -259,21 +265,32 @@ run_fault(struct run *run, const char *batch_state, int park, const char *fmt, .
 }
 
 /*
- * Commits the writes of a step boundary (db_group_begin). When that fails
+ * Commits the writes of a step boundary (record_group_begin). When that fails
  * none of them is on record, and a running batch fails.
  */
 static int
 run_commit_boundary(struct run *run)
 {
-	if (db_group_commit(run->ctx.db) == 0)
+	char why[320];
+
+	if (record_group_commit(run->ctx.record, why, sizeof(why)) == 0)
 		return 0;
 	if (run->plan != NULL && run->state != RUN_SAFE)
-		run_fault(run, "failed", 1, "the database did not record step %d",
-		    run->closing_seq);
+		run_fault(run, "failed", 1, "the database did not record step %d: %s",
+		    run->closing_seq, why);
 	else
 		log_warnx("batch %lld: the database did not record the last step boundary",
 		    (long long)run->batch_id);
 	return -1;
+}
+
+void
+run_record_fault(struct run *run, const char *why)
+{
+	if (run->plan != NULL && run->state != RUN_SAFE)
+		run_fault(run, "failed", 1, "%s", why);
+	else
+		log_warnx("batch %lld: %s", (long long)run->batch_id, why);
 }
 
 /* ---- expanding a plan step into actions ---- */
@@ -625,7 +642,7 @@ run_step_close(struct run *run)
 	/* a bilayer ends with its last cycle or checkpoint step */
 	if (s->bilayer > 0 && s->phase != PHASE_POST && (next_bilayer != s->bilayer ||
 	    run->plan->steps[run->step + 1].phase == PHASE_POST) &&
-	    db_bilayer_done(run->ctx.db, run->batch_id, s->bilayer,
+	    record_bilayer(run->ctx.record, run->batch_id, s->bilayer,
 	    run->plan->thickness_nm[s->bilayer],
 	    run->measured_bilayer == s->bilayer ? run->measured_nm : NAN) == -1) {
 		run_fault(run, "failed", 1, "the database did not record bilayer %d",
@@ -659,11 +676,9 @@ run_step_close(struct run *run)
 static void
 run_step_done(struct run *run)
 {
-	int grouped = db_group_begin(run->ctx.db) == 0;
-
+	record_group_begin(run->ctx.record);
 	run_step_close(run);
-	if (grouped)
-		run_commit_boundary(run);
+	run_commit_boundary(run);
 }
 
 static void
@@ -748,7 +763,7 @@ run_record_start(struct run *run, int64_t start_ns)
 	run->step_started = 0;
 	run->motion_ns = 0;
 	run->dwell_ns = 0;
-	if (db_step_begin(run->ctx.db, run->batch_id, &row) == -1) {
+	if (record_step_begin(run->ctx.record, run->batch_id, &row) == -1) {
 		run_fault(run, "failed", 1, "the database did not record the start of step %d",
 		    s->seq);
 		return -1;
@@ -838,8 +853,14 @@ static void
 run_safe_done(struct run *run, int ok, int parked, const char *error)
 {
 	int64_t batch = run->plan != NULL ? run->batch_id : 0;
-	char message[400];
+	char message[400], why[128];
 
+	if (ok && run->park_asked && !parked && act_safety_active(run->ctx.act, why,
+	    sizeof(why))) {
+		/* an e-stop or interlock came during the park and stopped it */
+		ok = 0;
+		error = why;
+	}
 	if (!ok) {
 		snprintf(message, sizeof(message), "%s: %s", run->park_asked && !parked ?
 		    "the substrate was not parked" : "the safe state was not confirmed",
@@ -847,11 +868,11 @@ run_safe_done(struct run *run, int ok, int parked, const char *error)
 		log_warnx("%s", message);
 		if (run->park_asked && !parked)
 			snprintf(run->park_problem, sizeof(run->park_problem), "%s", message);
-		if (db_event_add(run->ctx.db, batch, "fault", NULL, message) == -1)
+		if (record_event(run->ctx.record, batch, "fault", NULL, message) == -1)
 			log_warnx("the event was not recorded: %s", message);
 	} else if (parked) {
 		run->park_problem[0] = '\0';
-		if (db_event_add(run->ctx.db, batch, "info", NULL,
+		if (record_event(run->ctx.record, batch, "info", NULL,
 		    "substrate withdrawn to the safe height and parked") == -1)
 			log_warnx("the park was not recorded");
 	}
@@ -889,6 +910,12 @@ run_act_done(struct run *run, int ok, double value, const char *error)
 	}
 	if (a->kind == ACT_MOVE)
 		run->motion_ns += loop_now_ns() - run->action_begin_ns;
+	if (a->kind == ACT_READ && !isfinite(value)) {
+		/* a reading of inf or NaN is a device fault, never a measurement */
+		run_fault(run, "failed", 1, "sensor '%s' read %g: not a measurement",
+		    run->ctx.rig->devices[a->device].name, value);
+		return;
+	}
 	if (a->kind == ACT_READ)
 		run_measured(run, value);
 	run->action_index++;
@@ -902,6 +929,15 @@ run_safety_input(struct run *run, int device, int active)
 
 	if (!active)
 		return;
+	if (run->stopped != NULL) {
+		/*
+		 * lbld is stopping: act made the rig safe already and the park
+		 * is given up; the batch stays interrupted, as the stop left it.
+		 */
+		record_event(run->ctx.record, run_batch_id(run), strcmp(dev->kind, "estop") == 0 ?
+		    "estop" : "interlock", dev->name, "engaged while lbld was stopping");
+		return;
+	}
 	if (run->state == RUN_IDLE || run->plan == NULL) {
 		/* no batch: still make sure nothing moves or runs */
 		run_safe(run, 0);
@@ -930,6 +966,12 @@ run_refuse(char *err, size_t size, const char *fmt, ...)
 int
 run_pause(struct run *run, int now, char *err, size_t size)
 {
+	if (run->state == RUN_SAFE && run->plan != NULL && run->safe_then == RUN_PAUSED)
+		return run_refuse(err, size, "batch %lld is pausing already: the substrate is "
+		    "being withdrawn and parked", (long long)run->batch_id);
+	if (run->state == RUN_SAFE && run->plan != NULL)
+		return run_refuse(err, size, "batch %lld is ending (%s): the rig is going to its "
+		    "safe state", (long long)run->batch_id, run->batch_state);
 	if (run->state == RUN_IDLE || run->state == RUN_SAFE)
 		return run_refuse(err, size, "no batch is running");
 	if (run->state == RUN_PAUSED)
@@ -1019,6 +1061,10 @@ run_prepare(struct run *run, struct recipe *recipe, struct plan *plan, char *err
 		    (long long)run->batch_id, run->batch_state);
 	if (act_safety_active(run->ctx.act, why, sizeof(why)))
 		return run_refuse(err, size, "cannot start: %s", why);
+	if (record_held(run->ctx.record, NULL) > 0)
+		return run_refuse(err, size, "cannot start: %zu writes of the last batch's record "
+		    "are held in memory (the database is locked by another process)",
+		    record_held(run->ctx.record, NULL));
 	if (act_lift_state(run->ctx.act, NULL) != ACT_LIFT_WITHDRAWN) {
 		char where[320];
 		act_substrate_text(run->ctx.act, where, sizeof(where));
@@ -1069,7 +1115,8 @@ run_start(struct run *run, struct recipe *recipe, struct plan *plan, int64_t rec
 	b.bilayers_target = plan->bilayers;
 	b.thickness_target_nm = recipe->target_thickness_nm > 0 ? recipe->target_thickness_nm :
 	    NAN;
-	b.thickness_estimated_nm = plan->thickness_nm[plan->bilayers];
+	/* the film as it stands: no bilayer yet (bilayers_done moves it on) */
+	b.thickness_estimated_nm = plan->thickness_nm[0];
 	b.software_version = LBL_VERSION;
 	b.time_scale = run->ctx.time_scale;
 	if (db_batch_create(run->ctx.db, &b, &run->batch_id) == -1) {
@@ -1141,6 +1188,8 @@ static void
 run_substrate(const struct run *run, struct run_status *st)
 {
 	char where[320], safety[128];
+	int64_t held_ms;
+	size_t held;
 
 	act_substrate_text(run->ctx.act, where, sizeof(where));
 	if (run->park_problem[0])
@@ -1148,6 +1197,10 @@ run_substrate(const struct run *run, struct run_status *st)
 		    where, run->park_problem);
 	else
 		snprintf(st->substrate, sizeof(st->substrate), "%s", where);
+	if ((held = record_held(run->ctx.record, &held_ms)) > 0)
+		snprintf(st->record, sizeof(st->record), "%zu writes held in memory for %lld.%lld s: "
+		    "the database is locked by another process", held, (long long)held_ms / 1000,
+		    (long long)(held_ms % 1000) / 100);
 	if (act_safety_active(run->ctx.act, safety, sizeof(safety)))
 		snprintf(st->safety, sizeof(st->safety), "%s: nothing moves until it is released "
 		    "and the operator runs 'lblctl park'", safety);
@@ -1248,7 +1301,7 @@ run_shutdown(struct run *run, const char *cause, void (*stopped)(void *arg, int 
 		    (long long)run->batch_id);
 	run_event(run, "info", NULL, "interrupted: %s; withdrawing and parking the substrate",
 	    cause);
-	if (db_group_commit(run->ctx.db) == -1)
+	if (record_group_commit(run->ctx.record, NULL, 0) == -1)
 		log_warnx("batch %lld: the interruption was not recorded (the next start marks it)",
 		    (long long)run->batch_id);
 }
@@ -1272,7 +1325,7 @@ run_park(struct run *run, const char *who, char *err, size_t size)
 		return run_refuse(err, size, "rig %s has no lift or transfer axis to park",
 		    run->ctx.rig->name);
 	snprintf(message, sizeof(message), "park requested by %s", who);
-	if (db_event_add(run->ctx.db, run->state == RUN_PAUSED ? run->batch_id : 0, "operator",
+	if (record_event(run->ctx.record, run->state == RUN_PAUSED ? run->batch_id : 0, "operator",
 	    NULL, message) == -1)
 		return run_refuse(err, size, "the database could not record the request");
 	log_info("%s", message);
@@ -1321,6 +1374,12 @@ run_note_closed(struct run *run, int64_t batch_id, const char *state)
 {
 	if (run->plan == NULL && run->batch_id == batch_id)
 		snprintf(run->batch_state, sizeof(run->batch_state), "%s", state);
+}
+
+int64_t
+run_batch_id(const struct run *run)
+{
+	return run->plan != NULL ? run->batch_id : 0;
 }
 
 int

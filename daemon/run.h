@@ -16,6 +16,7 @@
 #include "plan.h"
 
 struct db;
+struct record;
 struct run;
 
 enum run_state {
@@ -51,6 +52,7 @@ struct run_status {
 	char substrate[760];		/* where the substrate is, and what to do if it is not safe */
 	char safety[400];		/* an engaged e-stop or interlock, "" if none */
 	char next[240];			/* the command that continues or clears a batch, "" if none */
+	char record[160];		/* writes held in memory (database locked), "" if none */
 };
 
 /* Called whenever the state or the step changes (status line, followers). */
@@ -59,7 +61,8 @@ typedef void (*run_notify_cb)(void *arg, const struct run_status *status);
 struct run_context {
 	struct loop *loop;
 	struct act *act;
-	struct db *db;
+	struct db *db;			/* batch creation and reads */
+	struct record *record;		/* every write of a running batch */
 	const struct rig *rig;
 	int64_t rig_id;			/* the rig file's row in the database */
 	double time_scale;		/* durations are divided by this (simulation) */
@@ -124,6 +127,10 @@ int run_has_interrupted(const struct run *run);
 void run_set_rig(struct run *run, const struct rig *rig, int64_t rig_id, struct act *act);
 /* A batch that status names was closed (abort-batch) or resumed elsewhere. */
 void run_note_closed(struct run *run, int64_t batch_id, const char *state);
+/* The batch record could not be kept (record.h): a running batch fails safely. */
+void run_record_fault(struct run *run, const char *why);
+/* The batch in progress, 0 when none (for events that belong to it). */
+int64_t run_batch_id(const struct run *run);
 /* Whether a batch is in progress (a second run is refused). */
 int run_busy(const struct run *run);
 

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "db_private.h"
 #include "log.h"
@@ -181,6 +182,11 @@ db_migrate(struct db *db, int target)
 
 	if (db_user_version(db, &v) == -1)
 		return -1;
+	if (v < 0) {
+		log_warnx("database %s has schema version %d, which no lbl ever wrote: refusing "
+		    "to use it", db->path, v);
+		return -1;
+	}
 	if (v > DB_SCHEMA_VERSION) {
 		log_warnx("database %s has schema version %d, newer than this lbl understands "
 		    "(%d): refusing to use it; run the lbl release that wrote it, or a later one",
@@ -230,6 +236,7 @@ db_configure(struct db *db)
 int
 db_open_version(const char *path, int target_version, struct db **dbp)
 {
+	struct stat st;
 	struct db *db;
 	int rc;
 
@@ -241,6 +248,15 @@ db_open_version(const char *path, int target_version, struct db **dbp)
 	if ((db = calloc(1, sizeof(*db))) == NULL || (db->path = strdup(path)) == NULL) {
 		log_warn("database %s", path);
 		free(db);
+		return -1;
+	}
+	/*
+	 * The record is a regular file: SQLite would open /dev/null and put a
+	 * world-writable "-journal" beside it, or block on a FIFO.
+	 */
+	if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
+		log_warnx("database %s: not a regular file", path);
+		db_close(db);
 		return -1;
 	}
 	rc = sqlite3_open_v2(path, &db->sql, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);

@@ -68,6 +68,34 @@ void db_close(struct db *db);
  */
 int db_group_begin(struct db *db);
 int db_group_commit(struct db *db);
+/*
+ * As db_group_begin, but a database whose write lock another connection
+ * holds is not an error: returns 0 (the group is open), 1 when the lock is
+ * busy (nothing logged, nothing open), -1 on any other error (logged).
+ * With db_set_busy_timeout(db, 0) it never waits.
+ */
+int db_group_try_begin(struct db *db);
+/* Undoes an open group entirely (nothing in it is written); no-op when none is open. */
+void db_group_rollback(struct db *db);
+
+/*
+ * How long a write waits for another connection's lock before it fails
+ * (SQLite's busy timeout; 5 s after db_open). lbld's event loop sets 0: it
+ * must never wait, and holds its batch record in memory instead (record.c).
+ * Returns 0 or -1 (logged).
+ */
+int db_set_busy_timeout(struct db *db, int timeout_ms);
+
+/* "2026-01-31T14:05:09.123Z" and its NUL */
+#define DB_UTC_LEN	32
+/*
+ * While utc is set (not NULL), every write stamps its time (a step's start,
+ * an event, a bilayer's end, a state's end) with utc instead of now: a write
+ * that waited in memory keeps the time it happened. NULL goes back to now.
+ */
+void db_set_clock(struct db *db, const char *utc);
+/* The current UTC time in the database's format. */
+void db_utc_now(char out[DB_UTC_LEN]);
 
 /* ---- recipes and rig files: stored verbatim, deduplicated by SHA-256 ---- */
 

@@ -25,7 +25,7 @@ db_batch_create(struct db *db, const struct db_batch_new *b, int64_t *batch_id)
 	    "VALUES (?1, ?2, ?3, ?4, ?5, 'running', ?6, ?7, ?8, ?9, ?10, ?11)", what);
 	if (st == NULL)
 		return -1;
-	db_now_utc(now);
+	db_now_utc(db, now);
 	if ((db_bind_int(st, 1, b->recipe_id) | db_bind_int(st, 2, b->rig_id) |
 	    db_bind_text(st, 3, b->substrate) | db_bind_text(st, 4, b->operator_name) |
 	    db_bind_text(st, 5, b->note) | db_bind_text(st, 6, now) |
@@ -60,7 +60,7 @@ db_batch_set_state(struct db *db, int64_t batch_id, const char *state, const cha
 	    "ended_at = ?4 WHERE id = ?1", what);
 	if (st == NULL)
 		return -1;
-	db_now_utc(now);
+	db_now_utc(db, now);
 	if ((db_bind_int(st, 1, batch_id) | db_bind_text(st, 2, state) |
 	    db_bind_text(st, 3, cause) | db_bind_text(st, 4, db_state_is_terminal(state) ?
 	    now : NULL)) != SQLITE_OK || db_run(st) == -1) {
@@ -89,7 +89,7 @@ db_bilayer_done(struct db *db, int64_t batch_id, int n, double estimated_nm, dou
 	    "thickness_measured_nm = coalesce(?4, thickness_measured_nm) WHERE id = ?1", what);
 	if (ins == NULL || upd == NULL || db_begin(db, what) == -1)
 		return -1;
-	db_now_utc(now);
+	db_now_utc(db, now);
 	if ((db_bind_int(ins, 1, batch_id) | db_bind_int(ins, 2, n) | db_bind_text(ins, 3, now) |
 	    db_bind_double(ins, 4, estimated_nm) | db_bind_double(ins, 5, measured_nm)) !=
 	    SQLITE_OK || db_run(ins) == -1) {
@@ -137,7 +137,7 @@ db_event_add(struct db *db, int64_t batch_id, const char *kind, const char *devi
 {
 	char now[DB_TIME_LEN];
 
-	db_now_utc(now);
+	db_now_utc(db, now);
 	return db_event_insert(db, batch_id, now, kind, device, message);
 }
 
@@ -259,7 +259,7 @@ db_recover(struct db *db, void (*cb)(void *arg, int64_t batch_id, const char *wa
 		return -1;
 	if (db_recover_list(db, &v, &n) == -1)
 		goto fail;
-	db_now_utc(now);
+	db_now_utc(db, now);
 	for (i = 0; i < n; i++)
 		if (db_recover_one(db, &v[i], now) == -1)
 			goto fail;

@@ -107,7 +107,7 @@ db_doc_store(struct db *db, const struct db_doc_kind *k, const char *name, const
 		db_reset(find);
 		return db_commit(db, what);
 	}
-	db_now_utc(now);
+	db_now_utc(db, now);
 	if ((db_bind_text(insert, 1, name) | (version ? db_bind_text(insert, 2, version) : 0) |
 	    db_bind_text(insert, 3, sha) |
 	    sqlite3_bind_text(insert, 4, yaml, (int)yaml_len, SQLITE_STATIC) |

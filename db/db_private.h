@@ -11,7 +11,7 @@
 
 #define DB_BUSY_TIMEOUT_MS	5000
 #define DB_CACHE_KIB		"512"	/* page cache limit (PRAGMA cache_size = -N KiB); see db_configure() */
-#define DB_TIME_LEN		32	/* "2026-01-31T14:05:09.123Z" and a NUL */
+#define DB_TIME_LEN		DB_UTC_LEN
 
 /* One slot per statement, each prepared once from a single call site. */
 enum db_stmt_id {
@@ -36,6 +36,7 @@ struct db {
 	sqlite3 *sql;
 	char *path;
 	int group_open;			/* db_group_begin's transaction is open */
+	char clock_utc[DB_TIME_LEN];	/* db_set_clock: writes are stamped with this; "" now */
 	sqlite3_stmt *stmt[ST_COUNT];
 };
 
@@ -88,8 +89,8 @@ int db_begin(struct db *db, const char *what);
 int db_commit(struct db *db, const char *what);
 void db_rollback(struct db *db, const char *what);
 
-/* Writes the current UTC time as ISO-8601 with milliseconds. */
-void db_now_utc(char out[DB_TIME_LEN]);
+/* Writes the current UTC time as ISO-8601 with milliseconds, or db_set_clock's. */
+void db_now_utc(struct db *db, char out[DB_TIME_LEN]);
 
 /*
  * Makes the strings *fields[0..n) owned: copies them (lens[i] bytes each, or

@@ -177,6 +177,71 @@ db_group_begin(struct db *db)
 }
 
 int
+db_group_try_begin(struct db *db)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if (db->group_open) {
+		log_warnx("database %s: a group of writes is open already", db->path);
+		return -1;
+	}
+	if ((st = db_stmt(db, ST_BEGIN, "BEGIN IMMEDIATE", "starting a transaction")) == NULL)
+		return -1;
+	rc = sqlite3_step(st);
+	db_reset(st);
+	if (rc == SQLITE_DONE) {
+		db->group_open = 1;
+		return 0;
+	}
+	/* another connection holds the write lock: not an error, try later */
+	if ((rc & 0xff) == SQLITE_BUSY || (rc & 0xff) == SQLITE_LOCKED)
+		return 1;
+	return db_fail(db, "starting the transaction for a group of writes");
+}
+
+void
+db_group_rollback(struct db *db)
+{
+	sqlite3_stmt *st;
+
+	if (!db->group_open)
+		return;
+	db->group_open = 0;
+	if (sqlite3_get_autocommit(db->sql))
+		return;
+	st = db_stmt(db, ST_ROLLBACK, "ROLLBACK", "rolling back a transaction");
+	if (st != NULL && db_run(st) == -1)
+		db_fail(db, "rolling back a group of writes");
+}
+
+void
+db_set_clock(struct db *db, const char *utc)
+{
+	if (utc == NULL)
+		db->clock_utc[0] = '\0';
+	else
+		snprintf(db->clock_utc, sizeof(db->clock_utc), "%s", utc);
+}
+
+void
+db_utc_now(char out[DB_UTC_LEN])
+{
+	struct db db;
+
+	memset(&db, 0, sizeof(db));
+	db_now_utc(&db, out);
+}
+
+int
+db_set_busy_timeout(struct db *db, int timeout_ms)
+{
+	if (sqlite3_busy_timeout(db->sql, timeout_ms) != SQLITE_OK)
+		return db_fail(db, "setting the busy timeout to %d ms", timeout_ms);
+	return 0;
+}
+
+int
 db_group_commit(struct db *db)
 {
 	if (!db->group_open)
@@ -192,11 +257,16 @@ db_group_commit(struct db *db)
 }
 
 void
-db_now_utc(char out[DB_TIME_LEN])
+db_now_utc(struct db *db, char out[DB_TIME_LEN])
 {
 	struct timespec ts;
 	struct tm tm;
 	size_t len;
+
+	if (db->clock_utc[0] != '\0') {
+		memcpy(out, db->clock_utc, DB_TIME_LEN);
+		return;
+	}
 
 	clock_gettime(CLOCK_REALTIME, &ts);
 	gmtime_r(&ts.tv_sec, &tm);

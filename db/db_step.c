@@ -166,7 +166,7 @@ db_step_begin(struct db *db, int64_t batch_id, const struct db_step *s)
 	    (rc = db_step_outcome(db, batch_id, s->seq, was, sizeof(was), &attempts,
 	    &duration_ms)) == -1)
 		goto fail;
-	db_now_utc(now);
+	db_now_utc(db, now);
 	if (rc == 1) {
 		if (db_step_bind(st, batch_id, s, now) != SQLITE_OK || db_run(st) == -1) {
 			db_fail(db, "%s", what);

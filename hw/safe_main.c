@@ -62,7 +62,6 @@ struct safe {
 	struct hw *hw;
 	struct safe_dev *devs;
 	int pending;		/* needed and not yet confirmed */
-	int timed_out;
 	struct loop_timer *retry_timer, *deadline_timer;
 };
 
@@ -98,7 +97,10 @@ safe_op(const struct rig_device *dev)
 	return dev->role == RIG_VALVE ? PROFILE_OFF : PROFILE_STOP;
 }
 
-/* "write holding 0x0002 (stop)", or "set low (off)" for a GPIO line. */
+/*
+ * "write holding 0x0002 (stop)", or just "set (off)" where the profile has no
+ * such object (a GPIO line has no profile).
+ */
 static const char *
 safe_register(const struct safe *s, int device, enum profile_op op, int writing, char *buf,
     size_t size)
@@ -199,12 +201,12 @@ safe_on_retry(void *arg)
 	safe_retry_arm(s);
 }
 
+/* The timeout: whatever is not confirmed by now is reported as such. */
 static void
 safe_on_deadline(void *arg)
 {
 	struct safe *s = arg;
 
-	s->timed_out = 1;
 	loop_stop(s->loop);
 }
 

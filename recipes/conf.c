@@ -409,13 +409,24 @@ conf_read_file(const char *path, size_t max_bytes, size_t *len, struct diag *d)
 	ssize_t n;
 	int fd;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC);
+	/*
+	 * Non-blocking, so that a FIFO (or a device) given by mistake is
+	 * refused here instead of waiting forever for a writer; a regular file
+	 * reads the same either way.
+	 */
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
 	if (fd == -1) {
 		diag_error(d, NULL, "cannot open: %s", strerror(errno));
 		return NULL;
 	}
-	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode)) {
-		diag_error(d, NULL, "not a regular file");
+	if (fstat(fd, &st) == -1) {
+		diag_error(d, NULL, "cannot stat: %s", strerror(errno));
+		close(fd);
+		return NULL;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		diag_error(d, NULL, "not a regular file%s", S_ISFIFO(st.st_mode) ? " (a FIFO)" :
+		    S_ISDIR(st.st_mode) ? " (a directory)" : "");
 		close(fd);
 		return NULL;
 	}

@@ -15,6 +15,8 @@
 #     batches
 #   the safety net (case_safety_net.sh): kill -9 then lbl-safe, a device's
 #     own communication-loss timeout
+#   another process holds the database's write lock (case_dblock.sh): e-stop
+#     meanwhile, and a lock held past the record's hold limit
 #   bus drop (the simulator dies mid-run)
 #   kill -9 at LBL_KILLS (50) random points, each followed by restart and
 #     resume-batch, through as many batches as that takes
@@ -183,6 +185,7 @@ end_case
 # ---- what operators, systemd and package managers do ----
 . "$LBL_TOP/tests/faults/case_stops.sh"
 . "$LBL_TOP/tests/faults/case_readers.sh"
+. "$LBL_TOP/tests/faults/case_dblock.sh"
 [ -f "$LBL_TOP/tests/faults/case_safety_net.sh" ] && . "$LBL_TOP/tests/faults/case_safety_net.sh"
 
 # ---- kill -9 at random points, each followed by restart and resume ----

@@ -52,3 +52,19 @@ expect_rc "usage error exits 2" 2 "$ctl" check
 expect_rc "bad rig exits 2" 2 "$ctl" check "$ex/ag-tca-5-dip.yaml" --rig "$bad"
 expect_rc "recipe against wrong rig exits 2" 2 "$ctl" check "$ex/ag-tca-5-spray.yaml" --rig "$data/rig-dip.yaml"
 if grep -q "spray needs a rig with nozzles" "$tmp/err"; then pass "wrong rig explained"; else fail "wrong rig explained" "$(cat "$tmp/err")"; fi
+# A FIFO given as a recipe or rig file is refused at once, never read (it
+# would wait forever for a writer): check, check-rig and lbld --rig.
+mkfifo "$tmp/fifo.yaml"
+for what in "check $tmp/fifo.yaml" "check-rig $tmp/fifo.yaml" "check $ex/ag-tca-5-dip.yaml --rig $tmp/fifo.yaml"; do
+	# shellcheck disable=SC2086
+	timeout 5 "$ctl" $what >/dev/null 2>"$tmp/err"
+	rc=$?
+	[ $rc = 2 ] && grep -q "fifo.yaml.*not a regular file (a FIFO)" "$tmp/err" &&
+	    pass "a FIFO is refused at once: lblctl $(echo "$what" | cut -d' ' -f1)" ||
+	    fail "a FIFO is refused at once: lblctl $what" "exit $rc: $(cat "$tmp/err")"
+done
+timeout 5 "$LBL_BUILD/lbld" --rig "$tmp/fifo.yaml" --db "$tmp/fifo.db" --socket "$tmp/fifo.sock" \
+    >/dev/null 2>"$tmp/err"
+rc=$?
+[ $rc = 1 ] && grep -q "not a regular file (a FIFO)" "$tmp/err" && [ ! -e "$tmp/fifo.db" ] &&
+    pass "a FIFO is refused at once: lbld --rig" || fail "a FIFO is refused at once: lbld --rig" "exit $rc: $(cat "$tmp/err")"

@@ -4,6 +4,7 @@
  * crash recovery (including a process killed mid-step) and error reports.
  */
 #include <dirent.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -343,6 +344,71 @@ test_newer(void)
 	TEST_CONTAINS("refusal names the version", log, "schema version 7");
 	TEST_CONTAINS("refusal says newer", log, "newer than this lbl");
 	TEST_EQ_INT("refused file untouched", file_int(path, "PRAGMA user_version"), 7);
+}
+
+/* A negative schema version (no lbl writes one) is refused, never used as an index. */
+static void
+test_negative_version(void)
+{
+	static const char *const versions[] = { "-1", "-2147483648" };
+	const char *path, *log;
+	char name[32];
+	struct db *db = NULL;
+	char sql[64];
+	sqlite3 *s;
+	size_t i;
+	int rc;
+
+	for (i = 0; i < sizeof(versions) / sizeof(versions[0]); i++) {
+		snprintf(name, sizeof(name), "negative-%zu.db", i);
+		path = path_in(name);
+		TEST_CHECK("create for negative", db_open(path, &db) == 0, "failed");
+		db_close(db);
+		db = NULL;
+		s = raw_open(path);
+		snprintf(sql, sizeof(sql), "PRAGMA user_version = %s", versions[i]);
+		raw_exec(s, sql);
+		sqlite3_close(s);
+		capture_begin();
+		rc = db_open(path, &db);
+		log = capture_end();
+		TEST_CHECK("a negative schema version is refused", rc == -1 && db == NULL,
+		    "version %s: rc %d", versions[i], rc);
+		TEST_CONTAINS("refusal names the version", log, versions[i]);
+		TEST_CONTAINS("refusal says no lbl wrote it", log, "which no lbl ever wrote");
+		TEST_EQ_INT("refused file untouched", file_int(path, "PRAGMA user_version"),
+		    atoll(versions[i]));
+	}
+}
+
+/* /dev/null, a FIFO or a directory is not a database: refused, nothing made beside it. */
+static void
+test_not_a_file(void)
+{
+	const char *fifo = path_in("fifo.db");
+	struct db *db = NULL;
+	struct stat st;
+	char journal[600];
+	int rc;
+
+	capture_begin();
+	rc = db_open("/dev/null", &db);
+	capture_end();
+	TEST_CHECK("/dev/null is refused", rc == -1 && db == NULL, "rc %d", rc);
+	TEST_CHECK("no /dev/null-journal made", stat("/dev/null-journal", &st) == -1,
+	    "it exists");
+	TEST_CHECK("mkfifo", mkfifo(fifo, 0600) == 0, "%s", strerror(errno));
+	capture_begin();
+	rc = db_open(fifo, &db);
+	capture_end();
+	TEST_CHECK("a FIFO is refused at once", rc == -1 && db == NULL, "rc %d", rc);
+	snprintf(journal, sizeof(journal), "%s-wal", fifo);
+	TEST_CHECK("nothing made beside the FIFO", stat(journal, &st) == -1, "%s exists", journal);
+	unlink(fifo);
+	capture_begin();
+	rc = db_open(tmpdir, &db);
+	capture_end();
+	TEST_CHECK("a directory is refused", rc == -1 && db == NULL, "rc %d", rc);
 }
 
 /* ---- recipes and rigs ---- */
@@ -1116,6 +1182,8 @@ main(void)
 	test_migrations();
 	test_migration_atomic();
 	test_newer();
+	test_negative_version();
+	test_not_a_file();
 	test_recipes();
 	test_batch_lifecycle();
 	test_steps();

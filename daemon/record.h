@@ -1,0 +1,81 @@
+/*
+ * The batch record as the executor writes it: every write of a running
+ * batch (a step's start and end, a bilayer, an event, the batch's state,
+ * its solutions) goes through here, in order, and is committed to the
+ * database at once — or, when another process holds the database's write
+ * lock (a sqlite3 shell in a transaction, say), held in memory and retried
+ * from a loop timer until it can be, in the same order, each write stamped
+ * with the time it happened. The event loop never waits on that lock:
+ * lbld's connection has no busy timeout, so an e-stop or a status request
+ * is never held up by someone else's transaction.
+ *
+ * A record held longer than RECORD_HOLD_MS is a fault (the batch fails,
+ * safely, and the hold goes on until the record is written); so is a write
+ * the database refuses for any other reason (a full disk, a constraint).
+ */
+#ifndef LBL_RECORD_H
+#define LBL_RECORD_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "db.h"
+#include "loop.h"
+
+/* The longest the record may wait for another process's lock before the batch fails. */
+#define RECORD_HOLD_MS		10000
+/*
+ * The most writes held in memory: a batch writes a few per step, so this
+ * is minutes of steps even at the shortest steps a rig keeps; about 300
+ * bytes each, so at most about 1 MB.
+ */
+#define RECORD_MAX_HELD		4096
+
+struct record;
+
+/*
+ * Something could not be recorded: why names the write and the database's
+ * reason. Called from the loop thread, from a record_* call or a retry.
+ */
+typedef void (*record_fault_cb)(void *arg, const char *why);
+
+/* NULL when out of memory. The record uses db but does not own it. */
+struct record *record_new(struct db *db, struct loop *loop, record_fault_cb fault, void *arg);
+/*
+ * Writes whatever is held (waiting up to 2 s for another process's lock:
+ * the loop is over), says in the log what could not be written, and frees.
+ */
+void record_free(struct record *rec);
+
+/*
+ * The writes. Each is queued in order and, outside a group, committed at
+ * once. Returns 0 when it is on record or held (the database is busy), -1
+ * when it is not and will not be: the database refused it (the fault
+ * callback is not called for it) or too much is held already. Strings are
+ * copied.
+ */
+int record_step_begin(struct record *rec, int64_t batch_id, const struct db_step *row);
+int record_step_end(struct record *rec, int64_t batch_id, int seq, int64_t actual_start_ms,
+    int64_t duration_ms, int64_t motion_ms, int64_t dwell_ms, const char *outcome);
+int record_bilayer(struct record *rec, int64_t batch_id, int n, double estimated_nm,
+    double measured_nm);
+int record_event(struct record *rec, int64_t batch_id, const char *kind, const char *device,
+    const char *message);
+int record_state(struct record *rec, int64_t batch_id, const char *state, const char *cause);
+int record_solution(struct record *rec, int64_t batch_id, const char *name, const char *lot,
+    int dips, double volume_ml, double area_cm2);
+
+/*
+ * A step boundary's writes as one transaction (one fsync): the writes
+ * between record_group_begin and record_group_commit are committed
+ * together. record_group_commit returns as the writes do: 0 on record or
+ * held, -1 when something in the group was refused (why, if not NULL, gets
+ * the first refusal). Groups do not nest; a begin inside a group is ignored.
+ */
+void record_group_begin(struct record *rec);
+int record_group_commit(struct record *rec, char *why, size_t why_size);
+
+/* How many writes are held, and for how long the oldest has been (ms), 0 if none. */
+size_t record_held(const struct record *rec, int64_t *held_ms);
+
+#endif

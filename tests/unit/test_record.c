@@ -1,0 +1,287 @@
+/*
+ * The batch record (daemon/record.c) against a real SQLite file, with the
+ * event loop's timers stubbed and a fake monotonic clock, in the style of
+ * chrony's test/unit: the module's .c is included, its collaborators are
+ * replaced here. A second connection takes the write lock as another
+ * process would.
+ */
+#include <sqlite3.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "loop.h"
+#include "test.h"
+
+/* ---- the loop, stubbed: one timer, fired by hand ---- */
+
+struct loop_timer {
+	loop_timer_cb cb;
+	void *arg;
+	int64_t at;			/* -1: not armed */
+};
+
+static int64_t fake_now_ns = 1000000000;
+
+int64_t
+loop_now_ns(void)
+{
+	return fake_now_ns;
+}
+
+struct loop_timer *
+loop_timer_new(struct loop *loop, loop_timer_cb cb, void *arg)
+{
+	struct loop_timer *t = calloc(1, sizeof(*t));
+
+	(void)loop;
+	if (t != NULL) {
+		t->cb = cb;
+		t->arg = arg;
+		t->at = -1;
+	}
+	return t;
+}
+
+int
+loop_timer_at(struct loop_timer *t, int64_t at)
+{
+	t->at = at;
+	return 0;
+}
+
+void
+loop_timer_cancel(struct loop_timer *t)
+{
+	t->at = -1;
+}
+
+int
+loop_timer_armed(const struct loop_timer *t)
+{
+	return t->at >= 0;
+}
+
+void
+loop_timer_free(struct loop_timer *t)
+{
+	free(t);
+}
+
+#include "../../daemon/record.c"
+
+/* Moves the fake clock to the timer's deadline and fires it; 0 if it was not armed. */
+static int
+fire(struct record *rec)
+{
+	if (rec->retry->at < 0)
+		return 0;
+	if (rec->retry->at > fake_now_ns)
+		fake_now_ns = rec->retry->at;
+	rec->retry->at = -1;
+	rec->retry->cb(rec->retry->arg);
+	return 1;
+}
+
+static int faults;
+static char last_fault[400];
+
+static void
+on_fault(void *arg, const char *why)
+{
+	(void)arg;
+	faults++;
+	snprintf(last_fault, sizeof(last_fault), "%s", why);
+}
+
+/* A count from the file as another reader sees it. */
+static long long
+count(sqlite3 *other, const char *sql)
+{
+	sqlite3_stmt *st;
+	long long n = -1;
+
+	if (sqlite3_prepare_v2(other, sql, -1, &st, NULL) != SQLITE_OK)
+		return -2;
+	if (sqlite3_step(st) == SQLITE_ROW)
+		n = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return n;
+}
+
+static int64_t
+new_batch(struct db *db)
+{
+	struct db_batch_new b;
+	int64_t recipe, rig, id = -1;
+
+	memset(&b, 0, sizeof(b));
+	if (db_recipe_store(db, "r", "1", "name: r\n", 8, &recipe) == -1 ||
+	    db_rig_store(db, "rig", "name: rig\n", 10, &rig) == -1)
+		return -1;
+	b.recipe_id = recipe;
+	b.rig_id = rig;
+	b.bilayers_target = 2;
+	b.thickness_target_nm = NAN;
+	b.thickness_estimated_nm = 10;
+	b.software_version = "test";
+	b.time_scale = 1;
+	if (db_batch_create(db, &b, &id) == -1)
+		return -1;
+	return id;
+}
+
+static struct db_step
+step_row(int seq)
+{
+	struct db_step s;
+
+	memset(&s, 0, sizeof(s));
+	s.seq = seq;
+	s.bilayer = 1;
+	s.phase = "cycle";
+	s.kind = "dip";
+	s.station = "ag";
+	s.solution = "ag";
+	s.planned_start_ms = seq * 1000;
+	s.planned_duration_ms = 1000;
+	s.actual_start_ms = seq * 1000;
+	return s;
+}
+
+int
+main(void)
+{
+	char path[] = "/tmp/lbl-test-record-XXXXXX", file[64], at[DB_UTC_LEN];
+	struct db *db;
+	struct record *rec;
+	sqlite3 *other;
+	struct db_step s;
+	int64_t batch, held_ms;
+	int i, rc;
+
+	log_init("test_record", 3);
+	if (mkdtemp(path) == NULL)
+		return 1;
+	snprintf(file, sizeof(file), "%s/lbl.db", path);
+	if (db_open(file, &db) == -1 || (batch = new_batch(db)) <= 0 ||
+	    db_set_busy_timeout(db, 0) == -1) {
+		printf("FAIL set-up\n");
+		return 1;
+	}
+	if (sqlite3_open(file, &other) != SQLITE_OK)
+		return 1;
+	sqlite3_busy_timeout(other, 2000);
+	rec = record_new(db, NULL, on_fault, NULL);
+	TEST_CHECK("record_new", rec != NULL, "NULL");
+
+	/* 1. nothing in the way: a write is on record when the call returns */
+	s = step_row(1);
+	TEST_EQ_INT("free: step start written", record_step_begin(rec, batch, &s), 0);
+	TEST_EQ_INT("free: visible to another reader at once",
+	    count(other, "select count(*) from steps where seq = 1 and outcome = 'running'"), 1);
+	TEST_EQ_INT("free: nothing held", record_held(rec, NULL), 0);
+	TEST_CHECK("free: no retry armed", !loop_timer_armed(rec->retry), "armed");
+
+	/* 2. another process takes the write lock: writes are held, in order */
+	TEST_EQ_INT("lock taken", sqlite3_exec(other, "BEGIN IMMEDIATE", NULL, NULL, NULL),
+	    SQLITE_OK);
+	record_group_begin(rec);
+	record_step_end(rec, batch, 1, 1003, 1000, 200, 800, "done");
+	record_bilayer(rec, batch, 1, 5.0, NAN);
+	s = step_row(2);
+	record_step_begin(rec, batch, &s);
+	rc = record_group_commit(rec, NULL, 0);
+	TEST_EQ_INT("locked: the group is held, not refused", rc, 0);
+	TEST_EQ_INT("locked: three writes held", record_held(rec, NULL), 3);
+	TEST_CHECK("locked: a retry is armed", loop_timer_armed(rec->retry), "not armed");
+	db_utc_now(at);
+	TEST_EQ_INT("locked: an event is held too", record_event(rec, batch, "estop", "estop",
+	    "estop engaged"), 0);
+	usleep(50000);		/* the stamps must be those of the writes, not of the flush */
+	TEST_EQ_INT("locked: four held", record_held(rec, NULL), 4);
+	for (i = 0; i < 5; i++)
+		fire(rec);
+	TEST_EQ_INT("locked: retries keep them held", record_held(rec, NULL), 4);
+	record_held(rec, &held_ms);
+	TEST_CHECK("locked: the hold is timed on the monotonic clock", held_ms > 0 &&
+	    held_ms < RECORD_HOLD_MS, "%lld ms", (long long)held_ms);
+	TEST_EQ_INT("locked: retries back off to their cap",
+	    rec->retry_ms <= RECORD_RETRY_MAX_MS && rec->retry_ms > RECORD_RETRY_FIRST_MS, 1);
+	TEST_EQ_INT("locked: no fault within the hold", faults, 0);
+	sqlite3_exec(other, "ROLLBACK", NULL, NULL, NULL);
+	fire(rec);
+	TEST_EQ_INT("released: nothing held", record_held(rec, NULL), 0);
+	TEST_EQ_INT("released: step 1 done",
+	    count(other, "select count(*) from steps where seq = 1 and outcome = 'done'"), 1);
+	TEST_EQ_INT("released: last step advanced",
+	    count(other, "select last_step_seq from batches"), 1);
+	TEST_EQ_INT("released: bilayer 1", count(other, "select bilayers_done from batches"), 1);
+	TEST_EQ_INT("released: step 2 begun after step 1 ended",
+	    count(other, "select count(*) from steps where seq = 2 and outcome = 'running'"), 1);
+	TEST_EQ_INT("released: the e-stop event",
+	    count(other, "select count(*) from events where kind = 'estop'"), 1);
+	{
+		char sql[160];
+		snprintf(sql, sizeof(sql), "select count(*) from events where kind = 'estop' and "
+		    "at >= '%s' and at < strftime('%%Y-%%m-%%dT%%H:%%M:%%fZ', 'now', '-0.030 seconds')",
+		    at);
+		TEST_EQ_INT("released: the event keeps the time it happened, not the flush's",
+		    count(other, sql), 1);
+	}
+	TEST_CHECK("released: no retry armed", !loop_timer_armed(rec->retry), "armed");
+
+	/* 3. held past the limit: one fault, the hold goes on, then it is written */
+	sqlite3_exec(other, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+	record_state(rec, batch, "failed", "test");
+	TEST_EQ_INT("long lock: held", record_held(rec, NULL), 1);
+	while (fake_now_ns - rec->held_since_ns < (int64_t)RECORD_HOLD_MS * 1000000 && fire(rec))
+		;
+	fire(rec);
+	TEST_EQ_INT("long lock: one fault past the hold limit", faults, 1);
+	TEST_CONTAINS("long lock: it names the lock", last_fault, "locked by another process");
+	for (i = 0; i < 20; i++)
+		fire(rec);
+	TEST_EQ_INT("long lock: still one fault", faults, 1);
+	TEST_EQ_INT("long lock: still held", record_held(rec, NULL), 1);
+	sqlite3_exec(other, "ROLLBACK", NULL, NULL, NULL);
+	fire(rec);
+	TEST_EQ_INT("long lock: written once free",
+	    count(other, "select count(*) from batches where state = 'failed'"), 1);
+
+	/* 4. a write the database refuses: -1, the others in its group written */
+	record_group_begin(rec);
+	record_event(rec, batch, "info", NULL, "before");
+	record_step_end(rec, batch, 9, -1, 0, 0, 0, "done");	/* step 9 was never begun */
+	record_event(rec, batch, "info", NULL, "after");
+	{
+		char why[320] = "";
+		rc = record_group_commit(rec, why, sizeof(why));
+		TEST_EQ_INT("refused: the group reports it", rc, -1);
+		TEST_CONTAINS("refused: and names it", why, "step 9");
+	}
+	TEST_EQ_INT("refused: the others are written",
+	    count(other, "select count(*) from events where message in ('before', 'after')"), 2);
+	TEST_EQ_INT("refused: nothing held after", record_held(rec, NULL), 0);
+
+	/* 5. the memory bound: RECORD_MAX_HELD, then refused */
+	sqlite3_exec(other, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+	for (i = 0; i < RECORD_MAX_HELD; i++)
+		if (record_event(rec, batch, "info", NULL, "bulk") == -1)
+			break;
+	TEST_EQ_INT("bound: RECORD_MAX_HELD held", i, RECORD_MAX_HELD);
+	TEST_EQ_INT("bound: one more is refused", record_event(rec, batch, "info", NULL, "x"), -1);
+	sqlite3_exec(other, "ROLLBACK", NULL, NULL, NULL);
+
+	/* 6. at exit what is held is written */
+	record_free(rec);
+	TEST_EQ_INT("exit: the held writes committed",
+	    count(other, "select count(*) from events where message = 'bulk'"), RECORD_MAX_HELD);
+
+	sqlite3_close(other);
+	db_close(db);
+	snprintf(file, sizeof(file), "rm -rf %s", path);
+	if (system(file) != 0)
+		printf("info: could not remove %s\n", path);
+	return TEST_DONE();
+}
