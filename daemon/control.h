@@ -7,10 +7,21 @@
  * text, for instance. The reply is lines: "+ text" is output for the user's
  * stdout, "! text" a message for stderr, and the last line is "ok" or
  * "fail N message" (N is lblctl's exit status). A request may "follow":
- * the daemon then streams "+" lines until the followed thing ends.
+ * the daemon then streams "+" lines until the followed thing ends. A
+ * request answered later (a follower, or any answer not given at once)
+ * hears a line "~" at least every CONTROL_KEEPALIVE_MS, which clients
+ * ignore but for knowing that lbld is alive; a follower hears one at once.
  *
- * Peers are identified with SO_PEERCRED: mutating commands are for root,
- * the daemon's own user and members of its group (CONTROL_GROUP) only.
+ * Access: the socket is 0666 (in a 0755 directory), so any local user can
+ * connect and view; SO_PEERCRED decides, once per connection at accept,
+ * whether the peer is an operator, who may also change things: root,
+ * lbld's own user, or a member of CONTROL_GROUP by the group database
+ * (primary or supplementary, getgrouplist) or by its effective gid.
+ *
+ * Nobody can lock the operators out: a connection must complete its
+ * request within a few seconds or it is dropped (followers are answered,
+ * not idle); each viewer uid may hold only a few connections; the last
+ * slots are kept for operators; refusals are logged at a bounded rate.
  */
 #ifndef LBL_CONTROL_H
 #define LBL_CONTROL_H
@@ -24,6 +35,12 @@
 #define CONTROL_MAX_PAYLOAD	(1024 * 1024)
 #define CONTROL_MAX_ARGS	64
 #define CONTROL_GROUP		"lbl"
+/*
+ * The longest silence a request being answered later hears from lbld.
+ * Clients give up after a few of these (lblctl: three), so a dead or hung
+ * lbld is noticed within seconds while a batch can be followed for hours.
+ */
+#define CONTROL_KEEPALIVE_MS	2000
 
 struct control;
 struct control_client;
@@ -95,7 +112,7 @@ size_t control_unsent(const struct control_client *client);
  */
 int control_out_lines(struct control_client *client, const char *lines, size_t len);
 
-/* Whether the peer may change things (root, our uid, or in CONTROL_GROUP). */
+/* Whether the peer is an operator, who may change things (decided at accept). */
 int control_may_write(const struct control_client *client);
 uid_t control_peer_uid(const struct control_client *client);
 

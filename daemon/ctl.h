@@ -10,6 +10,14 @@
 
 #define CTL_DEFAULT_RIG		LBL_RIG_PATH
 #define CTL_DEFAULT_SOCKET	LBL_SOCKET_PATH
+/*
+ * How long lblctl waits for lbld to connect, take its request and send
+ * each line of the answer: lbld answers within milliseconds, and a busy
+ * one within a second, so this much silence means it is stuck or gone.
+ */
+#define CTL_DEFAULT_TIMEOUT_S	5
+/* The longest --timeout: a day; more is a typo, and "forever" is what it prevents. */
+#define CTL_MAX_TIMEOUT_S	86400
 
 int ctl_check(int argc, char **argv);		/* lblctl check RECIPE [--rig RIG] */
 int ctl_plan(int argc, char **argv);		/* lblctl plan RECIPE [--rig RIG] [--json] */
@@ -18,9 +26,12 @@ int ctl_hw(int argc, char **argv);		/* lblctl hw [--rig RIG] */
 /*
  * Every other command goes to lbld over the control socket ($LBL_SOCKET or
  * CTL_DEFAULT_SOCKET): run, status, pause, resume, continue, abort, recipe,
- * resume-batch...
+ * resume-batch... Each wait is bounded by $LBL_TIMEOUT seconds (or
+ * CTL_DEFAULT_TIMEOUT_S); an invalid one exits 2.
  */
 int ctl_remote(int argc, char **argv);
+/* Seconds from --timeout or LBL_TIMEOUT text: 0, or -1 when not a number in (0, CTL_MAX_TIMEOUT_S]. */
+int ctl_parse_timeout(const char *text, double *seconds);
 /* lblctl plot ID [ID...] -o FILE.svg|FILE.png (gnuplot draws) */
 int ctl_plot(int argc, char **argv);
 

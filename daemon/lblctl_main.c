@@ -43,7 +43,8 @@ ctl_usage(FILE *out)
 {
 	size_t i;
 
-	fprintf(out, "usage: lblctl COMMAND [ARGS]\ncommands:\n");
+	fprintf(out, "usage: lblctl [--socket PATH] [--timeout SECONDS] COMMAND [ARGS]\n"
+	    "commands:\n");
 	for (i = 0; i < sizeof(ctl_commands) / sizeof(ctl_commands[0]); i++)
 		fprintf(out, "  lblctl %s\n", ctl_commands[i].usage);
 	return out == stdout ? 0 : 2;
@@ -59,17 +60,31 @@ main(int argc, char **argv)
 		return ctl_usage(stderr);
 	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "help") == 0)
 		return ctl_usage(stdout);
-	/* global option: lblctl --socket PATH COMMAND ... */
-	if (argc > 2 && strcmp(argv[1], "--socket") == 0) {
-		if (setenv("LBL_SOCKET", argv[2], 1) == -1) {
+	/*
+	 * Global options, before the command: --socket PATH, --timeout
+	 * SECONDS. Each becomes the environment variable it stands for, which
+	 * the commands read.
+	 */
+	while (argc > 2 && (strcmp(argv[1], "--socket") == 0 ||
+	    strcmp(argv[1], "--timeout") == 0)) {
+		double seconds;
+		const char *name = strcmp(argv[1], "--socket") == 0 ? "LBL_SOCKET" : "LBL_TIMEOUT";
+
+		if (strcmp(argv[1], "--timeout") == 0 &&
+		    ctl_parse_timeout(argv[2], &seconds) == -1) {
+			fprintf(stderr, "lblctl: --timeout: expected seconds, more than 0 and at "
+			    "most %d, not '%s'\n", CTL_MAX_TIMEOUT_S, argv[2]);
+			return 2;
+		}
+		if (setenv(name, argv[2], 1) == -1) {
 			perror("lblctl: setenv");
 			return 1;
 		}
 		argc -= 2;
 		argv += 2;
-		if (argc < 2)
-			return ctl_usage(stderr);
 	}
+	if (argc < 2 || strcmp(argv[1], "--socket") == 0 || strcmp(argv[1], "--timeout") == 0)
+		return ctl_usage(stderr);
 	if (strcmp(argv[1], "--version") == 0) {
 		printf("lblctl %s\n", LBL_VERSION);
 		return 0;

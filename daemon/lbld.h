@@ -21,6 +21,7 @@ struct record;
 #define LBLD_TAG_STATUS	1	/* control followers of the live status */
 #define LBLD_TAG_WAIT	2	/* control followers waiting for the batch to end */
 #define LBLD_TAG_WAIT_FOLLOW 3	/* both: progress lines, then the batch's outcome */
+#define LBLD_TAG_STATUS_JSON 4	/* followers of the live status as JSON lines */
 
 struct lbld {
 	struct loop *loop;
@@ -36,6 +37,10 @@ struct lbld {
 	struct reader *reader;		/* answers the reads of the batch record */
 	double time_scale;
 	int64_t followed_batch;		/* the batch --wait followers wait for */
+	/* what the last notify said, so each operator wait is told to --wait once */
+	enum run_state told_state;
+	int64_t told_batch;
+	int told_step;
 	int stopping;			/* a stop signal came: only status is answered */
 	struct loop_timer *stop_timer;	/* the stop's deadline */
 	/* the probe of every device (start-up, reload) */

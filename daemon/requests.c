@@ -1,7 +1,8 @@
 /*
  * lbld's control commands. Each handler answers with control_finish(),
- * now or — for --wait and --follow — when the batch ends. Mutating
- * commands need control_may_write() (root, lbld's user, group lbl).
+ * now or — for --wait and --follow — when the batch ends. Who may give
+ * which command is one table, req_roles: viewers (any local user) read,
+ * operators (control_may_write: root, lbld's user, group lbl) also change.
  */
 #include <errno.h>
 #include <math.h>
@@ -12,6 +13,7 @@
 #include <time.h>
 
 #include "db.h"
+#include "json.h"
 #include "lbld.h"
 #include "log.h"
 #include "notify.h"
@@ -78,14 +80,67 @@ req_parse(struct control_client *c, const struct control_request *req, int first
 	return positional;
 }
 
+/*
+ * Who may give each command. Viewers may read: status, the batch record
+ * (history, show, compare, export, series, which plot reads) and stored
+ * recipes (recipe list, show). Whatever changes the rig, a batch or the
+ * stored recipes is for operators. The first entry matching the command
+ * and its first word counts, so a subcommand not listed falls to its
+ * command's catch-all, which is for operators: what is not known to be a
+ * read is a change. A command not listed at all is unknown.
+ */
+static const struct req_role {
+	const char *command;
+	const char *subcommand;		/* NULL: any, or none */
+	int viewer;			/* 1: any local user; 0: operators only */
+} req_roles[] = {
+	{ "status", NULL, 1 },
+	{ "history", NULL, 1 },
+	{ "show", NULL, 1 },
+	{ "compare", NULL, 1 },
+	{ "export", NULL, 1 },
+	{ "series", NULL, 1 },
+	{ "recipe", "list", 1 },
+	{ "recipe", "show", 1 },
+	{ "recipe", NULL, 0 },		/* add */
+	{ "run", NULL, 0 },
+	{ "pause", NULL, 0 },
+	{ "resume", NULL, 0 },
+	{ "continue", NULL, 0 },
+	{ "abort", NULL, 0 },
+	{ "resume-batch", NULL, 0 },
+	{ "abort-batch", NULL, 0 },
+	{ "park", NULL, 0 },
+};
+
+/*
+ * Whether the client may give this request: 0 if so; -1 when it was
+ * answered (an unknown command, or an operator's command from a viewer).
+ */
 static int
-req_need_write(struct control_client *c, const char *command)
+req_allowed(struct control_client *c, const struct control_request *req)
 {
-	if (control_may_write(c))
-		return 0;
-	control_finish(c, 1, "%s: permission denied: changing the rig's state is for root and "
-	    "members of group %s (uid %d is neither)", command, CONTROL_GROUP,
-	    (int)control_peer_uid(c));
+	const struct req_role *r;
+	size_t i;
+
+	for (i = 0; i < sizeof(req_roles) / sizeof(req_roles[0]); i++) {
+		r = &req_roles[i];
+		if (strcmp(r->command, req->argv[0]) != 0)
+			continue;
+		if (r->subcommand != NULL &&
+		    (req->argc < 2 || strcmp(r->subcommand, req->argv[1]) != 0))
+			continue;
+		if (r->viewer || control_may_write(c))
+			return 0;
+		control_finish(c, 1, "%s%s%s: permission denied: changing the rig, a batch or the "
+		    "recipes is for root and members of group %s, and uid %d is neither (any "
+		    "user may view: status, history, show, recipe list)", req->argv[0],
+		    req->argc > 1 && strcmp(req->argv[0], "recipe") == 0 ? " " : "",
+		    req->argc > 1 && strcmp(req->argv[0], "recipe") == 0 ? req->argv[1] : "",
+		    CONTROL_GROUP, (int)control_peer_uid(c));
+		return -1;
+	}
+	control_finish(c, 2, "unknown command '%s'", req->argv[0]);
 	return -1;
 }
 
@@ -131,73 +186,66 @@ req_status_line(const struct run_status *st, char *buf, size_t size)
 		    st->state == RUN_PAUSED ? ", paused" : "");
 }
 
-/* A JSON string of text (null when NULL or empty and null_if_empty), escaped. */
-static void
-req_json_string(const char *text, int null_if_empty, char *out, size_t size)
+/* The status as one JSON object (the one JSON writer); -1 when it could not be built. */
+static int
+req_status_json_build(const struct run_status *st, struct json *j)
 {
-	size_t n = 0, i;
-
-	if (text == NULL || (null_if_empty && text[0] == '\0')) {
-		snprintf(out, size, "null");
-		return;
-	}
-	out[n++] = '"';
-	for (i = 0; text[i] && n < size - 8; i++) {
-		unsigned char ch = (unsigned char)text[i];
-		if (ch == '"' || ch == '\\') {
-			out[n++] = '\\';
-			out[n++] = (char)ch;
-		} else if (ch < 0x20) {
-			n += (size_t)snprintf(out + n, size - n, "\\u%04x", ch);
-		} else {
-			out[n++] = (char)ch;
-		}
-	}
-	out[n++] = '"';
-	out[n] = '\0';
+	json_object_begin(j);
+	json_key(j, "state");
+	json_string(j, run_state_names[st->state]);
+	json_key(j, "batch");
+	json_int(j, st->batch_id);
+	json_key(j, "batch_state");
+	json_string(j, st->batch_state);
+	json_key(j, "recipe");
+	json_string(j, st->recipe);
+	json_key(j, "version");
+	json_string(j, st->version);
+	json_key(j, "bilayer");
+	json_int(j, st->bilayer);
+	json_key(j, "bilayers");
+	json_int(j, st->bilayers);
+	json_key(j, "step");
+	json_int(j, st->step_seq);
+	json_key(j, "steps");
+	json_int(j, st->step_count);
+	json_key(j, "step_kind");
+	json_string(j, st->step_kind);
+	json_key(j, "where");
+	json_string(j, st->step_where);
+	json_key(j, "step_left_ms");
+	json_int(j, st->step_left_ms);
+	json_key(j, "run_left_ms");
+	json_int(j, st->run_left_ms);
+	json_key(j, "thickness_estimate_nm");
+	json_number(j, st->thickness_estimate_nm);
+	json_key(j, "thickness_measured_nm");
+	json_number(j, st->thickness_measured_nm);	/* NaN: not measured, null */
+	json_key(j, "message");
+	json_string(j, st->message);
+	json_key(j, "substrate");
+	json_string(j, st->substrate);
+	json_key(j, "safety");
+	json_string(j, st->safety[0] ? st->safety : NULL);
+	json_key(j, "next");
+	json_string(j, st->next[0] ? st->next : NULL);
+	json_key(j, "record");
+	json_string(j, st->record[0] ? st->record : NULL);
+	json_object_end(j);
+	return json_text(j) != NULL ? 0 : -1;
 }
 
 static void
 req_status_json(struct control_client *c, const struct run_status *st)
 {
-	char measured[32], substrate[1600], safety[900], next[600];
+	struct json j;
 
-	if (isnan(st->thickness_measured_nm))
-		snprintf(measured, sizeof(measured), "null");
+	json_init(&j);
+	if (req_status_json_build(st, &j) == 0)
+		control_out(c, "%s", json_text(&j));
 	else
-		snprintf(measured, sizeof(measured), "%.3f", st->thickness_measured_nm);
-	/* message text is the operator's or a device's: escape what JSON needs */
-	char message[600] = "null";
-	if (st->message) {
-		size_t n = 0, i;
-		message[n++] = '"';
-		for (i = 0; st->message[i] && n < sizeof(message) - 8; i++) {
-			unsigned char ch = (unsigned char)st->message[i];
-			if (ch == '"' || ch == '\\')
-				message[n++] = '\\', message[n++] = (char)ch;
-			else if (ch >= 0x20)
-				message[n++] = (char)ch;
-		}
-		message[n++] = '"';
-		message[n] = '\0';
-	}
-	req_json_string(st->substrate, 0, substrate, sizeof(substrate));
-	req_json_string(st->safety, 1, safety, sizeof(safety));
-	req_json_string(st->next, 1, next, sizeof(next));
-	control_out(c, "{\"state\":\"%s\",\"batch\":%lld,\"batch_state\":%s%s%s,"
-	    "\"recipe\":%s%s%s,\"version\":%s%s%s,\"bilayer\":%d,\"bilayers\":%d,\"step\":%d,"
-	    "\"steps\":%d,\"step_kind\":%s%s%s,\"where\":%s%s%s,\"step_left_ms\":%lld,"
-	    "\"run_left_ms\":%lld,\"thickness_estimate_nm\":%.3f,\"thickness_measured_nm\":%s,"
-	    "\"message\":%s,\"substrate\":%s,\"safety\":%s,\"next\":%s}", run_state_names[st->state], (long long)st->batch_id,
-	    st->batch_state ? "\"" : "", st->batch_state ? st->batch_state : "null",
-	    st->batch_state ? "\"" : "", st->recipe ? "\"" : "", st->recipe ? st->recipe : "null",
-	    st->recipe ? "\"" : "", st->version ? "\"" : "", st->version ? st->version : "null",
-	    st->version ? "\"" : "", st->bilayer, st->bilayers, st->step_seq, st->step_count,
-	    st->step_kind ? "\"" : "", st->step_kind ? st->step_kind : "null",
-	    st->step_kind ? "\"" : "", st->step_where ? "\"" : "",
-	    st->step_where ? st->step_where : "null", st->step_where ? "\"" : "",
-	    (long long)st->step_left_ms, (long long)st->run_left_ms, st->thickness_estimate_nm,
-	    measured, message, substrate, safety, next);
+		control_err(c, "status: out of memory for the JSON text");
+	json_free(&j);
 }
 
 static void
@@ -251,13 +299,18 @@ req_status(struct lbld *l, struct control_client *c, const struct control_reques
 		return;
 	run_status(l->run, &st);
 	if (a.follow) {
-		req_status_line(&st, line, sizeof(line));
-		control_out(c, "%s", line);
+		/* --follow --json: one JSON object per line, as each change happens */
+		if (a.json) {
+			req_status_json(c, &st);
+		} else {
+			req_status_line(&st, line, sizeof(line));
+			control_out(c, "%s", line);
+		}
 		if (!run_busy(l->run)) {
 			control_finish(c, 0, " ");
 			return;
 		}
-		control_follow(c, LBLD_TAG_STATUS);
+		control_follow(c, a.json ? LBLD_TAG_STATUS_JSON : LBLD_TAG_STATUS);
 		return;
 	}
 	if (a.json)
@@ -296,31 +349,87 @@ req_follower_done(void *arg, struct control_client *c)
 	const struct req_notify *n = arg;
 	const struct run_status *st = n->status;
 
-	if (st->batch_state && strcmp(st->batch_state, "completed") == 0)
+	if (st->batch_state && strcmp(st->batch_state, "completed") == 0) {
+		control_out(c, "batch %lld completed", (long long)st->batch_id);
 		control_finish(c, 0, " ");
-	else
+	} else
 		control_finish(c, 1, "batch %lld %s%s%s", (long long)st->batch_id,
 		    st->batch_state ? st->batch_state : "ended", st->message ? ": " : "",
 		    st->message ? st->message : "");
+}
+
+/*
+ * The line --wait tells when the batch waits for the operator (a prompt,
+ * a pause), with what answers it; NULL when it does not wait.
+ */
+static const char *
+req_operator_wait(const struct run_status *st, char *buf, size_t size)
+{
+	if (st->state == RUN_PROMPT)
+		snprintf(buf, size, "waiting for the operator: %s \u2014 answer with 'lblctl "
+		    "continue'", st->message ? st->message : "");
+	else if (st->state == RUN_PAUSED)
+		snprintf(buf, size, "batch %lld paused \u2014 'lblctl resume' continues it, "
+		    "'lblctl abort' ends it", (long long)st->batch_id);
+	else
+		return NULL;
+	return buf;
+}
+
+/*
+ * A --wait that begins while the batch already waits for the operator
+ * hears it at once; later waits reach it through lbld_notify.
+ */
+static void
+req_wait_begins(struct lbld *l, struct control_client *c)
+{
+	struct run_status st;
+	char line[700];
+
+	run_status(l->run, &st);
+	if (req_operator_wait(&st, line, sizeof(line)) != NULL)
+		control_out(c, "%s", line);
 }
 
 void
 lbld_notify(void *arg, const struct run_status *st)
 {
 	struct lbld *l = arg;
-	struct req_notify n;
-	char line[512];
+	struct req_notify n, wait, json_line;
+	char line[512], wait_line[700];
+	struct json j;
+	int told;
 
 	req_status_line(st, line, sizeof(line));
 	n.status = st;
 	n.line = line;
+	/* each wait for the operator once, however often it is notified */
+	told = st->state == l->told_state && st->batch_id == l->told_batch &&
+	    st->step_seq == l->told_step;
+	l->told_state = st->state;
+	l->told_batch = st->batch_id;
+	l->told_step = st->step_seq;
 	if (l->control == NULL) {
 		/* start-up, before the socket opens: systemd alone hears */
 		notify_status(line);
 		return;
 	}
 	control_each_follower(l->control, LBLD_TAG_STATUS, req_follower_status, &n);
+	json_init(&j);
+	if (req_status_json_build(st, &j) == 0) {
+		json_line.status = st;
+		json_line.line = json_text(&j);
+		control_each_follower(l->control, LBLD_TAG_STATUS_JSON, req_follower_status,
+		    &json_line);
+	}
+	json_free(&j);
 	control_each_follower(l->control, LBLD_TAG_WAIT_FOLLOW, req_follower_line, &n);
+	if (!told && req_operator_wait(st, wait_line, sizeof(wait_line)) != NULL) {
+		wait.status = st;
+		wait.line = wait_line;
+		control_each_follower(l->control, LBLD_TAG_WAIT, req_follower_line, &wait);
+		control_each_follower(l->control, LBLD_TAG_WAIT_FOLLOW, req_follower_line, &wait);
+	}
 	if (st->state == RUN_IDLE) {
 		control_each_follower(l->control, LBLD_TAG_WAIT, req_follower_done, &n);
 		control_each_follower(l->control, LBLD_TAG_WAIT_FOLLOW, req_follower_done, &n);
@@ -424,8 +533,6 @@ req_recipe(struct lbld *l, struct control_client *c, const struct control_reques
 	int64_t id;
 
 	if (req->argc >= 2 && strcmp(req->argv[1], "add") == 0) {
-		if (req_need_write(c, "recipe add") == -1)
-			return;
 		if (req->payload == NULL || req->argc != 4) {
 			control_finish(c, 2, "usage: recipe add FILE");
 			return;
@@ -480,7 +587,7 @@ req_run(struct lbld *l, struct control_client *c, const struct control_request *
 	char err[300];
 	int i;
 
-	if (req_need_write(c, "run") == -1 || req_parse(c, req, 1, &a, allowed) == -1)
+	if (req_parse(c, req, 1, &a, allowed) == -1)
 		return;
 	if (req->argc < 2 || req->argv[1][0] == '-') {
 		control_finish(c, 2, "usage: run RECIPE|NAME[@VERSION] [--substrate ID] "
@@ -548,6 +655,7 @@ req_run(struct lbld *l, struct control_client *c, const struct control_request *
 	}
 	/* --wait: answered when the batch ends; --follow streams progress meanwhile */
 	control_follow(c, a.follow ? LBLD_TAG_WAIT_FOLLOW : LBLD_TAG_WAIT);
+	req_wait_begins(l, c);
 }
 
 static void
@@ -563,7 +671,7 @@ req_resume_batch(struct lbld *l, struct control_client *c, const struct control_
 	int64_t id;
 	int last;
 
-	if (req_need_write(c, "resume-batch") == -1 || req_parse(c, req, 1, &a, allowed) == -1)
+	if (req_parse(c, req, 1, &a, allowed) == -1)
 		return;
 	id = req->argc > 1 ? strtoll(req->argv[1], &end, 10) : 0;
 	if (req->argc < 2 || *end != '\0' || id <= 0) {
@@ -613,6 +721,7 @@ req_resume_batch(struct lbld *l, struct control_client *c, const struct control_
 		return;
 	}
 	control_follow(c, a.follow ? LBLD_TAG_WAIT_FOLLOW : LBLD_TAG_WAIT);
+	req_wait_begins(l, c);
 }
 
 /* pause, resume, continue, abort */
@@ -626,8 +735,6 @@ req_operator(struct lbld *l, struct control_client *c, const struct control_requ
 	char err[300], who[64];
 	int rc;
 
-	if (req_need_write(c, cmd) == -1)
-		return;
 	if (req_parse(c, req, 1, &a, strcmp(cmd, "pause") == 0 ? pause_opts : none) == -1)
 		return;
 	if (strcmp(cmd, "pause") == 0)
@@ -664,8 +771,6 @@ req_park(struct lbld *l, struct control_client *c, const struct control_request 
 {
 	char err[300], who[96];
 
-	if (req_need_write(c, "park") == -1)
-		return;
 	if (req->argc != 1) {
 		control_finish(c, 2, "usage: park");
 		return;
@@ -688,8 +793,6 @@ req_abort_batch(struct lbld *l, struct control_client *c, const struct control_r
 	char *end, who[96], cause[400];
 	int64_t id;
 
-	if (req_need_write(c, "abort-batch") == -1)
-		return;
 	id = req->argc == 2 ? strtoll(req->argv[1], &end, 10) : 0;
 	if (req->argc != 2 || *end != '\0' || id <= 0) {
 		control_finish(c, 2, "usage: abort-batch ID");
@@ -732,6 +835,8 @@ lbld_request(void *arg, struct control_client *c, const struct control_request *
 		control_finish(c, 1, "%s: lbld is stopping (the rig is being made safe)", cmd);
 		return;
 	}
+	if (req_allowed(c, req) == -1)
+		return;
 	if (strcmp(cmd, "status") == 0)
 		req_status(l, c, req);
 	else if (strcmp(cmd, "run") == 0)

@@ -17,6 +17,9 @@
 #     own communication-loss timeout
 #   another process holds the database's write lock (case_dblock.sh): e-stop
 #     meanwhile, and a lock held past the record's hold limit
+#   access (case_access.sh, as real users): 500 idle connections and a
+#     slowloris from a viewer while root aborts; a viewer's abort refused, a
+#     member of group lbl's obeyed
 #   bus drop (the simulator dies mid-run)
 #   kill -9 at LBL_KILLS (50) random points, each followed by restart and
 #     resume-batch, through as many batches as that takes
@@ -186,6 +189,7 @@ end_case
 . "$LBL_TOP/tests/faults/case_stops.sh"
 . "$LBL_TOP/tests/faults/case_readers.sh"
 . "$LBL_TOP/tests/faults/case_dblock.sh"
+. "$LBL_TOP/tests/faults/case_access.sh"
 [ -f "$LBL_TOP/tests/faults/case_safety_net.sh" ] && . "$LBL_TOP/tests/faults/case_safety_net.sh"
 
 # ---- kill -9 at random points, each followed by restart and resume ----

@@ -2,7 +2,10 @@
 # Every process started here is recorded and killed by PID on exit.
 
 LBL_PIDS=""
+LBL_USERS=""
 LBL_TMP=$(mktemp -d "${TMPDIR:-/tmp}/lbl-test.XXXXXX")
+# others may reach (not list) the sockets in it, as in /run/lbl (0755)
+chmod 0711 "$LBL_TMP"
 
 pass() { echo "PASS $1"; }
 fail() { echo "FAIL $1: $2"; LBL_FAILED=1; }
@@ -16,6 +19,9 @@ lbl_cleanup() {
 		i=0
 		while kill -0 "$pid" 2>/dev/null && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
 		kill -9 "$pid" 2>/dev/null
+	done
+	for user in $LBL_USERS; do
+		userdel "$user" 2>/dev/null || echo "info: could not remove test user $user"
 	done
 	[ -n "${LBL_KEEP_TMP:-}" ] || rm -rf "$LBL_TMP"
 }
@@ -111,3 +117,41 @@ sanitizer_clean() {
 		pass "$2: sanitizer clean"
 	fi
 }
+
+# test_users: two real unprivileged users for this run, removed on exit:
+# a viewer ($VIEWER_UID, $VIEWER_GID; in no group of lbl's) and an operator
+# ($OPERATOR_UID, $OPERATOR_GID; a member of group lbl by /etc/group, as
+# "adduser NAME lbl" makes it). Group lbl is created if missing (and left,
+# with an info line: another run may be using it). Names carry the pid, so
+# runs side by side do not collide. Returns 1 with an info line when not
+# root or the tools are missing: the caller skips, it does not pass.
+test_users() {
+	if [ "$(id -u)" != 0 ]; then
+		echo "info: not root: the access checks as other users are skipped"
+		return 1
+	fi
+	for tool in useradd userdel groupadd setpriv; do
+		command -v "$tool" >/dev/null 2>&1 || {
+			echo "info: $tool missing: the access checks as other users are skipped"; return 1; }
+	done
+	if ! getent group lbl >/dev/null; then
+		groupadd --system lbl 2>/dev/null || getent group lbl >/dev/null || {
+			echo "info: cannot create group lbl: access checks skipped"; return 1; }
+		echo "info: created group lbl (it was missing); it stays, as another run may use it"
+	fi
+	VIEWER=lbltv$$ OPERATOR=lblto$$
+	useradd --system --no-create-home --shell /usr/sbin/nologin --user-group "$VIEWER" &&
+	    LBL_USERS="$LBL_USERS $VIEWER" &&
+	    useradd --system --no-create-home --shell /usr/sbin/nologin --user-group \
+	        --groups lbl "$OPERATOR" &&
+	    LBL_USERS="$LBL_USERS $OPERATOR" || {
+		echo "info: useradd failed: access checks skipped"; return 1; }
+	VIEWER_UID=$(id -u "$VIEWER") VIEWER_GID=$(id -g "$VIEWER")
+	OPERATOR_UID=$(id -u "$OPERATOR") OPERATOR_GID=$(id -g "$OPERATOR")
+	LBL_GID=$(getent group lbl | cut -d: -f3)
+}
+
+# as_viewer / as_operator COMMAND...: runs COMMAND as that test user, with
+# the groups a login gives it (the environment, LBL_SOCKET included, stays).
+as_viewer() { setpriv --reuid="$VIEWER_UID" --regid="$VIEWER_GID" --init-groups "$@"; }
+as_operator() { setpriv --reuid="$OPERATOR_UID" --regid="$OPERATOR_GID" --init-groups "$@"; }

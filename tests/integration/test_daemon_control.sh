@@ -1,7 +1,10 @@
 #!/bin/sh
 # Run control on a real lbld: prompts and continue, one run at a time,
-# pause at the boundary and pause --now, resume, abort; the socket's access
-# boundary; malformed and oversized requests.
+# pause at the boundary and pause --now, resume, abort; run --wait telling
+# the operator's waits, kept alive under a short --timeout, and noticing a
+# stopped lbld; who may view and who may change, as real users; lblctl's
+# timeout against servers that never answer; malformed and oversized
+# requests.
 set -u
 . "$LBL_TOP/tests/integration/lib.sh"
 ctl="$LBL_BUILD/lblctl"
@@ -56,17 +59,120 @@ done
 pass "outputs off after abort"
 sqlite3 "$db" "select kind from events where batch_id=1" | grep -q abort && pass "abort event" || fail "abort event" "missing"
 
-# the access boundary: a user outside group lbl may read but not change
-chmod 0666 "$LBL_SOCKET"
-chmod 0711 "$LBL_TMP" "$(dirname "$LBL_SOCKET")"	# mktemp -d is 0700: let others reach it
-if command -v setpriv >/dev/null && [ "$(id -u)" = 0 ]; then
-	setpriv --reuid=65534 --regid=65534 --clear-groups "$ctl" status >/dev/null 2>&1 &&
-	    pass "status for any local user" || fail "status for any local user" "refused"
-	setpriv --reuid=65534 --regid=65534 --clear-groups "$ctl" pause 2>"$LBL_TMP/err" &&
-	    fail "pause refused outside group lbl" "accepted" ||
-	    { grep -q "permission denied" "$LBL_TMP/err" && pass "pause refused outside group lbl" ||
-	      fail "pause refused outside group lbl" "$(cat "$LBL_TMP/err")"; }
+# run --wait prints each wait for the operator as it comes (taa-cnt-3
+# starts with a prompt), and a --timeout shorter than lbld's keep-alive
+# period holds while lbld follows: only "~" lines come at a prompt
+"$ctl" --timeout 0.5 run "$LBL_TOP/recipes/examples/taa-cnt-3-dip.yaml" --operator ci --wait \
+    >"$LBL_TMP/wait.out" 2>&1 &
+waiter=$!
+LBL_PIDS="$LBL_PIDS $waiter"
+want="waiting for the operator: Clamp the separator flat in the holder; it floats if loose — answer with 'lblctl continue'"
+wait_for 10 grep -qxF "$want" "$LBL_TMP/wait.out" && pass "run --wait prints the prompt as it is reached" ||
+    fail "run --wait prints the prompt" "$(cat "$LBL_TMP/wait.out")"
+sleep 3
+kill -0 "$waiter" 2>/dev/null && pass "run --wait --timeout 0.5 waits at a prompt for 3 s (keep-alives)" ||
+    fail "run --wait --timeout 0.5 waits at a prompt" "$(cat "$LBL_TMP/wait.out")"
+# a hung lbld is noticed within three keep-alive periods (6 s) of the last
+# line it sent (so 4 to 6 s after it stopped), not never
+kill -STOP "$LBLD_PID"
+t0=$(date +%s%N) n=0
+while kill -0 "$waiter" 2>/dev/null && [ $n -lt 150 ]; do sleep 0.1; n=$((n + 1)); done
+ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+kill -CONT "$LBLD_PID"
+wait "$waiter" 2>/dev/null; rc=$?
+if [ $rc = 1 ] && [ $ms -ge 3000 ] && [ $ms -le 12000 ] &&
+    grep -q "^lblctl: no reply from lbld on $LBL_SOCKET within 6 s$" "$LBL_TMP/wait.out"; then
+	pass "run --wait notices a stopped lbld: exit 1 after $ms ms (bound 6 s)"
+else
+	fail "run --wait notices a stopped lbld" "rc $rc after $ms ms: $(tail -2 "$LBL_TMP/wait.out")"
 fi
+
+# who may view and who may change: the socket lets anyone in, lbld decides
+# by the peer's credentials; as real users (the batch waits at its prompt)
+[ "$(stat -c %a "$LBL_SOCKET")" = 666 ] && pass "the socket is 0666" ||
+    fail "the socket is 0666" "$(stat -c %a "$LBL_SOCKET")"
+if test_users; then
+	as_viewer "$ctl" status >"$LBL_TMP/out" 2>&1 && grep -q '^state: prompt' "$LBL_TMP/out" &&
+	    pass "a viewer (not in group lbl) sees the status" || fail "a viewer sees the status" "$(cat "$LBL_TMP/out")"
+	as_viewer "$ctl" history >"$LBL_TMP/out" 2>&1 && grep -q 'taa-cnt-3' "$LBL_TMP/out" &&
+	    pass "a viewer reads the history" || fail "a viewer reads the history" "$(cat "$LBL_TMP/out")"
+	as_viewer "$ctl" recipe list >"$LBL_TMP/out" 2>&1 && grep -q 'taa-cnt-3' "$LBL_TMP/out" &&
+	    pass "a viewer lists the recipes" || fail "a viewer lists the recipes" "$(cat "$LBL_TMP/out")"
+	for cmd in abort continue pause park "recipe add $LBL_TOP/recipes/examples/ag-tca-5-dip.yaml" \
+	    "run ag-tca-5" "abort-batch 1"; do
+		# shellcheck disable=SC2086
+		as_viewer "$ctl" $cmd >"$LBL_TMP/out" 2>&1; rc=$?
+		[ $rc = 1 ] && grep -q "permission denied: .* group lbl, and uid $VIEWER_UID is neither" "$LBL_TMP/out" &&
+		    pass "a viewer's '$cmd' is refused: permission denied" ||
+		    fail "a viewer's '$cmd' is refused" "rc $rc: $(cat "$LBL_TMP/out")"
+	done
+	[ "$(state)" = prompt ] && pass "the viewers changed nothing" || fail "the viewers changed nothing" "$(state)"
+	# a process whose effective gid is lbl (sg lbl) may change things
+	setpriv --reuid="$VIEWER_UID" --regid="$LBL_GID" --clear-groups "$ctl" continue >"$LBL_TMP/out" 2>&1 &&
+	    pass "a peer with effective gid lbl may continue" || fail "a peer with effective gid lbl may continue" "$(cat "$LBL_TMP/out")"
+	# a member of group lbl by the group database
+	as_operator "$ctl" abort >"$LBL_TMP/out" 2>&1 && pass "a member of group lbl may abort" ||
+	    fail "a member of group lbl may abort" "$(cat "$LBL_TMP/out")"
+	wait_for 10 sh -c "[ \"\$(sqlite3 '$db' 'select state from batches order by id desc limit 1')\" = aborted ]" &&
+	    sqlite3 "$db" "select failure_cause from batches order by id desc limit 1" | grep -q "uid $OPERATOR_UID" &&
+	    pass "the member's abort is recorded with its uid" ||
+	    fail "the member's abort is recorded" "$(sqlite3 "$db" 'select state, failure_cause from batches order by id desc limit 1')"
+else
+	"$ctl" abort >/dev/null 2>&1
+fi
+wait_for 10 sh -c "\"$ctl\" status | grep -q '^state: idle'" || fail "idle after the access checks" "$(state)"
+
+# lblctl never waits forever: servers that accept and stay silent, that
+# never accept (a full listen queue), or that speak another protocol
+/usr/bin/python3 - "$LBL_TMP/silent.sock" "$LBL_TMP/full.sock" "$LBL_TMP/foreign.sock" <<'PY' &
+import os, socket, sys, threading, time
+def silent(path):
+    s = socket.socket(socket.AF_UNIX); s.bind(path); s.listen(8); held = []
+    while True: held.append(s.accept()[0])
+def full(path):
+    s = socket.socket(socket.AF_UNIX); s.bind(path); s.listen(0)
+    c = socket.socket(socket.AF_UNIX); c.connect(path)	# fills the queue; never accepted
+    os.chmod(path, 0o666); time.sleep(3600)
+def foreign(path):
+    s = socket.socket(socket.AF_UNIX); s.bind(path); s.listen(8); held = []
+    while True:
+        c = s.accept()[0]; c.sendall(b"error: unknown command\n"); held.append(c)
+for f, p in zip((silent, full, foreign), sys.argv[1:]):
+    threading.Thread(target=f, args=(p,), daemon=True).start()
+time.sleep(3600)
+PY
+LBL_PIDS="$LBL_PIDS $!"
+wait_for 5 test -S "$LBL_TMP/foreign.sock" || fail "fake servers" "did not start"
+sleep 0.2
+# timed: COMMAND...: runs it, sets rc and ms
+timed() { t0=$(date +%s%N); "$@" >"$LBL_TMP/out" 2>&1; rc=$?; ms=$(( ($(date +%s%N) - t0) / 1000000 )); }
+for how in "--timeout 1 --socket $LBL_TMP/silent.sock" "--socket $LBL_TMP/full.sock --timeout 1"; do
+	sock=$(echo "$how" | sed 's/.*--socket \([^ ]*\).*/\1/')
+	# shellcheck disable=SC2086
+	timed "$ctl" $how status
+	[ $rc = 1 ] && [ $ms -ge 900 ] && [ $ms -le 4000 ] &&
+	    grep -q "^lblctl: no reply from lbld on $sock within 1 s" "$LBL_TMP/out" &&
+	    pass "lblctl $how status: exit 1 after $ms ms, saying so" ||
+	    fail "lblctl $how status" "rc $rc after $ms ms: $(cat "$LBL_TMP/out")"
+done
+timed env LBL_TIMEOUT=1 LBL_SOCKET="$LBL_TMP/silent.sock" "$ctl" abort
+[ $rc = 1 ] && [ $ms -le 4000 ] && grep -q "within 1 s" "$LBL_TMP/out" &&
+    pass "LBL_TIMEOUT=1: exit 1 after $ms ms" || fail "LBL_TIMEOUT=1" "rc $rc after $ms ms: $(cat "$LBL_TMP/out")"
+timed "$ctl" --socket "$LBL_TMP/foreign.sock" --timeout 1 status
+[ $rc = 1 ] && grep -q "within 1 s (it said 'error: unknown command': is that lbld's socket?)" "$LBL_TMP/out" &&
+    pass "a foreign server: exit 1 naming what it said" || fail "a foreign server" "rc $rc: $(cat "$LBL_TMP/out")"
+timed "$ctl" --socket "$LBL_TMP/silent.sock" status
+[ $rc = 1 ] && [ $ms -ge 4500 ] && [ $ms -le 9000 ] && grep -q "within 5 s" "$LBL_TMP/out" &&
+    pass "the default timeout is 5 s ($ms ms)" || fail "the default timeout is 5 s" "rc $rc after $ms ms: $(cat "$LBL_TMP/out")"
+for bad in "--timeout 0" "--timeout -1" "--timeout soon" "--timeout 86401"; do
+	# shellcheck disable=SC2086
+	"$ctl" $bad status >"$LBL_TMP/out" 2>&1; rc=$?
+	[ $rc = 2 ] && grep -q "expected seconds" "$LBL_TMP/out" && pass "lblctl $bad: usage error" ||
+	    fail "lblctl $bad: usage error" "rc $rc: $(cat "$LBL_TMP/out")"
+done
+LBL_TIMEOUT=never "$ctl" status >"$LBL_TMP/out" 2>&1; rc=$?
+[ $rc = 2 ] && grep -q "LBL_TIMEOUT: expected seconds" "$LBL_TMP/out" && pass "LBL_TIMEOUT=never: usage error" ||
+    fail "LBL_TIMEOUT=never: usage error" "rc $rc: $(cat "$LBL_TMP/out")"
 
 # malformed and oversized requests get an error, never a crash
 /usr/bin/python3 - "$LBL_SOCKET" <<'PY'

@@ -56,6 +56,13 @@ grep -q '^ExecStart=/usr/sbin/lbld ' "$unit" 2>/dev/null && pass "unit runs /usr
     fail "unit runs /usr/sbin/lbld" "$(grep '^ExecStart' "$unit" 2>&1)"
 grep -q '^ExecStopPost=/usr/bin/lbl-safe ' "$unit" 2>/dev/null && pass "unit runs /usr/bin/lbl-safe after lbld stops" ||
     fail "unit runs /usr/bin/lbl-safe after lbld stops" "$(grep '^ExecStopPost' "$unit" 2>&1)"
+# the access model: a 0666 socket in a 0755 /run/lbl, and peers seen as they
+# are (PrivateUsers= would show every user but root and lbl as nobody)
+grep -qx 'RuntimeDirectoryMode=0755' "$unit" 2>/dev/null && pass "unit makes /run/lbl 0755" ||
+    fail "unit makes /run/lbl 0755" "$(grep '^RuntimeDirectoryMode' "$unit" 2>&1)"
+grep -q '^PrivateUsers=' "$unit" 2>/dev/null &&
+    fail "unit without PrivateUsers=" "$(grep '^PrivateUsers' "$unit")" ||
+    pass "unit without PrivateUsers= (group lbl members are seen as themselves)"
 sysusers="$dest/usr/lib/sysusers.d/lbl.conf"
 tmpfiles="$dest/usr/lib/tmpfiles.d/lbl.conf"
 for l in '^u lbl ' '^m lbl gpio' '^m lbl dialout'; do
@@ -67,7 +74,8 @@ for l in '^d /etc/lbl ' '^d /var/lib/lbl '; do
 	    fail "tmpfiles.d/lbl.conf has '$l'" "$(cat "$tmpfiles" 2>&1)"
 done
 comp="$dest/usr/share/bash-completion/completions/lblctl"
-if [ -f "$comp" ] && bash -n "$comp" 2>/dev/null && grep -q 'complete .* lblctl' "$comp"; then
+if [ -f "$comp" ] && bash -n "$comp" 2>/dev/null && grep -q 'complete .* lblctl' "$comp" &&
+    grep -q -- '--timeout' "$comp"; then
 	pass "bash completion for lblctl"
 else
 	fail "bash completion for lblctl" "$(ls -l "$comp" 2>&1)"
