@@ -135,14 +135,26 @@ reader_emit(struct reader_reply *reply, const char *data, size_t len)
 	return 0;
 }
 
-/* Hands over every whole chunk in the buffer (all of it when flush is set). */
+/*
+ * Hands over the buffer in chunks of whole lines, each at most
+ * READER_CHUNK_BYTES unless one line is longer: control may put a "~"
+ * keep-alive line between two chunks, so a chunk must never end inside a
+ * line. Only full chunks go, unless flush is set (then everything).
+ */
 static void
 reader_drain(struct reader_reply *reply, int flush)
 {
 	size_t off = 0, n;
+	const char *nl;
 
 	while (reply->len - off >= READER_CHUNK_BYTES || (flush && off < reply->len)) {
 		n = reply->len - off < READER_CHUNK_BYTES ? reply->len - off : READER_CHUNK_BYTES;
+		if ((nl = memrchr(reply->buf + off, '\n', n)) != NULL)
+			n = (size_t)(nl - (reply->buf + off)) + 1;
+		else if ((nl = memchr(reply->buf + off + n, '\n', reply->len - off - n)) != NULL)
+			n = (size_t)(nl - (reply->buf + off)) + 1;	/* one long line */
+		else
+			break;	/* a line not ended yet (reader_print ends every line) */
 		if (reader_emit(reply, reply->buf + off, n) == -1) {
 			reply->lost = 1;
 			off = reply->len;

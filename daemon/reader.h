@@ -8,7 +8,8 @@
  * Requests are answered one at a time, first come first served; at most
  * READER_MAX_QUEUED wait, and one more is refused ("busy, try again"). The
  * reply is made in the reader thread and handed back to the loop thread in
- * chunks of at most READER_CHUNK_BYTES through an eventfd-signalled queue;
+ * chunks of whole lines, at most READER_CHUNK_BYTES each (unless one line
+ * is longer), through an eventfd-signalled queue;
  * the loop appends each to the client's output. The reader waits, in its
  * own thread, while a client's unsent output and queued chunks exceed
  * READER_MAX_BACKLOG_BYTES, so an export of years of batches streams in

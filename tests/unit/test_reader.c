@@ -79,10 +79,17 @@ client_connect(const char *request)
 	return fd;
 }
 
-/* Reads until EOF; returns the text (malloc'd). */
+/*
+ * Reads until EOF; returns the text (malloc'd) less control's "~"
+ * keep-alive lines, and how many there were in *keepalives.
+ */
+static int keepalives;
+
 static char *
 client_read_all(int fd, size_t *len)
 {
+	char *p, *q;
+
 	size_t cap = 1 << 20;
 	char *buf = malloc(cap);
 	ssize_t n;
@@ -97,6 +104,18 @@ client_read_all(int fd, size_t *len)
 		abort();
 	buf[*len] = '\0';
 	close(fd);
+	/* a keep-alive is a line of its own: anywhere else it would break one */
+	keepalives = 0;
+	for (p = q = buf; *p != '\0';) {
+		if (p[0] == '~' && p[1] == '\n' && (p == buf || p[-1] == '\n')) {
+			keepalives++;
+			p += 2;
+			continue;
+		}
+		*q++ = *p++;
+	}
+	*q = '\0';
+	*len = (size_t)(q - buf);
 	return buf;
 }
 
@@ -140,16 +159,21 @@ clients(void *arg)
 	    "%zu bytes: %.60s", len, text);
 	free(text);
 
-	/* a client that does not read: the work is held back */
+	/*
+	 * A client that does not read: the work is held back. It waits past
+	 * control's keep-alive period (2 s), so a "~" line goes out between
+	 * two chunks: each chunk must end a line.
+	 */
 	fd = client_connect("lines\t2000000\n");
-	usleep(500000);
+	usleep(2500000);
 	at_rest = atomic_load(&printed);
 	TEST_CHECK("a client not reading holds the work back (about 1 MiB ahead)",
 	    at_rest > 1000 && at_rest * 14 < 3 * 1024 * 1024 && !atomic_load(&work_ended),
 	    "%ld of 2,000,000 lines printed", at_rest);
 	text = client_read_all(fd, &len);
-	TEST_CHECK("then it gets all 2,000,000 lines", lines_whole(text, 2000000), "%zu bytes",
-	    len);
+	TEST_CHECK("then it gets all 2,000,000 lines, keep-alives between them, none inside one",
+	    lines_whole(text, 2000000) && keepalives > 0, "%zu bytes, %d keep-alives", len,
+	    keepalives);
 	free(text);
 
 	/* a client that hangs up: the work is cancelled */
