@@ -285,6 +285,7 @@ reader_run(struct reader *r, struct reader_job *job)
 	pthread_mutex_unlock(&r->lock);
 }
 
+/* The reader thread: runs the waiting jobs in turn until the reader stops. */
 static void *
 reader_main(void *arg)
 {
@@ -401,6 +402,7 @@ reader_deliver(struct reader *r, int all)
 	}
 }
 
+/* Loop thread: the reader handed something over (a read error is logged). */
 static void
 reader_on_event(void *arg, int fd, uint32_t events)
 {
@@ -488,7 +490,7 @@ reader_close(struct reader *r)
 	free(r);
 }
 
-/* A copy of the request's words in one block: argv, then the strings. */
+/* A copy of the request's words in one block (argv, then the strings), or NULL. */
 static char **
 reader_copy_words(const struct control_request *req)
 {
