@@ -529,7 +529,8 @@ main(int argc, char **argv)
 	if (db_set_busy_timeout(l.db, 0) == -1)
 		fatalx("cannot set up the database %s", db_path);
 	/* after the signal mask is set: the reader thread inherits it */
-	if ((l.reader = reader_open(l.loop, db_path, history_run, NULL)) == NULL)
+	if ((l.reader = reader_open(l.loop, db_path, history_run, NULL,
+	    READER_STALL_MS)) == NULL)
 		fatalx("cannot start the reader of the batch record");
 	if ((l.control = control_open(l.loop, socket_path, lbld_request, &l)) == NULL)
 		fatalx("cannot listen on %s", socket_path);

@@ -19,6 +19,7 @@
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/resource.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "db.h"
@@ -34,6 +35,8 @@ struct reader_job {
 	size_t queued_bytes;		/* in chunks the loop has not taken yet */
 	size_t unsent_bytes;		/* the client's unsent output, as last seen */
 	atomic_int cancelled;
+	unsigned long sends;		/* sends the client's socket took (progress) */
+	int stalled;			/* its client read nothing for stall_ms */
 	struct reader_job *next;	/* in the queue of waiting jobs */
 	struct reader_chunk *end;	/* the last chunk, made with the job: it cannot fail */
 };
@@ -58,6 +61,7 @@ struct reader {
 	struct db *db;			/* the reader thread's, opened at the first job */
 	reader_work work;
 	void *work_arg;
+	int stall_ms;
 	int event_fd;
 	pthread_t thread;
 	pthread_mutex_t lock;
@@ -99,10 +103,24 @@ reader_hand_over(struct reader *r, struct reader_chunk *chunk)
 		log_warn("reader: eventfd write");
 }
 
+/* ms from now on the monotonic clock (the condition variable's). */
+static void
+reader_deadline(struct timespec *ts, int ms)
+{
+	clock_gettime(CLOCK_MONOTONIC, ts);
+	ts->tv_sec += ms / 1000;
+	ts->tv_nsec += (long)(ms % 1000) * 1000000;
+	if (ts->tv_nsec >= 1000000000) {
+		ts->tv_sec++;
+		ts->tv_nsec -= 1000000000;
+	}
+}
+
 /*
  * Hands len bytes of the reply to the loop, waiting first while the
  * client's backlog is over the bound. Returns 0, or -1 when the job is
- * cancelled (nothing is handed over) or memory ran out (logged).
+ * cancelled (nothing is handed over), its client read nothing for
+ * stall_ms (logged; the job is cancelled), or memory ran out (logged).
  */
 static int
 reader_emit(struct reader_reply *reply, const char *data, size_t len)
@@ -110,6 +128,9 @@ reader_emit(struct reader_reply *reply, const char *data, size_t len)
 	struct reader *r = reply->reader;
 	struct reader_job *job = reply->job;
 	struct reader_chunk *chunk;
+	struct timespec deadline;
+	unsigned long sends;
+	int rc;
 
 	if ((chunk = malloc(sizeof(*chunk) + len)) == NULL) {
 		log_warn("reader: %s: a chunk of %zu bytes", job->argv[0], len);
@@ -122,9 +143,22 @@ reader_emit(struct reader_reply *reply, const char *data, size_t len)
 	chunk->len = len;
 	memcpy(chunk->data, data, len);
 	pthread_mutex_lock(&r->lock);
+	sends = job->sends;
+	reader_deadline(&deadline, r->stall_ms);
 	while (!atomic_load(&job->cancelled) && !atomic_load(&r->stopping) &&
-	    job->queued_bytes + job->unsent_bytes >= READER_MAX_BACKLOG_BYTES)
-		pthread_cond_wait(&r->wake, &r->lock);
+	    job->queued_bytes + job->unsent_bytes >= READER_MAX_BACKLOG_BYTES) {
+		rc = pthread_cond_timedwait(&r->wake, &r->lock, &deadline);
+		if (job->sends != sends) {
+			sends = job->sends;
+			reader_deadline(&deadline, r->stall_ms);
+		} else if (rc == ETIMEDOUT) {
+			/* a client that stopped reading must not hold every other read */
+			job->stalled = 1;
+			atomic_store(&job->cancelled, 1);
+			log_warnx("reader: %s: the client read nothing of its reply for %d ms; "
+			    "cut short", job->argv[0], r->stall_ms);
+		}
+	}
 	if (atomic_load(&job->cancelled) || atomic_load(&r->stopping)) {
 		pthread_mutex_unlock(&r->lock);
 		free(chunk);
@@ -278,7 +312,9 @@ reader_run(struct reader *r, struct reader_job *job)
 	if (reply.lost) {
 		end->status = 1;
 		snprintf(end->data, READER_MESSAGE_BYTES, "%s: %s", job->argv[0],
-		    atomic_load(&r->stopping) ? "lbld is stopping" : "the reply was cut short");
+		    atomic_load(&r->stopping) ? "lbld is stopping" : job->stalled ?
+		    "the reply was cut short: nothing of it was read for too long" :
+		    "the reply was cut short");
 	}
 	pthread_mutex_lock(&r->lock);
 	reader_hand_over(r, end);
@@ -340,6 +376,7 @@ reader_watch(void *arg, struct control_client *client, enum control_event event)
 		atomic_store(&job->cancelled, 1);
 	} else {
 		job->unsent_bytes = control_unsent(client);
+		job->sends++;
 	}
 	pthread_cond_broadcast(&r->wake);
 	pthread_mutex_unlock(&r->lock);
@@ -416,8 +453,9 @@ reader_on_event(void *arg, int fd, uint32_t events)
 }
 
 struct reader *
-reader_open(struct loop *loop, const char *db_path, reader_work work, void *arg)
+reader_open(struct loop *loop, const char *db_path, reader_work work, void *arg, int stall_ms)
 {
+	pthread_condattr_t attr;
 	struct reader *r;
 	int rc;
 
@@ -429,15 +467,30 @@ reader_open(struct loop *loop, const char *db_path, reader_work work, void *arg)
 	r->loop = loop;
 	r->work = work;
 	r->work_arg = arg;
+	r->stall_ms = stall_ms;
 	if ((r->event_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) == -1) {
 		log_warn("reader: eventfd");
 		goto fail;
 	}
 	if (loop_add_fd(loop, r->event_fd, EPOLLIN, reader_on_event, r) == -1)
 		goto fail_fd;
-	if ((rc = pthread_mutex_init(&r->lock, NULL)) != 0 ||
-	    (rc = pthread_cond_init(&r->wake, NULL)) != 0) {
+	/* the stall's deadline is on the monotonic clock: a clock step must not cut a reply */
+	if ((rc = pthread_condattr_init(&attr)) != 0) {
+		log_warnx("reader: cannot make its condition variable: %s", strerror(rc));
+		loop_del_fd(loop, r->event_fd);
+		goto fail_fd;
+	}
+	if ((rc = pthread_condattr_setclock(&attr, CLOCK_MONOTONIC)) != 0 ||
+	    (rc = pthread_cond_init(&r->wake, &attr)) != 0) {
+		log_warnx("reader: cannot make its condition variable: %s", strerror(rc));
+		pthread_condattr_destroy(&attr);
+		loop_del_fd(loop, r->event_fd);
+		goto fail_fd;
+	}
+	pthread_condattr_destroy(&attr);
+	if ((rc = pthread_mutex_init(&r->lock, NULL)) != 0) {
 		log_warnx("reader: cannot make its lock: %s", strerror(rc));
+		pthread_cond_destroy(&r->wake);
 		loop_del_fd(loop, r->event_fd);
 		goto fail_fd;
 	}

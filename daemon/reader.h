@@ -14,7 +14,8 @@
  * own thread, while a client's unsent output and queued chunks exceed
  * READER_MAX_BACKLOG_BYTES, so an export of years of batches streams in
  * bounded memory at its client's pace. A client that goes away cancels its
- * request: the reader notices at its next row and stops.
+ * request: the reader notices at its next row and stops; one that reads
+ * nothing for READER_STALL_MS has its reply cut short.
  */
 #ifndef LBL_READER_H
 #define LBL_READER_H
@@ -25,6 +26,7 @@
 #define READER_CHUNK_BYTES		(64 * 1024)
 #define READER_MAX_BACKLOG_BYTES	(1024 * 1024)
 #define READER_MAX_QUEUED		32
+#define READER_STALL_MS			30000	/* lbld's: a client reading nothing this long */
 
 struct db;
 struct reader;
@@ -41,10 +43,13 @@ typedef void (*reader_work)(void *arg, struct db *db, struct reader_reply *reply
 /*
  * Starts the reader thread; db_path is opened read-only at the first
  * request (a failure then fails that request, logged, and the next one
- * tries again). Call it once signals are blocked, so the thread inherits
- * the mask. NULL on failure (logged).
+ * tries again). A client that reads nothing of its reply for stall_ms
+ * while the reader waits on it has the reply cut short (logged), so a
+ * stopped client cannot hold every other read. Call it once signals are
+ * blocked, so the thread inherits the mask. NULL on failure (logged).
  */
-struct reader *reader_open(struct loop *loop, const char *db_path, reader_work work, void *arg);
+struct reader *reader_open(struct loop *loop, const char *db_path, reader_work work, void *arg,
+    int stall_ms);
 
 /*
  * Stops the thread (the request in progress is cancelled at its next row)

@@ -2,7 +2,8 @@
  * The reader thread behind lbld's reads of the batch record, with a stand-in
  * work function, a real control socket and clients in a thread of their own:
  * a long reply arrives whole and in order; a client that does not read holds
- * the reader back (the work blocks after about READER_MAX_BACKLOG_BYTES); a
+ * the reader back (the work blocks after about READER_MAX_BACKLOG_BYTES), and
+ * has its reply cut short when it reads nothing for the stall time; a
  * client that hangs up cancels its work; the 33rd waiting request is refused
  * (busy, try again); closing the reader answers the waiting clients.
  */
@@ -23,6 +24,9 @@
 #include "loop.h"
 #include "reader.h"
 #include "test.h"
+
+/* Longer than the client that waits past a keep-alive; shorter than the stalled one. */
+#define TEST_STALL_MS	4000
 
 static atomic_long printed;		/* lines the work has printed */
 static atomic_int work_ended, release, blocked;
@@ -176,6 +180,19 @@ clients(void *arg)
 	    keepalives);
 	free(text);
 
+	/* a client that reads nothing for TEST_STALL_MS: its reply is cut short */
+	fd = client_connect("lines\t2000000\n");
+	usleep((TEST_STALL_MS + 1500) * 1000);
+	TEST_CHECK("a client reading nothing for the stall time has its work stopped",
+	    atomic_load(&work_ended) && atomic_load(&printed) < 2000000, "ended %d, %ld printed",
+	    atomic_load(&work_ended), atomic_load(&printed));
+	text = client_read_all(fd, &len);
+	TEST_CHECK("and its reply ends saying so",
+	    len > 22 && strstr(text, "\nfail 1 lines: the reply was cut short: nothing of it was "
+	    "read for too long\n") != NULL, "%zu bytes, ends '%s'", len,
+	    len > 100 ? text + len - 100 : text);
+	free(text);
+
 	/* a client that hangs up: the work is cancelled */
 	fd = client_connect("lines\t2000000\n");
 	{
@@ -267,7 +284,7 @@ main(void)
 	    "it was written");
 	if (pipe(wake_pipe) == -1 || (loop = loop_new()) == NULL ||
 	    loop_add_fd(loop, wake_pipe[0], EPOLLIN, on_wake, NULL) == -1 ||
-	    (reader = reader_open(loop, db_path, fake_work, NULL)) == NULL ||
+	    (reader = reader_open(loop, db_path, fake_work, NULL, TEST_STALL_MS)) == NULL ||
 	    (control = control_open(loop, sock_path, handler, NULL)) == NULL)
 		return 1;
 	if (pthread_create(&thread, NULL, clients, NULL) != 0)
