@@ -25,7 +25,7 @@ static const struct {
 	{ "resume", ctl_remote, "resume" },
 	{ "continue", ctl_remote, "continue" },
 	{ "abort", ctl_remote, "abort" },
-	{ "resume-batch", ctl_remote, "resume-batch ID [--wait]" },
+	{ "resume-batch", ctl_remote, "resume-batch ID [--wait] [--accept-rig-change]" },
 	{ "abort-batch", ctl_remote, "abort-batch ID" },
 	{ "park", ctl_remote, "park" },
 	{ "recipe", ctl_remote, "recipe add FILE | recipe list | recipe show NAME[@VERSION]" },

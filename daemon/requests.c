@@ -17,13 +17,14 @@
 #include "lbld.h"
 #include "log.h"
 #include "notify.h"
+#include "record.h"
 #include "units.h"
 
 struct req_args {
 	const char *substrate, *operator_name, *note;
 	const char *lots[16];
 	int lot_count;
-	int wait, follow, json, now;
+	int wait, follow, json, now, accept_rig_change;
 };
 
 /* Parses --options after the positional words; returns the count of positionals or -1. */
@@ -57,6 +58,8 @@ req_parse(struct control_client *c, const struct control_request *req, int first
 			a->json = 1;
 		else if (strcmp(w, "--now") == 0)
 			a->now = 1;
+		else if (strcmp(w, "--accept-rig-change") == 0)
+			a->accept_rig_change = 1;
 		else if (value == NULL) {
 			control_finish(c, 2, "%s: %s needs a value", req->argv[0], w);
 			return -1;
@@ -658,10 +661,153 @@ req_run(struct lbld *l, struct control_client *c, const struct control_request *
 	req_wait_begins(l, c);
 }
 
+/* Milliseconds since a UTC stamp of the record ("2026-01-31T14:05:09.123Z"); -1 if unreadable. */
+static int64_t
+req_age_ms(const char *utc)
+{
+	struct timespec now;
+	struct tm tm;
+	const char *rest;
+	int ms = 0;
+
+	memset(&tm, 0, sizeof(tm));
+	if (utc == NULL || (rest = strptime(utc, "%Y-%m-%dT%H:%M:%S", &tm)) == NULL)
+		return -1;
+	if (rest[0] == '.')
+		ms = atoi(rest + 1);
+	clock_gettime(CLOCK_REALTIME, &now);
+	return ((int64_t)now.tv_sec - (int64_t)timegm(&tm)) * 1000 + now.tv_nsec / 1000000 - ms;
+}
+
+/* A device's name in rig r, or NULL for -1. */
+static const char *
+req_dev(const struct rig *r, int i)
+{
+	return i >= 0 ? r->devices[i].name : NULL;
+}
+
+static int
+req_same_name(const char *a, const char *b)
+{
+	return (a == NULL && b == NULL) || (a != NULL && b != NULL && strcmp(a, b) == 0);
+}
+
+/*
+ * Whether the rig as loaded (now) differs from the rig the batch ran with
+ * (was) in anything a resumed batch relies on: the motion axes and safe
+ * height, a station's position, depth and pumps, a device's bus, unit,
+ * profile and limits. 0 when not, 1 when it does (why names the first
+ * difference).
+ */
+static int
+req_rig_differs(const struct rig *was, const struct rig *now, char *why, size_t size)
+{
+	size_t i, k;
+
+	if (!req_same_name(req_dev(was, was->lift), req_dev(now, now->lift)) ||
+	    !req_same_name(req_dev(was, was->transfer), req_dev(now, now->transfer)) ||
+	    (now->lift >= 0 && was->safe_z_mm != now->safe_z_mm)) {
+		snprintf(why, size, "the motion (lift, transfer or safe_z) changed");
+		return 1;
+	}
+	for (i = 0; i < now->station_count; i++) {
+		const struct rig_station *b = &now->stations[i];
+		for (k = 0; k < was->station_count && strcmp(was->stations[k].name, b->name); k++)
+			;
+		if (k == was->station_count) {
+			snprintf(why, size, "station '%s' is new", b->name);
+			return 1;
+		}
+		const struct rig_station *a = &was->stations[k];
+		if (a->x_mm != b->x_mm || !(a->surface_z_mm == b->surface_z_mm ||
+		    (isnan(a->surface_z_mm) && isnan(b->surface_z_mm))) ||
+		    a->max_depth_mm != b->max_depth_mm ||
+		    !req_same_name(req_dev(was, a->stirrer), req_dev(now, b->stirrer)) ||
+		    !req_same_name(req_dev(was, a->fill_pump), req_dev(now, b->fill_pump)) ||
+		    !req_same_name(req_dev(was, a->drain_pump), req_dev(now, b->drain_pump))) {
+			snprintf(why, size, "station '%s' changed (position %.1f -> %.1f mm, "
+			    "surface %.1f -> %.1f mm, or its depth or pumps)", b->name, a->x_mm,
+			    b->x_mm, a->surface_z_mm, b->surface_z_mm);
+			return 1;
+		}
+	}
+	for (i = 0; i < now->device_count; i++) {
+		const struct rig_device *b = &now->devices[i];
+		for (k = 0; k < was->device_count && strcmp(was->devices[k].name, b->name); k++)
+			;
+		if (k == was->device_count) {
+			snprintf(why, size, "device '%s' is new", b->name);
+			return 1;
+		}
+		const struct rig_device *a = &was->devices[k];
+		if (a->role != b->role || a->unit != b->unit || (a->bus < 0) != (b->bus < 0) ||
+		    (a->bus >= 0 && strcmp(was->buses[a->bus].name, now->buses[b->bus].name)) ||
+		    !req_same_name(a->profile, b->profile) ||
+		    a->travel_min_mm != b->travel_min_mm || a->travel_max_mm != b->travel_max_mm ||
+		    a->max_speed_mm_s != b->max_speed_mm_s ||
+		    a->max_accel_mm_s2 != b->max_accel_mm_s2 ||
+		    a->max_flow_ml_min != b->max_flow_ml_min) {
+			snprintf(why, size, "device '%s' changed (its bus, unit, profile or limits)",
+			    b->name);
+			return 1;
+		}
+	}
+	return 0;
+}
+
+/*
+ * resume-batch: the rig file must be the one the batch ran with, or differ
+ * in nothing it relies on, unless the operator accepts the change (which
+ * is then an event). Returns 0 to go on, -1 when answered.
+ */
+static int
+req_resume_rig(struct lbld *l, struct control_client *c, int64_t batch_id, int64_t rig_id,
+    int accept)
+{
+	struct db_recipe row;
+	struct rig *was = NULL;
+	struct diag d;
+	char why[300], message[400];
+	int differs;
+
+	if (rig_id == l->rig_id)
+		return 0;		/* the very same text */
+	if (db_rig_get(l->db, rig_id, &row) != 0) {
+		control_finish(c, 1, "the rig file batch %lld ran with is missing from the record",
+		    (long long)batch_id);
+		return -1;
+	}
+	diag_init(&d, "the batch's rig file");
+	if (rig_load_buffer("the batch's rig file", row.yaml, row.yaml_len, &d, &was) != 0) {
+		snprintf(why, sizeof(why), "the rig file it ran with no longer loads");
+		differs = 1;
+	} else {
+		differs = req_rig_differs(was, l->rig, why, sizeof(why));
+	}
+	rig_free(was);
+	diag_free(&d);
+	db_recipe_row_free(&row);
+	if (!differs)
+		return 0;
+	if (!accept) {
+		control_finish(c, 1, "batch %lld ran with another rig file: %s; 'lblctl "
+		    "resume-batch %lld --accept-rig-change' goes on with the rig as it is now",
+		    (long long)batch_id, why, (long long)batch_id);
+		return -1;
+	}
+	snprintf(message, sizeof(message), "resumed with a changed rig file (accepted by the "
+	    "operator): %s", why);
+	if (record_event(l->record, batch_id, "operator", NULL, message) == -1) {
+		control_finish(c, 1, "the database could not record the accepted rig change");
+		return -1;
+	}
+	return 0;
+}
+
 static void
 req_resume_batch(struct lbld *l, struct control_client *c, const struct control_request *req)
 {
-	static const char *const allowed[] = { "wait", "follow", NULL };
+	static const char *const allowed[] = { "wait", "follow", "accept-rig-change", NULL };
 	struct db_batch b;
 	struct db_recipe row;
 	struct recipe *recipe;
@@ -669,6 +815,7 @@ req_resume_batch(struct lbld *l, struct control_client *c, const struct control_
 	struct req_args a;
 	char *end, err[300], why[200];
 	int64_t id;
+	int64_t age_ms;
 	int last;
 
 	if (req_parse(c, req, 1, &a, allowed) == -1)
@@ -703,12 +850,39 @@ req_resume_batch(struct lbld *l, struct control_client *c, const struct control_
 		db_batch_row_free(&b);
 		return;
 	}
-	db_batch_row_free(&b);
+	if (req_resume_rig(l, c, id, b.rig_id, a.accept_rig_change) == -1) {
+		db_recipe_row_free(&row);
+		db_batch_row_free(&b);
+		return;
+	}
 	if (req_validate(l, c, row.name, row.yaml, row.yaml_len, &recipe, &plan) == -1) {
 		db_recipe_row_free(&row);
+		db_batch_row_free(&b);
 		return;
 	}
 	db_recipe_row_free(&row);
+	/*
+	 * The window counts from when the batch was marked interrupted (a stop,
+	 * or the start-up after a crash), in recipe time: a simulated batch's
+	 * time scale shortens it as it shortens every step.
+	 */
+	age_ms = req_age_ms(b.ended_at);
+	if (age_ms > 0 && b.time_scale > 1)
+		age_ms = (int64_t)(age_ms * b.time_scale);
+	if (recipe->resume_within_ms > 0 && (age_ms < 0 || age_ms > recipe->resume_within_ms)) {
+		char age[32], within[32];
+		units_format_duration(age_ms > 0 ? age_ms : 0, age, sizeof(age));
+		units_format_duration(recipe->resume_within_ms, within, sizeof(within));
+		control_finish(c, 1, "batch %lld was interrupted at %s, %s ago: its recipe allows "
+		    "resuming within %s only (resume: within)", (long long)id,
+		    b.ended_at ? b.ended_at : "an unknown time", age_ms < 0 ? "an unknown time" : age,
+		    within);
+		db_batch_row_free(&b);
+		plan_free(plan);
+		recipe_free(recipe);
+		return;
+	}
+	db_batch_row_free(&b);
 	if (run_resume_batch(l->run, id, recipe, plan, last, err, sizeof(err)) == -1) {
 		control_finish(c, 1, "%s", err);
 		plan_free(plan);

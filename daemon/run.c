@@ -16,7 +16,6 @@
 #include "record.h"
 #include "run.h"
 
-#define RUN_MAX_ACTIONS		64
 /* A step may run this much over plan before it counts as a fault. */
 #define RUN_OVERRUN_FRACTION	0.25
 #define RUN_OVERRUN_SLACK_MS	3000
@@ -57,8 +56,9 @@ struct run {
 	int64_t step_start_ms;		/* when it started, recipe ms from t0 (once started) */
 	int64_t hold_until_ns;		/* the step before ends then: no next command before */
 	int closing_seq;		/* the step whose end is in the open group of writes */
-	struct run_action actions[RUN_MAX_ACTIONS];
-	int action_count, action_index;
+	struct run_action *actions;	/* the step in hand, grown as needed: none is dropped */
+	int action_count, action_cap, action_index;
+	int expand_failed;		/* out of memory while expanding the step */
 	int64_t t0_ns;			/* the schedule's origin, shifted by operator waits */
 	int64_t step_begin_ns, action_begin_ns, wait_begin_ns;
 	int64_t motion_ns, dwell_ns;
@@ -300,9 +300,17 @@ run_add(struct run *run, enum action_kind kind, int device, double value, double
     int64_t ms)
 {
 	struct run_action *a;
+	int cap;
 
-	if (run->action_count == RUN_MAX_ACTIONS)
-		return;		/* bounded by construction: quick_dips <= 100 is not */
+	if (run->action_count == run->action_cap) {
+		cap = run->action_cap ? run->action_cap * 2 : 32;
+		if ((a = reallocarray(run->actions, (size_t)cap, sizeof(*a))) == NULL) {
+			run->expand_failed = 1;
+			return;
+		}
+		run->actions = a;
+		run->action_cap = cap;
+	}
 	a = &run->actions[run->action_count++];
 	memset(a, 0, sizeof(*a));
 	a->kind = kind;
@@ -333,7 +341,7 @@ run_expand_immersion(struct run *run, const struct plan_step *s)
 
 	run_add_travel(run, s);
 	run_add(run, ACT_MOVE, rig->lift, st->surface_z_mm, lift->max_speed_mm_s, 0);
-	for (i = 0; i < dips && run->action_count < RUN_MAX_ACTIONS - 6; i++) {
+	for (i = 0; i < dips; i++) {
 		run_add(run, ACT_MOVE, rig->lift, s->z_mm, s->speed_in_mm_s, 0);
 		if (stirrer != -1)
 			run_add(run, ACT_PUMP, stirrer, s->src->agitation_rpm, 0, 0);
@@ -426,6 +434,7 @@ run_expand(struct run *run, const struct plan_step *s)
 
 	run->action_count = 0;
 	run->action_index = 0;
+	run->expand_failed = 0;
 	switch (s->kind) {
 	case STEP_DIP:
 	case STEP_RINSE:
@@ -788,6 +797,10 @@ run_begin_step(struct run *run)
 	run->step_start_ms = (now - run->t0_ns) * run->ctx.time_scale / 1000000;
 	run->hold_until_ns = 0;
 	run_expand(run, s);
+	if (run->expand_failed) {
+		run_fault(run, "failed", 1, "out of memory for the actions of step %d", s->seq);
+		return;
+	}
 	if (!s->operator_wait)
 		loop_timer_at(run->overrun, now + run_scaled_ns(run, s->duration_ms) +
 		    (int64_t)(run_scaled_ns(run, s->duration_ms) * RUN_OVERRUN_FRACTION) +
@@ -1418,5 +1431,6 @@ run_free(struct run *run)
 		run_release(run);
 	loop_timer_free(run->timer);
 	loop_timer_free(run->overrun);
+	free(run->actions);
 	free(run);
 }

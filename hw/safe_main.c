@@ -39,10 +39,10 @@
 #include "hw.h"
 #include "log.h"
 #include "loop.h"
+#include "paths.h"
 #include "profile.h"
 #include "rig.h"
 
-#define SAFE_DEFAULT_DB		"/var/lib/lbl/lbl.db"
 #define SAFE_DEFAULT_TIMEOUT_S	10.0
 #define SAFE_RETRY_MS		200
 
@@ -474,7 +474,7 @@ main(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
-	const char *rig_path = NULL, *gpio_sim = NULL, *db = SAFE_DEFAULT_DB;
+	const char *rig_path = NULL, *gpio_sim = NULL, *db = LBL_DB_PATH;
 	double timeout_s = SAFE_DEFAULT_TIMEOUT_S;
 	struct safe s = { 0 };
 	struct rig *rig;

@@ -217,6 +217,7 @@ struct conf_builder {
 	size_t cap[CONF_MAX_DEPTH + 1];
 	size_t used[CONF_MAX_DEPTH + 1];
 	int depth;
+	size_t nodes;
 };
 
 static struct conf_node *
@@ -281,6 +282,12 @@ conf_event(struct diag *d, struct conf_builder *b, const yaml_event_t *ev)
 		if (tag != NULL) {
 			diag_error_at(d, (int)mark->line + 1, (int)mark->column + 1,
 			    "YAML tags are not allowed");
+			return -1;
+		}
+		if (++b->nodes > CONF_MAX_NODES) {
+			diag_error_at(d, (int)mark->line + 1, (int)mark->column + 1,
+			    "more than %d values in one file: no recipe or rig needs that many, and "
+			    "lbld would hold them all in memory", CONF_MAX_NODES);
 			return -1;
 		}
 		break;

@@ -5,7 +5,7 @@
  * line and column, so every later check can report FILE:LINE:COL. Anchors,
  * aliases, tags and multiple documents are refused: configuration that
  * drives hardware is written out in full, and an alias-expansion bomb can
- * never get through. All memory of a document (nodes and whatever callers
+ * never get through; so is a file of more than CONF_MAX_NODES values. All memory of a document (nodes and whatever callers
  * allocate with conf_alloc) is freed by one conf_free().
  */
 #ifndef LBL_CONF_H
@@ -18,6 +18,14 @@
 
 #define CONF_MAX_FILE_BYTES	(1024 * 1024)
 #define CONF_MAX_DEPTH		64
+/*
+ * The most values (scalars, lists and maps) a file may hold. Memory and
+ * parse time grow with them, and lbld holds a batch's recipe for the whole
+ * run: 1 MiB of short steps came to over 60 MB and 60 ms of lbld's event
+ * loop. The largest example recipe or rig file has about 300 values;
+ * 20,000 come to a few MB.
+ */
+#define CONF_MAX_NODES		20000
 
 enum conf_type { CONF_SCALAR, CONF_MAP, CONF_SEQ };
 

@@ -14,25 +14,40 @@
 #ifndef LBL_PLAN_H
 #define LBL_PLAN_H
 
+#include <stdint.h>
 #include <stdio.h>
 
 #include "recipe.h"
 
-#define PLAN_MAX_STEPS	2000000
+/*
+ * The most steps a plan may have. lbld keeps a batch's whole plan in memory
+ * for the run and plans every recipe added meanwhile, so it may hold two at
+ * once: at PLAN_STEP_BYTES a step, 2 x 10.4 MB beside its own 4.2 MB, well
+ * inside a 512 MB Raspberry Pi; and planning one takes its event loop about
+ * 10 ms. The limit allows nearly ten steps a bilayer at the most bilayers
+ * the parser accepts (RECIPE_MAX_BILAYERS), twice the 51,000 steps of the
+ * 10,000-bilayer recipe that README's Performance table plans: months of
+ * coating. It is checked before anything is expanded (plan_size), so a
+ * recipe that would expand further costs neither memory nor time.
+ */
+#define PLAN_MAX_STEPS		100000
+/* What a plan step may cost (104 bytes on 64-bit machines, 96 on armhf). */
+#define PLAN_STEP_BYTES		104
 
 enum plan_phase { PHASE_PRE, PHASE_CYCLE, PHASE_CHECKPOINT, PHASE_POST };
 
 extern const char *const plan_phase_names[];
 
+/*
+ * One step of the timeline. A plan holds up to PLAN_MAX_STEPS of these for
+ * a whole run, so each field is as narrow as its range allows: times stay
+ * 64-bit (a recipe's durations go up to a year, times quick dips);
+ * lengths, speeds and volumes are floats (finer than a micrometre at a
+ * metre); indexes and counts are as wide as their limits need. where and
+ * src point into the recipe and rig, which the run holds too: a step owns
+ * no memory.
+ */
 struct plan_step {
-	int seq;			/* 1-based position in the plan */
-	int bilayer;			/* 0 before the first cycle, else the bilayer it belongs to */
-	enum plan_phase phase;
-	enum step_kind kind;		/* STEP_RINSE here means one bath of a rinse */
-	const struct recipe_step *src;	/* the recipe step (NULL for replacements) */
-	int solution;			/* -1 if none */
-	int station;			/* rig station index, -1 if none or no rig */
-	const char *where;		/* station, nozzle or device name for display */
 	int64_t start_ms;		/* planned start, from the start of the run */
 	int64_t travel_ms;		/* to the station at the safe height */
 	int64_t immerse_ms;		/* lowering and immersion */
@@ -40,13 +55,27 @@ struct plan_step {
 	int64_t withdraw_ms;		/* withdrawal and rise to the safe height */
 	int64_t drip_ms;		/* drip or drain after the exposure */
 	int64_t duration_ms;		/* the sum of the above */
-	int quick_dips;			/* >0: that many immersions of dwell_ms each */
-	double x_mm;			/* transfer position of the station */
-	double z_mm;			/* lift position when immersed */
-	double speed_in_mm_s, speed_out_mm_s;
-	double volume_ml;		/* solution consumed by this step */
-	int operator_wait;		/* waits for lblctl continue */
+	const struct recipe_step *src;	/* the recipe step (NULL for replacements) */
+	const char *where;		/* station, nozzle or device name for display */
+	float z_mm;			/* lift position when immersed */
+	float speed_in_mm_s, speed_out_mm_s;
+	float volume_ml;		/* solution consumed by this step */
+	int32_t seq;			/* 1-based position in the plan */
+	int32_t station;		/* rig station index, -1 if none or no rig */
+	int16_t bilayer;		/* 0 before the first cycle, else its bilayer */
+	int16_t solution;		/* -1 if none */
+	uint8_t quick_dips;		/* >0: that many immersions of dwell_ms each */
+	uint8_t phase;			/* enum plan_phase */
+	uint8_t kind;			/* enum step_kind; STEP_RINSE: one bath of a rinse */
+	uint8_t operator_wait;		/* waits for lblctl continue */
 };
+
+_Static_assert(sizeof(struct plan_step) <= PLAN_STEP_BYTES, "a plan step outgrew its budget");
+_Static_assert(PLAN_MAX_STEPS <= INT32_MAX, "seq is 32 bits");
+_Static_assert(RECIPE_MAX_BILAYERS <= INT16_MAX, "bilayer is 16 bits");
+_Static_assert(RECIPE_MAX_SOLUTIONS <= INT16_MAX, "solution is 16 bits");
+_Static_assert(RECIPE_MAX_QUICK_DIPS <= UINT8_MAX, "quick_dips is 8 bits");
+_Static_assert(STEP_KIND_COUNT <= UINT8_MAX, "kind is 8 bits");
 
 struct plan_solution {
 	int dips;
@@ -74,9 +103,41 @@ struct plan {
 };
 
 /*
- * Builds the plan. Problems only the expanded timeline shows (a bath that
- * runs dry, a solution that expires before its last use, carry-over
- * without a rinse) go to d as errors or warnings at the recipe's nodes.
+ * How many steps plan_build makes of a recipe on a rig (rig may be NULL),
+ * from the recipe's structure alone: pre, cycle times bilayers with the
+ * first cycle's overrides, checkpoints every N bilayers, nested repeats,
+ * rinse baths, roll-to-roll run-outs and rewinds, bath replacements every
+ * K cycles, the final park. Nothing is expanded and the counts saturate at
+ * UINT64_MAX, so no product of repeats can overflow. least leaves out the
+ * replacements that change_after dips or area limits insert, which depend
+ * on the order of use; most counts one for every immersion or spray that
+ * could insert one. They are equal when no such limit applies. culprit is
+ * the construct whose multiplying adds the most steps: the target's
+ * bilayers (or max_bilayers, thickness), a repeat's times or a
+ * checkpoint's bilayers; NULL if none multiplies.
+ */
+struct plan_size {
+	uint64_t least, most;
+	const struct conf_node *culprit;
+};
+void plan_size(const struct recipe *recipe, const struct rig *rig, struct plan_size *out);
+
+/*
+ * The exact number of steps plan_build makes: plan_size()'s when its bounds
+ * agree; otherwise, when least is within PLAN_MAX_STEPS, a run of the
+ * planner that keeps no step (at most 2 x PLAN_MAX_STEPS of them). Returns 1
+ * when *count is exact, 0 when it is only the least (over PLAN_MAX_STEPS
+ * anyway), -1 when out of memory.
+ */
+int plan_count_steps(const struct recipe *recipe, const struct rig *rig, uint64_t *count);
+
+/*
+ * Builds the plan. A recipe that expands to more than PLAN_MAX_STEPS is
+ * refused at its culprit before anything is allocated; the steps are
+ * allocated once, at their count. Problems only the expanded timeline
+ * shows (a bath that runs dry, a solution that expires before its last
+ * use, carry-over without a rinse) go to d as errors or warnings at the
+ * recipe's nodes.
  * Returns 0 and a plan to free with plan_free(), or -1.
  */
 int plan_build(const struct recipe *recipe, const struct rig *rig, int64_t now, struct diag *d,

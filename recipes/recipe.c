@@ -13,10 +13,6 @@ const char *const recipe_process_names[] = { "dip", "spray", "roll", NULL };
 const char *const step_kind_names[] = { "dip", "rinse", "spray", "dry", "wait", "prompt",
 	"measure", "set", "repeat", "bath", "replace", "move", NULL };
 
-#define RECIPE_MAX_BILAYERS	10000
-#define RECIPE_MAX_REPEAT	10000
-#define RECIPE_MAX_NESTING	8
-
 struct recipe_parser {
 	struct diag *d;
 	struct recipe *recipe;
@@ -93,6 +89,7 @@ recipe_parse_target(struct recipe_parser *p, const struct conf_node *n)
 	long value;
 	int has_bilayers, has_thickness;
 
+	r->target_node = n;
 	if (conf_check_map(p->d, n, "target", keys) == -1)
 		return;
 	has_bilayers = conf_get_int(p->d, n, "bilayers", 0, 1, RECIPE_MAX_BILAYERS, &value);
@@ -305,6 +302,11 @@ recipe_parse_solutions(struct recipe_parser *p, const struct conf_node *n)
 		recipe_parse_solution(p, &r->solutions[i], n->items[2 * i + 1]);
 	if (n->count == 0)
 		diag_error(p->d, n, "a recipe needs at least two solutions");
+	if (n->count > RECIPE_MAX_SOLUTIONS)
+		diag_error(p->d, n->items[2 * RECIPE_MAX_SOLUTIONS], "'%s' is solution %d of %zu: "
+		    "a recipe may have at most %d (a rig has a few dozen baths and nozzles)",
+		    n->items[2 * RECIPE_MAX_SOLUTIONS]->text, RECIPE_MAX_SOLUTIONS + 1, n->count,
+		    RECIPE_MAX_SOLUTIONS);
 }
 
 /* ---- steps ---- */
@@ -402,7 +404,7 @@ recipe_parse_rinse_bath(struct recipe_parser *p, struct recipe_rinse_bath *b,
 		return;
 	b->solution = recipe_solution_ref(p, n, "solution", CONF_REQUIRED);
 	conf_get_duration(p->d, n, "dwell", CONF_REQUIRED, &b->dwell_ms);
-	if (conf_get_int(p->d, n, "quick_dips", 0, 1, 100, &value) == 1)
+	if (conf_get_int(p->d, n, "quick_dips", 0, 1, RECIPE_MAX_QUICK_DIPS, &value) == 1)
 		b->quick_dips = (int)value;
 	if (b->solution >= 0 && !p->recipe->solutions[b->solution].is_rinse)
 		diag_error(p->d, conf_lookup(n, "solution"), "'solution': '%s' is not a rinse "
@@ -444,7 +446,8 @@ recipe_parse_rinse(struct recipe_parser *p, struct recipe_step *s, const struct 
 		} else {
 			conf_get_duration(p->d, n, "dwell", is_override ? 0 : CONF_REQUIRED,
 			    &b->dwell_ms);
-			if (conf_get_int(p->d, n, "quick_dips", 0, 1, 100, &value) == 1)
+			if (conf_get_int(p->d, n, "quick_dips", 0, 1, RECIPE_MAX_QUICK_DIPS,
+			    &value) == 1)
 				b->quick_dips = (int)value;
 		}
 		if (b->solution >= 0 && !p->recipe->solutions[b->solution].is_rinse)
@@ -728,6 +731,7 @@ recipe_parse_step_fields(struct recipe_parser *p, struct recipe_step *s,
 		long times;
 		if (conf_get_int(p->d, n, "times", CONF_REQUIRED, 1, RECIPE_MAX_REPEAT, &times) == 1)
 			s->times = (int)times;
+		s->times_node = conf_lookup(n, "times");
 		if (conf_get_node(p->d, n, "steps", CONF_REQUIRED, CONF_SEQ, "steps", &steps) == 1)
 			recipe_parse_steps(p, steps, "repeat", depth + 1, &s->steps, &s->step_count);
 		break;
@@ -962,6 +966,28 @@ recipe_parse_line(struct recipe_parser *p, const struct conf_node *n)
 	conf_get_duration(p->d, n, "rewind", 0, &r->rewind_ms);
 }
 
+
+/*
+ * resume: {allowed: true, within: 30min}: an interrupted batch may go on
+ * only that long after it stopped (chemistry does not wait: a bath ages,
+ * a half-built film takes up water).
+ */
+static void
+recipe_parse_resume(struct recipe_parser *p, const struct conf_node *n)
+{
+	static const char *const keys[] = { "allowed", "within", NULL };
+	struct recipe *r = p->recipe;
+	int allowed = 0;
+
+	if (conf_check_map(p->d, n, "resume", keys) == -1)
+		return;
+	if (conf_get_bool(p->d, n, "allowed", CONF_REQUIRED, &allowed) == 1)
+		r->resume_allowed = allowed;
+	if (conf_get_duration(p->d, n, "within", 0, &r->resume_within_ms) == 1 && !allowed)
+		diag_error(p->d, conf_lookup(n, "within"), "'within' bounds a resume that is "
+		    "allowed: set 'allowed: true' or drop 'within'");
+}
+
 static void
 recipe_parse_root(struct recipe_parser *p, const struct conf_node *root)
 {
@@ -990,7 +1016,9 @@ recipe_parse_root(struct recipe_parser *p, const struct conf_node *root)
 		recipe_parse_target(p, n);
 	if (conf_get_node(p->d, root, "growth", CONF_REQUIRED, CONF_MAP, NULL, &n) == 1)
 		recipe_parse_growth(p, n);
-	if (conf_get_enum(p->d, root, "resume", CONF_REQUIRED, resume, &resume_allowed) == 1)
+	if ((n = conf_lookup(root, "resume")) != NULL && n->type == CONF_MAP)
+		recipe_parse_resume(p, n);
+	else if (conf_get_enum(p->d, root, "resume", CONF_REQUIRED, resume, &resume_allowed) == 1)
 		r->resume_allowed = resume_allowed;
 	r->drip_ms = 5000;
 	conf_get_duration(p->d, root, "drip", 0, &r->drip_ms);

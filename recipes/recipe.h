@@ -14,6 +14,26 @@
 #include "conf.h"
 #include "rig.h"
 
+/*
+ * Limits on the numbers a recipe gives. Each bounds memory or time that
+ * grows with what the user writes; how far the recipe may expand in all is
+ * PLAN_MAX_STEPS (plan.h), checked before anything is expanded.
+ */
+/* bilayers, max_bilayers, every, cycles: weeks of coating even at a minute a bilayer */
+#define RECIPE_MAX_BILAYERS	10000
+/* a repeat's times: each number stays readable; their product is PLAN_MAX_STEPS's */
+#define RECIPE_MAX_REPEAT	10000
+/* repeat blocks inside repeat blocks: the parser, counter and planner recurse this deep */
+#define RECIPE_MAX_NESTING	8
+/* quick dips of one rinse bath: one plan step, whose count is 8 bits */
+#define RECIPE_MAX_QUICK_DIPS	100
+/*
+ * Solutions in a recipe: a rig has a few dozen baths and nozzles at most; the
+ * planner visits every solution once per bilayer (replacements, top-ups), and
+ * a plan step keeps a solution's index in 16 bits.
+ */
+#define RECIPE_MAX_SOLUTIONS	64
+
 enum recipe_process { PROCESS_DIP, PROCESS_SPRAY, PROCESS_ROLL };
 
 enum growth_model { GROWTH_LINEAR, GROWTH_EXPONENTIAL };
@@ -102,6 +122,7 @@ struct recipe_step {
 	double value;			/* 1/0 for on/off */
 	/* repeat */
 	int times;
+	const struct conf_node *times_node;	/* for errors on the plan's size */
 	struct recipe_step *steps;
 	size_t step_count;
 	/* first-cycle override: a copy of this step with the override applied */
@@ -129,8 +150,10 @@ struct recipe {
 	int target_bilayers;		/* 0: derived from thickness */
 	double target_thickness_nm;	/* 0: none */
 	int max_bilayers;		/* cap when a thickness target is set */
+	const struct conf_node *target_node;	/* for errors on the plan's size */
 	struct recipe_growth growth;
 	int resume_allowed;
+	int64_t resume_within_ms;	/* resume: {within: ...}; 0: no bound */
 	int64_t drip_ms;		/* default drip time after each withdrawal */
 	/* roll-to-roll */
 	double line_speed_mm_s;

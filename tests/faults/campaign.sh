@@ -20,6 +20,8 @@
 #   access (case_access.sh, as real users): 500 idle connections and a
 #     slowloris from a viewer while root aborts; a viewer's abort refused, a
 #     member of group lbl's obeyed
+#   a recipe too big to plan (case_plans.sh): refused at FILE:LINE:COL by
+#     recipe add and run, lbld's memory unchanged, an e-stop amid a burst
 #   bus drop (the simulator dies mid-run)
 #   kill -9 at LBL_KILLS (50) random points, each followed by restart and
 #     resume-batch, through as many batches as that takes
@@ -188,6 +190,7 @@ end_case
 # ---- what operators, systemd and package managers do ----
 . "$LBL_TOP/tests/faults/case_stops.sh"
 . "$LBL_TOP/tests/faults/case_readers.sh"
+. "$LBL_TOP/tests/faults/case_plans.sh"
 . "$LBL_TOP/tests/faults/case_dblock.sh"
 . "$LBL_TOP/tests/faults/case_access.sh"
 [ -f "$LBL_TOP/tests/faults/case_safety_net.sh" ] && . "$LBL_TOP/tests/faults/case_safety_net.sh"

@@ -2,7 +2,8 @@
  * libFuzzer harness for the recipe parser, validator and planner. Inputs
  * are YAML texts; odd-length inputs are checked against the test dip rig,
  * so the rig-dependent checks are fuzzed too. Any crash, leak, ASan or
- * UBSan report is a failure.
+ * UBSan report is a failure, and so is a plan whose steps plan_count_steps
+ * miscounts.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -45,8 +46,13 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	diag_init(&d, "fuzz.yaml");
 	if (recipe_load_buffer("fuzz.yaml", (const char *)data, size, rig, 1700000000, &d,
-	    &recipe) == 0)
-		plan_build(recipe, rig, 1700000000, &d, &plan);
+	    &recipe) == 0 && plan_build(recipe, rig, 1700000000, &d, &plan) == 0) {
+		/* the counting pass agrees with the planner, and allocated no more */
+		uint64_t count;
+		if (plan_count_steps(recipe, rig, &count) != 1 || count != plan->count ||
+		    plan->cap != plan->count)
+			abort();
+	}
 	text = diag_render(&d);
 	free(text);
 	diag_free(&d);

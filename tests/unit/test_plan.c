@@ -3,6 +3,7 @@
  * tests/data/rig-*.yaml (trapezoidal moves: t = d/v + v/a when d >= v^2/a,
  * else 2*sqrt(d/a)).
  */
+#include <limits.h>
 #include <stdlib.h>
 #include <time.h>
 
@@ -118,7 +119,7 @@ test_dip(void)
 	    p->steps[i].dwell_ms == 225000 && !p->steps[i].operator_wait, "wrong or missing");
 	TEST_EQ_INT("operator waits", p->operator_waits, 2);
 	TEST_EQ_INT("last step parks", p->steps[p->count - 1].kind, STEP_MOVE);
-	TEST_NEAR("parked at x=0", p->steps[p->count - 1].x_mm, 0, 1e-9);
+	TEST_EQ_INT("parked", p->steps[p->count - 1].station, rig->park);
 out:
 	plan_free(p);
 	recipe_free(r);
@@ -227,6 +228,411 @@ test_large(void)
 	rig_free(rig);
 }
 
+/* ---- the plan's size, counted before it is expanded ---- */
+
+/* Loads and plans recipe text (no time checks); *text: the diagnostics, to free. */
+static struct plan *
+plan_text(const char *yaml, const struct rig *rig, struct recipe **r, char **text)
+{
+	struct plan *p = NULL;
+	struct diag d;
+
+	*r = NULL;
+	diag_init(&d, "r.yaml");
+	if (recipe_load_buffer("r.yaml", yaml, strlen(yaml), rig, 0, &d, r) == 0)
+		plan_build(*r, rig, 0, &d, &p);
+	*text = diag_render(&d);
+	diag_free(&d);
+	return p;
+}
+
+/* The count equals the plan's, and lies within plan_size's bounds. */
+static void
+check_count(const char *name, const struct recipe *r, const struct rig *rig,
+    const struct plan *p)
+{
+	struct plan_size size;
+	uint64_t count = 0;
+	int exact;
+	char what[128];
+
+	plan_size(r, rig, &size);
+	exact = plan_count_steps(r, rig, &count);
+	snprintf(what, sizeof(what), "%s: counted exactly", name);
+	TEST_CHECK(what, exact == 1 && count == p->count, "exact %d, %llu counted, %zu planned",
+	    exact, (unsigned long long)count, p->count);
+	snprintf(what, sizeof(what), "%s: within the bounds", name);
+	TEST_CHECK(what, size.least <= p->count && p->count <= size.most,
+	    "%llu..%llu, %zu planned", (unsigned long long)size.least,
+	    (unsigned long long)size.most, p->count);
+	snprintf(what, sizeof(what), "%s: allocated at its count", name);
+	TEST_CHECK(what, p->cap == p->count, "cap %zu, count %zu", p->cap, p->count);
+}
+
+static void
+test_count_examples(void)
+{
+	static const char *const examples[][2] = {
+		{ "ag-tca-5-dip.yaml", "dip" }, { "taa-cnt-3-dip.yaml", "dip" },
+		{ "ag-tca-5-spray.yaml", "spray" }, { "ag-tca-roll.yaml", "roll" },
+	};
+	struct plan_size size;
+	struct recipe *r;
+	struct rig *rig;
+	struct plan *p;
+	struct diag d;
+	size_t i;
+
+	for (i = 0; i < sizeof(examples) / sizeof(examples[0]); i++) {
+		p = plan_example(examples[i][0], examples[i][1], &r, &rig);
+		if (p != NULL) {
+			check_count(examples[i][0], r, rig, p);
+			plan_free(p);
+			/* without a rig: no park at the end */
+			p = NULL;
+			diag_init(&d, examples[i][0]);
+			plan_build(r, NULL, time(NULL), &d, &p);
+			diag_free(&d);
+			TEST_CHECK(examples[i][0], p != NULL, "no plan without a rig");
+			if (p != NULL)
+				check_count(examples[i][0], r, NULL, p);
+		}
+		plan_free(p);
+		recipe_free(r);
+		rig_free(rig);
+	}
+	/* no change_after dips or area: the structure alone gives the count */
+	p = plan_example("ag-tca-5-spray.yaml", "spray", &r, &rig);
+	if (p != NULL) {
+		plan_size(r, rig, &size);
+		TEST_CHECK("spray example: bounds agree", size.least == size.most &&
+		    size.least == p->count, "%llu..%llu, %zu planned",
+		    (unsigned long long)size.least, (unsigned long long)size.most, p->count);
+	}
+	plan_free(p);
+	recipe_free(r);
+	rig_free(rig);
+	/* change_after dips (ag), area (cnt): the bounds differ and the planner counts */
+	p = plan_example("ag-tca-5-dip.yaml", "dip", &r, &rig);
+	if (p != NULL) {
+		plan_size(r, rig, &size);
+		TEST_CHECK("dip example: bounds differ", size.least == p->count &&
+		    size.most > size.least, "%llu..%llu", (unsigned long long)size.least,
+		    (unsigned long long)size.most);
+	}
+	plan_free(p);
+	recipe_free(r);
+	rig_free(rig);
+	p = plan_example("taa-cnt-3-dip.yaml", "dip", &r, &rig);
+	if (p != NULL) {
+		plan_size(r, rig, &size);
+		TEST_CHECK("cnt example: bounds differ", size.least < size.most, "%llu..%llu",
+		    (unsigned long long)size.least, (unsigned long long)size.most);
+	}
+	plan_free(p);
+	recipe_free(r);
+	rig_free(rig);
+}
+
+#define HEAD "name: t\nversion: 1\nprocess: dip\nsubstrate: {name: g, area: 4 cm2}\n"
+#define SOLUTIONS "growth: {model: linear, per_bilayer: 1 nm}\nresume: allowed\n" \
+	"solutions:\n  a: {station: ag}\n  b: {station: tca}\n" \
+	"  r: {station: rinse-1, rinse: true%s}\n  r2: {station: rinse-2, rinse: true}\n"
+
+/* Shapes the counter must follow, each against the planner and by hand. */
+static void
+test_count_shapes(void)
+{
+	static const struct {
+		const char *name, *yaml;
+		size_t steps;		/* by hand, without a rig */
+	} shapes[] = {
+		{ "first-cycle baths", HEAD "target: {bilayers: 4}\n" SOLUTIONS
+		    "cycle:\n  - dip: {solution: a, dwell: 5s}\n"
+		    "  - rinse: {solution: r, dwell: 2s, first_cycle: {baths: [{solution: r, dwell: 1s},"
+		    " {solution: r2, dwell: 1s}, {solution: r, dwell: 1s}]}}\n"
+		    "  - dip: {solution: b, dwell: 5s}\n", 5 + 3 * 3 },
+		{ "nested repeats, checkpoints, replacements every 3", HEAD
+		    "target: {bilayers: 9}\n" SOLUTIONS
+		    "pre: [{repeat: {times: 2, steps: [{wait: 1s}, {repeat: {times: 3, steps: "
+		    "[{wait: 1s}, {rinse: {baths: [{solution: r, dwell: 1s}, {solution: r2, dwell: 1s, "
+		    "quick_dips: 3}]}}]}}]}}]\n"
+		    "cycle: [{dip: {solution: a, dwell: 5s}}, {rinse: {solution: r2, dwell: 1s}}, "
+		    "{dip: {solution: b, dwell: 5s}}]\n"
+		    "every: [{bilayers: 3, do: [{wait: 1s}, {prompt: look}]}, {bilayers: 4, do: "
+		    "[{wait: 1s}]}]\npost: [{wait: 1s}]\n",
+		    2 * (1 + 3 * 3) + 9 * 3 + 3 * 2 + 2 * 1 + 8 / 3 + 1 },
+		{ "change_after dips", HEAD "target: {bilayers: 7}\n" SOLUTIONS
+		    "cycle: [{dip: {solution: a, dwell: 5s}}, {rinse: {solution: r, dwell: 1s, "
+		    "quick_dips: 2}}, {dip: {solution: b, dwell: 5s}}, {rinse: {solution: r, "
+		    "dwell: 1s}}]\n",
+		    /* r: 2 then 1 dips a bilayer; replaced before it would pass 5 dips:
+		     * before the second use of bilayers 2 and 5, the first of 4 and 7 */
+		    7 * 4 + 4 },
+	};
+	static const char *const after[] = { "", ", change_after: {cycles: 3}",
+		", change_after: {dips: 5}" };
+	char yaml[2048], *text;
+	struct recipe *r;
+	struct plan *p;
+	size_t i;
+
+	for (i = 0; i < sizeof(shapes) / sizeof(shapes[0]); i++) {
+		snprintf(yaml, sizeof(yaml), shapes[i].yaml, after[i]);
+		p = plan_text(yaml, NULL, &r, &text);
+		TEST_CHECK(shapes[i].name, p != NULL, "%s", text);
+		if (p != NULL) {
+			check_count(shapes[i].name, r, NULL, p);
+			TEST_EQ_INT(shapes[i].name, p->count, shapes[i].steps);
+		}
+		free(text);
+		plan_free(p);
+		recipe_free(r);
+	}
+}
+
+/*
+ * A recipe of bilayers x a ten-step cycle (using r four times), with
+ * pre_waits waits before it.
+ */
+static char *
+limit_recipe(int bilayers, int pre_waits, const char *change_after)
+{
+	static const char wait[] = "  - wait: 1s\n";
+	size_t size = 4096 + (size_t)pre_waits * (sizeof(wait) - 1), n;
+	char *yaml = malloc(size);
+	int i;
+
+	if (yaml == NULL)
+		return NULL;
+	n = (size_t)snprintf(yaml, size, HEAD "target: {bilayers: %d}\n" SOLUTIONS, bilayers,
+	    change_after);
+	if (pre_waits > 0)
+		n += (size_t)snprintf(yaml + n, size - n, "pre:\n");
+	for (i = 0; i < pre_waits; i++) {
+		memcpy(yaml + n, wait, sizeof(wait) - 1);
+		n += sizeof(wait) - 1;
+	}
+	snprintf(yaml + n, size - n, "cycle:\n"
+	    "  - dip: {solution: a, dwell: 5s}\n  - rinse: {solution: r, dwell: 2s}\n"
+	    "  - wait: 1s\n  - rinse: {solution: r, dwell: 2s}\n  - dry: {valve: n2, time: 5s}\n"
+	    "  - dip: {solution: b, dwell: 5s}\n  - rinse: {solution: r, dwell: 2s}\n"
+	    "  - wait: 1s\n  - rinse: {solution: r, dwell: 2s}\n  - dry: {valve: n2, time: 5s}\n");
+	return yaml;
+}
+
+/* Plans a limit_recipe: accepted with want steps, or refused with message at 5:20. */
+static void
+check_limit(const char *name, int bilayers, int pre_waits, const char *change_after,
+    size_t want, const char *message)
+{
+	char *yaml = limit_recipe(bilayers, pre_waits, change_after), *text = NULL, what[160];
+	struct recipe *r = NULL;
+	struct plan *p = NULL;
+
+	if (yaml != NULL)
+		p = plan_text(yaml, NULL, &r, &text);
+	if (message == NULL) {
+		TEST_CHECK(name, p != NULL, "refused: %s", text ? text : "?");
+		if (p != NULL) {
+			TEST_EQ_INT(name, p->count, want);
+			TEST_EQ_INT(name, p->cap, want);
+			check_timeline(name, p);
+		}
+	} else {
+		TEST_CHECK(name, p == NULL, "accepted with %zu steps", p ? p->count : 0);
+		/* at the target's bilayers: 'target: {bilayers: N}' on line 5 */
+		snprintf(what, sizeof(what), "r.yaml:5:20: error: %s", message);
+		TEST_CONTAINS(name, text, what);
+	}
+	free(text);
+	free(yaml);
+	plan_free(p);
+	recipe_free(r);
+}
+
+static void
+test_limit(void)
+{
+	/* 10,000 bilayers of ten steps, without a rig (no park): exactly the limit */
+	check_limit("the limit exactly", 10000, 0, "", PLAN_MAX_STEPS, NULL);
+	check_limit("one step over the limit", 10000, 1, "", 0,
+	    "this recipe expands to 100,001 steps; a plan may have at most 100,000 (");
+	/*
+	 * 8,000 bilayers using r 4 times each, replaced every 2 dips: 80,000
+	 * steps, 15,999 replacements, and 4,001 waits before. The bounds,
+	 * 84,001 to 116,001, straddle the limit: the planner counts, keeping
+	 * no step.
+	 */
+	check_limit("the limit exactly, with replacements", 8000, 4001,
+	    ", change_after: {dips: 2}", PLAN_MAX_STEPS, NULL);
+	check_limit("one over, with replacements", 8000, 4002, ", change_after: {dips: 2}", 0,
+	    "this recipe expands to 100,001 steps; a plan may have at most 100,000 (");
+	check_limit("replaced at every use", 8000, 0, ", change_after: {dips: 1}", 0,
+	    "this recipe expands to 111,999 steps;");
+	/* the least over the limit already: no count of the replacements */
+	check_limit("the least over the limit", 10000, 1, ", change_after: {dips: 2}", 0,
+	    "this recipe expands to at least 100,001 steps;");
+}
+
+/* The error names the construct that makes the recipe big. */
+static void
+test_culprit(void)
+{
+	static const struct {
+		const char *name, *yaml, *at;
+	} cases[] = {
+		{ "a repeat of 10,000 over 5 bilayers", HEAD "target: {bilayers: 5}\n" SOLUTIONS
+		    "cycle:\n  - dip: {solution: a, dwell: 5s}\n  - repeat:\n      times: 10000\n"
+		    "      steps: [{rinse: {solution: r, dwell: 2s}}]\n"
+		    "  - dip: {solution: b, dwell: 5s}\n"
+		    "  - repeat: {times: 10000, steps: [{rinse: {solution: r, dwell: 2s}}]}\n",
+		    "r.yaml:16:14: error: this recipe expands to 100,010 steps;" },
+		{ "10,000 bilayers over a repeat of 20", HEAD "target: {bilayers: 10000}\n"
+		    SOLUTIONS "cycle:\n  - dip: {solution: a, dwell: 5s}\n"
+		    "  - repeat: {times: 20, steps: [{rinse: {solution: r, dwell: 2s}}]}\n"
+		    "  - dip: {solution: b, dwell: 5s}\n",
+		    "r.yaml:5:20: error: this recipe expands to 220,000 steps;" },
+		{ "max_bilayers caps a thickness target", HEAD
+		    "target: {thickness: 20 um, max_bilayers: 10000}\n" SOLUTIONS
+		    "cycle: [{dip: {solution: a, dwell: 5s}}, {rinse: {baths: [{solution: r, "
+		    "dwell: 1s}, {solution: r2, dwell: 1s}]}}, {dip: {solution: b, dwell: 5s}}, "
+		    "{rinse: {baths: [{solution: r, dwell: 1s}, {solution: r2, dwell: 1s}]}}, "
+		    "{wait: 1s}, {wait: 1s}, {wait: 1s}, {wait: 1s}, {wait: 1s}, {wait: 1s}, "
+		    "{wait: 1s}]\n",
+		    "r.yaml:5:42: error: this recipe expands to 130,000 steps;" },
+		{ "a checkpoint every bilayer", HEAD "target: {bilayers: 10000}\n" SOLUTIONS
+		    "cycle: [{dip: {solution: a, dwell: 5s}}, {dip: {solution: b, dwell: 5s}}]\n"
+		    "every:\n  - {bilayers: 1, do: [{wait: 1s}, {wait: 1s}, {wait: 1s}, "
+		    "{wait: 1s}, {wait: 1s}, {wait: 1s}, {wait: 1s}, {wait: 1s}, {wait: 1s}]}\n",
+		    "r.yaml:15:16: error: this recipe expands to 110,000 steps;" },
+		{ "a repeat in pre", HEAD "target: {bilayers: 1}\n" SOLUTIONS
+		    "pre:\n  - repeat: {times: 10000, steps: [{wait: 1s}, {wait: 1s}, "
+		    "{wait: 1s}, {wait: 1s}, {wait: 1s}, {wait: 1s}, {wait: 1s}, {wait: 1s}, "
+		    "{wait: 1s}, {wait: 1s}, {wait: 1s}]}\n"
+		    "cycle: [{dip: {solution: a, dwell: 5s}}, {dip: {solution: b, dwell: 5s}}]\n",
+		    "r.yaml:14:21: error: this recipe expands to 110,002 steps;" },
+	};
+	char yaml[2048], *text;
+	struct recipe *r;
+	struct plan *p;
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		snprintf(yaml, sizeof(yaml), cases[i].yaml, "");
+		p = plan_text(yaml, NULL, &r, &text);
+		TEST_CHECK(cases[i].name, p == NULL, "accepted");
+		TEST_CONTAINS(cases[i].name, text, cases[i].at);
+		free(text);
+		plan_free(p);
+		recipe_free(r);
+	}
+}
+
+/*
+ * Products far past 64 bits saturate: no overflow (UBSan would abort the
+ * sanitized build), no expansion, and the count says it is a floor.
+ */
+static void
+test_count_overflow(void)
+{
+	struct recipe_step waits[1], levels[8], cycle[1];
+	struct recipe hand;
+	struct plan_size size;
+	struct diag d;
+	struct plan *p = NULL;
+	struct recipe *r;
+	char yaml[4096], *text;
+	uint64_t count;
+	int n, i, exact;
+
+	/* 10,000 bilayers of 8 nested repeats of 10,000: 10^36 steps */
+	n = snprintf(yaml, sizeof(yaml), HEAD "target: {bilayers: 10000}\n" SOLUTIONS
+	    "cycle:\n  - dip: {solution: a, dwell: 5s}\n  - dip: {solution: b, dwell: 5s}\n", "");
+	for (i = 0; i < 8; i++)
+		n += snprintf(yaml + n, sizeof(yaml) - n, "%*s- repeat:\n%*stimes: 10000\n%*ssteps:\n",
+		    2 + 6 * i, "", 6 + 6 * i, "", 6 + 6 * i, "");
+	snprintf(yaml + n, sizeof(yaml) - n, "%*s- wait: 1s\n", 2 + 6 * i, "");
+	p = plan_text(yaml, NULL, &r, &text);
+	TEST_CHECK("10^36 steps refused", p == NULL, "accepted");
+	TEST_CONTAINS("10^36 steps refused", text, "r.yaml:5:20: error: this recipe expands to "
+	    "at least 18,446,744,073,709,551,615 steps; a plan may have at most 100,000");
+	if (r != NULL) {
+		plan_size(r, NULL, &size);
+		TEST_CHECK("10^36 saturates", size.least == UINT64_MAX && size.most == UINT64_MAX,
+		    "%llu", (unsigned long long)size.least);
+	}
+	free(text);
+	plan_free(p);
+	recipe_free(r);
+
+	/* a change_after bound over the limit: only the least is known */
+	snprintf(yaml, sizeof(yaml), HEAD "target: {bilayers: 10000}\n" SOLUTIONS
+	    "cycle:\n  - dip: {solution: a, dwell: 5s}\n"
+	    "  - repeat: {times: 100, steps: [{rinse: {solution: r, dwell: 1s}}]}\n"
+	    "  - dip: {solution: b, dwell: 5s}\n", ", change_after: {dips: 7}");
+	p = plan_text(yaml, NULL, &r, &text);
+	TEST_CONTAINS("a floor when replacements decide", text, "r.yaml:5:20: error: this recipe "
+	    "expands to at least 1,020,000 steps;");
+	if (r != NULL) {
+		exact = plan_count_steps(r, NULL, &count);
+		TEST_CHECK("a floor when replacements decide", exact == 0 && count == 1020000,
+		    "exact %d, %llu", exact, (unsigned long long)count);
+	}
+	free(text);
+	plan_free(p);
+	recipe_free(r);
+
+	/*
+	 * Numbers the parser refuses, built by hand: a repeat of 10^9 in a
+	 * repeat of 10^9 is 10^18 steps, still exact; INT_MAX bilayers of eight
+	 * repeats of INT_MAX saturate.
+	 */
+	memset(&hand, 0, sizeof(hand));
+	memset(waits, 0, sizeof(waits));
+	memset(levels, 0, sizeof(levels));
+	memset(cycle, 0, sizeof(cycle));
+	waits[0].kind = STEP_WAIT;
+	waits[0].solution = -1;
+	for (i = 0; i < 8; i++) {
+		levels[i].kind = STEP_REPEAT;
+		levels[i].solution = -1;
+		levels[i].times = 1000000000;
+		levels[i].steps = i == 0 ? waits : &levels[i - 1];
+		levels[i].step_count = 1;
+	}
+	hand.process = PROCESS_DIP;
+	hand.target_bilayers = 1;
+	hand.max_bilayers = 1;
+	hand.cycle = &levels[1];
+	hand.cycle_count = 1;
+	plan_size(&hand, NULL, &size);
+	TEST_CHECK("10^9 x 10^9 exact", size.least == 1000000000000000000ULL &&
+	    size.most == size.least, "%llu", (unsigned long long)size.least);
+	diag_init(&d, "hand");
+	TEST_CHECK("10^9 x 10^9 refused", plan_build(&hand, NULL, 0, &d, &p) == -1 && p == NULL,
+	    "accepted");
+	text = diag_render(&d);
+	TEST_CONTAINS("10^9 x 10^9 refused", text,
+	    "expands to 1,000,000,000,000,000,000 steps; a plan may have at most 100,000");
+	free(text);
+	diag_free(&d);
+	for (i = 0; i < 8; i++)
+		levels[i].times = INT_MAX;
+	hand.target_bilayers = hand.max_bilayers = INT_MAX;
+	cycle[0] = levels[7];
+	hand.cycle = cycle;
+	plan_size(&hand, NULL, &size);
+	TEST_CHECK("INT_MAX^9 saturates", size.least == UINT64_MAX, "%llu",
+	    (unsigned long long)size.least);
+	diag_init(&d, "hand");
+	TEST_CHECK("INT_MAX^9 refused", plan_build(&hand, NULL, 0, &d, &p) == -1, "accepted");
+	text = diag_render(&d);
+	TEST_CONTAINS("INT_MAX^9 refused", text, "at least 18,446,744,073,709,551,615 steps");
+	free(text);
+	diag_free(&d);
+}
+
 int
 main(void)
 {
@@ -236,5 +642,10 @@ main(void)
 	test_slow_withdrawal();
 	test_spray_roll();
 	test_large();
+	test_count_examples();
+	test_count_shapes();
+	test_limit();
+	test_culprit();
+	test_count_overflow();
 	return TEST_DONE();
 }

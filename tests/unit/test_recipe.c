@@ -168,6 +168,38 @@ test_guards(void)
 	free(text);
 	free(big);
 
+	/*
+	 * CONF_MAX_NODES values: a map, its key, a list and the list's items
+	 * ("- x" from line 2 on); one more is refused where it starts.
+	 */
+	{
+		struct conf_doc *doc = NULL;
+		size_t items = CONF_MAX_NODES - 3, len = 3 + 4 * (items + 1);
+		char want[64];
+		big = malloc(len + 1);
+		if (big == NULL)
+			abort();
+		memcpy(big, "a:\n", 3);
+		for (i = 0; i < items + 1; i++)
+			memcpy(big + 3 + 4 * i, "- x\n", 4);
+		big[len] = '\0';
+		diag_init(&d, "t.yaml");
+		TEST_CHECK("CONF_MAX_NODES values", conf_load_buffer("t.yaml", big, len - 4, &d,
+		    &doc) == 0 && d.errors == 0, "%d errors", d.errors);
+		conf_free(doc);
+		diag_free(&d);
+		diag_init(&d, "t.yaml");
+		TEST_CHECK("one value more refused", conf_load_buffer("t.yaml", big, len, &d,
+		    &doc) == -1 && doc == NULL, "accepted");
+		text = diag_render(&d);
+		snprintf(want, sizeof(want), "t.yaml:%d:3: error: more than %d values",
+		    CONF_MAX_NODES - 1, CONF_MAX_NODES);
+		TEST_CONTAINS("one value more refused", text, want);
+		free(text);
+		diag_free(&d);
+		free(big);
+	}
+
 	/* over 1 MiB: refused before parsing */
 	fd = mkstemp(path);
 	big = calloc(1, CONF_MAX_FILE_BYTES + 2);
