@@ -41,8 +41,12 @@ BINS     := $(foreach m,$(MAINS),$(if $(wildcard $(m)),$(BUILD)/$(patsubst %_mai
 BINS     := $(subst simrig,lbl-simrig,$(BINS))
 BINS     := $(patsubst %/safe,%/lbl-safe,$(BINS))
 
-BENCH_SRC := $(wildcard tests/bench/*.c)
+# histgen.c is no benchmark: the batch record bench_history and the tests'
+# lbl-histgen make (built with everything: tests call it).
+HISTGEN_OBJ := $(BUILD)/tests/bench/histgen.o
+BENCH_SRC := $(filter-out tests/bench/histgen.c,$(wildcard tests/bench/*.c))
 BENCH_BIN := $(BENCH_SRC:tests/bench/%.c=$(BUILD)/bench/%)
+TOOL_BIN  := $(BUILD)/tests/lbl-histgen
 
 PREFIX   ?= /usr/local
 DESTDIR  ?=
@@ -56,7 +60,7 @@ SYSLIBDIR ?= $(if $(filter /usr,$(PREFIX)),/usr/lib,/lib)
 
 .PHONY: all deps check unit demo fuzz bench clean install
 .SECONDARY:
-all: $(BINS) $(UNIT_BIN)
+all: $(BINS) $(UNIT_BIN) $(TOOL_BIN)
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -81,13 +85,21 @@ $(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(BUILD)/liblbl.a
 $(BUILD)/bench/%: $(BUILD)/tests/bench/%.o $(BUILD)/liblbl.a
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+$(BUILD)/bench/bench_history: $(BUILD)/tests/bench/bench_history.o $(HISTGEN_OBJ) $(BUILD)/liblbl.a
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+$(BUILD)/tests/lbl-histgen: $(BUILD)/tests/tools/lbl_histgen.o $(HISTGEN_OBJ) $(BUILD)/liblbl.a
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
 # Benchmarks print figures; they are not tests. All of them, one after the
 # other, on the plain build: the C ones (planning, SQLite commits, Modbus
 # driver against raw libmodbus, history on 10,000 batches), then footprint,
-# e-stop latency and step timing against lbld. BENCH_STEPS=2000 is the full
+# e-stop latency and step timing against lbld, quiet and under 20 clients
+# reading the record (bench_readers.py). BENCH_STEPS=2000 is the full
 # step-timing run (about 50 minutes); BENCH_STEPS=150 takes four.
 BENCH_STEPS  ?= 2000
+BENCH_READER_STEPS ?= 120
 BENCH_TRIALS ?= 200
 BENCH_IDLE_S ?= 60
 bench: all $(BENCH_BIN)
@@ -98,6 +110,8 @@ bench: all $(BENCH_BIN)
 	@LBL_BUILD=$(CURDIR)/$(BUILD) /usr/bin/python3 tests/bench/bench_estop.py $(BENCH_TRIALS)
 	@echo "== tests/bench/bench_timing.py $(BENCH_STEPS)"
 	@LBL_BUILD=$(CURDIR)/$(BUILD) /usr/bin/python3 tests/bench/bench_timing.py $(BENCH_STEPS)
+	@echo "== tests/bench/bench_readers.py $(BENCH_READER_STEPS)"
+	@LBL_BUILD=$(CURDIR)/$(BUILD) /usr/bin/python3 tests/bench/bench_readers.py $(BENCH_READER_STEPS)
 
 # Installs whatever Debian packages are missing (sudo when not root).
 deps:
@@ -147,7 +161,7 @@ install: all
 clean:
 	rm -rf build
 
--include $(LIB_OBJ:.o=.d) $(wildcard $(BUILD)/*/*.d $(BUILD)/tests/unit/*.d)
+-include $(LIB_OBJ:.o=.d) $(wildcard $(BUILD)/*/*.d $(BUILD)/tests/*/*.d)
 
 # --- Debian package and cross builds -----------------------------------------
 # lbl_missing PKG...: a shell command substitution that lists those of the

@@ -121,6 +121,8 @@ struct control_client {
 	int busy;			/* a request is being answered */
 	int follow_tag;			/* 0: not following */
 	int closing;			/* close once out is flushed */
+	control_watch_cb watch;		/* told of sends and of the end (control_watch) */
+	void *watch_arg;
 	struct control_client *prev, *next;
 };
 
@@ -191,6 +193,7 @@ static void
 control_flush(struct control_client *c)
 {
 	ssize_t n;
+	int sent = 0;
 
 	while (c->out_sent < c->out_len) {
 		n = send(c->fd, c->out + c->out_sent, c->out_len - c->out_sent, MSG_NOSIGNAL);
@@ -202,10 +205,13 @@ control_flush(struct control_client *c)
 			break;
 		}
 		c->out_sent += (size_t)n;
+		sent = 1;
 	}
 	if (c->out_sent == c->out_len)
 		c->out_len = c->out_sent = 0;
 	control_update_events(c);
+	if (sent && c->watch != NULL)
+		c->watch(c->watch_arg, c, CONTROL_SENT);
 }
 
 static void
@@ -363,6 +369,62 @@ uid_t
 control_peer_uid(const struct control_client *c)
 {
 	return c->cred.uid;
+}
+
+void
+control_watch(struct control_client *c, control_watch_cb cb, void *arg)
+{
+	c->watch = cb;
+	c->watch_arg = arg;
+}
+
+size_t
+control_unsent(const struct control_client *c)
+{
+	return c->out_len - c->out_sent;
+}
+
+/*
+ * What is sent is moved out of the way only when the buffer would have to
+ * grow, so a long stream costs O(1) per byte and the buffer stays about
+ * twice the unsent backlog, not the size of the whole reply.
+ */
+int
+control_out_lines(struct control_client *c, const char *lines, size_t len)
+{
+	size_t unsent = c->out_len - c->out_sent;
+
+	if (c->closing)
+		return -1;
+	if (unsent + len > CONTROL_MAX_BACKLOG) {
+		log_warnx("control: client pid %d does not read its replies; dropping it",
+		    (int)c->cred.pid);
+		c->closing = 1;
+		c->out_len = c->out_sent = 0;
+		return -1;
+	}
+	if (c->out_len + len > c->out_cap && c->out_sent > 0) {
+		memmove(c->out, c->out + c->out_sent, unsent);
+		c->out_len = unsent;
+		c->out_sent = 0;
+	}
+	if (c->out_len + len > c->out_cap) {
+		size_t cap = (c->out_len + len) * 2;
+		char *out = realloc(c->out, cap);
+		if (out == NULL) {
+			log_warn("control: client pid %d: %zu bytes of output", (int)c->cred.pid,
+			    cap);
+			c->closing = 1;
+			c->out_len = c->out_sent = 0;
+			return -1;
+		}
+		c->out = out;
+		c->out_cap = cap;
+	}
+	memcpy(c->out + c->out_len, lines, len);
+	c->out_len += len;
+	control_flush(c);
+	return c->closing ? -1 : 0;
 }
 
 /*
@@ -592,6 +654,8 @@ control_client_free(struct control_client *c)
 {
 	struct control *control = c->control;
 
+	if (c->watch != NULL)
+		c->watch(c->watch_arg, c, CONTROL_GONE);
 	if (c->prev != NULL)
 		c->prev->next = c->next;
 	else

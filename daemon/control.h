@@ -89,6 +89,29 @@ void control_follow(struct control_client *client, int tag);
 void control_each_follower(struct control *control, int tag,
     void (*fn)(void *arg, struct control_client *client), void *arg);
 
+/*
+ * For replies made elsewhere (a reader thread's chunks, handed over in the
+ * loop thread): a watcher hears CONTROL_SENT after each send the socket
+ * took, so it can tell how much is still unsent (control_unsent), and
+ * CONTROL_GONE once, just before the client is freed (the peer went away,
+ * was dropped, or lbld is closing the socket): the client must not be used
+ * after that. control_watch(client, NULL, NULL) stops it; a client has at
+ * most one watcher.
+ */
+enum control_event { CONTROL_SENT, CONTROL_GONE };
+typedef void (*control_watch_cb)(void *arg, struct control_client *client,
+    enum control_event event);
+void control_watch(struct control_client *client, control_watch_cb cb, void *arg);
+/* Bytes of output queued for the client and not yet taken by its socket. */
+size_t control_unsent(const struct control_client *client);
+/*
+ * Appends len bytes that are whole reply lines already ("+ text\n"...) to
+ * the client's output and sends what the socket takes. Returns 0, or -1
+ * when the client is closing (it went away, its unsent output would pass
+ * the backlog limit, or memory ran out: logged): nothing more will reach it.
+ */
+int control_out_lines(struct control_client *client, const char *lines, size_t len);
+
 /* Whether the peer is an operator, who may change things (decided at accept). */
 int control_may_write(const struct control_client *client);
 uid_t control_peer_uid(const struct control_client *client);

@@ -1,8 +1,11 @@
 /*
  * The batch record, for people: history (a table of batches) and show (one
  * batch in full: recipe and rig identity, lots, every step with planned and
- * actual timing and the deviation, bilayers, events). Read-only commands:
- * any local user who can reach the socket may use them.
+ * actual timing and the deviation, bilayers, events), compare, export and
+ * series. Read-only commands: any local user who can reach the socket may
+ * use them. They run in the reader thread (reader.h), never in the event
+ * loop, so a listing of years of batches cannot delay the batch or an
+ * e-stop; a listing ends early when its client goes away.
  */
 #include <math.h>
 #include <stdio.h>
@@ -12,6 +15,7 @@
 
 #include "db.h"
 #include "lbld.h"
+#include "reader.h"
 #include "textdiff.h"
 #include "units.h"
 
@@ -74,7 +78,7 @@ hist_span_s(const char *from, const char *to)
 }
 
 struct hist_ctx {
-	struct control_client *c;
+	struct reader_reply *c;
 	int json, count;
 };
 
@@ -100,7 +104,7 @@ hist_row(void *arg, const struct db_batch *b)
 		hist_json_str(t1, sizeof(t1), b->ended_at);
 		hist_json_num(te, sizeof(te), b->thickness_estimated_nm);
 		hist_json_num(tm, sizeof(tm), b->thickness_measured_nm);
-		control_out(h->c, "%s{\"id\":%lld,\"recipe\":%s,\"version\":%s,\"substrate\":%s,"
+		reader_print(h->c, "%s{\"id\":%lld,\"recipe\":%s,\"version\":%s,\"substrate\":%s,"
 		    "\"operator\":%s,\"state\":%s,\"started_at\":%s,\"ended_at\":%s,"
 		    "\"bilayers_done\":%d,\"bilayers_target\":%d,\"thickness_estimated_nm\":%s,"
 		    "\"thickness_measured_nm\":%s}", h->count ? "," : "[", (long long)b->id, r, v, s,
@@ -111,17 +115,17 @@ hist_row(void *arg, const struct db_batch *b)
 		else
 			snprintf(thick, sizeof(thick), "%.1f", b->thickness_measured_nm);
 		snprintf(recipe, sizeof(recipe), "%s@%s", b->recipe_name, b->recipe_version);
-		control_out(h->c, "%6lld  %-22s %-18s %-10s %-11s %-19.19s %9s %5d/%-3d %10s",
+		reader_print(h->c, "%6lld  %-22s %-18s %-10s %-11s %-19.19s %9s %5d/%-3d %10s",
 		    (long long)b->id, recipe, b->substrate ? b->substrate : "-",
 		    b->operator_name ? b->operator_name : "-", b->state, b->started_at, dur,
 		    b->bilayers_done, b->bilayers_target, thick);
 	}
 	h->count++;
-	return 0;
+	return reader_cancelled(h->c);
 }
 
 static void
-hist_history(struct lbld *l, struct control_client *c, const struct control_request *req)
+hist_history(struct db *db, struct reader_reply *c, const struct control_request *req)
 {
 	struct db_history_filter f;
 	struct hist_ctx h;
@@ -137,7 +141,7 @@ hist_history(struct lbld *l, struct control_client *c, const struct control_requ
 			continue;
 		}
 		if (v == NULL) {
-			control_finish(c, 2, "history: %s needs a value", w);
+			reader_end(c, 2, "history: %s needs a value", w);
 			return;
 		}
 		i++;
@@ -154,26 +158,26 @@ hist_history(struct lbld *l, struct control_client *c, const struct control_requ
 		else if (strcmp(w, "--limit") == 0)
 			f.limit = atoi(v);
 		else {
-			control_finish(c, 2, "history: unknown option %s (expected --recipe, "
+			reader_end(c, 2, "history: unknown option %s (expected --recipe, "
 			    "--substrate, --state, --since, --until, --limit or --json)", w);
 			return;
 		}
 	}
 	if (!h.json)
-		control_out(c, "%6s  %-22s %-18s %-10s %-11s %-19s %9s %9s %10s", "ID", "RECIPE",
+		reader_print(c, "%6s  %-22s %-18s %-10s %-11s %-19s %9s %9s %10s", "ID", "RECIPE",
 		    "SUBSTRATE", "OPERATOR", "STATE", "STARTED (UTC)", "DURATION", "BILAYERS",
 		    "NM");
-	if (db_history(l->db, &f, hist_row, &h) == -1) {
-		control_finish(c, 1, "the database could not list batches");
+	if (db_history(db, &f, hist_row, &h) == -1) {
+		reader_end(c, 1, "the database could not list batches");
 		return;
 	}
 	if (h.json)
-		control_out(c, "%s", h.count ? "]" : "[]");
-	control_finish(c, 0, " ");
+		reader_print(c, "%s", h.count ? "]" : "[]");
+	reader_end(c, 0, " ");
 }
 
 struct hist_export {
-	struct control_client *c;
+	struct reader_reply *c;
 	struct db *l_db;
 	const struct db_batch *b;
 	int json, first;
@@ -193,7 +197,7 @@ hist_nm(double nm, char *buf, size_t size)
 }
 
 struct hist_show_ctx {
-	struct control_client *c;
+	struct reader_reply *c;
 	double time_scale;		/* durations are recorded in wall time */
 };
 
@@ -201,7 +205,7 @@ static int
 hist_step(void *arg, const struct db_step *s)
 {
 	struct hist_show_ctx *ctx = arg;
-	struct control_client *c = ctx->c;
+	struct reader_reply *c = ctx->c;
 	char planned[32], actual[32], dev[32];
 
 	units_format_duration(s->planned_duration_ms > 0 ? s->planned_duration_ms : 0, planned,
@@ -216,12 +220,12 @@ hist_step(void *arg, const struct db_step *s)
 		snprintf(dev, sizeof(dev), "%+.2fs", (s->actual_start_ms - s->planned_start_ms) /
 		    1000.0);
 	}
-	control_out(c, "%5d %4d %-10s %-7s %-12s %11.1f %10s %10s %9s %8.1f %-8s%s", s->seq,
+	reader_print(c, "%5d %4d %-10s %-7s %-12s %11.1f %10s %10s %9s %8.1f %-8s%s", s->seq,
 	    s->bilayer, s->phase, s->kind, s->station ? s->station : "-",
 	    s->planned_start_ms / 1000.0, planned, actual, dev,
 	    s->motion_ms >= 0 ? s->motion_ms / 1000.0 : 0.0, s->outcome,
 	    s->attempts > 1 ? " (retried)" : "");
-	return 0;
+	return reader_cancelled(ctx->c);
 }
 
 static int
@@ -233,29 +237,29 @@ hist_bilayer(void *arg, const struct db_bilayer *b)
 		snprintf(measured, sizeof(measured), "-");
 	else
 		snprintf(measured, sizeof(measured), "%.1f nm", b->thickness_measured_nm);
-	control_out(arg, "  bilayer %3d  ended %s  estimate %.1f nm  measured %s", b->n,
+	reader_print(arg, "  bilayer %3d  ended %s  estimate %.1f nm  measured %s", b->n,
 	    b->ended_at, b->thickness_estimated_nm, measured);
-	return 0;
+	return reader_cancelled(arg);
 }
 
 static int
 hist_event(void *arg, const struct db_event *e)
 {
-	control_out(arg, "  %s  %-9s %s%s%s", e->at, e->kind, e->device ? e->device : "",
+	reader_print(arg, "  %s  %-9s %s%s%s", e->at, e->kind, e->device ? e->device : "",
 	    e->device ? ": " : "", e->message);
-	return 0;
+	return reader_cancelled(arg);
 }
 
 static int
 hist_solution(void *arg, const struct db_solution *s)
 {
-	control_out(arg, "  %-14s lot %-14s %4d dips  %8.2f mL  %8.1f cm2", s->name,
+	reader_print(arg, "  %-14s lot %-14s %4d dips  %8.2f mL  %8.1f cm2", s->name,
 	    s->lot ? s->lot : "-", s->dips, s->volume_ml, s->area_cm2);
-	return 0;
+	return reader_cancelled(arg);
 }
 
 static void
-hist_show(struct lbld *l, struct control_client *c, const struct control_request *req)
+hist_show(struct db *db, struct reader_reply *c, const struct control_request *req)
 {
 	struct db_batch b;
 	struct db_recipe recipe, rig;
@@ -266,7 +270,7 @@ hist_show(struct lbld *l, struct control_client *c, const struct control_request
 
 	id = req->argc > 1 ? strtoll(req->argv[1], &end, 10) : 0;
 	if (req->argc < 2 || *end != '\0' || id <= 0) {
-		control_finish(c, 2, "usage: show ID [--json] [--recipe]");
+		reader_end(c, 2, "usage: show ID [--json] [--recipe]");
 		return;
 	}
 	for (i = 2; i < req->argc; i++) {
@@ -275,17 +279,17 @@ hist_show(struct lbld *l, struct control_client *c, const struct control_request
 		} else if (strcmp(req->argv[i], "--json") == 0) {
 			with_json = 1;
 		} else {
-			control_finish(c, 2, "show: unknown option %s", req->argv[i]);
+			reader_end(c, 2, "show: unknown option %s", req->argv[i]);
 			return;
 		}
 	}
-	if (db_batch_get(l->db, id, &b) != 0) {
-		control_finish(c, 2, "no batch %lld", (long long)id);
+	if (db_batch_get(db, id, &b) != 0) {
+		reader_end(c, 2, "no batch %lld", (long long)id);
 		return;
 	}
-	if (db_recipe_get(l->db, b.recipe_id, &recipe) != 0) {
+	if (db_recipe_get(db, b.recipe_id, &recipe) != 0) {
 		db_batch_row_free(&b);
-		control_finish(c, 1, "the recipe of batch %lld is missing", (long long)id);
+		reader_end(c, 1, "the recipe of batch %lld is missing", (long long)id);
 		return;
 	}
 	if (with_json && !with_recipe) {
@@ -296,56 +300,56 @@ hist_show(struct lbld *l, struct control_client *c, const struct control_request
 		e.c = c;
 		e.json = 1;
 		e.first = 1;
-		e.l_db = l->db;
+		e.l_db = db;
 		hist_export_batch(&e, &b);
 		db_recipe_row_free(&recipe);
 		db_batch_row_free(&b);
-		control_finish(c, 0, " ");
+		reader_end(c, 0, " ");
 		return;
 	}
 	if (with_recipe) {
-		control_out_text(c, recipe.yaml);
+		reader_print_text(c, recipe.yaml);
 		db_recipe_row_free(&recipe);
 		db_batch_row_free(&b);
-		control_finish(c, 0, " ");
+		reader_end(c, 0, " ");
 		return;
 	}
-	control_out(c, "batch %lld: %s", (long long)b.id, b.state);
-	control_out(c, "recipe:    %s version %s, sha256 %s", recipe.name, recipe.version,
+	reader_print(c, "batch %lld: %s", (long long)b.id, b.state);
+	reader_print(c, "recipe:    %s version %s, sha256 %s", recipe.name, recipe.version,
 	    recipe.sha256);
-	if (db_rig_get(l->db, b.rig_id, &rig) == 0) {
-		control_out(c, "rig:       %s, sha256 %s", rig.name, rig.sha256);
+	if (db_rig_get(db, b.rig_id, &rig) == 0) {
+		reader_print(c, "rig:       %s, sha256 %s", rig.name, rig.sha256);
 		db_recipe_row_free(&rig);
 	}
-	control_out(c, "substrate: %s", b.substrate ? b.substrate : "-");
-	control_out(c, "operator:  %s", b.operator_name ? b.operator_name : "-");
+	reader_print(c, "substrate: %s", b.substrate ? b.substrate : "-");
+	reader_print(c, "operator:  %s", b.operator_name ? b.operator_name : "-");
 	if (b.note)
-		control_out(c, "note:      %s", b.note);
-	control_out(c, "started:   %s", b.started_at);
-	control_out(c, "ended:     %s", b.ended_at ? b.ended_at : "-");
-	control_out(c, "bilayers:  %d of %d", b.bilayers_done, b.bilayers_target);
-	control_out(c, "thickness: target %s, estimated %.1f nm, measured %s",
+		reader_print(c, "note:      %s", b.note);
+	reader_print(c, "started:   %s", b.started_at);
+	reader_print(c, "ended:     %s", b.ended_at ? b.ended_at : "-");
+	reader_print(c, "bilayers:  %d of %d", b.bilayers_done, b.bilayers_target);
+	reader_print(c, "thickness: target %s, estimated %.1f nm, measured %s",
 	    isnan(b.thickness_target_nm) ? "-" : "set", b.thickness_estimated_nm,
 	    isnan(b.thickness_measured_nm) ? "-" : "see bilayers");
-	control_out(c, "software:  lbl %s, time scale %g", b.software_version, b.time_scale);
+	reader_print(c, "software:  lbl %s, time scale %g", b.software_version, b.time_scale);
 	if (b.failure_cause)
-		control_out(c, "cause:     %s", b.failure_cause);
-	control_out(c, "solutions:");
-	db_solutions(l->db, id, hist_solution, c);
-	control_out(c, "steps:");
-	control_out(c, "%5s %4s %-10s %-7s %-12s %11s %10s %10s %9s %8s %-8s", "seq", "bl",
+		reader_print(c, "cause:     %s", b.failure_cause);
+	reader_print(c, "solutions:");
+	db_solutions(db, id, hist_solution, c);
+	reader_print(c, "steps:");
+	reader_print(c, "%5s %4s %-10s %-7s %-12s %11s %10s %10s %9s %8s %-8s", "seq", "bl",
 	    "phase", "kind", "where", "planned@s", "planned", "actual", "start dev", "motion s",
 	    "outcome");
 	show_ctx.c = c;
 	show_ctx.time_scale = b.time_scale > 0 ? b.time_scale : 1;
-	db_steps(l->db, id, hist_step, &show_ctx);
-	control_out(c, "bilayers:");
-	db_bilayers(l->db, id, hist_bilayer, c);
-	control_out(c, "events:");
-	db_events(l->db, id, hist_event, c);
+	db_steps(db, id, hist_step, &show_ctx);
+	reader_print(c, "bilayers:");
+	db_bilayers(db, id, hist_bilayer, c);
+	reader_print(c, "events:");
+	db_events(db, id, hist_event, c);
 	db_recipe_row_free(&recipe);
 	db_batch_row_free(&b);
-	control_finish(c, 0, " ");
+	reader_end(c, 0, " ");
 }
 
 /* ---- compare ---- */
@@ -471,7 +475,7 @@ hist_batch_free(struct hist_batch *h)
 }
 
 static int
-hist_batch_load(struct lbld *l, int64_t id, struct hist_batch *h)
+hist_batch_load(struct db *db, int64_t id, struct hist_batch *h)
 {
 	size_t i;
 	int k;
@@ -479,14 +483,14 @@ hist_batch_load(struct lbld *l, int64_t id, struct hist_batch *h)
 	memset(h, 0, sizeof(*h));
 	for (k = 0; k < 64; k++)
 		h->measured[k] = NAN;
-	if (db_batch_get(l->db, id, &h->b) != 0)
+	if (db_batch_get(db, id, &h->b) != 0)
 		return -1;
-	if (db_recipe_get(l->db, h->b.recipe_id, &h->recipe) != 0 ||
-	    db_rig_get(l->db, h->b.rig_id, &h->rig) != 0 ||
-	    db_steps(l->db, id, hist_keep_step, h) == -1 ||
-	    db_solutions(l->db, id, hist_keep_solution, h) == -1 ||
-	    db_events(l->db, id, hist_keep_event, h) == -1 ||
-	    db_bilayers(l->db, id, hist_keep_bilayer, h) == -1) {
+	if (db_recipe_get(db, h->b.recipe_id, &h->recipe) != 0 ||
+	    db_rig_get(db, h->b.rig_id, &h->rig) != 0 ||
+	    db_steps(db, id, hist_keep_step, h) == -1 ||
+	    db_solutions(db, id, hist_keep_solution, h) == -1 ||
+	    db_events(db, id, hist_keep_event, h) == -1 ||
+	    db_bilayers(db, id, hist_keep_bilayer, h) == -1) {
 		hist_batch_free(h);
 		return -1;
 	}
@@ -502,14 +506,14 @@ hist_batch_load(struct lbld *l, int64_t id, struct hist_batch *h)
 static void
 hist_diff_line(void *arg, const char *line)
 {
-	control_out(arg, "    %s", line);
+	reader_print(arg, "    %s", line);
 }
 
 static void
-hist_compare_field(struct control_client *c, const char *what, const char *a, const char *b)
+hist_compare_field(struct reader_reply *c, const char *what, const char *a, const char *b)
 {
 	if ((a == NULL) != (b == NULL) || (a && strcmp(a, b) != 0))
-		control_out(c, "%-10s %s  ->  %s", what, a ? a : "-", b ? b : "-");
+		reader_print(c, "%-10s %s  ->  %s", what, a ? a : "-", b ? b : "-");
 }
 
 /* Exposure (dwell) per solution: the first thing to check when films differ. */
@@ -527,7 +531,7 @@ hist_dwell_s(const struct hist_batch *h, const char *solution)
 }
 
 static void
-hist_compare_steps(struct control_client *c, const struct hist_batch *a,
+hist_compare_steps(struct reader_reply *c, const struct hist_batch *a,
     const struct hist_batch *b, double tolerance_s)
 {
 	size_t i, n = a->step_count < b->step_count ? a->step_count : b->step_count;
@@ -546,19 +550,19 @@ hist_compare_steps(struct control_client *c, const struct hist_batch *a,
 			continue;
 		over++;
 		if (shown++ < 20)
-			control_out(c, "  step %4d %-6s %-12s %9.1f s  ->  %9.1f s  (%+.1f s)", x->seq,
+			reader_print(c, "  step %4d %-6s %-12s %9.1f s  ->  %9.1f s  (%+.1f s)", x->seq,
 			    x->kind, x->station ? x->station : "-", dx, dy, dy - dx);
 	}
 	if (over > 20)
-		control_out(c, "  ... and %d more steps beyond %.1f s", over - 20, tolerance_s);
+		reader_print(c, "  ... and %d more steps beyond %.1f s", over - 20, tolerance_s);
 	if (over == 0)
-		control_out(c, "  no step differs by more than %.1f s", tolerance_s);
+		reader_print(c, "  no step differs by more than %.1f s", tolerance_s);
 	if (a->step_count != b->step_count)
-		control_out(c, "  steps recorded: %zu  ->  %zu", a->step_count, b->step_count);
+		reader_print(c, "  steps recorded: %zu  ->  %zu", a->step_count, b->step_count);
 }
 
 static void
-hist_compare(struct lbld *l, struct control_client *c, const struct control_request *req)
+hist_compare(struct db *db, struct reader_reply *c, const struct control_request *req)
 {
 	struct hist_batch a, b;
 	double tolerance_s = 1.0;
@@ -569,44 +573,44 @@ hist_compare(struct lbld *l, struct control_client *c, const struct control_requ
 	int i, j;
 
 	if (req->argc < 3 || (id_a = atoll(req->argv[1])) <= 0 || (id_b = atoll(req->argv[2])) <= 0) {
-		control_finish(c, 2, "usage: compare ID1 ID2 [--tolerance SECONDS]");
+		reader_end(c, 2, "usage: compare ID1 ID2 [--tolerance SECONDS]");
 		return;
 	}
 	if (req->argc == 5 && strcmp(req->argv[3], "--tolerance") == 0)
 		tolerance_s = atof(req->argv[4]);
-	if (hist_batch_load(l, id_a, &a) == -1) {
-		control_finish(c, 2, "no batch %lld", (long long)id_a);
+	if (hist_batch_load(db, id_a, &a) == -1) {
+		reader_end(c, 2, "no batch %lld", (long long)id_a);
 		return;
 	}
-	if (hist_batch_load(l, id_b, &b) == -1) {
+	if (hist_batch_load(db, id_b, &b) == -1) {
 		hist_batch_free(&a);
-		control_finish(c, 2, "no batch %lld", (long long)id_b);
+		reader_end(c, 2, "no batch %lld", (long long)id_b);
 		return;
 	}
-	control_out(c, "batch %lld (%s, %s)  ->  batch %lld (%s, %s)", (long long)id_a, a.b.state,
+	reader_print(c, "batch %lld (%s, %s)  ->  batch %lld (%s, %s)", (long long)id_a, a.b.state,
 	    a.b.started_at, (long long)id_b, b.b.state, b.b.started_at);
 	snprintf(name_a, sizeof(name_a), "batch %lld: %s@%s", (long long)id_a, a.recipe.name,
 	    a.recipe.version);
 	snprintf(name_b, sizeof(name_b), "batch %lld: %s@%s", (long long)id_b, b.recipe.name,
 	    b.recipe.version);
 	if (strcmp(a.recipe.sha256, b.recipe.sha256) == 0) {
-		control_out(c, "recipe:    the same: %s@%s (sha256 %.12s)", a.recipe.name,
+		reader_print(c, "recipe:    the same: %s@%s (sha256 %.12s)", a.recipe.name,
 		    a.recipe.version, a.recipe.sha256);
 	} else {
-		control_out(c, "recipe:    differs: %s@%s (%.12s)  ->  %s@%s (%.12s)", a.recipe.name,
+		reader_print(c, "recipe:    differs: %s@%s (%.12s)  ->  %s@%s (%.12s)", a.recipe.name,
 		    a.recipe.version, a.recipe.sha256, b.recipe.name, b.recipe.version,
 		    b.recipe.sha256);
 		textdiff(a.recipe.yaml, name_a, b.recipe.yaml, name_b, 2, hist_diff_line, c);
 	}
 	if (strcmp(a.rig.sha256, b.rig.sha256) == 0) {
-		control_out(c, "rig:       the same: %s (sha256 %.12s)", a.rig.name, a.rig.sha256);
+		reader_print(c, "rig:       the same: %s (sha256 %.12s)", a.rig.name, a.rig.sha256);
 	} else {
-		control_out(c, "rig:       differs: %s (%.12s)  ->  %s (%.12s)", a.rig.name,
+		reader_print(c, "rig:       differs: %s (%.12s)  ->  %s (%.12s)", a.rig.name,
 		    a.rig.sha256, b.rig.name, b.rig.sha256);
 		textdiff(a.rig.yaml, "rig of the first", b.rig.yaml, "rig of the second", 2,
 		    hist_diff_line, c);
 	}
-	control_out(c, "differences in the record:");
+	reader_print(c, "differences in the record:");
 	hist_compare_field(c, "substrate", a.b.substrate, b.b.substrate);
 	hist_compare_field(c, "operator", a.b.operator_name, b.b.operator_name);
 	hist_compare_field(c, "note", a.b.note, b.b.note);
@@ -614,18 +618,18 @@ hist_compare(struct lbld *l, struct control_client *c, const struct control_requ
 	hist_compare_field(c, "state", a.b.state, b.b.state);
 	hist_compare_field(c, "cause", a.b.failure_cause, b.b.failure_cause);
 	if (a.b.time_scale != b.b.time_scale)
-		control_out(c, "%-10s %g  ->  %g", "timescale", a.b.time_scale, b.b.time_scale);
+		reader_print(c, "%-10s %g  ->  %g", "timescale", a.b.time_scale, b.b.time_scale);
 	if (a.b.bilayers_done != b.b.bilayers_done)
-		control_out(c, "%-10s %d  ->  %d done", "bilayers", a.b.bilayers_done,
+		reader_print(c, "%-10s %d  ->  %d done", "bilayers", a.b.bilayers_done,
 		    b.b.bilayers_done);
-	control_out(c, "solutions (lot, dips, exposure):");
+	reader_print(c, "solutions (lot, dips, exposure):");
 	for (i = 0; i < a.sol_count; i++) {
 		const struct db_solution *x = &a.sol[i], *y = NULL;
 		for (j = 0; j < b.sol_count; j++)
 			if (strcmp(b.sol[j].name, x->name) == 0)
 				y = &b.sol[j];
 		if (y == NULL) {
-			control_out(c, "  %-14s only in the first batch", x->name);
+			reader_print(c, "  %-14s only in the first batch", x->name);
 			continue;
 		}
 		/*
@@ -638,30 +642,30 @@ hist_compare(struct lbld *l, struct control_client *c, const struct control_requ
 		exposure_a = hist_dwell_s(&a, x->name);
 		exposure_b = hist_dwell_s(&b, x->name);
 		same = fabs(exposure_a - exposure_b) <= tolerance_s + resolution_s;
-		control_out(c, "  %-14s %s%s%s, %d%s%d dips, %.0f%s%.0f s exposure%s", x->name,
+		reader_print(c, "  %-14s %s%s%s, %d%s%d dips, %.0f%s%.0f s exposure%s", x->name,
 		    x->lot, strcmp(x->lot, y->lot) ? " -> " : "", strcmp(x->lot, y->lot) ? y->lot :
 		    "", x->dips, x->dips != y->dips ? " -> " : "=", y->dips, exposure_a,
 		    same ? "=" : " -> ", same ? exposure_a : exposure_b,
 		    strcmp(x->lot, y->lot) ? "   (lot changed)" : "");
 	}
-	control_out(c, "thickness: estimated %.1f -> %.1f nm, measured %s -> %s nm",
+	reader_print(c, "thickness: estimated %.1f -> %.1f nm, measured %s -> %s nm",
 	    a.b.thickness_estimated_nm, b.b.thickness_estimated_nm,
 	    hist_nm(a.b.thickness_measured_nm, nm_a, sizeof(nm_a)),
 	    hist_nm(b.b.thickness_measured_nm, nm_b, sizeof(nm_b)));
 	for (i = 0; i < a.bilayer_count && i < b.bilayer_count; i++)
 		if (!isnan(a.measured[i]) || !isnan(b.measured[i]))
-			control_out(c, "  bilayer %2d measured %6s -> %6s nm", i + 1,
+			reader_print(c, "  bilayer %2d measured %6s -> %6s nm", i + 1,
 			    hist_nm(a.measured[i], nm_a, sizeof(nm_a)),
 			    hist_nm(b.measured[i], nm_b, sizeof(nm_b)));
-	control_out(c, "step timing beyond %.1f s (recipe time):", tolerance_s);
+	reader_print(c, "step timing beyond %.1f s (recipe time):", tolerance_s);
 	hist_compare_steps(c, &a, &b, tolerance_s);
-	control_out(c, "events:");
+	reader_print(c, "events:");
 	for (i = 0; hist_event_kinds[i]; i++)
 		if ((a.events[i] || b.events[i]) && strcmp(hist_event_kinds[i], "info") != 0)
-			control_out(c, "  %-10s %d -> %d", hist_event_kinds[i], a.events[i], b.events[i]);
+			reader_print(c, "  %-10s %d -> %d", hist_event_kinds[i], a.events[i], b.events[i]);
 	hist_batch_free(&a);
 	hist_batch_free(&b);
-	control_finish(c, 0, " ");
+	reader_end(c, 0, " ");
 }
 
 /* ---- export ---- */
@@ -710,7 +714,7 @@ hist_export_step(void *arg, const struct db_step *s)
 		hist_json_str(ph, sizeof(ph), s->phase);
 		hist_json_str(oc, sizeof(oc), s->outcome);
 		hist_json_str(utc, sizeof(utc), s->actual_start_utc);
-		control_out(e->c, "%s{\"seq\":%d,\"bilayer\":%d,\"phase\":%s,\"kind\":%s,"
+		reader_print(e->c, "%s{\"seq\":%d,\"bilayer\":%d,\"phase\":%s,\"kind\":%s,"
 		    "\"station\":%s,\"solution\":%s,\"planned_start_ms\":%lld,"
 		    "\"planned_duration_ms\":%lld,\"actual_start_utc\":%s,\"actual_start_ms\":%lld,"
 		    "\"actual_duration_ms\":%lld,\"motion_ms\":%lld,\"dwell_ms\":%lld,"
@@ -726,7 +730,7 @@ hist_export_step(void *arg, const struct db_step *s)
 		hist_csv_field(op, sizeof(op), b->operator_name);
 		hist_csv_field(st, sizeof(st), s->station);
 		hist_csv_field(sol, sizeof(sol), s->solution);
-		control_out(e->c, "%lld,%s,%s,%s,%s,%s,%s,%g,%d,%d,%s,%s,%s,%s,%lld,%lld,%s,%lld,"
+		reader_print(e->c, "%lld,%s,%s,%s,%s,%s,%s,%g,%d,%d,%s,%s,%s,%s,%lld,%lld,%s,%lld,"
 		    "%lld,%lld,%lld,%s", (long long)b->id, r, v, b->recipe_sha256, sub, op, b->state,
 		    b->time_scale, s->seq, s->bilayer, s->phase, s->kind, st, sol,
 		    (long long)s->planned_start_ms, (long long)s->planned_duration_ms,
@@ -735,7 +739,7 @@ hist_export_step(void *arg, const struct db_step *s)
 		    (long long)s->dwell_ms, s->outcome);
 	}
 	e->first = 0;
-	return 0;
+	return reader_cancelled(e->c);
 }
 
 static int
@@ -746,10 +750,10 @@ hist_export_bilayer(void *arg, const struct db_bilayer *bl)
 
 	hist_json_num(est, sizeof(est), bl->thickness_estimated_nm);
 	hist_json_num(mea, sizeof(mea), bl->thickness_measured_nm);
-	control_out(e->c, "%s{\"n\":%d,\"ended_at\":\"%s\",\"thickness_estimated_nm\":%s,"
+	reader_print(e->c, "%s{\"n\":%d,\"ended_at\":\"%s\",\"thickness_estimated_nm\":%s,"
 	    "\"thickness_measured_nm\":%s}", e->first ? "" : ",", bl->n, bl->ended_at, est, mea);
 	e->first = 0;
-	return 0;
+	return reader_cancelled(e->c);
 }
 
 static int
@@ -771,26 +775,26 @@ hist_export_batch(void *arg, const struct db_batch *b)
 		hist_json_str(t0, sizeof(t0), b->started_at);
 		hist_json_str(t1, sizeof(t1), b->ended_at);
 		hist_json_str(cause, sizeof(cause), b->failure_cause);
-		control_out(e->c, "%s{\"id\":%lld,\"recipe\":%s,\"recipe_version\":%s,"
+		reader_print(e->c, "%s{\"id\":%lld,\"recipe\":%s,\"recipe_version\":%s,"
 		    "\"recipe_sha256\":%s,\"substrate\":%s,\"operator\":%s,\"state\":%s,"
 		    "\"started_at\":%s,\"ended_at\":%s,\"bilayers_target\":%d,\"bilayers_done\":%d,"
 		    "\"time_scale\":%g,\"failure_cause\":%s,\"steps\":[", e->first ? "" : ",",
 		    (long long)b->id, r, v, sha, sub, op, st, t0, t1, b->bilayers_target,
 		    b->bilayers_done, b->time_scale, cause);
 		db_steps(e->l_db, b->id, hist_export_step, &inner);
-		control_out(e->c, "],\"bilayers\":[");
+		reader_print(e->c, "],\"bilayers\":[");
 		inner.first = 1;
 		db_bilayers(e->l_db, b->id, hist_export_bilayer, &inner);
-		control_out(e->c, "]}");
+		reader_print(e->c, "]}");
 	} else {
 		db_steps(e->l_db, b->id, hist_export_step, &inner);
 	}
 	e->first = 0;
-	return 0;
+	return reader_cancelled(e->c);
 }
 
 static void
-hist_export(struct lbld *l, struct control_client *c, const struct control_request *req)
+hist_export(struct db *db, struct reader_reply *c, const struct control_request *req)
 {
 	struct db_history_filter f;
 	struct hist_export e;
@@ -806,32 +810,32 @@ hist_export(struct lbld *l, struct control_client *c, const struct control_reque
 			json = strcmp(req->argv[i], "json") == 0 ? 1 :
 			    strcmp(req->argv[i], "csv") == 0 ? 0 : -2;
 		} else if ((id = atoll(req->argv[i])) <= 0) {
-			control_finish(c, 2, "export: unexpected '%s'", req->argv[i]);
+			reader_end(c, 2, "export: unexpected '%s'", req->argv[i]);
 			return;
 		}
 	}
 	if (json < 0 || (all == (id != 0))) {
-		control_finish(c, 2, "usage: export ID|--all --format csv|json");
+		reader_end(c, 2, "usage: export ID|--all --format csv|json");
 		return;
 	}
 	memset(&e, 0, sizeof(e));
 	e.c = c;
 	e.json = json;
 	e.first = 1;
-	e.l_db = l->db;
+	e.l_db = db;
 	/* refuse a missing batch before any output: stdout stays empty on error */
-	if (!all && db_batch_get(l->db, id, &b) != 0) {
-		control_finish(c, 2, "no batch %lld", (long long)id);
+	if (!all && db_batch_get(db, id, &b) != 0) {
+		reader_end(c, 2, "no batch %lld", (long long)id);
 		return;
 	}
 	if (json)
-		control_out(c, "[");
+		reader_print(c, "[");
 	else
-		control_out(c, "%s", HIST_CSV_COLUMNS);
+		reader_print(c, "%s", HIST_CSV_COLUMNS);
 	if (all) {
 		memset(&f, 0, sizeof(f));
-		if (db_history(l->db, &f, hist_export_batch, &e) == -1) {
-			control_finish(c, 1, "the database could not list batches");
+		if (db_history(db, &f, hist_export_batch, &e) == -1) {
+			reader_end(c, 1, "the database could not list batches");
 			return;
 		}
 	} else {
@@ -839,8 +843,8 @@ hist_export(struct lbld *l, struct control_client *c, const struct control_reque
 		db_batch_row_free(&b);
 	}
 	if (json)
-		control_out(c, "]");
-	control_finish(c, 0, " ");
+		reader_print(c, "]");
+	reader_end(c, 0, " ");
 }
 
 /* series ID: "n estimated_nm measured_nm" per bilayer (NaN: none), for lblctl plot. */
@@ -848,47 +852,54 @@ static int
 hist_series_row(void *arg, const struct db_bilayer *bl)
 {
 	if (isnan(bl->thickness_measured_nm))
-		control_out(arg, "%d %.4f NaN", bl->n, bl->thickness_estimated_nm);
+		reader_print(arg, "%d %.4f NaN", bl->n, bl->thickness_estimated_nm);
 	else
-		control_out(arg, "%d %.4f %.4f", bl->n, bl->thickness_estimated_nm,
+		reader_print(arg, "%d %.4f %.4f", bl->n, bl->thickness_estimated_nm,
 		    bl->thickness_measured_nm);
-	return 0;
+	return reader_cancelled(arg);
 }
 
 static void
-hist_series(struct lbld *l, struct control_client *c, const struct control_request *req)
+hist_series(struct db *db, struct reader_reply *c, const struct control_request *req)
 {
 	struct db_batch b;
 	int64_t id = req->argc == 2 ? atoll(req->argv[1]) : 0;
 
-	if (id <= 0 || db_batch_get(l->db, id, &b) != 0) {
-		control_finish(c, 2, "series: no batch %s", req->argc > 1 ? req->argv[1] : "given");
+	if (id <= 0 || db_batch_get(db, id, &b) != 0) {
+		reader_end(c, 2, "series: no batch %s", req->argc > 1 ? req->argv[1] : "given");
 		return;
 	}
-	control_out(c, "# batch %lld %s@%s %s", (long long)id, b.recipe_name, b.recipe_version,
+	reader_print(c, "# batch %lld %s@%s %s", (long long)id, b.recipe_name, b.recipe_version,
 	    b.substrate ? b.substrate : "");
 	db_batch_row_free(&b);
-	if (db_bilayers(l->db, id, hist_series_row, c) == -1)
-		control_finish(c, 1, "the database could not read batch %lld", (long long)id);
+	if (db_bilayers(db, id, hist_series_row, c) == -1)
+		reader_end(c, 1, "the database could not read batch %lld", (long long)id);
 	else
-		control_finish(c, 0, " ");
+		reader_end(c, 0, " ");
 }
 
+/*
+ * The reader's work (reader_work): one request, answered in the reader
+ * thread from its read-only connection. Every reply ends with reader_end.
+ */
 void
-history_request(struct lbld *l, struct control_client *c, const struct control_request *req)
+history_run(void *arg, struct db *db, struct reader_reply *c, int argc, char **argv)
 {
-	const char *cmd = req->argv[0];
+	struct control_request request = { argc, argv, NULL, 0 };
+	const struct control_request *req = &request;
+	const char *cmd = argv[0];
 
+	(void)arg;
 	if (strcmp(cmd, "history") == 0)
-		hist_history(l, c, req);
+		hist_history(db, c, req);
 	else if (strcmp(cmd, "show") == 0)
-		hist_show(l, c, req);
+		hist_show(db, c, req);
 	else if (strcmp(cmd, "compare") == 0)
-		hist_compare(l, c, req);
+		hist_compare(db, c, req);
 	else if (strcmp(cmd, "export") == 0)
-		hist_export(l, c, req);
+		hist_export(db, c, req);
 	else if (strcmp(cmd, "series") == 0)
-		hist_series(l, c, req);
+		hist_series(db, c, req);
 	else
-		control_finish(c, 2, "unknown command '%s'", cmd);
+		reader_end(c, 2, "unknown command '%s'", cmd);
 }

@@ -10,6 +10,7 @@
 #include "act.h"
 #include "control.h"
 #include "loop.h"
+#include "reader.h"
 #include "rig.h"
 #include "run.h"
 
@@ -33,6 +34,7 @@ struct lbld {
 	struct act *act;
 	struct run *run;
 	struct control *control;
+	struct reader *reader;		/* answers the reads of the batch record */
 	double time_scale;
 	int64_t followed_batch;		/* the batch --wait followers wait for */
 	/* what the last notify said, so each operator wait is told to --wait once */
@@ -50,8 +52,10 @@ struct lbld {
 void lbld_request(void *arg, struct control_client *client, const struct control_request *req);
 /* Sends the status to followers and to systemd; ends --wait followers when a batch ends. */
 void lbld_notify(void *arg, const struct run_status *status);
-/* history, show (daemon/history.c): the batch record. */
-void history_request(struct lbld *l, struct control_client *client,
-    const struct control_request *req);
+/*
+ * history, show, compare, export, series (daemon/history.c): the batch
+ * record, read in the reader thread (a reader_work; arg is unused).
+ */
+void history_run(void *arg, struct db *db, struct reader_reply *reply, int argc, char **argv);
 
 #endif

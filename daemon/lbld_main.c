@@ -528,6 +528,10 @@ main(int argc, char **argv)
 
 	if (db_set_busy_timeout(l.db, 0) == -1)
 		fatalx("cannot set up the database %s", db_path);
+	/* after the signal mask is set: the reader thread inherits it */
+	if ((l.reader = reader_open(l.loop, db_path, history_run, NULL,
+	    READER_STALL_MS)) == NULL)
+		fatalx("cannot start the reader of the batch record");
 	if ((l.control = control_open(l.loop, socket_path, lbld_request, &l)) == NULL)
 		fatalx("cannot listen on %s", socket_path);
 	if (loop_add_fd(l.loop, signal_fd, EPOLLIN, lbld_signal, &l) == -1)
@@ -548,6 +552,8 @@ main(int argc, char **argv)
 	notify_close();
 	loop_del_fd(l.loop, signal_fd);
 	close(signal_fd);
+	/* before the socket closes, so waiting readers hear that lbld is stopping */
+	reader_close(l.reader);
 	control_close(l.control);
 	run_free(l.run);
 	record_free(l.record);

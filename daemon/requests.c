@@ -1039,7 +1039,7 @@ lbld_request(void *arg, struct control_client *c, const struct control_request *
 	else if (strcmp(cmd, "history") == 0 || strcmp(cmd, "show") == 0 ||
 	    strcmp(cmd, "compare") == 0 || strcmp(cmd, "export") == 0 ||
 	    strcmp(cmd, "series") == 0)
-		history_request(l, c, req);
+		reader_submit(l->reader, c, req);
 	else
 		control_finish(c, 2, "unknown command '%s'", cmd);
 }

@@ -279,6 +279,50 @@ db_open_version(const char *path, int target_version, struct db **dbp)
 }
 
 int
+db_open_readonly(const char *path, struct db **dbp)
+{
+	struct db *db;
+	int rc, v;
+
+	*dbp = NULL;
+	if ((db = calloc(1, sizeof(*db))) == NULL || (db->path = strdup(path)) == NULL) {
+		log_warn("database %s", path);
+		free(db);
+		return -1;
+	}
+	rc = sqlite3_open_v2(path, &db->sql, SQLITE_OPEN_READONLY, NULL);
+	if (rc != SQLITE_OK) {
+		int sys = db->sql ? sqlite3_system_errno(db->sql) : 0;
+
+		log_warnx("database %s: cannot open for reading: %s%s%s", path,
+		    db->sql ? sqlite3_errmsg(db->sql) : sqlite3_errstr(rc), sys ? ": " : "",
+		    sys ? strerror(sys) : "");
+		db_close(db);
+		return -1;
+	}
+	sqlite3_extended_result_codes(db->sql, 1);
+	if (sqlite3_busy_timeout(db->sql, DB_BUSY_TIMEOUT_MS) != SQLITE_OK) {
+		db_fail(db, "setting the busy timeout");
+		goto fail;
+	}
+	/* the same small page cache as the writer's (see db_configure) */
+	if (db_exec(db, "PRAGMA cache_size = -" DB_CACHE_KIB, "sizing the page cache") == -1 ||
+	    db_exec(db, "PRAGMA query_only = 1", "making the connection read-only") == -1 ||
+	    db_user_version(db, &v) == -1)
+		goto fail;
+	if (v != DB_SCHEMA_VERSION) {
+		log_warnx("database %s has schema version %d, not %d: not reading it", path, v,
+		    DB_SCHEMA_VERSION);
+		goto fail;
+	}
+	*dbp = db;
+	return 0;
+fail:
+	db_close(db);
+	return -1;
+}
+
+int
 db_open(const char *path, struct db **dbp)
 {
 	return db_open_version(path, DB_SCHEMA_VERSION, dbp);

@@ -44,6 +44,15 @@ int db_open(const char *path, struct db **dbp);
  */
 int db_open_version(const char *path, int target_version, struct db **dbp);
 
+/*
+ * Opens an existing database at path for reading only: a second connection
+ * beside the writer's, for a thread that answers reads (WAL lets it read
+ * while the writer commits). Nothing is created, migrated or written
+ * (PRAGMA query_only); the schema must be DB_SCHEMA_VERSION. Only the read
+ * functions may be called on the handle; a write fails (logged).
+ */
+int db_open_readonly(const char *path, struct db **dbp);
+
 /* Closes the handle and its cached statements; NULL is allowed. */
 void db_close(struct db *db);
 

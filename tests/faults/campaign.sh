@@ -10,6 +10,9 @@
 #     signals (HUP, USR1, ALRM, USR2) and reloads, SIGTERM while parking
 #     after abort, e-stop and interlock then lblctl park, a second lbld, a
 #     lift fault then a new batch
+#   readers (case_readers.sh): every read's output unchanged; clients hanging
+#     up mid-export; an e-stop and the watchdog while 20 clients read 10,000
+#     batches
 #   the safety net (case_safety_net.sh): kill -9 then lbl-safe, a device's
 #     own communication-loss timeout
 #   another process holds the database's write lock (case_dblock.sh): e-stop
@@ -189,6 +192,7 @@ end_case
 
 # ---- what operators, systemd and package managers do ----
 . "$LBL_TOP/tests/faults/case_stops.sh"
+. "$LBL_TOP/tests/faults/case_readers.sh"
 . "$LBL_TOP/tests/faults/case_plans.sh"
 . "$LBL_TOP/tests/faults/case_dblock.sh"
 . "$LBL_TOP/tests/faults/case_bus.sh"

@@ -1,0 +1,166 @@
+# Fault campaign cases: readers of the batch record against the safety path
+# (issue 14; sourced by campaign.sh, after case_stops.sh, whose helpers it
+# uses). Reads run in lbld's reader thread, never in its event loop, so:
+#   - their output is byte for byte what lbld printed before (checksums
+#     taken from the build before the reader thread, on a fixed record);
+#   - a client that hangs up mid-export leaves lbld well (no leak at exit);
+#   - on a record of 10,000 batches, 20 clients exporting everything,
+#     comparing two 3,900-line recipes and listing history do not delay an
+#     e-stop beyond READERS_ESTOP_MS (every pump off, the batch failed),
+#     nor the systemd watchdog's pings (each gap under WATCHDOG_USEC);
+#   - export --all streams: lbld's memory grows by far less than the reply.
+readers_py=/usr/bin/python3
+readers_helper="$LBL_TOP/tests/faults/readers.py"
+READERS_ESTOP_MS=${READERS_ESTOP_MS:-500}
+# The record every checksum below was taken on: 300 batches ending two days
+# before this instant (2026-11-29T...).
+readers_end_s=1796000000
+
+# ---- the output of every read, byte for byte; a client that hangs up ----
+begin_case
+name="reads: output unchanged, a client hanging up mid-export"
+mkdir -p "$LBL_TMP/readers-fixed"
+if "$LBL_BUILD/tests/lbl-histgen" "$LBL_TMP/readers-fixed/lbl.db" 300 $readers_end_s >/dev/null &&
+    start_rig readers-fixed 100; then
+	# sha256 of stdout, exit status, request; from lbld before the reader thread
+	while read -r want rc_want req; do
+		# shellcheck disable=SC2086
+		"$ctl" $req >"$dir/out" 2>"$dir/err"
+		rc=$?
+		got=$(sha256sum <"$dir/out" | cut -d' ' -f1)
+		[ "$got" = "$want" ] && [ "$rc" = "$rc_want" ] && pass "$name: $req: the same bytes" ||
+		    fail "$name: $req: the same bytes" "exit $rc (want $rc_want), $(wc -c <"$dir/out") bytes, sha256 $got: $(head -c 200 "$dir/err")"
+	done <<'EOF'
+01a18c9d2e0a53060842a1e82d5785982429e0bcf8954bacb787456bab2f2999 0 export --all --format json
+1f464bb42ea577eaf556d3a305692e0dbef00455608dff1cafb690214b1c5ab5 0 export --all --format csv
+d5ccbb3a1e57803af2a385022478527afeb856177a09c50194d5ea870c3a5566 0 export 150 --format json
+5f1b6cb3099cfc9e5b9f70a7d6a15c4673215c4c6dbc33b405e1b16a2b7e0a3a 0 export 150 --format csv
+5f20506d725fe6c63e690c3d4293bd9c763bc178ca6443cf3ccbf9003a4b1e9f 0 history
+4d13013b4c49407af51079ae1c78a1e475a816ec04b426dfc8590bd85dd61e7a 0 history --json
+ae02d7a9897bcc6b088c9df9da2995ac6aa18f139b7f734e4f8ad85f733ff38a 0 history --state failed --limit 5
+f52a1f88bed74a8ee070e2f1c0fbf9f681bafd086b7c22769e6eb474eb49e3a0 0 show 150
+d54f3a8da4581a1fd0c8db529dbb1992432b061ffaf418b6624332384b5a8062 0 show 150 --json
+e7f7e82a77de65fe30b3d46820936367e90a836b762543b13a130deb9ca9bf84 0 show 150 --recipe
+a51bbf57c6aa89b2e363f9caea173a6d57a649710991ba388dd8bc538cabe763 0 compare 10 20
+081b1c10f759d73b038a4caa0ab9c56c8b72a1c6ccccd29f9b9e5d00d047de02 0 compare 3 250
+8edf34385ba0412c7237575fe4c4e8d7ffa99c95f0659fa83a88b3063f344b8e 0 series 150
+e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855 2 show 99999
+e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855 2 export 0 --format csv
+EOF
+	# five clients hang up after 100 KiB of a 9.6 MB export; lbld answers on
+	cuts=0
+	for k in 1 2 3 4 5; do
+		$readers_py "$readers_helper" cut "$LBL_SOCKET" 102400 >/dev/null && cuts=$((cuts + 1))
+	done
+	[ $cuts = 5 ] && "$ctl" status >/dev/null && "$ctl" export 150 --format csv >/dev/null &&
+	    pass "$name: 5 clients hung up mid-export, lbld answers on" ||
+	    fail "$name: clients hanging up mid-export" "$cuts of 5 cut, status: $("$ctl" status 2>&1 | head -1)"
+	settled "$name"
+	stop_rig
+	sanitizer_clean "$LBL_TMP/lbld.err" "$name: lbld (leaks at exit)"
+fi
+end_case
+
+# ---- the e-stop and the watchdog while 20 clients read 10,000 batches ----
+begin_case
+name="e-stop under 20 readers"
+mkdir -p "$LBL_TMP/readers"
+dir="$LBL_TMP/readers"
+"$LBL_BUILD/tests/lbl-histgen" "$dir/lbl.db" 10000 >/dev/null || fail "$name" "lbl-histgen failed"
+# two recipes of 3,900 lines that differ in a few, for compare (batches of recipes 1 and 2)
+$readers_py - "$dir/lbl.db" <<'PY'
+import sqlite3, sys
+con = sqlite3.connect(sys.argv[1])
+lines = ["  - dip: {solution: s%d, dwell: %dmin}" % (i, i % 7 + 1) for i in range(3900)]
+a = "\n".join(["name: big", "cycle:"] + lines) + "\n"
+lines[1200] = "  - dip: {solution: s1200, dwell: 9min}"
+lines.insert(2500, "  - wait: 1min")
+b = "\n".join(["name: big", "cycle:"] + lines) + "\n"
+con.execute("update recipes set yaml = ? where id = 1", (a,))
+con.execute("update recipes set yaml = ? where id = 2", (b,))
+con.commit()
+PY
+big_a=$(sqlite3 "$dir/lbl.db" "select min(id) from batches where recipe_id = 1")
+big_b=$(sqlite3 "$dir/lbl.db" "select min(id) from batches where recipe_id = 2")
+# a recipe whose silver dip stirs, so a pump runs when the e-stop comes
+sed 's/^      first_cycle: {dwell: 10min}.*/&\n      agitation: 100 rpm/' "$recipe" >"$dir/stir.yaml"
+# systemd's side: the watchdog asks for a ping every second (lbld pings every
+# 0.5 s). Under ASan, freed memory is quarantined (256 MB by default) and
+# would count as growth of lbld's resident memory: 16 MB is plenty here.
+$readers_py "$readers_helper" notify "$dir/notify.sock" "$dir/pings" 600 &
+NOTIFY_PID=$!; LBL_PIDS="$LBL_PIDS $NOTIFY_PID"
+wait_for 5 test -S "$dir/notify.sock"
+LBLD_ENV="NOTIFY_SOCKET=$dir/notify.sock WATCHDOG_USEC=1000000 ASAN_OPTIONS=quarantine_size_mb=16"
+estop_in="$LBL_TMP/gpio/pinctrl-bcm2711/GPIO27.in"
+# readers_estop BATCH: presses the e-stop while the stirrer runs; "PUMPS_MS FAILED_MS"
+readers_estop() {
+	$readers_py "$readers_helper" estop "$estop_in" "$SIMCTL" "$db" "$1" stir-ag stir-cnt fill-1 drain-1
+}
+if start_rig readers 100; then
+	LBLD_ENV=
+	batch=$(($(q "select max(id) from batches") + 1))
+	# idle: the same e-stop with no reader
+	"$ctl" run "$dir/stir.yaml" --operator campaign >/dev/null 2>&1 || fail "$name" "run refused"
+	idle=$(readers_estop $batch)
+	echo "info: e-stop idle (10,000 batches on record): every pump off in $(echo "$idle" | cut -d' ' -f1) ms, batch failed in $(echo "$idle" | cut -d' ' -f2) ms"
+	printf '1\n' >"$estop_in"
+	"$ctl" park >/dev/null 2>&1 || fail "$name: park after the idle e-stop" "refused"
+	wait_for 30 parked || fail "$name: park after the idle e-stop" "lift at $(lift_at) mm"
+	wait_for 10 sh -c "\"$ctl\" status | grep -q '^substrate: parked'"
+	# the load: 20 clients, and the batch running under it
+	rm -f "$dir/stop"
+	$readers_py "$readers_helper" load 20 120 "$dir/stop" "$ctl" "$big_a" "$big_b" \
+	    >"$dir/load.out" 2>"$dir/load.err" &
+	LOAD_PID=$!; LBL_PIDS="$LBL_PIDS $LOAD_PID"
+	load_from=$($readers_py -c 'import time; print("%.1f" % (time.monotonic() * 1000))')
+	sleep 2
+	batch=$((batch + 1))
+	"$ctl" run "$dir/stir.yaml" --operator campaign >/dev/null 2>&1 || fail "$name" "run refused under load"
+	busy=$(readers_estop $batch)
+	pumps_ms=$(echo "$busy" | cut -d' ' -f1 | cut -d. -f1)
+	failed_ms=$(echo "$busy" | cut -d' ' -f2 | cut -d. -f1)
+	echo "info: e-stop under 20 readers: every pump off in $pumps_ms ms, batch failed in $failed_ms ms (idle: $idle)"
+	[ "${pumps_ms:--1}" -ge 0 ] && [ "$pumps_ms" -lt "$READERS_ESTOP_MS" ] &&
+	    pass "$name: every pump off within $READERS_ESTOP_MS ms ($pumps_ms ms)" ||
+	    fail "$name: every pump off within $READERS_ESTOP_MS ms" "$busy"
+	[ "${failed_ms:--1}" -ge 0 ] && [ "$failed_ms" -lt "$READERS_ESTOP_MS" ] &&
+	    pass "$name: batch failed within $READERS_ESTOP_MS ms ($failed_ms ms)" ||
+	    fail "$name: batch failed within $READERS_ESTOP_MS ms" "$busy"
+	q "select failure_cause from batches where id=$batch" | grep -q "e-stop 'estop' engaged" &&
+	    pass "$name: the e-stop named as the cause" ||
+	    fail "$name: the e-stop named as the cause" "$(q "select failure_cause from batches where id=$batch")"
+	sleep 3		# pings under load after the e-stop too
+	touch "$dir/stop"
+	wait "$LOAD_PID"
+	echo "info: readers under load: $(cat "$dir/load.out")"
+	# one reader, first come first served: an export of everything holds
+	# the queue for seconds, so not every kind need have finished; none
+	# may have failed (the ones still waiting at the end were hung up)
+	grep -Eq '^export:[0-9]+ ok 0 failed compare:[0-9]+ ok 0 failed history:[0-9]+ ok 0 failed$' "$dir/load.out" &&
+	    [ "$(grep -Eo '[0-9]+ ok' "$dir/load.out" | awk '{n += $1} END {print n}')" -gt 0 ] &&
+	    pass "$name: reads answered meanwhile, none failed" ||
+	    fail "$name: reads answered meanwhile, none failed" "$(cat "$dir/load.out") $(head -3 "$dir/load.err")"
+	gaps=$($readers_py "$readers_helper" gaps "$dir/pings" "$load_from")
+	echo "info: watchdog pings under load (every 500 ms asked): $(echo "$gaps" | awk '{print $1 " gaps, p50 " $2 " ms, max " $3 " ms"}')"
+	max_gap=$(echo "$gaps" | cut -d' ' -f3)
+	[ "$(echo "$gaps" | cut -d' ' -f1)" -ge 5 ] && [ "$max_gap" -ge 0 ] && [ "$max_gap" -lt 1000 ] &&
+	    pass "$name: watchdog pings kept their period (max gap $max_gap ms < WATCHDOG_USEC)" ||
+	    fail "$name: watchdog pings kept their period" "$gaps"
+	# export --all alone: the reply streams, lbld's memory stays bounded
+	er=$($readers_py "$readers_helper" export_rss "$ctl" "$LBLD_PID")
+	er_s=$(echo "$er" | cut -d' ' -f1) er_bytes=$(echo "$er" | cut -d' ' -f2)
+	er_before=$(echo "$er" | cut -d' ' -f3) er_peak=$(echo "$er" | cut -d' ' -f4)
+	echo "info: export --all --format json of 10,000 batches: $er_bytes bytes in $er_s s; lbld resident $er_before kB before, $er_peak kB at most during it"
+	[ "${er_bytes:-0}" -gt 100000000 ] && [ $((er_peak - er_before)) -lt 65536 ] &&
+	    pass "$name: export --all streams (lbld grew $((er_peak - er_before)) kB for $((er_bytes / 1048576)) MiB)" ||
+	    fail "$name: export --all streams" "$er"
+	printf '1\n' >"$estop_in"
+	settled "$name"
+	record_whole $batch && pass "$name: the failed batch's record whole" ||
+	    fail "$name: the failed batch's record whole" "a step missing, repeated or left open"
+	stop_rig
+	sanitizer_clean "$LBL_TMP/lbld.err" "$name: lbld"
+fi
+LBLD_ENV=
+kill "$NOTIFY_PID" 2>/dev/null
+end_case 2
