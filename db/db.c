@@ -233,43 +233,53 @@ db_configure(struct db *db)
 	return 0;
 }
 
-int
-db_open_version(const char *path, int target_version, struct db **dbp)
+/*
+ * A new handle on path opened with SQLite's flags, extended result codes
+ * on; NULL (logged, how naming what the opening was for) on failure. The
+ * record is a regular file: SQLite would open /dev/null and put a
+ * world-writable "-journal" beside it, or block on a FIFO.
+ */
+static struct db *
+db_connect(const char *path, int flags, const char *how)
 {
 	struct stat st;
 	struct db *db;
-	int rc;
+	int rc, sys;
+
+	if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
+		log_warnx("database %s: not a regular file", path);
+		return NULL;
+	}
+	if ((db = calloc(1, sizeof(*db))) == NULL || (db->path = strdup(path)) == NULL) {
+		log_warn("database %s", path);
+		free(db);
+		return NULL;
+	}
+	rc = sqlite3_open_v2(path, &db->sql, flags, NULL);
+	if (rc != SQLITE_OK) {
+		sys = db->sql ? sqlite3_system_errno(db->sql) : 0;
+		log_warnx("database %s: cannot open%s: %s%s%s", path, how,
+		    db->sql ? sqlite3_errmsg(db->sql) : sqlite3_errstr(rc), sys ? ": " : "",
+		    sys ? strerror(sys) : "");
+		db_close(db);
+		return NULL;
+	}
+	sqlite3_extended_result_codes(db->sql, 1);
+	return db;
+}
+
+int
+db_open_version(const char *path, int target_version, struct db **dbp)
+{
+	struct db *db;
 
 	*dbp = NULL;
 	if (target_version < 0 || target_version > DB_SCHEMA_VERSION) {
 		log_warnx("database %s: no schema version %d", path, target_version);
 		return -1;
 	}
-	if ((db = calloc(1, sizeof(*db))) == NULL || (db->path = strdup(path)) == NULL) {
-		log_warn("database %s", path);
-		free(db);
+	if ((db = db_connect(path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, "")) == NULL)
 		return -1;
-	}
-	/*
-	 * The record is a regular file: SQLite would open /dev/null and put a
-	 * world-writable "-journal" beside it, or block on a FIFO.
-	 */
-	if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
-		log_warnx("database %s: not a regular file", path);
-		db_close(db);
-		return -1;
-	}
-	rc = sqlite3_open_v2(path, &db->sql, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
-	if (rc != SQLITE_OK) {
-		int sys = db->sql ? sqlite3_system_errno(db->sql) : 0;
-
-		log_warnx("database %s: cannot open: %s%s%s", path,
-		    db->sql ? sqlite3_errmsg(db->sql) : sqlite3_errstr(rc), sys ? ": " : "",
-		    sys ? strerror(sys) : "");
-		db_close(db);
-		return -1;
-	}
-	sqlite3_extended_result_codes(db->sql, 1);
 	if (db_configure(db) == -1 || db_migrate(db, target_version) == -1) {
 		db_close(db);
 		return -1;
@@ -282,25 +292,11 @@ int
 db_open_readonly(const char *path, struct db **dbp)
 {
 	struct db *db;
-	int rc, v;
+	int v;
 
 	*dbp = NULL;
-	if ((db = calloc(1, sizeof(*db))) == NULL || (db->path = strdup(path)) == NULL) {
-		log_warn("database %s", path);
-		free(db);
+	if ((db = db_connect(path, SQLITE_OPEN_READONLY, " for reading")) == NULL)
 		return -1;
-	}
-	rc = sqlite3_open_v2(path, &db->sql, SQLITE_OPEN_READONLY, NULL);
-	if (rc != SQLITE_OK) {
-		int sys = db->sql ? sqlite3_system_errno(db->sql) : 0;
-
-		log_warnx("database %s: cannot open for reading: %s%s%s", path,
-		    db->sql ? sqlite3_errmsg(db->sql) : sqlite3_errstr(rc), sys ? ": " : "",
-		    sys ? strerror(sys) : "");
-		db_close(db);
-		return -1;
-	}
-	sqlite3_extended_result_codes(db->sql, 1);
 	if (sqlite3_busy_timeout(db->sql, DB_BUSY_TIMEOUT_MS) != SQLITE_OK) {
 		db_fail(db, "setting the busy timeout");
 		goto fail;
