@@ -99,6 +99,18 @@ failed_soon() { # SECONDS: batch 1 is failed within SECONDS
 	wait_for "$1" sh -c "[ \"\$(sqlite3 '$db' 'select state from batches where id=1')\" = failed ]"
 }
 # settled NAME: the checks every case ends with
+# park_released NAME: the operator's 'lblctl park' after releasing an e-stop
+# or interlock. lbld sees the release at its next read of the input, so the
+# first park may still be refused ("release it first"); an operator tries
+# again, and so does this, for up to 10 s. Fails naming the last refusal.
+park_released() {
+	if ! wait_for 10 "$ctl" park; then
+		fail "$1: park after release" "refused: $("$ctl" park 2>&1)"
+		return 1
+	fi
+	return 0
+}
+
 settled() {
 	why=$(wait_for 10 outputs_safe && echo ok || outputs_safe)
 	[ "$why" = ok ] && pass "$1: outputs safe" || fail "$1: outputs safe" "$why"

@@ -76,9 +76,8 @@ bus_estop_case() {
 		    fail "$name: state safe ends" "$("$ctl" status | tr '\n' '|')"
 		simctl clear fill-1 >/dev/null
 		printf '1\n' >"$LBL_TMP/gpio/pinctrl-bcm2711/GPIO27.in"
-		sleep 0.1
-		"$ctl" park >/dev/null 2>&1 || fail "$name: park after release" "refused"
-		wait_for 20 parked || fail "$name: park after release" "lift at $(lift_at) mm, transfer at $(transfer_at) mm"
+		park_released "$name" &&
+		    wait_for 20 parked || fail "$name: park after release" "lift at $(lift_at) mm, transfer at $(transfer_at) mm"
 		settled "$name"
 	fi
 	stop_rig

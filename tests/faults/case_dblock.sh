@@ -72,8 +72,8 @@ if start_batch "$name"; then
 	wait_for 10 sh -c "[ \"\$(sqlite3 '$db' \"select count(*) from events where batch_id=1 and kind='estop'\")\" = 1 ]" &&
 	    pass "$name: the e-stop event recorded" || fail "$name: the e-stop event recorded" "none"
 	printf '1\n' >"$LBL_TMP/gpio/pinctrl-bcm2711/GPIO27.in"
-	"$ctl" park >/dev/null 2>&1
-	wait_for 20 parked || fail "$name: park" "lift at $(lift_at) mm"
+	park_released "$name" &&
+	    { wait_for 20 parked || fail "$name: park" "lift at $(lift_at) mm"; }
 	settled "$name"
 fi
 stop_rig

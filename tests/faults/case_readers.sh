@@ -104,8 +104,8 @@ if start_rig readers 100; then
 	idle=$(readers_estop $batch)
 	echo "info: e-stop idle (10,000 batches on record): every pump off in $(echo "$idle" | cut -d' ' -f1) ms, batch failed in $(echo "$idle" | cut -d' ' -f2) ms"
 	printf '1\n' >"$estop_in"
-	"$ctl" park >/dev/null 2>&1 || fail "$name: park after the idle e-stop" "refused"
-	wait_for 30 parked || fail "$name: park after the idle e-stop" "lift at $(lift_at) mm"
+	park_released "$name (idle e-stop)" &&
+	    wait_for 30 parked || fail "$name: park after the idle e-stop" "lift at $(lift_at) mm"
 	wait_for 10 sh -c "\"$ctl\" status | grep -q '^substrate: parked'"
 	# the load: 20 clients, and the batch running under it
 	rm -f "$dir/stop"
