@@ -1,6 +1,20 @@
 # lbl — layer-by-layer coating rig controller.
 #
-# Every source file outside the three mains goes into build/liblbl.a, so a new
+# The source is in layers; each may use those below it and nothing above:
+#
+#   client/  daemon/         the programs lblctl and lbld
+#   hw/simrig/  hw/safe/     the programs lbl-simrig and lbl-safe
+#   recipes/                 recipes and plans
+#   hw/drivers/              Modbus and GPIO
+#   db/                      the SQLite record
+#   hw/rig/                  the rig model: rig files and device profiles
+#   base/                    event loop, log, YAML and units, JSON, limits
+#
+# Each folder compiles with the include paths of its own layer and those
+# below (LAYER_INC), so an include of a header from above does not compile,
+# and each layer is its own archive, so a program links only the layers it
+# needs (a call upward does not link). "make layers" also refuses an
+# include by relative path ("../"), which would get round both. A new
 # module needs no Makefile edit. Dependencies come from pkg-config only.
 
 PKGS      := libmodbus libgpiod sqlite3 yaml-0.1
@@ -22,7 +36,7 @@ CFLAGS   ?= -O2 -g
 # library API used here carries an off_t.
 CFLAGS   += -std=c11 -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
             -Wmissing-prototypes -Wno-missing-field-initializers -fno-common \
-            -DLBL_VERSION='"$(VERSION)"' -Idaemon -Irecipes -Ihw -Idb \
+            -DLBL_VERSION='"$(VERSION)"' \
             $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 LDLIBS   += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lm
 ifeq ($(SAN),1)
@@ -30,16 +44,38 @@ CFLAGS   += -O1 -fsanitize=address,undefined -fno-omit-frame-pointer -fno-saniti
 LDFLAGS  += -fsanitize=address,undefined
 endif
 
-MAINS    := daemon/lbld_main.c daemon/lblctl_main.c hw/simrig_main.c hw/safe_main.c
-GPIO_SRC := hw/gpio_v1.c hw/gpio_v2.c
-LIB_SRC  := $(filter-out $(MAINS) $(GPIO_SRC), $(wildcard daemon/*.c recipes/*.c hw/*.c db/*.c))
-LIB_SRC  += $(if $(GPIOD_V2),$(wildcard hw/gpio_v2.c),$(wildcard hw/gpio_v1.c))
+# The layers, bottom up, and what each folder may include.
+LAYER_INC_base        := -iquote base
+LAYER_INC_hw/rig      := $(LAYER_INC_base) -iquote hw/rig
+LAYER_INC_db          := $(LAYER_INC_base) -iquote db
+LAYER_INC_hw/drivers  := $(LAYER_INC_hw/rig) -iquote hw/drivers
+LAYER_INC_recipes     := $(LAYER_INC_hw/rig) -iquote recipes
+LAYER_INC_hw/simrig   := $(LAYER_INC_hw/rig) -iquote hw/simrig
+LAYER_INC_hw/safe     := $(LAYER_INC_hw/drivers) -iquote hw/safe
+LAYER_INC_client      := $(LAYER_INC_hw/drivers) -iquote recipes -iquote client
+LAYER_INC_daemon      := $(LAYER_INC_hw/drivers) -iquote recipes -iquote db -iquote daemon
+LAYER_INC_tests/unit  := $(LAYER_INC_daemon) -iquote client -iquote hw/simrig -iquote tests/unit
+LAYER_INC_tests/bench := $(LAYER_INC_daemon) -iquote tests/bench
+LAYER_INC_tests/tools := $(LAYER_INC_daemon) -iquote tests/bench
+LAYERS   := base hw/rig db hw/drivers recipes daemon client hw/simrig hw/safe
+layer_inc = $(LAYER_INC_$(patsubst %/,%,$(dir $(1))))
+
+MAINS    := daemon/lbld_main.c client/lblctl_main.c hw/simrig/simrig_main.c hw/safe/safe_main.c
+GPIO_SRC := hw/drivers/gpio_v1.c hw/drivers/gpio_v2.c
+layer_src = $(filter-out $(MAINS) $(GPIO_SRC),$(wildcard $(1)/*.c)) \
+            $(if $(filter hw/drivers,$(1)),$(if $(GPIOD_V2),hw/drivers/gpio_v2.c,hw/drivers/gpio_v1.c))
+layer_lib = $(BUILD)/lib$(subst /,-,$(1)).a
+LIB_SRC  := $(foreach l,$(LAYERS),$(call layer_src,$(l)))
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
+# What each program links, top layer first.
+LIBS_lbld       := $(foreach l,daemon recipes hw/drivers db hw/rig base,$(call layer_lib,$(l)))
+LIBS_lblctl     := $(foreach l,client recipes hw/drivers hw/rig base,$(call layer_lib,$(l)))
+LIBS_simrig     := $(foreach l,hw/simrig hw/rig base,$(call layer_lib,$(l)))
+LIBS_safe       := $(foreach l,hw/safe hw/drivers hw/rig base,$(call layer_lib,$(l)))
+LIBS_all        := $(foreach l,client hw/simrig hw/safe daemon recipes hw/drivers db hw/rig base,$(call layer_lib,$(l)))
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
-BINS     := $(foreach m,$(MAINS),$(if $(wildcard $(m)),$(BUILD)/$(patsubst %_main,%,$(basename $(notdir $(m))))))
-BINS     := $(subst simrig,lbl-simrig,$(BINS))
-BINS     := $(patsubst %/safe,%/lbl-safe,$(BINS))
+BINS     := $(BUILD)/lbld $(BUILD)/lblctl $(BUILD)/lbl-simrig $(BUILD)/lbl-safe
 
 # histgen.c is no benchmark: the batch record bench_history and the tests'
 # lbl-histgen make (built with everything: tests call it).
@@ -58,37 +94,50 @@ DATADIR  ?= $(PREFIX)/share
 UNITDIR  ?= $(if $(filter /usr,$(PREFIX)),/usr/lib,/lib)/systemd/system
 SYSLIBDIR ?= $(if $(filter /usr,$(PREFIX)),/usr/lib,/lib)
 
-.PHONY: all deps check unit demo fuzz bench clean install
+.PHONY: all deps check unit demo fuzz bench clean install layers
 .SECONDARY:
-all: $(BINS) $(UNIT_BIN) $(TOOL_BIN)
+all: layers $(BINS) $(UNIT_BIN) $(TOOL_BIN)
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
+	$(CC) $(CFLAGS) $(call layer_inc,$<) -MMD -MP -c $< -o $@
 
-$(BUILD)/liblbl.a: $(LIB_OBJ)
-	@rm -f $@
-	$(AR) rcs $@ $^
+# One archive per layer (build/libbase.a, build/libhw-rig.a, ...).
+define layer_rule
+$(call layer_lib,$(1)): $(patsubst %.c,$(BUILD)/%.o,$(call layer_src,$(1)))
+	@rm -f $$@
+	$$(AR) rcs $$@ $$^
+endef
+$(foreach l,$(LAYERS),$(eval $(call layer_rule,$(l))))
 
-$(BUILD)/lbld: $(BUILD)/daemon/lbld_main.o $(BUILD)/liblbl.a
+# An include by relative path would get round the layers' include paths.
+layers:
+	@bad=$$(grep -n '^[[:space:]]*#[[:space:]]*include[[:space:]]*"[^"]*\.\./' \
+	    $(foreach l,$(LAYERS),$(l)/*.[ch]) 2>/dev/null); \
+	if [ -n "$$bad" ]; then \
+	    echo "layers: an include by relative path gets round the layers (see Makefile):" >&2; \
+	    echo "$$bad" >&2; exit 1; \
+	fi
+
+$(BUILD)/lbld: $(BUILD)/daemon/lbld_main.o $(LIBS_lbld)
 	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
-$(BUILD)/lblctl: $(BUILD)/daemon/lblctl_main.o $(BUILD)/liblbl.a
+$(BUILD)/lblctl: $(BUILD)/client/lblctl_main.o $(LIBS_lblctl)
 	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
-$(BUILD)/lbl-simrig: $(BUILD)/hw/simrig_main.o $(BUILD)/liblbl.a
+$(BUILD)/lbl-simrig: $(BUILD)/hw/simrig/simrig_main.o $(LIBS_simrig)
 	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
-$(BUILD)/lbl-safe: $(BUILD)/hw/safe_main.o $(BUILD)/liblbl.a
+$(BUILD)/lbl-safe: $(BUILD)/hw/safe/safe_main.o $(LIBS_safe)
 	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
-$(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(BUILD)/liblbl.a
+$(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(LIBS_all)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
-$(BUILD)/bench/%: $(BUILD)/tests/bench/%.o $(BUILD)/liblbl.a
+$(BUILD)/bench/%: $(BUILD)/tests/bench/%.o $(LIBS_all)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
-$(BUILD)/bench/bench_history: $(BUILD)/tests/bench/bench_history.o $(HISTGEN_OBJ) $(BUILD)/liblbl.a
+$(BUILD)/bench/bench_history: $(BUILD)/tests/bench/bench_history.o $(HISTGEN_OBJ) $(LIBS_all)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
-$(BUILD)/tests/lbl-histgen: $(BUILD)/tests/tools/lbl_histgen.o $(HISTGEN_OBJ) $(BUILD)/liblbl.a
+$(BUILD)/tests/lbl-histgen: $(BUILD)/tests/tools/lbl_histgen.o $(HISTGEN_OBJ) $(LIBS_all)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
@@ -146,7 +195,7 @@ install: all
 	    $(DESTDIR)$(DATADIR)/bash-completion/completions $(DESTDIR)$(DATADIR)/lbl/examples
 	install -m 0755 $(BUILD)/lbld $(DESTDIR)$(SBINDIR)/lbld
 	install -m 0755 $(BUILD)/lblctl $(BUILD)/lbl-simrig $(BUILD)/lbl-safe $(DESTDIR)$(BINDIR)/
-	install -m 0644 daemon/lblctl.1 hw/lbl-simrig.1 hw/lbl-safe.1 $(DESTDIR)$(MANDIR)/man1/
+	install -m 0644 client/lblctl.1 hw/simrig/lbl-simrig.1 hw/safe/lbl-safe.1 $(DESTDIR)$(MANDIR)/man1/
 	install -m 0644 recipes/lbl-recipe.5 hw/lbl-rig.5 $(DESTDIR)$(MANDIR)/man5/
 	install -m 0644 daemon/lbld.8 $(DESTDIR)$(MANDIR)/man8/
 	sed -e 's|/usr/sbin/lbld|$(SBINDIR)/lbld|' -e 's|/usr/bin/lbl-safe|$(BINDIR)/lbl-safe|' \
@@ -154,14 +203,14 @@ install: all
 	chmod 0644 $(DESTDIR)$(UNITDIR)/lbld.service
 	install -m 0644 systemd/lbl.sysusers $(DESTDIR)$(SYSLIBDIR)/sysusers.d/lbl.conf
 	install -m 0644 systemd/lbl.tmpfiles $(DESTDIR)$(SYSLIBDIR)/tmpfiles.d/lbl.conf
-	install -m 0644 daemon/lblctl.bash-completion \
+	install -m 0644 client/lblctl.bash-completion \
 	    $(DESTDIR)$(DATADIR)/bash-completion/completions/lblctl
 	install -m 0644 recipes/examples/*.yaml hw/examples/*.yaml $(DESTDIR)$(DATADIR)/lbl/examples/
 
 clean:
 	rm -rf build
 
--include $(LIB_OBJ:.o=.d) $(wildcard $(BUILD)/*/*.d $(BUILD)/tests/*/*.d)
+-include $(LIB_OBJ:.o=.d) $(wildcard $(BUILD)/*/*.d $(BUILD)/*/*/*.d $(BUILD)/tests/*/*.d)
 
 # --- Debian package and cross builds -----------------------------------------
 # lbl_missing PKG...: a shell command substitution that lists those of the
@@ -314,7 +363,7 @@ deb:
 	if [ -n "$(LINT)" ]; then lintian -I build/lbl_$${v}_$$a.changes; fi
 
 # --- The libgpiod v2 backend ---------------------------------------------------
-# Debian 12 ships libgpiod 1.6, so the builds above compile hw/gpio_v1.c only.
+# Debian 12 ships libgpiod 1.6, so the builds above compile hw/drivers/gpio_v1.c only.
 # make gpiod2 fetches libgpiod 2.1 (libgpiod-dev, libgpiod3) from
 # bookworm-backports with a private apt configuration (nothing under /etc/apt
 # or /var/lib/apt changes, nothing is installed) and unpacks it in
@@ -373,9 +422,9 @@ $(GPIOD2_PC):
 check-gpio-v2: deps
 	$(MAKE) gpiod2
 	PKG_CONFIG_PATH=$(GPIOD2_DIR)/pkgconfig $(MAKE) BUILD=$(GPIOD2)/out SAN=1 all
-	@members=$$($(AR) t $(GPIOD2)/out/liblbl.a) || exit 1; \
+	@members=$$($(AR) t $(GPIOD2)/out/libhw-drivers.a) || exit 1; \
 	if ! echo "$$members" | grep -qx gpio_v2.o || echo "$$members" | grep -qx gpio_v1.o; then \
-	    echo "check-gpio-v2: $(GPIOD2)/out/liblbl.a does not hold gpio_v2.o alone" >&2; exit 1; \
+	    echo "check-gpio-v2: $(GPIOD2)/out/libhw-drivers.a does not hold gpio_v2.o alone" >&2; exit 1; \
 	fi
 	@ldd $(GPIOD2)/out/lbld | grep -q '$(GPIOD2_DIR)/root/.*/libgpiod\.so\.3 ' || \
 	    { echo "check-gpio-v2: lbld does not load libgpiod.so.3 from $(GPIOD2)" >&2; exit 1; }

@@ -14,34 +14,9 @@
 #include <unistd.h>
 
 #include "control.h"
+#include "lbl_limits.h"
 #include "log.h"
 
-/* A client that does not read its replies is dropped past this much backlog. */
-#define CONTROL_MAX_BACKLOG	(4 * 1024 * 1024)
-/*
- * Connections open at once. Each costs a descriptor and up to 8 KiB of
- * request buffer, so all of them stay within lbld's small footprint; lblctl
- * holds one per command, so a rig's few operators and viewers never near it.
- */
-#define CONTROL_MAX_CLIENTS	64
-/*
- * The last slots are for operators (root, lbld's user, group lbl) alone:
- * however many viewers connect, abort, pause and status still get in.
- */
-#define CONTROL_OPERATOR_RESERVE	16
-/*
- * Connections one viewer uid may hold: a person watching has a status
- * --follow and a query or two open; more is a script gone wrong or an
- * attack. Operators are trusted with the rig itself, so they have no limit
- * of their own but the total.
- */
-#define CONTROL_MAX_PER_VIEWER	8
-/*
- * From accept to a complete request, line and payload. lblctl sends its
- * request at once (a 1 MiB recipe takes milliseconds on a Unix socket), so
- * a client this slow is stuck or hostile, and it holds a slot.
- */
-#define CONTROL_REQUEST_TIMEOUT_MS	5000
 /* Refusals and dropped connections go to the log at most once per this period. */
 #define CONTROL_REFUSAL_LOG_MS	10000
 /* Uids a refusal log line names one by one; the rest are counted together. */

@@ -1,16 +1,6 @@
 /*
- * The control socket: lblctl talks to lbld over a Unix stream socket.
- *
- * A request is one line of tab-separated words, at most CONTROL_MAX_LINE
- * bytes. A word "@N" stands for a payload of N bytes (at most
- * CONTROL_MAX_PAYLOAD, one per request) that follows the line: a recipe's
- * text, for instance. The reply is lines: "+ text" is output for the user's
- * stdout, "! text" a message for stderr, and the last line is "ok" or
- * "fail N message" (N is lblctl's exit status). A request may "follow":
- * the daemon then streams "+" lines until the followed thing ends. A
- * request answered later (a follower, or any answer not given at once)
- * hears a line "~" at least every CONTROL_KEEPALIVE_MS, which clients
- * ignore but for knowing that lbld is alive; a follower hears one at once.
+ * The control socket, lbld's side: lblctl and the other clients talk to
+ * lbld over a Unix stream socket, in the protocol of base/protocol.h.
  *
  * Access: the socket is 0666 (in a 0755 directory), so any local user can
  * connect and view; SO_PEERCRED decides, once per connection at accept,
@@ -30,17 +20,7 @@
 #include <sys/types.h>
 
 #include "loop.h"
-
-#define CONTROL_MAX_LINE	4096
-#define CONTROL_MAX_PAYLOAD	(1024 * 1024)
-#define CONTROL_MAX_ARGS	64
-#define CONTROL_GROUP		"lbl"
-/*
- * The longest silence a request being answered later hears from lbld.
- * Clients give up after a few of these (lblctl: three), so a dead or hung
- * lbld is noticed within seconds while a batch can be followed for hours.
- */
-#define CONTROL_KEEPALIVE_MS	2000
+#include "protocol.h"
 
 struct control;
 struct control_client;

@@ -14,6 +14,7 @@
 #include <time.h>
 
 #include "db.h"
+#include "lbl_limits.h"
 #include "lbld.h"
 #include "reader.h"
 #include "textdiff.h"
@@ -354,7 +355,6 @@ hist_show(struct db *db, struct reader_reply *c, const struct control_request *r
 
 /* ---- compare ---- */
 
-#define HIST_MAX_STEPS_KEPT 200000
 
 /* What compare needs of one batch, read once. */
 struct hist_batch {

@@ -20,6 +20,7 @@
 #include "db.h"
 #include "gpio.h"
 #include "hw.h"
+#include "lbl_limits.h"
 #include "lbld.h"
 #include "log.h"
 #include "notify.h"
@@ -27,13 +28,6 @@
 #include "profile.h"
 #include "record.h"
 
-/*
- * How long a stop may take to make the rig safe (stops confirmed, the
- * substrate withdrawn and parked) before lbld exits anyway. It stays well
- * inside the unit's TimeoutStopSec (60 s), after which systemd would kill
- * lbld and run lbl-safe.
- */
-#define LBLD_STOP_BUDGET_MS	45000
 
 static void
 lbld_usage(void)

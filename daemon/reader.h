@@ -21,12 +21,10 @@
 #define LBL_READER_H
 
 #include "control.h"
+#include "lbl_limits.h"
 #include "loop.h"
 
 #define READER_CHUNK_BYTES		(64 * 1024)
-#define READER_MAX_BACKLOG_BYTES	(1024 * 1024)
-#define READER_MAX_QUEUED		32
-#define READER_STALL_MS			30000	/* lbld's: a client reading nothing this long */
 
 struct db;
 struct reader;

@@ -20,16 +20,9 @@
 #include <stdint.h>
 
 #include "db.h"
+#include "lbl_limits.h"
 #include "loop.h"
 
-/* The longest the record may wait for another process's lock before the batch fails. */
-#define RECORD_HOLD_MS		10000
-/*
- * The most writes held in memory: a batch writes a few per step, so this
- * is minutes of steps even at the shortest steps a rig keeps; about 300
- * bytes each, so at most about 1 MB.
- */
-#define RECORD_MAX_HELD		4096
 
 struct record;
 

@@ -22,7 +22,7 @@
 
 struct req_args {
 	const char *substrate, *operator_name, *note;
-	const char *lots[16];
+	const char *lots[RECIPE_MAX_SOLUTIONS];
 	int lot_count;
 	int wait, follow, json, now, accept_rig_change;
 };
@@ -72,8 +72,10 @@ req_parse(struct control_client *c, const struct control_request *req, int first
 			else if (strcmp(w, "--note") == 0)
 				a->note = value;
 			else if (strcmp(w, "--lot") == 0) {
-				if (strchr(value, '=') == NULL || a->lot_count == 16) {
-					control_finish(c, 2, "--lot: expected SOLUTION=LOT (at most 16)");
+				if (strchr(value, '=') == NULL ||
+				    a->lot_count == RECIPE_MAX_SOLUTIONS) {
+					control_finish(c, 2, "--lot: expected SOLUTION=LOT (at most %d, "
+					    "one per solution)", RECIPE_MAX_SOLUTIONS);
 					return -1;
 				}
 				a->lots[a->lot_count++] = value;

@@ -75,8 +75,8 @@ struct run {
 	double *volume_ml;
 	char message[256];
 	char cause[256];
-	const char *lots[16];
-	char lot_text[16][128];
+	const char *lots[RECIPE_MAX_SOLUTIONS];
+	char lot_text[RECIPE_MAX_SOLUTIONS][128];
 	int lot_count;
 
 	/* parking outside a batch (lblctl park), and what the last park left */
@@ -1171,7 +1171,7 @@ run_start(struct run *run, struct recipe *recipe, struct plan *plan, int64_t rec
 		return run_refuse(err, size, "the database could not record a new batch");
 	}
 	run->lot_count = 0;
-	for (i = 0; i < o->lot_count && i < 16; i++) {
+	for (i = 0; i < o->lot_count && i < RECIPE_MAX_SOLUTIONS; i++) {
 		snprintf(run->lot_text[i], sizeof(run->lot_text[i]), "%s", o->lots[i]);
 		run->lots[run->lot_count++] = run->lot_text[i];
 	}

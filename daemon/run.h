@@ -34,7 +34,7 @@ struct run_options {
 	const char *substrate;
 	const char *operator_name;
 	const char *note;
-	const char *lots[16];		/* "solution=lot" */
+	const char *lots[RECIPE_MAX_SOLUTIONS];		/* "solution=lot" */
 	int lot_count;
 };
 

@@ -17,20 +17,9 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "lbl_limits.h"
 #include "recipe.h"
 
-/*
- * The most steps a plan may have. lbld keeps a batch's whole plan in memory
- * for the run and plans every recipe added meanwhile, so it may hold two at
- * once: at PLAN_STEP_BYTES a step, 2 x 10.4 MB beside its own 4.2 MB, well
- * inside a 512 MB Raspberry Pi; and planning one takes its event loop about
- * 10 ms. The limit allows nearly ten steps a bilayer at the most bilayers
- * the parser accepts (RECIPE_MAX_BILAYERS), twice the 51,000 steps of the
- * 10,000-bilayer recipe that README's Performance table plans: months of
- * coating. It is checked before anything is expanded (plan_size), so a
- * recipe that would expand further costs neither memory nor time.
- */
-#define PLAN_MAX_STEPS		100000
 /* What a plan step may cost (104 bytes on 64-bit machines, 96 on armhf). */
 #define PLAN_STEP_BYTES		104
 

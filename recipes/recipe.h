@@ -12,27 +12,10 @@
 #include <stdint.h>
 
 #include "conf.h"
+#include "lbl_limits.h"
 #include "rig.h"
 
-/*
- * Limits on the numbers a recipe gives. Each bounds memory or time that
- * grows with what the user writes; how far the recipe may expand in all is
- * PLAN_MAX_STEPS (plan.h), checked before anything is expanded.
- */
-/* bilayers, max_bilayers, every, cycles: weeks of coating even at a minute a bilayer */
-#define RECIPE_MAX_BILAYERS	10000
-/* a repeat's times: each number stays readable; their product is PLAN_MAX_STEPS's */
-#define RECIPE_MAX_REPEAT	10000
-/* repeat blocks inside repeat blocks: the parser, counter and planner recurse this deep */
-#define RECIPE_MAX_NESTING	8
-/* quick dips of one rinse bath: one plan step, whose count is 8 bits */
-#define RECIPE_MAX_QUICK_DIPS	100
-/*
- * Solutions in a recipe: a rig has a few dozen baths and nozzles at most; the
- * planner visits every solution once per bilayer (replacements, top-ups), and
- * a plan step keeps a solution's index in 16 bits.
- */
-#define RECIPE_MAX_SOLUTIONS	64
+/* The limits on what a recipe gives are in lbl_limits.h (RECIPE_MAX_*). */
 
 enum recipe_process { PROCESS_DIP, PROCESS_SPRAY, PROCESS_ROLL };
 

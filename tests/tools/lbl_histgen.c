@@ -15,7 +15,7 @@
 #include <unistd.h>
 
 #include "db.h"
-#include "../bench/histgen.h"
+#include "histgen.h"
 #include "log.h"
 
 int

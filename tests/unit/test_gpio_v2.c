@@ -1,5 +1,5 @@
 /*
- * The libgpiod v2 backend (hw/gpio_v2.c) against a fake libgpiod 2.x, through
+ * The libgpiod v2 backend (hw/drivers/gpio_v2.c) against a fake libgpiod 2.x, through
  * the public gpio interface: chips found by name and by label among the
  * /dev/gpiochip* entries, every failure (no chip, chip we may not open, no
  * such line, line busy, an allocation failing) refused with a message naming
@@ -11,7 +11,7 @@
  * No GPIO chip or gpio-sim exists on CI machines, and real libgpiod refuses
  * anything that is not a GPIO character device, so the fake stands in at the
  * seam: this file defines the gpiod_* functions the backend calls, which the
- * linker takes before the real library, and compiles hw/gpio_v2.c in with
+ * linker takes before the real library, and compiles hw/drivers/gpio_v2.c in with
  * opendir()/readdir()/closedir() renamed to a fake /dev listing. Its
  * gpio_dev_* functions are then the ones gpio.c calls.
  *

@@ -68,7 +68,7 @@ loop_timer_free(struct loop_timer *t)
 	free(t);
 }
 
-#include "../../daemon/record.c"
+#include "record.c"
 
 /* Moves the fake clock to the timer's deadline and fires it; 0 if it was not armed. */
 static int

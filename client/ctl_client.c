@@ -26,7 +26,7 @@
 #include <unistd.h>
 
 #include "conf.h"
-#include "control.h"
+#include "protocol.h"
 #include "ctl.h"
 
 /* Keep-alives a follower may miss before lbld counts as gone. */
@@ -35,7 +35,7 @@
  * The longest reply line read: lbld drops a client whose backlog passes
  * 4 MiB, so no line it sends is longer.
  */
-#define CTL_MAX_LINE		(4 * 1024 * 1024)
+#define CTL_MAX_LINE		CONTROL_MAX_BACKLOG
 
 static const char *
 ctl_socket_path(void)

@@ -6,6 +6,7 @@
 #ifndef LBL_CTL_H
 #define LBL_CTL_H
 
+#include "lbl_limits.h"
 #include "paths.h"
 
 #define CTL_DEFAULT_RIG		LBL_RIG_PATH
@@ -16,8 +17,6 @@
  * one within a second, so this much silence means it is stuck or gone.
  */
 #define CTL_DEFAULT_TIMEOUT_S	5
-/* The longest --timeout: a day; more is a typo, and "forever" is what it prevents. */
-#define CTL_MAX_TIMEOUT_S	86400
 
 int ctl_check(int argc, char **argv);		/* lblctl check RECIPE [--rig RIG] */
 int ctl_plan(int argc, char **argv);		/* lblctl plan RECIPE [--rig RIG] [--json] */

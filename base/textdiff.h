@@ -6,20 +6,20 @@
 #ifndef LBL_TEXTDIFF_H
 #define LBL_TEXTDIFF_H
 
+#include "lbl_limits.h"
+
 /*
  * Calls out(arg, line) for each line of a unified diff of a and b with
  * context lines of context ("--- name_a", "+++ name_b", "@@ ... @@",
  * " kept", "-removed", "+added"; in each run of changes the removed lines
  * come first). Nothing is printed for equal texts. Texts with more than
- * TEXTDIFF_MAX_LINES lines are summarised instead. When the texts, less
- * their common first and last lines, differ in more than
+ * TEXTDIFF_MAX_LINES lines (lbl_limits.h) are summarised instead. When the
+ * texts, less their common first and last lines, differ in more than
  * TEXTDIFF_MAX_EDITS lines, that middle is shown as all removed, then all
  * added: a correct diff, not the shortest, and the work and memory stay
  * bounded (about TEXTDIFF_MAX_EDITS² / 2 ints, 2 MB). Returns the number of
  * changed lines, or -1 on allocation failure.
  */
-#define TEXTDIFF_MAX_LINES 4000
-#define TEXTDIFF_MAX_EDITS 1000
 int textdiff(const char *a, const char *name_a, const char *b, const char *name_b,
     int context, void (*out)(void *arg, const char *line), void *arg);
 

@@ -12,6 +12,7 @@
 #define LBL_RIG_H
 
 #include "conf.h"
+#include "lbl_limits.h"
 
 enum rig_bus_type { RIG_BUS_TCP, RIG_BUS_RTU };
 
@@ -68,8 +69,6 @@ struct rig_device {
 	const struct conf_node *node;
 };
 
-#define RIG_COMM_TIMEOUT_MIN_MS	100
-#define RIG_COMM_TIMEOUT_MAX_MS	60000
 
 enum rig_station_kind { RIG_ST_BEAKER, RIG_ST_RINSE, RIG_ST_SPRAY, RIG_ST_DRYER, RIG_ST_PARK,
 	RIG_ST_BATH, RIG_ST_KIND_COUNT };

@@ -21,8 +21,8 @@
 
 #include <stddef.h>
 
-/* Deeper nesting than lbl's documents need is a misuse. */
-#define JSON_MAX_DEPTH	16
+#include "lbl_limits.h"
+
 
 struct json {
 	char *buf;

@@ -14,18 +14,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "lbl_limits.h"
 #include "units.h"
 
-#define CONF_MAX_FILE_BYTES	(1024 * 1024)
-#define CONF_MAX_DEPTH		64
-/*
- * The most values (scalars, lists and maps) a file may hold. Memory and
- * parse time grow with them, and lbld holds a batch's recipe for the whole
- * run: 1 MiB of short steps came to over 60 MB and 60 ms of lbld's event
- * loop. The largest example recipe or rig file has about 300 values;
- * 20,000 come to a few MB.
- */
-#define CONF_MAX_NODES		20000
 
 enum conf_type { CONF_SCALAR, CONF_MAP, CONF_SEQ };
 

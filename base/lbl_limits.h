@@ -1,0 +1,270 @@
+/*
+ * Every limit lbl enforces, in one place, each with its reason.
+ *
+ * A limit bounds memory or time that grows with what a user, a client or a
+ * device gives, so that nothing can make lbld's event loop slow or its
+ * footprint large on a 512 MB Raspberry Pi. Each may be set at build time
+ * (-DPLAN_MAX_STEPS=...), within the bounds the guards at the end check;
+ * documented limits (lbl-recipe(5), lblctl(1)) are these defaults.
+ *
+ * Tuning constants that bound nothing a user gives (poll intervals,
+ * back-off times) stay in the module that uses them.
+ */
+#ifndef LBL_LIMITS_H
+#define LBL_LIMITS_H
+
+/* ---- Files: recipes and rig files (base/conf.c) ---- */
+
+/* A recipe or rig file is read whole into memory; the largest example is 8 KB. */
+#ifndef CONF_MAX_FILE_BYTES
+#define CONF_MAX_FILE_BYTES	(1024 * 1024)
+#endif
+/* The parser recurses once per nesting level of maps and lists. */
+#ifndef CONF_MAX_DEPTH
+#define CONF_MAX_DEPTH		64
+#endif
+/*
+ * The most values (scalars, lists and maps) a file may hold. Memory and
+ * parse time grow with them, and lbld holds a batch's recipe for the whole
+ * run: 1 MiB of short steps came to over 60 MB and 60 ms of lbld's event
+ * loop. The largest example recipe or rig file has about 300 values;
+ * 20,000 come to a few MB.
+ */
+#ifndef CONF_MAX_NODES
+#define CONF_MAX_NODES		20000
+#endif
+
+/* ---- Recipes (recipes/recipe.c) ---- */
+/*
+ * Each bounds memory or time that grows with what the user writes; how far
+ * the recipe may expand in all is PLAN_MAX_STEPS, checked before anything
+ * is expanded.
+ */
+/* bilayers, max_bilayers, every, cycles: weeks of coating even at a minute a bilayer */
+#ifndef RECIPE_MAX_BILAYERS
+#define RECIPE_MAX_BILAYERS	10000
+#endif
+/* a repeat's times: each number stays readable; their product is PLAN_MAX_STEPS's */
+#ifndef RECIPE_MAX_REPEAT
+#define RECIPE_MAX_REPEAT	10000
+#endif
+/* repeat blocks inside repeat blocks: the parser, counter and planner recurse this deep */
+#ifndef RECIPE_MAX_NESTING
+#define RECIPE_MAX_NESTING	8
+#endif
+/*
+ * Quick dips of one rinse bath: each is four device actions, all of them
+ * executed (the step's action list grows as needed); a hundred quick dips
+ * is already minutes of up and down for one rinse.
+ */
+#ifndef RECIPE_MAX_QUICK_DIPS
+#define RECIPE_MAX_QUICK_DIPS	100
+#endif
+/*
+ * Solutions in a recipe: a rig has a few dozen baths and nozzles at most; the
+ * planner visits every solution once per bilayer (replacements, top-ups), and
+ * a plan step keeps a solution's index in 16 bits. A batch records one lot
+ * per solution at most, so this bounds --lot too.
+ */
+#ifndef RECIPE_MAX_SOLUTIONS
+#define RECIPE_MAX_SOLUTIONS	64
+#endif
+
+/* ---- Plans (recipes/plan.c) ---- */
+/*
+ * The most steps a plan may have. lbld keeps a batch's whole plan in memory
+ * for the run and plans every recipe added meanwhile, so it may hold two at
+ * once: at PLAN_STEP_BYTES a step, 2 x 10.4 MB beside its own 4.2 MB, well
+ * inside a 512 MB Raspberry Pi; and planning one takes its event loop about
+ * 10 ms. The limit allows nearly ten steps a bilayer at the most bilayers
+ * the parser accepts (RECIPE_MAX_BILAYERS), twice the 51,000 steps of the
+ * 10,000-bilayer recipe that README's Performance table plans: months of
+ * coating. It is checked before anything is expanded (plan_size), so a
+ * recipe that would expand further costs neither memory nor time.
+ */
+#ifndef PLAN_MAX_STEPS
+#define PLAN_MAX_STEPS		100000
+#endif
+
+/* ---- The control socket (base/protocol.h, daemon/control.c) ---- */
+
+/* A request line: a command and its words; a recipe travels as the payload. */
+#ifndef CONTROL_MAX_LINE
+#define CONTROL_MAX_LINE	4096
+#endif
+/* A request's payload: a recipe, as large as a file may be (CONF_MAX_FILE_BYTES). */
+#ifndef CONTROL_MAX_PAYLOAD
+#define CONTROL_MAX_PAYLOAD	CONF_MAX_FILE_BYTES
+#endif
+/* Words in a request line: the longest command (run with lots) has a few dozen. */
+#ifndef CONTROL_MAX_ARGS
+#define CONTROL_MAX_ARGS	(16 + 2 * RECIPE_MAX_SOLUTIONS)
+#endif
+/*
+ * The longest silence a request being answered later hears from lbld.
+ * Clients give up after a few of these (lblctl: three), so a dead or hung
+ * lbld is noticed within seconds while a batch can be followed for hours.
+ */
+#ifndef CONTROL_KEEPALIVE_MS
+#define CONTROL_KEEPALIVE_MS	2000
+#endif
+/*
+ * A client that does not read its replies is dropped past this much
+ * backlog; so no reply line lbld sends is longer, and a client reads lines
+ * of up to this length (lblctl's CTL_MAX_LINE).
+ */
+#ifndef CONTROL_MAX_BACKLOG
+#define CONTROL_MAX_BACKLOG	(4 * 1024 * 1024)
+#endif
+/*
+ * Connections open at once. Each costs a descriptor and up to 8 KiB of
+ * request buffer, so all of them stay within lbld's small footprint; lblctl
+ * holds one per command, so a rig's few operators and viewers never near it.
+ */
+#ifndef CONTROL_MAX_CLIENTS
+#define CONTROL_MAX_CLIENTS	64
+#endif
+/*
+ * The last slots are for operators (root, lbld's user, group lbl) alone:
+ * however many viewers connect, abort, pause and status still get in.
+ */
+#ifndef CONTROL_OPERATOR_RESERVE
+#define CONTROL_OPERATOR_RESERVE	16
+#endif
+/*
+ * Connections one viewer uid may hold: a person watching has a status
+ * --follow and a query or two open; more is a script gone wrong or an
+ * attack. Operators are trusted with the rig itself, so they have no limit
+ * of their own but the total.
+ */
+#ifndef CONTROL_MAX_PER_VIEWER
+#define CONTROL_MAX_PER_VIEWER	8
+#endif
+/*
+ * From accept to a complete request, line and payload. lblctl sends its
+ * request at once (a 1 MiB recipe takes milliseconds on a Unix socket), so
+ * a client this slow is stuck or hostile, and it holds a slot.
+ */
+#ifndef CONTROL_REQUEST_TIMEOUT_MS
+#define CONTROL_REQUEST_TIMEOUT_MS	5000
+#endif
+/* The longest lblctl --timeout: a day; more is a typo, and "forever" is what it prevents. */
+#ifndef CTL_MAX_TIMEOUT_S
+#define CTL_MAX_TIMEOUT_S	86400
+#endif
+
+/* ---- The record (daemon/record.c, daemon/reader.c) ---- */
+
+/* The longest the record may wait for another process's lock before the batch fails. */
+#ifndef RECORD_HOLD_MS
+#define RECORD_HOLD_MS		10000
+#endif
+/*
+ * The most writes held in memory: a batch writes a few per step, so this
+ * is minutes of steps even at the shortest steps a rig keeps; about 300
+ * bytes each, so at most about 1 MB.
+ */
+#ifndef RECORD_MAX_HELD
+#define RECORD_MAX_HELD		4096
+#endif
+/*
+ * A reader's unsent reply: a history or export streams at its client's
+ * pace in this much memory, however many years of batches it covers.
+ */
+#ifndef READER_MAX_BACKLOG_BYTES
+#define READER_MAX_BACKLOG_BYTES	(1024 * 1024)
+#endif
+/* Reads waiting for the reader thread: a few clients' worth; more are refused at once. */
+#ifndef READER_MAX_QUEUED
+#define READER_MAX_QUEUED		32
+#endif
+/* A client reading nothing of its reply this long has it cut short (it holds a reader). */
+#ifndef READER_STALL_MS
+#define READER_STALL_MS			30000
+#endif
+/* Steps of two batches that compare holds at once (about 100 bytes each). */
+#ifndef HIST_MAX_STEPS_KEPT
+#define HIST_MAX_STEPS_KEPT	(2 * PLAN_MAX_STEPS)
+#endif
+/*
+ * Recipe and rig texts that show and compare diff: lines, and lines that
+ * may differ before the diff shows the middle as removed, then added (the
+ * work is about TEXTDIFF_MAX_EDITS² / 2 ints, 2 MB).
+ */
+#ifndef TEXTDIFF_MAX_LINES
+#define TEXTDIFF_MAX_LINES	4000
+#endif
+#ifndef TEXTDIFF_MAX_EDITS
+#define TEXTDIFF_MAX_EDITS	1000
+#endif
+/* Nesting of the JSON lbl writes: deeper than its documents need is a misuse. */
+#ifndef JSON_MAX_DEPTH
+#define JSON_MAX_DEPTH		16
+#endif
+
+/* ---- Stops and devices ---- */
+/*
+ * How long a stop may take to make the rig safe (stops confirmed, the
+ * substrate withdrawn and parked) before lbld exits anyway. It stays well
+ * inside the unit's TimeoutStopSec (60 s), after which systemd would kill
+ * lbld and run lbl-safe.
+ */
+#ifndef LBLD_STOP_BUDGET_MS
+#define LBLD_STOP_BUDGET_MS	45000
+#endif
+/*
+ * A device's own communication-loss timeout (comm_timeout: in the rig
+ * file): shorter than lbld can promise to feed it under load trips it in
+ * normal work; longer than a minute is no safety net.
+ */
+#ifndef RIG_COMM_TIMEOUT_MIN_MS
+#define RIG_COMM_TIMEOUT_MIN_MS	100
+#endif
+#ifndef RIG_COMM_TIMEOUT_MAX_MS
+#define RIG_COMM_TIMEOUT_MAX_MS	60000
+#endif
+
+/* ---- Guards: a limit set at build time must keep what the code assumes ---- */
+
+_Static_assert(CONF_MAX_FILE_BYTES >= 64 * 1024 && CONF_MAX_FILE_BYTES <= 64 * 1024 * 1024,
+    "CONF_MAX_FILE_BYTES: the examples need 64 KiB; files are read whole into memory");
+_Static_assert(CONF_MAX_DEPTH >= 8 && CONF_MAX_DEPTH <= 1000,
+    "CONF_MAX_DEPTH: recipes nest about 8 deep; the parser recurses once per level");
+_Static_assert(CONF_MAX_NODES >= 1000 && CONF_MAX_NODES <= 1000000,
+    "CONF_MAX_NODES: the examples need about 300 values");
+_Static_assert(RECIPE_MAX_QUICK_DIPS >= 1 && RECIPE_MAX_QUICK_DIPS <= 255,
+    "RECIPE_MAX_QUICK_DIPS: a plan step keeps its dip count in 8 bits");
+_Static_assert(RECIPE_MAX_SOLUTIONS >= 2 && RECIPE_MAX_SOLUTIONS <= 65535,
+    "RECIPE_MAX_SOLUTIONS: a bilayer needs two; a plan step keeps an index in 16 bits");
+_Static_assert(RECIPE_MAX_NESTING >= 1 && RECIPE_MAX_NESTING <= 64,
+    "RECIPE_MAX_NESTING: the parser and planner recurse once per level");
+_Static_assert((long long)RECIPE_MAX_BILAYERS * RECIPE_MAX_REPEAT <= 2147483647LL,
+    "RECIPE_MAX_BILAYERS x RECIPE_MAX_REPEAT must fit the int counts it is checked in");
+_Static_assert(PLAN_MAX_STEPS >= 10000 && PLAN_MAX_STEPS <= 10000000,
+    "PLAN_MAX_STEPS: the 1,000-bilayer examples need 10,000; a step's sequence is an int");
+_Static_assert(CONTROL_MAX_LINE >= 512 && CONTROL_MAX_LINE <= 65536,
+    "CONTROL_MAX_LINE: a request line is buffered per client");
+_Static_assert(CONTROL_MAX_PAYLOAD >= CONF_MAX_FILE_BYTES,
+    "CONTROL_MAX_PAYLOAD: any recipe file lblctl may read must fit a request");
+_Static_assert(CONTROL_MAX_ARGS >= 8 + 2 * RECIPE_MAX_SOLUTIONS,
+    "CONTROL_MAX_ARGS: run takes --lot SOLUTION=LOT for every solution");
+_Static_assert(CONTROL_MAX_BACKLOG >= 4 * READER_MAX_BACKLOG_BYTES,
+    "CONTROL_MAX_BACKLOG: a reader's chunks must fit a client's backlog");
+_Static_assert(CONTROL_OPERATOR_RESERVE >= 1 && CONTROL_OPERATOR_RESERVE < CONTROL_MAX_CLIENTS,
+    "CONTROL_OPERATOR_RESERVE: operators need a slot viewers cannot take");
+_Static_assert(CONTROL_KEEPALIVE_MS >= 100 && 3 * CONTROL_KEEPALIVE_MS <= 1000 * 30,
+    "CONTROL_KEEPALIVE_MS: lblctl gives up after three silences of its --timeout");
+_Static_assert(RECORD_HOLD_MS >= 1000 && RECORD_HOLD_MS <= 60000,
+    "RECORD_HOLD_MS: a step's record may not wait longer than a short step");
+_Static_assert(RECORD_MAX_HELD >= 64 && RECORD_MAX_HELD <= 65536,
+    "RECORD_MAX_HELD: held writes cost about 300 bytes each");
+_Static_assert(HIST_MAX_STEPS_KEPT >= 2 * PLAN_MAX_STEPS,
+    "HIST_MAX_STEPS_KEPT: compare must hold two of the largest batches");
+_Static_assert(TEXTDIFF_MAX_EDITS <= TEXTDIFF_MAX_LINES && TEXTDIFF_MAX_EDITS <= 4000,
+    "TEXTDIFF_MAX_EDITS: the diff's work grows with its square");
+_Static_assert(LBLD_STOP_BUDGET_MS >= 5000 && LBLD_STOP_BUDGET_MS <= 55000,
+    "LBLD_STOP_BUDGET_MS: within the unit's TimeoutStopSec=60s, with time to exit");
+_Static_assert(RIG_COMM_TIMEOUT_MIN_MS >= 3 * 20 && RIG_COMM_TIMEOUT_MIN_MS < RIG_COMM_TIMEOUT_MAX_MS,
+    "RIG_COMM_TIMEOUT_MIN_MS: lbld feeds a watchdog every timeout/3");
+
+#endif
