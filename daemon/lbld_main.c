@@ -25,6 +25,7 @@
 #include "log.h"
 #include "notify.h"
 #include "paths.h"
+#include "pidlock.h"
 #include "profile.h"
 #include "record.h"
 
@@ -335,57 +336,54 @@ lbld_signal_fd(void)
 }
 
 /*
- * One lbld per database, so one per rig: an exclusive lock on DB.lock,
- * taken before anything is opened or changed and held until exit. A
- * second lbld says who holds it and changes nothing.
+ * One lbld per database, so one per rig: an exclusive lock on DB.lock
+ * (pidlock.h), probed before anything is opened or changed, then taken and
+ * held until exit. A second lbld says who holds it and changes nothing.
  */
-static int
-lbld_lock_open(const char *db_path, int flags)
+static void
+lbld_lock_path(const char *db_path, char *path, size_t size)
 {
-	char path[4096], pid[32];
-	ssize_t n;
-	int fd;
-
-	if ((size_t)snprintf(path, sizeof(path), "%s.lock", db_path) >= sizeof(path))
+	if ((size_t)snprintf(path, size, "%s.lock", db_path) >= size)
 		fatalx("--db %s: the path is too long", db_path);
-	if ((fd = open(path, O_RDWR | O_CLOEXEC | O_NOFOLLOW | flags, 0640)) == -1) {
-		if (errno == ENOENT && !(flags & O_CREAT))
-			return -1;
-		fatal("cannot open the lock file %s", path);
-	}
-	if (flock(fd, LOCK_EX | LOCK_NB) == -1) {
-		if (errno != EWOULDBLOCK)
-			fatal("cannot lock %s", path);
-		n = pread(fd, pid, sizeof(pid) - 1, 0);
-		pid[n > 0 ? n : 0] = '\0';
-		pid[strcspn(pid, "\n")] = '\0';
-		fprintf(stderr, "lbld: already running (pid %s) on %s\n", pid[0] ? pid : "?",
-		    db_path);
-		exit(1);
-	}
-	return fd;
+}
+
+static void
+lbld_already_running(const char *db_path, const char *pid)
+{
+	fprintf(stderr, "lbld: already running (pid %s) on %s\n", pid, db_path);
+	exit(1);
 }
 
 /* Before anything is created: exits if another lbld holds the lock. */
 static void
 lbld_lock_check(const char *db_path)
 {
-	int fd = lbld_lock_open(db_path, 0);
+	char path[4096], pid[32], err[4200];
 
-	if (fd != -1)
-		close(fd);
+	lbld_lock_path(db_path, path, sizeof(path));
+	switch (pidlock_probe(path, pid, sizeof(pid), err, sizeof(err))) {
+	case 1:
+		lbld_already_running(db_path, pid);
+		break;
+	case -1:
+		fatalx("%s", err);
+	}
 }
 
 static int
 lbld_lock(const char *db_path)
 {
-	char path[4096], pid[32];
-	int fd = lbld_lock_open(db_path, O_CREAT);
+	char path[4096], pid[32], err[4200];
+	int fd;
 
-	snprintf(path, sizeof(path), "%s.lock", db_path);
-	snprintf(pid, sizeof(pid), "%ld\n", (long)getpid());
-	if (ftruncate(fd, 0) == -1 || pwrite(fd, pid, strlen(pid), 0) != (ssize_t)strlen(pid))
-		log_warn("cannot write the pid to %s", path);
+	lbld_lock_path(db_path, path, sizeof(path));
+	fd = pidlock_take(path, pid, sizeof(pid), err, sizeof(err));
+	if (fd == -2)
+		lbld_already_running(db_path, pid);
+	if (fd == -1)
+		fatalx("%s", err);
+	if (err[0] != '\0')
+		log_warnx("%s", err);
 	return fd;
 }
 

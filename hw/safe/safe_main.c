@@ -40,6 +40,7 @@
 #include "log.h"
 #include "loop.h"
 #include "paths.h"
+#include "pidlock.h"
 #include "profile.h"
 #include "rig.h"
 
@@ -366,46 +367,20 @@ safe_load_rig(const char *path, struct profile_set **profiles)
 }
 
 /*
- * Whether lbld runs on db: it holds an exclusive flock(2) on DB.lock with
- * its pid in it for as long as it runs. Returns 0 (no lock file, or the lock
- * is free: taken and released at once), 1 (held; pid gets what the file
- * says) or -1 (cannot tell; err says why).
+ * Whether lbld runs on db: it holds DB.lock (pidlock.h) for as long as it
+ * runs. Returns as pidlock_probe: 0 not running, 1 running (pid), -1
+ * cannot tell (err).
  */
 static int
 safe_lbld_running(const char *db, char *pid, size_t pid_size, char *err, size_t err_size)
 {
 	char path[4096];
-	ssize_t n;
-	int fd;
 
 	if ((size_t)snprintf(path, sizeof(path), "%s.lock", db) >= sizeof(path)) {
 		snprintf(err, err_size, "--db %s: the path is too long", db);
 		return -1;
 	}
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) == -1) {
-		if (errno == ENOENT)
-			return 0;
-		snprintf(err, err_size, "%.400s: %s", path, strerror(errno));
-		return -1;
-	}
-	if (flock(fd, LOCK_EX | LOCK_NB) == 0) {
-		if (flock(fd, LOCK_UN) == -1)
-			log_warn("%s: unlocking", path);
-		close(fd);
-		return 0;
-	}
-	if (errno != EWOULDBLOCK) {
-		snprintf(err, err_size, "%.400s: cannot lock: %s", path, strerror(errno));
-		close(fd);
-		return -1;
-	}
-	n = pread(fd, pid, pid_size - 1, 0);
-	pid[n > 0 ? n : 0] = '\0';
-	pid[strcspn(pid, "\n")] = '\0';
-	if (pid[0] == '\0')
-		snprintf(pid, pid_size, "?");
-	close(fd);
-	return 1;
+	return pidlock_probe(path, pid, pid_size, err, err_size);
 }
 
 /* Runs the safe state and confirms it; returns how many devices were not confirmed. */
