@@ -81,6 +81,7 @@ struct simrig {
 	double time_scale;
 	double growth_nm;		/* film growth per coating immersion */
 	int latency_ms;			/* every answer this much later (wall time) */
+	int no_wire_time;		/* --no-wire-time: RTU answers at memory speed */
 	int verbose;
 	FILE *trace;			/* --trace: every command with its time, or NULL */
 	struct simrig_device *devices;	/* one per rig device; map NULL for GPIO ones */

@@ -5,7 +5,7 @@
  * daemon, the tests and make demo run without hardware.
  *
  *   lbl-simrig --rig RIG [--time-scale K] [--latency MS] [--fault DEV:KIND]...
- *              [--control PATH] [--growth NM] [--trace FILE] [--verbose]
+ *              [--control PATH] [--growth NM] [--trace FILE] [--no-wire-time] [--verbose]
  *
  * Prints "ready BUS=tcp:HOST:PORT ..." on stdout once every bus is served.
  */
@@ -27,7 +27,8 @@ static void
 simrig_usage(void)
 {
 	fprintf(stderr, "usage: lbl-simrig --rig RIG [--time-scale K] [--latency MS] "
-	    "[--fault DEV:KIND]... [--control PATH] [--growth NM] [--trace FILE] [--verbose]\n"
+	    "[--fault DEV:KIND]... [--control PATH] [--growth NM] [--trace FILE] [--no-wire-time] "
+	    "[--verbose]\n"
 	    "  MS: every Modbus answer that many milliseconds late, wall time (0 to %d; "
 	    "default 0)\n"
 	    "  KIND: silent, exception, stall, alarm, stuck, half, or trickle[:MS] (one byte "
@@ -95,6 +96,7 @@ main(int argc, char **argv)
 		{ "growth", required_argument, NULL, 'g' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "trace", required_argument, NULL, 'T' },
+		{ "no-wire-time", no_argument, NULL, 'W' },
 		{ NULL, 0, NULL, 0 }
 	};
 	struct simrig sim = { .time_scale = 1, .growth_nm = 3.9 };
@@ -104,7 +106,7 @@ main(int argc, char **argv)
 	int nfaults = 0, ch, i, signal_fd, rc = 1;
 	sigset_t mask;
 
-	while ((ch = getopt_long(argc, argv, "r:t:l:f:c:g:vT:", options, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "r:t:l:f:c:g:vT:W", options, NULL)) != -1) {
 		switch (ch) {
 		case 'r': rig_path = optarg; break;
 		case 't':
@@ -125,6 +127,7 @@ main(int argc, char **argv)
 			faults[nfaults++] = optarg;
 			break;
 		case 'c': control = optarg; break;
+		case 'W': sim.no_wire_time = 1; break;
 		case 'g':
 			sim.growth_nm = strtod(optarg, &end);
 			if (*end != '\0' || !(sim.growth_nm >= 0 && sim.growth_nm < 1000))

@@ -4,6 +4,18 @@
  * done here: libmodbus's own server loop blocks on one connection and its
  * RTU server answers a single unit id, while a real bus carries several
  * devices and a TCP gateway several clients.
+ *
+ * An RTU bus is a pseudo-terminal, which carries bytes at memory speed; a
+ * real RS-485 line carries each character in (start + data + parity +
+ * stop bits) / baud seconds, one frame at a time, with 3.5 characters of
+ * silence after each (fixed at 1.75 ms above 19,200 baud, as the Modbus
+ * serial line specification says). So, unless --no-wire-time, each RTU
+ * frame takes its wire time here: a request is heard when its last
+ * character would have arrived and the silence after it has passed (it
+ * acts then: that is when --trace stamps it), and its answer reaches the
+ * master when its own last character would have, the line being busy all
+ * the while. A master that sends while the line is busy waits for it, as
+ * on a real bus.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -39,6 +51,10 @@ struct simrig_client {
 	int trickle_ms;
 	int64_t trickle_next_ns;
 	struct loop_timer *trickle_timer;	/* created at the first trickle */
+	/* RTU wire time: an answer on its way, written whole when its last character arrives */
+	uint8_t wire_out[SIMRIG_FRAME_MAX];
+	size_t wire_len;
+	struct loop_timer *wire_timer;		/* created at the first answer */
 	struct simrig_client *next;
 };
 
@@ -46,6 +62,8 @@ struct simrig_server {
 	struct simrig *sim;
 	int bus;
 	int rtu;
+	/* RTU wire time (all 0 without it): a character, the silence after a frame, the line's next idle time */
+	int64_t char_ns, silence_ns, line_free_ns;
 	modbus_t *ctx;			/* builds answers; its socket is set per answer */
 	int listen_fd;			/* TCP */
 	struct simrig_client *clients;	/* TCP clients, or the one serial port (RTU) */
@@ -169,6 +187,15 @@ simrig_request(struct simrig_server *server, struct simrig_client *client, const
 		simrig_delay(server, client, req, len, due + (int64_t)SIMRIG_STALL_MS * 1000000);
 		return;
 	}
+	if (server->char_ns > 0) {
+		/* the request goes out when the line is free, and is heard after the silence */
+		int64_t start = now > server->line_free_ns ? now : server->line_free_ns;
+		int64_t heard = start + (int64_t)len * server->char_ns + server->silence_ns;
+
+		server->line_free_ns = heard;
+		if (due < heard)
+			due = heard;
+	}
 	if (due < client->last_due_ns)
 		due = client->last_due_ns;	/* the latency was lowered meanwhile */
 	if (due <= now) {
@@ -271,6 +298,50 @@ simrig_answer_slowly(struct simrig_server *server, struct simrig_client *client,
 	simrig_on_trickle(client);
 }
 
+/* The last character of an answer on the wire has arrived: the master gets it whole. */
+static void
+simrig_on_wire(void *arg)
+{
+	struct simrig_client *client = arg;
+	size_t len = client->wire_len;
+
+	client->wire_len = 0;
+	if (len > 0 && write(client->fd, client->wire_out, len) != (ssize_t)len)
+		log_warn("simrig: bus '%s': an answer of %zu bytes",
+		    client->server->sim->rig->buses[client->server->bus].name, len);
+}
+
+/*
+ * RTU wire time: the answer is built now (the device acts on the request
+ * at once) and leaves when its last character would reach the master; the
+ * line stays busy until then, and for the silence after it.
+ */
+static void
+simrig_answer_on_wire(struct simrig_server *server, struct simrig_client *client,
+    struct simrig_device *dev, const uint8_t *req, int len)
+{
+	int64_t now = loop_now_ns(), start;
+	int n = simrig_capture(server, dev, req, len, client->wire_out, sizeof(client->wire_out));
+
+	modbus_set_socket(server->ctx, client->fd);
+	if (n <= 0)
+		return;
+	if (client->wire_timer == NULL &&
+	    (client->wire_timer = loop_timer_new(server->sim->loop, simrig_on_wire, client)) == NULL)
+		return;
+	if (client->wire_len > 0 && server->sim->verbose)
+		log_info("bus '%s': an answer still on the line is lost to the next (a collision)",
+		    server->sim->rig->buses[server->bus].name);
+	start = now > server->line_free_ns ? now : server->line_free_ns;
+	client->wire_len = (size_t)n;
+	server->line_free_ns = start + (int64_t)n * server->char_ns + server->silence_ns;
+	if (loop_timer_at(client->wire_timer, start + (int64_t)n * server->char_ns) == -1) {
+		log_warnx("simrig: bus '%s': cannot time an answer; sent at once",
+		    server->sim->rig->buses[server->bus].name);
+		simrig_on_wire(client);
+	}
+}
+
 /* Answers one whole request frame (MBAP header or RTU address first). */
 static void
 simrig_answer(struct simrig_server *server, struct simrig_client *client, const uint8_t *req,
@@ -300,6 +371,8 @@ simrig_answer(struct simrig_server *server, struct simrig_client *client, const 
 	simrig_phys_update(sim);
 	if (dev->fault == SIMRIG_TRICKLE || dev->fault == SIMRIG_HALF)
 		simrig_answer_slowly(server, client, dev, req, len);
+	else if (server->char_ns > 0)
+		simrig_answer_on_wire(server, client, dev, req, len);
 	else if (modbus_reply(server->ctx, req, len, dev->map) == -1 && sim->verbose)
 		log_warnx("unit %d: reply: %s", unit, modbus_strerror(errno));
 	if (fc == 15 || fc == 16)
@@ -323,6 +396,8 @@ simrig_client_close(struct simrig_server *server, struct simrig_client *client)
 	close(client->fd);
 	if (client->trickle_timer != NULL)
 		loop_timer_free(client->trickle_timer);
+	if (client->wire_timer != NULL)
+		loop_timer_free(client->wire_timer);
 	free(client);
 }
 
@@ -430,8 +505,12 @@ simrig_on_data(void *arg, int fd, uint32_t events)
 			memmove(client->buf, client->buf + 1, --client->len);
 			continue;
 		}
-		/* the master talks again: a trickling answer to it is given up */
+		/* the master talks again: a trickling answer to it is given up, as is one on the wire */
 		simrig_trickle_stop(client);
+		if (client->wire_len > 0) {
+			client->wire_len = 0;
+			loop_timer_cancel(client->wire_timer);
+		}
 		simrig_request(server, client, client->buf, frame);
 		client->len -= (size_t)frame;
 		memmove(client->buf, client->buf + frame, client->len);
@@ -527,6 +606,12 @@ simrig_rtu_open(struct simrig_server *server, const struct rig_bus *bus)
 		log_warnx("bus '%s': cannot open %s: %s", bus->name, bus->device,
 		    modbus_strerror(errno));
 		return -1;
+	}
+	if (!server->sim->no_wire_time && bus->baud > 0) {
+		int bits = 1 + bus->data_bits + (bus->parity != 'N') + bus->stop_bits;
+
+		server->char_ns = (int64_t)bits * 1000000000 / bus->baud;
+		server->silence_ns = bus->baud > 19200 ? 1750000 : server->char_ns * 7 / 2;
 	}
 	fd = modbus_get_socket(server->ctx);
 	if ((flags = fcntl(fd, F_GETFL)) == -1 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) == -1) {
