@@ -77,7 +77,7 @@ bus_estop_case() {
 		simctl clear fill-1 >/dev/null
 		printf '1\n' >"$LBL_TMP/gpio/pinctrl-bcm2711/GPIO27.in"
 		park_released "$name" &&
-		    wait_for 20 parked || fail "$name: park after release" "lift at $(lift_at) mm, transfer at $(transfer_at) mm"
+		    wait_for 20 parked || fail "$name: park after release" "$(park_why)"
 		settled "$name"
 	fi
 	stop_rig
@@ -159,7 +159,7 @@ if start_batch "$name"; then
 	    pass "$name: status says the park failed" || fail "$name: status says the park failed" "$("$ctl" status | grep substrate)"
 	simctl clear lift >/dev/null
 	"$ctl" park >/dev/null 2>&1 && wait_for 20 parked && pass "$name: park after the fault clears" ||
-	    fail "$name: park after the fault clears" "lift at $(lift_at) mm"
+	    fail "$name: park after the fault clears" "$(park_why)"
 	settled "$name"
 fi
 stop_rig

@@ -73,7 +73,7 @@ if start_batch "$name"; then
 	    pass "$name: the e-stop event recorded" || fail "$name: the e-stop event recorded" "none"
 	printf '1\n' >"$LBL_TMP/gpio/pinctrl-bcm2711/GPIO27.in"
 	park_released "$name" &&
-	    { wait_for 20 parked || fail "$name: park" "lift at $(lift_at) mm"; }
+	    { wait_for 20 parked || fail "$name: park" "$(park_why)"; }
 	settled "$name"
 fi
 stop_rig
@@ -100,7 +100,7 @@ if start_batch "$name"; then
 	    fail "$name: the failure is on record" "state $(state_of)"
 	q "select failure_cause from batches where id=1" | grep -q "locked by another process" &&
 	    pass "$name: the cause names the lock" || fail "$name: the cause names the lock" "$(q 'select failure_cause from batches where id=1')"
-	wait_for 30 parked || fail "$name: parked" "lift at $(lift_at) mm"
+	wait_for 30 parked || fail "$name: parked" "$(park_why)"
 	settled "$name"
 fi
 stop_rig

@@ -105,7 +105,7 @@ if start_rig readers 100; then
 	echo "info: e-stop idle (10,000 batches on record): every pump off in $(echo "$idle" | cut -d' ' -f1) ms, batch failed in $(echo "$idle" | cut -d' ' -f2) ms"
 	printf '1\n' >"$estop_in"
 	park_released "$name (idle e-stop)" &&
-	    wait_for 30 parked || fail "$name: park after the idle e-stop" "lift at $(lift_at) mm"
+	    wait_for 30 parked || fail "$name: park after the idle e-stop" "$(park_why)"
 	wait_for 10 sh -c "\"$ctl\" status | grep -q '^substrate: parked'"
 	# the load: 20 clients, and the batch running under it
 	rm -f "$dir/stop"

@@ -10,6 +10,10 @@ transfer_at() { simctl get transfer | sed -n 's/.* position=\([-0-9.]*\).*/\1/p'
 immersed() { awk -v z="$(lift_at)" 'BEGIN { exit !(z > 65) }'; }
 withdrawn() { awk -v z="$(lift_at)" 'BEGIN { exit !(z <= 20.01) }'; }
 parked() { withdrawn && awk -v x="$(transfer_at)" 'BEGIN { exit !(x < 0.01 && x > -0.01) }'; }
+# park_why: where the axes are and what lbld says about it, for a FAIL line
+park_why() {
+	echo "lift at $(lift_at) mm, transfer at $(transfer_at) mm; $("$ctl" status 2>&1 | grep -E '^(state|substrate|safety|waiting):' | tr '\n' ' ')lbld's last words: $(grep -Ei 'park|safe|fail|not ' "$LBL_TMP/lbld.err" | tail -4 | tr '\n' '|')"
+}
 # wait_exit PID SECONDS: the process exits within SECONDS; its status in $exit_status
 wait_exit() {
 	n=0
@@ -36,7 +40,7 @@ if start_batch "$name"; then
 	    fail "$name: lbld exits 0 once safe" "exit $exit_status"
 	why=$(outputs_safe) && pass "$name: every pump off at exit" || fail "$name: every pump off at exit" "$why"
 	parked && pass "$name: substrate withdrawn and parked" ||
-	    fail "$name: substrate withdrawn and parked" "lift at $(lift_at) mm, transfer at $(transfer_at) mm"
+	    fail "$name: substrate withdrawn and parked" "$(park_why)"
 	[ "$(state_of)" = interrupted ] && pass "$name: batch interrupted" ||
 	    fail "$name: batch interrupted" "state $(state_of)"
 	grep -q "the rig is safe: every output confirmed off" "$LBL_TMP/lbld.err" &&
@@ -112,7 +116,7 @@ if start_batch "$name"; then
 	[ "$(state_of)" = aborted ] && pass "$name: the batch stays aborted" ||
 	    fail "$name: the batch stays aborted" "state $(state_of)"
 	parked && pass "$name: the park finished first" ||
-	    fail "$name: the park finished first" "lift at $(lift_at) mm, transfer at $(transfer_at) mm"
+	    fail "$name: the park finished first" "$(park_why)"
 	why=$(outputs_safe) && pass "$name: outputs safe" || fail "$name: outputs safe" "$why"
 	start_lbld "$dir/rig.yaml" "$db" --time-scale 100 || fail "$name: restart" "lbld did not start"
 	"$ctl" resume-batch 1 >/dev/null 2>&1 && fail "$name: resume-batch refused" "an aborted batch was resumed" ||
@@ -149,7 +153,7 @@ input_case() {
 		"$ctl" run "$recipe" >/dev/null 2>&1 && fail "$name: no batch while lowered" "a batch started" ||
 		    pass "$name: no batch starts while the substrate is lowered"
 		park_released "$name" && wait_for 20 parked && pass "$name: park withdraws and parks" ||
-		    fail "$name: park withdraws and parks" "lift at $(lift_at) mm, transfer at $(transfer_at) mm"
+		    fail "$name: park withdraws and parks" "$(park_why)"
 		wait_for 5 sh -c "\"$ctl\" status | grep -q '^substrate: parked'" &&
 		    pass "$name: status says parked" || fail "$name: status says parked" "$("$ctl" status | grep substrate)"
 		settled "$name"
@@ -219,7 +223,7 @@ if start_batch "$name"; then
 	[ "$(transfer_at)" = "$x" ] && immersed && pass "$name: no transfer move with the substrate immersed" ||
 	    fail "$name: no transfer move" "transfer $x -> $(transfer_at) mm, lift $(lift_at) mm"
 	"$ctl" park >/dev/null 2>&1 && wait_for 20 parked && pass "$name: park after the fault clears" ||
-	    fail "$name: park after the fault clears" "lift at $(lift_at) mm"
+	    fail "$name: park after the fault clears" "$(park_why)"
 	wait_for 5 sh -c "! \"$ctl\" status | grep -q 'the last park failed'" &&
 	    pass "$name: a good park clears the warning" || fail "$name: a good park clears the warning" "$("$ctl" status | grep substrate)"
 	"$ctl" run "$recipe" --operator campaign >/dev/null 2>&1 && pass "$name: then a batch starts" ||
