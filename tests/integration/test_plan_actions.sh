@@ -72,13 +72,26 @@ PY
 done
 
 # the run tells each Modbus device what the plan says, in order
-start_simrig "$LBL_TMP/dip-rig.yaml" --time-scale $scale --trace "$LBL_TMP/trace" || exit 1
+SIMCTL="$LBL_TMP/simrig.ctl"
+start_simrig "$LBL_TMP/dip-rig.yaml" --time-scale $scale --trace "$LBL_TMP/trace" \
+    --control "$SIMCTL" || exit 1
 start_lbld "$LBL_TMP/dip-rig.yaml" "$LBL_TMP/lbl.db" --time-scale $scale || exit 1
 answer_prompts >/dev/null 2>&1 &
 LBL_PIDS="$LBL_PIDS $!"
 before=$(wc -l <"$LBL_TMP/trace")
+# the stirrer, read at the device while the ag dips run: it turns at the recipe's rpm
+( while :; do simctl get stir-ag; sleep 0.05; done ) >"$LBL_TMP/stir.log" 2>/dev/null &
+poll=$!
+LBL_PIDS="$LBL_PIDS $poll"
 "$ctl" run "$LBL_TMP/dip.yaml" --operator ci --wait >"$LBL_TMP/run.out" 2>&1 ||
     fail "dip run completes" "$(tail -3 "$LBL_TMP/run.out")"
+kill "$poll" 2>/dev/null
+rpms=$(sed -n 's/.*running=1 rpm=\([0-9.]*\).*/\1/p' "$LBL_TMP/stir.log" | sort -u | tr '\n' ' ')
+if [ "$rpms" = "300.0 " ]; then
+	pass "the stirrer turned at 300 rpm, written to its rpm register"
+else
+	fail "the stirrer turned at 300 rpm" "running at: '$rpms'; $(sort -u "$LBL_TMP/stir.log" | head -3)"
+fi
 sed -n "$((before + 1)),\$p" "$LBL_TMP/trace" >"$LBL_TMP/run.trace"
 if /usr/bin/python3 - "$LBL_TMP/dip.json" "$LBL_TMP/run.trace" >"$LBL_TMP/py.out" 2>&1 <<'PY'
 import json, sys
