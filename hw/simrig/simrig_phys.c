@@ -478,7 +478,7 @@ simrig_flow_written(struct simrig_device *dev, int address, int count)
 		dev->running = 0;
 	else if (simrig_commanded(dev, PROFILE_RUN, address, count))
 		dev->running = dev->fault != SIMRIG_STUCK && dev->fault != SIMRIG_ALARM;
-	dev->rate = simrig_get(dev, dev->cfg->role == RIG_PUMP ? PROFILE_FLOW : PROFILE_SPEED, 0);
+	dev->rate = simrig_get(dev, profile_rate_op(dev->cfg), 0);
 	dev->reverse = simrig_get(dev, PROFILE_DIRECTION, 0) != 0;
 }
 
@@ -556,8 +556,11 @@ simrig_phys_describe(struct simrig *sim, const struct simrig_device *dev, char *
 		    dev->to_mm, dev->moving);
 		break;
 	case RIG_PUMP:
-		snprintf(buf, size, "running=%d flow=%.3f volume=%.3f", dev->running, dev->rate,
-		    dev->total);
+		if (rig_pump_is_stirrer(dev->cfg))
+			snprintf(buf, size, "running=%d rpm=%.1f", dev->running, dev->rate);
+		else
+			snprintf(buf, size, "running=%d flow=%.3f volume=%.3f", dev->running,
+			    dev->rate, dev->total);
 		break;
 	case RIG_LINE:
 		snprintf(buf, size, "running=%d speed=%.3f length=%.1f", dev->running, dev->rate,
