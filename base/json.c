@@ -32,6 +32,14 @@ json_reset(struct json *j)
 		j->buf[0] = '\0';
 }
 
+void
+json_clear(struct json *j)
+{
+	j->len = 0;
+	if (j->buf != NULL)
+		j->buf[0] = '\0';
+}
+
 static void
 json_put(struct json *j, const char *s, size_t n)
 {

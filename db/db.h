@@ -53,6 +53,15 @@ int db_open_version(const char *path, int target_version, struct db **dbp);
  */
 int db_open_readonly(const char *path, struct db **dbp);
 
+/*
+ * The last failure on this handle as its log line said it: "database PATH:
+ * what was being done: SQLite's message" (e.g. "database disk image is
+ * malformed"), for a reply that must name the problem. Valid until the
+ * next call on the handle; never NULL.
+ */
+#define DB_ERROR_LEN	640
+const char *db_error(const struct db *db);
+
 /* Closes the handle and its cached statements; NULL is allowed. */
 void db_close(struct db *db);
 

@@ -21,8 +21,16 @@ db_fail(struct db *db, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(what, sizeof(what), fmt, ap);
 	va_end(ap);
-	log_warnx("database %s: %s: %s", db->path, what, sqlite3_errmsg(db->sql));
+	snprintf(db->error, sizeof(db->error), "database %s: %s: %s", db->path, what,
+	    sqlite3_errmsg(db->sql));
+	log_warnx("%s", db->error);
 	return -1;
+}
+
+const char *
+db_error(const struct db *db)
+{
+	return db->error[0] ? db->error : "database: an unknown failure (see the log)";
 }
 
 sqlite3_stmt *
