@@ -142,6 +142,24 @@ hist_line_printf(struct hist_line *l, const char *fmt, ...)
 }
 
 /*
+ * A number in the shortest form that reads back as the same double, as the
+ * JSON writer writes it: %g alone would print 1234567 as 1.23457e+06.
+ */
+static void
+hist_line_number(struct hist_line *l, double v)
+{
+	char buf[32];
+	int prec;
+
+	for (prec = 1; prec <= 17; prec++) {
+		snprintf(buf, sizeof(buf), "%.*g", prec, v);
+		if (strtod(buf, NULL) == v)
+			break;
+	}
+	hist_line_put(l, buf, strlen(buf));
+}
+
+/*
  * One CSV field (RFC 4180): quoted when it holds a comma, a quote or a line
  * break, a quote doubled. A line break becomes a space, as every reply
  * line's would (reader_print): a CSV row is one line. NULL is empty.
@@ -1016,8 +1034,9 @@ hist_export_step(void *arg, const struct db_step *s)
 	hist_line_csv(l, b->substrate);
 	hist_line_put(l, ",", 1);
 	hist_line_csv(l, b->operator_name);
-	hist_line_printf(l, ",%s,%.17g,%d,%d,%s,%s,", b->state, b->time_scale, s->seq, s->bilayer,
-	    s->phase, s->kind);
+	hist_line_printf(l, ",%s,", b->state);
+	hist_line_number(l, b->time_scale);
+	hist_line_printf(l, ",%d,%d,%s,%s,", s->seq, s->bilayer, s->phase, s->kind);
 	hist_line_csv(l, s->station);
 	hist_line_put(l, ",", 1);
 	hist_line_csv(l, s->solution);
