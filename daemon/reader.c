@@ -51,7 +51,10 @@ struct reader_chunk {
 	char data[];
 };
 
-#define READER_MESSAGE_BYTES	512	/* a failure's message, in the last chunk */
+/* a failure's message, in the last chunk: room for a database's (DB_ERROR_LEN) and its context */
+#define READER_MESSAGE_BYTES	1024
+_Static_assert(READER_MESSAGE_BYTES >= DB_ERROR_LEN + 256,
+    "READER_MESSAGE_BYTES: a failed read's reply carries the database's message whole");
 #define READER_CHUNKS_PER_EVENT	4	/* then the loop turns to its timers first */
 #define READER_NICE		10	/* the reader yields the CPU to the loop and the buses */
 

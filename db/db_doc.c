@@ -78,7 +78,7 @@ db_doc_fetch(struct db *db, sqlite3_stmt *st, struct db_recipe *row, const char 
 	if (row->mem_ == NULL) {
 		db_reset(st);
 		memset(row, 0, sizeof(*row));
-		snprintf(db->error, sizeof(db->error), "database %s: reading a recipe: out of "
+		db_error_set(db, "database %s: reading a recipe: out of "
 		    "memory", db->path);
 		log_warnx("%s", db->error);
 		return -1;

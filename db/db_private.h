@@ -47,6 +47,11 @@ struct db {
  * db_row keep the message across their reset).
  */
 int db_fail(struct db *db, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/*
+ * Sets the text db_error returns (printf-style); one longer than
+ * DB_ERROR_LEN ends in "..." at a character boundary.
+ */
+void db_error_set(struct db *db, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /*
  * Returns the cached statement id, preparing it from sql the first time;
