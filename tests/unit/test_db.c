@@ -649,7 +649,7 @@ test_batch_lifecycle(void)
 
 	TEST_CHECK("solution set", db_solution_set(db, id, "a", "LOT-1", 3, 150.0, 12.0) == 0 &&
 	    db_solution_set(db, id, "rinse", NULL, 6, NAN, 24.0) == 0 &&
-	    db_solution_set(db, id, "a", "LOT-1", 4, 150.0, 16.0) == 0, "failed");
+	    db_solution_set(db, id, "a", "OTHER-LOT", 4, 150.0, 16.0) == 0, "failed");
 	TEST_CHECK("solution get", db_solution_get(db, id, "a", &dips, &volume) == 0 && dips == 4 &&
 	    volume == 150.0, "dips %d volume %g", dips, volume);
 	TEST_EQ_INT("solution get of an unused one", db_solution_get(db, id, "b", &dips, &volume),
@@ -657,7 +657,9 @@ test_batch_lifecycle(void)
 	memset(&c, 0, sizeof(c));
 	TEST_CHECK("solutions listed (upsert kept one row)", db_solutions(db, id, collect_solution,
 	    &c) == 0 && c.count == 2, "count %d", c.count);
-	TEST_STR("solution rows", c.text, "a/LOT-1/4/150.0/16.0 rinse/-/6/nan/24.0 ");
+	/* the use follows the last call; the lot stays the first's (a resume must not change it) */
+	TEST_STR("solution rows: use updated, lot as first recorded", c.text,
+	    "a/LOT-1/4/150.0/16.0 rinse/-/6/nan/24.0 ");
 
 	TEST_CHECK("events", db_event_add(db, id, "pause", NULL, "operator pause") == 0 &&
 	    db_event_add(db, id, "fault", "pump-a", "stalled") == 0 &&
