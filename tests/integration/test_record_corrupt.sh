@@ -27,6 +27,10 @@ with open(path, "r+b") as f:
         f.write(b"\xa5" * (page_size - 8))
 PY
 }
+# film thicknesses past 1,000 nm with every digit: JSON must give them back
+# exactly (%.4g once printed 1235)
+sqlite3 "$db" "update batches set thickness_estimated_nm = 1234.5678901234567 + id" ||
+    { fail "thicknesses set" "sqlite3"; exit 1; }
 # The pages: a leaf in the middle of the steps' b-tree and the batches
 # table's first leaf; tried on a copy, to know which batch lost steps and
 # one that reads whole (its row, steps and bilayers).
@@ -110,7 +114,8 @@ grep -q "record of batch $hit could not be read whole" "$LBL_TMP/err" &&
 import json, sqlite3, sys
 d = json.load(open(sys.argv[1]))
 n = sqlite3.connect(sys.argv[2]).execute("select count(*) from steps where batch_id = ?", (int(sys.argv[3]),)).fetchone()[0]
-assert len(d) == 1 and len(d[0]["steps"]) == n, (len(d[0]["steps"]), n)' "$LBL_TMP/out" "$db" "$whole" &&
-    pass "export $whole json (undamaged): exit 0, every step" ||
-    fail "export $whole json (undamaged): exit 0, every step" "$(cat "$LBL_TMP/err")"
+assert len(d) == 1 and len(d[0]["steps"]) == n, (len(d[0]["steps"]), n)
+assert d[0]["thickness_estimated_nm"] == 1234.5678901234567 + int(sys.argv[3]), d[0]["thickness_estimated_nm"]' "$LBL_TMP/out" "$db" "$whole" &&
+    pass "export $whole json (undamaged): exit 0, every step, thickness exact past 1,000 nm" ||
+    fail "export $whole json (undamaged): exit 0, every step, thickness exact past 1,000 nm" "$(cat "$LBL_TMP/err")"
 [ -z "${LBL_FAILED:-}" ]
