@@ -45,7 +45,7 @@ hist_json_emit(struct reader_reply *c, struct json *j)
 	if (text == NULL)
 		return -1;
 	if (json_len(j) > 0)
-		reader_print(c, "%s", text);
+		reader_put(c, text, json_len(j));
 	json_clear(j);
 	return 0;
 }
@@ -1049,7 +1049,7 @@ hist_export_step(void *arg, const struct db_step *s)
 		e->error = "out of memory for a CSV row";
 		return 1;
 	}
-	reader_print(e->c, "%s", l->buf);
+	reader_put(e->c, l->buf, l->len);
 	return reader_cancelled(e->c);
 }
 

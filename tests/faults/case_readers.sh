@@ -113,7 +113,7 @@ if start_rig readers 100; then
 	    wait_for 30 parked || fail "$name: park after the idle e-stop" "lift at $(lift_at) mm"
 	wait_for 10 sh -c "\"$ctl\" status | grep -q '^substrate: parked'"
 	# the load: 20 clients, and the batch running under it
-	rm -f "$dir/stop"
+	rm -f "$dir/stop" "$dir/stop.answered"
 	$readers_py "$readers_helper" load 20 120 "$dir/stop" "$ctl" "$big_a" "$big_b" \
 	    >"$dir/load.out" 2>"$dir/load.err" &
 	LOAD_PID=$!; LBL_PIDS="$LBL_PIDS $LOAD_PID"
@@ -135,6 +135,10 @@ if start_rig readers 100; then
 	    pass "$name: the e-stop named as the cause" ||
 	    fail "$name: the e-stop named as the cause" "$(q "select failure_cause from batches where id=$batch")"
 	sleep 3		# pings under load after the e-stop too
+	# and until a read has been answered: one at a time, first come first
+	# served, and an export of everything takes seconds (more under ASan
+	# on a busy machine), so a fixed window would measure the machine
+	wait_for 60 test -e "$dir/stop.answered"
 	touch "$dir/stop"
 	wait "$LOAD_PID"
 	echo "info: readers under load: $(cat "$dir/load.out")"
