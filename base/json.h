@@ -39,6 +39,13 @@ void json_init(struct json *j);
 void json_free(struct json *j);
 /* Empties the text (for the next line of a stream); nesting must be closed. */
 void json_reset(struct json *j);
+/*
+ * Empties the text but keeps the nesting and commas, so that one long
+ * document (an export of years of batches) is handed out in pieces, each
+ * taken with json_text before it is cleared, in bounded memory. The pieces
+ * joined (with any whitespace between them) are the document.
+ */
+void json_clear(struct json *j);
 
 void json_object_begin(struct json *j);
 void json_object_end(struct json *j);

@@ -170,6 +170,36 @@
 
 /* ---- The record (daemon/record.c, daemon/reader.c) ---- */
 
+/*
+ * Text a batch is started with (lblctl run --substrate, --operator,
+ * --note, --lot), in bytes of UTF-8. The record stores each whole, and
+ * every reader (show, history, compare, export, status) prints it whole;
+ * run refuses longer text, naming the limit, so nothing is ever cut, let
+ * alone inside a character. Each is generous for what it names (a sample
+ * ID, a login or a name, a lab-book remark, a supplier's lot number), and
+ * together with a --lot they fit a request line (CONTROL_MAX_LINE).
+ */
+#ifndef BATCH_MAX_SUBSTRATE_BYTES
+#define BATCH_MAX_SUBSTRATE_BYTES	512
+#endif
+#ifndef BATCH_MAX_OPERATOR_BYTES
+#define BATCH_MAX_OPERATOR_BYTES	128
+#endif
+#ifndef BATCH_MAX_NOTE_BYTES
+#define BATCH_MAX_NOTE_BYTES		2048
+#endif
+#ifndef BATCH_MAX_LOT_BYTES
+#define BATCH_MAX_LOT_BYTES		256
+#endif
+/*
+ * A --lot word, SOLUTION=LOT: the executor keeps one per solution for the
+ * whole batch (RECIPE_MAX_SOLUTIONS of them, 32 KiB in all), so a solution
+ * name gets what the lot leaves (255 bytes).
+ */
+#ifndef BATCH_MAX_LOT_WORD_BYTES
+#define BATCH_MAX_LOT_WORD_BYTES	512
+#endif
+
 /* The longest the record may wait for another process's lock before the batch fails. */
 #ifndef RECORD_HOLD_MS
 #define RECORD_HOLD_MS		10000
@@ -272,6 +302,14 @@ _Static_assert(CONTROL_OPERATOR_RESERVE >= 1 && CONTROL_OPERATOR_RESERVE < CONTR
     "CONTROL_OPERATOR_RESERVE: operators need a slot viewers cannot take");
 _Static_assert(CONTROL_KEEPALIVE_MS >= 100 && 3 * CONTROL_KEEPALIVE_MS <= 1000 * 30,
     "CONTROL_KEEPALIVE_MS: lblctl gives up after three silences of its --timeout");
+_Static_assert(BATCH_MAX_SUBSTRATE_BYTES + BATCH_MAX_OPERATOR_BYTES + BATCH_MAX_NOTE_BYTES +
+    BATCH_MAX_LOT_WORD_BYTES + 256 <= CONTROL_MAX_LINE,
+    "BATCH_MAX_*_BYTES: a run with every text at its limit and a --lot must fit a request line");
+_Static_assert(BATCH_MAX_LOT_BYTES >= 16 && BATCH_MAX_LOT_BYTES + 64 <= BATCH_MAX_LOT_WORD_BYTES,
+    "BATCH_MAX_LOT_WORD_BYTES: a --lot word holds its lot and a solution name of 64 bytes");
+_Static_assert(BATCH_MAX_SUBSTRATE_BYTES >= 64 && BATCH_MAX_OPERATOR_BYTES >= 32 &&
+    BATCH_MAX_NOTE_BYTES >= 256,
+    "BATCH_MAX_*_BYTES: sample IDs, logins and remarks need at least this much");
 _Static_assert(RECORD_HOLD_MS >= 1000 && RECORD_HOLD_MS <= 60000,
     "RECORD_HOLD_MS: a step's record may not wait longer than a short step");
 _Static_assert(RECORD_MAX_HELD >= 64 && RECORD_MAX_HELD <= 65536,

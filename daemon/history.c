@@ -8,51 +8,192 @@
  * e-stop; a listing ends early when its client goes away.
  */
 #include <math.h>
+#include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "db.h"
+#include "json.h"
 #include "lbl_limits.h"
 #include "lbld.h"
 #include "reader.h"
 #include "textdiff.h"
 #include "units.h"
 
-/* JSON text with escapes; NULL as null. Into a control line via a buffer. */
-static void
-hist_json_str(char *buf, size_t size, const char *s)
-{
-	size_t n = 0;
+/*
+ * Output is streamed a line at a time through the reader (reader_print),
+ * so a reply of years of batches never sits whole in memory. JSON is made
+ * by the one writer (base/json.h) and handed out in pieces (json_clear):
+ * one line per row. A read of the record that fails ends the reply with
+ * status 1 and the database's own message (db_error): what was printed
+ * before it is then known to be partial, never presented as whole.
+ */
 
-	if (s == NULL) {
-		snprintf(buf, size, "null");
-		return;
-	}
-	buf[n++] = '"';
-	for (; *s && n < size - 8; s++) {
-		unsigned char ch = (unsigned char)*s;
-		if (ch == '"' || ch == '\\') {
-			buf[n++] = '\\';
-			buf[n++] = (char)ch;
-		} else if (ch < 0x20) {
-			n += (size_t)snprintf(buf + n, size - n, "\\u%04x", ch);
-		} else {
-			buf[n++] = (char)ch;
-		}
-	}
-	buf[n++] = '"';
-	buf[n] = '\0';
+/*
+ * Hands the JSON written so far to the reply as one line and empties the
+ * writer (its nesting stays open). Returns 0, or -1 when the writer failed
+ * (out of memory): the caller ends the reply with an error.
+ */
+static int
+hist_json_emit(struct reader_reply *c, struct json *j)
+{
+	const char *text = json_text(j);
+
+	if (text == NULL)
+		return -1;
+	if (json_len(j) > 0)
+		reader_put(c, text, json_len(j));
+	json_clear(j);
+	return 0;
+}
+
+/* A member whose value is a string (NULL: null). */
+static void
+hist_json_str(struct json *j, const char *key, const char *s)
+{
+	json_key(j, key);
+	json_string(j, s);
+}
+
+/* A member whose value is a number (NaN: null, "not measured"). */
+static void
+hist_json_num(struct json *j, const char *key, double v)
+{
+	json_key(j, key);
+	json_number(j, v);
 }
 
 static void
-hist_json_num(char *buf, size_t size, double v)
+hist_json_int(struct json *j, const char *key, long long v)
 {
-	if (isnan(v))
-		snprintf(buf, size, "null");
-	else
-		snprintf(buf, size, "%.4g", v);
+	json_key(j, key);
+	json_int(j, v);
+}
+
+/*
+ * A growing line of text (CSV rows, table cells): nothing a reader prints
+ * goes through a fixed buffer, so no field is ever cut. failed is set when
+ * memory runs out; the caller checks it once the line is made.
+ */
+struct hist_line {
+	char *buf;
+	size_t len, cap;
+	int failed;
+};
+
+/* Room for n more bytes and the NUL: 0, or -1 (failed set) when memory runs out. */
+static int
+hist_line_reserve(struct hist_line *l, size_t n)
+{
+	char *p;
+	size_t cap;
+
+	if (l->failed)
+		return -1;
+	if (l->len + n + 1 <= l->cap)
+		return 0;
+	cap = l->cap ? l->cap : 512;
+	while (cap < l->len + n + 1)
+		cap *= 2;
+	if ((p = realloc(l->buf, cap)) == NULL) {
+		l->failed = 1;
+		return -1;
+	}
+	l->buf = p;
+	l->cap = cap;
+	return 0;
+}
+
+static void
+hist_line_put(struct hist_line *l, const char *s, size_t n)
+{
+	if (hist_line_reserve(l, n) == -1)
+		return;
+	memcpy(l->buf + l->len, s, n);
+	l->len += n;
+	l->buf[l->len] = '\0';
+}
+
+static void
+hist_line_printf(struct hist_line *l, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void
+hist_line_printf(struct hist_line *l, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(NULL, 0, fmt, ap);
+	va_end(ap);
+	if (n < 0) {
+		l->failed = 1;
+		return;
+	}
+	if (hist_line_reserve(l, (size_t)n) == -1)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(l->buf + l->len, (size_t)n + 1, fmt, ap);
+	va_end(ap);
+	l->len += (size_t)n;
+}
+
+/*
+ * A number in the shortest form that reads back as the same double, as the
+ * JSON writer writes it: %g alone would print 1234567 as 1.23457e+06.
+ */
+static void
+hist_line_number(struct hist_line *l, double v)
+{
+	char buf[32];
+	int prec;
+
+	for (prec = 1; prec <= 17; prec++) {
+		snprintf(buf, sizeof(buf), "%.*g", prec, v);
+		if (strtod(buf, NULL) == v)
+			break;
+	}
+	hist_line_put(l, buf, strlen(buf));
+}
+
+/*
+ * One CSV field (RFC 4180): quoted when it holds a comma, a quote or a line
+ * break, a quote doubled. A line break becomes a space, as every reply
+ * line's would (reader_print): a CSV row is one line. NULL is empty.
+ */
+static void
+hist_line_csv(struct hist_line *l, const char *s)
+{
+	const char *p;
+
+	if (s == NULL)
+		return;
+	if (strpbrk(s, ",\"\n\r") == NULL) {
+		hist_line_put(l, s, strlen(s));
+		return;
+	}
+	hist_line_put(l, "\"", 1);
+	for (p = s; *p; p++) {
+		if (*p == '"')
+			hist_line_put(l, "\"\"", 2);
+		else if (*p == '\n' || *p == '\r')
+			hist_line_put(l, " ", 1);
+		else
+			hist_line_put(l, p, 1);
+	}
+	hist_line_put(l, "\"", 1);
+}
+
+/* Spaces to pad text to width (in bytes), or none past it: a table cell, never cut. */
+static int
+hist_pad(const char *text, int width)
+{
+	size_t n = strlen(text);
+
+	return n >= (size_t)width ? 0 : width - (int)n;
 }
 
 /* Seconds between two ISO-8601 UTC stamps of the db ("...T..:..:..mmmZ"). */
@@ -80,48 +221,57 @@ hist_span_s(const char *from, const char *to)
 
 struct hist_ctx {
 	struct reader_reply *c;
-	int json, count;
+	struct json j;
+	int json, failed;		/* failed: the writer ran out of memory */
 };
 
 static int
 hist_row(void *arg, const struct db_batch *b)
 {
 	struct hist_ctx *h = arg;
-	char dur[32], thick[32], recipe[96];
+	char dur[32], thick[32];
 	double span = hist_span_s(b->started_at, b->ended_at);
+	const char *sub = b->substrate ? b->substrate : "-";
+	const char *op = b->operator_name ? b->operator_name : "-";
+	int recipe_len;
 
 	if (isnan(span))
 		snprintf(dur, sizeof(dur), "-");
 	else
 		units_format_duration((int64_t)(span * 1000), dur, sizeof(dur));
 	if (h->json) {
-		char r[160], v[64], s[200], o[200], st[32], t0[40], t1[40], te[24], tm[24];
-		hist_json_str(r, sizeof(r), b->recipe_name);
-		hist_json_str(v, sizeof(v), b->recipe_version);
-		hist_json_str(s, sizeof(s), b->substrate);
-		hist_json_str(o, sizeof(o), b->operator_name);
-		hist_json_str(st, sizeof(st), b->state);
-		hist_json_str(t0, sizeof(t0), b->started_at);
-		hist_json_str(t1, sizeof(t1), b->ended_at);
-		hist_json_num(te, sizeof(te), b->thickness_estimated_nm);
-		hist_json_num(tm, sizeof(tm), b->thickness_measured_nm);
-		reader_print(h->c, "%s{\"id\":%lld,\"recipe\":%s,\"version\":%s,\"substrate\":%s,"
-		    "\"operator\":%s,\"state\":%s,\"started_at\":%s,\"ended_at\":%s,"
-		    "\"bilayers_done\":%d,\"bilayers_target\":%d,\"thickness_estimated_nm\":%s,"
-		    "\"thickness_measured_nm\":%s}", h->count ? "," : "[", (long long)b->id, r, v, s,
-		    o, st, t0, t1, b->bilayers_done, b->bilayers_target, te, tm);
+		json_object_begin(&h->j);
+		hist_json_int(&h->j, "id", (long long)b->id);
+		hist_json_str(&h->j, "recipe", b->recipe_name);
+		hist_json_str(&h->j, "version", b->recipe_version);
+		hist_json_str(&h->j, "substrate", b->substrate);
+		hist_json_str(&h->j, "operator", b->operator_name);
+		hist_json_str(&h->j, "note", b->note);
+		hist_json_str(&h->j, "state", b->state);
+		hist_json_str(&h->j, "started_at", b->started_at);
+		hist_json_str(&h->j, "ended_at", b->ended_at);
+		hist_json_int(&h->j, "bilayers_done", b->bilayers_done);
+		hist_json_int(&h->j, "bilayers_target", b->bilayers_target);
+		hist_json_num(&h->j, "thickness_estimated_nm", b->thickness_estimated_nm);
+		hist_json_num(&h->j, "thickness_measured_nm", b->thickness_measured_nm);
+		json_object_end(&h->j);
+		if (hist_json_emit(h->c, &h->j) == -1) {
+			h->failed = 1;
+			return 1;
+		}
 	} else {
 		if (isnan(b->thickness_measured_nm))
 			snprintf(thick, sizeof(thick), "%.1f est", b->thickness_estimated_nm);
 		else
 			snprintf(thick, sizeof(thick), "%.1f", b->thickness_measured_nm);
-		snprintf(recipe, sizeof(recipe), "%s@%s", b->recipe_name, b->recipe_version);
-		reader_print(h->c, "%6lld  %-22s %-18s %-10s %-11s %-19.19s %9s %5d/%-3d %10s",
-		    (long long)b->id, recipe, b->substrate ? b->substrate : "-",
-		    b->operator_name ? b->operator_name : "-", b->state, b->started_at, dur,
-		    b->bilayers_done, b->bilayers_target, thick);
+		/* the cells are padded to their column, never cut: a long name widens its row */
+		recipe_len = (int)(strlen(b->recipe_name) + 1 + strlen(b->recipe_version));
+		reader_print(h->c, "%6lld  %s@%s%*s %s%*s %s%*s %-11s %-19.19s %9s %5d/%-3d %10s",
+		    (long long)b->id, b->recipe_name, b->recipe_version,
+		    recipe_len < 22 ? 22 - recipe_len : 0, "", sub, hist_pad(sub, 18), "", op,
+		    hist_pad(op, 10), "", b->state, b->started_at, dur, b->bilayers_done,
+		    b->bilayers_target, thick);
 	}
-	h->count++;
 	return reader_cancelled(h->c);
 }
 
@@ -130,7 +280,7 @@ hist_history(struct db *db, struct reader_reply *c, const struct control_request
 {
 	struct db_history_filter f;
 	struct hist_ctx h;
-	int i;
+	int i, rc;
 
 	memset(&f, 0, sizeof(f));
 	memset(&h, 0, sizeof(h));
@@ -164,24 +314,47 @@ hist_history(struct db *db, struct reader_reply *c, const struct control_request
 			return;
 		}
 	}
-	if (!h.json)
+	json_init(&h.j);
+	if (h.json) {
+		/* one batch a line inside the array: a long history streams */
+		json_array_begin(&h.j);
+		h.failed = hist_json_emit(c, &h.j) == -1;
+	} else {
 		reader_print(c, "%6s  %-22s %-18s %-10s %-11s %-19s %9s %9s %10s", "ID", "RECIPE",
 		    "SUBSTRATE", "OPERATOR", "STATE", "STARTED (UTC)", "DURATION", "BILAYERS",
 		    "NM");
-	if (db_history(db, &f, hist_row, &h) == -1) {
-		reader_end(c, 1, "the database could not list batches");
+	}
+	rc = h.failed ? 0 : db_history(db, &f, hist_row, &h);
+	if (rc == -1) {
+		json_free(&h.j);
+		reader_end(c, 1, "history: the batch list is incomplete: %s", db_error(db));
 		return;
 	}
-	if (h.json)
-		reader_print(c, "%s", h.count ? "]" : "[]");
+	if (h.json && !h.failed) {
+		json_array_end(&h.j);
+		h.failed = hist_json_emit(c, &h.j) == -1;
+	}
+	json_free(&h.j);
+	if (h.failed) {
+		reader_end(c, 1, "history: out of memory for the JSON text");
+		return;
+	}
 	reader_end(c, 0, " ");
 }
 
+/*
+ * An export (and show --json, which is one batch of it) in progress. error
+ * is set when a read or the writer failed: the listing stops and the reply
+ * ends with it.
+ */
 struct hist_export {
 	struct reader_reply *c;
-	struct db *l_db;
-	const struct db_batch *b;
-	int json, first;
+	struct db *db;
+	const struct db_batch *b;	/* the batch being written (CSV rows repeat it) */
+	struct json j;			/* the whole document, handed out a row at a time */
+	struct hist_line line;		/* a CSV row */
+	int json;
+	const char *error;		/* what failed, or NULL */
 };
 
 static int hist_export_batch(void *arg, const struct db_batch *b);
@@ -195,6 +368,22 @@ hist_nm(double nm, char *buf, size_t size)
 	else
 		snprintf(buf, size, "%.1f", nm);
 	return buf;
+}
+
+/*
+ * After a listing: 0 when it went to its end, -1 when a read failed (the
+ * database's message) or a row could not be written, with error set, or
+ * when the client went away (the reply is dropped then anyway). c may be
+ * NULL for a listing that writes nothing.
+ */
+static int
+hist_listed(struct db *db, const char **error, struct reader_reply *c, int rc)
+{
+	if (rc == -1 && *error == NULL)
+		*error = db_error(db);
+	if (*error != NULL || (c != NULL && reader_cancelled(c)))
+		return -1;
+	return 0;
 }
 
 struct hist_show_ctx {
@@ -254,9 +443,20 @@ hist_event(void *arg, const struct db_event *e)
 static int
 hist_solution(void *arg, const struct db_solution *s)
 {
-	reader_print(arg, "  %-14s lot %-14s %4d dips  %8.2f mL  %8.1f cm2", s->name,
-	    s->lot ? s->lot : "-", s->dips, s->volume_ml, s->area_cm2);
+	const char *lot = s->lot ? s->lot : "-";
+
+	reader_print(arg, "  %s%*s lot %s%*s %4d dips  %8.2f mL  %8.1f cm2", s->name,
+	    hist_pad(s->name, 14), "", lot, hist_pad(lot, 14), "", s->dips, s->volume_ml,
+	    s->area_cm2);
 	return reader_cancelled(arg);
+}
+
+/* Ends a reply whose read of batch id failed: partial output must not pass for whole. */
+static void
+hist_read_failed(struct reader_reply *c, const char *cmd, int64_t id, const char *error)
+{
+	reader_end(c, 1, "%s: the record of batch %lld could not be read whole: %s", cmd,
+	    (long long)id, error);
 }
 
 static void
@@ -265,9 +465,10 @@ hist_show(struct db *db, struct reader_reply *c, const struct control_request *r
 	struct db_batch b;
 	struct db_recipe recipe, rig;
 	struct hist_show_ctx show_ctx;
+	const char *error = NULL;
 	char *end;
 	int64_t id;
-	int with_recipe = 0, with_json = 0, i;
+	int with_recipe = 0, with_json = 0, i, rc;
 
 	id = req->argc > 1 ? strtoll(req->argv[1], &end, 10) : 0;
 	if (req->argc < 2 || *end != '\0' || id <= 0) {
@@ -284,13 +485,19 @@ hist_show(struct db *db, struct reader_reply *c, const struct control_request *r
 			return;
 		}
 	}
-	if (db_batch_get(db, id, &b) != 0) {
-		reader_end(c, 2, "no batch %lld", (long long)id);
+	if ((rc = db_batch_get(db, id, &b)) != 0) {
+		if (rc == 1)
+			reader_end(c, 2, "no batch %lld", (long long)id);
+		else
+			hist_read_failed(c, "show", id, db_error(db));
 		return;
 	}
-	if (db_recipe_get(db, b.recipe_id, &recipe) != 0) {
+	if ((rc = db_recipe_get(db, b.recipe_id, &recipe)) != 0) {
 		db_batch_row_free(&b);
-		reader_end(c, 1, "the recipe of batch %lld is missing", (long long)id);
+		if (rc == 1)
+			reader_end(c, 1, "the recipe of batch %lld is missing", (long long)id);
+		else
+			hist_read_failed(c, "show", id, db_error(db));
 		return;
 	}
 	if (with_json && !with_recipe) {
@@ -300,12 +507,16 @@ hist_show(struct db *db, struct reader_reply *c, const struct control_request *r
 		memset(&e, 0, sizeof(e));
 		e.c = c;
 		e.json = 1;
-		e.first = 1;
-		e.l_db = db;
+		e.db = db;
+		json_init(&e.j);
 		hist_export_batch(&e, &b);
+		json_free(&e.j);
 		db_recipe_row_free(&recipe);
 		db_batch_row_free(&b);
-		reader_end(c, 0, " ");
+		if (e.error != NULL)
+			hist_read_failed(c, "show", id, e.error);
+		else
+			reader_end(c, 0, " ");
 		return;
 	}
 	if (with_recipe) {
@@ -318,9 +529,14 @@ hist_show(struct db *db, struct reader_reply *c, const struct control_request *r
 	reader_print(c, "batch %lld: %s", (long long)b.id, b.state);
 	reader_print(c, "recipe:    %s version %s, sha256 %s", recipe.name, recipe.version,
 	    recipe.sha256);
-	if (db_rig_get(db, b.rig_id, &rig) == 0) {
+	if ((rc = db_rig_get(db, b.rig_id, &rig)) == 0) {
 		reader_print(c, "rig:       %s, sha256 %s", rig.name, rig.sha256);
 		db_recipe_row_free(&rig);
+	} else if (rc == 1) {
+		reader_print(c, "rig:       - (its rig file is missing from the record)");
+	} else {
+		error = db_error(db);
+		goto out;
 	}
 	reader_print(c, "substrate: %s", b.substrate ? b.substrate : "-");
 	reader_print(c, "operator:  %s", b.operator_name ? b.operator_name : "-");
@@ -336,90 +552,119 @@ hist_show(struct db *db, struct reader_reply *c, const struct control_request *r
 	if (b.failure_cause)
 		reader_print(c, "cause:     %s", b.failure_cause);
 	reader_print(c, "solutions:");
-	db_solutions(db, id, hist_solution, c);
+	if (hist_listed(db, &error, c, db_solutions(db, id, hist_solution, c)) == -1)
+		goto out;
 	reader_print(c, "steps:");
 	reader_print(c, "%5s %4s %-10s %-7s %-12s %11s %10s %10s %9s %8s %-8s", "seq", "bl",
 	    "phase", "kind", "where", "planned@s", "planned", "actual", "start dev", "motion s",
 	    "outcome");
 	show_ctx.c = c;
 	show_ctx.time_scale = b.time_scale > 0 ? b.time_scale : 1;
-	db_steps(db, id, hist_step, &show_ctx);
+	if (hist_listed(db, &error, c, db_steps(db, id, hist_step, &show_ctx)) == -1)
+		goto out;
 	reader_print(c, "bilayers:");
-	db_bilayers(db, id, hist_bilayer, c);
+	if (hist_listed(db, &error, c, db_bilayers(db, id, hist_bilayer, c)) == -1)
+		goto out;
 	reader_print(c, "events:");
-	db_events(db, id, hist_event, c);
+	hist_listed(db, &error, c, db_events(db, id, hist_event, c));
+out:
 	db_recipe_row_free(&recipe);
 	db_batch_row_free(&b);
-	reader_end(c, 0, " ");
+	if (error != NULL)
+		hist_read_failed(c, "show", id, error);
+	else
+		reader_end(c, 0, " ");
 }
 
 /* ---- compare ---- */
 
 
-/* What compare needs of one batch, read once. */
+/* What compare needs of one batch, read once, whole. */
 struct hist_batch {
 	struct db_batch b;
 	struct db_recipe recipe, rig;
 	struct db_step *steps;		/* copied: kind/station/solution point into names */
 	size_t step_count, step_cap;
-	char *names;			/* string storage for steps */
+	struct db_solution *sol;	/* copied: name/lot point into names */
+	size_t sol_count, sol_cap;
+	char *names;			/* string storage for steps and solutions */
 	size_t names_len, names_cap;
-	struct db_solution sol[32];
-	char sol_text[32][2][128];
-	int sol_count;
 	int events[16];			/* counts by kind index */
-	double measured[64];		/* per bilayer, NAN if none */
+	double *measured;		/* per bilayer, NAN if none */
 	int bilayer_count;
+	const char *error;		/* why a listing stopped: out of memory, a limit */
 };
 
 static const char *const hist_event_kinds[] = { "fault", "pause", "resume", "prompt",
 	"continue", "abort", "estop", "interlock", "operator", "info", NULL };
 
-static const char *
+/*
+ * Keeps a copy of s in the batch's name storage: returns its offset + 1
+ * (0 for NULL), turned into a pointer once all rows are in (the storage
+ * moves as it grows); -1 when memory runs out (error set).
+ */
+static intptr_t
 hist_keep(struct hist_batch *h, const char *s)
 {
 	size_t n;
 	char *names;
 
 	if (s == NULL)
-		return NULL;
+		return 0;
 	n = strlen(s) + 1;
 	if (h->names_len + n > h->names_cap) {
 		size_t cap = (h->names_cap + n) * 2;
-		if ((names = realloc(h->names, cap)) == NULL)
-			return NULL;
+		if ((names = realloc(h->names, cap)) == NULL) {
+			h->error = "out of memory for the batches' texts";
+			return -1;
+		}
 		h->names = names;
 		h->names_cap = cap;
 	}
 	memcpy(h->names + h->names_len, s, n);
 	h->names_len += n;
-	/* return an offset now; turned into pointers once all steps are in */
-	return (const char *)(uintptr_t)(h->names_len - n + 1);
+	return (intptr_t)(h->names_len - n + 1);
+}
+
+/* The kept string at offset + 1 (0: NULL). */
+static const char *
+hist_kept(const struct hist_batch *h, const char *off)
+{
+	return off ? h->names + (uintptr_t)off - 1 : NULL;
 }
 
 static int
 hist_keep_step(void *arg, const struct db_step *s)
 {
 	struct hist_batch *h = arg;
+	struct db_step *k;
+	intptr_t kind, station, solution;
 
-	if (h->step_count == HIST_MAX_STEPS_KEPT)
+	if (h->step_count == HIST_MAX_STEPS_KEPT) {
+		h->error = "more steps than compare holds (HIST_MAX_STEPS_KEPT)";
 		return 1;
+	}
 	if (h->step_count == h->step_cap) {
 		size_t cap = h->step_cap ? h->step_cap * 2 : 256;
 		struct db_step *steps = realloc(h->steps, cap * sizeof(*steps));
-		if (steps == NULL)
+		if (steps == NULL) {
+			h->error = "out of memory for the batches' steps";
 			return 1;
+		}
 		h->steps = steps;
 		h->step_cap = cap;
 	}
-	h->steps[h->step_count] = *s;
-	h->steps[h->step_count].kind = hist_keep(h, s->kind);
-	h->steps[h->step_count].station = hist_keep(h, s->station);
-	h->steps[h->step_count].solution = hist_keep(h, s->solution);
-	h->steps[h->step_count].phase = NULL;
-	h->steps[h->step_count].outcome = NULL;
-	h->steps[h->step_count].actual_start_utc = NULL;
-	h->step_count++;
+	if ((kind = hist_keep(h, s->kind)) == -1 || (station = hist_keep(h, s->station)) == -1 ||
+	    (solution = hist_keep(h, s->solution)) == -1)
+		return 1;
+	k = &h->steps[h->step_count++];
+	*k = *s;
+	k->kind = (const char *)kind;
+	k->station = (const char *)station;
+	k->solution = (const char *)solution;
+	k->phase = NULL;
+	k->outcome = NULL;
+	k->actual_start_utc = NULL;
 	return 0;
 }
 
@@ -427,15 +672,26 @@ static int
 hist_keep_solution(void *arg, const struct db_solution *s)
 {
 	struct hist_batch *h = arg;
+	struct db_solution *k;
+	intptr_t name, lot;
 
-	if (h->sol_count == 32)
+	if (h->sol_count == h->sol_cap) {
+		size_t cap = h->sol_cap ? h->sol_cap * 2 : 16;
+		struct db_solution *sol = realloc(h->sol, cap * sizeof(*sol));
+		if (sol == NULL) {
+			h->error = "out of memory for the batches' solutions";
+			return 1;
+		}
+		h->sol = sol;
+		h->sol_cap = cap;
+	}
+	if ((name = hist_keep(h, s->name)) == -1 || (lot = hist_keep(h, s->lot ? s->lot : "-")) ==
+	    -1)
 		return 1;
-	h->sol[h->sol_count] = *s;
-	snprintf(h->sol_text[h->sol_count][0], 128, "%s", s->name);
-	snprintf(h->sol_text[h->sol_count][1], 128, "%s", s->lot ? s->lot : "-");
-	h->sol[h->sol_count].name = h->sol_text[h->sol_count][0];
-	h->sol[h->sol_count].lot = h->sol_text[h->sol_count][1];
-	h->sol_count++;
+	k = &h->sol[h->sol_count++];
+	*k = *s;
+	k->name = (const char *)name;
+	k->lot = (const char *)lot;
 	return 0;
 }
 
@@ -455,12 +711,23 @@ static int
 hist_keep_bilayer(void *arg, const struct db_bilayer *b)
 {
 	struct hist_batch *h = arg;
+	double *measured;
+	int k;
 
-	if (b->n > 0 && b->n <= 64) {
-		h->measured[b->n - 1] = b->thickness_measured_nm;
-		if (b->n > h->bilayer_count)
-			h->bilayer_count = b->n;
+	/* bilayers count from 1 and a batch has at most RECIPE_MAX_BILAYERS */
+	if (b->n < 1 || b->n > RECIPE_MAX_BILAYERS)
+		return 0;
+	if (b->n > h->bilayer_count) {
+		if ((measured = realloc(h->measured, (size_t)b->n * sizeof(*measured))) == NULL) {
+			h->error = "out of memory for the batches' bilayers";
+			return 1;
+		}
+		for (k = h->bilayer_count; k < b->n; k++)
+			measured[k] = NAN;
+		h->measured = measured;
+		h->bilayer_count = b->n;
 	}
+	h->measured[b->n - 1] = b->thickness_measured_nm;
 	return 0;
 }
 
@@ -471,34 +738,54 @@ hist_batch_free(struct hist_batch *h)
 	db_recipe_row_free(&h->recipe);
 	db_recipe_row_free(&h->rig);
 	free(h->steps);
+	free(h->sol);
 	free(h->names);
+	free(h->measured);
 }
 
+/*
+ * Reads batch id whole: 0; 1 when there is no such batch; -1 when a read
+ * failed or could not be kept (*error says why: the database's message, or
+ * what ran out). Nothing is kept on failure.
+ */
 static int
-hist_batch_load(struct db *db, int64_t id, struct hist_batch *h)
+hist_batch_load(struct db *db, int64_t id, struct hist_batch *h, const char **error)
 {
 	size_t i;
-	int k;
+	int rc;
 
 	memset(h, 0, sizeof(*h));
-	for (k = 0; k < 64; k++)
-		h->measured[k] = NAN;
-	if (db_batch_get(db, id, &h->b) != 0)
+	if ((rc = db_batch_get(db, id, &h->b)) != 0) {
+		*error = db_error(db);
+		return rc;
+	}
+	if ((rc = db_recipe_get(db, h->b.recipe_id, &h->recipe)) != 0 ||
+	    (rc = db_rig_get(db, h->b.rig_id, &h->rig)) != 0) {
+		*error = rc == 1 ? "its recipe or rig file is missing from the record" :
+		    db_error(db);
+		hist_batch_free(h);
 		return -1;
-	if (db_recipe_get(db, h->b.recipe_id, &h->recipe) != 0 ||
-	    db_rig_get(db, h->b.rig_id, &h->rig) != 0 ||
-	    db_steps(db, id, hist_keep_step, h) == -1 ||
-	    db_solutions(db, id, hist_keep_solution, h) == -1 ||
-	    db_events(db, id, hist_keep_event, h) == -1 ||
-	    db_bilayers(db, id, hist_keep_bilayer, h) == -1) {
+	}
+	*error = NULL;
+	if (hist_listed(db, error, NULL, db_steps(db, id, hist_keep_step, h)) == -1 ||
+	    (*error = h->error) != NULL ||
+	    hist_listed(db, error, NULL, db_solutions(db, id, hist_keep_solution, h)) == -1 ||
+	    (*error = h->error) != NULL ||
+	    hist_listed(db, error, NULL, db_events(db, id, hist_keep_event, h)) == -1 ||
+	    hist_listed(db, error, NULL, db_bilayers(db, id, hist_keep_bilayer, h)) == -1 ||
+	    (*error = h->error) != NULL) {
 		hist_batch_free(h);
 		return -1;
 	}
 	for (i = 0; i < h->step_count; i++) {
 		struct db_step *s = &h->steps[i];
-		s->kind = s->kind ? h->names + (uintptr_t)s->kind - 1 : NULL;
-		s->station = s->station ? h->names + (uintptr_t)s->station - 1 : NULL;
-		s->solution = s->solution ? h->names + (uintptr_t)s->solution - 1 : NULL;
+		s->kind = hist_kept(h, s->kind);
+		s->station = hist_kept(h, s->station);
+		s->solution = hist_kept(h, s->solution);
+	}
+	for (i = 0; i < h->sol_count; i++) {
+		h->sol[i].name = hist_kept(h, h->sol[i].name);
+		h->sol[i].lot = hist_kept(h, h->sol[i].lot);
 	}
 	return 0;
 }
@@ -566,11 +853,14 @@ hist_compare(struct db *db, struct reader_reply *c, const struct control_request
 {
 	struct hist_batch a, b;
 	double tolerance_s = 1.0;
-	char name_a[64], name_b[64], nm_a[32], nm_b[32];
+	struct hist_line name_a, name_b;
+	const char *error;
+	char nm_a[32], nm_b[32];
 	double resolution_s, exposure_a, exposure_b;
 	int64_t id_a, id_b;
-	int same;
-	int i, j;
+	int same, rc;
+	size_t i, j;
+	int k;
 
 	if (req->argc < 3 || (id_a = atoll(req->argv[1])) <= 0 || (id_b = atoll(req->argv[2])) <= 0) {
 		reader_end(c, 2, "usage: compare ID1 ID2 [--tolerance SECONDS]");
@@ -578,21 +868,37 @@ hist_compare(struct db *db, struct reader_reply *c, const struct control_request
 	}
 	if (req->argc == 5 && strcmp(req->argv[3], "--tolerance") == 0)
 		tolerance_s = atof(req->argv[4]);
-	if (hist_batch_load(db, id_a, &a) == -1) {
-		reader_end(c, 2, "no batch %lld", (long long)id_a);
+	if ((rc = hist_batch_load(db, id_a, &a, &error)) != 0) {
+		if (rc == 1)
+			reader_end(c, 2, "no batch %lld", (long long)id_a);
+		else
+			hist_read_failed(c, "compare", id_a, error);
 		return;
 	}
-	if (hist_batch_load(db, id_b, &b) == -1) {
+	if ((rc = hist_batch_load(db, id_b, &b, &error)) != 0) {
 		hist_batch_free(&a);
-		reader_end(c, 2, "no batch %lld", (long long)id_b);
+		if (rc == 1)
+			reader_end(c, 2, "no batch %lld", (long long)id_b);
+		else
+			hist_read_failed(c, "compare", id_b, error);
 		return;
 	}
 	reader_print(c, "batch %lld (%s, %s)  ->  batch %lld (%s, %s)", (long long)id_a, a.b.state,
 	    a.b.started_at, (long long)id_b, b.b.state, b.b.started_at);
-	snprintf(name_a, sizeof(name_a), "batch %lld: %s@%s", (long long)id_a, a.recipe.name,
+	memset(&name_a, 0, sizeof(name_a));
+	memset(&name_b, 0, sizeof(name_b));
+	hist_line_printf(&name_a, "batch %lld: %s@%s", (long long)id_a, a.recipe.name,
 	    a.recipe.version);
-	snprintf(name_b, sizeof(name_b), "batch %lld: %s@%s", (long long)id_b, b.recipe.name,
+	hist_line_printf(&name_b, "batch %lld: %s@%s", (long long)id_b, b.recipe.name,
 	    b.recipe.version);
+	if (name_a.failed || name_b.failed) {
+		free(name_a.buf);
+		free(name_b.buf);
+		hist_batch_free(&a);
+		hist_batch_free(&b);
+		reader_end(c, 1, "compare: out of memory");
+		return;
+	}
 	if (strcmp(a.recipe.sha256, b.recipe.sha256) == 0) {
 		reader_print(c, "recipe:    the same: %s@%s (sha256 %.12s)", a.recipe.name,
 		    a.recipe.version, a.recipe.sha256);
@@ -600,7 +906,7 @@ hist_compare(struct db *db, struct reader_reply *c, const struct control_request
 		reader_print(c, "recipe:    differs: %s@%s (%.12s)  ->  %s@%s (%.12s)", a.recipe.name,
 		    a.recipe.version, a.recipe.sha256, b.recipe.name, b.recipe.version,
 		    b.recipe.sha256);
-		textdiff(a.recipe.yaml, name_a, b.recipe.yaml, name_b, 2, hist_diff_line, c);
+		textdiff(a.recipe.yaml, name_a.buf, b.recipe.yaml, name_b.buf, 2, hist_diff_line, c);
 	}
 	if (strcmp(a.rig.sha256, b.rig.sha256) == 0) {
 		reader_print(c, "rig:       the same: %s (sha256 %.12s)", a.rig.name, a.rig.sha256);
@@ -629,7 +935,8 @@ hist_compare(struct db *db, struct reader_reply *c, const struct control_request
 			if (strcmp(b.sol[j].name, x->name) == 0)
 				y = &b.sol[j];
 		if (y == NULL) {
-			reader_print(c, "  %-14s only in the first batch", x->name);
+			reader_print(c, "  %s%*s only in the first batch", x->name,
+			    hist_pad(x->name, 14), "");
 			continue;
 		}
 		/*
@@ -642,8 +949,8 @@ hist_compare(struct db *db, struct reader_reply *c, const struct control_request
 		exposure_a = hist_dwell_s(&a, x->name);
 		exposure_b = hist_dwell_s(&b, x->name);
 		same = fabs(exposure_a - exposure_b) <= tolerance_s + resolution_s;
-		reader_print(c, "  %-14s %s%s%s, %d%s%d dips, %.0f%s%.0f s exposure%s", x->name,
-		    x->lot, strcmp(x->lot, y->lot) ? " -> " : "", strcmp(x->lot, y->lot) ? y->lot :
+		reader_print(c, "  %s%*s %s%s%s, %d%s%d dips, %.0f%s%.0f s exposure%s", x->name,
+		    hist_pad(x->name, 14), "", x->lot, strcmp(x->lot, y->lot) ? " -> " : "", strcmp(x->lot, y->lot) ? y->lot :
 		    "", x->dips, x->dips != y->dips ? " -> " : "=", y->dips, exposure_a,
 		    same ? "=" : " -> ", same ? exposure_a : exposure_b,
 		    strcmp(x->lot, y->lot) ? "   (lot changed)" : "");
@@ -652,17 +959,19 @@ hist_compare(struct db *db, struct reader_reply *c, const struct control_request
 	    a.b.thickness_estimated_nm, b.b.thickness_estimated_nm,
 	    hist_nm(a.b.thickness_measured_nm, nm_a, sizeof(nm_a)),
 	    hist_nm(b.b.thickness_measured_nm, nm_b, sizeof(nm_b)));
-	for (i = 0; i < a.bilayer_count && i < b.bilayer_count; i++)
-		if (!isnan(a.measured[i]) || !isnan(b.measured[i]))
-			reader_print(c, "  bilayer %2d measured %6s -> %6s nm", i + 1,
-			    hist_nm(a.measured[i], nm_a, sizeof(nm_a)),
-			    hist_nm(b.measured[i], nm_b, sizeof(nm_b)));
+	for (k = 0; k < a.bilayer_count && k < b.bilayer_count; k++)
+		if (!isnan(a.measured[k]) || !isnan(b.measured[k]))
+			reader_print(c, "  bilayer %2d measured %6s -> %6s nm", k + 1,
+			    hist_nm(a.measured[k], nm_a, sizeof(nm_a)),
+			    hist_nm(b.measured[k], nm_b, sizeof(nm_b)));
 	reader_print(c, "step timing beyond %.1f s (recipe time):", tolerance_s);
 	hist_compare_steps(c, &a, &b, tolerance_s);
 	reader_print(c, "events:");
-	for (i = 0; hist_event_kinds[i]; i++)
-		if ((a.events[i] || b.events[i]) && strcmp(hist_event_kinds[i], "info") != 0)
-			reader_print(c, "  %-10s %d -> %d", hist_event_kinds[i], a.events[i], b.events[i]);
+	for (k = 0; hist_event_kinds[k]; k++)
+		if ((a.events[k] || b.events[k]) && strcmp(hist_event_kinds[k], "info") != 0)
+			reader_print(c, "  %-10s %d -> %d", hist_event_kinds[k], a.events[k], b.events[k]);
+	free(name_a.buf);
+	free(name_b.buf);
 	hist_batch_free(&a);
 	hist_batch_free(&b);
 	reader_end(c, 0, " ");
@@ -676,69 +985,71 @@ hist_compare(struct db *db, struct reader_reply *c, const struct control_request
 	"planned_duration_ms,actual_start_utc,actual_start_ms,actual_duration_ms,motion_ms,"\
 	"dwell_ms,outcome"
 
-static void
-hist_csv_field(char *buf, size_t size, const char *s)
+/* The writer's piece as a line; on failure error is set and the listing stops (1). */
+static int
+hist_export_emit(struct hist_export *e)
 {
-	size_t n = 0;
-
-	if (s == NULL) {
-		buf[0] = '\0';
-		return;
+	if (hist_json_emit(e->c, &e->j) == -1) {
+		e->error = "out of memory for the JSON text";
+		return 1;
 	}
-	if (strpbrk(s, ",\"\n") == NULL) {
-		snprintf(buf, size, "%s", s);
-		return;
-	}
-	buf[n++] = '"';
-	for (; *s && n < size - 3; s++) {
-		if (*s == '"')
-			buf[n++] = '"';
-		buf[n++] = *s == '\n' ? ' ' : *s;
-	}
-	buf[n++] = '"';
-	buf[n] = '\0';
+	return reader_cancelled(e->c);
 }
-
 
 static int
 hist_export_step(void *arg, const struct db_step *s)
 {
 	struct hist_export *e = arg;
 	const struct db_batch *b = e->b;
+	struct hist_line *l = &e->line;
 
 	if (e->json) {
-		char kind[32], st[160], sol[160], ph[32], oc[32], utc[48];
-		hist_json_str(kind, sizeof(kind), s->kind);
-		hist_json_str(st, sizeof(st), s->station);
-		hist_json_str(sol, sizeof(sol), s->solution);
-		hist_json_str(ph, sizeof(ph), s->phase);
-		hist_json_str(oc, sizeof(oc), s->outcome);
-		hist_json_str(utc, sizeof(utc), s->actual_start_utc);
-		reader_print(e->c, "%s{\"seq\":%d,\"bilayer\":%d,\"phase\":%s,\"kind\":%s,"
-		    "\"station\":%s,\"solution\":%s,\"planned_start_ms\":%lld,"
-		    "\"planned_duration_ms\":%lld,\"actual_start_utc\":%s,\"actual_start_ms\":%lld,"
-		    "\"actual_duration_ms\":%lld,\"motion_ms\":%lld,\"dwell_ms\":%lld,"
-		    "\"outcome\":%s}", e->first ? "" : ",", s->seq, s->bilayer, ph, kind, st, sol,
-		    (long long)s->planned_start_ms, (long long)s->planned_duration_ms, utc,
-		    (long long)s->actual_start_ms, (long long)s->actual_duration_ms,
-		    (long long)s->motion_ms, (long long)s->dwell_ms, oc);
-	} else {
-		char r[160], v[64], sub[200], op[200], st[160], sol[160];
-		hist_csv_field(r, sizeof(r), b->recipe_name);
-		hist_csv_field(v, sizeof(v), b->recipe_version);
-		hist_csv_field(sub, sizeof(sub), b->substrate);
-		hist_csv_field(op, sizeof(op), b->operator_name);
-		hist_csv_field(st, sizeof(st), s->station);
-		hist_csv_field(sol, sizeof(sol), s->solution);
-		reader_print(e->c, "%lld,%s,%s,%s,%s,%s,%s,%g,%d,%d,%s,%s,%s,%s,%lld,%lld,%s,%lld,"
-		    "%lld,%lld,%lld,%s", (long long)b->id, r, v, b->recipe_sha256, sub, op, b->state,
-		    b->time_scale, s->seq, s->bilayer, s->phase, s->kind, st, sol,
-		    (long long)s->planned_start_ms, (long long)s->planned_duration_ms,
-		    s->actual_start_utc ? s->actual_start_utc : "", (long long)s->actual_start_ms,
-		    (long long)s->actual_duration_ms, (long long)s->motion_ms,
-		    (long long)s->dwell_ms, s->outcome);
+		json_object_begin(&e->j);
+		hist_json_int(&e->j, "seq", s->seq);
+		hist_json_int(&e->j, "bilayer", s->bilayer);
+		hist_json_str(&e->j, "phase", s->phase);
+		hist_json_str(&e->j, "kind", s->kind);
+		hist_json_str(&e->j, "station", s->station);
+		hist_json_str(&e->j, "solution", s->solution);
+		hist_json_int(&e->j, "planned_start_ms", (long long)s->planned_start_ms);
+		hist_json_int(&e->j, "planned_duration_ms", (long long)s->planned_duration_ms);
+		hist_json_str(&e->j, "actual_start_utc", s->actual_start_utc);
+		hist_json_int(&e->j, "actual_start_ms", (long long)s->actual_start_ms);
+		hist_json_int(&e->j, "actual_duration_ms", (long long)s->actual_duration_ms);
+		hist_json_int(&e->j, "motion_ms", (long long)s->motion_ms);
+		hist_json_int(&e->j, "dwell_ms", (long long)s->dwell_ms);
+		hist_json_str(&e->j, "outcome", s->outcome);
+		hist_json_int(&e->j, "attempts", s->attempts);
+		json_object_end(&e->j);
+		return hist_export_emit(e);
 	}
-	e->first = 0;
+	l->len = 0;
+	hist_line_printf(l, "%lld,", (long long)b->id);
+	hist_line_csv(l, b->recipe_name);
+	hist_line_put(l, ",", 1);
+	hist_line_csv(l, b->recipe_version);
+	hist_line_put(l, ",", 1);
+	hist_line_csv(l, b->recipe_sha256);
+	hist_line_put(l, ",", 1);
+	hist_line_csv(l, b->substrate);
+	hist_line_put(l, ",", 1);
+	hist_line_csv(l, b->operator_name);
+	hist_line_printf(l, ",%s,", b->state);
+	hist_line_number(l, b->time_scale);
+	hist_line_printf(l, ",%d,%d,%s,%s,", s->seq, s->bilayer, s->phase, s->kind);
+	hist_line_csv(l, s->station);
+	hist_line_put(l, ",", 1);
+	hist_line_csv(l, s->solution);
+	hist_line_printf(l, ",%lld,%lld,%s,%lld,%lld,%lld,%lld,%s",
+	    (long long)s->planned_start_ms, (long long)s->planned_duration_ms,
+	    s->actual_start_utc ? s->actual_start_utc : "", (long long)s->actual_start_ms,
+	    (long long)s->actual_duration_ms, (long long)s->motion_ms, (long long)s->dwell_ms,
+	    s->outcome);
+	if (l->failed) {
+		e->error = "out of memory for a CSV row";
+		return 1;
+	}
+	reader_put(e->c, l->buf, l->len);
 	return reader_cancelled(e->c);
 }
 
@@ -746,51 +1057,125 @@ static int
 hist_export_bilayer(void *arg, const struct db_bilayer *bl)
 {
 	struct hist_export *e = arg;
-	char est[24], mea[24];
 
-	hist_json_num(est, sizeof(est), bl->thickness_estimated_nm);
-	hist_json_num(mea, sizeof(mea), bl->thickness_measured_nm);
-	reader_print(e->c, "%s{\"n\":%d,\"ended_at\":\"%s\",\"thickness_estimated_nm\":%s,"
-	    "\"thickness_measured_nm\":%s}", e->first ? "" : ",", bl->n, bl->ended_at, est, mea);
-	e->first = 0;
-	return reader_cancelled(e->c);
+	json_object_begin(&e->j);
+	hist_json_int(&e->j, "n", bl->n);
+	hist_json_str(&e->j, "ended_at", bl->ended_at);
+	hist_json_num(&e->j, "thickness_estimated_nm", bl->thickness_estimated_nm);
+	hist_json_num(&e->j, "thickness_measured_nm", bl->thickness_measured_nm);
+	json_object_end(&e->j);
+	return hist_export_emit(e);
 }
 
+static int
+hist_export_solution(void *arg, const struct db_solution *s)
+{
+	struct hist_export *e = arg;
+
+	json_object_begin(&e->j);
+	hist_json_str(&e->j, "name", s->name);
+	hist_json_str(&e->j, "lot", s->lot);
+	hist_json_int(&e->j, "dips", s->dips);
+	hist_json_num(&e->j, "volume_ml", s->volume_ml);
+	hist_json_num(&e->j, "area_cm2", s->area_cm2);
+	json_object_end(&e->j);
+	return hist_export_emit(e);
+}
+
+static int
+hist_export_event(void *arg, const struct db_event *ev)
+{
+	struct hist_export *e = arg;
+
+	json_object_begin(&e->j);
+	hist_json_str(&e->j, "at", ev->at);
+	hist_json_str(&e->j, "kind", ev->kind);
+	hist_json_str(&e->j, "device", ev->device);
+	hist_json_str(&e->j, "message", ev->message);
+	json_object_end(&e->j);
+	return hist_export_emit(e);
+}
+
+/*
+ * One list of a batch as a JSON member, a row a line: hist_export_open
+ * before the listing, hist_export_close with its result. Each returns 0,
+ * or 1 to stop (error set, or the client went away).
+ */
+static int
+hist_export_open(struct hist_export *e, const char *key)
+{
+	json_key(&e->j, key);
+	json_array_begin(&e->j);
+	return hist_export_emit(e);
+}
+
+static int
+hist_export_close(struct hist_export *e, int rc)
+{
+	if (hist_listed(e->db, &e->error, e->c, rc) == -1)
+		return 1;
+	json_array_end(&e->j);
+	return 0;
+}
+
+/*
+ * One batch: in JSON everything show prints (identity, recipe and rig,
+ * texts, thickness, solutions and lots, steps, bilayers, events); in CSV a
+ * row per step. A db_history callback: 0 to go on, 1 to stop (error set,
+ * or the client went away).
+ */
 static int
 hist_export_batch(void *arg, const struct db_batch *b)
 {
 	struct hist_export *e = arg;
-	struct hist_export inner = *e;
+	struct db_recipe rig;
+	const char *rig_sha = NULL;
+	int rc;
 
-	inner.b = b;
-	inner.first = 1;
-	if (e->json) {
-		char r[160], v[64], sub[200], op[200], st[32], t0[40], t1[40], cause[400], sha[80];
-		hist_json_str(r, sizeof(r), b->recipe_name);
-		hist_json_str(v, sizeof(v), b->recipe_version);
-		hist_json_str(sha, sizeof(sha), b->recipe_sha256);
-		hist_json_str(sub, sizeof(sub), b->substrate);
-		hist_json_str(op, sizeof(op), b->operator_name);
-		hist_json_str(st, sizeof(st), b->state);
-		hist_json_str(t0, sizeof(t0), b->started_at);
-		hist_json_str(t1, sizeof(t1), b->ended_at);
-		hist_json_str(cause, sizeof(cause), b->failure_cause);
-		reader_print(e->c, "%s{\"id\":%lld,\"recipe\":%s,\"recipe_version\":%s,"
-		    "\"recipe_sha256\":%s,\"substrate\":%s,\"operator\":%s,\"state\":%s,"
-		    "\"started_at\":%s,\"ended_at\":%s,\"bilayers_target\":%d,\"bilayers_done\":%d,"
-		    "\"time_scale\":%g,\"failure_cause\":%s,\"steps\":[", e->first ? "" : ",",
-		    (long long)b->id, r, v, sha, sub, op, st, t0, t1, b->bilayers_target,
-		    b->bilayers_done, b->time_scale, cause);
-		db_steps(e->l_db, b->id, hist_export_step, &inner);
-		reader_print(e->c, "],\"bilayers\":[");
-		inner.first = 1;
-		db_bilayers(e->l_db, b->id, hist_export_bilayer, &inner);
-		reader_print(e->c, "]}");
-	} else {
-		db_steps(e->l_db, b->id, hist_export_step, &inner);
+	e->b = b;
+	if (!e->json)
+		return hist_listed(e->db, &e->error, e->c, db_steps(e->db, b->id,
+		    hist_export_step, e)) == -1;
+	if ((rc = db_rig_get(e->db, b->rig_id, &rig)) == -1) {
+		e->error = db_error(e->db);
+		return 1;
 	}
-	e->first = 0;
-	return reader_cancelled(e->c);
+	json_object_begin(&e->j);
+	hist_json_int(&e->j, "id", (long long)b->id);
+	hist_json_str(&e->j, "recipe", b->recipe_name);
+	hist_json_str(&e->j, "recipe_version", b->recipe_version);
+	hist_json_str(&e->j, "recipe_sha256", b->recipe_sha256);
+	hist_json_str(&e->j, "rig", b->rig_name);
+	if (rc == 0)
+		rig_sha = rig.sha256;
+	hist_json_str(&e->j, "rig_sha256", rig_sha);
+	if (rc == 0)
+		db_recipe_row_free(&rig);
+	hist_json_str(&e->j, "substrate", b->substrate);
+	hist_json_str(&e->j, "operator", b->operator_name);
+	hist_json_str(&e->j, "note", b->note);
+	hist_json_str(&e->j, "state", b->state);
+	hist_json_str(&e->j, "started_at", b->started_at);
+	hist_json_str(&e->j, "ended_at", b->ended_at);
+	hist_json_int(&e->j, "bilayers_target", b->bilayers_target);
+	hist_json_int(&e->j, "bilayers_done", b->bilayers_done);
+	hist_json_num(&e->j, "thickness_target_nm", b->thickness_target_nm);
+	hist_json_num(&e->j, "thickness_estimated_nm", b->thickness_estimated_nm);
+	hist_json_num(&e->j, "thickness_measured_nm", b->thickness_measured_nm);
+	hist_json_num(&e->j, "time_scale", b->time_scale);
+	hist_json_str(&e->j, "software_version", b->software_version);
+	hist_json_str(&e->j, "failure_cause", b->failure_cause);
+	if (hist_export_open(e, "solutions") ||
+	    hist_export_close(e, db_solutions(e->db, b->id, hist_export_solution, e)) ||
+	    hist_export_open(e, "steps") ||
+	    hist_export_close(e, db_steps(e->db, b->id, hist_export_step, e)) ||
+	    hist_export_open(e, "bilayers") ||
+	    hist_export_close(e, db_bilayers(e->db, b->id, hist_export_bilayer, e)) ||
+	    hist_export_open(e, "events") ||
+	    hist_export_close(e, db_events(e->db, b->id, hist_export_event, e)))
+		return 1;
+	json_object_end(&e->j);
+	return hist_export_emit(e);
 }
 
 static void
@@ -799,7 +1184,7 @@ hist_export(struct db *db, struct reader_reply *c, const struct control_request 
 	struct db_history_filter f;
 	struct hist_export e;
 	struct db_batch b;
-	int i, all = 0, json = -1;
+	int i, all = 0, json = -1, rc;
 	int64_t id = 0;
 
 	for (i = 1; i < req->argc; i++) {
@@ -821,30 +1206,44 @@ hist_export(struct db *db, struct reader_reply *c, const struct control_request 
 	memset(&e, 0, sizeof(e));
 	e.c = c;
 	e.json = json;
-	e.first = 1;
-	e.l_db = db;
+	e.db = db;
 	/* refuse a missing batch before any output: stdout stays empty on error */
-	if (!all && db_batch_get(db, id, &b) != 0) {
-		reader_end(c, 2, "no batch %lld", (long long)id);
+	if (!all && (rc = db_batch_get(db, id, &b)) != 0) {
+		if (rc == 1)
+			reader_end(c, 2, "no batch %lld", (long long)id);
+		else
+			hist_read_failed(c, "export", id, db_error(db));
 		return;
 	}
-	if (json)
-		reader_print(c, "[");
-	else
+	json_init(&e.j);
+	if (json) {
+		json_array_begin(&e.j);
+		hist_export_emit(&e);
+	} else {
 		reader_print(c, "%s", HIST_CSV_COLUMNS);
+	}
 	if (all) {
 		memset(&f, 0, sizeof(f));
-		if (db_history(db, &f, hist_export_batch, &e) == -1) {
-			reader_end(c, 1, "the database could not list batches");
-			return;
-		}
+		if (e.error == NULL && db_history(db, &f, hist_export_batch, &e) == -1 &&
+		    e.error == NULL)
+			e.error = db_error(db);
 	} else {
-		hist_export_batch(&e, &b);
+		if (e.error == NULL)
+			hist_export_batch(&e, &b);
 		db_batch_row_free(&b);
 	}
-	if (json)
-		reader_print(c, "]");
-	reader_end(c, 0, " ");
+	if (json && e.error == NULL) {
+		json_array_end(&e.j);
+		hist_export_emit(&e);
+	}
+	json_free(&e.j);
+	free(e.line.buf);
+	if (e.error != NULL && all)
+		reader_end(c, 1, "export: the record could not be read whole: %s", e.error);
+	else if (e.error != NULL)
+		hist_read_failed(c, "export", id, e.error);
+	else
+		reader_end(c, 0, " ");
 }
 
 /* series ID: "n estimated_nm measured_nm" per bilayer (NaN: none), for lblctl plot. */
@@ -864,8 +1263,13 @@ hist_series(struct db *db, struct reader_reply *c, const struct control_request 
 {
 	struct db_batch b;
 	int64_t id = req->argc == 2 ? atoll(req->argv[1]) : 0;
+	int rc = id > 0 ? db_batch_get(db, id, &b) : 1;
 
-	if (id <= 0 || db_batch_get(db, id, &b) != 0) {
+	if (rc == -1) {
+		hist_read_failed(c, "series", id, db_error(db));
+		return;
+	}
+	if (rc != 0) {
 		reader_end(c, 2, "series: no batch %s", req->argc > 1 ? req->argv[1] : "given");
 		return;
 	}
@@ -873,7 +1277,7 @@ hist_series(struct db *db, struct reader_reply *c, const struct control_request 
 	    b.substrate ? b.substrate : "");
 	db_batch_row_free(&b);
 	if (db_bilayers(db, id, hist_series_row, c) == -1)
-		reader_end(c, 1, "the database could not read batch %lld", (long long)id);
+		hist_read_failed(c, "series", id, db_error(db));
 	else
 		reader_end(c, 0, " ");
 }

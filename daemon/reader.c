@@ -51,7 +51,10 @@ struct reader_chunk {
 	char data[];
 };
 
-#define READER_MESSAGE_BYTES	512	/* a failure's message, in the last chunk */
+/* a failure's message, in the last chunk: room for a database's (DB_ERROR_LEN) and its context */
+#define READER_MESSAGE_BYTES	1024
+_Static_assert(READER_MESSAGE_BYTES >= DB_ERROR_LEN + 256,
+    "READER_MESSAGE_BYTES: a failed read's reply carries the database's message whole");
 #define READER_CHUNKS_PER_EVENT	4	/* then the loop turns to its timers first */
 #define READER_NICE		10	/* the reader yields the CPU to the loop and the buses */
 
@@ -207,27 +210,23 @@ reader_cancelled(const struct reader_reply *reply)
 	return atomic_load(&reply->job->cancelled) || atomic_load(&reply->reader->stopping);
 }
 
-void
-reader_print(struct reader_reply *reply, const char *fmt, ...)
+/*
+ * Room for a line of len bytes of text ("+ ", the text, newline and NUL):
+ * where the text goes, or NULL when the reply is over, cancelled or out of
+ * memory (then cancelled, logged).
+ */
+static char *
+reader_line_begin(struct reader_reply *reply, size_t len)
 {
-	va_list ap;
-	size_t need, i;
-	int len;
+	size_t need;
 
 	if (reply->ended)
-		return;
+		return NULL;
 	if (reader_cancelled(reply)) {
 		reply->lost = 1;
-		return;
+		return NULL;
 	}
-	va_start(ap, fmt);
-	len = vsnprintf(NULL, 0, fmt, ap);
-	va_end(ap);
-	if (len < 0) {
-		log_warnx("reader: %s: cannot format '%s'", reply->job->argv[0], fmt);
-		return;
-	}
-	need = reply->len + 2 + (size_t)len + 2;	/* "+ ", the text, newline and NUL */
+	need = reply->len + 2 + len + 2;
 	if (need > reply->cap) {
 		size_t cap = need < 2 * READER_CHUNK_BYTES ? 2 * READER_CHUNK_BYTES : need;
 		char *buf = realloc(reply->buf, cap);
@@ -235,23 +234,64 @@ reader_print(struct reader_reply *reply, const char *fmt, ...)
 			log_warn("reader: %s: %zu bytes of reply", reply->job->argv[0], cap);
 			atomic_store(&reply->job->cancelled, 1);
 			reply->lost = 1;
-			return;
+			return NULL;
 		}
 		reply->buf = buf;
 		reply->cap = cap;
 	}
 	memcpy(reply->buf + reply->len, "+ ", 2);
-	va_start(ap, fmt);
-	vsnprintf(reply->buf + reply->len + 2, (size_t)len + 1, fmt, ap);
-	va_end(ap);
+	return reply->buf + reply->len + 2;
+}
+
+/* Ends the line begun with reader_line_begin, its text (len bytes) in place. */
+static void
+reader_line_end(struct reader_reply *reply, size_t len)
+{
+	char *p = reply->buf + reply->len + 2, *end = p + len;
+
 	/* as control_out: a newline inside the text must not forge a protocol line */
-	for (i = reply->len + 2; i < reply->len + 2 + (size_t)len; i++)
-		if (reply->buf[i] == '\n' || reply->buf[i] == '\r')
-			reply->buf[i] = ' ';
-	reply->len += 2 + (size_t)len;
+	for (; p < end; p++)
+		if (*p == '\n' || *p == '\r')
+			*p = ' ';
+	reply->len += 2 + len;
 	reply->buf[reply->len++] = '\n';
 	if (reply->len >= READER_CHUNK_BYTES)
 		reader_drain(reply, 0);
+}
+
+void
+reader_print(struct reader_reply *reply, const char *fmt, ...)
+{
+	va_list ap;
+	char *text;
+	int len;
+
+	if (reply->ended)
+		return;
+	va_start(ap, fmt);
+	len = vsnprintf(NULL, 0, fmt, ap);
+	va_end(ap);
+	if (len < 0) {
+		log_warnx("reader: %s: cannot format '%s'", reply->job->argv[0], fmt);
+		return;
+	}
+	if ((text = reader_line_begin(reply, (size_t)len)) == NULL)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(text, (size_t)len + 1, fmt, ap);
+	va_end(ap);
+	reader_line_end(reply, (size_t)len);
+}
+
+void
+reader_put(struct reader_reply *reply, const char *text, size_t len)
+{
+	char *p;
+
+	if ((p = reader_line_begin(reply, len)) == NULL)
+		return;
+	memcpy(p, text, len);
+	reader_line_end(reply, len);
 }
 
 void

@@ -76,6 +76,8 @@ void reader_submit(struct reader *reader, struct control_client *client,
 void reader_print(struct reader_reply *reply, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 void reader_print_text(struct reader_reply *reply, const char *text);
+/* One line of len bytes of text as it is, as reader_print("%s") but unformatted (faster). */
+void reader_put(struct reader_reply *reply, const char *text, size_t len);
 void reader_end(struct reader_reply *reply, int status, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 int reader_cancelled(const struct reader_reply *reply);

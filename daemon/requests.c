@@ -587,6 +587,50 @@ req_recipe(struct lbld *l, struct control_client *c, const struct control_reques
 
 /* ---- runs ---- */
 
+/*
+ * The texts a batch is recorded with must be stored whole: one longer than
+ * its limit (lbl_limits.h, lblctl(1)) is refused here, before anything is
+ * changed, with the limit named. Returns 0, or -1 (answered, status 2).
+ */
+static int
+req_run_texts(struct control_client *c, const struct req_args *a)
+{
+	const struct {
+		const char *option, *value;
+		size_t max;
+	} texts[] = {
+		{ "--substrate", a->substrate, BATCH_MAX_SUBSTRATE_BYTES },
+		{ "--operator", a->operator_name, BATCH_MAX_OPERATOR_BYTES },
+		{ "--note", a->note, BATCH_MAX_NOTE_BYTES },
+	};
+	size_t i, len;
+	int k;
+
+	for (i = 0; i < sizeof(texts) / sizeof(texts[0]); i++) {
+		if (texts[i].value != NULL && (len = strlen(texts[i].value)) > texts[i].max) {
+			control_finish(c, 2, "run %s: %zu bytes, longer than its limit of %zu bytes "
+			    "(UTF-8): the record keeps it whole, so give it shorter", texts[i].option,
+			    len, texts[i].max);
+			return -1;
+		}
+	}
+	for (k = 0; k < a->lot_count; k++) {
+		const char *lot = strchr(a->lots[k], '=') + 1;
+		if ((len = strlen(a->lots[k])) > BATCH_MAX_LOT_WORD_BYTES) {
+			control_finish(c, 2, "run --lot: SOLUTION=LOT %d is %zu bytes, longer than its "
+			    "limit of %d bytes (UTF-8)", k + 1, len, BATCH_MAX_LOT_WORD_BYTES);
+			return -1;
+		}
+		if ((len = strlen(lot)) > BATCH_MAX_LOT_BYTES) {
+			control_finish(c, 2, "run --lot %.*s=...: the lot is %zu bytes, longer than "
+			    "its limit of %d bytes (UTF-8)", (int)(lot - 1 - a->lots[k]), a->lots[k],
+			    len, BATCH_MAX_LOT_BYTES);
+			return -1;
+		}
+	}
+	return 0;
+}
+
 static void
 req_run(struct lbld *l, struct control_client *c, const struct control_request *req)
 {
@@ -608,6 +652,8 @@ req_run(struct lbld *l, struct control_client *c, const struct control_request *
 		    "[--operator NAME] [--note TEXT] [--lot SOLUTION=LOT]... [--wait]");
 		return;
 	}
+	if (req_run_texts(c, &a) == -1)
+		return;
 	if (run_busy(l->run)) {
 		struct run_status st;
 		run_status(l->run, &st);
@@ -639,7 +685,7 @@ req_run(struct lbld *l, struct control_client *c, const struct control_request *
 	}
 	for (i = 0; i < a.lot_count; i++) {
 		size_t n = strcspn(a.lots[i], "=");
-		char name[128];
+		char name[BATCH_MAX_LOT_WORD_BYTES + 1];	/* the word's length was checked */
 		snprintf(name, sizeof(name), "%.*s", (int)n, a.lots[i]);
 		if (recipe_solution_index(recipe, name) == -1) {
 			control_finish(c, 2, "--lot %s: the recipe has no solution '%s'", a.lots[i],

@@ -73,7 +73,8 @@ struct run {
 	char message[256];
 	char cause[256];
 	const char *lots[RECIPE_MAX_SOLUTIONS];
-	char lot_text[RECIPE_MAX_SOLUTIONS][128];
+	/* SOLUTION=LOT words, whole: run refuses longer ones (requests.c) */
+	char lot_text[RECIPE_MAX_SOLUTIONS][BATCH_MAX_LOT_WORD_BYTES + 1];
 	int lot_count;
 
 	/* parking outside a batch (lblctl park), and what the last park left */

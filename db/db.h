@@ -53,6 +53,15 @@ int db_open_version(const char *path, int target_version, struct db **dbp);
  */
 int db_open_readonly(const char *path, struct db **dbp);
 
+/*
+ * The last failure on this handle as its log line said it: "database PATH:
+ * what was being done: SQLite's message" (e.g. "database disk image is
+ * malformed"), for a reply that must name the problem. Valid until the
+ * next call on the handle; never NULL.
+ */
+#define DB_ERROR_LEN	640
+const char *db_error(const struct db *db);
+
 /* Closes the handle and its cached statements; NULL is allowed. */
 void db_close(struct db *db);
 
@@ -291,7 +300,12 @@ struct db_event {
 int db_events(struct db *db, int64_t batch_id, int (*cb)(void *arg, const struct db_event *row),
     void *arg);
 
-/* Sets (inserts or replaces) a batch's usage of one solution. */
+/*
+ * Sets (inserts or updates) a batch's usage of one solution. Its lot is the
+ * one of the first call, when the batch started: a later call (each step,
+ * a resumed batch) updates dips, volume and area and leaves the lot as it
+ * was recorded, so a resume cannot write another lot over it.
+ */
 int db_solution_set(struct db *db, int64_t batch_id, const char *name, const char *lot, int dips,
     double volume_ml, double area_cm2);
 

@@ -152,7 +152,7 @@ db_solution_set(struct db *db, int64_t batch_id, const char *name, const char *l
 	    (long long)batch_id);
 	st = db_stmt(db, ST_SOLUTION_UPSERT, "INSERT INTO solutions (batch_id, name, lot, dips, "
 	    "volume_ml, area_cm2) VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (batch_id, name) "
-	    "DO UPDATE SET lot = excluded.lot, dips = excluded.dips, "
+	    "DO UPDATE SET dips = excluded.dips, "
 	    "volume_ml = excluded.volume_ml, area_cm2 = excluded.area_cm2", what);
 	if (st == NULL)
 		return -1;

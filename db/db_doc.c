@@ -78,6 +78,9 @@ db_doc_fetch(struct db *db, sqlite3_stmt *st, struct db_recipe *row, const char 
 	if (row->mem_ == NULL) {
 		db_reset(st);
 		memset(row, 0, sizeof(*row));
+		db_error_set(db, "database %s: reading a recipe: out of "
+		    "memory", db->path);
+		log_warnx("%s", db->error);
 		return -1;
 	}
 	return 0;

@@ -37,15 +37,21 @@ struct db {
 	char *path;
 	int group_open;			/* db_group_begin's transaction is open */
 	char clock_utc[DB_TIME_LEN];	/* db_set_clock: writes are stamped with this; "" now */
+	char error[DB_ERROR_LEN];	/* the last failure, as db_fail logged it (db_error) */
 	sqlite3_stmt *stmt[ST_COUNT];
 };
 
 /*
- * Logs "database PATH: <what, printf-style>: sqlite's last message" and
- * returns -1. Call it right after the failing SQLite call (db_run and
+ * Logs "database PATH: <what, printf-style>: sqlite's last message", keeps
+ * it for db_error and returns -1. Call it right after the failing SQLite call (db_run and
  * db_row keep the message across their reset).
  */
 int db_fail(struct db *db, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/*
+ * Sets the text db_error returns (printf-style); one longer than
+ * DB_ERROR_LEN ends in "..." at a character boundary.
+ */
+void db_error_set(struct db *db, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /*
  * Returns the cached statement id, preparing it from sql the first time;

@@ -67,6 +67,9 @@ db_batch_get(struct db *db, int64_t batch_id, struct db_batch *row)
 	db_reset(st);
 	if (row->mem_ == NULL) {
 		memset(row, 0, sizeof(*row));
+		db_error_set(db, "database %s: reading batch %lld: out of "
+		    "memory", db->path, (long long)batch_id);
+		log_warnx("%s", db->error);
 		return -1;
 	}
 	return 0;

@@ -12,6 +12,25 @@
 #include "db_private.h"
 #include "log.h"
 
+void
+db_error_set(struct db *db, const char *fmt, ...)
+{
+	va_list ap;
+	size_t len;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(db->error, sizeof(db->error), fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n < sizeof(db->error))
+		return;
+	/* cut (a very long path): never inside a UTF-8 character, and said so */
+	len = sizeof(db->error) - 4;
+	while (len > 0 && ((unsigned char)db->error[len] & 0xc0) == 0x80)
+		len--;
+	memcpy(db->error + len, "...", 4);
+}
+
 int
 db_fail(struct db *db, const char *fmt, ...)
 {
@@ -21,8 +40,15 @@ db_fail(struct db *db, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(what, sizeof(what), fmt, ap);
 	va_end(ap);
-	log_warnx("database %s: %s: %s", db->path, what, sqlite3_errmsg(db->sql));
+	db_error_set(db, "database %s: %s: %s", db->path, what, sqlite3_errmsg(db->sql));
+	log_warnx("%s", db->error);
 	return -1;
+}
+
+const char *
+db_error(const struct db *db)
+{
+	return db->error[0] ? db->error : "database: an unknown failure (see the log)";
 }
 
 sqlite3_stmt *

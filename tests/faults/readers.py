@@ -11,7 +11,8 @@
   readers.py load N SECONDS STOP CTL BIG_A BIG_B
                                          N clients at once, each repeating one of export --all
                                          --format json, compare BIG_A BIG_B, history, until the
-                                         file STOP exists or SECONDS pass; prints what they did
+                                         file STOP exists or SECONDS pass; prints what they did;
+                                         makes the file STOP.answered when a read succeeds
   readers.py cut SOCKET BYTES            asks for export --all --format json and hangs up after
                                          BYTES bytes of the answer
   readers.py export_rss CTL PID          one export --all --format json: "SECONDS BYTES
@@ -117,6 +118,9 @@ def load(n, seconds, stop, ctl, big_a, big_b):
                     return
                 time.sleep(0.05)
             err = p.stderr.read().decode(errors="replace")
+            if p.returncode == 0:
+                # the case waits for this: a read answered under the load
+                open(stop + ".answered", "w").close()
             with lock:
                 done[k][0 if p.returncode == 0 else 1] += 1
                 if p.returncode != 0:

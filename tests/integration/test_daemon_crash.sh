@@ -2,7 +2,7 @@
 # Crash and power loss: kill -9 lbld mid-run, restart it: the batch is found
 # interrupted with its last step, the rig is made safe, resume-batch
 # continues from the next step, and the record is intact with no step lost
-# or repeated. A recipe that forbids resume is refused with the reason.
+# or repeated, its lots kept. A recipe that forbids resume is refused with the reason.
 set -u
 . "$LBL_TOP/tests/integration/lib.sh"
 ctl="$LBL_BUILD/lblctl"
@@ -15,7 +15,7 @@ start_lbld "$LBL_TMP/rig.yaml" "$db" --time-scale $scale || exit 1
 answer_prompts >/dev/null 2>&1 &
 LBL_PIDS="$LBL_PIDS $!"
 planned=$("$ctl" plan "$recipe" --rig "$LBL_TMP/rig.yaml" --json | /usr/bin/python3 -c 'import json,sys; print(len(json.load(sys.stdin)["steps"]))')
-"$ctl" run "$recipe" --operator ci >/dev/null || fail "run" "refused"
+"$ctl" run "$recipe" --operator ci --lot ag=LOT-CRASH-1 >/dev/null || fail "run" "refused"
 wait_for 30 sh -c "[ \"\$(sqlite3 '$db' 'select last_step_seq from batches where id=1')\" -ge 8 ]"
 kill -9 "$LBLD_PID"
 wait "$LBLD_PID" 2>/dev/null
@@ -36,6 +36,10 @@ repeated=$(sqlite3 "$db" "select count(*) from steps where batch_id=1 and attemp
 seqs=$(sqlite3 "$db" "select count(distinct seq) from steps where batch_id=1")
 [ "$seqs" = "$planned" ] && pass "each step recorded once" || fail "each step recorded once" "$seqs"
 [ "$(sqlite3 "$db" 'select state from batches where id=1')" = completed ] && pass "resumed batch completed" || fail "resumed batch completed" "not completed"
+# the lot the batch started with stays its lot (resume once wrote the recipe's over it)
+[ "$(sqlite3 "$db" "select lot from solutions where batch_id=1 and name='ag'")" = LOT-CRASH-1 ] &&
+    pass "resumed batch keeps its --lot" ||
+    fail "resumed batch keeps its --lot" "$(sqlite3 "$db" "select name, lot from solutions where batch_id=1")"
 
 # resume: forbidden is honoured
 sed 's/^resume: allowed/resume: forbidden/' "$recipe" >"$LBL_TMP/forbidden.yaml"

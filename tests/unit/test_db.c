@@ -649,7 +649,7 @@ test_batch_lifecycle(void)
 
 	TEST_CHECK("solution set", db_solution_set(db, id, "a", "LOT-1", 3, 150.0, 12.0) == 0 &&
 	    db_solution_set(db, id, "rinse", NULL, 6, NAN, 24.0) == 0 &&
-	    db_solution_set(db, id, "a", "LOT-1", 4, 150.0, 16.0) == 0, "failed");
+	    db_solution_set(db, id, "a", "OTHER-LOT", 4, 150.0, 16.0) == 0, "failed");
 	TEST_CHECK("solution get", db_solution_get(db, id, "a", &dips, &volume) == 0 && dips == 4 &&
 	    volume == 150.0, "dips %d volume %g", dips, volume);
 	TEST_EQ_INT("solution get of an unused one", db_solution_get(db, id, "b", &dips, &volume),
@@ -657,7 +657,9 @@ test_batch_lifecycle(void)
 	memset(&c, 0, sizeof(c));
 	TEST_CHECK("solutions listed (upsert kept one row)", db_solutions(db, id, collect_solution,
 	    &c) == 0 && c.count == 2, "count %d", c.count);
-	TEST_STR("solution rows", c.text, "a/LOT-1/4/150.0/16.0 rinse/-/6/nan/24.0 ");
+	/* the use follows the last call; the lot stays the first's (a resume must not change it) */
+	TEST_STR("solution rows: use updated, lot as first recorded", c.text,
+	    "a/LOT-1/4/150.0/16.0 rinse/-/6/nan/24.0 ");
 
 	TEST_CHECK("events", db_event_add(db, id, "pause", NULL, "operator pause") == 0 &&
 	    db_event_add(db, id, "fault", "pump-a", "stalled") == 0 &&
@@ -1135,6 +1137,79 @@ test_corrupt(void)
 	TEST_CONTAINS("refusal says why", log, "not a database");
 }
 
+static int
+count_row(void *arg, const struct db_step *row)
+{
+	(void)row;
+	(*(int *)arg)++;
+	return 0;
+}
+
+/*
+ * A read that fails says so, with the database and SQLite's message
+ * (db_error), for a reply that must not pass a partial record for whole;
+ * texts come back whole at any length.
+ */
+static void
+test_read_error(void)
+{
+	const char *path = path_in("readerr.db");
+	struct fixture fx;
+	struct db_batch row;
+	struct db *db = NULL;
+	char note[5001], want[600];
+	sqlite3 *raw;
+	int64_t id;
+	int n = 0, rc;
+
+	if (db_open(path, &db) == -1 || fixture_store(db, &fx) != 0 ||
+	    (id = new_batch(db, fx.recipe_a1, fx.rig, "s")) == -1 || step_run(db, id, 1) == -1 ||
+	    step_run(db, id, 2) == -1) {
+		TEST_CHECK("read error: fixture", 0, "failed");
+		db_close(db);
+		return;
+	}
+	/* a note of 5,000 bytes of two-byte characters: stored and read back whole */
+	memset(note, 0, sizeof(note));
+	for (int i = 0; i + 2 <= 5000; i += 2)
+		memcpy(note + i, "\xc3\xa9", 2);
+	raw = raw_open(path);
+	{
+		sqlite3_stmt *st;
+		sqlite3_prepare_v2(raw, "UPDATE batches SET note = ?1 WHERE id = ?2", -1, &st, NULL);
+		sqlite3_bind_text(st, 1, note, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 2, id);
+		TEST_CHECK("read error: a long note written", sqlite3_step(st) == SQLITE_DONE, "%s",
+		    sqlite3_errmsg(raw));
+		sqlite3_finalize(st);
+	}
+	rc = db_batch_get(db, id, &row);
+	TEST_CHECK("a 5,000-byte note reads back whole", rc == 0 && row.note != NULL &&
+	    strcmp(row.note, note) == 0, "rc %d, %zu bytes", rc, row.note ? strlen(row.note) : 0);
+	if (rc == 0)
+		db_batch_row_free(&row);
+	rc = db_steps(db, id, count_row, &n);
+	TEST_CHECK("steps read whole", rc == 0 && n == 2, "rc %d, %d rows", rc, n);
+	/* the steps table goes behind the layer's back: the next read fails, named */
+	raw_exec(raw, "PRAGMA foreign_keys = OFF; DROP TABLE steps;");
+	sqlite3_close(raw);
+	db_close(db);
+	db = NULL;
+	TEST_CHECK("read error: reopened for reading", db_open_readonly(path, &db) == 0, "failed");
+	if (db == NULL)
+		return;
+	n = 0;
+	capture_begin();
+	rc = db_steps(db, id, count_row, &n);
+	capture_end();
+	TEST_CHECK("a failed listing returns -1", rc == -1 && n == 0, "rc %d, %d rows", rc, n);
+	snprintf(want, sizeof(want), "database %s: ", path);
+	TEST_CONTAINS("db_error names the database", db_error(db), want);
+	TEST_CONTAINS("db_error says what was being read", db_error(db), "steps");
+	TEST_CONTAINS("db_error carries SQLite's message", db_error(db), "no such table");
+	db_close(db);
+}
+
 static void
 test_readonly(void)
 {
@@ -1193,6 +1268,7 @@ main(void)
 	test_recover();
 	test_crash();
 	test_corrupt();
+	test_read_error();
 	test_readonly();
 	cleanup();
 	return TEST_DONE();

@@ -5,6 +5,7 @@
  */
 #include <float.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "json.h"
 #include "test.h"
@@ -182,10 +183,57 @@ test_numbers(void)
 	}
 }
 
+/*
+ * A document handed out in pieces (json_clear, as export streams years of
+ * batches): the pieces joined are the document, commas included at every
+ * boundary, and the nesting stays checked across them.
+ */
+static void
+test_pieces(void)
+{
+	char doc[256] = "";
+	struct json j;
+	int i;
+
+	json_init(&j);
+	json_array_begin(&j);
+	strcat(doc, json_text(&j));
+	json_clear(&j);
+	TEST_STR("clear: the text is empty", json_text(&j), "");
+	for (i = 1; i <= 3; i++) {
+		json_object_begin(&j);
+		json_key(&j, "n");
+		json_int(&j, i);
+		json_key(&j, "rows");
+		json_array_begin(&j);
+		strcat(doc, json_text(&j));
+		json_clear(&j);
+		json_int(&j, 10 * i);
+		strcat(doc, json_text(&j));
+		json_clear(&j);
+		json_int(&j, 10 * i + 1);
+		json_array_end(&j);
+		json_object_end(&j);
+		strcat(doc, json_text(&j));
+		json_clear(&j);
+	}
+	json_array_end(&j);
+	strcat(doc, json_text(&j));
+	TEST_STR("pieces joined are the document", doc,
+	    "[{\"n\":1,\"rows\":[10,11]},{\"n\":2,\"rows\":[20,21]},"
+	    "{\"n\":3,\"rows\":[30,31]}]");
+	json_clear(&j);
+	json_object_end(&j);
+	TEST_CHECK("clear keeps the nesting: a stray end is a misuse", json_text(&j) == NULL,
+	    "the writer did not fail");
+	json_free(&j);
+}
+
 int
 main(void)
 {
 	test_structure();
+	test_pieces();
 	test_misuse();
 	test_escaping();
 	test_numbers();
