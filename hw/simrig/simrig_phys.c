@@ -512,7 +512,7 @@ simrig_trace_write(struct simrig *sim, struct simrig_device *dev, enum profile_t
     int address, int count)
 {
 	static const enum profile_op values[] = { PROFILE_DIRECTION, PROFILE_SPEED, PROFILE_FLOW,
-		PROFILE_TARGET };
+		PROFILE_RPM, PROFILE_TARGET };
 	static const enum profile_op commands[] = { PROFILE_GO, PROFILE_HOME, PROFILE_STOP,
 		PROFILE_RUN, PROFILE_ON, PROFILE_OFF };
 	long long now_ns = (long long)loop_now_ns();

@@ -23,16 +23,32 @@ the checker accepts (1ms), the largest depth and speeds the rig allows, 64
 solutions.
 """
 import argparse
+import os
 import random
 import re
 import sys
 
 import yaml
 
-# Limits of recipes/recipe.c and base/lbl_limits.h the generator reaches.
-MAX_QUICK_DIPS = 100
-MAX_NESTING = 8
-MAX_SOLUTIONS = 64
+
+
+def _limit(name):
+    """A limit from base/lbl_limits.h, its one home."""
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "base",
+                        "lbl_limits.h")
+    m = re.search(r"^#define %s\s+(\d+)" % name, open(path).read(), re.M)
+    if not m:
+        raise ValueError("%s: no #define %s" % (path, name))
+    return int(m.group(1))
+
+
+# The limits the generator reaches.
+MAX_QUICK_DIPS = _limit("RECIPE_MAX_QUICK_DIPS")
+MAX_NESTING = _limit("RECIPE_MAX_NESTING")
+MAX_SOLUTIONS = _limit("RECIPE_MAX_SOLUTIONS")
+# The shortest step the checker accepts (a step without motion lasts its time);
+# a dwell inside a step with motion may be as short as any duration, 1 ms.
+MIN_STEP_MS = _limit("COMPILE_MIN_STEP_MS")
 MIN_DURATION_MS = 1
 
 _UNITS = {
@@ -42,6 +58,7 @@ _UNITS = {
     "mL": 1.0, "L": 1000.0,
     "mm/s2": 1.0,
     "MHz": 1e6, "kHz": 1e3, "Hz": 1.0,
+    "rpm": 1.0,
 }
 
 
@@ -97,6 +114,10 @@ class Rig:
         d = self.devices[device]
         return quantity(d["max_flow"]) if "max_flow" in d else None
 
+    def max_rpm(self, device):
+        d = self.devices[device]
+        return quantity(d["max_rpm"]) if "max_rpm" in d else None
+
     def sensors(self):
         return [(n, self.devices[n].get("kind")) for n in self.role("sensor")]
 
@@ -143,10 +164,10 @@ class Gen:
     # ---- values ----
 
     def dur_ms(self, lo=MIN_DURATION_MS, hi=120000):
-        """A duration: the smallest the checker takes, a short one or a long one."""
+        """A duration from lo: lo itself (the smallest the checker takes), short or long."""
         r = self.rnd
         if self.want_min_ms and r.random() < 0.3:
-            return max(lo, MIN_DURATION_MS)
+            return lo
         pick = r.random()
         if pick < 0.4:
             ms = r.randint(1, 50) * 100
@@ -209,7 +230,7 @@ class Gen:
                 self.rinses.append("r-" + st)
             # a rinse in a beaker with a stirrer: quick dips beside a stirrer
             stirred = [s for s in baths[n:] if rig.stations[s].get("stirrer")]
-            if stirred and r.random() < 0.3:
+            if stirred and r.random() < (0.8 if self.want_qd100 else 0.3):
                 sols["r-" + stirred[0]] = {"station": stirred[0], "rinse": True}
                 self.rinses.append("r-" + stirred[0])
         for name, s in sols.items():
@@ -287,7 +308,7 @@ class Gen:
 
     def rpm(self, stirrer):
         """Agitation: up to the stirrer's limit, the limit itself at times."""
-        top = self.rig.max_flow(stirrer) or 10
+        top = self.rig.max_rpm(stirrer) or self.rig.max_flow(stirrer) or 10
         r = self.rnd
         return int(top) if r.random() < 0.25 else r.randint(1, max(1, int(top)))
 
@@ -328,6 +349,9 @@ class Gen:
                 step["quick_dips"] = q
             self.use(sol, q or 1)
             stations = [self.sols[sol]["station"]]
+            stirrer = rig.stations[stations[0]].get("stirrer")
+            if stirrer and r.random() < 0.6:
+                step["agitation"] = "%d rpm" % self.rpm(stirrer)
         if r.random() < 0.5:
             step["speed_in"] = "%s mm/s" % num(self.speed())
         if r.random() < 0.5:
@@ -372,9 +396,9 @@ class Gen:
                 step["station"] = r.choice(dryers)
         else:
             step["station"] = r.choice(dryers)
-        step["time"] = duration(self.dur_ms(hi=60000))
+        step["time"] = duration(self.dur_ms(MIN_STEP_MS, hi=60000))
         if where == "cycle" and r.random() < 0.25:
-            step["first_cycle"] = {"time": duration(self.dur_ms(hi=60000))}
+            step["first_cycle"] = {"time": duration(self.dur_ms(MIN_STEP_MS, hi=60000))}
         return {"dry": step}
 
     def spray(self, where):
@@ -387,7 +411,7 @@ class Gen:
             names = [r.choice(self.coatings if r.random() < 0.7 else
                               (self.rinses or self.coatings))]
             step["solution"] = names[0]
-        step["time"] = duration(self.dur_ms(hi=30000))
+        step["time"] = duration(self.dur_ms(MIN_STEP_MS, hi=30000))
         flows = [rig.max_flow(rig.nozzles[self.sols[n]["nozzle"]]["pump"]) for n in names]
         if r.random() < 0.7:
             top = min(flows)
@@ -396,7 +420,7 @@ class Gen:
         if r.random() < 0.6:
             step["drain"] = duration(self.dur_ms(hi=20000))
         if where == "cycle" and r.random() < 0.3:
-            first = {"time": duration(self.dur_ms(hi=30000))}
+            first = {"time": duration(self.dur_ms(MIN_STEP_MS, hi=30000))}
             if r.random() < 0.4:
                 first["drain"] = duration(self.dur_ms(hi=20000))
             step["first_cycle"] = first
@@ -414,12 +438,12 @@ class Gen:
 
     def wait(self, where):
         r = self.rnd
-        ms = self.dur_ms(hi=60000)
+        ms = self.dur_ms(MIN_STEP_MS, hi=60000)
         if r.random() < 0.5:
             return {"wait": duration(ms)}
         step = {"time": duration(ms)}
         if where == "cycle" and r.random() < 0.3:
-            step["first_cycle"] = {"time": duration(self.dur_ms(hi=60000))}
+            step["first_cycle"] = {"time": duration(self.dur_ms(MIN_STEP_MS, hi=60000))}
         return {"wait": step}
 
     def prompt(self):
@@ -441,7 +465,7 @@ class Gen:
         else:
             step["method"] = "gauge"
         if r.random() < 0.6:
-            step["settle"] = duration(self.dur_ms(hi=30000))
+            step["settle"] = duration(self.dur_ms(MIN_STEP_MS, hi=30000))
         if self.stop_at_target_ok and r.random() < 0.3:
             step["stop_at_target"] = True
         return {"measure": step}
@@ -644,7 +668,7 @@ class Gen:
             if r.random() < 0.5:
                 doc["line"]["web_width"] = "%d mm" % r.randint(10, 300)
             if r.random() < 0.5:
-                doc["line"]["rewind"] = duration(self.dur_ms(hi=120000))
+                doc["line"]["rewind"] = duration(self.dur_ms(MIN_STEP_MS, hi=120000))
         if p == "spray" and r.random() < 0.5:
             doc["spray"] = {"nozzle_distance": "%d mm" % r.randint(50, 200)}
         doc["solutions"] = self.solutions()
@@ -664,10 +688,18 @@ class Gen:
             q = self.rinse("cycle")
             q["rinse"].pop("baths", None)
             q["rinse"].pop("first_cycle", None)
-            sol = r.choice(self.rinses)
+            # beside a stirrer where the rig has one: the executor's longest step
+            stirred = [n for n in self.rinses
+                       if rig.stations[self.sols[n]["station"]].get("stirrer")]
+            sol = r.choice(stirred or self.rinses)
             q["rinse"]["solution"] = sol
             q["rinse"]["dwell"] = q["rinse"].get("dwell", "1s")
             q["rinse"]["quick_dips"] = MAX_QUICK_DIPS
+            q["rinse"].pop("agitation", None)
+            q["rinse"].pop("depth", None)
+            if stirred:
+                q["rinse"]["agitation"] = "%d rpm" % self.rpm(
+                    rig.stations[self.sols[sol]["station"]]["stirrer"])
             self.use(sol, MAX_QUICK_DIPS)
             doc["cycle"].append(q)
         if r.random() < 0.4:
