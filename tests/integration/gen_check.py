@@ -106,9 +106,10 @@ class Checker:
         os.makedirs(self.a.keep, exist_ok=True)
         with open(path) as f, open(kept, "w") as out:
             out.write(f.read())
-        print("FAIL generated %s seed %d: %s (recipe kept in %s; replay: GEN_SEED=%d "
-              "GEN_RECIPES=1 GEN_RIGS=%s sh tests/integration/test_generated.sh)" % (
-                  self.rig.process, seed, why, kept, seed, self.a.rig_label), flush=True)
+        print("FAIL generated %s seed %d on %s: %s (recipe kept in %s; replay: GEN_SEED=%d "
+              "GEN_RECIPES=1 GEN_RIGS=%s GEN_SCALE=%g LBL_TESTS=test_generated tests/run.sh "
+              "%s integration)" % (self.rig.process, seed, self.a.rig_label, why, kept, seed,
+                                   self.a.rig_label, self.a.scale, self.a.build), flush=True)
 
     # ---- running ----
 

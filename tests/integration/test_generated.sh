@@ -7,20 +7,25 @@
 # record == the plan (steps, dwell, dips, volumes). One simulator and one
 # lbld per rig, many batches each.
 #
-#   GEN_RECIPES  recipes in all, shared among the rigs (default 240: about
-#                4 minutes of make check on 2 cores; make check-long: 2000)
+#   GEN_RECIPES  recipes in all, shared among the rigs (default 300: about
+#                2 minutes of make check on 2 idle cores, 4 when loaded;
+#                make check-long: 2000)
 #   GEN_SEED     first seed (default: from the clock, printed); rig k of
 #                GEN_RIGS takes seeds GEN_SEED + k * (its share) on
 #   GEN_RIGS     rigs: names in hw/examples and tests/data without .yaml
-#   GEN_SCALE    time scale of lbld and lbl-simrig (default 5000)
+#   GEN_SCALE    time scale of lbld and lbl-simrig (default 10000, the most
+#                both take: the plan's time is then less than the I/O's)
+#   GEN_CHUNK    recipes per simulator and lbld (default 25), restarted after
 #
 # A failure prints its seed and keeps the recipe in BUILD/gen-failures/; it is
-# replayed with GEN_SEED=SEED GEN_RECIPES=1 GEN_RIGS=RIG.
+# replayed with GEN_SEED=SEED GEN_RECIPES=1 GEN_RIGS=RIG LBL_TESTS=test_generated
+# tests/run.sh build/san integration (the FAIL line says so).
 set -u
 . "$LBL_TOP/tests/integration/lib.sh"
-total=${GEN_RECIPES:-240}
+total=${GEN_RECIPES:-300}
 rigs=${GEN_RIGS:-"dip-rig spray-rig roll-rig rig-dip rig-spray rig-roll"}
-scale=${GEN_SCALE:-5000}
+scale=${GEN_SCALE:-10000}
+chunk=${GEN_CHUNK:-25}
 seed=${GEN_SEED:-$(($(date +%s) % 1000000 * 100))}
 keep="$LBL_BUILD/gen-failures"
 n_rigs=$(echo $rigs | wc -w)
@@ -54,19 +59,32 @@ for name in $rigs; do
 	dir="$LBL_TMP/$name"
 	mkdir -p "$dir/work"
 	rig_copy "$name" "$dir/rig.yaml" || { fail "generated $name" "no rig $name"; continue; }
-	: >"$dir/trace"
-	start_simrig "$dir/rig.yaml" --time-scale "$scale" --trace "$dir/trace" ||
-	    { fail "generated $name" "lbl-simrig did not start"; continue; }
-	start_lbld "$dir/rig.yaml" "$dir/lbl.db" --time-scale "$scale" ||
-	    { fail "generated $name" "lbld did not start"; stop_pair; continue; }
-	/usr/bin/python3 "$LBL_TOP/tests/integration/gen_check.py" --build "$LBL_BUILD" \
-	    --top "$LBL_TOP" --rig "$dir/rig.yaml" --rig-label "$name" --trace "$dir/trace" \
-	    --db "$dir/lbl.db" --gpio "$LBL_TMP/gpio" --keep "$keep" --work "$dir/work" \
-	    --scale "$scale" --seed $((seed + k * share)) --count "$share" || LBL_FAILED=1
-	stop_pair
-	sanitizer_clean "$LBL_TMP/lbld.err" "generated $name: lbld"
-	sanitizer_clean "$LBL_TMP/simrig.err" "generated $name: lbl-simrig"
-	: >"$LBL_TMP/lbld.err"
+	: >"$dir/lbld.err"
+	: >"$dir/simrig.err"
+	first=$((seed + k * share))
+	done_n=0
+	# a fresh simulator and lbld every $chunk recipes: the simulated film grows
+	# from batch to batch and must stay within the sensors' plausible ranges
+	while [ "$done_n" -lt "$share" ]; do
+		n=$((share - done_n < chunk ? share - done_n : chunk))
+		: >"$dir/trace"
+		: >"$LBL_TMP/lbld.err"
+		start_simrig "$dir/rig.yaml" --time-scale "$scale" --trace "$dir/trace" ||
+		    { fail "generated $name" "lbl-simrig did not start"; break; }
+		start_lbld "$dir/rig.yaml" "$dir/lbl.db" --time-scale "$scale" ||
+		    { fail "generated $name" "lbld did not start"; stop_pair; break; }
+		/usr/bin/python3 "$LBL_TOP/tests/integration/gen_check.py" --build "$LBL_BUILD" \
+		    --top "$LBL_TOP" --rig "$dir/rig.yaml" --rig-label "$name" \
+		    --trace "$dir/trace" --db "$dir/lbl.db" --gpio "$LBL_TMP/gpio" --keep "$keep" \
+		    --work "$dir/work" --scale "$scale" --seed $((first + done_n)) --count "$n" ||
+		    LBL_FAILED=1
+		stop_pair
+		cat "$LBL_TMP/lbld.err" >>"$dir/lbld.err"
+		cat "$LBL_TMP/simrig.err" >>"$dir/simrig.err"
+		done_n=$((done_n + n))
+	done
+	sanitizer_clean "$dir/lbld.err" "generated $name: lbld"
+	sanitizer_clean "$dir/simrig.err" "generated $name: lbl-simrig"
 	k=$((k + 1))
 done
 [ -z "${LBL_FAILED:-}" ]
