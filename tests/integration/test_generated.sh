@@ -78,8 +78,12 @@ for name in $rigs; do
 		    --top "$LBL_TOP" --rig "$dir/rig.yaml" --rig-label "$name" \
 		    --trace "$dir/trace" --db "$dir/lbl.db" --gpio "$LBL_TMP/gpio" --keep "$keep" \
 		    --work "$dir/work" --known "$dir/known" --scale "$scale" \
-		    --seed $((first + done_n)) --count "$n" ||
-		    LBL_FAILED=1
+		    --seed $((first + done_n)) --count "$n"
+		rc=$?
+		# 1: it printed its FAIL lines; more: it died (a signal, a Python error)
+		[ "$rc" -gt 1 ] && fail "generated $name: seeds $((first + done_n)) on" \
+		    "gen_check.py exited $rc$([ "$rc" -gt 128 ] && echo " (signal $((rc - 128)))")"
+		[ "$rc" -ne 0 ] && LBL_FAILED=1
 		stop_pair
 		cat "$LBL_TMP/lbld.err" >>"$dir/lbld.err"
 		cat "$LBL_TMP/simrig.err" >>"$dir/simrig.err"
