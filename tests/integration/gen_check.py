@@ -32,7 +32,6 @@ fail only with GEN_STRICT=1; any other difference fails.
 """
 import argparse
 import json
-import math
 import os
 import re
 import sqlite3

@@ -82,7 +82,6 @@ class Rig:
         self.nozzles = doc.get("nozzles", {})
         motion = doc.get("motion", {}) or {}
         self.lift = motion.get("lift")
-        self.transfer = motion.get("transfer")
         self.line = next((n for n, d in self.devices.items() if d.get("role") == "line"), None)
         if self.line:
             self.process = "roll"
@@ -486,7 +485,8 @@ class Gen:
         return ({"set": {"output": dev, "value": "on"}},
                 {"set": {"output": dev, "value": "off"}})
 
-    def coating(self, where, sol=None):
+    def coating(self, where):
+        """A coating step of the rig's process: a dip, a spray or a roll bath."""
         if self.rig.process == "spray":
             return self.spray(where)
         if self.rig.process == "roll":
@@ -587,8 +587,7 @@ class Gen:
                 self.use(sol)
             steps.append(s)
             if self.rinses and r.random() < 0.8:
-                steps.append(self.spray("cycle") if p == "spray" and False else
-                             (self.rinse("cycle") if p != "spray" else self.rinse_spray()))
+                steps.append(self.rinse_spray() if p == "spray" else self.rinse("cycle"))
             if r.random() < 0.4:
                 steps.append(self.dry("cycle", "dip" in steps[-1] or "rinse" in steps[-1]))
         extra = self.step_list("cycle", r.randint(0, 3))
@@ -662,7 +661,6 @@ class Gen:
         if p == "dip" and r.random() < 0.5:
             doc["drip"] = duration(self.dur_ms(hi=20000))
         if p == "roll":
-            self.line_mm_s = None
             top = quantity(rig.devices[rig.line]["max_speed"])
             speed = top if r.random() < 0.2 else round(r.uniform(0.2, top), 2)
             doc["line"] = {"speed": "%s mm/s" % num(speed),
