@@ -94,7 +94,7 @@ DATADIR  ?= $(PREFIX)/share
 UNITDIR  ?= $(if $(filter /usr,$(PREFIX)),/usr/lib,/lib)/systemd/system
 SYSLIBDIR ?= $(if $(filter /usr,$(PREFIX)),/usr/lib,/lib)
 
-.PHONY: all deps check unit demo fuzz bench clean install layers
+.PHONY: all deps check check-long unit demo fuzz bench clean install layers
 .SECONDARY:
 all: layers $(BINS) $(UNIT_BIN) $(TOOL_BIN)
 
@@ -177,6 +177,16 @@ check: deps
 	$(MAKE) BUILD=build/san SAN=1 all
 	LBL_PLAIN_BUILD=$(CURDIR)/$(BUILD) tests/run.sh build/san
 	$(MAKE) check-gpio-v2
+
+# make check-long: the generated-recipe test with 2,000 recipes instead of
+# make check's few hundred (GEN_RECIPES=N for another count, GEN_SEED=S to
+# replay), against the sanitized build; about 25 minutes on 2 cores.
+GEN_LONG ?= 2000
+check-long: deps
+	$(MAKE) all
+	$(MAKE) BUILD=build/san SAN=1 all
+	GEN_RECIPES=$${GEN_RECIPES:-$(GEN_LONG)} LBL_TESTS=test_generated \
+	    LBL_PLAIN_BUILD=$(CURDIR)/$(BUILD) tests/run.sh build/san integration
 
 unit: all
 	tests/run.sh $(BUILD) unit

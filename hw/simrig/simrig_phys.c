@@ -482,6 +482,64 @@ simrig_flow_written(struct simrig_device *dev, int address, int count)
 	dev->reverse = simrig_get(dev, PROFILE_DIRECTION, 0) != 0;
 }
 
+/*
+ * Decimals that show every value an integer object can hold exactly: those
+ * of its scale and offset (0.001 gives 3, 0.08 gives 2), at most 9.
+ */
+static int
+simrig_trace_decimals(const struct profile_object *o)
+{
+	double scale = fabs(o->scale), offset = fabs(o->offset), p = 1;
+	int d;
+
+	for (d = 0; d < 9; d++, p *= 10)
+		if (fabs(scale * p - round(scale * p)) < 1e-9 * p &&
+		    fabs(offset * p - round(offset * p)) < 1e-9 * p)
+			break;
+	return d;
+}
+
+/*
+ * --trace: one line per value written and per command, in the order the
+ * device acts on them (values first, so a target precedes its go). Value
+ * lines are "NS DEVICE OP VALUE", VALUE in engineering units decoded from
+ * the registers through the device's profile, so a test can compare them
+ * with the plan's actions; command lines stay "NS DEVICE OP". Accelerations
+ * and watchdog timeouts are set up, not told per step, and are not traced.
+ */
+static void
+simrig_trace_write(struct simrig *sim, struct simrig_device *dev, enum profile_table table,
+    int address, int count)
+{
+	static const enum profile_op values[] = { PROFILE_DIRECTION, PROFILE_SPEED, PROFILE_FLOW,
+		PROFILE_RPM, PROFILE_TARGET };
+	static const enum profile_op commands[] = { PROFILE_GO, PROFILE_HOME, PROFILE_STOP,
+		PROFILE_RUN, PROFILE_ON, PROFILE_OFF };
+	long long now_ns = (long long)loop_now_ns();
+	size_t k;
+
+	for (k = 0; k < sizeof(values) / sizeof(values[0]); k++) {
+		const struct profile_object *o = &dev->profile->ops[values[k]];
+		double value;
+
+		if (!o->defined || o->has_command || o->table != table ||
+		    o->address + profile_width(o) <= address || o->address >= address + count)
+			continue;
+		value = simrig_get(dev, values[k], 0);
+		if (o->type == PROFILE_F32)
+			fprintf(sim->trace, "%lld %s %s %.7g\n", now_ns, dev->cfg->name,
+			    profile_op_names[values[k]], value);
+		else
+			fprintf(sim->trace, "%lld %s %s %.*f\n", now_ns, dev->cfg->name,
+			    profile_op_names[values[k]], simrig_trace_decimals(o), value);
+	}
+	/* for timing benchmarks too: when each command reached the device */
+	for (k = 0; k < sizeof(commands) / sizeof(commands[0]); k++)
+		if (simrig_commanded(dev, commands[k], address, count))
+			fprintf(sim->trace, "%lld %s %s\n", now_ns, dev->cfg->name,
+			    profile_op_names[commands[k]]);
+}
+
 void
 simrig_phys_written(struct simrig *sim, struct simrig_device *dev, int fc, int address,
     int count)
@@ -495,17 +553,8 @@ simrig_phys_written(struct simrig *sim, struct simrig_device *dev, int fc, int a
 			touched = 1;
 	if (!touched)
 		return;
-	if (sim->trace != NULL) {
-		/* for timing benchmarks: when each command reached the device */
-		static const enum profile_op commands[] = { PROFILE_GO, PROFILE_HOME, PROFILE_STOP,
-			PROFILE_RUN, PROFILE_ON, PROFILE_OFF };
-		size_t k;
-
-		for (k = 0; k < sizeof(commands) / sizeof(commands[0]); k++)
-			if (simrig_commanded(dev, commands[k], address, count))
-				fprintf(sim->trace, "%lld %s %s\n", (long long)loop_now_ns(),
-				    dev->cfg->name, profile_op_names[commands[k]]);
-	}
+	if (sim->trace != NULL)
+		simrig_trace_write(sim, dev, table, address, count);
 	/* for latency benchmarks: when the device was last told to stop */
 	if (simrig_commanded(dev, dev->cfg->role == RIG_VALVE ? PROFILE_OFF : PROFILE_STOP,
 	    address, count))

@@ -60,7 +60,8 @@ def modbus_n2(text):
 def valve_on_times(trace):
     times = []
     for line in open(trace):
-        ns, device, op = line.split()
+        # command lines are "NS DEVICE OP", value lines add the value
+        ns, device, op = line.split()[:3]
         if op == "on":
             times.append(int(ns))
     return times
