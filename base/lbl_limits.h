@@ -61,6 +61,20 @@
 #define RECIPE_MAX_QUICK_DIPS	100
 #endif
 /*
+ * The shortest timed step (planned duration, at time scale 1) that keeps
+ * its absolute deadline. Each step costs the executor real time the plan
+ * does not count: its record (a commit, with fsync, before its first
+ * command), its device requests, the timer's wake-up. A step's last wait
+ * absorbs that time, but a step shorter than it starts the next one late,
+ * and late adds up (5,000 steps of 1 ms ran 3.1 s late). Measured with
+ * tests/integration/test_step_timing.sh's short-step case: see README
+ * ("The shortest step"). Shorter steps are refused at check time
+ * (recipes/compile.c).
+ */
+#ifndef COMPILE_MIN_STEP_MS
+#define COMPILE_MIN_STEP_MS	50
+#endif
+/*
  * Solutions in a recipe: a rig has a few dozen baths and nozzles at most; the
  * planner visits every solution once per bilayer (replacements, top-ups), and
  * a plan step keeps a solution's index in 16 bits. A batch records one lot
@@ -234,6 +248,9 @@ _Static_assert(CONF_MAX_NODES >= 1000 && CONF_MAX_NODES <= 1000000,
     "CONF_MAX_NODES: the examples need about 300 values");
 _Static_assert(RECIPE_MAX_QUICK_DIPS >= 1 && RECIPE_MAX_QUICK_DIPS <= 255,
     "RECIPE_MAX_QUICK_DIPS: a plan step keeps its dip count in 8 bits");
+_Static_assert(COMPILE_MIN_STEP_MS >= 20 && COMPILE_MIN_STEP_MS <= 1000,
+    "COMPILE_MIN_STEP_MS: no less than the executor's record lead (run.c, 20 ms); "
+    "recipes use steps of a second");
 _Static_assert(RECIPE_MAX_SOLUTIONS >= 2 && RECIPE_MAX_SOLUTIONS <= 65535,
     "RECIPE_MAX_SOLUTIONS: a bilayer needs two; a plan step keeps an index in 16 bits");
 _Static_assert(RECIPE_MAX_NESTING >= 1 && RECIPE_MAX_NESTING <= 64,

@@ -1,8 +1,9 @@
 /*
- * The run executor. Each plan step is expanded into a short list of
- * actions (moves, outputs, timed dwells, prompts, reads) that run one at a
- * time: an action starts, and its completion — an act callback or a timer
- * — starts the next. Nothing blocks; the loop sleeps between events.
+ * The run executor. Each plan step is compiled (recipes/compile.c, the
+ * same compilation lblctl plan --json prints) into its list of actions
+ * (moves, outputs, timed dwells, prompts, reads) that run one at a time:
+ * an action starts, and its completion — an act callback or a timer —
+ * starts the next. Nothing blocks; the loop sleeps between events.
  */
 #include <malloc.h>
 #include <math.h>
@@ -11,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "compile.h"
 #include "db.h"
 #include "log.h"
 #include "record.h"
@@ -32,17 +34,6 @@
 
 const char *const run_state_names[] = { "idle", "waiting", "running", "prompt", "paused", "safe" };
 
-enum action_kind { ACT_MOVE, ACT_OUTPUT, ACT_PUMP, ACT_LINE, ACT_READ, ACT_WAIT, ACT_DWELL,
-	ACT_PROMPT };
-
-struct run_action {
-	enum action_kind kind;
-	int device;
-	double value, speed;
-	int reverse;
-	int64_t ms;			/* plan milliseconds, divided by time_scale when run */
-};
-
 struct run {
 	struct run_context ctx;
 	enum run_state state;
@@ -56,16 +47,15 @@ struct run {
 	int64_t step_start_ms;		/* when it started, recipe ms from t0 (once started) */
 	int64_t hold_until_ns;		/* the step before ends then: no next command before */
 	int closing_seq;		/* the step whose end is in the open group of writes */
-	struct run_action *actions;	/* the step in hand, grown as needed: none is dropped */
-	int action_count, action_cap, action_index;
-	int expand_failed;		/* out of memory while expanding the step */
+	struct compile_list list;	/* the step in hand, grown as needed: none is dropped */
+	struct compile_state compiled;	/* what carries over between steps (a running line) */
+	size_t action_index;
 	int64_t t0_ns;			/* the schedule's origin, shifted by operator waits */
 	int64_t step_begin_ns, action_begin_ns, wait_begin_ns;
 	int64_t motion_ns, dwell_ns;
 	struct loop_timer *timer, *overrun;
 	int pause_requested;
 	int safe_then;			/* after safe state: RUN_PAUSED or RUN_IDLE */
-	int line_running;
 	int have_baseline;
 	double baseline_hz;
 	double measured_nm;		/* NAN until measured */
@@ -247,7 +237,7 @@ run_fault(struct run *run, const char *batch_state, int park, const char *fmt, .
 	loop_timer_cancel(run->overrun);
 	run->state = RUN_SAFE;
 	run->safe_then = RUN_IDLE;
-	run->line_running = 0;
+	run->compiled.line_running = 0;
 	/* an e-stop's safe state is under way already (act did it first): not twice */
 	if (run->safe_by_input)
 		run->park_asked = 0;
@@ -299,220 +289,6 @@ run_record_fault(struct run *run, const char *why)
 		log_warnx("batch %lld: %s", (long long)run->batch_id, why);
 }
 
-/* ---- expanding a plan step into actions ---- */
-
-static void
-run_add(struct run *run, enum action_kind kind, int device, double value, double speed,
-    int64_t ms)
-{
-	struct run_action *a;
-	int cap;
-
-	if (run->action_count == run->action_cap) {
-		cap = run->action_cap ? run->action_cap * 2 : 32;
-		if ((a = reallocarray(run->actions, (size_t)cap, sizeof(*a))) == NULL) {
-			run->expand_failed = 1;
-			return;
-		}
-		run->actions = a;
-		run->action_cap = cap;
-	}
-	a = &run->actions[run->action_count++];
-	memset(a, 0, sizeof(*a));
-	a->kind = kind;
-	a->device = device;
-	a->value = value;
-	a->speed = speed;
-	a->ms = ms;
-}
-
-static void
-run_add_travel(struct run *run, const struct plan_step *s)
-{
-	const struct rig *rig = run->ctx.rig;
-
-	if (rig->transfer != -1 && s->station != -1)
-		run_add(run, ACT_MOVE, rig->transfer, rig->stations[s->station].x_mm,
-		    rig->devices[rig->transfer].max_speed_mm_s, 0);
-}
-
-static void
-run_expand_immersion(struct run *run, const struct plan_step *s)
-{
-	const struct rig *rig = run->ctx.rig;
-	const struct rig_device *lift = &rig->devices[rig->lift];
-	const struct rig_station *st = &rig->stations[s->station];
-	int stirrer = s->src && s->src->agitation_rpm > 0 ? st->stirrer : -1;
-	int dips = s->quick_dips > 0 ? s->quick_dips : 1, i;
-
-	run_add_travel(run, s);
-	run_add(run, ACT_MOVE, rig->lift, st->surface_z_mm, lift->max_speed_mm_s, 0);
-	for (i = 0; i < dips; i++) {
-		run_add(run, ACT_MOVE, rig->lift, s->z_mm, s->speed_in_mm_s, 0);
-		if (stirrer != -1)
-			run_add(run, ACT_PUMP, stirrer, s->src->agitation_rpm, 0, 0);
-		run_add(run, ACT_DWELL, -1, 0, 0, s->dwell_ms / dips);
-		if (stirrer != -1)
-			run_add(run, ACT_PUMP, stirrer, 0, 0, 0);
-		run_add(run, ACT_MOVE, rig->lift, st->surface_z_mm, s->speed_out_mm_s, 0);
-	}
-	run_add(run, ACT_MOVE, rig->lift, rig->safe_z_mm, lift->max_speed_mm_s, 0);
-	run_add(run, ACT_WAIT, -1, 0, 0, s->drip_ms);
-}
-
-static void
-run_expand_spray(struct run *run, const struct plan_step *s)
-{
-	const struct rig *rig = run->ctx.rig;
-	const struct recipe_step *src = s->src;
-	int i, nz;
-
-	run_add_travel(run, s);
-	for (i = 0; i < src->spray_count; i++) {
-		nz = rig_nozzle_index(rig, run->recipe->solutions[src->spray_solutions[i]].nozzle);
-		if (rig->nozzles[nz].pump != -1)
-			run_add(run, ACT_PUMP, rig->nozzles[nz].pump, src->flow_ml_min > 0 ?
-			    src->flow_ml_min : rig->devices[rig->nozzles[nz].pump].max_flow_ml_min,
-			    0, 0);
-		run_add(run, ACT_OUTPUT, rig->nozzles[nz].valve, 1, 0, 0);
-	}
-	run_add(run, ACT_DWELL, -1, 0, 0, s->dwell_ms);
-	for (i = 0; i < src->spray_count; i++) {
-		nz = rig_nozzle_index(rig, run->recipe->solutions[src->spray_solutions[i]].nozzle);
-		run_add(run, ACT_OUTPUT, rig->nozzles[nz].valve, 0, 0, 0);
-		if (rig->nozzles[nz].pump != -1)
-			run_add(run, ACT_PUMP, rig->nozzles[nz].pump, 0, 0, 0);
-	}
-	if (s->drip_ms > 0)
-		run_add(run, ACT_WAIT, -1, 0, 0, s->drip_ms);
-}
-
-static void
-run_expand_roll(struct run *run, const struct plan_step *s)
-{
-	const struct rig *rig = run->ctx.rig;
-	int valve = s->src && s->src->valve ? rig_device_index(rig, s->src->valve) : -1;
-
-	if (!run->line_running) {
-		run_add(run, ACT_LINE, rig->line, run->recipe->line_speed_mm_s, 0, 0);
-		run->line_running = 1;
-	}
-	if (valve != -1)
-		run_add(run, ACT_OUTPUT, valve, 1, 0, 0);
-	run_add(run, ACT_DWELL, -1, 0, 0, s->dwell_ms);
-	if (valve != -1)
-		run_add(run, ACT_OUTPUT, valve, 0, 0, 0);
-}
-
-static void
-run_expand_replace(struct run *run, const struct plan_step *s)
-{
-	const struct rig *rig = run->ctx.rig;
-	const struct rig_station *st;
-	const struct recipe_solution *sol = &run->recipe->solutions[s->solution];
-	double volume_ml, drain_ml_min, fill_ml_min;
-
-	if (s->operator_wait) {
-		snprintf(run->message, sizeof(run->message), "replace bath %s (%s) with fresh %s, "
-		    "then run 'lblctl continue'", s->where ? s->where : "?", sol->name,
-		    sol->solvent ? sol->solvent : "solution");
-		run_add(run, ACT_PROMPT, -1, 0, 0, 0);
-		return;
-	}
-	st = &rig->stations[s->station];
-	volume_ml = !isnan(sol->volume_ml) ? sol->volume_ml : st->volume_ml;
-	drain_ml_min = rig->devices[st->drain_pump].max_flow_ml_min;
-	fill_ml_min = rig->devices[st->fill_pump].max_flow_ml_min;
-	run_add(run, ACT_PUMP, st->drain_pump, drain_ml_min, 0, 0);
-	run_add(run, ACT_WAIT, -1, 0, 0, llround(volume_ml / drain_ml_min * 60000));
-	run_add(run, ACT_PUMP, st->drain_pump, 0, 0, 0);
-	run_add(run, ACT_PUMP, st->fill_pump, fill_ml_min, 0, 0);
-	run_add(run, ACT_WAIT, -1, 0, 0, llround(volume_ml / fill_ml_min * 60000));
-	run_add(run, ACT_PUMP, st->fill_pump, 0, 0, 0);
-}
-
-static void
-run_expand(struct run *run, const struct plan_step *s)
-{
-	const struct rig *rig = run->ctx.rig;
-	const struct recipe_step *src = s->src;
-	int device;
-
-	run->action_count = 0;
-	run->action_index = 0;
-	run->expand_failed = 0;
-	switch (s->kind) {
-	case STEP_DIP:
-	case STEP_RINSE:
-		if (run->recipe->process == PROCESS_ROLL)
-			run_expand_roll(run, s);
-		else if (rig->lift != -1 && s->station != -1)
-			run_expand_immersion(run, s);
-		break;
-	case STEP_BATH:
-		run_expand_roll(run, s);
-		break;
-	case STEP_SPRAY:
-		run_expand_spray(run, s);
-		break;
-	case STEP_DRY:
-		if (run->recipe->process == PROCESS_ROLL) {
-			run_expand_roll(run, s);
-			break;
-		}
-		run_add_travel(run, s);
-		device = src->valve ? rig_device_index(rig, src->valve) : -1;
-		if (device != -1)
-			run_add(run, ACT_OUTPUT, device, 1, 0, 0);
-		if (s->dwell_ms > 0)
-			run_add(run, ACT_DWELL, -1, 0, 0, s->dwell_ms);
-		if (device != -1)
-			run_add(run, ACT_OUTPUT, device, 0, 0, 0);
-		break;
-	case STEP_WAIT:
-		run_add(run, ACT_DWELL, -1, 0, 0, s->dwell_ms);
-		break;
-	case STEP_PROMPT:
-		snprintf(run->message, sizeof(run->message), "%s", src->message);
-		if (run->line_running) {
-			run_add(run, ACT_LINE, rig->line, 0, 0, 0);
-			run->line_running = 0;
-		}
-		run_add(run, ACT_PROMPT, -1, 0, 0, 0);
-		break;
-	case STEP_MEASURE:
-		if (s->dwell_ms > 0)
-			run_add(run, ACT_WAIT, -1, 0, 0, s->dwell_ms);
-		run_add(run, ACT_READ, rig_device_index(rig, src->sensor), 0, 0, 0);
-		break;
-	case STEP_SET:
-		device = rig_device_index(rig, src->output);
-		run_add(run, rig->devices[device].role == RIG_PUMP ? ACT_PUMP : ACT_OUTPUT, device,
-		    src->value, 0, 0);
-		break;
-	case STEP_REPLACE:
-		run_expand_replace(run, s);
-		break;
-	case STEP_MOVE:
-		if (run->recipe->process == PROCESS_ROLL) {
-			/* web run-out, then stop; or a rewind in reverse */
-			int rewind = s->where && strcmp(s->where, "rewind") == 0;
-			if (rewind)
-				run_add(run, ACT_LINE, rig->line, run->recipe->line_speed_mm_s, 0, 0);
-			if (rewind)
-				run->actions[run->action_count - 1].reverse = 1;
-			run_add(run, ACT_DWELL, -1, 0, 0, s->dwell_ms);
-			run_add(run, ACT_LINE, rig->line, 0, 0, 0);
-			run->line_running = 0;
-		} else {
-			run_add_travel(run, s);
-		}
-		break;
-	default:
-		break;
-	}
-}
-
 /* ---- measurement ---- */
 
 /* Sauerbrey: the areal mass per Hz of frequency drop is sqrt(rho_q mu_q) / (2 f0^2). */
@@ -530,7 +306,7 @@ run_measured(struct run *run, double value)
 {
 	const struct plan_step *s = &run->plan->steps[run->step];
 	const struct recipe_step *src = s->src;
-	const struct rig_device *dev = &run->ctx.rig->devices[run->actions[run->action_index].device];
+	const struct rig_device *dev = &run->ctx.rig->devices[run->list.actions[run->action_index].device];
 
 	switch (src->method) {
 	case MEASURE_SAUERBREY:
@@ -571,7 +347,7 @@ run_timer_fired(void *arg)
 	}
 	if (run->state != RUN_STEP)
 		return;
-	if (run->actions[run->action_index].kind == ACT_DWELL)
+	if (run->list.actions[run->action_index].kind == COMPILE_DWELL)
 		run->dwell_ns += loop_now_ns() - run->action_begin_ns;
 	run->action_index++;
 	run_next_action(run);
@@ -604,7 +380,7 @@ run_begin_prompt(struct run *run)
 static int
 run_wait_absorbs(const struct run *run)
 {
-	return run->action_index + 1 == run->action_count &&
+	return run->action_index + 1 == run->list.count &&
 	    !run->plan->steps[run->step].operator_wait;
 }
 
@@ -617,7 +393,7 @@ run_wait_absorbs(const struct run *run)
  * than drip too little.
  */
 static int64_t
-run_wait_end_ns(const struct run *run, const struct run_action *a)
+run_wait_end_ns(const struct run *run, const struct compile_action *a)
 {
 	const struct plan_step *s = &run->plan->steps[run->step];
 	int64_t full_ns = run->action_begin_ns + run_scaled_ns(run, a->ms);
@@ -699,42 +475,42 @@ run_step_done(struct run *run)
 static void
 run_next_action(struct run *run)
 {
-	struct run_action *a;
+	struct compile_action *a;
 	char why[128];
 	int64_t end_ns;
 	int rc = 0;
 
-	if (run->action_index == run->action_count) {
+	if (run->action_index == run->list.count) {
 		run_step_done(run);
 		return;
 	}
-	a = &run->actions[run->action_index];
+	a = &run->list.actions[run->action_index];
 	run->action_begin_ns = loop_now_ns();
 	switch (a->kind) {
-	case ACT_MOVE:
+	case COMPILE_MOVE:
 		if (act_safety_active(run->ctx.act, why, sizeof(why))) {
 			run_fault(run, "failed", 0, "motion refused: %s", why);
 			return;
 		}
-		rc = act_move(run->ctx.act, a->device, a->value, a->speed);
+		rc = act_move(run->ctx.act, a->device, a->value, a->speed_mm_s);
 		break;
-	case ACT_OUTPUT:
+	case COMPILE_OUTPUT:
 		rc = act_output(run->ctx.act, a->device, a->value != 0);
 		break;
-	case ACT_PUMP:
+	case COMPILE_PUMP:
 		rc = act_pump(run->ctx.act, a->device, a->value);
 		break;
-	case ACT_LINE:
+	case COMPILE_LINE:
 		rc = act_line(run->ctx.act, a->device, a->value, a->reverse);
 		break;
-	case ACT_READ:
+	case COMPILE_READ:
 		rc = act_read(run->ctx.act, a->device);
 		break;
-	case ACT_DWELL:
+	case COMPILE_DWELL:
 		/* dwells start when immersion completed: now, an absolute deadline */
 		loop_timer_at(run->timer, run->action_begin_ns + run_scaled_ns(run, a->ms));
 		return;
-	case ACT_WAIT:
+	case COMPILE_WAIT:
 		end_ns = run_wait_end_ns(run, a);
 		if (run_wait_absorbs(run)) {
 			/* move on early to record the step boundary (see RUN_RECORD_LEAD_NS) */
@@ -743,9 +519,11 @@ run_next_action(struct run *run)
 		}
 		loop_timer_at(run->timer, end_ns);
 		return;
-	case ACT_PROMPT:
+	case COMPILE_PROMPT:
 		run_begin_prompt(run);
 		return;
+	case COMPILE_KIND_COUNT:
+		break;
 	}
 	if (rc == -1)
 		run_fault(run, "failed", 1, "%s could not be commanded",
@@ -787,6 +565,23 @@ run_record_start(struct run *run, int64_t start_ns)
 	return 0;
 }
 
+/* What a step's prompt tells the operator: the recipe's message, or a bath to replace. */
+static void
+run_prompt_text(struct run *run, const struct plan_step *s)
+{
+	const struct recipe_solution *sol;
+
+	run->message[0] = '\0';
+	if (s->kind == STEP_PROMPT) {
+		snprintf(run->message, sizeof(run->message), "%s", s->src->message);
+	} else if (s->kind == STEP_REPLACE && s->operator_wait) {
+		sol = &run->recipe->solutions[s->solution];
+		snprintf(run->message, sizeof(run->message), "replace bath %s (%s) with fresh %s, "
+		    "then run 'lblctl continue'", s->where ? s->where : "?", sol->name,
+		    sol->solvent ? sol->solvent : "solution");
+	}
+}
+
 /* The step's first command goes out now: its start is on record already. */
 static void
 run_begin_step(struct run *run)
@@ -802,8 +597,9 @@ run_begin_step(struct run *run)
 	run->step_begin_ns = now;
 	run->step_start_ms = (now - run->t0_ns) * run->ctx.time_scale / 1000000;
 	run->hold_until_ns = 0;
-	run_expand(run, s);
-	if (run->expand_failed) {
+	run->action_index = 0;
+	run_prompt_text(run, s);
+	if (compile_step(run->recipe, run->ctx.rig, s, &run->compiled, &run->list) == -1) {
 		run_fault(run, "failed", 1, "out of memory for the actions of step %d", s->seq);
 		return;
 	}
@@ -914,7 +710,7 @@ run_safe_done(struct run *run, int ok, int parked, const char *error)
 void
 run_act_done(struct run *run, int ok, double value, const char *error)
 {
-	struct run_action *a;
+	struct compile_action *a;
 
 	if (run->state == RUN_SAFE || run->stopped != NULL) {
 		run_safe_done(run, ok, value == 1, error);
@@ -933,22 +729,22 @@ run_act_done(struct run *run, int ok, double value, const char *error)
 			log_warnx("the event was not recorded");
 		return;
 	}
-	if (run->state != RUN_STEP || run->action_index >= run->action_count)
+	if (run->state != RUN_STEP || run->action_index >= run->list.count)
 		return;
-	a = &run->actions[run->action_index];
+	a = &run->list.actions[run->action_index];
 	if (!ok) {
 		run_fault(run, "failed", 1, "%s", error ? error : "device failure");
 		return;
 	}
-	if (a->kind == ACT_MOVE)
+	if (a->kind == COMPILE_MOVE)
 		run->motion_ns += loop_now_ns() - run->action_begin_ns;
-	if (a->kind == ACT_READ && !isfinite(value)) {
+	if (a->kind == COMPILE_READ && !isfinite(value)) {
 		/* a reading of inf or NaN is a device fault, never a measurement */
 		run_fault(run, "failed", 1, "sensor '%s' read %g: not a measurement",
 		    run->ctx.rig->devices[a->device].name, value);
 		return;
 	}
-	if (a->kind == ACT_READ)
+	if (a->kind == COMPILE_READ)
 		run_measured(run, value);
 	run->action_index++;
 	run_next_action(run);
@@ -1043,7 +839,7 @@ run_pause(struct run *run, int now, char *err, size_t size)
 	run->pause_requested = 0;
 	run->state = RUN_SAFE;
 	run->safe_then = RUN_PAUSED;
-	run->line_running = 0;
+	run->compiled.line_running = 0;
 	run_safe(run, 1);
 	run_set_batch_state(run, "paused", NULL);
 	run_event(run, "pause", NULL, "paused now during step %d: substrate withdrawn",
@@ -1131,7 +927,7 @@ run_prepare(struct run *run, struct recipe *recipe, struct plan *plan, char *err
 	run->measured_nm = NAN;
 	run->stop_early = 0;
 	run->pause_requested = 0;
-	run->line_running = 0;
+	run->compiled.line_running = 0;
 	run->step_open = 0;
 	run->step_started = 0;
 	run->hold_until_ns = 0;
@@ -1337,7 +1133,7 @@ run_shutdown(struct run *run, const char *cause, void (*stopped)(void *arg, int 
 	/* the rig first: stops queued on every bus before anything is written */
 	run->state = RUN_SAFE;
 	run->safe_then = RUN_IDLE;
-	run->line_running = 0;
+	run->compiled.line_running = 0;
 	run->pause_requested = 0;
 	run_safe(run, 1);
 	snprintf(run->cause, sizeof(run->cause), "%s", cause);
@@ -1465,6 +1261,6 @@ run_free(struct run *run)
 		run_release(run);
 	loop_timer_free(run->timer);
 	loop_timer_free(run->overrun);
-	free(run->actions);
+	compile_list_free(&run->list);
 	free(run);
 }

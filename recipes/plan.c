@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "compile.h"
 #include "plan.h"
 
 const char *const plan_phase_names[] = { "pre", "cycle", "checkpoint", "post" };
@@ -159,17 +160,14 @@ plan_replace(struct planner *p, int sol)
 		return;
 	s->where = rs->station ? rs->station : rs->nozzle;
 	if (st != -1 && p->rig->stations[st].fill_pump != -1) {
-		const struct rig_station *station = &p->rig->stations[st];
-		double volume_ml = !isnan(rs->volume_ml) ? rs->volume_ml : station->volume_ml;
-		double drain = p->rig->devices[station->drain_pump].max_flow_ml_min;
-		double fill = p->rig->devices[station->fill_pump].max_flow_ml_min;
+		double volume_ml;
+		int64_t drain_ms, fill_ms;
 		s->station = st;
-		if (isnan(volume_ml)) {
+		/* the drain and the fill exactly as the executor runs them */
+		if (compile_replace_ms(p->r, p->rig, st, sol, &volume_ml, &drain_ms, &fill_ms) == -1)
 			diag_error(p->d, rs->node, "solution '%s': replacing it by pumps needs its "
 			    "'volume' (or the station's volume)", rs->name);
-			volume_ml = 0;
-		}
-		s->dwell_ms = llround(volume_ml / drain * 60000) + llround(volume_ml / fill * 60000);
+		s->dwell_ms = drain_ms + fill_ms;
 	} else {
 		s->operator_wait = 1;
 	}
@@ -276,11 +274,7 @@ plan_spray(struct planner *p, const struct recipe_step *src)
 	s->drip_ms = src->drain_ms;
 	for (i = 0; i < src->spray_count; i++) {
 		int sol = src->spray_solutions[i];
-		double flow = src->flow_ml_min;
-		if (flow == 0 && p->rig && p->r->solutions[sol].nozzle &&
-		    (nz = rig_nozzle_index(p->rig, p->r->solutions[sol].nozzle)) != -1 &&
-		    p->rig->nozzles[nz].pump != -1)
-			flow = p->rig->devices[p->rig->nozzles[nz].pump].max_flow_ml_min;
+		double flow = compile_spray_flow_ml_min(p->r, p->rig, src, sol);
 		volume = flow * src->dwell_ms / 60000.0;
 		total += volume;
 		plan_use_solution(p, sol, 1, p->r->substrate_area_cm2, volume);
@@ -954,6 +948,9 @@ plan_build(const struct recipe *r, const struct rig *rig, int64_t now, struct di
 		plan->steps = steps;
 		plan->cap = plan->count;
 	}
+	/* every value the run will send, against the rig's limits */
+	if (d->errors == errors)
+		compile_check(plan, d);
 	if (d->errors != errors) {
 		plan_free(plan);
 		return -1;

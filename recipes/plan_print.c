@@ -4,9 +4,13 @@
  */
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "compile.h"
+#include "json.h"
 #include "plan.h"
+#include "profile.h"
 
 static const char *
 plan_step_name(const struct plan_step *s)
@@ -134,106 +138,224 @@ plan_print_text(const struct plan *plan, FILE *out)
 	return ferror(out) ? -1 : 0;
 }
 
-static void
-json_string(FILE *out, const char *s)
+/*
+ * Which profile operations each device has, for the action list (a pump
+ * without a direction register is not told one). Devices without a
+ * profile (GPIO) and a rig whose profiles do not load (check-rig reports
+ * that) are taken to have them all. Returns NULL when out of memory.
+ */
+static int *
+plan_device_ops(const struct rig *rig)
 {
-	if (s == NULL) {
-		fputs("null", out);
-		return;
+	struct profile_set *set = NULL;
+	struct diag scratch;
+	int *has;
+	size_t i, op;
+
+	if ((has = calloc(rig->device_count * PROFILE_OP_COUNT + 1, sizeof(*has))) == NULL)
+		return NULL;
+	diag_init(&scratch, rig->name);
+	if (profile_set_load(rig, &scratch, &set) == -1)
+		set = NULL;
+	diag_free(&scratch);
+	for (i = 0; i < rig->device_count; i++) {
+		const struct profile *p = set != NULL ? profile_of(set, (int)i) : NULL;
+		for (op = 0; op < PROFILE_OP_COUNT; op++)
+			has[i * PROFILE_OP_COUNT + op] = p == NULL || p->ops[op].defined;
 	}
-	fputc('"', out);
-	for (; *s; s++) {
-		unsigned char c = (unsigned char)*s;
-		if (c == '"' || c == '\\')
-			fprintf(out, "\\%c", c);
-		else if (c == '\n')
-			fputs("\\n", out);
-		else if (c == '\t')
-			fputs("\\t", out);
-		else if (c < 0x20)
-			fprintf(out, "\\u%04x", c);
-		else
-			fputc(c, out);
-	}
-	fputc('"', out);
+	profile_set_free(set);
+	return has;
 }
 
-/* JSON has no NaN: unknown numbers are null. */
-static void
-json_number(FILE *out, double v)
+/* A step's "actions": what the rig is told, in order (compile.h). */
+static int
+plan_json_actions(struct json *j, const struct plan *plan, const struct plan_step *s,
+    struct compile_state *state, struct compile_list *list, const int *has)
 {
-	if (isnan(v) || isinf(v))
-		fputs("null", out);
-	else
-		fprintf(out, "%.6g", v);
+	struct compile_op ops[COMPILE_MAX_OPS];
+	size_t k;
+	int n, i;
+
+	if (compile_step(plan->recipe, plan->rig, s, state, list) == -1)
+		return -1;
+	json_key(j, "actions");
+	json_array_begin(j);
+	for (k = 0; k < list->count; k++) {
+		const struct compile_action *a = &list->actions[k];
+		if (a->device < 0) {
+			json_object_begin(j);
+			json_key(j, "op");
+			json_string(j, compile_kind_names[a->kind]);
+			json_key(j, "ms");
+			json_int(j, a->ms);
+			json_object_end(j);
+			continue;
+		}
+		n = compile_ops(plan->rig, a, has + (size_t)a->device * PROFILE_OP_COUNT, ops);
+		for (i = 0; i < n; i++) {
+			json_object_begin(j);
+			json_key(j, "device");
+			json_string(j, plan->rig->devices[a->device].name);
+			json_key(j, "op");
+			json_string(j, ops[i].op);
+			if (ops[i].has_value) {
+				json_key(j, "value");
+				json_number(j, ops[i].value);
+			}
+			json_object_end(j);
+		}
+	}
+	json_array_end(j);
+	return 0;
 }
 
+static void
+plan_json_steps(struct json *j, const struct plan *plan, int *failed)
+{
+	const struct recipe *r = plan->recipe;
+	struct compile_state state = { 0 };
+	struct compile_list list = { 0 };
+	int *has = plan->rig != NULL ? plan_device_ops(plan->rig) : NULL;
+	size_t i;
+
+	if (plan->rig != NULL && has == NULL)
+		*failed = 1;
+	json_key(j, "steps");
+	json_array_begin(j);
+	for (i = 0; i < plan->count && !*failed; i++) {
+		const struct plan_step *s = &plan->steps[i];
+		json_object_begin(j);
+		json_key(j, "seq");
+		json_int(j, s->seq);
+		json_key(j, "bilayer");
+		json_int(j, s->bilayer);
+		json_key(j, "phase");
+		json_string(j, plan_phase_names[s->phase]);
+		json_key(j, "step");
+		json_string(j, plan_step_name(s));
+		json_key(j, "where");
+		json_string(j, s->where);
+		json_key(j, "solution");
+		json_string(j, s->solution >= 0 ? r->solutions[s->solution].name : NULL);
+		json_key(j, "start_ms");
+		json_int(j, s->start_ms);
+		json_key(j, "duration_ms");
+		json_int(j, s->duration_ms);
+		json_key(j, "travel_ms");
+		json_int(j, s->travel_ms);
+		json_key(j, "immerse_ms");
+		json_int(j, s->immerse_ms);
+		json_key(j, "dwell_ms");
+		json_int(j, s->dwell_ms);
+		json_key(j, "withdraw_ms");
+		json_int(j, s->withdraw_ms);
+		json_key(j, "drip_ms");
+		json_int(j, s->drip_ms);
+		json_key(j, "quick_dips");
+		json_int(j, s->quick_dips);
+		json_key(j, "volume_ml");
+		json_number(j, s->volume_ml);
+		json_key(j, "operator_wait");
+		json_bool(j, s->operator_wait);
+		if (plan->rig != NULL && plan_json_actions(j, plan, s, &state, &list, has) == -1)
+			*failed = 1;
+		json_object_end(j);
+	}
+	json_array_end(j);
+	compile_list_free(&list);
+	free(has);
+}
+
+/*
+ * The plan as one JSON document, through the one JSON writer (base/json.c).
+ * Returns 0, or -1 when out of memory or the output failed.
+ */
 int
 plan_print_json(const struct plan *plan, FILE *out)
 {
 	const struct recipe *r = plan->recipe;
+	struct json j;
+	const char *text;
 	size_t i;
-	int n;
+	int n, failed = 0, rc;
 
-	fprintf(out, "{\"recipe\":");
-	json_string(out, r->name);
-	fprintf(out, ",\"version\":");
-	json_string(out, r->version);
-	fprintf(out, ",\"process\":\"%s\",\"rig\":", recipe_process_names[r->process]);
-	json_string(out, plan->rig ? plan->rig->name : NULL);
-	fprintf(out, ",\"motion_included\":%s,\"bilayers\":%d,\"steps\":[",
-	    plan->motion_included ? "true" : "false", plan->bilayers);
-	for (i = 0; i < plan->count; i++) {
-		const struct plan_step *s = &plan->steps[i];
-		fprintf(out, "%s{\"seq\":%d,\"bilayer\":%d,\"phase\":\"%s\",\"step\":\"%s\","
-		    "\"where\":", i ? "," : "", s->seq, s->bilayer, plan_phase_names[s->phase],
-		    plan_step_name(s));
-		json_string(out, s->where);
-		fprintf(out, ",\"solution\":");
-		json_string(out, s->solution >= 0 ? r->solutions[s->solution].name : NULL);
-		fprintf(out, ",\"start_ms\":%lld,\"duration_ms\":%lld,\"travel_ms\":%lld,"
-		    "\"immerse_ms\":%lld,\"dwell_ms\":%lld,\"withdraw_ms\":%lld,\"drip_ms\":%lld,"
-		    "\"quick_dips\":%d,\"volume_ml\":", (long long)s->start_ms,
-		    (long long)s->duration_ms, (long long)s->travel_ms, (long long)s->immerse_ms,
-		    (long long)s->dwell_ms, (long long)s->withdraw_ms, (long long)s->drip_ms,
-		    s->quick_dips);
-		json_number(out, s->volume_ml);
-		fprintf(out, ",\"operator_wait\":%s}", s->operator_wait ? "true" : "false");
-	}
-	fprintf(out, "],\"thickness_nm\":[");
-	for (n = 1; n <= plan->bilayers; n++) {
-		fprintf(out, "%s", n > 1 ? "," : "");
-		json_number(out, plan->thickness_nm[n]);
-	}
-	fprintf(out, "],\"final_thickness_nm\":");
-	json_number(out, plan->thickness_nm[plan->bilayers]);
-	fprintf(out, ",\"target_thickness_nm\":");
-	json_number(out, r->target_thickness_nm > 0 ? r->target_thickness_nm : NAN);
-	fprintf(out, ",\"total_ms\":%lld,\"exposure_ms\":%lld,\"motion_ms\":%lld,"
-	    "\"operator_waits\":%d,\"web_coated_mm\":", (long long)plan->total_ms,
-	    (long long)plan->exposure_ms, (long long)plan->motion_ms, plan->operator_waits);
-	json_number(out, plan->web_coated_mm);
-	fprintf(out, ",\"solutions\":[");
+	json_init(&j);
+	json_object_begin(&j);
+	json_key(&j, "recipe");
+	json_string(&j, r->name);
+	json_key(&j, "version");
+	json_string(&j, r->version);
+	json_key(&j, "process");
+	json_string(&j, recipe_process_names[r->process]);
+	json_key(&j, "rig");
+	json_string(&j, plan->rig ? plan->rig->name : NULL);
+	json_key(&j, "motion_included");
+	json_bool(&j, plan->motion_included);
+	json_key(&j, "bilayers");
+	json_int(&j, plan->bilayers);
+	plan_json_steps(&j, plan, &failed);
+	json_key(&j, "thickness_nm");
+	json_array_begin(&j);
+	for (n = 1; n <= plan->bilayers; n++)
+		json_number(&j, plan->thickness_nm[n]);
+	json_array_end(&j);
+	json_key(&j, "final_thickness_nm");
+	json_number(&j, plan->thickness_nm[plan->bilayers]);
+	json_key(&j, "target_thickness_nm");
+	json_number(&j, r->target_thickness_nm > 0 ? r->target_thickness_nm : NAN);
+	json_key(&j, "total_ms");
+	json_int(&j, plan->total_ms);
+	json_key(&j, "exposure_ms");
+	json_int(&j, plan->exposure_ms);
+	json_key(&j, "motion_ms");
+	json_int(&j, plan->motion_ms);
+	json_key(&j, "operator_waits");
+	json_int(&j, plan->operator_waits);
+	json_key(&j, "web_coated_mm");
+	json_number(&j, plan->web_coated_mm);
+	json_key(&j, "solutions");
+	json_array_begin(&j);
 	for (i = 0; i < r->solution_count; i++) {
 		const struct plan_solution *ps = &plan->solutions[i];
-		fprintf(out, "%s{\"name\":", i ? "," : "");
-		json_string(out, r->solutions[i].name);
-		fprintf(out, ",\"uses\":%d,\"volume_ml\":", ps->dips);
-		json_number(out, ps->volume_ml);
-		fprintf(out, ",\"area_cm2\":");
-		json_number(out, ps->area_cm2);
-		fprintf(out, ",\"replacements\":%d}", ps->replacements);
+		json_object_begin(&j);
+		json_key(&j, "name");
+		json_string(&j, r->solutions[i].name);
+		json_key(&j, "uses");
+		json_int(&j, ps->dips);
+		json_key(&j, "volume_ml");
+		json_number(&j, ps->volume_ml);
+		json_key(&j, "area_cm2");
+		json_number(&j, ps->area_cm2);
+		json_key(&j, "replacements");
+		json_int(&j, ps->replacements);
+		json_object_end(&j);
 	}
-	fprintf(out, "],\"replacements\":[");
-	for (i = 0, n = 0; i < plan->count; i++) {
+	json_array_end(&j);
+	json_key(&j, "replacements");
+	json_array_begin(&j);
+	for (i = 0; i < plan->count; i++) {
 		const struct plan_step *s = &plan->steps[i];
 		if (s->kind != STEP_REPLACE)
 			continue;
-		fprintf(out, "%s{\"after_bilayer\":%d,\"solution\":", n++ ? "," : "", s->bilayer);
-		json_string(out, r->solutions[s->solution].name);
-		fprintf(out, ",\"by\":\"%s\",\"start_ms\":%lld}", s->operator_wait ? "operator" :
-		    "pumps", (long long)s->start_ms);
+		json_object_begin(&j);
+		json_key(&j, "after_bilayer");
+		json_int(&j, s->bilayer);
+		json_key(&j, "solution");
+		json_string(&j, r->solutions[s->solution].name);
+		json_key(&j, "by");
+		json_string(&j, s->operator_wait ? "operator" : "pumps");
+		json_key(&j, "start_ms");
+		json_int(&j, s->start_ms);
+		json_object_end(&j);
 	}
-	fprintf(out, "]}\n");
-	return ferror(out) ? -1 : 0;
+	json_array_end(&j);
+	json_object_end(&j);
+	if (failed || (text = json_text(&j)) == NULL) {
+		json_free(&j);
+		fprintf(stderr, "plan: out of memory writing the plan as JSON\n");
+		return -1;
+	}
+	rc = fputs(text, out) == EOF || fputc('\n', out) == EOF ? -1 : 0;
+	json_free(&j);
+	return rc == -1 || ferror(out) ? -1 : 0;
 }

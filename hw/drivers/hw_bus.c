@@ -595,7 +595,9 @@ hw_bus_execute(struct hw_bus *bus, struct hw_job *job)
 		rc = hw_command(bus, job, p, PROFILE_STOP);
 		break;
 	case HW_PUMP:
-		rc = hw_do_run(bus, job, p, PROFILE_FLOW);
+		/* the rate in the device's own unit: rpm for a stirrer, mL/min for a pump */
+		rc = hw_do_run(bus, job, p,
+		    profile_rate_op(&bus->hw->rig->devices[job->req.device]));
 		break;
 	case HW_LINE:
 		rc = hw_do_run(bus, job, p, PROFILE_SPEED);

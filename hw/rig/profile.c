@@ -11,7 +11,7 @@
 
 const char *const profile_op_names[] = { "target", "speed", "accel", "go", "home", "stop",
 	"enable", "position", "busy", "in_position", "alarm", "flow", "run", "direction", "volume",
-	"running", "on", "off", "state", "active", "value", "length", "watchdog", NULL };
+	"running", "on", "off", "state", "active", "value", "length", "watchdog", "rpm", NULL };
 const char *const profile_table_names[] = { "coil", "discrete", "input", "holding", NULL };
 static const char *const profile_type_names[] = { "bit", "uint16", "int16", "uint32", "int32",
 	"float32", NULL };
@@ -27,7 +27,7 @@ static const enum profile_use profile_uses[PROFILE_OP_COUNT] = {
 	[PROFILE_RUN] = USE_COMMAND, [PROFILE_DIRECTION] = USE_WRITE, [PROFILE_VOLUME] = USE_READ,
 	[PROFILE_RUNNING] = USE_FLAG, [PROFILE_ON] = USE_COMMAND, [PROFILE_OFF] = USE_COMMAND,
 	[PROFILE_STATE] = USE_FLAG, [PROFILE_ACTIVE] = USE_FLAG, [PROFILE_VALUE] = USE_READ,
-	[PROFILE_LENGTH] = USE_READ, [PROFILE_WATCHDOG] = USE_WRITE,
+	[PROFILE_LENGTH] = USE_READ, [PROFILE_WATCHDOG] = USE_WRITE, [PROFILE_RPM] = USE_WRITE,
 };
 
 /*
@@ -35,16 +35,20 @@ static const enum profile_use profile_uses[PROFILE_OP_COUNT] = {
  * wherever something moves or flows, because the safe state needs it. A
  * watchdog (the device's own communication-loss timeout) is optional for
  * whatever can be left running: axes, pumps, valves and line drives.
+ * A pump's rate is its flow, or for a stirrer (a pump of kind stirrer)
+ * its rpm: the role allows both and profile_set_load asks the one the
+ * device's kind is driven in.
  */
 static const char *const profile_role_ops[RIG_ROLE_COUNT] = {
 	/* target speed accel go home stop | enable position busy in_position alarm |
-	 * flow run direction volume running | on off state | active value | length watchdog */
-	[RIG_AXIS]   = "rooror" "orooo" "-----" "---" "--" "-o",
-	[RIG_PUMP]   = "-----r" "----o" "rrooo" "---" "--" "-o",
-	[RIG_VALVE]  = "------" "----o" "-----" "rro" "--" "-o",
-	[RIG_INPUT]  = "------" "-----" "-----" "---" "r-" "--",
-	[RIG_SENSOR] = "------" "----o" "-----" "---" "-r" "--",
-	[RIG_LINE]   = "-r---r" "----o" "-ro-o" "---" "--" "oo",
+	 * flow run direction volume running | on off state | active value | length watchdog |
+	 * rpm */
+	[RIG_AXIS]   = "rooror" "orooo" "-----" "---" "--" "-o" "-",
+	[RIG_PUMP]   = "-----r" "----o" "orooo" "---" "--" "-o" "o",
+	[RIG_VALVE]  = "------" "----o" "-----" "rro" "--" "-o" "-",
+	[RIG_INPUT]  = "------" "-----" "-----" "---" "r-" "--" "-",
+	[RIG_SENSOR] = "------" "----o" "-----" "---" "-r" "--" "-",
+	[RIG_LINE]   = "-r---r" "----o" "-ro-o" "---" "--" "oo" "-",
 };
 
 /*
@@ -86,6 +90,16 @@ static const char profile_builtin_yaml[] =
 "    run:       {table: holding, address: 2, write: 1}\n"
 "    stop:      {table: holding, address: 2, write: 0}\n"
 "    volume:    {table: input, address: 0, type: uint32, scale: 0.001}\n"
+"    running:   {table: input, address: 2, bit: 0}\n"
+"    alarm:     {table: input, address: 2, bit: 1}\n"
+"    watchdog:  {table: holding, address: 3}\n"
+"# generic magnetic or overhead stirrer: speed in rpm\n"
+"generic-stirrer:\n"
+"  role: pump\n"
+"  ops:\n"
+"    rpm:       {table: holding, address: 0, type: uint16}\n"
+"    run:       {table: holding, address: 2, write: 1}\n"
+"    stop:      {table: holding, address: 2, write: 0}\n"
 "    running:   {table: input, address: 2, bit: 0}\n"
 "    alarm:     {table: input, address: 2, bit: 1}\n"
 "    watchdog:  {table: holding, address: 3}\n"
@@ -502,7 +516,8 @@ profile_check_devices(struct diag *d, const struct rig *rig, struct profile_set 
 		if ((p = profile_find(set, dev->profile)) == NULL) {
 			diag_error(d, conf_lookup(dev->node, "profile"), "device '%s': unknown profile "
 			    "'%s' (built-in: generic-drive, generic-pump, generic-valve, "
-			    "generic-input, generic-sensor, generic-line, lead-fluid-bt100s, "
+			    "generic-stirrer, generic-input, generic-sensor, generic-line, "
+			    "lead-fluid-bt100s, "
 			    "leadshine-pr; or one under 'profiles:')", dev->name, dev->profile);
 			rc = -1;
 		} else if (p->role != dev->role) {
@@ -512,11 +527,26 @@ profile_check_devices(struct diag *d, const struct rig *rig, struct profile_set 
 			rc = -1;
 		} else if (profile_check_comm_timeout(d, dev, p) == -1) {
 			rc = -1;
+		} else if (dev->role == RIG_PUMP && !p->ops[profile_rate_op(dev)].defined) {
+			/* a stirrer is driven in rpm, any other pump in mL/min */
+			diag_error(d, conf_lookup(dev->node, "profile"), "device '%s' is a %s pump, "
+			    "driven in %s, but profile '%s' has no '%s' operation", dev->name,
+			    dev->kind, rig_pump_is_stirrer(dev) ? "rpm" : "mL/min", p->name,
+			    profile_op_names[profile_rate_op(dev)]);
+			rc = -1;
 		} else {
 			set->by_device[i] = p;
 		}
 	}
 	return rc;
+}
+
+enum profile_op
+profile_rate_op(const struct rig_device *dev)
+{
+	if (dev->role == RIG_LINE)
+		return PROFILE_SPEED;
+	return rig_pump_is_stirrer(dev) ? PROFILE_RPM : PROFILE_FLOW;
 }
 
 int

@@ -14,7 +14,7 @@
  * another one with "base:" and replace some of its operations.
  *
  * Engineering units: axis positions in mm, speeds in mm/s, accelerations in
- * mm/s², pump flow in mL/min, volumes in mL, line speed in mm/s, web length
+ * mm/s², pump flow in mL/min, stirrer speed in rpm, volumes in mL, line speed in mm/s, web length
  * in mm, communication-loss timeouts in ms. engineering = raw * scale + offset.
  */
 #ifndef LBL_PROFILE_H
@@ -53,6 +53,7 @@ enum profile_op {
 	PROFILE_LENGTH,		/* line: web length run (read) */
 	PROFILE_WATCHDOG,	/* axis, pump, valve, line: stop after this long without a
 				 * request, 0 never (write; ms) */
+	PROFILE_RPM,		/* pump of kind stirrer: stirring speed in rpm (write) */
 	PROFILE_OP_COUNT
 };
 
@@ -105,6 +106,12 @@ int profile_encode(const struct profile_object *o, double value, uint16_t regs[2
 double profile_decode(const struct profile_object *o, const uint16_t regs[2]);
 /* A flag object's state from the raw registers: its bit, or value != 0. */
 int profile_flag(const struct profile_object *o, const uint16_t regs[2]);
+
+/*
+ * The write that sets a pump's or line drive's rate: rpm for a stirrer,
+ * flow for any other pump, speed for a line drive. Never fails.
+ */
+enum profile_op profile_rate_op(const struct rig_device *dev);
 
 extern const char *const profile_op_names[];
 extern const char *const profile_table_names[];

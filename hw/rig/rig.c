@@ -15,7 +15,7 @@ const char *const rig_station_kind_names[] = { "beaker", "rinse", "spray", "drye
 /* Allowed kinds per role, in rig_role order. */
 static const char *const rig_kinds[RIG_ROLE_COUNT][7] = {
 	[RIG_AXIS] = { "lift", "transfer", "rotation", NULL },
-	[RIG_PUMP] = { "peristaltic", "syringe", NULL },
+	[RIG_PUMP] = { "peristaltic", "syringe", "stirrer", NULL },
 	[RIG_VALVE] = { "valve", "relay", NULL },
 	[RIG_INPUT] = { "estop", "interlock", "limit", "level", NULL },
 	[RIG_SENSOR] = { "temperature", "qcm", "thickness", "absorbance", "encoder", NULL },
@@ -33,6 +33,12 @@ rig_find(const char *name, const void *array, size_t count, size_t stride)
 			return (int)i;
 	}
 	return -1;
+}
+
+int
+rig_pump_is_stirrer(const struct rig_device *dev)
+{
+	return dev->role == RIG_PUMP && dev->kind != NULL && strcmp(dev->kind, "stirrer") == 0;
 }
 
 int
@@ -188,7 +194,7 @@ rig_parse_device(struct diag *d, struct rig *rig, struct rig_device *dev,
     const struct conf_node *n)
 {
 	static const char *const keys[] = { "role", "kind", "bus", "unit", "profile", "gpio",
-		"travel", "max_speed", "max_accel", "max_flow", "f0", "comm_timeout", "params",
+		"travel", "max_speed", "max_accel", "max_flow", "max_rpm", "f0", "comm_timeout", "params",
 		"description", NULL };
 	const struct conf_node *node;
 	const char *bus_name = NULL;
@@ -234,9 +240,18 @@ rig_parse_device(struct diag *d, struct rig *rig, struct rig_device *dev,
 		    &dev->max_speed_mm_s);
 		conf_get_quantity(d, n, "max_accel", CONF_REQUIRED | CONF_POSITIVE, UNIT_ACCEL_MM_S2,
 		    &dev->max_accel_mm_s2);
+	} else if (role == RIG_PUMP && rig_pump_is_stirrer(dev)) {
+		/* a stirrer turns: its limit is a speed, never a flow */
+		conf_get_quantity(d, n, "max_rpm", CONF_REQUIRED | CONF_POSITIVE,
+		    UNIT_ROTATION_RPM, &dev->max_rpm);
+		if ((node = conf_lookup(n, "max_flow")) != NULL)
+			diag_error(d, node, "'max_flow' does not apply to a stirrer: give its "
+			    "'max_rpm'");
 	} else if (role == RIG_PUMP) {
 		conf_get_quantity(d, n, "max_flow", CONF_REQUIRED | CONF_POSITIVE, UNIT_FLOW_ML_MIN,
 		    &dev->max_flow_ml_min);
+		if ((node = conf_lookup(n, "max_rpm")) != NULL)
+			diag_error(d, node, "'max_rpm' applies to a pump of kind stirrer only");
 	} else if (role == RIG_LINE) {
 		conf_get_quantity(d, n, "max_speed", CONF_REQUIRED | CONF_POSITIVE, UNIT_SPEED_MM_S,
 		    &dev->max_line_speed_mm_s);
@@ -250,7 +265,8 @@ rig_parse_device(struct diag *d, struct rig *rig, struct rig_device *dev,
 		static const struct { const char *key; unsigned roles; } only[] = {
 			{ "travel", 1u << RIG_AXIS }, { "max_accel", 1u << RIG_AXIS },
 			{ "max_speed", 1u << RIG_AXIS | 1u << RIG_LINE },
-			{ "max_flow", 1u << RIG_PUMP }, { "f0", 1u << RIG_SENSOR } };
+			{ "max_flow", 1u << RIG_PUMP }, { "max_rpm", 1u << RIG_PUMP },
+			{ "f0", 1u << RIG_SENSOR } };
 		size_t i;
 		for (i = 0; i < sizeof(only) / sizeof(only[0]); i++)
 			if ((node = conf_lookup(n, only[i].key)) && !(only[i].roles & (1u << role)))
@@ -317,6 +333,17 @@ rig_parse_station(struct diag *d, struct rig *rig, struct rig_station *st,
 	rig_device_ref(d, rig, n, "fill_pump", RIG_PUMP, &st->fill_pump);
 	rig_device_ref(d, rig, n, "drain_pump", RIG_PUMP, &st->drain_pump);
 	rig_device_ref(d, rig, n, "stirrer", RIG_PUMP, &st->stirrer);
+	/* agitation is sent in rpm: only a stirrer takes it, and a stirrer moves no liquid */
+	if (st->stirrer != -1 && !rig_pump_is_stirrer(&rig->devices[st->stirrer]))
+		diag_error(d, conf_lookup(n, "stirrer"), "'stirrer': device '%s' is a %s pump; a "
+		    "station's stirrer must be a pump of kind stirrer (driven in rpm, with "
+		    "max_rpm)", rig->devices[st->stirrer].name, rig->devices[st->stirrer].kind);
+	if (st->fill_pump != -1 && rig_pump_is_stirrer(&rig->devices[st->fill_pump]))
+		diag_error(d, conf_lookup(n, "fill_pump"), "'fill_pump': device '%s' is a "
+		    "stirrer, which moves no liquid", rig->devices[st->fill_pump].name);
+	if (st->drain_pump != -1 && rig_pump_is_stirrer(&rig->devices[st->drain_pump]))
+		diag_error(d, conf_lookup(n, "drain_pump"), "'drain_pump': device '%s' is a "
+		    "stirrer, which moves no liquid", rig->devices[st->drain_pump].name);
 	if ((st->fill_pump == -1) != (st->drain_pump == -1) && conf_lookup(n, "fill_pump") !=
 	    conf_lookup(n, "drain_pump"))
 		diag_error(d, n, "bath replacement needs both 'fill_pump' and 'drain_pump'");

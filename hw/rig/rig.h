@@ -52,8 +52,9 @@ struct rig_device {
 	/* axis */
 	double travel_min_mm, travel_max_mm;
 	double max_speed_mm_s, max_accel_mm_s2;
-	/* pump */
+	/* pump: flow limit; a stirrer (kind stirrer) has a speed limit instead */
 	double max_flow_ml_min;
+	double max_rpm;
 	/* sensor: QCM fundamental frequency */
 	double f0_hz;
 	/* line drive: web speed limit */
@@ -124,6 +125,9 @@ void rig_free(struct rig *rig);
 int rig_device_index(const struct rig *rig, const char *name);
 int rig_station_index(const struct rig *rig, const char *name);
 int rig_nozzle_index(const struct rig *rig, const char *name);
+
+/* Whether a device is a stirrer: a pump of kind stirrer, driven in rpm (max_rpm). */
+int rig_pump_is_stirrer(const struct rig_device *dev);
 
 extern const char *const rig_role_names[];
 extern const char *const rig_station_kind_names[];

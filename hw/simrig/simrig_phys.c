@@ -478,7 +478,7 @@ simrig_flow_written(struct simrig_device *dev, int address, int count)
 		dev->running = 0;
 	else if (simrig_commanded(dev, PROFILE_RUN, address, count))
 		dev->running = dev->fault != SIMRIG_STUCK && dev->fault != SIMRIG_ALARM;
-	dev->rate = simrig_get(dev, dev->cfg->role == RIG_PUMP ? PROFILE_FLOW : PROFILE_SPEED, 0);
+	dev->rate = simrig_get(dev, profile_rate_op(dev->cfg), 0);
 	dev->reverse = simrig_get(dev, PROFILE_DIRECTION, 0) != 0;
 }
 
