@@ -27,6 +27,7 @@
 #include <time.h>
 
 #include "act.h"
+#include "compile.h"
 #include "db.h"
 #include "log.h"
 #include "loop.h"
@@ -794,6 +795,8 @@ new_run(const struct rig *rig)
  */
 static struct recipe *check_recipe;
 static struct plan *check_plan;
+/* Changes both plans before the run starts (a plan the parser would not make), or NULL. */
+static void (*plan_hook)(struct plan *p);
 
 /*
  * A new run of recipe text on the named rig, started; NULL (and a FAIL)
@@ -815,6 +818,10 @@ start(const char *name, const char *rig_name, const char *text, const struct pla
 	    make_plan(name, text, rig, &check_recipe, &check_plan) == -1) {
 		TEST_CHECK(name, 0, "the recipe does not plan on rig %s", rig_name);
 		return NULL;
+	}
+	if (plan_hook != NULL) {
+		plan_hook(p);
+		plan_hook(check_plan);
 	}
 	if ((run = new_run(rig)) == NULL) {
 		TEST_CHECK(name, 0, "run_new failed");
@@ -872,6 +879,18 @@ count_calls(int seq, const char *prefix)
 	for (i = 0; i < fa.count; i++)
 		if ((seq == 0 || fa.calls[i].seq == seq) &&
 		    strncmp(fa.calls[i].text, prefix, strlen(prefix)) == 0)
+			n++;
+	return n;
+}
+
+/* How many calls of step seq are exactly text. */
+static int
+count_exact(int seq, const char *text)
+{
+	int i, n = 0;
+
+	for (i = 0; i < fa.count; i++)
+		if (fa.calls[i].seq == seq && strcmp(fa.calls[i].text, text) == 0)
 			n++;
 	return n;
 }
@@ -1056,6 +1075,86 @@ static const char recipe_roll[] =
 #define TCA_DIP_CALLS	"move transfer 200 200; move lift 60 50; move lift 80 50; " \
 	"move lift 60 50; move lift 20 50"
 
+/*
+ * Whether the rig was told, step by step, exactly what the step's
+ * compilation (recipes/compile.c, which lblctl plan --json prints) lists:
+ * device, operation, value, order, nothing dropped or added; and whether
+ * each step's recorded dwell is the sum of its compiled dwells. Steps from
+ * first_seq to last_seq (0: the plan's last).
+ */
+static void
+check_as_compiled(const char *name, const struct plan *p, int first_seq, int last_seq)
+{
+	struct compile_state state;
+	struct compile_list list;
+	char want[16384], label[160];
+	size_t i, j, used;
+	int bad = 0, dwell_bad = 0;
+
+	memset(&state, 0, sizeof(state));
+	memset(&list, 0, sizeof(list));
+	if (last_seq == 0)
+		last_seq = (int)p->count;
+	for (i = 0; i < p->count; i++) {
+		const struct plan_step *s = &p->steps[i];
+		int64_t dwell_ms = 0;
+
+		if (compile_step(p->recipe, fa.rig, s, &state, &list) == -1) {
+			TEST_CHECK(name, 0, "compile_step failed at step %d", s->seq);
+			break;
+		}
+		if (s->seq < first_seq || s->seq > last_seq)
+			continue;
+		used = 0;
+		want[0] = '\0';
+		for (j = 0; j < list.count && used + 100 < sizeof(want); j++) {
+			const struct compile_action *a = &list.actions[j];
+			const char *sep = used ? "; " : "";
+			const char *dev = dev_name(a->device);
+
+			switch (a->kind) {
+			case COMPILE_MOVE:
+				used += (size_t)snprintf(want + used, sizeof(want) - used,
+				    "%smove %s %g %g", sep, dev, a->value, a->speed_mm_s);
+				break;
+			case COMPILE_OUTPUT:
+				used += (size_t)snprintf(want + used, sizeof(want) - used,
+				    "%soutput %s %s", sep, dev, a->value != 0 ? "on" : "off");
+				break;
+			case COMPILE_PUMP:
+				used += (size_t)snprintf(want + used, sizeof(want) - used,
+				    "%spump %s %g", sep, dev, a->value);
+				break;
+			case COMPILE_LINE:
+				used += (size_t)snprintf(want + used, sizeof(want) - used,
+				    "%sline %s %.4g%s", sep, dev, a->value,
+				    a->reverse ? " reverse" : "");
+				break;
+			case COMPILE_READ:
+				used += (size_t)snprintf(want + used, sizeof(want) - used,
+				    "%sread %s", sep, dev);
+				break;
+			case COMPILE_DWELL:
+				dwell_ms += a->ms;
+				break;
+			default:
+				break;
+			}
+		}
+		if (strcmp(calls_of(s->seq), want) != 0 && bad++ == 0)
+			printf("info: %s: step %d was told '%s', compiled '%s'\n", name, s->seq,
+			    calls_of(s->seq), want);
+		if (rec_step(s->seq)->dwell_ms != dwell_ms && dwell_bad++ == 0)
+			printf("info: %s: step %d dwelt %lld ms, compiled %lld\n", name, s->seq,
+			    (long long)rec_step(s->seq)->dwell_ms, (long long)dwell_ms);
+	}
+	compile_list_free(&list);
+	snprintf(label, sizeof(label), "%s: every step told as compiled", name);
+	TEST_EQ_INT(label, bad, 0);
+	snprintf(label, sizeof(label), "%s: every step's dwell as compiled", name);
+	TEST_EQ_INT(label, dwell_bad, 0);
+}
+
 /* ---- the tests ---- */
 
 static void
@@ -1087,6 +1186,7 @@ test_dip_batch(void)
 	TEST_EQ_INT("dip: no safe state", fa.safe_states, 0);
 	TEST_EQ_INT("dip: the devices' own timeouts disarmed at the end", fa.keep_alive, 0);
 	TEST_EQ_INT("dip: the completion is an event", rec_events("info", "batch completed"), 1);
+	check_as_compiled("dip", p, 1, 0);
 
 	/* what the rig was told, step by step */
 	TEST_STR("dip: first agitated dip", calls_of(DIP_AG1), AG_DIP_CALLS);
@@ -1176,6 +1276,7 @@ test_repeats_and_quick_dips(void)
 	run_through(run);
 	TEST_STR("repeat: completed", fr.states, "completed");
 	TEST_CHECK("repeat: every step done", all_done(p, why, sizeof(why)), "%s", why);
+	check_as_compiled("repeat", p, 1, 0);
 	for (i = 1; i <= (int)p->count && rec_step(i)->bilayer <= 1; i++)
 		if (strlen(kinds) + 12 < sizeof(kinds))
 			strcat(strcat(kinds, kinds[0] ? " " : ""), rec_step(i)->kind);
@@ -1191,7 +1292,7 @@ test_repeats_and_quick_dips(void)
 	if (quick > 0) {
 		/* no depth given: the station's max_depth, 60 mm below its surface at 60 mm */
 		lowered = count_calls(quick, "move lift 120 50");
-		raised = count_calls(quick, "move lift 60 50");
+		raised = count_exact(quick, "move lift 60 50");
 		TEST_EQ_INT("quick dips: 100 immersions", lowered, 100);
 		TEST_EQ_INT("quick dips: 100 withdrawals and the first lowering", raised, 101);
 		TEST_EQ_INT("quick dips: then up to the safe height",
@@ -1214,6 +1315,56 @@ test_repeats_and_quick_dips(void)
 	finish(run);
 }
 
+/* recipe_dip's first, agitated dip as 100 quick dips: the most a bath may have. */
+static void
+hundred_agitated_quick_dips(struct plan *p)
+{
+	p->steps[DIP_AG1 - 1].quick_dips = RECIPE_MAX_QUICK_DIPS;
+}
+
+/*
+ * The boundary: 100 quick dips with a stirrer, 402 calls in one step. The
+ * parser has no quick dips in an agitated dip (a rinse has no agitation),
+ * so the plan is changed by hand; the executor must still tell every one.
+ */
+static void
+test_quick_dips_with_stirrer(void)
+{
+	const struct plan *p;
+	struct run *run;
+	char why[128];
+	int seq = DIP_AG1;
+
+	plan_hook = hundred_agitated_quick_dips;
+	run = start("stirred quick dips", "dip", recipe_dip, &p);
+	plan_hook = NULL;
+	if (run == NULL)
+		return;
+	run_through(run);
+	TEST_CHECK("stirred quick dips: every step done", all_done(p, why, sizeof(why)), "%s",
+	    why);
+	TEST_EQ_INT("stirred quick dips: 100 immersions", count_calls(seq, "move lift 90 10"),
+	    100);
+	TEST_EQ_INT("stirred quick dips: 100 stirrer starts", count_calls(seq,
+	    "pump stir-ag 300"), 100);
+	TEST_EQ_INT("stirred quick dips: 100 stirrer stops", count_calls(seq, "pump stir-ag 0"),
+	    100);
+	TEST_EQ_INT("stirred quick dips: 100 withdrawals", count_exact(seq, "move lift 60 5"),
+	    100);
+	TEST_EQ_INT("stirred quick dips: every call", count_calls(seq, ""), 1 + 1 + 4 * 100 + 1);
+	TEST_CHECK("stirred quick dips: the last dip whole, then up", strstr(calls_of(seq),
+	    "move lift 90 10; pump stir-ag 300; pump stir-ag 0; move lift 60 5; "
+	    "move lift 20 50") != NULL && strcmp(calls_of(seq) + strlen(calls_of(seq)) -
+	    strlen("move lift 60 5; move lift 20 50"), "move lift 60 5; move lift 20 50") == 0,
+	    "ends '%s'", calls_of(seq) + strlen(calls_of(seq)) - 80);
+	TEST_EQ_INT("stirred quick dips: the dwell is the step's", rec_step(seq)->dwell_ms,
+	    120000);
+	TEST_EQ_INT("stirred quick dips: 100 dips of ag counted", rec_solution_dips("ag"),
+	    100 + 3);
+	check_as_compiled("stirred quick dips", p, 1, 0);
+	finish(run);
+}
+
 static void
 test_spray(void)
 {
@@ -1226,6 +1377,7 @@ test_spray(void)
 	run_through(run);
 	TEST_STR("spray: completed", fr.states, "completed");
 	TEST_CHECK("spray: every step done", all_done(p, why, sizeof(why)), "%s", why);
+	check_as_compiled("spray", p, 1, 0);
 	TEST_STR("spray: first spray, its flow", calls_of(1), "move transfer 250 100; "
 	    "pump pump-ag 20; output valve-ag on; output valve-ag off; pump pump-ag 0");
 	TEST_EQ_INT("spray: first-cycle time", rec_step(1)->dwell_ms, 8000);
@@ -1261,6 +1413,7 @@ test_roll(void)
 	run_through(run);
 	TEST_STR("roll: completed", fr.states, "completed");
 	TEST_CHECK("roll: every step done", all_done(p, why, sizeof(why)), "%s", why);
+	check_as_compiled("roll", p, 1, 0);
 	TEST_STR("roll: the prompt tells the rig nothing", calls_of(1), "");
 	TEST_STR("roll: the line starts with the first bath", calls_of(2), "line web 8.333");
 	TEST_EQ_INT("roll: residence is path over speed", rec_step(2)->dwell_ms, 60000);
@@ -1357,6 +1510,7 @@ test_pause_at_boundary(void)
 	run_through(run);
 	TEST_STR("pause: the states in order", fr.states, "paused running completed");
 	TEST_CHECK("pause: every step done", all_done(p, why, sizeof(why)), "%s", why);
+	check_as_compiled("pause", p, 1, 0);
 	TEST_EQ_INT("pause: the rinse after the pause began when resumed",
 	    rec_step(DIP_RINSE1)->actual_start_ms, p->steps[DIP_RINSE1 - 1].start_ms);
 	TEST_EQ_INT("pause: resume and pause are events", rec_events("pause", NULL) == 1 &&
@@ -1397,6 +1551,8 @@ test_pause_now(void)
 	TEST_CONTAINS("pause --now: in full the second time", calls_of(DIP_TCA1),
 	    "safe park; " TCA_DIP_CALLS);
 	TEST_CHECK("pause --now: every step done", all_done(p, why, sizeof(why)), "%s", why);
+	check_as_compiled("pause --now: before", p, 1, DIP_TCA1 - 1);
+	check_as_compiled("pause --now: after", p, DIP_TCA1 + 1, 0);
 	TEST_STR("pause --now: completed", fr.states, "paused running completed");
 	TEST_EQ_INT("pause --now: tca dips counted once per bilayer", rec_solution_dips("tca"), 4);
 	finish(run);
@@ -1675,6 +1831,7 @@ main(void)
 	top = getenv("LBL_TOP") ? getenv("LBL_TOP") : ".";
 	test_dip_batch();
 	test_repeats_and_quick_dips();
+	test_quick_dips_with_stirrer();
 	test_spray();
 	test_roll();
 	test_pause_at_boundary();
