@@ -468,6 +468,7 @@ static struct {
 	int safe_states, last_park;
 	int64_t move_ms;	/* how long a move takes on the fake clock */
 	int fail_call;		/* complete this call (from 1) with a failure */
+	int stall_call;		/* never complete this call (from 1): a device that hangs */
 	int refuse_call;	/* refuse this call (from 1): the act_* call returns -1 */
 	int hold_safe;		/* leave the safe state pending for the test */
 	int safe_parks;		/* 1: the safe state parks when asked to; 0: it fails to */
@@ -680,7 +681,7 @@ drive(int max)
 	for (n = 0; n < max; n++) {
 		if (fa.safe_pending && !fa.hold_safe)
 			complete_safe();
-		else if (fa.pending)
+		else if (fa.pending && fa.pending != fa.stall_call)
 			complete_op();
 		else if (!fire_next())
 			break;
@@ -772,12 +773,12 @@ reset(const struct rig *rig)
 			timers[i]->at = -1;
 }
 
+/* A run on rig; the fakes' state is kept (lbld restarted on the same database). */
 static struct run *
-new_run(const struct rig *rig)
+new_run_keep(const struct rig *rig)
 {
 	struct run_context ctx;
 
-	reset(rig);
 	memset(&ctx, 0, sizeof(ctx));
 	ctx.act = (struct act *)&fa;	/* never dereferenced: act is fake */
 	ctx.record = &fake_record_object;
@@ -787,6 +788,13 @@ new_run(const struct rig *rig)
 	ctx.notify = on_notify;
 	fa.run = run_new(&ctx);
 	return fa.run;
+}
+
+static struct run *
+new_run(const struct rig *rig)
+{
+	reset(rig);
+	return new_run_keep(rig);
 }
 
 /*
@@ -1712,6 +1720,279 @@ test_stop_at_target(void)
 	finish(run);
 }
 
+
+static int stopped_calls, stopped_ok;
+
+static void
+on_stopped(void *arg, int ok, const char *error)
+{
+	(void)arg;
+	(void)error;
+	stopped_calls++;
+	stopped_ok = ok;
+}
+
+/*
+ * lbld stops during a dip: the rig is made safe and parked, the step is
+ * aborted, the batch interrupted. A new lbld resumes it: the step runs
+ * again from its start, the rest as planned, and the solutions' use read
+ * back is counted on, not restarted.
+ */
+static void
+test_shutdown_and_resume(void)
+{
+	const struct plan *p;
+	struct run *run = start("shutdown", "dip", recipe_dip, &p);
+	struct recipe *r;
+	struct plan *p2;
+	char err[256], why[128];
+	int at;
+
+	if (run == NULL)
+		return;
+	drive_into(run, DIP_TCA1);
+	drive_to_call(run, fa.count + 3);	/* in the bath */
+	at = fa.count;
+	stopped_calls = 0;
+	fa.hold_safe = 1;
+	run_shutdown(run, "SIGTERM", on_stopped, NULL);
+	TEST_EQ_INT("shutdown: the safe state with park first", fa.count == at + 1 &&
+	    strcmp(fa.calls[at].text, "safe park") == 0, 1);
+	TEST_STR("shutdown: the step aborted", rec_step(DIP_TCA1)->outcome, "aborted");
+	TEST_STR("shutdown: the batch interrupted", fr.state, "interrupted");
+	TEST_CONTAINS("shutdown: with its cause", fr.cause, "SIGTERM");
+	TEST_EQ_INT("shutdown: not told stopped before the rig is safe", stopped_calls, 0);
+	TEST_EQ_INT("shutdown: a batch is refused meanwhile", run_pause(run, 1, err, sizeof(err)),
+	    -1);
+	fa.hold_safe = 0;
+	drive(100);
+	TEST_EQ_INT("shutdown: told stopped once parked", stopped_calls == 1 && stopped_ok == 1, 1);
+	TEST_EQ_INT("shutdown: the devices' timeouts stay armed over the exit", fa.keep_alive, 1);
+	TEST_EQ_INT("shutdown: ag used so far", rec_solution_dips("ag"), 1);
+	finish(run);
+
+	/* lbld again, same record */
+	fa.count = 0;
+	fa.lift = ACT_LIFT_WITHDRAWN;
+	fr.last_begun = 0;
+	if ((run = new_run_keep(rig_named("dip"))) == NULL ||
+	    make_plan("resume", recipe_dip, rig_named("dip"), &r, &p2) == -1 ||
+	    make_plan("resume", recipe_dip, rig_named("dip"), &check_recipe, &check_plan) == -1) {
+		TEST_CHECK("resume: set-up", 0, "failed");
+		return;
+	}
+	p = check_plan;
+	run_note_interrupted(run, 42, "SIGTERM", DIP_TCA1 - 1);
+	TEST_EQ_INT("resume: status names the interrupted batch", run_has_interrupted(run), 1);
+	run_status(run, &last_status);
+	TEST_CONTAINS("resume: and says how to go on", last_status.next, "resume-batch 42");
+	TEST_EQ_INT("resume: accepted", run_resume_batch(run, 42, r, p2, DIP_TCA1 - 1, err,
+	    sizeof(err)), 0);
+	TEST_EQ_INT("resume: the resume is an event", rec_events("resume", NULL), 1);
+	run_through(run);
+	TEST_STR("resume: completed", fr.state, "completed");
+	TEST_EQ_INT("resume: the interrupted step begun again", rec_step(DIP_TCA1)->begins, 2);
+	TEST_STR("resume: it is done", rec_step(DIP_TCA1)->outcome, "done");
+	TEST_EQ_INT("resume: the steps before not again", rec_step(DIP_AG1)->begins, 1);
+	TEST_STR("resume: the interrupted dip whole", calls_of(DIP_TCA1), TCA_DIP_CALLS);
+	TEST_CHECK("resume: every step done", all_done(p, why, sizeof(why)), "%s", why);
+	check_as_compiled("resume", p, DIP_TCA1, 0);
+	TEST_EQ_INT("resume: ag dips counted on from the record", rec_solution_dips("ag"), 4);
+	TEST_EQ_INT("resume: tca dips", rec_solution_dips("tca"), 4);
+	TEST_EQ_INT("resume: the next step began at once, the rest on their spacing",
+	    rec_step(DIP_QUICK1)->actual_start_ms - rec_step(DIP_TCA1)->actual_start_ms,
+	    p->steps[DIP_QUICK1 - 1].start_ms - p->steps[DIP_TCA1 - 1].start_ms);
+	finish(run);
+}
+
+/* A recipe that forbids resuming is refused, and nothing is written. */
+static void
+test_resume_forbidden(void)
+{
+	struct recipe *r;
+	struct plan *p;
+	struct run *run = new_run(rig_named("roll"));
+	char err[256] = "";
+
+	if (run == NULL || make_plan("forbidden", recipe_roll, rig_named("roll"), &r, &p) == -1)
+		return;
+	TEST_EQ_INT("resume forbidden: refused", run_resume_batch(run, 42, r, p, 3, err,
+	    sizeof(err)), -1);
+	TEST_CONTAINS("resume forbidden: says why", err, "forbidden");
+	TEST_EQ_INT("resume forbidden: nothing written", fr.writes, 0);
+	TEST_EQ_INT("resume forbidden: nothing told", fa.count, 0);
+	plan_free(p);
+	recipe_free(r);
+	finish(run);
+}
+
+/* A start that is refused writes and tells nothing. */
+static void
+test_start_refused(void)
+{
+	const struct rig *rig = rig_named("dip");
+	struct run_options o;
+	struct recipe *r;
+	struct plan *p;
+	struct run *run = new_run(rig);
+	int64_t batch = 0;
+	char err[256] = "";
+
+	if (run == NULL || make_plan("refused", recipe_dip, rig, &r, &p) == -1)
+		return;
+	memset(&o, 0, sizeof(o));
+	fa.lift = ACT_LIFT_LOWERED;
+	TEST_EQ_INT("start: refused with the substrate lowered", run_start(run, r, p, 1, &o,
+	    &batch, err, sizeof(err)), -1);
+	TEST_CONTAINS("start: it says where the substrate is", err, "safe height");
+	fa.lift = ACT_LIFT_WITHDRAWN;
+	fa.safety = 1;
+	TEST_EQ_INT("start: refused during an e-stop", run_start(run, r, p, 1, &o, &batch, err,
+	    sizeof(err)), -1);
+	fa.safety = 0;
+	fake_db_fail_create = 1;
+	TEST_EQ_INT("start: refused when the batch cannot be recorded", run_start(run, r, p, 1,
+	    &o, &batch, err, sizeof(err)), -1);
+	TEST_CONTAINS("start: it says so", err, "database");
+	TEST_EQ_INT("start: nothing written", fr.writes, 0);
+	TEST_EQ_INT("start: nothing told", fa.count, 0);
+	TEST_EQ_INT("start: idle", state_of(run), RUN_IDLE);
+	fake_db_fail_create = 0;
+	TEST_EQ_INT("start: then accepted", run_start(run, r, p, 1, &o, &batch, err, sizeof(err)),
+	    0);
+	if (make_plan("refused", recipe_dip, rig, &r, &p) == 0) {
+		TEST_EQ_INT("start: a second batch is refused", run_start(run, r, p, 1, &o, &batch,
+		    err, sizeof(err)), -1);
+		TEST_CONTAINS("start: one at a time", err, "one run at a time");
+		plan_free(p);
+		recipe_free(r);
+	}
+	finish(run);
+}
+
+/* A device that never finishes its move: the step's overrun limit fails the batch. */
+static void
+test_overrun(void)
+{
+	const struct plan *p;
+	struct run *run = start("overrun", "dip", recipe_dip, &p);
+	int64_t begun;
+
+	if (run == NULL)
+		return;
+	drive_into(run, DIP_RINSE1);
+	fa.stall_call = fa.count + 2;
+	begun = fake_now_ns;
+	fa.hold_safe = 1;
+	drive(1000000);
+	TEST_STR("overrun: the batch failed", fr.state, "failed");
+	TEST_CONTAINS("overrun: its cause", fr.cause, "overran");
+	TEST_STR("overrun: the step failed", rec_step(DIP_RINSE1)->outcome, "failed");
+	TEST_STR("overrun: safe state with park", fa.calls[fa.count - 1].text, "safe park");
+	TEST_CHECK("overrun: after its planned time and tolerance, not before",
+	    fake_now_ns - begun >= p->steps[DIP_RINSE1 - 1].duration_ms * 1000000 * 5 / 4 &&
+	    fake_now_ns - begun <= p->steps[DIP_RINSE1 - 1].duration_ms * 1000000 * 5 / 4 +
+	    3100LL * 1000000, "%lld ms for a step of %lld ms",
+	    (long long)(fake_now_ns - begun) / 1000000,
+	    (long long)p->steps[DIP_RINSE1 - 1].duration_ms);
+	finish(run);
+}
+
+/* A reading that is not a number is a device fault, never a measurement. */
+static void
+bad_reading(double value, const char *label)
+{
+	const struct plan *p;
+	struct run *run = start(label, "dip", recipe_dip, &p);
+	char name[96];
+
+	if (run == NULL)
+		return;
+	fa.reads[0] = value;
+	fa.read_count = 1;
+	fa.hold_safe = 1;
+	run_through(run);
+	snprintf(name, sizeof(name), "%s: the batch failed at the measure", label);
+	TEST_CHECK(name, strcmp(fr.state, "failed") == 0 &&
+	    strcmp(rec_step(DIP_MEASURE2)->outcome, "failed") == 0 &&
+	    strcmp(fa.calls[fa.count - 1].text, "safe park") == 0, "batch '%s', step '%s'",
+	    fr.state, rec_step(DIP_MEASURE2)->outcome);
+	snprintf(name, sizeof(name), "%s: the cause names the sensor", label);
+	TEST_CONTAINS(name, fr.cause, "gauge");
+	snprintf(name, sizeof(name), "%s: bilayer 2 not recorded", label);
+	TEST_EQ_INT(name, fr.bilayer_records[2], 0);
+	snprintf(name, sizeof(name), "%s: no measure event", label);
+	TEST_EQ_INT(name, rec_events("info", "measured"), 0);
+	finish(run);
+}
+
+/* A bath without pumps is replaced by the operator; a set step; a wait in the cycle. */
+static void
+test_operator_replacement_and_set(void)
+{
+	static const char text[] =
+	    "name: t-op\n"
+	    "version: \"1\"\n"
+	    "process: dip\n"
+	    "substrate: {name: glass}\n"
+	    "target: {bilayers: 2}\n"
+	    "growth: {model: linear, per_bilayer: 5 nm}\n"
+	    "resume: allowed\n"
+	    "drip: 1s\n"
+	    "solutions:\n"
+	    "  ag: {station: ag, volume: 200 mL}\n"
+	    "  tca: {station: tca, volume: 200 mL}\n"
+	    "  rinse-tca: {station: rinse-2, rinse: true, volume: 250 mL, change_after: {cycles: 1}}\n"
+	    "cycle:\n"
+	    "  - set: {output: fill-1, value: 50 mL/min}\n"
+	    "  - dip: {solution: ag, dwell: 2s}\n"
+	    "  - rinse: {solution: rinse-tca, dwell: 2s}\n"
+	    "  - dip: {solution: tca, dwell: 2s}\n"
+	    "  - rinse: {solution: rinse-tca, dwell: 2s}\n"
+	    "  - set: {output: fill-1, value: off}\n"
+	    "  - set: {output: n2, value: on}\n"
+	    "  - wait: 4s\n"
+	    "  - set: {output: n2, value: off}\n";
+	const struct plan *p;
+	struct run *run = start("operator replace", "dip", text, &p);
+	char err[256], why[128];
+	int replace, waited;
+
+	if (run == NULL)
+		return;
+	replace = find_step(p, 1, STEP_REPLACE, -1);
+	TEST_CHECK("operator replace: in the plan", replace > 0 && p->steps[replace - 1].operator_wait,
+	    "no operator replacement");
+	drive(1000000);
+	TEST_EQ_INT("operator replace: waits for the operator", state_of(run), RUN_PROMPT);
+	TEST_CONTAINS("operator replace: status says what to do", last_status.message,
+	    "replace bath rinse-2");
+	TEST_EQ_INT("operator replace: at the replacement step", fr.last_begun, replace);
+	TEST_STR("operator replace: nothing told for it", calls_of(replace), "");
+	fake_now_ns += 600LL * 1000000000;	/* ten minutes to replace it */
+	waited = drive(1000);
+	TEST_EQ_INT("operator replace: nothing happens while waiting", waited == 0 &&
+	    state_of(run) == RUN_PROMPT, 1);
+	TEST_EQ_INT("operator replace: continued", run_continue(run, err, sizeof(err)), 0);
+	TEST_EQ_INT("operator replace: the continue is an event", rec_events("continue", NULL),
+	    1);
+	run_through(run);
+	TEST_STR("operator replace: completed", fr.state, "completed");
+	TEST_CHECK("operator replace: every step done", all_done(p, why, sizeof(why)), "%s", why);
+	TEST_CHECK("operator replace: the schedule shifted by the operator's wait",
+	    rec_step(replace + 1)->actual_start_ms == p->steps[replace].start_ms, "step %d at %lld, "
+	    "planned %lld", replace + 1, (long long)rec_step(replace + 1)->actual_start_ms,
+	    (long long)p->steps[replace].start_ms);
+	TEST_STR("set: a pump at a flow", calls_of(1), "pump fill-1 50");
+	TEST_STR("set: a pump off", calls_of(6), "pump fill-1 0");
+	TEST_STR("set: a valve on", calls_of(7), "output n2 on");
+	TEST_STR("set: a wait tells nothing", calls_of(8), "");
+	TEST_EQ_INT("set: the wait is a dwell", rec_step(8)->dwell_ms, 4000);
+	TEST_STR("set: a valve off", calls_of(9), "output n2 off");
+	check_as_compiled("operator replace", p, 1, 0);
+	finish(run);
+}
+
 /*
  * A fault at each call of step seq: the call numbered n fails (completes
  * with an error, or refuse: the act_* call returns -1). The batch fails
@@ -1840,6 +2121,14 @@ main(void)
 	test_park();
 	test_estop();
 	test_stop_at_target();
+	test_shutdown_and_resume();
+	test_resume_forbidden();
+	test_start_refused();
+	test_overrun();
+	bad_reading(INFINITY, "reading inf");
+	bad_reading(-INFINITY, "reading -inf");
+	bad_reading(NAN, "reading NaN");
+	test_operator_replacement_and_set();
 	/* a fault at each action of every kind of step */
 	fault_at_each_call("fault dip", "dip", recipe_dip, DIP_AG1, 0);
 	fault_at_each_call("fault rinse", "dip", recipe_dip, DIP_RINSE1, 0);
