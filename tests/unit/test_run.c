@@ -448,6 +448,19 @@ db_solution_get(struct db *db, int64_t batch_id, const char *name, int *dips, do
 	return 0;
 }
 
+/* The h-dev branch's read-back of a baseline on resume (see record_baseline). */
+int db_baseline_get(struct db *db, int64_t batch_id, const char *sensor, double *hz);
+
+int
+db_baseline_get(struct db *db, int64_t batch_id, const char *sensor, double *hz)
+{
+	(void)db;
+	(void)batch_id;
+	(void)sensor;
+	*hz = NAN;
+	return 0;
+}
+
 /* ---- act: every call logged, completed when the test says ---- */
 
 struct fake_call {
@@ -1994,6 +2007,64 @@ test_operator_replacement_and_set(void)
 }
 
 /*
+ * A safety input active when a move is due, before act reported it: the
+ * move is refused, the batch fails, and the rig is made safe without a
+ * park (nothing moves while the input is active).
+ */
+static void
+test_motion_refused(void)
+{
+	const struct plan *p;
+	struct run *run = start("motion refused", "dip", recipe_dip, &p);
+	int at;
+
+	if (run == NULL)
+		return;
+	drive_into(run, DIP_DRY1);
+	drive_to_call(run, fa.count + 1);	/* the valve is on: the next move is the tca dip's */
+	fa.safety = 1;
+	at = fa.count;
+	fa.hold_safe = 1;
+	drive(1000000);
+	TEST_STR("motion refused: the batch failed", fr.state, "failed");
+	TEST_CONTAINS("motion refused: its cause", fr.cause, "motion refused");
+	TEST_CONTAINS("motion refused: naming the input", fr.cause, "estop");
+	TEST_EQ_INT("motion refused: no move told", count_calls(DIP_TCA1, "move "), 0);
+	TEST_EQ_INT("motion refused: the valve was closed first", fa.count >= at + 1 &&
+	    strcmp(fa.calls[at].text, "output n2 off") == 0, 1);
+	TEST_STR("motion refused: a safe state without park", fa.calls[fa.count - 1].text,
+	    "safe");
+	fa.hold_safe = 0;
+	drive(100);
+	TEST_EQ_INT("motion refused: idle", state_of(run), RUN_IDLE);
+	finish(run);
+}
+
+/* A fault whose safe state is not confirmed: that is on the batch's record too. */
+static void
+test_safe_state_unconfirmed(void)
+{
+	const struct plan *p;
+	struct run *run = start("unconfirmed", "dip", recipe_dip, &p);
+
+	if (run == NULL)
+		return;
+	drive_into(run, DIP_RINSE1);
+	fa.fail_call = fa.count;
+	fa.safe_parks = 0;
+	drive(1000000);
+	TEST_STR("unconfirmed: the batch failed", fr.state, "failed");
+	TEST_EQ_INT("unconfirmed: the device's fault and the park's", rec_events("fault", NULL),
+	    2);
+	TEST_EQ_INT("unconfirmed: the park's names it", rec_events("fault", "not parked"), 1);
+	TEST_EQ_INT("unconfirmed: no parked event", rec_events("info", "parked"), 0);
+	run_status(run, &last_status);
+	TEST_CONTAINS("unconfirmed: status says the park failed", last_status.substrate,
+	    "the last park failed");
+	finish(run);
+}
+
+/*
  * A fault at each call of step seq: the call numbered n fails (completes
  * with an error, or refuse: the act_* call returns -1). The batch fails
  * and asks for the safe state with park at once, nothing else is told to
@@ -2129,6 +2200,8 @@ main(void)
 	bad_reading(-INFINITY, "reading -inf");
 	bad_reading(NAN, "reading NaN");
 	test_operator_replacement_and_set();
+	test_motion_refused();
+	test_safe_state_unconfirmed();
 	/* a fault at each action of every kind of step */
 	fault_at_each_call("fault dip", "dip", recipe_dip, DIP_AG1, 0);
 	fault_at_each_call("fault rinse", "dip", recipe_dip, DIP_RINSE1, 0);
