@@ -175,6 +175,7 @@ static struct {
 	int fail_write;
 	char fail_kind[16];
 	int failed;				/* writes refused */
+	char failed_kind[16];			/* the kind of the last one */
 	int in_group, group_failed;
 	char group_why[320];
 } fr;
@@ -196,6 +197,7 @@ fr_write(const char *kind, const char *what)
 	if (fr.writes == fr.fail_write || (fr.fail_kind[0] && strcmp(fr.fail_kind, kind) == 0)) {
 		fr.fail_kind[0] = '\0';
 		fr.failed++;
+		snprintf(fr.failed_kind, sizeof(fr.failed_kind), "%s", kind);
 		if (fr.in_group && !fr.group_failed) {
 			fr.group_failed = 1;
 			snprintf(fr.group_why, sizeof(fr.group_why), "%s: disk I/O error (injected)",
@@ -767,6 +769,9 @@ make_plan(const char *name, const char *text, const struct rig *rig, struct reci
 	return rc;
 }
 
+/* The write to refuse in the next run, from its first (its solutions at the start). */
+static int preset_fail_write;
+
 /* Forgets every call, write and timer of the test before. */
 static void
 reset(const struct rig *rig)
@@ -775,6 +780,7 @@ reset(const struct rig *rig)
 
 	memset(&fa, 0, sizeof(fa));
 	memset(&fr, 0, sizeof(fr));
+	fr.fail_write = preset_fail_write;
 	fa.rig = rig;
 	fa.move_ms = 100;
 	fa.safe_parks = 1;
@@ -2065,6 +2071,59 @@ test_safe_state_unconfirmed(void)
 }
 
 /*
+ * Each write of a whole batch refused in turn (a full disk, say). A refused
+ * write of a step, a bilayer or the batch's state fails the batch into the
+ * safe state with park, its cause naming what was not recorded. Events and
+ * solution rows are, today, only logged when refused (issue 15 asks that
+ * every write fail the batch): they are listed as info lines, and this
+ * check tightens when the record module checks them too.
+ */
+static void
+test_every_write_refused(void)
+{
+	const struct plan *p;
+	struct run *run;
+	int total, n, lost = 0, logged = 0, failed = 0;
+	char kinds[512] = "";
+
+	if ((run = start("every write", "dip", recipe_dip, &p)) == NULL)
+		return;
+	run_through(run);
+	total = fr.writes;
+	finish(run);
+	TEST_CHECK("every write: a batch writes", total > 2 * DIP_PARK, "%d writes", total);
+	for (n = 1; n <= total; n++) {
+		preset_fail_write = n;
+		run = start("every write", "dip", recipe_dip, &p);
+		preset_fail_write = 0;
+		if (run == NULL)
+			return;
+		run_through(run);
+		drive(1000);
+		if (strcmp(fr.state, "failed") == 0 && fa.safe_states == 1 && fa.last_park == 1 &&
+		    strstr(fr.cause, "database") != NULL) {
+			failed++;
+		} else if (strcmp(fr.failed_kind, "event") == 0 ||
+		    strcmp(fr.failed_kind, "solution") == 0) {
+			logged++;
+			if (strlen(kinds) + 40 < sizeof(kinds))
+				snprintf(kinds + strlen(kinds), sizeof(kinds) - strlen(kinds),
+				    " %d (%s)", n, fr.failed_kind);
+		} else {
+			if (lost++ == 0)
+				printf("info: write %d (%s) refused: batch '%s', %d safe states\n",
+				    n, fr.failed_kind, fr.state, fa.safe_states);
+		}
+		finish(run);
+	}
+	TEST_EQ_INT("every write: no step, bilayer or state write lost in silence", lost, 0);
+	TEST_CHECK("every write: the others fail the batch", failed + logged == total &&
+	    failed > total / 2, "%d failed, %d logged of %d", failed, logged, total);
+	printf("info: every write: %d writes refused one by one: %d failed the batch; "
+	    "only logged:%s\n", total, failed, kinds);
+}
+
+/*
  * A fault at each call of step seq: the call numbered n fails (completes
  * with an error, or refuse: the act_* call returns -1). The batch fails
  * and asks for the safe state with park at once, nothing else is told to
@@ -2202,6 +2261,7 @@ main(void)
 	test_operator_replacement_and_set();
 	test_motion_refused();
 	test_safe_state_unconfirmed();
+	test_every_write_refused();
 	/* a fault at each action of every kind of step */
 	fault_at_each_call("fault dip", "dip", recipe_dip, DIP_AG1, 0);
 	fault_at_each_call("fault rinse", "dip", recipe_dip, DIP_RINSE1, 0);
