@@ -347,8 +347,15 @@ run_timer_fired(void *arg)
 	}
 	if (run->state != RUN_STEP)
 		return;
+	/*
+	 * A wait step's wait is its dwell on record, as in the plan; it lasts
+	 * until the step's end, which the record's lead moved on before.
+	 */
 	if (run->list.actions[run->action_index].kind == COMPILE_DWELL)
 		run->dwell_ns += loop_now_ns() - run->action_begin_ns;
+	else if (run->plan->steps[run->step].kind == STEP_WAIT)
+		run->dwell_ns += (run->hold_until_ns > loop_now_ns() ? run->hold_until_ns :
+		    loop_now_ns()) - run->action_begin_ns;
 	run->action_index++;
 	run_next_action(run);
 }

@@ -290,7 +290,12 @@ compile_step(const struct recipe *r, const struct rig *rig, const struct plan_st
 			compile_dry(&c);
 		break;
 	case STEP_WAIT:
-		compile_timing(&c, COMPILE_DWELL, s->dwell_ms);
+		/*
+		 * A wait exposes nothing: it is the step's last wait, which ends
+		 * on the step's deadline (absorbing the I/O before it), so a run
+		 * of waits keeps its schedule.
+		 */
+		compile_timing(&c, COMPILE_WAIT, s->dwell_ms);
 		break;
 	case STEP_PROMPT:
 		/* the line stops while the operator works at it */

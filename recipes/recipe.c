@@ -621,7 +621,7 @@ recipe_step_keys(enum step_kind kind, enum recipe_process process)
 	static const char *const dip[] = { "solution", "dwell", "speed_in", "speed_out", "depth",
 		"agitation", "drip", "first_cycle", NULL };
 	static const char *const rinse[] = { "solution", "dwell", "quick_dips", "baths",
-		"speed_in", "speed_out", "depth", "drip", "first_cycle", NULL };
+		"speed_in", "speed_out", "depth", "agitation", "drip", "first_cycle", NULL };
 	static const char *const roll_rinse[] = { "solution", "path", NULL };
 	static const char *const spray[] = { "solution", "solutions", "time", "flow", "drain",
 		"first_cycle", NULL };
@@ -668,6 +668,30 @@ recipe_kind_allowed(enum recipe_process process, enum step_kind kind)
 }
 
 /*
+ * A dip's or rinse's agitation (rpm), for the stirrer of solution sol's
+ * station; a station without one is an error at the key. Its limit, the
+ * stirrer's max_rpm, is checked with the plan (compile_check).
+ */
+static void
+recipe_parse_agitation(struct recipe_parser *p, struct recipe_step *s, const struct conf_node *n,
+    int sol)
+{
+	const struct recipe *r = p->recipe;
+	double rpm;
+	int st;
+
+	if (conf_get_quantity(p->d, n, "agitation", CONF_POSITIVE, UNIT_ROTATION_RPM, &rpm) != 1)
+		return;
+	s->agitation_rpm = rpm;
+	if (p->rig == NULL || sol < 0 || r->solutions[sol].station == NULL)
+		return;
+	st = rig_station_index(p->rig, r->solutions[sol].station);
+	if (st != -1 && p->rig->stations[st].stirrer == -1)
+		diag_error(p->d, conf_lookup(n, "agitation"), "'agitation': station '%s' has no "
+		    "stirrer", r->solutions[sol].station);
+}
+
+/*
  * Fills the fields of step s from map n. With is_override (a first_cycle
  * block), only the keys given change and none is required.
  */
@@ -676,7 +700,6 @@ recipe_parse_step_fields(struct recipe_parser *p, struct recipe_step *s,
     const struct conf_node *n, int is_override, int depth)
 {
 	const struct recipe *r = p->recipe;
-	double rpm;
 
 	switch (s->kind) {
 	case STEP_DIP:
@@ -684,17 +707,7 @@ recipe_parse_step_fields(struct recipe_parser *p, struct recipe_step *s,
 			s->solution = recipe_solution_ref(p, n, "solution", CONF_REQUIRED);
 		conf_get_duration(p->d, n, "dwell", is_override ? 0 : CONF_REQUIRED, &s->dwell_ms);
 		recipe_parse_immersion(p, s, n);
-		if (conf_get_quantity(p->d, n, "agitation", CONF_POSITIVE, UNIT_ROTATION_RPM,
-		    &rpm) == 1) {
-			s->agitation_rpm = rpm;
-			if (p->rig != NULL && s->solution >= 0 && r->solutions[s->solution].station) {
-				int st = rig_station_index(p->rig, r->solutions[s->solution].station);
-				if (st != -1 && p->rig->stations[st].stirrer == -1)
-					diag_error(p->d, conf_lookup(n, "agitation"), "'agitation': "
-					    "station '%s' has no stirrer",
-					    r->solutions[s->solution].station);
-			}
-		}
+		recipe_parse_agitation(p, s, n, s->solution);
 		if (s->solution >= 0 && r->solutions[s->solution].is_rinse)
 			diag_warning(p->d, n, "dip into rinse '%s': use a rinse step so carry-over "
 			    "is tracked", r->solutions[s->solution].name);
@@ -703,6 +716,8 @@ recipe_parse_step_fields(struct recipe_parser *p, struct recipe_step *s,
 	case STEP_RINSE:
 		recipe_parse_immersion(p, s, n);
 		recipe_parse_rinse(p, s, n, is_override);
+		for (size_t i = 0; i < s->bath_count; i++)
+			recipe_parse_agitation(p, s, n, s->baths[i].solution);
 		break;
 	case STEP_BATH:
 		s->solution = recipe_solution_ref(p, n, "solution", CONF_REQUIRED);

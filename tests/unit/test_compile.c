@@ -1,0 +1,515 @@
+/*
+ * The one compilation of a plan step into device actions (recipes/compile.c),
+ * checked against the plan it was compiled from and against values
+ * computed by hand from tests/data/rig-*.yaml: every step kind, first-cycle
+ * overrides, nested repeats, bath replacement, every-N measures, 100 quick
+ * dips with a stirrer, and the rig's limits refused with FILE:LINE:COL.
+ */
+#include <stdlib.h>
+#include <time.h>
+
+#include "compile.h"
+#include "profile.h"
+#include "test.h"
+
+static const char *top;
+
+static struct rig *
+load_rig(const char *name)
+{
+	char path[1024];
+	struct rig *rig = NULL;
+	struct diag d;
+
+	snprintf(path, sizeof(path), "%s/tests/data/rig-%s.yaml", top, name);
+	diag_init(&d, path);
+	rig_load(path, &d, &rig);
+	TEST_CHECK(name, rig != NULL && d.errors == 0, "rig %s: %d errors", path, d.errors);
+	diag_free(&d);
+	return rig;
+}
+
+/* Plans recipe text on rig; *text: the diagnostics, to free. NULL if refused. */
+static struct plan *
+plan_text(const char *yaml, const struct rig *rig, struct recipe **r, char **text)
+{
+	struct plan *p = NULL;
+	struct diag d;
+
+	*r = NULL;
+	diag_init(&d, "r.yaml");
+	if (recipe_load_buffer("r.yaml", yaml, strlen(yaml), rig, 0, &d, r) == 0)
+		plan_build(*r, rig, 0, &d, &p);
+	*text = diag_render(&d);
+	diag_free(&d);
+	return p;
+}
+
+/* What one step's list holds, counted. */
+struct tally {
+	int moves[16], pump_on[16], pump_off[16], outputs[16], reads[16], line_on, line_off;
+	int dwells, waits, prompts, reverse;
+	int64_t dwell_ms, wait_ms;
+	double pump_value[16];
+};
+
+static void
+tally(const struct compile_list *l, struct tally *t)
+{
+	size_t i;
+
+	memset(t, 0, sizeof(*t));
+	for (i = 0; i < l->count; i++) {
+		const struct compile_action *a = &l->actions[i];
+		switch (a->kind) {
+		case COMPILE_MOVE: t->moves[a->device]++; break;
+		case COMPILE_PUMP:
+			if (a->value > 0) {
+				t->pump_on[a->device]++;
+				t->pump_value[a->device] = a->value;
+			} else {
+				t->pump_off[a->device]++;
+			}
+			break;
+		case COMPILE_OUTPUT: t->outputs[a->device]++; break;
+		case COMPILE_READ: t->reads[a->device]++; break;
+		case COMPILE_LINE:
+			if (a->value > 0)
+				t->line_on++;
+			else
+				t->line_off++;
+			t->reverse += a->reverse;
+			break;
+		case COMPILE_DWELL: t->dwells++; t->dwell_ms += a->ms; break;
+		case COMPILE_WAIT: t->waits++; t->wait_ms += a->ms; break;
+		case COMPILE_PROMPT: t->prompts++; break;
+		default: break;
+		}
+	}
+}
+
+/*
+ * Plan and compilation agree for every step: the dwells add up to the
+ * plan's dwell, an immersion's last wait is its drip, a replacement's
+ * waits are its planned time.
+ */
+static void
+check_agreement(const char *name, const struct plan *p)
+{
+	struct compile_state st = { 0 };
+	struct compile_list l = { 0 };
+	struct tally t;
+	size_t i, bad = 0;
+	char why[200] = "";
+
+	for (i = 0; i < p->count; i++) {
+		const struct plan_step *s = &p->steps[i];
+		int64_t timed;
+		if (compile_step(p->recipe, p->rig, s, &st, &l) == -1) {
+			bad++;
+			continue;
+		}
+		tally(&l, &t);
+		timed = s->kind == STEP_REPLACE ? t.wait_ms : t.dwell_ms;
+		if (s->kind == STEP_MEASURE || s->kind == STEP_WAIT)
+			timed = t.wait_ms;
+		if (!s->operator_wait && timed != s->dwell_ms) {
+			if (bad++ == 0)
+				snprintf(why, sizeof(why), "step %d (%s): actions time %lld ms, plan "
+				    "%lld ms", s->seq, step_kind_names[s->kind], (long long)timed,
+				    (long long)s->dwell_ms);
+		}
+		if ((s->kind == STEP_DIP || s->kind == STEP_RINSE) && p->recipe->process ==
+		    PROCESS_DIP && t.wait_ms != s->drip_ms && bad++ == 0)
+			snprintf(why, sizeof(why), "step %d: drip %lld ms, plan %lld ms", s->seq,
+			    (long long)t.wait_ms, (long long)s->drip_ms);
+	}
+	TEST_CHECK(name, bad == 0, "%zu steps disagree; first: %s", bad, why);
+	compile_list_free(&l);
+}
+
+#define DIP_HEAD "name: t\nversion: 1\nprocess: dip\nsubstrate: {name: g, area: 4 cm2}\n" \
+	"growth: {model: linear, per_bilayer: 1 nm}\nresume: allowed\ndrip: 2s\n"
+
+static void
+test_dip_kinds(void)
+{
+	struct rig *rig = load_rig("dip");
+	struct recipe *r;
+	char *text;
+	struct plan *p;
+	struct compile_state st = { 0 };
+	struct compile_list l = { 0 };
+	struct tally t;
+	int lift, transfer, stir_ag, stir_cnt, gauge, n2, fill, drain;
+	int b1_dwell = 0, b2_dwell = 0, quick = 0, measures[5] = { 0 }, replaced = 0, waits = 0;
+	size_t i;
+
+	if (rig == NULL)
+		return;
+	p = plan_text(DIP_HEAD "target: {bilayers: 4}\n"
+	    "solutions:\n  a: {station: ag, volume: 200 mL}\n  b: {station: tca, volume: 200 mL}\n"
+	    "  q: {station: cnt, rinse: true, volume: 200 mL}\n"
+	    "  r: {station: rinse-1, rinse: true, volume: 250 mL, change_after: {cycles: 2}}\n"
+	    "pre: [{repeat: {times: 2, steps: [{wait: 1s}, {repeat: {times: 3, steps: "
+	    "[{wait: 2s}]}}]}}]\n"
+	    "cycle:\n"
+	    "  - dip: {solution: a, dwell: 30s, speed_in: 10 mm/s, speed_out: 5 mm/s, depth: 30 mm,"
+	    " agitation: 300 rpm, first_cycle: {dwell: 60s}}\n"
+	    "  - rinse: {solution: q, dwell: 1s, quick_dips: 100, agitation: 250 rpm}\n"
+	    "  - dip: {solution: b, dwell: 20s}\n"
+	    "  - rinse: {solution: r, dwell: 5s}\n"
+	    "  - dry: {valve: n2, station: dryer, time: 3s}\n"
+	    "every: [{bilayers: 2, do: [{measure: {sensor: gauge, method: gauge, settle: 1s}}]}]\n"
+	    "post: [{set: {output: n2, value: on}}, {prompt: unload}]\n", rig, &r, &text);
+	TEST_CHECK("dip recipe plans", p != NULL, "%s", text);
+	free(text);
+	if (p == NULL)
+		goto out;
+	lift = rig->lift;
+	transfer = rig->transfer;
+	stir_ag = rig_device_index(rig, "stir-ag");
+	stir_cnt = rig_device_index(rig, "stir-cnt");
+	gauge = rig_device_index(rig, "gauge");
+	n2 = rig_device_index(rig, "n2");
+	fill = rig_device_index(rig, "fill-1");
+	drain = rig_device_index(rig, "drain-1");
+	check_agreement("dip: every step's actions take the plan's time", p);
+	for (i = 0; i < p->count; i++) {
+		const struct plan_step *s = &p->steps[i];
+		TEST_CHECK("compile_step succeeds", compile_step(r, rig, s, &st, &l) == 0, "step %d",
+		    s->seq);
+		tally(&l, &t);
+		if (s->kind == STEP_WAIT && s->phase == PHASE_PRE)
+			waits++;
+		if (s->kind == STEP_DIP && s->solution == 0) {
+			/* travel, down to the surface, in, out, up: one immersion */
+			if (t.moves[transfer] != 1 || t.moves[lift] != 4 || t.pump_on[stir_ag] != 1 ||
+			    t.pump_off[stir_ag] != 1 || t.pump_value[stir_ag] != 300)
+				TEST_CHECK("dip with agitation", 0, "step %d: %d transfer, %d lift moves, "
+				    "stirrer %d on (%g rpm) %d off", s->seq, t.moves[transfer],
+				    t.moves[lift], t.pump_on[stir_ag], t.pump_value[stir_ag],
+				    t.pump_off[stir_ag]);
+			if (s->bilayer == 1)
+				b1_dwell = (int)t.dwell_ms;
+			if (s->bilayer == 2)
+				b2_dwell = (int)t.dwell_ms;
+			/* the order a move goes out in */
+			if (s->bilayer == 1) {
+				TEST_EQ_INT("dip: first action travels", l.actions[0].device, transfer);
+				TEST_NEAR("dip: travel to station ag", l.actions[0].value, 100, 1e-9);
+				TEST_NEAR("dip: immersed at surface + depth", l.actions[2].value, 90, 1e-4);
+				TEST_NEAR("dip: in at speed_in", l.actions[2].speed_mm_s, 10, 1e-6);
+				TEST_EQ_INT("dip: stirrer on once immersed", l.actions[3].kind,
+				    COMPILE_PUMP);
+				TEST_EQ_INT("dip: then the dwell", l.actions[4].kind, COMPILE_DWELL);
+				TEST_EQ_INT("dip: stirrer off before withdrawal", l.actions[5].kind,
+				    COMPILE_PUMP);
+				TEST_NEAR("dip: out at speed_out", l.actions[6].speed_mm_s, 5, 1e-6);
+				TEST_NEAR("dip: up to the safe height", l.actions[7].value, 20, 1e-9);
+				TEST_EQ_INT("dip: the drip last", l.actions[8].kind, COMPILE_WAIT);
+				TEST_EQ_INT("dip: nine actions", l.count, 9);
+			}
+		}
+		if (s->kind == STEP_RINSE && s->solution == 2) {
+			/* 100 quick dips, each in and out with the stirrer on around its dwell */
+			quick++;
+			TEST_CHECK("100 quick dips with a stirrer: every one compiled",
+			    t.moves[lift] == 2 + 2 * 100 && t.pump_on[stir_cnt] == 100 &&
+			    t.pump_off[stir_cnt] == 100 && t.dwells == 100 && t.dwell_ms == 100000 &&
+			    t.pump_value[stir_cnt] == 250 && l.count == 1 + 2 + 5 * 100 + 1,
+			    "%d lift moves, stirrer %d on %d off, %d dwells of %lld ms, %zu actions",
+			    t.moves[lift], t.pump_on[stir_cnt], t.pump_off[stir_cnt], t.dwells,
+			    (long long)t.dwell_ms, l.count);
+			TEST_EQ_INT("100 quick dips: the plan's count", s->quick_dips, 100);
+		}
+		if (s->kind == STEP_MEASURE)
+			measures[s->bilayer]++;
+		if (s->kind == STEP_MEASURE)
+			TEST_CHECK("measure: settle, then read the gauge", t.reads[gauge] == 1 &&
+			    t.wait_ms == 1000 && l.actions[l.count - 1].kind == COMPILE_READ,
+			    "%d reads, %lld ms", t.reads[gauge], (long long)t.wait_ms);
+		if (s->kind == STEP_REPLACE) {
+			/* 250 mL out at 200 mL/min, in at 100 mL/min */
+			replaced++;
+			TEST_CHECK("replacement: drain then fill at full flow", t.pump_on[drain] == 1 &&
+			    t.pump_off[drain] == 1 && t.pump_on[fill] == 1 && t.pump_off[fill] == 1 &&
+			    t.pump_value[drain] == 200 && t.pump_value[fill] == 100 && t.waits == 2 &&
+			    t.wait_ms == 75000 + 150000 && l.actions[0].device == drain,
+			    "drain %d/%d at %g, fill %d/%d at %g, %d waits of %lld ms",
+			    t.pump_on[drain], t.pump_off[drain], t.pump_value[drain], t.pump_on[fill],
+			    t.pump_off[fill], t.pump_value[fill], t.waits, (long long)t.wait_ms);
+			TEST_EQ_INT("replacement: the plan's time is the compilation's", s->dwell_ms,
+			    t.wait_ms);
+		}
+		if (s->kind == STEP_DRY)
+			TEST_CHECK("dry: over the dryer, n2 on, dwell, off", t.moves[transfer] == 1 &&
+			    t.outputs[n2] == 2 && t.dwell_ms == 3000, "%d moves, %d outputs",
+			    t.moves[transfer], t.outputs[n2]);
+		if (s->kind == STEP_SET)
+			TEST_CHECK("set: one output", l.count == 1 && l.actions[0].kind ==
+			    COMPILE_OUTPUT && l.actions[0].device == n2 && l.actions[0].value == 1,
+			    "%zu actions", l.count);
+		if (s->kind == STEP_PROMPT)
+			TEST_CHECK("prompt: waits for the operator", t.prompts == 1 && l.count == 1,
+			    "%zu actions", l.count);
+	}
+	TEST_EQ_INT("first-cycle override: bilayer 1 dwells 60 s", b1_dwell, 60000);
+	TEST_EQ_INT("first-cycle override: bilayer 2 dwells 30 s", b2_dwell, 30000);
+	TEST_EQ_INT("100 quick dips in every bilayer", quick, 4);
+	TEST_CHECK("measure every 2 bilayers", measures[1] == 0 && measures[2] == 1 &&
+	    measures[3] == 0 && measures[4] == 1, "%d %d %d %d", measures[1], measures[2],
+	    measures[3], measures[4]);
+	TEST_EQ_INT("bath replaced after bilayer 2 (not after the last)", replaced, 1);
+	TEST_EQ_INT("nested repeats: 2 x (1 + 3) waits", waits, 8);
+out:
+	compile_list_free(&l);
+	plan_free(p);
+	recipe_free(r);
+	rig_free(rig);
+}
+
+/* A spray's pumps run at the step's flow, else the pump's max_flow (one fact). */
+static void
+test_spray(void)
+{
+	struct rig *rig = load_rig("spray");
+	struct recipe *r;
+	struct plan *p;
+	struct compile_state st = { 0 };
+	struct compile_list l = { 0 };
+	struct tally t;
+	char *text;
+	size_t i;
+	int sprays = 0;
+
+	if (rig == NULL)
+		return;
+	p = plan_text("name: t\nversion: 1\nprocess: spray\nsubstrate: {name: g, area: 4 cm2}\n"
+	    "growth: {model: linear, per_bilayer: 1 nm}\nresume: allowed\ntarget: {bilayers: 2}\n"
+	    "solutions:\n  a: {nozzle: ag, volume: 200 mL}\n  b: {nozzle: tca, volume: 200 mL}\n"
+	    "  w: {nozzle: rinse, rinse: true, volume: 500 mL}\n"
+	    "cycle:\n  - spray: {solution: a, time: 2s, flow: 20 mL/min, drain: 1s}\n"
+	    "  - spray: {solution: w, time: 3s, drain: 1s}\n"
+	    "  - spray: {solution: b, time: 2s, flow: 20 mL/min, drain: 1s}\n", rig, &r, &text);
+	TEST_CHECK("spray recipe plans", p != NULL, "%s", text);
+	free(text);
+	if (p == NULL)
+		goto out;
+	check_agreement("spray: every step's actions take the plan's time", p);
+	for (i = 0; i < p->count; i++) {
+		const struct plan_step *s = &p->steps[i];
+		int nz, pump;
+		if (s->kind != STEP_SPRAY || compile_step(r, rig, s, &st, &l) == -1)
+			continue;
+		tally(&l, &t);
+		nz = rig_nozzle_index(rig, r->solutions[s->solution].nozzle);
+		pump = rig->nozzles[nz].pump;
+		sprays++;
+		TEST_NEAR("spray: the flow the planner counted the volume with",
+		    t.pump_value[pump] * s->dwell_ms / 60000.0, s->volume_ml, 1e-4);
+		if (s->solution == 2)
+			TEST_NEAR("spray: no flow given runs the pump at its max_flow",
+			    t.pump_value[pump], rig->devices[pump].max_flow_ml_min, 1e-9);
+		TEST_CHECK("spray: valve opens after its pump, closes before it stops",
+		    l.actions[l.count - 1].kind == COMPILE_WAIT && t.outputs[rig->nozzles[nz].valve] == 2,
+		    "%zu actions", l.count);
+	}
+	TEST_EQ_INT("spray: every spray compiled", sprays, 6);
+out:
+	compile_list_free(&l);
+	plan_free(p);
+	recipe_free(r);
+	rig_free(rig);
+}
+
+/* The line starts with the first station, stops at the run-out, rewinds in reverse. */
+static void
+test_roll(void)
+{
+	struct rig *rig = load_rig("roll");
+	struct recipe *r = NULL;
+	struct plan *p = NULL;
+	struct compile_state st = { 0 };
+	struct compile_list l = { 0 };
+	struct tally t;
+	char path[1024];
+	struct diag d;
+	int starts = 0, stops = 0, reverse = 0;
+	size_t i;
+
+	if (rig == NULL)
+		return;
+	snprintf(path, sizeof(path), "%s/recipes/examples/ag-tca-roll.yaml", top);
+	diag_init(&d, path);
+	if (recipe_load(path, rig, time(NULL), &d, &r) == 0)
+		plan_build(r, rig, time(NULL), &d, &p);
+	TEST_CHECK("roll example plans", p != NULL, "%d errors", d.errors);
+	diag_free(&d);
+	if (p == NULL)
+		goto out;
+	check_agreement("roll: every step's actions take the plan's time", p);
+	for (i = 0; i < p->count; i++) {
+		if (compile_step(r, rig, &p->steps[i], &st, &l) == -1)
+			continue;
+		tally(&l, &t);
+		starts += t.line_on;
+		stops += t.line_off;
+		reverse += t.reverse;
+	}
+	/* a run per pass and a rewind between passes, each stopped */
+	TEST_CHECK("roll: the line runs per pass and rewinds between", starts == 2 * p->bilayers -
+	    1 + 0 && reverse == p->bilayers - 1 && stops >= p->bilayers,
+	    "%d starts, %d stops, %d rewinds for %d passes", starts, stops, reverse, p->bilayers);
+out:
+	compile_list_free(&l);
+	plan_free(p);
+	recipe_free(r);
+	rig_free(rig);
+}
+
+/* What each action sends, in the order hw_bus.c writes it. */
+static void
+test_ops(void)
+{
+	struct rig *rig = load_rig("dip");
+	struct compile_op ops[COMPILE_MAX_OPS];
+	struct compile_action a;
+	int has[PROFILE_OP_COUNT], n;
+
+	if (rig == NULL)
+		return;
+	memset(&a, 0, sizeof(a));
+	a.kind = COMPILE_MOVE;
+	a.device = rig->lift;
+	a.value = 90;
+	a.speed_mm_s = 0;
+	n = compile_ops(rig, &a, NULL, ops);
+	TEST_CHECK("move: speed, target, go", n == 3 && strcmp(ops[0].op, "speed") == 0 &&
+	    ops[0].value == 50 && strcmp(ops[1].op, "target") == 0 && ops[1].value == 90 &&
+	    strcmp(ops[2].op, "go") == 0 && !ops[2].has_value, "%d ops", n);
+	a.kind = COMPILE_PUMP;
+	a.device = rig_device_index(rig, "stir-ag");
+	a.value = 300;
+	memset(has, 0, sizeof(has));
+	has[PROFILE_RPM] = has[PROFILE_RUN] = has[PROFILE_STOP] = 1;
+	n = compile_ops(rig, &a, has, ops);
+	TEST_CHECK("stirrer: rpm, run (no direction register)", n == 2 &&
+	    strcmp(ops[0].op, "rpm") == 0 && ops[0].value == 300 && strcmp(ops[1].op, "run") == 0,
+	    "%d ops, first %s", n, n > 0 ? ops[0].op : "-");
+	a.device = rig_device_index(rig, "fill-1");
+	a.value = 50;
+	n = compile_ops(rig, &a, NULL, ops);
+	TEST_CHECK("pump: direction, flow, run", n == 3 && strcmp(ops[0].op, "direction") == 0 &&
+	    strcmp(ops[1].op, "flow") == 0 && ops[1].value == 50 && strcmp(ops[2].op, "run") == 0,
+	    "%d ops", n);
+	a.value = 0;
+	n = compile_ops(rig, &a, NULL, ops);
+	TEST_CHECK("pump at 0: stop", n == 1 && strcmp(ops[0].op, "stop") == 0, "%d ops", n);
+	a.kind = COMPILE_OUTPUT;
+	a.device = rig_device_index(rig, "n2");
+	a.value = 1;
+	n = compile_ops(rig, &a, NULL, ops);
+	TEST_CHECK("valve: on", n == 1 && strcmp(ops[0].op, "on") == 0, "%d ops", n);
+	a.kind = COMPILE_DWELL;
+	a.device = -1;
+	TEST_EQ_INT("dwell: no device operation", compile_ops(rig, &a, NULL, ops), 0);
+	rig_free(rig);
+}
+
+/* Values beyond the rig's limits are refused at check time, at the recipe's line. */
+static void
+test_limits(void)
+{
+	struct rig *rig = load_rig("dip");
+	struct recipe *r;
+	struct plan *p;
+	char *text;
+	struct diag d;
+
+	if (rig == NULL)
+		return;
+	p = plan_text(DIP_HEAD "target: {bilayers: 2}\n"
+	    "solutions:\n  a: {station: ag}\n  b: {station: tca}\n"
+	    "cycle:\n  - dip: {solution: a, dwell: 5s, agitation: 1500 rpm}\n"
+	    "  - dip: {solution: b, dwell: 5s}\n", rig, &r, &text);
+	TEST_CHECK("agitation beyond max_rpm refused", p == NULL && text != NULL &&
+	    strstr(text, "r.yaml:13:5: error:") && strstr(text, "stir-ag") &&
+	    strstr(text, "max_rpm (1000.0 rpm"), "%s", text ? text : "(no diagnostics)");
+	free(text);
+	plan_free(p);
+	recipe_free(r);
+
+	p = plan_text(DIP_HEAD "target: {bilayers: 2}\n"
+	    "solutions:\n  a: {station: ag}\n  b: {station: tca}\n"
+	    "cycle:\n  - dip: {solution: a, dwell: 5s}\n  - dip: {solution: b, dwell: 5s}\n"
+	    "  - wait: 10ms\n", rig, &r, &text);
+	TEST_CHECK("a step shorter than the shortest that keeps its deadline is refused",
+	    p == NULL && text != NULL && strstr(text, "r.yaml:15:5: error:") &&
+	    strstr(text, "shortest step"), "%s", text ? text : "(no diagnostics)");
+	free(text);
+	plan_free(p);
+	recipe_free(r);
+
+	p = plan_text(DIP_HEAD "target: {bilayers: 2}\n"
+	    "solutions:\n  a: {station: ag}\n  b: {station: tca}\n"
+	    "cycle:\n  - dip: {solution: a, dwell: 5s}\n  - dip: {solution: b, dwell: 5s}\n"
+	    "  - wait: 50ms\n", rig, &r, &text);
+	TEST_CHECK("a step of the shortest length is accepted", p != NULL, "%s", text);
+	free(text);
+	plan_free(p);
+	recipe_free(r);
+
+	/*
+	 * Positions and speeds: the rig file's own checks keep its stations
+	 * within the axes' travel, so the plan is checked against a rig whose
+	 * limits shrank after it was built (what compile_check guards).
+	 */
+	p = plan_text(DIP_HEAD "target: {bilayers: 2}\n"
+	    "solutions:\n  a: {station: ag}\n  b: {station: tca}\n"
+	    "cycle:\n  - dip: {solution: a, dwell: 5s}\n  - dip: {solution: b, dwell: 5s}\n",
+	    rig, &r, &text);
+	free(text);
+	TEST_CHECK("full-depth dips plan", p != NULL, "refused");
+	if (p != NULL) {
+		struct rig_device *lift = &rig->devices[rig->lift];
+		lift->travel_max_mm = 100;
+		diag_init(&d, "r.yaml");
+		TEST_EQ_INT("a position outside the axis's travel is refused", compile_check(p, &d),
+		    -1);
+		text = diag_render(&d);
+		TEST_CHECK("the travel error names the recipe's line and the limit", text &&
+		    strstr(text, "r.yaml:13:5: error:") && strstr(text, "outside its travel") &&
+		    strstr(text, "0.000 to 100.000 mm"), "%s", text ? text : "(none)");
+		free(text);
+		diag_free(&d);
+		lift->travel_max_mm = 150;
+		lift->max_speed_mm_s = 30;
+		diag_init(&d, "r.yaml");
+		compile_check(p, &d);
+		text = diag_render(&d);
+		TEST_CHECK("a speed beyond the axis's max_speed is refused", d.errors > 0 && text &&
+		    strstr(text, "at 50.000 mm/s, beyond its max_speed (30.000 mm/s"), "%s", text ? text : "(none)");
+		free(text);
+		diag_free(&d);
+		lift->max_speed_mm_s = 50;
+		diag_init(&d, "r.yaml");
+		TEST_EQ_INT("within limits again: no error", compile_check(p, &d), 0);
+		diag_free(&d);
+	}
+	plan_free(p);
+	recipe_free(r);
+	rig_free(rig);
+}
+
+int
+main(void)
+{
+	top = getenv("LBL_TOP") ? getenv("LBL_TOP") : ".";
+	test_dip_kinds();
+	test_spray();
+	test_roll();
+	test_ops();
+	test_limits();
+	return TEST_DONE();
+}
