@@ -822,8 +822,6 @@ new_run(const struct rig *rig)
  */
 static struct recipe *check_recipe;
 static struct plan *check_plan;
-/* Changes both plans before the run starts (a plan the parser would not make), or NULL. */
-static void (*plan_hook)(struct plan *p);
 
 /*
  * A new run of recipe text on the named rig, started; NULL (and a FAIL)
@@ -845,10 +843,6 @@ start(const char *name, const char *rig_name, const char *text, const struct pla
 	    make_plan(name, text, rig, &check_recipe, &check_plan) == -1) {
 		TEST_CHECK(name, 0, "the recipe does not plan on rig %s", rig_name);
 		return NULL;
-	}
-	if (plan_hook != NULL) {
-		plan_hook(p);
-		plan_hook(check_plan);
 	}
 	if ((run = new_run(rig)) == NULL) {
 		TEST_CHECK(name, 0, "run_new failed");
@@ -1106,7 +1100,8 @@ static const char recipe_roll[] =
  * Whether the rig was told, step by step, exactly what the step's
  * compilation (recipes/compile.c, which lblctl plan --json prints) lists:
  * device, operation, value, order, nothing dropped or added; and whether
- * each step's recorded dwell is the sum of its compiled dwells. Steps from
+ * each step's recorded dwell is the sum of its compiled dwells (a wait
+ * step's: its wait). Steps from
  * first_seq to last_seq (0: the plan's last).
  */
 static void
@@ -1163,6 +1158,11 @@ check_as_compiled(const char *name, const struct plan *p, int first_seq, int las
 				break;
 			case COMPILE_DWELL:
 				dwell_ms += a->ms;
+				break;
+			case COMPILE_WAIT:
+				/* a wait step's wait is its dwell; a drip or drain is not */
+				if (s->kind == STEP_WAIT)
+					dwell_ms += a->ms;
 				break;
 			default:
 				break;
@@ -1342,52 +1342,65 @@ test_repeats_and_quick_dips(void)
 	finish(run);
 }
 
-/* recipe_dip's first, agitated dip as 100 quick dips: the most a bath may have. */
-static void
-hundred_agitated_quick_dips(struct plan *p)
-{
-	p->steps[DIP_AG1 - 1].quick_dips = RECIPE_MAX_QUICK_DIPS;
-}
-
 /*
- * The boundary: 100 quick dips with a stirrer, 402 calls in one step. The
- * parser has no quick dips in an agitated dip (a rinse has no agitation),
- * so the plan is changed by hand; the executor must still tell every one.
+ * The boundary: a rinse of 100 quick dips (the most) with its stirrer
+ * running in each, 402 calls in one step, in a beaker with a stirrer.
  */
 static void
 test_quick_dips_with_stirrer(void)
 {
+	static const char text[] =
+	    "name: t-stir\n"
+	    "version: \"1\"\n"
+	    "process: dip\n"
+	    "substrate: {name: glass}\n"
+	    "target: {bilayers: 1}\n"
+	    "growth: {model: linear, per_bilayer: 5 nm}\n"
+	    "resume: allowed\n"
+	    "drip: 1s\n"
+	    "solutions:\n"
+	    "  ag: {station: ag, volume: 200 mL}\n"
+	    "  tca: {station: tca, volume: 200 mL}\n"
+	    "  rinse-cnt: {station: cnt, rinse: true, volume: 250 mL}\n"
+	    "cycle:\n"
+	    "  - dip: {solution: ag, dwell: 2s}\n"
+	    "  - rinse: {solution: rinse-cnt, quick_dips: 100, dwell: 1s, speed_out: 25 mm/s,\n"
+	    "            agitation: 300 rpm}\n"
+	    "  - dip: {solution: tca, dwell: 2s}\n"
+	    "  - rinse: {solution: rinse-cnt, dwell: 1s}\n";
 	const struct plan *p;
-	struct run *run;
+	struct run *run = start("stirred quick dips", "dip", text, &p);
 	char why[128];
-	int seq = DIP_AG1;
+	const char *calls;
+	int seq = 2;
 
-	plan_hook = hundred_agitated_quick_dips;
-	run = start("stirred quick dips", "dip", recipe_dip, &p);
-	plan_hook = NULL;
 	if (run == NULL)
 		return;
 	run_through(run);
+	TEST_STR("stirred quick dips: completed", fr.states, "completed");
 	TEST_CHECK("stirred quick dips: every step done", all_done(p, why, sizeof(why)), "%s",
 	    why);
-	TEST_EQ_INT("stirred quick dips: 100 immersions", count_calls(seq, "move lift 90 10"),
+	TEST_EQ_INT("stirred quick dips: the plan's", p->steps[seq - 1].quick_dips, 100);
+	TEST_EQ_INT("stirred quick dips: 100 immersions", count_exact(seq, "move lift 120 50"),
 	    100);
-	TEST_EQ_INT("stirred quick dips: 100 stirrer starts", count_calls(seq,
-	    "pump stir-ag 300"), 100);
-	TEST_EQ_INT("stirred quick dips: 100 stirrer stops", count_calls(seq, "pump stir-ag 0"),
+	TEST_EQ_INT("stirred quick dips: 100 stirrer starts", count_exact(seq,
+	    "pump stir-cnt 300"), 100);
+	TEST_EQ_INT("stirred quick dips: 100 stirrer stops", count_exact(seq, "pump stir-cnt 0"),
 	    100);
-	TEST_EQ_INT("stirred quick dips: 100 withdrawals", count_exact(seq, "move lift 60 5"),
+	TEST_EQ_INT("stirred quick dips: 100 withdrawals", count_exact(seq, "move lift 60 25"),
 	    100);
 	TEST_EQ_INT("stirred quick dips: every call", count_calls(seq, ""), 1 + 1 + 4 * 100 + 1);
-	TEST_CHECK("stirred quick dips: the last dip whole, then up", strstr(calls_of(seq),
-	    "move lift 90 10; pump stir-ag 300; pump stir-ag 0; move lift 60 5; "
-	    "move lift 20 50") != NULL && strcmp(calls_of(seq) + strlen(calls_of(seq)) -
-	    strlen("move lift 60 5; move lift 20 50"), "move lift 60 5; move lift 20 50") == 0,
-	    "ends '%s'", calls_of(seq) + strlen(calls_of(seq)) - 80);
-	TEST_EQ_INT("stirred quick dips: the dwell is the step's", rec_step(seq)->dwell_ms,
-	    120000);
-	TEST_EQ_INT("stirred quick dips: 100 dips of ag counted", rec_solution_dips("ag"),
-	    100 + 3);
+	calls = calls_of(seq);
+	TEST_STR("stirred quick dips: the last dip whole, then up", calls + strlen(calls) -
+	    strlen("move lift 120 50; pump stir-cnt 300; pump stir-cnt 0; move lift 60 25; "
+	    "move lift 20 50"), "move lift 120 50; pump stir-cnt 300; pump stir-cnt 0; "
+	    "move lift 60 25; move lift 20 50");
+	TEST_EQ_INT("stirred quick dips: the dwell is 100 x 1 s", rec_step(seq)->dwell_ms,
+	    100000);
+	TEST_EQ_INT("stirred quick dips: the stirrer stays off in the plain rinse",
+	    count_calls(4, "pump "), 0);
+	TEST_EQ_INT("stirred quick dips: 101 dips of the rinse counted",
+	    rec_solution_dips("rinse-cnt"), 101);
 	check_as_compiled("stirred quick dips", p, 1, 0);
 	finish(run);
 }
