@@ -75,9 +75,14 @@ loop_timer_new(struct loop *loop, loop_timer_cb cb, void *arg)
 	return t;
 }
 
+/* Arms counted, and the one to refuse (from 1; 0: none), as a timerfd could. */
+static int timer_arms, timer_fail_arm;
+
 int
 loop_timer_at(struct loop_timer *t, int64_t at)
 {
+	if (++timer_arms == timer_fail_arm)
+		return -1;
 	t->at = at;
 	return 0;
 }
@@ -787,10 +792,14 @@ reset(const struct rig *rig)
 	fa.lift = ACT_LIFT_WITHDRAWN;
 	fake_db_fail_create = 0;
 	notifications = 0;
+	timer_arms = 0;
 	for (i = 0; i < FAKE_TIMERS; i++)
 		if (timers[i] != NULL)
 			timers[i]->at = -1;
 }
+
+/* The time scale of the runs started next (lbld --time-scale). */
+static double start_time_scale = 1;
 
 /* A run on rig; the fakes' state is kept (lbld restarted on the same database). */
 static struct run *
@@ -803,7 +812,7 @@ new_run_keep(const struct rig *rig)
 	ctx.record = &fake_record_object;
 	ctx.rig = rig;
 	ctx.rig_id = 1;
-	ctx.time_scale = 1;
+	ctx.time_scale = start_time_scale;
 	ctx.notify = on_notify;
 	fa.run = run_new(&ctx);
 	return fa.run;
@@ -2137,6 +2146,138 @@ test_every_write_refused(void)
 }
 
 /*
+ * At a time scale of 10 (simulation) steps start at a tenth of their
+ * planned offsets in real time; the record keeps start offsets in recipe
+ * time and durations, motion and dwell in wall time (README: multiply by
+ * time_scale), so a 2 min dwell is 12 s on record.
+ */
+static void
+test_time_scale(void)
+{
+	const struct plan *p;
+	struct run *run;
+	char why[128];
+	int64_t t0;
+	int i, on_time = 0;
+
+	start_time_scale = 10;
+	t0 = fake_now_ns;
+	run = start("time scale", "dip", recipe_dip, &p);
+	start_time_scale = 1;
+	if (run == NULL)
+		return;
+	run_through(run);
+	TEST_STR("time scale: completed", fr.states, "completed");
+	TEST_CHECK("time scale: every step done", all_done(p, why, sizeof(why)), "%s", why);
+	for (i = 0; i < (int)p->count; i++)
+		if (rec_step(i + 1)->actual_start_ms == p->steps[i].start_ms)
+			on_time++;
+	TEST_EQ_INT("time scale: every start in recipe time, on plan", on_time, (int)p->count);
+	TEST_EQ_INT("time scale: a 2 min dwell lasts 12 s of wall time",
+	    rec_step(DIP_AG1)->dwell_ms, 12000);
+	TEST_EQ_INT("time scale: a 3 s wait step 300 ms", rec_step(DIP_WAIT)->dwell_ms, 300);
+	TEST_EQ_INT("time scale: motion is the rig's own time", rec_step(DIP_AG1)->motion_ms,
+	    5 * 100);
+	/* the last step, the park, ends when its move does, sooner than planned */
+	TEST_CHECK("time scale: the batch took a tenth of its plan in wall time",
+	    fake_now_ns - t0 >= (p->total_ms - p->steps[p->count - 1].duration_ms) * 100000 &&
+	    fake_now_ns - t0 <= p->total_ms * 100000, "%lld ms for a plan of %lld ms",
+	    (long long)(fake_now_ns - t0) / 1000000, (long long)p->total_ms);
+	finish(run);
+}
+
+/* What status says along a batch. */
+static void
+test_status(void)
+{
+	const struct plan *p;
+	struct run *run = start("status", "dip", recipe_dip, &p);
+	struct run_status st;
+	char err[256];
+	int n;
+
+	if (run == NULL)
+		return;
+	drive(1000000);
+	run_status(run, &st);
+	TEST_EQ_INT("status: the prompt", st.state, RUN_PROMPT);
+	TEST_EQ_INT("status: batch id", st.batch_id, 42);
+	TEST_STR("status: recipe", st.recipe, "t-dip");
+	TEST_EQ_INT("status: step of steps", st.step_seq == DIP_PROMPT && st.step_count ==
+	    DIP_PARK, 1);
+	TEST_EQ_INT("status: bilayers", st.bilayers, 4);
+	run_continue(run, err, sizeof(err));
+	/* into the first dip's dwell: travel, surface, immersion, stirrer on */
+	drive_into(run, DIP_AG1);
+	drive_to_call(run, 5);
+	n = notifications;
+	run_status(run, &st);
+	TEST_EQ_INT("status: running", st.state, RUN_STEP);
+	TEST_EQ_INT("status: the step", st.step_seq, DIP_AG1);
+	TEST_STR("status: its kind", st.step_kind, "dip");
+	TEST_STR("status: where", st.step_where, "ag");
+	TEST_EQ_INT("status: its bilayer", st.bilayer, 1);
+	TEST_CHECK("status: time left in the step within its plan", st.step_left_ms > 0 &&
+	    st.step_left_ms <= p->steps[DIP_AG1 - 1].duration_ms, "%lld ms",
+	    (long long)st.step_left_ms);
+	TEST_CHECK("status: time left in the run within the plan", st.run_left_ms >
+	    st.step_left_ms && st.run_left_ms <= p->total_ms, "%lld ms of %lld",
+	    (long long)st.run_left_ms, (long long)p->total_ms);
+	TEST_NEAR("status: the estimate before bilayer 1", st.thickness_estimate_nm, 0, 1e-9);
+	TEST_CHECK("status: nothing measured yet", isnan(st.thickness_measured_nm), "%g",
+	    st.thickness_measured_nm);
+	TEST_STR("status: the batch's state", st.batch_state, "running");
+	drive(1000000);
+	TEST_CHECK("status: followers told of every step", notifications >= n + DIP_PARK - DIP_AG1,
+	    "%d notifications", notifications - n);
+	run_status(run, &st);
+	TEST_EQ_INT("status: idle after", st.state, RUN_IDLE);
+	TEST_STR("status: the last batch's state", st.batch_state, "completed");
+	TEST_EQ_INT("status: nothing to continue", run_continue(run, err, sizeof(err)), -1);
+	TEST_EQ_INT("status: nothing to pause", run_pause(run, 0, err, sizeof(err)), -1);
+	TEST_CONTAINS("status: says why", err, "no batch");
+	finish(run);
+}
+
+/*
+ * Each timer arm of a batch refused in turn (timerfd_settime failing):
+ * issue 15 asks that none be ignored. The executor does not check them
+ * yet, so this only reports, as info lines, the arms whose refusal leaves
+ * a batch neither completed nor failed; it becomes an assertion once run.c
+ * checks loop_timer_at.
+ */
+static void
+probe_timer_refused(void)
+{
+	const struct plan *p;
+	struct run *run;
+	int total, n, stuck = 0, failed = 0, completed = 0;
+
+	if ((run = start("timer", "dip", recipe_dip, &p)) == NULL)
+		return;
+	run_through(run);
+	total = timer_arms;
+	finish(run);
+	for (n = 1; n <= total; n++) {
+		if ((run = start("timer", "dip", recipe_dip, &p)) == NULL)
+			return;
+		timer_fail_arm = n;
+		run_through(run);
+		drive(1000);
+		timer_fail_arm = 0;
+		if (strcmp(fr.state, "failed") == 0)
+			failed++;
+		else if (strcmp(fr.state, "completed") == 0)
+			completed++;
+		else
+			stuck++;
+		finish(run);
+	}
+	printf("info: timers: %d arms refused one by one: %d failed the batch, %d completed "
+	    "(an overrun timer), %d left it waiting for ever\n", total, failed, completed, stuck);
+}
+
+/*
  * A fault at each call of step seq: the call numbered n fails (completes
  * with an error, or refuse: the act_* call returns -1). The batch fails
  * and asks for the safe state with park at once, nothing else is told to
@@ -2275,6 +2416,9 @@ main(void)
 	test_motion_refused();
 	test_safe_state_unconfirmed();
 	test_every_write_refused();
+	test_time_scale();
+	test_status();
+	probe_timer_refused();
 	/* a fault at each action of every kind of step */
 	fault_at_each_call("fault dip", "dip", recipe_dip, DIP_AG1, 0);
 	fault_at_each_call("fault rinse", "dip", recipe_dip, DIP_RINSE1, 0);
@@ -2285,6 +2429,8 @@ main(void)
 	fault_at_each_call("fault park move", "dip", recipe_dip, DIP_PARK, 0);
 	fault_at_each_call("fault spray", "spray", recipe_spray, 4, 0);
 	fault_at_each_call("fault roll", "roll", recipe_roll, 4, 0);
+	fault_at_each_call("fault line start", "roll", recipe_roll, 2, 0);
+	fault_at_each_call("fault rewind", "roll", recipe_roll, 9, 0);
 	fault_at_each_call("refused dip", "dip", recipe_dip, DIP_AG1, 1);
 	fault_at_each_call("refused replace", "dip", recipe_dip, DIP_REPLACE, 1);
 	fault_at_each_call("refused spray", "spray", recipe_spray, 4, 1);
