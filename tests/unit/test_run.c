@@ -1534,7 +1534,7 @@ test_pause_at_boundary(void)
 		return;
 	drive_into(run, DIP_AG1);
 	TEST_EQ_INT("pause: requested during a step", run_pause(run, 0, err, sizeof(err)), 0);
-	TEST_EQ_INT("pause: a second request is refused... or not yet paused",
+	TEST_EQ_INT("pause: no resume before the pause has begun",
 	    run_resume(run, err, sizeof(err)), -1);
 	TEST_CONTAINS("pause: resume before the boundary says why", err, "has not begun");
 	drive(1000000);
@@ -1705,9 +1705,28 @@ test_estop(void)
 	    "estop");
 	drive(1000000);
 	TEST_EQ_INT("estop: nothing told after", fa.count, at);
-	TEST_EQ_INT("estop: no start while pressed", run_start(run, NULL, NULL, 1, NULL, NULL,
-	    err, sizeof(err)), -1);
-	TEST_CONTAINS("estop: it says why", err, "estop");
+	{
+		struct run_options o;
+		struct recipe *r;
+		struct plan *p2;
+		int64_t batch = 0;
+
+		memset(&o, 0, sizeof(o));
+		if (make_plan("estop", recipe_dip, fa.rig, &r, &p2) == 0) {
+			TEST_EQ_INT("estop: no start while pressed", run_start(run, r, p2, 1, &o,
+			    &batch, err, sizeof(err)), -1);
+			TEST_CONTAINS("estop: it says why", err, "estop");
+			plan_free(p2);
+			recipe_free(r);
+		}
+	}
+	/* pressed again with no batch: still nothing may move or run */
+	at = fa.count;
+	run_safety_input(run, estop, 1);
+	TEST_EQ_INT("estop: outside a batch, outputs off (no park)", fa.count == at + 1 &&
+	    strcmp(fa.calls[at].text, "safe") == 0, 1);
+	drive(10);
+	TEST_EQ_INT("estop: still idle", state_of(run), RUN_IDLE);
 	finish(run);
 }
 
