@@ -18,6 +18,10 @@
  * executor does what the plan says, in the order the plan says, and
  * records it. Nothing sleeps: a batch of hours runs in milliseconds.
  *
+ * Beyond hand-written expectations, every step of every test recipe is
+ * compared with its compilation (recipes/compile.c, what lblctl plan --json
+ * prints): the executor must tell the rig that list, in that order.
+ *
  * The fakes are written against run.h and the collaborators' headers
  * (act.h, record.h, loop.h, db.h) only; nothing here reaches into
  * struct run, so a rewrite of run.c's inside keeps these tests.
@@ -1478,48 +1482,45 @@ test_roll(void)
 	finish(run);
 }
 
-/* Drives until step seq has begun and its first call has gone out. */
+/*
+ * One event of the loop as an operator would see it: completes what is
+ * pending, continues a prompt, or fires the next timer. 0 when nothing is
+ * left to do (the run waits for the test, or is over).
+ */
+static int
+step_once(struct run *run)
+{
+	char err[256];
+
+	if (fa.safe_pending && !fa.hold_safe)
+		complete_safe();
+	else if (fa.pending && fa.pending != fa.stall_call)
+		complete_op();
+	else if (state_of(run) == RUN_PROMPT)
+		return run_continue(run, err, sizeof(err)) == 0;
+	else
+		return fire_next();
+	return 1;
+}
+
+/* Drives until step seq has begun and its first call has gone out; 0 if never. */
 static int
 drive_into(struct run *run, int seq)
 {
-	char err[256];
-	int guard;
-
-	for (guard = 0; guard < 1000000; guard++) {
-		if (count_calls(seq, "") > 0)
-			return 1;
-		if (fa.safe_pending && !fa.hold_safe)
-			complete_safe();
-		else if (fa.pending)
-			complete_op();
-		else if (state_of(run) == RUN_PROMPT)
-			run_continue(run, err, sizeof(err));
-		else if (!fire_next())
+	while (count_calls(seq, "") == 0)
+		if (!step_once(run))
 			return 0;
-	}
-	return 0;
+	return 1;
 }
 
 /* Drives until the call numbered n (from 1) is pending; 0 if it never comes. */
 static int
 drive_to_call(struct run *run, int n)
 {
-	char err[256];
-	int guard;
-
-	for (guard = 0; guard < 1000000; guard++) {
-		if (fa.count >= n)
-			return 1;
-		if (fa.safe_pending && !fa.hold_safe)
-			complete_safe();
-		else if (fa.pending)
-			complete_op();
-		else if (state_of(run) == RUN_PROMPT)
-			run_continue(run, err, sizeof(err));
-		else if (!fire_next())
+	while (fa.count < n)
+		if (!step_once(run))
 			return 0;
-	}
-	return 0;
+	return 1;
 }
 
 static void
