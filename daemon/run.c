@@ -5,6 +5,7 @@
  * an action starts, and its completion — an act callback or a timer —
  * starts the next. Nothing blocks; the loop sleeps between events.
  */
+#include <errno.h>
 #include <malloc.h>
 #include <math.h>
 #include <stdarg.h>
@@ -15,6 +16,7 @@
 #include "compile.h"
 #include "db.h"
 #include "log.h"
+#include "ledger.h"
 #include "record.h"
 #include "run.h"
 
@@ -46,7 +48,12 @@ struct run {
 	int step_started;		/* its first action has gone out */
 	int64_t step_start_ms;		/* when it started, recipe ms from t0 (once started) */
 	int64_t hold_until_ns;		/* the step before ends then: no next command before */
-	int closing_seq;		/* the step whose end is in the open group of writes */
+	/* the boundary under way: written with whatever comes next, in one commit */
+	struct ledger_step_end pending_end;
+	struct ledger_bilayer pending_bilayer;
+	int have_pending_end, have_pending_bilayer;
+	char pending_event[256];	/* "" if none */
+	struct ledger_solution *sol_rows;	/* per solution, for the ledger */
 	struct compile_list list;	/* the step in hand, grown as needed: none is dropped */
 	struct compile_state compiled;	/* what carries over between steps (a running line) */
 	size_t action_index;
@@ -91,84 +98,218 @@ run_scaled_ns(const struct run *run, int64_t plan_ms)
 	return (int64_t)llround(plan_ms * 1e6 / run->ctx.time_scale);
 }
 
-static int run_commit_boundary(struct run *run);
+static void run_fault(struct run *run, const char *batch_state, int park, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 
-/* Tells clients and systemd; nothing is told before it is on record. */
+/* Tells clients and systemd; it writes nothing (each boundary committed its own record). */
 static void
 run_notify(struct run *run)
 {
 	struct run_status st;
 
-	run_commit_boundary(run);
 	if (run->ctx.notify == NULL)
 		return;
 	run_status(run, &st);
 	run->ctx.notify(run->ctx.notify_arg, &st);
 }
 
-/* ---- the record (every call commits before the executor goes on) ---- */
+/* ---- the record: each boundary is one ledger call (ledger.h) ---- */
 
-static void
+/*
+ * The record of a batch whose rig is safe already (a pause --now, a park)
+ * was lost: the batch cannot go on with a broken record, so it ends failed
+ * once the rig is safe. A running batch faults. Without a batch it is
+ * logged.
+ */
+void
+run_record_fault(struct run *run, const char *why)
+{
+	if (run->plan != NULL && run->state != RUN_SAFE) {
+		run_fault(run, "failed", 1, "%s", why);
+	} else if (run->plan != NULL) {
+		log_warnx("batch %lld: %s: the batch ends failed once the rig is safe",
+		    (long long)run->batch_id, why);
+		snprintf(run->cause, sizeof(run->cause), "%s", why);
+		snprintf(run->batch_state, sizeof(run->batch_state), "failed");
+		run->safe_then = RUN_IDLE;
+	} else {
+		log_warnx("batch %lld: %s", (long long)run->batch_id, why);
+	}
+}
+
+/*
+ * An event on its own. Returns 0, or -1 when it was not recorded: a running
+ * batch has failed then (run_record_fault), and the caller stops.
+ */
+static int
+run_event(struct run *run, const char *kind, const char *device, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static int
 run_event(struct run *run, const char *kind, const char *device, const char *fmt, ...)
 {
-	char message[512];
+	struct ledger_event ev = { kind, device, NULL };
+	char message[512], why[320];
 	va_list ap;
 
 	va_start(ap, fmt);
 	vsnprintf(message, sizeof(message), fmt, ap);
 	va_end(ap);
+	ev.message = message;
 	log_info("batch %lld: %s: %s", (long long)run->batch_id, kind, message);
-	if (record_event(run->ctx.record, run->batch_id, kind, device, message) == -1)
-		log_warnx("batch %lld: the event was not recorded", (long long)run->batch_id);
+	if (ledger_event(run->ctx.record, run->batch_id, &ev, why, sizeof(why)) == 0)
+		return 0;
+	run_record_fault(run, why);
+	return -1;
 }
 
-static int
-run_set_batch_state(struct run *run, const char *state, const char *cause)
-{
-	snprintf(run->batch_state, sizeof(run->batch_state), "%s", state);
-	return record_state(run->ctx.record, run->batch_id, state, cause);
-}
-
+/*
+ * An event where nothing is left to fail (no batch, or one ending or
+ * stopping already): a lost write is logged.
+ */
 static void
-run_record_solutions(struct run *run)
+run_note_event(struct run *run, int64_t batch_id, const char *kind, const char *device,
+    const char *message)
+{
+	struct ledger_event ev = { kind, device, message };
+	char why[320];
+
+	if (ledger_event(run->ctx.record, batch_id, &ev, why, sizeof(why)) == -1)
+		log_warnx("an event was not recorded (%s: %s): %s", kind, message, why);
+}
+
+/* Every solution's use so far, as the ledger writes it (run->sol_rows). */
+static size_t
+run_solution_rows(struct run *run)
 {
 	size_t i;
 
 	for (i = 0; i < run->recipe->solution_count; i++) {
 		const struct recipe_solution *s = &run->recipe->solutions[i];
-		const char *lot = s->lot;
+		struct ledger_solution *row = &run->sol_rows[i];
+		size_t len = strlen(s->name);
 		int j;
+		row->name = s->name;
+		row->lot = s->lot;
 		for (j = 0; j < run->lot_count; j++)
-			if (strncmp(run->lots[j], s->name, strlen(s->name)) == 0 &&
-			    run->lots[j][strlen(s->name)] == '=')
-				lot = run->lots[j] + strlen(s->name) + 1;
-		if (record_solution(run->ctx.record, run->batch_id, s->name, lot, run->dips[i],
-		    run->volume_ml[i], run->dips[i] * run->recipe->substrate_area_cm2) == -1)
-			log_warnx("batch %lld: the use of solution %s was not recorded",
-			    (long long)run->batch_id, s->name);
+			if (strncmp(run->lots[j], s->name, len) == 0 && run->lots[j][len] == '=')
+				row->lot = run->lots[j] + len + 1;
+		row->dips = run->dips[i];
+		row->volume_ml = run->volume_ml[i];
+		row->area_cm2 = run->dips[i] * run->recipe->substrate_area_cm2;
 	}
+	return run->recipe->solution_count;
 }
 
 /*
- * Records the end of the open step with its outcome; the step lasted until
- * end_ns. A step that was recorded but never started ends with no time.
- * Returns 0 when there is no open step.
+ * The end of the open step with its outcome, into *end; the step lasted
+ * until end_ns. A step that was recorded but never started ends with no
+ * time. Returns end, or NULL when there is no open step.
  */
-static int
-run_end_step(struct run *run, const char *outcome, int64_t end_ns)
+static const struct ledger_step_end *
+run_open_end(struct run *run, const char *outcome, int64_t end_ns, struct ledger_step_end *end)
 {
 	const struct plan_step *s;
 
 	if (!run->step_open)
-		return 0;
+		return NULL;
 	s = &run->plan->steps[run->step];
 	run->step_open = 0;
-	if (!run->step_started)
-		return record_step_end(run->ctx.record, run->batch_id, s->seq, -1, 0, 0, 0,
-		    outcome);
-	return record_step_end(run->ctx.record, run->batch_id, s->seq, run->step_start_ms,
-	    (end_ns - run->step_begin_ns) / 1000000, run->motion_ns / 1000000,
-	    run->dwell_ns / 1000000, outcome);
+	memset(end, 0, sizeof(*end));
+	end->seq = s->seq;
+	end->outcome = outcome;
+	end->started = run->step_started;
+	if (run->step_started) {
+		end->actual_start_ms = run->step_start_ms;
+		end->duration_ms = (end_ns - run->step_begin_ns) / 1000000;
+		end->motion_ms = run->motion_ns / 1000000;
+		end->dwell_ms = run->dwell_ns / 1000000;
+	}
+	return end;
+}
+
+/*
+ * The boundary under way (the step that closed, its bilayer, a target
+ * reached) is taken out of the run: whatever comes next writes it in its
+ * own commit. Returns the number of events.
+ */
+static size_t
+run_take_pending(struct run *run, const struct ledger_step_end **end,
+    const struct ledger_bilayer **bilayer, struct ledger_event *events)
+{
+	size_t n = 0;
+
+	*end = run->have_pending_end ? &run->pending_end : NULL;
+	*bilayer = run->have_pending_bilayer ? &run->pending_bilayer : NULL;
+	if (run->pending_event[0]) {
+		events[n].kind = "info";
+		events[n].device = NULL;
+		events[n].message = run->pending_event;
+		n++;
+	}
+	run->have_pending_end = run->have_pending_bilayer = 0;
+	return n;
+}
+
+/* Clears the pending event once its boundary was written (it is a buffer of the run). */
+static void
+run_pending_written(struct run *run)
+{
+	run->pending_event[0] = '\0';
+}
+
+/*
+ * Commits the boundary under way with the next step's start (next may be
+ * NULL: it starts later). Returns 0, or -1 when the batch failed for it.
+ */
+static int
+run_commit_boundary(struct run *run, const struct db_step *next)
+{
+	const struct ledger_step_end *end;
+	const struct ledger_bilayer *bilayer;
+	struct ledger_event events[1];
+	char why[320];
+	size_t n = run_take_pending(run, &end, &bilayer, events);
+	int rc;
+
+	if (end == NULL && bilayer == NULL && n == 0 && next == NULL)
+		return 0;
+	rc = ledger_step_boundary(run->ctx.record, run->batch_id, end, bilayer, events, n, next,
+	    why, sizeof(why));
+	run_pending_written(run);
+	if (rc == -1) {
+		run_fault(run, "failed", 1, "%s", why);
+		return -1;
+	}
+	return 0;
+}
+
+/* The boundary under way, if any, committed where a loss can only be logged. */
+static int
+run_commit_boundary_quiet(struct run *run, char *why, size_t why_size)
+{
+	const struct ledger_step_end *end;
+	const struct ledger_bilayer *bilayer;
+	struct ledger_event events[1];
+	size_t n = run_take_pending(run, &end, &bilayer, events);
+	int rc;
+
+	if (end == NULL && bilayer == NULL && n == 0)
+		return 0;
+	rc = ledger_step_boundary(run->ctx.record, run->batch_id, end, bilayer, events, n, NULL,
+	    why, why_size);
+	run_pending_written(run);
+	return rc;
+}
+
+/* Arms a timer of the executor; a failure fails the batch. */
+static int
+run_timer_at(struct run *run, struct loop_timer *timer, int64_t deadline_ns, const char *what)
+{
+	if (loop_timer_at(timer, deadline_ns) == 0)
+		return 0;
+	run_fault(run, "failed", 1, "the executor's timer for %s could not be armed (%s)", what,
+	    strerror(errno));
+	return -1;
 }
 
 /* ---- ending a batch ---- */
@@ -191,6 +332,7 @@ run_release(struct run *run)
 	recipe_free(run->recipe);
 	free(run->dips);
 	free(run->volume_ml);
+	free(run->sol_rows);
 	if (run->plan != NULL && run->stopped == NULL)
 		/*
 		 * The batch is over: the devices' own timeouts are disarmed. When
@@ -202,6 +344,9 @@ run_release(struct run *run)
 	run->recipe = NULL;
 	run->dips = NULL;
 	run->volume_ml = NULL;
+	run->sol_rows = NULL;
+	run->have_pending_end = run->have_pending_bilayer = 0;
+	run->pending_event[0] = '\0';
 	run->state = RUN_IDLE;
 	/*
 	 * A batch's plan and recipe are freed in pieces that glibc keeps in its
@@ -211,26 +356,48 @@ run_release(struct run *run)
 	malloc_trim(0);
 }
 
+/* The last step is done: the boundary, the solutions, completed and its event, one commit. */
 static void
 run_complete(struct run *run)
 {
-	run_record_solutions(run);
-	run_set_batch_state(run, "completed", NULL);
-	run_event(run, "info", NULL, "batch completed: %d bilayers%s", run->plan->bilayers,
+	const struct ledger_step_end *end;
+	const struct ledger_bilayer *bilayer;
+	struct ledger_event events[2];
+	char message[160], why[320];
+	size_t n = run_take_pending(run, &end, &bilayer, events);
+
+	snprintf(message, sizeof(message), "batch completed: %d bilayers%s", run->plan->bilayers,
 	    run->stop_early ? " (measured target reached early)" : "");
-	if (run_commit_boundary(run) == -1)
+	events[n].kind = "info";
+	events[n].device = NULL;
+	events[n++].message = message;
+	log_info("batch %lld: %s", (long long)run->batch_id, message);
+	snprintf(run->batch_state, sizeof(run->batch_state), "completed");
+	if (ledger_batch_end(run->ctx.record, run->batch_id, end, bilayer, run->sol_rows,
+	    run_solution_rows(run), "completed", NULL, events, n, why, sizeof(why)) == -1) {
+		run_pending_written(run);
+		run_fault(run, "failed", 1, "%s", why);
 		return;
+	}
+	run_pending_written(run);
 	run_release(run);
 	run_notify(run);
 }
 
 /*
  * Any fault: the rig goes to safe state before anything else; then the
- * cause is recorded. park: also withdraw and park the substrate.
+ * cause is recorded (the open step's end, the solutions, the state and the
+ * event, one commit; if that is lost too, the log says so). park: also
+ * withdraw and park the substrate.
  */
 static void
 run_fault(struct run *run, const char *batch_state, int park, const char *fmt, ...)
 {
+	struct ledger_step_end end_row;
+	const struct ledger_step_end *end;
+	struct ledger_event event;
+	int aborted = strcmp(batch_state, "aborted") == 0;
+	char why[320];
 	va_list ap;
 
 	loop_timer_cancel(run->timer);
@@ -248,45 +415,22 @@ run_fault(struct run *run, const char *batch_state, int park, const char *fmt, .
 	vsnprintf(run->cause, sizeof(run->cause), fmt, ap);
 	va_end(ap);
 	log_warnx("batch %lld: %s: %s", (long long)run->batch_id, batch_state, run->cause);
+	snprintf(run->batch_state, sizeof(run->batch_state), "%s", batch_state);
+	/* a boundary that failed to commit is not written twice */
+	run->have_pending_end = run->have_pending_bilayer = 0;
+	run->pending_event[0] = '\0';
 	/* an operator's abort is not the step's failure */
-	run_end_step(run, strcmp(batch_state, "aborted") == 0 ? "aborted" : "failed",
-	    loop_now_ns());
-	run_record_solutions(run);
-	run_set_batch_state(run, batch_state, run->cause);
-	run_event(run, strcmp(batch_state, "aborted") == 0 ? "abort" : "fault", NULL, "%s",
-	    run->cause);
+	end = run_open_end(run, aborted ? "aborted" : "failed", loop_now_ns(), &end_row);
+	event.kind = aborted ? "abort" : "fault";
+	event.device = NULL;
+	event.message = run->cause;
+	if (ledger_batch_end(run->ctx.record, run->batch_id, end, NULL, run->sol_rows,
+	    run_solution_rows(run), batch_state, run->cause, &event, 1, why, sizeof(why)) == -1)
+		log_warnx("batch %lld: its end (%s) is not on record: %s", (long long)run->batch_id,
+		    batch_state, why);
 	if (!park)
 		run_release(run);
 	run_notify(run);
-}
-
-/*
- * Commits the writes of a step boundary (record_group_begin). When that fails
- * none of them is on record, and a running batch fails.
- */
-static int
-run_commit_boundary(struct run *run)
-{
-	char why[320];
-
-	if (record_group_commit(run->ctx.record, why, sizeof(why)) == 0)
-		return 0;
-	if (run->plan != NULL && run->state != RUN_SAFE)
-		run_fault(run, "failed", 1, "the database did not record step %d: %s",
-		    run->closing_seq, why);
-	else
-		log_warnx("batch %lld: the database did not record the last step boundary",
-		    (long long)run->batch_id);
-	return -1;
-}
-
-void
-run_record_fault(struct run *run, const char *why)
-{
-	if (run->plan != NULL && run->state != RUN_SAFE)
-		run_fault(run, "failed", 1, "%s", why);
-	else
-		log_warnx("batch %lld: %s", (long long)run->batch_id, why);
 }
 
 /* ---- measurement ---- */
@@ -379,7 +523,8 @@ run_begin_prompt(struct run *run)
 	run->state = RUN_PROMPT;
 	run->wait_begin_ns = loop_now_ns();
 	loop_timer_cancel(run->overrun);
-	run_event(run, "prompt", NULL, "%s", run->message);
+	if (run_event(run, "prompt", NULL, "%s", run->message) == -1)
+		return;
 	run_notify(run);
 }
 
@@ -413,7 +558,11 @@ run_wait_end_ns(const struct run *run, const struct compile_action *a)
 	return step_end_ns < floor_ns ? floor_ns : step_end_ns > full_ns ? full_ns : step_end_ns;
 }
 
-/* The step's actions are done: records its end (and its bilayer's) and goes on. */
+/*
+ * The step's actions are done: its end (and its bilayer's, and a target
+ * reached) become the boundary under way, which whatever comes next (the
+ * next step's start, a pause, the batch's end) commits with its own writes.
+ */
 static void
 run_step_close(struct run *run)
 {
@@ -421,7 +570,6 @@ run_step_close(struct run *run)
 	int64_t now = loop_now_ns();
 	int next_bilayer;
 
-	run->closing_seq = s->seq;
 	/* an absorbing wait moved on early: the step ends at its deadline */
 	if (run->hold_until_ns > now)
 		now = run->hold_until_ns;
@@ -431,21 +579,17 @@ run_step_close(struct run *run)
 		    s->kind == STEP_REPLACE ? 0 : 1;
 		run->volume_ml[s->solution] += s->volume_ml;
 	}
-	if (run_end_step(run, "done", now) == -1) {
-		run_fault(run, "failed", 1, "the database did not record step %d", s->seq);
-		return;
-	}
+	run->have_pending_end = run_open_end(run, "done", now, &run->pending_end) != NULL;
 	next_bilayer = run->step + 1 < run->plan->count ?
 	    run->plan->steps[run->step + 1].bilayer : -1;
 	/* a bilayer ends with its last cycle or checkpoint step */
 	if (s->bilayer > 0 && s->phase != PHASE_POST && (next_bilayer != s->bilayer ||
-	    run->plan->steps[run->step + 1].phase == PHASE_POST) &&
-	    record_bilayer(run->ctx.record, run->batch_id, s->bilayer,
-	    run->plan->thickness_nm[s->bilayer],
-	    run->measured_bilayer == s->bilayer ? run->measured_nm : NAN) == -1) {
-		run_fault(run, "failed", 1, "the database did not record bilayer %d",
-		    s->bilayer);
-		return;
+	    run->plan->steps[run->step + 1].phase == PHASE_POST)) {
+		run->pending_bilayer.n = s->bilayer;
+		run->pending_bilayer.estimated_nm = run->plan->thickness_nm[s->bilayer];
+		run->pending_bilayer.measured_nm = run->measured_bilayer == s->bilayer ?
+		    run->measured_nm : NAN;
+		run->have_pending_bilayer = 1;
 	}
 	run->step++;
 	if (run->stop_early) {
@@ -453,9 +597,10 @@ run_step_close(struct run *run)
 		while (run->step < run->plan->count &&
 		    run->plan->steps[run->step].phase != PHASE_POST)
 			run->step++;
-		run_event(run, "info", NULL, "measured thickness %.1f nm reached the target "
-		    "%.1f nm: ending after bilayer %d", run->measured_nm,
+		snprintf(run->pending_event, sizeof(run->pending_event), "measured thickness "
+		    "%.1f nm reached the target %.1f nm: ending after bilayer %d", run->measured_nm,
 		    run->recipe->target_thickness_nm, s->bilayer);
+		log_info("batch %lld: %s", (long long)run->batch_id, run->pending_event);
 		/* post steps run now, not at their planned time */
 		if (run->step < run->plan->count)
 			run->t0_ns = now - run_scaled_ns(run,
@@ -463,20 +608,6 @@ run_step_close(struct run *run)
 		run->stop_early = 0;
 	}
 	run_next_step(run);
-}
-
-/*
- * The writes of a step boundary (the step's end, its bilayer's, the next
- * step's start or a pause, completion or fault) go to disk in one commit:
- * run_begin_step makes it before the next command, or this function once
- * the executor waits.
- */
-static void
-run_step_done(struct run *run)
-{
-	record_group_begin(run->ctx.record);
-	run_step_close(run);
-	run_commit_boundary(run);
 }
 
 static void
@@ -488,7 +619,7 @@ run_next_action(struct run *run)
 	int rc = 0;
 
 	if (run->action_index == run->list.count) {
-		run_step_done(run);
+		run_step_close(run);
 		return;
 	}
 	a = &run->list.actions[run->action_index];
@@ -515,7 +646,8 @@ run_next_action(struct run *run)
 		break;
 	case COMPILE_DWELL:
 		/* dwells start when immersion completed: now, an absolute deadline */
-		loop_timer_at(run->timer, run->action_begin_ns + run_scaled_ns(run, a->ms));
+		run_timer_at(run, run->timer, run->action_begin_ns + run_scaled_ns(run, a->ms),
+		    "a dwell");
 		return;
 	case COMPILE_WAIT:
 		end_ns = run_wait_end_ns(run, a);
@@ -524,7 +656,7 @@ run_next_action(struct run *run)
 			run->hold_until_ns = end_ns;
 			end_ns -= RUN_RECORD_LEAD_NS;
 		}
-		loop_timer_at(run->timer, end_ns);
+		run_timer_at(run, run->timer, end_ns, "a wait");
 		return;
 	case COMPILE_PROMPT:
 		run_begin_prompt(run);
@@ -538,8 +670,9 @@ run_next_action(struct run *run)
 }
 
 /*
- * Commits the start of the next step, which goes out at start_ns; its
- * actual start follows with its end. On failure the batch has failed.
+ * Commits the start of the next step, which goes out at start_ns, with the
+ * boundary under way (the step before's end): one commit. Its actual start
+ * follows with its end. On failure the batch has failed.
  */
 static int
 run_record_start(struct run *run, int64_t start_ns)
@@ -563,11 +696,8 @@ run_record_start(struct run *run, int64_t start_ns)
 	run->step_started = 0;
 	run->motion_ns = 0;
 	run->dwell_ns = 0;
-	if (record_step_begin(run->ctx.record, run->batch_id, &row) == -1) {
-		run_fault(run, "failed", 1, "the database did not record the start of step %d",
-		    s->seq);
+	if (run_commit_boundary(run, &row) == -1)
 		return -1;
-	}
 	run->step_open = 1;
 	return 0;
 }
@@ -596,8 +726,6 @@ run_begin_step(struct run *run)
 	const struct plan_step *s = &run->plan->steps[run->step];
 	int64_t now;
 
-	if (run_commit_boundary(run) == -1)
-		return;
 	now = loop_now_ns();
 	run->state = RUN_STEP;
 	run->step_started = 1;
@@ -610,17 +738,56 @@ run_begin_step(struct run *run)
 		run_fault(run, "failed", 1, "out of memory for the actions of step %d", s->seq);
 		return;
 	}
-	if (!s->operator_wait)
-		loop_timer_at(run->overrun, now + run_scaled_ns(run, s->duration_ms) +
-		    (int64_t)(run_scaled_ns(run, s->duration_ms) * RUN_OVERRUN_FRACTION) +
-		    (int64_t)RUN_OVERRUN_SLACK_MS * 1000000);
+	if (!s->operator_wait && run_timer_at(run, run->overrun, now +
+	    run_scaled_ns(run, s->duration_ms) + (int64_t)(run_scaled_ns(run, s->duration_ms) *
+	    RUN_OVERRUN_FRACTION) + (int64_t)RUN_OVERRUN_SLACK_MS * 1000000,
+	    "the step's overrun") == -1)
+		return;
 	run_next_action(run);
+	/* the step's first action may have ended the batch (a refused command) */
+	if (run->plan != NULL && run->state != RUN_SAFE)
+		run_notify(run);
+}
+
+/*
+ * A pause at a step boundary: the boundary under way, the state and the
+ * event, one commit; a lost write fails the batch.
+ */
+static void
+run_pause_at_boundary(struct run *run)
+{
+	const struct ledger_step_end *end;
+	const struct ledger_bilayer *bilayer;
+	struct ledger_event events[2];
+	char message[96], why[320];
+	size_t n = run_take_pending(run, &end, &bilayer, events);
+	int rc;
+
+	run->pause_requested = 0;
+	run->hold_until_ns = 0;
+	snprintf(message, sizeof(message), "paused before step %d",
+	    run->plan->steps[run->step].seq);
+	events[n].kind = "pause";
+	events[n].device = NULL;
+	events[n++].message = message;
+	log_info("batch %lld: pause: %s", (long long)run->batch_id, message);
+	rc = ledger_pause(run->ctx.record, run->batch_id, end, bilayer, events, n, why,
+	    sizeof(why));
+	run_pending_written(run);
+	if (rc == -1) {
+		run_fault(run, "failed", 1, "%s", why);
+		return;
+	}
+	run->state = RUN_PAUSED;
+	run->wait_begin_ns = loop_now_ns();
+	snprintf(run->batch_state, sizeof(run->batch_state), "paused");
 	run_notify(run);
 }
 
 /*
  * Goes on to the next step: it starts on its deadline (or once the step
- * before has ended), and its start is committed RUN_RECORD_LEAD_NS before.
+ * before has ended), and its start is committed RUN_RECORD_LEAD_NS before,
+ * with the boundary under way.
  */
 static void
 run_next_step(struct run *run)
@@ -632,14 +799,7 @@ run_next_step(struct run *run)
 		return;
 	}
 	if (run->pause_requested && !run->step_open) {
-		run->pause_requested = 0;
-		run->hold_until_ns = 0;
-		run->state = RUN_PAUSED;
-		run->wait_begin_ns = loop_now_ns();
-		run_set_batch_state(run, "paused", NULL);
-		run_event(run, "pause", NULL, "paused before step %d",
-		    run->plan->steps[run->step].seq);
-		run_notify(run);
+		run_pause_at_boundary(run);
 		return;
 	}
 	start_ns = run->t0_ns + run_scaled_ns(run, run->plan->steps[run->step].start_ms);
@@ -648,18 +808,23 @@ run_next_step(struct run *run)
 	now = loop_now_ns();
 	if (!run->step_open) {
 		if (start_ns - RUN_RECORD_LEAD_NS > now) {
-			/* early: the step before was quicker than planned */
+			/* early: the step before was quicker than planned; its end goes now */
+			if (run_commit_boundary(run, NULL) == -1)
+				return;
 			run->state = RUN_WAITING;
-			loop_timer_at(run->timer, start_ns - RUN_RECORD_LEAD_NS);
+			run_timer_at(run, run->timer, start_ns - RUN_RECORD_LEAD_NS,
+			    "the next step's record");
 			return;
 		}
 		if (run_record_start(run, start_ns > now ? start_ns : now) == -1)
 			return;
 		now = loop_now_ns();
+	} else if (run_commit_boundary(run, NULL) == -1) {
+		return;
 	}
 	if (start_ns > now) {
 		run->state = RUN_WAITING;
-		loop_timer_at(run->timer, start_ns);
+		run_timer_at(run, run->timer, start_ns, "the next step");
 		return;
 	}
 	run_begin_step(run);
@@ -690,13 +855,11 @@ run_safe_done(struct run *run, int ok, int parked, const char *error)
 		log_warnx("%s", message);
 		if (run->park_asked && !parked)
 			snprintf(run->park_problem, sizeof(run->park_problem), "%s", message);
-		if (record_event(run->ctx.record, batch, "fault", NULL, message) == -1)
-			log_warnx("the event was not recorded: %s", message);
+		run_note_event(run, batch, "fault", NULL, message);
 	} else if (parked) {
 		run->park_problem[0] = '\0';
-		if (record_event(run->ctx.record, batch, "info", NULL,
-		    "substrate withdrawn to the safe height and parked") == -1)
-			log_warnx("the park was not recorded");
+		run_note_event(run, batch, "info", NULL,
+		    "substrate withdrawn to the safe height and parked");
 	}
 	run->idle_park = 0;
 	run->activity[0] = '\0';
@@ -732,8 +895,7 @@ run_act_done(struct run *run, int ok, double value, const char *error)
 		snprintf(message, sizeof(message), "the safe state was not confirmed: %s",
 		    error ? error : "device failure");
 		log_warnx("%s", message);
-		if (record_event(run->ctx.record, run->batch_id, "fault", NULL, message) == -1)
-			log_warnx("the event was not recorded");
+		run_note_event(run, run->batch_id, "fault", NULL, message);
 		return;
 	}
 	if (run->state != RUN_STEP || run->action_index >= run->list.count)
@@ -753,6 +915,9 @@ run_act_done(struct run *run, int ok, double value, const char *error)
 	}
 	if (a->kind == COMPILE_READ)
 		run_measured(run, value);
+	/* the measurement's record may have failed the batch */
+	if (run->state != RUN_STEP)
+		return;
 	run->action_index++;
 	run_next_action(run);
 }
@@ -769,7 +934,7 @@ run_safety_input(struct run *run, int device, int active)
 		 * lbld is stopping: act made the rig safe already and the park
 		 * is given up; the batch stays interrupted, as the stop left it.
 		 */
-		record_event(run->ctx.record, run_batch_id(run), strcmp(dev->kind, "estop") == 0 ?
+		run_note_event(run, run_batch_id(run), strcmp(dev->kind, "estop") == 0 ?
 		    "estop" : "interlock", dev->name, "engaged while lbld was stopping");
 		return;
 	}
@@ -779,8 +944,13 @@ run_safety_input(struct run *run, int device, int active)
 		log_warnx("%s %s engaged: outputs off", dev->kind, dev->name);
 		return;
 	}
-	run_event(run, strcmp(dev->kind, "estop") == 0 ? "estop" : "interlock", dev->name,
-	    "%s engaged", dev->name);
+	{
+		char message[160];
+		snprintf(message, sizeof(message), "%s engaged", dev->name);
+		/* the fault that follows is recorded (or its loss logged) in any case */
+		run_note_event(run, run->batch_id, strcmp(dev->kind, "estop") == 0 ? "estop" :
+		    "interlock", dev->name, message);
+	}
 	run->safe_by_input = 1;
 	run_fault(run, "failed", 0, "%s '%s' engaged", strcmp(dev->kind, "estop") == 0 ?
 	    "e-stop" : "interlock", dev->name);
@@ -826,50 +996,77 @@ run_pause(struct run *run, int now, char *err, size_t size)
 		return run_refuse(err, size, "batch %lld is already paused",
 		    (long long)run->batch_id);
 	if (!now) {
-		/* a step already on record is about to start: it pauses after it */
+		/* on record first: a lost write fails the batch instead */
+		if (run_event(run, "operator", NULL, "pause requested at the next step boundary")
+		    == -1)
+			return run_refuse(err, size, "batch %lld failed: %s",
+			    (long long)run->batch_id, run->cause);
+		run->pause_requested = 1;
+		/* no step is on record yet: it pauses now, before it */
 		if (run->state == RUN_WAITING && !run->step_open) {
 			loop_timer_cancel(run->timer);
 			run->state = RUN_STEP;
-			run->pause_requested = 1;
 			run_next_step(run);
-		} else {
-			run->pause_requested = 1;
 		}
-		run_event(run, "operator", NULL, "pause requested at the next step boundary");
 		return 0;
 	}
 	/* --now: withdraw and park at once; the interrupted step runs again on resume */
-	loop_timer_cancel(run->timer);
-	loop_timer_cancel(run->overrun);
-	run_end_step(run, "aborted", loop_now_ns());
-	run->hold_until_ns = 0;
-	run->pause_requested = 0;
-	run->state = RUN_SAFE;
-	run->safe_then = RUN_PAUSED;
-	run->compiled.line_running = 0;
-	run_safe(run, 1);
-	run_set_batch_state(run, "paused", NULL);
-	run_event(run, "pause", NULL, "paused now during step %d: substrate withdrawn",
-	    run->plan->steps[run->step].seq);
-	run_notify(run);
+	{
+		struct ledger_step_end end_row;
+		const struct ledger_step_end *end;
+		struct ledger_event event;
+		char message[96], why[320];
+
+		loop_timer_cancel(run->timer);
+		loop_timer_cancel(run->overrun);
+		end = run_open_end(run, "aborted", loop_now_ns(), &end_row);
+		run->hold_until_ns = 0;
+		run->pause_requested = 0;
+		run->state = RUN_SAFE;
+		run->safe_then = RUN_PAUSED;
+		run->compiled.line_running = 0;
+		run_safe(run, 1);
+		snprintf(run->batch_state, sizeof(run->batch_state), "paused");
+		snprintf(message, sizeof(message), "paused now during step %d: substrate withdrawn",
+		    run->plan->steps[run->step].seq);
+		event.kind = "pause";
+		event.device = NULL;
+		event.message = message;
+		log_info("batch %lld: pause: %s", (long long)run->batch_id, message);
+		/* the rig goes safe in any case; a batch whose record is lost ends there */
+		if (ledger_pause(run->ctx.record, run->batch_id, end, NULL, &event, 1, why,
+		    sizeof(why)) == -1)
+			run_record_fault(run, why);
+		run_notify(run);
+	}
 	return 0;
 }
 
 int
 run_resume(struct run *run, char *err, size_t size)
 {
-	char why[128];
+	struct ledger_event event;
+	char why[128], message[64], record_why[320];
 
 	if (run->state != RUN_PAUSED)
 		return run_refuse(err, size, run->pause_requested ? "the pause has not begun yet "
 		    "(it waits for the step boundary)" : "no batch is paused");
 	if (act_safety_active(run->ctx.act, why, sizeof(why)))
 		return run_refuse(err, size, "cannot resume: %s", why);
+	snprintf(message, sizeof(message), "resumed at step %d",
+	    run->plan->steps[run->step].seq);
+	event.kind = "resume";
+	event.device = NULL;
+	event.message = message;
+	/* nothing moves unless the record says running: a lost write leaves it paused */
+	if (ledger_resume(run->ctx.record, run->batch_id, &event, record_why,
+	    sizeof(record_why)) == -1)
+		return run_refuse(err, size, "cannot resume: %s", record_why);
+	log_info("batch %lld: resume: %s", (long long)run->batch_id, message);
 	/* the schedule shifts by the pause, so the remaining steps keep their spacing */
 	run->t0_ns += loop_now_ns() - run->wait_begin_ns;
 	run->state = RUN_STEP;
-	run_set_batch_state(run, "running", NULL);
-	run_event(run, "resume", NULL, "resumed at step %d", run->plan->steps[run->step].seq);
+	snprintf(run->batch_state, sizeof(run->batch_state), "running");
 	run_next_step(run);
 	return 0;
 }
@@ -881,7 +1078,9 @@ run_continue(struct run *run, char *err, size_t size)
 		return run_refuse(err, size, "the run is not waiting for the operator");
 	run->t0_ns += loop_now_ns() - run->wait_begin_ns;
 	run->state = RUN_STEP;
-	run_event(run, "continue", NULL, "operator continued: %s", run->message);
+	if (run_event(run, "continue", NULL, "operator continued: %s", run->message) == -1)
+		return run_refuse(err, size, "batch %lld failed: %s", (long long)run->batch_id,
+		    run->cause);
 	run->message[0] = '\0';
 	run->action_index++;
 	run_next_action(run);
@@ -921,11 +1120,14 @@ run_prepare(struct run *run, struct recipe *recipe, struct plan *plan, char *err
 	}
 	run->dips = calloc(recipe->solution_count + 1, sizeof(int));
 	run->volume_ml = calloc(recipe->solution_count + 1, sizeof(double));
-	if (run->dips == NULL || run->volume_ml == NULL) {
+	run->sol_rows = calloc(recipe->solution_count + 1, sizeof(*run->sol_rows));
+	if (run->dips == NULL || run->volume_ml == NULL || run->sol_rows == NULL) {
 		free(run->dips);
 		free(run->volume_ml);
+		free(run->sol_rows);
 		run->dips = NULL;
 		run->volume_ml = NULL;
+		run->sol_rows = NULL;
 		return run_refuse(err, size, "out of memory");
 	}
 	run->recipe = recipe;
@@ -950,6 +1152,8 @@ run_start(struct run *run, struct recipe *recipe, struct plan *plan, int64_t rec
     const struct run_options *o, int64_t *batch_id, char *err, size_t size)
 {
 	struct db_batch_new b;
+	struct ledger_event started;
+	char message[400], why[320];
 	int i;
 
 	if (run_prepare(run, recipe, plan, err, size) == -1)
@@ -980,10 +1184,27 @@ run_start(struct run *run, struct recipe *recipe, struct plan *plan, int64_t rec
 	}
 	run->recipe_id = recipe_id;
 	snprintf(run->batch_state, sizeof(run->batch_state), "running");
-	run_record_solutions(run);
-	run_event(run, "info", NULL, "batch started: %s version %s, %d bilayers, planned %.0f s "
-	    "(time scale %g)", recipe->name, recipe->version, plan->bilayers,
+	snprintf(message, sizeof(message), "batch started: %s version %s, %d bilayers, planned "
+	    "%.0f s (time scale %g)", recipe->name, recipe->version, plan->bilayers,
 	    plan->total_ms / 1000.0, run->ctx.time_scale);
+	started.kind = "info";
+	started.device = NULL;
+	started.message = message;
+	if (ledger_batch_start(run->ctx.record, run->batch_id, run->sol_rows,
+	    run_solution_rows(run), &started, why, sizeof(why)) == -1) {
+		/* nothing has moved: the batch ends failed on record (if the database lets it) */
+		struct ledger_event failed = { "fault", NULL, why };
+		if (ledger_batch_end(run->ctx.record, run->batch_id, NULL, NULL, NULL, 0, "failed",
+		    why, &failed, 1, NULL, 0) == -1)
+			log_warnx("batch %lld: could not be marked failed either",
+			    (long long)run->batch_id);
+		run->recipe = NULL;
+		run->plan = NULL;
+		run_release(run);
+		return run_refuse(err, size, "batch %lld could not start: %s",
+		    (long long)run->batch_id, why);
+	}
+	log_info("batch %lld: info: %s", (long long)run->batch_id, message);
 	*batch_id = run->batch_id;
 	act_keep_alive(run->ctx.act, 1);
 	run->step = 0;
@@ -997,6 +1218,9 @@ int
 run_resume_batch(struct run *run, int64_t batch_id, struct recipe *recipe, struct plan *plan,
     int last_done_seq, char *err, size_t size)
 {
+	struct ledger_event event;
+	char message[96], why[320];
+
 	if (!recipe->resume_allowed)
 		return run_refuse(err, size, "recipe %s says 'resume: forbidden': batch %lld "
 		    "cannot continue", recipe->name, (long long)batch_id);
@@ -1006,23 +1230,34 @@ run_resume_batch(struct run *run, int64_t batch_id, struct recipe *recipe, struc
 	if (run_prepare(run, recipe, plan, err, size) == -1)
 		return -1;
 	run->batch_id = batch_id;
-	if (run_set_batch_state(run, "running", NULL) == -1) {
+	/* what the batch used so far: a use not read back would be recorded wrong */
+	for (size_t i = 0; i < recipe->solution_count; i++)
+		if (db_solution_get(run->ctx.db, batch_id, recipe->solutions[i].name,
+		    &run->dips[i], &run->volume_ml[i]) == -1) {
+			run->recipe = NULL;
+			run->plan = NULL;
+			run_release(run);
+			return run_refuse(err, size, "the database could not read back the use of "
+			    "solution %s in batch %lld", recipe->solutions[i].name,
+			    (long long)batch_id);
+		}
+	snprintf(message, sizeof(message), "batch resumed after step %d of %zu", last_done_seq,
+	    plan->count);
+	event.kind = "resume";
+	event.device = NULL;
+	event.message = message;
+	if (ledger_resume(run->ctx.record, batch_id, &event, why, sizeof(why)) == -1) {
 		run->recipe = NULL;
 		run->plan = NULL;
 		run_release(run);
-		return run_refuse(err, size, "the database could not mark batch %lld running",
-		    (long long)batch_id);
+		return run_refuse(err, size, "the database could not mark batch %lld running: %s",
+		    (long long)batch_id, why);
 	}
-	for (size_t i = 0; i < recipe->solution_count; i++)
-		if (db_solution_get(run->ctx.db, batch_id, recipe->solutions[i].name,
-		    &run->dips[i], &run->volume_ml[i]) == -1)
-			log_warnx("batch %lld: solution use of %s not read back",
-			    (long long)batch_id, recipe->solutions[i].name);
+	log_info("batch %lld: resume: %s", (long long)batch_id, message);
+	snprintf(run->batch_state, sizeof(run->batch_state), "running");
 	run->step = (size_t)last_done_seq;	/* seq is 1-based: this is the next step */
 	/* the next step starts now; the rest keep their planned spacing */
 	run->t0_ns = loop_now_ns() - run_scaled_ns(run, plan->steps[run->step].start_ms);
-	run_event(run, "resume", NULL, "batch resumed after step %d of %zu", last_done_seq,
-	    plan->count);
 	act_keep_alive(run->ctx.act, 1);
 	run->state = RUN_STEP;
 	run_next_step(run);
@@ -1144,22 +1379,32 @@ run_shutdown(struct run *run, const char *cause, void (*stopped)(void *arg, int 
 	run->pause_requested = 0;
 	run_safe(run, 1);
 	snprintf(run->cause, sizeof(run->cause), "%s", cause);
-	run_end_step(run, "aborted", loop_now_ns());
-	run_record_solutions(run);
-	if (run_set_batch_state(run, "interrupted", cause) == -1)
-		log_warnx("batch %lld: could not be marked interrupted (the next start marks it)",
-		    (long long)run->batch_id);
-	run_event(run, "info", NULL, "interrupted: %s; withdrawing and parking the substrate",
-	    cause);
-	if (record_group_commit(run->ctx.record, NULL, 0) == -1)
-		log_warnx("batch %lld: the interruption was not recorded (the next start marks it)",
-		    (long long)run->batch_id);
+	snprintf(run->batch_state, sizeof(run->batch_state), "interrupted");
+	{
+		struct ledger_step_end end_row;
+		const struct ledger_step_end *end = run_open_end(run, "aborted", loop_now_ns(),
+		    &end_row);
+		struct ledger_event event = { "info", NULL, NULL };
+		char message[400], why[320];
+
+		snprintf(message, sizeof(message), "interrupted: %s; withdrawing and parking the "
+		    "substrate", cause);
+		event.message = message;
+		log_info("batch %lld: %s", (long long)run->batch_id, message);
+		/* a boundary under way is written first (its step was done) */
+		if (run_commit_boundary_quiet(run, why, sizeof(why)) == -1 ||
+		    ledger_batch_end(run->ctx.record, run->batch_id, end, NULL, run->sol_rows,
+		    run_solution_rows(run), "interrupted", cause, &event, 1, why, sizeof(why)) == -1)
+			log_warnx("batch %lld: the interruption was not recorded (the next start "
+			    "marks it): %s", (long long)run->batch_id, why);
+	}
 }
 
 int
 run_park(struct run *run, const char *who, char *err, size_t size)
 {
-	char why[160], message[200];
+	struct ledger_event event = { "operator", NULL, NULL };
+	char why[160], message[200], record_why[320];
 
 	if (run->stopped != NULL)
 		return run_refuse(err, size, "lbld is stopping");
@@ -1175,9 +1420,11 @@ run_park(struct run *run, const char *who, char *err, size_t size)
 		return run_refuse(err, size, "rig %s has no lift or transfer axis to park",
 		    run->ctx.rig->name);
 	snprintf(message, sizeof(message), "park requested by %s", who);
-	if (record_event(run->ctx.record, run->state == RUN_PAUSED ? run->batch_id : 0, "operator",
-	    NULL, message) == -1)
-		return run_refuse(err, size, "the database could not record the request");
+	event.message = message;
+	if (ledger_event(run->ctx.record, run->state == RUN_PAUSED ? run->batch_id : 0, &event,
+	    record_why, sizeof(record_why)) == -1)
+		return run_refuse(err, size, "the database could not record the request: %s",
+		    record_why);
 	log_info("%s", message);
 	if (run->state == RUN_PAUSED) {
 		run->safe_then = RUN_PAUSED;

@@ -556,8 +556,11 @@ simrig_phys_describe(struct simrig *sim, const struct simrig_device *dev, char *
 		    dev->to_mm, dev->moving);
 		break;
 	case RIG_PUMP:
-		snprintf(buf, size, "running=%d flow=%.3f volume=%.3f", dev->running, dev->rate,
-		    dev->total);
+		if (rig_pump_is_stirrer(dev->cfg))
+			snprintf(buf, size, "running=%d rpm=%.1f", dev->running, dev->rate);
+		else
+			snprintf(buf, size, "running=%d flow=%.3f volume=%.3f", dev->running,
+			    dev->rate, dev->total);
 		break;
 	case RIG_LINE:
 		snprintf(buf, size, "running=%d speed=%.3f length=%.1f", dev->running, dev->rate,

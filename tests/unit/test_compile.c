@@ -443,10 +443,11 @@ test_limits(void)
 	p = plan_text(DIP_HEAD "target: {bilayers: 2}\n"
 	    "solutions:\n  a: {station: ag}\n  b: {station: tca}\n"
 	    "cycle:\n  - dip: {solution: a, dwell: 5s}\n  - dip: {solution: b, dwell: 5s}\n"
-	    "  - wait: 10ms\n", rig, &r, &text);
+	    "  - wait: 99ms\n", rig, &r, &text);
 	TEST_CHECK("a step shorter than the shortest that keeps its deadline is refused",
 	    p == NULL && text != NULL && strstr(text, "r.yaml:15:5: error:") &&
-	    strstr(text, "shortest step"), "%s", text ? text : "(no diagnostics)");
+	    strstr(text, "lasts 99 ms; the shortest step that keeps its deadline is 100 ms"), "%s",
+	    text ? text : "(no diagnostics)");
 	free(text);
 	plan_free(p);
 	recipe_free(r);
@@ -454,7 +455,7 @@ test_limits(void)
 	p = plan_text(DIP_HEAD "target: {bilayers: 2}\n"
 	    "solutions:\n  a: {station: ag}\n  b: {station: tca}\n"
 	    "cycle:\n  - dip: {solution: a, dwell: 5s}\n  - dip: {solution: b, dwell: 5s}\n"
-	    "  - wait: 50ms\n", rig, &r, &text);
+	    "  - wait: 100ms\n", rig, &r, &text);
 	TEST_CHECK("a step of the shortest length is accepted", p != NULL, "%s", text);
 	free(text);
 	plan_free(p);
