@@ -10,7 +10,7 @@ out=$top/build/fuzz
 mkdir -p "$out/corpus"
 cd "$top" || exit 1
 src="tests/fuzz/fuzz_recipe.c base/conf.c base/units.c recipes/recipe.c recipes/plan.c
-     recipes/plan_print.c hw/rig/rig.c base/log.c"
+     recipes/plan_print.c recipes/compile.c base/json.c hw/rig/rig.c hw/rig/profile.c base/log.c"
 if ! clang -g -O1 -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -iquote base -iquote hw/rig -iquote recipes \
     -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
     $(pkg-config --cflags yaml-0.1) $src \
