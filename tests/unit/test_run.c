@@ -28,6 +28,7 @@
  * (act.h, record.h, loop.h, db.h) only; nothing here reaches into
  * struct run, so a rewrite of run.c's inside keeps these tests.
  */
+#include <errno.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <time.h>
@@ -87,8 +88,10 @@ static int timer_arms, timer_fail_arm;
 int
 loop_timer_at(struct loop_timer *t, int64_t at)
 {
-	if (++timer_arms == timer_fail_arm)
+	if (++timer_arms == timer_fail_arm) {
+		errno = EINVAL;
 		return -1;
+	}
 	t->at = at;
 	return 0;
 }
