@@ -1573,6 +1573,45 @@ test_pause_at_boundary(void)
 	finish(run);
 }
 
+/*
+ * A pause asked while the run waits for the next step's deadline, before
+ * that step is on record: it pauses at once, before the step. Then an
+ * abort while paused ends the batch aborted, parked.
+ */
+static void
+test_pause_while_waiting_then_abort(void)
+{
+	const struct plan *p;
+	struct run *run = start("pause waiting", "dip", recipe_dip, &p);
+	char err[256];
+	int calls, guard;
+
+	if (run == NULL)
+		return;
+	drive_into(run, DIP_AG1);
+	/* the fake rig is quicker than the plan: the run waits for the rinse's deadline */
+	for (guard = 0; guard < 100000 && !(state_of(run) == RUN_WAITING &&
+	    !rec_step(DIP_RINSE1)->begun); guard++)
+		if (!step_once(run))
+			break;
+	TEST_EQ_INT("pause waiting: waiting for the next deadline", state_of(run), RUN_WAITING);
+	TEST_STR("pause waiting: the step before done", rec_step(DIP_AG1)->outcome, "done");
+	calls = fa.count;
+	TEST_EQ_INT("pause waiting: accepted", run_pause(run, 0, err, sizeof(err)), 0);
+	TEST_EQ_INT("pause waiting: paused at once", state_of(run), RUN_PAUSED);
+	TEST_EQ_INT("pause waiting: the next step not begun", rec_step(DIP_RINSE1)->begun, 0);
+	TEST_STR("pause waiting: on record", fr.state, "paused");
+	drive(1000);
+	TEST_EQ_INT("pause waiting: nothing told", fa.count, calls);
+	TEST_EQ_INT("abort paused: accepted", run_abort(run, "alice", err, sizeof(err)), 0);
+	TEST_STR("abort paused: the batch", fr.state, "aborted");
+	TEST_STR("abort paused: the rig parked", fa.calls[fa.count - 1].text, "safe park");
+	TEST_EQ_INT("abort paused: no step left open", rec_step(DIP_RINSE1)->begun, 0);
+	drive(100);
+	TEST_EQ_INT("abort paused: idle", state_of(run), RUN_IDLE);
+	finish(run);
+}
+
 static void
 test_pause_now(void)
 {
@@ -2437,6 +2476,7 @@ main(void)
 	test_roll();
 	test_pause_at_boundary();
 	test_pause_now();
+	test_pause_while_waiting_then_abort();
 	test_abort();
 	test_park();
 	test_estop();
