@@ -126,7 +126,7 @@ run_record_fault(struct run *run, const char *why)
 {
 	if (run->plan != NULL && run->state != RUN_SAFE) {
 		run_fault(run, "failed", 1, "%s", why);
-	} else if (run->plan != NULL) {
+	} else if (run->plan != NULL && run->safe_then == RUN_PAUSED) {
 		log_warnx("batch %lld: %s: the batch ends failed once the rig is safe",
 		    (long long)run->batch_id, why);
 		snprintf(run->cause, sizeof(run->cause), "%s", why);
@@ -947,6 +947,7 @@ run_safety_input(struct run *run, int device, int active)
 	{
 		char message[160];
 		snprintf(message, sizeof(message), "%s engaged", dev->name);
+		log_info("batch %lld: %s: %s", (long long)run->batch_id, dev->kind, message);
 		/* the fault that follows is recorded (or its loss logged) in any case */
 		run_note_event(run, run->batch_id, strcmp(dev->kind, "estop") == 0 ? "estop" :
 		    "interlock", dev->name, message);
