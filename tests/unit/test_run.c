@@ -214,8 +214,8 @@ fr_write(const char *kind, const char *what)
 		snprintf(fr.failed_kind, sizeof(fr.failed_kind), "%s", kind);
 		if (fr.in_group && !fr.group_failed) {
 			fr.group_failed = 1;
-			snprintf(fr.group_why, sizeof(fr.group_why), "%s: disk I/O error (injected)",
-			    what);
+			snprintf(fr.group_why, sizeof(fr.group_why),
+			    "%s: disk I/O error (injected)", what);
 		}
 		return -1;
 	}
@@ -1222,7 +1222,8 @@ test_dip_batch(void)
 	TEST_EQ_INT("dip: nothing is told to the rig before continue", fa.count, 0);
 	TEST_EQ_INT("dip: the prompt is an event", rec_events("prompt", "Load the substrate"), 1);
 	TEST_EQ_INT("dip: continue while not prompted is refused",
-	    run_continue(run, err, sizeof(err)) == 0 && run_continue(run, err, sizeof(err)) == -1, 1);
+	    run_continue(run, err, sizeof(err)) == 0 &&
+	    run_continue(run, err, sizeof(err)) == -1, 1);
 	run_through(run);
 
 	TEST_EQ_INT("dip: the batch ends idle", state_of(run), RUN_IDLE);
@@ -1282,7 +1283,8 @@ test_dip_batch(void)
 	for (i = 0; i < (int)p->count; i++)
 		if (rec_step(i + 1)->actual_start_ms != p->steps[i].start_ms)
 			printf("info: step %d began at %lld ms, planned %lld\n", i + 1,
-			    (long long)rec_step(i + 1)->actual_start_ms, (long long)p->steps[i].start_ms);
+			    (long long)rec_step(i + 1)->actual_start_ms,
+			    (long long)p->steps[i].start_ms);
 	TEST_EQ_INT("dip: each step begun once", rec_step(DIP_AG2)->begins, 1);
 	TEST_EQ_INT("dip: four bilayers", fr.bilayers, 4);
 	for (i = 1; i <= 4; i++) {
@@ -1345,8 +1347,9 @@ test_repeats_and_quick_dips(void)
 		TEST_EQ_INT("quick dips: dwell 100 x 1 s", rec_step(quick)->dwell_ms, 100000);
 		TEST_EQ_INT("quick dips: every move timed", rec_step(quick)->motion_ms,
 		    (1 + 1 + 200 + 1) * 100);
-		TEST_CHECK("quick dips: the last call raises the substrate", strstr(calls_of(quick),
-		    "move lift 120 50; move lift 60 50; move lift 20 50") != NULL &&
+		TEST_CHECK("quick dips: the last call raises the substrate",
+		    strstr(calls_of(quick), "move lift 120 50; move lift 60 50; "
+		    "move lift 20 50") != NULL &&
 		    strcmp(calls_of(quick) + strlen(calls_of(quick)) - strlen("move lift 20 50"),
 		    "move lift 20 50") == 0, "%s", calls_of(quick));
 	}
@@ -1871,7 +1874,8 @@ test_shutdown_and_resume(void)
 	    -1);
 	fa.hold_safe = 0;
 	drive(100);
-	TEST_EQ_INT("shutdown: told stopped once parked", stopped_calls == 1 && stopped_ok == 1, 1);
+	TEST_EQ_INT("shutdown: told stopped once parked", stopped_calls == 1 && stopped_ok == 1,
+	    1);
 	TEST_EQ_INT("shutdown: the devices' timeouts stay armed over the exit", fa.keep_alive, 1);
 	TEST_EQ_INT("shutdown: ag used so far", rec_solution_dips("ag"), 1);
 	finish(run);
@@ -2047,7 +2051,8 @@ test_operator_replacement_and_set(void)
 	    "solutions:\n"
 	    "  ag: {station: ag, volume: 200 mL}\n"
 	    "  tca: {station: tca, volume: 200 mL}\n"
-	    "  rinse-tca: {station: rinse-2, rinse: true, volume: 250 mL, change_after: {cycles: 1}}\n"
+	    "  rinse-tca: {station: rinse-2, rinse: true, volume: 250 mL,\n"
+	    "              change_after: {cycles: 1}}\n"
 	    "cycle:\n"
 	    "  - set: {output: fill-1, value: 50 mL/min}\n"
 	    "  - dip: {solution: ag, dwell: 2s}\n"
@@ -2066,8 +2071,8 @@ test_operator_replacement_and_set(void)
 	if (run == NULL)
 		return;
 	replace = find_step(p, 1, STEP_REPLACE, -1);
-	TEST_CHECK("operator replace: in the plan", replace > 0 && p->steps[replace - 1].operator_wait,
-	    "no operator replacement");
+	TEST_CHECK("operator replace: in the plan", replace > 0 &&
+	    p->steps[replace - 1].operator_wait, "no operator replacement");
 	drive(1000000);
 	TEST_EQ_INT("operator replace: waits for the operator", state_of(run), RUN_PROMPT);
 	TEST_CONTAINS("operator replace: status says what to do", last_status.message,
@@ -2085,8 +2090,9 @@ test_operator_replacement_and_set(void)
 	TEST_STR("operator replace: completed", fr.state, "completed");
 	TEST_CHECK("operator replace: every step done", all_done(p, why, sizeof(why)), "%s", why);
 	TEST_CHECK("operator replace: the schedule shifted by the operator's wait",
-	    rec_step(replace + 1)->actual_start_ms == p->steps[replace].start_ms, "step %d at %lld, "
-	    "planned %lld", replace + 1, (long long)rec_step(replace + 1)->actual_start_ms,
+	    rec_step(replace + 1)->actual_start_ms == p->steps[replace].start_ms,
+	    "step %d at %lld, planned %lld", replace + 1,
+	    (long long)rec_step(replace + 1)->actual_start_ms,
 	    (long long)p->steps[replace].start_ms);
 	TEST_STR("set: a pump at a flow", calls_of(1), "pump fill-1 50");
 	TEST_STR("set: a pump off", calls_of(6), "pump fill-1 0");
@@ -2113,7 +2119,8 @@ test_motion_refused(void)
 	if (run == NULL)
 		return;
 	drive_into(run, DIP_DRY1);
-	drive_to_call(run, fa.count + 1);	/* the valve is on: the next move is the tca dip's */
+	/* the valve is on: the next move is the tca dip's */
+	drive_to_call(run, fa.count + 1);
 	fa.safety = 1;
 	at = fa.count;
 	fa.hold_safe = 1;
@@ -2198,8 +2205,9 @@ test_every_write_refused(void)
 			    strcmp(fr.state, "failed") == 0 && strstr(fr.cause, "(injected)"))
 				refused_start++;
 			else if (other++ == 0)
-				printf("info: write %d (%s) refused at the start: '%s', batch '%s', "
-				    "%d calls\n", n, fr.failed_kind, err, fr.state, fa.count);
+				printf("info: write %d (%s) refused at the start: '%s', "
+				    "batch '%s', %d calls\n", n, fr.failed_kind, err, fr.state,
+				    fa.count);
 			finish(run);
 			continue;
 		}
