@@ -508,6 +508,13 @@ static struct {
 	int keep_alive;
 } fa;
 
+/* What the executor holds as its act: the fakes keep their state in fa. */
+struct act {
+	int unused;
+};
+
+static struct act fake_act_object;
+
 static const char *
 dev_name(int device)
 {
@@ -817,7 +824,7 @@ new_run_keep(const struct rig *rig)
 	struct run_context ctx;
 
 	memset(&ctx, 0, sizeof(ctx));
-	ctx.act = (struct act *)&fa;	/* never dereferenced: act is fake */
+	ctx.act = &fake_act_object;
 	ctx.record = &fake_record_object;
 	ctx.rig = rig;
 	ctx.rig_id = 1;
