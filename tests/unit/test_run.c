@@ -529,8 +529,11 @@ fa_call(int completes, const char *fmt, ...)
 	struct fake_call *c;
 	va_list ap;
 
-	if (fa.count == FAKE_CALLS)
+	if (fa.count == FAKE_CALLS) {
+		/* the log is the test's evidence: a call it cannot keep fails the test */
+		TEST_CHECK("fake act: every call logged", 0, "more than %d calls", FAKE_CALLS);
 		return -1;
+	}
 	c = &fa.calls[fa.count++];
 	va_start(ap, fmt);
 	vsnprintf(c->text, sizeof(c->text), fmt, ap);
@@ -929,6 +932,18 @@ count_calls(int seq, const char *prefix)
 	return n;
 }
 
+/* When the n-th call (from 1) of step seq that is exactly text came; -1 if none. */
+static int64_t
+call_at_ns(int seq, const char *text, int n)
+{
+	int i;
+
+	for (i = 0; i < fa.count; i++)
+		if (fa.calls[i].seq == seq && strcmp(fa.calls[i].text, text) == 0 && --n == 0)
+			return fa.calls[i].at_ns;
+	return -1;
+}
+
 /* How many calls of step seq are exactly text. */
 static int
 count_exact(int seq, const char *text)
@@ -1264,6 +1279,18 @@ test_dip_batch(void)
 	    "pump stir-ag 300"), 4);
 	TEST_EQ_INT("dip: and is stopped as often", count_calls(0, "pump stir-ag 0"), 4);
 
+	TEST_EQ_INT("dip: the stirrer runs the first-cycle dwell, exactly",
+	    call_at_ns(DIP_AG1, "pump stir-ag 0", 1) - call_at_ns(DIP_AG1, "pump stir-ag 300", 1),
+	    120000000000LL);
+	TEST_EQ_INT("dip: and the later dwell in bilayer 2",
+	    call_at_ns(DIP_AG2, "pump stir-ag 0", 1) - call_at_ns(DIP_AG2, "pump stir-ag 300", 1),
+	    60000000000LL);
+	TEST_EQ_INT("dip: each quick dip's dwell between immersion and withdrawal",
+	    call_at_ns(DIP_QUICK1, "move lift 60 50", 4) -
+	    call_at_ns(DIP_QUICK1, "move lift 95 50", 3), 100000000LL + 6000000000LL);
+	TEST_EQ_INT("dip: the n2 valve open for the dry time",
+	    call_at_ns(DIP_DRY1, "output n2 off", 1) - call_at_ns(DIP_DRY1, "output n2 on", 1),
+	    5000000000LL);
 	/* the record: dwells exact, motion as the fake rig took it (100 ms a move) */
 	TEST_EQ_INT("dip: first-cycle dwell recorded", rec_step(DIP_AG1)->dwell_ms, 120000);
 	TEST_EQ_INT("dip: later dwell recorded", rec_step(DIP_AG2)->dwell_ms, 60000);
