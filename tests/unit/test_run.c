@@ -1,0 +1,2561 @@
+/*
+ * The run executor (daemon/run.c) without a rig, a database or a clock, in
+ * the style of chrony's test/unit: run.c is included and its collaborators
+ * are fakes defined here.
+ *
+ *   act     every call is logged with its arguments and the step it came
+ *           in; an operation completes only when the test (or drive())
+ *           says so, with success or with a failure; a command can also be
+ *           refused outright. The safe state is logged and completed the
+ *           same way.
+ *   record  every write kept in memory (steps, bilayers, events, states,
+ *           solutions); any write can be made to fail. The executor's
+ *           boundaries (daemon/ledger.c) are the real ones, linked in, and
+ *           write through these.
+ *   loop    timers fired by the test, in deadline order, at a fake clock
+ *           that only moves when a timer fires or a move is completed.
+ *
+ * Recipes (text in this file) and plans come from the real parser and
+ * planner on tests/data/rig-*.yaml, so what is checked is that the
+ * executor does what the plan says, in the order the plan says, and
+ * records it. Nothing sleeps: a batch of hours runs in milliseconds.
+ *
+ * Beyond hand-written expectations, every step of every test recipe is
+ * compared with its compilation (recipes/compile.c, what lblctl plan --json
+ * prints): the executor must tell the rig that list, in that order.
+ *
+ * The fakes are written against run.h and the collaborators' headers
+ * (act.h, record.h, loop.h, db.h) only; nothing here reaches into
+ * struct run, so a rewrite of run.c's inside keeps these tests.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <time.h>
+
+#include "act.h"
+#include "compile.h"
+#include "db.h"
+#include "log.h"
+#include "loop.h"
+#include "plan.h"
+#include "record.h"
+#include "run.h"
+#include "test.h"
+
+static const char *top;
+
+/* ---- the clock and the loop: timers fired by the test ---- */
+
+#define FAKE_TIMERS	16
+
+struct loop_timer {
+	loop_timer_cb cb;
+	void *arg;
+	int64_t at;			/* -1: not armed */
+};
+
+static int64_t fake_now_ns = 1000000000;
+static struct loop_timer *timers[FAKE_TIMERS];
+
+int64_t
+loop_now_ns(void)
+{
+	return fake_now_ns;
+}
+
+struct loop_timer *
+loop_timer_new(struct loop *loop, loop_timer_cb cb, void *arg)
+{
+	struct loop_timer *t;
+	int i;
+
+	(void)loop;
+	for (i = 0; i < FAKE_TIMERS && timers[i] != NULL; i++)
+		;
+	if (i == FAKE_TIMERS || (t = calloc(1, sizeof(*t))) == NULL)
+		return NULL;
+	t->cb = cb;
+	t->arg = arg;
+	t->at = -1;
+	timers[i] = t;
+	return t;
+}
+
+/* Arms counted, and the one to refuse (from 1; 0: none), as a timerfd could. */
+static int timer_arms, timer_fail_arm;
+
+int
+loop_timer_at(struct loop_timer *t, int64_t at)
+{
+	if (++timer_arms == timer_fail_arm) {
+		errno = EINVAL;
+		return -1;
+	}
+	t->at = at;
+	return 0;
+}
+
+void
+loop_timer_cancel(struct loop_timer *t)
+{
+	t->at = -1;
+}
+
+int
+loop_timer_armed(const struct loop_timer *t)
+{
+	return t->at >= 0;
+}
+
+void
+loop_timer_free(struct loop_timer *t)
+{
+	int i;
+
+	for (i = 0; i < FAKE_TIMERS; i++)
+		if (timers[i] == t)
+			timers[i] = NULL;
+	free(t);
+}
+
+/* The earliest armed timer, NULL if none. */
+static struct loop_timer *
+next_timer(void)
+{
+	struct loop_timer *best = NULL;
+	int i;
+
+	for (i = 0; i < FAKE_TIMERS; i++)
+		if (timers[i] != NULL && timers[i]->at >= 0 && (best == NULL ||
+		    timers[i]->at < best->at))
+			best = timers[i];
+	return best;
+}
+
+/* Moves the clock to the earliest deadline and fires it; 0 if nothing is armed. */
+static int
+fire_next(void)
+{
+	struct loop_timer *t = next_timer();
+
+	if (t == NULL)
+		return 0;
+	if (t->at > fake_now_ns)
+		fake_now_ns = t->at;
+	t->at = -1;
+	t->cb(t->arg);
+	return 1;
+}
+
+/* ---- the record: every write kept in memory ---- */
+
+struct fake_step {
+	int begun, ended, begins;
+	int bilayer;
+	char phase[16], kind[16], station[32], solution[32];
+	int64_t planned_start_ms, planned_duration_ms;
+	int64_t actual_start_ms, duration_ms, motion_ms, dwell_ms;
+	char outcome[16];
+};
+
+struct fake_event {
+	char kind[16], device[32], message[512];
+};
+
+#define FAKE_STEPS	4096
+#define FAKE_EVENTS	4096
+#define FAKE_BILAYERS	64
+#define FAKE_SOLUTIONS	16
+
+static struct {
+	struct fake_step steps[FAKE_STEPS];	/* by seq */
+	int last_begun;				/* the seq of the last step begun */
+	int bilayers;				/* records of bilayers */
+	double bilayer_estimated_nm[FAKE_BILAYERS], bilayer_measured_nm[FAKE_BILAYERS];
+	int bilayer_records[FAKE_BILAYERS];
+	struct fake_event events[FAKE_EVENTS];
+	int event_count;
+	char state[16], cause[320];
+	char states[512];			/* every state written, in order */
+	struct {
+		char name[32], lot[64];
+		int dips;
+		double volume_ml, area_cm2;
+	} solutions[FAKE_SOLUTIONS];
+	int solution_count;
+	int writes;				/* every write so far */
+	/* failure injection: the write numbered fail_write (from 1), or the next of a kind */
+	int fail_write;
+	char fail_kind[16];
+	int failed;				/* writes refused */
+	char failed_kind[16];			/* the kind of the last one */
+	int in_group, group_failed;
+	char group_why[320];
+} fr;
+
+struct record {
+	int unused;
+};
+
+static struct record fake_record_object;
+
+/*
+ * Counts a write of kind; returns -1 when the test asked for it to fail,
+ * and in a group marks the group failed (its commit says so).
+ */
+static int
+fr_write(const char *kind, const char *what)
+{
+	fr.writes++;
+	if (fr.writes == fr.fail_write || (fr.fail_kind[0] && strcmp(fr.fail_kind, kind) == 0)) {
+		fr.fail_kind[0] = '\0';
+		fr.failed++;
+		snprintf(fr.failed_kind, sizeof(fr.failed_kind), "%s", kind);
+		if (fr.in_group && !fr.group_failed) {
+			fr.group_failed = 1;
+			snprintf(fr.group_why, sizeof(fr.group_why),
+			    "%s: disk I/O error (injected)", what);
+		}
+		return -1;
+	}
+	return 0;
+}
+
+int
+record_step_begin(struct record *rec, int64_t batch_id, const struct db_step *row)
+{
+	struct fake_step *s;
+	char what[64];
+
+	(void)rec;
+	(void)batch_id;
+	snprintf(what, sizeof(what), "the start of step %d", row->seq);
+	if (fr_write("step_begin", what) == -1)
+		return -1;
+	if (row->seq <= 0 || row->seq >= FAKE_STEPS)
+		return 0;
+	s = &fr.steps[row->seq];
+	s->begun = 1;
+	s->ended = 0;
+	s->begins++;
+	s->bilayer = row->bilayer;
+	snprintf(s->phase, sizeof(s->phase), "%s", row->phase ? row->phase : "");
+	snprintf(s->kind, sizeof(s->kind), "%s", row->kind ? row->kind : "");
+	snprintf(s->station, sizeof(s->station), "%s", row->station ? row->station : "");
+	snprintf(s->solution, sizeof(s->solution), "%s", row->solution ? row->solution : "");
+	s->planned_start_ms = row->planned_start_ms;
+	s->planned_duration_ms = row->planned_duration_ms;
+	s->actual_start_ms = row->actual_start_ms;
+	s->outcome[0] = '\0';
+	fr.last_begun = row->seq;
+	return 0;
+}
+
+int
+record_step_end(struct record *rec, int64_t batch_id, int seq, int64_t actual_start_ms,
+    int64_t duration_ms, int64_t motion_ms, int64_t dwell_ms, const char *outcome)
+{
+	struct fake_step *s;
+	char what[64];
+
+	(void)rec;
+	(void)batch_id;
+	snprintf(what, sizeof(what), "the end of step %d", seq);
+	if (fr_write("step_end", what) == -1)
+		return -1;
+	if (seq <= 0 || seq >= FAKE_STEPS)
+		return 0;
+	s = &fr.steps[seq];
+	s->ended = 1;
+	if (actual_start_ms >= 0)
+		s->actual_start_ms = actual_start_ms;
+	s->duration_ms = duration_ms;
+	s->motion_ms = motion_ms;
+	s->dwell_ms = dwell_ms;
+	snprintf(s->outcome, sizeof(s->outcome), "%s", outcome);
+	return 0;
+}
+
+int
+record_bilayer(struct record *rec, int64_t batch_id, int n, double estimated_nm,
+    double measured_nm)
+{
+	char what[64];
+
+	(void)rec;
+	(void)batch_id;
+	snprintf(what, sizeof(what), "bilayer %d", n);
+	if (fr_write("bilayer", what) == -1)
+		return -1;
+	if (n > 0 && n < FAKE_BILAYERS) {
+		fr.bilayer_estimated_nm[n] = estimated_nm;
+		fr.bilayer_measured_nm[n] = measured_nm;
+		fr.bilayer_records[n]++;
+		if (n > fr.bilayers)
+			fr.bilayers = n;
+	}
+	return 0;
+}
+
+int
+record_event(struct record *rec, int64_t batch_id, const char *kind, const char *device,
+    const char *message)
+{
+	struct fake_event *e;
+
+	(void)rec;
+	(void)batch_id;
+	if (fr_write("event", "an event") == -1)
+		return -1;
+	if (fr.event_count == FAKE_EVENTS)
+		return 0;
+	e = &fr.events[fr.event_count++];
+	snprintf(e->kind, sizeof(e->kind), "%s", kind);
+	snprintf(e->device, sizeof(e->device), "%s", device ? device : "");
+	snprintf(e->message, sizeof(e->message), "%s", message);
+	return 0;
+}
+
+int
+record_state(struct record *rec, int64_t batch_id, const char *state, const char *cause)
+{
+	(void)rec;
+	(void)batch_id;
+	if (fr_write("state", "the batch's state") == -1)
+		return -1;
+	snprintf(fr.state, sizeof(fr.state), "%s", state);
+	snprintf(fr.cause, sizeof(fr.cause), "%s", cause ? cause : "");
+	if (strlen(fr.states) + strlen(state) + 2 < sizeof(fr.states))
+		strcat(strcat(fr.states, fr.states[0] ? " " : ""), state);
+	return 0;
+}
+
+int
+record_solution(struct record *rec, int64_t batch_id, const char *name, const char *lot,
+    int dips, double volume_ml, double area_cm2)
+{
+	int i;
+
+	(void)rec;
+	(void)batch_id;
+	if (fr_write("solution", "a solution's use") == -1)
+		return -1;
+	for (i = 0; i < fr.solution_count && strcmp(fr.solutions[i].name, name) != 0; i++)
+		;
+	if (i == FAKE_SOLUTIONS)
+		return 0;
+	if (i == fr.solution_count)
+		fr.solution_count++;
+	snprintf(fr.solutions[i].name, sizeof(fr.solutions[i].name), "%s", name);
+	snprintf(fr.solutions[i].lot, sizeof(fr.solutions[i].lot), "%s", lot ? lot : "");
+	fr.solutions[i].dips = dips;
+	fr.solutions[i].volume_ml = volume_ml;
+	fr.solutions[i].area_cm2 = area_cm2;
+	return 0;
+}
+
+void
+record_group_begin(struct record *rec)
+{
+	(void)rec;
+	if (fr.in_group)
+		return;
+	fr.in_group = 1;
+	fr.group_failed = 0;
+	fr.group_why[0] = '\0';
+}
+
+int
+record_group_commit(struct record *rec, char *why, size_t why_size)
+{
+	int failed = fr.group_failed;
+
+	(void)rec;
+	if (failed && why != NULL)
+		snprintf(why, why_size, "%s", fr.group_why);
+	fr.in_group = 0;
+	fr.group_failed = 0;
+	return failed ? -1 : 0;
+}
+
+size_t
+record_held(const struct record *rec, int64_t *held_ms)
+{
+	(void)rec;
+	if (held_ms != NULL)
+		*held_ms = 0;
+	return 0;
+}
+
+static struct fake_step *
+rec_step(int seq)
+{
+	static struct fake_step none;
+
+	return seq > 0 && seq < FAKE_STEPS ? &fr.steps[seq] : &none;
+}
+
+/* The number of events of kind (any kind if NULL) whose message contains text. */
+static int
+rec_events(const char *kind, const char *text)
+{
+	int i, n = 0;
+
+	for (i = 0; i < fr.event_count; i++)
+		if ((kind == NULL || strcmp(fr.events[i].kind, kind) == 0) &&
+		    (text == NULL || strstr(fr.events[i].message, text) != NULL))
+			n++;
+	return n;
+}
+
+static int
+rec_solution_dips(const char *name)
+{
+	int i;
+
+	for (i = 0; i < fr.solution_count; i++)
+		if (strcmp(fr.solutions[i].name, name) == 0)
+			return fr.solutions[i].dips;
+	return -1;
+}
+
+static double
+rec_solution_volume(const char *name)
+{
+	int i;
+
+	for (i = 0; i < fr.solution_count; i++)
+		if (strcmp(fr.solutions[i].name, name) == 0)
+			return fr.solutions[i].volume_ml;
+	return NAN;
+}
+
+/* ---- the database: only a batch's creation and a resume's read-back ---- */
+
+static int fake_db_fail_create;
+
+int
+db_batch_create(struct db *db, const struct db_batch_new *b, int64_t *batch_id)
+{
+	(void)db;
+	(void)b;
+	if (fake_db_fail_create)
+		return -1;
+	*batch_id = 42;
+	return 0;
+}
+
+int
+db_solution_get(struct db *db, int64_t batch_id, const char *name, int *dips, double *volume_ml)
+{
+	int i;
+
+	(void)db;
+	(void)batch_id;
+	for (i = 0; i < fr.solution_count; i++)
+		if (strcmp(fr.solutions[i].name, name) == 0) {
+			*dips = fr.solutions[i].dips;
+			*volume_ml = fr.solutions[i].volume_ml;
+			return 0;
+		}
+	*dips = 0;
+	*volume_ml = 0;
+	return 0;
+}
+
+/* The h-dev branch's read-back of a baseline on resume (see record_baseline). */
+int db_baseline_get(struct db *db, int64_t batch_id, const char *sensor, double *hz);
+
+int
+db_baseline_get(struct db *db, int64_t batch_id, const char *sensor, double *hz)
+{
+	(void)db;
+	(void)batch_id;
+	(void)sensor;
+	*hz = NAN;
+	return 0;
+}
+
+/* ---- act: every call logged, completed when the test says ---- */
+
+struct fake_call {
+	char text[96];		/* "move lift 90 10", "pump stir-ag 300", "output n2 on", ... */
+	int seq;		/* the step begun last when the call came */
+	int64_t at_ns;
+};
+
+#define FAKE_CALLS	20000
+
+static struct {
+	const struct rig *rig;
+	struct run *run;
+	struct fake_call calls[FAKE_CALLS];
+	int count;
+	int pending;		/* an operation awaits completion: its call's index + 1 */
+	int safe_pending;	/* a safe state awaits completion: 1 + park */
+	int safe_states, last_park;
+	int64_t move_ms;	/* how long a move takes on the fake clock */
+	int fail_call;		/* complete this call (from 1) with a failure */
+	int stall_call;		/* never complete this call (from 1): a device that hangs */
+	int refuse_call;	/* refuse this call (from 1): the act_* call returns -1 */
+	int hold_safe;		/* leave the safe state pending for the test */
+	int safe_parks;		/* 1: the safe state parks when asked to; 0: it fails to */
+	double reads[16];	/* values sensor reads return, in turn; then the last */
+	int read_count, read_next;
+	int safety;		/* a safety input is active */
+	enum act_lift_state lift;
+	int keep_alive;
+} fa;
+
+/* What the executor holds as its act: the fakes keep their state in fa. */
+struct act {
+	int unused;
+};
+
+static struct act fake_act_object;
+
+static const char *
+dev_name(int device)
+{
+	return device >= 0 && (size_t)device < fa.rig->device_count ?
+	    fa.rig->devices[device].name : "?";
+}
+
+/* Logs a call; returns -1 when the test asked for it to be refused. */
+static int
+fa_call(int completes, const char *fmt, ...)
+{
+	struct fake_call *c;
+	va_list ap;
+
+	if (fa.count == FAKE_CALLS) {
+		/* the log is the test's evidence: a call it cannot keep fails the test */
+		TEST_CHECK("fake act: every call logged", 0, "more than %d calls", FAKE_CALLS);
+		return -1;
+	}
+	c = &fa.calls[fa.count++];
+	va_start(ap, fmt);
+	vsnprintf(c->text, sizeof(c->text), fmt, ap);
+	va_end(ap);
+	c->seq = fr.last_begun;
+	c->at_ns = fake_now_ns;
+	if (fa.count == fa.refuse_call)
+		return -1;
+	if (completes)
+		fa.pending = fa.count;
+	return 0;
+}
+
+int
+act_move(struct act *act, int axis, double position_mm, double speed_mm_s)
+{
+	(void)act;
+	return fa_call(1, "move %s %g %g", dev_name(axis), position_mm, speed_mm_s);
+}
+
+int
+act_output(struct act *act, int device, int on)
+{
+	(void)act;
+	return fa_call(1, "output %s %s", dev_name(device), on ? "on" : "off");
+}
+
+int
+act_pump(struct act *act, int device, double flow_ml_min)
+{
+	(void)act;
+	return fa_call(1, "pump %s %g", dev_name(device), flow_ml_min);
+}
+
+int
+act_line(struct act *act, int device, double speed_mm_s, int reverse)
+{
+	(void)act;
+	return fa_call(1, "line %s %.4g%s", dev_name(device), speed_mm_s,
+	    reverse ? " reverse" : "");
+}
+
+int
+act_read(struct act *act, int device)
+{
+	(void)act;
+	return fa_call(1, "read %s", dev_name(device));
+}
+
+int
+act_safety_active(const struct act *act, char *why, size_t why_size)
+{
+	(void)act;
+	if (fa.safety && why != NULL)
+		snprintf(why, why_size, "e-stop 'estop' is pressed");
+	return fa.safety;
+}
+
+void
+act_safe_state(struct act *act, int park)
+{
+	(void)act;
+	fa.safe_states++;
+	fa.last_park = park;
+	fa.pending = 0;		/* the pending operation is dropped, never called back */
+	fa_call(0, "safe%s", park ? " park" : "");
+	fa.safe_pending = 1 + park;
+}
+
+int
+act_waiting_text(const struct act *act, char *buf, size_t size)
+{
+	(void)act;
+	if (!fa.safe_pending) {
+		if (size > 0)
+			buf[0] = '\0';
+		return 0;
+	}
+	snprintf(buf, size, "the stop of every device");
+	return 1;
+}
+
+int
+act_safe_confirmed(const struct act *act)
+{
+	(void)act;
+	return fa.safe_pending ? -1 : 1;
+}
+
+enum act_lift_state
+act_lift_state(const struct act *act, double *position_mm)
+{
+	(void)act;
+	if (position_mm != NULL)
+		*position_mm = fa.lift == ACT_LIFT_WITHDRAWN ? 20 : NAN;
+	return fa.lift;
+}
+
+void
+act_note_position(struct act *act, int device, double position_mm)
+{
+	(void)act;
+	(void)device;
+	(void)position_mm;
+}
+
+void
+act_require_readback(struct act *act)
+{
+	(void)act;
+}
+
+void
+act_keep_alive(struct act *act, int on)
+{
+	(void)act;
+	fa.keep_alive = on;
+}
+
+int
+act_parked(const struct act *act)
+{
+	(void)act;
+	return fa.lift == ACT_LIFT_WITHDRAWN;
+}
+
+void
+act_substrate_text(const struct act *act, char *buf, size_t size)
+{
+	(void)act;
+	snprintf(buf, size, "%s", fa.lift == ACT_LIFT_WITHDRAWN ? "withdrawn" : "lowered");
+}
+
+#include "run.c"
+
+/* Completes the pending operation: ok, or the failure the test asked for. */
+static void
+complete_op(void)
+{
+	struct fake_call *c = &fa.calls[fa.pending - 1];
+	int index = fa.pending;
+	double value = 0;
+	char error[160];
+
+	fa.pending = 0;
+	if (strncmp(c->text, "move ", 5) == 0)
+		fake_now_ns += fa.move_ms * 1000000;
+	if (index == fa.fail_call) {
+		snprintf(error, sizeof(error), "%s: no answer (injected)", c->text);
+		run_act_done(fa.run, 0, NAN, error);
+		return;
+	}
+	if (strncmp(c->text, "read ", 5) == 0 && fa.read_count > 0)
+		value = fa.reads[fa.read_next < fa.read_count ? fa.read_next++ :
+		    fa.read_count - 1];
+	run_act_done(fa.run, 1, value, NULL);
+}
+
+static void
+complete_safe(void)
+{
+	int park = fa.safe_pending == 2;
+
+	fa.safe_pending = 0;
+	if (park && !fa.safe_parks) {
+		run_act_done(fa.run, 0, 0, "lift: no answer (injected)");
+		return;
+	}
+	if (park)
+		fa.lift = ACT_LIFT_WITHDRAWN;
+	run_act_done(fa.run, 1, park ? 1 : 0, NULL);
+}
+
+/*
+ * The loop: completes what is pending and fires timers, in order, until the
+ * run waits for the test (a prompt, a pause, the end) or max events passed.
+ * Returns the events handled.
+ */
+static int
+drive(int max)
+{
+	int n;
+
+	for (n = 0; n < max; n++) {
+		if (fa.safe_pending && !fa.hold_safe)
+			complete_safe();
+		else if (fa.pending && fa.pending != fa.stall_call)
+			complete_op();
+		else if (!fire_next())
+			break;
+	}
+	return n;
+}
+
+/* ---- setting up a run ---- */
+
+static struct rig *rigs[3];
+static const char *const rig_names[] = { "dip", "spray", "roll" };
+static int notifications;
+static struct run_status last_status;
+
+static void
+on_notify(void *arg, const struct run_status *st)
+{
+	(void)arg;
+	notifications++;
+	last_status = *st;
+}
+
+static const struct rig *
+rig_named(const char *name)
+{
+	char path[1024];
+	struct diag d;
+	int i;
+
+	for (i = 0; i < 3 && strcmp(rig_names[i], name) != 0; i++)
+		;
+	if (i == 3)
+		return NULL;
+	if (rigs[i] == NULL) {
+		snprintf(path, sizeof(path), "%s/tests/data/rig-%s.yaml", top, name);
+		diag_init(&d, path);
+		if (rig_load(path, &d, &rigs[i]) == -1)
+			printf("info: %s: %d errors\n", path, d.errors);
+		diag_free(&d);
+	}
+	return rigs[i];
+}
+
+/* Parses and plans recipe text on a rig; prints the diagnostics if it fails. */
+static int
+make_plan(const char *name, const char *text, const struct rig *rig, struct recipe **r,
+    struct plan **p)
+{
+	struct diag d;
+	size_t i;
+	int rc = -1;
+
+	*r = NULL;
+	*p = NULL;
+	diag_init(&d, name);
+	if (recipe_load_buffer(name, text, strlen(text), rig, time(NULL), &d, r) == 0 &&
+	    plan_build(*r, rig, time(NULL), &d, p) == 0 && d.errors == 0)
+		rc = 0;
+	if (rc == -1)
+		for (i = 0; i < d.count; i++)
+			printf("info: %s:%d:%d: %s\n", name, d.entries[i].line, d.entries[i].col,
+			    d.entries[i].message);
+	diag_free(&d);
+	if (rc == -1) {
+		plan_free(*p);
+		recipe_free(*r);
+		*p = NULL;
+		*r = NULL;
+	}
+	return rc;
+}
+
+/* The write to refuse in the next run, from its first (its solutions at the start). */
+static int preset_fail_write;
+
+/* Forgets every call, write and timer of the test before. */
+static void
+reset(const struct rig *rig)
+{
+	int i;
+
+	memset(&fa, 0, sizeof(fa));
+	memset(&fr, 0, sizeof(fr));
+	fr.fail_write = preset_fail_write;
+	fa.rig = rig;
+	fa.move_ms = 100;
+	fa.safe_parks = 1;
+	fa.lift = ACT_LIFT_WITHDRAWN;
+	fake_db_fail_create = 0;
+	notifications = 0;
+	timer_arms = 0;
+	for (i = 0; i < FAKE_TIMERS; i++)
+		if (timers[i] != NULL)
+			timers[i]->at = -1;
+}
+
+/* The time scale of the runs started next (lbld --time-scale). */
+static double start_time_scale = 1;
+
+/* A run on rig; the fakes' state is kept (lbld restarted on the same database). */
+static struct run *
+new_run_keep(const struct rig *rig)
+{
+	struct run_context ctx;
+
+	memset(&ctx, 0, sizeof(ctx));
+	ctx.act = &fake_act_object;
+	ctx.record = &fake_record_object;
+	ctx.rig = rig;
+	ctx.rig_id = 1;
+	ctx.time_scale = start_time_scale;
+	ctx.notify = on_notify;
+	fa.run = run_new(&ctx);
+	return fa.run;
+}
+
+static struct run *
+new_run(const struct rig *rig)
+{
+	reset(rig);
+	return new_run_keep(rig);
+}
+
+/*
+ * The plan the test checks against: built again from the same text, as
+ * the run owns its own and frees it when the batch ends.
+ */
+static struct recipe *check_recipe;
+static struct plan *check_plan;
+
+/*
+ * A new run of recipe text on the named rig, started; NULL (and a FAIL)
+ * when the recipe does not plan or the run does not start. *plan_out (may
+ * be NULL) is a copy of the plan the run executes, valid until finish().
+ */
+static struct run *
+start(const char *name, const char *rig_name, const char *text, const struct plan **plan_out)
+{
+	const struct rig *rig = rig_named(rig_name);
+	struct run_options o;
+	struct recipe *r;
+	struct plan *p;
+	struct run *run;
+	int64_t batch = 0;
+	char err[256] = "";
+
+	if (rig == NULL || make_plan(name, text, rig, &r, &p) == -1 ||
+	    make_plan(name, text, rig, &check_recipe, &check_plan) == -1) {
+		TEST_CHECK(name, 0, "the recipe does not plan on rig %s", rig_name);
+		return NULL;
+	}
+	if ((run = new_run(rig)) == NULL) {
+		TEST_CHECK(name, 0, "run_new failed");
+		return NULL;
+	}
+	memset(&o, 0, sizeof(o));
+	o.substrate = "glass";
+	if (plan_out != NULL)
+		*plan_out = check_plan;
+	if (run_start(run, r, p, 1, &o, &batch, err, sizeof(err)) == -1) {
+		TEST_CHECK(name, 0, "run_start: %s", err);
+		plan_free(p);
+		recipe_free(r);
+		run_free(run);
+		fa.run = NULL;
+		return NULL;
+	}
+	TEST_EQ_INT(name, batch, 42);
+	return run;
+}
+
+static void
+finish(struct run *run)
+{
+	run_free(run);
+	fa.run = NULL;
+	plan_free(check_plan);
+	recipe_free(check_recipe);
+	check_plan = NULL;
+	check_recipe = NULL;
+}
+
+/* The calls that came during step seq, "; "-separated. */
+static const char *
+calls_of(int seq)
+{
+	static char buf[16384];
+	size_t used = 0;
+	int i;
+
+	buf[0] = '\0';
+	for (i = 0; i < fa.count; i++)
+		if (fa.calls[i].seq == seq && used + strlen(fa.calls[i].text) + 3 < sizeof(buf))
+			used += (size_t)snprintf(buf + used, sizeof(buf) - used, "%s%s",
+			    used ? "; " : "", fa.calls[i].text);
+	return buf;
+}
+
+/* How many calls of step seq start with prefix. */
+static int
+count_calls(int seq, const char *prefix)
+{
+	int i, n = 0;
+
+	for (i = 0; i < fa.count; i++)
+		if ((seq == 0 || fa.calls[i].seq == seq) &&
+		    strncmp(fa.calls[i].text, prefix, strlen(prefix)) == 0)
+			n++;
+	return n;
+}
+
+/* When the n-th call (from 1) of step seq that is exactly text came; -1 if none. */
+static int64_t
+call_at_ns(int seq, const char *text, int n)
+{
+	int i;
+
+	for (i = 0; i < fa.count; i++)
+		if (fa.calls[i].seq == seq && strcmp(fa.calls[i].text, text) == 0 && --n == 0)
+			return fa.calls[i].at_ns;
+	return -1;
+}
+
+/* How many calls of step seq are exactly text. */
+static int
+count_exact(int seq, const char *text)
+{
+	int i, n = 0;
+
+	for (i = 0; i < fa.count; i++)
+		if (fa.calls[i].seq == seq && strcmp(fa.calls[i].text, text) == 0)
+			n++;
+	return n;
+}
+
+/* The first plan step of kind at bilayer (-1: any) from seq on; 0 if none. */
+static int
+find_step(const struct plan *p, int from_seq, enum step_kind kind, int bilayer)
+{
+	size_t i;
+
+	for (i = from_seq > 0 ? (size_t)from_seq - 1 : 0; i < p->count; i++)
+		if (p->steps[i].kind == kind && (bilayer < 0 || p->steps[i].bilayer == bilayer))
+			return p->steps[i].seq;
+	return 0;
+}
+
+/* Whether every step of the plan was recorded begun and ended "done". */
+static int
+all_done(const struct plan *p, char *why, size_t size)
+{
+	size_t i;
+
+	for (i = 0; i < p->count; i++) {
+		const struct fake_step *s = rec_step(p->steps[i].seq);
+		if (!s->begun || !s->ended || strcmp(s->outcome, "done") != 0) {
+			snprintf(why, size, "step %d: begun %d ended %d outcome '%s'",
+			    p->steps[i].seq, s->begun, s->ended, s->outcome);
+			return 0;
+		}
+	}
+	snprintf(why, size, "all done");
+	return 1;
+}
+
+static enum run_state
+state_of(const struct run *run)
+{
+	struct run_status st;
+
+	run_status(run, &st);
+	return st.state;
+}
+
+/* Runs to the end, continuing every prompt; returns the prompts continued. */
+static int
+run_through(struct run *run)
+{
+	char err[256];
+	int prompts = 0, guard;
+
+	for (guard = 0; guard < 1000; guard++) {
+		drive(1000000);
+		if (state_of(run) != RUN_PROMPT)
+			break;
+		if (run_continue(run, err, sizeof(err)) == -1)
+			break;
+		prompts++;
+	}
+	return prompts;
+}
+
+/* ---- the recipes ---- */
+
+/*
+ * Every dip step kind on rig-dip: a dip with agitation and a first-cycle
+ * dwell, a rinse, a dry with a valve at a station, quick dips, a measure
+ * every 2 bilayers, a bath replaced by pumps after 2 cycles, a post wait
+ * and the final park.
+ */
+static const char recipe_dip[] =
+    "name: t-dip\n"
+    "version: \"1\"\n"
+    "process: dip\n"
+    "substrate: {name: glass, area: 8 cm2, dragout: 0.05 mL}\n"
+    "target: {bilayers: 4}\n"
+    "growth: {model: linear, per_bilayer: 5 nm}\n"
+    "resume: allowed\n"
+    "drip: 2s\n"
+    "solutions:\n"
+    "  ag: {station: ag, volume: 200 mL}\n"
+    "  tca: {station: tca, volume: 200 mL}\n"
+    "  rinse-ag: {station: rinse-1, rinse: true, volume: 250 mL, change_after: {cycles: 2}}\n"
+    "  rinse-tca: {station: rinse-2, rinse: true, volume: 250 mL}\n"
+    "pre:\n"
+    "  - prompt: Load the substrate\n"
+    "cycle:\n"
+    "  - dip: {solution: ag, dwell: 60s, speed_in: 10 mm/s, speed_out: 5 mm/s, depth: 30 mm,\n"
+    "          agitation: 300 rpm, first_cycle: {dwell: 120s}}\n"
+    "  - rinse: {solution: rinse-ag, dwell: 10s, depth: 35 mm}\n"
+    "  - dry: {valve: n2, station: dryer, time: 5s}\n"
+    "  - dip: {solution: tca, dwell: 30s, depth: 20 mm}\n"
+    "  - rinse: {solution: rinse-tca, quick_dips: 3, dwell: 6s, depth: 35 mm}\n"
+    "every:\n"
+    "  - bilayers: 2\n"
+    "    do:\n"
+    "      - measure: {sensor: gauge, method: gauge, settle: 1s}\n"
+    "post:\n"
+    "  - wait: 3s\n";
+
+/* The step numbers of recipe_dip's plan (lblctl plan prints them). */
+enum { DIP_PROMPT = 1, DIP_AG1 = 2, DIP_RINSE1 = 3, DIP_DRY1 = 4, DIP_TCA1 = 5, DIP_QUICK1 = 6,
+	DIP_AG2 = 7, DIP_MEASURE2 = 12, DIP_REPLACE = 13, DIP_AG3 = 14, DIP_MEASURE4 = 24,
+	DIP_WAIT = 25, DIP_PARK = 26 };
+
+/* Nested repeats, and a rinse of two baths, the first of 100 quick dips (the most). */
+static const char recipe_repeat[] =
+    "name: t-rep\n"
+    "version: \"1\"\n"
+    "process: dip\n"
+    "substrate: {name: glass}\n"
+    "target: {bilayers: 2}\n"
+    "growth: {model: linear, per_bilayer: 5 nm}\n"
+    "resume: allowed\n"
+    "drip: 1s\n"
+    "solutions:\n"
+    "  ag: {station: ag, volume: 200 mL}\n"
+    "  tca: {station: tca, volume: 200 mL}\n"
+    "  rinse-ag: {station: rinse-1, rinse: true, volume: 300 mL}\n"
+    "  rinse-tca: {station: rinse-2, rinse: true, volume: 300 mL}\n"
+    "cycle:\n"
+    "  - repeat:\n"
+    "      times: 2\n"
+    "      steps:\n"
+    "        - wait: 1s\n"
+    "        - repeat:\n"
+    "            times: 3\n"
+    "            steps:\n"
+    "              - dip: {solution: tca, dwell: 2s}\n"
+    "  - rinse: {solution: rinse-tca, dwell: 5s}\n"
+    "  - dip: {solution: ag, dwell: 2s, agitation: 120 rpm}\n"
+    "  - rinse:\n"
+    "      baths:\n"
+    "        - {solution: rinse-ag, quick_dips: 100, dwell: 1s}\n"
+    "        - {solution: rinse-tca, dwell: 5s}\n";
+
+static const char recipe_spray[] =
+    "name: t-spray\n"
+    "version: \"1\"\n"
+    "process: spray\n"
+    "substrate: {name: glass, area: 25 cm2}\n"
+    "target: {bilayers: 2}\n"
+    "growth: {model: linear, per_bilayer: 5 nm}\n"
+    "resume: allowed\n"
+    "solutions:\n"
+    "  ag: {nozzle: ag, volume: 250 mL}\n"
+    "  tca: {nozzle: tca, volume: 250 mL}\n"
+    "  rinse: {nozzle: rinse, rinse: true, volume: 500 mL}\n"
+    "cycle:\n"
+    "  - spray: {solution: ag, time: 5s, flow: 20 mL/min, drain: 10s, first_cycle: {time: 8s}}\n"
+    "  - spray: {solution: rinse, time: 10s, drain: 4s}\n"
+    "  - dry: {valve: n2, time: 3s}\n"
+    "  - spray: {solutions: [ag, tca], time: 2s, flow: 10 mL/min, drain: 1s}\n"
+    "  - spray: {solution: rinse, time: 10s, drain: 4s}\n";
+
+static const char recipe_roll[] =
+    "name: t-roll\n"
+    "version: \"1\"\n"
+    "process: roll\n"
+    "substrate: {name: web}\n"
+    "target: {bilayers: 2}\n"
+    "growth: {model: linear, per_bilayer: 5 nm}\n"
+    "resume: forbidden\n"
+    "line: {speed: 0.5 m/min, web_length: 1 m, web_width: 100 mm, rewind: 1min}\n"
+    "solutions:\n"
+    "  ag: {station: bath-a, volume: 2 L, top_up: 2 mL/min}\n"
+    "  tca: {station: bath-b, volume: 2 L}\n"
+    "  rinse-a: {station: rinse-a, rinse: true}\n"
+    "  rinse-b: {station: rinse-b, rinse: true}\n"
+    "pre:\n"
+    "  - prompt: Thread the web\n"
+    "cycle:\n"
+    "  - bath: {solution: ag}\n"
+    "  - rinse: {solution: rinse-a}\n"
+    "  - dry: {station: knife, valve: knife-air}\n"
+    "  - bath: {solution: tca}\n"
+    "  - rinse: {solution: rinse-b}\n"
+    "  - dry: {station: dryer}\n";
+
+/* What the rig is told for recipe_dip's ag dip (agitated) and its tca dip, per bilayer. */
+#define AG_DIP_CALLS	"move transfer 100 200; move lift 60 50; move lift 90 10; " \
+	"pump stir-ag 300; pump stir-ag 0; move lift 60 5; move lift 20 50"
+#define TCA_DIP_CALLS	"move transfer 200 200; move lift 60 50; move lift 80 50; " \
+	"move lift 60 50; move lift 20 50"
+
+/*
+ * Whether the rig was told, step by step, exactly what the step's
+ * compilation (recipes/compile.c, which lblctl plan --json prints) lists:
+ * device, operation, value, order, nothing dropped or added; and whether
+ * each step's recorded dwell is the sum of its compiled dwells (a wait
+ * step's: its wait). Steps from
+ * first_seq to last_seq (0: the plan's last).
+ */
+static void
+check_as_compiled(const char *name, const struct plan *p, int first_seq, int last_seq)
+{
+	struct compile_state state;
+	struct compile_list list;
+	char want[16384], label[160];
+	size_t i, j, used;
+	int bad = 0, dwell_bad = 0;
+
+	memset(&state, 0, sizeof(state));
+	memset(&list, 0, sizeof(list));
+	if (last_seq == 0)
+		last_seq = (int)p->count;
+	for (i = 0; i < p->count; i++) {
+		const struct plan_step *s = &p->steps[i];
+		int64_t dwell_ms = 0;
+
+		if (compile_step(p->recipe, fa.rig, s, &state, &list) == -1) {
+			TEST_CHECK(name, 0, "compile_step failed at step %d", s->seq);
+			break;
+		}
+		if (s->seq < first_seq || s->seq > last_seq)
+			continue;
+		used = 0;
+		want[0] = '\0';
+		for (j = 0; j < list.count && used + 100 < sizeof(want); j++) {
+			const struct compile_action *a = &list.actions[j];
+			const char *sep = used ? "; " : "";
+			const char *dev = dev_name(a->device);
+
+			switch (a->kind) {
+			case COMPILE_MOVE:
+				used += (size_t)snprintf(want + used, sizeof(want) - used,
+				    "%smove %s %g %g", sep, dev, a->value, a->speed_mm_s);
+				break;
+			case COMPILE_OUTPUT:
+				used += (size_t)snprintf(want + used, sizeof(want) - used,
+				    "%soutput %s %s", sep, dev, a->value != 0 ? "on" : "off");
+				break;
+			case COMPILE_PUMP:
+				used += (size_t)snprintf(want + used, sizeof(want) - used,
+				    "%spump %s %g", sep, dev, a->value);
+				break;
+			case COMPILE_LINE:
+				used += (size_t)snprintf(want + used, sizeof(want) - used,
+				    "%sline %s %.4g%s", sep, dev, a->value,
+				    a->reverse ? " reverse" : "");
+				break;
+			case COMPILE_READ:
+				used += (size_t)snprintf(want + used, sizeof(want) - used,
+				    "%sread %s", sep, dev);
+				break;
+			case COMPILE_DWELL:
+				dwell_ms += a->ms;
+				break;
+			case COMPILE_WAIT:
+				/* a wait step's wait is its dwell; a drip or drain is not */
+				if (s->kind == STEP_WAIT)
+					dwell_ms += a->ms;
+				break;
+			default:
+				break;
+			}
+		}
+		if (strcmp(calls_of(s->seq), want) != 0 && bad++ == 0)
+			printf("info: %s: step %d was told '%s', compiled '%s'\n", name, s->seq,
+			    calls_of(s->seq), want);
+		if (rec_step(s->seq)->dwell_ms != dwell_ms && dwell_bad++ == 0)
+			printf("info: %s: step %d dwelt %lld ms, compiled %lld\n", name, s->seq,
+			    (long long)rec_step(s->seq)->dwell_ms, (long long)dwell_ms);
+	}
+	compile_list_free(&list);
+	snprintf(label, sizeof(label), "%s: every step told as compiled", name);
+	TEST_EQ_INT(label, bad, 0);
+	snprintf(label, sizeof(label), "%s: every step's dwell as compiled", name);
+	TEST_EQ_INT(label, dwell_bad, 0);
+}
+
+/* ---- the tests ---- */
+
+static void
+test_dip_batch(void)
+{
+	const struct plan *p;
+	struct run *run = start("dip", "dip", recipe_dip, &p);
+	char err[256], why[128];
+	int i, stamps = 0;
+
+	if (run == NULL)
+		return;
+	fa.reads[0] = 9.5;
+	fa.reads[1] = 19.25;
+	fa.read_count = 2;
+	TEST_EQ_INT("dip: the plan's steps", p->count, DIP_PARK);
+	drive(1000000);
+	TEST_EQ_INT("dip: the pre prompt waits for the operator", state_of(run), RUN_PROMPT);
+	TEST_STR("dip: status shows the prompt", last_status.message, "Load the substrate");
+	TEST_EQ_INT("dip: nothing is told to the rig before continue", fa.count, 0);
+	TEST_EQ_INT("dip: the prompt is an event", rec_events("prompt", "Load the substrate"), 1);
+	TEST_EQ_INT("dip: continue while not prompted is refused",
+	    run_continue(run, err, sizeof(err)) == 0 &&
+	    run_continue(run, err, sizeof(err)) == -1, 1);
+	run_through(run);
+
+	TEST_EQ_INT("dip: the batch ends idle", state_of(run), RUN_IDLE);
+	TEST_STR("dip: the batch's state", fr.states, "completed");
+	TEST_CHECK("dip: every step done", all_done(p, why, sizeof(why)), "%s", why);
+	TEST_EQ_INT("dip: no safe state", fa.safe_states, 0);
+	TEST_EQ_INT("dip: the devices' own timeouts disarmed at the end", fa.keep_alive, 0);
+	TEST_EQ_INT("dip: the completion is an event", rec_events("info", "batch completed"), 1);
+	check_as_compiled("dip", p, 1, 0);
+
+	/* what the rig was told, step by step */
+	TEST_STR("dip: first agitated dip", calls_of(DIP_AG1), AG_DIP_CALLS);
+	TEST_STR("dip: agitated dip of bilayer 2, as bilayer 1's", calls_of(DIP_AG2),
+	    AG_DIP_CALLS);
+	TEST_STR("dip: rinse", calls_of(DIP_RINSE1), "move transfer 500 200; move lift 60 50; "
+	    "move lift 95 50; move lift 60 50; move lift 20 50");
+	TEST_STR("dip: dry with the valve at the dryer", calls_of(DIP_DRY1),
+	    "move transfer 700 200; output n2 on; output n2 off");
+	TEST_STR("dip: plain dip", calls_of(DIP_TCA1), TCA_DIP_CALLS);
+	TEST_STR("dip: three quick dips", calls_of(DIP_QUICK1), "move transfer 600 200; "
+	    "move lift 60 50; move lift 95 50; move lift 60 50; move lift 95 50; "
+	    "move lift 60 50; move lift 95 50; move lift 60 50; move lift 20 50");
+	TEST_STR("dip: measure every 2 bilayers", calls_of(DIP_MEASURE2), "read gauge");
+	TEST_STR("dip: measure after the last bilayer", calls_of(DIP_MEASURE4), "read gauge");
+	TEST_EQ_INT("dip: no other measure", count_calls(0, "read "), 2);
+	TEST_STR("dip: the bath replaced by its pumps", calls_of(DIP_REPLACE),
+	    "pump drain-1 200; pump drain-1 0; pump fill-1 100; pump fill-1 0");
+	TEST_STR("dip: the post wait tells the rig nothing", calls_of(DIP_WAIT), "");
+	TEST_STR("dip: the park", calls_of(DIP_PARK), "move transfer 0 200");
+	TEST_EQ_INT("dip: the stirrer runs once per agitated dip", count_calls(0,
+	    "pump stir-ag 300"), 4);
+	TEST_EQ_INT("dip: and is stopped as often", count_calls(0, "pump stir-ag 0"), 4);
+
+	TEST_EQ_INT("dip: the stirrer runs the first-cycle dwell, exactly",
+	    call_at_ns(DIP_AG1, "pump stir-ag 0", 1) - call_at_ns(DIP_AG1, "pump stir-ag 300", 1),
+	    120000000000LL);
+	TEST_EQ_INT("dip: and the later dwell in bilayer 2",
+	    call_at_ns(DIP_AG2, "pump stir-ag 0", 1) - call_at_ns(DIP_AG2, "pump stir-ag 300", 1),
+	    60000000000LL);
+	TEST_EQ_INT("dip: each quick dip's dwell between immersion and withdrawal",
+	    call_at_ns(DIP_QUICK1, "move lift 60 50", 4) -
+	    call_at_ns(DIP_QUICK1, "move lift 95 50", 3), 100000000LL + 6000000000LL);
+	TEST_EQ_INT("dip: the n2 valve open for the dry time",
+	    call_at_ns(DIP_DRY1, "output n2 off", 1) - call_at_ns(DIP_DRY1, "output n2 on", 1),
+	    5000000000LL);
+	/* the record: dwells exact, motion as the fake rig took it (100 ms a move) */
+	TEST_EQ_INT("dip: first-cycle dwell recorded", rec_step(DIP_AG1)->dwell_ms, 120000);
+	TEST_EQ_INT("dip: later dwell recorded", rec_step(DIP_AG2)->dwell_ms, 60000);
+	TEST_EQ_INT("dip: the dip's motion", rec_step(DIP_AG1)->motion_ms, 5 * 100);
+	TEST_EQ_INT("dip: quick dips' dwell is their sum", rec_step(DIP_QUICK1)->dwell_ms, 18000);
+	TEST_EQ_INT("dip: quick dips' motion", rec_step(DIP_QUICK1)->motion_ms, 9 * 100);
+	TEST_EQ_INT("dip: dry time", rec_step(DIP_DRY1)->dwell_ms, 5000);
+	TEST_EQ_INT("dip: post wait", rec_step(DIP_WAIT)->dwell_ms, 3000);
+	TEST_EQ_INT("dip: the replacement takes its planned drain and fill",
+	    rec_step(DIP_REPLACE)->duration_ms, 75000 + 150000);
+	TEST_STR("dip: the replacement's kind", rec_step(DIP_REPLACE)->kind, "replace");
+	TEST_STR("dip: the replacement's station", rec_step(DIP_REPLACE)->station, "rinse-1");
+	TEST_STR("dip: a checkpoint step's phase", rec_step(DIP_MEASURE2)->phase, "checkpoint");
+	TEST_STR("dip: the first dip's solution", rec_step(DIP_AG1)->solution, "ag");
+	TEST_EQ_INT("dip: the first dip's bilayer", rec_step(DIP_AG1)->bilayer, 1);
+	for (i = 0; i < (int)p->count; i++) {
+		const struct fake_step *s = rec_step(p->steps[i].seq);
+		if (s->actual_start_ms == p->steps[i].start_ms && s->planned_start_ms ==
+		    p->steps[i].start_ms && s->planned_duration_ms == p->steps[i].duration_ms)
+			stamps++;
+	}
+	TEST_EQ_INT("dip: every step began on its deadline (the prompt shifts the schedule)",
+	    stamps, (int)p->count);
+	for (i = 0; i < (int)p->count; i++)
+		if (rec_step(i + 1)->actual_start_ms != p->steps[i].start_ms)
+			printf("info: step %d began at %lld ms, planned %lld\n", i + 1,
+			    (long long)rec_step(i + 1)->actual_start_ms,
+			    (long long)p->steps[i].start_ms);
+	TEST_EQ_INT("dip: each step begun once", rec_step(DIP_AG2)->begins, 1);
+	TEST_EQ_INT("dip: four bilayers", fr.bilayers, 4);
+	for (i = 1; i <= 4; i++) {
+		char name[64];
+		snprintf(name, sizeof(name), "dip: bilayer %d recorded once with its estimate", i);
+		TEST_CHECK(name, fr.bilayer_records[i] == 1 &&
+		    fabs(fr.bilayer_estimated_nm[i] - 5.0 * i) < 1e-9, "%d records, %g nm",
+		    fr.bilayer_records[i], fr.bilayer_estimated_nm[i]);
+	}
+	TEST_CHECK("dip: bilayers 1 and 3 not measured", isnan(fr.bilayer_measured_nm[1]) &&
+	    isnan(fr.bilayer_measured_nm[3]), "%g, %g", fr.bilayer_measured_nm[1],
+	    fr.bilayer_measured_nm[3]);
+	TEST_NEAR("dip: bilayer 2 measured", fr.bilayer_measured_nm[2], 9.5, 1e-9);
+	TEST_NEAR("dip: bilayer 4 measured", fr.bilayer_measured_nm[4], 19.25, 1e-9);
+	TEST_EQ_INT("dip: the measures are events", rec_events("info", "measured"), 2);
+	TEST_EQ_INT("dip: ag dips", rec_solution_dips("ag"), 4);
+	TEST_EQ_INT("dip: rinse-ag dips", rec_solution_dips("rinse-ag"), 4);
+	TEST_EQ_INT("dip: quick dips counted one by one", rec_solution_dips("rinse-tca"), 12);
+	TEST_NEAR("dip: ag drag-out", rec_solution_volume("ag"), 4 * 0.05, 1e-6);
+	TEST_NEAR("dip: the plan's volumes", rec_solution_volume("rinse-tca"),
+	    p->solutions[3].volume_ml, 1e-6);
+	finish(run);
+}
+
+/* Nested repeats, 100 quick dips, a stirrer: in the plan's order, none dropped. */
+static void
+test_repeats_and_quick_dips(void)
+{
+	const struct plan *p;
+	struct run *run = start("repeat", "dip", recipe_repeat, &p);
+	char kinds[512] = "", why[128];
+	int quick = 0, i, lowered = 0, raised = 0;
+
+	if (run == NULL)
+		return;
+	run_through(run);
+	TEST_STR("repeat: completed", fr.states, "completed");
+	TEST_CHECK("repeat: every step done", all_done(p, why, sizeof(why)), "%s", why);
+	check_as_compiled("repeat", p, 1, 0);
+	for (i = 1; i <= (int)p->count && rec_step(i)->bilayer <= 1; i++)
+		if (strlen(kinds) + 12 < sizeof(kinds))
+			strcat(strcat(kinds, kinds[0] ? " " : ""), rec_step(i)->kind);
+	TEST_STR("repeat: bilayer 1's steps as nested repeats give them", kinds,
+	    "wait dip dip dip wait dip dip dip rinse dip rinse rinse");
+	TEST_EQ_INT("repeat: tca dips", rec_solution_dips("tca"), 2 * 2 * 3);
+	TEST_EQ_INT("repeat: tca immersions told to the rig", count_calls(0,
+	    "move transfer 200 200"), 2 * 2 * 3);
+	for (i = 0; i < (int)p->count; i++)
+		if (p->steps[i].quick_dips == 100)
+			quick = p->steps[i].seq;
+	TEST_CHECK("repeat: a rinse bath of 100 quick dips", quick > 0, "none in the plan");
+	if (quick > 0) {
+		/* no depth given: the station's max_depth, 60 mm below its surface at 60 mm */
+		lowered = count_calls(quick, "move lift 120 50");
+		raised = count_exact(quick, "move lift 60 50");
+		TEST_EQ_INT("quick dips: 100 immersions", lowered, 100);
+		TEST_EQ_INT("quick dips: 100 withdrawals and the first lowering", raised, 101);
+		TEST_EQ_INT("quick dips: then up to the safe height",
+		    count_calls(quick, "move lift 20 50"), 1);
+		TEST_EQ_INT("quick dips: dwell 100 x 1 s", rec_step(quick)->dwell_ms, 100000);
+		TEST_EQ_INT("quick dips: every move timed", rec_step(quick)->motion_ms,
+		    (1 + 1 + 200 + 1) * 100);
+		TEST_CHECK("quick dips: the last call raises the substrate",
+		    strstr(calls_of(quick), "move lift 120 50; move lift 60 50; "
+		    "move lift 20 50") != NULL &&
+		    strcmp(calls_of(quick) + strlen(calls_of(quick)) - strlen("move lift 20 50"),
+		    "move lift 20 50") == 0, "%s", calls_of(quick));
+	}
+	TEST_EQ_INT("quick dips: 200 counted on the bath", rec_solution_dips("rinse-ag"), 200);
+	i = find_step(p, 1, STEP_DIP, 1);
+	while (i > 0 && strcmp(rec_step(i)->solution, "ag") != 0)
+		i = find_step(p, i + 1, STEP_DIP, 1);
+	TEST_STR("repeat: the agitated dip", calls_of(i), "move transfer 100 200; "
+	    "move lift 60 50; move lift 120 50; pump stir-ag 120; pump stir-ag 0; "
+	    "move lift 60 50; move lift 20 50");
+	finish(run);
+}
+
+/*
+ * The boundary: a rinse of 100 quick dips (the most) with its stirrer
+ * running in each, 402 calls in one step, in a beaker with a stirrer.
+ */
+static void
+test_quick_dips_with_stirrer(void)
+{
+	static const char text[] =
+	    "name: t-stir\n"
+	    "version: \"1\"\n"
+	    "process: dip\n"
+	    "substrate: {name: glass}\n"
+	    "target: {bilayers: 1}\n"
+	    "growth: {model: linear, per_bilayer: 5 nm}\n"
+	    "resume: allowed\n"
+	    "drip: 1s\n"
+	    "solutions:\n"
+	    "  ag: {station: ag, volume: 200 mL}\n"
+	    "  tca: {station: tca, volume: 200 mL}\n"
+	    "  rinse-cnt: {station: cnt, rinse: true, volume: 250 mL}\n"
+	    "cycle:\n"
+	    "  - dip: {solution: ag, dwell: 2s}\n"
+	    "  - rinse: {solution: rinse-cnt, quick_dips: 100, dwell: 1s, speed_out: 25 mm/s,\n"
+	    "            agitation: 300 rpm}\n"
+	    "  - dip: {solution: tca, dwell: 2s}\n"
+	    "  - rinse: {solution: rinse-cnt, dwell: 1s}\n";
+	const struct plan *p;
+	struct run *run = start("stirred quick dips", "dip", text, &p);
+	char why[128];
+	const char *calls;
+	int seq = 2;
+
+	if (run == NULL)
+		return;
+	run_through(run);
+	TEST_STR("stirred quick dips: completed", fr.states, "completed");
+	TEST_CHECK("stirred quick dips: every step done", all_done(p, why, sizeof(why)), "%s",
+	    why);
+	TEST_EQ_INT("stirred quick dips: the plan's", p->steps[seq - 1].quick_dips, 100);
+	TEST_EQ_INT("stirred quick dips: 100 immersions", count_exact(seq, "move lift 120 50"),
+	    100);
+	TEST_EQ_INT("stirred quick dips: 100 stirrer starts", count_exact(seq,
+	    "pump stir-cnt 300"), 100);
+	TEST_EQ_INT("stirred quick dips: 100 stirrer stops", count_exact(seq, "pump stir-cnt 0"),
+	    100);
+	TEST_EQ_INT("stirred quick dips: 100 withdrawals", count_exact(seq, "move lift 60 25"),
+	    100);
+	TEST_EQ_INT("stirred quick dips: every call", count_calls(seq, ""), 1 + 1 + 4 * 100 + 1);
+	calls = calls_of(seq);
+	TEST_STR("stirred quick dips: the last dip whole, then up", calls + strlen(calls) -
+	    strlen("move lift 120 50; pump stir-cnt 300; pump stir-cnt 0; move lift 60 25; "
+	    "move lift 20 50"), "move lift 120 50; pump stir-cnt 300; pump stir-cnt 0; "
+	    "move lift 60 25; move lift 20 50");
+	TEST_EQ_INT("stirred quick dips: the dwell is 100 x 1 s", rec_step(seq)->dwell_ms,
+	    100000);
+	TEST_EQ_INT("stirred quick dips: the stirrer stays off in the plain rinse",
+	    count_calls(4, "pump "), 0);
+	TEST_EQ_INT("stirred quick dips: 101 dips of the rinse counted",
+	    rec_solution_dips("rinse-cnt"), 101);
+	check_as_compiled("stirred quick dips", p, 1, 0);
+	finish(run);
+}
+
+static void
+test_spray(void)
+{
+	const struct plan *p;
+	struct run *run = start("spray", "spray", recipe_spray, &p);
+	char why[128];
+
+	if (run == NULL)
+		return;
+	run_through(run);
+	TEST_STR("spray: completed", fr.states, "completed");
+	TEST_CHECK("spray: every step done", all_done(p, why, sizeof(why)), "%s", why);
+	check_as_compiled("spray", p, 1, 0);
+	TEST_STR("spray: first spray, its flow", calls_of(1), "move transfer 250 100; "
+	    "pump pump-ag 20; output valve-ag on; output valve-ag off; pump pump-ag 0");
+	TEST_EQ_INT("spray: first-cycle time", rec_step(1)->dwell_ms, 8000);
+	TEST_EQ_INT("spray: later time", rec_step(6)->dwell_ms, 5000);
+	TEST_CONTAINS("spray: without a flow, the pump's maximum", calls_of(2),
+	    "pump pump-rinse 100; output valve-rinse on; output valve-rinse off; "
+	    "pump pump-rinse 0");
+	TEST_STR("spray: dry by the valve alone", calls_of(3), "output n2 on; output n2 off");
+	TEST_CONTAINS("spray: two solutions sprayed together", calls_of(4),
+	    "pump pump-ag 10; output valve-ag on; pump pump-tca 10; output valve-tca on; "
+	    "output valve-ag off; pump pump-ag 0; output valve-tca off; pump pump-tca 0");
+	TEST_EQ_INT("spray: together, one dwell", rec_step(4)->dwell_ms, 2000);
+	TEST_EQ_INT("spray: every pump started is stopped", count_calls(0, "pump ") -
+	    2 * (count_calls(0, "pump pump-ag 0") + count_calls(0, "pump pump-tca 0") +
+	    count_calls(0, "pump pump-rinse 0")), 0);
+	TEST_STR("spray: the park", calls_of((int)p->count), "move transfer 0 100");
+	TEST_EQ_INT("spray: ag sprays", rec_solution_dips("ag"), 4);
+	/* plan steps hold volumes as floats */
+	TEST_NEAR("spray: the plan's volumes", rec_solution_volume("rinse"),
+	    p->solutions[2].volume_ml, 1e-4);
+	finish(run);
+}
+
+static void
+test_roll(void)
+{
+	const struct plan *p;
+	struct run *run = start("roll", "roll", recipe_roll, &p);
+	char why[128];
+
+	if (run == NULL)
+		return;
+	run_through(run);
+	TEST_STR("roll: completed", fr.states, "completed");
+	TEST_CHECK("roll: every step done", all_done(p, why, sizeof(why)), "%s", why);
+	check_as_compiled("roll", p, 1, 0);
+	TEST_STR("roll: the prompt tells the rig nothing", calls_of(1), "");
+	TEST_STR("roll: the line starts with the first bath", calls_of(2), "line web 8.333");
+	TEST_EQ_INT("roll: residence is path over speed", rec_step(2)->dwell_ms, 60000);
+	TEST_STR("roll: a rinse while the line runs", calls_of(3), "");
+	TEST_STR("roll: the air knife", calls_of(4), "output knife-air on; output knife-air off");
+	TEST_STR("roll: a dryer without a valve", calls_of(7), "");
+	TEST_STR("roll: run-out, then the line stops", calls_of(8), "line web 0");
+	TEST_STR("roll: the rewind", calls_of(9), "line web 8.333 reverse; line web 0");
+	TEST_STR("roll: the line starts again", calls_of(10), "line web 8.333");
+	TEST_STR("roll: the last run-out", calls_of(16), "line web 0");
+	TEST_EQ_INT("roll: both bilayers", fr.bilayers, 2);
+	TEST_EQ_INT("roll: passes counted on the bath", rec_solution_dips("ag"), 2);
+	finish(run);
+}
+
+/*
+ * One event of the loop as an operator would see it: completes what is
+ * pending, continues a prompt, or fires the next timer. 0 when nothing is
+ * left to do (the run waits for the test, or is over).
+ */
+static int
+step_once(struct run *run)
+{
+	char err[256];
+
+	if (fa.safe_pending && !fa.hold_safe)
+		complete_safe();
+	else if (fa.pending && fa.pending != fa.stall_call)
+		complete_op();
+	else if (state_of(run) == RUN_PROMPT)
+		return run_continue(run, err, sizeof(err)) == 0;
+	else
+		return fire_next();
+	return 1;
+}
+
+/* Drives until step seq has begun and its first call has gone out; 0 if never. */
+static int
+drive_into(struct run *run, int seq)
+{
+	while (count_calls(seq, "") == 0)
+		if (!step_once(run))
+			return 0;
+	return 1;
+}
+
+/* Drives until the call numbered n (from 1) is pending; 0 if it never comes. */
+static int
+drive_to_call(struct run *run, int n)
+{
+	while (fa.count < n)
+		if (!step_once(run))
+			return 0;
+	return 1;
+}
+
+static void
+test_pause_at_boundary(void)
+{
+	const struct plan *p;
+	struct run *run = start("pause", "dip", recipe_dip, &p);
+	char err[256], why[128];
+	int calls;
+
+	if (run == NULL)
+		return;
+	drive_into(run, DIP_AG1);
+	TEST_EQ_INT("pause: requested during a step", run_pause(run, 0, err, sizeof(err)), 0);
+	TEST_EQ_INT("pause: no resume before the pause has begun",
+	    run_resume(run, err, sizeof(err)), -1);
+	TEST_CONTAINS("pause: resume before the boundary says why", err, "has not begun");
+	drive(1000000);
+	TEST_EQ_INT("pause: paused at the boundary", state_of(run), RUN_PAUSED);
+	TEST_STR("pause: the step ran to its end", rec_step(DIP_AG1)->outcome, "done");
+	TEST_STR("pause: the whole dip was told", calls_of(DIP_AG1), AG_DIP_CALLS);
+	TEST_EQ_INT("pause: the next step not begun", rec_step(DIP_RINSE1)->begun, 0);
+	TEST_STR("pause: the batch's state", fr.state, "paused");
+	TEST_EQ_INT("pause: no safe state for a pause at the boundary", fa.safe_states, 0);
+	TEST_EQ_INT("pause: paused twice is refused", run_pause(run, 0, err, sizeof(err)), -1);
+	TEST_CONTAINS("pause: and says so", err, "already paused");
+	calls = fa.count;
+	fake_now_ns += 3600LL * 1000000000;	/* an hour's pause */
+	drive(1000);
+	TEST_EQ_INT("pause: nothing moves while paused", fa.count, calls);
+	fa.safety = 1;
+	TEST_EQ_INT("pause: no resume while an e-stop is pressed",
+	    run_resume(run, err, sizeof(err)), -1);
+	TEST_CONTAINS("pause: it names the e-stop", err, "estop");
+	fa.safety = 0;
+	TEST_EQ_INT("pause: resumed", run_resume(run, err, sizeof(err)), 0);
+	run_through(run);
+	TEST_STR("pause: the states in order", fr.states, "paused running completed");
+	TEST_CHECK("pause: every step done", all_done(p, why, sizeof(why)), "%s", why);
+	check_as_compiled("pause", p, 1, 0);
+	TEST_EQ_INT("pause: the rinse after the pause began when resumed",
+	    rec_step(DIP_RINSE1)->actual_start_ms, p->steps[DIP_RINSE1 - 1].start_ms);
+	TEST_EQ_INT("pause: resume and pause are events", rec_events("pause", NULL) == 1 &&
+	    rec_events("resume", NULL) == 1, 1);
+	finish(run);
+}
+
+/*
+ * A pause asked while the run waits for the next step's deadline, before
+ * that step is on record: it pauses at once, before the step. Then an
+ * abort while paused ends the batch aborted, parked.
+ */
+static void
+test_pause_while_waiting_then_abort(void)
+{
+	const struct plan *p;
+	struct run *run = start("pause waiting", "dip", recipe_dip, &p);
+	char err[256];
+	int calls, guard;
+
+	if (run == NULL)
+		return;
+	drive_into(run, DIP_AG1);
+	/* the fake rig is quicker than the plan: the run waits for the rinse's deadline */
+	for (guard = 0; guard < 100000 && !(state_of(run) == RUN_WAITING &&
+	    !rec_step(DIP_RINSE1)->begun); guard++)
+		if (!step_once(run))
+			break;
+	TEST_EQ_INT("pause waiting: waiting for the next deadline", state_of(run), RUN_WAITING);
+	TEST_STR("pause waiting: the step before done", rec_step(DIP_AG1)->outcome, "done");
+	calls = fa.count;
+	TEST_EQ_INT("pause waiting: accepted", run_pause(run, 0, err, sizeof(err)), 0);
+	TEST_EQ_INT("pause waiting: paused at once", state_of(run), RUN_PAUSED);
+	TEST_EQ_INT("pause waiting: the next step not begun", rec_step(DIP_RINSE1)->begun, 0);
+	TEST_STR("pause waiting: on record", fr.state, "paused");
+	drive(1000);
+	TEST_EQ_INT("pause waiting: nothing told", fa.count, calls);
+	TEST_EQ_INT("abort paused: accepted", run_abort(run, "alice", err, sizeof(err)), 0);
+	TEST_STR("abort paused: the batch", fr.state, "aborted");
+	TEST_STR("abort paused: the rig parked", fa.calls[fa.count - 1].text, "safe park");
+	TEST_EQ_INT("abort paused: no step left open", rec_step(DIP_RINSE1)->begun, 0);
+	drive(100);
+	TEST_EQ_INT("abort paused: idle", state_of(run), RUN_IDLE);
+	finish(run);
+}
+
+static void
+test_pause_now(void)
+{
+	const struct plan *p;
+	struct run *run = start("pause-now", "dip", recipe_dip, &p);
+	char err[256], why[128];
+	int at;
+
+	if (run == NULL)
+		return;
+	drive_into(run, DIP_TCA1);
+	drive_to_call(run, fa.count + 2);	/* lowered into the bath */
+	at = fa.count;
+	fa.hold_safe = 1;
+	TEST_EQ_INT("pause --now: accepted", run_pause(run, 1, err, sizeof(err)), 0);
+	TEST_EQ_INT("pause --now: the safe state with park at once", fa.count == at + 1 &&
+	    strcmp(fa.calls[at].text, "safe park") == 0, 1);
+	TEST_STR("pause --now: the step is aborted, to run again", rec_step(DIP_TCA1)->outcome,
+	    "aborted");
+	TEST_EQ_INT("pause --now: twice is refused", run_pause(run, 1, err, sizeof(err)), -1);
+	TEST_CONTAINS("pause --now: it is pausing already", err, "pausing already");
+	TEST_EQ_INT("pause --now: no resume until parked", run_resume(run, err, sizeof(err)), -1);
+	fa.hold_safe = 0;
+	drive(10);
+	TEST_EQ_INT("pause --now: paused once parked", state_of(run), RUN_PAUSED);
+	TEST_EQ_INT("pause --now: the park is an event", rec_events("info", "parked"), 1);
+	TEST_EQ_INT("pause --now: resumed", run_resume(run, err, sizeof(err)), 0);
+	run_through(run);
+	TEST_EQ_INT("pause --now: the interrupted step ran again", rec_step(DIP_TCA1)->begins, 2);
+	TEST_STR("pause --now: and was done", rec_step(DIP_TCA1)->outcome, "done");
+	TEST_CONTAINS("pause --now: in full the second time", calls_of(DIP_TCA1),
+	    "safe park; " TCA_DIP_CALLS);
+	TEST_CHECK("pause --now: every step done", all_done(p, why, sizeof(why)), "%s", why);
+	check_as_compiled("pause --now: before", p, 1, DIP_TCA1 - 1);
+	check_as_compiled("pause --now: after", p, DIP_TCA1 + 1, 0);
+	TEST_STR("pause --now: completed", fr.states, "paused running completed");
+	TEST_EQ_INT("pause --now: tca dips counted once per bilayer", rec_solution_dips("tca"), 4);
+	finish(run);
+}
+
+static void
+test_abort(void)
+{
+	const struct plan *p;
+	struct run *run = start("abort", "dip", recipe_dip, &p);
+	char err[256];
+	int at;
+
+	if (run == NULL)
+		return;
+	drive_into(run, DIP_AG2);
+	drive_to_call(run, fa.count + 3);	/* the stirrer runs */
+	at = fa.count;
+	TEST_EQ_INT("abort: accepted", run_abort(run, "alice", err, sizeof(err)), 0);
+	TEST_EQ_INT("abort: the safe state with park next", fa.count == at + 1 &&
+	    strcmp(fa.calls[at].text, "safe park") == 0, 1);
+	TEST_STR("abort: the step is aborted, not failed", rec_step(DIP_AG2)->outcome, "aborted");
+	TEST_STR("abort: the batch", fr.state, "aborted");
+	TEST_CONTAINS("abort: its cause names who", fr.cause, "alice");
+	TEST_EQ_INT("abort: an abort event", rec_events("abort", "alice"), 1);
+	TEST_EQ_INT("abort: the solutions so far", rec_solution_dips("ag"), 1);
+	drive(1000000);
+	TEST_EQ_INT("abort: idle once parked", state_of(run), RUN_IDLE);
+	TEST_EQ_INT("abort: nothing told after the safe state", fa.count, at + 1);
+	TEST_EQ_INT("abort: no step after", rec_step(DIP_AG2 + 1)->begun, 0);
+	TEST_EQ_INT("abort: nothing to abort now", run_abort(run, "bob", err, sizeof(err)), -1);
+	TEST_CONTAINS("abort: says so", err, "no batch");
+	finish(run);
+}
+
+static void
+test_park(void)
+{
+	const struct plan *p;
+	struct run *run = start("park", "dip", recipe_dip, &p);
+	char err[256];
+
+	if (run == NULL)
+		return;
+	drive_into(run, DIP_AG1);
+	TEST_EQ_INT("park: refused while a batch runs", run_park(run, "alice", err, sizeof(err)),
+	    -1);
+	TEST_CONTAINS("park: it says what to do", err, "pause --now");
+	run_pause(run, 0, err, sizeof(err));
+	drive(1000000);
+	fa.lift = ACT_LIFT_UNKNOWN;
+	TEST_EQ_INT("park: while paused", run_park(run, "alice", err, sizeof(err)), 0);
+	TEST_STR("park: the safe state with park", fa.calls[fa.count - 1].text, "safe park");
+	TEST_EQ_INT("park: refused while one is under way", run_park(run, "alice", err,
+	    sizeof(err)), -1);
+	drive(10);
+	TEST_EQ_INT("park: paused again after", state_of(run), RUN_PAUSED);
+	TEST_EQ_INT("park: the operator's request and the park are events",
+	    rec_events("operator", "park requested by alice") == 1 &&
+	    rec_events("info", "parked") == 1, 1);
+	TEST_EQ_INT("park: the batch runs on after it", run_resume(run, err, sizeof(err)), 0);
+	run_through(run);
+	TEST_STR("park: completed", fr.state, "completed");
+	/* outside a batch, and a park that fails */
+	fa.safe_parks = 0;
+	TEST_EQ_INT("park: idle", run_park(run, "bob", err, sizeof(err)), 0);
+	drive(10);
+	TEST_EQ_INT("park: a failed park is a fault event", rec_events("fault",
+	    "not parked"), 1);
+	run_status(run, &last_status);
+	TEST_CONTAINS("park: and status says so", last_status.substrate, "the last park failed");
+	fa.safety = 1;
+	TEST_EQ_INT("park: refused during an e-stop", run_park(run, "bob", err, sizeof(err)), -1);
+	fa.safety = 0;
+	finish(run);
+}
+
+static void
+test_estop(void)
+{
+	const struct plan *p;
+	struct run *run = start("estop", "dip", recipe_dip, &p);
+	char err[256];
+	int at, estop, i;
+
+	if (run == NULL)
+		return;
+	estop = rig_device_index(fa.rig, "estop");
+	drive_into(run, DIP_RINSE1);
+	at = fa.count;
+	fa.safety = 1;
+	run_safety_input(run, estop, 1);
+	TEST_EQ_INT("estop: act made the rig safe itself: no second safe state", fa.count, at);
+	TEST_STR("estop: the step failed", rec_step(DIP_RINSE1)->outcome, "failed");
+	TEST_STR("estop: the batch failed", fr.state, "failed");
+	TEST_CONTAINS("estop: its cause names the e-stop", fr.cause, "estop");
+	TEST_EQ_INT("estop: one e-stop event", rec_events("estop", NULL), 1);
+	for (i = 0; i < fr.event_count && strcmp(fr.events[i].kind, "estop") != 0; i++)
+		;
+	TEST_STR("estop: it names the device", i < fr.event_count ? fr.events[i].device : "",
+	    "estop");
+	drive(1000000);
+	TEST_EQ_INT("estop: nothing told after", fa.count, at);
+	{
+		struct run_options o;
+		struct recipe *r;
+		struct plan *p2;
+		int64_t batch = 0;
+
+		memset(&o, 0, sizeof(o));
+		if (make_plan("estop", recipe_dip, fa.rig, &r, &p2) == 0) {
+			TEST_EQ_INT("estop: no start while pressed", run_start(run, r, p2, 1, &o,
+			    &batch, err, sizeof(err)), -1);
+			TEST_CONTAINS("estop: it says why", err, "estop");
+			plan_free(p2);
+			recipe_free(r);
+		}
+	}
+	/* pressed again with no batch: still nothing may move or run */
+	at = fa.count;
+	run_safety_input(run, estop, 1);
+	TEST_EQ_INT("estop: outside a batch, outputs off (no park)", fa.count == at + 1 &&
+	    strcmp(fa.calls[at].text, "safe") == 0, 1);
+	drive(10);
+	TEST_EQ_INT("estop: still idle", state_of(run), RUN_IDLE);
+	finish(run);
+}
+
+/* A reading at the target ends the cycles early; the post steps still run. */
+static void
+test_stop_at_target(void)
+{
+	static const char text[] =
+	    "name: t-target\n"
+	    "version: \"1\"\n"
+	    "process: dip\n"
+	    "substrate: {name: glass}\n"
+	    "target: {thickness: 20 nm, max_bilayers: 6}\n"
+	    "growth: {model: linear, per_bilayer: 4 nm}\n"
+	    "resume: allowed\n"
+	    "drip: 1s\n"
+	    "solutions:\n"
+	    "  ag: {station: ag, volume: 200 mL}\n"
+	    "  tca: {station: tca, volume: 200 mL}\n"
+	    "cycle:\n"
+	    "  - dip: {solution: ag, dwell: 2s}\n"
+	    "  - dip: {solution: tca, dwell: 2s}\n"
+	    "every:\n"
+	    "  - bilayers: 1\n"
+	    "    do:\n"
+	    "      - measure: {sensor: gauge, method: gauge, stop_at_target: true}\n"
+	    "post:\n"
+	    "  - wait: 2s\n";
+	const struct plan *p;
+	struct run *run = start("target", "dip", text, &p);
+	int last;
+
+	if (run == NULL)
+		return;
+	fa.reads[0] = 8;
+	fa.reads[1] = 15;
+	fa.reads[2] = 21;
+	fa.read_count = 3;
+	run_through(run);
+	TEST_STR("target: completed", fr.states, "completed");
+	TEST_EQ_INT("target: three measures", count_calls(0, "read gauge"), 3);
+	TEST_EQ_INT("target: three bilayers", fr.bilayers, 3);
+	TEST_NEAR("target: the last measured", fr.bilayer_measured_nm[3], 21, 1e-9);
+	TEST_EQ_INT("target: bilayer 4 never begun", rec_step(find_step(p, 1, STEP_DIP, 4))->begun,
+	    0);
+	last = p->steps[p->count - 1].seq;
+	TEST_STR("target: the post steps ran", rec_step(last)->outcome, "done");
+	TEST_STR("target: the park", calls_of(last), "move transfer 0 200");
+	TEST_EQ_INT("target: the early end is an event", rec_events("info", "reached the target"),
+	    1);
+	finish(run);
+}
+
+
+static int stopped_calls, stopped_ok;
+
+static void
+on_stopped(void *arg, int ok, const char *error)
+{
+	(void)arg;
+	(void)error;
+	stopped_calls++;
+	stopped_ok = ok;
+}
+
+/*
+ * lbld stops during a dip: the rig is made safe and parked, the step is
+ * aborted, the batch interrupted. A new lbld resumes it: the step runs
+ * again from its start, the rest as planned, and the solutions' use read
+ * back is counted on, not restarted.
+ */
+static void
+test_shutdown_and_resume(void)
+{
+	const struct plan *p;
+	struct run *run = start("shutdown", "dip", recipe_dip, &p);
+	struct recipe *r;
+	struct plan *p2;
+	char err[256], why[128];
+	int at;
+
+	if (run == NULL)
+		return;
+	drive_into(run, DIP_TCA1);
+	drive_to_call(run, fa.count + 3);	/* in the bath */
+	at = fa.count;
+	stopped_calls = 0;
+	fa.hold_safe = 1;
+	run_shutdown(run, "SIGTERM", on_stopped, NULL);
+	TEST_EQ_INT("shutdown: the safe state with park first", fa.count == at + 1 &&
+	    strcmp(fa.calls[at].text, "safe park") == 0, 1);
+	TEST_STR("shutdown: the step aborted", rec_step(DIP_TCA1)->outcome, "aborted");
+	TEST_STR("shutdown: the batch interrupted", fr.state, "interrupted");
+	TEST_CONTAINS("shutdown: with its cause", fr.cause, "SIGTERM");
+	TEST_EQ_INT("shutdown: not told stopped before the rig is safe", stopped_calls, 0);
+	TEST_EQ_INT("shutdown: a batch is refused meanwhile", run_pause(run, 1, err, sizeof(err)),
+	    -1);
+	fa.hold_safe = 0;
+	drive(100);
+	TEST_EQ_INT("shutdown: told stopped once parked", stopped_calls == 1 && stopped_ok == 1,
+	    1);
+	TEST_EQ_INT("shutdown: the devices' timeouts stay armed over the exit", fa.keep_alive, 1);
+	TEST_EQ_INT("shutdown: ag used so far", rec_solution_dips("ag"), 1);
+	finish(run);
+
+	/* lbld again, same record */
+	fa.count = 0;
+	fa.lift = ACT_LIFT_WITHDRAWN;
+	fr.last_begun = 0;
+	if ((run = new_run_keep(rig_named("dip"))) == NULL ||
+	    make_plan("resume", recipe_dip, rig_named("dip"), &r, &p2) == -1 ||
+	    make_plan("resume", recipe_dip, rig_named("dip"), &check_recipe, &check_plan) == -1) {
+		TEST_CHECK("resume: set-up", 0, "failed");
+		return;
+	}
+	p = check_plan;
+	run_note_interrupted(run, 42, "SIGTERM", DIP_TCA1 - 1);
+	TEST_EQ_INT("resume: status names the interrupted batch", run_has_interrupted(run), 1);
+	run_status(run, &last_status);
+	TEST_CONTAINS("resume: and says how to go on", last_status.next, "resume-batch 42");
+	TEST_EQ_INT("resume: accepted", run_resume_batch(run, 42, r, p2, DIP_TCA1 - 1, err,
+	    sizeof(err)), 0);
+	TEST_EQ_INT("resume: the resume is an event", rec_events("resume", NULL), 1);
+	run_through(run);
+	TEST_STR("resume: completed", fr.state, "completed");
+	TEST_EQ_INT("resume: the interrupted step begun again", rec_step(DIP_TCA1)->begins, 2);
+	TEST_STR("resume: it is done", rec_step(DIP_TCA1)->outcome, "done");
+	TEST_EQ_INT("resume: the steps before not again", rec_step(DIP_AG1)->begins, 1);
+	TEST_STR("resume: the interrupted dip whole", calls_of(DIP_TCA1), TCA_DIP_CALLS);
+	TEST_CHECK("resume: every step done", all_done(p, why, sizeof(why)), "%s", why);
+	check_as_compiled("resume", p, DIP_TCA1, 0);
+	TEST_EQ_INT("resume: ag dips counted on from the record", rec_solution_dips("ag"), 4);
+	TEST_EQ_INT("resume: tca dips", rec_solution_dips("tca"), 4);
+	TEST_EQ_INT("resume: the next step began at once, the rest on their spacing",
+	    rec_step(DIP_QUICK1)->actual_start_ms - rec_step(DIP_TCA1)->actual_start_ms,
+	    p->steps[DIP_QUICK1 - 1].start_ms - p->steps[DIP_TCA1 - 1].start_ms);
+	finish(run);
+}
+
+/* A recipe that forbids resuming is refused, and nothing is written. */
+static void
+test_resume_forbidden(void)
+{
+	struct recipe *r;
+	struct plan *p;
+	struct run *run = new_run(rig_named("roll"));
+	char err[256] = "";
+
+	if (run == NULL || make_plan("forbidden", recipe_roll, rig_named("roll"), &r, &p) == -1)
+		return;
+	TEST_EQ_INT("resume forbidden: refused", run_resume_batch(run, 42, r, p, 3, err,
+	    sizeof(err)), -1);
+	TEST_CONTAINS("resume forbidden: says why", err, "forbidden");
+	TEST_EQ_INT("resume forbidden: nothing written", fr.writes, 0);
+	TEST_EQ_INT("resume forbidden: nothing told", fa.count, 0);
+	plan_free(p);
+	recipe_free(r);
+	finish(run);
+}
+
+/* A start that is refused writes and tells nothing. */
+static void
+test_start_refused(void)
+{
+	const struct rig *rig = rig_named("dip");
+	struct run_options o;
+	struct recipe *r;
+	struct plan *p;
+	struct run *run = new_run(rig);
+	int64_t batch = 0;
+	char err[256] = "";
+
+	if (run == NULL || make_plan("refused", recipe_dip, rig, &r, &p) == -1)
+		return;
+	memset(&o, 0, sizeof(o));
+	fa.lift = ACT_LIFT_LOWERED;
+	TEST_EQ_INT("start: refused with the substrate lowered", run_start(run, r, p, 1, &o,
+	    &batch, err, sizeof(err)), -1);
+	TEST_CONTAINS("start: it says where the substrate is", err, "safe height");
+	fa.lift = ACT_LIFT_WITHDRAWN;
+	fa.safety = 1;
+	TEST_EQ_INT("start: refused during an e-stop", run_start(run, r, p, 1, &o, &batch, err,
+	    sizeof(err)), -1);
+	fa.safety = 0;
+	fake_db_fail_create = 1;
+	TEST_EQ_INT("start: refused when the batch cannot be recorded", run_start(run, r, p, 1,
+	    &o, &batch, err, sizeof(err)), -1);
+	TEST_CONTAINS("start: it says so", err, "database");
+	TEST_EQ_INT("start: nothing written", fr.writes, 0);
+	TEST_EQ_INT("start: nothing told", fa.count, 0);
+	TEST_EQ_INT("start: idle", state_of(run), RUN_IDLE);
+	fake_db_fail_create = 0;
+	TEST_EQ_INT("start: then accepted", run_start(run, r, p, 1, &o, &batch, err, sizeof(err)),
+	    0);
+	if (make_plan("refused", recipe_dip, rig, &r, &p) == 0) {
+		TEST_EQ_INT("start: a second batch is refused", run_start(run, r, p, 1, &o, &batch,
+		    err, sizeof(err)), -1);
+		TEST_CONTAINS("start: one at a time", err, "one run at a time");
+		plan_free(p);
+		recipe_free(r);
+	}
+	finish(run);
+}
+
+/* A device that never finishes its move: the step's overrun limit fails the batch. */
+static void
+test_overrun(void)
+{
+	const struct plan *p;
+	struct run *run = start("overrun", "dip", recipe_dip, &p);
+	int64_t begun;
+
+	if (run == NULL)
+		return;
+	drive_into(run, DIP_RINSE1);
+	fa.stall_call = fa.count + 2;
+	begun = fake_now_ns;
+	fa.hold_safe = 1;
+	drive(1000000);
+	TEST_STR("overrun: the batch failed", fr.state, "failed");
+	TEST_CONTAINS("overrun: its cause", fr.cause, "overran");
+	TEST_STR("overrun: the step failed", rec_step(DIP_RINSE1)->outcome, "failed");
+	TEST_STR("overrun: safe state with park", fa.calls[fa.count - 1].text, "safe park");
+	TEST_CHECK("overrun: after its planned time and tolerance, not before",
+	    fake_now_ns - begun >= p->steps[DIP_RINSE1 - 1].duration_ms * 1000000 * 5 / 4 &&
+	    fake_now_ns - begun <= p->steps[DIP_RINSE1 - 1].duration_ms * 1000000 * 5 / 4 +
+	    3100LL * 1000000, "%lld ms for a step of %lld ms",
+	    (long long)(fake_now_ns - begun) / 1000000,
+	    (long long)p->steps[DIP_RINSE1 - 1].duration_ms);
+	finish(run);
+}
+
+/* A reading that is not a number is a device fault, never a measurement. */
+static void
+bad_reading(double value, const char *label)
+{
+	const struct plan *p;
+	struct run *run = start(label, "dip", recipe_dip, &p);
+	char name[96];
+
+	if (run == NULL)
+		return;
+	fa.reads[0] = value;
+	fa.read_count = 1;
+	fa.hold_safe = 1;
+	run_through(run);
+	snprintf(name, sizeof(name), "%s: the batch failed at the measure", label);
+	TEST_CHECK(name, strcmp(fr.state, "failed") == 0 &&
+	    strcmp(rec_step(DIP_MEASURE2)->outcome, "failed") == 0 &&
+	    strcmp(fa.calls[fa.count - 1].text, "safe park") == 0, "batch '%s', step '%s'",
+	    fr.state, rec_step(DIP_MEASURE2)->outcome);
+	snprintf(name, sizeof(name), "%s: the cause names the sensor", label);
+	TEST_CONTAINS(name, fr.cause, "gauge");
+	snprintf(name, sizeof(name), "%s: bilayer 2 not recorded", label);
+	TEST_EQ_INT(name, fr.bilayer_records[2], 0);
+	snprintf(name, sizeof(name), "%s: no measure event", label);
+	TEST_EQ_INT(name, rec_events("info", "measured"), 0);
+	finish(run);
+}
+
+/* A bath without pumps is replaced by the operator; a set step; a wait in the cycle. */
+static void
+test_operator_replacement_and_set(void)
+{
+	static const char text[] =
+	    "name: t-op\n"
+	    "version: \"1\"\n"
+	    "process: dip\n"
+	    "substrate: {name: glass}\n"
+	    "target: {bilayers: 2}\n"
+	    "growth: {model: linear, per_bilayer: 5 nm}\n"
+	    "resume: allowed\n"
+	    "drip: 1s\n"
+	    "solutions:\n"
+	    "  ag: {station: ag, volume: 200 mL}\n"
+	    "  tca: {station: tca, volume: 200 mL}\n"
+	    "  rinse-tca: {station: rinse-2, rinse: true, volume: 250 mL,\n"
+	    "              change_after: {cycles: 1}}\n"
+	    "cycle:\n"
+	    "  - set: {output: fill-1, value: 50 mL/min}\n"
+	    "  - dip: {solution: ag, dwell: 2s}\n"
+	    "  - rinse: {solution: rinse-tca, dwell: 2s}\n"
+	    "  - dip: {solution: tca, dwell: 2s}\n"
+	    "  - rinse: {solution: rinse-tca, dwell: 2s}\n"
+	    "  - set: {output: fill-1, value: off}\n"
+	    "  - set: {output: n2, value: on}\n"
+	    "  - wait: 4s\n"
+	    "  - set: {output: n2, value: off}\n";
+	const struct plan *p;
+	struct run *run = start("operator replace", "dip", text, &p);
+	char err[256], why[128];
+	int replace, waited;
+
+	if (run == NULL)
+		return;
+	replace = find_step(p, 1, STEP_REPLACE, -1);
+	TEST_CHECK("operator replace: in the plan", replace > 0 &&
+	    p->steps[replace - 1].operator_wait, "no operator replacement");
+	drive(1000000);
+	TEST_EQ_INT("operator replace: waits for the operator", state_of(run), RUN_PROMPT);
+	TEST_CONTAINS("operator replace: status says what to do", last_status.message,
+	    "replace bath rinse-2");
+	TEST_EQ_INT("operator replace: at the replacement step", fr.last_begun, replace);
+	TEST_STR("operator replace: nothing told for it", calls_of(replace), "");
+	fake_now_ns += 600LL * 1000000000;	/* ten minutes to replace it */
+	waited = drive(1000);
+	TEST_EQ_INT("operator replace: nothing happens while waiting", waited == 0 &&
+	    state_of(run) == RUN_PROMPT, 1);
+	TEST_EQ_INT("operator replace: continued", run_continue(run, err, sizeof(err)), 0);
+	TEST_EQ_INT("operator replace: the continue is an event", rec_events("continue", NULL),
+	    1);
+	run_through(run);
+	TEST_STR("operator replace: completed", fr.state, "completed");
+	TEST_CHECK("operator replace: every step done", all_done(p, why, sizeof(why)), "%s", why);
+	TEST_CHECK("operator replace: the schedule shifted by the operator's wait",
+	    rec_step(replace + 1)->actual_start_ms == p->steps[replace].start_ms,
+	    "step %d at %lld, planned %lld", replace + 1,
+	    (long long)rec_step(replace + 1)->actual_start_ms,
+	    (long long)p->steps[replace].start_ms);
+	TEST_STR("set: a pump at a flow", calls_of(1), "pump fill-1 50");
+	TEST_STR("set: a pump off", calls_of(6), "pump fill-1 0");
+	TEST_STR("set: a valve on", calls_of(7), "output n2 on");
+	TEST_STR("set: a wait tells nothing", calls_of(8), "");
+	TEST_EQ_INT("set: the wait is a dwell", rec_step(8)->dwell_ms, 4000);
+	TEST_STR("set: a valve off", calls_of(9), "output n2 off");
+	check_as_compiled("operator replace", p, 1, 0);
+	finish(run);
+}
+
+/*
+ * A safety input active when a move is due, before act reported it: the
+ * move is refused, the batch fails, and the rig is made safe without a
+ * park (nothing moves while the input is active).
+ */
+static void
+test_motion_refused(void)
+{
+	const struct plan *p;
+	struct run *run = start("motion refused", "dip", recipe_dip, &p);
+	int at;
+
+	if (run == NULL)
+		return;
+	drive_into(run, DIP_DRY1);
+	/* the valve is on: the next move is the tca dip's */
+	drive_to_call(run, fa.count + 1);
+	fa.safety = 1;
+	at = fa.count;
+	fa.hold_safe = 1;
+	drive(1000000);
+	TEST_STR("motion refused: the batch failed", fr.state, "failed");
+	TEST_CONTAINS("motion refused: its cause", fr.cause, "motion refused");
+	TEST_CONTAINS("motion refused: naming the input", fr.cause, "estop");
+	TEST_EQ_INT("motion refused: no move told", count_calls(DIP_TCA1, "move "), 0);
+	TEST_EQ_INT("motion refused: the valve was closed first", fa.count >= at + 1 &&
+	    strcmp(fa.calls[at].text, "output n2 off") == 0, 1);
+	TEST_STR("motion refused: a safe state without park", fa.calls[fa.count - 1].text,
+	    "safe");
+	fa.hold_safe = 0;
+	drive(100);
+	TEST_EQ_INT("motion refused: idle", state_of(run), RUN_IDLE);
+	finish(run);
+}
+
+/* A fault whose safe state is not confirmed: that is on the batch's record too. */
+static void
+test_safe_state_unconfirmed(void)
+{
+	const struct plan *p;
+	struct run *run = start("unconfirmed", "dip", recipe_dip, &p);
+
+	if (run == NULL)
+		return;
+	drive_into(run, DIP_RINSE1);
+	fa.fail_call = fa.count;
+	fa.safe_parks = 0;
+	drive(1000000);
+	TEST_STR("unconfirmed: the batch failed", fr.state, "failed");
+	TEST_EQ_INT("unconfirmed: the device's fault and the park's", rec_events("fault", NULL),
+	    2);
+	TEST_EQ_INT("unconfirmed: the park's names it", rec_events("fault", "not parked"), 1);
+	TEST_EQ_INT("unconfirmed: no parked event", rec_events("info", "parked"), 0);
+	run_status(run, &last_status);
+	TEST_CONTAINS("unconfirmed: status says the park failed", last_status.substrate,
+	    "the last park failed");
+	finish(run);
+}
+
+/*
+ * Each write of a whole batch refused in turn (a full disk, say): none is
+ * lost in silence. A write refused at the batch's start refuses the start
+ * (nothing has moved; the record says failed, naming the write); any later
+ * one fails the batch into the safe state with park, its cause naming the
+ * write that was lost. No batch with a refused write is recorded completed.
+ */
+static void
+test_every_write_refused(void)
+{
+	const struct rig *rig = rig_named("dip");
+	const struct plan *p;
+	struct run_options o;
+	struct recipe *r;
+	struct plan *plan;
+	struct run *run;
+	int64_t batch;
+	int total, n, refused_start = 0, failed = 0, other = 0;
+	char err[256];
+
+	if ((run = start("every write", "dip", recipe_dip, &p)) == NULL)
+		return;
+	run_through(run);
+	total = fr.writes;
+	finish(run);
+	TEST_CHECK("every write: a batch writes", total > 2 * DIP_PARK, "%d writes", total);
+	memset(&o, 0, sizeof(o));
+	for (n = 1; n <= total; n++) {
+		if (make_plan("every write", recipe_dip, rig, &r, &plan) == -1)
+			return;
+		preset_fail_write = n;
+		run = new_run(rig);
+		preset_fail_write = 0;
+		if (run == NULL)
+			return;
+		if (run_start(run, r, plan, 1, &o, &batch, err, sizeof(err)) == -1) {
+			plan_free(plan);
+			recipe_free(r);
+			if (strstr(err, "(injected)") != NULL && fa.count == 0 &&
+			    strcmp(fr.state, "failed") == 0 && strstr(fr.cause, "(injected)"))
+				refused_start++;
+			else if (other++ == 0)
+				printf("info: write %d (%s) refused at the start: '%s', "
+				    "batch '%s', %d calls\n", n, fr.failed_kind, err, fr.state,
+				    fa.count);
+			finish(run);
+			continue;
+		}
+		run_through(run);
+		drive(1000);
+		if (strcmp(fr.state, "failed") == 0 && fa.safe_states == 1 && fa.last_park == 1 &&
+		    strstr(fr.cause, "(injected)") != NULL && state_of(run) == RUN_IDLE)
+			failed++;
+		else if (other++ == 0)
+			printf("info: write %d (%s) refused: batch '%s' (%s), %d safe states\n", n,
+			    fr.failed_kind, fr.state, fr.cause, fa.safe_states);
+		finish(run);
+	}
+	TEST_CHECK("every write: a refused start write refuses the start, on record",
+	    refused_start > 0, "none of %d", total);
+	TEST_CHECK("every write: any later one fails the batch safely, naming the write",
+	    failed > total / 2, "%d of %d", failed, total);
+	TEST_EQ_INT("every write: none lost in silence", other, 0);
+	printf("info: every write: %d writes refused one by one: %d refused the start, %d failed "
+	    "the batch\n", total, refused_start, failed);
+}
+
+/*
+ * At a time scale of 10 (simulation) steps start at a tenth of their
+ * planned offsets in real time; the record keeps start offsets in recipe
+ * time and durations, motion and dwell in wall time (README: multiply by
+ * time_scale), so a 2 min dwell is 12 s on record.
+ */
+static void
+test_time_scale(void)
+{
+	const struct plan *p;
+	struct run *run;
+	char why[128];
+	int64_t t0;
+	int i, on_time = 0;
+
+	start_time_scale = 10;
+	t0 = fake_now_ns;
+	run = start("time scale", "dip", recipe_dip, &p);
+	start_time_scale = 1;
+	if (run == NULL)
+		return;
+	run_through(run);
+	TEST_STR("time scale: completed", fr.states, "completed");
+	TEST_CHECK("time scale: every step done", all_done(p, why, sizeof(why)), "%s", why);
+	for (i = 0; i < (int)p->count; i++)
+		if (rec_step(i + 1)->actual_start_ms == p->steps[i].start_ms)
+			on_time++;
+	TEST_EQ_INT("time scale: every start in recipe time, on plan", on_time, (int)p->count);
+	TEST_EQ_INT("time scale: a 2 min dwell lasts 12 s of wall time",
+	    rec_step(DIP_AG1)->dwell_ms, 12000);
+	TEST_EQ_INT("time scale: a 3 s wait step 300 ms", rec_step(DIP_WAIT)->dwell_ms, 300);
+	TEST_EQ_INT("time scale: motion is the rig's own time", rec_step(DIP_AG1)->motion_ms,
+	    5 * 100);
+	/* the last step, the park, ends when its move does, sooner than planned */
+	TEST_CHECK("time scale: the batch took a tenth of its plan in wall time",
+	    fake_now_ns - t0 >= (p->total_ms - p->steps[p->count - 1].duration_ms) * 100000 &&
+	    fake_now_ns - t0 <= p->total_ms * 100000, "%lld ms for a plan of %lld ms",
+	    (long long)(fake_now_ns - t0) / 1000000, (long long)p->total_ms);
+	finish(run);
+}
+
+/* What status says along a batch. */
+static void
+test_status(void)
+{
+	const struct plan *p;
+	struct run *run = start("status", "dip", recipe_dip, &p);
+	struct run_status st;
+	char err[256];
+	int n;
+
+	if (run == NULL)
+		return;
+	drive(1000000);
+	run_status(run, &st);
+	TEST_EQ_INT("status: the prompt", st.state, RUN_PROMPT);
+	TEST_EQ_INT("status: batch id", st.batch_id, 42);
+	TEST_STR("status: recipe", st.recipe, "t-dip");
+	TEST_EQ_INT("status: step of steps", st.step_seq == DIP_PROMPT && st.step_count ==
+	    DIP_PARK, 1);
+	TEST_EQ_INT("status: bilayers", st.bilayers, 4);
+	run_continue(run, err, sizeof(err));
+	/* into the first dip's dwell: travel, surface, immersion, stirrer on */
+	drive_into(run, DIP_AG1);
+	drive_to_call(run, 5);
+	n = notifications;
+	run_status(run, &st);
+	TEST_EQ_INT("status: running", st.state, RUN_STEP);
+	TEST_EQ_INT("status: the step", st.step_seq, DIP_AG1);
+	TEST_STR("status: its kind", st.step_kind, "dip");
+	TEST_STR("status: where", st.step_where, "ag");
+	TEST_EQ_INT("status: its bilayer", st.bilayer, 1);
+	TEST_CHECK("status: time left in the step within its plan", st.step_left_ms > 0 &&
+	    st.step_left_ms <= p->steps[DIP_AG1 - 1].duration_ms, "%lld ms",
+	    (long long)st.step_left_ms);
+	TEST_CHECK("status: time left in the run within the plan", st.run_left_ms >
+	    st.step_left_ms && st.run_left_ms <= p->total_ms, "%lld ms of %lld",
+	    (long long)st.run_left_ms, (long long)p->total_ms);
+	TEST_NEAR("status: the estimate before bilayer 1", st.thickness_estimate_nm, 0, 1e-9);
+	TEST_CHECK("status: nothing measured yet", isnan(st.thickness_measured_nm), "%g",
+	    st.thickness_measured_nm);
+	TEST_STR("status: the batch's state", st.batch_state, "running");
+	drive(1000000);
+	TEST_CHECK("status: followers told of every step", notifications >= n + DIP_PARK - DIP_AG1,
+	    "%d notifications", notifications - n);
+	run_status(run, &st);
+	TEST_EQ_INT("status: idle after", st.state, RUN_IDLE);
+	TEST_STR("status: the last batch's state", st.batch_state, "completed");
+	TEST_EQ_INT("status: nothing to continue", run_continue(run, err, sizeof(err)), -1);
+	TEST_EQ_INT("status: nothing to pause", run_pause(run, 0, err, sizeof(err)), -1);
+	TEST_CONTAINS("status: says why", err, "no batch");
+	finish(run);
+}
+
+/*
+ * Each timer arm of a batch refused in turn (timerfd_settime failing): the
+ * batch fails into the safe state with park naming the timer, and never
+ * waits for ever for a timer that will not fire.
+ */
+static void
+test_timer_refused(void)
+{
+	const struct plan *p;
+	struct run *run;
+	int total, n, failed = 0;
+
+	if ((run = start("timer", "dip", recipe_dip, &p)) == NULL)
+		return;
+	run_through(run);
+	total = timer_arms;
+	finish(run);
+	for (n = 1; n <= total; n++) {
+		if ((run = start("timer", "dip", recipe_dip, &p)) == NULL)
+			return;
+		timer_fail_arm = n;
+		run_through(run);
+		drive(1000);
+		timer_fail_arm = 0;
+		if (strcmp(fr.state, "failed") == 0 && fa.safe_states == 1 && fa.last_park == 1 &&
+		    state_of(run) == RUN_IDLE)
+			failed++;
+		else if (failed + 1 == n)
+			printf("info: timer arm %d refused: batch '%s' (%s), state %d, %d safe "
+			    "states\n", n, fr.state, fr.cause, state_of(run), fa.safe_states);
+		finish(run);
+	}
+	TEST_CHECK("timers: a batch arms timers", total > DIP_PARK, "%d", total);
+	TEST_EQ_INT("timers: each refused arm fails the batch safely", failed, total);
+}
+
+/*
+ * A fault at each call of step seq: the call numbered n fails (completes
+ * with an error, or refuse: the act_* call returns -1). The batch fails
+ * and asks for the safe state with park at once, nothing else is told to
+ * the rig, and the record says which step failed, why, and what was used.
+ */
+static void
+fault_at_each_call(const char *name, const char *rig, const char *text, int seq, int refuse)
+{
+	const struct plan *p;
+	struct run *run;
+	int first = 0, n = 0, k, bad = 0, idx;
+	char label[160];
+
+	/* a clean run numbers the step's calls */
+	if ((run = start(name, rig, text, &p)) == NULL)
+		return;
+	run_through(run);
+	for (k = 0; k < fa.count; k++)
+		if (fa.calls[k].seq == seq) {
+			if (first == 0)
+				first = k + 1;
+			n++;
+		}
+	finish(run);
+	snprintf(label, sizeof(label), "%s: step %d tells the rig something", name, seq);
+	TEST_CHECK(label, n > 0, "no call");
+	for (k = 0; k < n; k++) {
+		char what[96];
+
+		idx = first + k;
+		if ((run = start(name, rig, text, &p)) == NULL)
+			return;
+		fa.read_count = 1;
+		fa.reads[0] = 10;
+		if (refuse)
+			fa.refuse_call = idx;
+		else
+			fa.fail_call = idx;
+		if (!drive_to_call(run, idx)) {
+			bad++;
+			finish(run);
+			continue;
+		}
+		snprintf(what, sizeof(what), "%s", fa.calls[idx - 1].text);
+		fa.hold_safe = 1;
+		if (!refuse)
+			drive(1);	/* the failure comes back */
+		snprintf(label, sizeof(label), "%s: %s at step %d, call %d (%s)", name,
+		    refuse ? "refused" : "failed", seq, k + 1, what);
+		TEST_CHECK(label, fa.count == idx + 1 &&
+		    strcmp(fa.calls[idx].text, "safe park") == 0 &&
+		    strcmp(rec_step(seq)->outcome, "failed") == 0 &&
+		    strcmp(fr.state, "failed") == 0 &&
+		    rec_events("fault", NULL) == 1 &&
+		    state_of(run) == RUN_SAFE,
+		    "calls %d (want %d, then '%s'), step '%s', batch '%s', %d fault events",
+		    fa.count, idx + 1, fa.count > idx ? fa.calls[idx].text : "",
+		    rec_step(seq)->outcome, fr.state, rec_events("fault", NULL));
+		if (refuse)
+			TEST_CONTAINS(label, fr.cause, "could not be commanded");
+		else
+			TEST_CONTAINS(label, fr.cause, "no answer (injected)");
+		{
+			char device[32] = "";
+			sscanf(what, "%*s %31s", device);
+			TEST_CHECK(label, device[0] && strstr(fr.cause, device) != NULL,
+			    "the cause '%s' does not name the device of '%s'", fr.cause, what);
+		}
+		fa.hold_safe = 0;
+		drive(1000);
+		TEST_CHECK(label, state_of(run) == RUN_IDLE && fa.count == idx + 1 &&
+		    rec_events("info", "parked") == 1 && fa.keep_alive == 0 &&
+		    rec_step(seq + 1)->begun == 0 && fr.solution_count > 0,
+		    "after the park: state %d, %d calls, parked events %d", state_of(run),
+		    fa.count, rec_events("info", "parked"));
+		finish(run);
+	}
+	snprintf(label, sizeof(label), "%s: every call of step %d reached", name, seq);
+	TEST_EQ_INT(label, bad, 0);
+}
+
+/*
+ * A write of the record refused at a step boundary: the batch fails into
+ * the safe state, with the cause naming what was not recorded.
+ */
+static void
+record_fault(const char *kind, const char *cause)
+{
+	const struct plan *p;
+	struct run *run = start("record", "dip", recipe_dip, &p);
+	char label[96];
+
+	if (run == NULL)
+		return;
+	drive_into(run, DIP_AG1);
+	snprintf(fr.fail_kind, sizeof(fr.fail_kind), "%s", kind);
+	fa.hold_safe = 1;
+	drive(1000000);
+	snprintf(label, sizeof(label), "record: a refused %s write", kind);
+	TEST_CHECK(label, fr.failed == 1 && strcmp(fr.state, "failed") == 0 &&
+	    fa.safe_states == 1 && fa.last_park == 1 && state_of(run) == RUN_SAFE,
+	    "%d refused, batch '%s', %d safe states", fr.failed, fr.state, fa.safe_states);
+	TEST_CONTAINS(label, fr.cause, cause);
+	fa.hold_safe = 0;
+	drive(1000);
+	TEST_EQ_INT(label, state_of(run), RUN_IDLE);
+	finish(run);
+}
+
+int
+main(void)
+{
+	int i;
+
+	log_init("test_run", 3);
+	top = getenv("LBL_TOP") ? getenv("LBL_TOP") : ".";
+	test_dip_batch();
+	test_repeats_and_quick_dips();
+	test_quick_dips_with_stirrer();
+	test_spray();
+	test_roll();
+	test_pause_at_boundary();
+	test_pause_now();
+	test_pause_while_waiting_then_abort();
+	test_abort();
+	test_park();
+	test_estop();
+	test_stop_at_target();
+	test_shutdown_and_resume();
+	test_resume_forbidden();
+	test_start_refused();
+	test_overrun();
+	bad_reading(INFINITY, "reading inf");
+	bad_reading(-INFINITY, "reading -inf");
+	bad_reading(NAN, "reading NaN");
+	test_operator_replacement_and_set();
+	test_motion_refused();
+	test_safe_state_unconfirmed();
+	test_every_write_refused();
+	test_time_scale();
+	test_status();
+	test_timer_refused();
+	/* a fault at each action of every kind of step */
+	fault_at_each_call("fault dip", "dip", recipe_dip, DIP_AG1, 0);
+	fault_at_each_call("fault rinse", "dip", recipe_dip, DIP_RINSE1, 0);
+	fault_at_each_call("fault dry", "dip", recipe_dip, DIP_DRY1, 0);
+	fault_at_each_call("fault quick dips", "dip", recipe_dip, DIP_QUICK1, 0);
+	fault_at_each_call("fault measure", "dip", recipe_dip, DIP_MEASURE2, 0);
+	fault_at_each_call("fault replace", "dip", recipe_dip, DIP_REPLACE, 0);
+	fault_at_each_call("fault park move", "dip", recipe_dip, DIP_PARK, 0);
+	fault_at_each_call("fault spray", "spray", recipe_spray, 4, 0);
+	fault_at_each_call("fault roll", "roll", recipe_roll, 4, 0);
+	fault_at_each_call("fault line start", "roll", recipe_roll, 2, 0);
+	fault_at_each_call("fault rewind", "roll", recipe_roll, 9, 0);
+	fault_at_each_call("refused dip", "dip", recipe_dip, DIP_AG1, 1);
+	fault_at_each_call("refused replace", "dip", recipe_dip, DIP_REPLACE, 1);
+	fault_at_each_call("refused spray", "spray", recipe_spray, 4, 1);
+	record_fault("step_end", "step 2");
+	record_fault("step_begin", "step 3");
+	record_fault("bilayer", "bilayer 1");
+	for (i = 0; i < 3; i++)
+		rig_free(rigs[i]);
+	return TEST_DONE();
+}
