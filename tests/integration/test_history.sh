@@ -184,8 +184,11 @@ sed -n '/^steps:/,/^bilayers:/p' "$LBL_TMP/show1" | sed '1,2d;$d' >"$LBL_TMP/sho
     fail "show 1: every step done" "$(grep -v ' done *$' "$LBL_TMP/show1.steps" | head -3)"
 has "show 1: first-cycle ag dip planned 10m21s at 0 s" "$LBL_TMP/show1.steps" '^ +2 +1 cycle +dip +ag +0\.0 +10m21s '
 # planned and actual are both durations of the recipe: the actual of each dip
-# is within 10% of its plan (the plan's column is recipe time)
-check "show 1: dip actual durations agree with planned" $py - "$LBL_TMP/show1.steps" <<'PY'
+# is within 10% of its plan (the plan's column is recipe time), or within
+# 0.2 s of wall time, which a busy machine's scheduling may add to a step's
+# moves (0.2 s is 80 s of recipe time at this scale; a duration recorded
+# unscaled would be off by a factor of 400)
+check "show 1: dip actual durations agree with planned" $py - "$LBL_TMP/show1.steps" "$scale" <<'PY'
 import re, sys
 def secs(t):
     m = re.fullmatch(r"(?:(\d+)h)?(?:(\d+)m)?(?:([\d.]+)s)?", t)
@@ -200,7 +203,7 @@ for line in open(sys.argv[1]):
         continue
     n += 1
     planned, actual = secs(f[6]), secs(f[7])
-    if abs(actual - planned) > 0.1 * planned:
+    if abs(actual - planned) > max(0.1 * planned, 0.2 * float(sys.argv[2])):
         bad.append("step %s planned %s actual %s" % (f[0], f[6], f[7]))
 assert n == 10, n
 assert not bad, bad[:3]
