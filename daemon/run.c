@@ -126,7 +126,7 @@ run_record_fault(struct run *run, const char *why)
 {
 	if (run->plan != NULL && run->state != RUN_SAFE) {
 		run_fault(run, "failed", 1, "%s", why);
-	} else if (run->plan != NULL) {
+	} else if (run->plan != NULL && run->safe_then == RUN_PAUSED) {
 		log_warnx("batch %lld: %s: the batch ends failed once the rig is safe",
 		    (long long)run->batch_id, why);
 		snprintf(run->cause, sizeof(run->cause), "%s", why);
@@ -277,7 +277,8 @@ run_commit_boundary(struct run *run, const struct db_step *next)
 	    why, sizeof(why));
 	run_pending_written(run);
 	if (rc == -1) {
-		run_fault(run, "failed", 1, "%s", why);
+		run_fault(run, "failed", 1, "the database did not record step %d: %s",
+		    end != NULL ? end->seq : next->seq, why);
 		return -1;
 	}
 	return 0;
@@ -376,7 +377,8 @@ run_complete(struct run *run)
 	if (ledger_batch_end(run->ctx.record, run->batch_id, end, bilayer, run->sol_rows,
 	    run_solution_rows(run), "completed", NULL, events, n, why, sizeof(why)) == -1) {
 		run_pending_written(run);
-		run_fault(run, "failed", 1, "%s", why);
+		run_fault(run, "failed", 1, "the database did not record the batch's completion: %s",
+		    why);
 		return;
 	}
 	run_pending_written(run);
@@ -775,7 +777,8 @@ run_pause_at_boundary(struct run *run)
 	    sizeof(why));
 	run_pending_written(run);
 	if (rc == -1) {
-		run_fault(run, "failed", 1, "%s", why);
+		run_fault(run, "failed", 1, "the database did not record the pause before step %d: "
+		    "%s", run->plan->steps[run->step].seq, why);
 		return;
 	}
 	run->state = RUN_PAUSED;
@@ -947,6 +950,7 @@ run_safety_input(struct run *run, int device, int active)
 	{
 		char message[160];
 		snprintf(message, sizeof(message), "%s engaged", dev->name);
+		log_info("batch %lld: %s: %s", (long long)run->batch_id, dev->kind, message);
 		/* the fault that follows is recorded (or its loss logged) in any case */
 		run_note_event(run, run->batch_id, strcmp(dev->kind, "estop") == 0 ? "estop" :
 		    "interlock", dev->name, message);

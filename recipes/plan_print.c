@@ -257,7 +257,8 @@ plan_json_steps(struct json *j, const struct plan *plan, int *failed)
 		json_number(j, s->volume_ml);
 		json_key(j, "operator_wait");
 		json_bool(j, s->operator_wait);
-		if (plan->rig != NULL && plan_json_actions(j, plan, s, &state, &list, has) == -1)
+		/* without a rig nothing is told: an empty list */
+		if (plan_json_actions(j, plan, s, &state, &list, has) == -1)
 			*failed = 1;
 		json_object_end(j);
 	}
