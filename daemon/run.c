@@ -277,7 +277,8 @@ run_commit_boundary(struct run *run, const struct db_step *next)
 	    why, sizeof(why));
 	run_pending_written(run);
 	if (rc == -1) {
-		run_fault(run, "failed", 1, "%s", why);
+		run_fault(run, "failed", 1, "the database did not record step %d: %s",
+		    end != NULL ? end->seq : next->seq, why);
 		return -1;
 	}
 	return 0;
@@ -376,7 +377,8 @@ run_complete(struct run *run)
 	if (ledger_batch_end(run->ctx.record, run->batch_id, end, bilayer, run->sol_rows,
 	    run_solution_rows(run), "completed", NULL, events, n, why, sizeof(why)) == -1) {
 		run_pending_written(run);
-		run_fault(run, "failed", 1, "%s", why);
+		run_fault(run, "failed", 1, "the database did not record the batch's completion: %s",
+		    why);
 		return;
 	}
 	run_pending_written(run);
@@ -775,7 +777,8 @@ run_pause_at_boundary(struct run *run)
 	    sizeof(why));
 	run_pending_written(run);
 	if (rc == -1) {
-		run_fault(run, "failed", 1, "%s", why);
+		run_fault(run, "failed", 1, "the database did not record the pause before step %d: "
+		    "%s", run->plan->steps[run->step].seq, why);
 		return;
 	}
 	run->state = RUN_PAUSED;

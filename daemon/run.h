@@ -1,8 +1,10 @@
 /*
  * The run executor: walks a plan — the very plan lblctl plan prints — on
- * the rig, one step after another. Step i starts at the absolute monotonic
- * deadline t0 + start_ms(i) / time_scale, so timing error never
- * accumulates; dwells are timed from the moment immersion completed, and
+ * the rig, one step after another, each as its compiled actions
+ * (recipes/compile.h). Step i starts at the absolute monotonic deadline
+ * t0 + start_ms(i) / time_scale, and its last wait absorbs its commands'
+ * time, so timing error does not accumulate (steps of COMPILE_MIN_STEP_MS
+ * and more); dwells are timed from the moment immersion completed, and
  * motion time is measured and recorded apart from them. Every step's start
  * and end are committed to the database before the next step begins.
  */
@@ -128,7 +130,11 @@ int run_has_interrupted(const struct run *run);
 void run_set_rig(struct run *run, const struct rig *rig, int64_t rig_id, struct act *act);
 /* A batch that status names was closed (abort-batch) or resumed elsewhere. */
 void run_note_closed(struct run *run, int64_t batch_id, const char *state);
-/* The batch record could not be kept (record.h): a running batch fails safely. */
+/*
+ * The batch record could not be kept (record.h, ledger.h): a running or
+ * paused batch fails safely with why as its cause; one pausing now (its
+ * rig going safe) ends failed instead of paused. Without a batch, logged.
+ */
 void run_record_fault(struct run *run, const char *why);
 /* The batch in progress, 0 when none (for events that belong to it). */
 int64_t run_batch_id(const struct run *run);
