@@ -793,8 +793,12 @@ make_plan(const char *name, const char *text, const struct rig *rig, struct reci
 	return rc;
 }
 
-/* The write to refuse in the next run, from its first (its solutions at the start). */
-static int preset_fail_write;
+/*
+ * The write to refuse in the next run, from its first (its solutions at the
+ * start), and the act call to fail or refuse: set before run_start, which
+ * may make the first of either.
+ */
+static int preset_fail_write, preset_fail_call, preset_refuse_call;
 
 /* Forgets every call, write and timer of the test before. */
 static void
@@ -805,6 +809,8 @@ reset(const struct rig *rig)
 	memset(&fa, 0, sizeof(fa));
 	memset(&fr, 0, sizeof(fr));
 	fr.fail_write = preset_fail_write;
+	fa.fail_call = preset_fail_call;
+	fa.refuse_call = preset_refuse_call;
 	fa.rig = rig;
 	fa.move_ms = 100;
 	fa.safe_parks = 1;
@@ -2395,44 +2401,49 @@ test_timer_refused(void)
 }
 
 /*
- * A fault at each call of step seq: the call numbered n fails (completes
- * with an error, or refuse: the act_* call returns -1). The batch fails
+ * A fault at each call of step only_seq (0: of the whole batch): that call
+ * fails (completes with an error, or refuse: the act_* call returns -1). The batch fails
  * and asks for the safe state with park at once, nothing else is told to
  * the rig, and the record says which step failed, why, and what was used.
  */
 static void
-fault_at_each_call(const char *name, const char *rig, const char *text, int seq, int refuse)
+fault_at_each_call(const char *name, const char *rig, const char *text, int only_seq,
+    int refuse)
 {
 	const struct plan *p;
 	struct run *run;
-	int first = 0, n = 0, k, bad = 0, idx;
+	int *calls, *seqs, n = 0, k, bad = 0, idx, seq;
 	char label[160];
 
-	/* a clean run numbers the step's calls */
+	/* a clean run numbers the calls */
 	if ((run = start(name, rig, text, &p)) == NULL)
 		return;
 	run_through(run);
-	for (k = 0; k < fa.count; k++)
-		if (fa.calls[k].seq == seq) {
-			if (first == 0)
-				first = k + 1;
-			n++;
+	calls = calloc((size_t)fa.count + 1, sizeof(*calls));
+	seqs = calloc((size_t)fa.count + 1, sizeof(*seqs));
+	for (k = 0; calls != NULL && seqs != NULL && k < fa.count; k++)
+		if (only_seq == 0 || fa.calls[k].seq == only_seq) {
+			calls[n] = k + 1;
+			seqs[n++] = fa.calls[k].seq;
 		}
 	finish(run);
-	snprintf(label, sizeof(label), "%s: step %d tells the rig something", name, seq);
+	snprintf(label, sizeof(label), "%s: the rig is told something", name);
 	TEST_CHECK(label, n > 0, "no call");
 	for (k = 0; k < n; k++) {
 		char what[96];
 
-		idx = first + k;
-		if ((run = start(name, rig, text, &p)) == NULL)
-			return;
+		idx = calls[k];
+		seq = seqs[k];
+		if (refuse)
+			preset_refuse_call = idx;
+		else
+			preset_fail_call = idx;
+		run = start(name, rig, text, &p);
+		preset_refuse_call = preset_fail_call = 0;
+		if (run == NULL)
+			break;
 		fa.read_count = 1;
 		fa.reads[0] = 10;
-		if (refuse)
-			fa.refuse_call = idx;
-		else
-			fa.fail_call = idx;
 		if (!drive_to_call(run, idx)) {
 			bad++;
 			finish(run);
@@ -2443,7 +2454,7 @@ fault_at_each_call(const char *name, const char *rig, const char *text, int seq,
 		if (!refuse)
 			drive(1);	/* the failure comes back */
 		snprintf(label, sizeof(label), "%s: %s at step %d, call %d (%s)", name,
-		    refuse ? "refused" : "failed", seq, k + 1, what);
+		    refuse ? "refused" : "failed", seq, idx, what);
 		TEST_CHECK(label, fa.count == idx + 1 &&
 		    strcmp(fa.calls[idx].text, "safe park") == 0 &&
 		    strcmp(rec_step(seq)->outcome, "failed") == 0 &&
@@ -2472,7 +2483,9 @@ fault_at_each_call(const char *name, const char *rig, const char *text, int seq,
 		    fa.count, rec_events("info", "parked"));
 		finish(run);
 	}
-	snprintf(label, sizeof(label), "%s: every call of step %d reached", name, seq);
+	free(calls);
+	free(seqs);
+	snprintf(label, sizeof(label), "%s: every call reached", name);
 	TEST_EQ_INT(label, bad, 0);
 }
 
@@ -2538,20 +2551,13 @@ main(void)
 	test_status();
 	test_timer_refused();
 	/* a fault at each action of every kind of step */
-	fault_at_each_call("fault dip", "dip", recipe_dip, DIP_AG1, 0);
-	fault_at_each_call("fault rinse", "dip", recipe_dip, DIP_RINSE1, 0);
-	fault_at_each_call("fault dry", "dip", recipe_dip, DIP_DRY1, 0);
-	fault_at_each_call("fault quick dips", "dip", recipe_dip, DIP_QUICK1, 0);
-	fault_at_each_call("fault measure", "dip", recipe_dip, DIP_MEASURE2, 0);
-	fault_at_each_call("fault replace", "dip", recipe_dip, DIP_REPLACE, 0);
-	fault_at_each_call("fault park move", "dip", recipe_dip, DIP_PARK, 0);
-	fault_at_each_call("fault spray", "spray", recipe_spray, 4, 0);
-	fault_at_each_call("fault roll", "roll", recipe_roll, 4, 0);
-	fault_at_each_call("fault line start", "roll", recipe_roll, 2, 0);
-	fault_at_each_call("fault rewind", "roll", recipe_roll, 9, 0);
-	fault_at_each_call("refused dip", "dip", recipe_dip, DIP_AG1, 1);
-	fault_at_each_call("refused replace", "dip", recipe_dip, DIP_REPLACE, 1);
-	fault_at_each_call("refused spray", "spray", recipe_spray, 4, 1);
+	fault_at_each_call("fault dip batch", "dip", recipe_dip, 0, 0);
+	fault_at_each_call("fault spray batch", "spray", recipe_spray, 0, 0);
+	fault_at_each_call("fault roll batch", "roll", recipe_roll, 0, 0);
+	fault_at_each_call("fault nested repeats", "dip", recipe_repeat, 2, 0);
+	fault_at_each_call("refused dip batch", "dip", recipe_dip, 0, 1);
+	fault_at_each_call("refused spray batch", "spray", recipe_spray, 0, 1);
+	fault_at_each_call("refused roll batch", "roll", recipe_roll, 0, 1);
 	record_fault("step_end", "step 2");
 	record_fault("step_begin", "step 3");
 	record_fault("bilayer", "bilayer 1");
