@@ -66,6 +66,7 @@ struct run {
 	int pause_requested;
 	int safe_then;			/* after safe state: RUN_PAUSED or RUN_IDLE */
 	int line_running;
+	const char *fault_device;	/* the failed action's device, for the fault event */
 	int have_baseline;
 	double baseline_hz;
 	double measured_nm;		/* NAN until measured */
@@ -235,6 +236,18 @@ run_complete(struct run *run)
 }
 
 /*
+ * The device a fault is about, for its event's device column: the one its
+ * cause names, else the device of the action that failed, else none.
+ */
+static const char *
+run_fault_device(const struct run *run)
+{
+	const char *named = rig_device_in_text(run->ctx.rig, run->cause);
+
+	return named != NULL ? named : run->fault_device;
+}
+
+/*
  * Any fault: the rig goes to safe state before anything else; then the
  * cause is recorded. park: also withdraw and park the substrate.
  */
@@ -263,8 +276,9 @@ run_fault(struct run *run, const char *batch_state, int park, const char *fmt, .
 	    loop_now_ns());
 	run_record_solutions(run);
 	run_set_batch_state(run, batch_state, run->cause);
-	run_event(run, strcmp(batch_state, "aborted") == 0 ? "abort" : "fault", NULL, "%s",
-	    run->cause);
+	run_event(run, strcmp(batch_state, "aborted") == 0 ? "abort" : "fault",
+	    run_fault_device(run), "%s", run->cause);
+	run->fault_device = NULL;
 	if (!park)
 		run_release(run);
 	run_notify(run);
@@ -747,9 +761,11 @@ run_next_action(struct run *run)
 		run_begin_prompt(run);
 		return;
 	}
-	if (rc == -1)
+	if (rc == -1) {
+		run->fault_device = run->ctx.rig->devices[a->device].name;
 		run_fault(run, "failed", 1, "%s could not be commanded",
 		    run->ctx.rig->devices[a->device].name);
+	}
 }
 
 /*
@@ -887,7 +903,8 @@ run_safe_done(struct run *run, int ok, int parked, const char *error)
 		log_warnx("%s", message);
 		if (run->park_asked && !parked)
 			snprintf(run->park_problem, sizeof(run->park_problem), "%s", message);
-		if (record_event(run->ctx.record, batch, "fault", NULL, message) == -1)
+		if (record_event(run->ctx.record, batch, "fault",
+		    rig_device_in_text(run->ctx.rig, message), message) == -1)
 			log_warnx("the event was not recorded: %s", message);
 	} else if (parked) {
 		run->park_problem[0] = '\0';
@@ -929,7 +946,8 @@ run_act_done(struct run *run, int ok, double value, const char *error)
 		snprintf(message, sizeof(message), "the safe state was not confirmed: %s",
 		    error ? error : "device failure");
 		log_warnx("%s", message);
-		if (record_event(run->ctx.record, run->batch_id, "fault", NULL, message) == -1)
+		if (record_event(run->ctx.record, run->batch_id, "fault",
+		    rig_device_in_text(run->ctx.rig, message), message) == -1)
 			log_warnx("the event was not recorded");
 		return;
 	}
@@ -937,6 +955,7 @@ run_act_done(struct run *run, int ok, double value, const char *error)
 		return;
 	a = &run->actions[run->action_index];
 	if (!ok) {
+		run->fault_device = a->device >= 0 ? run->ctx.rig->devices[a->device].name : NULL;
 		run_fault(run, "failed", 1, "%s", error ? error : "device failure");
 		return;
 	}
