@@ -55,6 +55,16 @@ hist_json_num(char *buf, size_t size, double v)
 		snprintf(buf, size, "%.4g", v);
 }
 
+/* A number that must round-trip (a baseline in Hz, a volume): null when not finite. */
+static void
+hist_json_exact(char *buf, size_t size, double v)
+{
+	if (!isfinite(v))
+		snprintf(buf, size, "null");
+	else
+		snprintf(buf, size, "%.17g", v);
+}
+
 /* Seconds between two ISO-8601 UTC stamps of the db ("...T..:..:..mmmZ"). */
 static double
 hist_span_s(const char *from, const char *to)
@@ -202,12 +212,37 @@ struct hist_show_ctx {
 	double time_scale;		/* durations are recorded in wall time */
 };
 
+/*
+ * What a step's pumps dispensed, for show: " volume 5.00 mL planned, 1.50 mL
+ * counted" when the pumps counted, "" when the step dispensed nothing so.
+ */
+static void
+hist_volume(const struct db_step *s, char *buf, size_t size)
+{
+	buf[0] = '\0';
+	if (isnan(s->volume_planned_ml) && isnan(s->volume_measured_ml))
+		return;
+	snprintf(buf, size, "  volume %.2f mL planned, ", s->volume_planned_ml);
+	if (isnan(s->volume_measured_ml))
+		snprintf(buf + strlen(buf), size - strlen(buf), "not counted");
+	else
+		snprintf(buf + strlen(buf), size - strlen(buf), "%.2f mL counted",
+		    s->volume_measured_ml);
+}
+
+static int
+hist_baseline(void *arg, const struct db_baseline *b)
+{
+	reader_print(arg, "  baseline %s %.1f Hz, %s (%s)", b->sensor, b->hz, b->source, b->at);
+	return reader_cancelled(arg);
+}
+
 static int
 hist_step(void *arg, const struct db_step *s)
 {
 	struct hist_show_ctx *ctx = arg;
 	struct reader_reply *c = ctx->c;
-	char planned[32], actual[32], dev[32];
+	char planned[32], actual[32], dev[32], volume[80];
 
 	units_format_duration(s->planned_duration_ms > 0 ? s->planned_duration_ms : 0, planned,
 	    sizeof(planned));
@@ -221,11 +256,12 @@ hist_step(void *arg, const struct db_step *s)
 		snprintf(dev, sizeof(dev), "%+.2fs", (s->actual_start_ms - s->planned_start_ms) /
 		    1000.0);
 	}
-	reader_print(c, "%5d %4d %-10s %-7s %-12s %11.1f %10s %10s %9s %8.1f %-8s%s", s->seq,
+	hist_volume(s, volume, sizeof(volume));
+	reader_print(c, "%5d %4d %-10s %-7s %-12s %11.1f %10s %10s %9s %8.1f %-8s%s%s", s->seq,
 	    s->bilayer, s->phase, s->kind, s->station ? s->station : "-",
 	    s->planned_start_ms / 1000.0, planned, actual, dev,
 	    s->motion_ms >= 0 ? s->motion_ms / 1000.0 : 0.0, s->outcome,
-	    s->attempts > 1 ? " (retried)" : "");
+	    s->attempts > 1 ? " (retried)" : "", volume);
 	return reader_cancelled(ctx->c);
 }
 
@@ -346,6 +382,8 @@ hist_show(struct db *db, struct reader_reply *c, const struct control_request *r
 	db_steps(db, id, hist_step, &show_ctx);
 	reader_print(c, "bilayers:");
 	db_bilayers(db, id, hist_bilayer, c);
+	reader_print(c, "baselines:");
+	db_baselines(db, id, hist_baseline, c);
 	reader_print(c, "events:");
 	db_events(db, id, hist_event, c);
 	db_recipe_row_free(&recipe);
@@ -674,7 +712,7 @@ hist_compare(struct db *db, struct reader_reply *c, const struct control_request
 #define HIST_CSV_COLUMNS "batch_id,recipe,recipe_version,recipe_sha256,substrate,operator,"\
 	"batch_state,time_scale,seq,bilayer,phase,kind,station,solution,planned_start_ms,"\
 	"planned_duration_ms,actual_start_utc,actual_start_ms,actual_duration_ms,motion_ms,"\
-	"dwell_ms,outcome"
+	"dwell_ms,outcome,volume_planned_ml,volume_measured_ml"
 
 static void
 hist_csv_field(char *buf, size_t size, const char *s)
@@ -707,23 +745,30 @@ hist_export_step(void *arg, const struct db_step *s)
 	const struct db_batch *b = e->b;
 
 	if (e->json) {
-		char kind[32], st[160], sol[160], ph[32], oc[32], utc[48];
+		char kind[32], st[160], sol[160], ph[32], oc[32], utc[48], vp[32], vm[32];
 		hist_json_str(kind, sizeof(kind), s->kind);
 		hist_json_str(st, sizeof(st), s->station);
 		hist_json_str(sol, sizeof(sol), s->solution);
 		hist_json_str(ph, sizeof(ph), s->phase);
 		hist_json_str(oc, sizeof(oc), s->outcome);
 		hist_json_str(utc, sizeof(utc), s->actual_start_utc);
+		hist_json_exact(vp, sizeof(vp), s->volume_planned_ml);
+		hist_json_exact(vm, sizeof(vm), s->volume_measured_ml);
 		reader_print(e->c, "%s{\"seq\":%d,\"bilayer\":%d,\"phase\":%s,\"kind\":%s,"
 		    "\"station\":%s,\"solution\":%s,\"planned_start_ms\":%lld,"
 		    "\"planned_duration_ms\":%lld,\"actual_start_utc\":%s,\"actual_start_ms\":%lld,"
 		    "\"actual_duration_ms\":%lld,\"motion_ms\":%lld,\"dwell_ms\":%lld,"
-		    "\"outcome\":%s}", e->first ? "" : ",", s->seq, s->bilayer, ph, kind, st, sol,
+		    "\"outcome\":%s,\"volume_planned_ml\":%s,\"volume_measured_ml\":%s}",
+		    e->first ? "" : ",", s->seq, s->bilayer, ph, kind, st, sol,
 		    (long long)s->planned_start_ms, (long long)s->planned_duration_ms, utc,
 		    (long long)s->actual_start_ms, (long long)s->actual_duration_ms,
-		    (long long)s->motion_ms, (long long)s->dwell_ms, oc);
+		    (long long)s->motion_ms, (long long)s->dwell_ms, oc, vp, vm);
 	} else {
-		char r[160], v[64], sub[200], op[200], st[160], sol[160];
+		char r[160], v[64], sub[200], op[200], st[160], sol[160], vp[32] = "", vm[32] = "";
+		if (!isnan(s->volume_planned_ml))
+			snprintf(vp, sizeof(vp), "%.17g", s->volume_planned_ml);
+		if (!isnan(s->volume_measured_ml))
+			snprintf(vm, sizeof(vm), "%.17g", s->volume_measured_ml);
 		hist_csv_field(r, sizeof(r), b->recipe_name);
 		hist_csv_field(v, sizeof(v), b->recipe_version);
 		hist_csv_field(sub, sizeof(sub), b->substrate);
@@ -731,12 +776,12 @@ hist_export_step(void *arg, const struct db_step *s)
 		hist_csv_field(st, sizeof(st), s->station);
 		hist_csv_field(sol, sizeof(sol), s->solution);
 		reader_print(e->c, "%lld,%s,%s,%s,%s,%s,%s,%g,%d,%d,%s,%s,%s,%s,%lld,%lld,%s,%lld,"
-		    "%lld,%lld,%lld,%s", (long long)b->id, r, v, b->recipe_sha256, sub, op, b->state,
-		    b->time_scale, s->seq, s->bilayer, s->phase, s->kind, st, sol,
+		    "%lld,%lld,%lld,%s,%s,%s", (long long)b->id, r, v, b->recipe_sha256, sub, op,
+		    b->state, b->time_scale, s->seq, s->bilayer, s->phase, s->kind, st, sol,
 		    (long long)s->planned_start_ms, (long long)s->planned_duration_ms,
 		    s->actual_start_utc ? s->actual_start_utc : "", (long long)s->actual_start_ms,
 		    (long long)s->actual_duration_ms, (long long)s->motion_ms,
-		    (long long)s->dwell_ms, s->outcome);
+		    (long long)s->dwell_ms, s->outcome, vp, vm);
 	}
 	e->first = 0;
 	return reader_cancelled(e->c);
@@ -752,6 +797,22 @@ hist_export_bilayer(void *arg, const struct db_bilayer *bl)
 	hist_json_num(mea, sizeof(mea), bl->thickness_measured_nm);
 	reader_print(e->c, "%s{\"n\":%d,\"ended_at\":\"%s\",\"thickness_estimated_nm\":%s,"
 	    "\"thickness_measured_nm\":%s}", e->first ? "" : ",", bl->n, bl->ended_at, est, mea);
+	e->first = 0;
+	return reader_cancelled(e->c);
+}
+
+static int
+hist_export_baseline(void *arg, const struct db_baseline *bl)
+{
+	struct hist_export *e = arg;
+	char sensor[160], source[160], at[48], hz[32];
+
+	hist_json_str(sensor, sizeof(sensor), bl->sensor);
+	hist_json_str(source, sizeof(source), bl->source);
+	hist_json_str(at, sizeof(at), bl->at);
+	hist_json_exact(hz, sizeof(hz), bl->hz);
+	reader_print(e->c, "%s{\"sensor\":%s,\"baseline_hz\":%s,\"source\":%s,\"at\":%s}",
+	    e->first ? "" : ",", sensor, hz, source, at);
 	e->first = 0;
 	return reader_cancelled(e->c);
 }
@@ -785,6 +846,9 @@ hist_export_batch(void *arg, const struct db_batch *b)
 		reader_print(e->c, "],\"bilayers\":[");
 		inner.first = 1;
 		db_bilayers(e->l_db, b->id, hist_export_bilayer, &inner);
+		reader_print(e->c, "],\"baselines\":[");
+		inner.first = 1;
+		db_baselines(e->l_db, b->id, hist_export_baseline, &inner);
 		reader_print(e->c, "]}");
 	} else {
 		db_steps(e->l_db, b->id, hist_export_step, &inner);

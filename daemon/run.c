@@ -15,6 +15,7 @@
 #include "log.h"
 #include "record.h"
 #include "run.h"
+#include "thickness.h"
 
 /* A step may run this much over plan before it counts as a fault. */
 #define RUN_OVERRUN_FRACTION	0.25
@@ -67,8 +68,7 @@ struct run {
 	int safe_then;			/* after safe state: RUN_PAUSED or RUN_IDLE */
 	int line_running;
 	const char *fault_device;	/* the failed action's device, for the fault event */
-	int have_baseline;
-	double baseline_hz;
+	double *baseline_hz;		/* per device: a QCM's bare crystal, NAN until known */
 	double measured_nm;		/* NAN until measured */
 	int measured_bilayer;		/* the bilayer measured_nm was taken after */
 	int stop_early;
@@ -202,6 +202,8 @@ run_release(struct run *run)
 	recipe_free(run->recipe);
 	free(run->dips);
 	free(run->volume_ml);
+	free(run->baseline_hz);
+	run->baseline_hz = NULL;
 	if (run->plan != NULL && run->stopped == NULL)
 		/*
 		 * The batch is over: the devices' own timeouts are disarmed. When
@@ -529,46 +531,64 @@ run_expand(struct run *run, const struct plan_step *s)
 
 /* ---- measurement ---- */
 
-/* Sauerbrey: the areal mass per Hz of frequency drop is sqrt(rho_q mu_q) / (2 f0^2). */
-static double
-run_sauerbrey_nm(double delta_f_hz, double f0_hz, double density_g_cm3)
+/* Keeps a QCM's baseline and puts it on record with where it came from. */
+static int
+run_set_baseline(struct run *run, int device, double hz, const char *source)
 {
-	const double rho_q = 2.648, mu_q = 2.947e11;	/* quartz: g/cm3, g/(cm s2) */
-	double mass_g_cm2 = -delta_f_hz * sqrt(rho_q * mu_q) / (2 * f0_hz * f0_hz);
+	const char *name = run->ctx.rig->devices[device].name;
 
-	return mass_g_cm2 / density_g_cm3 * 1e7;	/* cm -> nm */
+	run->baseline_hz[device] = hz;
+	run_event(run, "info", name, "baseline of sensor '%s': %.3f Hz (the bare crystal), %s",
+	    name, hz, source);
+	return record_baseline(run->ctx.record, run->batch_id, name, hz, source);
 }
 
-static void
+/*
+ * A measure step's reading arrived (checked plausible by the hardware
+ * layer). A baseline step keeps it as its QCM's bare crystal; any other
+ * becomes the measured thickness. Returns 0, or -1 when the batch has
+ * failed (no thickness from it, or its baseline not on record).
+ */
+static int
 run_measured(struct run *run, double value)
 {
 	const struct plan_step *s = &run->plan->steps[run->step];
 	const struct recipe_step *src = s->src;
-	const struct rig_device *dev = &run->ctx.rig->devices[run->actions[run->action_index].device];
+	int device = run->actions[run->action_index].device;
+	const struct rig_device *dev = &run->ctx.rig->devices[device];
+	char why[256], source[64];
+	double nm;
 
-	switch (src->method) {
-	case MEASURE_SAUERBREY:
-		if (!run->have_baseline) {
-			/* the first reading of a run is the bare crystal */
-			run->baseline_hz = value;
-			run->have_baseline = 1;
+	if (src->method == MEASURE_SAUERBREY && src->baseline) {
+		snprintf(source, sizeof(source), "measured in step %d", s->seq);
+		if (run_set_baseline(run, device, value, source) == -1) {
+			run_fault(run, "failed", 1, "the database did not record the baseline of "
+			    "sensor '%s'", dev->name);
+			return -1;
 		}
-		run->measured_nm = run_sauerbrey_nm(value - run->baseline_hz, dev->f0_hz,
-		    src->film_density_g_cm3);
-		break;
-	case MEASURE_GAUGE:
-		run->measured_nm = value;
-		break;
-	case MEASURE_ABSORBANCE:
-		run->measured_nm = value * src->nm_per_absorbance;
-		break;
+		return 0;
 	}
+	/* the rig file's f0 is the baseline when no step measured one */
+	if (src->method == MEASURE_SAUERBREY && isnan(run->baseline_hz[device]) &&
+	    dev->f0_given && run_set_baseline(run, device, dev->f0_hz, "the rig file's f0") == -1) {
+		run_fault(run, "failed", 1, "the database did not record the baseline of sensor "
+		    "'%s'", dev->name);
+		return -1;
+	}
+	if (thickness_of_reading(src, value, run->baseline_hz[device], &nm, why,
+	    sizeof(why)) == -1) {
+		run->fault_device = dev->name;
+		run_fault(run, "failed", 1, "step %d: %s: not a measurement", s->seq, why);
+		return -1;
+	}
+	run->measured_nm = nm;
 	run->measured_bilayer = s->bilayer;
 	run_event(run, "info", dev->name, "measured %.1f nm after bilayer %d (raw %.6g)",
 	    run->measured_nm, s->bilayer, value);
 	if (src->stop_at_target && run->recipe->target_thickness_nm > 0 &&
 	    run->measured_nm >= run->recipe->target_thickness_nm && s->phase != PHASE_POST)
 		run->stop_early = 1;
+	return 0;
 }
 
 /* ---- the step and action machinery ---- */
@@ -967,8 +987,8 @@ run_act_done(struct run *run, int ok, double value, const char *error)
 		    run->ctx.rig->devices[a->device].name, value);
 		return;
 	}
-	if (a->kind == ACT_READ)
-		run_measured(run, value);
+	if (a->kind == ACT_READ && run_measured(run, value) == -1)
+		return;
 	run->action_index++;
 	run_next_action(run);
 }
@@ -1137,16 +1157,20 @@ run_prepare(struct run *run, struct recipe *recipe, struct plan *plan, char *err
 	}
 	run->dips = calloc(recipe->solution_count + 1, sizeof(int));
 	run->volume_ml = calloc(recipe->solution_count + 1, sizeof(double));
-	if (run->dips == NULL || run->volume_ml == NULL) {
+	run->baseline_hz = calloc(run->ctx.rig->device_count + 1, sizeof(double));
+	if (run->dips == NULL || run->volume_ml == NULL || run->baseline_hz == NULL) {
 		free(run->dips);
 		free(run->volume_ml);
+		free(run->baseline_hz);
 		run->dips = NULL;
 		run->volume_ml = NULL;
+		run->baseline_hz = NULL;
 		return run_refuse(err, size, "out of memory");
 	}
+	for (size_t i = 0; i < run->ctx.rig->device_count; i++)
+		run->baseline_hz[i] = NAN;
 	run->recipe = recipe;
 	run->plan = plan;
-	run->have_baseline = 0;
 	run->measured_nm = NAN;
 	run->stop_early = 0;
 	run->pause_requested = 0;
@@ -1209,6 +1233,32 @@ run_start(struct run *run, struct recipe *recipe, struct plan *plan, int64_t rec
 	return 0;
 }
 
+/*
+ * A resumed batch goes on from the baselines its QCMs had: those on record
+ * (a baseline step done before the interruption, or the rig file's f0 as
+ * it was used). Returns 0, or -1 when the record could not be read.
+ */
+static int
+run_resume_baselines(struct run *run, int64_t batch_id)
+{
+	const struct rig *rig = run->ctx.rig;
+	size_t i;
+	int rc;
+
+	for (i = 0; i < rig->device_count; i++) {
+		if (rig->devices[i].role != RIG_SENSOR || rig->devices[i].kind == NULL ||
+		    strcmp(rig->devices[i].kind, "qcm") != 0)
+			continue;
+		rc = db_baseline_get(run->ctx.db, batch_id, rig->devices[i].name,
+		    &run->baseline_hz[i]);
+		if (rc == -1)
+			return -1;
+		if (rc == 0)
+			run->baseline_hz[i] = NAN;
+	}
+	return 0;
+}
+
 int
 run_resume_batch(struct run *run, int64_t batch_id, struct recipe *recipe, struct plan *plan,
     int last_done_seq, char *err, size_t size)
@@ -1234,6 +1284,14 @@ run_resume_batch(struct run *run, int64_t batch_id, struct recipe *recipe, struc
 		    &run->dips[i], &run->volume_ml[i]) == -1)
 			log_warnx("batch %lld: solution use of %s not read back",
 			    (long long)batch_id, recipe->solutions[i].name);
+	if (run_resume_baselines(run, batch_id) == -1) {
+		run_set_batch_state(run, "interrupted", NULL);
+		run->recipe = NULL;
+		run->plan = NULL;
+		run_release(run);
+		return run_refuse(err, size, "the database could not read back the QCM baselines "
+		    "of batch %lld", (long long)batch_id);
+	}
 	run->step = (size_t)last_done_seq;	/* seq is 1-based: this is the next step */
 	/* the next step starts now; the rest keep their planned spacing */
 	run->t0_ns = loop_now_ns() - run_scaled_ns(run, plan->steps[run->step].start_ms);

@@ -277,15 +277,21 @@ test_migrations(void)
 	    "WHERE name = 'batches_started'"), 0);
 	sqlite3_close(s);
 
-	TEST_CHECK("migrates 1 -> 2", db_open(path, &db) == 0, "failed");
+	TEST_CHECK("migrates 1 -> current", db_open(path, &db) == 0, "failed");
 	TEST_CHECK("data survives the migration", db != NULL &&
 	    db_recipe_find(db, "beta", NULL, &row) == 0 && row.id == fx.recipe_b1,
 	    "recipe beta lost");
 	db_recipe_row_free(&row);
 	db_close(db);
 	s = raw_open(path);
-	TEST_EQ_INT("now at version 2", raw_int(s, "PRAGMA user_version"), 2);
+	TEST_EQ_INT("now at the current version", raw_int(s, "PRAGMA user_version"),
+	    DB_SCHEMA_VERSION);
 	TEST_STR("unrelated table kept", raw_text(s, "SELECT x FROM notes"), "keep me");
+	TEST_EQ_INT("version 3: steps hold the counted volume", raw_int(s, "SELECT count(*) "
+	    "FROM pragma_table_info('steps') WHERE name IN ('volume_planned_ml', "
+	    "'volume_measured_ml')"), 2);
+	TEST_EQ_INT("version 3: baselines", raw_int(s, "SELECT count(*) FROM sqlite_schema "
+	    "WHERE name = 'baselines'"), 1);
 	sqlite3_close(s);
 
 	TEST_CHECK("re-open is idempotent", db_open(path, &db) == 0 &&
