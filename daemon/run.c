@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "db.h"
+#include "dispense.h"
 #include "log.h"
 #include "record.h"
 #include "run.h"
@@ -68,6 +69,7 @@ struct run {
 	int safe_then;			/* after safe state: RUN_PAUSED or RUN_IDLE */
 	int line_running;
 	const char *fault_device;	/* the failed action's device, for the fault event */
+	struct dispense *dispense;	/* the step's pumps' own volume counters */
 	double *baseline_hz;		/* per device: a QCM's bare crystal, NAN until known */
 	double measured_nm;		/* NAN until measured */
 	int measured_bilayer;		/* the bilayer measured_nm was taken after */
@@ -196,6 +198,7 @@ static void
 run_release(struct run *run)
 {
 	log_context(0, NULL, 0, 0);
+	dispense_cancel(run->dispense);
 	loop_timer_cancel(run->timer);
 	loop_timer_cancel(run->overrun);
 	plan_free(run->plan);
@@ -260,6 +263,7 @@ run_fault(struct run *run, const char *batch_state, int park, const char *fmt, .
 
 	loop_timer_cancel(run->timer);
 	loop_timer_cancel(run->overrun);
+	dispense_cancel(run->dispense);
 	run->state = RUN_SAFE;
 	run->safe_then = RUN_IDLE;
 	run->line_running = 0;
@@ -725,7 +729,55 @@ run_step_close(struct run *run)
 static void
 run_step_done(struct run *run)
 {
+	char why[320];
+	int rc;
+
+	/* pumps with volume counters: read them again before the step closes */
+	if ((rc = dispense_end(run->dispense, why, sizeof(why))) == 0)
+		return;		/* run_dispensed goes on once they are back */
+	if (rc == -1) {
+		run_fault(run, "failed", 1, "step %d: %s", run->plan->steps[run->step].seq, why);
+		return;
+	}
 	record_group_begin(run->ctx.record);
+	run_step_close(run);
+	run_commit_boundary(run);
+}
+
+/*
+ * The step's pumps' counters are back (dispense_end): what they dispensed
+ * goes on record beside the plan's figure, in the step boundary's group,
+ * and a shortfall fails the step instead of closing it done.
+ */
+static void
+run_dispensed(void *arg)
+{
+	struct run *run = arg;
+	const struct plan_step *s;
+	const char *device;
+	double planned_ml, counted_ml;
+	char why[320];
+	int rc;
+
+	if (run->state != RUN_STEP || run->plan == NULL)
+		return;
+	s = &run->plan->steps[run->step];
+	rc = dispense_result(run->dispense, &planned_ml, &counted_ml, &device, why, sizeof(why));
+	record_group_begin(run->ctx.record);
+	if (rc != 1 && record_step_volume(run->ctx.record, run->batch_id, s->seq, planned_ml,
+	    counted_ml) == -1) {
+		run_fault(run, "failed", 1, "the database did not record the volume of step %d",
+		    s->seq);
+		run_commit_boundary(run);
+		return;
+	}
+	if (rc == -1) {
+		run->fault_device = device;
+		run_fault(run, "failed", 1, "step %d (%s at %s): %s", s->seq,
+		    step_kind_names[s->kind], s->where ? s->where : "-", why);
+		run_commit_boundary(run);
+		return;
+	}
 	run_step_close(run);
 	run_commit_boundary(run);
 }
@@ -828,6 +880,7 @@ static void
 run_begin_step(struct run *run)
 {
 	const struct plan_step *s = &run->plan->steps[run->step];
+	char why[320];
 	int64_t now;
 
 	if (run_commit_boundary(run) == -1)
@@ -841,6 +894,12 @@ run_begin_step(struct run *run)
 	run_expand(run, s);
 	if (run->expand_failed) {
 		run_fault(run, "failed", 1, "out of memory for the actions of step %d", s->seq);
+		return;
+	}
+	/* the counters are read ahead of the step's first command on their buses */
+	if (dispense_begin(run->dispense, run->ctx.act, run->ctx.rig, run->recipe, s, why,
+	    sizeof(why)) == -1) {
+		run_fault(run, "failed", 1, "step %d: %s", s->seq, why);
 		return;
 	}
 	if (!s->operator_wait)
@@ -1077,6 +1136,7 @@ run_pause(struct run *run, int now, char *err, size_t size)
 	/* --now: withdraw and park at once; the interrupted step runs again on resume */
 	loop_timer_cancel(run->timer);
 	loop_timer_cancel(run->overrun);
+	dispense_cancel(run->dispense);
 	run_end_step(run, "aborted", loop_now_ns());
 	run->hold_until_ns = 0;
 	run->pause_requested = 0;
@@ -1388,6 +1448,7 @@ run_shutdown(struct run *run, const char *cause, void (*stopped)(void *arg, int 
 	run->stopped_arg = arg;
 	loop_timer_cancel(run->timer);
 	loop_timer_cancel(run->overrun);
+	dispense_cancel(run->dispense);
 	if (terminal) {
 		/*
 		 * A fault or abort is already parking the substrate: let it end,
@@ -1524,9 +1585,11 @@ run_new(const struct run_context *ctx)
 	run->ctx = *ctx;
 	run->timer = loop_timer_new(ctx->loop, run_timer_fired, run);
 	run->overrun = loop_timer_new(ctx->loop, run_overrun_fired, run);
-	if (run->timer == NULL || run->overrun == NULL) {
+	run->dispense = dispense_new(run_dispensed, run);
+	if (run->timer == NULL || run->overrun == NULL || run->dispense == NULL) {
 		loop_timer_free(run->timer);
 		loop_timer_free(run->overrun);
+		dispense_free(run->dispense);
 		free(run);
 		return NULL;
 	}
@@ -1542,6 +1605,7 @@ run_free(struct run *run)
 		run_release(run);
 	loop_timer_free(run->timer);
 	loop_timer_free(run->overrun);
+	dispense_free(run->dispense);
 	free(run->actions);
 	free(run);
 }
