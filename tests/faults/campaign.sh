@@ -25,6 +25,9 @@
 #     member of group lbl's obeyed
 #   a recipe too big to plan (case_plans.sh): refused at FILE:LINE:COL by
 #     recipe add and run, lbld's memory unchanged, an e-stop amid a burst
+#   what the devices say (case_devices.sh): a sensor out of its plausible
+#     range mid-batch (a reading above it, FLT_MAX), a pump stopped from
+#     outside mid-spray
 #   bus drop (the simulator dies mid-run)
 #   kill -9 at LBL_KILLS (50) random points, each followed by restart and
 #     resume-batch, through as many batches as that takes
@@ -210,6 +213,7 @@ end_case
 . "$LBL_TOP/tests/faults/case_bus.sh"
 . "$LBL_TOP/tests/faults/case_access.sh"
 [ -f "$LBL_TOP/tests/faults/case_safety_net.sh" ] && . "$LBL_TOP/tests/faults/case_safety_net.sh"
+. "$LBL_TOP/tests/faults/case_devices.sh"
 
 # ---- kill -9 at random points, each followed by restart and resume ----
 begin_case
