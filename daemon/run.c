@@ -1332,6 +1332,13 @@ run_resume_batch(struct run *run, int64_t batch_id, struct recipe *recipe, struc
 	if (run_prepare(run, recipe, plan, err, size) == -1)
 		return -1;
 	run->batch_id = batch_id;
+	if (run_resume_baselines(run, batch_id) == -1) {
+		run->recipe = NULL;
+		run->plan = NULL;
+		run_release(run);
+		return run_refuse(err, size, "the database could not read back the QCM baselines "
+		    "of batch %lld", (long long)batch_id);
+	}
 	if (run_set_batch_state(run, "running", NULL) == -1) {
 		run->recipe = NULL;
 		run->plan = NULL;
@@ -1344,14 +1351,6 @@ run_resume_batch(struct run *run, int64_t batch_id, struct recipe *recipe, struc
 		    &run->dips[i], &run->volume_ml[i]) == -1)
 			log_warnx("batch %lld: solution use of %s not read back",
 			    (long long)batch_id, recipe->solutions[i].name);
-	if (run_resume_baselines(run, batch_id) == -1) {
-		run_set_batch_state(run, "interrupted", NULL);
-		run->recipe = NULL;
-		run->plan = NULL;
-		run_release(run);
-		return run_refuse(err, size, "the database could not read back the QCM baselines "
-		    "of batch %lld", (long long)batch_id);
-	}
 	run->step = (size_t)last_done_seq;	/* seq is 1-based: this is the next step */
 	/* the next step starts now; the rest keep their planned spacing */
 	run->t0_ns = loop_now_ns() - run_scaled_ns(run, plan->steps[run->step].start_ms);

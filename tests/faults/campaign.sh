@@ -137,6 +137,9 @@ fault_case() {
 	    fail "$name: cause recorded" "'$cause' does not match '$want'"
 	[ "$(q "select count(*) from events where batch_id=1 and kind='fault'")" != 0 ] &&
 	    pass "$name: fault event" || fail "$name: fault event" "none"
+	[ "$(q "select count(*) from events where batch_id=1 and kind='fault' and device='$device'")" != 0 ] &&
+	    pass "$name: the fault event names $device" ||
+	    fail "$name: the fault event names $device" "$(q "select device, message from events where batch_id=1 and kind='fault'")"
 	settled "$name"
 	stop_rig
 	end_case
