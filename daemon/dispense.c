@@ -1,13 +1,13 @@
 /*
  * Volumes from the devices. See dispense.h.
  */
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "dispense.h"
-#include "log.h"
 
 /* A spray sprays at most four solutions together; a replacement drains and fills. */
 #define DISPENSE_MAX_PUMPS	8
@@ -95,18 +95,19 @@ dispense_on_read(void *arg, const struct hw_request *req, const struct hw_result
 	struct dispense_pump *p = NULL;
 	int i;
 
-	if (req->tag != d->gen)
+	/* the tag is the step's generation, and which reading: 0 the first, 1 the second */
+	if (req->tag >> 1 != (d->gen & (UINT_MAX >> 1)))
 		return;		/* a step that ended another way */
 	for (i = 0; i < d->count; i++)
 		if (d->pumps[i].device == req->device)
 			p = &d->pumps[i];
 	if (p == NULL)
 		return;
-	if (!res->ok)
+	if (!res->ok && p->error[0] == '\0')
 		snprintf(p->error, sizeof(p->error), "%s", res->error);
-	else if (d->ending)
+	else if (res->ok && (req->tag & 1))
 		p->end_ml = res->value;
-	else
+	else if (res->ok)
 		p->start_ml = res->value;
 	if (--d->pending == 0 && d->ending)
 		d->done(d->arg);
@@ -120,8 +121,8 @@ dispense_read_all(struct dispense *d, char *why, size_t why_size)
 	int i;
 
 	for (i = 0; i < d->count; i++) {
-		if (act_read_volume(d->act, d->pumps[i].device, d->gen, dispense_on_read, d, err,
-		    sizeof(err)) == -1) {
+		if (act_read_volume(d->act, d->pumps[i].device, (d->gen & (UINT_MAX >> 1)) << 1 |
+		    (unsigned)d->ending, dispense_on_read, d, err, sizeof(err)) == -1) {
 			snprintf(why, why_size, "pump '%s''s volume counter cannot be read: %s",
 			    d->pumps[i].name, err);
 			dispense_cancel(d);
@@ -202,13 +203,11 @@ dispense_end(struct dispense *d, char *why, size_t why_size)
 {
 	if (d->count == 0)
 		return 1;
+	/*
+	 * The first reads went ahead of the step's commands on their buses, so
+	 * they are back; should one not be, done waits for it too.
+	 */
 	d->ending = 1;
-	if (d->pending > 0) {
-		/* unreachable: the first reads went ahead of the step's commands */
-		log_warnx("dispense: %d volume counter reads still out at the step's end",
-		    d->pending);
-	}
-	d->pending = 0;
 	return dispense_read_all(d, why, why_size);
 }
 
