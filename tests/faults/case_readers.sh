@@ -22,7 +22,12 @@ name="reads: output unchanged, a client hanging up mid-export"
 mkdir -p "$LBL_TMP/readers-fixed"
 if "$LBL_BUILD/tests/lbl-histgen" "$LBL_TMP/readers-fixed/lbl.db" 300 $readers_end_s >/dev/null &&
     start_rig readers-fixed 100; then
-	# sha256 of stdout, exit status, request; from lbld before the reader thread
+	# sha256 of stdout, exit status, request; from lbld before the reader thread.
+	# The exports and shows were taken again when issue 15 added what the
+	# devices said (steps' volume_planned_ml and volume_measured_ml, empty
+	# here; batches' baselines, none here; show's "baselines:" heading),
+	# after checking that each is the earlier output with those additions
+	# and nothing else.
 	while read -r want rc_want req; do
 		# shellcheck disable=SC2086
 		"$ctl" $req >"$dir/out" 2>"$dir/err"
@@ -31,15 +36,15 @@ if "$LBL_BUILD/tests/lbl-histgen" "$LBL_TMP/readers-fixed/lbl.db" 300 $readers_e
 		[ "$got" = "$want" ] && [ "$rc" = "$rc_want" ] && pass "$name: $req: the same bytes" ||
 		    fail "$name: $req: the same bytes" "exit $rc (want $rc_want), $(wc -c <"$dir/out") bytes, sha256 $got: $(head -c 200 "$dir/err")"
 	done <<'EOF'
-01a18c9d2e0a53060842a1e82d5785982429e0bcf8954bacb787456bab2f2999 0 export --all --format json
-1f464bb42ea577eaf556d3a305692e0dbef00455608dff1cafb690214b1c5ab5 0 export --all --format csv
-d5ccbb3a1e57803af2a385022478527afeb856177a09c50194d5ea870c3a5566 0 export 150 --format json
-5f1b6cb3099cfc9e5b9f70a7d6a15c4673215c4c6dbc33b405e1b16a2b7e0a3a 0 export 150 --format csv
+cc4c07132e7e7391613eb2f8c922a10bfdaffd1438bc3a451c0bf1860684de13 0 export --all --format json
+6c5f510353596109cac8f18f7ba784922802cbb699e876ab936e89e51ca2fe7f 0 export --all --format csv
+9a82ce60c74f32f2c443e09ccc553f65d8aeb5790f849733ff4cb671a818ce2e 0 export 150 --format json
+27b0f06064f3a45570dc915755458741da13a284e8ffe8edb09ee64dc55f6718 0 export 150 --format csv
 5f20506d725fe6c63e690c3d4293bd9c763bc178ca6443cf3ccbf9003a4b1e9f 0 history
 4d13013b4c49407af51079ae1c78a1e475a816ec04b426dfc8590bd85dd61e7a 0 history --json
 ae02d7a9897bcc6b088c9df9da2995ac6aa18f139b7f734e4f8ad85f733ff38a 0 history --state failed --limit 5
-f52a1f88bed74a8ee070e2f1c0fbf9f681bafd086b7c22769e6eb474eb49e3a0 0 show 150
-d54f3a8da4581a1fd0c8db529dbb1992432b061ffaf418b6624332384b5a8062 0 show 150 --json
+7993651ee7bf8756532db9c023028e56b3a13ff72833cdf520a220023fc54121 0 show 150
+f55f92e1e4c71c1ff97fd78306581c74c5be97874913cca5627584c78b71db82 0 show 150 --json
 e7f7e82a77de65fe30b3d46820936367e90a836b762543b13a130deb9ca9bf84 0 show 150 --recipe
 a51bbf57c6aa89b2e363f9caea173a6d57a649710991ba388dd8bc538cabe763 0 compare 10 20
 081b1c10f759d73b038a4caa0ab9c56c8b72a1c6ccccd29f9b9e5d00d047de02 0 compare 3 250
