@@ -269,6 +269,58 @@
 #define RIG_COMM_TIMEOUT_MAX_MS	60000
 #endif
 
+/* ---- Sensor readings and pump counters (hw/rig/profile.c, daemon/dispense.c) ---- */
+/*
+ * The plausible readings of a sensor, by kind, when neither the rig file's
+ * device nor its profile gives a 'range'. A reading outside (or NaN, or
+ * infinite) is a device fault, never a measurement: a float32 register
+ * holding FLT_MAX, a gauge's overflow code or a QCM that lost its
+ * oscillation must not end a batch early as "target reached". Each range
+ * is wide enough for any real reading of its kind and far below FLT_MAX.
+ * QCM: crystals and their overtones run from a few MHz to tens of MHz.
+ */
+#ifndef SENSOR_QCM_MIN_HZ
+#define SENSOR_QCM_MIN_HZ		1000000
+#endif
+#ifndef SENSOR_QCM_MAX_HZ
+#define SENSOR_QCM_MAX_HZ		100000000
+#endif
+/* thickness gauges (nm): a little below zero is noise; a millimetre is no thin film */
+#ifndef SENSOR_THICKNESS_MIN_NM
+#define SENSOR_THICKNESS_MIN_NM		(-100)
+#endif
+#ifndef SENSOR_THICKNESS_MAX_NM
+#define SENSOR_THICKNESS_MAX_NM		1000000
+#endif
+/* absorbance: spectrometers read about -0.1 to 4; 10 is a thousand times below their floor */
+#ifndef SENSOR_ABSORBANCE_MIN
+#define SENSOR_ABSORBANCE_MIN		(-1)
+#endif
+#ifndef SENSOR_ABSORBANCE_MAX
+#define SENSOR_ABSORBANCE_MAX		10
+#endif
+/* temperature (°C): a coating rig's baths and dryers */
+#ifndef SENSOR_TEMPERATURE_MIN_C
+#define SENSOR_TEMPERATURE_MIN_C	(-50)
+#endif
+#ifndef SENSOR_TEMPERATURE_MAX_C
+#define SENSOR_TEMPERATURE_MAX_C	300
+#endif
+/* encoders: counts or mm, anything a 32-bit counter with a scale can hold */
+#ifndef SENSOR_ENCODER_LIMIT
+#define SENSOR_ENCODER_LIMIT		1000000000000LL
+#endif
+/*
+ * A dispensing step fails when a pump's own counter says it dispensed
+ * less than planned by more than this (percent of the plan), unless the
+ * rig file's pump sets 'volume_tolerance'. Pumps start before and stop
+ * after their valves, so a healthy pump counts a little more than planned;
+ * a tenth less is a pump that stopped, stalled or lost its tubing.
+ */
+#ifndef PUMP_VOLUME_TOLERANCE_PCT
+#define PUMP_VOLUME_TOLERANCE_PCT	10
+#endif
+
 /* ---- Guards: a limit set at build time must keep what the code assumes ---- */
 
 _Static_assert(CONF_MAX_FILE_BYTES >= 64 * 1024 && CONF_MAX_FILE_BYTES <= 64 * 1024 * 1024,
@@ -322,5 +374,14 @@ _Static_assert(LBLD_STOP_BUDGET_MS >= 5000 && LBLD_STOP_BUDGET_MS <= 55000,
     "LBLD_STOP_BUDGET_MS: within the unit's TimeoutStopSec=60s, with time to exit");
 _Static_assert(RIG_COMM_TIMEOUT_MIN_MS >= 3 * 20 && RIG_COMM_TIMEOUT_MIN_MS < RIG_COMM_TIMEOUT_MAX_MS,
     "RIG_COMM_TIMEOUT_MIN_MS: lbld feeds a watchdog every timeout/3");
+
+_Static_assert(SENSOR_QCM_MIN_HZ > 0 && SENSOR_QCM_MIN_HZ < SENSOR_QCM_MAX_HZ &&
+    SENSOR_THICKNESS_MIN_NM < SENSOR_THICKNESS_MAX_NM &&
+    SENSOR_ABSORBANCE_MIN < SENSOR_ABSORBANCE_MAX &&
+    SENSOR_TEMPERATURE_MIN_C < SENSOR_TEMPERATURE_MAX_C && SENSOR_ENCODER_LIMIT > 0 &&
+    SENSOR_ENCODER_LIMIT <= 1000000000000000000LL,
+    "SENSOR_*: each default range must be non-empty and far below FLT_MAX, which must fault");
+_Static_assert(PUMP_VOLUME_TOLERANCE_PCT >= 1 && PUMP_VOLUME_TOLERANCE_PCT <= 50,
+    "PUMP_VOLUME_TOLERANCE_PCT: 0 fails on the counter's last digit; over half is no check");
 
 #endif

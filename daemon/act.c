@@ -438,6 +438,22 @@ act_read(struct act *act, int device)
 	return act_begin(act, &req);
 }
 
+int
+act_read_volume(struct act *act, int device, unsigned tag, hw_done_cb done, void *arg,
+    char *err, size_t err_size)
+{
+	struct hw_request req = { device, HW_PROBE, 0, 0, 0 };
+
+	req.tag = tag;
+	return hw_submit(act->hw, &req, done, arg, err, err_size);
+}
+
+int
+act_volume_counter(const struct act *act, int device, double *wrap_ml)
+{
+	return hw_volume_counter(act->hw, device, wrap_ml);
+}
+
 static int
 act_is_safety(const struct rig_device *dev)
 {

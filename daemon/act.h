@@ -9,11 +9,11 @@
 #ifndef LBL_ACT_H
 #define LBL_ACT_H
 
+#include "hw.h"
 #include "loop.h"
 #include "rig.h"
 
 struct act;
-struct hw;
 
 /* An operation ended: ok, a value (sensor reads), or an error naming the device. */
 typedef void (*act_done_cb)(void *arg, int ok, double value, const char *error);
@@ -36,6 +36,20 @@ int act_pump(struct act *act, int device, double flow_ml_min);
 int act_line(struct act *act, int device, double speed_mm_s, int reverse);
 /* Reads a sensor; the value arrives in engineering units. */
 int act_read(struct act *act, int device);
+/*
+ * A pump's volume counter, read beside the operation in hand (not one of
+ * act's operations: it may overlap them): queued on the pump's bus behind
+ * what is queued there already and before what comes after, so a read
+ * before a run command counts from before it. done gets the request (its
+ * device and tag as given) and the result (value: mL, or an error naming
+ * device, bus, unit and register). A safe state drops a queued read
+ * without calling done. Returns 0, or -1 with err when the pump cannot be
+ * read (done is not called).
+ */
+int act_read_volume(struct act *act, int device, unsigned tag, hw_done_cb done, void *arg,
+    char *err, size_t err_size);
+/* hw_volume_counter(): whether a pump has a volume counter, and where it wraps. */
+int act_volume_counter(const struct act *act, int device, double *wrap_ml);
 /* Whether any safety input is active now (motion must not start). */
 int act_safety_active(const struct act *act, char *why, size_t why_size);
 

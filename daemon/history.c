@@ -391,12 +391,37 @@ struct hist_show_ctx {
 	double time_scale;		/* durations are recorded in wall time */
 };
 
+/*
+ * What a step's pumps dispensed, for show: " volume 5.00 mL planned, 1.50 mL
+ * counted" when the pumps counted, "" when the step dispensed nothing so.
+ */
+static void
+hist_volume(const struct db_step *s, char *buf, size_t size)
+{
+	buf[0] = '\0';
+	if (isnan(s->volume_planned_ml) && isnan(s->volume_measured_ml))
+		return;
+	snprintf(buf, size, "  volume %.2f mL planned, ", s->volume_planned_ml);
+	if (isnan(s->volume_measured_ml))
+		snprintf(buf + strlen(buf), size - strlen(buf), "not counted");
+	else
+		snprintf(buf + strlen(buf), size - strlen(buf), "%.2f mL counted",
+		    s->volume_measured_ml);
+}
+
+static int
+hist_baseline(void *arg, const struct db_baseline *b)
+{
+	reader_print(arg, "  baseline %s %.1f Hz, %s (%s)", b->sensor, b->hz, b->source, b->at);
+	return reader_cancelled(arg);
+}
+
 static int
 hist_step(void *arg, const struct db_step *s)
 {
 	struct hist_show_ctx *ctx = arg;
 	struct reader_reply *c = ctx->c;
-	char planned[32], actual[32], dev[32];
+	char planned[32], actual[32], dev[32], volume[720];
 
 	units_format_duration(s->planned_duration_ms > 0 ? s->planned_duration_ms : 0, planned,
 	    sizeof(planned));
@@ -410,11 +435,12 @@ hist_step(void *arg, const struct db_step *s)
 		snprintf(dev, sizeof(dev), "%+.2fs", (s->actual_start_ms - s->planned_start_ms) /
 		    1000.0);
 	}
-	reader_print(c, "%5d %4d %-10s %-7s %-12s %11.1f %10s %10s %9s %8.1f %-8s%s", s->seq,
+	hist_volume(s, volume, sizeof(volume));
+	reader_print(c, "%5d %4d %-10s %-7s %-12s %11.1f %10s %10s %9s %8.1f %-8s%s%s", s->seq,
 	    s->bilayer, s->phase, s->kind, s->station ? s->station : "-",
 	    s->planned_start_ms / 1000.0, planned, actual, dev,
 	    s->motion_ms >= 0 ? s->motion_ms / 1000.0 : 0.0, s->outcome,
-	    s->attempts > 1 ? " (retried)" : "");
+	    s->attempts > 1 ? " (retried)" : "", volume);
 	return reader_cancelled(ctx->c);
 }
 
@@ -564,6 +590,9 @@ hist_show(struct db *db, struct reader_reply *c, const struct control_request *r
 		goto out;
 	reader_print(c, "bilayers:");
 	if (hist_listed(db, &error, c, db_bilayers(db, id, hist_bilayer, c)) == -1)
+		goto out;
+	reader_print(c, "baselines:");
+	if (hist_listed(db, &error, c, db_baselines(db, id, hist_baseline, c)) == -1)
 		goto out;
 	reader_print(c, "events:");
 	hist_listed(db, &error, c, db_events(db, id, hist_event, c));
@@ -983,7 +1012,7 @@ hist_compare(struct db *db, struct reader_reply *c, const struct control_request
 #define HIST_CSV_COLUMNS "batch_id,recipe,recipe_version,recipe_sha256,substrate,operator,"\
 	"batch_state,time_scale,seq,bilayer,phase,kind,station,solution,planned_start_ms,"\
 	"planned_duration_ms,actual_start_utc,actual_start_ms,actual_duration_ms,motion_ms,"\
-	"dwell_ms,outcome"
+	"dwell_ms,outcome,volume_planned_ml,volume_measured_ml"
 
 /* The writer's piece as a line; on failure error is set and the listing stops (1). */
 static int
@@ -1020,6 +1049,8 @@ hist_export_step(void *arg, const struct db_step *s)
 		hist_json_int(&e->j, "dwell_ms", (long long)s->dwell_ms);
 		hist_json_str(&e->j, "outcome", s->outcome);
 		hist_json_int(&e->j, "attempts", s->attempts);
+		hist_json_num(&e->j, "volume_planned_ml", s->volume_planned_ml);
+		hist_json_num(&e->j, "volume_measured_ml", s->volume_measured_ml);
 		json_object_end(&e->j);
 		return hist_export_emit(e);
 	}
@@ -1045,6 +1076,13 @@ hist_export_step(void *arg, const struct db_step *s)
 	    s->actual_start_utc ? s->actual_start_utc : "", (long long)s->actual_start_ms,
 	    (long long)s->actual_duration_ms, (long long)s->motion_ms, (long long)s->dwell_ms,
 	    s->outcome);
+	/* what the step's pumps counted beside the plan: empty when not counted */
+	hist_line_put(l, ",", 1);
+	if (!isnan(s->volume_planned_ml))
+		hist_line_number(l, s->volume_planned_ml);
+	hist_line_put(l, ",", 1);
+	if (!isnan(s->volume_measured_ml))
+		hist_line_number(l, s->volume_measured_ml);
 	if (l->failed) {
 		e->error = "out of memory for a CSV row";
 		return 1;
@@ -1096,6 +1134,21 @@ hist_export_event(void *arg, const struct db_event *ev)
 	return hist_export_emit(e);
 }
 
+/* A QCM's baseline: the bare crystal's frequency a batch's thickness is from. */
+static int
+hist_export_baseline(void *arg, const struct db_baseline *bl)
+{
+	struct hist_export *e = arg;
+
+	json_object_begin(&e->j);
+	hist_json_str(&e->j, "sensor", bl->sensor);
+	hist_json_num(&e->j, "baseline_hz", bl->hz);
+	hist_json_str(&e->j, "source", bl->source);
+	hist_json_str(&e->j, "at", bl->at);
+	json_object_end(&e->j);
+	return hist_export_emit(e);
+}
+
 /*
  * One list of a batch as a JSON member, a row a line: hist_export_open
  * before the listing, hist_export_close with its result. Each returns 0,
@@ -1120,7 +1173,8 @@ hist_export_close(struct hist_export *e, int rc)
 
 /*
  * One batch: in JSON everything show prints (identity, recipe and rig,
- * texts, thickness, solutions and lots, steps, bilayers, events); in CSV a
+ * texts, thickness, solutions and lots, steps, bilayers, QCM baselines,
+ * events); in CSV a
  * row per step. A db_history callback: 0 to go on, 1 to stop (error set,
  * or the client went away).
  */
@@ -1171,6 +1225,8 @@ hist_export_batch(void *arg, const struct db_batch *b)
 	    hist_export_close(e, db_steps(e->db, b->id, hist_export_step, e)) ||
 	    hist_export_open(e, "bilayers") ||
 	    hist_export_close(e, db_bilayers(e->db, b->id, hist_export_bilayer, e)) ||
+	    hist_export_open(e, "baselines") ||
+	    hist_export_close(e, db_baselines(e->db, b->id, hist_export_baseline, e)) ||
 	    hist_export_open(e, "events") ||
 	    hist_export_close(e, db_events(e->db, b->id, hist_export_event, e)))
 		return 1;

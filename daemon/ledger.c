@@ -17,6 +17,8 @@ struct ledger_writes {
 	const struct ledger_event *events;
 	size_t event_count;
 	const struct db_step *next;
+	const char *sensor, *source;	/* a QCM baseline, when sensor is not NULL */
+	double baseline_hz;
 };
 
 /* Notes the first lost write in why; returns -1 so callers can chain it. */
@@ -52,6 +54,10 @@ ledger_write(struct record *rec, int64_t batch_id, const struct ledger_writes *w
 		    e->duration_ms, e->motion_ms, e->dwell_ms, e->outcome) :
 		    record_step_end(rec, batch_id, e->seq, -1, 0, 0, 0, e->outcome)) == -1)
 			ledger_lost(why, why_size, &lost, what, batch_id);
+		snprintf(what, sizeof(what), "the volume dispensed in step %d", e->seq);
+		if (e->has_volume && record_step_volume(rec, batch_id, e->seq,
+		    e->volume_planned_ml, e->volume_measured_ml) == -1)
+			ledger_lost(why, why_size, &lost, what, batch_id);
 	}
 	if (w->bilayer != NULL) {
 		snprintf(what, sizeof(what), "bilayer %d", w->bilayer->n);
@@ -64,6 +70,11 @@ ledger_write(struct record *rec, int64_t batch_id, const struct ledger_writes *w
 		snprintf(what, sizeof(what), "the use of solution %s", s->name);
 		if (record_solution(rec, batch_id, s->name, s->lot, s->dips, s->volume_ml,
 		    s->area_cm2) == -1)
+			ledger_lost(why, why_size, &lost, what, batch_id);
+	}
+	if (w->sensor != NULL) {
+		snprintf(what, sizeof(what), "the baseline of sensor %s", w->sensor);
+		if (record_baseline(rec, batch_id, w->sensor, w->baseline_hz, w->source) == -1)
 			ledger_lost(why, why_size, &lost, what, batch_id);
 	}
 	if (w->state != NULL) {
@@ -157,6 +168,20 @@ ledger_resume(struct record *rec, int64_t batch_id, const struct ledger_event *e
 	struct ledger_writes w = { 0 };
 
 	w.state = "running";
+	w.events = event;
+	w.event_count = event != NULL;
+	return ledger_write(rec, batch_id, &w, why, why_size);
+}
+
+int
+ledger_baseline(struct record *rec, int64_t batch_id, const char *sensor, double hz,
+    const char *source, const struct ledger_event *event, char *why, size_t why_size)
+{
+	struct ledger_writes w = { 0 };
+
+	w.sensor = sensor;
+	w.source = source;
+	w.baseline_hz = hz;
 	w.events = event;
 	w.event_count = event != NULL;
 	return ledger_write(rec, batch_id, &w, why, why_size);

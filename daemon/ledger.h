@@ -23,12 +23,18 @@
 
 struct record;
 
-/* How a step ended. started 0: recorded but never started, so it ends with no time. */
+/*
+ * How a step ended. started 0: recorded but never started, so it ends with
+ * no time. has_volume: its pumps' counters were read, and what they
+ * counted goes on record beside the plan's volume (measured NaN: unknown).
+ */
 struct ledger_step_end {
 	int seq;
 	int started;
 	int64_t actual_start_ms, duration_ms, motion_ms, dwell_ms;
 	const char *outcome;		/* done, failed, aborted */
+	int has_volume;
+	double volume_planned_ml, volume_measured_ml;
 };
 
 /* A finished bilayer: its estimate and its measurement (NAN: not measured). */
@@ -90,6 +96,13 @@ int ledger_pause(struct record *rec, int64_t batch_id, const struct ledger_step_
 /* A resume (lblctl resume or resume-batch): the state running and the event. */
 int ledger_resume(struct record *rec, int64_t batch_id, const struct ledger_event *event,
     char *why, size_t why_size);
+
+/*
+ * A QCM's baseline (the bare crystal's frequency hz, and where it came
+ * from: a baseline step or the rig file's f0) with its event.
+ */
+int ledger_baseline(struct record *rec, int64_t batch_id, const char *sensor, double hz,
+    const char *source, const struct ledger_event *event, char *why, size_t why_size);
 
 /* An event on its own (batch_id 0: none): an operator's request, a measurement... */
 int ledger_event(struct record *rec, int64_t batch_id, const struct ledger_event *event,

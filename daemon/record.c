@@ -20,7 +20,7 @@ _Static_assert(RECORD_RETRY_MAX_MS < RECORD_HOLD_MS,
     "a held record must be retried several times before it counts as a fault");
 
 enum record_kind { REC_STEP_BEGIN, REC_STEP_END, REC_BILAYER, REC_EVENT, REC_STATE,
-	REC_SOLUTION };
+	REC_SOLUTION, REC_STEP_VOLUME, REC_BASELINE };
 
 struct record_op {
 	struct record_op *next;
@@ -102,6 +102,14 @@ record_describe(const struct record_op *op, char *buf, size_t size)
 		snprintf(buf, size, "solution %s of batch %lld", op->s[0],
 		    (long long)op->batch_id);
 		break;
+	case REC_STEP_VOLUME:
+		snprintf(buf, size, "the volume dispensed in step %d of batch %lld", op->row.seq,
+		    (long long)op->batch_id);
+		break;
+	case REC_BASELINE:
+		snprintf(buf, size, "the baseline of sensor %s of batch %lld", op->s[0],
+		    (long long)op->batch_id);
+		break;
 	}
 }
 
@@ -126,6 +134,10 @@ record_apply(struct record *rec, const struct record_op *op)
 	case REC_SOLUTION:
 		return db_solution_set(db, op->batch_id, op->s[0], op->s[1], op->dips, op->a,
 		    op->b);
+	case REC_STEP_VOLUME:
+		return db_step_volume(db, op->batch_id, op->row.seq, op->a, op->b);
+	case REC_BASELINE:
+		return db_baseline_set(db, op->batch_id, op->s[0], op->a, op->s[1]);
 	}
 	return -1;
 }
@@ -356,6 +368,31 @@ record_solution(struct record *rec, int64_t batch_id, const char *name, const ch
 		op->a = volume_ml;
 		op->b = area_cm2;
 	}
+	return record_queue(rec, op);
+}
+
+int
+record_step_volume(struct record *rec, int64_t batch_id, int seq, double planned_ml,
+    double measured_ml)
+{
+	struct record_op *op = record_op_new(REC_STEP_VOLUME, batch_id, NULL, NULL, NULL, NULL);
+
+	if (op != NULL) {
+		op->row.seq = seq;
+		op->a = planned_ml;
+		op->b = measured_ml;
+	}
+	return record_queue(rec, op);
+}
+
+int
+record_baseline(struct record *rec, int64_t batch_id, const char *sensor, double hz,
+    const char *source)
+{
+	struct record_op *op = record_op_new(REC_BASELINE, batch_id, sensor, source, NULL, NULL);
+
+	if (op != NULL)
+		op->a = hz;
 	return record_queue(rec, op);
 }
 

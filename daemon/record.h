@@ -57,6 +57,12 @@ int record_event(struct record *rec, int64_t batch_id, const char *kind, const c
 int record_state(struct record *rec, int64_t batch_id, const char *state, const char *cause);
 int record_solution(struct record *rec, int64_t batch_id, const char *name, const char *lot,
     int dips, double volume_ml, double area_cm2);
+/* What a step's pumps counted beside the plan's volume (db_step_volume). */
+int record_step_volume(struct record *rec, int64_t batch_id, int seq, double planned_ml,
+    double measured_ml);
+/* A QCM baseline and where it came from (db_baseline_set). */
+int record_baseline(struct record *rec, int64_t batch_id, const char *sensor, double hz,
+    const char *source);
 
 /*
  * A step boundary's writes as one transaction (one fsync): the writes

@@ -15,10 +15,12 @@
 
 #include "compile.h"
 #include "db.h"
+#include "dispense.h"
 #include "log.h"
 #include "ledger.h"
 #include "record.h"
 #include "run.h"
+#include "thickness.h"
 
 /* A step may run this much over plan before it counts as a fault. */
 #define RUN_OVERRUN_FRACTION	0.25
@@ -63,8 +65,12 @@ struct run {
 	struct loop_timer *timer, *overrun;
 	int pause_requested;
 	int safe_then;			/* after safe state: RUN_PAUSED or RUN_IDLE */
-	int have_baseline;
-	double baseline_hz;
+	const char *fault_device;	/* the failed action's device, for the fault event */
+	struct dispense *dispense;	/* the step's pumps' own volume counters */
+	/* what the step's pumps counted beside the plan: recorded with its end */
+	int have_volume;
+	double volume_planned_ml, volume_measured_ml;
+	double *baseline_hz;		/* per device: a QCM's bare crystal, NAN until known */
 	double measured_nm;		/* NAN until measured */
 	int measured_bilayer;		/* the bilayer measured_nm was taken after */
 	int stop_early;
@@ -219,6 +225,10 @@ run_open_end(struct run *run, const char *outcome, int64_t end_ns, struct ledger
 	end->seq = s->seq;
 	end->outcome = outcome;
 	end->started = run->step_started;
+	end->has_volume = run->have_volume;
+	end->volume_planned_ml = run->volume_planned_ml;
+	end->volume_measured_ml = run->volume_measured_ml;
+	run->have_volume = 0;
 	if (run->step_started) {
 		end->actual_start_ms = run->step_start_ms;
 		end->duration_ms = (end_ns - run->step_begin_ns) / 1000000;
@@ -328,6 +338,7 @@ static void
 run_release(struct run *run)
 {
 	log_context(0, NULL, 0, 0);
+	dispense_cancel(run->dispense);
 	loop_timer_cancel(run->timer);
 	loop_timer_cancel(run->overrun);
 	plan_free(run->plan);
@@ -335,6 +346,8 @@ run_release(struct run *run)
 	free(run->dips);
 	free(run->volume_ml);
 	free(run->sol_rows);
+	free(run->baseline_hz);
+	run->baseline_hz = NULL;
 	if (run->plan != NULL && run->stopped == NULL)
 		/*
 		 * The batch is over: the devices' own timeouts are disarmed. When
@@ -388,6 +401,18 @@ run_complete(struct run *run)
 }
 
 /*
+ * The device a fault is about, for its event's device column: the one its
+ * cause names, else the device of the action that failed, else none.
+ */
+static const char *
+run_fault_device(const struct run *run)
+{
+	const char *named = rig_device_in_text(run->ctx.rig, run->cause);
+
+	return named != NULL ? named : run->fault_device;
+}
+
+/*
  * Any fault: the rig goes to safe state before anything else; then the
  * cause is recorded (the open step's end, the solutions, the state and the
  * event, one commit; if that is lost too, the log says so). park: also
@@ -405,6 +430,7 @@ run_fault(struct run *run, const char *batch_state, int park, const char *fmt, .
 
 	loop_timer_cancel(run->timer);
 	loop_timer_cancel(run->overrun);
+	dispense_cancel(run->dispense);
 	run->state = RUN_SAFE;
 	run->safe_then = RUN_IDLE;
 	run->compiled.line_running = 0;
@@ -425,8 +451,9 @@ run_fault(struct run *run, const char *batch_state, int park, const char *fmt, .
 	/* an operator's abort is not the step's failure */
 	end = run_open_end(run, aborted ? "aborted" : "failed", loop_now_ns(), &end_row);
 	event.kind = aborted ? "abort" : "fault";
-	event.device = NULL;
+	event.device = run_fault_device(run);
 	event.message = run->cause;
+	run->fault_device = NULL;
 	if (ledger_batch_end(run->ctx.record, run->batch_id, end, NULL, run->sol_rows,
 	    run_solution_rows(run), batch_state, run->cause, &event, 1, why, sizeof(why)) == -1)
 		log_warnx("batch %lld: its end (%s) is not on record: %s", (long long)run->batch_id,
@@ -438,46 +465,70 @@ run_fault(struct run *run, const char *batch_state, int park, const char *fmt, .
 
 /* ---- measurement ---- */
 
-/* Sauerbrey: the areal mass per Hz of frequency drop is sqrt(rho_q mu_q) / (2 f0^2). */
-static double
-run_sauerbrey_nm(double delta_f_hz, double f0_hz, double density_g_cm3)
+/*
+ * Keeps a QCM's baseline and puts it on record with where it came from and
+ * its event, one commit. Returns 0, or -1 when that was lost: the batch
+ * has failed then, naming the sensor.
+ */
+static int
+run_set_baseline(struct run *run, int device, double hz, const char *source)
 {
-	const double rho_q = 2.648, mu_q = 2.947e11;	/* quartz: g/cm3, g/(cm s2) */
-	double mass_g_cm2 = -delta_f_hz * sqrt(rho_q * mu_q) / (2 * f0_hz * f0_hz);
+	const char *name = run->ctx.rig->devices[device].name;
+	struct ledger_event event = { "info", name, NULL };
+	char message[200], why[320];
 
-	return mass_g_cm2 / density_g_cm3 * 1e7;	/* cm -> nm */
+	run->baseline_hz[device] = hz;
+	snprintf(message, sizeof(message), "baseline of sensor '%s': %.3f Hz (the bare crystal), "
+	    "%s", name, hz, source);
+	event.message = message;
+	log_info("batch %lld: info: %s", (long long)run->batch_id, message);
+	if (ledger_baseline(run->ctx.record, run->batch_id, name, hz, source, &event, why,
+	    sizeof(why)) == 0)
+		return 0;
+	run_fault(run, "failed", 1, "the database did not record the baseline of sensor '%s': %s",
+	    name, why);
+	return -1;
 }
 
-static void
+/*
+ * A measure step's reading arrived (checked plausible by the hardware
+ * layer). A baseline step keeps it as its QCM's bare crystal; any other
+ * becomes the measured thickness. Returns 0, or -1 when the batch has
+ * failed (no thickness from it, or its baseline not on record).
+ */
+static int
 run_measured(struct run *run, double value)
 {
 	const struct plan_step *s = &run->plan->steps[run->step];
 	const struct recipe_step *src = s->src;
-	const struct rig_device *dev = &run->ctx.rig->devices[run->list.actions[run->action_index].device];
+	int device = run->list.actions[run->action_index].device;
+	const struct rig_device *dev = &run->ctx.rig->devices[device];
+	char why[256], source[64];
+	double nm;
 
-	switch (src->method) {
-	case MEASURE_SAUERBREY:
-		if (!run->have_baseline) {
-			/* the first reading of a run is the bare crystal */
-			run->baseline_hz = value;
-			run->have_baseline = 1;
-		}
-		run->measured_nm = run_sauerbrey_nm(value - run->baseline_hz, dev->f0_hz,
-		    src->film_density_g_cm3);
-		break;
-	case MEASURE_GAUGE:
-		run->measured_nm = value;
-		break;
-	case MEASURE_ABSORBANCE:
-		run->measured_nm = value * src->nm_per_absorbance;
-		break;
+	if (src->method == MEASURE_SAUERBREY && src->baseline) {
+		snprintf(source, sizeof(source), "measured in step %d", s->seq);
+		return run_set_baseline(run, device, value, source);
 	}
+	/* the rig file's f0 is the baseline when no step measured one */
+	if (src->method == MEASURE_SAUERBREY && isnan(run->baseline_hz[device]) &&
+	    dev->f0_given && run_set_baseline(run, device, dev->f0_hz, "the rig file's f0") == -1)
+		return -1;
+	if (thickness_of_reading(src, value, run->baseline_hz[device], &nm, why,
+	    sizeof(why)) == -1) {
+		run->fault_device = dev->name;
+		run_fault(run, "failed", 1, "step %d: %s: not a measurement", s->seq, why);
+		return -1;
+	}
+	run->measured_nm = nm;
 	run->measured_bilayer = s->bilayer;
-	run_event(run, "info", dev->name, "measured %.1f nm after bilayer %d (raw %.6g)",
-	    run->measured_nm, s->bilayer, value);
+	if (run_event(run, "info", dev->name, "measured %.1f nm after bilayer %d (raw %.6g)",
+	    run->measured_nm, s->bilayer, value) == -1)
+		return -1;
 	if (src->stop_at_target && run->recipe->target_thickness_nm > 0 &&
 	    run->measured_nm >= run->recipe->target_thickness_nm && s->phase != PHASE_POST)
 		run->stop_early = 1;
+	return 0;
 }
 
 /* ---- the step and action machinery ---- */
@@ -613,6 +664,60 @@ run_step_close(struct run *run)
 	run_next_step(run);
 }
 
+/*
+ * The step's actions have all ended. Pumps with volume counters are read
+ * again before the step closes (run_dispensed goes on once they are back);
+ * a step that counts nothing closes now.
+ */
+static void
+run_step_done(struct run *run)
+{
+	char why[320];
+	int rc;
+
+	if ((rc = dispense_end(run->dispense, why, sizeof(why))) == 0)
+		return;
+	if (rc == -1) {
+		run_fault(run, "failed", 1, "step %d: %s", run->plan->steps[run->step].seq, why);
+		return;
+	}
+	run_step_close(run);
+}
+
+/*
+ * The step's pumps' counters are back (dispense_end): what they dispensed
+ * goes on record beside the plan's figure with the step's end, in its
+ * boundary's commit (or the batch's end), and a shortfall fails the step
+ * instead of closing it done.
+ */
+static void
+run_dispensed(void *arg)
+{
+	struct run *run = arg;
+	const struct plan_step *s;
+	const char *device;
+	double planned_ml, counted_ml;
+	char why[320];
+	int rc;
+
+	if (run->state != RUN_STEP || run->plan == NULL)
+		return;
+	s = &run->plan->steps[run->step];
+	rc = dispense_result(run->dispense, &planned_ml, &counted_ml, &device, why, sizeof(why));
+	if (rc != 1) {
+		run->have_volume = 1;
+		run->volume_planned_ml = planned_ml;
+		run->volume_measured_ml = counted_ml;
+	}
+	if (rc == -1) {
+		run->fault_device = device;
+		run_fault(run, "failed", 1, "step %d (%s at %s): %s", s->seq,
+		    step_kind_names[s->kind], s->where ? s->where : "-", why);
+		return;
+	}
+	run_step_close(run);
+}
+
 static void
 run_next_action(struct run *run)
 {
@@ -622,7 +727,7 @@ run_next_action(struct run *run)
 	int rc = 0;
 
 	if (run->action_index == run->list.count) {
-		run_step_close(run);
+		run_step_done(run);
 		return;
 	}
 	a = &run->list.actions[run->action_index];
@@ -667,9 +772,11 @@ run_next_action(struct run *run)
 	case COMPILE_KIND_COUNT:
 		break;
 	}
-	if (rc == -1)
+	if (rc == -1) {
+		run->fault_device = run->ctx.rig->devices[a->device].name;
 		run_fault(run, "failed", 1, "%s could not be commanded",
 		    run->ctx.rig->devices[a->device].name);
+	}
 }
 
 /*
@@ -699,6 +806,7 @@ run_record_start(struct run *run, int64_t start_ns)
 	run->step_started = 0;
 	run->motion_ns = 0;
 	run->dwell_ns = 0;
+	run->have_volume = 0;
 	if (run_commit_boundary(run, &row) == -1)
 		return -1;
 	run->step_open = 1;
@@ -727,6 +835,7 @@ static void
 run_begin_step(struct run *run)
 {
 	const struct plan_step *s = &run->plan->steps[run->step];
+	char why[320];
 	int64_t now;
 
 	now = loop_now_ns();
@@ -739,6 +848,12 @@ run_begin_step(struct run *run)
 	run_prompt_text(run, s);
 	if (compile_step(run->recipe, run->ctx.rig, s, &run->compiled, &run->list) == -1) {
 		run_fault(run, "failed", 1, "out of memory for the actions of step %d", s->seq);
+		return;
+	}
+	/* the counters are read ahead of the step's first command on their buses */
+	if (dispense_begin(run->dispense, run->ctx.act, run->ctx.rig, &run->list, why,
+	    sizeof(why)) == -1) {
+		run_fault(run, "failed", 1, "step %d: %s", s->seq, why);
 		return;
 	}
 	if (!s->operator_wait && run_timer_at(run, run->overrun, now +
@@ -859,7 +974,8 @@ run_safe_done(struct run *run, int ok, int parked, const char *error)
 		log_warnx("%s", message);
 		if (run->park_asked && !parked)
 			snprintf(run->park_problem, sizeof(run->park_problem), "%s", message);
-		run_note_event(run, batch, "fault", NULL, message);
+		run_note_event(run, batch, "fault", rig_device_in_text(run->ctx.rig, message),
+		    message);
 	} else if (parked) {
 		run->park_problem[0] = '\0';
 		run_note_event(run, batch, "info", NULL,
@@ -899,13 +1015,15 @@ run_act_done(struct run *run, int ok, double value, const char *error)
 		snprintf(message, sizeof(message), "the safe state was not confirmed: %s",
 		    error ? error : "device failure");
 		log_warnx("%s", message);
-		run_note_event(run, run->batch_id, "fault", NULL, message);
+		run_note_event(run, run->batch_id, "fault", rig_device_in_text(run->ctx.rig,
+		    message), message);
 		return;
 	}
 	if (run->state != RUN_STEP || run->action_index >= run->list.count)
 		return;
 	a = &run->list.actions[run->action_index];
 	if (!ok) {
+		run->fault_device = a->device >= 0 ? run->ctx.rig->devices[a->device].name : NULL;
 		run_fault(run, "failed", 1, "%s", error ? error : "device failure");
 		return;
 	}
@@ -917,8 +1035,8 @@ run_act_done(struct run *run, int ok, double value, const char *error)
 		    run->ctx.rig->devices[a->device].name, value);
 		return;
 	}
-	if (a->kind == COMPILE_READ)
-		run_measured(run, value);
+	if (a->kind == COMPILE_READ && run_measured(run, value) == -1)
+		return;
 	/* the measurement's record may have failed the batch */
 	if (run->state != RUN_STEP)
 		return;
@@ -1024,6 +1142,7 @@ run_pause(struct run *run, int now, char *err, size_t size)
 
 		loop_timer_cancel(run->timer);
 		loop_timer_cancel(run->overrun);
+		dispense_cancel(run->dispense);
 		end = run_open_end(run, "aborted", loop_now_ns(), &end_row);
 		run->hold_until_ns = 0;
 		run->pause_requested = 0;
@@ -1126,18 +1245,23 @@ run_prepare(struct run *run, struct recipe *recipe, struct plan *plan, char *err
 	run->dips = calloc(recipe->solution_count + 1, sizeof(int));
 	run->volume_ml = calloc(recipe->solution_count + 1, sizeof(double));
 	run->sol_rows = calloc(recipe->solution_count + 1, sizeof(*run->sol_rows));
-	if (run->dips == NULL || run->volume_ml == NULL || run->sol_rows == NULL) {
+	run->baseline_hz = calloc(run->ctx.rig->device_count + 1, sizeof(double));
+	if (run->dips == NULL || run->volume_ml == NULL || run->sol_rows == NULL ||
+	    run->baseline_hz == NULL) {
 		free(run->dips);
 		free(run->volume_ml);
 		free(run->sol_rows);
+		free(run->baseline_hz);
 		run->dips = NULL;
 		run->volume_ml = NULL;
 		run->sol_rows = NULL;
+		run->baseline_hz = NULL;
 		return run_refuse(err, size, "out of memory");
 	}
+	for (size_t i = 0; i < run->ctx.rig->device_count; i++)
+		run->baseline_hz[i] = NAN;
 	run->recipe = recipe;
 	run->plan = plan;
-	run->have_baseline = 0;
 	run->measured_nm = NAN;
 	run->stop_early = 0;
 	run->pause_requested = 0;
@@ -1219,6 +1343,32 @@ run_start(struct run *run, struct recipe *recipe, struct plan *plan, int64_t rec
 	return 0;
 }
 
+/*
+ * A resumed batch goes on from the baselines its QCMs had: those on record
+ * (a baseline step done before the interruption, or the rig file's f0 as
+ * it was used). Returns 0, or -1 when the record could not be read.
+ */
+static int
+run_resume_baselines(struct run *run, int64_t batch_id)
+{
+	const struct rig *rig = run->ctx.rig;
+	size_t i;
+	int rc;
+
+	for (i = 0; i < rig->device_count; i++) {
+		if (rig->devices[i].role != RIG_SENSOR || rig->devices[i].kind == NULL ||
+		    strcmp(rig->devices[i].kind, "qcm") != 0)
+			continue;
+		rc = db_baseline_get(run->ctx.db, batch_id, rig->devices[i].name,
+		    &run->baseline_hz[i]);
+		if (rc == -1)
+			return -1;
+		if (rc == 0)
+			run->baseline_hz[i] = NAN;
+	}
+	return 0;
+}
+
 int
 run_resume_batch(struct run *run, int64_t batch_id, struct recipe *recipe, struct plan *plan,
     int last_done_seq, char *err, size_t size)
@@ -1246,6 +1396,13 @@ run_resume_batch(struct run *run, int64_t batch_id, struct recipe *recipe, struc
 			    "solution %s in batch %lld", recipe->solutions[i].name,
 			    (long long)batch_id);
 		}
+	if (run_resume_baselines(run, batch_id) == -1) {
+		run->recipe = NULL;
+		run->plan = NULL;
+		run_release(run);
+		return run_refuse(err, size, "the database could not read back the QCM baselines "
+		    "of batch %lld", (long long)batch_id);
+	}
 	snprintf(message, sizeof(message), "batch resumed after step %d of %zu", last_done_seq,
 	    plan->count);
 	event.kind = "resume";
@@ -1354,6 +1511,7 @@ run_shutdown(struct run *run, const char *cause, void (*stopped)(void *arg, int 
 	run->stopped_arg = arg;
 	loop_timer_cancel(run->timer);
 	loop_timer_cancel(run->overrun);
+	dispense_cancel(run->dispense);
 	if (terminal) {
 		/*
 		 * A fault or abort is already parking the substrate: let it end,
@@ -1502,9 +1660,11 @@ run_new(const struct run_context *ctx)
 	run->ctx = *ctx;
 	run->timer = loop_timer_new(ctx->loop, run_timer_fired, run);
 	run->overrun = loop_timer_new(ctx->loop, run_overrun_fired, run);
-	if (run->timer == NULL || run->overrun == NULL) {
+	run->dispense = dispense_new(run_dispensed, run);
+	if (run->timer == NULL || run->overrun == NULL || run->dispense == NULL) {
 		loop_timer_free(run->timer);
 		loop_timer_free(run->overrun);
+		dispense_free(run->dispense);
 		free(run);
 		return NULL;
 	}
@@ -1520,6 +1680,7 @@ run_free(struct run *run)
 		run_release(run);
 	loop_timer_free(run->timer);
 	loop_timer_free(run->overrun);
+	dispense_free(run->dispense);
 	compile_list_free(&run->list);
 	free(run);
 }

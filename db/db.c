@@ -99,6 +99,20 @@ static const char *const db_migrations[DB_SCHEMA_VERSION] = {
 	"CREATE INDEX batches_substrate ON batches(substrate, started_at, id);"
 	"CREATE INDEX batches_state ON batches(state, started_at, id);"
 	"CREATE INDEX batches_rig ON batches(rig_id);",
+
+	/*
+	 * 2 -> 3: what the devices said: the volume a step's pumps counted
+	 * beside the plan's, and the QCM baselines thickness is measured from
+	 */
+	"ALTER TABLE steps ADD COLUMN volume_planned_ml REAL;"
+	"ALTER TABLE steps ADD COLUMN volume_measured_ml REAL;"
+	"CREATE TABLE baselines ("
+	"  batch_id INTEGER NOT NULL REFERENCES batches(id),"
+	"  sensor TEXT NOT NULL,"
+	"  baseline_hz REAL NOT NULL CHECK (baseline_hz > 0),"
+	"  source TEXT NOT NULL,"
+	"  at TEXT NOT NULL,"
+	"  PRIMARY KEY (batch_id, sensor)) WITHOUT ROWID;",
 };
 
 /* Runs SQL text that returns no rows, outside the statement cache. */

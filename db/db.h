@@ -24,7 +24,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define DB_SCHEMA_VERSION	2	/* PRAGMA user_version written by this code */
+#define DB_SCHEMA_VERSION	3	/* PRAGMA user_version written by this code */
 
 struct db;
 
@@ -227,6 +227,12 @@ struct db_step {
 	int64_t actual_duration_ms;	/* -1 while running */
 	int64_t motion_ms, dwell_ms;	/* -1 while running */
 	int attempts;			/* how often the step was begun */
+	/*
+	 * What the step dispensed through pumps with a volume counter: the
+	 * plan's figure and what the pumps' counters say (db_step_volume);
+	 * NaN when the step dispensed nothing so counted.
+	 */
+	double volume_planned_ml, volume_measured_ml;
 };
 
 /*
@@ -267,6 +273,33 @@ int db_batch_verify_steps(struct db *db, int64_t batch_id, char *why, size_t why
 /* Lists a batch's steps in seq order. */
 int db_steps(struct db *db, int64_t batch_id, int (*cb)(void *arg, const struct db_step *row),
     void *arg);
+
+/*
+ * Records what a step dispensed: the plan's volume and what the pumps' own
+ * counters say (NaN: not known). The step must have been begun.
+ */
+int db_step_volume(struct db *db, int64_t batch_id, int seq, double planned_ml,
+    double measured_ml);
+
+/* ---- QCM baselines: the bare crystal's frequency each thickness is from ---- */
+
+/*
+ * Records (or replaces) the baseline of a batch's sensor: hz and where it
+ * came from ("rig file f0", "measured in step 3"), stamped now.
+ */
+int db_baseline_set(struct db *db, int64_t batch_id, const char *sensor, double hz,
+    const char *source);
+/* Reads a batch's baseline for sensor: 1 and *hz, 0 when there is none, -1 on error. */
+int db_baseline_get(struct db *db, int64_t batch_id, const char *sensor, double *hz);
+
+struct db_baseline {
+	const char *sensor, *source, *at;
+	double hz;
+};
+
+/* Lists a batch's baselines by sensor name. */
+int db_baselines(struct db *db, int64_t batch_id,
+    int (*cb)(void *arg, const struct db_baseline *row), void *arg);
 
 /* ---- bilayers, events, solutions ---- */
 

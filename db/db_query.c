@@ -150,7 +150,8 @@ db_steps(struct db *db, int64_t batch_id, int (*cb)(void *arg, const struct db_s
 
 	st = db_stmt(db, ST_STEPS, "SELECT seq, bilayer, phase, kind, station, solution, "
 	    "planned_start_ms, planned_duration_ms, actual_start_ms, actual_start_utc, outcome, "
-	    "actual_duration_ms, motion_ms, dwell_ms, attempts FROM steps WHERE batch_id = ?1 "
+	    "actual_duration_ms, motion_ms, dwell_ms, attempts, volume_planned_ml, "
+	    "volume_measured_ml FROM steps WHERE batch_id = ?1 "
 	    "ORDER BY seq", "listing a batch's steps");
 	if (st == NULL)
 		return -1;
@@ -172,6 +173,8 @@ db_steps(struct db *db, int64_t batch_id, int (*cb)(void *arg, const struct db_s
 		s.motion_ms = db_col_int(st, 12, -1);
 		s.dwell_ms = db_col_int(st, 13, -1);
 		s.attempts = (int)sqlite3_column_int64(st, 14);
+		s.volume_planned_ml = db_col_double(st, 15);
+		s.volume_measured_ml = db_col_double(st, 16);
 		if (cb(arg, &s) != 0) {
 			db_reset(st);
 			return 0;

@@ -203,6 +203,62 @@ compile_replace_ms(const struct recipe *r, const struct rig *rig, int st, int so
 	return 0;
 }
 
+/* The volume pump device moves in a list: its flow over every dwell and wait it runs through. */
+static double
+compile_pump_volume_ml(const struct compile_list *list, int device)
+{
+	double flow_ml_min = 0, volume_ml = 0;
+	size_t i;
+
+	for (i = 0; i < list->count; i++) {
+		const struct compile_action *a = &list->actions[i];
+
+		if (a->kind == COMPILE_PUMP && a->device == device)
+			flow_ml_min = a->value;
+		else if (a->kind == COMPILE_DWELL || a->kind == COMPILE_WAIT)
+			volume_ml += flow_ml_min * a->ms / 60000.0;
+	}
+	return volume_ml;
+}
+
+/*
+ * Each liquid pump once, in the order it first runs. Motion time is not
+ * counted: the plan does not count it, and no compiled step runs a pump
+ * across a move.
+ */
+size_t
+compile_volumes(const struct rig *rig, const struct compile_list *list,
+    struct compile_volume *out, size_t max)
+{
+	size_t n = 0, i, j;
+
+	if (rig == NULL)
+		return 0;
+	for (i = 0; i < list->count; i++) {
+		const struct compile_action *a = &list->actions[i];
+		double volume_ml;
+
+		if (a->kind != COMPILE_PUMP || a->device < 0 ||
+		    rig_pump_is_stirrer(&rig->devices[a->device]))
+			continue;
+		for (j = 0; j < i; j++)
+			if (list->actions[j].kind == COMPILE_PUMP &&
+			    list->actions[j].device == a->device)
+				break;
+		if (j < i)
+			continue;	/* counted where it first ran */
+		/* a pump only set running (a 'set' step) moves nothing in this step */
+		if ((volume_ml = compile_pump_volume_ml(list, a->device)) <= 0)
+			continue;
+		if (n < max) {
+			out[n].device = a->device;
+			out[n].volume_ml = volume_ml;
+		}
+		n++;
+	}
+	return n;
+}
+
 /* By the station's pumps at full flow: drain, then fill; else the operator's prompt. */
 static void
 compile_replace(struct compiler *c)

@@ -129,4 +129,22 @@ double compile_spray_flow_ml_min(const struct recipe *r, const struct rig *rig,
 int compile_replace_ms(const struct recipe *r, const struct rig *rig, int st, int sol,
     double *volume_ml, int64_t *drain_ms, int64_t *fill_ms);
 
+/*
+ * What a compiled step dispenses, per liquid pump: each pump the list runs
+ * (a stirrer moves no liquid and is left out) with the volume the plan has
+ * it move, its flow times the dwells and waits it runs through until the
+ * list stops it (a spray's nozzle pumps: the flow for the spray's dwell; a
+ * bath replacement's drain and fill pumps: the bath's volume each). This is
+ * the plan's figure the executor compares the pumps' own counters with
+ * (daemon/dispense.c). Fills out[] with at most max pumps, in the order
+ * they first run, and returns how many there are (more than max: the rest
+ * were not listed). Never fails.
+ */
+struct compile_volume {
+	int device;
+	double volume_ml;
+};
+size_t compile_volumes(const struct rig *rig, const struct compile_list *list,
+    struct compile_volume *out, size_t max);
+
 #endif

@@ -568,9 +568,17 @@ recipe_parse_measure(struct recipe_parser *p, struct recipe_step *s, const struc
 		s->method = method;
 	conf_get_duration(p->d, n, "settle", 0, &s->dwell_ms);
 	conf_get_bool(p->d, n, "stop_at_target", 0, &s->stop_at_target);
+	conf_get_bool(p->d, n, "baseline", 0, &s->baseline);
+	if (s->baseline && s->method != MEASURE_SAUERBREY)
+		diag_error(p->d, conf_lookup(n, "baseline"), "'baseline' is for the sauerbrey "
+		    "method (the bare crystal's frequency)");
+	if (s->baseline && s->stop_at_target)
+		diag_error(p->d, conf_lookup(n, "stop_at_target"), "a baseline measures the bare "
+		    "crystal, no film: it has no thickness to stop at");
+	/* a baseline reads the bare crystal: there is no film whose density matters */
 	if (s->method == MEASURE_SAUERBREY)
-		conf_get_quantity(p->d, n, "film_density", CONF_REQUIRED | CONF_POSITIVE,
-		    UNIT_DENSITY_G_CM3, &s->film_density_g_cm3);
+		conf_get_quantity(p->d, n, "film_density", (s->baseline ? 0 : CONF_REQUIRED) |
+		    CONF_POSITIVE, UNIT_DENSITY_G_CM3, &s->film_density_g_cm3);
 	else if (conf_lookup(n, "film_density"))
 		diag_error(p->d, conf_lookup(n, "film_density"), "'film_density' is for the "
 		    "sauerbrey method");
@@ -631,7 +639,7 @@ recipe_step_keys(enum step_kind kind, enum recipe_process process)
 	static const char *const wait[] = { "time", "first_cycle", NULL };
 	static const char *const prompt[] = { "message", NULL };
 	static const char *const measure[] = { "sensor", "method", "settle", "film_density",
-		"nm_per_absorbance", "stop_at_target", NULL };
+		"nm_per_absorbance", "stop_at_target", "baseline", NULL };
 	static const char *const set[] = { "output", "value", NULL };
 	static const char *const repeat[] = { "times", "steps", NULL };
 	static const char *const bath[] = { "solution", "path", NULL };
@@ -941,6 +949,56 @@ recipe_check_cycle(struct recipe_parser *p, const struct conf_node *cycle)
 	free(used);
 }
 
+/*
+ * Walks steps (and the steps of their repeats) for measure steps: a
+ * baseline anywhere but directly in 'pre' is an error; a sauerbrey
+ * measure needs its sensor's baseline (the rig file's f0, or a baseline
+ * step in 'pre' before it). in_pre: the steps are pre's; top: they are a
+ * phase's own steps, not a repeat's. Errors go to p->d at the step.
+ */
+static void
+recipe_check_measures(struct recipe_parser *p, const struct recipe_step *steps, size_t count,
+    int in_pre, int top)
+{
+	const struct recipe *r = p->recipe;
+	size_t i, j;
+
+	for (i = 0; i < count; i++) {
+		const struct recipe_step *s = &steps[i];
+		const struct rig_device *dev;
+		int have = 0;
+
+		if (s->kind == STEP_REPEAT) {
+			recipe_check_measures(p, s->steps, s->step_count, in_pre, 0);
+			continue;
+		}
+		if (s->kind != STEP_MEASURE || s->method != MEASURE_SAUERBREY)
+			continue;
+		if (s->baseline) {
+			if (!in_pre || !top)
+				diag_error(p->d, conf_lookup(s->node, "baseline") ?
+				    conf_lookup(s->node, "baseline") : s->node, "a baseline measure "
+				    "belongs directly in 'pre', before any film is coated (the bare "
+				    "crystal)");
+			continue;
+		}
+		if (p->rig == NULL || s->sensor == NULL ||
+		    rig_device_index(p->rig, s->sensor) == -1)
+			continue;
+		dev = &p->rig->devices[rig_device_index(p->rig, s->sensor)];
+		/* a baseline step in pre, before this step when this one is in pre too */
+		for (j = 0; j < r->pre_count && (!in_pre || !top || &r->pre[j] < s); j++)
+			if (r->pre[j].kind == STEP_MEASURE && r->pre[j].baseline &&
+			    r->pre[j].sensor != NULL && strcmp(r->pre[j].sensor, s->sensor) == 0)
+				have = 1;
+		if (!have && !dev->f0_given)
+			diag_error(p->d, conf_lookup(s->node, "sensor") ? conf_lookup(s->node,
+			    "sensor") : s->node, "sauerbrey thickness needs the bare crystal's "
+			    "frequency: give sensor '%s' an 'f0' in the rig file, or measure it "
+			    "first with a measure step in 'pre' with 'baseline: true'", s->sensor);
+	}
+}
+
 /* Checks the recipe's process against what the rig can do. */
 static void
 recipe_check_rig(struct recipe_parser *p, const struct conf_node *root)
@@ -1064,6 +1122,11 @@ recipe_parse_root(struct recipe_parser *p, const struct conf_node *root)
 		recipe_parse_steps(p, n, "post", 0, &r->post, &r->post_count);
 	if (conf_get_node(p->d, root, "every", 0, CONF_SEQ, "checkpoints", &n) == 1)
 		recipe_parse_checkpoints(p, n);
+	recipe_check_measures(p, r->pre, r->pre_count, 1, 1);
+	recipe_check_measures(p, r->cycle, r->cycle_count, 0, 1);
+	recipe_check_measures(p, r->post, r->post_count, 0, 1);
+	for (size_t i = 0; i < r->checkpoint_count; i++)
+		recipe_check_measures(p, r->checkpoints[i].steps, r->checkpoints[i].step_count, 0, 1);
 	if (p->rig != NULL)
 		recipe_check_rig(p, root);
 }

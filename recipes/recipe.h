@@ -100,6 +100,7 @@ struct recipe_step {
 	double film_density_g_cm3;	/* Sauerbrey */
 	double nm_per_absorbance;	/* absorbance calibration */
 	int stop_at_target;		/* end the run when the measured target is reached */
+	int baseline;			/* sauerbrey: this reading is the bare crystal (pre only) */
 	/* set */
 	const char *output;
 	double value;			/* 1/0 for on/off */

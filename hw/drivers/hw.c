@@ -537,6 +537,25 @@ hw_axis_tolerance_mm(const struct hw *hw, int device)
 	return p != NULL && p->tolerance_mm > 0 ? p->tolerance_mm : 0.01;
 }
 
+int
+hw_volume_counter(const struct hw *hw, int device, double *wrap_ml)
+{
+	const struct profile *p = device >= 0 && (size_t)device < hw->rig->device_count &&
+	    hw->rig->devices[device].role == RIG_PUMP ? profile_of(hw->profiles, device) : NULL;
+	const struct profile_object *o;
+
+	*wrap_ml = INFINITY;
+	if (p == NULL || !p->ops[PROFILE_VOLUME].defined)
+		return 0;
+	o = &p->ops[PROFILE_VOLUME];
+	/* an unsigned counter wraps to 0 past its largest raw value */
+	if (o->type == PROFILE_U16)
+		*wrap_ml = 65536.0 * fabs(o->scale);
+	else if (o->type == PROFILE_U32)
+		*wrap_ml = 4294967296.0 * fabs(o->scale);
+	return 1;
+}
+
 void
 hw_set_input_cb(struct hw *hw, hw_input_cb cb, void *arg)
 {

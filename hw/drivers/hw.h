@@ -179,6 +179,14 @@ void hw_set_safe_cb(struct hw *hw, hw_safe_cb cb, void *arg);
 /* An axis is at its target within this when its profile has no in-position flag. */
 double hw_axis_tolerance_mm(const struct hw *hw, int device);
 
+/*
+ * Whether a pump's profile has a volume counter (its 'volume' operation,
+ * read by HW_PROBE into the result's value, mL): 1, with *wrap_ml the
+ * count at which it wraps to 0 (an unsigned register: 2^bits x scale;
+ * INFINITY for one that does not wrap so), or 0 when it has none.
+ */
+int hw_volume_counter(const struct hw *hw, int device, double *wrap_ml);
+
 /* Counters for benchmarks and status: transactions, retries, reconnects. */
 struct hw_stats {
 	unsigned long transactions, retries, reconnects, failures;

@@ -538,6 +538,25 @@ hw_do_status(struct hw_bus *bus, struct hw_job *job, const struct profile *p)
 	return rc == 0 ? 0 : -1;
 }
 
+/*
+ * A sensor's reading for a batch (HW_READ) must be a measurement: NaN,
+ * infinite or outside its plausible range (profile_check_reading()) fails
+ * the request, naming device, bus, unit, register and the reading.
+ */
+static int
+hw_check_reading(struct hw_bus *bus, struct hw_job *job, const struct profile *p)
+{
+	const struct rig_device *dev = &bus->hw->rig->devices[job->req.device];
+	const struct profile_object *o = &p->ops[PROFILE_VALUE];
+	char why[200];
+
+	if (profile_check_reading(p, dev, job->res.value, why, sizeof(why)) == 0)
+		return 0;
+	hw_job_error(job, "device '%s' (bus %s, unit %d): read %s 0x%04x (value): %s", dev->name,
+	    bus->cfg->name, dev->unit, profile_table_names[o->table], o->address, why);
+	return -1;
+}
+
 static int
 hw_do_move(struct hw_bus *bus, struct hw_job *job, const struct profile *p)
 {
@@ -582,8 +601,12 @@ hw_bus_execute(struct hw_bus *bus, struct hw_job *job)
 	switch (job->req.op) {
 	case HW_PROBE:
 	case HW_STATUS:
+		rc = hw_do_status(bus, job, p);
+		break;
 	case HW_READ:
 		rc = hw_do_status(bus, job, p);
+		if (rc == 0 && p->role == RIG_SENSOR)
+			rc = hw_check_reading(bus, job, p);
 		break;
 	case HW_MOVE:
 		rc = hw_do_move(bus, job, p);

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -393,7 +394,7 @@ profile_parse(struct diag *d, struct profile_set *set, const struct conf_node *n
     const struct conf_node *n)
 {
 	static const char *const keys[] = { "role", "base", "word_order", "tolerance", "ops",
-		"description", NULL };
+		"range", "description", NULL };
 	static const char *const orders[] = { "high-first", "low-first", NULL };
 	const struct conf_node *ops = NULL;
 	const struct profile *base = NULL;
@@ -443,6 +444,18 @@ profile_parse(struct diag *d, struct profile_set *set, const struct conf_node *n
 		rc = -1;
 	if (p->tolerance_mm == 0)
 		p->tolerance_mm = 0.01;
+	if (conf_lookup(n, "range") != NULL) {
+		if (p->role != RIG_SENSOR) {
+			diag_error(d, conf_lookup(n, "range"), "'range' is for sensor profiles (the "
+			    "plausible readings of 'value')");
+			rc = -1;
+		} else if (rig_parse_range(d, conf_lookup(n, "range"), "range", &p->range_min,
+		    &p->range_max) == -1) {
+			rc = -1;
+		} else {
+			p->has_range = 1;
+		}
+	}
 	if (ops != NULL && profile_parse_ops(d, p, ops, low_first) == -1)
 		rc = -1;
 	if (rc == 0)
@@ -617,6 +630,62 @@ profile_check_rig(const struct rig *rig, struct diag *d)
 		return -1;
 	profile_set_free(set);
 	return 0;
+}
+
+void
+profile_sensor_range(const struct profile *p, const struct rig_device *dev, double *min,
+    double *max, char *from, size_t from_size)
+{
+	static const struct { const char *kind; double min, max; } defaults[] = {
+		{ "qcm", SENSOR_QCM_MIN_HZ, SENSOR_QCM_MAX_HZ },
+		{ "thickness", SENSOR_THICKNESS_MIN_NM, SENSOR_THICKNESS_MAX_NM },
+		{ "absorbance", SENSOR_ABSORBANCE_MIN, SENSOR_ABSORBANCE_MAX },
+		{ "temperature", SENSOR_TEMPERATURE_MIN_C, SENSOR_TEMPERATURE_MAX_C },
+		{ "encoder", (double)-SENSOR_ENCODER_LIMIT, (double)SENSOR_ENCODER_LIMIT },
+	};
+	size_t i;
+
+	if (dev->has_range) {
+		*min = dev->range_min;
+		*max = dev->range_max;
+		snprintf(from, from_size, "the rig file's 'range'");
+		return;
+	}
+	if (p != NULL && p->has_range) {
+		*min = p->range_min;
+		*max = p->range_max;
+		snprintf(from, from_size, "profile %s", p->name);
+		return;
+	}
+	for (i = 0; i < sizeof(defaults) / sizeof(defaults[0]); i++) {
+		if (dev->kind != NULL && strcmp(dev->kind, defaults[i].kind) == 0) {
+			*min = defaults[i].min;
+			*max = defaults[i].max;
+			snprintf(from, from_size, "the default for %s sensors", defaults[i].kind);
+			return;
+		}
+	}
+	/* every sensor kind has a default above; an unknown one gets the widest */
+	*min = (double)-SENSOR_ENCODER_LIMIT;
+	*max = (double)SENSOR_ENCODER_LIMIT;
+	snprintf(from, from_size, "the default for sensors");
+}
+
+int
+profile_check_reading(const struct profile *p, const struct rig_device *dev, double value,
+    char *why, size_t why_size)
+{
+	char from[96];
+	double min, max;
+
+	profile_sensor_range(p, dev, &min, &max, from, sizeof(from));
+	if (isfinite(value) && value >= min && value <= max)
+		return 0;
+	snprintf(why, why_size, "read %.9g, %s (plausible %.9g to %.9g, from %s): a device fault, "
+	    "not a measurement", value, isnan(value) ? "not a number" : isinf(value) ? "infinite" :
+	    value < min ?
+	    "below its plausible range" : "above its plausible range", min, max, from);
+	return -1;
 }
 
 int

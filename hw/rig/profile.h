@@ -20,6 +20,7 @@
 #ifndef LBL_PROFILE_H
 #define LBL_PROFILE_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "rig.h"
@@ -74,6 +75,9 @@ struct profile {
 	const char *name;
 	enum rig_role role;
 	double tolerance_mm;		/* axis: in position within this, without a flag */
+	/* sensor: the plausible range of its readings ('range'), if has_range */
+	int has_range;
+	double range_min, range_max;
 	struct profile_object ops[PROFILE_OP_COUNT];
 };
 
@@ -112,6 +116,23 @@ int profile_flag(const struct profile_object *o, const uint16_t regs[2]);
  * flow for any other pump, speed for a line drive. Never fails.
  */
 enum profile_op profile_rate_op(const struct rig_device *dev);
+/*
+ * The plausible range of a sensor's readings, in engineering units: the rig
+ * file's device 'range', else its profile's (p may be NULL: a GPIO device
+ * or none known), else the default for its kind (SENSOR_* in lbl_limits.h).
+ * from gets where it came from, for messages ("the rig file", "profile
+ * generic-sensor", "the default for qcm sensors").
+ */
+void profile_sensor_range(const struct profile *p, const struct rig_device *dev, double *min,
+    double *max, char *from, size_t from_size);
+/*
+ * Checks a sensor's reading: 0 when it is finite and inside the plausible
+ * range, -1 when it is not a measurement, with why saying the reading and
+ * the range with where that came from (the caller adds device, bus, unit
+ * and register).
+ */
+int profile_check_reading(const struct profile *p, const struct rig_device *dev, double value,
+    char *why, size_t why_size);
 
 extern const char *const profile_op_names[];
 extern const char *const profile_table_names[];

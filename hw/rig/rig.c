@@ -59,6 +59,26 @@ rig_nozzle_index(const struct rig *rig, const char *name)
 	return rig_find(name, rig->nozzles, rig->nozzle_count, sizeof(*rig->nozzles));
 }
 
+const char *
+rig_device_in_text(const struct rig *rig, const char *text)
+{
+	const char *open, *close;
+	size_t i, len;
+
+	if (rig == NULL || text == NULL)
+		return NULL;
+	/* every text between two quotes, "'a' or 'b'" giving "a", " or " and "b" */
+	for (open = strchr(text, '\''); open != NULL && (close = strchr(open + 1, '\'')) != NULL;
+	    open = close) {
+		len = (size_t)(close - open - 1);
+		for (i = 0; i < rig->device_count; i++)
+			if (strlen(rig->devices[i].name) == len &&
+			    strncmp(rig->devices[i].name, open + 1, len) == 0)
+				return rig->devices[i].name;
+	}
+	return NULL;
+}
+
 static int
 rig_parse_bus(struct diag *d, struct rig_bus *bus, const struct conf_node *n)
 {
@@ -189,13 +209,62 @@ rig_parse_comm_timeout(struct diag *d, struct rig_device *dev, const struct conf
 	dev->comm_timeout_ms = ms;
 }
 
+int
+rig_parse_range(struct diag *d, const struct conf_node *n, const char *key, double *min,
+    double *max)
+{
+	static const char *const keys[] = { "min", "max", NULL };
+	int errors = d->errors;
+
+	if (conf_expect(d, n, CONF_MAP, "a map of min and max (engineering units)") == -1 ||
+	    conf_check_map(d, n, key, keys) == -1)
+		return -1;
+	conf_get_number(d, n, "min", CONF_REQUIRED, min);
+	conf_get_number(d, n, "max", CONF_REQUIRED, max);
+	if (d->errors != errors)
+		return -1;
+	if (!(isfinite(*min) && isfinite(*max) && *min < *max)) {
+		diag_error(d, n, "'%s': min (%g) must be below max (%g), both finite", key, *min,
+		    *max);
+		return -1;
+	}
+	return 0;
+}
+
+/* A pump's volume_tolerance: a percentage, "10%" or 10, above 0 and at most 50. */
+static void
+rig_parse_tolerance(struct diag *d, struct rig_device *dev, const struct conf_node *n)
+{
+	const struct conf_node *v = conf_lookup(n, "volume_tolerance");
+	char *end;
+	double pct;
+
+	dev->volume_tolerance_pct = PUMP_VOLUME_TOLERANCE_PCT;
+	if (v == NULL)
+		return;
+	if (v->type != CONF_SCALAR) {
+		diag_error(d, v, "'volume_tolerance' must be a percentage, e.g. 10%%");
+		return;
+	}
+	pct = strtod(v->text, &end);
+	if (end != v->text && *end == '%')
+		end++;
+	if (end == v->text || *end != '\0' || !(pct > 0 && pct <= 50)) {
+		diag_error(d, v, "'volume_tolerance' must be a percentage above 0%% and at most "
+		    "50%% (how far short of the plan the pump's own volume counter may come), not "
+		    "'%s'", v->text);
+		return;
+	}
+	dev->volume_tolerance_pct = pct;
+}
+
 static void
 rig_parse_device(struct diag *d, struct rig *rig, struct rig_device *dev,
     const struct conf_node *n)
 {
 	static const char *const keys[] = { "role", "kind", "bus", "unit", "profile", "gpio",
 		"travel", "max_speed", "max_accel", "max_flow", "max_rpm", "f0", "comm_timeout", "params",
-		"description", NULL };
+		"range", "volume_tolerance", "description", NULL };
 	const struct conf_node *node;
 	const char *bus_name = NULL;
 	int role = 0, kind = -1;
@@ -247,18 +316,27 @@ rig_parse_device(struct diag *d, struct rig *rig, struct rig_device *dev,
 		if ((node = conf_lookup(n, "max_flow")) != NULL)
 			diag_error(d, node, "'max_flow' does not apply to a stirrer: give its "
 			    "'max_rpm'");
+		/* a stirrer dispenses nothing, so there is no volume to fall short */
+		if ((node = conf_lookup(n, "volume_tolerance")) != NULL)
+			diag_error(d, node, "'volume_tolerance' does not apply to a stirrer: it "
+			    "dispenses nothing");
 	} else if (role == RIG_PUMP) {
 		conf_get_quantity(d, n, "max_flow", CONF_REQUIRED | CONF_POSITIVE, UNIT_FLOW_ML_MIN,
 		    &dev->max_flow_ml_min);
 		if ((node = conf_lookup(n, "max_rpm")) != NULL)
 			diag_error(d, node, "'max_rpm' applies to a pump of kind stirrer only");
+		rig_parse_tolerance(d, dev, n);
 	} else if (role == RIG_LINE) {
 		conf_get_quantity(d, n, "max_speed", CONF_REQUIRED | CONF_POSITIVE, UNIT_SPEED_MM_S,
 		    &dev->max_line_speed_mm_s);
 	} else if (role == RIG_SENSOR && dev->kind && strcmp(dev->kind, "qcm") == 0) {
 		dev->f0_hz = 5e6;
-		conf_get_quantity(d, n, "f0", CONF_POSITIVE, UNIT_FREQUENCY_HZ, &dev->f0_hz);
+		dev->f0_given = conf_get_quantity(d, n, "f0", CONF_POSITIVE, UNIT_FREQUENCY_HZ,
+		    &dev->f0_hz) == 1;
 	}
+	if (role == RIG_SENSOR && (node = conf_lookup(n, "range")) != NULL &&
+	    rig_parse_range(d, node, "range", &dev->range_min, &dev->range_max) == 0)
+		dev->has_range = 1;
 	rig_parse_comm_timeout(d, dev, n);
 	/* role-specific keys given to the wrong role are typos waiting to bite */
 	{
@@ -266,7 +344,8 @@ rig_parse_device(struct diag *d, struct rig *rig, struct rig_device *dev,
 			{ "travel", 1u << RIG_AXIS }, { "max_accel", 1u << RIG_AXIS },
 			{ "max_speed", 1u << RIG_AXIS | 1u << RIG_LINE },
 			{ "max_flow", 1u << RIG_PUMP }, { "max_rpm", 1u << RIG_PUMP },
-			{ "f0", 1u << RIG_SENSOR } };
+			{ "f0", 1u << RIG_SENSOR }, { "range", 1u << RIG_SENSOR },
+			{ "volume_tolerance", 1u << RIG_PUMP } };
 		size_t i;
 		for (i = 0; i < sizeof(only) / sizeof(only[0]); i++)
 			if ((node = conf_lookup(n, only[i].key)) && !(only[i].roles & (1u << role)))

@@ -55,8 +55,28 @@ struct rig_device {
 	/* pump: flow limit; a stirrer (kind stirrer) has a speed limit instead */
 	double max_flow_ml_min;
 	double max_rpm;
-	/* sensor: QCM fundamental frequency */
+	/*
+	 * sensor (qcm): the bare crystal's resonant frequency, when the rig
+	 * file gives 'f0' (f0_given): the baseline of Sauerbrey thickness.
+	 * Without it a recipe measures the baseline itself (a measure step
+	 * with 'baseline: true'); f0_hz is then 5 MHz, what lbl-simrig's
+	 * crystal starts at.
+	 */
 	double f0_hz;
+	int f0_given;
+	/*
+	 * sensor: the plausible range of its readings ('range: {min, max}' in
+	 * engineering units), overriding its profile's and its kind's default
+	 * (profile_sensor_range()); has_range says whether it was given.
+	 */
+	int has_range;
+	double range_min, range_max;
+	/*
+	 * pump: how far short of the plan its own volume counter may come
+	 * before the dispensing step fails ('volume_tolerance', percent;
+	 * PUMP_VOLUME_TOLERANCE_PCT when not given).
+	 */
+	double volume_tolerance_pct;
 	/* line drive: web speed limit */
 	double max_line_speed_mm_s;
 	/*
@@ -121,6 +141,13 @@ int rig_load_buffer(const char *name, const char *text, size_t len, struct diag 
     struct rig **out);
 void rig_free(struct rig *rig);
 
+/*
+ * Parses a 'range: {min: X, max: Y}' map n (plain numbers, min < max) for
+ * key. Returns 0, or -1 after reporting to d at the offending node.
+ */
+int rig_parse_range(struct diag *d, const struct conf_node *n, const char *key, double *min,
+    double *max);
+
 /* Index of the named device/station/nozzle, or -1. */
 int rig_device_index(const struct rig *rig, const char *name);
 int rig_station_index(const struct rig *rig, const char *name);
@@ -128,6 +155,12 @@ int rig_nozzle_index(const struct rig *rig, const char *name);
 
 /* Whether a device is a stirrer: a pump of kind stirrer, driven in rpm (max_rpm). */
 int rig_pump_is_stirrer(const struct rig_device *dev);
+/*
+ * The device a message is about: the first name in single quotes in text
+ * that is one of the rig's devices ("device 'fill-1' (bus gateway, ..."),
+ * or NULL when it names none. For the device column of fault events.
+ */
+const char *rig_device_in_text(const struct rig *rig, const char *text);
 
 extern const char *const rig_role_names[];
 extern const char *const rig_station_kind_names[];

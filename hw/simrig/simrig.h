@@ -43,6 +43,10 @@ enum simrig_fault {
 	SIMRIG_STUCK,		/* axis: stops halfway and never arrives; pump: never runs */
 	SIMRIG_TRICKLE,		/* acts on each request, answers a byte every trickle_ms */
 	SIMRIG_HALF,		/* acts on each request, answers half a frame, no more */
+	SIMRIG_NAN,		/* sensor: reads NaN (a float32 register's quiet NaN) */
+	SIMRIG_INF,		/* sensor: reads +infinity */
+	SIMRIG_HUGE,		/* sensor: reads the largest value its register holds (FLT_MAX) */
+	SIMRIG_READING,		/* sensor: reads a fixed value ("reading:VALUE") */
 	SIMRIG_FAULT_COUNT
 };
 
@@ -55,6 +59,7 @@ struct simrig_device {
 	modbus_mapping_t *map;
 	enum simrig_fault fault;
 	int trickle_ms;			/* SIMRIG_TRICKLE: the gap between two bytes of an answer */
+	double reading;			/* SIMRIG_READING: what the sensor reads */
 	int64_t updated_ns;		/* physics evaluated up to here */
 	/* axis */
 	double position_mm, from_mm, to_mm;
@@ -123,16 +128,23 @@ int simrig_net_start(struct simrig *sim, char *listening, size_t size);
 void simrig_net_stop(struct simrig *sim);
 
 /*
- * The control socket: "fault DEV KIND [MS]", "clear DEV", "get DEV",
- * "set DEV 0|1", "latency MS".
+ * The control socket: "fault DEV KIND [MS|VALUE]", "clear DEV", "get DEV",
+ * "set DEV 0|1", "stop DEV", "latency MS".
  */
 int simrig_ctl_start(struct simrig *sim, const char *path);
 void simrig_ctl_stop(struct simrig *sim);
 /*
  * Applies a fault ("DEV:KIND" on the command line, or from the socket):
- * kind is a name of simrig_fault_names, "clear", or "trickle:MS". Returns
+ * kind is a name of simrig_fault_names, "clear", "trickle:MS" or, for a
+ * sensor, "reading:VALUE" (nan, inf, huge and reading are for sensors only). Returns
  * 0, or -1 with err saying what is accepted.
  */
+/*
+ * Stops a pump, line drive or axis as its own stop button would, without
+ * a request and without an alarm: what a pump stopped from outside mid-spray
+ * does. Returns 0, or -1 with err saying why (no such device, wrong role).
+ */
+int simrig_stop_device(struct simrig *sim, const char *device, char *err, size_t err_size);
 int simrig_set_fault(struct simrig *sim, const char *device, const char *kind, char *err,
     size_t err_size);
 

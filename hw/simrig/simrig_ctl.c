@@ -2,6 +2,8 @@
  * lbl-simrig's control socket: tests switch faults and inputs at run time.
  * One command per line, one answer line each, "ok ..." or "error ...":
  *   fault DEV silent|exception|stall|alarm|stuck|half|trickle [MS]   clear DEV
+ *   fault DEV nan|inf|huge|reading VALUE (a sensor's readings)
+ *   stop DEV (a pump, line or axis stopped from outside: its own stop button)
  *   get DEV (state as key=value)                   set DEV 0|1 (Modbus input or valve)
  *   latency MS (every Modbus answer from now on MS milliseconds late)
  */
@@ -47,7 +49,7 @@ simrig_ctl_command(struct simrig *sim, char *line, char *out, size_t size)
 	if (strcmp(words[0], "fault") == 0 && (n == 3 || n == 4)) {
 		char kind[64];
 
-		/* "fault DEV trickle MS" is the command line's DEV:trickle:MS */
+		/* "fault DEV trickle MS" is the command line's DEV:trickle:MS, and so is reading */
 		snprintf(kind, sizeof(kind), "%s%s%s", words[2], n == 4 ? ":" : "",
 		    n == 4 ? words[3] : "");
 		if (simrig_set_fault(sim, words[1], kind, err, sizeof(err)) == -1)
@@ -68,6 +70,13 @@ simrig_ctl_command(struct simrig *sim, char *line, char *out, size_t size)
 		sim->latency_ms = (int)ms;
 		log_info("latency %ld ms", ms);
 		snprintf(out, size, "ok\n");
+		return;
+	}
+	if (strcmp(words[0], "stop") == 0 && n == 2) {
+		if (simrig_stop_device(sim, words[1], err, sizeof(err)) == -1)
+			snprintf(out, size, "error %s\n", err);
+		else
+			snprintf(out, size, "ok\n");
 		return;
 	}
 	if (strcmp(words[0], "clear") == 0 && n == 2) {
@@ -96,8 +105,8 @@ simrig_ctl_command(struct simrig *sim, char *line, char *out, size_t size)
 		strcat(out, "\n");
 		return;
 	}
-	snprintf(out, size, "error unknown command (fault DEV KIND [MS], clear DEV, get DEV, "
-	    "set DEV 0|1, latency MS)\n");
+	snprintf(out, size, "error unknown command (fault DEV KIND [MS|VALUE], clear DEV, get DEV, "
+	    "set DEV 0|1, stop DEV, latency MS)\n");
 }
 
 static void

@@ -6,6 +6,7 @@
  * volume and web length, valves and inputs hold their state, and sensors
  * follow the film grown by the immersions into coating baths.
  */
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,7 +23,7 @@
 #define SIMRIG_ARRIVED_MM		0.0005
 
 const char *const simrig_fault_names[] = { "none", "silent", "exception", "stall", "alarm",
-	"stuck", "trickle", "half", NULL };
+	"stuck", "trickle", "half", "nan", "inf", "huge", "reading", NULL };
 
 int64_t
 simrig_now_ns(const struct simrig *sim)
@@ -369,6 +370,43 @@ simrig_sensor_value(const struct simrig *sim, const struct simrig_device *dev)
 	return 0;
 }
 
+/*
+ * Writes a sensor's reading, or what its fault makes it read: NaN, infinity
+ * or FLT_MAX go into a float32 register bit for bit (profile_encode refuses
+ * them, as lbld must never write them); an integer register holds its
+ * largest raw value for huge, and cannot hold NaN or infinity (those read
+ * as the largest value too).
+ */
+static void
+simrig_put_reading(struct simrig_device *dev, double value)
+{
+	const struct profile_object *o = &dev->profile->ops[PROFILE_VALUE];
+	uint16_t regs[2];
+	uint32_t u;
+	float f;
+
+	switch (dev->fault) {
+	case SIMRIG_NAN: f = NAN; break;
+	case SIMRIG_INF: f = INFINITY; break;
+	case SIMRIG_HUGE: f = FLT_MAX; break;
+	case SIMRIG_READING: simrig_put(dev, PROFILE_VALUE, dev->reading); return;
+	default: simrig_put(dev, PROFILE_VALUE, value); return;
+	}
+	if (!o->defined)
+		return;
+	if (o->type == PROFILE_F32) {
+		memcpy(&u, &f, sizeof(u));
+		regs[0] = o->low_word_first ? (uint16_t)u : (uint16_t)(u >> 16);
+		regs[1] = o->low_word_first ? (uint16_t)(u >> 16) : (uint16_t)u;
+	} else {
+		/* all ones: the largest unsigned raw value (-1 for a signed one) */
+		regs[0] = regs[1] = o->type == PROFILE_I16 || o->type == PROFILE_I32 ? 0x7fff : 0xffff;
+		if (o->type == PROFILE_I32)
+			regs[o->low_word_first ? 0 : 1] = 0xffff;
+	}
+	simrig_write_raw(dev, o, regs);
+}
+
 /* Counts each new immersion into a coating bath (beaker or roll bath). */
 static void
 simrig_track_immersion(struct simrig *sim)
@@ -419,8 +457,8 @@ simrig_phys_update(struct simrig *sim)
 	simrig_track_immersion(sim);
 	for (i = 0; i < sim->rig->device_count; i++)
 		if (sim->devices[i].map != NULL && sim->devices[i].cfg->role == RIG_SENSOR)
-			simrig_put(&sim->devices[i], PROFILE_VALUE,
-			    simrig_sensor_value(sim, &sim->devices[i]));
+			simrig_put_reading(&sim->devices[i], simrig_sensor_value(sim,
+			    &sim->devices[i]));
 }
 
 static void
@@ -636,6 +674,7 @@ simrig_set_fault(struct simrig *sim, const char *device, const char *kind, char 
 {
 	int i = rig_device_index(sim->rig, device), k, trickle_ms = SIMRIG_TRICKLE_MS;
 	size_t name_len = strcspn(kind, ":");
+	double reading = 0;
 	char *end;
 	long ms;
 
@@ -650,10 +689,25 @@ simrig_set_fault(struct simrig *sim, const char *device, const char *kind, char 
 			break;
 	if (simrig_fault_names[k] == NULL) {
 		snprintf(err, err_size, "unknown fault '%s' (silent, exception, stall, alarm, "
-		    "stuck, trickle, trickle:MS, half or clear)", kind);
+		    "stuck, trickle, trickle:MS, half, nan, inf, huge, reading:VALUE or clear)",
+		    kind);
 		return -1;
 	}
-	if (kind[name_len] == ':') {
+	if (k >= SIMRIG_NAN && k <= SIMRIG_READING &&
+	    sim->devices[i].cfg->role != RIG_SENSOR) {
+		snprintf(err, err_size, "fault %s is for sensors; '%s' is a%s %s", simrig_fault_names[k],
+		    device, sim->devices[i].cfg->role == RIG_AXIS ? "n" : "",
+		    rig_role_names[sim->devices[i].cfg->role]);
+		return -1;
+	}
+	if (k == SIMRIG_READING) {
+		if (kind[name_len] != ':' || (reading = strtod(kind + name_len + 1, &end),
+		    end == kind + name_len + 1) || *end != '\0') {
+			snprintf(err, err_size, "'%s': reading takes the value to read "
+			    "(reading:VALUE, e.g. reading:-5 or reading:1e9)", kind);
+			return -1;
+		}
+	} else if (kind[name_len] == ':') {
 		ms = strtol(kind + name_len + 1, &end, 10);
 		if (k != SIMRIG_TRICKLE || end == kind + name_len + 1 || *end != '\0' || ms < 1 ||
 		    ms > SIMRIG_MAX_LATENCY_MS) {
@@ -666,6 +720,7 @@ simrig_set_fault(struct simrig *sim, const char *device, const char *kind, char 
 	simrig_phys_update(sim);
 	sim->devices[i].fault = (enum simrig_fault)k;
 	sim->devices[i].trickle_ms = trickle_ms;
+	sim->devices[i].reading = reading;
 	if (k == SIMRIG_ALARM) {
 		/* an alarm stops the device, as drives and pumps do */
 		sim->devices[i].moving = 0;
@@ -674,7 +729,35 @@ simrig_set_fault(struct simrig *sim, const char *device, const char *kind, char 
 	simrig_phys_update(sim);
 	if (k == SIMRIG_TRICKLE)
 		log_info("device '%s': fault trickle, one byte every %d ms", device, trickle_ms);
+	else if (k == SIMRIG_READING)
+		log_info("device '%s': fault reading, reads %g", device, reading);
 	else
 		log_info("device '%s': fault %s", device, simrig_fault_names[k]);
+	return 0;
+}
+
+int
+simrig_stop_device(struct simrig *sim, const char *device, char *err, size_t err_size)
+{
+	int i = rig_device_index(sim->rig, device);
+	struct simrig_device *dev;
+
+	if (i < 0 || sim->devices[i].map == NULL) {
+		snprintf(err, err_size, "no Modbus device '%s' on this rig", device);
+		return -1;
+	}
+	dev = &sim->devices[i];
+	if (dev->cfg->role != RIG_PUMP && dev->cfg->role != RIG_LINE &&
+	    dev->cfg->role != RIG_AXIS) {
+		snprintf(err, err_size, "'%s' is a%s %s: only pumps, line drives and axes stop",
+		    device, dev->cfg->role == RIG_INPUT ? "n" : "", rig_role_names[dev->cfg->role]);
+		return -1;
+	}
+	/* volumes and positions up to now, then it stops where it is */
+	simrig_phys_update(sim);
+	dev->running = 0;
+	dev->moving = 0;
+	simrig_phys_update(sim);
+	log_info("device '%s': stopped from outside", device);
 	return 0;
 }

@@ -25,6 +25,9 @@
 #     member of group lbl's obeyed
 #   a recipe too big to plan (case_plans.sh): refused at FILE:LINE:COL by
 #     recipe add and run, lbld's memory unchanged, an e-stop amid a burst
+#   what the devices say (case_devices.sh): a sensor out of its plausible
+#     range mid-batch (a reading above it, FLT_MAX), a pump stopped from
+#     outside mid-spray
 #   bus drop (the simulator dies mid-run)
 #   kill -9 at LBL_KILLS (50) random points, each followed by restart and
 #     resume-batch, through as many batches as that takes
@@ -134,6 +137,9 @@ fault_case() {
 	    fail "$name: cause recorded" "'$cause' does not match '$want'"
 	[ "$(q "select count(*) from events where batch_id=1 and kind='fault'")" != 0 ] &&
 	    pass "$name: fault event" || fail "$name: fault event" "none"
+	[ "$(q "select count(*) from events where batch_id=1 and kind='fault' and device='$device'")" != 0 ] &&
+	    pass "$name: the fault event names $device" ||
+	    fail "$name: the fault event names $device" "$(q "select device, message from events where batch_id=1 and kind='fault'")"
 	settled "$name"
 	stop_rig
 	end_case
@@ -210,6 +216,7 @@ end_case
 . "$LBL_TOP/tests/faults/case_bus.sh"
 . "$LBL_TOP/tests/faults/case_access.sh"
 [ -f "$LBL_TOP/tests/faults/case_safety_net.sh" ] && . "$LBL_TOP/tests/faults/case_safety_net.sh"
+. "$LBL_TOP/tests/faults/case_devices.sh"
 
 # ---- kill -9 at random points, each followed by restart and resume ----
 begin_case

@@ -27,7 +27,11 @@ mkdir -p "$LBL_TMP/readers-fixed"
 if "$LBL_BUILD/tests/lbl-histgen" "$LBL_TMP/readers-fixed/lbl.db" 300 $readers_end_s >/dev/null &&
     start_rig readers-fixed 100; then
 	# sha256 of stdout, exit status, request; from lbld before the reader thread
-	# (the four JSON ones from the one JSON writer's, h-record)
+	# (the four JSON ones from the one JSON writer's, h-record). The exports
+	# and shows were taken again when issue 15 added what the devices said
+	# (steps' volume_planned_ml and volume_measured_ml, empty here; batches'
+	# baselines, none here; show's "baselines:" heading), after checking that
+	# each is the earlier output with those additions and nothing else.
 	while read -r want rc_want req; do
 		# shellcheck disable=SC2086
 		"$ctl" $req >"$dir/out" 2>"$dir/err"

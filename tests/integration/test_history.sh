@@ -282,7 +282,8 @@ import csv, sys
 rows = list(csv.reader(open(sys.argv[1], newline="")))
 cols = ("batch_id,recipe,recipe_version,recipe_sha256,substrate,operator,batch_state,time_scale,seq,"
         "bilayer,phase,kind,station,solution,planned_start_ms,planned_duration_ms,actual_start_utc,"
-        "actual_start_ms,actual_duration_ms,motion_ms,dwell_ms,outcome").split(",")
+        "actual_start_ms,actual_duration_ms,motion_ms,dwell_ms,outcome,volume_planned_ml,"
+        "volume_measured_ml").split(",")
 assert rows[0] == cols, rows[0]
 data = [dict(zip(cols, r)) for r in rows[1:]]
 assert all(len(r) == len(cols) for r in rows), "ragged rows"

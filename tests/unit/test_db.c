@@ -277,15 +277,21 @@ test_migrations(void)
 	    "WHERE name = 'batches_started'"), 0);
 	sqlite3_close(s);
 
-	TEST_CHECK("migrates 1 -> 2", db_open(path, &db) == 0, "failed");
+	TEST_CHECK("migrates 1 -> current", db_open(path, &db) == 0, "failed");
 	TEST_CHECK("data survives the migration", db != NULL &&
 	    db_recipe_find(db, "beta", NULL, &row) == 0 && row.id == fx.recipe_b1,
 	    "recipe beta lost");
 	db_recipe_row_free(&row);
 	db_close(db);
 	s = raw_open(path);
-	TEST_EQ_INT("now at version 2", raw_int(s, "PRAGMA user_version"), 2);
+	TEST_EQ_INT("now at the current version", raw_int(s, "PRAGMA user_version"),
+	    DB_SCHEMA_VERSION);
 	TEST_STR("unrelated table kept", raw_text(s, "SELECT x FROM notes"), "keep me");
+	TEST_EQ_INT("version 3: steps hold the counted volume", raw_int(s, "SELECT count(*) "
+	    "FROM pragma_table_info('steps') WHERE name IN ('volume_planned_ml', "
+	    "'volume_measured_ml')"), 2);
+	TEST_EQ_INT("version 3: baselines", raw_int(s, "SELECT count(*) FROM sqlite_schema "
+	    "WHERE name = 'baselines'"), 1);
 	sqlite3_close(s);
 
 	TEST_CHECK("re-open is idempotent", db_open(path, &db) == 0 &&
@@ -861,6 +867,72 @@ test_step_start_corrected(void)
 	db_close(db);
 }
 
+/* What the devices said: a step's counted volume and a QCM baseline, read back. */
+struct volumes_seen {
+	int seq;
+	double planned, measured;
+};
+
+static int
+collect_volume(void *arg, const struct db_step *row)
+{
+	struct volumes_seen *v = arg;
+
+	if (row->seq == v->seq) {
+		v->planned = row->volume_planned_ml;
+		v->measured = row->volume_measured_ml;
+	}
+	return 0;
+}
+
+static int
+count_baselines(void *arg, const struct db_baseline *b)
+{
+	(*(int *)arg)++;
+	TEST_STR("the baseline listed: its source", b->source, "measured in step 1");
+	return 0;
+}
+
+static void
+test_devices_said(void)
+{
+	struct volumes_seen v = { 2, 0, 0 };
+	struct fixture fx;
+	struct db *db;
+	double hz = 0;
+	int64_t id;
+	int n = 0;
+
+	if (db_open(path_in("devices.db"), &db) == -1 || fixture_store(db, &fx) == -1) {
+		TEST_CHECK("open devices.db", 0, "failed");
+		db_close(db);
+		return;
+	}
+	id = new_batch(db, fx.recipe_a1, fx.rig, "glass");
+	step_run(db, id, 1);
+	step_begin(db, id, 2);
+	TEST_EQ_INT("a step's volumes recorded", db_step_volume(db, id, 2, 5.0, 1.5), 0);
+	db_steps(db, id, collect_volume, &v);
+	TEST_CHECK("both read back", v.planned == 5.0 && v.measured == 1.5, "%g %g", v.planned,
+	    v.measured);
+	v.seq = 1;
+	db_steps(db, id, collect_volume, &v);
+	TEST_CHECK("a step that counted nothing reads NaN", isnan(v.planned) && isnan(v.measured),
+	    "%g %g", v.planned, v.measured);
+	TEST_EQ_INT("no step 9: refused", db_step_volume(db, id, 9, 5.0, 5.0), -1);
+	TEST_EQ_INT("no baseline yet", db_baseline_get(db, id, "qcm", &hz), 0);
+	TEST_EQ_INT("a baseline recorded", db_baseline_set(db, id, "qcm", 4999870.25,
+	    "measured in step 1"), 0);
+	TEST_EQ_INT("and read back", db_baseline_get(db, id, "qcm", &hz), 1);
+	TEST_NEAR("exactly", hz, 4999870.25, 0);
+	TEST_EQ_INT("a baseline must be a frequency", db_baseline_set(db, id, "qcm", 0, "x"), -1);
+	TEST_EQ_INT("the refused one changed nothing", db_baseline_get(db, id, "qcm", &hz), 1);
+	TEST_NEAR("still", hz, 4999870.25, 0);
+	db_baselines(db, id, count_baselines, &n);
+	TEST_EQ_INT("one baseline listed", n, 1);
+	db_close(db);
+}
+
 /*
  * A step boundary's writes in one group: one commit, invisible (and not
  * durable) before it; a failed write inside is undone alone.
@@ -1263,6 +1335,7 @@ main(void)
 	test_batch_lifecycle();
 	test_steps();
 	test_step_start_corrected();
+	test_devices_said();
 	test_group();
 	test_history();
 	test_recover();

@@ -70,6 +70,22 @@ record_solution(struct record *rec, int64_t batch_id, const char *name, const ch
 	return fake(name);
 }
 
+int
+record_step_volume(struct record *rec, int64_t batch_id, int seq, double planned_ml,
+    double measured_ml)
+{
+	(void)rec; (void)batch_id; (void)seq; (void)planned_ml; (void)measured_ml;
+	return fake(in_group ? "volume" : "VOLUME-OUTSIDE");
+}
+
+int
+record_baseline(struct record *rec, int64_t batch_id, const char *sensor, double hz,
+    const char *source)
+{
+	(void)rec; (void)batch_id; (void)sensor; (void)hz; (void)source;
+	return fake(in_group ? "baseline" : "BASELINE-OUTSIDE");
+}
+
 void
 record_group_begin(struct record *rec)
 {
@@ -168,9 +184,51 @@ test_boundaries(void)
 	    "%d/%d", groups_begun, groups_committed);
 }
 
+/* What a step's pumps counted goes with its end; a QCM baseline with its event. */
+static void
+test_devices(void)
+{
+	struct ledger_step_end end = { 7, 1, 100, 200, 50, 150, "done", 1, 5.0, 4.9 };
+	struct ledger_event ev = { "info", "qcm", "baseline of sensor 'qcm'" };
+	struct db_step next = { 0 };
+	char why[320];
+
+	next.seq = 8;
+	reset(0, 0);
+	TEST_EQ_INT("counted step: on record", ledger_step_boundary(NULL, 1, &end, NULL, NULL, 0,
+	    &next, why, sizeof(why)), 0);
+	TEST_STR("counted step: end, volume, next start, one group", calls, "end volume begin");
+	reset(2, 0);
+	TEST_EQ_INT("counted step: a refused volume fails the boundary", ledger_step_boundary(NULL,
+	    1, &end, NULL, NULL, 0, &next, why, sizeof(why)), -1);
+	TEST_CONTAINS("counted step: names the lost volume", why,
+	    "the volume dispensed in step 7 of batch 1");
+	reset(0, 0);
+	TEST_EQ_INT("failed counted step: on record", ledger_batch_end(NULL, 1, &end, NULL, NULL, 0,
+	    "failed", "pump short", &ev, 1, why, sizeof(why)), 0);
+	TEST_STR("failed counted step: the volume with the batch's end", calls,
+	    "end volume failed info");
+	end.has_volume = 0;
+	reset(0, 0);
+	ledger_step_boundary(NULL, 1, &end, NULL, NULL, 0, NULL, why, sizeof(why));
+	TEST_STR("uncounted step: no volume written", calls, "end");
+
+	reset(0, 0);
+	TEST_EQ_INT("baseline: on record", ledger_baseline(NULL, 1, "qcm", 4998000, "f0", &ev, why,
+	    sizeof(why)), 0);
+	TEST_STR("baseline: the baseline and its event, one group", calls, "baseline info");
+	TEST_CHECK("baseline: one group", groups_begun == 1 && groups_committed == 1, "%d/%d",
+	    groups_begun, groups_committed);
+	reset(1, 0);
+	TEST_EQ_INT("baseline: a refused baseline fails it", ledger_baseline(NULL, 1, "qcm",
+	    4998000, "f0", &ev, why, sizeof(why)), -1);
+	TEST_CONTAINS("baseline: names the sensor", why, "the baseline of sensor qcm of batch 1");
+}
+
 int
 main(void)
 {
 	test_boundaries();
+	test_devices();
 	return TEST_DONE();
 }

@@ -201,11 +201,99 @@ test_user_profiles(void)
 	free(out);
 }
 
+/* A sensor's plausible range: the rig file's, else its profile's, else its kind's. */
+static void
+test_readings(void)
+{
+	struct profile_set *set = NULL;
+	struct rig *rig = NULL;
+	const struct rig_device *qcm, *gauge, *temp;
+	char why[256], from[96], *out;
+	double min, max;
+
+	out = load("profiles:\n"
+	    "  narrow: {base: generic-sensor, range: {min: 0, max: 100}}\n"
+	    "devices:\n"
+	    "  qcm: {role: sensor, kind: qcm, bus: b, unit: 1, profile: generic-sensor}\n"
+	    "  gauge: {role: sensor, kind: thickness, bus: b, unit: 2, profile: narrow}\n"
+	    "  temp: {role: sensor, kind: temperature, bus: b, unit: 3, profile: narrow,\n"
+	    "         range: {min: 10, max: 40}}\n", &rig, &set);
+	TEST_STR("ranges load", out, "");
+	free(out);
+	if (set == NULL)
+		return;
+	qcm = &rig->devices[0];
+	gauge = &rig->devices[1];
+	temp = &rig->devices[2];
+	profile_sensor_range(profile_of(set, 0), qcm, &min, &max, from, sizeof(from));
+	TEST_CHECK("qcm: its kind's default", min == SENSOR_QCM_MIN_HZ && max == SENSOR_QCM_MAX_HZ,
+	    "%g..%g", min, max);
+	TEST_STR("qcm: from its kind", from, "the default for qcm sensors");
+	profile_sensor_range(profile_of(set, 1), gauge, &min, &max, from, sizeof(from));
+	TEST_CHECK("gauge: its profile's range", min == 0 && max == 100, "%g..%g", min, max);
+	TEST_STR("gauge: from its profile", from, "profile narrow");
+	profile_sensor_range(profile_of(set, 2), temp, &min, &max, from, sizeof(from));
+	TEST_CHECK("temp: the rig file's range over its profile's", min == 10 && max == 40,
+	    "%g..%g", min, max);
+	TEST_EQ_INT("qcm: 5 MHz is a measurement",
+	    profile_check_reading(profile_of(set, 0), qcm, 4.99e6, why, sizeof(why)), 0);
+	TEST_EQ_INT("qcm: FLT_MAX is not", profile_check_reading(profile_of(set, 0), qcm,
+	    3.4028234663852886e38, why, sizeof(why)), -1);
+	TEST_CONTAINS("qcm: FLT_MAX named, above", why, "read 3.40282347e+38, above its plausible");
+	TEST_EQ_INT("qcm: 0 Hz is not (no oscillation)", profile_check_reading(profile_of(set, 0),
+	    qcm, 0, why, sizeof(why)), -1);
+	TEST_EQ_INT("gauge: NaN is not", profile_check_reading(profile_of(set, 1), gauge, NAN,
+	    why, sizeof(why)), -1);
+	TEST_CONTAINS("gauge: NaN named", why, "read nan, not a number");
+	TEST_EQ_INT("gauge: -inf is not", profile_check_reading(profile_of(set, 1), gauge,
+	    -INFINITY, why, sizeof(why)), -1);
+	TEST_CONTAINS("gauge: -inf named", why, "read -inf, infinite");
+	TEST_EQ_INT("gauge: its max is a measurement", profile_check_reading(profile_of(set, 1),
+	    gauge, 100, why, sizeof(why)), 0);
+	TEST_EQ_INT("gauge: just above its max is not", profile_check_reading(profile_of(set, 1),
+	    gauge, 100.001, why, sizeof(why)), -1);
+	TEST_CONTAINS("gauge: the range and its source named", why,
+	    "(plausible 0 to 100, from profile narrow)");
+	TEST_EQ_INT("temp: below the rig file's min is not", profile_check_reading(
+	    profile_of(set, 2), temp, 5, why, sizeof(why)), -1);
+	TEST_CONTAINS("temp: below, named", why, "read 5, below its plausible range");
+	TEST_STR("a message's device", rig_device_in_text(rig, "device 'gauge' (bus b, unit 2)"),
+	    "gauge");
+	TEST_STR("the first quoted device name, past other quotes",
+	    rig_device_in_text(rig, "step 'x' at 'dryer': sensor 'temp' read 5"), "temp");
+	TEST_CHECK("no device named", rig_device_in_text(rig, "batch 'gaug' failed") == NULL,
+	    "found one");
+	profile_set_free(set);
+	rig_free(rig);
+
+	out = load("profiles:\n"
+	    "  bad: {base: generic-pump, range: {min: 0, max: 1}}\n"
+	    "devices:\n"
+	    "  s: {role: sensor, kind: qcm, bus: b, unit: 1, profile: generic-sensor,\n"
+	    "      range: {min: 5, max: 5}}\n"
+	    "  p: {role: pump, kind: peristaltic, bus: b, unit: 2, profile: generic-pump,\n"
+	    "      max_flow: 10 mL/min, range: {min: 0, max: 1}, volume_tolerance: 60%}\n", NULL,
+	    NULL);
+	TEST_CONTAINS("an empty range refused at its place", out,
+	    "rig.yaml:8:14: error: 'range': min (5) must be below max (5)");
+	TEST_CONTAINS("range is for sensors", out, "'range' does not apply to a device of role pump");
+	TEST_CONTAINS("volume_tolerance above 50% refused", out, "'volume_tolerance' must be a "
+	    "percentage above 0% and at most 50%");
+	free(out);
+	out = load("profiles:\n"
+	    "  bad: {base: generic-pump, range: {min: 0, max: 1}}\n"
+	    "devices: {}\n", NULL, NULL);
+	TEST_CONTAINS("a pump profile takes no range", out,
+	    "rig.yaml:5:36: error: 'range' is for sensor profiles");
+	free(out);
+}
+
 int
 main(void)
 {
 	test_builtins();
 	test_conversion();
 	test_user_profiles();
+	test_readings();
 	return TEST_DONE();
 }

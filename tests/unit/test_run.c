@@ -355,6 +355,39 @@ record_solution(struct record *rec, int64_t batch_id, const char *name, const ch
 	return 0;
 }
 
+/*
+ * What a step's pumps counted, and a QCM baseline: written (and refusable)
+ * like every other write; the test rigs' pumps have no counter and their
+ * recipes no baseline, so a batch here makes neither.
+ */
+int
+record_step_volume(struct record *rec, int64_t batch_id, int seq, double planned_ml,
+    double measured_ml)
+{
+	char what[64];
+
+	(void)rec;
+	(void)batch_id;
+	(void)planned_ml;
+	(void)measured_ml;
+	snprintf(what, sizeof(what), "the volume dispensed in step %d", seq);
+	return fr_write("step_volume", what);
+}
+
+int
+record_baseline(struct record *rec, int64_t batch_id, const char *sensor, double hz,
+    const char *source)
+{
+	char what[96];
+
+	(void)rec;
+	(void)batch_id;
+	(void)hz;
+	(void)source;
+	snprintf(what, sizeof(what), "the baseline of sensor %s", sensor);
+	return fr_write("baseline", what);
+}
+
 void
 record_group_begin(struct record *rec)
 {
@@ -464,9 +497,7 @@ db_solution_get(struct db *db, int64_t batch_id, const char *name, int *dips, do
 	return 0;
 }
 
-/* The h-dev branch's read-back of a baseline on resume (see record_baseline). */
-int db_baseline_get(struct db *db, int64_t batch_id, const char *sensor, double *hz);
-
+/* A resume's read-back of a QCM baseline: none on record here. */
 int
 db_baseline_get(struct db *db, int64_t batch_id, const char *sensor, double *hz)
 {
@@ -581,6 +612,32 @@ act_read(struct act *act, int device)
 {
 	(void)act;
 	return fa_call(1, "read %s", dev_name(device));
+}
+
+/*
+ * Pumps' volume counters (daemon/dispense.c): the fake rig's pumps have
+ * none, so a step counts nothing and never reads one; a read asked for
+ * anyway is refused, naming the device.
+ */
+int
+act_volume_counter(const struct act *act, int device, double *wrap_ml)
+{
+	(void)act;
+	(void)device;
+	*wrap_ml = NAN;
+	return 0;
+}
+
+int
+act_read_volume(struct act *act, int device, unsigned tag, hw_done_cb done, void *arg,
+    char *err, size_t err_size)
+{
+	(void)act;
+	(void)tag;
+	(void)done;
+	(void)arg;
+	snprintf(err, err_size, "%s has no volume counter (fake rig)", dev_name(device));
+	return -1;
 }
 
 int
