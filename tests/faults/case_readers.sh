@@ -40,15 +40,15 @@ if "$LBL_BUILD/tests/lbl-histgen" "$LBL_TMP/readers-fixed/lbl.db" 300 $readers_e
 		[ "$got" = "$want" ] && [ "$rc" = "$rc_want" ] && pass "$name: $req: the same bytes" ||
 		    fail "$name: $req: the same bytes" "exit $rc (want $rc_want), $(wc -c <"$dir/out") bytes, sha256 $got: $(head -c 200 "$dir/err")"
 	done <<'EOF'
-93353eadcd7e5f69f3830ecd947b242a83b607dc37815babc5d3d4097fe43d6e 0 export --all --format json
-1f464bb42ea577eaf556d3a305692e0dbef00455608dff1cafb690214b1c5ab5 0 export --all --format csv
-09ff996bc3b649199224ac8186ab3412b82e3613dacb62b6d904c8f971c1ec31 0 export 150 --format json
-5f1b6cb3099cfc9e5b9f70a7d6a15c4673215c4c6dbc33b405e1b16a2b7e0a3a 0 export 150 --format csv
+a054502c623b4add78978ff65bd11da8bb5aa877b1baf595d455fd562034f705 0 export --all --format json
+6c5f510353596109cac8f18f7ba784922802cbb699e876ab936e89e51ca2fe7f 0 export --all --format csv
+1af539595eab7e7f202f45c6fc3ee2f2613fb25bca5ad394a0ff184905189df8 0 export 150 --format json
+27b0f06064f3a45570dc915755458741da13a284e8ffe8edb09ee64dc55f6718 0 export 150 --format csv
 5f20506d725fe6c63e690c3d4293bd9c763bc178ca6443cf3ccbf9003a4b1e9f 0 history
 f0889161074c151c59422720b6c6c3813f9523af6852a84e09b0377664bf45dd 0 history --json
 ae02d7a9897bcc6b088c9df9da2995ac6aa18f139b7f734e4f8ad85f733ff38a 0 history --state failed --limit 5
-f52a1f88bed74a8ee070e2f1c0fbf9f681bafd086b7c22769e6eb474eb49e3a0 0 show 150
-0f75ebb1b27ea75ddf494e76a0f9f5f7d0e1eeb0fcd101775fd5ab731bd70b21 0 show 150 --json
+7993651ee7bf8756532db9c023028e56b3a13ff72833cdf520a220023fc54121 0 show 150
+874d406d6d80383e758cc795a93af987bc4833cf55abb298fff29d1e50da65b0 0 show 150 --json
 e7f7e82a77de65fe30b3d46820936367e90a836b762543b13a130deb9ca9bf84 0 show 150 --recipe
 a51bbf57c6aa89b2e363f9caea173a6d57a649710991ba388dd8bc538cabe763 0 compare 10 20
 081b1c10f759d73b038a4caa0ab9c56c8b72a1c6ccccd29f9b9e5d00d047de02 0 compare 3 250
