@@ -5,6 +5,7 @@
  * overrides, nested repeats, bath replacement, every-N measures, 100 quick
  * dips with a stirrer, and the rig's limits refused with FILE:LINE:COL.
  */
+#include <math.h>
 #include <stdlib.h>
 #include <time.h>
 
@@ -143,7 +144,8 @@ test_dip_kinds(void)
 	struct tally t;
 	int lift, transfer, stir_ag, stir_cnt, gauge, n2, fill, drain;
 	int b1_dwell = 0, b2_dwell = 0, quick = 0, measures[5] = { 0 }, replaced = 0, waits = 0;
-	size_t i;
+	struct compile_volume vol[4];
+	size_t i, n;
 
 	if (rig == NULL)
 		return;
@@ -241,7 +243,17 @@ test_dip_kinds(void)
 			    t.pump_off[fill], t.pump_value[fill], t.waits, (long long)t.wait_ms);
 			TEST_EQ_INT("replacement: the plan's time is the compilation's", s->dwell_ms,
 			    t.wait_ms);
+			/* what the executor compares the pumps' counters with */
+			n = compile_volumes(rig, &l, vol, 4);
+			TEST_CHECK("replacement: the drain and the fill pump move the bath's volume",
+			    n == 2 && vol[0].device == drain && vol[1].device == fill &&
+			    fabs(vol[0].volume_ml - 250) < 1e-6 && fabs(vol[1].volume_ml - 250) < 1e-6,
+			    "%zu pumps: %g, %g mL", n, n > 0 ? vol[0].volume_ml : NAN,
+			    n > 1 ? vol[1].volume_ml : NAN);
 		}
+		if (s->kind == STEP_DIP || s->kind == STEP_RINSE)
+			TEST_CHECK("a stirred dip dispenses nothing (a stirrer moves no liquid)",
+			    compile_volumes(rig, &l, vol, 4) == 0, "step %d", s->seq);
 		if (s->kind == STEP_DRY)
 			TEST_CHECK("dry: over the dryer, n2 on, dwell, off", t.moves[transfer] == 1 &&
 			    t.outputs[n2] == 2 && t.dwell_ms == 3000, "%d moves, %d outputs",
@@ -280,6 +292,7 @@ test_spray(void)
 	struct compile_list l = { 0 };
 	struct tally t;
 	char *text;
+	struct compile_volume vol[4];
 	size_t i;
 	int sprays = 0;
 
@@ -311,6 +324,11 @@ test_spray(void)
 		if (s->solution == 2)
 			TEST_NEAR("spray: no flow given runs the pump at its max_flow",
 			    t.pump_value[pump], rig->devices[pump].max_flow_ml_min, 1e-9);
+		TEST_CHECK("spray: one pump dispenses the plan's volume",
+		    compile_volumes(rig, &l, vol, 4) == 1 && vol[0].device == pump &&
+		    fabs(vol[0].volume_ml - s->volume_ml) < 1e-4, "step %d: %g mL of %g", s->seq,
+		    vol[0].volume_ml, s->volume_ml);
+		TEST_EQ_INT("spray: none listed past max", compile_volumes(rig, &l, vol, 0), 1);
 		TEST_CHECK("spray: valve opens after its pump, closes before it stops",
 		    l.actions[l.count - 1].kind == COMPILE_WAIT && t.outputs[rig->nozzles[nz].valve] == 2,
 		    "%zu actions", l.count);
