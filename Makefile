@@ -180,7 +180,8 @@ check: deps
 
 # make check-long: the generated-recipe test with 2,000 recipes instead of
 # make check's few hundred (GEN_RECIPES=N for another count, GEN_SEED=S to
-# replay), against the sanitized build; about 25 minutes on 2 cores.
+# replay), against the sanitized build: about 11 minutes on 2 cores (400 took
+# 126 s of make check).
 GEN_LONG ?= 2000
 check-long: deps
 	$(MAKE) all

@@ -7,7 +7,7 @@
 # record == the plan (steps, dwell, dips, volumes). One simulator and one
 # lbld per rig, many batches each.
 #
-#   GEN_RECIPES  recipes in all, shared among the rigs (default 400: under 2
+#   GEN_RECIPES  recipes in all, shared among the rigs (default 400: about 2
 #                minutes of make check on 2 cores, about 4 when both are busy;
 #                make check-long: 2000)
 #   GEN_SEED     first seed (default: from the clock, printed); rig k of
