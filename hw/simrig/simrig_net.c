@@ -683,6 +683,8 @@ simrig_net_stop(struct simrig *sim)
 				loop_del_fd(sim->loop, server->clients->fd);
 				if (server->clients->trickle_timer != NULL)
 					loop_timer_free(server->clients->trickle_timer);
+				if (server->clients->wire_timer != NULL)
+					loop_timer_free(server->clients->wire_timer);
 				free(server->clients);
 				server->clients = NULL;
 			} else {

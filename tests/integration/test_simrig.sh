@@ -9,7 +9,10 @@ peer="/usr/bin/python3 $LBL_TOP/tests/integration/simrig_peer.py"
 scale=20
 
 # ---- Modbus TCP ----
+# the example rig's pumps are BT100S and stirrers: a generic pump for the peer's pump check
+add_pump() { sed -i '/^  stir-cnt:/a\  dose: {role: pump, kind: peristaltic, bus: gateway, unit: 9, profile: generic-pump, max_flow: 10 mL/min}' "$1"; }
 make_rig dip-rig.yaml "$LBL_TMP/rig.yaml"
+add_pump "$LBL_TMP/rig.yaml"
 port=$(sed -n 's/.*port: *\([0-9]*\).*/\1/p' "$LBL_TMP/rig.yaml")
 SIMCTL="$LBL_TMP/simrig.ctl"
 start_simrig "$LBL_TMP/rig.yaml" --time-scale "$scale" --control "$SIMCTL" || exit 1
@@ -80,6 +83,7 @@ wait_for 5 test -e "$LBL_TMP/rtu-ctl" || { fail "socat pty pair" "$(cat "$LBL_TM
 # the dip rig with its gateway replaced by one RS-485 line carrying all eight units
 sed "s|^  gateway: .*|  gateway: {type: rtu, device: $LBL_TMP/rtu-sim, baud: 115200, timeout: 300ms, retries: 2}|" \
     "$LBL_TOP/hw/examples/dip-rig.yaml" >"$LBL_TMP/rig-rtu.yaml"
+add_pump "$LBL_TMP/rig-rtu.yaml"
 "$LBL_BUILD/lblctl" check-rig "$LBL_TMP/rig-rtu.yaml" >/dev/null && pass "RTU rig valid" ||
     fail "RTU rig valid" "$("$LBL_BUILD/lblctl" check-rig "$LBL_TMP/rig-rtu.yaml" 2>&1)"
 SIMCTL="$LBL_TMP/simrig-rtu.ctl"
