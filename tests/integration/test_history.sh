@@ -185,9 +185,10 @@ sed -n '/^steps:/,/^bilayers:/p' "$LBL_TMP/show1" | sed '1,2d;$d' >"$LBL_TMP/sho
 has "show 1: first-cycle ag dip planned 10m21s at 0 s" "$LBL_TMP/show1.steps" '^ +2 +1 cycle +dip +ag +0\.0 +10m21s '
 # planned and actual are both durations of the recipe: the actual of each dip
 # is within 10% of its plan (the plan's column is recipe time), or within
-# 0.2 s of wall time, which a busy machine's scheduling may add to a step's
-# moves (0.2 s is 80 s of recipe time at this scale; a duration recorded
-# unscaled would be off by a factor of 400)
+# 1 s of wall time, which a busy machine's scheduling may add to a step's
+# moves (480 ms was seen with five test suites on two cores; 1 s is 400 s of
+# recipe time at this scale, and a 10-minute dip recorded unscaled would be
+# off by 619 s, so the unit is still checked)
 check "show 1: dip actual durations agree with planned" $py - "$LBL_TMP/show1.steps" "$scale" <<'PY'
 import re, sys
 def secs(t):
@@ -203,10 +204,12 @@ for line in open(sys.argv[1]):
         continue
     n += 1
     planned, actual = secs(f[6]), secs(f[7])
-    if abs(actual - planned) > max(0.1 * planned, 0.2 * float(sys.argv[2])):
+    if abs(actual - planned) > max(0.1 * planned, 1.0 * float(sys.argv[2])):
         bad.append("step %s planned %s actual %s" % (f[0], f[6], f[7]))
 assert n == 10, n
 assert not bad, bad[:3]
+# the unit: some dip lasted minutes of recipe time, not the seconds of wall time it took
+assert max(secs(l.split()[7]) for l in open(sys.argv[1]) if l.split()[3] == "dip") > 300
 PY
 has "show 1: bilayer 5 measured" "$LBL_TMP/show1" '^  bilayer +5 .*measured [0-9.]+ nm$'
 has "show 1: events: batch started" "$LBL_TMP/show1" ' info +batch started: ag-tca-5 version 1'
