@@ -249,6 +249,14 @@
 
 /* ---- Stops and devices ---- */
 /*
+ * Pumps whose volume counters one step reads (daemon/dispense.c): a spray
+ * sprays at most four solutions together, a bath replacement drains and
+ * fills; a step's pumps past this are refused, never uncounted.
+ */
+#ifndef DISPENSE_MAX_PUMPS
+#define DISPENSE_MAX_PUMPS	8
+#endif
+/*
  * How long a stop may take to make the rig safe (stops confirmed, the
  * substrate withdrawn and parked) before lbld exits anyway. It stays well
  * inside the unit's TimeoutStopSec (60 s), after which systemd would kill
@@ -370,6 +378,8 @@ _Static_assert(HIST_MAX_STEPS_KEPT >= 2 * PLAN_MAX_STEPS,
     "HIST_MAX_STEPS_KEPT: compare must hold two of the largest batches");
 _Static_assert(TEXTDIFF_MAX_EDITS <= TEXTDIFF_MAX_LINES && TEXTDIFF_MAX_EDITS <= 4000,
     "TEXTDIFF_MAX_EDITS: the diff's work grows with its square");
+_Static_assert(DISPENSE_MAX_PUMPS >= 4 && DISPENSE_MAX_PUMPS <= 64,
+    "DISPENSE_MAX_PUMPS: a spray of four solutions; each pump is two reads a step");
 _Static_assert(LBLD_STOP_BUDGET_MS >= 5000 && LBLD_STOP_BUDGET_MS <= 55000,
     "LBLD_STOP_BUDGET_MS: within the unit's TimeoutStopSec=60s, with time to exit");
 _Static_assert(RIG_COMM_TIMEOUT_MIN_MS >= 3 * 20 && RIG_COMM_TIMEOUT_MIN_MS < RIG_COMM_TIMEOUT_MAX_MS,

@@ -8,9 +8,8 @@
 #include <string.h>
 
 #include "dispense.h"
+#include "lbl_limits.h"
 
-/* A spray sprays at most four solutions together; a replacement drains and fills. */
-#define DISPENSE_MAX_PUMPS	8
 
 struct dispense_pump {
 	int device;

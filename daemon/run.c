@@ -1385,6 +1385,8 @@ run_resume_batch(struct run *run, int64_t batch_id, struct recipe *recipe, struc
 	if (run_prepare(run, recipe, plan, err, size) == -1)
 		return -1;
 	run->batch_id = batch_id;
+	/* the lots are the batch's own, on record since its start: none carried from the last batch */
+	run->lot_count = 0;
 	/* what the batch used so far: a use not read back would be recorded wrong */
 	for (size_t i = 0; i < recipe->solution_count; i++)
 		if (db_solution_get(run->ctx.db, batch_id, recipe->solutions[i].name,
