@@ -74,8 +74,10 @@ struct run {
 	double measured_nm;		/* NAN until measured */
 	int measured_bilayer;		/* the bilayer measured_nm was taken after */
 	int stop_early;
-	int *dips;			/* per solution, done so far */
-	double *volume_ml;
+	/* per solution, used so far: the done steps' uses as compiled (compile_uses) */
+	int *dips;
+	double *volume_ml, *area_cm2;
+	struct compile_pass pass;	/* a roll-to-roll pass's start, for its top-ups */
 	char message[256];
 	char cause[256];
 	const char *lots[RECIPE_MAX_SOLUTIONS];
@@ -202,7 +204,7 @@ run_solution_rows(struct run *run)
 				row->lot = run->lots[j] + len + 1;
 		row->dips = run->dips[i];
 		row->volume_ml = run->volume_ml[i];
-		row->area_cm2 = run->dips[i] * run->recipe->substrate_area_cm2;
+		row->area_cm2 = run->area_cm2[i];
 	}
 	return run->recipe->solution_count;
 }
@@ -345,6 +347,7 @@ run_release(struct run *run)
 	recipe_free(run->recipe);
 	free(run->dips);
 	free(run->volume_ml);
+	free(run->area_cm2);
 	free(run->sol_rows);
 	free(run->baseline_hz);
 	run->baseline_hz = NULL;
@@ -359,6 +362,7 @@ run_release(struct run *run)
 	run->recipe = NULL;
 	run->dips = NULL;
 	run->volume_ml = NULL;
+	run->area_cm2 = NULL;
 	run->sol_rows = NULL;
 	run->have_pending_end = run->have_pending_bilayer = 0;
 	run->pending_event[0] = '\0';
@@ -533,6 +537,13 @@ run_measured(struct run *run, double value)
 
 /* ---- the step and action machinery ---- */
 
+/* Whether a step's waits are its dwell (plan.c: a wait, a settle, a drain and fill). */
+static int
+run_wait_is_dwell(const struct plan_step *s)
+{
+	return s->kind == STEP_WAIT || s->kind == STEP_MEASURE || s->kind == STEP_REPLACE;
+}
+
 static void
 run_timer_fired(void *arg)
 {
@@ -546,12 +557,14 @@ run_timer_fired(void *arg)
 	if (run->state != RUN_STEP)
 		return;
 	/*
-	 * A wait step's wait is its dwell on record, as in the plan; it lasts
-	 * until the step's end, which the record's lead moved on before.
+	 * The waits of a wait step, a measure's settle and a bath replacement's
+	 * drain and fill are those steps' dwell in the plan, and so on record;
+	 * a wait step's lasts until the step's end, which the record's lead
+	 * moved on before. Other waits (a drip, a spray's drain) are not.
 	 */
 	if (run->list.actions[run->action_index].kind == COMPILE_DWELL)
 		run->dwell_ns += loop_now_ns() - run->action_begin_ns;
-	else if (run->plan->steps[run->step].kind == STEP_WAIT)
+	else if (run_wait_is_dwell(&run->plan->steps[run->step]))
 		run->dwell_ns += (run->hold_until_ns > loop_now_ns() ? run->hold_until_ns :
 		    loop_now_ns()) - run->action_begin_ns;
 	run->action_index++;
@@ -621,17 +634,21 @@ static void
 run_step_close(struct run *run)
 {
 	const struct plan_step *s = &run->plan->steps[run->step];
+	struct compile_use uses[COMPILE_MAX_USES];
 	int64_t now = loop_now_ns();
 	int next_bilayer;
+	size_t i, n;
 
 	/* an absorbing wait moved on early: the step ends at its deadline */
 	if (run->hold_until_ns > now)
 		now = run->hold_until_ns;
 	loop_timer_cancel(run->overrun);
-	if (s->solution >= 0) {
-		run->dips[s->solution] += s->quick_dips > 0 ? s->quick_dips :
-		    s->kind == STEP_REPLACE ? 0 : 1;
-		run->volume_ml[s->solution] += s->volume_ml;
+	/* the step's uses exactly as planned (the pumps' counts go beside, with its end) */
+	n = compile_uses(run->recipe, run->ctx.rig, s, &run->pass, uses, COMPILE_MAX_USES);
+	for (i = 0; i < n && i < COMPILE_MAX_USES; i++) {
+		run->dips[uses[i].solution] += uses[i].dips;
+		run->volume_ml[uses[i].solution] += uses[i].volume_ml;
+		run->area_cm2[uses[i].solution] += uses[i].area_cm2;
 	}
 	run->have_pending_end = run_open_end(run, "done", now, &run->pending_end) != NULL;
 	next_bilayer = run->step + 1 < run->plan->count ?
@@ -1244,16 +1261,20 @@ run_prepare(struct run *run, struct recipe *recipe, struct plan *plan, char *err
 	}
 	run->dips = calloc(recipe->solution_count + 1, sizeof(int));
 	run->volume_ml = calloc(recipe->solution_count + 1, sizeof(double));
+	run->area_cm2 = calloc(recipe->solution_count + 1, sizeof(double));
 	run->sol_rows = calloc(recipe->solution_count + 1, sizeof(*run->sol_rows));
 	run->baseline_hz = calloc(run->ctx.rig->device_count + 1, sizeof(double));
-	if (run->dips == NULL || run->volume_ml == NULL || run->sol_rows == NULL ||
-	    run->baseline_hz == NULL) {
+	memset(&run->pass, 0, sizeof(run->pass));
+	if (run->dips == NULL || run->volume_ml == NULL || run->area_cm2 == NULL ||
+	    run->sol_rows == NULL || run->baseline_hz == NULL) {
 		free(run->dips);
 		free(run->volume_ml);
+		free(run->area_cm2);
 		free(run->sol_rows);
 		free(run->baseline_hz);
 		run->dips = NULL;
 		run->volume_ml = NULL;
+		run->area_cm2 = NULL;
 		run->sol_rows = NULL;
 		run->baseline_hz = NULL;
 		return run_refuse(err, size, "out of memory");
@@ -1385,12 +1406,18 @@ run_resume_batch(struct run *run, int64_t batch_id, struct recipe *recipe, struc
 	if (run_prepare(run, recipe, plan, err, size) == -1)
 		return -1;
 	run->batch_id = batch_id;
+	/* a roll-to-roll pass under way began before: its top-ups count from its start */
+	for (int k = 0; k < last_done_seq; k++) {
+		struct compile_use uses[COMPILE_MAX_USES];
+		compile_uses(recipe, run->ctx.rig, &plan->steps[k], &run->pass, uses,
+		    COMPILE_MAX_USES);
+	}
 	/* the lots are the batch's own, on record since its start: none carried from the last batch */
 	run->lot_count = 0;
 	/* what the batch used so far: a use not read back would be recorded wrong */
 	for (size_t i = 0; i < recipe->solution_count; i++)
 		if (db_solution_get(run->ctx.db, batch_id, recipe->solutions[i].name,
-		    &run->dips[i], &run->volume_ml[i]) == -1) {
+		    &run->dips[i], &run->volume_ml[i], &run->area_cm2[i]) == -1) {
 			run->recipe = NULL;
 			run->plan = NULL;
 			run_release(run);

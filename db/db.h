@@ -342,9 +342,13 @@ int db_events(struct db *db, int64_t batch_id, int (*cb)(void *arg, const struct
 int db_solution_set(struct db *db, int64_t batch_id, const char *name, const char *lot, int dips,
     double volume_ml, double area_cm2);
 
-/* Reads back one solution's dips and volume (ml) for a resumed batch. */
+/*
+ * Reads back one solution's dips, volume (mL) and area (cm2) for a resumed
+ * batch. Returns 0, 1 when the batch has no row for it (nothing is set),
+ * or -1 on a database error (logged with the SQL's).
+ */
 int db_solution_get(struct db *db, int64_t batch_id, const char *name, int *dips,
-    double *volume_ml);
+    double *volume_ml, double *area_cm2);
 
 struct db_solution {
 	const char *name, *lot;

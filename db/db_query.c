@@ -277,12 +277,12 @@ db_solutions(struct db *db, int64_t batch_id,
 
 int
 db_solution_get(struct db *db, int64_t batch_id, const char *name, int *dips,
-    double *volume_ml)
+    double *volume_ml, double *area_cm2)
 {
 	sqlite3_stmt *st;
 	int rc;
 
-	st = db_stmt(db, ST_SOLUTION_GET, "SELECT dips, volume_ml FROM solutions "
+	st = db_stmt(db, ST_SOLUTION_GET, "SELECT dips, volume_ml, area_cm2 FROM solutions "
 	    "WHERE batch_id = ?1 AND name = ?2", "reading a solution's use");
 	if (st == NULL)
 		return -1;
@@ -296,6 +296,7 @@ db_solution_get(struct db *db, int64_t batch_id, const char *name, int *dips,
 		return 1;
 	*dips = (int)sqlite3_column_int64(st, 0);
 	*volume_ml = db_col_double(st, 1);
+	*area_cm2 = db_col_double(st, 2);
 	db_reset(st);
 	return 0;
 }

@@ -259,6 +259,78 @@ compile_volumes(const struct rig *rig, const struct compile_list *list,
 	return n;
 }
 
+/* Appends a use when there is room; counts it anyway. */
+static void
+compile_use_add(struct compile_use *out, size_t max, size_t *n, int sol, int dips,
+    double volume_ml, double area_cm2)
+{
+	if (*n < max) {
+		out[*n].solution = sol;
+		out[*n].dips = dips;
+		out[*n].volume_ml = volume_ml;
+		out[*n].area_cm2 = area_cm2;
+	}
+	(*n)++;
+}
+
+/* A roll-to-roll move of the web that is its run-out (the other is the rewind). */
+static int
+compile_is_run_out(const struct plan_step *s)
+{
+	return s->kind == STEP_MOVE && s->src == NULL && s->where != NULL &&
+	    strcmp(s->where, "rewind") != 0;
+}
+
+size_t
+compile_uses(const struct recipe *r, const struct rig *rig, const struct plan_step *s,
+    struct compile_pass *pass, struct compile_use *out, size_t max)
+{
+	size_t n = 0, i;
+	int k, dips;
+
+	if (r->process == PROCESS_ROLL) {
+		/* a pass starts with its first cycle step; the rewind after it is none of it */
+		if (!pass->open && s->phase == PHASE_CYCLE && !(s->kind == STEP_MOVE &&
+		    s->src == NULL && !compile_is_run_out(s))) {
+			pass->open = 1;
+			pass->start_ms = s->start_ms;
+		}
+		if (compile_is_run_out(s)) {
+			int64_t pass_ms = pass->open ? s->start_ms + s->duration_ms - pass->start_ms :
+			    s->duration_ms;
+			for (i = 0; i < r->solution_count; i++)
+				if (r->solutions[i].top_up_ml_min > 0)
+					compile_use_add(out, max, &n, (int)i, 0,
+					    r->solutions[i].top_up_ml_min * pass_ms / 60000.0, 0);
+			pass->open = 0;
+			return n;
+		}
+	}
+	if (s->solution < 0 || s->kind == STEP_REPLACE)
+		return 0;
+	switch (s->kind) {
+	case STEP_SPRAY:
+		for (k = 0; k < s->src->spray_count; k++) {
+			int sol = s->src->spray_solutions[k];
+			compile_use_add(out, max, &n, sol, 1, compile_spray_flow_ml_min(r, rig, s->src,
+			    sol) * s->dwell_ms / 60000.0, r->substrate_area_cm2);
+		}
+		break;
+	default:
+		if (r->process == PROCESS_ROLL) {
+			/* the whole web passes through the station once per pass */
+			compile_use_add(out, max, &n, s->solution, 1, 0,
+			    r->web_width_mm * r->web_length_mm / 100.0);
+			break;
+		}
+		dips = s->quick_dips > 0 ? s->quick_dips : 1;
+		compile_use_add(out, max, &n, s->solution, dips, dips * r->dragout_ml,
+		    dips * r->substrate_area_cm2);
+		break;
+	}
+	return n;
+}
+
 /* By the station's pumps at full flow: drain, then fill; else the operator's prompt. */
 static void
 compile_replace(struct compiler *c)

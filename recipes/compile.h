@@ -147,4 +147,40 @@ struct compile_volume {
 size_t compile_volumes(const struct rig *rig, const struct compile_list *list,
     struct compile_volume *out, size_t max);
 
+/*
+ * What a plan step uses of each solution: immersions (dips), liquid
+ * (drag-out, the spray's flow over its dwell, a roll-to-roll bath's top-up)
+ * and area (the substrate's per dip or spray, the web's width x length per
+ * roll-to-roll station). The planner's totals (plan->solutions) are the sum
+ * of these over the plan's steps, and the executor records exactly these as
+ * each step completes (daemon/run.c), so the record's solutions are the
+ * plan's for the steps done. A spray's volume is its flow
+ * (compile_spray_flow_ml_min) over its dwell, the figure compile_volumes()
+ * gives its pumps. A bath replacement uses nothing (it is counted apart).
+ *
+ * A roll-to-roll top-up runs through a whole pass, from its first cycle
+ * step to the web's run-out, and is counted at the run-out: pass carries
+ * the pass's start from step to step. Walk the plan's steps in order with
+ * one pass zeroed at the start (to resume after step k, walk steps 0..k-1
+ * first, discarding their uses). Works without a rig (a spray's flow is
+ * then the step's own). Fills out[] with at most max uses and returns how
+ * many there are (more than max: the rest were not listed;
+ * COMPILE_MAX_USES is always enough). Never fails.
+ */
+#define COMPILE_MAX_USES	RECIPE_MAX_SOLUTIONS	/* a step uses each solution once at most */
+struct compile_use {
+	int solution;
+	int dips;
+	double volume_ml;
+	double area_cm2;
+};
+struct compile_pass {
+	int open;
+	int64_t start_ms;
+};
+size_t compile_uses(const struct recipe *r, const struct rig *rig, const struct plan_step *s,
+    struct compile_pass *pass, struct compile_use *out, size_t max);
+_Static_assert(COMPILE_MAX_USES >= sizeof(((struct recipe_step *)0)->spray_solutions) /
+    sizeof(int), "a spray's solutions are all listed");
+
 #endif

@@ -26,6 +26,7 @@ struct planner {
 	double *area_since_fill, *volume_since_fill;
 	unsigned char *ran_dry_reported, *carryover_reported;
 	int last_coating;		/* last non-rinse solution, -1 after a rinse */
+	struct compile_pass pass;	/* a roll-to-roll pass's start, for its top-ups */
 	int keep;			/* keep every step; else count them, keeping the last */
 	int overflow;			/* more steps than plan_size() counted */
 };
@@ -90,10 +91,19 @@ plan_last(const struct planner *p)
 	return &p->plan->steps[p->keep ? p->plan->count - 1 : 0];
 }
 
-/* Sums a step's parts, advances the clock and the totals. */
+static void plan_use_solution(struct planner *p, int sol, int dips, double area_cm2,
+    double volume_ml);
+
+/*
+ * Sums a step's parts, advances the clock and the totals: the solutions' by
+ * the step's uses as compiled (compile_uses), which the executor records.
+ */
 static void
 plan_commit(struct planner *p, struct plan_step *s)
 {
+	struct compile_use uses[COMPILE_MAX_USES];
+	size_t i, n;
+
 	s->duration_ms = s->travel_ms + s->immerse_ms + s->dwell_ms + s->withdraw_ms + s->drip_ms;
 	p->clock_ms += s->duration_ms;
 	p->plan->motion_ms += s->travel_ms + s->immerse_ms + s->withdraw_ms;
@@ -101,6 +111,10 @@ plan_commit(struct planner *p, struct plan_step *s)
 	p->plan->operator_waits += s->operator_wait;
 	if (s->solution >= 0)
 		p->plan->solutions[s->solution].last_use_ms = s->start_ms;
+	n = compile_uses(p->r, p->rig, s, &p->pass, uses, COMPILE_MAX_USES);
+	for (i = 0; i < n && i < COMPILE_MAX_USES; i++)
+		plan_use_solution(p, uses[i].solution, uses[i].dips, uses[i].area_cm2,
+		    uses[i].volume_ml);
 }
 
 /* Travel at the safe height to station st (a rig station index). */
@@ -252,7 +266,6 @@ plan_immersion(struct planner *p, enum step_kind kind, const struct recipe_step 
 	s->volume_ml = (float)volume_ml;
 	plan_commit(p, s);
 	plan_exposure(p, sol, src);
-	plan_use_solution(p, sol, dips, dips * p->r->substrate_area_cm2, volume_ml);
 }
 
 static void
@@ -277,7 +290,6 @@ plan_spray(struct planner *p, const struct recipe_step *src)
 		double flow = compile_spray_flow_ml_min(p->r, p->rig, src, sol);
 		volume = flow * src->dwell_ms / 60000.0;
 		total += volume;
-		plan_use_solution(p, sol, 1, p->r->substrate_area_cm2, volume);
 	}
 	s->volume_ml = (float)total;
 	plan_commit(p, s);
@@ -320,11 +332,8 @@ plan_roll_station(struct planner *p, const struct recipe_step *src, int sol,
 		s->station = rig_station_index(p->rig, station_name);
 	s->dwell_ms = llround(path / p->r->line_speed_mm_s * 1000);
 	plan_commit(p, s);
-	if (sol >= 0) {
-		double area_cm2 = p->r->web_width_mm * p->r->web_length_mm / 100.0;
+	if (sol >= 0)
 		plan_exposure(p, sol, src);
-		plan_use_solution(p, sol, 1, area_cm2, 0);
-	}
 }
 
 static void plan_steps(struct planner *p, const struct recipe_step *steps, size_t count);
@@ -442,20 +451,15 @@ static void
 plan_roll_pass(struct planner *p, int last)
 {
 	const struct recipe *r = p->r;
-	int64_t pass_start = p->clock_ms;
 	struct plan_step *s;
-	size_t i;
 
 	plan_steps(p, r->cycle, r->cycle_count);
 	if ((s = plan_emit(p, STEP_MOVE, NULL, -1)) == NULL)
 		return;
 	s->where = "web run-out";
 	s->dwell_ms = llround(r->web_length_mm / r->line_speed_mm_s * 1000);
+	/* its commit counts the pass's top-ups (compile_uses) */
 	plan_commit(p, s);
-	for (i = 0; i < r->solution_count; i++)
-		if (r->solutions[i].top_up_ml_min > 0)
-			plan_use_solution(p, (int)i, 0, 0, r->solutions[i].top_up_ml_min *
-			    (p->clock_ms - pass_start) / 60000.0);
 	p->plan->web_travel_mm += r->web_length_mm;
 	if (!last && r->rewind_ms > 0) {
 		if ((s = plan_emit(p, STEP_MOVE, NULL, -1)) == NULL)

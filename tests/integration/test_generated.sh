@@ -4,8 +4,8 @@
 # --trace at a high time scale, and each checked (gen_check.py) against
 # `lblctl plan --json`: (a) what the rig was told == the plan's actions, per
 # device, in order, values within the register's resolution; (b) the batch
-# record == the plan (steps, dwell, dips, volumes). One simulator and one
-# lbld per rig, many batches each.
+# record == the plan (steps, dwell, dips, volumes, areas), every difference
+# a failure. One simulator and one lbld per rig, many batches each.
 #
 #   GEN_RECIPES  recipes in all, shared among the rigs (default 400: about 2
 #                minutes of make check on 2 cores, about 4 when both are busy;
@@ -61,7 +61,6 @@ for name in $rigs; do
 	rig_copy "$name" "$dir/rig.yaml" || { fail "generated $name" "no rig $name"; continue; }
 	: >"$dir/lbld.err"
 	: >"$dir/simrig.err"
-	: >"$dir/known"
 	first=$((seed + k * share))
 	done_n=0
 	# a fresh simulator and lbld every $chunk recipes: the simulated film grows
@@ -77,7 +76,7 @@ for name in $rigs; do
 		/usr/bin/python3 "$LBL_TOP/tests/integration/gen_check.py" --build "$LBL_BUILD" \
 		    --top "$LBL_TOP" --rig "$dir/rig.yaml" --rig-label "$name" \
 		    --trace "$dir/trace" --db "$dir/lbl.db" --gpio "$LBL_TMP/gpio" --keep "$keep" \
-		    --work "$dir/work" --known "$dir/known" --scale "$scale" \
+		    --work "$dir/work" --scale "$scale" \
 		    --seed $((first + done_n)) --count "$n"
 		rc=$?
 		# 1: it printed its FAIL lines; more: it died (a signal, a Python error)
@@ -89,10 +88,6 @@ for name in $rigs; do
 		cat "$LBL_TMP/simrig.err" >>"$dir/simrig.err"
 		done_n=$((done_n + n))
 	done
-	[ -s "$dir/known" ] && echo "info: generated $name: $(wc -l <"$dir/known") of $share" \
-	    "batches recorded their solutions as daemon/run.c counts them, not as the plan" \
-	    "does (several solutions sprayed together credit the first with the step;" \
-	    "roll-to-roll top-ups and web areas are not recorded); first: $(head -1 "$dir/known")"
 	sanitizer_clean "$dir/lbld.err" "generated $name: lbld"
 	sanitizer_clean "$dir/simrig.err" "generated $name: lbl-simrig"
 	k=$((k + 1))

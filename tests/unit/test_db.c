@@ -600,7 +600,7 @@ test_batch_lifecycle(void)
 	int64_t id;
 	const char *log;
 	int rc, dips = 0;
-	double volume = 0;
+	double volume = 0, area = 0;
 
 	if (db_open(path_in("batch.db"), &db) == -1 || fixture_store(db, &fx) == -1) {
 		TEST_CHECK("open batch.db", 0, "failed");
@@ -656,9 +656,11 @@ test_batch_lifecycle(void)
 	TEST_CHECK("solution set", db_solution_set(db, id, "a", "LOT-1", 3, 150.0, 12.0) == 0 &&
 	    db_solution_set(db, id, "rinse", NULL, 6, NAN, 24.0) == 0 &&
 	    db_solution_set(db, id, "a", "OTHER-LOT", 4, 150.0, 16.0) == 0, "failed");
-	TEST_CHECK("solution get", db_solution_get(db, id, "a", &dips, &volume) == 0 && dips == 4 &&
-	    volume == 150.0, "dips %d volume %g", dips, volume);
-	TEST_EQ_INT("solution get of an unused one", db_solution_get(db, id, "b", &dips, &volume),
+	TEST_CHECK("solution get", db_solution_get(db, id, "a", &dips, &volume, &area) == 0 &&
+	    dips == 4 && volume == 150.0 && area == 16.0, "dips %d volume %g area %g", dips, volume,
+	    area);
+	TEST_EQ_INT("solution get of an unused one", db_solution_get(db, id, "b", &dips, &volume,
+	    &area),
 	    1);
 	memset(&c, 0, sizeof(c));
 	TEST_CHECK("solutions listed (upsert kept one row)", db_solutions(db, id, collect_solution,

@@ -464,6 +464,34 @@ rec_solution_volume(const char *name)
 	return NAN;
 }
 
+/*
+ * Whether the record's solutions are the plan's (dips, volume, area), as
+ * after a completed batch: each the sum of its steps' uses as compiled.
+ */
+static void
+check_solutions_as_planned(const char *name, const struct plan *p)
+{
+	char label[160];
+	size_t i;
+	int k;
+
+	for (i = 0; i < p->recipe->solution_count; i++) {
+		const char *sol = p->recipe->solutions[i].name;
+		const struct plan_solution *ps = &p->solutions[i];
+
+		for (k = 0; k < fr.solution_count && strcmp(fr.solutions[k].name, sol) != 0; k++)
+			;
+		snprintf(label, sizeof(label), "%s: solution %s recorded as planned", name, sol);
+		TEST_CHECK(label, k < fr.solution_count && fr.solutions[k].dips == ps->dips &&
+		    fabs(fr.solutions[k].volume_ml - ps->volume_ml) < 1e-6 &&
+		    fabs(fr.solutions[k].area_cm2 - ps->area_cm2) < 1e-6, "recorded %d dips, "
+		    "%g mL, %g cm2; planned %d, %g, %g", k < fr.solution_count ?
+		    fr.solutions[k].dips : -1, k < fr.solution_count ? fr.solutions[k].volume_ml :
+		    NAN, k < fr.solution_count ? fr.solutions[k].area_cm2 : NAN, ps->dips,
+		    ps->volume_ml, ps->area_cm2);
+	}
+}
+
 /* ---- the database: only a batch's creation and a resume's read-back ---- */
 
 static int fake_db_fail_create;
@@ -480,7 +508,8 @@ db_batch_create(struct db *db, const struct db_batch_new *b, int64_t *batch_id)
 }
 
 int
-db_solution_get(struct db *db, int64_t batch_id, const char *name, int *dips, double *volume_ml)
+db_solution_get(struct db *db, int64_t batch_id, const char *name, int *dips, double *volume_ml,
+    double *area_cm2)
 {
 	int i;
 
@@ -490,10 +519,12 @@ db_solution_get(struct db *db, int64_t batch_id, const char *name, int *dips, do
 		if (strcmp(fr.solutions[i].name, name) == 0) {
 			*dips = fr.solutions[i].dips;
 			*volume_ml = fr.solutions[i].volume_ml;
+			*area_cm2 = fr.solutions[i].area_cm2;
 			return 0;
 		}
 	*dips = 0;
 	*volume_ml = 0;
+	*area_cm2 = 0;
 	return 0;
 }
 
@@ -1263,8 +1294,12 @@ check_as_compiled(const char *name, const struct plan *p, int first_seq, int las
 				dwell_ms += a->ms;
 				break;
 			case COMPILE_WAIT:
-				/* a wait step's wait is its dwell; a drip or drain is not */
-				if (s->kind == STEP_WAIT)
+				/*
+				 * a wait step's wait, a settle, a replacement's drain
+				 * and fill are their dwell; a drip or a spray's drain not
+				 */
+				if (s->kind == STEP_WAIT || s->kind == STEP_MEASURE ||
+				    s->kind == STEP_REPLACE)
 					dwell_ms += a->ms;
 				break;
 			default:
@@ -1318,6 +1353,7 @@ test_dip_batch(void)
 	TEST_EQ_INT("dip: the devices' own timeouts disarmed at the end", fa.keep_alive, 0);
 	TEST_EQ_INT("dip: the completion is an event", rec_events("info", "batch completed"), 1);
 	check_as_compiled("dip", p, 1, 0);
+	check_solutions_as_planned("dip", p);
 
 	/* what the rig was told, step by step */
 	TEST_STR("dip: first agitated dip", calls_of(DIP_AG1), AG_DIP_CALLS);
@@ -1536,6 +1572,7 @@ test_spray(void)
 	TEST_STR("spray: completed", fr.states, "completed");
 	TEST_CHECK("spray: every step done", all_done(p, why, sizeof(why)), "%s", why);
 	check_as_compiled("spray", p, 1, 0);
+	check_solutions_as_planned("spray", p);
 	TEST_STR("spray: first spray, its flow", calls_of(1), "move transfer 250 100; "
 	    "pump pump-ag 20; output valve-ag on; output valve-ag off; pump pump-ag 0");
 	TEST_EQ_INT("spray: first-cycle time", rec_step(1)->dwell_ms, 8000);
@@ -1572,6 +1609,9 @@ test_roll(void)
 	TEST_STR("roll: completed", fr.states, "completed");
 	TEST_CHECK("roll: every step done", all_done(p, why, sizeof(why)), "%s", why);
 	check_as_compiled("roll", p, 1, 0);
+	check_solutions_as_planned("roll", p);
+	TEST_CHECK("roll: the top-up is on record", rec_solution_volume("ag") > 0, "%g mL",
+	    rec_solution_volume("ag"));
 	TEST_STR("roll: the prompt tells the rig nothing", calls_of(1), "");
 	TEST_STR("roll: the line starts with the first bath", calls_of(2), "line web 8.333");
 	TEST_EQ_INT("roll: residence is path over speed", rec_step(2)->dwell_ms, 60000);
