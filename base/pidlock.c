@@ -3,6 +3,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/file.h>
@@ -92,4 +93,39 @@ pidlock_take(const char *path, char *pid, size_t pid_size, char *err, size_t err
 	if (ftruncate(fd, 0) == -1 || pwrite(fd, own, (size_t)len, 0) != len)
 		snprintf(err, err_size, "%s: cannot write the pid: %s", path, strerror(errno));
 	return fd;
+}
+
+/* A database's lock is its path with this after it. */
+#define PIDLOCK_DB_SUFFIX	".lock"
+
+int
+pidlock_db_path(const char *db, char *path, size_t size, char *err, size_t err_size)
+{
+	if ((size_t)snprintf(path, size, "%s%s", db, PIDLOCK_DB_SUFFIX) >= size) {
+		/* the path last: a long one is what is wrong, and may be cut */
+		snprintf(err, err_size, "--db: the database path is too long for its lock file "
+		    "(%zu bytes at most): %s", size - sizeof(PIDLOCK_DB_SUFFIX), db);
+		return -1;
+	}
+	return 0;
+}
+
+int
+pidlock_db_probe(const char *db, char *pid, size_t pid_size, char *err, size_t err_size)
+{
+	char path[PATH_MAX];
+
+	if (pidlock_db_path(db, path, sizeof(path), err, err_size) == -1)
+		return -1;
+	return pidlock_probe(path, pid, pid_size, err, err_size);
+}
+
+int
+pidlock_db_take(const char *db, char *pid, size_t pid_size, char *err, size_t err_size)
+{
+	char path[PATH_MAX];
+
+	if (pidlock_db_path(db, path, sizeof(path), err, err_size) == -1)
+		return -1;
+	return pidlock_take(path, pid, pid_size, err, err_size);
 }

@@ -31,4 +31,16 @@ int pidlock_probe(const char *path, char *pid, size_t pid_size, char *err, size_
  */
 int pidlock_take(const char *path, char *pid, size_t pid_size, char *err, size_t err_size);
 
+/*
+ * The lock of a database: the file DB.lock beside it, which lbld takes (one
+ * lbld per database, so per rig) and lbl-safe probes. Its name is made here
+ * and nowhere else. pidlock_db_path() writes it into path; it returns 0, or
+ * -1 when it does not fit in size (err says so, naming the database).
+ * pidlock_db_probe() and pidlock_db_take() are pidlock_probe() and
+ * pidlock_take() on it, with the same returns (-1 also for a path too long).
+ */
+int pidlock_db_path(const char *db, char *path, size_t size, char *err, size_t err_size);
+int pidlock_db_probe(const char *db, char *pid, size_t pid_size, char *err, size_t err_size);
+int pidlock_db_take(const char *db, char *pid, size_t pid_size, char *err, size_t err_size);
+
 #endif

@@ -336,17 +336,11 @@ lbld_signal_fd(void)
 }
 
 /*
- * One lbld per database, so one per rig: an exclusive lock on DB.lock
- * (pidlock.h), probed before anything is opened or changed, then taken and
- * held until exit. A second lbld says who holds it and changes nothing.
+ * One lbld per database, so one per rig: an exclusive lock on the
+ * database's lock file (pidlock_db_take in pidlock.h), probed before
+ * anything is opened or changed, then taken and held until exit. A second
+ * lbld says who holds it and changes nothing.
  */
-static void
-lbld_lock_path(const char *db_path, char *path, size_t size)
-{
-	if ((size_t)snprintf(path, size, "%s.lock", db_path) >= size)
-		fatalx("--db %s: the path is too long", db_path);
-}
-
 static void
 lbld_already_running(const char *db_path, const char *pid)
 {
@@ -358,10 +352,9 @@ lbld_already_running(const char *db_path, const char *pid)
 static void
 lbld_lock_check(const char *db_path)
 {
-	char path[4096], pid[32], err[4200];
+	char pid[32], err[4200];
 
-	lbld_lock_path(db_path, path, sizeof(path));
-	switch (pidlock_probe(path, pid, sizeof(pid), err, sizeof(err))) {
+	switch (pidlock_db_probe(db_path, pid, sizeof(pid), err, sizeof(err))) {
 	case 1:
 		lbld_already_running(db_path, pid);
 		break;
@@ -373,11 +366,10 @@ lbld_lock_check(const char *db_path)
 static int
 lbld_lock(const char *db_path)
 {
-	char path[4096], pid[32], err[4200];
+	char pid[32], err[4200];
 	int fd;
 
-	lbld_lock_path(db_path, path, sizeof(path));
-	fd = pidlock_take(path, pid, sizeof(pid), err, sizeof(err));
+	fd = pidlock_db_take(db_path, pid, sizeof(pid), err, sizeof(err));
 	if (fd == -2)
 		lbld_already_running(db_path, pid);
 	if (fd == -1)

@@ -366,23 +366,6 @@ safe_load_rig(const char *path, struct profile_set **profiles)
 	return rig;
 }
 
-/*
- * Whether lbld runs on db: it holds DB.lock (pidlock.h) for as long as it
- * runs. Returns as pidlock_probe: 0 not running, 1 running (pid), -1
- * cannot tell (err).
- */
-static int
-safe_lbld_running(const char *db, char *pid, size_t pid_size, char *err, size_t err_size)
-{
-	char path[4096];
-
-	if ((size_t)snprintf(path, sizeof(path), "%s.lock", db) >= sizeof(path)) {
-		snprintf(err, err_size, "--db %s: the path is too long", db);
-		return -1;
-	}
-	return pidlock_probe(path, pid, pid_size, err, err_size);
-}
-
 /* Runs the safe state and confirms it; returns how many devices were not confirmed. */
 static int
 safe_run(struct safe *s, double timeout_s)
@@ -481,7 +464,8 @@ main(int argc, char **argv)
 		log_warnx("the rig file %s is not valid; nothing was sent", rig_path);
 		return 2;
 	}
-	switch (safe_lbld_running(db, pid, sizeof(pid), err, sizeof(err))) {
+	/* lbld holds its database's lock (pidlock.h) for as long as it runs */
+	switch (pidlock_db_probe(db, pid, sizeof(pid), err, sizeof(err))) {
 	case 1:
 		if (!force) {
 			log_warnx("lbld is running (pid %s); use 'lblctl abort', or --force", pid);

@@ -2,8 +2,10 @@
  * The pid lock that keeps one lbld per rig and tells lbl-safe whether lbld
  * runs: probe without creating, take, a second taker refused with the
  * holder's pid, the lock given back on close, and a symlink at the path
- * refused. flock(2) locks belong to open file descriptions, so one process
- * can play both parties.
+ * refused; a database's lock is DB.lock, made in one place (lbld takes it,
+ * lbl-safe probes it), and a database path too long for it is refused.
+ * flock(2) locks belong to open file descriptions, so one process can play
+ * both parties.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -14,6 +16,9 @@
 
 #include "pidlock.h"
 #include "test.h"
+
+/* Longer than any path (PATH_MAX is 4096 on Linux) */
+#define PIDLOCK_TEST_LONG	5000
 
 int
 main(void)
@@ -91,6 +96,39 @@ main(void)
 
 	unlink(link_path);
 	unlink(path);
+
+	/* a database's lock: DB.lock, taken by lbld, seen by lbl-safe's probe */
+	{
+		char db[256], db_lock[300], made[300], long_db[PIDLOCK_TEST_LONG + 1];
+		snprintf(db, sizeof(db), "%s/lbl.db", dir);
+		snprintf(db_lock, sizeof(db_lock), "%s.lock", db);
+		TEST_CHECK("a database's lock is DB.lock", pidlock_db_path(db, made, sizeof(made),
+		    err, sizeof(err)) == 0 && strcmp(made, db_lock) == 0, "%s", made);
+		TEST_EQ_INT("no lbld: the probe of the database finds none",
+		    pidlock_db_probe(db, pid, sizeof(pid), err, sizeof(err)), 0);
+		fd = pidlock_db_take(db, pid, sizeof(pid), err, sizeof(err));
+		TEST_CHECK("the database's lock taken", fd >= 0, "%d: %s", fd, err);
+		r = pidlock_probe(db_lock, pid, sizeof(pid), err, sizeof(err));
+		TEST_CHECK("held at DB.lock, with the pid", r == 1 && strcmp(pid, own) == 0,
+		    "%d, pid %s", r, pid);
+		r = pidlock_db_probe(db, pid, sizeof(pid), err, sizeof(err));
+		TEST_CHECK("the database's probe sees it held", r == 1 && strcmp(pid, own) == 0,
+		    "%d, pid %s", r, pid);
+		TEST_EQ_INT("a second lbld is refused", pidlock_db_take(db, pid, sizeof(pid), err,
+		    sizeof(err)), -2);
+		close(fd);
+		unlink(db_lock);
+		TEST_CHECK("a path with no room for .lock is refused, naming the database",
+		    pidlock_db_path(db, made, strlen(db) + 3, err, sizeof(err)) == -1 &&
+		    strstr(err, db) != NULL, "%s", err);
+		memset(long_db, 'x', sizeof(long_db) - 1);
+		long_db[sizeof(long_db) - 1] = '\0';
+		TEST_CHECK("a database path too long to lock is refused by the probe",
+		    pidlock_db_probe(long_db, pid, sizeof(pid), err, sizeof(err)) == -1 &&
+		    strstr(err, "too long") != NULL, "%s", err);
+		TEST_CHECK("and by the taker", pidlock_db_take(long_db, pid, sizeof(pid), err,
+		    sizeof(err)) == -1 && strstr(err, "too long") != NULL, "%s", err);
+	}
 	rmdir(dir);
 	return TEST_DONE();
 }
