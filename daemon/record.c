@@ -152,8 +152,11 @@ record_arm_retry(struct record *rec)
 
 /*
  * Commits everything queued in one transaction: 0 when written, 1 when held
- * (the lock is busy: a retry is armed), -1 when some write was refused (why
- * names the first; the refused writes are dropped, the others written).
+ * (the lock is busy: a retry is armed), -1 when a write was refused (why
+ * names it). A refused write fails its whole transaction: it is rolled back
+ * and every write in it dropped, so a step boundary is on record whole or
+ * not at all (a step's end without the next start, or a completed state
+ * without the step that completed it, would be a record that lies).
  */
 static int
 record_flush(struct record *rec, char *why, size_t why_size)
@@ -180,13 +183,16 @@ record_flush(struct record *rec, char *why, size_t why_size)
 			db_set_clock(rec->db, op->at);
 			if (record_apply(rec, op) == 0)
 				continue;
-			if (failed++ == 0) {
-				record_describe(op, what, sizeof(what));
-				snprintf(why, why_size, "the database did not record %s", what);
-			}
+			record_describe(op, what, sizeof(what));
+			snprintf(why, why_size, "the database did not record %s; none of the %zu "
+			    "writes committed with it is on record", what, total);
+			failed = total;
+			break;
 		}
 		db_set_clock(rec->db, NULL);
-		if (db_group_commit(rec->db) == -1) {
+		if (failed > 0) {
+			db_group_rollback(rec->db);
+		} else if (db_group_commit(rec->db) == -1) {
 			failed = total;
 			snprintf(why, why_size, "the database did not commit %zu writes of the "
 			    "batch record", total);

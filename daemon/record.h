@@ -67,9 +67,12 @@ int record_baseline(struct record *rec, int64_t batch_id, const char *sensor, do
 /*
  * A step boundary's writes as one transaction (one fsync): the writes
  * between record_group_begin and record_group_commit are committed
- * together. record_group_commit returns as the writes do: 0 on record or
- * held, -1 when something in the group was refused (why, if not NULL, gets
- * the first refusal). Groups do not nest; a begin inside a group is ignored.
+ * together, or none of them. record_group_commit returns as the writes do:
+ * 0 on record or held, -1 when a write in the group was refused: the whole
+ * group is then rolled back (why, if not NULL, names the refused write and
+ * says so). Writes held while the database was locked by another process
+ * are committed together when it is free, and so stand or fall together.
+ * Groups do not nest; a begin inside a group is ignored.
  */
 void record_group_begin(struct record *rec);
 int record_group_commit(struct record *rec, char *why, size_t why_size);

@@ -459,9 +459,21 @@ run_fault(struct run *run, const char *batch_state, int park, const char *fmt, .
 	event.message = run->cause;
 	run->fault_device = NULL;
 	if (ledger_batch_end(run->ctx.record, run->batch_id, end, NULL, run->sol_rows,
-	    run_solution_rows(run), batch_state, run->cause, &event, 1, why, sizeof(why)) == -1)
+	    run_solution_rows(run), batch_state, run->cause, &event, 1, why, sizeof(why)) == -1) {
 		log_warnx("batch %lld: its end (%s) is not on record: %s", (long long)run->batch_id,
 		    batch_state, why);
+		/*
+		 * A refused write fails its whole commit (record.h): the state and
+		 * its cause, what matters most, are tried again alone.
+		 */
+		if (ledger_batch_end(run->ctx.record, run->batch_id, NULL, NULL, NULL, 0,
+		    batch_state, run->cause, &event, 1, why, sizeof(why)) == -1)
+			log_warnx("batch %lld: its state %s is not on record either: %s",
+			    (long long)run->batch_id, batch_state, why);
+		else
+			log_warnx("batch %lld: its state %s and cause are on record without the "
+			    "step's end and the solutions", (long long)run->batch_id, batch_state);
+	}
 	if (!park)
 		run_release(run);
 	run_notify(run);

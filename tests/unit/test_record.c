@@ -249,7 +249,7 @@ main(void)
 	TEST_EQ_INT("long lock: written once free",
 	    count(other, "select count(*) from batches where state = 'failed'"), 1);
 
-	/* 4. a write the database refuses: -1, the others in its group written */
+	/* 4. a write the database refuses: -1, and its group fails whole (nothing written) */
 	record_group_begin(rec);
 	record_event(rec, batch, "info", NULL, "before");
 	record_step_end(rec, batch, 9, -1, 0, 0, 0, "done");	/* step 9 was never begun */
@@ -259,10 +259,35 @@ main(void)
 		rc = record_group_commit(rec, why, sizeof(why));
 		TEST_EQ_INT("refused: the group reports it", rc, -1);
 		TEST_CONTAINS("refused: and names it", why, "step 9");
+		TEST_CONTAINS("refused: and says the group is not on record", why,
+		    "none of the 3 writes committed with it is on record");
 	}
-	TEST_EQ_INT("refused: the others are written",
-	    count(other, "select count(*) from events where message in ('before', 'after')"), 2);
+	TEST_EQ_INT("refused: none of the group is written, before or after it",
+	    count(other, "select count(*) from events where message in ('before', 'after')"), 0);
 	TEST_EQ_INT("refused: nothing held after", record_held(rec, NULL), 0);
+	TEST_EQ_INT("refused: no transaction left open (the next write commits)",
+	    record_event(rec, batch, "info", NULL, "next"), 0);
+	TEST_EQ_INT("refused: and is on record",
+	    count(other, "select count(*) from events where message = 'next'"), 1);
+
+	/* 4b. held while locked, then one refused: the held writes stand or fall together */
+	sqlite3_exec(other, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+	record_group_begin(rec);
+	record_event(rec, batch, "info", NULL, "held-1");
+	record_group_commit(rec, NULL, 0);
+	record_group_begin(rec);
+	record_step_end(rec, batch, 10, -1, 0, 0, 0, "done");	/* never begun */
+	record_event(rec, batch, "info", NULL, "held-2");
+	record_group_commit(rec, NULL, 0);
+	TEST_EQ_INT("held then refused: both groups held", record_held(rec, NULL), 3);
+	sqlite3_exec(other, "ROLLBACK", NULL, NULL, NULL);
+	faults = 0;
+	fire(rec);
+	TEST_EQ_INT("held then refused: one fault", faults, 1);
+	TEST_CONTAINS("held then refused: naming the refused write", last_fault, "step 10");
+	TEST_EQ_INT("held then refused: nothing of them committed",
+	    count(other, "select count(*) from events where message like 'held-%'"), 0);
+	TEST_EQ_INT("held then refused: nothing held after", record_held(rec, NULL), 0);
 
 	/* 5. the memory bound: RECORD_MAX_HELD, then refused */
 	sqlite3_exec(other, "BEGIN IMMEDIATE", NULL, NULL, NULL);

@@ -192,6 +192,8 @@ static struct {
 	char failed_kind[16];			/* the kind of the last one */
 	int in_group, group_failed;
 	char group_why[320];
+	/* the batch's state before the group: a failed group is rolled back whole (record.h) */
+	char group_state[16], group_cause[320], group_states[512];
 } fr;
 
 struct record {
@@ -397,6 +399,9 @@ record_group_begin(struct record *rec)
 	fr.in_group = 1;
 	fr.group_failed = 0;
 	fr.group_why[0] = '\0';
+	snprintf(fr.group_state, sizeof(fr.group_state), "%s", fr.state);
+	snprintf(fr.group_cause, sizeof(fr.group_cause), "%s", fr.cause);
+	snprintf(fr.group_states, sizeof(fr.group_states), "%s", fr.states);
 }
 
 int
@@ -407,6 +412,12 @@ record_group_commit(struct record *rec, char *why, size_t why_size)
 	(void)rec;
 	if (failed && why != NULL)
 		snprintf(why, why_size, "%s", fr.group_why);
+	if (failed) {
+		/* the group's state write is rolled back with the refused one */
+		snprintf(fr.state, sizeof(fr.state), "%s", fr.group_state);
+		snprintf(fr.cause, sizeof(fr.cause), "%s", fr.group_cause);
+		snprintf(fr.states, sizeof(fr.states), "%s", fr.group_states);
+	}
 	fr.in_group = 0;
 	fr.group_failed = 0;
 	return failed ? -1 : 0;
@@ -2614,6 +2625,31 @@ record_fault(const char *kind, const char *cause)
 	finish(run);
 }
 
+/*
+ * A write refused in the batch's last commit (its solutions, here) fails
+ * that commit whole (record.h): the executor records the state and its
+ * cause again alone, so the batch does not stay 'running' on record.
+ */
+static void
+test_end_refused(void)
+{
+	const struct plan *p;
+	struct run *run = start("end refused", "dip", recipe_dip, &p);
+	char err[256];
+
+	if (run == NULL)
+		return;
+	drive_into(run, DIP_AG2);
+	snprintf(fr.fail_kind, sizeof(fr.fail_kind), "%s", "solution");
+	TEST_EQ_INT("end refused: abort accepted", run_abort(run, "alice", err, sizeof(err)), 0);
+	TEST_EQ_INT("end refused: the solutions' write was refused", fr.failed, 1);
+	TEST_STR("end refused: the state is on record all the same", fr.state, "aborted");
+	TEST_CONTAINS("end refused: with its cause", fr.cause, "alice");
+	drive(1000000);
+	TEST_EQ_INT("end refused: idle once parked", state_of(run), RUN_IDLE);
+	finish(run);
+}
+
 int
 main(void)
 {
@@ -2630,6 +2666,7 @@ main(void)
 	test_pause_now();
 	test_pause_while_waiting_then_abort();
 	test_abort();
+	test_end_refused();
 	test_park();
 	test_estop();
 	test_stop_at_target();
