@@ -555,15 +555,29 @@ compile_blamed(struct compile_blame *b, const struct conf_node *node)
 	return 0;
 }
 
-/* Where a step's values come from in the recipe: its step, or its solution. */
+/*
+ * Where a step's values come from in the recipe: its step, or its
+ * solution. The steps the planner adds of itself come from the recipe too,
+ * and an error about them is put there, so every error has a place: a
+ * roll-to-roll run-out or rewind from the recipe's 'line' (the web's
+ * length, the line's speed, the rewind); the final park from its
+ * 'process' (the process parks the substrate); else the recipe's start.
+ */
 static const struct conf_node *
 compile_node(const struct plan *plan, const struct plan_step *s)
 {
+	const struct recipe *r = plan->recipe;
+	const struct conf_node *root = r->doc != NULL ? r->doc->root : NULL, *n;
+
 	if (s->src != NULL)
 		return s->src->node;
 	if (s->solution >= 0)
-		return plan->recipe->solutions[s->solution].node;
-	return NULL;
+		return r->solutions[s->solution].node;
+	if (r->process == PROCESS_ROLL && (n = conf_lookup(root, "line")) != NULL)
+		return n;
+	if ((n = conf_lookup(root, "process")) != NULL)
+		return n;
+	return root;
 }
 
 /* One action's values against its device's limits; an error per node. */
@@ -606,7 +620,7 @@ compile_check_action(const struct plan *plan, const struct plan_step *s,
 	case COMPILE_LINE:
 		if ((a->value < 0 || a->value > dev->max_line_speed_mm_s *
 		    (1 + COMPILE_LIMIT_SLACK)) && !compile_blamed(b, node))
-			diag_error(d, node ? node : plan->recipe->target_node, "step %d runs line "
+			diag_error(d, node, "step %d runs line "
 			    "drive '%s' at %.3f mm/s, beyond its max_speed (%.3f mm/s in the rig "
 			    "file)", s->seq, dev->name, a->value, dev->max_line_speed_mm_s);
 		break;

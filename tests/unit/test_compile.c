@@ -515,7 +515,35 @@ test_limits(void)
 		diag_init(&d, "r.yaml");
 		TEST_EQ_INT("within limits again: no error", compile_check(p, &d), 0);
 		diag_free(&d);
+		/* the final park is no recipe step: its error is at the recipe's 'process' */
+		rig->devices[rig->transfer].travel_min_mm = 50;
+		diag_init(&d, "r.yaml");
+		compile_check(p, &d);
+		text = diag_render(&d);
+		TEST_CHECK("the final park's error has the recipe's place ('process', line 3)",
+		    d.errors > 0 && text && strstr(text, "r.yaml:3:10: error: step ") &&
+		    strstr(text, "moves axis 'transfer' to 0.000 mm"), "%s", text ? text : "(none)");
+		free(text);
+		diag_free(&d);
+		rig->devices[rig->transfer].travel_min_mm = 0;
 	}
+	plan_free(p);
+	recipe_free(r);
+	rig_free(rig);
+
+	/* a roll-to-roll run-out is no recipe step: its error is at the recipe's 'line' */
+	if ((rig = load_rig("roll")) == NULL)
+		return;
+	p = plan_text("name: t\nversion: 1\nprocess: roll\nsubstrate: {name: g}\n"
+	    "growth: {model: linear, per_bilayer: 1 nm}\nresume: allowed\n"
+	    "target: {bilayers: 2}\n"
+	    "line: {speed: 5 m/min, web_length: 5 mm}\n"
+	    "solutions:\n  a: {station: bath-a}\n  b: {station: bath-b}\n"
+	    "cycle:\n  - bath: {solution: a}\n  - bath: {solution: b}\n", rig, &r, &text);
+	TEST_CHECK("a run-out too short is refused at the recipe's 'line' (line 8)", p == NULL &&
+	    text != NULL && strstr(text, "r.yaml:8:7: error: step ") &&
+	    strstr(text, "lasts 60 ms; the shortest step"), "%s", text ? text : "(none)");
+	free(text);
 	plan_free(p);
 	recipe_free(r);
 	rig_free(rig);
