@@ -84,6 +84,17 @@
 #ifndef RECIPE_MAX_SOLUTIONS
 #define RECIPE_MAX_SOLUTIONS	64
 #endif
+/*
+ * A prompt's text (prompt: {message: ...}), in bytes of UTF-8. The operator
+ * is shown it whole (status, --wait, the systemd status line) and the
+ * record keeps it whole in the prompt's and the continue's events; a longer
+ * one is refused at check time at its FILE:LINE:COL, so it is never cut. An
+ * instruction longer than a screenful belongs in a document the prompt
+ * names.
+ */
+#ifndef RECIPE_MAX_PROMPT_BYTES
+#define RECIPE_MAX_PROMPT_BYTES	1024
+#endif
 
 /* ---- Plans (recipes/plan.c) ---- */
 /*
@@ -329,6 +340,24 @@
 #define PUMP_VOLUME_TOLERANCE_PCT	10
 #endif
 
+/*
+ * What the executor composes (daemon/run.c): a batch's failure cause, and
+ * the messages of the events it records. A cause is made of parts that are
+ * not lbl's own (a device's error, the database's, up to 640 bytes) with
+ * the step and the device named; an event message holds a prompt whole
+ * (RECIPE_MAX_PROMPT_BYTES) or a cause whole, with a few words around it.
+ * They are kept in fixed buffers (the executor allocates nothing per step),
+ * and one that would still be longer (a device error of pages) is cut at a
+ * character boundary and ends with "…" (U+2026, base/text.h): never inside a
+ * character, never silently.
+ */
+#ifndef RUN_MAX_CAUSE_BYTES
+#define RUN_MAX_CAUSE_BYTES	2048
+#endif
+#ifndef RUN_MAX_EVENT_BYTES
+#define RUN_MAX_EVENT_BYTES	(RUN_MAX_CAUSE_BYTES + 256)
+#endif
+
 /* ---- Guards: a limit set at build time must keep what the code assumes ---- */
 
 _Static_assert(CONF_MAX_FILE_BYTES >= 64 * 1024 && CONF_MAX_FILE_BYTES <= 64 * 1024 * 1024,
@@ -370,6 +399,12 @@ _Static_assert(BATCH_MAX_LOT_BYTES >= 16 && BATCH_MAX_LOT_BYTES + 64 <= BATCH_MA
 _Static_assert(BATCH_MAX_SUBSTRATE_BYTES >= 64 && BATCH_MAX_OPERATOR_BYTES >= 32 &&
     BATCH_MAX_NOTE_BYTES >= 256,
     "BATCH_MAX_*_BYTES: sample IDs, logins and remarks need at least this much");
+_Static_assert(RECIPE_MAX_PROMPT_BYTES >= 256 && RECIPE_MAX_PROMPT_BYTES + 256 <= RUN_MAX_EVENT_BYTES,
+    "RECIPE_MAX_PROMPT_BYTES: a paragraph at least; its events hold it whole with their words");
+_Static_assert(RUN_MAX_CAUSE_BYTES >= 1024 && RUN_MAX_CAUSE_BYTES + 256 <= RUN_MAX_EVENT_BYTES,
+    "RUN_MAX_CAUSE_BYTES: a database error (640 bytes) with its step; its event holds it whole");
+_Static_assert(RUN_MAX_EVENT_BYTES <= 16384,
+    "RUN_MAX_EVENT_BYTES: kept on the event loop's stack");
 _Static_assert(RECORD_HOLD_MS >= 1000 && RECORD_HOLD_MS <= 60000,
     "RECORD_HOLD_MS: a step's record may not wait longer than a short step");
 _Static_assert(RECORD_MAX_HELD >= 64 && RECORD_MAX_HELD <= 65536,

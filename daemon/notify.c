@@ -16,6 +16,7 @@
 
 #include "log.h"
 #include "notify.h"
+#include "text.h"
 
 static struct loop_timer *notify_watchdog;
 static int64_t notify_interval_ns;
@@ -116,7 +117,8 @@ notify_status(const char *status)
 {
 	char buf[600];
 
-	snprintf(buf, sizeof(buf), "STATUS=%s", status);
+	/* systemctl shows one short line: a longer status is cut at a character, marked */
+	text_format(buf, sizeof(buf), "STATUS=%s", status);
 	notify_send(buf);
 }
 

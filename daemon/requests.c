@@ -18,6 +18,7 @@
 #include "log.h"
 #include "notify.h"
 #include "record.h"
+#include "text.h"
 #include "units.h"
 
 struct req_args {
@@ -160,6 +161,13 @@ req_duration(int64_t ms, char *buf, int size)
 		units_format_duration(ms, buf, size);
 }
 
+/*
+ * A status line holds a prompt or a cause whole (RUN_MAX_EVENT_BYTES) with
+ * the batch, recipe and step around it; a recipe name longer than what is
+ * left is cut at a character, marked (text.h).
+ */
+#define REQ_STATUS_LINE_BYTES	(RUN_MAX_EVENT_BYTES + 512)
+
 /* One line: what systemctl status shows, and what --follow streams. */
 static void
 req_status_line(const struct run_status *st, char *buf, size_t size)
@@ -168,28 +176,28 @@ req_status_line(const struct run_status *st, char *buf, size_t size)
 
 	if (st->recipe == NULL) {
 		if (st->state == RUN_SAFE)
-			snprintf(buf, size, "safe state%s%s%s%.240s", st->message ? ": " : "",
+			text_format(buf, size, "safe state%s%s%s%.240s", st->message ? ": " : "",
 			    st->message ? st->message : "", st->waiting[0] ? "; waiting for " : "",
 			    st->waiting);
 		else if (st->batch_id && st->batch_state)
-			snprintf(buf, size, "idle (batch %lld %s%s%s)", (long long)st->batch_id,
+			text_format(buf, size, "idle (batch %lld %s%s%s)", (long long)st->batch_id,
 			    st->batch_state, st->message ? ": " : "", st->message ? st->message : "");
 		else
-			snprintf(buf, size, "idle");
+			text_format(buf, size, "idle");
 		return;
 	}
 	req_duration(st->step_left_ms, step_left, sizeof(step_left));
 	req_duration(st->run_left_ms, run_left, sizeof(run_left));
 	if (st->state == RUN_SAFE)
-		snprintf(buf, size, "batch %lld %s: safe state: %s%s%.240s",
+		text_format(buf, size, "batch %lld %s: safe state: %s%s%.240s",
 		    (long long)st->batch_id, st->recipe, st->message ? st->message : "", st->waiting[0] ?
 		    "; waiting for " : "", st->waiting);
 	else if (st->state == RUN_PROMPT)
-		snprintf(buf, size, "batch %lld %s: bilayer %d/%d, waiting for the operator: %s",
+		text_format(buf, size, "batch %lld %s: bilayer %d/%d, waiting for the operator: %s",
 		    (long long)st->batch_id, st->recipe, st->bilayer, st->bilayers,
 		    st->message ? st->message : "");
 	else
-		snprintf(buf, size, "batch %lld %s: bilayer %d/%d, step %d/%d %s %s, %s left "
+		text_format(buf, size, "batch %lld %s: bilayer %d/%d, step %d/%d %s %s, %s left "
 		    "(run %s)%s", (long long)st->batch_id, st->recipe, st->bilayer, st->bilayers,
 		    st->step_seq, st->step_count, st->step_kind ? st->step_kind : "-",
 		    st->step_where ? st->step_where : "-", step_left, run_left,
@@ -307,7 +315,7 @@ req_status(struct lbld *l, struct control_client *c, const struct control_reques
 	static const char *const allowed[] = { "json", "follow", NULL };
 	struct run_status st;
 	struct req_args a;
-	char line[512];
+	char line[REQ_STATUS_LINE_BYTES];
 
 	if (req_parse(c, req, 1, &a, allowed) == -1)
 		return;
@@ -380,10 +388,10 @@ static const char *
 req_operator_wait(const struct run_status *st, char *buf, size_t size)
 {
 	if (st->state == RUN_PROMPT)
-		snprintf(buf, size, "waiting for the operator: %s \u2014 answer with 'lblctl "
+		text_format(buf, size, "waiting for the operator: %s \u2014 answer with 'lblctl "
 		    "continue'", st->message ? st->message : "");
 	else if (st->state == RUN_PAUSED)
-		snprintf(buf, size, "batch %lld paused \u2014 'lblctl resume' continues it, "
+		text_format(buf, size, "batch %lld paused \u2014 'lblctl resume' continues it, "
 		    "'lblctl abort' ends it", (long long)st->batch_id);
 	else
 		return NULL;
@@ -398,7 +406,7 @@ static void
 req_wait_begins(struct lbld *l, struct control_client *c)
 {
 	struct run_status st;
-	char line[700];
+	char line[REQ_STATUS_LINE_BYTES];
 
 	run_status(l->run, &st);
 	if (req_operator_wait(&st, line, sizeof(line)) != NULL)
@@ -410,7 +418,7 @@ lbld_notify(void *arg, const struct run_status *st)
 {
 	struct lbld *l = arg;
 	struct req_notify n, wait, json_line;
-	char line[512], wait_line[700];
+	char line[REQ_STATUS_LINE_BYTES], wait_line[REQ_STATUS_LINE_BYTES];
 	struct json j;
 	int told;
 

@@ -20,6 +20,7 @@
 #include "ledger.h"
 #include "record.h"
 #include "run.h"
+#include "text.h"
 #include "thickness.h"
 
 /* A step may run this much over plan before it counts as a fault. */
@@ -78,8 +79,8 @@ struct run {
 	int *dips;
 	double *volume_ml, *area_cm2;
 	struct compile_pass pass;	/* a roll-to-roll pass's start, for its top-ups */
-	char message[256];
-	char cause[256];
+	char message[RECIPE_MAX_PROMPT_BYTES + 1];	/* the prompt in hand, whole */
+	char cause[RUN_MAX_CAUSE_BYTES];	/* composed: cut at a character, marked (text.h) */
 	const char *lots[RECIPE_MAX_SOLUTIONS];
 	/* SOLUTION=LOT words, whole: run refuses longer ones (requests.c) */
 	char lot_text[RECIPE_MAX_SOLUTIONS][BATCH_MAX_LOT_WORD_BYTES + 1];
@@ -138,7 +139,7 @@ run_record_fault(struct run *run, const char *why)
 	} else if (run->plan != NULL && run->safe_then == RUN_PAUSED) {
 		log_warnx("batch %lld: %s: the batch ends failed once the rig is safe",
 		    (long long)run->batch_id, why);
-		snprintf(run->cause, sizeof(run->cause), "%s", why);
+		text_format(run->cause, sizeof(run->cause), "%s", why);
 		snprintf(run->batch_state, sizeof(run->batch_state), "failed");
 		run->safe_then = RUN_IDLE;
 	} else {
@@ -157,11 +158,11 @@ static int
 run_event(struct run *run, const char *kind, const char *device, const char *fmt, ...)
 {
 	struct ledger_event ev = { kind, device, NULL };
-	char message[512], why[320];
+	char message[RUN_MAX_EVENT_BYTES], why[320];
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(message, sizeof(message), fmt, ap);
+	text_vformat(message, sizeof(message), fmt, ap);
 	va_end(ap);
 	ev.message = message;
 	log_info("batch %lld: %s: %s", (long long)run->batch_id, kind, message);
@@ -385,7 +386,7 @@ run_complete(struct run *run)
 	char message[160], why[320];
 	size_t n = run_take_pending(run, &end, &bilayer, events);
 
-	snprintf(message, sizeof(message), "batch completed: %d bilayers%s", run->plan->bilayers,
+	text_format(message, sizeof(message), "batch completed: %d bilayers%s", run->plan->bilayers,
 	    run->stop_early ? " (measured target reached early)" : "");
 	events[n].kind = "info";
 	events[n].device = NULL;
@@ -445,7 +446,7 @@ run_fault(struct run *run, const char *batch_state, int park, const char *fmt, .
 		run_safe(run, park);
 	run->safe_by_input = 0;
 	va_start(ap, fmt);
-	vsnprintf(run->cause, sizeof(run->cause), fmt, ap);
+	text_vformat(run->cause, sizeof(run->cause), fmt, ap);
 	va_end(ap);
 	log_warnx("batch %lld: %s: %s", (long long)run->batch_id, batch_state, run->cause);
 	snprintf(run->batch_state, sizeof(run->batch_state), "%s", batch_state);
@@ -494,7 +495,7 @@ run_set_baseline(struct run *run, int device, double hz, const char *source)
 	char message[200], why[320];
 
 	run->baseline_hz[device] = hz;
-	snprintf(message, sizeof(message), "baseline of sensor '%s': %.3f Hz (the bare crystal), "
+	text_format(message, sizeof(message), "baseline of sensor '%s': %.3f Hz (the bare crystal), "
 	    "%s", name, hz, source);
 	event.message = message;
 	log_info("batch %lld: info: %s", (long long)run->batch_id, message);
@@ -850,10 +851,11 @@ run_prompt_text(struct run *run, const struct plan_step *s)
 
 	run->message[0] = '\0';
 	if (s->kind == STEP_PROMPT) {
-		snprintf(run->message, sizeof(run->message), "%s", s->src->message);
+		/* whole: the check refused one longer than RECIPE_MAX_PROMPT_BYTES */
+		text_format(run->message, sizeof(run->message), "%s", s->src->message);
 	} else if (s->kind == STEP_REPLACE && s->operator_wait) {
 		sol = &run->recipe->solutions[s->solution];
-		snprintf(run->message, sizeof(run->message), "replace bath %s (%s) with fresh %s, "
+		text_format(run->message, sizeof(run->message), "replace bath %s (%s) with fresh %s, "
 		    "then run 'lblctl continue'", s->where ? s->where : "?", sol->name,
 		    sol->solvent ? sol->solvent : "solution");
 	}
@@ -912,7 +914,7 @@ run_pause_at_boundary(struct run *run)
 
 	run->pause_requested = 0;
 	run->hold_until_ns = 0;
-	snprintf(message, sizeof(message), "paused before step %d",
+	text_format(message, sizeof(message), "paused before step %d",
 	    run->plan->steps[run->step].seq);
 	events[n].kind = "pause";
 	events[n].device = NULL;
@@ -997,12 +999,12 @@ run_safe_done(struct run *run, int ok, int parked, const char *error)
 		error = why;
 	}
 	if (!ok) {
-		snprintf(message, sizeof(message), "%s: %s", run->park_asked && !parked ?
+		text_format(message, sizeof(message), "%s: %s", run->park_asked && !parked ?
 		    "the substrate was not parked" : "the safe state was not confirmed",
 		    error ? error : "device failure");
 		log_warnx("%s", message);
 		if (run->park_asked && !parked)
-			snprintf(run->park_problem, sizeof(run->park_problem), "%s", message);
+			text_format(run->park_problem, sizeof(run->park_problem), "%s", message);
 		run_note_event(run, batch, "fault", rig_device_in_text(run->ctx.rig, message),
 		    message);
 	} else if (parked) {
@@ -1041,7 +1043,7 @@ run_act_done(struct run *run, int ok, double value, const char *error)
 		 * batch at once: stops that were not confirmed go on its record.
 		 */
 		char message[400];
-		snprintf(message, sizeof(message), "the safe state was not confirmed: %s",
+		text_format(message, sizeof(message), "the safe state was not confirmed: %s",
 		    error ? error : "device failure");
 		log_warnx("%s", message);
 		run_note_event(run, run->batch_id, "fault", rig_device_in_text(run->ctx.rig,
@@ -1097,7 +1099,7 @@ run_safety_input(struct run *run, int device, int active)
 	}
 	{
 		char message[160];
-		snprintf(message, sizeof(message), "%s engaged", dev->name);
+		text_format(message, sizeof(message), "%s engaged", dev->name);
 		log_info("batch %lld: %s: %s", (long long)run->batch_id, dev->kind, message);
 		/* the fault that follows is recorded (or its loss logged) in any case */
 		run_note_event(run, run->batch_id, strcmp(dev->kind, "estop") == 0 ? "estop" :
@@ -1180,7 +1182,7 @@ run_pause(struct run *run, int now, char *err, size_t size)
 		run->compiled.line_running = 0;
 		run_safe(run, 1);
 		snprintf(run->batch_state, sizeof(run->batch_state), "paused");
-		snprintf(message, sizeof(message), "paused now during step %d: substrate withdrawn",
+		text_format(message, sizeof(message), "paused now during step %d: substrate withdrawn",
 		    run->plan->steps[run->step].seq);
 		event.kind = "pause";
 		event.device = NULL;
@@ -1206,7 +1208,7 @@ run_resume(struct run *run, char *err, size_t size)
 		    "(it waits for the step boundary)" : "no batch is paused");
 	if (act_safety_active(run->ctx.act, why, sizeof(why)))
 		return run_refuse(err, size, "cannot resume: %s", why);
-	snprintf(message, sizeof(message), "resumed at step %d",
+	text_format(message, sizeof(message), "resumed at step %d",
 	    run->plan->steps[run->step].seq);
 	event.kind = "resume";
 	event.device = NULL;
@@ -1315,7 +1317,7 @@ run_start(struct run *run, struct recipe *recipe, struct plan *plan, int64_t rec
 {
 	struct db_batch_new b;
 	struct ledger_event started;
-	char message[400], why[320];
+	char message[RUN_MAX_EVENT_BYTES], why[320];
 	int i;
 
 	if (run_prepare(run, recipe, plan, err, size) == -1)
@@ -1346,7 +1348,7 @@ run_start(struct run *run, struct recipe *recipe, struct plan *plan, int64_t rec
 	}
 	run->recipe_id = recipe_id;
 	snprintf(run->batch_state, sizeof(run->batch_state), "running");
-	snprintf(message, sizeof(message), "batch started: %s version %s, %d bilayers, planned "
+	text_format(message, sizeof(message), "batch started: %s version %s, %d bilayers, planned "
 	    "%.0f s (time scale %g)", recipe->name, recipe->version, plan->bilayers,
 	    plan->total_ms / 1000.0, run->ctx.time_scale);
 	started.kind = "info";
@@ -1444,7 +1446,7 @@ run_resume_batch(struct run *run, int64_t batch_id, struct recipe *recipe, struc
 		return run_refuse(err, size, "the database could not read back the QCM baselines "
 		    "of batch %lld", (long long)batch_id);
 	}
-	snprintf(message, sizeof(message), "batch resumed after step %d of %zu", last_done_seq,
+	text_format(message, sizeof(message), "batch resumed after step %d of %zu", last_done_seq,
 	    plan->count);
 	event.kind = "resume";
 	event.device = NULL;
@@ -1572,7 +1574,7 @@ run_shutdown(struct run *run, const char *cause, void (*stopped)(void *arg, int 
 		int park = run->idle_park;
 		run->state = RUN_SAFE;
 		run->safe_then = RUN_IDLE;
-		snprintf(run->activity, sizeof(run->activity), "stopping: %s", cause);
+		text_format(run->activity, sizeof(run->activity), "stopping: %s", cause);
 		run_safe(run, park);
 		return;
 	}
@@ -1582,16 +1584,16 @@ run_shutdown(struct run *run, const char *cause, void (*stopped)(void *arg, int 
 	run->compiled.line_running = 0;
 	run->pause_requested = 0;
 	run_safe(run, 1);
-	snprintf(run->cause, sizeof(run->cause), "%s", cause);
+	text_format(run->cause, sizeof(run->cause), "%s", cause);
 	snprintf(run->batch_state, sizeof(run->batch_state), "interrupted");
 	{
 		struct ledger_step_end end_row;
 		const struct ledger_step_end *end = run_open_end(run, "aborted", loop_now_ns(),
 		    &end_row);
 		struct ledger_event event = { "info", NULL, NULL };
-		char message[400], why[320];
+		char message[RUN_MAX_EVENT_BYTES], why[320];
 
-		snprintf(message, sizeof(message), "interrupted: %s; withdrawing and parking the "
+		text_format(message, sizeof(message), "interrupted: %s; withdrawing and parking the "
 		    "substrate", cause);
 		event.message = message;
 		log_info("batch %lld: %s", (long long)run->batch_id, message);
@@ -1623,7 +1625,7 @@ run_park(struct run *run, const char *who, char *err, size_t size)
 	if (run->ctx.rig->lift < 0 && run->ctx.rig->transfer < 0)
 		return run_refuse(err, size, "rig %s has no lift or transfer axis to park",
 		    run->ctx.rig->name);
-	snprintf(message, sizeof(message), "park requested by %s", who);
+	text_format(message, sizeof(message), "park requested by %s", who);
 	event.message = message;
 	if (ledger_event(run->ctx.record, run->state == RUN_PAUSED ? run->batch_id : 0, &event,
 	    record_why, sizeof(record_why)) == -1)
@@ -1651,7 +1653,7 @@ run_note_interrupted(struct run *run, int64_t batch_id, const char *cause, int l
 		return;
 	run->batch_id = batch_id;
 	snprintf(run->batch_state, sizeof(run->batch_state), "interrupted");
-	snprintf(run->cause, sizeof(run->cause), "%s", cause ? cause : "lbld stopped");
+	text_format(run->cause, sizeof(run->cause), "%s", cause ? cause : "lbld stopped");
 	run->last_step_seq = last_step_seq;
 }
 

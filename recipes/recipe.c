@@ -741,7 +741,12 @@ recipe_parse_step_fields(struct recipe_parser *p, struct recipe_step *s,
 		conf_get_duration(p->d, n, "time", is_override ? 0 : CONF_REQUIRED, &s->dwell_ms);
 		break;
 	case STEP_PROMPT:
-		conf_get_string(p->d, n, "message", CONF_REQUIRED, &s->message);
+		/* shown and recorded whole: a longer one is refused, never cut */
+		if (conf_get_string(p->d, n, "message", CONF_REQUIRED, &s->message) == 1 &&
+		    s->message != NULL && strlen(s->message) > RECIPE_MAX_PROMPT_BYTES)
+			diag_error(p->d, conf_lookup(n, "message"), "'message': %zu bytes; a "
+			    "prompt's text may have %d bytes at most (RECIPE_MAX_PROMPT_BYTES)",
+			    strlen(s->message), RECIPE_MAX_PROMPT_BYTES);
 		break;
 	case STEP_MEASURE:
 		recipe_parse_measure(p, s, n);

@@ -146,6 +146,48 @@ test_guards(void)
 	free(text);
 	recipe_free(r);
 
+	/*
+	 * A prompt's text: RECIPE_MAX_PROMPT_BYTES of multi-byte characters is
+	 * kept whole; one byte more is refused at its line and column, naming
+	 * the limit, in the map and in the shorthand form.
+	 */
+	{
+		size_t size = strlen(minimal) + 2 * RECIPE_MAX_PROMPT_BYTES + 64, n;
+		char *msg = malloc(RECIPE_MAX_PROMPT_BYTES + 2), *yaml = malloc(size);
+		char want[128];
+		if (msg != NULL && yaml != NULL) {
+			/* "€" is three bytes; the limit is not a multiple of three: an "a" pads */
+			for (n = 0; n + 3 <= RECIPE_MAX_PROMPT_BYTES; n += 3)
+				memcpy(msg + n, "\xe2\x82\xac", 3);
+			while (n < RECIPE_MAX_PROMPT_BYTES)
+				msg[n++] = 'a';
+			msg[n] = '\0';
+			snprintf(yaml, size, "%spre:\n  - prompt: {message: \"%s\"}\n", minimal, msg);
+			text = load_text(yaml, &r);
+			TEST_CHECK("a prompt at the limit is whole", r != NULL && r->pre_count == 1 &&
+			    strcmp(r->pre[0].message, msg) == 0, "%s", text);
+			free(text);
+			recipe_free(r);
+			strcat(msg, "a");
+			snprintf(yaml, size, "%spre:\n  - prompt: {message: \"%s\"}\n", minimal, msg);
+			text = load_text(yaml, &r);
+			snprintf(want, sizeof(want), "t.yaml:18:23: error: 'message': %d bytes; a "
+			    "prompt's text may have %d bytes at most", RECIPE_MAX_PROMPT_BYTES + 1,
+			    RECIPE_MAX_PROMPT_BYTES);
+			TEST_CONTAINS("a prompt one byte over is refused at its place", text, want);
+			TEST_CHECK("and gives no recipe", r == NULL, "recipe returned");
+			free(text);
+			snprintf(yaml, size, "%spre:\n  - prompt: \"%s\"\n", minimal, msg);
+			text = load_text(yaml, &r);
+			TEST_CONTAINS("and in the shorthand form", text, "t.yaml:18:13: error: "
+			    "'message': ");
+			TEST_CHECK("which gives no recipe either", r == NULL, "recipe returned");
+			free(text);
+		}
+		free(msg);
+		free(yaml);
+	}
+
 	/* a billion-laughs bomb is stopped at its first anchor */
 	text = load_text("a: &a [x, x]\nb: &b [*a, *a]\nc: [*b, *b]\n", &r);
 	TEST_CONTAINS("alias bomb refused", text, "t.yaml:1:4: error: anchors are not allowed");

@@ -160,7 +160,7 @@ struct fake_step {
 };
 
 struct fake_event {
-	char kind[16], device[32], message[512];
+	char kind[16], device[32], message[RUN_MAX_EVENT_BYTES + 1];
 };
 
 #define FAKE_STEPS	4096
@@ -176,7 +176,7 @@ static struct {
 	int bilayer_records[FAKE_BILAYERS];
 	struct fake_event events[FAKE_EVENTS];
 	int event_count;
-	char state[16], cause[320];
+	char state[16], cause[RUN_MAX_CAUSE_BYTES + 1];
 	char states[512];			/* every state written, in order */
 	struct {
 		char name[32], lot[64];
@@ -193,7 +193,7 @@ static struct {
 	int in_group, group_failed;
 	char group_why[320];
 	/* the batch's state before the group: a failed group is rolled back whole (record.h) */
-	char group_state[16], group_cause[320], group_states[512];
+	char group_state[16], group_cause[RUN_MAX_CAUSE_BYTES + 1], group_states[512];
 } fr;
 
 struct record {
@@ -570,6 +570,7 @@ static struct {
 	int safe_states, last_park;
 	int64_t move_ms;	/* how long a move takes on the fake clock */
 	int fail_call;		/* complete this call (from 1) with a failure */
+	const char *fail_text;	/* its error (NULL: "CALL: no answer (injected)") */
 	int stall_call;		/* never complete this call (from 1): a device that hangs */
 	int refuse_call;	/* refuse this call (from 1): the act_* call returns -1 */
 	int hold_safe;		/* leave the safe state pending for the test */
@@ -782,7 +783,7 @@ complete_op(void)
 		fake_now_ns += fa.move_ms * 1000000;
 	if (index == fa.fail_call) {
 		snprintf(error, sizeof(error), "%s: no answer (injected)", c->text);
-		run_act_done(fa.run, 0, NAN, error);
+		run_act_done(fa.run, 0, NAN, fa.fail_text ? fa.fail_text : error);
 		return;
 	}
 	if (strncmp(c->text, "read ", 5) == 0 && fa.read_count > 0)
@@ -2650,6 +2651,94 @@ test_end_refused(void)
 	finish(run);
 }
 
+/* Whether s is valid UTF-8: no character cut, no stray continuation byte. */
+static int
+valid_utf8(const char *s)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	int more;
+
+	while (*p) {
+		more = *p < 0x80 ? 0 : (*p & 0xe0) == 0xc0 ? 1 : (*p & 0xf0) == 0xe0 ? 2 :
+		    (*p & 0xf8) == 0xf0 ? 3 : -1;
+		if (more < 0)
+			return 0;
+		p++;
+		while (more-- > 0)
+			if ((*p++ & 0xc0) != 0x80)
+				return 0;
+	}
+	return 1;
+}
+
+/*
+ * Texts whole: a prompt of multi-byte characters at nearly
+ * RECIPE_MAX_PROMPT_BYTES (four times the old 256-byte cut) is shown and
+ * recorded whole (its prompt and continue events); a device error far
+ * longer than RUN_MAX_CAUSE_BYTES makes a cause cut at a character, ending
+ * with the mark, valid UTF-8 in the record and the status.
+ */
+static void
+test_long_texts(void)
+{
+	const struct plan *p;
+	struct run *run;
+	char prompt[RECIPE_MAX_PROMPT_BYTES + 1], *text, *error, err[256];
+	const char *head = recipe_dip, *pre = strstr(recipe_dip, "  - prompt: Load the substrate\n");
+	size_t len = 0, i;
+
+	/* "é€" is five bytes: 204 of them, 1,020 bytes, a cut at 256 or 512 fell inside one */
+	prompt[0] = '\0';
+	while (len + 5 <= RECIPE_MAX_PROMPT_BYTES) {
+		memcpy(prompt + len, "\xc3\xa9\xe2\x82\xac", 5);
+		len += 5;
+	}
+	prompt[len] = '\0';
+	if (pre == NULL || (text = malloc(strlen(recipe_dip) + len + 64)) == NULL)
+		return;
+	snprintf(text, strlen(recipe_dip) + len + 64, "%.*s  - prompt: \"%s\"\n%s",
+	    (int)(pre - head), head, prompt, pre + strlen("  - prompt: Load the substrate\n"));
+	run = start("long prompt", "dip", text, &p);
+	free(text);
+	if (run == NULL)
+		return;
+	drive(1000000);
+	TEST_EQ_INT("long prompt: waits for the operator", state_of(run), RUN_PROMPT);
+	run_status(run, &last_status);
+	TEST_STR("long prompt: status shows it whole", last_status.message, prompt);
+	TEST_EQ_INT("long prompt: its event holds it whole", rec_events("prompt", prompt), 1);
+	TEST_EQ_INT("long prompt: continued", run_continue(run, err, sizeof(err)), 0);
+	TEST_EQ_INT("long prompt: the continue event holds it whole",
+	    rec_events("continue", prompt), 1);
+
+	/* a device's error of 6,000 bytes of two-byte characters: the cause is bounded */
+	error = malloc(6001);
+	if (error != NULL) {
+		/* after one byte: wherever the cut falls, one of the two offsets splits a character */
+		error[0] = 'x';
+		for (i = 1; i + 2 <= 6000; i += 2)
+			memcpy(error + i, "\xc3\xa9", 2);
+		error[i] = '\0';
+		drive_into(run, DIP_AG1);
+		fa.fail_call = fa.count;
+		fa.fail_text = error;
+		drive(1000000);
+		fa.fail_text = NULL;
+		TEST_STR("long error: the batch failed", fr.state, "failed");
+		len = strlen(fr.cause);
+		TEST_CHECK("long error: the cause is bounded, cut at a character and marked",
+		    len < RUN_MAX_CAUSE_BYTES && len > RUN_MAX_CAUSE_BYTES - 8 &&
+		    valid_utf8(fr.cause) && strcmp(fr.cause + len - 3, "\xe2\x80\xa6") == 0,
+		    "%zu bytes, valid %d, ends '%s'", len, valid_utf8(fr.cause),
+		    fr.cause + (len > 8 ? len - 8 : 0));
+		TEST_CHECK("long error: its fault event too", rec_events("fault", "\xe2\x80\xa6") == 1 &&
+		    valid_utf8(fr.events[fr.event_count - 1].message), "%d",
+		    rec_events("fault", "\xe2\x80\xa6"));
+		free(error);
+	}
+	finish(run);
+}
+
 int
 main(void)
 {
@@ -2667,6 +2756,7 @@ main(void)
 	test_pause_while_waiting_then_abort();
 	test_abort();
 	test_end_refused();
+	test_long_texts();
 	test_park();
 	test_estop();
 	test_stop_at_target();
