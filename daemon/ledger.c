@@ -6,6 +6,7 @@
 
 #include "ledger.h"
 #include "record.h"
+#include "text.h"
 
 /* A boundary's writes as they go to the record, in this order. */
 struct ledger_writes {
@@ -26,7 +27,7 @@ static int
 ledger_lost(char *why, size_t why_size, int *lost, const char *what, int64_t batch_id)
 {
 	if ((*lost)++ == 0 && why != NULL)
-		snprintf(why, why_size, "the database did not record %s of batch %lld", what,
+		text_format(why, why_size, "the database did not record %s of batch %lld", what,
 		    (long long)batch_id);
 	return -1;
 }
@@ -49,36 +50,36 @@ ledger_write(struct record *rec, int64_t batch_id, const struct ledger_writes *w
 		why[0] = '\0';
 	record_group_begin(rec);
 	if (e != NULL) {
-		snprintf(what, sizeof(what), "the end of step %d", e->seq);
+		text_format(what, sizeof(what), "the end of step %d", e->seq);
 		if ((e->started ? record_step_end(rec, batch_id, e->seq, e->actual_start_ms,
 		    e->duration_ms, e->motion_ms, e->dwell_ms, e->outcome) :
 		    record_step_end(rec, batch_id, e->seq, -1, 0, 0, 0, e->outcome)) == -1)
 			ledger_lost(why, why_size, &lost, what, batch_id);
-		snprintf(what, sizeof(what), "the volume dispensed in step %d", e->seq);
+		text_format(what, sizeof(what), "the volume dispensed in step %d", e->seq);
 		if (e->has_volume && record_step_volume(rec, batch_id, e->seq,
 		    e->volume_planned_ml, e->volume_measured_ml) == -1)
 			ledger_lost(why, why_size, &lost, what, batch_id);
 	}
 	if (w->bilayer != NULL) {
-		snprintf(what, sizeof(what), "bilayer %d", w->bilayer->n);
+		text_format(what, sizeof(what), "bilayer %d", w->bilayer->n);
 		if (record_bilayer(rec, batch_id, w->bilayer->n, w->bilayer->estimated_nm,
 		    w->bilayer->measured_nm) == -1)
 			ledger_lost(why, why_size, &lost, what, batch_id);
 	}
 	for (i = 0; i < w->sol_count; i++) {
 		const struct ledger_solution *s = &w->sols[i];
-		snprintf(what, sizeof(what), "the use of solution %s", s->name);
+		text_format(what, sizeof(what), "the use of solution %s", s->name);
 		if (record_solution(rec, batch_id, s->name, s->lot, s->dips, s->volume_ml,
 		    s->area_cm2) == -1)
 			ledger_lost(why, why_size, &lost, what, batch_id);
 	}
 	if (w->sensor != NULL) {
-		snprintf(what, sizeof(what), "the baseline of sensor %s", w->sensor);
+		text_format(what, sizeof(what), "the baseline of sensor %s", w->sensor);
 		if (record_baseline(rec, batch_id, w->sensor, w->baseline_hz, w->source) == -1)
 			ledger_lost(why, why_size, &lost, what, batch_id);
 	}
 	if (w->state != NULL) {
-		snprintf(what, sizeof(what), "the state %s", w->state);
+		text_format(what, sizeof(what), "the state %s", w->state);
 		if (record_state(rec, batch_id, w->state, w->cause) == -1)
 			ledger_lost(why, why_size, &lost, what, batch_id);
 	}
@@ -87,13 +88,13 @@ ledger_write(struct record *rec, int64_t batch_id, const struct ledger_writes *w
 		    w->events[i].message) == -1)
 			ledger_lost(why, why_size, &lost, "an event", batch_id);
 	if (w->next != NULL) {
-		snprintf(what, sizeof(what), "the start of step %d", w->next->seq);
+		text_format(what, sizeof(what), "the start of step %d", w->next->seq);
 		if (record_step_begin(rec, batch_id, w->next) == -1)
 			ledger_lost(why, why_size, &lost, what, batch_id);
 	}
 	if (record_group_commit(rec, commit_why, sizeof(commit_why)) == -1) {
 		if (why != NULL)
-			snprintf(why, why_size, "%s", commit_why);
+			text_format(why, why_size, "%s", commit_why);
 		return -1;
 	}
 	return lost ? -1 : 0;

@@ -9,6 +9,7 @@
 
 #include "log.h"
 #include "record.h"
+#include "text.h"
 
 /* Retries of a held record: the first soon, then backing off to this. */
 #define RECORD_RETRY_FIRST_MS	10
@@ -82,32 +83,32 @@ record_describe(const struct record_op *op, char *buf, size_t size)
 {
 	switch (op->kind) {
 	case REC_STEP_BEGIN:
-		snprintf(buf, size, "the start of step %d of batch %lld", op->row.seq,
+		text_format(buf, size, "the start of step %d of batch %lld", op->row.seq,
 		    (long long)op->batch_id);
 		break;
 	case REC_STEP_END:
-		snprintf(buf, size, "the end (%s) of step %d of batch %lld", op->s[0],
+		text_format(buf, size, "the end (%s) of step %d of batch %lld", op->s[0],
 		    op->row.seq, (long long)op->batch_id);
 		break;
 	case REC_BILAYER:
-		snprintf(buf, size, "bilayer %d of batch %lld", op->n, (long long)op->batch_id);
+		text_format(buf, size, "bilayer %d of batch %lld", op->n, (long long)op->batch_id);
 		break;
 	case REC_EVENT:
-		snprintf(buf, size, "a %s event of batch %lld", op->s[0], (long long)op->batch_id);
+		text_format(buf, size, "a %s event of batch %lld", op->s[0], (long long)op->batch_id);
 		break;
 	case REC_STATE:
-		snprintf(buf, size, "batch %lld's state %s", (long long)op->batch_id, op->s[0]);
+		text_format(buf, size, "batch %lld's state %s", (long long)op->batch_id, op->s[0]);
 		break;
 	case REC_SOLUTION:
-		snprintf(buf, size, "solution %s of batch %lld", op->s[0],
+		text_format(buf, size, "solution %s of batch %lld", op->s[0],
 		    (long long)op->batch_id);
 		break;
 	case REC_STEP_VOLUME:
-		snprintf(buf, size, "the volume dispensed in step %d of batch %lld", op->row.seq,
+		text_format(buf, size, "the volume dispensed in step %d of batch %lld", op->row.seq,
 		    (long long)op->batch_id);
 		break;
 	case REC_BASELINE:
-		snprintf(buf, size, "the baseline of sensor %s of batch %lld", op->s[0],
+		text_format(buf, size, "the baseline of sensor %s of batch %lld", op->s[0],
 		    (long long)op->batch_id);
 		break;
 	}
@@ -184,7 +185,7 @@ record_flush(struct record *rec, char *why, size_t why_size)
 			if (record_apply(rec, op) == 0)
 				continue;
 			record_describe(op, what, sizeof(what));
-			snprintf(why, why_size, "the database did not record %s; none of the %zu "
+			text_format(why, why_size, "the database did not record %s; none of the %zu "
 			    "writes committed with it is on record", what, total);
 			failed = total;
 			break;
@@ -194,12 +195,12 @@ record_flush(struct record *rec, char *why, size_t why_size)
 			db_group_rollback(rec->db);
 		} else if (db_group_commit(rec->db) == -1) {
 			failed = total;
-			snprintf(why, why_size, "the database did not commit %zu writes of the "
+			text_format(why, why_size, "the database did not commit %zu writes of the "
 			    "batch record", total);
 		}
 	} else {
 		failed = total;
-		snprintf(why, why_size, "the database could not start a transaction for %zu "
+		text_format(why, why_size, "the database could not start a transaction for %zu "
 		    "writes of the batch record", total);
 	}
 	if (rec->held_since_ns != 0 && failed == 0)
@@ -240,7 +241,7 @@ record_on_retry(void *arg)
 		held_ms = (loop_now_ns() - rec->held_since_ns) / 1000000;
 		if (held_ms >= RECORD_HOLD_MS) {
 			rec->hold_reported = 1;
-			snprintf(why, sizeof(why), "the database has been locked by another process "
+			text_format(why, sizeof(why), "the database has been locked by another process "
 			    "for %lld s: %zu writes of the batch record are held in memory",
 			    (long long)held_ms / 1000, rec->count);
 			if (rec->fault != NULL)
