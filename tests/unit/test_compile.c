@@ -334,6 +334,67 @@ test_spray(void)
 		    "%zu actions", l.count);
 	}
 	TEST_EQ_INT("spray: every spray compiled", sprays, 6);
+	plan_free(p);
+	recipe_free(r);
+
+	/*
+	 * Two solutions sprayed together: each is used (a spray, its pump's
+	 * volume, the substrate's area), as its pump moves it, and the plan's
+	 * totals are the sum of the steps' uses.
+	 */
+	p = plan_text("name: t\nversion: 1\nprocess: spray\nsubstrate: {name: g, area: 4 cm2}\n"
+	    "growth: {model: linear, per_bilayer: 1 nm}\nresume: allowed\ntarget: {bilayers: 3}\n"
+	    "solutions:\n  a: {nozzle: ag, volume: 200 mL}\n  b: {nozzle: tca, volume: 200 mL}\n"
+	    "  w: {nozzle: rinse, rinse: true, volume: 500 mL}\n"
+	    "cycle:\n  - spray: {solutions: [a, b], time: 3s, flow: 10 mL/min, drain: 1s}\n"
+	    "  - spray: {solution: w, time: 3s, drain: 1s}\n", rig, &r, &text);
+	TEST_CHECK("spray together plans", p != NULL, "%s", text);
+	free(text);
+	if (p == NULL)
+		goto out;
+	{
+		struct compile_pass pass = { 0 };
+		struct compile_use uses[COMPILE_MAX_USES];
+		double dips[3] = { 0 }, ml[3] = { 0 }, cm2[3] = { 0 };
+		size_t n, k;
+		int bad = 0;
+
+		memset(&st, 0, sizeof(st));
+		for (i = 0; i < p->count; i++) {
+			const struct plan_step *s = &p->steps[i];
+			if (compile_step(r, rig, s, &st, &l) == -1)
+				continue;
+			n = compile_uses(r, rig, s, &pass, uses, COMPILE_MAX_USES);
+			for (k = 0; k < n; k++) {
+				dips[uses[k].solution] += uses[k].dips;
+				ml[uses[k].solution] += uses[k].volume_ml;
+				cm2[uses[k].solution] += uses[k].area_cm2;
+			}
+			if (s->kind == STEP_SPRAY && s->src->spray_count == 2) {
+				size_t pumps = compile_volumes(rig, &l, vol, 4);
+				if (n != 2 || pumps != 2 || uses[0].solution != 0 || uses[1].solution != 1 ||
+				    fabs(uses[0].volume_ml - 0.5) > 1e-9 ||
+				    fabs(uses[1].volume_ml - 0.5) > 1e-9 ||
+				    fabs(vol[0].volume_ml - uses[0].volume_ml) > 1e-9 ||
+				    fabs(vol[1].volume_ml - uses[1].volume_ml) > 1e-9 ||
+				    uses[0].dips != 1 || uses[1].dips != 1 ||
+				    uses[0].area_cm2 != 4 || uses[1].area_cm2 != 4) {
+					if (bad++ == 0)
+						printf("info: step %d: %zu uses, %zu pumps\n", s->seq, n,
+						    pumps);
+				}
+			}
+		}
+		TEST_EQ_INT("spray together: each solution used as its pump moves it", bad, 0);
+		for (k = 0; k < 3; k++)
+			TEST_CHECK("spray together: the plan's totals are the steps' uses",
+			    p->solutions[k].dips == dips[k] &&
+			    fabs(p->solutions[k].volume_ml - ml[k]) < 1e-9 &&
+			    fabs(p->solutions[k].area_cm2 - cm2[k]) < 1e-9, "solution %zu: %d/%g, "
+			    "%g/%g mL, %g/%g cm2", k, p->solutions[k].dips, dips[k],
+			    p->solutions[k].volume_ml, ml[k], p->solutions[k].area_cm2, cm2[k]);
+		TEST_EQ_INT("spray together: b sprayed in every bilayer", p->solutions[1].dips, 3);
+	}
 out:
 	compile_list_free(&l);
 	plan_free(p);
@@ -374,6 +435,34 @@ test_roll(void)
 		starts += t.line_on;
 		stops += t.line_off;
 		reverse += t.reverse;
+	}
+	/*
+	 * The baths' top-up (2 mL/min each) runs a whole pass, from its first
+	 * cycle step to its run-out; the web (100 mm x 2 m) passes each station
+	 * once per pass: 2,000 cm2.
+	 */
+	{
+		int64_t pass_start = -1, top_up_ms = 0;
+		for (i = 0; i < p->count; i++) {
+			const struct plan_step *s = &p->steps[i];
+			if (pass_start < 0 && s->phase == PHASE_CYCLE)
+				pass_start = s->start_ms;
+			if (s->kind == STEP_MOVE && s->src == NULL && s->where &&
+			    strcmp(s->where, "web run-out") == 0) {
+				top_up_ms += s->start_ms + s->duration_ms - pass_start;
+				pass_start = -1;
+				/* the rewind after it is no pass's */
+				if (i + 1 < p->count && p->steps[i + 1].where &&
+				    strcmp(p->steps[i + 1].where, "rewind") == 0)
+					i++;
+			}
+		}
+		TEST_NEAR("roll: the top-up over every pass, counted at its run-out",
+		    p->solutions[0].volume_ml, 2.0 * top_up_ms / 60000.0, 1e-6);
+		TEST_NEAR("roll: the web's area per station passed", p->solutions[0].area_cm2,
+		    p->bilayers * 100.0 * 2000.0 / 100.0, 1e-6);
+		TEST_EQ_INT("roll: a pass per bilayer through the bath", p->solutions[0].dips,
+		    p->bilayers);
 	}
 	/* a run per pass and a rewind between passes, each stopped */
 	TEST_CHECK("roll: the line runs per pass and rewinds between", starts == 2 * p->bilayers -
