@@ -832,7 +832,11 @@ hist_compare_field(struct reader_reply *c, const char *what, const char *a, cons
 		reader_print(c, "%-10s %s  ->  %s", what, a ? a : "-", b ? b : "-");
 }
 
-/* Exposure (dwell) per solution: the first thing to check when films differ. */
+/*
+ * Exposure (dwell) per solution: the first thing to check when films
+ * differ. A bath replacement's dwell is its drain and fill, not the
+ * substrate's exposure, and is left out.
+ */
 static double
 hist_dwell_s(const struct hist_batch *h, const char *solution)
 {
@@ -841,6 +845,7 @@ hist_dwell_s(const struct hist_batch *h, const char *solution)
 
 	for (i = 0; i < h->step_count; i++)
 		if (h->steps[i].solution && strcmp(h->steps[i].solution, solution) == 0 &&
+		    (h->steps[i].kind == NULL || strcmp(h->steps[i].kind, "replace") != 0) &&
 		    h->steps[i].dwell_ms > 0)
 			ms += h->steps[i].dwell_ms;
 	return ms / 1000 * h->b.time_scale;	/* recipe time, comparable across time scales */
