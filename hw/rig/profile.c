@@ -554,6 +554,64 @@ profile_check_devices(struct diag *d, const struct rig *rig, struct profile_set 
 	return rc;
 }
 
+/*
+ * Several devices may answer to one unit id on one bus (a pump controller
+ * with its valve outputs: one Modbus slave, several rig devices), but only
+ * when no register of one is a register of another: a write meant for one
+ * would otherwise change the other. Coils, discrete inputs, input and
+ * holding registers are separate address spaces. Each overlap is reported
+ * at the later device's 'unit', naming both devices and the register.
+ * Returns 0, or -1 after reporting.
+ */
+static int
+profile_check_shared_units(struct diag *d, const struct rig *rig,
+    const struct profile_set *set)
+{
+	size_t i, j;
+	int a, b, rc = 0;
+
+	for (i = 0; i < rig->device_count; i++) {
+		const struct rig_device *di = &rig->devices[i];
+		const struct profile *pi = set->by_device[i];
+
+		if (di->bus == -1 || pi == NULL)
+			continue;
+		for (j = 0; j < i; j++) {
+			const struct rig_device *dj = &rig->devices[j];
+			const struct profile *pj = set->by_device[j];
+			int found = 0;
+
+			if (dj->bus != di->bus || dj->unit != di->unit || pj == NULL)
+				continue;
+			for (a = 0; a < PROFILE_OP_COUNT && !found; a++) {
+				const struct profile_object *oa = &pi->ops[a];
+
+				if (!oa->defined)
+					continue;
+				for (b = 0; b < PROFILE_OP_COUNT && !found; b++) {
+					const struct profile_object *ob = &pj->ops[b];
+
+					if (!ob->defined || ob->table != oa->table ||
+					    oa->address >= ob->address + profile_width(ob) ||
+					    ob->address >= oa->address + profile_width(oa))
+						continue;
+					diag_error(d, conf_lookup(di->node, "unit"), "unit %d on bus "
+					    "'%s' is shared by devices '%s' and '%s', and both use %s "
+					    "0x%04x ('%s' as %s, '%s' as %s): devices sharing a unit id "
+					    "need distinct registers", di->unit, rig->buses[di->bus].name,
+					    dj->name, di->name, profile_table_names[oa->table],
+					    oa->address > ob->address ? oa->address : ob->address,
+					    dj->name, profile_op_names[b], di->name,
+					    profile_op_names[a]);
+					found = 1;
+					rc = -1;
+				}
+			}
+		}
+	}
+	return rc;
+}
+
 enum profile_op
 profile_rate_op(const struct rig_device *dev)
 {
@@ -587,6 +645,8 @@ profile_set_load(const struct rig *rig, struct diag *d, struct profile_set **out
 	    profile_parse_map(d, set, rig->profiles) == -1)
 		rc = -1;
 	if (rc == 0 && rig != NULL && profile_check_devices(d, rig, set) == -1)
+		rc = -1;
+	if (rc == 0 && rig != NULL && profile_check_shared_units(d, rig, set) == -1)
 		rc = -1;
 	if (rc == -1) {
 		profile_set_free(set);

@@ -51,7 +51,8 @@ struct rig_device {
 	struct rig_gpio gpio;		/* when bus == -1 and role is valve or input */
 	/* axis */
 	double travel_min_mm, travel_max_mm;
-	double max_speed_mm_s, max_accel_mm_s2;
+	double max_speed_mm_s;
+	double max_accel_mm_s2;		/* 0: constant speed (no 'max_accel') */
 	/* pump: flow limit; a stirrer (kind stirrer) has a speed limit instead */
 	double max_flow_ml_min;
 	double max_rpm;
@@ -109,7 +110,11 @@ struct rig_station {
 
 struct rig_nozzle {
 	const char *name;
-	int valve, pump, station;	/* indices; pump may be -1 (pressure-fed) */
+	/*
+	 * Device indices. pump is -1 for a pressure-fed nozzle, valve -1 for
+	 * a pump-fed one (sprays while its pump runs); never both.
+	 */
+	int valve, pump, station;
 	const struct conf_node *node;
 };
 

@@ -117,8 +117,16 @@ void simrig_phys_written(struct simrig *sim, struct simrig_device *dev, int fc,
  * answers): it feeds the device's communication-loss timeout.
  */
 void simrig_phys_heard(struct simrig *sim, struct simrig_device *dev);
-/* The device with this unit id on this bus, or NULL. */
-struct simrig_device *simrig_find_unit(struct simrig *sim, int bus, int unit);
+/*
+ * The device a request on this bus and unit id is for, or NULL when no
+ * device has the unit id. Several devices may share a unit id with
+ * distinct registers (a pump controller with its valve outputs): the one
+ * whose register map holds the request's table and addresses answers
+ * (pdu: function code first, pdu_len its bytes); when none does, the first
+ * device of the unit answers (with libmodbus's illegal-address exception).
+ */
+struct simrig_device *simrig_find_device(struct simrig *sim, int bus, int unit,
+    const uint8_t *pdu, int pdu_len);
 /* Formats a device's state as "key=value ..." for the control socket. */
 void simrig_phys_describe(struct simrig *sim, const struct simrig_device *dev, char *buf,
     size_t size);

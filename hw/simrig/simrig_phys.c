@@ -620,16 +620,58 @@ simrig_phys_written(struct simrig *sim, struct simrig_device *dev, int fc, int a
 	simrig_phys_update(sim);
 }
 
-struct simrig_device *
-simrig_find_unit(struct simrig *sim, int bus, int unit)
+/* Whether any object of dev's profile lies in table at address .. address + count - 1. */
+static int
+simrig_owns(const struct simrig_device *dev, int table, int address, int count)
 {
+	int i;
+
+	for (i = 0; i < PROFILE_OP_COUNT; i++) {
+		const struct profile_object *o = &dev->profile->ops[i];
+
+		if (o->defined && (int)o->table == table && o->address < address + count &&
+		    address < o->address + profile_width(o))
+			return 1;
+	}
+	return 0;
+}
+
+/* The table a Modbus function code reads or writes, or -1 for one lbl never sends. */
+static int
+simrig_fc_table(int fc)
+{
+	switch (fc) {
+	case 1: case 5: case 15: return PROFILE_COIL;
+	case 2: return PROFILE_DISCRETE;
+	case 3: case 6: case 16: case 23: return PROFILE_HOLDING;
+	case 4: return PROFILE_INPUT;
+	default: return -1;
+	}
+}
+
+struct simrig_device *
+simrig_find_device(struct simrig *sim, int bus, int unit, const uint8_t *pdu, int pdu_len)
+{
+	struct simrig_device *first = NULL;
+	int table = pdu_len >= 5 ? simrig_fc_table(pdu[0]) : -1;
+	int address = pdu_len >= 5 ? pdu[1] << 8 | pdu[2] : 0, count = 1;
 	size_t i;
 
-	for (i = 0; i < sim->rig->device_count; i++)
-		if (sim->devices[i].map != NULL && sim->devices[i].cfg->bus == bus &&
-		    sim->devices[i].cfg->unit == unit)
-			return &sim->devices[i];
-	return NULL;
+	if (pdu_len >= 5 && pdu[0] != 5 && pdu[0] != 6)
+		count = pdu[3] << 8 | pdu[4];
+	for (i = 0; i < sim->rig->device_count; i++) {
+		struct simrig_device *dev = &sim->devices[i];
+
+		if (dev->map == NULL || dev->cfg->bus != bus || dev->cfg->unit != unit)
+			continue;
+		if (first == NULL)
+			first = dev;
+		/* devices sharing a unit have distinct registers (profile.c checks) */
+		if (table != -1 && count > 0 && simrig_owns(dev, table, address, count))
+			return dev;
+	}
+	/* no device holds the registers: the first answers, with an exception */
+	return first;
 }
 
 void
