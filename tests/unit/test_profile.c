@@ -114,6 +114,53 @@ test_conversion(void)
 	TEST_EQ_INT("bit-less flag: non-zero", profile_flag(&o, regs), 1);
 }
 
+/*
+ * Devices sharing a unit id (a pump controller with its valve outputs):
+ * allowed with distinct registers, refused where a register of one is a
+ * register of the other, at the later device's unit, naming both devices
+ * and the register. Different tables never clash; different buses or units
+ * are not shared at all.
+ */
+static void
+test_shared_units(void)
+{
+	char *out;
+
+	out = load("profiles:\n"
+	    "  ctl-valve:\n"
+	    "    base: generic-valve\n"
+	    "    ops:\n"
+	    "      watchdog: {table: holding, address: 10}\n"
+	    "devices:\n"
+	    "  p: {role: pump, kind: peristaltic, bus: b, unit: 3, profile: generic-pump, max_flow: 20 mL/min}\n"
+	    "  v: {role: valve, kind: valve, bus: b, unit: 3, profile: ctl-valve}\n", NULL, NULL);
+	TEST_STR("a pump and its valve outputs share unit 3, distinct registers", out, "");
+	free(out);
+	/* generic-valve's watchdog is HR 0, which is the pump's flow */
+	out = load("devices:\n"
+	    "  p: {role: pump, kind: peristaltic, bus: b, unit: 3, profile: generic-pump, max_flow: 20 mL/min}\n"
+	    "  v: {role: valve, kind: valve, bus: b, unit: 3, profile: generic-valve}\n", NULL, NULL);
+	TEST_CONTAINS("overlapping registers on a shared unit refused at the unit", out,
+	    "rig.yaml:6:47: error: unit 3 on bus 'b' is shared by devices 'p' and 'v', and both "
+	    "use holding 0x0000 ('p' as flow, 'v' as watchdog)");
+	free(out);
+	/* a 32-bit object overlaps by its second register too */
+	out = load("profiles:\n"
+	    "  a: {role: sensor, ops: {value: {table: input, address: 4, type: float32}}}\n"
+	    "  c: {role: sensor, ops: {value: {table: input, address: 5, type: uint16}}}\n"
+	    "devices:\n"
+	    "  s1: {role: sensor, kind: temperature, bus: b, unit: 9, profile: a}\n"
+	    "  s2: {role: sensor, kind: temperature, bus: b, unit: 9, profile: c}\n", NULL, NULL);
+	TEST_CONTAINS("the second word of a float32 counts", out, "both use input 0x0005");
+	free(out);
+	out = load("devices:\n"
+	    "  s1: {role: sensor, kind: temperature, bus: b, unit: 9, profile: generic-sensor}\n"
+	    "  s2: {role: sensor, kind: temperature, bus: b, unit: 8, profile: generic-sensor}\n",
+	    NULL, NULL);
+	TEST_STR("one profile on two unit ids is no sharing", out, "");
+	free(out);
+}
+
 static void
 test_user_profiles(void)
 {
@@ -294,6 +341,7 @@ main(void)
 	test_builtins();
 	test_conversion();
 	test_user_profiles();
+	test_shared_units();
 	test_readings();
 	return TEST_DONE();
 }
