@@ -12,7 +12,8 @@
 
 const char *const profile_op_names[] = { "target", "speed", "accel", "go", "home", "stop",
 	"enable", "position", "busy", "in_position", "alarm", "flow", "run", "direction", "volume",
-	"running", "on", "off", "state", "active", "value", "length", "watchdog", "rpm", NULL };
+	"running", "on", "off", "state", "active", "value", "length", "watchdog", "rpm", "homed",
+	NULL };
 const char *const profile_table_names[] = { "coil", "discrete", "input", "holding", NULL };
 static const char *const profile_type_names[] = { "bit", "uint16", "int16", "uint32", "int32",
 	"float32", NULL };
@@ -29,6 +30,7 @@ static const enum profile_use profile_uses[PROFILE_OP_COUNT] = {
 	[PROFILE_RUNNING] = USE_FLAG, [PROFILE_ON] = USE_COMMAND, [PROFILE_OFF] = USE_COMMAND,
 	[PROFILE_STATE] = USE_FLAG, [PROFILE_ACTIVE] = USE_FLAG, [PROFILE_VALUE] = USE_READ,
 	[PROFILE_LENGTH] = USE_READ, [PROFILE_WATCHDOG] = USE_WRITE, [PROFILE_RPM] = USE_WRITE,
+	[PROFILE_HOMED] = USE_FLAG,
 };
 
 /*
@@ -43,13 +45,13 @@ static const enum profile_use profile_uses[PROFILE_OP_COUNT] = {
 static const char *const profile_role_ops[RIG_ROLE_COUNT] = {
 	/* target speed accel go home stop | enable position busy in_position alarm |
 	 * flow run direction volume running | on off state | active value | length watchdog |
-	 * rpm */
-	[RIG_AXIS]   = "rooror" "orooo" "-----" "---" "--" "-o" "-",
-	[RIG_PUMP]   = "-----r" "----o" "orooo" "---" "--" "-o" "o",
-	[RIG_VALVE]  = "------" "----o" "-----" "rro" "--" "-o" "-",
-	[RIG_INPUT]  = "------" "-----" "-----" "---" "r-" "--" "-",
-	[RIG_SENSOR] = "------" "----o" "-----" "---" "-r" "--" "-",
-	[RIG_LINE]   = "-r---r" "----o" "-ro-o" "---" "--" "oo" "-",
+	 * rpm homed */
+	[RIG_AXIS]   = "rooror" "orooo" "-----" "---" "--" "-o" "-o",
+	[RIG_PUMP]   = "-----r" "----o" "orooo" "---" "--" "-o" "o-",
+	[RIG_VALVE]  = "------" "----o" "-----" "rro" "--" "-o" "--",
+	[RIG_INPUT]  = "------" "-----" "-----" "---" "r-" "--" "--",
+	[RIG_SENSOR] = "------" "----o" "-----" "---" "-r" "--" "--",
+	[RIG_LINE]   = "-r---r" "----o" "-ro-o" "---" "--" "oo" "--",
 };
 
 /*
@@ -81,6 +83,7 @@ static const char profile_builtin_yaml[] =
 "    busy:        {table: input, address: 2, bit: 0}\n"
 "    in_position: {table: input, address: 2, bit: 1}\n"
 "    alarm:       {table: input, address: 2, bit: 2}\n"
+"    homed:       {table: input, address: 2, bit: 3}\n"
 "    watchdog:    {table: holding, address: 6}\n"
 "# generic peristaltic pump: 0.01 mL/min flow, µL volume\n"
 "generic-pump:\n"
@@ -537,6 +540,18 @@ profile_check_devices(struct diag *d, const struct rig *rig, struct profile_set 
 			diag_error(d, conf_lookup(dev->node, "profile"), "device '%s' has role %s but "
 			    "profile '%s' is for role %s", dev->name, rig_role_names[dev->role],
 			    p->name, rig_role_names[p->role]);
+			rc = -1;
+		} else if (dev->home != RIG_HOME_NONE && !p->ops[PROFILE_HOME].defined) {
+			diag_error(d, conf_lookup(dev->node, "home"), "axis '%s' homes (home: %s) but "
+			    "profile '%s' has no 'home' operation to send", dev->name,
+			    rig_home_names[dev->home], p->name);
+			rc = -1;
+		} else if (dev->home != RIG_HOME_NONE && !p->ops[PROFILE_HOMED].defined &&
+		    !p->ops[PROFILE_BUSY].defined && !p->ops[PROFILE_IN_POSITION].defined) {
+			/* without one of them, nothing says when homing has ended */
+			diag_error(d, conf_lookup(dev->node, "home"), "axis '%s' homes (home: %s) but "
+			    "profile '%s' has no 'homed', 'busy' or 'in_position' flag to tell when "
+			    "homing has ended", dev->name, rig_home_names[dev->home], p->name);
 			rc = -1;
 		} else if (profile_check_comm_timeout(d, dev, p) == -1) {
 			rc = -1;

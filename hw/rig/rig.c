@@ -9,6 +9,7 @@
 #include "rig.h"
 
 const char *const rig_role_names[] = { "axis", "pump", "valve", "input", "sensor", "line", NULL };
+const char *const rig_home_names[] = { "none", "startup", "first-batch", "command", NULL };
 const char *const rig_station_kind_names[] = { "beaker", "rinse", "spray", "dryer", "park", "bath",
 	NULL };
 
@@ -264,10 +265,11 @@ rig_parse_device(struct diag *d, struct rig *rig, struct rig_device *dev,
 {
 	static const char *const keys[] = { "role", "kind", "bus", "unit", "profile", "gpio",
 		"travel", "max_speed", "max_accel", "max_flow", "max_rpm", "f0", "comm_timeout", "params",
-		"range", "volume_tolerance", "description", NULL };
+		"range", "volume_tolerance", "home", "description", NULL };
+	static const char *const homes[] = { "startup", "first-batch", "command", NULL };
 	const struct conf_node *node;
 	const char *bus_name = NULL;
-	int role = 0, kind = -1;
+	int role = 0, kind = -1, home = 0;
 	long unit;
 
 	dev->node = n;
@@ -315,6 +317,9 @@ rig_parse_device(struct diag *d, struct rig *rig, struct rig_device *dev,
 		 */
 		conf_get_quantity(d, n, "max_accel", CONF_POSITIVE, UNIT_ACCEL_MM_S2,
 		    &dev->max_accel_mm_s2);
+		/* whether its profile can home it and tell when it is done: profile.c */
+		if (conf_get_enum(d, n, "home", 0, homes, &home) == 1)
+			dev->home = (enum rig_home)(home + 1);
 	} else if (role == RIG_PUMP && rig_pump_is_stirrer(dev)) {
 		/* a stirrer turns: its limit is a speed, never a flow */
 		conf_get_quantity(d, n, "max_rpm", CONF_REQUIRED | CONF_POSITIVE,
@@ -348,6 +353,7 @@ rig_parse_device(struct diag *d, struct rig *rig, struct rig_device *dev,
 	{
 		static const struct { const char *key; unsigned roles; } only[] = {
 			{ "travel", 1u << RIG_AXIS }, { "max_accel", 1u << RIG_AXIS },
+			{ "home", 1u << RIG_AXIS },
 			{ "max_speed", 1u << RIG_AXIS | 1u << RIG_LINE },
 			{ "max_flow", 1u << RIG_PUMP }, { "max_rpm", 1u << RIG_PUMP },
 			{ "f0", 1u << RIG_SENSOR }, { "range", 1u << RIG_SENSOR },

@@ -66,6 +66,12 @@ struct simrig_device {
 	double speed_mm_s;
 	int64_t move_start_ns;		/* in simulated time */
 	int moving;
+	/*
+	 * An axis the rig file homes ('home') starts unhomed, somewhere in its
+	 * travel, its homed flag clear; its home command moves it to 0 mm at
+	 * max_speed and sets the flag on arrival (a stop first leaves it clear).
+	 */
+	int homed, homing;
 	/* pump (mL, mL/min) and line (mm, mm/s) */
 	int running, reverse;
 	double rate, total;

@@ -293,6 +293,11 @@ simrig_phys_init(struct simrig *sim)
 			log_warn("simrig: register map of device '%s'", dev->cfg->name);
 			return -1;
 		}
+		/* an axis that must home is somewhere unknown at power-up: not at 0 */
+		dev->homed = dev->cfg->home == RIG_HOME_NONE;
+		if (dev->cfg->role == RIG_AXIS && !dev->homed)
+			dev->position_mm = dev->to_mm = dev->cfg->travel_min_mm +
+			    0.37 * (dev->cfg->travel_max_mm - dev->cfg->travel_min_mm);
 	}
 	simrig_phys_update(sim);
 	return 0;
@@ -332,7 +337,12 @@ simrig_axis_update(struct simrig_device *dev, int64_t now_ns)
 			    (dev->to_mm >= dev->from_mm ? done_mm : -done_mm);
 		}
 	}
+	if (dev->homing && !dev->moving) {
+		dev->homing = 0;
+		dev->homed = 1;
+	}
 	simrig_put(dev, PROFILE_POSITION, dev->position_mm);
+	simrig_put_flag(dev, PROFILE_HOMED, dev->homed);
 	simrig_put_flag(dev, PROFILE_BUSY, dev->moving);
 	simrig_put_flag(dev, PROFILE_IN_POSITION, !dev->moving &&
 	    fabs(dev->position_mm - dev->to_mm) < SIMRIG_ARRIVED_MM);
@@ -501,8 +511,13 @@ simrig_axis_written(struct simrig_device *dev, int address, int count, int64_t n
 {
 	if (simrig_commanded(dev, PROFILE_STOP, address, count)) {
 		dev->moving = 0;
+		dev->homing = 0;
 	} else if (simrig_commanded(dev, PROFILE_HOME, address, count)) {
 		simrig_axis_start(dev, 0, 0, now_ns);
+		/* a drive in alarm does not start: it stays unhomed */
+		dev->homing = dev->fault != SIMRIG_ALARM;
+		if (dev->homing && !dev->moving)
+			dev->homed = 1, dev->homing = 0;	/* already at home */
 	} else if (simrig_commanded(dev, PROFILE_GO, address, count)) {
 		simrig_axis_start(dev, simrig_get(dev, PROFILE_TARGET, dev->position_mm),
 		    simrig_get(dev, PROFILE_SPEED, 0), now_ns);
@@ -681,8 +696,8 @@ simrig_phys_describe(struct simrig *sim, const struct simrig_device *dev, char *
 	simrig_phys_update(sim);
 	switch (dev->cfg->role) {
 	case RIG_AXIS:
-		snprintf(buf, size, "position=%.3f target=%.3f moving=%d", dev->position_mm,
-		    dev->to_mm, dev->moving);
+		snprintf(buf, size, "position=%.3f target=%.3f moving=%d homed=%d",
+		    dev->position_mm, dev->to_mm, dev->moving, dev->homed);
 		break;
 	case RIG_PUMP:
 		if (rig_pump_is_stirrer(dev->cfg))
