@@ -161,6 +161,65 @@ test_shared_units(void)
 	free(out);
 }
 
+/*
+ * An axis's 'home': when it is homed (startup, first-batch, command), only
+ * for axes, and only with a profile that can home it (a 'home' command)
+ * and tell when homing has ended ('homed', 'busy' or 'in_position').
+ */
+static void
+test_home(void)
+{
+	struct profile_set *set = NULL;
+	struct rig *rig = NULL;
+	char *out;
+
+	out = load("devices:\n"
+	    "  x: {role: axis, kind: transfer, bus: b, unit: 1, profile: generic-drive, travel: {min: 0 mm, max: 100 mm}, max_speed: 10 mm/s, home: first-batch}\n"
+	    "  y: {role: axis, kind: lift, bus: b, unit: 2, profile: generic-drive, travel: {min: 0 mm, max: 100 mm}, max_speed: 10 mm/s}\n",
+	    &rig, &set);
+	TEST_STR("home: first-batch, and max_accel left out (constant speed)", out, "");
+	free(out);
+	if (set != NULL) {
+		const struct profile *p = profile_of(set, 0);
+		TEST_EQ_INT("x homes before the first batch", rig->devices[0].home,
+		    RIG_HOME_FIRST_BATCH);
+		TEST_EQ_INT("y does not home", rig->devices[1].home, RIG_HOME_NONE);
+		TEST_CHECK("generic-drive's homed flag: IR 2 bit 3", p != NULL &&
+		    p->ops[PROFILE_HOMED].defined && p->ops[PROFILE_HOMED].table == PROFILE_INPUT &&
+		    p->ops[PROFILE_HOMED].address == 2 && p->ops[PROFILE_HOMED].bit == 3, "wrong");
+		profile_set_free(set);
+		rig_free(rig);
+	}
+	out = load("devices:\n"
+	    "  x: {role: axis, kind: transfer, bus: b, unit: 1, profile: generic-drive, travel: {min: 0 mm, max: 100 mm}, max_speed: 10 mm/s, home: sometimes}\n",
+	    NULL, NULL);
+	TEST_CONTAINS("an unknown home setting", out, "rig.yaml:5:");
+	TEST_CONTAINS("names what home takes", out, "startup");
+	free(out);
+	out = load("devices:\n"
+	    "  p: {role: pump, kind: peristaltic, bus: b, unit: 1, profile: generic-pump, max_flow: 10 mL/min, home: startup}\n",
+	    NULL, NULL);
+	TEST_CONTAINS("home is for axes", out, "'home' does not apply to a device of role pump");
+	free(out);
+	out = load("profiles:\n"
+	    "  nohome: {role: axis, ops: {target: {table: holding, address: 0}, go: {table: holding, address: 1, write: 1}, stop: {table: holding, address: 1, write: 0}, position: {table: input, address: 0}, busy: {table: input, address: 1}}}\n"
+	    "devices:\n"
+	    "  x: {role: axis, kind: transfer, bus: b, unit: 1, profile: nohome, travel: {min: 0 mm, max: 100 mm}, max_speed: 10 mm/s, home: command}\n",
+	    NULL, NULL);
+	TEST_CONTAINS("homing needs the profile's home command", out,
+	    "rig.yaml:7:129: error: axis 'x' homes (home: command) but profile 'nohome' has no "
+	    "'home' operation to send");
+	free(out);
+	out = load("profiles:\n"
+	    "  blind: {role: axis, ops: {target: {table: holding, address: 0}, go: {table: holding, address: 1, write: 1}, home: {table: holding, address: 1, write: 2}, stop: {table: holding, address: 1, write: 0}, position: {table: input, address: 0}}}\n"
+	    "devices:\n"
+	    "  x: {role: axis, kind: transfer, bus: b, unit: 1, profile: blind, travel: {min: 0 mm, max: 100 mm}, max_speed: 10 mm/s, home: startup}\n",
+	    NULL, NULL);
+	TEST_CONTAINS("homing needs a flag that says it ended", out,
+	    "has no 'homed', 'busy' or 'in_position' flag to tell when homing has ended");
+	free(out);
+}
+
 static void
 test_user_profiles(void)
 {
@@ -342,6 +401,7 @@ main(void)
 	test_conversion();
 	test_user_profiles();
 	test_shared_units();
+	test_home();
 	test_readings();
 	return TEST_DONE();
 }
