@@ -346,6 +346,21 @@ home_start(struct home *h, struct act *act, const char *const *names, size_t cou
 	return 0;
 }
 
+void
+home_abort(struct home *h, const char *why)
+{
+	char error[400];
+
+	if (!h->busy)
+		return;
+	if (h->axis >= 0)
+		snprintf(error, sizeof(error), "axis '%s': homing stopped: %s",
+		    h->rig->devices[h->axis].name, why);
+	else
+		snprintf(error, sizeof(error), "homing stopped: %s", why);
+	home_end(h, 0, error);
+}
+
 int
 home_busy(const struct home *h)
 {

@@ -44,6 +44,12 @@ void home_set_time_scale(struct home *h, double time_scale);
  */
 int home_start(struct home *h, struct act *act, const char *const *names, size_t count,
     home_done_cb done, void *arg, char *err, size_t err_size);
+/*
+ * Ends the homing under way, if any, as failed with why (an e-stop or
+ * interlock: the safe state stops the drive mid-search, which must not
+ * pass for homed). done is called.
+ */
+void home_abort(struct home *h, const char *why);
 /* Whether homing is under way. */
 int home_busy(const struct home *h);
 /*

@@ -101,6 +101,15 @@ lbld_safety(void *arg, int device, int active)
 {
 	struct lbld *l = arg;
 
+	/* the safe state stops a homing drive mid-search: that is not homed */
+	if (active && l->home != NULL && home_busy(l->home)) {
+		char why[200];
+		const char *kind = l->rig->devices[device].kind;
+
+		snprintf(why, sizeof(why), "%s '%s' engaged", strcmp(kind, "estop") == 0 ?
+		    "e-stop" : kind, l->rig->devices[device].name);
+		home_abort(l->home, why);
+	}
 	run_safety_input(l->run, device, active);
 }
 

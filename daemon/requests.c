@@ -1196,6 +1196,11 @@ req_park(struct lbld *l, struct control_client *c, const struct control_request 
 		control_finish(c, 2, "usage: park");
 		return;
 	}
+	if (home_busy(l->home)) {
+		control_finish(c, 1, "park refused: homing is under way ('lblctl status'); park "
+		    "once it ends");
+		return;
+	}
 	req_who(c, who, sizeof(who));
 	if (run_park(l->run, who, err, sizeof(err)) == -1)
 		control_finish(c, 1, "park refused: %s", err);

@@ -124,6 +124,24 @@ rc=$?
 "$ctl" run "$recipe" --operator ci >/dev/null 2>&1 && fail "no batch with the transfer unhomed" "accepted" ||
     pass "no batch with the transfer unhomed"
 stop_pair
+
+# ---- an e-stop while an axis homes: stopped mid-search is not homed ----
+# (real time: the transfer's 800 mm at 200 mm/s take 4 s to home)
+scale=1
+start_pair estop "s/home: startup/home: command/; /^  transfer:/s/profile: generic-drive/profile: drive-no-flag/" || exit 1
+"$ctl" home transfer >"$d/home.out" 2>&1 &
+home_pid=$!
+wait_for 5 sh -c "'$ctl' status | grep -q 'transfer homing'" || fail "e-stop while homing" "never homing: $("$ctl" status | grep homed)"
+printf '0\n' >"$LBL_TMP/gpio/pinctrl-bcm2711/GPIO27.in"	# active low: 0 is pressed
+wait "$home_pid"
+rc=$?
+[ $rc = 1 ] && grep -q "homing failed: axis 'transfer': homing stopped: e-stop 'estop' engaged" "$d/home.out" &&
+    pass "an e-stop ends homing as failed" || fail "an e-stop ends homing as failed" "rc $rc: $(cat "$d/home.out")"
+"$ctl" status | grep -q 'transfer NOT homed' && [ "$(axis transfer homed)" = 0 ] && [ "$(axis transfer moving)" = 0 ] &&
+    pass "the drive stopped mid-search counts as NOT homed (no flag: busy clear is not enough)" ||
+    fail "the drive stopped mid-search counts as NOT homed" "$("$ctl" status | grep homed); $(simctl get transfer)"
+printf '1\n' >"$LBL_TMP/gpio/pinctrl-bcm2711/GPIO27.in"
+stop_pair
 sanitizer_clean "$LBL_TMP/lbld.err" "lbld"
 sanitizer_clean "$LBL_TMP/simrig.err" "lbl-simrig"
 [ -z "${LBL_FAILED:-}" ]
