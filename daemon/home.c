@@ -28,6 +28,7 @@ struct home {
 	int polls;			/* status reads since its home command */
 	unsigned generation;		/* replies to an ended homing are stale */
 	int64_t deadline_ns, poll_ns;
+	int64_t limit_ns;		/* the homing axis's whole allowance, for messages */
 	struct loop_timer *timer;
 	home_done_cb done;
 	void *arg;
@@ -135,7 +136,7 @@ home_polled(void *arg, const struct hw_request *req, const struct hw_result *res
 	if (loop_now_ns() >= h->deadline_ns) {
 		snprintf(why, sizeof(why), "axis '%s' did not report homed within %.1f s "
 		    "(twice its whole travel at max_speed, plus %d s)", name,
-		    (double)(h->deadline_ns - h->poll_ns) / 1e9, HOME_MARGIN_MS / 1000);
+		    (double)h->limit_ns / 1e9, HOME_MARGIN_MS / 1000);
 		home_end(h, 0, why);
 		return;
 	}
@@ -210,7 +211,8 @@ home_next(struct home *h)
 	poll_ms = poll_ms < HOME_POLL_MIN_MS ? HOME_POLL_MIN_MS :
 	    poll_ms > HOME_POLL_MAX_MS ? HOME_POLL_MAX_MS : poll_ms;
 	h->poll_ns = (int64_t)(poll_ms * 1e6);
-	h->deadline_ns = loop_now_ns() + (int64_t)((2 * travel_ms + HOME_MARGIN_MS) * 1e6);
+	h->limit_ns = (int64_t)((2 * travel_ms + HOME_MARGIN_MS) * 1e6);
+	h->deadline_ns = loop_now_ns() + h->limit_ns;
 	h->homed[h->axis] = 0;
 	req.device = h->axis;
 	req.tag = h->generation;
