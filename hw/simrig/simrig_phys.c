@@ -191,7 +191,7 @@ simrig_watchdog_trip(struct simrig *sim, struct simrig_device *dev, int64_t now)
 	dev->watching = 0;
 	dev->tripped = 1;
 	switch (dev->cfg->role) {
-	case RIG_AXIS: dev->moving = 0; break;
+	case RIG_AXIS: dev->moving = 0; dev->homing = 0; break;	/* homing too: not homed */
 	case RIG_PUMP: case RIG_LINE: dev->running = 0; break;
 	case RIG_VALVE: dev->active = 0; break;
 	default: break;
@@ -814,6 +814,7 @@ simrig_stop_device(struct simrig *sim, const char *device, char *err, size_t err
 	simrig_phys_update(sim);
 	dev->running = 0;
 	dev->moving = 0;
+	dev->homing = 0;	/* stopped mid-search: not homed */
 	simrig_phys_update(sim);
 	log_info("device '%s': stopped from outside", device);
 	return 0;
