@@ -336,6 +336,20 @@
  * after their valves, so a healthy pump counts a little more than planned;
  * a tenth less is a pump that stopped, stalled or lost its tubing.
  */
+/*
+ * Homing (daemon/home.c): an axis must report homed within twice the time
+ * of its whole travel at max_speed (a drive homes at its own speed, slower
+ * near the switch) plus this margin, for the search and the switch's
+ * back-off; longer is a drive that will not home, reported as such.
+ * While it homes, its status is read every 1/50 of that travel time,
+ * bounded by HOME_POLL_MIN_MS (the bus's share) and HOME_POLL_MAX_MS.
+ */
+#ifndef HOME_MARGIN_MS
+#define HOME_MARGIN_MS		5000
+#endif
+#define HOME_POLL_MIN_MS	5
+#define HOME_POLL_MAX_MS	100
+
 #ifndef PUMP_VOLUME_TOLERANCE_PCT
 #define PUMP_VOLUME_TOLERANCE_PCT	10
 #endif
@@ -419,6 +433,12 @@ _Static_assert(LBLD_STOP_BUDGET_MS >= 5000 && LBLD_STOP_BUDGET_MS <= 55000,
     "LBLD_STOP_BUDGET_MS: within the unit's TimeoutStopSec=60s, with time to exit");
 _Static_assert(RIG_COMM_TIMEOUT_MIN_MS >= 3 * 20 && RIG_COMM_TIMEOUT_MIN_MS < RIG_COMM_TIMEOUT_MAX_MS,
     "RIG_COMM_TIMEOUT_MIN_MS: lbld feeds a watchdog every timeout/3");
+
+_Static_assert(HOME_MARGIN_MS >= 1000 && HOME_MARGIN_MS <= 60000,
+    "HOME_MARGIN_MS: a drive's search for its switch, not a hang");
+_Static_assert(HOME_POLL_MIN_MS >= 2 && HOME_POLL_MIN_MS < HOME_POLL_MAX_MS &&
+    HOME_POLL_MAX_MS <= 250,
+    "HOME_POLL_*_MS: a bus can afford it, and homing is seen ending within a quarter second");
 
 _Static_assert(SENSOR_QCM_MIN_HZ > 0 && SENSOR_QCM_MIN_HZ < SENSOR_QCM_MAX_HZ &&
     SENSOR_THICKNESS_MIN_NM < SENSOR_THICKNESS_MAX_NM &&

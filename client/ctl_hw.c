@@ -51,8 +51,11 @@ ctl_hw_describe(const struct rig_device *dev, const struct hw_result *r, char *s
 	status[0] = reading[0] = '\0';
 	switch (dev->role) {
 	case RIG_AXIS:
-		snprintf(status, status_size, "%s%s", r->busy == 1 ? "moving" :
-		    r->in_position == 1 ? "in position" : "stopped", r->alarm == 1 ? ", ALARM" : "");
+		/* an axis the rig homes says whether its drive reports homed (its flag) */
+		snprintf(status, status_size, "%s%s%s", r->busy == 1 ? "moving" :
+		    r->in_position == 1 ? "in position" : "stopped", r->alarm == 1 ? ", ALARM" : "",
+		    dev->home == RIG_HOME_NONE || r->homed == -1 ? "" : r->homed == 1 ? ", homed" :
+		    ", NOT homed");
 		if (!isnan(r->position_mm))
 			snprintf(reading, reading_size, "%.3f mm", r->position_mm);
 		break;

@@ -28,6 +28,7 @@ static const struct {
 	{ "resume-batch", ctl_remote, "resume-batch ID [--wait] [--accept-rig-change]" },
 	{ "abort-batch", ctl_remote, "abort-batch ID" },
 	{ "park", ctl_remote, "park" },
+	{ "home", ctl_remote, "home [AXIS...]" },
 	{ "recipe", ctl_remote, "recipe add FILE | recipe list | recipe show NAME[@VERSION]" },
 	{ "history", ctl_remote, "history [--recipe NAME] [--substrate S] [--state S] "
 	    "[--since DATE] [--until DATE] [--limit N] [--json]" },

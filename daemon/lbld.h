@@ -9,6 +9,7 @@
 
 #include "act.h"
 #include "control.h"
+#include "home.h"
 #include "loop.h"
 #include "reader.h"
 #include "rig.h"
@@ -22,6 +23,8 @@ struct record;
 #define LBLD_TAG_WAIT	2	/* control followers waiting for the batch to end */
 #define LBLD_TAG_WAIT_FOLLOW 3	/* both: progress lines, then the batch's outcome */
 #define LBLD_TAG_STATUS_JSON 4	/* followers of the live status as JSON lines */
+#define LBLD_TAG_HOME	5	/* 'lblctl home', answered when homing ends */
+#define LBLD_TAG_HOME_RUN 6	/* the run waiting for the homing before the first batch */
 
 struct lbld {
 	struct loop *loop;
@@ -35,6 +38,9 @@ struct lbld {
 	struct run *run;
 	struct control *control;
 	struct reader *reader;		/* answers the reads of the batch record */
+	struct home *home;		/* the axes that home, and homing (home.h) */
+	/* the run request waiting for the homing before the first batch (a copy), or NULL */
+	struct control_request *home_run;
 	double time_scale;
 	int64_t followed_batch;		/* the batch --wait followers wait for */
 	/* what the last notify said, so each operator wait is told to --wait once */
@@ -50,6 +56,8 @@ struct lbld {
 
 /* The control socket's request handler (daemon/requests.c). */
 void lbld_request(void *arg, struct control_client *client, const struct control_request *req);
+/* Homing has ended (home_start()'s callback, arg the lbld): answers who waits for it. */
+void lbld_homed(void *arg, int ok, const char *error);
 /* Sends the status to followers and to systemd; ends --wait followers when a batch ends. */
 void lbld_notify(void *arg, const struct run_status *status);
 /*

@@ -101,6 +101,15 @@ lbld_safety(void *arg, int device, int active)
 {
 	struct lbld *l = arg;
 
+	/* the safe state stops a homing drive mid-search: that is not homed */
+	if (active && l->home != NULL && home_busy(l->home)) {
+		char why[200];
+		const char *kind = l->rig->devices[device].kind;
+
+		snprintf(why, sizeof(why), "%s '%s' engaged", strcmp(kind, "estop") == 0 ?
+		    "e-stop" : kind, l->rig->devices[device].name);
+		home_abort(l->home, why);
+	}
 	run_safety_input(l->run, device, active);
 }
 
@@ -129,6 +138,8 @@ lbld_probed(void *arg, const struct hw_request *req, const struct hw_result *res
 			log_device_warnx(name, "probe: device '%s' reports an alarm", name);
 		/* where the lift is decides whether a batch may start */
 		act_note_position(l->act, req->device, res->position_mm);
+		/* so does whether an axis that homes is homed (its flag) */
+		home_note_status(l->home, req->device, res);
 	}
 	if (--l->probe_pending > 0)
 		return;
@@ -165,6 +176,37 @@ lbld_probe(struct lbld *l, int startup)
 			log_device_warnx(l->rig->devices[i].name, "probe: %s", err);
 	}
 	return l->probe_pending;
+}
+
+/*
+ * The axes whose rig file says 'home: startup' are homed now, in the
+ * background (the lift first); a failure is logged and leaves them unhomed,
+ * so no batch starts until 'lblctl home' homes them. Nothing is sent while
+ * the substrate is being parked after an interrupted batch, or while a
+ * safety input is active: the operator homes them afterwards.
+ */
+static void
+lbld_home_at_startup(struct lbld *l)
+{
+	const char **names;
+	char err[300];
+	size_t i, n = 0;
+
+	if ((names = calloc(l->rig->device_count + 1, sizeof(*names))) == NULL) {
+		log_warnx("homing at start-up: out of memory; home with 'lblctl home'");
+		return;
+	}
+	for (i = 0; i < l->rig->device_count; i++)
+		if (l->rig->devices[i].home == RIG_HOME_STARTUP &&
+		    home_homed(l->home, (int)i) == 0)
+			names[n++] = l->rig->devices[i].name;
+	if (n > 0 && run_busy(l->run))
+		log_warnx("homing at start-up: not while the substrate is parked; home with "
+		    "'lblctl home' afterwards");
+	else if (n > 0 && home_start(l->home, l->act, names, n, lbld_homed, l, err,
+	    sizeof(err)) == -1)
+		log_warnx("homing at start-up: %s; home with 'lblctl home'", err);
+	free(names);
 }
 
 /*
@@ -269,6 +311,7 @@ lbld_reload(struct lbld *l)
 	act_set_time_scale(l->act, l->time_scale);
 	hw_set_watchdog_cb(l->hw, lbld_keep_alive_failed, l);
 	run_set_rig(l->run, l->rig, l->rig_id, l->act);
+	home_set_rig(l->home, l->rig, l->hw);
 	log_info("reloaded: rig %s (%zu devices) from %s", l->rig->name, l->rig->device_count,
 	    l->rig_path);
 	lbld_probe(l, 0);
@@ -468,6 +511,9 @@ main(int argc, char **argv)
 		fatalx("cannot set up actuation");
 	act_set_time_scale(l.act, l.time_scale);
 	hw_set_watchdog_cb(l.hw, lbld_keep_alive_failed, &l);
+	if ((l.home = home_new(l.loop, l.rig, l.hw)) == NULL)
+		fatalx("cannot set up homing");
+	home_set_time_scale(l.home, l.time_scale);
 	/*
 	 * From here on the loop never waits on the database's lock: another
 	 * process's transaction makes a write fail at once, and the batch
@@ -509,6 +555,7 @@ main(int argc, char **argv)
 		    "height: withdrawing and parking it");
 	else
 		act_safe_state(l.act, 0);
+	lbld_home_at_startup(&l);
 
 	if (db_set_busy_timeout(l.db, 0) == -1)
 		fatalx("cannot set up the database %s", db_path);
@@ -540,6 +587,8 @@ main(int argc, char **argv)
 	reader_close(l.reader);
 	control_close(l.control);
 	run_free(l.run);
+	home_free(l.home);
+	free(l.home_run);
 	record_free(l.record);
 	act_close(l.act);
 	hw_close(l.hw);

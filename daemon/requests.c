@@ -117,6 +117,7 @@ static const struct req_role {
 	{ "resume-batch", NULL, 0 },
 	{ "abort-batch", NULL, 0 },
 	{ "park", NULL, 0 },
+	{ "home", NULL, 0 },
 };
 
 /*
@@ -206,7 +207,7 @@ req_status_line(const struct run_status *st, char *buf, size_t size)
 
 /* The status as one JSON object (the one JSON writer); -1 when it could not be built. */
 static int
-req_status_json_build(const struct run_status *st, struct json *j)
+req_status_json_build(const struct lbld *l, const struct run_status *st, struct json *j)
 {
 	json_object_begin(j);
 	json_key(j, "state");
@@ -251,17 +252,27 @@ req_status_json_build(const struct run_status *st, struct json *j)
 	json_string(j, st->record[0] ? st->record : NULL);
 	json_key(j, "waiting");
 	json_string(j, st->waiting[0] ? st->waiting : NULL);
+	/* the axes the rig homes: name -> homed (true or false) */
+	json_key(j, "homed");
+	json_object_begin(j);
+	for (size_t i = 0; l->home != NULL && i < l->rig->device_count; i++) {
+		if (home_homed(l->home, (int)i) == -1)
+			continue;
+		json_key(j, l->rig->devices[i].name);
+		json_bool(j, home_homed(l->home, (int)i) == 1);
+	}
+	json_object_end(j);
 	json_object_end(j);
 	return json_text(j) != NULL ? 0 : -1;
 }
 
 static void
-req_status_json(struct control_client *c, const struct run_status *st)
+req_status_json(const struct lbld *l, struct control_client *c, const struct run_status *st)
 {
 	struct json j;
 
 	json_init(&j);
-	if (req_status_json_build(st, &j) == 0)
+	if (req_status_json_build(l, st, &j) == 0)
 		control_out(c, "%s", json_text(&j));
 	else
 		control_err(c, "status: out of memory for the JSON text");
@@ -323,7 +334,7 @@ req_status(struct lbld *l, struct control_client *c, const struct control_reques
 	if (a.follow) {
 		/* --follow --json: one JSON object per line, as each change happens */
 		if (a.json) {
-			req_status_json(c, &st);
+			req_status_json(l, c, &st);
 		} else {
 			req_status_line(&st, line, sizeof(line));
 			control_out(c, "%s", line);
@@ -335,10 +346,16 @@ req_status(struct lbld *l, struct control_client *c, const struct control_reques
 		control_follow(c, a.json ? LBLD_TAG_STATUS_JSON : LBLD_TAG_STATUS);
 		return;
 	}
-	if (a.json)
-		req_status_json(c, &st);
-	else
+	if (a.json) {
+		req_status_json(l, c, &st);
+	} else {
+		char homed[512];
+
 		req_status_text(c, &st);
+		home_status_text(l->home, homed, sizeof(homed));
+		if (homed[0])
+			control_out(c, "homed: %s", homed);
+	}
 	control_finish(c, 0, " ");
 }
 
@@ -438,7 +455,7 @@ lbld_notify(void *arg, const struct run_status *st)
 	}
 	control_each_follower(l->control, LBLD_TAG_STATUS, req_follower_status, &n);
 	json_init(&j);
-	if (req_status_json_build(st, &j) == 0) {
+	if (req_status_json_build(l, st, &j) == 0) {
 		json_line.status = st;
 		json_line.line = json_text(&j);
 		control_each_follower(l->control, LBLD_TAG_STATUS_JSON, req_follower_status,
@@ -639,6 +656,168 @@ req_run_texts(struct control_client *c, const struct req_args *a)
 	return 0;
 }
 
+/* A copy of a request, in one allocation, to answer later; NULL when out of memory. */
+static struct control_request *
+req_copy(const struct control_request *req)
+{
+	struct control_request *copy;
+	size_t size = sizeof(*copy) + (size_t)(req->argc + 1) * sizeof(char *), at;
+	char *p;
+	int i;
+
+	for (i = 0; i < req->argc; i++)
+		size += strlen(req->argv[i]) + 1;
+	if (req->payload != NULL)
+		size += req->payload_len + 1;
+	if ((copy = malloc(size)) == NULL)
+		return NULL;
+	copy->argc = req->argc;
+	copy->argv = (char **)(copy + 1);
+	p = (char *)(copy->argv + req->argc + 1);
+	for (i = 0, at = 0; i < req->argc; i++) {
+		copy->argv[i] = strcpy(p + at, req->argv[i]);
+		at += strlen(req->argv[i]) + 1;
+	}
+	copy->argv[req->argc] = NULL;
+	copy->payload = NULL;
+	copy->payload_len = req->payload_len;
+	if (req->payload != NULL) {
+		memcpy(p + at, req->payload, req->payload_len);
+		p[at + req->payload_len] = '\0';
+		copy->payload = p + at;
+	}
+	return copy;
+}
+
+static void req_run(struct lbld *l, struct control_client *c, const struct control_request *req);
+
+/*
+ * Before a batch starts, every axis the rig homes must be homed. Returns 0
+ * when they are. Otherwise the request is answered and -1 returned: when
+ * the axes still unhomed are all ones lbld homes before the first batch
+ * and it has not tried yet, homing starts and the request (a copy) is run
+ * again when it ends (lbld_homed); else it is refused, naming the axes
+ * and 'lblctl home'.
+ */
+static int
+req_home_check(struct lbld *l, struct control_client *c, const struct control_request *req)
+{
+	const char **names;
+	char why[600], err[300];
+	size_t i, n = 0;
+	int first, rc;
+
+	if (home_check_batch(l->home, &first, why, sizeof(why)) == 0)
+		return 0;
+	if (home_busy(l->home)) {
+		control_finish(c, 1, "%s: homing is under way ('lblctl status' shows it); run "
+		    "again once homed", req->argv[0]);
+		return -1;
+	}
+	if (!first || strcmp(req->argv[0], "run") != 0) {
+		control_finish(c, 1, "%s refused: %s", req->argv[0], why);
+		return -1;
+	}
+	free(l->home_run);
+	names = calloc(l->rig->device_count + 1, sizeof(*names));
+	if (names == NULL || (l->home_run = req_copy(req)) == NULL) {
+		free(names);
+		control_finish(c, 1, "%s: out of memory", req->argv[0]);
+		return -1;
+	}
+	why[0] = '\0';
+	for (i = 0; i < l->rig->device_count; i++) {
+		if (home_homed(l->home, (int)i) != 0)
+			continue;
+		names[n++] = l->rig->devices[i].name;
+		snprintf(why + strlen(why), sizeof(why) - strlen(why), "%s'%s'", n > 1 ? ", " : "",
+		    l->rig->devices[i].name);
+	}
+	home_first_batch_tried(l->home);
+	rc = home_start(l->home, l->act, names, n, lbld_homed, l, err, sizeof(err));
+	free(names);
+	if (rc == -1) {
+		free(l->home_run);
+		l->home_run = NULL;
+		control_finish(c, 1, "run refused: homing before the first batch: %s", err);
+		return -1;
+	}
+	control_out(c, "homing %s before the first batch (home: first-batch); the batch "
+	    "starts once %s homed", why, n > 1 ? "they are" : "it is");
+	control_follow(c, LBLD_TAG_HOME_RUN);
+	return -1;
+}
+
+/* How homing ended, for its followers: error NULL when every axis homed. */
+struct req_homed {
+	struct lbld *l;
+	const char *error;
+};
+
+/* The first batch's homing ended: its run goes on, or is refused with why. */
+static void
+req_home_run_done(void *arg, struct control_client *c)
+{
+	const struct req_homed *h = arg;
+
+	if (h->error == NULL && h->l->home_run != NULL) {
+		req_run(h->l, c, h->l->home_run);
+		return;
+	}
+	control_finish(c, 1, "run refused: homing before the first batch failed: %s",
+	    h->error ? h->error : "the request was lost");
+}
+
+static void
+req_home_done(void *arg, struct control_client *c)
+{
+	const char *error = ((const struct req_homed *)arg)->error;
+
+	if (error == NULL)
+		control_finish(c, 0, "homed");
+	else
+		control_finish(c, 1, "homing failed: %s", error);
+}
+
+void
+lbld_homed(void *arg, int ok, const char *error)
+{
+	struct lbld *l = arg;
+	struct req_homed h = { l, ok ? NULL : error ? error : "?" };
+
+	if (l->control != NULL) {
+		control_each_follower(l->control, LBLD_TAG_HOME, req_home_done, &h);
+		control_each_follower(l->control, LBLD_TAG_HOME_RUN, req_home_run_done, &h);
+	}
+	free(l->home_run);
+	l->home_run = NULL;
+}
+
+/*
+ * home [AXIS...]: homes the named axes, or every axis the rig homes, and
+ * answers when they are homed or homing failed. Refused while a batch runs
+ * or the rig goes to its safe state, and while a safety input is active.
+ */
+static void
+req_home(struct lbld *l, struct control_client *c, const struct control_request *req)
+{
+	char err[300];
+
+	if (run_busy(l->run)) {
+		control_finish(c, 1, "home refused: a batch is running or the rig is going to "
+		    "its safe state ('lblctl status'); home when idle");
+		return;
+	}
+	if (home_start(l->home, l->act, (const char *const *)req->argv + 1,
+	    (size_t)(req->argc - 1), lbld_homed, l, err, sizeof(err)) == -1) {
+		control_finish(c, 1, "home refused: %s", err);
+		return;
+	}
+	control_out(c, "homing %s", req->argc > 1 ? "the named axes" : "every axis the rig "
+	    "file homes");
+	control_follow(c, LBLD_TAG_HOME);
+}
+
 static void
 req_run(struct lbld *l, struct control_client *c, const struct control_request *req)
 {
@@ -702,6 +881,11 @@ req_run(struct lbld *l, struct control_client *c, const struct control_request *
 			recipe_free(recipe);
 			return;
 		}
+	}
+	if (req_home_check(l, c, req) == -1) {
+		plan_free(plan);
+		recipe_free(recipe);
+		return;
 	}
 	memset(&o, 0, sizeof(o));
 	o.substrate = a.substrate;
@@ -949,6 +1133,11 @@ req_resume_batch(struct lbld *l, struct control_client *c, const struct control_
 		return;
 	}
 	db_batch_row_free(&b);
+	if (req_home_check(l, c, req) == -1) {
+		plan_free(plan);
+		recipe_free(recipe);
+		return;
+	}
 	if (run_resume_batch(l->run, id, recipe, plan, last, err, sizeof(err)) == -1) {
 		control_finish(c, 1, "%s", err);
 		plan_free(plan);
@@ -1013,6 +1202,11 @@ req_park(struct lbld *l, struct control_client *c, const struct control_request 
 
 	if (req->argc != 1) {
 		control_finish(c, 2, "usage: park");
+		return;
+	}
+	if (home_busy(l->home)) {
+		control_finish(c, 1, "park refused: homing is under way ('lblctl status'); park "
+		    "once it ends");
 		return;
 	}
 	req_who(c, who, sizeof(who));
@@ -1090,6 +1284,8 @@ lbld_request(void *arg, struct control_client *c, const struct control_request *
 		req_recipe(l, c, req);
 	else if (strcmp(cmd, "park") == 0)
 		req_park(l, c, req);
+	else if (strcmp(cmd, "home") == 0)
+		req_home(l, c, req);
 	else if (strcmp(cmd, "abort-batch") == 0)
 		req_abort_batch(l, c, req);
 	else if (strcmp(cmd, "history") == 0 || strcmp(cmd, "show") == 0 ||

@@ -154,12 +154,15 @@ compile_spray(struct compiler *c)
 		if (rig->nozzles[nz].pump != -1)
 			compile_add(c, COMPILE_PUMP, rig->nozzles[nz].pump,
 			    compile_spray_flow_ml_min(c->r, rig, src, sol));
-		compile_add(c, COMPILE_OUTPUT, rig->nozzles[nz].valve, 1);
+		/* a pump-fed nozzle has no valve: its pump alone starts and stops it */
+		if (rig->nozzles[nz].valve != -1)
+			compile_add(c, COMPILE_OUTPUT, rig->nozzles[nz].valve, 1);
 	}
 	compile_timing(c, COMPILE_DWELL, s->dwell_ms);
 	for (i = 0; i < src->spray_count; i++) {
 		nz = rig_nozzle_index(rig, c->r->solutions[src->spray_solutions[i]].nozzle);
-		compile_add(c, COMPILE_OUTPUT, rig->nozzles[nz].valve, 0);
+		if (rig->nozzles[nz].valve != -1)
+			compile_add(c, COMPILE_OUTPUT, rig->nozzles[nz].valve, 0);
 		if (rig->nozzles[nz].pump != -1)
 			compile_add(c, COMPILE_PUMP, rig->nozzles[nz].pump, 0);
 	}

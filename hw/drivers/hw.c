@@ -142,6 +142,7 @@ hw_job_new(const struct hw_request *req)
 	job->res.ok = 1;
 	job->res.position_mm = NAN;
 	job->res.busy = job->res.in_position = job->res.alarm = job->res.running = -1;
+	job->res.homed = -1;
 	return job;
 }
 

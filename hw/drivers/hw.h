@@ -53,6 +53,7 @@ struct hw_result {
 	double value;		/* HW_READ, HW_PROBE of sensors and inputs */
 	double position_mm;	/* axes; NAN if not read */
 	int busy, in_position, alarm, running;
+	int homed;		/* axes: the profile's homed flag, -1 without one */
 };
 
 typedef void (*hw_done_cb)(void *arg, const struct hw_request *req, const struct hw_result *res);

@@ -507,7 +507,8 @@ hw_do_status(struct hw_bus *bus, struct hw_job *job, const struct profile *p)
 	case RIG_AXIS:
 		if (hw_read_number(bus, job, p, PROFILE_POSITION, &cache, &r->position_mm) == -1 ||
 		    hw_read_flag(bus, job, p, PROFILE_BUSY, &cache, &r->busy) == -1 ||
-		    hw_read_flag(bus, job, p, PROFILE_IN_POSITION, &cache, &r->in_position) == -1)
+		    hw_read_flag(bus, job, p, PROFILE_IN_POSITION, &cache, &r->in_position) == -1 ||
+		    hw_read_flag(bus, job, p, PROFILE_HOMED, &cache, &r->homed) == -1)
 			rc = -1;
 		break;
 	case RIG_PUMP:

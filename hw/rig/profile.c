@@ -12,7 +12,8 @@
 
 const char *const profile_op_names[] = { "target", "speed", "accel", "go", "home", "stop",
 	"enable", "position", "busy", "in_position", "alarm", "flow", "run", "direction", "volume",
-	"running", "on", "off", "state", "active", "value", "length", "watchdog", "rpm", NULL };
+	"running", "on", "off", "state", "active", "value", "length", "watchdog", "rpm", "homed",
+	NULL };
 const char *const profile_table_names[] = { "coil", "discrete", "input", "holding", NULL };
 static const char *const profile_type_names[] = { "bit", "uint16", "int16", "uint32", "int32",
 	"float32", NULL };
@@ -29,6 +30,7 @@ static const enum profile_use profile_uses[PROFILE_OP_COUNT] = {
 	[PROFILE_RUNNING] = USE_FLAG, [PROFILE_ON] = USE_COMMAND, [PROFILE_OFF] = USE_COMMAND,
 	[PROFILE_STATE] = USE_FLAG, [PROFILE_ACTIVE] = USE_FLAG, [PROFILE_VALUE] = USE_READ,
 	[PROFILE_LENGTH] = USE_READ, [PROFILE_WATCHDOG] = USE_WRITE, [PROFILE_RPM] = USE_WRITE,
+	[PROFILE_HOMED] = USE_FLAG,
 };
 
 /*
@@ -43,13 +45,13 @@ static const enum profile_use profile_uses[PROFILE_OP_COUNT] = {
 static const char *const profile_role_ops[RIG_ROLE_COUNT] = {
 	/* target speed accel go home stop | enable position busy in_position alarm |
 	 * flow run direction volume running | on off state | active value | length watchdog |
-	 * rpm */
-	[RIG_AXIS]   = "rooror" "orooo" "-----" "---" "--" "-o" "-",
-	[RIG_PUMP]   = "-----r" "----o" "orooo" "---" "--" "-o" "o",
-	[RIG_VALVE]  = "------" "----o" "-----" "rro" "--" "-o" "-",
-	[RIG_INPUT]  = "------" "-----" "-----" "---" "r-" "--" "-",
-	[RIG_SENSOR] = "------" "----o" "-----" "---" "-r" "--" "-",
-	[RIG_LINE]   = "-r---r" "----o" "-ro-o" "---" "--" "oo" "-",
+	 * rpm homed */
+	[RIG_AXIS]   = "rooror" "orooo" "-----" "---" "--" "-o" "-o",
+	[RIG_PUMP]   = "-----r" "----o" "orooo" "---" "--" "-o" "o-",
+	[RIG_VALVE]  = "------" "----o" "-----" "rro" "--" "-o" "--",
+	[RIG_INPUT]  = "------" "-----" "-----" "---" "r-" "--" "--",
+	[RIG_SENSOR] = "------" "----o" "-----" "---" "-r" "--" "--",
+	[RIG_LINE]   = "-r---r" "----o" "-ro-o" "---" "--" "oo" "--",
 };
 
 /*
@@ -81,6 +83,7 @@ static const char profile_builtin_yaml[] =
 "    busy:        {table: input, address: 2, bit: 0}\n"
 "    in_position: {table: input, address: 2, bit: 1}\n"
 "    alarm:       {table: input, address: 2, bit: 2}\n"
+"    homed:       {table: input, address: 2, bit: 3}\n"
 "    watchdog:    {table: holding, address: 6}\n"
 "# generic peristaltic pump: 0.01 mL/min flow, µL volume\n"
 "generic-pump:\n"
@@ -538,6 +541,18 @@ profile_check_devices(struct diag *d, const struct rig *rig, struct profile_set 
 			    "profile '%s' is for role %s", dev->name, rig_role_names[dev->role],
 			    p->name, rig_role_names[p->role]);
 			rc = -1;
+		} else if (dev->home != RIG_HOME_NONE && !p->ops[PROFILE_HOME].defined) {
+			diag_error(d, conf_lookup(dev->node, "home"), "axis '%s' homes (home: %s) but "
+			    "profile '%s' has no 'home' operation to send", dev->name,
+			    rig_home_names[dev->home], p->name);
+			rc = -1;
+		} else if (dev->home != RIG_HOME_NONE && !p->ops[PROFILE_HOMED].defined &&
+		    !p->ops[PROFILE_BUSY].defined && !p->ops[PROFILE_IN_POSITION].defined) {
+			/* without one of them, nothing says when homing has ended */
+			diag_error(d, conf_lookup(dev->node, "home"), "axis '%s' homes (home: %s) but "
+			    "profile '%s' has no 'homed', 'busy' or 'in_position' flag to tell when "
+			    "homing has ended", dev->name, rig_home_names[dev->home], p->name);
+			rc = -1;
 		} else if (profile_check_comm_timeout(d, dev, p) == -1) {
 			rc = -1;
 		} else if (dev->role == RIG_PUMP && !p->ops[profile_rate_op(dev)].defined) {
@@ -549,6 +564,64 @@ profile_check_devices(struct diag *d, const struct rig *rig, struct profile_set 
 			rc = -1;
 		} else {
 			set->by_device[i] = p;
+		}
+	}
+	return rc;
+}
+
+/*
+ * Several devices may answer to one unit id on one bus (a pump controller
+ * with its valve outputs: one Modbus slave, several rig devices), but only
+ * when no register of one is a register of another: a write meant for one
+ * would otherwise change the other. Coils, discrete inputs, input and
+ * holding registers are separate address spaces. Each overlap is reported
+ * at the later device's 'unit', naming both devices and the register.
+ * Returns 0, or -1 after reporting.
+ */
+static int
+profile_check_shared_units(struct diag *d, const struct rig *rig,
+    const struct profile_set *set)
+{
+	size_t i, j;
+	int a, b, rc = 0;
+
+	for (i = 0; i < rig->device_count; i++) {
+		const struct rig_device *di = &rig->devices[i];
+		const struct profile *pi = set->by_device[i];
+
+		if (di->bus == -1 || pi == NULL)
+			continue;
+		for (j = 0; j < i; j++) {
+			const struct rig_device *dj = &rig->devices[j];
+			const struct profile *pj = set->by_device[j];
+			int found = 0;
+
+			if (dj->bus != di->bus || dj->unit != di->unit || pj == NULL)
+				continue;
+			for (a = 0; a < PROFILE_OP_COUNT && !found; a++) {
+				const struct profile_object *oa = &pi->ops[a];
+
+				if (!oa->defined)
+					continue;
+				for (b = 0; b < PROFILE_OP_COUNT && !found; b++) {
+					const struct profile_object *ob = &pj->ops[b];
+
+					if (!ob->defined || ob->table != oa->table ||
+					    oa->address >= ob->address + profile_width(ob) ||
+					    ob->address >= oa->address + profile_width(oa))
+						continue;
+					diag_error(d, conf_lookup(di->node, "unit"), "unit %d on bus "
+					    "'%s' is shared by devices '%s' and '%s', and both use %s "
+					    "0x%04x ('%s' as %s, '%s' as %s): devices sharing a unit id "
+					    "need distinct registers", di->unit, rig->buses[di->bus].name,
+					    dj->name, di->name, profile_table_names[oa->table],
+					    oa->address > ob->address ? oa->address : ob->address,
+					    dj->name, profile_op_names[b], di->name,
+					    profile_op_names[a]);
+					found = 1;
+					rc = -1;
+				}
+			}
 		}
 	}
 	return rc;
@@ -587,6 +660,8 @@ profile_set_load(const struct rig *rig, struct diag *d, struct profile_set **out
 	    profile_parse_map(d, set, rig->profiles) == -1)
 		rc = -1;
 	if (rc == 0 && rig != NULL && profile_check_devices(d, rig, set) == -1)
+		rc = -1;
+	if (rc == 0 && rig != NULL && profile_check_shared_units(d, rig, set) == -1)
 		rc = -1;
 	if (rc == -1) {
 		profile_set_free(set);

@@ -55,6 +55,7 @@ enum profile_op {
 	PROFILE_WATCHDOG,	/* axis, pump, valve, line: stop after this long without a
 				 * request, 0 never (write; ms) */
 	PROFILE_RPM,		/* pump of kind stirrer: stirring speed in rpm (write) */
+	PROFILE_HOMED,		/* axis: homed since power-up, its position known (flag) */
 	PROFILE_OP_COUNT
 };
 

@@ -9,6 +9,7 @@
 #include "rig.h"
 
 const char *const rig_role_names[] = { "axis", "pump", "valve", "input", "sensor", "line", NULL };
+const char *const rig_home_names[] = { "none", "startup", "first-batch", "command", NULL };
 const char *const rig_station_kind_names[] = { "beaker", "rinse", "spray", "dryer", "park", "bath",
 	NULL };
 
@@ -264,10 +265,11 @@ rig_parse_device(struct diag *d, struct rig *rig, struct rig_device *dev,
 {
 	static const char *const keys[] = { "role", "kind", "bus", "unit", "profile", "gpio",
 		"travel", "max_speed", "max_accel", "max_flow", "max_rpm", "f0", "comm_timeout", "params",
-		"range", "volume_tolerance", "description", NULL };
+		"range", "volume_tolerance", "home", "description", NULL };
+	static const char *const homes[] = { "startup", "first-batch", "command", NULL };
 	const struct conf_node *node;
 	const char *bus_name = NULL;
-	int role = 0, kind = -1;
+	int role = 0, kind = -1, home = 0;
 	long unit;
 
 	dev->node = n;
@@ -307,8 +309,17 @@ rig_parse_device(struct diag *d, struct rig *rig, struct rig_device *dev,
 			rig_parse_travel(d, dev, node);
 		conf_get_quantity(d, n, "max_speed", CONF_REQUIRED | CONF_POSITIVE, UNIT_SPEED_MM_S,
 		    &dev->max_speed_mm_s);
-		conf_get_quantity(d, n, "max_accel", CONF_REQUIRED | CONF_POSITIVE, UNIT_ACCEL_MM_S2,
+		/*
+		 * A drive without acceleration control (a stepper at a fixed
+		 * start/stop speed, a constant-speed belt) moves at its speed
+		 * from start to end: no max_accel, and the planner plans
+		 * distance / speed (max_accel_mm_s2 stays 0).
+		 */
+		conf_get_quantity(d, n, "max_accel", CONF_POSITIVE, UNIT_ACCEL_MM_S2,
 		    &dev->max_accel_mm_s2);
+		/* whether its profile can home it and tell when it is done: profile.c */
+		if (conf_get_enum(d, n, "home", 0, homes, &home) == 1)
+			dev->home = (enum rig_home)(home + 1);
 	} else if (role == RIG_PUMP && rig_pump_is_stirrer(dev)) {
 		/* a stirrer turns: its limit is a speed, never a flow */
 		conf_get_quantity(d, n, "max_rpm", CONF_REQUIRED | CONF_POSITIVE,
@@ -342,6 +353,7 @@ rig_parse_device(struct diag *d, struct rig *rig, struct rig_device *dev,
 	{
 		static const struct { const char *key; unsigned roles; } only[] = {
 			{ "travel", 1u << RIG_AXIS }, { "max_accel", 1u << RIG_AXIS },
+			{ "home", 1u << RIG_AXIS },
 			{ "max_speed", 1u << RIG_AXIS | 1u << RIG_LINE },
 			{ "max_flow", 1u << RIG_PUMP }, { "max_rpm", 1u << RIG_PUMP },
 			{ "f0", 1u << RIG_SENSOR }, { "range", 1u << RIG_SENSOR },
@@ -439,10 +451,19 @@ rig_parse_nozzle(struct diag *d, struct rig *rig, struct rig_nozzle *nz,
 	nz->station = -1;
 	if (conf_check_map(d, n, "nozzle", keys) == -1)
 		return;
-	if (rig_device_ref(d, rig, n, "valve", RIG_VALVE, &nz->valve) == 0 && !conf_lookup(n,
-	    "valve"))
-		diag_error(d, n, "missing required key 'valve' (expected a valve device)");
+	rig_device_ref(d, rig, n, "valve", RIG_VALVE, &nz->valve);
 	rig_device_ref(d, rig, n, "pump", RIG_PUMP, &nz->pump);
+	/*
+	 * A nozzle sprays through its valve (pressure-fed, or a pump behind
+	 * the valve), or straight from its pump when it has no valve of its
+	 * own (pump-fed): it needs at least one of the two.
+	 */
+	if (!conf_lookup(n, "valve") && !conf_lookup(n, "pump"))
+		diag_error(d, n, "a nozzle needs a 'valve' (pressure-fed, or with a pump behind "
+		    "it) or a 'pump' (pump-fed, without a valve of its own)");
+	else if (nz->pump != -1 && rig_pump_is_stirrer(&rig->devices[nz->pump]))
+		diag_error(d, conf_lookup(n, "pump"), "'pump': device '%s' is a stirrer, which "
+		    "moves no liquid", rig->devices[nz->pump].name);
 	if (conf_get_string(d, n, "station", CONF_REQUIRED, &station) == 1) {
 		nz->station = rig_station_index(rig, station);
 		if (nz->station == -1)
@@ -506,21 +527,6 @@ rig_check_stations(struct diag *d, struct rig *rig)
 	}
 }
 
-/* Two devices answering to one unit id on one bus would fight over every reply. */
-static void
-rig_check_units(struct diag *d, const struct rig *rig)
-{
-	size_t i, j;
-
-	for (i = 0; i < rig->device_count; i++)
-		for (j = 0; j < i; j++)
-			if (rig->devices[i].bus != -1 && rig->devices[i].bus == rig->devices[j].bus &&
-			    rig->devices[i].unit == rig->devices[j].unit)
-				diag_error(d, conf_lookup(rig->devices[i].node, "unit"), "unit %d on "
-				    "bus '%s' is already used by device '%s'", rig->devices[i].unit,
-				    rig->buses[rig->devices[i].bus].name, rig->devices[j].name);
-}
-
 /* Parses each value of a named map into an array of structs whose first member is a name. */
 #define RIG_SECTION(d_, rig_, root_, key_, arr_, count_, parse_, flags_) do {	\
 	const struct conf_node *sec_;							\
@@ -574,7 +580,7 @@ rig_load_buffer(const char *name, const char *text, size_t len, struct diag *d,
 		conf_get_node(d, root, "profiles", 0, CONF_MAP, "device profiles", &rig->profiles);
 		RIG_SECTION(d, rig, root, "devices", rig->devices, rig->device_count,
 		    rig_parse_device, CONF_REQUIRED);
-		rig_check_units(d, rig);
+		/* devices sharing a unit id are checked with their profiles (profile.c) */
 		if (conf_get_node(d, root, "motion", 0, CONF_MAP, NULL, &node) == 1)
 			rig_parse_motion(d, rig, node);
 		RIG_SECTION(d, rig, root, "stations", rig->stations, rig->station_count,

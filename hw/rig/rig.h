@@ -41,6 +41,14 @@ struct rig_gpio {
 	int debounce_ms;
 };
 
+/*
+ * When an axis is homed (its 'home' in the rig file): never (its position
+ * is known at power-up: an absolute encoder), when lbld starts, before the
+ * first batch lbld runs, or only on the operator's 'lblctl home'. A batch
+ * never starts with an axis that homes and is not homed.
+ */
+enum rig_home { RIG_HOME_NONE, RIG_HOME_STARTUP, RIG_HOME_FIRST_BATCH, RIG_HOME_COMMAND };
+
 struct rig_device {
 	const char *name;
 	enum rig_role role;
@@ -51,7 +59,9 @@ struct rig_device {
 	struct rig_gpio gpio;		/* when bus == -1 and role is valve or input */
 	/* axis */
 	double travel_min_mm, travel_max_mm;
-	double max_speed_mm_s, max_accel_mm_s2;
+	double max_speed_mm_s;
+	double max_accel_mm_s2;		/* 0: constant speed (no 'max_accel') */
+	enum rig_home home;		/* when it is homed; RIG_HOME_NONE: it is not */
 	/* pump: flow limit; a stirrer (kind stirrer) has a speed limit instead */
 	double max_flow_ml_min;
 	double max_rpm;
@@ -109,7 +119,11 @@ struct rig_station {
 
 struct rig_nozzle {
 	const char *name;
-	int valve, pump, station;	/* indices; pump may be -1 (pressure-fed) */
+	/*
+	 * Device indices. pump is -1 for a pressure-fed nozzle, valve -1 for
+	 * a pump-fed one (sprays while its pump runs); never both.
+	 */
+	int valve, pump, station;
 	const struct conf_node *node;
 };
 
@@ -163,6 +177,7 @@ int rig_pump_is_stirrer(const struct rig_device *dev);
 const char *rig_device_in_text(const struct rig *rig, const char *text);
 
 extern const char *const rig_role_names[];
+extern const char *const rig_home_names[];	/* the rig file's words, by enum rig_home */
 extern const char *const rig_station_kind_names[];
 
 #endif

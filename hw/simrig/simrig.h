@@ -66,6 +66,12 @@ struct simrig_device {
 	double speed_mm_s;
 	int64_t move_start_ns;		/* in simulated time */
 	int moving;
+	/*
+	 * An axis the rig file homes ('home') starts unhomed, somewhere in its
+	 * travel, its homed flag clear; its home command moves it to 0 mm at
+	 * max_speed and sets the flag on arrival (a stop first leaves it clear).
+	 */
+	int homed, homing;
 	/* pump (mL, mL/min) and line (mm, mm/s) */
 	int running, reverse;
 	double rate, total;
@@ -117,8 +123,16 @@ void simrig_phys_written(struct simrig *sim, struct simrig_device *dev, int fc,
  * answers): it feeds the device's communication-loss timeout.
  */
 void simrig_phys_heard(struct simrig *sim, struct simrig_device *dev);
-/* The device with this unit id on this bus, or NULL. */
-struct simrig_device *simrig_find_unit(struct simrig *sim, int bus, int unit);
+/*
+ * The device a request on this bus and unit id is for, or NULL when no
+ * device has the unit id. Several devices may share a unit id with
+ * distinct registers (a pump controller with its valve outputs): the one
+ * whose register map holds the request's table and addresses answers
+ * (pdu: function code first, pdu_len its bytes); when none does, the first
+ * device of the unit answers (with libmodbus's illegal-address exception).
+ */
+struct simrig_device *simrig_find_device(struct simrig *sim, int bus, int unit,
+    const uint8_t *pdu, int pdu_len);
 /* Formats a device's state as "key=value ..." for the control socket. */
 void simrig_phys_describe(struct simrig *sim, const struct simrig_device *dev, char *buf,
     size_t size);

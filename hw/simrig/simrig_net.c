@@ -176,8 +176,10 @@ simrig_request(struct simrig_server *server, struct simrig_client *client, const
     int len)
 {
 	struct simrig *sim = server->sim;
-	int unit = req[server->rtu ? 0 : 6];
-	struct simrig_device *dev = simrig_find_unit(sim, server->bus, unit);
+	int header = server->rtu ? 1 : 7;
+	int unit = req[header - 1];
+	struct simrig_device *dev = simrig_find_device(sim, server->bus, unit, req + header,
+	    len - header);
 	int64_t now = loop_now_ns(), due = now + (int64_t)sim->latency_ms * 1000000;
 
 	/* a silent device is one the master cannot reach: it hears nothing either */
@@ -350,7 +352,8 @@ simrig_answer(struct simrig_server *server, struct simrig_client *client, const 
 	struct simrig *sim = server->sim;
 	int header = server->rtu ? 1 : 7;
 	int unit = req[header - 1], fc = req[header];
-	struct simrig_device *dev = simrig_find_unit(sim, server->bus, unit);
+	struct simrig_device *dev = simrig_find_device(sim, server->bus, unit, req + header,
+	    len - header);
 	int address = req[header + 1] << 8 | req[header + 2], count = 1;
 
 	modbus_set_socket(server->ctx, client->fd);

@@ -191,7 +191,7 @@ simrig_watchdog_trip(struct simrig *sim, struct simrig_device *dev, int64_t now)
 	dev->watching = 0;
 	dev->tripped = 1;
 	switch (dev->cfg->role) {
-	case RIG_AXIS: dev->moving = 0; break;
+	case RIG_AXIS: dev->moving = 0; dev->homing = 0; break;	/* homing too: not homed */
 	case RIG_PUMP: case RIG_LINE: dev->running = 0; break;
 	case RIG_VALVE: dev->active = 0; break;
 	default: break;
@@ -293,6 +293,11 @@ simrig_phys_init(struct simrig *sim)
 			log_warn("simrig: register map of device '%s'", dev->cfg->name);
 			return -1;
 		}
+		/* an axis that must home is somewhere unknown at power-up: not at 0 */
+		dev->homed = dev->cfg->home == RIG_HOME_NONE;
+		if (dev->cfg->role == RIG_AXIS && !dev->homed)
+			dev->position_mm = dev->to_mm = dev->cfg->travel_min_mm +
+			    0.37 * (dev->cfg->travel_max_mm - dev->cfg->travel_min_mm);
 	}
 	simrig_phys_update(sim);
 	return 0;
@@ -332,7 +337,12 @@ simrig_axis_update(struct simrig_device *dev, int64_t now_ns)
 			    (dev->to_mm >= dev->from_mm ? done_mm : -done_mm);
 		}
 	}
+	if (dev->homing && !dev->moving) {
+		dev->homing = 0;
+		dev->homed = 1;
+	}
 	simrig_put(dev, PROFILE_POSITION, dev->position_mm);
+	simrig_put_flag(dev, PROFILE_HOMED, dev->homed);
 	simrig_put_flag(dev, PROFILE_BUSY, dev->moving);
 	simrig_put_flag(dev, PROFILE_IN_POSITION, !dev->moving &&
 	    fabs(dev->position_mm - dev->to_mm) < SIMRIG_ARRIVED_MM);
@@ -501,8 +511,13 @@ simrig_axis_written(struct simrig_device *dev, int address, int count, int64_t n
 {
 	if (simrig_commanded(dev, PROFILE_STOP, address, count)) {
 		dev->moving = 0;
+		dev->homing = 0;
 	} else if (simrig_commanded(dev, PROFILE_HOME, address, count)) {
 		simrig_axis_start(dev, 0, 0, now_ns);
+		/* a drive in alarm does not start: it stays unhomed */
+		dev->homing = dev->fault != SIMRIG_ALARM;
+		if (dev->homing && !dev->moving)
+			dev->homed = 1, dev->homing = 0;	/* already at home */
 	} else if (simrig_commanded(dev, PROFILE_GO, address, count)) {
 		simrig_axis_start(dev, simrig_get(dev, PROFILE_TARGET, dev->position_mm),
 		    simrig_get(dev, PROFILE_SPEED, 0), now_ns);
@@ -620,16 +635,58 @@ simrig_phys_written(struct simrig *sim, struct simrig_device *dev, int fc, int a
 	simrig_phys_update(sim);
 }
 
-struct simrig_device *
-simrig_find_unit(struct simrig *sim, int bus, int unit)
+/* Whether any object of dev's profile lies in table at address .. address + count - 1. */
+static int
+simrig_owns(const struct simrig_device *dev, int table, int address, int count)
 {
+	int i;
+
+	for (i = 0; i < PROFILE_OP_COUNT; i++) {
+		const struct profile_object *o = &dev->profile->ops[i];
+
+		if (o->defined && (int)o->table == table && o->address < address + count &&
+		    address < o->address + profile_width(o))
+			return 1;
+	}
+	return 0;
+}
+
+/* The table a Modbus function code reads or writes, or -1 for one lbl never sends. */
+static int
+simrig_fc_table(int fc)
+{
+	switch (fc) {
+	case 1: case 5: case 15: return PROFILE_COIL;
+	case 2: return PROFILE_DISCRETE;
+	case 3: case 6: case 16: case 23: return PROFILE_HOLDING;
+	case 4: return PROFILE_INPUT;
+	default: return -1;
+	}
+}
+
+struct simrig_device *
+simrig_find_device(struct simrig *sim, int bus, int unit, const uint8_t *pdu, int pdu_len)
+{
+	struct simrig_device *first = NULL;
+	int table = pdu_len >= 5 ? simrig_fc_table(pdu[0]) : -1;
+	int address = pdu_len >= 5 ? pdu[1] << 8 | pdu[2] : 0, count = 1;
 	size_t i;
 
-	for (i = 0; i < sim->rig->device_count; i++)
-		if (sim->devices[i].map != NULL && sim->devices[i].cfg->bus == bus &&
-		    sim->devices[i].cfg->unit == unit)
-			return &sim->devices[i];
-	return NULL;
+	if (pdu_len >= 5 && pdu[0] != 5 && pdu[0] != 6)
+		count = pdu[3] << 8 | pdu[4];
+	for (i = 0; i < sim->rig->device_count; i++) {
+		struct simrig_device *dev = &sim->devices[i];
+
+		if (dev->map == NULL || dev->cfg->bus != bus || dev->cfg->unit != unit)
+			continue;
+		if (first == NULL)
+			first = dev;
+		/* devices sharing a unit have distinct registers (profile.c checks) */
+		if (table != -1 && count > 0 && simrig_owns(dev, table, address, count))
+			return dev;
+	}
+	/* no device holds the registers: the first answers, with an exception */
+	return first;
 }
 
 void
@@ -639,8 +696,8 @@ simrig_phys_describe(struct simrig *sim, const struct simrig_device *dev, char *
 	simrig_phys_update(sim);
 	switch (dev->cfg->role) {
 	case RIG_AXIS:
-		snprintf(buf, size, "position=%.3f target=%.3f moving=%d", dev->position_mm,
-		    dev->to_mm, dev->moving);
+		snprintf(buf, size, "position=%.3f target=%.3f moving=%d homed=%d",
+		    dev->position_mm, dev->to_mm, dev->moving, dev->homed);
 		break;
 	case RIG_PUMP:
 		if (rig_pump_is_stirrer(dev->cfg))
@@ -757,6 +814,7 @@ simrig_stop_device(struct simrig *sim, const char *device, char *err, size_t err
 	simrig_phys_update(sim);
 	dev->running = 0;
 	dev->moving = 0;
+	dev->homing = 0;	/* stopped mid-search: not homed */
 	simrig_phys_update(sim);
 	log_info("device '%s': stopped from outside", device);
 	return 0;

@@ -35,7 +35,8 @@ echo "$out" | grep -Eq '^\[1\]:[[:space:]]+(5e\+06|5000000)' && pass "mbpoll rea
 mbpoll -m tcp -p "$port" -a 2 -t 4 -r 1 -1 -q 127.0.0.1 0 10000 500 >/dev/null 2>&1 &&
     mbpoll -m tcp -p "$port" -a 2 -t 4 -r 5 -1 -q 127.0.0.1 1 >/dev/null 2>&1 &&
     pass "mbpoll commands the transfer axis" || fail "mbpoll commands the transfer axis" "write failed"
-wait_for 5 sh -c "mbpoll -m tcp -p $port -a 2 -t 3 -r 3 -c 1 -1 -q 127.0.0.1 | grep -Eq '^\[3\]:[[:space:]]+2$'" &&
+# in position (bit 1) and homed (bit 3: the example rig's axes do not home)
+wait_for 5 sh -c "mbpoll -m tcp -p $port -a 2 -t 3 -r 3 -c 1 -1 -q 127.0.0.1 | grep -Eq '^\[3\]:[[:space:]]+10$'" &&
     pass "transfer reaches its target (in-position bit)" || fail "transfer reaches its target" "never"
 wait "$peer_pid" && pass "two clients served at once" || fail "two clients served at once" "$(cat "$LBL_TMP/concurrent.out")"
 

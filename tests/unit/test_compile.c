@@ -403,6 +403,79 @@ out:
 }
 
 /* The line starts with the first station, stops at the run-out, rewinds in reverse. */
+/*
+ * The device features of tests/data/rig-devices.yaml: a constant-speed
+ * transfer axis (no max_accel) is planned distance / speed, 2.5 s for the
+ * 250 mm to the booth at 100 mm/s, where the same move with 500 mm/s2 is
+ * 2.7 s; a pump-fed nozzle (tca: a pump, no valve) compiles to its pump's
+ * actions only; the Ag pump and its valve, sharing a unit id, both act.
+ */
+static void
+test_devices(void)
+{
+	struct rig *rig = load_rig("devices");
+	struct recipe *r;
+	struct plan *p;
+	struct compile_state st = { 0 };
+	struct compile_list l = { 0 };
+	struct tally t;
+	char *text;
+	size_t i, j;
+	int pump_fed = 0, valved = 0;
+
+	TEST_EQ_INT("constant speed: 250 mm at 100 mm/s is 2.5 s", (int)plan_move_ms(250, 100, 0),
+	    2500);
+	TEST_EQ_INT("with 500 mm/s2 it is 2.7 s", (int)plan_move_ms(250, 100, 500), 2700);
+	if (rig == NULL)
+		return;
+	TEST_NEAR("no max_accel: constant speed",
+	    rig->devices[rig_device_index(rig, "transfer")].max_accel_mm_s2, 0, 0);
+	p = plan_text("name: t\nversion: 1\nprocess: spray\nsubstrate: {name: g, area: 4 cm2}\n"
+	    "growth: {model: linear, per_bilayer: 1 nm}\nresume: allowed\ntarget: {bilayers: 2}\n"
+	    "solutions:\n  a: {nozzle: ag, volume: 200 mL}\n  b: {nozzle: tca, volume: 200 mL}\n"
+	    "  w: {nozzle: rinse, rinse: true, volume: 500 mL}\n"
+	    "cycle:\n  - spray: {solution: a, time: 2s, flow: 20 mL/min, drain: 1s}\n"
+	    "  - spray: {solution: w, time: 3s, drain: 1s}\n"
+	    "  - spray: {solution: b, time: 2s, flow: 20 mL/min, drain: 1s}\n", rig, &r, &text);
+	TEST_CHECK("devices rig: spray recipe plans", p != NULL, "%s", text);
+	free(text);
+	if (p == NULL)
+		goto out;
+	TEST_EQ_INT("constant-speed transfer planned distance / speed", (int)p->steps[0].travel_ms,
+	    2500);
+	check_agreement("devices rig: every step's actions take the plan's time", p);
+	for (i = 0; i < p->count; i++) {
+		const struct plan_step *s = &p->steps[i];
+		const struct rig_nozzle *nz;
+		int outputs = 0;
+		if (s->kind != STEP_SPRAY || compile_step(r, rig, s, &st, &l) == -1)
+			continue;
+		tally(&l, &t);
+		nz = &rig->nozzles[rig_nozzle_index(rig, r->solutions[s->solution].nozzle)];
+		for (j = 0; j < l.count; j++)
+			outputs += l.actions[j].kind == COMPILE_OUTPUT;
+		if (nz->valve == -1) {
+			pump_fed++;
+			TEST_CHECK("pump-fed nozzle: its pump runs and stops, no valve",
+			    outputs == 0 && t.pump_on[nz->pump] == 1 && t.pump_off[nz->pump] == 1 &&
+			    t.pump_value[nz->pump] == 20, "step %d: %d outputs, pump on %d off %d",
+			    s->seq, outputs, t.pump_on[nz->pump], t.pump_off[nz->pump]);
+		} else {
+			valved++;
+			TEST_CHECK("nozzle with a valve: valve on and off around the dwell",
+			    outputs == 2 && t.outputs[nz->valve] == 2 && t.pump_on[nz->pump] == 1,
+			    "step %d: %d outputs", s->seq, outputs);
+		}
+	}
+	TEST_EQ_INT("devices rig: pump-fed sprays compiled", pump_fed, 2);
+	TEST_EQ_INT("devices rig: valved sprays compiled", valved, 4);
+out:
+	compile_list_free(&l);
+	plan_free(p);
+	recipe_free(r);
+	rig_free(rig);
+}
+
 static void
 test_roll(void)
 {
@@ -644,6 +717,7 @@ main(void)
 	top = getenv("LBL_TOP") ? getenv("LBL_TOP") : ".";
 	test_dip_kinds();
 	test_spray();
+	test_devices();
 	test_roll();
 	test_ops();
 	test_limits();

@@ -114,6 +114,112 @@ test_conversion(void)
 	TEST_EQ_INT("bit-less flag: non-zero", profile_flag(&o, regs), 1);
 }
 
+/*
+ * Devices sharing a unit id (a pump controller with its valve outputs):
+ * allowed with distinct registers, refused where a register of one is a
+ * register of the other, at the later device's unit, naming both devices
+ * and the register. Different tables never clash; different buses or units
+ * are not shared at all.
+ */
+static void
+test_shared_units(void)
+{
+	char *out;
+
+	out = load("profiles:\n"
+	    "  ctl-valve:\n"
+	    "    base: generic-valve\n"
+	    "    ops:\n"
+	    "      watchdog: {table: holding, address: 10}\n"
+	    "devices:\n"
+	    "  p: {role: pump, kind: peristaltic, bus: b, unit: 3, profile: generic-pump, max_flow: 20 mL/min}\n"
+	    "  v: {role: valve, kind: valve, bus: b, unit: 3, profile: ctl-valve}\n", NULL, NULL);
+	TEST_STR("a pump and its valve outputs share unit 3, distinct registers", out, "");
+	free(out);
+	/* generic-valve's watchdog is HR 0, which is the pump's flow */
+	out = load("devices:\n"
+	    "  p: {role: pump, kind: peristaltic, bus: b, unit: 3, profile: generic-pump, max_flow: 20 mL/min}\n"
+	    "  v: {role: valve, kind: valve, bus: b, unit: 3, profile: generic-valve}\n", NULL, NULL);
+	TEST_CONTAINS("overlapping registers on a shared unit refused at the unit", out,
+	    "rig.yaml:6:47: error: unit 3 on bus 'b' is shared by devices 'p' and 'v', and both "
+	    "use holding 0x0000 ('p' as flow, 'v' as watchdog)");
+	free(out);
+	/* a 32-bit object overlaps by its second register too */
+	out = load("profiles:\n"
+	    "  a: {role: sensor, ops: {value: {table: input, address: 4, type: float32}}}\n"
+	    "  c: {role: sensor, ops: {value: {table: input, address: 5, type: uint16}}}\n"
+	    "devices:\n"
+	    "  s1: {role: sensor, kind: temperature, bus: b, unit: 9, profile: a}\n"
+	    "  s2: {role: sensor, kind: temperature, bus: b, unit: 9, profile: c}\n", NULL, NULL);
+	TEST_CONTAINS("the second word of a float32 counts", out, "both use input 0x0005");
+	free(out);
+	out = load("devices:\n"
+	    "  s1: {role: sensor, kind: temperature, bus: b, unit: 9, profile: generic-sensor}\n"
+	    "  s2: {role: sensor, kind: temperature, bus: b, unit: 8, profile: generic-sensor}\n",
+	    NULL, NULL);
+	TEST_STR("one profile on two unit ids is no sharing", out, "");
+	free(out);
+}
+
+/*
+ * An axis's 'home': when it is homed (startup, first-batch, command), only
+ * for axes, and only with a profile that can home it (a 'home' command)
+ * and tell when homing has ended ('homed', 'busy' or 'in_position').
+ */
+static void
+test_home(void)
+{
+	struct profile_set *set = NULL;
+	struct rig *rig = NULL;
+	char *out;
+
+	out = load("devices:\n"
+	    "  x: {role: axis, kind: transfer, bus: b, unit: 1, profile: generic-drive, travel: {min: 0 mm, max: 100 mm}, max_speed: 10 mm/s, home: first-batch}\n"
+	    "  y: {role: axis, kind: lift, bus: b, unit: 2, profile: generic-drive, travel: {min: 0 mm, max: 100 mm}, max_speed: 10 mm/s}\n",
+	    &rig, &set);
+	TEST_STR("home: first-batch, and max_accel left out (constant speed)", out, "");
+	free(out);
+	if (set != NULL) {
+		const struct profile *p = profile_of(set, 0);
+		TEST_EQ_INT("x homes before the first batch", rig->devices[0].home,
+		    RIG_HOME_FIRST_BATCH);
+		TEST_EQ_INT("y does not home", rig->devices[1].home, RIG_HOME_NONE);
+		TEST_CHECK("generic-drive's homed flag: IR 2 bit 3", p != NULL &&
+		    p->ops[PROFILE_HOMED].defined && p->ops[PROFILE_HOMED].table == PROFILE_INPUT &&
+		    p->ops[PROFILE_HOMED].address == 2 && p->ops[PROFILE_HOMED].bit == 3, "wrong");
+		profile_set_free(set);
+		rig_free(rig);
+	}
+	out = load("devices:\n"
+	    "  x: {role: axis, kind: transfer, bus: b, unit: 1, profile: generic-drive, travel: {min: 0 mm, max: 100 mm}, max_speed: 10 mm/s, home: sometimes}\n",
+	    NULL, NULL);
+	TEST_CONTAINS("an unknown home setting", out, "rig.yaml:5:");
+	TEST_CONTAINS("names what home takes", out, "startup");
+	free(out);
+	out = load("devices:\n"
+	    "  p: {role: pump, kind: peristaltic, bus: b, unit: 1, profile: generic-pump, max_flow: 10 mL/min, home: startup}\n",
+	    NULL, NULL);
+	TEST_CONTAINS("home is for axes", out, "'home' does not apply to a device of role pump");
+	free(out);
+	out = load("profiles:\n"
+	    "  nohome: {role: axis, ops: {target: {table: holding, address: 0}, go: {table: holding, address: 1, write: 1}, stop: {table: holding, address: 1, write: 0}, position: {table: input, address: 0}, busy: {table: input, address: 1}}}\n"
+	    "devices:\n"
+	    "  x: {role: axis, kind: transfer, bus: b, unit: 1, profile: nohome, travel: {min: 0 mm, max: 100 mm}, max_speed: 10 mm/s, home: command}\n",
+	    NULL, NULL);
+	TEST_CONTAINS("homing needs the profile's home command", out,
+	    "rig.yaml:7:129: error: axis 'x' homes (home: command) but profile 'nohome' has no "
+	    "'home' operation to send");
+	free(out);
+	out = load("profiles:\n"
+	    "  blind: {role: axis, ops: {target: {table: holding, address: 0}, go: {table: holding, address: 1, write: 1}, home: {table: holding, address: 1, write: 2}, stop: {table: holding, address: 1, write: 0}, position: {table: input, address: 0}}}\n"
+	    "devices:\n"
+	    "  x: {role: axis, kind: transfer, bus: b, unit: 1, profile: blind, travel: {min: 0 mm, max: 100 mm}, max_speed: 10 mm/s, home: startup}\n",
+	    NULL, NULL);
+	TEST_CONTAINS("homing needs a flag that says it ended", out,
+	    "has no 'homed', 'busy' or 'in_position' flag to tell when homing has ended");
+	free(out);
+}
+
 static void
 test_user_profiles(void)
 {
@@ -294,6 +400,8 @@ main(void)
 	test_builtins();
 	test_conversion();
 	test_user_profiles();
+	test_shared_units();
+	test_home();
 	test_readings();
 	return TEST_DONE();
 }
