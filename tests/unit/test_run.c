@@ -537,6 +537,8 @@ static struct {
 	int safety;		/* a safety input is active */
 	enum act_lift_state lift;
 	int keep_alive;
+	int supervised;		/* act_supervise() with devices, not NULL */
+	int64_t next_deadline_ns;	/* the last act_next_deadline() */
 } fa;
 
 /* What the executor holds as its act: the fakes keep their state in fa. */
@@ -708,6 +710,20 @@ act_keep_alive(struct act *act, int on)
 {
 	(void)act;
 	fa.keep_alive = on;
+}
+
+void
+act_supervise(struct act *act, const unsigned char *in_use)
+{
+	(void)act;
+	fa.supervised = in_use != NULL;
+}
+
+void
+act_next_deadline(struct act *act, int64_t deadline_ns)
+{
+	(void)act;
+	fa.next_deadline_ns = deadline_ns;
 }
 
 int
