@@ -196,9 +196,43 @@ req_status_line(const struct run_status *st, char *buf, size_t size)
 		    st->state == RUN_PAUSED ? ", paused" : "");
 }
 
+/*
+ * What supervision polling cost each bus since it last started (the batch
+ * in progress, or the last one): polls per second, and the fraction of the
+ * time the bus was busy with polls and with anything (hw_bus_usage()).
+ */
+static void
+req_status_buses_json(const struct hw *hw, struct json *j)
+{
+	struct hw_bus_usage u;
+	size_t b;
+
+	json_key(j, "buses");
+	json_array_begin(j);
+	for (b = 0; hw != NULL && b < hw_bus_count(hw); b++) {
+		if (hw_bus_usage(hw, b, &u) == -1)
+			continue;
+		json_object_begin(j);
+		json_key(j, "name");
+		json_string(j, u.name);
+		json_key(j, "seconds");
+		json_number(j, u.seconds);
+		json_key(j, "polls");
+		json_int(j, (long long)u.polls);
+		json_key(j, "polls_per_s");
+		json_number(j, u.seconds > 0 ? u.polls / u.seconds : 0);
+		json_key(j, "poll_busy_fraction");
+		json_number(j, u.seconds > 0 ? u.poll_busy_s / u.seconds : 0);
+		json_key(j, "busy_fraction");
+		json_number(j, u.seconds > 0 ? u.busy_s / u.seconds : 0);
+		json_object_end(j);
+	}
+	json_array_end(j);
+}
+
 /* The status as one JSON object (the one JSON writer); -1 when it could not be built. */
 static int
-req_status_json_build(const struct run_status *st, struct json *j)
+req_status_json_build(const struct run_status *st, const struct hw *hw, struct json *j)
 {
 	json_object_begin(j);
 	json_key(j, "state");
@@ -243,17 +277,18 @@ req_status_json_build(const struct run_status *st, struct json *j)
 	json_string(j, st->record[0] ? st->record : NULL);
 	json_key(j, "waiting");
 	json_string(j, st->waiting[0] ? st->waiting : NULL);
+	req_status_buses_json(hw, j);
 	json_object_end(j);
 	return json_text(j) != NULL ? 0 : -1;
 }
 
 static void
-req_status_json(struct control_client *c, const struct run_status *st)
+req_status_json(struct control_client *c, const struct run_status *st, const struct hw *hw)
 {
 	struct json j;
 
 	json_init(&j);
-	if (req_status_json_build(st, &j) == 0)
+	if (req_status_json_build(st, hw, &j) == 0)
 		control_out(c, "%s", json_text(&j));
 	else
 		control_err(c, "status: out of memory for the JSON text");
@@ -315,7 +350,7 @@ req_status(struct lbld *l, struct control_client *c, const struct control_reques
 	if (a.follow) {
 		/* --follow --json: one JSON object per line, as each change happens */
 		if (a.json) {
-			req_status_json(c, &st);
+			req_status_json(c, &st, l->hw);
 		} else {
 			req_status_line(&st, line, sizeof(line));
 			control_out(c, "%s", line);
@@ -328,7 +363,7 @@ req_status(struct lbld *l, struct control_client *c, const struct control_reques
 		return;
 	}
 	if (a.json)
-		req_status_json(c, &st);
+		req_status_json(c, &st, l->hw);
 	else
 		req_status_text(c, &st);
 	control_finish(c, 0, " ");
@@ -430,7 +465,7 @@ lbld_notify(void *arg, const struct run_status *st)
 	}
 	control_each_follower(l->control, LBLD_TAG_STATUS, req_follower_status, &n);
 	json_init(&j);
-	if (req_status_json_build(st, &j) == 0) {
+	if (req_status_json_build(st, l->hw, &j) == 0) {
 		json_line.status = st;
 		json_line.line = json_text(&j);
 		control_each_follower(l->control, LBLD_TAG_STATUS_JSON, req_follower_status,

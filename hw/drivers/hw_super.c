@@ -179,8 +179,8 @@ hw_sup_done(void *arg, const struct hw_request *req, const struct hw_result *res
 			hw_sup_schedule(hw);
 			return;
 		}
-		hw_sup_report(hw, device, "not answering: %d polls in a row failed, the last: %s",
-		    s->fails, res->error);
+		hw_sup_report(hw, device, "device '%s' not answering: %d polls in a row failed, "
+		    "the last: %s", dev->name, s->fails, res->error);
 		return;
 	}
 	s->fails = 0;
@@ -287,6 +287,22 @@ hw_sup_schedule(struct hw *hw)
 		log_warnx("hw: cannot arm the supervision timer; devices are not polled");
 }
 
+/* What polling cost each bus over the supervision that just ended, one line per bus. */
+static void
+hw_sup_log_usage(const struct hw *hw)
+{
+	struct hw_bus_usage u;
+	size_t b;
+
+	for (b = 0; b < hw->bus_count; b++) {
+		if (hw_bus_usage(hw, b, &u) == -1 || u.seconds <= 0)
+			continue;
+		log_info("supervision: bus %s: %lu polls in %.1f s (%.1f/s), busy %.2f%% of the "
+		    "time with polls, %.2f%% in all", u.name, u.polls, u.seconds,
+		    u.polls / u.seconds, 100 * u.poll_busy_s / u.seconds, 100 * u.busy_s / u.seconds);
+	}
+}
+
 /* Marks the usage window's start (on) or end (off) with the buses' counters. */
 static void
 hw_sup_usage_mark(struct hw *hw, int on)
@@ -294,8 +310,10 @@ hw_sup_usage_mark(struct hw *hw, int on)
 	size_t b;
 
 	if (!on) {
-		if (hw->usage_since_ns != 0 && hw->usage_until_ns == 0)
+		if (hw->usage_since_ns != 0 && hw->usage_until_ns == 0) {
 			hw->usage_until_ns = loop_now_ns();
+			hw_sup_log_usage(hw);
+		}
 		return;
 	}
 	hw->usage_since_ns = loop_now_ns();
@@ -309,6 +327,35 @@ hw_sup_usage_mark(struct hw *hw, int on)
 		hw->usage_busy_ns[b] = bus->busy_ns;
 		pthread_mutex_unlock(&bus->lock);
 	}
+}
+
+/*
+ * One log line: which devices are polled, how often, and the budget of a
+ * fault's report (hw_supervise_budget_ms()). A long list is cut with
+ * "..." (the log line, not the supervision: every device is polled).
+ */
+static void
+hw_sup_log(const struct hw *hw)
+{
+	char line[1024];
+	size_t i, len = 0;
+	int n;
+
+	line[0] = '\0';
+	for (i = 0; i < hw->rig->device_count; i++) {
+		if (!hw->sup[i].in_use)
+			continue;
+		n = snprintf(line + len, sizeof(line) - len, "%s%s every %lld ms (a fault within "
+		    "%lld ms)", len > 0 ? ", " : "", hw->rig->devices[i].name,
+		    (long long)hw_poll_period_ms(hw, (int)i),
+		    (long long)hw_supervise_budget_ms(hw, (int)i));
+		if (n < 0 || (size_t)n >= sizeof(line) - len - 4) {
+			snprintf(line + len, sizeof(line) - len, ", ...");
+			break;
+		}
+		len += (size_t)n;
+	}
+	log_info("supervision: %s", line);
 }
 
 int
@@ -334,6 +381,8 @@ hw_supervise(struct hw *hw, const unsigned char *in_use)
 		s->in_flight_epoch = 0;
 		count += s->in_use;
 	}
+	if (count > 0)
+		hw_sup_log(hw);
 	if (count > 0 && !hw->sup_on)
 		hw_sup_usage_mark(hw, 1);
 	else if (count == 0 && hw->sup_on)
