@@ -89,14 +89,20 @@ hw_safe_step(struct hw_safe_batch *batch, const struct hw_result *res)
 	}
 }
 
+/*
+ * Everything but reads and the watchdog's register is a command: an op
+ * added later counts as one (and leaves the state unknown, below, until
+ * hw_cmd_note() learns what it does), so supervision never judges a poll
+ * against a state a new kind of command has changed.
+ */
 int
 hw_op_is_command(enum hw_op op)
 {
 	switch (op) {
-	case HW_MOVE: case HW_HOME: case HW_STOP: case HW_PUMP: case HW_LINE: case HW_OUTPUT:
-		return 1;
-	default:
+	case HW_PROBE: case HW_STATUS: case HW_READ: case HW_WATCHDOG: case HW_FEED:
 		return 0;
+	default:
+		return 1;
 	}
 }
 
@@ -138,7 +144,10 @@ hw_cmd_note(struct hw *hw, const struct hw_request *req, int ended, const struct
 	case HW_OUTPUT:
 		c->on = req->value != 0;
 		break;
+	case HW_MOVE: case HW_HOME:
+		break;		/* supervision holds an axis to its alarm only */
 	default:
+		c->known = 0;	/* a command whose effect is not modelled here */
 		break;
 	}
 }
