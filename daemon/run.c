@@ -1263,6 +1263,8 @@ run_resume(struct run *run, char *err, size_t size)
 	run->t0_ns += loop_now_ns() - run->wait_begin_ns;
 	run->state = RUN_STEP;
 	snprintf(run->batch_state, sizeof(run->batch_state), "running");
+	/* afresh: a device reported during the pause is polled (and reported) again */
+	run_supervise(run);
 	run_next_step(run);
 	return 0;
 }

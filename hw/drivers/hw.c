@@ -127,6 +127,7 @@ hw_cmd_note(struct hw *hw, const struct hw_request *req, int ended, const struct
 	}
 	if (c->pending > 0)
 		c->pending--;
+	c->ended_ns = loop_now_ns();
 	if (res == NULL || !res->ok) {
 		c->known = 0;
 		return;

@@ -202,7 +202,8 @@ int hw_volume_counter(const struct hw *hw, int device, double *wrap_ml);
  * is a fault at once; a device that does not answer is one after as many
  * polls in a row as its bus makes attempts (retries + 1), each repeated at
  * once. A poll that overlapped a command to its device is not judged but
- * repeated. So a fault is reported within the device's period plus one
+ * repeated, and flags are judged only from 100 ms after the device's last
+ * command (it may report its new state a few scan cycles late). So a fault is reported within the device's period plus one
  * transaction deadline (hw_supervise_budget_ms()), once per device, to the
  * callback set with hw_set_supervise_cb() (or logged), from the loop
  * thread, with an error naming device, bus, unit, register and what was

@@ -96,6 +96,7 @@ struct hw_cmd {
 	int running;			/* pump, line: commanded to run */
 	double rate;			/* pump, line: its rate (mL/min, rpm, mm/s) */
 	int on;				/* valve: commanded on */
+	int64_t ended_ns;		/* when the last command ended (loop_now_ns()) */
 };
 
 /* Per device in supervision (hw_super.c, loop thread only). */
@@ -106,6 +107,7 @@ struct hw_sup {
 	int in_flight;			/* a poll of ours is queued or running ... */
 	unsigned in_flight_epoch;	/* ... unless a safe state dropped it since */
 	unsigned in_flight_seq;		/* hw_cmd.seq when it was queued */
+	int64_t in_flight_ns;		/* when it was queued */
 	int fails;			/* polls failed in a row */
 	int reported;			/* its fault is reported: no more polls */
 };

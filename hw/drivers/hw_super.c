@@ -28,6 +28,12 @@
 #define HW_POLL_SHARE		20
 /* A Modbus TCP transaction's time by default when nothing better is known, ms. */
 #define HW_POLL_TCP_READ_MS	1
+/*
+ * A device's flags are judged only in polls queued this long after its
+ * last command ended: a real pump or valve module may report its new
+ * state a few scan cycles after acknowledging the command.
+ */
+#define HW_SUP_SETTLE_MS	100
 
 static const struct profile *
 hw_sup_profile(const struct hw *hw, int device)
@@ -195,6 +201,13 @@ hw_sup_done(void *arg, const struct hw_request *req, const struct hw_result *res
 		hw_sup_schedule(hw);
 		return;
 	}
+	if (s->in_flight_ns < c->ended_ns + HW_SUP_SETTLE_MS * 1000000) {
+		/* too soon after the command: judged by a poll once it has settled */
+		if (s->next_ns > c->ended_ns + HW_SUP_SETTLE_MS * 1000000)
+			s->next_ns = c->ended_ns + HW_SUP_SETTLE_MS * 1000000;
+		hw_sup_schedule(hw);
+		return;
+	}
 	switch (dev->role) {
 	case RIG_PUMP:
 	case RIG_LINE:
@@ -264,6 +277,7 @@ hw_sup_on_timer(void *arg)
 		s->in_flight = 1;
 		s->in_flight_epoch = hw->epoch;
 		s->in_flight_seq = hw->cmd[i].seq;
+		s->in_flight_ns = now;
 	}
 	hw_sup_schedule(hw);
 }
