@@ -324,7 +324,7 @@ hw_enqueue(struct hw *hw, const struct hw_request *req, enum hw_prio prio, hw_do
 		hw_gpio_execute(hw, job);
 		hw_complete(hw, job);
 	} else {
-		hw_bus_queue(&hw->buses[dev->bus], job);
+		hw_bus_queue(&hw->buses[dev->bus], job, 0);
 	}
 	return 0;
 }

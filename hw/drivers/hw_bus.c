@@ -663,17 +663,21 @@ hw_bus_execute(struct hw_bus *bus, struct hw_job *job)
 		hw_job_error(job, "device '%s': failed", bus->hw->rig->devices[job->req.device].name);
 }
 
-/* Queues job behind every job of its priority or a higher one. Call with lock held. */
+/*
+ * Queues job behind every job of its priority or a higher one (first: of a
+ * higher one only). Call with lock held.
+ */
 static void
-hw_bus_insert_locked(struct hw_bus *bus, struct hw_job *job)
+hw_bus_insert_locked(struct hw_bus *bus, struct hw_job *job, int first)
 {
 	struct hw_job **at = &bus->queue_head;
 
 	/* the tail first: most jobs go there, and the walk is over at once */
-	if (bus->queue_tail != NULL && bus->queue_tail->prio <= job->prio)
+	if (!first && bus->queue_tail != NULL && bus->queue_tail->prio <= job->prio)
 		at = &bus->queue_tail->next;
 	else
-		while (*at != NULL && (*at)->prio <= job->prio)
+		while (*at != NULL && ((*at)->prio < job->prio ||
+		    (!first && (*at)->prio == job->prio)))
 			at = &(*at)->next;
 	job->next = *at;
 	*at = job;
@@ -730,7 +734,7 @@ hw_bus_main(void *arg)
 		    !bus->interrupted && !bus->stopping) {
 			job->res.ok = 1;
 			job->res.error[0] = '\0';
-			hw_bus_insert_locked(bus, job);
+			hw_bus_insert_locked(bus, job, 0);
 			continue;
 		}
 		pthread_mutex_unlock(&bus->lock);
@@ -935,10 +939,10 @@ hw_bus_interrupt(struct hw_bus *bus)
 }
 
 void
-hw_bus_queue(struct hw_bus *bus, struct hw_job *job)
+hw_bus_queue(struct hw_bus *bus, struct hw_job *job, int first)
 {
 	pthread_mutex_lock(&bus->lock);
-	hw_bus_insert_locked(bus, job);
+	hw_bus_insert_locked(bus, job, first);
 	pthread_cond_signal(&bus->wake);
 	pthread_mutex_unlock(&bus->lock);
 }

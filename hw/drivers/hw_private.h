@@ -191,8 +191,11 @@ int64_t hw_bus_safe_command_ms(const struct rig_bus *cfg);
  * the link is down (connected = 0): T + F, or T + T + F.
  */
 int64_t hw_bus_poll_ms(const struct rig_bus *cfg, int connected);
-/* Queues job on the bus behind every job of its priority or a higher one. */
-void hw_bus_queue(struct hw_bus *bus, struct hw_job *job);
+/*
+ * Queues job on the bus behind every job of its priority or a higher one
+ * (first = 1: before the others of its priority, still behind higher ones).
+ */
+void hw_bus_queue(struct hw_bus *bus, struct hw_job *job, int first);
 /*
  * The job the worker runs next, taken off the queue, or NULL: none queued
  * (*wait_until_ns = 0), or only polls, which must wait until

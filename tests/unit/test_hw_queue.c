@@ -5,8 +5,9 @@
  * taken as the worker would, at times the test gives.
  *
  *   - safe-state commands go before everything, timed commands before
- *     polls, first come first served within a priority, and a safe
- *     state's command sent again goes before timed commands;
+ *     polls, first come first served within a priority (unless queued
+ *     first, ahead of its priority only), and a safe state's command sent
+ *     again goes before timed commands;
  *   - a poll does not start when its own deadline (one attempt, a connect
  *     too when the link is down) could reach the executor's next deadline,
  *     nor until HW_POLL_HOLD_AFTER_MS past it, and the worker is told when
@@ -46,16 +47,22 @@ bus_fini(void)
 	pthread_cond_destroy(&bus.wake);
 }
 
-/* Queues a job of prio whose tag is id, as hw_submit() would. */
+/* Queues a job of prio whose tag is id, as hw_submit() would (first: ahead of its kind). */
 static void
-queue(enum hw_prio prio, unsigned id)
+queue_at(enum hw_prio prio, unsigned id, int first)
 {
 	struct hw_job *job = &jobs[job_count++];
 
 	memset(job, 0, sizeof(*job));
 	job->prio = prio;
 	job->req.tag = id;
-	hw_bus_queue(&bus, job);
+	hw_bus_queue(&bus, job, first);
+}
+
+static void
+queue(enum hw_prio prio, unsigned id)
+{
+	queue_at(prio, id, 0);
 }
 
 /* The tags of the jobs taken at now_ns until none is, as "1 2 3"; *wait the last wait. */
@@ -101,6 +108,13 @@ test_priorities(void)
 	queue(HW_PRIO_SAFE, 11);
 	TEST_STR("a safe command sent again goes before timed commands", take_all(now, &wait),
 	    "11 7 9 8 10");
+	/* first: ahead of its own priority, never ahead of a higher one */
+	queue(HW_PRIO_SAFE, 1);
+	queue(HW_PRIO_TIMED, 2);
+	queue(HW_PRIO_POLL, 3);
+	queue_at(HW_PRIO_TIMED, 4, 1);
+	queue_at(HW_PRIO_POLL, 5, 1);
+	TEST_STR("first: ahead of its priority only", take_all(now, &wait), "1 4 2 5 3");
 	bus_fini();
 }
 
