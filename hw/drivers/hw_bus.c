@@ -690,7 +690,6 @@ hw_bus_main(void *arg)
 {
 	struct hw_bus *bus = arg;
 	struct hw_job *job;
-
 	int64_t wait_until, began;
 	struct timespec ts;
 
