@@ -110,6 +110,7 @@ struct hw_sup {
 	int64_t in_flight_ns;		/* when it was queued */
 	int fails;			/* polls failed in a row */
 	int reported;			/* its fault is reported: no more polls */
+	int starved;			/* a poll waited too long: logged once */
 };
 
 /* Per device with a comm_timeout: its feeding (loop thread only). */

@@ -241,6 +241,29 @@ hw_sup_done(void *arg, const struct hw_request *req, const struct hw_result *res
 	hw_sup_schedule(hw);
 }
 
+/*
+ * A poll still queued long after it was due (the executor's deadlines
+ * leave its bus no room for one, or the bus is saturated): the device is
+ * not supervised meanwhile, and the log says so once per supervision.
+ */
+static void
+hw_sup_starved(struct hw *hw, int device, int64_t now)
+{
+	struct hw_sup *s = &hw->sup[device];
+	const struct rig_bus *cfg = &hw->rig->buses[hw->rig->devices[device].bus];
+	int64_t waited_ms = (now - s->in_flight_ns) / 1000000;
+
+	if (s->starved || waited_ms < 4 * s->period_ns / 1000000 ||
+	    waited_ms < hw_supervise_budget_ms(hw, device))
+		return;
+	s->starved = 1;
+	log_device_warnx(hw->rig->devices[device].name, "supervision: a poll of device '%s' has "
+	    "waited %lld ms for bus %s (each needs %lld ms clear of the executor's next "
+	    "deadline): it is not supervised while steps follow this closely",
+	    hw->rig->devices[device].name, (long long)waited_ms, cfg->name,
+	    (long long)(hw_bus_poll_ms(cfg, 1) + HW_POLL_MARGIN_MS));
+}
+
 /* The op that reads everything a device of the role reports. */
 static enum hw_op
 hw_sup_op(enum rig_role role)
@@ -264,8 +287,10 @@ hw_sup_on_timer(void *arg)
 		if (!s->in_use || s->reported || s->next_ns > now)
 			continue;
 		/* a poll dropped by a safe state never answers: do not wait for it */
-		if (s->in_flight && s->in_flight_epoch == hw->epoch)
+		if (s->in_flight && s->in_flight_epoch == hw->epoch) {
+			hw_sup_starved(hw, (int)i, now);
 			continue;
+		}
 		s->next_ns = now + s->period_ns;
 		req.op = hw_sup_op(hw->rig->devices[i].role);
 		req.tag = hw->sup_gen;
@@ -390,6 +415,7 @@ hw_supervise(struct hw *hw, const unsigned char *in_use)
 		s->next_ns = now + s->period_ns;
 		s->fails = 0;
 		s->reported = 0;
+		s->starved = 0;
 		/* a poll still out belongs to the supervision before: its answer is ignored */
 		s->in_flight = 0;
 		s->in_flight_epoch = 0;

@@ -13,7 +13,8 @@
 # device polled every 20 ms is within a small bound of the same run's with
 # polling all but off (a ratio and a bound, not a figure), and status
 # --json reports what polling cost each bus. No poll goes out while no
-# batch runs.
+# batch runs. Steps too close for a poll on a slow bus leave its devices
+# unsupervised, and lbld says so.
 set -u
 . "$LBL_TOP/tests/integration/lib.sh"
 ctl="$LBL_BUILD/lblctl"
@@ -224,6 +225,21 @@ PY
 	fi
 	stop
 done
+# ---- steps too close for a poll: the log says the device is unsupervised ----
+# The drives bus's timeout at 2 s: a poll needs 2 s clear of the next
+# deadline, and the steps above are 1 s apart.
+if start starved spray-rig.yaml "s/\(drives: {.*\)timeout: 200ms}/\1timeout: 2s}/"; then
+	grep -q 'drives: .*timeout: 2s' "$dir/rig.yaml" || fail "starved: the rig's timeout" "$(grep drives: "$dir/rig.yaml")"
+	"$ctl" run "$LBL_TMP/steps.yaml" --operator ci --wait >/dev/null 2>&1 || fail "starved: the run completes" "$(db 'select state, failure_cause from batches')"
+	grep -Eq "supervision: a poll of device 'pump-(ag|tca)' has waited [0-9]+ ms for bus drives \(each needs 2002 ms clear of the executor's next deadline\): it is not supervised" "$LBL_TMP/lbld.err" &&
+	    pass "steps too close for a poll: lbld says the pump is not supervised" ||
+	    fail "steps too close for a poll: lbld says the pump is not supervised" "$(grep supervision "$LBL_TMP/lbld.err")"
+	grep -q "supervision: a poll of device 'valve-" "$LBL_TMP/lbld.err" &&
+	    fail "steps too close for a poll: the relays' valves (200 ms) are polled" "$(grep 'poll of' "$LBL_TMP/lbld.err")" ||
+	    pass "steps too close for a poll: the relays' valves (200 ms) are polled"
+fi
+stop
+
 /usr/bin/python3 - "$LBL_TMP/errors-60s" "$LBL_TMP/errors-20ms" <<'PY' && pass "polling leaves the steps' start error unchanged ($(cat "$LBL_TMP/ratio"))" ||
 import sys
 def load(p):
