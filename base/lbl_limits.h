@@ -287,6 +287,19 @@
 #ifndef RIG_COMM_TIMEOUT_MAX_MS
 #define RIG_COMM_TIMEOUT_MAX_MS	60000
 #endif
+/*
+ * A device's supervision poll period while a batch runs (poll_period: in
+ * the rig file, hw/drivers/hw_super.c): shorter than a loaded machine's
+ * scheduling delay polls faster than anything can be acted on and fills
+ * the bus; longer than a minute is no supervision (a pump stopped from
+ * outside would spray nothing for that long unnoticed).
+ */
+#ifndef RIG_POLL_PERIOD_MIN_MS
+#define RIG_POLL_PERIOD_MIN_MS	20
+#endif
+#ifndef RIG_POLL_PERIOD_MAX_MS
+#define RIG_POLL_PERIOD_MAX_MS	60000
+#endif
 
 /* ---- Sensor readings and pump counters (hw/rig/profile.c, daemon/dispense.c) ---- */
 /*
@@ -433,6 +446,9 @@ _Static_assert(LBLD_STOP_BUDGET_MS >= 5000 && LBLD_STOP_BUDGET_MS <= 55000,
     "LBLD_STOP_BUDGET_MS: within the unit's TimeoutStopSec=60s, with time to exit");
 _Static_assert(RIG_COMM_TIMEOUT_MIN_MS >= 3 * 20 && RIG_COMM_TIMEOUT_MIN_MS < RIG_COMM_TIMEOUT_MAX_MS,
     "RIG_COMM_TIMEOUT_MIN_MS: lbld feeds a watchdog every timeout/3");
+_Static_assert(RIG_POLL_PERIOD_MIN_MS >= 10 && RIG_POLL_PERIOD_MIN_MS < RIG_POLL_PERIOD_MAX_MS &&
+    RIG_POLL_PERIOD_MAX_MS <= 60000,
+    "RIG_POLL_PERIOD_*: above a loaded machine's scheduling delay, at most a minute");
 
 _Static_assert(HOME_MARGIN_MS >= 1000 && HOME_MARGIN_MS <= 60000,
     "HOME_MARGIN_MS: a drive's search for its switch, not a hang");

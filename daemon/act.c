@@ -712,6 +712,18 @@ act_keep_alive(struct act *act, int on)
 }
 
 void
+act_supervise(struct act *act, const unsigned char *in_use)
+{
+	hw_supervise(act->hw, in_use);
+}
+
+void
+act_next_deadline(struct act *act, int64_t deadline_ns)
+{
+	hw_set_next_deadline(act->hw, deadline_ns);
+}
+
+void
 act_require_readback(struct act *act)
 {
 	act->lift.confirmed = 0;

@@ -103,6 +103,14 @@ void act_require_readback(struct act *act);
  * stop by themselves if lbld dies or hangs during a batch (hw_watchdog_arm).
  */
 void act_keep_alive(struct act *act, int on);
+/*
+ * Supervision while a batch runs (hw_supervise()): the devices marked in
+ * in_use (a byte per rig device) are polled and a fault goes to the
+ * callback lbld set with hw_set_supervise_cb(); NULL stops it.
+ */
+void act_supervise(struct act *act, const unsigned char *in_use);
+/* The executor's next deadline (loop_now_ns() clock, 0 none): polls keep clear of it. */
+void act_next_deadline(struct act *act, int64_t deadline_ns);
 /* Whether the substrate is parked (the last park succeeded, nothing moved since). */
 int act_parked(const struct act *act);
 /* One line for status: parked, withdrawn, lowered or unknown, with positions and what to do. */

@@ -96,6 +96,15 @@ lbld_keep_alive_failed(void *arg, int device, const char *error)
 		log_warnx("the event was not recorded");
 }
 
+/* Supervision found a device lost, alarmed or stopped: the batch hears it. */
+static void
+lbld_supervision_fault(void *arg, int device, const char *error)
+{
+	struct lbld *l = arg;
+
+	run_device_fault(l->run, device, error);
+}
+
 static void
 lbld_safety(void *arg, int device, int active)
 {
@@ -310,6 +319,7 @@ lbld_reload(struct lbld *l)
 		fatalx("reload: cannot set up actuation");
 	act_set_time_scale(l->act, l->time_scale);
 	hw_set_watchdog_cb(l->hw, lbld_keep_alive_failed, l);
+	hw_set_supervise_cb(l->hw, lbld_supervision_fault, l);
 	run_set_rig(l->run, l->rig, l->rig_id, l->act);
 	home_set_rig(l->home, l->rig, l->hw);
 	log_info("reloaded: rig %s (%zu devices) from %s", l->rig->name, l->rig->device_count,
@@ -514,6 +524,7 @@ main(int argc, char **argv)
 	if ((l.home = home_new(l.loop, l.rig, l.hw)) == NULL)
 		fatalx("cannot set up homing");
 	home_set_time_scale(l.home, l.time_scale);
+	hw_set_supervise_cb(l.hw, lbld_supervision_fault, &l);
 	/*
 	 * From here on the loop never waits on the database's lock: another
 	 * process's transaction makes a write fail at once, and the batch

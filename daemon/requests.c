@@ -205,6 +205,40 @@ req_status_line(const struct run_status *st, char *buf, size_t size)
 		    st->state == RUN_PAUSED ? ", paused" : "");
 }
 
+/*
+ * What supervision polling cost each bus since it last started (the batch
+ * in progress, or the last one): polls per second, and the fraction of the
+ * time the bus was busy with polls and with anything (hw_bus_usage()).
+ */
+static void
+req_status_buses_json(const struct hw *hw, struct json *j)
+{
+	struct hw_bus_usage u;
+	size_t b;
+
+	json_key(j, "buses");
+	json_array_begin(j);
+	for (b = 0; hw != NULL && b < hw_bus_count(hw); b++) {
+		if (hw_bus_usage(hw, b, &u) == -1)
+			continue;
+		json_object_begin(j);
+		json_key(j, "name");
+		json_string(j, u.name);
+		json_key(j, "seconds");
+		json_number(j, u.seconds);
+		json_key(j, "polls");
+		json_int(j, (long long)u.polls);
+		json_key(j, "polls_per_s");
+		json_number(j, u.seconds > 0 ? u.polls / u.seconds : 0);
+		json_key(j, "poll_busy_fraction");
+		json_number(j, u.seconds > 0 ? u.poll_busy_s / u.seconds : 0);
+		json_key(j, "busy_fraction");
+		json_number(j, u.seconds > 0 ? u.busy_s / u.seconds : 0);
+		json_object_end(j);
+	}
+	json_array_end(j);
+}
+
 /* The status as one JSON object (the one JSON writer); -1 when it could not be built. */
 static int
 req_status_json_build(const struct lbld *l, const struct run_status *st, struct json *j)
@@ -262,6 +296,7 @@ req_status_json_build(const struct lbld *l, const struct run_status *st, struct 
 		json_bool(j, home_homed(l->home, (int)i) == 1);
 	}
 	json_object_end(j);
+	req_status_buses_json(l->hw, j);
 	json_object_end(j);
 	return json_text(j) != NULL ? 0 : -1;
 }

@@ -316,15 +316,68 @@ run_commit_boundary_quiet(struct run *run, char *why, size_t why_size)
 	return rc;
 }
 
-/* Arms a timer of the executor; a failure fails the batch. */
+/*
+ * Arms a timer of the executor; a failure fails the batch. The step
+ * timer's deadline is where commands go out next: supervision polls keep
+ * clear of it (the overrun's is no command's).
+ */
 static int
 run_timer_at(struct run *run, struct loop_timer *timer, int64_t deadline_ns, const char *what)
 {
+	if (timer == run->timer)
+		act_next_deadline(run->ctx.act, deadline_ns);
 	if (loop_timer_at(timer, deadline_ns) == 0)
 		return 0;
 	run_fault(run, "failed", 1, "the executor's timer for %s could not be armed (%s)", what,
 	    strerror(errno));
 	return -1;
+}
+
+/* ---- supervision ---- */
+
+/*
+ * Polls every device the batch's plan commands or reads (its compiled
+ * actions) while the batch is in progress (hw_supervise()). Out of memory,
+ * the batch runs unsupervised, and the log says so.
+ */
+static void
+run_supervise(struct run *run)
+{
+	const struct rig *rig = run->ctx.rig;
+	struct compile_state state = { 0 };
+	struct compile_list list = { 0 };
+	unsigned char *in_use = calloc(rig->device_count + 1, 1);
+	size_t i, k;
+
+	if (in_use == NULL) {
+		log_warnx("batch %lld: out of memory: its devices are not supervised",
+		    (long long)run->batch_id);
+		return;
+	}
+	for (i = 0; i < run->plan->count; i++) {
+		if (compile_step(run->recipe, rig, &run->plan->steps[i], &state, &list) == -1) {
+			log_warnx("batch %lld: out of memory: its devices are not supervised",
+			    (long long)run->batch_id);
+			compile_list_free(&list);
+			free(in_use);
+			return;
+		}
+		for (k = 0; k < list.count; k++)
+			if (list.actions[k].device >= 0 &&
+			    (size_t)list.actions[k].device < rig->device_count)
+				in_use[list.actions[k].device] = 1;
+	}
+	compile_list_free(&list);
+	act_supervise(run->ctx.act, in_use);
+	free(in_use);
+}
+
+/* Supervision ends with the batch, or when it fails (its rig goes safe). */
+static void
+run_supervise_stop(struct run *run)
+{
+	act_supervise(run->ctx.act, NULL);
+	act_next_deadline(run->ctx.act, 0);
 }
 
 /* ---- ending a batch ---- */
@@ -344,6 +397,8 @@ run_release(struct run *run)
 	dispense_cancel(run->dispense);
 	loop_timer_cancel(run->timer);
 	loop_timer_cancel(run->overrun);
+	if (run->plan != NULL)
+		run_supervise_stop(run);
 	plan_free(run->plan);
 	recipe_free(run->recipe);
 	free(run->dips);
@@ -436,6 +491,7 @@ run_fault(struct run *run, const char *batch_state, int park, const char *fmt, .
 	loop_timer_cancel(run->timer);
 	loop_timer_cancel(run->overrun);
 	dispense_cancel(run->dispense);
+	run_supervise_stop(run);
 	run->state = RUN_SAFE;
 	run->safe_then = RUN_IDLE;
 	run->compiled.line_running = 0;
@@ -1110,6 +1166,22 @@ run_safety_input(struct run *run, int device, int active)
 	    "e-stop" : "interlock", dev->name);
 }
 
+void
+run_device_fault(struct run *run, int device, const char *error)
+{
+	const struct rig_device *dev = &run->ctx.rig->devices[device];
+
+	if (run->plan == NULL || run->stopped != NULL ||
+	    (run->state != RUN_STEP && run->state != RUN_WAITING && run->state != RUN_PROMPT)) {
+		/* paused, or going safe already: on record, the batch stays as it is */
+		log_device_warnx(dev->name, "supervision: %s", error);
+		run_note_event(run, run_batch_id(run), "fault", dev->name, error);
+		return;
+	}
+	run->fault_device = dev->name;
+	run_fault(run, "failed", 1, "supervision: %s", error);
+}
+
 /* ---- operator requests ---- */
 
 static int
@@ -1222,6 +1294,8 @@ run_resume(struct run *run, char *err, size_t size)
 	run->t0_ns += loop_now_ns() - run->wait_begin_ns;
 	run->state = RUN_STEP;
 	snprintf(run->batch_state, sizeof(run->batch_state), "running");
+	/* afresh: a device reported during the pause is polled (and reported) again */
+	run_supervise(run);
 	run_next_step(run);
 	return 0;
 }
@@ -1371,6 +1445,7 @@ run_start(struct run *run, struct recipe *recipe, struct plan *plan, int64_t rec
 	log_info("batch %lld: info: %s", (long long)run->batch_id, message);
 	*batch_id = run->batch_id;
 	act_keep_alive(run->ctx.act, 1);
+	run_supervise(run);
 	run->step = 0;
 	run->t0_ns = loop_now_ns();
 	run->state = RUN_STEP;
@@ -1464,6 +1539,7 @@ run_resume_batch(struct run *run, int64_t batch_id, struct recipe *recipe, struc
 	/* the next step starts now; the rest keep their planned spacing */
 	run->t0_ns = loop_now_ns() - run_scaled_ns(run, plan->steps[run->step].start_ms);
 	act_keep_alive(run->ctx.act, 1);
+	run_supervise(run);
 	run->state = RUN_STEP;
 	run_next_step(run);
 	return 0;

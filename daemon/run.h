@@ -100,6 +100,13 @@ int run_abort(struct run *run, const char *who, char *err, size_t err_size);
 /* Completion of the pending act operation, and safety inputs (from act). */
 void run_act_done(struct run *run, int ok, double value, const char *error);
 void run_safety_input(struct run *run, int device, int active);
+/*
+ * Supervision found a device lost, alarmed or not in the state commanded
+ * (hw_supervise(); error names device, bus, unit and register): a batch in
+ * progress fails into safe state with it as its cause and the device in
+ * its fault event; a paused one keeps its state and the fault is an event.
+ */
+void run_device_fault(struct run *run, int device, const char *error);
 
 void run_status(const struct run *run, struct run_status *status);
 /*

@@ -89,9 +89,75 @@ hw_safe_step(struct hw_safe_batch *batch, const struct hw_result *res)
 	}
 }
 
+/*
+ * Everything but reads and the watchdog's register is a command: an op
+ * added later counts as one (and leaves the state unknown, below, until
+ * hw_cmd_note() learns what it does), so supervision never judges a poll
+ * against a state a new kind of command has changed.
+ */
+int
+hw_op_is_command(enum hw_op op)
+{
+	switch (op) {
+	case HW_PROBE: case HW_STATUS: case HW_READ: case HW_WATCHDOG: case HW_FEED:
+		return 0;
+	default:
+		return 1;
+	}
+}
+
+/*
+ * A command to a device was queued (ended = 0) or has ended (1), res its
+ * result or NULL when dropped unheard: what lbld commanded, for
+ * supervision (hw_super.c). A dropped or failed command leaves the state
+ * unknown; the safe state's confirmed stops make it stopped and off.
+ */
+static void
+hw_cmd_note(struct hw *hw, const struct hw_request *req, int ended, const struct hw_result *res)
+{
+	struct hw_cmd *c;
+
+	if (hw->cmd == NULL || !hw_op_is_command(req->op))
+		return;
+	c = &hw->cmd[req->device];
+	c->seq++;
+	if (!ended) {
+		c->pending++;
+		return;
+	}
+	if (c->pending > 0)
+		c->pending--;
+	c->ended_ns = loop_now_ns();
+	if (res == NULL || !res->ok) {
+		c->known = 0;
+		return;
+	}
+	c->known = 1;
+	switch (req->op) {
+	case HW_PUMP: case HW_LINE:
+		c->running = req->value > 0;
+		c->rate = req->value > 0 ? req->value : 0;
+		break;
+	case HW_STOP:
+		c->running = 0;
+		c->rate = 0;
+		break;
+	case HW_OUTPUT:
+		c->on = req->value != 0;
+		break;
+	case HW_MOVE: case HW_HOME:
+		break;		/* supervision holds an axis to its alarm only */
+	default:
+		c->known = 0;	/* a command whose effect is not modelled here */
+		break;
+	}
+}
+
 void
 hw_job_drop(struct hw_job *job)
 {
+	if (job->hw != NULL)
+		hw_cmd_note(job->hw, &job->req, 1, NULL);
 	if (job->safe != NULL)
 		hw_safe_step(job->safe, NULL);
 	free(job);
@@ -119,6 +185,7 @@ hw_on_event(void *arg, int fd, uint32_t events)
 			hw_job_drop(job);
 			continue;
 		}
+		hw_cmd_note(hw, &job->req, 1, &job->res);
 		if (job->safe != NULL) {
 			hw->safe_status[job->req.device] = job->res.ok ? HW_SAFE_CONFIRMED :
 			    HW_SAFE_FAILED;
@@ -132,12 +199,14 @@ hw_on_event(void *arg, int fd, uint32_t events)
 }
 
 static struct hw_job *
-hw_job_new(const struct hw_request *req)
+hw_job_new(struct hw *hw, const struct hw_request *req, enum hw_prio prio)
 {
 	struct hw_job *job = calloc(1, sizeof(*job));
 
 	if (job == NULL)
 		return NULL;
+	job->hw = hw;
+	job->prio = prio;
 	job->req = *req;
 	job->res.ok = 1;
 	job->res.position_mm = NAN;
@@ -198,8 +267,8 @@ hw_op_allowed(enum rig_role role, enum hw_op op)
 }
 
 static int
-hw_enqueue(struct hw *hw, const struct hw_request *req, hw_done_cb done, void *arg,
-    struct hw_safe_batch *safe, char *err, size_t err_size)
+hw_enqueue(struct hw *hw, const struct hw_request *req, enum hw_prio prio, hw_done_cb done,
+    void *arg, struct hw_safe_batch *safe, char *err, size_t err_size)
 {
 	const struct rig_device *dev;
 	const struct profile *p;
@@ -228,7 +297,7 @@ hw_enqueue(struct hw *hw, const struct hw_request *req, hw_done_cb done, void *a
 		    "no 'watchdog')", dev->name);
 		return -1;
 	}
-	if ((job = hw_job_new(req)) == NULL) {
+	if ((job = hw_job_new(hw, req, prio)) == NULL) {
 		snprintf(err, err_size, "out of memory");
 		return -1;
 	}
@@ -243,9 +312,11 @@ hw_enqueue(struct hw *hw, const struct hw_request *req, hw_done_cb done, void *a
 		job->arg = arg;
 		job->safe = safe;
 		job->epoch = hw->epoch;
+		hw_cmd_note(hw, req, 0, NULL);
 		hw_complete(hw, job);
 		return 0;
 	}
+	hw_cmd_note(hw, req, 0, NULL);
 	job->done = done;
 	job->arg = arg;
 	job->safe = safe;
@@ -263,7 +334,14 @@ int
 hw_submit(struct hw *hw, const struct hw_request *req, hw_done_cb done, void *arg, char *err,
     size_t err_size)
 {
-	return hw_enqueue(hw, req, done, arg, NULL, err, err_size);
+	return hw_enqueue(hw, req, HW_PRIO_TIMED, done, arg, NULL, err, err_size);
+}
+
+int
+hw_submit_prio(struct hw *hw, const struct hw_request *req, enum hw_prio prio,
+    hw_done_cb done, void *arg, char *err, size_t err_size)
+{
+	return hw_enqueue(hw, req, prio, done, arg, NULL, err, err_size);
 }
 
 /* The command that makes a device safe, or -1 if it has none. */
@@ -321,7 +399,8 @@ hw_safe_state(struct hw *hw, void (*done)(void *arg, int ok, const char *error),
 			req.op = op;
 			if (batch != NULL)
 				batch->pending++;
-			if (hw_enqueue(hw, &req, NULL, NULL, batch, err, sizeof(err)) == -1) {
+			if (hw_enqueue(hw, &req, HW_PRIO_SAFE, NULL, NULL, batch, err,
+			    sizeof(err)) == -1) {
 				struct hw_result res = { .ok = 0 };
 
 				log_warnx("hw: safe state: %s", err);
@@ -705,9 +784,11 @@ hw_open_gpio(struct hw *hw, size_t i, char *err, size_t err_size)
 static int
 hw_open_all(struct hw *hw, char *err, size_t err_size)
 {
+	pthread_condattr_t attr;
 	struct diag d;
 	size_t i;
 	char *text;
+	int rc;
 
 	diag_init(&d, hw->rig->doc->file);
 	if (profile_set_load(hw->rig, &d, &hw->profiles) == -1) {
@@ -741,14 +822,28 @@ hw_open_all(struct hw *hw, char *err, size_t err_size)
 	for (i = 0; i < hw->rig->device_count; i++)
 		if (hw->rig->devices[i].bus < 0 && hw_open_gpio(hw, i, err, err_size) == -1)
 			return -1;
+	if (hw_sup_open(hw, err, err_size) == -1)
+		return -1;
+	/* the workers' timed waits (polls held by a deadline) are on the deadlines' clock */
+	if ((rc = pthread_condattr_init(&attr)) != 0 ||
+	    (rc = pthread_condattr_setclock(&attr, CLOCK_MONOTONIC)) != 0) {
+		snprintf(err, err_size, "cannot set up the bus workers' clock: %s", strerror(rc));
+		return -1;
+	}
 	for (i = 0; i < hw->bus_count; i++) {
 		hw->buses[i].hw = hw;
 		hw->buses[i].cfg = &hw->rig->buses[i];
 		hw->buses[i].index = (int)i;
 		hw->buses[i].fd = -1;
 		pthread_mutex_init(&hw->buses[i].lock, NULL);
-		pthread_cond_init(&hw->buses[i].wake, NULL);
+		if ((rc = pthread_cond_init(&hw->buses[i].wake, &attr)) != 0) {
+			pthread_condattr_destroy(&attr);
+			snprintf(err, err_size, "bus %s: cannot set up its queue: %s",
+			    hw->rig->buses[i].name, strerror(rc));
+			return -1;
+		}
 	}
+	pthread_condattr_destroy(&attr);
 	for (i = 0; i < hw->bus_count; i++)
 		if (hw_bus_start(&hw->buses[i], err, err_size) == -1)
 			return -1;
@@ -780,10 +875,17 @@ hw_open_mode(const struct rig *rig, struct loop *loop, int outputs_only, struct 
 	hw->levels = calloc(rig->device_count + 1, sizeof(*hw->levels));
 	hw->wd = calloc(rig->device_count + 1, sizeof(*hw->wd));
 	hw->safe_status = calloc(rig->device_count + 1, sizeof(*hw->safe_status));
+	hw->cmd = calloc(rig->device_count + 1, sizeof(*hw->cmd));
+	hw->sup = calloc(rig->device_count + 1, sizeof(*hw->sup));
+	hw->usage_polls = calloc(rig->bus_count + 1, sizeof(*hw->usage_polls));
+	hw->usage_poll_ns = calloc(rig->bus_count + 1, sizeof(*hw->usage_poll_ns));
+	hw->usage_busy_ns = calloc(rig->bus_count + 1, sizeof(*hw->usage_busy_ns));
 	if (outputs_only)
 		hw->gpio_error = calloc(rig->device_count + 1, sizeof(*hw->gpio_error));
 	if (hw->buses == NULL || hw->gpio == NULL || hw->levels == NULL || hw->wd == NULL ||
-	    hw->safe_status == NULL || (outputs_only && hw->gpio_error == NULL)) {
+	    hw->safe_status == NULL || hw->cmd == NULL || hw->sup == NULL ||
+	    hw->usage_polls == NULL || hw->usage_poll_ns == NULL || hw->usage_busy_ns == NULL ||
+	    (outputs_only && hw->gpio_error == NULL)) {
 		snprintf(err, err_size, "out of memory");
 		hw->bus_count = 0;
 		hw_close(hw);
@@ -838,6 +940,7 @@ hw_close(struct hw *hw)
 	}
 	if (hw->poll_timer != NULL)
 		loop_timer_free(hw->poll_timer);
+	hw_sup_close(hw);
 	if (hw->wd_timer != NULL)
 		loop_timer_free(hw->wd_timer);
 	if (hw->event_fd != -1) {
@@ -852,6 +955,11 @@ hw_close(struct hw *hw)
 	free(hw->levels);
 	free(hw->wd);
 	free(hw->safe_status);
+	free(hw->cmd);
+	free(hw->sup);
+	free(hw->usage_polls);
+	free(hw->usage_poll_ns);
+	free(hw->usage_busy_ns);
 	for (i = 0; hw->gpio_error != NULL && i < hw->rig->device_count; i++)
 		free(hw->gpio_error[i]);
 	free(hw->gpio_error);

@@ -188,6 +188,66 @@ double hw_axis_tolerance_mm(const struct hw *hw, int device);
  */
 int hw_volume_counter(const struct hw *hw, int device, double *wrap_ml);
 
+/*
+ * Supervision while a batch runs: each device marked in in_use (one byte
+ * per rig device, 1 = in use) that is on Modbus and has something to read
+ * is polled at its own period (hw_poll_period_ms()) at the bus's lowest
+ * priority: a poll never goes before a queued request, and none starts
+ * that could still be on the bus at the executor's next deadline
+ * (hw_set_next_deadline()). Each poll reads what the profile offers
+ * (pump and line: running, alarm, volume; axis: position, busy,
+ * in-position, alarm; valve: state, alarm; sensor: its reading) and holds
+ * it against what lbld last commanded: an alarm, a pump or line commanded
+ * to run that reads stopped (or stopped that reads running), a valve in
+ * the other state, an implausible sensor reading (profile_check_reading)
+ * is a fault at once; a device that does not answer is one after as many
+ * polls in a row as its bus makes attempts (retries + 1), each repeated at
+ * once. A poll that overlapped a command to its device is not judged but
+ * repeated, and flags are judged only from 100 ms after the device's last
+ * command (it may report its new state a few scan cycles late). So a fault is reported within the device's period plus one
+ * transaction deadline (hw_supervise_budget_ms()), once per device, to the
+ * callback set with hw_set_supervise_cb() (or logged), from the loop
+ * thread, with an error naming device, bus, unit, register and what was
+ * read against what was commanded.
+ *
+ * in_use NULL stops supervision: no timer stays armed (an idle lbld never
+ * wakes up for it); polls queued are answered and ignored. Calling it again
+ * starts afresh (reports again). Returns how many devices are polled.
+ */
+typedef void (*hw_supervise_cb)(void *arg, int device, const char *error);
+int hw_supervise(struct hw *hw, const unsigned char *in_use);
+void hw_set_supervise_cb(struct hw *hw, hw_supervise_cb cb, void *arg);
+/*
+ * A device's poll period, ms: the rig file's poll_period, else the default
+ * of its role (pump and line 250, axis and valve 500, sensor 1000),
+ * lengthened on a slow bus so that a device's polls take at most a
+ * twentieth of it (an RTU frame's wire time at the bus's baud rate); 0 for
+ * a device never polled (GPIO, inputs, nothing to read).
+ */
+int64_t hw_poll_period_ms(const struct hw *hw, int device);
+/* The most a fault of device takes to be reported: its period and one transaction deadline. */
+int64_t hw_supervise_budget_ms(const struct hw *hw, int device);
+/*
+ * The executor's next deadline (CLOCK_MONOTONIC ns, loop_now_ns()'s clock),
+ * 0 for none: polls keep clear of it (see hw_supervise()). Cheap: call it
+ * whenever a deadline is set.
+ */
+void hw_set_next_deadline(struct hw *hw, int64_t deadline_ns);
+
+/*
+ * A bus's work since supervision last started (until it stopped, or now):
+ * polls made, and the seconds the bus was busy with polls and with
+ * anything. Returns 0, or -1 when there is no such bus.
+ */
+struct hw_bus_usage {
+	const char *name;		/* the bus's name in the rig file */
+	double seconds;			/* the window's length (0: supervision never ran) */
+	unsigned long polls;
+	double poll_busy_s, busy_s;
+};
+int hw_bus_usage(const struct hw *hw, size_t bus, struct hw_bus_usage *usage);
+size_t hw_bus_count(const struct hw *hw);
+
 /* Counters for benchmarks and status: transactions, retries, reconnects. */
 struct hw_stats {
 	unsigned long transactions, retries, reconnects, failures;

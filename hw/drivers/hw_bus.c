@@ -25,7 +25,14 @@
  *     (R + 1) x (T + F) + T from its start: each attempt and each connect
  *     gets what is left of that, at most T;
  *   - a safe state's command is one attempt, T + F + T (hw_safe_state()
- *     sends a failed one again after the other devices' commands).
+ *     sends a failed one again after the other devices' commands);
+ *   - a supervision poll is one attempt too, T + F, with T more when the
+ *     link must be opened first (hw_super.c polls again at once after a
+ *     failure, as many times as the bus's attempts).
+ * The queue has priorities (hw_private.h): safe-state commands, then the
+ * rest, then supervision polls; and a poll does not start when its own
+ * deadline could reach the executor's next deadline, so a timed command
+ * waits behind no poll (hw_bus_take_locked()).
  * Each bus has a deadline watcher thread besides its worker: it sleeps
  * until the deadline of the attempt in flight and, should the attempt
  * still run HW_WATCH_GRACE_MS after it, breaks its fd as the safe state
@@ -104,6 +111,19 @@ int64_t
 hw_bus_safe_command_ms(const struct rig_bus *cfg)
 {
 	return 2 * hw_bus_attempt_ms(cfg) + hw_bus_frame_delay_ms(cfg);
+}
+
+int64_t
+hw_bus_poll_ms(const struct rig_bus *cfg, int connected)
+{
+	return (connected ? 1 : 2) * hw_bus_attempt_ms(cfg) + hw_bus_frame_delay_ms(cfg);
+}
+
+/* Safe-state commands and polls are single attempts (see the top of this file). */
+static int
+hw_job_single(const struct hw_job *job)
+{
+	return job->safe != NULL || job->prio == HW_PRIO_POLL;
 }
 
 /*
@@ -198,6 +218,7 @@ hw_bus_connect(struct hw_bus *bus, struct hw_job *job, int64_t deadline_ns)
 		    "transaction's %lld ms", bus->hw->rig->devices[job->req.device].name,
 		    bus->cfg->name, hw_bus_where(bus, where, sizeof(where)),
 		    (long long)(job->safe != NULL ? hw_bus_safe_command_ms(bus->cfg) :
+		    job->prio == HW_PRIO_POLL ? hw_bus_poll_ms(bus->cfg, 0) :
 		    hw_bus_transaction_ms(bus->cfg)));
 		return -1;
 	}
@@ -320,9 +341,10 @@ hw_bus_transact(struct hw_bus *bus, struct hw_job *job, const struct hw_txn *t, 
 {
 	int64_t attempt_ns = hw_bus_attempt_ms(bus->cfg) * 1000000, budget, now;
 	int64_t deadline = hw_now_ns() + (job->safe != NULL ? hw_bus_safe_command_ms(bus->cfg) :
+	    job->prio == HW_PRIO_POLL ? hw_bus_poll_ms(bus->cfg, bus->fd >= 0) :
 	    hw_bus_transaction_ms(bus->cfg)) * 1000000;
 	int attempt, err, rc, expired;
-	int max_attempts = job->safe != NULL ? 1 :
+	int max_attempts = hw_job_single(job) ? 1 :
 	    1 + (bus->cfg->retries > 0 ? bus->cfg->retries : 0);
 
 	for (attempt = 1;; attempt++) {
@@ -642,29 +664,65 @@ hw_bus_execute(struct hw_bus *bus, struct hw_job *job)
 		hw_job_error(job, "device '%s': failed", bus->hw->rig->devices[job->req.device].name);
 }
 
+/*
+ * Queues job behind every job of its priority or a higher one (first: of a
+ * higher one only). Call with lock held.
+ */
+static void
+hw_bus_insert_locked(struct hw_bus *bus, struct hw_job *job, int first)
+{
+	struct hw_job **at = &bus->queue_head;
+
+	/* the tail first: most jobs go there, and the walk is over at once */
+	if (!first && bus->queue_tail != NULL && bus->queue_tail->prio <= job->prio)
+		at = &bus->queue_tail->next;
+	else
+		while (*at != NULL && ((*at)->prio < job->prio ||
+		    (!first && (*at)->prio == job->prio)))
+			at = &(*at)->next;
+	job->next = *at;
+	*at = job;
+	if (job->next == NULL)
+		bus->queue_tail = job;
+}
+
 static void *
 hw_bus_main(void *arg)
 {
 	struct hw_bus *bus = arg;
 	struct hw_job *job;
+	int64_t wait_until, began;
+	struct timespec ts;
 
 	pthread_mutex_lock(&bus->lock);
 	for (;;) {
-		while (!bus->stopping && bus->queue_head == NULL)
-			pthread_cond_wait(&bus->wake, &bus->lock);
+		job = NULL;
+		while (!bus->stopping &&
+		    (job = hw_bus_take_locked(bus, hw_now_ns(), &wait_until)) == NULL) {
+			if (wait_until == 0) {
+				pthread_cond_wait(&bus->wake, &bus->lock);
+				continue;
+			}
+			/* polls wait for the deadline; a new job or deadline wakes us first */
+			ts.tv_sec = wait_until / 1000000000;
+			ts.tv_nsec = wait_until % 1000000000;
+			(void)pthread_cond_timedwait(&bus->wake, &bus->lock, &ts);
+		}
+		/* take is not tried once stopping: no job is in hand then */
 		if (bus->stopping)
 			break;
-		job = bus->queue_head;
-		bus->queue_head = job->next;
-		if (bus->queue_head == NULL)
-			bus->queue_tail = NULL;
-		job->next = NULL;
 		/* a new job after an interruption: only safe-state jobs are queued now */
 		bus->interrupted = 0;
 		bus->job_running = 1;
 		pthread_mutex_unlock(&bus->lock);
+		began = hw_now_ns();
 		hw_bus_execute(bus, job);
 		pthread_mutex_lock(&bus->lock);
+		bus->busy_ns += hw_now_ns() - began;
+		if (job->prio == HW_PRIO_POLL) {
+			bus->polls++;
+			bus->poll_ns += hw_now_ns() - began;
+		}
 		bus->job_running = 0;
 		/*
 		 * A safe state's command that failed goes again after the other
@@ -676,12 +734,7 @@ hw_bus_main(void *arg)
 		    !bus->interrupted && !bus->stopping) {
 			job->res.ok = 1;
 			job->res.error[0] = '\0';
-			job->next = NULL;
-			if (bus->queue_tail != NULL)
-				bus->queue_tail->next = job;
-			else
-				bus->queue_head = job;
-			bus->queue_tail = job;
+			hw_bus_insert_locked(bus, job, 0);
 			continue;
 		}
 		pthread_mutex_unlock(&bus->lock);
@@ -889,18 +942,34 @@ void
 hw_bus_queue(struct hw_bus *bus, struct hw_job *job, int first)
 {
 	pthread_mutex_lock(&bus->lock);
-	job->next = NULL;
-	if (bus->queue_head == NULL) {
-		bus->queue_head = bus->queue_tail = job;
-	} else if (first) {
-		job->next = bus->queue_head;
-		bus->queue_head = job;
-	} else {
-		bus->queue_tail->next = job;
-		bus->queue_tail = job;
-	}
+	hw_bus_insert_locked(bus, job, first);
 	pthread_cond_signal(&bus->wake);
 	pthread_mutex_unlock(&bus->lock);
+}
+
+struct hw_job *
+hw_bus_take_locked(struct hw_bus *bus, int64_t now_ns, int64_t *wait_until_ns)
+{
+	struct hw_job *job = bus->queue_head;
+	int64_t deadline = bus->next_deadline_ns, poll_ns;
+
+	*wait_until_ns = 0;
+	if (job == NULL)
+		return NULL;
+	/* polls are last in the queue: when the head is one, only polls are queued */
+	if (job->prio == HW_PRIO_POLL && deadline != 0 &&
+	    now_ns < deadline + (int64_t)HW_POLL_HOLD_AFTER_MS * 1000000) {
+		poll_ns = (hw_bus_poll_ms(bus->cfg, bus->fd >= 0) + HW_POLL_MARGIN_MS) * 1000000;
+		if (now_ns + poll_ns > deadline) {
+			*wait_until_ns = deadline + (int64_t)HW_POLL_HOLD_AFTER_MS * 1000000;
+			return NULL;
+		}
+	}
+	bus->queue_head = job->next;
+	if (bus->queue_head == NULL)
+		bus->queue_tail = NULL;
+	job->next = NULL;
+	return job;
 }
 
 void

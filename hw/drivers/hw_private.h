@@ -16,6 +16,15 @@
 
 struct hw_safe_batch;
 
+/*
+ * A bus queue's priorities, first served first: a safe state's stop and off
+ * commands, then every other request (the executor's timed commands, its
+ * status reads, watchdog feeds, input polls), then supervision polls, which
+ * also wait while the executor's next deadline is near (hw_bus_take_locked()).
+ * Within a priority, first come first served.
+ */
+enum hw_prio { HW_PRIO_SAFE, HW_PRIO_TIMED, HW_PRIO_POLL };
+
 /* One queued operation; owned by the bus queue, then by the done list. */
 struct hw_job {
 	struct hw_job *next;
@@ -26,6 +35,8 @@ struct hw_job {
 	unsigned epoch;			/* hw->epoch when queued; stale ones are dropped */
 	struct hw_safe_batch *safe;	/* set for the commands of a safe state */
 	int attempts;			/* safe state: attempts made (one per pass) */
+	enum hw_prio prio;
+	struct hw *hw;			/* whose (hw_job_drop() notes a command dropped) */
 };
 
 struct hw_bus {
@@ -52,6 +63,14 @@ struct hw_bus {
 	pthread_cond_t watch_wake;	/* the watcher waits here (CLOCK_MONOTONIC) */
 	pthread_t watch_thread;
 	int watch_started;		/* watch_wake initialised and the watcher running */
+	/*
+	 * The executor's next deadline (hw_set_next_deadline()), 0 none: a poll
+	 * that could still be on the bus then does not start.
+	 */
+	int64_t next_deadline_ns;
+	/* what the bus did, for hw_bus_usage() */
+	unsigned long polls;
+	int64_t poll_ns, busy_ns;
 
 	/* Worker-thread only. */
 	int ever_connected;
@@ -63,6 +82,35 @@ struct hw_input {
 	int device;
 	struct gpio_line *line;
 	int level;			/* last logical level, -1 unknown */
+};
+
+/*
+ * Per device: what lbld last commanded it (loop thread only), for
+ * supervision to compare polls with. seq moves on with every command
+ * queued or ended, so a poll that overlapped one is not judged.
+ */
+struct hw_cmd {
+	unsigned seq;
+	int pending;			/* commands queued or in flight */
+	int known;			/* the last command succeeded: what follows holds */
+	int running;			/* pump, line: commanded to run */
+	double rate;			/* pump, line: its rate (mL/min, rpm, mm/s) */
+	int on;				/* valve: commanded on */
+	int64_t ended_ns;		/* when the last command ended (loop_now_ns()) */
+};
+
+/* Per device in supervision (hw_super.c, loop thread only). */
+struct hw_sup {
+	int in_use;			/* polled while supervision is on */
+	int64_t period_ns;
+	int64_t next_ns;		/* next poll due */
+	int in_flight;			/* a poll of ours is queued or running ... */
+	unsigned in_flight_epoch;	/* ... unless a safe state dropped it since */
+	unsigned in_flight_seq;		/* hw_cmd.seq when it was queued */
+	int64_t in_flight_ns;		/* when it was queued */
+	int fails;			/* polls failed in a row */
+	int reported;			/* its fault is reported: no more polls */
+	int starved;			/* a poll waited too long: logged once */
 };
 
 /* Per device with a comm_timeout: its feeding (loop thread only). */
@@ -101,6 +149,16 @@ struct hw {
 	struct loop_timer *wd_timer;
 	hw_watchdog_cb wd_cb;
 	void *wd_arg;
+	struct hw_cmd *cmd;		/* per device */
+	struct hw_sup *sup;		/* per device */
+	int sup_on;			/* hw_supervise() with devices in use */
+	unsigned sup_gen;		/* moves on with each hw_supervise(): polls' tag */
+	struct loop_timer *sup_timer;
+	hw_supervise_cb sup_cb;
+	void *sup_arg;
+	int64_t usage_since_ns, usage_until_ns;	/* hw_bus_usage()'s window, until 0: now */
+	unsigned long *usage_polls;	/* per bus: its counters when the window opened */
+	int64_t *usage_poll_ns, *usage_busy_ns;
 
 	/* Completed jobs, handed from workers to the loop thread. */
 	pthread_mutex_t done_lock;
@@ -129,8 +187,31 @@ void hw_bus_stop(struct hw_bus *bus);
 int64_t hw_bus_attempt_ms(const struct rig_bus *cfg);
 int64_t hw_bus_transaction_ms(const struct rig_bus *cfg);
 int64_t hw_bus_safe_command_ms(const struct rig_bus *cfg);
-/* Appends job to the bus queue (first = 1: before everything queued). */
+/*
+ * A poll's deadline on bus, in ms: one attempt, and a connect first when
+ * the link is down (connected = 0): T + F, or T + T + F.
+ */
+int64_t hw_bus_poll_ms(const struct rig_bus *cfg, int connected);
+/*
+ * Queues job on the bus behind every job of its priority or a higher one
+ * (first = 1: before the others of its priority, still behind higher ones).
+ */
 void hw_bus_queue(struct hw_bus *bus, struct hw_job *job, int first);
+/*
+ * The job the worker runs next, taken off the queue, or NULL: none queued
+ * (*wait_until_ns = 0), or only polls, which must wait until
+ * *wait_until_ns (CLOCK_MONOTONIC) unless the deadline moves first: a poll
+ * does not start when, with hw_bus_poll_ms() of its own, it could still be
+ * on the bus at the executor's next deadline, from then until
+ * HW_POLL_HOLD_AFTER_MS past it (the executor's commands are queued in
+ * that time, ahead of polls). Call with lock held; now_ns on
+ * CLOCK_MONOTONIC.
+ */
+struct hw_job *hw_bus_take_locked(struct hw_bus *bus, int64_t now_ns, int64_t *wait_until_ns);
+/* Polls wait this long after a deadline passed unless the executor sets the next first. */
+#define HW_POLL_HOLD_AFTER_MS	100
+/* ... and leave this much beside their own deadline before the next one. */
+#define HW_POLL_MARGIN_MS	2
 /*
  * Drops every queued job (freed, no callback) and interrupts the
  * transaction in flight, if any, so that the worker is free at once.
@@ -141,5 +222,13 @@ void hw_job_drop(struct hw_job *job);
 /* Hands a finished job to the loop thread (any thread). */
 void hw_complete(struct hw *hw, struct hw_job *job);
 void hw_count(struct hw *hw, int transactions, int retries, int reconnects, int failures);
+/* The command ops: what hw_cmd tracks (everything but reads). */
+int hw_op_is_command(enum hw_op op);
+/* hw_enqueue() at a priority (hw_super.c queues its polls so). */
+int hw_submit_prio(struct hw *hw, const struct hw_request *req, enum hw_prio prio,
+    hw_done_cb done, void *arg, char *err, size_t err_size);
+/* hw_super.c: its timer (created at open) and its end at close. */
+int hw_sup_open(struct hw *hw, char *err, size_t err_size);
+void hw_sup_close(struct hw *hw);
 
 #endif

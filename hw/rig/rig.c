@@ -210,6 +210,40 @@ rig_parse_comm_timeout(struct diag *d, struct rig_device *dev, const struct conf
 	dev->comm_timeout_ms = ms;
 }
 
+/*
+ * 'poll_period': how often a Modbus device is polled while a batch runs
+ * (hw_super.c); refused on a GPIO line or an input (inputs have their own
+ * polling), and outside RIG_POLL_PERIOD_MIN_MS to _MAX_MS.
+ */
+static void
+rig_parse_poll_period(struct diag *d, struct rig_device *dev, const struct conf_node *n)
+{
+	const struct conf_node *node = conf_lookup(n, "poll_period");
+	int64_t ms;
+
+	if (node == NULL)
+		return;
+	if (dev->role == RIG_INPUT) {
+		diag_error(d, node, "'poll_period' is for axes, pumps, valves, line drives and "
+		    "sensors; inputs are polled all the time");
+		return;
+	}
+	if (dev->bus < 0) {
+		diag_error(d, node, "'poll_period' is for a Modbus device; a GPIO line is not "
+		    "polled");
+		return;
+	}
+	if (conf_get_duration(d, n, "poll_period", 0, &ms) != 1)
+		return;
+	if (ms < RIG_POLL_PERIOD_MIN_MS || ms > RIG_POLL_PERIOD_MAX_MS) {
+		diag_error(d, node, "'poll_period': expected %dms to %ds (how often the device is "
+		    "polled while a batch runs)", RIG_POLL_PERIOD_MIN_MS,
+		    RIG_POLL_PERIOD_MAX_MS / 1000);
+		return;
+	}
+	dev->poll_period_ms = ms;
+}
+
 int
 rig_parse_range(struct diag *d, const struct conf_node *n, const char *key, double *min,
     double *max)
@@ -265,7 +299,7 @@ rig_parse_device(struct diag *d, struct rig *rig, struct rig_device *dev,
 {
 	static const char *const keys[] = { "role", "kind", "bus", "unit", "profile", "gpio",
 		"travel", "max_speed", "max_accel", "max_flow", "max_rpm", "f0", "comm_timeout", "params",
-		"range", "volume_tolerance", "home", "description", NULL };
+		"poll_period", "range", "volume_tolerance", "home", "description", NULL };
 	static const char *const homes[] = { "startup", "first-batch", "command", NULL };
 	const struct conf_node *node;
 	const char *bus_name = NULL;
@@ -349,6 +383,7 @@ rig_parse_device(struct diag *d, struct rig *rig, struct rig_device *dev,
 	    rig_parse_range(d, node, "range", &dev->range_min, &dev->range_max) == 0)
 		dev->has_range = 1;
 	rig_parse_comm_timeout(d, dev, n);
+	rig_parse_poll_period(d, dev, n);
 	/* role-specific keys given to the wrong role are typos waiting to bite */
 	{
 		static const struct { const char *key; unsigned roles; } only[] = {

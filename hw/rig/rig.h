@@ -97,6 +97,13 @@ struct rig_device {
 	 * line drives only; RIG_COMM_TIMEOUT_MIN_MS to _MAX_MS.
 	 */
 	int64_t comm_timeout_ms;
+	/*
+	 * How often lbld polls the device while a batch runs ("poll_period"),
+	 * 0 when not given (the hardware layer's default for its role and
+	 * bus). Modbus axes, pumps, valves, line drives and sensors only;
+	 * RIG_POLL_PERIOD_MIN_MS to _MAX_MS.
+	 */
+	int64_t poll_period_ms;
 	const struct conf_node *node;
 };
 

@@ -719,8 +719,8 @@ simrig_phys_describe(struct simrig *sim, const struct simrig_device *dev, char *
 		break;
 	}
 	snprintf(buf + strlen(buf), size - strlen(buf), " fault=%s stop_ns=%lld watchdog=%lld "
-	    "tripped=%d", simrig_fault_names[dev->fault], (long long)dev->stop_ns,
-	    (long long)dev->watchdog_ms, dev->tripped);
+	    "tripped=%d heard_ns=%lld", simrig_fault_names[dev->fault], (long long)dev->stop_ns,
+	    (long long)dev->watchdog_ms, dev->tripped, (long long)dev->heard_ns);
 	if (dev->fault == SIMRIG_TRICKLE)
 		snprintf(buf + strlen(buf), size - strlen(buf), " trickle_ms=%d", dev->trickle_ms);
 }

@@ -10,6 +10,10 @@ set -u
 ctl="$LBL_BUILD/lblctl"
 scale=10
 make_rig spray-rig.yaml "$LBL_TMP/rig.yaml"
+# The rinse pump is not polled within the run (supervision would catch its
+# stop first, test_supervision.sh's case): this is the counter's own check.
+sed -i 's/\(pump-rinse: {.*profile: generic-pump\)/\1, poll_period: 60s/' "$LBL_TMP/rig.yaml"
+grep -q 'pump-rinse: .*poll_period: 60s' "$LBL_TMP/rig.yaml" || fail "the rig's rinse pump unpolled" "$(grep pump-rinse "$LBL_TMP/rig.yaml")"
 SIMCTL="$LBL_TMP/sim.ctl"
 start_simrig "$LBL_TMP/rig.yaml" --time-scale $scale --control "$SIMCTL" || exit 1
 start_lbld "$LBL_TMP/rig.yaml" "$LBL_TMP/lbl.db" --time-scale $scale || exit 1

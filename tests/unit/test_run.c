@@ -580,6 +580,8 @@ static struct {
 	int safety;		/* a safety input is active */
 	enum act_lift_state lift;
 	int keep_alive;
+	int supervised;		/* act_supervise() with devices, not NULL */
+	int64_t next_deadline_ns;	/* the last act_next_deadline() */
 } fa;
 
 /* What the executor holds as its act: the fakes keep their state in fa. */
@@ -751,6 +753,20 @@ act_keep_alive(struct act *act, int on)
 {
 	(void)act;
 	fa.keep_alive = on;
+}
+
+void
+act_supervise(struct act *act, const unsigned char *in_use)
+{
+	(void)act;
+	fa.supervised = in_use != NULL;
+}
+
+void
+act_next_deadline(struct act *act, int64_t deadline_ns)
+{
+	(void)act;
+	fa.next_deadline_ns = deadline_ns;
 }
 
 int
@@ -1927,6 +1943,71 @@ test_estop(void)
 	finish(run);
 }
 
+/*
+ * Supervision (hw_supervise() through act): on while a batch is in
+ * progress, off when it ends or fails; the executor's step timer is the
+ * deadline polls keep clear of; a device's fault fails a running batch
+ * into the safe state with the device in its cause and fault event, and
+ * is an event only while the batch is paused.
+ */
+static void
+test_supervision(void)
+{
+	static const char alarm[] = "device 'lift' (bus tcp0, unit 1): read input 0x0002 (alarm): "
+	    "alarm raised";
+	const struct plan *p;
+	struct run *run = start("supervision", "dip", recipe_dip, &p);
+	char err[256];
+	int lift, safe, i;
+
+	if (run == NULL)
+		return;
+	lift = rig_device_index(fa.rig, "lift");
+	TEST_EQ_INT("supervision: on once the batch starts", fa.supervised, 1);
+	drive_into(run, DIP_RINSE1);
+	TEST_CHECK("supervision: the step's deadline is told", fa.next_deadline_ns > 0,
+	    "deadline %lld", (long long)fa.next_deadline_ns);
+	safe = fa.safe_states;
+	run_device_fault(run, lift, alarm);
+	TEST_EQ_INT("supervision: a fault makes the rig safe", fa.safe_states, safe + 1);
+	TEST_EQ_INT("supervision: and ends supervision", fa.supervised, 0);
+	TEST_EQ_INT("supervision: no deadline left", fa.next_deadline_ns, 0);
+	TEST_STR("supervision: the step failed", rec_step(DIP_RINSE1)->outcome, "failed");
+	TEST_STR("supervision: the batch failed", fr.state, "failed");
+	TEST_CHECK("supervision: its cause is the device's fault",
+	    strncmp(fr.cause, "supervision: ", 13) == 0 && strstr(fr.cause, alarm) != NULL,
+	    "cause '%s'", fr.cause);
+	for (i = 0; i < fr.event_count && strcmp(fr.events[i].kind, "fault") != 0; i++)
+		;
+	TEST_STR("supervision: the fault event names the lift",
+	    i < fr.event_count ? fr.events[i].device : "", "lift");
+	drive(1000000);
+	TEST_EQ_INT("supervision: idle after", state_of(run), RUN_IDLE);
+	finish(run);
+
+	/* paused: the fault is on record, the batch stays paused */
+	run = start("supervision-paused", "dip", recipe_dip, &p);
+	if (run == NULL)
+		return;
+	drive_into(run, DIP_AG1);
+	TEST_EQ_INT("supervision: pause", run_pause(run, 0, err, sizeof(err)), 0);
+	drive(1000000);
+	TEST_EQ_INT("supervision: paused", state_of(run), RUN_PAUSED);
+	TEST_EQ_INT("supervision: still on while paused", fa.supervised, 1);
+	safe = fa.safe_states;
+	run_device_fault(run, lift, alarm);
+	TEST_EQ_INT("supervision: paused, no safe state for it", fa.safe_states, safe);
+	TEST_EQ_INT("supervision: paused, still paused", state_of(run), RUN_PAUSED);
+	TEST_EQ_INT("supervision: paused, the fault is an event", rec_events("fault", "alarm raised"),
+	    1);
+	TEST_EQ_INT("supervision: resumed", run_resume(run, err, sizeof(err)), 0);
+	TEST_EQ_INT("supervision: on again after the resume", fa.supervised, 1);
+	run_through(run);
+	TEST_STR("supervision: completed", fr.state, "completed");
+	TEST_EQ_INT("supervision: off once completed", fa.supervised, 0);
+	finish(run);
+}
+
 /* A reading at the target ends the cycles early; the post steps still run. */
 static void
 test_stop_at_target(void)
@@ -2759,6 +2840,7 @@ main(void)
 	test_long_texts();
 	test_park();
 	test_estop();
+	test_supervision();
 	test_stop_at_target();
 	test_shutdown_and_resume();
 	test_resume_forbidden();
