@@ -1,0 +1,115 @@
+#!/bin/sh
+# No accumulation for any step shape. test_step_timing.sh runs sprays whose
+# drain absorbs the commands around the dwell; here every step shape that has
+# no such wait runs in real time (time scale 1) on lbl-simrig over Modbus TCP,
+# driven by a real lbld: 'set' + 'wait' sequences, sprays without a drain,
+# dry steps, and steps of the shortest keepable length. Each step's end is an
+# absolute deadline from the batch's origin, so the start error read from the
+# steps table (actual_start_ms - planned_start_ms) must not grow from the
+# first quarter of a run to the last: it is read from each quarter's floor
+# (its earliest start), which a busy machine's late outliers do not lift,
+# and compared with a bound, not an absolute figure. Before the fix, 'set' +
+# 'wait' drifted about 4 ms a step and sprays without a drain about 3 ms.
+set -u
+. "$LBL_TOP/tests/integration/lib.sh"
+ctl="$LBL_BUILD/lblctl"
+# how much the floor of the start error may grow, first quarter to last (ms),
+# and the worst single start error (ASan on a busy machine)
+growth_max=${LBL_SHAPES_GROWTH_MS:-3}
+worst_max=${LBL_SHAPES_WORST_MS:-60}
+
+make_rig spray-rig.yaml "$LBL_TMP/rig.yaml"
+start_simrig "$LBL_TMP/rig.yaml" || exit 1
+start_lbld "$LBL_TMP/rig.yaml" "$LBL_TMP/lbl.db" || exit 1
+
+# recipe NAME CYCLE: a spray recipe of 12 bilayers of CYCLE's steps.
+recipe() {
+	cat >"$LBL_TMP/$1.yaml" <<EOR
+name: shape-$1
+version: "1"
+process: spray
+substrate: {name: timing coupon, area: 25 cm2}
+target: {bilayers: 12}
+growth: {model: linear, per_bilayer: 7.8 nm}
+resume: forbidden
+solutions:
+  ag: {nozzle: ag, volume: 250 mL}
+  tca: {nozzle: tca, volume: 250 mL}
+  rinse: {nozzle: rinse, rinse: true, volume: 500 mL}
+cycle:
+$2
+EOR
+}
+
+# shape NAME: runs recipe NAME as batch BATCH and checks its start errors.
+batch=0
+shape() {
+	name=$1
+	batch=$((batch + 1))
+	if timeout 90 "$ctl" run "$LBL_TMP/$name.yaml" --operator ci --wait >"$LBL_TMP/run.out" 2>&1
+	then
+		pass "$name: recipe completes"
+	else
+		fail "$name: recipe completes" "$(tail -5 "$LBL_TMP/run.out")"
+		return
+	fi
+	/usr/bin/python3 - "$LBL_TMP/lbl.db" "$batch" "$name" "$growth_max" "$worst_max" <<'PY' ||
+import sqlite3, sys
+db, batch, name = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+growth_max, worst_max = float(sys.argv[4]), float(sys.argv[5])
+rows = sqlite3.connect(db).execute(
+    "select seq, bilayer, planned_start_ms, actual_start_ms, outcome, phase from steps"
+    " where batch_id = ? order by seq", (batch,)).fetchall()
+ok = True
+def check(what, cond, why):
+    global ok
+    print(("PASS %s: %s" % (name, what)) if cond else ("FAIL %s: %s: %s" % (name, what, why)))
+    ok = ok and cond
+check("every step done", rows and all(r[4] == "done" for r in rows),
+      "outcomes %s" % sorted(set(r[4] for r in rows)))
+# the first bilayer carries the travel from park: left out; whole bilayers
+# per quarter, so every quarter holds the same steps
+steps = [r for r in rows if r[5] == "cycle" and r[1] >= 2 and r[1] <= 9]
+dev = [r[3] - r[2] for r in steps]
+q = len(dev) // 4
+quarters = [dev[i * q:(i + 1) * q] for i in range(4)]
+floors = [min(x) for x in quarters]
+growth = floors[3] - floors[0]
+print("info: %s: %d steps; start error floor per quarter %s ms; max %d ms"
+      % (name, len(dev), " ".join(str(f) for f in floors), max(dev)))
+check("no step starts before its planned time", min(dev) >= 0, "min %d ms" % min(dev))
+check("start error does not grow (last - first quarter < %g ms)" % growth_max,
+      growth < growth_max, "its floor grew by %d ms over %d steps (per quarter %s ms)"
+      % (growth, len(dev), " ".join(str(f) for f in floors)))
+check("every start within %g ms of plan" % worst_max, max(dev) < worst_max,
+      "max %d ms" % max(dev))
+sys.exit(0 if ok else 1)
+PY
+	LBL_FAILED=1
+}
+
+# a pump set running, a wait, set off, a wait: no step has a drain or drip
+# (each cycle coats with two solutions, sprayed without a drain)
+recipe set-wait "  - spray: {solution: ag, time: 0.2s, flow: 20 mL/min}
+  - spray: {solution: tca, time: 0.2s, flow: 20 mL/min}
+  - set: {output: pump-rinse, value: 20 mL/min}
+  - wait: 0.3s
+  - set: {output: pump-rinse, value: off}
+  - wait: 0.3s"
+# sprays whose last action is the valve and pump off, no drain
+recipe spray-nodrain "  - spray: {solution: ag, time: 0.3s, flow: 20 mL/min}
+  - spray: {solution: rinse, time: 0.3s, flow: 30 mL/min}
+  - spray: {solution: tca, time: 0.3s, flow: 20 mL/min}
+  - spray: {solution: rinse, time: 0.3s, flow: 30 mL/min}"
+# dry steps on a Modbus valve and on a GPIO valve, between sprays without drain
+recipe dry "  - spray: {solution: ag, time: 0.2s, flow: 20 mL/min}
+  - dry: {valve: valve-rinse, time: 0.3s}
+  - spray: {solution: tca, time: 0.2s, flow: 20 mL/min}
+  - dry: {valve: valve-rinse, time: 0.3s}
+  - dry: {valve: n2, time: 0.3s}"
+
+for s in set-wait spray-nodrain dry; do
+	shape "$s"
+done
+sanitizer_clean "$LBL_TMP/lbld.err" lbld
+[ -z "${LBL_FAILED:-}" ]
