@@ -630,14 +630,36 @@ run_wait_absorbs(const struct run *run)
 }
 
 /*
+ * Whether the dwell or wait in hand is its step's last timed entry: only
+ * commands (valves, pumps, a line) follow it, which the plan counts as no
+ * time, and no move, read or operator wait.
+ */
+static int
+run_timed_last(const struct run *run)
+{
+	size_t i;
+
+	if (run->plan->steps[run->step].operator_wait)
+		return 0;
+	for (i = run->action_index + 1; i < run->list.count; i++)
+		if (run->list.actions[i].kind != COMPILE_OUTPUT &&
+		    run->list.actions[i].kind != COMPILE_PUMP &&
+		    run->list.actions[i].kind != COMPILE_LINE)
+			return 0;
+	return 1;
+}
+
+/*
  * When a dwell or wait ends: at the schedule's point (due_ns) plus its
  * time, an absolute deadline from the batch's origin, so the commands
  * before it (valves, pumps: real time the plan does not count) do not add
- * up step after step, whatever the step's shape. A step's last wait (a
- * drain or drip) ends at the step's planned end instead, absorbing what
- * its moves took beyond their estimate too. Either gives up at most a
- * tenth of itself: a much later step stays late rather than expose or drip
- * too little. A last wait ends no later than its whole time from now.
+ * up step after step. A step's last timed entry (a drain or drip; a spray's
+ * or dry step's dwell when nothing timed follows) ends at the step's
+ * planned end instead, absorbing what its moves took beyond their estimate
+ * too, so every step's end is an absolute deadline, whatever its shape.
+ * Either gives up at most a tenth of itself: a much later step stays late
+ * rather than expose or drip too little; and neither lasts longer than its
+ * whole time from now.
  */
 static int64_t
 run_wait_end_ns(const struct run *run, const struct compile_action *a)
@@ -648,7 +670,7 @@ run_wait_end_ns(const struct run *run, const struct compile_action *a)
 	int64_t floor_ns = full_ns - ms_ns / 10;
 	int64_t end_ns = run->due_ns + ms_ns;
 
-	if (a->kind == COMPILE_WAIT && run_wait_absorbs(run))
+	if (run_timed_last(run))
 		end_ns = run->t0_ns + run_scaled_ns(run, s->start_ms + s->duration_ms);
 	return end_ns < floor_ns ? floor_ns : end_ns > full_ns ? full_ns : end_ns;
 }
@@ -813,7 +835,8 @@ run_on_armed(void *arg, const struct hw_request *req, const struct hw_result *re
 		    run->plan->steps[run->step + (run->state == RUN_STEP)].seq, res->error);
 		return;
 	}
-	armed->state = RUN_ARM_DONE;
+	/* a pump found running was left alone: its start goes whole */
+	armed->state = res->running == 1 ? RUN_ARM_NONE : RUN_ARM_DONE;
 }
 
 /* Whether action a of list, from index from on, commands device. */

@@ -42,8 +42,10 @@ enum hw_op {
  * above 0) may go in two requests. HW_ARM writes everything the start
  * needs but its trigger (an axis's enable, speed, acceleration and target;
  * a pump's or line's direction and rate), each write read back and
- * compared, ahead of the deadline; HW_FIRE sends the trigger alone (go,
- * run) at it. HW_WHOLE (0, the default) sends all of it in one request.
+ * compared, ahead of the deadline (a pump or line whose profile has a
+ * 'running' flag is read first, and one that runs is left alone: the
+ * result's running is 1, nothing was written); HW_FIRE sends the trigger
+ * alone (go, run) at it. HW_WHOLE (0, the default) sends all of it in one request.
  * hw_can_arm() says whether a device's profile separates them.
  */
 enum hw_stage { HW_WHOLE, HW_ARM, HW_FIRE };

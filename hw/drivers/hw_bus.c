@@ -637,6 +637,14 @@ hw_do_run(struct hw_bus *bus, struct hw_job *job, const struct profile *p, enum 
 		return hw_command(bus, job, p, PROFILE_STOP);
 	if (job->req.stage == HW_FIRE)
 		return hw_command(bus, job, p, PROFILE_RUN);
+	if (job->req.stage == HW_ARM && p->ops[PROFILE_RUNNING].defined) {
+		/* a device that runs already is left alone: its start goes whole */
+		struct hw_read_cache cache = { 0 };
+		if (hw_read_flag(bus, job, p, PROFILE_RUNNING, &cache, &job->res.running) == -1)
+			return -1;
+		if (job->res.running == 1)
+			return 0;
+	}
 	if (p->ops[PROFILE_DIRECTION].defined &&
 	    hw_set(bus, job, p, PROFILE_DIRECTION, job->req.reverse ? 1 : 0) == -1)
 		return -1;
