@@ -47,6 +47,7 @@
 
 #include "hw_private.h"
 #include "log.h"
+#include "rt.h"
 
 #define HW_BACKOFF_FIRST_MS	100
 #define HW_BACKOFF_MAX_MS	5000
@@ -711,6 +712,9 @@ hw_bus_main(void *arg)
 	struct hw_bus *bus = arg;
 	struct hw_job *job;
 
+	/* timer slack 1 ns: an RTU frame's quiet time and deadlines are kept to the µs */
+	if (rt_thread_timed() == -1)
+		log_warn("bus %s: timer slack stays at the kernel's default", bus->cfg->name);
 	pthread_mutex_lock(&bus->lock);
 	for (;;) {
 		while (!bus->stopping && bus->queue_head == NULL)
@@ -835,6 +839,9 @@ hw_bus_watch(void *arg)
 	struct hw_bus *bus = arg;
 	struct timespec ts;
 
+	if (rt_thread_timed() == -1)
+		log_warn("bus %s: the deadline watcher's timer slack stays at the kernel's default",
+		    bus->cfg->name);
 	pthread_mutex_lock(&bus->lock);
 	while (!bus->stopping) {
 		if (bus->in_flight && bus->deadline_ns != 0 && hw_now_ns() >= bus->deadline_ns) {
