@@ -17,6 +17,7 @@
 #include "db.h"
 #include "dispense.h"
 #include "log.h"
+#include "lbl_limits.h"
 #include "ledger.h"
 #include "record.h"
 #include "run.h"
@@ -667,7 +668,7 @@ run_wait_end_ns(const struct run *run, const struct compile_action *a)
 	const struct plan_step *s = &run->plan->steps[run->step];
 	int64_t ms_ns = run_scaled_ns(run, a->ms);
 	int64_t full_ns = run->action_begin_ns + ms_ns;
-	int64_t floor_ns = full_ns - ms_ns / 10;
+	int64_t floor_ns = full_ns - ms_ns / RUN_ABSORB_DIVISOR;
 	int64_t end_ns = run->due_ns + ms_ns;
 
 	if (run_timed_last(run))

@@ -19,6 +19,64 @@ growth_max=${LBL_SHAPES_GROWTH_MS:-3}
 worst_max=${LBL_SHAPES_WORST_MS:-60}
 
 make_rig spray-rig.yaml "$LBL_TMP/rig.yaml"
+
+# ---- the shortest step a rig keeps, from its buses ----
+# The spray rig with its drives and pumps on an RS-485 line at 9,600 baud:
+# 21 characters of 10 bits and two 3.5-character silences, 29.17 ms a
+# transaction; a step's 8 transactions in a tenth of it: 2,334 ms. Its
+# 1 s sprays are refused by lblctl check and by lbld's run, at the step's
+# line, naming the figure and the bus; on Modbus TCP they are kept.
+sed 's|^  drives: .*|  drives: {type: rtu, device: /dev/lbl-test-none, baud: 9600, timeout: 200ms}|' \
+    "$LBL_TMP/rig.yaml" >"$LBL_TMP/rtu-rig.yaml"
+cat >"$LBL_TMP/short.yaml" <<'EOR'
+name: short-steps
+version: "1"
+process: spray
+substrate: {name: timing coupon, area: 25 cm2}
+target: {bilayers: 2}
+growth: {model: linear, per_bilayer: 7.8 nm}
+resume: forbidden
+solutions:
+  ag: {nozzle: ag, volume: 250 mL}
+  tca: {nozzle: tca, volume: 250 mL}
+  rinse: {nozzle: rinse, rinse: true, volume: 500 mL}
+cycle:
+  - spray: {solution: ag, time: 0.5s, flow: 20 mL/min, drain: 0.5s}
+  - spray: {solution: rinse, time: 0.5s, flow: 30 mL/min, drain: 0.5s}
+  - spray: {solution: tca, time: 0.5s, flow: 20 mL/min, drain: 0.5s}
+  - spray: {solution: rinse, time: 0.5s, flow: 30 mL/min, drain: 0.5s}
+EOR
+want="deadline is 2334 ms (rig 'spray-rig-1' keeps no shorter: its bus 'drives' (RTU) takes 29.17 ms"
+if "$ctl" check "$LBL_TMP/short.yaml" --rig "$LBL_TMP/rtu-rig.yaml" >"$LBL_TMP/check.out" 2>&1; then
+	fail "check --rig: steps shorter than an RTU rig keeps are refused" "accepted"
+elif grep -q "short.yaml:14:5: error: step 2 lasts 1000 ms; the shortest step that keeps its $want" \
+    "$LBL_TMP/check.out"; then
+	pass "check --rig: steps shorter than an RTU rig keeps are refused at their line"
+else
+	fail "check --rig: steps shorter than an RTU rig keeps are refused at their line" \
+	    "$(cat "$LBL_TMP/check.out")"
+fi
+"$ctl" check "$LBL_TMP/short.yaml" --rig "$LBL_TMP/rig.yaml" >"$LBL_TMP/check.out" 2>&1 &&
+    pass "check --rig: the same steps are kept on Modbus TCP" ||
+    fail "check --rig: the same steps are kept on Modbus TCP" "$(cat "$LBL_TMP/check.out")"
+# lbld's run refuses them too (its buses connect lazily: nothing is on the line)
+start_lbld "$LBL_TMP/rtu-rig.yaml" "$LBL_TMP/rtu.db" || exit 1
+if "$ctl" run "$LBL_TMP/short.yaml" --operator ci >"$LBL_TMP/run.out" 2>&1; then
+	fail "lbld's run refuses steps shorter than its RTU rig keeps" "accepted"
+elif grep -q "$want" "$LBL_TMP/run.out"; then
+	pass "lbld's run refuses steps shorter than its RTU rig keeps, naming figure and bus"
+else
+	fail "lbld's run refuses steps shorter than its RTU rig keeps, naming figure and bus" \
+	    "$(cat "$LBL_TMP/run.out")"
+fi
+# the deadlines lbld was granted: one line; timer slack 1 ns whatever the rest
+grep -q "deadlines: timer slack 1 ns, " "$LBL_TMP/lbld.err" &&
+    pass "lbld says in one line what it has for deadlines" ||
+    fail "lbld says in one line what it has for deadlines" "$(grep -i deadlines "$LBL_TMP/lbld.err")"
+[ "$(cat "/proc/$LBLD_PID/timerslack_ns")" = 1 ] && pass "lbld's timer slack is 1 ns" ||
+    fail "lbld's timer slack is 1 ns" "$(cat "/proc/$LBLD_PID/timerslack_ns")"
+kill "$LBLD_PID"; wait "$LBLD_PID" 2>/dev/null
+
 start_simrig "$LBL_TMP/rig.yaml" || exit 1
 start_lbld "$LBL_TMP/rig.yaml" "$LBL_TMP/lbl.db" || exit 1
 
