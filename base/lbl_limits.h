@@ -80,13 +80,24 @@
 #define COMPILE_MIN_STEP_MS	100
 #endif
 /*
- * A step's last dwell or wait gives up at most 1/RUN_ABSORB_DIVISOR of
+ * A step's last wait gives up at most 1/RUN_ABSORB_DIVISOR of
  * itself to absorb the I/O the plan does not count (daemon/run.c): a much
  * later step stays late rather than expose or drip much too little. So a
  * step keeps its deadline when its I/O is at most that share of it.
  */
 #ifndef RUN_ABSORB_DIVISOR
 #define RUN_ABSORB_DIVISOR	10
+#endif
+/*
+ * The same for a dwell, an exposure, when it is its step's last timed
+ * entry (a spray or dry step without a drain): it gives up at most
+ * 1/RUN_DWELL_ABSORB_DIVISOR of itself, half the share a pump's counted
+ * volume may fall short of the plan (PUMP_VOLUME_TOLERANCE_PCT), so the
+ * spray it times still delivers what the plan says. Such a step keeps its
+ * deadline from twice the rig's shortest step (rig_min_step_ms).
+ */
+#ifndef RUN_DWELL_ABSORB_DIVISOR
+#define RUN_DWELL_ABSORB_DIVISOR	20
 #endif
 /*
  * The bus transactions a step needs that the plan counts as no time, for
@@ -375,6 +386,8 @@ _Static_assert(RECIPE_MAX_QUICK_DIPS >= 1 && RECIPE_MAX_QUICK_DIPS <= 255,
     "RECIPE_MAX_QUICK_DIPS: a plan step keeps its dip count in 8 bits");
 _Static_assert(RUN_ABSORB_DIVISOR >= 2 && RUN_ABSORB_DIVISOR <= 100,
     "RUN_ABSORB_DIVISOR: a wait gives up a share of itself, never all of it");
+_Static_assert(RUN_DWELL_ABSORB_DIVISOR * PUMP_VOLUME_TOLERANCE_PCT >= 2 * 100,
+    "RUN_DWELL_ABSORB_DIVISOR: a dwell gives up at most half the pumps' volume tolerance");
 _Static_assert(COMPILE_STEP_TRANSACTIONS >= 1 && COMPILE_STEP_TRANSACTIONS <= 64,
     "COMPILE_STEP_TRANSACTIONS: a step has a few commands (see its reason)");
 _Static_assert(RIG_TCP_TRANSACTION_US >= 50 && RIG_TCP_TRANSACTION_US <= 100000,

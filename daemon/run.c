@@ -658,9 +658,10 @@ run_timed_last(const struct run *run)
  * or dry step's dwell when nothing timed follows) ends at the step's
  * planned end instead, absorbing what its moves took beyond their estimate
  * too, so every step's end is an absolute deadline, whatever its shape.
- * Either gives up at most a tenth of itself: a much later step stays late
- * rather than expose or drip too little; and neither lasts longer than its
- * whole time from now.
+ * A wait gives up at most a tenth of itself (RUN_ABSORB_DIVISOR), a dwell
+ * a twentieth (RUN_DWELL_ABSORB_DIVISOR: it times an exposure and a pump's
+ * volume): a much later step stays late rather than expose or drip too
+ * little; and neither lasts longer than its whole time from now.
  */
 static int64_t
 run_wait_end_ns(const struct run *run, const struct compile_action *a)
@@ -668,7 +669,8 @@ run_wait_end_ns(const struct run *run, const struct compile_action *a)
 	const struct plan_step *s = &run->plan->steps[run->step];
 	int64_t ms_ns = run_scaled_ns(run, a->ms);
 	int64_t full_ns = run->action_begin_ns + ms_ns;
-	int64_t floor_ns = full_ns - ms_ns / RUN_ABSORB_DIVISOR;
+	int64_t floor_ns = full_ns - ms_ns / (a->kind == COMPILE_DWELL ? RUN_DWELL_ABSORB_DIVISOR :
+	    RUN_ABSORB_DIVISOR);
 	int64_t end_ns = run->due_ns + ms_ns;
 
 	if (run_timed_last(run))

@@ -167,7 +167,9 @@ double rig_bus_transaction_ms(const struct rig_bus *b);
  * The shortest step rig keeps on its deadline: COMPILE_STEP_TRANSACTIONS
  * on its slowest bus in use (one with a device on it) must fit in
  * 1/RUN_ABSORB_DIVISOR of the step, and never less than the floor
- * COMPILE_MIN_STEP_MS (lbl_limits.h). *bus is that bus's index, or -1 when
+ * COMPILE_MIN_STEP_MS (lbl_limits.h). A step that ends in a dwell (a
+ * spray without a drain) absorbs half that share (RUN_DWELL_ABSORB_DIVISOR)
+ * and keeps its deadline from twice this. *bus is that bus's index, or -1 when
  * the floor decides (no bus, or fast ones); *transaction_ms its figure.
  */
 int64_t rig_min_step_ms(const struct rig *rig, int *bus, double *transaction_ms);

@@ -77,7 +77,7 @@ grep -q "deadlines: timer slack 1 ns, " "$LBL_TMP/lbld.err" &&
     fail "lbld's timer slack is 1 ns" "$(cat "/proc/$LBLD_PID/timerslack_ns")"
 kill "$LBLD_PID"; wait "$LBLD_PID" 2>/dev/null
 
-start_simrig "$LBL_TMP/rig.yaml" || exit 1
+start_simrig "$LBL_TMP/rig.yaml" --trace "$LBL_TMP/trace.txt" || exit 1
 start_lbld "$LBL_TMP/rig.yaml" "$LBL_TMP/lbl.db" || exit 1
 
 # recipe NAME CYCLE: a spray recipe of 12 bilayers of CYCLE's steps.
@@ -166,8 +166,38 @@ recipe dry "  - spray: {solution: ag, time: 0.2s, flow: 20 mL/min}
   - dry: {valve: valve-rinse, time: 0.3s}
   - dry: {valve: n2, time: 0.3s}"
 
-for s in set-wait spray-nodrain dry; do
+# steps of the rig's shortest (100 ms on Modbus TCP): sprays with their drain, waits
+recipe shortest "  - spray: {solution: ag, time: 0.05s, flow: 20 mL/min, drain: 0.05s}
+  - wait: 0.1s
+  - spray: {solution: tca, time: 0.05s, flow: 20 mL/min, drain: 0.05s}
+  - wait: 0.1s"
+
+for s in set-wait spray-nodrain dry shortest; do
 	shape "$s"
 done
+
+# Arm, then fire, as lbl-simrig --trace saw it: a pump's direction and flow
+# arrive during the step before (its last dwell or wait), well ahead of the
+# run command at the deadline; before, all three went at the deadline,
+# microseconds apart. Every start here runs a different pump from the step
+# before, so every one is armed: at least 9 in 10 must be (a bound, not a
+# count, under load: an arm still in flight at the deadline goes whole).
+/usr/bin/python3 - "$LBL_TMP/trace.txt" <<'PY' || LBL_FAILED=1
+import sys
+lines = [l.split() for l in open(sys.argv[1])]
+flow, runs, armed = {}, 0, 0
+for l in lines:
+    ns, dev, op = int(l[0]), l[1], l[2]
+    if op == "flow":
+        flow[dev] = ns
+    elif op == "run" and dev in flow:
+        runs += 1
+        armed += ns - flow.pop(dev) >= 20e6
+ok = runs > 100 and armed >= 0.9 * runs
+print("info: trace: %d pump runs, %d with their flow written 20 ms or more before" % (runs, armed))
+what = "arm, then fire: a pump's setpoints go ahead of its run at the device"
+print("PASS %s" % what if ok else "FAIL %s: %d of %d" % (what, armed, runs))
+sys.exit(0 if ok else 1)
+PY
 sanitizer_clean "$LBL_TMP/lbld.err" lbld
 [ -z "${LBL_FAILED:-}" ]
