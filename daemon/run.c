@@ -858,15 +858,15 @@ run_list_uses(const struct compile_list *list, size_t from, int device)
  * Arms the start of step next (an index into the plan) ahead of its
  * deadline: its leading moves and runs, up to its first timing entry or
  * read (an axis's first move only), are written and read back now, so that
- * at the deadline (or the arrival of the move before) only
- * their triggers go (run_fire_if_armed). Not armed, and so sent whole at
- * the deadline: a device the step in hand still commands, a pump or line
- * told to run, and a device whose profile cannot separate setpoint and
- * trigger (act_can_arm says why: its start carries its setpoint). Valves
- * are triggers themselves. Called when the
- * step in hand enters a dwell or wait (its last commands are out), and
- * when the run waits for a step's deadline. Never fails the batch itself:
- * an arm that cannot be queued is left to go whole; one that fails does.
+ * at the deadline (or the arrival of the move before) only their triggers
+ * go (run_fire_if_armed). Not armed, and so sent whole at the deadline: a
+ * device the step in hand still commands, a pump or line told to run, and
+ * a device whose profile cannot separate setpoint and trigger (act_can_arm
+ * says why: its start carries its setpoint). Valves are triggers
+ * themselves. Called when the step in hand enters its last dwell or wait
+ * (its commands are out), and when the run waits for a step's deadline.
+ * Never fails the batch itself: an arm that cannot be queued is left to go
+ * whole; an arm that fails does, through run_on_armed.
  */
 static void
 run_arm_step(struct run *run, size_t next, const struct compile_list *current, size_t from)
@@ -894,14 +894,12 @@ run_arm_step(struct run *run, size_t next, const struct compile_list *current, s
 		    (current != NULL && run_list_uses(current, from, a->device)) ||
 		    (a->kind != COMPILE_MOVE && run->running[a->device] == 1) ||
 		    !act_can_arm(run->ctx.act, &req, why, sizeof(why)))
-			goto next;
+			continue;	/* this start goes whole */
 		req.tag = run->arm_tag;
 		run->armed[a->device].req = req;
 		run->armed[a->device].state = RUN_ARM_PENDING;
 		if (act_arm(run->ctx.act, &req, run_on_armed, run, why, sizeof(why)) == -1)
 			run->armed[a->device].state = RUN_ARM_NONE;
-next:
-		;
 	}
 	compile_list_free(&list);
 }
@@ -1160,6 +1158,8 @@ run_next_step(struct run *run)
 			if (run_commit_boundary(run, NULL) == -1)
 				return;
 			run->state = RUN_WAITING;
+			/* its start is armed while it waits, if the step before did not */
+			run_arm_step(run, run->step, NULL, 0);
 			run_timer_at(run, run->timer, start_ns - RUN_RECORD_LEAD_NS,
 			    "the next step's record");
 			return;

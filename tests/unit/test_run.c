@@ -1673,8 +1673,10 @@ test_arm_then_fire(void)
 	run_through(run);
 	TEST_STR("arm: completed", fr.states, "completed");
 	TEST_CHECK("arm: every step done", all_done(p, why, sizeof(why)), "%s", why);
-	TEST_STR("arm: the first step armed before its deadline, then fired", calls_of(1),
-	    "arm transfer 250; arm pump-ag 20; fire move transfer 250 100; fire pump pump-ag 20; "
+	TEST_STR("arm: the first step armed before its record and deadline", calls_of(0),
+	    "arm transfer 250; arm pump-ag 20");
+	TEST_STR("arm: ... then fired", calls_of(1),
+	    "fire move transfer 250 100; fire pump pump-ag 20; "
 	    "output valve-ag on; output valve-ag off; pump pump-ag 0; "
 	    "arm transfer 250; arm pump-rinse 100");
 	/* the dry step after it has only its valve: nothing to arm */
