@@ -1459,6 +1459,35 @@ run_abort(struct run *run, const char *who, char *err, size_t size)
 
 /* ---- starting ---- */
 
+/*
+ * Says, once a batch, which Modbus pumps, line drives and axes cannot have
+ * their starts armed ahead (a profile whose trigger shares a register with
+ * a setpoint): their starts go whole at the deadline, a few transactions
+ * later than an armed one's.
+ */
+static void
+run_say_unarmable(const struct run *run)
+{
+	const struct rig *rig = run->ctx.rig;
+	struct hw_request req;
+	char why[320];
+	size_t i;
+
+	for (i = 0; i < rig->device_count; i++) {
+		const struct rig_device *dev = &rig->devices[i];
+
+		if (dev->bus < 0 || (dev->role != RIG_AXIS && dev->role != RIG_PUMP &&
+		    dev->role != RIG_LINE))
+			continue;
+		memset(&req, 0, sizeof(req));
+		req.device = (int)i;
+		req.op = dev->role == RIG_AXIS ? HW_MOVE : dev->role == RIG_PUMP ? HW_PUMP : HW_LINE;
+		req.value = 1;
+		if (!act_can_arm(run->ctx.act, &req, why, sizeof(why)))
+			log_info("%s; its starts go whole at their deadlines", why);
+	}
+}
+
 static int
 run_prepare(struct run *run, struct recipe *recipe, struct plan *plan, char *err, size_t size)
 {
@@ -1519,6 +1548,7 @@ run_prepare(struct run *run, struct recipe *recipe, struct plan *plan, char *err
 	run->last_step_seq = 0;
 	/* the first transfer of the batch reads the lift back again */
 	act_require_readback(run->ctx.act);
+	run_say_unarmable(run);
 	return 0;
 }
 
