@@ -56,6 +56,11 @@ else
 	fail "check --rig: steps shorter than an RTU rig keeps are refused at their line" \
 	    "$(cat "$LBL_TMP/check.out")"
 fi
+"$ctl" check-rig "$LBL_TMP/rtu-rig.yaml" 2>&1 |
+    grep -q "rtu-rig.yaml: shortest step 2334 ms (bus drives: 29.17 ms a transaction)" &&
+    pass "check-rig prints the rig's shortest step and the bus that decides it" ||
+    fail "check-rig prints the rig's shortest step and the bus that decides it" \
+	"$("$ctl" check-rig "$LBL_TMP/rtu-rig.yaml" 2>&1)"
 "$ctl" check "$LBL_TMP/short.yaml" --rig "$LBL_TMP/rig.yaml" >"$LBL_TMP/check.out" 2>&1 &&
     pass "check --rig: the same steps are kept on Modbus TCP" ||
     fail "check --rig: the same steps are kept on Modbus TCP" "$(cat "$LBL_TMP/check.out")"
