@@ -86,6 +86,7 @@ struct run {
 	 */
 	struct run_armed *armed;
 	unsigned arm_tag;
+	int fire_waits;			/* the action in hand waits for its arm's answer: device + 1 */
 	signed char *running;		/* per device: pump or line last told to run 1, stop 0, -1 unknown */
 	int64_t motion_ns, dwell_ns;
 	struct loop_timer *timer, *overrun;
@@ -651,13 +652,15 @@ run_timed_last(const struct run *run)
 }
 
 /*
- * When a dwell or wait ends: at the schedule's point (due_ns) plus its
- * time, an absolute deadline from the batch's origin, so the commands
- * before it (valves, pumps: real time the plan does not count) do not add
- * up step after step. A step's last timed entry (a drain or drip; a spray's
- * or dry step's dwell when nothing timed follows) ends at the step's
- * planned end instead, absorbing what its moves took beyond their estimate
- * too, so every step's end is an absolute deadline, whatever its shape.
+ * When a dwell or wait ends. A wait ends at the schedule's point (due_ns)
+ * plus its time, an absolute deadline from the batch's origin, so the
+ * commands before it (valves, pumps: real time the plan does not count) do
+ * not add up step after step. A step's last timed entry (a drain or drip;
+ * a spray's or dry step's dwell when nothing timed follows) ends at the
+ * step's planned end instead, absorbing what its moves took beyond their
+ * estimate too, so every step's end is an absolute deadline, whatever its
+ * shape. Any other dwell is an exact exposure from now: the step's last
+ * wait takes the difference.
  * A wait gives up at most a tenth of itself (RUN_ABSORB_DIVISOR), a dwell
  * a twentieth (RUN_DWELL_ABSORB_DIVISOR: it times an exposure and a pump's
  * volume): a much later step stays late rather than expose or drip too
@@ -675,6 +678,8 @@ run_wait_end_ns(const struct run *run, const struct compile_action *a)
 
 	if (run_timed_last(run))
 		end_ns = run->t0_ns + run_scaled_ns(run, s->start_ms + s->duration_ms);
+	else if (a->kind == COMPILE_DWELL)
+		return full_ns;		/* an exposure the last wait absorbs for: exact */
 	return end_ns < floor_ns ? floor_ns : end_ns > full_ns ? full_ns : end_ns;
 }
 
@@ -815,6 +820,7 @@ static void
 run_disarm(struct run *run)
 {
 	run->arm_tag++;
+	run->fire_waits = 0;
 	if (run->armed != NULL)
 		memset(run->armed, 0, run->ctx.rig->device_count * sizeof(*run->armed));
 }
@@ -840,6 +846,11 @@ run_on_armed(void *arg, const struct hw_request *req, const struct hw_result *re
 	}
 	/* a pump found running was left alone: its start goes whole */
 	armed->state = res->running == 1 ? RUN_ARM_NONE : RUN_ARM_DONE;
+	if (run->fire_waits == req->device + 1 && run->state == RUN_STEP) {
+		/* its deadline came first: the start goes now, as armed (or whole) */
+		run->fire_waits = 0;
+		run_next_action(run);
+	}
 }
 
 /* Whether action a of list, from index from on, commands device. */
@@ -914,25 +925,43 @@ run_arm_next(struct run *run)
 		if (run->list.actions[i].kind == COMPILE_DWELL ||
 		    run->list.actions[i].kind == COMPILE_WAIT ||
 		    run->list.actions[i].kind == COMPILE_PROMPT ||
-		    run->list.actions[i].kind == COMPILE_MOVE)
-			return;		/* not the last: the step's own commands come first */
+		    run->list.actions[i].kind == COMPILE_MOVE ||
+		    run->list.actions[i].kind == COMPILE_READ)
+			/*
+			 * not the last: the step's own commands come first; and a
+			 * read may end the cycles early (a target reached), so the
+			 * step after it is armed only once known (run_next_step)
+			 */
+			return;
 	run_disarm(run);
 	run_arm_step(run, run->step + 1, &run->list, run->action_index + 1);
 }
 
-/* A start whose values were armed and read back sends its trigger alone. */
-static void
+/*
+ * A start whose values were armed and read back sends its trigger alone.
+ * One whose arm is still on its bus at the deadline waits for its answer
+ * (returns 1: run_on_armed goes on with it), which comes first on that bus
+ * anyway: the setpoints are not written twice, and the trigger never goes
+ * before they are read back. Returns 0 when the start goes now.
+ */
+static int
 run_fire_if_armed(struct run *run, const struct compile_action *a)
 {
 	struct run_armed *armed = &run->armed[a->device];
 	struct hw_request req;
+	int same = run_start_request(a, &req) == 0 && req.op == armed->req.op &&
+	    req.value == armed->req.value && req.speed_mm_s == armed->req.speed_mm_s &&
+	    req.reverse == armed->req.reverse;
 
-	if (armed->state == RUN_ARM_DONE && run_start_request(a, &req) == 0 &&
-	    req.op == armed->req.op && req.value == armed->req.value &&
-	    req.speed_mm_s == armed->req.speed_mm_s && req.reverse == armed->req.reverse)
+	if (armed->state == RUN_ARM_PENDING && same) {
+		run->fire_waits = a->device + 1;
+		return 1;
+	}
+	if (armed->state == RUN_ARM_DONE && same)
 		act_fire(run->ctx.act);
-	/* used, or pending at the deadline (then it goes whole, behind the arm) */
+	/* used, or armed with other values (then it goes whole) */
 	armed->state = RUN_ARM_NONE;
+	return 0;
 }
 
 static void
@@ -955,18 +984,21 @@ run_next_action(struct run *run)
 			run_fault(run, "failed", 0, "motion refused: %s", why);
 			return;
 		}
-		run_fire_if_armed(run, a);
+		if (run_fire_if_armed(run, a))
+			return;
 		rc = act_move(run->ctx.act, a->device, a->value, a->speed_mm_s);
 		break;
 	case COMPILE_OUTPUT:
 		rc = act_output(run->ctx.act, a->device, a->value != 0);
 		break;
 	case COMPILE_PUMP:
-		run_fire_if_armed(run, a);
+		if (run_fire_if_armed(run, a))
+			return;
 		rc = act_pump(run->ctx.act, a->device, a->value);
 		break;
 	case COMPILE_LINE:
-		run_fire_if_armed(run, a);
+		if (run_fire_if_armed(run, a))
+			return;
 		rc = act_line(run->ctx.act, a->device, a->value, a->reverse);
 		break;
 	case COMPILE_READ:

@@ -539,6 +539,7 @@ static struct {
 	int keep_alive;
 	int can_arm;		/* act_can_arm() says yes (0: every start goes whole) */
 	int arm_fail;		/* arms complete with a failure */
+	int arm_late;		/* arms made while the run waits are answered after its deadline */
 	int fire;		/* act_fire() was called: the next start is its trigger */
 	int arms, fires;	/* arms made, starts fired */
 	struct {		/* arms not yet answered, answered by fa_complete_arm() */
@@ -856,6 +857,8 @@ complete_safe(void)
  * run waits for the test (a prompt, a pause, the end) or max events passed.
  * Returns the events handled.
  */
+static enum run_state state_of(const struct run *run);
+
 static int
 drive(int max)
 {
@@ -866,7 +869,7 @@ drive(int max)
 			complete_safe();
 		else if (fa.pending && fa.pending != fa.stall_call)
 			complete_op();
-		else if (fa.arm_open)
+		else if (fa.arm_open && (!fa.arm_late || state_of(fa.run) == RUN_STEP))
 			fa_complete_arm();
 		else if (!fire_next())
 			break;
@@ -946,7 +949,7 @@ make_plan(const char *name, const char *text, const struct rig *rig, struct reci
  */
 static int preset_fail_write, preset_fail_call, preset_refuse_call;
 /* the fake act arms starts (act_can_arm), and its arms fail */
-static int preset_can_arm, preset_arm_fail;
+static int preset_can_arm, preset_arm_fail, preset_arm_late;
 
 /* Forgets every call, write and timer of the test before. */
 static void
@@ -961,6 +964,7 @@ reset(const struct rig *rig)
 	fa.refuse_call = preset_refuse_call;
 	fa.can_arm = preset_can_arm;
 	fa.arm_fail = preset_arm_fail;
+	fa.arm_late = preset_arm_late;
 	fa.rig = rig;
 	fa.move_ms = 100;
 	fa.safe_parks = 1;
@@ -1689,6 +1693,25 @@ test_arm_then_fire(void)
 	    fa.fires);
 	finish(run);
 
+	/*
+	 * Arms still on the bus at their deadline (the first step's, answered
+	 * only once it began): the start waits for them, nothing goes twice.
+	 */
+	preset_can_arm = preset_arm_late = 1;
+	run = start("arm late", "spray", recipe_spray, &p);
+	preset_can_arm = preset_arm_late = 0;
+	if (run == NULL)
+		return;
+	run_through(run);
+	TEST_STR("arm late: completed", fr.states, "completed");
+	TEST_STR("arm late: the first step's start waited for its arms, then fired",
+	    calls_of(1), "fire move transfer 250 100; fire pump pump-ag 20; "
+	    "output valve-ag on; output valve-ag off; pump pump-ag 0; "
+	    "arm transfer 250; arm pump-rinse 100");
+	TEST_CHECK("arm late: every arm fired, no setpoint sent twice", fa.fires == fa.arms &&
+	    fa.arms > 0, "%d arms, %d fires", fa.arms, fa.fires);
+	finish(run);
+
 	preset_can_arm = preset_arm_fail = 1;
 	run = start("arm fails", "spray", recipe_spray, &p);
 	preset_can_arm = preset_arm_fail = 0;
@@ -1746,7 +1769,7 @@ step_once(struct run *run)
 		complete_safe();
 	else if (fa.pending && fa.pending != fa.stall_call)
 		complete_op();
-	else if (fa.arm_open)
+	else if (fa.arm_open && (!fa.arm_late || state_of(fa.run) == RUN_STEP))
 		fa_complete_arm();
 	else if (state_of(run) == RUN_PROMPT)
 		return run_continue(run, err, sizeof(err)) == 0;
