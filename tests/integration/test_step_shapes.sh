@@ -171,10 +171,12 @@ recipe dry "  - spray: {solution: ag, time: 0.2s, flow: 20 mL/min}
   - dry: {valve: valve-rinse, time: 0.3s}
   - dry: {valve: n2, time: 0.3s}"
 
-# steps of the rig's shortest (100 ms on Modbus TCP): sprays with their drain, waits
-recipe shortest "  - spray: {solution: ag, time: 0.05s, flow: 20 mL/min, drain: 0.05s}
+# waits of the rig's shortest step (100 ms on Modbus TCP) between sprays
+# whose 100 ms drain absorbs their commands (a sanitizer build's, on a busy
+# machine, are several times a release build's: 100 ms sprays fell behind)
+recipe shortest "  - spray: {solution: ag, time: 0.2s, flow: 20 mL/min, drain: 0.1s}
   - wait: 0.1s
-  - spray: {solution: tca, time: 0.05s, flow: 20 mL/min, drain: 0.05s}
+  - spray: {solution: tca, time: 0.2s, flow: 20 mL/min, drain: 0.1s}
   - wait: 0.1s"
 
 for s in set-wait spray-nodrain dry shortest; do
