@@ -61,19 +61,64 @@
 #define RECIPE_MAX_QUICK_DIPS	100
 #endif
 /*
- * The shortest timed step (planned duration, at time scale 1) that keeps
- * its absolute deadline. Each step costs the executor real time the plan
- * does not count: its record (a commit, with fsync, before its first
- * command), its device requests, the timer's wake-up. A step's last wait
- * absorbs that time, but a step shorter than it starts the next one late,
+ * The floor of the shortest timed step (planned duration, at time scale 1)
+ * that keeps its absolute deadline, on any rig. Each step costs the
+ * executor real time the plan does not count: its record (a commit, with
+ * fsync, before its first command when the step before has no wait to
+ * commit it in), its device requests, the timer's wake-up. A step's last
+ * timed entry absorbs that time (at most a tenth of itself:
+ * RUN_ABSORB_DIVISOR), but a step shorter than it starts the next one late,
  * and late adds up (5,000 steps of 1 ms ran 3.1 s late). Measured with
  * tests/bench/bench_short_steps.sh (README, "The shortest step"): spray
- * steps of 30 ms fell behind by 0.5 ms a step, of 50 ms by up to 0.06 ms
- * a step on a busy machine, of 100 ms not at all. Shorter steps are
- * refused at check time (recipes/compile.c).
+ * steps of 30 ms fell behind by 0.5 ms a step, of 50 ms by up to 0.06 ms a
+ * step on a busy machine, of 100 ms not at all. A rig's own figure, from
+ * its buses' transaction times, may be longer (rig_min_step_ms,
+ * COMPILE_STEP_TRANSACTIONS); shorter steps are refused at check time
+ * (recipes/compile.c).
  */
 #ifndef COMPILE_MIN_STEP_MS
 #define COMPILE_MIN_STEP_MS	100
+#endif
+/*
+ * A step's last wait gives up at most 1/RUN_ABSORB_DIVISOR of
+ * itself to absorb the I/O the plan does not count (daemon/run.c): a much
+ * later step stays late rather than expose or drip much too little. So a
+ * step keeps its deadline when its I/O is at most that share of it.
+ */
+#ifndef RUN_ABSORB_DIVISOR
+#define RUN_ABSORB_DIVISOR	10
+#endif
+/*
+ * The same for a dwell, an exposure, when it is its step's last timed
+ * entry (a spray or dry step without a drain): it gives up at most
+ * 1/RUN_DWELL_ABSORB_DIVISOR of itself, half the share a pump's counted
+ * volume may fall short of the plan (PUMP_VOLUME_TOLERANCE_PCT), so the
+ * spray it times still delivers what the plan says. Such a step keeps its
+ * deadline from twice the rig's shortest step (rig_min_step_ms).
+ */
+#ifndef RUN_DWELL_ABSORB_DIVISOR
+#define RUN_DWELL_ABSORB_DIVISOR	20
+#endif
+/*
+ * The bus transactions a step needs that the plan counts as no time, for
+ * the shortest step a rig keeps (rig_min_step_ms): a spray of one nozzle,
+ * the busiest ordinary step, has its travel's go and the status read that
+ * sees it arrive, its pump's run and valve's on, the valve's off and the
+ * pump's stop, and the pump's volume counter read before and after: 8.
+ * Its setpoints are armed during the step before and do not count.
+ */
+#ifndef COMPILE_STEP_TRANSACTIONS
+#define COMPILE_STEP_TRANSACTIONS	8
+#endif
+/*
+ * One Modbus TCP transaction (request and response), in µs, for the
+ * shortest step a rig keeps: loopback to lbl-simrig takes 0.1-0.3 ms
+ * (bench_modbus), a device on a LAN answers within about 1 ms; a TCP
+ * gateway to a serial line is as slow as that line (describe such a bus
+ * as what it is behind the gateway where its steps are short).
+ */
+#ifndef RIG_TCP_TRANSACTION_US
+#define RIG_TCP_TRANSACTION_US	1000
 #endif
 /*
  * Solutions in a recipe: a rig has a few dozen baths and nozzles at most; the
@@ -395,6 +440,14 @@ _Static_assert(CONF_MAX_NODES >= 1000 && CONF_MAX_NODES <= 1000000,
     "CONF_MAX_NODES: the examples need about 300 values");
 _Static_assert(RECIPE_MAX_QUICK_DIPS >= 1 && RECIPE_MAX_QUICK_DIPS <= 255,
     "RECIPE_MAX_QUICK_DIPS: a plan step keeps its dip count in 8 bits");
+_Static_assert(RUN_ABSORB_DIVISOR >= 2 && RUN_ABSORB_DIVISOR <= 100,
+    "RUN_ABSORB_DIVISOR: a wait gives up a share of itself, never all of it");
+_Static_assert(RUN_DWELL_ABSORB_DIVISOR * PUMP_VOLUME_TOLERANCE_PCT >= 2 * 100,
+    "RUN_DWELL_ABSORB_DIVISOR: a dwell gives up at most half the pumps' volume tolerance");
+_Static_assert(COMPILE_STEP_TRANSACTIONS >= 1 && COMPILE_STEP_TRANSACTIONS <= 64,
+    "COMPILE_STEP_TRANSACTIONS: a step has a few commands (see its reason)");
+_Static_assert(RIG_TCP_TRANSACTION_US >= 50 && RIG_TCP_TRANSACTION_US <= 100000,
+    "RIG_TCP_TRANSACTION_US: from a loopback's 0.1 ms to a slow gateway's 100 ms");
 _Static_assert(COMPILE_MIN_STEP_MS >= 20 && COMPILE_MIN_STEP_MS <= 1000,
     "COMPILE_MIN_STEP_MS: no less than the executor's record lead (run.c, 20 ms); "
     "recipes use steps of a second");

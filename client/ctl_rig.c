@@ -32,9 +32,20 @@ ctl_check_rig(int argc, char **argv)
 		fputs(text, stderr);
 		free(text);
 	}
-	if (rc == 0)
+	if (rc == 0) {
+		int bus;
+		double transaction_ms;
+		int64_t min_ms = rig_min_step_ms(rig, &bus, &transaction_ms);
+
 		printf("%s: ok: rig %s, %zu buses, %zu devices, %zu stations\n", path,
 		    rig->name, rig->bus_count, rig->device_count, rig->station_count);
+		/* what lblctl check and lbld refuse below: from the slowest bus, or the floor */
+		if (bus >= 0)
+			printf("%s: shortest step %lld ms (bus %s: %.2f ms a transaction)\n", path,
+			    (long long)min_ms, rig->buses[bus].name, transaction_ms);
+		else
+			printf("%s: shortest step %lld ms (the floor)\n", path, (long long)min_ms);
+	}
 	diag_free(&d);
 	rig_free(rig);
 	return rc;

@@ -57,6 +57,7 @@ struct act {
 	enum act_phase phase;
 	unsigned generation;		/* bumped by the safe state: late replies are ignored */
 	int park;			/* withdraw and park after the safe state */
+	int fire;			/* the next start was armed: its trigger alone goes */
 
 	/* the axis move in progress */
 	int axis;
@@ -305,6 +306,14 @@ act_submit(struct act *act, const struct hw_request *req)
 		act_fail(act, "%s", err);
 }
 
+/* A start's stage: its trigger alone when act_fire() said it was armed. */
+static void
+act_stage(struct act *act, struct hw_request *req)
+{
+	req->stage = act->fire ? HW_FIRE : HW_WHOLE;
+	act->fire = 0;
+}
+
 static int
 act_begin(struct act *act, const struct hw_request *req)
 {
@@ -372,6 +381,7 @@ act_move(struct act *act, int axis, double position_mm, double speed_mm_s)
 	struct hw_request check = { act->rig->lift, HW_STATUS, 0, 0, 0 };
 	char why[128];
 
+	act_stage(act, &req);
 	if (act_safety_active(act, why, sizeof(why))) {
 		log_warnx("motion refused: %s", why);
 		return -1;
@@ -419,6 +429,7 @@ act_pump(struct act *act, int device, double flow_ml_min)
 {
 	struct hw_request req = { device, HW_PUMP, flow_ml_min, 0, 0 };
 
+	act_stage(act, &req);
 	return act_begin(act, &req);
 }
 
@@ -427,6 +438,7 @@ act_line(struct act *act, int device, double speed_mm_s, int reverse)
 {
 	struct hw_request req = { device, HW_LINE, speed_mm_s, 0, reverse };
 
+	act_stage(act, &req);
 	return act_begin(act, &req);
 }
 
@@ -446,6 +458,31 @@ act_read_volume(struct act *act, int device, unsigned tag, hw_done_cb done, void
 
 	req.tag = tag;
 	return hw_submit(act->hw, &req, done, arg, err, err_size);
+}
+
+int
+act_can_arm(const struct act *act, const struct hw_request *req, char *why, size_t why_size)
+{
+	return hw_can_arm(act->hw, req, why, why_size);
+}
+
+int
+act_arm(struct act *act, const struct hw_request *req, hw_done_cb done, void *arg, char *err,
+    size_t err_size)
+{
+	struct hw_request armed = *req;
+
+	/* nothing is written toward a start while the rig must not start */
+	if (act_safety_active(act, err, err_size))
+		return -1;
+	armed.stage = HW_ARM;
+	return hw_submit(act->hw, &armed, done, arg, err, err_size);
+}
+
+void
+act_fire(struct act *act)
+{
+	act->fire = 1;
 }
 
 int
@@ -685,6 +722,7 @@ act_safe_state(struct act *act, int park)
 {
 	act->generation++;
 	loop_timer_cancel(act->poll_timer);
+	act->fire = 0;
 	act->phase = ACT_SAFE;
 	act->park = park;
 	act->checking_lift = 0;

@@ -48,6 +48,24 @@ int act_read(struct act *act, int device);
  */
 int act_read_volume(struct act *act, int device, unsigned tag, hw_done_cb done, void *arg,
     char *err, size_t err_size);
+/*
+ * Arm, then fire (hw.h, enum hw_stage). act_arm() writes everything the
+ * start req (HW_MOVE; HW_PUMP or HW_LINE with a rate above 0) needs but
+ * its trigger, each write read back, beside the operation in hand like
+ * act_read_volume(): done gets the request and its result (an error names
+ * device, bus, unit and register, or the value read back). A safe state
+ * drops a queued arm without calling done. Returns 0, or -1 with err when
+ * the start cannot be armed (act_can_arm(), or a safety input is active:
+ * nothing is written then).
+ *
+ * act_fire() makes the next act_move(), act_pump() or act_line(), which
+ * must carry the values armed, send its trigger alone; a safe state
+ * forgets it.
+ */
+int act_can_arm(const struct act *act, const struct hw_request *req, char *why, size_t why_size);
+int act_arm(struct act *act, const struct hw_request *req, hw_done_cb done, void *arg, char *err,
+    size_t err_size);
+void act_fire(struct act *act);
 /* hw_volume_counter(): whether a pump has a volume counter, and where it wraps. */
 int act_volume_counter(const struct act *act, int device, double *wrap_ml);
 /* Whether any safety input is active now (motion must not start). */

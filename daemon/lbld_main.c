@@ -28,6 +28,7 @@
 #include "pidlock.h"
 #include "profile.h"
 #include "record.h"
+#include "rt.h"
 
 
 static void
@@ -506,6 +507,8 @@ main(int argc, char **argv)
 	if (gpio_sim != NULL && gpio_use_simulation(gpio_sim) == -1)
 		fatalx("cannot use simulated GPIO in %s", gpio_sim);
 
+	/* timer slack, real-time policy and locked memory, before any thread starts */
+	rt_setup();
 	/* signals arrive through the loop, never asynchronously */
 	signal_fd = lbld_signal_fd();
 	signal(SIGPIPE, SIG_IGN);

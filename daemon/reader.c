@@ -25,6 +25,7 @@
 #include "db.h"
 #include "log.h"
 #include "reader.h"
+#include "rt.h"
 
 struct reader_job {
 	struct reader *reader;
@@ -371,11 +372,13 @@ reader_main(void *arg)
 	/*
 	 * On a busy two-core Pi the reader competes for the CPU with the loop
 	 * thread, whose timers start the steps: it gives way (Linux's nice is
-	 * per thread). A failure costs only that, so it is logged and the
-	 * reader goes on.
+	 * per thread), and under a real-time policy (lbld.service) it leaves
+	 * that for the ordinary one, so that a long export cannot starve the
+	 * machine. A failure costs only that, so it is logged and the reader
+	 * goes on.
 	 */
-	if (setpriority(PRIO_PROCESS, (id_t)gettid(), READER_NICE) == -1)
-		log_warn("reader: setpriority");
+	if (rt_thread_background(READER_NICE) == -1)
+		log_warn("reader: leaving real-time scheduling or taking nice %d", READER_NICE);
 	pthread_mutex_lock(&r->lock);
 	while (!atomic_load(&r->stopping)) {
 		if ((job = r->waiting) == NULL) {

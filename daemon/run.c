@@ -17,6 +17,7 @@
 #include "db.h"
 #include "dispense.h"
 #include "log.h"
+#include "lbl_limits.h"
 #include "ledger.h"
 #include "record.h"
 #include "run.h"
@@ -36,6 +37,15 @@
  * wait short by at most the lead, and the record counts the step done.
  */
 #define RUN_RECORD_LEAD_NS	(20 * 1000000LL)
+/*
+ * A batch's first step (and a resumed batch's next) is scheduled this far
+ * ahead of the request that starts it, so that its record is committed and
+ * its start armed (see run_arm_next) before its deadline, as every later
+ * step's are: the first step no longer lands a few milliseconds after the
+ * rest. It is the record's lead and room for an arm's writes and readbacks
+ * on a TCP bus; where they take longer, the step goes whole at its deadline.
+ */
+#define RUN_START_LEAD_NS	(50 * 1000000LL)
 
 const char *const run_state_names[] = { "idle", "waiting", "running", "prompt", "paused", "safe" };
 
@@ -62,6 +72,23 @@ struct run {
 	size_t action_index;
 	int64_t t0_ns;			/* the schedule's origin, shifted by operator waits */
 	int64_t step_begin_ns, action_begin_ns, wait_begin_ns;
+	/*
+	 * Where the schedule stands in the step in hand, in absolute time: the
+	 * step's deadline, moved on by each dwell and wait to its planned end,
+	 * and to the completion of a move, a read or a prompt, whose length the
+	 * plan only estimates. Dwells and waits end at due_ns + their time,
+	 * never at "now + time", so the commands around them do not add up.
+	 */
+	int64_t due_ns;
+	/*
+	 * Arm, then fire: per device, the start of the next step written ahead
+	 * (act_arm) during this step's last dwell or wait, and whether it was
+	 * read back; arm_tag tells an arm's late answer from a current one.
+	 */
+	struct run_armed *armed;
+	unsigned arm_tag;
+	int fire_waits;			/* the action in hand waits for its arm's answer: device + 1 */
+	signed char *running;		/* per device: pump or line last told to run 1, stop 0, -1 unknown */
 	int64_t motion_ns, dwell_ns;
 	struct loop_timer *timer, *overrun;
 	int pause_requested;
@@ -99,8 +126,16 @@ struct run {
 	int last_step_seq;
 };
 
+/* What run_arm_next wrote ahead to a device, and where that stands. */
+enum run_arm_state { RUN_ARM_NONE, RUN_ARM_PENDING, RUN_ARM_DONE };
+struct run_armed {
+	enum run_arm_state state;
+	struct hw_request req;
+};
+
 static void run_next_step(struct run *run);
 static void run_next_action(struct run *run);
+static void run_disarm(struct run *run);
 
 static int64_t
 run_scaled_ns(const struct run *run, int64_t plan_ms)
@@ -387,6 +422,7 @@ static void
 run_safe(struct run *run, int park)
 {
 	run->park_asked = park;
+	run_disarm(run);
 	act_safe_state(run->ctx.act, park);
 }
 
@@ -407,6 +443,10 @@ run_release(struct run *run)
 	free(run->sol_rows);
 	free(run->baseline_hz);
 	run->baseline_hz = NULL;
+	free(run->armed);
+	run->armed = NULL;
+	free(run->running);
+	run->running = NULL;
 	if (run->plan != NULL && run->stopped == NULL)
 		/*
 		 * The batch is over: the devices' own timeouts are disarmed. When
@@ -492,6 +532,7 @@ run_fault(struct run *run, const char *batch_state, int park, const char *fmt, .
 	loop_timer_cancel(run->overrun);
 	dispense_cancel(run->dispense);
 	run_supervise_stop(run);
+	run_disarm(run);
 	run->state = RUN_SAFE;
 	run->safe_then = RUN_IDLE;
 	run->compiled.line_running = 0;
@@ -673,25 +714,55 @@ run_wait_absorbs(const struct run *run)
 }
 
 /*
- * When a wait ends. Dwells are exact; the I/O around them (valves, pumps)
- * takes real time the plan does not count. A step's last wait (a drain or
- * drip) ends at the step's planned end instead, absorbing that time, so the
- * next step starts on its deadline and the error never accumulates. It
- * gives up at most a tenth of itself: a much later step stays late rather
- * than drip too little.
+ * Whether the dwell or wait in hand is its step's last timed entry: only
+ * commands (valves, pumps, a line) follow it, which the plan counts as no
+ * time, and no move, read or operator wait.
+ */
+static int
+run_timed_last(const struct run *run)
+{
+	size_t i;
+
+	if (run->plan->steps[run->step].operator_wait)
+		return 0;
+	for (i = run->action_index + 1; i < run->list.count; i++)
+		if (run->list.actions[i].kind != COMPILE_OUTPUT &&
+		    run->list.actions[i].kind != COMPILE_PUMP &&
+		    run->list.actions[i].kind != COMPILE_LINE)
+			return 0;
+	return 1;
+}
+
+/*
+ * When a dwell or wait ends. A wait ends at the schedule's point (due_ns)
+ * plus its time, an absolute deadline from the batch's origin, so the
+ * commands before it (valves, pumps: real time the plan does not count) do
+ * not add up step after step. A step's last timed entry (a drain or drip;
+ * a spray's or dry step's dwell when nothing timed follows) ends at the
+ * step's planned end instead, absorbing what its moves took beyond their
+ * estimate too, so every step's end is an absolute deadline, whatever its
+ * shape. Any other dwell is an exact exposure from now: the step's last
+ * wait takes the difference.
+ * A wait gives up at most a tenth of itself (RUN_ABSORB_DIVISOR), a dwell
+ * a twentieth (RUN_DWELL_ABSORB_DIVISOR: it times an exposure and a pump's
+ * volume): a much later step stays late rather than expose or drip too
+ * little; and neither lasts longer than its whole time from now.
  */
 static int64_t
 run_wait_end_ns(const struct run *run, const struct compile_action *a)
 {
 	const struct plan_step *s = &run->plan->steps[run->step];
-	int64_t full_ns = run->action_begin_ns + run_scaled_ns(run, a->ms);
-	int64_t step_end_ns, floor_ns;
+	int64_t ms_ns = run_scaled_ns(run, a->ms);
+	int64_t full_ns = run->action_begin_ns + ms_ns;
+	int64_t floor_ns = full_ns - ms_ns / (a->kind == COMPILE_DWELL ? RUN_DWELL_ABSORB_DIVISOR :
+	    RUN_ABSORB_DIVISOR);
+	int64_t end_ns = run->due_ns + ms_ns;
 
-	if (!run_wait_absorbs(run))
-		return full_ns;
-	step_end_ns = run->t0_ns + run_scaled_ns(run, s->start_ms + s->duration_ms);
-	floor_ns = full_ns - run_scaled_ns(run, a->ms) / 10;
-	return step_end_ns < floor_ns ? floor_ns : step_end_ns > full_ns ? full_ns : step_end_ns;
+	if (run_timed_last(run))
+		end_ns = run->t0_ns + run_scaled_ns(run, s->start_ms + s->duration_ms);
+	else if (a->kind == COMPILE_DWELL)
+		return full_ns;		/* an exposure the last wait absorbs for: exact */
+	return end_ns < floor_ns ? floor_ns : end_ns > full_ns ? full_ns : end_ns;
 }
 
 /*
@@ -804,6 +875,181 @@ run_dispensed(void *arg)
 	run_step_close(run);
 }
 
+/* ---- arm, then fire ---- */
+
+/* The hardware request of a start action (a move, or a pump or line run), or -1. */
+static int
+run_start_request(const struct compile_action *a, struct hw_request *req)
+{
+	memset(req, 0, sizeof(*req));
+	req->device = a->device;
+	req->value = a->value;
+	switch (a->kind) {
+	case COMPILE_MOVE:
+		req->op = HW_MOVE;
+		req->speed_mm_s = a->speed_mm_s;
+		return 0;
+	case COMPILE_PUMP:
+	case COMPILE_LINE:
+		if (a->value <= 0)
+			return -1;	/* a stop is a trigger of its own: nothing to arm */
+		req->op = a->kind == COMPILE_PUMP ? HW_PUMP : HW_LINE;
+		req->reverse = a->reverse;
+		return 0;
+	default:
+		return -1;
+	}
+}
+
+/* Forgets every arm: their late answers are ignored, and starts go whole. */
+static void
+run_disarm(struct run *run)
+{
+	run->arm_tag++;
+	run->fire_waits = 0;
+	if (run->armed != NULL)
+		memset(run->armed, 0, run->ctx.rig->device_count * sizeof(*run->armed));
+}
+
+/* An arm's answer: read back, or the batch fails like on any device fault. */
+static void
+run_on_armed(void *arg, const struct hw_request *req, const struct hw_result *res)
+{
+	struct run *run = arg;
+	struct run_armed *armed;
+
+	if (req->tag != run->arm_tag || run->armed == NULL ||
+	    (run->state != RUN_STEP && run->state != RUN_WAITING))
+		return;
+	armed = &run->armed[req->device];
+	if (armed->state != RUN_ARM_PENDING)
+		return;
+	if (!res->ok) {
+		run->fault_device = run->ctx.rig->devices[req->device].name;
+		run_fault(run, "failed", 1, "arming step %d's start: %s",
+		    run->plan->steps[run->step + (run->state == RUN_STEP)].seq, res->error);
+		return;
+	}
+	/* a pump found running was left alone: its start goes whole */
+	armed->state = res->running == 1 ? RUN_ARM_NONE : RUN_ARM_DONE;
+	if (run->fire_waits == req->device + 1 && run->state == RUN_STEP) {
+		/* its deadline came first: the start goes now, as armed (or whole) */
+		run->fire_waits = 0;
+		run_next_action(run);
+	}
+}
+
+/* Whether action a of list, from index from on, commands device. */
+static int
+run_list_uses(const struct compile_list *list, size_t from, int device)
+{
+	size_t i;
+
+	for (i = from; i < list->count; i++)
+		if (list->actions[i].device == device)
+			return 1;
+	return 0;
+}
+
+/*
+ * Arms the start of step next (an index into the plan) ahead of its
+ * deadline: its leading moves and runs, up to its first timing entry or
+ * read (an axis's first move only), are written and read back now, so that
+ * at the deadline (or the arrival of the move before) only their triggers
+ * go (run_fire_if_armed). Not armed, and so sent whole at the deadline: a
+ * device the step in hand still commands, a pump or line told to run, and
+ * a device whose profile cannot separate setpoint and trigger (act_can_arm
+ * says why: its start carries its setpoint). Valves are triggers
+ * themselves. Called when the step in hand enters its last dwell or wait
+ * (its commands are out), and when the run waits for a step's deadline.
+ * Never fails the batch itself: an arm that cannot be queued is left to go
+ * whole; an arm that fails does, through run_on_armed.
+ */
+static void
+run_arm_step(struct run *run, size_t next, const struct compile_list *current, size_t from)
+{
+	struct compile_state state = run->compiled;
+	struct compile_list list = { 0 };
+	struct hw_request req;
+	char why[320];
+	size_t i;
+
+	if (next >= run->plan->count || run->plan->steps[next].operator_wait ||
+	    run->armed == NULL || run->pause_requested)
+		return;
+	if (compile_step(run->recipe, run->ctx.rig, &run->plan->steps[next], &state, &list) == -1)
+		return;		/* out of memory: the step goes whole */
+	for (i = 0; i < list.count; i++) {
+		const struct compile_action *a = &list.actions[i];
+
+		if (run_start_request(a, &req) == -1) {
+			if (a->kind == COMPILE_OUTPUT)
+				continue;	/* a valve is a trigger: it goes at the deadline */
+			break;
+		}
+		if (run->armed[a->device].state != RUN_ARM_NONE ||
+		    (current != NULL && run_list_uses(current, from, a->device)) ||
+		    (a->kind != COMPILE_MOVE && run->running[a->device] == 1) ||
+		    !act_can_arm(run->ctx.act, &req, why, sizeof(why)))
+			continue;	/* this start goes whole */
+		req.tag = run->arm_tag;
+		run->armed[a->device].req = req;
+		run->armed[a->device].state = RUN_ARM_PENDING;
+		if (act_arm(run->ctx.act, &req, run_on_armed, run, why, sizeof(why)) == -1)
+			run->armed[a->device].state = RUN_ARM_NONE;
+	}
+	compile_list_free(&list);
+}
+
+/* The step in hand's last dwell or wait began: its successor is armed. */
+static void
+run_arm_next(struct run *run)
+{
+	size_t i;
+
+	for (i = run->action_index + 1; i < run->list.count; i++)
+		if (run->list.actions[i].kind == COMPILE_DWELL ||
+		    run->list.actions[i].kind == COMPILE_WAIT ||
+		    run->list.actions[i].kind == COMPILE_PROMPT ||
+		    run->list.actions[i].kind == COMPILE_MOVE ||
+		    run->list.actions[i].kind == COMPILE_READ)
+			/*
+			 * not the last: the step's own commands come first; and a
+			 * read may end the cycles early (a target reached), so the
+			 * step after it is armed only once known (run_next_step)
+			 */
+			return;
+	run_disarm(run);
+	run_arm_step(run, run->step + 1, &run->list, run->action_index + 1);
+}
+
+/*
+ * A start whose values were armed and read back sends its trigger alone.
+ * One whose arm is still on its bus at the deadline waits for its answer
+ * (returns 1: run_on_armed goes on with it), which comes first on that bus
+ * anyway: the setpoints are not written twice, and the trigger never goes
+ * before they are read back. Returns 0 when the start goes now.
+ */
+static int
+run_fire_if_armed(struct run *run, const struct compile_action *a)
+{
+	struct run_armed *armed = &run->armed[a->device];
+	struct hw_request req;
+	int same = run_start_request(a, &req) == 0 && req.op == armed->req.op &&
+	    req.value == armed->req.value && req.speed_mm_s == armed->req.speed_mm_s &&
+	    req.reverse == armed->req.reverse;
+
+	if (armed->state == RUN_ARM_PENDING && same) {
+		run->fire_waits = a->device + 1;
+		return 1;
+	}
+	if (armed->state == RUN_ARM_DONE && same)
+		act_fire(run->ctx.act);
+	/* used, or armed with other values (then it goes whole) */
+	armed->state = RUN_ARM_NONE;
+	return 0;
+}
+
 static void
 run_next_action(struct run *run)
 {
@@ -824,27 +1070,37 @@ run_next_action(struct run *run)
 			run_fault(run, "failed", 0, "motion refused: %s", why);
 			return;
 		}
+		if (run_fire_if_armed(run, a))
+			return;
 		rc = act_move(run->ctx.act, a->device, a->value, a->speed_mm_s);
 		break;
 	case COMPILE_OUTPUT:
 		rc = act_output(run->ctx.act, a->device, a->value != 0);
 		break;
 	case COMPILE_PUMP:
+		if (run_fire_if_armed(run, a))
+			return;
 		rc = act_pump(run->ctx.act, a->device, a->value);
 		break;
 	case COMPILE_LINE:
+		if (run_fire_if_armed(run, a))
+			return;
 		rc = act_line(run->ctx.act, a->device, a->value, a->reverse);
 		break;
 	case COMPILE_READ:
 		rc = act_read(run->ctx.act, a->device);
 		break;
 	case COMPILE_DWELL:
-		/* dwells start when immersion completed: now, an absolute deadline */
-		run_timer_at(run, run->timer, run->action_begin_ns + run_scaled_ns(run, a->ms),
-		    "a dwell");
+		/* from the schedule's point: the step's deadline, or immersion completed */
+		end_ns = run_wait_end_ns(run, a);
+		run->due_ns = end_ns;
+		run_arm_next(run);
+		run_timer_at(run, run->timer, end_ns, "a dwell");
 		return;
 	case COMPILE_WAIT:
 		end_ns = run_wait_end_ns(run, a);
+		run->due_ns = end_ns;
+		run_arm_next(run);
 		if (run_wait_absorbs(run)) {
 			/* move on early to record the step boundary (see RUN_RECORD_LEAD_NS) */
 			run->hold_until_ns = end_ns;
@@ -930,6 +1186,8 @@ run_begin_step(struct run *run)
 	run->step_started = 1;
 	run->step_begin_ns = now;
 	run->step_start_ms = (now - run->t0_ns) * run->ctx.time_scale / 1000000;
+	/* the schedule's point is the step's deadline, however late it began */
+	run->due_ns = run->t0_ns + run_scaled_ns(run, s->start_ms);
 	run->hold_until_ns = 0;
 	run->action_index = 0;
 	run_prompt_text(run, s);
@@ -970,6 +1228,7 @@ run_pause_at_boundary(struct run *run)
 
 	run->pause_requested = 0;
 	run->hold_until_ns = 0;
+	run_disarm(run);
 	text_format(message, sizeof(message), "paused before step %d",
 	    run->plan->steps[run->step].seq);
 	events[n].kind = "pause";
@@ -1018,6 +1277,8 @@ run_next_step(struct run *run)
 			if (run_commit_boundary(run, NULL) == -1)
 				return;
 			run->state = RUN_WAITING;
+			/* its start is armed while it waits, if the step before did not */
+			run_arm_step(run, run->step, NULL, 0);
 			run_timer_at(run, run->timer, start_ns - RUN_RECORD_LEAD_NS,
 			    "the next step's record");
 			return;
@@ -1030,6 +1291,8 @@ run_next_step(struct run *run)
 	}
 	if (start_ns > now) {
 		run->state = RUN_WAITING;
+		/* its start is armed while it waits, if the step before did not */
+		run_arm_step(run, run->step, NULL, 0);
 		run_timer_at(run, run->timer, start_ns, "the next step");
 		return;
 	}
@@ -1116,6 +1379,11 @@ run_act_done(struct run *run, int ok, double value, const char *error)
 	}
 	if (a->kind == COMPILE_MOVE)
 		run->motion_ns += loop_now_ns() - run->action_begin_ns;
+	/* a move's or a read's length is the plan's estimate: the schedule goes on from now */
+	if (a->kind == COMPILE_MOVE || a->kind == COMPILE_READ)
+		run->due_ns = loop_now_ns();
+	if (a->kind == COMPILE_PUMP || a->kind == COMPILE_LINE)
+		run->running[a->device] = a->value > 0;
 	if (a->kind == COMPILE_READ && !isfinite(value)) {
 		/* a reading of inf or NaN is a device fault, never a measurement */
 		run_fault(run, "failed", 1, "sensor '%s' read %g: not a measurement",
@@ -1311,6 +1579,7 @@ run_continue(struct run *run, char *err, size_t size)
 		return run_refuse(err, size, "batch %lld failed: %s", (long long)run->batch_id,
 		    run->cause);
 	run->message[0] = '\0';
+	run->due_ns = loop_now_ns();
 	run->action_index++;
 	run_next_action(run);
 	return 0;
@@ -1326,6 +1595,35 @@ run_abort(struct run *run, const char *who, char *err, size_t size)
 }
 
 /* ---- starting ---- */
+
+/*
+ * Says, once a batch, which Modbus pumps, line drives and axes cannot have
+ * their starts armed ahead (a profile whose trigger shares a register with
+ * a setpoint): their starts go whole at the deadline, a few transactions
+ * later than an armed one's.
+ */
+static void
+run_say_unarmable(const struct run *run)
+{
+	const struct rig *rig = run->ctx.rig;
+	struct hw_request req;
+	char why[320];
+	size_t i;
+
+	for (i = 0; i < rig->device_count; i++) {
+		const struct rig_device *dev = &rig->devices[i];
+
+		if (dev->bus < 0 || (dev->role != RIG_AXIS && dev->role != RIG_PUMP &&
+		    dev->role != RIG_LINE))
+			continue;
+		memset(&req, 0, sizeof(req));
+		req.device = (int)i;
+		req.op = dev->role == RIG_AXIS ? HW_MOVE : dev->role == RIG_PUMP ? HW_PUMP : HW_LINE;
+		req.value = 1;
+		if (!act_can_arm(run->ctx.act, &req, why, sizeof(why)))
+			log_info("%s; its starts go whole at their deadlines", why);
+	}
+}
 
 static int
 run_prepare(struct run *run, struct recipe *recipe, struct plan *plan, char *err, size_t size)
@@ -1353,22 +1651,32 @@ run_prepare(struct run *run, struct recipe *recipe, struct plan *plan, char *err
 	run->sol_rows = calloc(recipe->solution_count + 1, sizeof(*run->sol_rows));
 	run->baseline_hz = calloc(run->ctx.rig->device_count + 1, sizeof(double));
 	memset(&run->pass, 0, sizeof(run->pass));
+	run->armed = calloc(run->ctx.rig->device_count + 1, sizeof(*run->armed));
+	run->running = calloc(run->ctx.rig->device_count + 1, sizeof(*run->running));
 	if (run->dips == NULL || run->volume_ml == NULL || run->area_cm2 == NULL ||
-	    run->sol_rows == NULL || run->baseline_hz == NULL) {
+	    run->sol_rows == NULL || run->baseline_hz == NULL || run->armed == NULL ||
+	    run->running == NULL) {
 		free(run->dips);
 		free(run->volume_ml);
 		free(run->area_cm2);
 		free(run->sol_rows);
 		free(run->baseline_hz);
+		free(run->armed);
+		free(run->running);
 		run->dips = NULL;
 		run->volume_ml = NULL;
 		run->area_cm2 = NULL;
 		run->sol_rows = NULL;
 		run->baseline_hz = NULL;
+		run->armed = NULL;
+		run->running = NULL;
 		return run_refuse(err, size, "out of memory");
 	}
-	for (size_t i = 0; i < run->ctx.rig->device_count; i++)
+	for (size_t i = 0; i < run->ctx.rig->device_count; i++) {
 		run->baseline_hz[i] = NAN;
+		/* a pump a batch before left running (a 'set' step) is not known stopped */
+		run->running[i] = -1;
+	}
 	run->recipe = recipe;
 	run->plan = plan;
 	run->measured_nm = NAN;
@@ -1382,6 +1690,7 @@ run_prepare(struct run *run, struct recipe *recipe, struct plan *plan, char *err
 	run->last_step_seq = 0;
 	/* the first transfer of the batch reads the lift back again */
 	act_require_readback(run->ctx.act);
+	run_say_unarmable(run);
 	return 0;
 }
 
@@ -1447,7 +1756,7 @@ run_start(struct run *run, struct recipe *recipe, struct plan *plan, int64_t rec
 	act_keep_alive(run->ctx.act, 1);
 	run_supervise(run);
 	run->step = 0;
-	run->t0_ns = loop_now_ns();
+	run->t0_ns = loop_now_ns() + RUN_START_LEAD_NS;
 	run->state = RUN_STEP;
 	run_next_step(run);
 	return 0;
@@ -1537,7 +1846,8 @@ run_resume_batch(struct run *run, int64_t batch_id, struct recipe *recipe, struc
 	snprintf(run->batch_state, sizeof(run->batch_state), "running");
 	run->step = (size_t)last_done_seq;	/* seq is 1-based: this is the next step */
 	/* the next step starts now; the rest keep their planned spacing */
-	run->t0_ns = loop_now_ns() - run_scaled_ns(run, plan->steps[run->step].start_ms);
+	run->t0_ns = loop_now_ns() + RUN_START_LEAD_NS -
+	    run_scaled_ns(run, plan->steps[run->step].start_ms);
 	act_keep_alive(run->ctx.act, 1);
 	run_supervise(run);
 	run->state = RUN_STEP;

@@ -2,10 +2,13 @@
  * The run executor: walks a plan — the very plan lblctl plan prints — on
  * the rig, one step after another, each as its compiled actions
  * (recipes/compile.h). Step i starts at the absolute monotonic deadline
- * t0 + start_ms(i) / time_scale, and its last wait absorbs its commands'
- * time, so timing error does not accumulate (steps of COMPILE_MIN_STEP_MS
- * and more); dwells are timed from the moment immersion completed, and
- * motion time is measured and recorded apart from them. Every step's start
+ * t0 + start_ms(i) / time_scale; each wait ends at the schedule's point
+ * plus its time and a step's last timed entry on the step's planned end,
+ * absorbing its commands' time, so timing error does not accumulate for
+ * any step shape (steps the rig keeps: rig_min_step_ms); other dwells are
+ * exact, after an immersion from the moment it completed, and
+ * motion time is measured and recorded apart from them. A step's start is
+ * armed during the step before (act_arm) and fired at its deadline. Every step's start
  * and end are committed to the database before the next step begins.
  */
 #ifndef LBL_RUN_H

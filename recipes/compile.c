@@ -3,6 +3,7 @@
  */
 #include <errno.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -638,19 +639,34 @@ compile_check(const struct plan *plan, struct diag *d)
 	struct compile_state state = { 0 };
 	struct compile_list list = { 0 };
 	struct compile_blame blame = { 0 }, blame_short = { 0 };
-	int errors = d->errors;
+	int errors = d->errors, bus = -1;
+	int64_t min_ms = COMPILE_MIN_STEP_MS;
+	double transaction_ms = 0;
+	char why[240];
 	size_t i, k;
 
+	/* the rig's own shortest step, from its buses' transaction times */
+	if (plan->rig != NULL)
+		min_ms = rig_min_step_ms(plan->rig, &bus, &transaction_ms);
+	if (bus >= 0)
+		snprintf(why, sizeof(why), "rig '%s' keeps no shorter: its bus '%s' (%s) takes "
+		    "%.2f ms a transaction, and a step's %d transactions must fit in 1/%d of it",
+		    plan->rig->name, plan->rig->buses[bus].name,
+		    plan->rig->buses[bus].type == RIG_BUS_RTU ? "RTU" : "TCP", transaction_ms,
+		    COMPILE_STEP_TRANSACTIONS, RUN_ABSORB_DIVISOR);
+	else
+		snprintf(why, sizeof(why), "each step's start is recorded before its first "
+		    "command");
 	for (i = 0; i < plan->count; i++) {
 		const struct plan_step *s = &plan->steps[i];
 		const struct conf_node *node = compile_node(plan, s);
 
 		/* a timed step shorter than the executor can keep to runs late, and late adds up */
-		if (s->duration_ms > 0 && s->duration_ms < COMPILE_MIN_STEP_MS &&
+		if (s->duration_ms > 0 && s->duration_ms < min_ms &&
 		    !s->operator_wait && !compile_blamed(&blame_short, node))
 			diag_error(d, node, "step %d lasts %lld ms; the shortest step that keeps its "
-			    "deadline is %d ms (each step's start is recorded before its first "
-			    "command)", s->seq, (long long)s->duration_ms, COMPILE_MIN_STEP_MS);
+			    "deadline is %lld ms (%s)", s->seq, (long long)s->duration_ms,
+			    (long long)min_ms, why);
 		if (plan->rig == NULL)
 			continue;
 		if (compile_step(plan->recipe, plan->rig, s, &state, &list) == -1) {

@@ -84,7 +84,9 @@ int compile_step(const struct recipe *r, const struct rig *rig, const struct pla
  * Compiles every step of a built plan and checks every value it sends
  * against the rig's limits (axis travel and speed, pump flow, stirrer
  * rpm, line speed) and every step against the shortest step that keeps
- * its deadline (COMPILE_MIN_STEP_MS); each problem is an error in d at the
+ * its deadline (the rig's, rig_min_step_ms: from its slowest bus's
+ * transaction time, never under COMPILE_MIN_STEP_MS; that floor without a
+ * rig), naming the figure and the bus; each problem is an error in d at the
  * recipe node the value comes from, reported once per node. Returns 0 when
  * all is within limits, -1 otherwise (or when out of memory, also in d).
  */

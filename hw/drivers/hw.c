@@ -132,6 +132,13 @@ hw_cmd_note(struct hw *hw, const struct hw_request *req, int ended, const struct
 		c->known = 0;
 		return;
 	}
+	/*
+	 * An arm writes a start's setpoints, not its trigger: the device runs
+	 * or stands as before until the fire (which carries the same value),
+	 * so a poll between the two must still find a stopped pump stopped.
+	 */
+	if (req->stage == HW_ARM)
+		return;
 	c->known = 1;
 	switch (req->op) {
 	case HW_PUMP: case HW_LINE:
@@ -297,6 +304,8 @@ hw_enqueue(struct hw *hw, const struct hw_request *req, enum hw_prio prio, hw_do
 		    "no 'watchdog')", dev->name);
 		return -1;
 	}
+	if (req->stage != HW_WHOLE && hw_can_arm(hw, req, err, err_size) == 0)
+		return -1;
 	if ((job = hw_job_new(hw, req, prio)) == NULL) {
 		snprintf(err, err_size, "out of memory");
 		return -1;
@@ -328,6 +337,73 @@ hw_enqueue(struct hw *hw, const struct hw_request *req, enum hw_prio prio, hw_do
 		hw_bus_queue(&hw->buses[dev->bus], job, 0);
 	}
 	return 0;
+}
+
+/* Whether two objects of a profile share a register (or a coil). */
+static int
+hw_objects_overlap(const struct profile_object *a, const struct profile_object *b)
+{
+	int wa = profile_width(a), wb = profile_width(b);
+
+	return a->defined && b->defined && a->table == b->table &&
+	    a->address < b->address + wb && b->address < a->address + wa;
+}
+
+int
+hw_can_arm(const struct hw *hw, const struct hw_request *req, char *why, size_t why_size)
+{
+	static const enum profile_op axis_setpoints[] = { PROFILE_ENABLE, PROFILE_SPEED,
+		PROFILE_ACCEL, PROFILE_TARGET };
+	enum profile_op run_setpoints[2] = { PROFILE_DIRECTION, PROFILE_FLOW };
+	const enum profile_op *setpoints;
+	const struct rig_device *dev;
+	const struct profile *p;
+	enum profile_op trigger;
+	size_t i, n;
+
+	if (req->device < 0 || (size_t)req->device >= hw->rig->device_count) {
+		snprintf(why, why_size, "no device %d", req->device);
+		return 0;
+	}
+	dev = &hw->rig->devices[req->device];
+	if (dev->bus < 0 || (p = profile_of(hw->profiles, req->device)) == NULL) {
+		snprintf(why, why_size, "device '%s' is on GPIO: nothing to arm", dev->name);
+		return 0;
+	}
+	if (req->op == HW_MOVE && dev->role == RIG_AXIS) {
+		trigger = PROFILE_GO;
+		setpoints = axis_setpoints;
+		n = sizeof(axis_setpoints) / sizeof(axis_setpoints[0]);
+	} else if ((req->op == HW_PUMP && dev->role == RIG_PUMP) ||
+	    (req->op == HW_LINE && dev->role == RIG_LINE)) {
+		if (req->value <= 0) {
+			snprintf(why, why_size, "device '%s': a stop has nothing to arm", dev->name);
+			return 0;
+		}
+		trigger = PROFILE_RUN;
+		run_setpoints[1] = req->op == HW_LINE ? PROFILE_SPEED : profile_rate_op(dev);
+		setpoints = run_setpoints;
+		n = 2;
+	} else {
+		snprintf(why, why_size, "device '%s': only a move or a run is armed", dev->name);
+		return 0;
+	}
+	if (!p->ops[trigger].defined) {
+		snprintf(why, why_size, "device '%s': profile '%s' has no '%s'", dev->name, p->name,
+		    profile_op_names[trigger]);
+		return 0;
+	}
+	for (i = 0; i < n; i++) {
+		if (hw_objects_overlap(&p->ops[trigger], &p->ops[setpoints[i]])) {
+			snprintf(why, why_size, "device '%s': profile '%s' has its '%s' in the "
+			    "register of its '%s' (%s 0x%04x): its start carries the setpoint, so "
+			    "it cannot be armed ahead", dev->name, p->name, profile_op_names[trigger],
+			    profile_op_names[setpoints[i]], profile_table_names[p->ops[trigger].table],
+			    p->ops[trigger].address);
+			return 0;
+		}
+	}
+	return 1;
 }
 
 int

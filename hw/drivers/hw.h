@@ -37,6 +37,19 @@ enum hw_op {
 			 * counts as a sign of life (value: what it holds, ms) */
 };
 
+/*
+ * Arm, then fire: a start (HW_MOVE, or HW_PUMP and HW_LINE with a rate
+ * above 0) may go in two requests. HW_ARM writes everything the start
+ * needs but its trigger (an axis's enable, speed, acceleration and target;
+ * a pump's or line's direction and rate), each write read back and
+ * compared, ahead of the deadline (a pump or line whose profile has a
+ * 'running' flag is read first, and one that runs is left alone: the
+ * result's running is 1, nothing was written); HW_FIRE sends the trigger
+ * alone (go, run) at it. HW_WHOLE (0, the default) sends all of it in one request.
+ * hw_can_arm() says whether a device's profile separates them.
+ */
+enum hw_stage { HW_WHOLE, HW_ARM, HW_FIRE };
+
 struct hw_request {
 	int device;		/* index into rig->devices */
 	enum hw_op op;
@@ -44,6 +57,7 @@ struct hw_request {
 	double speed_mm_s;	/* HW_MOVE: 0 means the device's max_speed */
 	int reverse;		/* HW_PUMP, HW_LINE */
 	unsigned tag;		/* the caller's own, handed back untouched in req */
+	enum hw_stage stage;	/* HW_MOVE, HW_PUMP, HW_LINE: see enum hw_stage */
 };
 
 /* Flags are -1 when the device's profile does not report them. */
@@ -176,6 +190,16 @@ void hw_set_watchdog_cb(struct hw *hw, hw_watchdog_cb cb, void *arg);
  */
 typedef void (*hw_safe_cb)(void *arg, int device, const struct hw_result *res);
 void hw_set_safe_cb(struct hw *hw, hw_safe_cb cb, void *arg);
+
+/*
+ * Whether req (HW_MOVE, or HW_PUMP or HW_LINE with a rate above 0) can be
+ * armed ahead and fired at its deadline: 1, or 0 with why naming the
+ * device and its profile: a GPIO device, another operation, or a profile
+ * whose trigger shares a register with a setpoint it carries (writing the
+ * setpoint early would start it, or the trigger would overwrite it). Such
+ * a start goes whole (HW_WHOLE) at its deadline.
+ */
+int hw_can_arm(const struct hw *hw, const struct hw_request *req, char *why, size_t why_size);
 
 /* An axis is at its target within this when its profile has no in-position flag. */
 double hw_axis_tolerance_mm(const struct hw *hw, int device);

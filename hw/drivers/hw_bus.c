@@ -54,6 +54,7 @@
 
 #include "hw_private.h"
 #include "log.h"
+#include "rt.h"
 
 #define HW_BACKOFF_FIRST_MS	100
 #define HW_BACKOFF_MAX_MS	5000
@@ -580,37 +581,101 @@ hw_check_reading(struct hw_bus *bus, struct hw_job *job, const struct profile *p
 	return -1;
 }
 
+/*
+ * An armed setpoint (HW_ARM) is read back after its write: what the device
+ * holds must decode to what was written, or the arm fails naming device,
+ * bus, unit, register and both values. A whole request is not read back.
+ */
+static int
+hw_readback(struct hw_bus *bus, struct hw_job *job, const struct profile *p, enum profile_op op,
+    double value)
+{
+	const struct rig_device *dev = &bus->hw->rig->devices[job->req.device];
+	struct hw_txn t = { dev, hw_obj(p, op), op, 0 };
+	uint16_t want[2] = { 0, 0 }, got[2] = { 0, 0 };
+	double want_value, got_value;
+
+	if (job->req.stage != HW_ARM)
+		return 0;
+	if (profile_encode(t.obj, value, want) == -1)
+		return -1;	/* the write before failed on it already */
+	if (hw_bus_transact(bus, job, &t, got) == -1)
+		return -1;
+	want_value = profile_decode(t.obj, want);
+	got_value = profile_decode(t.obj, got);
+	if (want_value != got_value) {
+		hw_job_error(job, "device '%s' (bus %s, unit %d): armed %s read back from %s "
+		    "0x%04x as %g, written %g", dev->name, bus->cfg->name, dev->unit,
+		    profile_op_names[op], profile_table_names[t.obj->table], t.obj->address,
+		    got_value, want_value);
+		return -1;
+	}
+	return 0;
+}
+
+/* Writes a setpoint, read back when armed. */
+static int
+hw_set(struct hw_bus *bus, struct hw_job *job, const struct profile *p, enum profile_op op,
+    double value)
+{
+	if (hw_write_value(bus, job, p, op, value) == -1)
+		return -1;
+	return hw_readback(bus, job, p, op, value);
+}
+
+/*
+ * A move: enable, speed, acceleration, target, then go. Armed (HW_ARM),
+ * all but go; fired (HW_FIRE), go alone; whole, everything.
+ */
 static int
 hw_do_move(struct hw_bus *bus, struct hw_job *job, const struct profile *p)
 {
 	const struct rig_device *dev = &bus->hw->rig->devices[job->req.device];
 	double speed = job->req.speed_mm_s > 0 ? job->req.speed_mm_s : dev->max_speed_mm_s;
 
+	if (job->req.stage == HW_FIRE)
+		return hw_command(bus, job, p, PROFILE_GO);
 	/* enable is idempotent (a PR mode, a servo-on): sent with every move */
 	if (p->ops[PROFILE_ENABLE].defined && hw_command(bus, job, p, PROFILE_ENABLE) == -1)
 		return -1;
-	if (p->ops[PROFILE_SPEED].defined &&
-	    hw_write_value(bus, job, p, PROFILE_SPEED, speed) == -1)
+	if (p->ops[PROFILE_SPEED].defined && hw_set(bus, job, p, PROFILE_SPEED, speed) == -1)
 		return -1;
 	if (p->ops[PROFILE_ACCEL].defined && dev->max_accel_mm_s2 > 0 &&
-	    hw_write_value(bus, job, p, PROFILE_ACCEL, dev->max_accel_mm_s2) == -1)
+	    hw_set(bus, job, p, PROFILE_ACCEL, dev->max_accel_mm_s2) == -1)
 		return -1;
-	if (hw_write_value(bus, job, p, PROFILE_TARGET, job->req.value) == -1)
+	if (hw_set(bus, job, p, PROFILE_TARGET, job->req.value) == -1)
 		return -1;
+	if (job->req.stage == HW_ARM)
+		return 0;
 	return hw_command(bus, job, p, PROFILE_GO);
 }
 
-/* Pumps and line drives: direction, rate, run; a zero rate stops. */
+/*
+ * Pumps and line drives: direction, rate, run; a zero rate stops (never
+ * staged). Armed, direction and rate; fired, run alone; whole, all three.
+ */
 static int
 hw_do_run(struct hw_bus *bus, struct hw_job *job, const struct profile *p, enum profile_op rate)
 {
 	if (job->req.value <= 0)
 		return hw_command(bus, job, p, PROFILE_STOP);
+	if (job->req.stage == HW_FIRE)
+		return hw_command(bus, job, p, PROFILE_RUN);
+	if (job->req.stage == HW_ARM && p->ops[PROFILE_RUNNING].defined) {
+		/* a device that runs already is left alone: its start goes whole */
+		struct hw_read_cache cache = { 0 };
+		if (hw_read_flag(bus, job, p, PROFILE_RUNNING, &cache, &job->res.running) == -1)
+			return -1;
+		if (job->res.running == 1)
+			return 0;
+	}
 	if (p->ops[PROFILE_DIRECTION].defined &&
-	    hw_write_value(bus, job, p, PROFILE_DIRECTION, job->req.reverse ? 1 : 0) == -1)
+	    hw_set(bus, job, p, PROFILE_DIRECTION, job->req.reverse ? 1 : 0) == -1)
 		return -1;
-	if (p->ops[rate].defined && hw_write_value(bus, job, p, rate, job->req.value) == -1)
+	if (p->ops[rate].defined && hw_set(bus, job, p, rate, job->req.value) == -1)
 		return -1;
+	if (job->req.stage == HW_ARM)
+		return 0;
 	return hw_command(bus, job, p, PROFILE_RUN);
 }
 
@@ -694,6 +759,9 @@ hw_bus_main(void *arg)
 	int64_t wait_until, began;
 	struct timespec ts;
 
+	/* timer slack 1 ns: an RTU frame's quiet time and deadlines are kept to the µs */
+	if (rt_thread_timed() == -1)
+		log_warn("bus %s: timer slack stays at the kernel's default", bus->cfg->name);
 	pthread_mutex_lock(&bus->lock);
 	for (;;) {
 		job = NULL;
@@ -825,6 +893,9 @@ hw_bus_watch(void *arg)
 	struct hw_bus *bus = arg;
 	struct timespec ts;
 
+	if (rt_thread_timed() == -1)
+		log_warn("bus %s: the deadline watcher's timer slack stays at the kernel's default",
+		    bus->cfg->name);
 	pthread_mutex_lock(&bus->lock);
 	while (!bus->stopping) {
 		if (bus->in_flight && bus->deadline_ns != 0 && hw_now_ns() >= bus->deadline_ns) {

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lbl_limits.h"
 #include "rig.h"
 
 const char *const rig_role_names[] = { "axis", "pump", "valve", "input", "sensor", "line", NULL };
@@ -40,6 +41,49 @@ int
 rig_pump_is_stirrer(const struct rig_device *dev)
 {
 	return dev->role == RIG_PUMP && dev->kind != NULL && strcmp(dev->kind, "stirrer") == 0;
+}
+
+/* Modbus RTU frames a step sends at most: a 32-bit write (function 16) and its answer. */
+#define RIG_RTU_REQUEST_CHARS	13
+#define RIG_RTU_RESPONSE_CHARS	8
+
+double
+rig_bus_transaction_ms(const struct rig_bus *b)
+{
+	double bits, silence_ms;
+
+	if (b->type != RIG_BUS_RTU)
+		return RIG_TCP_TRANSACTION_US / 1000.0;
+	bits = 1 + b->data_bits + (b->parity != 'N') + b->stop_bits;
+	silence_ms = b->baud > 19200 ? 1.75 : 3.5 * bits * 1000.0 / b->baud;
+	return (RIG_RTU_REQUEST_CHARS + RIG_RTU_RESPONSE_CHARS) * bits * 1000.0 / b->baud +
+	    2 * silence_ms + (double)b->frame_delay_ms;
+}
+
+int64_t
+rig_min_step_ms(const struct rig *rig, int *bus, double *transaction_ms)
+{
+	int64_t min_ms = COMPILE_MIN_STEP_MS, ms;
+	double worst = 0, t;
+	size_t i;
+
+	*bus = -1;
+	*transaction_ms = 0;
+	for (i = 0; i < rig->device_count; i++) {
+		if (rig->devices[i].bus < 0)
+			continue;
+		t = rig_bus_transaction_ms(&rig->buses[rig->devices[i].bus]);
+		if (t > worst) {
+			worst = t;
+			*transaction_ms = t;
+			ms = (int64_t)ceil(t * COMPILE_STEP_TRANSACTIONS * RUN_ABSORB_DIVISOR);
+			if (ms > min_ms) {
+				min_ms = ms;
+				*bus = rig->devices[i].bus;
+			}
+		}
+	}
+	return min_ms;
 }
 
 int

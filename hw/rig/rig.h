@@ -174,6 +174,27 @@ int rig_device_index(const struct rig *rig, const char *name);
 int rig_station_index(const struct rig *rig, const char *name);
 int rig_nozzle_index(const struct rig *rig, const char *name);
 
+/*
+ * One Modbus transaction on bus b, in ms: on RTU the largest request and
+ * response a step sends (a 32-bit write: 13 and 8 characters) at the bus's
+ * baud rate and bits per character (start, data, parity, stop), each frame
+ * followed by its 3.5-character silence (1.75 ms above 19,200 baud, as the
+ * Modbus serial line specification says), plus the rig file's frame_delay;
+ * on TCP the documented figure RIG_TCP_TRANSACTION_US. A device's own
+ * turnaround is not counted.
+ */
+double rig_bus_transaction_ms(const struct rig_bus *b);
+/*
+ * The shortest step rig keeps on its deadline: COMPILE_STEP_TRANSACTIONS
+ * on its slowest bus in use (one with a device on it) must fit in
+ * 1/RUN_ABSORB_DIVISOR of the step, and never less than the floor
+ * COMPILE_MIN_STEP_MS (lbl_limits.h). A step that ends in a dwell (a
+ * spray without a drain) absorbs half that share (RUN_DWELL_ABSORB_DIVISOR)
+ * and keeps its deadline from twice this. *bus is that bus's index, or -1 when
+ * the floor decides (no bus, or fast ones); *transaction_ms its figure.
+ */
+int64_t rig_min_step_ms(const struct rig *rig, int *bus, double *transaction_ms);
+
 /* Whether a device is a stirrer: a pump of kind stirrer, driven in rpm (max_rpm). */
 int rig_pump_is_stirrer(const struct rig_device *dev);
 /*

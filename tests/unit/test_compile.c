@@ -598,6 +598,78 @@ test_ops(void)
 }
 
 /* Values beyond the rig's limits are refused at check time, at the recipe's line. */
+/*
+ * The shortest step a rig keeps, from its buses: the floor on a TCP rig;
+ * on RTU the transaction's characters at the baud rate, with each frame's
+ * 3.5-character silence, times the step's transactions, times the share a
+ * step absorbs. A shorter step is refused at its recipe line, naming the
+ * figure and the bus.
+ */
+static void
+test_min_step(void)
+{
+	struct rig *rig = load_rig("dip");
+	struct rig_bus *bus;
+	struct recipe *r;
+	struct plan *p;
+	double t;
+	char *text;
+	int b;
+
+	if (rig == NULL)
+		return;
+	bus = &rig->buses[rig->devices[rig->lift].bus];
+	TEST_EQ_INT("TCP: the floor", rig_min_step_ms(rig, &b, &t), COMPILE_MIN_STEP_MS);
+	TEST_EQ_INT("TCP: no bus decides", b, -1);
+	TEST_NEAR("TCP: the documented figure", t, RIG_TCP_TRANSACTION_US / 1000.0, 1e-9);
+	bus->type = RIG_BUS_RTU;
+	bus->baud = 9600;
+	bus->parity = 'N';
+	bus->data_bits = 8;
+	bus->stop_bits = 1;
+	bus->frame_delay_ms = 0;
+	/* 21 characters of 10 bits, and two silences of 3.5 characters */
+	TEST_NEAR("RTU 9600 8N1: one transaction", rig_bus_transaction_ms(bus),
+	    (21 * 10 + 7 * 10) * 1000.0 / 9600, 1e-9);
+	TEST_EQ_INT("RTU 9600 8N1: the shortest step",
+	    rig_min_step_ms(rig, &b, &t), (int64_t)ceil((21 * 10 + 7 * 10) * 1000.0 / 9600 *
+	    COMPILE_STEP_TRANSACTIONS * RUN_ABSORB_DIVISOR));
+	TEST_EQ_INT("RTU 9600 8N1: the bus decides", b, rig->devices[rig->lift].bus);
+	bus->parity = 'E';
+	TEST_NEAR("RTU 9600 8E1: a parity bit more", rig_bus_transaction_ms(bus),
+	    (21 * 11 + 7 * 11) * 1000.0 / 9600, 1e-9);
+	bus->parity = 'N';
+	bus->baud = 115200;
+	bus->frame_delay_ms = 2;
+	TEST_NEAR("RTU 115200: 1.75 ms silences, and the rig file's frame delay",
+	    rig_bus_transaction_ms(bus), 21 * 10 * 1000.0 / 115200 + 3.5 + 2, 1e-9);
+	bus->baud = 9600;
+	bus->frame_delay_ms = 0;
+	p = plan_text(DIP_HEAD "target: {bilayers: 2}\n"
+	    "solutions:\n  a: {station: ag}\n  b: {station: tca}\n"
+	    "cycle:\n  - dip: {solution: a, dwell: 5s}\n  - dip: {solution: b, dwell: 5s}\n"
+	    "  - wait: 2s\n", rig, &r, &text);
+	TEST_CHECK("RTU 9600: a 2 s step is refused at its line, naming the figure and the bus",
+	    p == NULL && text != NULL && strstr(text, "r.yaml:15:5: error:") &&
+	    strstr(text, "lasts 2000 ms; the shortest step that keeps its deadline is 2334 ms") &&
+	    strstr(text, "its bus 'tcp0' (RTU) takes 29.17 ms a transaction"), "%s",
+	    text ? text : "(no diagnostics)");
+	free(text);
+	plan_free(p);
+	recipe_free(r);
+	bus->baud = 115200;
+	p = plan_text(DIP_HEAD "target: {bilayers: 2}\n"
+	    "solutions:\n  a: {station: ag}\n  b: {station: tca}\n"
+	    "cycle:\n  - dip: {solution: a, dwell: 5s}\n  - dip: {solution: b, dwell: 5s}\n"
+	    "  - wait: 426ms\n", rig, &r, &text);
+	TEST_CHECK("RTU 115200: a step of the rig's shortest (426 ms) is accepted", p != NULL,
+	    "%s", text);
+	free(text);
+	plan_free(p);
+	recipe_free(r);
+	rig_free(rig);
+}
+
 static void
 test_limits(void)
 {
@@ -721,5 +793,6 @@ main(void)
 	test_roll();
 	test_ops();
 	test_limits();
+	test_min_step();
 	return TEST_DONE();
 }

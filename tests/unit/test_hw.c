@@ -209,6 +209,85 @@ request(struct hw *hw, int device, enum hw_op op, double value, double speed)
 	return cl.res.ok ? 0 : -1;
 }
 
+/* request() in a stage: HW_ARM writes the setpoints (read back), HW_FIRE the trigger. */
+static int
+request_staged(struct hw *hw, int device, enum hw_op op, double value, double speed,
+    enum hw_stage stage)
+{
+	struct hw_request req = { device, op, value, speed, 0 };
+	char err[256];
+
+	req.stage = stage;
+	cl.done = 0;
+	if (hw_submit(hw, &req, on_done, NULL, err, sizeof(err)) == -1) {
+		snprintf(cl.res.error, sizeof(cl.res.error), "%s", err);
+		return -1;
+	}
+	loop_run(cl.loop);
+	return cl.res.ok ? 0 : -1;
+}
+
+/*
+ * Whether a start can be armed, on a rig whose second pump's profile has
+ * its run command in its flow register (its start carries the setpoint).
+ */
+static void
+test_can_arm(void)
+{
+	static const char text[] =
+	    "name: t\n"
+	    "buses:\n"
+	    "  b: {type: tcp, host: 127.0.0.1, port: 1, timeout: 300ms}\n"
+	    "profiles:\n"
+	    "  joint-pump:\n"
+	    "    role: pump\n"
+	    "    ops:\n"
+	    "      flow: {table: holding, address: 0, type: uint16, scale: 0.01}\n"
+	    "      run:  {table: holding, address: 0, write: 1}\n"
+	    "      stop: {table: holding, address: 1, write: 0}\n"
+	    "devices:\n"
+	    "  pump: {role: pump, kind: peristaltic, bus: b, unit: 2, profile: generic-pump,\n"
+	    "         max_flow: 100 mL/min}\n"
+	    "  joint: {role: pump, kind: peristaltic, bus: b, unit: 3, profile: joint-pump,\n"
+	    "          max_flow: 100 mL/min}\n";
+	struct hw_request req = { 0, HW_PUMP, 10, 0, 0 };
+	struct rig *rig = NULL;
+	struct hw *hw = NULL;
+	struct diag d;
+	char why[256];
+
+	diag_init(&d, "rig");
+	rig_load_buffer("rig", text, strlen(text), &d, &rig);
+	diag_free(&d);
+	TEST_CHECK("can_arm: rig loads", rig != NULL, "no rig");
+	if (rig == NULL)
+		return;
+	if (hw_open(rig, cl.loop, &hw, why, sizeof(why)) == -1) {
+		TEST_CHECK("can_arm: hw opens", 0, "%s", why);
+		rig_free(rig);
+		return;
+	}
+	TEST_EQ_INT("can_arm: a pump's run", hw_can_arm(hw, &req, why, sizeof(why)), 1);
+	req.value = 0;
+	TEST_EQ_INT("can_arm: not a stop", hw_can_arm(hw, &req, why, sizeof(why)), 0);
+	req.device = 1;
+	req.value = 10;
+	TEST_EQ_INT("can_arm: not a start that carries its setpoint",
+	    hw_can_arm(hw, &req, why, sizeof(why)), 0);
+	TEST_CONTAINS("can_arm: which says why", why, "device 'joint': profile 'joint-pump' "
+	    "has its 'run' in the register of its 'flow' (holding 0x0000)");
+	req.stage = HW_ARM;
+	TEST_EQ_INT("can_arm: such an arm is refused, nothing sent",
+	    hw_submit(hw, &req, on_done, NULL, why, sizeof(why)), -1);
+	req.device = 0;
+	req.op = HW_OUTPUT;
+	req.value = 1;
+	req.stage = HW_WHOLE;
+	TEST_EQ_INT("can_arm: only a move or a run", hw_can_arm(hw, &req, why, sizeof(why)), 0);
+	hw_close(hw);
+	rig_free(rig);
+}
+
 static struct {
 	int level;			/* the last level the input callback gave */
 } input = { -1 };
@@ -323,6 +402,35 @@ main(void)
 	TEST_EQ_INT("run command", server.map[1]->tab_registers[2], 1);
 	request(hw, 1, HW_PUMP, 0, 0);
 	TEST_EQ_INT("flow 0 stops", server.map[1]->tab_registers[2], 0);
+
+	/*
+	 * Arm, then fire: the arm writes direction and flow (read back) and
+	 * not run; the fire writes run alone. A move's arm writes speed and
+	 * target, not go; its fire go alone.
+	 */
+	server.map[1]->tab_registers[0] = 0;
+	server.map[1]->tab_registers[1] = 7;
+	TEST_EQ_INT("arm: a pump's setpoints", request_staged(hw, 1, HW_PUMP, 33.5, 0, HW_ARM), 0);
+	TEST_EQ_INT("arm: flow written", server.map[1]->tab_registers[0], 3350);
+	TEST_EQ_INT("arm: direction written", server.map[1]->tab_registers[1], 0);
+	TEST_EQ_INT("arm: not run", server.map[1]->tab_registers[2], 0);
+	TEST_EQ_INT("fire: the run alone", request_staged(hw, 1, HW_PUMP, 33.5, 0, HW_FIRE), 0);
+	TEST_EQ_INT("fire: run written", server.map[1]->tab_registers[2], 1);
+	server.map[1]->tab_input_registers[2] = 0x1;	/* running */
+	server.map[1]->tab_registers[0] = 1000;
+	TEST_EQ_INT("arm: a pump that runs is left alone",
+	    request_staged(hw, 1, HW_PUMP, 20, 0, HW_ARM), 0);
+	TEST_EQ_INT("arm: ... and says so", cl.res.running, 1);
+	TEST_EQ_INT("arm: ... its flow untouched", server.map[1]->tab_registers[0], 1000);
+	server.map[1]->tab_input_registers[2] = 0;
+	request(hw, 1, HW_PUMP, 0, 0);
+	hr[4] = 0;
+	TEST_EQ_INT("arm: a move's setpoints", request_staged(hw, 0, HW_MOVE, 20, 5, HW_ARM), 0);
+	TEST_EQ_INT("arm: target written", hr[1], 20000);
+	TEST_EQ_INT("arm: speed written", hr[2], 50);
+	TEST_EQ_INT("arm: not go", hr[4], 0);
+	TEST_EQ_INT("fire: go alone", request_staged(hw, 0, HW_MOVE, 20, 5, HW_FIRE), 0);
+	TEST_EQ_INT("fire: go written", hr[4], 1);
 
 	/* float32 sensor */
 	memcpy(&u, &f, sizeof(u));
@@ -563,6 +671,7 @@ main(void)
 		rig_free(rig);
 	}
 
+	test_can_arm();
 	loop_free(cl.loop);
 	server_stop();
 	for (int i = 0; i < srv.trickle_count; i++)

@@ -582,6 +582,17 @@ static struct {
 	int keep_alive;
 	int supervised;		/* act_supervise() with devices, not NULL */
 	int64_t next_deadline_ns;	/* the last act_next_deadline() */
+	int can_arm;		/* act_can_arm() says yes (0: every start goes whole) */
+	int arm_fail;		/* arms complete with a failure */
+	int arm_late;		/* arms made while the run waits are answered after its deadline */
+	int fire;		/* act_fire() was called: the next start is its trigger */
+	int arms, fires;	/* arms made, starts fired */
+	struct {		/* arms not yet answered, answered by fa_complete_arm() */
+		hw_done_cb done;
+		void *arg;
+		struct hw_request req;
+	} arm_q[16];
+	int arm_open;		/* how many */
 } fa;
 
 /* What the executor holds as its act: the fakes keep their state in fa. */
@@ -623,11 +634,24 @@ fa_call(int completes, const char *fmt, ...)
 	return 0;
 }
 
+/* "fire " before a start that act_fire() said was armed. */
+static const char *
+fa_fired(void)
+{
+	int fire = fa.fire;
+
+	fa.fire = 0;
+	fa.fires += fire;
+	return fire ? "fire " : "";
+}
+
 int
 act_move(struct act *act, int axis, double position_mm, double speed_mm_s)
 {
+	const char *fired = fa_fired();
+
 	(void)act;
-	return fa_call(1, "move %s %g %g", dev_name(axis), position_mm, speed_mm_s);
+	return fa_call(1, "%smove %s %g %g", fired, dev_name(axis), position_mm, speed_mm_s);
 }
 
 int
@@ -640,15 +664,19 @@ act_output(struct act *act, int device, int on)
 int
 act_pump(struct act *act, int device, double flow_ml_min)
 {
+	const char *fired = fa_fired();
+
 	(void)act;
-	return fa_call(1, "pump %s %g", dev_name(device), flow_ml_min);
+	return fa_call(1, "%spump %s %g", fired, dev_name(device), flow_ml_min);
 }
 
 int
 act_line(struct act *act, int device, double speed_mm_s, int reverse)
 {
+	const char *fired = fa_fired();
+
 	(void)act;
-	return fa_call(1, "line %s %.4g%s", dev_name(device), speed_mm_s,
+	return fa_call(1, "%sline %s %.4g%s", fired, dev_name(device), speed_mm_s,
 	    reverse ? " reverse" : "");
 }
 
@@ -683,6 +711,66 @@ act_read_volume(struct act *act, int device, unsigned tag, hw_done_cb done, void
 	(void)arg;
 	snprintf(err, err_size, "%s has no volume counter (fake rig)", dev_name(device));
 	return -1;
+}
+
+int
+act_can_arm(const struct act *act, const struct hw_request *req, char *why, size_t why_size)
+{
+	(void)act;
+	(void)req;
+	if (!fa.can_arm)
+		snprintf(why, why_size, "the fake rig arms nothing");
+	return fa.can_arm;
+}
+
+/* An arm is logged and held: fa_complete_arm() answers it, as the bus would later. */
+int
+act_arm(struct act *act, const struct hw_request *req, hw_done_cb done, void *arg, char *err,
+    size_t err_size)
+{
+	(void)act;
+	(void)err;
+	(void)err_size;
+	fa.arms++;
+	if (fa.arm_open == (int)(sizeof(fa.arm_q) / sizeof(fa.arm_q[0]))) {
+		TEST_CHECK("fake act: every arm held", 0, "more than 16 arms open");
+		return -1;
+	}
+	fa.arm_q[fa.arm_open].done = done;
+	fa.arm_q[fa.arm_open].arg = arg;
+	fa.arm_q[fa.arm_open++].req = *req;
+	return fa_call(0, "arm %s %g", dev_name(req->device), req->value);
+}
+
+/* Answers the oldest arm open: read back, or failed when the test asked. */
+static void
+fa_complete_arm(void)
+{
+	struct hw_result res;
+	struct hw_request req;
+	hw_done_cb done;
+	void *arg;
+
+	if (fa.arm_open == 0)
+		return;
+	done = fa.arm_q[0].done;
+	arg = fa.arm_q[0].arg;
+	req = fa.arm_q[0].req;
+	memmove(&fa.arm_q[0], &fa.arm_q[1], (size_t)--fa.arm_open * sizeof(fa.arm_q[0]));
+	memset(&res, 0, sizeof(res));
+	res.ok = !fa.arm_fail;
+	if (fa.arm_fail)
+		snprintf(res.error, sizeof(res.error), "device '%s' (bus fake, unit 1): armed %s "
+		    "read back as 0, written %g", dev_name(req.device), req.op == HW_MOVE ?
+		    "target" : "flow", req.value);
+	done(arg, &req, &res);
+}
+
+void
+act_fire(struct act *act)
+{
+	(void)act;
+	fa.fire = 1;
 }
 
 int
@@ -828,6 +916,8 @@ complete_safe(void)
  * run waits for the test (a prompt, a pause, the end) or max events passed.
  * Returns the events handled.
  */
+static enum run_state state_of(const struct run *run);
+
 static int
 drive(int max)
 {
@@ -838,6 +928,8 @@ drive(int max)
 			complete_safe();
 		else if (fa.pending && fa.pending != fa.stall_call)
 			complete_op();
+		else if (fa.arm_open && (!fa.arm_late || state_of(fa.run) == RUN_STEP))
+			fa_complete_arm();
 		else if (!fire_next())
 			break;
 	}
@@ -915,6 +1007,8 @@ make_plan(const char *name, const char *text, const struct rig *rig, struct reci
  * may make the first of either.
  */
 static int preset_fail_write, preset_fail_call, preset_refuse_call;
+/* the fake act arms starts (act_can_arm), and its arms fail */
+static int preset_can_arm, preset_arm_fail, preset_arm_late;
 
 /* Forgets every call, write and timer of the test before. */
 static void
@@ -927,6 +1021,9 @@ reset(const struct rig *rig)
 	fr.fail_write = preset_fail_write;
 	fa.fail_call = preset_fail_call;
 	fa.refuse_call = preset_refuse_call;
+	fa.can_arm = preset_can_arm;
+	fa.arm_fail = preset_arm_fail;
+	fa.arm_late = preset_arm_late;
 	fa.rig = rig;
 	fa.move_ms = 100;
 	fa.safe_parks = 1;
@@ -1624,6 +1721,77 @@ test_spray(void)
 	finish(run);
 }
 
+/*
+ * Arm, then fire: a start's setpoints are written during the step before's
+ * last wait, and at its deadline only the trigger goes; the compiled list
+ * is the same either way. A pump the step in hand still runs is not armed;
+ * a failed arm fails the batch like any device fault, parked.
+ */
+static void
+test_arm_then_fire(void)
+{
+	const struct plan *p;
+	struct run *run;
+	char why[128];
+
+	preset_can_arm = 1;
+	run = start("arm", "spray", recipe_spray, &p);
+	preset_can_arm = 0;
+	if (run == NULL)
+		return;
+	run_through(run);
+	TEST_STR("arm: completed", fr.states, "completed");
+	TEST_CHECK("arm: every step done", all_done(p, why, sizeof(why)), "%s", why);
+	TEST_STR("arm: the first step armed before its record and deadline", calls_of(0),
+	    "arm transfer 250; arm pump-ag 20");
+	TEST_STR("arm: ... then fired", calls_of(1),
+	    "fire move transfer 250 100; fire pump pump-ag 20; "
+	    "output valve-ag on; output valve-ag off; pump pump-ag 0; "
+	    "arm transfer 250; arm pump-rinse 100");
+	/* the dry step after it has only its valve: nothing to arm */
+	TEST_STR("arm: the rinse spray's start is its triggers alone", calls_of(2),
+	    "fire move transfer 250 100; fire pump pump-rinse 100; output valve-rinse on; "
+	    "output valve-rinse off; pump pump-rinse 0");
+	TEST_CONTAINS("arm: both pumps of a double spray fired", calls_of(4),
+	    "fire pump pump-ag 10; output valve-ag on; fire pump pump-tca 10; output valve-tca on");
+	TEST_CHECK("arm: every arm fired", fa.fires == fa.arms, "%d arms, %d fires", fa.arms,
+	    fa.fires);
+	finish(run);
+
+	/*
+	 * Arms still on the bus at their deadline (the first step's, answered
+	 * only once it began): the start waits for them, nothing goes twice.
+	 */
+	preset_can_arm = preset_arm_late = 1;
+	run = start("arm late", "spray", recipe_spray, &p);
+	preset_can_arm = preset_arm_late = 0;
+	if (run == NULL)
+		return;
+	run_through(run);
+	TEST_STR("arm late: completed", fr.states, "completed");
+	TEST_STR("arm late: the first step's start waited for its arms, then fired",
+	    calls_of(1), "fire move transfer 250 100; fire pump pump-ag 20; "
+	    "output valve-ag on; output valve-ag off; pump pump-ag 0; "
+	    "arm transfer 250; arm pump-rinse 100");
+	TEST_CHECK("arm late: every arm fired, no setpoint sent twice", fa.fires == fa.arms &&
+	    fa.arms > 0, "%d arms, %d fires", fa.arms, fa.fires);
+	finish(run);
+
+	preset_can_arm = preset_arm_fail = 1;
+	run = start("arm fails", "spray", recipe_spray, &p);
+	preset_can_arm = preset_arm_fail = 0;
+	if (run == NULL)
+		return;
+	run_through(run);
+	TEST_STR("arm fails: the batch failed", fr.state, "failed");
+	TEST_CONTAINS("arm fails: the cause names the arm and the device", fr.cause,
+	    "arming step 1's start: device 'transfer' (bus fake, unit 1): armed target");
+	TEST_CHECK("arm fails: the rig made safe and parked", fa.safe_states >= 1 && fa.last_park,
+	    "%d safe states, park %d", fa.safe_states, fa.last_park);
+	TEST_EQ_INT("arm fails: nothing fired", fa.fires, 0);
+	finish(run);
+}
+
 static void
 test_roll(void)
 {
@@ -1669,6 +1837,8 @@ step_once(struct run *run)
 		complete_safe();
 	else if (fa.pending && fa.pending != fa.stall_call)
 		complete_op();
+	else if (fa.arm_open && (!fa.arm_late || state_of(fa.run) == RUN_STEP))
+		fa_complete_arm();
 	else if (state_of(run) == RUN_PROMPT)
 		return run_continue(run, err, sizeof(err)) == 0;
 	else
@@ -2572,9 +2742,12 @@ test_timer_refused(void)
 	total = timer_arms;
 	finish(run);
 	for (n = 1; n <= total; n++) {
-		if ((run = start("timer", "dip", recipe_dip, &p)) == NULL)
-			return;
+		/* from the start: the first step's deadline is armed by run_start already */
 		timer_fail_arm = n;
+		if ((run = start("timer", "dip", recipe_dip, &p)) == NULL) {
+			timer_fail_arm = 0;
+			return;
+		}
 		run_through(run);
 		drive(1000);
 		timer_fail_arm = 0;
@@ -2831,6 +3004,7 @@ main(void)
 	test_repeats_and_quick_dips();
 	test_quick_dips_with_stirrer();
 	test_spray();
+	test_arm_then_fire();
 	test_roll();
 	test_pause_at_boundary();
 	test_pause_now();
