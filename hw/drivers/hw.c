@@ -433,6 +433,22 @@ hw_safe_op(const struct rig_device *dev)
 	}
 }
 
+/*
+ * Whether lbld knows output i is off: its last command succeeded, said
+ * stop or off, and none is queued or in flight (a dropped or failed one
+ * leaves it unknown, hw_cmd_note()). Unknown counts as maybe running.
+ */
+static int
+hw_output_known_off(const struct hw *hw, size_t i)
+{
+	const struct hw_cmd *c;
+
+	if (hw->cmd == NULL)
+		return 0;
+	c = &hw->cmd[i];
+	return c->known && c->pending == 0 && !c->running && !c->on;
+}
+
 void
 hw_safe_state(struct hw *hw, void (*done)(void *arg, int ok, const char *error), void *arg)
 {
@@ -463,14 +479,27 @@ hw_safe_state(struct hw *hw, void (*done)(void *arg, int ok, const char *error),
 		batch->arg = arg;
 		batch->pending = 1;	/* held until every command is queued */
 	}
-	/* Outputs first (pumps, valves, line), then motion. */
-	for (pass = 0; pass < 2; pass++) {
+	/*
+	 * On one RS-485 line every stop waits for the one before, a
+	 * transaction time each (12 ms at 19,200 baud). So the outputs that
+	 * may be running go first (pumps, valves, line), then motion, and
+	 * last the outputs lbld knows are off, whose stops only confirm it:
+	 * the time to a safe rig grows with what runs, not with the rig.
+	 */
+	for (pass = 0; pass < 3; pass++) {
 		for (i = 0; i < hw->rig->device_count; i++) {
 			const struct rig_device *dev = &hw->rig->devices[i];
 			struct hw_request req = { (int)i, HW_STOP, 0, 0, 0 };
 			int op = hw_safe_op(dev);
+			int want;
 
-			if (op == -1 || (pass == 0) == (dev->role == RIG_AXIS))
+			if (op == -1)
+				continue;
+			if (dev->role == RIG_AXIS)
+				want = 1;
+			else
+				want = hw_output_known_off(hw, i) ? 2 : 0;
+			if (want != pass)
 				continue;
 			req.op = op;
 			if (batch != NULL)

@@ -469,6 +469,8 @@ main(void)
 		struct hw_request req = { 0, HW_STATUS, 0, 0, 0 };
 		int64_t begin;
 
+		/* the pump runs: its stop must not wait for the hung lift */
+		TEST_EQ_INT("pump runs before the hang", request(hw, 1, HW_PUMP, 20, 0), 0);
 		srv.silent_unit = 1;
 		srv.pump_stop_ns = 0;
 		cl.done = 0;
@@ -491,6 +493,29 @@ main(void)
 		srv.silent_unit = 0;
 	}
 	TEST_EQ_INT("requests work after the safe state", request(hw, 0, HW_STATUS, 0, 0), 0);
+	/*
+	 * A pump lbld knows is off (its stop just confirmed) goes after
+	 * motion: its stop only confirms, and on one line it must not hold a
+	 * running output's. So with the lift silent, it comes after the lift's
+	 * attempt (300 ms), never before.
+	 */
+	{
+		int64_t begin;
+
+		srv.silent_unit = 1;
+		srv.pump_stop_ns = 0;
+		cl.safe_done = 0;
+		begin = now_ns();
+		hw_safe_state(hw, on_safe, NULL);
+		while (!cl.safe_done)
+			loop_run(cl.loop);
+		TEST_CHECK("a pump known off is stopped too", srv.pump_stop_ns > 0, "never");
+		TEST_CHECK("... after the axis, whose attempt took 300 ms",
+		    srv.pump_stop_ns - begin > 250000000LL, "after %.3f ms",
+		    (srv.pump_stop_ns - begin) / 1e6);
+		srv.silent_unit = 0;
+	}
+	TEST_EQ_INT("requests work after that safe state", request(hw, 0, HW_STATUS, 0, 0), 0);
 
 	/*
 	 * Deadlines: the bus has a 300 ms timeout and 1 retry, so a
