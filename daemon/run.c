@@ -1338,6 +1338,9 @@ run_start(struct run *run, struct recipe *recipe, struct plan *plan, int64_t rec
 	act_keep_alive(run->ctx.act, 1);
 	run->step = 0;
 	run->t0_ns = loop_now_ns();
+	/* for benchmarks (lbld -d): every step's deadline is this plus its planned start */
+	log_debug("batch %lld: the schedule's origin is %lld ns on CLOCK_MONOTONIC",
+	    (long long)run->batch_id, (long long)run->t0_ns);
 	run->state = RUN_STEP;
 	run_next_step(run);
 	return 0;
