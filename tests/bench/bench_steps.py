@@ -36,7 +36,6 @@ matched to the plan; figures are printed, never judged (goals are shown).
 """
 import ctypes
 import json
-import math
 import os
 import re
 import shutil
