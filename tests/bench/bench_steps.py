@@ -150,9 +150,32 @@ def rig_texts(kind, transport, sim_dev, ctl_dev):
     return text.replace("@DEV@", sim_dev), text.replace("@DEV@", ctl_dev)
 
 
-def recipe_text(kind, steps):
+# The shortest steps a rig is asked for, in turn, while lblctl refuses the
+# schedule: the first is COMPILE_MIN_STEP_MS; a rig whose buses cannot keep
+# a step that short (a slow RTU line) may refuse it at check time.
+FLOORS_MS = (100, 150, 200, 300, 500)
+DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|s)\b")
+
+
+def stretch(cycle, floor_ms):
+    """The cycle with each sprayed, dried or waited step shorter than floor_ms
+    stretched to it (its durations in proportion). Dips and rinses last
+    longer than any floor with their moves and are left as they are."""
+    out = []
+    for line in cycle.splitlines():
+        ms = [float(v) * (1 if u == "ms" else 1000) for v, u in DURATION.findall(line)]
+        kind = line.split(":")[0].strip("- ")
+        if kind in ("spray", "dry", "wait") and 0 < sum(ms) < floor_ms:
+            k = floor_ms / sum(ms)
+            line = DURATION.sub(lambda m: "%dms" % round(
+                float(m.group(1)) * (1 if m.group(2) == "ms" else 1000) * k), line)
+        out.append(line)
+    return "\n".join(out) + "\n"
+
+
+def recipe_text(kind, steps, floor_ms=FLOORS_MS[0]):
     """A recipe of about STEPS measured steps (steps that command the rig)."""
-    cycle = SPRAY_CYCLE if kind == "spray" else DIP_CYCLE
+    cycle = stretch(SPRAY_CYCLE if kind == "spray" else DIP_CYCLE, floor_ms)
     per = sum(1 for line in cycle.splitlines() if "wait:" not in line.split("{")[0])
     bilayers = max(1, int(round(steps / float(per))))
     head = SPRAY_HEAD if kind == "spray" else DIP_HEAD
@@ -379,10 +402,14 @@ class Lane:
         self.wait_for(lambda: "ready" in open(os.path.join(self.dir, "simrig.out")).read(),
                       "lbl-simrig")
         self.recipe = os.path.join(self.dir, "recipe.yaml")
-        open(self.recipe, "w").write(recipe_text(self.kind, self.steps))
-        r = self.ctl("plan", self.recipe, "--rig", self.rig, "--json")
-        if r.returncode != 0:
-            raise RuntimeError("lblctl plan refused the schedule: " + r.stderr.strip())
+        for self.floor_ms in FLOORS_MS:
+            open(self.recipe, "w").write(recipe_text(self.kind, self.steps, self.floor_ms))
+            r = self.ctl("plan", self.recipe, "--rig", self.rig, "--json")
+            if r.returncode == 0:
+                break
+        else:
+            raise RuntimeError("lblctl plan refused the schedule, its shortest steps "
+                               "stretched to %d ms too: %s" % (self.floor_ms, r.stderr.strip()))
         self.plan_path = os.path.join(self.dir, "plan.json")
         open(self.plan_path, "w").write(r.stdout)
         self.plan = json.loads(r.stdout)
@@ -564,6 +591,11 @@ def report(lanes, transports, steps, serial, load0, elapsed_s):
     if csv:
         csv.write("transport,contestant,rig,seq,step,error_ms\n")
     extras = []
+    floors = sorted(set("%s %s rig: %d ms" % (lane.transport, lane.kind, lane.floor_ms)
+                        for lane in lanes.values() if lane.floor_ms != FLOORS_MS[0]))
+    if floors:
+        print("the rig refused steps of %d ms; the shortest steps asked: %s" % (
+            FLOORS_MS[0], "; ".join(floors)))
     for t in transports:
         p99 = {}
         for who in CONTESTANTS:
