@@ -19,7 +19,7 @@
 
 PKGS      := libmodbus libgpiod sqlite3 yaml-0.1
 DEB_PKGS  := build-essential pkg-config libmodbus-dev libgpiod-dev libsqlite3-dev \
-             libyaml-dev sqlite3 socat mbpoll python3 python3-pymodbus \
+             libyaml-dev sqlite3 socat mbpoll python3 python3-pymodbus python3-serial python3-yaml \
              clang libclang-rt-14-dev gnuplot-nox valgrind
 CC       ?= cc
 BUILD    ?= build
@@ -94,7 +94,7 @@ DATADIR  ?= $(PREFIX)/share
 UNITDIR  ?= $(if $(filter /usr,$(PREFIX)),/usr/lib,/lib)/systemd/system
 SYSLIBDIR ?= $(if $(filter /usr,$(PREFIX)),/usr/lib,/lib)
 
-.PHONY: all deps check check-long unit demo fuzz bench clean install layers
+.PHONY: all deps check check-long unit demo fuzz bench bench-steps clean install layers
 .SECONDARY:
 all: layers $(BINS) $(UNIT_BIN) $(TOOL_BIN)
 
@@ -144,9 +144,12 @@ $(BUILD)/tests/lbl-histgen: $(BUILD)/tests/tools/lbl_histgen.o $(HISTGEN_OBJ) $(
 # Benchmarks print figures; they are not tests. All of them, one after the
 # other, on the plain build: the C ones (planning, SQLite commits, Modbus
 # driver against raw libmodbus, history on 10,000 batches), then footprint,
-# e-stop latency and step timing against lbld, quiet and under 20 clients
-# reading the record (bench_readers.py). BENCH_STEPS=2000 is the full
-# step-timing run (about 50 minutes); BENCH_STEPS=150 takes four.
+# e-stop latency, step timing three ways (bench_steps.py: lbld, a careful
+# pymodbus loop on absolute deadlines and a plain time.sleep script, on TCP
+# and emulated RTU at 19,200 and 115,200 baud), and step timing under 20
+# clients reading the record (bench_readers.py). BENCH_STEPS=2000 is the
+# full step-timing run (about 35 minutes, the transports at once);
+# BENCH_STEPS=100 takes two. make bench-steps runs the step timing alone.
 BENCH_STEPS  ?= 2000
 BENCH_READER_STEPS ?= 120
 BENCH_TRIALS ?= 200
@@ -157,10 +160,13 @@ bench: all $(BENCH_BIN)
 	@LBL_BUILD=$(CURDIR)/$(BUILD) /usr/bin/python3 tests/bench/bench_footprint.py $(BENCH_IDLE_S)
 	@echo "== tests/bench/bench_estop.py $(BENCH_TRIALS)"
 	@LBL_BUILD=$(CURDIR)/$(BUILD) /usr/bin/python3 tests/bench/bench_estop.py $(BENCH_TRIALS)
-	@echo "== tests/bench/bench_timing.py $(BENCH_STEPS)"
-	@LBL_BUILD=$(CURDIR)/$(BUILD) /usr/bin/python3 tests/bench/bench_timing.py $(BENCH_STEPS)
+	@$(MAKE) --no-print-directory bench-steps
 	@echo "== tests/bench/bench_readers.py $(BENCH_READER_STEPS)"
 	@LBL_BUILD=$(CURDIR)/$(BUILD) /usr/bin/python3 tests/bench/bench_readers.py $(BENCH_READER_STEPS)
+
+bench-steps: all
+	@echo "== tests/bench/bench_steps.py $(BENCH_STEPS)"
+	@LBL_BUILD=$(CURDIR)/$(BUILD) /usr/bin/python3 tests/bench/bench_steps.py $(BENCH_STEPS)
 
 # Installs whatever Debian packages are missing (sudo when not root).
 deps:

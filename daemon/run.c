@@ -1757,6 +1757,9 @@ run_start(struct run *run, struct recipe *recipe, struct plan *plan, int64_t rec
 	run_supervise(run);
 	run->step = 0;
 	run->t0_ns = loop_now_ns() + RUN_START_LEAD_NS;
+	/* for benchmarks (lbld -d): every step's deadline is this plus its planned start */
+	log_debug("batch %lld: the schedule's origin is %lld ns on CLOCK_MONOTONIC",
+	    (long long)run->batch_id, (long long)run->t0_ns);
 	run->state = RUN_STEP;
 	run_next_step(run);
 	return 0;

@@ -95,6 +95,26 @@ struct simrig_net {
 static void simrig_answer(struct simrig_server *server, struct simrig_client *client,
     const uint8_t *req, int len);
 
+/*
+ * --trace on an RTU bus with wire time: one line per frame on the line,
+ * "NS BUS wire BUSY_NS UNIT FC", NS when its first character starts and
+ * BUSY_NS how long it keeps the line (its characters and the silence after
+ * them), for a request and for its answer, so that a benchmark can tell
+ * how busy the line was and with what (reads are polls and readbacks,
+ * writes are commands). "wire" is no device's operation, so readers of
+ * the commands skip these lines.
+ */
+static void
+simrig_trace_wire(struct simrig_server *server, int64_t start_ns, int64_t busy_ns, int unit,
+    int fc)
+{
+	struct simrig *sim = server->sim;
+
+	if (sim->trace != NULL)
+		fprintf(sim->trace, "%lld %s wire %lld %d %d\n", (long long)start_ns,
+		    sim->rig->buses[server->bus].name, (long long)busy_ns, unit, fc);
+}
+
 static struct simrig_client *
 simrig_client_by_serial(struct simrig_server *server, unsigned serial)
 {
@@ -195,6 +215,7 @@ simrig_request(struct simrig_server *server, struct simrig_client *client, const
 		int64_t heard = start + (int64_t)len * server->char_ns + server->silence_ns;
 
 		server->line_free_ns = heard;
+		simrig_trace_wire(server, start, heard - start, unit, req[1]);
 		if (due < heard)
 			due = heard;
 	}
@@ -337,6 +358,7 @@ simrig_answer_on_wire(struct simrig_server *server, struct simrig_client *client
 	start = now > server->line_free_ns ? now : server->line_free_ns;
 	client->wire_len = (size_t)n;
 	server->line_free_ns = start + (int64_t)n * server->char_ns + server->silence_ns;
+	simrig_trace_wire(server, start, server->line_free_ns - start, req[0], req[1]);
 	if (loop_timer_at(client->wire_timer, start + (int64_t)n * server->char_ns) == -1) {
 		log_warnx("simrig: bus '%s': cannot time an answer; sent at once",
 		    server->sim->rig->buses[server->bus].name);

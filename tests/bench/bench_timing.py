@@ -9,6 +9,11 @@ records when each valve-on command arrives, and each step's start error is
 |actual - planned| relative to the first step; drift is the error of the last.
 Goal for lbld: p99 under 2 ms and drift under 1 ms over the whole run.
 
+make bench no longer runs this: bench_steps.py measures step timing three
+ways over every step shape, each error from the batch's origin rather than
+relative to a first step (which hides a constant latency). This stays for
+bench_readers.py, which compares lbld with itself, quiet and under load.
+
     bench_timing.py [STEPS]        (default 2000: about 50 minutes)
 """
 import json

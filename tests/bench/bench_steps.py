@@ -1,0 +1,648 @@
+#!/usr/bin/python3
+"""Step timing, three ways, at the device: lbld against a plain Python
+script (time.sleep after each step's I/O) and a careful one (pymodbus,
+absolute deadlines from the batch's origin slept to with clock_nanosleep
+TIMER_ABSTIME, every command prepared before the run), on one schedule.
+
+The schedule mixes every step shape: on a spray rig, sprays with and
+without a drain, dry steps, set + wait sequences (valve and pump); on a dip
+rig, dips and quick-dip rinses with their moves, dry steps at the dryer,
+set + wait. Steps run from the rig's shortest (COMPILE_MIN_STEP_MS, 100 ms)
+to 3 s. Each contestant drives its own lbl-simrig with --trace, which stamps
+each command (go, run, on, off, stop) on CLOCK_MONOTONIC as it reaches the
+device. A step's start error is the arrival of its first command against
+origin + the step's planned start (lblctl plan --json), the origin being
+where the contestant's schedule begins: lbld's own (lbld -d logs it), the
+Python loops' t0. Nothing is measured relative to another step and no
+constant is subtracted. Drift is the signed error of the last step.
+
+Transports: Modbus TCP on loopback, and every Modbus device of the rig on
+one RTU bus over a socat pty pair, which lbl-simrig gives a real line's
+wire time at the bus's baud rate (19,200 and 115,200 by default). On RTU
+the trace also has a line per frame on the wire, from which the bus's
+utilisation comes: the fraction of the batch the line carried frames,
+and the part of it that was reads (polls and readbacks: an axis's arrival,
+and the supervision polls lbld may add).
+
+    bench_steps.py [STEPS]   STEPS measured steps per transport, half on
+                             each rig (default 2000; BENCH_STEPS also sets it)
+
+Environment: BENCH_TRANSPORTS (default "tcp rtu19200 rtu115200"),
+BENCH_SERIAL=1 to run the transports one after another (default: all at
+once, each contestant on its own simulator, to keep the full run near 25
+minutes), LBL_BUILD, LBL_KEEP_TMP=1 to keep the work directory.
+Exit status 0 when every contestant finished and every command was
+matched to the plan; figures are printed, never judged (goals are shown).
+"""
+import ctypes
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from benchlib import BUILD, TOP, free_port, percentile  # noqa: E402
+
+TRIGGERS = ("go", "home", "stop", "run", "on", "off")
+CONTESTANTS = ("lbld", "careful", "plain")
+TITLES = {"lbld": "lbld", "careful": "careful Python", "plain": "plain time.sleep"}
+
+# One cycle (bilayer) of each rig's recipe: every step shape, 100 ms to 3 s.
+SPRAY_CYCLE = """\
+  - spray: {solution: ag, time: 50ms, flow: 20 mL/min, drain: 50ms}
+  - spray: {solution: rinse, time: 100ms, flow: 30 mL/min}
+  - set: {output: n2, value: on}
+  - wait: 150ms
+  - set: {output: n2, value: off}
+  - spray: {solution: tca, time: 1s, flow: 20 mL/min, drain: 500ms}
+  - spray: {solution: rinse, time: 300ms, flow: 30 mL/min}
+  - dry: {valve: n2, time: 200ms}
+  - set: {output: pump-ag, value: 30 mL/min}
+  - wait: 3s
+  - set: {output: pump-ag, value: off}
+  - spray: {solution: ag, time: 2s, flow: 20 mL/min, drain: 1s}
+  - spray: {solution: rinse, time: 150ms, flow: 30 mL/min, drain: 100ms}
+  - dry: {valve: n2, time: 100ms}
+"""
+SPRAY_HEAD = """\
+name: bench-spray
+version: "1"
+process: spray
+substrate: {name: bench coupon, area: 25 cm2}
+target: {bilayers: %d}
+growth: {model: linear, per_bilayer: 7.8 nm}
+resume: forbidden
+solutions:
+  ag: {nozzle: ag, volume: 50 L}
+  tca: {nozzle: tca, volume: 50 L}
+  rinse: {nozzle: rinse, rinse: true, volume: 200 L}
+cycle:
+"""
+DIP_CYCLE = """\
+  - dip: {solution: ag, dwell: 200ms, speed_in: 100 mm/s, speed_out: 100 mm/s, depth: 5 mm, drip: 100ms}
+  - rinse: {solution: rinse, dwell: 100ms, depth: 5 mm, quick_dips: 2, drip: 100ms}
+  - dry: {valve: n2, station: dryer, time: 300ms}
+  - set: {output: n2, value: on}
+  - wait: 100ms
+  - set: {output: n2, value: off}
+  - dip: {solution: tca, dwell: 1s, depth: 5 mm, drip: 500ms}
+  - rinse: {solution: rinse, dwell: 300ms, depth: 5 mm, drip: 200ms}
+  - wait: 1s
+"""
+DIP_HEAD = """\
+name: bench-dip
+version: "1"
+process: dip
+substrate: {name: bench coupon, area: 8 cm2}
+target: {bilayers: %d}
+growth: {model: linear, per_bilayer: 7.8 nm}
+resume: forbidden
+solutions:
+  ag: {station: ag, volume: 200 mL}
+  tca: {station: tca, volume: 200 mL}
+  rinse: {station: rinse-2, rinse: true, volume: 250 mL}
+cycle:
+"""
+
+
+# --- rigs ---------------------------------------------------------------------
+
+def rig_texts(kind, transport, sim_dev, ctl_dev):
+    """The rig file for lbl-simrig and for the contestant: the example rig with
+    the N2 valve on Modbus (so its commands are traced too), faster axes on the
+    dip rig (short moves), and, for RTU, every Modbus device on one line."""
+    if kind == "spray":
+        text = open(os.path.join(TOP, "hw", "examples", "spray-rig.yaml")).read()
+        text = re.sub(r"(?m)^  n2: .*$",
+                      "  n2: {role: valve, kind: valve, bus: relays, unit: 8, profile: generic-valve}", text)
+    else:
+        text = open(os.path.join(TOP, "hw", "examples", "dip-rig.yaml")).read()
+        text = re.sub(r"(?m)^  n2: .*$",
+                      "  n2: {role: valve, kind: valve, bus: gateway, unit: 9, profile: generic-valve}", text)
+        text = text.replace("    max_speed: 200 mm/s\n    max_accel: 1000 mm/s2",
+                            "    max_speed: 1000 mm/s\n    max_accel: 10000 mm/s2")
+        text = text.replace("    max_speed: 50 mm/s\n    max_accel: 500 mm/s2",
+                            "    max_speed: 200 mm/s\n    max_accel: 4000 mm/s2")
+    if transport == "tcp":
+        for old in sorted(set(re.findall(r"port: *(\d+)", text))):
+            text = re.sub(r"port: *%s\b" % old, "port: %d" % free_port(), text)
+        return text, text
+    baud = int(transport[3:])
+    lines, out, in_buses = text.splitlines(), [], False
+    for line in lines:
+        if line.startswith("buses:"):
+            out.append(line)
+            out.append("  line: {type: rtu, device: @DEV@, baud: %d, timeout: 500ms, retries: 2}" % baud)
+            in_buses = True
+            continue
+        if in_buses:
+            if line.startswith("  ") or not line.strip():
+                continue
+            in_buses = False
+        out.append(re.sub(r"\bbus: *[A-Za-z0-9_-]+", "bus: line", line))
+    text = "\n".join(out) + "\n"
+    return text.replace("@DEV@", sim_dev), text.replace("@DEV@", ctl_dev)
+
+
+# The shortest steps a rig is asked for, in turn, while lblctl refuses the
+# schedule: the first is COMPILE_MIN_STEP_MS; a rig whose buses cannot keep
+# a step that short (a slow RTU line) may refuse it at check time.
+FLOORS_MS = (100, 150, 200, 300, 500)
+DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|s)\b")
+
+
+def stretch(cycle, floor_ms):
+    """The cycle with each sprayed, dried or waited step shorter than floor_ms
+    stretched to it (its durations in proportion). Dips and rinses last
+    longer than any floor with their moves and are left as they are."""
+    out = []
+    for line in cycle.splitlines():
+        ms = [float(v) * (1 if u == "ms" else 1000) for v, u in DURATION.findall(line)]
+        kind = line.split(":")[0].strip("- ")
+        if kind in ("spray", "dry", "wait") and 0 < sum(ms) < floor_ms:
+            k = floor_ms / sum(ms)
+            line = DURATION.sub(lambda m: "%dms" % round(
+                float(m.group(1)) * (1 if m.group(2) == "ms" else 1000) * k), line)
+        out.append(line)
+    return "\n".join(out) + "\n"
+
+
+def recipe_text(kind, steps, floor_ms=FLOORS_MS[0]):
+    """A recipe of about STEPS measured steps (steps that command the rig)."""
+    cycle = stretch(SPRAY_CYCLE if kind == "spray" else DIP_CYCLE, floor_ms)
+    per = sum(1 for line in cycle.splitlines() if "wait:" not in line.split("{")[0])
+    bilayers = max(1, int(round(steps / float(per))))
+    head = SPRAY_HEAD if kind == "spray" else DIP_HEAD
+    return head % bilayers + cycle
+
+
+# --- device commands (the built-in generic profiles) ---------------------------
+
+def device_table(rig_text):
+    """Device name -> (unit, profile), for the Modbus devices of the rig."""
+    import yaml
+    doc = yaml.safe_load(rig_text)
+    return {name: (d["unit"], d["profile"]) for name, d in doc["devices"].items()
+            if "bus" in d}
+
+
+def encode(devices, device, op, value):
+    """One Modbus write for a plan action: (unit, fc, address, payload)."""
+    if device not in devices:
+        raise SystemExit("bench_steps: device '%s' is not on Modbus" % device)
+    unit, profile = devices[device]
+    if profile == "generic-valve" and op in ("on", "off"):
+        return (unit, 5, 0, op == "on")
+    if profile == "generic-drive":
+        if op == "target":
+            raw = int(round(value / 0.001)) & 0xFFFFFFFF
+            return (unit, 16, 0, [raw >> 16, raw & 0xFFFF])
+        table = {"speed": (2, None), "go": (4, 1), "home": (4, 2), "stop": (4, 3)}
+        if op in table:
+            addr, cmd = table[op]
+            return (unit, 6, addr, cmd if cmd is not None else int(round(value / 0.1)))
+    if profile in ("generic-pump", "generic-stirrer"):
+        table = {"flow": (0, None, 0.01), "rpm": (0, None, 1), "direction": (1, None, 1),
+                 "run": (2, 1, 1), "stop": (2, 0, 1)}
+        if op in table:
+            addr, cmd, scale = table[op]
+            return (unit, 6, addr, cmd if cmd is not None else int(round(value / scale)))
+    raise SystemExit("bench_steps: no encoding for %s %s (profile %s)" % (device, op, profile))
+
+
+def prepare(plan, devices):
+    """Each plan step as what a script sends: ("w", unit, fc, addr, payload),
+    ("arrive", unit, target_mm) after an axis's go, ("dwell", ms), ("wait", ms)."""
+    out = []
+    for s in plan["steps"]:
+        ops, target = [], {}
+        for a in s.get("actions", []):
+            op = a["op"]
+            if op in ("dwell", "wait"):
+                ops.append((op, a["ms"]))
+            elif op == "prompt":
+                raise SystemExit("bench_steps: the schedule has a prompt")
+            elif op == "read":
+                continue
+            else:
+                if op == "target":
+                    target[a["device"]] = a["value"]
+                ops.append(("w",) + encode(devices, a["device"], op, a.get("value")))
+                if op == "go":
+                    ops.append(("arrive", devices[a["device"]][0], target.get(a["device"])))
+        out.append((s["start_ms"], s["duration_ms"], ops))
+    return out
+
+
+# --- the Python contestants (each its own process) -----------------------------
+
+class _Timespec(ctypes.Structure):
+    _fields_ = [("tv_sec", ctypes.c_long), ("tv_nsec", ctypes.c_long)]
+
+
+_libc = ctypes.CDLL("libc.so.6", use_errno=True)
+CLOCK_MONOTONIC, TIMER_ABSTIME = 1, 1
+
+
+def sleep_until_ns(deadline_ns):
+    """clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME): no drift from
+    computing a relative time; returns at once for a deadline past."""
+    ts = _Timespec(deadline_ns // 1000000000, deadline_ns % 1000000000)
+    while True:
+        rc = _libc.clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, ctypes.byref(ts), None)
+        if rc == 0:
+            return
+        if rc != 4:     # EINTR: sleep on to the same deadline
+            raise OSError(rc, "clock_nanosleep")
+
+
+def contestant_main(args):
+    """bench_steps.py --contestant careful|plain RIG PLAN_JSON TRANSPORT DEVICE OUT_JSON"""
+    how, rig_path, plan_path, transport, dev, out_path = args
+    from pymodbus.client import ModbusSerialClient, ModbusTcpClient
+    rig_text = open(rig_path).read()
+    devices = device_table(rig_text)
+    steps = prepare(json.load(open(plan_path)), devices)
+    if transport == "tcp":
+        import yaml
+        buses = yaml.safe_load(rig_text)["buses"]
+        clients = {}
+        for name, b in buses.items():
+            clients[name] = ModbusTcpClient("127.0.0.1", port=b["port"], timeout=1)
+        by_unit = {}
+        for name, d in yaml.safe_load(rig_text)["devices"].items():
+            if "bus" in d:
+                by_unit[d["unit"]] = clients[d["bus"]]
+    else:
+        c = ModbusSerialClient(port=dev, baudrate=int(transport[3:]), timeout=1)
+        clients = {"line": c}
+        by_unit = {u: c for u, _ in devices.values()}
+    for c in clients.values():
+        if not c.connect():
+            raise SystemExit("bench_steps %s: cannot connect" % how)
+
+    # the calls, bound before the run: a step only calls them
+    def bind(op):
+        unit, fc, addr, payload = op[1:]
+        c = by_unit[unit]
+        f = {5: c.write_coil, 6: c.write_register, 16: c.write_registers}[fc]
+        return lambda: f(addr, payload, slave=unit)
+    prepared = []
+    for start_ms, duration_ms, ops in steps:
+        p = []
+        for i, op in enumerate(ops):
+            if op[0] == "w":
+                p.append(("w", bind(op)))
+            elif op[0] == "arrive":
+                p.append(("arrive", by_unit[op[1]], op[1], op[2]))
+            else:
+                p.append((op[0], op[1] * 1000000, i == len(ops) - 1))
+        prepared.append((start_ms * 1000000, (start_ms + duration_ms) * 1000000, p))
+
+    def check(r, what):
+        if r is None or r.isError():
+            raise SystemExit("bench_steps %s: %s: %s" % (how, what, r))
+
+    def arrive(c, unit, target_mm):
+        give_up = time.monotonic() + 30
+        while True:
+            r = c.read_input_registers(0, 3, slave=unit)
+            check(r, "unit %d status" % unit)
+            pos = ((r.registers[0] << 16 | r.registers[1]) ^ 0x80000000) - 0x80000000
+            busy, inpos = r.registers[2] & 1, r.registers[2] & 2
+            if inpos and not busy and (target_mm is None or abs(pos * 0.001 - target_mm) < 0.5):
+                return
+            if time.monotonic() > give_up:
+                raise SystemExit("bench_steps %s: unit %d never arrived" % (how, unit))
+            time.sleep(0.002)
+
+    careful = how == "careful"
+    t0 = time.monotonic_ns()
+    for start_ns, end_ns, ops in prepared:
+        if careful:
+            sleep_until_ns(t0 + start_ns)
+        last = time.monotonic_ns()
+        for op in ops:
+            if op[0] == "w":
+                check(op[1](), "a write")
+                last = time.monotonic_ns()
+            elif op[0] == "arrive":
+                arrive(op[1], op[2], op[3])
+                last = time.monotonic_ns()
+            elif not careful:
+                time.sleep(op[1] / 1e9)
+            elif op[0] == "wait" and op[2]:
+                sleep_until_ns(t0 + end_ns)     # the step's last wait ends on its deadline
+            else:
+                sleep_until_ns(last + op[1])    # a dwell times an exposure from its start
+                last = time.monotonic_ns()
+    for c in clients.values():
+        c.close()
+    json.dump({"origin_ns": t0, "end_ns": time.monotonic_ns()}, open(out_path, "w"))
+
+
+# --- one contestant on one rig and transport ----------------------------------
+
+class Lane:
+    """A contestant's run of one recipe: its simulator (and pty pair), then
+    lbld or a Python loop, in a private directory."""
+
+    def __init__(self, work, transport, who, kind, steps):
+        self.transport, self.who, self.kind = transport, who, kind
+        self.dir = os.path.join(work, "%s-%s-%s" % (transport, who, kind))
+        os.mkdir(self.dir)
+        self.procs = []
+        self.error = None
+        self.steps = steps
+
+    def spawn(self, argv, name):
+        p = subprocess.Popen(argv, stdout=open(os.path.join(self.dir, name + ".out"), "w"),
+                             stderr=open(os.path.join(self.dir, name + ".err"), "w"))
+        self.procs.append(p)
+        return p
+
+    def wait_for(self, cond, what, seconds=20):
+        end = time.monotonic() + seconds
+        while time.monotonic() < end:
+            try:
+                if cond():
+                    return
+            except OSError:
+                pass
+            time.sleep(0.05)
+        raise RuntimeError("%s did not start (see %s)" % (what, self.dir))
+
+    def ctl(self, *args):
+        env = dict(os.environ, LBL_SOCKET=os.path.join(self.dir, "lbld.sock"))
+        return subprocess.run([os.path.join(BUILD, "lblctl")] + list(args), env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+    def setup(self):
+        sim_dev = os.path.join(self.dir, "sim.pty")
+        ctl_dev = os.path.join(self.dir, "ctl.pty")
+        if self.transport != "tcp":
+            self.spawn(["socat", "pty,raw,echo=0,link=" + sim_dev,
+                        "pty,raw,echo=0,link=" + ctl_dev], "socat")
+            self.wait_for(lambda: os.path.exists(ctl_dev) and os.path.exists(sim_dev), "socat")
+        sim_text, ctl_text = rig_texts(self.kind, self.transport, sim_dev, ctl_dev)
+        self.sim_rig = os.path.join(self.dir, "sim-rig.yaml")
+        self.rig = os.path.join(self.dir, "rig.yaml")
+        open(self.sim_rig, "w").write(sim_text)
+        open(self.rig, "w").write(ctl_text)
+        self.ctl_dev = ctl_dev
+        self.trace = os.path.join(self.dir, "trace.txt")
+        self.spawn([os.path.join(BUILD, "lbl-simrig"), "--rig", self.sim_rig, "--trace",
+                    self.trace], "simrig")
+        self.wait_for(lambda: "ready" in open(os.path.join(self.dir, "simrig.out")).read(),
+                      "lbl-simrig")
+        self.recipe = os.path.join(self.dir, "recipe.yaml")
+        for self.floor_ms in FLOORS_MS:
+            open(self.recipe, "w").write(recipe_text(self.kind, self.steps, self.floor_ms))
+            r = self.ctl("plan", self.recipe, "--rig", self.rig, "--json")
+            if r.returncode == 0:
+                break
+        else:
+            raise RuntimeError("lblctl plan refused the schedule, its shortest steps "
+                               "stretched to %d ms too: %s" % (self.floor_ms, r.stderr.strip()))
+        self.plan_path = os.path.join(self.dir, "plan.json")
+        open(self.plan_path, "w").write(r.stdout)
+        self.plan = json.loads(r.stdout)
+
+    def run(self):
+        try:
+            self.setup()
+            if self.who == "lbld":
+                self.run_lbld()
+            else:
+                self.run_python()
+        except (RuntimeError, OSError, ValueError) as e:
+            self.error = str(e)
+        finally:
+            self.close()
+
+    def run_lbld(self):
+        os.mkdir(os.path.join(self.dir, "gpio"))
+        self.spawn([os.path.join(BUILD, "lbld"), "-d", "--rig", self.rig, "--db",
+                    os.path.join(self.dir, "lbl.db"), "--socket", os.path.join(self.dir, "lbld.sock"),
+                    "--gpio-sim", os.path.join(self.dir, "gpio")], "lbld")
+        self.wait_for(lambda: self.ctl("status").returncode == 0, "lbld")
+        r = self.ctl("run", self.recipe, "--operator", "bench", "--wait")
+        if r.returncode != 0:
+            raise RuntimeError("lbld's batch: " + (r.stdout + r.stderr).strip()[-400:])
+        m = re.findall(r"schedule's origin is (\d+) ns", open(os.path.join(self.dir, "lbld.err")).read())
+        if len(m) != 1:
+            raise RuntimeError("lbld -d logged %d schedule origins, not 1" % len(m))
+        self.origin_ns = int(m[0])
+        self.end_ns = time.monotonic_ns()
+
+    def run_python(self):
+        out = os.path.join(self.dir, "result.json")
+        p = self.spawn(["/usr/bin/python3", os.path.abspath(__file__), "--contestant", self.who,
+                        self.rig, self.plan_path, self.transport, self.ctl_dev, out], "loop")
+        if p.wait() != 0:
+            raise RuntimeError("the %s loop failed: %s" % (
+                self.who, open(os.path.join(self.dir, "loop.err")).read().strip()[-400:]))
+        r = json.load(open(out))
+        self.origin_ns, self.end_ns = r["origin_ns"], r["end_ns"]
+
+    def close(self):
+        # last started first: lbld makes the rig safe while its simulator still answers
+        for p in reversed(self.procs):
+            if p.poll() is None:
+                p.send_signal(signal.SIGTERM)
+            try:
+                p.wait(10)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+
+    def measure(self):
+        """Signed start errors (ms) of the steps that command the rig, and the
+        line's utilisation: (busy fraction, reads' part of it) or None (TCP)."""
+        want = {}           # device -> [(op, step index or None)], in plan order
+        first_of = []       # per measured step: its planned start (ms)
+        for i, s in enumerate(self.plan["steps"]):
+            first = True
+            for a in s.get("actions", []):
+                if a.get("device") is None or a["op"] not in TRIGGERS:
+                    continue
+                want.setdefault(a["device"], []).append((a["op"], len(first_of) if first else None))
+                if first:
+                    first_of.append(s["start_ms"])
+                    first = False
+        got, wire = {}, []
+        for line in open(self.trace):
+            f = line.split()
+            # only the batch: lbld makes the rig safe before it and when stopped after it
+            if len(f) < 3 or not self.origin_ns <= int(f[0]) <= self.end_ns:
+                continue
+            if f[2] in TRIGGERS:
+                got.setdefault(f[1], []).append((f[2], int(f[0])))
+            elif len(f) >= 6 and f[2] == "wire":
+                wire.append((int(f[0]), int(f[3]), int(f[5])))
+        # Each device's planned commands, in order, in its traced ones. lbld
+        # also makes the rig safe (stop, off) as a batch starts and ends, and
+        # these can land inside the batch on a slow line: such extras are
+        # skipped and counted; any other difference is an error.
+        actual = [None] * len(first_of)
+        self.extras = 0
+        for dev in sorted(set(want) | set(got)):
+            w, g, j = want.get(dev, []), got.get(dev, []), 0
+            for op, k in w:
+                while j < len(g) and g[j][0] != op and g[j][0] in ("stop", "off"):
+                    j += 1
+                    self.extras += 1
+                if j == len(g) or g[j][0] != op:
+                    raise RuntimeError("%s: %s's trace does not match the plan (%d commands "
+                                       "planned, %d traced; planned command %d, %s, not found)"
+                                       % (self.dir, dev, len(w), len(g), j + 1, op))
+                if k is not None:
+                    actual[k] = g[j][1]
+                j += 1
+            if any(op not in ("stop", "off") for op, _ in g[j:]):
+                raise RuntimeError("%s: %s was told %s beyond the plan" % (self.dir, dev, g[j][0]))
+            self.extras += len(g) - j
+        errs = [(actual[k] - self.origin_ns) / 1e6 - first_of[k] for k in range(len(first_of))]
+        self.detail = [(self.plan["steps"][i]["seq"], self.plan["steps"][i]["step"])
+                       for i, s in enumerate(self.plan["steps"])
+                       if any(a.get("device") and a["op"] in TRIGGERS for a in s.get("actions", []))]
+        util = None
+        if wire:
+            # the batch as it ran, which a contestant off its schedule makes longer or shorter
+            span = self.end_ns - self.origin_ns
+            busy = sum(b for t, b, fc in wire)
+            reads = sum(b for t, b, fc in wire if fc in (1, 2, 3, 4))
+            util = (busy, reads, span)
+        return errs, util
+
+
+def transaction_ms(baud):
+    """The ideal time of one write-single-register transaction on an 8N1
+    line: 8 characters each way and the silence after each frame."""
+    char = 10.0 / baud * 1000
+    silence = 1.75 if baud > 19200 else 3.5 * char
+    return 2 * (8 * char + silence)
+
+
+def main():
+    if len(sys.argv) > 1 and sys.argv[1] == "--contestant":
+        contestant_main(sys.argv[2:])
+        return
+    steps = int(sys.argv[1]) if len(sys.argv) > 1 else int(os.environ.get("BENCH_STEPS", "2000"))
+    transports = os.environ.get("BENCH_TRANSPORTS", "tcp rtu19200 rtu115200").split()
+    serial = os.environ.get("BENCH_SERIAL") == "1"
+    for t in transports:
+        if t != "tcp" and not re.match(r"rtu\d+$", t):
+            raise SystemExit("bench_steps: BENCH_TRANSPORTS: '%s' is not tcp or rtuBAUD" % t)
+    work = tempfile.mkdtemp(prefix="lbl-bench-steps.")
+    load0 = os.getloadavg()
+    t_start = time.monotonic()
+    lanes = {}
+    try:
+        def run_transport(t):
+            for kind in ("spray", "dip"):
+                group = [Lane(work, t, who, kind, steps // 2) for who in CONTESTANTS]
+                threads = [threading.Thread(target=lane.run) for lane in group]
+                for th in threads:
+                    th.start()
+                for th in threads:
+                    th.join()
+                for lane in group:
+                    lanes[(t, lane.who, kind)] = lane
+        if serial:
+            for t in transports:
+                run_transport(t)
+        else:
+            ths = [threading.Thread(target=run_transport, args=(t,)) for t in transports]
+            for th in ths:
+                th.start()
+            for th in ths:
+                th.join()
+        failed = [lane for lane in lanes.values() if lane.error]
+        for lane in failed:
+            print("bench_steps: %s %s %s: %s" % (lane.transport, lane.who, lane.kind, lane.error))
+        if failed:
+            sys.exit(1)
+        report(lanes, transports, steps, serial, load0, time.monotonic() - t_start)
+    finally:
+        if not os.environ.get("LBL_KEEP_TMP"):
+            shutil.rmtree(work, ignore_errors=True)
+        else:
+            print("kept %s" % work)
+
+
+def report(lanes, transports, steps, serial, load0, elapsed_s):
+    print("step start error at the device, |arrival - (origin + planned start)|, ms; "
+          "drift: signed error of the last step")
+    print("%d steps asked per transport (half spray rig, half dip rig), %s, %.0f s, "
+          "load average %.2f before, %.2f after, %d CPUs" % (
+              steps, "transports one after another" if serial else "transports at once",
+              elapsed_s, load0[0], os.getloadavg()[0], os.cpu_count()))
+    print("%-10s %-17s %6s %8s %8s %8s %9s   %s" % ("transport", "contestant", "steps", "p50",
+                                                      "p99", "max", "drift", "bus busy (reads)"))
+    failed = False
+    csv = open(os.environ["BENCH_CSV"], "w") if os.environ.get("BENCH_CSV") else None
+    if csv:
+        csv.write("transport,contestant,rig,seq,step,error_ms\n")
+    extras = []
+    floors = sorted(set("%s %s rig: %d ms" % (lane.transport, lane.kind, lane.floor_ms)
+                        for lane in lanes.values() if lane.floor_ms != FLOORS_MS[0]))
+    if floors:
+        print("the rig refused steps of %d ms; the shortest steps asked: %s" % (
+            FLOORS_MS[0], "; ".join(floors)))
+    for t in transports:
+        p99 = {}
+        for who in CONTESTANTS:
+            errs, drift, busy, reads, span = [], 0.0, 0.0, 0.0, 0.0
+            for kind in ("spray", "dip"):
+                lane = lanes[(t, who, kind)]
+                try:
+                    e, util = lane.measure()
+                except RuntimeError as why:
+                    print("bench_steps: %s" % why)
+                    failed = True
+                    continue
+                if lane.extras:
+                    extras.append("%s %s %s rig: %d" % (t, TITLES[who], kind, lane.extras))
+                if csv:
+                    for (seq, step), x in zip(lane.detail, e):
+                        csv.write("%s,%s,%s,%d,%s,%.4f\n" % (t, who, kind, seq, step, x))
+                errs += e
+                drift = max(drift, e[-1], key=abs) if e else drift
+                if util:
+                    busy, reads, span = busy + util[0], reads + util[1], span + util[2]
+            if not errs:
+                continue
+            a = [abs(x) for x in errs]
+            p99[who] = percentile(a, 99)
+            use = "%5.1f%% (%4.1f%%)" % (100 * busy / span, 100 * reads / span) if span else "n/a (TCP)"
+            print("%-10s %-17s %6d %8.3f %8.3f %8.3f %+9.3f   %s" % (
+                t, TITLES[who], len(a), percentile(a, 50), p99[who], max(a), drift, use))
+        if "lbld" in p99 and "careful" in p99:
+            if t == "tcp":
+                print("%-10s goal: lbld p99 < 0.5 ms (%s), at most half the careful loop's "
+                      "(%.3f vs %.3f: %s)" % ("", "met" if p99["lbld"] < 0.5 else "not met",
+                                              p99["lbld"], p99["careful"],
+                                              "met" if p99["lbld"] <= p99["careful"] / 2 else "not met"))
+            else:
+                tx = transaction_ms(int(t[3:]))
+                print("%-10s goal: lbld p99 within one transaction (%.2f ms at %d baud): %s" % (
+                    "", tx, int(t[3:]), "met" if p99["lbld"] <= tx else "not met"))
+    if extras:
+        print("commands beyond the plan inside a batch (the safe state at its start and end): "
+              + "; ".join(extras))
+    print("drift is the larger of the two rigs' last steps; 'bus busy' is the fraction of the "
+          "batches' time (origin to end, as run) the RTU line carried frames (requests, answers "
+          "and their silences), the reads' part (polls, readbacks) in brackets")
+    if failed:
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()
