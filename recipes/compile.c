@@ -661,8 +661,15 @@ compile_check(const struct plan *plan, struct diag *d)
 		const struct plan_step *s = &plan->steps[i];
 		const struct conf_node *node = compile_node(plan, s);
 
-		/* a timed step shorter than the executor can keep to runs late, and late adds up */
+		/*
+		 * A timed step shorter than the executor can keep to runs late,
+		 * and late adds up. A step of motion alone (a move, the final
+		 * park: no dwell, no drip) ends when the axis arrives, not on a
+		 * timer: it has no wait to absorb its commands, and its length
+		 * is the rig's, not the recipe's to change.
+		 */
 		if (s->duration_ms > 0 && s->duration_ms < min_ms &&
+		    (s->dwell_ms > 0 || s->drip_ms > 0) &&
 		    !s->operator_wait && !compile_blamed(&blame_short, node))
 			diag_error(d, node, "step %d lasts %lld ms; the shortest step that keeps its "
 			    "deadline is %lld ms (%s)", s->seq, (long long)s->duration_ms,

@@ -150,22 +150,24 @@ def rig_texts(kind, transport, sim_dev, ctl_dev):
     return text.replace("@DEV@", sim_dev), text.replace("@DEV@", ctl_dev)
 
 
-# The shortest steps a rig is asked for, in turn, while lblctl refuses the
-# schedule: the first is COMPILE_MIN_STEP_MS; a rig whose buses cannot keep
-# a step that short (a slow RTU line) may refuse it at check time.
-FLOORS_MS = (100, 150, 200, 300, 500)
+# The shortest steps a rig is asked for: first COMPILE_MIN_STEP_MS; a rig
+# whose buses cannot keep a step that short (a slow RTU line) refuses it at
+# check time, naming the shortest it keeps, and the schedule is stretched to
+# that figure (once).
+FLOORS_MS = (100,)
+SHORTEST = re.compile(r"the shortest step that keeps its deadline is (\d+) ms")
 DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|s)\b")
 
 
 def stretch(cycle, floor_ms):
-    """The cycle with each sprayed, dried or waited step shorter than floor_ms
-    stretched to it (its durations in proportion). Dips and rinses last
-    longer than any floor with their moves and are left as they are."""
+    """The cycle with each step whose dwell and drip are shorter than floor_ms
+    stretched to it (its durations in proportion; a dip's moves come on
+    top)."""
     out = []
     for line in cycle.splitlines():
         ms = [float(v) * (1 if u == "ms" else 1000) for v, u in DURATION.findall(line)]
         kind = line.split(":")[0].strip("- ")
-        if kind in ("spray", "dry", "wait") and 0 < sum(ms) < floor_ms:
+        if kind in ("spray", "dry", "wait", "dip", "rinse") and 0 < sum(ms) < floor_ms:
             k = floor_ms / sum(ms)
             line = DURATION.sub(lambda m: "%dms" % round(
                 float(m.group(1)) * (1 if m.group(2) == "ms" else 1000) * k), line)
@@ -402,14 +404,17 @@ class Lane:
         self.wait_for(lambda: "ready" in open(os.path.join(self.dir, "simrig.out")).read(),
                       "lbl-simrig")
         self.recipe = os.path.join(self.dir, "recipe.yaml")
-        for self.floor_ms in FLOORS_MS:
+        self.floor_ms = FLOORS_MS[0]
+        for attempt in range(2):
             open(self.recipe, "w").write(recipe_text(self.kind, self.steps, self.floor_ms))
             r = self.ctl("plan", self.recipe, "--rig", self.rig, "--json")
-            if r.returncode == 0:
+            m = SHORTEST.search(r.stderr)
+            if r.returncode == 0 or m is None or attempt == 1:
                 break
-        else:
+            self.floor_ms = int(m.group(1))
+        if r.returncode != 0:
             raise RuntimeError("lblctl plan refused the schedule, its shortest steps "
-                               "stretched to %d ms too: %s" % (self.floor_ms, r.stderr.strip()))
+                               "stretched to %d ms: %s" % (self.floor_ms, r.stderr.strip()))
         self.plan_path = os.path.join(self.dir, "plan.json")
         open(self.plan_path, "w").write(r.stdout)
         self.plan = json.loads(r.stdout)

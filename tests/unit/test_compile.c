@@ -667,6 +667,30 @@ test_min_step(void)
 	free(text);
 	plan_free(p);
 	recipe_free(r);
+	/*
+	 * Motion alone (the final park, a move) ends on the axis's arrival,
+	 * not on a timer, and its length is the rig's: at 9,600 baud (2,334 ms
+	 * the shortest timed step) a shorter park is no error.
+	 */
+	bus->baud = 9600;
+	p = plan_text(DIP_HEAD "target: {bilayers: 2}\n"
+	    "solutions:\n  a: {station: ag}\n  b: {station: tca}\n"
+	    "cycle:\n  - dip: {solution: a, dwell: 5s}\n  - dip: {solution: b, dwell: 5s}\n"
+	    "  - wait: 3s\n", rig, &r, &text);
+	{
+		int64_t shortest_motion_ms = INT64_MAX;
+
+		for (size_t i = 0; p != NULL && i < p->count; i++)
+			if (p->steps[i].dwell_ms == 0 && p->steps[i].drip_ms == 0 &&
+			    p->steps[i].duration_ms < shortest_motion_ms)
+				shortest_motion_ms = p->steps[i].duration_ms;
+		TEST_CHECK("RTU 9600: a plan with a park shorter than the shortest timed step is "
+		    "accepted", p != NULL && shortest_motion_ms < 2334, "%s (motion %lld ms)",
+		    text ? text : "", (long long)shortest_motion_ms);
+	}
+	free(text);
+	plan_free(p);
+	recipe_free(r);
 	rig_free(rig);
 }
 
