@@ -793,6 +793,12 @@ act_parked(const struct act *act)
 }
 
 int
+act_making_safe(const struct act *act)
+{
+	return act->phase == ACT_SAFE;
+}
+
+int
 act_safe_confirmed(const struct act *act)
 {
 	return act->safe_ok;

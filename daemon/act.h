@@ -95,6 +95,9 @@ void act_safe_state(struct act *act, int park);
  */
 int act_waiting_text(const struct act *act, char *buf, size_t size);
 
+/* Whether a safe state (without a park) is under way: its stops not all confirmed. */
+int act_making_safe(const struct act *act);
+
 /* Whether the last safe state's stop commands were confirmed: 1, 0, or -1 pending. */
 int act_safe_confirmed(const struct act *act);
 

@@ -47,6 +47,15 @@
  */
 #define RUN_START_LEAD_NS	(50 * 1000000LL)
 
+/*
+ * On a slow bus the first step's arm is several transactions (an axis's
+ * speed and target, a pump's direction and flow, each written and read
+ * back: eight at most, COMPILE_STEP_TRANSACTIONS), and the rig's safe
+ * state before it may still be on the line: the lead grows by this many
+ * of the slowest bus's transactions (19,200 baud: about 230 ms; TCP: 16 ms).
+ */
+#define RUN_START_LEAD_TRANSACTIONS	16
+
 const char *const run_state_names[] = { "idle", "waiting", "running", "prompt", "paused", "safe" };
 
 struct run {
@@ -88,6 +97,8 @@ struct run {
 	struct run_armed *armed;
 	unsigned arm_tag;
 	int fire_waits;			/* the action in hand waits for its arm's answer: device + 1 */
+	int act_waits;			/* the action in hand was given to act: its done is due */
+	int await_safe;			/* the batch's origin waits for a safe state under way */
 	signed char *running;		/* per device: pump or line last told to run 1, stop 0, -1 unknown */
 	int64_t motion_ns, dwell_ns;
 	struct loop_timer *timer, *overrun;
@@ -134,6 +145,7 @@ struct run_armed {
 };
 
 static void run_next_step(struct run *run);
+static void run_set_origin(struct run *run);
 static void run_next_action(struct run *run);
 static void run_disarm(struct run *run);
 
@@ -422,6 +434,7 @@ static void
 run_safe(struct run *run, int park)
 {
 	run->park_asked = park;
+	run->await_safe = 0;
 	run_disarm(run);
 	act_safe_state(run->ctx.act, park);
 }
@@ -430,6 +443,7 @@ static void
 run_release(struct run *run)
 {
 	log_context(0, NULL, 0, 0);
+	run->await_safe = 0;
 	dispense_cancel(run->dispense);
 	loop_timer_cancel(run->timer);
 	loop_timer_cancel(run->overrun);
@@ -1114,6 +1128,8 @@ run_next_action(struct run *run)
 	case COMPILE_KIND_COUNT:
 		break;
 	}
+	if (rc == 0)
+		run->act_waits = 1;
 	if (rc == -1) {
 		run->fault_device = run->ctx.rig->devices[a->device].name;
 		run_fault(run, "failed", 1, "%s could not be commanded",
@@ -1369,8 +1385,31 @@ run_act_done(struct run *run, int ok, double value, const char *error)
 		    message), message);
 		return;
 	}
+	if (run->await_safe) {
+		/* the safe state under way as the batch was asked for (lbld's start-up) */
+		run->await_safe = 0;
+		if (!ok) {
+			run_fault(run, "failed", 0, "the rig's safe state before the batch was not "
+			    "confirmed: %s", error ? error : "device failure");
+			return;
+		}
+		run_set_origin(run);
+		return;
+	}
 	if (run->state != RUN_STEP || run->action_index >= run->list.count)
 		return;
+	if (!run->act_waits) {
+		/*
+		 * Not the action in hand's: the end of a safe state that began
+		 * before the batch and that new work did not end (act_begin).
+		 * Taken for the action's, it would skip it (a move never sent).
+		 */
+		if (!ok)
+			run_fault(run, "failed", 0, "the rig's safe state was not confirmed: %s",
+			    error ? error : "device failure");
+		return;
+	}
+	run->act_waits = 0;
 	a = &run->list.actions[run->action_index];
 	if (!ok) {
 		run->fault_device = a->device >= 0 ? run->ctx.rig->devices[a->device].name : NULL;
@@ -1597,6 +1636,53 @@ run_abort(struct run *run, const char *who, char *err, size_t size)
 /* ---- starting ---- */
 
 /*
+ * Places the schedule's origin so that step run->step starts a lead from
+ * now (the rest keep their planned spacing), and goes on with it. The lead
+ * is the record's and the first arm's (RUN_START_LEAD_NS, grown by the
+ * slowest bus's transactions).
+ */
+static void
+run_set_origin(struct run *run)
+{
+	double transaction_ms;
+	int bus;
+	int64_t lead_ns = RUN_START_LEAD_NS;
+
+	(void)rig_min_step_ms(run->ctx.rig, &bus, &transaction_ms);
+	lead_ns += (int64_t)(RUN_START_LEAD_TRANSACTIONS * transaction_ms * 1e6);
+	run->t0_ns = loop_now_ns() + lead_ns -
+	    run_scaled_ns(run, run->plan->steps[run->step].start_ms);
+	/* for benchmarks (lbld -d): every step's deadline is this plus its planned start */
+	log_debug("batch %lld: the schedule's origin is %lld ns on CLOCK_MONOTONIC",
+	    (long long)run->batch_id, (long long)run->t0_ns);
+	run->state = RUN_STEP;
+	run_next_step(run);
+}
+
+/*
+ * A batch's schedule begins (a start or a resume): at once, or, while the
+ * rig is still being made safe (lbld's start-up safe state, whose stops
+ * take a transaction each on a slow line), once that is confirmed
+ * (run_act_done): its first step never overlaps the stops, and the end of
+ * the safe state is never taken for the end of the step's first action.
+ */
+static void
+run_begin_schedule(struct run *run)
+{
+	run->fire_waits = 0;
+	run->act_waits = 0;
+	run->await_safe = 0;
+	if (act_making_safe(run->ctx.act)) {
+		run->await_safe = 1;
+		run->state = RUN_WAITING;
+		log_info("batch %lld: starts once the rig's safe state is confirmed",
+		    (long long)run->batch_id);
+		return;
+	}
+	run_set_origin(run);
+}
+
+/*
  * Says, once a batch, which Modbus pumps, line drives and axes cannot have
  * their starts armed ahead (a profile whose trigger shares a register with
  * a setpoint): their starts go whole at the deadline, a few transactions
@@ -1756,12 +1842,7 @@ run_start(struct run *run, struct recipe *recipe, struct plan *plan, int64_t rec
 	act_keep_alive(run->ctx.act, 1);
 	run_supervise(run);
 	run->step = 0;
-	run->t0_ns = loop_now_ns() + RUN_START_LEAD_NS;
-	/* for benchmarks (lbld -d): every step's deadline is this plus its planned start */
-	log_debug("batch %lld: the schedule's origin is %lld ns on CLOCK_MONOTONIC",
-	    (long long)run->batch_id, (long long)run->t0_ns);
-	run->state = RUN_STEP;
-	run_next_step(run);
+	run_begin_schedule(run);
 	return 0;
 }
 
@@ -1848,13 +1929,9 @@ run_resume_batch(struct run *run, int64_t batch_id, struct recipe *recipe, struc
 	log_info("batch %lld: resume: %s", (long long)batch_id, message);
 	snprintf(run->batch_state, sizeof(run->batch_state), "running");
 	run->step = (size_t)last_done_seq;	/* seq is 1-based: this is the next step */
-	/* the next step starts now; the rest keep their planned spacing */
-	run->t0_ns = loop_now_ns() + RUN_START_LEAD_NS -
-	    run_scaled_ns(run, plan->steps[run->step].start_ms);
 	act_keep_alive(run->ctx.act, 1);
 	run_supervise(run);
-	run->state = RUN_STEP;
-	run_next_step(run);
+	run_begin_schedule(run);
 	return 0;
 }
 

@@ -807,6 +807,13 @@ act_waiting_text(const struct act *act, char *buf, size_t size)
 }
 
 int
+act_making_safe(const struct act *act)
+{
+	(void)act;
+	return fa.safe_pending == 1;
+}
+
+int
 act_safe_confirmed(const struct act *act)
 {
 	(void)act;
@@ -1009,6 +1016,8 @@ make_plan(const char *name, const char *text, const struct rig *rig, struct reci
 static int preset_fail_write, preset_fail_call, preset_refuse_call;
 /* the fake act arms starts (act_can_arm), and its arms fail */
 static int preset_can_arm, preset_arm_fail, preset_arm_late;
+/* a safe state (lbld's start-up one) is under way, held, as the batch starts */
+static int preset_making_safe;
 
 /* Forgets every call, write and timer of the test before. */
 static void
@@ -1028,6 +1037,7 @@ reset(const struct rig *rig)
 	fa.move_ms = 100;
 	fa.safe_parks = 1;
 	fa.lift = ACT_LIFT_WITHDRAWN;
+	fa.safe_pending = fa.hold_safe = preset_making_safe;
 	fake_db_fail_create = 0;
 	notifications = 0;
 	timer_arms = 0;
@@ -1789,6 +1799,72 @@ test_arm_then_fire(void)
 	TEST_CHECK("arm fails: the rig made safe and parked", fa.safe_states >= 1 && fa.last_park,
 	    "%d safe states, park %d", fa.safe_states, fa.last_park);
 	TEST_EQ_INT("arm fails: nothing fired", fa.fires, 0);
+	finish(run);
+}
+
+/*
+ * A batch asked for while lbld's start-up safe state is still on a slow
+ * line: its schedule begins once that is confirmed, and the safe state's
+ * end is never taken for the end of the first step's move (which was
+ * then skipped: the spray went out with the transfer never told to go).
+ */
+static void
+test_start_while_making_safe(void)
+{
+	const struct plan *p;
+	struct run *run;
+	char why[128];
+	int64_t asked_ns;
+
+	preset_making_safe = preset_can_arm = 1;
+	run = start("making safe", "spray", recipe_spray, &p);
+	preset_making_safe = preset_can_arm = 0;
+	if (run == NULL)
+		return;
+	asked_ns = fake_now_ns;
+	drive(50);
+	TEST_EQ_INT("making safe: the batch waits", state_of(run), RUN_WAITING);
+	TEST_EQ_INT("making safe: nothing is armed or commanded meanwhile", fa.count, 0);
+	fake_now_ns += 150 * 1000000LL;		/* the stops take their time on the line */
+	fa.hold_safe = 0;
+	run_through(run);
+	TEST_STR("making safe: then completed", fr.states, "completed");
+	TEST_CHECK("making safe: every step done", all_done(p, why, sizeof(why)), "%s", why);
+	TEST_CONTAINS("making safe: the first step's move went", calls_of(1),
+	    "fire move transfer 250 100; fire pump pump-ag 20");
+	TEST_CHECK("making safe: its first step after the safe state", call_at_ns(1,
+	    "fire move transfer 250 100", 1) >= asked_ns + 150 * 1000000LL, "at %lld ns",
+	    (long long)(call_at_ns(1, "fire move transfer 250 100", 1) - asked_ns));
+	finish(run);
+
+	preset_making_safe = 1;
+	run = start("making safe, unconfirmed", "spray", recipe_spray, &p);
+	preset_making_safe = 0;
+	if (run == NULL)
+		return;
+	fa.hold_safe = 0;
+	fa.safe_pending = 0;
+	run_act_done(run, 0, 0, "pump-ag: no answer (injected)");
+	drive(1000);
+	TEST_STR("making safe, unconfirmed: the batch failed", fr.state, "failed");
+	TEST_CONTAINS("making safe, unconfirmed: the cause says so", fr.cause,
+	    "safe state before the batch was not confirmed: pump-ag: no answer");
+	TEST_EQ_INT("making safe, unconfirmed: nothing moved", count_calls(1, "fire move"), 0);
+	finish(run);
+
+	/* an end nobody waits for, as the first step's start waits for its arm */
+	preset_can_arm = preset_arm_late = 1;
+	run = start("stray end", "spray", recipe_spray, &p);
+	preset_can_arm = preset_arm_late = 0;
+	if (run == NULL)
+		return;
+	while (state_of(run) != RUN_STEP && fire_next())
+		;
+	run_act_done(run, 1, 0, NULL);
+	run_through(run);
+	TEST_STR("stray end: completed", fr.states, "completed");
+	TEST_CONTAINS("stray end: the move was not skipped", calls_of(1),
+	    "fire move transfer 250 100; fire pump pump-ag 20");
 	finish(run);
 }
 
@@ -3005,6 +3081,7 @@ main(void)
 	test_quick_dips_with_stirrer();
 	test_spray();
 	test_arm_then_fire();
+	test_start_while_making_safe();
 	test_roll();
 	test_pause_at_boundary();
 	test_pause_now();
