@@ -748,6 +748,36 @@ run_timed_last(const struct run *run)
 }
 
 /*
+ * What the commands after the action in hand (a spray's valve off and pump
+ * stop, and the read of the pump's volume counter after them) take on
+ * their serial lines: a transaction each at the line's baud rate. Modbus
+ * TCP and GPIO count as no time (a fraction of a millisecond).
+ */
+static int64_t
+run_trailing_ns(const struct run *run)
+{
+	const struct rig *rig = run->ctx.rig;
+	double ms = 0, wrap_ml;
+	size_t i;
+
+	for (i = run->action_index + 1; i < run->list.count; i++) {
+		const struct compile_action *a = &run->list.actions[i];
+		const struct rig_bus *b;
+
+		if (a->device < 0 || rig->devices[a->device].bus < 0)
+			continue;
+		b = &rig->buses[rig->devices[a->device].bus];
+		if (b->type != RIG_BUS_RTU)
+			continue;
+		ms += rig_bus_transaction_ms(b);
+		if (a->kind == COMPILE_PUMP && a->value <= 0 &&
+		    act_volume_counter(run->ctx.act, a->device, &wrap_ml))
+			ms += rig_bus_transaction_ms(b);
+	}
+	return (int64_t)(ms * 1e6);
+}
+
+/*
  * When a dwell or wait ends. A wait ends at the schedule's point (due_ns)
  * plus its time, an absolute deadline from the batch's origin, so the
  * commands before it (valves, pumps: real time the plan does not count) do
@@ -757,10 +787,15 @@ run_timed_last(const struct run *run)
  * estimate too, so every step's end is an absolute deadline, whatever its
  * shape. Any other dwell is an exact exposure from now: the step's last
  * wait takes the difference.
- * A wait gives up at most a tenth of itself (RUN_ABSORB_DIVISOR), a dwell
- * a twentieth (RUN_DWELL_ABSORB_DIVISOR: it times an exposure and a pump's
- * volume): a much later step stays late rather than expose or drip too
- * little; and neither lasts longer than its whole time from now.
+ * The last timed entry ends early by what the commands after it take on a
+ * serial line (run_trailing_ns), so that they, too, are done by the
+ * step's end.
+ * A wait gives up at most a tenth of itself (RUN_ABSORB_DIVISOR), or, as
+ * its step's last timed entry, a tenth of its step (the share of a step
+ * its I/O may take: rig_min_step_ms), a dwell a twentieth of itself
+ * (RUN_DWELL_ABSORB_DIVISOR: it times an exposure and a pump's volume): a
+ * much later step stays late rather than expose or drip too little; and
+ * neither lasts longer than its whole time from now.
  */
 static int64_t
 run_wait_end_ns(const struct run *run, const struct compile_action *a)
@@ -768,14 +803,19 @@ run_wait_end_ns(const struct run *run, const struct compile_action *a)
 	const struct plan_step *s = &run->plan->steps[run->step];
 	int64_t ms_ns = run_scaled_ns(run, a->ms);
 	int64_t full_ns = run->action_begin_ns + ms_ns;
-	int64_t floor_ns = full_ns - ms_ns / (a->kind == COMPILE_DWELL ? RUN_DWELL_ABSORB_DIVISOR :
+	int64_t give_ns = ms_ns / (a->kind == COMPILE_DWELL ? RUN_DWELL_ABSORB_DIVISOR :
 	    RUN_ABSORB_DIVISOR);
-	int64_t end_ns = run->due_ns + ms_ns;
+	int64_t end_ns = run->due_ns + ms_ns, floor_ns, step_give_ns;
 
-	if (run_timed_last(run))
-		end_ns = run->t0_ns + run_scaled_ns(run, s->start_ms + s->duration_ms);
-	else if (a->kind == COMPILE_DWELL)
+	if (run_timed_last(run)) {
+		end_ns = run->t0_ns + run_scaled_ns(run, s->start_ms + s->duration_ms) -
+		    run_trailing_ns(run);
+		step_give_ns = run_scaled_ns(run, s->duration_ms) / RUN_ABSORB_DIVISOR;
+		if (a->kind == COMPILE_WAIT && step_give_ns > give_ns)
+			give_ns = step_give_ns < ms_ns ? step_give_ns : ms_ns;
+	} else if (a->kind == COMPILE_DWELL)
 		return full_ns;		/* an exposure the last wait absorbs for: exact */
+	floor_ns = full_ns - give_ns;
 	return end_ns < floor_ns ? floor_ns : end_ns > full_ns ? full_ns : end_ns;
 }
 
@@ -980,7 +1020,8 @@ run_list_uses(const struct compile_list *list, size_t from, int device)
  * whole; an arm that fails does, through run_on_armed.
  */
 static void
-run_arm_step(struct run *run, size_t next, const struct compile_list *current, size_t from)
+run_arm_step(struct run *run, size_t next, const struct compile_list *current, size_t from,
+    const struct compile_list *between)
 {
 	struct compile_state state = run->compiled;
 	struct compile_list list = { 0 };
@@ -1003,6 +1044,7 @@ run_arm_step(struct run *run, size_t next, const struct compile_list *current, s
 		}
 		if (run->armed[a->device].state != RUN_ARM_NONE ||
 		    (current != NULL && run_list_uses(current, from, a->device)) ||
+		    (between != NULL && run_list_uses(between, 0, a->device)) ||
 		    (a->kind != COMPILE_MOVE && run->running[a->device] == 1) ||
 		    !act_can_arm(run->ctx.act, &req, why, sizeof(why)))
 			continue;	/* this start goes whole */
@@ -1013,6 +1055,33 @@ run_arm_step(struct run *run, size_t next, const struct compile_list *current, s
 			run->armed[a->device].state = RUN_ARM_NONE;
 	}
 	compile_list_free(&list);
+}
+
+/*
+ * Arms step first and, past steps of no duration (a set: a valve or pump
+ * switched at the same moment), up to RUN_ARM_AHEAD steps after it: the
+ * spray that follows a set would otherwise go whole at its deadline, a
+ * few transactions late on a slow line. A device a step in between
+ * commands is not armed (its start goes whole).
+ */
+#define RUN_ARM_AHEAD	4
+static void
+run_arm_ahead(struct run *run, size_t first, const struct compile_list *current, size_t from)
+{
+	struct compile_state state = run->compiled;
+	struct compile_list between = { 0 };
+	size_t k, n;
+
+	run_arm_step(run, first, current, from, NULL);
+	for (k = first, n = 0; n < RUN_ARM_AHEAD && k + 1 < run->plan->count &&
+	    run->plan->steps[k].duration_ms == 0 && !run->plan->steps[k].operator_wait; k++, n++) {
+		compile_list_free(&between);
+		if (compile_step(run->recipe, run->ctx.rig, &run->plan->steps[k], &state,
+		    &between) == -1)
+			break;
+		run_arm_step(run, k + 1, current, from, &between);
+	}
+	compile_list_free(&between);
 }
 
 /* The step in hand's last dwell or wait began: its successor is armed. */
@@ -1034,7 +1103,7 @@ run_arm_next(struct run *run)
 			 */
 			return;
 	run_disarm(run);
-	run_arm_step(run, run->step + 1, &run->list, run->action_index + 1);
+	run_arm_ahead(run, run->step + 1, &run->list, run->action_index + 1);
 }
 
 /*
@@ -1294,7 +1363,7 @@ run_next_step(struct run *run)
 				return;
 			run->state = RUN_WAITING;
 			/* its start is armed while it waits, if the step before did not */
-			run_arm_step(run, run->step, NULL, 0);
+			run_arm_ahead(run, run->step, NULL, 0);
 			run_timer_at(run, run->timer, start_ns - RUN_RECORD_LEAD_NS,
 			    "the next step's record");
 			return;
@@ -1308,7 +1377,7 @@ run_next_step(struct run *run)
 	if (start_ns > now) {
 		run->state = RUN_WAITING;
 		/* its start is armed while it waits, if the step before did not */
-		run_arm_step(run, run->step, NULL, 0);
+		run_arm_ahead(run, run->step, NULL, 0);
 		run_timer_at(run, run->timer, start_ns, "the next step");
 		return;
 	}
