@@ -16,6 +16,7 @@ struct dispense_pump {
 	const char *name;
 	double planned_ml, tolerance_pct, wrap_ml;
 	double start_ml, end_ml;	/* NAN until read */
+	int start_running;		/* the first read's running flag: 1, 0, -1 not read */
 	char error[256];		/* a read failed: why */
 };
 
@@ -106,8 +107,10 @@ dispense_on_read(void *arg, const struct hw_request *req, const struct hw_result
 		snprintf(p->error, sizeof(p->error), "%s", res->error);
 	else if (res->ok && (req->tag & 1))
 		p->end_ml = res->value;
-	else if (res->ok)
+	else if (res->ok) {
 		p->start_ml = res->value;
+		p->start_running = res->running;
+	}
 	if (--d->pending == 0 && d->ending)
 		d->done(d->arg);
 }
@@ -159,6 +162,7 @@ dispense_add(struct dispense *d, const struct rig *rig, int device, double plann
 	    rig->devices[device].volume_tolerance_pct : PUMP_VOLUME_TOLERANCE_PCT;
 	p->wrap_ml = wrap_ml;
 	p->start_ml = p->end_ml = NAN;
+	p->start_running = -1;
 }
 
 int
@@ -182,6 +186,20 @@ dispense_begin(struct dispense *d, struct act *act, const struct rig *rig,
 	if (d->count == 0)
 		return 0;
 	return dispense_read_all(d, why, why_size) == -1 ? -1 : d->count;
+}
+
+int
+dispense_counted_stopped(const struct dispense *d)
+{
+	int i;
+
+	if (d->count == 0 || d->pending > 0 || d->ending)
+		return 0;
+	for (i = 0; i < d->count; i++)
+		if (d->pumps[i].error[0] != '\0' || !isfinite(d->pumps[i].start_ml) ||
+		    d->pumps[i].start_running != 0)
+			return 0;
+	return 1;
 }
 
 int

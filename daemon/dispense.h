@@ -44,6 +44,15 @@ int dispense_begin(struct dispense *d, struct act *act, const struct rig *rig,
     const struct compile_list *list, char *why, size_t why_size);
 
 /*
+ * Whether the first reads are all back, each from a pump that said it was
+ * stopped (its running flag 0), so they count from where the step's start
+ * would have: 1, else 0 (a read still out or failed, a pump running, or a
+ * profile without a running flag). A count read ahead of its step is used
+ * only then.
+ */
+int dispense_counted_stopped(const struct dispense *d);
+
+/*
  * The step's actions have all ended (its pumps stopped): queues the second
  * read of each counter. Returns 0 when reads are under way (done follows),
  * 1 when the step counts nothing (done is not called), -1 with why when a

@@ -96,6 +96,7 @@ struct run {
 	 */
 	struct run_armed *armed;
 	unsigned arm_tag;
+	size_t armed_for;		/* the step (index + 1) armed[] is for; 0: none */
 	int fire_waits;			/* the action in hand waits for its arm's answer: device + 1 */
 	int act_waits;			/* the action in hand was given to act: its done is due */
 	int await_safe;			/* the batch's origin waits for a safe state under way */
@@ -106,6 +107,9 @@ struct run {
 	int safe_then;			/* after safe state: RUN_PAUSED or RUN_IDLE */
 	const char *fault_device;	/* the failed action's device, for the fault event */
 	struct dispense *dispense;	/* the step's pumps' own volume counters */
+	/* the same, read ahead for a step armed ahead (run_count_ahead): step + 1, or 0 */
+	struct dispense *dispense_ahead;
+	size_t dispense_ahead_step;
 	/* what the step's pumps counted beside the plan: recorded with its end */
 	int have_volume;
 	double volume_planned_ml, volume_measured_ml;
@@ -445,6 +449,8 @@ run_release(struct run *run)
 	log_context(0, NULL, 0, 0);
 	run->await_safe = 0;
 	dispense_cancel(run->dispense);
+	dispense_cancel(run->dispense_ahead);
+	run->dispense_ahead_step = 0;
 	loop_timer_cancel(run->timer);
 	loop_timer_cancel(run->overrun);
 	if (run->plan != NULL)
@@ -545,6 +551,8 @@ run_fault(struct run *run, const char *batch_state, int park, const char *fmt, .
 	loop_timer_cancel(run->timer);
 	loop_timer_cancel(run->overrun);
 	dispense_cancel(run->dispense);
+	dispense_cancel(run->dispense_ahead);
+	run->dispense_ahead_step = 0;
 	run_supervise_stop(run);
 	run_disarm(run);
 	run->state = RUN_SAFE;
@@ -960,7 +968,10 @@ static void
 run_disarm(struct run *run)
 {
 	run->arm_tag++;
+	run->armed_for = 0;
 	run->fire_waits = 0;
+	dispense_cancel(run->dispense_ahead);
+	run->dispense_ahead_step = 0;
 	if (run->armed != NULL)
 		memset(run->armed, 0, run->ctx.rig->device_count * sizeof(*run->armed));
 }
@@ -1003,6 +1014,41 @@ run_list_uses(const struct compile_list *list, size_t from, int device)
 		if (list->actions[i].device == device)
 			return 1;
 	return 0;
+}
+
+/*
+ * The volume counters of step next's pumps are read now, ahead, like its
+ * arm, instead of at its deadline, where each read is a transaction before
+ * its first command (two on a serial line: 25 ms at 19,200 baud). Only
+ * when no pump is known running and nothing before the step commands it;
+ * and the step uses them only when each pump said it was stopped
+ * (dispense_counted_stopped): the count then starts where it would have at
+ * the step's start. Otherwise the step reads them itself.
+ */
+static void
+run_count_ahead(struct run *run, size_t next, const struct compile_list *list,
+    const struct compile_list *current, size_t from, const struct compile_list *between)
+{
+	struct compile_volume pumps[DISPENSE_MAX_PUMPS];
+	char why[320];
+	size_t n, i;
+
+	if (run->dispense_ahead_step != 0)
+		return;		/* one step's counts ahead at a time */
+	n = compile_volumes(run->ctx.rig, list, pumps, DISPENSE_MAX_PUMPS);
+	if (n == 0 || n > DISPENSE_MAX_PUMPS)
+		return;
+	for (i = 0; i < n; i++)
+		if (run->running[pumps[i].device] == 1 ||
+		    (current != NULL && run_list_uses(current, from, pumps[i].device)) ||
+		    (between != NULL && run_list_uses(between, 0, pumps[i].device)))
+			return;
+	if (dispense_begin(run->dispense_ahead, run->ctx.act, run->ctx.rig, list, why,
+	    sizeof(why)) <= 0) {
+		dispense_cancel(run->dispense_ahead);
+		return;
+	}
+	run->dispense_ahead_step = next + 1;
 }
 
 /*
@@ -1054,6 +1100,7 @@ run_arm_step(struct run *run, size_t next, const struct compile_list *current, s
 		if (act_arm(run->ctx.act, &req, run_on_armed, run, why, sizeof(why)) == -1)
 			run->armed[a->device].state = RUN_ARM_NONE;
 	}
+	run_count_ahead(run, next, &list, current, from, between);
 	compile_list_free(&list);
 }
 
@@ -1084,26 +1131,39 @@ run_arm_ahead(struct run *run, size_t first, const struct compile_list *current,
 	compile_list_free(&between);
 }
 
-/* The step in hand's last dwell or wait began: its successor is armed. */
+/*
+ * Arms step next (an index) from here on: arms made for another step are
+ * forgotten first; those for this one are kept, and what is not armed yet
+ * is added.
+ */
+static void
+run_arm_for(struct run *run, size_t next, const struct compile_list *current, size_t from)
+{
+	if (run->armed_for != next + 1) {
+		run_disarm(run);
+		run->armed_for = next + 1;
+	}
+	run_arm_ahead(run, next, current, from);
+}
+
+/*
+ * A dwell or wait of the step in hand began: its successor is armed, but
+ * for the devices the rest of the step still commands (a dip's lift, which
+ * withdraws after the immersion: it is armed at the drip, when the
+ * transfer's arm was long done). Not before a prompt, nor a read, which
+ * may end the cycles early (a target reached): the step after it is armed
+ * only once known (run_next_step).
+ */
 static void
 run_arm_next(struct run *run)
 {
 	size_t i;
 
 	for (i = run->action_index + 1; i < run->list.count; i++)
-		if (run->list.actions[i].kind == COMPILE_DWELL ||
-		    run->list.actions[i].kind == COMPILE_WAIT ||
-		    run->list.actions[i].kind == COMPILE_PROMPT ||
-		    run->list.actions[i].kind == COMPILE_MOVE ||
+		if (run->list.actions[i].kind == COMPILE_PROMPT ||
 		    run->list.actions[i].kind == COMPILE_READ)
-			/*
-			 * not the last: the step's own commands come first; and a
-			 * read may end the cycles early (a target reached), so the
-			 * step after it is armed only once known (run_next_step)
-			 */
 			return;
-	run_disarm(run);
-	run_arm_ahead(run, run->step + 1, &run->list, run->action_index + 1);
+	run_arm_for(run, run->step + 1, &run->list, run->action_index + 1);
 }
 
 /*
@@ -1280,8 +1340,19 @@ run_begin_step(struct run *run)
 		run_fault(run, "failed", 1, "out of memory for the actions of step %d", s->seq);
 		return;
 	}
-	/* the counters are read ahead of the step's first command on their buses */
-	if (dispense_begin(run->dispense, run->ctx.act, run->ctx.rig, &run->list, why,
+	/*
+	 * The counters are read ahead of the step's first command on their
+	 * buses: read with its arm (run_count_ahead), or now.
+	 */
+	if (run->dispense_ahead_step == run->step + 1 &&
+	    dispense_counted_stopped(run->dispense_ahead)) {
+		struct dispense *d = run->dispense;
+
+		run->dispense = run->dispense_ahead;
+		run->dispense_ahead = d;
+		dispense_cancel(run->dispense_ahead);
+		run->dispense_ahead_step = 0;
+	} else if (dispense_begin(run->dispense, run->ctx.act, run->ctx.rig, &run->list, why,
 	    sizeof(why)) == -1) {
 		run_fault(run, "failed", 1, "step %d: %s", s->seq, why);
 		return;
@@ -1363,7 +1434,7 @@ run_next_step(struct run *run)
 				return;
 			run->state = RUN_WAITING;
 			/* its start is armed while it waits, if the step before did not */
-			run_arm_ahead(run, run->step, NULL, 0);
+			run_arm_for(run, run->step, NULL, 0);
 			run_timer_at(run, run->timer, start_ns - RUN_RECORD_LEAD_NS,
 			    "the next step's record");
 			return;
@@ -1377,7 +1448,7 @@ run_next_step(struct run *run)
 	if (start_ns > now) {
 		run->state = RUN_WAITING;
 		/* its start is armed while it waits, if the step before did not */
-		run_arm_ahead(run, run->step, NULL, 0);
+		run_arm_for(run, run->step, NULL, 0);
 		run_timer_at(run, run->timer, start_ns, "the next step");
 		return;
 	}
@@ -1622,6 +1693,8 @@ run_pause(struct run *run, int now, char *err, size_t size)
 		loop_timer_cancel(run->timer);
 		loop_timer_cancel(run->overrun);
 		dispense_cancel(run->dispense);
+		dispense_cancel(run->dispense_ahead);
+		run->dispense_ahead_step = 0;
 		end = run_open_end(run, "aborted", loop_now_ns(), &end_row);
 		run->hold_until_ns = 0;
 		run->pause_requested = 0;
@@ -2090,6 +2163,8 @@ run_shutdown(struct run *run, const char *cause, void (*stopped)(void *arg, int 
 	loop_timer_cancel(run->timer);
 	loop_timer_cancel(run->overrun);
 	dispense_cancel(run->dispense);
+	dispense_cancel(run->dispense_ahead);
+	run->dispense_ahead_step = 0;
 	if (terminal) {
 		/*
 		 * A fault or abort is already parking the substrate: let it end,
@@ -2239,10 +2314,13 @@ run_new(const struct run_context *ctx)
 	run->timer = loop_timer_new(ctx->loop, run_timer_fired, run);
 	run->overrun = loop_timer_new(ctx->loop, run_overrun_fired, run);
 	run->dispense = dispense_new(run_dispensed, run);
-	if (run->timer == NULL || run->overrun == NULL || run->dispense == NULL) {
+	run->dispense_ahead = dispense_new(run_dispensed, run);
+	if (run->timer == NULL || run->overrun == NULL || run->dispense == NULL ||
+	    run->dispense_ahead == NULL) {
 		loop_timer_free(run->timer);
 		loop_timer_free(run->overrun);
 		dispense_free(run->dispense);
+		dispense_free(run->dispense_ahead);
 		free(run);
 		return NULL;
 	}
@@ -2259,6 +2337,7 @@ run_free(struct run *run)
 	loop_timer_free(run->timer);
 	loop_timer_free(run->overrun);
 	dispense_free(run->dispense);
+	dispense_free(run->dispense_ahead);
 	compile_list_free(&run->list);
 	free(run);
 }

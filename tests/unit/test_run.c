@@ -1754,10 +1754,11 @@ test_arm_then_fire(void)
 	TEST_CHECK("arm: every step done", all_done(p, why, sizeof(why)), "%s", why);
 	TEST_STR("arm: the first step armed before its record and deadline", calls_of(0),
 	    "arm transfer 250; arm pump-ag 20");
+	/* the next step is armed as the spray begins: the rest of the step does not use them */
 	TEST_STR("arm: ... then fired", calls_of(1),
 	    "fire move transfer 250 100; fire pump pump-ag 20; "
-	    "output valve-ag on; output valve-ag off; pump pump-ag 0; "
-	    "arm transfer 250; arm pump-rinse 100");
+	    "output valve-ag on; arm transfer 250; arm pump-rinse 100; "
+	    "output valve-ag off; pump pump-ag 0");
 	/* the dry step after it has only its valve: nothing to arm */
 	TEST_STR("arm: the rinse spray's start is its triggers alone", calls_of(2),
 	    "fire move transfer 250 100; fire pump pump-rinse 100; output valve-rinse on; "
@@ -1781,8 +1782,8 @@ test_arm_then_fire(void)
 	TEST_STR("arm late: completed", fr.states, "completed");
 	TEST_STR("arm late: the first step's start waited for its arms, then fired",
 	    calls_of(1), "fire move transfer 250 100; fire pump pump-ag 20; "
-	    "output valve-ag on; output valve-ag off; pump pump-ag 0; "
-	    "arm transfer 250; arm pump-rinse 100");
+	    "output valve-ag on; arm transfer 250; arm pump-rinse 100; "
+	    "output valve-ag off; pump pump-ag 0");
 	TEST_CHECK("arm late: every arm fired, no setpoint sent twice", fa.fires == fa.arms &&
 	    fa.arms > 0, "%d arms, %d fires", fa.arms, fa.fires);
 	finish(run);
