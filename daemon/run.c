@@ -778,9 +778,10 @@ run_trailing_ns(const struct run *run)
 		if (b->type != RIG_BUS_RTU)
 			continue;
 		ms += rig_bus_transaction_ms(b);
+		/* a counter's read after its stop: the pump's status, two transactions */
 		if (a->kind == COMPILE_PUMP && a->value <= 0 &&
 		    act_volume_counter(run->ctx.act, a->device, &wrap_ml))
-			ms += rig_bus_transaction_ms(b);
+			ms += 2 * rig_bus_transaction_ms(b);
 	}
 	return (int64_t)(ms * 1e6);
 }
@@ -816,8 +817,15 @@ run_wait_end_ns(const struct run *run, const struct compile_action *a)
 	int64_t end_ns = run->due_ns + ms_ns, floor_ns, step_give_ns;
 
 	if (run_timed_last(run)) {
+		int64_t trailing_ns = run_trailing_ns(run);
+
+		if (trailing_ns > ms_ns / 2)
+			trailing_ns = ms_ns / 2;	/* a short entry still times something */
+
 		end_ns = run->t0_ns + run_scaled_ns(run, s->start_ms + s->duration_ms) -
-		    run_trailing_ns(run);
+		    trailing_ns;
+		/* the commands after it take the line's time, not the exposure's */
+		full_ns -= trailing_ns;
 		step_give_ns = run_scaled_ns(run, s->duration_ms) / RUN_ABSORB_DIVISOR;
 		if (a->kind == COMPILE_WAIT && step_give_ns > give_ns)
 			give_ns = step_give_ns < ms_ns ? step_give_ns : ms_ns;
