@@ -755,33 +755,46 @@ run_timed_last(const struct run *run)
 	return 1;
 }
 
+/* One transaction's time on device's serial line; 0 on Modbus TCP and GPIO. */
+static double
+run_line_ms(const struct run *run, int device)
+{
+	const struct rig *rig = run->ctx.rig;
+	const struct rig_bus *b;
+
+	if (device < 0 || rig->devices[device].bus < 0)
+		return 0;
+	b = &rig->buses[rig->devices[device].bus];
+	return b->type == RIG_BUS_RTU ? rig_bus_transaction_ms(b) : 0;
+}
+
 /*
  * What the commands after the action in hand (a spray's valve off and pump
- * stop, and the read of the pump's volume counter after them) take on
- * their serial lines: a transaction each at the line's baud rate. Modbus
- * TCP and GPIO count as no time (a fraction of a millisecond).
+ * stop) and the reads of the step's pumps' volume counters after them take
+ * on their serial lines: a transaction each at the line's baud rate (a
+ * counter's read is the pump's status, two). Modbus TCP and GPIO count as
+ * no time (a fraction of a millisecond).
  */
 static int64_t
 run_trailing_ns(const struct run *run)
 {
-	const struct rig *rig = run->ctx.rig;
 	double ms = 0, wrap_ml;
-	size_t i;
+	size_t i, j;
 
-	for (i = run->action_index + 1; i < run->list.count; i++) {
+	for (i = run->action_index + 1; i < run->list.count; i++)
+		ms += run_line_ms(run, run->list.actions[i].device);
+	for (i = 0; i < run->list.count; i++) {
 		const struct compile_action *a = &run->list.actions[i];
-		const struct rig_bus *b;
 
-		if (a->device < 0 || rig->devices[a->device].bus < 0)
+		if (a->kind != COMPILE_PUMP || a->value > 0 ||
+		    !act_volume_counter(run->ctx.act, a->device, &wrap_ml))
 			continue;
-		b = &rig->buses[rig->devices[a->device].bus];
-		if (b->type != RIG_BUS_RTU)
-			continue;
-		ms += rig_bus_transaction_ms(b);
-		/* a counter's read after its stop: the pump's status, two transactions */
-		if (a->kind == COMPILE_PUMP && a->value <= 0 &&
-		    act_volume_counter(run->ctx.act, a->device, &wrap_ml))
-			ms += 2 * rig_bus_transaction_ms(b);
+		for (j = 0; j < i; j++)
+			if (run->list.actions[j].kind == COMPILE_PUMP && run->list.actions[j].value <= 0 &&
+			    run->list.actions[j].device == a->device)
+				break;
+		if (j == i)	/* once a pump */
+			ms += 2 * run_line_ms(run, a->device);
 	}
 	return (int64_t)(ms * 1e6);
 }
@@ -1333,6 +1346,7 @@ run_begin_step(struct run *run)
 	const struct plan_step *s = &run->plan->steps[run->step];
 	char why[320];
 	int64_t now;
+	int count_after = 0;
 
 	now = loop_now_ns();
 	run->state = RUN_STEP;
@@ -1349,8 +1363,10 @@ run_begin_step(struct run *run)
 		return;
 	}
 	/*
-	 * The counters are read ahead of the step's first command on their
-	 * buses: read with its arm (run_count_ahead), or now.
+	 * The counters are read ahead of the step's pumps' first commands on
+	 * their buses: read with its arm (run_count_ahead), or now; or, when
+	 * the step begins with a move, just after its trigger (the pumps run
+	 * only once it arrived), so the move is not late by their reads.
 	 */
 	if (run->dispense_ahead_step == run->step + 1 &&
 	    dispense_counted_stopped(run->dispense_ahead)) {
@@ -1360,6 +1376,9 @@ run_begin_step(struct run *run)
 		run->dispense_ahead = d;
 		dispense_cancel(run->dispense_ahead);
 		run->dispense_ahead_step = 0;
+	} else if (run->list.count > 0 && run->list.actions[0].kind == COMPILE_MOVE) {
+		count_after = 1;
+		dispense_cancel(run->dispense);
 	} else if (dispense_begin(run->dispense, run->ctx.act, run->ctx.rig, &run->list, why,
 	    sizeof(why)) == -1) {
 		run_fault(run, "failed", 1, "step %d: %s", s->seq, why);
@@ -1371,6 +1390,13 @@ run_begin_step(struct run *run)
 	    "the step's overrun") == -1)
 		return;
 	run_next_action(run);
+	/* still on its first move (act answers later, never from within the call) */
+	if (count_after && run->plan != NULL && run->state == RUN_STEP &&
+	    run->action_index == 0 && dispense_begin(run->dispense, run->ctx.act, run->ctx.rig,
+	    &run->list, why, sizeof(why)) == -1) {
+		run_fault(run, "failed", 1, "step %d: %s", s->seq, why);
+		return;
+	}
 	/* the step's first action may have ended the batch (a refused command) */
 	if (run->plan != NULL && run->state != RUN_SAFE)
 		run_notify(run);
