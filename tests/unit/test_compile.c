@@ -780,7 +780,8 @@ test_limits(void)
 		compile_check(p, &d);
 		text = diag_render(&d);
 		TEST_CHECK("a speed beyond the axis's max_speed is refused", d.errors > 0 && text &&
-		    strstr(text, "at 50.000 mm/s, beyond its max_speed (30.000 mm/s"), "%s", text ? text : "(none)");
+		    strstr(text, "at 50.000 mm/s, beyond its max_speed (30.000 mm/s"), "%s",
+		    text ? text : "(none)");
 		free(text);
 		diag_free(&d);
 		lift->max_speed_mm_s = 50;
