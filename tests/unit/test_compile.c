@@ -11,6 +11,7 @@
 
 #include "compile.h"
 #include "profile.h"
+#include "plan_text.h"
 #include "test.h"
 
 static const char *top;
@@ -28,22 +29,6 @@ load_rig(const char *name)
 	TEST_CHECK(name, rig != NULL && d.errors == 0, "rig %s: %d errors", path, d.errors);
 	diag_free(&d);
 	return rig;
-}
-
-/* Plans recipe text on rig; *text: the diagnostics, to free. NULL if refused. */
-static struct plan *
-plan_text(const char *yaml, const struct rig *rig, struct recipe **r, char **text)
-{
-	struct plan *p = NULL;
-	struct diag d;
-
-	*r = NULL;
-	diag_init(&d, "r.yaml");
-	if (recipe_load_buffer("r.yaml", yaml, strlen(yaml), rig, 0, &d, r) == 0)
-		plan_build(*r, rig, 0, &d, &p);
-	*text = diag_render(&d);
-	diag_free(&d);
-	return p;
 }
 
 /* What one step's list holds, counted. */
@@ -325,6 +310,18 @@ out:
 	rig_free(rig);
 }
 
+/*
+ * Two bilayers of three sprays (Ag, a rinse at the nozzle's max_flow, TCA),
+ * each with a drain: the spray recipe test_spray and test_devices plan.
+ */
+#define SPRAY_THREE "name: t\nversion: 1\nprocess: spray\nsubstrate: {name: g, area: 4 cm2}\n" \
+	"growth: {model: linear, per_bilayer: 1 nm}\nresume: allowed\ntarget: {bilayers: 2}\n" \
+	"solutions:\n  a: {nozzle: ag, volume: 200 mL}\n  b: {nozzle: tca, volume: 200 mL}\n" \
+	"  w: {nozzle: rinse, rinse: true, volume: 500 mL}\n" \
+	"cycle:\n  - spray: {solution: a, time: 2s, flow: 20 mL/min, drain: 1s}\n" \
+	"  - spray: {solution: w, time: 3s, drain: 1s}\n" \
+	"  - spray: {solution: b, time: 2s, flow: 20 mL/min, drain: 1s}\n"
+
 /* A spray's pumps run at the step's flow, else the pump's max_flow (one fact). */
 static void
 test_spray(void)
@@ -342,13 +339,7 @@ test_spray(void)
 
 	if (rig == NULL)
 		return;
-	p = plan_text("name: t\nversion: 1\nprocess: spray\nsubstrate: {name: g, area: 4 cm2}\n"
-	    "growth: {model: linear, per_bilayer: 1 nm}\nresume: allowed\ntarget: {bilayers: 2}\n"
-	    "solutions:\n  a: {nozzle: ag, volume: 200 mL}\n  b: {nozzle: tca, volume: 200 mL}\n"
-	    "  w: {nozzle: rinse, rinse: true, volume: 500 mL}\n"
-	    "cycle:\n  - spray: {solution: a, time: 2s, flow: 20 mL/min, drain: 1s}\n"
-	    "  - spray: {solution: w, time: 3s, drain: 1s}\n"
-	    "  - spray: {solution: b, time: 2s, flow: 20 mL/min, drain: 1s}\n", rig, &r, &text);
+	p = plan_text(SPRAY_THREE, rig, &r, &text);
 	TEST_CHECK("spray recipe plans", p != NULL, "%s", text);
 	free(text);
 	if (p == NULL)
@@ -473,13 +464,7 @@ test_devices(void)
 		return;
 	TEST_NEAR("no max_accel: constant speed",
 	    rig->devices[rig_device_index(rig, "transfer")].max_accel_mm_s2, 0, 0);
-	p = plan_text("name: t\nversion: 1\nprocess: spray\nsubstrate: {name: g, area: 4 cm2}\n"
-	    "growth: {model: linear, per_bilayer: 1 nm}\nresume: allowed\ntarget: {bilayers: 2}\n"
-	    "solutions:\n  a: {nozzle: ag, volume: 200 mL}\n  b: {nozzle: tca, volume: 200 mL}\n"
-	    "  w: {nozzle: rinse, rinse: true, volume: 500 mL}\n"
-	    "cycle:\n  - spray: {solution: a, time: 2s, flow: 20 mL/min, drain: 1s}\n"
-	    "  - spray: {solution: w, time: 3s, drain: 1s}\n"
-	    "  - spray: {solution: b, time: 2s, flow: 20 mL/min, drain: 1s}\n", rig, &r, &text);
+	p = plan_text(SPRAY_THREE, rig, &r, &text);
 	TEST_CHECK("devices rig: spray recipe plans", p != NULL, "%s", text);
 	free(text);
 	if (p == NULL)

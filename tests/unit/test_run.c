@@ -2801,26 +2801,6 @@ test_end_refused(void)
 	finish(run);
 }
 
-/* Whether s is valid UTF-8: no character cut, no stray continuation byte. */
-static int
-valid_utf8(const char *s)
-{
-	const unsigned char *p = (const unsigned char *)s;
-	int more;
-
-	while (*p) {
-		more = *p < 0x80 ? 0 : (*p & 0xe0) == 0xc0 ? 1 : (*p & 0xf0) == 0xe0 ? 2 :
-		    (*p & 0xf8) == 0xf0 ? 3 : -1;
-		if (more < 0)
-			return 0;
-		p++;
-		while (more-- > 0)
-			if ((*p++ & 0xc0) != 0x80)
-				return 0;
-	}
-	return 1;
-}
-
 /*
  * Texts whole: a prompt of multi-byte characters at nearly
  * RECIPE_MAX_PROMPT_BYTES (four times the old 256-byte cut) is shown and
@@ -2878,11 +2858,11 @@ test_long_texts(void)
 		len = strlen(fr.cause);
 		TEST_CHECK("long error: the cause is bounded, cut at a character and marked",
 		    len < RUN_MAX_CAUSE_BYTES && len > RUN_MAX_CAUSE_BYTES - 8 &&
-		    valid_utf8(fr.cause) && strcmp(fr.cause + len - 3, "\xe2\x80\xa6") == 0,
-		    "%zu bytes, valid %d, ends '%s'", len, valid_utf8(fr.cause),
+		    test_valid_utf8(fr.cause) && strcmp(fr.cause + len - 3, "\xe2\x80\xa6") == 0,
+		    "%zu bytes, valid %d, ends '%s'", len, test_valid_utf8(fr.cause),
 		    fr.cause + (len > 8 ? len - 8 : 0));
 		TEST_CHECK("long error: its fault event too", rec_events("fault", "\xe2\x80\xa6") == 1 &&
-		    valid_utf8(fr.events[fr.event_count - 1].message), "%d",
+		    test_valid_utf8(fr.events[fr.event_count - 1].message), "%d",
 		    rec_events("fault", "\xe2\x80\xa6"));
 		free(error);
 	}
