@@ -5,8 +5,9 @@
  * line and column, so every later check can report FILE:LINE:COL. Anchors,
  * aliases, tags and multiple documents are refused: configuration that
  * drives hardware is written out in full, and an alias-expansion bomb can
- * never get through; so is a file of more than CONF_MAX_NODES values. All memory of a document (nodes and whatever callers
- * allocate with conf_alloc) is freed by one conf_free().
+ * never get through; so is a file of more than CONF_MAX_NODES values. All
+ * memory of a document (nodes and whatever callers allocate with
+ * conf_alloc) is freed by one conf_free().
  */
 #ifndef LBL_CONF_H
 #define LBL_CONF_H

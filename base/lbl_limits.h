@@ -479,7 +479,8 @@ _Static_assert(BATCH_MAX_LOT_BYTES >= 16 && BATCH_MAX_LOT_BYTES + 64 <= BATCH_MA
 _Static_assert(BATCH_MAX_SUBSTRATE_BYTES >= 64 && BATCH_MAX_OPERATOR_BYTES >= 32 &&
     BATCH_MAX_NOTE_BYTES >= 256,
     "BATCH_MAX_*_BYTES: sample IDs, logins and remarks need at least this much");
-_Static_assert(RECIPE_MAX_PROMPT_BYTES >= 256 && RECIPE_MAX_PROMPT_BYTES + 256 <= RUN_MAX_EVENT_BYTES,
+_Static_assert(RECIPE_MAX_PROMPT_BYTES >= 256 &&
+    RECIPE_MAX_PROMPT_BYTES + 256 <= RUN_MAX_EVENT_BYTES,
     "RECIPE_MAX_PROMPT_BYTES: a paragraph at least; its events hold it whole with their words");
 _Static_assert(RUN_MAX_CAUSE_BYTES >= 1024 && RUN_MAX_CAUSE_BYTES + 256 <= RUN_MAX_EVENT_BYTES,
     "RUN_MAX_CAUSE_BYTES: a database error (640 bytes) with its step; its event holds it whole");
@@ -497,7 +498,8 @@ _Static_assert(DISPENSE_MAX_PUMPS >= 4 && DISPENSE_MAX_PUMPS <= 64,
     "DISPENSE_MAX_PUMPS: a spray of four solutions; each pump is two reads a step");
 _Static_assert(LBLD_STOP_BUDGET_MS >= 5000 && LBLD_STOP_BUDGET_MS <= 55000,
     "LBLD_STOP_BUDGET_MS: within the unit's TimeoutStopSec=60s, with time to exit");
-_Static_assert(RIG_COMM_TIMEOUT_MIN_MS >= 3 * 20 && RIG_COMM_TIMEOUT_MIN_MS < RIG_COMM_TIMEOUT_MAX_MS,
+_Static_assert(RIG_COMM_TIMEOUT_MIN_MS >= 3 * 20 &&
+    RIG_COMM_TIMEOUT_MIN_MS < RIG_COMM_TIMEOUT_MAX_MS,
     "RIG_COMM_TIMEOUT_MIN_MS: lbld feeds a watchdog every timeout/3");
 _Static_assert(RIG_POLL_PERIOD_MIN_MS >= 10 && RIG_POLL_PERIOD_MIN_MS < RIG_POLL_PERIOD_MAX_MS &&
     RIG_POLL_PERIOD_MAX_MS <= 60000,

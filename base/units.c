@@ -58,9 +58,11 @@ static const struct {
 	[UNIT_THICKNESS_NM] = { units_thickness, "a thickness such as 39 nm (units: nm, um, A)" },
 	[UNIT_FREQUENCY_HZ] = { units_frequency, "a frequency such as 5 MHz (units: Hz, kHz, MHz)" },
 	[UNIT_ROTATION_RPM] = { units_rotation, "a rotation speed such as 60 rpm" },
-	[UNIT_DENSITY_G_CM3] = { units_density, "a density such as 1.2 g/cm3 (units: g/cm3, g/mL, kg/m3)" },
+	[UNIT_DENSITY_G_CM3] = { units_density,
+	    "a density such as 1.2 g/cm3 (units: g/cm3, g/mL, kg/m3)" },
 	[UNIT_TEMPERATURE_C] = { units_temperature, "a temperature such as 25 C" },
-	[UNIT_PRESSURE_KPA] = { units_pressure, "a pressure such as 200 kPa (units: kPa, Pa, bar, mbar, psi)" },
+	[UNIT_PRESSURE_KPA] = { units_pressure,
+	    "a pressure such as 200 kPa (units: kPa, Pa, bar, mbar, psi)" },
 };
 
 const char *

@@ -29,7 +29,10 @@ int ctl_hw(int argc, char **argv);		/* lblctl hw [--rig RIG] */
  * CTL_DEFAULT_TIMEOUT_S); an invalid one exits 2.
  */
 int ctl_remote(int argc, char **argv);
-/* Seconds from --timeout or LBL_TIMEOUT text: 0, or -1 when not a number in (0, CTL_MAX_TIMEOUT_S]. */
+/*
+ * Seconds from --timeout or LBL_TIMEOUT text: 0, or -1 when not a number in
+ * (0, CTL_MAX_TIMEOUT_S].
+ */
 int ctl_parse_timeout(const char *text, double *seconds);
 /* lblctl plot ID [ID...] -o FILE.svg|FILE.png (gnuplot draws) */
 int ctl_plot(int argc, char **argv);

@@ -314,8 +314,12 @@ act_stage(struct act *act, struct hw_request *req)
 	act->fire = 0;
 }
 
+/*
+ * Takes act for a new operation (phase ACT_BUSY): 0, or -1, logged and
+ * nothing changed, when one is in progress.
+ */
 static int
-act_begin(struct act *act, const struct hw_request *req)
+act_claim(struct act *act)
 {
 	/*
 	 * After a safe state without parking, new work may queue behind the
@@ -330,6 +334,14 @@ act_begin(struct act *act, const struct hw_request *req)
 		return -1;
 	}
 	act->phase = ACT_BUSY;
+	return 0;
+}
+
+static int
+act_begin(struct act *act, const struct hw_request *req)
+{
+	if (act_claim(act) == -1)
+		return -1;
 	act_submit(act, req);
 	return 0;
 }
@@ -392,17 +404,10 @@ act_move(struct act *act, int axis, double position_mm, double speed_mm_s)
 		 * Never sideways while immersed: the lift is read back first,
 		 * and the move goes out only if it is at the safe height.
 		 */
-		if (act->phase == ACT_SAFE && !act->park) {
-			loop_timer_cancel(act->safe_timer);
-			act->phase = ACT_IDLE;
-		}
-		if (act->phase != ACT_IDLE) {
-			log_warnx("act: an operation is already in progress");
+		if (act_claim(act) == -1)
 			return -1;
-		}
 		act->pending = req;
 		act->checking_lift = 1;
-		act->phase = ACT_BUSY;
 		act_submit(act, &check);
 		return 0;
 	}

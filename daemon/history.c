@@ -984,9 +984,9 @@ hist_compare(struct db *db, struct reader_reply *c, const struct control_request
 		exposure_b = hist_dwell_s(&b, x->name);
 		same = fabs(exposure_a - exposure_b) <= tolerance_s + resolution_s;
 		reader_print(c, "  %s%*s %s%s%s, %d%s%d dips, %.0f%s%.0f s exposure%s", x->name,
-		    hist_pad(x->name, 14), "", x->lot, strcmp(x->lot, y->lot) ? " -> " : "", strcmp(x->lot, y->lot) ? y->lot :
-		    "", x->dips, x->dips != y->dips ? " -> " : "=", y->dips, exposure_a,
-		    same ? "=" : " -> ", same ? exposure_a : exposure_b,
+		    hist_pad(x->name, 14), "", x->lot, strcmp(x->lot, y->lot) ? " -> " : "",
+		    strcmp(x->lot, y->lot) ? y->lot : "", x->dips, x->dips != y->dips ? " -> " : "=",
+		    y->dips, exposure_a, same ? "=" : " -> ", same ? exposure_a : exposure_b,
 		    strcmp(x->lot, y->lot) ? "   (lot changed)" : "");
 	}
 	reader_print(c, "thickness: estimated %.1f -> %.1f nm, measured %s -> %s nm",

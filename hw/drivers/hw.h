@@ -228,11 +228,12 @@ int hw_volume_counter(const struct hw *hw, int device, double *wrap_ml);
  * polls in a row as its bus makes attempts (retries + 1), each repeated at
  * once. A poll that overlapped a command to its device is not judged but
  * repeated, and flags are judged only from 100 ms after the device's last
- * command (it may report its new state a few scan cycles late). So a fault is reported within the device's period plus one
- * transaction deadline (hw_supervise_budget_ms()), once per device, to the
- * callback set with hw_set_supervise_cb() (or logged), from the loop
- * thread, with an error naming device, bus, unit, register and what was
- * read against what was commanded.
+ * command (it may report its new state a few scan cycles late). So a fault
+ * is reported within the device's period plus one transaction deadline
+ * (hw_supervise_budget_ms()), once per device, to the callback set with
+ * hw_set_supervise_cb() (or logged), from the loop thread, with an error
+ * naming device, bus, unit, register and what was read against what was
+ * commanded.
  *
  * in_use NULL stops supervision: no timer stays armed (an idle lbld never
  * wakes up for it); polls queued are answered and ignored. Calling it again

@@ -122,7 +122,8 @@ hw_supervise_budget_ms(const struct hw *hw, int device)
 }
 
 static void
-hw_sup_report(struct hw *hw, int device, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+hw_sup_report(struct hw *hw, int device, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 /* A device's fault, once: no more polls of it until supervision starts again. */
 static void

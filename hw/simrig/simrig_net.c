@@ -62,7 +62,10 @@ struct simrig_server {
 	struct simrig *sim;
 	int bus;
 	int rtu;
-	/* RTU wire time (all 0 without it): a character, the silence after a frame, the line's next idle time */
+	/*
+	 * RTU wire time (all 0 without it): a character, the silence after a
+	 * frame, the line's next idle time
+	 */
 	int64_t char_ns, silence_ns, line_free_ns;
 	modbus_t *ctx;			/* builds answers; its socket is set per answer */
 	int listen_fd;			/* TCP */

@@ -32,6 +32,7 @@
 
 #include "db.h"
 #include "db_private.h"		/* only for the cached SQL text */
+#include "bench_util.h"
 #include "histgen.h"
 #include "log.h"
 
@@ -43,23 +44,6 @@
 #define SHOW_TARGET_MS		50.0
 
 /* ---- small helpers ---- */
-
-static double
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
-
-static int
-compare_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
-}
 
 static void
 die(const char *what)
@@ -109,7 +93,7 @@ timing_pct(struct timing *t, double pct)
 
 	if (t->n == 0)
 		return NAN;
-	qsort(t->v, t->n, sizeof(*t->v), compare_double);
+	qsort(t->v, t->n, sizeof(*t->v), bench_compare_double);
 	i = (size_t)(pct / 100.0 * (double)(t->n - 1) + 0.5);
 	return t->v[i];
 }
@@ -262,11 +246,11 @@ time_history(struct db *db, const char *name, const struct db_history_filter *f,
 	int i;
 
 	for (i = 0; i < REPS; i++) {
-		double t0 = now_ms();
+		double t0 = bench_now_ms();
 		rows = 0;
 		if (db_history(db, f, history_cb, &rows) == -1)
 			die("db_history failed");
-		timing_add(&t, now_ms() - t0);
+		timing_add(&t, bench_now_ms() - t0);
 	}
 	res->name = name;
 	res->rows = rows;
@@ -305,27 +289,27 @@ main(int argc, char **argv)
 
 	printf("bench_history: %d batches x %d steps in %s (SQLite %s)\n", BATCHES,
 	    STEPS_PER_BATCH, path, sqlite3_libversion());
-	t_build = now_ms();
+	t_build = bench_now_ms();
 	if (db_open(path, &db) == -1)
 		die("db_open failed");
 
 	/* bulk: the older batches, one transaction (histgen.c) */
-	t0 = now_ms();
+	t0 = bench_now_ms();
 	clock_gettime(CLOCK_REALTIME, &ts);
 	histgen_fill(db, BATCHES, API_BATCHES, (int64_t)ts.tv_sec * 1000, &g);
-	t_bulk = now_ms() - t0;
+	t_bulk = bench_now_ms() - t0;
 	if (g.end_ms > (int64_t)ts.tv_sec * 1000)
 		printf("warning: the bulk record ends in the future\n");
 
 	/* the newest batches through the product's write path (per-step commits) */
-	t0 = now_ms();
+	t0 = bench_now_ms();
 	for (i = 0; i < API_BATCHES; i++)
 		histgen_api_batch(db, &g, (int)i, api_timed, &api_t);
-	t_api = now_ms() - t0;
+	t_api = bench_now_ms() - t0;
 	g.n_batches += API_BATCHES;
 	g.n_steps += API_BATCHES * STEPS_PER_BATCH;
 	db_close(db);
-	t_build = now_ms() - t_build;
+	t_build = bench_now_ms() - t_build;
 
 	{
 		/* exact counts and file size, with a fresh connection */
@@ -420,9 +404,9 @@ main(int argc, char **argv)
 	for (i = 0; i < REPS; i++) {
 		/* a different batch each time, old and new, so no two reads share pages */
 		int64_t bid = i == 0 ? BATCHES : (int64_t)histgen_rng_range(1, BATCHES);
-		t0 = now_ms();
+		t0 = bench_now_ms();
 		show_rows = show_batch(db, bid);
-		timing_add(&show_t, now_ms() - t0);
+		timing_add(&show_t, bench_now_ms() - t0);
 	}
 	res[nres].name = "show ID (20 different batches)";
 	res[nres].rows = show_rows;

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <time.h>
 
+#include "bench_util.h"
 #include "plan.h"
 
 #define BENCH_RUNS	21
@@ -36,23 +37,6 @@ static const char bench_huge[] =
     "  - repeat: {times: 10000, steps: [{rinse: {solution: r2, dwell: 1s}}]}\n"
     "  - dip: {solution: b, dwell: 5s}\n";
 
-static double
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
-
-static int
-compare_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
-}
-
 /* Parses and plans bilayers of cycle BENCH_RUNS times; refused: it must be refused. */
 static void
 bench(const struct rig *rig, const char *what, int bilayers, const char *cycle, int refused)
@@ -72,12 +56,12 @@ bench(const struct rig *rig, const char *what, int bilayers, const char *cycle, 
 		struct recipe *r = NULL;
 		struct plan *p = NULL;
 		struct diag d;
-		double t0 = now_ms();
+		double t0 = bench_now_ms();
 
 		diag_init(&d, "bench.yaml");
 		if (recipe_load_buffer("bench.yaml", text, (size_t)n, rig, 0, &d, &r) == 0)
 			plan_build(r, rig, 0, &d, &p);
-		times[i] = now_ms() - t0;
+		times[i] = bench_now_ms() - t0;
 		if ((p == NULL) != refused) {
 			fprintf(stderr, "bench: %s was %s (%d errors)\n", what, p ? "planned" :
 			    "refused", d.errors);
@@ -89,7 +73,7 @@ bench(const struct rig *rig, const char *what, int bilayers, const char *cycle, 
 		plan_free(p);
 		recipe_free(r);
 	}
-	qsort(times, BENCH_RUNS, sizeof(times[0]), compare_double);
+	qsort(times, BENCH_RUNS, sizeof(times[0]), bench_compare_double);
 	if (refused)
 		printf("%s: refused, best %.3f ms, median %.3f ms\n", what, times[0],
 		    times[BENCH_RUNS / 2]);

@@ -39,15 +39,14 @@ import json
 import os
 import re
 import shutil
-import signal
-import subprocess
 import sys
 import tempfile
 import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from benchlib import BUILD, TOP, free_port, percentile  # noqa: E402
+from benchlib import (BUILD, TOP, lblctl, percentile, spawn, stop,  # noqa: E402
+                      wait_until, with_free_ports)
 
 TRIGGERS = ("go", "home", "stop", "run", "on", "off")
 CONTESTANTS = ("lbld", "careful", "plain")
@@ -130,8 +129,7 @@ def rig_texts(kind, transport, sim_dev, ctl_dev):
         text = text.replace("    max_speed: 50 mm/s\n    max_accel: 500 mm/s2",
                             "    max_speed: 200 mm/s\n    max_accel: 4000 mm/s2")
     if transport == "tcp":
-        for old in sorted(set(re.findall(r"port: *(\d+)", text))):
-            text = re.sub(r"port: *%s\b" % old, "port: %d" % free_port(), text)
+        text = with_free_ports(text)[0]
         return text, text
     baud = int(transport[3:])
     lines, out, in_buses = text.splitlines(), [], False
@@ -364,26 +362,15 @@ class Lane:
         self.steps = steps
 
     def spawn(self, argv, name):
-        p = subprocess.Popen(argv, stdout=open(os.path.join(self.dir, name + ".out"), "w"),
-                             stderr=open(os.path.join(self.dir, name + ".err"), "w"))
-        self.procs.append(p)
-        return p
+        return spawn(self.procs, argv, open(os.path.join(self.dir, name + ".out"), "w"),
+                     os.path.join(self.dir, name + ".err"))
 
     def wait_for(self, cond, what, seconds=20):
-        end = time.monotonic() + seconds
-        while time.monotonic() < end:
-            try:
-                if cond():
-                    return
-            except OSError:
-                pass
-            time.sleep(0.05)
-        raise RuntimeError("%s did not start (see %s)" % (what, self.dir))
+        if not wait_until(cond, seconds):
+            raise RuntimeError("%s did not start (see %s)" % (what, self.dir))
 
     def ctl(self, *args):
-        env = dict(os.environ, LBL_SOCKET=os.path.join(self.dir, "lbld.sock"))
-        return subprocess.run([os.path.join(BUILD, "lblctl")] + list(args), env=env,
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        return lblctl(os.path.join(self.dir, "lbld.sock"), *args)
 
     def setup(self):
         sim_dev = os.path.join(self.dir, "sim.pty")
@@ -458,14 +445,7 @@ class Lane:
 
     def close(self):
         # last started first: lbld makes the rig safe while its simulator still answers
-        for p in reversed(self.procs):
-            if p.poll() is None:
-                p.send_signal(signal.SIGTERM)
-            try:
-                p.wait(10)
-            except subprocess.TimeoutExpired:
-                p.kill()
-                p.wait()
+        stop(self.procs, 10, in_turn=True)
 
     def measure(self):
         """Signed start errors (ms) of the steps that command the rig, and the

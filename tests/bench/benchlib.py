@@ -29,6 +29,69 @@ def percentile(values, p):
     return v[k]
 
 
+def with_free_ports(text):
+    """A rig file's text with each port it names replaced by a free one, and
+    the map old port -> new one."""
+    ports = {}
+    for old in sorted(set(re.findall(r"port: *(\d+)", text))):
+        new = free_port()
+        ports[int(old)] = new
+        text = re.sub(r"port: *%s\b" % old, "port: %d" % new, text)
+    return text, ports
+
+
+def spawn(procs, argv, stdout, err_path):
+    """Start argv with its standard output to stdout (a file or
+    subprocess.DEVNULL) and its standard error to the file err_path, and add
+    it to procs for stop(). Raises OSError when it cannot be started."""
+    p = subprocess.Popen(argv, stdout=stdout, stderr=open(err_path, "w"))
+    procs.append(p)
+    return p
+
+
+def wait_until(cond, seconds):
+    """True as soon as cond() holds, asked every 50 ms; False when it has not
+    held within seconds. An OSError from cond (a file or socket not there
+    yet) counts as not yet."""
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        try:
+            if cond():
+                return True
+        except OSError:
+            pass
+        time.sleep(0.05)
+    return False
+
+
+def lblctl(socket_path, *args):
+    """lblctl ARGS against the lbld listening on socket_path: the finished
+    subprocess, its output and errors as text (never raises for an exit
+    status; the caller reads returncode)."""
+    env = dict(os.environ, LBL_SOCKET=socket_path)
+    return subprocess.run([os.path.join(BUILD, "lblctl")] + list(args), env=env,
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def stop(procs, seconds, in_turn=False):
+    """SIGTERM to each process of procs still running, the last started
+    first, then SIGKILL to any not gone within seconds. With in_turn each is
+    waited for before the next is told (lbld makes the rig safe while its
+    simulator still answers); otherwise all are told first, then waited for."""
+    if not in_turn:
+        for p in reversed(procs):
+            if p.poll() is None:
+                p.send_signal(signal.SIGTERM)
+    for p in reversed(procs):
+        if in_turn and p.poll() is None:
+            p.send_signal(signal.SIGTERM)
+        try:
+            p.wait(seconds)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
+
+
 class Rig:
     """A simulated rig and, optionally, lbld on it, in a private directory."""
 
@@ -36,11 +99,7 @@ class Rig:
         self.dir = tempfile.mkdtemp(prefix="lbl-bench.")
         self.procs = []
         text = open(os.path.join(TOP, "hw", "examples", example)).read()
-        self.ports = {}
-        for old in sorted(set(re.findall(r"port: *(\d+)", text))):
-            new = free_port()
-            self.ports[int(old)] = new
-            text = re.sub(r"port: *%s\b" % old, "port: %d" % new, text)
+        text, self.ports = with_free_ports(text)
         if extra_rig:
             text = extra_rig(text)
         self.rig = os.path.join(self.dir, "rig.yaml")
@@ -63,25 +122,14 @@ class Rig:
             self._wait(lambda: self.ctl("status").returncode == 0, "lbld")
 
     def _spawn(self, argv, stdout, errname):
-        p = subprocess.Popen(argv, stdout=stdout, stderr=open(os.path.join(self.dir, errname), "w"))
-        self.procs.append(p)
-        return p
+        return spawn(self.procs, argv, stdout, os.path.join(self.dir, errname))
 
     def _wait(self, cond, what, seconds=15):
-        end = time.monotonic() + seconds
-        while time.monotonic() < end:
-            try:
-                if cond():
-                    return
-            except OSError:
-                pass
-            time.sleep(0.05)
-        raise SystemExit("%s did not start; see %s" % (what, self.dir))
+        if not wait_until(cond, seconds):
+            raise SystemExit("%s did not start; see %s" % (what, self.dir))
 
     def ctl(self, *args):
-        env = dict(os.environ, LBL_SOCKET=self.socket)
-        return subprocess.run([os.path.join(BUILD, "lblctl")] + list(args), env=env,
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        return lblctl(self.socket, *args)
 
     def simctl(self, line):
         s = socket.socket(socket.AF_UNIX)
@@ -100,14 +148,6 @@ class Rig:
         return dict(kv.split("=", 1) for kv in self.simctl("get " + device).split()[1:])
 
     def close(self):
-        for p in reversed(self.procs):
-            if p.poll() is None:
-                p.send_signal(signal.SIGTERM)
-        for p in reversed(self.procs):
-            try:
-                p.wait(5)
-            except subprocess.TimeoutExpired:
-                p.kill()
-                p.wait()
+        stop(self.procs, 5)
         if not os.environ.get("LBL_KEEP_TMP"):
             shutil.rmtree(self.dir, ignore_errors=True)

@@ -14,6 +14,7 @@
 
 #include "db.h"
 #include "db_private.h"		/* only for the handle (bulk load) */
+#include "bench_util.h"
 #include "histgen.h"
 
 #define STEPS_PER_BATCH	HISTGEN_STEPS_PER_BATCH
@@ -23,15 +24,6 @@
 static int histgen_total, histgen_reserve;
 
 /* ---- small helpers ---- */
-
-static double
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
 
 static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
 
@@ -547,22 +539,22 @@ histgen_api_batch(struct db *db, const struct histgen *g, int rig,
 		row.planned_start_ms = p[s].planned_start_ms;
 		row.planned_duration_ms = p[s].planned_duration_ms;
 		row.actual_start_ms = p[s].planned_start_ms + 12;
-		t0 = now_ms();
+		t0 = bench_now_ms();
 		if (db_step_begin(db, batch_id, &row) == -1)
 			die("db_step_begin failed");
-		timed(arg, HISTGEN_STEP_BEGIN, now_ms() - t0);
-		t0 = now_ms();
+		timed(arg, HISTGEN_STEP_BEGIN, bench_now_ms() - t0);
+		t0 = bench_now_ms();
 		if (db_step_end(db, batch_id, row.seq, -1, p[s].planned_duration_ms, p[s].motion_ms,
 		    p[s].dwell_ms, "done") == -1)
 			die("db_step_end failed");
-		timed(arg, HISTGEN_STEP_END, now_ms() - t0);
+		timed(arg, HISTGEN_STEP_END, bench_now_ms() - t0);
 		if (p[s].bilayer > 0 && (s + 1 == STEPS_PER_BATCH ||
 		    p[s + 1].bilayer != p[s].bilayer)) {
-			t0 = now_ms();
+			t0 = bench_now_ms();
 			if (db_bilayer_done(db, batch_id, p[s].bilayer, p[s].bilayer *
 			    r->nm_per_bilayer, NAN) == -1)
 				die("db_bilayer_done failed");
-			timed(arg, HISTGEN_BILAYER, now_ms() - t0);
+			timed(arg, HISTGEN_BILAYER, bench_now_ms() - t0);
 		}
 	}
 	db_solution_set(db, batch_id, r->a, "ag-bench", BILAYERS, BILAYERS * 0.05,

@@ -54,6 +54,28 @@ make_rig() {
 	done
 }
 
+# spray_recipe FILE NAME BILAYERS CYCLE: writes FILE, a spray recipe NAME
+# for the example spray rig (its nozzles ag, tca and rinse, a timing
+# coupon) of BILAYERS bilayers, each CYCLE: the cycle's lines, indented as
+# a recipe's cycle list ("  - spray: {...}"), one a line.
+spray_recipe() {
+	cat >"$1" <<EOR
+name: $2
+version: "1"
+process: spray
+substrate: {name: timing coupon, area: 25 cm2}
+target: {bilayers: $3}
+growth: {model: linear, per_bilayer: 7.8 nm}
+resume: forbidden
+solutions:
+  ag: {nozzle: ag, volume: 250 mL}
+  tca: {nozzle: tca, volume: 250 mL}
+  rinse: {nozzle: rinse, rinse: true, volume: 500 mL}
+cycle:
+$4
+EOR
+}
+
 # start_simrig RIG [ARGS...]: starts lbl-simrig and waits for its "ready" line.
 start_simrig() {
 	rig=$1; shift

@@ -28,24 +28,11 @@ make_rig spray-rig.yaml "$LBL_TMP/rig.yaml"
 # line, naming the figure and the bus; on Modbus TCP they are kept.
 sed 's|^  drives: .*|  drives: {type: rtu, device: /dev/lbl-test-none, baud: 9600, timeout: 200ms}|' \
     "$LBL_TMP/rig.yaml" >"$LBL_TMP/rtu-rig.yaml"
-cat >"$LBL_TMP/short.yaml" <<'EOR'
-name: short-steps
-version: "1"
-process: spray
-substrate: {name: timing coupon, area: 25 cm2}
-target: {bilayers: 2}
-growth: {model: linear, per_bilayer: 7.8 nm}
-resume: forbidden
-solutions:
-  ag: {nozzle: ag, volume: 250 mL}
-  tca: {nozzle: tca, volume: 250 mL}
-  rinse: {nozzle: rinse, rinse: true, volume: 500 mL}
-cycle:
-  - spray: {solution: ag, time: 0.5s, flow: 20 mL/min, drain: 0.5s}
+spray_recipe "$LBL_TMP/short.yaml" short-steps 2 \
+"  - spray: {solution: ag, time: 0.5s, flow: 20 mL/min, drain: 0.5s}
   - spray: {solution: rinse, time: 0.5s, flow: 30 mL/min, drain: 0.5s}
   - spray: {solution: tca, time: 0.5s, flow: 20 mL/min, drain: 0.5s}
-  - spray: {solution: rinse, time: 0.5s, flow: 30 mL/min, drain: 0.5s}
-EOR
+  - spray: {solution: rinse, time: 0.5s, flow: 30 mL/min, drain: 0.5s}"
 want="deadline is 2334 ms (rig 'spray-rig-1' keeps no shorter: its bus 'drives' (RTU) takes 29.17 ms"
 if "$ctl" check "$LBL_TMP/short.yaml" --rig "$LBL_TMP/rtu-rig.yaml" >"$LBL_TMP/check.out" 2>&1; then
 	fail "check --rig: steps shorter than an RTU rig keeps are refused" "accepted"
@@ -87,21 +74,7 @@ start_lbld "$LBL_TMP/rig.yaml" "$LBL_TMP/lbl.db" || exit 1
 
 # recipe NAME CYCLE: a spray recipe of 12 bilayers of CYCLE's steps.
 recipe() {
-	cat >"$LBL_TMP/$1.yaml" <<EOR
-name: shape-$1
-version: "1"
-process: spray
-substrate: {name: timing coupon, area: 25 cm2}
-target: {bilayers: 12}
-growth: {model: linear, per_bilayer: 7.8 nm}
-resume: forbidden
-solutions:
-  ag: {nozzle: ag, volume: 250 mL}
-  tca: {nozzle: tca, volume: 250 mL}
-  rinse: {nozzle: rinse, rinse: true, volume: 500 mL}
-cycle:
-$2
-EOR
+	spray_recipe "$LBL_TMP/$1.yaml" "shape-$1" 12 "$2"
 }
 
 # shape NAME: runs recipe NAME as batch BATCH and checks its start errors.

@@ -25,25 +25,12 @@ slow_sync_ms=5
 make_rig spray-rig.yaml "$LBL_TMP/rig.yaml"
 # 9 bilayers of 3.5 s (four sprays of 0.4 s with 0.4 s drains, a 0.3 s dry),
 # plus the 2.7 s travel to the booth: about 34 s in real time
-cat >"$LBL_TMP/timing.yaml" <<'EOF'
-name: step-timing
-version: "1"
-process: spray
-substrate: {name: timing coupon, area: 25 cm2}
-target: {bilayers: 9}
-growth: {model: linear, per_bilayer: 7.8 nm}
-resume: forbidden
-solutions:
-  ag: {nozzle: ag, volume: 250 mL}
-  tca: {nozzle: tca, volume: 250 mL}
-  rinse: {nozzle: rinse, rinse: true, volume: 500 mL}
-cycle:
-  - spray: {solution: ag, time: 0.4s, flow: 20 mL/min, drain: 0.4s}
+spray_recipe "$LBL_TMP/timing.yaml" step-timing 9 \
+"  - spray: {solution: ag, time: 0.4s, flow: 20 mL/min, drain: 0.4s}
   - spray: {solution: rinse, time: 0.4s, flow: 30 mL/min, drain: 0.4s}
   - spray: {solution: tca, time: 0.4s, flow: 20 mL/min, drain: 0.4s}
   - spray: {solution: rinse, time: 0.4s, flow: 30 mL/min, drain: 0.4s}
-  - dry: {valve: n2, time: 0.3s}
-EOF
+  - dry: {valve: n2, time: 0.3s}"
 start_simrig "$LBL_TMP/rig.yaml" || exit 1
 planned=$("$ctl" plan "$LBL_TMP/timing.yaml" --rig "$LBL_TMP/rig.yaml" --json |
     /usr/bin/python3 -c 'import json,sys; print(len(json.load(sys.stdin)["steps"]))')

@@ -50,4 +50,27 @@ static int test_failures, test_passes;
 #define TEST_DONE() (printf("%d passed, %d failed\n", test_passes, test_failures), \
 	test_failures ? 1 : 0)
 
+/*
+ * 1 when s is valid UTF-8: no character cut, no stray continuation byte;
+ * else 0. The tests' own check, independent of base/text.c's cutting.
+ */
+static inline int
+test_valid_utf8(const char *s)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	int more;
+
+	while (*p) {
+		more = *p < 0x80 ? 0 : (*p & 0xe0) == 0xc0 ? 1 : (*p & 0xf0) == 0xe0 ? 2 :
+		    (*p & 0xf8) == 0xf0 ? 3 : -1;
+		if (more < 0)
+			return 0;
+		p++;
+		while (more-- > 0)
+			if ((*p++ & 0xc0) != 0x80)
+				return 0;
+	}
+	return 1;
+}
+
 #endif

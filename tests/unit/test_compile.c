@@ -11,6 +11,7 @@
 
 #include "compile.h"
 #include "profile.h"
+#include "plan_text.h"
 #include "test.h"
 
 static const char *top;
@@ -28,22 +29,6 @@ load_rig(const char *name)
 	TEST_CHECK(name, rig != NULL && d.errors == 0, "rig %s: %d errors", path, d.errors);
 	diag_free(&d);
 	return rig;
-}
-
-/* Plans recipe text on rig; *text: the diagnostics, to free. NULL if refused. */
-static struct plan *
-plan_text(const char *yaml, const struct rig *rig, struct recipe **r, char **text)
-{
-	struct plan *p = NULL;
-	struct diag d;
-
-	*r = NULL;
-	diag_init(&d, "r.yaml");
-	if (recipe_load_buffer("r.yaml", yaml, strlen(yaml), rig, 0, &d, r) == 0)
-		plan_build(*r, rig, 0, &d, &p);
-	*text = diag_render(&d);
-	diag_free(&d);
-	return p;
 }
 
 /* What one step's list holds, counted. */
@@ -131,6 +116,50 @@ check_agreement(const char *name, const struct plan *p)
 
 #define DIP_HEAD "name: t\nversion: 1\nprocess: dip\nsubstrate: {name: g, area: 4 cm2}\n" \
 	"growth: {model: linear, per_bilayer: 1 nm}\nresume: allowed\ndrip: 2s\n"
+
+/* Two bilayers of two solutions: a cycle's first step is at line 13. */
+#define DIP_TWO DIP_HEAD "target: {bilayers: 2}\n" \
+	"solutions:\n  a: {station: ag}\n  b: {station: tca}\ncycle:\n"
+/* Two 5 s dips, lines 13 and 14: a step after them is at line 15. */
+#define TWO_DIPS "  - dip: {solution: a, dwell: 5s}\n  - dip: {solution: b, dwell: 5s}\n"
+
+/*
+ * A cycle (after DIP_TWO) and what planning it must give: accepted when
+ * want[0] is NULL, else refused with each of want in the diagnostics.
+ */
+struct plan_case {
+	const char *name;
+	const char *cycle;
+	const char *want[3];
+};
+
+/* Plans c's recipe on rig and checks the outcome as one test named c->name. */
+static void
+check_plan_case(const struct rig *rig, const struct plan_case *c)
+{
+	char yaml[1024], *text;
+	struct recipe *r;
+	struct plan *p;
+	size_t i;
+	int ok;
+
+	if ((size_t)snprintf(yaml, sizeof(yaml), "%s%s", DIP_TWO, c->cycle) >= sizeof(yaml)) {
+		TEST_CHECK(c->name, 0, "the recipe is longer than %zu bytes", sizeof(yaml));
+		return;
+	}
+	p = plan_text(yaml, rig, &r, &text);
+	if (c->want[0] == NULL) {
+		TEST_CHECK(c->name, p != NULL, "%s", text);
+	} else {
+		ok = p == NULL && text != NULL;
+		for (i = 0; ok && i < sizeof(c->want) / sizeof(c->want[0]) && c->want[i]; i++)
+			ok = strstr(text, c->want[i]) != NULL;
+		TEST_CHECK(c->name, ok, "%s", text ? text : "(no diagnostics)");
+	}
+	free(text);
+	plan_free(p);
+	recipe_free(r);
+}
 
 static void
 test_dip_kinds(void)
@@ -281,6 +310,18 @@ out:
 	rig_free(rig);
 }
 
+/*
+ * Two bilayers of three sprays (Ag, a rinse at the nozzle's max_flow, TCA),
+ * each with a drain: the spray recipe test_spray and test_devices plan.
+ */
+#define SPRAY_THREE "name: t\nversion: 1\nprocess: spray\nsubstrate: {name: g, area: 4 cm2}\n" \
+	"growth: {model: linear, per_bilayer: 1 nm}\nresume: allowed\ntarget: {bilayers: 2}\n" \
+	"solutions:\n  a: {nozzle: ag, volume: 200 mL}\n  b: {nozzle: tca, volume: 200 mL}\n" \
+	"  w: {nozzle: rinse, rinse: true, volume: 500 mL}\n" \
+	"cycle:\n  - spray: {solution: a, time: 2s, flow: 20 mL/min, drain: 1s}\n" \
+	"  - spray: {solution: w, time: 3s, drain: 1s}\n" \
+	"  - spray: {solution: b, time: 2s, flow: 20 mL/min, drain: 1s}\n"
+
 /* A spray's pumps run at the step's flow, else the pump's max_flow (one fact). */
 static void
 test_spray(void)
@@ -298,13 +339,7 @@ test_spray(void)
 
 	if (rig == NULL)
 		return;
-	p = plan_text("name: t\nversion: 1\nprocess: spray\nsubstrate: {name: g, area: 4 cm2}\n"
-	    "growth: {model: linear, per_bilayer: 1 nm}\nresume: allowed\ntarget: {bilayers: 2}\n"
-	    "solutions:\n  a: {nozzle: ag, volume: 200 mL}\n  b: {nozzle: tca, volume: 200 mL}\n"
-	    "  w: {nozzle: rinse, rinse: true, volume: 500 mL}\n"
-	    "cycle:\n  - spray: {solution: a, time: 2s, flow: 20 mL/min, drain: 1s}\n"
-	    "  - spray: {solution: w, time: 3s, drain: 1s}\n"
-	    "  - spray: {solution: b, time: 2s, flow: 20 mL/min, drain: 1s}\n", rig, &r, &text);
+	p = plan_text(SPRAY_THREE, rig, &r, &text);
 	TEST_CHECK("spray recipe plans", p != NULL, "%s", text);
 	free(text);
 	if (p == NULL)
@@ -402,7 +437,6 @@ out:
 	rig_free(rig);
 }
 
-/* The line starts with the first station, stops at the run-out, rewinds in reverse. */
 /*
  * The device features of tests/data/rig-devices.yaml: a constant-speed
  * transfer axis (no max_accel) is planned distance / speed, 2.5 s for the
@@ -430,13 +464,7 @@ test_devices(void)
 		return;
 	TEST_NEAR("no max_accel: constant speed",
 	    rig->devices[rig_device_index(rig, "transfer")].max_accel_mm_s2, 0, 0);
-	p = plan_text("name: t\nversion: 1\nprocess: spray\nsubstrate: {name: g, area: 4 cm2}\n"
-	    "growth: {model: linear, per_bilayer: 1 nm}\nresume: allowed\ntarget: {bilayers: 2}\n"
-	    "solutions:\n  a: {nozzle: ag, volume: 200 mL}\n  b: {nozzle: tca, volume: 200 mL}\n"
-	    "  w: {nozzle: rinse, rinse: true, volume: 500 mL}\n"
-	    "cycle:\n  - spray: {solution: a, time: 2s, flow: 20 mL/min, drain: 1s}\n"
-	    "  - spray: {solution: w, time: 3s, drain: 1s}\n"
-	    "  - spray: {solution: b, time: 2s, flow: 20 mL/min, drain: 1s}\n", rig, &r, &text);
+	p = plan_text(SPRAY_THREE, rig, &r, &text);
 	TEST_CHECK("devices rig: spray recipe plans", p != NULL, "%s", text);
 	free(text);
 	if (p == NULL)
@@ -476,6 +504,7 @@ out:
 	rig_free(rig);
 }
 
+/* The line starts with the first station, stops at the run-out, rewinds in reverse. */
 static void
 test_roll(void)
 {
@@ -597,7 +626,6 @@ test_ops(void)
 	rig_free(rig);
 }
 
-/* Values beyond the rig's limits are refused at check time, at the recipe's line. */
 /*
  * The shortest step a rig keeps, from its buses: the floor on a TCP rig;
  * on RTU the transaction's characters at the baud rate, with each frame's
@@ -608,12 +636,24 @@ test_ops(void)
 static void
 test_min_step(void)
 {
+	static const struct {
+		int baud;
+		struct plan_case c;
+	} rtu_cases[] = {
+		{ 9600, { "RTU 9600: a 2 s step is refused at its line, naming the figure and the bus",
+		    TWO_DIPS "  - wait: 2s\n", { "r.yaml:15:5: error:",
+		    "lasts 2000 ms; the shortest step that keeps its deadline is 2334 ms",
+		    "its bus 'tcp0' (RTU) takes 29.17 ms a transaction" } } },
+		{ 115200, { "RTU 115200: a step of the rig's shortest (426 ms) is accepted",
+		    TWO_DIPS "  - wait: 426ms\n", { NULL } } },
+	};
 	struct rig *rig = load_rig("dip");
 	struct rig_bus *bus;
 	struct recipe *r;
 	struct plan *p;
 	double t;
 	char *text;
+	size_t i;
 	int b;
 
 	if (rig == NULL)
@@ -643,44 +683,22 @@ test_min_step(void)
 	bus->frame_delay_ms = 2;
 	TEST_NEAR("RTU 115200: 1.75 ms silences, and the rig file's frame delay",
 	    rig_bus_transaction_ms(bus), 21 * 10 * 1000.0 / 115200 + 3.5 + 2, 1e-9);
-	bus->baud = 9600;
 	bus->frame_delay_ms = 0;
-	p = plan_text(DIP_HEAD "target: {bilayers: 2}\n"
-	    "solutions:\n  a: {station: ag}\n  b: {station: tca}\n"
-	    "cycle:\n  - dip: {solution: a, dwell: 5s}\n  - dip: {solution: b, dwell: 5s}\n"
-	    "  - wait: 2s\n", rig, &r, &text);
-	TEST_CHECK("RTU 9600: a 2 s step is refused at its line, naming the figure and the bus",
-	    p == NULL && text != NULL && strstr(text, "r.yaml:15:5: error:") &&
-	    strstr(text, "lasts 2000 ms; the shortest step that keeps its deadline is 2334 ms") &&
-	    strstr(text, "its bus 'tcp0' (RTU) takes 29.17 ms a transaction"), "%s",
-	    text ? text : "(no diagnostics)");
-	free(text);
-	plan_free(p);
-	recipe_free(r);
-	bus->baud = 115200;
-	p = plan_text(DIP_HEAD "target: {bilayers: 2}\n"
-	    "solutions:\n  a: {station: ag}\n  b: {station: tca}\n"
-	    "cycle:\n  - dip: {solution: a, dwell: 5s}\n  - dip: {solution: b, dwell: 5s}\n"
-	    "  - wait: 426ms\n", rig, &r, &text);
-	TEST_CHECK("RTU 115200: a step of the rig's shortest (426 ms) is accepted", p != NULL,
-	    "%s", text);
-	free(text);
-	plan_free(p);
-	recipe_free(r);
+	for (i = 0; i < sizeof(rtu_cases) / sizeof(rtu_cases[0]); i++) {
+		bus->baud = rtu_cases[i].baud;
+		check_plan_case(rig, &rtu_cases[i].c);
+	}
 	/*
 	 * Motion alone (the final park, a move) ends on the axis's arrival,
 	 * not on a timer, and its length is the rig's: at 9,600 baud (2,334 ms
 	 * the shortest timed step) a shorter park is no error.
 	 */
 	bus->baud = 9600;
-	p = plan_text(DIP_HEAD "target: {bilayers: 2}\n"
-	    "solutions:\n  a: {station: ag}\n  b: {station: tca}\n"
-	    "cycle:\n  - dip: {solution: a, dwell: 5s}\n  - dip: {solution: b, dwell: 5s}\n"
-	    "  - wait: 3s\n", rig, &r, &text);
+	p = plan_text(DIP_TWO TWO_DIPS "  - wait: 3s\n", rig, &r, &text);
 	{
 		int64_t shortest_motion_ms = INT64_MAX;
 
-		for (size_t i = 0; p != NULL && i < p->count; i++)
+		for (i = 0; p != NULL && i < p->count; i++)
 			if (p->steps[i].dwell_ms == 0 && p->steps[i].drip_ms == 0 &&
 			    p->steps[i].duration_ms < shortest_motion_ms)
 				shortest_motion_ms = p->steps[i].duration_ms;
@@ -694,58 +712,39 @@ test_min_step(void)
 	rig_free(rig);
 }
 
+/* Values beyond the rig's limits are refused at check time, at the recipe's line. */
 static void
 test_limits(void)
 {
+	static const struct plan_case cases[] = {
+		{ "agitation beyond max_rpm refused",
+		    "  - dip: {solution: a, dwell: 5s, agitation: 1500 rpm}\n"
+		    "  - dip: {solution: b, dwell: 5s}\n",
+		    { "r.yaml:13:5: error:", "stir-ag", "max_rpm (1000.0 rpm" } },
+		{ "a step shorter than the shortest that keeps its deadline is refused",
+		    TWO_DIPS "  - wait: 99ms\n", { "r.yaml:15:5: error:",
+		    "lasts 99 ms; the shortest step that keeps its deadline is 100 ms" } },
+		{ "a step of the shortest length is accepted", TWO_DIPS "  - wait: 100ms\n",
+		    { NULL } },
+	};
 	struct rig *rig = load_rig("dip");
 	struct recipe *r;
 	struct plan *p;
 	char *text;
 	struct diag d;
+	size_t i;
 
 	if (rig == NULL)
 		return;
-	p = plan_text(DIP_HEAD "target: {bilayers: 2}\n"
-	    "solutions:\n  a: {station: ag}\n  b: {station: tca}\n"
-	    "cycle:\n  - dip: {solution: a, dwell: 5s, agitation: 1500 rpm}\n"
-	    "  - dip: {solution: b, dwell: 5s}\n", rig, &r, &text);
-	TEST_CHECK("agitation beyond max_rpm refused", p == NULL && text != NULL &&
-	    strstr(text, "r.yaml:13:5: error:") && strstr(text, "stir-ag") &&
-	    strstr(text, "max_rpm (1000.0 rpm"), "%s", text ? text : "(no diagnostics)");
-	free(text);
-	plan_free(p);
-	recipe_free(r);
-
-	p = plan_text(DIP_HEAD "target: {bilayers: 2}\n"
-	    "solutions:\n  a: {station: ag}\n  b: {station: tca}\n"
-	    "cycle:\n  - dip: {solution: a, dwell: 5s}\n  - dip: {solution: b, dwell: 5s}\n"
-	    "  - wait: 99ms\n", rig, &r, &text);
-	TEST_CHECK("a step shorter than the shortest that keeps its deadline is refused",
-	    p == NULL && text != NULL && strstr(text, "r.yaml:15:5: error:") &&
-	    strstr(text, "lasts 99 ms; the shortest step that keeps its deadline is 100 ms"), "%s",
-	    text ? text : "(no diagnostics)");
-	free(text);
-	plan_free(p);
-	recipe_free(r);
-
-	p = plan_text(DIP_HEAD "target: {bilayers: 2}\n"
-	    "solutions:\n  a: {station: ag}\n  b: {station: tca}\n"
-	    "cycle:\n  - dip: {solution: a, dwell: 5s}\n  - dip: {solution: b, dwell: 5s}\n"
-	    "  - wait: 100ms\n", rig, &r, &text);
-	TEST_CHECK("a step of the shortest length is accepted", p != NULL, "%s", text);
-	free(text);
-	plan_free(p);
-	recipe_free(r);
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		check_plan_case(rig, &cases[i]);
 
 	/*
 	 * Positions and speeds: the rig file's own checks keep its stations
 	 * within the axes' travel, so the plan is checked against a rig whose
 	 * limits shrank after it was built (what compile_check guards).
 	 */
-	p = plan_text(DIP_HEAD "target: {bilayers: 2}\n"
-	    "solutions:\n  a: {station: ag}\n  b: {station: tca}\n"
-	    "cycle:\n  - dip: {solution: a, dwell: 5s}\n  - dip: {solution: b, dwell: 5s}\n",
-	    rig, &r, &text);
+	p = plan_text(DIP_TWO TWO_DIPS, rig, &r, &text);
 	free(text);
 	TEST_CHECK("full-depth dips plan", p != NULL, "refused");
 	if (p != NULL) {
@@ -766,7 +765,8 @@ test_limits(void)
 		compile_check(p, &d);
 		text = diag_render(&d);
 		TEST_CHECK("a speed beyond the axis's max_speed is refused", d.errors > 0 && text &&
-		    strstr(text, "at 50.000 mm/s, beyond its max_speed (30.000 mm/s"), "%s", text ? text : "(none)");
+		    strstr(text, "at 50.000 mm/s, beyond its max_speed (30.000 mm/s"), "%s",
+		    text ? text : "(none)");
 		free(text);
 		diag_free(&d);
 		lift->max_speed_mm_s = 50;

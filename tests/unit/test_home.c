@@ -15,60 +15,9 @@
 #include "loop.h"
 #include "test.h"
 
-/* ---- the loop, stubbed: one timer, fired by hand ---- */
+/* ---- the loop: timers fired by hand (fake_loop.h) ---- */
 
-struct loop_timer {
-	loop_timer_cb cb;
-	void *arg;
-	int64_t at;			/* -1: not armed */
-};
-
-static int64_t fake_now_ns = 1000000000;
-
-int64_t
-loop_now_ns(void)
-{
-	return fake_now_ns;
-}
-
-struct loop_timer *
-loop_timer_new(struct loop *loop, loop_timer_cb cb, void *arg)
-{
-	struct loop_timer *t = calloc(1, sizeof(*t));
-
-	(void)loop;
-	if (t != NULL) {
-		t->cb = cb;
-		t->arg = arg;
-		t->at = -1;
-	}
-	return t;
-}
-
-int
-loop_timer_at(struct loop_timer *t, int64_t at)
-{
-	t->at = at;
-	return 0;
-}
-
-void
-loop_timer_cancel(struct loop_timer *t)
-{
-	t->at = -1;
-}
-
-int
-loop_timer_armed(const struct loop_timer *t)
-{
-	return t->at >= 0;
-}
-
-void
-loop_timer_free(struct loop_timer *t)
-{
-	free(t);
-}
+#include "fake_loop.h"
 
 /* ---- the hardware, stubbed: the last request waits for an answer by hand ---- */
 
@@ -134,13 +83,7 @@ on_done(void *arg, int ok, const char *error)
 static int
 fire(struct home *h)
 {
-	if (h->timer->at < 0)
-		return 0;
-	if (h->timer->at > fake_now_ns)
-		fake_now_ns = h->timer->at;
-	h->timer->at = -1;
-	h->timer->cb(h->timer->arg);
-	return 1;
+	return fake_fire(h->timer);
 }
 
 /* Answers the last request: ok, and an axis's status flags and position. */

@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "plan.h"
+#include "plan_text.h"
 #include "test.h"
 
 static const char *top;
@@ -229,22 +230,6 @@ test_large(void)
 }
 
 /* ---- the plan's size, counted before it is expanded ---- */
-
-/* Loads and plans recipe text (no time checks); *text: the diagnostics, to free. */
-static struct plan *
-plan_text(const char *yaml, const struct rig *rig, struct recipe **r, char **text)
-{
-	struct plan *p = NULL;
-	struct diag d;
-
-	*r = NULL;
-	diag_init(&d, "r.yaml");
-	if (recipe_load_buffer("r.yaml", yaml, strlen(yaml), rig, 0, &d, r) == 0)
-		plan_build(*r, rig, 0, &d, &p);
-	*text = diag_render(&d);
-	diag_free(&d);
-	return p;
-}
 
 /* The count equals the plan's, and lies within plan_size's bounds. */
 static void

@@ -13,60 +13,9 @@
 #include "loop.h"
 #include "test.h"
 
-/* ---- the loop, stubbed: one timer, fired by hand ---- */
+/* ---- the loop: timers fired by hand (fake_loop.h) ---- */
 
-struct loop_timer {
-	loop_timer_cb cb;
-	void *arg;
-	int64_t at;			/* -1: not armed */
-};
-
-static int64_t fake_now_ns = 1000000000;
-
-int64_t
-loop_now_ns(void)
-{
-	return fake_now_ns;
-}
-
-struct loop_timer *
-loop_timer_new(struct loop *loop, loop_timer_cb cb, void *arg)
-{
-	struct loop_timer *t = calloc(1, sizeof(*t));
-
-	(void)loop;
-	if (t != NULL) {
-		t->cb = cb;
-		t->arg = arg;
-		t->at = -1;
-	}
-	return t;
-}
-
-int
-loop_timer_at(struct loop_timer *t, int64_t at)
-{
-	t->at = at;
-	return 0;
-}
-
-void
-loop_timer_cancel(struct loop_timer *t)
-{
-	t->at = -1;
-}
-
-int
-loop_timer_armed(const struct loop_timer *t)
-{
-	return t->at >= 0;
-}
-
-void
-loop_timer_free(struct loop_timer *t)
-{
-	free(t);
-}
+#include "fake_loop.h"
 
 #include "record.c"
 
@@ -74,13 +23,7 @@ loop_timer_free(struct loop_timer *t)
 static int
 fire(struct record *rec)
 {
-	if (rec->retry->at < 0)
-		return 0;
-	if (rec->retry->at > fake_now_ns)
-		fake_now_ns = rec->retry->at;
-	rec->retry->at = -1;
-	rec->retry->cb(rec->retry->arg);
-	return 1;
+	return fake_fire(rec->retry);
 }
 
 static int faults;

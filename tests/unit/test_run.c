@@ -45,108 +45,9 @@
 
 static const char *top;
 
-/* ---- the clock and the loop: timers fired by the test ---- */
+/* ---- the clock and the loop: timers fired by the test (fake_loop.h) ---- */
 
-#define FAKE_TIMERS	16
-
-struct loop_timer {
-	loop_timer_cb cb;
-	void *arg;
-	int64_t at;			/* -1: not armed */
-};
-
-static int64_t fake_now_ns = 1000000000;
-static struct loop_timer *timers[FAKE_TIMERS];
-
-int64_t
-loop_now_ns(void)
-{
-	return fake_now_ns;
-}
-
-struct loop_timer *
-loop_timer_new(struct loop *loop, loop_timer_cb cb, void *arg)
-{
-	struct loop_timer *t;
-	int i;
-
-	(void)loop;
-	for (i = 0; i < FAKE_TIMERS && timers[i] != NULL; i++)
-		;
-	if (i == FAKE_TIMERS || (t = calloc(1, sizeof(*t))) == NULL)
-		return NULL;
-	t->cb = cb;
-	t->arg = arg;
-	t->at = -1;
-	timers[i] = t;
-	return t;
-}
-
-/* Arms counted, and the one to refuse (from 1; 0: none), as a timerfd could. */
-static int timer_arms, timer_fail_arm;
-
-int
-loop_timer_at(struct loop_timer *t, int64_t at)
-{
-	if (++timer_arms == timer_fail_arm) {
-		errno = EINVAL;
-		return -1;
-	}
-	t->at = at;
-	return 0;
-}
-
-void
-loop_timer_cancel(struct loop_timer *t)
-{
-	t->at = -1;
-}
-
-int
-loop_timer_armed(const struct loop_timer *t)
-{
-	return t->at >= 0;
-}
-
-void
-loop_timer_free(struct loop_timer *t)
-{
-	int i;
-
-	for (i = 0; i < FAKE_TIMERS; i++)
-		if (timers[i] == t)
-			timers[i] = NULL;
-	free(t);
-}
-
-/* The earliest armed timer, NULL if none. */
-static struct loop_timer *
-next_timer(void)
-{
-	struct loop_timer *best = NULL;
-	int i;
-
-	for (i = 0; i < FAKE_TIMERS; i++)
-		if (timers[i] != NULL && timers[i]->at >= 0 && (best == NULL ||
-		    timers[i]->at < best->at))
-			best = timers[i];
-	return best;
-}
-
-/* Moves the clock to the earliest deadline and fires it; 0 if nothing is armed. */
-static int
-fire_next(void)
-{
-	struct loop_timer *t = next_timer();
-
-	if (t == NULL)
-		return 0;
-	if (t->at > fake_now_ns)
-		fake_now_ns = t->at;
-	t->at = -1;
-	t->cb(t->arg);
-	return 1;
-}
+#include "fake_loop.h"
 
 /* ---- the record: every write kept in memory ---- */
 
@@ -937,7 +838,7 @@ drive(int max)
 			complete_op();
 		else if (fa.arm_open && (!fa.arm_late || state_of(fa.run) == RUN_STEP))
 			fa_complete_arm();
-		else if (!fire_next())
+		else if (!fake_fire_next())
 			break;
 	}
 	return n;
@@ -1023,8 +924,6 @@ static int preset_making_safe;
 static void
 reset(const struct rig *rig)
 {
-	int i;
-
 	memset(&fa, 0, sizeof(fa));
 	memset(&fr, 0, sizeof(fr));
 	fr.fail_write = preset_fail_write;
@@ -1040,10 +939,7 @@ reset(const struct rig *rig)
 	fa.safe_pending = fa.hold_safe = preset_making_safe;
 	fake_db_fail_create = 0;
 	notifications = 0;
-	timer_arms = 0;
-	for (i = 0; i < FAKE_TIMERS; i++)
-		if (timers[i] != NULL)
-			timers[i]->at = -1;
+	fake_loop_reset();
 }
 
 /* The time scale of the runs started next (lbld --time-scale). */
@@ -1919,7 +1815,7 @@ step_once(struct run *run)
 	else if (state_of(run) == RUN_PROMPT)
 		return run_continue(run, err, sizeof(err)) == 0;
 	else
-		return fire_next();
+		return fake_fire_next();
 	return 1;
 }
 
@@ -2816,18 +2712,18 @@ test_timer_refused(void)
 	if ((run = start("timer", "dip", recipe_dip, &p)) == NULL)
 		return;
 	run_through(run);
-	total = timer_arms;
+	total = fake_timer_arms;
 	finish(run);
 	for (n = 1; n <= total; n++) {
 		/* from the start: the first step's deadline is armed by run_start already */
-		timer_fail_arm = n;
+		fake_timer_fail_arm = n;
 		if ((run = start("timer", "dip", recipe_dip, &p)) == NULL) {
-			timer_fail_arm = 0;
+			fake_timer_fail_arm = 0;
 			return;
 		}
 		run_through(run);
 		drive(1000);
-		timer_fail_arm = 0;
+		fake_timer_fail_arm = 0;
 		if (strcmp(fr.state, "failed") == 0 && fa.safe_states == 1 && fa.last_park == 1 &&
 		    state_of(run) == RUN_IDLE)
 			failed++;
@@ -2982,26 +2878,6 @@ test_end_refused(void)
 	finish(run);
 }
 
-/* Whether s is valid UTF-8: no character cut, no stray continuation byte. */
-static int
-valid_utf8(const char *s)
-{
-	const unsigned char *p = (const unsigned char *)s;
-	int more;
-
-	while (*p) {
-		more = *p < 0x80 ? 0 : (*p & 0xe0) == 0xc0 ? 1 : (*p & 0xf0) == 0xe0 ? 2 :
-		    (*p & 0xf8) == 0xf0 ? 3 : -1;
-		if (more < 0)
-			return 0;
-		p++;
-		while (more-- > 0)
-			if ((*p++ & 0xc0) != 0x80)
-				return 0;
-	}
-	return 1;
-}
-
 /*
  * Texts whole: a prompt of multi-byte characters at nearly
  * RECIPE_MAX_PROMPT_BYTES (four times the old 256-byte cut) is shown and
@@ -3059,11 +2935,11 @@ test_long_texts(void)
 		len = strlen(fr.cause);
 		TEST_CHECK("long error: the cause is bounded, cut at a character and marked",
 		    len < RUN_MAX_CAUSE_BYTES && len > RUN_MAX_CAUSE_BYTES - 8 &&
-		    valid_utf8(fr.cause) && strcmp(fr.cause + len - 3, "\xe2\x80\xa6") == 0,
-		    "%zu bytes, valid %d, ends '%s'", len, valid_utf8(fr.cause),
+		    test_valid_utf8(fr.cause) && strcmp(fr.cause + len - 3, "\xe2\x80\xa6") == 0,
+		    "%zu bytes, valid %d, ends '%s'", len, test_valid_utf8(fr.cause),
 		    fr.cause + (len > 8 ? len - 8 : 0));
 		TEST_CHECK("long error: its fault event too", rec_events("fault", "\xe2\x80\xa6") == 1 &&
-		    valid_utf8(fr.events[fr.event_count - 1].message), "%d",
+		    test_valid_utf8(fr.events[fr.event_count - 1].message), "%d",
 		    rec_events("fault", "\xe2\x80\xa6"));
 		free(error);
 	}

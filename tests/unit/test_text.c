@@ -10,26 +10,6 @@
 #include "test.h"
 #include "text.h"
 
-/* Whether s is valid UTF-8 (no character cut, no stray continuation). */
-static int
-valid_utf8(const char *s)
-{
-	const unsigned char *p = (const unsigned char *)s;
-	int more;
-
-	while (*p) {
-		more = *p < 0x80 ? 0 : (*p & 0xe0) == 0xc0 ? 1 : (*p & 0xf0) == 0xe0 ? 2 :
-		    (*p & 0xf8) == 0xf0 ? 3 : -1;
-		if (more < 0)
-			return 0;
-		p++;
-		while (more-- > 0)
-			if ((*p++ & 0xc0) != 0x80)
-				return 0;
-	}
-	return 1;
-}
-
 int
 main(void)
 {
@@ -57,7 +37,7 @@ main(void)
 			size_t keep;
 			rc = text_format(buf, size, "%s", text);
 			keep = strlen(buf) - TEXT_CUT_MARK_BYTES;
-			if (rc != 1 || !valid_utf8(buf) || strlen(buf) >= size ||
+			if (rc != 1 || !test_valid_utf8(buf) || strlen(buf) >= size ||
 			    strcmp(buf + keep, TEXT_CUT_MARK) != 0 ||
 			    strncmp(buf, text, keep) != 0 || keep % strlen(chars[c]) != 0 ||
 			    keep + strlen(chars[c]) + TEXT_CUT_MARK_BYTES < size) {
