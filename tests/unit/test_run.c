@@ -1755,7 +1755,7 @@ test_start_while_making_safe(void)
 	preset_can_arm = preset_arm_late = 0;
 	if (run == NULL)
 		return;
-	while (state_of(run) != RUN_STEP && fire_next())
+	while (state_of(run) != RUN_STEP && fake_fire_next())
 		;
 	run_act_done(run, 1, 0, NULL);
 	run_through(run);
