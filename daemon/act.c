@@ -63,6 +63,12 @@ struct act {
 	int axis;
 	double target_mm, speed_mm_s;
 	int64_t move_deadline_ns;
+	/*
+	 * On a serial line, a move's travel at its speed from where the axis
+	 * was known to stand (real ns; 0 unknown): after the first look, its
+	 * arrival is polled for only from then on (act_on_moved).
+	 */
+	int64_t travel_ns, first_poll_ns;
 	int64_t poll_ns;
 	double last_position_mm;
 	struct loop_timer *poll_timer;
@@ -172,7 +178,8 @@ act_on_status(struct act *act, const struct hw_result *res, char *error, size_t 
 		    res->busy == 1 ? ", still busy" : "");
 		return -1;
 	}
-	loop_timer_at(act->poll_timer, now + act->poll_ns);
+	loop_timer_at(act->poll_timer, now + act->poll_ns > act->first_poll_ns ?
+	    now + act->poll_ns : act->first_poll_ns);
 	return 0;
 }
 
@@ -202,6 +209,7 @@ act_on_park_result(struct act *act, const struct hw_request *req, const struct h
 		return;
 	}
 	if (req->op == HW_MOVE) {
+		act->first_poll_ns = loop_now_ns() + (act->travel_ns > 0 ? act->travel_ns : 0);
 		loop_timer_at(act->poll_timer, loop_now_ns());
 		return;
 	}
@@ -256,6 +264,7 @@ act_on_result(void *arg, const struct hw_request *req, const struct hw_result *r
 		 * at once, so a move to where the axis already is (the next
 		 * spray at the same booth) costs one transaction, not a period.
 		 */
+		act->first_poll_ns = loop_now_ns() + (act->travel_ns > 0 ? act->travel_ns : 0);
 		loop_timer_at(act->poll_timer, loop_now_ns());
 		break;
 	case HW_STATUS:
@@ -381,6 +390,22 @@ act_watch_move(struct act *act, int axis, double position_mm, double speed_mm_s)
 	act->speed_mm_s = speed;
 	act->last_position_mm = NAN;
 	act->move_deadline_ns = loop_now_ns() + act_move_limit_ms(act, axis, speed_mm_s) * 1000000;
+	act->travel_ns = 0;
+	if (dev->bus >= 0 && act->rig->buses[dev->bus].type == RIG_BUS_RTU && speed > 0) {
+		double from_mm = axis == act->rig->transfer ? act->transfer_mm :
+		    axis == act->rig->lift ? act->lift.position_mm : NAN;
+		double line_ms = rig_bus_transaction_ms(&act->rig->buses[dev->bus]);
+
+		/*
+		 * Polls while it travels only take the line from others:
+		 * the first look (which finds an axis already there at once)
+		 * and then from a transaction before the earliest arrival
+		 * (at constant speed, no ramp: never later than the real one).
+		 */
+		if (!isnan(from_mm))
+			act->travel_ns = (int64_t)((fabs(position_mm - from_mm) / speed * 1000 /
+			    act->time_scale - line_ms) * 1e6);
+	}
 	poll_ms = poll_ms < ACT_POLL_MIN_MS ? ACT_POLL_MIN_MS :
 	    poll_ms > ACT_POLL_MAX_MS ? ACT_POLL_MAX_MS : poll_ms;
 	act->poll_ns = (int64_t)(poll_ms * 1e6);
