@@ -30,7 +30,10 @@ and the supervision polls lbld may add).
 Environment: BENCH_TRANSPORTS (default "tcp rtu19200 rtu115200"),
 BENCH_SERIAL=1 to run the transports one after another (default: all at
 once, each contestant on its own simulator, to keep the full run near 25
-minutes), LBL_BUILD, LBL_KEEP_TMP=1 to keep the work directory.
+minutes), BENCH_RT=0 to run every process with ordinary scheduling
+(default: SCHED_FIFO 50 where granted, as lbld's unit runs it, for every
+contestant and simulator alike), LBL_BUILD, LBL_KEEP_TMP=1 to keep the
+work directory.
 Exit status 0 when every contestant finished and every command was
 matched to the plan; figures are printed, never judged (goals are shown).
 """
@@ -39,6 +42,7 @@ import json
 import os
 import re
 import shutil
+import subprocess
 import sys
 import tempfile
 import threading
@@ -50,6 +54,24 @@ from benchlib import (BUILD, TOP, lblctl, percentile, spawn, stop,  # noqa: E402
 
 TRIGGERS = ("go", "home", "stop", "run", "on", "off")
 CONTESTANTS = ("lbld", "careful", "plain")
+
+
+def rt_prefix():
+    """What every process of the bench is started under: SCHED_FIFO 50, as
+    lbld's unit runs it (CPUScheduling*=), for all contestants and their
+    simulators alike, where the machine grants it (BENCH_RT=0: ordinary
+    scheduling)."""
+    if os.environ.get("BENCH_RT", "1") == "0" or not shutil.which("chrt"):
+        return []
+    try:
+        if subprocess.run(["chrt", "-f", "50", "true"], stderr=subprocess.DEVNULL).returncode:
+            return []
+    except OSError:
+        return []
+    return ["chrt", "-f", "50"]
+
+
+RT_PREFIX = rt_prefix()
 TITLES = {"lbld": "lbld", "careful": "careful Python", "plain": "plain time.sleep"}
 
 # One cycle (bilayer) of each rig's recipe: every step shape, 100 ms to 3 s.
@@ -362,7 +384,8 @@ class Lane:
         self.steps = steps
 
     def spawn(self, argv, name):
-        return spawn(self.procs, argv, open(os.path.join(self.dir, name + ".out"), "w"),
+        return spawn(self.procs, RT_PREFIX + argv,
+                     open(os.path.join(self.dir, name + ".out"), "w"),
                      os.path.join(self.dir, name + ".err"))
 
     def wait_for(self, cond, what, seconds=20):
@@ -566,9 +589,11 @@ def report(lanes, transports, steps, serial, load0, elapsed_s):
     print("step start error at the device, |arrival - (origin + planned start)|, ms; "
           "drift: signed error of the last step")
     print("%d steps asked per transport (half spray rig, half dip rig), %s, %.0f s, "
-          "load average %.2f before, %.2f after, %d CPUs" % (
+          "load average %.2f before, %.2f after, %d CPUs, %s" % (
               steps, "transports one after another" if serial else "transports at once",
-              elapsed_s, load0[0], os.getloadavg()[0], os.cpu_count()))
+              elapsed_s, load0[0], os.getloadavg()[0], os.cpu_count(),
+              "every process SCHED_FIFO 50 (as lbld's unit)" if RT_PREFIX else
+              "ordinary scheduling"))
     print("%-10s %-17s %6s %8s %8s %8s %9s   %s" % ("transport", "contestant", "steps", "p50",
                                                       "p99", "max", "drift", "bus busy (reads)"))
     failed = False
