@@ -70,6 +70,17 @@ struct run {
 	int step_started;		/* its first action has gone out */
 	int64_t step_start_ms;		/* when it started, recipe ms from t0 (once started) */
 	int64_t hold_until_ns;		/* the step before ends then: no next command before */
+	/*
+	 * How much earlier than its step's end a last dwell ends (beyond the
+	 * serial lines' trailing commands, run_trailing_ns), learnt from the
+	 * steps before (run_learn_tail): what the commands after it, its
+	 * counters' reads and the next step's record take in fact, per kind of
+	 * step (a spray's close reads counters, a dry step's does not).
+	 * tail_step says the step in hand's last timed entry ended by this
+	 * rule: its kind + 1, or 0.
+	 */
+	int64_t tail_ns[STEP_KIND_COUNT];
+	int tail_step;
 	/* the boundary under way: written with whatever comes next, in one commit */
 	struct ledger_step_end pending_end;
 	struct ledger_bilayer pending_bilayer;
@@ -820,7 +831,7 @@ run_trailing_ns(const struct run *run)
  * neither lasts longer than its whole time from now.
  */
 static int64_t
-run_wait_end_ns(const struct run *run, const struct compile_action *a)
+run_wait_end_ns(struct run *run, const struct compile_action *a)
 {
 	const struct plan_step *s = &run->plan->steps[run->step];
 	int64_t ms_ns = run_scaled_ns(run, a->ms);
@@ -835,10 +846,17 @@ run_wait_end_ns(const struct run *run, const struct compile_action *a)
 		if (trailing_ns > ms_ns / 2)
 			trailing_ns = ms_ns / 2;	/* a short entry still times something */
 
+		/* and what the same took the steps before, learnt */
+		int64_t tail_ns = run->tail_ns[s->kind];
+
+		if (a->kind == COMPILE_DWELL && tail_ns > 0)
+			trailing_ns += tail_ns < ms_ns / RUN_DWELL_ABSORB_DIVISOR ?
+			    tail_ns : ms_ns / RUN_DWELL_ABSORB_DIVISOR;
 		end_ns = run->t0_ns + run_scaled_ns(run, s->start_ms + s->duration_ms) -
 		    trailing_ns;
 		/* the commands after it take the line's time, not the exposure's */
 		full_ns -= trailing_ns;
+		run->tail_step = a->kind == COMPILE_DWELL ? (int)s->kind + 1 : 0;
 		step_give_ns = run_scaled_ns(run, s->duration_ms) / RUN_ABSORB_DIVISOR;
 		if (a->kind == COMPILE_WAIT && step_give_ns > give_ns)
 			give_ns = step_give_ns < ms_ns ? step_give_ns : ms_ns;
@@ -1418,6 +1436,7 @@ run_pause_at_boundary(struct run *run)
 
 	run->pause_requested = 0;
 	run->hold_until_ns = 0;
+	run->tail_step = 0;
 	run_disarm(run);
 	text_format(message, sizeof(message), "paused before step %d",
 	    run->plan->steps[run->step].seq);
@@ -1437,6 +1456,35 @@ run_pause_at_boundary(struct run *run)
 	run->wait_begin_ns = loop_now_ns();
 	snprintf(run->batch_state, sizeof(run->batch_state), "paused");
 	run_notify(run);
+}
+
+/*
+ * A step whose last dwell ended on its end (tail_step) is closed: its
+ * commands after the dwell, its counters' reads and the next step's
+ * record are done at ready_ns, and the next step starts at start_ns. The
+ * next such dwell ends earlier by a quarter of the difference (an
+ * integral controller), so the next step is ready on its deadline and its
+ * first command goes on time; never less than 0, and run_wait_end_ns
+ * never gives more than a twentieth of a dwell. What is learnt is the
+ * close of a step on this rig, this disk and this load.
+ */
+#define RUN_TAIL_MARGIN_NS	0
+#define RUN_TAIL_GAIN		4
+#define RUN_TAIL_STEP_NS	(50 * 1000000LL)	/* one step teaches at most this */
+static void
+run_learn_tail(struct run *run, int64_t ready_ns, int64_t start_ns)
+{
+	int64_t err_ns = ready_ns + RUN_TAIL_MARGIN_NS - start_ns, *tail_ns;
+
+	if (!run->tail_step)
+		return;
+	tail_ns = &run->tail_ns[run->tail_step - 1];
+	run->tail_step = 0;
+	err_ns = err_ns > RUN_TAIL_STEP_NS ? RUN_TAIL_STEP_NS :
+	    err_ns < -RUN_TAIL_STEP_NS ? -RUN_TAIL_STEP_NS : err_ns;
+	*tail_ns += err_ns / RUN_TAIL_GAIN;
+	if (*tail_ns < 0)
+		*tail_ns = 0;
 }
 
 /*
@@ -1466,6 +1514,7 @@ run_next_step(struct run *run)
 			/* early: the step before was quicker than planned; its end goes now */
 			if (run_commit_boundary(run, NULL) == -1)
 				return;
+			run_learn_tail(run, loop_now_ns(), start_ns);
 			run->state = RUN_WAITING;
 			/* its start is armed while it waits, if the step before did not */
 			run_arm_for(run, run->step, NULL, 0);
@@ -1478,7 +1527,10 @@ run_next_step(struct run *run)
 		now = loop_now_ns();
 	} else if (run_commit_boundary(run, NULL) == -1) {
 		return;
+	} else {
+		now = loop_now_ns();
 	}
+	run_learn_tail(run, now, start_ns);
 	if (start_ns > now) {
 		run->state = RUN_WAITING;
 		/* its start is armed while it waits, if the step before did not */
@@ -1848,6 +1900,8 @@ run_begin_schedule(struct run *run)
 	run->fire_waits = 0;
 	run->act_waits = 0;
 	run->await_safe = 0;
+	memset(run->tail_ns, 0, sizeof(run->tail_ns));
+	run->tail_step = 0;
 	if (act_making_safe(run->ctx.act)) {
 		run->await_safe = 1;
 		run->state = RUN_WAITING;
