@@ -29,6 +29,8 @@ static const struct {
 	{ "abort-batch", ctl_remote, "abort-batch ID" },
 	{ "park", ctl_remote, "park" },
 	{ "home", ctl_remote, "home [AXIS...]" },
+	{ "teach", ctl_teach, "teach STATION [--surface] [--no-reload]" },
+	{ "reload", ctl_remote, "reload" },
 	{ "recipe", ctl_remote, "recipe add FILE | recipe list | recipe show NAME[@VERSION]" },
 	{ "history", ctl_remote, "history [--recipe NAME] [--substrate S] [--state S] "
 	    "[--since DATE] [--until DATE] [--limit N] [--json]" },

@@ -118,6 +118,8 @@ static const struct req_role {
 	{ "abort-batch", NULL, 0 },
 	{ "park", NULL, 0 },
 	{ "home", NULL, 0 },
+	{ "teach", NULL, 0 },		/* daemon/teach.c */
+	{ "reload", NULL, 0 },
 };
 
 /*
@@ -1323,6 +1325,10 @@ lbld_request(void *arg, struct control_client *c, const struct control_request *
 		req_home(l, c, req);
 	else if (strcmp(cmd, "abort-batch") == 0)
 		req_abort_batch(l, c, req);
+	else if (strcmp(cmd, "teach") == 0)
+		teach_request(l, c, req);
+	else if (strcmp(cmd, "reload") == 0)
+		teach_reload(l, c, req);
 	else if (strcmp(cmd, "history") == 0 || strcmp(cmd, "show") == 0 ||
 	    strcmp(cmd, "compare") == 0 || strcmp(cmd, "export") == 0 ||
 	    strcmp(cmd, "series") == 0)

@@ -531,13 +531,12 @@ rig_edit_replace(const char *target, const char *text, size_t len, const struct 
 }
 
 int
-rig_edit_file(const char *path, const char *const keys[], size_t depth, const char *value,
-    struct diag *d)
+rig_edit_file(const char *path, const struct rig_edit *edits, size_t count, struct diag *d)
 {
 	struct stat st;
 	struct rig *rig = NULL;
-	char *text = NULL, *edited = NULL, bak[4096];
-	size_t len, edited_len;
+	char *text = NULL, *edited = NULL, *next, bak[4096];
+	size_t len, edited_len, i;
 	int errors = d->errors, rc = -1;
 
 	if (stat(path, &st) == -1) {
@@ -546,8 +545,19 @@ rig_edit_file(const char *path, const char *const keys[], size_t depth, const ch
 	}
 	if ((text = conf_read_file(path, CONF_MAX_FILE_BYTES, &len, d)) == NULL)
 		return -1;
-	if (rig_edit_text(path, text, len, keys, depth, value, d, &edited, &edited_len) == -1)
+	if ((edited = malloc(len + 1)) == NULL) {
+		diag_error_at(d, 0, 0, "out of memory");
 		goto out;
+	}
+	memcpy(edited, text, len + 1);
+	edited_len = len;
+	for (i = 0; i < count; i++) {
+		if (rig_edit_text(path, edited, edited_len, edits[i].keys, edits[i].depth,
+		    edits[i].value, d, &next, &edited_len) == -1)
+			goto out;
+		free(edited);
+		edited = next;
+	}
 	if (edited_len > CONF_MAX_FILE_BYTES) {
 		diag_error_at(d, 0, 0, "the edited file would pass %d bytes", CONF_MAX_FILE_BYTES);
 		goto out;
@@ -555,8 +565,8 @@ rig_edit_file(const char *path, const char *const keys[], size_t depth, const ch
 	/* check-rig's checks: structure, references, limits, then the profiles */
 	if (rig_load_buffer(path, edited, edited_len, d, &rig) == -1 ||
 	    profile_check_rig(rig, d) == -1 || d->errors != errors) {
-		diag_error_at(d, 0, 0, "with '%s' the rig file would not be valid (see the other "
-		    "messages); nothing written", value);
+		diag_error_at(d, 0, 0, "with %s the rig file would not be valid (see the other "
+		    "messages); nothing written", count == 1 ? edits[0].value : "these values");
 		goto out;
 	}
 	if (snprintf(bak, sizeof(bak), "%s.bak", path) >= (int)sizeof(bak)) {

@@ -31,8 +31,15 @@
 int rig_edit_text(const char *name, const char *text, size_t len, const char *const keys[],
     size_t depth, const char *value, struct diag *d, char **out, size_t *out_len);
 
+/* One edit of rig_edit_file(): the value at a path of keys, as rig_edit_text() takes them. */
+struct rig_edit {
+	const char *const *keys;
+	size_t depth;
+	const char *value;
+};
+
 /*
- * The same edit on the rig file at path, kept only if the result is a
+ * The edits, one after the other, on the rig file at path, kept only if the result is a
  * valid rig file (rig_load_buffer() and profile_check_rig(), as check-rig
  * checks it): the old text is written to PATH.bak, the new one to a
  * temporary file in the same directory (the old file's mode, owner and
@@ -40,7 +47,7 @@ int rig_edit_text(const char *name, const char *text, size_t len, const char *co
  * flushed. Returns 0, or -1 after reporting to d (d->file should be path):
  * the file at path is then as it was.
  */
-int rig_edit_file(const char *path, const char *const keys[], size_t depth, const char *value,
+int rig_edit_file(const char *path, const struct rig_edit *edits, size_t count,
     struct diag *d);
 
 #endif

@@ -196,7 +196,7 @@ test_file(void)
 		close(fd);
 
 	diag_init(&d, path);
-	TEST_EQ_INT("file edit succeeds", rig_edit_file(path, x, 3, "412.5 mm", &d), 0);
+	TEST_EQ_INT("file edit succeeds", rig_edit_file(path, &(struct rig_edit){ x, 3, "412.5 mm" }, 1, &d), 0);
 	msg = diag_render(&d);
 	TEST_STR("no diagnostics", msg, "");
 	free(msg);
@@ -211,7 +211,7 @@ test_file(void)
 
 	/* outside the transfer travel: the rig checker refuses, nothing changes */
 	diag_init(&d, path);
-	TEST_EQ_INT("invalid rig refused", rig_edit_file(path, x, 3, "900 mm", &d), -1);
+	TEST_EQ_INT("invalid rig refused", rig_edit_file(path, &(struct rig_edit){ x, 3, "900 mm" }, 1, &d), -1);
 	msg = diag_render(&d);
 	TEST_CONTAINS("the checker's message, at the value", msg,
 	    ":13:27: error: 'x': 900.0 mm is outside the transfer axis travel");
@@ -221,9 +221,26 @@ test_file(void)
 	TEST_CONTAINS("file unchanged after a refusal", slurp(path), "x: 412.5 mm");
 	TEST_STR(".bak unchanged after a refusal", slurp(bak), rig_text);
 
+	/* two values in one edit: one .bak, holding the text before both */
+	{
+		static const char *const z[] = { "stations", "ag", "surface_z" };
+		static const char *const px[] = { "stations", "park", "x" };
+		char before[2048];
+		struct rig_edit two[] = { { z, 3, "61.25 mm" }, { px, 3, "2 mm" } };
+
+		snprintf(before, sizeof(before), "%s", slurp(path));
+		diag_init(&d, path);
+		TEST_EQ_INT("two edits at once", rig_edit_file(path, two, 2, &d), 0);
+		diag_free(&d);
+		now = slurp(path);
+		TEST_CONTAINS("first of two written", now, "surface_z: 61.25 mm, max_depth");
+		TEST_CONTAINS("second of two written", now, "park: {kind: park, x: 2 mm}\n");
+		TEST_STR(".bak holds the text before both", slurp(bak), before);
+	}
+
 	diag_init(&d, "/nonexistent/rig.yaml");
-	TEST_EQ_INT("missing file refused", rig_edit_file("/nonexistent/rig.yaml", x, 3, "1 mm",
-	    &d), -1);
+	TEST_EQ_INT("missing file refused", rig_edit_file("/nonexistent/rig.yaml",
+	    &(struct rig_edit){ x, 3, "1 mm" }, 1, &d), -1);
 	msg = diag_render(&d);
 	TEST_CONTAINS("missing file named", msg, "/nonexistent/rig.yaml");
 	free(msg);
