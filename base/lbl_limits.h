@@ -430,6 +430,18 @@
 #define RUN_MAX_EVENT_BYTES	(RUN_MAX_CAUSE_BYTES + 256)
 #endif
 
+/* ---- Commissioning: lblctl hw through lbld, pre-flight (daemon/devread.c) ---- */
+
+/*
+ * A read of every device ends when each has answered or when its bus could
+ * have tried them all (each device's timeout times its tries), plus this
+ * much for a loaded machine: a read a safe state dropped never answers,
+ * and the client must not wait for it.
+ */
+#ifndef DEVREAD_MARGIN_MS
+#define DEVREAD_MARGIN_MS	1000
+#endif
+
 /* ---- Guards: a limit set at build time must keep what the code assumes ---- */
 
 _Static_assert(CONF_MAX_FILE_BYTES >= 64 * 1024 && CONF_MAX_FILE_BYTES <= 64 * 1024 * 1024,
@@ -517,5 +529,8 @@ _Static_assert(SENSOR_QCM_MIN_HZ > 0 && SENSOR_QCM_MIN_HZ < SENSOR_QCM_MAX_HZ &&
     "SENSOR_*: each default range must be non-empty and far below FLT_MAX, which must fault");
 _Static_assert(PUMP_VOLUME_TOLERANCE_PCT >= 1 && PUMP_VOLUME_TOLERANCE_PCT <= 50,
     "PUMP_VOLUME_TOLERANCE_PCT: 0 fails on the counter's last digit; over half is no check");
+
+_Static_assert(DEVREAD_MARGIN_MS >= 100 && DEVREAD_MARGIN_MS <= 10000,
+    "DEVREAD_MARGIN_MS: above a loaded machine's scheduling delay, below a client's patience");
 
 #endif

@@ -17,7 +17,7 @@ static const struct {
 	{ "check", ctl_check, "check RECIPE [--rig RIG]" },
 	{ "plan", ctl_plan, "plan RECIPE [--rig RIG] [--json]" },
 	{ "check-rig", ctl_check_rig, "check-rig [RIG]" },
-	{ "hw", ctl_hw, "hw [--rig RIG] [--gpio-sim DIR]" },
+	{ "hw", ctl_hw, "hw [--json] [--rig RIG] [--gpio-sim DIR]" },
 	{ "run", ctl_remote, "run RECIPE|NAME[@VERSION] [--substrate ID] [--operator NAME] "
 	    "[--note TEXT] [--lot SOLUTION=LOT]... [--wait]" },
 	{ "status", ctl_remote, "status [--json] [--follow]" },

@@ -13,6 +13,7 @@
 #include <time.h>
 
 #include "db.h"
+#include "devread.h"
 #include "json.h"
 #include "lbld.h"
 #include "log.h"
@@ -118,6 +119,7 @@ static const struct req_role {
 	{ "abort-batch", NULL, 0 },
 	{ "park", NULL, 0 },
 	{ "home", NULL, 0 },
+	{ "hw", NULL, 1 },		/* daemon/devread.c */
 	{ "teach", NULL, 0 },		/* daemon/teach.c */
 	{ "reload", NULL, 0 },
 };
@@ -1327,6 +1329,8 @@ lbld_request(void *arg, struct control_client *c, const struct control_request *
 		req_abort_batch(l, c, req);
 	else if (strcmp(cmd, "teach") == 0)
 		teach_request(l, c, req);
+	else if (strcmp(cmd, "hw") == 0)
+		devread_hw_request(l, c, req);
 	else if (strcmp(cmd, "reload") == 0)
 		teach_reload(l, c, req);
 	else if (strcmp(cmd, "history") == 0 || strcmp(cmd, "show") == 0 ||
