@@ -329,14 +329,16 @@ ctl_read_reply(int fd, double timeout_s, int send_errno, ctl_line_cb line_cb, vo
 
 /*
  * Which argument, if any, names a recipe file to send as payload:
- * "run FILE" (when FILE is a readable file) and "recipe add FILE".
+ * "run FILE" and "preflight FILE" (when FILE is a readable file) and
+ * "recipe add FILE".
  */
 static int
 ctl_payload_arg(int argc, char **argv)
 {
 	struct stat st;
 
-	if (strcmp(argv[0], "run") == 0 && argc > 1 && argv[1][0] != '-' &&
+	if ((strcmp(argv[0], "run") == 0 || strcmp(argv[0], "preflight") == 0) && argc > 1 &&
+	    argv[1][0] != '-' &&
 	    stat(argv[1], &st) == 0 && S_ISREG(st.st_mode))
 		return 1;
 	if (strcmp(argv[0], "recipe") == 0 && argc > 2 && strcmp(argv[1], "add") == 0)

@@ -31,6 +31,7 @@ static const struct {
 	{ "home", ctl_remote, "home [AXIS...]" },
 	{ "teach", ctl_teach, "teach STATION [--surface] [--no-reload]" },
 	{ "reload", ctl_remote, "reload" },
+	{ "preflight", ctl_remote, "preflight RECIPE|NAME[@VERSION]" },
 	{ "recipe", ctl_remote, "recipe add FILE | recipe list | recipe show NAME[@VERSION]" },
 	{ "history", ctl_remote, "history [--recipe NAME] [--substrate S] [--state S] "
 	    "[--since DATE] [--until DATE] [--limit N] [--json]" },
