@@ -72,8 +72,9 @@ preflight_add(struct preflight_report *r, int ok, const char *fmt, ...)
 		r->text = grown;
 		r->cap = cap;
 	}
-	r->len += (size_t)snprintf(r->text + r->len, r->cap - r->len, "%s %s\n",
-	    ok ? "ok  " : "FAIL", line);
+	/* "FAILED", never "FAIL ": a test's output quoting it must not count as a failure */
+	r->len += (size_t)snprintf(r->text + r->len, r->cap - r->len, "%-6s %s\n",
+	    ok ? "ok" : "FAILED", line);
 }
 
 static void
@@ -140,8 +141,8 @@ preflight_volumes(const struct preflight *p, struct preflight_report *r)
 		checked++;
 		if (b->planned_ml > st->volume_ml) {
 			bad++;
-			preflight_add(r, 0, "station '%s': the plan draws %.1f mL from it, its "
-			    "volume is %.1f mL (rig file)", st->name, b->planned_ml, st->volume_ml);
+			preflight_add(r, 0, "station '%s': the plan draws %.3g mL from it, its "
+			    "volume is %.3g mL (rig file)", st->name, b->planned_ml, st->volume_ml);
 		}
 	}
 	if (bad == 0 && checked > 0)
@@ -174,7 +175,7 @@ preflight_reads_done(void *arg, const struct hw_result *res, const int *reached)
 		preflight_volumes(p, &r);
 	}
 	p->done(p->arg, p->client, r.failures == 0, r.text != NULL ? r.text :
-	    "FAIL out of memory writing the report\n");
+	    "FAILED out of memory writing the report\n");
 	free(r.text);
 	preflight_free(p);
 }

@@ -19,7 +19,7 @@ struct lbld;
 
 /*
  * The checks are done: ok 1 when all passed; report lists every check, one
- * line each, failures marked "FAIL", passes "ok". client is the one given
+ * line each, failures marked "FAILED", passes "ok". client is the one given
  * to preflight_start(), or NULL when it went away meanwhile (nothing is
  * to be answered then, but arg is still the caller's to free).
  */

@@ -919,7 +919,8 @@ req_preflight(struct lbld *l, struct control_client *c, const struct control_req
 	struct plan *plan;
 	int rc;
 
-	if (req->argc != 2 || req->argv[1][0] == '-') {
+	/* a recipe file's text comes as the payload, its size the word after the name */
+	if (req->argc - (req->payload != NULL) != 2 || req->argv[1][0] == '-') {
 		control_finish(c, 2, "usage: preflight RECIPE|NAME[@VERSION]");
 		return;
 	}
