@@ -442,6 +442,22 @@
 #define DEVREAD_MARGIN_MS	1000
 #endif
 
+/*
+ * lblctl calibrate PUMP --time: the longest calibration run. A measuring
+ * cylinder is read after a minute or two; ten minutes bound a pump left on
+ * by a typo ("--time 60m") while nobody watches it.
+ */
+#ifndef CALIBRATE_MAX_MS
+#define CALIBRATE_MAX_MS	(10 * 60 * 1000)
+#endif
+#define CALIBRATE_MIN_MS	1000
+/*
+ * How far a measured volume may be from the commanded one and still be
+ * stored as a scale: beyond a factor of 3 the tubing, the profile or the
+ * measurement is wrong, and a scale would hide it.
+ */
+#define CALIBRATE_MAX_FACTOR	3.0
+
 /* ---- Guards: a limit set at build time must keep what the code assumes ---- */
 
 _Static_assert(CONF_MAX_FILE_BYTES >= 64 * 1024 && CONF_MAX_FILE_BYTES <= 64 * 1024 * 1024,
@@ -532,5 +548,10 @@ _Static_assert(PUMP_VOLUME_TOLERANCE_PCT >= 1 && PUMP_VOLUME_TOLERANCE_PCT <= 50
 
 _Static_assert(DEVREAD_MARGIN_MS >= 100 && DEVREAD_MARGIN_MS <= 10000,
     "DEVREAD_MARGIN_MS: above a loaded machine's scheduling delay, below a client's patience");
+
+_Static_assert(CALIBRATE_MAX_MS >= 60000 && CALIBRATE_MAX_MS <= 3600000,
+    "CALIBRATE_MAX_MS: a minute's run must fit; an hour is no calibration");
+_Static_assert(CALIBRATE_MIN_MS >= 100 && CALIBRATE_MIN_MS < CALIBRATE_MAX_MS,
+    "CALIBRATE_MIN_MS: a run long enough to measure");
 
 #endif

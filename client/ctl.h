@@ -43,6 +43,12 @@ int ctl_remote_lines(int argc, char **argv, ctl_line_cb line_cb, void *line_arg)
  * place (rig_edit.h) and lbld reloads it (client/ctl_teach.c).
  */
 int ctl_teach(int argc, char **argv);
+/*
+ * lblctl calibrate PUMP --flow FLOW --time TIME | --measured VOLUME: the
+ * run through lbld, then the corrected scale written to the pump's profile
+ * in the rig file and reloaded (client/ctl_teach.c).
+ */
+int ctl_calibrate(int argc, char **argv);
 /* Seconds from --timeout or LBL_TIMEOUT text: 0, or -1 when not a number in (0, CTL_MAX_TIMEOUT_S]. */
 int ctl_parse_timeout(const char *text, double *seconds);
 /* lblctl plot ID [ID...] -o FILE.svg|FILE.png (gnuplot draws) */

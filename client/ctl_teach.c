@@ -137,3 +137,78 @@ ctl_teach(int argc, char **argv)
 	fflush(stdout);
 	return ctl_remote(1, words);
 }
+
+/* ---- lblctl calibrate ---- */
+
+/* What lbld answered to 'calibrate PUMP --measured V'. */
+struct ctl_calibrated {
+	char rig[4096];
+	char profile[128];
+	char scale[64];
+};
+
+static void
+ctl_calibrate_line(void *arg, const char *line)
+{
+	struct ctl_calibrated *k = arg;
+
+	if (strncmp(line, "rig ", 4) == 0)
+		snprintf(k->rig, sizeof(k->rig), "%s", line + 4);
+	else if (strncmp(line, "profile ", 8) == 0)
+		snprintf(k->profile, sizeof(k->profile), "%s", line + 8);
+	else if (strncmp(line, "scale ", 6) == 0)
+		snprintf(k->scale, sizeof(k->scale), "%s", line + 6);
+	else if (strncmp(line, "note ", 5) == 0)
+		printf("%s\n", line + 5);
+	else
+		printf("%s\n", line);
+}
+
+/*
+ * lblctl calibrate PUMP --flow FLOW --time TIME: lbld runs the pump and
+ * says what it commanded. lblctl calibrate PUMP --measured VOLUME: lbld
+ * works out the corrected flow scale from the last run; lblctl writes it
+ * into the pump's profile in the rig file (profiles.NAME.ops.flow.scale)
+ * and lbld reloads.
+ */
+int
+ctl_calibrate(int argc, char **argv)
+{
+	struct ctl_calibrated k = { "", "", "" };
+	char *words[2] = { "reload", NULL }, *text;
+	int i, measured = 0, rc;
+	struct diag d;
+
+	for (i = 1; i < argc; i++)
+		if (strcmp(argv[i], "--measured") == 0)
+			measured = 1;
+	if (!measured)
+		return ctl_remote(argc, argv);
+	if ((rc = ctl_remote_lines(argc, argv, ctl_calibrate_line, &k)) != 0)
+		return rc;
+	if (k.rig[0] == '\0' || k.profile[0] == '\0' || k.scale[0] == '\0') {
+		fprintf(stderr, "lblctl calibrate: lbld's answer lacks the rig file, the profile "
+		    "or the scale; nothing written\n");
+		return 1;
+	}
+	{
+		const char *keys[] = { "profiles", k.profile, "ops", "flow", "scale" };
+		struct rig_edit edit = { keys, 5, k.scale };
+		diag_init(&d, k.rig);
+		rc = rig_edit_file(k.rig, &edit, 1, &d);
+		text = diag_render(&d);
+		if (text != NULL && *text)
+			fputs(text, stderr);
+		free(text);
+		diag_free(&d);
+	}
+	if (rc == -1) {
+		fprintf(stderr, "lblctl calibrate: scale %s not written; %s unchanged\n", k.scale,
+		    k.rig);
+		return 1;
+	}
+	printf("profile %s: flow scale %s written to %s (the previous file is %s.bak)\n",
+	    k.profile, k.scale, k.rig, k.rig);
+	fflush(stdout);
+	return ctl_remote(1, words);
+}

@@ -32,6 +32,8 @@ static const struct {
 	{ "teach", ctl_teach, "teach STATION [--surface] [--no-reload]" },
 	{ "reload", ctl_remote, "reload" },
 	{ "preflight", ctl_remote, "preflight RECIPE|NAME[@VERSION]" },
+	{ "calibrate", ctl_calibrate, "calibrate PUMP --flow FLOW --time TIME | calibrate PUMP "
+	    "--measured VOLUME" },
 	{ "recipe", ctl_remote, "recipe add FILE | recipe list | recipe show NAME[@VERSION]" },
 	{ "history", ctl_remote, "history [--recipe NAME] [--substrate S] [--state S] "
 	    "[--since DATE] [--until DATE] [--limit N] [--json]" },

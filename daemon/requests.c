@@ -12,6 +12,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "calibrate.h"
 #include "db.h"
 #include "devread.h"
 #include "json.h"
@@ -124,6 +125,7 @@ static const struct req_role {
 	{ "preflight", NULL, 1 },	/* daemon/preflight.c: checks, changes nothing */
 	{ "teach", NULL, 0 },		/* daemon/teach.c */
 	{ "reload", NULL, 0 },
+	{ "calibrate", NULL, 0 },	/* daemon/calibrate.c */
 };
 
 /*
@@ -963,6 +965,11 @@ req_run(struct lbld *l, struct control_client *c, const struct control_request *
 	}
 	if (req_run_texts(c, &a) == -1)
 		return;
+	if (calibrate_busy()) {
+		control_finish(c, 1, "run refused: a pump is being calibrated ('lblctl calibrate'); "
+		    "run once it is off");
+		return;
+	}
 	if (run_busy(l->run)) {
 		struct run_status st;
 		run_status(l->run, &st);
@@ -1423,6 +1430,8 @@ lbld_request(void *arg, struct control_client *c, const struct control_request *
 		devread_hw_request(l, c, req);
 	else if (strcmp(cmd, "preflight") == 0)
 		req_preflight(l, c, req);
+	else if (strcmp(cmd, "calibrate") == 0)
+		calibrate_request(l, c, req);
 	else if (strcmp(cmd, "reload") == 0)
 		teach_reload(l, c, req);
 	else if (strcmp(cmd, "history") == 0 || strcmp(cmd, "show") == 0 ||
