@@ -7,7 +7,7 @@
  * read /etc/lbl but not write it, and the operator who teaches edits the
  * file as they would by hand (lblctl teach, client/ctl_teach.c, through
  * hw/rig/rig_edit.c), then asks for the reload. Nothing here blocks: the
- * reads are queued on the axes' buses and answered from their callbacks.
+ * reads go through devread.c (poll priority, a deadline, a reload seen).
  */
 #include <limits.h>
 #include <math.h>
@@ -15,24 +15,18 @@
 #include <string.h>
 
 #include "control.h"
-#include "db.h"
+#include "devread.h"
 #include "hw.h"
 #include "lbld.h"
 #include "log.h"
 
-/* One teach request: the reads still out, what they found, and who asked. */
+/* One teach request: what it reads, and who asked. */
 struct teach {
 	struct lbld *l;
 	struct control_client *client;	/* NULL once the client went away */
 	int station;
-	int pending;			/* reads not yet answered */
 	int want_surface;
-	double x_mm, z_mm;
-	char error[400];		/* the first read that failed, "" if none */
 };
-
-/* Teach reads under way: a reload waits until they are answered. */
-static int teach_pending;
 
 static void
 teach_watch(void *arg, struct control_client *client, enum control_event event)
@@ -44,58 +38,65 @@ teach_watch(void *arg, struct control_client *client, enum control_event event)
 		t->client = NULL;
 }
 
-/* Every read is in: the client hears the positions, or why there are none. */
-static void
-teach_answer(struct teach *t)
+/*
+ * Why an axis's read cannot be taught, or NULL: no answer, no position,
+ * an alarm (a drive in alarm may have lost its position).
+ */
+static const char *
+teach_bad_read(const struct hw_result *res, int reached, char *why, size_t size,
+    const char *name)
 {
-	const struct rig *rig = t->l->rig;
-	char path[PATH_MAX];
+	if (!reached)
+		snprintf(why, size, "axis '%s' did not answer in time", name);
+	else if (!res->ok)
+		snprintf(why, size, "reading axis '%s': %s", name, res->error);
+	else if (isnan(res->position_mm))
+		snprintf(why, size, "axis '%s' did not report its position", name);
+	else if (res->alarm == 1)
+		snprintf(why, size, "axis '%s' is in alarm: its position is not to be trusted "
+		    "('lblctl hw' shows it)", name);
+	else
+		return NULL;
+	return why;
+}
 
-	if (t->client == NULL)
+/* The reads are in: the client hears the positions, or why there are none. */
+static void
+teach_reads_done(void *arg, const struct hw_result *res, const int *reached)
+{
+	struct teach *t = arg;
+	const struct rig *rig = t->l->rig;
+	char path[PATH_MAX], why[400];
+	const char *bad = NULL;
+
+	if (t->client == NULL) {
+		free(t);
 		return;
+	}
 	control_watch(t->client, NULL, NULL);
-	if (t->error[0] != '\0') {
-		control_finish(t->client, 1, "teach %s: %s", rig->stations[t->station].name,
-		    t->error);
+	if (res == NULL)
+		bad = "the rig file was reloaded during the reads; teach again";
+	else if ((bad = teach_bad_read(&res[rig->transfer], reached[rig->transfer], why,
+	    sizeof(why), rig->devices[rig->transfer].name)) == NULL && t->want_surface)
+		bad = teach_bad_read(&res[rig->lift], reached[rig->lift], why, sizeof(why),
+		    rig->devices[rig->lift].name);
+	if (bad != NULL) {
+		if (res == NULL)
+			control_finish(t->client, 1, "teach: %s", bad);
+		else
+			control_finish(t->client, 1, "teach %s: %s", rig->stations[t->station].name,
+			    bad);
+		free(t);
 		return;
 	}
 	/* lblctl edits the file lbld reads, from wherever it is run */
 	control_out(t->client, "rig %s", realpath(t->l->rig_path, path) != NULL ? path :
 	    t->l->rig_path);
 	control_out(t->client, "station %s", rig->stations[t->station].name);
-	control_out(t->client, "x %.3f", t->x_mm);
+	control_out(t->client, "x %.3f", res[rig->transfer].position_mm);
 	if (t->want_surface)
-		control_out(t->client, "surface_z %.3f", t->z_mm);
+		control_out(t->client, "surface_z %.3f", res[rig->lift].position_mm);
 	control_finish(t->client, 0, " ");
-}
-
-static void
-teach_read(void *arg, const struct hw_request *req, const struct hw_result *res)
-{
-	struct teach *t = arg;
-	const struct rig *rig = t->l->rig;
-	const char *name = rig->devices[req->device].name;
-
-	if (!res->ok && t->error[0] == '\0')
-		snprintf(t->error, sizeof(t->error), "reading axis '%s': %s", name, res->error);
-	else if (res->ok && isnan(res->position_mm) && t->error[0] == '\0')
-		snprintf(t->error, sizeof(t->error), "axis '%s' did not report its position",
-		    name);
-	else if (res->ok && res->alarm == 1 && t->error[0] == '\0')
-		snprintf(t->error, sizeof(t->error), "axis '%s' is in alarm: its position is not "
-		    "to be trusted ('lblctl hw' shows it)", name);
-	else if (req->device == rig->transfer)
-		t->x_mm = res->position_mm;
-	else
-		t->z_mm = res->position_mm;
-	if (res->ok) {
-		act_note_position(t->l->act, req->device, res->position_mm);
-		home_note_status(t->l->home, req->device, res);
-	}
-	if (--t->pending > 0)
-		return;
-	teach_pending--;
-	teach_answer(t);
 	free(t);
 }
 
@@ -124,8 +125,9 @@ void
 teach_request(struct lbld *l, struct control_client *c, const struct control_request *req)
 {
 	struct teach *t;
+	unsigned char *want;
 	char err[300];
-	int station, surface = 0, i, axes[2], n = 0;
+	int station, surface = 0, i;
 
 	for (i = 2; i < req->argc; i++) {
 		if (strcmp(req->argv[i], "--surface") != 0) {
@@ -153,7 +155,9 @@ teach_request(struct lbld *l, struct control_client *c, const struct control_req
 	if (teach_axis_ok(l, c, l->rig->transfer, "transfer") == -1 ||
 	    (surface && teach_axis_ok(l, c, l->rig->lift, "lift") == -1))
 		return;
-	if ((t = calloc(1, sizeof(*t))) == NULL) {
+	if ((t = calloc(1, sizeof(*t))) == NULL ||
+	    (want = calloc(l->rig->device_count + 1, 1)) == NULL) {
+		free(t);
 		control_finish(c, 1, "teach: out of memory");
 		return;
 	}
@@ -161,26 +165,16 @@ teach_request(struct lbld *l, struct control_client *c, const struct control_req
 	t->client = c;
 	t->station = station;
 	t->want_surface = surface;
-	axes[n++] = l->rig->transfer;
+	want[l->rig->transfer] = 1;
 	if (surface)
-		axes[n++] = l->rig->lift;
+		want[l->rig->lift] = 1;
 	control_watch(c, teach_watch, t);
-	for (i = 0; i < n; i++) {
-		struct hw_request r = { axes[i], HW_STATUS, 0, 0, 0, 0, HW_WHOLE };
-		if (hw_submit(l->hw, &r, teach_read, t, err, sizeof(err)) == 0) {
-			t->pending++;
-			continue;
-		}
-		if (t->error[0] == '\0')
-			snprintf(t->error, sizeof(t->error), "axis '%s': %s",
-			    l->rig->devices[axes[i]].name, err);
-	}
-	if (t->pending == 0) {
-		teach_answer(t);
+	if (devread_start(l, want, teach_reads_done, t, err, sizeof(err)) == -1) {
+		control_watch(c, NULL, NULL);
+		control_finish(c, 1, "teach: %s", err);
 		free(t);
-		return;
 	}
-	teach_pending++;
+	free(want);
 }
 
 void
@@ -190,11 +184,6 @@ teach_reload(struct lbld *l, struct control_client *c, const struct control_requ
 
 	if (req->argc != 1) {
 		control_finish(c, 2, "usage: reload");
-		return;
-	}
-	if (teach_pending > 0) {
-		control_finish(c, 1, "reload refused: a teach is reading the axes; try again in a "
-		    "moment");
 		return;
 	}
 	if (home_busy(l->home)) {
