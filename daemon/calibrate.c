@@ -35,6 +35,8 @@ struct calibrate_run {
 	int started;			/* the start was confirmed */
 	int failed;			/* the start or the stop failed: error says why */
 	int stopping;			/* the stop is queued */
+	int outstanding;		/* requests not yet called back */
+	int ended;			/* answered; r lives until outstanding is 0 */
 	char who[96];
 	char error[400];
 };
@@ -79,6 +81,20 @@ calibrate_event(struct lbld *l, int device, const char *text)
 	log_info("device '%s': calibrate: %s", l->rig->devices[device].name, text);
 }
 
+/*
+ * Frees an ended run once no request of it can still call back. A request
+ * the safe state dropped never does: that run's few hundred bytes stay, but
+ * the calibration is over and another (or a batch) may start.
+ */
+static void
+calibrate_release(struct calibrate_run *r)
+{
+	if (!r->ended || r->outstanding > 0)
+		return;
+	loop_timer_free(r->timer);
+	free(r);
+}
+
 static void
 calibrate_end(struct calibrate_run *r)
 {
@@ -86,7 +102,11 @@ calibrate_end(struct calibrate_run *r)
 	const char *name = l->rig->devices[r->device].name;
 	char text[1000], why[400], dur[32];
 	double volume_ml = r->flow_ml_min * (double)r->ms / 60000.0;
-	int safety = act_safety_active(l->act, why, sizeof(why));
+	int safety;
+
+	if (r->ended)
+		return;
+	safety = act_safety_active(l->act, why, sizeof(why));
 
 	units_format_duration(r->ms, dur, sizeof(dur));
 	if (r->client != NULL)
@@ -112,9 +132,10 @@ calibrate_end(struct calibrate_run *r)
 		    "--measured VOLUME (e.g. 11.8mL)", name);
 		control_finish(r->client, 0, " ");
 	}
-	loop_timer_free(r->timer);
-	free(r);
+	r->ended = 1;
 	calibrate_current = NULL;
+	loop_timer_cancel(r->timer);
+	calibrate_release(r);
 }
 
 static void
@@ -123,6 +144,11 @@ calibrate_stopped(void *arg, const struct hw_request *req, const struct hw_resul
 	struct calibrate_run *r = arg;
 
 	(void)req;
+	r->outstanding--;
+	if (r->ended) {
+		calibrate_release(r);
+		return;
+	}
 	if (!res->ok && !r->failed) {
 		r->failed = 1;
 		snprintf(r->error, sizeof(r->error), "the pump did NOT confirm it stopped: %s "
@@ -139,6 +165,8 @@ calibrate_stop(struct calibrate_run *r)
 	struct hw_request req = { r->device, HW_STOP, 0, 0, 0, 0, HW_WHOLE };
 	char err[300];
 
+	const struct rig_bus *bus;
+
 	if (r->stopping)
 		return;
 	r->stopping = 1;
@@ -147,13 +175,30 @@ calibrate_stop(struct calibrate_run *r)
 		r->failed = 1;
 		snprintf(r->error, sizeof(r->error), "the stop could not be sent: %s", err);
 		calibrate_end(r);
+		return;
 	}
+	r->outstanding++;
+	/* the stop's answer is awaited no longer than its bus could take to try it */
+	bus = &r->l->rig->buses[r->l->rig->devices[r->device].bus];
+	if (loop_timer_at(r->timer, loop_now_ns() + (bus->timeout_ms * (bus->retries + 2) +
+	    DEVREAD_MARGIN_MS) * 1000000) == -1)
+		log_warnx("calibrate: cannot arm the stop's deadline");
 }
 
 static void
 calibrate_time_up(void *arg)
 {
-	calibrate_stop(arg);
+	struct calibrate_run *r = arg;
+
+	if (!r->stopping) {
+		calibrate_stop(r);
+		return;
+	}
+	/* the stop was never answered: dropped by a safe state, which stopped the pump */
+	r->failed = 1;
+	snprintf(r->error, sizeof(r->error), "the stop was not answered in time (a safe state "
+	    "drops queued requests and stops every pump itself; 'lblctl hw' shows the pump)");
+	calibrate_end(r);
 }
 
 static void
@@ -162,6 +207,11 @@ calibrate_started(void *arg, const struct hw_request *req, const struct hw_resul
 	struct calibrate_run *r = arg;
 
 	(void)req;
+	r->outstanding--;
+	if (r->ended) {
+		calibrate_release(r);
+		return;
+	}
 	if (res->ok) {
 		r->started = 1;
 		return;
@@ -208,6 +258,7 @@ calibrate_pump_run(struct calibrate_run *r, char *err, size_t err_size)
 		loop_timer_cancel(r->timer);
 		return -1;
 	}
+	r->outstanding++;
 	return 0;
 }
 

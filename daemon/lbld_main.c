@@ -17,6 +17,7 @@
 #include <syslog.h>
 #include <unistd.h>
 
+#include "calibrate.h"
 #include "db.h"
 #include "gpio.h"
 #include "hw.h"
@@ -286,6 +287,12 @@ lbld_reload(struct lbld *l, char *err_out, size_t err_size)
 
 	if (l->stopping) {
 		snprintf(err_out, err_size, "lbld is stopping");
+		return -1;
+	}
+	if (calibrate_busy()) {
+		snprintf(err_out, err_size, "a pump is being calibrated ('lblctl calibrate'); "
+		    "reload once it is off");
+		log_warnx("reload refused: %s", err_out);
 		return -1;
 	}
 	if (run_busy(l->run)) {
