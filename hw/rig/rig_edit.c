@@ -197,7 +197,7 @@ rig_edit_flow_close(const char *text, size_t len, size_t off, size_t *close)
 	return -1;
 }
 
-/* The start of the line holding off, and its indentation in spaces. */
+/* The start of the line holding off. */
 static size_t
 rig_edit_line_start(const char *text, size_t off)
 {
@@ -230,8 +230,8 @@ rig_edit_block_end(const char *text, size_t len, size_t key_off, int key_indent,
 		while (i < len && text[i] != '\n')
 			i++;
 		/* blank lines and comments between pairs belong to what follows */
-		if (first || (text[s + indent] != '\n' && text[s + indent] != '\r' &&
-		    text[s + indent] != '#' && s + (size_t)indent < len))
+		if (first || (s + (size_t)indent < len && text[s + indent] != '\n' &&
+		    text[s + indent] != '\r' && text[s + indent] != '#'))
 			after = i < len ? i + 1 : i;
 		if (i < len)
 			i++;
