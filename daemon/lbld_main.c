@@ -297,14 +297,14 @@ lbld_reload(struct lbld *l, char *err_out, size_t err_size)
 	}
 	if (run_busy(l->run)) {
 		snprintf(err_out, err_size, "a batch is running or the rig is going to its safe "
-		    "state; reload when lbld is idle");
+		    "state; the rig file is re-read when lbld is idle (systemctl reload lbld)");
 		log_warnx("reload refused: %s", err_out);
 		return -1;
 	}
 	if ((rig = lbld_load_rig(l->rig_path, &text, &len)) == NULL) {
-		snprintf(err_out, err_size, "the rig file %s is not valid (lblctl check-rig %s "
-		    "says why); still running rig %s as loaded", l->rig_path, l->rig_path,
-		    l->rig->name);
+		snprintf(err_out, err_size, "the rig file %s is not valid; still running rig %s "
+		    "as loaded ('lblctl check-rig %s' says why)", l->rig_path, l->rig->name,
+		    l->rig_path);
 		log_warnx("reload: %s", err_out);
 		return -1;
 	}
