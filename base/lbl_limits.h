@@ -430,6 +430,34 @@
 #define RUN_MAX_EVENT_BYTES	(RUN_MAX_CAUSE_BYTES + 256)
 #endif
 
+/* ---- Commissioning: lblctl hw through lbld, pre-flight (daemon/devread.c) ---- */
+
+/*
+ * A read of every device ends when each has answered or when its bus could
+ * have tried them all (each device's timeout times its tries), plus this
+ * much for a loaded machine: a read a safe state dropped never answers,
+ * and the client must not wait for it.
+ */
+#ifndef DEVREAD_MARGIN_MS
+#define DEVREAD_MARGIN_MS	1000
+#endif
+
+/*
+ * lblctl calibrate PUMP --time: the longest calibration run. A measuring
+ * cylinder is read after a minute or two; ten minutes bound a pump left on
+ * by a typo ("--time 60m") while nobody watches it.
+ */
+#ifndef CALIBRATE_MAX_MS
+#define CALIBRATE_MAX_MS	(10 * 60 * 1000)
+#endif
+#define CALIBRATE_MIN_MS	1000
+/*
+ * How far a measured volume may be from the commanded one and still be
+ * stored as a scale: beyond a factor of 3 the tubing, the profile or the
+ * measurement is wrong, and a scale would hide it.
+ */
+#define CALIBRATE_MAX_FACTOR	3.0
+
 /* ---- Guards: a limit set at build time must keep what the code assumes ---- */
 
 _Static_assert(CONF_MAX_FILE_BYTES >= 64 * 1024 && CONF_MAX_FILE_BYTES <= 64 * 1024 * 1024,
@@ -519,5 +547,13 @@ _Static_assert(SENSOR_QCM_MIN_HZ > 0 && SENSOR_QCM_MIN_HZ < SENSOR_QCM_MAX_HZ &&
     "SENSOR_*: each default range must be non-empty and far below FLT_MAX, which must fault");
 _Static_assert(PUMP_VOLUME_TOLERANCE_PCT >= 1 && PUMP_VOLUME_TOLERANCE_PCT <= 50,
     "PUMP_VOLUME_TOLERANCE_PCT: 0 fails on the counter's last digit; over half is no check");
+
+_Static_assert(DEVREAD_MARGIN_MS >= 100 && DEVREAD_MARGIN_MS <= 10000,
+    "DEVREAD_MARGIN_MS: above a loaded machine's scheduling delay, below a client's patience");
+
+_Static_assert(CALIBRATE_MAX_MS >= 60000 && CALIBRATE_MAX_MS <= 3600000,
+    "CALIBRATE_MAX_MS: a minute's run must fit; an hour is no calibration");
+_Static_assert(CALIBRATE_MIN_MS >= 100 && CALIBRATE_MIN_MS < CALIBRATE_MAX_MS,
+    "CALIBRATE_MIN_MS: a run long enough to measure");
 
 #endif

@@ -30,6 +30,26 @@ int ctl_hw(int argc, char **argv);		/* lblctl hw [--rig RIG] */
  */
 int ctl_remote(int argc, char **argv);
 /*
+ * ctl_remote() for a command that reads lbld's answer itself: each output
+ * line ("+ text") goes to line_cb, without its "+ ", instead of stdout;
+ * messages and failures are printed as ctl_remote() prints them. Returns
+ * the same exit status.
+ */
+typedef void (*ctl_line_cb)(void *arg, const char *line);
+int ctl_remote_lines(int argc, char **argv, ctl_line_cb line_cb, void *line_arg);
+/*
+ * lblctl teach STATION [--surface] [--no-reload]: lbld reads the transfer
+ * axis (and the lift) where it stands, the rig file lbld runs is edited in
+ * place (rig_edit.h) and lbld reloads it (client/ctl_teach.c).
+ */
+int ctl_teach(int argc, char **argv);
+/*
+ * lblctl calibrate PUMP --flow FLOW --time TIME | --measured VOLUME: the
+ * run through lbld, then the corrected scale written to the pump's profile
+ * in the rig file and reloaded (client/ctl_teach.c).
+ */
+int ctl_calibrate(int argc, char **argv);
+/*
  * Seconds from --timeout or LBL_TIMEOUT text: 0, or -1 when not a number in
  * (0, CTL_MAX_TIMEOUT_S].
  */

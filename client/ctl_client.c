@@ -273,7 +273,7 @@ ctl_read_line(struct ctl_reader *r, int64_t timeout_ms, char **line)
  * rather than the broken pipe.
  */
 static int
-ctl_read_reply(int fd, double timeout_s, int send_errno)
+ctl_read_reply(int fd, double timeout_s, int send_errno, ctl_line_cb line_cb, void *line_arg)
 {
 	struct ctl_reader r;
 	double bound_s = timeout_s;
@@ -283,7 +283,9 @@ ctl_read_reply(int fd, double timeout_s, int send_errno)
 	memset(&r, 0, sizeof(r));
 	r.fd = fd;
 	while (status == -1 && (rc = ctl_read_line(&r, (int64_t)(bound_s * 1000), &line)) == 1) {
-		if (strncmp(line, "+ ", 2) == 0) {
+		if (strncmp(line, "+ ", 2) == 0 && line_cb != NULL) {
+			line_cb(line_arg, line + 2);
+		} else if (strncmp(line, "+ ", 2) == 0) {
 			printf("%s\n", line + 2);
 			fflush(stdout);
 		} else if (strncmp(line, "! ", 2) == 0) {
@@ -327,14 +329,16 @@ ctl_read_reply(int fd, double timeout_s, int send_errno)
 
 /*
  * Which argument, if any, names a recipe file to send as payload:
- * "run FILE" (when FILE is a readable file) and "recipe add FILE".
+ * "run FILE" and "preflight FILE" (when FILE is a readable file) and
+ * "recipe add FILE".
  */
 static int
 ctl_payload_arg(int argc, char **argv)
 {
 	struct stat st;
 
-	if (strcmp(argv[0], "run") == 0 && argc > 1 && argv[1][0] != '-' &&
+	if ((strcmp(argv[0], "run") == 0 || strcmp(argv[0], "preflight") == 0) && argc > 1 &&
+	    argv[1][0] != '-' &&
 	    stat(argv[1], &st) == 0 && S_ISREG(st.st_mode))
 		return 1;
 	if (strcmp(argv[0], "recipe") == 0 && argc > 2 && strcmp(argv[1], "add") == 0)
@@ -344,6 +348,12 @@ ctl_payload_arg(int argc, char **argv)
 
 int
 ctl_remote(int argc, char **argv)
+{
+	return ctl_remote_lines(argc, argv, NULL, NULL);
+}
+
+int
+ctl_remote_lines(int argc, char **argv, ctl_line_cb line_cb, void *line_arg)
 {
 	char *words[CONTROL_MAX_ARGS + 2], size_word[32], *payload = NULL;
 	size_t payload_len = 0;
@@ -396,5 +406,5 @@ ctl_remote(int argc, char **argv)
 		}
 		send_errno = errno;
 	}
-	return ctl_read_reply(fd, timeout_s, send_errno);
+	return ctl_read_reply(fd, timeout_s, send_errno, line_cb, line_arg);
 }

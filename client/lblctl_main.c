@@ -17,7 +17,7 @@ static const struct {
 	{ "check", ctl_check, "check RECIPE [--rig RIG]" },
 	{ "plan", ctl_plan, "plan RECIPE [--rig RIG] [--json]" },
 	{ "check-rig", ctl_check_rig, "check-rig [RIG]" },
-	{ "hw", ctl_hw, "hw [--rig RIG] [--gpio-sim DIR]" },
+	{ "hw", ctl_hw, "hw [--json] [--rig RIG] [--gpio-sim DIR]" },
 	{ "run", ctl_remote, "run RECIPE|NAME[@VERSION] [--substrate ID] [--operator NAME] "
 	    "[--note TEXT] [--lot SOLUTION=LOT]... [--wait]" },
 	{ "status", ctl_remote, "status [--json] [--follow]" },
@@ -29,6 +29,11 @@ static const struct {
 	{ "abort-batch", ctl_remote, "abort-batch ID" },
 	{ "park", ctl_remote, "park" },
 	{ "home", ctl_remote, "home [AXIS...]" },
+	{ "teach", ctl_teach, "teach STATION [--surface] [--no-reload]" },
+	{ "reload", ctl_remote, "reload" },
+	{ "preflight", ctl_remote, "preflight RECIPE|NAME[@VERSION]" },
+	{ "calibrate", ctl_calibrate, "calibrate PUMP --flow FLOW --time TIME | calibrate PUMP "
+	    "--measured VOLUME" },
 	{ "recipe", ctl_remote, "recipe add FILE | recipe list | recipe show NAME[@VERSION]" },
 	{ "history", ctl_remote, "history [--recipe NAME] [--substrate S] [--state S] "
 	    "[--since DATE] [--until DATE] [--limit N] [--json]" },

@@ -54,6 +54,18 @@ struct lbld {
 	int probe_unreachable, probe_startup;
 };
 
+/*
+ * Re-reads the rig file (SIGHUP, lblctl reload; lbld_main.c): refused while
+ * a batch runs. Returns 0 when the new rig runs, -1 with why in err.
+ */
+int lbld_reload(struct lbld *l, char *err, size_t err_size);
+/*
+ * Commissioning requests (daemon/teach.c): 'teach STATION [--surface]'
+ * answers the axes' positions as lbld reads them now, and the rig file's
+ * path; 'reload' re-reads the rig file. Each answers the client.
+ */
+void teach_request(struct lbld *l, struct control_client *c, const struct control_request *req);
+void teach_reload(struct lbld *l, struct control_client *c, const struct control_request *req);
 /* The control socket's request handler (daemon/requests.c). */
 void lbld_request(void *arg, struct control_client *client, const struct control_request *req);
 /* Homing has ended (home_start()'s callback, arg the lbld): answers who waits for it. */

@@ -17,6 +17,7 @@
 #include <syslog.h>
 #include <unistd.h>
 
+#include "calibrate.h"
 #include "db.h"
 #include "gpio.h"
 #include "hw.h"
@@ -270,44 +271,60 @@ lbld_stop(struct lbld *l, const char *cause)
 }
 
 /*
- * SIGHUP (systemctl reload lbld): re-reads the rig file when no batch runs.
- * A rig file with errors changes nothing; a rig whose hardware cannot be
- * opened is given up for the one that was running.
+ * SIGHUP (systemctl reload lbld) and 'lblctl reload': re-reads the rig file
+ * when no batch runs. A rig file with errors changes nothing; a rig whose
+ * hardware cannot be opened is given up for the one that was running.
+ * Returns 0 when the new rig runs; -1 with why in err (also logged).
  */
-static void
-lbld_reload(struct lbld *l)
+int
+lbld_reload(struct lbld *l, char *err_out, size_t err_size)
 {
 	struct rig *rig;
 	char *text, err[256];
 	size_t len;
 	int64_t rig_id;
+	int ok = 1;
 
-	if (l->stopping)
-		return;
+	if (l->stopping) {
+		snprintf(err_out, err_size, "lbld is stopping");
+		return -1;
+	}
+	if (calibrate_busy()) {
+		snprintf(err_out, err_size, "a pump is being calibrated ('lblctl calibrate'); "
+		    "reload once it is off");
+		log_warnx("reload refused: %s", err_out);
+		return -1;
+	}
 	if (run_busy(l->run)) {
-		log_warnx("reload refused: a batch is running or the rig is going to its safe "
+		snprintf(err_out, err_size, "a batch is running or the rig is going to its safe "
 		    "state; the rig file is re-read when lbld is idle (systemctl reload lbld)");
-		return;
+		log_warnx("reload refused: %s", err_out);
+		return -1;
 	}
 	if ((rig = lbld_load_rig(l->rig_path, &text, &len)) == NULL) {
-		log_warnx("reload: the rig file %s is not valid; still running rig %s as loaded",
-		    l->rig_path, l->rig->name);
-		return;
+		snprintf(err_out, err_size, "the rig file %s is not valid; still running rig %s "
+		    "as loaded ('lblctl check-rig %s' says why)", l->rig_path, l->rig->name,
+		    l->rig_path);
+		log_warnx("reload: %s", err_out);
+		return -1;
 	}
 	if (db_rig_store(l->db, rig->name, text, len, &rig_id) == -1) {
-		log_warnx("reload: the database could not record rig file %s; nothing changed",
-		    l->rig_path);
+		snprintf(err_out, err_size, "the database could not record rig file %s; nothing "
+		    "changed", l->rig_path);
+		log_warnx("reload: %s", err_out);
 		free(text);
 		rig_free(rig);
-		return;
+		return -1;
 	}
 	free(text);
 	act_close(l->act);
 	hw_close(l->hw);
 	l->probe_pending = 0;
 	if (hw_open(rig, l->loop, &l->hw, err, sizeof(err)) == -1) {
-		log_warnx("reload: hardware of %s: %s; going back to rig %s", l->rig_path, err,
-		    l->rig->name);
+		snprintf(err_out, err_size, "hardware of %s: %s; going back to rig %s",
+		    l->rig_path, err, l->rig->name);
+		log_warnx("reload: %s", err_out);
+		ok = 0;
 		rig_free(rig);
 		if (hw_open(l->rig, l->loop, &l->hw, err, sizeof(err)) == -1)
 			fatalx("reload: hardware: %s", err);
@@ -326,6 +343,7 @@ lbld_reload(struct lbld *l)
 	log_info("reloaded: rig %s (%zu devices) from %s", l->rig->name, l->rig->device_count,
 	    l->rig_path);
 	lbld_probe(l, 0);
+	return ok ? 0 : -1;
 }
 
 /*
@@ -359,7 +377,8 @@ lbld_signal(void *arg, int fd, uint32_t events)
 	}
 	if (si.ssi_signo == SIGHUP) {
 		log_info("SIGHUP from pid %u: reloading the rig file %s", si.ssi_pid, l->rig_path);
-		lbld_reload(l);
+		/* a refusal is logged there: a signal has nobody to answer */
+		(void)lbld_reload(l, cause, sizeof(cause));
 		return;
 	}
 	log_info("ignoring %s (signal %u from pid %u): only SIGTERM or SIGINT stop lbld, "

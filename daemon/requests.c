@@ -12,11 +12,14 @@
 #include <string.h>
 #include <time.h>
 
+#include "calibrate.h"
 #include "db.h"
+#include "devread.h"
 #include "json.h"
 #include "lbld.h"
 #include "log.h"
 #include "notify.h"
+#include "preflight.h"
 #include "record.h"
 #include "text.h"
 #include "units.h"
@@ -118,6 +121,11 @@ static const struct req_role {
 	{ "abort-batch", NULL, 0 },
 	{ "park", NULL, 0 },
 	{ "home", NULL, 0 },
+	{ "hw", NULL, 1 },		/* daemon/devread.c */
+	{ "preflight", NULL, 1 },	/* daemon/preflight.c: checks, changes nothing */
+	{ "teach", NULL, 0 },		/* daemon/teach.c */
+	{ "reload", NULL, 0 },
+	{ "calibrate", NULL, 0 },	/* daemon/calibrate.c */
 };
 
 /*
@@ -853,6 +861,87 @@ req_home(struct lbld *l, struct control_client *c, const struct control_request 
 	control_follow(c, LBLD_TAG_HOME);
 }
 
+/*
+ * Pre-flight of a run (daemon/preflight.c): the request (a copy) runs
+ * again when every check passed, with req_preflight_passed set so it goes
+ * on to start the batch; otherwise it is refused with every failed check.
+ */
+static int req_preflight_passed;
+
+struct req_preflight {
+	struct lbld *l;
+	struct control_request *req;
+};
+
+static void
+req_preflight_run_done(void *arg, struct control_client *c, int ok, const char *report)
+{
+	struct req_preflight *p = arg;
+
+	if (c != NULL && ok) {
+		req_preflight_passed = 1;
+		req_run(p->l, c, p->req);
+		req_preflight_passed = 0;
+	} else if (c != NULL) {
+		control_out_text(c, report);
+		control_finish(c, 1, "run refused: pre-flight failed (above); 'lblctl preflight "
+		    "RECIPE' runs the same checks");
+	}
+	free(p->req);
+	free(p);
+}
+
+static void
+req_preflight_run(struct lbld *l, struct control_client *c, const struct control_request *req,
+    const struct recipe *recipe, const struct plan *plan)
+{
+	struct req_preflight *p;
+	char err[300];
+
+	if ((p = calloc(1, sizeof(*p))) == NULL || (p->req = req_copy(req)) == NULL) {
+		free(p);
+		control_finish(c, 1, "run refused: pre-flight: out of memory");
+		return;
+	}
+	p->l = l;
+	if (preflight_start(l, recipe, plan, c, req_preflight_run_done, p, err, sizeof(err)) ==
+	    -1) {
+		control_finish(c, 1, "run refused: pre-flight: %s", err);
+		free(p->req);
+		free(p);
+	}
+}
+
+/* preflight RECIPE|NAME[@VERSION]: the run's checks, on demand; nothing starts. */
+static void
+req_preflight(struct lbld *l, struct control_client *c, const struct control_request *req)
+{
+	struct db_recipe row;
+	struct recipe *recipe;
+	struct plan *plan;
+	int rc;
+
+	/* a recipe file's text comes as the payload, its size the word after the name */
+	if (req->argc - (req->payload != NULL) != 2 || req->argv[1][0] == '-') {
+		control_finish(c, 2, "usage: preflight RECIPE|NAME[@VERSION]");
+		return;
+	}
+	if (req->payload != NULL) {
+		if (req_validate(l, c, req->argv[1], req->payload, req->payload_len, &recipe,
+		    &plan) == -1)
+			return;
+	} else {
+		memset(&row, 0, sizeof(row));
+		if (req_find_recipe(l, c, req->argv[1], &row) == -1)
+			return;
+		rc = req_validate(l, c, row.name, row.yaml, row.yaml_len, &recipe, &plan);
+		db_recipe_row_free(&row);
+		if (rc == -1)
+			return;
+	}
+	preflight_request(l, c, recipe, plan);
+}
+
 static void
 req_run(struct lbld *l, struct control_client *c, const struct control_request *req)
 {
@@ -876,6 +965,11 @@ req_run(struct lbld *l, struct control_client *c, const struct control_request *
 	}
 	if (req_run_texts(c, &a) == -1)
 		return;
+	if (calibrate_busy()) {
+		control_finish(c, 1, "run refused: a pump is being calibrated ('lblctl calibrate'); "
+		    "run once it is off");
+		return;
+	}
 	if (run_busy(l->run)) {
 		struct run_status st;
 		run_status(l->run, &st);
@@ -918,6 +1012,13 @@ req_run(struct lbld *l, struct control_client *c, const struct control_request *
 		}
 	}
 	if (req_home_check(l, c, req) == -1) {
+		plan_free(plan);
+		recipe_free(recipe);
+		return;
+	}
+	/* pre-flight before the first action: the request runs again once it passed */
+	if (!req_preflight_passed) {
+		req_preflight_run(l, c, req, recipe, plan);
 		plan_free(plan);
 		recipe_free(recipe);
 		return;
@@ -1323,6 +1424,16 @@ lbld_request(void *arg, struct control_client *c, const struct control_request *
 		req_home(l, c, req);
 	else if (strcmp(cmd, "abort-batch") == 0)
 		req_abort_batch(l, c, req);
+	else if (strcmp(cmd, "teach") == 0)
+		teach_request(l, c, req);
+	else if (strcmp(cmd, "hw") == 0)
+		devread_hw_request(l, c, req);
+	else if (strcmp(cmd, "preflight") == 0)
+		req_preflight(l, c, req);
+	else if (strcmp(cmd, "calibrate") == 0)
+		calibrate_request(l, c, req);
+	else if (strcmp(cmd, "reload") == 0)
+		teach_reload(l, c, req);
 	else if (strcmp(cmd, "history") == 0 || strcmp(cmd, "show") == 0 ||
 	    strcmp(cmd, "compare") == 0 || strcmp(cmd, "export") == 0 ||
 	    strcmp(cmd, "series") == 0)

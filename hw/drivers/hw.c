@@ -414,6 +414,13 @@ hw_submit(struct hw *hw, const struct hw_request *req, hw_done_cb done, void *ar
 }
 
 int
+hw_submit_poll(struct hw *hw, const struct hw_request *req, hw_done_cb done, void *arg,
+    char *err, size_t err_size)
+{
+	return hw_enqueue(hw, req, HW_PRIO_POLL, done, arg, NULL, err, err_size);
+}
+
+int
 hw_submit_prio(struct hw *hw, const struct hw_request *req, enum hw_prio prio,
     hw_done_cb done, void *arg, char *err, size_t err_size)
 {
@@ -858,9 +865,9 @@ hw_open_gpio(struct hw *hw, size_t i, char *err, size_t err_size)
 		if (gpio_open_output(&dev->gpio, hw->consumer, 0, &hw->gpio[i], err,
 		    err_size) == 0)
 			return 0;
-		if (!hw->outputs_only)
+		if (!hw->outputs_only && !hw->probe_only)
 			return -1;
-		/* the safe state goes on without it; its command reports why */
+		/* the safe state (or the probe) goes on without it; its command reports why */
 		if ((hw->gpio_error[i] = strdup(err)) == NULL) {
 			snprintf(err, err_size, "out of memory");
 			return -1;
@@ -875,8 +882,16 @@ hw_open_gpio(struct hw *hw, size_t i, char *err, size_t err_size)
 	}
 	if (hw->outputs_only)
 		return 0;
-	if (gpio_open_input(&dev->gpio, hw->consumer, &hw->gpio[i], err, err_size) == -1)
-		return -1;
+	if (gpio_open_input(&dev->gpio, hw->consumer, &hw->gpio[i], err, err_size) == -1) {
+		if (!hw->probe_only)
+			return -1;
+		/* hw_open_probe(): the other devices are probed all the same */
+		if ((hw->gpio_error[i] = strdup(err)) == NULL) {
+			snprintf(err, err_size, "out of memory");
+			return -1;
+		}
+		return 0;
+	}
 	if (gpio_get(hw->gpio[i], &level) == -1) {
 		snprintf(err, err_size, "device '%s' (GPIO %s/%s): cannot read: %s", dev->name,
 		    dev->gpio.chip, dev->gpio.line, strerror(errno));
@@ -956,8 +971,8 @@ hw_open_all(struct hw *hw, char *err, size_t err_size)
 }
 
 static int
-hw_open_mode(const struct rig *rig, struct loop *loop, int outputs_only, struct hw **out,
-    char *err, size_t err_size)
+hw_open_mode(const struct rig *rig, struct loop *loop, int outputs_only, int probe_only,
+    struct hw **out, char *err, size_t err_size)
 {
 	struct hw *hw;
 	size_t i;
@@ -968,7 +983,8 @@ hw_open_mode(const struct rig *rig, struct loop *loop, int outputs_only, struct 
 		return -1;
 	}
 	hw->outputs_only = outputs_only;
-	hw->consumer = outputs_only ? "lbl-safe" : "lbld";
+	hw->probe_only = probe_only;
+	hw->consumer = outputs_only ? "lbl-safe" : probe_only ? "lblctl" : "lbld";
 	hw->rig = rig;
 	hw->loop = loop;
 	hw->event_fd = -1;
@@ -985,12 +1001,12 @@ hw_open_mode(const struct rig *rig, struct loop *loop, int outputs_only, struct 
 	hw->usage_polls = calloc(rig->bus_count + 1, sizeof(*hw->usage_polls));
 	hw->usage_poll_ns = calloc(rig->bus_count + 1, sizeof(*hw->usage_poll_ns));
 	hw->usage_busy_ns = calloc(rig->bus_count + 1, sizeof(*hw->usage_busy_ns));
-	if (outputs_only)
+	if (outputs_only || probe_only)
 		hw->gpio_error = calloc(rig->device_count + 1, sizeof(*hw->gpio_error));
 	if (hw->buses == NULL || hw->gpio == NULL || hw->levels == NULL || hw->wd == NULL ||
 	    hw->safe_status == NULL || hw->cmd == NULL || hw->sup == NULL ||
 	    hw->usage_polls == NULL || hw->usage_poll_ns == NULL || hw->usage_busy_ns == NULL ||
-	    (outputs_only && hw->gpio_error == NULL)) {
+	    ((outputs_only || probe_only) && hw->gpio_error == NULL)) {
 		snprintf(err, err_size, "out of memory");
 		hw->bus_count = 0;
 		hw_close(hw);
@@ -1009,14 +1025,21 @@ hw_open_mode(const struct rig *rig, struct loop *loop, int outputs_only, struct 
 int
 hw_open(const struct rig *rig, struct loop *loop, struct hw **out, char *err, size_t err_size)
 {
-	return hw_open_mode(rig, loop, 0, out, err, err_size);
+	return hw_open_mode(rig, loop, 0, 0, out, err, err_size);
+}
+
+int
+hw_open_probe(const struct rig *rig, struct loop *loop, struct hw **out, char *err,
+    size_t err_size)
+{
+	return hw_open_mode(rig, loop, 0, 1, out, err, err_size);
 }
 
 int
 hw_open_outputs(const struct rig *rig, struct loop *loop, struct hw **out, char *err,
     size_t err_size)
 {
-	return hw_open_mode(rig, loop, 1, out, err, err_size);
+	return hw_open_mode(rig, loop, 1, 0, out, err, err_size);
 }
 
 void

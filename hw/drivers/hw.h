@@ -92,6 +92,14 @@ int hw_open(const struct rig *rig, struct loop *loop, struct hw **out, char *err
  */
 int hw_open_outputs(const struct rig *rig, struct loop *loop, struct hw **out, char *err,
     size_t err_size);
+/*
+ * hw_open() for lblctl hw's probe without lbld: a GPIO line (input or
+ * output) that cannot be opened (a missing chip, a line in use) does not
+ * fail the open; each request to it fails with that reason, so the other
+ * devices are still probed. Its GPIO consumer is "lblctl".
+ */
+int hw_open_probe(const struct rig *rig, struct loop *loop, struct hw **out, char *err,
+    size_t err_size);
 /* Stops the workers (interrupting transactions) and releases every line. */
 void hw_close(struct hw *hw);
 
@@ -111,6 +119,13 @@ int hw_input_level(const struct hw *hw, int device);
  * the request does not suit the device (err says why; done is not called).
  */
 int hw_submit(struct hw *hw, const struct hw_request *req, hw_done_cb done, void *arg,
+    char *err, size_t err_size);
+/*
+ * hw_submit() behind every timed and safe-state request on the bus, as
+ * supervision's polls go: for reads nobody's deadline waits on (lblctl hw
+ * while lbld runs, pre-flight).
+ */
+int hw_submit_poll(struct hw *hw, const struct hw_request *req, hw_done_cb done, void *arg,
     char *err, size_t err_size);
 
 /*

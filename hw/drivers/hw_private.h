@@ -138,8 +138,9 @@ struct hw {
 	int poll_pending;		/* Modbus input reads in flight */
 	unsigned epoch;			/* loop thread only */
 	int outputs_only;		/* hw_open_outputs(): for the safe state alone */
-	const char *consumer;		/* GPIO consumer label: "lbld" or "lbl-safe" */
-	char **gpio_error;		/* outputs_only: per device, why its line is not open */
+	int probe_only;			/* hw_open_probe(): an unopened line fails its requests */
+	const char *consumer;		/* GPIO consumer label: "lbld", "lbl-safe", "lblctl" */
+	char **gpio_error;		/* outputs_only, probe_only: why each line is not open */
 	hw_safe_cb safe_cb;
 	void *safe_arg;
 	enum hw_safe_status *safe_status;	/* per device: the last safe state's command */
