@@ -30,9 +30,9 @@ and the supervision polls lbld may add).
 Environment: BENCH_TRANSPORTS (default "tcp rtu19200 rtu115200"),
 BENCH_SERIAL=1 to run the transports one after another (default: all at
 once, each contestant on its own simulator, to keep the full run near 25
-minutes), BENCH_RT=0 to run every process with ordinary scheduling
-(default: SCHED_FIFO 50 where granted, as lbld's unit runs it, for every
-contestant and simulator alike), LBL_BUILD, LBL_KEEP_TMP=1 to keep the
+minutes), BENCH_RT=1 to run the three contestants SCHED_FIFO 50 where
+granted, as lbld's unit runs lbld (simulators keep ordinary scheduling;
+for one transport at a time), LBL_BUILD, LBL_KEEP_TMP=1 to keep the
 work directory.
 Exit status 0 when every contestant finished and every command was
 matched to the plan; figures are printed, never judged (goals are shown).
@@ -57,11 +57,13 @@ CONTESTANTS = ("lbld", "careful", "plain")
 
 
 def rt_prefix():
-    """What every process of the bench is started under: SCHED_FIFO 50, as
-    lbld's unit runs it (CPUScheduling*=), for all contestants and their
-    simulators alike, where the machine grants it (BENCH_RT=0: ordinary
-    scheduling)."""
-    if os.environ.get("BENCH_RT", "1") == "0" or not shutil.which("chrt"):
+    """What the contestants are started under: SCHED_FIFO 50, as lbld's unit
+    runs lbld (CPUScheduling*=), for the Python loops alike, where the
+    machine grants it, with BENCH_RT=1 (default: ordinary scheduling). The
+    simulators and socat keep ordinary scheduling; with nine real-time
+    contestants on two cores they starve (lbld's steps then overrun), so
+    BENCH_RT=1 is for one transport at a time."""
+    if os.environ.get("BENCH_RT", "0") != "1" or not shutil.which("chrt"):
         return []
     try:
         if subprocess.run(["chrt", "-f", "50", "true"], stderr=subprocess.DEVNULL).returncode:
@@ -383,8 +385,8 @@ class Lane:
         self.error = None
         self.steps = steps
 
-    def spawn(self, argv, name):
-        return spawn(self.procs, RT_PREFIX + argv,
+    def spawn(self, argv, name, rt=False):
+        return spawn(self.procs, (RT_PREFIX if rt else []) + argv,
                      open(os.path.join(self.dir, name + ".out"), "w"),
                      os.path.join(self.dir, name + ".err"))
 
@@ -445,7 +447,7 @@ class Lane:
         os.mkdir(os.path.join(self.dir, "gpio"))
         self.spawn([os.path.join(BUILD, "lbld"), "-d", "--rig", self.rig, "--db",
                     os.path.join(self.dir, "lbl.db"), "--socket", os.path.join(self.dir, "lbld.sock"),
-                    "--gpio-sim", os.path.join(self.dir, "gpio")], "lbld")
+                    "--gpio-sim", os.path.join(self.dir, "gpio")], "lbld", rt=True)
         self.wait_for(lambda: self.ctl("status").returncode == 0, "lbld")
         r = self.ctl("run", self.recipe, "--operator", "bench", "--wait")
         if r.returncode != 0:
@@ -459,7 +461,8 @@ class Lane:
     def run_python(self):
         out = os.path.join(self.dir, "result.json")
         p = self.spawn(["/usr/bin/python3", os.path.abspath(__file__), "--contestant", self.who,
-                        self.rig, self.plan_path, self.transport, self.ctl_dev, out], "loop")
+                        self.rig, self.plan_path, self.transport, self.ctl_dev, out], "loop",
+                       rt=True)
         if p.wait() != 0:
             raise RuntimeError("the %s loop failed: %s" % (
                 self.who, open(os.path.join(self.dir, "loop.err")).read().strip()[-400:]))
@@ -592,7 +595,7 @@ def report(lanes, transports, steps, serial, load0, elapsed_s):
           "load average %.2f before, %.2f after, %d CPUs, %s" % (
               steps, "transports one after another" if serial else "transports at once",
               elapsed_s, load0[0], os.getloadavg()[0], os.cpu_count(),
-              "every process SCHED_FIFO 50 (as lbld's unit)" if RT_PREFIX else
+              "contestants SCHED_FIFO 50 (as lbld's unit)" if RT_PREFIX else
               "ordinary scheduling"))
     print("%-10s %-17s %6s %8s %8s %8s %9s   %s" % ("transport", "contestant", "steps", "p50",
                                                       "p99", "max", "drift", "bus busy (reads)"))

@@ -14,23 +14,23 @@
 # that).
 set -u
 . "$LBL_TOP/tests/integration/lib.sh"
-BENCH_TRANSPORTS="tcp rtu115200" BENCH_STEPS=24 BENCH_CSV="$LBL_TMP/steps.csv" /usr/bin/python3 \
+BENCH_TRANSPORTS="tcp rtu19200 rtu115200" BENCH_STEPS=24 BENCH_CSV="$LBL_TMP/steps.csv" /usr/bin/python3 \
     "$LBL_TOP/tests/bench/bench_steps.py" >"$LBL_TMP/out" 2>&1
 rc=$?
 if [ $rc -ne 0 ]; then
 	fail "bench_steps.py ran" "exit $rc: $(tail -5 "$LBL_TMP/out")"
 	exit 1
 fi
-pass "bench_steps.py ran on TCP and RTU at 115,200 baud"
+pass "bench_steps.py ran on TCP and RTU at 19,200 and 115,200 baud, every trace as planned"
 echo "info: $(grep -E '^(tcp|rtu)' "$LBL_TMP/out" | tr -s ' ' | tr '\n' ';')"
 
 # the table's rows: TRANSPORT NAME... STEPS P50 P99 MAX DRIFT BUSY
-rows=$(awk '/^(tcp|rtu115200) / && $0 !~ /goal:/' "$LBL_TMP/out")
+rows=$(awk '/^(tcp|rtu19200|rtu115200) / && $0 !~ /goal:/' "$LBL_TMP/out")
 n=$(printf '%s\n' "$rows" | grep -c .)
-[ "$n" = 6 ] && pass "the table has the three contestants on each of the two transports" ||
-    fail "the table has 6 rows" "$n: $(cat "$LBL_TMP/out")"
+[ "$n" = 9 ] && pass "the table has the three contestants on each of the three transports" ||
+    fail "the table has 9 rows" "$n: $(cat "$LBL_TMP/out")"
 for who in "lbld " "careful Python" "plain time.sleep"; do
-	for t in tcp rtu115200; do
+	for t in tcp rtu19200 rtu115200; do
 		printf '%s\n' "$rows" | grep -q "^$t  *$who" ||
 		    fail "a row for $who on $t" "$(cat "$LBL_TMP/out")"
 	done
