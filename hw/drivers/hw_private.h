@@ -37,6 +37,8 @@ struct hw_job {
 	int attempts;			/* safe state: attempts made (one per pass) */
 	enum hw_prio prio;
 	struct hw *hw;			/* whose (hw_job_drop() notes a command dropped) */
+	unsigned cmd_seq;		/* its device's hw_cmd.seq once queued (reads: hw_sup_seen()) */
+	int64_t queued_ns;		/* when it was queued (loop_now_ns()) */
 };
 
 struct hw_bus {
@@ -97,6 +99,16 @@ struct hw_cmd {
 	double rate;			/* pump, line: its rate (mL/min, rpm, mm/s) */
 	int on;				/* valve: commanded on */
 	int64_t ended_ns;		/* when the last command ended (loop_now_ns()) */
+	/*
+	 * Axis: where lbld left it. A move (whole or fired) makes it moving to
+	 * target_mm until a read finds it there (hw_sup_seen()); from then it
+	 * rests at rest_mm (what that read found) until its next command. A
+	 * stop makes it stopping until a read finds it not busy; a home, and
+	 * anything failed or dropped, make it unknown (judged for alarm only).
+	 */
+	enum hw_axis_state { HW_AXIS_UNKNOWN, HW_AXIS_MOVING, HW_AXIS_STOPPING,
+		HW_AXIS_RESTING } axis;
+	double target_mm, rest_mm;
 };
 
 /* Per device in supervision (hw_super.c, loop thread only). */
@@ -111,6 +123,14 @@ struct hw_sup {
 	int fails;			/* polls failed in a row */
 	int reported;			/* its fault is reported: no more polls */
 	int starved;			/* a poll waited too long: logged once */
+	/*
+	 * Pump (volume) or line (length) running: the counter's reading the
+	 * next judged poll is held against, when it was read, and the command
+	 * (hw_cmd.seq) it belongs to; count_at_ns 0 none yet.
+	 */
+	double count;
+	int64_t count_at_ns;
+	unsigned count_seq;
 };
 
 /* Per device with a comm_timeout: its feeding (loop thread only). */
@@ -230,5 +250,13 @@ int hw_submit_prio(struct hw *hw, const struct hw_request *req, enum hw_prio pri
 /* hw_super.c: its timer (created at open) and its end at close. */
 int hw_sup_open(struct hw *hw, char *err, size_t err_size);
 void hw_sup_close(struct hw *hw);
+/*
+ * A read of device (job: its request, result and cmd_seq) answered in the
+ * loop thread: an axis commanded to move that reads at its target, or one
+ * stopping that reads not busy, is from then left at rest where it read
+ * (hw_cmd.axis). A read that overlapped a command to the device changes
+ * nothing. Never fails.
+ */
+void hw_sup_seen(struct hw *hw, const struct hw_job *job);
 
 #endif

@@ -34,6 +34,13 @@
  * state a few scan cycles after acknowledging the command.
  */
 #define HW_SUP_SETTLE_MS	100
+/*
+ * A running pump's volume (a line's length) counter is judged once lbld's
+ * rate would have moved it by this many of its steps (the profile's scale)
+ * since the reading held against: a slow pump is given the time to show
+ * it advances, and a counter that stands still then is not rounding.
+ */
+#define HW_SUP_COUNT_STEPS	10
 
 static const struct profile *
 hw_sup_profile(const struct hw *hw, int device)
@@ -155,6 +162,147 @@ hw_sup_where(const struct hw *hw, int device, enum profile_op op, char *buf, siz
 
 static void hw_sup_schedule(struct hw *hw);
 
+/* The axis's distance from where it should be, mm, or 0 when its position is not read. */
+static double
+hw_sup_off_mm(const struct hw_result *res, double where_mm)
+{
+	return isnan(res->position_mm) ? 0 : fabs(res->position_mm - where_mm);
+}
+
+void
+hw_sup_seen(struct hw *hw, const struct hw_job *job)
+{
+	int device = job->req.device;
+	struct hw_cmd *c = &hw->cmd[device];
+	const struct hw_result *res = &job->res;
+	double tol_mm;
+	int arrived;
+
+	if (hw->rig->devices[device].role != RIG_AXIS || c->pending > 0 ||
+	    c->seq != job->cmd_seq || !c->known)
+		return;
+	tol_mm = hw_axis_tolerance_mm(hw, device);
+	switch (c->axis) {
+	case HW_AXIS_MOVING:
+		/*
+		 * At its target by position, or by the drive's own in-position
+		 * flag once the drive has had time to drop the last move's.
+		 */
+		arrived = res->busy != 1 && res->alarm != 1 && (
+		    (res->in_position != 0 && !isnan(res->position_mm) &&
+		    fabs(res->position_mm - c->target_mm) <= tol_mm) ||
+		    (res->in_position == 1 &&
+		    job->queued_ns >= c->ended_ns + HW_SUP_SETTLE_MS * 1000000));
+		break;
+	case HW_AXIS_STOPPING:
+		/* without a busy flag, a stopping drive's end cannot be told */
+		arrived = res->busy == 0 && res->alarm != 1 &&
+		    job->queued_ns >= c->ended_ns + HW_SUP_SETTLE_MS * 1000000;
+		break;
+	default:
+		return;
+	}
+	if (!arrived)
+		return;
+	c->axis = HW_AXIS_RESTING;
+	c->rest_mm = isnan(res->position_mm) ? c->target_mm : res->position_mm;
+}
+
+/*
+ * An axis's poll (settled, not stale): resting, it must read not busy and
+ * within its tolerance of where it came to rest; moving, a drive that
+ * reads not busy, not in position and away from its target has stopped
+ * short. Returns 1 when it reported a fault.
+ */
+static int
+hw_sup_axis(struct hw *hw, int device, const struct hw_result *res)
+{
+	const struct hw_cmd *c = &hw->cmd[device];
+	const struct profile *p = hw_sup_profile(hw, device);
+	double tol_mm = hw_axis_tolerance_mm(hw, device);
+	char where[200];
+
+	switch (c->axis) {
+	case HW_AXIS_RESTING:
+		if (res->busy == 1) {
+			hw_sup_where(hw, device, PROFILE_BUSY, where, sizeof(where));
+			hw_sup_report(hw, device, "%s: busy, while it should stand still at %.3f mm",
+			    where, c->rest_mm);
+			return 1;
+		}
+		if (hw_sup_off_mm(res, c->rest_mm) > tol_mm) {
+			hw_sup_where(hw, device, PROFILE_POSITION, where, sizeof(where));
+			hw_sup_report(hw, device, "%s: at %.3f mm, while it should stand still at "
+			    "%.3f mm (moved %.3f mm, tolerance %g mm)", where, res->position_mm,
+			    c->rest_mm, res->position_mm - c->rest_mm, tol_mm);
+			return 1;
+		}
+		return 0;
+	case HW_AXIS_MOVING:
+		if (!hw_sup_has(p, PROFILE_BUSY) || res->busy != 0 || res->in_position == 1 ||
+		    isnan(res->position_mm) || hw_sup_off_mm(res, c->target_mm) <= tol_mm)
+			return 0;
+		hw_sup_where(hw, device, PROFILE_BUSY, where, sizeof(where));
+		hw_sup_report(hw, device, "%s: not busy, at %.3f mm, while commanded to move to "
+		    "%.3f mm (stopped %.3f mm short)", where, res->position_mm, c->target_mm,
+		    fabs(res->position_mm - c->target_mm));
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+/*
+ * A running pump's volume or line's length counter (settled, not stale
+ * poll): held against the last reading of the same command; once lbld's
+ * rate should have moved it HW_SUP_COUNT_STEPS steps, a counter that has
+ * not moved is a fault (a pump that says it runs but dispenses nothing).
+ * A counter that went back (a wrap, or the device's own reset) starts
+ * afresh. Returns 1 when it reported a fault.
+ */
+static int
+hw_sup_counter(struct hw *hw, int device, const struct hw_result *res)
+{
+	struct hw_sup *s = &hw->sup[device];
+	const struct hw_cmd *c = &hw->cmd[device];
+	const struct rig_device *dev = &hw->rig->devices[device];
+	enum profile_op op = dev->role == RIG_PUMP ? PROFILE_VOLUME : PROFILE_LENGTH;
+	const struct profile *p = hw_sup_profile(hw, device);
+	int64_t now = loop_now_ns();
+	double step, expected, moved, wrap = INFINITY;
+	char where[200];
+	int pump = dev->role == RIG_PUMP;
+
+	if (!c->running || !hw_sup_has(p, op) || !isfinite(res->value) ||
+	    (pump && profile_rate_op(dev) != PROFILE_FLOW))
+		return 0;
+	if (s->count_at_ns == 0 || s->count_seq != c->seq) {
+		s->count = res->value;
+		s->count_at_ns = now;
+		s->count_seq = c->seq;
+		return 0;
+	}
+	/* mL/min over ms for a pump, mm/s over ms for a line */
+	expected = c->rate * (double)(now - s->count_at_ns) / 1e6 / (pump ? 60000.0 : 1000.0);
+	step = fabs(p->ops[op].scale) > 0 ? fabs(p->ops[op].scale) : 1;
+	if (expected < HW_SUP_COUNT_STEPS * step)
+		return 0;	/* too soon to tell: held against the same reading later */
+	moved = res->value - s->count;
+	if (moved < 0 && pump && hw_volume_counter(hw, device, &wrap) == 1 && isfinite(wrap))
+		moved += wrap;
+	if (moved > step / 2 || moved < 0) {
+		s->count = res->value;
+		s->count_at_ns = now;
+		return 0;
+	}
+	hw_sup_where(hw, device, op, where, sizeof(where));
+	hw_sup_report(hw, device, "%s: stands at %g %s for %lld ms, while running at %g %s "
+	    "(%.3g %s expected)", where, res->value, pump ? "mL" : "mm",
+	    (long long)((now - s->count_at_ns) / 1000000), c->rate, pump ? "mL/min" : "mm/s",
+	    expected, pump ? "mL" : "mm");
+	return 1;
+}
+
 /*
  * A poll's answer: held against what was commanded (hw.h says what is a
  * fault). A poll that overlapped a command to its device, or one from
@@ -209,10 +357,17 @@ hw_sup_done(void *arg, const struct hw_request *req, const struct hw_result *res
 		return;
 	}
 	switch (dev->role) {
+	case RIG_AXIS:
+		if (hw_sup_axis(hw, device, res))
+			return;
+		break;
 	case RIG_PUMP:
 	case RIG_LINE:
-		if (res->running == -1 || res->running == c->running)
+		if (res->running == -1 || res->running == c->running) {
+			if (hw_sup_counter(hw, device, res))
+				return;
 			break;
+		}
 		hw_sup_where(hw, device, PROFILE_RUNNING, where, sizeof(where));
 		if (c->running)
 			hw_sup_report(hw, device, "%s: stopped, while commanded to run at %g %s",
@@ -416,6 +571,7 @@ hw_supervise(struct hw *hw, const unsigned char *in_use)
 		s->fails = 0;
 		s->reported = 0;
 		s->starved = 0;
+		s->count_at_ns = 0;
 		/* a poll still out belongs to the supervision before: its answer is ignored */
 		s->in_flight = 0;
 		s->in_flight_epoch = 0;
