@@ -102,13 +102,17 @@ struct hw_cmd {
 	/*
 	 * Axis: where lbld left it. A move (whole or fired) makes it moving to
 	 * target_mm until a read finds it there (hw_sup_seen()); from then it
-	 * rests at rest_mm (what that read found) until its next command. A
-	 * stop makes it stopping until a read finds it not busy; a home, and
-	 * anything failed or dropped, make it unknown (judged for alarm only).
+	 * rests at rest_mm until its next command. A stop makes it stopping
+	 * until a read finds it not busy; a home, and anything failed or
+	 * dropped, make it unknown (judged for alarm only). rest_known is 0
+	 * while where it rests is still to be read: a status takes more than
+	 * one transaction on most profiles, so a position read before the
+	 * flag that said it arrived may be from before it did.
 	 */
 	enum hw_axis_state { HW_AXIS_UNKNOWN, HW_AXIS_MOVING, HW_AXIS_STOPPING,
 		HW_AXIS_RESTING } axis;
 	double target_mm, rest_mm;
+	int rest_known;
 };
 
 /* Per device in supervision (hw_super.c, loop thread only). */
@@ -131,6 +135,13 @@ struct hw_sup {
 	double count;
 	int64_t count_at_ns;
 	unsigned count_seq;
+	/*
+	 * Axis without an in-position flag: a poll that found it stopped short
+	 * (position, then busy, in two transactions: it may have arrived in
+	 * between), and where; a second one in a row at the same place reports.
+	 */
+	int short_seen;
+	double short_mm;
 };
 
 /* Per device with a comm_timeout: its feeding (loop thread only). */

@@ -183,16 +183,25 @@ hw_sup_seen(struct hw *hw, const struct hw_job *job)
 		return;
 	tol_mm = hw_axis_tolerance_mm(hw, device);
 	switch (c->axis) {
+	case HW_AXIS_RESTING:
+		/* where it came to rest, read once it had (see hw_cmd) */
+		if (!c->rest_known && res->busy != 1 && !isnan(res->position_mm)) {
+			c->rest_mm = res->position_mm;
+			c->rest_known = 1;
+		}
+		return;
 	case HW_AXIS_MOVING:
-		/*
-		 * At its target by position, or by the drive's own in-position
-		 * flag once the drive has had time to drop the last move's.
-		 */
-		arrived = res->busy != 1 && res->alarm != 1 && (
-		    (res->in_position != 0 && !isnan(res->position_mm) &&
-		    fabs(res->position_mm - c->target_mm) <= tol_mm) ||
-		    (res->in_position == 1 &&
-		    job->queued_ns >= c->ended_ns + HW_SUP_SETTLE_MS * 1000000));
+		/* at its target by position: it rests there */
+		if (res->busy != 1 && res->alarm != 1 && res->in_position != 0 &&
+		    !isnan(res->position_mm) && fabs(res->position_mm - c->target_mm) <= tol_mm) {
+			c->axis = HW_AXIS_RESTING;
+			c->rest_mm = c->target_mm;
+			c->rest_known = 1;
+			return;
+		}
+		/* or by the drive's own flag, once it has had time to drop the last move's */
+		arrived = res->busy != 1 && res->alarm != 1 && res->in_position == 1 &&
+		    job->queued_ns >= c->ended_ns + HW_SUP_SETTLE_MS * 1000000;
 		break;
 	case HW_AXIS_STOPPING:
 		/* without a busy flag, a stopping drive's end cannot be told */
@@ -204,8 +213,9 @@ hw_sup_seen(struct hw *hw, const struct hw_job *job)
 	}
 	if (!arrived)
 		return;
+	/* where: read by the next read, whose position is from after the flag */
 	c->axis = HW_AXIS_RESTING;
-	c->rest_mm = isnan(res->position_mm) ? c->target_mm : res->position_mm;
+	c->rest_known = 0;
 }
 
 /*
@@ -230,7 +240,7 @@ hw_sup_axis(struct hw *hw, int device, const struct hw_result *res)
 			    where, c->rest_mm);
 			return 1;
 		}
-		if (hw_sup_off_mm(res, c->rest_mm) > tol_mm) {
+		if (c->rest_known && hw_sup_off_mm(res, c->rest_mm) > tol_mm) {
 			hw_sup_where(hw, device, PROFILE_POSITION, where, sizeof(where));
 			hw_sup_report(hw, device, "%s: at %.3f mm, while it should stand still at "
 			    "%.3f mm (moved %.3f mm, tolerance %g mm)", where, res->position_mm,
@@ -240,8 +250,17 @@ hw_sup_axis(struct hw *hw, int device, const struct hw_result *res)
 		return 0;
 	case HW_AXIS_MOVING:
 		if (!hw_sup_has(p, PROFILE_BUSY) || res->busy != 0 || res->in_position == 1 ||
-		    isnan(res->position_mm) || hw_sup_off_mm(res, c->target_mm) <= tol_mm)
+		    isnan(res->position_mm) || hw_sup_off_mm(res, c->target_mm) <= tol_mm) {
+			hw->sup[device].short_seen = 0;
 			return 0;
+		}
+		/* no flag read with busy: the same place twice in a row, so not an arrival between */
+		if (!hw_sup_has(p, PROFILE_IN_POSITION) && (!hw->sup[device].short_seen ||
+		    hw_sup_off_mm(res, hw->sup[device].short_mm) > tol_mm)) {
+			hw->sup[device].short_seen = 1;
+			hw->sup[device].short_mm = res->position_mm;
+			return 0;
+		}
 		hw_sup_where(hw, device, PROFILE_BUSY, where, sizeof(where));
 		hw_sup_report(hw, device, "%s: not busy, at %.3f mm, while commanded to move to "
 		    "%.3f mm (stopped %.3f mm short)", where, res->position_mm, c->target_mm,
@@ -572,6 +591,7 @@ hw_supervise(struct hw *hw, const unsigned char *in_use)
 		s->reported = 0;
 		s->starved = 0;
 		s->count_at_ns = 0;
+		s->short_seen = 0;
 		/* a poll still out belongs to the supervision before: its answer is ignored */
 		s->in_flight = 0;
 		s->in_flight_epoch = 0;
