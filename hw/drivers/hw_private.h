@@ -248,6 +248,12 @@ struct hw_job *hw_bus_take_locked(struct hw_bus *bus, int64_t now_ns, int64_t *w
  * transaction in flight, if any, so that the worker is free at once.
  */
 void hw_bus_interrupt(struct hw_bus *bus);
+/*
+ * The transactions a status read (HW_STATUS, HW_PROBE) of a device with
+ * profile p takes: 1 when its objects lie together in one table (one read
+ * of them all), else one per distinct register. Never fails.
+ */
+int hw_status_transactions(const struct profile *p);
 /* Frees a job that will never complete (loop thread only: it may end a safe batch). */
 void hw_job_drop(struct hw_job *job);
 /* Hands a finished job to the loop thread (any thread). */

@@ -54,34 +54,21 @@ hw_sup_has(const struct profile *p, enum profile_op op)
 	return p != NULL && p->ops[op].defined;
 }
 
-/* The ops a poll of the device reads (those hw_bus.c's status read covers). */
+/* The transactions a poll of the device takes (hw_bus.c's status read), 0: nothing to read. */
 static int
 hw_sup_reads(const struct hw *hw, int device)
 {
-	const struct rig_device *dev = &hw->rig->devices[device];
 	const struct profile *p = hw_sup_profile(hw, device);
-	int n = hw_sup_has(p, PROFILE_ALARM);
 
-	switch (dev->role) {
-	case RIG_AXIS:
-		return n + hw_sup_has(p, PROFILE_POSITION) + hw_sup_has(p, PROFILE_BUSY) +
-		    hw_sup_has(p, PROFILE_IN_POSITION);
-	case RIG_PUMP:
-		return n + hw_sup_has(p, PROFILE_VOLUME) + hw_sup_has(p, PROFILE_RUNNING);
-	case RIG_LINE:
-		return n + hw_sup_has(p, PROFILE_LENGTH) + hw_sup_has(p, PROFILE_RUNNING);
-	case RIG_VALVE:
-		return n + hw_sup_has(p, PROFILE_STATE);
-	case RIG_SENSOR:
-		return n + hw_sup_has(p, PROFILE_VALUE);
-	default:
+	if (p == NULL || hw->rig->devices[device].role == RIG_INPUT)
 		return 0;
-	}
+	return hw_status_transactions(p);
 }
 
 /*
  * One read's time on the bus, ms, by default: on RTU the wire time of an
- * 8-byte request and a reply of up to 9 bytes at the bus's baud rate and
+ * 8-byte request and a reply of up to 13 bytes (four registers: a status
+ * read joined into one, see hw_status_transactions()) at the bus's baud rate and
  * framing, each frame followed by 3.5 characters of silence, and the rig's
  * frame_delay; on TCP a small constant.
  */
@@ -93,7 +80,7 @@ hw_sup_read_ms(const struct rig_bus *cfg)
 	if (cfg->type != RIG_BUS_RTU || cfg->baud <= 0)
 		return HW_POLL_TCP_READ_MS;
 	bits = 1 + cfg->data_bits + (cfg->parity == 'N' ? 0 : 1) + cfg->stop_bits;
-	return (17 + 2 * 3.5) * bits * 1000.0 / cfg->baud + (double)cfg->frame_delay_ms;
+	return (21 + 2 * 3.5) * bits * 1000.0 / cfg->baud + (double)cfg->frame_delay_ms;
 }
 
 int64_t

@@ -13,6 +13,8 @@
  *     away from its target: stopped short;
  *   - an axis homed is judged for its alarm only (where a search ends is
  *     the drive's business);
+ *   - a poll of a drive or pump whose objects lie together is one
+ *     transaction (cheap on a slow line, and read at one instant);
  *   - a running pump whose volume counter advances (1 uL a ms, counted
  *     when read): quiet; one whose
  *     counter stands still: a fault naming the volume register, within
@@ -203,6 +205,39 @@ make_rig(int port)
 	return rig;
 }
 
+/* The transactions one request of op to device takes. */
+static unsigned long
+transactions(struct hw *hw, int device, enum hw_op op)
+{
+	struct hw_stats before, after;
+
+	hw_get_stats(hw, &before);
+	if (request(hw, device, op, 0) == -1)
+		return 0;
+	hw_get_stats(hw, &after);
+	return after.transactions - before.transactions;
+}
+
+/*
+ * A status read of a generic drive (position, input 0-1, and its flags'
+ * word, input 2) or pump (volume and flags, the same) is one transaction,
+ * its values from one instant.
+ */
+static void
+test_joined(struct hw *hw)
+{
+	set_lift(12.5, 1, 0);
+	TEST_EQ_INT("a drive's status: one transaction", transactions(hw, 0, HW_STATUS), 1);
+	TEST_NEAR("... its position", cl.res.position_mm, 12.5, 1e-9);
+	TEST_EQ_INT("... busy", cl.res.busy, 1);
+	TEST_EQ_INT("... not in position", cl.res.in_position, 0);
+	TEST_EQ_INT("... no alarm", cl.res.alarm, 0);
+	set_pump_running(1);
+	TEST_EQ_INT("a pump's status: one transaction", transactions(hw, 1, HW_PROBE), 1);
+	TEST_EQ_INT("... running", cl.res.running, 1);
+	set_pump_running(0);
+}
+
 static void
 test_axis(struct hw *hw)
 {
@@ -315,6 +350,7 @@ main(void)
 		return TEST_DONE();
 	hw_set_supervise_cb(hw, on_fault, NULL);
 
+	test_joined(hw);
 	test_axis(hw);
 	test_pump(hw);
 
