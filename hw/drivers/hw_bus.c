@@ -53,6 +53,7 @@
 #include <unistd.h>
 
 #include "hw_private.h"
+#include "lbl_limits.h"
 #include "log.h"
 #include "rt.h"
 
@@ -454,9 +455,6 @@ hw_command(struct hw_bus *bus, struct hw_job *job, const struct profile *p, enum
  * Reads op's object into regs; objects already read in this job (status
  * flags often share one word) come from the cache instead.
  */
-/* A status read joins its objects when they lie within this many registers. */
-#define HW_STATUS_SPAN	8
-
 struct hw_read_cache {
 	int count;
 	struct { enum profile_table table; uint16_t address; int width; uint16_t regs[2]; } e[8];

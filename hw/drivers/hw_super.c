@@ -13,6 +13,7 @@
 #include <time.h>
 
 #include "hw_private.h"
+#include "lbl_limits.h"
 #include "log.h"
 
 /* Default periods by role, ms (hw.h says which; lbl-rig(5) documents them). */
@@ -34,13 +35,6 @@
  * state a few scan cycles after acknowledging the command.
  */
 #define HW_SUP_SETTLE_MS	100
-/*
- * A running pump's volume (a line's length) counter is judged once lbld's
- * rate would have moved it by this many of its steps (the profile's scale)
- * since the reading held against: a slow pump is given the time to show
- * it advances, and a counter that stands still then is not rounding.
- */
-#define HW_SUP_COUNT_STEPS	10
 
 static const struct profile *
 hw_sup_profile(const struct hw *hw, int device)
