@@ -150,6 +150,7 @@ hw_sup_off_mm(const struct hw_result *res, double where_mm)
 	return isnan(res->position_mm) ? 0 : fabs(res->position_mm - where_mm);
 }
 
+/* An axis's read teaches where it is at rest (hw_private.h); never fails. */
 void
 hw_sup_seen(struct hw *hw, const struct hw_job *job)
 {
