@@ -345,6 +345,27 @@
 #ifndef RIG_POLL_PERIOD_MAX_MS
 #define RIG_POLL_PERIOD_MAX_MS	60000
 #endif
+/*
+ * A status read (supervision's polls, the executor's arrival reads) joins
+ * its objects into one Modbus read when they lie within this many
+ * registers of one table with no gap (hw/drivers/hw_bus.c): enough for a
+ * position, a counter and a flags' word; a wider read would carry
+ * registers nobody asked for over a slow line.
+ */
+#ifndef HW_STATUS_SPAN
+#define HW_STATUS_SPAN		8
+#endif
+/*
+ * Supervision judges a running pump's volume (a line's length) counter
+ * once the commanded rate should have moved it by this many of its steps
+ * (the profile's scale) since the reading it is held against
+ * (hw/drivers/hw_super.c): fewer, and a slow pump's counter standing on
+ * the same digit between two polls would read as a stall; many more, and a
+ * dry pump is seen late.
+ */
+#ifndef HW_SUP_COUNT_STEPS
+#define HW_SUP_COUNT_STEPS	10
+#endif
 
 /* ---- Sensor readings and pump counters (hw/rig/profile.c, daemon/dispense.c) ---- */
 /*
@@ -532,6 +553,10 @@ _Static_assert(RIG_COMM_TIMEOUT_MIN_MS >= 3 * 20 &&
 _Static_assert(RIG_POLL_PERIOD_MIN_MS >= 10 && RIG_POLL_PERIOD_MIN_MS < RIG_POLL_PERIOD_MAX_MS &&
     RIG_POLL_PERIOD_MAX_MS <= 60000,
     "RIG_POLL_PERIOD_*: above a loaded machine's scheduling delay, at most a minute");
+_Static_assert(HW_STATUS_SPAN >= 3 && HW_STATUS_SPAN <= 125,
+    "HW_STATUS_SPAN: a position and a flags' word at least; a Modbus read is at most 125");
+_Static_assert(HW_SUP_COUNT_STEPS >= 3 && HW_SUP_COUNT_STEPS <= 1000,
+    "HW_SUP_COUNT_STEPS: a few steps past rounding, not so many a dry pump runs on");
 
 _Static_assert(HOME_MARGIN_MS >= 1000 && HOME_MARGIN_MS <= 60000,
     "HOME_MARGIN_MS: a drive's search for its switch, not a hang");

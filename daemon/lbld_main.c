@@ -265,6 +265,12 @@ lbld_stop(struct lbld *l, const char *cause)
 	}
 	l->stopping = 1;
 	log_info("stopping: %s; making the rig safe first", cause);
+	/*
+	 * The safe state stops a homing drive mid-search: the homing ends now,
+	 * so that whoever asked for it ('lblctl home') is told why.
+	 */
+	if (l->home != NULL && home_busy(l->home))
+		home_abort(l->home, cause);
 	notify_stopping();
 	loop_timer_at(l->stop_timer, loop_now_ns() + (int64_t)LBLD_STOP_BUDGET_MS * 1000000);
 	run_shutdown(l->run, cause, lbld_stopped, l);

@@ -130,6 +130,7 @@ hw_cmd_note(struct hw *hw, const struct hw_request *req, int ended, const struct
 	c->ended_ns = loop_now_ns();
 	if (res == NULL || !res->ok) {
 		c->known = 0;
+		c->axis = HW_AXIS_UNKNOWN;
 		return;
 	}
 	/*
@@ -148,12 +149,21 @@ hw_cmd_note(struct hw *hw, const struct hw_request *req, int ended, const struct
 	case HW_STOP:
 		c->running = 0;
 		c->rate = 0;
+		/* an axis decelerates: at rest where a read finds it not busy */
+		c->axis = HW_AXIS_STOPPING;
 		break;
 	case HW_OUTPUT:
 		c->on = req->value != 0;
 		break;
-	case HW_MOVE: case HW_HOME:
-		break;		/* supervision holds an axis to its alarm only */
+	case HW_MOVE:
+		/* moving until a read finds it at its target (hw_sup_seen()) */
+		c->axis = HW_AXIS_MOVING;
+		c->target_mm = req->value;
+		break;
+	case HW_HOME:
+		/* where a search ends is the drive's business: its alarm alone is judged */
+		c->axis = HW_AXIS_UNKNOWN;
+		break;
 	default:
 		c->known = 0;	/* a command whose effect is not modelled here */
 		break;
@@ -193,6 +203,8 @@ hw_on_event(void *arg, int fd, uint32_t events)
 			continue;
 		}
 		hw_cmd_note(hw, &job->req, 1, &job->res);
+		if (hw->cmd != NULL && !hw_op_is_command(job->req.op) && job->res.ok)
+			hw_sup_seen(hw, job);
 		if (job->safe != NULL) {
 			hw->safe_status[job->req.device] = job->res.ok ? HW_SAFE_CONFIRMED :
 			    HW_SAFE_FAILED;
@@ -219,6 +231,7 @@ hw_job_new(struct hw *hw, const struct hw_request *req, enum hw_prio prio)
 	job->res.position_mm = NAN;
 	job->res.busy = job->res.in_position = job->res.alarm = job->res.running = -1;
 	job->res.homed = -1;
+	job->queued_ns = loop_now_ns();
 	return job;
 }
 
@@ -326,6 +339,8 @@ hw_enqueue(struct hw *hw, const struct hw_request *req, enum hw_prio prio, hw_do
 		return 0;
 	}
 	hw_cmd_note(hw, req, 0, NULL);
+	if (hw->cmd != NULL)
+		job->cmd_seq = hw->cmd[req->device].seq;
 	job->done = done;
 	job->arg = arg;
 	job->safe = safe;

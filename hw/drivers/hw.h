@@ -235,11 +235,16 @@ int hw_volume_counter(const struct hw *hw, int device, double *wrap_ml);
  * that could still be on the bus at the executor's next deadline
  * (hw_set_next_deadline()). Each poll reads what the profile offers
  * (pump and line: running, alarm, volume; axis: position, busy,
- * in-position, alarm; valve: state, alarm; sensor: its reading) and holds
- * it against what lbld last commanded: an alarm, a pump or line commanded
- * to run that reads stopped (or stopped that reads running), a valve in
- * the other state, an implausible sensor reading (profile_check_reading)
- * is a fault at once; a device that does not answer is one after as many
+ * in-position, alarm; valve: state, alarm; sensor: its reading; in one
+ * read where the profile's objects lie together) and holds it against
+ * what lbld last commanded: an alarm, a pump or line commanded to run that
+ * reads stopped (or stopped that reads running), a running pump's or
+ * line's counter that has not moved once its rate should have moved it 10
+ * steps (two readings: one period more), an axis at rest (found at its
+ * move's target) that reads busy or more than its tolerance from where it
+ * came to rest, an axis moving that reads not busy away from its target
+ * (stopped short), a valve in the other state, an implausible sensor
+ * reading (profile_check_reading) is a fault at once; a device that does not answer is one after as many
  * polls in a row as its bus makes attempts (retries + 1), each repeated at
  * once. A poll that overlapped a command to its device is not judged but
  * repeated, and flags are judged only from 100 ms after the device's last

@@ -53,6 +53,7 @@
 #include <unistd.h>
 
 #include "hw_private.h"
+#include "lbl_limits.h"
 #include "log.h"
 #include "rt.h"
 
@@ -76,6 +77,7 @@ struct hw_txn {
 	const struct profile_object *obj;
 	enum profile_op op;
 	int writing;
+	int count;		/* a read of this many registers from obj's, 0: obj's width */
 };
 
 static int64_t
@@ -257,9 +259,10 @@ hw_is_exception(int err)
 
 /* One Modbus call on the current context; returns what libmodbus returned. */
 static int
-hw_modbus_call(struct hw_bus *bus, const struct profile_object *o, int writing, uint16_t regs[2])
+hw_modbus_call(struct hw_bus *bus, const struct profile_object *o, int writing, int count,
+    uint16_t *regs)
 {
-	int width = profile_width(o);
+	int width = count > 0 ? count : profile_width(o);
 	uint8_t bit;
 	int rc;
 
@@ -338,7 +341,7 @@ hw_bus_in_flight(struct hw_bus *bus, int in_flight, int64_t deadline_ns)
  * job's error naming device, bus, unit and register.
  */
 static int
-hw_bus_transact(struct hw_bus *bus, struct hw_job *job, const struct hw_txn *t, uint16_t regs[2])
+hw_bus_transact(struct hw_bus *bus, struct hw_job *job, const struct hw_txn *t, uint16_t *regs)
 {
 	int64_t attempt_ns = hw_bus_attempt_ms(bus->cfg) * 1000000, budget, now;
 	int64_t deadline = hw_now_ns() + (job->safe != NULL ? hw_bus_safe_command_ms(bus->cfg) :
@@ -375,7 +378,7 @@ hw_bus_transact(struct hw_bus *bus, struct hw_job *job, const struct hw_txn *t, 
 		}
 		hw_bus_in_flight(bus, 1, now + budget + (int64_t)HW_WATCH_GRACE_MS * 1000000);
 		errno = 0;
-		rc = hw_modbus_call(bus, t->obj, t->writing, regs);
+		rc = hw_modbus_call(bus, t->obj, t->writing, t->count, regs);
 		err = errno;
 		expired = hw_bus_in_flight(bus, 0, 0);
 		if (rc != -1) {
@@ -419,7 +422,7 @@ hw_write_value(struct hw_bus *bus, struct hw_job *job, const struct profile *p,
     enum profile_op op, double value)
 {
 	const struct rig_device *dev = &bus->hw->rig->devices[job->req.device];
-	struct hw_txn t = { dev, hw_obj(p, op), op, 1 };
+	struct hw_txn t = { dev, hw_obj(p, op), op, 1, 0 };
 	uint16_t regs[2];
 
 	if (profile_encode(t.obj, value, regs) == -1) {
@@ -435,7 +438,7 @@ static int
 hw_command(struct hw_bus *bus, struct hw_job *job, const struct profile *p, enum profile_op op)
 {
 	const struct rig_device *dev = &bus->hw->rig->devices[job->req.device];
-	struct hw_txn t = { dev, hw_obj(p, op), op, 1 };
+	struct hw_txn t = { dev, hw_obj(p, op), op, 1, 0 };
 	uint16_t regs[2] = { (uint16_t)t.obj->command, 0 };
 
 	if (profile_width(t.obj) == 2) {
@@ -462,7 +465,7 @@ hw_read(struct hw_bus *bus, struct hw_job *job, const struct profile *p, enum pr
     struct hw_read_cache *cache, uint16_t regs[2])
 {
 	const struct rig_device *dev = &bus->hw->rig->devices[job->req.device];
-	struct hw_txn t = { dev, hw_obj(p, op), op, 0 };
+	struct hw_txn t = { dev, hw_obj(p, op), op, 0, 0 };
 	int i, width = profile_width(t.obj);
 
 	for (i = 0; i < cache->count; i++) {
@@ -480,6 +483,120 @@ hw_read(struct hw_bus *bus, struct hw_job *job, const struct profile *p, enum pr
 		cache->e[cache->count].address = t.obj->address;
 		cache->e[cache->count].width = width;
 		memcpy(cache->e[cache->count].regs, regs, sizeof(cache->e[0].regs));
+		cache->count++;
+	}
+	return 0;
+}
+
+/* Every object a status read may read (the role's are the only ones its profile has). */
+static const enum profile_op hw_status_ops[] = { PROFILE_POSITION, PROFILE_BUSY,
+	PROFILE_IN_POSITION, PROFILE_HOMED, PROFILE_ALARM, PROFILE_VOLUME, PROFILE_LENGTH,
+	PROFILE_RUNNING, PROFILE_STATE, PROFILE_VALUE };
+#define HW_STATUS_OPS	((int)(sizeof(hw_status_ops) / sizeof(hw_status_ops[0])))
+
+/*
+ * Whether a status read's objects can go in one transaction: two or more
+ * registers of one table (input or holding) that together cover a run of
+ * at most HW_STATUS_SPAN registers with no gap (a register between two
+ * objects may not exist on the device, and reading it would fail the
+ * read). Returns the run's length (*lo its first address, *first_op the
+ * object there), or 0.
+ */
+static int
+hw_join_plan(const struct profile *p, int *lo_out, enum profile_op *first_op)
+{
+	const struct profile_object *o, *first = NULL;
+	int covered[HW_STATUS_SPAN] = { 0 }, i, k, lo = 0x10000, hi = -1, objects = 0;
+
+	for (i = 0; i < HW_STATUS_OPS; i++) {
+		if (!p->ops[hw_status_ops[i]].defined)
+			continue;
+		o = &p->ops[hw_status_ops[i]];
+		if ((o->table != PROFILE_INPUT && o->table != PROFILE_HOLDING) ||
+		    (first != NULL && o->table != first->table))
+			return 0;
+		if (first == NULL || o->address < first->address) {
+			first = o;
+			*first_op = hw_status_ops[i];
+		}
+		if (o->address < lo)
+			lo = o->address;
+		if (o->address + profile_width(o) - 1 > hi)
+			hi = o->address + profile_width(o) - 1;
+		objects++;
+	}
+	if (objects < 2 || hi - lo + 1 > HW_STATUS_SPAN || hi - lo + 1 < 2)
+		return 0;
+	for (i = 0; i < HW_STATUS_OPS; i++) {
+		o = &p->ops[hw_status_ops[i]];
+		for (k = 0; o->defined && k < profile_width(o); k++)
+			covered[o->address + k - lo] = 1;
+	}
+	for (k = 0; k <= hi - lo; k++)
+		if (!covered[k])
+			return 0;
+	*lo_out = lo;
+	return hi - lo + 1;
+}
+
+int
+hw_status_transactions(const struct profile *p)
+{
+	int lo, n = 0, i, k;
+	enum profile_op first_op;
+	const struct profile_object *o, *q;
+
+	if (hw_join_plan(p, &lo, &first_op) > 0)
+		return 1;
+	/* one per distinct register read (flags sharing a word share its read) */
+	for (i = 0; i < HW_STATUS_OPS; i++) {
+		o = &p->ops[hw_status_ops[i]];
+		if (!o->defined)
+			continue;
+		for (k = 0; k < i; k++) {
+			q = &p->ops[hw_status_ops[k]];
+			if (q->defined && q->table == o->table && q->address == o->address &&
+			    profile_width(q) == profile_width(o))
+				break;
+		}
+		n += k == i;
+	}
+	return n;
+}
+
+/*
+ * A status read's objects in one transaction when hw_join_plan() allows:
+ * their values go into the cache, so hw_read() finds them there (a poll
+ * of a generic drive, its position and then its flags' word, is one
+ * transaction instead of two, and reads them at one instant). Returns 0
+ * (also when nothing could be joined: each object is then read on its
+ * own), or -1 with the job's error.
+ */
+static int
+hw_read_joined(struct hw_bus *bus, struct hw_job *job, const struct profile *p,
+    struct hw_read_cache *cache)
+{
+	const struct rig_device *dev = &bus->hw->rig->devices[job->req.device];
+	const struct profile_object *o;
+	uint16_t regs[HW_STATUS_SPAN];
+	enum profile_op first_op = PROFILE_POSITION;
+	int lo = 0, count = hw_join_plan(p, &lo, &first_op), i;
+	struct hw_txn t;
+
+	if (count == 0)
+		return 0;
+	t = (struct hw_txn){ dev, &p->ops[first_op], first_op, 0, count };
+	if (hw_bus_transact(bus, job, &t, regs) == -1)
+		return -1;
+	for (i = 0; i < HW_STATUS_OPS && cache->count < 8; i++) {
+		o = &p->ops[hw_status_ops[i]];
+		if (!o->defined)
+			continue;
+		cache->e[cache->count].table = o->table;
+		cache->e[cache->count].address = o->address;
+		cache->e[cache->count].width = profile_width(o);
+		cache->e[cache->count].regs[0] = regs[o->address - lo];
+		cache->e[cache->count].regs[1] = profile_width(o) == 2 ? regs[o->address - lo + 1] : 0;
 		cache->count++;
 	}
 	return 0;
@@ -526,6 +643,8 @@ hw_do_status(struct hw_bus *bus, struct hw_job *job, const struct profile *p)
 	struct hw_result *r = &job->res;
 	int rc = 0, flag = -1;
 
+	if (hw_read_joined(bus, job, p, &cache) == -1)
+		return -1;
 	switch (p->role) {
 	case RIG_AXIS:
 		if (hw_read_number(bus, job, p, PROFILE_POSITION, &cache, &r->position_mm) == -1 ||
@@ -591,7 +710,7 @@ hw_readback(struct hw_bus *bus, struct hw_job *job, const struct profile *p, enu
     double value)
 {
 	const struct rig_device *dev = &bus->hw->rig->devices[job->req.device];
-	struct hw_txn t = { dev, hw_obj(p, op), op, 0 };
+	struct hw_txn t = { dev, hw_obj(p, op), op, 0, 0 };
 	uint16_t want[2] = { 0, 0 }, got[2] = { 0, 0 };
 	double want_value, got_value;
 

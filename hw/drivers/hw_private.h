@@ -37,6 +37,8 @@ struct hw_job {
 	int attempts;			/* safe state: attempts made (one per pass) */
 	enum hw_prio prio;
 	struct hw *hw;			/* whose (hw_job_drop() notes a command dropped) */
+	unsigned cmd_seq;		/* its device's hw_cmd.seq once queued (reads: hw_sup_seen()) */
+	int64_t queued_ns;		/* when it was queued (loop_now_ns()) */
 };
 
 struct hw_bus {
@@ -97,6 +99,20 @@ struct hw_cmd {
 	double rate;			/* pump, line: its rate (mL/min, rpm, mm/s) */
 	int on;				/* valve: commanded on */
 	int64_t ended_ns;		/* when the last command ended (loop_now_ns()) */
+	/*
+	 * Axis: where lbld left it. A move (whole or fired) makes it moving to
+	 * target_mm until a read finds it there (hw_sup_seen()); from then it
+	 * rests at rest_mm until its next command. A stop makes it stopping
+	 * until a read finds it not busy; a home, and anything failed or
+	 * dropped, make it unknown (judged for alarm only). rest_known is 0
+	 * while where it rests is still to be read: a status takes more than
+	 * one transaction on most profiles, so a position read before the
+	 * flag that said it arrived may be from before it did.
+	 */
+	enum hw_axis_state { HW_AXIS_UNKNOWN, HW_AXIS_MOVING, HW_AXIS_STOPPING,
+		HW_AXIS_RESTING } axis;
+	double target_mm, rest_mm;
+	int rest_known;
 };
 
 /* Per device in supervision (hw_super.c, loop thread only). */
@@ -111,6 +127,21 @@ struct hw_sup {
 	int fails;			/* polls failed in a row */
 	int reported;			/* its fault is reported: no more polls */
 	int starved;			/* a poll waited too long: logged once */
+	/*
+	 * Pump (volume) or line (length) running: the counter's reading the
+	 * next judged poll is held against, when it was read, and the command
+	 * (hw_cmd.seq) it belongs to; count_at_ns 0 none yet.
+	 */
+	double count;
+	int64_t count_at_ns;
+	unsigned count_seq;
+	/*
+	 * Axis without an in-position flag: a poll that found it stopped short
+	 * (position, then busy, in two transactions: it may have arrived in
+	 * between), and where; a second one in a row at the same place reports.
+	 */
+	int short_seen;
+	double short_mm;
 };
 
 /* Per device with a comm_timeout: its feeding (loop thread only). */
@@ -218,6 +249,12 @@ struct hw_job *hw_bus_take_locked(struct hw_bus *bus, int64_t now_ns, int64_t *w
  * transaction in flight, if any, so that the worker is free at once.
  */
 void hw_bus_interrupt(struct hw_bus *bus);
+/*
+ * The transactions a status read (HW_STATUS, HW_PROBE) of a device with
+ * profile p takes: 1 when its objects lie together in one table (one read
+ * of them all), else one per distinct register. Never fails.
+ */
+int hw_status_transactions(const struct profile *p);
 /* Frees a job that will never complete (loop thread only: it may end a safe batch). */
 void hw_job_drop(struct hw_job *job);
 /* Hands a finished job to the loop thread (any thread). */
@@ -231,5 +268,13 @@ int hw_submit_prio(struct hw *hw, const struct hw_request *req, enum hw_prio pri
 /* hw_super.c: its timer (created at open) and its end at close. */
 int hw_sup_open(struct hw *hw, char *err, size_t err_size);
 void hw_sup_close(struct hw *hw);
+/*
+ * A read of device (job: its request, result and cmd_seq) answered in the
+ * loop thread: an axis commanded to move that reads at its target, or one
+ * stopping that reads not busy, is from then left at rest where it read
+ * (hw_cmd.axis). A read that overlapped a command to the device changes
+ * nothing. Never fails.
+ */
+void hw_sup_seen(struct hw *hw, const struct hw_job *job);
 
 #endif

@@ -13,6 +13,7 @@
 #include <time.h>
 
 #include "hw_private.h"
+#include "lbl_limits.h"
 #include "log.h"
 
 /* Default periods by role, ms (hw.h says which; lbl-rig(5) documents them). */
@@ -47,34 +48,21 @@ hw_sup_has(const struct profile *p, enum profile_op op)
 	return p != NULL && p->ops[op].defined;
 }
 
-/* The ops a poll of the device reads (those hw_bus.c's status read covers). */
+/* The transactions a poll of the device takes (hw_bus.c's status read), 0: nothing to read. */
 static int
 hw_sup_reads(const struct hw *hw, int device)
 {
-	const struct rig_device *dev = &hw->rig->devices[device];
 	const struct profile *p = hw_sup_profile(hw, device);
-	int n = hw_sup_has(p, PROFILE_ALARM);
 
-	switch (dev->role) {
-	case RIG_AXIS:
-		return n + hw_sup_has(p, PROFILE_POSITION) + hw_sup_has(p, PROFILE_BUSY) +
-		    hw_sup_has(p, PROFILE_IN_POSITION);
-	case RIG_PUMP:
-		return n + hw_sup_has(p, PROFILE_VOLUME) + hw_sup_has(p, PROFILE_RUNNING);
-	case RIG_LINE:
-		return n + hw_sup_has(p, PROFILE_LENGTH) + hw_sup_has(p, PROFILE_RUNNING);
-	case RIG_VALVE:
-		return n + hw_sup_has(p, PROFILE_STATE);
-	case RIG_SENSOR:
-		return n + hw_sup_has(p, PROFILE_VALUE);
-	default:
+	if (p == NULL || hw->rig->devices[device].role == RIG_INPUT)
 		return 0;
-	}
+	return hw_status_transactions(p);
 }
 
 /*
  * One read's time on the bus, ms, by default: on RTU the wire time of an
- * 8-byte request and a reply of up to 9 bytes at the bus's baud rate and
+ * 8-byte request and a reply of up to 13 bytes (four registers: a status
+ * read joined into one, see hw_status_transactions()) at the bus's baud rate and
  * framing, each frame followed by 3.5 characters of silence, and the rig's
  * frame_delay; on TCP a small constant.
  */
@@ -86,7 +74,7 @@ hw_sup_read_ms(const struct rig_bus *cfg)
 	if (cfg->type != RIG_BUS_RTU || cfg->baud <= 0)
 		return HW_POLL_TCP_READ_MS;
 	bits = 1 + cfg->data_bits + (cfg->parity == 'N' ? 0 : 1) + cfg->stop_bits;
-	return (17 + 2 * 3.5) * bits * 1000.0 / cfg->baud + (double)cfg->frame_delay_ms;
+	return (21 + 2 * 3.5) * bits * 1000.0 / cfg->baud + (double)cfg->frame_delay_ms;
 }
 
 int64_t
@@ -156,6 +144,167 @@ hw_sup_where(const struct hw *hw, int device, enum profile_op op, char *buf, siz
 
 static void hw_sup_schedule(struct hw *hw);
 
+/* The axis's distance from where it should be, mm, or 0 when its position is not read. */
+static double
+hw_sup_off_mm(const struct hw_result *res, double where_mm)
+{
+	return isnan(res->position_mm) ? 0 : fabs(res->position_mm - where_mm);
+}
+
+/* An axis's read teaches where it is at rest (hw_private.h); never fails. */
+void
+hw_sup_seen(struct hw *hw, const struct hw_job *job)
+{
+	int device = job->req.device;
+	struct hw_cmd *c = &hw->cmd[device];
+	const struct hw_result *res = &job->res;
+	double tol_mm;
+	int arrived;
+
+	if (hw->rig->devices[device].role != RIG_AXIS || c->pending > 0 ||
+	    c->seq != job->cmd_seq || !c->known)
+		return;
+	tol_mm = hw_axis_tolerance_mm(hw, device);
+	switch (c->axis) {
+	case HW_AXIS_RESTING:
+		/* where it came to rest, read once it had (see hw_cmd) */
+		if (!c->rest_known && res->busy != 1 && !isnan(res->position_mm)) {
+			c->rest_mm = res->position_mm;
+			c->rest_known = 1;
+		}
+		return;
+	case HW_AXIS_MOVING:
+		/* at its target by position: it rests there */
+		if (res->busy != 1 && res->alarm != 1 && res->in_position != 0 &&
+		    !isnan(res->position_mm) && fabs(res->position_mm - c->target_mm) <= tol_mm) {
+			c->axis = HW_AXIS_RESTING;
+			c->rest_mm = c->target_mm;
+			c->rest_known = 1;
+			return;
+		}
+		/* or by the drive's own flag, once it has had time to drop the last move's */
+		arrived = res->busy != 1 && res->alarm != 1 && res->in_position == 1 &&
+		    job->queued_ns >= c->ended_ns + HW_SUP_SETTLE_MS * 1000000;
+		break;
+	case HW_AXIS_STOPPING:
+		/* without a busy flag, a stopping drive's end cannot be told */
+		arrived = res->busy == 0 && res->alarm != 1 &&
+		    job->queued_ns >= c->ended_ns + HW_SUP_SETTLE_MS * 1000000;
+		break;
+	default:
+		return;
+	}
+	if (!arrived)
+		return;
+	/* where: read by the next read, whose position is from after the flag */
+	c->axis = HW_AXIS_RESTING;
+	c->rest_known = 0;
+}
+
+/*
+ * An axis's poll (settled, not stale): resting, it must read not busy and
+ * within its tolerance of where it came to rest; moving, a drive that
+ * reads not busy, not in position and away from its target has stopped
+ * short. Returns 1 when it reported a fault.
+ */
+static int
+hw_sup_axis(struct hw *hw, int device, const struct hw_result *res)
+{
+	const struct hw_cmd *c = &hw->cmd[device];
+	const struct profile *p = hw_sup_profile(hw, device);
+	double tol_mm = hw_axis_tolerance_mm(hw, device);
+	char where[200];
+
+	switch (c->axis) {
+	case HW_AXIS_RESTING:
+		if (res->busy == 1) {
+			hw_sup_where(hw, device, PROFILE_BUSY, where, sizeof(where));
+			hw_sup_report(hw, device, "%s: busy, while it should stand still at %.3f mm",
+			    where, c->rest_mm);
+			return 1;
+		}
+		if (c->rest_known && hw_sup_off_mm(res, c->rest_mm) > tol_mm) {
+			hw_sup_where(hw, device, PROFILE_POSITION, where, sizeof(where));
+			hw_sup_report(hw, device, "%s: at %.3f mm, while it should stand still at "
+			    "%.3f mm (moved %.3f mm, tolerance %g mm)", where, res->position_mm,
+			    c->rest_mm, res->position_mm - c->rest_mm, tol_mm);
+			return 1;
+		}
+		return 0;
+	case HW_AXIS_MOVING:
+		if (!hw_sup_has(p, PROFILE_BUSY) || res->busy != 0 || res->in_position == 1 ||
+		    isnan(res->position_mm) || hw_sup_off_mm(res, c->target_mm) <= tol_mm) {
+			hw->sup[device].short_seen = 0;
+			return 0;
+		}
+		/* no flag read with busy: the same place twice in a row, so not an arrival between */
+		if (!hw_sup_has(p, PROFILE_IN_POSITION) && (!hw->sup[device].short_seen ||
+		    hw_sup_off_mm(res, hw->sup[device].short_mm) > tol_mm)) {
+			hw->sup[device].short_seen = 1;
+			hw->sup[device].short_mm = res->position_mm;
+			return 0;
+		}
+		hw_sup_where(hw, device, PROFILE_BUSY, where, sizeof(where));
+		hw_sup_report(hw, device, "%s: not busy, at %.3f mm, while commanded to move to "
+		    "%.3f mm (stopped %.3f mm short)", where, res->position_mm, c->target_mm,
+		    fabs(res->position_mm - c->target_mm));
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+/*
+ * A running pump's volume or line's length counter (settled, not stale
+ * poll): held against the last reading of the same command; once lbld's
+ * rate should have moved it HW_SUP_COUNT_STEPS steps, a counter that has
+ * not moved is a fault (a pump that says it runs but dispenses nothing).
+ * A counter that went back (a wrap, or the device's own reset) starts
+ * afresh. Returns 1 when it reported a fault.
+ */
+static int
+hw_sup_counter(struct hw *hw, int device, const struct hw_result *res)
+{
+	struct hw_sup *s = &hw->sup[device];
+	const struct hw_cmd *c = &hw->cmd[device];
+	const struct rig_device *dev = &hw->rig->devices[device];
+	enum profile_op op = dev->role == RIG_PUMP ? PROFILE_VOLUME : PROFILE_LENGTH;
+	const struct profile *p = hw_sup_profile(hw, device);
+	int64_t now = loop_now_ns();
+	double step, expected, moved, wrap = INFINITY;
+	char where[200];
+	int pump = dev->role == RIG_PUMP;
+
+	if (!c->running || !hw_sup_has(p, op) || !isfinite(res->value) ||
+	    (pump && profile_rate_op(dev) != PROFILE_FLOW))
+		return 0;
+	if (s->count_at_ns == 0 || s->count_seq != c->seq) {
+		s->count = res->value;
+		s->count_at_ns = now;
+		s->count_seq = c->seq;
+		return 0;
+	}
+	/* mL/min over ms for a pump, mm/s over ms for a line */
+	expected = c->rate * (double)(now - s->count_at_ns) / 1e6 / (pump ? 60000.0 : 1000.0);
+	step = fabs(p->ops[op].scale) > 0 ? fabs(p->ops[op].scale) : 1;
+	if (expected < HW_SUP_COUNT_STEPS * step)
+		return 0;	/* too soon to tell: held against the same reading later */
+	moved = res->value - s->count;
+	if (moved < 0 && pump && hw_volume_counter(hw, device, &wrap) == 1 && isfinite(wrap))
+		moved += wrap;
+	if (moved > step / 2 || moved < 0) {
+		s->count = res->value;
+		s->count_at_ns = now;
+		return 0;
+	}
+	hw_sup_where(hw, device, op, where, sizeof(where));
+	hw_sup_report(hw, device, "%s: stands at %g %s for %lld ms, while running at %g %s "
+	    "(%.3g %s expected)", where, res->value, pump ? "mL" : "mm",
+	    (long long)((now - s->count_at_ns) / 1000000), c->rate, pump ? "mL/min" : "mm/s",
+	    expected, pump ? "mL" : "mm");
+	return 1;
+}
+
 /*
  * A poll's answer: held against what was commanded (hw.h says what is a
  * fault). A poll that overlapped a command to its device, or one from
@@ -210,10 +359,17 @@ hw_sup_done(void *arg, const struct hw_request *req, const struct hw_result *res
 		return;
 	}
 	switch (dev->role) {
+	case RIG_AXIS:
+		if (hw_sup_axis(hw, device, res))
+			return;
+		break;
 	case RIG_PUMP:
 	case RIG_LINE:
-		if (res->running == -1 || res->running == c->running)
+		if (res->running == -1 || res->running == c->running) {
+			if (hw_sup_counter(hw, device, res))
+				return;
 			break;
+		}
 		hw_sup_where(hw, device, PROFILE_RUNNING, where, sizeof(where));
 		if (c->running)
 			hw_sup_report(hw, device, "%s: stopped, while commanded to run at %g %s",
@@ -417,6 +573,8 @@ hw_supervise(struct hw *hw, const unsigned char *in_use)
 		s->fails = 0;
 		s->reported = 0;
 		s->starved = 0;
+		s->count_at_ns = 0;
+		s->short_seen = 0;
 		/* a poll still out belongs to the supervision before: its answer is ignored */
 		s->in_flight = 0;
 		s->in_flight_epoch = 0;

@@ -47,6 +47,7 @@ enum simrig_fault {
 	SIMRIG_INF,		/* sensor: reads +infinity */
 	SIMRIG_HUGE,		/* sensor: reads the largest value its register holds (FLT_MAX) */
 	SIMRIG_READING,		/* sensor: reads a fixed value ("reading:VALUE") */
+	SIMRIG_DRY,		/* pump, line: runs as commanded, its counter stands still */
 	SIMRIG_FAULT_COUNT
 };
 
@@ -159,6 +160,13 @@ void simrig_ctl_stop(struct simrig *sim);
  * does. Returns 0, or -1 with err saying why (no such device, wrong role).
  */
 int simrig_stop_device(struct simrig *sim, const char *device, char *err, size_t err_size);
+/*
+ * An axis pushed from outside by mm (a knock, a drive that lost steps): its
+ * position jumps by mm at once, not busy, no alarm. Returns 0, or -1 with
+ * err when device is not a Modbus axis.
+ */
+int simrig_push_axis(struct simrig *sim, const char *device, double mm, char *err,
+    size_t err_size);
 int simrig_set_fault(struct simrig *sim, const char *device, const char *kind, char *err,
     size_t err_size);
 

@@ -1,13 +1,15 @@
 /*
  * lbl-simrig's control socket: tests switch faults and inputs at run time.
  * One command per line, one answer line each, "ok ..." or "error ...":
- *   fault DEV silent|exception|stall|alarm|stuck|half|trickle [MS]   clear DEV
+ *   fault DEV silent|exception|stall|alarm|stuck|half|dry|trickle [MS]   clear DEV
  *   fault DEV nan|inf|huge|reading VALUE (a sensor's readings)
  *   stop DEV (a pump, line or axis stopped from outside: its own stop button)
+ *   push DEV MM (an axis's position moved MM from outside, at once)
  *   get DEV (state as key=value)                   set DEV 0|1 (Modbus input or valve)
  *   latency MS (every Modbus answer from now on MS milliseconds late)
  */
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -79,6 +81,20 @@ simrig_ctl_command(struct simrig *sim, char *line, char *out, size_t size)
 			snprintf(out, size, "ok\n");
 		return;
 	}
+	if (strcmp(words[0], "push") == 0 && n == 3) {
+		char *end;
+		double mm = strtod(words[2], &end);
+
+		if (end == words[2] || *end != '\0' || !isfinite(mm)) {
+			snprintf(out, size, "error push takes millimetres, e.g. push lift 0.5\n");
+			return;
+		}
+		if (simrig_push_axis(sim, words[1], mm, err, sizeof(err)) == -1)
+			snprintf(out, size, "error %s\n", err);
+		else
+			snprintf(out, size, "ok\n");
+		return;
+	}
 	if (strcmp(words[0], "clear") == 0 && n == 2) {
 		if (simrig_set_fault(sim, words[1], "clear", err, sizeof(err)) == -1)
 			snprintf(out, size, "error %s\n", err);
@@ -106,7 +122,7 @@ simrig_ctl_command(struct simrig *sim, char *line, char *out, size_t size)
 		return;
 	}
 	snprintf(out, size, "error unknown command (fault DEV KIND [MS|VALUE], clear DEV, get DEV, "
-	    "set DEV 0|1, stop DEV, latency MS)\n");
+	    "set DEV 0|1, stop DEV, push DEV MM, latency MS)\n");
 }
 
 static void

@@ -23,7 +23,7 @@
 #define SIMRIG_ARRIVED_MM		0.0005
 
 const char *const simrig_fault_names[] = { "none", "silent", "exception", "stall", "alarm",
-	"stuck", "trickle", "half", "nan", "inf", "huge", "reading", NULL };
+	"stuck", "trickle", "half", "nan", "inf", "huge", "reading", "dry", NULL };
 
 int64_t
 simrig_now_ns(const struct simrig *sim)
@@ -353,7 +353,8 @@ simrig_flow_update(struct simrig_device *dev, int64_t now_ns)
 {
 	double dt_s = (double)(now_ns - dev->updated_ns) / 1e9;
 
-	if (dev->running && dt_s > 0) {
+	/* a dry pump (air in the line, a slipping roller) runs and counts nothing */
+	if (dev->running && dt_s > 0 && dev->fault != SIMRIG_DRY) {
 		/* pumps: mL/min; line drives: mm/s */
 		dev->total += dev->cfg->role == RIG_PUMP ? dev->rate * dt_s / 60 : dev->rate * dt_s;
 		if (dev->total > 1e6)
@@ -746,8 +747,15 @@ simrig_set_fault(struct simrig *sim, const char *device, const char *kind, char 
 			break;
 	if (simrig_fault_names[k] == NULL) {
 		snprintf(err, err_size, "unknown fault '%s' (silent, exception, stall, alarm, "
-		    "stuck, trickle, trickle:MS, half, nan, inf, huge, reading:VALUE or clear)",
+		    "stuck, trickle, trickle:MS, half, nan, inf, huge, reading:VALUE, dry or clear)",
 		    kind);
+		return -1;
+	}
+	if (k == SIMRIG_DRY && sim->devices[i].cfg->role != RIG_PUMP &&
+	    sim->devices[i].cfg->role != RIG_LINE) {
+		snprintf(err, err_size, "fault dry is for pumps and line drives; '%s' is a%s %s",
+		    device, sim->devices[i].cfg->role == RIG_AXIS ? "n" : "",
+		    rig_role_names[sim->devices[i].cfg->role]);
 		return -1;
 	}
 	if (k >= SIMRIG_NAN && k <= SIMRIG_READING &&
@@ -817,5 +825,26 @@ simrig_stop_device(struct simrig *sim, const char *device, char *err, size_t err
 	dev->homing = 0;	/* stopped mid-search: not homed */
 	simrig_phys_update(sim);
 	log_info("device '%s': stopped from outside", device);
+	return 0;
+}
+
+int
+simrig_push_axis(struct simrig *sim, const char *device, double mm, char *err, size_t err_size)
+{
+	int i = rig_device_index(sim->rig, device);
+	struct simrig_device *dev;
+
+	if (i < 0 || sim->devices[i].map == NULL || sim->devices[i].cfg->role != RIG_AXIS) {
+		snprintf(err, err_size, "no Modbus axis '%s' on this rig", device);
+		return -1;
+	}
+	dev = &sim->devices[i];
+	simrig_phys_update(sim);
+	/* where it was going stays its target: it no longer reads in position */
+	dev->position_mm += mm;
+	if (!dev->moving)
+		dev->from_mm = dev->position_mm;
+	simrig_phys_update(sim);
+	log_info("device '%s': pushed %g mm from outside, at %.3f mm", device, mm, dev->position_mm);
 	return 0;
 }

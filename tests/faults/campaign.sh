@@ -28,6 +28,11 @@
 #   what the devices say (case_devices.sh): a sensor out of its plausible
 #     range mid-batch (a reading above it, FLT_MAX), a pump stopped from
 #     outside mid-spray
+#   homing with a trickling drive (case_homing.sh): SIGTERM while homing at
+#     start-up and during lblctl home, lblctl home through to its end
+#   supervision while the database is locked (case_sup_lock.sh): a drive
+#     alarm mid-dwell and a pump stopped mid-spray while another process
+#     holds the write lock
 #   bus drop (the simulator dies mid-run)
 #   kill -9 at LBL_KILLS (50) random points, each followed by restart and
 #     resume-batch, through as many batches as that takes
@@ -217,6 +222,8 @@ end_case
 . "$LBL_TOP/tests/faults/case_access.sh"
 [ -f "$LBL_TOP/tests/faults/case_safety_net.sh" ] && . "$LBL_TOP/tests/faults/case_safety_net.sh"
 . "$LBL_TOP/tests/faults/case_devices.sh"
+. "$LBL_TOP/tests/faults/case_homing.sh"
+. "$LBL_TOP/tests/faults/case_sup_lock.sh"
 
 # ---- kill -9 at random points, each followed by restart and resume ----
 begin_case

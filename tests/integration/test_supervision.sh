@@ -9,6 +9,10 @@
 #   - a pump alarm mid-spray
 #   - a drive alarm mid-dwell
 #   - a dead device (silent) mid-dwell
+#   - a pump that runs dry mid-spray (says it runs, its volume counter
+#     stands still): within two periods and a transaction, the reading
+#     before the stall and the one that shows it
+#   - a drive pushed 0.5 mm from outside mid-dwell (not busy, no alarm)
 # And polling leaves timed commands alone: the steps' start error with every
 # device polled every 20 ms is within a small bound of the same run's with
 # polling all but off (a ratio and a bound, not a figure), and status
@@ -52,11 +56,18 @@ stop() {
 	wait "$LBLD_PID" "$SIMRIG_PID" 2>/dev/null
 }
 
-# fault_case NAME DEVICE INJECT CAUSE_REGEX: injects INJECT (a simctl
-# command) now and checks what follows against DEVICE's budget.
+# period_of DEVICE: the poll period lbld logged for it at the batch's start
+period_of() {
+	sed -n "s/.*supervision: .*\b$1 every \([0-9]*\) ms.*/\1/p" "$LBL_TMP/lbld.err" | tail -1
+}
+
+# fault_case NAME DEVICE INJECT CAUSE_REGEX [PERIODS]: injects INJECT (a
+# simctl command) now and checks what follows against DEVICE's budget, with
+# PERIODS more poll periods (a counter's stall takes two readings).
 fault_case() {
 	name=$1 dev=$2 inject=$3 want=$4
 	budget=$(budget_of "$dev")
+	[ -n "$budget" ] && budget=$((budget + ${5:-0} * $(period_of "$dev")))
 	[ -n "$budget" ] || { fail "$name: lbld logs the budget of $dev" "$(grep supervision "$LBL_TMP/lbld.err")"; return; }
 	t0=$(now_ms)
 	simctl $inject | grep -q '^ok' || fail "$name" "simrig refused '$inject'"
@@ -145,6 +156,28 @@ if start alarm spray-rig.yaml; then
 	sleep 1
 	fault_case "pump alarm mid-spray" pump-ag "fault pump-ag alarm" \
 	    "^supervision: device 'pump-ag' \(bus drives, unit 2\): read input 0x0002 \(alarm\): alarm raised"
+fi
+stop
+
+# ---- a pump that runs dry mid-spray ----
+if start dry spray-rig.yaml; then
+	"$ctl" run "$LBL_TMP/spray.yaml" --operator ci >/dev/null 2>&1 || fail "spray run" "refused"
+	wait_for 20 spraying || fail "pump dry: the spray starts" "$("$ctl" status)"
+	sleep 1
+	fault_case "pump dry mid-spray" pump-ag "fault pump-ag dry" \
+	    "^supervision: device 'pump-ag' \(bus drives, unit 2\): read input 0x0000 \(volume\): stands at [0-9.]+ mL for [0-9]+ ms, while running at 20 mL/min" 1
+	simctl get pump-ag | grep -q 'fault=dry' && pass "pump dry: it still said it ran" ||
+	    fail "pump dry: it still said it ran" "$(simctl get pump-ag)"
+fi
+stop
+
+# ---- a drive pushed from outside mid-dwell ----
+if start pushed dip-rig.yaml; then
+	"$ctl" run "$LBL_TMP/dip.yaml" --operator ci >/dev/null 2>&1 || fail "dip run" "refused"
+	wait_for 30 dwelling || fail "drive pushed: the dwell starts" "$("$ctl" status; simctl get lift)"
+	sleep 1
+	fault_case "drive pushed mid-dwell" lift "push lift 0.5" \
+	    "^supervision: device 'lift' \(bus gateway, unit 1\): read input 0x0000 \(position\): at [0-9.]+ mm, while it should stand still at [0-9.]+ mm \(moved 0.500 mm, tolerance 0.01 mm\)"
 fi
 stop
 
