@@ -781,15 +781,15 @@ run_line_ms(const struct run *run, int device)
 
 /*
  * What the commands after the action in hand (a spray's valve off and pump
- * stop) and the reads of the step's pumps' volume counters after them take
- * on their serial lines: a transaction each at the line's baud rate (a
- * counter's read is the pump's status, two). Modbus TCP and GPIO count as
- * no time (a fraction of a millisecond).
+ * stop) take on their serial lines, returned, and the reads of the step's
+ * pumps' volume counters after them, *reads_ns: a transaction each at the
+ * line's baud rate (a counter's read is the pump's status, one or two).
+ * Modbus TCP and GPIO count as no time (a fraction of a millisecond).
  */
 static int64_t
-run_trailing_ns(const struct run *run)
+run_trailing_ns(const struct run *run, int64_t *reads_ns)
 {
-	double ms = 0, wrap_ml;
+	double ms = 0, reads_ms = 0, wrap_ml;
 	size_t i, j;
 
 	for (i = run->action_index + 1; i < run->list.count; i++)
@@ -805,8 +805,9 @@ run_trailing_ns(const struct run *run)
 			    run->list.actions[j].device == a->device)
 				break;
 		if (j == i)	/* once a pump */
-			ms += 2 * run_line_ms(run, a->device);
+			reads_ms += 2 * run_line_ms(run, a->device);
 	}
+	*reads_ns = (int64_t)(reads_ms * 1e6);
 	return (int64_t)(ms * 1e6);
 }
 
@@ -841,21 +842,21 @@ run_wait_end_ns(struct run *run, const struct compile_action *a)
 	int64_t end_ns = run->due_ns + ms_ns, floor_ns, step_give_ns;
 
 	if (run_timed_last(run)) {
-		int64_t trailing_ns = run_trailing_ns(run);
+		int64_t reads_ns, lead_ns = run_trailing_ns(run, &reads_ns);
+		/* what closing such a step took the steps of its kind before, learnt */
+		int64_t tail_ns = a->kind == COMPILE_DWELL ? run->tail_ns[s->kind] : 0;
 
-		if (trailing_ns > ms_ns / 2)
-			trailing_ns = ms_ns / 2;	/* a short entry still times something */
-
-		/* and what the same took the steps before, learnt */
-		int64_t tail_ns = run->tail_ns[s->kind];
-
-		if (a->kind == COMPILE_DWELL && tail_ns > 0)
-			trailing_ns += tail_ns < ms_ns / RUN_DWELL_ABSORB_DIVISOR ?
-			    tail_ns : ms_ns / RUN_DWELL_ABSORB_DIVISOR;
+		if (lead_ns > ms_ns / 2)
+			lead_ns = ms_ns / 2;	/* a short entry still times something */
+		/*
+		 * The commands after it take the line's time, not the
+		 * exposure's (a spray's pump runs on until its stop arrives);
+		 * the counters' reads and the learnt tail come out of what the
+		 * entry may give up (the floor below).
+		 */
+		full_ns -= lead_ns;
 		end_ns = run->t0_ns + run_scaled_ns(run, s->start_ms + s->duration_ms) -
-		    trailing_ns;
-		/* the commands after it take the line's time, not the exposure's */
-		full_ns -= trailing_ns;
+		    lead_ns - reads_ns - tail_ns;
 		run->tail_step = a->kind == COMPILE_DWELL ? (int)s->kind + 1 : 0;
 		step_give_ns = run_scaled_ns(run, s->duration_ms) / RUN_ABSORB_DIVISOR;
 		if (a->kind == COMPILE_WAIT && step_give_ns > give_ns)
