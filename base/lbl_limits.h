@@ -518,4 +518,21 @@ _Static_assert(SENSOR_QCM_MIN_HZ > 0 && SENSOR_QCM_MIN_HZ < SENSOR_QCM_MAX_HZ &&
 _Static_assert(PUMP_VOLUME_TOLERANCE_PCT >= 1 && PUMP_VOLUME_TOLERANCE_PCT <= 50,
     "PUMP_VOLUME_TOLERANCE_PCT: 0 fails on the counter's last digit; over half is no check");
 
+/*
+ * Manual control (daemon/manual.c): a pump, valve, stirrer or line drive
+ * switched on by hand goes off by itself after the rig file's
+ * 'manual: {max_on: ...}', or MANUAL_MAX_ON_DEFAULT_MS without one: a line
+ * left priming while the operator walks away floods the bench. The rig
+ * file may set from MANUAL_MAX_ON_MIN_MS (a valve's click) to
+ * MANUAL_MAX_ON_MAX_MS (a long bath fill, attended).
+ */
+#define MANUAL_MAX_ON_DEFAULT_MS	(10 * 60 * 1000)
+#define MANUAL_MAX_ON_MIN_MS		1000
+#define MANUAL_MAX_ON_MAX_MS		(4 * 60 * 60 * 1000)
+_Static_assert(MANUAL_MAX_ON_MIN_MS <= MANUAL_MAX_ON_DEFAULT_MS &&
+    MANUAL_MAX_ON_DEFAULT_MS <= MANUAL_MAX_ON_MAX_MS,
+    "MANUAL_MAX_ON_*: the default must be one the rig file could set");
+_Static_assert(MANUAL_MAX_ON_MAX_MS <= 24 * 60 * 60 * 1000,
+    "MANUAL_MAX_ON_MAX_MS: an output on for more than a day is not manual control");
+
 #endif

@@ -16,6 +16,7 @@
 #include "json.h"
 #include "lbld.h"
 #include "log.h"
+#include "manual.h"
 #include "notify.h"
 #include "record.h"
 #include "text.h"
@@ -118,6 +119,15 @@ static const struct req_role {
 	{ "abort-batch", NULL, 0 },
 	{ "park", NULL, 0 },
 	{ "home", NULL, 0 },
+	/* manual control (manual.c) */
+	{ "move", NULL, 0 },
+	{ "jog", NULL, 0 },
+	{ "goto", NULL, 0 },
+	{ "stop", NULL, 0 },
+	{ "set", NULL, 0 },
+	{ "prime", NULL, 0 },
+	{ "fill", NULL, 0 },
+	{ "drain", NULL, 0 },
 };
 
 /*
@@ -1294,6 +1304,36 @@ req_abort_batch(struct lbld *l, struct control_client *c, const struct control_r
 	control_finish(c, 0, " ");
 }
 
+/*
+ * Manual control's share of the requests: its own commands; a batch,
+ * homing or park refused while a manual move or output holds the rig; a
+ * resume after manual moves, which raises the lift first. Returns 1 when
+ * the request was taken (answered now or later), 0 otherwise.
+ */
+static int
+req_manual_hook(struct lbld *l, struct control_client *c, const struct control_request *req)
+{
+	static const char *const held[] = { "run", "resume", "continue", "resume-batch", "home",
+		"park", NULL };
+	const char *cmd = req->argv[0];
+	char why[600];
+	size_t i;
+
+	if (manual_is_command(cmd)) {
+		manual_request(l->manual, c, req);
+		return 1;
+	}
+	for (i = 0; held[i] != NULL && strcmp(held[i], cmd) != 0; i++)
+		;
+	if (held[i] == NULL)
+		return 0;
+	if (manual_busy(l->manual, why, sizeof(why))) {
+		control_finish(c, 1, "%s refused: %s", cmd, why);
+		return 1;
+	}
+	return strcmp(cmd, "resume") == 0 && req->argc == 1 && manual_resume(l->manual, c);
+}
+
 void
 lbld_request(void *arg, struct control_client *c, const struct control_request *req)
 {
@@ -1305,6 +1345,8 @@ lbld_request(void *arg, struct control_client *c, const struct control_request *
 		return;
 	}
 	if (req_allowed(c, req) == -1)
+		return;
+	if (req_manual_hook(l, c, req))
 		return;
 	if (strcmp(cmd, "status") == 0)
 		req_status(l, c, req);
