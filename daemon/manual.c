@@ -62,6 +62,7 @@ struct manual {
 	int jog_axis;			/* a jog waiting for its axis's position, -1 none */
 	double jog_mm, jog_speed_mm_s;
 	unsigned jog_tag;
+	char jog_who[96];		/* the operator of the jog, for its record once it goes */
 	int resuming;			/* the lift goes up for 'lblctl resume' */
 	int moved_in_pause;		/* manual motion since the batch paused */
 	char move_text[200];		/* "move lift to 40.00 mm", for answers */
@@ -576,6 +577,10 @@ manual_jog_status(void *arg, const struct hw_request *req, const struct hw_resul
 	m->move_next = 0;
 	snprintf(m->move_text, sizeof(m->move_text), "jog %s by %+.2f mm to %.2f mm",
 	    m->l->rig->devices[req->device].name, m->jog_mm, target);
+	if (manual_event(m, req->device, "manual: %s: %s", m->jog_who, m->move_text) == -1) {
+		manual_move_end(m, 0, "jog refused: the database could not record it");
+		return;
+	}
 	if (m->mc != NULL)
 		control_out(m->mc, "%s", m->move_text);
 	manual_move_next(m);
@@ -619,8 +624,7 @@ manual_cmd_jog(struct manual *m, struct control_client *c, const struct control_
 		control_finish(c, 1, "jog refused: axis '%s': %s", req->argv[1], err);
 		return;
 	}
-	if (manual_event(m, axis, "manual: %s: %s", who, m->move_text) == -1)
-		log_warnx("jog goes on unrecorded");
+	snprintf(m->jog_who, sizeof(m->jog_who), "%s", who);
 	m->jog_axis = axis;
 	m->jog_mm = distance_mm;
 	m->jog_speed_mm_s = speed_mm_s;
