@@ -1,6 +1,6 @@
 /*
  * lblctl's manual commands: move, jog, goto, stop, set, prime, fill,
- * drain. lbld does the work and every check against the rig file (it owns
+ * drain, reset. lbld does the work and every check against the rig file (it owns
  * the rig); here only the shape of the command line is checked, so a
  * typo is told without a round trip, and the command goes to lbld. An
  * output switched on stays on while this lblctl runs: it waits for the
@@ -24,6 +24,7 @@ static const struct {
 	{ "prime", 2, 4, "prime PUMP VOLUME [--flow FLOW]" },
 	{ "fill", 1, 1, "fill STATION" },
 	{ "drain", 1, 1, "drain STATION" },
+	{ "reset", 1, 1, "reset DEVICE" },
 };
 
 int

@@ -37,6 +37,7 @@ static const struct {
 	{ "prime", ctl_manual, "prime PUMP VOLUME [--flow FLOW]" },
 	{ "fill", ctl_manual, "fill STATION" },
 	{ "drain", ctl_manual, "drain STATION" },
+	{ "reset", ctl_manual, "reset DEVICE" },
 	{ "recipe", ctl_remote, "recipe add FILE | recipe list | recipe show NAME[@VERSION]" },
 	{ "history", ctl_remote, "history [--recipe NAME] [--substrate S] [--state S] "
 	    "[--since DATE] [--until DATE] [--limit N] [--json]" },

@@ -66,12 +66,16 @@ struct manual {
 	int resuming;			/* the lift goes up for 'lblctl resume' */
 	int moved_in_pause;		/* manual motion since the batch paused */
 	char move_text[200];		/* "move lift to 40.00 mm", for answers */
+	/* the reset under way: its client (NULL once gone) and device, -1 none */
+	struct control_client *rc;
+	int reset_device;
+	unsigned reset_tag;
 };
 
 static void manual_arm_timer(struct manual *m);
 
 static const char *const manual_commands[] = { "move", "jog", "goto", "stop", "set", "prime",
-	"fill", "drain", NULL };
+	"fill", "drain", "reset", NULL };
 
 int
 manual_is_command(const char *cmd)
@@ -137,6 +141,7 @@ manual_new(struct lbld *l)
 		return NULL;
 	m->l = l;
 	m->jog_axis = -1;
+	m->reset_device = -1;
 	m->count = l->rig->device_count;
 	m->out = calloc(m->count + 1, sizeof(*m->out));
 	if (m->out == NULL || (m->timer = loop_timer_new(l->loop, manual_on_timer, m)) == NULL) {
@@ -424,6 +429,8 @@ manual_client_event(void *arg, struct control_client *c, enum control_event even
 		return;
 	if (m->mc == c)
 		manual_move_gone(m);
+	if (m->rc == c)
+		m->rc = NULL;
 	for (i = 0; i < m->count; i++)
 		if (m->out[i].owner == c)
 			manual_out_gone(m, (int)i);
@@ -1204,6 +1211,106 @@ manual_cmd_stop(struct manual *m, struct control_client *c, const char *who)
 	control_finish(c, 0, " ");
 }
 
+/* The reset under way ends: its client hears how. */
+static void
+manual_reset_end(struct manual *m, int status, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void
+manual_reset_end(struct manual *m, int status, const char *fmt, ...)
+{
+	struct control_client *c = m->rc;
+	char text[400];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(text, sizeof(text), fmt, ap);
+	va_end(ap);
+	m->rc = NULL;
+	m->reset_device = -1;
+	m->reset_tag++;
+	if (c == NULL)
+		return;
+	control_watch(c, NULL, NULL);
+	if (status == 0) {
+		control_out(c, "%s", text);
+		control_finish(c, 0, " ");
+	} else {
+		control_finish(c, status, "%s", text);
+	}
+}
+
+/* The reset command's answer, then the status read after it: the alarm's state. */
+static void
+manual_reset_result(void *arg, const struct hw_request *req, const struct hw_result *res)
+{
+	struct manual *m = arg;
+	struct hw_request probe = { req->device, HW_PROBE, 0, 0, 0 };
+	const char *name;
+	char err[256];
+
+	if (req->tag != m->reset_tag || req->device != m->reset_device)
+		return;
+	name = m->l->rig->devices[req->device].name;
+	if (!res->ok) {
+		manual_reset_end(m, 1, "reset of '%s' failed: %s", name, res->error);
+		return;
+	}
+	if (req->op == HW_RESET) {
+		probe.tag = m->reset_tag;
+		if (hw_submit(m->l->hw, &probe, manual_reset_result, m, err, sizeof(err)) == -1)
+			manual_reset_end(m, 1, "'%s' was reset, but its state cannot be read: %s",
+			    name, err);
+		return;
+	}
+	manual_event(m, req->device, "manual: reset '%s': %s", name, res->alarm == 1 ?
+	    "still in alarm" : res->alarm == 0 ? "alarm cleared" : "sent (no alarm flag to read)");
+	if (res->alarm == 1)
+		manual_reset_end(m, 1, "'%s' is still in alarm after its reset: see the device "
+		    "(its display, its manual) for the cause", name);
+	else
+		manual_reset_end(m, 0, "%s: %s", name, res->alarm == 0 ? "alarm cleared" :
+		    "reset sent (its profile has no alarm flag to confirm it)");
+}
+
+/* reset DEVICE: the profile's 'reset' command, then its alarm read back. */
+static void
+manual_cmd_reset(struct manual *m, struct control_client *c, const struct control_request *req,
+    const char *who)
+{
+	struct hw_request reset = { -1, HW_RESET, 0, 0, 0 };
+	char err[300];
+	int d;
+
+	if (req->argc != 2) {
+		control_finish(c, 2, "usage: reset DEVICE");
+		return;
+	}
+	if ((d = rig_device_index(m->l->rig, req->argv[1])) == -1) {
+		control_finish(c, 2, "reset: '%s' is not a device of rig %s", req->argv[1],
+		    m->l->rig->name);
+		return;
+	}
+	if (manual_gate(m, c, "reset", 0) == -1)
+		return;
+	if (m->reset_device >= 0) {
+		control_finish(c, 1, "reset refused: a reset of '%s' is under way",
+		    m->l->rig->devices[m->reset_device].name);
+		return;
+	}
+	reset.device = d;
+	reset.tag = ++m->reset_tag;
+	if (hw_submit(m->l->hw, &reset, manual_reset_result, m, err, sizeof(err)) == -1) {
+		control_finish(c, 2, "reset refused: %s", err);
+		return;
+	}
+	manual_event(m, d, "manual: %s: reset %s", who, m->l->rig->devices[d].name);
+	m->reset_device = d;
+	m->rc = c;
+	control_watch(c, manual_client_event, m);
+	control_follow(c, LBLD_TAG_MANUAL);
+}
+
 void
 manual_request(struct manual *m, struct control_client *c, const struct control_request *req)
 {
@@ -1225,6 +1332,8 @@ manual_request(struct manual *m, struct control_client *c, const struct control_
 		manual_cmd_prime(m, c, req, who);
 	else if (strcmp(cmd, "fill") == 0 || strcmp(cmd, "drain") == 0)
 		manual_cmd_bath(m, c, req, who);
+	else if (strcmp(cmd, "reset") == 0)
+		manual_cmd_reset(m, c, req, who);
 	else
 		control_finish(c, 2, "unknown command '%s'", cmd);
 }
@@ -1246,6 +1355,8 @@ manual_abort(struct manual *m, const char *why)
 	if (m->moving || m->jog_axis >= 0)
 		manual_move_end(m, 0, "%s stopped: %s", m->move_text, why);
 	m->jog_tag++;
+	if (m->reset_device >= 0)
+		manual_reset_end(m, 1, "reset stopped: %s", why);
 	for (i = 0; i < m->count; i++) {
 		struct manual_out *o = &m->out[i];
 

@@ -128,6 +128,7 @@ static const struct req_role {
 	{ "prime", NULL, 0 },
 	{ "fill", NULL, 0 },
 	{ "drain", NULL, 0 },
+	{ "reset", NULL, 0 },
 };
 
 /*

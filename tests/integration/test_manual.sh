@@ -1,6 +1,6 @@
 #!/bin/sh
 # Manual control through lbld (lblctl move, jog, goto, stop, set, prime,
-# fill, drain) on the dip example rig and lbl-simrig, at real time: each
+# fill, drain, reset) on the dip example rig and lbl-simrig, at real time: each
 # command moves or runs what the simulator shows; targets beyond the
 # rig's travel, flows beyond its max_flow and a sideways move with the
 # substrate immersed are refused; 'set ... --for 2s' switches the pump off
@@ -115,6 +115,16 @@ wait $fp
 out=$("$ctl" drain tca 2>&1)
 [ $? = 2 ] && echo "$out" | grep -q "station 'tca' has no drain pump" && pass "drain of a station without a drain pump refused" ||
     fail "drain without a pump" "$out"
+
+# reset: a stirrer's alarm cleared by its profile's 'reset'; a pump whose profile has none refused
+simctl fault stir-ag alarm >/dev/null
+out=$("$ctl" reset stir-ag 2>&1)
+rc=$?
+[ $rc = 0 ] && echo "$out" | grep -q "stir-ag: alarm cleared" && simctl get stir-ag | grep -q 'fault=none' &&
+    pass "reset stir-ag clears its alarm (the simulator: fault=none)" || fail "reset stir-ag" "rc $rc: $out; $(simctl get stir-ag)"
+out=$("$ctl" reset fill-1 2>&1)
+[ $? = 2 ] && echo "$out" | grep -q "device 'fill-1' has no operation that clears its alarm (its profile bt100s-16 has no 'reset')" &&
+    pass "reset of a pump whose profile has no reset refused, naming the profile" || fail "reset without the op" "$out"
 
 # an e-stop switches a manual output off, and refuses motion until released
 "$ctl" set drain-1 on >"$LBL_TMP/estop.out" 2>&1 &
