@@ -1307,8 +1307,9 @@ req_abort_batch(struct lbld *l, struct control_client *c, const struct control_r
 
 /*
  * Manual control's share of the requests: its own commands; a batch,
- * homing or park refused while a manual move or output holds the rig; a
- * resume after manual moves, which raises the lift first. Returns 1 when
+ * homing or park refused while a manual move or output holds the rig; an
+ * abort that stops them first; a resume after manual moves, which raises
+ * the lift first. Returns 1 when
  * the request was taken (answered now or later), 0 otherwise.
  */
 static int
@@ -1323,6 +1324,16 @@ req_manual_hook(struct lbld *l, struct control_client *c, const struct control_r
 	if (manual_is_command(cmd)) {
 		manual_request(l->manual, c, req);
 		return 1;
+	}
+	if (strcmp(cmd, "abort") == 0 && manual_busy(l->manual, why, sizeof(why))) {
+		/*
+		 * An abort is never refused: what manual control holds is
+		 * stopped here (the safe state switches it off, confirmed) and
+		 * the abort's own safe state and park follow.
+		 */
+		manual_abort(l->manual, "the batch was aborted");
+		act_safe_state(l->act, 0);
+		return 0;
 	}
 	for (i = 0; held[i] != NULL && strcmp(held[i], cmd) != 0; i++)
 		;

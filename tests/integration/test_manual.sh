@@ -157,30 +157,74 @@ n=$(sqlite3 "$db" "select count(*) from events where kind = 'operator' and batch
 [ "$n" -ge 1 ] && pass "manual actions between batches are events outside any batch ($n set fill-1 on)" ||
     fail "events between batches" "$n"
 
-"$ctl" run "$LBL_TOP/recipes/examples/ag-tca-5-dip.yaml" --operator ci >/dev/null 2>&1
-wait_for 10 sh -c "\"$ctl\" status | grep -qE '^state: (running|waiting|prompt)'"
+recipe="$LBL_TMP/r.yaml"
+cat >"$recipe" <<'YAML'
+name: manual-test
+version: "1"
+process: dip
+substrate: {name: glass, area: 4 cm2}
+target: {bilayers: 2}
+growth: {model: linear, per_bilayer: 1 nm}
+resume: allowed
+solutions:
+  pa: {station: ag, volume: 200 mL}
+  pb: {station: tca, volume: 200 mL}
+  w: {station: rinse-2, rinse: true, volume: 300 mL}
+cycle:
+  - dip: {solution: pa, dwell: 30s, depth: 20 mm}
+  - rinse: {solution: w, dwell: 1s}
+  - dip: {solution: pb, dwell: 30s, depth: 20 mm}
+  - rinse: {solution: w, dwell: 1s}
+YAML
+# immersed_at X: the transfer at X mm and the lift below the surface (60 mm)
+immersed_at() { [ "$(field transfer position)" = "$1" ] && awk -v p="$(field lift position)" 'BEGIN { exit !(p > 60) }'; }
+out=$("$ctl" run "$recipe" --operator ci 2>&1)
+wait_for 30 immersed_at 100.000 || fail "the batch's first dip" "$out; $(state); $(simctl get lift)"
 out=$("$ctl" move lift 30mm 2>&1)
 [ $? = 1 ] && echo "$out" | grep -q "move refused: batch 1 is running" && pass "manual commands refused while a batch runs" ||
     fail "manual commands during a run" "$out"
 out=$("$ctl" set fill-1 on 2>&1)
 [ $? = 1 ] && echo "$out" | grep -q "set refused: batch 1 is running" && pass "set refused while a batch runs" ||
     fail "set during a run" "$out"
+out=$("$ctl" stop 2>&1)
+[ $? = 1 ] && echo "$out" | grep -q "stop refused: batch 1 is" && pass "lblctl stop refused while a batch runs (pause --now, abort)" ||
+    fail "stop during a run" "$out"
 "$ctl" pause --now >/dev/null 2>&1
 wait_for 30 sh -c "\"$ctl\" status | grep -q '^state: paused'" && pass "paused (--now) for manual moves" ||
     fail "pause --now" "$(state)"
-out=$("$ctl" goto ag --immerse 2>&1)
-[ $? = 0 ] && [ "$(field lift position)" = 120.000 ] && pass "manual motion allowed while the batch is paused" ||
-    fail "manual motion while paused" "$out"
+out=$("$ctl" goto tca --immerse 2>&1)
+[ $? = 0 ] && [ "$(field lift position)" = 120.000 ] && [ "$(field transfer position)" = 200.000 ] &&
+    pass "manual motion allowed while the batch is paused" || fail "manual motion while paused" "$out"
+"$ctl" set stir-ag 300rpm >"$LBL_TMP/stir.out" 2>&1 &
+sp=$!
+wait_for 5 is stir-ag running 1
+out=$("$ctl" resume 2>&1)
+[ $? = 1 ] && echo "$out" | grep -q "resume refused: manual output 'stir-ag' is on ('lblctl set stir-ag off')" &&
+    pass "resume refused while a manual output is on, naming it" || fail "resume with a manual output on" "$out"
+"$ctl" set stir-ag off >/dev/null 2>&1
+wait $sp
+[ $? = 0 ] && [ "$(field stir-ag running)" = 0 ] && pass "set stir-ag off ends the other client's set" ||
+    fail "set off from another client" "$(cat "$LBL_TMP/stir.out")"
 out=$("$ctl" resume 2>&1)
 rc=$?
 [ $rc = 0 ] && echo "$out" | grep -q "the lift goes to the safe height (20.00 mm) first" &&
     pass "resume after manual moves: the lift goes to the safe height first" || fail "resume after manual moves" "rc $rc: $out"
-wait_for 10 sh -c "\"$ctl\" status | grep -qE '^state: (running|waiting|prompt)'" &&
-    pass "the batch runs on after the manual moves" || fail "the batch runs on" "$(state); $(tail -3 "$LBL_TMP/lbld.err")"
-sleep 1
-[ "$(sqlite3 "$db" "select state from batches where id = 1")" = running ] &&
-    pass "the batch did not fail on the manual moves" || fail "the batch after manual moves" "$(sqlite3 "$db" "select state, failure_cause from batches where id = 1")"
+wait_for 30 immersed_at 100.000 && [ "$(sqlite3 "$db" "select state from batches where id = 1")" = running ] &&
+    pass "the batch runs on from the safe height: its step again, in ag" ||
+    fail "the batch runs on" "$(state); $(sqlite3 "$db" "select state, failure_cause from batches where id = 1"); $(tail -3 "$LBL_TMP/lbld.err")"
+"$ctl" pause --now >/dev/null 2>&1
+wait_for 30 sh -c "\"$ctl\" status | grep -q '^state: paused'"
+"$ctl" set drain-1 on >"$LBL_TMP/drain.out" 2>&1 &
+dp=$!
+wait_for 5 is drain-1 running 1
 "$ctl" abort >/dev/null 2>&1
+wait $dp
+rc=$?
+[ $rc = 1 ] && grep -q "the batch was aborted" "$LBL_TMP/drain.out" && wait_for 5 is drain-1 running 0 &&
+    pass "an abort of the paused batch switches a manual output off, and its client hears it" ||
+    fail "abort with a manual output on" "rc $rc: $(cat "$LBL_TMP/drain.out"); $(simctl get drain-1)"
 wait_for 60 sh -c "\"$ctl\" status | grep -q '^state: idle'" || fail "abort" "$(state)"
+n=$(sqlite3 "$db" "select count(*) from events where batch_id = 1 and kind = 'operator' and message like 'manual: root (uid 0): goto tca --immerse%'")
+[ "$n" = 1 ] && pass "a manual action during a pause is an event of the paused batch" || fail "event of the paused batch" "$n"
 
 sanitizer_clean "$LBL_TMP/lbld.err" lbld
