@@ -395,12 +395,14 @@ req_status(struct lbld *l, struct control_client *c, const struct control_reques
 	if (a.json) {
 		req_status_json(l, c, &st);
 	} else {
-		char homed[512];
+		char homed[512], manual[600];
 
 		req_status_text(c, &st);
 		home_status_text(l->home, homed, sizeof(homed));
 		if (homed[0])
 			control_out(c, "homed: %s", homed);
+		if (manual_busy(l->manual, manual, sizeof(manual)))
+			control_out(c, "manual: %s", manual);
 	}
 	control_finish(c, 0, " ");
 }
