@@ -38,6 +38,9 @@ struct manual_out {
 	int64_t plan_ms;		/* how long it was meant to run, rig time */
 	int counter;			/* a pump whose volume counter is read */
 	double count_before_ml, wrap_ml;
+	double target_ml;		/* prime, fill, drain: stop when counted, 0 for set */
+	int64_t poll_ns, poll_period_ns;	/* the counter's next read while it runs */
+	int probing;			/* a read of the counter is on its way */
 	char what[24];			/* "prime", "fill", "drain", "set" */
 	char why_off[700];		/* why it went off, for the client and the record */
 	int failed;			/* went off on an error (the client's status 1) */
@@ -817,12 +820,27 @@ manual_out_started(struct manual *m, int device)
 
 	o->phase = OUT_ON;
 	o->on_ns = loop_now_ns();
+	o->probing = 0;
+	if (o->counter && o->target_ml > 0) {
+		/* the counter stops it; the time at the flow, and some, is the backstop */
+		int64_t backstop_ms = o->plan_ms * (100 + MANUAL_VOLUME_BACKSTOP_PCT) / 100;
+		double period_ms = (double)real_ms / MANUAL_VOLUME_POLLS;
+
+		if (backstop_ms > m->l->rig->manual_max_on_ms)
+			backstop_ms = m->l->rig->manual_max_on_ms;
+		period_ms = period_ms < MANUAL_VOLUME_POLL_MIN_MS ? MANUAL_VOLUME_POLL_MIN_MS :
+		    period_ms > MANUAL_VOLUME_POLL_MAX_MS ? MANUAL_VOLUME_POLL_MAX_MS : period_ms;
+		o->poll_period_ns = (int64_t)(period_ms * 1e6);
+		o->poll_ns = o->on_ns + o->poll_period_ns;
+		real_ms = (int64_t)((double)backstop_ms / m->l->time_scale);
+	}
 	o->off_ns = o->on_ns + real_ms * 1000000;
 	units_format_duration(o->plan_ms, left, sizeof(left));
 	if (o->owner != NULL)
-		control_out(o->owner, "%s on; off in %s, or when this lblctl ends (Ctrl-C), "
-		    "'lblctl set %s off' or 'lblctl stop'", m->l->rig->devices[device].name, left,
-		    m->l->rig->devices[device].name);
+		control_out(o->owner, "%s on; off %s %s, or when this lblctl ends (Ctrl-C), "
+		    "'lblctl set %s off' or 'lblctl stop'", m->l->rig->devices[device].name,
+		    o->counter && o->target_ml > 0 ? "when its volume counter has counted it, "
+		    "about" : "in", left, m->l->rig->devices[device].name);
 	manual_arm_timer(m);
 }
 
@@ -886,6 +904,26 @@ manual_out_result(void *arg, const struct hw_request *req, const struct hw_resul
 		manual_dispensed(m, req->device, res->ok ? res->value : NAN, text, sizeof(text));
 		manual_out_end(m, req->device, text);
 		break;
+	case OUT_ON:
+		/* the counter's read while it runs: off once it has counted the volume */
+		if (req->op != HW_PROBE)
+			break;
+		o->probing = 0;
+		if (res->ok && isfinite(res->value)) {
+			double ml = res->value - o->count_before_ml;
+
+			if (ml < 0 && o->wrap_ml > 0)
+				ml += o->wrap_ml;
+			if (ml >= o->target_ml) {
+				snprintf(text, sizeof(text), "its volume counter counted %.2f mL of "
+				    "%.2f mL", ml, o->target_ml);
+				manual_out_off(m, req->device, 0, text);
+				break;
+			}
+		}
+		o->poll_ns = loop_now_ns() + o->poll_period_ns;
+		manual_arm_timer(m);
+		break;
 	default:
 		break;
 	}
@@ -904,13 +942,37 @@ manual_arm_timer(struct manual *m)
 		if (o->phase != OUT_ON)
 			continue;
 		if (o->off_ns <= now) {
-			manual_out_off(m, (int)i, 0, o->plan_ms >= m->l->rig->manual_max_on_ms &&
-			    strcmp(o->what, "set") == 0 ? "its time was up (at most the rig file's "
-			    "manual max_on)" : "its time was up");
+			if (o->counter && o->target_ml > 0)
+				manual_out_off(m, (int)i, 1, "its volume counter had not counted the "
+				    "volume by the backstop, the time at the flow and half again: a "
+				    "stall, a lost tube or a wrong scale?");
+			else
+				manual_out_off(m, (int)i, 0, o->plan_ms >= m->l->rig->manual_max_on_ms &&
+				    strcmp(o->what, "set") == 0 ? "its time was up (at most the rig "
+				    "file's manual max_on)" : "its time was up");
 			continue;
 		}
 		if (next == 0 || o->off_ns < next)
 			next = o->off_ns;
+		if (!o->counter || o->target_ml <= 0 || o->probing)
+			continue;
+		if (o->poll_ns <= now) {
+			struct hw_request probe = { (int)i, HW_PROBE, 0, 0, 0 };
+			char err[256];
+
+			probe.tag = o->tag;
+			if (hw_submit(m->l->hw, &probe, manual_out_result, m, err, sizeof(err)) == 0)
+				o->probing = 1;
+			else
+				log_warnx("manual: '%s': volume counter not read (%s); it stops by "
+				    "time", m->l->rig->devices[i].name, err);
+			o->poll_ns = now + o->poll_period_ns;
+			if (!o->probing)
+				o->target_ml = 0;
+			continue;
+		}
+		if (o->poll_ns < next)
+			next = o->poll_ns;
 	}
 	if (next == 0)
 		loop_timer_cancel(m->timer);
@@ -920,11 +982,13 @@ manual_arm_timer(struct manual *m)
 
 /*
  * Switches device on at value for plan_ms (rig time) for client c, who is
- * held until it goes off. what names the command for the answers.
+ * held until it goes off. With target_ml (a prime, fill or drain) and a
+ * volume counter, the counter stops it and plan_ms is the time at the flow
+ * that a backstop adds half to. what names the command for the answers.
  */
 static void
 manual_out_start(struct manual *m, struct control_client *c, int device, double value,
-    int64_t plan_ms, const char *what)
+    int64_t plan_ms, double target_ml, const char *what)
 {
 	struct manual_out *o = &m->out[device];
 	struct hw_request req;
@@ -936,6 +1000,7 @@ manual_out_start(struct manual *m, struct control_client *c, int device, double 
 	o->plan_ms = plan_ms;
 	o->failed = 0;
 	o->counter = 0;
+	o->target_ml = target_ml;
 	o->on_ns = loop_now_ns();
 	o->why_off[0] = '\0';
 	snprintf(o->what, sizeof(o->what), "%s", what);
@@ -1079,7 +1144,7 @@ manual_cmd_set(struct manual *m, struct control_client *c, const struct control_
 		control_finish(c, 1, "set refused: the database could not record it");
 		return;
 	}
-	manual_out_start(m, c, d, value, manual_on_ms(m, for_ms), "set");
+	manual_out_start(m, c, d, value, manual_on_ms(m, for_ms), 0, "set");
 }
 
 /*
@@ -1122,7 +1187,7 @@ manual_dispense(struct manual *m, struct control_client *c, int d, double volume
 	}
 	control_out(c, "%s%s: '%s' runs %.2f mL at %.2f mL/min, %s", what, where, dev->name,
 	    volume_ml, flow_ml_min, text);
-	manual_out_start(m, c, d, flow_ml_min, ms, what);
+	manual_out_start(m, c, d, flow_ml_min, ms, volume_ml, what);
 }
 
 /* prime PUMP VOLUME [--flow FLOW] */

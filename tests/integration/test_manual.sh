@@ -14,6 +14,8 @@ set -u
 ctl="$LBL_BUILD/lblctl"
 db="$LBL_TMP/lbl.db"
 make_rig dip-rig.yaml "$LBL_TMP/rig.yaml"
+# fill-1 with a volume counter (the generic pump's), drain-1 without (the BT100S's)
+sed -i 's/unit: 3, profile: bt100s-16/unit: 3, profile: generic-pump/' "$LBL_TMP/rig.yaml"
 SIMCTL="$LBL_TMP/simrig.ctl"
 start_simrig "$LBL_TMP/rig.yaml" --time-scale 1 --control "$SIMCTL" || exit 1
 start_lbld "$LBL_TMP/rig.yaml" "$db" --time-scale 1 || exit 1
@@ -98,9 +100,28 @@ out=$("$ctl" set fill-1 500mL/min 2>&1)
     pass "a flow beyond max_flow refused, naming it" || fail "flow beyond max_flow" "$out"
 out=$("$ctl" set stir-ag 2000rpm 2>&1)
 [ $? = 2 ] && echo "$out" | grep -q "max_rpm, 1000 rpm" && pass "an rpm beyond max_rpm refused" || fail "rpm beyond max_rpm" "$out"
+v0=$(field fill-1 volume)
 out=$("$ctl" prime fill-1 2mL --flow 60mL/min 2>&1)
-[ $? = 0 ] && echo "$out" | grep -Eq "dispensed about 2\.[0-2][0-9] mL" && [ "$(field fill-1 running)" = 0 ] &&
-    pass "prime fill-1 2mL: stops by itself and reports what was dispensed" || fail "prime" "$out"
+rc=$?
+v1=$(field fill-1 volume)
+[ $rc = 0 ] && echo "$out" | grep -q "its volume counter counted 2\.[0-9][0-9] mL of 2.00 mL; dispensed 2\.[0-9][0-9] mL (the pump's volume counter)" &&
+    [ "$(field fill-1 running)" = 0 ] && awk -v a="$v0" -v b="$v1" 'BEGIN { d = b - a; exit !(d >= 2 && d < 2.6) }' &&
+    pass "prime fill-1 2mL: stopped by its volume counter, reporting what it counted (simulator: $v0 -> $v1 mL)" ||
+    fail "prime by the counter" "rc $rc: $out; $v0 -> $v1"
+out=$("$ctl" prime drain-1 2mL --flow 60mL/min 2>&1)
+[ $? = 0 ] && echo "$out" | grep -Eq "dispensed about 2\.[0-2][0-9] mL \(60.00 mL/min for the time it ran; the pump has no volume counter\)" &&
+    [ "$(field drain-1 running)" = 0 ] &&
+    pass "prime of a pump without a counter: stops by time at the flow, and says so" || fail "prime by time" "$out"
+simctl fault fill-1 stuck >/dev/null
+t0=$(date +%s.%N)
+out=$("$ctl" prime fill-1 1mL --flow 60mL/min 2>&1)
+rc=$?
+t1=$(date +%s.%N)
+simctl clear fill-1 >/dev/null
+[ $rc = 1 ] && echo "$out" | grep -q "had not counted the volume by the backstop" &&
+    awk -v a="$t0" -v b="$t1" 'BEGIN { d = b - a; exit !(d >= 1.4 && d < 10) }' &&
+    pass "a pump whose counter does not count stops at the backstop (the time at the flow and half), failed" ||
+    fail "prime with a stuck pump" "rc $rc: $out"
 "$ctl" prime fill-1 50mL --flow 10mL/min >/dev/null 2>&1 &
 pp=$!
 wait_for 5 is fill-1 running 1
@@ -130,8 +151,8 @@ out=$("$ctl" reset stir-ag 2>&1)
 rc=$?
 [ $rc = 0 ] && echo "$out" | grep -q "stir-ag: alarm cleared" && simctl get stir-ag | grep -q 'fault=none' &&
     pass "reset stir-ag clears its alarm (the simulator: fault=none)" || fail "reset stir-ag" "rc $rc: $out; $(simctl get stir-ag)"
-out=$("$ctl" reset fill-1 2>&1)
-[ $? = 2 ] && echo "$out" | grep -q "device 'fill-1' has no operation that clears its alarm (its profile bt100s-16 has no 'reset')" &&
+out=$("$ctl" reset drain-1 2>&1)
+[ $? = 2 ] && echo "$out" | grep -q "device 'drain-1' has no operation that clears its alarm (its profile bt100s-16 has no 'reset')" &&
     pass "reset of a pump whose profile has no reset refused, naming the profile" || fail "reset without the op" "$out"
 
 # an e-stop switches a manual output off, and refuses motion until released
