@@ -796,7 +796,8 @@ manual_dispensed(struct manual *m, int device, double count_after_ml, char *buf,
 	double on_min, ml;
 
 	buf[0] = '\0';
-	if (dev->role != RIG_PUMP || rig_pump_is_stirrer(dev))
+	/* not a pump, or one only switched off (nothing was run by hand) */
+	if (dev->role != RIG_PUMP || rig_pump_is_stirrer(dev) || o->value <= 0)
 		return;
 	if (o->counter && isfinite(count_after_ml)) {
 		ml = count_after_ml - o->count_before_ml;
@@ -1112,6 +1113,9 @@ manual_cmd_set(struct manual *m, struct control_client *c, const struct control_
 		m->out[d].owner = c;
 		m->out[d].phase = OUT_ON;
 		m->out[d].on_ns = loop_now_ns();
+		m->out[d].value = 0;
+		m->out[d].counter = 0;
+		m->out[d].target_ml = 0;
 		snprintf(m->out[d].what, sizeof(m->out[d].what), "set");
 		control_watch(c, manual_client_event, m);
 		control_follow(c, LBLD_TAG_MANUAL);
