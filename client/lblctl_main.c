@@ -40,7 +40,7 @@ static const struct {
 	{ "reset", ctl_manual, "reset DEVICE" },
 	{ "recipe", ctl_remote, "recipe add FILE | recipe list | recipe show NAME[@VERSION]" },
 	{ "history", ctl_remote, "history [--recipe NAME] [--substrate S] [--state S] "
-	    "[--since DATE] [--until DATE] [--limit N] [--json]" },
+	    "[--since DATE] [--until DATE] [--limit N] [--json] | history --between" },
 	{ "show", ctl_remote, "show ID [--json] [--recipe]" },
 	{ "compare", ctl_remote, "compare ID1 ID2 [--tolerance SECONDS]" },
 	{ "export", ctl_remote, "export ID|--all --format csv|json" },

@@ -185,6 +185,9 @@ fi
 n=$(sqlite3 "$db" "select count(*) from events where kind = 'operator' and batch_id is null and message like 'manual: root (uid 0): set fill-1 on%'")
 [ "$n" -ge 1 ] && pass "manual actions between batches are events outside any batch ($n set fill-1 on)" ||
     fail "events between batches" "$n"
+out=$("$ctl" history --between 2>&1)
+[ $? = 0 ] && echo "$out" | grep -q "operator  lift: manual: root (uid 0): move lift to 40.00 mm" &&
+    pass "history --between lists them" || fail "history --between" "$out"
 
 recipe="$LBL_TMP/r.yaml"
 cat >"$recipe" <<'YAML'
