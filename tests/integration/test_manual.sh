@@ -4,11 +4,13 @@
 # command moves or runs what the simulator shows; targets beyond the
 # rig's travel, flows beyond its max_flow and a sideways move with the
 # substrate immersed are refused; 'set ... --for 2s' switches the pump off
-# by itself; a client killed while 'prime' runs leaves the pump off; an
-# e-stop switches a manual output off; manual commands are refused while
-# a batch runs and to a non-operator; a paused batch resumes from the
-# safe height after manual moves; every action is an event with the
-# operator's login name.
+# by itself; prime stops by the pump's volume counter (by time without
+# one, at a backstop when it does not count); a client killed while
+# 'prime' runs leaves the pump off, one killed during a move stops it; an
+# e-stop, an abort and lbld's stop switch a manual output off; manual
+# commands are refused while a batch runs and to a non-operator; a paused
+# batch resumes from the safe height after manual moves; every action is
+# an event with the operator's login name (history --between).
 set -u
 . "$LBL_TOP/tests/integration/lib.sh"
 ctl="$LBL_BUILD/lblctl"
@@ -258,5 +260,17 @@ rc=$?
 wait_for 60 sh -c "\"$ctl\" status | grep -q '^state: idle'" || fail "abort" "$(state)"
 n=$(sqlite3 "$db" "select count(*) from events where batch_id = 1 and kind = 'operator' and message like 'manual: root (uid 0): goto tca --immerse%'")
 [ "$n" = 1 ] && pass "a manual action during a pause is an event of the paused batch" || fail "event of the paused batch" "$n"
+
+# lbld's stop switches a manual output off, and its client hears why
+"$ctl" set fill-1 on >"$LBL_TMP/stop.out" 2>&1 &
+op=$!
+wait_for 5 is fill-1 running 1
+kill "$LBLD_PID"
+wait "$LBLD_PID"
+wait $op
+rc=$?
+[ $rc = 1 ] && grep -q "lbld is stopping" "$LBL_TMP/stop.out" && is fill-1 running 0 &&
+    pass "lbld's stop switches a manual pump off, and its client hears why" ||
+    fail "lbld's stop with a manual pump on" "rc $rc: $(cat "$LBL_TMP/stop.out"); $(simctl get fill-1)"
 
 sanitizer_clean "$LBL_TMP/lbld.err" lbld
