@@ -1265,7 +1265,7 @@ manual_cmd_stop(struct manual *m, struct control_client *c, const char *who)
 	struct run_status st;
 
 	run_status(m->l->run, &st);
-	if (st.state != RUN_IDLE && st.state != RUN_PAUSED) {
+	if (st.state != RUN_IDLE && st.state != RUN_PAUSED && st.state != RUN_SAFE) {
 		control_finish(c, 1, "stop refused: batch %lld is %s; 'lblctl pause --now' or "
 		    "'lblctl abort' stop a batch", (long long)st.batch_id,
 		    run_state_names[st.state]);
@@ -1273,7 +1273,13 @@ manual_cmd_stop(struct manual *m, struct control_client *c, const char *who)
 	}
 	if (manual_event(m, -1, "manual: %s: stop (all motion, every output off)", who) == -1)
 		log_warnx("the stop goes on unrecorded");
+	/*
+	 * Whatever moves stops: a manual move, a homing (which must then not
+	 * pass for homed) and a park under way (which ends not parked, and
+	 * says so).
+	 */
 	manual_abort(m, "stopped with 'lblctl stop'");
+	home_abort(m->l->home, "stopped with 'lblctl stop'");
 	act_safe_state(m->l->act, 0);
 	control_out(c, "stopped: motion stops where it is, every output off ('lblctl status' "
 	    "shows where the substrate is)");

@@ -75,6 +75,19 @@ p=$(field lift position)
     pass "lblctl stop stops a move under way (lift stopped at $p mm)" ||
     fail "lblctl stop" "rc $rc: $(cat "$LBL_TMP/move.out"); $(simctl get lift)"
 "$ctl" move lift 20mm >/dev/null 2>&1
+# stop during a park: the park ends, not parked, and says so
+"$ctl" move lift 150mm >/dev/null 2>&1
+"$ctl" park >/dev/null 2>&1
+wait_for 5 is lift moving 1
+out=$("$ctl" stop 2>&1)
+rc=$?
+sleep 0.3
+p=$(field lift position)
+[ $rc = 0 ] && is lift moving 0 && awk -v p="$p" 'BEGIN { exit !(p > 20) }' &&
+    wait_for 10 sh -c "'$ctl' status | grep -q 'the last park failed'" &&
+    pass "lblctl stop stops a park under way (lift stopped at $p mm; status: the last park failed)" ||
+    fail "stop during a park" "rc $rc: $out; $(simctl get lift); $("$ctl" status)"
+"$ctl" move lift 20mm >/dev/null 2>&1
 "$ctl" move lift 150mm >/dev/null 2>&1 &
 mp=$!
 wait_for 5 is lift moving 1
