@@ -307,6 +307,14 @@ req_status_json_build(const struct lbld *l, const struct run_status *st, struct 
 		json_bool(j, home_homed(l->home, (int)i) == 1);
 	}
 	json_object_end(j);
+	/* what manual control holds (manual.h), null when nothing */
+	{
+		char manual[600];
+
+		json_key(j, "manual");
+		json_string(j, l->manual != NULL && manual_busy(l->manual, manual,
+		    sizeof(manual)) ? manual : NULL);
+	}
 	req_status_buses_json(l->hw, j);
 	json_object_end(j);
 	return json_text(j) != NULL ? 0 : -1;

@@ -103,6 +103,9 @@ t0=$(date +%s.%N)
 sp=$!
 wait_for 5 is fill-1 running 1 &&
     pass "set fill-1 on: the simulator's pump runs" || fail "set fill-1 on" "$(simctl get fill-1)"
+"$ctl" status | grep -q "^manual: manual output 'fill-1' is on ('lblctl set fill-1 off')$" &&
+    "$ctl" status --json | /usr/bin/python3 -c 'import json,sys; m=json.load(sys.stdin)["manual"]; sys.exit(0 if "fill-1" in m else 1)' &&
+    pass "status (and --json) names the output on by hand" || fail "status names it" "$("$ctl" status)"
 wait $sp
 rc=$?
 t1=$(date +%s.%N)
