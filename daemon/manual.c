@@ -466,7 +466,10 @@ manual_axis(struct manual *m, struct control_client *c, const char *cmd, const c
 	return d;
 }
 
-/* Parses [--speed SPEED] from argv[from..]: 0 (max_speed) unless given. Returns 0 or -1 (answered). */
+/*
+ * Parses [--speed SPEED] from argv[from..] into *speed_mm_s, 0 (the axis's
+ * max_speed) unless given. Returns 0, or -1 with the client answered.
+ */
 static int
 manual_speed_opt(struct control_client *c, const char *cmd, int argc, char **argv, int from,
     double *speed_mm_s)
