@@ -32,7 +32,7 @@ void manual_free(struct manual *m);
 /* lbld reloaded its rig (manual control was idle): 0, or -1 when out of memory. */
 int manual_set_rig(struct manual *m);
 
-/* Whether cmd is one of the manual commands (move, jog, goto, stop, set, prime, fill, drain, reset). */
+/* Whether cmd is a manual command (move, jog, goto, stop, set, prime, fill, drain, reset). */
 int manual_is_command(const char *cmd);
 /*
  * Handles a manual command: answered at once when refused (status 2 for
