@@ -581,4 +581,41 @@ _Static_assert(CALIBRATE_MAX_MS >= 60000 && CALIBRATE_MAX_MS <= 3600000,
 _Static_assert(CALIBRATE_MIN_MS >= 100 && CALIBRATE_MIN_MS < CALIBRATE_MAX_MS,
     "CALIBRATE_MIN_MS: a run long enough to measure");
 
+/*
+ * Manual control (daemon/manual.c): a pump, valve, stirrer or line drive
+ * switched on by hand goes off by itself after the rig file's
+ * 'manual: {max_on: ...}', or MANUAL_MAX_ON_DEFAULT_MS without one: a line
+ * left priming while the operator walks away floods the bench. The rig
+ * file may set from MANUAL_MAX_ON_MIN_MS (a valve's click) to
+ * MANUAL_MAX_ON_MAX_MS (a long bath fill, attended).
+ */
+#define MANUAL_MAX_ON_DEFAULT_MS	(10 * 60 * 1000)
+#define MANUAL_MAX_ON_MIN_MS		1000
+#define MANUAL_MAX_ON_MAX_MS		(4 * 60 * 60 * 1000)
+_Static_assert(MANUAL_MAX_ON_MIN_MS <= MANUAL_MAX_ON_DEFAULT_MS &&
+    MANUAL_MAX_ON_DEFAULT_MS <= MANUAL_MAX_ON_MAX_MS,
+    "MANUAL_MAX_ON_*: the default must be one the rig file could set");
+_Static_assert(MANUAL_MAX_ON_MAX_MS <= 24 * 60 * 60 * 1000,
+    "MANUAL_MAX_ON_MAX_MS: an output on for more than a day is not manual control");
+/*
+ * A manual prime, fill or drain with a pump whose profile has a volume
+ * counter stops when the counter has counted the volume, read every
+ * 1/MANUAL_VOLUME_POLLS of the time the volume takes at the flow, bounded
+ * by MANUAL_VOLUME_POLL_MIN_MS (the bus's share) and _MAX_MS (the
+ * overshoot: at most that long at the flow). Should the counter fall
+ * short, the pump stops anyway after MANUAL_VOLUME_BACKSTOP_PCT percent
+ * more than that time, and the answer says how much it counted: a pump
+ * that stalled or lost its tubing must not run to max_on.
+ */
+#define MANUAL_VOLUME_POLLS		50
+#define MANUAL_VOLUME_POLL_MIN_MS	50
+#define MANUAL_VOLUME_POLL_MAX_MS	500
+#define MANUAL_VOLUME_BACKSTOP_PCT	50
+_Static_assert(MANUAL_VOLUME_POLLS >= 10 && MANUAL_VOLUME_POLL_MIN_MS >= 20 &&
+    MANUAL_VOLUME_POLL_MIN_MS < MANUAL_VOLUME_POLL_MAX_MS && MANUAL_VOLUME_POLL_MAX_MS <= 1000,
+    "MANUAL_VOLUME_POLL_*: a few reads a second, not a flood of the bus");
+_Static_assert(MANUAL_VOLUME_BACKSTOP_PCT > PUMP_VOLUME_TOLERANCE_PCT &&
+    MANUAL_VOLUME_BACKSTOP_PCT <= 100,
+    "MANUAL_VOLUME_BACKSTOP_PCT: more than a pump's tolerance, less than twice the time");
+
 #endif

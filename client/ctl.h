@@ -54,6 +54,12 @@ int ctl_calibrate(int argc, char **argv);
  * (0, CTL_MAX_TIMEOUT_S].
  */
 int ctl_parse_timeout(const char *text, double *seconds);
+/*
+ * Manual control through lbld (move, jog, goto, stop, set, prime, fill,
+ * drain): the command line's shape checked (2 when wrong), then
+ * ctl_remote().
+ */
+int ctl_manual(int argc, char **argv);
 /* lblctl plot ID [ID...] -o FILE.svg|FILE.png (gnuplot draws) */
 int ctl_plot(int argc, char **argv);
 

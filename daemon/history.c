@@ -275,12 +275,14 @@ hist_row(void *arg, const struct db_batch *b)
 	return reader_cancelled(h->c);
 }
 
+static int hist_event(void *arg, const struct db_event *e);
+
 static void
 hist_history(struct db *db, struct reader_reply *c, const struct control_request *req)
 {
 	struct db_history_filter f;
 	struct hist_ctx h;
-	int i, rc;
+	int i, rc, between = 0;
 
 	memset(&f, 0, sizeof(f));
 	memset(&h, 0, sizeof(h));
@@ -289,6 +291,10 @@ hist_history(struct db *db, struct reader_reply *c, const struct control_request
 		const char *w = req->argv[i], *v = i + 1 < req->argc ? req->argv[i + 1] : NULL;
 		if (strcmp(w, "--json") == 0) {
 			h.json = 1;
+			continue;
+		}
+		if (strcmp(w, "--between") == 0) {
+			between = 1;
 			continue;
 		}
 		if (v == NULL) {
@@ -310,9 +316,27 @@ hist_history(struct db *db, struct reader_reply *c, const struct control_request
 			f.limit = atoi(v);
 		else {
 			reader_end(c, 2, "history: unknown option %s (expected --recipe, "
-			    "--substrate, --state, --since, --until, --limit or --json)", w);
+			    "--substrate, --state, --since, --until, --limit, --json or "
+			    "--between)", w);
 			return;
 		}
+	}
+	if (between) {
+		/*
+		 * What happened outside any batch, oldest first: manual control,
+		 * parks, e-stops and faults between batches.
+		 */
+		if (req->argc != 2) {
+			reader_end(c, 2, "history --between takes no other option");
+			return;
+		}
+		reader_print(c, "events outside any batch:");
+		if (db_events(db, 0, hist_event, c) == -1)
+			reader_end(c, 1, "history --between: the event list is incomplete: %s",
+			    db_error(db));
+		else
+			reader_end(c, 0, " ");
+		return;
 	}
 	json_init(&h.j);
 	if (h.json) {

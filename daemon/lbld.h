@@ -17,6 +17,7 @@
 
 struct db;
 struct hw;
+struct manual;
 struct record;
 
 #define LBLD_TAG_STATUS	1	/* control followers of the live status */
@@ -25,6 +26,7 @@ struct record;
 #define LBLD_TAG_STATUS_JSON 4	/* followers of the live status as JSON lines */
 #define LBLD_TAG_HOME	5	/* 'lblctl home', answered when homing ends */
 #define LBLD_TAG_HOME_RUN 6	/* the run waiting for the homing before the first batch */
+#define LBLD_TAG_MANUAL	7	/* a manual command, answered when its action ends (manual.h) */
 
 struct lbld {
 	struct loop *loop;
@@ -39,6 +41,7 @@ struct lbld {
 	struct control *control;
 	struct reader *reader;		/* answers the reads of the batch record */
 	struct home *home;		/* the axes that home, and homing (home.h) */
+	struct manual *manual;		/* manual control (manual.h) */
 	/* the run request waiting for the homing before the first batch (a copy), or NULL */
 	struct control_request *home_run;
 	double time_scale;

@@ -24,6 +24,7 @@
 #include "lbl_limits.h"
 #include "lbld.h"
 #include "log.h"
+#include "manual.h"
 #include "notify.h"
 #include "paths.h"
 #include "pidlock.h"
@@ -67,7 +68,17 @@ static void
 lbld_act_done(void *arg, int ok, double value, const char *error)
 {
 	struct lbld *l = arg;
+	struct run_status st;
 
+	/* a manual move's end is manual's, unless a safe state of the run took over */
+	if (l->manual != NULL && manual_act_pending(l->manual)) {
+		run_status(l->run, &st);
+		if (st.state != RUN_SAFE) {
+			manual_act_done(l->manual, ok, value, error);
+			return;
+		}
+		manual_abort(l->manual, "the rig went to its safe state");
+	}
 	run_act_done(l->run, ok, value, error);
 }
 
@@ -120,6 +131,15 @@ lbld_safety(void *arg, int device, int active)
 		snprintf(why, sizeof(why), "%s '%s' engaged", strcmp(kind, "estop") == 0 ?
 		    "e-stop" : kind, l->rig->devices[device].name);
 		home_abort(l->home, why);
+	}
+	/* the safe state stops manual motion and switches manual outputs off */
+	if (active && l->manual != NULL) {
+		char why[200];
+
+		snprintf(why, sizeof(why), "%s '%s' engaged", strcmp(l->rig->devices[device].kind,
+		    "estop") == 0 ? "e-stop" : l->rig->devices[device].kind,
+		    l->rig->devices[device].name);
+		manual_abort(l->manual, why);
 	}
 	run_safety_input(l->run, device, active);
 }
@@ -273,6 +293,8 @@ lbld_stop(struct lbld *l, const char *cause)
 		home_abort(l->home, cause);
 	notify_stopping();
 	loop_timer_at(l->stop_timer, loop_now_ns() + (int64_t)LBLD_STOP_BUDGET_MS * 1000000);
+	/* the stop's safe state switches manual outputs off and stops manual motion too */
+	manual_abort(l->manual, "lbld is stopping");
 	run_shutdown(l->run, cause, lbld_stopped, l);
 }
 
@@ -304,6 +326,11 @@ lbld_reload(struct lbld *l, char *err_out, size_t err_size)
 	if (run_busy(l->run)) {
 		snprintf(err_out, err_size, "a batch is running or the rig is going to its safe "
 		    "state; the rig file is re-read when lbld is idle (systemctl reload lbld)");
+		log_warnx("reload refused: %s", err_out);
+		return -1;
+	}
+	if (manual_busy(l->manual, err, sizeof(err))) {
+		snprintf(err_out, err_size, "%s; reload once it is over", err);
 		log_warnx("reload refused: %s", err_out);
 		return -1;
 	}
@@ -346,6 +373,8 @@ lbld_reload(struct lbld *l, char *err_out, size_t err_size)
 	hw_set_supervise_cb(l->hw, lbld_supervision_fault, l);
 	run_set_rig(l->run, l->rig, l->rig_id, l->act);
 	home_set_rig(l->home, l->rig, l->hw);
+	if (manual_set_rig(l->manual) == -1)
+		fatalx("reload: manual control: out of memory");
 	log_info("reloaded: rig %s (%zu devices) from %s", l->rig->name, l->rig->device_count,
 	    l->rig_path);
 	lbld_probe(l, 0);
@@ -552,6 +581,8 @@ main(int argc, char **argv)
 	if ((l.home = home_new(l.loop, l.rig, l.hw)) == NULL)
 		fatalx("cannot set up homing");
 	home_set_time_scale(l.home, l.time_scale);
+	if ((l.manual = manual_new(&l)) == NULL)
+		fatalx("cannot set up manual control");
 	hw_set_supervise_cb(l.hw, lbld_supervision_fault, &l);
 	/*
 	 * From here on the loop never waits on the database's lock: another
@@ -627,6 +658,7 @@ main(int argc, char **argv)
 	control_close(l.control);
 	run_free(l.run);
 	home_free(l.home);
+	manual_free(l.manual);
 	free(l.home_run);
 	record_free(l.record);
 	act_close(l.act);

@@ -18,6 +18,7 @@
 #include "json.h"
 #include "lbld.h"
 #include "log.h"
+#include "manual.h"
 #include "notify.h"
 #include "preflight.h"
 #include "record.h"
@@ -126,6 +127,16 @@ static const struct req_role {
 	{ "teach", NULL, 0 },		/* daemon/teach.c */
 	{ "reload", NULL, 0 },
 	{ "calibrate", NULL, 0 },	/* daemon/calibrate.c */
+	/* manual control (manual.c) */
+	{ "move", NULL, 0 },
+	{ "jog", NULL, 0 },
+	{ "goto", NULL, 0 },
+	{ "stop", NULL, 0 },
+	{ "set", NULL, 0 },
+	{ "prime", NULL, 0 },
+	{ "fill", NULL, 0 },
+	{ "drain", NULL, 0 },
+	{ "reset", NULL, 0 },
 };
 
 /*
@@ -304,6 +315,14 @@ req_status_json_build(const struct lbld *l, const struct run_status *st, struct 
 		json_bool(j, home_homed(l->home, (int)i) == 1);
 	}
 	json_object_end(j);
+	/* what manual control holds (manual.h), null when nothing */
+	{
+		char manual[600];
+
+		json_key(j, "manual");
+		json_string(j, l->manual != NULL && manual_busy(l->manual, manual,
+		    sizeof(manual)) ? manual : NULL);
+	}
 	req_status_buses_json(l->hw, j);
 	json_object_end(j);
 	return json_text(j) != NULL ? 0 : -1;
@@ -392,12 +411,14 @@ req_status(struct lbld *l, struct control_client *c, const struct control_reques
 	if (a.json) {
 		req_status_json(l, c, &st);
 	} else {
-		char homed[512];
+		char homed[512], manual[600];
 
 		req_status_text(c, &st);
 		home_status_text(l->home, homed, sizeof(homed));
 		if (homed[0])
 			control_out(c, "homed: %s", homed);
+		if (manual_busy(l->manual, manual, sizeof(manual)))
+			control_out(c, "manual: %s", manual);
 	}
 	control_finish(c, 0, " ");
 }
@@ -1395,6 +1416,53 @@ req_abort_batch(struct lbld *l, struct control_client *c, const struct control_r
 	control_finish(c, 0, " ");
 }
 
+/*
+ * Manual control's share of the requests: its own commands; a batch,
+ * homing or park refused while a manual move or output holds the rig; an
+ * abort that stops them first; a resume after manual moves, which raises
+ * the lift first. Returns 1 when
+ * the request was taken (answered now or later), 0 otherwise.
+ */
+static int
+req_manual_hook(struct lbld *l, struct control_client *c, const struct control_request *req)
+{
+	static const char *const held[] = { "run", "resume", "continue", "resume-batch", "home",
+		"park", "calibrate", "teach", NULL };
+	const char *cmd = req->argv[0];
+	char why[600];
+	size_t i;
+
+	if (manual_is_command(cmd)) {
+		/* a calibration's pump run is manual control of its own (calibrate.c) */
+		if (strcmp(cmd, "stop") != 0 && calibrate_busy()) {
+			control_finish(c, 1, "%s refused: a pump is being calibrated ('lblctl "
+			    "calibrate'); once it is off", cmd);
+			return 1;
+		}
+		manual_request(l->manual, c, req);
+		return 1;
+	}
+	if (strcmp(cmd, "abort") == 0 && manual_busy(l->manual, why, sizeof(why))) {
+		/*
+		 * An abort is never refused: what manual control holds is
+		 * stopped here (the safe state switches it off, confirmed) and
+		 * the abort's own safe state and park follow.
+		 */
+		manual_abort(l->manual, "the batch was aborted");
+		act_safe_state(l->act, 0);
+		return 0;
+	}
+	for (i = 0; held[i] != NULL && strcmp(held[i], cmd) != 0; i++)
+		;
+	if (held[i] == NULL)
+		return 0;
+	if (manual_busy(l->manual, why, sizeof(why))) {
+		control_finish(c, 1, "%s refused: %s", cmd, why);
+		return 1;
+	}
+	return strcmp(cmd, "resume") == 0 && req->argc == 1 && manual_resume(l->manual, c);
+}
+
 void
 lbld_request(void *arg, struct control_client *c, const struct control_request *req)
 {
@@ -1406,6 +1474,8 @@ lbld_request(void *arg, struct control_client *c, const struct control_request *
 		return;
 	}
 	if (req_allowed(c, req) == -1)
+		return;
+	if (req_manual_hook(l, c, req))
 		return;
 	if (strcmp(cmd, "status") == 0)
 		req_status(l, c, req);

@@ -1554,11 +1554,14 @@ run_safe_done(struct run *run, int ok, int parked, const char *error)
 	int64_t batch = run->plan != NULL ? run->batch_id : 0;
 	char message[400], why[128];
 
-	if (ok && run->park_asked && !parked && act_safety_active(run->ctx.act, why,
-	    sizeof(why))) {
-		/* an e-stop or interlock came during the park and stopped it */
+	if (ok && run->park_asked && !parked) {
+		/*
+		 * A newer safe state stopped the park: an e-stop or interlock
+		 * came, or the operator's 'lblctl stop' (manual.c).
+		 */
 		ok = 0;
-		error = why;
+		error = act_safety_active(run->ctx.act, why, sizeof(why)) ? why :
+		    "the park was stopped before it ended ('lblctl stop')";
 	}
 	if (!ok) {
 		text_format(message, sizeof(message), "%s: %s", run->park_asked && !parked ?

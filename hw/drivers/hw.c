@@ -282,6 +282,8 @@ hw_op_allowed(enum rig_role role, enum hw_op op)
 	case HW_WATCHDOG: case HW_FEED:
 		return role == RIG_AXIS || role == RIG_PUMP || role == RIG_VALVE ||
 		    role == RIG_LINE;
+	case HW_RESET:
+		return role == RIG_AXIS || role == RIG_PUMP || role == RIG_LINE;
 	}
 	return 0;
 }
@@ -309,6 +311,15 @@ hw_enqueue(struct hw *hw, const struct hw_request *req, enum hw_prio prio, hw_do
 		snprintf(err, err_size, "device '%s': profile '%s' has no 'home'", dev->name,
 		    p->name);
 		return -1;
+	}
+	if (req->op == HW_RESET) {
+		p = dev->bus >= 0 ? profile_of(hw->profiles, req->device) : NULL;
+		if (p == NULL || !p->ops[PROFILE_RESET].defined) {
+			snprintf(err, err_size, "device '%s' has no operation that clears its alarm "
+			    "(its profile%s%s has no 'reset')", dev->name, p != NULL ? " " : "",
+			    p != NULL ? p->name : "");
+			return -1;
+		}
 	}
 	if ((req->op == HW_WATCHDOG || req->op == HW_FEED) && (dev->bus < 0 ||
 	    (p = profile_of(hw->profiles, req->device)) == NULL ||

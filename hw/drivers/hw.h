@@ -35,6 +35,7 @@ enum hw_op {
 			 * its watchdog register; see hw_watchdog_arm() */
 	HW_FEED,	/* the same: read the watchdog register, a request the device
 			 * counts as a sign of life (value: what it holds, ms) */
+	HW_RESET,	/* axis, pump, line: its profile's 'reset', clearing its alarm */
 };
 
 /*

@@ -824,6 +824,9 @@ hw_bus_execute(struct hw_bus *bus, struct hw_job *job)
 	case HW_STOP:
 		rc = hw_command(bus, job, p, PROFILE_STOP);
 		break;
+	case HW_RESET:
+		rc = hw_command(bus, job, p, PROFILE_RESET);
+		break;
 	case HW_PUMP:
 		/* the rate in the device's own unit: rpm for a stirrer, mL/min for a pump */
 		rc = hw_do_run(bus, job, p,

@@ -13,7 +13,7 @@
 const char *const profile_op_names[] = { "target", "speed", "accel", "go", "home", "stop",
 	"enable", "position", "busy", "in_position", "alarm", "flow", "run", "direction", "volume",
 	"running", "on", "off", "state", "active", "value", "length", "watchdog", "rpm", "homed",
-	NULL };
+	"reset", NULL };
 const char *const profile_table_names[] = { "coil", "discrete", "input", "holding", NULL };
 static const char *const profile_type_names[] = { "bit", "uint16", "int16", "uint32", "int32",
 	"float32", NULL };
@@ -30,7 +30,7 @@ static const enum profile_use profile_uses[PROFILE_OP_COUNT] = {
 	[PROFILE_RUNNING] = USE_FLAG, [PROFILE_ON] = USE_COMMAND, [PROFILE_OFF] = USE_COMMAND,
 	[PROFILE_STATE] = USE_FLAG, [PROFILE_ACTIVE] = USE_FLAG, [PROFILE_VALUE] = USE_READ,
 	[PROFILE_LENGTH] = USE_READ, [PROFILE_WATCHDOG] = USE_WRITE, [PROFILE_RPM] = USE_WRITE,
-	[PROFILE_HOMED] = USE_FLAG,
+	[PROFILE_HOMED] = USE_FLAG, [PROFILE_RESET] = USE_COMMAND,
 };
 
 /*
@@ -45,13 +45,13 @@ static const enum profile_use profile_uses[PROFILE_OP_COUNT] = {
 static const char *const profile_role_ops[RIG_ROLE_COUNT] = {
 	/* target speed accel go home stop | enable position busy in_position alarm |
 	 * flow run direction volume running | on off state | active value | length watchdog |
-	 * rpm homed */
-	[RIG_AXIS]   = "rooror" "orooo" "-----" "---" "--" "-o" "-o",
-	[RIG_PUMP]   = "-----r" "----o" "orooo" "---" "--" "-o" "o-",
-	[RIG_VALVE]  = "------" "----o" "-----" "rro" "--" "-o" "--",
-	[RIG_INPUT]  = "------" "-----" "-----" "---" "r-" "--" "--",
-	[RIG_SENSOR] = "------" "----o" "-----" "---" "-r" "--" "--",
-	[RIG_LINE]   = "-r---r" "----o" "-ro-o" "---" "--" "oo" "--",
+	 * rpm homed | reset */
+	[RIG_AXIS]   = "rooror" "orooo" "-----" "---" "--" "-o" "-o" "o",
+	[RIG_PUMP]   = "-----r" "----o" "orooo" "---" "--" "-o" "o-" "o",
+	[RIG_VALVE]  = "------" "----o" "-----" "rro" "--" "-o" "--" "-",
+	[RIG_INPUT]  = "------" "-----" "-----" "---" "r-" "--" "--" "-",
+	[RIG_SENSOR] = "------" "----o" "-----" "---" "-r" "--" "--" "-",
+	[RIG_LINE]   = "-r---r" "----o" "-ro-o" "---" "--" "oo" "--" "o",
 };
 
 /*
@@ -78,6 +78,7 @@ static const char profile_builtin_yaml[] =
 "    go:          {table: holding, address: 4, write: 1}\n"
 "    home:        {table: holding, address: 4, write: 2}\n"
 "    stop:        {table: holding, address: 4, write: 3}\n"
+"    reset:       {table: holding, address: 4, write: 4}\n"
 "    enable:      {table: holding, address: 5, write: 1}\n"
 "    position:    {table: input, address: 0, type: int32, scale: 0.001}\n"
 "    busy:        {table: input, address: 2, bit: 0}\n"
@@ -93,6 +94,7 @@ static const char profile_builtin_yaml[] =
 "    direction: {table: holding, address: 1}\n"
 "    run:       {table: holding, address: 2, write: 1}\n"
 "    stop:      {table: holding, address: 2, write: 0}\n"
+"    reset:     {table: holding, address: 2, write: 2}\n"
 "    volume:    {table: input, address: 0, type: uint32, scale: 0.001}\n"
 "    running:   {table: input, address: 2, bit: 0}\n"
 "    alarm:     {table: input, address: 2, bit: 1}\n"
@@ -104,6 +106,7 @@ static const char profile_builtin_yaml[] =
 "    rpm:       {table: holding, address: 0, type: uint16}\n"
 "    run:       {table: holding, address: 2, write: 1}\n"
 "    stop:      {table: holding, address: 2, write: 0}\n"
+"    reset:     {table: holding, address: 2, write: 2}\n"
 "    running:   {table: input, address: 2, bit: 0}\n"
 "    alarm:     {table: input, address: 2, bit: 1}\n"
 "    watchdog:  {table: holding, address: 3}\n"

@@ -56,6 +56,7 @@ enum profile_op {
 				 * request, 0 never (write; ms) */
 	PROFILE_RPM,		/* pump of kind stirrer: stirring speed in rpm (write) */
 	PROFILE_HOMED,		/* axis: homed since power-up, its position known (flag) */
+	PROFILE_RESET,		/* axis, pump, line: clear the device's alarm (command) */
 	PROFILE_OP_COUNT
 };
 

@@ -574,6 +574,22 @@ rig_parse_motion(struct diag *d, struct rig *rig, const struct conf_node *n)
 		    lift->travel_max_mm);
 }
 
+/* manual: {max_on: 10min}: how long an output switched on by hand may stay on. */
+static void
+rig_parse_manual(struct diag *d, struct rig *rig, const struct conf_node *n)
+{
+	static const char *const keys[] = { "max_on", NULL };
+
+	if (conf_check_map(d, n, "manual", keys) == -1)
+		return;
+	if (conf_get_duration(d, n, "max_on", 0, &rig->manual_max_on_ms) == 1 &&
+	    (rig->manual_max_on_ms < MANUAL_MAX_ON_MIN_MS ||
+	    rig->manual_max_on_ms > MANUAL_MAX_ON_MAX_MS))
+		diag_error(d, conf_lookup(n, "max_on"), "'max_on': expected a duration from "
+		    "%ds to %dh (how long an output switched on by hand may stay on)",
+		    MANUAL_MAX_ON_MIN_MS / 1000, MANUAL_MAX_ON_MAX_MS / 3600000);
+}
+
 /* Checks every station against the axes' travel and the safe height. */
 static void
 rig_check_stations(struct diag *d, struct rig *rig)
@@ -640,7 +656,7 @@ rig_load_buffer(const char *name, const char *text, size_t len, struct diag *d,
     struct rig **out)
 {
 	static const char *const keys[] = { "name", "description", "buses", "profiles", "devices",
-		"motion", "stations", "nozzles", NULL };
+		"motion", "stations", "nozzles", "manual", NULL };
 	const struct conf_node *root, *node;
 	struct conf_doc *doc;
 	struct rig *rig;
@@ -652,6 +668,7 @@ rig_load_buffer(const char *name, const char *text, size_t len, struct diag *d,
 	rig = conf_alloc(doc, sizeof(*rig));
 	rig->doc = doc;
 	rig->lift = rig->transfer = rig->park = rig->line = -1;
+	rig->manual_max_on_ms = MANUAL_MAX_ON_DEFAULT_MS;
 	root = doc->root;
 	if (conf_check_map(d, root, "rig file", keys) == 0) {
 		conf_get_string(d, root, "name", CONF_REQUIRED, &rig->name);
@@ -667,6 +684,8 @@ rig_load_buffer(const char *name, const char *text, size_t len, struct diag *d,
 		rig_check_stations(d, rig);
 		RIG_SECTION(d, rig, root, "nozzles", rig->nozzles, rig->nozzle_count,
 		    rig_parse_nozzle, 0);
+		if (conf_get_node(d, root, "manual", 0, CONF_MAP, NULL, &node) == 1)
+			rig_parse_manual(d, rig, node);
 		for (size_t i = 0; i < rig->device_count; i++)
 			if (rig->devices[i].role == RIG_LINE && rig->line == -1)
 				rig->line = (int)i;

@@ -149,6 +149,8 @@ struct rig {
 	int park;			/* station index, -1 if absent */
 	int line;			/* roll-to-roll line drive, -1 if absent */
 	double safe_z_mm;
+	/* manual control: an output on by hand goes off after this ('manual: {max_on}') */
+	int64_t manual_max_on_ms;
 	const struct conf_node *profiles;	/* user profiles, checked by hw_profile */
 };
 

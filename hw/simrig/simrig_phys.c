@@ -510,7 +510,11 @@ simrig_commanded(struct simrig_device *dev, enum profile_op op, int address, int
 static void
 simrig_axis_written(struct simrig_device *dev, int address, int count, int64_t now_ns)
 {
-	if (simrig_commanded(dev, PROFILE_STOP, address, count)) {
+	if (simrig_commanded(dev, PROFILE_RESET, address, count)) {
+		/* a reset clears the alarm; the drive stays stopped */
+		if (dev->fault == SIMRIG_ALARM)
+			dev->fault = SIMRIG_OK;
+	} else if (simrig_commanded(dev, PROFILE_STOP, address, count)) {
 		dev->moving = 0;
 		dev->homing = 0;
 	} else if (simrig_commanded(dev, PROFILE_HOME, address, count)) {
@@ -528,7 +532,11 @@ simrig_axis_written(struct simrig_device *dev, int address, int count, int64_t n
 static void
 simrig_flow_written(struct simrig_device *dev, int address, int count)
 {
-	if (simrig_commanded(dev, PROFILE_STOP, address, count))
+	if (simrig_commanded(dev, PROFILE_RESET, address, count)) {
+		/* a reset clears the alarm; the pump stays stopped */
+		if (dev->fault == SIMRIG_ALARM)
+			dev->fault = SIMRIG_OK;
+	} else if (simrig_commanded(dev, PROFILE_STOP, address, count))
 		dev->running = 0;
 	else if (simrig_commanded(dev, PROFILE_RUN, address, count))
 		dev->running = dev->fault != SIMRIG_STUCK && dev->fault != SIMRIG_ALARM;
