@@ -28,6 +28,8 @@ and the supervision polls lbld may add).
                              each rig (default 2000; BENCH_STEPS also sets it)
 
 Environment: BENCH_TRANSPORTS (default "tcp rtu19200 rtu115200"),
+BENCH_POLL_PERIOD (e.g. 60s: lbld's supervision polls every Modbus device
+only that often, to measure what polling costs the timed commands),
 BENCH_SERIAL=1 to run the transports one after another (default: all at
 once, each contestant on its own simulator, to keep the full run near 25
 minutes), BENCH_RT=1 to run the three contestants SCHED_FIFO 50 where
@@ -170,6 +172,25 @@ def rig_texts(kind, transport, sim_dev, ctl_dev):
         out.append(re.sub(r"\bbus: *[A-Za-z0-9_-]+", "bus: line", line))
     text = "\n".join(out) + "\n"
     return text.replace("@DEV@", sim_dev), text.replace("@DEV@", ctl_dev)
+
+
+def with_poll_period(text, period):
+    """The rig with every Modbus device but inputs polled every period while
+    a batch runs (lbld's supervision; BENCH_POLL_PERIOD=60s all but turns it
+    off, to see what polling costs the timed commands)."""
+    out, block = [], None
+    for line in text.splitlines():
+        m = re.match(r"^  ([\w-]+): \{(.*)\}\s*$", line)
+        if m and "bus:" in m.group(2) and "role: input" not in m.group(2):
+            line = "  %s: {%s, poll_period: %s}" % (m.group(1), m.group(2), period)
+        if re.match(r"^  [\w-]+:\s*$", line):
+            block = []
+        if block is not None and re.match(r"^    role: *(\w+)", line):
+            block.append(re.match(r"^    role: *(\w+)", line).group(1))
+        out.append(line)
+        if block is not None and re.match(r"^    bus: ", line) and "input" not in block:
+            out.append("    poll_period: %s" % period)
+    return "\n".join(out) + "\n"
 
 
 # The shortest steps a rig is asked for: first COMPILE_MIN_STEP_MS; a rig
@@ -408,6 +429,8 @@ class Lane:
         self.sim_rig = os.path.join(self.dir, "sim-rig.yaml")
         self.rig = os.path.join(self.dir, "rig.yaml")
         open(self.sim_rig, "w").write(sim_text)
+        if self.who == "lbld" and os.environ.get("BENCH_POLL_PERIOD"):
+            ctl_text = with_poll_period(ctl_text, os.environ["BENCH_POLL_PERIOD"])
         open(self.rig, "w").write(ctl_text)
         self.ctl_dev = ctl_dev
         self.trace = os.path.join(self.dir, "trace.txt")
