@@ -826,7 +826,8 @@ run_trailing_ns(const struct run *run, int64_t *reads_ns)
  * step's end.
  * A wait gives up at most a tenth of itself (RUN_ABSORB_DIVISOR), or, as
  * its step's last timed entry, a tenth of its step (the share of a step
- * its I/O may take: rig_min_step_ms), a dwell a twentieth of itself
+ * its I/O may take: rig_min_step_ms) unless it is the step's dwell on
+ * record (run_wait_is_dwell: it times a process), a dwell a twentieth of itself
  * (RUN_DWELL_ABSORB_DIVISOR: it times an exposure and a pump's volume): a
  * much later step stays late rather than expose or drip too little; and
  * neither lasts longer than its whole time from now.
@@ -859,7 +860,8 @@ run_wait_end_ns(struct run *run, const struct compile_action *a)
 		    lead_ns - reads_ns - tail_ns;
 		run->tail_step = a->kind == COMPILE_DWELL ? (int)s->kind + 1 : 0;
 		step_give_ns = run_scaled_ns(run, s->duration_ms) / RUN_ABSORB_DIVISOR;
-		if (a->kind == COMPILE_WAIT && step_give_ns > give_ns)
+		/* a wait that times a process (a wait step's, a drain and fill) keeps its tenth */
+		if (a->kind == COMPILE_WAIT && !run_wait_is_dwell(s) && step_give_ns > give_ns)
 			give_ns = step_give_ns < ms_ns ? step_give_ns : ms_ns;
 	} else if (a->kind == COMPILE_DWELL)
 		return full_ns;		/* an exposure the last wait absorbs for: exact */
