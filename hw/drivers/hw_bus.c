@@ -44,11 +44,13 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <termios.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -188,6 +190,53 @@ hw_bus_where(const struct hw_bus *bus, char *buf, size_t size)
 }
 
 /*
+ * On a serial line, after an attempt that failed or was cut short: waits
+ * until nothing has arrived for the line's silence, discarding what comes,
+ * then drops what the port still holds. The device may still be sending
+ * the answer lbld gave up on (and a port closed and opened again hands its
+ * next opener what arrived meanwhile): a request sent over it would collide
+ * on the half-duplex line, and its answer would be taken for the new
+ * request's ("response not from requested slave"). Only input is dropped:
+ * libmodbus's modbus_flush() drops output too, which cut the next request
+ * before it left (a safe state's stop then went last; issue 16). Bounded
+ * by deadline_ns and by the longest frame's wire time; a line still
+ * talking then is left to the attempt, whose answer is checked anyway.
+ */
+static void
+hw_bus_quiet(struct hw_bus *bus, int64_t deadline_ns)
+{
+	const struct rig_bus *cfg = bus->cfg;
+	int bits = 1 + cfg->data_bits + (cfg->parity != 'N') + cfg->stop_bits;
+	int64_t char_ns = cfg->baud > 0 ? (int64_t)bits * 1000000000 / cfg->baud : 0;
+	int64_t silence_ns = cfg->baud > 19200 ? 1750000 : char_ns * 7 / 2;
+	int64_t now = hw_now_ns(), end = now + MODBUS_RTU_MAX_ADU_LENGTH * char_ns + silence_ns;
+	uint8_t junk[MODBUS_RTU_MAX_ADU_LENGTH];
+	struct pollfd pfd = { bus->fd, POLLIN, 0 };
+	struct timespec ts;
+	int64_t wait_ns;
+	size_t dropped = 0;
+	ssize_t n;
+
+	bus->line_dirty = 0;
+	if (end > deadline_ns - HW_ATTEMPT_MIN_NS)
+		end = deadline_ns - HW_ATTEMPT_MIN_NS;
+	for (; now < end; now = hw_now_ns()) {
+		wait_ns = end - now < silence_ns ? end - now : silence_ns;
+		ts.tv_sec = wait_ns / 1000000000;
+		ts.tv_nsec = wait_ns % 1000000000;
+		if (ppoll(&pfd, 1, &ts, NULL) <= 0)
+			break;		/* quiet for the silence (or poll failed: the attempt tells) */
+		if ((n = read(bus->fd, junk, sizeof(junk))) <= 0)
+			break;		/* end of file: the link was broken again */
+		dropped += (size_t)n;
+	}
+	if (tcflush(bus->fd, TCIFLUSH) == -1 && errno != ENOTTY)
+		log_warn("bus %s: dropping what the port received", cfg->name);
+	if (dropped > 0)
+		log_debug("bus %s: %zu bytes dropped before the next request", cfg->name, dropped);
+}
+
+/*
  * Connects if needed, within what is left until deadline_ns (at most the
  * bus's timeout), reopening a link the safe state or the watcher broke.
  * Safe-state jobs skip the back-off wait. Returns 0, or -1 with the job's
@@ -203,10 +252,15 @@ hw_bus_connect(struct hw_bus *bus, struct hw_job *job, int64_t deadline_ns)
 	pthread_mutex_lock(&bus->lock);
 	broken = bus->fd_broken;
 	pthread_mutex_unlock(&bus->lock);
-	if (broken)
+	if (broken) {
 		hw_bus_disconnect(bus);
-	if (bus->fd >= 0)
+		bus->line_dirty = bus->cfg->type == RIG_BUS_RTU;
+	}
+	if (bus->fd >= 0) {
+		if (bus->line_dirty)
+			hw_bus_quiet(bus, deadline_ns);
 		return 0;
+	}
 	if (job->safe == NULL && now < bus->retry_at_ns) {
 		hw_job_error(job, "device '%s': bus %s (%s) is down; next connection attempt in "
 		    "%lld ms", bus->hw->rig->devices[job->req.device].name, bus->cfg->name,
@@ -248,6 +302,8 @@ hw_bus_connect(struct hw_bus *bus, struct hw_job *job, int64_t deadline_ns)
 	bus->ever_connected = 1;
 	bus->backoff_ms = 0;
 	hw_bus_set_fd(bus, modbus_get_socket(bus->ctx));
+	if (bus->line_dirty)
+		hw_bus_quiet(bus, deadline_ns);
 	return 0;
 }
 
@@ -289,6 +345,80 @@ hw_modbus_call(struct hw_bus *bus, const struct profile_object *o, int writing, 
 	}
 	errno = EINVAL;
 	return -1;
+}
+
+/* The Modbus function code that hw_modbus_call() uses for o. */
+static int
+hw_function(const struct profile_object *o, int writing, int width)
+{
+	switch (o->table) {
+	case PROFILE_COIL: return writing ? 5 : 1;
+	case PROFILE_DISCRETE: return 2;
+	case PROFILE_INPUT: return 4;
+	case PROFILE_HOLDING: return !writing ? 3 : width == 2 ? 16 : 6;
+	}
+	return 0;
+}
+
+/*
+ * On a serial line, after libmodbus took another unit's answer for the
+ * answer to our request (EMBBADSLAVE): that frame is gone, and ours may
+ * follow it. A device answering a request lbld gave up on, or cut for the
+ * safe state, answers when it is ready, which on a slow device is after
+ * the next request has gone out. Reads frames until unit's own answer to
+ * hw_modbus_call()'s request or until end_ns, as libmodbus would have
+ * checked it. Returns what hw_modbus_call() returns, or -1 with errno
+ * (ETIMEDOUT, EMBBADDATA, a Modbus exception, libmodbus's errors).
+ */
+static int
+hw_rtu_own_answer(struct hw_bus *bus, int unit, const struct profile_object *o, int writing,
+    int count, uint16_t *regs, int64_t end_ns)
+{
+	uint8_t rsp[MODBUS_RTU_MAX_ADU_LENGTH];
+	int width = count > 0 ? count : profile_width(o);
+	int fc = hw_function(o, writing, width), n, i;
+	int64_t left;
+
+	for (;;) {
+		if ((left = end_ns - hw_now_ns()) < HW_ATTEMPT_MIN_NS) {
+			errno = ETIMEDOUT;
+			return -1;
+		}
+		if (hw_set_response_timeout(bus->ctx, left) == -1 ||
+		    (n = modbus_receive_confirmation(bus->ctx, rsp)) == -1)
+			return -1;
+		if (n < 5 || rsp[0] != unit) {
+			log_debug("bus %s: an answer from unit %d while waiting for unit %d's: ignored",
+			    bus->cfg->name, n > 0 ? rsp[0] : -1, unit);
+			continue;
+		}
+		if (rsp[1] == (fc | 0x80)) {
+			errno = MODBUS_ENOBASE + rsp[2];
+			return -1;
+		}
+		errno = EMBBADDATA;
+		if (rsp[1] != fc)
+			return -1;
+		switch (fc) {
+		case 1:
+		case 2:
+			if (n < 6 || rsp[2] != 1)
+				return -1;
+			regs[0] = rsp[3] & 1;
+			return 1;
+		case 3:
+		case 4:
+			if (rsp[2] != 2 * width || n < 5 + 2 * width)
+				return -1;
+			for (i = 0; i < width; i++)
+				regs[i] = (uint16_t)(rsp[3 + 2 * i] << 8 | rsp[4 + 2 * i]);
+			return width;
+		default:	/* a write's answer echoes its address */
+			if (n < 8 || (rsp[2] << 8 | rsp[3]) != o->address)
+				return -1;
+			return 1;
+		}
+	}
 }
 
 static int
@@ -380,6 +510,11 @@ hw_bus_transact(struct hw_bus *bus, struct hw_job *job, const struct hw_txn *t, 
 		errno = 0;
 		rc = hw_modbus_call(bus, t->obj, t->writing, t->count, regs);
 		err = errno;
+		if (rc == -1 && err == EMBBADSLAVE && bus->cfg->type == RIG_BUS_RTU) {
+			rc = hw_rtu_own_answer(bus, t->dev->unit, t->obj, t->writing, t->count, regs,
+			    now + budget);
+			err = errno;
+		}
 		expired = hw_bus_in_flight(bus, 0, 0);
 		if (rc != -1) {
 			hw_count(bus->hw, 1, attempt - 1, 0, 0);
@@ -395,13 +530,14 @@ hw_bus_transact(struct hw_bus *bus, struct hw_job *job, const struct hw_txn *t, 
 		/*
 		 * Timeout, bad frame, lost link or an interruption: TCP starts
 		 * afresh so that a late reply cannot answer the next request;
-		 * RTU drops whatever is left on the line.
+		 * RTU waits for the line to fall quiet before the next request
+		 * (hw_bus_quiet()), reopening the port when it failed.
 		 */
+		if (bus->cfg->type == RIG_BUS_RTU)
+			bus->line_dirty = 1;
 		if (bus->cfg->type == RIG_BUS_TCP || err == ECONNRESET || err == EBADF ||
 		    expired || hw_bus_was_interrupted(bus))
 			hw_bus_disconnect(bus);
-		else if (modbus_flush(bus->ctx) == -1)
-			hw_bus_disconnect(bus);	/* the port is in trouble: reopen it */
 		if (attempt >= max_attempts || (hw_bus_was_interrupted(bus) && job->safe == NULL)) {
 			hw_count(bus->hw, 1, attempt - 1, 0, 1);
 			hw_txn_error(bus, job, t, job->attempts + attempt, err);
@@ -924,9 +1060,16 @@ hw_bus_main(void *arg)
 		 */
 		if (job->safe != NULL && !job->res.ok && ++job->attempts <= bus->cfg->retries &&
 		    !bus->interrupted && !bus->stopping) {
+			char why[sizeof(job->res.error)];
+
+			/* copied first: a newer safe state may drop the job once unlocked */
+			memcpy(why, job->res.error, sizeof(why));
 			job->res.ok = 1;
 			job->res.error[0] = '\0';
 			hw_bus_insert_locked(bus, job, 0);
+			pthread_mutex_unlock(&bus->lock);
+			log_warnx("safe state: %s; sent again after the other devices' commands", why);
+			pthread_mutex_lock(&bus->lock);
 			continue;
 		}
 		pthread_mutex_unlock(&bus->lock);

@@ -59,6 +59,7 @@ struct hw_bus {
 	int in_flight;			/* a transaction is running on fd */
 	int interrupted;		/* hw_safe_state() broke the transaction in flight */
 	int fd_broken;			/* fd was broken under the worker: reopen before use */
+	int line_dirty;			/* RTU: an attempt failed or was cut: wait for quiet */
 	int64_t deadline_ns;		/* the attempt in flight is broken at this time, 0 none */
 	int expired;			/* the watcher broke an attempt at its deadline */
 	int64_t watch_until_ns;		/* the watcher sleeps until then, INT64_MAX until woken */
