@@ -29,6 +29,13 @@
  *   - a supervision poll is one attempt too, T + F, with T more when the
  *     link must be opened first (hw_super.c polls again at once after a
  *     failure, as many times as the bus's attempts).
+ * On a serial line every device shares one half-duplex wire, so a
+ * request may only go out when the line is quiet: after an attempt that
+ * failed or was cut, the next one first waits for silence and drops what
+ * the port received (hw_bus_quiet()), and a frame from another unit that
+ * arrives where the answer should be (a slow device answering a request
+ * lbld gave up on) is passed over while the attempt waits on for its own
+ * (hw_rtu_own_answer()).
  * The queue has priorities (hw_private.h): safe-state commands, then the
  * rest, then supervision polls; and a poll does not start when its own
  * deadline could reach the executor's next deadline, so a timed command
