@@ -187,7 +187,7 @@ ctl_hw(int argc, char **argv)
 	char *words[3] = { "hw", "--json", NULL };
 	int c, rc, json = 0, given = 0, listens;
 
-	optind = 1;
+	optind = 0;		/* glibc starts afresh (lblctl_main parsed with another optstring) */
 	while ((c = getopt_long(argc, argv, "r:g:j", options, NULL)) != -1) {
 		if (c == 'r')
 			path = optarg, given = 1;

@@ -27,7 +27,7 @@ ctl_recipe_parse_args(int argc, char **argv, struct ctl_recipe_args *a, int allo
 	int c;
 
 	memset(a, 0, sizeof(*a));
-	optind = 1;
+	optind = 0;		/* glibc starts afresh (lblctl_main parsed with another optstring) */
 	while ((c = getopt_long(argc, argv, "r:j", options, NULL)) != -1) {
 		if (c == 'r')
 			a->rig_path = optarg;
