@@ -151,3 +151,9 @@ text_pad(const char *text, int width)
 
 	return width <= 0 || w >= (size_t)width ? 0 : width - (int)w;
 }
+
+const char *
+text_plural(long long n, const char *one, const char *many)
+{
+	return n == 1 ? one : many;
+}

@@ -50,4 +50,7 @@ size_t text_width(const char *text);
  */
 int text_pad(const char *text, int width);
 
+/* one when n is 1, else many: "1 bus", "2 buses". For printf's "%d %s". */
+const char *text_plural(long long n, const char *one, const char *many);
+
 #endif

@@ -23,6 +23,7 @@
 #include "json.h"
 #include "loop.h"
 #include "profile.h"
+#include "text.h"
 
 struct ctl_hw_probe {
 	struct loop *loop;
@@ -124,8 +125,9 @@ ctl_hw_print(const struct rig *rig, const struct ctl_hw_probe *probe, int json)
 		printf("probed directly (no lbld answers on %s)\n", ctl_hw_socket());
 	}
 	if (unreachable > 0)
-		fprintf(stderr, "lblctl: %d of %zu devices did not answer\n", unreachable,
-		    rig->device_count);
+		fprintf(stderr, "lblctl: %d of %zu %s did not answer\n", unreachable,
+		    rig->device_count, text_plural((long long)rig->device_count, "device",
+		    "devices"));
 	return unreachable > 0 ? 1 : 0;
 }
 

@@ -10,6 +10,7 @@
 
 #include "ctl.h"
 #include "plan.h"
+#include "text.h"
 
 struct ctl_recipe_args {
 	const char *recipe_path;
@@ -112,9 +113,10 @@ ctl_check(int argc, char **argv)
 	}
 	rc = ctl_load_all(&a, &rig, &recipe, &plan);
 	if (rc == 0) {
-		printf("%s: ok: %s version %s, %s, %d bilayers, %.1f nm estimated\n",
+		printf("%s: ok: %s version %s, %s, %d %s, %.1f nm estimated\n",
 		    a.recipe_path, recipe->name, recipe->version,
 		    recipe_process_names[recipe->process], plan->bilayers,
+		    text_plural(plan->bilayers, "bilayer", "bilayers"),
 		    plan->thickness_nm[plan->bilayers]);
 		plan_free(plan);
 		recipe_free(recipe);
