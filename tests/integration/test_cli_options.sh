@@ -237,7 +237,9 @@ check_raw "history --until 2026-11-30 --utc (old clients' words) takes in the da
 # the docs know every command
 missing=""
 for c in $(cat "$LBL_TMP/commands"); do
-	grep -q "^\.B.*$c\|^\.IP.*$c\|^\.SS.*$c\|^\.TP.*$c\|^$c\b" "$LBL_TOP/client/lblctl.1" || missing="$missing man:$c"
+	# an entry's first line: .B "cmd ...", .BI "cmd ", \fBcmd\fR, or a second command on it
+	grep -Eq "(^(\.B[IR]? +\"?|\\\\fB)|, )$c([ \"\\\\]|\$)" "$LBL_TOP/client/lblctl.1" ||
+	    missing="$missing man:$c"
 	grep -qw -- "$c" "$LBL_TOP/client/lblctl.bash-completion" || missing="$missing completion:$c"
 done
 [ -z "$missing" ] && pass "lblctl(1) and the completion name every command" || fail "docs name every command" "$missing"
