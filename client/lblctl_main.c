@@ -33,7 +33,8 @@ static const struct ctl_option ctl_opt_rig[] = {
 	{ "operator", 0, "NAME", NULL, "who runs the batch", NULL },
 	{ "note", 0, "TEXT", NULL, "a note kept with the record", NULL },
 	{ "lot", 0, "SOLUTION=LOT", ctl_check_lot, "the lot of a solution (once for each)", NULL },
-	{ "wait", 0, NULL, NULL, "follow the batch to its end", NULL },
+	{ "wait", 0, NULL, NULL, "answer when the batch ends", NULL },
+	{ "follow", 0, NULL, NULL, "with --wait: print its progress meanwhile", NULL },
 	CTL_OPT_END,
 }, ctl_opt_status[] = {
 	{ "json", 0, NULL, NULL, "the status as JSON", NULL },
@@ -43,7 +44,8 @@ static const struct ctl_option ctl_opt_rig[] = {
 	{ "now", 0, NULL, NULL, "pause in the current step, not after it", NULL },
 	CTL_OPT_END,
 }, ctl_opt_resume_batch[] = {
-	{ "wait", 0, NULL, NULL, "follow the batch to its end", NULL },
+	{ "wait", 0, NULL, NULL, "answer when the batch ends", NULL },
+	{ "follow", 0, NULL, NULL, "with --wait: print its progress meanwhile", NULL },
 	{ "accept-rig-change", 0, NULL, NULL, "resume although the rig file changed", NULL },
 	CTL_OPT_END,
 }, ctl_opt_teach[] = {
@@ -112,7 +114,7 @@ static const struct ctl_command ctl_commands[] = {
 	    "Every device of the rig and what it reports (from lbld, or probed when none runs).",
 	    0, 0, NULL, ctl_opt_hw },
 	{ "run", ctl_remote, "run RECIPE|NAME[@VERSION] [--substrate ID] [--operator NAME] "
-	    "[--note TEXT] [--lot SOLUTION=LOT]... [--wait]",
+	    "[--note TEXT] [--lot SOLUTION=LOT]... [--wait [--follow]]",
 	    "Starts a batch of a recipe file or a stored recipe.", 1, 1, NULL, ctl_opt_run },
 	{ "status", ctl_remote, "status [--json] [--follow]",
 	    "What lbld is doing: the batch, its step, the rig's state.", 0, 0, NULL,
@@ -124,7 +126,7 @@ static const struct ctl_command ctl_commands[] = {
 	    NULL },
 	{ "abort", ctl_remote, "abort", "Aborts the batch: outputs safe, sample withdrawn.", 0,
 	    0, NULL, NULL },
-	{ "resume-batch", ctl_remote, "resume-batch ID [--wait] [--accept-rig-change]",
+	{ "resume-batch", ctl_remote, "resume-batch ID [--wait [--follow]] [--accept-rig-change]",
 	    "Resumes an interrupted batch from its last settled step.", 1, 1, ctl_check_batch_id,
 	    ctl_opt_resume_batch },
 	{ "abort-batch", ctl_remote, "abort-batch ID",
