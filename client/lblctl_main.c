@@ -91,6 +91,7 @@ static const struct ctl_option ctl_opt_rig[] = {
 }, ctl_opt_compare[] = {
 	{ "tolerance", 0, "SECONDS", ctl_check_seconds, "timing differences up to this are "
 	    "equal", NULL },
+	{ "utc", 0, NULL, NULL, "times in UTC, not local time", NULL },
 	CTL_OPT_END,
 }, ctl_opt_export[] = {
 	{ "all", 0, NULL, NULL, "every batch", NULL },
@@ -168,7 +169,7 @@ static const struct ctl_command ctl_commands[] = {
 	    NULL, ctl_opt_history },
 	{ "show", ctl_remote, "show ID [--json] [--recipe] [--utc]",
 	    "One batch's record in full.", 1, 1, ctl_check_batch_id, ctl_opt_show },
-	{ "compare", ctl_remote, "compare ID1 ID2 [--tolerance SECONDS]",
+	{ "compare", ctl_remote, "compare ID1 ID2 [--tolerance SECONDS] [--utc]",
 	    "What differs between two batches' records and recipes.", 2, 2, ctl_check_batch_id,
 	    ctl_opt_compare },
 	{ "export", ctl_remote, "export ID|--all --format csv|json",

@@ -976,7 +976,8 @@ hist_compare(struct db *db, struct reader_reply *c, const struct control_request
 	char nm_a[32], nm_b[32];
 	double resolution_s, exposure_a, exposure_b;
 	int64_t id_a, id_b;
-	int same, rc;
+	char at_a[64], at_b[64];
+	int same, rc, utc = 0;
 	size_t i, j;
 	int k;
 
@@ -984,8 +985,25 @@ hist_compare(struct db *db, struct reader_reply *c, const struct control_request
 		reader_end(c, 2, "usage: compare ID1 ID2 [--tolerance SECONDS]");
 		return;
 	}
-	if (req->argc == 5 && strcmp(req->argv[3], "--tolerance") == 0)
-		tolerance_s = atof(req->argv[4]);
+	for (k = 3; k < req->argc; k++) {
+		char *end;
+
+		if (strcmp(req->argv[k], "--utc") == 0) {
+			utc = 1;
+		} else if (strcmp(req->argv[k], "--tolerance") == 0 && k + 1 < req->argc) {
+			tolerance_s = strtod(req->argv[++k], &end);
+			if (end == req->argv[k] || *end != '\0' || !isfinite(tolerance_s) ||
+			    tolerance_s < 0) {
+				reader_end(c, 2, "compare: --tolerance: expected seconds (a number, 0 "
+				    "or more), not '%s'", req->argv[k]);
+				return;
+			}
+		} else {
+			reader_end(c, 2, "compare: unknown option or word '%s' (usage: compare ID1 "
+			    "ID2 [--tolerance SECONDS] [--utc])", req->argv[k]);
+			return;
+		}
+	}
 	if ((rc = hist_batch_load(db, id_a, &a, &error)) != 0) {
 		if (rc == 1)
 			reader_end(c, 2, "no batch %lld", (long long)id_a);
@@ -1001,8 +1019,10 @@ hist_compare(struct db *db, struct reader_reply *c, const struct control_request
 			hist_read_failed(c, "compare", id_b, error);
 		return;
 	}
-	reader_print(c, "batch %lld (%s, %s)  ->  batch %lld (%s, %s)", (long long)id_a, a.b.state,
-	    a.b.started_at, (long long)id_b, b.b.state, b.b.started_at);
+	query_show_stamp(a.b.started_at, utc, at_a, sizeof(at_a));
+	query_show_stamp(b.b.started_at, utc, at_b, sizeof(at_b));
+	reader_print(c, "batch %lld (%s, %s%s)  ->  batch %lld (%s, %s%s)", (long long)id_a,
+	    a.b.state, at_a, utc ? " UTC" : "", (long long)id_b, b.b.state, at_b, utc ? " UTC" : "");
 	memset(&name_a, 0, sizeof(name_a));
 	memset(&name_b, 0, sizeof(name_b));
 	hist_line_printf(&name_a, "batch %lld: %s@%s", (long long)id_a, a.recipe.name,

@@ -187,6 +187,12 @@ grep -q '^started:   2026-12-01 15:00:30$' "$out" && pass "show: started in loca
 "$ctl" show 5 --utc --socket "$sock" >"$out" 2>"$err"
 grep -q '^started:   2026-12-01 14:00:30 UTC$' "$out" && pass "show --utc: started in UTC" ||
     fail "show --utc" "$(grep started "$out")"
+"$ctl" compare 4 5 --socket "$sock" >"$out" 2>"$err"
+grep -q '^batch 4 (completed, 2026-12-01 01:00:00)  ->  batch 5 (completed, 2026-12-01 15:00:30)$' "$out" &&
+    pass "compare: start times in local time" || fail "compare local time" "$(head -1 "$out") $(cat "$err")"
+"$ctl" compare 4 5 --utc --tolerance=2 --socket "$sock" >"$out" 2>"$err"
+grep -q '^batch 4 (completed, 2026-12-01 00:00:00 UTC)  ->  batch 5 (completed, 2026-12-01 14:00:30 UTC)$' "$out" &&
+    pass "compare --utc: start times in UTC" || fail "compare --utc" "$(head -1 "$out") $(cat "$err")"
 
 # Zoë and Ni–PET: the columns after them start where they do for alice and glass
 $py - "$LBL_TMP/local.txt" <<'PY' && pass "history: a row with Zoë and Ni–PET aligned with the others" || fail "history alignment" "$(sed -n '1,7p' "$LBL_TMP/local.txt")"
@@ -231,6 +237,8 @@ check_raw() {
 check_raw "history --state runing refused" "^fail 2 history: --state: no batch state 'runing'" history --state runing
 check_raw "history --since soon refused" "^fail 2 history: --since: expected a date.*'soon'" history --since soon
 check_raw "history --limit x refused" "^fail 2 history: --limit: expected a whole number.*'x'" history --limit x
+check_raw "compare --tolerance soon refused (it was read as 0)" "^fail 2 compare: --tolerance: expected seconds.*'soon'" compare 4 5 --tolerance soon
+check_raw "compare --bogus refused (it was ignored)" "^fail 2 compare: unknown option or word '--bogus'" compare 4 5 --bogus
 check_raw "history --bogus refused" "^fail 2 history: unknown option '--bogus'" history --bogus
 check_raw "history --until 2026-11-30 --utc (old clients' words) takes in the day" "^\+ +3 " history --until 2026-11-30 --utc
 
