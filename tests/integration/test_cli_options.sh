@@ -78,6 +78,14 @@ refused "a missing argument" "an argument is missing" "$ctl" show
 refused "history --state runing: named, valid states listed" \
     "^lblctl history: --state: no batch state 'runing' \(the states: running, paused, completed, aborted, failed, interrupted\)$" \
     "$ctl" history --state runing
+# the states lblctl knows are the ones the database's schema allows
+"$ctl" history --state runing 2>&1 | sed -n 's/.*(the states: \(.*\))$/\1/p' | tr -d ' ' | tr ',' '\n' | sort >"$LBL_TMP/states.ctl"
+"$LBL_BUILD/tests/lbl-histgen" "$LBL_TMP/schema.db" 1 >/dev/null &&
+    sqlite3 "$LBL_TMP/schema.db" "select sql from sqlite_master where name = 'batches'" |
+    $py -c 'import re,sys; print("\n".join(sorted(re.findall(r"\x27(\w+)\x27", re.search(r"state IN \(([^)]*)\)", sys.stdin.read()).group(1)))))' >"$LBL_TMP/states.db"
+[ -s "$LBL_TMP/states.db" ] && cmp -s "$LBL_TMP/states.ctl" "$LBL_TMP/states.db" &&
+    pass "the states lblctl lists are the schema's ($(tr '\n' ' ' <"$LBL_TMP/states.db"))" ||
+    fail "states as the schema's" "lblctl [$(tr '\n' ' ' <"$LBL_TMP/states.ctl")] schema [$(tr '\n' ' ' <"$LBL_TMP/states.db")]"
 refused "history --since tomorrow: named, forms listed" \
     "^lblctl history: --since: expected a date \(today, yesterday, YYYY-MM-DD or YYYY-MM-DDTHH:MM\[:SS\].*not 'tomorrow'$" \
     "$ctl" history --since tomorrow
