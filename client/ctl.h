@@ -67,10 +67,11 @@ int ctl_plot(int argc, char **argv);
 
 /*
  * Checks one option's value (or one positional word) before lblctl
- * connects: 0, with the value to send written to out (out_size bytes; the
- * value itself or what it stands for, such as a date as the record's UTC
- * stamp), or -1 with why (naming the value and what was expected). utc:
- * the command line has --utc.
+ * connects: 0, or -1 with why (naming the value and what was expected).
+ * A check that turns the value into what it stands for (a date into the
+ * record's UTC stamp) writes that to out (out_size bytes, empty on entry),
+ * and it is sent instead; one that leaves out empty has the value sent
+ * whole. utc: the command line has --utc.
  */
 typedef int (*ctl_check_fn)(const char *value, int utc, char *out, size_t out_size,
     char *why, size_t why_size);

@@ -39,9 +39,10 @@ ctl_check_state(const char *value, int utc, char *out, size_t out_size, char *wh
     size_t why_size)
 {
 	(void)utc;
+	(void)out;
+	(void)out_size;
 	if (query_check_state(value, why, why_size) == -1)
 		return -1;
-	snprintf(out, out_size, "%s", value);
 	return 0;
 }
 
@@ -82,9 +83,10 @@ ctl_check_limit(const char *value, int utc, char *out, size_t out_size, char *wh
 	int limit;
 
 	(void)utc;
+	(void)out;
+	(void)out_size;
 	if (query_parse_limit(value, &limit, why, why_size) == -1)
 		return -1;
-	snprintf(out, out_size, "%d", limit);
 	return 0;
 }
 
@@ -96,6 +98,8 @@ ctl_check_batch_id(const char *value, int utc, char *out, size_t out_size, char 
 	long long id;
 
 	(void)utc;
+	(void)out;
+	(void)out_size;
 	errno = 0;
 	id = strtoll(value, &end, 10);
 	if (value[0] < '0' || value[0] > '9' || *end != '\0' || errno != 0 || id < 1) {
@@ -103,7 +107,6 @@ ctl_check_batch_id(const char *value, int utc, char *out, size_t out_size, char 
 		    "lists them), not '%s'", value);
 		return -1;
 	}
-	snprintf(out, out_size, "%s", value);
 	return 0;
 }
 
@@ -115,13 +118,14 @@ ctl_check_seconds(const char *value, int utc, char *out, size_t out_size, char *
 	double v;
 
 	(void)utc;
+	(void)out;
+	(void)out_size;
 	errno = 0;
 	v = strtod(value, &end);
 	if (end == value || *end != '\0' || errno != 0 || !isfinite(v) || v < 0) {
 		snprintf(why, why_size, "expected seconds (a number, 0 or more), not '%s'", value);
 		return -1;
 	}
-	snprintf(out, out_size, "%s", value);
 	return 0;
 }
 
@@ -130,11 +134,12 @@ ctl_check_format(const char *value, int utc, char *out, size_t out_size, char *w
     size_t why_size)
 {
 	(void)utc;
+	(void)out;
+	(void)out_size;
 	if (strcmp(value, "csv") != 0 && strcmp(value, "json") != 0) {
 		snprintf(why, why_size, "expected csv or json, not '%s'", value);
 		return -1;
 	}
-	snprintf(out, out_size, "%s", value);
 	return 0;
 }
 
@@ -145,11 +150,12 @@ ctl_check_lot(const char *value, int utc, char *out, size_t out_size, char *why,
 	const char *eq = strchr(value, '=');
 
 	(void)utc;
+	(void)out;
+	(void)out_size;
 	if (eq == NULL || eq == value || eq[1] == '\0') {
 		snprintf(why, why_size, "expected SOLUTION=LOT, not '%s'", value);
 		return -1;
 	}
-	snprintf(out, out_size, "%s", value);
 	return 0;
 }
 
@@ -414,14 +420,14 @@ ctl_parse_command(const struct ctl_command *cmd, int argc, char **argv, int *out
 			goto oom;
 		if (given[i].value == NULL)
 			continue;
-		if (o->check == NULL)
-			snprintf(value, sizeof(value), "%s", given[i].value);
-		else if (o->check(given[i].value, utc, value, sizeof(value), why,
+		value[0] = '\0';
+		if (o->check != NULL && o->check(given[i].value, utc, value, sizeof(value), why,
 		    sizeof(why)) == -1) {
 			fprintf(stderr, "lblctl %s: --%s: %s\n", cmd->name, o->name, why);
 			goto usage;
 		}
-		if ((words[n++] = strdup(o->check ? value : given[i].value)) == NULL)
+		/* what the value stands for when the check wrote it, else the value whole */
+		if ((words[n++] = strdup(value[0] ? value : given[i].value)) == NULL)
 			goto oom;
 	}
 	*out_argc = n;
