@@ -35,4 +35,22 @@ int text_format(char *buf, size_t size, const char *fmt, ...)
  */
 size_t text_boundary(const char *text, size_t max);
 
+/*
+ * The columns text takes on a terminal: UTF-8 decoded here (lbld and
+ * lblctl need no locale for it), a combining mark or a zero-width
+ * character 0, an East Asian wide or fullwidth character (and an emoji) 2,
+ * any other character 1, and each byte that is not valid UTF-8 1 (a
+ * terminal shows it as one replacement character). Never fails.
+ */
+size_t text_width(const char *text);
+
+/*
+ * The spaces that pad text to width columns: 0 when it is as wide or
+ * wider (a table cell is padded, never cut). For printf's "%s%*s".
+ */
+int text_pad(const char *text, int width);
+
+/* one when n is 1, else many: "1 bus", "2 buses". For printf's "%d %s". */
+const char *text_plural(long long n, const char *one, const char *many);
+
 #endif

@@ -23,6 +23,7 @@
 #include "json.h"
 #include "loop.h"
 #include "profile.h"
+#include "text.h"
 
 struct ctl_hw_probe {
 	struct loop *loop;
@@ -124,8 +125,9 @@ ctl_hw_print(const struct rig *rig, const struct ctl_hw_probe *probe, int json)
 		printf("probed directly (no lbld answers on %s)\n", ctl_hw_socket());
 	}
 	if (unreachable > 0)
-		fprintf(stderr, "lblctl: %d of %zu devices did not answer\n", unreachable,
-		    rig->device_count);
+		fprintf(stderr, "lblctl: %d of %zu %s did not answer\n", unreachable,
+		    rig->device_count, text_plural((long long)rig->device_count, "device",
+		    "devices"));
 	return unreachable > 0 ? 1 : 0;
 }
 
@@ -187,7 +189,7 @@ ctl_hw(int argc, char **argv)
 	char *words[3] = { "hw", "--json", NULL };
 	int c, rc, json = 0, given = 0, listens;
 
-	optind = 1;
+	optind = 0;		/* glibc starts afresh (lblctl_main parsed with another optstring) */
 	while ((c = getopt_long(argc, argv, "r:g:j", options, NULL)) != -1) {
 		if (c == 'r')
 			path = optarg, given = 1;

@@ -10,6 +10,7 @@
 
 #include "ctl.h"
 #include "plan.h"
+#include "text.h"
 
 struct ctl_recipe_args {
 	const char *recipe_path;
@@ -27,7 +28,7 @@ ctl_recipe_parse_args(int argc, char **argv, struct ctl_recipe_args *a, int allo
 	int c;
 
 	memset(a, 0, sizeof(*a));
-	optind = 1;
+	optind = 0;		/* glibc starts afresh (lblctl_main parsed with another optstring) */
 	while ((c = getopt_long(argc, argv, "r:j", options, NULL)) != -1) {
 		if (c == 'r')
 			a->rig_path = optarg;
@@ -112,9 +113,10 @@ ctl_check(int argc, char **argv)
 	}
 	rc = ctl_load_all(&a, &rig, &recipe, &plan);
 	if (rc == 0) {
-		printf("%s: ok: %s version %s, %s, %d bilayers, %.1f nm estimated\n",
+		printf("%s: ok: %s version %s, %s, %d %s, %.1f nm estimated\n",
 		    a.recipe_path, recipe->name, recipe->version,
 		    recipe_process_names[recipe->process], plan->bilayers,
+		    text_plural(plan->bilayers, "bilayer", "bilayers"),
 		    plan->thickness_nm[plan->bilayers]);
 		plan_free(plan);
 		recipe_free(recipe);

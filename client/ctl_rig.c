@@ -9,6 +9,7 @@
 #include "ctl.h"
 #include "profile.h"
 #include "rig.h"
+#include "text.h"
 
 int
 ctl_check_rig(int argc, char **argv)
@@ -37,8 +38,11 @@ ctl_check_rig(int argc, char **argv)
 		double transaction_ms;
 		int64_t min_ms = rig_min_step_ms(rig, &bus, &transaction_ms);
 
-		printf("%s: ok: rig %s, %zu buses, %zu devices, %zu stations\n", path,
-		    rig->name, rig->bus_count, rig->device_count, rig->station_count);
+		printf("%s: ok: rig %s, %zu %s, %zu %s, %zu %s\n", path, rig->name,
+		    rig->bus_count, text_plural((long long)rig->bus_count, "bus", "buses"),
+		    rig->device_count, text_plural((long long)rig->device_count, "device",
+		    "devices"), rig->station_count, text_plural((long long)rig->station_count,
+		    "station", "stations"));
 		/* what lblctl check and lbld refuse below: from the slowest bus, or the floor */
 		if (bus >= 0)
 			printf("%s: shortest step %lld ms (bus %s: %.2f ms a transaction)\n", path,

@@ -19,7 +19,9 @@
 #include "json.h"
 #include "lbl_limits.h"
 #include "lbld.h"
+#include "query.h"
 #include "reader.h"
+#include "text.h"
 #include "textdiff.h"
 #include "units.h"
 
@@ -187,13 +189,14 @@ hist_line_csv(struct hist_line *l, const char *s)
 	hist_line_put(l, "\"", 1);
 }
 
-/* Spaces to pad text to width (in bytes), or none past it: a table cell, never cut. */
+/*
+ * Spaces to pad text to width columns, or none past it: a table cell,
+ * never cut. Columns, not bytes: "Zoë" takes three (base/text.h).
+ */
 static int
 hist_pad(const char *text, int width)
 {
-	size_t n = strlen(text);
-
-	return n >= (size_t)width ? 0 : width - (int)n;
+	return text_pad(text, width);
 }
 
 /* Seconds between two ISO-8601 UTC stamps of the db ("...T..:..:..mmmZ"). */
@@ -219,17 +222,25 @@ hist_span_s(const char *from, const char *to)
 	return difftime(timegm(&b), timegm(&a)) + ms_b - ms_a;
 }
 
+/* What show's (and history --between's) lines need besides the reply. */
+struct hist_show_ctx {
+	struct reader_reply *c;
+	double time_scale;		/* durations are recorded in wall time */
+	int utc;			/* times in UTC, not local time */
+};
+
 struct hist_ctx {
 	struct reader_reply *c;
 	struct json j;
 	int json, failed;		/* failed: the writer ran out of memory */
+	int utc;			/* times in tables in UTC, not local time */
 };
 
 static int
 hist_row(void *arg, const struct db_batch *b)
 {
 	struct hist_ctx *h = arg;
-	char dur[32], thick[32];
+	char dur[32], thick[32], started[64];
 	double span = hist_span_s(b->started_at, b->ended_at);
 	const char *sub = b->substrate ? b->substrate : "-";
 	const char *op = b->operator_name ? b->operator_name : "-";
@@ -265,11 +276,12 @@ hist_row(void *arg, const struct db_batch *b)
 		else
 			snprintf(thick, sizeof(thick), "%.1f", b->thickness_measured_nm);
 		/* the cells are padded to their column, never cut: a long name widens its row */
-		recipe_len = (int)(strlen(b->recipe_name) + 1 + strlen(b->recipe_version));
-		reader_print(h->c, "%6lld  %s@%s%*s %s%*s %s%*s %-11s %-19.19s %9s %5d/%-3d %10s",
+		recipe_len = (int)(text_width(b->recipe_name) + 1 + text_width(b->recipe_version));
+		query_show_stamp(b->started_at, h->utc, started, sizeof(started));
+		reader_print(h->c, "%6lld  %s@%s%*s %s%*s %s%*s %-11s %-19s %9s %5d/%-3d %10s",
 		    (long long)b->id, b->recipe_name, b->recipe_version,
 		    recipe_len < 22 ? 22 - recipe_len : 0, "", sub, hist_pad(sub, 18), "", op,
-		    hist_pad(op, 10), "", b->state, b->started_at, dur, b->bilayers_done,
+		    hist_pad(op, 10), "", b->state, started, dur, b->bilayers_done,
 		    b->bilayers_target, thick);
 	}
 	return reader_cancelled(h->c);
@@ -282,13 +294,19 @@ hist_history(struct db *db, struct reader_reply *c, const struct control_request
 {
 	struct db_history_filter f;
 	struct hist_ctx h;
+	char why[300], since_at[40], before_at[40];
 	int i, rc, between = 0;
 
 	memset(&f, 0, sizeof(f));
 	memset(&h, 0, sizeof(h));
 	h.c = c;
+	/* the --utc flag first: it says how the dates before it are read */
+	for (i = 1; i < req->argc; i++)
+		if (strcmp(req->argv[i], "--utc") == 0)
+			h.utc = 1;
 	for (i = 1; i < req->argc; i++) {
 		const char *w = req->argv[i], *v = i + 1 < req->argc ? req->argv[i + 1] : NULL;
+		struct query_span span;
 		if (strcmp(w, "--json") == 0) {
 			h.json = 1;
 			continue;
@@ -297,28 +315,54 @@ hist_history(struct db *db, struct reader_reply *c, const struct control_request
 			between = 1;
 			continue;
 		}
+		if (strcmp(w, "--utc") == 0)
+			continue;
+		if (strcmp(w, "--recipe") != 0 && strcmp(w, "--substrate") != 0 &&
+		    strcmp(w, "--state") != 0 && strcmp(w, "--since") != 0 &&
+		    strcmp(w, "--until") != 0 && strcmp(w, "--limit") != 0) {
+			reader_end(c, 2, "history: unknown option '%s' (expected --recipe, "
+			    "--substrate, --state, --since, --until, --limit, --utc, --json or "
+			    "--between)", w);
+			return;
+		}
 		if (v == NULL) {
-			reader_end(c, 2, "history: %s needs a value", w);
+			reader_end(c, 2, "history: option '%s' needs a value", w);
 			return;
 		}
 		i++;
-		if (strcmp(w, "--recipe") == 0)
+		/* the same checks as lblctl's (base/query.h): a mistake never lists nothing */
+		if (strcmp(w, "--recipe") == 0) {
 			f.recipe = v;
-		else if (strcmp(w, "--substrate") == 0)
+		} else if (strcmp(w, "--substrate") == 0) {
 			f.substrate = v;
-		else if (strcmp(w, "--state") == 0)
+		} else if (strcmp(w, "--state") == 0) {
+			if (query_check_state(v, why, sizeof(why)) == -1) {
+				reader_end(c, 2, "history: --state: %s", why);
+				return;
+			}
 			f.state = v;
-		else if (strcmp(w, "--since") == 0)
-			f.since = v;
-		else if (strcmp(w, "--until") == 0)
-			f.before = v;
-		else if (strcmp(w, "--limit") == 0)
-			f.limit = atoi(v);
-		else {
-			reader_end(c, 2, "history: unknown option %s (expected --recipe, "
-			    "--substrate, --state, --since, --until, --limit, --json or "
-			    "--between)", w);
-			return;
+		} else if (strcmp(w, "--limit") == 0) {
+			if (query_parse_limit(v, &f.limit, why, sizeof(why)) == -1) {
+				reader_end(c, 2, "history: --limit: %s", why);
+				return;
+			}
+		} else {
+			/* --since from the first millisecond of the date, --until to its last */
+			int since = strcmp(w, "--since") == 0;
+			if (query_parse_when(v, h.utc, (int64_t)time(NULL), &span, why,
+			    sizeof(why)) == -1) {
+				reader_end(c, 2, "history: %s: %s", w, why);
+				return;
+			}
+			if (query_format_stamp(since ? span.from_ms : span.to_ms,
+			    since ? since_at : before_at, sizeof(since_at)) == -1) {
+				reader_end(c, 2, "history: %s: '%s' is out of range", w, v);
+				return;
+			}
+			if (since)
+				f.since = since_at;
+			else
+				f.before = before_at;
 		}
 	}
 	if (between) {
@@ -326,12 +370,14 @@ hist_history(struct db *db, struct reader_reply *c, const struct control_request
 		 * What happened outside any batch, oldest first: manual control,
 		 * parks, e-stops and faults between batches.
 		 */
-		if (req->argc != 2) {
-			reader_end(c, 2, "history --between takes no other option");
+		struct hist_show_ctx ev_ctx = { c, 1, h.utc };
+
+		if (req->argc != 2 && !(req->argc == 3 && h.utc)) {
+			reader_end(c, 2, "history --between takes no other option than --utc");
 			return;
 		}
 		reader_print(c, "events outside any batch:");
-		if (db_events(db, 0, hist_event, c) == -1)
+		if (db_events(db, 0, hist_event, &ev_ctx) == -1)
 			reader_end(c, 1, "history --between: the event list is incomplete: %s",
 			    db_error(db));
 		else
@@ -345,7 +391,8 @@ hist_history(struct db *db, struct reader_reply *c, const struct control_request
 		h.failed = hist_json_emit(c, &h.j) == -1;
 	} else {
 		reader_print(c, "%6s  %-22s %-18s %-10s %-11s %-19s %9s %9s %10s", "ID", "RECIPE",
-		    "SUBSTRATE", "OPERATOR", "STATE", "STARTED (UTC)", "DURATION", "BILAYERS",
+		    "SUBSTRATE", "OPERATOR", "STATE", h.utc ? "STARTED (UTC)" : "STARTED",
+		    "DURATION", "BILAYERS",
 		    "NM");
 	}
 	rc = h.failed ? 0 : db_history(db, &f, hist_row, &h);
@@ -410,10 +457,6 @@ hist_listed(struct db *db, const char **error, struct reader_reply *c, int rc)
 	return 0;
 }
 
-struct hist_show_ctx {
-	struct reader_reply *c;
-	double time_scale;		/* durations are recorded in wall time */
-};
 
 /*
  * What a step's pumps dispensed, for show: " volume 5.00 mL planned, 1.50 mL
@@ -436,8 +479,12 @@ hist_volume(const struct db_step *s, char *buf, size_t size)
 static int
 hist_baseline(void *arg, const struct db_baseline *b)
 {
-	reader_print(arg, "  baseline %s %.1f Hz, %s (%s)", b->sensor, b->hz, b->source, b->at);
-	return reader_cancelled(arg);
+	struct hist_show_ctx *ctx = arg;
+	char at[64];
+
+	query_show_stamp(b->at, ctx->utc, at, sizeof(at));
+	reader_print(ctx->c, "  baseline %s %.1f Hz, %s (%s)", b->sensor, b->hz, b->source, at);
+	return reader_cancelled(ctx->c);
 }
 
 static int
@@ -471,23 +518,29 @@ hist_step(void *arg, const struct db_step *s)
 static int
 hist_bilayer(void *arg, const struct db_bilayer *b)
 {
-	char measured[32];
+	struct hist_show_ctx *ctx = arg;
+	char measured[32], ended[64];
 
 	if (isnan(b->thickness_measured_nm))
 		snprintf(measured, sizeof(measured), "-");
 	else
 		snprintf(measured, sizeof(measured), "%.1f nm", b->thickness_measured_nm);
-	reader_print(arg, "  bilayer %3d  ended %s  estimate %.1f nm  measured %s", b->n,
-	    b->ended_at, b->thickness_estimated_nm, measured);
-	return reader_cancelled(arg);
+	query_show_stamp(b->ended_at, ctx->utc, ended, sizeof(ended));
+	reader_print(ctx->c, "  bilayer %3d  ended %s  estimate %.1f nm  measured %s", b->n,
+	    ended, b->thickness_estimated_nm, measured);
+	return reader_cancelled(ctx->c);
 }
 
 static int
 hist_event(void *arg, const struct db_event *e)
 {
-	reader_print(arg, "  %s  %-9s %s%s%s", e->at, e->kind, e->device ? e->device : "",
+	struct hist_show_ctx *ctx = arg;
+	char at[64];
+
+	query_show_stamp(e->at, ctx->utc, at, sizeof(at));
+	reader_print(ctx->c, "  %s  %-9s %s%s%s", at, e->kind, e->device ? e->device : "",
 	    e->device ? ": " : "", e->message);
-	return reader_cancelled(arg);
+	return reader_cancelled(ctx->c);
 }
 
 static int
@@ -495,8 +548,9 @@ hist_solution(void *arg, const struct db_solution *s)
 {
 	const char *lot = s->lot ? s->lot : "-";
 
-	reader_print(arg, "  %s%*s lot %s%*s %4d dips  %8.2f mL  %8.1f cm2", s->name,
-	    hist_pad(s->name, 14), "", lot, hist_pad(lot, 14), "", s->dips, s->volume_ml,
+	reader_print(arg, "  %s%*s lot %s%*s %4d %-4s  %8.2f mL  %8.1f cm2", s->name,
+	    hist_pad(s->name, 14), "", lot, hist_pad(lot, 14), "", s->dips,
+	    text_plural(s->dips, "dip", "dips"), s->volume_ml,
 	    s->area_cm2);
 	return reader_cancelled(arg);
 }
@@ -518,6 +572,7 @@ hist_show(struct db *db, struct reader_reply *c, const struct control_request *r
 	const char *error = NULL;
 	char *end;
 	int64_t id;
+	char started[64], ended[64];
 	int with_recipe = 0, with_json = 0, i, rc;
 
 	id = req->argc > 1 ? strtoll(req->argv[1], &end, 10) : 0;
@@ -525,8 +580,12 @@ hist_show(struct db *db, struct reader_reply *c, const struct control_request *r
 		reader_end(c, 2, "usage: show ID [--json] [--recipe]");
 		return;
 	}
+	show_ctx.c = c;
+	show_ctx.utc = 0;
 	for (i = 2; i < req->argc; i++) {
-		if (strcmp(req->argv[i], "--recipe") == 0) {
+		if (strcmp(req->argv[i], "--utc") == 0) {
+			show_ctx.utc = 1;
+		} else if (strcmp(req->argv[i], "--recipe") == 0) {
 			with_recipe = 1;
 		} else if (strcmp(req->argv[i], "--json") == 0) {
 			with_json = 1;
@@ -592,8 +651,10 @@ hist_show(struct db *db, struct reader_reply *c, const struct control_request *r
 	reader_print(c, "operator:  %s", b.operator_name ? b.operator_name : "-");
 	if (b.note)
 		reader_print(c, "note:      %s", b.note);
-	reader_print(c, "started:   %s", b.started_at);
-	reader_print(c, "ended:     %s", b.ended_at ? b.ended_at : "-");
+	query_show_stamp(b.started_at, show_ctx.utc, started, sizeof(started));
+	query_show_stamp(b.ended_at, show_ctx.utc, ended, sizeof(ended));
+	reader_print(c, "started:   %s%s", started, show_ctx.utc ? " UTC" : "");
+	reader_print(c, "ended:     %s%s", ended, show_ctx.utc && b.ended_at ? " UTC" : "");
 	reader_print(c, "bilayers:  %d of %d", b.bilayers_done, b.bilayers_target);
 	reader_print(c, "thickness: target %s, estimated %.1f nm, measured %s",
 	    isnan(b.thickness_target_nm) ? "-" : "set", b.thickness_estimated_nm,
@@ -608,18 +669,17 @@ hist_show(struct db *db, struct reader_reply *c, const struct control_request *r
 	reader_print(c, "%5s %4s %-10s %-7s %-12s %11s %10s %10s %9s %8s %-8s", "seq", "bl",
 	    "phase", "kind", "where", "planned@s", "planned", "actual", "start dev", "motion s",
 	    "outcome");
-	show_ctx.c = c;
 	show_ctx.time_scale = b.time_scale > 0 ? b.time_scale : 1;
 	if (hist_listed(db, &error, c, db_steps(db, id, hist_step, &show_ctx)) == -1)
 		goto out;
 	reader_print(c, "bilayers:");
-	if (hist_listed(db, &error, c, db_bilayers(db, id, hist_bilayer, c)) == -1)
+	if (hist_listed(db, &error, c, db_bilayers(db, id, hist_bilayer, &show_ctx)) == -1)
 		goto out;
 	reader_print(c, "baselines:");
-	if (hist_listed(db, &error, c, db_baselines(db, id, hist_baseline, c)) == -1)
+	if (hist_listed(db, &error, c, db_baselines(db, id, hist_baseline, &show_ctx)) == -1)
 		goto out;
 	reader_print(c, "events:");
-	hist_listed(db, &error, c, db_events(db, id, hist_event, c));
+	hist_listed(db, &error, c, db_events(db, id, hist_event, &show_ctx));
 out:
 	db_recipe_row_free(&recipe);
 	db_batch_row_free(&b);
@@ -916,7 +976,8 @@ hist_compare(struct db *db, struct reader_reply *c, const struct control_request
 	char nm_a[32], nm_b[32];
 	double resolution_s, exposure_a, exposure_b;
 	int64_t id_a, id_b;
-	int same, rc;
+	char at_a[64], at_b[64];
+	int same, rc, utc = 0;
 	size_t i, j;
 	int k;
 
@@ -924,8 +985,25 @@ hist_compare(struct db *db, struct reader_reply *c, const struct control_request
 		reader_end(c, 2, "usage: compare ID1 ID2 [--tolerance SECONDS]");
 		return;
 	}
-	if (req->argc == 5 && strcmp(req->argv[3], "--tolerance") == 0)
-		tolerance_s = atof(req->argv[4]);
+	for (k = 3; k < req->argc; k++) {
+		char *end;
+
+		if (strcmp(req->argv[k], "--utc") == 0) {
+			utc = 1;
+		} else if (strcmp(req->argv[k], "--tolerance") == 0 && k + 1 < req->argc) {
+			tolerance_s = strtod(req->argv[++k], &end);
+			if (end == req->argv[k] || *end != '\0' || !isfinite(tolerance_s) ||
+			    tolerance_s < 0) {
+				reader_end(c, 2, "compare: --tolerance: expected seconds (a number, 0 "
+				    "or more), not '%s'", req->argv[k]);
+				return;
+			}
+		} else {
+			reader_end(c, 2, "compare: unknown option or word '%s' (usage: compare ID1 "
+			    "ID2 [--tolerance SECONDS] [--utc])", req->argv[k]);
+			return;
+		}
+	}
 	if ((rc = hist_batch_load(db, id_a, &a, &error)) != 0) {
 		if (rc == 1)
 			reader_end(c, 2, "no batch %lld", (long long)id_a);
@@ -941,8 +1019,10 @@ hist_compare(struct db *db, struct reader_reply *c, const struct control_request
 			hist_read_failed(c, "compare", id_b, error);
 		return;
 	}
-	reader_print(c, "batch %lld (%s, %s)  ->  batch %lld (%s, %s)", (long long)id_a, a.b.state,
-	    a.b.started_at, (long long)id_b, b.b.state, b.b.started_at);
+	query_show_stamp(a.b.started_at, utc, at_a, sizeof(at_a));
+	query_show_stamp(b.b.started_at, utc, at_b, sizeof(at_b));
+	reader_print(c, "batch %lld (%s, %s%s)  ->  batch %lld (%s, %s%s)", (long long)id_a,
+	    a.b.state, at_a, utc ? " UTC" : "", (long long)id_b, b.b.state, at_b, utc ? " UTC" : "");
 	memset(&name_a, 0, sizeof(name_a));
 	memset(&name_b, 0, sizeof(name_b));
 	hist_line_printf(&name_a, "batch %lld: %s@%s", (long long)id_a, a.recipe.name,
@@ -1007,10 +1087,11 @@ hist_compare(struct db *db, struct reader_reply *c, const struct control_request
 		exposure_a = hist_dwell_s(&a, x->name);
 		exposure_b = hist_dwell_s(&b, x->name);
 		same = fabs(exposure_a - exposure_b) <= tolerance_s + resolution_s;
-		reader_print(c, "  %s%*s %s%s%s, %d%s%d dips, %.0f%s%.0f s exposure%s", x->name,
+		reader_print(c, "  %s%*s %s%s%s, %d%s%d %s, %.0f%s%.0f s exposure%s", x->name,
 		    hist_pad(x->name, 14), "", x->lot, strcmp(x->lot, y->lot) ? " -> " : "",
 		    strcmp(x->lot, y->lot) ? y->lot : "", x->dips, x->dips != y->dips ? " -> " : "=",
-		    y->dips, exposure_a, same ? "=" : " -> ", same ? exposure_a : exposure_b,
+		    y->dips, text_plural(x->dips > y->dips ? x->dips : y->dips, "dip", "dips"),
+		    exposure_a, same ? "=" : " -> ", same ? exposure_a : exposure_b,
 		    strcmp(x->lot, y->lot) ? "   (lot changed)" : "");
 	}
 	reader_print(c, "thickness: estimated %.1f -> %.1f nm, measured %s -> %s nm",

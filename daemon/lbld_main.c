@@ -33,12 +33,33 @@
 #include "rt.h"
 
 
-static void
-lbld_usage(void)
+/*
+ * The usage: the whole of it on stdout for --help (exit 0), the synopsis
+ * on stderr after a mistake getopt has named (exit 2). Never returns.
+ */
+static __attribute__((noreturn)) void
+lbld_usage(int status)
 {
-	fprintf(stderr, "usage: lbld [--rig RIG] [--db FILE] [--socket PATH] [--time-scale K] "
+	FILE *out = status == 0 ? stdout : stderr;
+
+	fprintf(out, "usage: lbld [--rig RIG] [--db FILE] [--socket PATH] [--time-scale K] "
 	    "[--gpio-sim DIR] [-d]\n");
-	exit(2);
+	if (status != 0) {
+		fprintf(out, "('lbld --help' for the options)\n");
+		exit(status);
+	}
+	fprintf(out, "\nThe lbl daemon: runs coating batches on the rig, records them, answers "
+	    "lblctl.\n\noptions:\n"
+	    "  -r, --rig RIG          the rig file (default %s)\n"
+	    "  -b, --db FILE          the batch record, SQLite (default %s)\n"
+	    "  -s, --socket PATH      the control socket (default %s)\n"
+	    "  -t, --time-scale K     run recipes K times faster, 1 to 10000 (simulated rigs)\n"
+	    "  -g, --gpio-sim DIR     simulated GPIO chips in DIR (tests)\n"
+	    "  -d                     debug logging\n"
+	    "  -V, --version          the version\n"
+	    "  -h, --help             this help\n"
+	    "\nSee lbld(8).\n", LBL_RIG_PATH, LBL_DB_PATH, LBL_SOCKET_PATH);
+	exit(0);
 }
 
 /* Loads and checks the rig file; every problem is logged as FILE:LINE:COL. */
@@ -535,11 +556,14 @@ main(int argc, char **argv)
 				fatalx("--time-scale: expected a number from 1 to 10000");
 			break;
 		case 'V': printf("lbld %s\n", LBL_VERSION); return 0;
-		default: lbld_usage();
+		case 'h': lbld_usage(0);
+		default: lbld_usage(2);		/* getopt named the option */
 		}
 	}
-	if (optind != argc)
-		lbld_usage();
+	if (optind != argc) {
+		fprintf(stderr, "lbld: unexpected '%s'\n", argv[optind]);
+		lbld_usage(2);
+	}
 	log_init("lbld", debug ? LOG_DEBUG : LOG_INFO);
 
 	/* Nothing is changed before the rig file is good and no other lbld owns the rig. */

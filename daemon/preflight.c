@@ -17,6 +17,7 @@
 #include "lbld.h"
 #include "log.h"
 #include "preflight.h"
+#include "text.h"
 
 /* A station the plan draws liquid from, and how much (no bath replacement between). */
 struct preflight_bath {
@@ -122,7 +123,8 @@ preflight_devices(struct preflight *p, const struct hw_result *res, const int *r
 		}
 	}
 	if (bad == 0)
-		preflight_add(r, 1, "%d devices the plan uses answer, none in alarm", n);
+		preflight_add(r, 1, "%d %s the plan uses %s, none in alarm", n,
+		    text_plural(n, "device", "devices"), text_plural(n, "answers", "answer"));
 }
 
 /* Each bath the rig knows the volume of holds what the plan draws from it. */
@@ -146,7 +148,8 @@ preflight_volumes(const struct preflight *p, struct preflight_report *r)
 		}
 	}
 	if (bad == 0 && checked > 0)
-		preflight_add(r, 1, "%d baths of known volume hold what the plan draws", checked);
+		preflight_add(r, 1, "%d %s of known volume %s what the plan draws", checked,
+		    text_plural(checked, "bath", "baths"), text_plural(checked, "holds", "hold"));
 }
 
 static void

@@ -1057,8 +1057,9 @@ req_run(struct lbld *l, struct control_client *c, const struct control_request *
 		recipe_free(recipe);
 		return;
 	}
-	control_out(c, "batch %lld started: %s version %s, %d bilayers", (long long)batch_id,
-	    recipe->name, recipe->version, plan->bilayers);
+	control_out(c, "batch %lld started: %s version %s, %d %s", (long long)batch_id,
+	    recipe->name, recipe->version, plan->bilayers,
+	    text_plural(plan->bilayers, "bilayer", "bilayers"));
 	if (!a.wait) {
 		control_finish(c, 0, " ");
 		return;

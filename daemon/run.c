@@ -512,7 +512,8 @@ run_complete(struct run *run)
 	char message[160], why[320];
 	size_t n = run_take_pending(run, &end, &bilayer, events);
 
-	text_format(message, sizeof(message), "batch completed: %d bilayers%s", run->plan->bilayers,
+	text_format(message, sizeof(message), "batch completed: %d %s%s", run->plan->bilayers,
+	    text_plural(run->plan->bilayers, "bilayer", "bilayers"),
 	    run->stop_early ? " (measured target reached early)" : "");
 	events[n].kind = "info";
 	events[n].device = NULL;
@@ -2053,8 +2054,9 @@ run_start(struct run *run, struct recipe *recipe, struct plan *plan, int64_t rec
 	}
 	run->recipe_id = recipe_id;
 	snprintf(run->batch_state, sizeof(run->batch_state), "running");
-	text_format(message, sizeof(message), "batch started: %s version %s, %d bilayers, planned "
+	text_format(message, sizeof(message), "batch started: %s version %s, %d %s, planned "
 	    "%.0f s (time scale %g)", recipe->name, recipe->version, plan->bilayers,
+	    text_plural(plan->bilayers, "bilayer", "bilayers"),
 	    plan->total_ms / 1000.0, run->ctx.time_scale);
 	started.kind = "info";
 	started.device = NULL;

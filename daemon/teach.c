@@ -19,6 +19,7 @@
 #include "hw.h"
 #include "lbld.h"
 #include "log.h"
+#include "text.h"
 
 /* One teach request: what it reads, and who asked. */
 struct teach {
@@ -195,8 +196,11 @@ teach_reload(struct lbld *l, struct control_client *c, const struct control_requ
 		control_finish(c, 1, "reload: %s", err);
 		return;
 	}
-	control_out(c, "reloaded rig %s (%zu devices, %zu stations) from %s; recorded as rig "
-	    "text %lld", l->rig->name, l->rig->device_count, l->rig->station_count, l->rig_path,
+	control_out(c, "reloaded rig %s (%zu %s, %zu %s) from %s; recorded as rig "
+	    "text %lld", l->rig->name, l->rig->device_count,
+	    text_plural((long long)l->rig->device_count, "device", "devices"),
+	    l->rig->station_count, text_plural((long long)l->rig->station_count, "station",
+	    "stations"), l->rig_path,
 	    (long long)l->rig_id);
 	control_finish(c, 0, " ");
 }

@@ -11,6 +11,7 @@
 #include "json.h"
 #include "plan.h"
 #include "profile.h"
+#include "text.h"
 
 static const char *
 plan_step_name(const struct plan_step *s)
@@ -49,10 +50,15 @@ plan_print_solutions(const struct plan *plan, FILE *out)
 	for (i = 0; i < r->solution_count; i++) {
 		const struct plan_solution *ps = &plan->solutions[i];
 		const struct recipe_solution *rs = &r->solutions[i];
-		fprintf(out, "  %-14s %-10s %4d %s, %7.2f mL used", rs->name,
-		    rs->station ? rs->station : rs->nozzle ? rs->nozzle : "-", ps->dips,
-		    r->process == PROCESS_SPRAY ? "sprays" : r->process == PROCESS_ROLL ?
-		    "passes" : "dips  ", ps->volume_ml);
+		const char *where = rs->station ? rs->station : rs->nozzle ? rs->nozzle : "-";
+		char count[48];
+
+		/* the count and its comma are one cell: no gap before the comma */
+		snprintf(count, sizeof(count), "%4d %s,", ps->dips, r->process == PROCESS_SPRAY ?
+		    text_plural(ps->dips, "spray", "sprays") : r->process == PROCESS_ROLL ?
+		    text_plural(ps->dips, "pass", "passes") : text_plural(ps->dips, "dip", "dips"));
+		fprintf(out, "  %s%*s %s%*s %-12s %7.2f mL used", rs->name, text_pad(rs->name, 14),
+		    "", where, text_pad(where, 10), "", count, ps->volume_ml);
 		if (ps->area_cm2 > 0)
 			fprintf(out, ", %.0f cm2 immersed", ps->area_cm2);
 		if (ps->replacements > 0)
@@ -87,12 +93,13 @@ plan_print_text(const struct plan *plan, FILE *out)
 			snprintf(layer, sizeof(layer), "%d%s", s->bilayer,
 			    s->phase == PHASE_CHECKPOINT && s->kind != STEP_REPLACE ?
 			    " check" : "");
-		fprintf(out, "%6d %-10s %-8s %-14s %10s %10s %12s", s->seq, layer, plan_step_name(s),
-		    s->where ? s->where : "-", plan_dur(s->dwell_ms, b1, sizeof(b1)),
+		fprintf(out, "%6d %-10s %-8s %s%*s %10s %10s %12s", s->seq, layer, plan_step_name(s),
+		    s->where ? s->where : "-", text_pad(s->where ? s->where : "-", 14), "", plan_dur(s->dwell_ms, b1, sizeof(b1)),
 		    plan_dur(s->travel_ms + s->immerse_ms + s->withdraw_ms, b2, sizeof(b2)),
 		    plan_clock(s->start_ms, b3, sizeof(b3)));
 		if (s->quick_dips > 0)
-			fprintf(out, "  %d quick dips", s->quick_dips);
+			fprintf(out, "  %d quick %s", s->quick_dips,
+			    text_plural(s->quick_dips, "dip", "dips"));
 		if (s->operator_wait)
 			fprintf(out, "  waits for operator");
 		if (s->kind == STEP_REPLACE && !s->operator_wait)
@@ -120,8 +127,9 @@ plan_print_text(const struct plan *plan, FILE *out)
 		fprintf(out, " plus %d operator wait%s\n", plan->operator_waits,
 		    plan->operator_waits == 1 ? "" : "s");
 	if (r->process == PROCESS_ROLL)
-		fprintf(out, "web: %.2f m coated with %d bilayers, %.2f m run through the line\n",
-		    plan->web_coated_mm / 1000, plan->bilayers, plan->web_travel_mm / 1000);
+		fprintf(out, "web: %.2f m coated with %d %s, %.2f m run through the line\n",
+		    plan->web_coated_mm / 1000, plan->bilayers,
+		    text_plural(plan->bilayers, "bilayer", "bilayers"), plan->web_travel_mm / 1000);
 	plan_print_solutions(plan, out);
 	fprintf(out, "bath replacements:");
 	for (i = 0; i < plan->count; i++) {

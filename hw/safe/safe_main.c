@@ -68,12 +68,33 @@ struct safe {
 
 static void safe_send(struct safe *s, int device);
 
+/*
+ * The usage: on stdout for --help (exit 0), on stderr after a mistake
+ * (exit 2; getopt or the caller has named it). Never returns.
+ */
 static __attribute__((noreturn)) void
-safe_usage(void)
+safe_usage(int status)
 {
-	fprintf(stderr, "usage: lbl-safe --rig FILE [--gpio-sim DIR] [--db FILE] "
+	FILE *out = status == 0 ? stdout : stderr;
+
+	fprintf(out, "usage: lbl-safe --rig FILE [--gpio-sim DIR] [--db FILE] "
 	    "[--timeout SECONDS] [--force] [-v]\n");
-	exit(2);
+	if (status != 0) {
+		fprintf(out, "('lbl-safe --help' for the options)\n");
+		exit(status);
+	}
+	fprintf(out, "\nPuts every output of the rig in its safe state, without lbld, and "
+	    "confirms it.\n\noptions:\n"
+	    "  -r, --rig FILE         the rig file (required)\n"
+	    "  -g, --gpio-sim DIR     simulated GPIO chips in DIR (tests)\n"
+	    "  -d, --db FILE          the batch record, to note what was done (default %s)\n"
+	    "  -t, --timeout SECONDS  how long each device may take, 0.1 to 3600\n"
+	    "  -f, --force            even while lbld holds its lock\n"
+	    "  -v, --verbose          debug logging\n"
+	    "  -V, --version          the version\n"
+	    "  -h, --help             this help\n"
+	    "\nSee lbl-safe(1).\n", LBL_DB_PATH);
+	exit(0);
 }
 
 /* "device 'pump-ag' (bus drives, unit 2)" or "device 'n2' (GPIO chip/line)". */
@@ -430,6 +451,7 @@ main(int argc, char **argv)
 		{ "force", no_argument, NULL, 'f' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 }
 	};
 	const char *rig_path = NULL, *gpio_sim = NULL, *db = LBL_DB_PATH;
@@ -439,7 +461,7 @@ main(int argc, char **argv)
 	char err[512], pid[32], *end;
 	int ch, force = 0, verbose = 0, failed;
 
-	while ((ch = getopt_long(argc, argv, "r:g:d:t:fvh", options, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "r:g:d:t:fvhV", options, NULL)) != -1) {
 		switch (ch) {
 		case 'r': rig_path = optarg; break;
 		case 'g': gpio_sim = optarg; break;
@@ -449,16 +471,24 @@ main(int argc, char **argv)
 			if (end == optarg || *end != '\0' || !(timeout_s >= 0.1 && timeout_s <= 3600)) {
 				fprintf(stderr, "lbl-safe: --timeout %s: expected seconds, 0.1 to "
 				    "3600\n", optarg);
-				safe_usage();
+				safe_usage(2);
 			}
 			break;
 		case 'f': force = 1; break;
 		case 'v': verbose = 1; break;
-		default: safe_usage();
+		case 'h': safe_usage(0);
+		case 'V': printf("lbl-safe %s\n", LBL_VERSION); return 0;
+		default: safe_usage(2);		/* getopt named the option */
 		}
 	}
-	if (rig_path == NULL || optind != argc)
-		safe_usage();
+	if (optind != argc) {
+		fprintf(stderr, "lbl-safe: unexpected '%s'\n", argv[optind]);
+		safe_usage(2);
+	}
+	if (rig_path == NULL) {
+		fprintf(stderr, "lbl-safe: --rig FILE is required\n");
+		safe_usage(2);
+	}
 	log_init("lbl-safe", verbose ? LOG_DEBUG : LOG_INFO);
 	if ((rig = safe_load_rig(rig_path, &s.profiles)) == NULL) {
 		log_warnx("the rig file %s is not valid; nothing was sent", rig_path);

@@ -23,17 +23,40 @@
 
 #define SIMRIG_MAX_FAULTS 32
 
-static void
-simrig_usage(void)
+/*
+ * The usage: on stdout for --help (exit 0), on stderr after a mistake
+ * (exit 2; getopt or the caller has named it). Never returns.
+ */
+static __attribute__((noreturn)) void
+simrig_usage(int status)
 {
-	fprintf(stderr, "usage: lbl-simrig --rig RIG [--time-scale K] [--latency MS] "
+	FILE *out = status == 0 ? stdout : stderr;
+
+	fprintf(out, "usage: lbl-simrig --rig RIG [--time-scale K] [--latency MS] "
 	    "[--fault DEV:KIND]... [--control PATH] [--growth NM] [--trace FILE] [--no-wire-time] "
-	    "[--verbose]\n"
-	    "  MS: every Modbus answer that many milliseconds late, wall time (0 to %d; "
-	    "default 0)\n"
-	    "  KIND: silent, exception, stall, alarm, stuck, half, or trickle[:MS] (one byte "
-	    "every MS, default %d)\n", SIMRIG_MAX_LATENCY_MS, SIMRIG_TRICKLE_MS);
-	exit(2);
+	    "[--verbose]\n");
+	if (status != 0) {
+		fprintf(out, "('lbl-simrig --help' for the options)\n");
+		exit(status);
+	}
+	fprintf(out, "\nA simulated rig: the rig file's devices on Modbus TCP and RTU over "
+	    "pseudo-terminals.\n\noptions:\n"
+	    "  -r, --rig RIG          the rig file to simulate (required)\n"
+	    "  -t, --time-scale K     recipe time K times faster, 0.01 to 10000\n"
+	    "  -l, --latency MS       every Modbus answer MS milliseconds late, wall time (0 to "
+	    "%d; default 0)\n"
+	    "  -f, --fault DEV:KIND   a fault from the start: KIND silent, exception, stall, "
+	    "alarm, stuck, half,\n"
+	    "                         or trickle[:MS] (one byte every MS, default %d)\n"
+	    "  -c, --control PATH     a control socket for faults while it runs\n"
+	    "  -g, --growth NM        the film grown a bilayer, nm (default 3.9)\n"
+	    "  -T, --trace FILE       every command received, a line each\n"
+	    "  -W, --no-wire-time     RTU answers without the line's transmission time\n"
+	    "  -v, --verbose          debug logging\n"
+	    "  -V, --version          the version\n"
+	    "  -h, --help             this help\n"
+	    "\nSee lbl-simrig(1).\n", SIMRIG_MAX_LATENCY_MS, SIMRIG_TRICKLE_MS);
+	exit(0);
 }
 
 static void
@@ -97,6 +120,8 @@ main(int argc, char **argv)
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "trace", required_argument, NULL, 'T' },
 		{ "no-wire-time", no_argument, NULL, 'W' },
+		{ "version", no_argument, NULL, 'V' },
+		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
 	struct simrig sim = { .time_scale = 1, .growth_nm = 3.9 };
@@ -106,32 +131,44 @@ main(int argc, char **argv)
 	int nfaults = 0, ch, i, signal_fd, rc = 1;
 	sigset_t mask;
 
-	while ((ch = getopt_long(argc, argv, "r:t:l:f:c:g:vT:W", options, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "r:t:l:f:c:g:vT:WVh", options, NULL)) != -1) {
 		switch (ch) {
 		case 'r': rig_path = optarg; break;
 		case 't':
 			sim.time_scale = strtod(optarg, &end);
-			if (*end != '\0' || !(sim.time_scale >= 0.01 && sim.time_scale <= 10000))
-				simrig_usage();
+			if (*end != '\0' || !(sim.time_scale >= 0.01 && sim.time_scale <= 10000)) {
+				fprintf(stderr, "lbl-simrig: --time-scale: expected a number from 0.01 "
+				    "to 10000, not '%s'\n", optarg);
+				simrig_usage(2);
+			}
 			break;
 		case 'l':
 			latency = strtol(optarg, &end, 10);
 			if (end == optarg || *end != '\0' || latency < 0 ||
-			    latency > SIMRIG_MAX_LATENCY_MS)
-				simrig_usage();
+			    latency > SIMRIG_MAX_LATENCY_MS) {
+				fprintf(stderr, "lbl-simrig: --latency: expected milliseconds, 0 to %d, "
+				    "not '%s'\n", SIMRIG_MAX_LATENCY_MS, optarg);
+				simrig_usage(2);
+			}
 			sim.latency_ms = (int)latency;
 			break;
 		case 'f':
-			if (nfaults == SIMRIG_MAX_FAULTS)
-				simrig_usage();
+			if (nfaults == SIMRIG_MAX_FAULTS) {
+				fprintf(stderr, "lbl-simrig: at most %d --fault options\n",
+				    SIMRIG_MAX_FAULTS);
+				simrig_usage(2);
+			}
 			faults[nfaults++] = optarg;
 			break;
 		case 'c': control = optarg; break;
 		case 'W': sim.no_wire_time = 1; break;
 		case 'g':
 			sim.growth_nm = strtod(optarg, &end);
-			if (*end != '\0' || !(sim.growth_nm >= 0 && sim.growth_nm < 1000))
-				simrig_usage();
+			if (*end != '\0' || !(sim.growth_nm >= 0 && sim.growth_nm < 1000)) {
+				fprintf(stderr, "lbl-simrig: --growth: expected nm, 0 to less than 1000, "
+				    "not '%s'\n", optarg);
+				simrig_usage(2);
+			}
 			break;
 		case 'v': sim.verbose = 1; break;
 		case 'T':
@@ -140,11 +177,19 @@ main(int argc, char **argv)
 			/* line-buffered: a reader sees each command as it happens */
 			setvbuf(sim.trace, NULL, _IOLBF, 0);
 			break;
-		default: simrig_usage();
+		case 'V': printf("lbl-simrig %s\n", LBL_VERSION); return 0;
+		case 'h': simrig_usage(0);
+		default: simrig_usage(2);	/* getopt named the option */
 		}
 	}
-	if (rig_path == NULL || optind != argc)
-		simrig_usage();
+	if (optind != argc) {
+		fprintf(stderr, "lbl-simrig: unexpected '%s'\n", argv[optind]);
+		simrig_usage(2);
+	}
+	if (rig_path == NULL) {
+		fprintf(stderr, "lbl-simrig: --rig RIG is required\n");
+		simrig_usage(2);
+	}
 	log_init("lbl-simrig", sim.verbose ? 7 : 6);
 	if (simrig_load(&sim, rig_path) == -1)
 		goto out;
