@@ -54,6 +54,10 @@ struct alert {
 	int last_step;
 	int64_t ended_batch;
 	char ended_state[16];
+	/* the running batch's recipe: a batch's end is told after the run let it go */
+	int64_t known_batch;
+	char known_recipe[128], known_version[64];
+	int known_bilayers;
 };
 
 static void alert_spawn_queued(void *arg);
@@ -388,8 +392,16 @@ void
 alert_status(struct alert *a, const struct run_status *st)
 {
 	char message[300];
-	int prompt_is_new;
+	int prompt_is_new, known;
 
+	if (st->batch_id > 0 && st->recipe != NULL) {
+		a->known_batch = st->batch_id;
+		text_format(a->known_recipe, sizeof(a->known_recipe), "%s", st->recipe);
+		text_format(a->known_version, sizeof(a->known_version), "%s",
+		    st->version ? st->version : "");
+		a->known_bilayers = st->bilayers;
+	}
+	known = st->batch_id > 0 && st->batch_id == a->known_batch;
 	prompt_is_new = st->state == RUN_PROMPT && !(a->last_state == RUN_PROMPT &&
 	    a->last_batch == st->batch_id && a->last_step == st->step_seq);
 	a->last_state = st->state;
@@ -407,13 +419,15 @@ alert_status(struct alert *a, const struct run_status *st)
 		snprintf(a->ended_state, sizeof(a->ended_state), "%s", st->batch_state);
 		if (strcmp(st->batch_state, "completed") == 0) {
 			snprintf(message, sizeof(message), "batch %lld completed: %d bilayers",
-			    (long long)st->batch_id, st->bilayers);
-			(void)alert_event(a, RIG_NOTIFY_COMPLETED, st->batch_id, st->recipe,
-			    st->version, message);
+			    (long long)st->batch_id, known ? a->known_bilayers : st->bilayers);
+			(void)alert_event(a, RIG_NOTIFY_COMPLETED, st->batch_id,
+			    known ? a->known_recipe : st->recipe,
+			    known ? a->known_version : st->version, message);
 		} else {
 			(void)alert_event(a, strcmp(st->batch_state, "failed") == 0 ?
-			    RIG_NOTIFY_FAILED : RIG_NOTIFY_ABORTED, st->batch_id, st->recipe,
-			    st->version, st->message);
+			    RIG_NOTIFY_FAILED : RIG_NOTIFY_ABORTED, st->batch_id,
+			    known ? a->known_recipe : st->recipe,
+			    known ? a->known_version : st->version, st->message);
 		}
 	}
 }

@@ -142,14 +142,18 @@ lbld_safety(void *arg, int device, int active)
 		    l->rig->devices[device].name);
 		manual_abort(l->manual, why);
 	}
-	run_safety_input(l->run, device, active);
-	/* after the safe state is under way: the notification is spawned on the next round */
+	/*
+	 * act has sent the safe state already; the notification is only queued
+	 * here (spawned on the loop's next round), while the status still names
+	 * the batch the e-stop hit.
+	 */
 	if (active && strcmp(l->rig->devices[device].kind, "estop") == 0) {
 		struct run_status st;
 
 		run_status(l->run, &st);
 		alert_estop(l->alert, l->rig->devices[device].name, &st);
 	}
+	run_safety_input(l->run, device, active);
 }
 
 /* The run's status changed: notify commands hear of events, then clients and systemd. */
