@@ -36,6 +36,23 @@ for f in "$rigs"/*.yaml; do
 	    pass "lblctl check-rig refuses $(basename "$f")"
 done
 
+# The man pages' own examples: lbl-recipe(5)'s SYNOPSIS recipe passes
+# lblctl check on the example dip rig, lbl-rig(5)'s notify section passes
+# check-rig on a copy of the spray rig; both are validated below too.
+man="$LBL_TMP/man"
+mkdir -p "$man"
+sed -n '/^\.SH SYNOPSIS/,/^\.SH/p' "$LBL_TOP/recipes/lbl-recipe.5" | sed '1,2d;$d' | sed '$d' >"$man/synopsis.yaml"
+"$ctl" check "$man/synopsis.yaml" --rig "$LBL_TOP/hw/examples/dip-rig.yaml" >"$man/check.out" 2>&1 &&
+    pass "lbl-recipe(5)'s SYNOPSIS recipe passes lblctl check" ||
+    fail "lbl-recipe(5)'s SYNOPSIS recipe passes lblctl check" "$(head -3 "$man/check.out")"
+{ cat "$LBL_TOP/hw/examples/spray-rig.yaml"
+  sed -n '/^\.SH NOTIFICATIONS/,/^\.EE/p' "$LBL_TOP/hw/lbl-rig.5" | sed -n '/^\.EX/,/^\.EE/p' | sed '1d;$d'
+} >"$man/notify-rig.yaml"
+"$ctl" check-rig "$man/notify-rig.yaml" >"$man/check-rig.out" 2>&1 &&
+    grep -q '^notify:' "$man/notify-rig.yaml" &&
+    pass "lbl-rig(5)'s notify example passes lblctl check-rig" ||
+    fail "lbl-rig(5)'s notify example passes lblctl check-rig" "$(head -3 "$man/check-rig.out")"
+
 # Valid recipes of every step kind and boundary value (those of test_generated,
 # which lblctl check accepts by construction): the schema must accept each.
 gen="$LBL_TMP/gen"
@@ -49,11 +66,11 @@ for rig in hw/examples/dip-rig.yaml hw/examples/spray-rig.yaml hw/examples/roll-
 	done
 done
 
-/usr/bin/python3 - "$LBL_TOP" "$rigs" "$gen" <<'PY' || LBL_FAILED=1
+/usr/bin/python3 - "$LBL_TOP" "$rigs" "$gen" "$man" <<'PY' || LBL_FAILED=1
 import glob, json, os, sys
 import jsonschema, yaml
 
-top, rigs, gen = sys.argv[1], sys.argv[2], sys.argv[3]
+top, rigs, gen, man = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4]
 
 # YAML 1.1 timestamps stay text, as lbl reads them (prepared_at: 2026-11-24)
 class Loader(yaml.SafeLoader):
@@ -92,6 +109,9 @@ def errors(kind, path):
 for path in sorted(glob.glob(os.path.join(top, "recipes/examples/*.yaml"))):
     e = errors("recipe", path)
     check("example %s validates" % os.path.basename(path), not e, "; ".join(e[:3]))
+for kind, name in (("recipe", "synopsis.yaml"), ("rig", "notify-rig.yaml")):
+    e = errors(kind, os.path.join(man, name))
+    check("the man page example %s validates" % name, not e, "; ".join(e[:3]))
 generated = sorted(glob.glob(os.path.join(gen, "*.yaml")))
 refused = [(os.path.basename(p), errors("recipe", p)) for p in generated]
 refused = [(p, e) for p, e in refused if e]
