@@ -136,10 +136,11 @@ alert_event(struct alert *a, enum rig_notify_event event, int64_t batch_id,
 		if (a->slots[i].state == ALERT_FREE)
 			s = &a->slots[i];
 	if (s == NULL) {
-		log_warnx("notify: event %s%s%lld dropped: %d notify commands are running "
-		    "already, the most at once (each ends by the rig file's notify timeout)",
-		    rig_notify_event_names[event], batch_id > 0 ? " of batch " : "",
-		    (long long)(batch_id > 0 ? batch_id : 0), ALERT_MAX_RUNNING);
+		struct alert_slot dropped = { .event = event, .batch_id = batch_id };
+
+		log_warnx("notify: %s dropped: %d notify commands are running already, the most "
+		    "at once (each ends by the rig file's notify timeout)",
+		    alert_what(&dropped, what, sizeof(what)), ALERT_MAX_RUNNING);
 		return -1;
 	}
 	s->state = ALERT_QUEUED;
