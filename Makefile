@@ -19,7 +19,7 @@
 
 PKGS      := libmodbus libgpiod sqlite3 yaml-0.1
 DEB_PKGS  := build-essential pkg-config libmodbus-dev libgpiod-dev libsqlite3-dev \
-             libyaml-dev sqlite3 socat mbpoll python3 python3-pymodbus python3-serial python3-yaml \
+             libyaml-dev sqlite3 socat mbpoll python3 python3-pymodbus python3-serial python3-yaml python3-jsonschema \
              clang libclang-rt-14-dev gnuplot-nox valgrind
 CC       ?= cc
 BUILD    ?= build
@@ -90,6 +90,7 @@ SBINDIR  ?= $(PREFIX)/sbin
 BINDIR   ?= $(PREFIX)/bin
 MANDIR   ?= $(PREFIX)/share/man
 DATADIR  ?= $(PREFIX)/share
+DOCDIR   ?= $(DATADIR)/doc/lbl
 # systemd looks for units in /lib; with PREFIX=/usr (packages) this is /usr/lib
 UNITDIR  ?= $(if $(filter /usr,$(PREFIX)),/usr/lib,/lib)/systemd/system
 SYSLIBDIR ?= $(if $(filter /usr,$(PREFIX)),/usr/lib,/lib)
@@ -209,7 +210,8 @@ install: all
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 \
 	    $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(UNITDIR) \
 	    $(DESTDIR)$(SYSLIBDIR)/sysusers.d $(DESTDIR)$(SYSLIBDIR)/tmpfiles.d \
-	    $(DESTDIR)$(DATADIR)/bash-completion/completions $(DESTDIR)$(DATADIR)/lbl/examples
+	    $(DESTDIR)$(DATADIR)/bash-completion/completions $(DESTDIR)$(DATADIR)/lbl/examples \
+	    $(DESTDIR)$(DATADIR)/lbl/schema $(DESTDIR)$(DOCDIR)
 	install -m 0755 $(BUILD)/lbld $(DESTDIR)$(SBINDIR)/lbld
 	install -m 0755 $(BUILD)/lblctl $(BUILD)/lbl-simrig $(BUILD)/lbl-safe $(DESTDIR)$(BINDIR)/
 	install -m 0644 client/lblctl.1 hw/simrig/lbl-simrig.1 hw/safe/lbl-safe.1 $(DESTDIR)$(MANDIR)/man1/
@@ -223,6 +225,9 @@ install: all
 	install -m 0644 client/lblctl.bash-completion \
 	    $(DESTDIR)$(DATADIR)/bash-completion/completions/lblctl
 	install -m 0644 recipes/examples/*.yaml hw/examples/*.yaml $(DESTDIR)$(DATADIR)/lbl/examples/
+	install -m 0644 recipes/lbl-recipe.schema.json hw/lbl-rig.schema.json \
+	    $(DESTDIR)$(DATADIR)/lbl/schema/
+	install -m 0644 README.md $(DESTDIR)$(DOCDIR)/
 
 clean:
 	rm -rf build

@@ -618,4 +618,30 @@ _Static_assert(MANUAL_VOLUME_BACKSTOP_PCT > PUMP_VOLUME_TOLERANCE_PCT &&
     MANUAL_VOLUME_BACKSTOP_PCT <= 100,
     "MANUAL_VOLUME_BACKSTOP_PCT: more than a pump's tolerance, less than twice the time");
 
+/*
+ * Notifications (the rig file's 'notify:', daemon/alert.c): a command runs
+ * for each event, exec'd by lbld without a shell. At most
+ * ALERT_MAX_RUNNING run at once; an event beyond that is logged as dropped,
+ * never queued (a command that hangs on every e-stop bounce must not pile
+ * up processes on a Pi next to the rig). Each runs at most its 'timeout'
+ * (ALERT_TIMEOUT_DEFAULT_MS without one, the rig file may set
+ * ALERT_TIMEOUT_MIN_MS to _MAX_MS), then gets SIGTERM, and SIGKILL
+ * ALERT_KILL_GRACE_MS later. Without a pidfd (an old kernel) its end is
+ * polled every ALERT_POLL_MS.
+ */
+#define ALERT_MAX_RUNNING		4
+#define ALERT_TIMEOUT_DEFAULT_MS	(30 * 1000)
+#define ALERT_TIMEOUT_MIN_MS		1000
+#define ALERT_TIMEOUT_MAX_MS		(10 * 60 * 1000)
+#define ALERT_KILL_GRACE_MS		2000
+#define ALERT_POLL_MS			250
+_Static_assert(ALERT_MAX_RUNNING >= 2 && ALERT_MAX_RUNNING <= 16,
+    "ALERT_MAX_RUNNING: an e-stop and the batch's failure both get through, few processes");
+_Static_assert(ALERT_TIMEOUT_MIN_MS <= ALERT_TIMEOUT_DEFAULT_MS &&
+    ALERT_TIMEOUT_DEFAULT_MS <= ALERT_TIMEOUT_MAX_MS,
+    "ALERT_TIMEOUT_*: the default must be one the rig file could set");
+_Static_assert(ALERT_KILL_GRACE_MS > 0 && ALERT_KILL_GRACE_MS <= ALERT_TIMEOUT_MIN_MS * 5 &&
+    ALERT_POLL_MS < ALERT_TIMEOUT_MIN_MS,
+    "ALERT_KILL_GRACE_MS, ALERT_POLL_MS: short beside the time limit");
+
 #endif

@@ -15,6 +15,7 @@
 #include "rig.h"
 #include "run.h"
 
+struct alert;
 struct db;
 struct hw;
 struct manual;
@@ -42,6 +43,7 @@ struct lbld {
 	struct reader *reader;		/* answers the reads of the batch record */
 	struct home *home;		/* the axes that home, and homing (home.h) */
 	struct manual *manual;		/* manual control (manual.h) */
+	struct alert *alert;		/* the rig file's notify commands (alert.h) */
 	/* the run request waiting for the homing before the first batch (a copy), or NULL */
 	struct control_request *home_run;
 	double time_scale;

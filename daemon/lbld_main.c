@@ -17,6 +17,7 @@
 #include <syslog.h>
 #include <unistd.h>
 
+#include "alert.h"
 #include "calibrate.h"
 #include "db.h"
 #include "gpio.h"
@@ -162,7 +163,29 @@ lbld_safety(void *arg, int device, int active)
 		    l->rig->devices[device].name);
 		manual_abort(l->manual, why);
 	}
+	/*
+	 * act has sent the safe state already; the notification is only queued
+	 * here (spawned on the loop's next round), while the status still names
+	 * the batch the e-stop hit.
+	 */
+	if (active && strcmp(l->rig->devices[device].kind, "estop") == 0) {
+		struct run_status st;
+
+		run_status(l->run, &st);
+		alert_estop(l->alert, l->rig->devices[device].name, &st);
+	}
 	run_safety_input(l->run, device, active);
+}
+
+/* The run's status changed: notify commands hear of events, then clients and systemd. */
+static void
+lbld_status_changed(void *arg, const struct run_status *st)
+{
+	struct lbld *l = arg;
+
+	if (l->alert != NULL)
+		alert_status(l->alert, st);
+	lbld_notify(arg, st);
 }
 
 static void
@@ -386,6 +409,7 @@ lbld_reload(struct lbld *l, char *err_out, size_t err_size)
 		rig_free(l->rig);
 		l->rig = rig;
 		l->rig_id = rig_id;
+		alert_set_rig(l->alert, l->rig);
 	}
 	if ((l->act = act_open(l->loop, l->rig, l->hw, lbld_act_done, lbld_safety, l)) == NULL)
 		fatalx("reload: cannot set up actuation");
@@ -596,6 +620,8 @@ main(int argc, char **argv)
 		fatalx("cannot create the event loop");
 	if ((l.stop_timer = loop_timer_new(l.loop, lbld_stop_late, &l)) == NULL)
 		fatalx("cannot create the stop timer");
+	if ((l.alert = alert_new(l.loop, l.rig)) == NULL)
+		fatalx("cannot set up notifications");
 	if (hw_open(l.rig, l.loop, &l.hw, err, sizeof(err)) == -1)
 		fatalx("hardware: %s", err);
 	if ((l.act = act_open(l.loop, l.rig, l.hw, lbld_act_done, lbld_safety, &l)) == NULL)
@@ -623,7 +649,7 @@ main(int argc, char **argv)
 	ctx.rig = l.rig;
 	ctx.rig_id = l.rig_id;
 	ctx.time_scale = l.time_scale;
-	ctx.notify = lbld_notify;
+	ctx.notify = lbld_status_changed;
 	ctx.notify_arg = &l;
 	if ((l.run = run_new(&ctx)) == NULL)
 		fatalx("cannot set up the run executor");
@@ -688,6 +714,7 @@ main(int argc, char **argv)
 	act_close(l.act);
 	hw_close(l.hw);
 	loop_timer_free(l.stop_timer);
+	alert_free(l.alert);
 	loop_free(l.loop);
 	db_close(l.db);
 	rig_free(l.rig);

@@ -11,6 +11,8 @@
 
 const char *const rig_role_names[] = { "axis", "pump", "valve", "input", "sensor", "line", NULL };
 const char *const rig_home_names[] = { "none", "startup", "first-batch", "command", NULL };
+const char *const rig_notify_event_names[] = { "prompt", "failed", "completed", "aborted",
+	"estop", NULL };
 const char *const rig_station_kind_names[] = { "beaker", "rinse", "spray", "dryer", "park", "bath",
 	NULL };
 
@@ -590,6 +592,67 @@ rig_parse_manual(struct diag *d, struct rig *rig, const struct conf_node *n)
 		    MANUAL_MAX_ON_MIN_MS / 1000, MANUAL_MAX_ON_MAX_MS / 3600000);
 }
 
+/*
+ * One notify command: a list of strings, the program (an absolute path: lbld
+ * execs it directly, with no shell and no PATH search) and its arguments.
+ * Returns the NULL-terminated argv, or NULL after reporting to d.
+ */
+static const char **
+rig_parse_notify_command(struct diag *d, struct rig *rig, const char *key,
+    const struct conf_node *n)
+{
+	const char **argv;
+	size_t i;
+
+	if (n->type != CONF_SEQ || n->count == 0) {
+		diag_error(d, n, "'%s': expected a list: the program's absolute path and its "
+		    "arguments, e.g. [/usr/bin/ntfy, publish, lab-rig]", key);
+		return NULL;
+	}
+	argv = conf_alloc(rig->doc, (n->count + 1) * sizeof(*argv));
+	for (i = 0; i < n->count; i++) {
+		const struct conf_node *item = n->items[i];
+		if (item->type != CONF_SCALAR) {
+			diag_error(d, item, "'%s': argument %zu: expected a string, not a %s", key,
+			    i + 1, item->type == CONF_MAP ? "map" : "list");
+			return NULL;
+		}
+		argv[i] = item->text;
+	}
+	if (argv[0][0] != '/') {
+		diag_error(d, n->items[0], "'%s': the program must be an absolute path (lbld "
+		    "runs it without a shell or PATH search), not '%s'", key, argv[0]);
+		return NULL;
+	}
+	return (const char **)argv;
+}
+
+/*
+ * notify: {prompt: [...], failed: [...], completed: [...], aborted: [...],
+ * estop: [...], timeout: 30s}: the commands lbld runs on each event.
+ */
+static void
+rig_parse_notify(struct diag *d, struct rig *rig, const struct conf_node *n)
+{
+	static const char *const keys[] = { "prompt", "failed", "completed", "aborted", "estop",
+		"timeout", NULL };
+	const struct conf_node *node;
+	int i;
+
+	if (conf_check_map(d, n, "notify", keys) == -1)
+		return;
+	for (i = 0; i < RIG_NOTIFY_EVENT_COUNT; i++)
+		if ((node = conf_lookup(n, rig_notify_event_names[i])) != NULL)
+			rig->notify.argv[i] = rig_parse_notify_command(d, rig,
+			    rig_notify_event_names[i], node);
+	if (conf_get_duration(d, n, "timeout", 0, &rig->notify.timeout_ms) == 1 &&
+	    (rig->notify.timeout_ms < ALERT_TIMEOUT_MIN_MS ||
+	    rig->notify.timeout_ms > ALERT_TIMEOUT_MAX_MS))
+		diag_error(d, conf_lookup(n, "timeout"), "'timeout': expected a duration from "
+		    "%ds to %dmin (how long a notify command may run before it is killed)",
+		    ALERT_TIMEOUT_MIN_MS / 1000, ALERT_TIMEOUT_MAX_MS / 60000);
+}
+
 /* Checks every station against the axes' travel and the safe height. */
 static void
 rig_check_stations(struct diag *d, struct rig *rig)
@@ -656,7 +719,7 @@ rig_load_buffer(const char *name, const char *text, size_t len, struct diag *d,
     struct rig **out)
 {
 	static const char *const keys[] = { "name", "description", "buses", "profiles", "devices",
-		"motion", "stations", "nozzles", "manual", NULL };
+		"motion", "stations", "nozzles", "manual", "notify", NULL };
 	const struct conf_node *root, *node;
 	struct conf_doc *doc;
 	struct rig *rig;
@@ -669,6 +732,7 @@ rig_load_buffer(const char *name, const char *text, size_t len, struct diag *d,
 	rig->doc = doc;
 	rig->lift = rig->transfer = rig->park = rig->line = -1;
 	rig->manual_max_on_ms = MANUAL_MAX_ON_DEFAULT_MS;
+	rig->notify.timeout_ms = ALERT_TIMEOUT_DEFAULT_MS;
 	root = doc->root;
 	if (conf_check_map(d, root, "rig file", keys) == 0) {
 		conf_get_string(d, root, "name", CONF_REQUIRED, &rig->name);
@@ -686,6 +750,8 @@ rig_load_buffer(const char *name, const char *text, size_t len, struct diag *d,
 		    rig_parse_nozzle, 0);
 		if (conf_get_node(d, root, "manual", 0, CONF_MAP, NULL, &node) == 1)
 			rig_parse_manual(d, rig, node);
+		if (conf_get_node(d, root, "notify", 0, CONF_MAP, NULL, &node) == 1)
+			rig_parse_notify(d, rig, node);
 		for (size_t i = 0; i < rig->device_count; i++)
 			if (rig->devices[i].role == RIG_LINE && rig->line == -1)
 				rig->line = (int)i;

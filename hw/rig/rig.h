@@ -134,6 +134,19 @@ struct rig_nozzle {
 	const struct conf_node *node;
 };
 
+/*
+ * Notifications ('notify:'): per event, the command lbld runs (argv[0] an
+ * absolute path, NULL-terminated; NULL when the event has none), exec'd
+ * directly with no shell; timeout_ms its time limit.
+ */
+enum rig_notify_event { RIG_NOTIFY_PROMPT, RIG_NOTIFY_FAILED, RIG_NOTIFY_COMPLETED,
+	RIG_NOTIFY_ABORTED, RIG_NOTIFY_ESTOP, RIG_NOTIFY_EVENT_COUNT };
+
+struct rig_notify {
+	const char **argv[RIG_NOTIFY_EVENT_COUNT];
+	int64_t timeout_ms;
+};
+
 struct rig {
 	struct conf_doc *doc;		/* owns every string and array below */
 	const char *name;
@@ -152,6 +165,7 @@ struct rig {
 	/* manual control: an output on by hand goes off after this ('manual: {max_on}') */
 	int64_t manual_max_on_ms;
 	const struct conf_node *profiles;	/* user profiles, checked by hw_profile */
+	struct rig_notify notify;	/* the 'notify:' section (daemon/alert.c) */
 };
 
 /*
@@ -209,5 +223,6 @@ const char *rig_device_in_text(const struct rig *rig, const char *text);
 extern const char *const rig_role_names[];
 extern const char *const rig_home_names[];	/* the rig file's words, by enum rig_home */
 extern const char *const rig_station_kind_names[];
+extern const char *const rig_notify_event_names[];	/* by enum rig_notify_event */
 
 #endif

@@ -33,6 +33,8 @@
 #   supervision while the database is locked (case_sup_lock.sh): a drive
 #     alarm mid-dwell and a pump stopped mid-spray while another process
 #     holds the write lock
+#   notify commands (case_notify.sh): hanging and flooding during an e-stop,
+#     which must not wait for them
 #   bus drop (the simulator dies mid-run)
 #   kill -9 at LBL_KILLS (50) random points, each followed by restart and
 #     resume-batch, through as many batches as that takes
@@ -224,6 +226,7 @@ end_case
 . "$LBL_TOP/tests/faults/case_devices.sh"
 . "$LBL_TOP/tests/faults/case_homing.sh"
 . "$LBL_TOP/tests/faults/case_sup_lock.sh"
+. "$LBL_TOP/tests/faults/case_notify.sh"
 
 # ---- kill -9 at random points, each followed by restart and resume ----
 begin_case

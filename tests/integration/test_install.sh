@@ -83,8 +83,30 @@ fi
 n=$(ls "$dest/usr/share/lbl/examples/"*.yaml 2>/dev/null | wc -l)
 [ -f "$dest/usr/share/lbl/examples/dip-rig.yaml" ] && [ "$n" -ge 2 ] &&
     pass "examples in /usr/share/lbl/examples ($n)" || fail "examples in /usr/share/lbl/examples" "$n files"
+# the JSON Schemas and the README, where the man pages send readers
+for f in usr/share/lbl/schema/lbl-recipe.schema.json usr/share/lbl/schema/lbl-rig.schema.json; do
+	/usr/bin/python3 -c 'import json, sys; json.load(open(sys.argv[1]))' "$dest/$f" 2>/dev/null &&
+	    pass "/$f installed (JSON)" || fail "/$f installed (JSON)" "$(ls -l "$dest/$f" 2>&1)"
+done
+cmp -s "$LBL_TOP/README.md" "$dest/usr/share/doc/lbl/README.md" && pass "README.md in /usr/share/doc/lbl" ||
+    fail "README.md in /usr/share/doc/lbl" "$(ls -l "$dest/usr/share/doc/lbl" 2>&1)"
+# every installed path a man page names exists after make install, and no
+# page sends readers to the source tree
+missing=
+for m in "$dest"/usr/share/man/man*/*; do
+	for path in $(grep -o '/usr/share/\(lbl\|doc/lbl\)[^ ,;)]*' "$m" | sed 's/[.]$//' | sort -u); do
+		[ -e "$dest$path" ] || missing="$missing $(basename "$m"):$path"
+	done
+	grep -n '\(hw\|recipes\|tests\)/[a-z]*[/.]\|README of the' "$m" |
+	    sed "s|^|$(basename "$m"):|" >>"$LBL_TMP/source-paths"
+done
+[ -z "$missing" ] && pass "every /usr/share path the man pages name is installed" ||
+    fail "every /usr/share path the man pages name is installed" "$missing"
+[ ! -s "$LBL_TMP/source-paths" ] && pass "no man page names a source-tree path" ||
+    fail "no man page names a source-tree path" "$(head -3 "$LBL_TMP/source-paths")"
 exe=
-for f in "$unit" "$sysusers" "$tmpfiles" "$comp" "$dest/usr/share/man/man8/lbld.8"; do
+for f in "$unit" "$sysusers" "$tmpfiles" "$comp" "$dest/usr/share/man/man8/lbld.8" \
+    "$dest/usr/share/lbl/schema/lbl-rig.schema.json" "$dest/usr/share/doc/lbl/README.md"; do
 	[ -x "$f" ] && exe="$exe $f"
 done
 [ -z "$exe" ] && pass "data files not executable" || fail "data files not executable" "$exe"
