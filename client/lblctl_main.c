@@ -43,7 +43,8 @@ static const struct {
 	{ "fill", ctl_manual, "fill STATION" },
 	{ "drain", ctl_manual, "drain STATION" },
 	{ "reset", ctl_manual, "reset DEVICE" },
-	{ "recipe", ctl_remote, "recipe add FILE | recipe list | recipe show NAME[@VERSION]" },
+	{ "recipe", ctl_remote, "recipe add FILE | recipe list | recipe show NAME[@VERSION] | "
+	    "recipe rm NAME@VERSION | recipe diff NAME@VERSION NAME@VERSION|FILE" },
 	{ "history", ctl_remote, "history [--recipe NAME] [--substrate S] [--state S] "
 	    "[--since DATE] [--until DATE] [--limit N] [--json] | history --between" },
 	{ "show", ctl_remote, "show ID [--json] [--recipe]" },

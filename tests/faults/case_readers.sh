@@ -92,7 +92,9 @@ PY
 big_a=$(sqlite3 "$dir/lbl.db" "select min(id) from batches where recipe_id = 1")
 big_b=$(sqlite3 "$dir/lbl.db" "select min(id) from batches where recipe_id = 2")
 # a recipe whose silver dip stirs, so a pump runs when the e-stop comes
-sed 's/^      first_cycle: {dwell: 10min}.*/&\n      agitation: 100 rpm/' "$recipe" >"$dir/stir.yaml"
+# (a new version: one name and version hold one text)
+sed -e 's/^      first_cycle: {dwell: 10min}.*/&\n      agitation: 100 rpm/' \
+    -e 's/^version: .*/version: "1-stir"/' "$recipe" >"$dir/stir.yaml"
 # systemd's side: the watchdog asks for a ping every second (lbld pings every
 # 0.5 s). Under ASan, freed memory is quarantined (256 MB by default) and
 # would count as growth of lbld's resident memory: 16 MB is plenty here.

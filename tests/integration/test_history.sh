@@ -82,10 +82,11 @@ check "abort accepted" "$ctl" abort
 wait_for 20 sh -c "[ \"\$(sqlite3 '$db' 'select state from batches where id=3')\" = aborted ]" &&
     pass "batch 3 recorded aborted" || fail "batch 3 recorded aborted" "$(sq 'select state from batches where id=3')"
 wait_for 20 sh -c "'$ctl' status | grep -q '^state: idle'" || fail "idle after abort" "$("$ctl" status 2>&1 | head -3)"
-# 4: a copy of the recipe whose rinse after the silver dip dwells 2 min, not 1
-sed 's/^\(      dwell: \)1min$/\12min/' "$recipe" >"$mod"
-[ "$(diff "$recipe" "$mod" | grep -c '^[<>]')" = 2 ] && pass "modified recipe differs in one line" ||
-    fail "modified recipe differs in one line" "$(diff "$recipe" "$mod" | head -5)"
+# 4: a copy of the recipe whose rinse after the silver dip dwells 2 min, not
+# 1: version 2 (one name and version hold one text)
+sed -e 's/^\(      dwell: \)1min$/\12min/' -e 's/^version: "1"$/version: "2"/' "$recipe" >"$mod"
+[ "$(diff "$recipe" "$mod" | grep -c '^[<>]')" = 4 ] && pass "modified recipe differs in its dwell and version" ||
+    fail "modified recipe differs in its dwell and version" "$(diff "$recipe" "$mod" | head -5)"
 sha_mod=$(sha256sum "$mod" | cut -d' ' -f1)
 "$ctl" run "$mod" --substrate sub-A --operator alice --lot ag=A1 --wait >"$out" 2>"$err" &&
     pass "batch 4 (modified recipe) completes" || fail "batch 4 (modified recipe) completes" "$(tail -3 "$err" "$out")"
@@ -224,7 +225,7 @@ n3=$(sed -n '/^steps:/,/^bilayers:/p' "$LBL_TMP/show3" | sed '1,2d;$d' | wc -l)
 [ "$n3" = "$(sq 'select count(*) from steps where batch_id=3')" ] && [ "$n3" -lt "$planned" ] &&
     pass "show 3: only the steps run ($n3)" || fail "show 3: only the steps run" "$n3 lines, db $(sq 'select count(*) from steps where batch_id=3')"
 "$ctl" show 4 >"$LBL_TMP/show4" 2>"$err"
-has "show 4: sha256 of the modified file" "$LBL_TMP/show4" "^recipe: +ag-tca-5 version 1, sha256 $sha_mod\$"
+has "show 4: sha256 of the modified file" "$LBL_TMP/show4" "^recipe: +ag-tca-5 version 2, sha256 $sha_mod\$"
 
 # show --recipe: the recipe exactly as run
 "$ctl" show 1 --recipe >"$LBL_TMP/show1.yaml" 2>"$err" || fail "show 1 --recipe" "$(cat "$err")"
@@ -261,7 +262,7 @@ has "compare 1 2: tca lot unchanged" "$LBL_TMP/cmp12" '^  tca +-, 5=5 dips, '
 hasnt "compare 1 2: no state difference" "$LBL_TMP/cmp12" '^state '
 hasnt "compare 1 2: no recipe diff" "$LBL_TMP/cmp12" '^    [-+@]'
 "$ctl" compare 1 4 >"$LBL_TMP/cmp14" 2>"$err" || fail "compare 1 4" "$(cat "$err")"
-has "compare 1 4: recipe differs" "$LBL_TMP/cmp14" "^recipe: +differs: ag-tca-5@1 \($(echo "$sha" | cut -c1-12)\)  ->  ag-tca-5@1 \($(echo "$sha_mod" | cut -c1-12)\)"
+has "compare 1 4: recipe differs" "$LBL_TMP/cmp14" "^recipe: +differs: ag-tca-5@1 \($(echo "$sha" | cut -c1-12)\)  ->  ag-tca-5@2 \($(echo "$sha_mod" | cut -c1-12)\)"
 has "compare 1 4: diff removes the old dwell" "$LBL_TMP/cmp14" '^    -      dwell: 1min$'
 has "compare 1 4: diff adds the new dwell" "$LBL_TMP/cmp14" '^    \+      dwell: 2min$'
 has "compare 1 4: diff hunk header" "$LBL_TMP/cmp14" '^    @@ -[0-9]+(,[0-9]+)? \+[0-9]+(,[0-9]+)? @@'
