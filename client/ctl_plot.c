@@ -225,7 +225,7 @@ plot_write_script(int dirfd, const char *terminal, const char *picture,
 	plot_quote(f, title);
 	/* bilayers are whole numbers: a tic each, unless there are many */
 	fprintf(f, "\nset xlabel 'bilayer number'\nset ylabel 'thickness (nm)'\n"
-	    "set key outside right top vertical box\nset grid\nset xrange [0.5:%g]\n"
+	    "set key below box\nset grid\nset xrange [0.5:%g]\n"
 	    "set xtics %d\nset mxtics 1\nset yrange [0:%g]\nplot ", xmax + 0.5,
 	    xmax <= 20 ? 1 : (xmax + 9) / 10, ymax * 1.1);
 	for (i = 0, k = 0; i < n; i++) {

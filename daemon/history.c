@@ -156,6 +156,18 @@ hist_line_number(struct hist_line *l, double v)
 		if (strtod(buf, NULL) == v)
 			break;
 	}
+	/*
+	 * A whole or plain number stays plain for spreadsheets: %g's shortest
+	 * form of 400 is "4e+02". Fixed notation with the fewest decimals that
+	 * read back, where that is short.
+	 */
+	if (strchr(buf, 'e') != NULL && fabs(v) >= 1e-4 && fabs(v) < 1e15) {
+		for (prec = 0; prec <= 17; prec++) {
+			snprintf(buf, sizeof(buf), "%.*f", prec, v);
+			if (strtod(buf, NULL) == v)
+				break;
+		}
+	}
 	hist_line_put(l, buf, strlen(buf));
 }
 

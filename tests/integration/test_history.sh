@@ -280,14 +280,14 @@ hasnt "compare 1 3: no nan printed" "$LBL_TMP/cmp13" 'nan'
     has "compare 1 999 fails: no batch 999" "$err" 'no batch 999'
 
 # ---- export ----
-"$ctl" export 1 --format csv >"$LBL_TMP/e1.csv" 2>"$err" || fail "export 1 csv" "$(cat "$err")"
+"$ctl" export 1 --format csv --table steps >"$LBL_TMP/e1.csv" 2>"$err" || fail "export 1 csv" "$(cat "$err")"
 check "export 1 csv: header and one row per step" $py - "$LBL_TMP/e1.csv" "$planned" "$sha" <<'PY'
 import csv, sys
 rows = list(csv.reader(open(sys.argv[1], newline="")))
 cols = ("batch_id,recipe,recipe_version,recipe_sha256,substrate,operator,batch_state,time_scale,seq,"
         "bilayer,phase,kind,station,solution,planned_start_ms,planned_duration_ms,actual_start_utc,"
         "actual_start_ms,actual_duration_ms,motion_ms,dwell_ms,outcome,volume_planned_ml,"
-        "volume_measured_ml").split(",")
+        "volume_measured_ml,attempts").split(",")
 assert rows[0] == cols, rows[0]
 data = [dict(zip(cols, r)) for r in rows[1:]]
 assert all(len(r) == len(cols) for r in rows), "ragged rows"
@@ -303,7 +303,7 @@ assert len(dips) == 10 and dips[0]["solution"] == "ag" and dips[0]["planned_dura
 PY
 [ "$(($(wc -l <"$LBL_TMP/e1.csv") - 1))" = "$(sq 'select count(*) from steps where batch_id=1')" ] &&
     pass "export 1 csv rows = database steps" || fail "export 1 csv rows = database steps" "$(wc -l <"$LBL_TMP/e1.csv")"
-"$ctl" export 3 --format csv >"$LBL_TMP/e3.csv" 2>"$err" || fail "export 3 csv" "$(cat "$err")"
+"$ctl" export 3 --format csv --table steps >"$LBL_TMP/e3.csv" 2>"$err" || fail "export 3 csv" "$(cat "$err")"
 check "export 3 csv: aborted, last step failed" $py - "$LBL_TMP/e3.csv" "$n3" <<'PY'
 import csv, sys
 rows = list(csv.DictReader(open(sys.argv[1], newline="")))
@@ -331,7 +331,7 @@ assert d[1]["recipe_sha256"] == sys.argv[3] and d[4]["recipe_sha256"] == sys.arg
 assert d[3]["failure_cause"].startswith("aborted by the operator"), d[3]["failure_cause"]
 assert d[2]["substrate"] == "sub-B" and d[2]["operator"] == "bob"
 PY
-"$ctl" export --all --format csv >"$LBL_TMP/all.csv" 2>"$err" || fail "export --all csv" "$(cat "$err")"
+"$ctl" export --all --format csv --table steps >"$LBL_TMP/all.csv" 2>"$err" || fail "export --all csv" "$(cat "$err")"
 [ "$(($(wc -l <"$LBL_TMP/all.csv") - 1))" = "$(sq 'select count(*) from steps')" ] &&
     pass "export --all csv: one row per recorded step" || fail "export --all csv" "$(wc -l <"$LBL_TMP/all.csv") lines"
 "$ctl" export 1 --format xml >"$out" 2>"$err" && fail "export --format xml" "accepted" ||
