@@ -351,7 +351,7 @@ import sys, xml.etree.ElementTree as ET
 r = ET.parse(sys.argv[1]).getroot()
 assert r.tag.endswith("svg"), r.tag
 t = ET.tostring(r, encoding="unicode")
-assert "batch 1 estimated" in t and "batch 2 measured" in t, "legend missing"' "$LBL_TMP/x.svg"
+assert "batch 1, sub-A: estimated" in t and "batch 2, sub-B: measured" in t, "legend missing"' "$LBL_TMP/x.svg"
 	has "plot reports what it drew" "$out" 'x\.svg: thickness against bilayer for 2 batches'
 else fail "plot 1 2 svg" "$(tail -3 "$err")"; fi
 if "$ctl" plot 1 2 -o "$LBL_TMP/x.png" >"$out" 2>"$err"; then
