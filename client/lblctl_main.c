@@ -49,7 +49,7 @@ static const struct {
 	    "[--since DATE] [--until DATE] [--limit N] [--json] | history --between" },
 	{ "show", ctl_remote, "show ID [--json] [--recipe]" },
 	{ "compare", ctl_remote, "compare ID1 ID2 [--tolerance SECONDS]" },
-	{ "export", ctl_remote, "export ID|--all --format csv|json" },
+	{ "export", ctl_remote, "export ID|--all --format csv|json [--table TABLE]" },
 	{ "series", ctl_remote, "series ID" },
 	{ "plot", ctl_plot, "plot ID [ID...] -o FILE.svg|FILE.png" },
 };
