@@ -13,7 +13,8 @@
  * picture is then moved to the path given by lblctl itself: rename(2) on
  * the same file system, else a copy to a temporary file beside it, then a
  * rename, so the path never holds half a picture. The private directory
- * is removed on every path out.
+ * is removed on every path out: SIGINT, SIGTERM and SIGHUP while it
+ * exists stop gnuplot, remove it, and then end lblctl as the signal would.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -21,6 +22,7 @@
 #include <getopt.h>
 #include <limits.h>
 #include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,6 +41,54 @@
 #define PLOT_MAX_STDERR		8192
 
 #define PLOT_USAGE	"usage: lblctl plot ID [ID...] -o FILE.svg|FILE.png\n"
+
+/* The signal that asked lblctl to stop while the private directory exists; 0: none. */
+static volatile sig_atomic_t plot_signal;
+
+static void
+plot_on_signal(int sig)
+{
+	plot_signal = sig;
+}
+
+static const int plot_signals[] = { SIGINT, SIGTERM, SIGHUP };
+#define PLOT_NSIGNALS	(int)(sizeof(plot_signals) / sizeof(plot_signals[0]))
+
+/*
+ * Catches the stopping signals (those not ignored: a background job's
+ * SIGINT stays ignored) without SA_RESTART, so a wait for gnuplot returns
+ * and the directory is removed; old[] keeps the dispositions to restore.
+ */
+static void
+plot_catch_signals(struct sigaction old[PLOT_NSIGNALS])
+{
+	struct sigaction sa;
+	int i;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = plot_on_signal;
+	sigemptyset(&sa.sa_mask);
+	for (i = 0; i < PLOT_NSIGNALS; i++) {
+		if (sigaction(plot_signals[i], NULL, &old[i]) == -1)
+			old[i].sa_handler = SIG_DFL;
+		if (old[i].sa_handler != SIG_IGN && sigaction(plot_signals[i], &sa, NULL) == -1)
+			fprintf(stderr, "lblctl: plot: sigaction: %s\n", strerror(errno));
+	}
+}
+
+/* Restores the dispositions; a signal caught meanwhile then ends lblctl as it would have. */
+static void
+plot_release_signals(const struct sigaction old[PLOT_NSIGNALS])
+{
+	int i;
+
+	for (i = 0; i < PLOT_NSIGNALS; i++)
+		sigaction(plot_signals[i], &old[i], NULL);
+	if (plot_signal != 0) {
+		fflush(NULL);
+		raise(plot_signal);
+	}
+}
 
 /* One batch's series as lbld's "series ID" gives it. */
 struct plot_batch {
@@ -322,6 +372,14 @@ plot_run_gnuplot(const char *dir, int dirfd)
 			fprintf(stderr, "lblctl: plot: waiting for gnuplot: %s\n", strerror(errno));
 			return -1;
 		}
+		/* asked to stop: gnuplot too (a terminal's ^C reached it already) */
+		if (plot_signal != 0)
+			kill(pid, SIGTERM);
+	}
+	if (plot_signal != 0) {
+		fprintf(stderr, "lblctl: plot: stopped by signal %d: nothing written\n",
+		    (int)plot_signal);
+		return -1;
 	}
 	if (WIFEXITED(status) && WEXITSTATUS(status) == 127) {
 		fprintf(stderr, "lblctl: plot: cannot run gnuplot (apt-get install gnuplot-nox)\n");
@@ -350,6 +408,7 @@ plot_copy_into_place(int dirfd, const char *picture, const char *out)
 	char *tmp, buf[65536];
 	const char *slash = strrchr(out, '/');
 	int in, fd, rc = -1;
+	mode_t mask;
 	ssize_t n;
 
 	if (asprintf(&tmp, "%.*s.lblctl-plot-XXXXXX", slash ? (int)(slash - out + 1) : 0,
@@ -381,7 +440,10 @@ plot_copy_into_place(int dirfd, const char *picture, const char *out)
 			n -= w;
 		}
 	}
-	if (n == 0 && fchmod(fd, 0644) == 0 && fsync(fd) == 0) {
+	/* the mode gnuplot's own file would have had: 0666 less the umask */
+	mask = umask(0);
+	umask(mask);
+	if (n == 0 && fchmod(fd, 0666 & ~mask) == 0 && fsync(fd) == 0) {
 		if (close(fd) == 0 && rename(tmp, out) == 0)
 			rc = 0;
 		fd = -1;
@@ -442,6 +504,7 @@ ctl_plot(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 } };
 	struct plot_batch batches[PLOT_MAX_BATCHES];
+	struct sigaction old_actions[PLOT_NSIGNALS];
 	char dir[PATH_MAX], picture[16];
 	const char *out = NULL, *kind, *tmpdir;
 	char *fetch_argv[3];
@@ -499,17 +562,18 @@ ctl_plot(int argc, char **argv)
 	tmpdir = getenv("TMPDIR");
 	if (tmpdir == NULL || *tmpdir == '\0')
 		tmpdir = "/tmp";
+	plot_catch_signals(old_actions);
 	if ((size_t)snprintf(dir, sizeof(dir), "%s/lblctl-plot-XXXXXX", tmpdir) >= sizeof(dir) ||
 	    mkdtemp(dir) == NULL) {
 		fprintf(stderr, "lblctl: plot: cannot make a private directory in %s: %s\n",
 		    tmpdir, strerror(errno));
-		goto out;
+		goto out_signals;
 	}
 	if ((dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1) {
 		fprintf(stderr, "lblctl: plot: %s: %s\n", dir, strerror(errno));
 		if (rmdir(dir) == -1)
 			fprintf(stderr, "lblctl: plot: removing %s: %s\n", dir, strerror(errno));
-		goto out;
+		goto out_signals;
 	}
 	snprintf(picture, sizeof(picture), "plot.%s", kind);
 	for (i = 0; i < n; i++)
@@ -520,6 +584,8 @@ ctl_plot(int argc, char **argv)
 	    plot_run_gnuplot(dir, dirfd) == -1)
 		goto out_dir;
 	/* into place: the same file system renames, another one copies */
+	if (plot_signal != 0)
+		goto out_dir;
 	if (renameat(dirfd, picture, AT_FDCWD, out) == -1) {
 		if (errno != EXDEV) {
 			fprintf(stderr, "lblctl: plot: %s: %s\n", out, strerror(errno));
@@ -532,6 +598,8 @@ ctl_plot(int argc, char **argv)
 	rc = 0;
 out_dir:
 	plot_remove_dir(dir, dirfd);
+out_signals:
+	plot_release_signals(old_actions);
 out:
 	for (i = 0; i < n; i++)
 		plot_batch_free(&batches[i]);

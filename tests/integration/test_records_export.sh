@@ -7,7 +7,8 @@
 # code (an output name and a substrate that try to run a command create
 # nothing but the picture, or a clean error), its private directory is
 # removed on every path, zero finished bilayers is an error with no file,
-# one bilayer draws its point, gnuplot's messages carry no temporary path.
+# one bilayer draws its point, gnuplot's messages carry no temporary path,
+# a plot stopped by a signal leaves nothing behind.
 # Batches on lbl-simrig (dip rig, time scale 400): 1 completed with a
 # substrate, lot and note full of quotes, commas and backslashes; 2 aborted
 # before its first bilayer; 3 completed, one bilayer.
@@ -310,6 +311,21 @@ grep -q "$ptmp\|lblctl-plot-" "$err" && fail "no temporary path in the messages"
     pass "no temporary path in the messages"
 [ ! -e "$pdir/fail.svg" ] && pass "failed gnuplot: no file" || fail "failed gnuplot: no file" "fail.svg made"
 no_leftovers "failed gnuplot"
+
+# stopped while gnuplot draws: the private directory goes too, nothing written
+cat >"$LBL_TMP/fakebin/gnuplot" <<'SH'
+#!/bin/sh
+exec sleep 30
+SH
+PATH="$LBL_TMP/fakebin:$PATH" TMPDIR="$ptmp" "$ctl" plot 1 -o "$pdir/stopped.svg" >"$out" 2>"$err" &
+plot_pid=$!
+wait_for 10 sh -c "ls '$ptmp' | grep -q lblctl-plot-" || fail "plot stopped: gnuplot started" "$(cat "$err")"
+kill -TERM $plot_pid
+wait $plot_pid; rc=$?
+[ $rc = 143 ] && grep -q 'stopped by signal 15: nothing written' "$err" && pass "plot stopped by SIGTERM: said, then ends by the signal" ||
+    fail "plot stopped by SIGTERM" "exit $rc: $(cat "$err")"
+[ ! -e "$pdir/stopped.svg" ] && pass "plot stopped: no file" || fail "plot stopped: no file" "stopped.svg made"
+no_leftovers "plot stopped by SIGTERM"
 
 # across file systems: copied beside the target, then renamed
 if [ -d /dev/shm ] && [ -w /dev/shm ] && [ "$(stat -c %d /dev/shm)" != "$(stat -c %d "$ptmp")" ]; then
