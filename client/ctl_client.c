@@ -329,8 +329,9 @@ ctl_read_reply(int fd, double timeout_s, int send_errno, ctl_line_cb line_cb, vo
 
 /*
  * Which argument, if any, names a recipe file to send as payload:
- * "run FILE" and "preflight FILE" (when FILE is a readable file) and
- * "recipe add FILE".
+ * "run FILE" and "preflight FILE" (when FILE is a readable file),
+ * "recipe add FILE", and "recipe diff STORED FILE" (when FILE is a file:
+ * otherwise it names a stored recipe).
  */
 static int
 ctl_payload_arg(int argc, char **argv)
@@ -343,6 +344,9 @@ ctl_payload_arg(int argc, char **argv)
 		return 1;
 	if (strcmp(argv[0], "recipe") == 0 && argc > 2 && strcmp(argv[1], "add") == 0)
 		return 2;
+	if (strcmp(argv[0], "recipe") == 0 && argc == 4 && strcmp(argv[1], "diff") == 0 &&
+	    stat(argv[3], &st) == 0 && S_ISREG(st.st_mode))
+		return 3;
 	return -1;
 }
 

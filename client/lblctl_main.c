@@ -96,6 +96,8 @@ static const struct ctl_option ctl_opt_rig[] = {
 }, ctl_opt_export[] = {
 	{ "all", 0, NULL, NULL, "every batch", NULL },
 	{ "format", 0, "FORMAT", ctl_check_format, "csv or json", NULL },
+	{ "table", 0, "TABLE", NULL, "with csv: that table alone, with its header row (batches, "
+	    "steps, bilayers, solutions, baselines, events)", NULL },
 	CTL_OPT_END,
 }, ctl_opt_plot[] = {
 	{ "output", 'o', "FILE", NULL, "the drawing: FILE.svg or FILE.png", "-o" },
@@ -161,8 +163,10 @@ static const struct ctl_command ctl_commands[] = {
 	{ "fill", ctl_manual, "fill STATION", "Fills a station's bath.", 1, 1, NULL, NULL },
 	{ "drain", ctl_manual, "drain STATION", "Drains a station's bath.", 1, 1, NULL, NULL },
 	{ "reset", ctl_manual, "reset DEVICE", "Clears a device's fault.", 1, 1, NULL, NULL },
-	{ "recipe", ctl_remote, "recipe add FILE | recipe list | recipe show NAME[@VERSION]",
-	    "Stores recipes in lbld's database, lists and shows them.", 1, 3, NULL, NULL },
+	{ "recipe", ctl_remote, "recipe add FILE | recipe list | recipe show NAME[@VERSION] | "
+	    "recipe rm NAME@VERSION | recipe diff NAME@VERSION NAME@VERSION|FILE",
+	    "Stores recipes in lbld's database, lists, shows, retires and compares them.", 1, 3,
+	    NULL, NULL },
 	{ "history", ctl_remote, "history [--recipe NAME] [--substrate S] [--state S] "
 	    "[--since DATE] [--until DATE] [--limit N] [--utc] [--json] | history --between",
 	    "The recorded batches, newest first (times in local time unless --utc).", 0, 0,
@@ -172,7 +176,7 @@ static const struct ctl_command ctl_commands[] = {
 	{ "compare", ctl_remote, "compare ID1 ID2 [--tolerance SECONDS] [--utc]",
 	    "What differs between two batches' records and recipes.", 2, 2, ctl_check_batch_id,
 	    ctl_opt_compare },
-	{ "export", ctl_remote, "export ID|--all --format csv|json",
+	{ "export", ctl_remote, "export ID|--all --format csv|json [--table TABLE]",
 	    "A batch's record (or every batch's) as CSV or JSON.", 0, 1, ctl_check_batch_id,
 	    ctl_opt_export },
 	{ "series", ctl_remote, "series ID", "A batch's thickness against bilayer, for plots.",

@@ -158,6 +158,18 @@ hist_line_number(struct hist_line *l, double v)
 		if (strtod(buf, NULL) == v)
 			break;
 	}
+	/*
+	 * A whole or plain number stays plain for spreadsheets: %g's shortest
+	 * form of 400 is "4e+02". Fixed notation with the fewest decimals that
+	 * read back, where that is short.
+	 */
+	if (strchr(buf, 'e') != NULL && fabs(v) >= 1e-4 && fabs(v) < 1e15) {
+		for (prec = 0; prec <= 17; prec++) {
+			snprintf(buf, sizeof(buf), "%.*f", prec, v);
+			if (strtod(buf, NULL) == v)
+				break;
+		}
+	}
 	hist_line_put(l, buf, strlen(buf));
 }
 
@@ -413,6 +425,8 @@ hist_history(struct db *db, struct reader_reply *c, const struct control_request
 	reader_end(c, 0, " ");
 }
 
+struct hist_csv_table;
+
 /*
  * An export (and show --json, which is one batch of it) in progress. error
  * is set when a read or the writer failed: the listing stops and the reply
@@ -425,6 +439,7 @@ struct hist_export {
 	struct json j;			/* the whole document, handed out a row at a time */
 	struct hist_line line;		/* a CSV row */
 	int json;
+	const struct hist_csv_table *table;	/* CSV: the table being written */
 	const char *error;		/* what failed, or NULL */
 };
 
@@ -656,9 +671,17 @@ hist_show(struct db *db, struct reader_reply *c, const struct control_request *r
 	reader_print(c, "started:   %s%s", started, show_ctx.utc ? " UTC" : "");
 	reader_print(c, "ended:     %s%s", ended, show_ctx.utc && b.ended_at ? " UTC" : "");
 	reader_print(c, "bilayers:  %d of %d", b.bilayers_done, b.bilayers_target);
-	reader_print(c, "thickness: target %s, estimated %.1f nm, measured %s",
-	    isnan(b.thickness_target_nm) ? "-" : "set", b.thickness_estimated_nm,
-	    isnan(b.thickness_measured_nm) ? "-" : "see bilayers");
+	{
+		/* figures, each bilayer's in "bilayers:" below; "-" where there is none */
+		char target[32], estimated[32], measured[32];
+		reader_print(c, "thickness: target %s%s, estimated %s%s, measured %s%s",
+		    hist_nm(b.thickness_target_nm, target, sizeof(target)),
+		    isnan(b.thickness_target_nm) ? " (none set)" : " nm",
+		    hist_nm(b.thickness_estimated_nm, estimated, sizeof(estimated)),
+		    isnan(b.thickness_estimated_nm) ? "" : " nm",
+		    hist_nm(b.thickness_measured_nm, measured, sizeof(measured)),
+		    isnan(b.thickness_measured_nm) ? " (not measured)" : " nm (the last measurement)");
+	}
 	reader_print(c, "software:  lbl %s, time scale %g", b.software_version, b.time_scale);
 	if (b.failure_cause)
 		reader_print(c, "cause:     %s", b.failure_cause);
@@ -1118,11 +1141,44 @@ hist_compare(struct db *db, struct reader_reply *c, const struct control_request
 
 /* ---- export ---- */
 
-/* Stable CSV columns; documented in README.md. Never reorder: append. */
-#define HIST_CSV_COLUMNS "batch_id,recipe,recipe_version,recipe_sha256,substrate,operator,"\
+/*
+ * Stable CSV columns, a table each; documented in lblctl(1). Never reorder:
+ * append. The steps table repeats the batch's identity on every row, as
+ * it did when it was the export's only table.
+ */
+#define HIST_CSV_STEPS "batch_id,recipe,recipe_version,recipe_sha256,substrate,operator,"\
 	"batch_state,time_scale,seq,bilayer,phase,kind,station,solution,planned_start_ms,"\
 	"planned_duration_ms,actual_start_utc,actual_start_ms,actual_duration_ms,motion_ms,"\
-	"dwell_ms,outcome,volume_planned_ml,volume_measured_ml"
+	"dwell_ms,outcome,volume_planned_ml,volume_measured_ml,attempts"
+#define HIST_CSV_BATCHES "batch_id,recipe,recipe_version,recipe_sha256,rig,rig_sha256,"\
+	"substrate,operator,note,state,started_at,ended_at,bilayers_target,bilayers_done,"\
+	"thickness_target_nm,thickness_estimated_nm,thickness_measured_nm,time_scale,"\
+	"software_version,failure_cause"
+#define HIST_CSV_BILAYERS "batch_id,bilayer,ended_at,thickness_estimated_nm,"\
+	"thickness_measured_nm"
+#define HIST_CSV_SOLUTIONS "batch_id,solution,lot,dips,volume_ml,area_cm2"
+#define HIST_CSV_BASELINES "batch_id,sensor,baseline_hz,source,at"
+#define HIST_CSV_EVENTS "batch_id,event_id,at,kind,device,message"
+
+/* A number field: empty for NaN (not measured, not set). */
+static void
+hist_line_num_or_empty(struct hist_line *l, double v)
+{
+	if (!isnan(v))
+		hist_line_number(l, v);
+}
+
+/* Hands a finished CSV row to the reply: 0 to go on, 1 to stop (error set, or gone). */
+static int
+hist_csv_row(struct hist_export *e)
+{
+	if (e->line.failed) {
+		e->error = "out of memory for a CSV row";
+		return 1;
+	}
+	reader_put(e->c, e->line.buf, e->line.len);
+	return reader_cancelled(e->c);
+}
 
 /* The writer's piece as a line; on failure error is set and the listing stops (1). */
 static int
@@ -1193,12 +1249,8 @@ hist_export_step(void *arg, const struct db_step *s)
 	hist_line_put(l, ",", 1);
 	if (!isnan(s->volume_measured_ml))
 		hist_line_number(l, s->volume_measured_ml);
-	if (l->failed) {
-		e->error = "out of memory for a CSV row";
-		return 1;
-	}
-	reader_put(e->c, l->buf, l->len);
-	return reader_cancelled(e->c);
+	hist_line_printf(l, ",%d", s->attempts);
+	return hist_csv_row(e);
 }
 
 static int
@@ -1206,6 +1258,16 @@ hist_export_bilayer(void *arg, const struct db_bilayer *bl)
 {
 	struct hist_export *e = arg;
 
+	if (!e->json) {
+		e->line.len = 0;
+		hist_line_printf(&e->line, "%lld,%d,", (long long)e->b->id, bl->n);
+		hist_line_csv(&e->line, bl->ended_at);
+		hist_line_put(&e->line, ",", 1);
+		hist_line_num_or_empty(&e->line, bl->thickness_estimated_nm);
+		hist_line_put(&e->line, ",", 1);
+		hist_line_num_or_empty(&e->line, bl->thickness_measured_nm);
+		return hist_csv_row(e);
+	}
 	json_object_begin(&e->j);
 	hist_json_int(&e->j, "n", bl->n);
 	hist_json_str(&e->j, "ended_at", bl->ended_at);
@@ -1220,6 +1282,18 @@ hist_export_solution(void *arg, const struct db_solution *s)
 {
 	struct hist_export *e = arg;
 
+	if (!e->json) {
+		e->line.len = 0;
+		hist_line_printf(&e->line, "%lld,", (long long)e->b->id);
+		hist_line_csv(&e->line, s->name);
+		hist_line_put(&e->line, ",", 1);
+		hist_line_csv(&e->line, s->lot);
+		hist_line_printf(&e->line, ",%d,", s->dips);
+		hist_line_num_or_empty(&e->line, s->volume_ml);
+		hist_line_put(&e->line, ",", 1);
+		hist_line_num_or_empty(&e->line, s->area_cm2);
+		return hist_csv_row(e);
+	}
 	json_object_begin(&e->j);
 	hist_json_str(&e->j, "name", s->name);
 	hist_json_str(&e->j, "lot", s->lot);
@@ -1235,6 +1309,18 @@ hist_export_event(void *arg, const struct db_event *ev)
 {
 	struct hist_export *e = arg;
 
+	if (!e->json) {
+		e->line.len = 0;
+		hist_line_printf(&e->line, "%lld,%lld,", (long long)e->b->id, (long long)ev->id);
+		hist_line_csv(&e->line, ev->at);
+		hist_line_put(&e->line, ",", 1);
+		hist_line_csv(&e->line, ev->kind);
+		hist_line_put(&e->line, ",", 1);
+		hist_line_csv(&e->line, ev->device);
+		hist_line_put(&e->line, ",", 1);
+		hist_line_csv(&e->line, ev->message);
+		return hist_csv_row(e);
+	}
 	json_object_begin(&e->j);
 	hist_json_str(&e->j, "at", ev->at);
 	hist_json_str(&e->j, "kind", ev->kind);
@@ -1250,6 +1336,18 @@ hist_export_baseline(void *arg, const struct db_baseline *bl)
 {
 	struct hist_export *e = arg;
 
+	if (!e->json) {
+		e->line.len = 0;
+		hist_line_printf(&e->line, "%lld,", (long long)e->b->id);
+		hist_line_csv(&e->line, bl->sensor);
+		hist_line_put(&e->line, ",", 1);
+		hist_line_num_or_empty(&e->line, bl->hz);
+		hist_line_put(&e->line, ",", 1);
+		hist_line_csv(&e->line, bl->source);
+		hist_line_put(&e->line, ",", 1);
+		hist_line_csv(&e->line, bl->at);
+		return hist_csv_row(e);
+	}
 	json_object_begin(&e->j);
 	hist_json_str(&e->j, "sensor", bl->sensor);
 	hist_json_num(&e->j, "baseline_hz", bl->hz);
@@ -1258,6 +1356,123 @@ hist_export_baseline(void *arg, const struct db_baseline *bl)
 	json_object_end(&e->j);
 	return hist_export_emit(e);
 }
+
+/* The batches table's row of b. */
+static int
+hist_csv_batch_row(struct hist_export *e, const struct db_batch *b)
+{
+	struct hist_line *l = &e->line;
+	struct db_recipe rig;
+	int rc;
+
+	if ((rc = db_rig_get(e->db, b->rig_id, &rig)) == -1) {
+		e->error = db_error(e->db);
+		return 1;
+	}
+	l->len = 0;
+	hist_line_printf(l, "%lld,", (long long)b->id);
+	hist_line_csv(l, b->recipe_name);
+	hist_line_put(l, ",", 1);
+	hist_line_csv(l, b->recipe_version);
+	hist_line_put(l, ",", 1);
+	hist_line_csv(l, b->recipe_sha256);
+	hist_line_put(l, ",", 1);
+	hist_line_csv(l, b->rig_name);
+	hist_line_put(l, ",", 1);
+	hist_line_csv(l, rc == 0 ? rig.sha256 : NULL);
+	if (rc == 0)
+		db_recipe_row_free(&rig);
+	hist_line_put(l, ",", 1);
+	hist_line_csv(l, b->substrate);
+	hist_line_put(l, ",", 1);
+	hist_line_csv(l, b->operator_name);
+	hist_line_put(l, ",", 1);
+	hist_line_csv(l, b->note);
+	hist_line_put(l, ",", 1);
+	hist_line_csv(l, b->state);
+	hist_line_put(l, ",", 1);
+	hist_line_csv(l, b->started_at);
+	hist_line_put(l, ",", 1);
+	hist_line_csv(l, b->ended_at);
+	hist_line_printf(l, ",%d,%d,", b->bilayers_target, b->bilayers_done);
+	hist_line_num_or_empty(l, b->thickness_target_nm);
+	hist_line_put(l, ",", 1);
+	hist_line_num_or_empty(l, b->thickness_estimated_nm);
+	hist_line_put(l, ",", 1);
+	hist_line_num_or_empty(l, b->thickness_measured_nm);
+	hist_line_put(l, ",", 1);
+	hist_line_number(l, b->time_scale);
+	hist_line_put(l, ",", 1);
+	hist_line_csv(l, b->software_version);
+	hist_line_put(l, ",", 1);
+	hist_line_csv(l, b->failure_cause);
+	return hist_csv_row(e);
+}
+
+/* A CSV table's rows of one batch: 0 to go on, 1 to stop (error set, or gone). */
+static int
+hist_csv_batches(struct hist_export *e, const struct db_batch *b)
+{
+	return hist_csv_batch_row(e, b);
+}
+
+static int
+hist_csv_steps(struct hist_export *e, const struct db_batch *b)
+{
+	return hist_listed(e->db, &e->error, e->c, db_steps(e->db, b->id, hist_export_step,
+	    e)) == -1;
+}
+
+static int
+hist_csv_bilayers(struct hist_export *e, const struct db_batch *b)
+{
+	return hist_listed(e->db, &e->error, e->c, db_bilayers(e->db, b->id,
+	    hist_export_bilayer, e)) == -1;
+}
+
+static int
+hist_csv_solutions(struct hist_export *e, const struct db_batch *b)
+{
+	return hist_listed(e->db, &e->error, e->c, db_solutions(e->db, b->id,
+	    hist_export_solution, e)) == -1;
+}
+
+static int
+hist_csv_baselines(struct hist_export *e, const struct db_batch *b)
+{
+	return hist_listed(e->db, &e->error, e->c, db_baselines(e->db, b->id,
+	    hist_export_baseline, e)) == -1;
+}
+
+static int
+hist_csv_events(struct hist_export *e, const struct db_batch *b)
+{
+	return hist_listed(e->db, &e->error, e->c, db_events(e->db, b->id, hist_export_event,
+	    e)) == -1;
+}
+
+/*
+ * The CSV export's tables, in the order written: each a section "# NAME",
+ * its header row, its rows, then an empty line; --table NAME writes one
+ * table alone (its header row and rows), for tools that import one table
+ * per file.
+ */
+struct hist_csv_table {
+	const char *name;
+	const char *columns;
+	int (*batch)(struct hist_export *e, const struct db_batch *b);
+};
+
+static const struct hist_csv_table hist_csv_tables[] = {
+	{ "batches", HIST_CSV_BATCHES, hist_csv_batches },
+	{ "steps", HIST_CSV_STEPS, hist_csv_steps },
+	{ "bilayers", HIST_CSV_BILAYERS, hist_csv_bilayers },
+	{ "solutions", HIST_CSV_SOLUTIONS, hist_csv_solutions },
+	{ "baselines", HIST_CSV_BASELINES, hist_csv_baselines },
+	{ "events", HIST_CSV_EVENTS, hist_csv_events },
+};
+
+#define HIST_CSV_TABLE_NAMES "batches, steps, bilayers, solutions, baselines, events"
 
 /*
  * One list of a batch as a JSON member, a row a line: hist_export_open
@@ -1284,9 +1499,9 @@ hist_export_close(struct hist_export *e, int rc)
 /*
  * One batch: in JSON everything show prints (identity, recipe and rig,
  * texts, thickness, solutions and lots, steps, bilayers, QCM baselines,
- * events); in CSV a
- * row per step. A db_history callback: 0 to go on, 1 to stop (error set,
- * or the client went away).
+ * events); in CSV its rows of the table being written (e->table). A
+ * db_history callback: 0 to go on, 1 to stop (error set, or the client
+ * went away).
  */
 static int
 hist_export_batch(void *arg, const struct db_batch *b)
@@ -1298,8 +1513,7 @@ hist_export_batch(void *arg, const struct db_batch *b)
 
 	e->b = b;
 	if (!e->json)
-		return hist_listed(e->db, &e->error, e->c, db_steps(e->db, b->id,
-		    hist_export_step, e)) == -1;
+		return e->table->batch(e, b);
 	if ((rc = db_rig_get(e->db, b->rig_id, &rig)) == -1) {
 		e->error = db_error(e->db);
 		return 1;
@@ -1350,6 +1564,8 @@ hist_export(struct db *db, struct reader_reply *c, const struct control_request 
 	struct db_history_filter f;
 	struct hist_export e;
 	struct db_batch b;
+	const char *table = NULL;
+	size_t t, first = 0, last = sizeof(hist_csv_tables) / sizeof(hist_csv_tables[0]);
 	int i, all = 0, json = -1, rc;
 	int64_t id = 0;
 
@@ -1360,14 +1576,28 @@ hist_export(struct db *db, struct reader_reply *c, const struct control_request 
 			i++;
 			json = strcmp(req->argv[i], "json") == 0 ? 1 :
 			    strcmp(req->argv[i], "csv") == 0 ? 0 : -2;
+		} else if (strcmp(req->argv[i], "--table") == 0 && i + 1 < req->argc) {
+			table = req->argv[++i];
 		} else if ((id = atoll(req->argv[i])) <= 0) {
 			reader_end(c, 2, "export: unexpected '%s'", req->argv[i]);
 			return;
 		}
 	}
 	if (json < 0 || (all == (id != 0))) {
-		reader_end(c, 2, "usage: export ID|--all --format csv|json");
+		reader_end(c, 2, "usage: export ID|--all --format csv|json [--table TABLE]");
 		return;
+	}
+	if (table != NULL) {
+		for (t = 0; t < last && strcmp(hist_csv_tables[t].name, table) != 0; t++)
+			;
+		if (t == last || json) {
+			reader_end(c, 2, "export: --table %s: %s", table, json ? "--table is for "
+			    "--format csv (the JSON has every table)" : "no such table; the tables "
+			    "are " HIST_CSV_TABLE_NAMES);
+			return;
+		}
+		first = t;
+		last = t + 1;
 	}
 	memset(&e, 0, sizeof(e));
 	e.c = c;
@@ -1385,19 +1615,28 @@ hist_export(struct db *db, struct reader_reply *c, const struct control_request 
 	if (json) {
 		json_array_begin(&e.j);
 		hist_export_emit(&e);
-	} else {
-		reader_print(c, "%s", HIST_CSV_COLUMNS);
+		first = 0;
+		last = 1;	/* one pass: each batch's object holds every table */
 	}
-	if (all) {
-		memset(&f, 0, sizeof(f));
-		if (e.error == NULL && db_history(db, &f, hist_export_batch, &e) == -1 &&
-		    e.error == NULL)
-			e.error = db_error(db);
-	} else {
-		if (e.error == NULL)
+	memset(&f, 0, sizeof(f));
+	for (t = first; t < last && e.error == NULL && !reader_cancelled(c); t++) {
+		e.table = &hist_csv_tables[t];
+		if (!json) {
+			if (table == NULL && t > first)
+				reader_print(c, "%s", "");	/* a table ends with an empty line */
+			if (table == NULL)
+				reader_print(c, "# %s", e.table->name);
+			reader_print(c, "%s", e.table->columns);
+		}
+		if (all) {
+			if (db_history(db, &f, hist_export_batch, &e) == -1 && e.error == NULL)
+				e.error = db_error(db);
+		} else {
 			hist_export_batch(&e, &b);
-		db_batch_row_free(&b);
+		}
 	}
+	if (!all)
+		db_batch_row_free(&b);
 	if (json && e.error == NULL) {
 		json_array_end(&e.j);
 		hist_export_emit(&e);
@@ -1412,7 +1651,12 @@ hist_export(struct db *db, struct reader_reply *c, const struct control_request 
 		reader_end(c, 0, " ");
 }
 
-/* series ID: "n estimated_nm measured_nm" per bilayer (NaN: none), for lblctl plot. */
+/*
+ * series ID: a batch's growth, for people and for lblctl plot: two comment
+ * lines ("# batch ID: NAME@VERSION", "# substrate: TEXT", empty when none),
+ * the header row "bilayer estimated_nm measured_nm", then a row per
+ * finished bilayer, space-separated, NaN where not measured.
+ */
 static int
 hist_series_row(void *arg, const struct db_bilayer *bl)
 {
@@ -1439,8 +1683,9 @@ hist_series(struct db *db, struct reader_reply *c, const struct control_request 
 		reader_end(c, 2, "series: no batch %s", req->argc > 1 ? req->argv[1] : "given");
 		return;
 	}
-	reader_print(c, "# batch %lld %s@%s %s", (long long)id, b.recipe_name, b.recipe_version,
-	    b.substrate ? b.substrate : "");
+	reader_print(c, "# batch %lld: %s@%s", (long long)id, b.recipe_name, b.recipe_version);
+	reader_print(c, "# substrate: %s", b.substrate ? b.substrate : "");
+	reader_print(c, "bilayer estimated_nm measured_nm");
 	db_batch_row_free(&b);
 	if (db_bilayers(db, id, hist_series_row, c) == -1)
 		hist_read_failed(c, "series", id, db_error(db));

@@ -23,6 +23,7 @@
 #include "preflight.h"
 #include "record.h"
 #include "text.h"
+#include "textdiff.h"
 #include "units.h"
 
 struct req_args {
@@ -112,7 +113,8 @@ static const struct req_role {
 	{ "series", NULL, 1 },
 	{ "recipe", "list", 1 },
 	{ "recipe", "show", 1 },
-	{ "recipe", NULL, 0 },		/* add */
+	{ "recipe", "diff", 1 },
+	{ "recipe", NULL, 0 },		/* add, rm */
 	{ "run", NULL, 0 },
 	{ "pause", NULL, 0 },
 	{ "resume", NULL, 0 },
@@ -575,42 +577,116 @@ req_validate(struct lbld *l, struct control_client *c, const char *name, const c
 	return 0;
 }
 
-/* Stores recipe text (deduplicated by content hash); returns its row id or -1 (answered). */
-static int64_t
-req_store(struct lbld *l, struct control_client *c, const struct recipe *r, const char *text,
-    size_t len)
-{
-	int64_t id;
+/* Context lines around each change in a recipe diff, as diff -u. */
+#define REQ_DIFF_CONTEXT	3
 
-	if (db_recipe_store(l->db, r->name, r->version, text, len, &id) == -1) {
-		control_finish(c, 1, "the database could not store recipe %s", r->name);
+static void
+req_diff_line(void *arg, const char *line)
+{
+	control_out(arg, "%s", line);
+}
+
+/*
+ * Prints a unified diff of two recipe texts to the client. Returns 0, or -1
+ * when it failed (answered: out of memory).
+ */
+static int
+req_diff(struct control_client *c, const char *a, const char *name_a, const char *b,
+    const char *name_b)
+{
+	if (textdiff(a, name_a, b, name_b, REQ_DIFF_CONTEXT, req_diff_line, c) == -1) {
+		control_finish(c, 1, "out of memory comparing %s and %s", name_a, name_b);
 		return -1;
 	}
+	return 0;
+}
+
+/*
+ * Stores recipe text: one text per name and version. A different text
+ * under a stored name and version is refused (exit 1) with a diff of the
+ * stored text against the new one; so is the text of a retired version
+ * (it is kept for its batches, and not run again). add says what happened
+ * to a text that is stored (new, or stored already). Returns the row id, or
+ * -1 when answered.
+ */
+static int64_t
+req_store(struct lbld *l, struct control_client *c, const struct recipe *r, const char *text,
+    size_t len, int add)
+{
+	char name_a[300], name_b[300];
+	struct db_recipe row;
+	int64_t id;
+	int rc;
+
+	rc = db_recipe_add(l->db, r->name, r->version, text, len, &id);
+	if (rc == -1) {
+		control_finish(c, 1, "the database could not store recipe %s: %s", r->name,
+		    db_error(l->db));
+		return -1;
+	}
+	if (db_recipe_get(l->db, id, &row) != 0) {
+		control_finish(c, 1, "the stored recipe %s@%s could not be read back: %s", r->name,
+		    r->version, db_error(l->db));
+		return -1;
+	}
+	if (rc == 2) {
+		snprintf(name_a, sizeof(name_a), "%s@%s (stored, sha256 %.12s)", row.name,
+		    row.version, row.sha256);
+		snprintf(name_b, sizeof(name_b), "%s@%s (new)", r->name, r->version);
+		if (req_diff(c, row.yaml, name_a, text, name_b) == 0)
+			control_finish(c, 1, "recipe %s version %s is stored with a different text "
+			    "(the differences above): give the changed recipe a new version "
+			    "(version: in the file)", r->name, r->version);
+		db_recipe_row_free(&row);
+		return -1;
+	}
+	if (row.retired_at != NULL) {
+		control_finish(c, 1, "recipe %s@%s was retired on %s ('lblctl recipe rm'): it is "
+		    "kept for its batches and not run again; give it a new version to use it",
+		    row.name, row.version, row.retired_at);
+		db_recipe_row_free(&row);
+		return -1;
+	}
+	if (add && rc == 1)
+		control_out(c, "%s@%s is stored already with the same text (sha256 %.12s): "
+		    "nothing changed", row.name, row.version, row.sha256);
+	else if (add)
+		control_out(c, "stored %s@%s (sha256 %.12s)", row.name, row.version, row.sha256);
+	db_recipe_row_free(&row);
 	return id;
 }
 
 static int
 req_recipe_row(void *arg, const struct db_recipe *row)
 {
-	control_out(arg, "%-24s %-10s %.12s  %s", row->name, row->version, row->sha256,
-	    row->added_at);
+	char retired[40];
+
+	snprintf(retired, sizeof(retired), "%s", row->retired_at ? row->retired_at : "-");
+	control_out(arg, "%-24s %-10s %.12s  %7d  %-24s  %s", row->name, row->version,
+	    row->sha256, row->batches, row->added_at, retired);
 	return 0;
 }
 
 static void
 req_recipe_list(struct lbld *l, struct control_client *c)
 {
-	control_out(c, "%-24s %-10s %-12s  %s", "NAME", "VERSION", "SHA256", "ADDED (UTC)");
+	control_out(c, "%-24s %-10s %-12s  %7s  %-24s  %s", "NAME", "VERSION", "SHA256",
+	    "BATCHES", "ADDED (UTC)", "RETIRED (UTC)");
 	if (db_recipe_list(l->db, req_recipe_row, c) == -1)
-		control_finish(c, 1, "the database could not list recipes");
+		control_finish(c, 1, "the database could not list recipes: %s", db_error(l->db));
 	else
 		control_finish(c, 0, " ");
 }
 
-/* NAME[@VERSION] (or a sha256 prefix) to a stored recipe; -1 when answered with an error. */
+/*
+ * NAME[@VERSION] (or a sha256 prefix) to a stored recipe; -1 when answered
+ * with an error. With runnable set, a retired version is refused: NAME
+ * alone finds the newest version not retired, and says so when every one
+ * is.
+ */
 static int
 req_find_recipe(struct lbld *l, struct control_client *c, const char *key,
-    struct db_recipe *row)
+    struct db_recipe *row, int runnable)
 {
 	char name[256], *at;
 	int rc;
@@ -623,9 +699,99 @@ req_find_recipe(struct lbld *l, struct control_client *c, const char *key,
 	if (rc == 1)
 		control_finish(c, 2, "no stored recipe %s (see 'lblctl recipe list')", key);
 	else if (rc == -1)
-		control_finish(c, 1, "the database could not look up recipe %s", key);
-	return rc == 0 ? 0 : -1;
+		control_finish(c, 1, "the database could not look up recipe %s: %s", key,
+		    db_error(l->db));
+	if (rc != 0)
+		return -1;
+	if (runnable && row->retired_at != NULL) {
+		if (at == NULL && strcmp(row->name, name) == 0)
+			control_finish(c, 1, "every version of recipe %s is retired (the newest, %s, "
+			    "on %s): nothing to run; 'lblctl recipe add' a new version", name,
+			    row->version, row->retired_at);
+		else
+			control_finish(c, 1, "recipe %s@%s was retired on %s: it is kept for its "
+			    "batches and not run again (see 'lblctl recipe list')", row->name,
+			    row->version, row->retired_at);
+		db_recipe_row_free(row);
+		return -1;
+	}
+	return 0;
 }
+
+/* recipe rm NAME@VERSION: retires that version (operators only, see req_roles). */
+static void
+req_recipe_rm(struct lbld *l, struct control_client *c, const char *key)
+{
+	char name[256], *at;
+	int rc;
+
+	snprintf(name, sizeof(name), "%s", key);
+	at = strchr(name, '@');
+	if (at == NULL || at == name || at[1] == '\0') {
+		control_finish(c, 2, "recipe rm: expected NAME@VERSION, not '%s' (a version is "
+		    "retired, not every one at once)", key);
+		return;
+	}
+	*at++ = '\0';
+	rc = db_recipe_retire(l->db, name, at);
+	if (rc == -1)
+		control_finish(c, 1, "the database could not retire recipe %s: %s", key,
+		    db_error(l->db));
+	else if (rc == 1)
+		control_finish(c, 2, "no stored recipe %s (see 'lblctl recipe list')", key);
+	else {
+		if (rc == 2)
+			control_out(c, "recipe %s was retired already: nothing changed", key);
+		else
+			control_out(c, "recipe %s retired: kept for the batches that ran it, no "
+			    "longer run", key);
+		control_finish(c, 0, " ");
+	}
+}
+
+/*
+ * recipe diff A B: a unified diff of two stored recipes (NAME@VERSION or a
+ * sha256 prefix), or of a stored one against a file (its text the payload).
+ * Exit 0 whether or not they differ; "identical" said when they do not.
+ */
+static void
+req_recipe_diff(struct lbld *l, struct control_client *c, const struct control_request *req)
+{
+	struct db_recipe a, b;
+	char name_a[300], name_b[300];
+	const char *text_b;
+	int n;
+
+	if (req_find_recipe(l, c, req->argv[2], &a, 0) == -1)
+		return;
+	snprintf(name_a, sizeof(name_a), "%s@%s (sha256 %.12s)", a.name, a.version, a.sha256);
+	memset(&b, 0, sizeof(b));
+	if (req->payload != NULL) {
+		snprintf(name_b, sizeof(name_b), "%s", req->argv[3]);
+		text_b = req->payload;
+	} else {
+		if (req_find_recipe(l, c, req->argv[3], &b, 0) == -1) {
+			db_recipe_row_free(&a);
+			return;
+		}
+		snprintf(name_b, sizeof(name_b), "%s@%s (sha256 %.12s)", b.name, b.version,
+		    b.sha256);
+		text_b = b.yaml;
+	}
+	n = textdiff(a.yaml, name_a, text_b, name_b, REQ_DIFF_CONTEXT, req_diff_line, c);
+	if (n == -1)
+		control_finish(c, 1, "out of memory comparing %s and %s", name_a, name_b);
+	else {
+		if (n == 0)
+			control_out(c, "%s and %s are identical", req->argv[2], req->argv[3]);
+		control_finish(c, 0, " ");
+	}
+	db_recipe_row_free(&a);
+	db_recipe_row_free(&b);
+}
+
+#define REQ_RECIPE_USAGE "usage: recipe add FILE | recipe list | recipe show NAME[@VERSION] | " \
+	"recipe rm NAME@VERSION | recipe diff NAME@VERSION NAME@VERSION|FILE"
 
 static void
 req_recipe(struct lbld *l, struct control_client *c, const struct control_request *req)
@@ -633,7 +799,6 @@ req_recipe(struct lbld *l, struct control_client *c, const struct control_reques
 	struct recipe *recipe;
 	struct plan *plan;
 	struct db_recipe row;
-	int64_t id;
 
 	if (req->argc >= 2 && strcmp(req->argv[1], "add") == 0) {
 		if (req->payload == NULL || req->argc != 4) {
@@ -643,16 +808,8 @@ req_recipe(struct lbld *l, struct control_client *c, const struct control_reques
 		if (req_validate(l, c, req->argv[2], req->payload, req->payload_len, &recipe,
 		    &plan) == -1)
 			return;
-		if ((id = req_store(l, c, recipe, req->payload, req->payload_len)) != -1) {
-			if (db_recipe_get(l->db, id, &row) == 0) {
-				control_out(c, "stored %s@%s (sha256 %.12s)", recipe->name,
-				    recipe->version, row.sha256);
-				db_recipe_row_free(&row);
-				control_finish(c, 0, " ");
-			} else {
-				control_finish(c, 1, "the stored recipe could not be read back");
-			}
-		}
+		if (req_store(l, c, recipe, req->payload, req->payload_len, 1) != -1)
+			control_finish(c, 0, " ");
 		plan_free(plan);
 		recipe_free(recipe);
 		return;
@@ -662,16 +819,27 @@ req_recipe(struct lbld *l, struct control_client *c, const struct control_reques
 		return;
 	}
 	if (req->argc == 3 && strcmp(req->argv[1], "show") == 0) {
-		if (req_find_recipe(l, c, req->argv[2], &row) == -1)
+		if (req_find_recipe(l, c, req->argv[2], &row, 0) == -1)
 			return;
-		control_out(c, "# %s@%s sha256 %s stored %s", row.name, row.version, row.sha256,
-		    row.added_at);
+		control_out(c, "# %s@%s sha256 %s stored %s%s%s", row.name, row.version, row.sha256,
+		    row.added_at, row.retired_at ? ", retired " : "",
+		    row.retired_at ? row.retired_at : "");
 		control_out_text(c, row.yaml);
 		db_recipe_row_free(&row);
 		control_finish(c, 0, " ");
 		return;
 	}
-	control_finish(c, 2, "usage: recipe add FILE | recipe list | recipe show NAME[@VERSION]");
+	if (req->argc == 3 && strcmp(req->argv[1], "rm") == 0) {
+		req_recipe_rm(l, c, req->argv[2]);
+		return;
+	}
+	/* diff A B, or diff A FILE with the file's size after it */
+	if (req->argc >= 2 && strcmp(req->argv[1], "diff") == 0 &&
+	    req->argc == (req->payload != NULL ? 5 : 4)) {
+		req_recipe_diff(l, c, req);
+		return;
+	}
+	control_finish(c, 2, REQ_RECIPE_USAGE);
 }
 
 /* ---- runs ---- */
@@ -953,7 +1121,7 @@ req_preflight(struct lbld *l, struct control_client *c, const struct control_req
 			return;
 	} else {
 		memset(&row, 0, sizeof(row));
-		if (req_find_recipe(l, c, req->argv[1], &row) == -1)
+		if (req_find_recipe(l, c, req->argv[1], &row, 1) == -1)
 			return;
 		rc = req_validate(l, c, row.name, row.yaml, row.yaml_len, &recipe, &plan);
 		db_recipe_row_free(&row);
@@ -1005,13 +1173,13 @@ req_run(struct lbld *l, struct control_client *c, const struct control_request *
 		if (req_validate(l, c, req->argv[1], req->payload, req->payload_len, &recipe,
 		    &plan) == -1)
 			return;
-		if ((recipe_id = req_store(l, c, recipe, req->payload, req->payload_len)) == -1) {
+		if ((recipe_id = req_store(l, c, recipe, req->payload, req->payload_len, 0)) == -1) {
 			plan_free(plan);
 			recipe_free(recipe);
 			return;
 		}
 	} else {
-		if (req_find_recipe(l, c, req->argv[1], &row) == -1)
+		if (req_find_recipe(l, c, req->argv[1], &row, 1) == -1)
 			return;
 		if (req_validate(l, c, row.name, row.yaml, row.yaml_len, &recipe, &plan) == -1) {
 			db_recipe_row_free(&row);

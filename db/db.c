@@ -113,6 +113,18 @@ static const char *const db_migrations[DB_SCHEMA_VERSION] = {
 	"  source TEXT NOT NULL,"
 	"  at TEXT NOT NULL,"
 	"  PRIMARY KEY (batch_id, sensor)) WITHOUT ROWID;",
+
+	/*
+	 * 3 -> 4: recipe management. A retired recipe version stays for the
+	 * batches that ran it (history, show, export) but is no longer run:
+	 * retired_at is when it was retired, NULL while runnable. Databases
+	 * from before may hold several texts under one name and version (lbl
+	 * then stored an edit silently): they are all kept as they are, and
+	 * from now on db_recipe_store refuses a second text, so no UNIQUE
+	 * constraint (which the old rows could break) is added.
+	 */
+	"ALTER TABLE recipes ADD COLUMN retired_at TEXT;"
+	"CREATE INDEX recipes_version ON recipes(name, version, id);",
 };
 
 /* Runs SQL text that returns no rows, outside the statement cache. */

@@ -24,7 +24,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define DB_SCHEMA_VERSION	3	/* PRAGMA user_version written by this code */
+#define DB_SCHEMA_VERSION	4	/* PRAGMA user_version written by this code */
 
 struct db;
 
@@ -116,15 +116,36 @@ struct db_recipe {
 	const char *yaml;		/* the file as given, NUL-terminated */
 	size_t yaml_len;
 	const char *added_at;
+	const char *retired_at;		/* when retired (db_recipe_retire); NULL: runnable */
+	int batches;			/* batches that ran it: db_recipe_list only, else 0 */
 	void *mem_;			/* owned copy (db_recipe_get/find); private */
 };
 
 /*
- * Stores a recipe's text (yaml_len bytes) under name and version unless the
- * same bytes are already stored; either way *id is the row holding them.
+ * Stores a recipe's text (yaml_len bytes) under name and version. One name
+ * and version hold one text: returns 0 when stored now, 1 when the same
+ * bytes are stored already (*id is their row; retired or not), 2 when a
+ * different text is stored under that name and version (*id is the newest
+ * such row; nothing is stored: the changed recipe needs a new version).
+ */
+int db_recipe_add(struct db *db, const char *name, const char *version, const char *yaml,
+    size_t yaml_len, int64_t *id);
+
+/*
+ * db_recipe_add for callers that need only the row: 0 with *id when stored
+ * or stored already; -1 (logged) for a different text under a stored name
+ * and version, as for any failure.
  */
 int db_recipe_store(struct db *db, const char *name, const char *version, const char *yaml,
     size_t yaml_len, int64_t *id);
+
+/*
+ * Retires every row of name at version (stamps retired_at with now): kept
+ * for the batches that ran it, no longer found by db_recipe_find without a
+ * version. Returns 0, 1 when there is no such recipe, 2 when it was retired
+ * already (nothing changed).
+ */
+int db_recipe_retire(struct db *db, const char *name, const char *version);
 
 /* Same for a rig file; a rig row has no version. */
 int db_rig_store(struct db *db, const char *name, const char *yaml, size_t yaml_len, int64_t *id);
@@ -135,7 +156,9 @@ int db_rig_get(struct db *db, int64_t id, struct db_recipe *row);
 
 /*
  * Finds a recipe by name: with version NULL the latest stored under that
- * name, else the latest with exactly that version. When no recipe has that
+ * name that is not retired (when every one is retired, the latest of them:
+ * the caller sees retired_at and says so), else the latest row with
+ * exactly that version, retired or not. When no recipe has that
  * name and key is at least 4 hex digits, key is taken as a SHA-256 prefix,
  * which must then be unambiguous (an ambiguous prefix is an error).
  */
@@ -144,7 +167,10 @@ int db_recipe_find(struct db *db, const char *key, const char *version, struct d
 /* Releases an owned row; the row may be zeroed or already freed. */
 void db_recipe_row_free(struct db_recipe *row);
 
-/* Lists every recipe, newest first; rows carry no yaml (NULL, length 0). */
+/*
+ * Lists every recipe, newest first, each with its batch count and retired_at;
+ * rows carry no yaml (NULL, length 0).
+ */
 int db_recipe_list(struct db *db, int (*cb)(void *arg, const struct db_recipe *row), void *arg);
 
 /* ---- batches ---- */

@@ -13,8 +13,8 @@
 #define DB_SHA_PREFIX_MIN	4	/* shorter hex keys are taken as names only */
 
 /* Columns every recipe/rig row query selects, in this order. */
-#define DOC_COLS_RECIPE	"id, name, version, sha256, yaml, added_at"
-#define DOC_COLS_RIG	"id, name, NULL, sha256, yaml, added_at"
+#define DOC_COLS_RECIPE	"id, name, version, sha256, yaml, added_at, retired_at"
+#define DOC_COLS_RIG	"id, name, NULL, sha256, yaml, added_at, NULL"
 
 /* Table-specific statements and words, so recipes and rigs share the code. */
 struct db_doc_kind {
@@ -49,6 +49,7 @@ db_doc_fill(sqlite3_stmt *st, struct db_recipe *row)
 	row->yaml = db_col_text(st, 4);
 	row->yaml_len = row->yaml ? (size_t)sqlite3_column_bytes(st, 4) : 0;
 	row->added_at = db_col_text(st, 5);
+	row->retired_at = db_col_text(st, 6);
 }
 
 /*
@@ -59,8 +60,8 @@ static int
 db_doc_fetch(struct db *db, sqlite3_stmt *st, struct db_recipe *row, const char *what)
 {
 	const char **const fields[] = { &row->name, &row->version, &row->sha256, &row->yaml,
-		&row->added_at };
-	size_t lens[5];
+		&row->added_at, &row->retired_at };
+	size_t lens[6];
 	int rc;
 
 	memset(row, 0, sizeof(*row));
@@ -74,7 +75,8 @@ db_doc_fetch(struct db *db, sqlite3_stmt *st, struct db_recipe *row, const char 
 	lens[2] = row->sha256 ? strlen(row->sha256) : 0;
 	lens[3] = row->yaml_len;
 	lens[4] = row->added_at ? strlen(row->added_at) : 0;
-	row->mem_ = db_own_strings(fields, lens, 5);
+	lens[5] = row->retired_at ? strlen(row->retired_at) : 0;
+	row->mem_ = db_own_strings(fields, lens, 6);
 	if (row->mem_ == NULL) {
 		db_reset(st);
 		memset(row, 0, sizeof(*row));
@@ -86,12 +88,18 @@ db_doc_fetch(struct db *db, sqlite3_stmt *st, struct db_recipe *row, const char 
 	return 0;
 }
 
+/*
+ * Stores a text unless its bytes are stored already. For a recipe (version
+ * not NULL) a different text under the same name and version is not
+ * stored. Returns 0 stored, 1 stored already, 2 that conflict (*id is the
+ * newest row of the name and version), -1 on failure.
+ */
 static int
 db_doc_store(struct db *db, const struct db_doc_kind *k, const char *name, const char *version,
     const char *yaml, size_t yaml_len, int64_t *id)
 {
 	char sha[SHA256_HEX_LEN + 1], now[DB_TIME_LEN], what[160];
-	sqlite3_stmt *find, *insert;
+	sqlite3_stmt *find, *insert, *same = NULL;
 	int rc;
 
 	sha256_hex(yaml, yaml_len, sha);
@@ -108,7 +116,24 @@ db_doc_store(struct db *db, const struct db_doc_kind *k, const char *name, const
 		/* the same bytes are stored already */
 		*id = sqlite3_column_int64(find, 0);
 		db_reset(find);
-		return db_commit(db, what);
+		return db_commit(db, what) == -1 ? -1 : 1;
+	}
+	if (version != NULL) {
+		/* one text per name and version: an edit needs a new version */
+		same = db_stmt(db, ST_RECIPE_SAME_VERSION, "SELECT id FROM recipes WHERE name = ?1 "
+		    "AND version = ?2 ORDER BY id DESC LIMIT 1", what);
+		if (same == NULL)
+			goto fail;
+		if ((db_bind_text(same, 1, name) | db_bind_text(same, 2, version)) != SQLITE_OK ||
+		    (rc = db_row(same)) == -1) {
+			db_fail(db, "%s: looking up its name and version", what);
+			goto fail;
+		}
+		if (rc == 1) {
+			*id = sqlite3_column_int64(same, 0);
+			db_reset(same);
+			return db_commit(db, what) == -1 ? -1 : 2;
+		}
 	}
 	db_now_utc(db, now);
 	if ((db_bind_text(insert, 1, name) | (version ? db_bind_text(insert, 2, version) : 0) |
@@ -126,7 +151,7 @@ fail:
 }
 
 int
-db_recipe_store(struct db *db, const char *name, const char *version, const char *yaml,
+db_recipe_add(struct db *db, const char *name, const char *version, const char *yaml,
     size_t yaml_len, int64_t *id)
 {
 	if (version == NULL) {
@@ -137,9 +162,66 @@ db_recipe_store(struct db *db, const char *name, const char *version, const char
 }
 
 int
+db_recipe_store(struct db *db, const char *name, const char *version, const char *yaml,
+    size_t yaml_len, int64_t *id)
+{
+	int rc = db_recipe_add(db, name, version, yaml, yaml_len, id);
+
+	if (rc == 2) {
+		log_warnx("database %s: recipe %s version %s is stored with a different text "
+		    "(row %lld): a changed recipe needs a new version", db->path, name, version,
+		    (long long)*id);
+		return -1;
+	}
+	return rc == -1 ? -1 : 0;
+}
+
+int
 db_rig_store(struct db *db, const char *name, const char *yaml, size_t yaml_len, int64_t *id)
 {
-	return db_doc_store(db, &db_rigs, name, NULL, yaml, yaml_len, id);
+	return db_doc_store(db, &db_rigs, name, NULL, yaml, yaml_len, id) == -1 ? -1 : 0;
+}
+
+int
+db_recipe_retire(struct db *db, const char *name, const char *version)
+{
+	char what[160], now[DB_TIME_LEN];
+	sqlite3_stmt *st;
+	int rc;
+
+	snprintf(what, sizeof(what), "retiring recipe %s@%s", name, version);
+	if (db_begin(db, what) == -1)
+		return -1;
+	/* is there such a recipe, and is any row of it still runnable? */
+	st = db_stmt(db, ST_RECIPE_RETIRE, "SELECT count(*), count(*) - count(retired_at) FROM "
+	    "recipes WHERE name = ?1 AND version = ?2", what);
+	if (st == NULL)
+		goto fail;
+	if ((db_bind_text(st, 1, name) | db_bind_text(st, 2, version)) != SQLITE_OK ||
+	    (rc = db_row(st)) != 1) {
+		db_fail(db, "%s", what);
+		goto fail;
+	}
+	if (sqlite3_column_int64(st, 0) == 0 || sqlite3_column_int64(st, 1) == 0) {
+		rc = sqlite3_column_int64(st, 0) == 0 ? 1 : 2;
+		db_reset(st);
+		return db_commit(db, what) == -1 ? -1 : rc;
+	}
+	db_reset(st);
+	db_now_utc(db, now);
+	st = db_stmt(db, ST_RECIPE_RETIRE_SET, "UPDATE recipes SET retired_at = ?3 WHERE "
+	    "name = ?1 AND version = ?2 AND retired_at IS NULL", what);
+	if (st == NULL)
+		goto fail;
+	if ((db_bind_text(st, 1, name) | db_bind_text(st, 2, version) |
+	    db_bind_text(st, 3, now)) != SQLITE_OK || db_run(st) == -1) {
+		db_fail(db, "%s", what);
+		goto fail;
+	}
+	return db_commit(db, what);
+fail:
+	db_rollback(db, what);
+	return -1;
 }
 
 static int
@@ -234,7 +316,7 @@ db_recipe_find(struct db *db, const char *key, const char *version, struct db_re
 		    "WHERE name = ?1 AND version = ?2 ORDER BY id DESC LIMIT 1", what);
 	else
 		st = db_stmt(db, ST_RECIPE_BY_NAME, "SELECT " DOC_COLS_RECIPE " FROM recipes "
-		    "WHERE name = ?1 ORDER BY id DESC LIMIT 1", what);
+		    "WHERE name = ?1 ORDER BY retired_at IS NOT NULL, id DESC LIMIT 1", what);
 	if (st == NULL)
 		return -1;
 	if ((db_bind_text(st, 1, key) | (version ? db_bind_text(st, 2, version) : 0)) !=
@@ -254,12 +336,14 @@ db_recipe_list(struct db *db, int (*cb)(void *arg, const struct db_recipe *row),
 	sqlite3_stmt *st;
 	int rc;
 
-	st = db_stmt(db, ST_RECIPE_LIST, "SELECT id, name, version, sha256, NULL, added_at "
-	    "FROM recipes ORDER BY id DESC", "listing recipes");
+	st = db_stmt(db, ST_RECIPE_LIST, "SELECT r.id, r.name, r.version, r.sha256, NULL, "
+	    "r.added_at, r.retired_at, (SELECT count(*) FROM batches b WHERE b.recipe_id = r.id) "
+	    "FROM recipes r ORDER BY r.id DESC", "listing recipes");
 	if (st == NULL)
 		return -1;
 	while ((rc = db_row(st)) == 1) {
 		db_doc_fill(st, &row);
+		row.batches = (int)sqlite3_column_int64(st, 7);
 		if (cb(arg, &row) != 0) {
 			db_reset(st);
 			return 0;

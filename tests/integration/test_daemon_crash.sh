@@ -42,7 +42,9 @@ seqs=$(sqlite3 "$db" "select count(distinct seq) from steps where batch_id=1")
     fail "resumed batch keeps its --lot" "$(sqlite3 "$db" "select name, lot from solutions where batch_id=1")"
 
 # resume: forbidden is honoured
-sed 's/^resume: allowed/resume: forbidden/' "$recipe" >"$LBL_TMP/forbidden.yaml"
+# (a new version: one name and version hold one text)
+sed -e 's/^resume: allowed/resume: forbidden/' -e 's/^version: .*/version: "1-forbidden"/' \
+    "$recipe" >"$LBL_TMP/forbidden.yaml"
 "$ctl" run "$LBL_TMP/forbidden.yaml" >/dev/null 2>&1
 sleep 1
 kill -9 "$LBLD_PID"; wait "$LBLD_PID" 2>/dev/null

@@ -82,10 +82,11 @@ check "abort accepted" "$ctl" abort
 wait_for 20 sh -c "[ \"\$(sqlite3 '$db' 'select state from batches where id=3')\" = aborted ]" &&
     pass "batch 3 recorded aborted" || fail "batch 3 recorded aborted" "$(sq 'select state from batches where id=3')"
 wait_for 20 sh -c "'$ctl' status | grep -q '^state: idle'" || fail "idle after abort" "$("$ctl" status 2>&1 | head -3)"
-# 4: a copy of the recipe whose rinse after the silver dip dwells 2 min, not 1
-sed 's/^\(      dwell: \)1min$/\12min/' "$recipe" >"$mod"
-[ "$(diff "$recipe" "$mod" | grep -c '^[<>]')" = 2 ] && pass "modified recipe differs in one line" ||
-    fail "modified recipe differs in one line" "$(diff "$recipe" "$mod" | head -5)"
+# 4: a copy of the recipe whose rinse after the silver dip dwells 2 min, not
+# 1: version 2 (one name and version hold one text)
+sed -e 's/^\(      dwell: \)1min$/\12min/' -e 's/^version: "1"$/version: "2"/' "$recipe" >"$mod"
+[ "$(diff "$recipe" "$mod" | grep -c '^[<>]')" = 4 ] && pass "modified recipe differs in its dwell and version" ||
+    fail "modified recipe differs in its dwell and version" "$(diff "$recipe" "$mod" | head -5)"
 sha_mod=$(sha256sum "$mod" | cut -d' ' -f1)
 "$ctl" run "$mod" --substrate sub-A --operator alice --lot ag=A1 --wait >"$out" 2>"$err" &&
     pass "batch 4 (modified recipe) completes" || fail "batch 4 (modified recipe) completes" "$(tail -3 "$err" "$out")"
@@ -226,7 +227,7 @@ n3=$(sed -n '/^steps:/,/^bilayers:/p' "$LBL_TMP/show3" | sed '1,2d;$d' | wc -l)
 [ "$n3" = "$(sq 'select count(*) from steps where batch_id=3')" ] && [ "$n3" -lt "$planned" ] &&
     pass "show 3: only the steps run ($n3)" || fail "show 3: only the steps run" "$n3 lines, db $(sq 'select count(*) from steps where batch_id=3')"
 "$ctl" show 4 >"$LBL_TMP/show4" 2>"$err"
-has "show 4: sha256 of the modified file" "$LBL_TMP/show4" "^recipe: +ag-tca-5 version 1, sha256 $sha_mod\$"
+has "show 4: sha256 of the modified file" "$LBL_TMP/show4" "^recipe: +ag-tca-5 version 2, sha256 $sha_mod\$"
 
 # show --recipe: the recipe exactly as run
 "$ctl" show 1 --recipe >"$LBL_TMP/show1.yaml" 2>"$err" || fail "show 1 --recipe" "$(cat "$err")"
@@ -263,7 +264,7 @@ has "compare 1 2: tca lot unchanged" "$LBL_TMP/cmp12" '^  tca +-, 5=5 dips, '
 hasnt "compare 1 2: no state difference" "$LBL_TMP/cmp12" '^state '
 hasnt "compare 1 2: no recipe diff" "$LBL_TMP/cmp12" '^    [-+@]'
 "$ctl" compare 1 4 >"$LBL_TMP/cmp14" 2>"$err" || fail "compare 1 4" "$(cat "$err")"
-has "compare 1 4: recipe differs" "$LBL_TMP/cmp14" "^recipe: +differs: ag-tca-5@1 \($(echo "$sha" | cut -c1-12)\)  ->  ag-tca-5@1 \($(echo "$sha_mod" | cut -c1-12)\)"
+has "compare 1 4: recipe differs" "$LBL_TMP/cmp14" "^recipe: +differs: ag-tca-5@1 \($(echo "$sha" | cut -c1-12)\)  ->  ag-tca-5@2 \($(echo "$sha_mod" | cut -c1-12)\)"
 has "compare 1 4: diff removes the old dwell" "$LBL_TMP/cmp14" '^    -      dwell: 1min$'
 has "compare 1 4: diff adds the new dwell" "$LBL_TMP/cmp14" '^    \+      dwell: 2min$'
 has "compare 1 4: diff hunk header" "$LBL_TMP/cmp14" '^    @@ -[0-9]+(,[0-9]+)? \+[0-9]+(,[0-9]+)? @@'
@@ -281,14 +282,14 @@ hasnt "compare 1 3: no nan printed" "$LBL_TMP/cmp13" 'nan'
     has "compare 1 999 fails: no batch 999" "$err" 'no batch 999'
 
 # ---- export ----
-"$ctl" export 1 --format csv >"$LBL_TMP/e1.csv" 2>"$err" || fail "export 1 csv" "$(cat "$err")"
+"$ctl" export 1 --format csv --table steps >"$LBL_TMP/e1.csv" 2>"$err" || fail "export 1 csv" "$(cat "$err")"
 check "export 1 csv: header and one row per step" $py - "$LBL_TMP/e1.csv" "$planned" "$sha" <<'PY'
 import csv, sys
 rows = list(csv.reader(open(sys.argv[1], newline="")))
 cols = ("batch_id,recipe,recipe_version,recipe_sha256,substrate,operator,batch_state,time_scale,seq,"
         "bilayer,phase,kind,station,solution,planned_start_ms,planned_duration_ms,actual_start_utc,"
         "actual_start_ms,actual_duration_ms,motion_ms,dwell_ms,outcome,volume_planned_ml,"
-        "volume_measured_ml").split(",")
+        "volume_measured_ml,attempts").split(",")
 assert rows[0] == cols, rows[0]
 data = [dict(zip(cols, r)) for r in rows[1:]]
 assert all(len(r) == len(cols) for r in rows), "ragged rows"
@@ -304,7 +305,7 @@ assert len(dips) == 10 and dips[0]["solution"] == "ag" and dips[0]["planned_dura
 PY
 [ "$(($(wc -l <"$LBL_TMP/e1.csv") - 1))" = "$(sq 'select count(*) from steps where batch_id=1')" ] &&
     pass "export 1 csv rows = database steps" || fail "export 1 csv rows = database steps" "$(wc -l <"$LBL_TMP/e1.csv")"
-"$ctl" export 3 --format csv >"$LBL_TMP/e3.csv" 2>"$err" || fail "export 3 csv" "$(cat "$err")"
+"$ctl" export 3 --format csv --table steps >"$LBL_TMP/e3.csv" 2>"$err" || fail "export 3 csv" "$(cat "$err")"
 check "export 3 csv: aborted, last step failed" $py - "$LBL_TMP/e3.csv" "$n3" <<'PY'
 import csv, sys
 rows = list(csv.DictReader(open(sys.argv[1], newline="")))
@@ -332,7 +333,7 @@ assert d[1]["recipe_sha256"] == sys.argv[3] and d[4]["recipe_sha256"] == sys.arg
 assert d[3]["failure_cause"].startswith("aborted by the operator"), d[3]["failure_cause"]
 assert d[2]["substrate"] == "sub-B" and d[2]["operator"] == "bob"
 PY
-"$ctl" export --all --format csv >"$LBL_TMP/all.csv" 2>"$err" || fail "export --all csv" "$(cat "$err")"
+"$ctl" export --all --format csv --table steps >"$LBL_TMP/all.csv" 2>"$err" || fail "export --all csv" "$(cat "$err")"
 [ "$(($(wc -l <"$LBL_TMP/all.csv") - 1))" = "$(sq 'select count(*) from steps')" ] &&
     pass "export --all csv: one row per recorded step" || fail "export --all csv" "$(wc -l <"$LBL_TMP/all.csv") lines"
 "$ctl" export 1 --format xml >"$out" 2>"$err" && fail "export --format xml" "accepted" ||
@@ -352,7 +353,7 @@ import sys, xml.etree.ElementTree as ET
 r = ET.parse(sys.argv[1]).getroot()
 assert r.tag.endswith("svg"), r.tag
 t = ET.tostring(r, encoding="unicode")
-assert "batch 1 estimated" in t and "batch 2 measured" in t, "legend missing"' "$LBL_TMP/x.svg"
+assert "batch 1, sub-A: estimated" in t and "batch 2, sub-B: measured" in t, "legend missing"' "$LBL_TMP/x.svg"
 	has "plot reports what it drew" "$out" 'x\.svg: thickness against bilayer for 2 batches'
 else fail "plot 1 2 svg" "$(tail -3 "$err")"; fi
 if "$ctl" plot 1 2 -o "$LBL_TMP/x.png" >"$out" 2>"$err"; then

@@ -106,7 +106,7 @@ wait "$follow" 2>/dev/null
 "$ctl" show 1 --json >"$LBL_TMP/show.json" 2>"$LBL_TMP/err" || fail "show --json" "$(cat "$LBL_TMP/err")"
 "$ctl" export 1 --format json >"$LBL_TMP/export.json" 2>"$LBL_TMP/err" || fail "export json" "$(cat "$LBL_TMP/err")"
 "$ctl" export --all --format json >"$LBL_TMP/all.json" 2>"$LBL_TMP/err" || fail "export --all json" "$(cat "$LBL_TMP/err")"
-"$ctl" export 1 --format csv >"$LBL_TMP/export.csv" 2>"$LBL_TMP/err" || fail "export csv" "$(cat "$LBL_TMP/err")"
+"$ctl" export 1 --format csv --table steps >"$LBL_TMP/export.csv" 2>"$LBL_TMP/err" || fail "export csv" "$(cat "$LBL_TMP/err")"
 "$ctl" show 1 >"$LBL_TMP/show.txt" 2>"$LBL_TMP/err" || fail "show" "$(cat "$LBL_TMP/err")"
 "$ctl" history >"$LBL_TMP/history.txt" 2>"$LBL_TMP/err" || fail "history" "$(cat "$LBL_TMP/err")"
 "$ctl" compare 1 1 >"$LBL_TMP/compare.txt" 2>"$LBL_TMP/err" || fail "compare" "$(cat "$LBL_TMP/err")"

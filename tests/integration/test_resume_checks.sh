@@ -47,7 +47,9 @@ crash 2 "$LBL_TMP/moved.yaml"
 wait_for 20 sh -c "\"$ctl\" status | grep -q '^state: idle'"
 
 # ---- resume: {allowed: true, within: 200s}: 2 s of wall time at scale 100 ----
-sed 's/^resume: allowed/resume: {allowed: true, within: 200s}/' "$recipe" >"$LBL_TMP/within.yaml"
+# (a new version: one name and version hold one text)
+sed -e 's/^resume: allowed/resume: {allowed: true, within: 200s}/' \
+    -e 's/^version: .*/version: "1-within"/' "$recipe" >"$LBL_TMP/within.yaml"
 "$ctl" check "$LBL_TMP/within.yaml" --rig "$LBL_TMP/moved.yaml" >/dev/null 2>&1 || fail "resume: {within} is valid" "refused"
 "$ctl" run "$LBL_TMP/within.yaml" --operator ci >/dev/null || fail "run 3" "refused"
 crash 3 "$LBL_TMP/moved.yaml"

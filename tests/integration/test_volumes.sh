@@ -55,7 +55,7 @@ PY
 grep -Eq "spray .*done +volume 5\.00 mL planned, [0-9.]+ mL counted" "$LBL_TMP/show" &&
     pass "show prints planned and counted volume" ||
     fail "show prints planned and counted volume" "$(grep spray "$LBL_TMP/show" | head -3)"
-"$ctl" export 1 --format csv >"$LBL_TMP/e.csv" 2>&1
+"$ctl" export 1 --format csv --table steps >"$LBL_TMP/e.csv" 2>&1
 /usr/bin/python3 - "$LBL_TMP/e.csv" <<'PY' && pass "export csv has both volumes" || fail "export csv has both volumes" "$(head -3 "$LBL_TMP/e.csv")"
 import csv, sys
 rows = list(csv.DictReader(open(sys.argv[1], newline="")))

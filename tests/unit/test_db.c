@@ -302,6 +302,49 @@ test_migrations(void)
 	    file_int(path, "SELECT count(*) FROM recipes"), 3);
 }
 
+/*
+ * A database written before recipe management (version 3) may hold two
+ * texts under one name and version: the migration keeps both, and the new
+ * rule (one text per version) applies to what is stored from then on.
+ */
+static void
+test_migration_recipes(void)
+{
+	const char *path = path_in("v3.db");
+	const char *third = "name: old\nversion: 1\n# third\n";
+	struct db_recipe row;
+	struct db *db = NULL;
+	int64_t id;
+	int rc;
+
+	TEST_CHECK("open at version 3", db_open_version(path, 3, &db) == 0, "failed");
+	if (db == NULL)
+		return;
+	raw_exec(db->sql, "INSERT INTO recipes (name, version, sha256, yaml, added_at) VALUES "
+	    "('old', '1', '1111111111111111111111111111111111111111111111111111111111111111', "
+	    "'name: old\nversion: 1\n', '2026-01-01T00:00:00.000Z'), "
+	    "('old', '1', '2222222222222222222222222222222222222222222222222222222222222222', "
+	    "'name: old\nversion: 1\n# edited\n', '2026-01-02T00:00:00.000Z')");
+	TEST_EQ_INT("no retired_at before", raw_int(db->sql, "SELECT count(*) FROM "
+	    "pragma_table_info('recipes') WHERE name = 'retired_at'"), 0);
+	db_close(db);
+	TEST_CHECK("migrates 3 -> current", db_open(path, &db) == 0, "failed");
+	if (db == NULL)
+		return;
+	TEST_EQ_INT("both old texts kept", raw_int(db->sql, "SELECT count(*) FROM recipes WHERE "
+	    "name = 'old' AND retired_at IS NULL"), 2);
+	rc = db_recipe_find(db, "old", "1", &row);
+	TEST_CHECK("old@1 finds the newer text", rc == 0 && row.retired_at == NULL &&
+	    strstr(row.yaml, "edited") != NULL, "rc %d", rc);
+	db_recipe_row_free(&row);
+	TEST_EQ_INT("a third text under old@1 is refused", db_recipe_add(db, "old", "1",
+	    third, strlen(third), &id), 2);
+	TEST_EQ_INT("retiring old@1 retires both rows", db_recipe_retire(db, "old", "1"), 0);
+	TEST_EQ_INT("both rows retired", raw_int(db->sql, "SELECT count(*) FROM recipes WHERE "
+	    "name = 'old' AND retired_at IS NOT NULL"), 2);
+	db_close(db);
+}
+
 static void
 test_migration_atomic(void)
 {
@@ -470,8 +513,21 @@ test_recipes(void)
 	TEST_CHECK("store fixture", fixture_store(db, &fx) == 0, "failed");
 	TEST_CHECK("same bytes, same row", db_recipe_store(db, "alpha", "1", recipe_a1,
 	    strlen(recipe_a1), &id) == 0 && id == fx.recipe_a1, "id %lld", (long long)id);
-	TEST_CHECK("edited text, new row", db_recipe_store(db, "alpha", "2", recipe_a2b,
-	    strlen(recipe_a2b), &id2) == 0 && id2 != fx.recipe_a2, "id %lld", (long long)id2);
+	TEST_EQ_INT("add of the same bytes says so", db_recipe_add(db, "alpha", "1", recipe_a1,
+	    strlen(recipe_a1), &id), 1);
+	id2 = 0;
+	TEST_EQ_INT("add of an edited text under a stored version is refused",
+	    db_recipe_add(db, "alpha", "2", recipe_a2b, strlen(recipe_a2b), &id2), 2);
+	TEST_CHECK("the refusal names the stored row", id2 == fx.recipe_a2, "id %lld",
+	    (long long)id2);
+	capture_begin();
+	TEST_EQ_INT("store of an edited text under a stored version fails",
+	    db_recipe_store(db, "alpha", "2", recipe_a2b, strlen(recipe_a2b), &id2), -1);
+	TEST_CONTAINS("the failure says why", capture_end(), "needs a new version");
+	TEST_EQ_INT("nothing stored by the refusals", raw_int(db->sql, "SELECT count(*) FROM "
+	    "recipes WHERE name = 'alpha'"), 2);
+	TEST_EQ_INT("add of a new version", db_recipe_add(db, "alpha", "3", recipe_a2b,
+	    strlen(recipe_a2b), &id2), 0);
 	TEST_CHECK("rig deduplicated", db_rig_store(db, "bench-rig", rig_text, strlen(rig_text),
 	    &rig2) == 0 && rig2 == fx.rig, "rig %lld", (long long)rig2);
 
@@ -517,6 +573,28 @@ test_recipes(void)
 	db_recipe_row_free(&row);
 
 	TEST_CHECK("list", db_recipe_list(db, count_rows, &n) == 0 && n == 6, "n %d", n);
+
+	/* retiring: alpha 3 is the newest; retired, find by name falls back to 2 */
+	TEST_EQ_INT("retire alpha@3", db_recipe_retire(db, "alpha", "3"), 0);
+	TEST_EQ_INT("retire alpha@3 again changes nothing", db_recipe_retire(db, "alpha", "3"), 2);
+	TEST_EQ_INT("retire of a missing version", db_recipe_retire(db, "alpha", "9"), 1);
+	rc = db_recipe_find(db, "alpha", NULL, &row);
+	TEST_CHECK("find by name skips the retired version", rc == 0 && row.id == fx.recipe_a2 &&
+	    row.retired_at == NULL, "rc %d id %lld", rc, (long long)row.id);
+	db_recipe_row_free(&row);
+	rc = db_recipe_find(db, "alpha", "3", &row);
+	TEST_CHECK("find by exact version returns it retired", rc == 0 && row.id == id2 &&
+	    row.retired_at != NULL && strlen(row.retired_at) == 24, "rc %d", rc);
+	db_recipe_row_free(&row);
+	TEST_EQ_INT("retire beta@1", db_recipe_retire(db, "beta", "1"), 0);
+	rc = db_recipe_find(db, "beta", NULL, &row);
+	TEST_CHECK("every version retired: find returns the newest, retired", rc == 0 &&
+	    row.id == fx.recipe_b1 && row.retired_at != NULL, "rc %d", rc);
+	db_recipe_row_free(&row);
+	rc = db_recipe_get(db, fx.recipe_b1, &row);
+	TEST_CHECK("a retired recipe's text stays", rc == 0 && strcmp(row.yaml, recipe_b1) == 0,
+	    "rc %d", rc);
+	db_recipe_row_free(&row);
 	rc = db_rig_get(db, fx.rig, &row);
 	TEST_CHECK("rig get", rc == 0 && row.version == NULL && strcmp(row.name, "bench-rig") == 0 &&
 	    strcmp(row.yaml, rig_text) == 0, "rc %d", rc);
@@ -1329,6 +1407,7 @@ main(void)
 	}
 	test_schema();
 	test_migrations();
+	test_migration_recipes();
 	test_migration_atomic();
 	test_newer();
 	test_negative_version();
