@@ -510,7 +510,7 @@ ctl_plot(int argc, char **argv)
 	char *fetch_argv[3];
 	int n = 0, i, c, rc = 1, dirfd = -1, with_data = 0;
 
-	optind = 1;
+	optind = 0;		/* glibc starts afresh (lblctl_main parsed with another optstring) */
 	while ((c = getopt_long(argc, argv, "+o:h", options, NULL)) != -1 || optind < argc) {
 		if (c == -1) {
 			/* an id: ids and options may come in any order */
