@@ -662,8 +662,10 @@ req_recipe_row(void *arg, const struct db_recipe *row)
 	char retired[40];
 
 	snprintf(retired, sizeof(retired), "%s", row->retired_at ? row->retired_at : "-");
-	control_out(arg, "%-24s %-10s %.12s  %7d  %-24s  %s", row->name, row->version,
-	    row->sha256, row->batches, row->added_at, retired);
+	/* padded by display width: a name with "ë" or "–" keeps the columns */
+	control_out(arg, "%s%*s %s%*s %.12s  %7d  %-24s  %s", row->name, text_pad(row->name, 24),
+	    "", row->version, text_pad(row->version, 10), "", row->sha256, row->batches,
+	    row->added_at, retired);
 	return 0;
 }
 
