@@ -11,7 +11,7 @@ mkdir -p "$out/corpus"
 cd "$top" || exit 1
 src="tests/fuzz/fuzz_recipe.c base/conf.c base/units.c base/json.c recipes/recipe.c
      recipes/plan.c recipes/compile.c recipes/plan_print.c hw/rig/rig.c hw/rig/profile.c
-     base/log.c"
+     base/log.c base/text.c"
 if ! clang -g -O1 -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -iquote base -iquote hw/rig -iquote recipes \
     -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
     $(pkg-config --cflags yaml-0.1) $src \

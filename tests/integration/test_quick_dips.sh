@@ -13,7 +13,7 @@ start_lbld "$LBL_TMP/rig.yaml" "$LBL_TMP/lbl.db" --time-scale $scale || exit 1
 answer_prompts >/dev/null 2>&1 &
 LBL_PIDS="$LBL_PIDS $!"
 recipe="$LBL_TOP/recipes/examples/ag-tca-5-dip.yaml"
-sed 's/      quick_dips: 3/      quick_dips: 60/' "$recipe" >"$LBL_TMP/q60.yaml"
+sed -e 's/      quick_dips: 3/      quick_dips: 60/' -e 's/^version: .*/version: "1-q60"/' "$recipe" >"$LBL_TMP/q60.yaml"
 grep -q 'quick_dips: 60' "$LBL_TMP/q60.yaml" || fail "the 60-dip recipe" "sed found nothing to change"
 goes() { grep -c ' lift go$' "$LBL_TMP/trace"; }
 for r in "$recipe" "$LBL_TMP/q60.yaml"; do
