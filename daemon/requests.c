@@ -323,6 +323,16 @@ req_status_json_build(const struct lbld *l, const struct run_status *st, struct 
 		json_string(j, l->manual != NULL && manual_busy(l->manual, manual,
 		    sizeof(manual)) ? manual : NULL);
 	}
+	/* GPIO lines lbld could not open (a chip missing): device name -> why */
+	json_key(j, "unreachable");
+	json_object_begin(j);
+	for (size_t i = 0; i < l->rig->device_count; i++) {
+		if (hw_gpio_error(l->hw, (int)i) == NULL)
+			continue;
+		json_key(j, l->rig->devices[i].name);
+		json_string(j, hw_gpio_error(l->hw, (int)i));
+	}
+	json_object_end(j);
 	req_status_buses_json(l->hw, j);
 	json_object_end(j);
 	return json_text(j) != NULL ? 0 : -1;
@@ -419,6 +429,11 @@ req_status(struct lbld *l, struct control_client *c, const struct control_reques
 			control_out(c, "homed: %s", homed);
 		if (manual_busy(l->manual, manual, sizeof(manual)))
 			control_out(c, "manual: %s", manual);
+		/* a GPIO line lbld could not open (its chip missing): unreachable until restart */
+		for (size_t i = 0; i < l->rig->device_count; i++)
+			if (hw_gpio_error(l->hw, (int)i) != NULL)
+				control_out(c, "unreachable: %s: %s", l->rig->devices[i].name,
+				    hw_gpio_error(l->hw, (int)i));
 	}
 	control_finish(c, 0, " ");
 }
