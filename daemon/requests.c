@@ -769,6 +769,8 @@ req_copy(const struct control_request *req)
 }
 
 static void req_run(struct lbld *l, struct control_client *c, const struct control_request *req);
+static void req_resume_batch(struct lbld *l, struct control_client *c,
+    const struct control_request *req);
 
 /*
  * Before a batch starts, every axis the rig homes must be homed. Returns 0
@@ -907,6 +909,9 @@ static int req_preflight_passed;
 struct req_preflight {
 	struct lbld *l;
 	struct control_request *req;
+	/* req_run or req_resume_batch: what runs again once every check passed */
+	void (*again)(struct lbld *l, struct control_client *c, const struct control_request *req);
+	const char *what;		/* "run", "resume-batch": the refusal's first word */
 };
 
 static void
@@ -916,33 +921,42 @@ req_preflight_run_done(void *arg, struct control_client *c, int ok, const char *
 
 	if (c != NULL && ok) {
 		req_preflight_passed = 1;
-		req_run(p->l, c, p->req);
+		p->again(p->l, c, p->req);
 		req_preflight_passed = 0;
 	} else if (c != NULL) {
 		control_out_text(c, report);
-		control_finish(c, 1, "run refused: pre-flight failed (above); 'lblctl preflight "
-		    "RECIPE' runs the same checks");
+		control_finish(c, 1, "%s refused: pre-flight failed (above); 'lblctl preflight "
+		    "RECIPE' runs the same checks", p->what);
 	}
 	free(p->req);
 	free(p);
 }
 
+/*
+ * Starts the pre-flight of req (a run or a resume-batch) for recipe and
+ * plan, which the caller still frees; the answer to c is the refusal, or
+ * again(req) once every check passed.
+ */
 static void
 req_preflight_run(struct lbld *l, struct control_client *c, const struct control_request *req,
-    const struct recipe *recipe, const struct plan *plan)
+    const struct recipe *recipe, const struct plan *plan,
+    void (*again)(struct lbld *, struct control_client *, const struct control_request *),
+    const char *what)
 {
 	struct req_preflight *p;
 	char err[300];
 
 	if ((p = calloc(1, sizeof(*p))) == NULL || (p->req = req_copy(req)) == NULL) {
 		free(p);
-		control_finish(c, 1, "run refused: pre-flight: out of memory");
+		control_finish(c, 1, "%s refused: pre-flight: out of memory", what);
 		return;
 	}
 	p->l = l;
+	p->again = again;
+	p->what = what;
 	if (preflight_start(l, recipe, plan, c, req_preflight_run_done, p, err, sizeof(err)) ==
 	    -1) {
-		control_finish(c, 1, "run refused: pre-flight: %s", err);
+		control_finish(c, 1, "%s refused: pre-flight: %s", what, err);
 		free(p->req);
 		free(p);
 	}
@@ -1054,7 +1068,7 @@ req_run(struct lbld *l, struct control_client *c, const struct control_request *
 	}
 	/* pre-flight before the first action: the request runs again once it passed */
 	if (!req_preflight_passed) {
-		req_preflight_run(l, c, req, recipe, plan);
+		req_preflight_run(l, c, req, recipe, plan, req_run, "run");
 		plan_free(plan);
 		recipe_free(recipe);
 		return;
@@ -1251,6 +1265,11 @@ req_resume_batch(struct lbld *l, struct control_client *c, const struct control_
 		control_finish(c, 1, "a batch is running: one run at a time");
 		return;
 	}
+	if (calibrate_busy()) {
+		control_finish(c, 1, "resume-batch refused: a pump is being calibrated ('lblctl "
+		    "calibrate'); resume once it is off");
+		return;
+	}
 	if (db_batch_get(l->db, id, &b) != 0) {
 		control_finish(c, 2, "no batch %lld", (long long)id);
 		return;
@@ -1306,6 +1325,17 @@ req_resume_batch(struct lbld *l, struct control_client *c, const struct control_
 	}
 	db_batch_row_free(&b);
 	if (req_home_check(l, c, req) == -1) {
+		plan_free(plan);
+		recipe_free(recipe);
+		return;
+	}
+	/*
+	 * The same pre-flight as a start (the whole plan's devices and bath
+	 * draws: what a resumed batch may still use), then this request
+	 * again, which finds everything as it was or refuses afresh.
+	 */
+	if (!req_preflight_passed) {
+		req_preflight_run(l, c, req, recipe, plan, req_resume_batch, "resume-batch");
 		plan_free(plan);
 		recipe_free(recipe);
 		return;
