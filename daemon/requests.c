@@ -6,7 +6,6 @@
  */
 #include <errno.h>
 #include <math.h>
-#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1384,16 +1383,11 @@ req_operator(struct lbld *l, struct control_client *c, const struct control_requ
 		control_finish(c, 0, " ");
 }
 
-/* The operator's name for the record: the login of the peer's uid, or the uid. */
+/* The operator's name for the record, looked up at accept (control_peer_who()). */
 static void
 req_who(struct control_client *c, char *who, size_t size)
 {
-	struct passwd *pw = getpwuid(control_peer_uid(c));
-
-	if (pw != NULL)
-		snprintf(who, size, "%s (uid %d)", pw->pw_name, (int)control_peer_uid(c));
-	else
-		snprintf(who, size, "uid %d", (int)control_peer_uid(c));
+	snprintf(who, size, "%s", control_peer_who(c));
 }
 
 /* park: withdraw the substrate to the safe height and park it (idle or paused). */
