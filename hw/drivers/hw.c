@@ -170,6 +170,19 @@ hw_cmd_note(struct hw *hw, const struct hw_request *req, int ended, const struct
 	}
 }
 
+/*
+ * Epochs are unique in the process, not per hw: a caller that noted one
+ * (hw_epoch()) tells a safe state and a hw closed and opened again (a
+ * reload) alike by its change. Loop thread only, as hw->epoch is.
+ */
+static unsigned
+hw_epoch_next(void)
+{
+	static unsigned epochs;
+
+	return ++epochs;
+}
+
 void
 hw_job_drop(struct hw_job *job)
 {
@@ -494,7 +507,7 @@ hw_safe_state(struct hw *hw, void (*done)(void *arg, int ok, const char *error),
 	char err[256];
 
 	/* Everything queued or in flight is now stale: drop it, free every bus. */
-	hw->epoch++;
+	hw->epoch = hw_epoch_next();
 	for (i = 0; i < hw->rig->device_count; i++)
 		hw->safe_status[i] = hw_safe_op(&hw->rig->devices[i]) == -1 ? HW_SAFE_NONE :
 		    HW_SAFE_PENDING;
@@ -784,6 +797,12 @@ hw_set_input_cb(struct hw *hw, hw_input_cb cb, void *arg)
 	hw->input_arg = arg;
 }
 
+unsigned
+hw_epoch(const struct hw *hw)
+{
+	return hw->epoch;
+}
+
 const char *
 hw_gpio_error(const struct hw *hw, int device)
 {
@@ -1058,6 +1077,7 @@ hw_open_mode(const struct rig *rig, struct loop *loop, int outputs_only, int pro
 	}
 	for (i = 0; i < rig->device_count; i++)
 		hw->levels[i] = -1;
+	hw->epoch = hw_epoch_next();
 	if (hw_open_all(hw, err, err_size) == -1) {
 		hw_close(hw);
 		return -1;

@@ -117,6 +117,13 @@ void hw_poll_inputs(struct hw *hw, int enable, int interval_ms);
 /* The last known level of an input device: 1 active, 0 inactive, -1 unknown. */
 int hw_input_level(const struct hw *hw, int device);
 /*
+ * The current epoch: it changes with every safe state, and differs between
+ * one hw and the next opened (a reload). A request submitted in an epoch
+ * that has since changed will never call back if it has not already:
+ * whoever waits for it may let it go.
+ */
+unsigned hw_epoch(const struct hw *hw);
+/*
  * Why a GPIO device's line could not be opened (its chip missing, the line
  * taken...), or NULL when it was opened or is not on GPIO. Such a device is
  * unreachable until lbld restarts; an input's level stays unknown (-1).
