@@ -33,6 +33,9 @@
 #   supervision while the database is locked (case_sup_lock.sh): a drive
 #     alarm mid-dwell and a pump stopped mid-spray while another process
 #     holds the write lock
+#   commissioning (case_commission.sh): a manual action recorded while the
+#     database is locked, the disk full while teach writes the rig file, a
+#     pump trickling while prime runs (and an e-stop meanwhile)
 #   bus drop (the simulator dies mid-run)
 #   kill -9 at LBL_KILLS (50) random points, each followed by restart and
 #     resume-batch, through as many batches as that takes
@@ -224,6 +227,7 @@ end_case
 . "$LBL_TOP/tests/faults/case_devices.sh"
 . "$LBL_TOP/tests/faults/case_homing.sh"
 . "$LBL_TOP/tests/faults/case_sup_lock.sh"
+. "$LBL_TOP/tests/faults/case_commission.sh"
 
 # ---- kill -9 at random points, each followed by restart and resume ----
 begin_case
