@@ -1230,6 +1230,9 @@ req_resume_rig(struct lbld *l, struct control_client *c, int64_t batch_id, int64
 		    (long long)batch_id, why, (long long)batch_id);
 		return -1;
 	}
+	/* recorded once, as the batch resumes: not on the pass before its pre-flight */
+	if (!req_preflight_passed)
+		return 0;
 	snprintf(message, sizeof(message), "resumed with a changed rig file (accepted by the "
 	    "operator): %s", why);
 	if (record_event(l->record, batch_id, "operator", NULL, message) == -1) {
