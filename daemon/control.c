@@ -47,12 +47,6 @@
 #define CONTROL_NSS_BUF_MAX	(1024 * 1024)
 /* Supplementary groups expected at first; getgrouplist says when there are more. */
 #define CONTROL_GROUPS_GUESS	32
-/*
- * A login name kept for the record, with its NUL: Linux's useradd allows
- * 32 characters; a longer name (some directory services) is recorded as
- * the uid alone, and the log says so.
- */
-#define CONTROL_LOGIN_BYTES	64
 /* "login (uid N)": the login, the words and a uid's 10 digits */
 #define CONTROL_WHO_BYTES	(CONTROL_LOGIN_BYTES + 20)
 
