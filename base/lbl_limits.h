@@ -464,6 +464,15 @@
 #endif
 
 /*
+ * An operator's login name as lbld keeps it for the record (with its NUL):
+ * Linux's useradd allows 32 characters; a longer one (some directory
+ * services) is recorded as the uid alone, and the log says so.
+ */
+#ifndef CONTROL_LOGIN_BYTES
+#define CONTROL_LOGIN_BYTES	64
+#endif
+
+/*
  * lblctl calibrate PUMP --time: the longest calibration run. A measuring
  * cylinder is read after a minute or two; ten minutes bound a pump left on
  * by a typo ("--time 60m") while nobody watches it.
@@ -614,6 +623,8 @@ _Static_assert(MANUAL_MAX_ON_MAX_MS <= 24 * 60 * 60 * 1000,
 _Static_assert(MANUAL_VOLUME_POLLS >= 10 && MANUAL_VOLUME_POLL_MIN_MS >= 20 &&
     MANUAL_VOLUME_POLL_MIN_MS < MANUAL_VOLUME_POLL_MAX_MS && MANUAL_VOLUME_POLL_MAX_MS <= 1000,
     "MANUAL_VOLUME_POLL_*: a few reads a second, not a flood of the bus");
+_Static_assert(CONTROL_LOGIN_BYTES >= 33 && CONTROL_LOGIN_BYTES <= 1024,
+    "CONTROL_LOGIN_BYTES: useradd's 32 characters and the NUL, and a few per client");
 _Static_assert(MANUAL_VOLUME_BACKSTOP_PCT > PUMP_VOLUME_TOLERANCE_PCT &&
     MANUAL_VOLUME_BACKSTOP_PCT <= 100,
     "MANUAL_VOLUME_BACKSTOP_PCT: more than a pump's tolerance, less than twice the time");

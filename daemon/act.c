@@ -535,12 +535,19 @@ act_safety_active(const struct act *act, char *why, size_t why_size)
 
 	for (i = 0; i < act->rig->device_count; i++) {
 		const struct rig_device *dev = &act->rig->devices[i];
+		const char *gpio;
 		int level;
 
 		if (!act_is_safety(dev))
 			continue;
 		level = hw_input_level(act->hw, (int)i);
-		/* an input never read is as good as pressed */
+		/* an input never read is as good as pressed, one that cannot be read too */
+		if (level == -1 && (gpio = hw_gpio_error(act->hw, (int)i)) != NULL) {
+			snprintf(why, why_size, "%s '%s' cannot be read (%s), so it counts as "
+			    "engaged", strcmp(dev->kind, "estop") == 0 ? "e-stop" : "interlock",
+			    dev->name, gpio);
+			return 1;
+		}
 		if (level != 0) {
 			snprintf(why, why_size, "%s '%s' is %s", strcmp(dev->kind, "estop") == 0 ?
 			    "e-stop" : "interlock", dev->name, level == 1 ? "engaged" :

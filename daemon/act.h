@@ -68,7 +68,10 @@ int act_arm(struct act *act, const struct hw_request *req, hw_done_cb done, void
 void act_fire(struct act *act);
 /* hw_volume_counter(): whether a pump has a volume counter, and where it wraps. */
 int act_volume_counter(const struct act *act, int device, double *wrap_ml);
-/* Whether any safety input is active now (motion must not start). */
+/*
+ * Whether any safety input is active now, or cannot be read (its GPIO chip
+ * missing: it counts as engaged); why names it. Motion must not start.
+ */
 int act_safety_active(const struct act *act, char *why, size_t why_size);
 
 /*

@@ -12,7 +12,6 @@
  */
 #include <limits.h>
 #include <math.h>
-#include <pwd.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -57,12 +56,7 @@ calibrate_busy(void)
 static void
 calibrate_who(struct control_client *c, char *who, size_t size)
 {
-	struct passwd *pw = getpwuid(control_peer_uid(c));
-
-	if (pw != NULL)
-		snprintf(who, size, "%s (uid %d)", pw->pw_name, (int)control_peer_uid(c));
-	else
-		snprintf(who, size, "uid %d", (int)control_peer_uid(c));
+	snprintf(who, size, "%s", control_peer_who(c));
 }
 
 /*

@@ -47,6 +47,8 @@
 #define CONTROL_NSS_BUF_MAX	(1024 * 1024)
 /* Supplementary groups expected at first; getgrouplist says when there are more. */
 #define CONTROL_GROUPS_GUESS	32
+/* "login (uid N)": the login, the words and a uid's 10 digits */
+#define CONTROL_WHO_BYTES	(CONTROL_LOGIN_BYTES + 20)
 
 /* Why a connection was refused, for the client's message and the log. */
 enum control_refusal {
@@ -65,6 +67,8 @@ struct control_peer {
 	uid_t uid;
 	int member;			/* in CONTROL_GROUP by the databases */
 	int64_t looked_up_ns;		/* when member was looked up; 0: never */
+	char login[CONTROL_LOGIN_BYTES];	/* its login name, "" when it has none */
+	int64_t login_ns;		/* when login was looked up; 0: never */
 	int open;			/* connections open now */
 	unsigned refused, dropped;
 	enum control_refusal why;	/* the last refusal's reason */
@@ -75,6 +79,7 @@ struct control_client {
 	int fd;
 	struct ucred cred;
 	int may_write;
+	char who[CONTROL_WHO_BYTES];	/* an operator's name for the record, set at accept */
 	struct control_peer *peer;	/* its uid's entry, counting it as open */
 	/* waiting for its request, oldest first: the idle deadline's queue */
 	int pending;
@@ -346,6 +351,12 @@ control_peer_uid(const struct control_client *c)
 	return c->cred.uid;
 }
 
+const char *
+control_peer_who(const struct control_client *c)
+{
+	return c->who;
+}
+
 void
 control_watch(struct control_client *c, control_watch_cb cb, void *arg)
 {
@@ -550,6 +561,41 @@ control_peer_role(struct control *control, struct control_peer *p, const struct 
 		p->looked_up_ns = now_ns;
 	}
 	return p->member;
+}
+
+/*
+ * The operator's login name, for the events lbld records of what it does
+ * (manual control, teach, calibrate). The user database may be a
+ * directory service (NSS with LDAP or sssd) whose lookup blocks, so it is
+ * never looked up per event: at accept, as the role is, once per uid per
+ * CONTROL_ROLE_TTL_MS, kept in the uid's entry of the peer table (bounded
+ * by CONTROL_MAX_PEERS), and each connection keeps the name it was
+ * accepted with. Reading /etc/passwd alone would not block but would
+ * record directory users by number only; the cached lookup bounds the
+ * loop's cost to what the role check already costs. A lookup that fails
+ * is logged and the connection's name is its uid.
+ */
+static void
+control_peer_login(struct control_peer *p, int64_t now_ns)
+{
+	struct passwd pw;
+	char *buf;
+	int rc, found;
+
+	if (p->login_ns != 0 && now_ns - p->login_ns < (int64_t)CONTROL_ROLE_TTL_MS * 1000000)
+		return;
+	p->login_ns = now_ns;
+	p->login[0] = '\0';
+	rc = control_nss(control_lookup_uid, &p->uid, &pw, &buf, &found);
+	if (rc != 0)
+		log_warnx("control: cannot look up uid %u in the user database: %s; its events "
+		    "name the uid alone", (unsigned)p->uid, strerror(rc));
+	else if (found && strlen(pw.pw_name) >= sizeof(p->login))
+		log_warnx("control: uid %u's login is longer than %d bytes; its events name the "
+		    "uid alone", (unsigned)p->uid, CONTROL_LOGIN_BYTES - 1);
+	else if (found)
+		memcpy(p->login, pw.pw_name, strlen(pw.pw_name) + 1);
+	free(buf);
 }
 
 /*
@@ -1080,6 +1126,14 @@ control_accept(void *arg, int fd, uint32_t events)
 		c->cred = cred;
 		c->may_write = operator;
 		c->peer = p;
+		/* only an operator's actions are recorded: a viewer costs no lookup */
+		if (operator)
+			control_peer_login(p, now);
+		if (operator && p->login[0] != '\0')
+			snprintf(c->who, sizeof(c->who), "%s (uid %u)", p->login,
+			    (unsigned)cred.uid);
+		else
+			snprintf(c->who, sizeof(c->who), "uid %u", (unsigned)cred.uid);
 		if (loop_add_fd(control->loop, client_fd, EPOLLIN | EPOLLRDHUP, control_readable,
 		    c) == -1) {
 			close(client_fd);

@@ -95,5 +95,12 @@ int control_out_lines(struct control_client *client, const char *lines, size_t l
 /* Whether the peer is an operator, who may change things (decided at accept). */
 int control_may_write(const struct control_client *client);
 uid_t control_peer_uid(const struct control_client *client);
+/*
+ * The operator's name for the record, "login (uid N)", or "uid N" when the
+ * uid has no login (or is a viewer's): looked up at accept, at most once
+ * per uid per period, never in a request's handling (the user database
+ * may block). Valid while the client is.
+ */
+const char *control_peer_who(const struct control_client *client);
 
 #endif

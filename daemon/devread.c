@@ -1,11 +1,12 @@
 /*
  * Reads of a set of devices (devread.h), and 'lblctl hw' answered by lbld.
  *
- * A read the safe state drops (an e-stop while it waits on its bus) never
- * calls back, so the answer does not wait for every callback: a timer ends
- * it at the deadline, and the read's memory is kept until its last
- * callback (or, for a dropped one, never freed: a few hundred bytes per
- * e-stop during a read, which is rare and bounded by the requests made).
+ * A read the safe state drops (an e-stop while it waits on its bus), or a
+ * reload's closing of the hardware, never calls back, so the answer does
+ * not wait for every callback: a timer ends it at the deadline. The
+ * read's memory is kept until its last callback, or until the hardware's
+ * epoch changed since the reads were made (hw_epoch(): then no callback
+ * can come), checked at the deadline and every DEVREAD_MARGIN_MS after.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +25,7 @@ struct devread {
 	size_t count;			/* rig devices when the read started */
 	int pending;			/* reads not yet called back */
 	int answered;			/* done has been called */
+	unsigned epoch;			/* hw_epoch() when the reads were made */
 	struct loop_timer *timer;	/* the deadline */
 	devread_done_cb done;
 	void *arg;
@@ -58,7 +60,15 @@ devread_deadline(void *arg)
 	struct devread *r = arg;
 
 	devread_finish(r);
-	/* the reads still out keep r until they call back */
+	/* dropped by a safe state or a reload: none of the reads out will call back */
+	if (hw_epoch(r->l->hw) != r->epoch) {
+		devread_free(r);
+		return;
+	}
+	/* the reads still out keep r until they call back, or are dropped later */
+	if (loop_timer_at(r->timer, loop_now_ns() + (int64_t)DEVREAD_MARGIN_MS * 1000000) == -1)
+		log_warnx("device reads: cannot arm their check; their memory is kept until "
+		    "they call back");
 }
 
 static void
@@ -130,6 +140,7 @@ devread_start(struct lbld *l, const unsigned char *want, devread_done_cb done, v
 	r->arg = arg;
 	/* one more than the reads: r lives until every submission is made */
 	r->pending = 1;
+	r->epoch = hw_epoch(l->hw);
 	for (i = 0; i < rig->device_count; i++) {
 		struct hw_request req = { (int)i, HW_PROBE, 0, 0, 0, 0, HW_WHOLE };
 		if (!want[i])

@@ -2,7 +2,6 @@
  * Manual control through lbld. See manual.h.
  */
 #include <math.h>
-#include <pwd.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -91,16 +90,11 @@ manual_is_command(const char *cmd)
 	return 0;
 }
 
-/* The operator's name for the record: the login of the peer's uid, or the uid. */
+/* The operator's name for the record, looked up at accept (control_peer_who()). */
 static void
 manual_who(struct control_client *c, char *who, size_t size)
 {
-	struct passwd *pw = getpwuid(control_peer_uid(c));
-
-	if (pw != NULL)
-		snprintf(who, size, "%s (uid %d)", pw->pw_name, (int)control_peer_uid(c));
-	else
-		snprintf(who, size, "uid %d", (int)control_peer_uid(c));
+	snprintf(who, size, "%s", control_peer_who(c));
 }
 
 /*

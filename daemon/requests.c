@@ -6,7 +6,6 @@
  */
 #include <errno.h>
 #include <math.h>
-#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -325,6 +324,16 @@ req_status_json_build(const struct lbld *l, const struct run_status *st, struct 
 		json_string(j, l->manual != NULL && manual_busy(l->manual, manual,
 		    sizeof(manual)) ? manual : NULL);
 	}
+	/* GPIO lines lbld could not open (a chip missing): device name -> why */
+	json_key(j, "unreachable");
+	json_object_begin(j);
+	for (size_t i = 0; i < l->rig->device_count; i++) {
+		if (hw_gpio_error(l->hw, (int)i) == NULL)
+			continue;
+		json_key(j, l->rig->devices[i].name);
+		json_string(j, hw_gpio_error(l->hw, (int)i));
+	}
+	json_object_end(j);
 	req_status_buses_json(l->hw, j);
 	json_object_end(j);
 	return json_text(j) != NULL ? 0 : -1;
@@ -421,6 +430,11 @@ req_status(struct lbld *l, struct control_client *c, const struct control_reques
 			control_out(c, "homed: %s", homed);
 		if (manual_busy(l->manual, manual, sizeof(manual)))
 			control_out(c, "manual: %s", manual);
+		/* a GPIO line lbld could not open (its chip missing): unreachable until restart */
+		for (size_t i = 0; i < l->rig->device_count; i++)
+			if (hw_gpio_error(l->hw, (int)i) != NULL)
+				control_out(c, "unreachable: %s: %s", l->rig->devices[i].name,
+				    hw_gpio_error(l->hw, (int)i));
 	}
 	control_finish(c, 0, " ");
 }
@@ -924,6 +938,8 @@ req_copy(const struct control_request *req)
 }
 
 static void req_run(struct lbld *l, struct control_client *c, const struct control_request *req);
+static void req_resume_batch(struct lbld *l, struct control_client *c,
+    const struct control_request *req);
 
 /*
  * Before a batch starts, every axis the rig homes must be homed. Returns 0
@@ -1062,6 +1078,9 @@ static int req_preflight_passed;
 struct req_preflight {
 	struct lbld *l;
 	struct control_request *req;
+	/* req_run or req_resume_batch: what runs again once every check passed */
+	void (*again)(struct lbld *l, struct control_client *c, const struct control_request *req);
+	const char *what;		/* "run", "resume-batch": the refusal's first word */
 };
 
 static void
@@ -1071,33 +1090,42 @@ req_preflight_run_done(void *arg, struct control_client *c, int ok, const char *
 
 	if (c != NULL && ok) {
 		req_preflight_passed = 1;
-		req_run(p->l, c, p->req);
+		p->again(p->l, c, p->req);
 		req_preflight_passed = 0;
 	} else if (c != NULL) {
 		control_out_text(c, report);
-		control_finish(c, 1, "run refused: pre-flight failed (above); 'lblctl preflight "
-		    "RECIPE' runs the same checks");
+		control_finish(c, 1, "%s refused: pre-flight failed (above); 'lblctl preflight "
+		    "RECIPE' runs the same checks", p->what);
 	}
 	free(p->req);
 	free(p);
 }
 
+/*
+ * Starts the pre-flight of req (a run or a resume-batch) for recipe and
+ * plan, which the caller still frees; the answer to c is the refusal, or
+ * again(req) once every check passed.
+ */
 static void
 req_preflight_run(struct lbld *l, struct control_client *c, const struct control_request *req,
-    const struct recipe *recipe, const struct plan *plan)
+    const struct recipe *recipe, const struct plan *plan,
+    void (*again)(struct lbld *, struct control_client *, const struct control_request *),
+    const char *what)
 {
 	struct req_preflight *p;
 	char err[300];
 
 	if ((p = calloc(1, sizeof(*p))) == NULL || (p->req = req_copy(req)) == NULL) {
 		free(p);
-		control_finish(c, 1, "run refused: pre-flight: out of memory");
+		control_finish(c, 1, "%s refused: pre-flight: out of memory", what);
 		return;
 	}
 	p->l = l;
+	p->again = again;
+	p->what = what;
 	if (preflight_start(l, recipe, plan, c, req_preflight_run_done, p, err, sizeof(err)) ==
 	    -1) {
-		control_finish(c, 1, "run refused: pre-flight: %s", err);
+		control_finish(c, 1, "%s refused: pre-flight: %s", what, err);
 		free(p->req);
 		free(p);
 	}
@@ -1209,7 +1237,7 @@ req_run(struct lbld *l, struct control_client *c, const struct control_request *
 	}
 	/* pre-flight before the first action: the request runs again once it passed */
 	if (!req_preflight_passed) {
-		req_preflight_run(l, c, req, recipe, plan);
+		req_preflight_run(l, c, req, recipe, plan, req_run, "run");
 		plan_free(plan);
 		recipe_free(recipe);
 		return;
@@ -1373,6 +1401,9 @@ req_resume_rig(struct lbld *l, struct control_client *c, int64_t batch_id, int64
 		    (long long)batch_id, why, (long long)batch_id);
 		return -1;
 	}
+	/* recorded once, as the batch resumes: not on the pass before its pre-flight */
+	if (!req_preflight_passed)
+		return 0;
 	snprintf(message, sizeof(message), "resumed with a changed rig file (accepted by the "
 	    "operator): %s", why);
 	if (record_event(l->record, batch_id, "operator", NULL, message) == -1) {
@@ -1405,6 +1436,11 @@ req_resume_batch(struct lbld *l, struct control_client *c, const struct control_
 	}
 	if (run_busy(l->run)) {
 		control_finish(c, 1, "a batch is running: one run at a time");
+		return;
+	}
+	if (calibrate_busy()) {
+		control_finish(c, 1, "resume-batch refused: a pump is being calibrated ('lblctl "
+		    "calibrate'); resume once it is off");
 		return;
 	}
 	if (db_batch_get(l->db, id, &b) != 0) {
@@ -1466,6 +1502,17 @@ req_resume_batch(struct lbld *l, struct control_client *c, const struct control_
 		recipe_free(recipe);
 		return;
 	}
+	/*
+	 * The same pre-flight as a start (the whole plan's devices and bath
+	 * draws: what a resumed batch may still use), then this request
+	 * again, which finds everything as it was or refuses afresh.
+	 */
+	if (!req_preflight_passed) {
+		req_preflight_run(l, c, req, recipe, plan, req_resume_batch, "resume-batch");
+		plan_free(plan);
+		recipe_free(recipe);
+		return;
+	}
 	if (run_resume_batch(l->run, id, recipe, plan, last, err, sizeof(err)) == -1) {
 		control_finish(c, 1, "%s", err);
 		plan_free(plan);
@@ -1510,16 +1557,11 @@ req_operator(struct lbld *l, struct control_client *c, const struct control_requ
 		control_finish(c, 0, " ");
 }
 
-/* The operator's name for the record: the login of the peer's uid, or the uid. */
+/* The operator's name for the record, looked up at accept (control_peer_who()). */
 static void
 req_who(struct control_client *c, char *who, size_t size)
 {
-	struct passwd *pw = getpwuid(control_peer_uid(c));
-
-	if (pw != NULL)
-		snprintf(who, size, "%s (uid %d)", pw->pw_name, (int)control_peer_uid(c));
-	else
-		snprintf(who, size, "uid %d", (int)control_peer_uid(c));
+	snprintf(who, size, "%s", control_peer_who(c));
 }
 
 /* park: withdraw the substrate to the safe height and park it (idle or paused). */

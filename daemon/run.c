@@ -2179,7 +2179,7 @@ run_resume_batch(struct run *run, int64_t batch_id, struct recipe *recipe, struc
 static void
 run_substrate(const struct run *run, struct run_status *st)
 {
-	char where[320], safety[128];
+	char where[320], safety[320];
 	int64_t held_ms;
 	size_t held;
 

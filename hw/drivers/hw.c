@@ -170,6 +170,19 @@ hw_cmd_note(struct hw *hw, const struct hw_request *req, int ended, const struct
 	}
 }
 
+/*
+ * Epochs are unique in the process, not per hw: a caller that noted one
+ * (hw_epoch()) tells a safe state and a hw closed and opened again (a
+ * reload) alike by its change. Loop thread only, as hw->epoch is.
+ */
+static unsigned
+hw_epoch_next(void)
+{
+	static unsigned epochs;
+
+	return ++epochs;
+}
+
 void
 hw_job_drop(struct hw_job *job)
 {
@@ -334,7 +347,10 @@ hw_enqueue(struct hw *hw, const struct hw_request *req, enum hw_prio prio, hw_do
 		snprintf(err, err_size, "out of memory");
 		return -1;
 	}
-	/* hw_open_outputs(): a line left unopened fails each request, in the loop thread */
+	/*
+	 * A line that could not be opened (its chip missing), or an input
+	 * hw_open_outputs() leaves unopened, fails each request, in the loop thread.
+	 */
 	if (dev->bus < 0 && hw->gpio[req->device] == NULL) {
 		job->res.ok = 0;
 		snprintf(job->res.error, sizeof(job->res.error), "device '%s' (GPIO %s/%s): not "
@@ -491,7 +507,7 @@ hw_safe_state(struct hw *hw, void (*done)(void *arg, int ok, const char *error),
 	char err[256];
 
 	/* Everything queued or in flight is now stale: drop it, free every bus. */
-	hw->epoch++;
+	hw->epoch = hw_epoch_next();
 	for (i = 0; i < hw->rig->device_count; i++)
 		hw->safe_status[i] = hw_safe_op(&hw->rig->devices[i]) == -1 ? HW_SAFE_NONE :
 		    HW_SAFE_PENDING;
@@ -781,6 +797,20 @@ hw_set_input_cb(struct hw *hw, hw_input_cb cb, void *arg)
 	hw->input_arg = arg;
 }
 
+unsigned
+hw_epoch(const struct hw *hw)
+{
+	return hw->epoch;
+}
+
+const char *
+hw_gpio_error(const struct hw *hw, int device)
+{
+	if (device < 0 || (size_t)device >= hw->rig->device_count || hw->gpio_error == NULL)
+		return NULL;
+	return hw->gpio_error[device];
+}
+
 int
 hw_input_level(const struct hw *hw, int device)
 {
@@ -891,14 +921,17 @@ hw_open_gpio(struct hw *hw, size_t i, char *err, size_t err_size)
 		if (gpio_open_output(&dev->gpio, hw->consumer, 0, &hw->gpio[i], err,
 		    err_size) == 0)
 			return 0;
-		if (!hw->outputs_only && !hw->probe_only)
-			return -1;
-		/* the safe state (or the probe) goes on without it; its command reports why */
+		/*
+		 * lbld, the safe state and the probe all go on without it (a
+		 * missing chip must not hide the rest of the rig, nor keep lbld
+		 * from holding it safe): each command to it reports why, and
+		 * pre-flight refuses a plan that uses it.
+		 */
 		if ((hw->gpio_error[i] = strdup(err)) == NULL) {
 			snprintf(err, err_size, "out of memory");
 			return -1;
 		}
-		log_warnx("device '%s': %s", dev->name, err);
+		log_warnx("device '%s': %s: unreachable until lbld is restarted", dev->name, err);
 		return 0;
 	}
 	if (dev->role != RIG_INPUT) {
@@ -909,13 +942,18 @@ hw_open_gpio(struct hw *hw, size_t i, char *err, size_t err_size)
 	if (hw->outputs_only)
 		return 0;
 	if (gpio_open_input(&dev->gpio, hw->consumer, &hw->gpio[i], err, err_size) == -1) {
-		if (!hw->probe_only)
-			return -1;
-		/* hw_open_probe(): the other devices are probed all the same */
+		/*
+		 * The other devices are opened all the same; the input's level
+		 * stays unknown (-1), which every safety check counts as
+		 * engaged when the input is an e-stop or interlock.
+		 */
 		if ((hw->gpio_error[i] = strdup(err)) == NULL) {
 			snprintf(err, err_size, "out of memory");
 			return -1;
 		}
+		if (!hw->probe_only)
+			log_warnx("device '%s': %s: unreadable until lbld is restarted", dev->name,
+			    err);
 		return 0;
 	}
 	if (gpio_get(hw->gpio[i], &level) == -1) {
@@ -1027,12 +1065,11 @@ hw_open_mode(const struct rig *rig, struct loop *loop, int outputs_only, int pro
 	hw->usage_polls = calloc(rig->bus_count + 1, sizeof(*hw->usage_polls));
 	hw->usage_poll_ns = calloc(rig->bus_count + 1, sizeof(*hw->usage_poll_ns));
 	hw->usage_busy_ns = calloc(rig->bus_count + 1, sizeof(*hw->usage_busy_ns));
-	if (outputs_only || probe_only)
-		hw->gpio_error = calloc(rig->device_count + 1, sizeof(*hw->gpio_error));
+	hw->gpio_error = calloc(rig->device_count + 1, sizeof(*hw->gpio_error));
 	if (hw->buses == NULL || hw->gpio == NULL || hw->levels == NULL || hw->wd == NULL ||
 	    hw->safe_status == NULL || hw->cmd == NULL || hw->sup == NULL ||
 	    hw->usage_polls == NULL || hw->usage_poll_ns == NULL || hw->usage_busy_ns == NULL ||
-	    ((outputs_only || probe_only) && hw->gpio_error == NULL)) {
+	    hw->gpio_error == NULL) {
 		snprintf(err, err_size, "out of memory");
 		hw->bus_count = 0;
 		hw_close(hw);
@@ -1040,6 +1077,7 @@ hw_open_mode(const struct rig *rig, struct loop *loop, int outputs_only, int pro
 	}
 	for (i = 0; i < rig->device_count; i++)
 		hw->levels[i] = -1;
+	hw->epoch = hw_epoch_next();
 	if (hw_open_all(hw, err, err_size) == -1) {
 		hw_close(hw);
 		return -1;

@@ -78,8 +78,11 @@ typedef void (*hw_input_cb)(void *arg, int device, int active);
 /*
  * Opens GPIO lines (outputs in their safe, off state) and starts a worker
  * per Modbus bus; buses connect lazily, so an absent device is reported by
- * the first request, not here. Device profiles must have been checked.
- * Returns 0, or -1 with a message in err.
+ * the first request, not here. A GPIO line that cannot be opened (its chip
+ * missing) does not fail the open either: it is logged, each request to
+ * it fails with that reason (hw_gpio_error()), and an input's level stays
+ * unknown. Device profiles must have been checked. Returns 0, or -1 with a
+ * message in err.
  */
 int hw_open(const struct rig *rig, struct loop *loop, struct hw **out, char *err,
     size_t err_size);
@@ -113,6 +116,19 @@ void hw_set_input_cb(struct hw *hw, hw_input_cb cb, void *arg);
 void hw_poll_inputs(struct hw *hw, int enable, int interval_ms);
 /* The last known level of an input device: 1 active, 0 inactive, -1 unknown. */
 int hw_input_level(const struct hw *hw, int device);
+/*
+ * The current epoch: it changes with every safe state, and differs between
+ * one hw and the next opened (a reload). A request submitted in an epoch
+ * that has since changed will never call back if it has not already:
+ * whoever waits for it may let it go.
+ */
+unsigned hw_epoch(const struct hw *hw);
+/*
+ * Why a GPIO device's line could not be opened (its chip missing, the line
+ * taken...), or NULL when it was opened or is not on GPIO. Such a device is
+ * unreachable until lbld restarts; an input's level stays unknown (-1).
+ */
+const char *hw_gpio_error(const struct hw *hw, int device);
 
 /*
  * Queues req on its device's bus. done is called once from the loop thread

@@ -35,6 +35,9 @@
 #     holds the write lock
 #   notify commands (case_notify.sh): hanging and flooding during an e-stop,
 #     which must not wait for them
+#   commissioning (case_commission.sh): a manual action recorded while the
+#     database is locked, the disk full while teach writes the rig file, a
+#     pump trickling while prime runs (and an e-stop meanwhile)
 #   bus drop (the simulator dies mid-run)
 #   kill -9 at LBL_KILLS (50) random points, each followed by restart and
 #     resume-batch, through as many batches as that takes
@@ -227,6 +230,7 @@ end_case
 . "$LBL_TOP/tests/faults/case_homing.sh"
 . "$LBL_TOP/tests/faults/case_sup_lock.sh"
 . "$LBL_TOP/tests/faults/case_notify.sh"
+. "$LBL_TOP/tests/faults/case_commission.sh"
 
 # ---- kill -9 at random points, each followed by restart and resume ----
 begin_case

@@ -20,6 +20,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <dlfcn.h>
+#include <pwd.h>
+
 #include "control.h"
 #include "log.h"
 #include "loop.h"
@@ -40,13 +43,50 @@ struct fixture {
 	char dir[64], path[96];
 };
 
-/* "follow" follows; "hello" is answered at once. */
+/*
+ * The user database as control.c sees it: lookups of uid 0 counted (the
+ * login is looked up at accept, once per uid per period, never per
+ * request), and getpwuid, which a request's handling once called, is a
+ * failure. The real getpwuid_r answers.
+ */
+static int root_lookups, getpwuid_calls;
+
+int
+getpwuid_r(uid_t uid, struct passwd *pw, char *buf, size_t size, struct passwd **result)
+{
+	static int (*real)(uid_t, struct passwd *, char *, size_t, struct passwd **);
+
+	if (real == NULL)
+		*(void **)&real = dlsym(RTLD_NEXT, "getpwuid_r");
+	if (uid == 0)
+		root_lookups++;
+	if (real == NULL) {
+		*result = NULL;
+		return ENOSYS;
+	}
+	return real(uid, pw, buf, size, result);
+}
+
+struct passwd *
+getpwuid(uid_t uid)
+{
+	(void)uid;
+	getpwuid_calls++;
+	return NULL;
+}
+
+/* "follow" follows; "who" answers the peer's name for the record; "hello" at once. */
 static void
 handler(void *arg, struct control_client *c, const struct control_request *req)
 {
 	(void)arg;
 	if (strcmp(req->argv[0], "follow") == 0) {
 		control_follow(c, 1);
+		return;
+	}
+	if (strcmp(req->argv[0], "who") == 0) {
+		control_out(c, "%s", control_peer_who(c));
+		control_finish(c, 0, " ");
 		return;
 	}
 	control_out(c, "hello");
@@ -327,6 +367,49 @@ test_follower(struct fixture *f)
 		close(fd);
 }
 
+/*
+ * The operator's name for the record: root's login, looked up at most
+ * once for three connections in a row (the uid's entry keeps it for the
+ * role's period); a viewer's is its uid; no request calls getpwuid.
+ */
+static void
+test_who(struct fixture *f)
+{
+	char buf[256], want[64];
+	int i, fd, before = root_lookups;
+	ssize_t n;
+
+	for (i = 0; i < 3; i++) {
+		fd = connect_as(f, 0);
+		if (fd == -1 || send(fd, "who\n", 4, 0) != 4) {
+			TEST_CHECK("root connects", 0, "%s", strerror(errno));
+			if (fd != -1)
+				close(fd);
+			return;
+		}
+		spin(f, 100);
+		n = recv(fd, buf, sizeof(buf) - 1, MSG_DONTWAIT);
+		buf[n > 0 ? n : 0] = '\0';
+		close(fd);
+		TEST_STR("root's name for the record: its login and uid", buf,
+		    "+ root (uid 0)\nok\n");
+	}
+	/* none when an earlier part's root connection, within the period, looked it up */
+	TEST_CHECK("root's login looked up at most once for three connections",
+	    root_lookups - before <= 1, "%d lookups", root_lookups - before);
+	fd = connect_as(f, VIEWER_UID);
+	if (fd != -1 && send(fd, "who\n", 4, 0) == 4) {
+		spin(f, 100);
+		n = recv(fd, buf, sizeof(buf) - 1, MSG_DONTWAIT);
+		buf[n > 0 ? n : 0] = '\0';
+		snprintf(want, sizeof(want), "+ uid %d\nok\n", VIEWER_UID);
+		TEST_STR("a viewer's name is its uid", buf, want);
+	}
+	if (fd != -1)
+		close(fd);
+	TEST_EQ_INT("no request called getpwuid", getpwuid_calls, 0);
+}
+
 /* Out of descriptors: accept rests instead of spinning, then takes the waiting peers. */
 static void
 test_emfile(struct fixture *f)
@@ -418,6 +501,7 @@ main(void)
 	test_limits(&f, log_file);
 	test_follower(&f);
 	test_emfile(&f);
+	test_who(&f);
 	control_close(f.control);
 	loop_timer_free(f.stop);
 	loop_free(f.loop);
