@@ -79,7 +79,7 @@ LIBS_simrig     := $(foreach l,hw/simrig hw/rig base,$(call layer_lib,$(l)))
 LIBS_safe       := $(foreach l,hw/safe hw/drivers hw/rig base,$(call layer_lib,$(l)))
 LIBS_web        := $(foreach l,web base,$(call layer_lib,$(l)))
 # lbl-web alone links libmicrohttpd and libcrypt (yescrypt)
-WEB_LDLIBS      := $(shell pkg-config --libs libmicrohttpd libcrypt 2>/dev/null) -lpthread
+WEB_LDLIBS      := $(shell pkg-config --libs libmicrohttpd libcrypt yaml-0.1 2>/dev/null) -lpthread -lm
 # The pages lbl-web serves, built into it (web/embed.sh; all under 150 kB)
 WEB_PAGES       := $(sort $(wildcard web/pages/*.html web/pages/*.js web/pages/*.css))
 LIBS_all        := $(foreach l,client hw/simrig hw/safe daemon recipes hw/drivers db hw/rig base,$(call layer_lib,$(l)))
@@ -145,7 +145,7 @@ $(BUILD)/web/web_pages.c: web/embed.sh $(WEB_PAGES)
 $(BUILD)/web/web_pages.o: $(BUILD)/web/web_pages.c
 	$(CC) $(CFLAGS) $(LAYER_INC_web) -c $< -o $@
 $(BUILD)/lbl-web: $(BUILD)/web/web_main.o $(BUILD)/web/web_pages.o $(LIBS_web)
-	$(CC) $(LDFLAGS) $^ $(WEB_LDLIBS) $(LDLIBS) -o $@
+	$(CC) $(LDFLAGS) $^ $(WEB_LDLIBS) -o $@
 $(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(LIBS_all)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
