@@ -223,11 +223,19 @@ web_sse_free(void *cls)
 {
 	struct web_sse *s = cls;
 
+	int left;
+
 	free(s->pending);
 	free(s);
 	pthread_mutex_lock(&web_status_lock);
-	web_sse_clients--;
+	left = --web_sse_clients;
 	pthread_mutex_unlock(&web_status_lock);
+	/*
+	 * the last stream gone: what the streams' connections took goes back to
+	 * the system, so many browsers leaving leave lbl-web as small as before
+	 */
+	if (left == 0)
+		malloc_trim(0);
 }
 
 /* ---- responses ---- */
