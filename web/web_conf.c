@@ -241,6 +241,9 @@ web_conf_users(struct diag *d, const struct conf_node *users, struct web_conf *c
 {
 	size_t i;
 
+	/* "users:" with nothing under it: nobody may change anything */
+	if (users->type == CONF_SCALAR && users->text[0] == '\0' && !users->quoted)
+		return;
 	if (conf_expect(d, users, CONF_MAP, "users (NAME: HASH, from lbl-web --hash-password)")
 	    == -1)
 		return;
