@@ -104,7 +104,7 @@ DATADIR  ?= $(PREFIX)/share
 UNITDIR  ?= $(if $(filter /usr,$(PREFIX)),/usr/lib,/lib)/systemd/system
 SYSLIBDIR ?= $(if $(filter /usr,$(PREFIX)),/usr/lib,/lib)
 
-.PHONY: all deps check check-long unit demo fuzz bench bench-steps clean install layers
+.PHONY: all deps check check-long unit demo fuzz bench bench-steps clean install layers screenshots
 .SECONDARY:
 all: layers $(BINS) $(UNIT_BIN) $(TOOL_BIN)
 
@@ -216,6 +216,13 @@ check-long: deps
 
 unit: all
 	tests/run.sh $(BUILD) unit
+
+# Screenshots of lbl-web's pages (rig with its prompt, running, history and
+# a batch's detail), taken by the browser test in headless chromium.
+screenshots: all
+	LBL_SCREENSHOTS=$(CURDIR)/$(BUILD)/screenshots LBL_TESTS=test_web_browser \
+	    tests/run.sh $(BUILD) integration
+	@ls $(BUILD)/screenshots/*.png
 
 demo: deps
 	$(MAKE) all

@@ -34,6 +34,14 @@ function duration(ms) {
   return (h ? h + " h " : "") + (h || m ? m + " min " : "") + s + " s";
 }
 
+// The record's UTC stamps in the browser's local time.
+function stamp(s) {
+  if (!s) return "";
+  const d = new Date(s);
+  return isNaN(d) ? s : d.toLocaleString([], { dateStyle: "short", timeStyle: "medium" });
+}
+function nm(v) { return v == null ? "" : v.toFixed(1); }
+
 function set(id, text) { const e = $(id); if (e) e.textContent = text == null ? "–" : text; }
 
 // A small SVG chart: estimated thickness per bilayer as a line, measured as dots.
@@ -92,7 +100,7 @@ function setupLogin() {
 }
 
 // ---- the rig page ----
-const rig = { batch: 0, points: new Map() };
+const rig = { batch: 0, bilayer: -1 };
 
 function rigShow(st) {
   const busy = st.state !== "idle" && st.recipe;
@@ -101,7 +109,8 @@ function rigShow(st) {
   s.className = "state " + st.state;
   set("title", busy ? st.recipe + (st.version ? " v" + st.version : "") : "no batch running");
   set("bilayers", busy ? "bilayer " + st.bilayer + " / " + st.bilayers : "–");
-  $("progress").style.width = (busy && st.bilayers ? 100 * st.bilayer / st.bilayers : 0) + "%";
+  // the bar counts the bilayers done; the one under way is not yet
+  $("progress").style.width = (busy && st.bilayers ? 100 * Math.max(0, st.bilayer - 1) / st.bilayers : 0) + "%";
   set("batch", busy ? st.batch + " (" + st.batch_state + ")" : "–");
   set("substrate", st.substrate);
   set("step", busy ? st.step + " / " + st.steps + ": " + (st.step_kind || "") +
@@ -119,24 +128,17 @@ function rigShow(st) {
   $("pause").disabled = !busy || st.state === "paused" || st.state === "safe";
   $("resume").disabled = st.state !== "paused";
   $("abort").disabled = !busy;
-  if (busy && st.batch !== rig.batch) {
+  // the chart shows the bilayers on record: read again when one more is done
+  if (busy && (st.batch !== rig.batch || st.bilayer !== rig.bilayer)) {
     rig.batch = st.batch;
-    rig.points = new Map();
-    api("batches/" + st.batch).then((b) => {
-      for (const x of b.bilayers || [])
-        rig.points.set(x.n, { n: x.n, est: x.thickness_estimated_nm, meas: x.thickness_measured_nm });
-      rigChart();
-    }).catch(() => {});
-  }
-  if (busy && st.bilayer > 0) {
-    rig.points.set(st.bilayer, { n: st.bilayer, est: st.thickness_estimate_nm,
-      meas: st.thickness_measured_nm });
-    rigChart();
+    rig.bilayer = st.bilayer;
+    api("batches/" + st.batch).then((b) => chart($("chart"), bilayerPoints(b))).catch(() => {});
   }
 }
 
-function rigChart() {
-  chart($("chart"), [...rig.points.values()].sort((a, b) => a.n - b.n));
+function bilayerPoints(b) {
+  return (b.bilayers || []).map((x) => ({ n: x.n, est: x.thickness_estimated_nm,
+    meas: x.thickness_measured_nm }));
 }
 
 function rigPage() {
@@ -177,9 +179,9 @@ async function historyList() {
     const rows = await api("batches?" + q.toString());
     showError("");
     fill($("batches").tBodies[0], rows, ["id", "recipe", "substrate", "operator", "state",
-      (r) => (r.started_at || "").replace("T", " ").slice(0, 19),
+      (r) => stamp(r.started_at),
       (r) => r.bilayers_done + "/" + r.bilayers_target,
-      (r) => r.thickness_measured_nm != null ? r.thickness_measured_nm : r.thickness_estimated_nm],
+      (r) => nm(r.thickness_measured_nm != null ? r.thickness_measured_nm : r.thickness_estimated_nm)],
       historyDetail);
   } catch (e) { showError(e.message); }
 }
@@ -196,18 +198,19 @@ async function historyDetail(row) {
       ["thickness_measured_nm", "Measured nm"], ["failure_cause", "Cause"], ["rig", "Rig"]]) {
       const dt = document.createElement("dt"), dd = document.createElement("dd");
       dt.textContent = label;
-      dd.textContent = b[k] == null ? "–" : b[k];
+      const v = b[k];
+      dd.textContent = v == null ? "–" : typeof v === "number" && !Number.isInteger(v) ? v.toFixed(1) :
+        /_at$/.test(k) ? stamp(v) : v;
       dl.appendChild(dt); dl.appendChild(dd);
     }
     $("export-csv").href = "/api/v1/batches/" + b.id + "/export?format=csv";
     $("export-json").href = "/api/v1/batches/" + b.id + "/export?format=json";
-    chart($("detail-chart"), (b.bilayers || []).map((x) => ({ n: x.n,
-      est: x.thickness_estimated_nm, meas: x.thickness_measured_nm })));
+    chart($("detail-chart"), bilayerPoints(b));
     fill($("lots").tBodies[0], b.solutions || [], ["name", "lot", "dips", "volume_ml"]);
     fill($("steps").tBodies[0], b.steps || [], ["seq", "bilayer", "kind",
       (s) => s.station || s.solution, (s) => (s.planned_duration_ms / 1000).toFixed(1),
       (s) => s.actual_duration_ms == null ? "" : (s.actual_duration_ms / 1000).toFixed(1), "outcome"]);
-    fill($("events").tBodies[0], b.events || [], [(e) => (e.at || "").replace("T", " ").slice(0, 23),
+    fill($("events").tBodies[0], b.events || [], [(e) => stamp(e.at),
       "kind", "message"]);
   } catch (e) { showError(e.message); }
 }
