@@ -58,7 +58,7 @@ LAYER_INC_client      := $(LAYER_INC_hw/drivers) -iquote recipes -iquote client
 LAYER_INC_daemon      := $(LAYER_INC_hw/drivers) -iquote recipes -iquote db -iquote daemon
 # lbl-web sits on base/ alone: it reaches the rig only through lbld's socket.
 LAYER_INC_web         := $(LAYER_INC_base) -iquote web $(shell pkg-config --cflags libmicrohttpd 2>/dev/null)
-LAYER_INC_tests/unit  := $(LAYER_INC_daemon) -iquote client -iquote hw/simrig -iquote tests/unit
+LAYER_INC_tests/unit  := $(LAYER_INC_daemon) -iquote client -iquote hw/simrig -iquote web -iquote tests/unit
 LAYER_INC_tests/bench := $(LAYER_INC_daemon) -iquote tests/bench
 LAYER_INC_tests/tools := $(LAYER_INC_daemon) -iquote tests/bench
 LAYERS   := base hw/rig db hw/drivers recipes daemon client hw/simrig hw/safe web
