@@ -52,8 +52,9 @@ EOY
 
 # One that trusts only 10.0.0.0/8: loopback is refused, reads and changes alike
 start_web untrusting "$LBL_BUILD" "[10.0.0.0/8]" || exit 1
-UNTRUSTED_PORT=$WEB_PORT
+UNTRUSTED_PORT=$WEB_PORT UNTRUSTED_PID=$WEB_PID
 start_web web "$LBL_BUILD" "[127.0.0.0/8, '::1']" || exit 1
+MAIN_PID=$WEB_PID
 
 /usr/bin/python3 - "$WEB_PORT" "$UNTRUSTED_PORT" "$LBL_TMP/lbl.db" "$LBL_BUILD/lblctl" \
     "$LBL_TOP/recipes/examples/taa-cnt-3-dip.yaml" <<'PY'
@@ -241,6 +242,25 @@ ok("GET recipes/NAME", s == 200 and "name: taa-cnt-3" in rc["text"], repr(rc)[:2
 s, cmp = get_json("/api/v1/compare?a=1&b=1")
 ok("GET compare", s in (200, 400) and ("text" in cmp or "error" in cmp), repr(cmp)[:200])
 
+# 50 event streams dropped at once on this build (the sanitizers watch it)
+import socket
+socks = []
+for i in range(50):
+    so = socket.create_connection(("127.0.0.1", port), timeout=20)
+    so.sendall(b"GET /api/v1/events HTTP/1.1\r\nHost: x\r\n\r\n")
+    socks.append(so)
+told = 0
+for so in socks:
+    data = b""
+    while b"event: status" not in data:
+        chunk = so.recv(4096)
+        if not chunk:
+            break
+        data += chunk
+    told += b"event: status" in data
+    so.close()
+ok("50 streams told the status, then dropped", told == 50, "%d of 50" % told)
+
 # logout ends the session
 s, r, data = req("POST", "/api/v1/logout", "", auth)
 ok("logout", s == 200, "%d %r" % (s, data))
@@ -322,10 +342,40 @@ ok("dropped: RSS back near idle", rss <= idle_rss + max(idle_rss // 4, 4096),
 print("info: lbl-web RSS idle %d kB, 200 streams %d kB, dropped %d kB" % (idle_rss, busy_rss, rss))
 ok("lbl-web answers after the drop", status_ok())
 PY
+	# lbld gone: a clear 503, and the streams say offline
+	kill "$LBLD_PID"
+	wait_for 20 sh -c "! kill -0 $LBLD_PID" || fail "lbld stops" "it runs on"
+	/usr/bin/python3 - "$WEB_PORT" <<'PY'
+import http.client, json, sys, time
+port = int(sys.argv[1])
+def ok(name, cond, why=""):
+    print(("PASS %s" % name) if cond else ("FAIL %s: %s" % (name, why)), flush=True)
+c = http.client.HTTPConnection("127.0.0.1", port, timeout=20)
+c.request("GET", "/api/v1/status")
+r = c.getresponse()
+body = r.read()
+ok("lbld gone: status answers 503 saying so", r.status == 503 and "lbld" in json.loads(body)["error"],
+   "%d %r" % (r.status, body))
+c = http.client.HTTPConnection("127.0.0.1", port, timeout=20)
+c.request("GET", "/api/v1/events")
+r = c.getresponse()
+buf = b""
+end = time.time() + 10
+while b"event: offline" not in buf and time.time() < end:
+    buf += r.read1(4096)
+ok("lbld gone: the stream says offline", b"event: offline" in buf, repr(buf[-200:]))
+PY
 else
 	echo "info: no plain build ($plain/lbl-web): the 200-stream footprint check is skipped"
 fi
 
-kill "$WEB_PID" 2>/dev/null
+# lbl-web stops cleanly on SIGTERM (the leak check runs at its exit)
+for pid in $MAIN_PID $UNTRUSTED_PID; do
+	kill "$pid" 2>/dev/null
+	wait_for 20 sh -c "! kill -0 $pid" && pass "lbl-web $pid stops on SIGTERM" ||
+	    fail "lbl-web $pid stops on SIGTERM" "still running after 20 s"
+done
 for f in "$LBL_TMP"/web.err "$LBL_TMP"/untrusting.err; do sanitizer_clean "$f" "lbl-web $(basename "$f" .err)"; done
+kill "$LBLD_PID" 2>/dev/null
+wait_for 20 sh -c "! kill -0 $LBLD_PID"
 sanitizer_clean "$LBL_TMP/lbld.err" "lbld"
