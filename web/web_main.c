@@ -752,19 +752,140 @@ web_operator(struct MHD_Connection *conn, char *name, size_t size, enum MHD_Resu
 	return 0;
 }
 
-/* POST continue, pause (now=1: at once), resume, abort: lbld records the web user. */
+/*
+ * Gives an operator's command to lbld and answers {"ok", "command", "user",
+ * "output"} (lbld's lines), or its refusal: 400 for a wrong request (404
+ * for a recipe or batch it has not), 409 for one the rig's state refuses.
+ */
+static enum MHD_Result
+web_command(struct MHD_Connection *conn, const char *cmd, const char *name, const char *addr,
+    int argc, const char *const argv[])
+{
+	struct web_reply r;
+	struct json j;
+	enum MHD_Result rc;
+
+	log_info("%s: %s from %s", cmd, name, addr);
+	if (web_lbld_call(web_conf.socket_path, argc, argv, WEB_LBLD_TIMEOUT_MS, &r) == -1)
+		return web_error(conn, 503, NULL, "%s", r.message);
+	if (r.status != 0) {
+		rc = web_error(conn, r.status != 2 ? 409 : strncmp(r.message, "no stored recipe",
+		    16) == 0 || strncmp(r.message, "no batch", 8) == 0 ? 404 : 400, NULL, "%s: %s",
+		    cmd, r.message);
+		web_reply_free(&r);
+		return rc;
+	}
+	json_init(&j);
+	json_object_begin(&j);
+	json_key(&j, "ok");
+	json_bool(&j, 1);
+	json_key(&j, "command");
+	json_string(&j, cmd);
+	json_key(&j, "user");
+	json_string(&j, name);
+	json_key(&j, "output");
+	json_string_len(&j, r.out, r.out_len);
+	json_object_end(&j);
+	web_reply_free(&r);
+	return web_json_send(conn, 200, &j);
+}
+
+/* Whether text holds a control character (lbld's request line cannot carry one). */
+static int
+web_has_control(const char *text)
+{
+	for (; *text; text++)
+		if ((unsigned char)*text < 0x20 || *text == 0x7f)
+			return 1;
+	return 0;
+}
+
+/*
+ * POST run: a stored recipe (recipe=NAME[@VERSION]) with the batch's
+ * substrate, note and lots (lot=SOLUTION=LOT, repeated), as "lblctl run
+ * NAME" takes them; the batch's operator is the web user. lbld checks the
+ * recipe against the rig, homing and pre-flight before anything moves.
+ */
+static int
+web_run_args(struct web_req *req, const char *who, const char **argv, int *argc,
+    char store[][BATCH_MAX_NOTE_BYTES + 1], char *why, size_t why_size)
+{
+	static const char *const fields[] = { "recipe", "substrate", "note" };
+	static const char *const flags[] = { NULL, "--substrate", "--note" };
+	const char *p;
+	size_t i, klen = 4;
+	int n = 0;
+
+	for (i = 0; i < 3; i++) {
+		if (!web_form_get(req->body, fields[i], store[n], BATCH_MAX_NOTE_BYTES + 1) ||
+		    store[n][0] == '\0') {
+			if (i == 0) {
+				snprintf(why, why_size, "run: expected recipe=NAME[@VERSION] (a stored "
+				    "recipe, GET /api/v1/recipes)");
+				return -1;
+			}
+			continue;
+		}
+		if (web_has_control(store[n])) {
+			snprintf(why, why_size, "run: %s holds a control character", fields[i]);
+			return -1;
+		}
+		if (flags[i] == NULL) {
+			argv[(*argc)++] = "run";
+			argv[(*argc)++] = store[n];
+		} else {
+			argv[(*argc)++] = flags[i];
+			argv[(*argc)++] = store[n];
+		}
+		n++;
+	}
+	/* every lot=SOLUTION=LOT, in order */
+	for (p = req->body; p && *p; p = strchr(p, '&') ? strchr(p, '&') + 1 : NULL) {
+		if (strncmp(p, "lot=", klen) != 0)
+			continue;
+		if (n == 3 + RECIPE_MAX_SOLUTIONS) {
+			snprintf(why, why_size, "run: more than %d lots", RECIPE_MAX_SOLUTIONS);
+			return -1;
+		}
+		if (!web_form_get(p, "lot", store[n], BATCH_MAX_NOTE_BYTES + 1) ||
+		    strchr(store[n], '=') == NULL || web_has_control(store[n])) {
+			snprintf(why, why_size, "run: lot: expected SOLUTION=LOT");
+			return -1;
+		}
+		argv[(*argc)++] = "--lot";
+		argv[(*argc)++] = store[n++];
+	}
+	argv[(*argc)++] = "--operator";
+	argv[(*argc)++] = who;
+	return 0;
+}
+
+/* POST continue, pause (now=1: at once), resume, abort, run: lbld records the web user. */
 static enum MHD_Result
 web_action(struct MHD_Connection *conn, struct web_req *req, const char *cmd,
     const char *addr)
 {
-	char name[WEB_MAX_USER_BYTES + 1], who[WEB_MAX_USER_BYTES + 32], now[8];
-	const char *argv[5];
+	char name[WEB_MAX_USER_BYTES + 1], who[WEB_MAX_USER_BYTES + 32], now[8], why[200];
+	static char run_store[3 + RECIPE_MAX_SOLUTIONS][BATCH_MAX_NOTE_BYTES + 1];
+	static pthread_mutex_t run_lock = PTHREAD_MUTEX_INITIALIZER;
+	const char *argv[8 + 2 * RECIPE_MAX_SOLUTIONS];
 	enum MHD_Result rc;
 	int argc = 0;
 
 	if (web_operator(conn, name, sizeof(name), &rc) == -1)
 		return rc;
 	snprintf(who, sizeof(who), "%s via lbl-web", name);
+	if (strcmp(cmd, "run") == 0) {
+		/* one run request at a time (lbld takes one run anyway): the fields' room is shared */
+		pthread_mutex_lock(&run_lock);
+		if (web_run_args(req, who, argv, &argc, run_store, why, sizeof(why)) == -1) {
+			pthread_mutex_unlock(&run_lock);
+			return web_error(conn, 400, NULL, "%s", why);
+		}
+		rc = web_command(conn, cmd, name, addr, argc, argv);
+		pthread_mutex_unlock(&run_lock);
+		return rc;
+	}
 	argv[argc++] = cmd;
 	if (strcmp(cmd, "pause") == 0 && web_form_get(req->body, "now", now, sizeof(now))) {
 		if (strcmp(now, "1") != 0 && strcmp(now, "0") != 0)
@@ -775,31 +896,7 @@ web_action(struct MHD_Connection *conn, struct web_req *req, const char *cmd,
 	}
 	argv[argc++] = "--operator";
 	argv[argc++] = who;
-	log_info("%s: %s from %s", cmd, name, addr);
-	{
-		struct web_reply r;
-		struct json j;
-
-		if (web_lbld_call(web_conf.socket_path, argc, argv, WEB_LBLD_TIMEOUT_MS, &r) == -1)
-			return web_error(conn, 503, NULL, "%s", r.message);
-		if (r.status != 0) {
-			rc = web_error(conn, r.status == 2 ? 400 : 409, NULL, "%s: %s", cmd,
-			    r.message);
-			web_reply_free(&r);
-			return rc;
-		}
-		web_reply_free(&r);
-		json_init(&j);
-		json_object_begin(&j);
-		json_key(&j, "ok");
-		json_bool(&j, 1);
-		json_key(&j, "command");
-		json_string(&j, cmd);
-		json_key(&j, "user");
-		json_string(&j, name);
-		json_object_end(&j);
-		return web_json_send(conn, 200, &j);
-	}
+	return web_command(conn, cmd, name, addr, argc, argv);
 }
 
 static enum MHD_Result
@@ -861,7 +958,7 @@ web_api(struct MHD_Connection *conn, struct web_req *req, const char *path, cons
 	static const char *const gets[] = { "status", "events", "batches", "compare", "recipes",
 		"devices", "session", NULL };
 	static const char *const posts[] = { "login", "logout", "continue", "pause", "resume",
-		"abort", NULL };
+		"abort", "run", NULL };
 	int get = strcmp(method, "GET") == 0, post = strcmp(method, "POST") == 0;
 	enum MHD_Result rc;
 	size_t i;

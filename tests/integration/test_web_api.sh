@@ -261,6 +261,26 @@ for so in socks:
     so.close()
 ok("50 streams told the status, then dropped", told == 50, "%d of 50" % told)
 
+# a run from the browser: a stored recipe, the web user as the batch's operator
+jerr("run without the CSRF token (403)", "POST", "/api/v1/run", 403, "recipe=taa-cnt-3", {"Cookie": session})
+jerr("run without a recipe (400)", "POST", "/api/v1/run", 400, "substrate=x", auth, has="recipe=")
+jerr("run of an unknown recipe (404)", "POST", "/api/v1/run", 404, "recipe=nosuch", auth, has="nosuch")
+jerr("run with a malformed lot (400)", "POST", "/api/v1/run", 400, "recipe=taa-cnt-3&lot=L42", auth,
+     has="SOLUTION=LOT")
+jerr("run with a line break in the note (400)", "POST", "/api/v1/run", 400,
+     "recipe=taa-cnt-3&note=a%0Ab", auth, has="control")
+s, r, data = req("POST", "/api/v1/run", "recipe=taa-cnt-3&substrate=web+coupon&note=from+the+browser"
+                 "&lot=taa%3DL42&lot=cnt=C7", auth)
+ok("run", s == 200 and "batch 2 started" in json.loads(data).get("output", ""), "%d %r" % (s, data))
+st = wait_state(("prompt",))
+ok("run: batch 2 at its prompt", st["batch"] == 2 and st["state"] == "prompt", repr(st))
+row = con.execute("select operator, substrate, note from batches where id=2").fetchone()
+ok("run: recorded with the web user as operator", row == ("alice via lbl-web", "web coupon",
+   "from the browser"), repr(row))
+jerr("a second run refused (409)", "POST", "/api/v1/run", 409, "recipe=taa-cnt-3", auth, has="one run")
+s, r, data = req("POST", "/api/v1/abort", "", auth)
+ok("run: aborted", s == 200 and wait_state(("idle",))["state"] == "idle", "%d %r" % (s, data))
+
 # logout ends the session
 s, r, data = req("POST", "/api/v1/logout", "", auth)
 ok("logout", s == 200, "%d %r" % (s, data))

@@ -5,7 +5,8 @@
 # the prompt, refuses Continue without a login, logs in and answers it;
 # the bilayer count advances on the page during the run; the history page
 # lists the finished batch and its detail shows the thickness chart, the
-# steps and the events. LBL_SCREENSHOTS=DIR keeps a screenshot of each page.
+# steps and the events; back on the rig page, the run form starts a batch.
+# LBL_SCREENSHOTS=DIR keeps a screenshot of each page.
 set -u
 . "$LBL_TOP/tests/integration/lib.sh"
 chromium=$(command -v chromium || command -v chromium-browser || true)
@@ -137,6 +138,18 @@ try:
     ok("history: export links", b.js("document.getElementById('export-csv').href").endswith(
        "/api/v1/batches/1/export?format=csv"))
     shot("history-detail")
+    # back on the rig page, idle and logged in: a batch started from the form
+    b.navigate(url + "/")
+    v = b.wait("!document.getElementById('run-box').classList.contains('hidden') && "
+               "document.querySelectorAll('#run-recipe option').length", 20)
+    ok("rig page: the run form, with the stored recipes", v == 1, repr(v))
+    b.js("document.querySelector('#run input[name=substrate]').value = 'coupon 2';"
+         "document.querySelector('#run button').click()")
+    v = b.wait(text("state") + " === 'prompt' && " + text("batch"), 30)
+    ok("rig page: the run form starts a batch", v and v.startswith("2"), repr(v) + " " + repr(b.js(text("error"))))
+    row = con.execute("select operator, substrate from batches where id=2").fetchone()
+    ok("recorded: started by alice via lbl-web", row == ("alice via lbl-web", "coupon 2"), repr(row))
+    shot("rig-run-started")
 finally:
     b.close()
 PY

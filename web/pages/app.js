@@ -5,7 +5,7 @@
 // with each of them in the X-CSRF-Token header.
 "use strict";
 const $ = (id) => document.getElementById(id);
-let csrf = null;
+let csrf = null, user = null, lastState = null;
 
 function showError(text) { const e = $("error"); if (e) e.textContent = text || ""; }
 
@@ -76,6 +76,8 @@ async function session() {
   try {
     const s = await api("session");
     csrf = s.csrf;
+    user = s.user;
+    runBox();
     if ($("who")) set("who", s.user ? "operator: " + s.user : "");
     if ($("login")) $("login").classList.toggle("hidden", !!s.user || !s.logins);
     if ($("logout")) $("logout").classList.toggle("hidden", !s.user);
@@ -102,7 +104,28 @@ function setupLogin() {
 // ---- the rig page ----
 const rig = { batch: 0, bilayer: -1 };
 
+// The run form: for a logged-in operator while the rig is idle.
+function runBox() {
+  const box = $("run-box");
+  if (!box) return;
+  const show = !!user && lastState === "idle";
+  if (show && box.classList.contains("hidden"))
+    api("recipes").then((list) => {
+      const sel = $("run-recipe");
+      while (sel.firstChild) sel.removeChild(sel.firstChild);
+      for (const r of list) {
+        const o = document.createElement("option");
+        o.value = r.name + "@" + r.version;
+        o.textContent = r.name + " v" + r.version;
+        sel.appendChild(o);
+      }
+    }).catch((e) => showError(e.message));
+  box.classList.toggle("hidden", !show);
+}
+
 function rigShow(st) {
+  lastState = st.state;
+  runBox();
   const busy = st.state !== "idle" && st.recipe;
   const s = $("state");
   s.textContent = st.state;
@@ -143,6 +166,12 @@ function bilayerPoints(b) {
 
 function rigPage() {
   $("continue").addEventListener("click", () => post("continue"));
+  $("run").addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    const form = {};
+    for (const [k, v] of new FormData($("run"))) if (v) form[k] = v;
+    post("run", form);
+  });
   $("pause").addEventListener("click", () => post("pause"));
   $("resume").addEventListener("click", () => post("resume"));
   $("abort").addEventListener("click", () => {
