@@ -429,6 +429,16 @@ web_args_known(struct MHD_Connection *conn, const char *const allowed[], enum MH
 	return 0;
 }
 
+/* Whether text holds a control character (lbld's request line cannot carry one). */
+static int
+web_has_control(const char *text)
+{
+	for (; *text; text++)
+		if ((unsigned char)*text < 0x20 || *text == 0x7f)
+			return 1;
+	return 0;
+}
+
 /* GET /api/v1/batches: lblctl history's filters, checked as lbld checks them (base/query.h). */
 static enum MHD_Result
 web_batches(struct MHD_Connection *conn)
@@ -458,6 +468,9 @@ web_batches(struct MHD_Connection *conn)
 			continue;
 		if (v[0] == '\0')
 			return web_error(conn, 400, NULL, "batches: %s: expected a value", opts[i]);
+		if (web_has_control(v))
+			return web_error(conn, 400, NULL, "batches: %s holds a control character",
+			    opts[i]);
 		if (strcmp(opts[i], "state") == 0 && query_check_state(v, why, sizeof(why)) == -1)
 			return web_error(conn, 400, NULL, "batches: state: %s", why);
 		if (strcmp(opts[i], "limit") == 0 &&
@@ -610,7 +623,7 @@ web_recipe(struct MHD_Connection *conn, const char *name)
 	char *nl;
 	enum MHD_Result rc;
 
-	if (name[0] == '\0' || strlen(name) > 200)
+	if (name[0] == '\0' || strlen(name) > 200 || web_has_control(name))
 		return web_error(conn, 400, NULL, "recipes/NAME: expected a recipe name");
 	if (web_lbld_call(web_conf.socket_path, 3, argv, WEB_LBLD_TIMEOUT_MS, &r) == -1)
 		return web_error(conn, 503, NULL, "%s", r.message);
@@ -788,16 +801,6 @@ web_command(struct MHD_Connection *conn, const char *cmd, const char *name, cons
 	json_object_end(&j);
 	web_reply_free(&r);
 	return web_json_send(conn, 200, &j);
-}
-
-/* Whether text holds a control character (lbld's request line cannot carry one). */
-static int
-web_has_control(const char *text)
-{
-	for (; *text; text++)
-		if ((unsigned char)*text < 0x20 || *text == 0x7f)
-			return 1;
-	return 0;
 }
 
 /*

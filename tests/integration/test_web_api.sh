@@ -123,6 +123,8 @@ jerr("unknown batch export (404)", "GET", "/api/v1/batches/99/export?format=csv"
 jerr("export format", "GET", "/api/v1/batches/1/export?format=xml", 400, has="xml")
 jerr("compare needs a and b", "GET", "/api/v1/compare?a=1", 400)
 jerr("unknown recipe (404)", "GET", "/api/v1/recipes/nosuch", 404, has="nosuch")
+jerr("a tab in a filter (400)", "GET", "/api/v1/batches?recipe=a%09b", 400, has="control")
+jerr("a tab in a recipe name (400)", "GET", "/api/v1/recipes/a%09b", 400)
 jerr("unknown resource (404)", "GET", "/api/v1/nothing", 404)
 jerr("unknown page (404)", "GET", "/nothing.html", 404)
 r = jerr("wrong method on a read (405)", "DELETE", "/api/v1/status", 405)
