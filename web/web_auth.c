@@ -26,10 +26,12 @@ struct web_session {
 	int64_t used_s;
 };
 
+/* An address's last attempts: a sliding minute, so no boundary lets a burst through. */
 struct web_attempts {
 	char addr[64];
-	int64_t window_s;		/* the minute counted */
-	int count;
+	int64_t at_s[WEB_LOGIN_PER_MIN];	/* a ring of attempt times (0: none) */
+	int next;
+	int64_t last_s;
 };
 
 static const struct web_conf *web_auth_conf;
@@ -93,29 +95,29 @@ web_auth_token(char *out)
 static int
 web_auth_count(const char *addr)
 {
-	int64_t now = web_auth_now_s(), minute = now / 60;
+	int64_t now = web_auth_now_s();
+	struct web_attempts *a;
 	int i, oldest = 0;
 
 	for (i = 0; i < WEB_LOGIN_ADDRS; i++) {
 		if (strcmp(web_attempts[i].addr, addr) == 0)
 			break;
-		if (web_attempts[i].window_s < web_attempts[oldest].window_s)
+		if (web_attempts[i].last_s < web_attempts[oldest].last_s)
 			oldest = i;
 	}
 	if (i == WEB_LOGIN_ADDRS) {
 		/* the address least recently counted is forgotten */
 		i = oldest;
+		memset(&web_attempts[i], 0, sizeof(web_attempts[i]));
 		snprintf(web_attempts[i].addr, sizeof(web_attempts[i].addr), "%s", addr);
-		web_attempts[i].count = 0;
-		web_attempts[i].window_s = minute;
 	}
-	if (web_attempts[i].window_s != minute) {
-		web_attempts[i].window_s = minute;
-		web_attempts[i].count = 0;
-	}
-	if (web_attempts[i].count >= WEB_LOGIN_PER_MIN)
-		return (int)(60 - now % 60);
-	web_attempts[i].count++;
+	a = &web_attempts[i];
+	a->last_s = now;
+	/* the ring's next slot holds the oldest of the last WEB_LOGIN_PER_MIN attempts */
+	if (a->at_s[a->next] != 0 && now - a->at_s[a->next] < 60)
+		return (int)(60 - (now - a->at_s[a->next]));
+	a->at_s[a->next] = now;
+	a->next = (a->next + 1) % WEB_LOGIN_PER_MIN;
 	return 0;
 }
 
