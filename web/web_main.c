@@ -1039,6 +1039,8 @@ web_page(struct MHD_Connection *conn, const char *url, const char *method)
 		url = "/index.html";
 	else if (strcmp(url, "/history") == 0)
 		url = "/history.html";
+	else if (strcmp(url, "/recipes") == 0)
+		url = "/recipes.html";
 	for (i = 0; i < web_page_count; i++) {
 		if (strcmp(web_pages[i].path, url) != 0)
 			continue;

@@ -102,7 +102,7 @@ s, r, data = req("GET", "/")
 ok("GET / (the rig page)", s == 200 and b"bilayer" in data.lower() and
    r.getheader("Content-Type").startswith("text/html") and
    "default-src 'self'" in (r.getheader("Content-Security-Policy") or ""), "%d" % s)
-for page in ("/history", "/app.js", "/style.css"):
+for page in ("/history", "/recipes", "/app.js", "/style.css"):
     s, r, data = req("GET", page)
     ok("GET " + page, s == 200 and len(data) > 100, "%d" % s)
 s, ses = get_json("/api/v1/session")

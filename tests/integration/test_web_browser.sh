@@ -5,7 +5,8 @@
 # the prompt, refuses Continue without a login, logs in and answers it;
 # the bilayer count advances on the page during the run; the history page
 # lists the finished batch and its detail shows the thickness chart, the
-# steps and the events; back on the rig page, the run form starts a batch.
+# steps and the events; back on the rig page, the run form starts a batch;
+# two batches compared; the recipes page shows a stored recipe.
 # LBL_SCREENSHOTS=DIR keeps a screenshot of each page.
 set -u
 . "$LBL_TOP/tests/integration/lib.sh"
@@ -150,6 +151,21 @@ try:
     row = con.execute("select operator, substrate from batches where id=2").fetchone()
     ok("recorded: started by alice via lbl-web", row == ("alice via lbl-web", "coupon 2"), repr(row))
     shot("rig-run-started")
+    # compare the two batches; the recipes page
+    b.navigate(url + "/history")
+    v = b.wait("document.querySelectorAll('#batches tbody input[type=checkbox]').length", 20)
+    ok("history: two batches to tick", v == 2, repr(v))
+    b.js("document.querySelectorAll('#batches tbody input[type=checkbox]').forEach(c => c.click());"
+         "document.getElementById('compare-button').click()")
+    v = b.wait("!document.getElementById('compare-box').classList.contains('hidden') && "
+               + text("compare"), 20)
+    ok("history: compare shows lbld's comparison", v and "web-fast" in v, repr(v)[:300] + " " +
+       repr(b.js(text("error"))))
+    shot("compare")
+    b.navigate(url + "/recipes")
+    v = b.wait("document.querySelector('#recipes tbody tr') && "
+               "(document.querySelector('#recipes tbody tr').click(), " + text("recipe-text") + ")", 20)
+    ok("recipes page: a stored recipe's text", v and "name: web-fast" in v, repr(v)[:200])
 finally:
     b.close()
 PY

@@ -189,7 +189,11 @@ function rigPage() {
 }
 
 // ---- the history page ----
-function cell(tr, text) { const td = document.createElement("td"); td.textContent = text == null ? "" : text; tr.appendChild(td); }
+function cell(tr, v) {
+  const td = document.createElement("td");
+  if (v instanceof Node) td.appendChild(v); else td.textContent = v == null ? "" : v;
+  tr.appendChild(td);
+}
 
 function fill(tbody, rows, cols, onClick) {
   while (tbody.firstChild) tbody.removeChild(tbody.firstChild);
@@ -201,13 +205,39 @@ function fill(tbody, rows, cols, onClick) {
   }
 }
 
+// Two ticked batches, compared by lbld (lblctl compare's text).
+const ticked = new Set();
+function tick(id, on) {
+  if (on) ticked.add(id); else ticked.delete(id);
+  $("compare-button").disabled = ticked.size !== 2;
+}
+
+async function historyCompare() {
+  const [a, b] = [...ticked];
+  try {
+    const c = await api("compare?a=" + a + "&b=" + b);
+    set("compare-title", "Batch " + c.a + " against batch " + c.b);
+    set("compare", c.text);
+    $("compare-box").classList.remove("hidden");
+    showError("");
+  } catch (e) { showError(e.message); }
+}
+
 async function historyList() {
   const q = new URLSearchParams();
   for (const [k, v] of new FormData($("filters"))) if (v) q.set(k, v);
   try {
     const rows = await api("batches?" + q.toString());
     showError("");
-    fill($("batches").tBodies[0], rows, ["id", "recipe", "substrate", "operator", "state",
+    ticked.clear();
+    tick(0, false);
+    fill($("batches").tBodies[0], rows, [(r) => {
+      const box = document.createElement("input");
+      box.type = "checkbox";
+      box.setAttribute("aria-label", "compare batch " + r.id);
+      box.addEventListener("click", (ev) => { ev.stopPropagation(); tick(r.id, box.checked); });
+      return box;
+    }, "id", "recipe", "substrate", "operator", "state",
       (r) => stamp(r.started_at),
       (r) => r.bilayers_done + "/" + r.bilayers_target,
       (r) => nm(r.thickness_measured_nm != null ? r.thickness_measured_nm : r.thickness_estimated_nm)],
@@ -246,12 +276,30 @@ async function historyDetail(row) {
 
 function historyPage() {
   $("filters").addEventListener("submit", (ev) => { ev.preventDefault(); historyList(); });
+  $("compare-button").addEventListener("click", historyCompare);
   historyList();
   const id = new URLSearchParams(location.search).get("batch");
   if (id) historyDetail({ id: id });
 }
 
+// ---- the recipes page ----
+async function recipesPage() {
+  try {
+    const list = await api("recipes");
+    fill($("recipes").tBodies[0], list, ["name", "version", "sha256", (r) => stamp(r.added)],
+      async (r) => {
+        try {
+          const t = await api("recipes/" + encodeURIComponent(r.name + "@" + r.version));
+          set("recipe-title", t.header);
+          set("recipe-text", t.text);
+          $("recipe-box").classList.remove("hidden");
+        } catch (e) { showError(e.message); }
+      });
+  } catch (e) { showError(e.message); }
+}
+
 setupLogin();
 session();
 if (document.body.dataset.page === "rig") rigPage();
+else if (document.body.dataset.page === "recipes") recipesPage();
 else historyPage();
