@@ -666,6 +666,13 @@ _Static_assert(MANUAL_VOLUME_BACKSTOP_PCT > PUMP_VOLUME_TOLERANCE_PCT &&
 #ifndef WEB_MAX_USER_BYTES
 #define WEB_MAX_USER_BYTES		32
 #endif
+/* Names lbl-web answers to (hosts: in web.yaml), each a DNS name. */
+#ifndef WEB_MAX_HOSTS
+#define WEB_MAX_HOSTS			16
+#endif
+#ifndef WEB_MAX_HOST_BYTES
+#define WEB_MAX_HOST_BYTES		253
+#endif
 /* Trusted address ranges in web.yaml. */
 #ifndef WEB_MAX_TRUSTED
 #define WEB_MAX_TRUSTED			64
@@ -689,6 +696,8 @@ _Static_assert(WEB_MAX_SSE_CLIENTS >= 50 && WEB_MAX_SSE_CLIENTS <= 4096 &&
     "WEB_MAX_SSE_CLIENTS: the issue's 50 browsers, and room for requests beside them");
 _Static_assert(WEB_LOGIN_PER_MIN >= 1 && WEB_LOGIN_PER_MIN <= 60 && WEB_LOGIN_ADDRS >= 16,
     "WEB_LOGIN_PER_MIN: a few tries a minute, not a guessing machine");
+_Static_assert(WEB_MAX_HOSTS >= 4 && WEB_MAX_HOST_BYTES == 253,
+    "WEB_MAX_HOSTS: a rig's few names; a DNS name is at most 253 bytes");
 _Static_assert(WEB_MAX_SESSIONS >= 4 && WEB_SESSION_IDLE_S >= 60 && WEB_MAX_USERS >= 1,
     "WEB_MAX_SESSIONS: a few operators' devices");
 _Static_assert(WEB_MAX_USER_BYTES >= 8 && WEB_MAX_USER_BYTES + 32 < BATCH_MAX_OPERATOR_BYTES,

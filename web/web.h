@@ -44,6 +44,9 @@ struct web_conf {
 	struct web_user users[WEB_MAX_USERS];
 	int user_count;
 	char *tls_cert, *tls_key;	/* PEM files; both NULL without TLS */
+	/* the names browsers may use in Host: (IP literals always): against DNS rebinding */
+	char hosts[WEB_MAX_HOSTS][WEB_MAX_HOST_BYTES + 1];
+	int host_count;
 };
 
 /*
@@ -51,7 +54,8 @@ struct web_conf {
  * conf: 0, or -1 with every error in d as FILE:LINE:COL (conf is freed
  * then). The defaults: listen [::]:8080, lbld's socket LBL_SOCKET_PATH,
  * trusted loopback and the private ranges, no users (nobody may change
- * anything), no TLS.
+ * anything), no TLS, hosts localhost and this machine's name (NAME and
+ * NAME.local).
  */
 int web_conf_load(const char *path, struct diag *d, struct web_conf *conf);
 void web_conf_free(struct web_conf *conf);
@@ -65,6 +69,13 @@ int web_listen_parse(const char *text, struct sockaddr_storage *ss, socklen_t *l
     char *why, size_t why_size);
 /* Whether sa (an IPv4-mapped IPv6 address counts as IPv4) is in a trusted range. */
 int web_trusted(const struct web_conf *conf, const struct sockaddr *sa);
+/*
+ * Whether a request's Host header (NULL: none, as HTTP/1.0 may send) names
+ * lbl-web: an IP address literal, or one of hosts: (case aside), with or
+ * without a port. A web page elsewhere whose name was made to resolve to
+ * the rig (DNS rebinding) sends its own name, and is refused.
+ */
+int web_host_ok(const struct web_conf *conf, const char *host);
 /* The address as text, for the log and the login rate ("?" if unknown). */
 void web_addr_text(const struct sockaddr *sa, char *buf, size_t size);
 

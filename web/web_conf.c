@@ -8,6 +8,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <unistd.h>
 
 #include "paths.h"
 #include "web.h"
@@ -185,6 +187,70 @@ web_addr_text(const struct sockaddr *sa, char *buf, size_t size)
 		snprintf(buf, size, "?");
 }
 
+static int
+web_host_add(struct web_conf *conf, const char *name)
+{
+	if (conf->host_count == WEB_MAX_HOSTS || name[0] == '\0' ||
+	    strlen(name) > WEB_MAX_HOST_BYTES)
+		return -1;
+	snprintf(conf->hosts[conf->host_count++], WEB_MAX_HOST_BYTES + 1, "%s", name);
+	return 0;
+}
+
+/* A DNS name: letters, digits, - and dots, 1 to 253 bytes. */
+static int
+web_host_name_ok(const char *name)
+{
+	size_t i, len = strlen(name);
+
+	if (len == 0 || len > WEB_MAX_HOST_BYTES)
+		return 0;
+	for (i = 0; i < len; i++) {
+		char ch = name[i];
+		if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+		    (ch >= '0' && ch <= '9') || ch == '-' || ch == '.'))
+			return 0;
+	}
+	return 1;
+}
+
+int
+web_host_ok(const struct web_conf *conf, const char *host)
+{
+	char name[WEB_MAX_HOST_BYTES + 2], *colon;
+	unsigned char addr[16];
+	size_t len;
+	int i;
+
+	if (host == NULL)
+		return 1;
+	if (host[0] == '[') {
+		/* [v6]:port: an address literal */
+		const char *close = strchr(host, ']');
+		len = close ? (size_t)(close - host - 1) : 0;
+		if (close == NULL || len == 0 || len >= sizeof(name))
+			return 0;
+		memcpy(name, host + 1, len);
+		name[len] = '\0';
+		return inet_pton(AF_INET6, name, addr) == 1;
+	}
+	if (strlen(host) >= sizeof(name))
+		return 0;
+	snprintf(name, sizeof(name), "%s", host);
+	if ((colon = strchr(name, ':')) != NULL)
+		*colon = '\0';
+	/* a trailing dot names the same host */
+	len = strlen(name);
+	if (len > 1 && name[len - 1] == '.')
+		name[len - 1] = '\0';
+	if (inet_pton(AF_INET, name, addr) == 1)
+		return 1;
+	for (i = 0; i < conf->host_count; i++)
+		if (strcasecmp(conf->hosts[i], name) == 0)
+			return 1;
+	return 0;
+}
+
 /* A user's name: what lbld records, so letters, digits and . _ - only. */
 static int
 web_user_name_ok(const char *name)
@@ -205,6 +271,7 @@ web_user_name_ok(const char *name)
 static int
 web_conf_defaults(struct web_conf *conf, char *why, size_t why_size)
 {
+	char host[WEB_MAX_HOST_BYTES + 1];
 	int i;
 
 	memset(conf, 0, sizeof(*conf));
@@ -223,6 +290,16 @@ web_conf_defaults(struct web_conf *conf, char *why, size_t why_size)
 			return -1;
 		}
 	conf->trusted_count = i;
+	/* localhost and this machine's name, alone and as mDNS gives it (NAME.local) */
+	web_host_add(conf, "localhost");
+	if (gethostname(host, sizeof(host) - 8) == 0 && host[0] != '\0' &&
+	    web_host_name_ok(host)) {
+		web_host_add(conf, host);
+		if (strchr(host, '.') == NULL) {
+			strcat(host, ".local");
+			web_host_add(conf, host);
+		}
+	}
 	return 0;
 }
 
@@ -284,7 +361,8 @@ web_conf_users(struct diag *d, const struct conf_node *users, struct web_conf *c
 int
 web_conf_load(const char *path, struct diag *d, struct web_conf *conf)
 {
-	static const char *const keys[] = { "listen", "socket", "trusted", "users", "tls", NULL };
+	static const char *const keys[] = { "listen", "socket", "trusted", "users", "tls", "hosts",
+		NULL };
 	static const char *const tls_keys[] = { "cert", "key", NULL };
 	const struct conf_node *root, *n;
 	struct conf_doc *doc = NULL;
@@ -346,6 +424,22 @@ web_conf_load(const char *path, struct diag *d, struct web_conf *conf)
 				break;
 			}
 			conf->trusted_count++;
+		}
+	}
+	if (conf_get_node(d, root, "hosts", 0, CONF_SEQ,
+	    "hosts (the names browsers reach lbl-web by: rig.lab.example)", &n) == 1) {
+		/* the names are added to the defaults (localhost, this machine's) */
+		for (i = 0; i < n->count; i++) {
+			const struct conf_node *item = n->items[i];
+			if (item->type != CONF_SCALAR || !web_host_name_ok(item->text)) {
+				diag_error(d, item, "hosts: expected a DNS name such as rig.lab.example, "
+				    "not '%s'", item->type == CONF_SCALAR ? item->text : "(a list or map)");
+				continue;
+			}
+			if (web_host_add(conf, item->text) == -1) {
+				diag_error(d, item, "hosts: more than %d names", WEB_MAX_HOSTS);
+				break;
+			}
 		}
 	}
 	if ((n = conf_lookup(root, "users")) != NULL)

@@ -1060,7 +1060,7 @@ web_handle(void *cls, struct MHD_Connection *conn, const char *url, const char *
 {
 	struct web_req *req = *con_cls;
 	const struct sockaddr *sa;
-	const char *length;
+	const char *length, *host;
 	char addr[64];
 
 	(void)cls;
@@ -1075,6 +1075,13 @@ web_handle(void *cls, struct MHD_Connection *conn, const char *url, const char *
 			log_warnx("refused %s %s from %s: not a trusted address", method, url, addr);
 			return web_error(conn, 403, NULL, "%s is not among the trusted addresses "
 			    "(trusted: in lbl-web's configuration)", addr);
+		}
+		host = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_HOST);
+		if (!web_host_ok(&web_conf, host)) {
+			log_warnx("refused %s %s from %s: Host '%.100s' is not lbl-web's", method, url,
+			    addr, host);
+			return web_error(conn, 403, NULL, "Host '%.100s' is not one of lbl-web's names "
+			    "(hosts: in its configuration; an IP address always is)", host);
 		}
 		length = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
 		    MHD_HTTP_HEADER_CONTENT_LENGTH);

@@ -53,7 +53,7 @@ class Followers:
         self.socks = []
         for i in range(BROWSERS):
             s = socket.create_connection(("127.0.0.1", port), timeout=10)
-            s.sendall(b"GET /api/v1/events HTTP/1.1\r\nHost: rig\r\n\r\n")
+            s.sendall(b"GET /api/v1/events HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
             s.setblocking(False)
             self.sel.register(s, selectors.EVENT_READ)
             self.socks.append(s)

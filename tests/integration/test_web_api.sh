@@ -112,6 +112,10 @@ ok("GET session: logged out", s == 200 and ses["user"] is None and ses["csrf"] i
 jerr("untrusted address refused (403)", "GET", "/api/v1/status", 403, p=untrusted, has="127.0.0.1")
 jerr("untrusted: login refused too (403)", "POST", "/api/v1/login", 403, "user=alice&password=x", p=untrusted)
 jerr("untrusted: pages refused too (403)", "GET", "/", 403, p=untrusted)
+jerr("a Host of elsewhere refused (DNS rebinding, 403)", "GET", "/api/v1/status", 403,
+     headers={"Host": "evil.example:%d" % port}, has="evil.example")
+s, r, data = req("GET", "/api/v1/status", headers={"Host": "localhost:%d" % port})
+ok("Host: localhost answered", s == 200, "%d" % s)
 jerr("filter: unknown state", "GET", "/api/v1/batches?state=bogus", 400, has="bogus")
 jerr("filter: limit 0", "GET", "/api/v1/batches?limit=0", 400, has="limit")
 jerr("filter: a date that is none", "GET", "/api/v1/batches?since=2026-02-30", 400, has="since")
@@ -249,7 +253,7 @@ import socket
 socks = []
 for i in range(50):
     so = socket.create_connection(("127.0.0.1", port), timeout=20)
-    so.sendall(b"GET /api/v1/events HTTP/1.1\r\nHost: x\r\n\r\n")
+    so.sendall(b"GET /api/v1/events HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
     socks.append(so)
 told = 0
 for so in socks:
@@ -361,7 +365,7 @@ def proc():
     return int(f["VmRSS"]), int(f["Threads"])
 def status_ok():
     s = socket.create_connection(("127.0.0.1", port), timeout=10)
-    s.sendall(b"GET /api/v1/status HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    s.sendall(b"GET /api/v1/status HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
     data = b""
     while True:
         b = s.recv(65536)
@@ -378,7 +382,7 @@ idle_rss, idle_threads = proc()
 socks = []
 for i in range(200):
     s = socket.create_connection(("127.0.0.1", port), timeout=20)
-    s.sendall(b"GET /api/v1/events HTTP/1.1\r\nHost: x\r\n\r\n")
+    s.sendall(b"GET /api/v1/events HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
     socks.append(s)
 got = 0
 for s in socks:

@@ -119,12 +119,33 @@ main(void)
 	TEST_EQ_INT("trusted: v4-mapped private", trusted6(&c, "::ffff:10.1.2.3"), 1);
 	TEST_EQ_INT("trusted: v4-mapped public", trusted6(&c, "::ffff:8.8.8.8"), 0);
 	TEST_EQ_INT("trusted: no address", web_trusted(&c, NULL), 0);
+	TEST_EQ_INT("host: an IPv4 literal with a port", web_host_ok(&c, "192.168.1.20:8080"), 1);
+	TEST_EQ_INT("host: an IPv6 literal", web_host_ok(&c, "[fe80::1]:8080"), 1);
+	TEST_EQ_INT("host: localhost", web_host_ok(&c, "localhost:8080"), 1);
+	TEST_EQ_INT("host: LOCALHOST., case and the root dot aside", web_host_ok(&c, "LOCALHOST."),
+	    1);
+	TEST_EQ_INT("host: none (HTTP/1.0)", web_host_ok(&c, NULL), 1);
+	TEST_EQ_INT("host: a name of elsewhere (DNS rebinding)", web_host_ok(&c, "evil.example:8080"),
+	    0);
+	TEST_EQ_INT("host: a broken v6 literal", web_host_ok(&c, "[fe80::1"), 0);
+	TEST_EQ_INT("host: a name in brackets", web_host_ok(&c, "[localhost]"), 0);
+	{
+		char me[256];
+		if (gethostname(me, sizeof(me)) == 0 && me[0] && strlen(me) < 200) {
+			TEST_EQ_INT("host: this machine's name", web_host_ok(&c, me), 1);
+			if (strchr(me, '.') == NULL) {
+				strcat(me, ".local:80");
+				TEST_EQ_INT("host: this machine's .local name", web_host_ok(&c, me), 1);
+			}
+		}
+	}
 	web_conf_free(&c);
 
 	/* a whole file */
 	TEST_EQ_INT("file: loads", load("listen: \"127.0.0.1:8081\"\nsocket: /tmp/x.sock\n"
 	    "trusted: [10.0.0.0/8]\nusers:\n  alice: \"$y$j9T$abcdefghijklmnopqrstuv\"\n"
-	    "tls: {cert: /etc/lbl/c.pem, key: /etc/lbl/k.pem}\n", &c, &errors), 0);
+	    "tls: {cert: /etc/lbl/c.pem, key: /etc/lbl/k.pem}\nhosts: [rig.lab.example]\n", &c,
+	    &errors), 0);
 	free(errors);
 	TEST_STR("file: listen", c.listen_text, "127.0.0.1:8081");
 	TEST_STR("file: socket", c.socket_path, "/tmp/x.sock");
@@ -133,6 +154,8 @@ main(void)
 	TEST_EQ_INT("file: one user", c.user_count, 1);
 	TEST_STR("file: the user", c.users[0].name, "alice");
 	TEST_STR("file: tls key", c.tls_key, "/etc/lbl/k.pem");
+	TEST_EQ_INT("file: hosts adds a name", web_host_ok(&c, "Rig.Lab.Example:8080"), 1);
+	TEST_EQ_INT("file: hosts keeps localhost", web_host_ok(&c, "localhost"), 1);
 	web_conf_free(&c);
 
 	TEST_EQ_INT("file: empty users", load("users:\n", &c, &errors), 0);
@@ -149,7 +172,8 @@ main(void)
 	TEST_EQ_INT("errors: refused", load("listen: nowhere\nsocket: relative.sock\n"
 	    "trusted: [10.0.0.0/8, bogus]\nusers:\n  \"bad name\": \"$y$j9T$abcdefghijklmnopqr\"\n"
 	    "  bob: plaintext\n  carol: \"$y$j9T$abcdefghijklmnopqrstuv\"\n"
-	    "  carol: \"$y$j9T$abcdefghijklmnopqrstuv\"\ntls: {cert: /c.pem}\ncolour: red\n",
+	    "  carol: \"$y$j9T$abcdefghijklmnopqrstuv\"\ntls: {cert: /c.pem}\ncolour: red\n"
+	    "hosts: [\"rig lab\"]\n",
 	    &c, &errors), -1);
 	TEST_CONTAINS("errors: listen at 1:9", errors, ":1:9: error: listen:");
 	TEST_CONTAINS("errors: socket at 2:9", errors, ":2:9: error: socket: expected an absolute");
@@ -159,6 +183,7 @@ main(void)
 	TEST_CONTAINS("errors: a user twice", errors, "'carol' is named twice");
 	TEST_CONTAINS("errors: tls needs a key", errors, "key");
 	TEST_CONTAINS("errors: an unknown key", errors, "colour");
+	TEST_CONTAINS("errors: a host that is no name at 11:9", errors, ":11:9: error: hosts:");
 	TEST_EQ_INT("errors: the configuration is emptied", c.socket_path == NULL &&
 	    c.user_count == 0, 1);
 	free(errors);
