@@ -3,6 +3,7 @@
 # The source is in layers; each may use those below it and nothing above:
 #
 #   client/  daemon/         the programs lblctl and lbld
+#   web/                     lbl-web, the rig in a browser (lbld's socket only)
 #   hw/simrig/  hw/safe/     the programs lbl-simrig and lbl-safe
 #   recipes/                 recipes and plans
 #   hw/drivers/              Modbus and GPIO
@@ -20,7 +21,8 @@
 PKGS      := libmodbus libgpiod sqlite3 yaml-0.1
 DEB_PKGS  := build-essential pkg-config libmodbus-dev libgpiod-dev libsqlite3-dev \
              libyaml-dev sqlite3 socat mbpoll python3 python3-pymodbus python3-serial python3-yaml python3-jsonschema \
-             clang libclang-rt-14-dev gnuplot-nox valgrind
+             clang libclang-rt-14-dev gnuplot-nox valgrind \
+             libmicrohttpd-dev libcrypt-dev xxd chromium
 CC       ?= cc
 BUILD    ?= build
 SAN      ?=
@@ -54,13 +56,16 @@ LAYER_INC_hw/simrig   := $(LAYER_INC_hw/rig) -iquote hw/simrig
 LAYER_INC_hw/safe     := $(LAYER_INC_hw/drivers) -iquote hw/safe
 LAYER_INC_client      := $(LAYER_INC_hw/drivers) -iquote recipes -iquote client
 LAYER_INC_daemon      := $(LAYER_INC_hw/drivers) -iquote recipes -iquote db -iquote daemon
-LAYER_INC_tests/unit  := $(LAYER_INC_daemon) -iquote client -iquote hw/simrig -iquote tests/unit
+# lbl-web sits on base/ alone: it reaches the rig only through lbld's socket.
+LAYER_INC_web         := $(LAYER_INC_base) -iquote web $(shell pkg-config --cflags libmicrohttpd 2>/dev/null)
+LAYER_INC_tests/unit  := $(LAYER_INC_daemon) -iquote client -iquote hw/simrig -iquote web -iquote tests/unit
 LAYER_INC_tests/bench := $(LAYER_INC_daemon) -iquote tests/bench
 LAYER_INC_tests/tools := $(LAYER_INC_daemon) -iquote tests/bench
-LAYERS   := base hw/rig db hw/drivers recipes daemon client hw/simrig hw/safe
+LAYERS   := base hw/rig db hw/drivers recipes daemon client hw/simrig hw/safe web
 layer_inc = $(LAYER_INC_$(patsubst %/,%,$(dir $(1))))
 
-MAINS    := daemon/lbld_main.c client/lblctl_main.c hw/simrig/simrig_main.c hw/safe/safe_main.c
+MAINS    := daemon/lbld_main.c client/lblctl_main.c hw/simrig/simrig_main.c hw/safe/safe_main.c \
+            web/web_main.c
 GPIO_SRC := hw/drivers/gpio_v1.c hw/drivers/gpio_v2.c
 layer_src = $(filter-out $(MAINS) $(GPIO_SRC),$(wildcard $(1)/*.c)) \
             $(if $(filter hw/drivers,$(1)),$(if $(GPIOD_V2),hw/drivers/gpio_v2.c,hw/drivers/gpio_v1.c))
@@ -72,10 +77,15 @@ LIBS_lbld       := $(foreach l,daemon recipes hw/drivers db hw/rig base,$(call l
 LIBS_lblctl     := $(foreach l,client recipes hw/drivers hw/rig base,$(call layer_lib,$(l)))
 LIBS_simrig     := $(foreach l,hw/simrig hw/rig base,$(call layer_lib,$(l)))
 LIBS_safe       := $(foreach l,hw/safe hw/drivers hw/rig base,$(call layer_lib,$(l)))
+LIBS_web        := $(foreach l,web base,$(call layer_lib,$(l)))
+# lbl-web alone links libmicrohttpd and libcrypt (yescrypt)
+WEB_LDLIBS      := $(shell pkg-config --libs libmicrohttpd libcrypt yaml-0.1 2>/dev/null) -lpthread -lm
+# The pages lbl-web serves, built into it (web/embed.sh; all under 150 kB)
+WEB_PAGES       := $(sort $(wildcard web/pages/*.html web/pages/*.js web/pages/*.css))
 LIBS_all        := $(foreach l,client hw/simrig hw/safe daemon recipes hw/drivers db hw/rig base,$(call layer_lib,$(l)))
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
-BINS     := $(BUILD)/lbld $(BUILD)/lblctl $(BUILD)/lbl-simrig $(BUILD)/lbl-safe
+BINS     := $(BUILD)/lbld $(BUILD)/lblctl $(BUILD)/lbl-simrig $(BUILD)/lbl-safe $(BUILD)/lbl-web
 
 # histgen.c is no benchmark: the batch record bench_history and the tests'
 # lbl-histgen make (built with everything: tests call it).
@@ -95,7 +105,7 @@ DOCDIR   ?= $(DATADIR)/doc/lbl
 UNITDIR  ?= $(if $(filter /usr,$(PREFIX)),/usr/lib,/lib)/systemd/system
 SYSLIBDIR ?= $(if $(filter /usr,$(PREFIX)),/usr/lib,/lib)
 
-.PHONY: all deps check check-long unit demo fuzz bench bench-steps clean install layers
+.PHONY: all deps check check-long unit demo fuzz bench bench-steps clean install layers screenshots
 .SECONDARY:
 all: layers $(BINS) $(UNIT_BIN) $(TOOL_BIN)
 
@@ -128,6 +138,15 @@ $(BUILD)/lbl-simrig: $(BUILD)/hw/simrig/simrig_main.o $(LIBS_simrig)
 	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
 $(BUILD)/lbl-safe: $(BUILD)/hw/safe/safe_main.o $(LIBS_safe)
 	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+$(BUILD)/web/web_pages.c: web/embed.sh $(WEB_PAGES)
+	@mkdir -p $(dir $@)
+	@total=$$(cat $(WEB_PAGES) | wc -c); [ $$total -lt 153600 ] || \
+	    { echo "web/pages: $$total bytes, more than the 150 kB the pages may take" >&2; exit 1; }
+	web/embed.sh $@ $(WEB_PAGES)
+$(BUILD)/web/web_pages.o: $(BUILD)/web/web_pages.c
+	$(CC) $(CFLAGS) $(LAYER_INC_web) -c $< -o $@
+$(BUILD)/lbl-web: $(BUILD)/web/web_main.o $(BUILD)/web/web_pages.o $(LIBS_web)
+	$(CC) $(LDFLAGS) $^ $(WEB_LDLIBS) -o $@
 $(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(LIBS_all)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
@@ -148,7 +167,8 @@ $(BUILD)/tests/lbl-histgen: $(BUILD)/tests/tools/lbl_histgen.o $(HISTGEN_OBJ) $(
 # e-stop latency, step timing three ways (bench_steps.py: lbld, a careful
 # pymodbus loop on absolute deadlines and a plain time.sleep script, on TCP
 # and emulated RTU at 19,200 and 115,200 baud), and step timing under 20
-# clients reading the record (bench_readers.py). BENCH_STEPS=2000 is the
+# clients reading the record (bench_readers.py), and step timing and
+# lbl-web's footprint with 50 browsers following (bench_web.py). BENCH_STEPS=2000 is the
 # full step-timing run (about 35 minutes, the transports at once);
 # BENCH_STEPS=100 takes two. make bench-steps runs the step timing alone.
 BENCH_STEPS  ?= 2000
@@ -164,6 +184,8 @@ bench: all $(BENCH_BIN)
 	@$(MAKE) --no-print-directory bench-steps
 	@echo "== tests/bench/bench_readers.py $(BENCH_READER_STEPS)"
 	@LBL_BUILD=$(CURDIR)/$(BUILD) /usr/bin/python3 tests/bench/bench_readers.py $(BENCH_READER_STEPS)
+	@echo "== tests/bench/bench_web.py $(BENCH_READER_STEPS)"
+	@LBL_BUILD=$(CURDIR)/$(BUILD) /usr/bin/python3 tests/bench/bench_web.py $(BENCH_READER_STEPS)
 
 bench-steps: all
 	@echo "== tests/bench/bench_steps.py $(BENCH_STEPS)"
@@ -199,6 +221,13 @@ check-long: deps
 unit: all
 	tests/run.sh $(BUILD) unit
 
+# Screenshots of lbl-web's pages (rig with its prompt, running, history and
+# a batch's detail), taken by the browser test in headless chromium.
+screenshots: all
+	LBL_SCREENSHOTS=$(CURDIR)/$(BUILD)/screenshots LBL_TESTS=test_web_browser \
+	    tests/run.sh $(BUILD) integration
+	@ls $(BUILD)/screenshots/*.png
+
 demo: deps
 	$(MAKE) all
 	tests/demo.sh $(BUILD)
@@ -212,14 +241,18 @@ install: all
 	    $(DESTDIR)$(SYSLIBDIR)/sysusers.d $(DESTDIR)$(SYSLIBDIR)/tmpfiles.d \
 	    $(DESTDIR)$(DATADIR)/bash-completion/completions $(DESTDIR)$(DATADIR)/lbl/examples \
 	    $(DESTDIR)$(DATADIR)/lbl/schema $(DESTDIR)$(DOCDIR)
-	install -m 0755 $(BUILD)/lbld $(DESTDIR)$(SBINDIR)/lbld
+	install -m 0755 $(BUILD)/lbld $(BUILD)/lbl-web $(DESTDIR)$(SBINDIR)/
 	install -m 0755 $(BUILD)/lblctl $(BUILD)/lbl-simrig $(BUILD)/lbl-safe $(DESTDIR)$(BINDIR)/
 	install -m 0644 client/lblctl.1 hw/simrig/lbl-simrig.1 hw/safe/lbl-safe.1 $(DESTDIR)$(MANDIR)/man1/
 	install -m 0644 recipes/lbl-recipe.5 hw/lbl-rig.5 $(DESTDIR)$(MANDIR)/man5/
-	install -m 0644 daemon/lbld.8 $(DESTDIR)$(MANDIR)/man8/
+	install -m 0644 daemon/lbld.8 web/lbl-web.8 $(DESTDIR)$(MANDIR)/man8/
 	sed -e 's|/usr/sbin/lbld|$(SBINDIR)/lbld|' -e 's|/usr/bin/lbl-safe|$(BINDIR)/lbl-safe|' \
 	    systemd/lbld.service >$(DESTDIR)$(UNITDIR)/lbld.service
 	chmod 0644 $(DESTDIR)$(UNITDIR)/lbld.service
+	sed -e 's|/usr/sbin/lbl-web|$(SBINDIR)/lbl-web|' \
+	    systemd/lbl-web.service >$(DESTDIR)$(UNITDIR)/lbl-web.service
+	chmod 0644 $(DESTDIR)$(UNITDIR)/lbl-web.service
+	install -m 0644 systemd/lbl-web.sysusers $(DESTDIR)$(SYSLIBDIR)/sysusers.d/lbl-web.conf
 	install -m 0644 systemd/lbl.sysusers $(DESTDIR)$(SYSLIBDIR)/sysusers.d/lbl.conf
 	install -m 0644 systemd/lbl.tmpfiles $(DESTDIR)$(SYSLIBDIR)/tmpfiles.d/lbl.conf
 	install -m 0644 client/lblctl.bash-completion \
@@ -228,6 +261,7 @@ install: all
 	install -m 0644 recipes/lbl-recipe.schema.json hw/lbl-rig.schema.json \
 	    $(DESTDIR)$(DATADIR)/lbl/schema/
 	install -m 0644 README.md $(DESTDIR)$(DOCDIR)/
+	install -m 0644 web/web.yaml.example $(DESTDIR)$(DATADIR)/lbl/examples/web.yaml
 
 clean:
 	rm -rf build
@@ -276,9 +310,12 @@ CROSS_QEMU    = $(CROSS_QEMU_$(ARCH))
 CROSS_CC      = $(CROSS_TRIPLET)-gcc
 CROSS_BUILD   = build/$(ARCH)
 CROSS_TOOLS   = gcc-$(CROSS_TRIPLET) qemu-user
-CROSS_DEVPKGS = $(foreach p,libmodbus-dev libgpiod-dev libsqlite3-dev libyaml-dev,$(p):$(ARCH))
+CROSS_DEVPKGS = $(foreach p,libmodbus-dev libgpiod-dev libsqlite3-dev libyaml-dev libmicrohttpd-dev \
+                libcrypt-dev,$(p):$(ARCH))
 CROSS_SYSROOT_DEBS := libmodbus-dev libmodbus5 libgpiod-dev libgpiod2 libsqlite3-dev libsqlite3-0 \
-                      libyaml-dev libyaml-0-2
+                      libyaml-dev libyaml-0-2 libmicrohttpd-dev libmicrohttpd12 libcrypt-dev libcrypt1 \
+                      libgnutls30 libp11-kit0 libidn2-0 libunistring2 libtasn1-6 libnettle8 \
+                      libhogweed6 libgmp10 libffi8
 CROSS_SYSROOT     = build/$(ARCH)-sysroot
 CROSS_SYSROOT_DIR = $(CURDIR)/$(CROSS_SYSROOT)
 CROSS_SYSROOT_LIB = $(CROSS_SYSROOT_DIR)/usr/lib/$(CROSS_TRIPLET)
@@ -371,7 +408,7 @@ cross-check: cross
 # writes next to the tree; the .deb, -dbgsym .deb, .buildinfo and .changes
 # are moved to build/ and debian/ is cleaned. make deb LINT=1 runs lintian.
 DEB_TOOLS = debhelper dpkg-dev fakeroot lintian pkg-config libmodbus-dev libgpiod-dev \
-            libsqlite3-dev libyaml-dev
+            libsqlite3-dev libyaml-dev libmicrohttpd-dev libcrypt-dev xxd
 deb:
 	@$(call lbl_need,$(DEB_TOOLS))
 	@mkdir -p build

@@ -654,5 +654,92 @@ _Static_assert(ALERT_TIMEOUT_MIN_MS <= ALERT_TIMEOUT_DEFAULT_MS &&
 _Static_assert(ALERT_KILL_GRACE_MS > 0 && ALERT_KILL_GRACE_MS <= ALERT_TIMEOUT_MIN_MS * 5 &&
     ALERT_POLL_MS < ALERT_TIMEOUT_MIN_MS,
     "ALERT_KILL_GRACE_MS, ALERT_POLL_MS: short beside the time limit");
+/* ---- lbl-web (web/) ---- */
+/*
+ * A request body: a login form or an operator's command is a few hundred
+ * bytes; anything larger is refused with 413 before it is read whole.
+ */
+#ifndef WEB_MAX_BODY_BYTES
+#define WEB_MAX_BODY_BYTES		4096
+#endif
+/*
+ * Browsers following the rig (Server-Sent Events): each holds a thread
+ * of lbl-web (tens of kB) and a connection; a lab has a few screens, the
+ * issue asks for 50, and 200 must not hurt. The 257th is refused (503).
+ */
+#ifndef WEB_MAX_SSE_CLIENTS
+#define WEB_MAX_SSE_CLIENTS		256
+#endif
+/* All connections at once: the event followers and some requests beside them. */
+#ifndef WEB_MAX_CONNECTIONS
+#define WEB_MAX_CONNECTIONS		(WEB_MAX_SSE_CLIENTS + 64)
+#endif
+/*
+ * Login attempts per client address per minute: a person mistyping gets
+ * a few tries; guessing a password at this rate takes forever (and each
+ * attempt costs a yescrypt hash, so the rate also bounds the CPU it takes).
+ */
+#ifndef WEB_LOGIN_PER_MIN
+#define WEB_LOGIN_PER_MIN		5
+#endif
+/* Addresses whose attempts are counted; the oldest is forgotten first. */
+#ifndef WEB_LOGIN_ADDRS
+#define WEB_LOGIN_ADDRS			256
+#endif
+/* Sessions at once: a few operators, each with a few devices. */
+#ifndef WEB_MAX_SESSIONS
+#define WEB_MAX_SESSIONS		64
+#endif
+/* A session's life without use: an operator's shift. */
+#ifndef WEB_SESSION_IDLE_S
+#define WEB_SESSION_IDLE_S		(12 * 60 * 60)
+#endif
+/* Users in web.yaml: each a name and a hash held in memory. */
+#ifndef WEB_MAX_USERS
+#define WEB_MAX_USERS			64
+#endif
+/* A user's name: what lbld records as the operator (BATCH_MAX_OPERATOR_BYTES). */
+#ifndef WEB_MAX_USER_BYTES
+#define WEB_MAX_USER_BYTES		32
+#endif
+/* Names lbl-web answers to (hosts: in web.yaml), each a DNS name. */
+#ifndef WEB_MAX_HOSTS
+#define WEB_MAX_HOSTS			16
+#endif
+#ifndef WEB_MAX_HOST_BYTES
+#define WEB_MAX_HOST_BYTES		253
+#endif
+/* Trusted address ranges in web.yaml. */
+#ifndef WEB_MAX_TRUSTED
+#define WEB_MAX_TRUSTED			64
+#endif
+/*
+ * lbld's answer relayed to a browser is held whole (it is sent with its
+ * length); one batch's full record or export is a few MB at most. A larger
+ * one is refused (507) naming lblctl export, never cut.
+ */
+#ifndef WEB_MAX_REPLY_BYTES
+#define WEB_MAX_REPLY_BYTES		(32 * 1024 * 1024)
+#endif
+/* The status line lbl-web keeps for its followers: lbld's status JSON. */
+#ifndef WEB_MAX_STATUS_BYTES
+#define WEB_MAX_STATUS_BYTES		(64 * 1024)
+#endif
+_Static_assert(WEB_MAX_BODY_BYTES >= 1024 && WEB_MAX_BODY_BYTES <= 1024 * 1024,
+    "WEB_MAX_BODY_BYTES: a login form fits, a flood does not");
+_Static_assert(WEB_MAX_SSE_CLIENTS >= 50 && WEB_MAX_SSE_CLIENTS <= 4096 &&
+    WEB_MAX_CONNECTIONS > WEB_MAX_SSE_CLIENTS,
+    "WEB_MAX_SSE_CLIENTS: the issue's 50 browsers, and room for requests beside them");
+_Static_assert(WEB_LOGIN_PER_MIN >= 1 && WEB_LOGIN_PER_MIN <= 60 && WEB_LOGIN_ADDRS >= 16,
+    "WEB_LOGIN_PER_MIN: a few tries a minute, not a guessing machine");
+_Static_assert(WEB_MAX_HOSTS >= 4 && WEB_MAX_HOST_BYTES == 253,
+    "WEB_MAX_HOSTS: a rig's few names; a DNS name is at most 253 bytes");
+_Static_assert(WEB_MAX_SESSIONS >= 4 && WEB_SESSION_IDLE_S >= 60 && WEB_MAX_USERS >= 1,
+    "WEB_MAX_SESSIONS: a few operators' devices");
+_Static_assert(WEB_MAX_USER_BYTES >= 8 && WEB_MAX_USER_BYTES + 32 < BATCH_MAX_OPERATOR_BYTES,
+    "WEB_MAX_USER_BYTES: the name lbld records fits its operator field");
+_Static_assert(WEB_MAX_REPLY_BYTES >= 1024 * 1024 && WEB_MAX_STATUS_BYTES >= 4096 &&
+    WEB_MAX_STATUS_BYTES < CONTROL_MAX_BACKLOG,
+    "WEB_MAX_REPLY_BYTES: one batch's record, whole");
 
 #endif

@@ -9,5 +9,7 @@
 #define LBL_RIG_PATH		"/etc/lbl/rig.yaml"
 #define LBL_DB_PATH		"/var/lib/lbl/lbl.db"
 #define LBL_SOCKET_PATH		"/run/lbl/lbld.sock"
+/* lbl-web's configuration (web/lbl-web.8) */
+#define LBL_WEB_CONFIG_PATH	"/etc/lbl/web.yaml"
 
 #endif

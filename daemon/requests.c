@@ -1532,23 +1532,42 @@ req_resume_batch(struct lbld *l, struct control_client *c, const struct control_
 static void
 req_operator(struct lbld *l, struct control_client *c, const struct control_request *req)
 {
-	static const char *const pause_opts[] = { "now", NULL };
-	static const char *const none[] = { NULL };
+	static const char *const pause_opts[] = { "now", "operator", NULL };
+	static const char *const others[] = { "operator", NULL };
 	const char *cmd = req->argv[0];
 	struct req_args a;
-	char err[300], who[64];
+	char err[300], who[BATCH_MAX_OPERATOR_BYTES + 64], *by = NULL;
 	int rc;
 
-	if (req_parse(c, req, 1, &a, strcmp(cmd, "pause") == 0 ? pause_opts : none) == -1)
+	if (req_parse(c, req, 1, &a, strcmp(cmd, "pause") == 0 ? pause_opts : others) == -1)
 		return;
+	/*
+	 * --operator NAME: a client acting for someone (lbl-web for its logged-in
+	 * user) names them; the record keeps the uid that asked beside the name.
+	 */
+	if (a.operator_name != NULL) {
+		if (a.operator_name[0] == '\0' ||
+		    strlen(a.operator_name) >= BATCH_MAX_OPERATOR_BYTES) {
+			control_finish(c, 2, "%s: --operator: expected a name of 1 to %d bytes", cmd,
+			    BATCH_MAX_OPERATOR_BYTES - 1);
+			return;
+		}
+		text_format(who, sizeof(who), "%s (uid %d)", a.operator_name,
+		    (int)control_peer_uid(c));
+		by = who;
+	}
 	if (strcmp(cmd, "pause") == 0)
-		rc = run_pause(l->run, a.now, err, sizeof(err));
+		rc = run_pause_by(l->run, a.now, by, err, sizeof(err));
 	else if (strcmp(cmd, "resume") == 0)
-		rc = run_resume(l->run, err, sizeof(err));
+		rc = run_resume_by(l->run, by, err, sizeof(err));
 	else if (strcmp(cmd, "continue") == 0)
-		rc = run_continue(l->run, err, sizeof(err));
+		rc = run_continue_by(l->run, by, err, sizeof(err));
 	else {
-		snprintf(who, sizeof(who), "the operator (uid %d)", (int)control_peer_uid(c));
+		if (by == NULL)
+			snprintf(who, sizeof(who), "the operator (uid %d)", (int)control_peer_uid(c));
+		else
+			text_format(who, sizeof(who), "the operator %s (uid %d)", a.operator_name,
+			    (int)control_peer_uid(c));
 		rc = run_abort(l->run, who, err, sizeof(err));
 	}
 	if (rc == -1)

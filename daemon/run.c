@@ -1750,6 +1750,12 @@ run_refuse_no_batch(const struct run *run, char *err, size_t size)
 int
 run_pause(struct run *run, int now, char *err, size_t size)
 {
+	return run_pause_by(run, now, NULL, err, size);
+}
+
+int
+run_pause_by(struct run *run, int now, const char *who, char *err, size_t size)
+{
 	if (run->state == RUN_SAFE && run->plan != NULL && run->safe_then == RUN_PAUSED)
 		return run_refuse(err, size, "batch %lld is pausing already: the substrate is "
 		    "being withdrawn and parked", (long long)run->batch_id);
@@ -1763,8 +1769,8 @@ run_pause(struct run *run, int now, char *err, size_t size)
 		    (long long)run->batch_id);
 	if (!now) {
 		/* on record first: a lost write fails the batch instead */
-		if (run_event(run, "operator", NULL, "pause requested at the next step boundary")
-		    == -1)
+		if (run_event(run, "operator", NULL, "pause requested at the next step boundary%s%s",
+		    who ? " by " : "", who ? who : "") == -1)
 			return run_refuse(err, size, "batch %lld failed: %s",
 			    (long long)run->batch_id, run->cause);
 		run->pause_requested = 1;
@@ -1781,7 +1787,7 @@ run_pause(struct run *run, int now, char *err, size_t size)
 		struct ledger_step_end end_row;
 		const struct ledger_step_end *end;
 		struct ledger_event event;
-		char message[96], why[320];
+		char message[96 + BATCH_MAX_OPERATOR_BYTES], why[320];
 
 		loop_timer_cancel(run->timer);
 		loop_timer_cancel(run->overrun);
@@ -1796,8 +1802,8 @@ run_pause(struct run *run, int now, char *err, size_t size)
 		run->compiled.line_running = 0;
 		run_safe(run, 1);
 		snprintf(run->batch_state, sizeof(run->batch_state), "paused");
-		text_format(message, sizeof(message), "paused now during step %d: substrate withdrawn",
-		    run->plan->steps[run->step].seq);
+		text_format(message, sizeof(message), "paused now during step %d%s%s: substrate "
+		    "withdrawn", run->plan->steps[run->step].seq, who ? " by " : "", who ? who : "");
 		event.kind = "pause";
 		event.device = NULL;
 		event.message = message;
@@ -1814,16 +1820,22 @@ run_pause(struct run *run, int now, char *err, size_t size)
 int
 run_resume(struct run *run, char *err, size_t size)
 {
+	return run_resume_by(run, NULL, err, size);
+}
+
+int
+run_resume_by(struct run *run, const char *who, char *err, size_t size)
+{
 	struct ledger_event event;
-	char why[128], message[64], record_why[320];
+	char why[128], message[64 + BATCH_MAX_OPERATOR_BYTES], record_why[320];
 
 	if (run->state != RUN_PAUSED)
 		return run_refuse(err, size, run->pause_requested ? "the pause has not begun yet "
 		    "(it waits for the step boundary)" : "no batch is paused");
 	if (act_safety_active(run->ctx.act, why, sizeof(why)))
 		return run_refuse(err, size, "cannot resume: %s", why);
-	text_format(message, sizeof(message), "resumed at step %d",
-	    run->plan->steps[run->step].seq);
+	text_format(message, sizeof(message), "resumed at step %d%s%s",
+	    run->plan->steps[run->step].seq, who ? " by " : "", who ? who : "");
 	event.kind = "resume";
 	event.device = NULL;
 	event.message = message;
@@ -1845,11 +1857,18 @@ run_resume(struct run *run, char *err, size_t size)
 int
 run_continue(struct run *run, char *err, size_t size)
 {
+	return run_continue_by(run, NULL, err, size);
+}
+
+int
+run_continue_by(struct run *run, const char *who, char *err, size_t size)
+{
 	if (run->state != RUN_PROMPT)
 		return run_refuse(err, size, "the run is not waiting for the operator");
 	run->t0_ns += loop_now_ns() - run->wait_begin_ns;
 	run->state = RUN_STEP;
-	if (run_event(run, "continue", NULL, "operator continued: %s", run->message) == -1)
+	if (run_event(run, "continue", NULL, "operator%s%s continued: %s", who ? " " : "",
+	    who ? who : "", run->message) == -1)
 		return run_refuse(err, size, "batch %lld failed: %s", (long long)run->batch_id,
 		    run->cause);
 	run->message[0] = '\0';

@@ -99,6 +99,13 @@ int run_pause(struct run *run, int now, char *err, size_t err_size);
 int run_resume(struct run *run, char *err, size_t err_size);
 int run_continue(struct run *run, char *err, size_t err_size);
 int run_abort(struct run *run, const char *who, char *err, size_t err_size);
+/*
+ * The same, with who asked (lbld's caller names the operator, e.g. a web
+ * user through lbl-web) in the event put on record; NULL names no one.
+ */
+int run_pause_by(struct run *run, int now, const char *who, char *err, size_t err_size);
+int run_resume_by(struct run *run, const char *who, char *err, size_t err_size);
+int run_continue_by(struct run *run, const char *who, char *err, size_t err_size);
 
 /* Completion of the pending act operation, and safety inputs (from act). */
 void run_act_done(struct run *run, int ok, double value, const char *error);

@@ -1850,7 +1850,10 @@ test_pause_at_boundary(void)
 	if (run == NULL)
 		return;
 	drive_into(run, DIP_AG1);
-	TEST_EQ_INT("pause: requested during a step", run_pause(run, 0, err, sizeof(err)), 0);
+	TEST_EQ_INT("pause: requested during a step", run_pause_by(run, 0,
+	    "alice via lbl-web (uid 998)", err, sizeof(err)), 0);
+	TEST_EQ_INT("pause: the request names who asked", rec_events("operator",
+	    "pause requested at the next step boundary by alice via lbl-web (uid 998)"), 1);
 	TEST_EQ_INT("pause: no resume before the pause has begun",
 	    run_resume(run, err, sizeof(err)), -1);
 	TEST_CONTAINS("pause: resume before the boundary says why", err, "has not begun");
@@ -1872,7 +1875,10 @@ test_pause_at_boundary(void)
 	    run_resume(run, err, sizeof(err)), -1);
 	TEST_CONTAINS("pause: it names the e-stop", err, "estop");
 	fa.safety = 0;
-	TEST_EQ_INT("pause: resumed", run_resume(run, err, sizeof(err)), 0);
+	TEST_EQ_INT("pause: resumed", run_resume_by(run, "alice via lbl-web (uid 998)", err,
+	    sizeof(err)), 0);
+	TEST_EQ_INT("pause: the resume names who asked", rec_events("resume",
+	    " by alice via lbl-web (uid 998)"), 1);
 	run_through(run);
 	TEST_STR("pause: the states in order", fr.states, "paused running completed");
 	TEST_CHECK("pause: every step done", all_done(p, why, sizeof(why)), "%s", why);
@@ -2456,9 +2462,12 @@ test_operator_replacement_and_set(void)
 	waited = drive(1000);
 	TEST_EQ_INT("operator replace: nothing happens while waiting", waited == 0 &&
 	    state_of(run) == RUN_PROMPT, 1);
-	TEST_EQ_INT("operator replace: continued", run_continue(run, err, sizeof(err)), 0);
+	TEST_EQ_INT("operator replace: continued", run_continue_by(run, "bob (uid 1000)", err,
+	    sizeof(err)), 0);
 	TEST_EQ_INT("operator replace: the continue is an event", rec_events("continue", NULL),
 	    1);
+	TEST_EQ_INT("operator replace: the continue names who answered", rec_events("continue",
+	    "operator bob (uid 1000) continued: "), 1);
 	run_through(run);
 	TEST_STR("operator replace: completed", fr.state, "completed");
 	TEST_CHECK("operator replace: every step done", all_done(p, why, sizeof(why)), "%s", why);

@@ -1,0 +1,305 @@
+// lbl-web's pages: plain JavaScript, no library, no build step. The rig page
+// follows /api/v1/events (Server-Sent Events of lbld's status); the history
+// page reads /api/v1/batches and one batch's record. Changes (continue,
+// pause, resume, abort) need a login; the CSRF token the login answers goes
+// with each of them in the X-CSRF-Token header.
+"use strict";
+const $ = (id) => document.getElementById(id);
+let csrf = null, user = null, lastState = null;
+
+function showError(text) { const e = $("error"); if (e) e.textContent = text || ""; }
+
+async function api(path, options) {
+  const r = await fetch("/api/v1/" + path, Object.assign({ credentials: "same-origin" }, options));
+  let body = null;
+  try { body = await r.json(); } catch (e) { body = null; }
+  if (!r.ok) throw new Error((body && body.error) || r.status + " " + r.statusText);
+  return body;
+}
+
+async function post(command, form) {
+  if (!csrf) { showError("Log in first: changing the rig is for operators."); return; }
+  try {
+    await api(command, { method: "POST", headers: { "X-CSRF-Token": csrf,
+      "Content-Type": "application/x-www-form-urlencoded" }, body: new URLSearchParams(form || {}) });
+    showError("");
+  } catch (e) { showError(e.message); }
+}
+
+function duration(ms) {
+  if (ms == null || ms <= 0) return "0 s";
+  let s = Math.round(ms / 1000);
+  const h = Math.floor(s / 3600); s -= h * 3600;
+  const m = Math.floor(s / 60); s -= m * 60;
+  return (h ? h + " h " : "") + (h || m ? m + " min " : "") + s + " s";
+}
+
+// The record's UTC stamps in the browser's local time.
+function stamp(s) {
+  if (!s) return "";
+  const d = new Date(s);
+  return isNaN(d) ? s : d.toLocaleString([], { dateStyle: "short", timeStyle: "medium" });
+}
+function nm(v) { return v == null ? "" : v.toFixed(1); }
+
+function set(id, text) { const e = $(id); if (e) e.textContent = text == null ? "–" : text; }
+
+// A small SVG chart: estimated thickness per bilayer as a line, measured as dots.
+function chart(svg, points) {
+  const NS = "http://www.w3.org/2000/svg", W = 600, H = 200, L = 44, B = 24, T = 10, R = 10;
+  while (svg.firstChild) svg.removeChild(svg.firstChild);
+  const el = (name, attrs, text) => {
+    const n = document.createElementNS(NS, name);
+    for (const k in attrs) n.setAttribute(k, attrs[k]);
+    if (text != null) n.textContent = text;
+    svg.appendChild(n);
+    return n;
+  };
+  const maxN = Math.max(1, ...points.map((p) => p.n));
+  const maxY = Math.max(1, ...points.map((p) => Math.max(p.est || 0, p.meas || 0)));
+  const x = (n) => L + (W - L - R) * n / maxN, y = (v) => H - B - (H - B - T) * v / maxY;
+  el("line", { x1: L, y1: H - B, x2: W - R, y2: H - B, class: "axis" });
+  el("line", { x1: L, y1: T, x2: L, y2: H - B, class: "axis" });
+  el("text", { x: 2, y: T + 8 }, maxY.toFixed(0) + " nm");
+  el("text", { x: 2, y: H - B }, "0");
+  el("text", { x: W - R - 60, y: H - 6 }, "bilayer " + maxN);
+  const est = points.filter((p) => p.est != null);
+  if (est.length)
+    el("polyline", { class: "est", points: [[0, 0]].concat(est.map((p) => [p.n, p.est]))
+      .map((p) => x(p[0]).toFixed(1) + "," + y(p[1]).toFixed(1)).join(" ") });
+  for (const p of points)
+    if (p.meas != null) el("circle", { class: "meas", cx: x(p.n), cy: y(p.meas), r: 4 });
+}
+
+// ---- login ----
+async function session() {
+  try {
+    const s = await api("session");
+    csrf = s.csrf;
+    user = s.user;
+    runBox();
+    if ($("who")) set("who", s.user ? "operator: " + s.user : "");
+    if ($("login")) $("login").classList.toggle("hidden", !!s.user || !s.logins);
+    if ($("logout")) $("logout").classList.toggle("hidden", !s.user);
+  } catch (e) { showError(e.message); }
+}
+
+function setupLogin() {
+  if (!$("login")) return;
+  $("login").addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    try {
+      const s = await api("login", { method: "POST", headers:
+        { "Content-Type": "application/x-www-form-urlencoded" },
+        body: new URLSearchParams({ user: $("user").value, password: $("password").value }) });
+      $("password").value = "";
+      csrf = s.csrf;
+      showError("");
+    } catch (e) { showError(e.message); }
+    session();
+  });
+  $("logout").addEventListener("click", async () => { await post("logout"); session(); });
+}
+
+// ---- the rig page ----
+const rig = { batch: 0, bilayer: -1 };
+
+// The run form: for a logged-in operator while the rig is idle.
+function runBox() {
+  const box = $("run-box");
+  if (!box) return;
+  const show = !!user && lastState === "idle";
+  if (show && box.classList.contains("hidden"))
+    api("recipes").then((list) => {
+      const sel = $("run-recipe");
+      while (sel.firstChild) sel.removeChild(sel.firstChild);
+      for (const r of list) {
+        const o = document.createElement("option");
+        o.value = r.name + "@" + r.version;
+        o.textContent = r.name + " v" + r.version;
+        sel.appendChild(o);
+      }
+    }).catch((e) => showError(e.message));
+  box.classList.toggle("hidden", !show);
+}
+
+function rigShow(st) {
+  lastState = st.state;
+  runBox();
+  const busy = st.state !== "idle" && st.recipe;
+  const s = $("state");
+  s.textContent = st.state;
+  s.className = "state " + st.state;
+  set("title", busy ? st.recipe + (st.version ? " v" + st.version : "") : "no batch running");
+  set("bilayers", busy ? "bilayer " + st.bilayer + " / " + st.bilayers : "–");
+  // the bar counts the bilayers done; the one under way is not yet
+  $("progress").style.width = (busy && st.bilayers ? 100 * Math.max(0, st.bilayer - 1) / st.bilayers : 0) + "%";
+  set("batch", busy ? st.batch + " (" + st.batch_state + ")" : "–");
+  set("substrate", st.substrate);
+  set("step", busy ? st.step + " / " + st.steps + ": " + (st.step_kind || "") +
+    (st.where ? " at " + st.where : "") : "–");
+  set("step-left", busy ? duration(st.step_left_ms) : "–");
+  set("run-left", busy ? duration(st.run_left_ms) : "–");
+  set("finish", busy ? new Date(Date.now() + st.run_left_ms).toLocaleTimeString([],
+    { hour: "2-digit", minute: "2-digit" }) : "–");
+  set("thickness", busy ? st.thickness_estimate_nm.toFixed(1) + " nm estimated" +
+    (st.thickness_measured_nm != null ? ", " + st.thickness_measured_nm.toFixed(1) +
+    " nm measured" : "") : "–");
+  set("message", st.safety || st.message || st.waiting);
+  $("prompt-box").classList.toggle("hidden", st.state !== "prompt");
+  set("prompt", st.message);
+  $("pause").disabled = !busy || st.state === "paused" || st.state === "safe";
+  $("resume").disabled = st.state !== "paused";
+  $("abort").disabled = !busy;
+  // the chart shows the bilayers on record: read again when one more is done
+  if (busy && (st.batch !== rig.batch || st.bilayer !== rig.bilayer)) {
+    rig.batch = st.batch;
+    rig.bilayer = st.bilayer;
+    api("batches/" + st.batch).then((b) => chart($("chart"), bilayerPoints(b))).catch(() => {});
+  }
+}
+
+function bilayerPoints(b) {
+  return (b.bilayers || []).map((x) => ({ n: x.n, est: x.thickness_estimated_nm,
+    meas: x.thickness_measured_nm }));
+}
+
+function rigPage() {
+  $("continue").addEventListener("click", () => post("continue"));
+  $("run").addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    const form = {};
+    for (const [k, v] of new FormData($("run"))) if (v) form[k] = v;
+    post("run", form);
+  });
+  $("pause").addEventListener("click", () => post("pause"));
+  $("resume").addEventListener("click", () => post("resume"));
+  $("abort").addEventListener("click", () => {
+    if (confirm("Abort the batch? The rig goes to its safe state.")) post("abort");
+  });
+  api("status").then(rigShow).catch((e) => showError(e.message));
+  const es = new EventSource("/api/v1/events");
+  es.addEventListener("status", (ev) => { showError(""); rigShow(JSON.parse(ev.data)); });
+  es.addEventListener("offline", (ev) => {
+    const s = $("state");
+    s.textContent = "offline";
+    s.className = "state offline";
+    showError("lbld: " + JSON.parse(ev.data).error);
+  });
+}
+
+// ---- the history page ----
+function cell(tr, v) {
+  const td = document.createElement("td");
+  if (v instanceof Node) td.appendChild(v); else td.textContent = v == null ? "" : v;
+  tr.appendChild(td);
+}
+
+function fill(tbody, rows, cols, onClick) {
+  while (tbody.firstChild) tbody.removeChild(tbody.firstChild);
+  for (const r of rows) {
+    const tr = document.createElement("tr");
+    for (const c of cols) cell(tr, typeof c === "function" ? c(r) : r[c]);
+    if (onClick) { tr.className = "pick"; tr.addEventListener("click", () => onClick(r)); }
+    tbody.appendChild(tr);
+  }
+}
+
+// Two ticked batches, compared by lbld (lblctl compare's text).
+const ticked = new Set();
+function tick(id, on) {
+  if (on) ticked.add(id); else ticked.delete(id);
+  $("compare-button").disabled = ticked.size !== 2;
+}
+
+async function historyCompare() {
+  const [a, b] = [...ticked];
+  try {
+    const c = await api("compare?a=" + a + "&b=" + b);
+    set("compare-title", "Batch " + c.a + " against batch " + c.b);
+    set("compare", c.text);
+    $("compare-box").classList.remove("hidden");
+    showError("");
+  } catch (e) { showError(e.message); }
+}
+
+async function historyList() {
+  const q = new URLSearchParams();
+  for (const [k, v] of new FormData($("filters"))) if (v) q.set(k, v);
+  try {
+    const rows = await api("batches?" + q.toString());
+    showError("");
+    ticked.clear();
+    tick(0, false);
+    fill($("batches").tBodies[0], rows, [(r) => {
+      const box = document.createElement("input");
+      box.type = "checkbox";
+      box.setAttribute("aria-label", "compare batch " + r.id);
+      box.addEventListener("click", (ev) => { ev.stopPropagation(); tick(r.id, box.checked); });
+      return box;
+    }, "id", "recipe", "substrate", "operator", "state",
+      (r) => stamp(r.started_at),
+      (r) => r.bilayers_done + "/" + r.bilayers_target,
+      (r) => nm(r.thickness_measured_nm != null ? r.thickness_measured_nm : r.thickness_estimated_nm)],
+      historyDetail);
+  } catch (e) { showError(e.message); }
+}
+
+async function historyDetail(row) {
+  try {
+    const b = await api("batches/" + row.id);
+    $("detail").classList.remove("hidden");
+    set("detail-title", "Batch " + b.id + ": " + b.recipe + " v" + b.recipe_version + " (" + b.state + ")");
+    const dl = $("detail-facts");
+    while (dl.firstChild) dl.removeChild(dl.firstChild);
+    for (const [k, label] of [["substrate", "Substrate"], ["operator", "Operator"], ["started_at", "Started"],
+      ["ended_at", "Ended"], ["bilayers_done", "Bilayers"], ["thickness_estimated_nm", "Estimated nm"],
+      ["thickness_measured_nm", "Measured nm"], ["failure_cause", "Cause"], ["rig", "Rig"]]) {
+      const dt = document.createElement("dt"), dd = document.createElement("dd");
+      dt.textContent = label;
+      const v = b[k];
+      dd.textContent = v == null ? "–" : typeof v === "number" && !Number.isInteger(v) ? v.toFixed(1) :
+        /_at$/.test(k) ? stamp(v) : v;
+      dl.appendChild(dt); dl.appendChild(dd);
+    }
+    $("export-csv").href = "/api/v1/batches/" + b.id + "/export?format=csv";
+    $("export-json").href = "/api/v1/batches/" + b.id + "/export?format=json";
+    chart($("detail-chart"), bilayerPoints(b));
+    fill($("lots").tBodies[0], b.solutions || [], ["name", "lot", "dips", "volume_ml"]);
+    fill($("steps").tBodies[0], b.steps || [], ["seq", "bilayer", "kind",
+      (s) => s.station || s.solution, (s) => (s.planned_duration_ms / 1000).toFixed(1),
+      (s) => s.actual_duration_ms == null ? "" : (s.actual_duration_ms / 1000).toFixed(1), "outcome"]);
+    fill($("events").tBodies[0], b.events || [], [(e) => stamp(e.at),
+      "kind", "message"]);
+  } catch (e) { showError(e.message); }
+}
+
+function historyPage() {
+  $("filters").addEventListener("submit", (ev) => { ev.preventDefault(); historyList(); });
+  $("compare-button").addEventListener("click", historyCompare);
+  historyList();
+  const id = new URLSearchParams(location.search).get("batch");
+  if (id) historyDetail({ id: id });
+}
+
+// ---- the recipes page ----
+async function recipesPage() {
+  try {
+    const list = await api("recipes");
+    fill($("recipes").tBodies[0], list, ["name", "version", "sha256", (r) => stamp(r.added)],
+      async (r) => {
+        try {
+          const t = await api("recipes/" + encodeURIComponent(r.name + "@" + r.version));
+          set("recipe-title", t.header);
+          set("recipe-text", t.text);
+          $("recipe-box").classList.remove("hidden");
+        } catch (e) { showError(e.message); }
+      });
+  } catch (e) { showError(e.message); }
+}
+
+setupLogin();
+session();
+if (document.body.dataset.page === "rig") rigPage();
+else if (document.body.dataset.page === "recipes") recipesPage();
+else historyPage();
