@@ -236,7 +236,8 @@ s, b = get_json("/api/v1/batches/1")
 ok("GET batches/1", s == 200 and b["id"] == 1 and b["steps"] and b["events"] and "bilayers" in b, repr(b)[:300])
 s, r, data = req("GET", "/api/v1/batches/1/export?format=csv")
 ok("export csv", s == 200 and r.getheader("Content-Type").startswith("text/csv") and
-   data.startswith(b"batch_id,") and "batch-1.csv" in (r.getheader("Content-Disposition") or ""), data[:200])
+   data.startswith(b"# batches\nbatch_id,") and b"\n# steps\n" in data and b"\n# events\n" in data and
+   "batch-1.csv" in (r.getheader("Content-Disposition") or ""), data[:200])
 s, r, data = req("GET", "/api/v1/batches/1/export?format=json")
 exp = json.loads(data) if s == 200 else None
 # lblctl export's format: a list of batches (here one)
