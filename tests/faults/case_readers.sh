@@ -36,7 +36,11 @@ if "$LBL_BUILD/tests/lbl-histgen" "$LBL_TMP/readers-fixed/lbl.db" 300 $readers_e
 	# sections (its steps section, less the appended attempts column, is
 	# the earlier CSV byte for byte), show's thickness figures, series'
 	# header lines; each checked to be the earlier output once those
-	# lines are put back as they were.
+	# lines are put back as they were. The text tables (history, show,
+	# compare) show times in local time since issue 18 (h-cli): read here
+	# with --utc, so that no machine's time zone changes them, and taken
+	# again after checking that each is the earlier output with its stamps
+	# written "2026-12-02 21:22:16 UTC" instead of "2026-12-02T21:22:16.857Z".
 	while read -r want rc_want req; do
 		# shellcheck disable=SC2086
 		"$ctl" $req >"$dir/out" 2>"$dir/err"
@@ -49,14 +53,14 @@ a054502c623b4add78978ff65bd11da8bb5aa877b1baf595d455fd562034f705 0 export --all 
 d288054d28db2724d266b61f1ba4d4946dc15c74bcf6bfae96648bca6df7b46d 0 export --all --format csv
 1af539595eab7e7f202f45c6fc3ee2f2613fb25bca5ad394a0ff184905189df8 0 export 150 --format json
 9c32c8e104d7117600690e6ddeda9425f4242a3c51a15e221a0a5205610c81f5 0 export 150 --format csv
-5f20506d725fe6c63e690c3d4293bd9c763bc178ca6443cf3ccbf9003a4b1e9f 0 history
+690aaf73a5f7edf8dadd73dbae08e120c125c83c5b66d546e15c7969be65c7f4 0 history --utc
 f0889161074c151c59422720b6c6c3813f9523af6852a84e09b0377664bf45dd 0 history --json
-ae02d7a9897bcc6b088c9df9da2995ac6aa18f139b7f734e4f8ad85f733ff38a 0 history --state failed --limit 5
-a70184fbad9da40f5cdaba7b6ce399bf2709a4e0d4ab97353e6b2e73d2e72adc 0 show 150
+8fd51fdb2d5e2cc942af641bba088d9191603ce1397ffded4b41c4ecad6decc1 0 history --state failed --limit 5 --utc
+ea75ec10caa14cda5fb2b262f4b39bf6f3fe70369fb8214b1f26e241662ccc6e 0 show 150 --utc
 874d406d6d80383e758cc795a93af987bc4833cf55abb298fff29d1e50da65b0 0 show 150 --json
 e7f7e82a77de65fe30b3d46820936367e90a836b762543b13a130deb9ca9bf84 0 show 150 --recipe
-a51bbf57c6aa89b2e363f9caea173a6d57a649710991ba388dd8bc538cabe763 0 compare 10 20
-081b1c10f759d73b038a4caa0ab9c56c8b72a1c6ccccd29f9b9e5d00d047de02 0 compare 3 250
+985b114fe82ddb574e7d7602128a9d6a1e153272d77576e0d4f4f6b8659b5321 0 compare 10 20 --utc
+fe5f7837c4aa1f571e2aadf982ae51eda13b081bfd16bf7ed836218aa671f416 0 compare 3 250 --utc
 36f1f78f305e87233918839d52ed7f849a4bca5f9b04b8196fe358e35b2fb8d0 0 series 150
 e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855 2 show 99999
 e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855 2 export 0 --format csv
