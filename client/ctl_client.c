@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "conf.h"
+#include "lineread.h"
 #include "protocol.h"
 #include "ctl.h"
 
@@ -82,15 +83,6 @@ ctl_no_reply(double seconds, const char *why)
 {
 	fprintf(stderr, "lblctl: no reply from lbld on %s within %g s%s\n", ctl_socket_path(),
 	    seconds, why);
-}
-
-static int64_t
-ctl_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /*
@@ -191,81 +183,6 @@ ctl_send(int fd, int argc, char **argv, const char *payload, size_t payload_len)
 }
 
 /* Reply lines as they arrive on a socket, each wait bounded. */
-struct ctl_reader {
-	int fd;
-	char *buf;
-	size_t len, cap;
-	size_t used;			/* bytes of buf handed out as the last line */
-};
-
-/*
- * The next line, NUL-terminated without its newline, within timeout_ms.
- * Returns 1 with *line (valid until the next call), 0 at end of file
- * (a last line without a newline is returned first), -2 when the time ran
- * out, -1 on an error (errno; ENOMEM too, and EMSGSIZE past CTL_MAX_LINE).
- */
-static int
-ctl_read_line(struct ctl_reader *r, int64_t timeout_ms, char **line)
-{
-	int64_t deadline = ctl_now_ms() + timeout_ms, left;
-	struct pollfd pfd;
-	char *nl, *more;
-	ssize_t n;
-	int rc;
-
-	if (r->used > 0) {
-		memmove(r->buf, r->buf + r->used, r->len - r->used);
-		r->len -= r->used;
-		r->used = 0;
-	}
-	for (;;) {
-		if (r->len > 0 && (nl = memchr(r->buf, '\n', r->len)) != NULL) {
-			*nl = '\0';
-			r->used = (size_t)(nl - r->buf) + 1;
-			*line = r->buf;
-			return 1;
-		}
-		if (r->len + 1 >= r->cap) {
-			if (r->cap >= CTL_MAX_LINE) {
-				errno = EMSGSIZE;
-				return -1;
-			}
-			if ((more = realloc(r->buf, r->cap ? r->cap * 2 : 4096)) == NULL)
-				return -1;
-			r->buf = more;
-			r->cap = r->cap ? r->cap * 2 : 4096;
-		}
-		left = deadline - ctl_now_ms();
-		if (left <= 0)
-			return -2;
-		pfd.fd = r->fd;
-		pfd.events = POLLIN;
-		rc = poll(&pfd, 1, left > INT32_MAX ? INT32_MAX : (int)left);
-		if (rc == -1) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		if (rc == 0)
-			return -2;
-		n = recv(r->fd, r->buf + r->len, r->cap - r->len - 1, 0);
-		if (n == -1) {
-			if (errno == EINTR || errno == EAGAIN)
-				continue;
-			return -1;
-		}
-		if (n == 0) {
-			if (r->len == 0)
-				return 0;
-			r->buf[r->len] = '\0';
-			r->used = r->len;
-			*line = r->buf;
-			return 1;
-		}
-		r->len += (size_t)n;
-	}
-}
-
 /*
  * Prints the reply lines; returns the exit status the last line gives (1
  * when there is none). send_errno is how sending failed, 0 if it did not:
@@ -275,14 +192,12 @@ ctl_read_line(struct ctl_reader *r, int64_t timeout_ms, char **line)
 static int
 ctl_read_reply(int fd, double timeout_s, int send_errno, ctl_line_cb line_cb, void *line_arg)
 {
-	struct ctl_reader r;
+	struct lineread r = { .fd = fd, .max_bytes = CTL_MAX_LINE };
 	double bound_s = timeout_s;
 	char *line, *message, other[80] = "", why[160] = "";
 	int rc, status = -1;
 
-	memset(&r, 0, sizeof(r));
-	r.fd = fd;
-	while (status == -1 && (rc = ctl_read_line(&r, (int64_t)(bound_s * 1000), &line)) == 1) {
+	while (status == -1 && (rc = lineread_next(&r, (int64_t)(bound_s * 1000), &line)) == 1) {
 		if (strncmp(line, "+ ", 2) == 0 && line_cb != NULL) {
 			line_cb(line_arg, line + 2);
 		} else if (strncmp(line, "+ ", 2) == 0) {
@@ -321,7 +236,7 @@ ctl_read_reply(int fd, double timeout_s, int send_errno, ctl_line_cb line_cb, vo
 		fprintf(stderr, "lblctl: reading the reply from %s: %s\n", ctl_socket_path(),
 		    strerror(errno));
 	}
-	free(r.buf);
+	lineread_free(&r);
 	if (close(fd) == -1)
 		perror("lblctl: close");
 	return status == -1 ? 1 : status;

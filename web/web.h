@@ -19,6 +19,7 @@
 
 #include "conf.h"
 #include "lbl_limits.h"
+#include "lineread.h"
 
 /* ---- web_conf.c ---- */
 
@@ -102,9 +103,7 @@ void web_reply_free(struct web_reply *r);
 
 /* A request whose answer is followed line by line (status --follow). */
 struct web_follow {
-	int fd;
-	char *buf;
-	size_t len, cap, used;
+	struct lineread in;	/* its fd the connection to lbld */
 };
 /* Connects and sends: 0, or -1 with why. */
 int web_follow_open(struct web_follow *f, const char *socket_path, int argc,

@@ -65,7 +65,9 @@ web_follow_open(struct web_follow *f, const char *socket_path, int argc,
 	int i, n;
 
 	memset(f, 0, sizeof(*f));
-	f->fd = -1;
+	f->in.fd = -1;
+	/* lbld drops a client past CONTROL_MAX_BACKLOG: no line is longer */
+	f->in.max_bytes = CONTROL_MAX_BACKLOG;
 	for (i = 0; i < argc; i++) {
 		if (strpbrk(argv[i], "\t\n\r") != NULL) {
 			snprintf(why, why_size, "a value holds a tab or a line break");
@@ -87,20 +89,20 @@ web_follow_open(struct web_follow *f, const char *socket_path, int argc,
 		return -1;
 	}
 	strcpy(sun.sun_path, socket_path);
-	f->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (f->fd == -1) {
+	f->in.fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (f->in.fd == -1) {
 		snprintf(why, why_size, "socket: %s", strerror(errno));
 		return -1;
 	}
 	/* a Unix socket connects at once or fails (EAGAIN: lbld's queue is full) */
-	if (connect(f->fd, (struct sockaddr *)&sun, sizeof(sun)) == -1) {
+	if (connect(f->in.fd, (struct sockaddr *)&sun, sizeof(sun)) == -1) {
 		snprintf(why, why_size, "cannot reach lbld at %s: %s%s", socket_path,
 		    strerror(errno), errno == ENOENT || errno == ECONNREFUSED ?
 		    " (is lbld running?)" : errno == EAGAIN ? " (it accepts no connection)" : "");
 		web_follow_close(f);
 		return -1;
 	}
-	if (web_send_all(f->fd, line, len, web_now_ms() + timeout_ms) == -1) {
+	if (web_send_all(f->in.fd, line, len, web_now_ms() + timeout_ms) == -1) {
 		snprintf(why, why_size, "sending to lbld at %s: %s", socket_path, strerror(errno));
 		web_follow_close(f);
 		return -1;
@@ -111,75 +113,16 @@ web_follow_open(struct web_follow *f, const char *socket_path, int argc,
 int
 web_follow_line(struct web_follow *f, int timeout_ms, char **line)
 {
-	int64_t deadline = web_now_ms() + timeout_ms, left;
-	struct pollfd pfd;
-	char *nl, *more;
-	ssize_t n;
-	int rc;
-
-	if (f->used > 0) {
-		memmove(f->buf, f->buf + f->used, f->len - f->used);
-		f->len -= f->used;
-		f->used = 0;
-	}
-	for (;;) {
-		if (f->len > 0 && (nl = memchr(f->buf, '\n', f->len)) != NULL) {
-			*nl = '\0';
-			f->used = (size_t)(nl - f->buf) + 1;
-			*line = f->buf;
-			return 1;
-		}
-		if (f->len + 1 >= f->cap) {
-			/* lbld drops a client past CONTROL_MAX_BACKLOG: no line is longer */
-			if (f->cap >= CONTROL_MAX_BACKLOG) {
-				errno = EMSGSIZE;
-				return -1;
-			}
-			if ((more = realloc(f->buf, f->cap ? f->cap * 2 : 4096)) == NULL)
-				return -1;
-			f->buf = more;
-			f->cap = f->cap ? f->cap * 2 : 4096;
-		}
-		left = deadline - web_now_ms();
-		if (left <= 0)
-			return -2;
-		pfd.fd = f->fd;
-		pfd.events = POLLIN;
-		rc = poll(&pfd, 1, (int)left);
-		if (rc == -1) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		if (rc == 0)
-			return -2;
-		n = recv(f->fd, f->buf + f->len, f->cap - f->len - 1, 0);
-		if (n == -1) {
-			if (errno == EINTR || errno == EAGAIN)
-				continue;
-			return -1;
-		}
-		if (n == 0) {
-			if (f->len == 0)
-				return 0;
-			f->buf[f->len] = '\0';
-			f->used = f->len;
-			*line = f->buf;
-			return 1;
-		}
-		f->len += (size_t)n;
-	}
+	return lineread_next(&f->in, timeout_ms, line);
 }
 
 void
 web_follow_close(struct web_follow *f)
 {
-	if (f->fd != -1)
-		close(f->fd);
-	f->fd = -1;
-	free(f->buf);
-	f->buf = NULL;
-	f->len = f->cap = f->used = 0;
+	if (f->in.fd != -1)
+		close(f->in.fd);
+	f->in.fd = -1;
+	lineread_free(&f->in);
 }
 
 static int
