@@ -298,6 +298,14 @@
 #ifndef TEXTDIFF_MAX_EDITS
 #define TEXTDIFF_MAX_EDITS	1000
 #endif
+/*
+ * A plan's JSON goes out in pieces of about this size, each ending after a
+ * step (plan_json): lbld's plan request streams one as a line through the
+ * reader, within a client's backlog, however many steps the plan has.
+ */
+#ifndef PLAN_JSON_PIECE_BYTES
+#define PLAN_JSON_PIECE_BYTES	(64 * 1024)
+#endif
 /* Nesting of the JSON lbl writes: deeper than its documents need is a misuse. */
 #ifndef JSON_MAX_DEPTH
 #define JSON_MAX_DEPTH		16
@@ -523,6 +531,8 @@ _Static_assert(CONTROL_MAX_PAYLOAD >= CONF_MAX_FILE_BYTES,
     "CONTROL_MAX_PAYLOAD: any recipe file lblctl may read must fit a request");
 _Static_assert(CONTROL_MAX_ARGS >= 8 + 2 * RECIPE_MAX_SOLUTIONS,
     "CONTROL_MAX_ARGS: run takes --lot SOLUTION=LOT for every solution");
+_Static_assert(PLAN_JSON_PIECE_BYTES >= 4096 && 4 * PLAN_JSON_PIECE_BYTES <= READER_MAX_BACKLOG_BYTES,
+    "PLAN_JSON_PIECE_BYTES: a piece (one step past it at most) fits a reader's backlog");
 _Static_assert(CONTROL_MAX_BACKLOG >= 4 * READER_MAX_BACKLOG_BYTES,
     "CONTROL_MAX_BACKLOG: a reader's chunks must fit a client's backlog");
 _Static_assert(CONTROL_OPERATOR_RESERVE >= 1 && CONTROL_OPERATOR_RESERVE < CONTROL_MAX_CLIENTS,

@@ -114,6 +114,7 @@ static const struct req_role {
 	{ "recipe", "show", 1 },
 	{ "recipe", "diff", 1 },
 	{ "recipe", NULL, 0 },		/* add, rm */
+	{ "plan", NULL, 1 },		/* daemon/planreq.c: reads, changes nothing */
 	{ "run", NULL, 0 },
 	{ "pause", NULL, 0 },
 	{ "resume", NULL, 0 },
@@ -1528,6 +1529,35 @@ req_resume_batch(struct lbld *l, struct control_client *c, const struct control_
 	req_wait_begins(l, c);
 }
 
+/*
+ * plan NAME[@VERSION] [--json]: the stored recipe's plan against the rig
+ * lbld runs. The words are checked here and handed to the reader thread
+ * with the loaded rig's row (daemon/planreq.c), so a long plan is made
+ * there, not in the loop.
+ */
+static void
+req_plan(struct lbld *l, struct control_client *c, const struct control_request *req)
+{
+	char rig_id[24];
+	const char *argv[5];
+	struct control_request fwd = { 0, (char **)argv, NULL, 0 };
+
+	if ((req->argc != 2 && req->argc != 3) || req->argv[1][0] == '-' ||
+	    req->argv[1][0] == '\0' || (req->argc == 3 && strcmp(req->argv[2], "--json") != 0)) {
+		control_finish(c, 2, "usage: plan NAME[@VERSION] [--json] (a stored recipe; "
+		    "'lblctl plan FILE' plans a file)");
+		return;
+	}
+	snprintf(rig_id, sizeof(rig_id), "%lld", (long long)l->rig_id);
+	argv[fwd.argc++] = "plan";
+	argv[fwd.argc++] = "--rig-id";
+	argv[fwd.argc++] = rig_id;
+	argv[fwd.argc++] = req->argv[1];
+	if (req->argc == 3)
+		argv[fwd.argc++] = "--json";
+	reader_submit(l->reader, c, &fwd);
+}
+
 /* pause, resume, continue, abort */
 static void
 req_operator(struct lbld *l, struct control_client *c, const struct control_request *req)
@@ -1720,6 +1750,8 @@ lbld_request(void *arg, struct control_client *c, const struct control_request *
 		req_operator(l, c, req);
 	else if (strcmp(cmd, "recipe") == 0)
 		req_recipe(l, c, req);
+	else if (strcmp(cmd, "plan") == 0)
+		req_plan(l, c, req);
 	else if (strcmp(cmd, "park") == 0)
 		req_park(l, c, req);
 	else if (strcmp(cmd, "home") == 0)
