@@ -1586,6 +1586,13 @@ req_operator(struct lbld *l, struct control_client *c, const struct control_requ
 		    (int)control_peer_uid(c));
 		by = who;
 	}
+	/*
+	 * After manual moves during the pause the lift goes to the safe height
+	 * first, whoever resumes (lblctl, or lbl-web for its user): manual.c
+	 * answers then.
+	 */
+	if (strcmp(cmd, "resume") == 0 && manual_resume(l->manual, c, by))
+		return;
 	if (strcmp(cmd, "pause") == 0)
 		rc = run_pause_by(l->run, a.now, by, err, sizeof(err));
 	else if (strcmp(cmd, "resume") == 0)
@@ -1681,8 +1688,8 @@ req_abort_batch(struct lbld *l, struct control_client *c, const struct control_r
 /*
  * Manual control's share of the requests: its own commands; a batch,
  * homing or park refused while a manual move or output holds the rig; an
- * abort that stops them first; a resume after manual moves, which raises
- * the lift first. Returns 1 when
+ * abort that stops them first (a resume after manual moves, which raises
+ * the lift first, is req_operator's call of manual_resume). Returns 1 when
  * the request was taken (answered now or later), 0 otherwise.
  */
 static int
@@ -1722,7 +1729,8 @@ req_manual_hook(struct lbld *l, struct control_client *c, const struct control_r
 		control_finish(c, 1, "%s refused: %s", cmd, why);
 		return 1;
 	}
-	return strcmp(cmd, "resume") == 0 && req->argc == 1 && manual_resume(l->manual, c);
+	/* a resume after manual moves is manual_resume's: req_operator asks it, whoever resumes */
+	return 0;
 }
 
 void
