@@ -613,18 +613,64 @@ web_recipes(struct MHD_Connection *conn)
 	return web_json_send(conn, 200, &j);
 }
 
-/* GET /api/v1/recipes/NAME: the stored text. */
+/*
+ * GET /api/v1/recipes/NAME/plan: lbld's plan of the stored recipe against
+ * its rig, the document lblctl plan --json prints (lbld sends it in pieces,
+ * one a line: joined by line breaks, they are the same JSON).
+ */
 static enum MHD_Result
-web_recipe(struct MHD_Connection *conn, const char *name)
+web_recipe_plan(struct MHD_Connection *conn, const char *name)
 {
+	const char *argv[] = { "plan", name, "--json" };
+	struct web_reply r;
+	enum MHD_Result rc;
+
+	if (web_lbld_call(web_conf.socket_path, 3, argv, WEB_LBLD_TIMEOUT_MS, &r) == -1)
+		return web_error(conn, errno == EMSGSIZE ? 507 : 503, NULL, "%s", r.message);
+	if (r.status == 0)
+		rc = web_send(conn, 200, "application/json", r.out, r.out_len, NULL);
+	else if (r.status == 2)
+		/* not stored: 404; stored but not for this rig: the rig's state, 409 */
+		rc = web_error(conn, strncmp(r.message, "no stored recipe", 16) == 0 ? 404 :
+		    strstr(r.message, "is not valid for rig") != NULL ? 409 : 400, NULL, "%s",
+		    r.message);
+	else
+		rc = web_error(conn, 502, NULL, "%s", r.message);
+	web_reply_free(&r);
+	return rc;
+}
+
+/* GET /api/v1/recipes/NAME: the stored text; recipes/NAME/plan its plan. */
+static enum MHD_Result
+web_recipe(struct MHD_Connection *conn, const char *path)
+{
+	char name[208];
 	const char *argv[] = { "recipe", "show", name };
+	const char *slash = strchr(path, '/');
 	struct web_reply r;
 	struct json j;
 	char *nl;
 	enum MHD_Result rc;
+	size_t len = slash ? (size_t)(slash - path) : strlen(path);
 
-	if (name[0] == '\0' || strlen(name) > 200 || web_has_control(name))
-		return web_error(conn, 400, NULL, "recipes/NAME: expected a recipe name");
+	if (len == 0 || len > 200)
+		return web_error(conn, 400, NULL, "recipes/NAME: expected a recipe name (NAME or "
+		    "NAME@VERSION, at most 200 bytes)");
+	memcpy(name, path, len);
+	name[len] = '\0';
+	if (web_has_control(name) || name[0] == '-')
+		return web_error(conn, 400, NULL, "recipes/NAME: expected a recipe name, not one "
+		    "%s", name[0] == '-' ? "starting with '-'" : "holding a control character");
+	if (slash != NULL && strcmp(slash, "/plan") != 0)
+		return web_error(conn, 404, NULL, "no such resource: recipes/%s%s (recipes/NAME or "
+		    "recipes/NAME/plan)", name, slash);
+	{
+		static const char *const none[] = { NULL };
+		if (!web_args_known(conn, none, &rc, slash ? "recipes/NAME/plan" : "recipes/NAME"))
+			return rc;
+	}
+	if (slash != NULL)
+		return web_recipe_plan(conn, name);
 	if (web_lbld_call(web_conf.socket_path, 3, argv, WEB_LBLD_TIMEOUT_MS, &r) == -1)
 		return web_error(conn, 503, NULL, "%s", r.message);
 	if (r.status != 0) {

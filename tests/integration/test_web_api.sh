@@ -57,9 +57,10 @@ start_web web "$LBL_BUILD" "[127.0.0.0/8, '::1']" || exit 1
 MAIN_PID=$WEB_PID
 
 /usr/bin/python3 - "$WEB_PORT" "$UNTRUSTED_PORT" "$LBL_TMP/lbl.db" "$LBL_BUILD/lblctl" \
-    "$LBL_TOP/recipes/examples/taa-cnt-3-dip.yaml" <<'PY'
+    "$LBL_TOP/recipes/examples/taa-cnt-3-dip.yaml" "$LBL_TMP/rig.yaml" <<'PY'
 import http.client, json, sqlite3, subprocess, sys, time
 port, untrusted, db, lblctl, recipe = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5]
+rig = sys.argv[6]
 
 def ok(name, cond, why=""):
     print(("PASS %s" % name) if cond else ("FAIL %s: %s" % (name, why)), flush=True)
@@ -207,8 +208,12 @@ s, r, data = req("POST", "/api/v1/pause", "now=1", auth)
 ok("pause now", s == 200, "%d %r" % (s, data))
 st = wait_state(("paused",))
 ok("paused", st["state"] == "paused", repr(st))
+# a manual move during the pause: the web's resume raises the lift first, as lblctl's does
+out = subprocess.run([lblctl, "move", "lift", "30mm"], capture_output=True, text=True)
+ok("a manual move in the pause", out.returncode == 0, out.stdout + out.stderr)
 s, r, data = req("POST", "/api/v1/resume", "", auth)
-ok("resume", s == 200, "%d %r" % (s, data))
+ok("resume after a manual move: the lift to the safe height first", s == 200 and
+   "the lift goes to the safe height" in json.loads(data).get("output", ""), "%d %r" % (s, data))
 st = wait_state(("running", "waiting"))
 time.sleep(0.3)
 s, r, data = req("POST", "/api/v1/abort", "", auth)
@@ -246,6 +251,16 @@ s, rl = get_json("/api/v1/recipes")
 ok("GET recipes", s == 200 and any(x["name"] == "taa-cnt-3" for x in rl), repr(rl))
 s, rc = get_json("/api/v1/recipes/taa-cnt-3")
 ok("GET recipes/NAME", s == 200 and "name: taa-cnt-3" in rc["text"], repr(rc)[:200])
+# its plan: lbld's, against its rig, the document lblctl plan --json prints
+out = subprocess.run([lblctl, "plan", recipe, "--rig", rig, "--json"], capture_output=True, text=True)
+s, pl = get_json("/api/v1/recipes/taa-cnt-3@1/plan")
+ok("GET recipes/NAME/plan: lblctl plan --json's document", s == 200 and out.returncode == 0 and
+   pl == json.loads(out.stdout) and pl["steps"] and pl["total_ms"] > 0, "%d %r" % (s, repr(pl)[:200]))
+jerr("plan of an unknown recipe (404)", "GET", "/api/v1/recipes/nosuch/plan", 404, has="nosuch")
+jerr("recipes/NAME/other (404)", "GET", "/api/v1/recipes/taa-cnt-3/steps", 404, has="steps")
+jerr("a recipe name like an option (400)", "GET", "/api/v1/recipes/--json/plan", 400, has="'-'")
+jerr("plan: unknown parameter (400)", "GET", "/api/v1/recipes/taa-cnt-3/plan?rig=x", 400, has="rig")
+jerr("plan: wrong method (405)", "POST", "/api/v1/recipes/taa-cnt-3/plan", 405, "x=1")
 s, cmp = get_json("/api/v1/compare?a=1&b=1")
 ok("GET compare", s in (200, 400) and ("text" in cmp or "error" in cmp), repr(cmp)[:200])
 

@@ -6,7 +6,7 @@
 # the bilayer count advances on the page during the run; the history page
 # lists the finished batch and its detail shows the thickness chart, the
 # steps and the events; back on the rig page, the run form starts a batch;
-# two batches compared; the recipes page shows a stored recipe.
+# two batches compared; the recipes page shows a stored recipe and its plan.
 # LBL_SCREENSHOTS=DIR keeps a screenshot of each page.
 set -u
 . "$LBL_TOP/tests/integration/lib.sh"
@@ -166,6 +166,15 @@ try:
     v = b.wait("document.querySelector('#recipes tbody tr') && "
                "(document.querySelector('#recipes tbody tr').click(), " + text("recipe-text") + ")", 20)
     ok("recipes page: a stored recipe's text", v and "name: web-fast" in v, repr(v)[:200])
+    v = b.wait("!document.getElementById('plan-box').classList.contains('hidden') && "
+               "document.querySelectorAll('#plan-steps tbody tr').length", 20)
+    ok("recipes page: its plan, step by step", v and v >= 17, repr(v) + " " + repr(b.js(text("plan-error"))))
+    facts = b.js(text("plan-facts")) or ""
+    ok("recipes page: the plan's total time and volume", "Total time" in facts and "Volume used" in facts and
+       "Bilayers4" in facts, repr(facts))
+    ok("recipes page: the solutions' volumes", "taa" in (b.js(text("plan-solutions")) or ""),
+       repr(b.js(text("plan-solutions"))))
+    shot("recipes")
 finally:
     b.close()
 PY

@@ -283,18 +283,80 @@ function historyPage() {
 }
 
 // ---- the recipes page ----
+// The plan's steps shown at most; a long recipe's whole plan is at its plan link.
+const PLAN_ROWS = 300;
+
+function clock(ms) {
+  const s = Math.round(ms / 1000), h = Math.floor(s / 3600), m = Math.floor(s / 60) % 60;
+  return h + ":" + String(m).padStart(2, "0") + ":" + String(s % 60).padStart(2, "0");
+}
+
+// One recipe's plan against the rig lbld runs: totals, solutions, steps.
+function planShow(key, p) {
+  set("plan-title", "Plan of " + p.recipe + " v" + p.version + " on " + (p.rig || "no rig"));
+  const dl = $("plan-facts");
+  while (dl.firstChild) dl.removeChild(dl.firstChild);
+  const ml = p.solutions.reduce((a, x) => a + x.volume_ml, 0);
+  for (const [label, v] of [["Bilayers", p.bilayers], ["Steps", p.steps.length],
+    ["Total time", duration(p.total_ms)], ["In solution", duration(p.exposure_ms)],
+    ["Moving", duration(p.motion_ms)], ["Operator waits", p.operator_waits],
+    ["Thickness", nm(p.final_thickness_nm) + " nm estimated" +
+      (p.target_thickness_nm != null ? " (target " + nm(p.target_thickness_nm) + " nm)" : "")],
+    ["Volume used", ml.toFixed(1) + " mL"]]) {
+    const dt = document.createElement("dt"), dd = document.createElement("dd");
+    dt.textContent = label;
+    dd.textContent = v;
+    dl.appendChild(dt); dl.appendChild(dd);
+  }
+  fill($("plan-solutions").tBodies[0], p.solutions, ["name", "uses",
+    (x) => x.volume_ml.toFixed(1), "replacements"]);
+  fill($("plan-steps").tBodies[0], p.steps.slice(0, PLAN_ROWS), ["seq", "bilayer",
+    (x) => x.step + (x.operator_wait ? " (waits)" : ""), "where", "solution",
+    (x) => clock(x.start_ms), (x) => duration(x.duration_ms),
+    (x) => x.volume_ml ? x.volume_ml.toFixed(2) : ""]);
+  const more = $("plan-more");
+  while (more.firstChild) more.removeChild(more.firstChild);
+  if (p.steps.length > PLAN_ROWS) {
+    more.appendChild(document.createTextNode("The first " + PLAN_ROWS + " of " + p.steps.length +
+      " steps; all of them, with what each tells the rig: "));
+    const a = document.createElement("a");
+    a.href = "/api/v1/recipes/" + encodeURIComponent(key) + "/plan";
+    a.textContent = "the plan as JSON";
+    more.appendChild(a);
+  }
+  $("plan-box").classList.remove("hidden");
+}
+
+async function recipeShow(key) {
+  $("plan-box").classList.add("hidden");
+  try {
+    const t = await api("recipes/" + encodeURIComponent(key));
+    set("recipe-title", t.header);
+    set("recipe-text", t.text);
+    $("recipe-box").classList.remove("hidden");
+    showError("");
+  } catch (e) { showError(e.message); return; }
+  try {
+    planShow(key, await api("recipes/" + encodeURIComponent(key) + "/plan"));
+    set("plan-error", "");
+  } catch (e) {
+    // a stored recipe the rig cannot run: its text is shown, and why not
+    set("plan-title", "No plan for this rig");
+    set("plan-error", e.message);
+    for (const id of ["plan-facts", "plan-more"]) while ($(id).firstChild) $(id).removeChild($(id).firstChild);
+    fill($("plan-solutions").tBodies[0], [], []);
+    fill($("plan-steps").tBodies[0], [], []);
+    $("plan-box").classList.remove("hidden");
+  }
+}
+
 async function recipesPage() {
   try {
     const list = await api("recipes");
     fill($("recipes").tBodies[0], list, ["name", "version", "sha256", (r) => stamp(r.added)],
-      async (r) => {
-        try {
-          const t = await api("recipes/" + encodeURIComponent(r.name + "@" + r.version));
-          set("recipe-title", t.header);
-          set("recipe-text", t.text);
-          $("recipe-box").classList.remove("hidden");
-        } catch (e) { showError(e.message); }
-      });
+      (r) => recipeShow(r.name + "@" + r.version));
+    const want = new URLSearchParams(location.search).get("recipe");
+    if (want) recipeShow(want);
   } catch (e) { showError(e.message); }
 }
 
