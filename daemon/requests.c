@@ -29,7 +29,7 @@ struct req_args {
 	const char *substrate, *operator_name, *note;
 	const char *lots[RECIPE_MAX_SOLUTIONS];
 	int lot_count;
-	int wait, follow, json, now, accept_rig_change;
+	int wait, follow, json, now, accept_rig_change, events;
 };
 
 /* Parses --options after the positional words; returns the count of positionals or -1. */
@@ -65,6 +65,8 @@ req_parse(struct control_client *c, const struct control_request *req, int first
 			a->now = 1;
 		else if (strcmp(w, "--accept-rig-change") == 0)
 			a->accept_rig_change = 1;
+		else if (strcmp(w, "--events") == 0)
+			a->events = 1;
 		else if (value == NULL) {
 			control_finish(c, 2, "%s: %s needs a value", req->argv[0], w);
 			return -1;
@@ -397,14 +399,28 @@ req_status_text(struct control_client *c, const struct run_status *st)
 static void
 req_status(struct lbld *l, struct control_client *c, const struct control_request *req)
 {
-	static const char *const allowed[] = { "json", "follow", NULL };
+	static const char *const allowed[] = { "json", "follow", "events", NULL };
 	struct run_status st;
 	struct req_args a;
 	char line[REQ_STATUS_LINE_BYTES];
 
 	if (req_parse(c, req, 1, &a, allowed) == -1)
 		return;
+	if (a.events && !(a.follow && a.json)) {
+		control_finish(c, 2, "status: --events goes with --follow --json");
+		return;
+	}
 	run_status(l->run, &st);
+	if (a.events) {
+		/*
+		 * A bridge's follow (lbl-web, lbl-mqtt): the status now and at each
+		 * change, each event once on record, across batches and idle times
+		 * alike, until lbld stops or the client goes.
+		 */
+		req_status_json(l, c, &st);
+		control_follow(c, LBLD_TAG_EVENTS);
+		return;
+	}
 	if (a.follow) {
 		/* --follow --json: one JSON object per line, as each change happens */
 		if (a.json) {
@@ -541,6 +557,7 @@ lbld_notify(void *arg, const struct run_status *st)
 		json_line.line = json_text(&j);
 		control_each_follower(l->control, LBLD_TAG_STATUS_JSON, req_follower_status,
 		    &json_line);
+		control_each_follower(l->control, LBLD_TAG_EVENTS, req_follower_line, &json_line);
 	}
 	json_free(&j);
 	control_each_follower(l->control, LBLD_TAG_WAIT_FOLLOW, req_follower_line, &n);
@@ -555,6 +572,44 @@ lbld_notify(void *arg, const struct run_status *st)
 		control_each_follower(l->control, LBLD_TAG_WAIT_FOLLOW, req_follower_done, &n);
 	}
 	notify_status(line);
+}
+
+void
+lbld_event_told(void *arg, const struct db_event *e)
+{
+	struct lbld *l = arg;
+	struct req_notify n = { 0 };
+	struct json j;
+
+	if (l->control == NULL)
+		return;
+	json_init(&j);
+	json_object_begin(&j);
+	json_key(&j, "event");
+	json_object_begin(&j);
+	json_key(&j, "batch");
+	if (e->batch_id > 0)
+		json_int(&j, e->batch_id);
+	else
+		json_null(&j);
+	json_key(&j, "at");
+	json_string(&j, e->at);
+	json_key(&j, "kind");
+	json_string(&j, e->kind);
+	json_key(&j, "device");
+	json_string(&j, e->device);
+	json_key(&j, "message");
+	json_string(&j, e->message);
+	json_object_end(&j);
+	json_object_end(&j);
+	if (json_text(&j) != NULL) {
+		n.line = json_text(&j);
+		control_each_follower(l->control, LBLD_TAG_EVENTS, req_follower_line, &n);
+	} else {
+		log_warnx("status --events: out of memory for event %lld's JSON line",
+		    (long long)e->id);
+	}
+	json_free(&j);
 }
 
 /* ---- recipes ---- */
