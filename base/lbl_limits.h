@@ -735,6 +735,16 @@ _Static_assert(ALERT_KILL_GRACE_MS > 0 && ALERT_KILL_GRACE_MS <= ALERT_TIMEOUT_M
 #ifndef WEB_MAX_STATUS_BYTES
 #define WEB_MAX_STATUS_BYTES		(64 * 1024)
 #endif
+/*
+ * lbld's events lbl-web keeps, newest last: a browser that connects gets
+ * them (the rig page's recent events), one that reconnects those it
+ * missed. Each is one line of lbld's (a few hundred bytes), so tens of kB.
+ */
+#ifndef WEB_EVENTS_KEPT
+#define WEB_EVENTS_KEPT			100
+#endif
+_Static_assert(WEB_EVENTS_KEPT >= 10 && WEB_EVENTS_KEPT <= 1000,
+    "WEB_EVENTS_KEPT: a page of recent events, in bounded memory");
 _Static_assert(WEB_MAX_BODY_BYTES >= 1024 && WEB_MAX_BODY_BYTES <= 1024 * 1024,
     "WEB_MAX_BODY_BYTES: a login form fits, a flood does not");
 _Static_assert(WEB_MAX_SSE_CLIENTS >= 50 && WEB_MAX_SSE_CLIENTS <= 4096 &&

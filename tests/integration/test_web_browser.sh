@@ -2,8 +2,8 @@
 # lbl-web's pages in a real browser: Debian's headless chromium, driven
 # through the DevTools protocol (tests/integration/web_cdp.py, over
 # --remote-debugging-pipe). Against lbld and lbl-simrig: the rig page shows
-# the prompt, refuses Continue without a login, logs in and answers it;
-# the bilayer count advances on the page during the run; the history page
+# the prompt, refuses Continue without a login, logs in and answers it
+# (lbld's event of it then among the recent events, live); the bilayer count advances on the page during the run; the history page
 # lists the finished batch and its detail shows the thickness chart, the
 # steps and the events; back on the rig page, the run form starts a batch;
 # two batches compared; the recipes page shows a stored recipe and its plan.
@@ -99,6 +99,12 @@ try:
     v = b.wait("['running','waiting'].includes(" + text("state") + ") && "
                "document.getElementById('prompt-box').classList.contains('hidden')", 15)
     ok("Continue answers the prompt", v, repr(b.js(text("state"))) + " " + repr(b.js(text("error"))))
+    # lbld's event of that continue appears on the page as it is recorded, no reload
+    v = b.wait("[...document.querySelectorAll('#recent li')].map(l => l.textContent)"
+               ".find(t => t.includes('continue') && t.includes('alice via lbl-web'))", 15)
+    ok("rig page: the continue by alice among the recent events, live", v, repr(b.js(text("recent")))[:300])
+    ok("rig page: the prompt's event before it", "prompt" in (b.js(text("recent")) or "") or
+       "Clamp" in (b.js(text("recent")) or ""), repr(b.js(text("recent")))[:300])
     # the bilayer count advances on the page
     seen = []
     end = time.time() + 90

@@ -1,5 +1,5 @@
 // lbl-web's pages: plain JavaScript, no library, no build step. The rig page
-// follows /api/v1/events (Server-Sent Events of lbld's status); the history
+// follows /api/v1/events (Server-Sent Events of lbld's status and events); the history
 // page reads /api/v1/batches and one batch's record. Changes (continue,
 // pause, resume, abort) need a login; the CSRF token the login answers goes
 // with each of them in the X-CSRF-Token header.
@@ -164,6 +164,24 @@ function bilayerPoints(b) {
     meas: x.thickness_measured_nm }));
 }
 
+// lbld's events as they are recorded, newest first (lbl-web sends those it
+// keeps when the stream opens, then each as it comes).
+const RECENT_SHOWN = 30;
+function recentEvent(e) {
+  const ol = $("recent"), li = document.createElement("li");
+  const at = document.createElement("span"), kind = document.createElement("span");
+  at.className = "at";
+  const d = new Date(e.at);
+  at.textContent = isNaN(d) ? e.at : d.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", second: "2-digit" });
+  kind.className = "kind";
+  kind.textContent = e.kind + (e.device ? " " + e.device : "");
+  li.appendChild(at);
+  li.appendChild(kind);
+  li.appendChild(document.createTextNode((e.batch ? "batch " + e.batch + ": " : "") + e.message));
+  ol.insertBefore(li, ol.firstChild);
+  while (ol.children.length > RECENT_SHOWN) ol.removeChild(ol.lastChild);
+}
+
 function rigPage() {
   $("continue").addEventListener("click", () => post("continue"));
   $("run").addEventListener("submit", (ev) => {
@@ -180,6 +198,7 @@ function rigPage() {
   api("status").then(rigShow).catch((e) => showError(e.message));
   const es = new EventSource("/api/v1/events");
   es.addEventListener("status", (ev) => { showError(""); rigShow(JSON.parse(ev.data)); });
+  es.addEventListener("event", (ev) => recentEvent(JSON.parse(ev.data)));
   es.addEventListener("offline", (ev) => {
     const s = $("state");
     s.textContent = "offline";
