@@ -3,10 +3,12 @@
 # through the DevTools protocol (tests/integration/web_cdp.py, over
 # --remote-debugging-pipe). Against lbld and lbl-simrig: the rig page shows
 # the prompt, refuses Continue without a login, logs in and answers it
-# (lbld's event of it then among the recent events, live); the bilayer count advances on the page during the run; the history page
-# lists the finished batch and its detail shows the thickness chart, the
-# steps and the events; back on the rig page, the run form starts a batch;
-# two batches compared; the recipes page shows a stored recipe and its plan.
+# (lbld's event of it then among the recent events, live); the bilayer
+# count advances on the page during the run; the history page lists the
+# finished batch and its detail shows the thickness chart, the timeline and
+# steps planned against actual, and the events; back on the rig page, the
+# run form starts a batch; two batches compared; the recipes page shows a
+# stored recipe and its plan.
 # LBL_SCREENSHOTS=DIR keeps a screenshot of each page.
 set -u
 . "$LBL_TOP/tests/integration/lib.sh"
@@ -138,12 +140,16 @@ try:
     v = b.wait("!document.getElementById('detail').classList.contains('hidden') && "
                "document.querySelectorAll('#steps tbody tr').length", 20)
     ok("history: the batch's steps", v and v > 8, repr(v))
+    ok("history: the timeline, each step planned and as it ran",
+       b.js("document.querySelectorAll('#timeline rect').length") == 2 * v,
+       repr(b.js("document.querySelectorAll('#timeline rect').length")))
     ok("history: the thickness chart", b.js("document.querySelectorAll('#detail-chart polyline').length") == 1
        and b.js("document.querySelectorAll('#detail-chart circle').length") == 4,
        repr(b.js("document.getElementById('detail-chart').innerHTML")[:300]))
     ok("history: the events", "alice via lbl-web" in (b.js(text("events")) or ""), repr(b.js(text("events")))[:300])
     ok("history: export links", b.js("document.getElementById('export-csv').href").endswith(
        "/api/v1/batches/1/export?format=csv"))
+    b.js("document.getElementById('detail').scrollIntoView()")
     shot("history-detail")
     # back on the rig page, idle and logged in: a batch started from the form
     b.navigate(url + "/")
@@ -180,6 +186,7 @@ try:
        "Bilayers4" in facts, repr(facts))
     ok("recipes page: the solutions' volumes", "taa" in (b.js(text("plan-solutions")) or ""),
        repr(b.js(text("plan-solutions"))))
+    b.js("document.getElementById('plan-box').scrollIntoView()")
     shot("recipes")
 finally:
     b.close()

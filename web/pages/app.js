@@ -71,6 +71,38 @@ function chart(svg, points) {
     if (p.meas != null) el("circle", { class: "meas", cx: x(p.n), cy: y(p.meas), r: 4 });
 }
 
+// A batch's steps on one time axis (recipe time): the plan in the upper lane,
+// what ran in the lower (its start as recorded, its length times the time
+// scale), each step a bar coloured by its kind; a failed or aborted step red.
+function timeline(svg, b) {
+  const NS = "http://www.w3.org/2000/svg", W = 600, L = 52, R = 10, scale = b.time_scale || 1;
+  while (svg.firstChild) svg.removeChild(svg.firstChild);
+  const el = (name, attrs, text) => {
+    const n = document.createElementNS(NS, name);
+    for (const k in attrs) n.setAttribute(k, attrs[k]);
+    if (text != null) n.textContent = text;
+    svg.appendChild(n);
+    return n;
+  };
+  const steps = b.steps || [];
+  const end = Math.max(1, ...steps.map((s) => Math.max(s.planned_start_ms + s.planned_duration_ms,
+    s.actual_duration_ms == null ? 0 : s.actual_start_ms + s.actual_duration_ms * scale)));
+  const x = (ms) => L + (W - L - R) * ms / end, kinds = {};
+  const kind = (s) => s.kind in kinds ? kinds[s.kind] : (kinds[s.kind] = Object.keys(kinds).length % 4);
+  el("text", { x: 2, y: 30 }, "planned");
+  el("text", { x: 2, y: 66 }, "actual");
+  el("line", { x1: L, y1: 84, x2: W - R, y2: 84, class: "axis" });
+  el("text", { x: L, y: 100 }, "0");
+  el("text", { x: W - R - 70, y: 100 }, duration(end));
+  for (const s of steps) {
+    const k = "k" + kind(s), w = (ms) => Math.max(0.5, x(ms) - L).toFixed(2);
+    el("rect", { x: x(s.planned_start_ms).toFixed(2), y: 16, width: w(s.planned_duration_ms), height: 20, class: k });
+    if (s.actual_duration_ms != null)
+      el("rect", { x: x(s.actual_start_ms).toFixed(2), y: 52, width: w(s.actual_duration_ms * scale), height: 20,
+        class: s.outcome === "done" || s.outcome === "skipped" ? k : "bad" });
+  }
+}
+
 // ---- login ----
 async function session() {
   try {
@@ -284,6 +316,7 @@ async function historyDetail(row) {
     $("export-csv").href = "/api/v1/batches/" + b.id + "/export?format=csv";
     $("export-json").href = "/api/v1/batches/" + b.id + "/export?format=json";
     chart($("detail-chart"), bilayerPoints(b));
+    timeline($("timeline"), b);
     fill($("lots").tBodies[0], b.solutions || [], ["name", "lot", "dips", "volume_ml"]);
     fill($("steps").tBodies[0], b.steps || [], ["seq", "bilayer", "kind",
       (s) => s.station || s.solution, (s) => (s.planned_duration_ms / 1000).toFixed(1),
