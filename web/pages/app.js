@@ -317,7 +317,8 @@ async function historyDetail(row) {
     $("export-json").href = "/api/v1/batches/" + b.id + "/export?format=json";
     chart($("detail-chart"), bilayerPoints(b));
     timeline($("timeline"), b);
-    fill($("lots").tBodies[0], b.solutions || [], ["name", "lot", "dips", "volume_ml"]);
+    fill($("lots").tBodies[0], b.solutions || [], ["name", "lot", "dips",
+      (x) => x.volume_ml == null ? "" : x.volume_ml.toFixed(2)]);
     fill($("steps").tBodies[0], b.steps || [], ["seq", "bilayer", "kind",
       (s) => s.station || s.solution, (s) => (s.planned_duration_ms / 1000).toFixed(1),
       (s) => s.actual_duration_ms == null ? "" : (s.actual_duration_ms / 1000).toFixed(1), "outcome"]);
