@@ -1423,6 +1423,9 @@ main(int argc, char **argv)
 		    web_conf.user_count, cert ? ", TLS" : "");
 		return 0;
 	}
+	/* the events' ids begin with it: an id from an earlier lbl-web is told apart */
+	snprintf(web_run_id, sizeof(web_run_id), "%llx%x", (unsigned long long)time(NULL),
+	    (unsigned)getpid());
 	/* each connection thread would otherwise get a malloc arena that is never given back */
 	mallopt(M_ARENA_MAX, 2);
 	web_auth_init(&web_conf);
@@ -1458,8 +1461,6 @@ main(int argc, char **argv)
 		    "machine?)\n", web_conf.listen_text);
 		return 1;
 	}
-	snprintf(web_run_id, sizeof(web_run_id), "%llx%x", (unsigned long long)time(NULL),
-	    (unsigned)getpid());
 	if (pthread_create(&watcher, NULL, web_watch, NULL) != 0)
 		fatalx("cannot start the status follower");
 	log_info("listening on %s%s, lbld at %s, %d users", web_conf.listen_text,
