@@ -7,8 +7,8 @@
 # count advances on the page during the run; the history page lists the
 # finished batch and its detail shows the thickness chart, the timeline and
 # steps planned against actual, and the events; back on the rig page, the
-# run form starts a batch; two batches compared; the recipes page shows a
-# stored recipe and its plan.
+# run form starts a batch; two batches compared side by side; the recipes
+# page shows a stored recipe and its plan.
 # LBL_SCREENSHOTS=DIR keeps a screenshot of each page.
 set -u
 . "$LBL_TOP/tests/integration/lib.sh"
@@ -173,6 +173,14 @@ try:
                + text("compare"), 20)
     ok("history: compare shows lbld's comparison", v and "web-fast" in v, repr(v)[:300] + " " +
        repr(b.js(text("error"))))
+    v = b.js("[...document.querySelectorAll('#compare-table tbody tr')].map(r => r.textContent).join('|')")
+    ok("history: compare side by side, the two batches' facts in columns",
+       v and "Operatoralice via lbl-webci" in v and "Substratecoupon 2test coupon" in v, repr(v)[:300])
+    ok("history: compare charts both batches' thickness",
+       b.js("document.querySelectorAll('#compare-chart polyline.est2').length") == 1 and
+       b.js("document.querySelectorAll('#compare-chart circle.meas2').length") == 4,
+       repr(b.js("document.getElementById('compare-chart').innerHTML"))[:300])
+    b.js("document.getElementById('compare-box').scrollIntoView()")
     shot("compare")
     b.navigate(url + "/recipes")
     v = b.wait("document.querySelector('#recipes tbody tr') && "

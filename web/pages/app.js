@@ -45,7 +45,7 @@ function nm(v) { return v == null ? "" : v.toFixed(1); }
 function set(id, text) { const e = $(id); if (e) e.textContent = text == null ? "–" : text; }
 
 // A small SVG chart: estimated thickness per bilayer as a line, measured as dots.
-function chart(svg, points) {
+function chart(svg, points, second) {
   const NS = "http://www.w3.org/2000/svg", W = 600, H = 200, L = 44, B = 24, T = 10, R = 10;
   while (svg.firstChild) svg.removeChild(svg.firstChild);
   const el = (name, attrs, text) => {
@@ -55,20 +55,24 @@ function chart(svg, points) {
     svg.appendChild(n);
     return n;
   };
-  const maxN = Math.max(1, ...points.map((p) => p.n));
-  const maxY = Math.max(1, ...points.map((p) => Math.max(p.est || 0, p.meas || 0)));
+  const all = points.concat(second || []);
+  const maxN = Math.max(1, ...all.map((p) => p.n));
+  const maxY = Math.max(1, ...all.map((p) => Math.max(p.est || 0, p.meas || 0)));
   const x = (n) => L + (W - L - R) * n / maxN, y = (v) => H - B - (H - B - T) * v / maxY;
   el("line", { x1: L, y1: H - B, x2: W - R, y2: H - B, class: "axis" });
   el("line", { x1: L, y1: T, x2: L, y2: H - B, class: "axis" });
   el("text", { x: 2, y: T + 8 }, maxY.toFixed(0) + " nm");
   el("text", { x: 2, y: H - B }, "0");
   el("text", { x: W - R - 60, y: H - 6 }, "bilayer " + maxN);
-  const est = points.filter((p) => p.est != null);
-  if (est.length)
-    el("polyline", { class: "est", points: [[0, 0]].concat(est.map((p) => [p.n, p.est]))
-      .map((p) => x(p[0]).toFixed(1) + "," + y(p[1]).toFixed(1)).join(" ") });
-  for (const p of points)
-    if (p.meas != null) el("circle", { class: "meas", cx: x(p.n), cy: y(p.meas), r: 4 });
+  // a second series (compare): its own colours
+  for (const [series, est, meas] of [[points, "est", "meas"], [second || [], "est2", "meas2"]]) {
+    const e = series.filter((p) => p.est != null);
+    if (e.length)
+      el("polyline", { class: est, points: [[0, 0]].concat(e.map((p) => [p.n, p.est]))
+        .map((p) => x(p[0]).toFixed(1) + "," + y(p[1]).toFixed(1)).join(" ") });
+    for (const p of series)
+      if (p.meas != null) el("circle", { class: meas, cx: x(p.n), cy: y(p.meas), r: 4 });
+  }
 }
 
 // A batch's steps on one time axis (recipe time): the plan in the upper lane,
@@ -263,11 +267,24 @@ function tick(id, on) {
   $("compare-button").disabled = ticked.size !== 2;
 }
 
+// Two batches side by side: their facts in two columns, both thickness
+// series in one chart, and lbld's comparison (what differs, step timing).
 async function historyCompare() {
   const [a, b] = [...ticked];
   try {
-    const c = await api("compare?a=" + a + "&b=" + b);
+    const [c, ba, bb] = await Promise.all([api("compare?a=" + a + "&b=" + b),
+      api("batches/" + a), api("batches/" + b)]);
     set("compare-title", "Batch " + c.a + " against batch " + c.b);
+    set("compare-a", "Batch " + ba.id);
+    set("compare-b", "Batch " + bb.id);
+    const num = (v) => v == null ? "–" : Number.isInteger(v) ? v : v.toFixed(1);
+    const rows = [["Recipe", (x) => x.recipe + " v" + x.recipe_version], ["Substrate", (x) => x.substrate],
+      ["Operator", (x) => x.operator], ["State", (x) => x.state], ["Started", (x) => stamp(x.started_at)],
+      ["Ended", (x) => stamp(x.ended_at)], ["Bilayers", (x) => x.bilayers_done + "/" + x.bilayers_target],
+      ["Estimated nm", (x) => num(x.thickness_estimated_nm)], ["Measured nm", (x) => num(x.thickness_measured_nm)],
+      ["Steps", (x) => (x.steps || []).length], ["Cause", (x) => x.failure_cause]];
+    fill($("compare-table").tBodies[0], rows, [(r) => r[0], (r) => r[1](ba), (r) => r[1](bb)]);
+    chart($("compare-chart"), bilayerPoints(ba), bilayerPoints(bb));
     set("compare", c.text);
     $("compare-box").classList.remove("hidden");
     showError("");
