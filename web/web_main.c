@@ -1238,7 +1238,6 @@ web_handle(void *cls, struct MHD_Connection *conn, const char *url, const char *
 	char addr[64];
 
 	(void)cls;
-	(void)version;
 	if (req == NULL) {
 		/* the headers are in: refuse now what needs no body to be refused */
 		web_client_addr(conn, addr, sizeof(addr), &sa);
@@ -1251,6 +1250,10 @@ web_handle(void *cls, struct MHD_Connection *conn, const char *url, const char *
 			    "(trusted: in lbl-web's configuration)", addr);
 		}
 		host = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_HOST);
+		/* HTTP/1.1 requires Host (RFC 9112, 3.2); only HTTP/1.0 may leave it out */
+		if (host == NULL && strcmp(version, MHD_HTTP_VERSION_1_0) != 0)
+			return web_error(conn, 400, NULL, "%s without a Host header (HTTP/1.1 "
+			    "requires one)", version);
 		if (!web_host_ok(&web_conf, host)) {
 			log_warnx("refused %s %s from %s: Host '%.100s' is not lbl-web's", method, url,
 			    addr, host);

@@ -64,7 +64,7 @@ MAIN_PID=$WEB_PID
 
 /usr/bin/python3 - "$WEB_PORT" "$UNTRUSTED_PORT" "$LBL_TMP/lbl.db" "$LBL_BUILD/lblctl" \
     "$LBL_TOP/recipes/examples/taa-cnt-3-dip.yaml" "$LBL_TMP/rig.yaml" <<'PY'
-import http.client, json, sqlite3, subprocess, sys, time
+import http.client, json, socket, sqlite3, subprocess, sys, time
 port, untrusted, db, lblctl, recipe = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5]
 rig = sys.argv[6]
 
@@ -123,6 +123,25 @@ jerr("a Host of elsewhere refused (DNS rebinding, 403)", "GET", "/api/v1/status"
      headers={"Host": "evil.example:%d" % port}, has="evil.example")
 s, r, data = req("GET", "/api/v1/status", headers={"Host": "localhost:%d" % port})
 ok("Host: localhost answered", s == 200, "%d" % s)
+def raw_http(data):
+    so = socket.create_connection(("127.0.0.1", port), timeout=20)
+    so.sendall(data)
+    out = b""
+    while True:
+        chunk = so.recv(65536)
+        if not chunk:
+            break
+        out += chunk
+    so.close()
+    return out
+out = raw_http(b"GET /api/v1/status HTTP/1.1\r\nConnection: close\r\n\r\n")
+ok("HTTP/1.1 without Host: 400 JSON", out.startswith(b"HTTP/1.1 400") and b'"error":"HTTP/1.1 without a Host' in out,
+   repr(out[:300]))
+# headers past the 32 kB a connection has: libmicrohttpd refuses them itself (lbl-web(8))
+out = raw_http(b"GET /api/v1/status HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Big: " + b"a" * 40000 + b"\r\n\r\n")
+ok("headers over 32 kB: 431 from libmicrohttpd", out.startswith(b"HTTP/1.1 431"), repr(out[:120]))
+out = raw_http(b"GET /api/v1/status HTTP/1.0\r\n\r\n")
+ok("HTTP/1.0 without Host: answered", out.split(b"\r\n")[0].endswith(b"200 OK"), repr(out[:200]))
 jerr("filter: unknown state", "GET", "/api/v1/batches?state=bogus", 400, has="bogus")
 jerr("filter: limit 0", "GET", "/api/v1/batches?limit=0", 400, has="limit")
 jerr("filter: a date that is none", "GET", "/api/v1/batches?since=2026-02-30", 400, has="since")
