@@ -713,6 +713,7 @@ main(int argc, char **argv)
 	home_free(l.home);
 	manual_free(l.manual);
 	free(l.home_run);
+	free(l.bridge_status);
 	record_free(l.record);
 	act_close(l.act);
 	hw_close(l.hw);
