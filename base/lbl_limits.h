@@ -188,6 +188,18 @@
 #define CONTROL_MAX_BACKLOG	(4 * 1024 * 1024)
 #endif
 /*
+ * A follower (status --follow, --events, run --wait --follow) that does not
+ * read is dropped past this much backlog, far sooner than a reply: its lines
+ * are small and come on their own (a reply's come from the reader thread,
+ * which waits for the client), so a stalled follower would otherwise grow
+ * until CONTROL_MAX_BACKLOG, and 64 stalled ones to 256 MiB, on a Pi. 256
+ * KiB is a hundred status lines behind: a reader that stalls that long is
+ * gone; lbl-web and lbl-mqtt follow again when dropped.
+ */
+#ifndef CONTROL_MAX_FOLLOW_BACKLOG
+#define CONTROL_MAX_FOLLOW_BACKLOG	(256 * 1024)
+#endif
+/*
  * Connections open at once. Each costs a descriptor and up to 8 KiB of
  * request buffer, so all of them stay within lbld's small footprint; lblctl
  * holds one per command, so a rig's few operators and viewers never near it.
@@ -533,6 +545,9 @@ _Static_assert(CONTROL_MAX_ARGS >= 8 + 2 * RECIPE_MAX_SOLUTIONS,
     "CONTROL_MAX_ARGS: run takes --lot SOLUTION=LOT for every solution");
 _Static_assert(PLAN_JSON_PIECE_BYTES >= 4096 && 4 * PLAN_JSON_PIECE_BYTES <= READER_MAX_BACKLOG_BYTES,
     "PLAN_JSON_PIECE_BYTES: a piece (one step past it at most) fits a reader's backlog");
+_Static_assert(CONTROL_MAX_FOLLOW_BACKLOG >= 64 * 1024 &&
+    CONTROL_MAX_FOLLOW_BACKLOG <= CONTROL_MAX_BACKLOG,
+    "CONTROL_MAX_FOLLOW_BACKLOG: dozens of status lines, no more than any client's backlog");
 _Static_assert(CONTROL_MAX_BACKLOG >= 4 * READER_MAX_BACKLOG_BYTES,
     "CONTROL_MAX_BACKLOG: a reader's chunks must fit a client's backlog");
 _Static_assert(CONTROL_OPERATOR_RESERVE >= 1 && CONTROL_OPERATOR_RESERVE < CONTROL_MAX_CLIENTS,

@@ -54,6 +54,7 @@ struct lbld {
 	enum run_state told_state;
 	int64_t told_batch;
 	int told_step;
+	char *bridge_status;		/* the status JSON the --events followers heard last */
 	int stopping;			/* a stop signal came: only status is answered */
 	struct loop_timer *stop_timer;	/* the stop's deadline */
 	/* the probe of every device (start-up, reload) */
@@ -84,6 +85,11 @@ void lbld_notify(void *arg, const struct run_status *status);
  * followers of status --follow --json --events, one JSON line each.
  */
 void lbld_event_told(void *arg, const struct db_event *event);
+/*
+ * What manual control or homing holds changed: the --events followers
+ * hear the status (when it differs from what they heard last).
+ */
+void lbld_status_told(struct lbld *l);
 /*
  * history, show, compare, export, series (daemon/history.c): the batch
  * record, read in the reader thread (a reader_work; arg is unused).

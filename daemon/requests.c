@@ -527,6 +527,44 @@ req_wait_begins(struct lbld *l, struct control_client *c)
 		control_out(c, "%s", line);
 }
 
+/*
+ * Tells the --events followers the status unless it is what they heard
+ * last: besides the run's changes, what manual control and homing change
+ * (the manual and homed keys) reaches them with the event that says so.
+ * json is the status's JSON text, or NULL to build it now.
+ */
+static void
+req_bridge_status(struct lbld *l, const char *json)
+{
+	struct req_notify n = { 0 };
+	struct run_status st;
+	struct json j;
+	char *copy;
+
+	json_init(&j);
+	if (json == NULL) {
+		run_status(l->run, &st);
+		if (req_status_json_build(l, &st, &j) == 0)
+			json = json_text(&j);
+	}
+	if (json != NULL && (l->bridge_status == NULL || strcmp(l->bridge_status, json) != 0)) {
+		n.line = json;
+		control_each_follower(l->control, LBLD_TAG_EVENTS, req_follower_line, &n);
+		if ((copy = strdup(json)) != NULL) {
+			free(l->bridge_status);
+			l->bridge_status = copy;
+		}
+	}
+	json_free(&j);
+}
+
+void
+lbld_status_told(struct lbld *l)
+{
+	if (l->control != NULL)
+		req_bridge_status(l, NULL);
+}
+
 void
 lbld_notify(void *arg, const struct run_status *st)
 {
@@ -557,7 +595,7 @@ lbld_notify(void *arg, const struct run_status *st)
 		json_line.line = json_text(&j);
 		control_each_follower(l->control, LBLD_TAG_STATUS_JSON, req_follower_status,
 		    &json_line);
-		control_each_follower(l->control, LBLD_TAG_EVENTS, req_follower_line, &json_line);
+		req_bridge_status(l, json_text(&j));
 	}
 	json_free(&j);
 	control_each_follower(l->control, LBLD_TAG_WAIT_FOLLOW, req_follower_line, &n);
@@ -610,6 +648,7 @@ lbld_event_told(void *arg, const struct db_event *e)
 		    (long long)e->id);
 	}
 	json_free(&j);
+	req_bridge_status(l, NULL);
 }
 
 /* ---- recipes ---- */
@@ -1094,6 +1133,7 @@ lbld_homed(void *arg, int ok, const char *error)
 	if (l->control != NULL) {
 		control_each_follower(l->control, LBLD_TAG_HOME, req_home_done, &h);
 		control_each_follower(l->control, LBLD_TAG_HOME_RUN, req_home_run_done, &h);
+		req_bridge_status(l, NULL);
 	}
 	free(l->home_run);
 	l->home_run = NULL;

@@ -45,6 +45,9 @@ wait_for 10 sh -c "\"$ctl\" status | grep -q '^state: running'"
 "$ctl" abort >/dev/null
 wait_for 20 sh -c "\"$ctl\" status | grep -q '^state: idle'"
 sleep 1
+# manual control while idle: its events, and the status showing what it holds
+"$ctl" move lift 40mm >/dev/null 2>&1 || fail "a manual move" "refused"
+sleep 0.5
 kill -0 "$follow" 2>/dev/null && pass "the follow goes on after the batch ended" ||
     fail "the follow goes on after the batch" "it ended: $(tail -2 "$LBL_TMP/ev.out")"
 
@@ -66,6 +69,8 @@ for k in ("continue", "pause", "resume", "abort"):
 assert all(re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", e["at"]) for e in told)
 for s in ("prompt", "running", "paused", "idle"):
     assert s in states, "no %s status in %r" % (s, states)
+assert any(l.get("manual") for l in lines if "state" in l), "no status shows the manual move"
+assert lines[-1].get("state") == "idle" and not lines[-1].get("manual"), lines[-1]
 EOF
 then
 	pass "the events told are exactly the record's, in order, with their stamps"
