@@ -4,6 +4,7 @@
 #
 #   client/  daemon/         the programs lblctl and lbld
 #   web/                     lbl-web, the rig in a browser (lbld's socket only)
+#   sync/                    lbl-sync, the record copied to PostgreSQL (db/ read-only)
 #   hw/simrig/  hw/safe/     the programs lbl-simrig and lbl-safe
 #   recipes/                 recipes and plans
 #   hw/drivers/              Modbus and GPIO
@@ -22,7 +23,7 @@ PKGS      := libmodbus libgpiod sqlite3 yaml-0.1
 DEB_PKGS  := build-essential pkg-config libmodbus-dev libgpiod-dev libsqlite3-dev \
              libyaml-dev sqlite3 socat mbpoll python3 python3-pymodbus python3-serial python3-yaml python3-jsonschema \
              clang libclang-rt-14-dev gnuplot-nox valgrind \
-             libmicrohttpd-dev libcrypt-dev xxd chromium
+             libmicrohttpd-dev libcrypt-dev xxd chromium libpq-dev postgresql
 CC       ?= cc
 BUILD    ?= build
 SAN      ?=
@@ -58,14 +59,16 @@ LAYER_INC_client      := $(LAYER_INC_hw/drivers) -iquote recipes -iquote client
 LAYER_INC_daemon      := $(LAYER_INC_hw/drivers) -iquote recipes -iquote db -iquote daemon
 # lbl-web sits on base/ alone: it reaches the rig only through lbld's socket.
 LAYER_INC_web         := $(LAYER_INC_base) -iquote web $(shell pkg-config --cflags libmicrohttpd 2>/dev/null)
+# lbl-sync reads the record through db/ (read-only) and writes PostgreSQL.
+LAYER_INC_sync        := $(LAYER_INC_db) -iquote sync $(shell pkg-config --cflags libpq 2>/dev/null)
 LAYER_INC_tests/unit  := $(LAYER_INC_daemon) -iquote client -iquote hw/simrig -iquote web -iquote tests/unit
 LAYER_INC_tests/bench := $(LAYER_INC_daemon) -iquote tests/bench
 LAYER_INC_tests/tools := $(LAYER_INC_daemon) -iquote tests/bench
-LAYERS   := base hw/rig db hw/drivers recipes daemon client hw/simrig hw/safe web
+LAYERS   := base hw/rig db hw/drivers recipes daemon client hw/simrig hw/safe web sync
 layer_inc = $(LAYER_INC_$(patsubst %/,%,$(dir $(1))))
 
 MAINS    := daemon/lbld_main.c client/lblctl_main.c hw/simrig/simrig_main.c hw/safe/safe_main.c \
-            web/web_main.c
+            web/web_main.c sync/sync_main.c
 GPIO_SRC := hw/drivers/gpio_v1.c hw/drivers/gpio_v2.c
 layer_src = $(filter-out $(MAINS) $(GPIO_SRC),$(wildcard $(1)/*.c)) \
             $(if $(filter hw/drivers,$(1)),$(if $(GPIOD_V2),hw/drivers/gpio_v2.c,hw/drivers/gpio_v1.c))
@@ -78,6 +81,9 @@ LIBS_lblctl     := $(foreach l,client recipes hw/drivers hw/rig base,$(call laye
 LIBS_simrig     := $(foreach l,hw/simrig hw/rig base,$(call layer_lib,$(l)))
 LIBS_safe       := $(foreach l,hw/safe hw/drivers hw/rig base,$(call layer_lib,$(l)))
 LIBS_web        := $(foreach l,web base,$(call layer_lib,$(l)))
+LIBS_sync       := $(foreach l,sync db base,$(call layer_lib,$(l)))
+# lbl-sync alone links libpq
+SYNC_LDLIBS     := $(shell pkg-config --libs libpq sqlite3 2>/dev/null) -lm
 # lbl-web alone links libmicrohttpd and libcrypt (yescrypt)
 WEB_LDLIBS      := $(shell pkg-config --libs libmicrohttpd libcrypt yaml-0.1 2>/dev/null) -lpthread -lm
 # The pages lbl-web serves, built into it (web/embed.sh; all under 150 kB)
@@ -85,7 +91,8 @@ WEB_PAGES       := $(sort $(wildcard web/pages/*.html web/pages/*.js web/pages/*
 LIBS_all        := $(foreach l,client hw/simrig hw/safe daemon recipes hw/drivers db hw/rig base,$(call layer_lib,$(l)))
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
-BINS     := $(BUILD)/lbld $(BUILD)/lblctl $(BUILD)/lbl-simrig $(BUILD)/lbl-safe $(BUILD)/lbl-web
+BINS     := $(BUILD)/lbld $(BUILD)/lblctl $(BUILD)/lbl-simrig $(BUILD)/lbl-safe $(BUILD)/lbl-web \
+            $(BUILD)/lbl-sync
 
 # histgen.c is no benchmark: the batch record bench_history and the tests'
 # lbl-histgen make (built with everything: tests call it).
@@ -147,6 +154,8 @@ $(BUILD)/web/web_pages.o: $(BUILD)/web/web_pages.c
 	$(CC) $(CFLAGS) $(LAYER_INC_web) -c $< -o $@
 $(BUILD)/lbl-web: $(BUILD)/web/web_main.o $(BUILD)/web/web_pages.o $(LIBS_web)
 	$(CC) $(LDFLAGS) $^ $(WEB_LDLIBS) -o $@
+$(BUILD)/lbl-sync: $(BUILD)/sync/sync_main.o $(LIBS_sync)
+	$(CC) $(LDFLAGS) $^ $(SYNC_LDLIBS) -o $@
 $(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(LIBS_all)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
