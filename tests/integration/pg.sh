@@ -10,6 +10,7 @@
 #   pg_stop / pg_resume stops it (fast shutdown) / starts it again
 #   pg_sql SQL          runs SQL in the lab database as its owner; prints rows
 #                       unaligned, '|' between columns
+#   $PSQL               psql on the lab database as words, for scripts
 
 PG_BIN=${PG_BIN:-$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)}
 PG_PASSWORD=lbl-sync-test-pw
@@ -53,6 +54,10 @@ pg_start() {
 	    -c "CREATE ROLE lbl LOGIN PASSWORD '$PG_PASSWORD'" -c "CREATE DATABASE lab OWNER lbl" \
 	    >/dev/null || return 1
 	PG_URI="postgresql://lbl:$PG_PASSWORD@127.0.0.1:$PG_PORT/lab"
+	# psql on the lab database as its owner, as words (paths have no spaces)
+	PSQL="$PG_BIN/psql -h $PG_DIR -p $PG_PORT -U lbl -d lab"
+	[ "$(id -u)" = 0 ] && PSQL="runuser -u nobody -- $PSQL"
+	return 0
 }
 
 pg_resume() {

@@ -11,11 +11,6 @@
 
 SYNC_SCALE=${SYNC_SCALE:-200}
 SYNC_RECIPE="$LBL_TOP/recipes/examples/ag-tca-5-dip.yaml"
-if [ "$(id -u)" = 0 ]; then
-	PSQL="runuser -u nobody -- $PG_BIN/psql -h $PG_DIR -U lbl -d lab"
-else
-	PSQL="$PG_BIN/psql -h $PG_DIR -U lbl -d lab"
-fi
 
 rig_up() {
 	d="$LBL_TMP/r$1"
