@@ -5,7 +5,8 @@
 #   sync_up N [ARGS]    lbl-sync for rig N (its state in $LBL_TMP/rN/sync); SYNC_PID_N
 #   sync_down N [SIG]   stops it (TERM by default) and waits for it
 #   on_rig N CMD...     runs CMD with LBL_SOCKET set to rig N's lbld
-#   central_equal N     sync_compare.py of rig N's database and its copy
+#   central_equal N [--batches-present]
+#                       sync_compare.py of rig N's database and its copy
 #   wait_equal N SECS   retries central_equal until it holds (0) or SECS pass (1)
 #   prompts_answered    in the background: answers every rig's prompts
 
@@ -53,7 +54,7 @@ on_rig() {
 central_equal() {
 	# shellcheck disable=SC2086
 	/usr/bin/python3 "$LBL_TOP/tests/integration/sync_compare.py" "$LBL_TMP/r$1/lbl.db" \
-	    "$(head -n 1 "$LBL_TMP/r$1/rig-id")" $PSQL
+	    "$(head -n 1 "$LBL_TMP/r$1/rig-id")" $PSQL ${2:-}
 }
 
 wait_equal() {
