@@ -251,17 +251,22 @@ install: all
 	    $(DESTDIR)$(DATADIR)/bash-completion/completions $(DESTDIR)$(DATADIR)/lbl/examples \
 	    $(DESTDIR)$(DATADIR)/lbl/schema $(DESTDIR)$(DOCDIR)
 	install -m 0755 $(BUILD)/lbld $(BUILD)/lbl-web $(DESTDIR)$(SBINDIR)/
-	install -m 0755 $(BUILD)/lblctl $(BUILD)/lbl-simrig $(BUILD)/lbl-safe $(DESTDIR)$(BINDIR)/
+	install -m 0755 $(BUILD)/lblctl $(BUILD)/lbl-simrig $(BUILD)/lbl-safe $(BUILD)/lbl-sync \
+	    $(DESTDIR)$(BINDIR)/
 	install -m 0644 client/lblctl.1 hw/simrig/lbl-simrig.1 hw/safe/lbl-safe.1 $(DESTDIR)$(MANDIR)/man1/
 	install -m 0644 recipes/lbl-recipe.5 hw/lbl-rig.5 $(DESTDIR)$(MANDIR)/man5/
-	install -m 0644 daemon/lbld.8 web/lbl-web.8 $(DESTDIR)$(MANDIR)/man8/
+	install -m 0644 daemon/lbld.8 web/lbl-web.8 sync/lbl-sync.8 $(DESTDIR)$(MANDIR)/man8/
 	sed -e 's|/usr/sbin/lbld|$(SBINDIR)/lbld|' -e 's|/usr/bin/lbl-safe|$(BINDIR)/lbl-safe|' \
 	    systemd/lbld.service >$(DESTDIR)$(UNITDIR)/lbld.service
 	chmod 0644 $(DESTDIR)$(UNITDIR)/lbld.service
 	sed -e 's|/usr/sbin/lbl-web|$(SBINDIR)/lbl-web|' \
 	    systemd/lbl-web.service >$(DESTDIR)$(UNITDIR)/lbl-web.service
 	chmod 0644 $(DESTDIR)$(UNITDIR)/lbl-web.service
+	sed -e 's|/usr/bin/lbl-sync|$(BINDIR)/lbl-sync|' \
+	    systemd/lbl-sync.service >$(DESTDIR)$(UNITDIR)/lbl-sync.service
+	chmod 0644 $(DESTDIR)$(UNITDIR)/lbl-sync.service
 	install -m 0644 systemd/lbl-web.sysusers $(DESTDIR)$(SYSLIBDIR)/sysusers.d/lbl-web.conf
+	install -m 0644 systemd/lbl-sync.sysusers $(DESTDIR)$(SYSLIBDIR)/sysusers.d/lbl-sync.conf
 	install -m 0644 systemd/lbl.sysusers $(DESTDIR)$(SYSLIBDIR)/sysusers.d/lbl.conf
 	install -m 0644 systemd/lbl.tmpfiles $(DESTDIR)$(SYSLIBDIR)/tmpfiles.d/lbl.conf
 	install -m 0644 client/lblctl.bash-completion \
@@ -320,11 +325,14 @@ CROSS_CC      = $(CROSS_TRIPLET)-gcc
 CROSS_BUILD   = build/$(ARCH)
 CROSS_TOOLS   = gcc-$(CROSS_TRIPLET) qemu-user
 CROSS_DEVPKGS = $(foreach p,libmodbus-dev libgpiod-dev libsqlite3-dev libyaml-dev libmicrohttpd-dev \
-                libcrypt-dev,$(p):$(ARCH))
+                libcrypt-dev libpq-dev,$(p):$(ARCH))
 CROSS_SYSROOT_DEBS := libmodbus-dev libmodbus5 libgpiod-dev libgpiod2 libsqlite3-dev libsqlite3-0 \
                       libyaml-dev libyaml-0-2 libmicrohttpd-dev libmicrohttpd12 libcrypt-dev libcrypt1 \
                       libgnutls30 libp11-kit0 libidn2-0 libunistring2 libtasn1-6 libnettle8 \
-                      libhogweed6 libgmp10 libffi8
+                      libhogweed6 libgmp10 libffi8 \
+                      libpq-dev libpq5 libssl3 libgssapi-krb5-2 libldap-2.5-0 libkrb5-3 \
+                      libk5crypto3 libkrb5support0 libcom-err2 libkeyutils1 libsasl2-2 \
+                      libsasl2-modules-db libdb5.3
 CROSS_SYSROOT     = build/$(ARCH)-sysroot
 CROSS_SYSROOT_DIR = $(CURDIR)/$(CROSS_SYSROOT)
 CROSS_SYSROOT_LIB = $(CROSS_SYSROOT_DIR)/usr/lib/$(CROSS_TRIPLET)
@@ -417,7 +425,7 @@ cross-check: cross
 # writes next to the tree; the .deb, -dbgsym .deb, .buildinfo and .changes
 # are moved to build/ and debian/ is cleaned. make deb LINT=1 runs lintian.
 DEB_TOOLS = debhelper dpkg-dev fakeroot lintian pkg-config libmodbus-dev libgpiod-dev \
-            libsqlite3-dev libyaml-dev libmicrohttpd-dev libcrypt-dev xxd
+            libsqlite3-dev libyaml-dev libmicrohttpd-dev libcrypt-dev xxd libpq-dev
 deb:
 	@$(call lbl_need,$(DEB_TOOLS))
 	@mkdir -p build

@@ -9,7 +9,7 @@
  * The central database's address may come from the environment
  * (LBL_SYNC_TO) instead of --to, so that a password in it stays out of
  * the process list: the unit reads it from an EnvironmentFile that only
- * root and lbl-sync read.
+ * root reads. LBL_SYNC_NAME stands for --name likewise.
  */
 #include <getopt.h>
 #include <signal.h>
@@ -42,7 +42,7 @@ usage(FILE *f)
 	    "       lbl-sync --history [--to URI] [--rig NAME] [history filters...]\n"
 	    "URI: postgresql://USER@HOST/DATABASE (or LBL_SYNC_TO; the password in ~/.pgpass,\n"
 	    "PGPASSFILE or the URI). Defaults: --db %s, --state-dir %s,\n"
-	    "--rig-id %s, --name the host's name. See lbl-sync(8).\n",
+	    "--rig-id %s, --name LBL_SYNC_NAME or the host's name. See lbl-sync(8).\n",
 	    LBL_DB_PATH, LBL_SYNC_STATE_DIR, LBL_RIG_ID_PATH);
 }
 
@@ -123,6 +123,8 @@ main(int argc, char **argv)
 	}
 	if (o.uri == NULL)
 		o.uri = getenv("LBL_SYNC_TO");
+	if (o.name == NULL && getenv("LBL_SYNC_NAME") != NULL && *getenv("LBL_SYNC_NAME") != '\0')
+		o.name = getenv("LBL_SYNC_NAME");
 	if (o.uri == NULL || *o.uri == '\0') {
 		fprintf(stderr, "lbl-sync: which central database? --to URI or LBL_SYNC_TO\n");
 		return 2;
