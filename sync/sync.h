@@ -65,6 +65,7 @@ const char *sync_pg_type(const char *local_type);
 
 struct sync_pg {
 	PGconn *conn;
+	unsigned generation;		/* counts connections: prepared statements are per connection */
 	char where[320];		/* "central database D on H:P as U", no password */
 };
 
@@ -124,6 +125,7 @@ struct sync_upsert {
 	char *buf;
 	size_t len, cap;
 	long long total;		/* rows sent since sync_upsert_init */
+	unsigned prepared;		/* the connection generation the full statement is prepared on */
 };
 
 void sync_upsert_init(struct sync_upsert *u, struct sync_pg *pg, const struct sync_table *t,

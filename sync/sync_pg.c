@@ -81,6 +81,7 @@ sync_pg_message(const char *in, char *out, size_t size)
 int
 sync_pg_connect(struct sync_pg *pg, const char *uri)
 {
+	static unsigned generation;
 	/* the URI comes last: what it says wins over these defaults */
 	static const char *const keys[] = { "connect_timeout", "application_name",
 		"keepalives_idle", "keepalives_interval", "keepalives_count", "dbname", NULL };
@@ -88,6 +89,7 @@ sync_pg_connect(struct sync_pg *pg, const char *uri)
 	char msg[512];
 
 	memset(pg, 0, sizeof(*pg));
+	pg->generation = ++generation;
 	pg->conn = PQconnectdbParams(keys, values, 1);
 	if (pg->conn == NULL) {
 		log_warnx("central database: out of memory connecting");
@@ -577,7 +579,39 @@ sync_upsert_flush(struct sync_upsert *u)
 	for (i = 0; i < u->nvals; i++)
 		params[i + 1] = u->off[i] < 0 ? NULL : u->buf + u->off[i];
 	snprintf(what, sizeof(what), "copying %d rows of %s", u->rows, t->local);
-	rc = sync_pg_exec(u->pg, q.s, (int)u->nvals + 1, params, what);
+	if (u->rows == u->per_stmt && u->pg->conn != NULL) {
+		/*
+		 * A full statement, the same text each time (a catch-up sends
+		 * thousands): prepared once per connection, so the server parses
+		 * and plans it once.
+		 */
+		char name[48];
+		PGresult *res;
+
+		snprintf(name, sizeof(name), "lbl_sync_%s", t->central);
+		rc = 0;
+		if (u->prepared != u->pg->generation) {
+			res = PQprepare(u->pg->conn, name, q.s, 0, NULL);
+			if (res == NULL || PQresultStatus(res) != PGRES_COMMAND_OK) {
+				sync_pg_report(u->pg, res, q.s, "preparing the copy of a table");
+				rc = -1;
+			} else {
+				u->prepared = u->pg->generation;
+			}
+			PQclear(res);
+		}
+		if (rc == 0) {
+			res = PQexecPrepared(u->pg->conn, name, (int)u->nvals + 1, params, NULL, NULL,
+			    0);
+			if (res == NULL || PQresultStatus(res) != PGRES_COMMAND_OK) {
+				sync_pg_report(u->pg, res, q.s, what);
+				rc = -1;
+			}
+			PQclear(res);
+		}
+	} else {
+		rc = sync_pg_exec(u->pg, q.s, (int)u->nvals + 1, params, what);
+	}
 	free(params);
 	free(q.s);
 	if (rc == 0)
