@@ -38,6 +38,8 @@
 #   commissioning (case_commission.sh): a manual action recorded while the
 #     database is locked, the disk full while teach writes the rig file, a
 #     pump trickling while prime runs (and an e-stop meanwhile)
+#   the lab's server (case_sync.sh): PostgreSQL crashes mid-batch and
+#     lbl-sync is killed -9 meanwhile: the batch runs on, the copy catches up
 #   bus drop (the simulator dies mid-run)
 #   kill -9 at LBL_KILLS (50) random points, each followed by restart and
 #     resume-batch, through as many batches as that takes
@@ -231,6 +233,7 @@ end_case
 . "$LBL_TOP/tests/faults/case_sup_lock.sh"
 . "$LBL_TOP/tests/faults/case_notify.sh"
 . "$LBL_TOP/tests/faults/case_commission.sh"
+. "$LBL_TOP/tests/faults/case_sync.sh"
 
 # ---- kill -9 at random points, each followed by restart and resume ----
 begin_case
