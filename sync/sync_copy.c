@@ -487,6 +487,16 @@ sync_local_open(struct sync *s)
 			    s->o->db_path);
 			return -2;
 		}
+		snprintf(sql, sizeof(sql), "%s-wal", s->o->db_path);
+		if ((rc == SQLITE_READONLY || rc == SQLITE_CANTOPEN) && access(sql, F_OK) == -1 &&
+		    errno == ENOENT)
+			/*
+			 * A WAL database whose -wal and -shm files are gone (lbld
+			 * stopped cleanly) can be read only by someone who may make
+			 * them again; nothing changes meanwhile, so lbl-sync waits.
+			 */
+			log_info("database %s: lbld is not running (no %s, which a reader "
+			    "without write access cannot make): waiting for it", s->o->db_path, sql);
 		return -1;
 	}
 	v = sqlite3_column_int64(st, 0);

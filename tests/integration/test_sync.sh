@@ -138,6 +138,19 @@ if test_users; then
 	[ -z "$(find "$d" -newer "$LBL_TMP/ro.out" -user "$OPERATOR_UID")" ] &&
 	    pass "the reader made no file beside the database" || fail "reader wrote" "$(find "$d" -user "$OPERATOR_UID")"
 	wait_for 120 sh -c "[ \"\$(sqlite3 '$d/lbl.db' 'select state from batches where id=3')\" = completed ]"
+	# lbld stopped cleanly takes its -wal and -shm away; a reader that may
+	# not make them again waits for lbld, saying so
+	kill -TERM "$LBLD_PID_1"; wait "$LBLD_PID_1" 2>/dev/null
+	if [ ! -e "$d/lbl.db-wal" ]; then
+		as_operator "$sync" --db "$d/lbl.db" --to "$PG_URI" --state-dir "$LBL_TMP/ro-state" \
+		    --rig-id "$LBL_TMP/ro-rig-id" --name rig-1 --once >"$LBL_TMP/ro.out" 2>&1
+		rc=$?
+		[ $rc = 1 ] && grep -q "lbld is not running (no $d/lbl.db-wal, which a reader without write access cannot make)" "$LBL_TMP/ro.out" &&
+		    pass "lbld stopped: the read-only reader says it waits for lbld" ||
+		    fail "lbld stopped: the reader says why it waits" "status $rc: $(cat "$LBL_TMP/ro.out")"
+	else
+		echo "info: lbld left its -wal behind on stop; the stopped-lbld case is not checked"
+	fi
 	chmod 0755 "$d"
 fi
 [ -z "${sum:-}" ] || true
