@@ -524,9 +524,9 @@ sync_local_open(struct sync *s)
 /* ---- copying rows ---- */
 
 /*
- * Copies the rows of table t that sql (SELECT ... WHERE, with up to two
- * integer parameters) selects into t's upsert. *max gets the largest
- * value of column max_col (-1: none) among them.
+ * Copies the rows of table ti (in the schema) that where selects (an SQL
+ * condition with nbind integer parameters, ?1 = a and ?2 = b) into the
+ * table's upsert, which sends them in full statements as it fills.
  */
 static int
 sync_copy_rows(struct sync *s, int ti, const char *where, int nbind, int64_t a, int64_t b)
@@ -808,11 +808,12 @@ sync_rollback(struct sync *s)
 /*
  * One central transaction: the rig's row, recipes and rig files new since
  * the cursor (all recipes when retired ones changed), events outside any
- * batch (with first), and the batches cand[from .. to), each whole.
+ * batch (with first), and the batches cand[from .. to), each whole or
+ * from where its last copy left it (sync_copy_batch).
  * Returns 0, -1 on failure (rolled back), 1 when stopped (rolled back).
  */
 static int
-sync_chunk(struct sync *s, size_t from, size_t to, int first, int64_t event_top)
+sync_chunk(struct sync *s, size_t from, size_t to, int first)
 {
 	const char *rigp[4] = { s->rig, s->name, s->host, LBL_VERSION };
 	struct sync_open *marks = NULL;
@@ -904,10 +905,6 @@ sync_chunk(struct sync *s, size_t from, size_t to, int first, int64_t event_top)
 			sync_open_drop(&s->cur, m->id);
 		}
 	}
-	if (first) {
-		/* events outside batches are copied up to here; the others went with theirs */
-		(void)event_top;
-	}
 	free(marks);
 	sync_cursor_write(s);
 	return 0;
@@ -943,7 +940,7 @@ sync_cycle(struct sync *s)
 	from = 0;
 	do {
 		to = from + SYNC_BATCHES_PER_TXN < s->ncand ? from + SYNC_BATCHES_PER_TXN : s->ncand;
-		if ((rc = sync_chunk(s, from, to, first, event_top)) != 0)
+		if ((rc = sync_chunk(s, from, to, first)) != 0)
 			return rc;
 		first = 0;
 		from = to;
