@@ -11,7 +11,8 @@
 # password, a server that refuses, files that are not lbl databases, a
 # newer central schema, a cursor that cannot be written (a file size limit
 # of 0: EFBIG, as a full disk gives ENOSPC) - each refused or reported
-# with its context, and nothing half-written.
+# with its context, and nothing half-written; a second lbl-sync on the same
+# state directory refused.
 set -u
 . "$LBL_TOP/tests/integration/lib.sh"
 . "$LBL_TOP/tests/integration/pg.sh"
@@ -191,6 +192,13 @@ echo "not-a-uuid" >"$LBL_TMP/bad-id"
 "$sync" --db "$db1" --to "$PG_URI" --state-dir "$LBL_TMP/r1/sync" --rig-id "$LBL_TMP/bad-id" --once >"$LBL_TMP/bad.out" 2>&1
 [ $? = 1 ] && grep -q "rig identity $LBL_TMP/bad-id: expected one line with a UUID" "$LBL_TMP/bad.out" && pass "a bad rig identity refused" ||
     fail "bad rig identity" "$(cat "$LBL_TMP/bad.out")"
+# one lbl-sync per state directory: a second one would fight over the cursor
+sync_up 1
+wait_for 10 test -s "$LBL_TMP/r1/sync/lbl-sync.lock"
+"$sync" --db "$db1" --to "$PG_URI" --state-dir "$LBL_TMP/r1/sync" --rig-id "$LBL_TMP/r1/rig-id" --once >"$LBL_TMP/bad.out" 2>&1
+[ $? = 1 ] && grep -q "another lbl-sync (pid $SYNC_PID_1) copies with the state directory $LBL_TMP/r1/sync" "$LBL_TMP/bad.out" &&
+    pass "a second lbl-sync on the same state directory refused, naming the first" || fail "second lbl-sync" "$(cat "$LBL_TMP/bad.out")"
+sync_down 1
 sync_up 1 --once; wait "$SYNC_PID_1"
 equal_or_fail 1 5 "at the end"
 for n in 1 9; do sanitizer_clean "$LBL_TMP/r$n/sync.err" "rig $n lbl-sync"; done
