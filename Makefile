@@ -4,6 +4,7 @@
 #
 #   client/  daemon/         the programs lblctl and lbld
 #   web/                     lbl-web, the rig in a browser (lbld's socket only)
+#   sync/                    lbl-sync, the record copied to PostgreSQL (db/ read-only)
 #   hw/simrig/  hw/safe/     the programs lbl-simrig and lbl-safe
 #   recipes/                 recipes and plans
 #   hw/drivers/              Modbus and GPIO
@@ -22,7 +23,7 @@ PKGS      := libmodbus libgpiod sqlite3 yaml-0.1
 DEB_PKGS  := build-essential pkg-config libmodbus-dev libgpiod-dev libsqlite3-dev \
              libyaml-dev sqlite3 socat mbpoll python3 python3-pymodbus python3-serial python3-yaml python3-jsonschema \
              clang libclang-rt-14-dev gnuplot-nox valgrind \
-             libmicrohttpd-dev libcrypt-dev xxd chromium
+             libmicrohttpd-dev libcrypt-dev xxd chromium libpq-dev postgresql
 CC       ?= cc
 BUILD    ?= build
 SAN      ?=
@@ -58,14 +59,16 @@ LAYER_INC_client      := $(LAYER_INC_hw/drivers) -iquote recipes -iquote client
 LAYER_INC_daemon      := $(LAYER_INC_hw/drivers) -iquote recipes -iquote db -iquote daemon
 # lbl-web sits on base/ alone: it reaches the rig only through lbld's socket.
 LAYER_INC_web         := $(LAYER_INC_base) -iquote web $(shell pkg-config --cflags libmicrohttpd 2>/dev/null)
+# lbl-sync reads the record through db/ (read-only) and writes PostgreSQL.
+LAYER_INC_sync        := $(LAYER_INC_db) -iquote sync $(shell pkg-config --cflags libpq 2>/dev/null)
 LAYER_INC_tests/unit  := $(LAYER_INC_daemon) -iquote client -iquote hw/simrig -iquote web -iquote tests/unit
 LAYER_INC_tests/bench := $(LAYER_INC_daemon) -iquote tests/bench
 LAYER_INC_tests/tools := $(LAYER_INC_daemon) -iquote tests/bench
-LAYERS   := base hw/rig db hw/drivers recipes daemon client hw/simrig hw/safe web
+LAYERS   := base hw/rig db hw/drivers recipes daemon client hw/simrig hw/safe web sync
 layer_inc = $(LAYER_INC_$(patsubst %/,%,$(dir $(1))))
 
 MAINS    := daemon/lbld_main.c client/lblctl_main.c hw/simrig/simrig_main.c hw/safe/safe_main.c \
-            web/web_main.c
+            web/web_main.c sync/sync_main.c
 GPIO_SRC := hw/drivers/gpio_v1.c hw/drivers/gpio_v2.c
 layer_src = $(filter-out $(MAINS) $(GPIO_SRC),$(wildcard $(1)/*.c)) \
             $(if $(filter hw/drivers,$(1)),$(if $(GPIOD_V2),hw/drivers/gpio_v2.c,hw/drivers/gpio_v1.c))
@@ -78,6 +81,9 @@ LIBS_lblctl     := $(foreach l,client recipes hw/drivers hw/rig base,$(call laye
 LIBS_simrig     := $(foreach l,hw/simrig hw/rig base,$(call layer_lib,$(l)))
 LIBS_safe       := $(foreach l,hw/safe hw/drivers hw/rig base,$(call layer_lib,$(l)))
 LIBS_web        := $(foreach l,web base,$(call layer_lib,$(l)))
+LIBS_sync       := $(foreach l,sync db base,$(call layer_lib,$(l)))
+# lbl-sync alone links libpq
+SYNC_LDLIBS     := $(shell pkg-config --libs libpq sqlite3 2>/dev/null) -lm
 # lbl-web alone links libmicrohttpd and libcrypt (yescrypt)
 WEB_LDLIBS      := $(shell pkg-config --libs libmicrohttpd libcrypt yaml-0.1 2>/dev/null) -lpthread -lm
 # The pages lbl-web serves, built into it (web/embed.sh; all under 150 kB)
@@ -85,7 +91,8 @@ WEB_PAGES       := $(sort $(wildcard web/pages/*.html web/pages/*.js web/pages/*
 LIBS_all        := $(foreach l,client hw/simrig hw/safe daemon recipes hw/drivers db hw/rig base,$(call layer_lib,$(l)))
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
-BINS     := $(BUILD)/lbld $(BUILD)/lblctl $(BUILD)/lbl-simrig $(BUILD)/lbl-safe $(BUILD)/lbl-web
+BINS     := $(BUILD)/lbld $(BUILD)/lblctl $(BUILD)/lbl-simrig $(BUILD)/lbl-safe $(BUILD)/lbl-web \
+            $(BUILD)/lbl-sync
 
 # histgen.c is no benchmark: the batch record bench_history and the tests'
 # lbl-histgen make (built with everything: tests call it).
@@ -147,6 +154,8 @@ $(BUILD)/web/web_pages.o: $(BUILD)/web/web_pages.c
 	$(CC) $(CFLAGS) $(LAYER_INC_web) -c $< -o $@
 $(BUILD)/lbl-web: $(BUILD)/web/web_main.o $(BUILD)/web/web_pages.o $(LIBS_web)
 	$(CC) $(LDFLAGS) $^ $(WEB_LDLIBS) -o $@
+$(BUILD)/lbl-sync: $(BUILD)/sync/sync_main.o $(LIBS_sync)
+	$(CC) $(LDFLAGS) $^ $(SYNC_LDLIBS) -o $@
 $(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(LIBS_all)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
@@ -168,7 +177,9 @@ $(BUILD)/tests/lbl-histgen: $(BUILD)/tests/tools/lbl_histgen.o $(HISTGEN_OBJ) $(
 # pymodbus loop on absolute deadlines and a plain time.sleep script, on TCP
 # and emulated RTU at 19,200 and 115,200 baud), and step timing under 20
 # clients reading the record (bench_readers.py), and step timing and
-# lbl-web's footprint with 50 browsers following (bench_web.py). BENCH_STEPS=2000 is the
+# lbl-web's footprint with 50 browsers following (bench_web.py), and
+# lbl-sync: 10,000 recorded batches copied to PostgreSQL, step timing with
+# and without it (bench_sync.sh). BENCH_STEPS=2000 is the
 # full step-timing run (about 35 minutes, the transports at once);
 # BENCH_STEPS=100 takes two. make bench-steps runs the step timing alone.
 BENCH_STEPS  ?= 2000
@@ -186,6 +197,8 @@ bench: all $(BENCH_BIN)
 	@LBL_BUILD=$(CURDIR)/$(BUILD) /usr/bin/python3 tests/bench/bench_readers.py $(BENCH_READER_STEPS)
 	@echo "== tests/bench/bench_web.py $(BENCH_READER_STEPS)"
 	@LBL_BUILD=$(CURDIR)/$(BUILD) /usr/bin/python3 tests/bench/bench_web.py $(BENCH_READER_STEPS)
+	@echo "== tests/bench/bench_sync.sh 10000 $(BENCH_READER_STEPS)"
+	@LBL_TOP=$(CURDIR) LBL_BUILD=$(CURDIR)/$(BUILD) tests/bench/bench_sync.sh 10000 $(BENCH_READER_STEPS)
 
 bench-steps: all
 	@echo "== tests/bench/bench_steps.py $(BENCH_STEPS)"
@@ -250,17 +263,22 @@ install: all
 	    $(DESTDIR)$(DATADIR)/bash-completion/completions $(DESTDIR)$(DATADIR)/lbl/examples \
 	    $(DESTDIR)$(DATADIR)/lbl/schema $(DESTDIR)$(DOCDIR)
 	install -m 0755 $(BUILD)/lbld $(BUILD)/lbl-web $(DESTDIR)$(SBINDIR)/
-	install -m 0755 $(BUILD)/lblctl $(BUILD)/lbl-simrig $(BUILD)/lbl-safe $(DESTDIR)$(BINDIR)/
+	install -m 0755 $(BUILD)/lblctl $(BUILD)/lbl-simrig $(BUILD)/lbl-safe $(BUILD)/lbl-sync \
+	    $(DESTDIR)$(BINDIR)/
 	install -m 0644 client/lblctl.1 hw/simrig/lbl-simrig.1 hw/safe/lbl-safe.1 $(DESTDIR)$(MANDIR)/man1/
 	install -m 0644 recipes/lbl-recipe.5 hw/lbl-rig.5 $(DESTDIR)$(MANDIR)/man5/
-	install -m 0644 daemon/lbld.8 web/lbl-web.8 $(DESTDIR)$(MANDIR)/man8/
+	install -m 0644 daemon/lbld.8 web/lbl-web.8 sync/lbl-sync.8 $(DESTDIR)$(MANDIR)/man8/
 	sed -e 's|/usr/sbin/lbld|$(SBINDIR)/lbld|' -e 's|/usr/bin/lbl-safe|$(BINDIR)/lbl-safe|' \
 	    systemd/lbld.service >$(DESTDIR)$(UNITDIR)/lbld.service
 	chmod 0644 $(DESTDIR)$(UNITDIR)/lbld.service
 	sed -e 's|/usr/sbin/lbl-web|$(SBINDIR)/lbl-web|' \
 	    systemd/lbl-web.service >$(DESTDIR)$(UNITDIR)/lbl-web.service
 	chmod 0644 $(DESTDIR)$(UNITDIR)/lbl-web.service
+	sed -e 's|/usr/bin/lbl-sync|$(BINDIR)/lbl-sync|' \
+	    systemd/lbl-sync.service >$(DESTDIR)$(UNITDIR)/lbl-sync.service
+	chmod 0644 $(DESTDIR)$(UNITDIR)/lbl-sync.service
 	install -m 0644 systemd/lbl-web.sysusers $(DESTDIR)$(SYSLIBDIR)/sysusers.d/lbl-web.conf
+	install -m 0644 systemd/lbl-sync.sysusers $(DESTDIR)$(SYSLIBDIR)/sysusers.d/lbl-sync.conf
 	install -m 0644 systemd/lbl.sysusers $(DESTDIR)$(SYSLIBDIR)/sysusers.d/lbl.conf
 	install -m 0644 systemd/lbl.tmpfiles $(DESTDIR)$(SYSLIBDIR)/tmpfiles.d/lbl.conf
 	install -m 0644 client/lblctl.bash-completion \
@@ -319,11 +337,14 @@ CROSS_CC      = $(CROSS_TRIPLET)-gcc
 CROSS_BUILD   = build/$(ARCH)
 CROSS_TOOLS   = gcc-$(CROSS_TRIPLET) qemu-user
 CROSS_DEVPKGS = $(foreach p,libmodbus-dev libgpiod-dev libsqlite3-dev libyaml-dev libmicrohttpd-dev \
-                libcrypt-dev,$(p):$(ARCH))
+                libcrypt-dev libpq-dev,$(p):$(ARCH))
 CROSS_SYSROOT_DEBS := libmodbus-dev libmodbus5 libgpiod-dev libgpiod2 libsqlite3-dev libsqlite3-0 \
                       libyaml-dev libyaml-0-2 libmicrohttpd-dev libmicrohttpd12 libcrypt-dev libcrypt1 \
                       libgnutls30 libp11-kit0 libidn2-0 libunistring2 libtasn1-6 libnettle8 \
-                      libhogweed6 libgmp10 libffi8
+                      libhogweed6 libgmp10 libffi8 \
+                      libpq-dev libpq5 libssl3 libgssapi-krb5-2 libldap-2.5-0 libkrb5-3 \
+                      libk5crypto3 libkrb5support0 libcom-err2 libkeyutils1 libsasl2-2 \
+                      libsasl2-modules-db libdb5.3
 CROSS_SYSROOT     = build/$(ARCH)-sysroot
 CROSS_SYSROOT_DIR = $(CURDIR)/$(CROSS_SYSROOT)
 CROSS_SYSROOT_LIB = $(CROSS_SYSROOT_DIR)/usr/lib/$(CROSS_TRIPLET)
@@ -416,7 +437,7 @@ cross-check: cross
 # writes next to the tree; the .deb, -dbgsym .deb, .buildinfo and .changes
 # are moved to build/ and debian/ is cleaned. make deb LINT=1 runs lintian.
 DEB_TOOLS = debhelper dpkg-dev fakeroot lintian pkg-config libmodbus-dev libgpiod-dev \
-            libsqlite3-dev libyaml-dev libmicrohttpd-dev libcrypt-dev xxd
+            libsqlite3-dev libyaml-dev libmicrohttpd-dev libcrypt-dev xxd libpq-dev
 deb:
 	@$(call lbl_need,$(DEB_TOOLS))
 	@mkdir -p build

@@ -777,4 +777,70 @@ _Static_assert(WEB_MAX_REPLY_BYTES >= 1024 * 1024 && WEB_MAX_STATUS_BYTES >= 409
     WEB_MAX_STATUS_BYTES < CONTROL_MAX_BACKLOG,
     "WEB_MAX_REPLY_BYTES: one batch's record, whole");
 
+/*
+ * lbl-sync (sync/): the rig's record copied to the lab's PostgreSQL.
+ * How often it looks whether lbld committed (PRAGMA data_version: one
+ * read of the -shm, no I/O): a running batch reaches the central
+ * database within a second or two of each step.
+ */
+#ifndef SYNC_POLL_MS
+#define SYNC_POLL_MS			500
+#endif
+/*
+ * Rows in one INSERT ... VALUES statement: PostgreSQL takes at most 65,535
+ * parameters in a statement (a 16-bit count in its protocol), and the
+ * widest table (steps: 20 columns and the rig) fits 3,000 rows; 500 keeps
+ * each statement's text and parameters under a MiB.
+ */
+#ifndef SYNC_ROWS_PER_INSERT
+#define SYNC_ROWS_PER_INSERT		500
+#endif
+#define SYNC_MAX_PARAMS			65535
+/*
+ * Whole batches in one central transaction while catching up (10,000
+ * recorded batches after a long outage): a transaction never holds part
+ * of a batch, and one per batch would spend the time in commits.
+ */
+#ifndef SYNC_BATCHES_PER_TXN
+#define SYNC_BATCHES_PER_TXN		100
+#endif
+/* Reconnection back-off: from the first to the longest wait, doubling. */
+#ifndef SYNC_BACKOFF_MIN_MS
+#define SYNC_BACKOFF_MIN_MS		1000
+#endif
+#ifndef SYNC_BACKOFF_MAX_MS
+#define SYNC_BACKOFF_MAX_MS		15000
+#endif
+/*
+ * The record's tables and a table's columns as lbl-sync holds them (the
+ * record has 8 tables; its widest, steps, 20 columns): a schema past them
+ * is refused by name, never copied in part.
+ */
+#ifndef SYNC_MAX_TABLES
+#define SYNC_MAX_TABLES			16
+#endif
+#ifndef SYNC_MAX_COLUMNS
+#define SYNC_MAX_COLUMNS		32
+#endif
+/* A rig's name for people (lbl-sync --name, or the host's name). */
+#ifndef SYNC_MAX_NAME_BYTES
+#define SYNC_MAX_NAME_BYTES		64
+#endif
+_Static_assert(SYNC_POLL_MS >= 50 && SYNC_POLL_MS <= 5000,
+    "SYNC_POLL_MS: a running batch is copied within seconds, the check stays cheap");
+_Static_assert(SYNC_ROWS_PER_INSERT >= 1 && SYNC_ROWS_PER_INSERT * 24 <= SYNC_MAX_PARAMS,
+    "SYNC_ROWS_PER_INSERT: a statement of the widest table stays within PostgreSQL's "
+    "65,535 parameters");
+_Static_assert(SYNC_BATCHES_PER_TXN >= 1 && SYNC_BATCHES_PER_TXN <= 1000,
+    "SYNC_BATCHES_PER_TXN: whole batches, a transaction of bounded size");
+_Static_assert(SYNC_BACKOFF_MIN_MS >= 100 && SYNC_BACKOFF_MAX_MS >= SYNC_BACKOFF_MIN_MS &&
+    SYNC_BACKOFF_MAX_MS <= 60000,
+    "SYNC_BACKOFF_MAX_MS: a server back after an outage is found within a minute");
+_Static_assert(SYNC_MAX_TABLES >= 8 && SYNC_MAX_COLUMNS >= 20 &&
+    SYNC_ROWS_PER_INSERT * (SYNC_MAX_COLUMNS + 1) <= SYNC_MAX_PARAMS,
+    "SYNC_MAX_COLUMNS: the record's tables fit, and a full statement of the widest stays "
+    "within PostgreSQL's parameters");
+_Static_assert(SYNC_MAX_NAME_BYTES >= 16 && SYNC_MAX_NAME_BYTES <= 255,
+    "SYNC_MAX_NAME_BYTES: a host name fits");
+
 #endif

@@ -11,5 +11,12 @@
 #define LBL_SOCKET_PATH		"/run/lbl/lbld.sock"
 /* lbl-web's configuration (web/lbl-web.8) */
 #define LBL_WEB_CONFIG_PATH	"/etc/lbl/web.yaml"
+/*
+ * The rig's identity for the lab (a UUID, one line), made once by the
+ * package's postinst (or by lbl-sync where it may write) beside the
+ * database, and lbl-sync's own state (its cursor): lbl-sync(8).
+ */
+#define LBL_RIG_ID_PATH		"/var/lib/lbl/rig-id"
+#define LBL_SYNC_STATE_DIR	"/var/lib/lbl-sync"
 
 #endif

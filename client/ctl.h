@@ -62,6 +62,11 @@ int ctl_parse_timeout(const char *text, double *seconds);
  * ctl_remote().
  */
 int ctl_manual(int argc, char **argv);
+/*
+ * lblctl history: lbld's, or with --server URI the lab's (runs lbl-sync
+ * --history, client/ctl_sync.c: lblctl does not link libpq).
+ */
+int ctl_history(int argc, char **argv);
 /* lblctl plot ID [ID...] -o FILE.svg|FILE.png (gnuplot draws) */
 int ctl_plot(int argc, char **argv);
 

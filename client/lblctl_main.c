@@ -84,6 +84,9 @@ static const struct ctl_option ctl_opt_rig[] = {
 	{ "utc", 0, NULL, NULL, "dates read and times shown in UTC, not local time", NULL },
 	{ "json", 0, NULL, NULL, "the list as JSON (times in UTC, ISO 8601)", NULL },
 	{ "between", 0, NULL, NULL, "the events outside any batch instead", NULL },
+	{ "server", 0, "URI", NULL, "every rig's batches from the lab's PostgreSQL database "
+	    "(postgresql://USER@HOST/DB, filled by lbl-sync; runs lbl-sync --history)", NULL },
+	{ "rig", 0, "NAME", NULL, "with --server: that rig's batches", NULL },
 	CTL_OPT_END,
 }, ctl_opt_show[] = {
 	{ "json", 0, NULL, NULL, "the whole record as JSON (times in UTC)", NULL },
@@ -169,8 +172,9 @@ static const struct ctl_command ctl_commands[] = {
 	    "recipe rm NAME@VERSION | recipe diff NAME@VERSION NAME@VERSION|FILE",
 	    "Stores recipes in lbld's database, lists, shows, retires and compares them.", 1, 3,
 	    NULL, NULL },
-	{ "history", ctl_remote, "history [--recipe NAME] [--substrate S] [--state S] "
-	    "[--since DATE] [--until DATE] [--limit N] [--utc] [--json] | history --between",
+	{ "history", ctl_history, "history [--recipe NAME] [--substrate S] [--state S] "
+	    "[--since DATE] [--until DATE] [--limit N] [--utc] [--json] [--server URI "
+	    "[--rig NAME]] | history --between",
 	    "The recorded batches, newest first (times in local time unless --utc).", 0, 0,
 	    NULL, ctl_opt_history },
 	{ "show", ctl_remote, "show ID [--json] [--recipe] [--utc]",

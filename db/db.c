@@ -350,6 +350,53 @@ db_open(const char *path, struct db **dbp)
 	return db_open_version(path, DB_SCHEMA_VERSION, dbp);
 }
 
+int
+db_schema_columns(int (*cb)(void *arg, const struct db_column *col), void *arg)
+{
+	static const char sql[] =
+	    "SELECT m.name, p.name, p.type, p.\"notnull\", p.pk "
+	    "FROM sqlite_schema m, pragma_table_info(m.name) p "
+	    "WHERE m.type = 'table' ORDER BY m.rowid, p.cid";
+	struct db db;
+	sqlite3_stmt *st = NULL;
+	int v, rc = 0, step;
+
+	memset(&db, 0, sizeof(db));
+	db.path = (char *)":memory: (the schema's description)";
+	if (sqlite3_open_v2(":memory:", &db.sql, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE,
+	    NULL) != SQLITE_OK) {
+		log_warnx("describing the schema: cannot open an in-memory database: %s",
+		    db.sql ? sqlite3_errmsg(db.sql) : "out of memory");
+		sqlite3_close(db.sql);
+		return -1;
+	}
+	for (v = 0; v < DB_SCHEMA_VERSION; v++)
+		if (db_exec(&db, db_migrations[v], "describing the schema") == -1) {
+			rc = -1;
+			goto out;
+		}
+	if (sqlite3_prepare_v2(db.sql, sql, -1, &st, NULL) != SQLITE_OK) {
+		rc = db_fail(&db, "listing the schema's columns");
+		goto out;
+	}
+	while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+		struct db_column col = {
+			(const char *)sqlite3_column_text(st, 0),
+			(const char *)sqlite3_column_text(st, 1),
+			(const char *)sqlite3_column_text(st, 2),
+			sqlite3_column_int(st, 3), sqlite3_column_int(st, 4),
+		};
+		if ((rc = cb(arg, &col)) != 0)
+			goto out;
+	}
+	if (step != SQLITE_DONE)
+		rc = db_fail(&db, "listing the schema's columns");
+out:
+	sqlite3_finalize(st);
+	sqlite3_close(db.sql);
+	return rc;
+}
+
 void
 db_close(struct db *db)
 {

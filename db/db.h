@@ -62,6 +62,24 @@ int db_open_readonly(const char *path, struct db **dbp);
 #define DB_ERROR_LEN	640
 const char *db_error(const struct db *db);
 
+/*
+ * The schema this code writes, column by column, for a program that keeps
+ * a copy of the record elsewhere: lbl-sync makes its central tables from
+ * it, so that the copy cannot drift from the migrations here (the one
+ * home of the local schema). Builds the schema in a private in-memory
+ * database by running the migrations, then tells cb each column of each
+ * table, tables in the order they were created, columns in their order.
+ * pk is the column's place in the table's primary key from 1, 0 when it
+ * is not in it; type is as declared (INTEGER, TEXT, REAL). Returns 0,
+ * cb's non-zero return value when it stopped, or -1 (logged with SQLite's
+ * message).
+ */
+struct db_column {
+	const char *table, *name, *type;
+	int notnull, pk;
+};
+int db_schema_columns(int (*cb)(void *arg, const struct db_column *col), void *arg);
+
 /* Closes the handle and its cached statements; NULL is allowed. */
 void db_close(struct db *db);
 

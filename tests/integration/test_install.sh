@@ -36,7 +36,7 @@ out=$("$dest/usr/sbin/lbld" --version 2>&1) && [ -n "$out" ] &&
     fail "installed lblctl prints its usage" "$("$dest/usr/bin/lblctl" --help 2>&1 | head -3)"
 
 # ---- man pages ----
-for m in man8/lbld.8 man1/lblctl.1 man1/lbl-safe.1 man5/lbl-recipe.5 man5/lbl-rig.5 man8/lbl-web.8; do
+for m in man8/lbld.8 man1/lblctl.1 man1/lbl-safe.1 man5/lbl-recipe.5 man5/lbl-rig.5 man8/lbl-web.8 man8/lbl-sync.8; do
 	f="$dest/usr/share/man/$m"
 	if [ ! -s "$f" ]; then
 		fail "man page $m" "missing or empty"
@@ -188,7 +188,8 @@ else
 	[ ! -s "$LBL_TMP/invoked.upgrade" ] && pass ".deb prerm upgrade: stops neither lbld nor lbl-web" ||
 	    fail ".deb prerm upgrade stops nothing" "$(cat "$LBL_TMP/invoked.upgrade")"
 	grep -q "stop lbl-web.service" "$LBL_TMP/invoked.remove" && grep -q "stop lbld.service" "$LBL_TMP/invoked.remove" &&
-	    pass ".deb prerm remove: stops lbl-web and lbld" || fail ".deb prerm remove" "$(cat "$LBL_TMP/invoked.remove")"
+	    grep -q "lbl-sync.service" "$LBL_TMP/invoked.remove" &&
+	    pass ".deb prerm remove: stops lbl-web, lbl-sync and lbld" || fail ".deb prerm remove" "$(cat "$LBL_TMP/invoked.remove")"
 	post="$LBL_TMP/debctl/postinst"
 	grep -q "was-enabled 'lbl-web.service'" "$post" && ! grep -q "deb-systemd-invoke start 'lbl-web.service'" "$post" &&
 	    grep -q "try-restart 'lbl-web.service'" "$post" && [ ! -e "$LBL_TMP/debctl/preinst" ] &&
@@ -232,6 +233,32 @@ else
 			fail "$u: exposure score at most $max_exposure" "$score; largest: $(grep '✗' "$LBL_TMP/security.log" | awk '{ print $NF, $2 }' | sort -rn | head -5 | tr '\n' ' ')"
 		fi
 	done
+fi
+
+# ---- lbl-sync: program, unit (disabled in the package), its user ----
+[ -x "$dest/usr/bin/lbl-sync" ] && "$dest/usr/bin/lbl-sync" --version | grep -q '^lbl-sync ' &&
+    pass "/usr/bin/lbl-sync installed and runs" || fail "/usr/bin/lbl-sync installed" "$(ls -l "$dest/usr/bin/lbl-sync" 2>&1)"
+sunit="$dest/usr/lib/systemd/system/lbl-sync.service"
+grep -q '^ExecStart=/usr/bin/lbl-sync --db /var/lib/lbl/lbl.db ' "$sunit" 2>/dev/null &&
+    grep -qx 'ReadOnlyPaths=/var/lib/lbl' "$sunit" && grep -qx 'StateDirectory=lbl-sync' "$sunit" &&
+    grep -qx 'EnvironmentFile=/etc/lbl/sync.env' "$sunit" &&
+    pass "lbl-sync.service: the database read-only, its state directory, the URI from an environment file" ||
+    fail "lbl-sync.service" "$(grep -E '^(ExecStart|ReadOnlyPaths|StateDirectory|EnvironmentFile)' "$sunit" 2>&1)"
+grep -q '^m lbl-sync lbl' "$dest/usr/lib/sysusers.d/lbl-sync.conf" 2>/dev/null &&
+    pass "sysusers.d/lbl-sync.conf: user lbl-sync in group lbl" || fail "sysusers.d/lbl-sync.conf" "$(cat "$dest/usr/lib/sysusers.d/lbl-sync.conf" 2>&1)"
+if command -v systemd-analyze >/dev/null 2>&1; then
+	systemd-analyze security --offline=true "$sunit" >"$LBL_TMP/security-sync.log" 2>&1
+	score=$(sed -n 's/.*Overall exposure level for lbl-sync.service: *\([0-9][0-9.]*\).*/\1/p' "$LBL_TMP/security-sync.log")
+	[ -n "$score" ] && awk -v s="$score" -v m="$max_exposure" 'BEGIN { exit !(s <= m) }' &&
+	    pass "lbl-sync.service exposure $score at most $max_exposure" ||
+	    fail "lbl-sync.service exposure at most $max_exposure" "${score:-none}: $(tail -3 "$LBL_TMP/security-sync.log")"
+	sed -e "s|^ExecStart=/usr/bin/lbl-sync|ExecStart=$dest/usr/bin/lbl-sync|" "$sunit" >"$LBL_TMP/unit/lbl-sync.service"
+	if MANPATH="$dest/usr/share/man" systemd-analyze verify "$LBL_TMP/unit/lbl-sync.service" \
+	    >"$LBL_TMP/verify-sync.log" 2>&1 && ! grep -q . "$LBL_TMP/verify-sync.log"; then
+		pass "systemd-analyze verify: lbl-sync.service"
+	else
+		fail "systemd-analyze verify: lbl-sync.service" "$(head -5 "$LBL_TMP/verify-sync.log")"
+	fi
 fi
 
 [ -z "${LBL_FAILED:-}" ]
