@@ -124,20 +124,20 @@ static void *
 web_watch(void *arg)
 {
 	static const char *const argv[] = { "status", "--follow", "--json" };
-	struct web_follow f;
+	struct follow f;
 	char why[512], *line;
 	int rc = 1;
 
 	(void)arg;
 	while (!web_stopping) {
-		if (web_follow_open(&f, web_conf.socket_path, 3, argv, WEB_LBLD_TIMEOUT_MS, why,
+		if (follow_open(&f, web_conf.socket_path, 3, argv, WEB_LBLD_TIMEOUT_MS, why,
 		    sizeof(why)) == -1) {
 			web_publish_offline(why);
 			web_nap(WEB_STATUS_POLL_MS);
 			continue;
 		}
 		while (!web_stopping &&
-		    (rc = web_follow_line(&f, 3 * CONTROL_KEEPALIVE_MS, &line)) == 1) {
+		    (rc = follow_line(&f, 3 * CONTROL_KEEPALIVE_MS, &line)) == 1) {
 			if (strncmp(line, "+ ", 2) == 0)
 				web_publish("status", line + 2);
 			else if (strcmp(line, "ok") == 0 || strncmp(line, "fail", 4) == 0)
@@ -146,7 +146,7 @@ web_watch(void *arg)
 		if (!web_stopping && rc != 1)
 			web_publish_offline(rc == -2 ? "lbld stopped answering" :
 			    "lbld closed the connection");
-		web_follow_close(&f);
+		follow_close(&f);
 		web_nap(WEB_STATUS_POLL_MS);
 	}
 	return NULL;
