@@ -4,6 +4,7 @@
 #
 #   client/  daemon/         the programs lblctl and lbld
 #   web/                     lbl-web, the rig in a browser (lbld's socket only)
+#   mqtt/                    lbl-mqtt, live state to an MQTT broker (lbld's socket only)
 #   hw/simrig/  hw/safe/     the programs lbl-simrig and lbl-safe
 #   recipes/                 recipes and plans
 #   hw/drivers/              Modbus and GPIO
@@ -22,7 +23,8 @@ PKGS      := libmodbus libgpiod sqlite3 yaml-0.1
 DEB_PKGS  := build-essential pkg-config libmodbus-dev libgpiod-dev libsqlite3-dev \
              libyaml-dev sqlite3 socat mbpoll python3 python3-pymodbus python3-serial python3-yaml python3-jsonschema \
              clang libclang-rt-14-dev gnuplot-nox valgrind \
-             libmicrohttpd-dev libcrypt-dev xxd chromium
+             libmicrohttpd-dev libcrypt-dev xxd chromium \
+             libmosquitto-dev mosquitto mosquitto-clients openssl
 CC       ?= cc
 BUILD    ?= build
 SAN      ?=
@@ -58,14 +60,17 @@ LAYER_INC_client      := $(LAYER_INC_hw/drivers) -iquote recipes -iquote client
 LAYER_INC_daemon      := $(LAYER_INC_hw/drivers) -iquote recipes -iquote db -iquote daemon
 # lbl-web sits on base/ alone: it reaches the rig only through lbld's socket.
 LAYER_INC_web         := $(LAYER_INC_base) -iquote web $(shell pkg-config --cflags libmicrohttpd 2>/dev/null)
-LAYER_INC_tests/unit  := $(LAYER_INC_daemon) -iquote client -iquote hw/simrig -iquote web -iquote tests/unit
+# lbl-mqtt too: lbld's socket and libmosquitto
+LAYER_INC_mqtt        := $(LAYER_INC_base) -iquote mqtt $(shell pkg-config --cflags libmosquitto 2>/dev/null)
+LAYER_INC_tests/unit  := $(LAYER_INC_daemon) -iquote client -iquote hw/simrig -iquote web -iquote mqtt \
+                         -iquote tests/unit
 LAYER_INC_tests/bench := $(LAYER_INC_daemon) -iquote tests/bench
 LAYER_INC_tests/tools := $(LAYER_INC_daemon) -iquote tests/bench
-LAYERS   := base hw/rig db hw/drivers recipes daemon client hw/simrig hw/safe web
+LAYERS   := base hw/rig db hw/drivers recipes daemon client hw/simrig hw/safe web mqtt
 layer_inc = $(LAYER_INC_$(patsubst %/,%,$(dir $(1))))
 
 MAINS    := daemon/lbld_main.c client/lblctl_main.c hw/simrig/simrig_main.c hw/safe/safe_main.c \
-            web/web_main.c
+            web/web_main.c mqtt/mqtt_main.c
 GPIO_SRC := hw/drivers/gpio_v1.c hw/drivers/gpio_v2.c
 layer_src = $(filter-out $(MAINS) $(GPIO_SRC),$(wildcard $(1)/*.c)) \
             $(if $(filter hw/drivers,$(1)),$(if $(GPIOD_V2),hw/drivers/gpio_v2.c,hw/drivers/gpio_v1.c))
@@ -78,6 +83,9 @@ LIBS_lblctl     := $(foreach l,client recipes hw/drivers hw/rig base,$(call laye
 LIBS_simrig     := $(foreach l,hw/simrig hw/rig base,$(call layer_lib,$(l)))
 LIBS_safe       := $(foreach l,hw/safe hw/drivers hw/rig base,$(call layer_lib,$(l)))
 LIBS_web        := $(foreach l,web base,$(call layer_lib,$(l)))
+LIBS_mqtt       := $(foreach l,mqtt base,$(call layer_lib,$(l)))
+# lbl-mqtt alone links libmosquitto
+MQTT_LDLIBS     := $(shell pkg-config --libs libmosquitto yaml-0.1 2>/dev/null) -lpthread -lm
 # lbl-web alone links libmicrohttpd and libcrypt (yescrypt)
 WEB_LDLIBS      := $(shell pkg-config --libs libmicrohttpd libcrypt yaml-0.1 2>/dev/null) -lpthread -lm
 # The pages lbl-web serves, built into it (web/embed.sh; all under 150 kB)
@@ -85,7 +93,8 @@ WEB_PAGES       := $(sort $(wildcard web/pages/*.html web/pages/*.js web/pages/*
 LIBS_all        := $(foreach l,client hw/simrig hw/safe daemon recipes hw/drivers db hw/rig base,$(call layer_lib,$(l)))
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
-BINS     := $(BUILD)/lbld $(BUILD)/lblctl $(BUILD)/lbl-simrig $(BUILD)/lbl-safe $(BUILD)/lbl-web
+BINS     := $(BUILD)/lbld $(BUILD)/lblctl $(BUILD)/lbl-simrig $(BUILD)/lbl-safe $(BUILD)/lbl-web \
+            $(BUILD)/lbl-mqtt
 
 # histgen.c is no benchmark: the batch record bench_history and the tests'
 # lbl-histgen make (built with everything: tests call it).
@@ -147,6 +156,8 @@ $(BUILD)/web/web_pages.o: $(BUILD)/web/web_pages.c
 	$(CC) $(CFLAGS) $(LAYER_INC_web) -c $< -o $@
 $(BUILD)/lbl-web: $(BUILD)/web/web_main.o $(BUILD)/web/web_pages.o $(LIBS_web)
 	$(CC) $(LDFLAGS) $^ $(WEB_LDLIBS) -o $@
+$(BUILD)/lbl-mqtt: $(BUILD)/mqtt/mqtt_main.o $(LIBS_mqtt)
+	$(CC) $(LDFLAGS) $^ $(MQTT_LDLIBS) -o $@
 $(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(LIBS_all)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
@@ -241,11 +252,11 @@ install: all
 	    $(DESTDIR)$(SYSLIBDIR)/sysusers.d $(DESTDIR)$(SYSLIBDIR)/tmpfiles.d \
 	    $(DESTDIR)$(DATADIR)/bash-completion/completions $(DESTDIR)$(DATADIR)/lbl/examples \
 	    $(DESTDIR)$(DATADIR)/lbl/schema $(DESTDIR)$(DOCDIR)
-	install -m 0755 $(BUILD)/lbld $(BUILD)/lbl-web $(DESTDIR)$(SBINDIR)/
+	install -m 0755 $(BUILD)/lbld $(BUILD)/lbl-web $(BUILD)/lbl-mqtt $(DESTDIR)$(SBINDIR)/
 	install -m 0755 $(BUILD)/lblctl $(BUILD)/lbl-simrig $(BUILD)/lbl-safe $(DESTDIR)$(BINDIR)/
 	install -m 0644 client/lblctl.1 hw/simrig/lbl-simrig.1 hw/safe/lbl-safe.1 $(DESTDIR)$(MANDIR)/man1/
 	install -m 0644 recipes/lbl-recipe.5 hw/lbl-rig.5 $(DESTDIR)$(MANDIR)/man5/
-	install -m 0644 daemon/lbld.8 web/lbl-web.8 $(DESTDIR)$(MANDIR)/man8/
+	install -m 0644 daemon/lbld.8 web/lbl-web.8 mqtt/lbl-mqtt.8 $(DESTDIR)$(MANDIR)/man8/
 	sed -e 's|/usr/sbin/lbld|$(SBINDIR)/lbld|' -e 's|/usr/bin/lbl-safe|$(BINDIR)/lbl-safe|' \
 	    systemd/lbld.service >$(DESTDIR)$(UNITDIR)/lbld.service
 	chmod 0644 $(DESTDIR)$(UNITDIR)/lbld.service
@@ -253,6 +264,11 @@ install: all
 	    systemd/lbl-web.service >$(DESTDIR)$(UNITDIR)/lbl-web.service
 	chmod 0644 $(DESTDIR)$(UNITDIR)/lbl-web.service
 	install -m 0644 systemd/lbl-web.sysusers $(DESTDIR)$(SYSLIBDIR)/sysusers.d/lbl-web.conf
+	sed -e 's|/usr/sbin/lbl-mqtt|$(SBINDIR)/lbl-mqtt|' \
+	    systemd/lbl-mqtt.service >$(DESTDIR)$(UNITDIR)/lbl-mqtt.service
+	chmod 0644 $(DESTDIR)$(UNITDIR)/lbl-mqtt.service
+	install -m 0644 systemd/lbl-mqtt.sysusers $(DESTDIR)$(SYSLIBDIR)/sysusers.d/lbl-mqtt.conf
+	install -m 0644 systemd/lbl-mqtt.tmpfiles $(DESTDIR)$(SYSLIBDIR)/tmpfiles.d/lbl-mqtt.conf
 	install -m 0644 systemd/lbl.sysusers $(DESTDIR)$(SYSLIBDIR)/sysusers.d/lbl.conf
 	install -m 0644 systemd/lbl.tmpfiles $(DESTDIR)$(SYSLIBDIR)/tmpfiles.d/lbl.conf
 	install -m 0644 client/lblctl.bash-completion \
@@ -262,6 +278,7 @@ install: all
 	    $(DESTDIR)$(DATADIR)/lbl/schema/
 	install -m 0644 README.md $(DESTDIR)$(DOCDIR)/
 	install -m 0644 web/web.yaml.example $(DESTDIR)$(DATADIR)/lbl/examples/web.yaml
+	install -m 0644 mqtt/mqtt.yaml.example $(DESTDIR)$(DATADIR)/lbl/examples/mqtt.yaml
 
 clean:
 	rm -rf build

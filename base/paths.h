@@ -11,5 +11,7 @@
 #define LBL_SOCKET_PATH		"/run/lbl/lbld.sock"
 /* lbl-web's configuration (web/lbl-web.8) */
 #define LBL_WEB_CONFIG_PATH	"/etc/lbl/web.yaml"
+/* lbl-mqtt's configuration (mqtt/lbl-mqtt.8) */
+#define LBL_MQTT_CONFIG_PATH	"/etc/lbl/mqtt.yaml"
 
 #endif
