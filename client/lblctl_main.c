@@ -39,6 +39,8 @@ static const struct ctl_option ctl_opt_rig[] = {
 }, ctl_opt_status[] = {
 	{ "json", 0, NULL, NULL, "the status as JSON", NULL },
 	{ "follow", 0, NULL, NULL, "keep printing as the batch goes on", NULL },
+	{ "events", 0, NULL, NULL, "with --follow --json: also each event as it is recorded, "
+	    "and follow on while idle", NULL },
 	CTL_OPT_END,
 }, ctl_opt_pause[] = {
 	{ "now", 0, NULL, NULL, "pause in the current step, not after it", NULL },
@@ -119,7 +121,7 @@ static const struct ctl_command ctl_commands[] = {
 	{ "run", ctl_remote, "run RECIPE|NAME[@VERSION] [--substrate ID] [--operator NAME] "
 	    "[--note TEXT] [--lot SOLUTION=LOT]... [--wait [--follow]]",
 	    "Starts a batch of a recipe file or a stored recipe.", 1, 1, NULL, ctl_opt_run },
-	{ "status", ctl_remote, "status [--json] [--follow]",
+	{ "status", ctl_remote, "status [--json] [--follow [--events]]",
 	    "What lbld is doing: the batch, its step, the rig's state.", 0, 0, NULL,
 	    ctl_opt_status },
 	{ "pause", ctl_remote, "pause [--now]", "Pauses the batch after its step (--now: in it).",

@@ -9,6 +9,7 @@
 
 #include "act.h"
 #include "control.h"
+#include "db.h"
 #include "home.h"
 #include "loop.h"
 #include "reader.h"
@@ -28,6 +29,7 @@ struct record;
 #define LBLD_TAG_HOME	5	/* 'lblctl home', answered when homing ends */
 #define LBLD_TAG_HOME_RUN 6	/* the run waiting for the homing before the first batch */
 #define LBLD_TAG_MANUAL	7	/* a manual command, answered when its action ends (manual.h) */
+#define LBLD_TAG_EVENTS	8	/* status --follow --json --events: status and events, never ending */
 
 struct lbld {
 	struct loop *loop;
@@ -52,6 +54,7 @@ struct lbld {
 	enum run_state told_state;
 	int64_t told_batch;
 	int told_step;
+	char *bridge_status;		/* the status JSON the --events followers heard last */
 	int stopping;			/* a stop signal came: only status is answered */
 	struct loop_timer *stop_timer;	/* the stop's deadline */
 	/* the probe of every device (start-up, reload) */
@@ -77,6 +80,16 @@ void lbld_request(void *arg, struct control_client *client, const struct control
 void lbld_homed(void *arg, int ok, const char *error);
 /* Sends the status to followers and to systemd; ends --wait followers when a batch ends. */
 void lbld_notify(void *arg, const struct run_status *status);
+/*
+ * An event is on record (db_on_event's callback, arg the lbld): tells the
+ * followers of status --follow --json --events, one JSON line each.
+ */
+void lbld_event_told(void *arg, const struct db_event *event);
+/*
+ * What manual control or homing holds changed: the --events followers
+ * hear the status (when it differs from what they heard last).
+ */
+void lbld_status_told(struct lbld *l);
 /*
  * history, show, compare, export, series (daemon/history.c): the batch
  * record, read in the reader thread (a reader_work; arg is unused).

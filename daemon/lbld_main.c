@@ -641,6 +641,9 @@ main(int argc, char **argv)
 	 */
 	if ((l.record = record_new(l.db, l.loop, lbld_record_fault, &l)) == NULL)
 		fatalx("cannot set up the batch record");
+	/* each event committed is told to who follows status --events */
+	if (db_on_event(l.db, lbld_event_told, &l) == -1)
+		fatalx("cannot read the record's events: %s", db_error(l.db));
 	memset(&ctx, 0, sizeof(ctx));
 	ctx.record = l.record;
 	ctx.loop = l.loop;
@@ -710,6 +713,7 @@ main(int argc, char **argv)
 	home_free(l.home);
 	manual_free(l.manual);
 	free(l.home_run);
+	free(l.bridge_status);
 	record_free(l.record);
 	act_close(l.act);
 	hw_close(l.hw);

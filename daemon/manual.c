@@ -333,6 +333,7 @@ manual_move_end(struct manual *m, int ok, const char *fmt, ...)
 	m->act_pending = 0;
 	m->jog_axis = -1;
 	m->mc = NULL;
+	lbld_status_told(m->l);
 	if (c == NULL)
 		return;
 	control_watch(c, NULL, NULL);
@@ -444,6 +445,7 @@ manual_move_start(struct manual *m, struct control_client *c)
 	control_out(c, "%s", m->move_text);
 	control_follow(c, LBLD_TAG_MANUAL);
 	manual_move_next(m);
+	lbld_status_told(m->l);
 }
 
 /* The axis named in argv, or -1 with the client answered. */
@@ -738,6 +740,7 @@ manual_out_end(struct manual *m, int device, const char *dispensed)
 	manual_event(m, device, "manual: %s '%s' off after %.1f s: %s%s%s", o->what, name, on_s,
 	    o->why_off, dispensed[0] ? "; " : "", dispensed);
 	manual_arm_timer(m);
+	lbld_status_told(m->l);
 	if (c == NULL)
 		return;
 	control_watch(c, NULL, NULL);
@@ -840,6 +843,7 @@ manual_out_started(struct manual *m, int device)
 		    o->counter && o->target_ml > 0 ? "when its volume counter has counted it, "
 		    "about" : "in", left, m->l->rig->devices[device].name);
 	manual_arm_timer(m);
+	lbld_status_told(m->l);
 }
 
 static void

@@ -29,7 +29,7 @@ struct req_args {
 	const char *substrate, *operator_name, *note;
 	const char *lots[RECIPE_MAX_SOLUTIONS];
 	int lot_count;
-	int wait, follow, json, now, accept_rig_change;
+	int wait, follow, json, now, accept_rig_change, events;
 };
 
 /* Parses --options after the positional words; returns the count of positionals or -1. */
@@ -65,6 +65,8 @@ req_parse(struct control_client *c, const struct control_request *req, int first
 			a->now = 1;
 		else if (strcmp(w, "--accept-rig-change") == 0)
 			a->accept_rig_change = 1;
+		else if (strcmp(w, "--events") == 0)
+			a->events = 1;
 		else if (value == NULL) {
 			control_finish(c, 2, "%s: %s needs a value", req->argv[0], w);
 			return -1;
@@ -396,14 +398,28 @@ req_status_text(struct control_client *c, const struct run_status *st)
 static void
 req_status(struct lbld *l, struct control_client *c, const struct control_request *req)
 {
-	static const char *const allowed[] = { "json", "follow", NULL };
+	static const char *const allowed[] = { "json", "follow", "events", NULL };
 	struct run_status st;
 	struct req_args a;
 	char line[REQ_STATUS_LINE_BYTES];
 
 	if (req_parse(c, req, 1, &a, allowed) == -1)
 		return;
+	if (a.events && !(a.follow && a.json)) {
+		control_finish(c, 2, "status: --events goes with --follow --json");
+		return;
+	}
 	run_status(l->run, &st);
+	if (a.events) {
+		/*
+		 * A bridge's follow (lbl-web, lbl-mqtt): the status now and at each
+		 * change, each event once on record, across batches and idle times
+		 * alike, until lbld stops or the client goes.
+		 */
+		req_status_json(l, c, &st);
+		control_follow(c, LBLD_TAG_EVENTS);
+		return;
+	}
 	if (a.follow) {
 		/* --follow --json: one JSON object per line, as each change happens */
 		if (a.json) {
@@ -510,6 +526,44 @@ req_wait_begins(struct lbld *l, struct control_client *c)
 		control_out(c, "%s", line);
 }
 
+/*
+ * Tells the --events followers the status unless it is what they heard
+ * last: besides the run's changes, what manual control and homing change
+ * (the manual and homed keys) reaches them with the event that says so.
+ * json is the status's JSON text, or NULL to build it now.
+ */
+static void
+req_bridge_status(struct lbld *l, const char *json)
+{
+	struct req_notify n = { 0 };
+	struct run_status st;
+	struct json j;
+	char *copy;
+
+	json_init(&j);
+	if (json == NULL) {
+		run_status(l->run, &st);
+		if (req_status_json_build(l, &st, &j) == 0)
+			json = json_text(&j);
+	}
+	if (json != NULL && (l->bridge_status == NULL || strcmp(l->bridge_status, json) != 0)) {
+		n.line = json;
+		control_each_follower(l->control, LBLD_TAG_EVENTS, req_follower_line, &n);
+		if ((copy = strdup(json)) != NULL) {
+			free(l->bridge_status);
+			l->bridge_status = copy;
+		}
+	}
+	json_free(&j);
+}
+
+void
+lbld_status_told(struct lbld *l)
+{
+	if (l->control != NULL)
+		req_bridge_status(l, NULL);
+}
+
 void
 lbld_notify(void *arg, const struct run_status *st)
 {
@@ -540,6 +594,7 @@ lbld_notify(void *arg, const struct run_status *st)
 		json_line.line = json_text(&j);
 		control_each_follower(l->control, LBLD_TAG_STATUS_JSON, req_follower_status,
 		    &json_line);
+		req_bridge_status(l, json_text(&j));
 	}
 	json_free(&j);
 	control_each_follower(l->control, LBLD_TAG_WAIT_FOLLOW, req_follower_line, &n);
@@ -554,6 +609,45 @@ lbld_notify(void *arg, const struct run_status *st)
 		control_each_follower(l->control, LBLD_TAG_WAIT_FOLLOW, req_follower_done, &n);
 	}
 	notify_status(line);
+}
+
+void
+lbld_event_told(void *arg, const struct db_event *e)
+{
+	struct lbld *l = arg;
+	struct req_notify n = { 0 };
+	struct json j;
+
+	if (l->control == NULL)
+		return;
+	json_init(&j);
+	json_object_begin(&j);
+	json_key(&j, "event");
+	json_object_begin(&j);
+	json_key(&j, "batch");
+	if (e->batch_id > 0)
+		json_int(&j, e->batch_id);
+	else
+		json_null(&j);
+	json_key(&j, "at");
+	json_string(&j, e->at);
+	json_key(&j, "kind");
+	json_string(&j, e->kind);
+	json_key(&j, "device");
+	json_string(&j, e->device);
+	json_key(&j, "message");
+	json_string(&j, e->message);
+	json_object_end(&j);
+	json_object_end(&j);
+	if (json_text(&j) != NULL) {
+		n.line = json_text(&j);
+		control_each_follower(l->control, LBLD_TAG_EVENTS, req_follower_line, &n);
+	} else {
+		log_warnx("status --events: out of memory for event %lld's JSON line",
+		    (long long)e->id);
+	}
+	json_free(&j);
+	req_bridge_status(l, NULL);
 }
 
 /* ---- recipes ---- */
@@ -1038,6 +1132,7 @@ lbld_homed(void *arg, int ok, const char *error)
 	if (l->control != NULL) {
 		control_each_follower(l->control, LBLD_TAG_HOME, req_home_done, &h);
 		control_each_follower(l->control, LBLD_TAG_HOME_RUN, req_home_run_done, &h);
+		req_bridge_status(l, NULL);
 	}
 	free(l->home_run);
 	l->home_run = NULL;

@@ -355,6 +355,18 @@ struct db_event {
 	const char *at, *kind, *device, *message;
 };
 
+/*
+ * Who hears of each event once it is committed: after every commit of this
+ * handle (SQLite's WAL hook, which runs once the commit is durable and the
+ * write lock released), cb is called for each event row committed since
+ * the last call, in order, with the row as the record has it. Events on
+ * record before this call are not told. NULL stops it. Takes over SQLite's
+ * automatic checkpoint, which the WAL hook replaces, and does it the same
+ * way (a passive checkpoint once the WAL holds 1000 pages). 0, or -1 when
+ * the last event's id could not be read.
+ */
+int db_on_event(struct db *db, void (*cb)(void *arg, const struct db_event *row), void *arg);
+
 /* Lists a batch's events (batch_id 0: those outside any batch) in order. */
 int db_events(struct db *db, int64_t batch_id, int (*cb)(void *arg, const struct db_event *row),
     void *arg);

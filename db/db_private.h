@@ -26,7 +26,7 @@ enum db_stmt_id {
 	ST_STEP_OUTCOME, ST_STEP_INSERT, ST_STEP_RESTART, ST_STEP_END, ST_BATCH_ADVANCE,
 	ST_STEP_VERIFY, ST_STEP_FIRST_GAP, ST_STEPS,
 	ST_BILAYER_UPSERT, ST_BATCH_BILAYER, ST_BILAYERS,
-	ST_EVENT_INSERT, ST_EVENTS, ST_EVENTS_NONE,
+	ST_EVENT_INSERT, ST_EVENTS, ST_EVENTS_NONE, ST_EVENTS_AFTER, ST_EVENTS_LAST,
 	ST_SOLUTION_UPSERT, ST_SOLUTION_GET, ST_SOLUTIONS,
 	ST_RECOVER_LIST, ST_RECOVER_MARK, ST_RECOVER_STEPS,
 	ST_STEP_VOLUME, ST_BASELINE_SET, ST_BASELINE_GET, ST_BASELINES,
@@ -38,6 +38,9 @@ struct db {
 	sqlite3 *sql;
 	char *path;
 	int group_open;			/* db_group_begin's transaction is open */
+	void (*on_event)(void *, const struct db_event *);	/* db_on_event */
+	void *on_event_arg;
+	int64_t told_event_id;		/* the last event on_event was told of */
 	char clock_utc[DB_TIME_LEN];	/* db_set_clock: writes are stamped with this; "" now */
 	char error[DB_ERROR_LEN];	/* the last failure, as db_fail logged it (db_error) */
 	sqlite3_stmt *stmt[ST_COUNT];

@@ -300,3 +300,71 @@ db_solution_get(struct db *db, int64_t batch_id, const char *name, int *dips,
 	db_reset(st);
 	return 0;
 }
+
+/* SQLite's own automatic checkpoint, which a WAL hook replaces (sqlite3_wal_hook). */
+#define DB_WAL_CHECKPOINT_PAGES 1000
+
+/*
+ * After each commit of lbld's handle: tells on_event of the events the
+ * commit put on record. SQLite calls this once the commit is done and the
+ * write lock released, so reading here is allowed and sees exactly what
+ * was committed; a rolled-back write never gets here.
+ */
+static int
+db_wal_hook(void *arg, sqlite3 *sql, const char *name, int pages)
+{
+	struct db *db = arg;
+	struct db_event e;
+	sqlite3_stmt *st;
+	int rc;
+
+	if (pages >= DB_WAL_CHECKPOINT_PAGES &&
+	    sqlite3_wal_checkpoint_v2(sql, name, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL) !=
+	    SQLITE_OK && sqlite3_errcode(sql) != SQLITE_BUSY)
+		db_fail(db, "checkpointing the write-ahead log");
+	if (db->on_event == NULL)
+		return SQLITE_OK;
+	st = db_stmt(db, ST_EVENTS_AFTER, "SELECT id, batch_id, at, kind, device, message "
+	    "FROM events WHERE id > ?1 ORDER BY id", "reading the events just committed");
+	if (st == NULL || db_bind_int(st, 1, db->told_event_id) != SQLITE_OK) {
+		db_fail(db, "reading the events after %lld", (long long)db->told_event_id);
+		return SQLITE_OK;
+	}
+	while ((rc = db_row(st)) == 1) {
+		e.id = sqlite3_column_int64(st, 0);
+		e.batch_id = db_col_int(st, 1, 0);
+		e.at = db_col_text(st, 2);
+		e.kind = db_col_text(st, 3);
+		e.device = db_col_text(st, 4);
+		e.message = db_col_text(st, 5);
+		db->told_event_id = e.id;
+		db->on_event(db->on_event_arg, &e);
+	}
+	if (rc == -1)
+		db_fail(db, "reading the events after %lld", (long long)db->told_event_id);
+	return SQLITE_OK;
+}
+
+int
+db_on_event(struct db *db, void (*cb)(void *arg, const struct db_event *row), void *arg)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if (cb == NULL) {
+		db->on_event = NULL;
+		sqlite3_wal_autocheckpoint(db->sql, DB_WAL_CHECKPOINT_PAGES);
+		return 0;
+	}
+	if ((st = db_stmt(db, ST_EVENTS_LAST, "SELECT coalesce(max(id), 0) FROM events",
+	    "reading the last event's id")) == NULL)
+		return -1;
+	if ((rc = db_row(st)) != 1)
+		return rc == -1 ? db_fail(db, "reading the last event's id") : -1;
+	db->told_event_id = sqlite3_column_int64(st, 0);
+	db_reset(st);
+	db->on_event = cb;
+	db->on_event_arg = arg;
+	sqlite3_wal_hook(db->sql, db_wal_hook, db);
+	return 0;
+}

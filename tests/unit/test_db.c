@@ -1064,6 +1064,85 @@ test_group(void)
 	db_close(db);
 }
 
+/* ---- events told once committed (db_on_event) ---- */
+
+struct told {
+	int n;
+	char kinds[256];
+	int64_t last_id;
+	int in_order;
+};
+
+static void
+told_event(void *arg, const struct db_event *e)
+{
+	struct told *t = arg;
+
+	if (e->id <= t->last_id)
+		t->in_order = 0;
+	t->last_id = e->id;
+	t->n++;
+	strncat(t->kinds, e->kind, sizeof(t->kinds) - strlen(t->kinds) - 2);
+	strcat(t->kinds, ",");
+}
+
+static void
+test_events_told(void)
+{
+	struct told t = { 0, "", 0, 1 };
+	struct fixture fx;
+	struct db *db;
+	sqlite3 *s;
+	int64_t id;
+	int i;
+
+	if (db_open(path_in("told.db"), &db) == -1 || fixture_store(db, &fx) == -1) {
+		TEST_CHECK("open told.db", 0, "failed");
+		db_close(db);
+		return;
+	}
+	id = new_batch(db, fx.recipe_a1, fx.rig, "glass");
+	TEST_CHECK("an event before the listener", db_event_add(db, id, "info", NULL, "old") == 0,
+	    "failed");
+	TEST_EQ_INT("the listener is set", db_on_event(db, told_event, &t), 0);
+	TEST_EQ_INT("an event on record before it is not told", t.n, 0);
+	TEST_CHECK("an event outside a group",
+	    db_event_add(db, id, "pause", "lift", "paused") == 0, "failed");
+	TEST_EQ_INT("... is told once committed", t.n, 1);
+	TEST_STR("... as recorded", t.kinds, "pause,");
+	TEST_EQ_INT("a group begins", db_group_begin(db), 0);
+	db_event_add(db, id, "resume", NULL, "resumed");
+	db_event_add(db, 0, "operator", "pump-a", "calibrate: outside a batch");
+	TEST_EQ_INT("events in an open group are not told yet", t.n, 1);
+	TEST_EQ_INT("the group commits", db_group_commit(db), 0);
+	TEST_EQ_INT("then both are told", t.n, 3);
+	TEST_STR("in the order written", t.kinds, "pause,resume,operator,");
+	TEST_EQ_INT("a group begins again", db_group_begin(db), 0);
+	db_event_add(db, id, "abort", NULL, "never on record");
+	db_group_rollback(db);
+	TEST_EQ_INT("an event rolled back is never told", t.n, 3);
+	TEST_EQ_INT("a write after the rollback", db_event_add(db, id, "info", NULL, "after"), 0);
+	TEST_EQ_INT("is told, and the rolled-back one still not", t.n, 4);
+	TEST_CHECK("told in id order", t.in_order, "out of order");
+	/* the hook replaced SQLite's automatic checkpoint: it must still happen */
+	for (i = 0; i < 3000; i++)
+		db_event_add(db, id, "info", NULL, "a line long enough to fill pages of the WAL "
+		    "quickly, with some more text in it to be sure of it .........");
+	s = raw_open(path_in("told.db"));
+	TEST_EQ_INT("all told", t.n, 3004);
+	sqlite3_close(s);
+	{
+		struct stat st;
+		TEST_CHECK("the WAL is checkpointed and reused (under 2000 pages)",
+		    stat(path_in("told.db-wal"), &st) == 0 && st.st_size < 2000 * 4096 + 65536,
+		    "%lld bytes", (long long)st.st_size);
+	}
+	TEST_EQ_INT("the listener is removed", db_on_event(db, NULL, NULL), 0);
+	db_event_add(db, id, "info", NULL, "untold");
+	TEST_EQ_INT("nothing told after", t.n, 3004);
+	db_close(db);
+}
+
 /* ---- history ---- */
 
 static void
@@ -1418,6 +1497,7 @@ main(void)
 	test_step_start_corrected();
 	test_devices_said();
 	test_group();
+	test_events_told();
 	test_history();
 	test_recover();
 	test_crash();

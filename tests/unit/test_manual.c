@@ -11,6 +11,14 @@
 #include "rig.h"
 #include "test.h"
 
+/* A stub: manual.o tells lbld's followers of its changes (requests.c, not linked here). */
+void lbld_status_told(struct lbld *l);
+void
+lbld_status_told(struct lbld *l)
+{
+	(void)l;
+}
+
 static const char rig_text[] =
     "name: manual-test\n"
     "buses: {b: {type: tcp, host: 127.0.0.1, port: 1502}}\n"
