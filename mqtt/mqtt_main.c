@@ -295,11 +295,12 @@ mq_on_log(struct mosquitto *m, void *arg, int level, const char *text)
 static void *
 mq_network(void *arg)
 {
-	int delay_s = MQTT_RECONNECT_MIN_S, rc, i;
+	int delay_s = MQTT_RECONNECT_MIN_S, rc, i, lost;
 
 	(void)arg;
 	while (!mq_stopping) {
 		rc = mosquitto_connect(mq, mq_conf.host, mq_conf.port, mq_conf.keepalive_s);
+		lost = rc == MOSQ_ERR_SUCCESS;
 		if (rc == MOSQ_ERR_SUCCESS) {
 			while (!mq_stopping && (rc = mosquitto_loop(mq, MQTT_LINE_WAIT_MS, 1)) ==
 			    MOSQ_ERR_SUCCESS) {
@@ -313,8 +314,8 @@ mq_network(void *arg)
 		}
 		if (rc != MOSQ_ERR_SUCCESS) {
 			pthread_mutex_lock(&mq_lock);
-			/* a connection lost is said by mq_on_disconnect; a failed one here */
-			if (!mq_connected)
+			/* a connection lost was said by mq_on_disconnect; one not made is said here */
+			if (!lost)
 				log_warnx("broker %s:%d: %s; trying again in %d s", mq_conf.host,
 				    mq_conf.port, rc == MOSQ_ERR_ERRNO ? strerror(errno) :
 				    mosquitto_strerror(rc), delay_s);
