@@ -300,13 +300,16 @@ mq_network(void *arg)
 	(void)arg;
 	while (!mq_stopping) {
 		rc = mosquitto_connect(mq, mq_conf.host, mq_conf.port, mq_conf.keepalive_s);
-		lost = rc == MOSQ_ERR_SUCCESS;
+		/* whether the broker accepted this connection (its CONNACK came) */
+		lost = 0;
 		if (rc == MOSQ_ERR_SUCCESS) {
 			while (!mq_stopping && (rc = mosquitto_loop(mq, MQTT_LINE_WAIT_MS, 1)) ==
 			    MOSQ_ERR_SUCCESS) {
 				pthread_mutex_lock(&mq_lock);
-				if (mq_connected)
+				if (mq_connected) {
 					delay_s = MQTT_RECONNECT_MIN_S;
+					lost = 1;
+				}
 				pthread_mutex_unlock(&mq_lock);
 			}
 			if (mq_stopping)
@@ -316,9 +319,11 @@ mq_network(void *arg)
 			pthread_mutex_lock(&mq_lock);
 			/* a connection lost was said by mq_on_disconnect; one not made is said here */
 			if (!lost)
-				log_warnx("broker %s:%d: %s; trying again in %d s", mq_conf.host,
+				log_warnx("broker %s:%d: %s%s; trying again in %d s", mq_conf.host,
 				    mq_conf.port, rc == MOSQ_ERR_ERRNO ? strerror(errno) :
-				    mosquitto_strerror(rc), delay_s);
+				    mosquitto_strerror(rc), rc == MOSQ_ERR_TLS ? " (does tls: ca: "
+				    "name the CA that signed the broker's certificate, for the name in "
+				    "broker:?)" : "", delay_s);
 			mq_connected = 0;
 			pthread_mutex_unlock(&mq_lock);
 		}
