@@ -24,7 +24,7 @@ DEB_PKGS  := build-essential pkg-config libmodbus-dev libgpiod-dev libsqlite3-de
              libyaml-dev sqlite3 socat mbpoll python3 python3-pymodbus python3-serial python3-yaml python3-jsonschema \
              clang libclang-rt-14-dev gnuplot-nox valgrind \
              libmicrohttpd-dev libcrypt-dev xxd chromium \
-             libmosquitto-dev mosquitto mosquitto-clients openssl
+             libmosquitto-dev mosquitto mosquitto-clients openssl acl
 CC       ?= cc
 BUILD    ?= build
 SAN      ?=

@@ -45,6 +45,7 @@ upward_include hw/rig/rig.c gpio.h "the rig model including a driver's header"
 upward_include db/db.c ctl.h "the record including the client's header"
 upward_include client/ctl_client.c control.h "the client including lbld's socket server"
 upward_include web/web_lbld.c db.h "lbl-web including the record's header (it has lbld's socket alone)"
+upward_include mqtt/mqtt_main.c run.h "lbl-mqtt including lbld's executor header (it has lbld's socket alone)"
 
 # a relative path gets round the include paths: make layers refuses it
 cp "$tree/hw/drivers/hw.c" "$LBL_TMP/saved"
