@@ -179,7 +179,8 @@ $(BUILD)/tests/lbl-histgen: $(BUILD)/tests/tools/lbl_histgen.o $(HISTGEN_OBJ) $(
 # pymodbus loop on absolute deadlines and a plain time.sleep script, on TCP
 # and emulated RTU at 19,200 and 115,200 baud), and step timing under 20
 # clients reading the record (bench_readers.py), and step timing and
-# lbl-web's footprint with 50 browsers following (bench_web.py). BENCH_STEPS=2000 is the
+# lbl-web's footprint with 50 browsers following (bench_web.py), and step
+# timing with lbl-mqtt publishing and its footprint (bench_mqtt.py). BENCH_STEPS=2000 is the
 # full step-timing run (about 35 minutes, the transports at once);
 # BENCH_STEPS=100 takes two. make bench-steps runs the step timing alone.
 BENCH_STEPS  ?= 2000
@@ -197,6 +198,8 @@ bench: all $(BENCH_BIN)
 	@LBL_BUILD=$(CURDIR)/$(BUILD) /usr/bin/python3 tests/bench/bench_readers.py $(BENCH_READER_STEPS)
 	@echo "== tests/bench/bench_web.py $(BENCH_READER_STEPS)"
 	@LBL_BUILD=$(CURDIR)/$(BUILD) /usr/bin/python3 tests/bench/bench_web.py $(BENCH_READER_STEPS)
+	@echo "== tests/bench/bench_mqtt.py $(BENCH_READER_STEPS)"
+	@LBL_BUILD=$(CURDIR)/$(BUILD) /usr/bin/python3 tests/bench/bench_mqtt.py $(BENCH_READER_STEPS)
 
 bench-steps: all
 	@echo "== tests/bench/bench_steps.py $(BENCH_STEPS)"
