@@ -90,22 +90,22 @@ mq_nap(int ms)
 }
 
 /*
- * Publishes with QoS 1, under mq_lock: 0, or -1 when it was dropped (the
- * queue full: counted for an event; an error: logged).
+ * Publishes with QoS 1, under mq_lock: 0, or -1 when it was dropped (an
+ * event past MQTT_MAX_QUEUED: counted; an error: logged). The birth and the
+ * discovery configs are never dropped for the bound: a few per connection,
+ * and without them the rig would look offline while it is not.
  */
 static int
 mq_publish1(const char *topic, const char *payload, int retain, int is_event)
 {
 	int rc;
 
-	if (mq_queued >= MQTT_MAX_QUEUED) {
-		if (is_event) {
-			if (mq_dropped++ == 0)
-				log_warnx("broker %s:%d: %ld messages wait unacknowledged, the most "
-				    "lbl-mqtt holds: events are dropped and counted until it is back",
-				    mq_conf.host, mq_conf.port, mq_queued);
-			mq_dropped_total++;
-		}
+	if (is_event && mq_queued >= MQTT_MAX_QUEUED) {
+		if (mq_dropped++ == 0)
+			log_warnx("broker %s:%d: %ld messages wait unacknowledged, the most "
+			    "lbl-mqtt holds: events are dropped and counted until it is back",
+			    mq_conf.host, mq_conf.port, mq_queued);
+		mq_dropped_total++;
 		return -1;
 	}
 	rc = mosquitto_publish(mq, NULL, topic, (int)strlen(payload), payload, 1, retain);
