@@ -331,11 +331,11 @@ CROSS_CC      = $(CROSS_TRIPLET)-gcc
 CROSS_BUILD   = build/$(ARCH)
 CROSS_TOOLS   = gcc-$(CROSS_TRIPLET) qemu-user
 CROSS_DEVPKGS = $(foreach p,libmodbus-dev libgpiod-dev libsqlite3-dev libyaml-dev libmicrohttpd-dev \
-                libcrypt-dev,$(p):$(ARCH))
+                libcrypt-dev libmosquitto-dev,$(p):$(ARCH))
 CROSS_SYSROOT_DEBS := libmodbus-dev libmodbus5 libgpiod-dev libgpiod2 libsqlite3-dev libsqlite3-0 \
                       libyaml-dev libyaml-0-2 libmicrohttpd-dev libmicrohttpd12 libcrypt-dev libcrypt1 \
                       libgnutls30 libp11-kit0 libidn2-0 libunistring2 libtasn1-6 libnettle8 \
-                      libhogweed6 libgmp10 libffi8
+                      libhogweed6 libgmp10 libffi8 libmosquitto-dev libmosquitto1 libssl3
 CROSS_SYSROOT     = build/$(ARCH)-sysroot
 CROSS_SYSROOT_DIR = $(CURDIR)/$(CROSS_SYSROOT)
 CROSS_SYSROOT_LIB = $(CROSS_SYSROOT_DIR)/usr/lib/$(CROSS_TRIPLET)
