@@ -165,6 +165,9 @@ stop_pid "$BROKER_PID"
 "$LBL_BUILD/lblctl" pause >/dev/null 2>&1 || fail "pause while the broker is away" "refused"
 wait_for 10 sh -c "'$LBL_BUILD/lblctl' status | grep -q '^state: paused'"
 "$LBL_BUILD/lblctl" resume >/dev/null 2>&1 || fail "resume while the broker is away" "refused"
+# past lbl-mqtt's first retry (1 s), so its next (2 s later) finds the new
+# capture subscribed
+sleep 1
 start_broker broker "$BROKER_PORT" || { fail "broker restarts" "$(tail -5 "$LBL_TMP/broker.log")"; exit 1; }
 t0=$(date +%s%N)
 capture cap2
