@@ -1,17 +1,18 @@
 #!/usr/bin/python3
 """Step timing with lbl-mqtt publishing, and lbl-mqtt's footprint (issue 20).
 
-The spray recipe of bench_timing.py runs twice on lbl-simrig, STEPS steps
-each, real time: once without lbl-mqtt, once with lbl-mqtt following lbld
+The spray recipe of bench_timing.py runs three times on lbl-simrig, STEPS
+steps each, real time: without lbl-mqtt; with lbl-mqtt following lbld
 (status --follow --json --events) and publishing to a private mosquitto on
 a free loopback port, with Home Assistant discovery on and a subscriber
-(mosquitto_sub) taking every message. Each step's start error is measured
-at the device as bench_timing.py does; both runs' figures are printed side
-by side, with lbl-mqtt's resident memory and threads (idle, most seen while
+(mosquitto_sub) taking every message; and without it again (lbl-mqtt
+stopped), so that a drift of the machine's load between runs shows as
+such. Each step's start error is measured at the device as bench_timing.py
+does; the runs' figures are printed side by side, with lbl-mqtt's resident memory and threads (idle, most seen while
 publishing) and the messages the subscriber got. Prints figures; asserts
 nothing.
 
-    bench_mqtt.py [STEPS]       (default 120 per run: about 4 minutes in all)
+    bench_mqtt.py [STEPS]       (default 120 per run: about 6 minutes in all)
 """
 import json
 import os
@@ -98,16 +99,22 @@ def main():
         stop[0] = True
         sampler.join()
         busy = valve_on_times(rig.trace)[len(quiet):]
+        mqtt.terminate()
+        mqtt.wait()
+        time.sleep(2)
+        run_batch(rig, recipe)
+        again = valve_on_times(rig.trace)[len(quiet) + len(busy):]
         print("start error |actual - planned| at the device (valve-on command):")
         figures = []
-        for name, on in (("no lbl-mqtt", quiet), ("lbl-mqtt", busy)):
+        for name, on in (("no lbl-mqtt", quiet), ("lbl-mqtt", busy), ("none again", again)):
             e, n = errors(on[first:], starts[first:], kinds[first:])
             a = [abs(x) for x in e]
             figures.append(percentile(a, 99))
             print("  %-12s steps %4d   p50 %7.3f ms   p99 %7.3f ms   max %7.3f ms   drift %+8.3f ms"
                   % (name, n, percentile(a, 50), percentile(a, 99), max(a), e[-1]))
-        print("  p99 with lbl-mqtt / without: %.2f" % (figures[1] / figures[0] if figures[0] else
-                                                       float("nan")))
+        base = (figures[0] + figures[2]) / 2
+        print("  p99 with lbl-mqtt / without (the mean of the runs before and after): %.2f"
+              % (figures[1] / base if base else float("nan")))
         lines = open(messages, errors="replace").read().splitlines()
         status = sum(1 for l in lines if l.startswith("lbl/bench/status "))
         events = sum(1 for l in lines if l.startswith("lbl/bench/event "))
