@@ -46,6 +46,8 @@
 #define MQTT_LBLD_TIMEOUT_MS	5000
 /* One wait for a line of lbld's: short, so a stop is noticed soon. */
 #define MQTT_LINE_WAIT_MS	250
+/* How long a stop waits for the network thread to say offline and go. */
+#define MQTT_STOP_WAIT_S	5
 /* An lbld without the event stream ends a follow when idle: asked again after this. */
 #define MQTT_STATUS_POLL_MS	1000
 
@@ -514,6 +516,7 @@ main(int argc, char **argv)
 	const char *config = LBL_MQTT_CONFIG_PATH, *socket_path = NULL;
 	int check = 0, debug = 0, i, rc, status = 0;
 	struct sigaction sa;
+	struct timespec until;
 	pthread_t network;
 	sigset_t set, old;
 	struct diag dg;
@@ -599,7 +602,18 @@ main(int argc, char **argv)
 	fflush(stdout);
 	mq_follow_lbld();
 	log_info("stopping");
-	pthread_join(network, NULL);
+	/*
+	 * The network thread says offline and goes within a second or two; one
+	 * caught in a connection attempt to a host that does not answer (TCP's
+	 * own timeout is minutes) is left behind: exit does not wait for it.
+	 */
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += MQTT_STOP_WAIT_S;
+	if ((rc = pthread_timedjoin_np(network, NULL, &until)) != 0) {
+		log_warnx("the connection to the broker %s:%d did not end within %d s: leaving it",
+		    mq_conf.host, mq_conf.port, MQTT_STOP_WAIT_S);
+		return 0;
+	}
 	if (mq_dropped_total > 0)
 		log_warnx("%lld events were dropped in all while the broker was away",
 		    mq_dropped_total);
