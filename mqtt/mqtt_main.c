@@ -64,6 +64,14 @@ static char *mq_status;		/* the latest status payload (malloc'd) */
 static long mq_queued;		/* QoS 1 messages handed over, not yet acknowledged */
 static long mq_dropped;		/* events dropped since the last report */
 static long long mq_dropped_total;
+/*
+ * The message ids of the last status publishes (QoS 0): libmosquitto calls
+ * on_publish for those too, once written, and they must not count as a
+ * QoS 1 message acknowledged. Written at once, so a few are ever pending.
+ */
+#define MQ_STATUS_MIDS	64
+static int mq_status_mids[MQ_STATUS_MIDS];
+static unsigned mq_status_mid_next;
 
 static void
 mq_on_signal(int sig)
@@ -127,12 +135,14 @@ mq_publish1(const char *topic, const char *payload, int retain, int is_event)
 static void
 mq_publish_status(void)
 {
-	int rc;
+	int rc, mid = 0;
 
 	if (!mq_connected || mq_status == NULL)
 		return;
-	rc = mosquitto_publish(mq, NULL, mq_topic_status, (int)strlen(mq_status), mq_status, 0,
+	rc = mosquitto_publish(mq, &mid, mq_topic_status, (int)strlen(mq_status), mq_status, 0,
 	    true);
+	if (rc == MOSQ_ERR_SUCCESS && mid != 0)
+		mq_status_mids[mq_status_mid_next++ % MQ_STATUS_MIDS] = mid;
 	/* lost with the connection: the next connection publishes it again */
 	if (rc != MOSQ_ERR_SUCCESS && rc != MOSQ_ERR_NO_CONN)
 		log_warnx("publishing to %s: %s", mq_topic_status, mosquitto_strerror(rc));
@@ -245,10 +255,18 @@ mq_on_disconnect(struct mosquitto *m, void *arg, int rc)
 static void
 mq_on_publish(struct mosquitto *m, void *arg, int mid)
 {
+	int i;
+
 	(void)m;
 	(void)arg;
-	(void)mid;
 	pthread_mutex_lock(&mq_lock);
+	for (i = 0; mid != 0 && i < MQ_STATUS_MIDS; i++)
+		if (mq_status_mids[i] == mid) {
+			/* a status written, not a QoS 1 message acknowledged */
+			mq_status_mids[i] = 0;
+			pthread_mutex_unlock(&mq_lock);
+			return;
+		}
 	if (mq_queued > 0)
 		mq_queued--;
 	pthread_mutex_unlock(&mq_lock);

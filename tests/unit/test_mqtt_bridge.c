@@ -33,7 +33,7 @@ struct fake_pub {
 	int qos, retain;
 };
 static struct fake_pub fake_pubs[4096];
-static int fake_npubs, fake_online, fake_subscribed;
+static int fake_npubs, fake_online, fake_subscribed, fake_mid;
 
 static void
 fake_reset(void)
@@ -71,7 +71,9 @@ mosquitto_publish(struct mosquitto *m, int *mid, const char *topic, int len, con
 	struct fake_pub *p;
 
 	(void)m;
-	(void)mid;
+	/* message ids as libmosquitto gives them: 1, 2, ... */
+	if (mid != NULL)
+		*mid = ++fake_mid;
 	/* as libmosquitto does: QoS 0 is lost without a connection, QoS 1 kept */
 	if (!fake_online && qos == 0)
 		return MOSQ_ERR_NO_CONN;
@@ -170,7 +172,7 @@ main(void)
 	    "\"bilayer\":2,\"bilayers\":5,\"run_left_ms\":1000}";
 	struct mosquitto_message msg;
 	const struct fake_pub *p;
-	int fd, i;
+	int fd, i, status_mid;
 
 	if ((fd = mkstemp(log_path)) == -1 || dup2(fd, 2) == -1) {
 		perror("test_mqtt_bridge: log file");
@@ -207,6 +209,7 @@ main(void)
 	TEST_EQ_INT("status: unchanged, not published again", fake_count("lbl/r1/status"), i);
 	mq_lbld_line(running);
 	TEST_EQ_INT("status: a change published", fake_count("lbl/r1/status"), i + 1);
+	status_mid = fake_mid;
 
 	/* an event: QoS 1, not retained, the rig's name added */
 	mq_lbld_line("{\"event\":{\"batch\":3,\"at\":\"2026-01-01T00:00:00.000Z\",\"kind\":\"pause\","
@@ -217,6 +220,13 @@ main(void)
 	TEST_EQ_INT("event: not an object, skipped", fake_count("lbl/r1/event"), 1);
 	mq_lbld_line("not json");
 	TEST_EQ_INT("a line that is no JSON: logged", log_has("is no JSON"), 1);
+
+	/* a status written (QoS 0: libmosquitto tells on_publish too) is no acknowledgement */
+	i = (int)mq_queued;
+	mq_on_publish(NULL, NULL, status_mid);
+	TEST_EQ_INT("a status written does not count as acknowledged", mq_queued, i);
+	mq_on_publish(NULL, NULL, 60000);
+	TEST_EQ_INT("a QoS 1 message acknowledged makes room", mq_queued, i - 1);
 
 	/* acknowledged: the queue empties */
 	while (mq_queued > 0)
