@@ -8,11 +8,16 @@ a free loopback port, with Home Assistant discovery on and a subscriber
 (mosquitto_sub) taking every message; and without it again (lbl-mqtt
 stopped), so that a drift of the machine's load between runs shows as
 such. Each step's start error is measured at the device as bench_timing.py
-does; the runs' figures are printed side by side, with lbl-mqtt's resident memory and threads (idle, most seen while
-publishing) and the messages the subscriber got. Prints figures; asserts
-nothing.
+does; the runs' figures are printed side by side, with lbl-mqtt's resident
+memory and threads (idle, most seen while publishing) and the messages the
+subscriber got. Prints figures; asserts nothing.
 
     bench_mqtt.py [STEPS]       (default 120 per run: about 6 minutes in all)
+    BENCH_RT=1 bench_mqtt.py    lbld at SCHED_FIFO 50, as its unit runs it
+    bench_mqtt.py --follower [STEPS]
+                                the middle run with lblctl status --follow --json
+                                --events in lbl-mqtt's place (no broker): what
+                                lbld's follower costs, apart from the bridge
 """
 import json
 import os
@@ -26,10 +31,15 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from benchlib import BUILD, Rig, free_port, percentile  # noqa: E402
 from bench_timing import CYCLE, errors, modbus_n2, recipe_text, valve_on_times  # noqa: E402
 from bench_web import proc_status, run_batch  # noqa: E402
+from bench_steps import RT_PREFIX  # noqa: E402
 
 
 def main():
-    steps = int(sys.argv[1]) if len(sys.argv) > 1 else 120
+    args = sys.argv[1:]
+    follower_only = bool(args) and args[0] == "--follower"
+    if follower_only:
+        args = args[1:]
+    steps = int(args[0]) if args else 120
     bilayers = max(2, (steps + len(CYCLE) - 1) // len(CYCLE))
     mosquitto = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
     if not os.path.exists(mosquitto) or not shutil.which("mosquitto_sub"):
@@ -44,8 +54,10 @@ def main():
         rig.sim = rig._spawn([os.path.join(BUILD, "lbl-simrig"), "--rig", rig.rig, "--trace",
                               rig.trace, "--control", rig.simctl_path], out, "simrig2.err")
         rig._wait(lambda: "ready" in open(os.path.join(rig.dir, "simrig2.out")).read(), "lbl-simrig")
-        rig.lbld = rig._spawn([os.path.join(BUILD, "lbld"), "--rig", rig.rig, "--db", rig.db,
-                               "--socket", rig.socket, "--gpio-sim", rig.gpio],
+        # BENCH_RT=1: lbld at SCHED_FIFO 50, as its unit runs it (bench_steps.py's rt_prefix)
+        rig.lbld = rig._spawn(RT_PREFIX + [os.path.join(BUILD, "lbld"), "--rig", rig.rig,
+                                           "--db", rig.db, "--socket", rig.socket,
+                                           "--gpio-sim", rig.gpio],
                               subprocess.DEVNULL, "lbld.err")
         rig._wait(lambda: rig.ctl("status").returncode == 0, "lbld")
         recipe = os.path.join(rig.dir, "bench-mqtt.yaml")
@@ -56,11 +68,32 @@ def main():
         first = next(i for i, s in enumerate(steps_plan) if s["travel_ms"] == 0)
         kinds = [CYCLE[i % len(CYCLE)][0] for i in range(len(starts))]
         print("step timing: %d spray/dry steps of 0.5-3 s a run, real time; without lbl-mqtt, "
-              "then with it publishing to mosquitto" % len(starts))
+              "then with it publishing to mosquitto; lbld %s" % (len(starts), "at SCHED_FIFO 50"
+              if RT_PREFIX else "ordinary scheduling (BENCH_RT=1: real time, as its unit)"))
 
         run_batch(rig, recipe)
         quiet = valve_on_times(rig.trace)
 
+        if follower_only:
+            env = dict(os.environ, LBL_SOCKET=rig.socket)
+            mqtt = subprocess.Popen([os.path.join(BUILD, "lblctl"), "status", "--follow",
+                                     "--json", "--events"], env=env, stdout=subprocess.DEVNULL)
+            time.sleep(1)
+            run_batch(rig, recipe)
+            busy = valve_on_times(rig.trace)[len(quiet):]
+            mqtt.terminate()
+            mqtt.wait()
+            time.sleep(2)
+            run_batch(rig, recipe)
+            again = valve_on_times(rig.trace)[len(quiet) + len(busy):]
+            print("start error |actual - planned| at the device (valve-on command):")
+            for name, on in (("no follower", quiet), ("lblctl follows", busy),
+                             ("none again", again)):
+                e, n = errors(on[first:], starts[first:], kinds[first:])
+                a = [abs(x) for x in e]
+                print("  %-14s steps %4d   p50 %7.3f ms   p99 %7.3f ms   max %7.3f ms"
+                      % (name, n, percentile(a, 50), percentile(a, 99), max(a)))
+            return
         port = free_port()
         mconf = os.path.join(rig.dir, "mosquitto.conf")
         with open(mconf, "w") as f:
