@@ -236,11 +236,19 @@ unit: all
 	tests/run.sh $(BUILD) unit
 
 # Screenshots of lbl-web's pages (rig with its prompt, running, history and
-# a batch's detail), taken by the browser test in headless chromium.
+# a batch's detail, compare, a recipe's plan), taken by the browser test in
+# headless chromium at a phone's width, into doc/screenshots/ (the README
+# shows them); with ImageMagick's convert at hand, in 64 colours (smaller).
 screenshots: all
 	LBL_SCREENSHOTS=$(CURDIR)/$(BUILD)/screenshots LBL_TESTS=test_web_browser \
 	    tests/run.sh $(BUILD) integration
-	@ls $(BUILD)/screenshots/*.png
+	@mkdir -p doc/screenshots
+	@for f in $(BUILD)/screenshots/*.png; do \
+	    if command -v convert >/dev/null 2>&1; then \
+	        convert "$$f" -colors 64 "PNG8:doc/screenshots/$${f##*/}" || exit 1; \
+	    else cp "$$f" doc/screenshots/ || exit 1; fi; \
+	done
+	@ls -l doc/screenshots/*.png
 
 demo: deps
 	$(MAKE) all

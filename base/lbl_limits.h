@@ -188,6 +188,18 @@
 #define CONTROL_MAX_BACKLOG	(4 * 1024 * 1024)
 #endif
 /*
+ * A follower (status --follow, --events, run --wait --follow) that does not
+ * read is dropped past this much backlog, far sooner than a reply: its lines
+ * are small and come on their own (a reply's come from the reader thread,
+ * which waits for the client), so a stalled follower would otherwise grow
+ * until CONTROL_MAX_BACKLOG, and 64 stalled ones to 256 MiB, on a Pi. 256
+ * KiB is a hundred status lines behind: a reader that stalls that long is
+ * gone; lbl-web and lbl-mqtt follow again when dropped.
+ */
+#ifndef CONTROL_MAX_FOLLOW_BACKLOG
+#define CONTROL_MAX_FOLLOW_BACKLOG	(256 * 1024)
+#endif
+/*
  * Connections open at once. Each costs a descriptor and up to 8 KiB of
  * request buffer, so all of them stay within lbld's small footprint; lblctl
  * holds one per command, so a rig's few operators and viewers never near it.
@@ -297,6 +309,14 @@
 #endif
 #ifndef TEXTDIFF_MAX_EDITS
 #define TEXTDIFF_MAX_EDITS	1000
+#endif
+/*
+ * A plan's JSON goes out in pieces of about this size, each ending after a
+ * step (plan_json): lbld's plan request streams one as a line through the
+ * reader, within a client's backlog, however many steps the plan has.
+ */
+#ifndef PLAN_JSON_PIECE_BYTES
+#define PLAN_JSON_PIECE_BYTES	(64 * 1024)
 #endif
 /* Nesting of the JSON lbl writes: deeper than its documents need is a misuse. */
 #ifndef JSON_MAX_DEPTH
@@ -523,6 +543,11 @@ _Static_assert(CONTROL_MAX_PAYLOAD >= CONF_MAX_FILE_BYTES,
     "CONTROL_MAX_PAYLOAD: any recipe file lblctl may read must fit a request");
 _Static_assert(CONTROL_MAX_ARGS >= 8 + 2 * RECIPE_MAX_SOLUTIONS,
     "CONTROL_MAX_ARGS: run takes --lot SOLUTION=LOT for every solution");
+_Static_assert(PLAN_JSON_PIECE_BYTES >= 4096 && 4 * PLAN_JSON_PIECE_BYTES <= READER_MAX_BACKLOG_BYTES,
+    "PLAN_JSON_PIECE_BYTES: a piece (one step past it at most) fits a reader's backlog");
+_Static_assert(CONTROL_MAX_FOLLOW_BACKLOG >= 64 * 1024 &&
+    CONTROL_MAX_FOLLOW_BACKLOG <= CONTROL_MAX_BACKLOG,
+    "CONTROL_MAX_FOLLOW_BACKLOG: dozens of status lines, no more than any client's backlog");
 _Static_assert(CONTROL_MAX_BACKLOG >= 4 * READER_MAX_BACKLOG_BYTES,
     "CONTROL_MAX_BACKLOG: a reader's chunks must fit a client's backlog");
 _Static_assert(CONTROL_OPERATOR_RESERVE >= 1 && CONTROL_OPERATOR_RESERVE < CONTROL_MAX_CLIENTS,
@@ -725,6 +750,16 @@ _Static_assert(ALERT_KILL_GRACE_MS > 0 && ALERT_KILL_GRACE_MS <= ALERT_TIMEOUT_M
 #ifndef WEB_MAX_STATUS_BYTES
 #define WEB_MAX_STATUS_BYTES		(64 * 1024)
 #endif
+/*
+ * lbld's events lbl-web keeps, newest last: a browser that connects gets
+ * them (the rig page's recent events), one that reconnects those it
+ * missed. Each is one line of lbld's (a few hundred bytes), so tens of kB.
+ */
+#ifndef WEB_EVENTS_KEPT
+#define WEB_EVENTS_KEPT			100
+#endif
+_Static_assert(WEB_EVENTS_KEPT >= 10 && WEB_EVENTS_KEPT <= 1000,
+    "WEB_EVENTS_KEPT: a page of recent events, in bounded memory");
 _Static_assert(WEB_MAX_BODY_BYTES >= 1024 && WEB_MAX_BODY_BYTES <= 1024 * 1024,
     "WEB_MAX_BODY_BYTES: a login form fits, a flood does not");
 _Static_assert(WEB_MAX_SSE_CLIENTS >= 50 && WEB_MAX_SSE_CLIENTS <= 4096 &&

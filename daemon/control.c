@@ -207,9 +207,9 @@ control_vappend(struct control_client *c, const char *prefix, const char *fmt, v
 	if (len < 0)
 		return;
 	need = c->out_len + strlen(prefix) + (size_t)len + 2;	/* newline and NUL */
-	if (need > CONTROL_MAX_BACKLOG) {
-		log_warnx("control: client pid %d does not read its replies; dropping it",
-		    (int)c->cred.pid);
+	if (need > (c->follow_tag != 0 ? CONTROL_MAX_FOLLOW_BACKLOG : CONTROL_MAX_BACKLOG)) {
+		log_warnx("control: client pid %d does not read its %s; dropping it",
+		    (int)c->cred.pid, c->follow_tag != 0 ? "follow" : "replies");
 		c->closing = 1;
 		c->out_len = c->out_sent = 0;
 		free(text);

@@ -1715,6 +1715,8 @@ history_run(void *arg, struct db *db, struct reader_reply *c, int argc, char **a
 		hist_export(db, c, req);
 	else if (strcmp(cmd, "series") == 0)
 		hist_series(db, c, req);
+	else if (strcmp(cmd, "plan") == 0)
+		planreq_run(db, c, argc, argv);
 	else
 		reader_end(c, 2, "unknown command '%s'", cmd);
 }

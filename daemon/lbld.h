@@ -95,5 +95,10 @@ void lbld_status_told(struct lbld *l);
  * record, read in the reader thread (a reader_work; arg is unused).
  */
 void history_run(void *arg, struct db *db, struct reader_reply *reply, int argc, char **argv);
+/*
+ * plan (daemon/planreq.c): a stored recipe's plan against lbld's rig, in
+ * the reader thread; history_run hands it over.
+ */
+void planreq_run(struct db *db, struct reader_reply *reply, int argc, char **argv);
 
 #endif

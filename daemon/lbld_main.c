@@ -708,7 +708,10 @@ main(int argc, char **argv)
 	close(signal_fd);
 	/* before the socket closes, so waiting readers hear that lbld is stopping */
 	reader_close(l.reader);
+	/* what is still written (held records) is told to nobody: the socket goes */
+	db_on_event(l.db, NULL, NULL);
 	control_close(l.control);
+	l.control = NULL;
 	run_free(l.run);
 	home_free(l.home);
 	manual_free(l.manual);

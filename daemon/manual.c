@@ -67,6 +67,7 @@ struct manual {
 	char jog_who[96];		/* the operator of the jog, for its record once it goes */
 	int resuming;			/* the lift goes up for 'lblctl resume' */
 	int moved_in_pause;		/* manual motion since the batch paused */
+	char resume_by[BATCH_MAX_OPERATOR_BYTES + 64];	/* who resumes ("": the client) */
 	char move_text[200];		/* "move lift to 40.00 mm", for answers */
 	/* the reset under way: its client (NULL once gone) and device, -1 none */
 	struct control_client *rc;
@@ -1466,7 +1467,8 @@ manual_resumed(struct manual *m, int ok, const char *error)
 		return;
 	}
 	m->moved_in_pause = 0;
-	if (run_resume(m->l->run, err, sizeof(err)) == -1) {
+	if (run_resume_by(m->l->run, m->resume_by[0] ? m->resume_by : NULL, err,
+	    sizeof(err)) == -1) {
 		if (c != NULL)
 			control_finish(c, 1, "%s", err);
 		return;
@@ -1486,7 +1488,7 @@ manual_resume_gone(void *arg, struct control_client *c, enum control_event event
 }
 
 int
-manual_resume(struct manual *m, struct control_client *c)
+manual_resume(struct manual *m, struct control_client *c, const char *by)
 {
 	const struct rig *rig = m->l->rig;
 	struct run_status st;
@@ -1501,6 +1503,7 @@ manual_resume(struct manual *m, struct control_client *c)
 	}
 	m->resuming = 1;
 	m->mc = c;
+	snprintf(m->resume_by, sizeof(m->resume_by), "%s", by ? by : "");
 	snprintf(m->move_text, sizeof(m->move_text), "lift to the safe height before resuming");
 	control_watch(c, manual_resume_gone, m);
 	control_out(c, "manual moves during the pause: the lift goes to the safe height "

@@ -63,13 +63,14 @@ void manual_abort(struct manual *m, const char *why);
 int manual_busy(const struct manual *m, char *buf, size_t size);
 
 /*
- * 'lblctl resume' of a paused batch: when manual motion happened during the
- * pause, the lift goes to the safe height first and the batch resumes
- * once it is there (so the next step's travel starts from it). Returns 1
- * when it took the request (answered later), 0 when the caller resumes as
- * usual.
+ * A resume of a paused batch (lblctl's, or lbl-web's for its user: by is
+ * who, as run_resume_by records it, NULL for the client's own login): when
+ * manual motion happened during the pause, the lift goes to the safe
+ * height first and the batch resumes once it is there (so the next step's
+ * travel starts from it). Returns 1 when it took the request (answered
+ * later), 0 when the caller resumes as usual.
  */
-int manual_resume(struct manual *m, struct control_client *c);
+int manual_resume(struct manual *m, struct control_client *c, const char *by);
 
 /*
  * Checks a manual target against the rig file: 0, or -1 with why naming the

@@ -116,6 +116,7 @@ static const struct req_role {
 	{ "recipe", "show", 1 },
 	{ "recipe", "diff", 1 },
 	{ "recipe", NULL, 0 },		/* add, rm */
+	{ "plan", NULL, 1 },		/* daemon/planreq.c: reads, changes nothing */
 	{ "run", NULL, 0 },
 	{ "pause", NULL, 0 },
 	{ "resume", NULL, 0 },
@@ -1623,6 +1624,35 @@ req_resume_batch(struct lbld *l, struct control_client *c, const struct control_
 	req_wait_begins(l, c);
 }
 
+/*
+ * plan NAME[@VERSION] [--json]: the stored recipe's plan against the rig
+ * lbld runs. The words are checked here and handed to the reader thread
+ * with the loaded rig's row (daemon/planreq.c), so a long plan is made
+ * there, not in the loop.
+ */
+static void
+req_plan(struct lbld *l, struct control_client *c, const struct control_request *req)
+{
+	char rig_id[24];
+	const char *argv[5];
+	struct control_request fwd = { 0, (char **)argv, NULL, 0 };
+
+	if ((req->argc != 2 && req->argc != 3) || req->argv[1][0] == '-' ||
+	    req->argv[1][0] == '\0' || (req->argc == 3 && strcmp(req->argv[2], "--json") != 0)) {
+		control_finish(c, 2, "usage: plan NAME[@VERSION] [--json] (a stored recipe; "
+		    "'lblctl plan FILE' plans a file)");
+		return;
+	}
+	snprintf(rig_id, sizeof(rig_id), "%lld", (long long)l->rig_id);
+	argv[fwd.argc++] = "plan";
+	argv[fwd.argc++] = "--rig-id";
+	argv[fwd.argc++] = rig_id;
+	argv[fwd.argc++] = req->argv[1];
+	if (req->argc == 3)
+		argv[fwd.argc++] = "--json";
+	reader_submit(l->reader, c, &fwd);
+}
+
 /* pause, resume, continue, abort */
 static void
 req_operator(struct lbld *l, struct control_client *c, const struct control_request *req)
@@ -1651,6 +1681,13 @@ req_operator(struct lbld *l, struct control_client *c, const struct control_requ
 		    (int)control_peer_uid(c));
 		by = who;
 	}
+	/*
+	 * After manual moves during the pause the lift goes to the safe height
+	 * first, whoever resumes (lblctl, or lbl-web for its user): manual.c
+	 * answers then.
+	 */
+	if (strcmp(cmd, "resume") == 0 && manual_resume(l->manual, c, by))
+		return;
 	if (strcmp(cmd, "pause") == 0)
 		rc = run_pause_by(l->run, a.now, by, err, sizeof(err));
 	else if (strcmp(cmd, "resume") == 0)
@@ -1746,8 +1783,8 @@ req_abort_batch(struct lbld *l, struct control_client *c, const struct control_r
 /*
  * Manual control's share of the requests: its own commands; a batch,
  * homing or park refused while a manual move or output holds the rig; an
- * abort that stops them first; a resume after manual moves, which raises
- * the lift first. Returns 1 when
+ * abort that stops them first (a resume after manual moves, which raises
+ * the lift first, is req_operator's call of manual_resume). Returns 1 when
  * the request was taken (answered now or later), 0 otherwise.
  */
 static int
@@ -1787,7 +1824,8 @@ req_manual_hook(struct lbld *l, struct control_client *c, const struct control_r
 		control_finish(c, 1, "%s refused: %s", cmd, why);
 		return 1;
 	}
-	return strcmp(cmd, "resume") == 0 && req->argc == 1 && manual_resume(l->manual, c);
+	/* a resume after manual moves is manual_resume's: req_operator asks it, whoever resumes */
+	return 0;
 }
 
 void
@@ -1815,6 +1853,8 @@ lbld_request(void *arg, struct control_client *c, const struct control_request *
 		req_operator(l, c, req);
 	else if (strcmp(cmd, "recipe") == 0)
 		req_recipe(l, c, req);
+	else if (strcmp(cmd, "plan") == 0)
+		req_plan(l, c, req);
 	else if (strcmp(cmd, "park") == 0)
 		req_park(l, c, req);
 	else if (strcmp(cmd, "home") == 0)

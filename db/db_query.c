@@ -212,6 +212,18 @@ db_bilayers(struct db *db, int64_t batch_id,
 	    0;
 }
 
+/* An events row as selected "id, batch_id, at, kind, device, message". */
+static void
+db_event_row(sqlite3_stmt *st, struct db_event *e)
+{
+	e->id = sqlite3_column_int64(st, 0);
+	e->batch_id = db_col_int(st, 1, 0);
+	e->at = db_col_text(st, 2);
+	e->kind = db_col_text(st, 3);
+	e->device = db_col_text(st, 4);
+	e->message = db_col_text(st, 5);
+}
+
 int
 db_events(struct db *db, int64_t batch_id, int (*cb)(void *arg, const struct db_event *row),
     void *arg)
@@ -231,12 +243,7 @@ db_events(struct db *db, int64_t batch_id, int (*cb)(void *arg, const struct db_
 	if (batch_id > 0 && db_bind_int(st, 1, batch_id) != SQLITE_OK)
 		return db_fail(db, "listing the events of batch %lld", (long long)batch_id);
 	while ((rc = db_row(st)) == 1) {
-		e.id = sqlite3_column_int64(st, 0);
-		e.batch_id = db_col_int(st, 1, 0);
-		e.at = db_col_text(st, 2);
-		e.kind = db_col_text(st, 3);
-		e.device = db_col_text(st, 4);
-		e.message = db_col_text(st, 5);
+		db_event_row(st, &e);
 		if (cb(arg, &e) != 0) {
 			db_reset(st);
 			return 0;
@@ -331,12 +338,7 @@ db_wal_hook(void *arg, sqlite3 *sql, const char *name, int pages)
 		return SQLITE_OK;
 	}
 	while ((rc = db_row(st)) == 1) {
-		e.id = sqlite3_column_int64(st, 0);
-		e.batch_id = db_col_int(st, 1, 0);
-		e.at = db_col_text(st, 2);
-		e.kind = db_col_text(st, 3);
-		e.device = db_col_text(st, 4);
-		e.message = db_col_text(st, 5);
+		db_event_row(st, &e);
 		db->told_event_id = e.id;
 		db->on_event(db->on_event_arg, &e);
 	}

@@ -140,4 +140,21 @@ int64_t plan_move_ms(double distance_mm, double speed_mm_s, double accel_mm_s2);
 int plan_print_text(const struct plan *plan, FILE *out);
 int plan_print_json(const struct plan *plan, FILE *out);
 
+/*
+ * Takes the next piece of a JSON document (len bytes, NUL-terminated): 0,
+ * or -1 to stop (the output failed, its reader went away).
+ */
+typedef int (*plan_json_sink)(void *arg, const char *text, size_t len);
+#define PLAN_JSON_NO_MEMORY	1
+#define PLAN_JSON_SINK_STOPPED	2
+/*
+ * The plan as one JSON document (lblctl plan --json's, the one encoder:
+ * lbld's plan request sends the same), handed to sink in pieces of about
+ * PLAN_JSON_PIECE_BYTES, each ending after a step, so a plan of many
+ * thousand steps goes out in bounded memory; the pieces joined, with or
+ * without whitespace between them, are the document. Returns 0,
+ * -PLAN_JSON_NO_MEMORY, or -PLAN_JSON_SINK_STOPPED.
+ */
+int plan_json(const struct plan *plan, plan_json_sink sink, void *arg);
+
 #endif

@@ -217,8 +217,33 @@ plan_json_actions(struct json *j, const struct plan *plan, const struct plan_ste
 	return 0;
 }
 
+/*
+ * Hands the text so far to the sink and empties it (json_clear), once it
+ * is PLAN_JSON_PIECE_BYTES or more (always when force): 0, or -1 when the
+ * writer failed or the sink said stop (*failed is then set).
+ */
+static int
+plan_json_flush(struct json *j, plan_json_sink sink, void *arg, int force, int *failed)
+{
+	if (*failed)
+		return -1;
+	if (json_text(j) == NULL) {
+		*failed = PLAN_JSON_NO_MEMORY;
+		return -1;
+	}
+	if (!force && json_len(j) < PLAN_JSON_PIECE_BYTES)
+		return 0;
+	if (json_len(j) > 0 && sink(arg, json_text(j), json_len(j)) == -1) {
+		*failed = PLAN_JSON_SINK_STOPPED;
+		return -1;
+	}
+	json_clear(j);
+	return 0;
+}
+
 static void
-plan_json_steps(struct json *j, const struct plan *plan, int *failed)
+plan_json_steps(struct json *j, const struct plan *plan, plan_json_sink sink, void *arg,
+    int *failed)
 {
 	const struct recipe *r = plan->recipe;
 	struct compile_state state = { 0 };
@@ -227,7 +252,7 @@ plan_json_steps(struct json *j, const struct plan *plan, int *failed)
 	size_t i;
 
 	if (plan->rig != NULL && has == NULL)
-		*failed = 1;
+		*failed = PLAN_JSON_NO_MEMORY;
 	json_key(j, "steps");
 	json_array_begin(j);
 	for (i = 0; i < plan->count && !*failed; i++) {
@@ -267,26 +292,22 @@ plan_json_steps(struct json *j, const struct plan *plan, int *failed)
 		json_bool(j, s->operator_wait);
 		/* without a rig nothing is told: an empty list */
 		if (plan_json_actions(j, plan, s, &state, &list, has) == -1)
-			*failed = 1;
+			*failed = PLAN_JSON_NO_MEMORY;
 		json_object_end(j);
+		plan_json_flush(j, sink, arg, 0, failed);
 	}
 	json_array_end(j);
 	compile_list_free(&list);
 	free(has);
 }
 
-/*
- * The plan as one JSON document, through the one JSON writer (base/json.c).
- * Returns 0, or -1 when out of memory or the output failed.
- */
 int
-plan_print_json(const struct plan *plan, FILE *out)
+plan_json(const struct plan *plan, plan_json_sink sink, void *arg)
 {
 	const struct recipe *r = plan->recipe;
 	struct json j;
-	const char *text;
 	size_t i;
-	int n, failed = 0, rc;
+	int n, failed = 0;
 
 	json_init(&j);
 	json_object_begin(&j);
@@ -302,7 +323,7 @@ plan_print_json(const struct plan *plan, FILE *out)
 	json_bool(&j, plan->motion_included);
 	json_key(&j, "bilayers");
 	json_int(&j, plan->bilayers);
-	plan_json_steps(&j, plan, &failed);
+	plan_json_steps(&j, plan, sink, arg, &failed);
 	json_key(&j, "thickness_nm");
 	json_array_begin(&j);
 	for (n = 1; n <= plan->bilayers; n++)
@@ -359,12 +380,29 @@ plan_print_json(const struct plan *plan, FILE *out)
 	}
 	json_array_end(&j);
 	json_object_end(&j);
-	if (failed || (text = json_text(&j)) == NULL) {
-		json_free(&j);
-		fprintf(stderr, "plan: out of memory writing the plan as JSON\n");
-		return -1;
-	}
-	rc = fputs(text, out) == EOF || fputc('\n', out) == EOF ? -1 : 0;
+	plan_json_flush(&j, sink, arg, 1, &failed);
 	json_free(&j);
-	return rc == -1 || ferror(out) ? -1 : 0;
+	return failed ? -failed : 0;
+}
+
+static int
+plan_file_sink(void *arg, const char *text, size_t len)
+{
+	return fwrite(text, 1, len, arg) == len ? 0 : -1;
+}
+
+/*
+ * The plan as one JSON document on out, a line; lblctl plan --json.
+ * Returns 0, or -1 when out of memory (said on stderr) or the output failed.
+ */
+int
+plan_print_json(const struct plan *plan, FILE *out)
+{
+	int rc = plan_json(plan, plan_file_sink, out);
+
+	if (rc == -PLAN_JSON_NO_MEMORY)
+		fprintf(stderr, "plan: out of memory writing the plan as JSON\n");
+	if (rc != 0 || fputc('\n', out) == EOF || ferror(out))
+		return -1;
+	return 0;
 }

@@ -7,7 +7,8 @@
  * The modules: web_conf.c reads web.yaml, web_lbld.c is the client of
  * lbld's socket, web_auth.c holds users, sessions and the login rate,
  * web_pages.c (generated from web/pages/) the pages, web_main.c the HTTP
- * server (libmicrohttpd), its routes and the status followers.
+ * server (libmicrohttpd), its routes and the one follower of lbld's status
+ * and events that every event stream reads from.
  */
 #ifndef LBL_WEB_H
 #define LBL_WEB_H

@@ -1,11 +1,12 @@
 /*
  * lbl-web: the rig in a browser (web/lbl-web.8). An HTTP server
  * (libmicrohttpd, a thread per connection) in front of lbld's control
- * socket: a JSON API under /api/v1/, Server-Sent Events of lbld's status,
- * and the pages built into the binary.
+ * socket: a JSON API under /api/v1/, Server-Sent Events of lbld's status
+ * and events, and the pages built into the binary.
  *
  * Threads: libmicrohttpd's listener and one per connection; one follower
- * of lbld's status (web_watch) that every event stream reads from. No
+ * of lbld's status and events (web_watch, one connection to lbld whether
+ * or not a batch runs) that every event stream reads from. No
  * wait is unbounded: each call to lbld has its timeout, an event stream
  * waits for news at most WEB_SSE_WAIT_MS and then writes a keep-alive, so
  * a browser gone is noticed within a second and its thread ends.
@@ -34,8 +35,8 @@
 #define WEB_LBLD_TIMEOUT_MS	5000
 /* An event stream waits this long for news, then writes a keep-alive comment. */
 #define WEB_SSE_WAIT_MS		1000
-/* Between two looks at lbld's status while no batch runs (a follow then ends at once). */
-#define WEB_STATUS_POLL_MS	1000
+/* Between two attempts to reach lbld, when it is not running or its follow ended. */
+#define WEB_LBLD_RETRY_MS	1000
 /* A connection's thread: lbl-web's own frames are small; yescrypt works on the heap. */
 #define WEB_THREAD_STACK_BYTES	(256 * 1024)
 /* Idle seconds before libmicrohttpd closes a connection (streams write every second). */
@@ -48,13 +49,23 @@
 static struct web_conf web_conf;
 static volatile int web_stopping;
 
-/* ---- lbld's status, followed once for every event stream ---- */
+/* ---- lbld's status and events, followed once for every event stream ---- */
 
 static pthread_mutex_t web_status_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t web_status_cond;
 static char *web_status_msg;		/* the SSE message of the latest status */
 static uint64_t web_status_gen;		/* bumped on each change */
 static int web_sse_clients;
+/*
+ * lbld's events lately told, as SSE messages: event number n (from 1) is
+ * web_event_msgs[n % WEB_EVENTS_KEPT] while n > web_event_seq - WEB_EVENTS_KEPT.
+ * Each message's id is "RUN-n", RUN this lbl-web's start (web_run_id), so a
+ * browser that reconnects (its Last-Event-ID) gets those it missed, and one
+ * whose id is of an earlier lbl-web gets all that are kept.
+ */
+static char *web_event_msgs[WEB_EVENTS_KEPT];
+static uint64_t web_event_seq;
+static char web_run_id[24];
 
 /* Publishes an SSE message (event and JSON data) to every stream, if it differs. */
 static void
@@ -77,6 +88,31 @@ web_publish(const char *event, const char *data)
 		web_status_gen++;
 		pthread_cond_broadcast(&web_status_cond);
 	}
+	pthread_mutex_unlock(&web_status_lock);
+}
+
+/*
+ * Keeps one of lbld's events (its JSON object, data) for every stream, as
+ * the SSE message "event" with the next number.
+ */
+static void
+web_publish_event(const char *data, size_t data_len)
+{
+	size_t len = data_len + 96;
+	char *msg = malloc(len);
+	uint64_t n;
+
+	if (msg == NULL) {
+		log_warnx("out of memory for an event message: the browsers miss it");
+		return;
+	}
+	pthread_mutex_lock(&web_status_lock);
+	n = ++web_event_seq;
+	snprintf(msg, len, "id: %s-%llu\nevent: event\ndata: %.*s\n\n", web_run_id,
+	    (unsigned long long)n, (int)data_len, data);
+	free(web_event_msgs[n % WEB_EVENTS_KEPT]);
+	web_event_msgs[n % WEB_EVENTS_KEPT] = msg;
+	pthread_cond_broadcast(&web_status_cond);
 	pthread_mutex_unlock(&web_status_lock);
 }
 
@@ -116,49 +152,112 @@ web_nap(int ms)
 }
 
 /*
- * Follows lbld's status (status --follow --json, as lblctl status --follow
- * does): each line a change while a batch runs; when none runs the follow
- * ends at once and is asked again after WEB_STATUS_POLL_MS.
+ * Follows lbld (status --follow --json --events, the bridges' follow): one
+ * connection, kept while lbld runs, idle or not. Its lines are the status
+ * at once and at each change, and {"event":{...}} for each event as it is
+ * committed to the record; lbld writes "~" while nothing happens. Only when
+ * the connection fails or ends (lbld stopped, restarted) is it made again,
+ * WEB_LBLD_RETRY_MS later.
  */
 static void *
 web_watch(void *arg)
 {
-	static const char *const argv[] = { "status", "--follow", "--json" };
+	static const char *const argv[] = { "status", "--follow", "--json", "--events" };
+	static const char event_head[] = "+ {\"event\":";
 	struct follow f;
 	char why[512], *line;
+	size_t len;
 	int rc = 1;
 
 	(void)arg;
 	while (!web_stopping) {
-		if (follow_open(&f, web_conf.socket_path, 3, argv, WEB_LBLD_TIMEOUT_MS, why,
+		if (follow_open(&f, web_conf.socket_path, 4, argv, WEB_LBLD_TIMEOUT_MS, why,
 		    sizeof(why)) == -1) {
 			web_publish_offline(why);
-			web_nap(WEB_STATUS_POLL_MS);
+			web_nap(WEB_LBLD_RETRY_MS);
 			continue;
 		}
+		why[0] = '\0';
 		while (!web_stopping &&
 		    (rc = follow_line(&f, 3 * CONTROL_KEEPALIVE_MS, &line)) == 1) {
-			if (strncmp(line, "+ ", 2) == 0)
+			len = strlen(line);
+			/* an event: its object, {"event":OBJECT} as lbld writes it */
+			if (strncmp(line, event_head, sizeof(event_head) - 1) == 0 &&
+			    line[len - 1] == '}')
+				web_publish_event(line + sizeof(event_head) - 1,
+				    len - (sizeof(event_head) - 1) - 1);
+			else if (strncmp(line, "+ ", 2) == 0)
 				web_publish("status", line + 2);
-			else if (strcmp(line, "ok") == 0 || strncmp(line, "fail", 4) == 0)
+			else if (strncmp(line, "fail", 4) == 0) {
+				snprintf(why, sizeof(why), "lbld refused to be followed: %s", line);
+				break;
+			} else if (strcmp(line, "ok") == 0)
 				break;
 		}
-		if (!web_stopping && rc != 1)
-			web_publish_offline(rc == -2 ? "lbld stopped answering" :
+		if (!web_stopping)
+			web_publish_offline(why[0] ? why : rc == -2 ? "lbld stopped answering" :
 			    "lbld closed the connection");
 		follow_close(&f);
-		web_nap(WEB_STATUS_POLL_MS);
+		web_nap(WEB_LBLD_RETRY_MS);
 	}
 	return NULL;
 }
 
 /* One browser's event stream. */
 struct web_sse {
-	uint64_t seen;
+	uint64_t seen;			/* the status generation sent */
+	uint64_t event_seen;		/* the last event sent */
 	char *pending;
 	size_t pending_len, pending_off;
 	int started;
 };
+
+/* Appends text to s->pending: 0, or -1 when out of memory. */
+static int
+web_sse_add(struct web_sse *s, const char *text)
+{
+	size_t len = strlen(text);
+	char *more = realloc(s->pending, s->pending_len + len + 1);
+
+	if (more == NULL)
+		return -1;
+	memcpy(more + s->pending_len, text, len + 1);
+	s->pending = more;
+	s->pending_len += len;
+	return 0;
+}
+
+/*
+ * What a stream has not sent yet, into s->pending (called with the lock
+ * held): the status when it changed, then the events after the last sent
+ * that are still kept (a comment says how many it missed, if any).
+ */
+static void
+web_sse_take(struct web_sse *s)
+{
+	char note[96];
+	uint64_t n, oldest;
+
+	s->pending_len = s->pending_off = 0;
+	if (web_status_msg != NULL && s->seen != web_status_gen) {
+		if (web_sse_add(s, web_status_msg) == -1)
+			return;
+		s->seen = web_status_gen;
+	}
+	oldest = web_event_seq > WEB_EVENTS_KEPT ? web_event_seq - WEB_EVENTS_KEPT + 1 : 1;
+	if (s->event_seen + 1 < oldest) {
+		snprintf(note, sizeof(note), ": %llu events are no longer kept\n\n",
+		    (unsigned long long)(oldest - s->event_seen - 1));
+		if (web_sse_add(s, note) == -1)
+			return;
+		s->event_seen = oldest - 1;
+	}
+	for (n = s->event_seen + 1; n <= web_event_seq; n++) {
+		if (web_sse_add(s, web_event_msgs[n % WEB_EVENTS_KEPT]) == -1)
+			return;
+		s->event_seen = n;
+	}
+}
 
 static ssize_t
 web_sse_read(void *cls, uint64_t pos, char *buf, size_t max)
@@ -177,7 +276,7 @@ web_sse_read(void *cls, uint64_t pos, char *buf, size_t max)
 		memcpy(buf, retry, sizeof(retry) - 1);
 		return (ssize_t)(sizeof(retry) - 1);
 	}
-	if (s->pending == NULL) {
+	if (s->pending == NULL || s->pending_off == s->pending_len) {
 		if (web_stopping)
 			return MHD_CONTENT_READER_END_OF_STREAM;
 		clock_gettime(CLOCK_MONOTONIC, &until);
@@ -186,16 +285,12 @@ web_sse_read(void *cls, uint64_t pos, char *buf, size_t max)
 		until.tv_nsec %= 1000000000L;
 		pthread_mutex_lock(&web_status_lock);
 		while (!web_stopping && (s->seen == web_status_gen || web_status_msg == NULL) &&
+		    s->event_seen == web_event_seq &&
 		    pthread_cond_timedwait(&web_status_cond, &web_status_lock, &until) != ETIMEDOUT)
 			;
-		if (web_status_msg != NULL && s->seen != web_status_gen) {
-			s->pending = strdup(web_status_msg);
-			s->pending_len = s->pending ? strlen(s->pending) : 0;
-			s->pending_off = 0;
-			s->seen = web_status_gen;
-		}
+		web_sse_take(s);
 		pthread_mutex_unlock(&web_status_lock);
-		if (s->pending == NULL) {
+		if (s->pending_len == 0) {
 			/*
 			 * nothing new: a comment line keeps the stream alive, and a
 			 * browser gone is noticed by this write failing
@@ -212,8 +307,12 @@ web_sse_read(void *cls, uint64_t pos, char *buf, size_t max)
 	memcpy(buf, s->pending + s->pending_off, n);
 	s->pending_off += n;
 	if (s->pending_off == s->pending_len) {
-		free(s->pending);
-		s->pending = NULL;
+		/* the buffer is kept for the next messages; a large one is given back */
+		if (s->pending_len > 4096) {
+			free(s->pending);
+			s->pending = NULL;
+		}
+		s->pending_len = s->pending_off = 0;
 	}
 	return (ssize_t)n;
 }
@@ -613,18 +712,64 @@ web_recipes(struct MHD_Connection *conn)
 	return web_json_send(conn, 200, &j);
 }
 
-/* GET /api/v1/recipes/NAME: the stored text. */
+/*
+ * GET /api/v1/recipes/NAME/plan: lbld's plan of the stored recipe against
+ * its rig, the document lblctl plan --json prints (lbld sends it in pieces,
+ * one a line: joined by line breaks, they are the same JSON).
+ */
 static enum MHD_Result
-web_recipe(struct MHD_Connection *conn, const char *name)
+web_recipe_plan(struct MHD_Connection *conn, const char *name)
 {
+	const char *argv[] = { "plan", name, "--json" };
+	struct web_reply r;
+	enum MHD_Result rc;
+
+	if (web_lbld_call(web_conf.socket_path, 3, argv, WEB_LBLD_TIMEOUT_MS, &r) == -1)
+		return web_error(conn, errno == EMSGSIZE ? 507 : 503, NULL, "%s", r.message);
+	if (r.status == 0)
+		rc = web_send(conn, 200, "application/json", r.out, r.out_len, NULL);
+	else if (r.status == 2)
+		/* not stored: 404; stored but not for this rig: the rig's state, 409 */
+		rc = web_error(conn, strncmp(r.message, "no stored recipe", 16) == 0 ? 404 :
+		    strstr(r.message, "is not valid for rig") != NULL ? 409 : 400, NULL, "%s",
+		    r.message);
+	else
+		rc = web_error(conn, 502, NULL, "%s", r.message);
+	web_reply_free(&r);
+	return rc;
+}
+
+/* GET /api/v1/recipes/NAME: the stored text; recipes/NAME/plan its plan. */
+static enum MHD_Result
+web_recipe(struct MHD_Connection *conn, const char *path)
+{
+	char name[208];
 	const char *argv[] = { "recipe", "show", name };
+	const char *slash = strchr(path, '/');
 	struct web_reply r;
 	struct json j;
 	char *nl;
 	enum MHD_Result rc;
+	size_t len = slash ? (size_t)(slash - path) : strlen(path);
 
-	if (name[0] == '\0' || strlen(name) > 200 || web_has_control(name))
-		return web_error(conn, 400, NULL, "recipes/NAME: expected a recipe name");
+	if (len == 0 || len > 200)
+		return web_error(conn, 400, NULL, "recipes/NAME: expected a recipe name (NAME or "
+		    "NAME@VERSION, at most 200 bytes)");
+	memcpy(name, path, len);
+	name[len] = '\0';
+	if (web_has_control(name) || name[0] == '-')
+		return web_error(conn, 400, NULL, "recipes/NAME: expected a recipe name, not one "
+		    "%s", name[0] == '-' ? "starting with '-'" : "holding a control character");
+	if (slash != NULL && strcmp(slash, "/plan") != 0)
+		return web_error(conn, 404, NULL, "no such resource: recipes/%s%s (recipes/NAME or "
+		    "recipes/NAME/plan)", name, slash);
+	{
+		static const char *const none[] = { NULL };
+		if (!web_args_known(conn, none, &rc, slash ? "recipes/NAME/plan" : "recipes/NAME"))
+			return rc;
+	}
+	if (slash != NULL)
+		return web_recipe_plan(conn, name);
 	if (web_lbld_call(web_conf.socket_path, 3, argv, WEB_LBLD_TIMEOUT_MS, &r) == -1)
 		return web_error(conn, 503, NULL, "%s", r.message);
 	if (r.status != 0) {
@@ -922,6 +1067,33 @@ web_session_info(struct MHD_Connection *conn)
 	return web_json_send(conn, 200, &j);
 }
 
+/*
+ * The last event a reconnecting browser had (its Last-Event-ID, "RUN-n"):
+ * n when RUN is this lbl-web's, else 0 (every event kept is sent).
+ */
+static uint64_t
+web_sse_last_seen(struct MHD_Connection *conn)
+{
+	const char *id = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Last-Event-ID");
+	size_t run_len = strlen(web_run_id);
+	unsigned long long n;
+	char *end;
+	uint64_t seen = 0;
+
+	if (id == NULL || strncmp(id, web_run_id, run_len) != 0 || id[run_len] != '-' ||
+	    id[run_len + 1] < '0' || id[run_len + 1] > '9')
+		return 0;
+	errno = 0;
+	n = strtoull(id + run_len + 1, &end, 10);
+	if (errno != 0 || *end != '\0')
+		return 0;
+	pthread_mutex_lock(&web_status_lock);
+	if (n <= web_event_seq)
+		seen = n;
+	pthread_mutex_unlock(&web_status_lock);
+	return seen;
+}
+
 static enum MHD_Result
 web_events(struct MHD_Connection *conn)
 {
@@ -937,7 +1109,9 @@ web_events(struct MHD_Connection *conn)
 	}
 	web_sse_clients++;
 	pthread_mutex_unlock(&web_status_lock);
-	if ((s = calloc(1, sizeof(*s))) == NULL ||
+	if ((s = calloc(1, sizeof(*s))) != NULL)
+		s->event_seen = web_sse_last_seen(conn);
+	if (s == NULL ||
 	    (resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 4096, web_sse_read, s,
 	    web_sse_free)) == NULL) {
 		free(s);
@@ -1064,7 +1238,6 @@ web_handle(void *cls, struct MHD_Connection *conn, const char *url, const char *
 	char addr[64];
 
 	(void)cls;
-	(void)version;
 	if (req == NULL) {
 		/* the headers are in: refuse now what needs no body to be refused */
 		web_client_addr(conn, addr, sizeof(addr), &sa);
@@ -1077,6 +1250,10 @@ web_handle(void *cls, struct MHD_Connection *conn, const char *url, const char *
 			    "(trusted: in lbl-web's configuration)", addr);
 		}
 		host = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_HOST);
+		/* HTTP/1.1 requires Host (RFC 9112, 3.2); only HTTP/1.0 may leave it out */
+		if (host == NULL && strcmp(version, MHD_HTTP_VERSION_1_0) != 0)
+			return web_error(conn, 400, NULL, "%s without a Host header (HTTP/1.1 "
+			    "requires one)", version);
 		if (!web_host_ok(&web_conf, host)) {
 			log_warnx("refused %s %s from %s: Host '%.100s' is not lbl-web's", method, url,
 			    addr, host);
@@ -1249,6 +1426,9 @@ main(int argc, char **argv)
 		    web_conf.user_count, cert ? ", TLS" : "");
 		return 0;
 	}
+	/* the events' ids begin with it: an id from an earlier lbl-web is told apart */
+	snprintf(web_run_id, sizeof(web_run_id), "%llx%x", (unsigned long long)time(NULL),
+	    (unsigned)getpid());
 	/* each connection thread would otherwise get a malloc arena that is never given back */
 	mallopt(M_ARENA_MAX, 2);
 	web_auth_init(&web_conf);
@@ -1301,6 +1481,8 @@ main(int argc, char **argv)
 	MHD_stop_daemon(d);
 	pthread_join(watcher, NULL);
 	free(web_status_msg);
+	for (i = 0; i < WEB_EVENTS_KEPT; i++)
+		free(web_event_msgs[i]);
 	free(cert);
 	free(key);
 	web_conf_free(&web_conf);

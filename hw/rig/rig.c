@@ -576,6 +576,29 @@ rig_parse_motion(struct diag *d, struct rig *rig, const struct conf_node *n)
 		    lift->travel_max_mm);
 }
 
+/*
+ * motion: {park: STATION}: where the substrate parks, a station of kind
+ * park; without it, the first such station. Read once the stations are.
+ */
+static void
+rig_parse_park(struct diag *d, struct rig *rig, const struct conf_node *motion)
+{
+	const char *name;
+	int i;
+
+	if (conf_get_string(d, motion, "park", 0, &name) != 1)
+		return;
+	if ((i = rig_station_index(rig, name)) == -1)
+		diag_error(d, conf_lookup(motion, "park"), "'park': no station '%s' in stations",
+		    name);
+	else if (rig->stations[i].kind != RIG_ST_PARK)
+		diag_error(d, conf_lookup(motion, "park"), "'park': station '%s' is of kind %s; "
+		    "expected a station of kind park", name,
+		    rig_station_kind_names[rig->stations[i].kind]);
+	else
+		rig->park = i;
+}
+
 /* manual: {max_on: 10min}: how long an output switched on by hand may stay on. */
 static void
 rig_parse_manual(struct diag *d, struct rig *rig, const struct conf_node *n)
@@ -722,6 +745,7 @@ rig_load_buffer(const char *name, const char *text, size_t len, struct diag *d,
 		"motion", "stations", "nozzles", "manual", "notify", NULL };
 	const struct conf_node *root, *node;
 	struct conf_doc *doc;
+	const struct conf_node *motion = NULL;
 	struct rig *rig;
 	int errors = d->errors;
 
@@ -741,11 +765,13 @@ rig_load_buffer(const char *name, const char *text, size_t len, struct diag *d,
 		RIG_SECTION(d, rig, root, "devices", rig->devices, rig->device_count,
 		    rig_parse_device, CONF_REQUIRED);
 		/* devices sharing a unit id are checked with their profiles (profile.c) */
-		if (conf_get_node(d, root, "motion", 0, CONF_MAP, NULL, &node) == 1)
-			rig_parse_motion(d, rig, node);
+		if (conf_get_node(d, root, "motion", 0, CONF_MAP, NULL, &motion) == 1)
+			rig_parse_motion(d, rig, motion);
 		RIG_SECTION(d, rig, root, "stations", rig->stations, rig->station_count,
 		    rig_parse_station, 0);
 		rig_check_stations(d, rig);
+		if (motion != NULL)
+			rig_parse_park(d, rig, motion);
 		RIG_SECTION(d, rig, root, "nozzles", rig->nozzles, rig->nozzle_count,
 		    rig_parse_nozzle, 0);
 		if (conf_get_node(d, root, "manual", 0, CONF_MAP, NULL, &node) == 1)

@@ -38,6 +38,9 @@
 #   commissioning (case_commission.sh): a manual action recorded while the
 #     database is locked, the disk full while teach writes the rig file, a
 #     pump trickling while prime runs (and an e-stop meanwhile)
+#   event followers (case_events.sh): five followers of status --events that
+#     stop reading, then an e-stop: as fast as without them, and a reading
+#     follower hears the e-stop's event as recorded
 #   bus drop (the simulator dies mid-run)
 #   kill -9 at LBL_KILLS (50) random points, each followed by restart and
 #     resume-batch, through as many batches as that takes
@@ -231,6 +234,7 @@ end_case
 . "$LBL_TOP/tests/faults/case_sup_lock.sh"
 . "$LBL_TOP/tests/faults/case_notify.sh"
 . "$LBL_TOP/tests/faults/case_commission.sh"
+. "$LBL_TOP/tests/faults/case_events.sh"
 
 # ---- kill -9 at random points, each followed by restart and resume ----
 begin_case

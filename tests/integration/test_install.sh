@@ -1,8 +1,9 @@
 #!/bin/sh
-# make install into a DESTDIR: the installed tree (programs, man pages, unit,
+# make install into a DESTDIR: the installed tree (programs, man pages, units,
 # sysusers and tmpfiles snippets, bash completion, examples), the snippets
-# applied to that tree as a root, the unit checked by systemd-analyze verify
-# and its exposure score by systemd-analyze security --offline.
+# applied to that tree as a root, lbld's and lbl-web's units checked by
+# systemd-analyze verify and their exposure scores by systemd-analyze
+# security --offline (each at most 2.0).
 #
 # It installs what LBL_BUILD already holds (make -o all: nothing is rebuilt,
 # so a sanitizer build in LBL_BUILD is never overwritten by a plain one).
@@ -24,7 +25,7 @@ else
 fi
 
 # ---- programs ----
-for f in usr/sbin/lbld usr/bin/lblctl usr/bin/lbl-simrig usr/bin/lbl-safe; do
+for f in usr/sbin/lbld usr/bin/lblctl usr/bin/lbl-simrig usr/bin/lbl-safe usr/sbin/lbl-web; do
 	[ -f "$dest/$f" ] && [ -x "$dest/$f" ] && pass "/$f installed executable" ||
 	    fail "/$f installed executable" "$(ls -l "$dest/$f" 2>&1)"
 done
@@ -35,7 +36,7 @@ out=$("$dest/usr/sbin/lbld" --version 2>&1) && [ -n "$out" ] &&
     fail "installed lblctl prints its usage" "$("$dest/usr/bin/lblctl" --help 2>&1 | head -3)"
 
 # ---- man pages ----
-for m in man8/lbld.8 man1/lblctl.1 man1/lbl-safe.1 man5/lbl-recipe.5 man5/lbl-rig.5; do
+for m in man8/lbld.8 man1/lblctl.1 man1/lbl-safe.1 man5/lbl-recipe.5 man5/lbl-rig.5 man8/lbl-web.8; do
 	f="$dest/usr/share/man/$m"
 	if [ ! -s "$f" ]; then
 		fail "man page $m" "missing or empty"
@@ -73,6 +74,18 @@ for l in '^d /etc/lbl ' '^d /var/lib/lbl '; do
 	grep -q "$l" "$tmpfiles" 2>/dev/null && pass "tmpfiles.d/lbl.conf has '$l'" ||
 	    fail "tmpfiles.d/lbl.conf has '$l'" "$(cat "$tmpfiles" 2>&1)"
 done
+# lbl-web: its unit, its own user (in group lbl), its example configuration
+webunit="$dest/usr/lib/systemd/system/lbl-web.service"
+grep -q '^ExecStart=/usr/sbin/lbl-web --config /etc/lbl/web.yaml$' "$webunit" 2>/dev/null &&
+    grep -q '^User=lbl-web$' "$webunit" && grep -q '^ConditionPathExists=/etc/lbl/web.yaml$' "$webunit" &&
+    pass "lbl-web.service runs /usr/sbin/lbl-web as user lbl-web, once web.yaml exists" ||
+    fail "lbl-web.service" "$(grep -E '^(ExecStart|User|Condition)' "$webunit" 2>&1)"
+websysusers="$dest/usr/lib/sysusers.d/lbl-web.conf"
+grep -q '^u lbl-web ' "$websysusers" 2>/dev/null && grep -q '^m lbl-web lbl$' "$websysusers" &&
+    pass "sysusers.d/lbl-web.conf: user lbl-web, a member of group lbl" ||
+    fail "sysusers.d/lbl-web.conf" "$(cat "$websysusers" 2>&1)"
+"$dest/usr/sbin/lbl-web" --config "$dest/usr/share/lbl/examples/web.yaml" --check >"$LBL_TMP/webcheck" 2>&1 &&
+    pass "the example web.yaml passes lbl-web --check" || fail "example web.yaml" "$(cat "$LBL_TMP/webcheck")"
 comp="$dest/usr/share/bash-completion/completions/lblctl"
 if [ -f "$comp" ] && bash -n "$comp" 2>/dev/null && grep -q 'complete .* lblctl' "$comp" &&
     grep -q -- '--timeout' "$comp"; then
@@ -136,6 +149,12 @@ else
 	else
 		fail "systemd-sysusers makes user lbl in groups gpio and dialout" "$(cat "$LBL_TMP/sysusers.log")"
 	fi
+	if systemd-sysusers --root="$sys" "$websysusers" >"$LBL_TMP/sysusers-web.log" 2>&1 &&
+	    grep -q '^lbl-web:' "$sys/etc/passwd" && grep -Eq '^lbl:.*[:,]lbl-web(,|$)' "$sys/etc/group"; then
+		pass "systemd-sysusers makes user lbl-web, a member of group lbl"
+	else
+		fail "systemd-sysusers makes user lbl-web in group lbl" "$(cat "$LBL_TMP/sysusers-web.log"; grep '^lbl' "$sys/etc/group")"
+	fi
 	gid=$(sed -n 's/^lbl:[^:]*:\([0-9]*\):.*/\1/p' "$sys/etc/group")
 	if systemd-tmpfiles --root="$sys" --create "$tmpfiles" >"$LBL_TMP/tmpfiles.log" 2>&1 &&
 	    [ "$(stat -c '%a %g' "$sys/etc/lbl" 2>/dev/null)" = "750 $gid" ] &&
@@ -145,6 +164,38 @@ else
 		fail "systemd-tmpfiles makes /etc/lbl and /var/lib/lbl 0750 group lbl" \
 		    "$(cat "$LBL_TMP/tmpfiles.log"; ls -ld "$sys/etc/lbl" "$sys/var/lib/lbl" 2>&1)"
 	fi
+fi
+
+# ---- the .deb's maintainer scripts (when make deb has built one from this debian/) ----
+deb=$(ls -t "$LBL_TOP"/build/lbl_*.deb 2>/dev/null | head -1)
+if [ -z "$deb" ] || ! command -v dpkg-deb >/dev/null 2>&1; then
+	echo "note: no build/lbl_*.deb (make deb): the package's maintainer scripts are not checked"
+elif [ -n "$(find "$LBL_TOP/debian" -newer "$deb" -type f | head -1)" ]; then
+	echo "note: $deb is older than debian/: make deb again to check its maintainer scripts"
+else
+	dpkg-deb -e "$deb" "$LBL_TMP/debctl"
+	# prerm run against stand-ins for deb-systemd-invoke and systemd's /run dir
+	mkdir -p "$LBL_TMP/fakebin" "$LBL_TMP/fakerun"
+	printf '#!/bin/sh\necho "$*" >>"%s"\n' "$LBL_TMP/invoked" >"$LBL_TMP/fakebin/deb-systemd-invoke"
+	chmod +x "$LBL_TMP/fakebin/deb-systemd-invoke"
+	sed "s|/run/systemd/system|$LBL_TMP/fakerun|g" "$LBL_TMP/debctl/prerm" >"$LBL_TMP/prerm"
+	for arg in upgrade remove; do
+		: >"$LBL_TMP/invoked"
+		PATH="$LBL_TMP/fakebin:$PATH" sh "$LBL_TMP/prerm" $arg 1.0 >"$LBL_TMP/prerm.out" 2>&1 ||
+		    fail "prerm $arg" "$(cat "$LBL_TMP/prerm.out")"
+		cp "$LBL_TMP/invoked" "$LBL_TMP/invoked.$arg"
+	done
+	[ ! -s "$LBL_TMP/invoked.upgrade" ] && pass ".deb prerm upgrade: stops neither lbld nor lbl-web" ||
+	    fail ".deb prerm upgrade stops nothing" "$(cat "$LBL_TMP/invoked.upgrade")"
+	grep -q "stop lbl-web.service" "$LBL_TMP/invoked.remove" && grep -q "stop lbld.service" "$LBL_TMP/invoked.remove" &&
+	    pass ".deb prerm remove: stops lbl-web and lbld" || fail ".deb prerm remove" "$(cat "$LBL_TMP/invoked.remove")"
+	post="$LBL_TMP/debctl/postinst"
+	grep -q "was-enabled 'lbl-web.service'" "$post" && ! grep -q "deb-systemd-invoke start 'lbl-web.service'" "$post" &&
+	    grep -q "try-restart 'lbl-web.service'" "$post" && [ ! -e "$LBL_TMP/debctl/preinst" ] &&
+	    pass ".deb: lbl-web neither enabled nor started, restarted after an upgrade only if it runs" ||
+	    fail ".deb postinst for lbl-web" "$(grep -n 'lbl-web' "$post")"
+	grep -q 'systemd-sysusers.*lbl-web.conf' "$post" && pass ".deb postinst makes user lbl-web (sysusers)" ||
+	    fail ".deb postinst sysusers" "$(grep -n sysusers "$post")"
 fi
 
 # ---- systemd-analyze ----
@@ -162,16 +213,25 @@ else
 	else
 		fail "systemd-analyze verify: installed unit" "$(head -5 "$LBL_TMP/verify.log")"
 	fi
-	systemd-analyze security --offline=true "$LBL_TOP/systemd/lbld.service" \
-	    >"$LBL_TMP/security.log" 2>&1
-	score=$(sed -n 's/.*Overall exposure level for lbld.service: *\([0-9][0-9.]*\).*/\1/p' "$LBL_TMP/security.log")
-	if [ -z "$score" ]; then
-		fail "exposure score at most $max_exposure" "no 'Overall exposure level' line: $(tail -3 "$LBL_TMP/security.log")"
-	elif awk -v s="$score" -v m="$max_exposure" 'BEGIN { exit !(s <= m) }'; then
-		pass "exposure score $score at most $max_exposure"
+	sed -e "s|^ExecStart=/usr/sbin/lbl-web|ExecStart=$dest/usr/sbin/lbl-web|" "$webunit" >"$LBL_TMP/unit/lbl-web.service"
+	if MANPATH="$dest/usr/share/man" systemd-analyze verify "$LBL_TMP/unit/lbl-web.service" \
+	    >"$LBL_TMP/verify-web.log" 2>&1 && ! grep -q . "$LBL_TMP/verify-web.log"; then
+		pass "systemd-analyze verify: installed lbl-web unit"
 	else
-		fail "exposure score at most $max_exposure" "$score; largest: $(grep '✗' "$LBL_TMP/security.log" | awk '{ print $NF, $2 }' | sort -rn | head -5 | tr '\n' ' ')"
+		fail "systemd-analyze verify: installed lbl-web unit" "$(head -5 "$LBL_TMP/verify-web.log")"
 	fi
+	for u in lbld lbl-web; do
+		systemd-analyze security --offline=true "$LBL_TOP/systemd/$u.service" \
+		    >"$LBL_TMP/security.log" 2>&1
+		score=$(sed -n "s/.*Overall exposure level for $u.service: *\([0-9][0-9.]*\).*/\1/p" "$LBL_TMP/security.log")
+		if [ -z "$score" ]; then
+			fail "$u: exposure score at most $max_exposure" "no 'Overall exposure level' line: $(tail -3 "$LBL_TMP/security.log")"
+		elif awk -v s="$score" -v m="$max_exposure" 'BEGIN { exit !(s <= m) }'; then
+			pass "$u: exposure score $score at most $max_exposure"
+		else
+			fail "$u: exposure score at most $max_exposure" "$score; largest: $(grep '✗' "$LBL_TMP/security.log" | awk '{ print $NF, $2 }' | sort -rn | head -5 | tr '\n' ' ')"
+		fi
+	done
 fi
 
 # ---- lbl-mqtt: program, man page, example, unit (verified, exposure), its user ----

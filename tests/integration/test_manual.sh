@@ -9,7 +9,8 @@
 # 'prime' runs leaves the pump off, one killed during a move stops it; an
 # e-stop, an abort and lbld's stop switch a manual output off; manual
 # commands are refused while a batch runs and to a non-operator; a paused
-# batch resumes from the safe height after manual moves; every action is
+# batch resumes from the safe height after manual moves (resume --operator
+# NAME, lbl-web's, as well); every action is
 # an event with the operator's login name (history --between).
 set -u
 . "$LBL_TOP/tests/integration/lib.sh"
@@ -262,6 +263,31 @@ rc=$?
 wait_for 30 immersed_at 100.000 && [ "$(sqlite3 "$db" "select state from batches where id = 1")" = running ] &&
     pass "the batch runs on from the safe height: its step again, in ag" ||
     fail "the batch runs on" "$(state); $(sqlite3 "$db" "select state, failure_cause from batches where id = 1"); $(tail -3 "$LBL_TMP/lbld.err")"
+# the same for a resume on someone's behalf (lbl-web's, resume --operator NAME)
+"$ctl" pause --now >/dev/null 2>&1
+wait_for 30 sh -c "\"$ctl\" status | grep -q '^state: paused'" || fail "pause --now again" "$(state)"
+"$ctl" goto tca --immerse >/dev/null 2>&1 || fail "manual motion in the second pause" "$(state)"
+out=$(/usr/bin/python3 - "$LBL_SOCKET" <<'PY'
+import socket, sys
+s = socket.socket(socket.AF_UNIX); s.settimeout(60); s.connect(sys.argv[1])
+s.sendall(b"resume\t--operator\tweb-x via lbl-web\n")
+data = b""
+while not any(l.startswith((b"ok", b"fail ")) for l in data.split(b"\n")[:-1]):
+    c = s.recv(4096)
+    if not c:
+        break
+    data += c
+print(data.decode())
+PY
+)
+echo "$out" | grep -q "the lift goes to the safe height (20.00 mm) first" && echo "$out" | grep -q '^ok' &&
+    pass "resume --operator after manual moves: the lift goes to the safe height first too" ||
+    fail "resume --operator after manual moves" "$out"
+n=$(sqlite3 "$db" "select count(*) from events where batch_id = 1 and kind = 'resume' and message like '%by web-x via lbl-web (uid 0)'")
+[ "$n" = 1 ] && pass "that resume is recorded under the name it was made for" || fail "resume --operator recorded" "$n"
+wait_for 30 immersed_at 100.000 && [ "$(sqlite3 "$db" "select state from batches where id = 1")" = running ] &&
+    pass "the batch runs on from the safe height after resume --operator" ||
+    fail "the batch runs on after resume --operator" "$(state); $(simctl get lift)"
 "$ctl" pause --now >/dev/null 2>&1
 wait_for 30 sh -c "\"$ctl\" status | grep -q '^state: paused'"
 "$ctl" set drain-1 on >"$LBL_TMP/drain.out" 2>&1 &
@@ -275,7 +301,8 @@ rc=$?
     fail "abort with a manual output on" "rc $rc: $(cat "$LBL_TMP/drain.out"); $(simctl get drain-1)"
 wait_for 60 sh -c "\"$ctl\" status | grep -q '^state: idle'" || fail "abort" "$(state)"
 n=$(sqlite3 "$db" "select count(*) from events where batch_id = 1 and kind = 'operator' and message like 'manual: root (uid 0): goto tca --immerse%'")
-[ "$n" = 1 ] && pass "a manual action during a pause is an event of the paused batch" || fail "event of the paused batch" "$n"
+[ "$n" = 2 ] && pass "a manual action during a pause is an event of the paused batch (one in each pause)" ||
+    fail "event of the paused batch" "$n"
 
 # lbld's stop switches a manual output off, and its client hears why
 "$ctl" set fill-1 on >"$LBL_TMP/stop.out" 2>&1 &

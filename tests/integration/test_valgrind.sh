@@ -1,7 +1,8 @@
 #!/bin/sh
 # The end-to-end daemon run under valgrind (memcheck): lbld runs a whole
 # dip batch on lbl-simrig, with a pause, a resume and an operator prompt, and
-# lblctl reads the record back; then lbld stops on SIGTERM. Any memcheck
+# lblctl reads the record back, and lbld plans the stored recipe (plan, in
+# its reader thread); then lbld stops on SIGTERM. Any memcheck
 # error or definite/indirect leak in lbld or lblctl fails the test.
 # valgrind cannot run sanitizer builds, so this uses the plain build:
 # LBL_PLAIN_BUILD (make check sets it), else LBL_BUILD.
@@ -52,6 +53,23 @@ grep -q 'operator:' "$LBL_TMP/prompts" && pass "a prompt answered" || fail "a pr
 for cmd in "history" "show 1" "show 1 --json" "export 1 --format csv" "compare 1 1" "recipe list"; do
 	# shellcheck disable=SC2086
 	vctl $cmd >/dev/null 2>"$LBL_TMP/ctl.err" || fail "lblctl $cmd" "$(cat "$LBL_TMP/ctl.err")"
+done
+# lbld's plan request (the reader thread plans the stored recipe), text and JSON
+for form in "" "	--json"; do
+	out=$(/usr/bin/python3 - "$LBL_SOCKET" "plan	ag-tca-5$form" <<'PY'
+import socket, sys
+s = socket.socket(socket.AF_UNIX); s.settimeout(120); s.connect(sys.argv[1])
+s.sendall((sys.argv[2] + "\n").encode())
+data = b""
+while not any(l.startswith((b"ok", b"fail ")) for l in data.split(b"\n")[:-1]):
+    c = s.recv(65536)
+    if not c:
+        break
+    data += c
+print(data.decode().split("\n")[-2])
+PY
+)
+	[ "$out" = ok ] && pass "plan ag-tca-5${form:+ --json} under valgrind" || fail "plan$form under valgrind" "$out"
 done
 kill "$LBLD_PID"
 wait "$LBLD_PID"

@@ -4,9 +4,13 @@
 # filters, oversized bodies, wrong methods); an untrusted address refused;
 # a change without a session or without the CSRF token refused, with both
 # accepted and recorded in lbld's events under the web user's name; login
-# attempts rate-limited; 200 event streams connected, then dropped at once,
-# leave lbl-web's threads and RSS back near idle (measured on the plain
-# build: ASan's quarantine keeps freed memory resident on purpose).
+# attempts rate-limited; the event stream tells lbld's status and its events
+# as recorded (a reconnect those it missed); a stored recipe's plan; idle,
+# lbl-web keeps one follow of lbld open (no polling); 200 event streams
+# connected, then dropped at once, leave lbl-web's threads and RSS back near
+# idle and lbld as it was (measured on the plain build: ASan's quarantine
+# keeps freed memory resident on purpose), and under valgrind no error or
+# leak.
 set -u
 . "$LBL_TOP/tests/integration/lib.sh"
 web="$LBL_BUILD/lbl-web"
@@ -33,7 +37,8 @@ printf 'listen: "127.0.0.1"\nusers:\n  "bad name": "$y$x"\ntrusted: [10.0.0.0/33
     grep -q "bad.yaml:5:1: error: .*colour" "$LBL_TMP/bad.out" &&
     pass "config errors: FILE:LINE:COL, exit 2" || fail "config errors: FILE:LINE:COL, exit 2" "rc $rc: $(cat "$LBL_TMP/bad.out")"
 
-# start_web NAME BUILD TRUSTED: lbl-web on a free loopback port; sets WEB_PORT, WEB_PID
+# start_web NAME BUILD TRUSTED [WAIT_S]: lbl-web on a free loopback port; sets
+# WEB_PORT, WEB_PID. BUILD may begin with a command that runs it (valgrind).
 start_web() {
 	WEB_PORT=$(free_port)
 	cat >"$LBL_TMP/$1.yaml" <<EOY
@@ -43,10 +48,11 @@ trusted: $3
 users:
   alice: "$hash"
 EOY
-	"$2/lbl-web" --config "$LBL_TMP/$1.yaml" >"$LBL_TMP/$1.out" 2>"$LBL_TMP/$1.err" &
+	# shellcheck disable=SC2086
+	$2/lbl-web --config "$LBL_TMP/$1.yaml" >"$LBL_TMP/$1.out" 2>"$LBL_TMP/$1.err" &
 	WEB_PID=$!
 	LBL_PIDS="$LBL_PIDS $WEB_PID"
-	wait_for 10 grep -q '^ready' "$LBL_TMP/$1.out" || {
+	wait_for "${4:-10}" grep -q '^ready' "$LBL_TMP/$1.out" || {
 		echo "lbl-web did not start:"; cat "$LBL_TMP/$1.err"; return 1; }
 }
 
@@ -57,9 +63,10 @@ start_web web "$LBL_BUILD" "[127.0.0.0/8, '::1']" || exit 1
 MAIN_PID=$WEB_PID
 
 /usr/bin/python3 - "$WEB_PORT" "$UNTRUSTED_PORT" "$LBL_TMP/lbl.db" "$LBL_BUILD/lblctl" \
-    "$LBL_TOP/recipes/examples/taa-cnt-3-dip.yaml" <<'PY'
-import http.client, json, sqlite3, subprocess, sys, time
+    "$LBL_TOP/recipes/examples/taa-cnt-3-dip.yaml" "$LBL_TMP/rig.yaml" <<'PY'
+import http.client, json, socket, sqlite3, subprocess, sys, time
 port, untrusted, db, lblctl, recipe = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5]
+rig = sys.argv[6]
 
 def ok(name, cond, why=""):
     print(("PASS %s" % name) if cond else ("FAIL %s: %s" % (name, why)), flush=True)
@@ -116,6 +123,25 @@ jerr("a Host of elsewhere refused (DNS rebinding, 403)", "GET", "/api/v1/status"
      headers={"Host": "evil.example:%d" % port}, has="evil.example")
 s, r, data = req("GET", "/api/v1/status", headers={"Host": "localhost:%d" % port})
 ok("Host: localhost answered", s == 200, "%d" % s)
+def raw_http(data):
+    so = socket.create_connection(("127.0.0.1", port), timeout=20)
+    so.sendall(data)
+    out = b""
+    while True:
+        chunk = so.recv(65536)
+        if not chunk:
+            break
+        out += chunk
+    so.close()
+    return out
+out = raw_http(b"GET /api/v1/status HTTP/1.1\r\nConnection: close\r\n\r\n")
+ok("HTTP/1.1 without Host: 400 JSON", out.startswith(b"HTTP/1.1 400") and b'"error":"HTTP/1.1 without a Host' in out,
+   repr(out[:300]))
+# headers past the 32 kB a connection has: libmicrohttpd refuses them itself (lbl-web(8))
+out = raw_http(b"GET /api/v1/status HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Big: " + b"a" * 40000 + b"\r\n\r\n")
+ok("headers over 32 kB: 431 from libmicrohttpd", out.startswith(b"HTTP/1.1 431"), repr(out[:120]))
+out = raw_http(b"GET /api/v1/status HTTP/1.0\r\n\r\n")
+ok("HTTP/1.0 without Host: answered", out.split(b"\r\n")[0].endswith(b"200 OK"), repr(out[:200]))
 jerr("filter: unknown state", "GET", "/api/v1/batches?state=bogus", 400, has="bogus")
 jerr("filter: limit 0", "GET", "/api/v1/batches?limit=0", 400, has="limit")
 jerr("filter: a date that is none", "GET", "/api/v1/batches?since=2026-02-30", 400, has="since")
@@ -160,8 +186,7 @@ c.request("GET", "/api/v1/events")
 r = c.getresponse()
 ok("events: an event stream", r.status == 200 and r.getheader("Content-Type") == "text/event-stream",
    "%d %s" % (r.status, r.getheader("Content-Type")))
-# lbl-web looks at lbld's status every second while no batch runs, so the
-# first event may still say idle; the prompt follows within seconds
+# lbl-web follows lbld on one connection, so the stream tells the prompt at once
 buf, seen = b"", []
 end = time.time() + 10
 while time.time() < end and not any(e.get("state") == "prompt" for e in seen):
@@ -173,6 +198,41 @@ while time.time() < end and not any(e.get("state") == "prompt" for e in seen):
 ok("events: the status, then its changes", seen and seen[-1].get("state") == "prompt" and
    seen[-1].get("batch") == 1, repr(seen)[:300])
 c.close()
+
+# SSE helpers: a raw stream, and its messages within a time
+import socket
+def sse_open(extra=""):
+    so = socket.create_connection(("127.0.0.1", port), timeout=20)
+    so.sendall(("GET /api/v1/events HTTP/1.1\r\nHost: 127.0.0.1\r\n%s\r\n" % extra).encode())
+    return so
+def sse_read(so, seconds, until=None):
+    """The messages (a dict of their fields, data parsed) read within seconds, or until until(msgs)."""
+    so.settimeout(0.2)
+    buf, msgs, end = b"", [], time.time() + seconds
+    while time.time() < end and not (until and until(msgs)):
+        try:
+            chunk = so.recv(65536)
+        except socket.timeout:
+            continue
+        if not chunk:
+            break
+        buf += chunk
+        while b"\n\n" in buf:
+            block, buf = buf.split(b"\n\n", 1)
+            m = {}
+            for line in block.decode().split("\n"):
+                if ":" in line and not line.startswith(":"):
+                    k, v = line.split(":", 1)
+                    m[k] = v[1:] if v.startswith(" ") else v
+            if "data" in m:
+                m["data"] = json.loads(m["data"])
+                msgs.append(m)
+    return msgs
+def events_of(msgs):
+    return [m for m in msgs if m.get("event") == "event"]
+# a stream open through the changes below: lbld's events on it as they are recorded
+watch = sse_open()
+sse_read(watch, 1)
 
 # changes: a session and the CSRF token, both
 jerr("continue without a login (401)", "POST", "/api/v1/continue", 401, "")
@@ -207,14 +267,51 @@ s, r, data = req("POST", "/api/v1/pause", "now=1", auth)
 ok("pause now", s == 200, "%d %r" % (s, data))
 st = wait_state(("paused",))
 ok("paused", st["state"] == "paused", repr(st))
+# a manual move during the pause: the web's resume raises the lift first, as lblctl's does
+out = subprocess.run([lblctl, "move", "lift", "30mm"], capture_output=True, text=True)
+ok("a manual move in the pause", out.returncode == 0, out.stdout + out.stderr)
 s, r, data = req("POST", "/api/v1/resume", "", auth)
-ok("resume", s == 200, "%d %r" % (s, data))
+ok("resume after a manual move: the lift to the safe height first", s == 200 and
+   "the lift goes to the safe height" in json.loads(data).get("output", ""), "%d %r" % (s, data))
 st = wait_state(("running", "waiting"))
 time.sleep(0.3)
 s, r, data = req("POST", "/api/v1/abort", "", auth)
 ok("abort", s == 200, "%d %r" % (s, data))
 st = wait_state(("idle",))
 ok("idle after abort", st["state"] == "idle", repr(st))
+
+# the events on the open stream, each once, in the record's order, with its number
+def has(evs, kind, text):
+    return any(e["data"]["kind"] == kind and text in e["data"]["message"] for e in evs)
+got = events_of(sse_read(watch, 10, lambda ms: has(events_of(ms), "abort", "alice via lbl-web")))
+watch.close()
+ok("events: the web user's continue, pause, resume and abort, as recorded", has(got, "continue", "alice via lbl-web")
+   and has(got, "pause", "by alice via lbl-web") and has(got, "resume", "by alice via lbl-web") and
+   has(got, "abort", "alice via lbl-web"),
+   repr([(e["data"]["kind"], e["data"]["message"][:40]) for e in got])[:600])
+con0 = sqlite3.connect(db)
+rows = con0.execute("select kind, message from events where batch_id = 1 order by id").fetchall()
+told = [(e["data"]["kind"], e["data"]["message"]) for e in got if e["data"]["batch"] == 1]
+ok("events: the same as the record's, in order", told == rows[len(rows) - len(told):] and len(told) >= 4,
+   "told %r, record %r" % (told[-3:], rows[-3:]))
+ids = [int(e["id"].rsplit("-", 1)[1]) for e in got]
+ok("events: numbered in order", ids == sorted(ids) and len(set(ids)) == len(ids), repr(ids))
+# a browser that reconnects (Last-Event-ID) gets those after its last, an unknown id all kept
+so = sse_open("Last-Event-ID: %s\r\n" % got[0]["id"])
+again = events_of(sse_read(so, 3, lambda ms: len(events_of(ms)) >= len(got) - 1))
+so.close()
+ok("events: a reconnect gets those it missed, no more", [e["id"] for e in again] == [e["id"] for e in got[1:]],
+   "%r against %r" % ([e["id"] for e in again], [e["id"] for e in got[1:]]))
+so = sse_open("Last-Event-ID: %s\r\n" % got[-1]["id"])
+again = sse_read(so, 2)
+so.close()
+ok("events: a reconnect that missed none gets the status alone", events_of(again) == [] and
+   again and again[0]["event"] == "status", repr(again)[:300])
+so = sse_open("Last-Event-ID: 1234-5\r\n")
+again = events_of(sse_read(so, 3, lambda ms: len(events_of(ms)) >= len(got)))
+so.close()
+ok("events: an id of another lbl-web: all the events kept", len(again) >= len(got) and
+   again[-1]["id"] == got[-1]["id"], "%d, %d" % (len(again), len(got)))
 
 con = sqlite3.connect(db)
 events = con.execute("select kind, message from events where batch_id=1").fetchall()
@@ -246,6 +343,16 @@ s, rl = get_json("/api/v1/recipes")
 ok("GET recipes", s == 200 and any(x["name"] == "taa-cnt-3" for x in rl), repr(rl))
 s, rc = get_json("/api/v1/recipes/taa-cnt-3")
 ok("GET recipes/NAME", s == 200 and "name: taa-cnt-3" in rc["text"], repr(rc)[:200])
+# its plan: lbld's, against its rig, the document lblctl plan --json prints
+out = subprocess.run([lblctl, "plan", recipe, "--rig", rig, "--json"], capture_output=True, text=True)
+s, pl = get_json("/api/v1/recipes/taa-cnt-3@1/plan")
+ok("GET recipes/NAME/plan: lblctl plan --json's document", s == 200 and out.returncode == 0 and
+   pl == json.loads(out.stdout) and pl["steps"] and pl["total_ms"] > 0, "%d %r" % (s, repr(pl)[:200]))
+jerr("plan of an unknown recipe (404)", "GET", "/api/v1/recipes/nosuch/plan", 404, has="nosuch")
+jerr("recipes/NAME/other (404)", "GET", "/api/v1/recipes/taa-cnt-3/steps", 404, has="steps")
+jerr("a recipe name like an option (400)", "GET", "/api/v1/recipes/--json/plan", 400, has="'-'")
+jerr("plan: unknown parameter (400)", "GET", "/api/v1/recipes/taa-cnt-3/plan?rig=x", 400, has="rig")
+jerr("plan: wrong method (405)", "POST", "/api/v1/recipes/taa-cnt-3/plan", 405, "x=1")
 s, cmp = get_json("/api/v1/compare?a=1&b=1")
 ok("GET compare", s in (200, 400) and ("text" in cmp or "error" in cmp), repr(cmp)[:200])
 
@@ -352,15 +459,17 @@ fi
 
 # 200 event streams at once, dropped at once, on the plain build's lbl-web
 if [ -x "$plain/lbl-web" ]; then
-	start_web plainweb "$plain" "[127.0.0.0/8]" || exit 1
-	/usr/bin/python3 - "$WEB_PORT" "$WEB_PID" <<'PY'
-import socket, sys, time
-port, pid = int(sys.argv[1]), int(sys.argv[2])
+	# as the unit runs it: its GLIBC_TUNABLES (a small cache of ended threads' stacks)
+	tunables=$(sed -n 's/^Environment=GLIBC_TUNABLES=//p' "$LBL_TOP/systemd/lbl-web.service")
+	start_web plainweb "env GLIBC_TUNABLES=$tunables $plain" "[127.0.0.0/8]" || exit 1
+	/usr/bin/python3 - "$WEB_PORT" "$WEB_PID" "$LBLD_PID" "$plain/lblctl" <<'PY'
+import os, socket, subprocess, sys, time
+port, pid, lbld, lblctl = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
 def ok(name, cond, why=""):
     print(("PASS %s" % name) if cond else ("FAIL %s: %s" % (name, why)), flush=True)
-def proc():
+def proc(p=pid):
     f = {}
-    for line in open("/proc/%d/status" % pid):
+    for line in open("/proc/%d/status" % p):
         k, v = line.split(":", 1)
         f[k] = (v.split() or [""])[0]
     return int(f["VmRSS"]), int(f["Threads"])
@@ -380,6 +489,16 @@ for i in range(5):
     status_ok()
 time.sleep(1.5)
 idle_rss, idle_threads = proc()
+lbld_rss = proc(lbld)[0]
+# idle, lbl-web keeps its one follow of lbld open: no connection made again and again
+def sockets():
+    fds = "/proc/%d/fd" % pid
+    return sorted(l for l in (os.readlink(os.path.join(fds, f)) for f in os.listdir(fds)) if l.startswith("socket:"))
+before = sockets()
+time.sleep(3.5)
+after = sockets()
+ok("idle: lbl-web keeps one connection to lbld (no polling)", before == after and len(before) >= 2,
+   "%r, 3.5 s later %r" % (before, after))
 socks = []
 for i in range(200):
     s = socket.create_connection(("127.0.0.1", port), timeout=20)
@@ -412,12 +531,58 @@ while time.time() < end:
     time.sleep(0.2)
 rss, threads = proc()
 ok("dropped: the threads end", threads <= idle_threads + 2, "idle %d, busy %d, now %d" % (idle_threads, busy_threads, threads))
-# near idle: within 25% of idle or 4 MB, whichever is larger (glibc keeps a cache of stacks)
-ok("dropped: RSS back near idle", rss <= idle_rss + max(idle_rss // 4, 4096),
+# near idle: within 25% of idle or 2 MB, whichever is larger (the unit's
+# GLIBC_TUNABLES keeps 1 MB of ended threads' stacks)
+ok("dropped: RSS back near idle", rss <= idle_rss + max(idle_rss // 4, 2048),
    "idle %d kB, with 200 streams %d kB, after %d kB" % (idle_rss, busy_rss, rss))
 print("info: lbl-web RSS idle %d kB, 200 streams %d kB, dropped %d kB" % (idle_rss, busy_rss, rss))
 ok("lbl-web answers after the drop", status_ok())
+# lbld: the streams were lbl-web's alone (it follows lbld once), so lbld is as it was
+now = proc(lbld)[0]
+r = subprocess.run([lblctl, "status"], capture_output=True, text=True, timeout=20)
+ok("lbld well after 200 streams came and went", r.returncode == 0 and now <= lbld_rss + 2048,
+   "rc %d, RSS %d kB then %d kB" % (r.returncode, lbld_rss, now))
 PY
+	# the same under valgrind: no memcheck error, no leak once 200 streams came and went
+	if command -v valgrind >/dev/null 2>&1; then
+		start_web vgweb "valgrind --quiet --error-exitcode=97 --leak-check=full \
+		    --show-leak-kinds=definite,indirect --errors-for-leak-kinds=definite,indirect \
+		    --log-file=$LBL_TMP/vg-web $plain" "[127.0.0.0/8]" 60 || exit 1
+		/usr/bin/python3 - "$WEB_PORT" <<'PY'
+import socket, sys, time
+port = int(sys.argv[1])
+def ok(name, cond, why=""):
+    print(("PASS %s" % name) if cond else ("FAIL %s: %s" % (name, why)), flush=True)
+socks = []
+for i in range(200):
+    s = socket.create_connection(("127.0.0.1", port), timeout=120)
+    s.sendall(b"GET /api/v1/events HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+    socks.append(s)
+got = 0
+for s in socks:
+    data = b""
+    try:
+        while b"event: status" not in data:
+            b = s.recv(4096)
+            if not b:
+                break
+            data += b
+    except OSError:
+        pass
+    got += b"event: status" in data
+for s in socks:
+    s.close()
+ok("valgrind: 200 event streams told the status, then dropped", got == 200, "%d of 200" % got)
+time.sleep(3)
+PY
+		kill "$WEB_PID"
+		wait "$WEB_PID"
+		rc=$?
+		[ $rc = 0 ] && pass "valgrind: lbl-web exits cleanly after 200 streams, no memcheck error or leak" ||
+		    fail "valgrind: lbl-web after 200 streams" "exit $rc: $(grep -v '^==[0-9]*== *$' "$LBL_TMP/vg-web" | head -30)"
+	else
+		echo "info: no valgrind: the leak check of 200 streams is skipped"
+	fi
 	# lbld gone: a clear 503, and the streams say offline
 	kill "$LBLD_PID"
 	wait_for 20 sh -c "! kill -0 $LBLD_PID" || fail "lbld stops" "it runs on"

@@ -2,11 +2,13 @@
 # lbl-web's pages in a real browser: Debian's headless chromium, driven
 # through the DevTools protocol (tests/integration/web_cdp.py, over
 # --remote-debugging-pipe). Against lbld and lbl-simrig: the rig page shows
-# the prompt, refuses Continue without a login, logs in and answers it;
-# the bilayer count advances on the page during the run; the history page
-# lists the finished batch and its detail shows the thickness chart, the
-# steps and the events; back on the rig page, the run form starts a batch;
-# two batches compared; the recipes page shows a stored recipe.
+# the prompt, refuses Continue without a login, logs in and answers it
+# (lbld's event of it then among the recent events, live); the bilayer
+# count advances on the page during the run; the history page lists the
+# finished batch and its detail shows the thickness chart, the timeline and
+# steps planned against actual, and the events; back on the rig page, the
+# run form starts a batch; two batches compared side by side; the recipes
+# page shows a stored recipe and its plan.
 # LBL_SCREENSHOTS=DIR keeps a screenshot of each page.
 set -u
 . "$LBL_TOP/tests/integration/lib.sh"
@@ -99,6 +101,12 @@ try:
     v = b.wait("['running','waiting'].includes(" + text("state") + ") && "
                "document.getElementById('prompt-box').classList.contains('hidden')", 15)
     ok("Continue answers the prompt", v, repr(b.js(text("state"))) + " " + repr(b.js(text("error"))))
+    # lbld's event of that continue appears on the page as it is recorded, no reload
+    v = b.wait("[...document.querySelectorAll('#recent li')].map(l => l.textContent)"
+               ".find(t => t.includes('continue') && t.includes('alice via lbl-web'))", 15)
+    ok("rig page: the continue by alice among the recent events, live", v, repr(b.js(text("recent")))[:300])
+    ok("rig page: the prompt's event before it", "prompt" in (b.js(text("recent")) or "") or
+       "Clamp" in (b.js(text("recent")) or ""), repr(b.js(text("recent")))[:300])
     # the bilayer count advances on the page
     seen = []
     end = time.time() + 90
@@ -132,12 +140,16 @@ try:
     v = b.wait("!document.getElementById('detail').classList.contains('hidden') && "
                "document.querySelectorAll('#steps tbody tr').length", 20)
     ok("history: the batch's steps", v and v > 8, repr(v))
+    ok("history: the timeline, each step planned and as it ran",
+       b.js("document.querySelectorAll('#timeline rect').length") == 2 * v,
+       repr(b.js("document.querySelectorAll('#timeline rect').length")))
     ok("history: the thickness chart", b.js("document.querySelectorAll('#detail-chart polyline').length") == 1
        and b.js("document.querySelectorAll('#detail-chart circle').length") == 4,
        repr(b.js("document.getElementById('detail-chart').innerHTML")[:300]))
     ok("history: the events", "alice via lbl-web" in (b.js(text("events")) or ""), repr(b.js(text("events")))[:300])
     ok("history: export links", b.js("document.getElementById('export-csv').href").endswith(
        "/api/v1/batches/1/export?format=csv"))
+    b.js("document.getElementById('detail').scrollIntoView()")
     shot("history-detail")
     # back on the rig page, idle and logged in: a batch started from the form
     b.navigate(url + "/")
@@ -161,11 +173,29 @@ try:
                + text("compare"), 20)
     ok("history: compare shows lbld's comparison", v and "web-fast" in v, repr(v)[:300] + " " +
        repr(b.js(text("error"))))
+    v = b.js("[...document.querySelectorAll('#compare-table tbody tr')].map(r => r.textContent).join('|')")
+    ok("history: compare side by side, the two batches' facts in columns",
+       v and "Operatoralice via lbl-webci" in v and "Substratecoupon 2test coupon" in v, repr(v)[:300])
+    ok("history: compare charts both batches' thickness",
+       b.js("document.querySelectorAll('#compare-chart polyline.est2').length") == 1 and
+       b.js("document.querySelectorAll('#compare-chart circle.meas2').length") == 4,
+       repr(b.js("document.getElementById('compare-chart').innerHTML"))[:300])
+    b.js("document.getElementById('compare-box').scrollIntoView()")
     shot("compare")
     b.navigate(url + "/recipes")
     v = b.wait("document.querySelector('#recipes tbody tr') && "
                "(document.querySelector('#recipes tbody tr').click(), " + text("recipe-text") + ")", 20)
     ok("recipes page: a stored recipe's text", v and "name: web-fast" in v, repr(v)[:200])
+    v = b.wait("!document.getElementById('plan-box').classList.contains('hidden') && "
+               "document.querySelectorAll('#plan-steps tbody tr').length", 20)
+    ok("recipes page: its plan, step by step", v and v >= 17, repr(v) + " " + repr(b.js(text("plan-error"))))
+    facts = b.js(text("plan-facts")) or ""
+    ok("recipes page: the plan's total time and volume", "Total time" in facts and "Volume used" in facts and
+       "Bilayers4" in facts, repr(facts))
+    ok("recipes page: the solutions' volumes", "taa" in (b.js(text("plan-solutions")) or ""),
+       repr(b.js(text("plan-solutions"))))
+    b.js("document.getElementById('plan-box').scrollIntoView()")
+    shot("recipes")
 finally:
     b.close()
 PY

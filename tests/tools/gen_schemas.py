@@ -320,7 +320,7 @@ rig = {
   "buses": {"type": "object", "additionalProperties": bus, "description": "Modbus buses by name"},
   "profiles": {"type": "object", "additionalProperties": profile, "description": "device profiles of this rig by name"},
   "devices": {"type": "object", "additionalProperties": device, "description": "the devices by name"},
-  "motion": obj({"lift": ref("name"), "transfer": ref("name"), "safe_z": with_desc(ref("length"), "the lift position clear of every vessel"), "park": ref("name")}, (),
+  "motion": obj({"lift": ref("name"), "transfer": ref("name"), "safe_z": with_desc(ref("length"), "the lift position clear of every vessel"), "park": with_desc(ref("name"), "the station of kind park where the substrate parks (default: the first such station)")}, (),
       "the axes that move the substrate", {"dependentRequired": {"lift": ["safe_z"]}}),
   "stations": {"type": "object", "additionalProperties": station, "description": "the stations by name"},
   "nozzles": {"type": "object", "additionalProperties": nozzle, "description": "spray nozzles by name"},

@@ -367,6 +367,77 @@ test_follower(struct fixture *f)
 		close(fd);
 }
 
+/* Pushes one ~1 KiB line to every follower of tag 1; counts the followers told. */
+static void
+push_line(void *arg, struct control_client *c)
+{
+	static char line[1024];
+
+	if (line[0] == '\0')
+		memset(line, 'x', sizeof(line) - 1);
+	control_out(c, "%s", line);
+	(*(int *)arg)++;
+}
+
+/*
+ * A follower that stops reading is dropped once its backlog passes
+ * CONTROL_MAX_FOLLOW_BACKLOG (plus what the kernel's buffers took), not at
+ * CONTROL_MAX_BACKLOG: lines pushed to it stop being accepted well before
+ * 4 MiB, while a follower that reads beside it hears every line.
+ */
+static void
+test_follower_stalled(struct fixture *f)
+{
+	char buf[65536];
+	int stalled, reader, small = 4096, told, lines_to_stalled = 0, reader_lines = 0;
+	int pushed = 0, i;
+	ssize_t n;
+
+	stalled = connect_as(f, VIEWER_UID);
+	reader = connect_as(f, VIEWER_UID);
+	if (stalled == -1 || reader == -1 ||
+	    setsockopt(stalled, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small)) == -1 ||
+	    send(stalled, "follow\n", 7, 0) != 7 || send(reader, "follow\n", 7, 0) != 7) {
+		TEST_CHECK("followers connect", 0, "%s", strerror(errno));
+		return;
+	}
+	spin(f, 100);
+	/* 4,000 lines of 1 KiB: 4 MB, the old limit, in pieces the loop sends */
+	for (i = 0; i < 40; i++) {
+		for (int k = 0; k < 100; k++) {
+			told = 0;
+			control_each_follower(f->control, 1, push_line, &told);
+			pushed++;
+			if (told == 2)
+				lines_to_stalled++;
+		}
+		spin(f, 5);
+		while ((n = recv(reader, buf, sizeof(buf), MSG_DONTWAIT)) > 0)
+			for (ssize_t k = 0; k < n; k++)
+				reader_lines += buf[k] == '\n';
+	}
+	for (i = 0; i < 50 && reader_lines < pushed + 1; i++) {
+		spin(f, 10);
+		while ((n = recv(reader, buf, sizeof(buf), MSG_DONTWAIT)) > 0)
+			for (ssize_t k = 0; k < n; k++)
+				reader_lines += buf[k] == '\n';
+	}
+	printf("info: a stalled follower was told %d of %d lines of 1 KiB before it was dropped\n",
+	    lines_to_stalled, pushed);
+	TEST_CHECK("a stalled follower is dropped past its follow backlog",
+	    lines_to_stalled * 1024 < CONTROL_MAX_FOLLOW_BACKLOG + 2 * 1024 * 1024 &&
+	    lines_to_stalled < pushed, "%d KiB went to it of %d", lines_to_stalled, pushed);
+	TEST_CHECK("... and was told at least its backlog's worth first",
+	    lines_to_stalled * 1024 >= CONTROL_MAX_FOLLOW_BACKLOG / 2, "%d KiB",
+	    lines_to_stalled);
+	/* the reader's lines: the keep-alive's "~" line, then every pushed line */
+	TEST_CHECK("a follower that reads hears every line", reader_lines >= pushed,
+	    "%d of %d", reader_lines, pushed);
+	close(stalled);
+	close(reader);
+	spin(f, 50);
+}
+
 /*
  * The operator's name for the record: root's login, looked up at most
  * once for three connections in a row (the uid's entry keeps it for the
@@ -500,6 +571,7 @@ main(void)
 	    (st.st_mode & 0777) == 0666, "mode %o", (unsigned)(st.st_mode & 0777));
 	test_limits(&f, log_file);
 	test_follower(&f);
+	test_follower_stalled(&f);
 	test_emfile(&f);
 	test_who(&f);
 	control_close(f.control);

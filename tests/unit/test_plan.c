@@ -4,7 +4,9 @@
  * else 2*sqrt(d/a)).
  */
 #include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #include "plan.h"
@@ -223,6 +225,95 @@ test_large(void)
 		TEST_NEAR("1000 bilayers thickness", p->thickness_nm[1000], 1000, 1e-9);
 		check_timeline("1000 bilayers timeline", p);
 	}
+	diag_free(&d);
+	plan_free(p);
+	recipe_free(r);
+	rig_free(rig);
+}
+
+/* ---- the plan's JSON in pieces (plan_json), as lbld's plan request sends it ---- */
+
+struct pieces {
+	char *text;
+	size_t len;
+	int count, stop_after;
+	size_t longest;
+	int ends_ok;		/* every piece but the last ends after a step ('}') */
+	char last_end;
+};
+
+static int
+pieces_sink(void *arg, const char *text, size_t len)
+{
+	struct pieces *p = arg;
+	char *more = realloc(p->text, p->len + len + 1);
+
+	if (more == NULL)
+		return -1;
+	memcpy(more + p->len, text, len);
+	p->text = more;
+	p->len += len;
+	p->text[p->len] = '\0';
+	if (p->count > 0 && p->last_end != '}')
+		p->ends_ok = 0;
+	p->last_end = text[len - 1];
+	if (len > p->longest)
+		p->longest = len;
+	p->count++;
+	return p->stop_after && p->count == p->stop_after ? -1 : 0;
+}
+
+static void
+test_json_pieces(void)
+{
+	static const char text[] =
+	    "name: big\nversion: 1\nprocess: dip\nsubstrate: glass\ntarget: {bilayers: 1000}\n"
+	    "growth: {model: linear, per_bilayer: 1 nm}\nresume: allowed\n"
+	    "solutions:\n  a: {station: ag}\n  b: {station: tca}\n"
+	    "  r: {station: rinse-2, rinse: true}\n"
+	    "cycle:\n  - dip: {solution: a, dwell: 5s}\n  - rinse: {solution: r, dwell: 2s}\n"
+	    "  - dip: {solution: b, dwell: 5s}\n  - rinse: {solution: r, dwell: 2s}\n";
+	char rig_path[1024], *whole = NULL;
+	size_t whole_len = 0;
+	struct pieces pc = { .ends_ok = 1 };
+	struct recipe *r = NULL;
+	struct plan *p = NULL;
+	struct rig *rig = NULL;
+	struct diag d;
+	FILE *out;
+
+	snprintf(rig_path, sizeof(rig_path), "%s/tests/data/rig-dip.yaml", top);
+	diag_init(&d, "big.yaml");
+	rig_load(rig_path, &d, &rig);
+	if (recipe_load_buffer("big.yaml", text, sizeof(text) - 1, rig, 0, &d, &r) == 0)
+		plan_build(r, rig, 0, &d, &p);
+	TEST_CHECK("pieces: a 1000-bilayer plan", p != NULL, "%d errors", d.errors);
+	if (p == NULL)
+		goto out;
+	/* plan_print_json's one line is the pieces joined */
+	if ((out = open_memstream(&whole, &whole_len)) != NULL) {
+		TEST_EQ_INT("pieces: plan_print_json", plan_print_json(p, out), 0);
+		fclose(out);
+	}
+	TEST_EQ_INT("pieces: plan_json", plan_json(p, pieces_sink, &pc), 0);
+	TEST_CHECK("pieces: joined, the document plan_print_json prints", whole != NULL &&
+	    pc.text != NULL && whole_len == pc.len + 1 && memcmp(whole, pc.text, pc.len) == 0 &&
+	    whole[pc.len] == '\n', "%zu against %zu bytes", whole_len, pc.len);
+	TEST_CHECK("pieces: many, each about PLAN_JSON_PIECE_BYTES", pc.count > 4 &&
+	    pc.longest < PLAN_JSON_PIECE_BYTES + 4096, "%d pieces, longest %zu", pc.count,
+	    pc.longest);
+	TEST_CHECK("pieces: each but the last ends after a step", pc.ends_ok, "a piece ends "
+	    "inside a step");
+	/* a sink that says stop ends it there */
+	free(pc.text);
+	memset(&pc, 0, sizeof(pc));
+	pc.stop_after = 2;
+	TEST_EQ_INT("pieces: a sink that stops", plan_json(p, pieces_sink, &pc),
+	    -PLAN_JSON_SINK_STOPPED);
+	TEST_EQ_INT("pieces: nothing after the stop", pc.count, 2);
+out:
+	free(pc.text);
+	free(whole);
 	diag_free(&d);
 	plan_free(p);
 	recipe_free(r);
@@ -627,6 +718,7 @@ main(void)
 	test_slow_withdrawal();
 	test_spray_roll();
 	test_large();
+	test_json_pieces();
 	test_count_examples();
 	test_count_shapes();
 	test_limit();

@@ -1,5 +1,5 @@
 // lbl-web's pages: plain JavaScript, no library, no build step. The rig page
-// follows /api/v1/events (Server-Sent Events of lbld's status); the history
+// follows /api/v1/events (Server-Sent Events of lbld's status and events); the history
 // page reads /api/v1/batches and one batch's record. Changes (continue,
 // pause, resume, abort) need a login; the CSRF token the login answers goes
 // with each of them in the X-CSRF-Token header.
@@ -45,7 +45,7 @@ function nm(v) { return v == null ? "" : v.toFixed(1); }
 function set(id, text) { const e = $(id); if (e) e.textContent = text == null ? "–" : text; }
 
 // A small SVG chart: estimated thickness per bilayer as a line, measured as dots.
-function chart(svg, points) {
+function chart(svg, points, second) {
   const NS = "http://www.w3.org/2000/svg", W = 600, H = 200, L = 44, B = 24, T = 10, R = 10;
   while (svg.firstChild) svg.removeChild(svg.firstChild);
   const el = (name, attrs, text) => {
@@ -55,20 +55,56 @@ function chart(svg, points) {
     svg.appendChild(n);
     return n;
   };
-  const maxN = Math.max(1, ...points.map((p) => p.n));
-  const maxY = Math.max(1, ...points.map((p) => Math.max(p.est || 0, p.meas || 0)));
+  const all = points.concat(second || []);
+  const maxN = Math.max(1, ...all.map((p) => p.n));
+  const maxY = Math.max(1, ...all.map((p) => Math.max(p.est || 0, p.meas || 0)));
   const x = (n) => L + (W - L - R) * n / maxN, y = (v) => H - B - (H - B - T) * v / maxY;
   el("line", { x1: L, y1: H - B, x2: W - R, y2: H - B, class: "axis" });
   el("line", { x1: L, y1: T, x2: L, y2: H - B, class: "axis" });
   el("text", { x: 2, y: T + 8 }, maxY.toFixed(0) + " nm");
   el("text", { x: 2, y: H - B }, "0");
   el("text", { x: W - R - 60, y: H - 6 }, "bilayer " + maxN);
-  const est = points.filter((p) => p.est != null);
-  if (est.length)
-    el("polyline", { class: "est", points: [[0, 0]].concat(est.map((p) => [p.n, p.est]))
-      .map((p) => x(p[0]).toFixed(1) + "," + y(p[1]).toFixed(1)).join(" ") });
-  for (const p of points)
-    if (p.meas != null) el("circle", { class: "meas", cx: x(p.n), cy: y(p.meas), r: 4 });
+  // a second series (compare): its own colours
+  for (const [series, est, meas] of [[points, "est", "meas"], [second || [], "est2", "meas2"]]) {
+    const e = series.filter((p) => p.est != null);
+    if (e.length)
+      el("polyline", { class: est, points: [[0, 0]].concat(e.map((p) => [p.n, p.est]))
+        .map((p) => x(p[0]).toFixed(1) + "," + y(p[1]).toFixed(1)).join(" ") });
+    for (const p of series)
+      if (p.meas != null) el("circle", { class: meas, cx: x(p.n), cy: y(p.meas), r: 4 });
+  }
+}
+
+// A batch's steps on one time axis (recipe time): the plan in the upper lane,
+// what ran in the lower (its start as recorded, its length times the time
+// scale), each step a bar coloured by its kind; a failed or aborted step red.
+function timeline(svg, b) {
+  const NS = "http://www.w3.org/2000/svg", W = 600, L = 52, R = 10, scale = b.time_scale || 1;
+  while (svg.firstChild) svg.removeChild(svg.firstChild);
+  const el = (name, attrs, text) => {
+    const n = document.createElementNS(NS, name);
+    for (const k in attrs) n.setAttribute(k, attrs[k]);
+    if (text != null) n.textContent = text;
+    svg.appendChild(n);
+    return n;
+  };
+  const steps = b.steps || [];
+  const end = Math.max(1, ...steps.map((s) => Math.max(s.planned_start_ms + s.planned_duration_ms,
+    s.actual_duration_ms == null ? 0 : s.actual_start_ms + s.actual_duration_ms * scale)));
+  const x = (ms) => L + (W - L - R) * ms / end, kinds = {};
+  const kind = (s) => s.kind in kinds ? kinds[s.kind] : (kinds[s.kind] = Object.keys(kinds).length % 4);
+  el("text", { x: 2, y: 30 }, "planned");
+  el("text", { x: 2, y: 66 }, "actual");
+  el("line", { x1: L, y1: 84, x2: W - R, y2: 84, class: "axis" });
+  el("text", { x: L, y: 100 }, "0");
+  el("text", { x: W - R - 70, y: 100 }, duration(end));
+  for (const s of steps) {
+    const k = "k" + kind(s), w = (ms) => Math.max(0.5, x(ms) - L).toFixed(2);
+    el("rect", { x: x(s.planned_start_ms).toFixed(2), y: 16, width: w(s.planned_duration_ms), height: 20, class: k });
+    if (s.actual_duration_ms != null)
+      el("rect", { x: x(s.actual_start_ms).toFixed(2), y: 52, width: w(s.actual_duration_ms * scale), height: 20,
+        class: s.outcome === "done" || s.outcome === "skipped" ? k : "bad" });
+  }
 }
 
 // ---- login ----
@@ -164,6 +200,24 @@ function bilayerPoints(b) {
     meas: x.thickness_measured_nm }));
 }
 
+// lbld's events as they are recorded, newest first (lbl-web sends those it
+// keeps when the stream opens, then each as it comes).
+const RECENT_SHOWN = 30;
+function recentEvent(e) {
+  const ol = $("recent"), li = document.createElement("li");
+  const at = document.createElement("span"), kind = document.createElement("span");
+  at.className = "at";
+  const d = new Date(e.at);
+  at.textContent = isNaN(d) ? e.at : d.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", second: "2-digit" });
+  kind.className = "kind";
+  kind.textContent = e.kind + (e.device ? " " + e.device : "");
+  li.appendChild(at);
+  li.appendChild(kind);
+  li.appendChild(document.createTextNode((e.batch ? "batch " + e.batch + ": " : "") + e.message));
+  ol.insertBefore(li, ol.firstChild);
+  while (ol.children.length > RECENT_SHOWN) ol.removeChild(ol.lastChild);
+}
+
 function rigPage() {
   $("continue").addEventListener("click", () => post("continue"));
   $("run").addEventListener("submit", (ev) => {
@@ -180,6 +234,7 @@ function rigPage() {
   api("status").then(rigShow).catch((e) => showError(e.message));
   const es = new EventSource("/api/v1/events");
   es.addEventListener("status", (ev) => { showError(""); rigShow(JSON.parse(ev.data)); });
+  es.addEventListener("event", (ev) => recentEvent(JSON.parse(ev.data)));
   es.addEventListener("offline", (ev) => {
     const s = $("state");
     s.textContent = "offline";
@@ -212,11 +267,24 @@ function tick(id, on) {
   $("compare-button").disabled = ticked.size !== 2;
 }
 
+// Two batches side by side: their facts in two columns, both thickness
+// series in one chart, and lbld's comparison (what differs, step timing).
 async function historyCompare() {
   const [a, b] = [...ticked];
   try {
-    const c = await api("compare?a=" + a + "&b=" + b);
+    const [c, ba, bb] = await Promise.all([api("compare?a=" + a + "&b=" + b),
+      api("batches/" + a), api("batches/" + b)]);
     set("compare-title", "Batch " + c.a + " against batch " + c.b);
+    set("compare-a", "Batch " + ba.id);
+    set("compare-b", "Batch " + bb.id);
+    const num = (v) => v == null ? "–" : Number.isInteger(v) ? v : v.toFixed(1);
+    const rows = [["Recipe", (x) => x.recipe + " v" + x.recipe_version], ["Substrate", (x) => x.substrate],
+      ["Operator", (x) => x.operator], ["State", (x) => x.state], ["Started", (x) => stamp(x.started_at)],
+      ["Ended", (x) => stamp(x.ended_at)], ["Bilayers", (x) => x.bilayers_done + "/" + x.bilayers_target],
+      ["Estimated nm", (x) => num(x.thickness_estimated_nm)], ["Measured nm", (x) => num(x.thickness_measured_nm)],
+      ["Steps", (x) => (x.steps || []).length], ["Cause", (x) => x.failure_cause]];
+    fill($("compare-table").tBodies[0], rows, [(r) => r[0], (r) => r[1](ba), (r) => r[1](bb)]);
+    chart($("compare-chart"), bilayerPoints(ba), bilayerPoints(bb));
     set("compare", c.text);
     $("compare-box").classList.remove("hidden");
     showError("");
@@ -265,7 +333,9 @@ async function historyDetail(row) {
     $("export-csv").href = "/api/v1/batches/" + b.id + "/export?format=csv";
     $("export-json").href = "/api/v1/batches/" + b.id + "/export?format=json";
     chart($("detail-chart"), bilayerPoints(b));
-    fill($("lots").tBodies[0], b.solutions || [], ["name", "lot", "dips", "volume_ml"]);
+    timeline($("timeline"), b);
+    fill($("lots").tBodies[0], b.solutions || [], ["name", "lot", "dips",
+      (x) => x.volume_ml == null ? "" : x.volume_ml.toFixed(2)]);
     fill($("steps").tBodies[0], b.steps || [], ["seq", "bilayer", "kind",
       (s) => s.station || s.solution, (s) => (s.planned_duration_ms / 1000).toFixed(1),
       (s) => s.actual_duration_ms == null ? "" : (s.actual_duration_ms / 1000).toFixed(1), "outcome"]);
@@ -283,18 +353,80 @@ function historyPage() {
 }
 
 // ---- the recipes page ----
+// The plan's steps shown at most; a long recipe's whole plan is at its plan link.
+const PLAN_ROWS = 300;
+
+function clock(ms) {
+  const s = Math.round(ms / 1000), h = Math.floor(s / 3600), m = Math.floor(s / 60) % 60;
+  return h + ":" + String(m).padStart(2, "0") + ":" + String(s % 60).padStart(2, "0");
+}
+
+// One recipe's plan against the rig lbld runs: totals, solutions, steps.
+function planShow(key, p) {
+  set("plan-title", "Plan of " + p.recipe + " v" + p.version + " on " + (p.rig || "no rig"));
+  const dl = $("plan-facts");
+  while (dl.firstChild) dl.removeChild(dl.firstChild);
+  const ml = p.solutions.reduce((a, x) => a + x.volume_ml, 0);
+  for (const [label, v] of [["Bilayers", p.bilayers], ["Steps", p.steps.length],
+    ["Total time", duration(p.total_ms)], ["In solution", duration(p.exposure_ms)],
+    ["Moving", duration(p.motion_ms)], ["Operator waits", p.operator_waits],
+    ["Thickness", nm(p.final_thickness_nm) + " nm estimated" +
+      (p.target_thickness_nm != null ? " (target " + nm(p.target_thickness_nm) + " nm)" : "")],
+    ["Volume used", ml.toFixed(1) + " mL"]]) {
+    const dt = document.createElement("dt"), dd = document.createElement("dd");
+    dt.textContent = label;
+    dd.textContent = v;
+    dl.appendChild(dt); dl.appendChild(dd);
+  }
+  fill($("plan-solutions").tBodies[0], p.solutions, ["name", "uses",
+    (x) => x.volume_ml.toFixed(1), "replacements"]);
+  fill($("plan-steps").tBodies[0], p.steps.slice(0, PLAN_ROWS), ["seq", "bilayer",
+    (x) => x.step + (x.operator_wait ? " (waits)" : ""), "where", "solution",
+    (x) => clock(x.start_ms), (x) => duration(x.duration_ms),
+    (x) => x.volume_ml ? x.volume_ml.toFixed(2) : ""]);
+  const more = $("plan-more");
+  while (more.firstChild) more.removeChild(more.firstChild);
+  if (p.steps.length > PLAN_ROWS) {
+    more.appendChild(document.createTextNode("The first " + PLAN_ROWS + " of " + p.steps.length +
+      " steps; all of them, with what each tells the rig: "));
+    const a = document.createElement("a");
+    a.href = "/api/v1/recipes/" + encodeURIComponent(key) + "/plan";
+    a.textContent = "the plan as JSON";
+    more.appendChild(a);
+  }
+  $("plan-box").classList.remove("hidden");
+}
+
+async function recipeShow(key) {
+  $("plan-box").classList.add("hidden");
+  try {
+    const t = await api("recipes/" + encodeURIComponent(key));
+    set("recipe-title", t.header);
+    set("recipe-text", t.text);
+    $("recipe-box").classList.remove("hidden");
+    showError("");
+  } catch (e) { showError(e.message); return; }
+  try {
+    planShow(key, await api("recipes/" + encodeURIComponent(key) + "/plan"));
+    set("plan-error", "");
+  } catch (e) {
+    // a stored recipe the rig cannot run: its text is shown, and why not
+    set("plan-title", "No plan for this rig");
+    set("plan-error", e.message);
+    for (const id of ["plan-facts", "plan-more"]) while ($(id).firstChild) $(id).removeChild($(id).firstChild);
+    fill($("plan-solutions").tBodies[0], [], []);
+    fill($("plan-steps").tBodies[0], [], []);
+    $("plan-box").classList.remove("hidden");
+  }
+}
+
 async function recipesPage() {
   try {
     const list = await api("recipes");
     fill($("recipes").tBodies[0], list, ["name", "version", "sha256", (r) => stamp(r.added)],
-      async (r) => {
-        try {
-          const t = await api("recipes/" + encodeURIComponent(r.name + "@" + r.version));
-          set("recipe-title", t.header);
-          set("recipe-text", t.text);
-          $("recipe-box").classList.remove("hidden");
-        } catch (e) { showError(e.message); }
-      });
+      (r) => recipeShow(r.name + "@" + r.version));
+    const want = new URLSearchParams(location.search).get("recipe");
+    if (want) recipeShow(want);
   } catch (e) { showError(e.message); }
 }
 
