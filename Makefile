@@ -5,6 +5,7 @@
 #   client/  daemon/         the programs lblctl and lbld
 #   web/                     lbl-web, the rig in a browser (lbld's socket only)
 #   sync/                    lbl-sync, the record copied to PostgreSQL (db/ read-only)
+#   mqtt/                    lbl-mqtt, live state to an MQTT broker (lbld's socket only)
 #   hw/simrig/  hw/safe/     the programs lbl-simrig and lbl-safe
 #   recipes/                 recipes and plans
 #   hw/drivers/              Modbus and GPIO
@@ -23,7 +24,8 @@ PKGS      := libmodbus libgpiod sqlite3 yaml-0.1
 DEB_PKGS  := build-essential pkg-config libmodbus-dev libgpiod-dev libsqlite3-dev \
              libyaml-dev sqlite3 socat mbpoll python3 python3-pymodbus python3-serial python3-yaml python3-jsonschema \
              clang libclang-rt-14-dev gnuplot-nox valgrind \
-             libmicrohttpd-dev libcrypt-dev xxd chromium libpq-dev postgresql
+             libmicrohttpd-dev libcrypt-dev xxd chromium libpq-dev postgresql \
+             libmosquitto-dev mosquitto mosquitto-clients openssl acl
 CC       ?= cc
 BUILD    ?= build
 SAN      ?=
@@ -61,14 +63,17 @@ LAYER_INC_daemon      := $(LAYER_INC_hw/drivers) -iquote recipes -iquote db -iqu
 LAYER_INC_web         := $(LAYER_INC_base) -iquote web $(shell pkg-config --cflags libmicrohttpd 2>/dev/null)
 # lbl-sync reads the record through db/ (read-only) and writes PostgreSQL.
 LAYER_INC_sync        := $(LAYER_INC_db) -iquote sync $(shell pkg-config --cflags libpq 2>/dev/null)
-LAYER_INC_tests/unit  := $(LAYER_INC_daemon) -iquote client -iquote hw/simrig -iquote web -iquote tests/unit
+# lbl-mqtt too: lbld's socket and libmosquitto
+LAYER_INC_mqtt        := $(LAYER_INC_base) -iquote mqtt $(shell pkg-config --cflags libmosquitto 2>/dev/null)
+LAYER_INC_tests/unit  := $(LAYER_INC_daemon) -iquote client -iquote hw/simrig -iquote web -iquote mqtt \
+                         -iquote tests/unit
 LAYER_INC_tests/bench := $(LAYER_INC_daemon) -iquote tests/bench
 LAYER_INC_tests/tools := $(LAYER_INC_daemon) -iquote tests/bench
-LAYERS   := base hw/rig db hw/drivers recipes daemon client hw/simrig hw/safe web sync
+LAYERS   := base hw/rig db hw/drivers recipes daemon client hw/simrig hw/safe web sync mqtt
 layer_inc = $(LAYER_INC_$(patsubst %/,%,$(dir $(1))))
 
 MAINS    := daemon/lbld_main.c client/lblctl_main.c hw/simrig/simrig_main.c hw/safe/safe_main.c \
-            web/web_main.c sync/sync_main.c
+            web/web_main.c sync/sync_main.c mqtt/mqtt_main.c
 GPIO_SRC := hw/drivers/gpio_v1.c hw/drivers/gpio_v2.c
 layer_src = $(filter-out $(MAINS) $(GPIO_SRC),$(wildcard $(1)/*.c)) \
             $(if $(filter hw/drivers,$(1)),$(if $(GPIOD_V2),hw/drivers/gpio_v2.c,hw/drivers/gpio_v1.c))
@@ -84,6 +89,9 @@ LIBS_web        := $(foreach l,web base,$(call layer_lib,$(l)))
 LIBS_sync       := $(foreach l,sync db base,$(call layer_lib,$(l)))
 # lbl-sync alone links libpq
 SYNC_LDLIBS     := $(shell pkg-config --libs libpq sqlite3 2>/dev/null) -lm
+LIBS_mqtt       := $(foreach l,mqtt base,$(call layer_lib,$(l)))
+# lbl-mqtt alone links libmosquitto
+MQTT_LDLIBS     := $(shell pkg-config --libs libmosquitto yaml-0.1 2>/dev/null) -lpthread -lm
 # lbl-web alone links libmicrohttpd and libcrypt (yescrypt)
 WEB_LDLIBS      := $(shell pkg-config --libs libmicrohttpd libcrypt yaml-0.1 2>/dev/null) -lpthread -lm
 # The pages lbl-web serves, built into it (web/embed.sh; all under 150 kB)
@@ -92,7 +100,7 @@ LIBS_all        := $(foreach l,client hw/simrig hw/safe daemon recipes hw/driver
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 BINS     := $(BUILD)/lbld $(BUILD)/lblctl $(BUILD)/lbl-simrig $(BUILD)/lbl-safe $(BUILD)/lbl-web \
-            $(BUILD)/lbl-sync
+            $(BUILD)/lbl-sync $(BUILD)/lbl-mqtt
 
 # histgen.c is no benchmark: the batch record bench_history and the tests'
 # lbl-histgen make (built with everything: tests call it).
@@ -156,6 +164,8 @@ $(BUILD)/lbl-web: $(BUILD)/web/web_main.o $(BUILD)/web/web_pages.o $(LIBS_web)
 	$(CC) $(LDFLAGS) $^ $(WEB_LDLIBS) -o $@
 $(BUILD)/lbl-sync: $(BUILD)/sync/sync_main.o $(LIBS_sync)
 	$(CC) $(LDFLAGS) $^ $(SYNC_LDLIBS) -o $@
+$(BUILD)/lbl-mqtt: $(BUILD)/mqtt/mqtt_main.o $(LIBS_mqtt)
+	$(CC) $(LDFLAGS) $^ $(MQTT_LDLIBS) -o $@
 $(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(LIBS_all)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
@@ -179,7 +189,8 @@ $(BUILD)/tests/lbl-histgen: $(BUILD)/tests/tools/lbl_histgen.o $(HISTGEN_OBJ) $(
 # clients reading the record (bench_readers.py), and step timing and
 # lbl-web's footprint with 50 browsers following (bench_web.py), and
 # lbl-sync: 10,000 recorded batches copied to PostgreSQL, step timing with
-# and without it (bench_sync.sh). BENCH_STEPS=2000 is the
+# and without it (bench_sync.sh), and step timing with lbl-mqtt publishing
+# and its footprint (bench_mqtt.py). BENCH_STEPS=2000 is the
 # full step-timing run (about 35 minutes, the transports at once);
 # BENCH_STEPS=100 takes two. make bench-steps runs the step timing alone.
 BENCH_STEPS  ?= 2000
@@ -199,6 +210,8 @@ bench: all $(BENCH_BIN)
 	@LBL_BUILD=$(CURDIR)/$(BUILD) /usr/bin/python3 tests/bench/bench_web.py $(BENCH_READER_STEPS)
 	@echo "== tests/bench/bench_sync.sh 10000 $(BENCH_READER_STEPS)"
 	@LBL_TOP=$(CURDIR) LBL_BUILD=$(CURDIR)/$(BUILD) tests/bench/bench_sync.sh 10000 $(BENCH_READER_STEPS)
+	@echo "== tests/bench/bench_mqtt.py $(BENCH_READER_STEPS)"
+	@LBL_BUILD=$(CURDIR)/$(BUILD) /usr/bin/python3 tests/bench/bench_mqtt.py $(BENCH_READER_STEPS)
 
 bench-steps: all
 	@echo "== tests/bench/bench_steps.py $(BENCH_STEPS)"
@@ -262,12 +275,12 @@ install: all
 	    $(DESTDIR)$(SYSLIBDIR)/sysusers.d $(DESTDIR)$(SYSLIBDIR)/tmpfiles.d \
 	    $(DESTDIR)$(DATADIR)/bash-completion/completions $(DESTDIR)$(DATADIR)/lbl/examples \
 	    $(DESTDIR)$(DATADIR)/lbl/schema $(DESTDIR)$(DOCDIR)
-	install -m 0755 $(BUILD)/lbld $(BUILD)/lbl-web $(DESTDIR)$(SBINDIR)/
+	install -m 0755 $(BUILD)/lbld $(BUILD)/lbl-web $(BUILD)/lbl-mqtt $(DESTDIR)$(SBINDIR)/
 	install -m 0755 $(BUILD)/lblctl $(BUILD)/lbl-simrig $(BUILD)/lbl-safe $(BUILD)/lbl-sync \
 	    $(DESTDIR)$(BINDIR)/
 	install -m 0644 client/lblctl.1 hw/simrig/lbl-simrig.1 hw/safe/lbl-safe.1 $(DESTDIR)$(MANDIR)/man1/
 	install -m 0644 recipes/lbl-recipe.5 hw/lbl-rig.5 $(DESTDIR)$(MANDIR)/man5/
-	install -m 0644 daemon/lbld.8 web/lbl-web.8 sync/lbl-sync.8 $(DESTDIR)$(MANDIR)/man8/
+	install -m 0644 daemon/lbld.8 web/lbl-web.8 sync/lbl-sync.8 mqtt/lbl-mqtt.8 $(DESTDIR)$(MANDIR)/man8/
 	sed -e 's|/usr/sbin/lbld|$(SBINDIR)/lbld|' -e 's|/usr/bin/lbl-safe|$(BINDIR)/lbl-safe|' \
 	    systemd/lbld.service >$(DESTDIR)$(UNITDIR)/lbld.service
 	chmod 0644 $(DESTDIR)$(UNITDIR)/lbld.service
@@ -279,6 +292,11 @@ install: all
 	chmod 0644 $(DESTDIR)$(UNITDIR)/lbl-sync.service
 	install -m 0644 systemd/lbl-web.sysusers $(DESTDIR)$(SYSLIBDIR)/sysusers.d/lbl-web.conf
 	install -m 0644 systemd/lbl-sync.sysusers $(DESTDIR)$(SYSLIBDIR)/sysusers.d/lbl-sync.conf
+	sed -e 's|/usr/sbin/lbl-mqtt|$(SBINDIR)/lbl-mqtt|' \
+	    systemd/lbl-mqtt.service >$(DESTDIR)$(UNITDIR)/lbl-mqtt.service
+	chmod 0644 $(DESTDIR)$(UNITDIR)/lbl-mqtt.service
+	install -m 0644 systemd/lbl-mqtt.sysusers $(DESTDIR)$(SYSLIBDIR)/sysusers.d/lbl-mqtt.conf
+	install -m 0644 systemd/lbl-mqtt.tmpfiles $(DESTDIR)$(SYSLIBDIR)/tmpfiles.d/lbl-mqtt.conf
 	install -m 0644 systemd/lbl.sysusers $(DESTDIR)$(SYSLIBDIR)/sysusers.d/lbl.conf
 	install -m 0644 systemd/lbl.tmpfiles $(DESTDIR)$(SYSLIBDIR)/tmpfiles.d/lbl.conf
 	install -m 0644 client/lblctl.bash-completion \
@@ -288,6 +306,7 @@ install: all
 	    $(DESTDIR)$(DATADIR)/lbl/schema/
 	install -m 0644 README.md $(DESTDIR)$(DOCDIR)/
 	install -m 0644 web/web.yaml.example $(DESTDIR)$(DATADIR)/lbl/examples/web.yaml
+	install -m 0644 mqtt/mqtt.yaml.example $(DESTDIR)$(DATADIR)/lbl/examples/mqtt.yaml
 
 clean:
 	rm -rf build
@@ -337,14 +356,14 @@ CROSS_CC      = $(CROSS_TRIPLET)-gcc
 CROSS_BUILD   = build/$(ARCH)
 CROSS_TOOLS   = gcc-$(CROSS_TRIPLET) qemu-user
 CROSS_DEVPKGS = $(foreach p,libmodbus-dev libgpiod-dev libsqlite3-dev libyaml-dev libmicrohttpd-dev \
-                libcrypt-dev libpq-dev,$(p):$(ARCH))
+                libcrypt-dev libpq-dev libmosquitto-dev,$(p):$(ARCH))
 CROSS_SYSROOT_DEBS := libmodbus-dev libmodbus5 libgpiod-dev libgpiod2 libsqlite3-dev libsqlite3-0 \
                       libyaml-dev libyaml-0-2 libmicrohttpd-dev libmicrohttpd12 libcrypt-dev libcrypt1 \
                       libgnutls30 libp11-kit0 libidn2-0 libunistring2 libtasn1-6 libnettle8 \
                       libhogweed6 libgmp10 libffi8 \
                       libpq-dev libpq5 libssl3 libgssapi-krb5-2 libldap-2.5-0 libkrb5-3 \
                       libk5crypto3 libkrb5support0 libcom-err2 libkeyutils1 libsasl2-2 \
-                      libsasl2-modules-db libdb5.3
+                      libsasl2-modules-db libdb5.3 libmosquitto-dev libmosquitto1
 CROSS_SYSROOT     = build/$(ARCH)-sysroot
 CROSS_SYSROOT_DIR = $(CURDIR)/$(CROSS_SYSROOT)
 CROSS_SYSROOT_LIB = $(CROSS_SYSROOT_DIR)/usr/lib/$(CROSS_TRIPLET)

@@ -842,5 +842,64 @@ _Static_assert(SYNC_MAX_TABLES >= 8 && SYNC_MAX_COLUMNS >= 20 &&
     "within PostgreSQL's parameters");
 _Static_assert(SYNC_MAX_NAME_BYTES >= 16 && SYNC_MAX_NAME_BYTES <= 255,
     "SYNC_MAX_NAME_BYTES: a host name fits");
+/* ---- lbl-mqtt (mqtt/) ---- */
+/*
+ * Messages of QoS 1 lbl-mqtt has handed to libmosquitto that the broker
+ * has not yet acknowledged: while the broker is away they wait in
+ * libmosquitto's queue, each an event of at most a few kB, so this bounds
+ * that memory (about 2 MB). Past it an event is dropped and counted, and
+ * the count is logged when the broker is back (never silently); the status
+ * is never queued, its latest is published again on every connection.
+ */
+#ifndef MQTT_MAX_QUEUED
+#define MQTT_MAX_QUEUED			1000
+#endif
+/*
+ * The broker's reconnection back-off: the first retry after this, doubling
+ * up to the most (libmosquitto's exponential back-off), so a broker down
+ * for a day costs a connection attempt a minute.
+ */
+#ifndef MQTT_RECONNECT_MIN_S
+#define MQTT_RECONNECT_MIN_S		1
+#endif
+#ifndef MQTT_RECONNECT_MAX_S
+#define MQTT_RECONNECT_MAX_S		60
+#endif
+/* lbld's socket unreachable: the retry after this, doubling up to the most. */
+#ifndef MQTT_LBLD_RETRY_MIN_MS
+#define MQTT_LBLD_RETRY_MIN_MS		250
+#endif
+#ifndef MQTT_LBLD_RETRY_MAX_MS
+#define MQTT_LBLD_RETRY_MAX_MS		5000
+#endif
+/* A rig's name, one topic level: a host name's length is plenty. */
+#ifndef MQTT_MAX_RIG_BYTES
+#define MQTT_MAX_RIG_BYTES		64
+#endif
+/* A topic lbl-mqtt builds: prefix, rig and the sensor's id, with room. */
+#ifndef MQTT_MAX_TOPIC_BYTES
+#define MQTT_MAX_TOPIC_BYTES		512
+#endif
+/*
+ * The keep-alive it asks of the broker: the broker publishes the last will
+ * ("offline") after 1.5 times this without a word from a bridge whose host
+ * died (a bridge that is killed is noticed at once: its socket closes).
+ * libmosquitto takes 5 s at the least.
+ */
+#ifndef MQTT_KEEPALIVE_DEFAULT_S
+#define MQTT_KEEPALIVE_DEFAULT_S	30
+#endif
+#define MQTT_KEEPALIVE_MIN_S		5
+#define MQTT_KEEPALIVE_MAX_S		3600
+_Static_assert(MQTT_MAX_QUEUED >= 100 && MQTT_MAX_QUEUED <= 100000,
+    "MQTT_MAX_QUEUED: a batch's events across a short outage, in a few MB at most");
+_Static_assert(MQTT_RECONNECT_MIN_S >= 1 && MQTT_RECONNECT_MAX_S >= MQTT_RECONNECT_MIN_S &&
+    MQTT_RECONNECT_MAX_S <= 600, "MQTT_RECONNECT_*: back to the broker within minutes");
+_Static_assert(MQTT_LBLD_RETRY_MIN_MS >= 50 && MQTT_LBLD_RETRY_MAX_MS >= MQTT_LBLD_RETRY_MIN_MS &&
+    MQTT_LBLD_RETRY_MAX_MS <= 60000, "MQTT_LBLD_RETRY_*: lbld restarted is followed within seconds");
+_Static_assert(MQTT_MAX_RIG_BYTES >= 16 && MQTT_MAX_TOPIC_BYTES >= 2 * MQTT_MAX_RIG_BYTES + 128,
+    "MQTT_MAX_TOPIC_BYTES: every topic of a rig of the longest name fits");
+_Static_assert(MQTT_KEEPALIVE_DEFAULT_S >= MQTT_KEEPALIVE_MIN_S &&
+    MQTT_KEEPALIVE_DEFAULT_S <= MQTT_KEEPALIVE_MAX_S, "MQTT_KEEPALIVE_DEFAULT_S: within its range");
 
 #endif

@@ -1,7 +1,7 @@
 /*
  * lineread: the lines of a reply from a socket, each within a time limit.
- * lblctl and lbl-web read lbld's replies line by line with it; the caller
- * owns the fd and sets the longest line it accepts.
+ * lblctl and base/follow.c (lbl-web, lbl-mqtt) read lbld's replies line by
+ * line with it; the caller owns the fd and sets the longest line it accepts.
  */
 #ifndef LINEREAD_H
 #define LINEREAD_H

@@ -18,5 +18,7 @@
  */
 #define LBL_RIG_ID_PATH		"/var/lib/lbl/rig-id"
 #define LBL_SYNC_STATE_DIR	"/var/lib/lbl-sync"
+/* lbl-mqtt's configuration (mqtt/lbl-mqtt.8) */
+#define LBL_MQTT_CONFIG_PATH	"/etc/lbl/mqtt.yaml"
 
 #endif

@@ -20,6 +20,7 @@
 
 #include "conf.h"
 #include "lbl_limits.h"
+#include "follow.h"
 #include "lineread.h"
 
 /* ---- web_conf.c ---- */
@@ -101,20 +102,6 @@ struct web_reply {
 int web_lbld_call(const char *socket_path, int argc, const char *const argv[], int timeout_ms,
     struct web_reply *r);
 void web_reply_free(struct web_reply *r);
-
-/* A request whose answer is followed line by line (status --follow). */
-struct web_follow {
-	struct lineread in;	/* its fd the connection to lbld */
-};
-/* Connects and sends: 0, or -1 with why. */
-int web_follow_open(struct web_follow *f, const char *socket_path, int argc,
-    const char *const argv[], int timeout_ms, char *why, size_t why_size);
-/*
- * The next line (without its newline, valid until the next call) within
- * timeout_ms: 1, 0 at end of file, -2 when the time ran out, -1 on an error.
- */
-int web_follow_line(struct web_follow *f, int timeout_ms, char **line);
-void web_follow_close(struct web_follow *f);
 
 /* ---- web_auth.c ---- */
 

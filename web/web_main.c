@@ -164,14 +164,14 @@ web_watch(void *arg)
 {
 	static const char *const argv[] = { "status", "--follow", "--json", "--events" };
 	static const char event_head[] = "+ {\"event\":";
-	struct web_follow f;
+	struct follow f;
 	char why[512], *line;
 	size_t len;
 	int rc = 1;
 
 	(void)arg;
 	while (!web_stopping) {
-		if (web_follow_open(&f, web_conf.socket_path, 4, argv, WEB_LBLD_TIMEOUT_MS, why,
+		if (follow_open(&f, web_conf.socket_path, 4, argv, WEB_LBLD_TIMEOUT_MS, why,
 		    sizeof(why)) == -1) {
 			web_publish_offline(why);
 			web_nap(WEB_LBLD_RETRY_MS);
@@ -179,7 +179,7 @@ web_watch(void *arg)
 		}
 		why[0] = '\0';
 		while (!web_stopping &&
-		    (rc = web_follow_line(&f, 3 * CONTROL_KEEPALIVE_MS, &line)) == 1) {
+		    (rc = follow_line(&f, 3 * CONTROL_KEEPALIVE_MS, &line)) == 1) {
 			len = strlen(line);
 			/* an event: its object, {"event":OBJECT} as lbld writes it */
 			if (strncmp(line, event_head, sizeof(event_head) - 1) == 0 &&
@@ -197,7 +197,7 @@ web_watch(void *arg)
 		if (!web_stopping)
 			web_publish_offline(why[0] ? why : rc == -2 ? "lbld stopped answering" :
 			    "lbld closed the connection");
-		web_follow_close(&f);
+		follow_close(&f);
 		web_nap(WEB_LBLD_RETRY_MS);
 	}
 	return NULL;

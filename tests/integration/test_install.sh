@@ -188,8 +188,8 @@ else
 	[ ! -s "$LBL_TMP/invoked.upgrade" ] && pass ".deb prerm upgrade: stops neither lbld nor lbl-web" ||
 	    fail ".deb prerm upgrade stops nothing" "$(cat "$LBL_TMP/invoked.upgrade")"
 	grep -q "stop lbl-web.service" "$LBL_TMP/invoked.remove" && grep -q "stop lbld.service" "$LBL_TMP/invoked.remove" &&
-	    grep -q "lbl-sync.service" "$LBL_TMP/invoked.remove" &&
-	    pass ".deb prerm remove: stops lbl-web, lbl-sync and lbld" || fail ".deb prerm remove" "$(cat "$LBL_TMP/invoked.remove")"
+	    grep -q "lbl-sync.service" "$LBL_TMP/invoked.remove" && grep -q "lbl-mqtt.service" "$LBL_TMP/invoked.remove" &&
+	    pass ".deb prerm remove: stops lbl-web, lbl-sync, lbl-mqtt and lbld" || fail ".deb prerm remove" "$(cat "$LBL_TMP/invoked.remove")"
 	post="$LBL_TMP/debctl/postinst"
 	grep -q "was-enabled 'lbl-web.service'" "$post" && ! grep -q "deb-systemd-invoke start 'lbl-web.service'" "$post" &&
 	    grep -q "try-restart 'lbl-web.service'" "$post" && [ ! -e "$LBL_TMP/debctl/preinst" ] &&
@@ -259,6 +259,54 @@ if command -v systemd-analyze >/dev/null 2>&1; then
 	else
 		fail "systemd-analyze verify: lbl-sync.service" "$(head -5 "$LBL_TMP/verify-sync.log")"
 	fi
+fi
+# ---- lbl-mqtt: program, man page, example, unit (verified, exposure), its user ----
+[ -x "$dest/usr/sbin/lbl-mqtt" ] && "$dest/usr/sbin/lbl-mqtt" --help 2>&1 | grep -q '^usage: lbl-mqtt' &&
+    pass "lbl-mqtt installed, prints its usage" ||
+    fail "lbl-mqtt installed, prints its usage" "$(ls -l "$dest/usr/sbin/lbl-mqtt" 2>&1)"
+m="$dest/usr/share/man/man8/lbl-mqtt.8"
+[ -s "$m" ] && grep -q '^\.TH ' "$m" && { ! command -v groff >/dev/null 2>&1 ||
+    [ -z "$(groff -man -Tutf8 -ww -z "$m" 2>&1)" ]; } && pass "man page man8/lbl-mqtt.8" ||
+    fail "man page man8/lbl-mqtt.8" "$(groff -man -Tutf8 -ww -z "$m" 2>&1 | head -3)"
+"$dest/usr/sbin/lbl-mqtt" --config "$dest/usr/share/lbl/examples/mqtt.yaml" --check >"$LBL_TMP/mqtt-check" 2>&1 &&
+    pass "example mqtt.yaml is valid" || fail "example mqtt.yaml is valid" "$(cat "$LBL_TMP/mqtt-check")"
+munit="$dest/usr/lib/systemd/system/lbl-mqtt.service"
+if [ "$(id -u)" = 0 ] && command -v systemd-sysusers >/dev/null 2>&1 && command -v systemd-tmpfiles >/dev/null 2>&1; then
+	msys="$LBL_TMP/mqtt-sysroot"
+	mkdir -p "$msys/etc"
+	systemd-sysusers --root="$msys" "$sysusers" "$dest/usr/lib/sysusers.d/lbl-mqtt.conf" \
+	    >"$LBL_TMP/mqtt-sysusers.log" 2>&1
+	grep -q '^lbl-mqtt:' "$msys/etc/passwd" && ! grep -q '^lbl:.*lbl-mqtt' "$msys/etc/group" &&
+	    pass "systemd-sysusers makes user lbl-mqtt, in no group of lbl's (a viewer to lbld)" ||
+	    fail "systemd-sysusers makes user lbl-mqtt, in no group of lbl's" \
+	    "$(cat "$LBL_TMP/mqtt-sysusers.log"; grep lbl "$msys/etc/group")"
+	if command -v getfacl >/dev/null 2>&1; then
+		# the ACL names the user, whom tmpfiles looks up in the host's
+		# database even with --root: here by the sysroot's uid instead
+		muid=$(sed -n 's/^lbl-mqtt:[^:]*:\([0-9]*\):.*/\1/p' "$msys/etc/passwd")
+		sed "s/u:lbl-mqtt:/u:$muid:/" "$dest/usr/lib/tmpfiles.d/lbl-mqtt.conf" >"$LBL_TMP/lbl-mqtt.tmpfiles"
+		systemd-tmpfiles --root="$msys" --create "$tmpfiles" "$LBL_TMP/lbl-mqtt.tmpfiles" \
+		    >"$LBL_TMP/mqtt-tmpfiles.log" 2>&1
+		getfacl -n "$msys/etc/lbl" 2>/dev/null | grep -q "^user:$muid:--x" &&
+		    pass "systemd-tmpfiles lets lbl-mqtt through /etc/lbl (--x)" ||
+		    fail "systemd-tmpfiles lets lbl-mqtt through /etc/lbl (--x)" \
+		    "$(cat "$LBL_TMP/mqtt-tmpfiles.log"; getfacl -n "$msys/etc/lbl" 2>&1)"
+	else
+		echo "note: getfacl not installed, the ACL on /etc/lbl not checked"
+	fi
+fi
+if command -v systemd-analyze >/dev/null 2>&1; then
+	sed -e "s|^ExecStart=/usr/sbin/lbl-mqtt|ExecStart=$dest/usr/sbin/lbl-mqtt|" "$munit" \
+	    >"$LBL_TMP/unit/lbl-mqtt.service"
+	MANPATH="$dest/usr/share/man" systemd-analyze verify "$LBL_TMP/unit/lbl-mqtt.service" \
+	    >"$LBL_TMP/mqtt-verify.log" 2>&1 && ! grep -q . "$LBL_TMP/mqtt-verify.log" &&
+	    pass "systemd-analyze verify: lbl-mqtt.service" ||
+	    fail "systemd-analyze verify: lbl-mqtt.service" "$(head -5 "$LBL_TMP/mqtt-verify.log")"
+	score=$(systemd-analyze security --offline=true "$munit" 2>&1 |
+	    sed -n 's/.*Overall exposure level for lbl-mqtt.service: *\([0-9][0-9.]*\).*/\1/p')
+	[ -n "$score" ] && awk -v s="$score" -v m="$max_exposure" 'BEGIN { exit !(s <= m) }' &&
+	    pass "lbl-mqtt.service exposure $score at most $max_exposure" ||
+	    fail "lbl-mqtt.service exposure at most $max_exposure" "score '$score'"
 fi
 
 [ -z "${LBL_FAILED:-}" ]

@@ -47,6 +47,7 @@ upward_include client/ctl_client.c control.h "the client including lbld's socket
 upward_include web/web_lbld.c db.h "lbl-web including the record's header (it has lbld's socket alone)"
 upward_include sync/sync_copy.c run.h "lbl-sync including lbld's executor (it reads the record alone)"
 upward_include db/db.c sync.h "the record including lbl-sync's header"
+upward_include mqtt/mqtt_main.c run.h "lbl-mqtt including lbld's executor header (it has lbld's socket alone)"
 
 # a relative path gets round the include paths: make layers refuses it
 cp "$tree/hw/drivers/hw.c" "$LBL_TMP/saved"
