@@ -147,6 +147,8 @@ $(BUILD)/web/web_pages.o: $(BUILD)/web/web_pages.c
 	$(CC) $(CFLAGS) $(LAYER_INC_web) -c $< -o $@
 $(BUILD)/lbl-web: $(BUILD)/web/web_main.o $(BUILD)/web/web_pages.o $(LIBS_web)
 	$(CC) $(LDFLAGS) $^ $(WEB_LDLIBS) -o $@
+# test_web_conf includes web_conf.c, which checks password hashes with libcrypt
+$(BUILD)/tests/test_web_conf: LDLIBS += $(WEB_LDLIBS)
 $(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(LIBS_all)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@

@@ -700,6 +700,30 @@ _Static_assert(ALERT_KILL_GRACE_MS > 0 && ALERT_KILL_GRACE_MS <= ALERT_TIMEOUT_M
 #define WEB_MAX_CONNECTIONS		(WEB_MAX_SSE_CLIENTS + 64)
 #endif
 /*
+ * Connections at once from one client address (an IPv6 host by its /64),
+ * loopback aside (this machine: a local reverse proxy, the tests): a
+ * browser opens six to a site and one per tab's event stream, so a lab
+ * PC with a few tabs stays well under it; without it one host holding
+ * idle connections took all WEB_MAX_CONNECTIONS and nobody else was
+ * served. An address outside trusted: needs just one, to be told 403.
+ */
+#ifndef WEB_MAX_ADDR_CONNECTIONS
+#define WEB_MAX_ADDR_CONNECTIONS	32
+#endif
+#ifndef WEB_MAX_UNTRUSTED_CONNECTIONS
+#define WEB_MAX_UNTRUSTED_CONNECTIONS	4
+#endif
+/*
+ * Reads lbl-web asks of lbld at once (history, show, export, plan, ...):
+ * a browser's next one waits for its turn (WEB_LBLD_TIMEOUT_MS), then is
+ * told 503. lbld queues READER_MAX_QUEUED reads for everyone; browsers
+ * asking for a large plan over and over filled that queue and lblctl's
+ * reads were refused as busy. A quarter of it is the browsers' share.
+ */
+#ifndef WEB_MAX_LBLD_READS
+#define WEB_MAX_LBLD_READS		(READER_MAX_QUEUED / 4)
+#endif
+/*
  * Login attempts per client address per minute: a person mistyping gets
  * a few tries; guessing a password at this rate takes forever (and each
  * attempt costs a yescrypt hash, so the rate also bounds the CPU it takes).
@@ -765,6 +789,12 @@ _Static_assert(WEB_MAX_BODY_BYTES >= 1024 && WEB_MAX_BODY_BYTES <= 1024 * 1024,
 _Static_assert(WEB_MAX_SSE_CLIENTS >= 50 && WEB_MAX_SSE_CLIENTS <= 4096 &&
     WEB_MAX_CONNECTIONS > WEB_MAX_SSE_CLIENTS,
     "WEB_MAX_SSE_CLIENTS: the issue's 50 browsers, and room for requests beside them");
+_Static_assert(WEB_MAX_UNTRUSTED_CONNECTIONS >= 1 &&
+    WEB_MAX_UNTRUSTED_CONNECTIONS <= WEB_MAX_ADDR_CONNECTIONS &&
+    WEB_MAX_ADDR_CONNECTIONS >= 8 && 4 * WEB_MAX_ADDR_CONNECTIONS <= WEB_MAX_CONNECTIONS,
+    "WEB_MAX_ADDR_CONNECTIONS: a browser's connections fit, one host cannot take them all");
+_Static_assert(WEB_MAX_LBLD_READS >= 2 && 2 * WEB_MAX_LBLD_READS <= READER_MAX_QUEUED,
+    "WEB_MAX_LBLD_READS: browsers leave lbld's reader queue to others as well");
 _Static_assert(WEB_LOGIN_PER_MIN >= 1 && WEB_LOGIN_PER_MIN <= 60 && WEB_LOGIN_ADDRS >= 16,
     "WEB_LOGIN_PER_MIN: a few tries a minute, not a guessing machine");
 _Static_assert(WEB_MAX_HOSTS >= 4 && WEB_MAX_HOST_BYTES == 253,

@@ -439,7 +439,8 @@ web_lbld(struct MHD_Connection *conn, int changing, int argc, const char *const 
 	struct web_reply r;
 	enum MHD_Result rc;
 
-	if (web_lbld_call(web_conf.socket_path, argc, argv, WEB_LBLD_TIMEOUT_MS, &r) == -1)
+	if ((changing ? web_lbld_call : web_lbld_read)(web_conf.socket_path, argc, argv,
+	    WEB_LBLD_TIMEOUT_MS, &r) == -1)
 		return web_error(conn, errno == EMSGSIZE ? 507 : 503, NULL, "%s", r.message);
 	if (r.status == 0) {
 		if (disposition != NULL)
@@ -645,7 +646,7 @@ web_compare(struct MHD_Connection *conn)
 		return web_error(conn, 400, NULL, "compare: expected a=ID&b=ID (batch ids)");
 	{
 		const char *argv[] = { "compare", a, b };
-		if (web_lbld_call(web_conf.socket_path, 3, argv, WEB_LBLD_TIMEOUT_MS, &r) == -1)
+		if (web_lbld_read(web_conf.socket_path, 3, argv, WEB_LBLD_TIMEOUT_MS, &r) == -1)
 			return web_error(conn, errno == EMSGSIZE ? 507 : 503, NULL, "%s", r.message);
 	}
 	if (r.status != 0) {
@@ -677,7 +678,7 @@ web_recipes(struct MHD_Connection *conn)
 	struct json j;
 	int n, first = 1;
 
-	if (web_lbld_call(web_conf.socket_path, 2, argv, WEB_LBLD_TIMEOUT_MS, &r) == -1)
+	if (web_lbld_read(web_conf.socket_path, 2, argv, WEB_LBLD_TIMEOUT_MS, &r) == -1)
 		return web_error(conn, 503, NULL, "%s", r.message);
 	if (r.status != 0) {
 		enum MHD_Result rc = web_error(conn, 502, NULL, "%s", r.message);
@@ -724,7 +725,7 @@ web_recipe_plan(struct MHD_Connection *conn, const char *name)
 	struct web_reply r;
 	enum MHD_Result rc;
 
-	if (web_lbld_call(web_conf.socket_path, 3, argv, WEB_LBLD_TIMEOUT_MS, &r) == -1)
+	if (web_lbld_read(web_conf.socket_path, 3, argv, WEB_LBLD_TIMEOUT_MS, &r) == -1)
 		return web_error(conn, errno == EMSGSIZE ? 507 : 503, NULL, "%s", r.message);
 	if (r.status == 0)
 		rc = web_send(conn, 200, "application/json", r.out, r.out_len, NULL);
@@ -770,7 +771,7 @@ web_recipe(struct MHD_Connection *conn, const char *path)
 	}
 	if (slash != NULL)
 		return web_recipe_plan(conn, name);
-	if (web_lbld_call(web_conf.socket_path, 3, argv, WEB_LBLD_TIMEOUT_MS, &r) == -1)
+	if (web_lbld_read(web_conf.socket_path, 3, argv, WEB_LBLD_TIMEOUT_MS, &r) == -1)
 		return web_error(conn, 503, NULL, "%s", r.message);
 	if (r.status != 0) {
 		rc = web_error(conn, r.status == 2 ? 404 : 502, NULL, "%s", r.message);
@@ -838,7 +839,9 @@ static enum MHD_Result
 web_login(struct MHD_Connection *conn, struct web_req *req, const char *addr)
 {
 	char user[WEB_MAX_USER_BYTES + 2], password[512], token[80], csrf[80],
-	    name[WEB_MAX_USER_BYTES + 1], cookie[256], retry[16];
+	    name[WEB_MAX_USER_BYTES + 1], cookie[256], retry[16], key[64];
+	const union MHD_ConnectionInfo *info =
+	    MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
 	struct json j;
 	int retry_s, rc;
 	enum MHD_Result sent;
@@ -847,11 +850,13 @@ web_login(struct MHD_Connection *conn, struct web_req *req, const char *addr)
 	    !web_form_get(req->body, "password", password, sizeof(password)))
 		return web_error(conn, 400, NULL, "login: expected a form with user and password "
 		    "(application/x-www-form-urlencoded)");
-	rc = web_auth_login(addr, user, password, token, csrf, name, sizeof(name), &retry_s);
+	/* attempts are counted per client: an IPv6 host by its /64 (web_addr_key) */
+	web_addr_key(info ? info->client_addr : NULL, key, sizeof(key));
+	rc = web_auth_login(key, user, password, token, csrf, name, sizeof(name), &retry_s);
 	explicit_bzero(password, sizeof(password));
 	if (rc == 2) {
 		snprintf(retry, sizeof(retry), "%d", retry_s);
-		log_warnx("login: too many attempts from %s", addr);
+		log_warnx("login: too many attempts from %s (counted as %s)", addr, key);
 		json_init(&j);
 		json_object_begin(&j);
 		json_key(&j, "error");
@@ -1295,6 +1300,105 @@ web_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	*con_cls = NULL;
 }
 
+/* ---- connections per client ---- */
+
+/*
+ * The connections each client (web_addr_key) holds, loopback aside: a
+ * slot with count 0 is free. A connection's socket context points to its
+ * slot, which is not reused while it counts.
+ */
+struct web_peer {
+	char key[64];
+	int count;
+	int warned;			/* its refusal logged, until it drops below the limit */
+};
+static struct web_peer web_peers[WEB_MAX_CONNECTIONS];
+static pthread_mutex_t web_peer_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* The slot of key (or a free one when add); NULL if none. Under web_peer_lock. */
+static struct web_peer *
+web_peer_find(const char *key, int add)
+{
+	struct web_peer *free_slot = NULL;
+	size_t i;
+
+	for (i = 0; i < WEB_MAX_CONNECTIONS; i++) {
+		if (web_peers[i].count > 0 && strcmp(web_peers[i].key, key) == 0)
+			return &web_peers[i];
+		if (web_peers[i].count == 0 && free_slot == NULL)
+			free_slot = &web_peers[i];
+	}
+	if (!add || free_slot == NULL)
+		return NULL;
+	snprintf(free_slot->key, sizeof(free_slot->key), "%s", key);
+	free_slot->warned = 0;
+	return free_slot;
+}
+
+/*
+ * Whether a new connection from sa is taken: one client (loopback aside)
+ * holds at most WEB_MAX_ADDR_CONNECTIONS, or WEB_MAX_UNTRUSTED_CONNECTIONS
+ * outside trusted:, so no host can take every connection lbl-web has.
+ * A connection refused here is closed at once, unanswered.
+ */
+static enum MHD_Result
+web_accept(void *cls, const struct sockaddr *sa, socklen_t len)
+{
+	struct web_peer *p;
+	char key[64];
+	int limit, refused = 0;
+
+	(void)cls;
+	(void)len;
+	if (web_loopback(sa))
+		return MHD_YES;
+	limit = web_trusted(&web_conf, sa) ? WEB_MAX_ADDR_CONNECTIONS :
+	    WEB_MAX_UNTRUSTED_CONNECTIONS;
+	web_addr_key(sa, key, sizeof(key));
+	pthread_mutex_lock(&web_peer_lock);
+	if ((p = web_peer_find(key, 0)) != NULL && p->count >= limit) {
+		refused = 1;
+		if (!p->warned) {
+			p->warned = 1;
+			log_warnx("%s holds %d connections, the most one client may: more are "
+			    "closed unanswered until it closes some", key, p->count);
+		}
+	}
+	pthread_mutex_unlock(&web_peer_lock);
+	return refused ? MHD_NO : MHD_YES;
+}
+
+/* Counts a connection when it starts and when it closes (web_accept's numbers). */
+static void
+web_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+    enum MHD_ConnectionNotificationCode toe)
+{
+	const union MHD_ConnectionInfo *info;
+	struct web_peer *p;
+	char key[64];
+
+	(void)cls;
+	if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+		info = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+		*socket_context = NULL;
+		if (info == NULL || web_loopback(info->client_addr))
+			return;
+		web_addr_key(info->client_addr, key, sizeof(key));
+		pthread_mutex_lock(&web_peer_lock);
+		if ((p = web_peer_find(key, 1)) != NULL) {
+			p->count++;
+			*socket_context = p;
+		}
+		pthread_mutex_unlock(&web_peer_lock);
+	} else if (toe == MHD_CONNECTION_NOTIFY_CLOSED && (p = *socket_context) != NULL) {
+		pthread_mutex_lock(&web_peer_lock);
+		if (--p->count < WEB_MAX_ADDR_CONNECTIONS)
+			p->warned = 0;
+		pthread_mutex_unlock(&web_peer_lock);
+		*socket_context = NULL;
+	}
+}
+
 static void
 web_mhd_log(void *cls, const char *fmt, va_list ap)
 {
@@ -1448,7 +1552,8 @@ main(int argc, char **argv)
 		flags |= MHD_USE_DUAL_STACK;
 	if (cert != NULL)
 		flags |= MHD_USE_TLS;
-	d = MHD_start_daemon(flags, 0, NULL, NULL, web_handle, NULL,
+	d = MHD_start_daemon(flags, 0, web_accept, NULL, web_handle, NULL,
+	    MHD_OPTION_NOTIFY_CONNECTION, web_connection, NULL,
 	    MHD_OPTION_EXTERNAL_LOGGER, web_mhd_log, NULL,
 	    MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&web_conf.listen,
 	    MHD_OPTION_CONNECTION_LIMIT, (unsigned)WEB_MAX_CONNECTIONS,
