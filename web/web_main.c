@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <termios.h>
 #include <time.h>
 #include <unistd.h>
@@ -1233,6 +1234,28 @@ web_page(struct MHD_Connection *conn, const char *url, const char *method)
 	return web_error(conn, 404, NULL, "no such page: %s", url);
 }
 
+/*
+ * Whether a POST comes from lbl-web's own pages: a browser names the page
+ * that sends it in Origin, and one of another site (a form there posting
+ * to the rig) names that site. Without Origin (curl, lblctl-like clients)
+ * it is taken: the session and CSRF token still guard every change. This
+ * keeps a page elsewhere from logging a browser in as someone else or
+ * spending its address's login attempts (WEB_LOGIN_PER_MIN), which no
+ * CSRF token can, since a login has none yet.
+ */
+static int
+web_same_origin(struct MHD_Connection *conn, const char *host)
+{
+	const char *origin = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Origin");
+	const char *at;
+
+	if (origin == NULL)
+		return 1;
+	if (host == NULL || (at = strstr(origin, "://")) == NULL)
+		return 0;	/* "null" (a sandboxed frame, a file) or no Host to match */
+	return strcasecmp(at + 3, host) == 0;
+}
+
 static enum MHD_Result
 web_handle(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
     const char *version, const char *upload_data, size_t *upload_data_size, void **con_cls)
@@ -1264,6 +1287,13 @@ web_handle(void *cls, struct MHD_Connection *conn, const char *url, const char *
 			    addr, host);
 			return web_error(conn, 403, NULL, "Host '%.100s' is not one of lbl-web's names "
 			    "(hosts: in its configuration; an IP address always is)", host);
+		}
+		if (strcmp(method, "POST") == 0 && !web_same_origin(conn, host)) {
+			log_warnx("refused %s %s from %s: a page of another site (Origin '%.100s')",
+			    method, url, addr, MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+			    "Origin"));
+			return web_error(conn, 403, NULL, "%s: refused, it comes from a page of "
+			    "another site (its Origin is not %.100s)", url, host ? host : "lbl-web");
 		}
 		length = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
 		    MHD_HTTP_HEADER_CONTENT_LENGTH);

@@ -5,7 +5,8 @@
 # loopback is not counted), so another browser is still served; browsers
 # asking for a huge recipe's plan over and over leave lbld's reader queue
 # to lblctl (lbl-web asks at most 8 reads at once; more are told 503, not
-# 502).
+# 502); a page of another site cannot post a login (its Origin is refused),
+# so it can neither log a browser in nor spend its address's attempts.
 #
 # The per-host limits need an address of this machine that is not
 # loopback (the first of hostname -I): without one, those cases are
@@ -118,6 +119,41 @@ fi
 # ---- reads of lbld: browsers leave lbld's reader queue to others ----
 wport=$(free_port)
 start_web web "127.0.0.1:$wport" "[127.0.0.0/8]" || exit 1
+# ---- a page of another site posting to lbl-web ----
+/usr/bin/python3 - "$wport" <<'PY'
+import http.client, sys
+port = int(sys.argv[1])
+
+def ok(name, cond, why=""):
+    print(("PASS %s" % name) if cond else ("FAIL %s: %s" % (name, why)), flush=True)
+
+def login(password, origin=None):
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=20)
+    h = {"Content-Type": "application/x-www-form-urlencoded"}
+    if origin:
+        h["Origin"] = origin
+    c.request("POST", "/api/v1/login", body="user=alice&password=" + password, headers=h)
+    r = c.getresponse()
+    r.read()
+    return r.status, r.getheader("Set-Cookie")
+
+# before: the right password from a form on another site logged the browser in
+st, cookie = login("correct+horse", "http://evil.example")
+ok("a login posted by another site's page is refused", st == 403 and cookie is None,
+   (st, cookie))
+st, cookie = login("correct+horse", "null")
+ok("a login posted by a sandboxed frame (Origin null) is refused", st == 403 and cookie is None,
+   (st, cookie))
+# before: these were counted as this address's attempts and locked its operator out (429)
+codes = [login("guess%d" % i, "http://evil.example:%d" % port)[0] for i in range(8)]
+ok("another site's login guesses are refused unheard", set(codes) == {403}, codes)
+st, cookie = login("correct+horse", "http://127.0.0.1:%d" % port)
+ok("then the operator's own login (its page's Origin) still works", st == 200 and
+   cookie is not None, (st, cookie))
+st, cookie = login("correct+horse")
+ok("a login without Origin (not a browser) works", st == 200, st)
+PY
+
 # a recipe of 10000 bilayers: its plan is larger than lbl-web relays, so
 # each request keeps lbld's reader thread busy for a while
 sed -e 's/^name: taa-cnt-3/name: huge/' -e 's/^  bilayers: 3$/  bilayers: 10000/' \
