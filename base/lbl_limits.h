@@ -295,6 +295,15 @@
 #ifndef READER_STALL_MS
 #define READER_STALL_MS			30000
 #endif
+/*
+ * The same while other reads wait for the reader: one client that sent
+ * "plan" for a large recipe (or an export) and read nothing held every
+ * other read for READER_STALL_MS, and ten such held them for five minutes
+ * (each in turn); now each holds them this long.
+ */
+#ifndef READER_STALL_BUSY_MS
+#define READER_STALL_BUSY_MS		2000
+#endif
 /* Steps of two batches that compare holds at once (about 100 bytes each). */
 #ifndef HIST_MAX_STEPS_KEPT
 #define HIST_MAX_STEPS_KEPT	(2 * PLAN_MAX_STEPS)
@@ -548,6 +557,9 @@ _Static_assert(PLAN_JSON_PIECE_BYTES >= 4096 && 4 * PLAN_JSON_PIECE_BYTES <= REA
 _Static_assert(CONTROL_MAX_FOLLOW_BACKLOG >= 64 * 1024 &&
     CONTROL_MAX_FOLLOW_BACKLOG <= CONTROL_MAX_BACKLOG,
     "CONTROL_MAX_FOLLOW_BACKLOG: dozens of status lines, no more than any client's backlog");
+_Static_assert(READER_STALL_BUSY_MS >= 500 && READER_STALL_BUSY_MS <= READER_STALL_MS &&
+    (long long)READER_STALL_BUSY_MS * CONTROL_MAX_PER_VIEWER <= 60000,
+    "READER_STALL_BUSY_MS: a viewer's stalled reads hold the others a minute at most");
 _Static_assert(CONTROL_MAX_BACKLOG >= 4 * READER_MAX_BACKLOG_BYTES,
     "CONTROL_MAX_BACKLOG: a reader's chunks must fit a client's backlog");
 _Static_assert(CONTROL_OPERATOR_RESERVE >= 1 && CONTROL_OPERATOR_RESERVE < CONTROL_MAX_CLIENTS,

@@ -6,7 +6,9 @@
 # asking for a huge recipe's plan over and over leave lbld's reader queue
 # to lblctl (lbl-web asks at most 8 reads at once; more are told 503, not
 # 502); a page of another site cannot post a login (its Origin is refused),
-# so it can neither log a browser in nor spend its address's attempts.
+# so it can neither log a browser in nor spend its address's attempts; a
+# local viewer that asks lbld for a huge plan and reads nothing holds the
+# other reads 2 s a request, not 30.
 #
 # The per-host limits need an address of this machine that is not
 # loopback (the first of hostname -I): without one, those cases are
@@ -200,4 +202,42 @@ ok("60 browsers asking for a huge plan: lblctl history is never refused", not re
 ok("their answers: 507 (too large to relay) or 503 (lbl-web busy), never 502",
    set(codes) <= {503, 507} and 507 in codes, sorted(set(map(str, codes))))
 PY
+
+# ---- a local viewer asks for the huge plan on 8 connections, reads nothing ----
+# Before: each stalled request held lbld's reader thread READER_STALL_MS
+# (30 s) in turn, so every read (history, show, export, plan: lblctl's and
+# lbl-web's pages alike) waited four minutes; now each is cut after
+# READER_STALL_BUSY_MS (2 s) once another read waits.
+if test_users; then
+	as_viewer /usr/bin/python3 - "$LBL_SOCKET" "$LBL_TMP/stall.stop" >"$LBL_TMP/stall.out" 2>&1 <<'PY' &
+import os, socket, sys, time
+held = []
+for _ in range(8):
+    s = socket.socket(socket.AF_UNIX)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    s.connect(sys.argv[1])
+    s.send(b"plan\thuge\t--json\n")
+    held.append(s)
+print("holding", flush=True)
+for _ in range(1200):
+    if os.path.exists(sys.argv[2]):
+        break
+    time.sleep(0.1)
+PY
+	STALL_PID=$!
+	LBL_PIDS="$LBL_PIDS $STALL_PID"
+	wait_for 10 grep -q holding "$LBL_TMP/stall.out" || fail "viewer's stalled plans" "$(cat "$LBL_TMP/stall.out")"
+	sleep 1
+	t0=$(date +%s)
+	timeout 60 "$LBL_BUILD/lblctl" history >"$LBL_TMP/hist.out" 2>&1; rc=$?
+	took=$(($(date +%s) - t0))
+	# 8 stalled requests at 2 s each, with room for a loaded machine
+	[ $rc = 0 ] && [ $took -le 40 ] && pass "a viewer's 8 stalled plans hold lblctl history ${took} s (at most 40)" ||
+	    fail "a viewer's 8 stalled plans hold lblctl history at most 40 s" "rc $rc after $took s: $(tail -2 "$LBL_TMP/hist.out")"
+	grep -q "read nothing of its reply for 2000 ms while other reads waited" "$LBL_TMP/lbld.err" &&
+	    pass "the stalled reads cut short, logged" || fail "the stalled reads cut short, logged" "$(tail -3 "$LBL_TMP/lbld.err")"
+	touch "$LBL_TMP/stall.stop"
+	wait "$STALL_PID"
+	"$LBL_BUILD/lblctl" status >/dev/null 2>&1 && pass "lbld answers after" || fail "lbld answers after" "no answer"
+fi
 kill -0 "$LBLD_PID" 2>/dev/null && pass "lbld still runs" || fail "lbld still runs" "it died"
