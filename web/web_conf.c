@@ -280,6 +280,15 @@ web_host_name_ok(const char *name)
 	return 1;
 }
 
+/* Whether text is a port: 1 to 5 digits. */
+static int
+web_port_ok(const char *text)
+{
+	size_t len = strspn(text, "0123456789");
+
+	return len >= 1 && len <= 5 && text[len] == '\0';
+}
+
 int
 web_host_ok(const struct web_conf *conf, const char *host)
 {
@@ -294,7 +303,9 @@ web_host_ok(const struct web_conf *conf, const char *host)
 		/* [v6]:port: an address literal */
 		const char *close = strchr(host, ']');
 		len = close ? (size_t)(close - host - 1) : 0;
-		if (close == NULL || len == 0 || len >= sizeof(name))
+		/* after the literal only a port: "[::1]evil" is no host a browser sends */
+		if (close == NULL || len == 0 || len >= sizeof(name) ||
+		    (close[1] != '\0' && (close[1] != ':' || !web_port_ok(close + 2))))
 			return 0;
 		memcpy(name, host + 1, len);
 		name[len] = '\0';

@@ -151,6 +151,10 @@ main(void)
 	TEST_EQ_INT("host: an IPv4 literal with a port", web_host_ok(&c, "192.168.1.20:8080"), 1);
 	TEST_EQ_INT("host: an IPv6 literal", web_host_ok(&c, "[fe80::1]:8080"), 1);
 	TEST_EQ_INT("host: localhost", web_host_ok(&c, "localhost:8080"), 1);
+	TEST_EQ_INT("host: an IPv6 literal without a port", web_host_ok(&c, "[::1]"), 1);
+	TEST_EQ_INT("host: an IPv6 literal, then a name", web_host_ok(&c, "[::1]evil.example"), 0);
+	TEST_EQ_INT("host: an IPv6 literal, then no port", web_host_ok(&c, "[::1]:"), 0);
+	TEST_EQ_INT("host: an IPv6 literal, then a word", web_host_ok(&c, "[::1]:80x"), 0);
 	TEST_EQ_INT("host: LOCALHOST., case and the root dot aside", web_host_ok(&c, "LOCALHOST."),
 	    1);
 	TEST_EQ_INT("host: none (HTTP/1.0)", web_host_ok(&c, NULL), 1);
