@@ -426,11 +426,19 @@ web_error(struct MHD_Connection *conn, unsigned status, const char *allow, const
 	return rc;
 }
 
+/* A read lbld failed: 503 when its reader queue was full (try again), else 502. */
+static unsigned
+web_read_failed(const struct web_reply *r)
+{
+	return strstr(r->message, ": busy, try again") != NULL ? 503 : 502;
+}
+
 /*
  * Asks lbld and answers with what it said: its output as type (JSON, or
  * CSV), or its failure as a JSON error: 400 for a request it refused as
  * wrong (404 for a batch or recipe it has not), 409 when a change is
- * refused in the state the rig is in, 502 when a read failed, 503 when
+ * refused in the state the rig is in, 502 when a read failed (503 when lbld
+ * was too busy to take it), 503 when
  * lbld cannot be reached, 507 when the answer is too large to relay.
  */
 static enum MHD_Result
@@ -454,7 +462,7 @@ web_lbld(struct MHD_Connection *conn, int changing, int argc, const char *const 
 		    strncmp(r.message, "no stored recipe", 16) == 0 ? 404 : 400, NULL, "%s",
 		    r.message);
 	} else {
-		rc = web_error(conn, changing ? 409 : 502, NULL, "%s", r.message);
+		rc = web_error(conn, changing ? 409 : web_read_failed(&r), NULL, "%s", r.message);
 	}
 	web_reply_free(&r);
 	return rc;
@@ -652,7 +660,7 @@ web_compare(struct MHD_Connection *conn)
 	}
 	if (r.status != 0) {
 		rc = web_error(conn, r.status == 2 ? (strncmp(r.message, "no batch", 8) == 0 ?
-		    404 : 400) : 502, NULL, "%s", r.message);
+		    404 : 400) : web_read_failed(&r), NULL, "%s", r.message);
 		web_reply_free(&r);
 		return rc;
 	}
@@ -682,7 +690,7 @@ web_recipes(struct MHD_Connection *conn)
 	if (web_lbld_read(web_conf.socket_path, 2, argv, WEB_LBLD_TIMEOUT_MS, &r) == -1)
 		return web_error(conn, 503, NULL, "%s", r.message);
 	if (r.status != 0) {
-		enum MHD_Result rc = web_error(conn, 502, NULL, "%s", r.message);
+		enum MHD_Result rc = web_error(conn, web_read_failed(&r), NULL, "%s", r.message);
 		web_reply_free(&r);
 		return rc;
 	}
@@ -736,7 +744,7 @@ web_recipe_plan(struct MHD_Connection *conn, const char *name)
 		    strstr(r.message, "is not valid for rig") != NULL ? 409 : 400, NULL, "%s",
 		    r.message);
 	else
-		rc = web_error(conn, 502, NULL, "%s", r.message);
+		rc = web_error(conn, web_read_failed(&r), NULL, "%s", r.message);
 	web_reply_free(&r);
 	return rc;
 }
@@ -775,7 +783,8 @@ web_recipe(struct MHD_Connection *conn, const char *path)
 	if (web_lbld_read(web_conf.socket_path, 3, argv, WEB_LBLD_TIMEOUT_MS, &r) == -1)
 		return web_error(conn, 503, NULL, "%s", r.message);
 	if (r.status != 0) {
-		rc = web_error(conn, r.status == 2 ? 404 : 502, NULL, "%s", r.message);
+		rc = web_error(conn, r.status == 2 ? 404 : web_read_failed(&r), NULL, "%s",
+		    r.message);
 		web_reply_free(&r);
 		return rc;
 	}
