@@ -8,7 +8,8 @@
 # 502); a page of another site cannot post a login (its Origin is refused),
 # so it can neither log a browser in nor spend its address's attempts; a
 # local viewer that asks lbld for a huge plan and reads nothing holds the
-# other reads 2 s a request, not 30.
+# other reads 2 s a request, not 30; a wrong login of an unknown name takes
+# as long as a known name's, whatever its hash's method and cost.
 #
 # The per-host limits need an address of this machine that is not
 # loopback (the first of hostname -I): without one, those cases are
@@ -116,6 +117,52 @@ PY
 	n=$(grep -c "the most one client may" "$LBL_TMP/untrusting.err")
 	[ "$n" -le 2 ] && pass "logged once, not for each connection refused" ||
 	    fail "logged once, not for each connection refused" "$n lines"
+fi
+
+# ---- login timing: a name not in web.yaml takes as long as a known one ----
+# bob's hash is a costly sha512crypt (half a second here); before, an
+# unknown name was hashed against a fixed yescrypt hash (20 ms), so the time
+# of a wrong login told whether the name exists.
+slow=$(/usr/bin/python3 -W ignore -c 'import crypt; print(crypt.crypt("pw", "$6$rounds=2000000$abcdefgh$"))' 2>/dev/null)
+if [ -z "$slow" ]; then
+	echo "info: no python3 crypt module: the login timing is not tried"
+else
+	tport=$(free_port)
+	cat >"$LBL_TMP/timing.yaml" <<EOY
+listen: "127.0.0.1:$tport"
+socket: $LBL_SOCKET
+users:
+  bob: "$slow"
+  alice: "$hash"
+EOY
+	"$web" --config "$LBL_TMP/timing.yaml" >"$LBL_TMP/timing.out" 2>"$LBL_TMP/timing.err" &
+	LBL_PIDS="$LBL_PIDS $!"
+	wait_for 20 grep -q '^ready' "$LBL_TMP/timing.out" || fail "lbl-web with a sha512crypt user" "$(cat "$LBL_TMP/timing.err")"
+	/usr/bin/python3 - "$tport" <<'PY'
+import http.client, sys, time
+port = int(sys.argv[1])
+
+def ok(name, cond, why=""):
+    print(("PASS %s" % name) if cond else ("FAIL %s: %s" % (name, why)), flush=True)
+
+def took(user):
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    t = time.monotonic()
+    c.request("POST", "/api/v1/login", body="user=%s&password=wrong" % user,
+              headers={"Content-Type": "application/x-www-form-urlencoded"})
+    r = c.getresponse()
+    r.read()
+    return r.status, time.monotonic() - t
+
+# two of each: within the 5 attempts a minute
+known = [took("bob") for _ in range(2)]
+unknown = [took("mallory") for _ in range(2)]
+ok("wrong logins of a known and an unknown name both 401",
+   {s for s, _ in known + unknown} == {401}, known + unknown)
+k, u = min(t for _, t in known), min(t for _, t in unknown)
+ok("an unknown name takes as long as a known one (%.3f s, %.3f s)" % (u, k), u >= 0.5 * k,
+   "unknown %.3f s, known %.3f s" % (u, k))
+PY
 fi
 
 # ---- reads of lbld: browsers leave lbld's reader queue to others ----
