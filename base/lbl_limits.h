@@ -782,6 +782,15 @@ _Static_assert(ALERT_KILL_GRACE_MS > 0 && ALERT_KILL_GRACE_MS <= ALERT_TIMEOUT_M
 #ifndef WEB_MAX_REPLY_BYTES
 #define WEB_MAX_REPLY_BYTES		(32 * 1024 * 1024)
 #endif
+/*
+ * lbld's answers lbl-web has handed on and its browsers not yet taken,
+ * all together: a browser that asks for a large plan or export and reads
+ * nothing holds it in lbl-web, and eight such held 149 MB, past the
+ * unit's MemoryMax of 128 MB. Past this, a request is told 503.
+ */
+#ifndef WEB_MAX_SENDING_BYTES
+#define WEB_MAX_SENDING_BYTES		(48 * 1024 * 1024)
+#endif
 /* The status line lbl-web keeps for its followers: lbld's status JSON. */
 #ifndef WEB_MAX_STATUS_BYTES
 #define WEB_MAX_STATUS_BYTES		(64 * 1024)
@@ -805,6 +814,9 @@ _Static_assert(WEB_MAX_UNTRUSTED_CONNECTIONS >= 1 &&
     WEB_MAX_UNTRUSTED_CONNECTIONS <= WEB_MAX_ADDR_CONNECTIONS &&
     WEB_MAX_ADDR_CONNECTIONS >= 8 && 4 * WEB_MAX_ADDR_CONNECTIONS <= WEB_MAX_CONNECTIONS,
     "WEB_MAX_ADDR_CONNECTIONS: a browser's connections fit, one host cannot take them all");
+_Static_assert(WEB_MAX_SENDING_BYTES >= WEB_MAX_REPLY_BYTES &&
+    WEB_MAX_SENDING_BYTES <= 64 * 1024 * 1024,
+    "WEB_MAX_SENDING_BYTES: the largest answer fits, and lbl-web stays within its MemoryMax");
 _Static_assert(WEB_MAX_LBLD_READS >= 2 && 2 * WEB_MAX_LBLD_READS <= READER_MAX_QUEUED,
     "WEB_MAX_LBLD_READS: browsers leave lbld's reader queue to others as well");
 _Static_assert(WEB_LOGIN_PER_MIN >= 1 && WEB_LOGIN_PER_MIN <= 60 && WEB_LOGIN_ADDRS >= 16,

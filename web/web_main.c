@@ -426,6 +426,80 @@ web_error(struct MHD_Connection *conn, unsigned status, const char *allow, const
 	return rc;
 }
 
+/*
+ * lbld's answers handed to libmicrohttpd and not yet taken by their
+ * browsers, in bytes: a browser that asks for a large answer and reads
+ * nothing holds it there, so without a bound a few such (eight asking
+ * for a 17 MB plan: 149 MB) took lbl-web past its unit's MemoryMax.
+ */
+static size_t web_sending_bytes;
+static pthread_mutex_t web_sending_lock = PTHREAD_MUTEX_INITIALIZER;
+
+struct web_body {
+	char *data;
+	size_t len;
+};
+
+/* libmicrohttpd is done with a body: its bytes leave the bound. */
+static void
+web_body_free(void *cls)
+{
+	struct web_body *b = cls;
+
+	pthread_mutex_lock(&web_sending_lock);
+	web_sending_bytes -= b->len;
+	pthread_mutex_unlock(&web_sending_lock);
+	free(b->data);
+	free(b);
+}
+
+/*
+ * Sends lbld's answer r (200, type, Content-Disposition if not NULL),
+ * taking r->out without a copy; 503 when the answers not yet taken would
+ * pass WEB_MAX_SENDING_BYTES. r->out is NULL after, either way but 503.
+ */
+static enum MHD_Result
+web_send_reply(struct MHD_Connection *conn, const char *type, struct web_reply *r,
+    const char *disposition)
+{
+	struct MHD_Response *resp;
+	struct web_body *b;
+	enum MHD_Result rc;
+	size_t held;
+	int full;
+
+	pthread_mutex_lock(&web_sending_lock);
+	held = web_sending_bytes;
+	if (!(full = held + r->out_len > WEB_MAX_SENDING_BYTES))
+		web_sending_bytes += r->out_len;
+	pthread_mutex_unlock(&web_sending_lock);
+	if (full)
+		return web_error(conn, 503, NULL, "lbl-web holds %zu MiB of answers its browsers "
+		    "have not taken yet, the most it holds (%d MiB): try again shortly",
+		    held / (1024 * 1024), WEB_MAX_SENDING_BYTES / (1024 * 1024));
+	if ((b = malloc(sizeof(*b))) == NULL) {
+		pthread_mutex_lock(&web_sending_lock);
+		web_sending_bytes -= r->out_len;
+		pthread_mutex_unlock(&web_sending_lock);
+		return MHD_NO;
+	}
+	b->data = r->out;
+	b->len = r->out_len;
+	r->out = NULL;
+	resp = MHD_create_response_from_buffer_with_free_callback_cls(b->len, b->data,
+	    web_body_free, b);
+	if (resp == NULL) {
+		web_body_free(b);
+		return MHD_NO;
+	}
+	web_common_headers(resp, type);
+	if (disposition != NULL)
+		MHD_add_response_header(resp, "Content-Disposition", disposition);
+	rc = MHD_queue_response(conn, 200, resp);
+	MHD_destroy_response(resp);
+	return rc;
+}
+
 /* A read lbld failed: 503 when its reader queue was full (try again), else 502. */
 static unsigned
 web_read_failed(const struct web_reply *r)
@@ -452,11 +526,7 @@ web_lbld(struct MHD_Connection *conn, int changing, int argc, const char *const 
 	    WEB_LBLD_TIMEOUT_MS, &r) == -1)
 		return web_error(conn, errno == EMSGSIZE ? 507 : 503, NULL, "%s", r.message);
 	if (r.status == 0) {
-		if (disposition != NULL)
-			rc = web_send(conn, 200, type, r.out, r.out_len, "Content-Disposition",
-			    disposition, NULL);
-		else
-			rc = web_send(conn, 200, type, r.out, r.out_len, NULL);
+		rc = web_send_reply(conn, type, &r, disposition);
 	} else if (r.status == 2) {
 		rc = web_error(conn, strncmp(r.message, "no batch", 8) == 0 ||
 		    strncmp(r.message, "no stored recipe", 16) == 0 ? 404 : 400, NULL, "%s",
@@ -737,7 +807,7 @@ web_recipe_plan(struct MHD_Connection *conn, const char *name)
 	if (web_lbld_read(web_conf.socket_path, 3, argv, WEB_LBLD_TIMEOUT_MS, &r) == -1)
 		return web_error(conn, errno == EMSGSIZE ? 507 : 503, NULL, "%s", r.message);
 	if (r.status == 0)
-		rc = web_send(conn, 200, "application/json", r.out, r.out_len, NULL);
+		rc = web_send_reply(conn, "application/json", &r, NULL);
 	else if (r.status == 2)
 		/* not stored: 404; stored but not for this rig: the rig's state, 409 */
 		rc = web_error(conn, strncmp(r.message, "no stored recipe", 16) == 0 ? 404 :
