@@ -88,7 +88,11 @@ void web_addr_text(const struct sockaddr *sa, char *buf, size_t size);
  * as many clients. "?" if unknown.
  */
 void web_addr_key(const struct sockaddr *sa, char *buf, size_t size);
-/* Whether sa is loopback (127.0.0.0/8, ::1, IPv4-mapped 127/8): this machine itself. */
+/*
+ * Whether sa is this machine's own loopback address (127.0.0.1, ::1,
+ * ::ffff:127.0.0.1), where a local reverse proxy connects from: its
+ * connections are not counted per client.
+ */
 int web_loopback(const struct sockaddr *sa);
 
 /* ---- web_lbld.c ---- */
