@@ -1412,7 +1412,7 @@ web_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 /* ---- connections per client ---- */
 
 /*
- * The connections each client (web_addr_key) holds, loopback aside: a
+ * The connections each client (web_addr_key) holds, a local proxy (web_loopback) aside: a
  * slot with count 0 is free. A connection's socket context points to its
  * slot, which is not reused while it counts.
  */
@@ -1445,7 +1445,7 @@ web_peer_find(const char *key, int add)
 }
 
 /*
- * Whether a new connection from sa is taken: one client (loopback aside)
+ * Whether a new connection from sa is taken: one client (a local proxy aside)
  * holds at most WEB_MAX_ADDR_CONNECTIONS, or WEB_MAX_UNTRUSTED_CONNECTIONS
  * outside trusted:, so no host can take every connection lbl-web has.
  * A connection refused here is closed at once, unanswered.
