@@ -166,6 +166,8 @@ $(BUILD)/lbl-sync: $(BUILD)/sync/sync_main.o $(LIBS_sync)
 	$(CC) $(LDFLAGS) $^ $(SYNC_LDLIBS) -o $@
 $(BUILD)/lbl-mqtt: $(BUILD)/mqtt/mqtt_main.o $(LIBS_mqtt)
 	$(CC) $(LDFLAGS) $^ $(MQTT_LDLIBS) -o $@
+# test_web_conf includes web_conf.c, which checks password hashes with libcrypt
+$(BUILD)/tests/test_web_conf: LDLIBS += $(WEB_LDLIBS)
 $(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(LIBS_all)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@

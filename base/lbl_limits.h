@@ -295,6 +295,15 @@
 #ifndef READER_STALL_MS
 #define READER_STALL_MS			30000
 #endif
+/*
+ * The same while other reads wait for the reader: one client that sent
+ * "plan" for a large recipe (or an export) and read nothing held every
+ * other read for READER_STALL_MS, and ten such held them for five minutes
+ * (each in turn); now each holds them this long.
+ */
+#ifndef READER_STALL_BUSY_MS
+#define READER_STALL_BUSY_MS		2000
+#endif
 /* Steps of two batches that compare holds at once (about 100 bytes each). */
 #ifndef HIST_MAX_STEPS_KEPT
 #define HIST_MAX_STEPS_KEPT	(2 * PLAN_MAX_STEPS)
@@ -548,6 +557,9 @@ _Static_assert(PLAN_JSON_PIECE_BYTES >= 4096 && 4 * PLAN_JSON_PIECE_BYTES <= REA
 _Static_assert(CONTROL_MAX_FOLLOW_BACKLOG >= 64 * 1024 &&
     CONTROL_MAX_FOLLOW_BACKLOG <= CONTROL_MAX_BACKLOG,
     "CONTROL_MAX_FOLLOW_BACKLOG: dozens of status lines, no more than any client's backlog");
+_Static_assert(READER_STALL_BUSY_MS >= 500 && READER_STALL_BUSY_MS <= READER_STALL_MS &&
+    (long long)READER_STALL_BUSY_MS * CONTROL_MAX_PER_VIEWER <= 60000,
+    "READER_STALL_BUSY_MS: a viewer's stalled reads hold the others a minute at most");
 _Static_assert(CONTROL_MAX_BACKLOG >= 4 * READER_MAX_BACKLOG_BYTES,
     "CONTROL_MAX_BACKLOG: a reader's chunks must fit a client's backlog");
 _Static_assert(CONTROL_OPERATOR_RESERVE >= 1 && CONTROL_OPERATOR_RESERVE < CONTROL_MAX_CLIENTS,
@@ -700,6 +712,30 @@ _Static_assert(ALERT_KILL_GRACE_MS > 0 && ALERT_KILL_GRACE_MS <= ALERT_TIMEOUT_M
 #define WEB_MAX_CONNECTIONS		(WEB_MAX_SSE_CLIENTS + 64)
 #endif
 /*
+ * Connections at once from one client address (an IPv6 host by its /64),
+ * loopback aside (this machine: a local reverse proxy, the tests): a
+ * browser opens six to a site and one per tab's event stream, so a lab
+ * PC with a few tabs stays well under it; without it one host holding
+ * idle connections took all WEB_MAX_CONNECTIONS and nobody else was
+ * served. An address outside trusted: needs just one, to be told 403.
+ */
+#ifndef WEB_MAX_ADDR_CONNECTIONS
+#define WEB_MAX_ADDR_CONNECTIONS	32
+#endif
+#ifndef WEB_MAX_UNTRUSTED_CONNECTIONS
+#define WEB_MAX_UNTRUSTED_CONNECTIONS	4
+#endif
+/*
+ * Reads lbl-web asks of lbld at once (history, show, export, plan, ...):
+ * a browser's next one waits for its turn (WEB_LBLD_TIMEOUT_MS), then is
+ * told 503. lbld queues READER_MAX_QUEUED reads for everyone; browsers
+ * asking for a large plan over and over filled that queue and lblctl's
+ * reads were refused as busy. A quarter of it is the browsers' share.
+ */
+#ifndef WEB_MAX_LBLD_READS
+#define WEB_MAX_LBLD_READS		(READER_MAX_QUEUED / 4)
+#endif
+/*
  * Login attempts per client address per minute: a person mistyping gets
  * a few tries; guessing a password at this rate takes forever (and each
  * attempt costs a yescrypt hash, so the rate also bounds the CPU it takes).
@@ -746,6 +782,15 @@ _Static_assert(ALERT_KILL_GRACE_MS > 0 && ALERT_KILL_GRACE_MS <= ALERT_TIMEOUT_M
 #ifndef WEB_MAX_REPLY_BYTES
 #define WEB_MAX_REPLY_BYTES		(32 * 1024 * 1024)
 #endif
+/*
+ * lbld's answers lbl-web has handed on and its browsers not yet taken,
+ * all together: a browser that asks for a large plan or export and reads
+ * nothing holds it in lbl-web, and eight such held 149 MB, past the
+ * unit's MemoryMax of 128 MB. Past this, a request is told 503.
+ */
+#ifndef WEB_MAX_SENDING_BYTES
+#define WEB_MAX_SENDING_BYTES		(48 * 1024 * 1024)
+#endif
 /* The status line lbl-web keeps for its followers: lbld's status JSON. */
 #ifndef WEB_MAX_STATUS_BYTES
 #define WEB_MAX_STATUS_BYTES		(64 * 1024)
@@ -765,6 +810,15 @@ _Static_assert(WEB_MAX_BODY_BYTES >= 1024 && WEB_MAX_BODY_BYTES <= 1024 * 1024,
 _Static_assert(WEB_MAX_SSE_CLIENTS >= 50 && WEB_MAX_SSE_CLIENTS <= 4096 &&
     WEB_MAX_CONNECTIONS > WEB_MAX_SSE_CLIENTS,
     "WEB_MAX_SSE_CLIENTS: the issue's 50 browsers, and room for requests beside them");
+_Static_assert(WEB_MAX_UNTRUSTED_CONNECTIONS >= 1 &&
+    WEB_MAX_UNTRUSTED_CONNECTIONS <= WEB_MAX_ADDR_CONNECTIONS &&
+    WEB_MAX_ADDR_CONNECTIONS >= 8 && 4 * WEB_MAX_ADDR_CONNECTIONS <= WEB_MAX_CONNECTIONS,
+    "WEB_MAX_ADDR_CONNECTIONS: a browser's connections fit, one host cannot take them all");
+_Static_assert(WEB_MAX_SENDING_BYTES >= WEB_MAX_REPLY_BYTES &&
+    WEB_MAX_SENDING_BYTES <= 64 * 1024 * 1024,
+    "WEB_MAX_SENDING_BYTES: the largest answer fits, and lbl-web stays within its MemoryMax");
+_Static_assert(WEB_MAX_LBLD_READS >= 2 && 2 * WEB_MAX_LBLD_READS <= READER_MAX_QUEUED,
+    "WEB_MAX_LBLD_READS: browsers leave lbld's reader queue to others as well");
 _Static_assert(WEB_LOGIN_PER_MIN >= 1 && WEB_LOGIN_PER_MIN <= 60 && WEB_LOGIN_ADDRS >= 16,
     "WEB_LOGIN_PER_MIN: a few tries a minute, not a guessing machine");
 _Static_assert(WEB_MAX_HOSTS >= 4 && WEB_MAX_HOST_BYTES == 253,

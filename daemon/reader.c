@@ -124,7 +124,8 @@ reader_deadline(struct timespec *ts, int ms)
  * Hands len bytes of the reply to the loop, waiting first while the
  * client's backlog is over the bound. Returns 0, or -1 when the job is
  * cancelled (nothing is handed over), its client read nothing for
- * stall_ms (logged; the job is cancelled), or memory ran out (logged).
+ * stall_ms, or for READER_STALL_BUSY_MS while other reads wait (logged;
+ * the job is cancelled), or memory ran out (logged).
  */
 static int
 reader_emit(struct reader_reply *reply, const char *data, size_t len)
@@ -132,9 +133,9 @@ reader_emit(struct reader_reply *reply, const char *data, size_t len)
 	struct reader *r = reply->reader;
 	struct reader_job *job = reply->job;
 	struct reader_chunk *chunk;
-	struct timespec deadline;
+	struct timespec deadline, busy;
 	unsigned long sends;
-	int rc;
+	int rc, busy_ms = r->stall_ms < READER_STALL_BUSY_MS ? r->stall_ms : READER_STALL_BUSY_MS;
 
 	if ((chunk = malloc(sizeof(*chunk) + len)) == NULL) {
 		log_warn("reader: %s: a chunk of %zu bytes", job->argv[0], len);
@@ -149,18 +150,23 @@ reader_emit(struct reader_reply *reply, const char *data, size_t len)
 	pthread_mutex_lock(&r->lock);
 	sends = job->sends;
 	reader_deadline(&deadline, r->stall_ms);
+	reader_deadline(&busy, busy_ms);
 	while (!atomic_load(&job->cancelled) && !atomic_load(&r->stopping) &&
 	    job->queued_bytes + job->unsent_bytes >= READER_MAX_BACKLOG_BYTES) {
-		rc = pthread_cond_timedwait(&r->wake, &r->lock, &deadline);
+		/* a submitted read wakes this wait: from then on the shorter bound counts */
+		int others = r->waiting_count > 0;
+		rc = pthread_cond_timedwait(&r->wake, &r->lock, others ? &busy : &deadline);
 		if (job->sends != sends) {
 			sends = job->sends;
 			reader_deadline(&deadline, r->stall_ms);
+			reader_deadline(&busy, busy_ms);
 		} else if (rc == ETIMEDOUT) {
 			/* a client that stopped reading must not hold every other read */
 			job->stalled = 1;
 			atomic_store(&job->cancelled, 1);
-			log_warnx("reader: %s: the client read nothing of its reply for %d ms; "
-			    "cut short", job->argv[0], r->stall_ms);
+			log_warnx("reader: %s: the client read nothing of its reply for %d ms%s; "
+			    "cut short", job->argv[0], others ? busy_ms : r->stall_ms, others ?
+			    " while other reads waited" : "");
 		}
 	}
 	if (atomic_load(&job->cancelled) || atomic_load(&r->stopping)) {

@@ -15,7 +15,8 @@
  * READER_MAX_BACKLOG_BYTES, so an export of years of batches streams in
  * bounded memory at its client's pace. A client that goes away cancels its
  * request: the reader notices at its next row and stops; one that reads
- * nothing for READER_STALL_MS has its reply cut short.
+ * nothing for READER_STALL_MS (READER_STALL_BUSY_MS while other reads
+ * wait) has its reply cut short.
  */
 #ifndef LBL_READER_H
 #define LBL_READER_H
@@ -42,7 +43,8 @@ typedef void (*reader_work)(void *arg, struct db *db, struct reader_reply *reply
  * Starts the reader thread; db_path is opened read-only at the first
  * request (a failure then fails that request, logged, and the next one
  * tries again). A client that reads nothing of its reply for stall_ms
- * while the reader waits on it has the reply cut short (logged), so a
+ * (READER_STALL_BUSY_MS, if shorter, while other reads wait) while the
+ * reader waits on it has the reply cut short (logged), so a
  * stopped client cannot hold every other read. Call it once signals are
  * blocked, so the thread inherits the mask. NULL on failure (logged).
  */

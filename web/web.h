@@ -79,8 +79,22 @@ int web_trusted(const struct web_conf *conf, const struct sockaddr *sa);
  * the rig (DNS rebinding) sends its own name, and is refused.
  */
 int web_host_ok(const struct web_conf *conf, const char *host);
-/* The address as text, for the log and the login rate ("?" if unknown). */
+/* The address as text, for the log ("?" if unknown). */
 void web_addr_text(const struct sockaddr *sa, char *buf, size_t size);
+/*
+ * The client sa is counted as (its connections, its login attempts), as
+ * text: an IPv4 address (IPv4-mapped IPv6 too) whole, an IPv6 address by
+ * its /64 ("2001:db8:1:2::/64"), since one host on a LAN may take any
+ * address of its /64 (SLAAC, privacy addresses) and would otherwise count
+ * as many clients. "?" if unknown.
+ */
+void web_addr_key(const struct sockaddr *sa, char *buf, size_t size);
+/*
+ * Whether sa is this machine's own loopback address (127.0.0.1, ::1,
+ * ::ffff:127.0.0.1), where a local reverse proxy connects from: its
+ * connections are not counted per client.
+ */
+int web_loopback(const struct sockaddr *sa);
 
 /* ---- web_lbld.c ---- */
 
@@ -102,13 +116,21 @@ struct web_reply {
 int web_lbld_call(const char *socket_path, int argc, const char *const argv[], int timeout_ms,
     struct web_reply *r);
 void web_reply_free(struct web_reply *r);
+/*
+ * web_lbld_call for a read (history, show, export, plan...): at most
+ * WEB_MAX_LBLD_READS at once, so browsers never fill lbld's reader queue
+ * for its other clients. One more waits up to timeout_ms for its turn,
+ * then returns -1 with errno EBUSY and r->message saying so.
+ */
+int web_lbld_read(const char *socket_path, int argc, const char *const argv[], int timeout_ms,
+    struct web_reply *r);
 
 /* ---- web_auth.c ---- */
 
 /* Sets up the session table and the login counters (users stay in conf). */
 void web_auth_init(const struct web_conf *conf);
 /*
- * A login attempt from addr: 0 with a new session's token and CSRF token
+ * A login attempt from addr (the client's key, web_addr_key): 0 with a new session's token and CSRF token
  * (65 bytes each, hex) and the user's canonical name; 1 when the name or
  * password is wrong; 2 when addr has tried too often (retry_s says when it
  * may again); -1 when no session can be made (table full, no randomness).

@@ -158,9 +158,16 @@ web_auth_login(const char *addr, const char *user, const char *password, char *t
 	const struct web_user *u;
 	int64_t now, oldest_s;
 	int i, slot, ok;
-	/* a name not in web.yaml is hashed too, against this, so it takes as long */
+	/*
+	 * A name not in web.yaml is hashed too, against the first user's hash
+	 * (its method and cost, whatever they are), so it takes as long as a
+	 * known name's wrong password: against a fixed yescrypt hash, a user
+	 * with a costlier hash told which names exist. The fixed one serves
+	 * only when there are no users.
+	 */
 	static const char *const dummy = "$y$j9T$at/h7PpGhHfTCVVwLKK.3/$"
 	    "XT92hZenbu.DzTb9K2ZCGxalgalsza/KbTshfIezKJ5";
+	const char *against;
 
 	pthread_mutex_lock(&web_auth_lock);
 	*retry_s = web_auth_count(addr);
@@ -168,7 +175,8 @@ web_auth_login(const char *addr, const char *user, const char *password, char *t
 	if (*retry_s > 0)
 		return 2;
 	u = web_auth_user(user);
-	ok = web_auth_check(u ? u->hash : dummy, password) && u != NULL;
+	against = u ? u->hash : web_auth_conf->user_count > 0 ? web_auth_conf->users[0].hash : dummy;
+	ok = web_auth_check(against, password) && u != NULL;
 	if (!ok)
 		return 1;
 	pthread_mutex_lock(&web_auth_lock);

@@ -4,6 +4,7 @@
  * so every mistake is named FILE:LINE:COL and nothing starts half-configured.
  */
 #include <arpa/inet.h>
+#include <crypt.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -169,6 +170,76 @@ web_trusted(const struct web_conf *conf, const struct sockaddr *sa)
 	return 0;
 }
 
+/*
+ * The bytes of sa's address and its family, an IPv4-mapped IPv6 address
+ * (as a dual-stack socket shows IPv4 peers) as IPv4: NULL for another family.
+ */
+static const unsigned char *
+web_addr_bytes(const struct sockaddr *sa, int *family)
+{
+	static const unsigned char mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
+	const unsigned char *addr;
+
+	if (sa == NULL)
+		return NULL;
+	if (sa->sa_family == AF_INET) {
+		*family = AF_INET;
+		return (const unsigned char *)&((const struct sockaddr_in *)sa)->sin_addr;
+	}
+	if (sa->sa_family != AF_INET6)
+		return NULL;
+	addr = (const unsigned char *)&((const struct sockaddr_in6 *)sa)->sin6_addr;
+	*family = AF_INET6;
+	if (memcmp(addr, mapped, sizeof(mapped)) == 0) {
+		*family = AF_INET;
+		addr += 12;
+	}
+	return addr;
+}
+
+int
+web_loopback(const struct sockaddr *sa)
+{
+	static const unsigned char one[16] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1 };
+	int family;
+	const unsigned char *addr = web_addr_bytes(sa, &family);
+
+	if (addr == NULL)
+		return 0;
+	/*
+	 * 127.0.0.1 and ::1 only, what a local reverse proxy connects from: the
+	 * rest of 127/8 counts as any host does (the tests play hosts there).
+	 */
+	return family == AF_INET ? addr[0] == 127 && addr[1] == 0 && addr[2] == 0 &&
+	    addr[3] == 1 : memcmp(addr, one, sizeof(one)) == 0;
+}
+
+void
+web_addr_key(const struct sockaddr *sa, char *buf, size_t size)
+{
+	unsigned char net[16];
+	int family;
+	const unsigned char *addr = web_addr_bytes(sa, &family);
+	size_t len;
+
+	snprintf(buf, size, "?");
+	if (addr == NULL)
+		return;
+	if (family == AF_INET) {
+		if (inet_ntop(AF_INET, addr, buf, (socklen_t)size) == NULL)
+			snprintf(buf, size, "?");
+		return;
+	}
+	memcpy(net, addr, 8);
+	memset(net + 8, 0, 8);
+	if (inet_ntop(AF_INET6, net, buf, (socklen_t)size) == NULL ||
+	    (len = strlen(buf)) + 4 > size) {
+		snprintf(buf, size, "?");
+		return;
+	}
+	snprintf(buf + len, size - len, "/64");
+}
+
 void
 web_addr_text(const struct sockaddr *sa, char *buf, size_t size)
 {
@@ -214,6 +285,15 @@ web_host_name_ok(const char *name)
 	return 1;
 }
 
+/* Whether text is a port: 1 to 5 digits. */
+static int
+web_port_ok(const char *text)
+{
+	size_t len = strspn(text, "0123456789");
+
+	return len >= 1 && len <= 5 && text[len] == '\0';
+}
+
 int
 web_host_ok(const struct web_conf *conf, const char *host)
 {
@@ -228,7 +308,9 @@ web_host_ok(const struct web_conf *conf, const char *host)
 		/* [v6]:port: an address literal */
 		const char *close = strchr(host, ']');
 		len = close ? (size_t)(close - host - 1) : 0;
-		if (close == NULL || len == 0 || len >= sizeof(name))
+		/* after the literal only a port: "[::1]evil" is no host a browser sends */
+		if (close == NULL || len == 0 || len >= sizeof(name) ||
+		    (close[1] != '\0' && (close[1] != ':' || !web_port_ok(close + 2))))
 			return 0;
 		memcpy(name, host + 1, len);
 		name[len] = '\0';
@@ -249,6 +331,52 @@ web_host_ok(const struct web_conf *conf, const char *host)
 		if (strcasecmp(conf->hosts[i], name) == 0)
 			return 1;
 	return 0;
+}
+
+/*
+ * Whether hash is one a login can match: a method libcrypt has and does
+ * not call legacy (MD5, DES: too cheap to guess against), whole. A hash
+ * cut or garbled when copied into web.yaml still "looks like" a hash, and
+ * would only show as every login of that user failing; hashing a test
+ * word with it gives a hash of another length then, or none. 0, or -1
+ * with why.
+ */
+static int
+web_hash_ok(const char *hash, char *why, size_t why_size)
+{
+	struct crypt_data *data;
+	const char *got;
+	int rc = 0;
+
+	switch (crypt_checksalt(hash)) {
+	case CRYPT_SALT_OK:
+		break;
+	case CRYPT_SALT_METHOD_LEGACY:
+		snprintf(why, why_size, "a legacy hash method (MD5, DES), too cheap to guess "
+		    "against: make a yescrypt one with lbl-web --hash-password");
+		return -1;
+	default:
+		snprintf(why, why_size, "not a hash libcrypt can check: expected one such as "
+		    "'$y$j9T$...' (make one with lbl-web --hash-password)");
+		return -1;
+	}
+	if ((data = calloc(1, sizeof(*data))) == NULL) {
+		snprintf(why, why_size, "out of memory to check the hash");
+		return -1;
+	}
+	got = crypt_r("lbl-web check", hash, data);
+	if (got == NULL || got[0] == '*') {
+		snprintf(why, why_size, "not a hash libcrypt can check: expected one such as "
+		    "'$y$j9T$...' (make one with lbl-web --hash-password)");
+		rc = -1;
+	} else if (strlen(got) != strlen(hash)) {
+		snprintf(why, why_size, "the hash is incomplete or garbled (%zu characters, "
+		    "where its method makes %zu): copy it whole from lbl-web --hash-password",
+		    strlen(hash), strlen(got));
+		rc = -1;
+	}
+	free(data);
+	return rc;
 }
 
 /* A user's name: what lbld records, so letters, digits and . _ - only. */
@@ -316,6 +444,7 @@ web_strdup_or_fail(struct diag *d, const struct conf_node *at, const char *s)
 static void
 web_conf_users(struct diag *d, const struct conf_node *users, struct web_conf *conf)
 {
+	char why[200];
 	size_t i;
 
 	/* "users:" with nothing under it: nobody may change anything */
@@ -344,6 +473,10 @@ web_conf_users(struct diag *d, const struct conf_node *users, struct web_conf *c
 		if (v->type != CONF_SCALAR || v->text[0] != '$' || strlen(v->text) < 20) {
 			diag_error(d, v, "users: %s: expected a password hash such as "
 			    "'$y$j9T$...' (make one with lbl-web --hash-password)", k->text);
+			continue;
+		}
+		if (web_hash_ok(v->text, why, sizeof(why)) == -1) {
+			diag_error(d, v, "users: %s: %s", k->text, why);
 			continue;
 		}
 		if (conf->user_count == WEB_MAX_USERS) {

@@ -5,6 +5,7 @@
  */
 #include <errno.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -111,4 +112,48 @@ web_reply_free(struct web_reply *r)
 {
 	free(r->out);
 	r->out = NULL;
+}
+
+/* The reads under way (web_lbld_read), at most WEB_MAX_LBLD_READS. */
+static int web_reads;
+static pthread_mutex_t web_reads_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t web_reads_cond = PTHREAD_COND_INITIALIZER;
+
+int
+web_lbld_read(const char *socket_path, int argc, const char *const argv[], int timeout_ms,
+    struct web_reply *r)
+{
+	struct timespec until;
+	int rc = 0, saved;
+
+	/* the default condition's clock is CLOCK_REALTIME: the deadline is on it */
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += timeout_ms / 1000;
+	until.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+	if (until.tv_nsec >= 1000000000L) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000L;
+	}
+	pthread_mutex_lock(&web_reads_lock);
+	while (web_reads >= WEB_MAX_LBLD_READS && rc != ETIMEDOUT)
+		rc = pthread_cond_timedwait(&web_reads_cond, &web_reads_lock, &until);
+	if (web_reads >= WEB_MAX_LBLD_READS) {
+		pthread_mutex_unlock(&web_reads_lock);
+		memset(r, 0, sizeof(*r));
+		r->status = -1;
+		snprintf(r->message, sizeof(r->message), "lbl-web is busy: %d reads of lbld are "
+		    "under way, the most it asks at once (try again shortly)", WEB_MAX_LBLD_READS);
+		errno = EBUSY;
+		return -1;
+	}
+	web_reads++;
+	pthread_mutex_unlock(&web_reads_lock);
+	rc = web_lbld_call(socket_path, argc, argv, timeout_ms, r);
+	saved = errno;
+	pthread_mutex_lock(&web_reads_lock);
+	web_reads--;
+	pthread_cond_signal(&web_reads_cond);
+	pthread_mutex_unlock(&web_reads_lock);
+	errno = saved;
+	return rc;
 }

@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <termios.h>
 #include <time.h>
 #include <unistd.h>
@@ -426,10 +427,92 @@ web_error(struct MHD_Connection *conn, unsigned status, const char *allow, const
 }
 
 /*
+ * lbld's answers handed to libmicrohttpd and not yet taken by their
+ * browsers, in bytes: a browser that asks for a large answer and reads
+ * nothing holds it there, so without a bound a few such (eight asking
+ * for a 17 MB plan: 149 MB) took lbl-web past its unit's MemoryMax.
+ */
+static size_t web_sending_bytes;
+static pthread_mutex_t web_sending_lock = PTHREAD_MUTEX_INITIALIZER;
+
+struct web_body {
+	char *data;
+	size_t len;
+};
+
+/* libmicrohttpd is done with a body: its bytes leave the bound. */
+static void
+web_body_free(void *cls)
+{
+	struct web_body *b = cls;
+
+	pthread_mutex_lock(&web_sending_lock);
+	web_sending_bytes -= b->len;
+	pthread_mutex_unlock(&web_sending_lock);
+	free(b->data);
+	free(b);
+}
+
+/*
+ * Sends lbld's answer r (200, type, Content-Disposition if not NULL),
+ * taking r->out without a copy; 503 when the answers not yet taken would
+ * pass WEB_MAX_SENDING_BYTES. r->out is NULL after, either way but 503.
+ */
+static enum MHD_Result
+web_send_reply(struct MHD_Connection *conn, const char *type, struct web_reply *r,
+    const char *disposition)
+{
+	struct MHD_Response *resp;
+	struct web_body *b;
+	enum MHD_Result rc;
+	size_t held;
+	int full;
+
+	pthread_mutex_lock(&web_sending_lock);
+	held = web_sending_bytes;
+	if (!(full = held + r->out_len > WEB_MAX_SENDING_BYTES))
+		web_sending_bytes += r->out_len;
+	pthread_mutex_unlock(&web_sending_lock);
+	if (full)
+		return web_error(conn, 503, NULL, "lbl-web holds %zu MiB of answers its browsers "
+		    "have not taken yet, the most it holds (%d MiB): try again shortly",
+		    held / (1024 * 1024), WEB_MAX_SENDING_BYTES / (1024 * 1024));
+	if ((b = malloc(sizeof(*b))) == NULL) {
+		pthread_mutex_lock(&web_sending_lock);
+		web_sending_bytes -= r->out_len;
+		pthread_mutex_unlock(&web_sending_lock);
+		return MHD_NO;
+	}
+	b->data = r->out;
+	b->len = r->out_len;
+	r->out = NULL;
+	resp = MHD_create_response_from_buffer_with_free_callback_cls(b->len, b->data,
+	    web_body_free, b);
+	if (resp == NULL) {
+		web_body_free(b);
+		return MHD_NO;
+	}
+	web_common_headers(resp, type);
+	if (disposition != NULL)
+		MHD_add_response_header(resp, "Content-Disposition", disposition);
+	rc = MHD_queue_response(conn, 200, resp);
+	MHD_destroy_response(resp);
+	return rc;
+}
+
+/* A read lbld failed: 503 when its reader queue was full (try again), else 502. */
+static unsigned
+web_read_failed(const struct web_reply *r)
+{
+	return strstr(r->message, ": busy, try again") != NULL ? 503 : 502;
+}
+
+/*
  * Asks lbld and answers with what it said: its output as type (JSON, or
  * CSV), or its failure as a JSON error: 400 for a request it refused as
  * wrong (404 for a batch or recipe it has not), 409 when a change is
- * refused in the state the rig is in, 502 when a read failed, 503 when
+ * refused in the state the rig is in, 502 when a read failed (503 when lbld
+ * was too busy to take it), 503 when
  * lbld cannot be reached, 507 when the answer is too large to relay.
  */
 static enum MHD_Result
@@ -439,20 +522,17 @@ web_lbld(struct MHD_Connection *conn, int changing, int argc, const char *const 
 	struct web_reply r;
 	enum MHD_Result rc;
 
-	if (web_lbld_call(web_conf.socket_path, argc, argv, WEB_LBLD_TIMEOUT_MS, &r) == -1)
+	if ((changing ? web_lbld_call : web_lbld_read)(web_conf.socket_path, argc, argv,
+	    WEB_LBLD_TIMEOUT_MS, &r) == -1)
 		return web_error(conn, errno == EMSGSIZE ? 507 : 503, NULL, "%s", r.message);
 	if (r.status == 0) {
-		if (disposition != NULL)
-			rc = web_send(conn, 200, type, r.out, r.out_len, "Content-Disposition",
-			    disposition, NULL);
-		else
-			rc = web_send(conn, 200, type, r.out, r.out_len, NULL);
+		rc = web_send_reply(conn, type, &r, disposition);
 	} else if (r.status == 2) {
 		rc = web_error(conn, strncmp(r.message, "no batch", 8) == 0 ||
 		    strncmp(r.message, "no stored recipe", 16) == 0 ? 404 : 400, NULL, "%s",
 		    r.message);
 	} else {
-		rc = web_error(conn, changing ? 409 : 502, NULL, "%s", r.message);
+		rc = web_error(conn, changing ? 409 : web_read_failed(&r), NULL, "%s", r.message);
 	}
 	web_reply_free(&r);
 	return rc;
@@ -645,12 +725,12 @@ web_compare(struct MHD_Connection *conn)
 		return web_error(conn, 400, NULL, "compare: expected a=ID&b=ID (batch ids)");
 	{
 		const char *argv[] = { "compare", a, b };
-		if (web_lbld_call(web_conf.socket_path, 3, argv, WEB_LBLD_TIMEOUT_MS, &r) == -1)
+		if (web_lbld_read(web_conf.socket_path, 3, argv, WEB_LBLD_TIMEOUT_MS, &r) == -1)
 			return web_error(conn, errno == EMSGSIZE ? 507 : 503, NULL, "%s", r.message);
 	}
 	if (r.status != 0) {
 		rc = web_error(conn, r.status == 2 ? (strncmp(r.message, "no batch", 8) == 0 ?
-		    404 : 400) : 502, NULL, "%s", r.message);
+		    404 : 400) : web_read_failed(&r), NULL, "%s", r.message);
 		web_reply_free(&r);
 		return rc;
 	}
@@ -677,10 +757,10 @@ web_recipes(struct MHD_Connection *conn)
 	struct json j;
 	int n, first = 1;
 
-	if (web_lbld_call(web_conf.socket_path, 2, argv, WEB_LBLD_TIMEOUT_MS, &r) == -1)
+	if (web_lbld_read(web_conf.socket_path, 2, argv, WEB_LBLD_TIMEOUT_MS, &r) == -1)
 		return web_error(conn, 503, NULL, "%s", r.message);
 	if (r.status != 0) {
-		enum MHD_Result rc = web_error(conn, 502, NULL, "%s", r.message);
+		enum MHD_Result rc = web_error(conn, web_read_failed(&r), NULL, "%s", r.message);
 		web_reply_free(&r);
 		return rc;
 	}
@@ -724,17 +804,17 @@ web_recipe_plan(struct MHD_Connection *conn, const char *name)
 	struct web_reply r;
 	enum MHD_Result rc;
 
-	if (web_lbld_call(web_conf.socket_path, 3, argv, WEB_LBLD_TIMEOUT_MS, &r) == -1)
+	if (web_lbld_read(web_conf.socket_path, 3, argv, WEB_LBLD_TIMEOUT_MS, &r) == -1)
 		return web_error(conn, errno == EMSGSIZE ? 507 : 503, NULL, "%s", r.message);
 	if (r.status == 0)
-		rc = web_send(conn, 200, "application/json", r.out, r.out_len, NULL);
+		rc = web_send_reply(conn, "application/json", &r, NULL);
 	else if (r.status == 2)
 		/* not stored: 404; stored but not for this rig: the rig's state, 409 */
 		rc = web_error(conn, strncmp(r.message, "no stored recipe", 16) == 0 ? 404 :
 		    strstr(r.message, "is not valid for rig") != NULL ? 409 : 400, NULL, "%s",
 		    r.message);
 	else
-		rc = web_error(conn, 502, NULL, "%s", r.message);
+		rc = web_error(conn, web_read_failed(&r), NULL, "%s", r.message);
 	web_reply_free(&r);
 	return rc;
 }
@@ -770,10 +850,11 @@ web_recipe(struct MHD_Connection *conn, const char *path)
 	}
 	if (slash != NULL)
 		return web_recipe_plan(conn, name);
-	if (web_lbld_call(web_conf.socket_path, 3, argv, WEB_LBLD_TIMEOUT_MS, &r) == -1)
+	if (web_lbld_read(web_conf.socket_path, 3, argv, WEB_LBLD_TIMEOUT_MS, &r) == -1)
 		return web_error(conn, 503, NULL, "%s", r.message);
 	if (r.status != 0) {
-		rc = web_error(conn, r.status == 2 ? 404 : 502, NULL, "%s", r.message);
+		rc = web_error(conn, r.status == 2 ? 404 : web_read_failed(&r), NULL, "%s",
+		    r.message);
 		web_reply_free(&r);
 		return rc;
 	}
@@ -838,7 +919,9 @@ static enum MHD_Result
 web_login(struct MHD_Connection *conn, struct web_req *req, const char *addr)
 {
 	char user[WEB_MAX_USER_BYTES + 2], password[512], token[80], csrf[80],
-	    name[WEB_MAX_USER_BYTES + 1], cookie[256], retry[16];
+	    name[WEB_MAX_USER_BYTES + 1], cookie[256], retry[16], key[64];
+	const union MHD_ConnectionInfo *info =
+	    MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
 	struct json j;
 	int retry_s, rc;
 	enum MHD_Result sent;
@@ -847,11 +930,13 @@ web_login(struct MHD_Connection *conn, struct web_req *req, const char *addr)
 	    !web_form_get(req->body, "password", password, sizeof(password)))
 		return web_error(conn, 400, NULL, "login: expected a form with user and password "
 		    "(application/x-www-form-urlencoded)");
-	rc = web_auth_login(addr, user, password, token, csrf, name, sizeof(name), &retry_s);
+	/* attempts are counted per client: an IPv6 host by its /64 (web_addr_key) */
+	web_addr_key(info ? info->client_addr : NULL, key, sizeof(key));
+	rc = web_auth_login(key, user, password, token, csrf, name, sizeof(name), &retry_s);
 	explicit_bzero(password, sizeof(password));
 	if (rc == 2) {
 		snprintf(retry, sizeof(retry), "%d", retry_s);
-		log_warnx("login: too many attempts from %s", addr);
+		log_warnx("login: too many attempts from %s (counted as %s)", addr, key);
 		json_init(&j);
 		json_object_begin(&j);
 		json_key(&j, "error");
@@ -1228,6 +1313,28 @@ web_page(struct MHD_Connection *conn, const char *url, const char *method)
 	return web_error(conn, 404, NULL, "no such page: %s", url);
 }
 
+/*
+ * Whether a POST comes from lbl-web's own pages: a browser names the page
+ * that sends it in Origin, and one of another site (a form there posting
+ * to the rig) names that site. Without Origin (curl, lblctl-like clients)
+ * it is taken: the session and CSRF token still guard every change. This
+ * keeps a page elsewhere from logging a browser in as someone else or
+ * spending its address's login attempts (WEB_LOGIN_PER_MIN), which no
+ * CSRF token can, since a login has none yet.
+ */
+static int
+web_same_origin(struct MHD_Connection *conn, const char *host)
+{
+	const char *origin = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Origin");
+	const char *at;
+
+	if (origin == NULL)
+		return 1;
+	if (host == NULL || (at = strstr(origin, "://")) == NULL)
+		return 0;	/* "null" (a sandboxed frame, a file) or no Host to match */
+	return strcasecmp(at + 3, host) == 0;
+}
+
 static enum MHD_Result
 web_handle(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
     const char *version, const char *upload_data, size_t *upload_data_size, void **con_cls)
@@ -1259,6 +1366,13 @@ web_handle(void *cls, struct MHD_Connection *conn, const char *url, const char *
 			    addr, host);
 			return web_error(conn, 403, NULL, "Host '%.100s' is not one of lbl-web's names "
 			    "(hosts: in its configuration; an IP address always is)", host);
+		}
+		if (strcmp(method, "POST") == 0 && !web_same_origin(conn, host)) {
+			log_warnx("refused %s %s from %s: a page of another site (Origin '%.100s')",
+			    method, url, addr, MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+			    "Origin"));
+			return web_error(conn, 403, NULL, "%s: refused, it comes from a page of "
+			    "another site (its Origin is not %.100s)", url, host ? host : "lbl-web");
 		}
 		length = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
 		    MHD_HTTP_HEADER_CONTENT_LENGTH);
@@ -1293,6 +1407,105 @@ web_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	(void)toe;
 	free(*con_cls);
 	*con_cls = NULL;
+}
+
+/* ---- connections per client ---- */
+
+/*
+ * The connections each client (web_addr_key) holds, a local proxy (web_loopback) aside: a
+ * slot with count 0 is free. A connection's socket context points to its
+ * slot, which is not reused while it counts.
+ */
+struct web_peer {
+	char key[64];
+	int count;
+	int warned;			/* its refusal logged, until it drops below the limit */
+};
+static struct web_peer web_peers[WEB_MAX_CONNECTIONS];
+static pthread_mutex_t web_peer_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* The slot of key (or a free one when add); NULL if none. Under web_peer_lock. */
+static struct web_peer *
+web_peer_find(const char *key, int add)
+{
+	struct web_peer *free_slot = NULL;
+	size_t i;
+
+	for (i = 0; i < WEB_MAX_CONNECTIONS; i++) {
+		if (web_peers[i].count > 0 && strcmp(web_peers[i].key, key) == 0)
+			return &web_peers[i];
+		if (web_peers[i].count == 0 && free_slot == NULL)
+			free_slot = &web_peers[i];
+	}
+	if (!add || free_slot == NULL)
+		return NULL;
+	snprintf(free_slot->key, sizeof(free_slot->key), "%s", key);
+	free_slot->warned = 0;
+	return free_slot;
+}
+
+/*
+ * Whether a new connection from sa is taken: one client (a local proxy aside)
+ * holds at most WEB_MAX_ADDR_CONNECTIONS, or WEB_MAX_UNTRUSTED_CONNECTIONS
+ * outside trusted:, so no host can take every connection lbl-web has.
+ * A connection refused here is closed at once, unanswered.
+ */
+static enum MHD_Result
+web_accept(void *cls, const struct sockaddr *sa, socklen_t len)
+{
+	struct web_peer *p;
+	char key[64];
+	int limit, refused = 0;
+
+	(void)cls;
+	(void)len;
+	if (web_loopback(sa))
+		return MHD_YES;
+	limit = web_trusted(&web_conf, sa) ? WEB_MAX_ADDR_CONNECTIONS :
+	    WEB_MAX_UNTRUSTED_CONNECTIONS;
+	web_addr_key(sa, key, sizeof(key));
+	pthread_mutex_lock(&web_peer_lock);
+	if ((p = web_peer_find(key, 0)) != NULL && p->count >= limit) {
+		refused = 1;
+		if (!p->warned) {
+			p->warned = 1;
+			log_warnx("%s holds %d connections, the most one client may: more are "
+			    "closed unanswered until it closes some", key, p->count);
+		}
+	}
+	pthread_mutex_unlock(&web_peer_lock);
+	return refused ? MHD_NO : MHD_YES;
+}
+
+/* Counts a connection when it starts and when it closes (web_accept's numbers). */
+static void
+web_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+    enum MHD_ConnectionNotificationCode toe)
+{
+	const union MHD_ConnectionInfo *info;
+	struct web_peer *p;
+	char key[64];
+
+	(void)cls;
+	if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+		info = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+		*socket_context = NULL;
+		if (info == NULL || web_loopback(info->client_addr))
+			return;
+		web_addr_key(info->client_addr, key, sizeof(key));
+		pthread_mutex_lock(&web_peer_lock);
+		if ((p = web_peer_find(key, 1)) != NULL) {
+			p->count++;
+			*socket_context = p;
+		}
+		pthread_mutex_unlock(&web_peer_lock);
+	} else if (toe == MHD_CONNECTION_NOTIFY_CLOSED && (p = *socket_context) != NULL) {
+		pthread_mutex_lock(&web_peer_lock);
+		if (--p->count < WEB_MAX_ADDR_CONNECTIONS)
+			p->warned = 0;
+		pthread_mutex_unlock(&web_peer_lock);
+		*socket_context = NULL;
+	}
 }
 
 static void
@@ -1448,7 +1661,8 @@ main(int argc, char **argv)
 		flags |= MHD_USE_DUAL_STACK;
 	if (cert != NULL)
 		flags |= MHD_USE_TLS;
-	d = MHD_start_daemon(flags, 0, NULL, NULL, web_handle, NULL,
+	d = MHD_start_daemon(flags, 0, web_accept, NULL, web_handle, NULL,
+	    MHD_OPTION_NOTIFY_CONNECTION, web_connection, NULL,
 	    MHD_OPTION_EXTERNAL_LOGGER, web_mhd_log, NULL,
 	    MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&web_conf.listen,
 	    MHD_OPTION_CONNECTION_LIMIT, (unsigned)WEB_MAX_CONNECTIONS,

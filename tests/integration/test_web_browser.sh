@@ -156,7 +156,10 @@ try:
     v = b.wait("!document.getElementById('run-box').classList.contains('hidden') && "
                "document.querySelectorAll('#run-recipe option').length", 20)
     ok("rig page: the run form, with the stored recipes", v == 1, repr(v))
+    # the note is markup meant to run (an operator's text reaches every page as text only)
     b.js("document.querySelector('#run input[name=substrate]').value = 'coupon 2';"
+         "document.querySelector('#run input[name=note]').value = "
+         "'<img src=x onerror=\"window.pwned=1\"><script>window.pwned=2</script>';"
          "document.querySelector('#run button').click()")
     v = b.wait(text("state") + " === 'prompt' && " + text("batch"), 30)
     ok("rig page: the run form starts a batch", v and v.startswith("2"), repr(v) + " " + repr(b.js(text("error"))))
@@ -182,6 +185,15 @@ try:
        repr(b.js("document.getElementById('compare-chart').innerHTML"))[:300])
     b.js("document.getElementById('compare-box').scrollIntoView()")
     shot("compare")
+    # the batch whose note is markup: shown as its text, nothing of it run or made an element
+    b.navigate(url + "/history?batch=2")
+    v = b.wait("[...document.querySelectorAll('#detail-facts dd')].map(d => d.textContent)"
+               ".find(t => t.indexOf('onerror') >= 0)", 20)
+    ok("history: a note of markup shown as text",
+       v == '<img src=x onerror="window.pwned=1"><script>window.pwned=2</script>', repr(v))
+    ok("history: nothing of it made an element or ran",
+       b.js("document.querySelectorAll('img, #detail-facts script').length") == 0 and
+       b.js("typeof window.pwned") == "undefined", repr(b.js("typeof window.pwned")))
     b.navigate(url + "/recipes")
     v = b.wait("document.querySelector('#recipes tbody tr') && "
                "(document.querySelector('#recipes tbody tr').click(), " + text("recipe-text") + ")", 20)

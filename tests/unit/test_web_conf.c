@@ -13,6 +13,35 @@
 #include "test.h"
 #include "web_conf.c"
 
+/* lbl-web --hash-password's hash of "correct horse" */
+#define GOOD_HASH "$y$j9T$VsrgW8p1nEj2p6hrmoiSm.$TiiQNvD08YVbW.p3v8uD4oW5uGUh2pDNBBE..umh7c/"
+/* the same, its last character lost */
+#define CUT_HASH "$y$j9T$VsrgW8p1nEj2p6hrmoiSm.$TiiQNvD08YVbW.p3v8uD4oW5uGUh2pDNBBE..umh7c"
+
+static int
+key4(const char *addr, char *buf, size_t size)
+{
+	struct sockaddr_in sin;
+
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	inet_pton(AF_INET, addr, &sin.sin_addr);
+	web_addr_key((struct sockaddr *)&sin, buf, size);
+	return web_loopback((struct sockaddr *)&sin);
+}
+
+static int
+key6(const char *addr, char *buf, size_t size)
+{
+	struct sockaddr_in6 sin6;
+
+	memset(&sin6, 0, sizeof(sin6));
+	sin6.sin6_family = AF_INET6;
+	inet_pton(AF_INET6, addr, &sin6.sin6_addr);
+	web_addr_key((struct sockaddr *)&sin6, buf, size);
+	return web_loopback((struct sockaddr *)&sin6);
+}
+
 static int
 trusted4(const struct web_conf *c, const char *addr)
 {
@@ -122,6 +151,10 @@ main(void)
 	TEST_EQ_INT("host: an IPv4 literal with a port", web_host_ok(&c, "192.168.1.20:8080"), 1);
 	TEST_EQ_INT("host: an IPv6 literal", web_host_ok(&c, "[fe80::1]:8080"), 1);
 	TEST_EQ_INT("host: localhost", web_host_ok(&c, "localhost:8080"), 1);
+	TEST_EQ_INT("host: an IPv6 literal without a port", web_host_ok(&c, "[::1]"), 1);
+	TEST_EQ_INT("host: an IPv6 literal, then a name", web_host_ok(&c, "[::1]evil.example"), 0);
+	TEST_EQ_INT("host: an IPv6 literal, then no port", web_host_ok(&c, "[::1]:"), 0);
+	TEST_EQ_INT("host: an IPv6 literal, then a word", web_host_ok(&c, "[::1]:80x"), 0);
 	TEST_EQ_INT("host: LOCALHOST., case and the root dot aside", web_host_ok(&c, "LOCALHOST."),
 	    1);
 	TEST_EQ_INT("host: none (HTTP/1.0)", web_host_ok(&c, NULL), 1);
@@ -143,7 +176,7 @@ main(void)
 
 	/* a whole file */
 	TEST_EQ_INT("file: loads", load("listen: \"127.0.0.1:8081\"\nsocket: /tmp/x.sock\n"
-	    "trusted: [10.0.0.0/8]\nusers:\n  alice: \"$y$j9T$abcdefghijklmnopqrstuv\"\n"
+	    "trusted: [10.0.0.0/8]\nusers:\n  alice: \"" GOOD_HASH "\"\n"
 	    "tls: {cert: /etc/lbl/c.pem, key: /etc/lbl/k.pem}\nhosts: [rig.lab.example]\n", &c,
 	    &errors), 0);
 	free(errors);
@@ -171,8 +204,8 @@ main(void)
 
 	TEST_EQ_INT("errors: refused", load("listen: nowhere\nsocket: relative.sock\n"
 	    "trusted: [10.0.0.0/8, bogus]\nusers:\n  \"bad name\": \"$y$j9T$abcdefghijklmnopqr\"\n"
-	    "  bob: plaintext\n  carol: \"$y$j9T$abcdefghijklmnopqrstuv\"\n"
-	    "  carol: \"$y$j9T$abcdefghijklmnopqrstuv\"\ntls: {cert: /c.pem}\ncolour: red\n"
+	    "  bob: plaintext\n  carol: \"" GOOD_HASH "\"\n"
+	    "  carol: \"" GOOD_HASH "\"\ntls: {cert: /c.pem}\ncolour: red\n"
 	    "hosts: [\"rig lab\"]\n",
 	    &c, &errors), -1);
 	TEST_CONTAINS("errors: listen at 1:9", errors, ":1:9: error: listen:");
@@ -187,5 +220,60 @@ main(void)
 	TEST_EQ_INT("errors: the configuration is emptied", c.socket_path == NULL &&
 	    c.user_count == 0, 1);
 	free(errors);
+
+	/*
+	 * A hash that looks like one but cannot match any password (cut or
+	 * garbled when copied) or is of a legacy method is refused where it
+	 * stands: before, --check said ok and every login of that user failed.
+	 */
+	TEST_EQ_INT("hashes: refused", load("users:\n  whole: \"" GOOD_HASH "\"\n"
+	    "  cut: \"" CUT_HASH "\"\n  long: \"" GOOD_HASH "x\"\n"
+	    "  nohash: \"$y$j9T$notarealhashnotarealhash\"\n"
+	    "  sha: \"$6$rounds=5000$abc$truncated\"\n"
+	    "  md5: \"$1$abcdefgh$znAnv9M.XU2pRYfmSs46h/\"\n"
+	    "  junk: \"$y$garbage-garbage-garbage\"\n", &c, &errors), -1);
+	TEST_CONTAINS("hashes: cut at 3:8", errors, ":3:8: error: users: cut: the hash is "
+	    "incomplete or garbled (72 characters, where its method makes 73)");
+	TEST_CONTAINS("hashes: too long at 4:9", errors, ":4:9: error: users: long: the hash is "
+	    "incomplete");
+	TEST_CONTAINS("hashes: a setting alone at 5:11", errors, ":5:11: error: users: nohash: "
+	    "the hash is incomplete");
+	TEST_CONTAINS("hashes: a cut sha512crypt at 6:8", errors, ":6:8: error: users: sha: the "
+	    "hash is incomplete");
+	TEST_CONTAINS("hashes: md5crypt is legacy at 7:8", errors, ":7:8: error: users: md5: a "
+	    "legacy hash method");
+	TEST_CONTAINS("hashes: garbage at 8:9", errors, ":8:9: error: users: junk: not a hash "
+	    "libcrypt can check");
+	TEST_CHECK("hashes: the whole one is not named", strstr(errors, "users: whole") == NULL,
+	    "%s", errors);
+	free(errors);
+
+	/*
+	 * The client a connection or a login attempt counts for: an IPv4
+	 * address whole, an IPv6 host by its /64 (it may take any address of
+	 * it), an IPv4-mapped address as IPv4; loopback told apart.
+	 */
+	{
+		char a[64], b[64];
+		TEST_EQ_INT("key: v4 not loopback", key4("192.0.2.7", a, sizeof(a)), 0);
+		TEST_STR("key: v4 whole", a, "192.0.2.7");
+		key4("192.0.2.8", b, sizeof(b));
+		TEST_EQ_INT("key: two v4 hosts differ", strcmp(a, b) != 0, 1);
+		TEST_EQ_INT("key: v6 not loopback", key6("2001:db8:1:2:aaaa:bbbb:cccc:dddd", a,
+		    sizeof(a)), 0);
+		TEST_STR("key: v6 by its /64", a, "2001:db8:1:2::/64");
+		key6("2001:db8:1:2::1234", b, sizeof(b));
+		TEST_STR("key: another address of the /64 counts the same", b, "2001:db8:1:2::/64");
+		key6("2001:db8:1:3::1", b, sizeof(b));
+		TEST_STR("key: the next /64 is another client", b, "2001:db8:1:3::/64");
+		key6("::ffff:192.0.2.9", b, sizeof(b));
+		TEST_STR("key: v4-mapped as v4", b, "192.0.2.9");
+		TEST_EQ_INT("loopback: 127.0.0.1", key4("127.0.0.1", a, sizeof(a)), 1);
+		TEST_EQ_INT("not exempt: 127.1.2.3 (only a local proxy's 127.0.0.1)",
+		    key4("127.1.2.3", a, sizeof(a)), 0);
+		TEST_EQ_INT("loopback: ::1", key6("::1", a, sizeof(a)), 1);
+		TEST_EQ_INT("loopback: ::ffff:127.0.0.1", key6("::ffff:127.0.0.1", a, sizeof(a)), 1);
+		TEST_EQ_INT("loopback: not ::2", key6("::2", a, sizeof(a)), 0);
+	}
 	return TEST_DONE();
 }

@@ -322,7 +322,7 @@ async function historyDetail(row) {
     while (dl.firstChild) dl.removeChild(dl.firstChild);
     for (const [k, label] of [["substrate", "Substrate"], ["operator", "Operator"], ["started_at", "Started"],
       ["ended_at", "Ended"], ["bilayers_done", "Bilayers"], ["thickness_estimated_nm", "Estimated nm"],
-      ["thickness_measured_nm", "Measured nm"], ["failure_cause", "Cause"], ["rig", "Rig"]]) {
+      ["thickness_measured_nm", "Measured nm"], ["failure_cause", "Cause"], ["note", "Note"], ["rig", "Rig"]]) {
       const dt = document.createElement("dt"), dd = document.createElement("dd");
       dt.textContent = label;
       const v = b[k];
