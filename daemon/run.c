@@ -71,6 +71,12 @@ struct run {
 	int64_t step_start_ms;		/* when it started, recipe ms from t0 (once started) */
 	int64_t hold_until_ns;		/* the step before ends then: no next command before */
 	/*
+	 * How much before its deadline the step about to begin sends its
+	 * first command (run_fire_lead_ns), so that it reaches the device on
+	 * the deadline.
+	 */
+	int64_t fire_lead_ns;
+	/*
 	 * How much earlier than its step's end a last dwell ends (beyond the
 	 * serial lines' trailing commands, run_trailing_ns), learnt from the
 	 * steps before (run_learn_tail): what the commands after it, its
@@ -781,6 +787,66 @@ run_line_ms(const struct run *run, int device)
 }
 
 /*
+ * The bus that step idx's first action commands, compiled from *state
+ * (which it moves past the step): -1 when that action commands nothing (a
+ * wait, a prompt, a read) or its device is on no bus (GPIO), or out of
+ * memory.
+ */
+static int
+run_first_bus(struct run *run, size_t idx, struct compile_state *state)
+{
+	struct compile_list list = { 0 };
+	const struct compile_action *a;
+	int bus = -1;
+
+	if (compile_step(run->recipe, run->ctx.rig, &run->plan->steps[idx], state, &list) == -1)
+		return -1;
+	if (list.count > 0) {
+		a = &list.actions[0];
+		if (a->device >= 0 && (size_t)a->device < run->ctx.rig->device_count &&
+		    a->kind != COMPILE_READ)
+			bus = run->ctx.rig->devices[a->device].bus;
+	}
+	compile_list_free(&list);
+	return bus;
+}
+
+/*
+ * How long before step idx's deadline its first command is sent, so that
+ * it reaches its device on the deadline: on a serial line the trigger's
+ * request on the wire and the silence after it (rig_bus_trigger_ms: 6 ms
+ * at 19,200 baud), on Modbus TCP and GPIO nothing. A step of no duration
+ * (a set) whose successor starts at the same moment with a command on the
+ * same serial line goes half a transaction earlier still: the line carries
+ * one command at a time, so the two reach their devices about half a
+ * transaction either side of their moment, in the recipe's order, instead
+ * of the second a whole transaction late. before is the compile state
+ * before step idx. Real time: the time scale does not shrink a wire.
+ */
+static int64_t
+run_fire_lead_ns(struct run *run, size_t idx, const struct compile_state *before)
+{
+	const struct rig *rig = run->ctx.rig;
+	const struct plan_step *s;
+	struct compile_state state = *before;
+	int bus;
+	double ms;
+
+	if (rig == NULL || run->plan == NULL || idx >= run->plan->count)
+		return 0;
+	s = &run->plan->steps[idx];
+	if (s->operator_wait || (bus = run_first_bus(run, idx, &state)) < 0 ||
+	    rig->buses[bus].type != RIG_BUS_RTU)
+		return 0;
+	ms = rig_bus_trigger_ms(&rig->buses[bus]);
+	if (s->duration_ms == 0 && idx + 1 < run->plan->count &&
+	    run->plan->steps[idx + 1].start_ms == s->start_ms &&
+	    !run->plan->steps[idx + 1].operator_wait && run_first_bus(run, idx + 1, &state) == bus)
+		ms += rig_bus_transaction_ms(&rig->buses[bus]) / 2;
+	return (int64_t)(ms * 1e6);
+}
+
+/*
  * What the commands after the action in hand (a spray's valve off and pump
  * stop) take on their serial lines, returned, and the reads of the step's
  * pumps' volume counters after them, *reads_ns: a transaction each at the
@@ -847,6 +913,7 @@ run_wait_end_ns(struct run *run, const struct compile_action *a)
 		int64_t reads_ns, lead_ns = run_trailing_ns(run, &reads_ns);
 		/* what closing such a step took the steps of its kind before, learnt */
 		int64_t tail_ns = a->kind == COMPILE_DWELL ? run->tail_ns[s->kind] : 0;
+		int64_t step_end_ns = run->t0_ns + run_scaled_ns(run, s->start_ms + s->duration_ms);
 
 		if (lead_ns > ms_ns / 2)
 			lead_ns = ms_ns / 2;	/* a short entry still times something */
@@ -856,9 +923,17 @@ run_wait_end_ns(struct run *run, const struct compile_action *a)
 		 * the counters' reads and the learnt tail come out of what the
 		 * entry may give up (the floor below).
 		 */
+		/* the next step's first command may leave before this end (run_fire_lead_ns) */
+		if (run->step + 1 < run->plan->count) {
+			int64_t next_ns = run->t0_ns + run_scaled_ns(run,
+			    run->plan->steps[run->step + 1].start_ms) -
+			    run_fire_lead_ns(run, run->step + 1, &run->compiled);
+
+			if (next_ns < step_end_ns)
+				step_end_ns = next_ns;
+		}
 		full_ns -= lead_ns;
-		end_ns = run->t0_ns + run_scaled_ns(run, s->start_ms + s->duration_ms) -
-		    lead_ns - reads_ns - tail_ns;
+		end_ns = step_end_ns - lead_ns - reads_ns - tail_ns;
 		run->tail_step = a->kind == COMPILE_DWELL ? (int)s->kind + 1 : 0;
 		step_give_ns = run_scaled_ns(run, s->duration_ms) / RUN_ABSORB_DIVISOR;
 		/* a wait that times a process (a wait step's, a drain and fill) keeps its tenth */
@@ -1374,7 +1449,8 @@ run_begin_step(struct run *run)
 	run->state = RUN_STEP;
 	run->step_started = 1;
 	run->step_begin_ns = now;
-	run->step_start_ms = (now - run->t0_ns) * run->ctx.time_scale / 1000000;
+	/* on record: when its first command reaches the device */
+	run->step_start_ms = (now + run->fire_lead_ns - run->t0_ns) * run->ctx.time_scale / 1000000;
 	/* the schedule's point is the step's deadline, however late it began */
 	run->due_ns = run->t0_ns + run_scaled_ns(run, s->start_ms);
 	run->hold_until_ns = 0;
@@ -1509,7 +1585,10 @@ run_next_step(struct run *run)
 		run_pause_at_boundary(run);
 		return;
 	}
-	start_ns = run->t0_ns + run_scaled_ns(run, run->plan->steps[run->step].start_ms);
+	/* its first command leaves so as to reach its device on the deadline */
+	run->fire_lead_ns = run_fire_lead_ns(run, run->step, &run->compiled);
+	start_ns = run->t0_ns + run_scaled_ns(run, run->plan->steps[run->step].start_ms) -
+	    run->fire_lead_ns;
 	if (start_ns < run->hold_until_ns)
 		start_ns = run->hold_until_ns;
 	now = loop_now_ns();
@@ -1526,7 +1605,7 @@ run_next_step(struct run *run)
 			    "the next step's record");
 			return;
 		}
-		if (run_record_start(run, start_ns > now ? start_ns : now) == -1)
+		if (run_record_start(run, (start_ns > now ? start_ns : now) + run->fire_lead_ns) == -1)
 			return;
 		now = loop_now_ns();
 	} else if (run_commit_boundary(run, NULL) == -1) {
