@@ -31,12 +31,15 @@
  * A step's record (the end of the step before and its own start) is
  * committed this long before its deadline, in real time, so the fsyncs are
  * not between the deadline and its first command. It is more than a step
- * boundary's two or three commits take on a Pi's SD card. Nothing at the rig
+ * boundary's two or three commits take on a Pi's SD card, and than the
+ * slow fsyncs of a disk shared with other work: on the 2-core CI machine
+ * beside other builds one commit in a few hundred took 35-56 ms, and with
+ * a 20 ms lead its step's first command went that much late. Nothing at the rig
  * changes earlier: the step before is in its last wait (a drain or drip)
  * until the new step's first command. A crash inside the lead cuts that
  * wait short by at most the lead, and the record counts the step done.
  */
-#define RUN_RECORD_LEAD_NS	(20 * 1000000LL)
+#define RUN_RECORD_LEAD_NS	(60 * 1000000LL)
 /*
  * A batch's first step (and a resumed batch's next) is scheduled this far
  * ahead of the request that starts it, so that its record is committed and

@@ -199,7 +199,7 @@ def with_poll_period(text, period):
 # The shortest steps a rig is asked for: first COMPILE_MIN_STEP_MS; a rig
 # whose buses cannot keep a step that short (a slow RTU line) refuses it at
 # check time, naming the shortest it keeps, and the schedule is stretched to
-# that figure (once).
+# that figure (once), steps that end in their dwell to twice it.
 FLOORS_MS = (100,)
 SHORTEST = re.compile(r"the shortest step that keeps its deadline is (\d+) ms")
 DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|s)\b")
@@ -208,13 +208,19 @@ DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|s)\b")
 def stretch(cycle, floor_ms):
     """The cycle with each step whose dwell and drip are shorter than floor_ms
     stretched to it (its durations in proportion; a dip's moves come on
-    top)."""
+    top). A step that ends in its dwell (a spray without a drain, a dry
+    step) is stretched to twice a rig's own figure, the shortest such a rig
+    keeps (README "The shortest step": its dwell gives up half the share a
+    drain does, a twentieth, so that the exposure stays whole)."""
     out = []
     for line in cycle.splitlines():
         ms = [float(v) * (1 if u == "ms" else 1000) for v, u in DURATION.findall(line)]
         kind = line.split(":")[0].strip("- ")
-        if kind in ("spray", "dry", "wait", "dip", "rinse") and 0 < sum(ms) < floor_ms:
-            k = floor_ms / sum(ms)
+        want = floor_ms
+        if floor_ms > FLOORS_MS[0] and (kind == "dry" or (kind == "spray" and "drain:" not in line)):
+            want = 2 * floor_ms
+        if kind in ("spray", "dry", "wait", "dip", "rinse") and 0 < sum(ms) < want:
+            k = want / sum(ms)
             line = DURATION.sub(lambda m: "%dms" % round(
                 float(m.group(1)) * (1 if m.group(2) == "ms" else 1000) * k), line)
         out.append(line)
@@ -633,8 +639,9 @@ def report(lanes, transports, steps, serial, load0, elapsed_s):
     floors = sorted(set("%s %s rig: %d ms" % (lane.transport, lane.kind, lane.floor_ms)
                         for lane in lanes.values() if lane.floor_ms != FLOORS_MS[0]))
     if floors:
-        print("the rig refused steps of %d ms; the shortest steps asked: %s" % (
-            FLOORS_MS[0], "; ".join(floors)))
+        print("the rig refused steps of %d ms; the shortest steps asked: %s (twice that for "
+              "steps ending in their dwell: sprays without a drain, dry steps)" % (
+                  FLOORS_MS[0], "; ".join(floors)))
     for t in transports:
         p99 = {}
         for who in CONTESTANTS:
