@@ -79,6 +79,18 @@ struct run {
 	 * the deadline.
 	 */
 	int64_t fire_lead_ns;
+	int64_t fire_trigger_ns;	/* of which the trigger's own time on its line */
+	/*
+	 * A set of no duration and the step after it at the same moment on one
+	 * bus (run_fire_lead_ns): how far apart their first commands left the
+	 * last times, learnt (run_learn_pair; -1: not yet, a transaction is
+	 * taken), on bus pair_gap_bus; pair_step is the second's index + 1
+	 * while the first's command is out, pair_begin_ns when it left.
+	 */
+	int64_t pair_gap_ns, pair_begin_ns;
+	int pair_gap_bus, pair_bus;
+	size_t pair_step;
+	int fire_pair_bus;		/* the step about to begin is such a first: its bus, or -1 */
 	/*
 	 * How much earlier than its step's end a last dwell ends (beyond the
 	 * serial lines' trailing commands, run_trailing_ns), learnt from the
@@ -818,35 +830,75 @@ run_first_bus(struct run *run, size_t idx, struct compile_state *state)
  * How long before step idx's deadline its first command is sent, so that
  * it reaches its device on the deadline: on a serial line the trigger's
  * request on the wire and the silence after it (rig_bus_trigger_ms: 6 ms
- * at 19,200 baud), on Modbus TCP and GPIO nothing. A step of no duration
- * (a set) whose successor starts at the same moment with a command on the
- * same serial line goes half a transaction earlier still: the line carries
- * one command at a time, so the two reach their devices about half a
- * transaction either side of their moment, in the recipe's order, instead
- * of the second a whole transaction late. before is the compile state
- * before step idx. Real time: the time scale does not shrink a wire.
+ * at 19,200 baud; *trigger_ns, may be NULL), on Modbus TCP and GPIO
+ * nothing. A step of no duration (a set) whose successor starts at the
+ * same moment with a command on the same bus goes half their gap earlier
+ * still (*pair_bus says so: the bus, or -1): the bus carries one command
+ * at a time, and the successor's start waits for the set's answer and the
+ * record's commit, so the two reach their devices about half that gap
+ * either side of their moment, in the recipe's order, instead of the
+ * second a whole gap late. The gap is learnt (run_learn_pair), a
+ * transaction until then. before is the compile state before step idx.
+ * Real time: the time scale does not shrink a wire.
  */
 static int64_t
-run_fire_lead_ns(struct run *run, size_t idx, const struct compile_state *before)
+run_fire_lead_ns(struct run *run, size_t idx, const struct compile_state *before,
+    int64_t *trigger_ns, int *pair_bus)
 {
 	const struct rig *rig = run->ctx.rig;
 	const struct plan_step *s;
 	struct compile_state state = *before;
+	int64_t lead_ns = 0;
 	int bus;
-	double ms;
 
+	if (trigger_ns != NULL)
+		*trigger_ns = 0;
+	if (pair_bus != NULL)
+		*pair_bus = -1;
 	if (rig == NULL || run->plan == NULL || idx >= run->plan->count)
 		return 0;
 	s = &run->plan->steps[idx];
-	if (s->operator_wait || (bus = run_first_bus(run, idx, &state)) < 0 ||
-	    rig->buses[bus].type != RIG_BUS_RTU)
+	if (s->operator_wait || (bus = run_first_bus(run, idx, &state)) < 0)
 		return 0;
-	ms = rig_bus_trigger_ms(&rig->buses[bus]);
+	if (rig->buses[bus].type == RIG_BUS_RTU)
+		lead_ns = (int64_t)(rig_bus_trigger_ms(&rig->buses[bus]) * 1e6);
+	if (trigger_ns != NULL)
+		*trigger_ns = lead_ns;
 	if (s->duration_ms == 0 && idx + 1 < run->plan->count &&
 	    run->plan->steps[idx + 1].start_ms == s->start_ms &&
-	    !run->plan->steps[idx + 1].operator_wait && run_first_bus(run, idx + 1, &state) == bus)
-		ms += rig_bus_transaction_ms(&rig->buses[bus]) / 2;
-	return (int64_t)(ms * 1e6);
+	    !run->plan->steps[idx + 1].operator_wait && run_first_bus(run, idx + 1, &state) == bus) {
+		lead_ns += (run->pair_gap_ns >= 0 && run->pair_gap_bus == bus ? run->pair_gap_ns :
+		    (int64_t)(rig_bus_transaction_ms(&rig->buses[bus]) * 1e6)) / 2;
+		if (pair_bus != NULL)
+			*pair_bus = bus;
+	}
+	return lead_ns;
+}
+
+/*
+ * The second of a pair at one moment began, gap_ns after the first
+ * (run_fire_lead_ns): the next pair's first goes half the learnt gap
+ * early. A quarter of each difference (as run_learn_tail), each gap taken
+ * at most as two of the bus's transactions, so that one slow commit does
+ * not send the next set far ahead of its moment. The second never goes
+ * before its own deadline, so a gap learnt too long (its first went
+ * early, the second waited) shrinks by an eighth a pair towards the true
+ * one.
+ */
+static void
+run_learn_pair(struct run *run, int bus, int64_t gap_ns)
+{
+	int64_t most_ns = (int64_t)(2 * rig_bus_transaction_ms(&run->ctx.rig->buses[bus]) * 1e6);
+
+	if (gap_ns < 0)
+		gap_ns = 0;
+	if (gap_ns > most_ns)
+		gap_ns = most_ns;
+	if (run->pair_gap_ns < 0 || run->pair_gap_bus != bus) {
+		run->pair_gap_ns = (int64_t)(rig_bus_transaction_ms(&run->ctx.rig->buses[bus]) * 1e6);
+		run->pair_gap_bus = bus;
+	}
+	run->pair_gap_ns += (gap_ns - run->pair_gap_ns) / 4;
 }
 
 /*
@@ -930,7 +982,7 @@ run_wait_end_ns(struct run *run, const struct compile_action *a)
 		if (run->step + 1 < run->plan->count) {
 			int64_t next_ns = run->t0_ns + run_scaled_ns(run,
 			    run->plan->steps[run->step + 1].start_ms) -
-			    run_fire_lead_ns(run, run->step + 1, &run->compiled);
+			    run_fire_lead_ns(run, run->step + 1, &run->compiled, NULL, NULL);
 
 			if (next_ns < step_end_ns)
 				step_end_ns = next_ns;
@@ -1453,7 +1505,17 @@ run_begin_step(struct run *run)
 	run->step_started = 1;
 	run->step_begin_ns = now;
 	/* on record: when its first command reaches the device */
-	run->step_start_ms = (now + run->fire_lead_ns - run->t0_ns) * run->ctx.time_scale / 1000000;
+	run->step_start_ms = (now + run->fire_trigger_ns - run->t0_ns) * run->ctx.time_scale /
+	    1000000;
+	/* the second of a pair at one moment: how far after the first it went, learnt */
+	if (run->pair_step == run->step + 1 && run->pair_step > 0)
+		run_learn_pair(run, run->pair_bus, now - run->pair_begin_ns);
+	run->pair_step = 0;
+	if (run->fire_pair_bus >= 0) {
+		run->pair_step = run->step + 2;
+		run->pair_begin_ns = now;
+		run->pair_bus = run->fire_pair_bus;
+	}
 	/* the schedule's point is the step's deadline, however late it began */
 	run->due_ns = run->t0_ns + run_scaled_ns(run, s->start_ms);
 	run->hold_until_ns = 0;
@@ -1589,7 +1651,8 @@ run_next_step(struct run *run)
 		return;
 	}
 	/* its first command leaves so as to reach its device on the deadline */
-	run->fire_lead_ns = run_fire_lead_ns(run, run->step, &run->compiled);
+	run->fire_lead_ns = run_fire_lead_ns(run, run->step, &run->compiled,
+	    &run->fire_trigger_ns, &run->fire_pair_bus);
 	start_ns = run->t0_ns + run_scaled_ns(run, run->plan->steps[run->step].start_ms) -
 	    run->fire_lead_ns;
 	if (start_ns < run->hold_until_ns)
@@ -1608,7 +1671,8 @@ run_next_step(struct run *run)
 			    "the next step's record");
 			return;
 		}
-		if (run_record_start(run, (start_ns > now ? start_ns : now) + run->fire_lead_ns) == -1)
+		if (run_record_start(run, (start_ns > now ? start_ns : now) + run->fire_trigger_ns) ==
+		    -1)
 			return;
 		now = loop_now_ns();
 	} else if (run_commit_boundary(run, NULL) == -1) {
@@ -2009,6 +2073,8 @@ run_begin_schedule(struct run *run)
 	run->act_waits = 0;
 	run->await_safe = 0;
 	memset(run->tail_ns, 0, sizeof(run->tail_ns));
+	run->pair_gap_ns = -1;
+	run->pair_step = 0;
 	run->tail_step = 0;
 	if (act_making_safe(run->ctx.act)) {
 		run->await_safe = 1;

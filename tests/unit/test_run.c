@@ -1714,7 +1714,7 @@ static const char recipe_lead[] =
     "version: \"1\"\n"
     "process: spray\n"
     "substrate: {name: glass, area: 25 cm2}\n"
-    "target: {bilayers: 1}\n"
+    "target: {bilayers: 2}\n"
     "growth: {model: linear, per_bilayer: 5 nm}\n"
     "resume: allowed\n"
     "solutions:\n"
@@ -1735,7 +1735,7 @@ test_fire_lead(void)
 	struct rig_bus saved;
 	const struct plan *p;
 	struct run *run;
-	int64_t t0, trigger_ns, pair_ns;
+	int64_t t0, trigger_ns, pair_ns, txn_ns, learnt_ns;
 	char why[128];
 
 	if (rig == NULL) {
@@ -1750,8 +1750,8 @@ test_fire_lead(void)
 	rig->buses[0].stop_bits = 1;
 	rig->buses[0].frame_delay_ms = 0;
 	trigger_ns = (int64_t)(rig_bus_trigger_ms(&rig->buses[0]) * 1e6);
-	pair_ns = (int64_t)((rig_bus_trigger_ms(&rig->buses[0]) +
-	    rig_bus_transaction_ms(&rig->buses[0]) / 2) * 1e6);
+	txn_ns = (int64_t)(rig_bus_transaction_ms(&rig->buses[0]) * 1e6);
+	pair_ns = trigger_ns + txn_ns / 2;
 	TEST_CHECK("lead: a trigger's request at 19,200 baud 8N1 is 6 ms on the wire",
 	    trigger_ns > 5900000 && trigger_ns < 6100000, "%lld ns", (long long)trigger_ns);
 	run = start("lead", "spray", recipe_lead, &p);
@@ -1771,6 +1771,15 @@ test_fire_lead(void)
 	TEST_EQ_INT("lead: a set sharing its moment with a spray leaves half a transaction "
 	    "earlier still", call_at_ns(4, "pump pump-rinse 0", 1),
 	    t0 + p->steps[3].start_ms * 1000000 - pair_ns);
+	/*
+	 * Here the set is answered at once (no line, no disk), and the spray
+	 * goes on its own deadline, half the first gap after the set: that
+	 * is the gap learnt, a quarter of the way.
+	 */
+	learnt_ns = txn_ns + (txn_ns / 2 - txn_ns) / 4;
+	TEST_EQ_INT("lead: the next such set goes half the gap learnt from the first early",
+	    call_at_ns(10, "pump pump-rinse 0", 1),
+	    t0 + p->steps[9].start_ms * 1000000 - trigger_ns - learnt_ns / 2);
 	TEST_EQ_INT("lead: a dry step's GPIO valve goes on its deadline",
 	    call_at_ns(6, "output n2 on", 1), t0 + p->steps[5].start_ms * 1000000);
 	TEST_EQ_INT("lead: on record, the spray starts when its go arrives",
