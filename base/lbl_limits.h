@@ -535,8 +535,8 @@ _Static_assert(COMPILE_STEP_TRANSACTIONS >= 1 && COMPILE_STEP_TRANSACTIONS <= 64
     "COMPILE_STEP_TRANSACTIONS: a step has a few commands (see its reason)");
 _Static_assert(RIG_TCP_TRANSACTION_US >= 50 && RIG_TCP_TRANSACTION_US <= 100000,
     "RIG_TCP_TRANSACTION_US: from a loopback's 0.1 ms to a slow gateway's 100 ms");
-_Static_assert(COMPILE_MIN_STEP_MS >= 20 && COMPILE_MIN_STEP_MS <= 1000,
-    "COMPILE_MIN_STEP_MS: no less than the executor's record lead (run.c, 20 ms); "
+_Static_assert(COMPILE_MIN_STEP_MS >= 60 && COMPILE_MIN_STEP_MS <= 1000,
+    "COMPILE_MIN_STEP_MS: no less than the executor's record lead (run.c, 60 ms); "
     "recipes use steps of a second");
 _Static_assert(RECIPE_MAX_SOLUTIONS >= 2 && RECIPE_MAX_SOLUTIONS <= 65535,
     "RECIPE_MAX_SOLUTIONS: a bilayer needs two; a plan step keeps an index in 16 bits");

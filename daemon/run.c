@@ -31,12 +31,15 @@
  * A step's record (the end of the step before and its own start) is
  * committed this long before its deadline, in real time, so the fsyncs are
  * not between the deadline and its first command. It is more than a step
- * boundary's two or three commits take on a Pi's SD card. Nothing at the rig
+ * boundary's two or three commits take on a Pi's SD card, and than the
+ * slow fsyncs of a disk shared with other work: on the 2-core CI machine
+ * beside other builds one commit in a few hundred took 35-56 ms, and with
+ * a 20 ms lead its step's first command went that much late. Nothing at the rig
  * changes earlier: the step before is in its last wait (a drain or drip)
  * until the new step's first command. A crash inside the lead cuts that
  * wait short by at most the lead, and the record counts the step done.
  */
-#define RUN_RECORD_LEAD_NS	(20 * 1000000LL)
+#define RUN_RECORD_LEAD_NS	(60 * 1000000LL)
 /*
  * A batch's first step (and a resumed batch's next) is scheduled this far
  * ahead of the request that starts it, so that its record is committed and
@@ -70,6 +73,24 @@ struct run {
 	int step_started;		/* its first action has gone out */
 	int64_t step_start_ms;		/* when it started, recipe ms from t0 (once started) */
 	int64_t hold_until_ns;		/* the step before ends then: no next command before */
+	/*
+	 * How much before its deadline the step about to begin sends its
+	 * first command (run_fire_lead_ns), so that it reaches the device on
+	 * the deadline.
+	 */
+	int64_t fire_lead_ns;
+	int64_t fire_trigger_ns;	/* of which the trigger's own time on its line */
+	/*
+	 * A set of no duration and the step after it at the same moment on one
+	 * bus (run_fire_lead_ns): how far apart their first commands left the
+	 * last times, learnt (run_learn_pair; -1: not yet, a transaction is
+	 * taken), on bus pair_gap_bus; pair_step is the second's index + 1
+	 * while the first's command is out, pair_begin_ns when it left.
+	 */
+	int64_t pair_gap_ns, pair_begin_ns;
+	int pair_gap_bus, pair_bus;
+	size_t pair_step;
+	int fire_pair_bus;		/* the step about to begin is such a first: its bus, or -1 */
 	/*
 	 * How much earlier than its step's end a last dwell ends (beyond the
 	 * serial lines' trailing commands, run_trailing_ns), learnt from the
@@ -781,6 +802,106 @@ run_line_ms(const struct run *run, int device)
 }
 
 /*
+ * The bus that step idx's first action commands, compiled from *state
+ * (which it moves past the step): -1 when that action commands nothing (a
+ * wait, a prompt, a read) or its device is on no bus (GPIO), or out of
+ * memory.
+ */
+static int
+run_first_bus(struct run *run, size_t idx, struct compile_state *state)
+{
+	struct compile_list list = { 0 };
+	const struct compile_action *a;
+	int bus = -1;
+
+	if (compile_step(run->recipe, run->ctx.rig, &run->plan->steps[idx], state, &list) == -1)
+		return -1;
+	if (list.count > 0) {
+		a = &list.actions[0];
+		if (a->device >= 0 && (size_t)a->device < run->ctx.rig->device_count &&
+		    a->kind != COMPILE_READ)
+			bus = run->ctx.rig->devices[a->device].bus;
+	}
+	compile_list_free(&list);
+	return bus;
+}
+
+/*
+ * How long before step idx's deadline its first command is sent, so that
+ * it reaches its device on the deadline: on a serial line the trigger's
+ * request on the wire and the silence after it (rig_bus_trigger_ms: 6 ms
+ * at 19,200 baud; *trigger_ns, may be NULL), on Modbus TCP and GPIO
+ * nothing. A step of no duration (a set) whose successor starts at the
+ * same moment with a command on the same bus goes half their gap earlier
+ * still (*pair_bus says so: the bus, or -1): the bus carries one command
+ * at a time, and the successor's start waits for the set's answer and the
+ * record's commit, so the two reach their devices about half that gap
+ * either side of their moment, in the recipe's order, instead of the
+ * second a whole gap late. The gap is learnt (run_learn_pair), a
+ * transaction until then. before is the compile state before step idx.
+ * Real time: the time scale does not shrink a wire.
+ */
+static int64_t
+run_fire_lead_ns(struct run *run, size_t idx, const struct compile_state *before,
+    int64_t *trigger_ns, int *pair_bus)
+{
+	const struct rig *rig = run->ctx.rig;
+	const struct plan_step *s;
+	struct compile_state state = *before;
+	int64_t lead_ns = 0;
+	int bus;
+
+	if (trigger_ns != NULL)
+		*trigger_ns = 0;
+	if (pair_bus != NULL)
+		*pair_bus = -1;
+	if (rig == NULL || run->plan == NULL || idx >= run->plan->count)
+		return 0;
+	s = &run->plan->steps[idx];
+	if (s->operator_wait || (bus = run_first_bus(run, idx, &state)) < 0)
+		return 0;
+	if (rig->buses[bus].type == RIG_BUS_RTU)
+		lead_ns = (int64_t)(rig_bus_trigger_ms(&rig->buses[bus]) * 1e6);
+	if (trigger_ns != NULL)
+		*trigger_ns = lead_ns;
+	if (s->duration_ms == 0 && idx + 1 < run->plan->count &&
+	    run->plan->steps[idx + 1].start_ms == s->start_ms &&
+	    !run->plan->steps[idx + 1].operator_wait && run_first_bus(run, idx + 1, &state) == bus) {
+		lead_ns += (run->pair_gap_ns >= 0 && run->pair_gap_bus == bus ? run->pair_gap_ns :
+		    (int64_t)(rig_bus_transaction_ms(&rig->buses[bus]) * 1e6)) / 2;
+		if (pair_bus != NULL)
+			*pair_bus = bus;
+	}
+	return lead_ns;
+}
+
+/*
+ * The second of a pair at one moment began, gap_ns after the first
+ * (run_fire_lead_ns): the next pair's first goes half the learnt gap
+ * early. A quarter of each difference (as run_learn_tail), each gap taken
+ * at most as two of the bus's transactions, so that one slow commit does
+ * not send the next set far ahead of its moment. The second never goes
+ * before its own deadline, so a gap learnt too long (its first went
+ * early, the second waited) shrinks by an eighth a pair towards the true
+ * one.
+ */
+static void
+run_learn_pair(struct run *run, int bus, int64_t gap_ns)
+{
+	int64_t most_ns = (int64_t)(2 * rig_bus_transaction_ms(&run->ctx.rig->buses[bus]) * 1e6);
+
+	if (gap_ns < 0)
+		gap_ns = 0;
+	if (gap_ns > most_ns)
+		gap_ns = most_ns;
+	if (run->pair_gap_ns < 0 || run->pair_gap_bus != bus) {
+		run->pair_gap_ns = (int64_t)(rig_bus_transaction_ms(&run->ctx.rig->buses[bus]) * 1e6);
+		run->pair_gap_bus = bus;
+	}
+	run->pair_gap_ns += (gap_ns - run->pair_gap_ns) / 4;
+}
+
+/*
  * What the commands after the action in hand (a spray's valve off and pump
  * stop) take on their serial lines, returned, and the reads of the step's
  * pumps' volume counters after them, *reads_ns: a transaction each at the
@@ -847,6 +968,7 @@ run_wait_end_ns(struct run *run, const struct compile_action *a)
 		int64_t reads_ns, lead_ns = run_trailing_ns(run, &reads_ns);
 		/* what closing such a step took the steps of its kind before, learnt */
 		int64_t tail_ns = a->kind == COMPILE_DWELL ? run->tail_ns[s->kind] : 0;
+		int64_t step_end_ns = run->t0_ns + run_scaled_ns(run, s->start_ms + s->duration_ms);
 
 		if (lead_ns > ms_ns / 2)
 			lead_ns = ms_ns / 2;	/* a short entry still times something */
@@ -856,9 +978,17 @@ run_wait_end_ns(struct run *run, const struct compile_action *a)
 		 * the counters' reads and the learnt tail come out of what the
 		 * entry may give up (the floor below).
 		 */
+		/* the next step's first command may leave before this end (run_fire_lead_ns) */
+		if (run->step + 1 < run->plan->count) {
+			int64_t next_ns = run->t0_ns + run_scaled_ns(run,
+			    run->plan->steps[run->step + 1].start_ms) -
+			    run_fire_lead_ns(run, run->step + 1, &run->compiled, NULL, NULL);
+
+			if (next_ns < step_end_ns)
+				step_end_ns = next_ns;
+		}
 		full_ns -= lead_ns;
-		end_ns = run->t0_ns + run_scaled_ns(run, s->start_ms + s->duration_ms) -
-		    lead_ns - reads_ns - tail_ns;
+		end_ns = step_end_ns - lead_ns - reads_ns - tail_ns;
 		run->tail_step = a->kind == COMPILE_DWELL ? (int)s->kind + 1 : 0;
 		step_give_ns = run_scaled_ns(run, s->duration_ms) / RUN_ABSORB_DIVISOR;
 		/* a wait that times a process (a wait step's, a drain and fill) keeps its tenth */
@@ -1374,7 +1504,18 @@ run_begin_step(struct run *run)
 	run->state = RUN_STEP;
 	run->step_started = 1;
 	run->step_begin_ns = now;
-	run->step_start_ms = (now - run->t0_ns) * run->ctx.time_scale / 1000000;
+	/* on record: when its first command reaches the device */
+	run->step_start_ms = (now + run->fire_trigger_ns - run->t0_ns) * run->ctx.time_scale /
+	    1000000;
+	/* the second of a pair at one moment: how far after the first it went, learnt */
+	if (run->pair_step == run->step + 1 && run->pair_step > 0)
+		run_learn_pair(run, run->pair_bus, now - run->pair_begin_ns);
+	run->pair_step = 0;
+	if (run->fire_pair_bus >= 0) {
+		run->pair_step = run->step + 2;
+		run->pair_begin_ns = now;
+		run->pair_bus = run->fire_pair_bus;
+	}
 	/* the schedule's point is the step's deadline, however late it began */
 	run->due_ns = run->t0_ns + run_scaled_ns(run, s->start_ms);
 	run->hold_until_ns = 0;
@@ -1509,7 +1650,11 @@ run_next_step(struct run *run)
 		run_pause_at_boundary(run);
 		return;
 	}
-	start_ns = run->t0_ns + run_scaled_ns(run, run->plan->steps[run->step].start_ms);
+	/* its first command leaves so as to reach its device on the deadline */
+	run->fire_lead_ns = run_fire_lead_ns(run, run->step, &run->compiled,
+	    &run->fire_trigger_ns, &run->fire_pair_bus);
+	start_ns = run->t0_ns + run_scaled_ns(run, run->plan->steps[run->step].start_ms) -
+	    run->fire_lead_ns;
 	if (start_ns < run->hold_until_ns)
 		start_ns = run->hold_until_ns;
 	now = loop_now_ns();
@@ -1526,7 +1671,8 @@ run_next_step(struct run *run)
 			    "the next step's record");
 			return;
 		}
-		if (run_record_start(run, start_ns > now ? start_ns : now) == -1)
+		if (run_record_start(run, (start_ns > now ? start_ns : now) + run->fire_trigger_ns) ==
+		    -1)
 			return;
 		now = loop_now_ns();
 	} else if (run_commit_boundary(run, NULL) == -1) {
@@ -1927,6 +2073,8 @@ run_begin_schedule(struct run *run)
 	run->act_waits = 0;
 	run->await_safe = 0;
 	memset(run->tail_ns, 0, sizeof(run->tail_ns));
+	run->pair_gap_ns = -1;
+	run->pair_step = 0;
 	run->tail_step = 0;
 	if (act_making_safe(run->ctx.act)) {
 		run->await_safe = 1;

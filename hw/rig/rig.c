@@ -48,6 +48,8 @@ rig_pump_is_stirrer(const struct rig_device *dev)
 /* Modbus RTU frames a step sends at most: a 32-bit write (function 16) and its answer. */
 #define RIG_RTU_REQUEST_CHARS	13
 #define RIG_RTU_RESPONSE_CHARS	8
+/* a trigger (a coil, or one register: run, go, a valve) is a write of 8 characters */
+#define RIG_RTU_TRIGGER_CHARS	8
 
 double
 rig_bus_transaction_ms(const struct rig_bus *b)
@@ -60,6 +62,19 @@ rig_bus_transaction_ms(const struct rig_bus *b)
 	silence_ms = b->baud > 19200 ? 1.75 : 3.5 * bits * 1000.0 / b->baud;
 	return (RIG_RTU_REQUEST_CHARS + RIG_RTU_RESPONSE_CHARS) * bits * 1000.0 / b->baud +
 	    2 * silence_ms + (double)b->frame_delay_ms;
+}
+
+double
+rig_bus_trigger_ms(const struct rig_bus *b)
+{
+	double bits, silence_ms;
+
+	if (b->type != RIG_BUS_RTU)
+		return 0;
+	bits = 1 + b->data_bits + (b->parity != 'N') + b->stop_bits;
+	silence_ms = b->baud > 19200 ? 1.75 : 3.5 * bits * 1000.0 / b->baud;
+	return RIG_RTU_TRIGGER_CHARS * bits * 1000.0 / b->baud + silence_ms +
+	    (double)b->frame_delay_ms;
 }
 
 int64_t

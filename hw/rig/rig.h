@@ -201,6 +201,14 @@ int rig_nozzle_index(const struct rig *rig, const char *name);
  */
 double rig_bus_transaction_ms(const struct rig_bus *b);
 /*
+ * How long before a device acts on a trigger it is sent, on bus b, in ms:
+ * on RTU a one-register or coil write's request (8 characters) on the
+ * wire, the 3.5-character silence after it (the device knows the frame
+ * has ended only then) and the rig file's frame_delay; 0 on TCP (a
+ * fraction of a millisecond, not counted).
+ */
+double rig_bus_trigger_ms(const struct rig_bus *b);
+/*
  * The shortest step rig keeps on its deadline: COMPILE_STEP_TRANSACTIONS
  * on its slowest bus in use (one with a device on it) must fit in
  * 1/RUN_ABSORB_DIVISOR of the step, and never less than the floor

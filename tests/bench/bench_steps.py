@@ -33,8 +33,11 @@ only that often, to measure what polling costs the timed commands),
 BENCH_SERIAL=1 to run the transports one after another (default: all at
 once, each contestant on its own simulator, to keep the full run near 25
 minutes), BENCH_RT=1 to run the three contestants SCHED_FIFO 50 where
-granted, as lbld's unit runs lbld (simulators keep ordinary scheduling;
-for one transport at a time), LBL_BUILD, LBL_KEEP_TMP=1 to keep the
+granted, as lbld's unit runs lbld, and their simulators and socat alike (a
+real device and line are not held up by the machine's other work: without
+it a pty's simulator lagged a loaded machine by up to half a second; for
+one transport at a time), BENCH_CONTESTANTS (default "lbld careful plain";
+fewer, e.g. "lbld", to diagnose one), LBL_BUILD, LBL_KEEP_TMP=1 to keep the
 work directory.
 Exit status 0 when every contestant finished and every command was
 matched to the plan; figures are printed, never judged (goals are shown).
@@ -55,16 +58,16 @@ from benchlib import (BUILD, TOP, lblctl, percentile, spawn, stop,  # noqa: E402
                       wait_until, with_free_ports)
 
 TRIGGERS = ("go", "home", "stop", "run", "on", "off")
-CONTESTANTS = ("lbld", "careful", "plain")
+CONTESTANTS = tuple(os.environ.get("BENCH_CONTESTANTS", "lbld careful plain").split())
 
 
 def rt_prefix():
     """What the contestants are started under: SCHED_FIFO 50, as lbld's unit
     runs lbld (CPUScheduling*=), for the Python loops alike, where the
-    machine grants it, with BENCH_RT=1 (default: ordinary scheduling). The
-    simulators and socat keep ordinary scheduling; with nine real-time
-    contestants on two cores they starve (lbld's steps then overrun), so
-    BENCH_RT=1 is for one transport at a time."""
+    machine grants it, with BENCH_RT=1 (default: ordinary scheduling). Their
+    simulators and socat get it too: a device is its own hardware, which
+    the machine's other work does not delay. They wait for I/O nearly all
+    the time; still, BENCH_RT=1 is for one transport at a time."""
     if os.environ.get("BENCH_RT", "0") != "1" or not shutil.which("chrt"):
         return []
     try:
@@ -196,7 +199,7 @@ def with_poll_period(text, period):
 # The shortest steps a rig is asked for: first COMPILE_MIN_STEP_MS; a rig
 # whose buses cannot keep a step that short (a slow RTU line) refuses it at
 # check time, naming the shortest it keeps, and the schedule is stretched to
-# that figure (once).
+# that figure (once), steps that end in their dwell to twice it.
 FLOORS_MS = (100,)
 SHORTEST = re.compile(r"the shortest step that keeps its deadline is (\d+) ms")
 DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|s)\b")
@@ -205,13 +208,19 @@ DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|s)\b")
 def stretch(cycle, floor_ms):
     """The cycle with each step whose dwell and drip are shorter than floor_ms
     stretched to it (its durations in proportion; a dip's moves come on
-    top)."""
+    top). A step that ends in its dwell (a spray without a drain, a dry
+    step) is stretched to twice a rig's own figure, the shortest such a rig
+    keeps (README "The shortest step": its dwell gives up half the share a
+    drain does, a twentieth, so that the exposure stays whole)."""
     out = []
     for line in cycle.splitlines():
         ms = [float(v) * (1 if u == "ms" else 1000) for v, u in DURATION.findall(line)]
         kind = line.split(":")[0].strip("- ")
-        if kind in ("spray", "dry", "wait", "dip", "rinse") and 0 < sum(ms) < floor_ms:
-            k = floor_ms / sum(ms)
+        want = floor_ms
+        if floor_ms > FLOORS_MS[0] and (kind == "dry" or (kind == "spray" and "drain:" not in line)):
+            want = 2 * floor_ms
+        if kind in ("spray", "dry", "wait", "dip", "rinse") and 0 < sum(ms) < want:
+            k = want / sum(ms)
             line = DURATION.sub(lambda m: "%dms" % round(
                 float(m.group(1)) * (1 if m.group(2) == "ms" else 1000) * k), line)
         out.append(line)
@@ -423,7 +432,7 @@ class Lane:
         ctl_dev = os.path.join(self.dir, "ctl.pty")
         if self.transport != "tcp":
             self.spawn(["socat", "pty,raw,echo=0,link=" + sim_dev,
-                        "pty,raw,echo=0,link=" + ctl_dev], "socat")
+                        "pty,raw,echo=0,link=" + ctl_dev], "socat", rt=True)
             self.wait_for(lambda: os.path.exists(ctl_dev) and os.path.exists(sim_dev), "socat")
         sim_text, ctl_text = rig_texts(self.kind, self.transport, sim_dev, ctl_dev)
         self.sim_rig = os.path.join(self.dir, "sim-rig.yaml")
@@ -435,7 +444,7 @@ class Lane:
         self.ctl_dev = ctl_dev
         self.trace = os.path.join(self.dir, "trace.txt")
         self.spawn([os.path.join(BUILD, "lbl-simrig"), "--rig", self.sim_rig, "--trace",
-                    self.trace], "simrig")
+                    self.trace], "simrig", rt=True)
         self.wait_for(lambda: "ready" in open(os.path.join(self.dir, "simrig.out")).read(),
                       "lbl-simrig")
         self.recipe = os.path.join(self.dir, "recipe.yaml")
@@ -630,8 +639,9 @@ def report(lanes, transports, steps, serial, load0, elapsed_s):
     floors = sorted(set("%s %s rig: %d ms" % (lane.transport, lane.kind, lane.floor_ms)
                         for lane in lanes.values() if lane.floor_ms != FLOORS_MS[0]))
     if floors:
-        print("the rig refused steps of %d ms; the shortest steps asked: %s" % (
-            FLOORS_MS[0], "; ".join(floors)))
+        print("the rig refused steps of %d ms; the shortest steps asked: %s (twice that for "
+              "steps ending in their dwell: sprays without a drain, dry steps)" % (
+                  FLOORS_MS[0], "; ".join(floors)))
     for t in transports:
         p99 = {}
         for who in CONTESTANTS:

@@ -1700,6 +1700,103 @@ test_arm_then_fire(void)
 }
 
 /*
+ * On a serial line a step's first command leaves before its deadline by
+ * the trigger's time on the wire (run_fire_lead_ns), so that it reaches
+ * its device on the deadline, and the record's start is that arrival. A
+ * set of no duration whose successor starts at the same moment with a
+ * command on the same line leaves half a transaction earlier still (the
+ * two then reach their devices either side of their moment). A step whose
+ * first command is on GPIO, or that begins with a wait, has no lead; nor
+ * has any step on Modbus TCP (the other tests: every start on its plan).
+ */
+static const char recipe_lead[] =
+    "name: t-lead\n"
+    "version: \"1\"\n"
+    "process: spray\n"
+    "substrate: {name: glass, area: 25 cm2}\n"
+    "target: {bilayers: 2}\n"
+    "growth: {model: linear, per_bilayer: 5 nm}\n"
+    "resume: allowed\n"
+    "solutions:\n"
+    "  ag: {nozzle: ag, volume: 250 mL}\n"
+    "  tca: {nozzle: tca, volume: 250 mL}\n"
+    "cycle:\n"
+    "  - spray: {solution: ag, time: 5s, flow: 20 mL/min, drain: 2s}\n"
+    "  - set: {output: pump-rinse, value: 30 mL/min}\n"
+    "  - wait: 2s\n"
+    "  - set: {output: pump-rinse, value: off}\n"
+    "  - spray: {solution: tca, time: 2s, flow: 20 mL/min, drain: 1s}\n"
+    "  - dry: {valve: n2, time: 3s}\n";
+
+static void
+test_fire_lead(void)
+{
+	struct rig *rig = (struct rig *)rig_named("spray");
+	struct rig_bus saved;
+	const struct plan *p;
+	struct run *run;
+	int64_t t0, trigger_ns, pair_ns, txn_ns, learnt_ns;
+	char why[128];
+
+	if (rig == NULL) {
+		TEST_CHECK("lead: the spray rig", 0, "does not load");
+		return;
+	}
+	saved = rig->buses[0];
+	rig->buses[0].type = RIG_BUS_RTU;
+	rig->buses[0].baud = 19200;
+	rig->buses[0].data_bits = 8;
+	rig->buses[0].parity = 'N';
+	rig->buses[0].stop_bits = 1;
+	rig->buses[0].frame_delay_ms = 0;
+	trigger_ns = (int64_t)(rig_bus_trigger_ms(&rig->buses[0]) * 1e6);
+	txn_ns = (int64_t)(rig_bus_transaction_ms(&rig->buses[0]) * 1e6);
+	pair_ns = trigger_ns + txn_ns / 2;
+	TEST_CHECK("lead: a trigger's request at 19,200 baud 8N1 is 6 ms on the wire",
+	    trigger_ns > 5900000 && trigger_ns < 6100000, "%lld ns", (long long)trigger_ns);
+	run = start("lead", "spray", recipe_lead, &p);
+	if (run == NULL) {
+		rig->buses[0] = saved;
+		return;
+	}
+	t0 = run->t0_ns;
+	run_through(run);
+	TEST_STR("lead: completed", fr.states, "completed");
+	TEST_CHECK("lead: every step done", all_done(p, why, sizeof(why)), "%s", why);
+	TEST_EQ_INT("lead: the spray's go leaves a trigger's time early",
+	    call_at_ns(1, "move transfer 250 100", 1), t0 - trigger_ns);
+	TEST_EQ_INT("lead: a set followed by a wait leaves a trigger's time early",
+	    call_at_ns(2, "pump pump-rinse 30", 1),
+	    t0 + p->steps[1].start_ms * 1000000 - trigger_ns);
+	TEST_EQ_INT("lead: a set sharing its moment with a spray leaves half a transaction "
+	    "earlier still", call_at_ns(4, "pump pump-rinse 0", 1),
+	    t0 + p->steps[3].start_ms * 1000000 - pair_ns);
+	/*
+	 * Here the set is answered at once (no line, no disk), and the spray
+	 * goes on its own deadline, half the first gap after the set: that
+	 * is the gap learnt, a quarter of the way.
+	 */
+	learnt_ns = txn_ns + (txn_ns / 2 - txn_ns) / 4;
+	TEST_EQ_INT("lead: the next such set goes half the gap learnt from the first early",
+	    call_at_ns(10, "pump pump-rinse 0", 1),
+	    t0 + p->steps[9].start_ms * 1000000 - trigger_ns - learnt_ns / 2);
+	TEST_EQ_INT("lead: a dry step's GPIO valve goes on its deadline",
+	    call_at_ns(6, "output n2 on", 1), t0 + p->steps[5].start_ms * 1000000);
+	TEST_EQ_INT("lead: on record, the spray starts when its go arrives",
+	    rec_step(1)->actual_start_ms, p->steps[0].start_ms);
+	TEST_EQ_INT("lead: ... and the set",
+	    rec_step(2)->actual_start_ms, p->steps[1].start_ms);
+	TEST_EQ_INT("lead: ... and the dry step",
+	    rec_step(6)->actual_start_ms, p->steps[5].start_ms);
+	TEST_CHECK("lead: the drain before the set ended for its lead, no sooner",
+	    call_at_ns(2, "pump pump-rinse 30", 1) >= t0 + (p->steps[1].start_ms -
+	    p->steps[0].duration_ms / RUN_ABSORB_DIVISOR) * 1000000, "set at %lld ms",
+	    (long long)(call_at_ns(2, "pump pump-rinse 30", 1) - t0) / 1000000);
+	finish(run);
+	rig->buses[0] = saved;
+}
+
+/*
  * A batch asked for while lbld's start-up safe state is still on a slow
  * line: its schedule begins once that is confirmed, and the safe state's
  * end is never taken for the end of the first step's move (which was
@@ -2967,6 +3064,7 @@ main(void)
 	test_quick_dips_with_stirrer();
 	test_spray();
 	test_arm_then_fire();
+	test_fire_lead();
 	test_start_while_making_safe();
 	test_roll();
 	test_pause_at_boundary();
