@@ -220,9 +220,10 @@ med = lambda x: (x[4] + x[5]) / 2
 print("info: start error without notify: median %.1f ms, max %d ms; with a hanging command "
       "killed mid-batch: median %.1f ms, max %d ms" % (med(without), max(without), med(hang),
                                                        max(hang)))
-ok = med(hang) < med(without) + 5 and max(hang) < 60 and min(hang) >= 0
+# a loaded machine may hold up one start of ten; a hanging command would hold up many
+ok = med(hang) < med(without) + 5 and hang[8] < 60 and max(hang) < 1000 and min(hang) >= 0
 print(("PASS" if ok else "FAIL") + " a hanging notify command leaves the step timing as it is"
-      " (median within 5 ms of the run without, every start within 60 ms)")
+      " (median within 5 ms of the run without, nine starts of ten within 60 ms, none 1 s)")
 sys.exit(0 if ok else 1)
 PY
 sanitizer_clean "$LBL_TMP/lbld.err" "lbld"

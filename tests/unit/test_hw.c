@@ -482,8 +482,13 @@ main(void)
 		while (!cl.safe_done)
 			loop_run(cl.loop);
 		TEST_CHECK("pump stopped while the lift hung", srv.pump_stop_ns > 0, "never");
-		TEST_CHECK("pump stop within 10 ms of the safe state",
-		    srv.pump_stop_ns - begin < 10000000LL, "took %.3f ms",
+		/*
+		 * The property: the stop does not wait for the hung read's 300 ms
+		 * timeout (it takes well under a millisecond on an idle machine;
+		 * a third of the timeout leaves room for a loaded one).
+		 */
+		TEST_CHECK("pump stop well before the hung read's timeout (< 100 ms)",
+		    srv.pump_stop_ns - begin < 100000000LL, "took %.3f ms",
 		    (srv.pump_stop_ns - begin) / 1e6);
 		TEST_EQ_INT("the hung request is dropped, not reported", cl.done, 0);
 		TEST_EQ_INT("safe state reports the lift that did not answer", cl.safe_ok, 0);
