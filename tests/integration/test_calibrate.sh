@@ -55,7 +55,7 @@ awk -v m="$measured" 'BEGIN { exit !(m > 7.6 && m < 8.4) }' &&
 
 out=$("$ctl" calibrate fill-1 --measured "${measured}mL" 2>&1)
 rc=$?
-[ $rc = 0 ] && echo "$out" | grep -Eq "flow scale of profile 'bt100s-16' 0.1 -> 0.0(79|80)[0-9]*" &&
+[ $rc = 0 ] && echo "$out" | grep -Eq "flow scale of profile 'bt100s-16' 0.1 -> 0.0(79[0-9]*|80?[0-9]*)( |$)" &&
     echo "$out" | grep -q "^reloaded rig dip-rig-1" &&
     pass "--measured: the scale corrected and reloaded" || fail "--measured" "rc $rc: $out"
 # the scale is the measured 80% of 0.1, to the pump's timing on a loaded
