@@ -21,11 +21,17 @@
 # module needs no Makefile edit. Dependencies come from pkg-config only.
 
 PKGS      := libmodbus libgpiod sqlite3 yaml-0.1
-DEB_PKGS  := build-essential pkg-config libmodbus-dev libgpiod-dev libsqlite3-dev \
-             libyaml-dev sqlite3 socat mbpoll python3 python3-pymodbus python3-serial python3-yaml python3-jsonschema \
-             clang libclang-rt-14-dev gnuplot-nox valgrind \
-             libmicrohttpd-dev libcrypt-dev xxd chromium libpq-dev postgresql \
-             libmosquitto-dev mosquitto mosquitto-clients openssl acl
+# What the build and the demo need (libraries and tools, no servers), and
+# what the tests need besides: the tests' peers (pymodbus, mbpoll, socat),
+# sanitizers and valgrind, chromium, and the servers they start privately
+# (PostgreSQL, mosquitto). Debian starts a server's own service when it is
+# installed, so make demo installs none of them.
+BUILD_PKGS := build-essential pkg-config libmodbus-dev libgpiod-dev libsqlite3-dev libyaml-dev \
+             libmicrohttpd-dev libcrypt-dev xxd libpq-dev libmosquitto-dev python3
+DEB_PKGS  := $(BUILD_PKGS) \
+             sqlite3 socat mbpoll python3-pymodbus python3-serial python3-yaml python3-jsonschema \
+             clang libclang-rt-14-dev gnuplot-nox valgrind chromium postgresql \
+             mosquitto mosquitto-clients openssl acl
 CC       ?= cc
 BUILD    ?= build
 SAN      ?=
@@ -120,7 +126,7 @@ DOCDIR   ?= $(DATADIR)/doc/lbl
 UNITDIR  ?= $(if $(filter /usr,$(PREFIX)),/usr/lib,/lib)/systemd/system
 SYSLIBDIR ?= $(if $(filter /usr,$(PREFIX)),/usr/lib,/lib)
 
-.PHONY: all deps check check-long unit demo fuzz bench bench-steps clean install layers screenshots
+.PHONY: all deps deps-build check check-long unit demo fuzz bench bench-steps clean install layers screenshots
 .SECONDARY:
 all: layers $(BINS) $(UNIT_BIN) $(TOOL_BIN)
 
@@ -220,8 +226,10 @@ bench-steps: all
 	@LBL_BUILD=$(CURDIR)/$(BUILD) /usr/bin/python3 tests/bench/bench_steps.py $(BENCH_STEPS)
 
 # Installs whatever Debian packages are missing (sudo when not root).
-deps:
-	@missing=$(call lbl_missing,$(DEB_PKGS)); \
+deps: DEPS_PKGS = $(DEB_PKGS)
+deps-build: DEPS_PKGS = $(BUILD_PKGS)
+deps deps-build:
+	@missing=$(call lbl_missing,$(DEPS_PKGS)); \
 	if [ -n "$$missing" ]; then \
 	    echo "installing:$$missing"; \
 	    sudo=; [ "$$(id -u)" = 0 ] || sudo=sudo; \
@@ -264,7 +272,7 @@ screenshots: all
 	done
 	@ls -l doc/screenshots/*.png
 
-demo: deps
+demo: deps-build
 	$(MAKE) all
 	tests/demo.sh $(BUILD)
 
