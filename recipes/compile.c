@@ -674,6 +674,24 @@ compile_check(const struct plan *plan, struct diag *d)
 			diag_error(d, node, "step %d lasts %lld ms; the shortest step that keeps its "
 			    "deadline is %lld ms (%s)", s->seq, (long long)s->duration_ms,
 			    (long long)min_ms, why);
+		/*
+		 * A spray or dry step without a drain ends in its dwell, which
+		 * gives up half the share a drain does (RUN_DWELL_ABSORB_DIVISOR):
+		 * on a rig whose bus sets the shortest step it keeps its deadline
+		 * from twice that. Shorter, it runs and its successor starts late
+		 * (not later and later: the next drain or wait takes it up), so
+		 * the operator is told, not refused.
+		 */
+		else if (bus >= 0 && (s->kind == STEP_SPRAY || s->kind == STEP_DRY) &&
+		    s->drip_ms == 0 && s->dwell_ms > 0 && !s->operator_wait &&
+		    s->duration_ms < min_ms * RUN_DWELL_ABSORB_DIVISOR / RUN_ABSORB_DIVISOR &&
+		    !compile_blamed(&blame_short, node))
+			diag_warning(d, node, "step %d ends in its %s of %lld ms without a drain: on "
+			    "this rig such a step keeps its deadline from %lld ms (%s; a last dwell "
+			    "gives up half the share a drain does), so the step after it will start "
+			    "late; give it a drain or make it longer", s->seq,
+			    s->kind == STEP_SPRAY ? "spray" : "drying", (long long)s->dwell_ms,
+			    (long long)(min_ms * RUN_DWELL_ABSORB_DIVISOR / RUN_ABSORB_DIVISOR), why);
 		if (plan->rig == NULL)
 			continue;
 		if (compile_step(plan->recipe, plan->rig, s, &state, &list) == -1) {

@@ -43,6 +43,26 @@ else
 	fail "check --rig: steps shorter than an RTU rig keeps are refused at their line" \
 	    "$(cat "$LBL_TMP/check.out")"
 fi
+# a spray without a drain ends in its dwell, which keeps its deadline only
+# from twice the rig's figure (4,668 ms): 3 s of it is kept but told
+spray_recipe "$LBL_TMP/nodrain.yaml" no-drain 2 \
+"  - spray: {solution: ag, time: 3s, flow: 20 mL/min}
+  - spray: {solution: rinse, time: 3s, flow: 30 mL/min, drain: 0.5s}
+  - spray: {solution: tca, time: 3s, flow: 20 mL/min}
+  - spray: {solution: rinse, time: 3s, flow: 30 mL/min, drain: 0.5s}"
+"$ctl" check "$LBL_TMP/nodrain.yaml" --rig "$LBL_TMP/rtu-rig.yaml" >"$LBL_TMP/check.out" 2>&1
+rc=$?
+n=$(grep -c "warning: step [0-9]* ends in its spray of 3000 ms without a drain: on this rig such a step keeps its deadline from 4668 ms" "$LBL_TMP/check.out")
+# the two drainless sprays (ag, tca: lines 13 and 15) are told once each, the rinses not
+[ $rc = 0 ] && [ "$n" = 2 ] && ! grep -q "error" "$LBL_TMP/check.out" &&
+    grep -q "nodrain.yaml:13:5: warning: step [0-9]* ends in its spray" "$LBL_TMP/check.out" &&
+    grep -q "nodrain.yaml:15:5: warning: step [0-9]* ends in its spray" "$LBL_TMP/check.out" &&
+    pass "check --rig: a spray without a drain shorter than twice the rig's shortest step is kept, with a warning at its line" ||
+    fail "check --rig: a drainless spray shorter than twice the shortest step warned" "rc $rc: $(cat "$LBL_TMP/check.out")"
+"$ctl" check "$LBL_TMP/nodrain.yaml" --rig "$LBL_TMP/rig.yaml" >"$LBL_TMP/check.out" 2>&1 &&
+    ! grep -q "ends in its spray" "$LBL_TMP/check.out" &&
+    pass "check --rig: no such warning on Modbus TCP" ||
+    fail "check --rig: no such warning on Modbus TCP" "$(cat "$LBL_TMP/check.out")"
 "$ctl" check-rig "$LBL_TMP/rtu-rig.yaml" 2>&1 |
     grep -q "rtu-rig.yaml: shortest step 2334 ms (bus drives: 29.17 ms a transaction)" &&
     pass "check-rig prints the rig's shortest step and the bus that decides it" ||
