@@ -46,9 +46,10 @@ t0=$(date +%s.%N)
 out=$("$ctl" drain rinse-1 2>&1)
 rc=$?
 t=$(since "$t0")
-# 3 mL at 200 mL/min: 0.9 s
+# 3 mL at 200 mL/min: 0.9 s (its "about" follows the time it ran: a loaded
+# machine stops it a few ms late, 3.01 mL)
 [ $rc = 0 ] && echo "$out" | grep -q "drain rinse-1: 'drain-1' runs 3.00 mL at 200.00 mL/min" &&
-    echo "$out" | grep -q "dispensed about 3.00 mL (200.00 mL/min for the time it ran; the pump has no volume counter)" &&
+    echo "$out" | grep -Eq "dispensed about (2\.9[89]|3\.0[0-5]) mL \(200.00 mL/min for the time it ran; the pump has no volume counter\)" &&
     [ "$(field drain-1 running)" = 0 ] && awk -v d="$t" 'BEGIN { exit !(d >= 0.85 && d < 10) }' &&
     pass "drain rinse-1 with a pump without a counter: stops by time, and says so" ||
     fail "drain by time" "rc $rc after $t s: $out"
