@@ -23,10 +23,13 @@ start_broker() {
 		case "${3:-}" in *allow_anonymous*) ;; *) echo "allow_anonymous true" ;; esac
 		[ -n "${3:-}" ] && printf '%s\n' "$3"
 	} >"$LBL_TMP/$1.conf"
+	# a restart appends to the log: wait for this start's own line, not the last one's
+	seen=$(cat "$LBL_TMP/$1.log" 2>/dev/null | wc -l)
 	"$MOSQUITTO" -c "$LBL_TMP/$1.conf" >>"$LBL_TMP/$1.log" 2>&1 &
 	BROKER_PID=$!
 	LBL_PIDS="$LBL_PIDS $BROKER_PID"
-	wait_for 10 grep -q "Opening ipv4 listen socket on port $BROKER_PORT" "$LBL_TMP/$1.log" || {
+	wait_for 10 sh -c "tail -n +$((seen + 1)) '$LBL_TMP/$1.log' |
+	    grep -q 'Opening ipv4 listen socket on port $BROKER_PORT'" || {
 		echo "mosquitto did not start:"; cat "$LBL_TMP/$1.log"; return 1; }
 }
 
