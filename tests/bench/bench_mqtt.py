@@ -19,7 +19,6 @@ subscriber got. Prints figures; asserts nothing.
                                 --events in lbl-mqtt's place (no broker): what
                                 lbld's follower costs, apart from the bridge
 """
-import json
 import os
 import shutil
 import subprocess
@@ -28,9 +27,10 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from benchlib import BUILD, Rig, free_port, percentile  # noqa: E402
-from bench_timing import CYCLE, errors, modbus_n2, recipe_text, valve_on_times  # noqa: E402
-from bench_web import proc_status, run_batch  # noqa: E402
+from benchlib import BUILD, free_port, percentile  # noqa: E402
+from bench_timing import (CYCLE, errors, run_batch, spray_schedule, traced_spray_rig,  # noqa: E402
+                          valve_on_times)
+from bench_web import proc_status  # noqa: E402
 from bench_steps import RT_PREFIX  # noqa: E402
 
 
@@ -44,29 +44,10 @@ def main():
     mosquitto = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
     if not os.path.exists(mosquitto) or not shutil.which("mosquitto_sub"):
         raise SystemExit("bench_mqtt: mosquitto and mosquitto-clients are needed (make deps)")
-    rig = Rig("spray-rig.yaml", time_scale=1, daemon=False, extra_rig=modbus_n2)
+    rig = traced_spray_rig(RT_PREFIX)
     sub = None
     try:
-        rig.sim.terminate()
-        rig.sim.wait()
-        rig.trace = os.path.join(rig.dir, "trace.txt")
-        out = open(os.path.join(rig.dir, "simrig2.out"), "w")
-        rig.sim = rig._spawn([os.path.join(BUILD, "lbl-simrig"), "--rig", rig.rig, "--trace",
-                              rig.trace, "--control", rig.simctl_path], out, "simrig2.err")
-        rig._wait(lambda: "ready" in open(os.path.join(rig.dir, "simrig2.out")).read(), "lbl-simrig")
-        # BENCH_RT=1: lbld at SCHED_FIFO 50, as its unit runs it (bench_steps.py's rt_prefix)
-        rig.lbld = rig._spawn(RT_PREFIX + [os.path.join(BUILD, "lbld"), "--rig", rig.rig,
-                                           "--db", rig.db, "--socket", rig.socket,
-                                           "--gpio-sim", rig.gpio],
-                              subprocess.DEVNULL, "lbld.err")
-        rig._wait(lambda: rig.ctl("status").returncode == 0, "lbld")
-        recipe = os.path.join(rig.dir, "bench-mqtt.yaml")
-        open(recipe, "w").write(recipe_text(bilayers))
-        plan = json.loads(rig.ctl("plan", recipe, "--rig", rig.rig, "--json").stdout)
-        steps_plan = [s for s in plan["steps"] if s["step"] in ("spray", "dry")]
-        starts = [s["start_ms"] + s["travel_ms"] for s in steps_plan]
-        first = next(i for i, s in enumerate(steps_plan) if s["travel_ms"] == 0)
-        kinds = [CYCLE[i % len(CYCLE)][0] for i in range(len(starts))]
+        recipe, starts, first, kinds = spray_schedule(rig, "bench-mqtt", bilayers)
         print("step timing: %d spray/dry steps of 0.5-3 s a run, real time; without lbl-mqtt, "
               "then with it publishing to mosquitto; lbld %s" % (len(starts), "at SCHED_FIFO 50"
               if RT_PREFIX else "ordinary scheduling (BENCH_RT=1: real time, as its unit)"))

@@ -12,7 +12,6 @@ figures; asserts nothing.
 
     bench_readers.py [STEPS]       (default 120 per run: about 6 minutes in all)
 """
-import json
 import os
 import sqlite3
 import subprocess
@@ -20,8 +19,9 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from benchlib import BUILD, TOP, Rig, percentile  # noqa: E402
-from bench_timing import CYCLE, errors, modbus_n2, recipe_text, valve_on_times  # noqa: E402
+from benchlib import BUILD, TOP, percentile  # noqa: E402
+from bench_timing import (CYCLE, errors, run_batch, spray_schedule, traced_spray_rig,  # noqa: E402
+                          valve_on_times)
 
 READERS = os.path.join(TOP, "tests", "faults", "readers.py")
 
@@ -43,44 +43,23 @@ def big_recipes(db):
     return [str(i) for i in ids]
 
 
-def run_batch(rig, recipe):
-    run = rig.ctl("run", recipe, "--operator", "bench")
-    if run.returncode != 0:
-        raise SystemExit("lbld refused the run: " + run.stderr)
-    while "state: idle" not in rig.ctl("status").stdout:
-        time.sleep(1)
-
-
 def main():
     steps = int(sys.argv[1]) if len(sys.argv) > 1 else 120
     bilayers = max(2, (steps + len(CYCLE) - 1) // len(CYCLE))
-    rig = Rig("spray-rig.yaml", time_scale=1, daemon=False, extra_rig=modbus_n2)
-    load = None
-    try:
+    big = []
+
+    def make_record(rig):
         t0 = time.monotonic()
         subprocess.run([os.path.join(BUILD, "tests", "lbl-histgen"), rig.db, "10000"], check=True,
                        stdout=subprocess.DEVNULL)
-        big = big_recipes(rig.db)
+        big.extend(big_recipes(rig.db))
         print("record: 10,000 batches made in %.1f s; compare %s %s diffs two 3,900-line recipes"
               % (time.monotonic() - t0, big[0], big[1]))
-        rig.sim.terminate()
-        rig.sim.wait()
-        rig.trace = os.path.join(rig.dir, "trace.txt")
-        out = open(os.path.join(rig.dir, "simrig2.out"), "w")
-        rig.sim = rig._spawn([os.path.join(BUILD, "lbl-simrig"), "--rig", rig.rig, "--trace",
-                              rig.trace, "--control", rig.simctl_path], out, "simrig2.err")
-        rig._wait(lambda: "ready" in open(os.path.join(rig.dir, "simrig2.out")).read(), "lbl-simrig")
-        rig.lbld = rig._spawn([os.path.join(BUILD, "lbld"), "--rig", rig.rig, "--db", rig.db,
-                               "--socket", rig.socket, "--gpio-sim", rig.gpio],
-                              subprocess.DEVNULL, "lbld.err")
-        rig._wait(lambda: rig.ctl("status").returncode == 0, "lbld")
-        recipe = os.path.join(rig.dir, "bench-readers.yaml")
-        open(recipe, "w").write(recipe_text(bilayers))
-        plan = json.loads(rig.ctl("plan", recipe, "--rig", rig.rig, "--json").stdout)
-        steps_plan = [s for s in plan["steps"] if s["step"] in ("spray", "dry")]
-        starts = [s["start_ms"] + s["travel_ms"] for s in steps_plan]
-        first = next(i for i, s in enumerate(steps_plan) if s["travel_ms"] == 0)
-        kinds = [CYCLE[i % len(CYCLE)][0] for i in range(len(starts))]
+
+    rig = traced_spray_rig(before_lbld=make_record)
+    load = None
+    try:
+        recipe, starts, first, kinds = spray_schedule(rig, "bench-readers", bilayers)
         print("step timing: %d spray/dry steps of 0.5-3 s a run, real time; quiet, then under "
               "20 readers" % len(starts))
 

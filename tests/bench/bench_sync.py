@@ -11,23 +11,15 @@ passes its URI in LBL_SYNC_TO. Prints figures; asserts nothing.
 
     bench_sync.py [STEPS]       (default 120 per run: about 4 minutes in all)
 """
-import json
 import os
 import subprocess
 import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from benchlib import BUILD, Rig, percentile  # noqa: E402
-from bench_timing import CYCLE, errors, modbus_n2, recipe_text, valve_on_times  # noqa: E402
-
-
-def run_batch(rig, recipe):
-    run = rig.ctl("run", recipe, "--operator", "bench")
-    if run.returncode != 0:
-        raise SystemExit("lbld refused the run: " + run.stderr)
-    while "state: idle" not in rig.ctl("status").stdout:
-        time.sleep(1)
+from benchlib import BUILD, percentile  # noqa: E402
+from bench_timing import (CYCLE, errors, run_batch, spray_schedule, traced_spray_rig,  # noqa: E402
+                          valve_on_times)
 
 
 def cpu_s(pid):
@@ -42,26 +34,9 @@ def main():
         raise SystemExit("bench_sync.py: LBL_SYNC_TO (the central database) is not set; "
                          "run bench_sync.sh")
     bilayers = max(2, (steps + len(CYCLE) - 1) // len(CYCLE))
-    rig = Rig("spray-rig.yaml", time_scale=1, daemon=False, extra_rig=modbus_n2)
+    rig = traced_spray_rig()
     try:
-        rig.sim.terminate()
-        rig.sim.wait()
-        rig.trace = os.path.join(rig.dir, "trace.txt")
-        out = open(os.path.join(rig.dir, "simrig2.out"), "w")
-        rig.sim = rig._spawn([os.path.join(BUILD, "lbl-simrig"), "--rig", rig.rig, "--trace",
-                              rig.trace, "--control", rig.simctl_path], out, "simrig2.err")
-        rig._wait(lambda: "ready" in open(os.path.join(rig.dir, "simrig2.out")).read(), "lbl-simrig")
-        rig.lbld = rig._spawn([os.path.join(BUILD, "lbld"), "--rig", rig.rig, "--db", rig.db,
-                               "--socket", rig.socket, "--gpio-sim", rig.gpio],
-                              subprocess.DEVNULL, "lbld.err")
-        rig._wait(lambda: rig.ctl("status").returncode == 0, "lbld")
-        recipe = os.path.join(rig.dir, "bench-sync.yaml")
-        open(recipe, "w").write(recipe_text(bilayers))
-        plan = json.loads(rig.ctl("plan", recipe, "--rig", rig.rig, "--json").stdout)
-        steps_plan = [s for s in plan["steps"] if s["step"] in ("spray", "dry")]
-        starts = [s["start_ms"] + s["travel_ms"] for s in steps_plan]
-        first = next(i for i, s in enumerate(steps_plan) if s["travel_ms"] == 0)
-        kinds = [CYCLE[i % len(CYCLE)][0] for i in range(len(starts))]
+        recipe, starts, first, kinds = spray_schedule(rig, "bench-sync", bilayers)
         print("step timing: %d spray/dry steps of 0.5-3 s a run, real time; without lbl-sync, "
               "then with lbl-sync copying the batch as it runs" % len(starts))
 

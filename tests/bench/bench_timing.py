@@ -85,6 +85,60 @@ def errors(actual_ns, planned_ms, kinds):
     return errs, n
 
 
+def traced_spray_rig(lbld_prefix=(), before_lbld=None):
+    """The spray rig of this bench for the benches that run it beside
+    something else (bench_readers, bench_web, bench_sync, bench_mqtt):
+    lbl-simrig with a trace and a control socket, and lbld (under
+    lbld_prefix, e.g. a real-time chrt) on it; before_lbld(rig), if given,
+    is called first, while no lbld has the database. Returns the Rig;
+    close it."""
+    rig = Rig("spray-rig.yaml", time_scale=1, daemon=False, extra_rig=modbus_n2)
+    try:
+        if before_lbld is not None:
+            before_lbld(rig)
+        rig.sim.terminate()
+        rig.sim.wait()
+        rig.trace = os.path.join(rig.dir, "trace.txt")
+        out = open(os.path.join(rig.dir, "simrig2.out"), "w")
+        rig.sim = rig._spawn([os.path.join(BUILD, "lbl-simrig"), "--rig", rig.rig, "--trace",
+                              rig.trace, "--control", rig.simctl_path], out, "simrig2.err")
+        rig._wait(lambda: "ready" in open(os.path.join(rig.dir, "simrig2.out")).read(),
+                  "lbl-simrig")
+        rig.lbld = rig._spawn(list(lbld_prefix) + [os.path.join(BUILD, "lbld"), "--rig", rig.rig,
+                                                   "--db", rig.db, "--socket", rig.socket,
+                                                   "--gpio-sim", rig.gpio],
+                              subprocess.DEVNULL, "lbld.err")
+        rig._wait(lambda: rig.ctl("status").returncode == 0, "lbld")
+    except BaseException:
+        rig.close()
+        raise
+    return rig
+
+
+def spray_schedule(rig, name, bilayers):
+    """Writes this bench's spray recipe of bilayers as NAME.yaml in the rig's
+    directory and plans it: (recipe path, the spray and dry steps' planned
+    starts at the device in ms, the first of them not after travel, their
+    kinds)."""
+    recipe = os.path.join(rig.dir, name + ".yaml")
+    open(recipe, "w").write(recipe_text(bilayers))
+    plan = json.loads(rig.ctl("plan", recipe, "--rig", rig.rig, "--json").stdout)
+    steps_plan = [s for s in plan["steps"] if s["step"] in ("spray", "dry")]
+    starts = [s["start_ms"] + s["travel_ms"] for s in steps_plan]
+    first = next(i for i, s in enumerate(steps_plan) if s["travel_ms"] == 0)
+    kinds = [CYCLE[i % len(CYCLE)][0] for i in range(len(starts))]
+    return recipe, starts, first, kinds
+
+
+def run_batch(rig, recipe):
+    """Runs recipe on rig as one batch and returns when lbld is idle again."""
+    run = rig.ctl("run", recipe, "--operator", "bench")
+    if run.returncode != 0:
+        raise SystemExit("lbld refused the run: " + run.stderr)
+    while "state: idle" not in rig.ctl("status").stdout:
+        time.sleep(1)
+
+
 def python_baseline(drives_port, relays_port, steps_plan, result):
     """What a lab writes by hand: do the I/O, then time.sleep the duration."""
     from pymodbus.client import ModbusTcpClient
