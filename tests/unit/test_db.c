@@ -1082,8 +1082,11 @@ told_event(void *arg, const struct db_event *e)
 		t->in_order = 0;
 	t->last_id = e->id;
 	t->n++;
-	strncat(t->kinds, e->kind, sizeof(t->kinds) - strlen(t->kinds) - 2);
-	strcat(t->kinds, ",");
+	/* the kinds of the first few, in order (the checkpoint's thousands are only counted) */
+	if (strlen(t->kinds) + strlen(e->kind) + 2 <= sizeof(t->kinds)) {
+		strcat(t->kinds, e->kind);
+		strcat(t->kinds, ",");
+	}
 }
 
 static void
