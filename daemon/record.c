@@ -43,6 +43,7 @@ struct record {
 	struct record_op *head, *tail;
 	size_t count;
 	int grouped;
+	int nowait;			/* record_group_nowait: the next group does not wait for the disk */
 	int64_t held_since_ns;		/* 0: nothing held */
 	int retry_ms;
 	int hold_reported;		/* the fault for this hold was reported */
@@ -165,11 +166,13 @@ record_flush(struct record *rec, char *why, size_t why_size)
 	struct record_op *op, *next;
 	char what[160];
 	size_t failed = 0, total = rec->count;
-	int rc;
+	int rc, nowait = rec->nowait;
 
+	rec->nowait = 0;
 	if (rec->head == NULL)
 		return 0;
-	if ((rc = db_group_try_begin(rec->db)) == 1) {
+	if ((rc = nowait && rec->held_since_ns == 0 ? db_group_try_begin_nowait(rec->db) :
+	    db_group_try_begin(rec->db)) == 1) {
 		if (rec->held_since_ns == 0) {
 			rec->held_since_ns = loop_now_ns();
 			log_warnx("the database is locked by another process: holding the batch "
@@ -221,6 +224,9 @@ record_flush(struct record *rec, char *why, size_t why_size)
 		log_warnx("%s (%zu of %zu writes lost)", why, failed, total);
 		return -1;
 	}
+	/* an earlier commit that did not wait for the disk is not on it: as a refused write */
+	if (db_sync_check(rec->db, why, why_size) == -1)
+		return -1;
 	return 0;
 }
 
@@ -420,6 +426,12 @@ record_group_commit(struct record *rec, char *why, size_t why_size)
 		why_size = sizeof(buf);
 	}
 	return record_flush(rec, why, why_size) == -1 ? -1 : 0;
+}
+
+void
+record_group_nowait(struct record *rec)
+{
+	rec->nowait = 1;
 }
 
 size_t

@@ -1442,10 +1442,12 @@ run_next_action(struct run *run)
 /*
  * Commits the start of the next step, which goes out at start_ns, with the
  * boundary under way (the step before's end): one commit. Its actual start
- * follows with its end. On failure the batch has failed.
+ * follows with its end. On failure the batch has failed. nowait: the
+ * commit does not wait for the disk (record_group_nowait), for a boundary
+ * that lies between the step before's last command and this step's first.
  */
 static int
-run_record_start(struct run *run, int64_t start_ns)
+run_record_start(struct run *run, int64_t start_ns, int nowait)
 {
 	const struct plan_step *s = &run->plan->steps[run->step];
 	const struct recipe_solution *sol = s->solution >= 0 ?
@@ -1467,6 +1469,8 @@ run_record_start(struct run *run, int64_t start_ns)
 	run->motion_ns = 0;
 	run->dwell_ns = 0;
 	run->have_volume = 0;
+	if (nowait)
+		record_group_nowait(run->ctx.record);
 	if (run_commit_boundary(run, &row) == -1)
 		return -1;
 	run->step_open = 1;
@@ -1671,8 +1675,16 @@ run_next_step(struct run *run)
 			    "the next step's record");
 			return;
 		}
-		if (run_record_start(run, (start_ns > now ? start_ns : now) + run->fire_trigger_ns) ==
-		    -1)
+		/*
+		 * Inside the lead: the step before ended on its commands (a
+		 * spray without a drain, a set), or its timer's record is due.
+		 * Where the deadline is nearer than half the lead, this commit
+		 * is all that stands between the two steps' commands, and it
+		 * does not wait for the disk: the record is in the database's
+		 * log before the next command, on the disk one sync later.
+		 */
+		if (run_record_start(run, (start_ns > now ? start_ns : now) + run->fire_trigger_ns,
+		    start_ns - now < RUN_RECORD_LEAD_NS / 2) == -1)
 			return;
 		now = loop_now_ns();
 	} else if (run_commit_boundary(run, NULL) == -1) {

@@ -404,6 +404,7 @@ db_close(struct db *db)
 
 	if (db == NULL)
 		return;
+	db_syncer_stop(db);
 	for (i = 0; i < ST_COUNT; i++)
 		sqlite3_finalize(db->stmt[i]);
 	if (db->sql != NULL && sqlite3_close(db->sql) != SQLITE_OK)

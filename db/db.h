@@ -104,6 +104,23 @@ int db_group_commit(struct db *db);
 int db_group_try_begin(struct db *db);
 /* Undoes an open group entirely (nothing in it is written); no-op when none is open. */
 void db_group_rollback(struct db *db);
+/*
+ * As db_group_try_begin, for a group that commits without waiting for the
+ * disk (db_sync.c): when its db_group_commit returns 0 the writes are in
+ * the write-ahead log, seen by every reader and safe from a crash of the
+ * process, and a thread beside the caller makes the log durable, so that
+ * only a power cut within that sync's time can lose them. For a commit
+ * that lies between two commands due at the same moment; every other
+ * commit waits. Where the thread cannot be had, the group waits too.
+ */
+int db_group_try_begin_nowait(struct db *db);
+/*
+ * 0 while every sync of db_group_try_begin_nowait's thread succeeded; -1 (why
+ * says what failed, logged) once one did since the last call.
+ */
+int db_sync_check(struct db *db, char *why, size_t why_size);
+/* How many of those syncs are asked for and not yet done (tests, status). */
+uint64_t db_sync_pending(struct db *db);
 
 /*
  * How long a write waits for another connection's lock before it fails

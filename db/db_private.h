@@ -5,7 +5,9 @@
 #ifndef LBL_DB_PRIVATE_H
 #define LBL_DB_PRIVATE_H
 
+#include <pthread.h>
 #include <sqlite3.h>
+#include <stdint.h>
 
 #include "db.h"
 
@@ -17,6 +19,7 @@
 enum db_stmt_id {
 	ST_BEGIN, ST_COMMIT, ST_ROLLBACK,
 	ST_SAVEPOINT, ST_RELEASE, ST_ROLLBACK_TO,
+	ST_SYNC_NORMAL, ST_SYNC_FULL,
 	ST_DOC_FIND_SHA_RECIPE, ST_DOC_FIND_SHA_RIG,
 	ST_DOC_INSERT_RECIPE, ST_DOC_INSERT_RIG,
 	ST_DOC_GET_RECIPE, ST_DOC_GET_RIG,
@@ -34,6 +37,18 @@ enum db_stmt_id {
 	ST_COUNT = ST_HISTORY + 32
 };
 
+/* db_group_try_begin_nowait's thread (db_sync.c) */
+struct db_syncer {
+	pthread_t thread;
+	pthread_mutex_t lock;
+	pthread_cond_t wake;
+	int fd;				/* the write-ahead log, read-only */
+	uint64_t wanted, done;		/* syncs asked for and finished, by count */
+	int stop;
+	int error;			/* the first failed sync's errno, until read */
+	char path[512];
+};
+
 struct db {
 	sqlite3 *sql;
 	char *path;
@@ -44,7 +59,18 @@ struct db {
 	char clock_utc[DB_TIME_LEN];	/* db_set_clock: writes are stamped with this; "" now */
 	char error[DB_ERROR_LEN];	/* the last failure, as db_fail logged it (db_error) */
 	sqlite3_stmt *stmt[ST_COUNT];
+	struct db_syncer *syncer;	/* db_group_try_begin_nowait's thread, once started */
+	int group_nowait;		/* the open group commits without waiting for the disk */
 };
+
+/* Stops db_group_try_begin_nowait's thread after its last sync (db_close). */
+void db_syncer_stop(struct db *db);
+/*
+ * The end of a group begun by db_group_try_begin_nowait (committed or not):
+ * synchronous is FULL again and, when it committed, its sync is asked
+ * for. 0, or -1 (logged) when synchronous could not be set back.
+ */
+int db_group_nowait_end(struct db *db, int committed);
 
 /*
  * Logs "database PATH: <what, printf-style>: sqlite's last message", keeps

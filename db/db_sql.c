@@ -234,11 +234,13 @@ db_group_rollback(struct db *db)
 	if (!db->group_open)
 		return;
 	db->group_open = 0;
-	if (sqlite3_get_autocommit(db->sql))
-		return;
-	st = db_stmt(db, ST_ROLLBACK, "ROLLBACK", "rolling back a transaction");
-	if (st != NULL && db_run(st) == -1)
-		db_fail(db, "rolling back a group of writes");
+	if (!sqlite3_get_autocommit(db->sql)) {
+		st = db_stmt(db, ST_ROLLBACK, "ROLLBACK", "rolling back a transaction");
+		if (st != NULL && db_run(st) == -1)
+			db_fail(db, "rolling back a group of writes");
+	}
+	if (db->group_nowait)
+		db_group_nowait_end(db, 0);
 }
 
 void
@@ -270,6 +272,8 @@ db_set_busy_timeout(struct db *db, int timeout_ms)
 int
 db_group_commit(struct db *db)
 {
+	int rc;
+
 	if (!db->group_open)
 		return 0;
 	db->group_open = 0;
@@ -277,9 +281,13 @@ db_group_commit(struct db *db)
 		/* SQLite rolled the whole group back on an I/O error or a full disk */
 		log_warnx("database %s: a group of writes was rolled back by an earlier error",
 		    db->path);
-		return -1;
+		rc = -1;
+	} else {
+		rc = db_commit(db, "a group of writes");
 	}
-	return db_commit(db, "a group of writes");
+	if (db->group_nowait && db_group_nowait_end(db, rc == 0) == -1)
+		rc = -1;
+	return rc;
 }
 
 void

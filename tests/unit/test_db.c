@@ -1064,6 +1064,109 @@ test_group(void)
 	db_close(db);
 }
 
+/* ---- a group that does not wait for the disk (db_sync.c) ---- */
+
+static int
+synchronous_of(struct db *db)
+{
+	sqlite3_stmt *st;
+	int v = -1;
+
+	if (sqlite3_prepare_v2(db->sql, "PRAGMA synchronous", -1, &st, NULL) != SQLITE_OK)
+		return -1;
+	if (sqlite3_step(st) == SQLITE_ROW)
+		v = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	return v;
+}
+
+/* Waits (5 s at most) until the syncer has done every sync asked for. */
+static int
+syncs_done(struct db *db)
+{
+	int i;
+
+	for (i = 0; i < 500 && db_sync_pending(db) > 0; i++)
+		usleep(10000);
+	return db_sync_pending(db) == 0;
+}
+
+static void
+test_group_nowait(void)
+{
+	struct fixture fx;
+	struct db *db;
+	char why[512];
+	int64_t id;
+	sqlite3 *s;
+	int p[2], fd;
+
+	if (db_open(path_in("nowait.db"), &db) == -1 || fixture_store(db, &fx) == -1) {
+		TEST_CHECK("open nowait.db", 0, "failed");
+		db_close(db);
+		return;
+	}
+	id = new_batch(db, fx.recipe_a1, fx.rig, "glass");
+	s = raw_open(path_in("nowait.db"));
+	TEST_EQ_INT("every commit waits for the disk (synchronous=FULL)", synchronous_of(db), 2);
+	TEST_EQ_INT("nowait: no syncer before the first such group", (int)db_sync_pending(db), 0);
+	TEST_EQ_INT("nowait: the group begins", db_group_try_begin_nowait(db), 0);
+	TEST_CHECK("nowait: step 1 begun in it", step_begin(db, id, 1) == 0, "failed");
+	TEST_EQ_INT("nowait: the group commits", db_group_commit(db), 0);
+	TEST_EQ_INT("nowait: another connection sees it at once",
+	    (int)raw_int(s, "SELECT count(*) FROM steps WHERE seq = 1"), 1);
+	TEST_EQ_INT("nowait: later commits wait for the disk again", synchronous_of(db), 2);
+	TEST_CHECK("nowait: its sync is done beside the caller", syncs_done(db), "still pending");
+	TEST_EQ_INT("nowait: the sync succeeded", db_sync_check(db, why, sizeof(why)), 0);
+
+	/* rolled back: nothing written, synchronous back to FULL, no sync asked */
+	TEST_EQ_INT("nowait: a group to roll back begins", db_group_try_begin_nowait(db), 0);
+	TEST_CHECK("nowait: step 2 begun in it", step_begin(db, id, 2) == 0, "failed");
+	db_group_rollback(db);
+	TEST_EQ_INT("nowait: the rolled-back start is not written",
+	    (int)raw_int(s, "SELECT count(*) FROM steps WHERE seq = 2"), 0);
+	TEST_EQ_INT("nowait: synchronous=FULL after a rollback", synchronous_of(db), 2);
+	TEST_EQ_INT("nowait: a rollback asks no sync", (int)db_sync_pending(db), 0);
+
+	/* another process holds the write lock: 1, nothing open, FULL again */
+	TEST_EQ_INT("nowait: raw lock taken", sqlite3_exec(s, "BEGIN IMMEDIATE", NULL, NULL, NULL),
+	    SQLITE_OK);
+	db_set_busy_timeout(db, 0);
+	TEST_EQ_INT("nowait: a locked database is busy, not an error",
+	    db_group_try_begin_nowait(db), 1);
+	TEST_EQ_INT("nowait: synchronous=FULL after a busy begin", synchronous_of(db), 2);
+	sqlite3_exec(s, "ROLLBACK", NULL, NULL, NULL);
+	db_set_busy_timeout(db, 5000);
+
+	/* a sync that fails (fdatasync on a pipe: EINVAL) is told once, by db_sync_check */
+	if (pipe(p) == 0) {
+		fd = db->syncer->fd;
+		db->syncer->fd = p[0];
+		TEST_EQ_INT("nowait: a group whose sync fails begins", db_group_try_begin_nowait(db),
+		    0);
+		TEST_CHECK("nowait: step 2 begun", step_begin(db, id, 2) == 0, "failed");
+		TEST_EQ_INT("nowait: it commits (the log has it)", db_group_commit(db), 0);
+		TEST_CHECK("nowait: the failing sync is done", syncs_done(db), "still pending");
+		capture_begin();
+		TEST_EQ_INT("nowait: the failed sync is told", db_sync_check(db, why, sizeof(why)), -1);
+		capture_end();
+		TEST_CONTAINS("nowait: ... naming the log and the kernel's reason", why,
+		    "nowait.db-wal failed: Invalid argument");
+		TEST_EQ_INT("nowait: ... once", db_sync_check(db, why, sizeof(why)), 0);
+		db->syncer->fd = fd;
+		close(p[0]);
+		close(p[1]);
+	} else {
+		TEST_CHECK("pipe", 0, "failed");
+	}
+	sqlite3_close(s);
+	db_close(db);
+	/* closed: the log's syncer is gone with the handle (no thread, no descriptor left) */
+	TEST_CHECK("nowait: the database reopens after close", db_open(path_in("nowait.db"), &db) ==
+	    0 && db->syncer == NULL, "failed");
+	db_close(db);
+}
+
 /* ---- events told once committed (db_on_event) ---- */
 
 struct told {
@@ -1500,6 +1603,7 @@ main(void)
 	test_step_start_corrected();
 	test_devices_said();
 	test_group();
+	test_group_nowait();
 	test_events_told();
 	test_history();
 	test_recover();

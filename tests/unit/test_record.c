@@ -11,6 +11,7 @@
 
 #include "log.h"
 #include "loop.h"
+#include "db_private.h"
 #include "test.h"
 
 /* ---- the loop: timers fired by hand (fake_loop.h) ---- */
@@ -231,6 +232,73 @@ main(void)
 	TEST_EQ_INT("held then refused: nothing of them committed",
 	    count(other, "select count(*) from events where message like 'held-%'"), 0);
 	TEST_EQ_INT("held then refused: nothing held after", record_held(rec, NULL), 0);
+
+	/*
+	 * 4b. a group that does not wait for the disk: on record at once;
+	 * held for a lock, it is committed later as every held write (waiting);
+	 * a sync that failed is told by the next write's return, as a refusal.
+	 */
+	record_group_nowait(rec);
+	record_group_begin(rec);
+	record_event(rec, batch, "info", NULL, "nowait-1");
+	TEST_EQ_INT("nowait: the group commits", record_group_commit(rec, NULL, 0), 0);
+	TEST_EQ_INT("nowait: another reader sees it at once",
+	    count(other, "select count(*) from events where message = 'nowait-1'"), 1);
+	TEST_CHECK("nowait: it asked its sync of the database's thread", db->syncer != NULL,
+	    "no syncer started");
+	TEST_EQ_INT("nowait: the next write waits for the disk again (synchronous=FULL)",
+	    count(db->sql, "PRAGMA synchronous"), 2);
+	sqlite3_exec(other, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+	record_group_nowait(rec);
+	record_group_begin(rec);
+	record_event(rec, batch, "info", NULL, "nowait-2");
+	TEST_EQ_INT("nowait, locked: held, not refused", record_group_commit(rec, NULL, 0), 0);
+	TEST_EQ_INT("nowait, locked: one write held", record_held(rec, NULL), 1);
+	sqlite3_exec(other, "ROLLBACK", NULL, NULL, NULL);
+	fire(rec);
+	TEST_EQ_INT("nowait, locked: written once free",
+	    count(other, "select count(*) from events where message = 'nowait-2'"), 1);
+	TEST_EQ_INT("nowait, locked: its commit was not the nowait kind", rec->nowait, 0);
+	{
+		int p[2], fd;
+		char why[320];
+
+		if (pipe(p) == 0 && db->syncer != NULL) {
+			pthread_mutex_lock(&db->syncer->lock);
+			fd = db->syncer->fd;
+			db->syncer->fd = p[0];	/* fdatasync on a pipe: EINVAL */
+			pthread_mutex_unlock(&db->syncer->lock);
+			record_group_nowait(rec);
+			record_group_begin(rec);
+			record_event(rec, batch, "info", NULL, "nowait-3");
+			/*
+			 * The failure is told by the first commit after the sync:
+			 * this one, if the thread was that quick, or the next.
+			 */
+			rc = record_group_commit(rec, why, sizeof(why));
+			for (i = 0; i < 500 && db_sync_pending(db) > 0; i++)
+				usleep(10000);
+			pthread_mutex_lock(&db->syncer->lock);
+			db->syncer->fd = fd;
+			pthread_mutex_unlock(&db->syncer->lock);
+			if (rc == 0) {
+				record_group_begin(rec);
+				record_event(rec, batch, "info", NULL, "after");
+				rc = record_group_commit(rec, why, sizeof(why));
+			}
+			TEST_EQ_INT("failed sync: a write says the record may not be on disk", rc, -1);
+			TEST_CONTAINS("failed sync: naming the log and the reason", why,
+			    "lbl.db-wal failed: Invalid argument");
+			TEST_EQ_INT("failed sync: the write whose sync failed is in the database",
+			    count(other, "select count(*) from events where message = 'nowait-3'"), 1);
+			TEST_EQ_INT("failed sync: told once", record_event(rec, batch, "info", NULL,
+			    "again"), 0);
+			close(p[0]);
+			close(p[1]);
+		} else {
+			TEST_CHECK("pipe and syncer", 0, "failed");
+		}
+	}
 
 	/* 5. the memory bound: RECORD_MAX_HELD, then refused */
 	sqlite3_exec(other, "BEGIN IMMEDIATE", NULL, NULL, NULL);

@@ -53,6 +53,7 @@ static const char *top;
 
 struct fake_step {
 	int begun, ended, begins;
+	int nowait;			/* its start was committed without waiting for the disk */
 	int bilayer;
 	char phase[16], kind[16], station[32], solution[32];
 	int64_t planned_start_ms, planned_duration_ms;
@@ -92,6 +93,7 @@ static struct {
 	int failed;				/* writes refused */
 	char failed_kind[16];			/* the kind of the last one */
 	int in_group, group_failed;
+	int nowait;				/* record_group_nowait: the group in hand */
 	char group_why[320];
 	/* the batch's state before the group: a failed group is rolled back whole (record.h) */
 	char group_state[16], group_cause[RUN_MAX_CAUSE_BYTES + 1], group_states[512];
@@ -142,6 +144,7 @@ record_step_begin(struct record *rec, int64_t batch_id, const struct db_step *ro
 	s->begun = 1;
 	s->ended = 0;
 	s->begins++;
+	s->nowait = fr.nowait;
 	s->bilayer = row->bilayer;
 	snprintf(s->phase, sizeof(s->phase), "%s", row->phase ? row->phase : "");
 	snprintf(s->kind, sizeof(s->kind), "%s", row->kind ? row->kind : "");
@@ -321,7 +324,15 @@ record_group_commit(struct record *rec, char *why, size_t why_size)
 	}
 	fr.in_group = 0;
 	fr.group_failed = 0;
+	fr.nowait = 0;
 	return failed ? -1 : 0;
+}
+
+void
+record_group_nowait(struct record *rec)
+{
+	(void)rec;
+	fr.nowait = 1;
 }
 
 size_t
@@ -1788,6 +1799,18 @@ test_fire_lead(void)
 	    rec_step(2)->actual_start_ms, p->steps[1].start_ms);
 	TEST_EQ_INT("lead: ... and the dry step",
 	    rec_step(6)->actual_start_ms, p->steps[5].start_ms);
+	/*
+	 * The spray sharing its moment with the set: its record is all that
+	 * lies between the set's command and its own, and is committed
+	 * without waiting for the disk; the set after a drain has its record
+	 * committed its lead ahead, waiting as every other commit.
+	 */
+	TEST_CHECK("lead: the spray after a set at its moment is recorded without waiting for "
+	    "the disk", rec_step(5)->nowait && rec_step(11)->nowait, "steps 5, 11: %d %d",
+	    rec_step(5)->nowait, rec_step(11)->nowait);
+	TEST_CHECK("lead: the set after a drain is recorded its lead ahead, waiting for the disk",
+	    !rec_step(2)->nowait && !rec_step(8)->nowait, "steps 2, 8: %d %d",
+	    rec_step(2)->nowait, rec_step(8)->nowait);
 	TEST_CHECK("lead: the drain before the set ended for its lead, no sooner",
 	    call_at_ns(2, "pump pump-rinse 30", 1) >= t0 + (p->steps[1].start_ms -
 	    p->steps[0].duration_ms / RUN_ABSORB_DIVISOR) * 1000000, "set at %lld ms",

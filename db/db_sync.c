@@ -1,0 +1,201 @@
+/*
+ * Commits that do not wait for the disk, for the one place where waiting
+ * would be wrong: a step boundary that lies between two commands due at
+ * the same moment (a step that ends on its commands, and the next step's
+ * first). Such a commit is written to the write-ahead log with
+ * synchronous=NORMAL: once it returns, every reader sees it and a crash of
+ * the process cannot lose it; a thread beside the caller then makes the
+ * log durable with fdatasync, so a power cut loses at most what was
+ * committed within one sync's time, and the next command is not held up
+ * by the disk (an SD card's or a shared disk's sync takes 5-60 ms).
+ *
+ * The thread touches nothing of SQLite: it syncs its own descriptor of
+ * the log's file, which the kernel flushes whoever wrote it.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "db_private.h"
+#include "log.h"
+#include "text.h"
+
+/* The thread: one fdatasync per wakeup, covering every commit asked for before it. */
+static void *
+db_syncer_main(void *arg)
+{
+	struct db_syncer *s = arg;
+	uint64_t target;
+	int err, fd;
+
+	pthread_mutex_lock(&s->lock);
+	for (;;) {
+		while (!s->stop && s->done == s->wanted)
+			pthread_cond_wait(&s->wake, &s->lock);
+		if (s->done == s->wanted)
+			break;
+		target = s->wanted;
+		fd = s->fd;
+		pthread_mutex_unlock(&s->lock);
+		err = fdatasync(fd) == -1 ? errno : 0;
+		pthread_mutex_lock(&s->lock);
+		if (err != 0 && s->error == 0)
+			s->error = err;
+		s->done = target;
+		pthread_cond_broadcast(&s->wake);
+	}
+	pthread_mutex_unlock(&s->lock);
+	return NULL;
+}
+
+/* The syncer, started at first use: 0, or -1 (logged) when it cannot be. */
+static int
+db_syncer_start(struct db *db)
+{
+	struct db_syncer *s;
+	pthread_attr_t attr;
+	const char *wal;
+	int rc;
+
+	if (db->syncer != NULL)
+		return 0;
+	wal = sqlite3_filename_wal(sqlite3_db_filename(db->sql, "main"));
+	if (wal == NULL || *wal == '\0') {
+		log_warnx("database %s: no write-ahead log to sync", db->path);
+		return -1;
+	}
+	if ((s = calloc(1, sizeof(*s))) == NULL) {
+		log_warn("database %s: the log's syncer", db->path);
+		return -1;
+	}
+	text_format(s->path, sizeof(s->path), "%s", wal);
+	if ((s->fd = open(wal, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) == -1) {
+		log_warn("database %s: opening its write-ahead log %s to sync it", db->path, wal);
+		free(s);
+		return -1;
+	}
+	pthread_mutex_init(&s->lock, NULL);
+	pthread_cond_init(&s->wake, NULL);
+	/* it calls fdatasync and nothing else: a small stack is plenty */
+	if ((rc = pthread_attr_init(&attr)) == 0) {
+		rc = pthread_attr_setstacksize(&attr, 64 * 1024);
+		if (rc == 0)
+			rc = pthread_create(&s->thread, &attr, db_syncer_main, s);
+		pthread_attr_destroy(&attr);
+	}
+	if (rc != 0) {
+		log_warnx("database %s: cannot start the log's syncer: %s", db->path, strerror(rc));
+		close(s->fd);
+		pthread_cond_destroy(&s->wake);
+		pthread_mutex_destroy(&s->lock);
+		free(s);
+		return -1;
+	}
+	db->syncer = s;
+	return 0;
+}
+
+void
+db_syncer_stop(struct db *db)
+{
+	struct db_syncer *s = db->syncer;
+
+	if (s == NULL)
+		return;
+	pthread_mutex_lock(&s->lock);
+	s->stop = 1;			/* it finishes the syncs asked for first */
+	pthread_cond_broadcast(&s->wake);
+	pthread_mutex_unlock(&s->lock);
+	pthread_join(s->thread, NULL);
+	if (s->error != 0)
+		log_warnx("database %s: syncing its write-ahead log %s failed: %s", db->path,
+		    s->path, strerror(s->error));
+	close(s->fd);
+	pthread_cond_destroy(&s->wake);
+	pthread_mutex_destroy(&s->lock);
+	free(s);
+	db->syncer = NULL;
+}
+
+/*
+ * SQLite refuses to change synchronous inside a transaction: it is set
+ * before the group's BEGIN and set back after its COMMIT or ROLLBACK.
+ */
+int
+db_group_try_begin_nowait(struct db *db)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if (db_syncer_start(db) == -1)
+		return db_group_try_begin(db);	/* waits for the disk, as every other commit */
+	st = db_stmt(db, ST_SYNC_NORMAL, "PRAGMA synchronous = NORMAL", "not waiting for the disk");
+	if (st == NULL || db_run(st) == -1)
+		return db_fail(db, "setting synchronous=NORMAL for one group of writes");
+	if ((rc = db_group_try_begin(db)) == 0)
+		db->group_nowait = 1;
+	else
+		db_group_nowait_end(db, 0);
+	return rc;
+}
+
+int
+db_group_nowait_end(struct db *db, int committed)
+{
+	sqlite3_stmt *st;
+
+	db->group_nowait = 0;
+	if (committed) {
+		pthread_mutex_lock(&db->syncer->lock);
+		db->syncer->wanted++;
+		pthread_cond_signal(&db->syncer->wake);
+		pthread_mutex_unlock(&db->syncer->lock);
+	}
+	/*
+	 * Were this to fail, every later commit would not wait for the disk
+	 * and the record could not keep its promise: the caller fails.
+	 */
+	st = db_stmt(db, ST_SYNC_FULL, "PRAGMA synchronous = FULL", "waiting for the disk again");
+	if (st == NULL || db_run(st) == -1)
+		return db_fail(db, "setting synchronous=FULL again after a group of writes");
+	return 0;
+}
+
+int
+db_sync_check(struct db *db, char *why, size_t why_size)
+{
+	struct db_syncer *s = db->syncer;
+	int err;
+
+	if (s == NULL)
+		return 0;
+	pthread_mutex_lock(&s->lock);
+	err = s->error;
+	s->error = 0;
+	pthread_mutex_unlock(&s->lock);
+	if (err == 0)
+		return 0;
+	text_format(why, why_size, "database %s: syncing its write-ahead log %s failed: %s: "
+	    "the last commits may not be on the disk", db->path, s->path, strerror(err));
+	log_warnx("%s", why);
+	return -1;
+}
+
+uint64_t
+db_sync_pending(struct db *db)
+{
+	struct db_syncer *s = db->syncer;
+	uint64_t n;
+
+	if (s == NULL)
+		return 0;
+	pthread_mutex_lock(&s->lock);
+	n = s->wanted - s->done;
+	pthread_mutex_unlock(&s->lock);
+	return n;
+}
