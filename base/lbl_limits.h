@@ -268,6 +268,15 @@
 #define BATCH_MAX_LOT_WORD_BYTES	512
 #endif
 
+/*
+ * How often the record looks at a commit's sync while the thread beside the
+ * loop has it under way (db/db_sync.c): a failed one fails the batch within
+ * this of the disk's answer. A sync takes 0.5-60 ms; a few looks each.
+ */
+#ifndef RECORD_SYNC_WATCH_MS
+#define RECORD_SYNC_WATCH_MS	20
+#endif
+
 /* The longest the record may wait for another process's lock before the batch fails. */
 #ifndef RECORD_HOLD_MS
 #define RECORD_HOLD_MS		10000
@@ -581,6 +590,8 @@ _Static_assert(RUN_MAX_CAUSE_BYTES >= 1024 && RUN_MAX_CAUSE_BYTES + 256 <= RUN_M
     "RUN_MAX_CAUSE_BYTES: a database error (640 bytes) with its step; its event holds it whole");
 _Static_assert(RUN_MAX_EVENT_BYTES <= 16384,
     "RUN_MAX_EVENT_BYTES: kept on the event loop's stack");
+_Static_assert(RECORD_SYNC_WATCH_MS >= 1 && RECORD_SYNC_WATCH_MS <= 1000,
+    "RECORD_SYNC_WATCH_MS: a failed sync is told within a short step, without a busy loop");
 _Static_assert(RECORD_HOLD_MS >= 1000 && RECORD_HOLD_MS <= 60000,
     "RECORD_HOLD_MS: a step's record may not wait longer than a short step");
 _Static_assert(RECORD_MAX_HELD >= 64 && RECORD_MAX_HELD <= 65536,

@@ -38,6 +38,7 @@ struct record_op {
 struct record {
 	struct db *db;
 	struct loop_timer *retry;
+	struct loop_timer *sync_watch;	/* while a commit's sync is under way (record_on_sync_watch) */
 	record_fault_cb fault;
 	void *arg;
 	struct record_op *head, *tail;
@@ -50,6 +51,7 @@ struct record {
 };
 
 static void record_on_retry(void *arg);
+static void record_on_sync_watch(void *arg);
 
 struct record *
 record_new(struct db *db, struct loop *loop, record_fault_cb fault, void *arg)
@@ -62,6 +64,11 @@ record_new(struct db *db, struct loop *loop, record_fault_cb fault, void *arg)
 	rec->fault = fault;
 	rec->arg = arg;
 	if ((rec->retry = loop_timer_new(loop, record_on_retry, rec)) == NULL) {
+		free(rec);
+		return NULL;
+	}
+	if ((rec->sync_watch = loop_timer_new(loop, record_on_sync_watch, rec)) == NULL) {
+		loop_timer_free(rec->retry);
 		free(rec);
 		return NULL;
 	}
@@ -224,9 +231,8 @@ record_flush(struct record *rec, char *why, size_t why_size)
 		log_warnx("%s (%zu of %zu writes lost)", why, failed, total);
 		return -1;
 	}
-	/* an earlier commit that did not wait for the disk is not on it: as a refused write */
-	if (db_sync_check(rec->db, why, why_size) == -1)
-		return -1;
+	if (nowait && !loop_timer_armed(rec->sync_watch))
+		loop_timer_at(rec->sync_watch, loop_now_ns() + RECORD_SYNC_WATCH_MS * 1000000LL);
 	return 0;
 }
 
@@ -254,6 +260,28 @@ record_on_retry(void *arg)
 				rec->fault(rec->arg, why);
 		}
 	}
+}
+
+/*
+ * A commit that did not wait for the disk is watched until its sync is
+ * done. One that failed is a fault: the writes are in the database (they
+ * stand, and the batch's record goes on from them), but may not be on the
+ * disk, and the batch must not run on as if they were. Told from this
+ * timer, never from inside a write, so the executor is not re-entered.
+ */
+static void
+record_on_sync_watch(void *arg)
+{
+	struct record *rec = arg;
+	char why[320];
+
+	if (db_sync_check(rec->db, why, sizeof(why)) == -1) {
+		if (rec->fault != NULL)
+			rec->fault(rec->arg, why);
+		return;
+	}
+	if (db_sync_pending(rec->db) > 0)
+		loop_timer_at(rec->sync_watch, loop_now_ns() + RECORD_SYNC_WATCH_MS * 1000000LL);
 }
 
 /* Queues op (taking it) and, outside a group, commits. */
@@ -467,5 +495,6 @@ record_free(struct record *rec)
 		rec->head = next;
 	}
 	loop_timer_free(rec->retry);
+	loop_timer_free(rec->sync_watch);
 	free(rec);
 }

@@ -82,8 +82,10 @@ int record_group_commit(struct record *rec, char *why, size_t why_size);
  * record_group_commit returns, and on the disk one sync later, made by a
  * thread beside the loop. For a step boundary between two commands due at
  * the same moment, so that the second does not wait for the disk. Writes
- * held for another process's lock wait for the disk as usual. A sync that
- * failed is told by the next commit's return, as a refused write.
+ * held for another process's lock wait for the disk as usual. The sync is
+ * watched from a loop timer until done (every RECORD_SYNC_WATCH_MS); one
+ * that failed is told to the fault callback: the writes stand in the
+ * database, but may not be on the disk.
  */
 void record_group_nowait(struct record *rec);
 

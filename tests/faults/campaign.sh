@@ -41,6 +41,8 @@
 #   event followers (case_events.sh): five followers of status --events that
 #     stop reading, then an e-stop: as fast as without them, and a reading
 #     follower hears the e-stop's event as recorded
+#   the disk stops syncing (case_disk.sh): the log's sync fails with EIO
+#     mid-batch: the batch fails safely, naming the log and the error
 #   the lab's server (case_sync.sh): PostgreSQL crashes mid-batch and
 #     lbl-sync is killed -9 meanwhile: the batch runs on, the copy catches up
 #   bus drop (the simulator dies mid-run)
@@ -238,6 +240,7 @@ end_case
 . "$LBL_TOP/tests/faults/case_commission.sh"
 . "$LBL_TOP/tests/faults/case_events.sh"
 . "$LBL_TOP/tests/faults/case_sync.sh"
+. "$LBL_TOP/tests/faults/case_disk.sh"
 
 # ---- kill -9 at random points, each followed by restart and resume ----
 begin_case
