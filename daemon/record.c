@@ -39,6 +39,9 @@ struct record {
 	struct db *db;
 	struct loop_timer *retry;
 	struct loop_timer *sync_watch;	/* while a commit's sync is under way (record_on_sync_watch) */
+	int64_t sync_since_ns;		/* since when a sync has been under way; 0: none */
+	int sync_told;			/* a sync longer than RECORD_HOLD_MS was told */
+	uint64_t sync_done;		/* the syncs done when last looked at */
 	record_fault_cb fault;
 	void *arg;
 	struct record_op *head, *tail;
@@ -231,8 +234,13 @@ record_flush(struct record *rec, char *why, size_t why_size)
 		log_warnx("%s (%zu of %zu writes lost)", why, failed, total);
 		return -1;
 	}
-	if (nowait && !loop_timer_armed(rec->sync_watch))
+	if (nowait && !loop_timer_armed(rec->sync_watch)) {
+		if (rec->sync_since_ns == 0) {
+			rec->sync_since_ns = loop_now_ns();
+			rec->sync_told = 0;
+		}
 		loop_timer_at(rec->sync_watch, loop_now_ns() + RECORD_SYNC_WATCH_MS * 1000000LL);
+	}
 	return 0;
 }
 
@@ -273,15 +281,36 @@ static void
 record_on_sync_watch(void *arg)
 {
 	struct record *rec = arg;
+	uint64_t done, pending = db_sync_pending(rec->db, &done);	/* first: see below */
+	int64_t now = loop_now_ns();
 	char why[320];
 
+	/* a sync done after the count was read is checked for its error here */
 	if (db_sync_check(rec->db, why, sizeof(why)) == -1) {
+		rec->sync_since_ns = 0;
 		if (rec->fault != NULL)
 			rec->fault(rec->arg, why);
 		return;
 	}
-	if (db_sync_pending(rec->db) > 0)
-		loop_timer_at(rec->sync_watch, loop_now_ns() + RECORD_SYNC_WATCH_MS * 1000000LL);
+	if (pending == 0) {
+		rec->sync_since_ns = 0;
+		return;
+	}
+	/* a disk that does not answer: the record's promise would have no bound */
+	if (done != rec->sync_done) {
+		rec->sync_done = done;
+		rec->sync_since_ns = now;	/* it answers, if slowly */
+	}
+	if (now - rec->sync_since_ns >= (int64_t)RECORD_HOLD_MS * 1000000 && !rec->sync_told) {
+		rec->sync_told = 1;
+		text_format(why, sizeof(why), "the disk has not synced the database's log for "
+		    "%lld s: the last step boundaries may not be on it",
+		    (long long)(now - rec->sync_since_ns) / 1000000000);
+		log_warnx("%s", why);
+		if (rec->fault != NULL)
+			rec->fault(rec->arg, why);
+	}
+	loop_timer_at(rec->sync_watch, now + RECORD_SYNC_WATCH_MS * 1000000LL);
 }
 
 /* Queues op (taking it) and, outside a group, commits. */

@@ -119,8 +119,11 @@ int db_group_try_begin_nowait(struct db *db);
  * says what failed, logged) once one did since the last call.
  */
 int db_sync_check(struct db *db, char *why, size_t why_size);
-/* How many of those syncs are asked for and not yet done (tests, status). */
-uint64_t db_sync_pending(struct db *db);
+/*
+ * How many of those syncs are asked for and not yet done; done, if not
+ * NULL, gets how many were done so far (it grows while the disk answers).
+ */
+uint64_t db_sync_pending(struct db *db, uint64_t *done);
 
 /*
  * How long a write waits for another connection's lock before it fails

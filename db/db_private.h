@@ -61,6 +61,8 @@ struct db {
 	sqlite3_stmt *stmt[ST_COUNT];
 	struct db_syncer *syncer;	/* db_group_try_begin_nowait's thread, once started */
 	int group_nowait;		/* the open group commits without waiting for the disk */
+	int syncer_failed;		/* the syncer could not be had: said once, not tried again */
+	int sync_not_full;		/* synchronous could not be set back to FULL: db_sync_full again */
 };
 
 /* Stops db_group_try_begin_nowait's thread after its last sync (db_close). */
@@ -71,6 +73,11 @@ void db_syncer_stop(struct db *db);
  * for. 0, or -1 (logged) when synchronous could not be set back.
  */
 int db_group_nowait_end(struct db *db, int committed);
+/*
+ * Sets synchronous back to FULL: 0, or -1 (logged; sync_not_full is set,
+ * and every transaction begun after retries it first).
+ */
+int db_sync_full(struct db *db);
 
 /*
  * Logs "database PATH: <what, printf-style>: sqlite's last message", keeps

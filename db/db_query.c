@@ -325,7 +325,11 @@ db_wal_hook(void *arg, sqlite3 *sql, const char *name, int pages)
 	sqlite3_stmt *st;
 	int rc;
 
-	if (pages >= DB_WAL_CHECKPOINT_PAGES &&
+	/*
+	 * Not inside a commit that must not wait for the disk: a checkpoint
+	 * syncs the log and the database. The next commit that waits does it.
+	 */
+	if (pages >= DB_WAL_CHECKPOINT_PAGES && !db->group_nowait &&
 	    sqlite3_wal_checkpoint_v2(sql, name, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL) !=
 	    SQLITE_OK && sqlite3_errcode(sql) != SQLITE_BUSY)
 		db_fail(db, "checkpointing the write-ahead log");

@@ -134,6 +134,8 @@ db_begin(struct db *db, const char *what)
 {
 	sqlite3_stmt *st;
 
+	if (db->sync_not_full && !db->group_open && db_sync_full(db) == -1)
+		return -1;
 	if (db->group_open)
 		st = db_stmt(db, ST_SAVEPOINT, "SAVEPOINT db_write", "starting a savepoint");
 	else
@@ -212,6 +214,8 @@ db_group_try_begin(struct db *db)
 		log_warnx("database %s: a group of writes is open already", db->path);
 		return -1;
 	}
+	if (db->sync_not_full && db_sync_full(db) == -1)
+		return -1;
 	if ((st = db_stmt(db, ST_BEGIN, "BEGIN IMMEDIATE", "starting a transaction")) == NULL)
 		return -1;
 	rc = sqlite3_step(st);

@@ -60,10 +60,15 @@ db_syncer_start(struct db *db)
 	struct db_syncer *s;
 	pthread_attr_t attr;
 	const char *wal;
+	size_t stack = 64 * 1024;
+	long min;
 	int rc;
 
 	if (db->syncer != NULL)
 		return 0;
+	if (db->syncer_failed)
+		return -1;		/* said once; every such commit waits for the disk */
+	db->syncer_failed = 1;
 	wal = sqlite3_filename_wal(sqlite3_db_filename(db->sql, "main"));
 	if (wal == NULL || *wal == '\0') {
 		log_warnx("database %s: no write-ahead log to sync", db->path);
@@ -81,15 +86,21 @@ db_syncer_start(struct db *db)
 	}
 	pthread_mutex_init(&s->lock, NULL);
 	pthread_cond_init(&s->wake, NULL);
-	/* it calls fdatasync and nothing else: a small stack is plenty */
+	/*
+	 * It calls fdatasync and nothing else: a small stack is plenty, but
+	 * not below the system's least (128 KiB on arm64, 16 KiB on x86-64).
+	 */
+	if ((min = sysconf(_SC_THREAD_STACK_MIN)) > 0 && (size_t)min > stack)
+		stack = (size_t)min;
 	if ((rc = pthread_attr_init(&attr)) == 0) {
-		rc = pthread_attr_setstacksize(&attr, 64 * 1024);
+		rc = pthread_attr_setstacksize(&attr, stack);
 		if (rc == 0)
 			rc = pthread_create(&s->thread, &attr, db_syncer_main, s);
 		pthread_attr_destroy(&attr);
 	}
 	if (rc != 0) {
-		log_warnx("database %s: cannot start the log's syncer: %s", db->path, strerror(rc));
+		log_warnx("database %s: cannot start the log's syncer: %s; every commit waits "
+		    "for the disk", db->path, strerror(rc));
 		close(s->fd);
 		pthread_cond_destroy(&s->wake);
 		pthread_mutex_destroy(&s->lock);
@@ -97,6 +108,7 @@ db_syncer_start(struct db *db)
 		return -1;
 	}
 	db->syncer = s;
+	db->syncer_failed = 0;
 	return 0;
 }
 
@@ -135,8 +147,10 @@ db_group_try_begin_nowait(struct db *db)
 	if (db_syncer_start(db) == -1)
 		return db_group_try_begin(db);	/* waits for the disk, as every other commit */
 	st = db_stmt(db, ST_SYNC_NORMAL, "PRAGMA synchronous = NORMAL", "not waiting for the disk");
-	if (st == NULL || db_run(st) == -1)
-		return db_fail(db, "setting synchronous=NORMAL for one group of writes");
+	if (st == NULL || db_run(st) == -1) {
+		db_fail(db, "setting synchronous=NORMAL for one group of writes (it waits instead)");
+		return db_group_try_begin(db);
+	}
 	if ((rc = db_group_try_begin(db)) == 0)
 		db->group_nowait = 1;
 	else
@@ -147,8 +161,6 @@ db_group_try_begin_nowait(struct db *db)
 int
 db_group_nowait_end(struct db *db, int committed)
 {
-	sqlite3_stmt *st;
-
 	db->group_nowait = 0;
 	if (committed) {
 		pthread_mutex_lock(&db->syncer->lock);
@@ -160,9 +172,20 @@ db_group_nowait_end(struct db *db, int committed)
 	 * Were this to fail, every later commit would not wait for the disk
 	 * and the record could not keep its promise: the caller fails.
 	 */
+	return db_sync_full(db);
+}
+
+int
+db_sync_full(struct db *db)
+{
+	sqlite3_stmt *st;
+
 	st = db_stmt(db, ST_SYNC_FULL, "PRAGMA synchronous = FULL", "waiting for the disk again");
-	if (st == NULL || db_run(st) == -1)
+	if (st == NULL || db_run(st) == -1) {
+		db->sync_not_full = 1;	/* tried again before the next transaction */
 		return db_fail(db, "setting synchronous=FULL again after a group of writes");
+	}
+	db->sync_not_full = 0;
 	return 0;
 }
 
@@ -187,15 +210,19 @@ db_sync_check(struct db *db, char *why, size_t why_size)
 }
 
 uint64_t
-db_sync_pending(struct db *db)
+db_sync_pending(struct db *db, uint64_t *done)
 {
 	struct db_syncer *s = db->syncer;
 	uint64_t n;
 
+	if (done != NULL)
+		*done = 0;
 	if (s == NULL)
 		return 0;
 	pthread_mutex_lock(&s->lock);
 	n = s->wanted - s->done;
+	if (done != NULL)
+		*done = s->done;
 	pthread_mutex_unlock(&s->lock);
 	return n;
 }

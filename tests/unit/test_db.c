@@ -1086,9 +1086,9 @@ syncs_done(struct db *db)
 {
 	int i;
 
-	for (i = 0; i < 500 && db_sync_pending(db) > 0; i++)
+	for (i = 0; i < 500 && db_sync_pending(db, NULL) > 0; i++)
 		usleep(10000);
-	return db_sync_pending(db) == 0;
+	return db_sync_pending(db, NULL) == 0;
 }
 
 static void
@@ -1109,7 +1109,7 @@ test_group_nowait(void)
 	id = new_batch(db, fx.recipe_a1, fx.rig, "glass");
 	s = raw_open(path_in("nowait.db"));
 	TEST_EQ_INT("every commit waits for the disk (synchronous=FULL)", synchronous_of(db), 2);
-	TEST_EQ_INT("nowait: no syncer before the first such group", (int)db_sync_pending(db), 0);
+	TEST_EQ_INT("nowait: no syncer before the first such group", (int)db_sync_pending(db, NULL), 0);
 	TEST_EQ_INT("nowait: the group begins", db_group_try_begin_nowait(db), 0);
 	TEST_CHECK("nowait: step 1 begun in it", step_begin(db, id, 1) == 0, "failed");
 	TEST_EQ_INT("nowait: the group commits", db_group_commit(db), 0);
@@ -1126,7 +1126,7 @@ test_group_nowait(void)
 	TEST_EQ_INT("nowait: the rolled-back start is not written",
 	    (int)raw_int(s, "SELECT count(*) FROM steps WHERE seq = 2"), 0);
 	TEST_EQ_INT("nowait: synchronous=FULL after a rollback", synchronous_of(db), 2);
-	TEST_EQ_INT("nowait: a rollback asks no sync", (int)db_sync_pending(db), 0);
+	TEST_EQ_INT("nowait: a rollback asks no sync", (int)db_sync_pending(db, NULL), 0);
 
 	/* another process holds the write lock: 1, nothing open, FULL again */
 	TEST_EQ_INT("nowait: raw lock taken", sqlite3_exec(s, "BEGIN IMMEDIATE", NULL, NULL, NULL),
@@ -1140,8 +1140,10 @@ test_group_nowait(void)
 
 	/* a sync that fails (fdatasync on a pipe: EINVAL) is told once, by db_sync_check */
 	if (pipe(p) == 0) {
+		pthread_mutex_lock(&db->syncer->lock);
 		fd = db->syncer->fd;
 		db->syncer->fd = p[0];
+		pthread_mutex_unlock(&db->syncer->lock);
 		TEST_EQ_INT("nowait: a group whose sync fails begins", db_group_try_begin_nowait(db),
 		    0);
 		TEST_CHECK("nowait: step 2 begun", step_begin(db, id, 2) == 0, "failed");
@@ -1153,7 +1155,9 @@ test_group_nowait(void)
 		TEST_CONTAINS("nowait: ... naming the log and the kernel's reason", why,
 		    "nowait.db-wal failed: Invalid argument");
 		TEST_EQ_INT("nowait: ... once", db_sync_check(db, why, sizeof(why)), 0);
+		pthread_mutex_lock(&db->syncer->lock);
 		db->syncer->fd = fd;
+		pthread_mutex_unlock(&db->syncer->lock);
 		close(p[0]);
 		close(p[1]);
 	} else {

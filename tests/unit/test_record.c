@@ -265,8 +265,44 @@ main(void)
 
 		if (pipe(p) == 0 && db->syncer != NULL) {
 			/* the good syncs first: watched, no fault, the watch ends */
-			for (i = 0; i < 500 && db_sync_pending(db) > 0; i++)
+			for (i = 0; i < 500 && db_sync_pending(db, NULL) > 0; i++)
 				usleep(10000);
+			faults = 0;
+
+			/*
+			 * A disk that never answers: a sync asked for and never
+			 * done (counted, not signalled, so the thread sleeps on).
+			 * Watched every RECORD_SYNC_WATCH_MS, it is a fault once
+			 * it has been under way RECORD_HOLD_MS; told once.
+			 */
+			record_group_nowait(rec);
+			record_group_begin(rec);
+			record_event(rec, batch, "info", NULL, "nowait-4");
+			record_group_commit(rec, NULL, 0);
+			for (i = 0; i < 500 && db_sync_pending(db, NULL) > 0; i++)
+				usleep(10000);
+			pthread_mutex_lock(&db->syncer->lock);
+			db->syncer->wanted++;
+			pthread_mutex_unlock(&db->syncer->lock);
+			for (i = 0; i < 2 * RECORD_HOLD_MS / RECORD_SYNC_WATCH_MS && faults == 0; i++)
+				fake_fire(rec->sync_watch);
+			TEST_EQ_INT("hung sync: a fault", faults, 1);
+			TEST_CHECK("hung sync: once it has been under way the hold's limit",
+			    i >= RECORD_HOLD_MS / RECORD_SYNC_WATCH_MS - 1 &&
+			    i <= RECORD_HOLD_MS / RECORD_SYNC_WATCH_MS + 2, "after %d looks", i);
+			TEST_CONTAINS("hung sync: saying the disk has not synced", last_fault,
+			    "the disk has not synced the database's log for 10 s");
+			for (i = 0; i < 100; i++)
+				fake_fire(rec->sync_watch);
+			TEST_EQ_INT("hung sync: told once", faults, 1);
+			TEST_CHECK("hung sync: still watched", loop_timer_armed(rec->sync_watch),
+			    "not armed");
+			pthread_mutex_lock(&db->syncer->lock);
+			db->syncer->wanted--;
+			pthread_mutex_unlock(&db->syncer->lock);
+			fake_fire(rec->sync_watch);
+			TEST_CHECK("hung sync: the watch ends once the disk answers",
+			    !loop_timer_armed(rec->sync_watch), "still armed");
 			faults = 0;
 			fake_fire(rec->sync_watch);
 			TEST_EQ_INT("sync watch: a good sync is no fault", faults, 0);
@@ -283,7 +319,7 @@ main(void)
 			    record_group_commit(rec, why, sizeof(why)), 0);
 			TEST_CHECK("failed sync: its sync is watched", loop_timer_armed(rec->sync_watch),
 			    "not armed");
-			for (i = 0; i < 500 && db_sync_pending(db) > 0; i++)
+			for (i = 0; i < 500 && db_sync_pending(db, NULL) > 0; i++)
 				usleep(10000);
 			pthread_mutex_lock(&db->syncer->lock);
 			db->syncer->fd = fd;
