@@ -194,7 +194,8 @@ echo "not-a-uuid" >"$LBL_TMP/bad-id"
     fail "bad rig identity" "$(cat "$LBL_TMP/bad.out")"
 # one lbl-sync per state directory: a second one would fight over the cursor
 sync_up 1
-wait_for 10 test -s "$LBL_TMP/r1/sync/lbl-sync.lock"
+# the lock file stays from earlier runs (with their pids): wait for this one's
+wait_for 10 grep -qx "$SYNC_PID_1" "$LBL_TMP/r1/sync/lbl-sync.lock"
 "$sync" --db "$db1" --to "$PG_URI" --state-dir "$LBL_TMP/r1/sync" --rig-id "$LBL_TMP/r1/rig-id" --once >"$LBL_TMP/bad.out" 2>&1
 [ $? = 1 ] && grep -q "another lbl-sync (pid $SYNC_PID_1) copies with the state directory $LBL_TMP/r1/sync" "$LBL_TMP/bad.out" &&
     pass "a second lbl-sync on the same state directory refused, naming the first" || fail "second lbl-sync" "$(cat "$LBL_TMP/bad.out")"
