@@ -77,8 +77,8 @@ int record_baseline(struct record *rec, int64_t batch_id, const char *sensor, do
 void record_group_begin(struct record *rec);
 int record_group_commit(struct record *rec, char *why, size_t why_size);
 /*
- * The group open now is committed without waiting for the disk
- * (db_group_commit_nowait): it is in the database's log when
+ * The next group is committed without waiting for the disk
+ * (db_group_try_begin_nowait): it is in the database's log when
  * record_group_commit returns, and on the disk one sync later, made by a
  * thread beside the loop. For a step boundary between two commands due at
  * the same moment, so that the second does not wait for the disk. Writes

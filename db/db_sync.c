@@ -116,6 +116,7 @@ void
 db_syncer_stop(struct db *db)
 {
 	struct db_syncer *s = db->syncer;
+	char why[640];
 
 	if (s == NULL)
 		return;
@@ -124,9 +125,7 @@ db_syncer_stop(struct db *db)
 	pthread_cond_broadcast(&s->wake);
 	pthread_mutex_unlock(&s->lock);
 	pthread_join(s->thread, NULL);
-	if (s->error != 0)
-		log_warnx("database %s: syncing its write-ahead log %s failed: %s", db->path,
-		    s->path, strerror(s->error));
+	db_sync_check(db, why, sizeof(why));	/* a last failure, if any, is logged */
 	close(s->fd);
 	pthread_cond_destroy(&s->wake);
 	pthread_mutex_destroy(&s->lock);
