@@ -399,6 +399,22 @@ hw_sup_done(void *arg, const struct hw_request *req, const struct hw_result *res
 }
 
 /*
+ * When a poll of device still queued (sent at in_flight_ns) counts as
+ * starved: after four periods and the device's fault budget, whichever is
+ * later (hw_sup_starved()).
+ */
+static int64_t
+hw_sup_starved_at(const struct hw *hw, int device)
+{
+	const struct hw_sup *s = &hw->sup[device];
+	int64_t wait_ns = hw_supervise_budget_ms(hw, device) * 1000000;
+
+	if (wait_ns < 4 * s->period_ns)
+		wait_ns = 4 * s->period_ns;
+	return s->in_flight_ns + wait_ns;
+}
+
+/*
  * A poll still queued long after it was due (the executor's deadlines
  * leave its bus no room for one, or the bus is saturated): the device is
  * not supervised meanwhile, and the log says so once per supervision.
@@ -410,8 +426,7 @@ hw_sup_starved(struct hw *hw, int device, int64_t now)
 	const struct rig_bus *cfg = &hw->rig->buses[hw->rig->devices[device].bus];
 	int64_t waited_ms = (now - s->in_flight_ns) / 1000000;
 
-	if (s->starved || waited_ms < 4 * s->period_ns / 1000000 ||
-	    waited_ms < hw_supervise_budget_ms(hw, device))
+	if (s->starved || now < hw_sup_starved_at(hw, device))
 		return;
 	s->starved = 1;
 	log_device_warnx(hw->rig->devices[device].name, "supervision: a poll of device '%s' has "
@@ -474,9 +489,29 @@ hw_sup_schedule(struct hw *hw)
 		loop_timer_cancel(hw->sup_timer);
 		return;
 	}
-	for (i = 0; i < hw->rig->device_count; i++)
-		if (hw->sup[i].in_use && !hw->sup[i].reported && hw->sup[i].next_ns < next)
-			next = hw->sup[i].next_ns;
+	for (i = 0; i < hw->rig->device_count; i++) {
+		const struct hw_sup *s = &hw->sup[i];
+		int64_t at = s->next_ns;
+
+		if (!s->in_use || s->reported)
+			continue;
+		/*
+		 * A device whose poll is still queued (held clear of the
+		 * executor's deadlines: hw_bus_take_locked()) is polled again
+		 * only after its answer, which schedules it: the timer waits for
+		 * the moment that poll counts as starved, not for its period,
+		 * which has passed and would fire the timer at once, again and
+		 * again, until the bus took the poll (the loop spun).
+		 */
+		if (s->in_flight && s->in_flight_epoch == hw->epoch) {
+			if (s->starved)
+				continue;
+			if (at < hw_sup_starved_at(hw, (int)i))
+				at = hw_sup_starved_at(hw, (int)i);
+		}
+		if (at < next)
+			next = at;
+	}
 	if (next == INT64_MAX)
 		loop_timer_cancel(hw->sup_timer);
 	else if (loop_timer_at(hw->sup_timer, next) == -1)

@@ -19,11 +19,13 @@
  *     when read): quiet; one whose
  *     counter stands still: a fault naming the volume register, within
  *     two periods and a transaction of the stall (the reading before the
- *     stall, then the one that shows it).
+ *     stall, then the one that shows it);
+ *   - polls held clear of the executor's next deadline: the loop sleeps.
  */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <modbus.h>
 
@@ -331,6 +333,52 @@ test_pump(struct hw *hw)
 	TEST_EQ_INT("a stopped pump whose counter stands still: no fault", run_for(400), 0);
 }
 
+/* The calling thread's CPU time, ns. */
+static int64_t
+cpu_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/*
+ * Polls held clear of the executor's next deadline (each needs its 300 ms
+ * deadline and a margin before it) stay queued past their period: the loop
+ * sleeps meanwhile (its supervision timer waits for their answers, not for
+ * their period, which has passed: it once fired at once, again and again,
+ * and the loop spun for as long as the polls were held, starving a Pi's
+ * other real-time work), no fault is reported, and the polls go once the
+ * deadline has passed.
+ */
+static void
+test_held(struct hw *hw)
+{
+	struct hw_stats before, after;
+	int64_t wall_ns, busy_ns;
+
+	hw_set_next_deadline(hw, loop_now_ns() + 250 * MS);
+	hw_get_stats(hw, &before);
+	supervise(hw);
+	wall_ns = loop_now_ns();
+	busy_ns = cpu_ns();
+	TEST_EQ_INT("polls held clear of a deadline: no fault", run_for(300), 0);
+	busy_ns = cpu_ns() - busy_ns;
+	wall_ns = loop_now_ns() - wall_ns;
+	hw_get_stats(hw, &after);
+	TEST_EQ_INT("... no poll went meanwhile", (int)(after.transactions - before.transactions), 0);
+	/* spinning, the loop's thread was busy for most of the 300 ms even on a loaded machine */
+	TEST_CHECK("... and the loop slept (CPU time under a tenth of the time)",
+	    busy_ns * 10 < wall_ns, "busy %.1f ms of %.1f ms", busy_ns / 1e6, wall_ns / 1e6);
+	TEST_EQ_INT("... then the polls go, and find nothing wrong", run_for(300), 0);
+	hw_get_stats(hw, &after);
+	TEST_CHECK("... polls went", after.transactions - before.transactions >= 2,
+	    "%lu transactions", after.transactions - before.transactions);
+	hw_set_next_deadline(hw, 0);
+	hw_supervise(hw, NULL);
+}
+
 int
 main(void)
 {
@@ -353,6 +401,7 @@ main(void)
 	test_joined(hw);
 	test_axis(hw);
 	test_pump(hw);
+	test_held(hw);
 
 	hw_supervise(hw, NULL);
 	hw_close(hw);
