@@ -140,14 +140,17 @@ static void control_client_free(struct control_client *c);
 static void control_busy_end(struct control *control);
 
 /*
- * While a request is being answered nothing more is read, and a half-close
- * (EPOLLRDHUP) is no reason to stop answering; a peer that closes entirely
- * still shows as EPOLLHUP, which epoll always reports.
+ * While a request is being answered, and once it is answered (closing,
+ * the rest of its answer still to send), nothing more is read: more input
+ * would hand the same request to its handler again, and input left unread
+ * in a full buffer keeps the socket readable, so the loop would spin. A
+ * half-close (EPOLLRDHUP) is no reason to stop answering; a peer that
+ * closes entirely still shows as EPOLLHUP, which epoll always reports.
  */
 static void
 control_update_events(struct control_client *c)
 {
-	uint32_t events = c->busy ? 0 : EPOLLIN | EPOLLRDHUP;
+	uint32_t events = c->busy || c->closing ? 0 : EPOLLIN | EPOLLRDHUP;
 
 	if (c->out_sent < c->out_len)
 		events |= EPOLLOUT;
@@ -820,6 +823,12 @@ control_readable(void *arg, int fd, uint32_t events)
 		 * is dropped here.
 		 */
 		if ((events & (EPOLLHUP | EPOLLERR)) || c->closing)
+			control_client_free(c);
+		return;
+	}
+	if (c->closing) {
+		/* answered, the rest still to send: only a hangup ends it sooner */
+		if (events & (EPOLLHUP | EPOLLERR))
 			control_client_free(c);
 		return;
 	}

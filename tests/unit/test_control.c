@@ -3,7 +3,8 @@
  * limit, the operators' reserve and the total, each refusal told to the
  * peer and logged at a bounded rate; idle connections dropped after their
  * deadline while a follower, kept alive by "~", is not; and accept resting
- * rather than spinning when descriptors run out. Connections from other
+ * rather than spinning when descriptors run out; a peer that writes on
+ * while its long answer waits neither has it made again nor spins the loop. Connections from other
  * uids are made with seteuid() around connect() (SO_PEERCRED records the
  * effective uid at connect), so this part needs root; the uids need not
  * exist, and one without a user entry is a viewer.
@@ -75,6 +76,10 @@ getpwuid(uid_t uid)
 	return NULL;
 }
 
+/* "big" answers BIG_LINES lines at once (more than a socket holds), counted in big_calls. */
+#define BIG_LINES	10000
+static int big_calls;
+
 /* "follow" follows; "who" answers the peer's name for the record; "hello" at once. */
 static void
 handler(void *arg, struct control_client *c, const struct control_request *req)
@@ -86,6 +91,15 @@ handler(void *arg, struct control_client *c, const struct control_request *req)
 	}
 	if (strcmp(req->argv[0], "who") == 0) {
 		control_out(c, "%s", control_peer_who(c));
+		control_finish(c, 0, " ");
+		return;
+	}
+	if (strcmp(req->argv[0], "big") == 0) {
+		int i;
+
+		big_calls++;
+		for (i = 0; i < BIG_LINES; i++)
+			control_out(c, "%05d %s", i, "................................................");
 		control_finish(c, 0, " ");
 		return;
 	}
@@ -530,6 +544,72 @@ test_emfile(struct fixture *f)
 	TEST_EQ_INT("with descriptors again, the waiting peers are taken", held, 4);
 }
 
+/* The calling thread's CPU time, ns. */
+static int64_t
+cpu_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/*
+ * A peer that asks for a long answer, reads none of it and writes on: the
+ * answer is given (the rest waits for the peer), nothing more is read
+ * from it, so its request is not handled again, and a full input buffer
+ * does not keep the loop busy (both once happened: the input was read
+ * and the request handed to its handler again, and past the input limit
+ * the socket stayed readable, unread, and the loop spun). Read at last,
+ * the answer is whole and the connection ends.
+ */
+static void
+test_answered_writer(struct fixture *f)
+{
+	char junk[65536], buf[65536];
+	int fd = connect_as(f, 0), i, lines = 0, eof = 0;
+	int64_t busy_ns, wall_ns;
+	ssize_t n;
+
+	TEST_CHECK("a peer connects", fd != -1, "%s", strerror(errno));
+	if (fd == -1)
+		return;
+	memset(junk, 'x', sizeof(junk));
+	TEST_CHECK("it asks for a long answer", send(fd, "big\n", 4, 0) == 4, "%s", strerror(errno));
+	spin(f, 50);
+	TEST_EQ_INT("... which is made", big_calls, 1);
+	/* 2 MB and more, as much as the socket takes, past the request size limit */
+	for (i = 0; i < 40; i++) {
+		while (send(fd, junk, sizeof(junk), MSG_DONTWAIT) > 0)
+			;
+		spin(f, 10);
+	}
+	wall_ns = loop_now_ns();
+	busy_ns = cpu_ns();
+	spin(f, 300);
+	busy_ns = cpu_ns() - busy_ns;
+	wall_ns = loop_now_ns() - wall_ns;
+	TEST_EQ_INT("the peer's further input does not make it again", big_calls, 1);
+	TEST_CHECK("... and the loop sleeps (CPU time under a tenth of the time)",
+	    busy_ns * 10 < wall_ns, "busy %.1f ms of %.1f ms", busy_ns / 1e6, wall_ns / 1e6);
+	/* the peer reads at last: the whole answer, then the end */
+	for (i = 0; i < 2000 && !eof; i++) {
+		while ((n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT)) > 0) {
+			char *p;
+
+			for (p = buf; (p = memchr(p, '\n', (size_t)(buf + n - p))) != NULL; p++)
+				lines++;
+		}
+		if (n == 0)
+			eof = 1;
+		else
+			spin(f, 5);
+	}
+	TEST_CHECK("read at last, the answer is whole and the connection ends",
+	    eof && lines == BIG_LINES + 1, "%d lines, %s", lines, eof ? "ended" : "still open");
+	close(fd);
+}
+
 int
 main(void)
 {
@@ -574,6 +654,7 @@ main(void)
 	test_follower_stalled(&f);
 	test_emfile(&f);
 	test_who(&f);
+	test_answered_writer(&f);
 	control_close(f.control);
 	loop_timer_free(f.stop);
 	loop_free(f.loop);
