@@ -9,6 +9,11 @@
  *
  * An output line's LOGICAL level is kept in "<dir>/<chip>/<line>.out" so a
  * test can check that a valve was closed.
+ *
+ * A test writes "E" to an input's FIFO to take its chip away (unplugged,
+ * its driver unbound), as a GPIO character device behaves then: the line's
+ * fd polls readable for ever (the "E" is put back after each read) and
+ * reading its events or level fails with ENODEV.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -115,6 +120,13 @@ gpio_sim_drain(struct gpio_line *line)
 			return events;
 		if (n <= 0)
 			return -1;
+		if (memchr(buf, 'E', (size_t)n) != NULL) {
+			/* the chip is gone: readable for ever, unreadable (see above) */
+			if (write(line->fd, "E", 1) != 1)
+				return -1;
+			errno = ENODEV;
+			return -1;
+		}
 		for (i = 0; i < n; i++) {
 			if (buf[i] != '0' && buf[i] != '1')
 				continue;

@@ -829,6 +829,32 @@ hw_set_level(struct hw *hw, int device, int level)
 		hw->input_cb(hw->input_arg, device, level);
 }
 
+/*
+ * An input whose events cannot be read (its chip went away: unplugged,
+ * its driver unbound): its line's fd polls readable for ever, so it
+ * leaves the loop (which would otherwise spin on it), the line is closed,
+ * every request to it fails saying why (hw_gpio_error()), and its level
+ * becomes unknown, which every safety check counts as engaged: an e-stop
+ * that cannot be read is an e-stop. Told once.
+ */
+static void
+hw_gpio_lost(struct hw *hw, size_t i, int fd, int err)
+{
+	const struct rig_device *dev = &hw->rig->devices[i];
+	char why[256];
+
+	snprintf(why, sizeof(why), "reading its events failed: %s", strerror(err));
+	log_warnx("device '%s' (GPIO %s/%s): %s: unreadable until lbld is restarted", dev->name,
+	    dev->gpio.chip, dev->gpio.line, why);
+	loop_del_fd(hw->loop, fd);
+	gpio_close(hw->gpio[i]);
+	hw->gpio[i] = NULL;
+	free(hw->gpio_error[i]);
+	/* out of memory, requests say "not opened" without the reason; the level is what counts */
+	hw->gpio_error[i] = strdup(why);
+	hw_set_level(hw, (int)i, -1);
+}
+
 static void
 hw_on_gpio(void *arg, int fd, uint32_t events)
 {
@@ -836,13 +862,17 @@ hw_on_gpio(void *arg, int fd, uint32_t events)
 	size_t i;
 	int level;
 
-	(void)events;
 	for (i = 0; i < hw->rig->device_count; i++) {
 		if (hw->gpio[i] == NULL || gpio_event_fd(hw->gpio[i]) != fd)
 			continue;
 		if (gpio_read_events(hw->gpio[i], &level) == -1) {
-			log_warn("device '%s': reading GPIO events", hw->rig->devices[i].name);
-			continue;
+			hw_gpio_lost(hw, i, fd, errno);
+			return;
+		}
+		/* an error or hangup that reading did not report would stay ready for ever */
+		if (events & (EPOLLERR | EPOLLHUP)) {
+			hw_gpio_lost(hw, i, fd, EIO);
+			return;
 		}
 		hw_set_level(hw, (int)i, level);
 	}

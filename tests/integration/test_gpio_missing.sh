@@ -5,7 +5,9 @@
 # them. When the missing line is the e-stop or an interlock, lbld counts it
 # as engaged: batches and manual motion are refused, naming the input and
 # its chip. lbld's --gpio-sim directory has a plain file where the chip's
-# directory would be, as a chip that is not there.
+# directory would be, as a chip that is not there. And an e-stop whose chip
+# goes away while lbld runs (a USB expander unplugged): the batch fails
+# safe, the e-stop counts as engaged, the loop does not spin on the line.
 set -u
 . "$LBL_TOP/tests/integration/lib.sh"
 ctl="$LBL_BUILD/lblctl"
@@ -83,5 +85,40 @@ for cmd in "home" "jog transfer 5mm" "move lift 40mm" "goto rinse-1"; do
 	fi
 done
 [ $refused = 4 ] && pass "manual motion (home, jog, move, goto) refused, naming the interlock"
+kill "$LBLD_PID"
+wait "$LBLD_PID" 2>/dev/null
+
+# ---- the e-stop's chip goes away mid-batch ----
+# The simulated line's FIFO takes "E" as its chip unplugged: its fd polls
+# readable for ever and reading it fails (ENODEV), as a GPIO character
+# device does then. The batch fails with outputs safe, the e-stop counts
+# as engaged from then on, and the loop does not spin on the dead line.
+fifo="$LBL_TMP/gpio/pinctrl-bcm2711/GPIO27.in"
+start_lbld "$d/sim.yaml" "$d/lbl3.db" --time-scale 20 ||
+    { fail "lbld starts (e-stop)" "$(cat "$LBL_TMP/lbld.err")"; exit 1; }
+printf '1\n' >"$fifo"	# active low: 1 is released
+wait_for 5 sh -c "! '$ctl' status | grep -q '^safety:'" || fail "e-stop released" "$("$ctl" status 2>&1)"
+"$ctl" run "$recipe" --operator ci >/dev/null 2>&1 || fail "a batch starts" "refused"
+wait_for 10 sh -c "[ \"\$(sqlite3 '$d/lbl3.db' 'select count(*) from steps where batch_id=1')\" -ge 1 ]" ||
+    fail "the batch runs" "no step begun"
+printf 'E' >"$fifo"
+wait_for 10 sh -c "[ \"\$(sqlite3 '$d/lbl3.db' 'select state from batches where id=1')\" = failed ]" &&
+    pass "the e-stop's chip gone mid-batch: the batch fails" ||
+    fail "the e-stop's chip gone mid-batch" "$(sqlite3 "$d/lbl3.db" 'select state, failure_cause from batches')"
+grep -q "device 'estop' (GPIO pinctrl-bcm2711/GPIO27): reading its events failed: No such device: unreadable until lbld is restarted" \
+    "$LBL_TMP/lbld.err" && [ "$(grep -c "reading its events failed" "$LBL_TMP/lbld.err")" = 1 ] &&
+    pass "lbld says once which input was lost and why" ||
+    fail "lbld says which input was lost" "$(grep -i estop "$LBL_TMP/lbld.err" | tail -5)"
+out=$("$ctl" status 2>&1)
+echo "$out" | grep -q "^safety: e-stop 'estop' cannot be read (reading its events failed: No such device), so it counts as engaged" &&
+    pass "status: the lost e-stop counts as engaged, saying why" || fail "status after the e-stop's loss" "$out"
+out=$("$ctl" run "$recipe" --operator ci 2>&1)
+[ $? != 0 ] && echo "$out" | grep -q "e-stop 'estop' cannot be read" &&
+    pass "a new batch is refused while the e-stop cannot be read" || fail "a run after the e-stop's loss" "$out"
+cpu0=$(awk '{print $14 + $15}' "/proc/$LBLD_PID/stat")
+sleep 1
+cpu1=$(awk '{print $14 + $15}' "/proc/$LBLD_PID/stat")
+[ $((cpu1 - cpu0)) -le 5 ] && pass "no spinning on the dead line ($((cpu1 - cpu0)) ticks in 1 s)" ||
+    fail "no spinning on the dead line" "$((cpu1 - cpu0)) clock ticks in 1 s"
 sanitizer_clean "$LBL_TMP/lbld.err" lbld
 exit "${LBL_FAILED:-0}"
