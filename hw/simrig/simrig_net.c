@@ -503,7 +503,6 @@ simrig_on_data(void *arg, int fd, uint32_t events)
 	ssize_t n;
 	int frame;
 
-	(void)events;
 	if (server->rtu && client->len > 0 &&
 	    now - client->last_byte_ns > (int64_t)SIMRIG_RTU_GAP_MS * 1000000)
 		client->len = 0;	/* the rest of that frame never came */
@@ -511,10 +510,27 @@ simrig_on_data(void *arg, int fd, uint32_t events)
 	if (n == -1 && (errno == EAGAIN || errno == EINTR))
 		return;
 	if (n <= 0) {
-		if (!server->rtu)
+		if (!server->rtu) {
 			simrig_client_close(server, client);
-		else if (n == -1)
-			log_warn("simrig: reading %s", server->sim->rig->buses[server->bus].device);
+			return;
+		}
+		/* libmodbus's port reads 0 at once when nothing is there (VMIN 0) */
+		if (n == 0 && !(events & (EPOLLHUP | EPOLLERR)))
+			return;
+		/*
+		 * The line hung up (the pty's other side closed: socat gone, an
+		 * adapter unplugged): it would poll readable for ever, so it
+		 * leaves the loop, and this bus answers no more.
+		 */
+		if (n == -1)
+			log_warn("simrig: reading %s: no longer answering on bus '%s'",
+			    server->sim->rig->buses[server->bus].device,
+			    server->sim->rig->buses[server->bus].name);
+		else
+			log_warnx("simrig: %s hung up: no longer answering on bus '%s'",
+			    server->sim->rig->buses[server->bus].device,
+			    server->sim->rig->buses[server->bus].name);
+		loop_del_fd(server->sim->loop, fd);
 		return;
 	}
 	client->len += (size_t)n;
