@@ -74,6 +74,10 @@ notify_watchdog_usec(uint64_t *usec)
 	return 1;
 }
 
+/* The shortest watchdog period lbld keeps, and the longest between two feeds. */
+#define NOTIFY_MIN_WATCHDOG_MS	20
+#define NOTIFY_MAX_FEED_S	3600
+
 /* Fed at half the watchdog period, from the loop: only a live loop feeds it. */
 static void
 notify_feed(void *arg)
@@ -98,7 +102,19 @@ notify_init(struct loop *loop)
 	}
 	if (rc == 0 || usec == 0)
 		return 0;
-	notify_interval_ns = (int64_t)usec * 1000 / 2;
+	/*
+	 * Fed at half the period: one shorter than NOTIFY_MIN_WATCHDOG_MS could
+	 * not be kept by a loop that does real work (and fed every few
+	 * microseconds the loop would do nothing else); one of hours is fed
+	 * hourly (and a huge figure would overflow).
+	 */
+	if (usec < NOTIFY_MIN_WATCHDOG_MS * 1000ULL) {
+		log_warnx("WATCHDOG_USEC=%s is shorter than the %d ms watchdog lbld can keep "
+		    "(WatchdogSec= in its unit)", getenv("WATCHDOG_USEC"), NOTIFY_MIN_WATCHDOG_MS);
+		return -1;
+	}
+	notify_interval_ns = usec > 2 * NOTIFY_MAX_FEED_S * 1000000ULL ?
+	    NOTIFY_MAX_FEED_S * 1000000000LL : (int64_t)usec * 1000 / 2;
 	notify_watchdog = loop_timer_new(loop, notify_feed, NULL);
 	if (notify_watchdog == NULL)
 		return -1;

@@ -52,6 +52,10 @@ main(void)
 	snprintf(env, sizeof(env), "%d", (int)getpid());
 	setenv("WATCHDOG_PID", env, 1);
 
+	/* a period the loop could not keep (fed every 0.5 µs it would do nothing else): refused */
+	setenv("WATCHDOG_USEC", "1", 1);
+	TEST_CHECK("a 1 us watchdog is refused", notify_init(loop) == -1, "accepted");
+	setenv("WATCHDOG_USEC", "100000", 1);
 	TEST_CHECK("notify_init", notify_init(loop) == 0, "failed");
 	TEST_CHECK("first watchdog at once", recv_message(fd, buf, sizeof(buf), 1000) == 0 &&
 	    strcmp(buf, "WATCHDOG=1") == 0, "got '%s'", buf);
