@@ -888,7 +888,8 @@ act_on_input(void *arg, int device, int active)
 		return;
 	if (active) {
 		act_safe_state(act, 0);
-		log_warnx("%s '%s' engaged: outputs off, motion stopped", dev->kind, dev->name);
+		log_warnx("%s '%s' %s: outputs off, motion stopped", dev->kind, dev->name,
+		    active == -1 ? "cannot be read" : "engaged");
 	} else {
 		log_info("%s '%s' released", dev->kind, dev->name);
 	}

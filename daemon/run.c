@@ -1852,16 +1852,26 @@ run_safety_input(struct run *run, int device, int active)
 		return;
 	}
 	{
-		char message[160];
-		text_format(message, sizeof(message), "%s engaged", dev->name);
+		const char *what = strcmp(dev->kind, "estop") == 0 ? "e-stop" : "interlock";
+		char message[320], lost[320];
+		/* an input that can no longer be read (its chip gone) says so, and why */
+		int unread = active == -1 && act_safety_active(run->ctx.act, lost, sizeof(lost)) &&
+		    strstr(lost, "cannot be read") != NULL;
+
+		if (unread)
+			text_format(message, sizeof(message), "%s", lost);
+		else
+			text_format(message, sizeof(message), "%s engaged", dev->name);
 		log_info("batch %lld: %s: %s", (long long)run->batch_id, dev->kind, message);
 		/* the fault that follows is recorded (or its loss logged) in any case */
 		run_note_event(run, run->batch_id, strcmp(dev->kind, "estop") == 0 ? "estop" :
 		    "interlock", dev->name, message);
+		run->safe_by_input = 1;
+		if (unread)
+			run_fault(run, "failed", 0, "%s", lost);
+		else
+			run_fault(run, "failed", 0, "%s '%s' engaged", what, dev->name);
 	}
-	run->safe_by_input = 1;
-	run_fault(run, "failed", 0, "%s '%s' engaged", strcmp(dev->kind, "estop") == 0 ?
-	    "e-stop" : "interlock", dev->name);
 }
 
 void

@@ -225,6 +225,30 @@ printf '0\n' >"$LBL_TMP/gpio/pinctrl-bcm2711/GPIO22.in"
 stop_rig
 end_case
 
+# ---- the e-stop's GPIO chip goes away mid-run (a USB expander unplugged) ----
+# The simulated line takes "E" as its chip gone: its fd polls readable for
+# ever and reading it fails (ENODEV). The batch fails safe, saying which
+# input and why; the e-stop counts as engaged; the loop does not spin.
+begin_case
+start_rig estop-gone 100 || exit 1
+"$ctl" run "$recipe" --operator campaign >/dev/null
+running_past 3
+printf 'E' >"$LBL_TMP/gpio/pinctrl-bcm2711/GPIO27.in"
+failed_soon 10 && pass "e-stop's chip gone: batch failed" || fail "e-stop's chip gone: batch failed" "state $(state_of)"
+q "select failure_cause from batches where id=1" | grep -q "^e-stop 'estop' cannot be read (reading its events failed: " &&
+    pass "e-stop's chip gone: the cause names the e-stop and why" ||
+    fail "e-stop's chip gone: the cause" "$(q 'select failure_cause from batches where id=1')"
+"$ctl" run "$recipe" --operator campaign >/dev/null 2>&1 && fail "e-stop's chip gone: no run while unreadable" "accepted" ||
+    pass "e-stop's chip gone: no run while unreadable"
+cpu0=$(awk '{print $14 + $15}' "/proc/$LBLD_PID/stat")
+sleep 1
+cpu1=$(awk '{print $14 + $15}' "/proc/$LBLD_PID/stat")
+[ $((cpu1 - cpu0)) -le 5 ] && pass "e-stop's chip gone: lbld does not spin on the dead line" ||
+    fail "e-stop's chip gone: lbld spins" "$((cpu1 - cpu0)) clock ticks in 1 s"
+settled "e-stop's chip gone"
+stop_rig
+end_case
+
 # ---- what operators, systemd and package managers do ----
 . "$LBL_TOP/tests/faults/case_stops.sh"
 . "$LBL_TOP/tests/faults/case_readers.sh"
