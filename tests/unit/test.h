@@ -7,8 +7,10 @@
 #define LBL_TEST_H
 
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 static int test_failures, test_passes;
 
@@ -49,6 +51,19 @@ static int test_failures, test_passes;
 
 #define TEST_DONE() (printf("%d passed, %d failed\n", test_passes, test_failures), \
 	test_failures ? 1 : 0)
+
+/*
+ * The calling thread's CPU time, ns: a loop that should sleep is judged by
+ * the CPU it took over a stretch of wall time (a ratio, not a figure).
+ */
+static inline int64_t
+test_cpu_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
 
 /*
  * 1 when s is valid UTF-8: no character cut, no stray continuation byte;

@@ -544,16 +544,6 @@ test_emfile(struct fixture *f)
 	TEST_EQ_INT("with descriptors again, the waiting peers are taken", held, 4);
 }
 
-/* The calling thread's CPU time, ns. */
-static int64_t
-cpu_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
 /*
  * A peer that asks for a long answer, reads none of it and writes on: the
  * answer is given (the rest waits for the peer), nothing more is read
@@ -585,9 +575,9 @@ test_answered_writer(struct fixture *f)
 		spin(f, 10);
 	}
 	wall_ns = loop_now_ns();
-	busy_ns = cpu_ns();
+	busy_ns = test_cpu_ns();
 	spin(f, 300);
-	busy_ns = cpu_ns() - busy_ns;
+	busy_ns = test_cpu_ns() - busy_ns;
 	wall_ns = loop_now_ns() - wall_ns;
 	TEST_EQ_INT("the peer's further input does not make it again", big_calls, 1);
 	TEST_CHECK("... and the loop sleeps (CPU time under a tenth of the time)",

@@ -25,7 +25,6 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <modbus.h>
 
@@ -333,16 +332,6 @@ test_pump(struct hw *hw)
 	TEST_EQ_INT("a stopped pump whose counter stands still: no fault", run_for(400), 0);
 }
 
-/* The calling thread's CPU time, ns. */
-static int64_t
-cpu_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
 /*
  * Polls held clear of the executor's next deadline (each needs its 300 ms
  * deadline and a margin before it) stay queued past their period: the loop
@@ -362,9 +351,9 @@ test_held(struct hw *hw)
 	hw_get_stats(hw, &before);
 	supervise(hw);
 	wall_ns = loop_now_ns();
-	busy_ns = cpu_ns();
+	busy_ns = test_cpu_ns();
 	TEST_EQ_INT("polls held clear of a deadline: no fault", run_for(300), 0);
-	busy_ns = cpu_ns() - busy_ns;
+	busy_ns = test_cpu_ns() - busy_ns;
 	wall_ns = loop_now_ns() - wall_ns;
 	hw_get_stats(hw, &after);
 	TEST_EQ_INT("... no poll went meanwhile", (int)(after.transactions - before.transactions), 0);
