@@ -518,6 +518,8 @@ hw_safe_state(struct hw *hw, void (*done)(void *arg, int ok, const char *error),
 		hw->poll_pending = 0;
 		hw_poll_arm(hw);
 	}
+	/* and supervision's polls, which waited for their answers: again when due */
+	hw_sup_reschedule(hw);
 	if ((batch = calloc(1, sizeof(*batch))) == NULL) {
 		log_warnx("hw: out of memory for the safe state; stopping devices unheard");
 		done = NULL;
@@ -852,7 +854,11 @@ hw_gpio_lost(struct hw *hw, size_t i, int fd, int err)
 	free(hw->gpio_error[i]);
 	/* out of memory, requests say "not opened" without the reason; the level is what counts */
 	hw->gpio_error[i] = strdup(why);
-	hw_set_level(hw, (int)i, -1);
+	/* engaged already: it stays so, unknown now, without a second safe state and alert */
+	if (hw->levels[i] == 1)
+		hw->levels[i] = -1;
+	else
+		hw_set_level(hw, (int)i, -1);
 }
 
 static void

@@ -270,6 +270,12 @@ int hw_submit_prio(struct hw *hw, const struct hw_request *req, enum hw_prio pri
 int hw_sup_open(struct hw *hw, char *err, size_t err_size);
 void hw_sup_close(struct hw *hw);
 /*
+ * Sets supervision's timer afresh: after a safe state dropped the polls
+ * queued (hw->epoch moved on), each device whose poll was waiting is
+ * polled again when due, not once that poll would have counted as starved.
+ */
+void hw_sup_reschedule(struct hw *hw);
+/*
  * A read of device (job: its request, result and cmd_seq) answered in the
  * loop thread: an axis commanded to move that reads at its target, or one
  * stopping that reads not busy, is from then left at rest where it read

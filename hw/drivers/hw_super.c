@@ -518,6 +518,13 @@ hw_sup_schedule(struct hw *hw)
 		log_warnx("hw: cannot arm the supervision timer; devices are not polled");
 }
 
+void
+hw_sup_reschedule(struct hw *hw)
+{
+	if (hw->sup_timer != NULL)	/* lbl-safe's outputs alone supervise nothing */
+		hw_sup_schedule(hw);
+}
+
 /* What polling cost each bus over the supervision that just ended, one line per bus. */
 static void
 hw_sup_log_usage(const struct hw *hw)
