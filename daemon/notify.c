@@ -21,6 +21,7 @@
 static struct loop_timer *notify_watchdog;
 static int64_t notify_interval_ns;
 static int notify_healthy = 1;
+static int notify_failing;	/* the last message could not be sent */
 
 /* Sends state to systemd; returns 1 if sent, 0 if not under systemd, -errno. */
 static int
@@ -41,7 +42,9 @@ notify_send_raw(const char *state)
 	len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + strlen(path));
 	if ((fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0)) == -1)
 		return -errno;
-	if (sendto(fd, state, strlen(state), MSG_NOSIGNAL, (struct sockaddr *)&addr, len) == -1)
+	/* never waits: a service manager whose queue is full must not hold up the loop */
+	if (sendto(fd, state, strlen(state), MSG_NOSIGNAL | MSG_DONTWAIT, (struct sockaddr *)&addr,
+	    len) == -1)
 		rc = -errno;
 	close(fd);
 	return rc;
@@ -52,8 +55,10 @@ notify_send(const char *state)
 {
 	int rc = notify_send_raw(state);
 
-	if (rc < 0)
+	/* told once while it goes on failing (fed every few ms, it would fill the journal) */
+	if (rc < 0 && !notify_failing)
 		log_warnx("notify %s: %s", state, strerror(-rc));
+	notify_failing = rc < 0;
 }
 
 /* $WATCHDOG_USEC, when $WATCHDOG_PID is unset or is us: 1 and *usec, or 0. */
@@ -74,9 +79,13 @@ notify_watchdog_usec(uint64_t *usec)
 	return 1;
 }
 
-/* The shortest watchdog period lbld keeps, and the longest between two feeds. */
-#define NOTIFY_MIN_WATCHDOG_MS	20
+/*
+ * Feeds come at least this far apart and at most this far; a watchdog
+ * shorter than NOTIFY_SHORT_WATCHDOG_MS is warned of.
+ */
+#define NOTIFY_MIN_FEED_MS	1
 #define NOTIFY_MAX_FEED_S	3600
+#define NOTIFY_SHORT_WATCHDOG_MS	20
 
 /* Fed at half the watchdog period, from the loop: only a live loop feeds it. */
 static void
@@ -103,18 +112,19 @@ notify_init(struct loop *loop)
 	if (rc == 0 || usec == 0)
 		return 0;
 	/*
-	 * Fed at half the period: one shorter than NOTIFY_MIN_WATCHDOG_MS could
-	 * not be kept by a loop that does real work (and fed every few
-	 * microseconds the loop would do nothing else); one of hours is fed
-	 * hourly (and a huge figure would overflow).
+	 * Fed at half the period, but never more often than every
+	 * NOTIFY_MIN_FEED_MS (fed every half microsecond, the loop would do
+	 * nothing else; systemd will then restart lbld, as such a watchdog
+	 * asks) and at least hourly (a huge figure would overflow).
 	 */
-	if (usec < NOTIFY_MIN_WATCHDOG_MS * 1000ULL) {
-		log_warnx("WATCHDOG_USEC=%s is shorter than the %d ms watchdog lbld can keep "
-		    "(WatchdogSec= in its unit)", getenv("WATCHDOG_USEC"), NOTIFY_MIN_WATCHDOG_MS);
-		return -1;
-	}
+	if (usec < NOTIFY_SHORT_WATCHDOG_MS * 1000ULL)
+		log_warnx("WATCHDOG_USEC=%s: a watchdog under %d ms is more than a loop doing real "
+		    "work can be sure to keep (WatchdogSec= in lbld's unit)",
+		    getenv("WATCHDOG_USEC"), NOTIFY_SHORT_WATCHDOG_MS);
 	notify_interval_ns = usec > 2 * NOTIFY_MAX_FEED_S * 1000000ULL ?
 	    NOTIFY_MAX_FEED_S * 1000000000LL : (int64_t)usec * 1000 / 2;
+	if (notify_interval_ns < NOTIFY_MIN_FEED_MS * 1000000LL)
+		notify_interval_ns = NOTIFY_MIN_FEED_MS * 1000000LL;
 	notify_watchdog = loop_timer_new(loop, notify_feed, NULL);
 	if (notify_watchdog == NULL)
 		return -1;

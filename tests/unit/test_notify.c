@@ -3,7 +3,9 @@
  * NOTIFY_SOCKET: READY, STATUS, and WATCHDOG fed from the loop at half the
  * period — and not fed once the loop stops running.
  */
+#include <signal.h>
 #include <stdlib.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -28,6 +30,29 @@ recv_message(int fd, char *buf, size_t size, int timeout_ms)
 	return 0;
 }
 
+/* A send blocked on a full queue: the loop would have stopped with it. */
+static void
+on_alarm(int sig)
+{
+	(void)sig;
+	(void)!write(1, "FAIL a full queue holds up the sender (blocked 5 s)\n", 51);
+	_exit(1);
+}
+
+/* Counts the watchdog feeds as the loop receives them (the queue never fills). */
+static void
+count_feeds(void *arg, int fd, uint32_t events)
+{
+	char buf[64];
+	ssize_t n;
+
+	(void)events;
+	while ((n = recv(fd, buf, sizeof(buf) - 1, MSG_DONTWAIT)) > 0) {
+		buf[n] = '\0';
+		*(int *)arg += strcmp(buf, "WATCHDOG=1") == 0;
+	}
+}
+
 static void
 stop_loop(void *arg)
 {
@@ -41,7 +66,7 @@ main(void)
 	char path[] = "/tmp/lbl-notify-XXXXXX", buf[512], env[64];
 	struct loop *loop = loop_new();
 	struct loop_timer *stop;
-	int fd, watchdogs = 0;
+	int fd, i, watchdogs = 0;
 
 	TEST_CHECK("mkdtemp", mkdtemp(path) != NULL, "failed");
 	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s/notify", path);
@@ -52,9 +77,19 @@ main(void)
 	snprintf(env, sizeof(env), "%d", (int)getpid());
 	setenv("WATCHDOG_PID", env, 1);
 
-	/* a period the loop could not keep (fed every 0.5 µs it would do nothing else): refused */
+	/* a 1 us watchdog: fed every half microsecond the loop would do nothing else */
 	setenv("WATCHDOG_USEC", "1", 1);
-	TEST_CHECK("a 1 us watchdog is refused", notify_init(loop) == -1, "accepted");
+	TEST_CHECK("a 1 us watchdog is taken", notify_init(loop) == 0, "refused");
+	stop = loop_timer_new(loop, stop_loop, loop);
+	loop_add_fd(loop, fd, EPOLLIN, count_feeds, &watchdogs);
+	loop_timer_at(stop, loop_now_ns() + 100000000);
+	loop_run(loop);
+	notify_close();
+	count_feeds(&watchdogs, fd, EPOLLIN);
+	loop_del_fd(loop, fd);
+	TEST_CHECK("... and fed at most every millisecond over 100 ms", watchdogs >= 1 &&
+	    watchdogs <= 101, "%d feeds", watchdogs);
+	watchdogs = 0;
 	setenv("WATCHDOG_USEC", "100000", 1);
 	TEST_CHECK("notify_init", notify_init(loop) == 0, "failed");
 	TEST_CHECK("first watchdog at once", recv_message(fd, buf, sizeof(buf), 1000) == 0 &&
@@ -67,8 +102,17 @@ main(void)
 	    strcmp(buf, "STATUS=batch 42 ag-tca-5: bilayer 3/5, dip ag, 4m12s left") == 0,
 	    "got '%s'", buf);
 
+	/* systemd's queue full (nobody reads): the sender never waits for it */
+	signal(SIGALRM, on_alarm);
+	alarm(5);
+	for (i = 0; i < 50; i++)
+		notify_status("filling the queue");
+	alarm(0);
+	TEST_CHECK("a full queue does not hold up the sender", i == 50, "%d sent", i);
+	while (recv_message(fd, buf, sizeof(buf), 0) == 0)
+		;
+
 	/* run the loop for 300 ms: about six feeds */
-	stop = loop_timer_new(loop, stop_loop, loop);
 	loop_timer_at(stop, loop_now_ns() + 300000000);
 	loop_run(loop);
 	while (recv_message(fd, buf, sizeof(buf), 0) == 0)
