@@ -529,32 +529,39 @@ act_is_safety(const struct rig_device *dev)
 }
 
 int
+act_input_holds(const struct act *act, int device, char *why, size_t why_size)
+{
+	const struct rig_device *dev = &act->rig->devices[device];
+	const char *gpio;
+	int level;
+
+	if (!act_is_safety(dev))
+		return 0;
+	level = hw_input_level(act->hw, device);
+	/* an input never read is as good as pressed, one that cannot be read too */
+	if (level == -1 && (gpio = hw_gpio_error(act->hw, device)) != NULL) {
+		snprintf(why, why_size, "%s '%s' cannot be read (%s), so it counts as "
+		    "engaged", strcmp(dev->kind, "estop") == 0 ? "e-stop" : "interlock",
+		    dev->name, gpio);
+		return 1;
+	}
+	if (level != 0) {
+		snprintf(why, why_size, "%s '%s' is %s", strcmp(dev->kind, "estop") == 0 ?
+		    "e-stop" : "interlock", dev->name, level == 1 ? "engaged" :
+		    "not read yet");
+		return 1;
+	}
+	return 0;
+}
+
+int
 act_safety_active(const struct act *act, char *why, size_t why_size)
 {
 	size_t i;
 
-	for (i = 0; i < act->rig->device_count; i++) {
-		const struct rig_device *dev = &act->rig->devices[i];
-		const char *gpio;
-		int level;
-
-		if (!act_is_safety(dev))
-			continue;
-		level = hw_input_level(act->hw, (int)i);
-		/* an input never read is as good as pressed, one that cannot be read too */
-		if (level == -1 && (gpio = hw_gpio_error(act->hw, (int)i)) != NULL) {
-			snprintf(why, why_size, "%s '%s' cannot be read (%s), so it counts as "
-			    "engaged", strcmp(dev->kind, "estop") == 0 ? "e-stop" : "interlock",
-			    dev->name, gpio);
+	for (i = 0; i < act->rig->device_count; i++)
+		if (act_input_holds(act, (int)i, why, why_size))
 			return 1;
-		}
-		if (level != 0) {
-			snprintf(why, why_size, "%s '%s' is %s", strcmp(dev->kind, "estop") == 0 ?
-			    "e-stop" : "interlock", dev->name, level == 1 ? "engaged" :
-			    "not read yet");
-			return 1;
-		}
-	}
 	return 0;
 }
 

@@ -73,6 +73,8 @@ int act_volume_counter(const struct act *act, int device, double *wrap_ml);
  * missing: it counts as engaged); why names it. Motion must not start.
  */
 int act_safety_active(const struct act *act, char *why, size_t why_size);
+/* The same for one device: whether it is a safety input that holds the rig, and why. */
+int act_input_holds(const struct act *act, int device, char *why, size_t why_size);
 
 /*
  * The safe state, first, whatever was going on: the pending operation is

@@ -1852,14 +1852,13 @@ run_safety_input(struct run *run, int device, int active)
 		return;
 	}
 	{
-		const char *what = strcmp(dev->kind, "estop") == 0 ? "e-stop" : "interlock";
-		char message[320], lost[320];
+		char message[320], unread[320];
 		/* an input that can no longer be read (its chip gone) says so, and why */
-		int unread = active == -1 && act_safety_active(run->ctx.act, lost, sizeof(lost)) &&
-		    strstr(lost, "cannot be read") != NULL;
+		int lost = active == -1 && act_input_holds(run->ctx.act, device, unread,
+		    sizeof(unread));
 
-		if (unread)
-			text_format(message, sizeof(message), "%s", lost);
+		if (lost)
+			text_format(message, sizeof(message), "%s", unread);
 		else
 			text_format(message, sizeof(message), "%s engaged", dev->name);
 		log_info("batch %lld: %s: %s", (long long)run->batch_id, dev->kind, message);
@@ -1867,10 +1866,11 @@ run_safety_input(struct run *run, int device, int active)
 		run_note_event(run, run->batch_id, strcmp(dev->kind, "estop") == 0 ? "estop" :
 		    "interlock", dev->name, message);
 		run->safe_by_input = 1;
-		if (unread)
-			run_fault(run, "failed", 0, "%s", lost);
+		if (lost)
+			run_fault(run, "failed", 0, "%s", unread);
 		else
-			run_fault(run, "failed", 0, "%s '%s' engaged", what, dev->name);
+			run_fault(run, "failed", 0, "%s '%s' engaged", strcmp(dev->kind, "estop") == 0 ?
+			    "e-stop" : "interlock", dev->name);
 	}
 }
 

@@ -510,6 +510,8 @@ simrig_on_data(void *arg, int fd, uint32_t events)
 	if (n == -1 && (errno == EAGAIN || errno == EINTR))
 		return;
 	if (n <= 0) {
+		const struct rig_bus *bus = &server->sim->rig->buses[server->bus];
+
 		if (!server->rtu) {
 			simrig_client_close(server, client);
 			return;
@@ -523,13 +525,11 @@ simrig_on_data(void *arg, int fd, uint32_t events)
 		 * leaves the loop, and this bus answers no more.
 		 */
 		if (n == -1)
-			log_warn("simrig: reading %s: no longer answering on bus '%s'",
-			    server->sim->rig->buses[server->bus].device,
-			    server->sim->rig->buses[server->bus].name);
+			log_warn("simrig: reading %s: no longer answering on bus '%s'", bus->device,
+			    bus->name);
 		else
-			log_warnx("simrig: %s hung up: no longer answering on bus '%s'",
-			    server->sim->rig->buses[server->bus].device,
-			    server->sim->rig->buses[server->bus].name);
+			log_warnx("simrig: %s hung up: no longer answering on bus '%s'", bus->device,
+			    bus->name);
 		loop_del_fd(server->sim->loop, fd);
 		return;
 	}

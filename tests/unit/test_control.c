@@ -4,8 +4,8 @@
  * peer and logged at a bounded rate; idle connections dropped after their
  * deadline while a follower, kept alive by "~", is not; and accept resting
  * rather than spinning when descriptors run out; a peer that writes on
- * while its long answer waits neither has it made again nor spins the loop. Connections from other
- * uids are made with seteuid() around connect() (SO_PEERCRED records the
+ * while its long answer waits neither has it made again nor spins the
+ * loop. Connections from other uids are made with seteuid() around connect() (SO_PEERCRED records the
  * effective uid at connect), so this part needs root; the uids need not
  * exist, and one without a user entry is a viewer.
  */

@@ -694,6 +694,13 @@ act_safety_active(const struct act *act, char *why, size_t why_size)
 	return fa.safety;
 }
 
+int
+act_input_holds(const struct act *act, int device, char *why, size_t why_size)
+{
+	(void)device;
+	return act_safety_active(act, why, why_size);
+}
+
 void
 act_safe_state(struct act *act, int park)
 {
