@@ -58,6 +58,7 @@ struct act {
 	unsigned generation;		/* bumped by the safe state: late replies are ignored */
 	int park;			/* withdraw and park after the safe state */
 	int fire;			/* the next start was armed: its trigger alone goes */
+	int64_t release_ns;		/* act_release_at(): the next request's moment, 0 none */
 
 	/* the axis move in progress */
 	int axis;
@@ -311,6 +312,8 @@ act_submit(struct act *act, const struct hw_request *req)
 	char err[256];
 
 	tagged.tag = act->generation;
+	tagged.release_ns = act->release_ns;
+	act->release_ns = 0;
 	if (hw_submit(act->hw, &tagged, act_on_result, act, err, sizeof(err)) == -1)
 		act_fail(act, "%s", err);
 }
@@ -513,6 +516,12 @@ void
 act_fire(struct act *act)
 {
 	act->fire = 1;
+}
+
+void
+act_release_at(struct act *act, int64_t release_ns)
+{
+	act->release_ns = release_ns;
 }
 
 int
@@ -767,6 +776,7 @@ act_safe_state(struct act *act, int park)
 	act->generation++;
 	loop_timer_cancel(act->poll_timer);
 	act->fire = 0;
+	act->release_ns = 0;
 	act->phase = ACT_SAFE;
 	act->park = park;
 	act->checking_lift = 0;

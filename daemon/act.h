@@ -66,6 +66,15 @@ int act_can_arm(const struct act *act, const struct hw_request *req, char *why, 
 int act_arm(struct act *act, const struct hw_request *req, hw_done_cb done, void *arg, char *err,
     size_t err_size);
 void act_fire(struct act *act);
+/*
+ * The next act_move(), act_pump(), act_line() or act_output() on a Modbus
+ * device sends its first request not before release_ns (loop_now_ns()
+ * clock; hw_request.release_ns): the executor queues a step's start a
+ * little ahead and its bus sends it on the moment. Only that request: the
+ * rest of the operation (an axis's status reads) goes as it comes. A safe
+ * state forgets it; so does the next request, whatever it is.
+ */
+void act_release_at(struct act *act, int64_t release_ns);
 /* hw_volume_counter(): whether a pump has a volume counter, and where it wraps. */
 int act_volume_counter(const struct act *act, int device, double *wrap_ml);
 /*

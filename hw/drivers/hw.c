@@ -343,6 +343,12 @@ hw_enqueue(struct hw *hw, const struct hw_request *req, enum hw_prio prio, hw_do
 	}
 	if (req->stage != HW_WHOLE && hw_can_arm(hw, req, err, err_size) == 0)
 		return -1;
+	/* a GPIO line is set when submitted: it cannot wait for a moment */
+	if (req->release_ns != 0 && (dev->bus < 0 || prio != HW_PRIO_TIMED)) {
+		snprintf(err, err_size, "device '%s': only a timed Modbus request can be released "
+		    "at a moment", dev->name);
+		return -1;
+	}
 	if ((job = hw_job_new(hw, req, prio)) == NULL) {
 		snprintf(err, err_size, "out of memory");
 		return -1;

@@ -59,6 +59,17 @@ struct hw_request {
 	int reverse;		/* HW_PUMP, HW_LINE */
 	unsigned tag;		/* the caller's own, handed back untouched in req */
 	enum hw_stage stage;	/* HW_MOVE, HW_PUMP, HW_LINE: see enum hw_stage */
+	/*
+	 * Not sent before this moment (loop_now_ns() clock), 0: at once. The
+	 * request waits at the head of its bus's queue, so what is queued
+	 * behind it waits too, and a safe state drops it like any queued
+	 * request: the executor queues a step's first command a little ahead
+	 * and the bus's own thread sends it on the moment, with no hand-off
+	 * between the deadline and the wire. Modbus only: a GPIO request is
+	 * done when submitted: hw_submit() refuses a release on a GPIO device
+	 * (and hw_submit_poll() one on any).
+	 */
+	int64_t release_ns;
 };
 
 /* Flags are -1 when the device's profile does not report them. */

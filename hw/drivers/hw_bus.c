@@ -1310,6 +1310,11 @@ hw_bus_take_locked(struct hw_bus *bus, int64_t now_ns, int64_t *wait_until_ns)
 			return NULL;
 		}
 	}
+	/* a request released at a moment (hw_request.release_ns) holds the queue until then */
+	if (job->req.release_ns > now_ns) {
+		*wait_until_ns = job->req.release_ns;
+		return NULL;
+	}
 	bus->queue_head = job->next;
 	if (bus->queue_head == NULL)
 		bus->queue_tail = NULL;

@@ -232,7 +232,8 @@ int64_t hw_bus_poll_ms(const struct rig_bus *cfg, int connected);
 void hw_bus_queue(struct hw_bus *bus, struct hw_job *job, int first);
 /*
  * The job the worker runs next, taken off the queue, or NULL: none queued
- * (*wait_until_ns = 0), or only polls, which must wait until
+ * (*wait_until_ns = 0), or the head is released at a later moment
+ * (hw_request.release_ns: *wait_until_ns is that), or only polls, which must wait until
  * *wait_until_ns (CLOCK_MONOTONIC) unless the deadline moves first: a poll
  * does not start when, with hw_bus_poll_ms() of its own, it could still be
  * on the bus at the executor's next deadline, from then until

@@ -249,7 +249,8 @@ test_can_arm(void)
 	    "  pump: {role: pump, kind: peristaltic, bus: b, unit: 2, profile: generic-pump,\n"
 	    "         max_flow: 100 mL/min}\n"
 	    "  joint: {role: pump, kind: peristaltic, bus: b, unit: 3, profile: joint-pump,\n"
-	    "          max_flow: 100 mL/min}\n";
+	    "          max_flow: 100 mL/min}\n"
+	    "  n2: {role: valve, kind: valve, gpio: {chip: lbl-test-no-such-chip, line: L1}}\n";
 	struct hw_request req = { 0, HW_PUMP, 10, 0, 0 };
 	struct rig *rig = NULL;
 	struct hw *hw = NULL;
@@ -284,6 +285,20 @@ test_can_arm(void)
 	req.value = 1;
 	req.stage = HW_WHOLE;
 	TEST_EQ_INT("can_arm: only a move or a run", hw_can_arm(hw, &req, why, sizeof(why)), 0);
+	/* a release (hw_request.release_ns) is for timed Modbus requests only */
+	req.op = HW_PUMP;
+	req.value = 10;
+	req.release_ns = loop_now_ns() + 1000000000LL;
+	TEST_EQ_INT("release: a poll cannot wait for a moment",
+	    hw_submit_poll(hw, &req, on_done, NULL, why, sizeof(why)), -1);
+	TEST_CONTAINS("release: which says why", why, "device 'pump': only a timed Modbus "
+	    "request can be released at a moment");
+	req.device = 2;
+	req.op = HW_OUTPUT;
+	req.value = 1;
+	TEST_EQ_INT("release: nor a GPIO line, set when commanded",
+	    hw_submit(hw, &req, on_done, NULL, why, sizeof(why)), -1);
+	TEST_CONTAINS("release: which says so", why, "device 'n2': only a timed Modbus");
 	hw_close(hw);
 	rig_free(rig);
 }

@@ -12,6 +12,9 @@
  *     too when the link is down) could reach the executor's next deadline,
  *     nor until HW_POLL_HOLD_AFTER_MS past it, and the worker is told when
  *     to look again; a timed command queued meanwhile goes at once;
+ *   - a timed command released at a moment (hw_request.release_ns) holds the
+ *     queue until then, and the worker is told when; what is queued behind
+ *     it waits, a safe state's command does not;
  *   - the rig file's poll_period and its errors; the default periods by
  *     role, lengthened on a slow RTU line; the budget of a fault.
  */
@@ -115,6 +118,37 @@ test_priorities(void)
 	queue_at(HW_PRIO_TIMED, 4, 1);
 	queue_at(HW_PRIO_POLL, 5, 1);
 	TEST_STR("first: ahead of its priority only", take_all(now, &wait), "1 4 2 5 3");
+	bus_fini();
+}
+
+/* Queues a timed job released at release_ns, like queue(). */
+static void
+queue_released(unsigned id, int64_t release_ns)
+{
+	queue(HW_PRIO_TIMED, id);
+	jobs[job_count - 1].req.release_ns = release_ns;
+}
+
+static void
+test_release(void)
+{
+	int64_t wait = -1, now = 1000 * MS;
+
+	bus_init(1);
+	queue_released(1, now + 2 * MS);
+	queue(HW_PRIO_TIMED, 2);
+	queue(HW_PRIO_POLL, 3);
+	TEST_STR("a command released later holds the queue", take_all(now, &wait), "");
+	TEST_EQ_INT("... and the worker looks again on its release", wait, now + 2 * MS);
+	queue(HW_PRIO_SAFE, 4);
+	TEST_STR("a safe state's command goes before it", take_all(now, &wait), "4");
+	TEST_STR("a microsecond before its release, still held", take_all(now + 2 * MS - 1000,
+	    &wait), "");
+	TEST_STR("on its release it goes, then what waited behind it", take_all(now + 2 * MS,
+	    &wait), "1 2 3");
+	queue_released(5, now);
+	queue_released(6, now - MS);
+	TEST_STR("a release now or past goes at once", take_all(now, &wait), "5 6");
 	bus_fini();
 }
 
@@ -274,6 +308,7 @@ int
 main(void)
 {
 	test_priorities();
+	test_release();
 	test_deadline();
 	test_periods();
 	return TEST_DONE();

@@ -467,7 +467,9 @@ db_baseline_get(struct db *db, int64_t batch_id, const char *sensor, double *hz)
 struct fake_call {
 	char text[96];		/* "move lift 90 10", "pump stir-ag 300", "output n2 on", ... */
 	int seq;		/* the step begun last when the call came */
-	int64_t at_ns;
+	int64_t at_ns;		/* when it leaves: when made, or its release if later */
+	int64_t made_ns;	/* when the executor made it */
+	int released;		/* it carried a release (act_release_at) */
 };
 
 #define FAKE_CALLS	20000
@@ -498,6 +500,7 @@ static struct {
 	int arm_fail;		/* arms complete with a failure */
 	int arm_late;		/* arms made while the run waits are answered after its deadline */
 	int fire;		/* act_fire() was called: the next start is its trigger */
+	int64_t release_ns;	/* act_release_at(): the next operation's moment, 0 none */
 	int arms, fires;	/* arms made, starts fired */
 	struct {		/* arms not yet answered, answered by fa_complete_arm() */
 		hw_done_cb done;
@@ -538,7 +541,17 @@ fa_call(int completes, const char *fmt, ...)
 	vsnprintf(c->text, sizeof(c->text), fmt, ap);
 	va_end(ap);
 	c->seq = fr.last_begun;
-	c->at_ns = fake_now_ns;
+	c->made_ns = c->at_ns = fake_now_ns;
+	/*
+	 * An operation takes the release (act.c: act_submit), an arm does not.
+	 * Its bus sends it then: its answer comes no earlier (complete_op).
+	 */
+	if (completes && fa.release_ns != 0) {
+		c->released = 1;
+		if (fa.release_ns > c->at_ns)
+			c->at_ns = fa.release_ns;
+		fa.release_ns = 0;
+	}
 	if (fa.count == fa.refuse_call)
 		return -1;
 	if (completes)
@@ -557,11 +570,26 @@ fa_fired(void)
 	return fire ? "fire " : "";
 }
 
+/*
+ * hw_submit() refuses a release on a GPIO device (a line is set when
+ * commanded), which would fail the batch: the executor must never give one.
+ */
+static void
+fa_check_release(int device)
+{
+	/* checked on every command: counted only when it fails */
+	if (fa.release_ns != 0 && device >= 0 && (size_t)device < fa.rig->device_count &&
+	    fa.rig->devices[device].bus < 0)
+		TEST_CHECK("a release goes only with a command on a Modbus bus", 0,
+		    "%s (GPIO) was given one", dev_name(device));
+}
+
 int
 act_move(struct act *act, int axis, double position_mm, double speed_mm_s)
 {
 	const char *fired = fa_fired();
 
+	fa_check_release(axis);
 	(void)act;
 	return fa_call(1, "%smove %s %g %g", fired, dev_name(axis), position_mm, speed_mm_s);
 }
@@ -569,6 +597,7 @@ act_move(struct act *act, int axis, double position_mm, double speed_mm_s)
 int
 act_output(struct act *act, int device, int on)
 {
+	fa_check_release(device);
 	(void)act;
 	return fa_call(1, "output %s %s", dev_name(device), on ? "on" : "off");
 }
@@ -578,6 +607,7 @@ act_pump(struct act *act, int device, double flow_ml_min)
 {
 	const char *fired = fa_fired();
 
+	fa_check_release(device);
 	(void)act;
 	return fa_call(1, "%spump %s %g", fired, dev_name(device), flow_ml_min);
 }
@@ -587,6 +617,7 @@ act_line(struct act *act, int device, double speed_mm_s, int reverse)
 {
 	const char *fired = fa_fired();
 
+	fa_check_release(device);
 	(void)act;
 	return fa_call(1, "%sline %s %.4g%s", fired, dev_name(device), speed_mm_s,
 	    reverse ? " reverse" : "");
@@ -595,6 +626,7 @@ act_line(struct act *act, int device, double speed_mm_s, int reverse)
 int
 act_read(struct act *act, int device)
 {
+	fa_check_release(device);
 	(void)act;
 	return fa_call(1, "read %s", dev_name(device));
 }
@@ -685,6 +717,13 @@ act_fire(struct act *act)
 	fa.fire = 1;
 }
 
+void
+act_release_at(struct act *act, int64_t release_ns)
+{
+	(void)act;
+	fa.release_ns = release_ns;
+}
+
 int
 act_safety_active(const struct act *act, char *why, size_t why_size)
 {
@@ -705,6 +744,7 @@ void
 act_safe_state(struct act *act, int park)
 {
 	(void)act;
+	fa.release_ns = 0;
 	fa.safe_states++;
 	fa.last_park = park;
 	fa.pending = 0;		/* the pending operation is dropped, never called back */
@@ -809,6 +849,9 @@ complete_op(void)
 	char error[160];
 
 	fa.pending = 0;
+	/* a released command leaves on its release, and is answered then */
+	if (c->at_ns > fake_now_ns)
+		fake_now_ns = c->at_ns;
 	if (strncmp(c->text, "move ", 5) == 0)
 		fake_now_ns += fa.move_ms * 1000000;
 	if (index == fa.fail_call) {
@@ -1087,6 +1130,21 @@ call_at_ns(int seq, const char *text, int n)
 	return -1;
 }
 
+/*
+ * The n-th call (from 1) of step seq that is exactly text: when the
+ * executor made it, and whether it carried a release; NULL if none.
+ */
+static const struct fake_call *
+call_named(int seq, const char *text, int n)
+{
+	int i;
+
+	for (i = 0; i < fa.count; i++)
+		if (fa.calls[i].seq == seq && strcmp(fa.calls[i].text, text) == 0 && --n == 0)
+			return &fa.calls[i];
+	return NULL;
+}
+
 /* How many calls of step seq are exactly text. */
 static int
 count_exact(int seq, const char *text)
@@ -1358,7 +1416,13 @@ check_as_compiled(const char *name, const struct plan *p, int first_seq, int las
 		if (strcmp(calls_of(s->seq), want) != 0 && bad++ == 0)
 			printf("info: %s: step %d was told '%s', compiled '%s'\n", name, s->seq,
 			    calls_of(s->seq), want);
-		if (rec_step(s->seq)->dwell_ms != dwell_ms && dwell_bad++ == 0)
+		/*
+		 * Exact, or, for a step that ends on its dwell before a step
+		 * begun ahead of its release (RUN_ISSUE_EARLY_NS), that much
+		 * shorter at most.
+		 */
+		if ((rec_step(s->seq)->dwell_ms > dwell_ms || rec_step(s->seq)->dwell_ms <
+		    dwell_ms - (RUN_ISSUE_EARLY_NS + 999999) / 1000000) && dwell_bad++ == 0)
 			printf("info: %s: step %d dwelt %lld ms, compiled %lld\n", name, s->seq,
 			    (long long)rec_step(s->seq)->dwell_ms, (long long)dwell_ms);
 	}
@@ -1753,6 +1817,7 @@ test_fire_lead(void)
 	struct rig_bus saved;
 	const struct plan *p;
 	struct run *run;
+	const struct fake_call *c;
 	int64_t t0, trigger_ns, pair_ns, txn_ns, learnt_ns;
 	char why[128];
 
@@ -1800,6 +1865,27 @@ test_fire_lead(void)
 	    t0 + p->steps[9].start_ms * 1000000 - trigger_ns - learnt_ns / 2);
 	TEST_EQ_INT("lead: a dry step's GPIO valve goes on its deadline",
 	    call_at_ns(6, "output n2 on", 1), t0 + p->steps[5].start_ms * 1000000);
+	/*
+	 * Begun ahead, released on the moment: a step whose first command
+	 * goes on a Modbus bus is made RUN_ISSUE_EARLY_NS before it leaves,
+	 * and its bus sends it then; a GPIO valve is set when made, so its
+	 * step is begun on the moment, with no release (fa_check_release).
+	 */
+	c = call_named(1, "move transfer 250 100", 1);
+	TEST_CHECK("lead: the spray's go is made early and released on its moment",
+	    c != NULL && c->released && c->at_ns - c->made_ns == RUN_ISSUE_EARLY_NS,
+	    "released %d, made %lld ns before it left", c ? c->released : -1,
+	    c ? (long long)(c->at_ns - c->made_ns) : -1LL);
+	c = call_named(4, "pump pump-rinse 0", 1);
+	TEST_CHECK("lead: so is the first of a pair at one moment",
+	    c != NULL && c->released && c->at_ns - c->made_ns == RUN_ISSUE_EARLY_NS,
+	    "released %d, made %lld ns before it left", c ? c->released : -1,
+	    c ? (long long)(c->at_ns - c->made_ns) : -1LL);
+	c = call_named(6, "output n2 on", 1);
+	TEST_CHECK("lead: a dry step's GPIO valve is made on its moment, not released",
+	    c != NULL && !c->released && c->at_ns == c->made_ns, "released %d, made %lld ns "
+	    "before it left", c ? c->released : -1, c ? (long long)(c->at_ns - c->made_ns) :
+	    -1LL);
 	TEST_EQ_INT("lead: on record, the spray starts when its go arrives",
 	    rec_step(1)->actual_start_ms, p->steps[0].start_ms);
 	TEST_EQ_INT("lead: ... and the set",
