@@ -17,7 +17,8 @@ struct ledger_writes {
 	const char *state, *cause;
 	const struct ledger_event *events;
 	size_t event_count;
-	const struct db_step *next;
+	const struct db_step *next;	/* next_count step starts */
+	size_t next_count;
 	const char *sensor, *source;	/* a QCM baseline, when sensor is not NULL */
 	double baseline_hz;
 };
@@ -87,9 +88,9 @@ ledger_write(struct record *rec, int64_t batch_id, const struct ledger_writes *w
 		if (record_event(rec, batch_id, w->events[i].kind, w->events[i].device,
 		    w->events[i].message) == -1)
 			ledger_lost(why, why_size, &lost, "an event", batch_id);
-	if (w->next != NULL) {
-		text_format(what, sizeof(what), "the start of step %d", w->next->seq);
-		if (record_step_begin(rec, batch_id, w->next) == -1)
+	for (i = 0; i < w->next_count; i++) {
+		text_format(what, sizeof(what), "the start of step %d", w->next[i].seq);
+		if (record_step_begin(rec, batch_id, &w->next[i]) == -1)
 			ledger_lost(why, why_size, &lost, what, batch_id);
 	}
 	if (record_group_commit(rec, commit_why, sizeof(commit_why)) == -1) {
@@ -116,7 +117,7 @@ ledger_batch_start(struct record *rec, int64_t batch_id, const struct ledger_sol
 int
 ledger_step_boundary(struct record *rec, int64_t batch_id, const struct ledger_step_end *end,
     const struct ledger_bilayer *bilayer, const struct ledger_event *events, size_t event_count,
-    const struct db_step *next, char *why, size_t why_size)
+    const struct db_step *next, size_t next_count, char *why, size_t why_size)
 {
 	struct ledger_writes w = { 0 };
 
@@ -125,6 +126,7 @@ ledger_step_boundary(struct record *rec, int64_t batch_id, const struct ledger_s
 	w.events = events;
 	w.event_count = event_count;
 	w.next = next;
+	w.next_count = next != NULL ? next_count : 0;
 	return ledger_write(rec, batch_id, &w, why, why_size);
 }
 

@@ -65,12 +65,14 @@ int ledger_batch_start(struct record *rec, int64_t batch_id, const struct ledger
 /*
  * A step boundary: the end of the step before (may be NULL), the bilayer it
  * finished (may be NULL), its events (a measured target reached) and the
- * start of the next step (may be NULL when it starts later, to be
- * recorded then with next alone).
+ * start of the next step (next_count 0 when it starts later, to be
+ * recorded then with next alone): next_count steps from next, two for a
+ * set and the step that shares its moment (run.c: both go on record
+ * before the first's command).
  */
 int ledger_step_boundary(struct record *rec, int64_t batch_id, const struct ledger_step_end *end,
     const struct ledger_bilayer *bilayer, const struct ledger_event *events, size_t event_count,
-    const struct db_step *next, char *why, size_t why_size);
+    const struct db_step *next, size_t next_count, char *why, size_t why_size);
 
 /*
  * A batch's end (completed, failed, aborted, interrupted): the end of the

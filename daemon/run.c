@@ -90,6 +90,15 @@ struct run {
 	char batch_state[16];
 	size_t step;			/* current or next plan step */
 	int step_open;			/* its record says running: begun, not yet ended */
+	/*
+	 * The step after the one in hand is on record too: a set and the step
+	 * sharing its moment on its bus go on record together, before the
+	 * set's command (run_record_start), so that no commit lies between
+	 * their two commands. pair_end_unwritten: the set's end, taken when it
+	 * closed, is written once the second's command is queued (run_next_step).
+	 */
+	int next_open;
+	int pair_end_unwritten;
 	int step_started;		/* its first action has gone out */
 	int64_t step_start_ms;		/* when it started, recipe ms from t0 (once started) */
 	int64_t hold_until_ns;		/* the step before ends then: no next command before */
@@ -209,6 +218,7 @@ struct run_armed {
 };
 
 static void run_next_step(struct run *run);
+static void run_close_next(struct run *run, const char *outcome);
 static void run_set_origin(struct run *run);
 static void run_next_action(struct run *run);
 static void run_disarm(struct run *run);
@@ -383,11 +393,12 @@ run_pending_written(struct run *run)
 }
 
 /*
- * Commits the boundary under way with the next step's start (next may be
- * NULL: it starts later). Returns 0, or -1 when the batch failed for it.
+ * Commits the boundary under way with the next step's start (next_count
+ * steps from next: 0, it starts later; 2, a set and the step sharing its
+ * moment). Returns 0, or -1 when the batch failed for it.
  */
 static int
-run_commit_boundary(struct run *run, const struct db_step *next)
+run_commit_boundary(struct run *run, const struct db_step *next, size_t next_count)
 {
 	const struct ledger_step_end *end;
 	const struct ledger_bilayer *bilayer;
@@ -396,10 +407,11 @@ run_commit_boundary(struct run *run, const struct db_step *next)
 	size_t n = run_take_pending(run, &end, &bilayer, events);
 	int rc;
 
-	if (end == NULL && bilayer == NULL && n == 0 && next == NULL)
+	run->pair_end_unwritten = 0;
+	if (end == NULL && bilayer == NULL && n == 0 && next_count == 0)
 		return 0;
 	rc = ledger_step_boundary(run->ctx.record, run->batch_id, end, bilayer, events, n, next,
-	    why, sizeof(why));
+	    next_count, why, sizeof(why));
 	run_pending_written(run);
 	if (rc == -1) {
 		run_fault(run, "failed", 1, "the database did not record step %d: %s",
@@ -419,10 +431,11 @@ run_commit_boundary_quiet(struct run *run, char *why, size_t why_size)
 	size_t n = run_take_pending(run, &end, &bilayer, events);
 	int rc;
 
+	run->pair_end_unwritten = 0;
 	if (end == NULL && bilayer == NULL && n == 0)
 		return 0;
 	rc = ledger_step_boundary(run->ctx.record, run->batch_id, end, bilayer, events, n, NULL,
-	    why, why_size);
+	    0, why, why_size);
 	run_pending_written(run);
 	return rc;
 }
@@ -630,9 +643,18 @@ run_fault(struct run *run, const char *batch_state, int park, const char *fmt, .
 	va_end(ap);
 	log_warnx("batch %lld: %s: %s", (long long)run->batch_id, batch_state, run->cause);
 	snprintf(run->batch_state, sizeof(run->batch_state), "%s", batch_state);
-	/* a boundary that failed to commit is not written twice */
+	/*
+	 * A boundary that failed to commit is not written twice; one not yet
+	 * tried (a pair's set, done, whose second failed as it began) is
+	 * written now.
+	 */
+	if (run->pair_end_unwritten && run_commit_boundary_quiet(run, why, sizeof(why)) == -1)
+		log_warnx("batch %lld: a step's end is not on record: %s", (long long)run->batch_id,
+		    why);
 	run->have_pending_end = run->have_pending_bilayer = 0;
 	run->pending_event[0] = '\0';
+	run->pair_end_unwritten = 0;
+	run_close_next(run, aborted ? "aborted" : "failed");
 	/* an operator's abort is not the step's failure */
 	end = run_open_end(run, aborted ? "aborted" : "failed", loop_now_ns(), &end_row);
 	event.kind = aborted ? "abort" : "fault";
@@ -1481,35 +1503,102 @@ run_next_action(struct run *run)
  * commit does not wait for the disk (record_group_nowait), for a boundary
  * that lies between the step before's last command and this step's first.
  */
-static int
-run_record_start(struct run *run, int64_t start_ns, int nowait)
+static void
+run_step_row(const struct run *run, size_t idx, int64_t start_ns, struct db_step *row)
 {
-	const struct plan_step *s = &run->plan->steps[run->step];
+	const struct plan_step *s = &run->plan->steps[idx];
 	const struct recipe_solution *sol = s->solution >= 0 ?
 	    &run->recipe->solutions[s->solution] : NULL;
-	struct db_step row;
+
+	memset(row, 0, sizeof(*row));
+	row->seq = s->seq;
+	row->bilayer = s->bilayer;
+	row->phase = plan_phase_names[s->phase];
+	row->kind = s->kind == STEP_MOVE ? "move" : step_kind_names[s->kind];
+	row->station = s->where;
+	row->solution = sol ? sol->name : NULL;
+	row->planned_start_ms = s->start_ms;
+	row->planned_duration_ms = s->duration_ms;
+	row->actual_start_ms = (start_ns - run->t0_ns) * run->ctx.time_scale / 1000000;
+}
+
+/* A step's record begins: nothing of it has gone out yet. */
+static void
+run_step_opens(struct run *run)
+{
+	const struct plan_step *s = &run->plan->steps[run->step];
 
 	log_context(run->batch_id, run->recipe->name, s->bilayer, s->seq);
-	memset(&row, 0, sizeof(row));
-	row.seq = s->seq;
-	row.bilayer = s->bilayer;
-	row.phase = plan_phase_names[s->phase];
-	row.kind = s->kind == STEP_MOVE ? "move" : step_kind_names[s->kind];
-	row.station = s->where;
-	row.solution = sol ? sol->name : NULL;
-	row.planned_start_ms = s->start_ms;
-	row.planned_duration_ms = s->duration_ms;
-	row.actual_start_ms = (start_ns - run->t0_ns) * run->ctx.time_scale / 1000000;
+	run->step_open = 1;
 	run->step_started = 0;
 	run->motion_ns = 0;
 	run->dwell_ns = 0;
 	run->have_volume = 0;
+}
+
+/*
+ * Where the step in hand is a set whose successor shares its moment on
+ * its bus (fire_pair_bus), that successor's start goes on record with the
+ * set's: *row, its first command's moment (its lead learnt as the
+ * set's), and 1; 0 when it has none.
+ */
+static int
+run_pair_row(struct run *run, struct db_step *row)
+{
+	struct compile_state after = run->compiled;
+	size_t next = run->step + 1;
+	int64_t trigger_ns, lead_ns;
+
+	if (run->fire_pair_bus < 0 || next >= run->plan->count || run->stop_early ||
+	    run_first_bus(run, run->step, &after) != run->fire_pair_bus)
+		return 0;
+	lead_ns = run_fire_lead_ns(run, next, &after, &trigger_ns, NULL, NULL);
+	run_step_row(run, next, run->t0_ns + run_scaled_ns(run, run->plan->steps[next].start_ms) -
+	    lead_ns + trigger_ns, row);
+	return 1;
+}
+
+static int
+run_record_start(struct run *run, int64_t start_ns, int nowait)
+{
+	struct db_step rows[2];
+	size_t n = 1;
+
+	run_step_row(run, run->step, start_ns, &rows[0]);
+	n += run_pair_row(run, &rows[1]);
+	run_step_opens(run);
+	run->step_open = 0;
 	if (nowait)
 		record_group_nowait(run->ctx.record);
-	if (run_commit_boundary(run, &row) == -1)
+	if (run_commit_boundary(run, rows, n) == -1)
 		return -1;
 	run->step_open = 1;
+	run->next_open = n == 2;
 	return 0;
+}
+
+/*
+ * The pair's second, on record already (next_open), is not ended by a
+ * fault, an abort or a pause --now of the set: it ends with them, never
+ * begun, outcome as theirs. Its own commit, logged if lost.
+ */
+static void
+run_close_next(struct run *run, const char *outcome)
+{
+	struct ledger_step_end end;
+	char why[320];
+
+	if (!run->next_open)
+		return;
+	run->next_open = 0;
+	memset(&end, 0, sizeof(end));
+	end.seq = run->plan->steps[run->step + 1].seq;
+	end.outcome = outcome;
+	end.started = 0;
+	if (ledger_step_boundary(run->ctx.record, run->batch_id, &end, NULL, NULL, 0, NULL, 0, why,
+	    sizeof(why)) == -1)
+		log_warnx("batch %lld: the end of step %d, never begun, is not on record: %s",
+		    (long long)run->batch_id, end.seq, why);
 }
 
 /* What a step's prompt tells the operator: the recipe's message, or a bath to replace. */
@@ -1691,7 +1780,8 @@ run_next_step(struct run *run)
 		run_complete(run);
 		return;
 	}
-	if (run->pause_requested && !run->step_open) {
+	/* a pair's two steps are one moment: a pause waits for the boundary after them */
+	if (run->pause_requested && !run->step_open && !run->next_open) {
 		run_pause_at_boundary(run);
 		return;
 	}
@@ -1706,10 +1796,36 @@ run_next_step(struct run *run)
 	issue_ns = start_ns - (run->fire_bus >= 0 ? RUN_ISSUE_EARLY_NS : 0);
 	run->fire_release_ns = run->fire_bus >= 0 ? start_ns : 0;
 	now = loop_now_ns();
+	/* the step before closed (its record too): this step's start is on record with its */
+	if (run->next_open && !run->step_open) {
+		/*
+		 * A pair's second: its start is on record with the set's, so
+		 * nothing is committed before its command. The set's end is,
+		 * right after: the command waits for its release meanwhile.
+		 */
+		run->next_open = 0;
+		run_step_opens(run);
+		run->pair_end_unwritten = 1;
+		if (issue_ns > now) {
+			record_group_nowait(run->ctx.record);
+			if (run_commit_boundary(run, NULL, 0) == -1)
+				return;
+			run->state = RUN_WAITING;
+			run_arm_for(run, run->step, NULL, 0);
+			run_timer_at(run, run->timer, issue_ns, "the next step");
+			return;
+		}
+		run_begin_step(run);
+		if (run->plan != NULL && run->pair_end_unwritten && run->state != RUN_SAFE) {
+			record_group_nowait(run->ctx.record);
+			(void)run_commit_boundary(run, NULL, 0);
+		}
+		return;
+	}
 	if (!run->step_open) {
 		if (issue_ns - RUN_RECORD_LEAD_NS > now) {
 			/* early: the step before was quicker than planned; its end goes now */
-			if (run_commit_boundary(run, NULL) == -1)
+			if (run_commit_boundary(run, NULL, 0) == -1)
 				return;
 			run_learn_tail(run, loop_now_ns(), issue_ns);
 			run->state = RUN_WAITING;
@@ -1731,7 +1847,7 @@ run_next_step(struct run *run)
 		    issue_ns - now < RUN_RECORD_LEAD_NS / 2) == -1)
 			return;
 		now = loop_now_ns();
-	} else if (run_commit_boundary(run, NULL) == -1) {
+	} else if (run_commit_boundary(run, NULL, 0) == -1) {
 		return;
 	} else {
 		now = loop_now_ns();
@@ -2006,6 +2122,7 @@ run_pause_by(struct run *run, int now, const char *who, char *err, size_t size)
 		dispense_cancel(run->dispense);
 		dispense_cancel(run->dispense_ahead);
 		run->dispense_ahead_step = 0;
+		run_close_next(run, "aborted");
 		end = run_open_end(run, "aborted", loop_now_ns(), &end_row);
 		run->hold_until_ns = 0;
 		run->pause_requested = 0;
@@ -2240,6 +2357,8 @@ run_prepare(struct run *run, struct recipe *recipe, struct plan *plan, char *err
 	run->pause_requested = 0;
 	run->compiled.line_running = 0;
 	run->step_open = 0;
+	run->next_open = 0;
+	run->pair_end_unwritten = 0;
 	run->step_started = 0;
 	run->hold_until_ns = 0;
 	run->message[0] = run->cause[0] = '\0';
@@ -2525,6 +2644,7 @@ run_shutdown(struct run *run, const char *cause, void (*stopped)(void *arg, int 
 	run_safe(run, 1);
 	text_format(run->cause, sizeof(run->cause), "%s", cause);
 	snprintf(run->batch_state, sizeof(run->batch_state), "interrupted");
+	run_close_next(run, "aborted");
 	{
 		struct ledger_step_end end_row;
 		const struct ledger_step_end *end = run_open_end(run, "aborted", loop_now_ns(),

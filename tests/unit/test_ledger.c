@@ -129,15 +129,34 @@ test_boundaries(void)
 	next.seq = 8;
 	reset(0, 0);
 	TEST_EQ_INT("step boundary: on record", ledger_step_boundary(NULL, 1, &end, &bl, ev, 1,
-	    &next, why, sizeof(why)), 0);
+	    &next, 1, why, sizeof(why)), 0);
 	TEST_STR("step boundary: end, bilayer, event, next start, in order", calls,
 	    "end bilayer info begin");
 	TEST_CHECK("step boundary: one group", groups_begun == 1 && groups_committed == 1,
 	    "%d begun, %d committed", groups_begun, groups_committed);
+	{
+		/* a set and the step sharing its moment: both starts, in order, one group */
+		struct db_step pair[2] = { { 0 }, { 0 } };
+
+		pair[0].seq = 8;
+		pair[1].seq = 9;
+		reset(0, 0);
+		TEST_EQ_INT("step boundary: two starts on record", ledger_step_boundary(NULL, 1,
+		    &end, NULL, NULL, 0, pair, 2, why, sizeof(why)), 0);
+		TEST_STR("step boundary: the end, then both starts", calls, "end begin begin");
+		TEST_CHECK("step boundary: two starts, one group", groups_begun == 1 &&
+		    groups_committed == 1, "%d begun, %d committed", groups_begun,
+		    groups_committed);
+		reset(3, 0);
+		TEST_EQ_INT("step boundary: the second start refused fails it",
+		    ledger_step_boundary(NULL, 1, &end, NULL, NULL, 0, pair, 2, why, sizeof(why)),
+		    -1);
+		TEST_CONTAINS("step boundary: naming it", why, "the start of step 9");
+	}
 
 	reset(4, 0);
 	TEST_EQ_INT("step boundary: the next start refused fails it", ledger_step_boundary(NULL,
-	    1, &end, &bl, ev, 1, &next, why, sizeof(why)), -1);
+	    1, &end, &bl, ev, 1, &next, 1, why, sizeof(why)), -1);
 	TEST_CONTAINS("step boundary: the lost write is named", why, "the start of step 8");
 	TEST_CHECK("step boundary: the group is still closed", groups_committed == 1 && !in_group,
 	    "%d committed", groups_committed);
@@ -196,11 +215,11 @@ test_devices(void)
 	next.seq = 8;
 	reset(0, 0);
 	TEST_EQ_INT("counted step: on record", ledger_step_boundary(NULL, 1, &end, NULL, NULL, 0,
-	    &next, why, sizeof(why)), 0);
+	    &next, 1, why, sizeof(why)), 0);
 	TEST_STR("counted step: end, volume, next start, one group", calls, "end volume begin");
 	reset(2, 0);
 	TEST_EQ_INT("counted step: a refused volume fails the boundary", ledger_step_boundary(NULL,
-	    1, &end, NULL, NULL, 0, &next, why, sizeof(why)), -1);
+	    1, &end, NULL, NULL, 0, &next, 1, why, sizeof(why)), -1);
 	TEST_CONTAINS("counted step: names the lost volume", why,
 	    "the volume dispensed in step 7 of batch 1");
 	reset(0, 0);
@@ -210,7 +229,7 @@ test_devices(void)
 	    "end volume failed info");
 	end.has_volume = 0;
 	reset(0, 0);
-	ledger_step_boundary(NULL, 1, &end, NULL, NULL, 0, NULL, why, sizeof(why));
+	ledger_step_boundary(NULL, 1, &end, NULL, NULL, 0, NULL, 0, why, sizeof(why));
 	TEST_STR("uncounted step: no volume written", calls, "end");
 
 	reset(0, 0);

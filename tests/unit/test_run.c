@@ -54,6 +54,8 @@ static const char *top;
 struct fake_step {
 	int begun, ended, begins;
 	int nowait;			/* its start was committed without waiting for the disk */
+	int begin_group;		/* the commit group its start went in (fr.groups) */
+	int begin_calls, end_calls;	/* how many act calls had been made at its start, end */
 	int bilayer;
 	char phase[16], kind[16], station[32], solution[32];
 	int64_t planned_start_ms, planned_duration_ms;
@@ -93,6 +95,7 @@ static struct {
 	int failed;				/* writes refused */
 	char failed_kind[16];			/* the kind of the last one */
 	int in_group, group_failed;
+	int groups;				/* groups begun */
 	int nowait;				/* record_group_nowait: the group in hand */
 	char group_why[320];
 	/* the batch's state before the group: a failed group is rolled back whole (record.h) */
@@ -102,6 +105,8 @@ static struct {
 struct record {
 	int unused;
 };
+
+static int fa_call_count(void);
 
 static struct record fake_record_object;
 
@@ -145,6 +150,8 @@ record_step_begin(struct record *rec, int64_t batch_id, const struct db_step *ro
 	s->ended = 0;
 	s->begins++;
 	s->nowait = fr.nowait;
+	s->begin_group = fr.groups;
+	s->begin_calls = fa_call_count();
 	s->bilayer = row->bilayer;
 	snprintf(s->phase, sizeof(s->phase), "%s", row->phase ? row->phase : "");
 	snprintf(s->kind, sizeof(s->kind), "%s", row->kind ? row->kind : "");
@@ -174,6 +181,7 @@ record_step_end(struct record *rec, int64_t batch_id, int seq, int64_t actual_st
 		return 0;
 	s = &fr.steps[seq];
 	s->ended = 1;
+	s->end_calls = fa_call_count();
 	if (actual_start_ms >= 0)
 		s->actual_start_ms = actual_start_ms;
 	s->duration_ms = duration_ms;
@@ -301,6 +309,7 @@ record_group_begin(struct record *rec)
 	if (fr.in_group)
 		return;
 	fr.in_group = 1;
+	fr.groups++;
 	fr.group_failed = 0;
 	fr.group_why[0] = '\0';
 	snprintf(fr.group_state, sizeof(fr.group_state), "%s", fr.state);
@@ -524,6 +533,14 @@ dev_name(int device)
 	    fa.rig->devices[device].name : "?";
 }
 
+static int fa_step_seq(void);
+
+static int
+fa_call_count(void)
+{
+	return fa.count;
+}
+
 /* Logs a call; returns -1 when the test asked for it to be refused. */
 static int
 fa_call(int completes, const char *fmt, ...)
@@ -540,7 +557,7 @@ fa_call(int completes, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(c->text, sizeof(c->text), fmt, ap);
 	va_end(ap);
-	c->seq = fr.last_begun;
+	c->seq = fa_step_seq();
 	c->made_ns = c->at_ns = fake_now_ns;
 	/*
 	 * An operation takes the release (act.c: act_submit), an arm does not.
@@ -838,6 +855,19 @@ act_substrate_text(const struct act *act, char *buf, size_t size)
 }
 
 #include "run.c"
+
+/*
+ * The step a call belongs to: the step begun last on record, but while a
+ * set's successor is on record with it (next_open), the set.
+ */
+static int
+fa_step_seq(void)
+{
+	if (fa.run != NULL && fa.run->plan != NULL && fa.run->next_open &&
+	    fa.run->step < fa.run->plan->count)
+		return fa.run->plan->steps[fa.run->step].seq;
+	return fr.last_begun;
+}
 
 /* Completes the pending operation: ok, or the failure the test asked for. */
 static void
@@ -1893,14 +1923,25 @@ test_fire_lead(void)
 	TEST_EQ_INT("lead: ... and the dry step",
 	    rec_step(6)->actual_start_ms, p->steps[5].start_ms);
 	/*
-	 * The spray sharing its moment with the set: its record is all that
-	 * lies between the set's command and its own, and is committed
-	 * without waiting for the disk; the set after a drain has its record
-	 * committed its lead ahead, waiting as every other commit.
+	 * The spray sharing its moment with the set goes on record with the
+	 * set, in one commit before the set's command (the set after a drain
+	 * has its record committed its lead ahead, waiting as every other
+	 * commit): no commit lies between the two commands. The set's end is
+	 * written once the spray's first command is made. A step after one
+	 * that ends on its commands (the dry step's n2 off) is recorded
+	 * between the two, without waiting for the disk.
 	 */
-	TEST_CHECK("lead: the spray after a set at its moment is recorded without waiting for "
-	    "the disk", rec_step(5)->nowait && rec_step(11)->nowait, "steps 5, 11: %d %d",
-	    rec_step(5)->nowait, rec_step(11)->nowait);
+	TEST_CHECK("lead: the spray after a set at its moment goes on record with the set",
+	    rec_step(5)->begin_group == rec_step(4)->begin_group &&
+	    rec_step(11)->begin_group == rec_step(10)->begin_group, "groups: steps 4, 5: %d %d; "
+	    "10, 11: %d %d", rec_step(4)->begin_group, rec_step(5)->begin_group,
+	    rec_step(10)->begin_group, rec_step(11)->begin_group);
+	c = call_named(4, "pump pump-rinse 0", 1);
+	TEST_CHECK("lead: ... before the set's command", c != NULL &&
+	    rec_step(5)->begin_calls <= (int)(c - fa.calls), "spray on record after %d calls, "
+	    "the set is call %d", rec_step(5)->begin_calls, c ? (int)(c - fa.calls) : -1);
+	TEST_CHECK("lead: the step after a dry step's n2 off is recorded without waiting for "
+	    "the disk", rec_step(7)->nowait, "step 7: %d", rec_step(7)->nowait);
 	TEST_CHECK("lead: the set after a drain is recorded its lead ahead, waiting for the disk",
 	    !rec_step(2)->nowait && !rec_step(8)->nowait, "steps 2, 8: %d %d",
 	    rec_step(2)->nowait, rec_step(8)->nowait);
@@ -2050,6 +2091,104 @@ drive_to_call(struct run *run, int n)
 		if (!step_once(run))
 			return 0;
 	return 1;
+}
+
+/*
+ * A set and the step sharing its moment on Modbus TCP (recipe_lead's steps
+ * 4 and 5, 10 and 11), whose record went on together before the set's
+ * command: the set's end is written once the second's command is made,
+ * nothing between; a set that fails ends the second never begun; pause
+ * --now during the set ends both, and both run again; a pause asked for
+ * during the set waits for the boundary after the second.
+ */
+static void
+test_pair_record(void)
+{
+	const struct plan *p;
+	struct run *run = start("pair", "spray", recipe_lead, &p);
+	const struct fake_call *c;
+	char err[256], why[128];
+
+	if (run == NULL)
+		return;
+	run_through(run);
+	TEST_STR("pair: completed", fr.states, "completed");
+	TEST_CHECK("pair: every step done", all_done(p, why, sizeof(why)), "%s", why);
+	c = call_named(11, "move transfer 250 100", 1);
+	TEST_CHECK("pair: the set's end is written after the second's command is made, no "
+	    "commit between", c != NULL && rec_step(10)->end_calls > (int)(c - fa.calls) &&
+	    strcmp(rec_step(10)->outcome, "done") == 0, "set's end after %d calls (%s), the "
+	    "spray's go is call %d", rec_step(10)->end_calls, rec_step(10)->outcome,
+	    c ? (int)(c - fa.calls) : -1);
+	TEST_EQ_INT("pair: the set is on record once", rec_step(10)->begins, 1);
+	finish(run);
+
+	/* the set fails: the second ends with it, never begun */
+	run = start("pair-fail", "spray", recipe_lead, &p);
+	if (run == NULL)
+		return;
+	drive_into(run, 4);
+	TEST_STR("pair-fail: the set is the call in hand", fa.calls[fa.pending - 1].text,
+	    "pump pump-rinse 0");
+	fa.fail_call = fa.pending;
+	run_through(run);
+	TEST_STR("pair-fail: failed", fr.states, "failed");
+	TEST_STR("pair-fail: the set failed", rec_step(4)->outcome, "failed");
+	TEST_CHECK("pair-fail: the second ends failed, never begun", rec_step(5)->ended &&
+	    strcmp(rec_step(5)->outcome, "failed") == 0 && count_calls(5, "") == 0,
+	    "ended %d, %s, %d calls", rec_step(5)->ended, rec_step(5)->outcome,
+	    count_calls(5, ""));
+	finish(run);
+
+	/* pause --now during the set: both aborted, both run again */
+	run = start("pair-now", "spray", recipe_lead, &p);
+	if (run == NULL)
+		return;
+	drive_into(run, 4);
+	TEST_EQ_INT("pair-now: pause --now during the set", run_pause(run, 1, err, sizeof(err)),
+	    0);
+	TEST_CHECK("pair-now: the set and the second aborted", strcmp(rec_step(4)->outcome,
+	    "aborted") == 0 && strcmp(rec_step(5)->outcome, "aborted") == 0, "%s, %s",
+	    rec_step(4)->outcome, rec_step(5)->outcome);
+	drive(10);
+	TEST_EQ_INT("pair-now: paused", state_of(run), RUN_PAUSED);
+	TEST_EQ_INT("pair-now: resumed", run_resume(run, err, sizeof(err)), 0);
+	run_through(run);
+	TEST_STR("pair-now: completed", fr.states, "paused running completed");
+	TEST_CHECK("pair-now: both ran again, done", rec_step(4)->begins == 2 &&
+	    rec_step(5)->begins == 2 && all_done(p, why, sizeof(why)), "begins %d %d; %s",
+	    rec_step(4)->begins, rec_step(5)->begins, why);
+	finish(run);
+
+	/* a pause asked for during the set: after the second, before step 6 */
+	run = start("pair-pause", "spray", recipe_lead, &p);
+	if (run == NULL)
+		return;
+	drive_into(run, 4);
+	TEST_EQ_INT("pair-pause: pause during the set", run_pause(run, 0, err, sizeof(err)), 0);
+	drive(50);
+	TEST_EQ_INT("pair-pause: paused", state_of(run), RUN_PAUSED);
+	TEST_EQ_INT("pair-pause: before step 6, the second done", rec_events("pause",
+	    "paused before step 6"), 1);
+	TEST_STR("pair-pause: the second done", rec_step(5)->outcome, "done");
+	TEST_EQ_INT("pair-pause: resumed", run_resume(run, err, sizeof(err)), 0);
+	run_through(run);
+	TEST_CHECK("pair-pause: every step done", all_done(p, why, sizeof(why)), "%s", why);
+	finish(run);
+
+	/* lbld stops during the set: the batch interrupted, both steps aborted */
+	run = start("pair-stop", "spray", recipe_lead, &p);
+	if (run == NULL)
+		return;
+	drive_into(run, 4);
+	run_shutdown(run, "SIGTERM", NULL, NULL);
+	drive(50);
+	TEST_STR("pair-stop: interrupted", fr.state, "interrupted");
+	TEST_CHECK("pair-stop: the set and the second aborted", strcmp(rec_step(4)->outcome,
+	    "aborted") == 0 && strcmp(rec_step(5)->outcome, "aborted") == 0 &&
+	    count_calls(5, "") == 0, "%s, %s, %d calls of the second", rec_step(4)->outcome,
+	    rec_step(5)->outcome, count_calls(5, ""));
+	finish(run);
 }
 
 static void
@@ -3181,6 +3320,7 @@ main(void)
 	test_spray();
 	test_arm_then_fire();
 	test_fire_lead();
+	test_pair_record();
 	test_start_while_making_safe();
 	test_roll();
 	test_pause_at_boundary();
