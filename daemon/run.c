@@ -169,6 +169,7 @@ struct run {
 	int fire_waits;			/* the action in hand waits for its arm's answer: device + 1 */
 	int act_waits;			/* the action in hand was given to act: its done is due */
 	int await_safe;			/* the batch's origin waits for a safe state under way */
+	int origin_set;			/* t0_ns is placed (run_set_origin) for this schedule */
 	signed char *running;		/* per device: pump or line last told to run 1, stop 0, -1 unknown */
 	int64_t motion_ns, dwell_ns;
 	struct loop_timer *timer, *overrun;
@@ -219,6 +220,7 @@ struct run_armed {
 
 static void run_next_step(struct run *run);
 static void run_close_next(struct run *run, const char *outcome);
+static void run_begin_schedule(struct run *run);
 static void run_set_origin(struct run *run);
 static void run_next_action(struct run *run);
 static void run_disarm(struct run *run);
@@ -1637,7 +1639,8 @@ run_begin_step(struct run *run)
 	run->first_leaves_ns = leaves_ns;
 	run->state = RUN_STEP;
 	run->step_started = 1;
-	run->step_begin_ns = now;
+	/* its duration on record runs from its first command's moment */
+	run->step_begin_ns = leaves_ns;
 	/* on record: when its first command reaches the device */
 	run->step_start_ms = (leaves_ns + run->fire_trigger_ns - run->t0_ns) *
 	    run->ctx.time_scale / 1000000;
@@ -1716,6 +1719,8 @@ run_pause_at_boundary(struct run *run)
 	run->pause_requested = 0;
 	run->hold_until_ns = 0;
 	run->tail_step = 0;
+	/* paused before the schedule began: the start-up safe state's end starts nothing */
+	run->await_safe = 0;
 	run_disarm(run);
 	text_format(message, sizeof(message), "paused before step %d",
 	    run->plan->steps[run->step].seq);
@@ -2122,14 +2127,15 @@ run_pause_by(struct run *run, int now, const char *who, char *err, size_t size)
 		dispense_cancel(run->dispense);
 		dispense_cancel(run->dispense_ahead);
 		run->dispense_ahead_step = 0;
-		run_close_next(run, "aborted");
-		end = run_open_end(run, "aborted", loop_now_ns(), &end_row);
 		run->hold_until_ns = 0;
 		run->pause_requested = 0;
 		run->state = RUN_SAFE;
 		run->safe_then = RUN_PAUSED;
 		run->compiled.line_running = 0;
+		/* the rig first: its stops queued before anything is written */
 		run_safe(run, 1);
+		run_close_next(run, "aborted");
+		end = run_open_end(run, "aborted", loop_now_ns(), &end_row);
 		snprintf(run->batch_state, sizeof(run->batch_state), "paused");
 		text_format(message, sizeof(message), "paused now during step %d%s%s: substrate "
 		    "withdrawn", run->plan->steps[run->step].seq, who ? " by " : "", who ? who : "");
@@ -2179,6 +2185,11 @@ run_resume_by(struct run *run, const char *who, char *err, size_t size)
 	snprintf(run->batch_state, sizeof(run->batch_state), "running");
 	/* afresh: a device reported during the pause is polled (and reported) again */
 	run_supervise(run);
+	/* paused before its schedule began (during lbld's start-up safe state): it begins now */
+	if (!run->origin_set) {
+		run_begin_schedule(run);
+		return 0;
+	}
 	run_next_step(run);
 	return 0;
 }
@@ -2235,6 +2246,7 @@ run_set_origin(struct run *run)
 	lead_ns += (int64_t)(RUN_START_LEAD_TRANSACTIONS * transaction_ms * 1e6);
 	run->t0_ns = loop_now_ns() + lead_ns -
 	    run_scaled_ns(run, run->plan->steps[run->step].start_ms);
+	run->origin_set = 1;
 	/* for benchmarks (lbld -d): every step's deadline is this plus its planned start */
 	log_debug("batch %lld: the schedule's origin is %lld ns on CLOCK_MONOTONIC",
 	    (long long)run->batch_id, (long long)run->t0_ns);
@@ -2255,6 +2267,7 @@ run_begin_schedule(struct run *run)
 	run->fire_waits = 0;
 	run->act_waits = 0;
 	run->await_safe = 0;
+	run->origin_set = 0;
 	memset(run->tail_ns, 0, sizeof(run->tail_ns));
 	run->pair_gap_ns = -1;
 	run->pair_step = 0;

@@ -216,7 +216,11 @@ db_recover_list(struct db *db, struct db_open_batch **out, size_t *count)
 static int
 db_recover_one(struct db *db, const struct db_open_batch *b, const char *now)
 {
-	char cause[128], message[128 + 96 + 96], steps[96] = "";
+	/*
+	 * At most two steps are open: the one in hand and, after a set, the
+	 * step sharing its moment, on record with it before either command.
+	 */
+	char cause[128], message[128 + 96 + 2 * 80], steps[2 * 80] = "";
 	sqlite3_stmt *ab, *mark;
 	int rc;
 
@@ -230,8 +234,8 @@ db_recover_one(struct db *db, const struct db_open_batch *b, const char *now)
 		return db_fail(db, "recovering batch %lld", (long long)b->id);
 	while ((rc = db_row(ab)) == 1) {
 		size_t len = strlen(steps);
-		snprintf(steps + len, sizeof(steps) - len, "; step %lld was in progress and is "
-		    "marked aborted", (long long)sqlite3_column_int64(ab, 0));
+		snprintf(steps + len, sizeof(steps) - len, "; step %lld was in progress or about "
+		    "to begin and is marked aborted", (long long)sqlite3_column_int64(ab, 0));
 	}
 	if (rc == -1)
 		return db_fail(db, "recovering batch %lld: aborting its open step", (long long)b->id);

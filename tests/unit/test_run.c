@@ -1964,8 +1964,9 @@ test_start_while_making_safe(void)
 {
 	const struct plan *p;
 	struct run *run;
-	char why[128];
+	char why[128], err[256];
 	int64_t asked_ns;
+	int now;
 
 	preset_making_safe = preset_can_arm = 1;
 	run = start("making safe", "spray", recipe_spray, &p);
@@ -2002,6 +2003,45 @@ test_start_while_making_safe(void)
 	    "safe state before the batch was not confirmed: pump-ag: no answer");
 	TEST_EQ_INT("making safe, unconfirmed: nothing moved", count_calls(1, "fire move"), 0);
 	finish(run);
+
+	/*
+	 * A pause asked for while the batch waits for the safe state: it
+	 * pauses, the safe state's end starts nothing (it started the batch,
+	 * its record saying paused), and the resume places the schedule then.
+	 */
+	for (now = 0; now <= 1; now++) {
+		int64_t resumed_ns;
+		int i, first = -1;
+
+		preset_making_safe = 1;
+		run = start(now ? "making safe, paused now" : "making safe, paused", "spray",
+		    recipe_spray, &p);
+		preset_making_safe = 0;
+		if (run == NULL)
+			return;
+		drive(50);
+		TEST_EQ_INT("making safe, paused: asked while waiting",
+		    run_pause(run, now, err, sizeof(err)), 0);
+		fa.hold_safe = 0;
+		drive(50);
+		TEST_EQ_INT("making safe, paused: paused once the rig is safe", state_of(run),
+		    RUN_PAUSED);
+		TEST_EQ_INT("making safe, paused: nothing commanded", count_calls(1, ""), 0);
+		fake_now_ns += 10 * 1000000000LL;
+		resumed_ns = fake_now_ns;
+		TEST_EQ_INT("making safe, paused: resumed", run_resume(run, err, sizeof(err)), 0);
+		run_through(run);
+		TEST_CHECK("making safe, paused: then completed", strstr(fr.states, "completed") !=
+		    NULL && all_done(p, why, sizeof(why)), "%s; %s", fr.states, why);
+		for (i = 0; i < fa.count && first < 0; i++)
+			if (fa.calls[i].seq == 1)
+				first = i;
+		TEST_CHECK("making safe, paused: the first step a start's lead after the resume",
+		    first >= 0 && fa.calls[first].at_ns >= resumed_ns + RUN_START_LEAD_NS,
+		    "%lld ns after", first >= 0 ? (long long)(fa.calls[first].at_ns - resumed_ns) :
+		    -1LL);
+		finish(run);
+	}
 
 	/* an end nobody waits for, as the first step's start waits for its arm */
 	preset_can_arm = preset_arm_late = 1;
