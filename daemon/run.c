@@ -118,16 +118,18 @@ struct run {
 	int fire_bus;
 	int64_t first_leaves_ns;	/* the step in hand's first command left then (or will) */
 	/*
-	 * A set of no duration and the step after it at the same moment on one
-	 * bus (run_fire_lead_ns): how far apart their first commands left the
-	 * last times, learnt (run_learn_pair; -1: not yet, a transaction is
-	 * taken), on bus pair_gap_bus; pair_step is the second's index + 1
-	 * while the first's command is out, pair_begin_ns when it left.
+	 * A set of no duration and the step after it at the same moment, both
+	 * commanding Modbus devices (run_fire_lead_ns): how far apart their
+	 * first commands left the last times, learnt per device the set
+	 * commands (pair_gap_ns[device], run_learn_pair; -1: not yet, a
+	 * transaction of its bus is taken); pair_step is the second's index +
+	 * 1 while the first's command is out, pair_begin_ns when it left,
+	 * pair_dev the set's device.
 	 */
-	int64_t pair_gap_ns, pair_begin_ns;
-	int pair_gap_bus, pair_bus;
+	int64_t *pair_gap_ns, pair_begin_ns;
+	int pair_dev;
 	size_t pair_step;
-	int fire_pair_bus;		/* the step about to begin is such a first: its bus, or -1 */
+	int fire_pair_dev;		/* the step about to begin is such a set: its device, or -1 */
 	/*
 	 * How much earlier than its step's end a last dwell ends (beyond the
 	 * serial lines' trailing commands, run_trailing_ns), learnt from the
@@ -542,6 +544,8 @@ run_release(struct run *run)
 	run->armed = NULL;
 	free(run->running);
 	run->running = NULL;
+	free(run->pair_gap_ns);
+	run->pair_gap_ns = NULL;
 	if (run->plan != NULL && run->stopped == NULL)
 		/*
 		 * The batch is over: the devices' own timeouts are disarmed. When
@@ -857,15 +861,17 @@ run_line_ms(const struct run *run, int device)
  * The bus that step idx's first action commands, compiled from *state
  * (which it moves past the step): -1 when that action commands nothing (a
  * wait, a prompt, a read) or its device is on no bus (GPIO), or out of
- * memory.
+ * memory. *device (may be NULL): that device, when there is a bus.
  */
 static int
-run_first_bus(struct run *run, size_t idx, struct compile_state *state)
+run_first_bus(struct run *run, size_t idx, struct compile_state *state, int *device)
 {
 	struct compile_list list = { 0 };
 	const struct compile_action *a;
 	int bus = -1;
 
+	if (device != NULL)
+		*device = -1;
 	if (compile_step(run->recipe, run->ctx.rig, &run->plan->steps[idx], state, &list) == -1)
 		return -1;
 	if (list.count > 0) {
@@ -873,6 +879,8 @@ run_first_bus(struct run *run, size_t idx, struct compile_state *state)
 		if (a->device >= 0 && (size_t)a->device < run->ctx.rig->device_count &&
 		    a->kind != COMPILE_READ)
 			bus = run->ctx.rig->devices[a->device].bus;
+		if (bus >= 0 && device != NULL)
+			*device = a->device;
 	}
 	compile_list_free(&list);
 	return bus;
@@ -884,35 +892,36 @@ run_first_bus(struct run *run, size_t idx, struct compile_state *state)
  * request on the wire and the silence after it (rig_bus_trigger_ms: 6 ms
  * at 19,200 baud; *trigger_ns, may be NULL), on Modbus TCP and GPIO
  * nothing. A step of no duration (a set) whose successor starts at the
- * same moment with a command on the same bus goes half their gap earlier
- * still (*pair_bus says so: the bus, or -1): the bus carries one command
- * at a time, and the successor's start waits for the set's answer and the
- * record's commit, so the two reach their devices about half that gap
- * either side of their moment, in the recipe's order, instead of the
- * second a whole gap late. The gap is learnt (run_learn_pair), a
- * transaction until then. before is the compile state before step idx.
- * Real time: the time scale does not shrink a wire.
+ * same moment with a command on a Modbus bus (its own or another) goes
+ * half their gap earlier still (*pair_dev says so: the set's device, or
+ * -1): the successor's start waits for the set's answer (the recipe's
+ * order: a pump does not start before its valve is confirmed open), so the
+ * two reach their devices about half that gap either side of their
+ * moment, in the recipe's order, instead of the second a whole gap late.
+ * The gap is learnt per device the set commands (run_learn_pair), a
+ * transaction of its bus until then. before is the compile state before
+ * step idx. Real time: the time scale does not shrink a wire.
  */
 static int64_t
 run_fire_lead_ns(struct run *run, size_t idx, const struct compile_state *before,
-    int64_t *trigger_ns, int *pair_bus, int *first_bus)
+    int64_t *trigger_ns, int *pair_dev, int *first_bus)
 {
 	const struct rig *rig = run->ctx.rig;
 	const struct plan_step *s;
 	struct compile_state state = *before;
 	int64_t lead_ns = 0;
-	int bus;
+	int bus, dev;
 
 	if (trigger_ns != NULL)
 		*trigger_ns = 0;
-	if (pair_bus != NULL)
-		*pair_bus = -1;
+	if (pair_dev != NULL)
+		*pair_dev = -1;
 	if (first_bus != NULL)
 		*first_bus = -1;
 	if (rig == NULL || run->plan == NULL || idx >= run->plan->count)
 		return 0;
 	s = &run->plan->steps[idx];
-	if (s->operator_wait || (bus = run_first_bus(run, idx, &state)) < 0)
+	if (s->operator_wait || (bus = run_first_bus(run, idx, &state, &dev)) < 0)
 		return 0;
 	if (first_bus != NULL)
 		*first_bus = bus;
@@ -922,11 +931,13 @@ run_fire_lead_ns(struct run *run, size_t idx, const struct compile_state *before
 		*trigger_ns = lead_ns;
 	if (s->duration_ms == 0 && idx + 1 < run->plan->count &&
 	    run->plan->steps[idx + 1].start_ms == s->start_ms &&
-	    !run->plan->steps[idx + 1].operator_wait && run_first_bus(run, idx + 1, &state) == bus) {
-		lead_ns += (run->pair_gap_ns >= 0 && run->pair_gap_bus == bus ? run->pair_gap_ns :
+	    !run->plan->steps[idx + 1].operator_wait &&
+	    run_first_bus(run, idx + 1, &state, NULL) >= 0) {
+		lead_ns += (run->pair_gap_ns != NULL && run->pair_gap_ns[dev] >= 0 ?
+		    run->pair_gap_ns[dev] :
 		    (int64_t)(rig_bus_transaction_ms(&rig->buses[bus]) * 1e6)) / 2;
-		if (pair_bus != NULL)
-			*pair_bus = bus;
+		if (pair_dev != NULL)
+			*pair_dev = dev;
 	}
 	return lead_ns;
 }
@@ -942,19 +953,22 @@ run_fire_lead_ns(struct run *run, size_t idx, const struct compile_state *before
  * one.
  */
 static void
-run_learn_pair(struct run *run, int bus, int64_t gap_ns)
+run_learn_pair(struct run *run, int dev, int64_t gap_ns)
 {
-	int64_t most_ns = (int64_t)(2 * rig_bus_transaction_ms(&run->ctx.rig->buses[bus]) * 1e6);
+	const struct rig_bus *bus = &run->ctx.rig->buses[run->ctx.rig->devices[dev].bus];
+	int64_t most_ns = (int64_t)(2 * rig_bus_transaction_ms(bus) * 1e6);
+	int64_t *learnt_ns;
 
+	if (run->pair_gap_ns == NULL)
+		return;
+	learnt_ns = &run->pair_gap_ns[dev];
 	if (gap_ns < 0)
 		gap_ns = 0;
 	if (gap_ns > most_ns)
 		gap_ns = most_ns;
-	if (run->pair_gap_ns < 0 || run->pair_gap_bus != bus) {
-		run->pair_gap_ns = (int64_t)(rig_bus_transaction_ms(&run->ctx.rig->buses[bus]) * 1e6);
-		run->pair_gap_bus = bus;
-	}
-	run->pair_gap_ns += (gap_ns - run->pair_gap_ns) / 4;
+	if (*learnt_ns < 0)
+		*learnt_ns = (int64_t)(rig_bus_transaction_ms(bus) * 1e6);
+	*learnt_ns += (gap_ns - *learnt_ns) / 4;
 }
 
 /*
@@ -1539,10 +1553,9 @@ run_step_opens(struct run *run)
 }
 
 /*
- * Where the step in hand is a set whose successor shares its moment on
- * its bus (fire_pair_bus), that successor's start goes on record with the
- * set's: *row, its first command's moment (its lead learnt as the
- * set's), and 1; 0 when it has none.
+ * Where the step in hand is a set whose successor shares its moment
+ * (fire_pair_dev), that successor's start goes on record with the set's:
+ * *row, its first command's moment, and 1; 0 when it has none.
  */
 static int
 run_pair_row(struct run *run, struct db_step *row)
@@ -1551,8 +1564,8 @@ run_pair_row(struct run *run, struct db_step *row)
 	size_t next = run->step + 1;
 	int64_t trigger_ns, lead_ns;
 
-	if (run->fire_pair_bus < 0 || next >= run->plan->count || run->stop_early ||
-	    run_first_bus(run, run->step, &after) != run->fire_pair_bus)
+	if (run->fire_pair_dev < 0 || next >= run->plan->count || run->stop_early ||
+	    run_first_bus(run, run->step, &after, NULL) < 0)
 		return 0;
 	lead_ns = run_fire_lead_ns(run, next, &after, &trigger_ns, NULL, NULL);
 	run_step_row(run, next, run->t0_ns + run_scaled_ns(run, run->plan->steps[next].start_ms) -
@@ -1646,12 +1659,12 @@ run_begin_step(struct run *run)
 	    run->ctx.time_scale / 1000000;
 	/* the second of a pair at one moment: how far after the first it went, learnt */
 	if (run->pair_step == run->step + 1 && run->pair_step > 0)
-		run_learn_pair(run, run->pair_bus, leaves_ns - run->pair_begin_ns);
+		run_learn_pair(run, run->pair_dev, leaves_ns - run->pair_begin_ns);
 	run->pair_step = 0;
-	if (run->fire_pair_bus >= 0) {
+	if (run->fire_pair_dev >= 0) {
 		run->pair_step = run->step + 2;
 		run->pair_begin_ns = leaves_ns;
-		run->pair_bus = run->fire_pair_bus;
+		run->pair_dev = run->fire_pair_dev;
 	}
 	/* the schedule's point is the step's deadline, however late it began */
 	run->due_ns = run->t0_ns + run_scaled_ns(run, s->start_ms);
@@ -1792,7 +1805,7 @@ run_next_step(struct run *run)
 	}
 	/* its first command leaves so as to reach its device on the deadline */
 	run->fire_lead_ns = run_fire_lead_ns(run, run->step, &run->compiled,
-	    &run->fire_trigger_ns, &run->fire_pair_bus, &run->fire_bus);
+	    &run->fire_trigger_ns, &run->fire_pair_dev, &run->fire_bus);
 	start_ns = run->t0_ns + run_scaled_ns(run, run->plan->steps[run->step].start_ms) -
 	    run->fire_lead_ns;
 	if (start_ns < run->hold_until_ns)
@@ -2269,7 +2282,8 @@ run_begin_schedule(struct run *run)
 	run->await_safe = 0;
 	run->origin_set = 0;
 	memset(run->tail_ns, 0, sizeof(run->tail_ns));
-	run->pair_gap_ns = -1;
+	for (size_t i = 0; run->pair_gap_ns != NULL && i < run->ctx.rig->device_count; i++)
+		run->pair_gap_ns[i] = -1;
 	run->pair_step = 0;
 	run->tail_step = 0;
 	if (act_making_safe(run->ctx.act)) {
@@ -2339,9 +2353,10 @@ run_prepare(struct run *run, struct recipe *recipe, struct plan *plan, char *err
 	memset(&run->pass, 0, sizeof(run->pass));
 	run->armed = calloc(run->ctx.rig->device_count + 1, sizeof(*run->armed));
 	run->running = calloc(run->ctx.rig->device_count + 1, sizeof(*run->running));
+	run->pair_gap_ns = calloc(run->ctx.rig->device_count + 1, sizeof(*run->pair_gap_ns));
 	if (run->dips == NULL || run->volume_ml == NULL || run->area_cm2 == NULL ||
 	    run->sol_rows == NULL || run->baseline_hz == NULL || run->armed == NULL ||
-	    run->running == NULL) {
+	    run->running == NULL || run->pair_gap_ns == NULL) {
 		free(run->dips);
 		free(run->volume_ml);
 		free(run->area_cm2);
@@ -2349,6 +2364,8 @@ run_prepare(struct run *run, struct recipe *recipe, struct plan *plan, char *err
 		free(run->baseline_hz);
 		free(run->armed);
 		free(run->running);
+		free(run->pair_gap_ns);
+		run->pair_gap_ns = NULL;
 		run->dips = NULL;
 		run->volume_ml = NULL;
 		run->area_cm2 = NULL;

@@ -937,8 +937,8 @@ drive(int max)
 
 /* ---- setting up a run ---- */
 
-static struct rig *rigs[3];
-static const char *const rig_names[] = { "dip", "spray", "roll" };
+static struct rig *rigs[4];
+static const char *const rig_names[] = { "dip", "spray", "roll", "spray2" };
 static int notifications;
 static struct run_status last_status;
 
@@ -957,9 +957,9 @@ rig_named(const char *name)
 	struct diag d;
 	int i;
 
-	for (i = 0; i < 3 && strcmp(rig_names[i], name) != 0; i++)
+	for (i = 0; i < 4 && strcmp(rig_names[i], name) != 0; i++)
 		;
-	if (i == 3)
+	if (i == 4)
 		return NULL;
 	if (rigs[i] == NULL) {
 		snprintf(path, sizeof(path), "%s/tests/data/rig-%s.yaml", top, name);
@@ -1951,6 +1951,70 @@ test_fire_lead(void)
 	    (long long)(call_at_ns(2, "pump pump-rinse 30", 1) - t0) / 1000000);
 	finish(run);
 	rig->buses[0] = saved;
+}
+
+/*
+ * A set and the step sharing its moment on another bus (rig-spray2: the
+ * valves on an RTU line, the drives on TCP): still a pair (steps 3, 4). The set goes
+ * half a transaction of its line early (and its trigger's time), the
+ * second goes on its moment, and both go on record together.
+ */
+static const char recipe_pair_buses[] =
+    "name: t-pair-buses\n"
+    "version: \"1\"\n"
+    "process: spray\n"
+    "substrate: {name: glass, area: 25 cm2}\n"
+    "target: {bilayers: 1}\n"
+    "growth: {model: linear, per_bilayer: 5 nm}\n"
+    "resume: allowed\n"
+    "solutions:\n"
+    "  ag: {nozzle: ag, volume: 250 mL}\n"
+    "  tca: {nozzle: tca, volume: 250 mL}\n"
+    "  rinse: {nozzle: rinse, volume: 500 mL, rinse: true}\n"
+    "cycle:\n"
+    "  - spray: {solution: ag, time: 2s, flow: 20 mL/min, drain: 1s}\n"
+    "  - spray: {solution: rinse, time: 2s, flow: 20 mL/min, drain: 1s}\n"
+    "  - set: {output: valve-rinse, value: off}\n"
+    "  - spray: {solution: tca, time: 2s, flow: 20 mL/min, drain: 1s}\n"
+    "  - spray: {solution: rinse, time: 2s, flow: 20 mL/min, drain: 1s}\n"
+    "  - set: {output: valve-rinse, value: off}\n"
+    "  - wait: 2s\n";
+
+static void
+test_pair_across_buses(void)
+{
+	const struct rig *rig = rig_named("spray2");
+	const struct plan *p;
+	struct run *run;
+	int64_t t0, trigger_ns, txn_ns;
+	char why[128];
+
+	if (rig == NULL) {
+		TEST_CHECK("pair across buses: the rig", 0, "does not load");
+		return;
+	}
+	trigger_ns = (int64_t)(rig_bus_trigger_ms(&rig->buses[1]) * 1e6);
+	txn_ns = (int64_t)(rig_bus_transaction_ms(&rig->buses[1]) * 1e6);
+	run = start("pair across buses", "spray2", recipe_pair_buses, &p);
+	if (run == NULL)
+		return;
+	t0 = run->t0_ns;
+	run_through(run);
+	TEST_STR("pair across buses: completed", fr.states, "completed");
+	TEST_CHECK("pair across buses: every step done", all_done(p, why, sizeof(why)), "%s",
+	    why);
+	TEST_EQ_INT("pair across buses: the set (on the RTU line) goes half a transaction "
+	    "early", call_at_ns(3, "output valve-rinse off", 1),
+	    t0 + p->steps[2].start_ms * 1000000 - trigger_ns - txn_ns / 2);
+	TEST_EQ_INT("pair across buses: the spray's go (on TCP) on its moment",
+	    call_at_ns(4, "move transfer 250 100", 1), t0 + p->steps[3].start_ms * 1000000);
+	TEST_CHECK("pair across buses: both on record together",
+	    rec_step(4)->begin_group == rec_step(3)->begin_group, "groups %d %d",
+	    rec_step(3)->begin_group, rec_step(4)->begin_group);
+	TEST_EQ_INT("pair across buses: a set before a wait is no pair (on its moment, less "
+	    "its trigger)", call_at_ns(6, "output valve-rinse off", 1),
+	    t0 + p->steps[5].start_ms * 1000000 - trigger_ns);
+	finish(run);
 }
 
 /*
@@ -3361,6 +3425,7 @@ main(void)
 	test_arm_then_fire();
 	test_fire_lead();
 	test_pair_record();
+	test_pair_across_buses();
 	test_start_while_making_safe();
 	test_roll();
 	test_pause_at_boundary();
