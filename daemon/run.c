@@ -73,9 +73,8 @@
  * spray without a drain) ends this much earlier to make room
  * (run_learn_tail): its dwell is that much shorter, half a millisecond of
  * at least COMPILE_MIN_STEP_MS, where before the next step began that
- * much late. GPIO outputs
- * are set when commanded, so a step starting with one is begun on its
- * moment.
+ * much late. GPIO outputs are set when commanded, so a step starting with
+ * one is begun on its moment.
  */
 #define RUN_ISSUE_EARLY_NS	(500 * 1000LL)
 
@@ -92,7 +91,7 @@ struct run {
 	int step_open;			/* its record says running: begun, not yet ended */
 	/*
 	 * The step after the one in hand is on record too: a set and the step
-	 * sharing its moment on its bus go on record together, before the
+	 * sharing its moment (both on Modbus) go on record together, before the
 	 * set's command (run_record_start), so that no commit lies between
 	 * their two commands. pair_end_unwritten: the set's end, taken when it
 	 * closed, is written once the second's command is queued (run_next_step).
