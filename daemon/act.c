@@ -59,6 +59,7 @@ struct act {
 	int park;			/* withdraw and park after the safe state */
 	int fire;			/* the next start was armed: its trigger alone goes */
 	int64_t release_ns;		/* act_release_at(): the next request's moment, 0 none */
+	int64_t op_sent_ns;		/* the operation's first request went out then, 0 not yet */
 
 	/* the axis move in progress */
 	int axis;
@@ -254,6 +255,8 @@ act_on_result(void *arg, const struct hw_request *req, const struct hw_result *r
 	}
 	if (act->phase != ACT_BUSY)
 		return;
+	if (act->op_sent_ns == 0)
+		act->op_sent_ns = res->sent_ns;
 	if (!res->ok) {
 		act_fail(act, "%s", res->error);
 		return;
@@ -346,6 +349,7 @@ act_claim(struct act *act)
 		return -1;
 	}
 	act->phase = ACT_BUSY;
+	act->op_sent_ns = 0;
 	return 0;
 }
 
@@ -522,6 +526,12 @@ void
 act_release_at(struct act *act, int64_t release_ns)
 {
 	act->release_ns = release_ns;
+}
+
+int64_t
+act_op_sent_ns(const struct act *act)
+{
+	return act->op_sent_ns;
 }
 
 int

@@ -75,6 +75,13 @@ void act_fire(struct act *act);
  * state forgets it; so does the next request, whatever it is.
  */
 void act_release_at(struct act *act, int64_t release_ns);
+/*
+ * When the operation in hand (or the last one, once done) sent its first
+ * request (loop_now_ns() clock; hw_result.sent_ns): the moment its bus
+ * took it off the queue and wrote it, not when act was asked. 0 while none
+ * has answered, or when the hardware layer did not stamp it.
+ */
+int64_t act_op_sent_ns(const struct act *act);
 /* hw_volume_counter(): whether a pump has a volume counter, and where it wraps. */
 int act_volume_counter(const struct act *act, int device, double *wrap_ml);
 /*

@@ -122,10 +122,11 @@ struct run {
 	 * first commands left the last times, learnt per device the set
 	 * commands (pair_gap_ns[device], run_learn_pair; -1: not yet, a
 	 * transaction of its bus is taken); pair_step is the second's index +
-	 * 1 while the first's command is out, pair_begin_ns when it left,
-	 * pair_dev the set's device.
+	 * 1 from the set's beginning until the second's first command is
+	 * answered, pair_sent_ns when the set's first command went out on its
+	 * bus (act_op_sent_ns; 0 not known), pair_dev the set's device.
 	 */
-	int64_t *pair_gap_ns, pair_begin_ns;
+	int64_t *pair_gap_ns, pair_sent_ns;
 	int pair_dev;
 	size_t pair_step;
 	int fire_pair_dev;		/* the step about to begin is such a set: its device, or -1 */
@@ -942,7 +943,7 @@ run_fire_lead_ns(struct run *run, size_t idx, const struct compile_state *before
 }
 
 /*
- * The second of a pair at one moment began, gap_ns after the first
+ * The second of a pair at one moment was sent gap_ns after the first
  * (run_fire_lead_ns): the next pair's first goes half the learnt gap
  * early. A quarter of each difference (as run_learn_tail), each gap taken
  * at most as two of the bus's transactions, so that one slow commit does
@@ -968,6 +969,26 @@ run_learn_pair(struct run *run, int dev, int64_t gap_ns)
 	if (*learnt_ns < 0)
 		*learnt_ns = (int64_t)(rig_bus_transaction_ms(bus) * 1e6);
 	*learnt_ns += (gap_ns - *learnt_ns) / 4;
+}
+
+/*
+ * The first command of a pair's set or second was answered, sent at
+ * sent_ns on its bus (0: not known). Their gap is learnt from the buses'
+ * own stamps: when the executor began the second misses its command's
+ * hand-off to its bus thread, which the set's release does not have (its
+ * bus sends it on the moment), and so a gap learnt from it came out short
+ * by that hand-off and the second reached its device late.
+ */
+static void
+run_pair_sent(struct run *run, int64_t sent_ns)
+{
+	if (run->pair_step == run->step + 2) {
+		run->pair_sent_ns = sent_ns;
+		return;
+	}
+	if (run->pair_step == run->step + 1 && run->pair_sent_ns > 0 && sent_ns > 0)
+		run_learn_pair(run, run->pair_dev, sent_ns - run->pair_sent_ns);
+	run->pair_step = 0;
 }
 
 /*
@@ -1656,14 +1677,13 @@ run_begin_step(struct run *run)
 	/* on record: when its first command reaches the device */
 	run->step_start_ms = (leaves_ns + run->fire_trigger_ns - run->t0_ns) *
 	    run->ctx.time_scale / 1000000;
-	/* the second of a pair at one moment: how far after the first it went, learnt */
-	if (run->pair_step == run->step + 1 && run->pair_step > 0)
-		run_learn_pair(run, run->pair_dev, leaves_ns - run->pair_begin_ns);
-	run->pair_step = 0;
+	/* the set of a pair at one moment; its gap is learnt as its commands are answered */
 	if (run->fire_pair_dev >= 0) {
 		run->pair_step = run->step + 2;
-		run->pair_begin_ns = leaves_ns;
+		run->pair_sent_ns = 0;
 		run->pair_dev = run->fire_pair_dev;
+	} else if (run->pair_step != run->step + 1) {
+		run->pair_step = 0;
 	}
 	/* the schedule's point is the step's deadline, however late it began */
 	run->due_ns = run->t0_ns + run_scaled_ns(run, s->start_ms);
@@ -1984,6 +2004,8 @@ run_act_done(struct run *run, int ok, double value, const char *error)
 		run_fault(run, "failed", 1, "%s", error ? error : "device failure");
 		return;
 	}
+	if (run->action_index == 0 && run->pair_step != 0)
+		run_pair_sent(run, act_op_sent_ns(run->ctx.act));
 	if (a->kind == COMPILE_MOVE)
 		run->motion_ns += loop_now_ns() - run->action_begin_ns;
 	/* a move's or a read's length is the plan's estimate: the schedule goes on from now */

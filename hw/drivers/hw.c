@@ -256,6 +256,7 @@ hw_gpio_execute(struct hw *hw, struct hw_job *job)
 	struct gpio_line *line = hw->gpio[job->req.device];
 	int level;
 
+	job->res.sent_ns = loop_now_ns();
 	if (dev->role == RIG_VALVE && job->req.op == HW_OUTPUT) {
 		if (gpio_set(line, job->req.value != 0) == -1)
 			snprintf(job->res.error, sizeof(job->res.error), "device '%s' (GPIO %s/%s): "

@@ -80,6 +80,13 @@ struct hw_result {
 	double position_mm;	/* axes; NAN if not read */
 	int busy, in_position, alarm, running;
 	int homed;		/* axes: the profile's homed flag, -1 without one */
+	/*
+	 * When its first request went out (CLOCK_MONOTONIC ns, as
+	 * loop_now_ns()): stamped just before the first Modbus call's send, or
+	 * the GPIO line's set or read; 0 when none went (refused, dropped, no
+	 * connection).
+	 */
+	int64_t sent_ns;
 };
 
 typedef void (*hw_done_cb)(void *arg, const struct hw_request *req, const struct hw_result *res);

@@ -514,6 +514,8 @@ hw_bus_transact(struct hw_bus *bus, struct hw_job *job, const struct hw_txn *t, 
 			return -1;
 		}
 		hw_bus_in_flight(bus, 1, now + budget + (int64_t)HW_WATCH_GRACE_MS * 1000000);
+		if (job->res.sent_ns == 0)
+			job->res.sent_ns = hw_now_ns();
 		errno = 0;
 		rc = hw_modbus_call(bus, t->obj, t->writing, t->count, regs);
 		err = errno;

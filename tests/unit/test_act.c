@@ -284,6 +284,18 @@ main(void)
 	    "ended %d ok %d: %s", o.ended, o.ok, cl.error);
 	TEST_NEAR("stale in-position bit 40 mm away is not arrival", o.value, 80, 1e-6);
 	TEST_EQ_INT("stale in-position bit: arrival at the look that shows the target", o.looks, 3);
+	/*
+	 * When the move's first request went out (act_op_sent_ns): the
+	 * command's send, before the drive saw its go, not the last status
+	 * look's (the executor learns a pair's gap from it).
+	 */
+	pthread_mutex_lock(&server.lock);
+	TEST_CHECK("the operation's first request's send is kept, not its last look's",
+	    act_op_sent_ns(act) > 0 && act_op_sent_ns(act) <= srv.go_ns[DRIVE] &&
+	    act_op_sent_ns(act) < srv.first_look_ns[DRIVE], "sent %lld ns before the go, "
+	    "%lld before the first look", (long long)(srv.go_ns[DRIVE] - act_op_sent_ns(act)),
+	    (long long)(srv.first_look_ns[DRIVE] - act_op_sent_ns(act)));
+	pthread_mutex_unlock(&server.lock);
 
 	/* a drive near the target but still busy (a last correction): the bit waits */
 	o = move_from(act, DRIVE, 80.05, STATUS_IN_POSITION | STATUS_BUSY, 2, 80);

@@ -412,9 +412,26 @@ main(void)
 	TEST_EQ_INT("alarm bit", cl.res.alarm, 1);
 
 	/* pump: direction, flow in 0.01 mL/min, run */
+	t0 = loop_now_ns();
 	TEST_EQ_INT("pump runs", request(hw, 1, HW_PUMP, 12.5, 0), 0);
 	TEST_EQ_INT("flow register", server.map[1]->tab_registers[0], 1250);
 	TEST_EQ_INT("run command", server.map[1]->tab_registers[2], 1);
+	TEST_CHECK("the result says when its first request went out", cl.res.sent_ns >= t0 &&
+	    cl.res.sent_ns <= loop_now_ns(), "%lld ns after the submit",
+	    (long long)(cl.res.sent_ns - t0));
+	{
+		/* released at a moment: its bus sends it then, not when queued */
+		struct hw_request req = { 1, HW_PUMP, 0, 0, 0 };
+
+		req.release_ns = loop_now_ns() + 30000000LL;
+		cl.done = 0;
+		TEST_EQ_INT("a released stop is queued", hw_submit(hw, &req, on_done, NULL, err,
+		    sizeof(err)), 0);
+		loop_run(cl.loop);
+		TEST_CHECK("... and sent on its release, not before", cl.done && cl.res.ok &&
+		    cl.res.sent_ns >= req.release_ns, "sent %lld ns from its release",
+		    (long long)(cl.res.sent_ns - req.release_ns));
+	}
 	request(hw, 1, HW_PUMP, 0, 0);
 	TEST_EQ_INT("flow 0 stops", server.map[1]->tab_registers[2], 0);
 

@@ -479,6 +479,12 @@ struct fake_call {
 	int64_t at_ns;		/* when it leaves: when made, or its release if later */
 	int64_t made_ns;	/* when the executor made it */
 	int released;		/* it carried a release (act_release_at) */
+	/*
+	 * When its bus sent it (act_op_sent_ns): when it leaves, and a command
+	 * made after its moment handoff_ns later still (its bus thread's
+	 * wake, which a released one waits for ahead).
+	 */
+	int64_t sent_ns;
 };
 
 #define FAKE_CALLS	20000
@@ -510,6 +516,9 @@ static struct {
 	int arm_late;		/* arms made while the run waits are answered after its deadline */
 	int fire;		/* act_fire() was called: the next start is its trigger */
 	int64_t release_ns;	/* act_release_at(): the next operation's moment, 0 none */
+	int64_t handoff_ns;	/* an unreleased command is sent this long after it is made */
+	int64_t answer_ns;	/* an operation is answered this long after it is sent */
+	int64_t op_sent_ns;	/* act_op_sent_ns(): the last operation answered */
 	int arms, fires;	/* arms made, starts fired */
 	struct {		/* arms not yet answered, answered by fa_complete_arm() */
 		hw_done_cb done;
@@ -569,6 +578,7 @@ fa_call(int completes, const char *fmt, ...)
 			c->at_ns = fa.release_ns;
 		fa.release_ns = 0;
 	}
+	c->sent_ns = c->at_ns + (c->released ? 0 : fa.handoff_ns);
 	if (fa.count == fa.refuse_call)
 		return -1;
 	if (completes)
@@ -741,6 +751,13 @@ act_release_at(struct act *act, int64_t release_ns)
 	fa.release_ns = release_ns;
 }
 
+int64_t
+act_op_sent_ns(const struct act *act)
+{
+	(void)act;
+	return fa.op_sent_ns;
+}
+
 int
 act_safety_active(const struct act *act, char *why, size_t why_size)
 {
@@ -879,9 +896,10 @@ complete_op(void)
 	char error[160];
 
 	fa.pending = 0;
-	/* a released command leaves on its release, and is answered then */
-	if (c->at_ns > fake_now_ns)
-		fake_now_ns = c->at_ns;
+	/* a released command leaves on its release, and is answered then (or answer_ns later) */
+	if (c->sent_ns + fa.answer_ns > fake_now_ns)
+		fake_now_ns = c->sent_ns + fa.answer_ns;
+	fa.op_sent_ns = c->sent_ns;
 	if (strncmp(c->text, "move ", 5) == 0)
 		fake_now_ns += fa.move_ms * 1000000;
 	if (index == fa.fail_call) {
@@ -2014,6 +2032,59 @@ test_pair_across_buses(void)
 	TEST_EQ_INT("pair across buses: a set before a wait is no pair (on its moment, less "
 	    "its trigger)", call_at_ns(6, "output valve-rinse off", 1),
 	    t0 + p->steps[5].start_ms * 1000000 - trigger_ns);
+	finish(run);
+}
+
+/*
+ * A pair's gap is learnt from when the buses sent the two commands, not
+ * from when the executor began the second: here the set is answered
+ * answer_ns after it leaves (past the second's moment), and a command
+ * made after its moment leaves its bus handoff_ns after it is made (the
+ * bus thread's wake). The gap is then answer + hand-off; learnt from the
+ * executor's own beginning it came out short by the hand-off, and the
+ * second reached its device that much later than the set went early.
+ */
+static void
+test_pair_gap_from_sends(void)
+{
+	const struct rig *rig = rig_named("spray");
+	const struct plan *p;
+	struct run *run;
+	const struct fake_call *set, *second;
+	int64_t t0, txn_ns, gap_ns, learnt_ns;
+	char why[128];
+
+	if (rig == NULL) {
+		TEST_CHECK("pair gap: the rig", 0, "does not load");
+		return;
+	}
+	txn_ns = (int64_t)(rig_bus_transaction_ms(&rig->buses[0]) * 1e6);
+	run = start("pair gap", "spray", recipe_lead, &p);
+	if (run == NULL)
+		return;
+	fa.answer_ns = txn_ns * 8 / 10;
+	fa.handoff_ns = txn_ns * 3 / 10;
+	t0 = run->t0_ns;
+	run_through(run);
+	TEST_STR("pair gap: completed", fr.states, "completed");
+	TEST_CHECK("pair gap: every step done", all_done(p, why, sizeof(why)), "%s", why);
+	set = call_named(4, "pump pump-rinse 0", 1);
+	second = call_named(5, "move transfer 250 100", 1);
+	TEST_CHECK("pair gap: the set is released half a transaction early",
+	    set != NULL && set->released &&
+	    set->sent_ns == t0 + p->steps[3].start_ms * 1000000 - txn_ns / 2,
+	    "sent at %lld ns from its moment", set ? (long long)(set->sent_ns - t0 -
+	    p->steps[3].start_ms * 1000000) : 0LL);
+	TEST_CHECK("pair gap: the second is made on the set's answer, past its moment, and "
+	    "sent a hand-off later", second != NULL && !second->released &&
+	    second->sent_ns == set->sent_ns + fa.answer_ns + fa.handoff_ns,
+	    "released %d, sent %lld ns after the set", second ? second->released : -1,
+	    second && set ? (long long)(second->sent_ns - set->sent_ns) : 0LL);
+	gap_ns = fa.answer_ns + fa.handoff_ns;
+	learnt_ns = txn_ns + (gap_ns - txn_ns) / 4;
+	TEST_EQ_INT("pair gap: the next set goes half the gap between the sends early",
+	    call_at_ns(10, "pump pump-rinse 0", 1),
+	    t0 + p->steps[9].start_ms * 1000000 - learnt_ns / 2);
 	finish(run);
 }
 
@@ -3426,6 +3497,7 @@ main(void)
 	test_fire_lead();
 	test_pair_record();
 	test_pair_across_buses();
+	test_pair_gap_from_sends();
 	test_start_while_making_safe();
 	test_roll();
 	test_pause_at_boundary();
