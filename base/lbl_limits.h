@@ -404,6 +404,19 @@
 #ifndef HW_SUP_COUNT_STEPS
 #define HW_SUP_COUNT_STEPS	10
 #endif
+/*
+ * A bus's worker wakes this much at most ahead of a request released at a
+ * moment (hw_request.release_ns) and waits out the rest on the clock
+ * (hw/drivers/hw_bus.c, hw_bus_learn_wake): a thread's wake from a timed
+ * wait ended 0.05-0.2 ms late at the median on the 2-core test machine,
+ * and every released command left that much after its moment. More would
+ * spend a Pi's core spinning for a wake that came in time; it must stay
+ * below the executor's RUN_ISSUE_EARLY_NS (0.5 ms, daemon/run.c), or a
+ * step's first command could be due at its bus before it was queued.
+ */
+#ifndef HW_RELEASE_SPIN_MAX_US
+#define HW_RELEASE_SPIN_MAX_US	250
+#endif
 
 /* ---- Sensor readings and pump counters (hw/rig/profile.c, daemon/dispense.c) ---- */
 /*
@@ -612,6 +625,8 @@ _Static_assert(RIG_POLL_PERIOD_MIN_MS >= 10 && RIG_POLL_PERIOD_MIN_MS < RIG_POLL
     "RIG_POLL_PERIOD_*: above a loaded machine's scheduling delay, at most a minute");
 _Static_assert(HW_STATUS_SPAN >= 3 && HW_STATUS_SPAN <= 125,
     "HW_STATUS_SPAN: a position and a flags' word at least; a Modbus read is at most 125");
+_Static_assert(HW_RELEASE_SPIN_MAX_US >= 0 && HW_RELEASE_SPIN_MAX_US < 500,
+    "HW_RELEASE_SPIN_MAX_US: no spin at all up to just under the executor's 0.5 ms issue margin");
 _Static_assert(HW_SUP_COUNT_STEPS >= 3 && HW_SUP_COUNT_STEPS <= 1000,
     "HW_SUP_COUNT_STEPS: a few steps past rounding, not so many a dry pump runs on");
 

@@ -77,6 +77,9 @@
  * one is begun on its moment.
  */
 #define RUN_ISSUE_EARLY_NS	(500 * 1000LL)
+_Static_assert(HW_RELEASE_SPIN_MAX_US * 1000LL < RUN_ISSUE_EARLY_NS,
+    "a bus's worker wakes for a release at most HW_RELEASE_SPIN_MAX_US ahead of it: "
+    "the step must be queued before then");
 
 const char *const run_state_names[] = { "idle", "waiting", "running", "prompt", "paused", "safe" };
 
@@ -423,6 +426,18 @@ run_commit_boundary(struct run *run, const struct db_step *next, size_t next_cou
 		return -1;
 	}
 	return 0;
+}
+
+/*
+ * A pair's set ended: its end is committed without waiting for the disk
+ * (record_group_nowait), its second's command being queued or due within
+ * the issue margin. Returns 0, or -1 when the batch failed for it.
+ */
+static int
+run_commit_pair_end(struct run *run)
+{
+	record_group_nowait(run->ctx.record);
+	return run_commit_boundary(run, NULL, 0);
 }
 
 /* The boundary under way, if any, committed where a loss can only be logged. */
@@ -1844,8 +1859,7 @@ run_next_step(struct run *run)
 		run_step_opens(run);
 		run->pair_end_unwritten = 1;
 		if (issue_ns > now) {
-			record_group_nowait(run->ctx.record);
-			if (run_commit_boundary(run, NULL, 0) == -1)
+			if (run_commit_pair_end(run) == -1)
 				return;
 			run->state = RUN_WAITING;
 			run_arm_for(run, run->step, NULL, 0);
@@ -1853,10 +1867,8 @@ run_next_step(struct run *run)
 			return;
 		}
 		run_begin_step(run);
-		if (run->plan != NULL && run->pair_end_unwritten && run->state != RUN_SAFE) {
-			record_group_nowait(run->ctx.record);
-			(void)run_commit_boundary(run, NULL, 0);
-		}
+		if (run->plan != NULL && run->pair_end_unwritten && run->state != RUN_SAFE)
+			(void)run_commit_pair_end(run);
 		return;
 	}
 	if (!run->step_open) {

@@ -1023,7 +1023,7 @@ hw_bus_main(void *arg)
 {
 	struct hw_bus *bus = arg;
 	struct hw_job *job;
-	int64_t wait_until, began;
+	int64_t wait_until, began, waited_for, release;
 	struct timespec ts;
 
 	/* timer slack 1 ns: an RTU frame's quiet time and deadlines are kept to the µs */
@@ -1032,13 +1032,15 @@ hw_bus_main(void *arg)
 	pthread_mutex_lock(&bus->lock);
 	for (;;) {
 		job = NULL;
+		waited_for = 0;
 		while (!bus->stopping &&
 		    (job = hw_bus_take_locked(bus, hw_now_ns(), &wait_until)) == NULL) {
+			waited_for = wait_until;
 			if (wait_until == 0) {
 				pthread_cond_wait(&bus->wake, &bus->lock);
 				continue;
 			}
-			/* polls wait for the deadline; a new job or deadline wakes us first */
+			/* polls and releases wait for their time; a new job or deadline wakes us first */
 			ts.tv_sec = wait_until / 1000000000;
 			ts.tv_nsec = wait_until % 1000000000;
 			(void)pthread_cond_timedwait(&bus->wake, &bus->lock, &ts);
@@ -1046,10 +1048,21 @@ hw_bus_main(void *arg)
 		/* take is not tried once stopping: no job is in hand then */
 		if (bus->stopping)
 			break;
+		/* woken for a release: how late that wake came is learnt */
+		release = job->req.release_ns;
+		if (release != 0 && waited_for != 0 && waited_for == release - bus->wake_lead_ns)
+			hw_bus_learn_wake(bus, hw_now_ns() - waited_for);
 		/* a new job after an interruption: only safe-state jobs are queued now */
 		bus->interrupted = 0;
 		bus->job_running = 1;
 		pthread_mutex_unlock(&bus->lock);
+		/*
+		 * The rest of the way to its moment, on the clock: at most
+		 * wake_lead_ns (HW_RELEASE_SPIN_MAX_US). A safe state meanwhile
+		 * marks the job interrupted, and it is not sent.
+		 */
+		while (release != 0 && hw_now_ns() < release)
+			;
 		began = hw_now_ns();
 		hw_bus_execute(bus, job);
 		pthread_mutex_lock(&bus->lock);
@@ -1312,9 +1325,13 @@ hw_bus_take_locked(struct hw_bus *bus, int64_t now_ns, int64_t *wait_until_ns)
 			return NULL;
 		}
 	}
-	/* a request released at a moment (hw_request.release_ns) holds the queue until then */
-	if (job->req.release_ns > now_ns) {
-		*wait_until_ns = job->req.release_ns;
+	/*
+	 * A request released at a moment (hw_request.release_ns) holds the
+	 * queue until then, less the worker's learnt wake: the worker waits
+	 * out the rest on the clock (hw_bus_main).
+	 */
+	if (job->req.release_ns - bus->wake_lead_ns > now_ns) {
+		*wait_until_ns = job->req.release_ns - bus->wake_lead_ns;
 		return NULL;
 	}
 	bus->queue_head = job->next;
@@ -1322,6 +1339,21 @@ hw_bus_take_locked(struct hw_bus *bus, int64_t now_ns, int64_t *wait_until_ns)
 		bus->queue_tail = NULL;
 	job->next = NULL;
 	return job;
+}
+
+void
+hw_bus_learn_wake(struct hw_bus *bus, int64_t late_ns)
+{
+	int64_t most_ns = (int64_t)HW_RELEASE_SPIN_MAX_US * 1000;
+
+	if (late_ns < 0)
+		late_ns = 0;
+	if (late_ns > most_ns)
+		late_ns = most_ns;
+	if (late_ns > bus->wake_lead_ns)
+		bus->wake_lead_ns += (late_ns - bus->wake_lead_ns + 3) / 4;
+	else
+		bus->wake_lead_ns -= (bus->wake_lead_ns - late_ns) / 16;
 }
 
 void

@@ -71,6 +71,13 @@ struct hw_bus {
 	 * that could still be on the bus then does not start.
 	 */
 	int64_t next_deadline_ns;
+	/*
+	 * How far ahead of a released request's moment (hw_request.release_ns)
+	 * the worker wakes, learnt from how late its timed waits end
+	 * (hw_bus_learn_wake()); it waits out the rest on the clock, so the
+	 * request leaves on its moment rather than a thread's wake after it.
+	 */
+	int64_t wake_lead_ns;
 	/* what the bus did, for hw_bus_usage() */
 	unsigned long polls;
 	int64_t poll_ns, busy_ns;
@@ -233,7 +240,8 @@ void hw_bus_queue(struct hw_bus *bus, struct hw_job *job, int first);
 /*
  * The job the worker runs next, taken off the queue, or NULL: none queued
  * (*wait_until_ns = 0), or the head is released at a later moment
- * (hw_request.release_ns: *wait_until_ns is that), or only polls, which must wait until
+ * (hw_request.release_ns; it is taken wake_lead_ns ahead of it, and
+ * *wait_until_ns is that time), or only polls, which must wait until
  * *wait_until_ns (CLOCK_MONOTONIC) unless the deadline moves first: a poll
  * does not start when, with hw_bus_poll_ms() of its own, it could still be
  * on the bus at the executor's next deadline, from then until
@@ -242,6 +250,14 @@ void hw_bus_queue(struct hw_bus *bus, struct hw_job *job, int first);
  * CLOCK_MONOTONIC.
  */
 struct hw_job *hw_bus_take_locked(struct hw_bus *bus, int64_t now_ns, int64_t *wait_until_ns);
+/*
+ * A timed wait of the worker's for a released request ended late_ns after
+ * the time it asked for: wake_lead_ns moves a quarter of the way up to a
+ * later wake, a sixteenth of the way down to an earlier one (so that most
+ * wakes come ahead of the moment, at a short spin's cost), kept within 0
+ * and HW_RELEASE_SPIN_MAX_US. Call with lock held.
+ */
+void hw_bus_learn_wake(struct hw_bus *bus, int64_t late_ns);
 /* Polls wait this long after a deadline passed unless the executor sets the next first. */
 #define HW_POLL_HOLD_AFTER_MS	100
 /* ... and leave this much beside their own deadline before the next one. */

@@ -13,8 +13,9 @@
  *     nor until HW_POLL_HOLD_AFTER_MS past it, and the worker is told when
  *     to look again; a timed command queued meanwhile goes at once;
  *   - a timed command released at a moment (hw_request.release_ns) holds the
- *     queue until then, and the worker is told when; what is queued behind
- *     it waits, a safe state's command does not;
+ *     queue until then (less the worker's learnt wake), and the worker is
+ *     told when; what is queued behind it waits, a safe state's command
+ *     does not; the wake is learnt within its bound;
  *   - the rig file's poll_period and its errors; the default periods by
  *     role, lengthened on a slow RTU line; the budget of a fault.
  */
@@ -149,6 +150,49 @@ test_release(void)
 	queue_released(5, now);
 	queue_released(6, now - MS);
 	TEST_STR("a release now or past goes at once", take_all(now, &wait), "5 6");
+
+	/*
+	 * The worker's wake from a timed wait ends late: it is taken its
+	 * learnt wake ahead of its release (the worker waits out the rest on
+	 * the clock), and no sooner.
+	 */
+	bus.wake_lead_ns = 100000;
+	queue_released(7, now + 2 * MS);
+	TEST_STR("with a wake learnt, still held before its release less that wake",
+	    take_all(now + 2 * MS - 100001, &wait), "");
+	TEST_EQ_INT("... and the worker looks again then", wait, now + 2 * MS - 100000);
+	TEST_STR("... and taken then", take_all(now + 2 * MS - 100000, &wait), "7");
+	bus_fini();
+}
+
+/*
+ * How far ahead of a release the worker wakes (hw_bus_learn_wake): up a
+ * quarter of the way to a later wake, down a sixteenth to an earlier one,
+ * within 0 and HW_RELEASE_SPIN_MAX_US however late a wake comes.
+ */
+static void
+test_learn_wake(void)
+{
+	int i;
+
+	bus_init(1);
+	hw_bus_learn_wake(&bus, 80000);
+	TEST_EQ_INT("a late wake: a quarter of the way up", bus.wake_lead_ns, 20000);
+	hw_bus_learn_wake(&bus, 4000);
+	TEST_EQ_INT("an earlier wake: a sixteenth of the way down", bus.wake_lead_ns, 19000);
+	hw_bus_learn_wake(&bus, -5000);
+	TEST_EQ_INT("a wake before its time counts as on time", bus.wake_lead_ns,
+	    19000 - 19000 / 16);
+	for (i = 0; i < 100; i++)
+		hw_bus_learn_wake(&bus, 50LL * MS);
+	TEST_EQ_INT("a wake 50 ms late (a stalled machine): never more than the spin's bound",
+	    bus.wake_lead_ns, HW_RELEASE_SPIN_MAX_US * 1000LL);
+	bus.wake_lead_ns = 0;
+	for (i = 0; i < 200; i++)
+		hw_bus_learn_wake(&bus, i % 5 == 0 ? 200000 : 60000);
+	TEST_CHECK("wakes 60 us late, one in five 200 us: the lead settles between",
+	    bus.wake_lead_ns > 60000 && bus.wake_lead_ns < 200000, "%lld ns",
+	    (long long)bus.wake_lead_ns);
 	bus_fini();
 }
 
@@ -309,6 +353,7 @@ main(void)
 {
 	test_priorities();
 	test_release();
+	test_learn_wake();
 	test_deadline();
 	test_periods();
 	return TEST_DONE();
