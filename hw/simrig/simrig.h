@@ -96,6 +96,15 @@ struct simrig {
 	int no_wire_time;		/* --no-wire-time: RTU answers at memory speed */
 	int verbose;
 	FILE *trace;			/* --trace: every command with its time, or NULL */
+	/*
+	 * When the request being answered reached the device (CLOCK_MONOTONIC
+	 * ns; 0: now): --trace stamps its commands then. On TCP the kernel's
+	 * receive stamp of the frame's last bytes (SO_TIMESTAMPNS), so the
+	 * simulator's own wake-up is not counted against the master; on an RTU
+	 * line with wire time the moment its last character and the silence
+	 * after it would have passed.
+	 */
+	int64_t acted_ns;
 	struct simrig_device *devices;	/* one per rig device; map NULL for GPIO ones */
 	int immersed_station;		/* station the substrate is in, -1 */
 	int coating_dips;		/* immersions into coating baths so far */

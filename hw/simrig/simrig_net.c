@@ -28,6 +28,8 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -44,6 +46,7 @@ struct simrig_client {
 	uint8_t buf[SIMRIG_FRAME_MAX * 2];
 	size_t len;
 	int64_t last_byte_ns;
+	int64_t rx_ns;			/* the kernel's stamp of the last bytes read (TCP), 0 none */
 	int64_t last_due_ns;		/* due time of its latest in-order delayed answer */
 	/* a trickling device's answer to this client: the bytes still to send */
 	uint8_t out[SIMRIG_FRAME_MAX];
@@ -79,6 +82,7 @@ struct simrig_delayed {
 	uint8_t req[SIMRIG_FRAME_MAX];
 	int len;
 	int64_t due_ns;
+	int64_t acted_ns;		/* when the device heard it (struct simrig's acted_ns) */
 	struct simrig_delayed *next;
 };
 
@@ -96,7 +100,7 @@ struct simrig_net {
 };
 
 static void simrig_answer(struct simrig_server *server, struct simrig_client *client,
-    const uint8_t *req, int len);
+    const uint8_t *req, int len, int64_t acted_ns);
 
 /*
  * --trace on an RTU bus with wire time: one line per frame on the line,
@@ -151,7 +155,7 @@ simrig_on_delay_timer(void *arg)
 	while ((s = net->delayed) != NULL && s->due_ns <= now) {
 		net->delayed = s->next;
 		if ((client = simrig_client_by_serial(s->server, s->serial)) != NULL)
-			simrig_answer(s->server, client, s->req, s->len);
+			simrig_answer(s->server, client, s->req, s->len, s->acted_ns);
 		free(s);
 	}
 	simrig_delay_arm(net);
@@ -164,7 +168,7 @@ simrig_on_delay_timer(void *arg)
  */
 static void
 simrig_delay(struct simrig_server *server, struct simrig_client *client, const uint8_t *req,
-    int len, int64_t due_ns)
+    int len, int64_t due_ns, int64_t acted_ns)
 {
 	struct simrig_net *net = server->sim->net;
 	struct simrig_delayed *s, **link;
@@ -179,6 +183,7 @@ simrig_delay(struct simrig_server *server, struct simrig_client *client, const u
 	memcpy(s->req, req, (size_t)len);
 	s->len = len;
 	s->due_ns = due_ns;
+	s->acted_ns = acted_ns;
 	for (link = &net->delayed; *link != NULL && (*link)->due_ns <= due_ns;
 	    link = &(*link)->next)
 		;
@@ -204,12 +209,15 @@ simrig_request(struct simrig_server *server, struct simrig_client *client, const
 	struct simrig_device *dev = simrig_find_device(sim, server->bus, unit, req + header,
 	    len - header);
 	int64_t now = loop_now_ns(), due = now + (int64_t)sim->latency_ms * 1000000;
+	/* it reached the device when the kernel received it (TCP), or now */
+	int64_t acted = client->rx_ns != 0 && client->rx_ns <= now ? client->rx_ns : now;
 
 	/* a silent device is one the master cannot reach: it hears nothing either */
 	if (dev != NULL && dev->fault != SIMRIG_SILENT)
 		simrig_phys_heard(sim, dev);
 	if (dev != NULL && dev->fault == SIMRIG_STALL) {
-		simrig_delay(server, client, req, len, due + (int64_t)SIMRIG_STALL_MS * 1000000);
+		simrig_delay(server, client, req, len, due + (int64_t)SIMRIG_STALL_MS * 1000000,
+		    acted);
 		return;
 	}
 	if (server->char_ns > 0) {
@@ -219,17 +227,18 @@ simrig_request(struct simrig_server *server, struct simrig_client *client, const
 
 		server->line_free_ns = heard;
 		simrig_trace_wire(server, start, heard - start, unit, req[1]);
+		acted = heard;
 		if (due < heard)
 			due = heard;
 	}
 	if (due < client->last_due_ns)
 		due = client->last_due_ns;	/* the latency was lowered meanwhile */
 	if (due <= now) {
-		simrig_answer(server, client, req, len);
+		simrig_answer(server, client, req, len, acted);
 		return;
 	}
 	client->last_due_ns = due;
-	simrig_delay(server, client, req, len, due);
+	simrig_delay(server, client, req, len, due, acted);
 }
 
 static void
@@ -372,7 +381,7 @@ simrig_answer_on_wire(struct simrig_server *server, struct simrig_client *client
 /* Answers one whole request frame (MBAP header or RTU address first). */
 static void
 simrig_answer(struct simrig_server *server, struct simrig_client *client, const uint8_t *req,
-    int len)
+    int len, int64_t acted_ns)
 {
 	struct simrig *sim = server->sim;
 	int header = server->rtu ? 1 : 7;
@@ -405,8 +414,11 @@ simrig_answer(struct simrig_server *server, struct simrig_client *client, const 
 		log_warnx("unit %d: reply: %s", unit, modbus_strerror(errno));
 	if (fc == 15 || fc == 16)
 		count = req[header + 3] << 8 | req[header + 4];
-	if (fc == 5 || fc == 6 || fc == 15 || fc == 16)
+	if (fc == 5 || fc == 6 || fc == 15 || fc == 16) {
+		sim->acted_ns = acted_ns;
 		simrig_phys_written(sim, dev, fc, address, count);
+		sim->acted_ns = 0;
+	}
 }
 
 static void
@@ -494,6 +506,47 @@ simrig_rtu_frame(const uint8_t *buf, size_t len)
 	return need;
 }
 
+/*
+ * A TCP client's bytes, up to size, into its buffer, as read(2), with the
+ * kernel's receive stamp of the last of them (SO_TIMESTAMPNS, on the
+ * realtime clock) moved to CLOCK_MONOTONIC in client->rx_ns: the two
+ * clocks are read together here, a few microseconds after the stamp, so
+ * a step of the realtime clock in between is all that could skew it.
+ * rx_ns is 0 when the kernel gave no stamp.
+ */
+static ssize_t
+simrig_recv_stamped(struct simrig_client *client, size_t size)
+{
+	union {
+		char buf[CMSG_SPACE(sizeof(struct timespec))];
+		struct cmsghdr align;
+	} control;
+	struct iovec iov = { client->buf + client->len, size };
+	struct msghdr msg = { 0 };
+	struct cmsghdr *c;
+	struct timespec real, mono, *ts;
+	ssize_t n;
+
+	msg.msg_iov = &iov;
+	msg.msg_iovlen = 1;
+	msg.msg_control = control.buf;
+	msg.msg_controllen = sizeof(control.buf);
+	client->rx_ns = 0;
+	if ((n = recvmsg(client->fd, &msg, 0)) <= 0)
+		return n;
+	for (c = CMSG_FIRSTHDR(&msg); c != NULL; c = CMSG_NXTHDR(&msg, c)) {
+		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_TIMESTAMPNS)
+			continue;
+		ts = (struct timespec *)(void *)CMSG_DATA(c);
+		if (clock_gettime(CLOCK_REALTIME, &real) == -1 ||
+		    clock_gettime(CLOCK_MONOTONIC, &mono) == -1)
+			break;
+		client->rx_ns = (int64_t)mono.tv_sec * 1000000000 + mono.tv_nsec -
+		    (((int64_t)real.tv_sec - ts->tv_sec) * 1000000000 + real.tv_nsec - ts->tv_nsec);
+	}
+	return n;
+}
+
 static void
 simrig_on_data(void *arg, int fd, uint32_t events)
 {
@@ -506,7 +559,8 @@ simrig_on_data(void *arg, int fd, uint32_t events)
 	if (server->rtu && client->len > 0 &&
 	    now - client->last_byte_ns > (int64_t)SIMRIG_RTU_GAP_MS * 1000000)
 		client->len = 0;	/* the rest of that frame never came */
-	n = read(fd, client->buf + client->len, sizeof(client->buf) - client->len);
+	n = server->rtu ? read(fd, client->buf + client->len, sizeof(client->buf) - client->len) :
+	    simrig_recv_stamped(client, sizeof(client->buf) - client->len);
 	if (n == -1 && (errno == EAGAIN || errno == EINTR))
 		return;
 	if (n <= 0) {
@@ -626,6 +680,9 @@ simrig_tcp_listen(struct simrig_server *server, const struct rig_bus *bus)
 		return -1;
 	}
 	freeaddrinfo(res);
+	/* connections inherit it: a request sent before the accept is stamped too */
+	if (setsockopt(fd, SOL_SOCKET, SO_TIMESTAMPNS, &one, sizeof(one)) == -1)
+		log_warn("bus '%s': SO_TIMESTAMPNS: --trace stamps requests when read", bus->name);
 	server->listen_fd = fd;
 	/* the context only frames answers; its address is never connected to */
 	if ((server->ctx = modbus_new_tcp("127.0.0.1", bus->port)) == NULL) {

@@ -577,7 +577,7 @@ simrig_trace_write(struct simrig *sim, struct simrig_device *dev, enum profile_t
 		PROFILE_RPM, PROFILE_TARGET };
 	static const enum profile_op commands[] = { PROFILE_GO, PROFILE_HOME, PROFILE_STOP,
 		PROFILE_RUN, PROFILE_ON, PROFILE_OFF };
-	long long now_ns = (long long)loop_now_ns();
+	long long now_ns = (long long)(sim->acted_ns != 0 ? sim->acted_ns : loop_now_ns());
 	size_t k;
 
 	for (k = 0; k < sizeof(values) / sizeof(values[0]); k++) {

@@ -10,7 +10,10 @@ rig, dips and quick-dip rinses with their moves, dry steps at the dryer,
 set + wait. Steps run from the rig's shortest (COMPILE_MIN_STEP_MS, 100 ms)
 to 3 s. Each contestant drives its own lbl-simrig with --trace, which stamps
 each command (go, run, on, off, stop) on CLOCK_MONOTONIC as it reaches the
-device. A step's start error is the arrival of its first command against
+device: on TCP the kernel's receive stamp of the request (SO_TIMESTAMPNS),
+so the simulator's own wake-up is not counted against the contestant; on
+RTU when its last character and the silence after it would have passed
+the emulated line. A step's start error is the arrival of its first command against
 origin + the step's planned start (lblctl plan --json), the origin being
 where the contestant's schedule begins: lbld's own (lbld -d logs it), the
 Python loops' t0. Nothing is measured relative to another step and no

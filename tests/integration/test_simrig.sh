@@ -65,6 +65,42 @@ kill "$SIMRIG_PID"; wait "$SIMRIG_PID" 2>/dev/null
 sanitizer_clean "$LBL_TMP/simrig.err" "lbl-simrig over TCP"
 [ -e "$SIMCTL" ] && fail "control socket removed on exit" "still there" || pass "control socket removed on exit"
 
+# --trace stamps a command when it reached the device's socket (the kernel's
+# receive stamp), not when the simulator got round to it: stopped (SIGSTOP)
+# while a go is sent and for 300 ms after, it still traces the go at its
+# sending, though it read it 300 ms later.
+make_rig dip-rig.yaml "$LBL_TMP/rig3.yaml"
+port3=$(sed -n 's/.*port: *\([0-9]*\).*/\1/p' "$LBL_TMP/rig3.yaml")
+start_simrig "$LBL_TMP/rig3.yaml" --trace "$LBL_TMP/trace3.txt" || exit 1
+out=$(/usr/bin/python3 - "$port3" "$SIMRIG_PID" <<'PY'
+import os, signal, socket, struct, sys, time
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+pid = int(sys.argv[2])
+os.kill(pid, signal.SIGSTOP)
+time.sleep(0.05)
+# write HR 4 (the command word) = 1, go, to unit 2 (the transfer)
+sent = time.clock_gettime_ns(time.CLOCK_MONOTONIC)
+s.sendall(struct.pack(">HHHBBHH", 1, 0, 6, 2, 6, 4, 1))
+time.sleep(0.3)
+os.kill(pid, signal.SIGCONT)
+s.settimeout(5)
+s.recv(64)
+print(sent)
+PY
+)
+sleep 0.2
+kill "$SIMRIG_PID"; wait "$SIMRIG_PID" 2>/dev/null
+go=$(sed -n 's/^\([0-9]*\) transfer go$/\1/p' "$LBL_TMP/trace3.txt" | head -1)
+if [ -n "$out" ] && [ -n "$go" ]; then
+	late=$(( (go - out) / 1000000 ))
+	[ "$late" -ge 0 ] && [ "$late" -lt 150 ] &&
+	    pass "--trace stamps a command when the kernel received it ($late ms after the send; read 300 ms later)" ||
+	    fail "--trace stamps a command when the kernel received it" "$late ms after the send"
+else
+	fail "--trace stamps a command when the kernel received it" "sent '$out', traced '$go': $(head -3 "$LBL_TMP/trace3.txt")"
+fi
+
 # a command-line fault and a bad rig
 make_rig dip-rig.yaml "$LBL_TMP/rig2.yaml"
 port2=$(sed -n 's/.*port: *\([0-9]*\).*/\1/p' "$LBL_TMP/rig2.yaml")
