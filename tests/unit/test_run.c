@@ -518,6 +518,7 @@ static struct {
 	int64_t release_ns;	/* act_release_at(): the next operation's moment, 0 none */
 	int64_t handoff_ns;	/* an unreleased command is sent this long after it is made */
 	int64_t answer_ns;	/* an operation is answered this long after it is sent */
+	int answer_until_seq;	/* ... only those of steps up to this one (0: every one) */
 	int64_t op_sent_ns;	/* act_op_sent_ns(): the last operation answered */
 	int arms, fires;	/* arms made, starts fired */
 	struct {		/* arms not yet answered, answered by fa_complete_arm() */
@@ -897,8 +898,12 @@ complete_op(void)
 
 	fa.pending = 0;
 	/* a released command leaves on its release, and is answered then (or answer_ns later) */
-	if (c->sent_ns + fa.answer_ns > fake_now_ns)
-		fake_now_ns = c->sent_ns + fa.answer_ns;
+	if (fa.answer_until_seq == 0 || c->seq <= fa.answer_until_seq) {
+		if (c->sent_ns + fa.answer_ns > fake_now_ns)
+			fake_now_ns = c->sent_ns + fa.answer_ns;
+	} else if (c->sent_ns > fake_now_ns) {
+		fake_now_ns = c->sent_ns;
+	}
 	fa.op_sent_ns = c->sent_ns;
 	if (strncmp(c->text, "move ", 5) == 0)
 		fake_now_ns += fa.move_ms * 1000000;
@@ -2085,6 +2090,113 @@ test_pair_gap_from_sends(void)
 	TEST_EQ_INT("pair gap: the next set goes half the gap between the sends early",
 	    call_at_ns(10, "pump pump-rinse 0", 1),
 	    t0 + p->steps[9].start_ms * 1000000 - learnt_ns / 2);
+	finish(run);
+}
+
+/*
+ * A step that ends on its commands (a spray without a drain) ends its
+ * dwell early by what its close is learnt to take (run_learn_tail): a
+ * quarter of a lateness, a sixteenth of an earliness, so that the margin
+ * settles where most closes end in time rather than at their mean (where
+ * the next step was late half the time). Here each command of the first
+ * six sprays is answered 2 ms after it leaves (the close is late, the
+ * margin grows), then at once (the close is early, it shrinks slowly).
+ */
+static const char recipe_tail[] =
+    "name: t-tail\n"
+    "version: \"1\"\n"
+    "process: spray\n"
+    "substrate: {name: glass, area: 25 cm2}\n"
+    "target: {bilayers: 6}\n"
+    "growth: {model: linear, per_bilayer: 5 nm}\n"
+    "resume: allowed\n"
+    "solutions:\n"
+    "  ag: {nozzle: ag, volume: 250 mL}\n"
+    "  tca: {nozzle: tca, volume: 250 mL}\n"
+    "cycle:\n"
+    "  - spray: {solution: ag, time: 1s, flow: 20 mL/min}\n"
+    "  - spray: {solution: tca, time: 1s, flow: 20 mL/min}\n";
+
+/* The first valve's off of step seq, or NULL. */
+static const struct fake_call *
+call_valve_off(int seq)
+{
+	int i;
+	size_t len;
+
+	for (i = 0; i < fa.count; i++) {
+		len = strlen(fa.calls[i].text);
+		if (fa.calls[i].seq == seq && strncmp(fa.calls[i].text, "output valve-", 13) == 0 &&
+		    len > 4 && strcmp(fa.calls[i].text + len - 4, " off") == 0)
+			return &fa.calls[i];
+	}
+	return NULL;
+}
+
+/* The last call of step seq made, or NULL. */
+static const struct fake_call *
+call_last(int seq)
+{
+	const struct fake_call *c = NULL;
+	int i;
+
+	for (i = 0; i < fa.count; i++)
+		if (fa.calls[i].seq == seq)
+			c = &fa.calls[i];
+	return c;
+}
+
+static void
+test_learn_tail(void)
+{
+	const struct plan *p;
+	struct run *run;
+	const struct fake_call *off, *off_next, *last;
+	int64_t t0, lead, lead_next, ready, issue, err, want;
+	int n, grew = 0, shrank = 0, exact = 0;
+	char why[128];
+
+	run = start("tail", "spray", recipe_tail, &p);
+	if (run == NULL)
+		return;
+	fa.answer_ns = 2000000;
+	fa.answer_until_seq = 6;
+	fa.move_ms = 0;		/* the transfer stays at the booth */
+	t0 = run->t0_ns;
+	run_through(run);
+	TEST_STR("tail: completed", fr.states, "completed");
+	TEST_CHECK("tail: every step done", all_done(p, why, sizeof(why)), "%s", why);
+	/* from the second spray: the first one's travel was planned and not needed */
+	for (n = 2; n + 2 <= (int)p->count; n++) {
+		off = call_valve_off(n);
+		off_next = call_valve_off(n + 1);
+		last = call_last(n);
+		if (off == NULL || off_next == NULL || last == NULL) {
+			TEST_CHECK("tail: the calls of each spray", 0, "step %d", n);
+			break;
+		}
+		/* how early each dwell ended before its step's end */
+		lead = t0 + p->steps[n].start_ms * 1000000 - off->at_ns;
+		lead_next = t0 + p->steps[n + 1].start_ms * 1000000 - off_next->at_ns;
+		/* the close was done when its last command was answered; the next step is begun ahead */
+		ready = last->sent_ns + (n <= fa.answer_until_seq ? fa.answer_ns : 0);
+		issue = t0 + p->steps[n].start_ms * 1000000 - RUN_ISSUE_EARLY_NS;
+		err = ready - issue;
+		want = err / (err > 0 ? 4 : 16);
+		if (lead + want < 0)
+			want = -lead;	/* never less than none */
+		exact += lead_next - lead == want;
+		grew += err > 0 && lead_next > lead;
+		shrank += err < 0 && lead_next < lead;
+		if (lead_next - lead != want)
+			printf("info: tail: spray %d: close %+lld ns from the next step's issue, "
+			    "margin %lld -> %lld ns (want a change of %lld)\n", n, (long long)err,
+			    (long long)lead, (long long)lead_next, (long long)want);
+	}
+	TEST_EQ_INT("tail: each spray's margin moved by a quarter of a late close, a sixteenth "
+	    "of an early one", exact, (int)p->count - 3);
+	TEST_CHECK("tail: late closes made it grow, early ones shrink", grew >= 3 && shrank >= 3,
+	    "grew %d times, shrank %d", grew, shrank);
 	finish(run);
 }
 
@@ -3498,6 +3610,7 @@ main(void)
 	test_pair_record();
 	test_pair_across_buses();
 	test_pair_gap_from_sends();
+	test_learn_tail();
 	test_start_while_making_safe();
 	test_roll();
 	test_pause_at_boundary();
