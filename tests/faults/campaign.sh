@@ -45,6 +45,9 @@
 #     mid-batch: the batch fails safely, naming the log and the error
 #   the lab's server (case_sync.sh): PostgreSQL crashes mid-batch and
 #     lbl-sync is killed -9 meanwhile: the batch runs on, the copy catches up
+#   held commands and pairs (case_release.sh): e-stops at random moments of
+#     a spray batch of pairs and released commands (nothing starts again
+#     after the stops), the write lock held across pairs, SIGTERM amid them
 #   bus drop (the simulator dies mid-run)
 #   kill -9 at LBL_KILLS (50) random points, each followed by restart and
 #     resume-batch, through as many batches as that takes
@@ -264,6 +267,7 @@ end_case
 . "$LBL_TOP/tests/faults/case_commission.sh"
 . "$LBL_TOP/tests/faults/case_events.sh"
 . "$LBL_TOP/tests/faults/case_sync.sh"
+. "$LBL_TOP/tests/faults/case_release.sh"
 . "$LBL_TOP/tests/faults/case_disk.sh"
 
 # ---- kill -9 at random points, each followed by restart and resume ----
