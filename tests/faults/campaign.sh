@@ -73,17 +73,25 @@ end_case() { # [COUNT]: the case injected COUNT faults (default 1)
 q() { sqlite3 "$db" "$1" 2>/dev/null; }
 state_of() { q "select state from batches where id=${1:-1}"; }
 
-# start_rig NAME SCALE [SIMRIG_ARGS...]: a fresh simrig (with control
-# socket), lbld and database for one case, and an operator answering prompts.
-start_rig() {
-	dir="$LBL_TMP/$1" scale=$2
-	shift 2
+# case_dir NAME EXAMPLE: a fresh directory $dir for one case, with a copy
+# of the example rig (free ports) and the paths of its lbld socket, the
+# simulator's control socket ($SIMCTL) and the database ($db).
+case_dir() {
+	dir="$LBL_TMP/$1"
 	mkdir -p "$dir"
-	make_rig dip-rig.yaml "$dir/rig.yaml"
+	make_rig "$2" "$dir/rig.yaml"
 	export LBL_SOCKET="$dir/lbld.sock"
 	SIMCTL="$dir/simrig.ctl"
 	db="$dir/lbl.db"
 	: >"$LBL_TMP/lbld.err"
+}
+
+# start_rig NAME SCALE [SIMRIG_ARGS...]: a fresh simrig (with control
+# socket), lbld and database for one case, and an operator answering prompts.
+start_rig() {
+	case_dir "$1" dip-rig.yaml
+	scale=$2
+	shift 2
 	start_simrig "$dir/rig.yaml" --time-scale "$scale" --control "$SIMCTL" "$@" || return 1
 	start_lbld "$dir/rig.yaml" "$db" --time-scale "$scale" || return 1
 	answer_prompts >/dev/null 2>&1 &

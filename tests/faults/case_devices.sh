@@ -59,13 +59,7 @@ sensor_case huge "device 'gauge' \(bus gateway, unit 7\): read input 0x0000 \(va
 # ---- a pump stopped from outside mid-spray ----
 begin_case
 name="pump stopped from outside mid-spray"
-dir="$LBL_TMP/pump-stopped"
-mkdir -p "$dir"
-make_rig spray-rig.yaml "$dir/rig.yaml"
-export LBL_SOCKET="$dir/lbld.sock"
-SIMCTL="$dir/simrig.ctl"
-db="$dir/lbl.db"
-: >"$LBL_TMP/lbld.err"
+case_dir pump-stopped spray-rig.yaml
 if start_simrig "$dir/rig.yaml" --time-scale 10 --control "$SIMCTL" &&
     start_lbld "$dir/rig.yaml" "$db" --time-scale 10; then
 	answer_prompts >/dev/null 2>&1 &

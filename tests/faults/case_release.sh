@@ -43,13 +43,7 @@ spray_safe() {
 # buses), a pump set before a wait (released alone), sprays with and
 # without a drain.
 start_spray() {
-	dir="$LBL_TMP/$1"
-	mkdir -p "$dir"
-	make_rig spray-rig.yaml "$dir/rig.yaml"
-	export LBL_SOCKET="$dir/lbld.sock"
-	SIMCTL="$dir/simrig.ctl"
-	db="$dir/lbl.db"
-	: >"$LBL_TMP/lbld.err"
+	case_dir "$1" spray-rig.yaml
 	spray_pairs="$dir/pairs.yaml"
 	spray_recipe "$spray_pairs" t-pairs 20 \
 "  - spray: {solution: ag, time: 400ms, flow: 20 mL/min, drain: 100ms}
