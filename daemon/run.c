@@ -125,12 +125,17 @@ struct run {
 	 * first commands left the last times, learnt per device the set
 	 * commands (pair_gap_ns[device], run_learn_pair; -1: not yet, a
 	 * transaction of its bus is taken); pair_step is the second's index +
-	 * 1 from the set's beginning until the second's first command is
-	 * answered, pair_sent_ns when the set's first command went out on its
-	 * bus (act_op_sent_ns; 0 not known), pair_dev the set's device.
+	 * 1 while the set is the step in hand, pair_sent_ns when the set's
+	 * first command went out on its bus (act_op_sent_ns; 0 not known),
+	 * pair_dev the set's device. second_sent_ns and second_dev are the
+	 * same of the pair whose second is the step in hand (0: none), learnt
+	 * when its first command is answered: kept apart, so that a second
+	 * that is itself the set of the next pair (set, set, spray at one
+	 * moment) learns the first gap before it starts the next. A safe
+	 * state forgets both: a step begun again after it is no second.
 	 */
-	int64_t *pair_gap_ns, pair_sent_ns;
-	int pair_dev;
+	int64_t *pair_gap_ns, pair_sent_ns, second_sent_ns;
+	int pair_dev, second_dev;
 	size_t pair_step;
 	int fire_pair_dev;		/* the step about to begin is such a set: its device, or -1 */
 	/*
@@ -531,6 +536,9 @@ run_safe(struct run *run, int park)
 {
 	run->park_asked = park;
 	run->await_safe = 0;
+	/* a step begun again after it is no pair's second (its gap would span the stop) */
+	run->pair_step = 0;
+	run->second_sent_ns = 0;
 	run_disarm(run);
 	act_safe_state(run->ctx.act, park);
 }
@@ -997,13 +1005,11 @@ run_learn_pair(struct run *run, int dev, int64_t gap_ns)
 static void
 run_pair_sent(struct run *run, int64_t sent_ns)
 {
-	if (run->pair_step == run->step + 2) {
+	if (run->second_sent_ns > 0 && sent_ns > 0)
+		run_learn_pair(run, run->second_dev, sent_ns - run->second_sent_ns);
+	run->second_sent_ns = 0;
+	if (run->pair_step == run->step + 2)
 		run->pair_sent_ns = sent_ns;
-		return;
-	}
-	if (run->pair_step == run->step + 1 && run->pair_sent_ns > 0 && sent_ns > 0)
-		run_learn_pair(run, run->pair_dev, sent_ns - run->pair_sent_ns);
-	run->pair_step = 0;
 }
 
 /*
@@ -1693,12 +1699,16 @@ run_begin_step(struct run *run)
 	run->step_start_ms = (leaves_ns + run->fire_trigger_ns - run->t0_ns) *
 	    run->ctx.time_scale / 1000000;
 	/* the set of a pair at one moment; its gap is learnt as its commands are answered */
+	run->second_sent_ns = 0;
+	if (run->pair_step == run->step + 1) {
+		run->second_sent_ns = run->pair_sent_ns;
+		run->second_dev = run->pair_dev;
+	}
+	run->pair_step = 0;
 	if (run->fire_pair_dev >= 0) {
 		run->pair_step = run->step + 2;
 		run->pair_sent_ns = 0;
 		run->pair_dev = run->fire_pair_dev;
-	} else if (run->pair_step != run->step + 1) {
-		run->pair_step = 0;
 	}
 	/* the schedule's point is the step's deadline, however late it began */
 	run->due_ns = run->t0_ns + run_scaled_ns(run, s->start_ms);
@@ -2022,7 +2032,7 @@ run_act_done(struct run *run, int ok, double value, const char *error)
 		run_fault(run, "failed", 1, "%s", error ? error : "device failure");
 		return;
 	}
-	if (run->action_index == 0 && run->pair_step != 0)
+	if (run->action_index == 0 && (run->pair_step != 0 || run->second_sent_ns != 0))
 		run_pair_sent(run, act_op_sent_ns(run->ctx.act));
 	if (a->kind == COMPILE_MOVE)
 		run->motion_ns += loop_now_ns() - run->action_begin_ns;
@@ -2324,6 +2334,7 @@ run_begin_schedule(struct run *run)
 	for (size_t i = 0; run->pair_gap_ns != NULL && i < run->ctx.rig->device_count; i++)
 		run->pair_gap_ns[i] = -1;
 	run->pair_step = 0;
+	run->second_sent_ns = 0;
 	run->tail_step = 0;
 	if (act_making_safe(run->ctx.act)) {
 		run->await_safe = 1;

@@ -83,8 +83,8 @@ struct hw_result {
 	/*
 	 * When its first request went out (CLOCK_MONOTONIC ns, as
 	 * loop_now_ns()): stamped just before the first Modbus call's send, or
-	 * the GPIO line's set or read; 0 when none went (refused, dropped, no
-	 * connection).
+	 * the GPIO line's set or read, whether that then succeeded or not; 0
+	 * when none was tried (refused, dropped, no connection).
 	 */
 	int64_t sent_ns;
 };

@@ -209,8 +209,13 @@ simrig_request(struct simrig_server *server, struct simrig_client *client, const
 	struct simrig_device *dev = simrig_find_device(sim, server->bus, unit, req + header,
 	    len - header);
 	int64_t now = loop_now_ns(), due = now + (int64_t)sim->latency_ms * 1000000;
-	/* it reached the device when the kernel received it (TCP), or now */
-	int64_t acted = client->rx_ns != 0 && client->rx_ns <= now ? client->rx_ns : now;
+	/*
+	 * It reached the device when the kernel received it (TCP), or now: a
+	 * stamp from the future or more than a second old (the realtime clock
+	 * stepped between the receipt and its reading) is not believed.
+	 */
+	int64_t acted = client->rx_ns != 0 && client->rx_ns <= now &&
+	    now - client->rx_ns < 1000000000LL ? client->rx_ns : now;
 
 	/* a silent device is one the master cannot reach: it hears nothing either */
 	if (dev != NULL && dev->fault != SIMRIG_SILENT)

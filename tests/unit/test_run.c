@@ -2094,6 +2094,60 @@ test_pair_gap_from_sends(void)
 }
 
 /*
+ * Two sets and a spray at one moment: two pairs, the second set being the
+ * second of the first and the set of the next. Both gaps are learnt (the
+ * first was lost when the second set began its own pair): here each
+ * command is answered as it leaves, so the second set goes on its
+ * release, the first's, and the first gap learnt is none.
+ */
+static const char recipe_chain[] =
+    "name: t-chain\n"
+    "version: \"1\"\n"
+    "process: spray\n"
+    "substrate: {name: glass, area: 25 cm2}\n"
+    "target: {bilayers: 2}\n"
+    "growth: {model: linear, per_bilayer: 5 nm}\n"
+    "resume: allowed\n"
+    "solutions:\n"
+    "  ag: {nozzle: ag, volume: 250 mL}\n"
+    "  tca: {nozzle: tca, volume: 250 mL}\n"
+    "cycle:\n"
+    "  - spray: {solution: ag, time: 2s, flow: 20 mL/min, drain: 1s}\n"
+    "  - set: {output: pump-rinse, value: off}\n"
+    "  - set: {output: valve-rinse, value: off}\n"
+    "  - spray: {solution: tca, time: 2s, flow: 20 mL/min, drain: 1s}\n";
+
+static void
+test_pair_chain(void)
+{
+	const struct rig *rig = rig_named("spray");
+	const struct plan *p;
+	struct run *run;
+	int64_t t0, txn_ns, learnt_ns;
+	char why[128];
+
+	if (rig == NULL) {
+		TEST_CHECK("pair chain: the rig", 0, "does not load");
+		return;
+	}
+	txn_ns = (int64_t)(rig_bus_transaction_ms(&rig->buses[0]) * 1e6);
+	run = start("pair chain", "spray", recipe_chain, &p);
+	if (run == NULL)
+		return;
+	t0 = run->t0_ns;
+	run_through(run);
+	TEST_STR("pair chain: completed", fr.states, "completed");
+	TEST_CHECK("pair chain: every step done", all_done(p, why, sizeof(why)), "%s", why);
+	TEST_EQ_INT("pair chain: the first set goes half a transaction early",
+	    call_at_ns(2, "pump pump-rinse 0", 1), t0 + p->steps[1].start_ms * 1000000 - txn_ns / 2);
+	learnt_ns = txn_ns + (0 - txn_ns) / 4;
+	TEST_EQ_INT("pair chain: the next first set goes half the gap learnt from the first early",
+	    call_at_ns(6, "pump pump-rinse 0", 1),
+	    t0 + p->steps[5].start_ms * 1000000 - learnt_ns / 2);
+	finish(run);
+}
+
+/*
  * A step that ends on its commands (a spray without a drain) ends its
  * dwell early by what its close is learnt to take (run_learn_tail): a
  * quarter of a lateness, a sixteenth of an earliness, so that the margin
@@ -3611,6 +3665,7 @@ main(void)
 	test_pair_across_buses();
 	test_pair_gap_from_sends();
 	test_learn_tail();
+	test_pair_chain();
 	test_start_while_making_safe();
 	test_roll();
 	test_pause_at_boundary();
