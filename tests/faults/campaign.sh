@@ -46,8 +46,9 @@
 #   the lab's server (case_sync.sh): PostgreSQL crashes mid-batch and
 #     lbl-sync is killed -9 meanwhile: the batch runs on, the copy catches up
 #   held commands and pairs (case_release.sh): e-stops at random moments of
-#     a spray batch of pairs and released commands (nothing starts again
-#     after the stops), the write lock held across pairs, SIGTERM amid them
+#     a spray batch of pairs and released commands (no start reaches a
+#     device after the stops, by the simulator's trace), the write lock held
+#     across pairs, SIGTERM amid them
 #   bus drop (the simulator dies mid-run)
 #   kill -9 at LBL_KILLS (50) random points, each followed by restart and
 #     resume-batch, through as many batches as that takes

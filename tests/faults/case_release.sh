@@ -8,8 +8,9 @@
 # pumps on the drives', n2 on GPIO) in real time:
 #   - e-stops pressed at random moments of a batch full of pairs and
 #     released commands: every pump stops and every valve closes, and none
-#     starts again afterwards (a held command sent after the stops would);
-#     no step is left open on record;
+#     starts again afterwards, and lbl-simrig's trace shows no pump run or
+#     valve on reaching a device after the safe state's first stop (a held
+#     command sent after the stops would); no step is left open on record;
 #   - another process holds the database's write lock across several pairs:
 #     the batch runs on with its record held, every step on record once, in
 #     order, the pairs' steps starting together;
@@ -55,7 +56,7 @@ start_spray() {
   - spray: {solution: tca, time: 400ms, flow: 20 mL/min, drain: 100ms}
   - set: {output: valve-rinse, value: off}
   - spray: {solution: rinse, time: 300ms, flow: 40 mL/min, drain: 100ms}"
-	start_simrig "$dir/rig.yaml" --control "$SIMCTL" || return 1
+	start_simrig "$dir/rig.yaml" --control "$SIMCTL" --trace "$dir/trace.txt" || return 1
 	start_lbld "$dir/rig.yaml" "$db" || return 1
 }
 stop_spray() {
@@ -73,6 +74,48 @@ spray_run() {
 # the transfer axis as lbl-simrig reports it (mm); parked at 0
 spray_transfer_at() { simctl get transfer | sed -n 's/.* position=\([-0-9.]*\).*/\1/p'; }
 spray_parked() { awk -v x="$(spray_transfer_at)" 'BEGIN { exit !(x < 0.01 && x > -0.01) }'; }
+# started_after_stops SINCE_NS: from lbl-simrig's trace (each command
+# stamped when it reached the device), the safe state's stops are the first
+# moment after SINCE_NS at which all three pumps were told to stop within
+# 100 ms (a batch stops one nozzle's pump at a time); prints every pump run
+# and valve on that reached a device after the first of those stops (not
+# the axis's go: the park after SIGTERM is one), and "no stops" when there
+# were none. A command held for its moment and sent after the safe state
+# began would be one.
+started_after_stops() {
+	/usr/bin/python3 - "$dir/trace.txt" "$1" <<'PY'
+import sys
+since = int(sys.argv[2])
+lines = []
+for l in open(sys.argv[1]):
+    f = l.split()
+    if len(f) == 3 and f[0].isdigit():
+        lines.append((int(f[0]), f[1], f[2]))
+lines.sort()
+stops = [(t, d) for t, d, op in lines if op == "stop" and d.startswith("pump-") and t >= since]
+begin = None
+for i, (t, d) in enumerate(stops):
+    seen = {x for u, x in stops[i:] if u <= t + 100000000}
+    if len(seen) >= 3:
+        begin = t
+        break
+if begin is None:
+    print("no stops")
+    sys.exit(0)
+late = ["%s %s %+.3f ms" % (d, op, (t - begin) / 1e6) for t, d, op in lines
+        if t > begin and op in ("run", "on")]
+print(" ".join(late))
+PY
+}
+# mono_ns: CLOCK_MONOTONIC now, ns (the trace's clock)
+mono_ns() { /usr/bin/python3 -c 'import time; print(time.clock_gettime_ns(time.CLOCK_MONOTONIC))'; }
+# estop_write LEVEL: writes the e-stop's simulated line, which lbld reads
+# (a FIFO: with no lbld to read it the write would wait for ever); 1 when
+# lbld is gone or the write did not end within 5 s
+estop_write() {
+	kill -0 "$LBLD_PID" 2>/dev/null && timeout 5 sh -c "printf '$1\n' >'$spray_estop'"
+}
+
 # no_step_open BATCH: no step of the batch left 'running' on record
 no_step_open() { [ "$(q "select count(*) from steps where batch_id=$1 and outcome='running'")" = 0 ]; }
 # rand_ms LOW HIGH: a random whole number of milliseconds in [LOW, HIGH)
@@ -90,8 +133,10 @@ if start_spray release-estop; then
 		what="$name (press $b)"
 		spray_run $b || { fail "$what" "the batch did not start: $(cat "$dir/run.err") $("$ctl" status 2>&1 | head -3 | tr '\n' '|')"; break; }
 		sleep "$(awk -v ms="$(rand_ms 300 4000)" 'BEGIN { printf "%.3f", ms / 1000 }')"
-		printf '0\n' >"$spray_estop"	# active low: pressed
+		since=$(mono_ns)
 		good=1
+		# active low: 0 is pressed
+		estop_write 0 || { fail "$what" "lbld is gone or does not read its e-stop"; break; }
 		wait_for 5 sh -c "[ \"\$(sqlite3 '$db' 'select state from batches where id=$b')\" = failed ]" ||
 		    { fail "$what: batch failed" "state $(q "select state from batches where id=$b")"; good=0; }
 		q "select failure_cause from batches where id=$b" | grep -q "e-stop 'estop' engaged" ||
@@ -102,8 +147,10 @@ if start_spray release-estop; then
 		sleep 1
 		why=$(spray_safe && echo ok)
 		[ "$why" = ok ] || { fail "$what: nothing started after the stops" "$why"; good=0; }
+		late=$(started_after_stops "$since")
+		[ -z "$late" ] || { fail "$what: no start reached a device after the safe state's stops" "$late"; good=0; }
 		no_step_open $b || { fail "$what: no step left open" "$(q "select seq, kind, outcome from steps where batch_id=$b and outcome='running'" | tr '\n' ' ')"; good=0; }
-		printf '1\n' >"$spray_estop"
+		estop_write 1 || { fail "$what" "lbld is gone or does not read its e-stop"; break; }
 		wait_for 10 "$ctl" park || { fail "$what: park after release" "$("$ctl" park 2>&1)"; good=0; }
 		wait_for 20 spray_parked ||
 		    { fail "$what: parked" "transfer at $(spray_transfer_at) mm; $("$ctl" status 2>&1 | grep -E '^(state|substrate|safety)' | tr '\n' ' ')"; good=0; }
@@ -140,8 +187,8 @@ if start_spray release-lock && spray_run 1; then
 	bad=$(q "select count(*) from steps a join steps b on b.batch_id=a.batch_id and b.seq=a.seq+1 where a.batch_id=1 and b.actual_start_ms < a.actual_start_ms")
 	[ "$bad" = 0 ] && pass "$name: steps on record in order" || fail "$name: steps in order" "$bad out of order"
 	# a pair (a set, then a step planned at the same moment) starts together on record
-	pairs=$(q "select count(*) from steps a join steps b on b.batch_id=a.batch_id and b.seq=a.seq+1 where a.batch_id=1 and a.kind='set' and b.planned_start_ms=a.planned_start_ms")
-	apart=$(q "select count(*) from steps a join steps b on b.batch_id=a.batch_id and b.seq=a.seq+1 where a.batch_id=1 and a.kind='set' and b.planned_start_ms=a.planned_start_ms and abs(b.actual_start_ms - a.actual_start_ms) > 50")
+	pairs=$(q "select count(*) from steps a join steps b on b.batch_id=a.batch_id and b.seq=a.seq+1 where a.batch_id=1 and a.kind='set' and b.kind<>'wait' and b.planned_start_ms=a.planned_start_ms")
+	apart=$(q "select count(*) from steps a join steps b on b.batch_id=a.batch_id and b.seq=a.seq+1 where a.batch_id=1 and a.kind='set' and b.kind<>'wait' and b.planned_start_ms=a.planned_start_ms and abs(b.actual_start_ms - a.actual_start_ms) > 50")
 	[ "${pairs:-0}" -ge 20 ] && [ "$apart" = 0 ] &&
 	    pass "$name: $pairs pairs, each pair's steps starting together on record" ||
 	    fail "$name: pairs together" "$pairs pairs, $apart more than 50 ms apart"
@@ -162,14 +209,15 @@ name="SIGTERM amid held commands"
 if start_spray release-term && spray_run 1; then
 	sleep "$(awk -v ms="$(rand_ms 500 5000)" 'BEGIN { printf "%.3f", ms / 1000 }')"
 	pid=$LBLD_PID
+	since=$(mono_ns)
 	kill -TERM "$pid"
 	wait_exit "$pid" 30 && [ "$exit_status" = 0 ] && pass "$name: lbld exits 0" ||
 	    fail "$name: lbld exits 0" "$exit_status"
 	why=$(spray_safe && echo ok)
 	[ "$why" = ok ] && pass "$name: every pump stopped, every valve closed" || fail "$name: outputs safe" "$why"
-	sleep 1
-	why=$(spray_safe && echo ok)
-	[ "$why" = ok ] && pass "$name: nothing started after the stops" || fail "$name: nothing started after the stops" "$why"
+	late=$(started_after_stops "$since")
+	[ -z "$late" ] && pass "$name: no start reached a device after the safe state's stops" ||
+	    fail "$name: no start reached a device after the safe state's stops" "$late"
 	[ "$(state_of)" = interrupted ] && pass "$name: batch interrupted" || fail "$name: batch interrupted" "$(state_of)"
 	no_step_open 1 && pass "$name: no step left open" ||
 	    fail "$name: no step left open" "$(q "select seq, kind, outcome from steps where batch_id=1 and outcome='running'" | tr '\n' ' ')"

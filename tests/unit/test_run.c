@@ -2003,29 +2003,48 @@ static const char recipe_pair_buses[] =
     "  - set: {output: valve-rinse, value: off}\n"
     "  - wait: 2s\n";
 
+/*
+ * Runs recipe on rig rig_name through to its end (test "name"), which
+ * must complete with every step done; *t0 its origin, *txn_ns a
+ * transaction of the rig's bus `bus`. NULL when the rig or the recipe
+ * does not load (a failed check says so).
+ */
+static struct run *
+run_completed(const char *name, const char *rig_name, const char *recipe, int bus,
+    const struct plan **p, int64_t *t0, int64_t *txn_ns)
+{
+	const struct rig *rig = rig_named(rig_name);
+	struct run *run;
+	char what[128], why[128];
+
+	if (rig == NULL) {
+		snprintf(what, sizeof(what), "%s: the rig", name);
+		TEST_CHECK(what, 0, "does not load");
+		return NULL;
+	}
+	*txn_ns = (int64_t)(rig_bus_transaction_ms(&rig->buses[bus]) * 1e6);
+	if ((run = start(name, rig_name, recipe, p)) == NULL)
+		return NULL;
+	*t0 = run->t0_ns;
+	run_through(run);
+	snprintf(what, sizeof(what), "%s: completed", name);
+	TEST_STR(what, fr.states, "completed");
+	snprintf(what, sizeof(what), "%s: every step done", name);
+	TEST_CHECK(what, all_done(*p, why, sizeof(why)), "%s", why);
+	return run;
+}
+
 static void
 test_pair_across_buses(void)
 {
-	const struct rig *rig = rig_named("spray2");
 	const struct plan *p;
 	struct run *run;
 	int64_t t0, trigger_ns, txn_ns;
-	char why[128];
 
-	if (rig == NULL) {
-		TEST_CHECK("pair across buses: the rig", 0, "does not load");
-		return;
-	}
-	trigger_ns = (int64_t)(rig_bus_trigger_ms(&rig->buses[1]) * 1e6);
-	txn_ns = (int64_t)(rig_bus_transaction_ms(&rig->buses[1]) * 1e6);
-	run = start("pair across buses", "spray2", recipe_pair_buses, &p);
+	run = run_completed("pair across buses", "spray2", recipe_pair_buses, 1, &p, &t0, &txn_ns);
 	if (run == NULL)
 		return;
-	t0 = run->t0_ns;
-	run_through(run);
-	TEST_STR("pair across buses: completed", fr.states, "completed");
-	TEST_CHECK("pair across buses: every step done", all_done(p, why, sizeof(why)), "%s",
-	    why);
+	trigger_ns = (int64_t)(rig_bus_trigger_ms(&run->ctx.rig->buses[1]) * 1e6);
 	TEST_EQ_INT("pair across buses: the set (on the RTU line) goes half a transaction "
 	    "early", call_at_ns(3, "output valve-rinse off", 1),
 	    t0 + p->steps[2].start_ms * 1000000 - trigger_ns - txn_ns / 2);
@@ -2120,24 +2139,13 @@ static const char recipe_chain[] =
 static void
 test_pair_chain(void)
 {
-	const struct rig *rig = rig_named("spray");
 	const struct plan *p;
 	struct run *run;
 	int64_t t0, txn_ns, learnt_ns;
-	char why[128];
 
-	if (rig == NULL) {
-		TEST_CHECK("pair chain: the rig", 0, "does not load");
-		return;
-	}
-	txn_ns = (int64_t)(rig_bus_transaction_ms(&rig->buses[0]) * 1e6);
-	run = start("pair chain", "spray", recipe_chain, &p);
+	run = run_completed("pair chain", "spray", recipe_chain, 0, &p, &t0, &txn_ns);
 	if (run == NULL)
 		return;
-	t0 = run->t0_ns;
-	run_through(run);
-	TEST_STR("pair chain: completed", fr.states, "completed");
-	TEST_CHECK("pair chain: every step done", all_done(p, why, sizeof(why)), "%s", why);
 	TEST_EQ_INT("pair chain: the first set goes half a transaction early",
 	    call_at_ns(2, "pump pump-rinse 0", 1), t0 + p->steps[1].start_ms * 1000000 - txn_ns / 2);
 	learnt_ns = txn_ns + (0 - txn_ns) / 4;
