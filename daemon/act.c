@@ -60,6 +60,12 @@ struct act {
 	int fire;			/* the next start was armed: its trigger alone goes */
 	int64_t release_ns;		/* act_release_at(): the next request's moment, 0 none */
 	int64_t op_sent_ns;		/* the operation's first request went out then, 0 not yet */
+	/*
+	 * act_stops(): its commands not yet answered (0: the operation in
+	 * hand is no such batch), and the first failure among those that were.
+	 */
+	size_t stops_left;
+	char stops_error[320];
 
 	/* the axis move in progress */
 	int axis;
@@ -257,6 +263,15 @@ act_on_result(void *arg, const struct hw_request *req, const struct hw_result *r
 		return;
 	if (act->op_sent_ns == 0)
 		act->op_sent_ns = res->sent_ns;
+	if (act->stops_left > 0) {
+		/* a batch of stops ends with its last answer, failed by its first failure */
+		if (!res->ok && act->stops_error[0] == '\0')
+			snprintf(act->stops_error, sizeof(act->stops_error), "%s", res->error);
+		if (--act->stops_left == 0)
+			act_finish(act, act->stops_error[0] == '\0', 0,
+			    act->stops_error[0] ? act->stops_error : NULL);
+		return;
+	}
 	if (!res->ok) {
 		act_fail(act, "%s", res->error);
 		return;
@@ -350,6 +365,8 @@ act_claim(struct act *act)
 	}
 	act->phase = ACT_BUSY;
 	act->op_sent_ns = 0;
+	act->stops_left = 0;
+	act->stops_error[0] = '\0';
 	return 0;
 }
 
@@ -477,6 +494,55 @@ act_line(struct act *act, int device, double speed_mm_s, int reverse)
 
 	act_stage(act, &req);
 	return act_begin(act, &req);
+}
+
+/* Whether req takes its device the safe way: a valve or relay off, a pump or line stopped. */
+static int
+act_is_stop(const struct hw_request *req)
+{
+	return (req->op == HW_OUTPUT || req->op == HW_PUMP || req->op == HW_LINE) &&
+	    req->value <= 0;
+}
+
+int
+act_stops(struct act *act, const struct hw_request *reqs, size_t n, char *err, size_t err_size)
+{
+	struct hw_request tagged;
+	size_t i, queued = 0;
+
+	for (i = 0; i < n; i++)
+		if (!act_is_stop(&reqs[i])) {
+			snprintf(err, err_size, "device %d: not a stop (a valve off, a pump or line "
+			    "stopped)", reqs[i].device);
+			return -1;
+		}
+	if (n == 0 || act_claim(act) == -1) {
+		snprintf(err, err_size, n == 0 ? "no stops" : "an operation is in progress");
+		return -1;
+	}
+	act->release_ns = 0;
+	act->fire = 0;
+	act->stops_left = n;
+	for (i = 0; i < n; i++) {
+		tagged = reqs[i];
+		tagged.tag = act->generation;
+		tagged.release_ns = 0;
+		tagged.stage = HW_WHOLE;
+		/* a refused one counts as answered, failed; the others go all the same */
+		if (hw_submit(act->hw, &tagged, act_on_result, act, err, err_size) == -1) {
+			if (act->stops_error[0] == '\0')
+				snprintf(act->stops_error, sizeof(act->stops_error), "%s", err);
+			act->stops_left--;
+			continue;
+		}
+		queued++;
+	}
+	if (queued == 0) {
+		act->phase = ACT_IDLE;
+		snprintf(err, err_size, "%s", act->stops_error);
+		return -1;
+	}
+	return 0;
 }
 
 int

@@ -34,6 +34,19 @@ int act_output(struct act *act, int device, int on);
 int act_pump(struct act *act, int device, double flow_ml_min);
 /* Runs the line drive at speed_mm_s (0 stops it); reverse for rewinding. */
 int act_line(struct act *act, int device, double speed_mm_s, int reverse);
+/*
+ * Stops that close a step (reqs: HW_OUTPUT off, HW_PUMP or HW_LINE at 0),
+ * as one operation: each is queued on its device's bus at once, so a bus
+ * sends them back to back without the loop between them (each single
+ * operation is a round trip through two threads' wake-ups). They all go
+ * the safe way, so none waits for the one before to be confirmed; a
+ * failed one does not keep the others from going. done comes once every
+ * one has answered: ok when all were confirmed, else the first failure,
+ * naming its device. Returns 0, or -1 with err when a request is no stop,
+ * an operation is in hand, or none could be queued (done is not called).
+ */
+int act_stops(struct act *act, const struct hw_request *reqs, size_t n, char *err,
+    size_t err_size);
 /* Reads a sensor; the value arrives in engineering units. */
 int act_read(struct act *act, int device);
 /*

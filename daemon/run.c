@@ -178,6 +178,16 @@ struct run {
 	size_t armed_for;		/* the step (index + 1) armed[] is for; 0: none */
 	int fire_waits;			/* the action in hand waits for its arm's answer: device + 1 */
 	int act_waits;			/* the action in hand was given to act: its done is due */
+	/*
+	 * A step's close as one burst (run_close_burst): its trailing stops
+	 * went to act together (close_stops: their requests, one per device at
+	 * most), and its counters' second reads right behind them on their
+	 * buses. close_reads: 0 none queued so, 1 queued and not back, 2 back
+	 * (the stops' answer closes the step then).
+	 */
+	struct hw_request *close_stops;
+	int close_burst;		/* the action in hand is such a burst */
+	int close_reads;
 	int await_safe;			/* the batch's origin waits for a safe state under way */
 	int origin_set;			/* t0_ns is placed (run_set_origin) for this schedule */
 	signed char *running;		/* per device: pump or line last told to run 1, stop 0, -1 unknown */
@@ -539,6 +549,8 @@ run_safe(struct run *run, int park)
 	/* a step begun again after it is no pair's second (its gap would span the stop) */
 	run->pair_step = 0;
 	run->second_sent_ns = 0;
+	run->close_reads = 0;
+	run->close_burst = 0;
 	run_disarm(run);
 	act_safe_state(run->ctx.act, park);
 }
@@ -569,6 +581,8 @@ run_release(struct run *run)
 	run->running = NULL;
 	free(run->pair_gap_ns);
 	run->pair_gap_ns = NULL;
+	free(run->close_stops);
+	run->close_stops = NULL;
 	if (run->plan != NULL && run->stopped == NULL)
 		/*
 		 * The batch is over: the devices' own timeouts are disarmed. When
@@ -1172,12 +1186,21 @@ run_step_close(struct run *run)
  * again before the step closes (run_dispensed goes on once they are back);
  * a step that counts nothing closes now.
  */
+static void run_dispensed(void *arg);
+
 static void
 run_step_done(struct run *run)
 {
 	char why[320];
 	int rc;
 
+	/* the reads went with the stops (run_close_burst): whichever answers last closes */
+	if (run->close_reads == 1)
+		return;
+	if (run->close_reads == 2) {
+		run_dispensed(run);
+		return;
+	}
 	if ((rc = dispense_end(run->dispense, why, sizeof(why))) == 0)
 		return;
 	if (rc == -1) {
@@ -1205,6 +1228,13 @@ run_dispensed(void *arg)
 
 	if (run->state != RUN_STEP || run->plan == NULL)
 		return;
+	if (run->close_reads == 1) {
+		run->close_reads = 2;
+		/* the stops they were read behind answer yet: their end goes on (run_step_done) */
+		if (run->act_waits)
+			return;
+	}
+	run->close_reads = 0;
 	s = &run->plan->steps[run->step];
 	rc = dispense_result(run->dispense, &planned_ml, &counted_ml, &device, why, sizeof(why));
 	if (rc != 1) {
@@ -1477,6 +1507,68 @@ run_fire_if_armed(struct run *run, const struct compile_action *a)
 	return 0;
 }
 
+/* Whether an action takes its device the safe way: a valve off, a pump or line stopped. */
+static int
+run_is_stop(const struct compile_action *a)
+{
+	return (a->kind == COMPILE_OUTPUT || a->kind == COMPILE_PUMP ||
+	    a->kind == COMPILE_LINE) && a->value <= 0;
+}
+
+/*
+ * A step that ends on its commands (a spray without a drain, a dry step)
+ * closes in one burst: when every action left is a stop, they go to act
+ * together (act_stops) and its counters' second reads right behind them on
+ * their buses, so the buses send them back to back. One at a time, each
+ * was a round trip through the bus's thread and the loop (0.5 to 3 ms on
+ * the 2-core test machine at the tail), and the next step began that much
+ * later. All go the safe way: none needs the one before confirmed. Not a
+ * step's first action (a set's command is its start, on its moment), nor
+ * more stops than the rig has devices. Returns 1 when the burst went (or
+ * failed the batch), 0 when the actions go one at a time.
+ */
+static int
+run_close_burst(struct run *run)
+{
+	size_t i, n = run->list.count - run->action_index;
+	char why[320];
+	int rc;
+
+	if (run->action_index == 0 || n > run->ctx.rig->device_count)
+		return 0;
+	for (i = run->action_index; i < run->list.count; i++)
+		if (!run_is_stop(&run->list.actions[i]))
+			return 0;
+	for (i = 0; i < n; i++) {
+		const struct compile_action *a = &run->list.actions[run->action_index + i];
+		struct hw_request *req = &run->close_stops[i];
+
+		memset(req, 0, sizeof(*req));
+		req->device = a->device;
+		req->op = a->kind == COMPILE_OUTPUT ? HW_OUTPUT : a->kind == COMPILE_PUMP ?
+		    HW_PUMP : HW_LINE;
+		req->value = 0;
+		req->reverse = a->reverse;
+		/* as one at a time: a stop uses up what was armed on its device (run_fire_if_armed) */
+		if (a->kind != COMPILE_OUTPUT)
+			run->armed[a->device].state = RUN_ARM_NONE;
+	}
+	if (act_stops(run->ctx.act, run->close_stops, n, why, sizeof(why)) == -1) {
+		run->fault_device = rig_device_in_text(run->ctx.rig, why);
+		run_fault(run, "failed", 1, "step %d: its stops could not be commanded: %s",
+		    run->plan->steps[run->step].seq, why);
+		return 1;
+	}
+	run->act_waits = 1;
+	run->close_burst = 1;
+	if ((rc = dispense_end(run->dispense, why, sizeof(why))) == -1) {
+		run_fault(run, "failed", 1, "step %d: %s", run->plan->steps[run->step].seq, why);
+		return 1;
+	}
+	run->close_reads = rc == 0;
+	return 1;
+}
+
 static void
 run_next_action(struct run *run)
 {
@@ -1494,6 +1586,8 @@ run_next_action(struct run *run)
 	/* a released first command begins when it leaves (its motion is timed from then) */
 	if (run->action_index == 0 && run->first_leaves_ns > run->action_begin_ns)
 		run->action_begin_ns = run->first_leaves_ns;
+	if (run_close_burst(run))
+		return;
 	switch (a->kind) {
 	case COMPILE_MOVE:
 		if (act_safety_active(run->ctx.act, why, sizeof(why))) {
@@ -1714,6 +1808,8 @@ run_begin_step(struct run *run)
 	run->due_ns = run->t0_ns + run_scaled_ns(run, s->start_ms);
 	run->hold_until_ns = 0;
 	run->action_index = 0;
+	run->close_burst = 0;
+	run->close_reads = 0;
 	run_prompt_text(run, s);
 	if (compile_step(run->recipe, run->ctx.rig, s, &run->compiled, &run->list) == -1) {
 		run_fault(run, "failed", 1, "out of memory for the actions of step %d", s->seq);
@@ -1803,33 +1899,43 @@ run_pause_at_boundary(struct run *run)
  * A step whose last dwell ended on its end (tail_step) is closed: its
  * commands after the dwell, its counters' reads and the next step's
  * record are done at ready_ns, and the next step starts at start_ns. The
- * next such dwell ends earlier by a quarter of a lateness, and later by a
- * sixteenth of an earliness: a close varies from step to step (each of its
- * commands is a round trip through two threads' wake-ups: 0.5 to 3 ms on
- * the 2-core test machine), and a margin learnt to its mean made the next
- * step late half the time, by that variation. Learnt this way it settles
- * where most closes end in time, at the cost of a dwell a little shorter
- * (what it gave up is on record in the step's dwell_ms). Never less than
- * 0, and run_wait_end_ns never gives more than a twentieth of a dwell.
- * What is learnt is the close of a step on this rig, this disk and this
- * load.
+ * next such dwell ends earlier by half a lateness, and later by a sixteenth
+ * of an earliness but never more than RUN_TAIL_EASE_NS: a close varies from
+ * step to step (each of its commands is a round trip through two threads'
+ * wake-ups: 0.5 to 3 ms on the 2-core test machine, and now and then more),
+ * and a margin learnt to its mean made the next step late half the time.
+ * Learnt this way it settles where a late close is rare: the margin rises
+ * by what a late one teaches and sinks by a fixed small step per early one,
+ * so it stands where late closes times what each teaches balances the
+ * early ones' steps (a close late by 0.3 ms once in 30 closes), whatever
+ * the shape of the closes' spread. A lateness counts at most
+ * RUN_TAIL_STEP_NS: one stall of the machine (an fsync, a page fault) says
+ * little of the next close, and every step after would pay for it with a
+ * shorter dwell until the margin came down again (what a dwell gave up is
+ * on record in the step's dwell_ms). Never less than 0, and
+ * run_wait_end_ns never gives more than a twentieth of a dwell. What is
+ * learnt is the close of a step on this rig, this disk and this load.
  */
 #define RUN_TAIL_MARGIN_NS	0
-#define RUN_TAIL_GAIN		4	/* a lateness: a quarter of it */
-#define RUN_TAIL_GAIN_EARLY	16	/* an earliness: a sixteenth */
-#define RUN_TAIL_STEP_NS	(50 * 1000000LL)	/* one step teaches at most this */
+#define RUN_TAIL_GAIN		2	/* a lateness: half of it */
+#define RUN_TAIL_GAIN_EARLY	16	/* an earliness: a sixteenth, */
+#define RUN_TAIL_EASE_NS	(5 * 1000LL)	/* but at most this */
+#define RUN_TAIL_STEP_NS	(2 * 1000000LL)	/* a lateness counts at most this */
 static void
 run_learn_tail(struct run *run, int64_t ready_ns, int64_t start_ns)
 {
-	int64_t err_ns = ready_ns + RUN_TAIL_MARGIN_NS - start_ns, *tail_ns;
+	int64_t err_ns = ready_ns + RUN_TAIL_MARGIN_NS - start_ns, *tail_ns, ease_ns;
 
 	if (!run->tail_step)
 		return;
 	tail_ns = &run->tail_ns[run->tail_step - 1];
 	run->tail_step = 0;
-	err_ns = err_ns > RUN_TAIL_STEP_NS ? RUN_TAIL_STEP_NS :
-	    err_ns < -RUN_TAIL_STEP_NS ? -RUN_TAIL_STEP_NS : err_ns;
-	*tail_ns += err_ns / (err_ns > 0 ? RUN_TAIL_GAIN : RUN_TAIL_GAIN_EARLY);
+	if (err_ns > 0) {
+		*tail_ns += (err_ns > RUN_TAIL_STEP_NS ? RUN_TAIL_STEP_NS : err_ns) / RUN_TAIL_GAIN;
+	} else {
+		ease_ns = -err_ns / RUN_TAIL_GAIN_EARLY;
+		*tail_ns -= ease_ns > RUN_TAIL_EASE_NS ? RUN_TAIL_EASE_NS : ease_ns;
+	}
 	if (*tail_ns < 0)
 		*tail_ns = 0;
 }
@@ -1983,6 +2089,7 @@ void
 run_act_done(struct run *run, int ok, double value, const char *error)
 {
 	struct compile_action *a;
+	int burst;
 
 	if (run->state == RUN_SAFE || run->stopped != NULL) {
 		run_safe_done(run, ok, value == 1, error);
@@ -2027,9 +2134,19 @@ run_act_done(struct run *run, int ok, double value, const char *error)
 	}
 	run->act_waits = 0;
 	a = &run->list.actions[run->action_index];
+	/* a close's stops answered as one (run_close_burst): the step's actions are done */
+	burst = run->close_burst;
+	run->close_burst = 0;
 	if (!ok) {
-		run->fault_device = a->device >= 0 ? run->ctx.rig->devices[a->device].name : NULL;
+		run->fault_device = burst ? rig_device_in_text(run->ctx.rig, error ? error : "") :
+		    a->device >= 0 ? run->ctx.rig->devices[a->device].name : NULL;
 		run_fault(run, "failed", 1, "%s", error ? error : "device failure");
+		return;
+	}
+	if (burst) {
+		for (; run->action_index < run->list.count; run->action_index++)
+			run->running[run->list.actions[run->action_index].device] = 0;
+		run_next_action(run);
 		return;
 	}
 	if (run->action_index == 0 && (run->pair_step != 0 || run->second_sent_ns != 0))
@@ -2404,9 +2521,10 @@ run_prepare(struct run *run, struct recipe *recipe, struct plan *plan, char *err
 	run->armed = calloc(run->ctx.rig->device_count + 1, sizeof(*run->armed));
 	run->running = calloc(run->ctx.rig->device_count + 1, sizeof(*run->running));
 	run->pair_gap_ns = calloc(run->ctx.rig->device_count + 1, sizeof(*run->pair_gap_ns));
+	run->close_stops = calloc(run->ctx.rig->device_count + 1, sizeof(*run->close_stops));
 	if (run->dips == NULL || run->volume_ml == NULL || run->area_cm2 == NULL ||
 	    run->sol_rows == NULL || run->baseline_hz == NULL || run->armed == NULL ||
-	    run->running == NULL || run->pair_gap_ns == NULL) {
+	    run->running == NULL || run->pair_gap_ns == NULL || run->close_stops == NULL) {
 		free(run->dips);
 		free(run->volume_ml);
 		free(run->area_cm2);
@@ -2415,7 +2533,9 @@ run_prepare(struct run *run, struct recipe *recipe, struct plan *plan, char *err
 		free(run->armed);
 		free(run->running);
 		free(run->pair_gap_ns);
+		free(run->close_stops);
 		run->pair_gap_ns = NULL;
+		run->close_stops = NULL;
 		run->dips = NULL;
 		run->volume_ml = NULL;
 		run->area_cm2 = NULL;

@@ -39,6 +39,8 @@ static struct {
 	int looks[SERVER_UNITS];		/* position reads after the go */
 	int gos[SERVER_UNITS];
 	int arrive_at[SERVER_UNITS];		/* at this look the drive shows the target; 0: never */
+	int writes[SERVER_UNITS];		/* write requests received */
+	int mute[SERVER_UNITS];			/* never answer this unit */
 } srv;
 
 /* generic-drive: IR 0-1 position in µm (int32, high word first), IR 2 status bits */
@@ -77,6 +79,12 @@ serve_one(int fd)
 	if (unit < 0 || unit >= SERVER_UNITS)
 		return;
 	pthread_mutex_lock(&server.lock);
+	if (fc == 0x05 || fc == 0x06 || fc == 0x0F || fc == 0x10)
+		srv.writes[unit]++;
+	if (srv.mute[unit]) {
+		pthread_mutex_unlock(&server.lock);
+		return;
+	}
 	if (fc == 0x04 && address == 0 && srv.go_ns[unit] != 0) {
 		/* a status look: position first, then the status word */
 		if (srv.looks[unit]++ == 0)
@@ -225,6 +233,129 @@ make_rig(int port)
 	}
 	diag_free(&d);
 	return rig;
+}
+
+/* A valve (unit 1) and a pump (unit 2) on the server, and a valve that never answers (unit 3). */
+static struct rig *
+make_stops_rig(int port)
+{
+	char text[1024];
+	struct diag d;
+	struct rig *rig = NULL;
+
+	snprintf(text, sizeof(text),
+	    "name: s\n"
+	    "buses:\n"
+	    "  b: {type: tcp, host: 127.0.0.1, port: %d, timeout: 200ms, retries: 0}\n"
+	    "devices:\n"
+	    "  valve: {role: valve, kind: valve, bus: b, unit: 1, profile: generic-valve}\n"
+	    "  pump: {role: pump, kind: peristaltic, bus: b, unit: 2, profile: generic-pump,\n"
+	    "         max_flow: 100 mL/min}\n"
+	    "  mute: {role: valve, kind: valve, bus: b, unit: 3, profile: generic-valve}\n",
+	    port);
+	diag_init(&d, "rig");
+	if (rig_load_buffer("rig", text, strlen(text), &d, &rig) == -1) {
+		char *msg = diag_render(&d);
+		printf("info: %s", msg ? msg : "?\n");
+		free(msg);
+	}
+	diag_free(&d);
+	return rig;
+}
+
+/* Write requests the server has received from each unit so far. */
+static int
+writes_of(int unit)
+{
+	int n;
+
+	pthread_mutex_lock(&server.lock);
+	n = srv.writes[unit];
+	pthread_mutex_unlock(&server.lock);
+	return n;
+}
+
+/*
+ * act_stops(): a close's stops as one operation. Each goes on its bus at
+ * once: both reach the devices while the loop does not run at all (one at
+ * a time, the second was queued only from the loop, on the first's
+ * answer). A device that does not answer fails the whole, naming it, and
+ * the stops after it go all the same. Anything but a stop is refused,
+ * nothing sent.
+ */
+static void
+test_stops(void)
+{
+	struct hw_request reqs[2];
+	struct rig *rig;
+	struct hw *hw = NULL;
+	struct act *act;
+	char err[512];
+	int i, valve0, pump0;
+
+	rig = make_stops_rig(server.port);
+	TEST_CHECK("stops: rig loads", rig != NULL, "no rig");
+	if (rig == NULL)
+		return;
+	if (hw_open(rig, cl.loop, &hw, err, sizeof(err)) == -1 || hw == NULL) {
+		TEST_CHECK("stops: hw opens", 0, "%s", err);
+		rig_free(rig);
+		return;
+	}
+	act = act_open(cl.loop, rig, hw, on_done, NULL, NULL);
+	memset(reqs, 0, sizeof(reqs));
+	reqs[0].device = 0;
+	reqs[0].op = HW_OUTPUT;
+	reqs[1].device = 1;
+	reqs[1].op = HW_PUMP;
+	valve0 = writes_of(0);
+	pump0 = writes_of(1);
+	cl.done = 0;
+	TEST_EQ_INT("stops: queued", act_stops(act, reqs, 2, err, sizeof(err)), 0);
+	/* the loop is not run: only the bus's own thread can send them */
+	for (i = 0; i < 2000 && (writes_of(0) == valve0 || writes_of(1) == pump0); i++)
+		usleep(1000);
+	TEST_CHECK("stops: both sent without the loop between them",
+	    writes_of(0) > valve0 && writes_of(1) > pump0, "valve %d, pump %d writes",
+	    writes_of(0) - valve0, writes_of(1) - pump0);
+	TEST_EQ_INT("stops: not done before the loop hears them", cl.done, 0);
+	TEST_CHECK("stops: done once both answered", wait_done() == 0 && cl.ok, "ended %d ok %d: %s",
+	    cl.done, cl.ok, cl.error);
+
+	/* the first never answers: the pump's stop goes all the same; the whole fails naming it */
+	pthread_mutex_lock(&server.lock);
+	srv.mute[2] = 1;
+	pthread_mutex_unlock(&server.lock);
+	reqs[0].device = 2;
+	pump0 = writes_of(1);
+	cl.done = 0;
+	TEST_EQ_INT("stops, one mute: queued", act_stops(act, reqs, 2, err, sizeof(err)), 0);
+	TEST_CHECK("stops, one mute: the batch fails", wait_done() == 0 && !cl.ok, "ended %d ok %d",
+	    cl.done, cl.ok);
+	TEST_CONTAINS("stops, one mute: naming the device", cl.error, "'mute'");
+	TEST_CHECK("stops, one mute: the pump's stop went all the same", writes_of(1) > pump0,
+	    "no write to the pump");
+	pthread_mutex_lock(&server.lock);
+	srv.mute[2] = 0;
+	pthread_mutex_unlock(&server.lock);
+
+	/* a valve on is no stop: refused, nothing sent, nothing in hand */
+	reqs[0].device = 0;
+	reqs[0].value = 1;
+	valve0 = writes_of(0);
+	pump0 = writes_of(1);
+	TEST_EQ_INT("stops: a valve on is refused", act_stops(act, reqs, 2, err, sizeof(err)), -1);
+	TEST_CONTAINS("... saying why", err, "not a stop");
+	usleep(50000);
+	TEST_CHECK("... and nothing is sent", writes_of(0) == valve0 && writes_of(1) == pump0,
+	    "valve %d, pump %d writes", writes_of(0) - valve0, writes_of(1) - pump0);
+	TEST_EQ_INT("... nor left in hand: a stop goes next", act_output(act, 0, 0), 0);
+	cl.done = 0;
+	TEST_CHECK("... and is answered", wait_done() == 0 && cl.ok, "%s", cl.error);
+
+	act_close(act);
+	hw_close(hw);
+	rig_free(rig);
 }
 
 int
@@ -393,6 +524,7 @@ main(void)
 	act_close(act);
 	hw_close(hw);
 	rig_free(rig);
+	test_stops();
 	loop_timer_free(cl.timeout);
 	loop_free(cl.loop);
 	server_stop();

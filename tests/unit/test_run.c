@@ -495,6 +495,8 @@ static struct {
 	struct fake_call calls[FAKE_CALLS];
 	int count;
 	int pending;		/* an operation awaits completion: its call's index + 1 */
+	int batch_first;	/* act_stops(): the pending operation's first call (index + 1), or 0 */
+	int stops;		/* act_stops() batches made */
 	int safe_pending;	/* a safe state awaits completion: 1 + park */
 	int safe_states, last_park;
 	int64_t move_ms;	/* how long a move takes on the fake clock */
@@ -649,6 +651,39 @@ act_line(struct act *act, int device, double speed_mm_s, int reverse)
 	(void)act;
 	return fa_call(1, "%sline %s %.4g%s", fired, dev_name(device), speed_mm_s,
 	    reverse ? " reverse" : "");
+}
+
+/*
+ * A close's stops at once: each logged as the single command would be,
+ * all made together; the operation is answered once, after the last, and
+ * fails when any of its calls is the one to fail. A refused one refuses
+ * the whole.
+ */
+int
+act_stops(struct act *act, const struct hw_request *reqs, size_t n, char *err, size_t err_size)
+{
+	size_t i;
+	int first = fa.count + 1, rc = 0;
+
+	(void)act;
+	for (i = 0; i < n; i++) {
+		const struct hw_request *r = &reqs[i];
+		int last = i + 1 == n;
+
+		fa_check_release(r->device);
+		if (r->value > 0)
+			TEST_CHECK("act_stops: stops only", 0, "%s at %g", dev_name(r->device), r->value);
+		if ((r->op == HW_OUTPUT ? fa_call(last, "output %s off", dev_name(r->device)) :
+		    r->op == HW_PUMP ? fa_call(last, "pump %s 0", dev_name(r->device)) :
+		    fa_call(last, "line %s 0%s", dev_name(r->device), r->reverse ? " reverse" : "")) == -1) {
+			snprintf(err, err_size, "%s: refused (injected)", dev_name(r->device));
+			rc = -1;
+		}
+	}
+	fa.pending = rc == 0 ? fa.count : 0;
+	fa.batch_first = rc == 0 ? first : 0;
+	fa.stops += rc == 0;
+	return rc;
 }
 
 int
@@ -897,6 +932,10 @@ complete_op(void)
 	char error[160];
 
 	fa.pending = 0;
+	/* a batch of stops fails when any of its calls is the one to */
+	if (fa.batch_first != 0 && fa.fail_call >= fa.batch_first && fa.fail_call < index)
+		index = fa.fail_call;
+	fa.batch_first = 0;
 	/* a released command leaves on its release, and is answered then (or answer_ns later) */
 	if (fa.answer_until_seq == 0 || c->seq <= fa.answer_until_seq) {
 		if (c->sent_ns + fa.answer_ns > fake_now_ns)
@@ -908,7 +947,7 @@ complete_op(void)
 	if (strncmp(c->text, "move ", 5) == 0)
 		fake_now_ns += fa.move_ms * 1000000;
 	if (index == fa.fail_call) {
-		snprintf(error, sizeof(error), "%s: no answer (injected)", c->text);
+		snprintf(error, sizeof(error), "%s: no answer (injected)", fa.calls[index - 1].text);
 		run_act_done(fa.run, 0, NAN, fa.fail_text ? fa.fail_text : error);
 		return;
 	}
@@ -2158,9 +2197,9 @@ test_pair_chain(void)
 /*
  * A step that ends on its commands (a spray without a drain) ends its
  * dwell early by what its close is learnt to take (run_learn_tail): a
- * quarter of a lateness, a sixteenth of an earliness, so that the margin
- * settles where most closes end in time rather than at their mean (where
- * the next step was late half the time). Here each command of the first
+ * half a lateness (at most 2 ms of it), a sixteenth of an earliness up to
+ * 5 us, so that the margin settles where a late close is rare rather than
+ * at the closes' mean (where the next step was late half the time). Here each command of the first
  * six sprays is answered 2 ms after it leaves (the close is late, the
  * margin grows), then at once (the close is early, it shrinks slowly).
  */
@@ -2244,7 +2283,10 @@ test_learn_tail(void)
 		ready = last->sent_ns + (n <= fa.answer_until_seq ? fa.answer_ns : 0);
 		issue = t0 + p->steps[n].start_ms * 1000000 - RUN_ISSUE_EARLY_NS;
 		err = ready - issue;
-		want = err / (err > 0 ? 4 : 16);
+		/* half a lateness (at most 2 ms of it), a sixteenth of an earliness up to 5 us */
+		want = err > 0 ? (err > RUN_TAIL_STEP_NS ? RUN_TAIL_STEP_NS : err) / RUN_TAIL_GAIN :
+		    -err / RUN_TAIL_GAIN_EARLY > RUN_TAIL_EASE_NS ? -RUN_TAIL_EASE_NS :
+		    err / RUN_TAIL_GAIN_EARLY;
 		if (lead + want < 0)
 			want = -lead;	/* never less than none */
 		exact += lead_next - lead == want;
@@ -2255,10 +2297,86 @@ test_learn_tail(void)
 			    "margin %lld -> %lld ns (want a change of %lld)\n", n, (long long)err,
 			    (long long)lead, (long long)lead_next, (long long)want);
 	}
-	TEST_EQ_INT("tail: each spray's margin moved by a quarter of a late close, a sixteenth "
-	    "of an early one", exact, (int)p->count - 3);
+	TEST_EQ_INT("tail: each spray's margin moved by half a late close, a sixteenth of an "
+	    "early one up to 5 us", exact, (int)p->count - 3);
 	TEST_CHECK("tail: late closes made it grow, early ones shrink", grew >= 3 && shrank >= 3,
 	    "grew %d times, shrank %d", grew, shrank);
+	finish(run);
+}
+
+/* The first call of step seq whose text begins with prefix and ends with suffix, or NULL. */
+static const struct fake_call *
+call_shaped(int seq, const char *prefix, const char *suffix)
+{
+	size_t len, slen = strlen(suffix);
+	int i;
+
+	for (i = 0; i < fa.count; i++) {
+		len = strlen(fa.calls[i].text);
+		if (fa.calls[i].seq == seq && strncmp(fa.calls[i].text, prefix, strlen(prefix)) == 0 &&
+		    len >= slen && strcmp(fa.calls[i].text + len - slen, suffix) == 0)
+			return &fa.calls[i];
+	}
+	return NULL;
+}
+
+/*
+ * A spray without a drain closes in one burst (run_close_burst): its
+ * valve's off and its pump's stop are made together, one operation, and
+ * the next step begins once both are answered. One at a time, the stop
+ * was made only after the off's answer came back through the loop. A
+ * failed off fails the batch, the stop having gone all the same, and no
+ * later step begins.
+ */
+static void
+test_close_burst(void)
+{
+	const struct plan *p;
+	const struct fake_call *off, *stop;
+	struct run *run;
+	int n, sprays = 0, together = 0, fail_at = 0;
+	char why[128];
+
+	run = start("burst", "spray", recipe_tail, &p);
+	if (run == NULL)
+		return;
+	fa.answer_ns = 1000000;		/* each operation answered 1 ms after it leaves */
+	run_through(run);
+	TEST_STR("burst: completed", fr.states, "completed");
+	TEST_CHECK("burst: every step done", all_done(p, why, sizeof(why)), "%s", why);
+	for (n = 1; n <= (int)p->count; n++) {
+		if (p->steps[n - 1].kind != STEP_SPRAY)
+			continue;
+		sprays++;
+		off = call_shaped(n, "output ", " off");
+		stop = call_shaped(n, "pump ", " 0");
+		if (off != NULL && stop != NULL && stop == off + 1 && stop->made_ns == off->made_ns)
+			together++;
+		else
+			printf("info: burst: spray %d: off %s, stop %s, made %lld ns apart\n", n,
+			    off ? off->text : "none", stop ? stop->text : "none",
+			    off && stop ? (long long)(stop->made_ns - off->made_ns) : -1LL);
+		if (n == 3 && off != NULL)
+			fail_at = (int)(off - fa.calls) + 1;
+	}
+	TEST_EQ_INT("burst: each spray's off and stop made together, the stop right after",
+	    together, 12);
+	TEST_EQ_INT("burst: one operation each", fa.stops, sprays);
+	finish(run);
+
+	run = start("burst-fail", "spray", recipe_tail, &p);
+	if (run == NULL)
+		return;
+	fa.answer_ns = 1000000;
+	fa.fail_call = fail_at;
+	run_through(run);
+	TEST_STR("burst-fail: failed", fr.states, "failed");
+	TEST_STR("burst-fail: the third spray failed", rec_step(3)->outcome, "failed");
+	TEST_CHECK("burst-fail: its pump's stop went all the same",
+	    call_shaped(3, "pump ", " 0") != NULL, "no stop among step 3's calls");
+	TEST_EQ_INT("burst-fail: no later step began", count_calls(4, "") + rec_step(4)->begun, 0);
+	TEST_CONTAINS("burst-fail: the cause names the valve", fr.cause, "valve-");
+	TEST_EQ_INT("burst-fail: the rig made safe", fa.safe_states > 0, 1);
 	finish(run);
 }
 
@@ -3673,6 +3791,7 @@ main(void)
 	test_pair_across_buses();
 	test_pair_gap_from_sends();
 	test_learn_tail();
+	test_close_burst();
 	test_pair_chain();
 	test_start_while_making_safe();
 	test_roll();
