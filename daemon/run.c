@@ -29,15 +29,17 @@
 #define RUN_OVERRUN_SLACK_MS	3000
 /*
  * A step's record (the end of the step before and its own start) is
- * committed this long before its deadline, in real time, so the fsyncs are
- * not between the deadline and its first command. It is more than a step
- * boundary's two or three commits take on a Pi's SD card, and than the
- * slow fsyncs of a disk shared with other work: on the 2-core CI machine
- * beside other builds one commit in a few hundred took 35-56 ms, and with
- * a 20 ms lead its step's first command went that much late. Nothing at the rig
- * changes earlier: the step before is in its last wait (a drain or drip)
- * until the new step's first command. A crash inside the lead cuts that
- * wait short by at most the lead, and the record counts the step done.
+ * committed this long before its deadline, in real time. The commit does
+ * not wait for the disk (run_commit_boundary): the lead is the time its
+ * sync has, beside the loop, to be on the disk before the step's first
+ * command. It is more than a step boundary's sync takes on a Pi's SD card,
+ * and than most slow fsyncs of a disk shared with other work: on the
+ * 2-core CI machine beside other builds one commit in a few hundred took
+ * 35-56 ms (when the loop waited for it, a 20 ms lead made its step's
+ * first command that much late). Nothing at the rig changes earlier: the
+ * step before is in its last wait (a drain or drip) until the new step's
+ * first command. A crash inside the lead cuts that wait short by at most
+ * the lead, and the record counts the step done.
  */
 #define RUN_RECORD_LEAD_NS	(60 * 1000000LL)
 /*
@@ -418,6 +420,16 @@ run_pending_written(struct run *run)
  * Commits the boundary under way with the next step's start (next_count
  * steps from next: 0, it starts later; 2, a set and the step sharing its
  * moment). Returns 0, or -1 when the batch failed for it.
+ *
+ * It does not wait for the disk (record_group_nowait): once it returns,
+ * the boundary is in the database's log, which a crash of lbld cannot
+ * lose, and the log's syncer makes it durable beside the loop, by the next
+ * command as a rule (RUN_RECORD_LEAD_NS). Waited for here, a sync in the
+ * loop stood between two steps' commands whenever the disk was slower
+ * than the lead: on the 2-core test machine an fdatasync took 0.4 ms at
+ * the median and 160 ms at worst, and the next step went that late. A
+ * power cut can lose what was committed within one sync's time, which the
+ * batch's record then ends before (the batch is interrupted there anyway).
  */
 static int
 run_commit_boundary(struct run *run, const struct db_step *next, size_t next_count)
@@ -432,6 +444,7 @@ run_commit_boundary(struct run *run, const struct db_step *next, size_t next_cou
 	run->pair_end_unwritten = 0;
 	if (end == NULL && bilayer == NULL && n == 0 && next_count == 0)
 		return 0;
+	record_group_nowait(run->ctx.record);
 	rc = ledger_step_boundary(run->ctx.record, run->batch_id, end, bilayer, events, n, next,
 	    next_count, why, sizeof(why));
 	run_pending_written(run);
@@ -441,18 +454,6 @@ run_commit_boundary(struct run *run, const struct db_step *next, size_t next_cou
 		return -1;
 	}
 	return 0;
-}
-
-/*
- * A pair's set ended: its end is committed without waiting for the disk
- * (record_group_nowait), its second's command being queued or due within
- * the issue margin. Returns 0, or -1 when the batch failed for it.
- */
-static int
-run_commit_pair_end(struct run *run)
-{
-	record_group_nowait(run->ctx.record);
-	return run_commit_boundary(run, NULL, 0);
 }
 
 /* The boundary under way, if any, committed where a loss can only be logged. */
@@ -1650,9 +1651,7 @@ run_next_action(struct run *run)
 /*
  * Commits the start of the next step, which goes out at start_ns, with the
  * boundary under way (the step before's end): one commit. Its actual start
- * follows with its end. On failure the batch has failed. nowait: the
- * commit does not wait for the disk (record_group_nowait), for a boundary
- * that lies between the step before's last command and this step's first.
+ * follows with its end. On failure the batch has failed.
  */
 static void
 run_step_row(const struct run *run, size_t idx, int64_t start_ns, struct db_step *row)
@@ -1709,7 +1708,7 @@ run_pair_row(struct run *run, struct db_step *row)
 }
 
 static int
-run_record_start(struct run *run, int64_t start_ns, int nowait)
+run_record_start(struct run *run, int64_t start_ns)
 {
 	struct db_step rows[2];
 	size_t n = 1;
@@ -1718,8 +1717,6 @@ run_record_start(struct run *run, int64_t start_ns, int nowait)
 	n += run_pair_row(run, &rows[1]);
 	run_step_opens(run);
 	run->step_open = 0;
-	if (nowait)
-		record_group_nowait(run->ctx.record);
 	if (run_commit_boundary(run, rows, n) == -1)
 		return -1;
 	run->step_open = 1;
@@ -1981,7 +1978,7 @@ run_next_step(struct run *run)
 		run_step_opens(run);
 		run->pair_end_unwritten = 1;
 		if (issue_ns > now) {
-			if (run_commit_pair_end(run) == -1)
+			if (run_commit_boundary(run, NULL, 0) == -1)
 				return;
 			run->state = RUN_WAITING;
 			run_arm_for(run, run->step, NULL, 0);
@@ -1990,7 +1987,7 @@ run_next_step(struct run *run)
 		}
 		run_begin_step(run);
 		if (run->plan != NULL && run->pair_end_unwritten && run->state != RUN_SAFE)
-			(void)run_commit_pair_end(run);
+			(void)run_commit_boundary(run, NULL, 0);
 		return;
 	}
 	if (!run->step_open) {
@@ -2009,13 +2006,11 @@ run_next_step(struct run *run)
 		/*
 		 * Inside the lead: the step before ended on its commands (a
 		 * spray without a drain, a set), or its timer's record is due.
-		 * Where the deadline is nearer than half the lead, this commit
-		 * is all that stands between the two steps' commands, and it
-		 * does not wait for the disk: the record is in the database's
-		 * log before the next command, on the disk one sync later.
+		 * The record is in the database's log before the next command
+		 * (run_commit_boundary).
 		 */
-		if (run_record_start(run, (start_ns > now ? start_ns : now) + run->fire_trigger_ns,
-		    issue_ns - now < RUN_RECORD_LEAD_NS / 2) == -1)
+		if (run_record_start(run, (start_ns > now ? start_ns : now) +
+		    run->fire_trigger_ns) == -1)
 			return;
 		now = loop_now_ns();
 	} else if (run_commit_boundary(run, NULL, 0) == -1) {

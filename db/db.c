@@ -310,6 +310,7 @@ db_open_version(const char *path, int target_version, struct db **dbp)
 		db_close(db);
 		return -1;
 	}
+	db_wal_hook_install(db);
 	*dbp = db;
 	return 0;
 }

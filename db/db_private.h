@@ -47,6 +47,17 @@ struct db_syncer {
 	int stop;
 	int error;			/* the first failed sync's errno, until read */
 	char path[512];
+	/*
+	 * A checkpoint of the log into the database, asked for by the commit
+	 * that grew the log past DB_WAL_CHECKPOINT_PAGES (db_wal_hook) and done
+	 * here, through the thread's own connection to db_path (opened at its
+	 * first checkpoint), so that the caller never waits for its writes and
+	 * syncs. checkpoints: done so far.
+	 */
+	int checkpoint_wanted;
+	uint64_t checkpoints;
+	sqlite3 *checkpointer;
+	char db_path[512];
 };
 
 struct db {
@@ -65,6 +76,20 @@ struct db {
 	int sync_not_full;		/* synchronous could not be set back to FULL: db_sync_full again */
 };
 
+/* SQLite's own automatic checkpoint, which a WAL hook replaces (sqlite3_wal_hook). */
+#define DB_WAL_CHECKPOINT_PAGES 1000
+/*
+ * Replaces SQLite's automatic checkpoint, which would run inside a commit
+ * that must not wait for the disk, by db_wal_hook's (db_open): it hands
+ * the checkpoint to the syncer where one runs, and tells db_on_event's
+ * callback of the events each commit put on record.
+ */
+void db_wal_hook_install(struct db *db);
+/*
+ * Asks the syncer for a checkpoint of the log (db_wal_hook): 0, or -1 when
+ * there is no syncer (the caller checkpoints itself, waiting for the disk).
+ */
+int db_syncer_checkpoint(struct db *db);
 /* Stops db_group_try_begin_nowait's thread after its last sync (db_close). */
 void db_syncer_stop(struct db *db);
 /*

@@ -308,9 +308,6 @@ db_solution_get(struct db *db, int64_t batch_id, const char *name, int *dips,
 	return 0;
 }
 
-/* SQLite's own automatic checkpoint, which a WAL hook replaces (sqlite3_wal_hook). */
-#define DB_WAL_CHECKPOINT_PAGES 1000
-
 /*
  * After each commit of lbld's handle: tells on_event of the events the
  * commit put on record. SQLite calls this once the commit is done and the
@@ -326,10 +323,14 @@ db_wal_hook(void *arg, sqlite3 *sql, const char *name, int pages)
 	int rc;
 
 	/*
-	 * Not inside a commit that must not wait for the disk: a checkpoint
-	 * syncs the log and the database. The next commit that waits does it.
+	 * A checkpoint writes the log's pages into the database and syncs
+	 * both: where the syncer runs (a batch's step boundaries commit
+	 * without waiting for the disk), it does it beside the caller, which
+	 * never waits for it; else here, but not inside a commit that must not
+	 * wait for the disk (the next commit that waits does it).
 	 */
-	if (pages >= DB_WAL_CHECKPOINT_PAGES && !db->group_nowait &&
+	if (pages >= DB_WAL_CHECKPOINT_PAGES && db_syncer_checkpoint(db) == -1 &&
+	    !db->group_nowait &&
 	    sqlite3_wal_checkpoint_v2(sql, name, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL) !=
 	    SQLITE_OK && sqlite3_errcode(sql) != SQLITE_BUSY)
 		db_fail(db, "checkpointing the write-ahead log");
@@ -358,8 +359,7 @@ db_on_event(struct db *db, void (*cb)(void *arg, const struct db_event *row), vo
 	int rc;
 
 	if (cb == NULL) {
-		db->on_event = NULL;
-		sqlite3_wal_autocheckpoint(db->sql, DB_WAL_CHECKPOINT_PAGES);
+		db->on_event = NULL;	/* the hook stays: it checkpoints (db_wal_hook_install) */
 		return 0;
 	}
 	if ((st = db_stmt(db, ST_EVENTS_LAST, "SELECT coalesce(max(id), 0) FROM events",
@@ -371,6 +371,11 @@ db_on_event(struct db *db, void (*cb)(void *arg, const struct db_event *row), vo
 	db_reset(st);
 	db->on_event = cb;
 	db->on_event_arg = arg;
-	sqlite3_wal_hook(db->sql, db_wal_hook, db);
 	return 0;
+}
+
+void
+db_wal_hook_install(struct db *db)
+{
+	sqlite3_wal_hook(db->sql, db_wal_hook, db);
 }

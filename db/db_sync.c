@@ -9,8 +9,12 @@
  * committed within one sync's time, and the next command is not held up
  * by the disk (an SD card's or a shared disk's sync takes 5-60 ms).
  *
- * The thread touches nothing of SQLite: it syncs its own descriptor of
- * the log's file, which the kernel flushes whoever wrote it.
+ * The thread syncs its own descriptor of the log's file, which the kernel
+ * flushes whoever wrote it. It also checkpoints the log when it has grown
+ * (db_syncer_checkpoint), through a connection of its own that nothing else
+ * uses: a passive checkpoint copies what the log holds into the database
+ * beside the caller's commits, never holding them up, and the caller's next
+ * commit starts the log afresh once it is all copied.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -25,7 +29,48 @@
 #include "log.h"
 #include "text.h"
 
-/* The thread: one fdatasync per wakeup, covering every commit asked for before it. */
+/*
+ * A passive checkpoint through the thread's own connection, opened at the
+ * first. Called unlocked. A database busy with another checkpoint is no
+ * failure (the next growth asks again); any other is logged.
+ */
+static void
+db_syncer_do_checkpoint(struct db_syncer *s)
+{
+	int rc;
+
+	if (s->checkpointer == NULL) {
+		rc = sqlite3_open_v2(s->db_path, &s->checkpointer, SQLITE_OPEN_READWRITE |
+		    SQLITE_OPEN_NOMUTEX, NULL);
+		if (rc != SQLITE_OK) {
+			log_warnx("database %s: opening a connection to checkpoint its log: %s",
+			    s->db_path, s->checkpointer != NULL ? sqlite3_errmsg(s->checkpointer) :
+			    sqlite3_errstr(rc));
+			sqlite3_close(s->checkpointer);
+			s->checkpointer = NULL;
+			return;
+		}
+		/* a connection finds the log at its first read: a checkpoint before does nothing */
+		if ((rc = sqlite3_exec(s->checkpointer, "SELECT 1 FROM sqlite_master LIMIT 1", NULL,
+		    NULL, NULL)) != SQLITE_OK) {
+			log_warnx("database %s: reading it to checkpoint its log: %s", s->db_path,
+			    sqlite3_errmsg(s->checkpointer));
+			sqlite3_close(s->checkpointer);
+			s->checkpointer = NULL;
+			return;
+		}
+	}
+	rc = sqlite3_wal_checkpoint_v2(s->checkpointer, "main", SQLITE_CHECKPOINT_PASSIVE, NULL,
+	    NULL);
+	if (rc != SQLITE_OK && rc != SQLITE_BUSY && rc != SQLITE_LOCKED)
+		log_warnx("database %s: checkpointing its log: %s", s->db_path,
+		    sqlite3_errmsg(s->checkpointer));
+}
+
+/*
+ * The thread: one fdatasync per wakeup, covering every commit asked for
+ * before it; then a checkpoint, if one was asked for.
+ */
 static void *
 db_syncer_main(void *arg)
 {
@@ -35,8 +80,17 @@ db_syncer_main(void *arg)
 
 	pthread_mutex_lock(&s->lock);
 	for (;;) {
-		while (!s->stop && s->done == s->wanted)
+		while (!s->stop && s->done == s->wanted && !s->checkpoint_wanted)
 			pthread_cond_wait(&s->wake, &s->lock);
+		if (s->checkpoint_wanted && s->done == s->wanted) {
+			s->checkpoint_wanted = 0;
+			pthread_mutex_unlock(&s->lock);
+			db_syncer_do_checkpoint(s);
+			pthread_mutex_lock(&s->lock);
+			s->checkpoints++;
+			pthread_cond_broadcast(&s->wake);
+			continue;
+		}
 		if (s->done == s->wanted)
 			break;
 		target = s->wanted;
@@ -60,7 +114,7 @@ db_syncer_start(struct db *db)
 	struct db_syncer *s;
 	pthread_attr_t attr;
 	const char *wal;
-	size_t stack = 64 * 1024;
+	size_t stack = 256 * 1024;
 	long min;
 	int rc;
 
@@ -79,6 +133,7 @@ db_syncer_start(struct db *db)
 		return -1;
 	}
 	text_format(s->path, sizeof(s->path), "%s", wal);
+	text_format(s->db_path, sizeof(s->db_path), "%s", sqlite3_db_filename(db->sql, "main"));
 	if ((s->fd = open(wal, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) == -1) {
 		log_warn("database %s: opening its write-ahead log %s to sync it", db->path, wal);
 		free(s);
@@ -87,8 +142,9 @@ db_syncer_start(struct db *db)
 	pthread_mutex_init(&s->lock, NULL);
 	pthread_cond_init(&s->wake, NULL);
 	/*
-	 * It calls fdatasync and nothing else: a small stack is plenty, but
-	 * not below the system's least (128 KiB on arm64, 16 KiB on x86-64).
+	 * It calls fdatasync and SQLite's checkpoint: a small stack is plenty
+	 * (SQLite keeps its large buffers on the heap), but not below the
+	 * system's least (128 KiB on arm64, 16 KiB on x86-64).
 	 */
 	if ((min = sysconf(_SC_THREAD_STACK_MIN)) > 0 && (size_t)min > stack)
 		stack = (size_t)min;
@@ -126,11 +182,26 @@ db_syncer_stop(struct db *db)
 	pthread_mutex_unlock(&s->lock);
 	pthread_join(s->thread, NULL);
 	db_sync_check(db, why, sizeof(why));	/* a last failure, if any, is logged */
+	sqlite3_close(s->checkpointer);
 	close(s->fd);
 	pthread_cond_destroy(&s->wake);
 	pthread_mutex_destroy(&s->lock);
 	free(s);
 	db->syncer = NULL;
+}
+
+int
+db_syncer_checkpoint(struct db *db)
+{
+	struct db_syncer *s = db->syncer;
+
+	if (s == NULL)
+		return -1;
+	pthread_mutex_lock(&s->lock);
+	s->checkpoint_wanted = 1;
+	pthread_cond_signal(&s->wake);
+	pthread_mutex_unlock(&s->lock);
+	return 0;
 }
 
 /*

@@ -1171,6 +1171,71 @@ test_group_nowait(void)
 	db_close(db);
 }
 
+/* The frames the write-ahead log holds now (a passive checkpoint's count, through s). */
+static int
+log_frames(sqlite3 *s)
+{
+	int frames = -1, copied = -1;
+
+	/* a connection finds the log at its first read */
+	if (sqlite3_exec(s, "SELECT 1 FROM sqlite_master LIMIT 1", NULL, NULL, NULL) != SQLITE_OK)
+		return -1;
+	if (sqlite3_wal_checkpoint_v2(s, "main", SQLITE_CHECKPOINT_PASSIVE, &frames, &copied) !=
+	    SQLITE_OK)
+		return -1;
+	return frames;
+}
+
+/*
+ * Commits that do not wait for the disk grow the log past
+ * DB_WAL_CHECKPOINT_PAGES: the syncer checkpoints it beside the caller,
+ * through its own connection, and the next commit starts the log afresh.
+ * Before, such commits never checkpointed (a checkpoint waits for the
+ * disk), and a batch whose every boundary commits so grew its log without
+ * bound.
+ */
+static void
+test_syncer_checkpoint(void)
+{
+	struct fixture fx;
+	struct db *db = NULL;
+	sqlite3 *s;
+	uint64_t done = 0;
+	int i, before;
+
+	if (db_open(path_in("ckpt.db"), &db) == -1 || fixture_store(db, &fx) == -1) {
+		TEST_CHECK("open ckpt.db", 0, "failed");
+		db_close(db);
+		return;
+	}
+	s = raw_open(path_in("ckpt.db"));
+	TEST_EQ_INT("checkpoint: a group that does not wait begins", db_group_try_begin_nowait(db),
+	    0);
+	TEST_EQ_INT("checkpoint: 5 MB written in it", sqlite3_exec(db->sql, "CREATE TABLE filler(b);"
+	    "INSERT INTO filler VALUES (zeroblob(5000000))", NULL, NULL, NULL), SQLITE_OK);
+	TEST_EQ_INT("checkpoint: it commits", db_group_commit(db), 0);
+	for (i = 0; i < 500; i++) {
+		pthread_mutex_lock(&db->syncer->lock);
+		done = db->syncer->checkpoints;
+		pthread_mutex_unlock(&db->syncer->lock);
+		if (done > 0)
+			break;
+		usleep(10000);
+	}
+	TEST_CHECK("checkpoint: the syncer checkpointed the log", done > 0, "none in 5 s");
+	before = log_frames(s);
+	TEST_CHECK("checkpoint: the log held the 5 MB", before > DB_WAL_CHECKPOINT_PAGES,
+	    "%d frames", before);
+	TEST_EQ_INT("checkpoint: the next group begins", db_group_try_begin_nowait(db), 0);
+	TEST_EQ_INT("checkpoint: a small write in it", sqlite3_exec(db->sql,
+	    "INSERT INTO filler VALUES (1)", NULL, NULL, NULL), SQLITE_OK);
+	TEST_EQ_INT("checkpoint: it commits", db_group_commit(db), 0);
+	TEST_CHECK("checkpoint: the log started afresh", log_frames(s) >= 0 &&
+	    log_frames(s) < DB_WAL_CHECKPOINT_PAGES, "%d frames (%d before)", log_frames(s), before);
+	sqlite3_close(s);
+	db_close(db);
+}
+
 /* ---- events told once committed (db_on_event) ---- */
 
 struct told {
@@ -1608,6 +1673,7 @@ main(void)
 	test_devices_said();
 	test_group();
 	test_group_nowait();
+	test_syncer_checkpoint();
 	test_events_told();
 	test_history();
 	test_recover();
