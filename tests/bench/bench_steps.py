@@ -40,8 +40,10 @@ granted, as lbld's unit runs lbld, and their simulators and socat alike (a
 real device and line are not held up by the machine's other work: without
 it a pty's simulator lagged a loaded machine by up to half a second; for
 one transport at a time), BENCH_CONTESTANTS (default "lbld careful plain";
-fewer, e.g. "lbld", to diagnose one), LBL_BUILD, LBL_KEEP_TMP=1 to keep the
-work directory.
+fewer, e.g. "lbld", to diagnose one), BENCH_FLOOR_S (default 20: how long
+the machine's own floor is measured before the runs, a sleeper's wake and a
+spinner's lost CPU, under the contestants' scheduling; 0 skips it),
+LBL_BUILD, LBL_KEEP_TMP=1 to keep the work directory.
 Exit status 0 when every contestant finished and every command was
 matched to the plan; figures are printed, never judged (goals are shown).
 """
@@ -319,6 +321,47 @@ def sleep_until_ns(deadline_ns):
             raise OSError(rc, "clock_nanosleep")
 
 
+def floor_main(args):
+    """bench_steps.py --floor SECONDS: what this machine lets any process do,
+    run under the contestants' scheduling. First a sleeper: absolute
+    deadlines every 7-11 ms slept to with clock_nanosleep, as the careful
+    loop and lbld's threads sleep; its wake's lateness. Then a spinner,
+    reading the clock without a pause: how often, and for how long at
+    most, it did not run for more than 0.5 ms (a virtual machine's host
+    taking the CPU away: spinning cannot beat that). Prints one JSON line."""
+    seconds = float(args[0])
+    late, t = [], time.monotonic_ns() + 10000000
+    end = t + int(seconds / 2 * 1e9)
+    i = 0
+    while t < end:
+        t += 7000000 + (i % 5) * 1000000
+        i += 1
+        sleep_until_ns(t)
+        late.append((time.monotonic_ns() - t) / 1e6)
+    gaps, worst, now = 0, 0, time.monotonic_ns()
+    end, prev = now + int(seconds / 2 * 1e9), now
+    while prev < end:
+        now = time.monotonic_ns()
+        if now - prev > 500000:
+            gaps += 1
+            worst = max(worst, now - prev)
+        prev = now
+    late.sort()
+    print(json.dumps({"sleeps": len(late), "p50": percentile(late, 50), "p99": percentile(late, 99),
+                      "max": late[-1], "gaps_per_s": gaps / (seconds / 2), "gap_max": worst / 1e6}))
+
+
+def machine_floor(seconds):
+    """floor_main's figures in a process of its own, or None."""
+    try:
+        out = subprocess.run(RT_PREFIX + [sys.executable, os.path.abspath(__file__), "--floor",
+                                          str(seconds)], capture_output=True, text=True,
+                             timeout=seconds + 30).stdout
+        return json.loads(out.strip().splitlines()[-1])
+    except (OSError, ValueError, IndexError, subprocess.TimeoutExpired):
+        return None
+
+
 def contestant_main(args):
     """bench_steps.py --contestant careful|plain RIG PLAN_JSON TRANSPORT DEVICE OUT_JSON"""
     how, rig_path, plan_path, transport, dev, out_path = args
@@ -580,6 +623,9 @@ def main():
     if len(sys.argv) > 1 and sys.argv[1] == "--contestant":
         contestant_main(sys.argv[2:])
         return
+    if len(sys.argv) > 1 and sys.argv[1] == "--floor":
+        floor_main(sys.argv[2:])
+        return
     steps = int(sys.argv[1]) if len(sys.argv) > 1 else int(os.environ.get("BENCH_STEPS", "2000"))
     transports = os.environ.get("BENCH_TRANSPORTS", "tcp rtu19200 rtu115200").split()
     serial = os.environ.get("BENCH_SERIAL") == "1"
@@ -588,6 +634,8 @@ def main():
             raise SystemExit("bench_steps: BENCH_TRANSPORTS: '%s' is not tcp or rtuBAUD" % t)
     work = tempfile.mkdtemp(prefix="lbl-bench-steps.")
     load0 = os.getloadavg()
+    floor_s = float(os.environ.get("BENCH_FLOOR_S", "20"))
+    floor = machine_floor(floor_s) if floor_s > 0 else None
     t_start = time.monotonic()
     lanes = {}
     try:
@@ -615,7 +663,7 @@ def main():
             print("bench_steps: %s %s %s: %s" % (lane.transport, lane.who, lane.kind, lane.error))
         if failed:
             sys.exit(1)
-        report(lanes, transports, steps, serial, load0, time.monotonic() - t_start)
+        report(lanes, transports, steps, serial, load0, time.monotonic() - t_start, floor)
     finally:
         if not os.environ.get("LBL_KEEP_TMP"):
             shutil.rmtree(work, ignore_errors=True)
@@ -623,7 +671,7 @@ def main():
             print("kept %s" % work)
 
 
-def report(lanes, transports, steps, serial, load0, elapsed_s):
+def report(lanes, transports, steps, serial, load0, elapsed_s, floor=None):
     print("step start error at the device, |arrival - (origin + planned start)|, ms; "
           "drift: signed error of the last step")
     print("%d steps asked per transport (half spray rig, half dip rig), %s, %.0f s, "
@@ -686,6 +734,13 @@ def report(lanes, transports, steps, serial, load0, elapsed_s):
     if extras:
         print("commands beyond the plan inside a batch (the safe state at its start and end): "
               + "; ".join(extras))
+    if floor:
+        print("this machine, before the runs, under the same scheduling: a sleeper's wake to "
+              "absolute deadlines late by p50 %.3f, p99 %.3f, max %.3f ms (%d sleeps); a spinning "
+              "thread lost the CPU for more than 0.5 ms %.1f times a second, at most %.1f ms: "
+              "no contestant's p99 can be below what its own wakes and the host allow" % (
+                  floor["p50"], floor["p99"], floor["max"], floor["sleeps"], floor["gaps_per_s"],
+                  floor["gap_max"]))
     print("drift is the larger of the two rigs' last steps; 'bus busy' is the fraction of the "
           "batches' time (origin to end, as run) the RTU line carried frames (requests, answers "
           "and their silences), the reads' part (polls, readbacks) in brackets")

@@ -14,7 +14,7 @@
 # that).
 set -u
 . "$LBL_TOP/tests/integration/lib.sh"
-BENCH_TRANSPORTS="tcp rtu19200 rtu115200" BENCH_STEPS=24 BENCH_CSV="$LBL_TMP/steps.csv" /usr/bin/python3 \
+BENCH_FLOOR_S=2 BENCH_TRANSPORTS="tcp rtu19200 rtu115200" BENCH_STEPS=24 BENCH_CSV="$LBL_TMP/steps.csv" /usr/bin/python3 \
     "$LBL_TOP/tests/bench/bench_steps.py" >"$LBL_TMP/out" 2>&1
 rc=$?
 if [ $rc -ne 0 ]; then
@@ -51,6 +51,16 @@ bad=$(printf '%s\n' "$rows" | sed 's/lbld/lbld_/; s/careful Python/careful/; s/p
     fail "every row's figures are sane" "$bad"
 grep -q 'goal: lbld p99 < 0.5 ms' "$LBL_TMP/out" && grep -q 'goal: lbld p99 within one transaction' "$LBL_TMP/out" &&
     pass "the goals are shown for TCP and RTU" || fail "the goals are shown" "$(tail -8 "$LBL_TMP/out")"
+
+# the machine's own floor, which no contestant can beat: a sleeper's wake
+# lateness (p50 <= p99 <= max) and how often a spinner lost the CPU
+floor=$(grep "^this machine, before the runs" "$LBL_TMP/out")
+printf '%s\n' "$floor" | awk '{
+	if (!match($0, /late by p50 [0-9.]+, p99 [0-9.]+, max [0-9.]+ ms \([0-9]+ sleeps\); a spinning thread lost the CPU for more than 0.5 ms [0-9.]+ times a second/)) exit 1
+	split(substr($0, RSTART, RLENGTH), f, /[ ,(]+/)
+	exit !(f[4] + 0 <= f[6] + 0 && f[6] + 0 <= f[8] + 0 && f[10] + 0 > 50)
+    }' && pass "the machine's floor is shown: a sleeper's wake (p50 <= p99 <= max) and a spinner's lost CPU" ||
+    fail "the machine's floor is shown" "'$floor'"
 
 # the careful loop at 115,200 baud: nothing arrives sooner than a request's
 # wire time after its deadline (8 characters of 10 bits and the 1.75 ms
