@@ -196,15 +196,20 @@ done
 # written to the database's log without waiting for the disk, and a thread
 # beside the loop syncs it. Before, every step started a sync late (its
 # median start error was 25-40 ms); now the median stays within a few ms.
-slow_sync_ms=40
-if cc -shared -fPIC -o "$LBL_TMP/slow_sync.so" "$LBL_TOP/tests/integration/slow_sync.c" -ldl
-then
+#
+# slow_lbld MS DB ERR: lbld again, on DB, every sync MS ms longer; the log
+# of the lbld before is kept as ERR (checked for sanitizer reports).
+slow_lbld() {
 	kill "$LBLD_PID"; wait "$LBLD_PID" 2>/dev/null
-	cp "$LBL_TMP/lbld.err" "$LBL_TMP/lbld-fast.err"
-	LBLD_ENV="LD_PRELOAD=$LBL_TMP/slow_sync.so LBL_SLOW_SYNC_MS=$slow_sync_ms ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0"
-	start_lbld "$LBL_TMP/rig.yaml" "$LBL_TMP/slow.db" || exit 1
+	cp "$LBL_TMP/lbld.err" "$3"
+	LBLD_ENV="LD_PRELOAD=$LBL_TMP/slow_sync.so LBL_SLOW_SYNC_MS=$1 ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0"
+	start_lbld "$LBL_TMP/rig.yaml" "$2" || exit 1
 	LBLD_ENV=
 	batch=0
+}
+if cc -shared -fPIC -o "$LBL_TMP/slow_sync.so" "$LBL_TOP/tests/integration/slow_sync.c" -ldl
+then
+	slow_lbld 40 "$LBL_TMP/slow.db" "$LBL_TMP/lbld-fast.err"
 	shape spray-nodrain "$LBL_TMP/slow.db" "spray-nodrain, slow disk" 10
 	# and the record is whole on the disk: every step of it, each ended
 	/usr/bin/python3 - "$LBL_TMP/slow.db" <<'PY' || LBL_FAILED=1
@@ -224,12 +229,7 @@ PY
 	# began 40 ms and more late, every one. No boundary waits for the disk
 	# now: the syncer makes it durable beside the loop, and the median
 	# start stays within a few ms.
-	kill "$LBLD_PID"; wait "$LBLD_PID" 2>/dev/null
-	cp "$LBL_TMP/lbld.err" "$LBL_TMP/lbld-slow40.err"
-	LBLD_ENV="LD_PRELOAD=$LBL_TMP/slow_sync.so LBL_SLOW_SYNC_MS=100 ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0"
-	start_lbld "$LBL_TMP/rig.yaml" "$LBL_TMP/slow100.db" || exit 1
-	LBLD_ENV=
-	batch=0
+	slow_lbld 100 "$LBL_TMP/slow100.db" "$LBL_TMP/lbld-slow40.err"
 	shape shortest "$LBL_TMP/slow100.db" "shortest, disk 100 ms a sync" 10
 	sanitizer_clean "$LBL_TMP/lbld-slow40.err" lbld
 else

@@ -200,12 +200,27 @@ first_look_ms(int unit)
 	return ms;
 }
 
+/* The rig of text, or NULL (what the checker said is printed). */
+static struct rig *
+load_rig(const char *text)
+{
+	struct diag d;
+	struct rig *rig = NULL;
+
+	diag_init(&d, "rig");
+	if (rig_load_buffer("rig", text, strlen(text), &d, &rig) == -1) {
+		char *msg = diag_render(&d);
+		printf("info: %s", msg ? msg : "?\n");
+		free(msg);
+	}
+	diag_free(&d);
+	return rig;
+}
+
 static struct rig *
 make_rig(int port)
 {
 	char text[2048];
-	struct diag d;
-	struct rig *rig = NULL;
 
 	snprintf(text, sizeof(text),
 	    "name: t\n"
@@ -225,14 +240,7 @@ make_rig(int port)
 	    "  lift: drive\n"
 	    "  safe_z: 5 mm\n",
 	    port);
-	diag_init(&d, "rig");
-	if (rig_load_buffer("rig", text, strlen(text), &d, &rig) == -1) {
-		char *msg = diag_render(&d);
-		printf("info: %s", msg ? msg : "?\n");
-		free(msg);
-	}
-	diag_free(&d);
-	return rig;
+	return load_rig(text);
 }
 
 /* A valve (unit 1) and a pump (unit 2) on the server, and a valve that never answers (unit 3). */
@@ -240,8 +248,6 @@ static struct rig *
 make_stops_rig(int port)
 {
 	char text[1024];
-	struct diag d;
-	struct rig *rig = NULL;
 
 	snprintf(text, sizeof(text),
 	    "name: s\n"
@@ -253,14 +259,7 @@ make_stops_rig(int port)
 	    "         max_flow: 100 mL/min}\n"
 	    "  mute: {role: valve, kind: valve, bus: b, unit: 3, profile: generic-valve}\n",
 	    port);
-	diag_init(&d, "rig");
-	if (rig_load_buffer("rig", text, strlen(text), &d, &rig) == -1) {
-		char *msg = diag_render(&d);
-		printf("info: %s", msg ? msg : "?\n");
-		free(msg);
-	}
-	diag_free(&d);
-	return rig;
+	return load_rig(text);
 }
 
 /* Write requests the server has received from each unit so far. */
