@@ -55,14 +55,15 @@ struct act {
 	void *arg;
 	double time_scale;
 	enum act_phase phase;
-	unsigned generation;		/* bumped by the safe state: late replies are ignored */
+	/* bumped by the safe state and a failed batch of stops: late replies are ignored */
+	unsigned generation;
 	int park;			/* withdraw and park after the safe state */
 	int fire;			/* the next start was armed: its trigger alone goes */
 	int64_t release_ns;		/* act_release_at(): the next request's moment, 0 none */
 	int64_t op_sent_ns;		/* the operation's first request went out then, 0 not yet */
 	/*
 	 * act_stops(): its commands not yet answered (0: the operation in
-	 * hand is no such batch), and the first failure among those that were.
+	 * hand is no such batch), and why one was refused.
 	 */
 	size_t stops_left;
 	char stops_error[320];
@@ -264,12 +265,19 @@ act_on_result(void *arg, const struct hw_request *req, const struct hw_result *r
 	if (act->op_sent_ns == 0)
 		act->op_sent_ns = res->sent_ns;
 	if (act->stops_left > 0) {
-		/* a batch of stops ends with its last answer, failed by its first failure */
-		if (!res->ok && act->stops_error[0] == '\0')
-			snprintf(act->stops_error, sizeof(act->stops_error), "%s", res->error);
-		if (--act->stops_left == 0)
-			act_finish(act, act->stops_error[0] == '\0', 0,
-			    act->stops_error[0] ? act->stops_error : NULL);
+		/*
+		 * A batch of stops ends with its last answer, or at its first
+		 * failure: the caller makes the rig safe at once, not after the
+		 * slowest of the others. The others' answers are then stale
+		 * (the generation moves on), never taken for a later operation's.
+		 */
+		if (!res->ok) {
+			act->stops_left = 0;
+			act->generation++;
+			act_fail(act, "%s", res->error);
+		} else if (--act->stops_left == 0) {
+			act_finish(act, 1, 0, NULL);
+		}
 		return;
 	}
 	if (!res->ok) {
@@ -508,7 +516,7 @@ int
 act_stops(struct act *act, const struct hw_request *reqs, size_t n, char *err, size_t err_size)
 {
 	struct hw_request tagged;
-	size_t i, queued = 0;
+	size_t i, refused = 0;
 
 	for (i = 0; i < n; i++)
 		if (!act_is_stop(&reqs[i])) {
@@ -528,16 +536,15 @@ act_stops(struct act *act, const struct hw_request *reqs, size_t n, char *err, s
 		tagged.tag = act->generation;
 		tagged.release_ns = 0;
 		tagged.stage = HW_WHOLE;
-		/* a refused one counts as answered, failed; the others go all the same */
-		if (hw_submit(act->hw, &tagged, act_on_result, act, err, err_size) == -1) {
-			if (act->stops_error[0] == '\0')
-				snprintf(act->stops_error, sizeof(act->stops_error), "%s", err);
-			act->stops_left--;
-			continue;
-		}
-		queued++;
+		/* a refused one fails the whole; the others go all the same */
+		if (hw_submit(act->hw, &tagged, act_on_result, act, act->stops_error,
+		    sizeof(act->stops_error)) == -1)
+			refused++;
 	}
-	if (queued == 0) {
+	if (refused > 0) {
+		/* nothing in hand: the queued ones' answers are stale (the generation moves on) */
+		act->stops_left = 0;
+		act->generation++;
 		act->phase = ACT_IDLE;
 		snprintf(err, err_size, "%s", act->stops_error);
 		return -1;

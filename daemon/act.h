@@ -41,9 +41,10 @@ int act_line(struct act *act, int device, double speed_mm_s, int reverse);
  * operation is a round trip through two threads' wake-ups). They all go
  * the safe way, so none waits for the one before to be confirmed; a
  * failed one does not keep the others from going. done comes once every
- * one has answered: ok when all were confirmed, else the first failure,
- * naming its device. Returns 0, or -1 with err when a request is no stop,
- * an operation is in hand, or none could be queued (done is not called).
+ * one has answered and was confirmed, or at the first failure, naming its
+ * device (the others' answers are then ignored). Returns 0, or -1 with err
+ * when a request is no stop or an operation is in hand (nothing is sent),
+ * or when one was refused (the others went; done is not called).
  */
 int act_stops(struct act *act, const struct hw_request *reqs, size_t n, char *err,
     size_t err_size);

@@ -423,7 +423,8 @@ run_pending_written(struct run *run)
  *
  * It does not wait for the disk (record_group_nowait): once it returns,
  * the boundary is in the database's log, which a crash of lbld cannot
- * lose, and the log's syncer makes it durable beside the loop, by the next
+ * lose (or, while another process holds the database's lock, held in
+ * memory and retried, as every write is: record.h), and the log's syncer makes it durable beside the loop, by the next
  * command as a rule (RUN_RECORD_LEAD_NS). Waited for here, a sync in the
  * loop stood between two steps' commands whenever the disk was slower
  * than the lead: on the 2-core test machine an fdatasync took 0.4 ms at
@@ -671,6 +672,7 @@ run_fault(struct run *run, const char *batch_state, int park, const char *fmt, .
 	dispense_cancel(run->dispense);
 	dispense_cancel(run->dispense_ahead);
 	run->dispense_ahead_step = 0;
+	run->close_burst = run->close_reads = 0;
 	run_supervise_stop(run);
 	run_disarm(run);
 	run->state = RUN_SAFE;
@@ -1116,6 +1118,7 @@ run_wait_end_ns(struct run *run, const struct compile_action *a)
 		full_ns -= lead_ns;
 		end_ns = step_end_ns - lead_ns - reads_ns - tail_ns;
 		run->tail_step = a->kind == COMPILE_DWELL ? (int)s->kind + 1 : 0;
+		/* held by the bounds below, the margin decides nothing: nothing is learnt then */
 		step_give_ns = run_scaled_ns(run, s->duration_ms) / RUN_ABSORB_DIVISOR;
 		/* a wait that times a process (a wait step's, a drain and fill) keeps its tenth */
 		if (a->kind == COMPILE_WAIT && !run_wait_is_dwell(s) && step_give_ns > give_ns)
@@ -1123,6 +1126,8 @@ run_wait_end_ns(struct run *run, const struct compile_action *a)
 	} else if (a->kind == COMPILE_DWELL)
 		return full_ns;		/* an exposure the last wait absorbs for: exact */
 	floor_ns = full_ns - give_ns;
+	if (end_ns < floor_ns || end_ns > full_ns)
+		run->tail_step = 0;
 	return end_ns < floor_ns ? floor_ns : end_ns > full_ns ? full_ns : end_ns;
 }
 
@@ -1902,10 +1907,14 @@ run_pause_at_boundary(struct run *run)
  * wake-ups: 0.5 to 3 ms on the 2-core test machine, and now and then more),
  * and a margin learnt to its mean made the next step late half the time.
  * Learnt this way it settles where a late close is rare: the margin rises
- * by what a late one teaches and sinks by a fixed small step per early one,
- * so it stands where late closes times what each teaches balances the
- * early ones' steps (a close late by 0.3 ms once in 30 closes), whatever
- * the shape of the closes' spread. A lateness counts at most
+ * by what a late one teaches and sinks by a small step per early one (a
+ * sixteenth of its earliness, at most 5 us), so it stands where late closes
+ * times what each teaches balances the early ones' steps (a close late by
+ * 0.3 ms once in 30 closes), whatever the shape of the closes' spread. A
+ * dwell held at its bounds (run_wait_end_ns: it gives up at most a
+ * twentieth, and never lasts beyond its whole time) teaches nothing: the
+ * margin did not decide its end, and a short step's close that outgrows
+ * its twentieth would wind the margin up for every longer step of its kind. A lateness counts at most
  * RUN_TAIL_STEP_NS: one stall of the machine (an fsync, a page fault) says
  * little of the next close, and every step after would pay for it with a
  * shorter dwell until the margin came down again (what a dwell gave up is

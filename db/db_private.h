@@ -55,7 +55,8 @@ struct db_syncer {
 	 * syncs. checkpoints: done so far.
 	 */
 	int checkpoint_wanted;
-	uint64_t checkpoints;
+	uint64_t checkpoints;		/* tried so far */
+	int checkpointer_broken;	/* it could not be opened: the caller checkpoints */
 	sqlite3 *checkpointer;
 	char db_path[512];
 };
@@ -86,8 +87,11 @@ struct db {
  */
 void db_wal_hook_install(struct db *db);
 /*
- * Asks the syncer for a checkpoint of the log (db_wal_hook): 0, or -1 when
- * there is no syncer (the caller checkpoints itself, waiting for the disk).
+ * Asks the syncer for a checkpoint of the log (db_wal_hook), done after
+ * the syncs asked for before it (a commit that does not wait for the disk
+ * asks for its sync just after the hook). Returns 0, or -1 when there is
+ * no syncer or its connection could not be had (the caller checkpoints
+ * itself, waiting for the disk).
  */
 int db_syncer_checkpoint(struct db *db);
 /* Stops db_group_try_begin_nowait's thread after its last sync (db_close). */

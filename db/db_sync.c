@@ -29,6 +29,15 @@
 #include "log.h"
 #include "text.h"
 
+/* The checkpointer could not be had: the commits that wait checkpoint again (said above). */
+static void
+db_syncer_broken(struct db_syncer *s)
+{
+	pthread_mutex_lock(&s->lock);
+	s->checkpointer_broken = 1;
+	pthread_mutex_unlock(&s->lock);
+}
+
 /*
  * A passive checkpoint through the thread's own connection, opened at the
  * first. Called unlocked. A database busy with another checkpoint is no
@@ -48,6 +57,7 @@ db_syncer_do_checkpoint(struct db_syncer *s)
 			    sqlite3_errstr(rc));
 			sqlite3_close(s->checkpointer);
 			s->checkpointer = NULL;
+			db_syncer_broken(s);
 			return;
 		}
 		/* a connection finds the log at its first read: a checkpoint before does nothing */
@@ -57,6 +67,7 @@ db_syncer_do_checkpoint(struct db_syncer *s)
 			    sqlite3_errmsg(s->checkpointer));
 			sqlite3_close(s->checkpointer);
 			s->checkpointer = NULL;
+			db_syncer_broken(s);
 			return;
 		}
 	}
@@ -194,14 +205,24 @@ int
 db_syncer_checkpoint(struct db *db)
 {
 	struct db_syncer *s = db->syncer;
+	int broken;
 
 	if (s == NULL)
 		return -1;
 	pthread_mutex_lock(&s->lock);
-	s->checkpoint_wanted = 1;
-	pthread_cond_signal(&s->wake);
+	broken = s->checkpointer_broken;
+	if (!broken) {
+		s->checkpoint_wanted = 1;
+		/*
+		 * Inside a commit that does not wait for the disk, its sync is
+		 * asked for next (db_group_nowait_end), which wakes the thread:
+		 * woken now, it would checkpoint first and that sync wait for it.
+		 */
+		if (!db->group_nowait)
+			pthread_cond_signal(&s->wake);
+	}
 	pthread_mutex_unlock(&s->lock);
-	return 0;
+	return broken ? -1 : 0;
 }
 
 /*

@@ -332,6 +332,18 @@ test_stops(void)
 	TEST_CHECK("stops, one mute: the batch fails", wait_done() == 0 && !cl.ok, "ended %d ok %d",
 	    cl.done, cl.ok);
 	TEST_CONTAINS("stops, one mute: naming the device", cl.error, "'mute'");
+	/*
+	 * The failure is told at once; the pump's stop, behind it on the bus,
+	 * goes after, and its answer is stale: the next operation (the valve
+	 * off, queued behind it) is not done before its own answer.
+	 */
+	valve0 = writes_of(0);
+	cl.done = 0;
+	TEST_EQ_INT("stops, one mute: the next operation goes", act_output(act, 0, 0), 0);
+	TEST_CHECK("... and is done", wait_done() == 0 && cl.ok, "ended %d ok %d: %s", cl.done,
+	    cl.ok, cl.error);
+	TEST_CHECK("... by its own answer, not the batch's late one", writes_of(0) > valve0,
+	    "done before the valve's write reached it");
 	TEST_CHECK("stops, one mute: the pump's stop went all the same", writes_of(1) > pump0,
 	    "no write to the pump");
 	pthread_mutex_lock(&server.lock);

@@ -2310,6 +2310,49 @@ test_learn_tail(void)
 	finish(run);
 }
 
+/*
+ * Sprays of 100 ms without a drain whose every command is answered 4 ms
+ * late: each dwell starts 12 ms into its step and may give up only a
+ * twentieth of itself, so it ends on that bound, however large the margin
+ * learnt: the margin decides nothing, and nothing is learnt. Before, each
+ * late close wound the margin up (2 ms a step here) for every later spray,
+ * longer ones included.
+ */
+static const char recipe_tail_held[] =
+    "name: t-tail-held\n"
+    "version: \"1\"\n"
+    "process: spray\n"
+    "substrate: {name: glass, area: 25 cm2}\n"
+    "target: {bilayers: 6}\n"
+    "growth: {model: linear, per_bilayer: 5 nm}\n"
+    "resume: allowed\n"
+    "solutions:\n"
+    "  ag: {nozzle: ag, volume: 250 mL}\n"
+    "  tca: {nozzle: tca, volume: 250 mL}\n"
+    "cycle:\n"
+    "  - spray: {solution: ag, time: 100ms, flow: 20 mL/min}\n"
+    "  - spray: {solution: tca, time: 100ms, flow: 20 mL/min}\n";
+
+static void
+test_tail_held(void)
+{
+	const struct plan *p;
+	struct run *run;
+	char why[128];
+
+	run = start("tail held", "spray", recipe_tail_held, &p);
+	if (run == NULL)
+		return;
+	fa.answer_ns = 4000000;
+	fa.move_ms = 0;
+	run_through(run);
+	TEST_STR("tail held: completed", fr.states, "completed");
+	TEST_CHECK("tail held: every step done", all_done(p, why, sizeof(why)), "%s", why);
+	TEST_EQ_INT("tail held: dwells held at their bound teach the margin nothing",
+	    run->tail_ns[STEP_SPRAY], 0);
+	finish(run);
+}
+
 /* The first call of step seq whose text begins with prefix and ends with suffix, or NULL. */
 static const struct fake_call *
 call_shaped(int seq, const char *prefix, const char *suffix)
@@ -3798,6 +3841,7 @@ main(void)
 	test_pair_gap_from_sends();
 	test_learn_tail();
 	test_close_burst();
+	test_tail_held();
 	test_pair_chain();
 	test_start_while_making_safe();
 	test_roll();
