@@ -37,3 +37,51 @@ else
 	fail "$name" "the shim does not build"
 fi
 end_case
+
+# The disk hangs mid-batch: every sync 12 s (an SD card stalled in its own
+# housekeeping, a hung network disk). No step boundary waits for the disk,
+# so neither does the event loop: lbld answers status at once while the
+# disk hangs and the steps go on, with the record in the log; the record's
+# watch counts the stall, and after 10 s without a sync (RECORD_HOLD_MS)
+# the batch fails safely saying its last boundaries may not be on the
+# disk. When the loop waited for a boundary's sync, it sat in fsync as long
+# as the disk did: no status, no step, no reaction to anything but what
+# the hardware layer's own threads do.
+begin_case
+name="the disk hangs mid-batch"
+if cc -shared -fPIC -o "$LBL_TMP/sync_hang.so" "$LBL_TOP/tests/integration/slow_sync.c" -ldl
+then
+	hang="$LBL_TMP/disk-hangs"
+	rm -f "$hang"
+	LBLD_ENV="LD_PRELOAD=$LBL_TMP/sync_hang.so LBL_SLOW_SYNC_MS=12000 LBL_SLOW_SYNC_WHEN=$hang ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0"
+	start_rig synchang 100 || exit 1
+	LBLD_ENV=
+	"$ctl" run "$recipe" --operator campaign >/dev/null 2>&1 || fail "$name" "run refused"
+	wait_for 60 sh -c "[ \"\$(sqlite3 '$db' \"select count(*) from steps where batch_id=1 and outcome='done'\")\" -ge 2 ]" ||
+	    fail "$name" "the batch did not get going"
+	done0=$(q "select count(*) from steps where batch_id=1 and outcome='done'")
+	touch "$hang"
+	sleep 1
+	timeout 2 "$ctl" status >/dev/null 2>&1 &&
+	    pass "$name: lbld answers status while the disk hangs" ||
+	    fail "$name: lbld answers status while the disk hangs" "no answer within 2 s"
+	sleep 4
+	timeout 2 "$ctl" status >"$LBL_TMP/hang-status" 2>&1 &&
+	    grep -q "running\|waiting" "$LBL_TMP/hang-status" &&
+	    pass "$name: ... 5 s into the hang, the batch still running" ||
+	    fail "$name: ... 5 s into the hang, the batch still running" "$(head -3 "$LBL_TMP/hang-status")"
+	failed_soon 60 && pass "$name: batch failed" || fail "$name: batch failed" "state $(state_of)"
+	rm -f "$hang"
+	cause=$(q "select failure_cause from batches where id=1")
+	echo "$cause" | grep -q "the disk has not synced the database's log for [0-9]* s" &&
+	    pass "$name: the cause says the disk has not synced" ||
+	    fail "$name: the cause says the disk has not synced" "'$cause'"
+	[ "$(q "select count(*) from steps where batch_id=1 and outcome='done'")" -gt "$done0" ] &&
+	    pass "$name: steps went on while the disk hung (until the watch's bound)" ||
+	    fail "$name: steps went on while the disk hung" "$done0 done before, as many after"
+	settled "$name"
+	stop_rig
+else
+	fail "$name" "the shim does not build"
+fi
+end_case

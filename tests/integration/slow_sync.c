@@ -5,6 +5,8 @@
  * With LBL_SYNC_FAIL_READONLY set, an fdatasync() on a descriptor opened
  * read-only fails with EIO, as a dying SD card's would: SQLite's own are
  * read-write, so only lbld's log syncer (db/db_sync.c) sees the failure.
+ * With LBL_SLOW_SYNC_WHEN=PATH, the delay applies only while PATH exists:
+ * a disk that hangs mid-run.
  *
  *     cc -shared -fPIC -o slow_sync.so slow_sync.c -ldl
  */
@@ -20,8 +22,12 @@ static void
 slow_sync_delay(void)
 {
 	const char *ms_text = getenv("LBL_SLOW_SYNC_MS");
+	const char *when = getenv("LBL_SLOW_SYNC_WHEN");
 	long ms = ms_text ? atol(ms_text) : 8;
 	struct timespec ts = { ms / 1000, ms % 1000 * 1000000L };
+
+	if (when != NULL && access(when, F_OK) != 0)
+		return;
 
 	while (nanosleep(&ts, &ts) == -1)
 		;
