@@ -48,6 +48,7 @@ struct record {
 	size_t count;
 	int grouped;
 	int nowait;			/* record_group_nowait: the next group does not wait for the disk */
+	int nowait_while;		/* record_nowait_while: no group waits while on */
 	int64_t held_since_ns;		/* 0: nothing held */
 	int retry_ms;
 	int hold_reported;		/* the fault for this hold was reported */
@@ -176,7 +177,7 @@ record_flush(struct record *rec, char *why, size_t why_size)
 	struct record_op *op, *next;
 	char what[160];
 	size_t failed = 0, total = rec->count;
-	int rc, nowait = rec->nowait;
+	int rc, nowait = rec->nowait || rec->nowait_while;
 
 	rec->nowait = 0;
 	if (rec->head == NULL)
@@ -489,6 +490,12 @@ void
 record_group_nowait(struct record *rec)
 {
 	rec->nowait = 1;
+}
+
+void
+record_nowait_while(struct record *rec, int on)
+{
+	rec->nowait_while = on;
 }
 
 size_t

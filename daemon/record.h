@@ -89,6 +89,16 @@ int record_group_commit(struct record *rec, char *why, size_t why_size);
  */
 void record_group_nowait(struct record *rec);
 
+/*
+ * While on, every commit goes as one after record_group_nowait(): a running
+ * batch's, from its start on record to its release (run.c), so that no
+ * write of it holds the event loop up for the disk. Before, a boundary
+ * did not wait but an event did: a hung disk stalled the loop, its
+ * timers, status and its reaction to a safety input at the first event a
+ * batch wrote.
+ */
+void record_nowait_while(struct record *rec, int on);
+
 /* How many writes are held, and for how long the oldest has been (ms), 0 if none. */
 size_t record_held(const struct record *rec, int64_t *held_ms);
 

@@ -561,6 +561,7 @@ static void
 run_release(struct run *run)
 {
 	log_context(0, NULL, 0, 0);
+	record_nowait_while(run->ctx.record, 0);
 	run->await_safe = 0;
 	dispense_cancel(run->dispense);
 	dispense_cancel(run->dispense_ahead);
@@ -2618,7 +2619,10 @@ run_start(struct run *run, struct recipe *recipe, struct plan *plan, int64_t rec
 	started.device = NULL;
 	started.message = message;
 	if (ledger_batch_start(run->ctx.record, run->batch_id, run->sol_rows,
-	    run_solution_rows(run), &started, why, sizeof(why)) == -1) {
+	    run_solution_rows(run), &started, why, sizeof(why)) == 0) {
+		/* the start waited for the disk; nothing of the batch does after it */
+		record_nowait_while(run->ctx.record, 1);
+	} else {
 		/* nothing has moved: the batch ends failed on record (if the database lets it) */
 		struct ledger_event failed = { "fault", NULL, why };
 		if (ledger_batch_end(run->ctx.record, run->batch_id, NULL, NULL, NULL, 0, "failed",
@@ -2720,6 +2724,7 @@ run_resume_batch(struct run *run, int64_t batch_id, struct recipe *recipe, struc
 		return run_refuse(err, size, "the database could not mark batch %lld running: %s",
 		    (long long)batch_id, why);
 	}
+	record_nowait_while(run->ctx.record, 1);
 	log_info("batch %lld: resume: %s", (long long)batch_id, message);
 	snprintf(run->batch_state, sizeof(run->batch_state), "running");
 	run->step = (size_t)last_done_seq;	/* seq is 1-based: this is the next step */

@@ -39,14 +39,16 @@ fi
 end_case
 
 # The disk hangs mid-batch: every sync 12 s (an SD card stalled in its own
-# housekeeping, a hung network disk). No step boundary waits for the disk,
-# so neither does the event loop: lbld answers status at once while the
-# disk hangs and the steps go on, with the record in the log; the record's
-# watch counts the stall, and after 10 s without a sync (RECORD_HOLD_MS)
-# the batch fails safely saying its last boundaries may not be on the
-# disk. When the loop waited for a boundary's sync, it sat in fsync as long
-# as the disk did: no status, no step, no reaction to anything but what
-# the hardware layer's own threads do.
+# housekeeping, a hung network disk). No write of a running batch waits
+# for the disk, so neither does the event loop: lbld answers status at
+# once while the disk hangs and the steps go on, with the record in the
+# log; the record's watch counts the stall, and after 10 s without a sync
+# (RECORD_HOLD_MS) the batch fails safely saying its last boundaries may
+# not be on the disk, its failure on record at once (it waited a whole
+# sync more when a batch's events and end waited for the disk). When the
+# loop waited for a boundary's sync, it sat in fsync as long as the disk
+# did: no status, no step, no reaction to anything but what the hardware
+# layer's own threads do.
 begin_case
 name="the disk hangs mid-batch"
 if cc -shared -fPIC -o "$LBL_TMP/sync_hang.so" "$LBL_TOP/tests/integration/slow_sync.c" -ldl
@@ -61,6 +63,7 @@ then
 	    fail "$name" "the batch did not get going"
 	done0=$(q "select count(*) from steps where batch_id=1 and outcome='done'")
 	touch "$hang"
+	hung_at=$(date +%s)
 	sleep 1
 	timeout 2 "$ctl" status >/dev/null 2>&1 &&
 	    pass "$name: lbld answers status while the disk hangs" ||
@@ -71,6 +74,10 @@ then
 	    pass "$name: ... 5 s into the hang, the batch still running" ||
 	    fail "$name: ... 5 s into the hang, the batch still running" "$(head -3 "$LBL_TMP/hang-status")"
 	failed_soon 60 && pass "$name: batch failed" || fail "$name: batch failed" "state $(state_of)"
+	took=$(($(date +%s) - hung_at))
+	[ "$took" -lt 20 ] &&
+	    pass "$name: the failure on record without waiting for the disk ($took s after the hang; the watch's bound is 10 s, a sync 12 s)" ||
+	    fail "$name: the failure on record without waiting for the disk" "$took s after the hang"
 	rm -f "$hang"
 	cause=$(q "select failure_cause from batches where id=1")
 	echo "$cause" | grep -q "the disk has not synced the database's log for [0-9]* s" &&

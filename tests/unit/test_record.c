@@ -259,6 +259,38 @@ main(void)
 	TEST_EQ_INT("nowait, locked: written once free",
 	    count(other, "select count(*) from events where message = 'nowait-2'"), 1);
 	TEST_EQ_INT("nowait, locked: its commit was not the nowait kind", rec->nowait, 0);
+	/*
+	 * 4c. while a batch runs (record_nowait_while), every write goes so,
+	 * an event outside any group too: each asks the syncer for its sync;
+	 * once off, a write waits for the disk itself and asks nothing.
+	 */
+	if (db->syncer != NULL) {
+		uint64_t asked;
+
+		pthread_mutex_lock(&db->syncer->lock);
+		asked = db->syncer->wanted;
+		pthread_mutex_unlock(&db->syncer->lock);
+		record_nowait_while(rec, 1);
+		record_event(rec, batch, "info", NULL, "while-1");
+		record_event(rec, batch, "info", NULL, "while-2");
+		pthread_mutex_lock(&db->syncer->lock);
+		TEST_EQ_INT("nowait while on: each event's sync goes to the syncer",
+		    (int)(db->syncer->wanted - asked), 2);
+		asked = db->syncer->wanted;
+		pthread_mutex_unlock(&db->syncer->lock);
+		TEST_EQ_INT("nowait while on: on record at once",
+		    count(other, "select count(*) from events where message like 'while-%'"), 2);
+		record_nowait_while(rec, 0);
+		record_event(rec, batch, "info", NULL, "while-3");
+		pthread_mutex_lock(&db->syncer->lock);
+		TEST_EQ_INT("nowait while off: the write waited for the disk itself",
+		    (int)(db->syncer->wanted - asked), 0);
+		pthread_mutex_unlock(&db->syncer->lock);
+		TEST_EQ_INT("nowait while off: synchronous=FULL",
+		    count(db->sql, "PRAGMA synchronous"), 2);
+	} else {
+		TEST_CHECK("nowait while: the syncer runs", 0, "no syncer");
+	}
 	{
 		int p[2], fd;
 		char why[320];

@@ -97,6 +97,8 @@ static struct {
 	int in_group, group_failed;
 	int groups;				/* groups begun */
 	int nowait;				/* record_group_nowait: the group in hand */
+	int nowait_while;			/* record_nowait_while: on */
+	int nowait_on, nowait_off;		/* how many times it was turned on, off */
 	char group_why[320];
 	/* the batch's state before the group: a failed group is rolled back whole (record.h) */
 	char group_state[16], group_cause[RUN_MAX_CAUSE_BYTES + 1], group_states[512];
@@ -342,6 +344,15 @@ record_group_nowait(struct record *rec)
 {
 	(void)rec;
 	fr.nowait = 1;
+}
+
+void
+record_nowait_while(struct record *rec, int on)
+{
+	(void)rec;
+	fr.nowait_while = on;
+	fr.nowait_on += on != 0;
+	fr.nowait_off += on == 0;
 }
 
 size_t
@@ -2411,6 +2422,10 @@ test_close_burst(void)
 	TEST_EQ_INT("burst: each spray's off and stop made together, the stop right after",
 	    together, 12);
 	TEST_EQ_INT("burst: one operation each", fa.stops, sprays);
+	/* no write of a running batch waits for the disk: on from its start to its release */
+	TEST_CHECK("a batch's writes go without waiting for the disk from its start to its "
+	    "release", fr.nowait_on == 1 && fr.nowait_off >= 1 && !fr.nowait_while,
+	    "on %d times, off %d, on now %d", fr.nowait_on, fr.nowait_off, fr.nowait_while);
 	finish(run);
 
 	run = start("burst-fail", "spray", recipe_tail, &p);
