@@ -424,8 +424,9 @@ run_pending_written(struct run *run)
  * It does not wait for the disk (record_group_nowait): once it returns,
  * the boundary is in the database's log, which a crash of lbld cannot
  * lose (or, while another process holds the database's lock, held in
- * memory and retried, as every write is: record.h), and the log's syncer makes it durable beside the loop, by the next
- * command as a rule (RUN_RECORD_LEAD_NS). Waited for here, a sync in the
+ * memory and retried, as every write is: record.h), and the log's syncer
+ * makes it durable beside the loop, by the next command as a rule
+ * (RUN_RECORD_LEAD_NS). Waited for here, a sync in the
  * loop stood between two steps' commands whenever the disk was slower
  * than the lead: on the 2-core test machine an fdatasync took 0.4 ms at
  * the median and 160 ms at worst, and the next step went that late. A
@@ -1915,11 +1916,12 @@ run_pause_at_boundary(struct run *run)
  * dwell held at its bounds (run_wait_end_ns: it gives up at most a
  * twentieth, and never lasts beyond its whole time) teaches nothing: the
  * margin did not decide its end, and a short step's close that outgrows
- * its twentieth would wind the margin up for every longer step of its kind. A lateness counts at most
- * RUN_TAIL_STEP_NS: one stall of the machine (an fsync, a page fault) says
- * little of the next close, and every step after would pay for it with a
- * shorter dwell until the margin came down again (what a dwell gave up is
- * on record in the step's dwell_ms). Never less than 0, and
+ * its twentieth would wind the margin up for every longer step of its
+ * kind. A lateness counts at most RUN_TAIL_STEP_NS: one stall of the
+ * machine (a page fault, the host taking the CPU) says little of the next
+ * close, and every step after would pay for it with a shorter dwell until
+ * the margin came down again (what a dwell gave up is on record in the
+ * step's dwell_ms). Never less than 0, and
  * run_wait_end_ns never gives more than a twentieth of a dwell. What is
  * learnt is the close of a step on this rig, this disk and this load.
  */

@@ -2211,27 +2211,32 @@ test_pair_chain(void)
 	finish(run);
 }
 
+/* Six bilayers of two sprays without a drain, after the recipe's name line. */
+#define TAIL_RECIPE_HEAD \
+    "version: \"1\"\n" \
+    "process: spray\n" \
+    "substrate: {name: glass, area: 25 cm2}\n" \
+    "target: {bilayers: 6}\n" \
+    "growth: {model: linear, per_bilayer: 5 nm}\n" \
+    "resume: allowed\n" \
+    "solutions:\n" \
+    "  ag: {nozzle: ag, volume: 250 mL}\n" \
+    "  tca: {nozzle: tca, volume: 250 mL}\n" \
+    "cycle:\n"
+
 /*
  * A step that ends on its commands (a spray without a drain) ends its
- * dwell early by what its close is learnt to take (run_learn_tail): a
+ * dwell early by what its close is learnt to take (run_learn_tail):
  * half a lateness (at most 2 ms of it), a sixteenth of an earliness up to
  * 5 us, so that the margin settles where a late close is rare rather than
- * at the closes' mean (where the next step was late half the time). Here each command of the first
- * six sprays is answered 2 ms after it leaves (the close is late, the
- * margin grows), then at once (the close is early, it shrinks slowly).
+ * at the closes' mean (where the next step was late half the time). Here
+ * each command of the first six sprays is answered 2 ms after it leaves
+ * (the close is late, the margin grows), then at once (the close is early,
+ * it shrinks slowly).
  */
 static const char recipe_tail[] =
     "name: t-tail\n"
-    "version: \"1\"\n"
-    "process: spray\n"
-    "substrate: {name: glass, area: 25 cm2}\n"
-    "target: {bilayers: 6}\n"
-    "growth: {model: linear, per_bilayer: 5 nm}\n"
-    "resume: allowed\n"
-    "solutions:\n"
-    "  ag: {nozzle: ag, volume: 250 mL}\n"
-    "  tca: {nozzle: tca, volume: 250 mL}\n"
-    "cycle:\n"
+    TAIL_RECIPE_HEAD
     "  - spray: {solution: ag, time: 1s, flow: 20 mL/min}\n"
     "  - spray: {solution: tca, time: 1s, flow: 20 mL/min}\n";
 
@@ -2331,16 +2336,7 @@ test_learn_tail(void)
  */
 static const char recipe_tail_held[] =
     "name: t-tail-held\n"
-    "version: \"1\"\n"
-    "process: spray\n"
-    "substrate: {name: glass, area: 25 cm2}\n"
-    "target: {bilayers: 6}\n"
-    "growth: {model: linear, per_bilayer: 5 nm}\n"
-    "resume: allowed\n"
-    "solutions:\n"
-    "  ag: {nozzle: ag, volume: 250 mL}\n"
-    "  tca: {nozzle: tca, volume: 250 mL}\n"
-    "cycle:\n"
+    TAIL_RECIPE_HEAD
     "  - spray: {solution: ag, time: 100ms, flow: 20 mL/min}\n"
     "  - spray: {solution: tca, time: 100ms, flow: 20 mL/min}\n";
 
