@@ -42,7 +42,9 @@
 #     stop reading, then an e-stop: as fast as without them, and a reading
 #     follower hears the e-stop's event as recorded
 #   the disk stops syncing (case_disk.sh): the log's sync fails with EIO
-#     mid-batch: the batch fails safely, naming the log and the error
+#     mid-batch: the batch fails safely, naming the log and the error; the
+#     disk hangs (every sync 12 s): lbld answers and the steps go on, and
+#     the batch fails safely after 10 s without a sync
 #   the lab's server (case_sync.sh): PostgreSQL crashes mid-batch and
 #     lbl-sync is killed -9 meanwhile: the batch runs on, the copy catches up
 #   held commands and pairs (case_release.sh): e-stops at random moments of
