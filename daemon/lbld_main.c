@@ -682,6 +682,16 @@ main(int argc, char **argv)
 
 	if (db_set_busy_timeout(l.db, 0) == -1)
 		fatalx("cannot set up the database %s", db_path);
+	/*
+	 * Nor on the disk: every commit from here on is in the log at once and
+	 * synced by a thread beside the loop (db_no_wait), watched by the
+	 * record. Else an operator's event or a recipe added while the disk
+	 * hangs would hold up the loop, and its reaction to an e-stop, as long
+	 * as the disk does. Without the thread, commits wait as before.
+	 */
+	if (db_no_wait(l.db) == -1)
+		log_warnx("database %s: every commit waits for the disk in the event loop",
+		    db_path);
 	/* after the signal mask is set: the reader thread inherits it */
 	if ((l.reader = reader_open(l.loop, db_path, history_run, NULL,
 	    READER_STALL_MS)) == NULL)

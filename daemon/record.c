@@ -47,8 +47,6 @@ struct record {
 	struct record_op *head, *tail;
 	size_t count;
 	int grouped;
-	int nowait;			/* record_group_nowait: the next group does not wait for the disk */
-	int nowait_while;		/* record_nowait_while: no group waits while on */
 	int64_t held_since_ns;		/* 0: nothing held */
 	int retry_ms;
 	int hold_reported;		/* the fault for this hold was reported */
@@ -56,6 +54,7 @@ struct record {
 
 static void record_on_retry(void *arg);
 static void record_on_sync_watch(void *arg);
+static void record_on_sync_asked(void *arg);
 
 struct record *
 record_new(struct db *db, struct loop *loop, record_fault_cb fault, void *arg)
@@ -76,6 +75,7 @@ record_new(struct db *db, struct loop *loop, record_fault_cb fault, void *arg)
 		free(rec);
 		return NULL;
 	}
+	db_on_sync_asked(db, record_on_sync_asked, rec);
 	return rec;
 }
 
@@ -177,13 +177,11 @@ record_flush(struct record *rec, char *why, size_t why_size)
 	struct record_op *op, *next;
 	char what[160];
 	size_t failed = 0, total = rec->count;
-	int rc, nowait = rec->nowait || rec->nowait_while;
+	int rc;
 
-	rec->nowait = 0;
 	if (rec->head == NULL)
 		return 0;
-	if ((rc = nowait && rec->held_since_ns == 0 ? db_group_try_begin_nowait(rec->db) :
-	    db_group_try_begin(rec->db)) == 1) {
+	if ((rc = db_group_try_begin(rec->db)) == 1) {
 		if (rec->held_since_ns == 0) {
 			rec->held_since_ns = loop_now_ns();
 			log_warnx("the database is locked by another process: holding the batch "
@@ -235,13 +233,6 @@ record_flush(struct record *rec, char *why, size_t why_size)
 		log_warnx("%s (%zu of %zu writes lost)", why, failed, total);
 		return -1;
 	}
-	if (nowait && !loop_timer_armed(rec->sync_watch)) {
-		if (rec->sync_since_ns == 0) {
-			rec->sync_since_ns = loop_now_ns();
-			rec->sync_told = 0;
-		}
-		loop_timer_at(rec->sync_watch, loop_now_ns() + RECORD_SYNC_WATCH_MS * 1000000LL);
-	}
 	return 0;
 }
 
@@ -269,6 +260,26 @@ record_on_retry(void *arg)
 				rec->fault(rec->arg, why);
 		}
 	}
+}
+
+/*
+ * A commit of lbld's, the record's or any other (a recipe added, an
+ * operator's event), was made without waiting for the disk (db_no_wait):
+ * its sync is watched from now on. Called from inside the commit: it only
+ * arms the watch.
+ */
+static void
+record_on_sync_asked(void *arg)
+{
+	struct record *rec = arg;
+
+	if (loop_timer_armed(rec->sync_watch))
+		return;
+	if (rec->sync_since_ns == 0) {
+		rec->sync_since_ns = loop_now_ns();
+		rec->sync_told = 0;
+	}
+	loop_timer_at(rec->sync_watch, loop_now_ns() + RECORD_SYNC_WATCH_MS * 1000000LL);
 }
 
 /*
@@ -305,7 +316,7 @@ record_on_sync_watch(void *arg)
 	if (now - rec->sync_since_ns >= (int64_t)RECORD_HOLD_MS * 1000000 && !rec->sync_told) {
 		rec->sync_told = 1;
 		text_format(why, sizeof(why), "the disk has not synced the database's log for "
-		    "%lld s: the last step boundaries may not be on it",
+		    "%lld s: the last writes of the record may not be on it",
 		    (long long)(now - rec->sync_since_ns) / 1000000000);
 		log_warnx("%s", why);
 		if (rec->fault != NULL)
@@ -486,18 +497,6 @@ record_group_commit(struct record *rec, char *why, size_t why_size)
 	return record_flush(rec, why, why_size) == -1 ? -1 : 0;
 }
 
-void
-record_group_nowait(struct record *rec)
-{
-	rec->nowait = 1;
-}
-
-void
-record_nowait_while(struct record *rec, int on)
-{
-	rec->nowait_while = on;
-}
-
 size_t
 record_held(const struct record *rec, int64_t *held_ms)
 {
@@ -530,6 +529,7 @@ record_free(struct record *rec)
 		record_op_free(rec->head);
 		rec->head = next;
 	}
+	db_on_sync_asked(rec->db, NULL, NULL);
 	loop_timer_free(rec->retry);
 	loop_timer_free(rec->sync_watch);
 	free(rec);

@@ -12,6 +12,14 @@
  * A record held longer than RECORD_HOLD_MS is a fault (the batch fails,
  * safely, and the hold goes on until the record is written); so is a write
  * the database refuses for any other reason (a full disk, a constraint).
+ *
+ * Nor does the loop wait for the disk, when lbld has set its database so
+ * (db_no_wait): every commit, this module's or another's, is in the
+ * database's log at once and made durable by a thread beside the loop. The
+ * record watches each such sync from a loop timer (every
+ * RECORD_SYNC_WATCH_MS) until it is done: one that failed, or a disk that
+ * has not synced for RECORD_HOLD_MS, is told to the fault callback (the
+ * writes stand in the database, but may not be on the disk).
  */
 #ifndef LBL_RECORD_H
 #define LBL_RECORD_H
@@ -76,28 +84,6 @@ int record_baseline(struct record *rec, int64_t batch_id, const char *sensor, do
  */
 void record_group_begin(struct record *rec);
 int record_group_commit(struct record *rec, char *why, size_t why_size);
-/*
- * The next group is committed without waiting for the disk
- * (db_group_try_begin_nowait): it is in the database's log when
- * record_group_commit returns, and on the disk one sync later, made by a
- * thread beside the loop. For a step boundary between two commands due at
- * the same moment, so that the second does not wait for the disk. Writes
- * held for another process's lock wait for the disk as usual. The sync is
- * watched from a loop timer until done (every RECORD_SYNC_WATCH_MS); one
- * that failed is told to the fault callback: the writes stand in the
- * database, but may not be on the disk.
- */
-void record_group_nowait(struct record *rec);
-
-/*
- * While on, every commit goes as one after record_group_nowait(): a running
- * batch's, from its start on record to its release (run.c), so that no
- * write of it holds the event loop up for the disk. Before, a boundary
- * did not wait but an event did: a hung disk stalled the loop, its
- * timers, status and its reaction to a safety input at the first event a
- * batch wrote.
- */
-void record_nowait_while(struct record *rec, int on);
 
 /* How many writes are held, and for how long the oldest has been (ms), 0 if none. */
 size_t record_held(const struct record *rec, int64_t *held_ms);

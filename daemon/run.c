@@ -287,8 +287,10 @@ run_record_fault(struct run *run, const char *why)
 		text_format(run->cause, sizeof(run->cause), "%s", why);
 		snprintf(run->batch_state, sizeof(run->batch_state), "failed");
 		run->safe_then = RUN_IDLE;
-	} else {
+	} else if (run->batch_id != 0) {
 		log_warnx("batch %lld: %s", (long long)run->batch_id, why);
+	} else {
+		log_warnx("%s", why);
 	}
 }
 
@@ -421,17 +423,17 @@ run_pending_written(struct run *run)
  * steps from next: 0, it starts later; 2, a set and the step sharing its
  * moment). Returns 0, or -1 when the batch failed for it.
  *
- * It does not wait for the disk (record_group_nowait): once it returns,
- * the boundary is in the database's log, which a crash of lbld cannot
- * lose (or, while another process holds the database's lock, held in
- * memory and retried, as every write is: record.h), and the log's syncer
- * makes it durable beside the loop, by the next command as a rule
- * (RUN_RECORD_LEAD_NS). Waited for here, a sync in the
- * loop stood between two steps' commands whenever the disk was slower
- * than the lead: on the 2-core test machine an fdatasync took 0.4 ms at
- * the median and 160 ms at worst, and the next step went that late. A
- * power cut can lose what was committed within one sync's time, which the
- * batch's record then ends before (the batch is interrupted there anyway).
+ * It does not wait for the disk (no commit of lbld's does: db_no_wait):
+ * once it returns, the boundary is in the database's log, which a crash of
+ * lbld cannot lose (or, while another process holds the database's lock,
+ * held in memory and retried, as every write is: record.h), and the log's
+ * syncer makes it durable beside the loop, by the next command as a rule
+ * (RUN_RECORD_LEAD_NS). Waited for here, a sync in the loop stood between
+ * two steps' commands whenever the disk was slower than the lead: on the
+ * 2-core test machine an fdatasync took 0.4 ms at the median and 160 ms
+ * at worst, and the next step went that late. A power cut can lose what
+ * was committed within one sync's time, which the batch's record then
+ * ends before (the batch is interrupted there anyway).
  */
 static int
 run_commit_boundary(struct run *run, const struct db_step *next, size_t next_count)
@@ -446,7 +448,6 @@ run_commit_boundary(struct run *run, const struct db_step *next, size_t next_cou
 	run->pair_end_unwritten = 0;
 	if (end == NULL && bilayer == NULL && n == 0 && next_count == 0)
 		return 0;
-	record_group_nowait(run->ctx.record);
 	rc = ledger_step_boundary(run->ctx.record, run->batch_id, end, bilayer, events, n, next,
 	    next_count, why, sizeof(why));
 	run_pending_written(run);
@@ -562,7 +563,6 @@ static void
 run_release(struct run *run)
 {
 	log_context(0, NULL, 0, 0);
-	record_nowait_while(run->ctx.record, 0);
 	run->await_safe = 0;
 	dispense_cancel(run->dispense);
 	dispense_cancel(run->dispense_ahead);
@@ -2621,10 +2621,7 @@ run_start(struct run *run, struct recipe *recipe, struct plan *plan, int64_t rec
 	started.device = NULL;
 	started.message = message;
 	if (ledger_batch_start(run->ctx.record, run->batch_id, run->sol_rows,
-	    run_solution_rows(run), &started, why, sizeof(why)) == 0) {
-		/* the start waited for the disk; nothing of the batch does after it */
-		record_nowait_while(run->ctx.record, 1);
-	} else {
+	    run_solution_rows(run), &started, why, sizeof(why)) == -1) {
 		/* nothing has moved: the batch ends failed on record (if the database lets it) */
 		struct ledger_event failed = { "fault", NULL, why };
 		if (ledger_batch_end(run->ctx.record, run->batch_id, NULL, NULL, NULL, 0, "failed",
@@ -2726,7 +2723,6 @@ run_resume_batch(struct run *run, int64_t batch_id, struct recipe *recipe, struc
 		return run_refuse(err, size, "the database could not mark batch %lld running: %s",
 		    (long long)batch_id, why);
 	}
-	record_nowait_while(run->ctx.record, 1);
 	log_info("batch %lld: resume: %s", (long long)batch_id, message);
 	snprintf(run->batch_state, sizeof(run->batch_state), "running");
 	run->step = (size_t)last_done_seq;	/* seq is 1-based: this is the next step */

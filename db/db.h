@@ -105,18 +105,24 @@ int db_group_try_begin(struct db *db);
 /* Undoes an open group entirely (nothing in it is written); no-op when none is open. */
 void db_group_rollback(struct db *db);
 /*
- * As db_group_try_begin, for a group that commits without waiting for the
- * disk (db_sync.c): when its db_group_commit returns 0 the writes are in
- * the write-ahead log, seen by every reader and safe from a crash of the
- * process, and a thread beside the caller makes the log durable, so that
- * only a power cut within that sync's time can lose them. For a commit
- * that lies between two commands due at the same moment; every other
- * commit waits. Where the thread cannot be had, the group waits too.
+ * From now on no commit of this handle waits for the disk (db_sync.c):
+ * once a commit returns, its writes are in the write-ahead log, seen by
+ * every reader and safe from a crash of the process, and a thread beside
+ * the caller makes the log durable, so that only a power cut within that
+ * sync's time can lose them. For lbld's event loop, which must never sit
+ * in fsync: a disk that hangs would hold up its reaction to an e-stop.
+ * Returns 0, or -1 (logged) when the thread cannot be had: every commit
+ * then waits for the disk, as without this call.
  */
-int db_group_try_begin_nowait(struct db *db);
+int db_no_wait(struct db *db);
 /*
- * 0 while every sync of db_group_try_begin_nowait's thread succeeded; -1 (why
- * says what failed, logged) once one did since the last call.
+ * Calls cb(arg) after each commit whose sync was asked of the thread (from
+ * inside the commit: cb must not use the handle). NULL: none.
+ */
+void db_on_sync_asked(struct db *db, void (*cb)(void *arg), void *arg);
+/*
+ * 0 while every sync of db_no_wait's thread succeeded; -1 (why says what
+ * failed, logged) once one did since the last call.
  */
 int db_sync_check(struct db *db, char *why, size_t why_size);
 /*

@@ -19,7 +19,7 @@
 enum db_stmt_id {
 	ST_BEGIN, ST_COMMIT, ST_ROLLBACK,
 	ST_SAVEPOINT, ST_RELEASE, ST_ROLLBACK_TO,
-	ST_SYNC_NORMAL, ST_SYNC_FULL,
+	ST_SYNC_NORMAL,
 	ST_DOC_FIND_SHA_RECIPE, ST_DOC_FIND_SHA_RIG,
 	ST_DOC_INSERT_RECIPE, ST_DOC_INSERT_RIG,
 	ST_DOC_GET_RECIPE, ST_DOC_GET_RIG,
@@ -37,7 +37,7 @@ enum db_stmt_id {
 	ST_COUNT = ST_HISTORY + 32
 };
 
-/* db_group_try_begin_nowait's thread (db_sync.c) */
+/* db_no_wait's thread (db_sync.c) */
 struct db_syncer {
 	pthread_t thread;
 	pthread_mutex_t lock;
@@ -71,10 +71,10 @@ struct db {
 	char clock_utc[DB_TIME_LEN];	/* db_set_clock: writes are stamped with this; "" now */
 	char error[DB_ERROR_LEN];	/* the last failure, as db_fail logged it (db_error) */
 	sqlite3_stmt *stmt[ST_COUNT];
-	struct db_syncer *syncer;	/* db_group_try_begin_nowait's thread, once started */
-	int group_nowait;		/* the open group commits without waiting for the disk */
-	int syncer_failed;		/* the syncer could not be had: said once, not tried again */
-	int sync_not_full;		/* synchronous could not be set back to FULL: db_sync_full again */
+	struct db_syncer *syncer;	/* db_no_wait's thread */
+	int no_wait;			/* db_no_wait: commits are synced by the syncer */
+	void (*on_sync_asked)(void *);	/* db_on_sync_asked */
+	void *on_sync_asked_arg;
 };
 
 /* SQLite's own automatic checkpoint, which a WAL hook replaces (sqlite3_wal_hook). */
@@ -88,25 +88,18 @@ struct db {
 void db_wal_hook_install(struct db *db);
 /*
  * Asks the syncer for a checkpoint of the log (db_wal_hook), done after
- * the syncs asked for before it (a commit that does not wait for the disk
- * asks for its sync just after the hook). Returns 0, or -1 when there is
- * no syncer or its connection could not be had (the caller checkpoints
- * itself, waiting for the disk).
+ * the syncs asked for before it. Returns 0, or -1 when there is no syncer
+ * or its connection could not be had (the caller checkpoints itself,
+ * waiting for the disk).
  */
 int db_syncer_checkpoint(struct db *db);
-/* Stops db_group_try_begin_nowait's thread after its last sync (db_close). */
+/*
+ * Asks the syncer to sync the log once more, covering the commit just
+ * made (db_wal_hook, under db_no_wait), and tells on_sync_asked.
+ */
+void db_syncer_ask(struct db *db);
+/* Stops db_no_wait's thread after its last sync (db_close). */
 void db_syncer_stop(struct db *db);
-/*
- * The end of a group begun by db_group_try_begin_nowait (committed or not):
- * synchronous is FULL again and, when it committed, its sync is asked
- * for. 0, or -1 (logged) when synchronous could not be set back.
- */
-int db_group_nowait_end(struct db *db, int committed);
-/*
- * Sets synchronous back to FULL: 0, or -1 (logged; sync_not_full is set,
- * and every transaction begun after retries it first).
- */
-int db_sync_full(struct db *db);
 
 /*
  * Logs "database PATH: <what, printf-style>: sqlite's last message", keeps

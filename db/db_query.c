@@ -323,14 +323,19 @@ db_wal_hook(void *arg, sqlite3 *sql, const char *name, int pages)
 	int rc;
 
 	/*
+	 * Under db_no_wait the commit is in the log and not yet on the disk:
+	 * its sync is asked of the thread first, then a checkpoint, which the
+	 * thread does after the syncs asked for.
+	 */
+	if (db->no_wait)
+		db_syncer_ask(db);
+	/*
 	 * A checkpoint writes the log's pages into the database and syncs
-	 * both: where the syncer runs (a batch's step boundaries commit
-	 * without waiting for the disk), it does it beside the caller, which
-	 * never waits for it; else here, but not inside a commit that must not
-	 * wait for the disk (the next commit that waits does it).
+	 * both: where the syncer runs, it does it beside the caller, which
+	 * never waits for it; else here (as SQLite's own would, waiting for
+	 * the disk: only where the thread's connection could not be had).
 	 */
 	if (pages >= DB_WAL_CHECKPOINT_PAGES && db_syncer_checkpoint(db) == -1 &&
-	    !db->group_nowait &&
 	    sqlite3_wal_checkpoint_v2(sql, name, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL) !=
 	    SQLITE_OK && sqlite3_errcode(sql) != SQLITE_BUSY)
 		db_fail(db, "checkpointing the write-ahead log");

@@ -134,8 +134,6 @@ db_begin(struct db *db, const char *what)
 {
 	sqlite3_stmt *st;
 
-	if (db->sync_not_full && !db->group_open && db_sync_full(db) == -1)
-		return -1;
 	if (db->group_open)
 		st = db_stmt(db, ST_SAVEPOINT, "SAVEPOINT db_write", "starting a savepoint");
 	else
@@ -214,8 +212,6 @@ db_group_try_begin(struct db *db)
 		log_warnx("database %s: a group of writes is open already", db->path);
 		return -1;
 	}
-	if (db->sync_not_full && db_sync_full(db) == -1)
-		return -1;
 	if ((st = db_stmt(db, ST_BEGIN, "BEGIN IMMEDIATE", "starting a transaction")) == NULL)
 		return -1;
 	rc = sqlite3_step(st);
@@ -243,8 +239,6 @@ db_group_rollback(struct db *db)
 		if (st != NULL && db_run(st) == -1)
 			db_fail(db, "rolling back a group of writes");
 	}
-	if (db->group_nowait)
-		db_group_nowait_end(db, 0);
 }
 
 void
@@ -289,8 +283,6 @@ db_group_commit(struct db *db)
 	} else {
 		rc = db_commit(db, "a group of writes");
 	}
-	if (db->group_nowait && db_group_nowait_end(db, rc == 0) == -1)
-		rc = -1;
 	return rc;
 }
 

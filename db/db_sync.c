@@ -1,13 +1,13 @@
 /*
- * Commits that do not wait for the disk, for the one place where waiting
- * would be wrong: a step boundary that lies between two commands due at
- * the same moment (a step that ends on its commands, and the next step's
- * first). Such a commit is written to the write-ahead log with
+ * Commits that do not wait for the disk: lbld's, all of them (db_no_wait).
+ * Its event loop must never sit in fsync: a step's command due at its
+ * moment, the reaction to an e-stop or a status request would wait as long
+ * as the disk does (an SD card's or a shared disk's sync takes 5-60 ms, a
+ * dying one's seconds). Each commit is written to the write-ahead log with
  * synchronous=NORMAL: once it returns, every reader sees it and a crash of
  * the process cannot lose it; a thread beside the caller then makes the
  * log durable with fdatasync, so a power cut loses at most what was
- * committed within one sync's time, and the next command is not held up
- * by the disk (an SD card's or a shared disk's sync takes 5-60 ms).
+ * committed within one sync's time.
  *
  * The thread syncs its own descriptor of the log's file, which the kernel
  * flushes whoever wrote it. It also checkpoints the log when it has grown
@@ -118,7 +118,7 @@ db_syncer_main(void *arg)
 	return NULL;
 }
 
-/* The syncer, started at first use: 0, or -1 (logged) when it cannot be. */
+/* The syncer: 0, or -1 (logged) when it cannot be had. */
 static int
 db_syncer_start(struct db *db)
 {
@@ -131,9 +131,6 @@ db_syncer_start(struct db *db)
 
 	if (db->syncer != NULL)
 		return 0;
-	if (db->syncer_failed)
-		return -1;		/* said once; every such commit waits for the disk */
-	db->syncer_failed = 1;
 	wal = sqlite3_filename_wal(sqlite3_db_filename(db->sql, "main"));
 	if (wal == NULL || *wal == '\0') {
 		log_warnx("database %s: no write-ahead log to sync", db->path);
@@ -175,7 +172,6 @@ db_syncer_start(struct db *db)
 		return -1;
 	}
 	db->syncer = s;
-	db->syncer_failed = 0;
 	return 0;
 }
 
@@ -212,72 +208,58 @@ db_syncer_checkpoint(struct db *db)
 	pthread_mutex_lock(&s->lock);
 	broken = s->checkpointer_broken;
 	if (!broken) {
-		s->checkpoint_wanted = 1;
-		/*
-		 * Inside a commit that does not wait for the disk, its sync is
-		 * asked for next (db_group_nowait_end), which wakes the thread:
-		 * woken now, it would checkpoint first and that sync wait for it.
-		 */
-		if (!db->group_nowait)
-			pthread_cond_signal(&s->wake);
+		s->checkpoint_wanted = 1;	/* after the syncs asked for: db_syncer_main */
+		pthread_cond_signal(&s->wake);
 	}
 	pthread_mutex_unlock(&s->lock);
 	return broken ? -1 : 0;
 }
 
+void
+db_syncer_ask(struct db *db)
+{
+	struct db_syncer *s = db->syncer;
+
+	pthread_mutex_lock(&s->lock);
+	s->wanted++;
+	pthread_cond_signal(&s->wake);
+	pthread_mutex_unlock(&s->lock);
+	if (db->on_sync_asked != NULL)
+		db->on_sync_asked(db->on_sync_asked_arg);
+}
+
 /*
- * SQLite refuses to change synchronous inside a transaction: it is set
- * before the group's BEGIN and set back after its COMMIT or ROLLBACK.
+ * SQLite refuses to change synchronous inside a transaction: a group open
+ * is refused (it never is in lbld, which calls this at start-up).
  */
 int
-db_group_try_begin_nowait(struct db *db)
+db_no_wait(struct db *db)
 {
 	sqlite3_stmt *st;
-	int rc;
 
+	if (db->no_wait)
+		return 0;
+	if (db->group_open) {
+		log_warnx("database %s: not waiting for the disk asked inside a group of writes",
+		    db->path);
+		return -1;
+	}
 	if (db_syncer_start(db) == -1)
-		return db_group_try_begin(db);	/* waits for the disk, as every other commit */
+		return -1;		/* logged; every commit waits for the disk */
 	st = db_stmt(db, ST_SYNC_NORMAL, "PRAGMA synchronous = NORMAL", "not waiting for the disk");
 	if (st == NULL || db_run(st) == -1) {
-		db_fail(db, "setting synchronous=NORMAL for one group of writes (it waits instead)");
-		return db_group_try_begin(db);
+		db_syncer_stop(db);
+		return db_fail(db, "setting synchronous=NORMAL (every commit waits for the disk)");
 	}
-	if ((rc = db_group_try_begin(db)) == 0)
-		db->group_nowait = 1;
-	else
-		db_group_nowait_end(db, 0);
-	return rc;
-}
-
-int
-db_group_nowait_end(struct db *db, int committed)
-{
-	db->group_nowait = 0;
-	if (committed) {
-		pthread_mutex_lock(&db->syncer->lock);
-		db->syncer->wanted++;
-		pthread_cond_signal(&db->syncer->wake);
-		pthread_mutex_unlock(&db->syncer->lock);
-	}
-	/*
-	 * Were this to fail, every later commit would not wait for the disk
-	 * and the record could not keep its promise: the caller fails.
-	 */
-	return db_sync_full(db);
-}
-
-int
-db_sync_full(struct db *db)
-{
-	sqlite3_stmt *st;
-
-	st = db_stmt(db, ST_SYNC_FULL, "PRAGMA synchronous = FULL", "waiting for the disk again");
-	if (st == NULL || db_run(st) == -1) {
-		db->sync_not_full = 1;	/* tried again before the next transaction */
-		return db_fail(db, "setting synchronous=FULL again after a group of writes");
-	}
-	db->sync_not_full = 0;
+	db->no_wait = 1;
 	return 0;
+}
+
+void
+db_on_sync_asked(struct db *db, void (*cb)(void *arg), void *arg)
+{
+	db->on_sync_asked = cb;
+	db->on_sync_asked_arg = arg;
 }
 
 int

@@ -44,7 +44,8 @@
 #   the disk stops syncing (case_disk.sh): the log's sync fails with EIO
 #     mid-batch: the batch fails safely, naming the log and the error; the
 #     disk hangs (every sync 12 s): lbld answers and the steps go on, and
-#     the batch fails safely after 10 s without a sync
+#     the batch fails safely after 10 s without a sync; the disk hangs
+#     during manual control: lbld answers and an e-stop stops the pump
 #   the lab's server (case_sync.sh): PostgreSQL crashes mid-batch and
 #     lbl-sync is killed -9 meanwhile: the batch runs on, the copy catches up
 #   held commands and pairs (case_release.sh): e-stops at random moments of

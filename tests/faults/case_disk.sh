@@ -5,7 +5,8 @@
 # be on the disk, and the batch must fail safely saying so, not run on as
 # if it were. The shim fails only read-only descriptors' fdatasync, which
 # is the syncer's: SQLite's own syncs go on working, so the failure is
-# recorded. Sourced by campaign.sh.
+# recorded. Sourced by campaign.sh (uses its helpers, case_bus.sh's
+# estop_stops and case_commission.sh's fill_running).
 
 begin_case
 name="the log's sync fails (EIO) mid-batch"
@@ -87,6 +88,69 @@ then
 	    pass "$name: steps went on while the disk hung (until the watch's bound)" ||
 	    fail "$name: steps went on while the disk hung" "$done0 done before, as many after"
 	settled "$name"
+	stop_rig
+else
+	fail "$name" "the shim does not build"
+fi
+end_case
+
+# The disk hangs while an operator works the rig by hand (no batch): a
+# pump filling, then another manual command, whose operator event is
+# committed while every sync takes 12 s, then the e-stop. lbld's database
+# waits for the disk in no commit (db_no_wait): the event is in the log at
+# once and the syncer makes it durable beside the loop, so the loop answers
+# and stops every output at the e-stop as on a healthy disk. Before, only a
+# running batch's writes went so: the event's commit sat in fsync in the
+# event loop, lblctl had no answer within 5 s and the e-stop had not
+# reached the pump 10 s after the press (lbl-safe only acts once lbld is
+# gone, systemd's watchdog only after WatchdogSec).
+begin_case
+name="the disk hangs during manual control"
+if cc -shared -fPIC -o "$LBL_TMP/sync_hang.so" "$LBL_TOP/tests/integration/slow_sync.c" -ldl
+then
+	hang="$LBL_TMP/disk-hangs-manual"
+	rm -f "$hang"
+	LBLD_ENV="LD_PRELOAD=$LBL_TMP/sync_hang.so LBL_SLOW_SYNC_MS=12000 LBL_SLOW_SYNC_WHEN=$hang ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0"
+	start_rig manualhang 1 || exit 1
+	LBLD_ENV=
+	# the pump runs while this lblctl waits (off when it ends)
+	"$ctl" set fill-1 on --for 60s >/dev/null 2>&1 &
+	fill_pid=$!
+	wait_for 10 fill_running 1 || fail "$name" "fill-1 did not start: $(simctl get fill-1)"
+	ops=$(q "select count(*) from events where kind='operator'")
+	touch "$hang"
+	hung_at=$(date +%s)
+	t0=$(date +%s%N)
+	timeout 10 "$ctl" set n2 on --for 1s >"$LBL_TMP/hang-set" 2>&1 &
+	set_pid=$!
+	sleep 0.5
+	timeout 3 "$ctl" status >/dev/null 2>&1 &&
+	    pass "$name: lbld answers status while the disk hangs" ||
+	    fail "$name: lbld answers status while the disk hangs" "no answer within 3 s"
+	out=$(estop_stops fill-1)
+	ms=${out%% *}
+	echo "info: $name: fill-1 stopped ${out#* } ms after the e-stop, the disk hanging"
+	[ "$ms" -le 1000 ] &&
+	    pass "$name: the e-stop stops the pump at once ($ms ms; within 1 s)" ||
+	    fail "$name: the e-stop stops the pump at once" "$out"
+	wait "$set_pid"
+	set_ms=$((($(date +%s%N) - t0) / 1000000))
+	grep -q "set 'n2' off after .*e-stop 'estop' engaged" "$LBL_TMP/hang-set" &&
+	    pass "$name: the manual set answered and ended by the e-stop (after $set_ms ms)" ||
+	    fail "$name: the manual set answered and ended by the e-stop" "$(cat "$LBL_TMP/hang-set")"
+	wait_for 20 grep -q "the disk has not synced the database's log for [0-9]* s" "$LBL_TMP/lbld.err" &&
+	    pass "$name: lbld's log says the disk has not synced ($(($(date +%s) - hung_at)) s after the hang)" ||
+	    fail "$name: lbld's log says the disk has not synced" "$(grep -i sync "$LBL_TMP/lbld.err" | tail -3)"
+	rm -f "$hang"
+	kill "$fill_pid" 2>/dev/null
+	wait "$fill_pid" 2>/dev/null
+	[ "$(q "select count(*) from events where kind='operator'")" -gt "$ops" ] &&
+	    pass "$name: the operator's events of the hang are on record" ||
+	    fail "$name: the operator's events of the hang are on record" "$ops before, as many after"
+	why=$(wait_for 10 outputs_safe && echo ok || outputs_safe)
+	[ "$why" = ok ] && pass "$name: outputs safe" || fail "$name: outputs safe" "$why"
+	kill -0 "$LBLD_PID" 2>/dev/null && pass "$name: lbld alive" || fail "$name: lbld alive" "died"
+	intact && pass "$name: integrity" || fail "$name: integrity" "$(q 'pragma integrity_check')"
 	stop_rig
 else
 	fail "$name" "the shim does not build"

@@ -1092,14 +1092,28 @@ syncs_done(struct db *db)
 }
 
 static void
-test_group_nowait(void)
+sync_asked(void *arg)
+{
+	(*(int *)arg)++;
+}
+
+/*
+ * db_no_wait: from then on no commit waits for the disk, a group's or a
+ * single write's (an event, a recipe); each is seen by another connection
+ * at once, its sync asked of the thread and done beside the caller, and
+ * told to on_sync_asked. Before, only a batch's groups went so: an event
+ * or a recipe added outside a batch sat in fsync in lbld's loop.
+ */
+static void
+test_no_wait(void)
 {
 	struct fixture fx;
 	struct db *db;
 	char why[512];
 	int64_t id;
 	sqlite3 *s;
-	int p[2], fd;
+	int p[2], fd, asked = 0;
+	uint64_t done;
 
 	if (db_open(path_in("nowait.db"), &db) == -1 || fixture_store(db, &fx) == -1) {
 		TEST_CHECK("open nowait.db", 0, "failed");
@@ -1109,32 +1123,51 @@ test_group_nowait(void)
 	id = new_batch(db, fx.recipe_a1, fx.rig, "glass");
 	s = raw_open(path_in("nowait.db"));
 	TEST_EQ_INT("every commit waits for the disk (synchronous=FULL)", synchronous_of(db), 2);
-	TEST_EQ_INT("nowait: no syncer before the first such group", (int)db_sync_pending(db, NULL), 0);
-	TEST_EQ_INT("nowait: the group begins", db_group_try_begin_nowait(db), 0);
-	TEST_CHECK("nowait: step 1 begun in it", step_begin(db, id, 1) == 0, "failed");
-	TEST_EQ_INT("nowait: the group commits", db_group_commit(db), 0);
-	TEST_EQ_INT("nowait: another connection sees it at once",
+	TEST_CHECK("no syncer before db_no_wait", db->syncer == NULL, "one runs");
+	db_on_sync_asked(db, sync_asked, &asked);
+	TEST_EQ_INT("an event waits for the disk itself: no sync asked",
+	    (int)(db_event_add(db, id, "info", NULL, "before") == 0 && asked == 0), 1);
+	TEST_EQ_INT("db_no_wait", db_no_wait(db), 0);
+	TEST_EQ_INT("no commit waits for the disk (synchronous=NORMAL)", synchronous_of(db), 1);
+	TEST_EQ_INT("db_no_wait again: no-op", db_no_wait(db), 0);
+
+	TEST_EQ_INT("a group begins", db_group_try_begin(db), 0);
+	TEST_CHECK("step 1 begun in it", step_begin(db, id, 1) == 0, "failed");
+	TEST_EQ_INT("the group commits", db_group_commit(db), 0);
+	TEST_EQ_INT("another connection sees it at once",
 	    (int)raw_int(s, "SELECT count(*) FROM steps WHERE seq = 1"), 1);
-	TEST_EQ_INT("nowait: later commits wait for the disk again", synchronous_of(db), 2);
-	TEST_CHECK("nowait: its sync is done beside the caller", syncs_done(db), "still pending");
-	TEST_EQ_INT("nowait: the sync succeeded", db_sync_check(db, why, sizeof(why)), 0);
+	TEST_EQ_INT("its sync was asked, and told", asked, 1);
+	TEST_CHECK("its sync is done beside the caller", syncs_done(db), "still pending");
+	TEST_EQ_INT("the sync succeeded", db_sync_check(db, why, sizeof(why)), 0);
 
-	/* rolled back: nothing written, synchronous back to FULL, no sync asked */
-	TEST_EQ_INT("nowait: a group to roll back begins", db_group_try_begin_nowait(db), 0);
-	TEST_CHECK("nowait: step 2 begun in it", step_begin(db, id, 2) == 0, "failed");
+	/* a single write, outside any group (an operator's event, a recipe) */
+	db_sync_pending(db, &done);
+	TEST_EQ_INT("an event on its own", db_event_add(db, id, "operator", NULL, "manual"), 0);
+	TEST_EQ_INT("... seen at once", (int)raw_int(s,
+	    "SELECT count(*) FROM events WHERE message = 'manual'"), 1);
+	TEST_EQ_INT("... its own sync asked and told", asked, 2);
+	TEST_CHECK("... and done", syncs_done(db), "still pending");
+	{
+		uint64_t after;
+
+		db_sync_pending(db, &after);
+		TEST_EQ_INT("... one sync for it", (int)(after - done), 1);
+	}
+	TEST_EQ_INT("still synchronous=NORMAL after commits", synchronous_of(db), 1);
+
+	/* rolled back: nothing written, no sync asked */
+	TEST_EQ_INT("a group to roll back begins", db_group_try_begin(db), 0);
+	TEST_CHECK("step 2 begun in it", step_begin(db, id, 2) == 0, "failed");
 	db_group_rollback(db);
-	TEST_EQ_INT("nowait: the rolled-back start is not written",
+	TEST_EQ_INT("the rolled-back start is not written",
 	    (int)raw_int(s, "SELECT count(*) FROM steps WHERE seq = 2"), 0);
-	TEST_EQ_INT("nowait: synchronous=FULL after a rollback", synchronous_of(db), 2);
-	TEST_EQ_INT("nowait: a rollback asks no sync", (int)db_sync_pending(db, NULL), 0);
+	TEST_EQ_INT("a rollback asks no sync", asked, 2);
 
-	/* another process holds the write lock: 1, nothing open, FULL again */
-	TEST_EQ_INT("nowait: raw lock taken", sqlite3_exec(s, "BEGIN IMMEDIATE", NULL, NULL, NULL),
+	/* another process holds the write lock: 1, nothing open */
+	TEST_EQ_INT("raw lock taken", sqlite3_exec(s, "BEGIN IMMEDIATE", NULL, NULL, NULL),
 	    SQLITE_OK);
 	db_set_busy_timeout(db, 0);
-	TEST_EQ_INT("nowait: a locked database is busy, not an error",
-	    db_group_try_begin_nowait(db), 1);
-	TEST_EQ_INT("nowait: synchronous=FULL after a busy begin", synchronous_of(db), 2);
+	TEST_EQ_INT("a locked database is busy, not an error", db_group_try_begin(db), 1);
 	sqlite3_exec(s, "ROLLBACK", NULL, NULL, NULL);
 	db_set_busy_timeout(db, 5000);
 
@@ -1144,17 +1177,16 @@ test_group_nowait(void)
 		fd = db->syncer->fd;
 		db->syncer->fd = p[0];
 		pthread_mutex_unlock(&db->syncer->lock);
-		TEST_EQ_INT("nowait: a group whose sync fails begins", db_group_try_begin_nowait(db),
-		    0);
-		TEST_CHECK("nowait: step 2 begun", step_begin(db, id, 2) == 0, "failed");
-		TEST_EQ_INT("nowait: it commits (the log has it)", db_group_commit(db), 0);
-		TEST_CHECK("nowait: the failing sync is done", syncs_done(db), "still pending");
+		TEST_CHECK("step 2 begun, its sync failing", step_begin(db, id, 2) == 0, "failed");
+		TEST_EQ_INT("... on record (the log has it)", (int)raw_int(s,
+		    "SELECT count(*) FROM steps WHERE seq = 2"), 1);
+		TEST_CHECK("the failing sync is done", syncs_done(db), "still pending");
 		capture_begin();
-		TEST_EQ_INT("nowait: the failed sync is told", db_sync_check(db, why, sizeof(why)), -1);
+		TEST_EQ_INT("the failed sync is told", db_sync_check(db, why, sizeof(why)), -1);
 		capture_end();
-		TEST_CONTAINS("nowait: ... naming the log and the kernel's reason", why,
+		TEST_CONTAINS("... naming the log and the kernel's reason", why,
 		    "nowait.db-wal failed: Invalid argument");
-		TEST_EQ_INT("nowait: ... once", db_sync_check(db, why, sizeof(why)), 0);
+		TEST_EQ_INT("... once", db_sync_check(db, why, sizeof(why)), 0);
 		pthread_mutex_lock(&db->syncer->lock);
 		db->syncer->fd = fd;
 		pthread_mutex_unlock(&db->syncer->lock);
@@ -1166,8 +1198,9 @@ test_group_nowait(void)
 	sqlite3_close(s);
 	db_close(db);
 	/* closed: the log's syncer is gone with the handle (no thread, no descriptor left) */
-	TEST_CHECK("nowait: the database reopens after close", db_open(path_in("nowait.db"), &db) ==
-	    0 && db->syncer == NULL, "failed");
+	TEST_CHECK("the database reopens after close, waiting for the disk again",
+	    db_open(path_in("nowait.db"), &db) == 0 && db->syncer == NULL &&
+	    synchronous_of(db) == 2, "failed");
 	db_close(db);
 }
 
@@ -1209,8 +1242,8 @@ test_syncer_checkpoint(void)
 		return;
 	}
 	s = raw_open(path_in("ckpt.db"));
-	TEST_EQ_INT("checkpoint: a group that does not wait begins", db_group_try_begin_nowait(db),
-	    0);
+	TEST_EQ_INT("checkpoint: no commit waits for the disk", db_no_wait(db), 0);
+	TEST_EQ_INT("checkpoint: a group begins", db_group_try_begin(db), 0);
 	TEST_EQ_INT("checkpoint: 5 MB written in it", sqlite3_exec(db->sql, "CREATE TABLE filler(b);"
 	    "INSERT INTO filler VALUES (zeroblob(5000000))", NULL, NULL, NULL), SQLITE_OK);
 	TEST_EQ_INT("checkpoint: it commits", db_group_commit(db), 0);
@@ -1226,7 +1259,7 @@ test_syncer_checkpoint(void)
 	before = log_frames(s);
 	TEST_CHECK("checkpoint: the log held the 5 MB", before > DB_WAL_CHECKPOINT_PAGES,
 	    "%d frames", before);
-	TEST_EQ_INT("checkpoint: the next group begins", db_group_try_begin_nowait(db), 0);
+	TEST_EQ_INT("checkpoint: the next group begins", db_group_try_begin(db), 0);
 	TEST_EQ_INT("checkpoint: a small write in it", sqlite3_exec(db->sql,
 	    "INSERT INTO filler VALUES (1)", NULL, NULL, NULL), SQLITE_OK);
 	TEST_EQ_INT("checkpoint: it commits", db_group_commit(db), 0);
@@ -1672,7 +1705,7 @@ main(void)
 	test_step_start_corrected();
 	test_devices_said();
 	test_group();
-	test_group_nowait();
+	test_no_wait();
 	test_syncer_checkpoint();
 	test_events_told();
 	test_history();

@@ -234,63 +234,51 @@ main(void)
 	TEST_EQ_INT("held then refused: nothing held after", record_held(rec, NULL), 0);
 
 	/*
-	 * 4b. a group that does not wait for the disk: on record at once;
-	 * held for a lock, it is committed later as every held write (waiting);
-	 * a sync that failed is told by the next write's return, as a refusal.
+	 * 4b. lbld's database waits for the disk in no commit (db_no_wait): a
+	 * group is on record at once, its sync asked of the database's thread
+	 * and watched from the loop until done; held for a lock, it is
+	 * committed later, and watched too.
 	 */
-	record_group_nowait(rec);
+	TEST_EQ_INT("no wait: set", db_no_wait(db), 0);
+	TEST_CHECK("no wait: nothing watched before a commit", !loop_timer_armed(rec->sync_watch),
+	    "armed");
 	record_group_begin(rec);
 	record_event(rec, batch, "info", NULL, "nowait-1");
-	TEST_EQ_INT("nowait: the group commits", record_group_commit(rec, NULL, 0), 0);
-	TEST_EQ_INT("nowait: another reader sees it at once",
+	TEST_EQ_INT("no wait: the group commits", record_group_commit(rec, NULL, 0), 0);
+	TEST_EQ_INT("no wait: another reader sees it at once",
 	    count(other, "select count(*) from events where message = 'nowait-1'"), 1);
-	TEST_CHECK("nowait: it asked its sync of the database's thread", db->syncer != NULL,
-	    "no syncer started");
-	TEST_EQ_INT("nowait: the next write waits for the disk again (synchronous=FULL)",
-	    count(db->sql, "PRAGMA synchronous"), 2);
+	TEST_CHECK("no wait: its sync is watched", loop_timer_armed(rec->sync_watch), "not armed");
+	TEST_EQ_INT("no wait: synchronous=NORMAL", count(db->sql, "PRAGMA synchronous"), 1);
+	for (i = 0; i < 500 && db_sync_pending(db, NULL) > 0; i++)
+		usleep(10000);
+	fake_fire(rec->sync_watch);
+	TEST_CHECK("no wait: the watch ends with the sync", !loop_timer_armed(rec->sync_watch),
+	    "still armed");
 	sqlite3_exec(other, "BEGIN IMMEDIATE", NULL, NULL, NULL);
-	record_group_nowait(rec);
 	record_group_begin(rec);
 	record_event(rec, batch, "info", NULL, "nowait-2");
-	TEST_EQ_INT("nowait, locked: held, not refused", record_group_commit(rec, NULL, 0), 0);
-	TEST_EQ_INT("nowait, locked: one write held", record_held(rec, NULL), 1);
+	TEST_EQ_INT("no wait, locked: held, not refused", record_group_commit(rec, NULL, 0), 0);
+	TEST_EQ_INT("no wait, locked: one write held", record_held(rec, NULL), 1);
+	TEST_CHECK("no wait, locked: nothing to watch yet", !loop_timer_armed(rec->sync_watch),
+	    "armed");
 	sqlite3_exec(other, "ROLLBACK", NULL, NULL, NULL);
 	fire(rec);
-	TEST_EQ_INT("nowait, locked: written once free",
+	TEST_EQ_INT("no wait, locked: written once free",
 	    count(other, "select count(*) from events where message = 'nowait-2'"), 1);
-	TEST_EQ_INT("nowait, locked: its commit was not the nowait kind", rec->nowait, 0);
+	TEST_CHECK("no wait, locked: then watched", loop_timer_armed(rec->sync_watch), "not armed");
+	for (i = 0; i < 500 && db_sync_pending(db, NULL) > 0; i++)
+		usleep(10000);
+	fake_fire(rec->sync_watch);
 	/*
-	 * 4c. while a batch runs (record_nowait_while), every write goes so,
-	 * an event outside any group too: each asks the syncer for its sync;
-	 * once off, a write waits for the disk itself and asks nothing.
+	 * 4c. a commit that is not the record's (a recipe added, an operator's
+	 * event written by another module) asks its sync the same way, and
+	 * the record watches it: a hung disk is told whoever wrote last.
 	 */
-	if (db->syncer != NULL) {
-		uint64_t asked;
-
-		pthread_mutex_lock(&db->syncer->lock);
-		asked = db->syncer->wanted;
-		pthread_mutex_unlock(&db->syncer->lock);
-		record_nowait_while(rec, 1);
-		record_event(rec, batch, "info", NULL, "while-1");
-		record_event(rec, batch, "info", NULL, "while-2");
-		pthread_mutex_lock(&db->syncer->lock);
-		TEST_EQ_INT("nowait while on: each event's sync goes to the syncer",
-		    (int)(db->syncer->wanted - asked), 2);
-		asked = db->syncer->wanted;
-		pthread_mutex_unlock(&db->syncer->lock);
-		TEST_EQ_INT("nowait while on: on record at once",
-		    count(other, "select count(*) from events where message like 'while-%'"), 2);
-		record_nowait_while(rec, 0);
-		record_event(rec, batch, "info", NULL, "while-3");
-		pthread_mutex_lock(&db->syncer->lock);
-		TEST_EQ_INT("nowait while off: the write waited for the disk itself",
-		    (int)(db->syncer->wanted - asked), 0);
-		pthread_mutex_unlock(&db->syncer->lock);
-		TEST_EQ_INT("nowait while off: synchronous=FULL",
-		    count(db->sql, "PRAGMA synchronous"), 2);
-	} else {
-		TEST_CHECK("nowait while: the syncer runs", 0, "no syncer");
-	}
+	TEST_EQ_INT("another module's write", db_event_add(db, batch, "operator", NULL,
+	    "elsewhere"), 0);
+	TEST_CHECK("... is watched too", loop_timer_armed(rec->sync_watch), "not armed");
+	TEST_EQ_INT("... seen at once", count(other,
+	    "select count(*) from events where message = 'elsewhere'"), 1);
 	{
 		int p[2], fd;
 		char why[320];
@@ -307,7 +295,6 @@ main(void)
 			 * Watched every RECORD_SYNC_WATCH_MS, it is a fault once
 			 * it has been under way RECORD_HOLD_MS; told once.
 			 */
-			record_group_nowait(rec);
 			record_group_begin(rec);
 			record_event(rec, batch, "info", NULL, "nowait-4");
 			record_group_commit(rec, NULL, 0);
@@ -344,7 +331,6 @@ main(void)
 			fd = db->syncer->fd;
 			db->syncer->fd = p[0];	/* fdatasync on a pipe: EINVAL */
 			pthread_mutex_unlock(&db->syncer->lock);
-			record_group_nowait(rec);
 			record_group_begin(rec);
 			record_event(rec, batch, "info", NULL, "nowait-3");
 			TEST_EQ_INT("failed sync: the commit itself stands",

@@ -53,7 +53,6 @@ static const char *top;
 
 struct fake_step {
 	int begun, ended, begins;
-	int nowait;			/* its start was committed without waiting for the disk */
 	int begin_group;		/* the commit group its start went in (fr.groups) */
 	int begin_calls, end_calls;	/* how many act calls had been made at its start, end */
 	int bilayer;
@@ -96,9 +95,6 @@ static struct {
 	char failed_kind[16];			/* the kind of the last one */
 	int in_group, group_failed;
 	int groups;				/* groups begun */
-	int nowait;				/* record_group_nowait: the group in hand */
-	int nowait_while;			/* record_nowait_while: on */
-	int nowait_on, nowait_off;		/* how many times it was turned on, off */
 	char group_why[320];
 	/* the batch's state before the group: a failed group is rolled back whole (record.h) */
 	char group_state[16], group_cause[RUN_MAX_CAUSE_BYTES + 1], group_states[512];
@@ -151,7 +147,6 @@ record_step_begin(struct record *rec, int64_t batch_id, const struct db_step *ro
 	s->begun = 1;
 	s->ended = 0;
 	s->begins++;
-	s->nowait = fr.nowait;
 	s->begin_group = fr.groups;
 	s->begin_calls = fa_call_count();
 	s->bilayer = row->bilayer;
@@ -335,24 +330,7 @@ record_group_commit(struct record *rec, char *why, size_t why_size)
 	}
 	fr.in_group = 0;
 	fr.group_failed = 0;
-	fr.nowait = 0;
 	return failed ? -1 : 0;
-}
-
-void
-record_group_nowait(struct record *rec)
-{
-	(void)rec;
-	fr.nowait = 1;
-}
-
-void
-record_nowait_while(struct record *rec, int on)
-{
-	(void)rec;
-	fr.nowait_while = on;
-	fr.nowait_on += on != 0;
-	fr.nowait_off += on == 0;
 }
 
 size_t
@@ -1923,7 +1901,6 @@ test_fire_lead(void)
 	const struct fake_call *c;
 	int64_t t0, trigger_ns, pair_ns, txn_ns, learnt_ns;
 	char why[128];
-	size_t i, n;
 
 	if (rig == NULL) {
 		TEST_CHECK("lead: the spray rig", 0, "does not load");
@@ -2003,9 +1980,8 @@ test_fire_lead(void)
 	 * commit): no commit lies between the two commands. The set's end is
 	 * written once the spray's first command is made. A step after one
 	 * that ends on its commands (the dry step's n2 off) is recorded
-	 * between the two. No step boundary waits for the disk
-	 * (run_commit_boundary): one that did held the next command up by a
-	 * slow disk's sync.
+	 * between the two (lbld's database waits for the disk in no commit:
+	 * db_no_wait, test_db and test_record).
 	 */
 	TEST_CHECK("lead: the spray after a set at its moment goes on record with the set",
 	    rec_step(5)->begin_group == rec_step(4)->begin_group &&
@@ -2016,14 +1992,6 @@ test_fire_lead(void)
 	TEST_CHECK("lead: ... before the set's command", c != NULL &&
 	    rec_step(5)->begin_calls <= (int)(c - fa.calls), "spray on record after %d calls, "
 	    "the set is call %d", rec_step(5)->begin_calls, c ? (int)(c - fa.calls) : -1);
-	TEST_CHECK("lead: the step after a dry step's n2 off is recorded without waiting for "
-	    "the disk", rec_step(7)->nowait, "step 7: %d", rec_step(7)->nowait);
-	TEST_CHECK("lead: nor does the set after a drain, recorded its lead ahead",
-	    rec_step(2)->nowait && rec_step(8)->nowait, "steps 2, 8: %d %d",
-	    rec_step(2)->nowait, rec_step(8)->nowait);
-	for (n = 0, i = 0; i < p->count; i++)
-		n += rec_step(p->steps[i].seq)->begins > 0 && !rec_step(p->steps[i].seq)->nowait;
-	TEST_EQ_INT("lead: no step's start waited for the disk", n, 0);
 	TEST_CHECK("lead: the drain before the set ended for its lead, no sooner",
 	    call_at_ns(2, "pump pump-rinse 30", 1) >= t0 + (p->steps[1].start_ms -
 	    p->steps[0].duration_ms / RUN_ABSORB_DIVISOR) * 1000000, "set at %lld ms",
@@ -2418,10 +2386,6 @@ test_close_burst(void)
 	TEST_EQ_INT("burst: each spray's off and stop made together, the stop right after",
 	    together, 12);
 	TEST_EQ_INT("burst: one operation each", fa.stops, sprays);
-	/* no write of a running batch waits for the disk: on from its start to its release */
-	TEST_CHECK("a batch's writes go without waiting for the disk from its start to its "
-	    "release", fr.nowait_on == 1 && fr.nowait_off >= 1 && !fr.nowait_while,
-	    "on %d times, off %d, on now %d", fr.nowait_on, fr.nowait_off, fr.nowait_while);
 	finish(run);
 
 	run = start("burst-fail", "spray", recipe_tail, &p);
