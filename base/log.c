@@ -3,21 +3,43 @@
  * names our stderr) they go to the journal's native socket, with a
  * priority and the structured fields of the run in hand (BATCH, RECIPE,
  * BILAYER, STEP, DEVICE), so that journalctl -u lbld BATCH=42 shows one
- * batch. If the journal refuses a message, it still goes to stderr.
+ * batch. If the journal is not there, a message still goes to stderr.
+ *
+ * A log line waits for the journal at most LOG_JOURNAL_WAIT_MS: journald
+ * stalls when its disk does (the same disk as lbld's database, on a Pi) or
+ * when it is stopped for an upgrade, and a blocking send from lbld's event
+ * loop would hold up its reaction to an e-stop as long. A message the
+ * journal cannot take within that is dropped and counted, later ones are
+ * dropped without waiting until one goes through, and the count is told
+ * with the first that does.
  */
 #include <errno.h>
+#include <poll.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <syslog.h>
+#include <time.h>
 
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
 
 #include "log.h"
+
+/*
+ * The longest one message waits for a journal that is behind: journald
+ * takes a burst (an e-stop's dozen lines) within this as a rule; one that
+ * is stalled costs this once, then messages are dropped at once. The event
+ * loop logs, so this is a delay of everything it does, the e-stop's stops
+ * included.
+ */
+#define LOG_JOURNAL_WAIT_MS	5
+_Static_assert(LOG_JOURNAL_WAIT_MS >= 1 && LOG_JOURNAL_WAIT_MS <= 20,
+    "LOG_JOURNAL_WAIT_MS: a step's timing and the e-stop's stops wait this long at worst");
 
 static const char *log_progname = "lbl";
 static int log_max_priority = LOG_INFO;
@@ -30,6 +52,13 @@ static struct {
 	int bilayer, step;
 } log_ctx;
 static const char *log_device_name;
+/*
+ * Messages dropped since the last one that went through (the journal was
+ * full); atomic, as the hardware layer's threads log too.
+ */
+static atomic_ulong log_dropped;
+/* journald's socket; a test's own (test_log.c) */
+static const char *log_journal_path = "/run/systemd/journal/socket";
 
 /* Whether stderr is the stream systemd connected to the journal. */
 static int
@@ -84,17 +113,47 @@ log_field(char *buf, size_t used, size_t size, const char *key, const char *valu
 	return used;
 }
 
-/* Sends one entry to journald; returns 0, or -1 so the line goes to stderr. */
+/*
+ * Whether fd can take more within what is left of LOG_JOURNAL_WAIT_MS
+ * from *started_ms (0: not started; set at the first wait). Not at all
+ * while messages are being dropped: the journal is stalled, and waiting
+ * again for each message would slow the caller by as much each time.
+ */
+static int
+log_wait_writable(int fd, int64_t *started_ms)
+{
+	struct pollfd p = { fd, POLLOUT, 0 };
+	struct timespec ts;
+	int64_t now_ms, left_ms;
+
+	if (atomic_load(&log_dropped) > 0)
+		return 0;
+	if (clock_gettime(CLOCK_MONOTONIC, &ts) == -1)
+		return 0;
+	now_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	if (*started_ms == 0)
+		*started_ms = now_ms;
+	if ((left_ms = *started_ms + LOG_JOURNAL_WAIT_MS - now_ms) <= 0)
+		return 0;
+	return poll(&p, 1, (int)left_ms) == 1 && (p.revents & POLLOUT) != 0;
+}
+
+/*
+ * Sends one entry to journald, waiting LOG_JOURNAL_WAIT_MS at most: 0 when
+ * sent, 1 when the journal is there but did not take it (dropped), -1 when
+ * it is not there (the line goes to stderr). The socket is connected, so
+ * that poll sees journald's queue; journald restarted is connected again.
+ */
 static int
 log_journal(int priority, const char *message)
 {
-	static const struct sockaddr_un addr = { AF_UNIX, "/run/systemd/journal/socket" };
 	static int fd = -1;
+	struct sockaddr_un addr = { .sun_family = AF_UNIX };
 	char buf[2048], number[32];
 	size_t used = 0;
+	int64_t started_ms = 0;
+	int tries;
 
-	if (fd == -1 && (fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0)) == -1)
-		return -1;
 	used = log_field(buf, used, sizeof(buf), "MESSAGE", message);
 	snprintf(number, sizeof(number), "%d", priority);
 	used = log_field(buf, used, sizeof(buf), "PRIORITY", number);
@@ -110,25 +169,107 @@ log_journal(int priority, const char *message)
 		snprintf(number, sizeof(number), "%d", log_ctx.step);
 		used = log_field(buf, used, sizeof(buf), "STEP", number);
 	}
-	if (sendto(fd, buf, used, MSG_NOSIGNAL, (const struct sockaddr *)&addr,
-	    sizeof(addr)) == -1)
+	for (tries = 0; tries < 2; tries++) {
+		if (fd == -1) {
+			snprintf(addr.sun_path, sizeof(addr.sun_path), "%s", log_journal_path);
+			if ((fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0)) == -1)
+				return -1;
+			if (connect(fd, (const struct sockaddr *)&addr, sizeof(addr)) == -1) {
+				close(fd);
+				fd = -1;
+				return -1;
+			}
+		}
+		for (;;) {
+			if (send(fd, buf, used, MSG_NOSIGNAL | MSG_DONTWAIT) != -1)
+				return 0;
+			if (errno != EAGAIN && errno != EWOULDBLOCK && errno != ENOBUFS)
+				break;
+			if (!log_wait_writable(fd, &started_ms))
+				return 1;
+		}
+		close(fd);		/* journald restarted, or gone: connected again once */
+		fd = -1;
+	}
+	return -1;
+}
+
+/*
+ * One line on stderr. Where stderr is the journal's stream (a socket), it
+ * waits LOG_JOURNAL_WAIT_MS at most (a line cut short there counts as
+ * dropped); a terminal or a file takes it as it comes. Returns 0, or -1
+ * when it was dropped.
+ */
+static int
+log_stderr(const char *message)
+{
+	char line[1300];
+	int64_t started_ms = 0;
+	size_t n, done = 0;
+	ssize_t w;
+	int len;
+
+	if (!log_to_journal) {
+		fprintf(stderr, "%s: %s\n", log_progname, message);
+		return 0;
+	}
+	if ((len = snprintf(line, sizeof(line), "%s: %s\n", log_progname, message)) < 0)
 		return -1;
+	n = (size_t)len < sizeof(line) ? (size_t)len : sizeof(line) - 1;
+	while (done < n) {
+		w = send(2, line + done, n - done, MSG_NOSIGNAL | MSG_DONTWAIT);
+		/* a file named by JOURNAL_STREAM (a test's) is no socket: written as a file */
+		if (w == -1 && errno == ENOTSOCK)
+			w = write(2, line + done, n - done);
+		if (w > 0) {
+			done += (size_t)w;
+			continue;
+		}
+		if (w == -1 && (errno == EAGAIN || errno == EWOULDBLOCK) &&
+		    log_wait_writable(2, &started_ms))
+			continue;
+		return -1;
+	}
 	return 0;
+}
+
+/* Sends a message, as log_vwrite says; 0, or -1 when it was dropped. */
+static int
+log_send(int priority, const char *message)
+{
+	int rc = log_to_journal ? log_journal(priority, message) : -1;
+
+	if (rc == 0)
+		return 0;
+	if (rc == 1)
+		return -1;	/* journald is there and full: stderr is its too */
+	return log_stderr(message);
 }
 
 static void
 log_vwrite(int priority, const char *suffix, const char *fmt, va_list ap)
 {
 	char line[1024], message[1200];
+	unsigned long dropped;
 
 	if (priority > log_max_priority)
 		return;
 	vsnprintf(line, sizeof(line), fmt, ap);
 	snprintf(message, sizeof(message), "%s%s%s", line, suffix ? ": " : "",
 	    suffix ? suffix : "");
-	if (log_to_journal && log_journal(priority, message) >= 0)
-		return;
-	fprintf(stderr, "%s: %s\n", log_progname, message);
+	if ((dropped = atomic_exchange(&log_dropped, 0)) > 0) {
+		char told[128];
+
+		snprintf(told, sizeof(told), "%lu log %s dropped: the journal did not take %s at "
+		    "once", dropped, dropped == 1 ? "message" : "messages",
+		    dropped == 1 ? "it" : "them");
+		if (log_send(LOG_WARNING, told) == -1) {
+			atomic_fetch_add(&log_dropped, dropped + 1);
+			return;
+		}
+	}
+	if (log_send(priority, message) == -1)
+		atomic_fetch_add(&log_dropped, 1);
 }
 
 void

@@ -1,8 +1,14 @@
 #!/bin/sh
 # lbld logs to the journal's native socket when its stderr is the journal
 # stream (JOURNAL_STREAM), with priority and identifier, and the run's
-# fields (BATCH, RECIPE, BILAYER, STEP) on every line of a batch. Needs root
-# and a machine without journald (CI containers): it plays journald itself.
+# fields (BATCH, RECIPE, BILAYER, STEP) on every line of a batch; and when
+# the journal stalls (its socket's queue full: journald held up by its
+# disk, or stopped for an upgrade), lbld does not wait for it: it answers,
+# the batch goes on, and the messages it could not send are counted and the
+# count told once the journal reads again. Before, the first log line sat in
+# sendto and the event loop with it (status unanswered, no step, no e-stop).
+# Needs root and a machine without journald (CI containers): it plays
+# journald itself.
 set -u
 . "$LBL_TOP/tests/integration/lib.sh"
 sock=/run/systemd/journal/socket
@@ -14,7 +20,7 @@ make_rig dip-rig.yaml "$LBL_TMP/rig.yaml"
 start_simrig "$LBL_TMP/rig.yaml" --time-scale 400 || exit 1
 mkdir -p /run/systemd/journal
 /usr/bin/python3 - "$sock" "$LBL_BUILD" "$LBL_TMP" "$LBL_TOP" <<'PY'
-import os, socket, struct, subprocess, sys, time
+import os, socket, sqlite3, struct, subprocess, sys, threading, time
 sock, build, tmp, top = sys.argv[1:]
 s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
 s.bind(sock)
@@ -45,7 +51,52 @@ def drain(seconds):
 drain(1.5)
 subprocess.run([build + "/lblctl", "run", top + "/recipes/examples/ag-tca-5-dip.yaml"], env=env,
                stdout=subprocess.DEVNULL)
+# the operator: every prompt answered
+operating = True
+def operator():
+    while operating and lbld.poll() is None:
+        st = subprocess.run([build + "/lblctl", "status"], env=env, capture_output=True, text=True)
+        if "state: prompt" in st.stdout:
+            subprocess.run([build + "/lblctl", "continue"], env=env, capture_output=True)
+        time.sleep(0.2)
+threading.Thread(target=operator, daemon=True).start()
+drain(2.0)
+# journald stalls: its socket's queue filled from another socket, nothing read
+def steps_done():
+    c = sqlite3.connect("file:%s/j.db?mode=ro" % tmp, uri=True)
+    try:
+        return c.execute("select count(*) from steps where outcome = 'done'").fetchone()[0]
+    finally:
+        c.close()
+filler = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+filler.setblocking(False)
+fill = b"MESSAGE\n" + struct.pack("<Q", 6) + b"filler\n"
+filled = 0
+while filled < 100000:
+    try:
+        filler.sendto(fill, sock)
+        filled += 1
+    except BlockingIOError:
+        break
+done0 = steps_done()
+# what lbld logs meanwhile (a pause and a resume, each a line) is dropped
+subprocess.run([build + "/lblctl", "pause"], env=env, capture_output=True, timeout=10)
+t0 = time.monotonic()
+try:
+    st = subprocess.run([build + "/lblctl", "status"], env=env, capture_output=True, timeout=10)
+    status_rc = st.returncode
+except subprocess.TimeoutExpired:
+    status_rc = "timeout"
+status_s = time.monotonic() - t0
+subprocess.run([build + "/lblctl", "resume"], env=env, capture_output=True, timeout=10)
+end = time.monotonic() + 10
+while steps_done() == done0 and time.monotonic() < end:
+    time.sleep(0.1)
+done1 = steps_done()
+print("info: journal full after %d datagrams; status answered in %.3f s; %d steps done during "
+      "the stall" % (filled, status_s, done1 - done0))
 drain(1.0)
+operating = False
 lbld.terminate()
 lbld.wait()
 drain(0.3)
@@ -59,6 +110,13 @@ check("priority and identifier", ready and ready[0].get("PRIORITY") == "6" and
 batch = [e for e in entries if e.get("BATCH") == "1"]
 check("batch lines carry BATCH, RECIPE, BILAYER, STEP", batch and all(
       e.get("RECIPE") == "ag-tca-5" and "BILAYER" in e and "STEP" in e for e in batch), repr(batch[:2]))
+check("journal full: lbld answers status at once", status_rc == 0 and status_s < 3,
+      "rc %s after %.1f s" % (status_rc, status_s))
+check("journal full: the batch goes on", done1 > done0, "%d steps done before, %d after" %
+      (done0, done1))
+told = [e for e in entries if "dropped: the journal did not take" in e.get("MESSAGE", "")]
+check("journal full: the dropped messages are counted and told once it reads again",
+      told and told[0].get("PRIORITY") == "4", repr(told[:1]))
 check("nothing on stderr while the journal answers", os.path.getsize(os.path.join(tmp, "lbld.journal.err")) == 0,
       open(os.path.join(tmp, "lbld.journal.err")).read()[:300])
 PY
