@@ -59,6 +59,10 @@ static const char *log_device_name;
 static atomic_ulong log_dropped;
 /* journald's socket; a test's own (test_log.c) */
 static const char *log_journal_path = "/run/systemd/journal/socket";
+/* the socket to it, made by log_init before any thread starts; -1: none */
+static int log_journal_fd = -1;
+
+static int log_journal_connect(void);
 
 /* Whether stderr is the stream systemd connected to the journal. */
 static int
@@ -79,6 +83,9 @@ log_init(const char *progname, int max_priority)
 	log_progname = progname;
 	log_max_priority = max_priority;
 	log_to_journal = log_stderr_is_journal();
+	if (log_to_journal && log_journal_fd == -1 &&
+	    (log_journal_fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0)) != -1)
+		(void)log_journal_connect();	/* else the first message tries again */
 }
 
 void
@@ -113,6 +120,16 @@ log_field(char *buf, size_t used, size_t size, const char *key, const char *valu
 	return used;
 }
 
+/* Connects the journal's socket (again): 0, or -1 when journald is not there. */
+static int
+log_journal_connect(void)
+{
+	struct sockaddr_un addr = { .sun_family = AF_UNIX };
+
+	snprintf(addr.sun_path, sizeof(addr.sun_path), "%s", log_journal_path);
+	return connect(log_journal_fd, (const struct sockaddr *)&addr, sizeof(addr));
+}
+
 /*
  * Whether fd can take more within what is left of LOG_JOURNAL_WAIT_MS
  * from *started_ms (0: not started; set at the first wait). Not at all
@@ -142,13 +159,13 @@ log_wait_writable(int fd, int64_t *started_ms)
  * Sends one entry to journald, waiting LOG_JOURNAL_WAIT_MS at most: 0 when
  * sent, 1 when the journal is there but did not take it (dropped), -1 when
  * it is not there (the line goes to stderr). The socket is connected, so
- * that poll sees journald's queue; journald restarted is connected again.
+ * that poll sees journald's queue; journald restarted is connected again
+ * (connect on the same descriptor: threads that log share it, and none
+ * closes it under another).
  */
 static int
 log_journal(int priority, const char *message)
 {
-	static int fd = -1;
-	struct sockaddr_un addr = { .sun_family = AF_UNIX };
 	char buf[2048], number[32];
 	size_t used = 0;
 	int64_t started_ms = 0;
@@ -169,27 +186,19 @@ log_journal(int priority, const char *message)
 		snprintf(number, sizeof(number), "%d", log_ctx.step);
 		used = log_field(buf, used, sizeof(buf), "STEP", number);
 	}
+	if (log_journal_fd == -1)
+		return -1;
 	for (tries = 0; tries < 2; tries++) {
-		if (fd == -1) {
-			snprintf(addr.sun_path, sizeof(addr.sun_path), "%s", log_journal_path);
-			if ((fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0)) == -1)
-				return -1;
-			if (connect(fd, (const struct sockaddr *)&addr, sizeof(addr)) == -1) {
-				close(fd);
-				fd = -1;
-				return -1;
-			}
-		}
+		if (tries > 0 && log_journal_connect() == -1)
+			return -1;	/* journald gone */
 		for (;;) {
-			if (send(fd, buf, used, MSG_NOSIGNAL | MSG_DONTWAIT) != -1)
+			if (send(log_journal_fd, buf, used, MSG_NOSIGNAL | MSG_DONTWAIT) != -1)
 				return 0;
 			if (errno != EAGAIN && errno != EWOULDBLOCK && errno != ENOBUFS)
 				break;
-			if (!log_wait_writable(fd, &started_ms))
+			if (!log_wait_writable(log_journal_fd, &started_ms))
 				return 1;
 		}
-		close(fd);		/* journald restarted, or gone: connected again once */
-		fd = -1;
 	}
 	return -1;
 }
