@@ -641,6 +641,17 @@ main(int argc, char **argv)
 	 */
 	if ((l.record = record_new(l.db, l.loop, lbld_record_fault, &l)) == NULL)
 		fatalx("cannot set up the batch record");
+	/*
+	 * Nor on the disk: every commit from here on (the probe's events
+	 * included: its loop runs below) is in the log at once and synced by
+	 * a thread beside the loop (db_no_wait), watched by the record. Else
+	 * an operator's event or a recipe added while the disk hangs would
+	 * hold up the loop, and its reaction to an e-stop, as long as the disk
+	 * does. Without the thread, commits wait as before.
+	 */
+	if (db_no_wait(l.db) == -1)
+		log_warnx("database %s: every commit waits for the disk in the event loop",
+		    db_path);
 	/* each event committed is told to who follows status --events */
 	if (db_on_event(l.db, lbld_event_told, &l) == -1)
 		fatalx("cannot read the record's events: %s", db_error(l.db));
@@ -682,16 +693,6 @@ main(int argc, char **argv)
 
 	if (db_set_busy_timeout(l.db, 0) == -1)
 		fatalx("cannot set up the database %s", db_path);
-	/*
-	 * Nor on the disk: every commit from here on is in the log at once and
-	 * synced by a thread beside the loop (db_no_wait), watched by the
-	 * record. Else an operator's event or a recipe added while the disk
-	 * hangs would hold up the loop, and its reaction to an e-stop, as long
-	 * as the disk does. Without the thread, commits wait as before.
-	 */
-	if (db_no_wait(l.db) == -1)
-		log_warnx("database %s: every commit waits for the disk in the event loop",
-		    db_path);
 	/* after the signal mask is set: the reader thread inherits it */
 	if ((l.reader = reader_open(l.loop, db_path, history_run, NULL,
 	    READER_STALL_MS)) == NULL)

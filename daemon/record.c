@@ -262,6 +262,15 @@ record_on_retry(void *arg)
 	}
 }
 
+/* The sync watch's next look (a timer the loop could not arm is said: nothing is watched). */
+static void
+record_watch_again(struct record *rec, int64_t now)
+{
+	if (loop_timer_at(rec->sync_watch, now + RECORD_SYNC_WATCH_MS * 1000000LL) == -1)
+		log_warnx("the batch record: cannot watch the database log's sync: a disk that "
+		    "stops syncing is not told");
+}
+
 /*
  * A commit of lbld's, the record's or any other (a recipe added, an
  * operator's event), was made without waiting for the disk (db_no_wait):
@@ -279,7 +288,7 @@ record_on_sync_asked(void *arg)
 		rec->sync_since_ns = loop_now_ns();
 		rec->sync_told = 0;
 	}
-	loop_timer_at(rec->sync_watch, loop_now_ns() + RECORD_SYNC_WATCH_MS * 1000000LL);
+	record_watch_again(rec, loop_now_ns());
 }
 
 /*
@@ -299,9 +308,13 @@ record_on_sync_watch(void *arg)
 
 	/* a sync done after the count was read is checked for its error here */
 	if (db_sync_check(rec->db, why, sizeof(why)) == -1) {
-		rec->sync_since_ns = 0;
+		rec->sync_since_ns = pending > 0 ? now : 0;
+		rec->sync_told = 0;
 		if (rec->fault != NULL)
 			rec->fault(rec->arg, why);
+		/* the syncs still under way are watched on (a commit in fault may have armed it) */
+		if (pending > 0 && !loop_timer_armed(rec->sync_watch))
+			record_watch_again(rec, now);
 		return;
 	}
 	if (pending == 0) {
@@ -311,7 +324,8 @@ record_on_sync_watch(void *arg)
 	/* a disk that does not answer: the record's promise would have no bound */
 	if (done != rec->sync_done) {
 		rec->sync_done = done;
-		rec->sync_since_ns = now;	/* it answers, if slowly */
+		rec->sync_since_ns = now;	/* it answers, if slowly: a later hang is told again */
+		rec->sync_told = 0;
 	}
 	if (now - rec->sync_since_ns >= (int64_t)RECORD_HOLD_MS * 1000000 && !rec->sync_told) {
 		rec->sync_told = 1;
@@ -322,7 +336,8 @@ record_on_sync_watch(void *arg)
 		if (rec->fault != NULL)
 			rec->fault(rec->arg, why);
 	}
-	loop_timer_at(rec->sync_watch, now + RECORD_SYNC_WATCH_MS * 1000000LL);
+	if (!loop_timer_armed(rec->sync_watch))
+		record_watch_again(rec, now);
 }
 
 /* Queues op (taking it) and, outside a group, commits. */

@@ -73,7 +73,7 @@ int record_baseline(struct record *rec, int64_t batch_id, const char *sensor, do
     const char *source);
 
 /*
- * A step boundary's writes as one transaction (one fsync): the writes
+ * A step boundary's writes as one transaction (one commit, one sync): the writes
  * between record_group_begin and record_group_commit are committed
  * together, or none of them. record_group_commit returns as the writes do:
  * 0 on record or held, -1 when a write in the group was refused: the whole

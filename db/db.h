@@ -86,9 +86,10 @@ void db_close(struct db *db);
 /*
  * Groups the writes that follow, up to db_group_commit, into one transaction,
  * so that a step boundary (a step's end, its bilayer, the next step's start)
- * costs one fsync instead of three. Each write in the group stays
- * all-or-nothing (a savepoint): a failed one is undone and the others stay.
- * Nothing in the group is durable before db_group_commit returns 0; when it
+ * costs one commit and one sync instead of three (the caller's, or under
+ * db_no_wait the syncer's). Each write in the group stays all-or-nothing
+ * (a savepoint): a failed one is undone and the others stay. Nothing in
+ * the group is in the database before db_group_commit returns 0; when it
  * fails, the whole group is lost and the caller must treat every write in it
  * as failed. Groups do not nest: db_group_begin fails while one is open.
  * db_group_commit with no group open returns 0.

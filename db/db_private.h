@@ -56,7 +56,8 @@ struct db_syncer {
 	 */
 	int checkpoint_wanted;
 	uint64_t checkpoints;		/* tried so far */
-	int checkpointer_broken;	/* it could not be opened: the caller checkpoints */
+	uint64_t restarts;		/* logs started afresh by the thread (thread's own) */
+	int checkpointer_told;		/* it could not be opened: said, until it is */
 	sqlite3 *checkpointer;
 	char db_path[512];
 };
@@ -89,8 +90,7 @@ void db_wal_hook_install(struct db *db);
 /*
  * Asks the syncer for a checkpoint of the log (db_wal_hook), done after
  * the syncs asked for before it. Returns 0, or -1 when there is no syncer
- * or its connection could not be had (the caller checkpoints itself,
- * waiting for the disk).
+ * (the caller checkpoints itself, waiting for the disk, as its commits do).
  */
 int db_syncer_checkpoint(struct db *db);
 /*

@@ -332,8 +332,8 @@ db_wal_hook(void *arg, sqlite3 *sql, const char *name, int pages)
 	/*
 	 * A checkpoint writes the log's pages into the database and syncs
 	 * both: where the syncer runs, it does it beside the caller, which
-	 * never waits for it; else here (as SQLite's own would, waiting for
-	 * the disk: only where the thread's connection could not be had).
+	 * never waits for it; else here, as SQLite's own would (the commits
+	 * of such a handle wait for the disk anyway).
 	 */
 	if (pages >= DB_WAL_CHECKPOINT_PAGES && db_syncer_checkpoint(db) == -1 &&
 	    sqlite3_wal_checkpoint_v2(sql, name, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL) !=

@@ -13,8 +13,9 @@
  * flushes whoever wrote it. It also checkpoints the log when it has grown
  * (db_syncer_checkpoint), through a connection of its own that nothing else
  * uses: a passive checkpoint copies what the log holds into the database
- * beside the caller's commits, never holding them up, and the caller's next
- * commit starts the log afresh once it is all copied.
+ * beside the caller's commits, never holding them up; once it is all
+ * copied, the thread starts the log afresh itself (db_syncer_restart_log),
+ * as that commit syncs the log's new header in the thread that makes it.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -29,53 +30,92 @@
 #include "log.h"
 #include "text.h"
 
-/* The checkpointer could not be had: the commits that wait checkpoint again (said above). */
-static void
-db_syncer_broken(struct db_syncer *s)
+/*
+ * Once a checkpoint has copied the whole log, the next commit starts the
+ * log afresh, writing a new header and syncing it in the committing thread
+ * whatever synchronous says (SQLite guards so against a reordered write
+ * after a restart). Made here, that commit is the thread's: a write of
+ * one page (the database's application_id, set to what it is, in one
+ * transaction) through its own connection, whose commit syncs the log
+ * here. 0 when done, or when another connection is writing (busy: lbld's
+ * commit restarts the log then, and waits for that one sync; the window
+ * is the few microseconds since the checkpoint ended); -1 on an error
+ * (logged). A whole checkpoint made by another process (a sqlite3 shell's
+ * PRAGMA wal_checkpoint) leaves the restart, and its sync, to lbld's next
+ * commit likewise.
+ */
+static int
+db_syncer_restart_log(struct db_syncer *s)
 {
-	pthread_mutex_lock(&s->lock);
-	s->checkpointer_broken = 1;
-	pthread_mutex_unlock(&s->lock);
+	sqlite3_stmt *st = NULL;
+	char sql[64];
+	int rc, id = 0;
+
+	rc = sqlite3_exec(s->checkpointer, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+	if ((rc & 0xff) == SQLITE_BUSY || (rc & 0xff) == SQLITE_LOCKED)
+		return 0;
+	if (rc != SQLITE_OK)
+		goto fail;
+	if ((rc = sqlite3_prepare_v2(s->checkpointer, "PRAGMA application_id", -1, &st,
+	    NULL)) != SQLITE_OK || (rc = sqlite3_step(st)) != SQLITE_ROW)
+		goto fail;
+	id = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	st = NULL;
+	snprintf(sql, sizeof(sql), "PRAGMA application_id = %d", id);
+	if ((rc = sqlite3_exec(s->checkpointer, sql, NULL, NULL, NULL)) != SQLITE_OK ||
+	    (rc = sqlite3_exec(s->checkpointer, "COMMIT", NULL, NULL, NULL)) != SQLITE_OK)
+		goto fail;
+	s->restarts++;
+	return 0;
+fail:
+	log_warnx("database %s: starting its log afresh after a checkpoint: %s", s->db_path,
+	    sqlite3_errmsg(s->checkpointer));
+	sqlite3_finalize(st);
+	if (!sqlite3_get_autocommit(s->checkpointer))
+		sqlite3_exec(s->checkpointer, "ROLLBACK", NULL, NULL, NULL);
+	return -1;
 }
 
 /*
  * A passive checkpoint through the thread's own connection, opened at the
- * first. Called unlocked. A database busy with another checkpoint is no
- * failure (the next growth asks again); any other is logged.
+ * first (and at the next, where it could not be: said once a streak), then
+ * the log's restart where everything was copied. Called unlocked. A
+ * database busy with another checkpoint is no failure (the next growth
+ * asks again); any other is logged.
  */
 static void
 db_syncer_do_checkpoint(struct db_syncer *s)
 {
-	int rc;
+	int rc, frames = -1, copied = -1;
 
 	if (s->checkpointer == NULL) {
 		rc = sqlite3_open_v2(s->db_path, &s->checkpointer, SQLITE_OPEN_READWRITE |
 		    SQLITE_OPEN_NOMUTEX, NULL);
-		if (rc != SQLITE_OK) {
-			log_warnx("database %s: opening a connection to checkpoint its log: %s",
-			    s->db_path, s->checkpointer != NULL ? sqlite3_errmsg(s->checkpointer) :
-			    sqlite3_errstr(rc));
-			sqlite3_close(s->checkpointer);
-			s->checkpointer = NULL;
-			db_syncer_broken(s);
-			return;
-		}
 		/* a connection finds the log at its first read: a checkpoint before does nothing */
-		if ((rc = sqlite3_exec(s->checkpointer, "SELECT 1 FROM sqlite_master LIMIT 1", NULL,
-		    NULL, NULL)) != SQLITE_OK) {
-			log_warnx("database %s: reading it to checkpoint its log: %s", s->db_path,
-			    sqlite3_errmsg(s->checkpointer));
+		if (rc == SQLITE_OK)
+			rc = sqlite3_exec(s->checkpointer, "SELECT 1 FROM sqlite_master LIMIT 1",
+			    NULL, NULL, NULL);
+		if (rc != SQLITE_OK) {
+			if (!s->checkpointer_told)
+				log_warnx("database %s: opening a connection to checkpoint its log: %s "
+				    "(tried again at the log's next growth)", s->db_path,
+				    s->checkpointer != NULL ? sqlite3_errmsg(s->checkpointer) :
+				    sqlite3_errstr(rc));
+			s->checkpointer_told = 1;
 			sqlite3_close(s->checkpointer);
 			s->checkpointer = NULL;
-			db_syncer_broken(s);
 			return;
 		}
+		s->checkpointer_told = 0;
 	}
-	rc = sqlite3_wal_checkpoint_v2(s->checkpointer, "main", SQLITE_CHECKPOINT_PASSIVE, NULL,
-	    NULL);
+	rc = sqlite3_wal_checkpoint_v2(s->checkpointer, "main", SQLITE_CHECKPOINT_PASSIVE, &frames,
+	    &copied);
 	if (rc != SQLITE_OK && rc != SQLITE_BUSY && rc != SQLITE_LOCKED)
 		log_warnx("database %s: checkpointing its log: %s", s->db_path,
 		    sqlite3_errmsg(s->checkpointer));
+	else if (rc == SQLITE_OK && frames > 0 && copied == frames)
+		db_syncer_restart_log(s);
 }
 
 /*
@@ -201,18 +241,14 @@ int
 db_syncer_checkpoint(struct db *db)
 {
 	struct db_syncer *s = db->syncer;
-	int broken;
 
 	if (s == NULL)
 		return -1;
 	pthread_mutex_lock(&s->lock);
-	broken = s->checkpointer_broken;
-	if (!broken) {
-		s->checkpoint_wanted = 1;	/* after the syncs asked for: db_syncer_main */
-		pthread_cond_signal(&s->wake);
-	}
+	s->checkpoint_wanted = 1;	/* after the syncs asked for: db_syncer_main */
+	pthread_cond_signal(&s->wake);
 	pthread_mutex_unlock(&s->lock);
-	return broken ? -1 : 0;
+	return 0;
 }
 
 void

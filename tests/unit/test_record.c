@@ -269,6 +269,8 @@ main(void)
 	for (i = 0; i < 500 && db_sync_pending(db, NULL) > 0; i++)
 		usleep(10000);
 	fake_fire(rec->sync_watch);
+	TEST_CHECK("no wait, locked: the watch ends with the sync", !loop_timer_armed(rec->sync_watch),
+	    "still armed (%d syncs pending)", (int)db_sync_pending(db, NULL));
 	/*
 	 * 4c. a commit that is not the record's (a recipe added, an operator's
 	 * event written by another module) asks its sync the same way, and
@@ -316,6 +318,18 @@ main(void)
 			TEST_EQ_INT("hung sync: told once", faults, 1);
 			TEST_CHECK("hung sync: still watched", loop_timer_armed(rec->sync_watch),
 			    "not armed");
+			/*
+			 * The disk answers one sync while another commit's is asked
+			 * (never nothing pending), then hangs again: told again.
+			 */
+			pthread_mutex_lock(&db->syncer->lock);
+			db->syncer->done++;
+			db->syncer->wanted++;
+			pthread_mutex_unlock(&db->syncer->lock);
+			for (i = 0; i < 2 * RECORD_HOLD_MS / RECORD_SYNC_WATCH_MS && faults == 1; i++)
+				fake_fire(rec->sync_watch);
+			TEST_EQ_INT("hung again after an answer, syncs pending throughout: told again",
+			    faults, 2);
 			pthread_mutex_lock(&db->syncer->lock);
 			db->syncer->wanted--;
 			pthread_mutex_unlock(&db->syncer->lock);
