@@ -5,13 +5,14 @@
  * BILAYER, STEP, DEVICE), so that journalctl -u lbld BATCH=42 shows one
  * batch. If the journal is not there, a message still goes to stderr.
  *
- * A log line waits for the journal at most LOG_JOURNAL_WAIT_MS: journald
- * stalls when its disk does (the same disk as lbld's database, on a Pi) or
- * when it is stopped for an upgrade, and a blocking send from lbld's event
- * loop would hold up its reaction to an e-stop as long. A message the
- * journal cannot take within that is dropped and counted, later ones are
- * dropped without waiting until one goes through, and the count is told
- * with the first that does.
+ * A log call waits for the journal at most LOG_JOURNAL_WAIT_MS in all:
+ * journald stalls when its disk does (the same disk as lbld's database, on
+ * a Pi) or when it is stopped for an upgrade, and a blocking send from
+ * lbld's event loop would hold up its reaction to an e-stop as long. A
+ * message the journal cannot take within that is dropped and counted,
+ * later ones are tried without waiting until one goes through, and the
+ * count is told with the first that does. A fatal message waits longer
+ * (LOG_FATAL_WAIT_MS): the process ends with it, and it says why.
  */
 #include <errno.h>
 #include <poll.h>
@@ -40,6 +41,14 @@
 #define LOG_JOURNAL_WAIT_MS	5
 _Static_assert(LOG_JOURNAL_WAIT_MS >= 1 && LOG_JOURNAL_WAIT_MS <= 20,
     "LOG_JOURNAL_WAIT_MS: a step's timing and the e-stop's stops wait this long at worst");
+/* A fatal message's wait: the process is ending (lbl-safe takes the outputs over). */
+#define LOG_FATAL_WAIT_MS	1000
+/*
+ * While messages are dropped, the socket is connected again at most this
+ * often: journald restarted binds a new socket, and the old one, if it
+ * stays open unread, would take nothing for good.
+ */
+#define LOG_RECONNECT_MS	1000
 
 static const char *log_progname = "lbl";
 static int log_max_priority = LOG_INFO;
@@ -57,7 +66,7 @@ static const char *log_device_name;
  * full); atomic, as the hardware layer's threads log too.
  */
 static atomic_ulong log_dropped;
-/* journald's socket; a test's own (test_log.c) */
+/* journald's socket (test_log.c, which includes this file, points it at its own) */
 static const char *log_journal_path = "/run/systemd/journal/socket";
 /* the socket to it, made by log_init before any thread starts; -1: none */
 static int log_journal_fd = -1;
@@ -130,45 +139,54 @@ log_journal_connect(void)
 	return connect(log_journal_fd, (const struct sockaddr *)&addr, sizeof(addr));
 }
 
-/*
- * Whether fd can take more within what is left of LOG_JOURNAL_WAIT_MS
- * from *started_ms (0: not started; set at the first wait). Not at all
- * while messages are being dropped: the journal is stalled, and waiting
- * again for each message would slow the caller by as much each time.
- */
-static int
-log_wait_writable(int fd, int64_t *started_ms)
+/* CLOCK_MONOTONIC in ms (0 if it cannot be read: then nothing waits). */
+static int64_t
+log_now_ms(void)
 {
-	struct pollfd p = { fd, POLLOUT, 0 };
 	struct timespec ts;
-	int64_t now_ms, left_ms;
 
-	if (atomic_load(&log_dropped) > 0)
-		return 0;
 	if (clock_gettime(CLOCK_MONOTONIC, &ts) == -1)
 		return 0;
-	now_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-	if (*started_ms == 0)
-		*started_ms = now_ms;
-	if ((left_ms = *started_ms + LOG_JOURNAL_WAIT_MS - now_ms) <= 0)
-		return 0;
-	return poll(&p, 1, (int)left_ms) == 1 && (p.revents & POLLOUT) != 0;
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /*
- * Sends one entry to journald, waiting LOG_JOURNAL_WAIT_MS at most: 0 when
+ * Whether fd can take more before deadline_ms (CLOCK_MONOTONIC; 0: no
+ * wait at all). One deadline serves a whole log call, the dropped count's
+ * notice and the message, journal and stderr alike.
+ */
+static int
+log_wait_writable(int fd, int64_t deadline_ms)
+{
+	struct pollfd p = { fd, POLLOUT, 0 };
+	int64_t left_ms;
+	int rc;
+
+	for (;;) {
+		if (deadline_ms == 0 || (left_ms = deadline_ms - log_now_ms()) <= 0)
+			return 0;
+		if ((rc = poll(&p, 1, (int)left_ms)) == -1 && errno == EINTR)
+			continue;
+		return rc == 1 && (p.revents & POLLOUT) != 0;
+	}
+}
+
+/*
+ * Sends one entry to journald, waiting until deadline_ms at most: 0 when
  * sent, 1 when the journal is there but did not take it (dropped), -1 when
  * it is not there (the line goes to stderr). The socket is connected, so
  * that poll sees journald's queue; journald restarted is connected again
  * (connect on the same descriptor: threads that log share it, and none
- * closes it under another).
+ * closes it under another), and so is a socket that has taken nothing for
+ * LOG_RECONNECT_MS (journald's new one, should the old stay open).
  */
 static int
-log_journal(int priority, const char *message)
+log_journal(int priority, const char *message, int64_t deadline_ms)
 {
+	static _Atomic int64_t reconnected_ms;
 	char buf[2048], number[32];
 	size_t used = 0;
-	int64_t started_ms = 0;
+	int64_t now_ms, last_ms;
 	int tries;
 
 	used = log_field(buf, used, sizeof(buf), "MESSAGE", message);
@@ -194,26 +212,35 @@ log_journal(int priority, const char *message)
 		for (;;) {
 			if (send(log_journal_fd, buf, used, MSG_NOSIGNAL | MSG_DONTWAIT) != -1)
 				return 0;
-			if (errno != EAGAIN && errno != EWOULDBLOCK && errno != ENOBUFS)
+			if (errno != EAGAIN && errno != EWOULDBLOCK)
 				break;
-			if (!log_wait_writable(log_journal_fd, &started_ms))
+			if (log_wait_writable(log_journal_fd, deadline_ms))
+				continue;
+			/* full: perhaps an old socket journald no longer reads */
+			now_ms = log_now_ms();
+			last_ms = atomic_load(&reconnected_ms);
+			if (tries > 0 || now_ms - last_ms < LOG_RECONNECT_MS ||
+			    !atomic_compare_exchange_strong(&reconnected_ms, &last_ms, now_ms))
 				return 1;
+			break;
 		}
+		/* ENOBUFS (no memory for it now) is no full queue: dropped, not waited for */
+		if (errno == ENOBUFS)
+			return 1;
 	}
 	return -1;
 }
 
 /*
  * One line on stderr. Where stderr is the journal's stream (a socket), it
- * waits LOG_JOURNAL_WAIT_MS at most (a line cut short there counts as
- * dropped); a terminal or a file takes it as it comes. Returns 0, or -1
- * when it was dropped.
+ * waits until deadline_ms at most (a line cut short there counts as
+ * dropped, and the next is glued to its part); a terminal, a file or a
+ * pipe takes it as it comes. Returns 0, or -1 when it was dropped.
  */
 static int
-log_stderr(const char *message)
+log_stderr(const char *message, int64_t deadline_ms)
 {
 	char line[1300];
-	int64_t started_ms = 0;
 	size_t n, done = 0;
 	ssize_t w;
 	int len;
@@ -235,7 +262,7 @@ log_stderr(const char *message)
 			continue;
 		}
 		if (w == -1 && (errno == EAGAIN || errno == EWOULDBLOCK) &&
-		    log_wait_writable(2, &started_ms))
+		    log_wait_writable(2, deadline_ms))
 			continue;
 		return -1;
 	}
@@ -244,15 +271,15 @@ log_stderr(const char *message)
 
 /* Sends a message, as log_vwrite says; 0, or -1 when it was dropped. */
 static int
-log_send(int priority, const char *message)
+log_send(int priority, const char *message, int64_t deadline_ms)
 {
-	int rc = log_to_journal ? log_journal(priority, message) : -1;
+	int rc = log_to_journal ? log_journal(priority, message, deadline_ms) : -1;
 
 	if (rc == 0)
 		return 0;
 	if (rc == 1)
 		return -1;	/* journald is there and full: stderr is its too */
-	return log_stderr(message);
+	return log_stderr(message, deadline_ms);
 }
 
 static void
@@ -260,24 +287,33 @@ log_vwrite(int priority, const char *suffix, const char *fmt, va_list ap)
 {
 	char line[1024], message[1200];
 	unsigned long dropped;
+	int64_t deadline_ms;
 
 	if (priority > log_max_priority)
 		return;
 	vsnprintf(line, sizeof(line), fmt, ap);
 	snprintf(message, sizeof(message), "%s%s%s", line, suffix ? ": " : "",
 	    suffix ? suffix : "");
-	if ((dropped = atomic_exchange(&log_dropped, 0)) > 0) {
+	dropped = atomic_exchange(&log_dropped, 0);
+	/* one deadline for the call; none while dropping, but a fatal message's */
+	deadline_ms = priority <= LOG_CRIT ? log_now_ms() + LOG_FATAL_WAIT_MS :
+	    dropped > 0 ? 0 : log_now_ms() + LOG_JOURNAL_WAIT_MS;
+	if (dropped > 0) {
 		char told[128];
 
 		snprintf(told, sizeof(told), "%lu log %s dropped: the journal did not take %s at "
 		    "once", dropped, dropped == 1 ? "message" : "messages",
 		    dropped == 1 ? "it" : "them");
-		if (log_send(LOG_WARNING, told) == -1) {
-			atomic_fetch_add(&log_dropped, dropped + 1);
-			return;
+		if (log_send(LOG_WARNING, told, deadline_ms) == -1) {
+			/* the message too, unless it is fatal: its reason goes on its own */
+			if (priority > LOG_CRIT) {
+				atomic_fetch_add(&log_dropped, dropped + 1);
+				return;
+			}
+			atomic_fetch_add(&log_dropped, dropped);
 		}
 	}
-	if (log_send(priority, message) == -1)
+	if (log_send(priority, message, deadline_ms) == -1)
 		atomic_fetch_add(&log_dropped, 1);
 }
 

@@ -19,7 +19,7 @@ fi
 make_rig dip-rig.yaml "$LBL_TMP/rig.yaml"
 start_simrig "$LBL_TMP/rig.yaml" --time-scale 400 || exit 1
 mkdir -p /run/systemd/journal
-/usr/bin/python3 - "$sock" "$LBL_BUILD" "$LBL_TMP" "$LBL_TOP" <<'PY'
+/usr/bin/python3 - "$sock" "$LBL_BUILD" "$LBL_TMP" "$LBL_TOP" <<'PY' || echo "FAIL the journal test's harness: python3 ended with an error (status $?)"
 import os, socket, sqlite3, struct, subprocess, sys, threading, time
 sock, build, tmp, top = sys.argv[1:]
 s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
@@ -68,15 +68,23 @@ def steps_done():
         return c.execute("select count(*) from steps where outcome = 'done'").fetchone()[0]
     finally:
         c.close()
-filler = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-filler.setblocking(False)
+# (a sender's own buffer fills too: new senders until a fresh one can send
+# nothing, which is journald's queue full, whatever max_dgram_qlen says)
 fill = b"MESSAGE\n" + struct.pack("<Q", 6) + b"filler\n"
-filled = 0
-while filled < 100000:
-    try:
-        filler.sendto(fill, sock)
-        filled += 1
-    except BlockingIOError:
+fillers, filled = [], 0
+while len(fillers) < 2000:
+    f = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    f.setblocking(False)
+    fillers.append(f)
+    sent = 0
+    while True:
+        try:
+            f.sendto(fill, sock)
+            sent += 1
+        except BlockingIOError:
+            break
+    filled += sent
+    if sent == 0:
         break
 done0 = steps_done()
 # what lbld logs meanwhile (a pause and a resume, each a line) is dropped
