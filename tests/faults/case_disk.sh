@@ -40,25 +40,33 @@ fi
 end_case
 
 # The disk hangs mid-batch: every sync 12 s (an SD card stalled in its own
-# housekeeping, a hung network disk). No write of a running batch waits
-# for the disk, so neither does the event loop: lbld answers status at
-# once while the disk hangs and the steps go on, with the record in the
-# log; the record's watch counts the stall, and after 10 s without a sync
-# (RECORD_HOLD_MS) the batch fails safely saying its last boundaries may
-# not be on the disk, its failure on record at once (it waited a whole
+# housekeeping, a hung network disk). No write of lbld's waits for the
+# disk, so neither does the event loop: lbld answers status at once while
+# the disk hangs and the steps go on, with the record in the log; the
+# record's watch counts the stall, and after 10 s without a sync
+# (RECORD_HOLD_MS) the batch fails safely saying its last writes may not
+# be on the disk, its failure on record at once (it waited a whole
 # sync more when a batch's events and end waited for the disk). When the
 # loop waited for a boundary's sync, it sat in fsync as long as the disk
 # did: no status, no step, no reaction to anything but what the hardware
 # layer's own threads do.
+#
+# start_hang_rig NAME SCALE: start_rig with lbld's every sync taking 12 s
+# while the file $hang exists (slow_sync.c preloaded); 1 when the shim
+# does not build.
+start_hang_rig() {
+	hang="$LBL_TMP/disk-hangs-$1"
+	rm -f "$hang"
+	cc -shared -fPIC -o "$LBL_TMP/sync_hang.so" "$LBL_TOP/tests/integration/slow_sync.c" -ldl ||
+	    return 1
+	LBLD_ENV="LD_PRELOAD=$LBL_TMP/sync_hang.so LBL_SLOW_SYNC_MS=12000 LBL_SLOW_SYNC_WHEN=$hang ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0"
+	start_rig "$1" "$2" || exit 1
+	LBLD_ENV=
+}
 begin_case
 name="the disk hangs mid-batch"
-if cc -shared -fPIC -o "$LBL_TMP/sync_hang.so" "$LBL_TOP/tests/integration/slow_sync.c" -ldl
+if start_hang_rig synchang 100
 then
-	hang="$LBL_TMP/disk-hangs"
-	rm -f "$hang"
-	LBLD_ENV="LD_PRELOAD=$LBL_TMP/sync_hang.so LBL_SLOW_SYNC_MS=12000 LBL_SLOW_SYNC_WHEN=$hang ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0"
-	start_rig synchang 100 || exit 1
-	LBLD_ENV=
 	"$ctl" run "$recipe" --operator campaign >/dev/null 2>&1 || fail "$name" "run refused"
 	wait_for 60 sh -c "[ \"\$(sqlite3 '$db' \"select count(*) from steps where batch_id=1 and outcome='done'\")\" -ge 2 ]" ||
 	    fail "$name" "the batch did not get going"
@@ -106,13 +114,8 @@ end_case
 # gone, systemd's watchdog only after WatchdogSec).
 begin_case
 name="the disk hangs during manual control"
-if cc -shared -fPIC -o "$LBL_TMP/sync_hang.so" "$LBL_TOP/tests/integration/slow_sync.c" -ldl
+if start_hang_rig manualhang 1
 then
-	hang="$LBL_TMP/disk-hangs-manual"
-	rm -f "$hang"
-	LBLD_ENV="LD_PRELOAD=$LBL_TMP/sync_hang.so LBL_SLOW_SYNC_MS=12000 LBL_SLOW_SYNC_WHEN=$hang ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0"
-	start_rig manualhang 1 || exit 1
-	LBLD_ENV=
 	# the pump runs while this lblctl waits (off when it ends)
 	"$ctl" set fill-1 on --for 60s >/dev/null 2>&1 &
 	fill_pid=$!
