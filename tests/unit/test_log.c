@@ -18,15 +18,6 @@
 
 static char journal_path[108];
 
-static int64_t
-mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* The next datagram's MESSAGE field ("" when none within 200 ms). */
 static void
 next_message(int fd, char *out, size_t size)
@@ -101,13 +92,13 @@ main(void)
 		if (sent == 0)
 			break;
 	}
-	t0 = mono_ms();
+	t0 = log_now_ms();
 	log_warnx("stalled 0");
-	first_ms = mono_ms() - t0;
-	t0 = mono_ms();
+	first_ms = log_now_ms() - t0;
+	t0 = log_now_ms();
 	for (i = 1; i <= 20; i++)
 		log_warnx("stalled %d", i);
-	rest_ms = mono_ms() - t0;
+	rest_ms = log_now_ms() - t0;
 	printf("info: journal full after %d datagrams; the first message took %lld ms, the next 20 "
 	    "%lld ms\n", filled, (long long)first_ms, (long long)rest_ms);
 	TEST_CHECK("stalled: the first message waits about its bound, no more",
