@@ -66,22 +66,35 @@
  * before that command's moment, which the command carries (its release,
  * act_release_at): the bus's own thread sends it on the moment. What lies
  * between the loop's wake and the wire (the timer's wake, the step's
- * compile, the hand-off to the bus thread) and, where the step before ended
- * on its commands, that step's close and the new step's record commit,
- * falls inside this margin instead of after the deadline: on the 2-core
- * test machine these took 0.1-0.3 ms at the median (the wake and hand-off
- * alone; 1.4 ms at the 90th percentile with a close and commit), which
- * every such step arrived late by. A step that ends on its commands (a
- * spray without a drain) ends this much earlier to make room
- * (run_learn_tail): its dwell is that much shorter, half a millisecond of
- * at least COMPILE_MIN_STEP_MS, where before the next step began that
- * much late. GPIO outputs are set when commanded, so a step starting with
- * one is begun on its moment.
+ * compile, the hand-off to the bus thread) falls inside this margin
+ * instead of after the deadline. The loop's timed wake is the larger part
+ * and the most uneven: on the 2-core test machine (a virtual machine) it
+ * was 0.1-0.25 ms late at the median but 1.4-1.9 ms now and then with the
+ * machine otherwise quiet, and with a margin of half a millisecond every
+ * such wake made its step late by the rest. Nothing at the rig changes
+ * earlier: the step before has ended (its record too), and the command
+ * waits at the head of its bus's queue until its moment (a safe state
+ * drops it like any queued command).
  */
-#define RUN_ISSUE_EARLY_NS	(500 * 1000LL)
+#define RUN_ISSUE_EARLY_NS	(2 * 1000000LL)
 _Static_assert(HW_RELEASE_SPIN_MAX_US * 1000LL < RUN_ISSUE_EARLY_NS,
     "a bus's worker wakes for a release at most HW_RELEASE_SPIN_MAX_US ahead of it: "
     "the step must be queued before then");
+/*
+ * Where the step before ends on its commands (a spray without a drain, a
+ * dry step), the loop is awake and begins the next step as soon as they
+ * are answered: that close is learnt to be done this much before the next
+ * step's moment (run_learn_tail), room for the hand-off to the bus thread
+ * and its wake (0.05-0.3 ms at the median on the test machine). The step
+ * before's last dwell is that much shorter, half a millisecond of at
+ * least COMPILE_MIN_STEP_MS, where before the next step began that much
+ * late; learnt against RUN_ISSUE_EARLY_NS instead, every such dwell would
+ * give up 2 ms for a wake that is not in its way. GPIO outputs are set
+ * when commanded, so a step starting with one is begun on its moment.
+ */
+#define RUN_HANDOFF_NS		(500 * 1000LL)
+_Static_assert(RUN_HANDOFF_NS <= RUN_ISSUE_EARLY_NS,
+    "a close is learnt to end no earlier than a step begun on its timer is begun");
 
 const char *const run_state_names[] = { "idle", "waiting", "running", "prompt", "paused", "safe" };
 
@@ -1957,7 +1970,7 @@ run_learn_tail(struct run *run, int64_t ready_ns, int64_t start_ns)
 static void
 run_next_step(struct run *run)
 {
-	int64_t start_ns, issue_ns, now;
+	int64_t start_ns, issue_ns, ready_by_ns, now;
 
 	if (run->step >= run->plan->count) {
 		run_complete(run);
@@ -1977,6 +1990,8 @@ run_next_step(struct run *run)
 		start_ns = run->hold_until_ns;
 	/* begun ahead, its first command released on the moment (RUN_ISSUE_EARLY_NS) */
 	issue_ns = start_ns - (run->fire_bus >= 0 ? RUN_ISSUE_EARLY_NS : 0);
+	/* a close before it is learnt to end by the hand-off's margin (RUN_HANDOFF_NS) */
+	ready_by_ns = start_ns - (run->fire_bus >= 0 ? RUN_HANDOFF_NS : 0);
 	run->fire_release_ns = run->fire_bus >= 0 ? start_ns : 0;
 	now = loop_now_ns();
 	/* the step before closed (its record too): this step's start is on record with its */
@@ -2007,7 +2022,7 @@ run_next_step(struct run *run)
 			/* early: the step before was quicker than planned; its end goes now */
 			if (run_commit_boundary(run, NULL, 0) == -1)
 				return;
-			run_learn_tail(run, loop_now_ns(), issue_ns);
+			run_learn_tail(run, loop_now_ns(), ready_by_ns);
 			run->state = RUN_WAITING;
 			/* its start is armed while it waits, if the step before did not */
 			run_arm_for(run, run->step, NULL, 0);
@@ -2030,7 +2045,7 @@ run_next_step(struct run *run)
 	} else {
 		now = loop_now_ns();
 	}
-	run_learn_tail(run, now, issue_ns);
+	run_learn_tail(run, now, ready_by_ns);
 	if (issue_ns > now) {
 		run->state = RUN_WAITING;
 		/* its start is armed while it waits, if the step before did not */

@@ -252,10 +252,10 @@ void hw_bus_queue(struct hw_bus *bus, struct hw_job *job, int first);
 struct hw_job *hw_bus_take_locked(struct hw_bus *bus, int64_t now_ns, int64_t *wait_until_ns);
 /*
  * A timed wait of the worker's for a released request ended late_ns after
- * the time it asked for: wake_lead_ns moves a quarter of the way up to a
- * later wake, a sixteenth of the way down to an earlier one (so that most
- * wakes come ahead of the moment, at a short spin's cost), kept within 0
- * and HW_RELEASE_SPIN_MAX_US. Call with lock held.
+ * the time it asked for: wake_lead_ns moves half of the way up to a later
+ * wake, a sixteenth of the way down to an earlier one but at most 2 us (so
+ * that nearly all wakes come ahead of the moment, at a short spin's cost),
+ * kept within 0 and HW_RELEASE_SPIN_MAX_US. Call with lock held.
  */
 void hw_bus_learn_wake(struct hw_bus *bus, int64_t late_ns);
 /* Polls wait this long after a deadline passed unless the executor sets the next first. */

@@ -166,9 +166,10 @@ test_release(void)
 }
 
 /*
- * How far ahead of a release the worker wakes (hw_bus_learn_wake): up a
- * quarter of the way to a later wake, down a sixteenth to an earlier one,
- * within 0 and HW_RELEASE_SPIN_MAX_US however late a wake comes.
+ * How far ahead of a release the worker wakes (hw_bus_learn_wake): half of
+ * the way up to a later wake, a sixteenth down to an earlier one but at
+ * most 2 us, within 0 and HW_RELEASE_SPIN_MAX_US however late a wake
+ * comes: it settles at the late end of the wakes, not at their median.
  */
 static void
 test_learn_wake(void)
@@ -177,12 +178,15 @@ test_learn_wake(void)
 
 	bus_init(1);
 	hw_bus_learn_wake(&bus, 80000);
-	TEST_EQ_INT("a late wake: a quarter of the way up", bus.wake_lead_ns, 20000);
+	TEST_EQ_INT("a late wake: half of the way up", bus.wake_lead_ns, 40000);
 	hw_bus_learn_wake(&bus, 4000);
-	TEST_EQ_INT("an earlier wake: a sixteenth of the way down", bus.wake_lead_ns, 19000);
+	TEST_EQ_INT("an earlier wake: a sixteenth of the way down, at most 2 us",
+	    bus.wake_lead_ns, 38000);
 	hw_bus_learn_wake(&bus, -5000);
-	TEST_EQ_INT("a wake before its time counts as on time", bus.wake_lead_ns,
-	    19000 - 19000 / 16);
+	TEST_EQ_INT("a wake before its time counts as on time", bus.wake_lead_ns, 36000);
+	hw_bus_learn_wake(&bus, 35000);
+	TEST_EQ_INT("a wake just inside the lead: a sixteenth of the small difference",
+	    bus.wake_lead_ns, 36000 - 1000 / 16);
 	for (i = 0; i < 100; i++)
 		hw_bus_learn_wake(&bus, 50LL * MS);
 	TEST_EQ_INT("a wake 50 ms late (a stalled machine): never more than the spin's bound",
@@ -190,8 +194,15 @@ test_learn_wake(void)
 	bus.wake_lead_ns = 0;
 	for (i = 0; i < 200; i++)
 		hw_bus_learn_wake(&bus, i % 5 == 0 ? 200000 : 60000);
-	TEST_CHECK("wakes 60 us late, one in five 200 us: the lead settles between",
-	    bus.wake_lead_ns > 60000 && bus.wake_lead_ns < 200000, "%lld ns",
+	TEST_CHECK("wakes 60 us late, one in five 200 us: the lead settles at the late ones",
+	    bus.wake_lead_ns > 180000 && bus.wake_lead_ns <= 200000, "%lld ns",
+	    (long long)bus.wake_lead_ns);
+	bus.wake_lead_ns = 0;
+	for (i = 0; i < 2000; i++)
+		hw_bus_learn_wake(&bus, i % 20 == 0 ? 300000 : 50000);
+	/* up (300 - L) / 2 once, down 19 x 2 us: it stands between 224 and 262 us */
+	TEST_CHECK("one wake in twenty 300 us late, the rest 50 us: well above the median",
+	    bus.wake_lead_ns > 200000 && bus.wake_lead_ns < 300000, "%lld ns",
 	    (long long)bus.wake_lead_ns);
 	bus_fini();
 }

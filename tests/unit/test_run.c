@@ -1500,11 +1500,11 @@ check_as_compiled(const char *name, const struct plan *p, int first_seq, int las
 			    calls_of(s->seq), want);
 		/*
 		 * Exact, or, for a step that ends on its dwell before a step
-		 * begun ahead of its release (RUN_ISSUE_EARLY_NS), that much
+		 * begun ahead of its release (RUN_HANDOFF_NS), that much
 		 * shorter at most.
 		 */
 		if ((rec_step(s->seq)->dwell_ms > dwell_ms || rec_step(s->seq)->dwell_ms <
-		    dwell_ms - (RUN_ISSUE_EARLY_NS + 999999) / 1000000) && dwell_bad++ == 0)
+		    dwell_ms - (RUN_HANDOFF_NS + 999999) / 1000000) && dwell_bad++ == 0)
 			printf("info: %s: step %d dwelt %lld ms, compiled %lld\n", name, s->seq,
 			    (long long)rec_step(s->seq)->dwell_ms, (long long)dwell_ms);
 	}
@@ -2244,7 +2244,7 @@ test_learn_tail(void)
 	const struct plan *p;
 	struct run *run;
 	const struct fake_call *off, *off_next, *last;
-	int64_t t0, lead, lead_next, ready, issue, err, want;
+	int64_t t0, lead, lead_next, ready, ready_by, err, want;
 	int n, grew = 0, shrank = 0, exact = 0;
 	char why[128];
 
@@ -2270,10 +2270,14 @@ test_learn_tail(void)
 		/* how early each dwell ended before its step's end */
 		lead = t0 + p->steps[n].start_ms * 1000000 - off->at_ns;
 		lead_next = t0 + p->steps[n + 1].start_ms * 1000000 - off_next->at_ns;
-		/* the close was done when its last command was answered; the next step is begun ahead */
+		/*
+		 * The close was done when its last command was answered; it is
+		 * learnt to be done the hand-off's margin before the next
+		 * step's moment, not the timer's issue margin.
+		 */
 		ready = last->sent_ns + (n <= fa.answer_until_seq ? fa.answer_ns : 0);
-		issue = t0 + p->steps[n].start_ms * 1000000 - RUN_ISSUE_EARLY_NS;
-		err = ready - issue;
+		ready_by = t0 + p->steps[n].start_ms * 1000000 - RUN_HANDOFF_NS;
+		err = ready - ready_by;
 		/* half a lateness (at most 2 ms of it), a sixteenth of an earliness up to 5 us */
 		want = err > 0 ? (err > RUN_TAIL_STEP_NS ? RUN_TAIL_STEP_NS : err) / RUN_TAIL_GAIN :
 		    -err / RUN_TAIL_GAIN_EARLY > RUN_TAIL_EASE_NS ? -RUN_TAIL_EASE_NS :
@@ -2284,7 +2288,7 @@ test_learn_tail(void)
 		grew += err > 0 && lead_next > lead;
 		shrank += err < 0 && lead_next < lead;
 		if (lead_next - lead != want)
-			printf("info: tail: spray %d: close %+lld ns from the next step's issue, "
+			printf("info: tail: spray %d: close %+lld ns from the next step's hand-off, "
 			    "margin %lld -> %lld ns (want a change of %lld)\n", n, (long long)err,
 			    (long long)lead, (long long)lead_next, (long long)want);
 	}
