@@ -439,6 +439,15 @@ hw_bus_was_interrupted(struct hw_bus *bus)
 	return interrupted;
 }
 
+int
+hw_bus_spin_to(struct hw_bus *bus, int64_t release_ns)
+{
+	while (hw_now_ns() < release_ns)
+		if (hw_bus_was_interrupted(bus))
+			return 1;
+	return 0;
+}
+
 static void
 hw_txn_error(struct hw_bus *bus, struct hw_job *job, const struct hw_txn *t, int attempts,
     int err)
@@ -1056,13 +1065,9 @@ hw_bus_main(void *arg)
 		bus->interrupted = 0;
 		bus->job_running = 1;
 		pthread_mutex_unlock(&bus->lock);
-		/*
-		 * The rest of the way to its moment, on the clock: at most
-		 * wake_lead_ns (HW_RELEASE_SPIN_MAX_US). A safe state meanwhile
-		 * marks the job interrupted, and it is not sent.
-		 */
-		while (release != 0 && hw_now_ns() < release)
-			;
+		/* the rest of the way to its moment, on the clock */
+		if (release != 0)
+			(void)hw_bus_spin_to(bus, release);
 		began = hw_now_ns();
 		hw_bus_execute(bus, job);
 		pthread_mutex_lock(&bus->lock);

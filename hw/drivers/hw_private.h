@@ -258,6 +258,15 @@ struct hw_job *hw_bus_take_locked(struct hw_bus *bus, int64_t now_ns, int64_t *w
  * kept within 0 and HW_RELEASE_SPIN_MAX_US. Call with lock held.
  */
 void hw_bus_learn_wake(struct hw_bus *bus, int64_t late_ns);
+/*
+ * The worker's last stretch to a released request's moment, spun on the
+ * clock (at most wake_lead_ns, HW_RELEASE_SPIN_MAX_US): returns 0 at
+ * release_ns (CLOCK_MONOTONIC), or 1 at once when a safe state interrupts
+ * the bus meanwhile; the request is then not sent (hw_bus_transact), and
+ * the safe state's commands do not wait out the spin. Call without the
+ * lock.
+ */
+int hw_bus_spin_to(struct hw_bus *bus, int64_t release_ns);
 /* Polls wait this long after a deadline passed unless the executor sets the next first. */
 #define HW_POLL_HOLD_AFTER_MS	100
 /* ... and leave this much beside their own deadline before the next one. */

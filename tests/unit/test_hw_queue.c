@@ -207,6 +207,32 @@ test_learn_wake(void)
 	bus_fini();
 }
 
+/*
+ * The worker's spin to a release (hw_bus_spin_to) ends on its moment, or
+ * at once when a safe state interrupts the bus: the safe state's commands
+ * do not wait out a spin of up to HW_RELEASE_SPIN_MAX_US.
+ */
+static void
+test_spin_to(void)
+{
+	int64_t t0, release;
+	int rc;
+
+	bus_init(1);
+	release = loop_now_ns() + 2 * MS;
+	rc = hw_bus_spin_to(&bus, release);
+	TEST_CHECK("a spin ends on its moment, not before", rc == 0 && loop_now_ns() >= release,
+	    "rc %d, %lld ns from the moment", rc, (long long)(loop_now_ns() - release));
+	bus.interrupted = 1;
+	t0 = loop_now_ns();
+	/* a moment 10 s away: the spin would last that long if it did not look */
+	rc = hw_bus_spin_to(&bus, t0 + 10000LL * MS);
+	TEST_CHECK("a safe state ends the spin at once", rc == 1 &&
+	    loop_now_ns() - t0 < 5000LL * MS, "rc %d after %lld ms", rc,
+	    (long long)((loop_now_ns() - t0) / MS));
+	bus_fini();
+}
+
 static void
 test_deadline(void)
 {
@@ -365,6 +391,7 @@ main(void)
 	test_priorities();
 	test_release();
 	test_learn_wake();
+	test_spin_to();
 	test_deadline();
 	test_periods();
 	return TEST_DONE();
