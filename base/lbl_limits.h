@@ -417,7 +417,10 @@
  * released command (a step's first command, a pair's two), 1% of a core
  * at ten steps a second; on a Pi's PREEMPT kernel, whose wakes are rarely
  * late, the learnt wake and the spin stay near their median's tens of
- * microseconds. It must stay below the executor's RUN_ISSUE_EARLY_NS
+ * microseconds (one stall teaches it at most 0.1 ms, hw_bus_learn_wake).
+ * A safe state ends a spin at once, unless the loop thread waits for the
+ * spinning core (every other core busy with lbld's real-time threads):
+ * this is also the most a safe state's first command can wait for it. It must stay below the executor's RUN_ISSUE_EARLY_NS
  * (daemon/run.c), or a step's first command, begun on its timer, could be
  * due at its bus before it was queued.
  */

@@ -439,12 +439,26 @@ hw_bus_was_interrupted(struct hw_bus *bus)
 	return interrupted;
 }
 
+/* A hint to the core that this is a spin (it may save power and yield to a sibling thread). */
+static inline void
+hw_cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#elif defined(__aarch64__) || defined(__arm__)
+	__asm__ __volatile__("yield" ::: "memory");
+#endif
+}
+
 int
 hw_bus_spin_to(struct hw_bus *bus, int64_t release_ns)
 {
-	while (hw_now_ns() < release_ns)
-		if (hw_bus_was_interrupted(bus))
+	while (hw_now_ns() < release_ns) {
+		/* without the lock (see hw_bus.interrupted); hw_bus_transact looks again under it */
+		if (__atomic_load_n(&bus->interrupted, __ATOMIC_ACQUIRE))
 			return 1;
+		hw_cpu_relax();
+	}
 	return 0;
 }
 
@@ -1062,7 +1076,7 @@ hw_bus_main(void *arg)
 		if (release != 0 && waited_for != 0 && waited_for == release - bus->wake_lead_ns)
 			hw_bus_learn_wake(bus, hw_now_ns() - waited_for);
 		/* a new job after an interruption: only safe-state jobs are queued now */
-		bus->interrupted = 0;
+		__atomic_store_n(&bus->interrupted, 0, __ATOMIC_RELEASE);
 		bus->job_running = 1;
 		pthread_mutex_unlock(&bus->lock);
 		/* the rest of the way to its moment, on the clock */
@@ -1290,7 +1304,7 @@ hw_bus_break_locked(struct hw_bus *bus)
 {
 	/* the job in hand stops before its next transaction (a "go" after a stop...) */
 	if (bus->job_running)
-		bus->interrupted = 1;
+		__atomic_store_n(&bus->interrupted, 1, __ATOMIC_RELEASE);
 	hw_bus_break_fd_locked(bus);
 }
 
@@ -1348,24 +1362,33 @@ hw_bus_take_locked(struct hw_bus *bus, int64_t now_ns, int64_t *wait_until_ns)
 
 /*
  * Learnt as run_learn_tail learns a close (daemon/run.c): a late wake
- * moves the lead half of the way up, an early one a sixteenth of the way
- * down but at most HW_WAKE_EASE_NS, so the lead stands where late wakes
- * times what each teaches balances the early ones' small steps (a wake
- * late by 0.3 ms against one in about 75), whatever the wakes' spread. A
+ * moves the lead half of the way up (counting at most HW_WAKE_STEP_NS of
+ * the difference), an early one a sixteenth of the way down but at most
+ * HW_WAKE_EASE_NS, so the lead stands where late wakes times what each
+ * teaches balances the early ones' small steps (a wake 0.2 ms or more
+ * past the lead against one in about 50), whatever the wakes' spread. A
  * lead learnt to their mean made every other step late by the rest.
  */
 #define HW_WAKE_EASE_NS		2000
+/*
+ * A wake later than the lead counts at most this much beyond it: one stall
+ * of the machine (a wake 50 ms late) says little of the next wake, and a
+ * lead it drove to HW_RELEASE_SPIN_MAX_US would take hundreds of commands
+ * to come down again, each spinning the difference.
+ */
+#define HW_WAKE_STEP_NS		200000
 void
 hw_bus_learn_wake(struct hw_bus *bus, int64_t late_ns)
 {
-	int64_t most_ns = (int64_t)HW_RELEASE_SPIN_MAX_US * 1000, ease_ns;
+	int64_t most_ns = (int64_t)HW_RELEASE_SPIN_MAX_US * 1000, ease_ns, step_ns;
 
 	if (late_ns < 0)
 		late_ns = 0;
 	if (late_ns > most_ns)
 		late_ns = most_ns;
 	if (late_ns > bus->wake_lead_ns) {
-		bus->wake_lead_ns += (late_ns - bus->wake_lead_ns + 1) / 2;
+		step_ns = late_ns - bus->wake_lead_ns;
+		bus->wake_lead_ns += ((step_ns > HW_WAKE_STEP_NS ? HW_WAKE_STEP_NS : step_ns) + 1) / 2;
 	} else {
 		ease_ns = (bus->wake_lead_ns - late_ns) / 16;
 		bus->wake_lead_ns -= ease_ns > HW_WAKE_EASE_NS ? HW_WAKE_EASE_NS : ease_ns;

@@ -57,7 +57,14 @@ struct hw_bus {
 	int fd;				/* the connected socket or tty, -1 when closed */
 	int job_running;		/* the worker has a job in hand */
 	int in_flight;			/* a transaction is running on fd */
-	int interrupted;		/* hw_safe_state() broke the transaction in flight */
+	/*
+	 * hw_safe_state() broke the transaction in flight. Written under lock
+	 * with __atomic stores, so that the worker's spin to a release
+	 * (hw_bus_spin_to) reads it without taking the lock: a spinner
+	 * taking the lock each pass would keep hw_safe_state() waiting for
+	 * it, and would itself sleep on it when the loop thread held it.
+	 */
+	int interrupted;
 	int fd_broken;			/* fd was broken under the worker: reopen before use */
 	int line_dirty;			/* RTU: an attempt failed or was cut: wait for quiet */
 	int64_t deadline_ns;		/* the attempt in flight is broken at this time, 0 none */
@@ -253,17 +260,19 @@ struct hw_job *hw_bus_take_locked(struct hw_bus *bus, int64_t now_ns, int64_t *w
 /*
  * A timed wait of the worker's for a released request ended late_ns after
  * the time it asked for: wake_lead_ns moves half of the way up to a later
- * wake, a sixteenth of the way down to an earlier one but at most 2 us (so
- * that nearly all wakes come ahead of the moment, at a short spin's cost),
- * kept within 0 and HW_RELEASE_SPIN_MAX_US. Call with lock held.
+ * wake (at most 0.2 ms of the difference counted), a sixteenth of the way
+ * down to an earlier one but at most 2 us (so that nearly all wakes come
+ * ahead of the moment, at a short spin's cost), kept within 0 and
+ * HW_RELEASE_SPIN_MAX_US. Call with lock held.
  */
 void hw_bus_learn_wake(struct hw_bus *bus, int64_t late_ns);
 /*
  * The worker's last stretch to a released request's moment, spun on the
  * clock (at most wake_lead_ns, HW_RELEASE_SPIN_MAX_US): returns 0 at
  * release_ns (CLOCK_MONOTONIC), or 1 at once when a safe state interrupts
- * the bus meanwhile; the request is then not sent (hw_bus_transact), and
- * the safe state's commands do not wait out the spin. Call without the
+ * the bus meanwhile (read without the lock); the request is then not sent
+ * (hw_bus_transact), and the safe state's commands do not wait out the
+ * spin where the loop thread has a core of its own. Call without the
  * lock.
  */
 int hw_bus_spin_to(struct hw_bus *bus, int64_t release_ns);

@@ -1,7 +1,8 @@
 # Fault campaign cases: the moments lbld holds a command for (issue 16). A
-# step whose first command goes on Modbus is queued half a millisecond
-# ahead and its bus sends it on the moment (hw_request.release_ns), the bus
-# thread waking a learnt wake ahead and waiting out the rest on the clock;
+# step whose first command goes on Modbus is queued 2 ms ahead (after a
+# close, as soon as the close is done) and its bus sends it on the moment
+# (hw_request.release_ns), the bus thread waking a learnt wake ahead and
+# spinning out the rest on the clock (a safe state ends the spin);
 # a set and the step sharing its moment (a pair) go on record together
 # before the set's command, the set's end once the second's command is
 # queued. On the example spray rig (valves on the relays' bus, drive and

@@ -19,6 +19,7 @@
  *   - the rig file's poll_period and its errors; the default periods by
  *     role, lengthened on a slow RTU line; the budget of a fault.
  */
+#include <pthread.h>
 #include <stdlib.h>
 #include <time.h>
 
@@ -187,9 +188,12 @@ test_learn_wake(void)
 	hw_bus_learn_wake(&bus, 35000);
 	TEST_EQ_INT("a wake just inside the lead: a sixteenth of the small difference",
 	    bus.wake_lead_ns, 36000 - 1000 / 16);
+	hw_bus_learn_wake(&bus, 50LL * MS);
+	TEST_EQ_INT("one wake 50 ms late (a stall): it teaches 0.2 ms of it, half of that",
+	    bus.wake_lead_ns, 36000 - 1000 / 16 + 100000);
 	for (i = 0; i < 100; i++)
 		hw_bus_learn_wake(&bus, 50LL * MS);
-	TEST_EQ_INT("a wake 50 ms late (a stalled machine): never more than the spin's bound",
+	TEST_EQ_INT("wakes 50 ms late again and again: never more than the spin's bound",
 	    bus.wake_lead_ns, HW_RELEASE_SPIN_MAX_US * 1000LL);
 	bus.wake_lead_ns = 0;
 	for (i = 0; i < 200; i++)
@@ -212,9 +216,24 @@ test_learn_wake(void)
  * at once when a safe state interrupts the bus: the safe state's commands
  * do not wait out a spin of up to HW_RELEASE_SPIN_MAX_US.
  */
+static struct {
+	int64_t release_ns, ended_ns;
+	int rc;
+} spinner;
+
+static void *
+spin_thread(void *arg)
+{
+	(void)arg;
+	spinner.rc = hw_bus_spin_to(&bus, spinner.release_ns);
+	spinner.ended_ns = loop_now_ns();
+	return NULL;
+}
+
 static void
 test_spin_to(void)
 {
+	pthread_t thread;
 	int64_t t0, release;
 	int rc;
 
@@ -227,9 +246,26 @@ test_spin_to(void)
 	t0 = loop_now_ns();
 	/* a moment 10 s away: the spin would last that long if it did not look */
 	rc = hw_bus_spin_to(&bus, t0 + 10000LL * MS);
-	TEST_CHECK("a safe state ends the spin at once", rc == 1 &&
+	TEST_CHECK("an interrupted bus: the spin ends at once", rc == 1 &&
 	    loop_now_ns() - t0 < 5000LL * MS, "rc %d after %lld ms", rc,
 	    (long long)((loop_now_ns() - t0) / MS));
+	/* the safe state comes from another thread while the worker spins */
+	bus.interrupted = 0;
+	bus.job_running = 1;
+	spinner.rc = -1;
+	spinner.release_ns = loop_now_ns() + 10000LL * MS;
+	if (pthread_create(&thread, NULL, spin_thread, NULL) != 0) {
+		TEST_CHECK("a spinning worker thread", 0, "pthread_create failed");
+		bus_fini();
+		return;
+	}
+	nanosleep(&(struct timespec){ 0, 1000000 }, NULL);
+	t0 = loop_now_ns();
+	hw_bus_interrupt(&bus);
+	pthread_join(thread, NULL);
+	TEST_CHECK("hw_bus_interrupt() from another thread ends the worker's spin at once",
+	    spinner.rc == 1 && spinner.ended_ns - t0 < 5000LL * MS, "rc %d, %lld ms after it",
+	    spinner.rc, (long long)((spinner.ended_ns - t0) / MS));
 	bus_fini();
 }
 
