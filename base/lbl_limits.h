@@ -420,9 +420,10 @@
  * microseconds (one stall teaches it at most 0.1 ms, hw_bus_learn_wake).
  * A safe state ends a spin at once, unless the loop thread waits for the
  * spinning core (every other core busy with lbld's real-time threads):
- * this is also the most a safe state's first command can wait for it. It must stay below the executor's RUN_ISSUE_EARLY_NS
- * (daemon/run.c), or a step's first command, begun on its timer, could be
- * due at its bus before it was queued.
+ * this is also the most a safe state's first command can wait for it. It
+ * must stay below the executor's RUN_ISSUE_EARLY_NS (daemon/run.c), or a
+ * step's first command, begun on its timer, could be due at its bus
+ * before it was queued.
  */
 #ifndef HW_RELEASE_SPIN_MAX_US
 #define HW_RELEASE_SPIN_MAX_US	1000

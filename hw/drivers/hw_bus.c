@@ -428,15 +428,11 @@ hw_rtu_own_answer(struct hw_bus *bus, int unit, const struct profile_object *o, 
 	}
 }
 
+/* Without the lock (see hw_bus.interrupted): the spin to a release reads it every pass. */
 static int
 hw_bus_was_interrupted(struct hw_bus *bus)
 {
-	int interrupted;
-
-	pthread_mutex_lock(&bus->lock);
-	interrupted = bus->interrupted;
-	pthread_mutex_unlock(&bus->lock);
-	return interrupted;
+	return __atomic_load_n(&bus->interrupted, __ATOMIC_ACQUIRE);
 }
 
 /* A hint to the core that this is a spin (it may save power and yield to a sibling thread). */
@@ -454,8 +450,8 @@ int
 hw_bus_spin_to(struct hw_bus *bus, int64_t release_ns)
 {
 	while (hw_now_ns() < release_ns) {
-		/* without the lock (see hw_bus.interrupted); hw_bus_transact looks again under it */
-		if (__atomic_load_n(&bus->interrupted, __ATOMIC_ACQUIRE))
+		/* hw_bus_transact looks again before it sends */
+		if (hw_bus_was_interrupted(bus))
 			return 1;
 		hw_cpu_relax();
 	}
@@ -1100,7 +1096,7 @@ hw_bus_main(void *arg)
 		 * completes then, and the loop thread drops it as stale).
 		 */
 		if (job->safe != NULL && !job->res.ok && ++job->attempts <= bus->cfg->retries &&
-		    !bus->interrupted && !bus->stopping) {
+		    !hw_bus_was_interrupted(bus) && !bus->stopping) {
 			char why[sizeof(job->res.error)];
 
 			/* copied first: a newer safe state may drop the job once unlocked */

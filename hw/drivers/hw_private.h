@@ -59,10 +59,11 @@ struct hw_bus {
 	int in_flight;			/* a transaction is running on fd */
 	/*
 	 * hw_safe_state() broke the transaction in flight. Written under lock
-	 * with __atomic stores, so that the worker's spin to a release
-	 * (hw_bus_spin_to) reads it without taking the lock: a spinner
-	 * taking the lock each pass would keep hw_safe_state() waiting for
-	 * it, and would itself sleep on it when the loop thread held it.
+	 * with __atomic stores and read with __atomic loads, without the lock
+	 * (hw_bus_was_interrupted), so that the worker's spin to a release
+	 * (hw_bus_spin_to) need not take it: a spinner taking the lock each
+	 * pass would keep hw_safe_state() waiting for it, and would itself
+	 * sleep on it when the loop thread held it.
 	 */
 	int interrupted;
 	int fd_broken;			/* fd was broken under the worker: reopen before use */

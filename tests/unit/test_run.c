@@ -1500,8 +1500,8 @@ check_as_compiled(const char *name, const struct plan *p, int first_seq, int las
 			    calls_of(s->seq), want);
 		/*
 		 * Exact, or, for a step that ends on its dwell before a step
-		 * begun ahead of its release (RUN_HANDOFF_NS), that much
-		 * shorter at most.
+		 * begun ahead of its release, shorter by at most the hand-off's
+		 * margin its close is learnt to leave (RUN_HANDOFF_NS).
 		 */
 		if ((rec_step(s->seq)->dwell_ms > dwell_ms || rec_step(s->seq)->dwell_ms <
 		    dwell_ms - (RUN_HANDOFF_NS + 999999) / 1000000) && dwell_bad++ == 0)
