@@ -190,6 +190,18 @@ hw_job_drop(struct hw_job *job)
 		hw_cmd_note(job->hw, &job->req, 1, NULL);
 	if (job->safe != NULL)
 		hw_safe_step(job->safe, NULL);
+	hw_job_free(job);
+}
+
+void
+hw_job_free(struct hw_job *job)
+{
+	struct hw_gate *gates[2] = { job->opens, job->waits };
+	size_t i;
+
+	for (i = 0; i < 2; i++)
+		if (gates[i] != NULL && --gates[i]->refs == 0)
+			free(gates[i]);
 	free(job);
 }
 
@@ -226,7 +238,7 @@ hw_on_event(void *arg, int fd, uint32_t events)
 			hw_safe_step(job->safe, &job->res);
 		} else if (job->done != NULL)
 			job->done(job->arg, &job->req, &job->res);
-		free(job);
+		hw_job_free(job);
 	}
 }
 
@@ -302,13 +314,13 @@ hw_op_allowed(enum rig_role role, enum hw_op op)
 	return 0;
 }
 
+/* Whether req suits its device and prio: 0, or -1 with err saying why not. */
 static int
-hw_enqueue(struct hw *hw, const struct hw_request *req, enum hw_prio prio, hw_done_cb done,
-    void *arg, struct hw_safe_batch *safe, char *err, size_t err_size)
+hw_check_request(struct hw *hw, const struct hw_request *req, enum hw_prio prio, char *err,
+    size_t err_size)
 {
 	const struct rig_device *dev;
 	const struct profile *p;
-	struct hw_job *job;
 
 	if (req->device < 0 || (size_t)req->device >= hw->rig->device_count) {
 		snprintf(err, err_size, "no device %d", req->device);
@@ -350,6 +362,19 @@ hw_enqueue(struct hw *hw, const struct hw_request *req, enum hw_prio prio, hw_do
 		    "at a moment", dev->name);
 		return -1;
 	}
+	return 0;
+}
+
+static int
+hw_enqueue(struct hw *hw, const struct hw_request *req, enum hw_prio prio, hw_done_cb done,
+    void *arg, struct hw_safe_batch *safe, char *err, size_t err_size)
+{
+	const struct rig_device *dev;
+	struct hw_job *job;
+
+	if (hw_check_request(hw, req, prio, err, err_size) == -1)
+		return -1;
+	dev = &hw->rig->devices[req->device];
 	if ((job = hw_job_new(hw, req, prio)) == NULL) {
 		snprintf(err, err_size, "out of memory");
 		return -1;
@@ -460,6 +485,58 @@ hw_submit(struct hw *hw, const struct hw_request *req, hw_done_cb done, void *ar
     size_t err_size)
 {
 	return hw_enqueue(hw, req, HW_PRIO_TIMED, done, arg, NULL, err, err_size);
+}
+
+int
+hw_submit_then(struct hw *hw, const struct hw_request *first, hw_done_cb done, void *arg,
+    const struct hw_request *then, hw_done_cb then_done, void *then_arg, char *err,
+    size_t err_size)
+{
+	const struct hw_request *reqs[2] = { first, then };
+	struct hw_job *jobs[2] = { NULL, NULL };
+	struct hw_gate *gate;
+	size_t i;
+
+	for (i = 0; i < 2; i++) {
+		if (hw_check_request(hw, reqs[i], HW_PRIO_TIMED, err, err_size) == -1)
+			return -1;
+		if (hw->rig->devices[reqs[i]->device].bus < 0) {
+			snprintf(err, err_size, "device '%s' is on GPIO: only Modbus requests "
+			    "follow one another on their buses", hw->rig->devices[reqs[i]->device].name);
+			return -1;
+		}
+	}
+	if ((gate = calloc(1, sizeof(*gate))) == NULL ||
+	    (jobs[0] = hw_job_new(hw, first, HW_PRIO_TIMED)) == NULL ||
+	    (jobs[1] = hw_job_new(hw, then, HW_PRIO_TIMED)) == NULL) {
+		free(gate);
+		free(jobs[0]);
+		snprintf(err, err_size, "out of memory");
+		return -1;
+	}
+	gate->state = HW_GATE_SHUT;
+	gate->bus = &hw->buses[hw->rig->devices[then->device].bus];
+	gate->first_device = first->device;
+	gate->refs = 2;
+	jobs[0]->opens = gate;
+	jobs[0]->done = done;
+	jobs[0]->arg = arg;
+	jobs[1]->waits = gate;
+	jobs[1]->done = then_done;
+	jobs[1]->arg = then_arg;
+	/*
+	 * The first is queued first: on one bus the second waits behind it.
+	 * On two, the first may end before the second is queued; the gate
+	 * keeps what it ended as, and the second goes (or not) as it is taken.
+	 */
+	for (i = 0; i < 2; i++) {
+		hw_cmd_note(hw, reqs[i], 0, NULL);
+		if (hw->cmd != NULL)
+			jobs[i]->cmd_seq = hw->cmd[reqs[i]->device].seq;
+		jobs[i]->epoch = hw->epoch;
+		hw_bus_queue(&hw->buses[hw->rig->devices[reqs[i]->device].bus], jobs[i], 0);
+	}
+	return 0;
 }
 
 int
@@ -1157,8 +1234,13 @@ hw_close(struct hw *hw)
 
 	if (hw == NULL)
 		return;
-	for (i = 0; i < hw->bus_count; i++) {
+	/*
+	 * Every worker stops before any bus's lock goes: a worker ending the
+	 * first of hw_submit_then() takes the lock of the second's bus.
+	 */
+	for (i = 0; i < hw->bus_count; i++)
 		hw_bus_stop(&hw->buses[i]);
+	for (i = 0; i < hw->bus_count; i++) {
 		pthread_mutex_destroy(&hw->buses[i].lock);
 		pthread_cond_destroy(&hw->buses[i].wake);
 	}

@@ -156,6 +156,23 @@ const char *hw_gpio_error(const struct hw *hw, int device);
 int hw_submit(struct hw *hw, const struct hw_request *req, hw_done_cb done, void *arg,
     char *err, size_t err_size);
 /*
+ * hw_submit() of two timed Modbus requests, then following first with no
+ * turn of the event loop between them: each is queued on its own device's
+ * bus (the same or two), and then, at the head of its queue, waits for
+ * first to end on its bus's worker. Confirmed, first wakes then's worker,
+ * which sends it at once (not before its own release_ns); failed, then is
+ * answered failed and never sent, its error naming both devices. What is
+ * queued behind then on its bus waits with it. A safe state drops both,
+ * and since first can only end before or with it, then never goes after
+ * one. done gets first's result and then_done then's, each once from the
+ * loop thread unless dropped. Returns 0, or -1 with err when either does
+ * not suit its device or is on GPIO (nothing is queued, neither callback
+ * is called).
+ */
+int hw_submit_then(struct hw *hw, const struct hw_request *first, hw_done_cb done, void *arg,
+    const struct hw_request *then, hw_done_cb then_done, void *then_arg, char *err,
+    size_t err_size);
+/*
  * hw_submit() behind every timed and safe-state request on the bus, as
  * supervision's polls go: for reads nobody's deadline waits on (lblctl hw
  * while lbld runs, pre-flight).

@@ -1044,6 +1044,7 @@ hw_bus_main(void *arg)
 	struct hw_job *job;
 	int64_t wait_until, began, waited_for, release;
 	struct timespec ts;
+	int unsent;
 
 	/* timer slack 1 ns: an RTU frame's quiet time and deadlines are kept to the µs */
 	if (rt_thread_timed() == -1)
@@ -1067,8 +1068,10 @@ hw_bus_main(void *arg)
 		/* take is not tried once stopping: no job is in hand then */
 		if (bus->stopping)
 			break;
+		/* the second of hw_submit_then() whose first failed: answered, never sent */
+		unsent = job->waits != NULL && job->waits->state != HW_GATE_OPEN;
 		/* woken for a release: how late that wake came is learnt */
-		release = job->req.release_ns;
+		release = unsent ? 0 : job->req.release_ns;
 		if (release != 0 && waited_for != 0 && waited_for == release - bus->wake_lead_ns)
 			hw_bus_learn_wake(bus, hw_now_ns() - waited_for);
 		/* a new job after an interruption: only safe-state jobs are queued now */
@@ -1079,7 +1082,15 @@ hw_bus_main(void *arg)
 		if (release != 0)
 			(void)hw_bus_spin_to(bus, release);
 		began = hw_now_ns();
-		hw_bus_execute(bus, job);
+		if (unsent)
+			hw_job_error(job, "device '%s': not sent: the command it follows, to device "
+			    "'%s', failed", bus->hw->rig->devices[job->req.device].name,
+			    bus->hw->rig->devices[job->waits->first_device].name);
+		else
+			hw_bus_execute(bus, job);
+		/* the second of hw_submit_then() goes now, on its own worker: no loop between */
+		if (job->opens != NULL)
+			hw_gate_settle(job->opens, job->res.ok);
 		pthread_mutex_lock(&bus->lock);
 		/* one reading of the clock for both: a poll's time never exceeds the bus's */
 		began = hw_now_ns() - began;
@@ -1314,6 +1325,15 @@ hw_bus_interrupt(struct hw_bus *bus)
 }
 
 void
+hw_gate_settle(struct hw_gate *gate, int ok)
+{
+	pthread_mutex_lock(&gate->bus->lock);
+	gate->state = ok ? HW_GATE_OPEN : HW_GATE_FAILED;
+	pthread_cond_signal(&gate->bus->wake);
+	pthread_mutex_unlock(&gate->bus->lock);
+}
+
+void
 hw_bus_queue(struct hw_bus *bus, struct hw_job *job, int first)
 {
 	pthread_mutex_lock(&bus->lock);
@@ -1331,6 +1351,9 @@ hw_bus_take_locked(struct hw_bus *bus, int64_t now_ns, int64_t *wait_until_ns)
 	*wait_until_ns = 0;
 	if (job == NULL)
 		return NULL;
+	/* a second of hw_submit_then() holds the queue until its first has ended */
+	if (job->waits != NULL && job->waits->state == HW_GATE_SHUT)
+		return NULL;
 	/* polls are last in the queue: when the head is one, only polls are queued */
 	if (job->prio == HW_PRIO_POLL && deadline != 0 &&
 	    now_ns < deadline + (int64_t)HW_POLL_HOLD_AFTER_MS * 1000000) {
@@ -1345,7 +1368,8 @@ hw_bus_take_locked(struct hw_bus *bus, int64_t now_ns, int64_t *wait_until_ns)
 	 * queue until then, less the worker's learnt wake: the worker waits
 	 * out the rest on the clock (hw_bus_main).
 	 */
-	if (job->req.release_ns - bus->wake_lead_ns > now_ns) {
+	if (job->req.release_ns - bus->wake_lead_ns > now_ns &&
+	    (job->waits == NULL || job->waits->state == HW_GATE_OPEN)) {
 		*wait_until_ns = job->req.release_ns - bus->wake_lead_ns;
 		return NULL;
 	}

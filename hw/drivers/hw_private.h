@@ -25,6 +25,24 @@ struct hw_safe_batch;
  */
 enum hw_prio { HW_PRIO_SAFE, HW_PRIO_TIMED, HW_PRIO_POLL };
 
+/*
+ * What the second request of hw_submit_then() waits for: the end of the
+ * first, on that one's worker. state is written by the first's worker
+ * under the lock of the second's bus, with a signal of its wake, and read
+ * there under that lock; refs counts the jobs that hold the gate, in the
+ * loop thread, which frees every job (hw_job_free()). A worker touches the
+ * gate only while it has the first in hand, which the loop thread cannot
+ * free then, and hw_close() destroys no bus's lock before every worker has
+ * stopped.
+ */
+enum hw_gate_state { HW_GATE_SHUT, HW_GATE_OPEN, HW_GATE_FAILED };
+struct hw_gate {
+	enum hw_gate_state state;
+	struct hw_bus *bus;		/* the second's: woken when the first has ended */
+	int first_device;		/* named when the second is not sent */
+	int refs;
+};
+
 /* One queued operation; owned by the bus queue, then by the done list. */
 struct hw_job {
 	struct hw_job *next;
@@ -39,6 +57,8 @@ struct hw_job {
 	struct hw *hw;			/* whose (hw_job_drop() notes a command dropped) */
 	unsigned cmd_seq;		/* its device's hw_cmd.seq once queued (reads: hw_sup_seen()) */
 	int64_t queued_ns;		/* when it was queued (loop_now_ns()) */
+	/* hw_submit_then(): the first settles the gate as it ends, the second waits for it */
+	struct hw_gate *opens, *waits;
 };
 
 struct hw_bus {
@@ -246,8 +266,11 @@ int64_t hw_bus_poll_ms(const struct rig_bus *cfg, int connected);
  */
 void hw_bus_queue(struct hw_bus *bus, struct hw_job *job, int first);
 /*
- * The job the worker runs next, taken off the queue, or NULL: none queued
- * (*wait_until_ns = 0), or the head is released at a later moment
+ * The job the worker runs next, taken off the queue, or NULL: none queued,
+ * or the head is the second of hw_submit_then() and the first has not
+ * ended (*wait_until_ns = 0 for both: hw_gate_settle() wakes the worker;
+ * one whose first failed is taken at once, to be answered unsent), or the
+ * head is released at a later moment
  * (hw_request.release_ns; it is taken wake_lead_ns ahead of it, and
  * *wait_until_ns is that time), or only polls, which must wait until
  * *wait_until_ns (CLOCK_MONOTONIC) unless the deadline moves first: a poll
@@ -277,6 +300,13 @@ void hw_bus_learn_wake(struct hw_bus *bus, int64_t late_ns);
  * lock.
  */
 int hw_bus_spin_to(struct hw_bus *bus, int64_t release_ns);
+/*
+ * The first request of hw_submit_then() has ended on its worker, ok or
+ * not: the gate opens (the second goes) or fails (the second is answered
+ * failed, unsent), and the second's worker is woken. Call from the first's
+ * worker without any bus's lock; it takes the second's.
+ */
+void hw_gate_settle(struct hw_gate *gate, int ok);
 /* Polls wait this long after a deadline passed unless the executor sets the next first. */
 #define HW_POLL_HOLD_AFTER_MS	100
 /* ... and leave this much beside their own deadline before the next one. */
@@ -294,6 +324,8 @@ void hw_bus_interrupt(struct hw_bus *bus);
 int hw_status_transactions(const struct profile *p);
 /* Frees a job that will never complete (loop thread only: it may end a safe batch). */
 void hw_job_drop(struct hw_job *job);
+/* Frees a job, and a gate it held last (loop thread only). */
+void hw_job_free(struct hw_job *job);
 /* Hands a finished job to the loop thread (any thread). */
 void hw_complete(struct hw *hw, struct hw_job *job);
 void hw_count(struct hw *hw, int transactions, int retries, int reconnects, int failures);

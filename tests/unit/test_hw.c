@@ -25,6 +25,7 @@
 #include "test.h"
 
 
+#define MS_NS		1000000LL
 #define TRICKLES	16	/* trickled answers a test may start */
 
 static struct {
@@ -363,6 +364,201 @@ make_rig(int port)
 	rig_load_buffer("rig", text, strlen(text), &d, &rig);
 	diag_free(&d);
 	return rig;
+}
+
+/* ---- hw_submit_then(): a request following another on the buses ---- */
+
+static struct {
+	struct hw_result first, then;
+	int first_done, then_done;
+} chain;
+
+static void
+on_chain(void *arg, const struct hw_request *req, const struct hw_result *res)
+{
+	(void)req;
+	if (arg == &chain.first) {
+		chain.first = *res;
+		chain.first_done++;
+	} else {
+		chain.then = *res;
+		chain.then_done++;
+	}
+	if (chain.first_done && chain.then_done)
+		loop_stop(cl.loop);
+}
+
+/* Submits first then then (hw_submit_then) afresh: 0, or -1 with err. */
+static int
+chain_submit(struct hw *hw, const struct hw_request *first, const struct hw_request *then,
+    char *err, size_t err_size)
+{
+	memset(&chain, 0, sizeof(chain));
+	return hw_submit_then(hw, first, on_chain, &chain.first, then, on_chain, &chain.then, err,
+	    err_size);
+}
+
+/* Runs the loop until both answered, or ms passed. */
+static void
+chain_wait(int ms)
+{
+	int64_t end = now_ns() + (int64_t)ms * 1000000;
+
+	while ((!chain.first_done || !chain.then_done) && now_ns() < end)
+		run_for_ms(20);
+}
+
+/*
+ * The pump (unit 2) on bus p, the lift (unit 1) and the sensor (unit 3)
+ * on bus l, both buses to the test's server: the second request of
+ * hw_submit_then() waits for the first on another bus's worker, goes
+ * without the loop between them, is answered unsent when the first fails,
+ * and a safe state drops both.
+ */
+static void
+test_then(void)
+{
+	char text[1024], err[512];
+	struct hw_request pump_stop = { 1, HW_PUMP, 0, 0, 0 };
+	struct hw_request lift_stop = { 0, HW_STOP, 0, 0, 0 };
+	struct hw_request go = { 0, HW_MOVE, 42, 5, 0 };
+	struct hw_request bad = { 1, HW_OUTPUT, 1, 0, 0 };
+	struct rig *rig = NULL;
+	struct hw *hw = NULL;
+	struct diag d;
+	int64_t begin, gap_ns;
+	uint16_t *hr = server.map[0]->tab_registers;
+
+	snprintf(text, sizeof(text),
+	    "name: t2\n"
+	    "buses:\n"
+	    "  p: {type: tcp, host: 127.0.0.1, port: %d, timeout: 300ms, retries: 1}\n"
+	    "  l: {type: tcp, host: 127.0.0.1, port: %d, timeout: 300ms, retries: 1}\n"
+	    "devices:\n"
+	    "  lift: {role: axis, kind: lift, bus: l, unit: 1, profile: generic-drive,\n"
+	    "         travel: {min: 0 mm, max: 100 mm}, max_speed: 20 mm/s, max_accel: 200 mm/s2}\n"
+	    "  pump: {role: pump, kind: peristaltic, bus: p, unit: 2, profile: generic-pump,\n"
+	    "         max_flow: 100 mL/min}\n"
+	    "  qcm: {role: sensor, kind: qcm, bus: l, unit: 3, profile: generic-sensor}\n",
+	    server.port, server.port);
+	diag_init(&d, "rig");
+	rig_load_buffer("rig", text, strlen(text), &d, &rig);
+	diag_free(&d);
+	TEST_CHECK("a rig of two buses opens", rig != NULL && hw_open(rig, cl.loop, &hw, err,
+	    sizeof(err)) == 0, "%s", rig == NULL ? "no rig" : err);
+	if (hw == NULL) {
+		rig_free(rig);
+		return;
+	}
+
+	/* the pump answers a byte every 10 ms: the lift's stop waits for it on its own bus */
+	pthread_mutex_lock(&server.lock);
+	srv.lift_stop_ns = 0;
+	srv.trickle_unit = 2;
+	srv.trickle_ms = 10;
+	pthread_mutex_unlock(&server.lock);
+	TEST_EQ_INT("two requests on two buses are queued", chain_submit(hw, &pump_stop,
+	    &lift_stop, err, sizeof(err)), 0);
+	chain_wait(3000);
+	pthread_mutex_lock(&server.lock);
+	srv.trickle_unit = 0;
+	pthread_mutex_unlock(&server.lock);
+	TEST_CHECK("both answered ok", chain.first_done == 1 && chain.then_done == 1 &&
+	    chain.first.ok && chain.then.ok, "%d %d: %s / %s", chain.first_done,
+	    chain.then_done, chain.first.error, chain.then.error);
+	gap_ns = chain.then.sent_ns - chain.first.sent_ns;
+	TEST_CHECK("the second went once the first's answer (11 bytes, 10 ms apart) was in",
+	    gap_ns >= 100 * MS_NS, "%.1f ms after the first", gap_ns / 1e6);
+	TEST_CHECK("... and the device saw it after that", srv.lift_stop_ns >=
+	    chain.first.sent_ns + 100 * MS_NS, "%.1f ms after the first",
+	    (srv.lift_stop_ns - chain.first.sent_ns) / 1e6);
+
+	/*
+	 * No turn of the loop between them: this thread, the loop's, sleeps
+	 * 200 ms after the submit; the second went while it slept.
+	 */
+	TEST_EQ_INT("queued again", chain_submit(hw, &pump_stop, &lift_stop, err, sizeof(err)), 0);
+	usleep(200000);
+	begin = now_ns();
+	chain_wait(3000);
+	gap_ns = chain.then.sent_ns - chain.first.sent_ns;
+	TEST_CHECK("the second followed the first while the loop slept", chain.then.ok &&
+	    gap_ns > 0 && chain.then.sent_ns < begin && gap_ns < 100 * MS_NS,
+	    "%.1f ms after the first, %.1f ms before the loop ran", gap_ns / 1e6,
+	    (begin - chain.then.sent_ns) / 1e6);
+	printf("info: a request following another on a second bus went %.3f ms after it\n",
+	    gap_ns / 1e6);
+
+	/* its own release still holds it */
+	lift_stop.release_ns = now_ns() + 50 * MS_NS;
+	TEST_EQ_INT("a released second is queued", chain_submit(hw, &pump_stop, &lift_stop, err,
+	    sizeof(err)), 0);
+	chain_wait(3000);
+	TEST_CHECK("... and goes on its release, not before", chain.then.ok &&
+	    chain.then.sent_ns >= lift_stop.release_ns, "%.3f ms early",
+	    (lift_stop.release_ns - chain.then.sent_ns) / 1e6);
+	lift_stop.release_ns = 0;
+
+	/* the first fails: the second is answered, never sent */
+	pthread_mutex_lock(&server.lock);
+	srv.exception_unit = 2;
+	srv.lift_stop_ns = 0;
+	pthread_mutex_unlock(&server.lock);
+	TEST_EQ_INT("queued with a failing first", chain_submit(hw, &pump_stop, &lift_stop, err,
+	    sizeof(err)), 0);
+	chain_wait(3000);
+	pthread_mutex_lock(&server.lock);
+	srv.exception_unit = 0;
+	pthread_mutex_unlock(&server.lock);
+	TEST_CHECK("the first failed", chain.first_done == 1 && !chain.first.ok, "%s",
+	    chain.first.error);
+	TEST_CHECK("the second was answered failed", chain.then_done == 1 && !chain.then.ok,
+	    "%d", chain.then_done);
+	TEST_CONTAINS("... naming both devices", chain.then.error, "device 'lift': not sent: the "
+	    "command it follows, to device 'pump', failed");
+	TEST_EQ_INT("... never sent", chain.then.sent_ns, 0);
+	TEST_EQ_INT("... and the device never saw it", srv.lift_stop_ns, 0);
+
+	/* a safe state while the first hangs: neither answers, the second never goes */
+	pthread_mutex_lock(&server.lock);
+	srv.silent_unit = 2;
+	hr[4] = 0;
+	pthread_mutex_unlock(&server.lock);
+	TEST_EQ_INT("queued with a silent first", chain_submit(hw, &pump_stop, &go, err,
+	    sizeof(err)), 0);
+	run_for_ms(50);
+	cl.safe_done = 0;
+	hw_safe_state(hw, on_safe, NULL);
+	while (!cl.safe_done)
+		loop_run(cl.loop);
+	pthread_mutex_lock(&server.lock);
+	srv.silent_unit = 0;
+	pthread_mutex_unlock(&server.lock);
+	run_for_ms(400);
+	TEST_EQ_INT("a safe state drops both unheard", chain.first_done + chain.then_done, 0);
+	TEST_CHECK("the move never went (its go not written)", hr[4] != 1, "go written");
+
+	/* one that does not suit its device queues nothing */
+	pthread_mutex_lock(&server.lock);
+	srv.pump_stop_ns = 0;
+	pthread_mutex_unlock(&server.lock);
+	TEST_EQ_INT("a second a pump cannot do is refused", chain_submit(hw, &pump_stop, &bad, err,
+	    sizeof(err)), -1);
+	TEST_CONTAINS("... saying why", err, "device 'pump' is a pump: it cannot do that");
+	run_for_ms(100);
+	TEST_EQ_INT("... and the first was not sent", (long long)srv.pump_stop_ns, 0);
+	TEST_EQ_INT("... nor answered", chain.first_done + chain.then_done, 0);
+
+	/* on one bus: the sensor's read follows the lift's stop */
+	TEST_EQ_INT("two requests on one bus", chain_submit(hw, &lift_stop,
+	    &(struct hw_request){ 2, HW_READ, 0, 0, 0 }, err, sizeof(err)), 0);
+	chain_wait(3000);
+	TEST_CHECK("... both answered, in order", chain.first.ok && chain.then.ok &&
+	    chain.then.sent_ns > chain.first.sent_ns, "%s / %s", chain.first.error,
+	    chain.then.error);
+
+	hw_close(hw);
+	rig_free(rig);
 }
 
 int
@@ -734,6 +930,7 @@ main(void)
 	}
 
 	test_can_arm();
+	test_then();
 	loop_free(cl.loop);
 	server_stop();
 	for (int i = 0; i < srv.trickle_count; i++)

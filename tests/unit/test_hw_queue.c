@@ -16,6 +16,8 @@
  *     queue until then (less the worker's learnt wake), and the worker is
  *     told when; what is queued behind it waits, a safe state's command
  *     does not; the wake is learnt within its bound;
+ *   - the second of hw_submit_then() holds the queue while its gate is
+ *     shut, goes on its release once open, at once once failed;
  *   - the rig file's poll_period and its errors; the default periods by
  *     role, lengthened on a slow RTU line; the budget of a fault.
  */
@@ -421,11 +423,47 @@ test_periods(void)
 	    "'poll_period': expected 20ms to 60s");
 }
 
+/*
+ * The second of hw_submit_then() at the head of the queue: it and all
+ * behind it wait while its gate is shut (the worker waits untimed: the
+ * first's end wakes it); opened, it goes, still not before its release; a
+ * failed gate lets it be taken at once, release or not, to be answered
+ * unsent. A safe state's command goes before it regardless.
+ */
+static void
+test_gate(void)
+{
+	struct hw_gate gate = { .state = HW_GATE_SHUT, .bus = &bus, .refs = 2 };
+	int64_t wait = -1, now = 1000 * MS;
+
+	bus_init(1);
+	queue(HW_PRIO_TIMED, 1);
+	jobs[0].waits = &gate;
+	queue(HW_PRIO_TIMED, 2);
+	queue(HW_PRIO_POLL, 3);
+	TEST_STR("a shut gate holds its job and those behind it", take_all(now, &wait), "");
+	TEST_EQ_INT("... and the worker waits to be woken", wait, 0);
+	queue(HW_PRIO_SAFE, 4);
+	TEST_STR("a safe state's command goes before it", take_all(now, &wait), "4");
+	gate.state = HW_GATE_OPEN;
+	jobs[0].req.release_ns = now + 5 * MS;
+	TEST_STR("opened, it still waits for its release", take_all(now, &wait), "");
+	TEST_EQ_INT("... and the worker is told when", wait, now + 5 * MS);
+	TEST_STR("at its release it goes, then the rest", take_all(now + 5 * MS, &wait), "1 2 3");
+	queue_released(5, now + 5 * MS);
+	jobs[job_count - 1].waits = &gate;
+	gate.state = HW_GATE_FAILED;
+	TEST_STR("a failed gate: taken at once, its release not waited for", take_all(now, &wait),
+	    "5");
+	bus_fini();
+}
+
 int
 main(void)
 {
 	test_priorities();
 	test_release();
+	test_gate();
 	test_learn_wake();
 	test_spin_to();
 	test_deadline();
