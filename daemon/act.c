@@ -34,6 +34,16 @@
 enum act_phase { ACT_IDLE, ACT_BUSY, ACT_SAFE, ACT_PARK_LIFT, ACT_PARK_TRANSFER };
 
 /*
+ * act_then()'s start, which follows the next operation on the buses: asked
+ * until that operation goes, queued until its own answer, answered (kept)
+ * until the operation that takes it up; taken while that operation waits
+ * for the answer, delivering when it came before and goes out through
+ * then_timer (act never answers from within a call).
+ */
+enum act_then_state { ACT_THEN_NONE, ACT_THEN_ASKED, ACT_THEN_QUEUED, ACT_THEN_ANSWERED,
+	ACT_THEN_TAKEN, ACT_THEN_DELIVERING };
+
+/*
  * The lift as last read back. A transfer move needs it withdrawn and
  * confirmed: read back at or above the safe height with no lift motion
  * commanded since. The safe state and the start of a batch take the
@@ -61,6 +71,10 @@ struct act {
 	int fire;			/* the next start was armed: its trigger alone goes */
 	int64_t release_ns;		/* act_release_at(): the next request's moment, 0 none */
 	int64_t op_sent_ns;		/* the operation's first request went out then, 0 not yet */
+	enum act_then_state then_state;
+	struct hw_request then_req;	/* act_then()'s start, as it was queued */
+	struct hw_result then_res;	/* its answer, once ACT_THEN_ANSWERED */
+	struct loop_timer *then_timer;
 	/*
 	 * act_stops(): its commands not yet answered (0: the operation in
 	 * hand is no such batch), and why one was refused.
@@ -95,6 +109,7 @@ struct act {
 
 
 static void act_submit(struct act *act, const struct hw_request *req);
+static void act_on_result(void *arg, const struct hw_request *req, const struct hw_result *res);
 static void act_park_next(struct act *act);
 static void act_watch_move(struct act *act, int axis, double position_mm, double speed_mm_s);
 
@@ -371,6 +386,12 @@ act_claim(struct act *act)
 		log_warnx("act: an operation is already in progress");
 		return -1;
 	}
+	/* a start went ahead to follow the last operation: only it may come next */
+	if (act->then_state == ACT_THEN_QUEUED || act->then_state == ACT_THEN_ANSWERED) {
+		log_warnx("act: device '%s' was sent its start ahead of its operation, which "
+		    "another has come before", act->rig->devices[act->then_req.device].name);
+		return -1;
+	}
 	act->phase = ACT_BUSY;
 	act->op_sent_ns = 0;
 	act->stops_left = 0;
@@ -378,12 +399,115 @@ act_claim(struct act *act)
 	return 0;
 }
 
+/* The answer of act_then()'s start, which may come before its operation takes it up. */
+static void
+act_on_then(void *arg, const struct hw_request *req, const struct hw_result *res)
+{
+	struct act *act = arg;
+
+	if (req->tag != act->generation)
+		return;
+	if (act->then_state == ACT_THEN_TAKEN) {
+		act->then_state = ACT_THEN_NONE;
+		act_on_result(act, req, res);
+	} else if (act->then_state == ACT_THEN_QUEUED) {
+		act->then_res = *res;
+		act->then_state = ACT_THEN_ANSWERED;
+	}
+}
+
+/* An answer that came before its operation took it up, handed on now. */
+static void
+act_on_then_timer(void *arg)
+{
+	struct act *act = arg;
+
+	if (act->then_state != ACT_THEN_DELIVERING)
+		return;
+	act->then_state = ACT_THEN_NONE;
+	act_on_result(act, &act->then_req, &act->then_res);
+}
+
+/*
+ * The operation of act_then()'s start begins: it takes up what was sent
+ * (or is queued) instead of sending it again. Its values must be the
+ * start's: another start now would go after one already out, so it is
+ * refused (-1, logged) and the caller makes the rig safe.
+ */
+static int
+act_take_then(struct act *act, const struct hw_request *req)
+{
+	const struct hw_request *t = &act->then_req;
+	enum act_then_state state = act->then_state;
+
+	if (req->device != t->device || req->op != t->op || req->value != t->value ||
+	    req->speed_mm_s != t->speed_mm_s || req->reverse != t->reverse) {
+		log_warnx("act: refused: the next operation (device '%s') is not the start that "
+		    "went ahead to follow the last one (device '%s')",
+		    act->rig->devices[req->device].name, act->rig->devices[t->device].name);
+		return -1;
+	}
+	act->then_state = ACT_THEN_NONE;
+	if (act_claim(act) == -1)
+		return -1;
+	act->release_ns = 0;
+	act->fire = 0;
+	if (state == ACT_THEN_QUEUED) {
+		act->then_state = ACT_THEN_TAKEN;
+	} else {
+		act->then_state = ACT_THEN_DELIVERING;
+		if (loop_timer_at(act->then_timer, loop_now_ns()) == -1) {
+			act->then_state = ACT_THEN_NONE;
+			act->phase = ACT_IDLE;
+			log_warnx("act: cannot arm the timer that hands on device '%s''s answer",
+			    act->rig->devices[t->device].name);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/*
+ * The first request of an operation, and act_then()'s start behind it
+ * when one was asked for (an output's, a pump's or a line's request only:
+ * a move's answer is no arrival). A start that cannot follow it goes with
+ * its own operation.
+ */
+static void
+act_submit_first(struct act *act, const struct hw_request *req)
+{
+	struct hw_request tagged = *req, then = act->then_req;
+	char err[256];
+
+	if (act->then_state != ACT_THEN_ASKED)
+		goto alone;
+	act->then_state = ACT_THEN_NONE;
+	if (req->op != HW_OUTPUT && req->op != HW_PUMP && req->op != HW_LINE)
+		goto alone;
+	tagged.tag = then.tag = act->generation;
+	tagged.release_ns = act->release_ns;
+	if (hw_submit_then(act->hw, &tagged, act_on_result, act, &then, act_on_then, act, err,
+	    sizeof(err)) == -1) {
+		log_warnx("act: device '%s''s start goes with its own operation: %s",
+		    act->rig->devices[then.device].name, err);
+		goto alone;
+	}
+	act->release_ns = 0;
+	act->then_req = then;
+	act->then_state = ACT_THEN_QUEUED;
+	return;
+alone:
+	act_submit(act, req);
+}
+
 static int
 act_begin(struct act *act, const struct hw_request *req)
 {
+	if (act->then_state == ACT_THEN_QUEUED || act->then_state == ACT_THEN_ANSWERED)
+		return act_take_then(act, req);
 	if (act_claim(act) == -1)
 		return -1;
-	act_submit(act, req);
+	act_submit_first(act, req);
 	return 0;
 }
 
@@ -593,6 +717,31 @@ void
 act_fire(struct act *act)
 {
 	act->fire = 1;
+}
+
+int
+act_then(struct act *act, const struct hw_request *req, char *err, size_t err_size)
+{
+	const struct rig_device *dev;
+
+	if (req->device < 0 || (size_t)req->device >= act->rig->device_count) {
+		snprintf(err, err_size, "no device %d", req->device);
+		return -1;
+	}
+	dev = &act->rig->devices[req->device];
+	if (dev->bus < 0 || (req->op != HW_OUTPUT && req->op != HW_PUMP && req->op != HW_LINE)) {
+		snprintf(err, err_size, "device '%s': only a Modbus output, pump or line follows "
+		    "an operation on the buses", dev->name);
+		return -1;
+	}
+	if (act->then_state != ACT_THEN_NONE && act->then_state != ACT_THEN_ASKED) {
+		snprintf(err, err_size, "device '%s': a start that follows an operation is out "
+		    "already", dev->name);
+		return -1;
+	}
+	act->then_req = *req;
+	act->then_state = ACT_THEN_ASKED;
+	return 0;
 }
 
 void
@@ -858,6 +1007,9 @@ act_safe_state(struct act *act, int park)
 {
 	act->generation++;
 	loop_timer_cancel(act->poll_timer);
+	/* a start that was to follow, or went: dropped, or its answer stale */
+	loop_timer_cancel(act->then_timer);
+	act->then_state = ACT_THEN_NONE;
 	act->fire = 0;
 	act->release_ns = 0;
 	act->phase = ACT_SAFE;
@@ -1024,6 +1176,12 @@ act_open(struct loop *loop, const struct rig *rig, struct hw *hw, act_done_cb do
 		free(act);
 		return NULL;
 	}
+	if ((act->then_timer = loop_timer_new(loop, act_on_then_timer, act)) == NULL) {
+		loop_timer_free(act->poll_timer);
+		loop_timer_free(act->safe_timer);
+		free(act);
+		return NULL;
+	}
 	hw_set_input_cb(hw, act_on_input, act);
 	/* remote safety inputs are polled for good: they guard the rig even when idle */
 	hw_poll_inputs(hw, 1, ACT_INPUT_POLL_MS);
@@ -1045,5 +1203,6 @@ act_close(struct act *act)
 	hw_poll_inputs(act->hw, 0, 0);
 	loop_timer_free(act->poll_timer);
 	loop_timer_free(act->safe_timer);
+	loop_timer_free(act->then_timer);
 	free(act);
 }

@@ -81,6 +81,22 @@ int act_arm(struct act *act, const struct hw_request *req, hw_done_cb done, void
     size_t err_size);
 void act_fire(struct act *act);
 /*
+ * A start that follows the next operation on the buses (hw_submit_then()),
+ * with no turn of the loop between them: the next act_output(),
+ * act_pump() or act_line() is followed by req (a Modbus output, pump or
+ * line: its tag is act's own, its stage and release_ns as given), sent the
+ * moment that operation's request is confirmed, and answered failed,
+ * unsent, when it fails. The operation after it must be req's (the same
+ * device, op and values, whatever act_fire() or act_release_at() say then):
+ * it takes up what went instead of sending it again, and ends with its
+ * answer, which may have come already. Another operation between them is
+ * refused (logged; the caller makes the rig safe, as on any refusal); a
+ * move or a read next forgets req, which then goes with its own
+ * operation. A safe state drops it. Returns 0, or -1 with err when req
+ * cannot follow (not a Modbus output, pump or line, or another is out).
+ */
+int act_then(struct act *act, const struct hw_request *req, char *err, size_t err_size);
+/*
  * The next act_move(), act_pump(), act_line() or act_output() on a Modbus
  * device sends its first request not before release_ns (loop_now_ns()
  * clock; hw_request.release_ns): the executor queues a step's start a

@@ -154,6 +154,15 @@ struct run {
 	size_t pair_step;
 	int fire_pair_dev;		/* the step about to begin is such a set: its device, or -1 */
 	/*
+	 * A pair's second whose first command (an output) follows the set's on
+	 * the buses (run_then_pair, act_then): then_step is its index + 1
+	 * while the set is the step in hand; then_first says the step in hand
+	 * is such a second, whose start on record is corrected to when its
+	 * bus sent it (act_op_sent_ns), not when the loop took it up.
+	 */
+	size_t then_step;
+	int then_first;
+	/*
 	 * How much earlier than its step's end a last dwell ends (beyond the
 	 * serial lines' trailing commands, run_trailing_ns), learnt from the
 	 * steps before (run_learn_tail): what the commands after it, its
@@ -1786,6 +1795,54 @@ run_prompt_text(struct run *run, const struct plan_step *s)
 	}
 }
 
+/*
+ * The set of a pair at one moment begins, its successor on record with it
+ * (next_open): where the successor's first command is an output (a valve
+ * or relay switched) on a Modbus bus, it follows the set's command on the
+ * buses (act_then): sent the moment the set is confirmed, on its own
+ * release, with no turn of the loop between them (the loop's wake-up, its
+ * work and the bus thread's wake-up were most of a pair's gap). The
+ * recipe's order holds: it goes only once the set is confirmed, and not
+ * at all when the set fails. Only an output: a pump's or line's start may
+ * have its volume counter read before it as its step begins, and a move
+ * is watched from its step.
+ */
+static void
+run_then_pair(struct run *run)
+{
+	const struct rig *rig = run->ctx.rig;
+	struct compile_state after = run->compiled;
+	struct compile_list list = { 0 };
+	struct hw_request req = { 0 };
+	const struct compile_action *a;
+	size_t next = run->step + 1;
+	enum compile_kind kind;
+	char why[320];
+
+	if (!run->next_open || next >= run->plan->count || run->list.count == 0)
+		return;
+	kind = run->list.actions[0].kind;
+	if ((kind != COMPILE_OUTPUT && kind != COMPILE_PUMP && kind != COMPILE_LINE) ||
+	    compile_step(run->recipe, rig, &run->plan->steps[next], &after, &list) == -1)
+		return;
+	a = list.count > 0 ? &list.actions[0] : NULL;
+	if (a != NULL && a->kind == COMPILE_OUTPUT && a->device >= 0 &&
+	    rig->devices[a->device].bus >= 0) {
+		req.device = a->device;
+		req.op = HW_OUTPUT;
+		req.value = a->value != 0;
+		/* its own moment, as run_next_step would release it */
+		req.release_ns = run->t0_ns + run_scaled_ns(run, run->plan->steps[next].start_ms) -
+		    run_fire_lead_ns(run, next, &run->compiled, NULL, NULL, NULL);
+		if (act_then(run->ctx.act, &req, why, sizeof(why)) == 0)
+			run->then_step = next + 1;
+		else
+			log_debug("batch %lld: step %d goes on its own: %s", (long long)run->batch_id,
+			    run->plan->steps[next].seq, why);
+	}
+	compile_list_free(&list);
+}
+
 /* The step's first command goes out now: its start is on record already. */
 static void
 run_begin_step(struct run *run)
@@ -1821,6 +1878,8 @@ run_begin_step(struct run *run)
 		run->pair_sent_ns = 0;
 		run->pair_dev = run->fire_pair_dev;
 	}
+	run->then_first = run->then_step == run->step + 1;
+	run->then_step = 0;
 	/* the schedule's point is the step's deadline, however late it began */
 	run->due_ns = run->t0_ns + run_scaled_ns(run, s->start_ms);
 	run->hold_until_ns = 0;
@@ -1854,6 +1913,8 @@ run_begin_step(struct run *run)
 		run_fault(run, "failed", 1, "step %d: %s", s->seq, why);
 		return;
 	}
+	if (run->pair_step == run->step + 2)
+		run_then_pair(run);
 	if (!s->operator_wait && run_timer_at(run, run->overrun, now +
 	    run_scaled_ns(run, s->duration_ms) + (int64_t)(run_scaled_ns(run, s->duration_ms) *
 	    RUN_OVERRUN_FRACTION) + (int64_t)RUN_OVERRUN_SLACK_MS * 1000000,
@@ -2173,6 +2234,17 @@ run_act_done(struct run *run, int ok, double value, const char *error)
 	}
 	if (run->action_index == 0 && (run->pair_step != 0 || run->second_sent_ns != 0))
 		run_pair_sent(run, act_op_sent_ns(run->ctx.act));
+	if (run->action_index == 0 && run->then_first) {
+		/* it went when its bus sent it, before the loop took it up */
+		int64_t sent_ns = act_op_sent_ns(run->ctx.act);
+
+		run->then_first = 0;
+		if (sent_ns > 0 && sent_ns < run->step_begin_ns) {
+			run->step_begin_ns = sent_ns;
+			run->step_start_ms = (sent_ns + run->fire_trigger_ns - run->t0_ns) *
+			    run->ctx.time_scale / 1000000;
+		}
+	}
 	if (a->kind == COMPILE_MOVE)
 		run->motion_ns += loop_now_ns() - run->action_begin_ns;
 	/* a move's or a read's length is the plan's estimate: the schedule goes on from now */

@@ -369,6 +369,122 @@ test_stops(void)
 	rig_free(rig);
 }
 
+/* Waits (without running the loop) until unit has had more than n writes; 1 if so. */
+static int
+writes_pass(int unit, int n)
+{
+	int i;
+
+	for (i = 0; i < 2000 && writes_of(unit) <= n; i++)
+		usleep(1000);
+	return writes_of(unit) > n;
+}
+
+/*
+ * act_then(): the valve's switch follows the pump's stop on the buses,
+ * sent without the loop (which does not run meanwhile) and taken up by the
+ * next act_output() of the same values, which is answered without sending
+ * it again, also when its answer comes after it is taken up (the mute
+ * valve's failure). One with other values is refused, and nothing else
+ * goes until a safe state; a first that fails leaves the valve alone; only
+ * a Modbus output, pump or line can follow.
+ */
+static void
+test_then(void)
+{
+	struct hw_request valve_on = { 0, HW_OUTPUT, 1, 0, 0 };
+	struct hw_request mute_on = { 2, HW_OUTPUT, 1, 0, 0 };
+	struct hw_request move = { 1, HW_MOVE, 1, 0, 0 };
+	struct rig *rig;
+	struct hw *hw = NULL;
+	struct act *act;
+	char err[512];
+	int valve0;
+
+	rig = make_stops_rig(server.port);
+	if (rig == NULL || hw_open(rig, cl.loop, &hw, err, sizeof(err)) == -1 || hw == NULL) {
+		TEST_CHECK("then: rig and hw", 0, "%s", rig ? err : "no rig");
+		rig_free(rig);
+		return;
+	}
+	act = act_open(cl.loop, rig, hw, on_done, NULL, NULL);
+
+	valve0 = writes_of(0);
+	TEST_EQ_INT("then: the valve's switch is asked to follow", act_then(act, &valve_on, err,
+	    sizeof(err)), 0);
+	cl.done = 0;
+	TEST_EQ_INT("then: the pump's stop goes", act_pump(act, 1, 0), 0);
+	TEST_CHECK("then: the valve was switched without the loop", writes_pass(0, valve0),
+	    "no write to the valve");
+	TEST_CHECK("then: the pump's stop is done", wait_done() == 0 && cl.ok, "%s", cl.error);
+	cl.done = 0;
+	TEST_EQ_INT("then: the valve's own operation takes it up", act_output(act, 0, 1), 0);
+	TEST_CHECK("... answered", wait_done() == 0 && cl.ok, "ended %d ok %d: %s", cl.done,
+	    cl.ok, cl.error);
+	TEST_EQ_INT("... not sent again", writes_of(0), valve0 + 1);
+	TEST_EQ_INT("... the valve is on", server.map[0]->tab_bits[0], 1);
+
+	/* taken up before its answer, which is a failure: the operation fails with it */
+	pthread_mutex_lock(&server.lock);
+	srv.mute[2] = 1;
+	pthread_mutex_unlock(&server.lock);
+	TEST_EQ_INT("then, mute: asked", act_then(act, &mute_on, err, sizeof(err)), 0);
+	cl.done = 0;
+	TEST_EQ_INT("then, mute: the pump's stop goes", act_pump(act, 1, 0), 0);
+	TEST_CHECK("then, mute: the pump's stop is done", wait_done() == 0 && cl.ok, "%s",
+	    cl.error);
+	cl.done = 0;
+	TEST_EQ_INT("then, mute: taken up while it waits for its answer", act_output(act, 2, 1), 0);
+	TEST_CHECK("then, mute: fails with it", wait_done() == 0 && !cl.ok, "ended %d ok %d",
+	    cl.done, cl.ok);
+	TEST_CONTAINS("... naming it", cl.error, "'mute'");
+	pthread_mutex_lock(&server.lock);
+	srv.mute[2] = 0;
+	pthread_mutex_unlock(&server.lock);
+
+	/* other values: refused, and nothing but a safe state goes */
+	valve_on.value = 0;
+	TEST_EQ_INT("then, other values: asked (valve off)", act_then(act, &valve_on, err,
+	    sizeof(err)), 0);
+	cl.done = 0;
+	TEST_EQ_INT("then, other values: the pump's stop goes", act_pump(act, 1, 0), 0);
+	TEST_CHECK("... done", wait_done() == 0 && cl.ok, "%s", cl.error);
+	TEST_EQ_INT("then, other values: the valve on is refused", act_output(act, 0, 1), -1);
+	TEST_EQ_INT("... and so is anything else", act_pump(act, 1, 0), -1);
+	cl.done = 0;
+	act_safe_state(act, 0);
+	TEST_CHECK("then, other values: a safe state", wait_done() == 0 && cl.ok, "%s", cl.error);
+	cl.done = 0;
+	TEST_EQ_INT("... after which operations go again", act_output(act, 0, 0), 0);
+	TEST_CHECK("... answered", wait_done() == 0 && cl.ok, "%s", cl.error);
+
+	/* a first that fails: the valve is left alone */
+	valve_on.value = 1;
+	valve0 = writes_of(0);
+	pthread_mutex_lock(&server.lock);
+	srv.mute[2] = 1;
+	pthread_mutex_unlock(&server.lock);
+	TEST_EQ_INT("then, first fails: asked", act_then(act, &valve_on, err, sizeof(err)), 0);
+	cl.done = 0;
+	TEST_EQ_INT("then, first fails: the mute valve's switch goes", act_output(act, 2, 1), 0);
+	TEST_CHECK("then, first fails: it fails", wait_done() == 0 && !cl.ok, "ok %d", cl.ok);
+	usleep(100000);
+	TEST_EQ_INT("then, first fails: the valve was never sent its switch", writes_of(0), valve0);
+	pthread_mutex_lock(&server.lock);
+	srv.mute[2] = 0;
+	pthread_mutex_unlock(&server.lock);
+	cl.done = 0;
+	act_safe_state(act, 0);
+	TEST_CHECK("then, first fails: a safe state", wait_done() == 0, "not ended");
+
+	TEST_EQ_INT("then: a move cannot follow", act_then(act, &move, err, sizeof(err)), -1);
+	TEST_CONTAINS("... saying what can", err, "only a Modbus output, pump or line");
+
+	act_close(act);
+	hw_close(hw);
+	rig_free(rig);
+}
+
 int
 main(void)
 {
@@ -536,6 +652,7 @@ main(void)
 	hw_close(hw);
 	rig_free(rig);
 	test_stops();
+	test_then();
 	loop_timer_free(cl.timeout);
 	loop_free(cl.loop);
 	server_stop();

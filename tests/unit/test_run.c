@@ -518,6 +518,15 @@ static struct {
 		struct hw_request req;
 	} arm_q[16];
 	int arm_open;		/* how many */
+	/*
+	 * act_then(): its start, asked (1) until the next operation, queued (2)
+	 * until the one after takes it up; thens asked, taken (by an operation
+	 * of the same text), mismatched (taken by another: act refuses that).
+	 */
+	int then_state;
+	struct hw_request then_req;
+	char then_text[96];
+	int thens, thens_taken, then_mismatches;
 } fa;
 
 /* What the executor holds as its act: the fakes keep their state in fa. */
@@ -560,6 +569,30 @@ fa_call(int completes, const char *fmt, ...)
 	va_end(ap);
 	c->seq = fa_step_seq();
 	c->made_ns = c->at_ns = fake_now_ns;
+	if (completes && fa.then_state == 2) {
+		/*
+		 * act_then()'s start taken up: it went on the buses as the
+		 * operation before was answered (as this call is made, the
+		 * fake loop being instant), or on its own release if later,
+		 * sent by the bus's thread (no hand-off).
+		 */
+		fa.then_state = 0;
+		if (strcmp(c->text, fa.then_text) == 0)
+			fa.thens_taken++;
+		else
+			fa.then_mismatches++;
+		fa.release_ns = 0;
+		c->released = 1;
+		if (fa.then_req.release_ns > c->at_ns)
+			c->at_ns = fa.then_req.release_ns;
+		c->sent_ns = c->at_ns;
+		if (fa.count == fa.refuse_call)
+			return -1;
+		fa.pending = fa.count;
+		return 0;
+	}
+	if (completes && fa.then_state == 1)
+		fa.then_state = 2;
 	/*
 	 * An operation takes the release (act.c: act_submit), an arm does not.
 	 * Its bus sends it then: its answer comes no earlier (complete_op).
@@ -762,6 +795,26 @@ fa_complete_arm(void)
 	done(arg, &req, &res);
 }
 
+/* act_then(): held as act holds it; the operation after the next takes it up (fa_call). */
+int
+act_then(struct act *act, const struct hw_request *req, char *err, size_t err_size)
+{
+	(void)act;
+	if (fa.then_state != 0 || req->op != HW_OUTPUT || fa.rig->devices[req->device].bus < 0) {
+		snprintf(err, err_size, "refused");
+		TEST_CHECK("act_then: an output on Modbus, one at a time", 0, "%s %s, state %d",
+		    dev_name(req->device), req->op == HW_OUTPUT ? "output" : "not an output",
+		    fa.then_state);
+		return -1;
+	}
+	fa.thens++;
+	fa.then_state = 1;
+	fa.then_req = *req;
+	snprintf(fa.then_text, sizeof(fa.then_text), "output %s %s", dev_name(req->device),
+	    req->value != 0 ? "on" : "off");
+	return 0;
+}
+
 void
 act_fire(struct act *act)
 {
@@ -804,6 +857,7 @@ act_safe_state(struct act *act, int park)
 {
 	(void)act;
 	fa.release_ns = 0;
+	fa.then_state = 0;
 	fa.safe_states++;
 	fa.last_park = park;
 	fa.pending = 0;		/* the pending operation is dropped, never called back */
@@ -2590,6 +2644,81 @@ drive_to_call(struct run *run, int n)
 }
 
 /*
+ * A pair's second whose first command is an output follows the set's on
+ * the buses (act_then): asked for as the set begins, taken up by the
+ * second's own first command (same device and value), and sent as the set
+ * is answered, with no hand-off to a bus thread (the fake: the set answered
+ * answer_ns after it left, past the second's moment). Its start on record
+ * is when its bus sent it. A set that fails: the second never begins, and
+ * what was asked is dropped by the safe state, never taken up.
+ */
+static void
+test_pair_then(void)
+{
+	const struct rig *rig = rig_named("spray");
+	const struct fake_call *set, *second;
+	const struct plan *p;
+	struct run *run;
+	int64_t t0, txn_ns;
+	char why[128];
+
+	if (rig == NULL) {
+		TEST_CHECK("pair then: the rig", 0, "does not load");
+		return;
+	}
+	txn_ns = (int64_t)(rig_bus_transaction_ms(&rig->buses[0]) * 1e6);
+	if ((run = start("pair then", "spray", recipe_chain, &p)) == NULL)
+		return;
+	fa.answer_ns = txn_ns * 8 / 10;
+	fa.handoff_ns = txn_ns * 3 / 10;
+	t0 = run->t0_ns;
+	run_through(run);
+	TEST_STR("pair then: completed", fr.states, "completed");
+	TEST_CHECK("pair then: every step done", all_done(p, why, sizeof(why)), "%s", why);
+	TEST_CHECK("pair then: each set's successor's output was asked to follow it, and taken "
+	    "up by that output", fa.thens == 2 && fa.thens_taken == 2 && fa.then_mismatches == 0,
+	    "asked %d, taken %d, other %d", fa.thens, fa.thens_taken, fa.then_mismatches);
+	set = call_named(2, "pump pump-rinse 0", 1);
+	second = call_named(3, "output valve-rinse off", 1);
+	TEST_CHECK("pair then: the second went as the set was answered, no hand-off",
+	    set != NULL && second != NULL && second->sent_ns == set->sent_ns + fa.answer_ns,
+	    "%lld ns after the set", set && second ? (long long)(second->sent_ns -
+	    set->sent_ns) : 0LL);
+	TEST_EQ_INT("pair then: on record, the second starts when its bus sent it",
+	    rec_step(3)->actual_start_ms, second ? (second->sent_ns - t0) / 1000000 : -1);
+	finish(run);
+
+	/* the set fails: its successor's output is never taken up */
+	if ((run = start("pair then, set fails", "spray", recipe_chain, &p)) == NULL)
+		return;
+	drive_into(run, 2);
+	TEST_STR("pair then, set fails: the set is the call in hand",
+	    fa.pending ? fa.calls[fa.pending - 1].text : "", "pump pump-rinse 0");
+	fa.fail_call = fa.pending;
+	run_through(run);
+	TEST_STR("pair then, set fails: the batch failed", fr.states, "failed");
+	TEST_CHECK("pair then, set fails: the output was asked to follow, never taken up",
+	    fa.thens == 1 && fa.thens_taken == 0 && call_named(3, "output valve-rinse off", 1) ==
+	    NULL, "asked %d, taken %d", fa.thens, fa.thens_taken);
+	finish(run);
+
+	/* pause --now during the set: dropped by the safe state, asked again as it runs again */
+	if ((run = start("pair then, pause", "spray", recipe_chain, &p)) == NULL)
+		return;
+	drive_into(run, 2);
+	TEST_EQ_INT("pair then, pause: pause --now during the set", run_pause(run, 1, why,
+	    sizeof(why)), 0);
+	drive(10);
+	TEST_EQ_INT("pair then, pause: resumed", run_resume(run, why, sizeof(why)), 0);
+	run_through(run);
+	TEST_STR("pair then, pause: completed", fr.states, "paused running completed");
+	TEST_CHECK("pair then, pause: asked again and taken up each time it ran",
+	    fa.thens == 3 && fa.thens_taken == 2 && fa.then_mismatches == 0,
+	    "asked %d, taken %d, other %d", fa.thens, fa.thens_taken, fa.then_mismatches);
+	finish(run);
+}
+
+/*
  * A set and the step sharing its moment on Modbus TCP (recipe_lead's steps
  * 4 and 5, 10 and 11), whose record went on together before the set's
  * command: the set's end is written once the second's command is made,
@@ -3823,6 +3952,7 @@ main(void)
 	test_close_burst();
 	test_tail_held();
 	test_pair_chain();
+	test_pair_then();
 	test_start_while_making_safe();
 	test_roll();
 	test_pause_at_boundary();
