@@ -35,13 +35,14 @@ enum act_phase { ACT_IDLE, ACT_BUSY, ACT_SAFE, ACT_PARK_LIFT, ACT_PARK_TRANSFER 
 
 /*
  * act_then()'s start, which follows the next operation on the buses: asked
- * until that operation goes, queued until its own answer, answered (kept)
- * until the operation that takes it up; taken while that operation waits
- * for the answer, delivering when it came before and goes out through
- * then_timer (act never answers from within a call).
+ * until that operation goes, opened (that operation's request queued with
+ * a gate) until act_then_queue(), queued until its own answer, answered
+ * (kept) until the operation that takes it up; taken while that operation
+ * waits for the answer, delivering when it came before and goes out
+ * through then_timer (act never answers from within a call).
  */
-enum act_then_state { ACT_THEN_NONE, ACT_THEN_ASKED, ACT_THEN_QUEUED, ACT_THEN_ANSWERED,
-	ACT_THEN_TAKEN, ACT_THEN_DELIVERING };
+enum act_then_state { ACT_THEN_NONE, ACT_THEN_ASKED, ACT_THEN_OPENED, ACT_THEN_QUEUED,
+	ACT_THEN_ANSWERED, ACT_THEN_TAKEN, ACT_THEN_DELIVERING };
 
 /*
  * The lift as last read back. A transfer move needs it withdrawn and
@@ -73,6 +74,7 @@ struct act {
 	int64_t op_sent_ns;		/* the operation's first request went out then, 0 not yet */
 	enum act_then_state then_state;
 	struct hw_request then_req;	/* act_then()'s start, as it was queued */
+	struct hw_gate *then_gate;	/* ACT_THEN_OPENED: what it is to follow */
 	struct hw_result then_res;	/* its answer, once ACT_THEN_ANSWERED */
 	struct loop_timer *then_timer;
 	/*
@@ -467,16 +469,26 @@ act_take_then(struct act *act, const struct hw_request *req)
 	return 0;
 }
 
+/* Lets go of a gate opened for act_then()'s start that was never queued. */
+static void
+act_then_forget(struct act *act)
+{
+	if (act->then_state == ACT_THEN_OPENED)
+		hw_gate_release(act->then_gate);
+	act->then_gate = NULL;
+	act->then_state = ACT_THEN_NONE;
+}
+
 /*
- * The first request of an operation, and act_then()'s start behind it
- * when one was asked for (an output's, a pump's or a line's request only:
- * a move's answer is no arrival). A start that cannot follow it goes with
- * its own operation.
+ * The first request of an operation, opening a gate for act_then()'s
+ * start when one was asked for (an output's, a pump's or a line's request
+ * only: a move's answer is no arrival). A start that cannot follow it goes
+ * with its own operation.
  */
 static void
 act_submit_first(struct act *act, const struct hw_request *req)
 {
-	struct hw_request tagged = *req, then = act->then_req;
+	struct hw_request tagged = *req;
 	char err[256];
 
 	if (act->then_state != ACT_THEN_ASKED)
@@ -484,20 +496,41 @@ act_submit_first(struct act *act, const struct hw_request *req)
 	act->then_state = ACT_THEN_NONE;
 	if (req->op != HW_OUTPUT && req->op != HW_PUMP && req->op != HW_LINE)
 		goto alone;
-	tagged.tag = then.tag = act->generation;
+	tagged.tag = act->generation;
 	tagged.release_ns = act->release_ns;
-	if (hw_submit_then(act->hw, &tagged, act_on_result, act, &then, act_on_then, act, err,
+	if (hw_submit_opening(act->hw, &tagged, act_on_result, act, &act->then_gate, err,
 	    sizeof(err)) == -1) {
 		log_warnx("act: device '%s''s start goes with its own operation: %s",
-		    act->rig->devices[then.device].name, err);
+		    act->rig->devices[act->then_req.device].name, err);
 		goto alone;
 	}
 	act->release_ns = 0;
-	act->then_req = then;
-	act->then_state = ACT_THEN_QUEUED;
+	act->then_state = ACT_THEN_OPENED;
 	return;
 alone:
 	act_submit(act, req);
+}
+
+int
+act_then_queue(struct act *act, char *err, size_t err_size)
+{
+	struct hw_request then = act->then_req;
+
+	if (act->then_state != ACT_THEN_OPENED) {
+		act_then_forget(act);
+		snprintf(err, err_size, "no start is waiting to follow an operation");
+		return -1;
+	}
+	then.tag = act->generation;
+	if (hw_submit_after(act->hw, act->then_gate, &then, act_on_then, act, err,
+	    err_size) == -1) {
+		act_then_forget(act);
+		return -1;
+	}
+	act->then_gate = NULL;
+	act->then_req = then;
+	act->then_state = ACT_THEN_QUEUED;
+	return 0;
 }
 
 static int
@@ -505,6 +538,9 @@ act_begin(struct act *act, const struct hw_request *req)
 {
 	if (act->then_state == ACT_THEN_QUEUED || act->then_state == ACT_THEN_ANSWERED)
 		return act_take_then(act, req);
+	/* opened for it, never queued: it goes with its own operation, now */
+	if (act->then_state == ACT_THEN_OPENED)
+		act_then_forget(act);
 	if (act_claim(act) == -1)
 		return -1;
 	act_submit_first(act, req);
@@ -578,6 +614,14 @@ act_move(struct act *act, int axis, double position_mm, double speed_mm_s)
 	if (act_safety_active(act, why, sizeof(why))) {
 		log_warnx("motion refused: %s", why);
 		return -1;
+	}
+	/* act_then()'s move, sent ahead (checked there as below): taken up, then watched */
+	if (act->then_state == ACT_THEN_QUEUED || act->then_state == ACT_THEN_ANSWERED) {
+		if (act_take_then(act, &req) == -1)
+			return -1;
+		act->parked = 0;
+		act_watch_move(act, axis, position_mm, speed_mm_s);
+		return 0;
 	}
 	if (axis == act->rig->transfer && act->rig->lift >= 0 &&
 	    (act->lift.state != ACT_LIFT_WITHDRAWN || !act->lift.confirmed)) {
@@ -729,11 +773,25 @@ act_then(struct act *act, const struct hw_request *req, char *err, size_t err_si
 		return -1;
 	}
 	dev = &act->rig->devices[req->device];
-	if (dev->bus < 0 || (req->op != HW_OUTPUT && req->op != HW_PUMP && req->op != HW_LINE)) {
-		snprintf(err, err_size, "device '%s': only a Modbus output, pump or line follows "
-		    "an operation on the buses", dev->name);
+	if (dev->bus < 0 || (req->op != HW_OUTPUT && req->op != HW_PUMP && req->op != HW_LINE &&
+	    (req->op != HW_MOVE || dev->role != RIG_AXIS))) {
+		snprintf(err, err_size, "device '%s': only a Modbus output, pump, line or move "
+		    "follows an operation on the buses", dev->name);
 		return -1;
 	}
+	/* a move goes ahead only as act_move() would send it at once, never the lift's */
+	if (req->op == HW_MOVE && (req->device == act->rig->lift ||
+	    act_safety_active(act, err, err_size) ||
+	    (req->device == act->rig->transfer && act->rig->lift >= 0 &&
+	    (act->lift.state != ACT_LIFT_WITHDRAWN || !act->lift.confirmed)))) {
+		if (req->device == act->rig->lift || !act_safety_active(act, NULL, 0))
+			snprintf(err, err_size, "device '%s': %s", dev->name,
+			    req->device == act->rig->lift ? "the lift's moves go with their step" :
+			    "the lift is not known withdrawn: the transfer waits for its readback");
+		return -1;
+	}
+	if (act->then_state == ACT_THEN_OPENED)
+		act_then_forget(act);
 	if (act->then_state != ACT_THEN_NONE && act->then_state != ACT_THEN_ASKED) {
 		snprintf(err, err_size, "device '%s': a start that follows an operation is out "
 		    "already", dev->name);
@@ -1009,7 +1067,7 @@ act_safe_state(struct act *act, int park)
 	loop_timer_cancel(act->poll_timer);
 	/* a start that was to follow, or went: dropped, or its answer stale */
 	loop_timer_cancel(act->then_timer);
-	act->then_state = ACT_THEN_NONE;
+	act_then_forget(act);
 	act->fire = 0;
 	act->release_ns = 0;
 	act->phase = ACT_SAFE;
@@ -1204,5 +1262,6 @@ act_close(struct act *act)
 	loop_timer_free(act->poll_timer);
 	loop_timer_free(act->safe_timer);
 	loop_timer_free(act->then_timer);
+	act_then_forget(act);
 	free(act);
 }

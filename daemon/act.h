@@ -81,21 +81,29 @@ int act_arm(struct act *act, const struct hw_request *req, hw_done_cb done, void
     size_t err_size);
 void act_fire(struct act *act);
 /*
- * A start that follows the next operation on the buses (hw_submit_then()),
- * with no turn of the loop between them: the next act_output(),
- * act_pump() or act_line() is followed by req (a Modbus output, pump or
- * line: its tag is act's own, its stage and release_ns as given), sent the
- * moment that operation's request is confirmed, and answered failed,
- * unsent, when it fails. The operation after it must be req's (the same
- * device, op and values, whatever act_fire() or act_release_at() say then):
- * it takes up what went instead of sending it again, and ends with its
- * answer, which may have come already. Another operation between them is
- * refused (logged; the caller makes the rig safe, as on any refusal); a
- * move or a read next forgets req, which then goes with its own
- * operation. A safe state drops it. Returns 0, or -1 with err when req
- * cannot follow (not a Modbus output, pump or line, or another is out).
+ * A start that follows the next operation on the buses (hw_submit_opening()
+ * and hw_submit_after()), with no turn of the loop between them: act_then()
+ * asks that the next act_output(), act_pump() or act_line() on a Modbus
+ * device be followed by req (a Modbus output, pump, line or move: its tag
+ * is act's own, its stage and release_ns as given; a move only as
+ * act_move() would send it at once: not the lift's, nor the transfer's
+ * before the lift is known withdrawn, nor while a safety input is active); act_then_queue(), called
+ * after that operation began, queues req on its bus, behind what the caller
+ * queued there meanwhile (a pump's counter read). req is sent the moment
+ * that operation's request is confirmed, and answered failed, unsent, when
+ * it fails. The operation after it must be req's (the same device, op and
+ * values, whatever act_fire() or act_release_at() say then): it takes up
+ * what went instead of sending it again, and ends with its answer, which
+ * may have come already. Another operation between them is refused
+ * (logged; the caller makes the rig safe, as on any refusal); a move or a
+ * read next, or an operation before act_then_queue(), forgets req, which
+ * then goes with its own operation. A safe state drops it. act_then()
+ * returns 0, or -1 with err when req cannot follow (see above, or another
+ * is out); act_then_queue() 0, or -1 with err
+ * when nothing waits to be queued or it cannot be (req is forgotten).
  */
 int act_then(struct act *act, const struct hw_request *req, char *err, size_t err_size);
+int act_then_queue(struct act *act, char *err, size_t err_size);
 /*
  * The next act_move(), act_pump(), act_line() or act_output() on a Modbus
  * device sends its first request not before release_ns (loop_now_ns()

@@ -162,6 +162,7 @@ struct run {
 	 */
 	size_t then_step;
 	int then_first;
+	int then_counts;		/* ... and it counts pumps, read between the two */
 	/*
 	 * How much earlier than its step's end a last dwell ends (beyond the
 	 * serial lines' trailing commands, run_trailing_ns), learnt from the
@@ -1797,50 +1798,135 @@ run_prompt_text(struct run *run, const struct plan_step *s)
 
 /*
  * The set of a pair at one moment begins, its successor on record with it
- * (next_open): where the successor's first command is an output (a valve
- * or relay switched) on a Modbus bus, it follows the set's command on the
- * buses (act_then): sent the moment the set is confirmed, on its own
- * release, with no turn of the loop between them (the loop's wake-up, its
- * work and the bus thread's wake-up were most of a pair's gap). The
- * recipe's order holds: it goes only once the set is confirmed, and not
- * at all when the set fails. Only an output: a pump's or line's start may
- * have its volume counter read before it as its step begins, and a move
- * is watched from its step.
+ * (next_open): the successor's first command, on a Modbus bus, follows the
+ * set's on the buses (act_then): sent the moment the set is confirmed, on
+ * its own release, with no turn of the loop between them (the loop's
+ * wake-up, its work and the bus thread's wake-up were most of a pair's
+ * gap). The recipe's order holds: it goes only once the set is confirmed,
+ * and not at all when the set fails. A valve or relay switched, a pump or
+ * line started or stopped, an axis moved (act_then says which moves may
+ * go ahead: not the lift's, nor the transfer's before the lift is known
+ * withdrawn); a start armed ahead goes as its trigger alone, one whose arm
+ * is still out goes with its step. A move is watched from its step, once
+ * it takes the move up (act_move). The pumps the successor counts are read
+ * between the set's command and its start (run_then_queue), so each reads
+ * stopped unless it runs on through the set: such a one keeps it from
+ * following. Returns 1 when it was asked for.
  */
-static void
+static int
 run_then_pair(struct run *run)
 {
 	const struct rig *rig = run->ctx.rig;
 	struct compile_state after = run->compiled;
+	struct compile_volume pumps[DISPENSE_MAX_PUMPS];
 	struct compile_list list = { 0 };
 	struct hw_request req = { 0 };
 	const struct compile_action *a;
-	size_t next = run->step + 1;
+	size_t next = run->step + 1, n, i;
 	enum compile_kind kind;
+	int ok = 0;
 	char why[320];
 
 	if (!run->next_open || next >= run->plan->count || run->list.count == 0)
-		return;
+		return 0;
 	kind = run->list.actions[0].kind;
 	if ((kind != COMPILE_OUTPUT && kind != COMPILE_PUMP && kind != COMPILE_LINE) ||
 	    compile_step(run->recipe, rig, &run->plan->steps[next], &after, &list) == -1)
-		return;
+		return 0;
 	a = list.count > 0 ? &list.actions[0] : NULL;
-	if (a != NULL && a->kind == COMPILE_OUTPUT && a->device >= 0 &&
-	    rig->devices[a->device].bus >= 0) {
+	if (a != NULL && a->device >= 0 && rig->devices[a->device].bus >= 0) {
 		req.device = a->device;
-		req.op = HW_OUTPUT;
-		req.value = a->value != 0;
+		req.value = a->value;
+		switch (a->kind) {
+		case COMPILE_OUTPUT:
+			req.op = HW_OUTPUT;
+			req.value = a->value != 0;
+			ok = 1;
+			break;
+		case COMPILE_MOVE:
+		case COMPILE_PUMP:
+		case COMPILE_LINE:
+			req.op = a->kind == COMPILE_MOVE ? HW_MOVE : a->kind == COMPILE_PUMP ?
+			    HW_PUMP : HW_LINE;
+			req.speed_mm_s = a->kind == COMPILE_MOVE ? a->speed_mm_s : 0;
+			req.reverse = a->kind == COMPILE_LINE ? a->reverse : 0;
+			ok = run->armed == NULL || run->armed[a->device].state != RUN_ARM_PENDING;
+			if (ok && run->armed != NULL && run->armed[a->device].state == RUN_ARM_DONE &&
+			    run->armed[a->device].req.op == req.op &&
+			    run->armed[a->device].req.value == req.value &&
+			    run->armed[a->device].req.speed_mm_s == req.speed_mm_s &&
+			    run->armed[a->device].req.reverse == req.reverse)
+				req.stage = HW_FIRE;
+			break;
+		default:
+			break;
+		}
+	}
+	/* a counted pump that runs on through the set would read running: it goes with its step */
+	n = ok ? compile_volumes(rig, &list, pumps, DISPENSE_MAX_PUMPS) : 0;
+	for (i = 0; ok && i < n && i < DISPENSE_MAX_PUMPS; i++)
+		if (run->running[pumps[i].device] == 1 &&
+		    !run_list_uses(&run->list, 0, pumps[i].device))
+			ok = 0;
+	if (ok && n > DISPENSE_MAX_PUMPS)
+		ok = 0;
+	if (ok) {
 		/* its own moment, as run_next_step would release it */
 		req.release_ns = run->t0_ns + run_scaled_ns(run, run->plan->steps[next].start_ms) -
 		    run_fire_lead_ns(run, next, &run->compiled, NULL, NULL, NULL);
-		if (act_then(run->ctx.act, &req, why, sizeof(why)) == 0)
+		if (act_then(run->ctx.act, &req, why, sizeof(why)) == 0) {
 			run->then_step = next + 1;
-		else
+			run->then_counts = n > 0;
+		} else {
+			ok = 0;
 			log_debug("batch %lld: step %d goes on its own: %s", (long long)run->batch_id,
 			    run->plan->steps[next].seq, why);
+		}
 	}
 	compile_list_free(&list);
+	return ok;
+}
+
+/*
+ * The set's command is queued (run_then_pair asked for its successor's
+ * start to follow it): the successor's counters are read now, behind the
+ * set's command and ahead of the start on their buses (its count ahead,
+ * dispense_ahead), and then the start is queued. A read that cannot be
+ * queued leaves the start to go with its step, which reads them itself.
+ */
+static void
+run_then_queue(struct run *run)
+{
+	struct compile_state after = run->compiled;
+	struct compile_list list = { 0 };
+	size_t next = run->step + 1;
+	char why[320];
+	int counted = 0;
+
+	if (run->then_step != next + 1 || run->plan == NULL || run->state != RUN_STEP)
+		return;
+	if (run->then_counts) {
+		/* counts read before the set are from before it: read again */
+		dispense_cancel(run->dispense_ahead);
+		run->dispense_ahead_step = 0;
+		if (compile_step(run->recipe, run->ctx.rig, &run->plan->steps[next], &after,
+		    &list) == -1 || (counted = dispense_begin(run->dispense_ahead, run->ctx.act,
+		    run->ctx.rig, &list, why, sizeof(why))) == -1) {
+			compile_list_free(&list);
+			dispense_cancel(run->dispense_ahead);
+			run->then_step = 0;
+			return;
+		}
+		compile_list_free(&list);
+		/* none has a counter: nothing to read */
+		if (counted > 0)
+			run->dispense_ahead_step = next + 1;
+	}
+	if (act_then_queue(run->ctx.act, why, sizeof(why)) == -1) {
+		run->then_step = 0;
+		log_debug("batch %lld: step %d goes on its own: %s", (long long)run->batch_id,
+		    run->plan->steps[next].seq, why);
+	}
 }
 
 /* The step's first command goes out now: its start is on record already. */
@@ -1914,13 +2000,16 @@ run_begin_step(struct run *run)
 		return;
 	}
 	if (run->pair_step == run->step + 2)
-		run_then_pair(run);
+		(void)run_then_pair(run);
 	if (!s->operator_wait && run_timer_at(run, run->overrun, now +
 	    run_scaled_ns(run, s->duration_ms) + (int64_t)(run_scaled_ns(run, s->duration_ms) *
 	    RUN_OVERRUN_FRACTION) + (int64_t)RUN_OVERRUN_SLACK_MS * 1000000,
 	    "the step's overrun") == -1)
 		return;
 	run_next_action(run);
+	/* the set's command is queued: its successor's counts, then its start, behind it */
+	if (run->plan != NULL && run->then_step == run->step + 2)
+		run_then_queue(run);
 	/* still on its first move (act answers later, never from within the call) */
 	if (count_after && run->plan != NULL && run->state == RUN_STEP &&
 	    run->action_index == 0 && dispense_begin(run->dispense, run->ctx.act, run->ctx.rig,

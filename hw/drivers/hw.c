@@ -194,14 +194,25 @@ hw_job_drop(struct hw_job *job)
 }
 
 void
+hw_gate_unref(struct hw_gate *gate)
+{
+	if (gate == NULL || --gate->refs > 0)
+		return;
+	pthread_mutex_destroy(&gate->lock);
+	free(gate);
+}
+
+void
+hw_gate_release(struct hw_gate *gate)
+{
+	hw_gate_unref(gate);
+}
+
+void
 hw_job_free(struct hw_job *job)
 {
-	struct hw_gate *gates[2] = { job->opens, job->waits };
-	size_t i;
-
-	for (i = 0; i < 2; i++)
-		if (gates[i] != NULL && --gates[i]->refs == 0)
-			free(gates[i]);
+	hw_gate_unref(job->opens);
+	hw_gate_unref(job->waits);
 	free(job);
 }
 
@@ -487,54 +498,115 @@ hw_submit(struct hw *hw, const struct hw_request *req, hw_done_cb done, void *ar
 	return hw_enqueue(hw, req, HW_PRIO_TIMED, done, arg, NULL, err, err_size);
 }
 
+/* A timed request on Modbus for a gate: 0, or -1 with err. */
+static int
+hw_check_gated(struct hw *hw, const struct hw_request *req, char *err, size_t err_size)
+{
+	if (hw_check_request(hw, req, HW_PRIO_TIMED, err, err_size) == -1)
+		return -1;
+	if (hw->rig->devices[req->device].bus < 0) {
+		snprintf(err, err_size, "device '%s' is on GPIO: only Modbus requests follow one "
+		    "another on their buses", hw->rig->devices[req->device].name);
+		return -1;
+	}
+	return 0;
+}
+
+/* A job for a gated request, noted as a command queued (hw_cmd), not yet queued. */
+static struct hw_job *
+hw_gated_job(struct hw *hw, const struct hw_request *req, hw_done_cb done, void *arg)
+{
+	struct hw_job *job = hw_job_new(hw, req, HW_PRIO_TIMED);
+
+	if (job == NULL)
+		return NULL;
+	hw_cmd_note(hw, req, 0, NULL);
+	if (hw->cmd != NULL)
+		job->cmd_seq = hw->cmd[req->device].seq;
+	job->done = done;
+	job->arg = arg;
+	job->epoch = hw->epoch;
+	return job;
+}
+
+int
+hw_submit_opening(struct hw *hw, const struct hw_request *req, hw_done_cb done, void *arg,
+    struct hw_gate **gate_out, char *err, size_t err_size)
+{
+	struct hw_gate *gate;
+	struct hw_job *job;
+
+	if (hw_check_gated(hw, req, err, err_size) == -1)
+		return -1;
+	if ((gate = calloc(1, sizeof(*gate))) == NULL) {
+		snprintf(err, err_size, "out of memory");
+		return -1;
+	}
+	if (pthread_mutex_init(&gate->lock, NULL) != 0) {
+		free(gate);
+		snprintf(err, err_size, "cannot make a gate's lock");
+		return -1;
+	}
+	if ((job = hw_gated_job(hw, req, done, arg)) == NULL) {
+		pthread_mutex_destroy(&gate->lock);
+		free(gate);
+		snprintf(err, err_size, "out of memory");
+		return -1;
+	}
+	gate->state = HW_GATE_SHUT;
+	gate->first_device = req->device;
+	gate->epoch = hw->epoch;
+	gate->refs = 2;		/* the opener's and the caller's */
+	job->opens = gate;
+	hw_bus_queue(&hw->buses[hw->rig->devices[req->device].bus], job, 0);
+	*gate_out = gate;
+	return 0;
+}
+
+int
+hw_submit_after(struct hw *hw, struct hw_gate *gate, const struct hw_request *req,
+    hw_done_cb done, void *arg, char *err, size_t err_size)
+{
+	struct hw_bus *bus;
+	struct hw_job *job;
+
+	if (hw_check_gated(hw, req, err, err_size) == -1)
+		return -1;
+	/* its opener was dropped: the gate would never open, nor fail */
+	if (gate->epoch != hw->epoch) {
+		snprintf(err, err_size, "device '%s': a safe state came after the command it was "
+		    "to follow", hw->rig->devices[req->device].name);
+		return -1;
+	}
+	if ((job = hw_gated_job(hw, req, done, arg)) == NULL) {
+		snprintf(err, err_size, "out of memory");
+		return -1;
+	}
+	bus = &hw->buses[hw->rig->devices[req->device].bus];
+	job->waits = gate;	/* the caller's hold, handed on */
+	pthread_mutex_lock(&gate->lock);
+	gate->bus = bus;
+	pthread_mutex_unlock(&gate->lock);
+	hw_bus_queue(bus, job, 0);
+	return 0;
+}
+
 int
 hw_submit_then(struct hw *hw, const struct hw_request *first, hw_done_cb done, void *arg,
     const struct hw_request *then, hw_done_cb then_done, void *then_arg, char *err,
     size_t err_size)
 {
-	const struct hw_request *reqs[2] = { first, then };
-	struct hw_job *jobs[2] = { NULL, NULL };
 	struct hw_gate *gate;
-	size_t i;
 
-	for (i = 0; i < 2; i++) {
-		if (hw_check_request(hw, reqs[i], HW_PRIO_TIMED, err, err_size) == -1)
-			return -1;
-		if (hw->rig->devices[reqs[i]->device].bus < 0) {
-			snprintf(err, err_size, "device '%s' is on GPIO: only Modbus requests "
-			    "follow one another on their buses", hw->rig->devices[reqs[i]->device].name);
-			return -1;
-		}
-	}
-	if ((gate = calloc(1, sizeof(*gate))) == NULL ||
-	    (jobs[0] = hw_job_new(hw, first, HW_PRIO_TIMED)) == NULL ||
-	    (jobs[1] = hw_job_new(hw, then, HW_PRIO_TIMED)) == NULL) {
-		free(gate);
-		free(jobs[0]);
-		snprintf(err, err_size, "out of memory");
+	/* both checked first: nothing is queued when either cannot go */
+	if (hw_check_gated(hw, then, err, err_size) == -1 ||
+	    hw_submit_opening(hw, first, done, arg, &gate, err, err_size) == -1)
 		return -1;
-	}
-	gate->state = HW_GATE_SHUT;
-	gate->bus = &hw->buses[hw->rig->devices[then->device].bus];
-	gate->first_device = first->device;
-	gate->refs = 2;
-	jobs[0]->opens = gate;
-	jobs[0]->done = done;
-	jobs[0]->arg = arg;
-	jobs[1]->waits = gate;
-	jobs[1]->done = then_done;
-	jobs[1]->arg = then_arg;
-	/*
-	 * The first is queued first: on one bus the second waits behind it.
-	 * On two, the first may end before the second is queued; the gate
-	 * keeps what it ended as, and the second goes (or not) as it is taken.
-	 */
-	for (i = 0; i < 2; i++) {
-		hw_cmd_note(hw, reqs[i], 0, NULL);
-		if (hw->cmd != NULL)
-			jobs[i]->cmd_seq = hw->cmd[reqs[i]->device].seq;
-		jobs[i]->epoch = hw->epoch;
-		hw_bus_queue(&hw->buses[hw->rig->devices[reqs[i]->device].bus], jobs[i], 0);
+	if (hw_submit_after(hw, gate, then, then_done, then_arg, err, err_size) == -1) {
+		/* cannot be: checked, and no safe state between; out of memory at worst */
+		hw_gate_release(gate);
+		log_warnx("hw: the request to follow device '%s''s was not queued: %s",
+		    hw->rig->devices[first->device].name, err);
 	}
 	return 0;
 }

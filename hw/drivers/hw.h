@@ -156,19 +156,29 @@ const char *hw_gpio_error(const struct hw *hw, int device);
 int hw_submit(struct hw *hw, const struct hw_request *req, hw_done_cb done, void *arg,
     char *err, size_t err_size);
 /*
- * hw_submit() of two timed Modbus requests, then following first with no
- * turn of the event loop between them: each is queued on its own device's
- * bus (the same or two), and then, at the head of its queue, waits for
- * first to end on its bus's worker. Confirmed, first wakes then's worker,
- * which sends it at once (not before its own release_ns); failed, then is
+ * One timed Modbus request following another on the buses with no turn of
+ * the event loop between them. hw_submit_opening() queues req as
+ * hw_submit() does, and gives a gate that opens when req is confirmed on
+ * its bus's worker, or fails when req fails. hw_submit_after() queues a
+ * request on its own device's bus (the same or another) that waits at the
+ * head of that bus's queue for the gate: open, it goes at once (not before
+ * its own release_ns), its worker woken by the opener's; failed, it is
  * answered failed and never sent, its error naming both devices. What is
- * queued behind then on its bus waits with it. A safe state drops both,
- * and since first can only end before or with it, then never goes after
- * one. done gets first's result and then_done then's, each once from the
- * loop thread unless dropped. Returns 0, or -1 with err when either does
- * not suit its device or is on GPIO (nothing is queued, neither callback
- * is called).
+ * queued behind it waits with it; what the caller queues on a bus between
+ * the two goes before it there (a pump's counter read between a set and a
+ * pump's start). A safe state drops both, and hw_submit_after() refuses a
+ * gate whose opener a safe state dropped, so the second never goes after
+ * one. The gate is the caller's until hw_submit_after() returns 0 or
+ * hw_gate_release(). Both return 0, or -1 with err when req does not suit
+ * its device or is on GPIO (nothing queued, done is not called).
+ * hw_submit_then() is the two at once (neither is queued if either cannot go).
  */
+struct hw_gate;
+int hw_submit_opening(struct hw *hw, const struct hw_request *req, hw_done_cb done, void *arg,
+    struct hw_gate **gate, char *err, size_t err_size);
+int hw_submit_after(struct hw *hw, struct hw_gate *gate, const struct hw_request *req,
+    hw_done_cb done, void *arg, char *err, size_t err_size);
+void hw_gate_release(struct hw_gate *gate);
 int hw_submit_then(struct hw *hw, const struct hw_request *first, hw_done_cb done, void *arg,
     const struct hw_request *then, hw_done_cb then_done, void *then_arg, char *err,
     size_t err_size);

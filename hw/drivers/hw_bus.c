@@ -1068,8 +1068,8 @@ hw_bus_main(void *arg)
 		/* take is not tried once stopping: no job is in hand then */
 		if (bus->stopping)
 			break;
-		/* the second of hw_submit_then() whose first failed: answered, never sent */
-		unsent = job->waits != NULL && job->waits->state != HW_GATE_OPEN;
+		/* after a gate whose opener failed: answered, never sent */
+		unsent = job->waits != NULL && hw_gate_state(job->waits) != HW_GATE_OPEN;
 		/* woken for a release: how late that wake came is learnt */
 		release = unsent ? 0 : job->req.release_ns;
 		if (release != 0 && waited_for != 0 && waited_for == release - bus->wake_lead_ns)
@@ -1088,7 +1088,7 @@ hw_bus_main(void *arg)
 			    bus->hw->rig->devices[job->waits->first_device].name);
 		else
 			hw_bus_execute(bus, job);
-		/* the second of hw_submit_then() goes now, on its own worker: no loop between */
+		/* what waits for this one goes now, on its own worker: no loop between */
 		if (job->opens != NULL)
 			hw_gate_settle(job->opens, job->res.ok);
 		pthread_mutex_lock(&bus->lock);
@@ -1324,13 +1324,27 @@ hw_bus_interrupt(struct hw_bus *bus)
 	pthread_mutex_unlock(&bus->lock);
 }
 
+int
+hw_gate_state(const struct hw_gate *gate)
+{
+	return __atomic_load_n(&gate->state, __ATOMIC_ACQUIRE);
+}
+
 void
 hw_gate_settle(struct hw_gate *gate, int ok)
 {
-	pthread_mutex_lock(&gate->bus->lock);
-	gate->state = ok ? HW_GATE_OPEN : HW_GATE_FAILED;
-	pthread_cond_signal(&gate->bus->wake);
-	pthread_mutex_unlock(&gate->bus->lock);
+	struct hw_bus *bus;
+
+	__atomic_store_n(&gate->state, ok ? HW_GATE_OPEN : HW_GATE_FAILED, __ATOMIC_RELEASE);
+	pthread_mutex_lock(&gate->lock);
+	bus = gate->bus;
+	pthread_mutex_unlock(&gate->lock);
+	/* not queued yet: its worker finds the state when it takes it */
+	if (bus == NULL)
+		return;
+	pthread_mutex_lock(&bus->lock);
+	pthread_cond_signal(&bus->wake);
+	pthread_mutex_unlock(&bus->lock);
 }
 
 void
@@ -1351,8 +1365,8 @@ hw_bus_take_locked(struct hw_bus *bus, int64_t now_ns, int64_t *wait_until_ns)
 	*wait_until_ns = 0;
 	if (job == NULL)
 		return NULL;
-	/* a second of hw_submit_then() holds the queue until its first has ended */
-	if (job->waits != NULL && job->waits->state == HW_GATE_SHUT)
+	/* a request after a gate holds the queue until the gate's opener has ended */
+	if (job->waits != NULL && hw_gate_state(job->waits) == HW_GATE_SHUT)
 		return NULL;
 	/* polls are last in the queue: when the head is one, only polls are queued */
 	if (job->prio == HW_PRIO_POLL && deadline != 0 &&
@@ -1369,7 +1383,7 @@ hw_bus_take_locked(struct hw_bus *bus, int64_t now_ns, int64_t *wait_until_ns)
 	 * out the rest on the clock (hw_bus_main).
 	 */
 	if (job->req.release_ns - bus->wake_lead_ns > now_ns &&
-	    (job->waits == NULL || job->waits->state == HW_GATE_OPEN)) {
+	    (job->waits == NULL || hw_gate_state(job->waits) == HW_GATE_OPEN)) {
 		*wait_until_ns = job->req.release_ns - bus->wake_lead_ns;
 		return NULL;
 	}

@@ -26,22 +26,32 @@ struct hw_safe_batch;
 enum hw_prio { HW_PRIO_SAFE, HW_PRIO_TIMED, HW_PRIO_POLL };
 
 /*
- * What the second request of hw_submit_then() waits for: the end of the
- * first, on that one's worker. state is written by the first's worker
- * under the lock of the second's bus, with a signal of its wake, and read
- * there under that lock; refs counts the jobs that hold the gate, in the
- * loop thread, which frees every job (hw_job_free()). A worker touches the
- * gate only while it has the first in hand, which the loop thread cannot
- * free then, and hw_close() destroys no bus's lock before every worker has
+ * A gate (hw_submit_opening()): what a request queued after it
+ * (hw_submit_after()) waits for, the end of the request that opens it, on
+ * that one's worker. state is stored and loaded atomically: the opener's
+ * worker stores it, then wakes the second's worker if the second is queued
+ * by then (bus, under the gate's lock, which hw_submit_after() sets before
+ * it queues the second); a worker reads it under its own bus's lock, which
+ * the wake takes, so no wake is lost. refs counts the holders (the two jobs
+ * and the caller, until it queues the second or lets go), in the loop
+ * thread, which frees every job (hw_job_free()). A worker touches the gate
+ * only while it has the opener in hand, which the loop thread cannot free
+ * then, and hw_close() destroys no bus's lock before every worker has
  * stopped.
  */
 enum hw_gate_state { HW_GATE_SHUT, HW_GATE_OPEN, HW_GATE_FAILED };
 struct hw_gate {
-	enum hw_gate_state state;
-	struct hw_bus *bus;		/* the second's: woken when the first has ended */
+	int state;			/* enum hw_gate_state, atomic */
+	pthread_mutex_t lock;		/* guards bus */
+	struct hw_bus *bus;		/* the second's, once queued: woken when the first ends */
 	int first_device;		/* named when the second is not sent */
+	unsigned epoch;			/* hw->epoch as the first was queued */
 	int refs;
 };
+/* A gate's state, read atomically (any thread). */
+int hw_gate_state(const struct hw_gate *gate);
+/* Lets go of one hold of a gate, freeing it with the last (loop thread only). */
+void hw_gate_unref(struct hw_gate *gate);
 
 /* One queued operation; owned by the bus queue, then by the done list. */
 struct hw_job {
@@ -57,7 +67,7 @@ struct hw_job {
 	struct hw *hw;			/* whose (hw_job_drop() notes a command dropped) */
 	unsigned cmd_seq;		/* its device's hw_cmd.seq once queued (reads: hw_sup_seen()) */
 	int64_t queued_ns;		/* when it was queued (loop_now_ns()) */
-	/* hw_submit_then(): the first settles the gate as it ends, the second waits for it */
+	/* hw_submit_opening(): it settles the gate as it ends; hw_submit_after(): it waits */
 	struct hw_gate *opens, *waits;
 };
 
@@ -267,7 +277,7 @@ int64_t hw_bus_poll_ms(const struct rig_bus *cfg, int connected);
 void hw_bus_queue(struct hw_bus *bus, struct hw_job *job, int first);
 /*
  * The job the worker runs next, taken off the queue, or NULL: none queued,
- * or the head is the second of hw_submit_then() and the first has not
+ * or the head waits for a gate (hw_submit_after()) whose opener has not
  * ended (*wait_until_ns = 0 for both: hw_gate_settle() wakes the worker;
  * one whose first failed is taken at once, to be answered unsent), or the
  * head is released at a later moment
@@ -301,10 +311,10 @@ void hw_bus_learn_wake(struct hw_bus *bus, int64_t late_ns);
  */
 int hw_bus_spin_to(struct hw_bus *bus, int64_t release_ns);
 /*
- * The first request of hw_submit_then() has ended on its worker, ok or
- * not: the gate opens (the second goes) or fails (the second is answered
- * failed, unsent), and the second's worker is woken. Call from the first's
- * worker without any bus's lock; it takes the second's.
+ * A gate's opener has ended on its worker, ok or not: the gate opens (the
+ * request after it goes) or fails (that one is answered failed, unsent),
+ * and its worker is woken if it is queued. Call from the opener's worker
+ * without any bus's lock; it takes the gate's and the second's.
  */
 void hw_gate_settle(struct hw_gate *gate, int ok);
 /* Polls wait this long after a deadline passed unless the executor sets the next first. */

@@ -394,7 +394,7 @@ test_then(void)
 {
 	struct hw_request valve_on = { 0, HW_OUTPUT, 1, 0, 0 };
 	struct hw_request mute_on = { 2, HW_OUTPUT, 1, 0, 0 };
-	struct hw_request move = { 1, HW_MOVE, 1, 0, 0 };
+	struct hw_request move = { 1, HW_READ, 0, 0, 0 };
 	struct rig *rig;
 	struct hw *hw = NULL;
 	struct act *act;
@@ -414,6 +414,8 @@ test_then(void)
 	    sizeof(err)), 0);
 	cl.done = 0;
 	TEST_EQ_INT("then: the pump's stop goes", act_pump(act, 1, 0), 0);
+	TEST_EQ_INT("then: the valve's switch is queued behind it", act_then_queue(act, err,
+	    sizeof(err)), 0);
 	TEST_CHECK("then: the valve was switched without the loop", writes_pass(0, valve0),
 	    "no write to the valve");
 	TEST_CHECK("then: the pump's stop is done", wait_done() == 0 && cl.ok, "%s", cl.error);
@@ -431,6 +433,7 @@ test_then(void)
 	TEST_EQ_INT("then, mute: asked", act_then(act, &mute_on, err, sizeof(err)), 0);
 	cl.done = 0;
 	TEST_EQ_INT("then, mute: the pump's stop goes", act_pump(act, 1, 0), 0);
+	TEST_EQ_INT("then, mute: queued", act_then_queue(act, err, sizeof(err)), 0);
 	TEST_CHECK("then, mute: the pump's stop is done", wait_done() == 0 && cl.ok, "%s",
 	    cl.error);
 	cl.done = 0;
@@ -448,6 +451,7 @@ test_then(void)
 	    sizeof(err)), 0);
 	cl.done = 0;
 	TEST_EQ_INT("then, other values: the pump's stop goes", act_pump(act, 1, 0), 0);
+	TEST_EQ_INT("then, other values: queued", act_then_queue(act, err, sizeof(err)), 0);
 	TEST_CHECK("... done", wait_done() == 0 && cl.ok, "%s", cl.error);
 	TEST_EQ_INT("then, other values: the valve on is refused", act_output(act, 0, 1), -1);
 	TEST_EQ_INT("... and so is anything else", act_pump(act, 1, 0), -1);
@@ -467,6 +471,7 @@ test_then(void)
 	TEST_EQ_INT("then, first fails: asked", act_then(act, &valve_on, err, sizeof(err)), 0);
 	cl.done = 0;
 	TEST_EQ_INT("then, first fails: the mute valve's switch goes", act_output(act, 2, 1), 0);
+	TEST_EQ_INT("then, first fails: queued", act_then_queue(act, err, sizeof(err)), 0);
 	TEST_CHECK("then, first fails: it fails", wait_done() == 0 && !cl.ok, "ok %d", cl.ok);
 	usleep(100000);
 	TEST_EQ_INT("then, first fails: the valve was never sent its switch", writes_of(0), valve0);
@@ -477,8 +482,22 @@ test_then(void)
 	act_safe_state(act, 0);
 	TEST_CHECK("then, first fails: a safe state", wait_done() == 0, "not ended");
 
-	TEST_EQ_INT("then: a move cannot follow", act_then(act, &move, err, sizeof(err)), -1);
-	TEST_CONTAINS("... saying what can", err, "only a Modbus output, pump or line");
+	/* opened, never queued: forgotten, it goes with its own operation */
+	valve0 = writes_of(0);
+	TEST_EQ_INT("then, not queued: asked", act_then(act, &valve_on, err, sizeof(err)), 0);
+	cl.done = 0;
+	TEST_EQ_INT("then, not queued: the pump's stop goes", act_pump(act, 1, 0), 0);
+	TEST_CHECK("... done", wait_done() == 0 && cl.ok, "%s", cl.error);
+	usleep(50000);
+	TEST_EQ_INT("... the valve not sent its switch", writes_of(0), valve0);
+	cl.done = 0;
+	TEST_EQ_INT("then, not queued: the valve's operation goes itself", act_output(act, 0, 1),
+	    0);
+	TEST_CHECK("... answered", wait_done() == 0 && cl.ok && writes_of(0) == valve0 + 1,
+	    "%s, %d writes", cl.error, writes_of(0) - valve0);
+
+	TEST_EQ_INT("then: a read cannot follow", act_then(act, &move, err, sizeof(err)), -1);
+	TEST_CONTAINS("... saying what can", err, "only a Modbus output, pump, line or move");
 
 	act_close(act);
 	hw_close(hw);

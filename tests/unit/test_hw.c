@@ -549,6 +549,43 @@ test_then(void)
 	TEST_EQ_INT("... and the first was not sent", (long long)srv.pump_stop_ns, 0);
 	TEST_EQ_INT("... nor answered", chain.first_done + chain.then_done, 0);
 
+	/* queued between the two on the second's bus: it goes before the second there */
+	{
+		struct hw_request read = { 2, HW_READ, 0, 0, 0 };
+		struct hw_gate *gate = NULL;
+
+		memset(&chain, 0, sizeof(chain));
+		cl.done = 0;
+		TEST_EQ_INT("a gate opened", hw_submit_opening(hw, &pump_stop, on_chain,
+		    &chain.first, &gate, err, sizeof(err)), 0);
+		TEST_EQ_INT("a read between", hw_submit(hw, &read, on_done, NULL, err, sizeof(err)),
+		    0);
+		TEST_EQ_INT("the second after the gate", hw_submit_after(hw, gate, &lift_stop,
+		    on_chain, &chain.then, err, sizeof(err)), 0);
+		chain_wait(3000);
+		while (!cl.done)
+			run_for_ms(20);
+		TEST_CHECK("... the read went before the second", cl.res.ok && chain.then.ok &&
+		    cl.res.sent_ns < chain.then.sent_ns, "read at %lld, second at %lld",
+		    (long long)cl.res.sent_ns, (long long)chain.then.sent_ns);
+
+		/* a safe state between the two: the gate is refused, nothing goes */
+		memset(&chain, 0, sizeof(chain));
+		TEST_EQ_INT("a gate opened again", hw_submit_opening(hw, &pump_stop, on_chain,
+		    &chain.first, &gate, err, sizeof(err)), 0);
+		cl.safe_done = 0;
+		hw_safe_state(hw, on_safe, NULL);
+		TEST_EQ_INT("after a safe state the second is refused", hw_submit_after(hw, gate,
+		    &go, on_chain, &chain.then, err, sizeof(err)), -1);
+		TEST_CONTAINS("... saying why", err, "a safe state came after the command it was "
+		    "to follow");
+		hw_gate_release(gate);
+		while (!cl.safe_done)
+			loop_run(cl.loop);
+		run_for_ms(100);
+		TEST_EQ_INT("... and neither answers", chain.first_done + chain.then_done, 0);
+	}
+
 	/* on one bus: the sensor's read follows the lift's stop */
 	TEST_EQ_INT("two requests on one bus", chain_submit(hw, &lift_stop,
 	    &(struct hw_request){ 2, HW_READ, 0, 0, 0 }, err, sizeof(err)), 0);

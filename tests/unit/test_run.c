@@ -519,14 +519,14 @@ static struct {
 	} arm_q[16];
 	int arm_open;		/* how many */
 	/*
-	 * act_then(): its start, asked (1) until the next operation, queued (2)
-	 * until the one after takes it up; thens asked, taken (by an operation
+	 * act_then(): its start, asked (1) until the next operation, opened (2)
+	 * until act_then_queue(), queued (3) until the one after takes it up; thens asked, taken (by an operation
 	 * of the same text), mismatched (taken by another: act refuses that).
 	 */
 	int then_state;
 	struct hw_request then_req;
 	char then_text[96];
-	int thens, thens_taken, then_mismatches;
+	int thens, thens_queued, thens_taken, then_mismatches;
 } fa;
 
 /* What the executor holds as its act: the fakes keep their state in fa. */
@@ -569,7 +569,7 @@ fa_call(int completes, const char *fmt, ...)
 	va_end(ap);
 	c->seq = fa_step_seq();
 	c->made_ns = c->at_ns = fake_now_ns;
-	if (completes && fa.then_state == 2) {
+	if (completes && fa.then_state == 3) {
 		/*
 		 * act_then()'s start taken up: it went on the buses as the
 		 * operation before was answered (as this call is made, the
@@ -591,7 +591,9 @@ fa_call(int completes, const char *fmt, ...)
 		fa.pending = fa.count;
 		return 0;
 	}
-	if (completes && fa.then_state == 1)
+	if (completes && fa.then_state == 2)
+		fa.then_state = 0;	/* opened, never queued: forgotten, it goes now */
+	else if (completes && fa.then_state == 1)
 		fa.then_state = 2;
 	/*
 	 * An operation takes the release (act.c: act_submit), an arm does not.
@@ -800,18 +802,49 @@ int
 act_then(struct act *act, const struct hw_request *req, char *err, size_t err_size)
 {
 	(void)act;
-	if (fa.then_state != 0 || req->op != HW_OUTPUT || fa.rig->devices[req->device].bus < 0) {
+	if (fa.then_state != 0 || fa.rig->devices[req->device].bus < 0) {
 		snprintf(err, err_size, "refused");
-		TEST_CHECK("act_then: an output on Modbus, one at a time", 0, "%s %s, state %d",
-		    dev_name(req->device), req->op == HW_OUTPUT ? "output" : "not an output",
-		    fa.then_state);
+		TEST_CHECK("act_then: a Modbus request, one at a time", 0,
+		    "%s op %d, state %d", dev_name(req->device), req->op, fa.then_state);
+		return -1;
+	}
+	/* as act: not the lift's move, nor the transfer's unless the lift is withdrawn */
+	if (req->op == HW_MOVE && (req->device == fa.rig->lift ||
+	    (req->device == fa.rig->transfer && fa.lift != ACT_LIFT_WITHDRAWN))) {
+		snprintf(err, err_size, "the lift's moves go with their step");
 		return -1;
 	}
 	fa.thens++;
 	fa.then_state = 1;
 	fa.then_req = *req;
-	snprintf(fa.then_text, sizeof(fa.then_text), "output %s %s", dev_name(req->device),
-	    req->value != 0 ? "on" : "off");
+	if (req->op == HW_MOVE)
+		snprintf(fa.then_text, sizeof(fa.then_text), "%smove %s %g %g",
+		    req->stage == HW_FIRE ? "fire " : "", dev_name(req->device), req->value,
+		    req->speed_mm_s);
+	else if (req->op == HW_OUTPUT)
+		snprintf(fa.then_text, sizeof(fa.then_text), "output %s %s", dev_name(req->device),
+		    req->value != 0 ? "on" : "off");
+	else if (req->op == HW_PUMP)
+		snprintf(fa.then_text, sizeof(fa.then_text), "%spump %s %g",
+		    req->stage == HW_FIRE ? "fire " : "", dev_name(req->device), req->value);
+	else
+		snprintf(fa.then_text, sizeof(fa.then_text), "%sline %s %.4g%s",
+		    req->stage == HW_FIRE ? "fire " : "", dev_name(req->device), req->value,
+		    req->reverse ? " reverse" : "");
+	return 0;
+}
+
+int
+act_then_queue(struct act *act, char *err, size_t err_size)
+{
+	(void)act;
+	if (fa.then_state != 2) {
+		fa.then_state = 0;
+		snprintf(err, err_size, "nothing to queue");
+		return -1;
+	}
+	fa.then_state = 3;
+	fa.thens_queued++;
 	return 0;
 }
 
@@ -2178,12 +2211,12 @@ test_pair_gap_from_sends(void)
 	    set->sent_ns == t0 + p->steps[3].start_ms * 1000000 - txn_ns / 2,
 	    "sent at %lld ns from its moment", set ? (long long)(set->sent_ns - t0 -
 	    p->steps[3].start_ms * 1000000) : 0LL);
-	TEST_CHECK("pair gap: the second is made on the set's answer, past its moment, and "
-	    "sent a hand-off later", second != NULL && !second->released &&
-	    second->sent_ns == set->sent_ns + fa.answer_ns + fa.handoff_ns,
-	    "released %d, sent %lld ns after the set", second ? second->released : -1,
-	    second && set ? (long long)(second->sent_ns - set->sent_ns) : 0LL);
-	gap_ns = fa.answer_ns + fa.handoff_ns;
+	/* it follows the set on the buses (act_then): no hand-off to its bus thread */
+	TEST_CHECK("pair gap: the second is sent on the set's answer, past its moment",
+	    second != NULL && second->sent_ns == set->sent_ns + fa.answer_ns,
+	    "sent %lld ns after the set", second && set ? (long long)(second->sent_ns -
+	    set->sent_ns) : 0LL);
+	gap_ns = fa.answer_ns;
 	learnt_ns = txn_ns + (gap_ns - txn_ns) / 4;
 	TEST_EQ_INT("pair gap: the next set goes half the gap between the sends early",
 	    call_at_ns(10, "pump pump-rinse 0", 1),
@@ -2643,6 +2676,23 @@ drive_to_call(struct run *run, int n)
 	return 1;
 }
 
+/* A spray, a set and a spray at its moment, whose first command is its pump's start. */
+static const char recipe_pump_then[] =
+    "name: t-pump-then\n"
+    "version: \"1\"\n"
+    "process: spray\n"
+    "substrate: {name: glass, area: 25 cm2}\n"
+    "target: {bilayers: 2}\n"
+    "growth: {model: linear, per_bilayer: 5 nm}\n"
+    "resume: allowed\n"
+    "solutions:\n"
+    "  ag: {nozzle: ag, volume: 250 mL}\n"
+    "  tca: {nozzle: tca, volume: 250 mL}\n"
+    "cycle:\n"
+    "  - spray: {solution: ag, time: 2s, flow: 20 mL/min, drain: 1s}\n"
+    "  - set: {output: pump-rinse, value: off}\n"
+    "  - spray: {solution: tca, time: 2s, flow: 20 mL/min, drain: 1s}\n";
+
 /*
  * A pair's second whose first command is an output follows the set's on
  * the buses (act_then): asked for as the set begins, taken up by the
@@ -2687,6 +2737,39 @@ test_pair_then(void)
 	TEST_EQ_INT("pair then: on record, the second starts when its bus sent it",
 	    rec_step(3)->actual_start_ms, second ? (second->sent_ns - t0) / 1000000 : -1);
 	finish(run);
+
+	/*
+	 * A spray after a set: its first command (the transfer's move to the
+	 * booth) follows the set; armed ahead, as its trigger alone.
+	 */
+	for (int arm = 0; arm < 2; arm++) {
+		char name[64];
+
+		snprintf(name, sizeof(name), "pair then, pump%s", arm ? " armed" : "");
+		preset_can_arm = arm;
+		run = start(name, "spray", recipe_pump_then, &p);
+		preset_can_arm = 0;
+		if (run == NULL)
+			return;
+		fa.answer_ns = txn_ns * 8 / 10;
+		fa.handoff_ns = txn_ns * 3 / 10;
+		run_through(run);
+		TEST_STR("pair then, pump: completed", fr.states, "completed");
+		TEST_CHECK("pair then, pump: every step done", all_done(p, why, sizeof(why)), "%s",
+		    why);
+		TEST_CHECK("pair then, pump: the spray's first command followed each set, taken up",
+		    fa.thens == 2 && fa.thens_queued == 2 && fa.thens_taken == 2 &&
+		    fa.then_mismatches == 0, "asked %d, queued %d, taken %d, other %d", fa.thens,
+		    fa.thens_queued, fa.thens_taken, fa.then_mismatches);
+		set = call_named(2, "pump pump-rinse 0", 1);
+		second = call_named(3, arm ? "fire move transfer 250 100" :
+		    "move transfer 250 100", 1);
+		TEST_CHECK("pair then, pump: sent as the set was answered", set != NULL &&
+		    second != NULL && second->sent_ns == set->sent_ns + fa.answer_ns,
+		    "%s: %lld ns after the set", second ? second->text : "no start",
+		    set && second ? (long long)(second->sent_ns - set->sent_ns) : 0LL);
+		finish(run);
+	}
 
 	/* the set fails: its successor's output is never taken up */
 	if ((run = start("pair then, set fails", "spray", recipe_chain, &p)) == NULL)
