@@ -173,6 +173,7 @@ struct run {
 	 * rule: its kind + 1, or 0.
 	 */
 	int64_t tail_ns[STEP_KIND_COUNT];
+	int tail_learnt[STEP_KIND_COUNT];	/* a close of the kind has taught its margin */
 	int tail_step;
 	/* the boundary under way: written with whatever comes next, in one commit */
 	struct ledger_step_end pending_end;
@@ -1087,6 +1088,27 @@ run_trailing_ns(const struct run *run, int64_t *reads_ns)
 }
 
 /*
+ * The margin a close of a step of kind ends its dwell by (run_learn_tail):
+ * its own once one has taught it, else the largest any kind has learnt so
+ * far (0 before the first close): a close is the same chain of the buses,
+ * the loop and a commit whatever the step, and a kind's first closes each
+ * came late by most of it while its own margin was still rising from 0.
+ */
+static int64_t
+run_tail_of(const struct run *run, int kind)
+{
+	int64_t most_ns = 0;
+	int k;
+
+	if (run->tail_learnt[kind])
+		return run->tail_ns[kind];
+	for (k = 0; k < STEP_KIND_COUNT; k++)
+		if (run->tail_learnt[k] && run->tail_ns[k] > most_ns)
+			most_ns = run->tail_ns[k];
+	return most_ns;
+}
+
+/*
  * When a dwell or wait ends. A wait ends at the schedule's point (due_ns)
  * plus its time, an absolute deadline from the batch's origin, so the
  * commands before it (valves, pumps: real time the plan does not count) do
@@ -1120,7 +1142,7 @@ run_wait_end_ns(struct run *run, const struct compile_action *a)
 	if (run_timed_last(run)) {
 		int64_t reads_ns, lead_ns = run_trailing_ns(run, &reads_ns);
 		/* what closing such a step took the steps of its kind before, learnt */
-		int64_t tail_ns = a->kind == COMPILE_DWELL ? run->tail_ns[s->kind] : 0;
+		int64_t tail_ns = a->kind == COMPILE_DWELL ? run_tail_of(run, s->kind) : 0;
 		int64_t step_end_ns = run->t0_ns + run_scaled_ns(run, s->start_ms + s->duration_ms);
 
 		if (lead_ns > ms_ns / 2)
@@ -2097,13 +2119,22 @@ static void
 run_learn_tail(struct run *run, int64_t ready_ns, int64_t start_ns)
 {
 	int64_t err_ns = ready_ns + RUN_TAIL_MARGIN_NS - start_ns, *tail_ns, ease_ns;
+	int kind, first;
 
 	if (!run->tail_step)
 		return;
-	tail_ns = &run->tail_ns[run->tail_step - 1];
+	kind = run->tail_step - 1;
 	run->tail_step = 0;
+	/* a kind's first close ended by the margin run_tail_of() gave it, and teaches whole */
+	first = !run->tail_learnt[kind];
+	tail_ns = &run->tail_ns[kind];
+	if (first) {
+		*tail_ns = run_tail_of(run, kind);
+		run->tail_learnt[kind] = 1;
+	}
 	if (err_ns > 0) {
-		*tail_ns += (err_ns > RUN_TAIL_STEP_NS ? RUN_TAIL_STEP_NS : err_ns) / RUN_TAIL_GAIN;
+		*tail_ns += (err_ns > RUN_TAIL_STEP_NS ? RUN_TAIL_STEP_NS : err_ns) /
+		    (first ? 1 : RUN_TAIL_GAIN);
 	} else {
 		ease_ns = -err_ns / RUN_TAIL_GAIN_EARLY;
 		*tail_ns -= ease_ns > RUN_TAIL_EASE_NS ? RUN_TAIL_EASE_NS : ease_ns;
@@ -2631,6 +2662,7 @@ run_begin_schedule(struct run *run)
 	run->await_safe = 0;
 	run->origin_set = 0;
 	memset(run->tail_ns, 0, sizeof(run->tail_ns));
+	memset(run->tail_learnt, 0, sizeof(run->tail_learnt));
 	for (size_t i = 0; run->pair_gap_ns != NULL && i < run->ctx.rig->device_count; i++)
 		run->pair_gap_ns[i] = -1;
 	run->pair_step = 0;

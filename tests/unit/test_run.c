@@ -2365,8 +2365,14 @@ test_learn_tail(void)
 		ready = last->sent_ns + (n <= fa.answer_until_seq ? fa.answer_ns : 0);
 		ready_by = t0 + p->steps[n].start_ms * 1000000 - RUN_HANDOFF_NS;
 		err = ready - ready_by;
-		/* half a lateness (at most 2 ms of it), a sixteenth of an earliness up to 5 us */
-		want = err > 0 ? (err > RUN_TAIL_STEP_NS ? RUN_TAIL_STEP_NS : err) / RUN_TAIL_GAIN :
+		/*
+		 * half a lateness (at most 2 ms of it), a sixteenth of an
+		 * earliness up to 5 us; the kind's first close to teach (the
+		 * second spray's: the first's dwell was held by its travel)
+		 * teaches its lateness whole
+		 */
+		want = err > 0 ? (err > RUN_TAIL_STEP_NS ? RUN_TAIL_STEP_NS : err) /
+		    (n == 2 ? 1 : RUN_TAIL_GAIN) :
 		    -err / RUN_TAIL_GAIN_EARLY > RUN_TAIL_EASE_NS ? -RUN_TAIL_EASE_NS :
 		    err / RUN_TAIL_GAIN_EARLY;
 		if (lead + want < 0)
@@ -2383,6 +2389,50 @@ test_learn_tail(void)
 	    "early one up to 5 us", exact, (int)p->count - 3);
 	TEST_CHECK("tail: late closes made it grow, early ones shrink", grew >= 3 && shrank >= 3,
 	    "grew %d times, shrank %d", grew, shrank);
+	finish(run);
+}
+
+/*
+ * A kind of step whose close has taught nothing yet ends its dwell by the
+ * largest margin another kind has learnt: the first dry step after sprays
+ * whose closes came late by 2 ms ends its dwell by the sprays' margin, not
+ * by none (its close then came late by most of it, as each kind's first
+ * closes did).
+ */
+static const char recipe_tail_seed[] =
+    "name: t-tail-seed\n"
+    TAIL_RECIPE_HEAD
+    "  - spray: {solution: ag, time: 1s, flow: 20 mL/min}\n"
+    "  - spray: {solution: tca, time: 1s, flow: 20 mL/min}\n"
+    "  - dry: {valve: n2, time: 1s}\n";
+
+static int drive_into(struct run *run, int seq);
+
+static void
+test_tail_seed(void)
+{
+	const struct plan *p;
+	const struct fake_call *off;
+	struct run *run;
+	int64_t t0, spray_ns, lead;
+	char why[128];
+
+	run = start("tail seed", "spray", recipe_tail_seed, &p);
+	if (run == NULL)
+		return;
+	fa.answer_ns = 2000000;
+	fa.move_ms = 0;
+	t0 = run->t0_ns;
+	drive_into(run, 3);
+	spray_ns = run->tail_ns[STEP_SPRAY];
+	TEST_CHECK("tail seed: the sprays' closes taught a margin", spray_ns > 0, "none");
+	run_through(run);
+	TEST_STR("tail seed: completed", fr.states, "completed");
+	TEST_CHECK("tail seed: every step done", all_done(p, why, sizeof(why)), "%s", why);
+	off = call_named(3, "output n2 off", 1);
+	lead = off != NULL ? t0 + p->steps[3].start_ms * 1000000 - off->at_ns : -1;
+	TEST_EQ_INT("tail seed: the first dry step's dwell ended by the sprays' margin", lead,
+	    spray_ns);
 	finish(run);
 }
 
@@ -4034,6 +4084,7 @@ main(void)
 	test_learn_tail();
 	test_close_burst();
 	test_tail_held();
+	test_tail_seed();
 	test_pair_chain();
 	test_pair_then();
 	test_start_while_making_safe();
