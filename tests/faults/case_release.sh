@@ -5,7 +5,9 @@
 # spinning out the rest on the clock (a safe state ends the spin);
 # a set and the step sharing its moment (a pair) go on record together
 # before the set's command, the set's end once the second's command is
-# queued. On the example spray rig (valves on the relays' bus, drive and
+# queued; the second's first command is queued with the set's behind a
+# gate (hw_submit_after) and sent by its bus thread once the set is
+# confirmed, so an e-stop can come with it queued, waiting or in flight. On the example spray rig (valves on the relays' bus, drive and
 # pumps on the drives', n2 on GPIO) in real time:
 #   - e-stops pressed at random moments of a batch full of pairs and
 #     released commands: every pump stops and every valve closes, and none
