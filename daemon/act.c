@@ -450,8 +450,10 @@ act_take_then(struct act *act, const struct hw_request *req)
 		return -1;
 	}
 	act->then_state = ACT_THEN_NONE;
-	if (act_claim(act) == -1)
+	if (act_claim(act) == -1) {
+		act->then_state = state;	/* still out: only it may come next */
 		return -1;
+	}
 	act->release_ns = 0;
 	act->fire = 0;
 	if (state == ACT_THEN_QUEUED) {
@@ -631,6 +633,9 @@ act_move(struct act *act, int axis, double position_mm, double speed_mm_s)
 		 */
 		if (act_claim(act) == -1)
 			return -1;
+		/* a start asked to follow it forgotten: this operation's first request is a read */
+		if (act->then_state == ACT_THEN_ASKED)
+			act->then_state = ACT_THEN_NONE;
 		act->pending = req;
 		act->checking_lift = 1;
 		act_submit(act, &check);
@@ -698,6 +703,9 @@ act_stops(struct act *act, const struct hw_request *reqs, size_t n, char *err, s
 	}
 	act->release_ns = 0;
 	act->fire = 0;
+	/* a start asked to follow the next operation: these are stops, it goes with its own */
+	if (act->then_state == ACT_THEN_ASKED)
+		act->then_state = ACT_THEN_NONE;
 	act->stops_left = n;
 	for (i = 0; i < n; i++) {
 		tagged = reqs[i];

@@ -2005,8 +2005,14 @@ run_begin_step(struct run *run)
 	 * the step begins with a move, just after its trigger (the pumps run
 	 * only once it arrived), so the move is not late by their reads.
 	 */
+	/*
+	 * Counts read between a pair's set and this step's first command
+	 * (run_then_queue) are taken as they are, back or not (dispense_end
+	 * waits for them): read again now, they would go behind a start sent
+	 * already.
+	 */
 	if (run->dispense_ahead_step == run->step + 1 &&
-	    dispense_counted_stopped(run->dispense_ahead)) {
+	    (run->then_first || dispense_counted_stopped(run->dispense_ahead))) {
 		struct dispense *d = run->dispense;
 
 		run->dispense = run->dispense_ahead;
@@ -2125,16 +2131,19 @@ run_learn_tail(struct run *run, int64_t ready_ns, int64_t start_ns)
 		return;
 	kind = run->tail_step - 1;
 	run->tail_step = 0;
-	/* a kind's first close ended by the margin run_tail_of() gave it, and teaches whole */
+	/* a kind's first close ended by the margin run_tail_of() gave it, and teaches it whole */
 	first = !run->tail_learnt[kind];
 	tail_ns = &run->tail_ns[kind];
 	if (first) {
 		*tail_ns = run_tail_of(run, kind);
 		run->tail_learnt[kind] = 1;
 	}
-	if (err_ns > 0) {
-		*tail_ns += (err_ns > RUN_TAIL_STEP_NS ? RUN_TAIL_STEP_NS : err_ns) /
-		    (first ? 1 : RUN_TAIL_GAIN);
+	if (first) {
+		/* whole both ways: a seed too large would take a thousand closes to ease */
+		*tail_ns += err_ns > RUN_TAIL_STEP_NS ? RUN_TAIL_STEP_NS :
+		    err_ns < -RUN_TAIL_STEP_NS ? -RUN_TAIL_STEP_NS : err_ns;
+	} else if (err_ns > 0) {
+		*tail_ns += (err_ns > RUN_TAIL_STEP_NS ? RUN_TAIL_STEP_NS : err_ns) / RUN_TAIL_GAIN;
 	} else {
 		ease_ns = -err_ns / RUN_TAIL_GAIN_EARLY;
 		*tail_ns -= ease_ns > RUN_TAIL_EASE_NS ? RUN_TAIL_EASE_NS : ease_ns;

@@ -662,8 +662,12 @@ hw_safe_state(struct hw *hw, void (*done)(void *arg, int ok, const char *error),
 	int pass;
 	char err[256];
 
-	/* Everything queued or in flight is now stale: drop it, free every bus. */
-	hw->epoch = hw_epoch_next();
+	/*
+	 * Everything queued or in flight is now stale: drop it, free every bus.
+	 * The epoch first: a worker taking a stale job from now on (one whose
+	 * gate just opened, on a bus not yet interrupted) does not send it.
+	 */
+	__atomic_store_n(&hw->epoch, hw_epoch_next(), __ATOMIC_RELEASE);
 	for (i = 0; i < hw->rig->device_count; i++)
 		hw->safe_status[i] = hw_safe_op(&hw->rig->devices[i]) == -1 ? HW_SAFE_NONE :
 		    HW_SAFE_PENDING;
@@ -1269,7 +1273,7 @@ hw_open_mode(const struct rig *rig, struct loop *loop, int outputs_only, int pro
 	}
 	for (i = 0; i < rig->device_count; i++)
 		hw->levels[i] = -1;
-	hw->epoch = hw_epoch_next();
+	__atomic_store_n(&hw->epoch, hw_epoch_next(), __ATOMIC_RELEASE);
 	if (hw_open_all(hw, err, err_size) == -1) {
 		hw_close(hw);
 		return -1;

@@ -168,10 +168,15 @@ int hw_submit(struct hw *hw, const struct hw_request *req, hw_done_cb done, void
  * the two goes before it there (a pump's counter read between a set and a
  * pump's start). A safe state drops both, and hw_submit_after() refuses a
  * gate whose opener a safe state dropped, so the second never goes after
- * one. The gate is the caller's until hw_submit_after() returns 0 or
+ * one (nor does any request queued before a safe state that has begun).
+ * A watchdog's feed or write queued behind the second goes past it while
+ * it waits. The gate is the caller's until hw_submit_after() returns 0 or
  * hw_gate_release(). Both return 0, or -1 with err when req does not suit
- * its device or is on GPIO (nothing queued, done is not called).
- * hw_submit_then() is the two at once (neither is queued if either cannot go).
+ * its device or is on GPIO, when out of memory, and (hw_submit_after())
+ * when a safe state came after the opener: nothing is queued then, done is
+ * not called. hw_submit_then() is the two at once: neither is queued if
+ * either does not suit; out of memory for the second, the first goes
+ * alone (logged) and 0 is returned.
  */
 struct hw_gate;
 int hw_submit_opening(struct hw *hw, const struct hw_request *req, hw_done_cb done, void *arg,

@@ -1044,7 +1044,7 @@ hw_bus_main(void *arg)
 	struct hw_job *job;
 	int64_t wait_until, began, waited_for, release;
 	struct timespec ts;
-	int unsent;
+	int unsent, stale;
 
 	/* timer slack 1 ns: an RTU frame's quiet time and deadlines are kept to the µs */
 	if (rt_thread_timed() == -1)
@@ -1068,8 +1068,13 @@ hw_bus_main(void *arg)
 		/* take is not tried once stopping: no job is in hand then */
 		if (bus->stopping)
 			break;
-		/* after a gate whose opener failed: answered, never sent */
-		unsent = job->waits != NULL && hw_gate_state(job->waits) != HW_GATE_OPEN;
+		/*
+		 * After a gate whose opener failed, or queued before a safe state
+		 * that has begun (its bus not interrupted yet): answered, never
+		 * sent. The loop thread drops the latter unheard.
+		 */
+		stale = job->epoch != __atomic_load_n(&bus->hw->epoch, __ATOMIC_ACQUIRE);
+		unsent = stale || (job->waits != NULL && hw_gate_state(job->waits) != HW_GATE_OPEN);
 		/* woken for a release: how late that wake came is learnt */
 		release = unsent ? 0 : job->req.release_ns;
 		if (release != 0 && waited_for != 0 && waited_for == release - bus->wake_lead_ns)
@@ -1082,7 +1087,10 @@ hw_bus_main(void *arg)
 		if (release != 0)
 			(void)hw_bus_spin_to(bus, release);
 		began = hw_now_ns();
-		if (unsent)
+		if (stale)
+			hw_job_error(job, "device '%s': not sent: a safe state came first",
+			    bus->hw->rig->devices[job->req.device].name);
+		else if (unsent)
 			hw_job_error(job, "device '%s': not sent: the command it follows, to device "
 			    "'%s', failed", bus->hw->rig->devices[job->req.device].name,
 			    bus->hw->rig->devices[job->waits->first_device].name);
@@ -1365,9 +1373,30 @@ hw_bus_take_locked(struct hw_bus *bus, int64_t now_ns, int64_t *wait_until_ns)
 	*wait_until_ns = 0;
 	if (job == NULL)
 		return NULL;
-	/* a request after a gate holds the queue until the gate's opener has ended */
-	if (job->waits != NULL && hw_gate_state(job->waits) == HW_GATE_SHUT)
-		return NULL;
+	/*
+	 * A request after a gate holds the queue until the gate's opener has
+	 * ended, but for a watchdog's feed or write behind it (other devices'
+	 * lifelines, which a slow opener on another bus would starve).
+	 */
+	if (job->waits != NULL && hw_gate_state(job->waits) == HW_GATE_SHUT) {
+		struct hw_job **at;
+
+		for (at = &job->next; *at != NULL; at = &(*at)->next)
+			if ((*at)->req.op == HW_FEED || (*at)->req.op == HW_WATCHDOG)
+				break;
+		if ((job = *at) == NULL)
+			return NULL;
+		*at = job->next;
+		if (bus->queue_tail == job)
+			bus->queue_tail = NULL;
+		job->next = NULL;
+		/* the tail: the last job before it, found again (a short queue) */
+		if (bus->queue_tail == NULL)
+			for (bus->queue_tail = bus->queue_head; bus->queue_tail->next != NULL;
+			    bus->queue_tail = bus->queue_tail->next)
+				;
+		return job;
+	}
 	/* polls are last in the queue: when the head is one, only polls are queued */
 	if (job->prio == HW_PRIO_POLL && deadline != 0 &&
 	    now_ns < deadline + (int64_t)HW_POLL_HOLD_AFTER_MS * 1000000) {

@@ -213,7 +213,13 @@ struct hw {
 	struct loop_timer *poll_timer;
 	int poll_interval_ms;
 	int poll_pending;		/* Modbus input reads in flight */
-	unsigned epoch;			/* loop thread only */
+	/*
+	 * Written by the loop thread only, with atomic stores; workers load it
+	 * atomically: a job queued before the last safe state is not sent
+	 * (hw_bus_main), since hw_safe_state() stores the new epoch before it
+	 * interrupts any bus.
+	 */
+	unsigned epoch;
 	int outputs_only;		/* hw_open_outputs(): for the safe state alone */
 	int probe_only;			/* hw_open_probe(): an unopened line fails its requests */
 	const char *consumer;		/* GPIO consumer label: "lbld", "lbl-safe", "lblctl" */
@@ -279,7 +285,9 @@ void hw_bus_queue(struct hw_bus *bus, struct hw_job *job, int first);
  * The job the worker runs next, taken off the queue, or NULL: none queued,
  * or the head waits for a gate (hw_submit_after()) whose opener has not
  * ended (*wait_until_ns = 0 for both: hw_gate_settle() wakes the worker;
- * one whose first failed is taken at once, to be answered unsent), or the
+ * one whose first failed is taken at once, to be answered unsent; a
+ * watchdog's feed or write queued behind it goes past it meanwhile, so a
+ * slow opener on another bus does not starve this bus's devices' feeds), or the
  * head is released at a later moment
  * (hw_request.release_ns; it is taken wake_lead_ns ahead of it, and
  * *wait_until_ns is that time), or only polls, which must wait until

@@ -426,6 +426,21 @@ test_then(void)
 	TEST_EQ_INT("... not sent again", writes_of(0), valve0 + 1);
 	TEST_EQ_INT("... the valve is on", server.map[0]->tab_bits[0], 1);
 
+	/* its operation asked for while the one before is still in hand: refused, still out */
+	valve0 = writes_of(0);
+	TEST_EQ_INT("then, early: asked", act_then(act, &valve_on, err, sizeof(err)), 0);
+	cl.done = 0;
+	TEST_EQ_INT("then, early: the pump's stop goes", act_pump(act, 1, 0), 0);
+	TEST_EQ_INT("then, early: queued", act_then_queue(act, err, sizeof(err)), 0);
+	TEST_EQ_INT("then, early: the valve's operation during the pump's is refused",
+	    act_output(act, 0, 1), -1);
+	TEST_CHECK("then, early: the pump's stop is done", wait_done() == 0 && cl.ok, "%s",
+	    cl.error);
+	cl.done = 0;
+	TEST_EQ_INT("then, early: then it takes up the valve's switch", act_output(act, 0, 1), 0);
+	TEST_CHECK("... answered", wait_done() == 0 && cl.ok, "%s", cl.error);
+	TEST_EQ_INT("... sent once", writes_of(0), valve0 + 1);
+
 	/* taken up before its answer, which is a failure: the operation fails with it */
 	pthread_mutex_lock(&server.lock);
 	srv.mute[2] = 1;

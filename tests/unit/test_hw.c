@@ -20,6 +20,7 @@
 #include <modbus.h>
 
 #include "hw.h"
+#include "hw_private.h"
 #include "loop.h"
 #include "modbus_server.h"
 #include "test.h"
@@ -584,6 +585,37 @@ test_then(void)
 			loop_run(cl.loop);
 		run_for_ms(100);
 		TEST_EQ_INT("... and neither answers", chain.first_done + chain.then_done, 0);
+	}
+
+	/*
+	 * A safe state begun (its epoch stored) on a bus its interruption has
+	 * not reached yet: what that bus's worker takes from then on is not
+	 * sent. Here the pump's run waits behind a trickled stop; the epoch
+	 * moves on as hw_safe_state() moves it first.
+	 */
+	{
+		struct hw_request run = { 1, HW_PUMP, 33, 0, 0 };
+
+		pthread_mutex_lock(&server.lock);
+		srv.trickle_unit = 2;
+		srv.trickle_ms = 10;
+		server.map[1]->tab_registers[0] = 0;
+		pthread_mutex_unlock(&server.lock);
+		memset(&chain, 0, sizeof(chain));
+		TEST_EQ_INT("a stop that trickles", hw_submit(hw, &pump_stop, on_chain, &chain.first,
+		    err, sizeof(err)), 0);
+		TEST_EQ_INT("a run behind it", hw_submit(hw, &run, on_chain, &chain.then, err,
+		    sizeof(err)), 0);
+		run_for_ms(30);
+		__atomic_store_n(&hw->epoch, hw->epoch + 1000, __ATOMIC_RELEASE);
+		run_for_ms(400);
+		pthread_mutex_lock(&server.lock);
+		srv.trickle_unit = 0;
+		pthread_mutex_unlock(&server.lock);
+		TEST_CHECK("a request taken after the epoch moved on is not sent",
+		    server.map[1]->tab_registers[0] != 3300, "the run's flow was written");
+		TEST_EQ_INT("... and neither is answered (both stale)", chain.first_done +
+		    chain.then_done, 0);
 	}
 
 	/* on one bus: the sensor's read follows the lift's stop */

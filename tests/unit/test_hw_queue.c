@@ -445,16 +445,30 @@ test_gate(void)
 	TEST_EQ_INT("... and the worker waits to be woken", wait, 0);
 	queue(HW_PRIO_SAFE, 4);
 	TEST_STR("a safe state's command goes before it", take_all(now, &wait), "4");
+	/* a watchdog's feed or write behind it goes past it meanwhile; a command does not */
+	queue(HW_PRIO_TIMED, 5);
+	jobs[job_count - 1].req.op = HW_FEED;
+	queue(HW_PRIO_TIMED, 6);
+	jobs[job_count - 1].req.op = HW_WATCHDOG;
+	TEST_STR("a feed and a watchdog write go past a shut gate, nothing else",
+	    take_all(now, &wait), "5 6");
+	TEST_CHECK("... the tail is the poll again", bus.queue_tail != NULL &&
+	    bus.queue_tail->req.tag == 3, "tail %u", bus.queue_tail ? bus.queue_tail->req.tag : 0);
+	queue(HW_PRIO_TIMED, 7);
+	jobs[job_count - 1].req.op = HW_FEED;
+	TEST_STR("a feed queued last goes past it too", take_all(now, &wait), "7");
+	TEST_CHECK("... the tail is the poll again", bus.queue_tail != NULL &&
+	    bus.queue_tail->req.tag == 3, "tail %u", bus.queue_tail ? bus.queue_tail->req.tag : 0);
 	gate.state = HW_GATE_OPEN;
 	jobs[0].req.release_ns = now + 5 * MS;
 	TEST_STR("opened, it still waits for its release", take_all(now, &wait), "");
 	TEST_EQ_INT("... and the worker is told when", wait, now + 5 * MS);
 	TEST_STR("at its release it goes, then the rest", take_all(now + 5 * MS, &wait), "1 2 3");
-	queue_released(5, now + 5 * MS);
+	queue_released(8, now + 5 * MS);
 	jobs[job_count - 1].waits = &gate;
 	gate.state = HW_GATE_FAILED;
 	TEST_STR("a failed gate: taken at once, its release not waited for", take_all(now, &wait),
-	    "5");
+	    "8");
 	bus_fini();
 }
 

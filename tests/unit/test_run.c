@@ -2421,6 +2421,7 @@ test_tail_seed(void)
 	if (run == NULL)
 		return;
 	fa.answer_ns = 2000000;
+	fa.answer_until_seq = 2;
 	fa.move_ms = 0;
 	t0 = run->t0_ns;
 	drive_into(run, 3);
@@ -2433,6 +2434,15 @@ test_tail_seed(void)
 	lead = off != NULL ? t0 + p->steps[3].start_ms * 1000000 - off->at_ns : -1;
 	TEST_EQ_INT("tail seed: the first dry step's dwell ended by the sprays' margin", lead,
 	    spray_ns);
+	/*
+	 * Its close was early (only the sprays' commands are answered late
+	 * here): it corrects the seed down whole, not by 5 us.
+	 */
+	off = call_named(6, "output n2 off", 1);
+	TEST_CHECK("tail seed: the next dry step's margin came down from the seed at once",
+	    off != NULL && t0 + p->steps[6].start_ms * 1000000 - off->at_ns < lead / 2,
+	    "%lld ns, from %lld", off ? (long long)(t0 + p->steps[6].start_ms * 1000000 -
+	    off->at_ns) : -1LL, (long long)lead);
 	finish(run);
 }
 
