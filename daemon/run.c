@@ -1830,10 +1830,11 @@ run_prompt_text(struct run *run, const struct plan_step *s)
  * go ahead: not the lift's, nor the transfer's before the lift is known
  * withdrawn); a start armed ahead goes as its trigger alone, one whose arm
  * is still out goes with its step. A move is watched from its step, once
- * it takes the move up (act_move). The pumps the successor counts are read
- * between the set's command and its start (run_then_queue), so each reads
- * stopped unless it runs on through the set: such a one keeps it from
- * following. Returns 1 when it was asked for.
+ * it takes the move up (act_move). When that command is the start of a
+ * pump the successor counts, the counts are read between the set's
+ * command and the start (run_then_queue), so each reads stopped unless it
+ * runs on through the set: such a one keeps it from following. Returns 1
+ * when it was asked for.
  */
 static int
 run_then_pair(struct run *run)
@@ -1884,8 +1885,20 @@ run_then_pair(struct run *run)
 			break;
 		}
 	}
-	/* a counted pump that runs on through the set would read running: it goes with its step */
+	/*
+	 * Counts are read between the two only for a counted pump's own start:
+	 * any other first command goes before them, and the step reads them
+	 * as it begins, ahead of its pumps' starts as ever (after a move's
+	 * trigger, run_begin_step). Read between, a count cost a valve or a
+	 * move a transaction (12 ms at 19,200 baud). A counted pump that runs
+	 * on through the set would read running: such a start goes with its step.
+	 */
 	n = ok ? compile_volumes(rig, &list, pumps, DISPENSE_MAX_PUMPS) : 0;
+	for (i = 0; i < n && i < DISPENSE_MAX_PUMPS; i++)
+		if (a->kind == COMPILE_PUMP && a->value > 0 && pumps[i].device == a->device)
+			break;
+	if (i == n || i == DISPENSE_MAX_PUMPS)
+		n = 0;
 	for (i = 0; ok && i < n && i < DISPENSE_MAX_PUMPS; i++)
 		if (run->running[pumps[i].device] == 1 &&
 		    !run_list_uses(&run->list, 0, pumps[i].device))
