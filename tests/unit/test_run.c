@@ -2231,20 +2231,24 @@ test_pair_gap_from_sends(void)
  * command is answered as it leaves, so the second set goes on its
  * release, the first's, and the first gap learnt is none.
  */
+/* Two bilayers of a spray and a set of the rinse pump at the moment of what follows. */
+#define PAIR_RECIPE_HEAD \
+    "version: \"1\"\n" \
+    "process: spray\n" \
+    "substrate: {name: glass, area: 25 cm2}\n" \
+    "target: {bilayers: 2}\n" \
+    "growth: {model: linear, per_bilayer: 5 nm}\n" \
+    "resume: allowed\n" \
+    "solutions:\n" \
+    "  ag: {nozzle: ag, volume: 250 mL}\n" \
+    "  tca: {nozzle: tca, volume: 250 mL}\n" \
+    "cycle:\n" \
+    "  - spray: {solution: ag, time: 2s, flow: 20 mL/min, drain: 1s}\n" \
+    "  - set: {output: pump-rinse, value: off}\n"
+
 static const char recipe_chain[] =
     "name: t-chain\n"
-    "version: \"1\"\n"
-    "process: spray\n"
-    "substrate: {name: glass, area: 25 cm2}\n"
-    "target: {bilayers: 2}\n"
-    "growth: {model: linear, per_bilayer: 5 nm}\n"
-    "resume: allowed\n"
-    "solutions:\n"
-    "  ag: {nozzle: ag, volume: 250 mL}\n"
-    "  tca: {nozzle: tca, volume: 250 mL}\n"
-    "cycle:\n"
-    "  - spray: {solution: ag, time: 2s, flow: 20 mL/min, drain: 1s}\n"
-    "  - set: {output: pump-rinse, value: off}\n"
+    PAIR_RECIPE_HEAD
     "  - set: {output: valve-rinse, value: off}\n"
     "  - spray: {solution: tca, time: 2s, flow: 20 mL/min, drain: 1s}\n";
 
@@ -2736,21 +2740,10 @@ drive_to_call(struct run *run, int n)
 	return 1;
 }
 
-/* A spray, a set and a spray at its moment, whose first command is its pump's start. */
+/* A spray, a set and a spray at its moment, whose first command is the transfer's go. */
 static const char recipe_pump_then[] =
     "name: t-pump-then\n"
-    "version: \"1\"\n"
-    "process: spray\n"
-    "substrate: {name: glass, area: 25 cm2}\n"
-    "target: {bilayers: 2}\n"
-    "growth: {model: linear, per_bilayer: 5 nm}\n"
-    "resume: allowed\n"
-    "solutions:\n"
-    "  ag: {nozzle: ag, volume: 250 mL}\n"
-    "  tca: {nozzle: tca, volume: 250 mL}\n"
-    "cycle:\n"
-    "  - spray: {solution: ag, time: 2s, flow: 20 mL/min, drain: 1s}\n"
-    "  - set: {output: pump-rinse, value: off}\n"
+    PAIR_RECIPE_HEAD
     "  - spray: {solution: tca, time: 2s, flow: 20 mL/min, drain: 1s}\n";
 
 /*
@@ -2805,7 +2798,7 @@ test_pair_then(void)
 	for (int arm = 0; arm < 2; arm++) {
 		char name[64];
 
-		snprintf(name, sizeof(name), "pair then, pump%s", arm ? " armed" : "");
+		snprintf(name, sizeof(name), "pair then, spray%s", arm ? " armed" : "");
 		preset_can_arm = arm;
 		run = start(name, "spray", recipe_pump_then, &p);
 		preset_can_arm = 0;
@@ -2814,17 +2807,17 @@ test_pair_then(void)
 		fa.answer_ns = txn_ns * 8 / 10;
 		fa.handoff_ns = txn_ns * 3 / 10;
 		run_through(run);
-		TEST_STR("pair then, pump: completed", fr.states, "completed");
-		TEST_CHECK("pair then, pump: every step done", all_done(p, why, sizeof(why)), "%s",
+		TEST_STR("pair then, spray: completed", fr.states, "completed");
+		TEST_CHECK("pair then, spray: every step done", all_done(p, why, sizeof(why)), "%s",
 		    why);
-		TEST_CHECK("pair then, pump: the spray's first command followed each set, taken up",
+		TEST_CHECK("pair then, spray: the spray's first command followed each set, taken up",
 		    fa.thens == 2 && fa.thens_queued == 2 && fa.thens_taken == 2 &&
 		    fa.then_mismatches == 0, "asked %d, queued %d, taken %d, other %d", fa.thens,
 		    fa.thens_queued, fa.thens_taken, fa.then_mismatches);
 		set = call_named(2, "pump pump-rinse 0", 1);
 		second = call_named(3, arm ? "fire move transfer 250 100" :
 		    "move transfer 250 100", 1);
-		TEST_CHECK("pair then, pump: sent as the set was answered", set != NULL &&
+		TEST_CHECK("pair then, spray: sent as the set was answered", set != NULL &&
 		    second != NULL && second->sent_ns == set->sent_ns + fa.answer_ns,
 		    "%s: %lld ns after the set", second ? second->text : "no start",
 		    set && second ? (long long)(second->sent_ns - set->sent_ns) : 0LL);
