@@ -519,8 +519,10 @@ act_then_queue(struct act *act, char *err, size_t err_size)
 	struct hw_request then = act->then_req;
 
 	if (act->then_state != ACT_THEN_OPENED) {
-		act_then_forget(act);
-		snprintf(err, err_size, "no start is waiting to follow an operation");
+		/* one asked for and not opened is forgotten; one out already stays out */
+		if (act->then_state == ACT_THEN_ASKED)
+			act->then_state = ACT_THEN_NONE;
+		snprintf(err, err_size, "no start is waiting to be queued");
 		return -1;
 	}
 	then.tag = act->generation;

@@ -99,8 +99,9 @@ void act_fire(struct act *act);
  * read next, or an operation before act_then_queue(), forgets req, which
  * then goes with its own operation. A safe state drops it. act_then()
  * returns 0, or -1 with err when req cannot follow (see above, or another
- * is out); act_then_queue() 0, or -1 with err
- * when nothing waits to be queued or it cannot be (req is forgotten).
+ * is out); act_then_queue() 0, or -1 with err when nothing waits to be
+ * queued (one asked for and not opened is forgotten; one queued already
+ * is left as it is) or it cannot be (req is forgotten).
  */
 int act_then(struct act *act, const struct hw_request *req, char *err, size_t err_size);
 int act_then_queue(struct act *act, char *err, size_t err_size);

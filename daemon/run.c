@@ -163,6 +163,7 @@ struct run {
 	size_t then_step;
 	int then_first;
 	int then_counts;		/* ... and it counts pumps, read between the two */
+	int then_queued;		/* ... and it is queued (run_then_queue once) */
 	/*
 	 * How much earlier than its step's end a last dwell ends (beyond the
 	 * serial lines' trailing commands, run_trailing_ns), learnt from the
@@ -1912,6 +1913,7 @@ run_then_pair(struct run *run)
 		if (act_then(run->ctx.act, &req, why, sizeof(why)) == 0) {
 			run->then_step = next + 1;
 			run->then_counts = n > 0;
+			run->then_queued = 0;
 		} else {
 			ok = 0;
 			log_debug("batch %lld: step %d goes on its own: %s", (long long)run->batch_id,
@@ -1938,8 +1940,15 @@ run_then_queue(struct run *run)
 	char why[320];
 	int counted = 0;
 
-	if (run->then_step != next + 1 || run->plan == NULL || run->state != RUN_STEP)
+	/*
+	 * Once: a step of no duration and no command (a dry step's slow
+	 * withdrawal) begins the next within its own run_begin_step, which
+	 * then comes here after it with the step moved on.
+	 */
+	if (run->then_step != next + 1 || run->then_queued || run->plan == NULL ||
+	    run->state != RUN_STEP)
 		return;
+	run->then_queued = 1;
 	if (run->then_counts) {
 		/* counts read before the set are from before it: read again */
 		dispense_cancel(run->dispense_ahead);

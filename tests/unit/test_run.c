@@ -526,7 +526,7 @@ static struct {
 	int then_state;
 	struct hw_request then_req;
 	char then_text[96];
-	int thens, thens_queued, thens_taken, then_mismatches;
+	int thens, thens_queued, thens_taken, then_mismatches, then_queue_calls;
 } fa;
 
 /* What the executor holds as its act: the fakes keep their state in fa. */
@@ -838,8 +838,11 @@ int
 act_then_queue(struct act *act, char *err, size_t err_size)
 {
 	(void)act;
+	fa.then_queue_calls++;
 	if (fa.then_state != 2) {
-		fa.then_state = 0;
+		/* as act: one asked for and not opened is forgotten, one queued stays */
+		if (fa.then_state == 1)
+			fa.then_state = 0;
 		snprintf(err, err_size, "nothing to queue");
 		return -1;
 	}
@@ -2740,6 +2743,27 @@ drive_to_call(struct run *run, int n)
 	return 1;
 }
 
+/* A slow withdrawal (a dry step of no duration, no command), then a pump's run and stop. */
+static const char recipe_then_once[] =
+    "name: t-then-once\n"
+    "version: \"1\"\n"
+    "process: dip\n"
+    "substrate: {name: glass, area: 8 cm2}\n"
+    "target: {bilayers: 1}\n"
+    "growth: {model: linear, per_bilayer: 5 nm}\n"
+    "resume: allowed\n"
+    "solutions:\n"
+    "  ag: {station: ag, volume: 200 mL}\n"
+    "  tca: {station: tca, volume: 200 mL}\n"
+    "pre:\n"
+    "  - dip: {solution: ag, dwell: 2s}\n"
+    "  - dry: {slow_withdrawal: 1 mm/s}\n"
+    "  - set: {output: drain-1, value: 150 mL/min}\n"
+    "  - set: {output: drain-1, value: 0 mL/min}\n"
+    "cycle:\n"
+    "  - dip: {solution: ag, dwell: 2s}\n"
+    "  - dip: {solution: tca, dwell: 2s}\n";
+
 /* A spray, a set and a spray at its moment, whose first command is the transfer's go. */
 static const char recipe_pump_then[] =
     "name: t-pump-then\n"
@@ -2823,6 +2847,22 @@ test_pair_then(void)
 		    set && second ? (long long)(second->sent_ns - set->sent_ns) : 0LL);
 		finish(run);
 	}
+
+	/*
+	 * A dry step of no duration and no command (a slow withdrawal) before
+	 * the pair begins the set within its own beginning: the start that
+	 * follows the set is queued once (a second call forgot it, and the
+	 * second step sent its own stop too), and taken up.
+	 */
+	if ((run = start("pair then, after a dry", "dip", recipe_then_once, &p)) == NULL)
+		return;
+	run_through(run);
+	TEST_STR("pair then, after a dry: completed", fr.states, "completed");
+	TEST_CHECK("pair then, after a dry: the pump's stop queued once and taken up",
+	    fa.thens == 1 && fa.then_queue_calls == 1 && fa.thens_taken == 1,
+	    "asked %d, queued %d times, taken %d", fa.thens, fa.then_queue_calls,
+	    fa.thens_taken);
+	finish(run);
 
 	/* the set fails: its successor's output is never taken up */
 	if ((run = start("pair then, set fails", "spray", recipe_chain, &p)) == NULL)
