@@ -194,7 +194,7 @@ hw_job_drop(struct hw_job *job)
 }
 
 void
-hw_gate_unref(struct hw_gate *gate)
+hw_gate_release(struct hw_gate *gate)
 {
 	if (gate == NULL || --gate->refs > 0)
 		return;
@@ -203,16 +203,10 @@ hw_gate_unref(struct hw_gate *gate)
 }
 
 void
-hw_gate_release(struct hw_gate *gate)
-{
-	hw_gate_unref(gate);
-}
-
-void
 hw_job_free(struct hw_job *job)
 {
-	hw_gate_unref(job->opens);
-	hw_gate_unref(job->waits);
+	hw_gate_release(job->opens);
+	hw_gate_release(job->waits);
 	free(job);
 }
 

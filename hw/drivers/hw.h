@@ -183,6 +183,7 @@ int hw_submit_opening(struct hw *hw, const struct hw_request *req, hw_done_cb do
     struct hw_gate **gate, char *err, size_t err_size);
 int hw_submit_after(struct hw *hw, struct hw_gate *gate, const struct hw_request *req,
     hw_done_cb done, void *arg, char *err, size_t err_size);
+/* Lets go of one hold of a gate (NULL: none), freeing it with the last (loop thread). */
 void hw_gate_release(struct hw_gate *gate);
 int hw_submit_then(struct hw *hw, const struct hw_request *first, hw_done_cb done, void *arg,
     const struct hw_request *then, hw_done_cb then_done, void *then_arg, char *err,

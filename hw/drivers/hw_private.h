@@ -50,8 +50,6 @@ struct hw_gate {
 };
 /* A gate's state, read atomically (any thread). */
 int hw_gate_state(const struct hw_gate *gate);
-/* Lets go of one hold of a gate, freeing it with the last (loop thread only). */
-void hw_gate_unref(struct hw_gate *gate);
 
 /* One queued operation; owned by the bus queue, then by the done list. */
 struct hw_job {
