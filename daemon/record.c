@@ -50,11 +50,18 @@ struct record {
 	int64_t held_since_ns;		/* 0: nothing held */
 	int retry_ms;
 	int hold_reported;		/* the fault for this hold was reported */
+	/* who waits for nothing to be held (record_when_drained), told from the tell timer */
+	struct loop_timer *tell;
+	record_drained_cb drained;
+	void *drained_arg;
+	int drained_ok;			/* every flush since the wait began committed */
+	char drained_why[320];		/* the first that did not: why */
 };
 
 static void record_on_retry(void *arg);
 static void record_on_sync_watch(void *arg);
 static void record_on_sync_asked(void *arg);
+static void record_on_tell(void *arg);
 
 struct record *
 record_new(struct db *db, struct loop *loop, record_fault_cb fault, void *arg)
@@ -71,6 +78,12 @@ record_new(struct db *db, struct loop *loop, record_fault_cb fault, void *arg)
 		return NULL;
 	}
 	if ((rec->sync_watch = loop_timer_new(loop, record_on_sync_watch, rec)) == NULL) {
+		loop_timer_free(rec->retry);
+		free(rec);
+		return NULL;
+	}
+	if ((rec->tell = loop_timer_new(loop, record_on_tell, rec)) == NULL) {
+		loop_timer_free(rec->sync_watch);
 		loop_timer_free(rec->retry);
 		free(rec);
 		return NULL;
@@ -229,11 +242,44 @@ record_flush(struct record *rec, char *why, size_t why_size)
 	rec->retry_ms = 0;
 	rec->hold_reported = 0;
 	loop_timer_cancel(rec->retry);
-	if (failed > 0) {
+	if (failed > 0)
 		log_warnx("%s (%zu of %zu writes lost)", why, failed, total);
-		return -1;
+	if (rec->drained != NULL) {
+		if (failed > 0 && rec->drained_ok) {
+			rec->drained_ok = 0;
+			text_format(rec->drained_why, sizeof(rec->drained_why), "%s", why);
+		}
+		/* told from a timer: a flush may be inside the executor's own write */
+		if (!loop_timer_armed(rec->tell))
+			loop_timer_at(rec->tell, loop_now_ns());
 	}
-	return 0;
+	return failed > 0 ? -1 : 0;
+}
+
+static void
+record_on_tell(void *arg)
+{
+	struct record *rec = arg;
+	record_drained_cb cb = rec->drained;
+
+	if (cb == NULL || rec->count > 0)
+		return;		/* held again since: told when that is written */
+	rec->drained = NULL;
+	cb(rec->drained_arg, rec->drained_ok, rec->drained_ok ? NULL : rec->drained_why);
+}
+
+int
+record_when_drained(struct record *rec, record_drained_cb cb, void *arg)
+{
+	if (rec->count == 0)
+		return 0;
+	if (rec->drained == NULL) {
+		rec->drained_ok = 1;
+		rec->drained_why[0] = '\0';
+	}
+	rec->drained = cb;
+	rec->drained_arg = arg;
+	return 1;
 }
 
 static void
@@ -545,6 +591,7 @@ record_free(struct record *rec)
 		rec->head = next;
 	}
 	db_on_sync_asked(rec->db, NULL, NULL);
+	loop_timer_free(rec->tell);
 	loop_timer_free(rec->retry);
 	loop_timer_free(rec->sync_watch);
 	free(rec);

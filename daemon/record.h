@@ -85,6 +85,20 @@ int record_baseline(struct record *rec, int64_t batch_id, const char *sensor, do
 void record_group_begin(struct record *rec);
 int record_group_commit(struct record *rec, char *why, size_t why_size);
 
+/*
+ * Told once, from a loop timer, when nothing is held any more: ok 1 when
+ * everything held since record_when_drained was asked is on record, 0
+ * when some was lost (why names the first loss). A client told that a
+ * batch has ended is told only once its end is on record.
+ */
+typedef void (*record_drained_cb)(void *arg, int ok, const char *why);
+/*
+ * Asks for cb: 1 when it will be called, 0 when nothing is held or queued
+ * now (it will not be). One waiter: a second ask replaces the first's cb
+ * and keeps what the first has seen.
+ */
+int record_when_drained(struct record *rec, record_drained_cb cb, void *arg);
+
 /* How many writes are held, and for how long the oldest has been (ms), 0 if none. */
 size_t record_held(const struct record *rec, int64_t *held_ms);
 

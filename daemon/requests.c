@@ -461,6 +461,8 @@ struct req_notify {
 	const char *line;
 };
 
+static void req_record_drained(void *arg, int ok, const char *why);
+
 static void
 req_follower_status(void *arg, struct control_client *c)
 {
@@ -605,11 +607,49 @@ lbld_notify(void *arg, const struct run_status *st)
 		control_each_follower(l->control, LBLD_TAG_WAIT, req_follower_line, &wait);
 		control_each_follower(l->control, LBLD_TAG_WAIT_FOLLOW, req_follower_line, &wait);
 	}
-	if (st->state == RUN_IDLE) {
+	/*
+	 * A --wait is answered once the batch's end is on record: who is told
+	 * "completed" may read the record at once. While its writes are held
+	 * (another process has the database locked) the answer waits for them.
+	 */
+	if (st->state == RUN_IDLE && record_when_drained(l->record, req_record_drained, l) == 0) {
 		control_each_follower(l->control, LBLD_TAG_WAIT, req_follower_done, &n);
 		control_each_follower(l->control, LBLD_TAG_WAIT_FOLLOW, req_follower_done, &n);
 	}
 	notify_status(line);
+}
+
+/* How a batch ended whose end the record then lost: the --wait answer says both. */
+static void
+req_follower_lost(void *arg, struct control_client *c)
+{
+	const struct req_notify *n = arg;
+	const struct run_status *st = n->status;
+
+	control_finish(c, 1, "batch %lld %s, but its end is not on record: %s",
+	    (long long)st->batch_id, st->batch_state ? st->batch_state : "ended", n->line);
+}
+
+/*
+ * The writes held when a batch ended are on record now, or lost: the
+ * status is told again (its record line has changed), and the --wait
+ * followers are answered.
+ */
+static void
+req_record_drained(void *arg, int ok, const char *why)
+{
+	struct lbld *l = arg;
+	struct run_status st;
+	struct req_notify n;
+
+	run_status(l->run, &st);
+	if (!ok && st.state == RUN_IDLE && l->control != NULL) {
+		n.status = &st;
+		n.line = why;
+		control_each_follower(l->control, LBLD_TAG_WAIT, req_follower_lost, &n);
+		control_each_follower(l->control, LBLD_TAG_WAIT_FOLLOW, req_follower_lost, &n);
+	}
+	lbld_notify(l, &st);
 }
 
 void

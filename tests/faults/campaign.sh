@@ -16,7 +16,8 @@
 #   the safety net (case_safety_net.sh): kill -9 then lbl-safe, a device's
 #     own communication-loss timeout
 #   another process holds the database's write lock (case_dblock.sh): e-stop
-#     meanwhile, and a lock held past the record's hold limit
+#     meanwhile, a lock held past the record's hold limit, and one held as
+#     the batch ends (run --wait answers once the end is on record)
 #   one slow device on a bus (case_bus.sh): e-stop while a pump trickles its
 #     answers, sends half a frame, or is silent; lblctl hw against a trickling
 #     pump; a lift trickling mid-dip (the park's deadline)

@@ -105,3 +105,52 @@ if start_batch "$name"; then
 fi
 stop_rig
 end_case
+
+# ---- the lock held as the batch ends: who waits is told once it is on record ----
+# `lblctl run --wait` answers "completed" when the batch ends; a script then
+# reads the record at once (a LIMS export, the generated-recipe test). While
+# another process holds the lock the end is held in memory, and the answer
+# must wait for it: told "completed", the record must say so too.
+begin_case
+name="database locked as the batch ends (run --wait)"
+start_rig dbend 100 || exit 1
+cat >"$dir/end.yaml" <<'YAML'
+name: locked-end
+version: "1"
+process: dip
+substrate: {name: glass slide, area: 8 cm2}
+target: {bilayers: 1}
+growth: {model: linear, per_bilayer: 7.8 nm}
+resume: allowed
+solutions:
+  ag: {station: ag, volume: 200 mL}
+  tca: {station: tca, volume: 200 mL}
+cycle:
+  - dip: {solution: ag, dwell: 30s, depth: 30 mm}
+  - dip: {solution: tca, dwell: 5min, depth: 30 mm}
+YAML
+"$ctl" run "$dir/end.yaml" --operator campaign --wait >"$dir/wait.out" 2>&1 &
+wait_pid=$!
+LBL_PIDS="$LBL_PIDS $wait_pid"
+# the last dip (3 s at this scale) has begun: the lock outlasts its end by about 3 s
+if wait_for 30 sh -c "[ \"\$(sqlite3 '$db' \"select count(*) from steps where batch_id=1 and seq=2 and outcome='running'\")\" = 1 ]"; then
+	hold_lock 6 || fail "$name" "the lock was not taken"
+	wait_exit "$wait_pid" 30
+	# read as a script would, the moment the answer came
+	st=$(q "select state from batches where id=1")
+	grep -q "holding the batch record in memory" "$LBL_TMP/lbld.err" &&
+	    pass "$name: the batch ended while the lock was held" ||
+	    fail "$name: the batch ended while the lock was held" "the lock ended first: the test proves nothing"
+	[ "$exit_status" = 0 ] && grep -q "batch 1 completed" "$dir/wait.out" &&
+	    pass "$name: --wait says completed" ||
+	    fail "$name: --wait says completed" "exit $exit_status: $(tr '\n' '|' <"$dir/wait.out")"
+	[ "$st" = completed ] && pass "$name: the record says completed when --wait answers" ||
+	    fail "$name: the record says completed when --wait answers" "state $st"
+	wait "$LOCK_PID" 2>/dev/null
+	wait_for 30 parked || fail "$name: parked" "$(park_why)"
+	settled "$name"
+else
+	fail "$name" "the last dip never began: $(tr '\n' '|' <"$dir/wait.out")"
+fi
+stop_rig
+end_case

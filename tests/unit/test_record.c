@@ -29,6 +29,17 @@ fire(struct record *rec)
 
 static int faults;
 static char last_fault[400];
+static int drained, drained_ok;
+static char drained_why[400];
+
+static void
+on_drained(void *arg, int ok, const char *why)
+{
+	(void)arg;
+	drained++;
+	drained_ok = ok;
+	snprintf(drained_why, sizeof(drained_why), "%s", why != NULL ? why : "(none)");
+}
 
 static void
 on_fault(void *arg, const char *why)
@@ -175,6 +186,45 @@ main(void)
 	}
 	TEST_CHECK("released: no retry armed", !loop_timer_armed(rec->retry), "armed");
 
+	/*
+	 * 2b. who waits for the held writes (a --wait told that the batch
+	 * ended) is told once they are on record, from the loop, not before
+	 */
+	TEST_EQ_INT("drained: nothing held: nothing to wait for",
+	    record_when_drained(rec, on_drained, NULL), 0);
+	sqlite3_exec(other, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+	record_state(rec, batch, "completed", NULL);
+	TEST_EQ_INT("drained: held: told later", record_when_drained(rec, on_drained, NULL), 1);
+	fire(rec);
+	TEST_EQ_INT("drained: still held: not told", drained, 0);
+	TEST_CHECK("drained: nothing to tell yet", !loop_timer_armed(rec->tell), "armed");
+	sqlite3_exec(other, "ROLLBACK", NULL, NULL, NULL);
+	fire(rec);
+	TEST_EQ_INT("drained: written: not told from inside the flush", drained, 0);
+	TEST_EQ_INT("drained: on record before it is told",
+	    count(other, "select count(*) from batches where state = 'completed'"), 1);
+	fake_fire(rec->tell);
+	TEST_EQ_INT("drained: told once", drained, 1);
+	TEST_EQ_INT("drained: told it is on record", drained_ok, 1);
+	fake_fire(rec->tell);
+	TEST_EQ_INT("drained: not told twice", drained, 1);
+	/* held, written, held again before the tell: told when the second is written */
+	sqlite3_exec(other, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+	record_event(rec, batch, "info", NULL, "drain-1");
+	record_when_drained(rec, on_drained, NULL);
+	sqlite3_exec(other, "ROLLBACK", NULL, NULL, NULL);
+	fire(rec);
+	sqlite3_exec(other, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+	record_event(rec, batch, "info", NULL, "drain-2");
+	fake_fire(rec->tell);
+	TEST_EQ_INT("drained: held again: not told", drained, 1);
+	sqlite3_exec(other, "ROLLBACK", NULL, NULL, NULL);
+	fire(rec);
+	fake_fire(rec->tell);
+	TEST_EQ_INT("drained: the second written: told", drained, 2);
+	TEST_EQ_INT("drained: both on record",
+	    count(other, "select count(*) from events where message like 'drain-%'"), 2);
+
 	/* 3. held past the limit: one fault, the hold goes on, then it is written */
 	sqlite3_exec(other, "BEGIN IMMEDIATE", NULL, NULL, NULL);
 	record_state(rec, batch, "failed", "test");
@@ -232,6 +282,19 @@ main(void)
 	TEST_EQ_INT("held then refused: nothing of them committed",
 	    count(other, "select count(*) from events where message like 'held-%'"), 0);
 	TEST_EQ_INT("held then refused: nothing held after", record_held(rec, NULL), 0);
+	/* who waited for them is told they are lost, and why */
+	sqlite3_exec(other, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+	record_group_begin(rec);
+	record_step_end(rec, batch, 11, -1, 0, 0, 0, "done");	/* never begun */
+	record_group_commit(rec, NULL, 0);
+	drained = 0;
+	TEST_EQ_INT("lost: waited for", record_when_drained(rec, on_drained, NULL), 1);
+	sqlite3_exec(other, "ROLLBACK", NULL, NULL, NULL);
+	fire(rec);
+	fake_fire(rec->tell);
+	TEST_EQ_INT("lost: told", drained, 1);
+	TEST_EQ_INT("lost: told it is not on record", drained_ok, 0);
+	TEST_CONTAINS("lost: naming the write", drained_why, "step 11");
 
 	/*
 	 * 4b. lbld's database waits for the disk in no commit (db_no_wait): a
