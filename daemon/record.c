@@ -13,6 +13,11 @@
 
 /* Retries of a held record: the first soon, then backing off to this. */
 #define RECORD_RETRY_FIRST_MS	10
+/*
+ * The first retry when it was lbld's own database thread that held the
+ * lock (its restart of the log: one page's commit and its sync, a few ms).
+ */
+#define RECORD_RETRY_SELF_MS	1
 #define RECORD_RETRY_MAX_MS	250
 /* When lbld stops, what is held may wait this long for the lock. */
 #define RECORD_FINAL_WAIT_MS	2000
@@ -50,6 +55,8 @@ struct record {
 	int64_t held_since_ns;		/* 0: nothing held */
 	int retry_ms;
 	int hold_reported;		/* the fault for this hold was reported */
+	int hold_told;			/* another process's lock was logged, this hold */
+	int held_by_self;		/* the last busy was maybe lbld's own database thread */
 	/* who waits for nothing to be held (record_when_drained), told from the tell timer */
 	struct loop_timer *tell;
 	record_drained_cb drained;
@@ -171,7 +178,8 @@ record_apply(struct record *rec, const struct record_op *op)
 static void
 record_arm_retry(struct record *rec)
 {
-	rec->retry_ms = rec->retry_ms == 0 ? RECORD_RETRY_FIRST_MS :
+	rec->retry_ms = rec->retry_ms == 0 ?
+	    (rec->held_by_self ? RECORD_RETRY_SELF_MS : RECORD_RETRY_FIRST_MS) :
 	    rec->retry_ms * 2 > RECORD_RETRY_MAX_MS ? RECORD_RETRY_MAX_MS : rec->retry_ms * 2;
 	loop_timer_at(rec->retry, loop_now_ns() + (int64_t)rec->retry_ms * 1000000);
 }
@@ -190,13 +198,22 @@ record_flush(struct record *rec, char *why, size_t why_size)
 	struct record_op *op, *next;
 	char what[160];
 	size_t failed = 0, total = rec->count;
+	uint64_t self_seq;
 	int rc;
 
 	if (rec->head == NULL)
 		return 0;
+	self_seq = db_self_lock_seq(rec->db);
 	if ((rc = db_group_try_begin(rec->db)) == 1) {
-		if (rec->held_since_ns == 0) {
+		/*
+		 * lbld's own database thread restarting the log is no other
+		 * process: not logged (it is over in a few ms), and retried sooner.
+		 */
+		rec->held_by_self = (self_seq & 1) || db_self_lock_seq(rec->db) != self_seq;
+		if (rec->held_since_ns == 0)
 			rec->held_since_ns = loop_now_ns();
+		if (!rec->held_by_self && !rec->hold_told) {
+			rec->hold_told = 1;
 			log_warnx("the database is locked by another process: holding the batch "
 			    "record in memory (%zu writes) and retrying", rec->count);
 		}
@@ -228,7 +245,7 @@ record_flush(struct record *rec, char *why, size_t why_size)
 		text_format(why, why_size, "the database could not start a transaction for %zu "
 		    "writes of the batch record", total);
 	}
-	if (rec->held_since_ns != 0 && failed == 0)
+	if (rec->hold_told && failed == 0)
 		log_info("the database is free again: %zu held writes of the batch record "
 		    "committed after %lld ms", total,
 		    (long long)((loop_now_ns() - rec->held_since_ns) / 1000000));
@@ -241,6 +258,8 @@ record_flush(struct record *rec, char *why, size_t why_size)
 	rec->held_since_ns = 0;
 	rec->retry_ms = 0;
 	rec->hold_reported = 0;
+	rec->hold_told = 0;
+	rec->held_by_self = 0;
 	loop_timer_cancel(rec->retry);
 	if (failed > 0)
 		log_warnx("%s (%zu of %zu writes lost)", why, failed, total);
@@ -299,9 +318,15 @@ record_on_retry(void *arg)
 		held_ms = (loop_now_ns() - rec->held_since_ns) / 1000000;
 		if (held_ms >= RECORD_HOLD_MS) {
 			rec->hold_reported = 1;
-			text_format(why, sizeof(why), "the database has been locked by another process "
-			    "for %lld s: %zu writes of the batch record are held in memory",
-			    (long long)held_ms / 1000, rec->count);
+			if (rec->held_by_self)
+				text_format(why, sizeof(why), "lbld's own restart of the database's log "
+				    "has held its lock for %lld s (its sync does not end): %zu writes "
+				    "of the batch record are held in memory",
+				    (long long)held_ms / 1000, rec->count);
+			else
+				text_format(why, sizeof(why), "the database has been locked by another "
+				    "process for %lld s: %zu writes of the batch record are held in "
+				    "memory", (long long)held_ms / 1000, rec->count);
 			if (rec->fault != NULL)
 				rec->fault(rec->arg, why);
 		}

@@ -131,6 +131,15 @@ int db_sync_check(struct db *db, char *why, size_t why_size);
  * NULL, gets how many were done so far (it grows while the disk answers).
  */
 uint64_t db_sync_pending(struct db *db, uint64_t *done);
+/*
+ * The thread of db_no_wait writes too: once a checkpoint has copied the
+ * whole log it starts the log afresh with a commit of its own, holding the
+ * write lock for that commit and its sync. This count is odd while it
+ * does and grows at each begin and end: a busy db_group_try_begin between
+ * two reads that are equal and even was another connection's lock; any
+ * other, maybe the thread's. Never waits. 0 without the thread.
+ */
+uint64_t db_self_lock_seq(struct db *db);
 
 /*
  * How long a write waits for another connection's lock before it fails

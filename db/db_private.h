@@ -6,6 +6,7 @@
 #define LBL_DB_PRIVATE_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <sqlite3.h>
 #include <stdint.h>
 
@@ -57,6 +58,12 @@ struct db_syncer {
 	int checkpoint_wanted;
 	uint64_t checkpoints;		/* tried so far */
 	uint64_t restarts;		/* logs started afresh by the thread (thread's own) */
+	/*
+	 * Odd while the thread holds the write lock for a restart of the log
+	 * (db_syncer_restart_log), and one more at each begin and end of it:
+	 * read by the caller's thread (db_self_lock_seq).
+	 */
+	_Atomic uint64_t own_write_seq;
 	int checkpointer_told;		/* it could not be opened: said, until it is */
 	sqlite3 *checkpointer;
 	char db_path[512];

@@ -51,9 +51,12 @@ db_syncer_restart_log(struct db_syncer *s)
 	char sql[64];
 	int rc, id = 0;
 
+	atomic_fetch_add(&s->own_write_seq, 1);		/* odd: a BUSY now may be this */
 	rc = sqlite3_exec(s->checkpointer, "BEGIN IMMEDIATE", NULL, NULL, NULL);
-	if ((rc & 0xff) == SQLITE_BUSY || (rc & 0xff) == SQLITE_LOCKED)
+	if ((rc & 0xff) == SQLITE_BUSY || (rc & 0xff) == SQLITE_LOCKED) {
+		atomic_fetch_add(&s->own_write_seq, 1);
 		return 0;
+	}
 	if (rc != SQLITE_OK)
 		goto fail;
 	if ((rc = sqlite3_prepare_v2(s->checkpointer, "PRAGMA application_id", -1, &st,
@@ -67,6 +70,7 @@ db_syncer_restart_log(struct db_syncer *s)
 	    (rc = sqlite3_exec(s->checkpointer, "COMMIT", NULL, NULL, NULL)) != SQLITE_OK)
 		goto fail;
 	s->restarts++;
+	atomic_fetch_add(&s->own_write_seq, 1);
 	return 0;
 fail:
 	log_warnx("database %s: starting its log afresh after a checkpoint: %s", s->db_path,
@@ -74,6 +78,7 @@ fail:
 	sqlite3_finalize(st);
 	if (!sqlite3_get_autocommit(s->checkpointer))
 		sqlite3_exec(s->checkpointer, "ROLLBACK", NULL, NULL, NULL);
+	atomic_fetch_add(&s->own_write_seq, 1);
 	return -1;
 }
 
@@ -316,6 +321,12 @@ db_sync_check(struct db *db, char *why, size_t why_size)
 	    "the last commits may not be on the disk", db->path, s->path, strerror(err));
 	log_warnx("%s", why);
 	return -1;
+}
+
+uint64_t
+db_self_lock_seq(struct db *db)
+{
+	return db->syncer == NULL ? 0 : atomic_load(&db->syncer->own_write_seq);
 }
 
 uint64_t

@@ -1300,6 +1300,8 @@ test_syncer_checkpoint(void)
 	/* the thread's own restart: read once its checkpoint is counted (the same pass) */
 	TEST_CHECK("checkpoint: ... and started the log afresh itself", db->syncer->restarts == 1,
 	    "%llu restarts", (unsigned long long)db->syncer->restarts);
+	TEST_CHECK("checkpoint: the restart's write lock is told (db_self_lock_seq), and is over",
+	    db_self_lock_seq(db) == 2, "seq %llu", (unsigned long long)db_self_lock_seq(db));
 	/*
 	 * The next commit appends to the restarted log: it syncs nothing in
 	 * the caller's thread. Before the thread restarted the log, this

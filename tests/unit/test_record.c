@@ -335,6 +335,33 @@ main(void)
 	TEST_CHECK("no wait, locked: the watch ends with the sync", !loop_timer_armed(rec->sync_watch),
 	    "still armed (%d syncs pending)", (int)db_sync_pending(db, NULL));
 	/*
+	 * 4b'. the write lock held by lbld's own database thread (its restart
+	 * of the log: db_self_lock_seq odd meanwhile) is no other process:
+	 * not logged as one, retried at once; another's lock after it is
+	 */
+	sqlite3_exec(other, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+	atomic_fetch_add(&db->syncer->own_write_seq, 1);	/* the thread's restart begins */
+	record_event(rec, batch, "info", NULL, "self-held");
+	TEST_EQ_INT("own lock: held", record_held(rec, NULL), 1);
+	TEST_CHECK("own lock: not told as another process's", !rec->hold_told, "told");
+	TEST_EQ_INT("own lock: retried sooner", rec->retry_ms, RECORD_RETRY_SELF_MS);
+	atomic_fetch_add(&db->syncer->own_write_seq, 1);	/* it ends; another's lock stays */
+	fire(rec);
+	TEST_CHECK("own lock over, still busy: another process's, told", rec->hold_told,
+	    "not told");
+	sqlite3_exec(other, "ROLLBACK", NULL, NULL, NULL);
+	fire(rec);
+	TEST_EQ_INT("own lock: written once free",
+	    count(other, "select count(*) from events where message = 'self-held'"), 1);
+	TEST_CHECK("own lock: the next hold starts untold", !rec->hold_told && !rec->held_by_self,
+	    "told %d self %d", rec->hold_told, rec->held_by_self);
+	{
+		uint64_t seq = db_self_lock_seq(db);
+		TEST_CHECK("own lock: the count is even between restarts", (seq & 1) == 0,
+		    "%llu", (unsigned long long)seq);
+	}
+
+	/*
 	 * 4c. a commit that is not the record's (a recipe added, an operator's
 	 * event written by another module) asks its sync the same way, and
 	 * the record watches it: a hung disk is told whoever wrote last.
