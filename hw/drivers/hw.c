@@ -370,6 +370,28 @@ hw_check_request(struct hw *hw, const struct hw_request *req, enum hw_prio prio,
 	return 0;
 }
 
+/*
+ * A job for req, noted as a command queued (hw_cmd) and stamped with the
+ * safe state's epoch, not yet queued; NULL when out of memory.
+ */
+static struct hw_job *
+hw_job_for(struct hw *hw, const struct hw_request *req, enum hw_prio prio, hw_done_cb done,
+    void *arg, struct hw_safe_batch *safe)
+{
+	struct hw_job *job = hw_job_new(hw, req, prio);
+
+	if (job == NULL)
+		return NULL;
+	hw_cmd_note(hw, req, 0, NULL);
+	if (hw->cmd != NULL)
+		job->cmd_seq = hw->cmd[req->device].seq;
+	job->done = done;
+	job->arg = arg;
+	job->safe = safe;
+	job->epoch = hw->epoch;
+	return job;
+}
+
 static int
 hw_enqueue(struct hw *hw, const struct hw_request *req, enum hw_prio prio, hw_done_cb done,
     void *arg, struct hw_safe_batch *safe, char *err, size_t err_size)
@@ -380,7 +402,7 @@ hw_enqueue(struct hw *hw, const struct hw_request *req, enum hw_prio prio, hw_do
 	if (hw_check_request(hw, req, prio, err, err_size) == -1)
 		return -1;
 	dev = &hw->rig->devices[req->device];
-	if ((job = hw_job_new(hw, req, prio)) == NULL) {
+	if ((job = hw_job_for(hw, req, prio, done, arg, safe)) == NULL) {
 		snprintf(err, err_size, "out of memory");
 		return -1;
 	}
@@ -394,22 +416,8 @@ hw_enqueue(struct hw *hw, const struct hw_request *req, enum hw_prio prio, hw_do
 		    "opened: %s", dev->name, dev->gpio.chip, dev->gpio.line,
 		    hw->gpio_error != NULL && hw->gpio_error[req->device] != NULL ?
 		    hw->gpio_error[req->device] : "inputs are not opened for the safe state alone");
-		job->done = done;
-		job->arg = arg;
-		job->safe = safe;
-		job->epoch = hw->epoch;
-		hw_cmd_note(hw, req, 0, NULL);
 		hw_complete(hw, job);
-		return 0;
-	}
-	hw_cmd_note(hw, req, 0, NULL);
-	if (hw->cmd != NULL)
-		job->cmd_seq = hw->cmd[req->device].seq;
-	job->done = done;
-	job->arg = arg;
-	job->safe = safe;
-	job->epoch = hw->epoch;
-	if (dev->bus < 0) {
+	} else if (dev->bus < 0) {
 		hw_gpio_execute(hw, job);
 		hw_complete(hw, job);
 	} else {
@@ -506,23 +514,6 @@ hw_check_gated(struct hw *hw, const struct hw_request *req, char *err, size_t er
 	return 0;
 }
 
-/* A job for a gated request, noted as a command queued (hw_cmd), not yet queued. */
-static struct hw_job *
-hw_gated_job(struct hw *hw, const struct hw_request *req, hw_done_cb done, void *arg)
-{
-	struct hw_job *job = hw_job_new(hw, req, HW_PRIO_TIMED);
-
-	if (job == NULL)
-		return NULL;
-	hw_cmd_note(hw, req, 0, NULL);
-	if (hw->cmd != NULL)
-		job->cmd_seq = hw->cmd[req->device].seq;
-	job->done = done;
-	job->arg = arg;
-	job->epoch = hw->epoch;
-	return job;
-}
-
 int
 hw_submit_opening(struct hw *hw, const struct hw_request *req, hw_done_cb done, void *arg,
     struct hw_gate **gate_out, char *err, size_t err_size)
@@ -541,7 +532,7 @@ hw_submit_opening(struct hw *hw, const struct hw_request *req, hw_done_cb done, 
 		snprintf(err, err_size, "cannot make a gate's lock");
 		return -1;
 	}
-	if ((job = hw_gated_job(hw, req, done, arg)) == NULL) {
+	if ((job = hw_job_for(hw, req, HW_PRIO_TIMED, done, arg, NULL)) == NULL) {
 		pthread_mutex_destroy(&gate->lock);
 		free(gate);
 		snprintf(err, err_size, "out of memory");
@@ -572,7 +563,7 @@ hw_submit_after(struct hw *hw, struct hw_gate *gate, const struct hw_request *re
 		    "to follow", hw->rig->devices[req->device].name);
 		return -1;
 	}
-	if ((job = hw_gated_job(hw, req, done, arg)) == NULL) {
+	if ((job = hw_job_for(hw, req, HW_PRIO_TIMED, done, arg, NULL)) == NULL) {
 		snprintf(err, err_size, "out of memory");
 		return -1;
 	}
