@@ -592,6 +592,12 @@ record_held(const struct record *rec, int64_t *held_ms)
 	return rec->count;
 }
 
+int
+record_held_by_self(const struct record *rec)
+{
+	return rec->count > 0 && rec->held_by_self;
+}
+
 void
 record_free(struct record *rec)
 {

@@ -101,5 +101,10 @@ int record_when_drained(struct record *rec, record_drained_cb cb, void *arg);
 
 /* How many writes are held, and for how long the oldest has been (ms), 0 if none. */
 size_t record_held(const struct record *rec, int64_t *held_ms);
+/*
+ * Whether the last busy answer was maybe lbld's own database thread's (its
+ * restart of the log, db_self_lock_seq), not another process's lock.
+ */
+int record_held_by_self(const struct record *rec);
 
 #endif

@@ -2989,8 +2989,9 @@ run_substrate(const struct run *run, struct run_status *st)
 		snprintf(st->substrate, sizeof(st->substrate), "%s", where);
 	if ((held = record_held(run->ctx.record, &held_ms)) > 0)
 		snprintf(st->record, sizeof(st->record), "%zu writes held in memory for %lld.%lld s: "
-		    "the database is locked by another process", held, (long long)held_ms / 1000,
-		    (long long)(held_ms % 1000) / 100);
+		    "%s", held, (long long)held_ms / 1000, (long long)(held_ms % 1000) / 100,
+		    record_held_by_self(run->ctx.record) ? "lbld's own restart of the database's "
+		    "log holds its lock" : "the database is locked by another process");
 	if (act_safety_active(run->ctx.act, safety, sizeof(safety)))
 		snprintf(st->safety, sizeof(st->safety), "%s: nothing moves until it is released "
 		    "and the operator runs 'lblctl park'", safety);

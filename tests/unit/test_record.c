@@ -345,10 +345,13 @@ main(void)
 	TEST_EQ_INT("own lock: held", record_held(rec, NULL), 1);
 	TEST_CHECK("own lock: not told as another process's", !rec->hold_told, "told");
 	TEST_EQ_INT("own lock: retried sooner", rec->retry_ms, RECORD_RETRY_SELF_MS);
+	TEST_CHECK("own lock: status can say so", record_held_by_self(rec), "not said");
 	atomic_fetch_add(&db->syncer->own_write_seq, 1);	/* it ends; another's lock stays */
 	fire(rec);
 	TEST_CHECK("own lock over, still busy: another process's, told", rec->hold_told,
 	    "not told");
+	TEST_CHECK("own lock over: status says another process", !record_held_by_self(rec),
+	    "still says own");
 	sqlite3_exec(other, "ROLLBACK", NULL, NULL, NULL);
 	fire(rec);
 	TEST_EQ_INT("own lock: written once free",
