@@ -610,7 +610,8 @@ lbld_notify(void *arg, const struct run_status *st)
 	/*
 	 * A --wait is answered once the batch's end is on record: who is told
 	 * "completed" may read the record at once. While its writes are held
-	 * (another process has the database locked) the answer waits for them.
+	 * (the database is locked: by another process, or for a moment by
+	 * lbld's own restart of the log) the answer waits for them.
 	 */
 	if (st->state == RUN_IDLE && record_when_drained(l->record, req_record_drained, l) == 0) {
 		control_each_follower(l->control, LBLD_TAG_WAIT, req_follower_done, &n);
